@@ -1,0 +1,679 @@
+"""The bus contract (v1): topic builders/parsers and payload dataclasses.
+
+Everything that crosses MQTT is defined here, validated strictly at the boundary
+into typed objects, and serialised back to compact UTF-8 JSON. See DESIGN.md,
+"The bus contract (v1)", and docs/protocol.md.
+
+Parsers raise :class:`ContractError` with a precise message; when the payload is
+readable enough to carry a ``tap_id``/``query_id`` the error carries it too, so
+the server can still answer ``invalid``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import zlib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+VERSION = 1
+DEFAULT_PREFIX = "privcard"
+#: Anything a device sends is at most this many bytes.
+MAX_DEVICE_PAYLOAD = 4096
+
+DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TAP_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+UID_RE = re.compile(r"^(?:[0-9A-F]{2}){4,10}$")
+
+#: Topic kinds under ``{prefix}/dev/{device_id}/``.
+DEVICE_TO_SERVER = ("tap", "query", "status", "feedback")
+SERVER_TO_DEVICE = ("result", "answer", "config")
+TOPIC_KINDS = DEVICE_TO_SERVER + SERVER_TO_DEVICE
+
+OUTCOMES = (
+    "credited",
+    "limit_reached",
+    "no_activity",
+    "unknown_card",
+    "card_blocked",
+    "expired",
+    "invalid",
+)
+ANSWER_OUTCOMES = ("member", "unknown_card", "card_blocked", "expired", "invalid")
+TIERS = ("silver", "gold")
+DEVICE_KINDS = ("gate", "kiosk", "counter")
+DIRECTIONS = ("in", "out")
+OFFLINE_POLICIES = ("allowlist", "open", "closed")
+
+
+class ContractError(ValueError):
+    """A payload or topic that does not follow the bus contract."""
+
+    def __init__(self, message: str, *, ref: str | None = None):
+        super().__init__(message)
+        #: the tap_id / query_id / feedback_id when it could be read, else None
+        self.ref = ref
+
+
+# --------------------------------------------------------------------------- topics
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A parsed device topic: ``{prefix}/dev/{device_id}/{kind}``."""
+
+    prefix: str
+    device_id: str
+    kind: str
+
+    def __str__(self) -> str:
+        return f"{self.prefix}/dev/{self.device_id}/{self.kind}"
+
+
+def device_topic(device_id: str, kind: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """Build ``{prefix}/dev/{device_id}/{kind}`` after validating both parts."""
+    check_device_id(device_id)
+    if kind not in TOPIC_KINDS:
+        raise ContractError(f"unknown topic kind {kind!r}; expected one of {', '.join(TOPIC_KINDS)}")
+    return f"{prefix}/dev/{device_id}/{kind}"
+
+
+def tap_topic(device_id: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """Topic a device publishes taps on."""
+    return device_topic(device_id, "tap", prefix)
+
+
+def result_topic(device_id: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """Topic the server publishes tap results on."""
+    return device_topic(device_id, "result", prefix)
+
+
+def query_topic(device_id: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """Topic a kiosk publishes balance queries on."""
+    return device_topic(device_id, "query", prefix)
+
+
+def answer_topic(device_id: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """Topic the server publishes query answers on."""
+    return device_topic(device_id, "answer", prefix)
+
+
+def config_topic(device_id: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """Retained topic with the device's settings."""
+    return device_topic(device_id, "config", prefix)
+
+
+def status_topic(device_id: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """Retained topic with the device's online/offline status (last will = offline)."""
+    return device_topic(device_id, "status", prefix)
+
+
+def feedback_topic(device_id: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """Topic a kiosk publishes visit ratings on."""
+    return device_topic(device_id, "feedback", prefix)
+
+
+def allowlist_topic(prefix: str = DEFAULT_PREFIX) -> str:
+    """Retained topic with the offline allow-list."""
+    return f"{prefix}/allowlist"
+
+
+def device_wildcard(kind: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """Subscription filter for one kind of topic from every device."""
+    if kind not in TOPIC_KINDS:
+        raise ContractError(f"unknown topic kind {kind!r}")
+    return f"{prefix}/dev/+/{kind}"
+
+
+def parse_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> Topic:
+    """Split a device topic into its parts, or raise ContractError."""
+    parts = topic.split("/")
+    if len(parts) != 4 or parts[0] != prefix or parts[1] != "dev":
+        raise ContractError(f"not a device topic under {prefix!r}: {topic!r}")
+    _, _, device_id, kind = parts
+    check_device_id(device_id)
+    if kind not in TOPIC_KINDS:
+        raise ContractError(f"unknown topic kind {kind!r} in {topic!r}")
+    return Topic(prefix, device_id, kind)
+
+
+# --------------------------------------------------------------------------- field checks
+
+
+def check_device_id(device_id: Any) -> str:
+    """A device id is 1–64 chars of [A-Za-z0-9_-] (it is a topic segment)."""
+    if not isinstance(device_id, str) or not DEVICE_ID_RE.match(device_id):
+        raise ContractError(f"device id must be 1-64 characters of A-Z a-z 0-9 _ -, got {device_id!r}")
+    return device_id
+
+
+def normalise_uid(uid: Any) -> str:
+    """Return a card UID as upper-case hex of 4–10 bytes, or raise ContractError.
+
+    Accepts lower case and ``:``/space/``-`` separators (what readers and staff type).
+    """
+    if not isinstance(uid, str):
+        raise ContractError(f"uid must be a string, got {type(uid).__name__}")
+    cleaned = re.sub(r"[\s:-]", "", uid).upper()
+    if not UID_RE.match(cleaned):
+        raise ContractError(f"uid must be 4-10 bytes of hex (8-20 hex digits), got {uid[:40]!r}")
+    return cleaned
+
+
+def _strict_uid(uid: Any) -> str:
+    """On the wire the UID must already be canonical upper-case hex."""
+    if not isinstance(uid, str):
+        raise ContractError(f"uid must be a string, got {type(uid).__name__}")
+    if not UID_RE.match(uid):
+        raise ContractError(f"uid must be upper-case hex of 4-10 bytes, got {uid[:40]!r}")
+    return uid
+
+
+def parse_time(value: Any, name: str = "at") -> datetime:
+    """Parse ISO-8601 with an explicit UTC offset into an aware datetime."""
+    if not isinstance(value, str):
+        raise ContractError(f"{name} must be an ISO-8601 string, got {type(value).__name__}")
+    if len(value) > 40:
+        raise ContractError(f"{name} is too long to be a timestamp")
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ContractError(f"{name} is not ISO-8601: {value!r}") from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ContractError(f"{name} must carry a UTC offset (e.g. +07:00 or Z): {value!r}")
+    return parsed
+
+
+def format_time(when: datetime) -> str:
+    """Format an aware datetime as ISO-8601 with offset, millisecond precision."""
+    if when.tzinfo is None:
+        raise ValueError("format_time needs an aware datetime")
+    return when.isoformat(timespec="milliseconds")
+
+
+def now_utc() -> datetime:
+    """Current time, aware, UTC."""
+    return datetime.now(timezone.utc)
+
+
+def _load(payload: bytes | str, *, limit: int | None = MAX_DEVICE_PAYLOAD) -> dict:
+    """Decode a UTF-8 JSON object payload with size limit."""
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    if limit is not None and len(payload) > limit:
+        raise ContractError(f"payload is {len(payload)} bytes; the limit is {limit}")
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ContractError("payload is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"payload is not JSON: {exc.msg} at position {exc.pos}") from None
+    if not isinstance(data, dict):
+        raise ContractError(f"payload must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _ref(data: dict, key: str) -> str | None:
+    """Read an id for error replies, only if it is itself valid."""
+    value = data.get(key)
+    if isinstance(value, str) and TAP_ID_RE.match(value):
+        return value
+    return None
+
+
+def _version(data: dict, ref: str | None) -> None:
+    v = data.get("v")
+    if type(v) is not int:
+        raise ContractError(f"v must be the integer {VERSION}, got {v!r}", ref=ref)
+    if v != VERSION:
+        raise ContractError(f"unsupported contract version {v}; this server speaks v{VERSION}", ref=ref)
+
+
+def _require(data: dict, key: str, kind: type | tuple, ref: str | None, *, nullable: bool = False) -> Any:
+    if key not in data:
+        raise ContractError(f"missing field {key!r}", ref=ref)
+    value = data[key]
+    if value is None and nullable:
+        return None
+    # bool is a subclass of int: refuse it where an int is wanted
+    if kind is int and isinstance(value, bool):
+        raise ContractError(f"{key} must be an integer, got boolean", ref=ref)
+    if not isinstance(value, kind):
+        want = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise ContractError(f"{key} must be {want}, got {type(value).__name__}", ref=ref)
+    return value
+
+
+def _no_extra(data: dict, allowed: set[str], ref: str | None) -> None:
+    extra = sorted(set(data) - allowed)
+    if extra:
+        raise ContractError(f"unexpected field(s): {', '.join(map(str, extra))[:200]}", ref=ref)
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON (Thai text kept readable, not \\u-escaped)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+@dataclass(frozen=True)
+class Tap:
+    """A card read at a device: ``privcard/dev/{id}/tap``."""
+
+    tap_id: str
+    uid: str
+    at: datetime
+    clock_ok: bool
+    v: int = VERSION
+
+    @classmethod
+    def parse(cls, payload: bytes | str) -> "Tap":
+        """Validate a tap payload; raises ContractError (with .ref = tap_id if readable)."""
+        data = _load(payload)
+        ref = _ref(data, "tap_id")
+        _version(data, ref)
+        tap_id = _require(data, "tap_id", str, ref)
+        if not TAP_ID_RE.match(tap_id):
+            raise ContractError("tap_id must be 1-64 characters of A-Z a-z 0-9 . _ : -", ref=None)
+        uid = _strict_uid(_require(data, "uid", str, ref))
+        at = parse_time(_require(data, "at", str, ref))
+        clock_ok = _require(data, "clock_ok", bool, ref)
+        _no_extra(data, {"v", "tap_id", "uid", "at", "clock_ok"}, ref)
+        return cls(tap_id=tap_id, uid=uid, at=at, clock_ok=clock_ok)
+
+    def to_dict(self) -> dict:
+        """The wire form."""
+        return {"v": self.v, "tap_id": self.tap_id, "uid": self.uid, "at": format_time(self.at), "clock_ok": self.clock_ok}
+
+    def encode(self) -> bytes:
+        """UTF-8 JSON bytes."""
+        return dumps(self.to_dict())
+
+
+def _message(value: Any, ref: str | None) -> dict:
+    if not isinstance(value, dict) or not isinstance(value.get("th"), str) or not isinstance(value.get("en"), str):
+        raise ContractError("message must be an object with string fields th and en", ref=ref)
+    return {"th": value["th"], "en": value["en"]}
+
+
+@dataclass(frozen=True)
+class TapResult:
+    """The server's decision on a tap: ``privcard/dev/{id}/result``."""
+
+    tap_id: str
+    outcome: str
+    open: bool
+    points: int = 0
+    balance: int | None = None
+    activity: str | None = None
+    name: str | None = None
+    tier: str | None = None
+    message: dict = field(default_factory=lambda: {"th": "", "en": ""})
+    v: int = VERSION
+
+    def __post_init__(self):
+        if self.outcome not in OUTCOMES:
+            raise ContractError(f"unknown outcome {self.outcome!r}")
+
+    @classmethod
+    def parse(cls, payload: bytes | str) -> "TapResult":
+        """Validate a result payload (devices call this)."""
+        data = _load(payload, limit=None)
+        ref = _ref(data, "tap_id")
+        _version(data, ref)
+        outcome = _require(data, "outcome", str, ref)
+        if outcome not in OUTCOMES:
+            raise ContractError(f"unknown outcome {outcome!r}", ref=ref)
+        return cls(
+            tap_id=_require(data, "tap_id", str, ref),
+            outcome=outcome,
+            open=_require(data, "open", bool, ref),
+            points=_require(data, "points", int, ref),
+            balance=_require(data, "balance", int, ref, nullable=True),
+            activity=_require(data, "activity", str, ref, nullable=True),
+            name=_require(data, "name", str, ref, nullable=True),
+            tier=_require(data, "tier", str, ref, nullable=True),
+            message=_message(data.get("message"), ref),
+        )
+
+    def to_dict(self) -> dict:
+        """The wire form."""
+        return {
+            "v": self.v,
+            "tap_id": self.tap_id,
+            "outcome": self.outcome,
+            "open": self.open,
+            "points": self.points,
+            "balance": self.balance,
+            "activity": self.activity,
+            "name": self.name,
+            "tier": self.tier,
+            "message": dict(self.message),
+        }
+
+    def encode(self) -> bytes:
+        """UTF-8 JSON bytes."""
+        return dumps(self.to_dict())
+
+
+@dataclass(frozen=True)
+class Query:
+    """A kiosk asking for a card's balance and privileges: ``privcard/dev/{id}/query``."""
+
+    query_id: str
+    uid: str
+    v: int = VERSION
+
+    @classmethod
+    def parse(cls, payload: bytes | str) -> "Query":
+        """Validate a query payload."""
+        data = _load(payload)
+        ref = _ref(data, "query_id")
+        _version(data, ref)
+        query_id = _require(data, "query_id", str, ref)
+        if not TAP_ID_RE.match(query_id):
+            raise ContractError("query_id must be 1-64 characters of A-Z a-z 0-9 . _ : -")
+        uid = _strict_uid(_require(data, "uid", str, ref))
+        _no_extra(data, {"v", "query_id", "uid"}, ref)
+        return cls(query_id=query_id, uid=uid)
+
+    def to_dict(self) -> dict:
+        """The wire form."""
+        return {"v": self.v, "query_id": self.query_id, "uid": self.uid}
+
+    def encode(self) -> bytes:
+        """UTF-8 JSON bytes."""
+        return dumps(self.to_dict())
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The server's answer to a query: ``privcard/dev/{id}/answer``.
+
+    ``outcome`` is ``member`` when the card belongs to an active member; then
+    ``member``, ``balance``, ``privileges`` and ``history`` are filled. Shapes::
+
+        member     = {"id": int, "name": str, "tier": "silver"|"gold", "group": str|null,
+                      "valid_until": "YYYY-MM-DD"|null, "staff": bool, "card": UID}
+        privileges = {"borrow": {"books": int, "loan_days": int|null, "loan": {"th","en"}},
+                      "locker_days": int, "study_room_hours": int,
+                      "fine_discount_baht": int, "fine_discount_points": int,
+                      "next": {"points": int, "needed": int, "unlocks": {"th","en"}} | null}
+        history    = [{"id": int, "at": ISO-8601, "activity": code, "label": {"th","en"},
+                       "item": str|null, "points": int, "voided": bool, "void_of": int|null}]  # newest first, <= 20
+        stats      = {"earned_today": int, "earned_semester": int, "semester": str}
+
+    Kiosks must tolerate missing or extra fields (show a sensible screen).
+    """
+
+    query_id: str
+    outcome: str
+    member: dict | None = None
+    balance: int | None = None
+    privileges: dict | None = None
+    history: list = field(default_factory=list)
+    stats: dict | None = None
+    message: dict = field(default_factory=lambda: {"th": "", "en": ""})
+    v: int = VERSION
+
+    @classmethod
+    def parse(cls, payload: bytes | str) -> "Answer":
+        """Lenient on the optional parts, strict on query_id/outcome."""
+        data = _load(payload, limit=None)
+        ref = _ref(data, "query_id")
+        _version(data, ref)
+        outcome = _require(data, "outcome", str, ref)
+        if outcome not in ANSWER_OUTCOMES:
+            raise ContractError(f"unknown answer outcome {outcome!r}", ref=ref)
+        history = data.get("history") or []
+        return cls(
+            query_id=_require(data, "query_id", str, ref),
+            outcome=outcome,
+            member=data.get("member") if isinstance(data.get("member"), dict) else None,
+            balance=data.get("balance") if type(data.get("balance")) is int else None,
+            privileges=data.get("privileges") if isinstance(data.get("privileges"), dict) else None,
+            history=[h for h in history if isinstance(h, dict)] if isinstance(history, list) else [],
+            stats=data.get("stats") if isinstance(data.get("stats"), dict) else None,
+            message=_message(data["message"], ref) if "message" in data else {"th": "", "en": ""},
+        )
+
+    def to_dict(self) -> dict:
+        """The wire form."""
+        return {
+            "v": self.v,
+            "query_id": self.query_id,
+            "outcome": self.outcome,
+            "member": self.member,
+            "balance": self.balance,
+            "privileges": self.privileges,
+            "history": list(self.history),
+            "stats": self.stats,
+            "message": dict(self.message),
+        }
+
+    def encode(self) -> bytes:
+        """UTF-8 JSON bytes."""
+        return dumps(self.to_dict())
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A visit rating from a kiosk: ``privcard/dev/{id}/feedback``.
+
+    ``{"v":1,"feedback_id":str,"rating":1..5,"at":ISO-8601,"uid":UID|null}``
+    """
+
+    feedback_id: str
+    rating: int
+    at: datetime
+    uid: str | None = None
+    v: int = VERSION
+
+    @classmethod
+    def parse(cls, payload: bytes | str) -> "Feedback":
+        """Validate a feedback payload."""
+        data = _load(payload)
+        ref = _ref(data, "feedback_id")
+        _version(data, ref)
+        fid = _require(data, "feedback_id", str, ref)
+        if not TAP_ID_RE.match(fid):
+            raise ContractError("feedback_id must be 1-64 characters of A-Z a-z 0-9 . _ : -")
+        rating = _require(data, "rating", int, ref)
+        if not 1 <= rating <= 5:
+            raise ContractError(f"rating must be 1-5, got {rating}", ref=ref)
+        at = parse_time(_require(data, "at", str, ref))
+        uid = data.get("uid")
+        if uid is not None:
+            uid = _strict_uid(uid)
+        _no_extra(data, {"v", "feedback_id", "rating", "at", "uid"}, ref)
+        return cls(feedback_id=fid, rating=rating, at=at, uid=uid)
+
+    def to_dict(self) -> dict:
+        """The wire form."""
+        return {"v": self.v, "feedback_id": self.feedback_id, "rating": self.rating, "at": format_time(self.at), "uid": self.uid}
+
+    def encode(self) -> bytes:
+        """UTF-8 JSON bytes."""
+        return dumps(self.to_dict())
+
+
+@dataclass(frozen=True)
+class Status:
+    """A device's retained status: ``{"v":1,"state":"online"|"offline", ...}``.
+
+    Optional extras a device may add: ``at``, ``version``, ``uptime_s``,
+    ``outbox`` (depth), ``reader`` (state), ``kind``, ``clock_ok``, ``allowlist_version``.
+    """
+
+    state: str
+    extra: dict = field(default_factory=dict)
+    v: int = VERSION
+
+    ALLOWED = {
+        "at": str, "version": str, "uptime_s": (int, float), "outbox": int, "reader": str,
+        "kind": str, "clock_ok": bool, "allowlist_version": int, "oldest_tap_at": str,
+        "error": str,
+    }
+
+    @classmethod
+    def parse(cls, payload: bytes | str) -> "Status":
+        """Validate a status payload; unknown extras are refused."""
+        data = _load(payload)
+        _version(data, None)
+        state = _require(data, "state", str, None)
+        if state not in ("online", "offline"):
+            raise ContractError(f"state must be online or offline, got {state!r}")
+        extra = {}
+        for key, value in data.items():
+            if key in ("v", "state"):
+                continue
+            kind = cls.ALLOWED.get(key)
+            if kind is None:
+                raise ContractError(f"unexpected status field {key!r}")
+            if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+                raise ContractError(f"status field {key} has the wrong type {type(value).__name__}")
+            if isinstance(value, str) and len(value) > 200:
+                raise ContractError(f"status field {key} is longer than 200 characters")
+            extra[key] = value
+        return cls(state=state, extra=extra)
+
+    def to_dict(self) -> dict:
+        """The wire form."""
+        return {"v": self.v, "state": self.state, **self.extra}
+
+    def encode(self) -> bytes:
+        """UTF-8 JSON bytes."""
+        return dumps(self.to_dict())
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """A device's settings, retained on ``privcard/dev/{id}/config``.
+
+    ``settings`` carries the rest (pins, reader, timings) as a flat JSON object;
+    well-known keys: ``open_ms`` (int), ``repeat_s`` (number), ``decision_timeout_ms``
+    (int), ``offline_policy`` (allowlist|open|closed), ``pins`` (object), ``reader`` (str),
+    ``clock_check`` (str).
+    """
+
+    device_id: str
+    kind: str
+    direction: str | None = None
+    activity: str | None = None
+    location: str | None = None
+    settings: dict = field(default_factory=dict)
+    revision: int = 0
+    v: int = VERSION
+
+    @classmethod
+    def parse(cls, payload: bytes | str) -> "DeviceConfig":
+        """Validate a config payload (devices call this)."""
+        data = _load(payload, limit=None)
+        _version(data, None)
+        kind = _require(data, "kind", str, None)
+        if kind not in DEVICE_KINDS:
+            raise ContractError(f"kind must be one of {', '.join(DEVICE_KINDS)}, got {kind!r}")
+        direction = _require(data, "direction", str, None, nullable=True) if "direction" in data else None
+        if direction is not None and direction not in DIRECTIONS:
+            raise ContractError(f"direction must be in or out, got {direction!r}")
+        settings = data.get("settings") or {}
+        if not isinstance(settings, dict):
+            raise ContractError("settings must be an object")
+        policy = settings.get("offline_policy")
+        if policy is not None and policy not in OFFLINE_POLICIES:
+            raise ContractError(f"offline_policy must be one of {', '.join(OFFLINE_POLICIES)}, got {policy!r}")
+        return cls(
+            device_id=check_device_id(_require(data, "device_id", str, None)),
+            kind=kind,
+            direction=direction,
+            activity=data.get("activity") if isinstance(data.get("activity"), str) else None,
+            location=data.get("location") if isinstance(data.get("location"), str) else None,
+            settings=settings,
+            revision=data.get("revision") if type(data.get("revision")) is int else 0,
+        )
+
+    def to_dict(self) -> dict:
+        """The wire form."""
+        return {
+            "v": self.v,
+            "device_id": self.device_id,
+            "kind": self.kind,
+            "direction": self.direction,
+            "activity": self.activity,
+            "location": self.location,
+            "settings": dict(self.settings),
+            "revision": self.revision,
+        }
+
+    def encode(self) -> bytes:
+        """UTF-8 JSON bytes."""
+        return dumps(self.to_dict())
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    """The offline allow-list: valid card UIDs, compressed and versioned.
+
+    Wire form: ``{"v":1,"version":int,"generated_at":ISO,"count":int,
+    "encoding":"zlib+base64","uids":"<base64 of zlib of UIDs joined by \\n>"}``.
+    ``version`` increases with every change so a device can tell a stale copy.
+    """
+
+    version: int
+    uids: frozenset
+    generated_at: datetime | None = None
+    v: int = VERSION
+
+    @classmethod
+    def parse(cls, payload: bytes | str) -> "Allowlist":
+        """Validate and decompress an allow-list."""
+        data = _load(payload, limit=None)
+        _version(data, None)
+        version = _require(data, "version", int, None)
+        if data.get("encoding") != "zlib+base64":
+            raise ContractError(f"unsupported allow-list encoding {data.get('encoding')!r}")
+        try:
+            raw = zlib.decompress(base64.b64decode(_require(data, "uids", str, None), validate=True))
+        except (ValueError, zlib.error) as exc:
+            raise ContractError(f"allow-list uids do not decode: {exc}") from None
+        uids = frozenset(u for u in raw.decode("ascii").split("\n") if u)
+        count = data.get("count")
+        if type(count) is int and count != len(uids):
+            raise ContractError(f"allow-list count {count} does not match its {len(uids)} UIDs")
+        generated = parse_time(data["generated_at"], "generated_at") if data.get("generated_at") else None
+        return cls(version=version, uids=uids, generated_at=generated)
+
+    def to_dict(self) -> dict:
+        """The wire form (sorted UIDs compress well)."""
+        blob = base64.b64encode(zlib.compress("\n".join(sorted(self.uids)).encode("ascii"), 9)).decode("ascii")
+        return {
+            "v": self.v,
+            "version": self.version,
+            "generated_at": format_time(self.generated_at or now_utc()),
+            "count": len(self.uids),
+            "encoding": "zlib+base64",
+            "uids": blob,
+        }
+
+    def encode(self) -> bytes:
+        """UTF-8 JSON bytes."""
+        return dumps(self.to_dict())
+
+
+def invalid_result(tap_id: str, reason: str) -> TapResult:
+    """The reply to a tap that failed validation."""
+    return TapResult(
+        tap_id=tap_id,
+        outcome="invalid",
+        open=False,
+        message={"th": "ข้อมูลไม่ถูกต้อง", "en": f"Invalid tap: {reason}"[:200]},
+    )
+
+
+__all__ = [name for name in dir() if not name.startswith("_")] + ["asdict"]
