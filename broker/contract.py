@@ -248,6 +248,15 @@ def _require(data: dict, key: str, kind: type | tuple, ref: str | None, *, nulla
     return value
 
 
+def _with_ref(check, ref: str | None, value: Any) -> Any:
+    """Run a field check, attaching the payload's id to its error."""
+    try:
+        return check(value)
+    except ContractError as exc:
+        exc.ref = exc.ref or ref
+        raise
+
+
 def _no_extra(data: dict, allowed: set[str], ref: str | None) -> None:
     extra = sorted(set(data) - allowed)
     if extra:
@@ -281,8 +290,8 @@ class Tap:
         tap_id = _require(data, "tap_id", str, ref)
         if not TAP_ID_RE.match(tap_id):
             raise ContractError("tap_id must be 1-64 characters of A-Z a-z 0-9 . _ : -", ref=None)
-        uid = _strict_uid(_require(data, "uid", str, ref))
-        at = parse_time(_require(data, "at", str, ref))
+        uid = _with_ref(_strict_uid, ref, _require(data, "uid", str, ref))
+        at = _with_ref(parse_time, ref, _require(data, "at", str, ref))
         clock_ok = _require(data, "clock_ok", bool, ref)
         _no_extra(data, {"v", "tap_id", "uid", "at", "clock_ok"}, ref)
         return cls(tap_id=tap_id, uid=uid, at=at, clock_ok=clock_ok)
@@ -379,7 +388,7 @@ class Query:
         query_id = _require(data, "query_id", str, ref)
         if not TAP_ID_RE.match(query_id):
             raise ContractError("query_id must be 1-64 characters of A-Z a-z 0-9 . _ : -")
-        uid = _strict_uid(_require(data, "uid", str, ref))
+        uid = _with_ref(_strict_uid, ref, _require(data, "uid", str, ref))
         _no_extra(data, {"v", "query_id", "uid"}, ref)
         return cls(query_id=query_id, uid=uid)
 
@@ -487,10 +496,10 @@ class Feedback:
         rating = _require(data, "rating", int, ref)
         if not 1 <= rating <= 5:
             raise ContractError(f"rating must be 1-5, got {rating}", ref=ref)
-        at = parse_time(_require(data, "at", str, ref))
+        at = _with_ref(parse_time, ref, _require(data, "at", str, ref))
         uid = data.get("uid")
         if uid is not None:
-            uid = _strict_uid(uid)
+            uid = _with_ref(_strict_uid, ref, uid)
         _no_extra(data, {"v", "feedback_id", "rating", "at", "uid"}, ref)
         return cls(feedback_id=fid, rating=rating, at=at, uid=uid)
 
