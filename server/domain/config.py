@@ -1,0 +1,322 @@
+"""The programme's configuration: typed, validated, loaded from TOML.
+
+Defaults are ``programme.toml`` beside this module (the programme's numbers); a
+library's file is merged over them. Standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+LIMITS = ("once", "per_day", "per_item_per_day", "unlimited")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+WINDOW_RE = re.compile(r"^before_close:(\d{1,3})$")
+MMDD_RE = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+
+
+class ConfigError(ValueError):
+    """The programme configuration is wrong; the message says where."""
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One way to earn points (a row of Table 1)."""
+
+    code: str
+    points: int
+    limit: str
+    th: str
+    en: str
+    window_before_close_min: int | None = None
+    direction: str | None = None
+
+    @property
+    def label(self) -> dict:
+        """Thai and English labels."""
+        return {"th": self.th, "en": self.en}
+
+
+@dataclass(frozen=True)
+class Hours:
+    """Opening hours of one weekday; ``None`` times mean closed."""
+
+    open: time | None
+    close: time | None
+
+    @property
+    def closed(self) -> bool:
+        """True when the library does not open that day."""
+        return self.open is None
+
+
+@dataclass(frozen=True)
+class Semester:
+    """A recurring semester: month-day bounds, possibly wrapping the new year."""
+
+    name: str
+    start: tuple[int, int]
+    end: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Level:
+    """A row of a privilege table: from ``points`` on, ``values`` apply."""
+
+    points: int
+    values: dict
+
+
+@dataclass(frozen=True)
+class Reward:
+    """Something points can be redeemed for."""
+
+    code: str
+    th: str
+    en: str
+    points: int | None = None          # fixed cost per unit
+    step_points: int | None = None     # fine discount: cost per step
+    step_baht: int | None = None
+
+
+@dataclass(frozen=True)
+class Programme:
+    """The whole configuration the rules need."""
+
+    name_th: str
+    name_en: str
+    timezone: str
+    hours: dict  # weekday index 0..6 -> Hours
+    max_tap_age_days: int
+    future_tolerance_s: int
+    signup_fee_baht: int
+    card_replacement_fee_baht: int
+    semesters: tuple
+    tiers: dict  # code -> {"th","en"}
+    activities: dict  # code -> Activity
+    partners: tuple
+    borrow_normal: dict
+    borrow_levels: tuple
+    fine_step_points: int
+    fine_step_baht: int
+    fine_max_points: int
+    locker_normal_days: int
+    locker_levels: tuple
+    room_normal_hours: int
+    room_levels: tuple
+    rewards: dict = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The library's time zone."""
+        return ZoneInfo(self.timezone)
+
+    def activity(self, code: str) -> Activity:
+        """Look up an activity or raise ConfigError."""
+        try:
+            return self.activities[code]
+        except KeyError:
+            raise ConfigError(f"unknown activity {code!r}; known: {', '.join(sorted(self.activities))}") from None
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """Deep-merge ``over`` into ``base`` (tables merge, everything else replaces)."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _int(value: Any, where: str, minimum: int = 0) -> int:
+    if type(value) is not int or value < minimum:
+        raise ConfigError(f"{where} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _str(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _hours(text: Any, where: str) -> Hours:
+    if text == "closed":
+        return Hours(None, None)
+    m = HOURS_RE.match(text) if isinstance(text, str) else None
+    if not m:
+        raise ConfigError(f"{where} must be 'HH:MM-HH:MM' or 'closed', got {text!r}")
+    oh, om, ch, cm = map(int, m.groups())
+    if ch == 24 and cm:
+        raise ConfigError(f"{where}: closing time after 24:00")
+    opening, closing = time(oh, om), (time(23, 59, 59) if ch == 24 else time(ch, cm))
+    if closing <= opening:
+        raise ConfigError(f"{where}: closing {closing:%H:%M} is not after opening {opening:%H:%M}")
+    return Hours(opening, closing)
+
+
+def _levels(rows: Any, where: str, keys: tuple[str, ...]) -> tuple:
+    if not isinstance(rows, list) or not rows:
+        raise ConfigError(f"{where}.levels must be a non-empty list")
+    out, last = [], -1
+    for i, row in enumerate(rows):
+        w = f"{where}.levels[{i}]"
+        if not isinstance(row, dict):
+            raise ConfigError(f"{w} must be a table")
+        pts = _int(row.get("points"), f"{w}.points")
+        if pts <= last:
+            raise ConfigError(f"{w}.points must increase ({pts} after {last})")
+        last = pts
+        out.append(Level(pts, {k: _int(row.get(k), f"{w}.{k}") for k in keys}))
+    return tuple(out)
+
+
+def _activity(code: str, raw: Any) -> Activity:
+    w = f"activities.{code}"
+    if not CODE_RE.match(code):
+        raise ConfigError(f"{w}: activity codes are lower-case letters, digits and _, up to 40")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{w} must be a table")
+    limit = raw.get("limit", "per_day")
+    if limit not in LIMITS:
+        raise ConfigError(f"{w}.limit must be one of {', '.join(LIMITS)}, got {limit!r}")
+    window = raw.get("window")
+    before = None
+    if window is not None:
+        m = WINDOW_RE.match(window) if isinstance(window, str) else None
+        if not m:
+            raise ConfigError(f"{w}.window must be 'before_close:MINUTES', got {window!r}")
+        before = int(m.group(1))
+    direction = raw.get("direction")
+    if direction not in (None, "in", "out"):
+        raise ConfigError(f"{w}.direction must be in or out, got {direction!r}")
+    unknown = set(raw) - {"points", "limit", "th", "en", "window", "direction"}
+    if unknown:
+        raise ConfigError(f"{w}: unknown key(s) {', '.join(sorted(unknown))}")
+    return Activity(
+        code=code,
+        points=_int(raw.get("points"), f"{w}.points"),
+        limit=limit,
+        th=_str(raw.get("th", code), f"{w}.th"),
+        en=_str(raw.get("en", code), f"{w}.en"),
+        window_before_close_min=before,
+        direction=direction,
+    )
+
+
+def _semester(i: int, raw: Any) -> Semester:
+    w = f"semesters[{i}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{w} must be a table")
+    bounds = []
+    for key in ("start", "end"):
+        m = MMDD_RE.match(raw.get(key, "")) if isinstance(raw.get(key), str) else None
+        if not m:
+            raise ConfigError(f"{w}.{key} must be 'MM-DD', got {raw.get(key)!r}")
+        bounds.append((int(m.group(1)), int(m.group(2))))
+    return Semester(_str(raw.get("name"), f"{w}.name"), bounds[0], bounds[1])
+
+
+def build(raw: dict) -> Programme:
+    """Validate a merged configuration dict into a Programme."""
+    lib = raw.get("library", {})
+    tzname = _str(lib.get("timezone", "Asia/Bangkok"), "library.timezone")
+    try:
+        ZoneInfo(tzname)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"library.timezone: unknown time zone {tzname!r}") from None
+    hours_raw = raw.get("hours", {})
+    unknown_days = set(hours_raw) - set(WEEKDAYS) - {"default"}
+    if unknown_days:
+        raise ConfigError(f"hours: unknown key(s) {', '.join(sorted(unknown_days))}; use mon..sun or default")
+    default = _hours(hours_raw.get("default", "08:00-22:00"), "hours.default")
+    hours = {i: (_hours(hours_raw[d], f"hours.{d}") if d in hours_raw else default) for i, d in enumerate(WEEKDAYS)}
+    rules = raw.get("rules", {})
+    acts_raw = raw.get("activities", {})
+    if not isinstance(acts_raw, dict):
+        raise ConfigError("activities must be a table")
+    activities = {code: _activity(code, a) for code, a in acts_raw.items()}
+    for needed in ("signup", "entry", "borrow", "late_stay"):
+        if needed not in activities:
+            raise ConfigError(f"activities.{needed} is required")
+    tiers_raw = raw.get("tiers", {})
+    tiers = {code: {"th": _str(t.get("th"), f"tiers.{code}.th"), "en": _str(t.get("en"), f"tiers.{code}.en")}
+             for code, t in tiers_raw.items()}
+    if set(tiers) != {"silver", "gold"}:
+        raise ConfigError("tiers must define exactly silver and gold")
+    priv = raw.get("privileges", {})
+    borrow, fine, locker, room = (priv.get(k, {}) for k in ("borrow", "fine_discount", "locker", "study_room"))
+    normal = borrow.get("normal", {})
+    rewards = {}
+    for code, r in raw.get("rewards", {}).items():
+        w = f"rewards.{code}"
+        if not CODE_RE.match(code) or not isinstance(r, dict):
+            raise ConfigError(f"{w}: bad reward")
+        rewards[code] = Reward(
+            code=code, th=_str(r.get("th"), f"{w}.th"), en=_str(r.get("en"), f"{w}.en"),
+            points=_int(r["points"], f"{w}.points", 1) if "points" in r else None,
+            step_points=_int(r["step_points"], f"{w}.step_points", 1) if "step_points" in r else None,
+            step_baht=_int(r["step_baht"], f"{w}.step_baht", 1) if "step_baht" in r else None,
+        )
+        if rewards[code].points is None and rewards[code].step_points is None:
+            raise ConfigError(f"{w} needs points or step_points")
+    shops = raw.get("partners", {}).get("shops", [])
+    if not isinstance(shops, list) or not all(isinstance(s, str) and s.strip() for s in shops):
+        raise ConfigError("partners.shops must be a list of shop names")
+    return Programme(
+        name_th=_str(lib.get("name_th", "ห้องสมุด"), "library.name_th"),
+        name_en=_str(lib.get("name_en", "Library"), "library.name_en"),
+        timezone=tzname,
+        hours=hours,
+        max_tap_age_days=_int(rules.get("max_tap_age_days", 30), "rules.max_tap_age_days", 1),
+        future_tolerance_s=_int(rules.get("future_tolerance_s", 300), "rules.future_tolerance_s"),
+        signup_fee_baht=_int(rules.get("signup_fee_baht", 50), "rules.signup_fee_baht"),
+        card_replacement_fee_baht=_int(rules.get("card_replacement_fee_baht", 50), "rules.card_replacement_fee_baht"),
+        semesters=tuple(_semester(i, s) for i, s in enumerate(raw.get("semesters", []))),
+        tiers=tiers,
+        activities=activities,
+        partners=tuple(shops),
+        borrow_normal={"books": _int(normal.get("books", 10), "privileges.borrow.normal.books"),
+                       "loan_days": _int(normal.get("loan_days", 10), "privileges.borrow.normal.loan_days")},
+        borrow_levels=_levels(borrow.get("levels"), "privileges.borrow", ("books", "loan_days")),
+        fine_step_points=_int(fine.get("step_points", 25), "privileges.fine_discount.step_points", 1),
+        fine_step_baht=_int(fine.get("step_baht", 5), "privileges.fine_discount.step_baht", 1),
+        fine_max_points=_int(fine.get("max_points", 2500), "privileges.fine_discount.max_points", 1),
+        locker_normal_days=_int(locker.get("normal_days", 1), "privileges.locker.normal_days"),
+        locker_levels=_levels(locker.get("levels"), "privileges.locker", ("days",)),
+        room_normal_hours=_int(room.get("normal_hours", 3), "privileges.study_room.normal_hours"),
+        room_levels=_levels(room.get("levels"), "privileges.study_room", ("hours",)),
+        rewards=rewards,
+    )
+
+
+def default_raw() -> dict:
+    """The shipped defaults as a dict."""
+    text = resources.files(__package__).joinpath("programme.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def load(path: str | Path | None = None, overrides: dict | None = None) -> Programme:
+    """Load the defaults, merge a library's TOML file and/or a dict over them, validate."""
+    raw = default_raw()
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                raw = _merge(raw, tomllib.load(fh))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    if overrides:
+        raw = _merge(raw, overrides)
+    return build(raw)

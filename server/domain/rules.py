@@ -1,0 +1,266 @@
+"""Pure rules: which day a tap counts for, what it earns, what a balance unlocks.
+
+No I/O. The store enforces "at most once" with a UNIQUE key built from
+:func:`accrual_key`; these functions only decide what to try.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from .config import Activity, Programme
+
+#: what a patron sees for each outcome (Thai first: most patrons read Thai)
+MESSAGES = {
+    "credited": ("ได้รับ {points} คะแนน ยอดคงเหลือ {balance} คะแนน", "+{points} points, balance {balance}"),
+    "limit_reached": ("วันนี้ได้รับคะแนน{label}แล้ว", "Already earned today: {label_en}"),
+    "no_activity": ("ไม่มีคะแนนสำหรับการแตะครั้งนี้", "No points for this tap"),
+    "unknown_card": ("ไม่พบบัตรนี้ในระบบ กรุณาติดต่อเคาน์เตอร์", "Card not registered - please ask at the counter"),
+    "card_blocked": ("บัตรนี้ถูกระงับ กรุณาติดต่อเคาน์เตอร์", "This card is blocked - please ask at the counter"),
+    "expired": ("บัตรหมดอายุ กรุณาต่ออายุที่เคาน์เตอร์", "Membership expired - please renew at the counter"),
+    "invalid": ("ข้อมูลไม่ถูกต้อง", "Invalid tap"),
+}
+
+#: outcomes that still let a valid member through the gate
+OPEN_OUTCOMES = frozenset({"credited", "limit_reached", "no_activity"})
+
+
+class RuleError(ValueError):
+    """A request the rules refuse (the message is for staff)."""
+
+
+def message(outcome: str, *, points: int = 0, balance: int | None = None, activity: Activity | None = None,
+            reason: str | None = None) -> dict:
+    """Thai and English text for an outcome."""
+    th, en = MESSAGES[outcome]
+    values = {
+        "points": points,
+        "balance": balance if balance is not None else "-",
+        "label": activity.th if activity else "",
+        "label_en": activity.en if activity else "",
+    }
+    out = {"th": th.format(**values), "en": en.format(**values)}
+    if reason:
+        out["en"] = f"{out['en']}: {reason}"[:200]
+    return out
+
+
+# --------------------------------------------------------------------------- time
+
+
+def business_time(at: datetime, clock_ok: bool, received: datetime, prog: Programme) -> tuple[datetime, bool]:
+    """The instant a tap counts at, and whether the device's clock was trusted.
+
+    The device's ``at`` when its clock is synchronised and not more than
+    ``future_tolerance_s`` ahead of the server; otherwise the server's receive time.
+    """
+    if clock_ok and at <= received + timedelta(seconds=prog.future_tolerance_s):
+        return at, True
+    return received, False
+
+
+def too_old(at: datetime, received: datetime, prog: Programme) -> bool:
+    """True when a trusted tap time is older than the maximum age."""
+    return received - at > timedelta(days=prog.max_tap_age_days)
+
+
+def local(when: datetime, prog: Programme) -> datetime:
+    """An aware instant in the library's time zone."""
+    return when.astimezone(prog.tz)
+
+
+def business_day(when: datetime, prog: Programme) -> date:
+    """The local date in the library's time zone."""
+    return local(when, prog).date()
+
+
+def in_window(activity: Activity, when: datetime, prog: Programme) -> bool:
+    """True when ``when`` is inside the activity's time window (or it has none)."""
+    if activity.window_before_close_min is None:
+        return True
+    moment = local(when, prog)
+    hours = prog.hours[moment.weekday()]
+    if hours.closed:
+        return False
+    closing = datetime.combine(moment.date(), hours.close, tzinfo=moment.tzinfo)
+    start = closing - timedelta(minutes=activity.window_before_close_min)
+    return start <= moment <= closing
+
+
+def hours_on(day: date, prog: Programme) -> dict:
+    """Opening and closing time of a day, as text, for screens."""
+    h = prog.hours[day.weekday()]
+    if h.closed:
+        return {"open": None, "close": None, "closed": True}
+    return {"open": h.open.strftime("%H:%M"), "close": h.close.strftime("%H:%M"), "closed": False}
+
+
+def semester_of(day: date, prog: Programme) -> tuple[str, date, date]:
+    """(label, first day, last day) of the semester containing ``day``.
+
+    Label is ``"{name}/{academic year BE}"``, e.g. ``"2/2569"``; the academic year
+    starts with the first configured semester.
+    """
+    if not prog.semesters:
+        start = date(day.year, 1, 1)
+        return (str(day.year + 543), start, date(day.year, 12, 31))
+    first_start = prog.semesters[0].start
+    for sem in prog.semesters:
+        for year in (day.year - 1, day.year):
+            start = date(year, *sem.start)
+            end_year = year + 1 if sem.end < sem.start else year
+            end = date(end_year, *sem.end)
+            if start <= day <= end:
+                academic = start.year if sem.start >= first_start else start.year - 1
+                return (f"{sem.name}/{academic + 543}", start, end)
+    return (str(day.year + 543), date(day.year, 1, 1), date(day.year, 12, 31))
+
+
+# --------------------------------------------------------------------------- taps
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the rules say about a tap before the store tries to credit it."""
+
+    outcome: str            # credited (tentatively) or a refusal
+    activity: Activity | None = None
+    day: date | None = None
+    item: str = ""
+    reason: str | None = None
+
+    @property
+    def open(self) -> bool:
+        """Whether the gate should open."""
+        return self.outcome in OPEN_OUTCOMES
+
+
+def device_activity(kind: str, direction: str | None, configured: str | None) -> str | None:
+    """The activity a device credits: its configured one, else the kind's default."""
+    if configured:
+        return configured
+    if kind == "gate":
+        return "late_stay" if direction == "out" else "entry"
+    if kind == "counter":
+        return "borrow"
+    return None
+
+
+def decide_tap(*, prog: Programme, device_kind: str, device_direction: str | None, device_activity_code: str | None,
+               card_status: str | None, member_status: str | None, valid_until: date | None,
+               at: datetime, clock_ok: bool, received: datetime, item: str = "") -> Decision:
+    """Decide a tap from a device, given the card's and member's state.
+
+    ``card_status`` is None for an unknown card.
+    """
+    when, trusted = business_time(at, clock_ok, received, prog)
+    if trusted and too_old(at, received, prog):
+        return Decision("invalid", reason=f"tap is older than {prog.max_tap_age_days} days")
+    day = business_day(when, prog)
+    if card_status is None:
+        return Decision("unknown_card", day=day)
+    if card_status != "active" or member_status != "active":
+        return Decision("card_blocked", day=day)
+    if valid_until is not None and day > valid_until:
+        return Decision("expired", day=day)
+    code = device_activity(device_kind, device_direction, device_activity_code)
+    if code is None or code not in prog.activities:
+        return Decision("no_activity", day=day)
+    activity = prog.activities[code]
+    if activity.direction and device_kind == "gate" and device_direction != activity.direction:
+        return Decision("no_activity", activity=activity, day=day)
+    if not in_window(activity, when, prog):
+        return Decision("no_activity", activity=activity, day=day)
+    if activity.points == 0:
+        return Decision("no_activity", activity=activity, day=day)
+    return Decision("credited", activity=activity, day=day, item=item)
+
+
+def accrual_key(activity: Activity, day: date, item: str = "") -> tuple[str, str] | None:
+    """The (day, item) part of the UNIQUE (member, activity, day, item) key, or None.
+
+    ``once`` uses a fixed day so it can happen only once ever; ``unlimited`` has no key.
+    """
+    if activity.limit == "unlimited":
+        return None
+    if activity.limit == "once":
+        return ("once", "")
+    if activity.limit == "per_item_per_day":
+        if not item:
+            raise RuleError(f"{activity.code} needs an item (event, shop or session)")
+        return (day.isoformat(), item[:120])
+    return (day.isoformat(), "")
+
+
+# --------------------------------------------------------------------------- privileges
+
+
+def _level(levels, balance: int):
+    found = None
+    for lvl in levels:
+        if balance >= lvl.points:
+            found = lvl
+    return found
+
+
+def fine_discount(balance: int, prog: Programme) -> tuple[int, int]:
+    """(points usable, baht) of fine discount a balance allows (Table 3)."""
+    usable = min(max(balance, 0), prog.fine_max_points) // prog.fine_step_points * prog.fine_step_points
+    return usable, usable // prog.fine_step_points * prog.fine_step_baht
+
+
+def fine_discount_baht(points: int, prog: Programme) -> int:
+    """Baht value of redeeming ``points`` as a fine discount; refuses bad amounts."""
+    if points <= 0 or points % prog.fine_step_points:
+        raise RuleError(f"fine discounts are redeemed in steps of {prog.fine_step_points} points")
+    if points > prog.fine_max_points:
+        raise RuleError(f"at most {prog.fine_max_points} points can be redeemed as a fine discount")
+    return points // prog.fine_step_points * prog.fine_step_baht
+
+
+def privileges(balance: int, prog: Programme) -> dict:
+    """What a balance unlocks now (Tables 2-5) and the next threshold."""
+    borrow = _level(prog.borrow_levels, balance)
+    books = borrow.values["books"] if borrow else prog.borrow_normal["books"]
+    loan_days = borrow.values["loan_days"] if borrow else prog.borrow_normal["loan_days"]
+    if loan_days == 0:
+        loan = {"th": "ตลอดภาคการศึกษา", "en": "whole semester"}
+    else:
+        loan = {"th": f"{loan_days} วัน", "en": f"{loan_days} days"}
+    locker = _level(prog.locker_levels, balance)
+    room = _level(prog.room_levels, balance)
+    usable, baht = fine_discount(balance, prog)
+    thresholds = sorted({lvl.points for table in (prog.borrow_levels, prog.locker_levels, prog.room_levels)
+                         for lvl in table if lvl.points > balance})
+    nxt = None
+    if thresholds:
+        target = thresholds[0]
+        unlocks_th, unlocks_en = [], []
+        b = _level(prog.borrow_levels, target)
+        if b and b is not borrow:
+            unlocks_th.append(f"ยืมได้ {b.values['books']} เล่ม")
+            unlocks_en.append(f"borrow {b.values['books']} books")
+        lk = _level(prog.locker_levels, target)
+        if lk and lk is not locker:
+            unlocks_th.append(f"ตู้ฝากของ {lk.values['days']} วัน")
+            unlocks_en.append(f"locker {lk.values['days']} days")
+        rm = _level(prog.room_levels, target)
+        if rm and rm is not room:
+            unlocks_th.append(f"ห้องค้นคว้า {rm.values['hours']} ชม.")
+            unlocks_en.append(f"study room {rm.values['hours']} h")
+        nxt = {"points": target, "needed": target - balance,
+               "unlocks": {"th": ", ".join(unlocks_th), "en": ", ".join(unlocks_en)}}
+    return {
+        "borrow": {"books": books, "loan_days": loan_days or None, "loan": loan},
+        "locker_days": locker.values["days"] if locker else prog.locker_normal_days,
+        "study_room_hours": room.values["hours"] if room else prog.room_normal_hours,
+        "fine_discount_baht": baht,
+        "fine_discount_points": usable,
+        "next": nxt,
+    }
+
+
+def utc(when: datetime) -> datetime:
+    """An aware datetime in UTC."""
+    return when.astimezone(timezone.utc)

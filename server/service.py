@@ -1,0 +1,810 @@
+"""The service layer: every operation on points, members, cards and devices.
+
+Entry points (MQTT adapter, admin CLI, web console) are thin and call this. Each
+public method is one transaction; taps can be decided in batches (group commit)
+with a savepoint per tap, so one bad tap never spoils its neighbours.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import logging
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+import peewee as pw
+
+from broker import contract
+from broker.contract import Allowlist, Answer, ContractError, DeviceConfig, Feedback, Query, Status, Tap, TapResult
+from server import store
+from server.domain import rules
+from server.domain.config import Programme
+from server.store import Accrual, Audit, Card, Device, Fee, LedgerEntry, Member, TapInbox, db, utcnow
+
+log = logging.getLogger(__name__)
+
+GROUPS = ("U1", "U2", "U3", "U4", "U5")
+#: device settings the server knows, with (type, min, max) checks
+SETTING_TYPES = {
+    "open_ms": (int, 100, 60000),
+    "repeat_s": ((int, float), 0, 600),
+    "decision_timeout_ms": (int, 100, 10000),
+    "heartbeat_s": (int, 5, 3600),
+    "offline_policy": (str, None, None),
+    "reader": (str, None, None),
+    "pins": (dict, None, None),
+    "clock_check": (str, None, None),
+    "lang": (str, None, None),
+    "staff_pin_required": (bool, None, None),
+}
+DEFAULT_SETTINGS = {
+    "gate": {"open_ms": 3000, "repeat_s": 3, "decision_timeout_ms": 800, "offline_policy": "allowlist", "heartbeat_s": 30},
+    "counter": {"repeat_s": 3, "decision_timeout_ms": 800, "offline_policy": "allowlist", "heartbeat_s": 30},
+    "kiosk": {"repeat_s": 3, "heartbeat_s": 30, "lang": "th"},
+}
+NON_EARNING = ("redeem", "transfer_in", "transfer_out", "adjust")
+
+
+class ServiceError(ValueError):
+    """An operation refused; the message is meant for staff."""
+
+
+class NotFound(ServiceError):
+    """The member, card, device or entry does not exist."""
+
+
+def hash_pin(pin: str) -> str:
+    """A salted scrypt hash of a staff PIN/password (standard library KDF)."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
+
+
+def check_pin(pin: str, stored: str | None) -> bool:
+    """Verify a PIN against :func:`hash_pin`'s output in constant time."""
+    if not stored or not stored.startswith("scrypt$"):
+        return False
+    _, n, r, p, salt, digest = stored.split("$")
+    test = hashlib.scrypt(pin.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p))
+    return hmac.compare_digest(test.hex(), digest)
+
+
+@dataclass
+class ImportReport:
+    """What an attendance import did, row by row."""
+
+    credited: list = field(default_factory=list)   # (line, member_id, entry_id)
+    already: list = field(default_factory=list)    # (line, member_id)
+    errors: list = field(default_factory=list)     # (line, message)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly form."""
+        return {
+            "credited": [{"line": ln, "member": m, "entry": e} for ln, m, e in self.credited],
+            "already_credited": [{"line": ln, "member": m} for ln, m in self.already],
+            "errors": [{"line": ln, "error": msg} for ln, msg in self.errors],
+        }
+
+
+class Service:
+    """Operations on the ledger store under the programme's rules."""
+
+    def __init__(self, prog: Programme, clock=utcnow):
+        self.prog = prog
+        self.clock = clock
+        self._devices: dict[str, tuple[float, Device | None]] = {}
+
+    # ------------------------------------------------------------------ helpers
+
+    def today(self) -> date:
+        """The current business day."""
+        return rules.business_day(self.clock(), self.prog)
+
+    def _device(self, device_id: str) -> Device | None:
+        """A device row, cached for 2 s (keeps the hot path free of lookups)."""
+        now = time.monotonic()
+        hit = self._devices.get(device_id)
+        if hit and now - hit[0] < 2.0:
+            return hit[1]
+        dev = Device.get_or_none(Device.id == device_id)
+        self._devices[device_id] = (now, dev)
+        return dev
+
+    def _audit(self, actor: str, action: str, target=None, **detail) -> None:
+        Audit.create(actor=actor or "system", action=action, target=None if target is None else str(target)[:120],
+                     detail=detail or None, at=self.clock())
+
+    def _credit(self, member_id: int, activity_code: str, points: int, day: date, at: datetime, *, source: str,
+                item: str = "", device: str | None = None, ref: str | None = None, note: str | None = None,
+                actor: str | None = None, key: tuple | None = None) -> LedgerEntry | None:
+        """Append an entry (and its accrual key) and move the cached balance; None if the key exists."""
+        try:
+            with db.atomic():
+                entry = LedgerEntry.create(member=member_id, activity=activity_code, points=points, day=day,
+                                           item=item or "", at=at, source=source, device=device, ref=ref,
+                                           note=note, actor=actor, created_at=self.clock())
+                if key is not None:
+                    Accrual.create(member=member_id, activity=activity_code, day=key[0], item=key[1], entry=entry)
+        except pw.IntegrityError:
+            return None
+        Member.update(balance=Member.balance + points, updated_at=self.clock()).where(Member.id == member_id).execute()
+        return entry
+
+    def _debit(self, member_id: int, points: int) -> None:
+        """Take points off the cached balance, atomically refusing to go below zero."""
+        n = (Member.update(balance=Member.balance - points, updated_at=self.clock())
+             .where((Member.id == member_id) & (Member.balance >= points)).execute())
+        if n != 1:
+            bal = Member.get_by_id(member_id).balance
+            raise ServiceError(f"balance {bal} is less than {points} points")
+
+    @staticmethod
+    def balance(member_id: int) -> int:
+        """The member's cached balance."""
+        return Member.select(Member.balance).where(Member.id == member_id).scalar() or 0
+
+    @staticmethod
+    def ledger_sum(member_id: int) -> int:
+        """The member's balance recomputed from the ledger (audits the cache)."""
+        return LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0)).where(
+            LedgerEntry.member == member_id).scalar()
+
+    # ------------------------------------------------------------------ taps
+
+    def process_taps(self, batch: list[tuple[str, Tap, datetime]]) -> list[TapResult]:
+        """Decide several taps in one transaction (group commit); returns results in order."""
+        for attempt in range(5):
+            try:
+                with store.write_transaction():
+                    return [self._tap_savepoint(dev, tap, received) for dev, tap, received in batch]
+            except pw.OperationalError as exc:  # deadlock / serialisation failure between replicas
+                log.warning("tap batch of %d retried after %s", len(batch), exc)
+                time.sleep(0.05 * (attempt + 1))
+        # last resort: one transaction per tap
+        out = []
+        for dev, tap, received in batch:
+            with store.write_transaction():
+                out.append(self._tap_savepoint(dev, tap, received))
+        return out
+
+    def process_tap(self, device_id: str, tap: Tap, received: datetime | None = None) -> TapResult:
+        """Decide one tap and commit it."""
+        return self.process_taps([(device_id, tap, received or self.clock())])[0]
+
+    def _tap_savepoint(self, device_id: str, tap: Tap, received: datetime) -> TapResult:
+        try:
+            with db.atomic():
+                return self._tap(device_id, tap, received)
+        except pw.IntegrityError:
+            # another server stored this tap_id meanwhile: answer what it answered
+            stored = TapInbox.get_or_none((TapInbox.device == device_id) & (TapInbox.tap_id == tap.tap_id))
+            if stored is None:
+                raise
+            return TapResult(**stored.result)
+
+    def _tap(self, device_id: str, tap: Tap, received: datetime) -> TapResult:
+        stored = TapInbox.get_or_none((TapInbox.device == device_id) & (TapInbox.tap_id == tap.tap_id))
+        if stored is not None:
+            return TapResult(**stored.result)
+        device = self._device(device_id)
+        if device is None:
+            log.warning("tap %s from unknown device %s refused", tap.tap_id, device_id)
+            return contract.invalid_result(tap.tap_id, f"unknown device {device_id}")
+        if device.kind == "kiosk":
+            return contract.invalid_result(tap.tap_id, "kiosks send queries, not taps")
+        card = Card.get_or_none(Card.uid == tap.uid)
+        member = Member.get_by_id(card.member_id) if card else None
+        decision = rules.decide_tap(
+            prog=self.prog, device_kind=device.kind, device_direction=device.direction,
+            device_activity_code=device.activity, card_status=card.status if card else None,
+            member_status=member.status if member else None, valid_until=member.valid_until if member else None,
+            at=tap.at, clock_ok=tap.clock_ok, received=received,
+            item=device.id if device.activity and self.prog.activities.get(device.activity, None)
+            and self.prog.activities[device.activity].limit == "per_item_per_day" else "",
+        )
+        outcome, points, entry = decision.outcome, 0, None
+        if outcome == "credited":
+            act = decision.activity
+            entry = self._credit(member.id, act.code, act.points, decision.day, tap.at, source="tap",
+                                 item=decision.item, device=device_id, ref=tap.tap_id,
+                                 key=rules.accrual_key(act, decision.day, decision.item))
+            if entry is None:
+                outcome = "limit_reached"
+            else:
+                points = act.points
+        balance = self.balance(member.id) if member else None
+        show = member is not None and outcome not in ("card_blocked",)
+        result = TapResult(
+            tap_id=tap.tap_id, outcome=outcome, open=outcome in rules.OPEN_OUTCOMES, points=points,
+            balance=balance if show else None,
+            activity=decision.activity.code if decision.activity else None,
+            name=member.name if show else None, tier=member.tier if show else None,
+            message=rules.message(outcome, points=points, balance=balance, activity=decision.activity,
+                                  reason=decision.reason),
+        )
+        TapInbox.create(device=device_id, tap_id=tap.tap_id, uid=tap.uid, at=tap.at, received_at=received,
+                        outcome=outcome, points=points, member=member.id if member else None, result=result.to_dict())
+        return result
+
+    # ------------------------------------------------------------------ kiosk
+
+    def answer_query(self, device_id: str, query: Query) -> Answer:
+        """Balance, tier, privileges and the last 20 entries for a card."""
+        card = Card.get_or_none(Card.uid == query.uid)
+        if card is None:
+            return Answer(query.query_id, "unknown_card", message=rules.message("unknown_card"))
+        member = Member.get_by_id(card.member_id)
+        today = self.today()
+        summary = {"id": member.id, "name": member.name, "tier": member.tier, "group": member.group,
+                   "valid_until": member.valid_until.isoformat() if member.valid_until else None,
+                   "staff": bool(member.staff), "card": card.uid}
+        if card.status != "active" or member.status != "active":
+            return Answer(query.query_id, "card_blocked", member=summary, message=rules.message("card_blocked"))
+        if member.valid_until and today > member.valid_until:
+            return Answer(query.query_id, "expired", member=summary, message=rules.message("expired"))
+        return Answer(
+            query_id=query.query_id, outcome="member", member=summary, balance=member.balance,
+            privileges=rules.privileges(member.balance, self.prog), history=self.history(member.id, 20),
+            stats=self.stats(member.id, today), message={"th": "", "en": ""},
+        )
+
+    def stats(self, member_id: int, today: date) -> dict:
+        """Points earned today and this semester (net of voids)."""
+        label, start, end = rules.semester_of(today, self.prog)
+        earning = list(self.prog.activities)
+        base = LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0)).where(
+            (LedgerEntry.member == member_id) & (LedgerEntry.activity.in_(earning)))
+        return {
+            "earned_today": base.where(LedgerEntry.day == today).scalar(),
+            "earned_semester": base.where(LedgerEntry.day.between(start, end)).scalar(),
+            "semester": label,
+        }
+
+    def history(self, member_id: int, limit: int = 20) -> list[dict]:
+        """The member's latest entries, newest first, with voided ones marked."""
+        rows = list(LedgerEntry.select().where(LedgerEntry.member == member_id)
+                    .order_by(LedgerEntry.id.desc()).limit(limit))
+        voided = {e.void_of_id for e in LedgerEntry.select(LedgerEntry.void_of).where(
+            LedgerEntry.void_of.in_([r.id for r in rows]))} if rows else set()
+        return [self.entry_dict(r, voided=r.id in voided) for r in rows]
+
+    def entry_dict(self, e: LedgerEntry, voided: bool = False) -> dict:
+        """An entry as shown on screens and in JSON."""
+        act = self.prog.activities.get(e.activity)
+        label = act.label if act else LABELS.get(e.activity, {"th": e.activity, "en": e.activity})
+        if e.source == "void":
+            label = {"th": f"ยกเลิก: {label['th']}", "en": f"Void: {label['en']}"}
+        return {"id": e.id, "at": contract.format_time(e.at), "day": e.day.isoformat(), "activity": e.activity,
+                "label": label, "item": e.item or None, "points": e.points, "voided": voided,
+                "void_of": e.void_of_id, "source": e.source, "device": e.device, "note": e.note, "actor": e.actor}
+
+    def record_feedback(self, device_id: str, fb: Feedback) -> bool:
+        """Store a kiosk rating once per feedback_id; True if new."""
+        member = None
+        if fb.uid:
+            card = Card.get_or_none(Card.uid == fb.uid)
+            member = card.member_id if card else None
+        try:
+            with store.write_transaction():
+                store.Feedback.create(device=device_id, feedback_id=fb.feedback_id, rating=fb.rating, at=fb.at,
+                                      member=member, received_at=self.clock())
+            return True
+        except pw.IntegrityError:
+            return False
+
+    def record_status(self, device_id: str, status: Status) -> bool:
+        """Remember a device's latest retained status; False for unknown devices."""
+        with store.write_transaction():
+            n = Device.update(state=status.state, last_seen=self.clock(), status=status.to_dict()).where(
+                Device.id == device_id).execute()
+        return n == 1
+
+    # ------------------------------------------------------------------ members and cards
+
+    def find_member(self, ref) -> Member:
+        """A member by id, or by one of their cards' UIDs."""
+        text = str(ref).strip()
+        if re.fullmatch(r"\d{1,7}", text):
+            m = Member.get_or_none(Member.id == int(text))
+            if m:
+                return m
+        try:
+            uid = contract.normalise_uid(text)
+        except ContractError:
+            raise NotFound(f"no member with id or card {text!r}") from None
+        card = Card.get_or_none(Card.uid == uid)
+        if card is None:
+            raise NotFound(f"no member with id or card {text!r}")
+        return Member.get_by_id(card.member_id)
+
+    def member_dict(self, m: Member, *, history: int = 0) -> dict:
+        """A member as JSON, with cards (and optionally recent history)."""
+        out = {
+            "id": m.id, "name": m.name, "group": m.group, "tier": m.tier,
+            "valid_until": m.valid_until.isoformat() if m.valid_until else None, "status": m.status,
+            "staff": bool(m.staff), "email": m.email, "balance": m.balance,
+            "cards": [{"uid": c.uid, "status": c.status, "issued_at": contract.format_time(c.issued_at)}
+                      for c in Card.select().where(Card.member == m.id).order_by(Card.issued_at)],
+            "created_at": contract.format_time(m.created_at),
+        }
+        if history:
+            out["history"] = self.history(m.id, history)
+            out["privileges"] = rules.privileges(m.balance, self.prog)
+        return out
+
+    def _check_member_fields(self, tier=None, group=None, valid_until=None, name=None) -> None:
+        if name is not None and (not name.strip() or len(name) > 200):
+            raise ServiceError("name must be 1-200 characters")
+        if tier is not None and tier not in self.prog.tiers:
+            raise ServiceError(f"tier must be one of {', '.join(self.prog.tiers)}, got {tier!r}")
+        if group is not None and group not in GROUPS:
+            raise ServiceError(f"group must be one of {', '.join(GROUPS)}, got {group!r}")
+
+    @staticmethod
+    def _date(value) -> date | None:
+        if value is None or isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise ServiceError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+    def add_member(self, name: str, card: str, *, tier: str = "silver", group: str | None = None,
+                   valid_until=None, staff: bool = False, email: str | None = None, actor: str = "system") -> Member:
+        """Enrol a member with a card: records the joining fee and credits the sign-up points."""
+        self._check_member_fields(tier, group, None, name)
+        uid = self._uid(card)
+        until = self._date(valid_until)
+        signup = self.prog.activity("signup")
+        now = self.clock()
+        with store.write_transaction():
+            if Card.get_or_none(Card.uid == uid):
+                raise ServiceError(f"card {uid} already belongs to a member")
+            m = Member.create(name=name.strip(), tier=tier, group=group, valid_until=until, staff=staff, email=email,
+                              created_at=now, updated_at=now)
+            Card.create(uid=uid, member=m, issued_at=now)
+            Fee.create(member=m, kind="joining", baht=self.prog.signup_fee_baht, actor=actor, at=now)
+            self._credit(m.id, "signup", signup.points, rules.business_day(now, self.prog), now, source="signup",
+                         actor=actor, key=rules.accrual_key(signup, rules.business_day(now, self.prog)))
+            store.bump("allowlist")
+            self._audit(actor, "member.add", m.id, name=m.name, card=uid, tier=tier)
+        return Member.get_by_id(m.id)
+
+    @staticmethod
+    def _uid(card: str) -> str:
+        try:
+            return contract.normalise_uid(card)
+        except ContractError as exc:
+            raise ServiceError(str(exc)) from None
+
+    def list_members(self, search: str | None = None, limit: int = 50, offset: int = 0) -> list[Member]:
+        """Members matching a name fragment, member id or card UID."""
+        q = Member.select().order_by(Member.id)
+        if search:
+            s = search.strip()
+            cond = Member.name.contains(s)
+            if re.fullmatch(r"\d{1,9}", s):
+                cond |= Member.id == int(s)
+            hexs = re.sub(r"[\s:-]", "", s).upper()
+            if re.fullmatch(r"[0-9A-F]{8,20}", hexs):
+                cond |= Member.id.in_(Card.select(Card.member).where(Card.uid == hexs))
+            q = q.where(cond)
+        return list(q.limit(limit).offset(offset))
+
+    def set_member(self, ref, actor: str = "system", **fields) -> Member:
+        """Change name, tier, group, valid_until, status, staff, email or pin."""
+        allowed = {"name", "tier", "group", "valid_until", "status", "staff", "email", "pin"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ServiceError(f"unknown member field(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(allowed))}")
+        self._check_member_fields(fields.get("tier"), fields.get("group"), None, fields.get("name"))
+        if "status" in fields and fields["status"] not in ("active", "blocked"):
+            raise ServiceError("status must be active or blocked")
+        changes = {}
+        for k, v in fields.items():
+            if k == "valid_until":
+                changes["valid_until"] = self._date(v) if v not in ("", "none", None) else None
+            elif k == "staff":
+                changes["staff"] = v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes")
+            elif k == "pin":
+                if not re.fullmatch(r"\d{4,8}", str(v)):
+                    raise ServiceError("pin must be 4-8 digits")
+                changes["pin_hash"] = hash_pin(str(v))
+            elif k == "group" and v in ("", "none"):
+                changes["group"] = None
+            else:
+                changes[k] = v
+        with store.write_transaction():
+            m = self.find_member(ref)
+            if changes:
+                changes["updated_at"] = self.clock()
+                Member.update(**changes).where(Member.id == m.id).execute()
+                store.bump("allowlist")
+            self._audit(actor, "member.set", m.id, **{k: ("***" if k == "pin" else str(v)) for k, v in fields.items()})
+        return Member.get_by_id(m.id)
+
+    def replace_card(self, ref, new_card: str, actor: str = "system") -> Member:
+        """Give a member a new card: old cards blocked, the replacement fee recorded."""
+        uid = self._uid(new_card)
+        now = self.clock()
+        with store.write_transaction():
+            m = self.find_member(ref)
+            if Card.get_or_none(Card.uid == uid):
+                raise ServiceError(f"card {uid} is already in use")
+            old = [c.uid for c in Card.select().where((Card.member == m.id) & (Card.status == "active"))]
+            Card.update(status="blocked", blocked_at=now, reason=f"replaced by {uid}").where(
+                (Card.member == m.id) & (Card.status == "active")).execute()
+            Card.create(uid=uid, member=m, issued_at=now)
+            Fee.create(member=m, kind="card_replacement", baht=self.prog.card_replacement_fee_baht, actor=actor, at=now,
+                       note=f"replaces {', '.join(old) or '-'}")
+            store.bump("allowlist")
+            self._audit(actor, "card.replace", m.id, new=uid, old=old)
+        return m
+
+    def block_card(self, card: str, reason: str = "blocked by staff", actor: str = "system") -> Card:
+        """Block one card (lost, stolen); the member keeps their points."""
+        uid = self._uid(card)
+        with store.write_transaction():
+            c = Card.get_or_none(Card.uid == uid)
+            if c is None:
+                raise NotFound(f"no card {uid}")
+            Card.update(status="blocked", blocked_at=self.clock(), reason=reason[:200]).where(Card.uid == uid).execute()
+            store.bump("allowlist")
+            self._audit(actor, "card.block", uid, reason=reason)
+        return Card.get_by_id(uid)
+
+    # ------------------------------------------------------------------ devices
+
+    def _check_device(self, kind, direction, activity, settings) -> None:
+        if kind not in contract.DEVICE_KINDS:
+            raise ServiceError(f"kind must be one of {', '.join(contract.DEVICE_KINDS)}, got {kind!r}")
+        if direction not in (None, "in", "out"):
+            raise ServiceError(f"direction must be in or out, got {direction!r}")
+        if activity is not None and activity not in self.prog.activities:
+            raise ServiceError(f"unknown activity {activity!r}; known: {', '.join(sorted(self.prog.activities))}")
+        for key, value in (settings or {}).items():
+            spec = SETTING_TYPES.get(key)
+            if spec is None:
+                raise ServiceError(f"unknown device setting {key!r}; known: {', '.join(sorted(SETTING_TYPES))}")
+            kind_, lo, hi = spec
+            if not isinstance(value, kind_) or (isinstance(value, bool) and kind_ is not bool):
+                raise ServiceError(f"setting {key} has the wrong type ({type(value).__name__})")
+            if lo is not None and not lo <= value <= hi:
+                raise ServiceError(f"setting {key} must be between {lo} and {hi}, got {value}")
+        policy = (settings or {}).get("offline_policy")
+        if policy is not None and policy not in contract.OFFLINE_POLICIES:
+            raise ServiceError(f"offline_policy must be one of {', '.join(contract.OFFLINE_POLICIES)}")
+
+    def add_device(self, device_id: str, kind: str, *, direction: str | None = None, activity: str | None = None,
+                   location: str | None = None, settings: dict | None = None, actor: str = "system") -> Device:
+        """Register a gate, kiosk or counter reader."""
+        try:
+            contract.check_device_id(device_id)
+        except ContractError as exc:
+            raise ServiceError(str(exc)) from None
+        if kind == "gate" and direction is None:
+            direction = "in"
+        self._check_device(kind, direction, activity, settings)
+        with store.write_transaction():
+            if Device.get_or_none(Device.id == device_id):
+                raise ServiceError(f"device {device_id} already exists")
+            d = Device.create(id=device_id, kind=kind, direction=direction, activity=activity, location=location,
+                              settings=settings or {}, revision=1, created_at=self.clock(), updated_at=self.clock())
+            self._audit(actor, "device.add", device_id, kind=kind, direction=direction, activity=activity)
+        self._devices.pop(device_id, None)
+        return d
+
+    def set_device(self, device_id: str, actor: str = "system", **changes) -> Device:
+        """Change a device's fields or settings (``pins.relay=17`` style keys go into settings)."""
+        with store.write_transaction():
+            d = Device.get_or_none(Device.id == device_id)
+            if d is None:
+                raise NotFound(f"no device {device_id}")
+            fields = {k: getattr(d, k) for k in ("kind", "direction", "activity", "location")}
+            settings = dict(d.settings or {})
+            for key, value in changes.items():
+                if key in fields:
+                    fields[key] = None if value in ("", "none", None) else value
+                elif "." in key:
+                    head, sub = key.split(".", 1)
+                    nested = dict(settings.get(head) or {})
+                    nested[sub] = value
+                    settings[head] = nested
+                elif value is None:
+                    settings.pop(key, None)
+                else:
+                    settings[key] = value
+            self._check_device(fields["kind"], fields["direction"], fields["activity"], settings)
+            Device.update(**fields, settings=settings, revision=Device.revision + 1, updated_at=self.clock()).where(
+                Device.id == device_id).execute()
+            self._audit(actor, "device.set", device_id, **{k: str(v) for k, v in changes.items()})
+        self._devices.pop(device_id, None)
+        return Device.get_by_id(device_id)
+
+    def device_dict(self, d: Device) -> dict:
+        """A device as JSON."""
+        return {"id": d.id, "kind": d.kind, "direction": d.direction, "activity": d.activity, "location": d.location,
+                "settings": d.settings, "revision": d.revision, "state": d.state,
+                "last_seen": contract.format_time(d.last_seen) if d.last_seen else None, "status": d.status}
+
+    def device_config(self, d: Device) -> DeviceConfig:
+        """The retained config a device receives: defaults, its settings, the library's hours."""
+        settings = dict(DEFAULT_SETTINGS.get(d.kind, {}))
+        settings.update(d.settings or {})
+        names = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        settings["library"] = {"th": self.prog.name_th, "en": self.prog.name_en, "timezone": self.prog.timezone}
+        settings["hours"] = {names[i]: ("closed" if h.closed else f"{h.open:%H:%M}-{h.close:%H:%M}")
+                             for i, h in self.prog.hours.items()}
+        return DeviceConfig(device_id=d.id, kind=d.kind, direction=d.direction,
+                            activity=rules.device_activity(d.kind, d.direction, d.activity), location=d.location,
+                            settings=settings, revision=d.revision)
+
+    def configs_to_publish(self) -> list[tuple[DeviceConfig, int]]:
+        """Configs changed since last published, with their revisions."""
+        return [(self.device_config(d), d.revision)
+                for d in Device.select().where(Device.revision != Device.published_revision)]
+
+    def mark_published(self, device_id: str, revision: int) -> None:
+        """Remember that a config revision reached the broker."""
+        with store.write_transaction():
+            Device.update(published_revision=revision).where(
+                (Device.id == device_id) & (Device.published_revision < revision)).execute()
+
+    def allowlist(self) -> Allowlist:
+        """Valid card UIDs for offline decisions, versioned."""
+        today = self.today()
+        uids = (Card.select(Card.uid).join(Member)
+                .where((Card.status == "active") & (Member.status == "active")
+                       & (Member.valid_until.is_null() | (Member.valid_until >= today))))
+        version = store.counter("allowlist") * 100000 + today.toordinal() % 100000
+        return Allowlist(version=version, uids=frozenset(c.uid for c in uids), generated_at=self.clock())
+
+    # ------------------------------------------------------------------ points operations
+
+    def award(self, ref, activity: str, *, item: str | None = None, at=None, actor: str = "system",
+              source: str = "admin", ref_key: str | None = None) -> tuple[str, LedgerEntry | None]:
+        """Credit a counter/event activity to a member under the same limits; (outcome, entry)."""
+        act = self.prog.activity(activity) if activity in self.prog.activities else None
+        if act is None:
+            raise ServiceError(f"unknown activity {activity!r}; known: {', '.join(sorted(self.prog.activities))}")
+        if activity == "signup":
+            raise ServiceError("sign-up points are credited by member add")
+        when = self._time(at)
+        if when > self.clock() + timedelta(seconds=self.prog.future_tolerance_s):
+            raise ServiceError("cannot award points in the future")
+        if activity == "partner_purchase" and item and self.prog.partners and item not in self.prog.partners:
+            raise ServiceError(f"unknown partner shop {item!r}; known: {', '.join(self.prog.partners)}")
+        day = rules.business_day(when, self.prog)
+        try:
+            key = rules.accrual_key(act, day, item or "")
+        except rules.RuleError as exc:
+            raise ServiceError(str(exc)) from None
+        with store.write_transaction():
+            m = self.find_member(ref)
+            self._check_active(m, day)
+            entry = self._credit(m.id, act.code, act.points, day, when, source=source, item=item or "",
+                                 actor=actor, ref=ref_key, key=key)
+            if entry is not None:
+                self._audit(actor, "points.award", m.id, activity=activity, item=item, points=act.points, entry=entry.id)
+        return ("credited" if entry else "limit_reached"), entry
+
+    def _check_active(self, m: Member, day: date) -> None:
+        if m.status != "active":
+            raise ServiceError(f"member {m.id} is blocked")
+        if m.valid_until and day > m.valid_until:
+            raise ServiceError(f"member {m.id}'s membership expired on {m.valid_until}")
+
+    def _time(self, at) -> datetime:
+        if at is None:
+            return self.clock()
+        if isinstance(at, datetime):
+            return at if at.tzinfo else at.replace(tzinfo=self.prog.tz)
+        text = str(at).strip()
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                parsed = datetime.combine(date.fromisoformat(text), datetime.min.time()).replace(hour=12)
+            except ValueError:
+                raise ServiceError(f"not a time (ISO-8601, e.g. 2026-11-22T10:00+07:00): {text!r}") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=self.prog.tz)
+
+    def void(self, entry_id: int, reason: str, *, actor: str = "system", allow_negative: bool = False) -> list[LedgerEntry]:
+        """Reverse an entry (both legs of a transfer) with a reason; the original stays."""
+        if not reason or not reason.strip():
+            raise ServiceError("a reason is required to void an entry")
+        with store.write_transaction():
+            orig = LedgerEntry.get_or_none(LedgerEntry.id == entry_id)
+            if orig is None:
+                raise NotFound(f"no ledger entry {entry_id}")
+            if orig.source == "void":
+                raise ServiceError(f"entry {entry_id} is itself a void")
+            legs = [orig]
+            if orig.source == "transfer" and orig.ref:
+                legs = list(LedgerEntry.select().where((LedgerEntry.ref == orig.ref) & (LedgerEntry.source == "transfer")))
+            out = []
+            for leg in legs:
+                if LedgerEntry.get_or_none(LedgerEntry.void_of == leg.id):
+                    raise ServiceError(f"entry {leg.id} is already voided")
+                if leg.points > 0 and not allow_negative:
+                    self._debit(leg.member_id, leg.points)
+                elif leg.points > 0:
+                    Member.update(balance=Member.balance - leg.points).where(Member.id == leg.member_id).execute()
+                else:
+                    Member.update(balance=Member.balance - leg.points).where(Member.id == leg.member_id).execute()
+                rev = LedgerEntry.create(member=leg.member_id, activity=leg.activity, points=-leg.points, day=leg.day,
+                                         item=leg.item, at=self.clock(), source="void", void_of=leg.id,
+                                         note=reason.strip()[:300], actor=actor, ref=leg.ref, created_at=self.clock())
+                # the day's credit is gone, so the member may earn it again
+                Accrual.delete().where(Accrual.entry == leg.id).execute()
+                out.append(rev)
+            self._audit(actor, "points.void", entry_id, reason=reason, reversals=[r.id for r in out])
+        return out
+
+    def transfer(self, source_ref, target_ref, points: int, *, actor: str = "system", note: str | None = None):
+        """Move points between members; never below zero."""
+        if type(points) is not int or points <= 0:
+            raise ServiceError("points to transfer must be a positive whole number")
+        now = self.clock()
+        day = rules.business_day(now, self.prog)
+        ref = f"transfer:{uuid.uuid4().hex}"
+        with store.write_transaction():
+            src, dst = self.find_member(source_ref), self.find_member(target_ref)
+            if src.id == dst.id:
+                raise ServiceError("cannot transfer points to the same member")
+            self._check_active(dst, day)
+            self._debit(src.id, points)
+            out_e = LedgerEntry.create(member=src.id, activity="transfer_out", points=-points, day=day, item=str(dst.id),
+                                       at=now, source="transfer", ref=ref, actor=actor, note=note, created_at=now)
+            Member.update(balance=Member.balance + points).where(Member.id == dst.id).execute()
+            in_e = LedgerEntry.create(member=dst.id, activity="transfer_in", points=points, day=day, item=str(src.id),
+                                      at=now, source="transfer", ref=ref, actor=actor, note=note, created_at=now)
+            self._audit(actor, "points.transfer", src.id, to=dst.id, points=points)
+        return out_e, in_e
+
+    def redeem(self, ref, reward: str, *, points: int | None = None, units: int | None = None,
+               actor: str = "system") -> dict:
+        """Spend points on a reward; returns what was given. Balance never goes below zero."""
+        r = self.prog.rewards.get(reward)
+        if r is None:
+            raise ServiceError(f"unknown reward {reward!r}; known: {', '.join(sorted(self.prog.rewards))}")
+        if r.step_points:  # fine discount: points in steps, value in baht
+            if points is None:
+                raise ServiceError(f"{reward} needs --points (a multiple of {r.step_points})")
+            try:
+                baht = rules.fine_discount_baht(points, self.prog)
+            except rules.RuleError as exc:
+                raise ServiceError(str(exc)) from None
+            cost, value = points, {"baht": baht}
+        else:
+            units = units or 1
+            if type(units) is not int or not 1 <= units <= 1000:
+                raise ServiceError("units must be 1-1000")
+            cost, value = r.points * units, {"units": units}
+            if points is not None and points != cost:
+                raise ServiceError(f"{reward} costs {cost} points for {units} unit(s), not {points}")
+        now = self.clock()
+        with store.write_transaction():
+            m = self.find_member(ref)
+            if m.status != "active":
+                raise ServiceError(f"member {m.id} is blocked")
+            self._debit(m.id, cost)
+            e = LedgerEntry.create(member=m.id, activity="redeem", points=-cost, day=rules.business_day(now, self.prog),
+                                   item=reward, at=now, source="redeem", actor=actor, created_at=now,
+                                   note=", ".join(f"{k}={v}" for k, v in value.items()))
+            self._audit(actor, "points.redeem", m.id, reward=reward, points=cost, **value)
+        return {"entry": e.id, "member": m.id, "reward": reward, "points": cost, **value,
+                "balance": self.balance(m.id), "label": {"th": r.th, "en": r.en}}
+
+    # ------------------------------------------------------------------ attendance import
+
+    def import_attendance(self, text: str, activity: str, event: str, *, day=None, actor: str = "system",
+                          dry_run: bool = False) -> ImportReport:
+        """Credit an event's registration list (CSV of card UIDs or member ids).
+
+        Idempotent: the accrual key is (member, activity, event day, event), so the
+        same list imported again credits nothing new. Bad rows are reported by line;
+        good rows are kept.
+        """
+        act = self.prog.activities.get(activity)
+        if act is None:
+            raise ServiceError(f"unknown activity {activity!r}")
+        if activity in ("signup", "entry", "late_stay"):
+            raise ServiceError(f"{activity} is not credited from attendance lists")
+        event = (event or "").strip()
+        if not event or len(event) > 120:
+            raise ServiceError("an event name of 1-120 characters is required")
+        when = self._time(day) if day else self.clock()
+        event_day = rules.business_day(when, self.prog)
+        key = rules.accrual_key(act, event_day, event)
+        report = ImportReport()
+        rows = self._attendance_rows(text, report)
+        seen = set()
+        with store.write_transaction():
+            for line, value in rows:
+                try:
+                    with db.atomic():
+                        m = self.find_member(value)
+                        if m.id in seen:
+                            raise ServiceError(f"member {m.id} is listed twice")
+                        seen.add(m.id)
+                        self._check_active(m, event_day)
+                        if Card.select().where((Card.member == m.id) & (Card.status == "active")).count() == 0 \
+                                and not re.fullmatch(r"\d{1,7}", value):
+                            raise ServiceError(f"card {value} is blocked")
+                        if dry_run:
+                            exists = Accrual.get_or_none((Accrual.member == m.id) & (Accrual.activity == activity)
+                                                         & (Accrual.day == key[0]) & (Accrual.item == key[1]))
+                            (report.already.append((line, m.id)) if exists else report.credited.append((line, m.id, None)))
+                            continue
+                        entry = self._credit(m.id, activity, act.points, event_day, when, source="import",
+                                             item=event, actor=actor, ref=f"import:{event}"[:160], key=key)
+                        if entry is None:
+                            report.already.append((line, m.id))
+                        else:
+                            report.credited.append((line, m.id, entry.id))
+                except ServiceError as exc:
+                    report.errors.append((line, str(exc)))
+            if not dry_run:
+                self._audit(actor, "points.import", event, activity=activity, credited=len(report.credited),
+                            already=len(report.already), errors=len(report.errors))
+        return report
+
+    @staticmethod
+    def _attendance_rows(text: str, report: ImportReport) -> list[tuple[int, str]]:
+        """(line, member id or UID) pairs from CSV with an optional header; bad lines go to the report."""
+        if len(text) > 5_000_000:
+            raise ServiceError("attendance file is larger than 5 MB")
+        reader = csv.reader(io.StringIO(text))
+        rows, column = [], 0
+        for n, row in enumerate(reader, start=1):
+            cells = [c.strip() for c in row]
+            if not any(cells):
+                continue
+            if n == 1 and not any(re.fullmatch(r"[0-9A-Fa-f:\s-]{1,40}", c) for c in cells if c):
+                header = [c.lower() for c in cells]
+                for i, h in enumerate(header):
+                    if h in ("uid", "card", "card_uid", "member", "member_id", "id"):
+                        column = i
+                        break
+                else:
+                    report.errors.append((n, f"header has no uid/card/member_id column: {','.join(cells)[:80]}"))
+                    return []
+                continue
+            if column >= len(cells) or not cells[column]:
+                report.errors.append((n, "empty card/member cell"))
+                continue
+            value = cells[column]
+            if not re.fullmatch(r"\d{1,7}", value):
+                try:
+                    value = contract.normalise_uid(value)
+                except ContractError as exc:
+                    report.errors.append((n, str(exc)))
+                    continue
+            rows.append((n, value))
+        return rows
+
+    # ------------------------------------------------------------------ reads for CLI and console
+
+    def entries(self, member_ref=None, limit: int = 100) -> list[dict]:
+        """Latest ledger entries (of one member or everyone)."""
+        q = LedgerEntry.select().order_by(LedgerEntry.id.desc()).limit(limit)
+        if member_ref is not None:
+            q = q.where(LedgerEntry.member == self.find_member(member_ref).id)
+        return [self.entry_dict(e) for e in q]
+
+
+#: labels of the entries that are not Table 1 activities
+LABELS = {
+    "redeem": {"th": "แลกคะแนน", "en": "Redeemed"},
+    "transfer_in": {"th": "รับโอนคะแนน", "en": "Transfer in"},
+    "transfer_out": {"th": "โอนคะแนน", "en": "Transfer out"},
+    "adjust": {"th": "ปรับปรุงคะแนน", "en": "Adjustment"},
+}

@@ -1,0 +1,351 @@
+"""The ledger store: peewee models, database URLs, schema migrations.
+
+SQLite by default (WAL, ``synchronous=FULL``, busy timeout); PostgreSQL through a
+``postgresql://`` URL with no code change. The ledger is append-only: a void is a
+reversal entry pointing at the original. "At most once per day" is the UNIQUE
+key on :class:`Accrual`, inserted in the same transaction as the ledger entry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import peewee as pw
+from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+
+log = logging.getLogger(__name__)
+
+db = pw.DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": 2,  # FULL: a committed credit survives power loss
+    "foreign_keys": 1,
+    "busy_timeout": 30000,
+    "cache_size": -16000,
+}
+
+
+class StoreError(Exception):
+    """A database problem (bad URL, unreachable server, schema too new)."""
+
+
+def utcnow() -> datetime:
+    """Current time, aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTimeField(pw.DateTimeField):
+    """Stores aware datetimes as UTC ISO text on SQLite and timestamptz-free UTC on PostgreSQL."""
+
+    field_type = "DATETIME"
+
+    def db_value(self, value):
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError("naive datetime stored")
+            # fixed-width text sorts correctly on SQLite; PostgreSQL casts the literal
+            return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return value
+
+    def python_value(self, value):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class JSONField(pw.TextField):
+    """A JSON object stored as text."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class Meta(BaseModel):
+    """Key/value counters: schema version, allow-list version, config epoch."""
+
+    key = pw.CharField(primary_key=True, max_length=64)
+    value = pw.BigIntegerField(default=0)
+
+
+class Member(BaseModel):
+    """A patron with a privilege card account."""
+
+    name = pw.CharField(max_length=200)
+    group = pw.CharField(max_length=8, null=True)  # U1..U5
+    tier = pw.CharField(max_length=16, default="silver")
+    valid_until = pw.DateField(null=True)
+    status = pw.CharField(max_length=16, default="active")  # active | blocked
+    staff = pw.BooleanField(default=False)
+    pin_hash = pw.CharField(max_length=200, null=True)
+    balance = pw.BigIntegerField(default=0)  # cached sum of the ledger, updated in the same transaction
+    email = pw.CharField(max_length=200, null=True)
+    note = pw.TextField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("name",), False),)
+
+
+class Card(BaseModel):
+    """A card UID belonging to a member; several per member, old ones blocked."""
+
+    uid = pw.CharField(primary_key=True, max_length=20)
+    member = pw.ForeignKeyField(Member, backref="cards", on_delete="RESTRICT")
+    status = pw.CharField(max_length=16, default="active")  # active | blocked
+    issued_at = UTCDateTimeField(default=utcnow)
+    blocked_at = UTCDateTimeField(null=True)
+    reason = pw.CharField(max_length=200, null=True)
+
+
+class Device(BaseModel):
+    """A gate, kiosk or counter reader and its settings and last status."""
+
+    id = pw.CharField(primary_key=True, max_length=64)
+    kind = pw.CharField(max_length=16)
+    direction = pw.CharField(max_length=8, null=True)
+    activity = pw.CharField(max_length=40, null=True)
+    location = pw.CharField(max_length=200, null=True)
+    settings = JSONField(default=dict)
+    revision = pw.IntegerField(default=1)
+    published_revision = pw.IntegerField(default=0)
+    state = pw.CharField(max_length=16, default="unknown")  # online | offline | unknown
+    last_seen = UTCDateTimeField(null=True)
+    status = JSONField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+
+class LedgerEntry(BaseModel):
+    """One append-only movement of points."""
+
+    member = pw.ForeignKeyField(Member, backref="entries", on_delete="RESTRICT")
+    activity = pw.CharField(max_length=40)  # activity code, or redeem/transfer_in/transfer_out/void/adjust
+    points = pw.IntegerField()
+    day = pw.DateField()  # business day it counts for
+    item = pw.CharField(max_length=120, default="")
+    at = UTCDateTimeField()  # when it happened (tap time, event time)
+    source = pw.CharField(max_length=16)  # tap | admin | import | signup | transfer | redeem | void
+    device = pw.CharField(max_length=64, null=True)
+    ref = pw.CharField(max_length=160, null=True)  # tap_id, import key, ...
+    void_of = pw.ForeignKeyField("self", null=True, unique=True, backref="voids", on_delete="RESTRICT")
+    note = pw.CharField(max_length=300, null=True)
+    actor = pw.CharField(max_length=64, null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("member", "id"), False),
+            (("day", "activity"), False),
+        )
+
+
+class Accrual(BaseModel):
+    """The UNIQUE daily-accrual key: one credit per (member, activity, day, item)."""
+
+    member = pw.ForeignKeyField(Member, on_delete="RESTRICT")
+    activity = pw.CharField(max_length=40)
+    day = pw.CharField(max_length=10)  # YYYY-MM-DD or "once"
+    item = pw.CharField(max_length=120, default="")
+    entry = pw.ForeignKeyField(LedgerEntry, unique=True, on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("member", "activity", "day", "item"), True),)
+
+
+class TapInbox(BaseModel):
+    """Every tap the server decided, with the result it published (idempotency)."""
+
+    device = pw.CharField(max_length=64)
+    tap_id = pw.CharField(max_length=64)
+    uid = pw.CharField(max_length=20)
+    at = UTCDateTimeField()
+    received_at = UTCDateTimeField(default=utcnow)
+    outcome = pw.CharField(max_length=16)
+    points = pw.IntegerField(default=0)
+    member = pw.IntegerField(null=True)
+    result = JSONField()
+
+    class Meta:
+        indexes = (
+            (("device", "tap_id"), True),
+            (("received_at",), False),
+        )
+
+
+class Fee(BaseModel):
+    """Money taken at the counter (card replacement, joining)."""
+
+    member = pw.ForeignKeyField(Member, backref="fees", on_delete="RESTRICT")
+    kind = pw.CharField(max_length=32)
+    baht = pw.IntegerField()
+    note = pw.CharField(max_length=200, null=True)
+    actor = pw.CharField(max_length=64, null=True)
+    at = UTCDateTimeField(default=utcnow)
+
+
+class Feedback(BaseModel):
+    """A 1-5 visit rating from a kiosk."""
+
+    device = pw.CharField(max_length=64)
+    feedback_id = pw.CharField(max_length=64)
+    rating = pw.SmallIntegerField()
+    at = UTCDateTimeField()
+    member = pw.IntegerField(null=True)
+    received_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("device", "feedback_id"), True),)
+
+
+class Audit(BaseModel):
+    """Who changed what and when (CLI and web console)."""
+
+    at = UTCDateTimeField(default=utcnow)
+    actor = pw.CharField(max_length=64)
+    action = pw.CharField(max_length=64)
+    target = pw.CharField(max_length=120, null=True)
+    detail = JSONField(null=True)
+
+
+MODELS = [Meta, Member, Card, Device, LedgerEntry, Accrual, TapInbox, Fee, Feedback, Audit]
+
+
+# --------------------------------------------------------------------------- migrations
+#
+# Each migration moves the schema from version i to i+1 and runs in a transaction.
+# Append new ones; never edit a released one. Other packages (the web console) can
+# register their own models' migrations with :func:`register_migration`.
+
+def _m1_initial(migrator) -> None:
+    db.create_tables(MODELS, safe=True)
+
+
+MIGRATIONS: list = [_m1_initial]
+EXTRA_MIGRATIONS: dict[str, list] = {}
+
+
+def register_migration(namespace: str, steps: list) -> None:
+    """Add a package's own ordered migrations (tracked as ``schema:<namespace>``)."""
+    EXTRA_MIGRATIONS[namespace] = steps
+
+
+def _migrator():
+    database = db.obj
+    return PostgresqlMigrator(database) if isinstance(database, pw.PostgresqlDatabase) else SqliteMigrator(database)
+
+
+def _version(key: str) -> int:
+    row = Meta.get_or_none(Meta.key == key)
+    return row.value if row else 0
+
+
+def upgrade() -> int:
+    """Bring the schema up to date in place; returns the core schema version."""
+    db.create_tables([Meta], safe=True)
+    migrator = _migrator()
+    for key, steps in [("schema", MIGRATIONS)] + [(f"schema:{ns}", s) for ns, s in EXTRA_MIGRATIONS.items()]:
+        with db.atomic():
+            current = _version(key)
+            if current > len(steps):
+                raise StoreError(f"database {key} version {current} is newer than this privcard ({len(steps)})")
+        for version in range(current, len(steps)):
+            with db.atomic():
+                # re-check inside the transaction: another process may have migrated meanwhile
+                if _version(key) > version:
+                    continue
+                steps[version](migrator)
+                Meta.insert(key=key, value=version + 1).on_conflict(
+                    conflict_target=[Meta.key], update={Meta.value: version + 1}).execute()
+                log.info("migrated %s to version %d", key, version + 1)
+    return _version("schema")
+
+
+# --------------------------------------------------------------------------- connection
+
+
+def make_database(url: str) -> pw.Database:
+    """A peewee database from ``sqlite:///path`` or ``postgresql://user@host/db``."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("sqlite", "sqlite3"):
+        path = parsed.path if parsed.netloc in ("", "localhost") else parsed.netloc + parsed.path
+        if url.startswith("sqlite:///"):
+            path = url[len("sqlite:///"):].split("?")[0]
+            # sqlite:////abs/path and sqlite:///rel/path
+            path = "/" + path[1:] if path.startswith("/") else path
+        if not path or path == ":memory:":
+            return pw.SqliteDatabase(":memory:", pragmas=SQLITE_PRAGMAS)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30, check_same_thread=False)
+    if parsed.scheme in ("postgres", "postgresql"):
+        params = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        return pw.PostgresqlDatabase(
+            parsed.path.lstrip("/") or "postgres",
+            user=parsed.username, password=parsed.password,
+            host=parsed.hostname or None, port=parsed.port or 5432,
+            autorollback=True, **params,
+        )
+    raise StoreError(f"unsupported database URL {url!r}; use sqlite:///PATH or postgresql://USER@HOST/DB")
+
+
+def connect(url: str, *, upgrade_schema: bool = True) -> pw.Database:
+    """Bind the models to the database at ``url`` and upgrade its schema."""
+    database = make_database(url)
+    db.initialize(database)
+    try:
+        database.connect(reuse_if_open=True)
+    except pw.OperationalError as exc:
+        raise StoreError(f"cannot open database {redact(url)}: {exc}".strip()) from None
+    if upgrade_schema:
+        upgrade()
+    return database
+
+
+def is_sqlite() -> bool:
+    """True when the bound database is SQLite."""
+    return isinstance(db.obj, pw.SqliteDatabase)
+
+
+def write_transaction():
+    """A write transaction; on SQLite ``BEGIN IMMEDIATE`` so two writers queue instead of deadlocking."""
+    return db.atomic("IMMEDIATE") if is_sqlite() else db.atomic()
+
+
+def redact(url: str) -> str:
+    """A URL with its password hidden, for logs."""
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url
+
+
+def bump(key: str) -> int:
+    """Increase a Meta counter (inside the caller's transaction) and return it."""
+    Meta.insert(key=key, value=1).on_conflict(
+        conflict_target=[Meta.key], update={Meta.value: Meta.value + 1}).execute()
+    return Meta.get(Meta.key == key).value
+
+
+def counter(key: str) -> int:
+    """Read a Meta counter."""
+    return _version(key)
