@@ -1,0 +1,225 @@
+"""The points server process: MQTT in, decisions committed, results out.
+
+One :class:`PointsServer` wires the bus client, the store and the service:
+
+- paho's network thread only queues messages; one worker thread decides them in
+  batches (group commit), then publishes each ``result``/``answer`` and only then
+  acks the MQTT message (manual ack) — so a ``kill -9`` anywhere either loses
+  nothing (the broker redelivers the unacked message to the persistent session, or
+  the gate resends from its outbox) or answers a redelivery from the tap inbox;
+- a publisher thread keeps every device's retained ``config`` and the retained
+  ``allowlist`` up to date (it polls two counters, so changes made by the CLI or
+  the web console in other processes reach the devices within a second).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+from broker import contract
+from broker.client import BusClient
+from broker.contract import ContractError, Feedback, Query, Status, Tap
+from server import store
+from server.domain.config import Programme
+from server.service import Service
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Incoming:
+    """A message waiting for the worker."""
+
+    kind: str
+    device_id: str
+    payload: bytes
+    msg: object
+    received: object
+
+
+class PointsServer:
+    """The server: consume taps/queries/feedback/status, decide, commit, answer."""
+
+    def __init__(self, db_url: str, mqtt_url: str, prog: Programme, *, client_id: str = "privcard-server",
+                 shared_group: str | None = None, prefix: str = contract.DEFAULT_PREFIX, batch_max: int = 256,
+                 poll_s: float = 1.0):
+        self.db_url = db_url
+        self.mqtt_url = mqtt_url
+        self.prog = prog
+        self.prefix = prefix
+        self.batch_max = batch_max
+        self.poll_s = poll_s
+        self.shared_group = shared_group
+        self.service = Service(prog)
+        self.queue: queue.Queue[Incoming] = queue.Queue()
+        self.stopping = threading.Event()
+        self._republish = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.stats = {"taps": 0, "invalid": 0, "queries": 0, "batches": 0, "errors": 0}
+        self.bus = BusClient(mqtt_url, client_id, persistent=True, manual_ack=True,
+                             protocol=5 if shared_group else None)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> "PointsServer":
+        """Open the database, subscribe, start the worker and publisher threads."""
+        store.connect(self.db_url)
+        for kind in ("tap", "query", "feedback", "status"):
+            topic = contract.device_wildcard(kind, self.prefix)
+            if self.shared_group and kind != "status":
+                topic = f"$share/{self.shared_group}/{topic}"
+            self.bus.subscribe(topic, self._enqueue(kind), qos=1)
+        self.bus.on_connect(lambda *_: self._republish.set())
+        for target, name in ((self._work, "privcard-worker"), (self._publish_loop, "privcard-publisher")):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+        self.bus.start()
+        return self
+
+    def stop(self) -> None:
+        """Finish the current batch, disconnect, close the database."""
+        self.stopping.set()
+        for t in self._threads:
+            t.join(timeout=10)
+        self.bus.stop()
+        store.db.close()
+
+    def _enqueue(self, kind: str):
+        def handler(topic: str, payload: bytes, msg) -> None:
+            try:
+                device_id = contract.parse_topic(topic, self.prefix).device_id
+            except ContractError as exc:
+                log.warning("ignored message on %s: %s", topic[:120], exc)
+                self.bus.ack(msg)
+                return
+            self.queue.put(Incoming(kind, device_id, payload, msg, contract.now_utc()))
+        return handler
+
+    # ------------------------------------------------------------------ worker
+
+    def _work(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                first = self.queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            batch = [first]
+            while len(batch) < self.batch_max:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            delay = 0.2
+            while True:
+                try:
+                    self._handle(batch)
+                    break
+                except Exception:  # database down, disk full...: keep the messages, retry
+                    self.stats["errors"] += 1
+                    log.exception("batch of %d failed; retrying in %.1f s (messages not acked)", len(batch), delay)
+                    store.db.close()
+                    if self.stopping.wait(delay):
+                        return
+                    delay = min(delay * 2, 10)
+
+    def _handle(self, batch: list[Incoming]) -> None:
+        taps, tap_msgs, others = [], [], []
+        for item in batch:
+            if item.kind != "tap":
+                others.append(item)
+                continue
+            try:
+                tap = Tap.parse(item.payload)
+            except ContractError as exc:
+                self._refuse_tap(item, exc)
+                continue
+            taps.append((item.device_id, tap, item.received))
+            tap_msgs.append(item)
+        if taps:
+            results = self.service.process_taps(taps)  # one commit for the whole batch
+            self.stats["batches"] += 1
+            self.stats["taps"] += len(results)
+            for (device_id, _, _), result, item in zip(taps, results, tap_msgs):
+                self.bus.publish(contract.result_topic(device_id, self.prefix), result.encode())
+                self.bus.ack(item.msg)
+        for item in others:
+            getattr(self, f"_on_{item.kind}")(item)
+
+    def _refuse_tap(self, item: Incoming, exc: ContractError) -> None:
+        self.stats["invalid"] += 1
+        log.warning("invalid tap from %s: %s", item.device_id, exc)
+        if exc.ref:
+            result = contract.invalid_result(exc.ref, str(exc))
+            self.bus.publish(contract.result_topic(item.device_id, self.prefix), result.encode())
+        self.bus.ack(item.msg)
+
+    def _on_query(self, item: Incoming) -> None:
+        try:
+            query = Query.parse(item.payload)
+        except ContractError as exc:
+            log.warning("invalid query from %s: %s", item.device_id, exc)
+            if exc.ref:
+                answer = contract.Answer(exc.ref, "invalid", message={"th": "ข้อมูลไม่ถูกต้อง", "en": str(exc)[:200]})
+                self.bus.publish(contract.answer_topic(item.device_id, self.prefix), answer.encode())
+            self.bus.ack(item.msg)
+            return
+        with store.db.atomic():
+            answer = self.service.answer_query(item.device_id, query)
+        self.stats["queries"] += 1
+        self.bus.publish(contract.answer_topic(item.device_id, self.prefix), answer.encode())
+        self.bus.ack(item.msg)
+
+    def _on_feedback(self, item: Incoming) -> None:
+        try:
+            fb = Feedback.parse(item.payload)
+        except ContractError as exc:
+            log.warning("invalid feedback from %s: %s", item.device_id, exc)
+        else:
+            self.service.record_feedback(item.device_id, fb)
+        self.bus.ack(item.msg)
+
+    def _on_status(self, item: Incoming) -> None:
+        try:
+            status = Status.parse(item.payload) if item.payload else None
+        except ContractError as exc:
+            log.warning("invalid status from %s: %s", item.device_id, exc)
+        else:
+            if status is not None and not self.service.record_status(item.device_id, status):
+                log.info("status from unknown device %s ignored", item.device_id)
+        self.bus.ack(item.msg)
+
+    # ------------------------------------------------------------------ retained config and allow-list
+
+    def _publish_loop(self) -> None:
+        last_allowlist = None
+        while not self.stopping.is_set():
+            try:
+                if self.bus.connected.is_set():
+                    everything = self._republish.is_set()
+                    self._republish.clear()
+                    if everything:
+                        configs = [(self.service.device_config(d), d.revision) for d in store.Device.select()]
+                    else:
+                        configs = self.service.configs_to_publish()
+                    for cfg, revision in configs:
+                        info = self.bus.publish(contract.config_topic(cfg.device_id, self.prefix), cfg.encode(),
+                                                retain=True)
+                        info.wait_for_publish(5)
+                        self.service.mark_published(cfg.device_id, revision)
+                        log.info("published config of %s (revision %d)", cfg.device_id, revision)
+                    allow = self.service.allowlist()
+                    if everything or allow.version != last_allowlist:
+                        info = self.bus.publish(contract.allowlist_topic(self.prefix), allow.encode(), retain=True)
+                        info.wait_for_publish(5)
+                        last_allowlist = allow.version
+                        log.info("published allow-list version %d (%d cards)", allow.version, len(allow.uids))
+            except Exception:
+                log.exception("publishing config/allow-list failed; will retry")
+                self._republish.set()
+                store.db.close()
+            self.stopping.wait(self.poll_s)

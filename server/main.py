@@ -1,0 +1,77 @@
+"""``privcard server``: the points server process (MQTT consumer, optional web console)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from broker.client import BrokerError
+from server.domain.config import ConfigError, load
+from server.store import StoreError
+
+DEFAULT_DB = "sqlite:///var/privcard.db"
+DEFAULT_MQTT = "mqtt://127.0.0.1:1883"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options."""
+    p = argparse.ArgumentParser(prog="privcard server", description="Run the privcard points server.")
+    p.add_argument("--db", default=os.environ.get("PRIVCARD_DB", DEFAULT_DB),
+                   help="sqlite:///PATH or postgresql://USER@HOST/DB (default %(default)s)")
+    p.add_argument("--mqtt", default=os.environ.get("PRIVCARD_MQTT", DEFAULT_MQTT), help="broker URL (default %(default)s)")
+    p.add_argument("--config", default=os.environ.get("PRIVCARD_CONFIG"), help="programme TOML merged over the defaults")
+    p.add_argument("--client-id", default=None, help="MQTT client id (persistent session); default privcard-server")
+    p.add_argument("--shared", metavar="GROUP", default=None,
+                   help="share the work with other replicas via MQTT v5 shared subscriptions ($share/GROUP/...)")
+    p.add_argument("--http", metavar="HOST:PORT", default=None, help="serve the staff web console (e.g. 127.0.0.1:8080)")
+    p.add_argument("--batch", type=int, default=256, help="max taps per group commit")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from server.app import PointsServer
+
+    try:
+        prog = load(args.config)
+        client_id = args.client_id or ("privcard-server-%d" % os.getpid() if args.shared else "privcard-server")
+        srv = PointsServer(args.db, args.mqtt, prog, client_id=client_id, shared_group=args.shared,
+                           batch_max=args.batch)
+        srv.start()
+    except (ConfigError, StoreError, BrokerError, ValueError) as exc:
+        if args.verbose:
+            raise
+        print(f"privcard server: {exc}", file=sys.stderr)
+        return 1
+    web = None
+    if args.http:
+        try:
+            from server.web import serve_in_thread
+        except ImportError as exc:
+            print(f"privcard server: web console unavailable: {exc}", file=sys.stderr)
+            return 1
+        web = serve_in_thread(args.http, args.db, prog, srv)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    try:
+        from hardware.systemd import notify
+    except ImportError:  # pragma: no cover - hardware package is part of the distribution
+        def notify(_state: str) -> None:
+            return None
+    notify("READY=1")
+    logging.getLogger("privcard.server").info("server running: db=%s mqtt=%s", args.db, srv.bus.url)
+    while not done.wait(10):
+        notify("WATCHDOG=1")
+    srv.stop()
+    if web is not None:
+        web.shutdown()
+    return 0
