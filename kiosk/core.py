@@ -1,0 +1,377 @@
+"""The kiosk's state machine: what the patron sees and when, with no Kivy import.
+
+The Kivy app (``kiosk.app``) feeds it events — card taps, server answers, touches,
+clock ticks, button presses — and draws whatever :attr:`KioskCore.state` says.
+The core never does I/O: calls that must reach the bus come back as effects
+(:class:`SendQuery`, :class:`SendFeedback`) for the app to carry out. Time comes
+from an injected monotonic ``clock`` so tests run timeouts with a fake clock.
+
+States::
+
+    idle ──tap──> loading ──answer──> member ⇄ history
+                     │                  │ └─done──> feedback ──> idle
+                     │                  └─staff card + PIN──> staff
+                     ├──answer──> unknown | blocked | expired
+                     └──2 s, no answer──> unavailable (retries in the background;
+                                          a late answer still shows the screen)
+    any screen ──20 s without a touch──> idle;  any screen ──new tap──> loading
+
+A new tap always starts a fresh :class:`Session`: the previous patron's answer is
+dropped at once, and answers to the previous patron's queries are ignored.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from broker.contract import Answer, ContractError
+
+IDLE = "idle"
+LOADING = "loading"
+MEMBER = "member"
+HISTORY = "history"
+UNKNOWN = "unknown"
+BLOCKED = "blocked"
+EXPIRED = "expired"
+UNAVAILABLE = "unavailable"
+FEEDBACK = "feedback"
+STAFF = "staff"
+STATES = (IDLE, LOADING, MEMBER, HISTORY, UNKNOWN, BLOCKED, EXPIRED, UNAVAILABLE, FEEDBACK, STAFF)
+
+_OUTCOME_STATE = {
+    "member": MEMBER,
+    "unknown_card": UNKNOWN,
+    "invalid": UNKNOWN,
+    "card_blocked": BLOCKED,
+    "expired": EXPIRED,
+}
+
+
+@dataclass(frozen=True)
+class SendQuery:
+    """Effect: publish a ``Query`` for ``uid`` with ``query_id``."""
+
+    query_id: str
+    uid: str
+    probe: bool = False
+
+
+@dataclass(frozen=True)
+class SendFeedback:
+    """Effect: publish a ``Feedback`` rating (1–5) for the visit of ``uid``."""
+
+    feedback_id: str
+    rating: int
+    uid: str | None
+
+
+@dataclass
+class Timings:
+    """The kiosk's timeouts in seconds (defaults from the issue)."""
+
+    idle_timeout: float = 20.0
+    server_timeout: float = 2.0
+    retry_every: float = 3.0
+    thanks_for: float = 3.0
+    pin_attempts: int = 3
+
+
+@dataclass
+class Session:
+    """Everything about the patron at the kiosk now; replaced whole on a new tap."""
+
+    uid: str
+    technology: str | None = None
+    answer: Answer | None = None
+    #: why the unknown/unavailable screen shows: "invalid", "timeout", "bad_answer"
+    reason: str | None = None
+    rated: bool = False
+    thanks_until: float | None = None
+    pin: str = ""
+    pin_error: str | None = None
+    pin_failures: int = 0
+    staff_unlocked: bool = False
+    reader_test: bool = False
+    reader_read: tuple | None = None  # (uid, technology, monotonic time)
+
+    @property
+    def member(self) -> dict:
+        """The answer's member object, or an empty dict."""
+        if self.answer is not None and isinstance(self.answer.member, dict):
+            return self.answer.member
+        return {}
+
+
+@dataclass
+class Pending:
+    """Queries in flight for one session (first attempt plus background retries)."""
+
+    uid: str
+    query_ids: list
+    first_sent: float
+    last_sent: float
+    probe: bool = False
+
+
+@dataclass
+class ServerHealth:
+    """What the kiosk knows about the server from its answers."""
+
+    last_answer_at: float | None = None
+    last_rtt_ms: float | None = None
+    down: bool = False
+
+
+class KioskCore:
+    """The kiosk's screens and timers as a plain object; see the module docstring."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        timings: Timings | None = None,
+        lang: str = "th",
+        pin_check: Callable[[dict, str], bool | None] | None = None,
+        id_prefix: str | None = None,
+    ):
+        self.clock = clock
+        self.timings = timings or Timings()
+        self.lang = lang if lang in ("th", "en") else "th"
+        self.state = IDLE
+        self.session: Session | None = None
+        self.pending: Pending | None = None
+        self.health = ServerHealth()
+        self.last_activity = clock()
+        #: (uid, technology, monotonic time) of the last card read, for the staff screen
+        self.last_read: tuple | None = None
+        self._pin_check = pin_check or (lambda member, pin: None)
+        self._prefix = id_prefix or secrets.token_hex(3)
+        self._seq = itertools.count(1)
+        #: bumped on every change the screen must show; the app redraws when it moves
+        self.revision = 0
+
+    # ------------------------------------------------------------------ helpers
+
+    def _new_id(self, kind: str) -> str:
+        return f"{kind}{self._prefix}-{next(self._seq)}"
+
+    def _go(self, state: str) -> None:
+        self.state = state
+        self.last_activity = self.clock()
+        self.revision += 1
+
+    def _go_idle(self) -> None:
+        """Back to the attract screen; forget the patron entirely."""
+        self.session = None
+        self.pending = None
+        self._go(IDLE)
+
+    @property
+    def answer(self) -> Answer | None:
+        """The current patron's answer, if any."""
+        return self.session.answer if self.session else None
+
+    @property
+    def is_staff_card(self) -> bool:
+        """Whether the current member is flagged as staff."""
+        return bool(self.session and self.session.member.get("staff") is True)
+
+    # ------------------------------------------------------------------ events
+
+    def tap(self, uid: str, technology: str | None = None) -> list:
+        """A card was read: start a fresh session and ask the server about it."""
+        now = self.clock()
+        self.last_read = (uid, technology, now)
+        s = self.session
+        if self.state == STAFF and s and s.staff_unlocked and s.reader_test:
+            s.reader_read = (uid, technology, now)
+            self._go(STAFF)
+            return []
+        self.session = Session(uid=uid, technology=technology)
+        query_id = self._new_id("q")
+        self.pending = Pending(uid=uid, query_ids=[query_id], first_sent=now, last_sent=now)
+        self._go(LOADING)
+        return [SendQuery(query_id, uid)]
+
+    def answer_received(self, answer: Answer | bytes | str) -> list:
+        """An answer arrived on the bus; show it if it belongs to the current patron."""
+        now = self.clock()
+        if not isinstance(answer, Answer):
+            try:
+                answer = Answer.parse(answer)
+            except ContractError as exc:
+                self._mark_alive(now, None)
+                if self.pending and exc.ref in self.pending.query_ids and not self.pending.probe:
+                    # The server answered but we cannot read it: retrying will not help.
+                    self.session.reason = "bad_answer"
+                    self.pending = None
+                    self._go(UNAVAILABLE)
+                return []
+        p = self.pending
+        if p is None or answer.query_id not in p.query_ids:
+            self._mark_alive(now, None)
+            return []  # stale: a previous patron's or a duplicate answer
+        self._mark_alive(now, (now - p.last_sent) * 1000.0)
+        self.pending = None
+        if p.probe:
+            self.revision += 1
+            return []
+        self.session.answer = answer
+        self.session.reason = "invalid" if answer.outcome == "invalid" else None
+        self._go(_OUTCOME_STATE.get(answer.outcome, UNKNOWN))
+        return []
+
+    def _mark_alive(self, now: float, rtt_ms: float | None) -> None:
+        self.health.last_answer_at = now
+        self.health.down = False
+        if rtt_ms is not None:
+            self.health.last_rtt_ms = rtt_ms
+
+    def touch(self) -> None:
+        """The patron touched the screen: restart the idle timer."""
+        self.last_activity = self.clock()
+
+    def tick(self) -> list:
+        """Run timers: server timeout, background retries, thanks, idle timeout."""
+        now = self.clock()
+        t = self.timings
+        effects: list = []
+        p = self.pending
+        if p is not None:
+            if p.probe:
+                if now - p.first_sent >= t.server_timeout:
+                    self.pending = None
+                    self.health.down = True
+                    self.revision += 1
+            elif self.state == LOADING and now - p.first_sent >= t.server_timeout:
+                self.health.down = True
+                self.session.reason = "timeout"
+                self._go(UNAVAILABLE)
+            elif self.state == UNAVAILABLE and now - p.last_sent >= t.retry_every:
+                query_id = self._new_id("q")
+                p.query_ids = (p.query_ids + [query_id])[-10:]
+                p.last_sent = now
+                effects.append(SendQuery(query_id, p.uid))
+        s = self.session
+        if self.state == FEEDBACK and s and s.thanks_until is not None and now >= s.thanks_until:
+            self._go_idle()
+        elif self.state not in (IDLE, LOADING) and now - self.last_activity >= t.idle_timeout:
+            self._go_idle()
+        return effects
+
+    def toggle_lang(self) -> None:
+        """Switch Thai ⇄ English (on every screen)."""
+        self.lang = "en" if self.lang == "th" else "th"
+        self.touch()
+        self.revision += 1
+
+    def set_lang(self, lang: str) -> None:
+        """Choose the language explicitly."""
+        if lang in ("th", "en") and lang != self.lang:
+            self.toggle_lang()
+
+    # ------------------------------------------------------------------ buttons
+
+    def show_history(self) -> None:
+        """Member → history."""
+        if self.state == MEMBER:
+            self._go(HISTORY)
+
+    def back(self) -> None:
+        """History/staff → member; message screens → idle."""
+        if self.state in (HISTORY, STAFF) and self.session and self.session.answer:
+            self.session.reader_test = False
+            self._go(MEMBER)
+        elif self.state != IDLE:
+            self._go_idle()
+
+    def done(self) -> None:
+        """The patron is finished: offer the visit rating once, else go idle."""
+        s = self.session
+        if self.state in (MEMBER, HISTORY) and s and not s.rated:
+            self._go(FEEDBACK)
+        else:
+            self._go_idle()
+
+    def rate(self, rating: int) -> list:
+        """A face was chosen on the feedback screen: publish it, say thanks."""
+        s = self.session
+        if self.state != FEEDBACK or s is None or s.rated or not 1 <= int(rating) <= 5:
+            return []
+        s.rated = True
+        s.thanks_until = self.clock() + self.timings.thanks_for
+        self._go(FEEDBACK)
+        return [SendFeedback(self._new_id("f"), int(rating), s.uid)]
+
+    def skip_feedback(self) -> None:
+        """No rating today."""
+        if self.state == FEEDBACK:
+            self._go_idle()
+
+    # ------------------------------------------------------------------ staff
+
+    def open_staff(self) -> None:
+        """A staff member's card is on the member screen: ask for the PIN."""
+        if self.state == MEMBER and self.is_staff_card:
+            s = self.session
+            s.pin, s.pin_error, s.staff_unlocked, s.reader_test = "", None, False, False
+            self._go(STAFF)
+
+    def pin_digit(self, digit: str) -> None:
+        """One PIN key pressed."""
+        s = self.session
+        if self.state == STAFF and s and not s.staff_unlocked and len(s.pin) < 8 and str(digit).isdigit():
+            s.pin += str(digit)
+            s.pin_error = None
+            self._go(STAFF)
+
+    def pin_clear(self) -> None:
+        """Clear the PIN field."""
+        s = self.session
+        if self.state == STAFF and s:
+            s.pin = ""
+            self._go(STAFF)
+
+    def pin_submit(self) -> None:
+        """Check the PIN against the staff member's (server-provided) PIN hash."""
+        s = self.session
+        if self.state != STAFF or s is None or s.staff_unlocked:
+            return
+        if s.pin_failures >= self.timings.pin_attempts:
+            s.pin_error = "staff.pin_locked"
+        else:
+            ok = self._pin_check(s.member, s.pin)
+            if ok is True:
+                s.staff_unlocked, s.pin_error = True, None
+            elif ok is None:
+                s.pin_error = "staff.pin_none"
+            else:
+                s.pin_failures += 1
+                locked = s.pin_failures >= self.timings.pin_attempts
+                s.pin_error = "staff.pin_locked" if locked else "staff.pin_wrong"
+        s.pin = ""
+        self._go(STAFF)
+
+    def toggle_reader_test(self) -> None:
+        """Staff: taps now show the UID instead of querying the server (and back)."""
+        s = self.session
+        if self.state == STAFF and s and s.staff_unlocked:
+            s.reader_test = not s.reader_test
+            s.reader_read = None
+            self._go(STAFF)
+
+    def test_server(self) -> list:
+        """Staff: send a probe query (the staff card's own) to measure the server."""
+        s = self.session
+        if self.state != STAFF or s is None or not s.staff_unlocked:
+            return []
+        now = self.clock()
+        query_id = self._new_id("p")
+        self.pending = Pending(uid=s.uid, query_ids=[query_id], first_sent=now, last_sent=now, probe=True)
+        self.touch()
+        self.revision += 1
+        return [SendQuery(query_id, s.uid, probe=True)]

@@ -1,0 +1,68 @@
+"""Staff PIN checks for the kiosk's staff screen (standard library only).
+
+The kiosk never stores staff PINs. It checks a typed PIN against a hash that
+reaches it over the bus, in this order:
+
+1. ``member["pin_hash"]`` in the server's answer for a staff card;
+2. the device config's ``settings["staff_pin_hash"]`` (one PIN for the device);
+3. ``settings["staff_pin"]`` in clear, or ``--staff-pin`` (development only).
+
+Hash formats: ``pbkdf2_sha256$ITERATIONS$SALT$HEX`` (recommended) and
+``sha256$SALT$HEX`` where HEX = sha256(SALT + PIN).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+
+def hash_pin(pin: str, salt: str = "privcard", iterations: int = 100_000) -> str:
+    """Make a ``pbkdf2_sha256$…`` hash for a PIN (what the server should send)."""
+    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt.encode(), iterations).hex()
+    return f"pbkdf2_sha256${iterations}${salt}${digest}"
+
+
+def verify_hash(stored, pin: str) -> bool | None:
+    """True/False for a well-formed hash; None if ``stored`` is not a hash we know."""
+    if not isinstance(stored, str) or not isinstance(pin, str):
+        return None
+    parts = stored.split("$")
+    try:
+        if parts[0] == "pbkdf2_sha256" and len(parts) == 4:
+            iterations = int(parts[1])
+            if not 1 <= iterations <= 2_000_000:
+                return None
+            digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), parts[2].encode(), iterations).hex()
+            return hmac.compare_digest(digest, parts[3].lower())
+        if parts[0] == "sha256" and len(parts) == 3:
+            digest = hashlib.sha256((parts[1] + pin).encode()).hexdigest()
+            return hmac.compare_digest(digest, parts[2].lower())
+    except ValueError:
+        return None
+    return None
+
+
+def make_pin_check(settings_source=lambda: {}, fallback_pin: str | None = None):
+    """A ``pin_check(member, pin) -> bool | None`` for :class:`kiosk.core.KioskCore`.
+
+    ``settings_source`` returns the device config's current settings dict.
+    None means no PIN is configured anywhere for this card.
+    """
+
+    def check(member: dict, pin: str) -> bool | None:
+        if not pin:
+            return False
+        result = verify_hash(member.get("pin_hash") if isinstance(member, dict) else None, pin)
+        if result is not None:
+            return result
+        settings = settings_source() or {}
+        result = verify_hash(settings.get("staff_pin_hash"), pin)
+        if result is not None:
+            return result
+        clear = settings.get("staff_pin") if isinstance(settings.get("staff_pin"), str) else fallback_pin
+        if clear:
+            return hmac.compare_digest(str(clear), pin)
+        return None
+
+    return check

@@ -1,0 +1,235 @@
+"""Turn a server answer into the words and numbers each screen shows.
+
+Pure functions (no Kivy). Every field of the answer is optional here: a missing
+or mistyped field becomes a dash or a hidden line, never an exception — the
+contract says kiosks must tolerate missing or extra fields.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time as dtime, timezone
+from zoneinfo import ZoneInfo
+
+from broker.contract import Answer, ContractError, parse_time
+
+from .i18n import (
+    activity_label,
+    format_date_long,
+    format_date_short,
+    format_datetime,
+    format_points,
+    format_signed,
+    pick,
+    tr,
+)
+
+DEFAULT_TZ = "Asia/Bangkok"
+DEFAULT_HOURS = ("08:00", "22:00")
+
+
+def _int(value) -> int | None:
+    """An int that is really an int (not a bool), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def tier_of(member: dict) -> str:
+    """``silver``/``gold`` when the answer says so, else ``unknown`` (drawn neutral)."""
+    tier = member.get("tier") if isinstance(member, dict) else None
+    return tier if tier in ("silver", "gold") else "unknown"
+
+
+def mask_card(card) -> str:
+    """Show only the last 4 hex digits of a card UID (privacy at a public screen)."""
+    card = _str(card)
+    if not card:
+        return ""
+    return "•••• " + card[-4:]
+
+
+def member_view(answer: Answer | None, lang: str) -> dict:
+    """Everything the member screen shows, formatted for ``lang``."""
+    member = answer.member if answer is not None and isinstance(answer.member, dict) else {}
+    tier = tier_of(member)
+    balance = _int(answer.balance) if answer is not None else None
+    view = {
+        "name": _str(member.get("name")) or tr("member.no_name", lang),
+        "tier": tier,
+        "tier_label": tr(f"member.tier.{tier}", lang),
+        "card_title": tr("member.card_title", lang),
+        "card_number": mask_card(member.get("card")),
+        "member_no": f"#{member['id']:06d}" if _int(member.get("id")) is not None else "",
+        "group": _str(member.get("group")) or "",
+        "valid_until": "",
+        "balance": format_points(balance),
+        "balance_label": tr("member.balance", lang),
+        "today": "",
+        "semester": "",
+        "progress": None,
+        "next": "",
+        "privileges_title": tr("member.privileges", lang),
+        "privileges": [],
+        "no_privileges": "",
+        "staff": member.get("staff") is True,
+    }
+    valid = _str(member.get("valid_until"))
+    if valid:
+        try:
+            view["valid_until"] = tr("member.valid_until", lang, date=format_date_short(date.fromisoformat(valid[:10]), lang))
+        except ValueError:
+            pass
+    stats = answer.stats if answer is not None and isinstance(answer.stats, dict) else {}
+    today = _int(stats.get("earned_today"))
+    if today is not None:
+        view["today"] = tr("member.today", lang, points=format_signed(today))
+    semester = _int(stats.get("earned_semester"))
+    if semester is not None:
+        name = _str(stats.get("semester"))
+        key = "member.semester_named" if name else "member.semester"
+        view["semester"] = tr(key, lang, points=format_signed(semester), semester=name or "")
+
+    privileges = answer.privileges if answer is not None and isinstance(answer.privileges, dict) else {}
+    view["privileges"] = privilege_rows(privileges, lang)
+    if not view["privileges"]:
+        view["no_privileges"] = tr("member.no_privileges", lang)
+
+    nxt = privileges.get("next")
+    if isinstance(nxt, dict) and _int(nxt.get("points")) is not None:
+        target = nxt["points"]
+        needed = _int(nxt.get("needed"))
+        if needed is None and balance is not None:
+            needed = max(0, target - balance)
+        start = _int(nxt.get("from"))
+        if balance is not None and target > 0:
+            if start is not None and target > start:
+                fraction = (balance - start) / (target - start)
+            else:
+                fraction = balance / target
+            view["progress"] = min(1.0, max(0.0, fraction))
+        unlocks = pick(nxt.get("unlocks"), lang)
+        if needed is not None:
+            view["next"] = tr("member.next", lang, needed=format_points(needed), points=format_points(target), unlocks=unlocks).rstrip(": ")
+    elif privileges and "next" in privileges and nxt is None:
+        view["next"] = tr("member.top_level", lang)
+        view["progress"] = 1.0
+    return view
+
+
+def privilege_rows(privileges: dict, lang: str) -> list[tuple[str, str, str]]:
+    """(icon key, title, value) for each privilege the answer carries (Tables 2–5)."""
+    rows = []
+    borrow = privileges.get("borrow")
+    if isinstance(borrow, dict) and _int(borrow.get("books")) is not None:
+        days = _int(borrow.get("loan_days"))
+        loan = pick(borrow.get("loan"), lang) or (tr("priv.loan_days", lang, days=days) if days is not None else "")
+        value = tr("priv.borrow_value", lang, books=borrow["books"], loan=loan) if loan else str(borrow["books"])
+        rows.append(("borrow", tr("priv.borrow", lang), value))
+    locker = _int(privileges.get("locker_days"))
+    if locker is not None:
+        rows.append(("locker", tr("priv.locker", lang), tr("priv.locker_value", lang, days=locker)))
+    room = _int(privileges.get("study_room_hours"))
+    if room is not None:
+        rows.append(("room", tr("priv.room", lang), tr("priv.room_value", lang, hours=room)))
+    fine = _int(privileges.get("fine_discount_baht"))
+    if fine is not None:
+        rows.append(("fine", tr("priv.fine", lang), tr("priv.fine_value", lang, baht=format_points(fine))))
+    return rows
+
+
+def history_rows(answer: Answer | None, lang: str, tz: str = DEFAULT_TZ) -> list[dict]:
+    """The history table rows (newest first, at most 20), dates in the library's zone."""
+    zone = _zone(tz)
+    rows = []
+    entries = answer.history if answer is not None and isinstance(answer.history, list) else []
+    for index, entry in enumerate(entries[:20], start=1):
+        if not isinstance(entry, dict):
+            continue
+        when = "—"
+        try:
+            when = format_datetime(parse_time(entry.get("at")).astimezone(zone), lang)
+        except ContractError:
+            pass
+        points = _int(entry.get("points"))
+        voided = entry.get("voided") is True
+        reversal = _int(entry.get("void_of")) is not None
+        label = activity_label(entry.get("activity"), entry.get("label"), lang)
+        item = _str(entry.get("item"))
+        if item:
+            label = f"{label} · {item}"
+        if reversal:
+            label = f"{tr('history.reversal', lang)}: {label}"
+        rows.append({
+            "no": str(index),
+            "at": when,
+            "activity": label,
+            "points": format_signed(points),
+            "voided": voided,
+            "status": tr("history.voided", lang) if voided else "",
+            "negative": points is not None and points < 0,
+        })
+    return rows
+
+
+def message_view(state: str, reason: str | None, answer: Answer | None, lang: str) -> dict:
+    """Title/body/hint for the unknown, blocked, expired and unavailable screens."""
+    key = {
+        "unknown": "invalid" if reason == "invalid" else "unknown",
+        "blocked": "blocked",
+        "expired": "expired",
+        "unavailable": "unavailable",
+    }.get(state, "unknown")
+    if key == "unavailable":
+        body = tr("unavailable.bad_answer", lang) if reason == "bad_answer" else tr("unavailable.body", lang)
+        hint = "" if reason == "bad_answer" else tr("unavailable.retrying", lang)
+        view = {"title": tr("unavailable.title", lang), "body": body, "hint": hint}
+    else:
+        hint_key = {"unknown": "unknown.fee", "invalid": "invalid.fee"}.get(key, f"{key}.hint")
+        view = {"title": tr(f"{key}.title", lang), "body": tr(f"{key}.body", lang), "hint": tr(hint_key, lang)}
+    server_text = pick(answer.message, lang) if answer is not None else ""
+    view["server_message"] = server_text if server_text and server_text not in view.values() else ""
+    member = answer.member if answer is not None and isinstance(answer.member, dict) else {}
+    view["name"] = _str(member.get("name")) or ""
+    return view
+
+
+def _zone(tz: str):
+    try:
+        return ZoneInfo(tz)
+    except Exception:  # unknown zone name or no tz database: fall back to UTC
+        return timezone.utc
+
+
+def parse_hours(text, default=DEFAULT_HOURS) -> tuple[str, str]:
+    """``"08:00-22:00"`` → ("08:00", "22:00"); junk gives the default."""
+    if isinstance(text, str):
+        parts = text.replace("–", "-").split("-")
+        if len(parts) == 2:
+            try:
+                opens, closes = (dtime.fromisoformat(p.strip()) for p in parts)
+                return f"{opens:%H:%M}", f"{closes:%H:%M}"
+            except ValueError:
+                pass
+    return default
+
+
+def idle_view(now: datetime, lang: str, hours=DEFAULT_HOURS, library_name: dict | None = None) -> dict:
+    """The attract screen: library name, today's date, clock, hours, closing state."""
+    opens, closes = hours
+    hhmm = f"{now:%H:%M}"
+    if opens <= hhmm < closes:
+        status = tr("idle.closes", lang, close=closes)
+    else:
+        status = tr("idle.closed", lang, open=opens)
+    return {
+        "library": pick(library_name, lang) if library_name else tr("library_name", lang),
+        "date": format_date_long(now.date(), lang),
+        "clock": hhmm,
+        "hours": tr("idle.hours", lang, open=opens, close=closes),
+        "status": status,
+        "prompt": tr("idle.prompt", lang),
+        "subprompt": tr("idle.subprompt", lang),
+        "thanks": tr("idle.thanks", lang),
+    }

@@ -1,0 +1,288 @@
+"""The kiosk state machine with a fake clock: screens, timeouts, privacy, staff."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from broker.contract import Answer, Feedback, Query
+from kiosk import core
+from kiosk.core import KioskCore, SendFeedback, SendQuery
+from kiosk.pin import hash_pin, make_pin_check
+
+UID_A = "04A1B2C3D4E5F6"
+UID_B = "0499887766"
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+    def advance(self, seconds):
+        self.t += seconds
+
+
+def member_answer(query_id, name="กิ่งตฤทัย ศรีสุข", balance=295, staff=False, pin_hash=None, uid=UID_A):
+    member = {"id": 7, "name": name, "tier": "silver", "group": "U1", "valid_until": "2026-05-31",
+              "staff": staff, "card": uid}
+    if pin_hash:
+        member["pin_hash"] = pin_hash
+    return Answer(query_id=query_id, outcome="member", member=member, balance=balance,
+                  privileges={"borrow": {"books": 15, "loan_days": 30}, "locker_days": 3,
+                              "study_room_hours": 3, "fine_discount_baht": 55, "fine_discount_points": 275,
+                              "next": {"points": 300, "needed": 5, "unlocks": {"th": "ยืม 20 เล่ม", "en": "20 books"}}},
+                  history=[], stats={"earned_today": 5, "earned_semester": 45, "semester": "2/2568"})
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def kiosk(clock):
+    return KioskCore(clock, id_prefix="t")
+
+
+def tap(kiosk, uid=UID_A):
+    (effect,) = kiosk.tap(uid)
+    assert isinstance(effect, SendQuery) and effect.uid == uid
+    # the query id must be valid on the wire
+    Query.parse(Query(effect.query_id, uid).encode())
+    return effect.query_id
+
+
+def test_core_imports_no_kivy():
+    assert "kivy" not in sys.modules or all(not m.startswith("kivy") for m in sys.modules if m in ("kiosk.core",))
+    src = open(core.__file__, encoding="utf-8").read()
+    assert "import kivy" not in src and "from kivy" not in src
+
+
+def test_tap_then_answer_shows_member(kiosk):
+    assert kiosk.state == core.IDLE
+    qid = tap(kiosk)
+    assert kiosk.state == core.LOADING
+    kiosk.answer_received(member_answer(qid).encode())
+    assert kiosk.state == core.MEMBER
+    assert kiosk.answer.balance == 295
+    assert kiosk.health.last_rtt_ms == 0
+
+
+@pytest.mark.parametrize("outcome,state", [("unknown_card", core.UNKNOWN), ("card_blocked", core.BLOCKED),
+                                           ("expired", core.EXPIRED), ("invalid", core.UNKNOWN)])
+def test_outcomes_pick_their_screen(kiosk, outcome, state):
+    qid = tap(kiosk)
+    kiosk.answer_received(Answer(query_id=qid, outcome=outcome))
+    assert kiosk.state == state
+    assert kiosk.session.reason == ("invalid" if outcome == "invalid" else None)
+
+
+def test_idle_timeout_20s_and_touch_resets_it(kiosk, clock):
+    kiosk.answer_received(member_answer(tap(kiosk)))
+    clock.advance(19.9)
+    kiosk.tick()
+    assert kiosk.state == core.MEMBER
+    kiosk.touch()
+    clock.advance(19.9)
+    kiosk.tick()
+    assert kiosk.state == core.MEMBER
+    clock.advance(0.2)
+    kiosk.tick()
+    assert kiosk.state == core.IDLE
+    assert kiosk.session is None  # patron data cleared
+
+
+def test_new_tap_replaces_member_and_ignores_old_answers(kiosk):
+    first = tap(kiosk)
+    kiosk.answer_received(member_answer(first))
+    second = tap(kiosk, UID_B)
+    assert kiosk.state == core.LOADING
+    assert kiosk.answer is None  # previous patron gone at once
+    # a late/duplicate answer for the first patron must not show
+    kiosk.answer_received(member_answer(first, name="Previous Patron"))
+    assert kiosk.state == core.LOADING and kiosk.answer is None
+    kiosk.answer_received(member_answer(second, name="Second", uid=UID_B))
+    assert kiosk.state == core.MEMBER and kiosk.answer.member["name"] == "Second"
+
+
+def test_new_tap_during_loading_drops_first_query(kiosk):
+    first = tap(kiosk)
+    second = tap(kiosk, UID_B)
+    kiosk.answer_received(member_answer(first))
+    assert kiosk.state == core.LOADING
+    kiosk.answer_received(member_answer(second))
+    assert kiosk.state == core.MEMBER
+
+
+def test_server_timeout_2s_then_background_retry_and_recovery(kiosk, clock):
+    first = tap(kiosk)
+    clock.advance(1.9)
+    assert kiosk.tick() == []
+    assert kiosk.state == core.LOADING
+    clock.advance(0.2)
+    kiosk.tick()
+    assert kiosk.state == core.UNAVAILABLE and kiosk.session.reason == "timeout"
+    assert kiosk.health.down
+    clock.advance(3.0)
+    (retry,) = kiosk.tick()
+    assert isinstance(retry, SendQuery) and retry.uid == UID_A and retry.query_id != first
+    # the server comes back and answers the retry: the member screen shows
+    kiosk.answer_received(member_answer(retry.query_id))
+    assert kiosk.state == core.MEMBER and not kiosk.health.down
+
+
+def test_late_answer_to_first_attempt_still_recovers(kiosk, clock):
+    first = tap(kiosk)
+    clock.advance(2.5)
+    kiosk.tick()
+    assert kiosk.state == core.UNAVAILABLE
+    kiosk.answer_received(member_answer(first))
+    assert kiosk.state == core.MEMBER
+
+
+def test_unavailable_goes_idle_after_20s_and_stops_retrying(kiosk, clock):
+    tap(kiosk)
+    clock.advance(2.1)
+    kiosk.tick()
+    sent = 0
+    for _ in range(40):
+        clock.advance(0.5)
+        sent += len(kiosk.tick())
+    assert kiosk.state == core.IDLE and kiosk.pending is None
+    assert 4 <= sent <= 7
+    clock.advance(10)
+    assert kiosk.tick() == []
+
+
+def test_unreadable_answer_for_our_query_shows_a_screen_not_a_crash(kiosk):
+    qid = tap(kiosk)
+    kiosk.answer_received(b'{"v":1,"query_id":"%s","outcome":"party"}' % qid.encode())
+    assert kiosk.state == core.UNAVAILABLE and kiosk.session.reason == "bad_answer"
+    assert kiosk.pending is None
+
+
+def test_garbage_answers_are_ignored(kiosk):
+    qid = tap(kiosk)
+    for junk in (b"", b"not json", b"[]", b'{"v":2}', b'{"v":1,"outcome":"member"}', "\xff"):
+        kiosk.answer_received(junk)
+    assert kiosk.state == core.LOADING
+    kiosk.answer_received(Answer(query_id=qid, outcome="member"))  # member outcome with nothing else
+    assert kiosk.state == core.MEMBER
+
+
+def test_language_toggle_keeps_screen(kiosk):
+    kiosk.answer_received(member_answer(tap(kiosk)))
+    kiosk.toggle_lang()
+    assert kiosk.lang == "en" and kiosk.state == core.MEMBER
+    kiosk.toggle_lang()
+    assert kiosk.lang == "th"
+    kiosk.set_lang("en")
+    assert kiosk.lang == "en"
+
+
+def test_history_back_done_feedback(kiosk, clock):
+    kiosk.answer_received(member_answer(tap(kiosk)))
+    kiosk.show_history()
+    assert kiosk.state == core.HISTORY
+    kiosk.back()
+    assert kiosk.state == core.MEMBER
+    kiosk.done()
+    assert kiosk.state == core.FEEDBACK
+    assert kiosk.rate(9) == []
+    (effect,) = kiosk.rate(4)
+    assert isinstance(effect, SendFeedback) and effect.rating == 4 and effect.uid == UID_A
+    from datetime import datetime, timezone
+    Feedback.parse(Feedback(effect.feedback_id, 4, datetime.now(timezone.utc), effect.uid).encode())
+    assert kiosk.rate(5) == []  # once per visit
+    assert kiosk.state == core.FEEDBACK
+    clock.advance(3.1)
+    kiosk.tick()
+    assert kiosk.state == core.IDLE
+
+
+def test_feedback_skip(kiosk):
+    kiosk.answer_received(member_answer(tap(kiosk)))
+    kiosk.done()
+    kiosk.skip_feedback()
+    assert kiosk.state == core.IDLE and kiosk.session is None
+
+
+def test_message_screen_done_goes_idle(kiosk):
+    kiosk.answer_received(Answer(query_id=tap(kiosk), outcome="unknown_card"))
+    kiosk.done()
+    assert kiosk.state == core.IDLE
+
+
+def staff_kiosk(clock, pin="1234"):
+    k = KioskCore(clock, id_prefix="t", pin_check=make_pin_check())
+    k.answer_received(member_answer(tap(k), staff=True, pin_hash=hash_pin(pin, iterations=1000)))
+    return k
+
+
+def test_staff_needs_staff_card(kiosk):
+    kiosk.answer_received(member_answer(tap(kiosk)))
+    kiosk.open_staff()
+    assert kiosk.state == core.MEMBER
+
+
+def test_staff_pin_unlocks_and_reader_test_shows_uid(clock):
+    k = staff_kiosk(clock)
+    k.open_staff()
+    assert k.state == core.STAFF and not k.session.staff_unlocked
+    for d in "1234":
+        k.pin_digit(d)
+    k.pin_submit()
+    assert k.session.staff_unlocked
+    k.toggle_reader_test()
+    assert k.tap(UID_B, "ISO14443A") == []  # a test read does not query the server
+    assert k.state == core.STAFF and k.session.reader_read[0] == UID_B
+    (probe,) = k.test_server()
+    assert probe.probe
+    clock.advance(0.05)
+    k.answer_received(member_answer(probe.query_id))
+    assert k.state == core.STAFF and k.health.last_rtt_ms == pytest.approx(50, abs=1)
+
+
+def test_staff_wrong_pin_locks_after_three(clock):
+    k = staff_kiosk(clock)
+    k.open_staff()
+    for _ in range(3):
+        k.pin_digit("9")
+        k.pin_submit()
+    assert k.session.pin_error == "staff.pin_locked"
+    for d in "1234":
+        k.pin_digit(d)
+    k.pin_submit()
+    assert not k.session.staff_unlocked
+
+
+def test_staff_without_pin_configured(clock):
+    k = KioskCore(clock, id_prefix="t", pin_check=make_pin_check())
+    k.answer_received(member_answer(tap(k), staff=True))
+    k.open_staff()
+    k.pin_digit("1")
+    k.pin_submit()
+    assert k.session.pin_error == "staff.pin_none" and not k.session.staff_unlocked
+
+
+def test_staff_probe_timeout_marks_server_down(clock):
+    k = staff_kiosk(clock)
+    k.open_staff()
+    for d in "1234":
+        k.pin_digit(d)
+    k.pin_submit()
+    k.test_server()
+    clock.advance(2.1)
+    k.tick()
+    assert k.health.down and k.state == core.STAFF
+
+
+def test_new_tap_on_staff_screen_leaves_staff(clock):
+    k = staff_kiosk(clock)
+    k.open_staff()
+    k.tap(UID_B)
+    assert k.state == core.LOADING and not k.is_staff_card

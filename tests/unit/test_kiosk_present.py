@@ -1,0 +1,145 @@
+"""What the kiosk's screens say: formatting, Buddhist-era dates, tolerance of junk."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from broker.contract import Answer
+from kiosk import i18n
+from kiosk.pin import hash_pin, make_pin_check, verify_hash
+from kiosk.present import history_rows, idle_view, member_view, message_view, parse_hours
+
+FULL = Answer(
+    query_id="q1", outcome="member",
+    member={"id": 42, "name": "กิ่งตฤทัย ศรีสุข", "tier": "gold", "group": "U2", "valid_until": "2026-05-31",
+            "staff": False, "card": "04A1B2C3D4E5F6"},
+    balance=1295,
+    privileges={"borrow": {"books": 100, "loan_days": None, "loan": {"th": "1 ภาคการศึกษา", "en": "1 semester"}},
+                "locker_days": 30, "study_room_hours": 6, "fine_discount_baht": 250, "fine_discount_points": 1250,
+                "next": {"points": 1500, "needed": 205, "unlocks": {"th": "ตู้ฝากสัมภาระ 60 วัน", "en": "locker 60 days"}}},
+    history=[
+        {"id": 9, "at": "2016-01-21T04:14:10+00:00", "activity": "entry", "label": {"th": "การเข้าใช้บริการพื้นที่ต่างๆ", "en": "Using the library's areas"},
+         "item": None, "points": 5, "voided": False, "void_of": None},
+        {"id": 8, "at": "2016-01-20T10:00:00+07:00", "activity": "borrow", "label": None, "item": None,
+         "points": 5, "voided": True, "void_of": None},
+        {"id": 7, "at": "2016-01-20T10:05:00+07:00", "activity": "borrow", "label": None, "item": None,
+         "points": -5, "voided": False, "void_of": 8},
+        {"id": 6, "at": "garbage", "activity": "mystery", "points": "x"},
+    ],
+    stats={"earned_today": 5, "earned_semester": 120, "semester": "2/2558"},
+)
+
+
+def test_buddhist_era_in_thai_gregorian_in_english():
+    when = datetime(2016, 1, 21, 11, 14, 10)
+    assert i18n.format_datetime(when, "th") == "21/1/2559 11:14"
+    assert i18n.format_datetime(when, "en") == "21 Jan 2016 11:14"
+    assert i18n.format_date_long(date(2016, 1, 21), "th") == "วันพฤหัสบดีที่ 21 มกราคม พ.ศ. 2559"
+    assert i18n.format_date_long(date(2016, 1, 21), "en") == "Thursday 21 January 2016"
+
+
+def test_every_key_has_both_languages():
+    for key, (th, en) in i18n.STRINGS.items():
+        assert th and en, key
+    assert i18n.tr("no.such.key", "th") == "no.such.key"
+    assert i18n.tr("member.today", "en", points="+5") == "Today +5"
+
+
+def test_member_view_full_answer_both_languages():
+    th = member_view(FULL, "th")
+    assert th["name"] == "กิ่งตฤทัย ศรีสุข" and th["tier"] == "gold" and th["tier_label"] == "บัตรทอง"
+    assert th["balance"] == "1,295"
+    assert th["today"] == "วันนี้ +5" and th["semester"] == "ภาคการศึกษา 2/2558 +120"
+    assert th["card_number"] == "•••• E5F6"
+    assert th["valid_until"] == "ใช้ได้ถึง 31/5/2569"
+    assert [r[2] for r in th["privileges"]] == ["100 เล่ม / 1 ภาคการศึกษา", "30 วัน", "6 ชม./ครั้ง", "250 บาท"]
+    assert th["next"] == "อีก 205 คะแนน ถึง 1,500 คะแนน: ตู้ฝากสัมภาระ 60 วัน"
+    assert th["progress"] == pytest.approx(1295 / 1500)
+    en = member_view(FULL, "en")
+    assert en["tier_label"] == "Gold card"
+    assert [r[1] for r in en["privileges"]] == ["Borrow", "Locker", "Study room", "Fine discount"]
+    assert en["privileges"][0][2] == "100 books / 1 semester"
+    assert en["next"] == "205 more points to 1,500: locker 60 days"
+    assert en["valid_until"] == "Valid until 31 May 2026"
+
+
+def test_progress_uses_band_start_when_given():
+    answer = Answer(query_id="q", outcome="member", balance=295,
+                    privileges={"next": {"points": 300, "needed": 5, "from": 250, "unlocks": "20 books"}})
+    assert member_view(answer, "en")["progress"] == pytest.approx(0.9)
+
+
+def test_top_level_when_next_is_null():
+    answer = Answer(query_id="q", outcome="member", balance=3000, privileges={"locker_days": 90, "next": None})
+    view = member_view(answer, "en")
+    assert view["next"] == "Highest privilege level reached" and view["progress"] == 1.0
+
+
+@pytest.mark.parametrize("answer", [
+    None,
+    Answer(query_id="q", outcome="member"),
+    Answer(query_id="q", outcome="member", member={"name": 5, "tier": "platinum", "id": "x", "valid_until": "soon"},
+           balance=None, privileges={"borrow": "lots", "locker_days": True, "next": {"points": "many"}},
+           stats={"earned_today": "5"}, history=[{}, {"at": 3}]),
+])
+def test_member_view_tolerates_missing_and_wrong_fields(answer):
+    for lang in ("th", "en"):
+        view = member_view(answer, lang)
+        assert view["balance"] == "—" and view["tier"] == "unknown"
+        assert view["privileges"] == [] and view["no_privileges"]
+        assert view["name"] in ("สมาชิก", "Member")
+        rows = history_rows(answer, lang)
+        assert all(row["at"] == "—" for row in rows)
+
+
+def test_history_rows_dates_voids_and_reversals():
+    th = history_rows(FULL, "th")
+    assert th[0]["at"] == "21/1/2559 11:14"  # 04:14 UTC is 11:14 in Bangkok
+    assert th[0]["activity"] == "การเข้าใช้บริการพื้นที่ต่างๆ" and th[0]["points"] == "+5"
+    assert th[1]["voided"] and th[1]["status"] == "ยกเลิกแล้ว"
+    assert th[1]["activity"] == "การยืมหนังสือและวารสาร"  # fallback label from the code
+    assert th[2]["activity"].startswith("ยกเลิกรายการ") and th[2]["points"] == "-5" and th[2]["negative"]
+    assert th[3]["at"] == "—" and th[3]["activity"] == "mystery" and th[3]["points"] == "—"
+    en = history_rows(FULL, "en")
+    assert en[0]["at"] == "21 Jan 2016 11:14" and en[1]["status"] == "voided"
+
+
+def test_history_caps_at_20():
+    answer = Answer(query_id="q", outcome="member",
+                    history=[{"at": "2016-01-21T11:14:00+07:00", "activity": "entry", "points": 5}] * 30)
+    assert len(history_rows(answer, "th")) == 20
+
+
+def test_message_views():
+    assert message_view("unknown", None, None, "en")["hint"].startswith("Fee 50 baht = 250 points")
+    assert message_view("unknown", "invalid", None, "en")["title"] == "The card could not be read"
+    assert message_view("blocked", None, None, "th")["title"] == "บัตรนี้ถูกระงับการใช้งาน"
+    assert message_view("expired", None, None, "en")["title"] == "Your membership has expired"
+    assert message_view("unavailable", "timeout", None, "en")["hint"] == "Trying again…"
+    assert message_view("unavailable", "bad_answer", None, "en")["hint"] == ""
+    answer = Answer(query_id="q", outcome="card_blocked", message={"th": "บัตรหาย", "en": "Card reported lost"})
+    assert message_view("blocked", None, answer, "en")["server_message"] == "Card reported lost"
+
+
+def test_idle_view_hours_and_clock():
+    view = idle_view(datetime(2016, 1, 21, 21, 45), "th")
+    assert view["clock"] == "21:45" and view["hours"] == "เวลาให้บริการวันนี้ 08:00–22:00 น."
+    assert view["status"] == "ปิดให้บริการเวลา 22:00 น."
+    assert idle_view(datetime(2016, 1, 21, 22, 5), "en")["status"] == "Closed now, opens at 08:00"
+    assert idle_view(datetime(2016, 1, 21, 9), "en", library_name={"th": "หอสมุด", "en": "Main Library"})["library"] == "Main Library"
+    assert parse_hours("07:30-20:00") == ("07:30", "20:00")
+    assert parse_hours("nonsense") == ("08:00", "22:00")
+
+
+def test_pin_hashes():
+    stored = hash_pin("1234", salt="s", iterations=1000)
+    assert verify_hash(stored, "1234") is True and verify_hash(stored, "4321") is False
+    import hashlib
+    assert verify_hash("sha256$ab$" + hashlib.sha256(b"ab1234").hexdigest(), "1234") is True
+    assert verify_hash("md5$x", "1234") is None and verify_hash(None, "1") is None
+    check = make_pin_check(lambda: {"staff_pin": "2468"})
+    assert check({}, "2468") is True and check({}, "1111") is False and check({}, "") is False
+    assert make_pin_check()({}, "1") is None
+    assert make_pin_check(fallback_pin="77")({}, "77") is True
