@@ -1,0 +1,218 @@
+"""Brokers the tests start themselves: a Mosquitto process and the embedded amqtt one.
+
+Both expose the same small interface — ``.url``, ``.host``, ``.port``, ``.start()``,
+``.stop()``, ``.kill()`` — so a test can run against either (the ``bus`` fixture).
+Tests never use a system broker on 1883: every broker here listens on a free port.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
+
+MOSQUITTO_MISSING = (
+    "Mosquitto is not installed, so the broker integration tests cannot run. "
+    "Install it with `apt-get install mosquitto` (Debian/Ubuntu; the system service may "
+    "stay disabled - the tests start their own broker on a free port), or set "
+    "PRIVCARD_MOSQUITTO=/path/to/mosquitto."
+)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_port(host: str, port: int, timeout: float = 10.0) -> bool:
+    """Wait until something accepts TCP connections on host:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+def find_mosquitto() -> str | None:
+    """Path of the mosquitto binary, or None."""
+    env = os.environ.get("PRIVCARD_MOSQUITTO")
+    if env:
+        return env if os.access(env, os.X_OK) else None
+    for path in MOSQUITTO_CANDIDATES:
+        if os.access(path, os.X_OK):
+            return path
+    return shutil.which("mosquitto")
+
+
+class MosquittoBroker:
+    """A Mosquitto process on a free loopback port with the dev settings (TCP_NODELAY etc.)."""
+
+    kind = "mosquitto"
+
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", binary: str | None = None):
+        self.binary = binary or find_mosquitto()
+        if not self.binary:
+            raise RuntimeError(MOSQUITTO_MISSING)
+        self.host = host
+        self.port = port or free_port(host)
+        self._dir = tempfile.mkdtemp(prefix="privcard-mosq-")
+        self.conf = Path(self._dir) / "mosquitto.conf"
+        self.log_path = Path(self._dir) / "mosquitto.log"
+        self.conf.write_text(
+            "per_listener_settings false\n"
+            f"listener {self.port} {self.host}\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            "set_tcp_nodelay true\n"
+            "max_queued_messages 100000\n"
+            "max_inflight_messages 1000\n"
+            "log_dest stderr\n"
+            "log_type error\nlog_type warning\nlog_type notice\n"
+        )
+        os.chmod(self._dir, 0o755)
+        os.chmod(self.conf, 0o644)
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        """``mqtt://host:port``."""
+        return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """Whether the process is alive."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout: float = 10.0) -> "MosquittoBroker":
+        """Start (or restart, on the same port) and wait until it accepts connections."""
+        if self.running:
+            return self
+        log = open(self.log_path, "ab")
+        deadline = time.monotonic() + timeout
+        while True:
+            self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            if wait_port(self.host, self.port, min(timeout, 5.0)) and self.running:
+                return self
+            # The port may still be in TIME_WAIT/held by the old process right after a restart.
+            self.proc.kill()
+            self.proc.wait()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mosquitto did not start on {self.host}:{self.port}; log:\n{self.log()}")
+            time.sleep(0.2)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Terminate gracefully (SIGTERM)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: clients see the TCP connection reset, no goodbye."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def log(self) -> str:
+        """What mosquitto wrote so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def close(self) -> None:
+        """Stop and remove the temp directory."""
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __repr__(self) -> str:
+        return f"<MosquittoBroker {self.url} {'running' if self.running else 'stopped'}>"
+
+
+class EmbeddedTestBroker:
+    """The embedded amqtt broker, in-process, with the MosquittoBroker interface.
+
+    ``kill()`` is the same as ``stop()`` here (no process to SIGKILL); amqtt closes
+    the client sockets either way, and clients' last wills are not special-cased.
+    """
+
+    kind = "embedded"
+
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1"):
+        from broker.embedded import EmbeddedBroker
+
+        self.host = host
+        self.port = port or free_port(host)
+        self._broker = EmbeddedBroker(host, self.port)
+
+    @property
+    def url(self) -> str:
+        """``mqtt://host:port``."""
+        return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """Whether the broker thread is alive."""
+        return self._broker.running
+
+    def start(self, timeout: float = 15.0) -> "EmbeddedTestBroker":
+        """Start (or restart on the same port)."""
+        from broker.embedded import EmbeddedBroker
+
+        if self.running:
+            return self
+        deadline = time.monotonic() + timeout
+        while True:
+            self._broker = EmbeddedBroker(self.host, self.port)
+            try:
+                self._broker.start()
+                return self
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Shut the broker down."""
+        self._broker.stop()
+
+    kill = stop
+
+    def close(self) -> None:
+        """Stop."""
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<EmbeddedTestBroker {self.url} {'running' if self.running else 'stopped'}>"
+
+
+def python_env(**extra: str) -> dict:
+    """Environment for a child Python process that can import the repo's packages."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env.update(extra)
+    return env
+
+
+PYTHON = sys.executable

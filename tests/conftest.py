@@ -1,0 +1,106 @@
+"""Shared fixtures: brokers on free ports, database URLs, and the loud-skip summary.
+
+Fixtures:
+- ``mosquitto`` — a Mosquitto process on a free port (fails, never skips, when the
+  binary is missing); ``embedded_broker`` — the amqtt broker, same interface;
+  ``bus`` — parametrized over both. Each has ``.url .host .port .start() .stop() .kill()``.
+- ``tmp_db_url`` — ``sqlite:///<tmp>/privcard.db``.
+- ``pg_url`` — PostgreSQL from ``PRIVCARD_TEST_PG`` (default
+  ``postgresql://postgres@127.0.0.1:5432/test``); skips loudly when unreachable and
+  the terminal summary counts those skips.
+- ``free_port`` is importable from ``tests.brokers``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+# The repo root on sys.path: the packages when privcard is not installed, and the
+# ``tests`` namespace (tests.brokers) either way.
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.brokers import MOSQUITTO_MISSING, EmbeddedTestBroker, MosquittoBroker, find_mosquitto, free_port  # noqa: E402
+
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+PG_SKIP_PREFIX = "PostgreSQL not reachable at"
+
+
+@pytest.fixture
+def mosquitto():
+    """A Mosquitto broker of our own on a free port; stopped and removed afterwards."""
+    if not find_mosquitto():
+        pytest.fail(MOSQUITTO_MISSING, pytrace=False)
+    broker = MosquittoBroker()
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.close()
+
+
+@pytest.fixture
+def embedded_broker():
+    """The embedded amqtt broker on a free port."""
+    broker = EmbeddedTestBroker()
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.close()
+
+
+@pytest.fixture(params=["mosquitto", "embedded"])
+def bus(request):
+    """Each broker in turn (the test runs once per broker)."""
+    return request.getfixturevalue("mosquitto" if request.param == "mosquitto" else "embedded_broker")
+
+
+@pytest.fixture
+def tmp_db_url(tmp_path) -> str:
+    """A fresh SQLite database file URL."""
+    return f"sqlite:///{tmp_path / 'privcard.db'}"
+
+
+def _pg_reachable(url: str) -> str | None:
+    """None if we can connect, else why not."""
+    try:
+        import psycopg2
+    except ImportError:
+        return "psycopg2 is not installed (pip install 'privcard[postgres]')"
+    try:
+        conn = psycopg2.connect(url, connect_timeout=3)
+        conn.close()
+        return None
+    except Exception as exc:  # any driver error means "not usable here"
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+@pytest.fixture(scope="session")
+def _pg_status():
+    url = os.environ.get("PRIVCARD_TEST_PG", PG_DEFAULT)
+    return url, _pg_reachable(url)
+
+
+@pytest.fixture
+def pg_url(_pg_status) -> str:
+    """A reachable PostgreSQL URL, or a LOUD skip saying the multi-server tests did not run."""
+    url, problem = _pg_status
+    if problem:
+        pytest.skip(f"{PG_SKIP_PREFIX} {url} ({problem}): the multi-server tests did not run. "
+                    "Set PRIVCARD_TEST_PG=postgresql://user@host:port/db to run them.")
+    return url
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Make skipped PostgreSQL tests impossible to miss."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    pg = [r for r in skipped if PG_SKIP_PREFIX in str(getattr(r, "longrepr", ""))]
+    if pg:
+        terminalreporter.write_sep("!", f"{len(pg)} PostgreSQL test(s) SKIPPED: {PG_SKIP_PREFIX} "
+                                        f"{os.environ.get('PRIVCARD_TEST_PG', PG_DEFAULT)}", red=True, bold=True)
