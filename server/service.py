@@ -281,7 +281,7 @@ class Service:
         label = act.label if act else LABELS.get(e.activity, {"th": e.activity, "en": e.activity})
         if e.source == "void":
             label = {"th": f"ยกเลิก: {label['th']}", "en": f"Void: {label['en']}"}
-        return {"id": e.id, "at": contract.format_time(e.at), "day": e.day.isoformat(), "activity": e.activity,
+        return {"id": e.id, "member": e.member_id, "at": contract.format_time(e.at), "day": e.day.isoformat(), "activity": e.activity,
                 "label": label, "item": e.item or None, "points": e.points, "voided": voided,
                 "void_of": e.void_of_id, "source": e.source, "device": e.device, "note": e.note, "actor": e.actor}
 

@@ -1,0 +1,283 @@
+"""``privcard admin``: staff administration from the shell (scripts use ``--json``).
+
+Every command is a thin call into :class:`server.service.Service`; errors print
+one line and exit 1 (tracebacks only with ``--verbose``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+
+from server import store
+from server.domain.config import ConfigError, load
+from server.service import NotFound, Service, ServiceError
+
+DEFAULT_DB = os.environ.get("PRIVCARD_DB", "sqlite:///var/privcard.db")
+
+
+def _value(text: str):
+    """A KEY=VALUE value: JSON when it parses (numbers, true, objects), else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _pairs(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ServiceError(f"expected KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = _value(value.strip())
+    return out
+
+
+#: options accepted after the subcommand too (``member list --json``)
+COMMON = argparse.ArgumentParser(add_help=False)
+COMMON.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+COMMON.add_argument("--db", default=argparse.SUPPRESS, help="database URL")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All admin subcommands."""
+    p = argparse.ArgumentParser(prog="privcard admin", description="Administer members, cards, devices and points.")
+    p.add_argument("--db", default=DEFAULT_DB, help="database URL (default %(default)s)")
+    p.add_argument("--config", default=os.environ.get("PRIVCARD_CONFIG"), help="programme TOML")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--actor", default=f"cli:{getpass.getuser()}", help="who is recorded in the audit log")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    member = sub.add_parser("member", parents=[COMMON], help="members").add_subparsers(dest="action", required=True)
+    a = member.add_parser("add", parents=[COMMON], help="enrol a member (credits the sign-up points)")
+    a.add_argument("--name", required=True)
+    a.add_argument("--card", required=True, help="card UID (hex)")
+    a.add_argument("--tier", default="silver", choices=["silver", "gold"])
+    a.add_argument("--group", choices=["U1", "U2", "U3", "U4", "U5"])
+    a.add_argument("--valid-until", help="YYYY-MM-DD")
+    a.add_argument("--staff", action="store_true", help="staff card (opens the kiosk's staff screen)")
+    a.add_argument("--email")
+    s = member.add_parser("show", parents=[COMMON], help="a member by id or card UID")
+    s.add_argument("ref")
+    s.add_argument("--history", type=int, default=20)
+    ls = member.add_parser("list", parents=[COMMON], help="list or search members")
+    ls.add_argument("--search")
+    ls.add_argument("--limit", type=int, default=50)
+    st = member.add_parser("set", parents=[COMMON], help="change fields: name= tier= group= valid_until= status= staff= pin= email=")
+    st.add_argument("ref")
+    st.add_argument("fields", nargs="+", metavar="KEY=VALUE")
+
+    card = sub.add_parser("card", parents=[COMMON], help="cards").add_subparsers(dest="action", required=True)
+    r = card.add_parser("replace", parents=[COMMON], help="replace a lost card (old card blocked, fee recorded)")
+    r.add_argument("ref", help="member id or current card UID")
+    r.add_argument("--card", required=True, help="the new card's UID")
+    b = card.add_parser("block", parents=[COMMON], help="block a card")
+    b.add_argument("uid")
+    b.add_argument("--reason", default="blocked by staff")
+
+    device = sub.add_parser("device", parents=[COMMON], help="devices").add_subparsers(dest="action", required=True)
+    d = device.add_parser("add", parents=[COMMON], help="register a gate, kiosk or counter")
+    d.add_argument("id")
+    d.add_argument("--kind", required=True, choices=["gate", "kiosk", "counter"])
+    d.add_argument("--direction", choices=["in", "out"])
+    d.add_argument("--activity")
+    d.add_argument("--location")
+    d.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="settings, e.g. open_ms=4000")
+    device.add_parser("list", parents=[COMMON], help="devices and their status")
+    ds = device.add_parser("set", parents=[COMMON], help="change fields or settings (pins.relay=17 style keys allowed)")
+    ds.add_argument("id")
+    ds.add_argument("fields", nargs="+", metavar="KEY=VALUE")
+    dc = device.add_parser("show", parents=[COMMON], help="one device with its retained config")
+    dc.add_argument("id")
+    _register_credentials(device)
+
+    aw = sub.add_parser("award", parents=[COMMON], help="credit a counter or event activity (same limits as taps)")
+    aw.add_argument("ref", help="card UID or member id")
+    aw.add_argument("--activity", required=True)
+    aw.add_argument("--item", help="shop, event or session (per-item activities)")
+    aw.add_argument("--at", help="when (ISO-8601; default now)")
+
+    v = sub.add_parser("void", parents=[COMMON], help="reverse a ledger entry")
+    v.add_argument("entry", type=int)
+    v.add_argument("--reason", required=True)
+    v.add_argument("--allow-negative", action="store_true", help="allow the balance to go below zero")
+
+    t = sub.add_parser("transfer", parents=[COMMON], help="move points between members")
+    t.add_argument("source")
+    t.add_argument("target")
+    t.add_argument("points", type=int)
+
+    rd = sub.add_parser("redeem", parents=[COMMON], help="spend points on a reward")
+    rd.add_argument("ref")
+    rd.add_argument("--reward", required=True, help="fine_discount, locker_day, study_room_hour, ...")
+    rd.add_argument("--points", type=int)
+    rd.add_argument("--units", type=int)
+
+    im = sub.add_parser("import-attendance", parents=[COMMON], help="credit an event's registration list (CSV)")
+    im.add_argument("file")
+    im.add_argument("--activity", required=True)
+    im.add_argument("--event", required=True)
+    im.add_argument("--date", help="event date (YYYY-MM-DD; default today)")
+    im.add_argument("--dry-run", action="store_true", help="check the list without crediting")
+
+    en = sub.add_parser("entries", parents=[COMMON], help="latest ledger entries")
+    en.add_argument("--member")
+    en.add_argument("--limit", type=int, default=20)
+
+    _register_staff(sub)
+    return p
+
+
+def _register_staff(sub) -> None:
+    """``staff add`` lives with the web console's accounts."""
+    try:
+        from server.web import cli as web_cli
+    except ImportError:
+        return
+    web_cli.register(sub)
+
+
+def _register_credentials(device_sub) -> None:
+    """``device credentials`` lives with the Mosquitto production config."""
+    try:
+        from broker.mosquitto import credentials
+    except ImportError:
+        return
+    credentials.register(device_sub)
+
+
+def _out(args, data, text: str) -> None:
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(text)
+
+
+def _member_line(m: dict) -> str:
+    cards = ",".join(c["uid"] + ("" if c["status"] == "active" else "(blocked)") for c in m["cards"])
+    return (f"#{m['id']:<6} {m['name'][:30]:<30} {m['tier']:<6} {m['group'] or '-':<3} "
+            f"{m['balance']:>6} pts  {m['status']:<7} until {m['valid_until'] or '-':<10} cards {cards}")
+
+
+def run(args, svc: Service) -> int:
+    """Execute one parsed command."""
+    actor = args.actor
+    if args.cmd == "member":
+        if args.action == "add":
+            m = svc.add_member(args.name, args.card, tier=args.tier, group=args.group, valid_until=args.valid_until,
+                               staff=args.staff, email=args.email, actor=actor)
+            d = svc.member_dict(m)
+            _out(args, d, f"enrolled member #{m.id} {m.name}: {d['balance']} points")
+        elif args.action == "show":
+            d = svc.member_dict(svc.find_member(args.ref), history=args.history)
+            lines = [_member_line(d)]
+            for e in d["history"]:
+                mark = " (voided)" if e["voided"] else ""
+                lines.append(f"  [{e['id']}] {e['at'][:19]} {e['label']['en'][:40]:<40} {e['item'] or '':<16} "
+                             f"{e['points']:>+6}{mark}")
+            _out(args, d, "\n".join(lines))
+        elif args.action == "list":
+            rows = [svc.member_dict(m) for m in svc.list_members(args.search, args.limit)]
+            _out(args, rows, "\n".join(_member_line(m) for m in rows) or "no members")
+        elif args.action == "set":
+            m = svc.set_member(args.ref, actor=actor, **_pairs(args.fields))
+            _out(args, svc.member_dict(m), f"updated member #{m.id}")
+    elif args.cmd == "card":
+        if args.action == "replace":
+            m = svc.replace_card(args.ref, args.card, actor=actor)
+            d = svc.member_dict(m)
+            _out(args, d, f"member #{m.id} now uses card {args.card.upper()}; old card(s) blocked; "
+                          f"fee {svc.prog.card_replacement_fee_baht} baht recorded")
+        else:
+            c = svc.block_card(args.uid, args.reason, actor=actor)
+            _out(args, {"uid": c.uid, "status": c.status, "member": c.member_id}, f"card {c.uid} blocked")
+    elif args.cmd == "device":
+        if args.action == "add":
+            dev = svc.add_device(args.id, args.kind, direction=args.direction, activity=args.activity,
+                                 location=args.location, settings=_pairs(args.set), actor=actor)
+            _out(args, svc.device_dict(dev), f"added {dev.kind} {dev.id}")
+        elif args.action == "list":
+            rows = [svc.device_dict(d) for d in store.Device.select().order_by(store.Device.id)]
+            _out(args, rows, "\n".join(
+                f"{d['id']:<16} {d['kind']:<8} {d['direction'] or '-':<4} {d['activity'] or '-':<14} "
+                f"{d['state']:<8} last seen {d['last_seen'] or 'never'}  {d['location'] or ''}" for d in rows)
+                or "no devices")
+        elif args.action == "set":
+            dev = svc.set_device(args.id, actor=actor, **_pairs(args.fields))
+            _out(args, svc.device_dict(dev), f"updated {dev.id} (revision {dev.revision}); "
+                                             "the server publishes its config within a second")
+        elif args.action == "show":
+            dev = store.Device.get_or_none(store.Device.id == args.id)
+            if dev is None:
+                raise NotFound(f"no device {args.id}")
+            d = svc.device_dict(dev) | {"config": svc.device_config(dev).to_dict()}
+            _out(args, d, json.dumps(d, ensure_ascii=False, indent=2, default=str))
+        else:
+            return args.handler(args, svc)
+    elif args.cmd == "award":
+        outcome, entry = svc.award(args.ref, args.activity, item=args.item, at=args.at, actor=actor)
+        m = svc.find_member(args.ref)
+        d = {"outcome": outcome, "entry": entry.id if entry else None, "points": entry.points if entry else 0,
+             "member": m.id, "balance": m.balance}
+        _out(args, d, f"{outcome}: {d['points']:+d} points, balance {m.balance}")
+    elif args.cmd == "void":
+        revs = svc.void(args.entry, args.reason, actor=actor, allow_negative=args.allow_negative)
+        d = [{"entry": r.id, "void_of": r.void_of_id, "points": r.points, "member": r.member_id,
+              "balance": svc.balance(r.member_id)} for r in revs]
+        _out(args, d, "\n".join(f"voided entry {x['void_of']}: {x['points']:+d} points, member #{x['member']} "
+                                f"balance {x['balance']}" for x in d))
+    elif args.cmd == "transfer":
+        out_e, in_e = svc.transfer(args.source, args.target, args.points, actor=actor)
+        d = {"from": out_e.member_id, "to": in_e.member_id, "points": args.points,
+             "from_balance": svc.balance(out_e.member_id), "to_balance": svc.balance(in_e.member_id)}
+        _out(args, d, f"moved {args.points} points from #{d['from']} (now {d['from_balance']}) "
+                      f"to #{d['to']} (now {d['to_balance']})")
+    elif args.cmd == "redeem":
+        d = svc.redeem(args.ref, args.reward, points=args.points, units=args.units, actor=actor)
+        value = f"{d['baht']} baht" if "baht" in d else f"{d['units']} unit(s)"
+        _out(args, d, f"redeemed {d['points']} points for {d['label']['en']} ({value}); balance {d['balance']}")
+    elif args.cmd == "import-attendance":
+        try:
+            text = Path(args.file).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ServiceError(f"cannot read {args.file}: {exc}") from None
+        rep = svc.import_attendance(text, args.activity, args.event, day=args.date, actor=actor, dry_run=args.dry_run)
+        d = rep.to_dict()
+        lines = [f"{'would credit' if args.dry_run else 'credited'} {len(rep.credited)}, "
+                 f"already credited {len(rep.already)}, errors {len(rep.errors)}"]
+        lines += [f"  line {ln}: {msg}" for ln, msg in rep.errors]
+        _out(args, d, "\n".join(lines))
+        return 0 if not rep.errors else 3
+    elif args.cmd == "entries":
+        rows = svc.entries(args.member, args.limit)
+        _out(args, rows, "\n".join(f"[{e['id']}] {e['at'][:19]} #{e['member']:<6} {e['activity']:<16} {e['points']:>+6}"
+                                   for e in rows) or "no entries")
+    elif args.cmd == "staff":
+        return args.handler(args, svc)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        prog = load(args.config)
+        store.connect(args.db)
+        return run(args, Service(prog))
+    except (ServiceError, ConfigError, store.StoreError) as exc:
+        if args.verbose:
+            raise
+        if args.json:
+            print(json.dumps({"error": str(exc)}, ensure_ascii=False))
+        print(f"privcard admin: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if store.db.obj is not None:
+            store.db.close()
