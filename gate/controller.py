@@ -1,0 +1,673 @@
+"""The gate/counter controller: read, debounce, persist, publish, decide, actuate, buffer.
+
+Everything here is plain Python with the hardware and the bus injected, so the unit
+tests drive it with fakes (:mod:`gate.fakes`) and ``gate.main`` wires the real
+adapters. No hardware library is imported by this module.
+
+One tap, as :meth:`Controller.handle_read` sees it::
+
+    card read ──debounce──> outbox.create()  (SQLite, synchronous=FULL: durable first)
+        ──> publish tap ──> wait ≤ decision_timeout_ms for its result
+              ├─ result:   open the door if result.open (gates only), signal granted/refused
+              └─ no result: decide from the cached allow-list and offline_policy,
+                            signal offline_granted/offline_refused; the tap stays queued
+
+Independently, the *sender* thread keeps the outbox moving: at most ``window`` (20)
+taps unacknowledged, oldest first, resent after ``resend_s`` without a result, and
+deleted only when their result arrives. A backlog of thousands drains in order after
+the bus returns, each tap with its original ``at``.
+
+Threads: the reader loop calls ``handle_read``; paho's thread delivers results,
+config and allow-list; the sender and heartbeat threads are started by ``start()``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable, Protocol
+
+from broker import contract
+from broker.contract import Allowlist, ContractError, DeviceConfig, Status, Tap, TapResult, format_time
+from broker.outbox import Outbox
+
+log = logging.getLogger("privcard.gate")
+
+VERSION = "0.1.0"
+KINDS = ("gate", "counter")
+CLOCK_CHECKS = ("auto", "always-ok", "never-ok")
+#: indicator outcomes (hardware.outputs speaks these)
+GRANTED, REFUSED, OFFLINE_GRANTED, OFFLINE_REFUSED, ERROR = (
+    "granted", "refused", "offline_granted", "offline_refused", "error")
+
+
+class GateError(Exception):
+    """The one exception base of the gate package."""
+
+
+# --------------------------------------------------------------------------- ports
+
+
+class Bus(Protocol):
+    """What the controller needs from :class:`broker.client.BusClient`."""
+
+    connected: threading.Event
+
+    def subscribe(self, topic_filter: str, handler, qos: int = 1) -> None: ...
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False): ...
+    def on_connect(self, hook: Callable[[bool], None]) -> None: ...
+
+
+class Indicator(Protocol):
+    """What the controller needs from ``hardware.outputs`` (LEDs, buzzer, relay)."""
+
+    def signal(self, outcome: str, offline: bool = False) -> None: ...
+    def open_door(self, open_ms: int) -> None: ...
+    def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """How this device behaves; command-line defaults, then the retained config live."""
+
+    device_id: str
+    kind: str = "gate"
+    repeat_s: float = 3.0
+    decision_timeout_ms: int = 800
+    open_ms: int = 3000
+    offline_policy: str = "allowlist"
+    heartbeat_s: float = 30.0
+    resend_s: float = 5.0
+    window: int = 20
+    clock_check: str = "auto"
+    pins: dict = field(default_factory=dict)
+    activity: str | None = None
+    direction: str | None = None
+    location: str | None = None
+    revision: int = 0
+    prefix: str = contract.DEFAULT_PREFIX
+
+    def __post_init__(self):
+        contract.check_device_id(self.device_id)
+        if self.kind not in KINDS:
+            raise GateError(f"kind must be gate or counter, got {self.kind!r}")
+        if self.offline_policy not in contract.OFFLINE_POLICIES:
+            raise GateError(f"offline_policy must be one of {', '.join(contract.OFFLINE_POLICIES)}, got {self.offline_policy!r}")
+        if self.clock_check not in CLOCK_CHECKS:
+            raise GateError(f"clock_check must be one of {', '.join(CLOCK_CHECKS)}, got {self.clock_check!r}")
+        for name, low, high in (("repeat_s", 0, 600), ("decision_timeout_ms", 0, 60000), ("open_ms", 0, 60000),
+                                ("heartbeat_s", 0.05, 3600), ("resend_s", 0.05, 3600), ("window", 1, 1000)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise GateError(f"{name} must be a number from {low} to {high}, got {value!r}")
+        if not isinstance(self.pins, dict):
+            raise GateError("pins must be an object")
+
+    def with_config(self, cfg: DeviceConfig) -> "GateSettings":
+        """These settings updated from a retained config; GateError names a bad value."""
+        if cfg.device_id != self.device_id:
+            raise GateError(f"config is for device {cfg.device_id!r}, not {self.device_id!r}")
+        if cfg.kind not in KINDS:
+            raise GateError(f"config kind {cfg.kind!r} cannot run on a gate controller (gate or counter)")
+        s = cfg.settings
+        changes: dict = {"kind": cfg.kind, "activity": cfg.activity, "direction": cfg.direction,
+                         "location": cfg.location, "revision": cfg.revision}
+        for key, kind in (("repeat_s", (int, float)), ("decision_timeout_ms", int), ("open_ms", int),
+                          ("heartbeat_s", (int, float)), ("offline_policy", str), ("clock_check", str), ("pins", dict)):
+            if key in s and s[key] is not None:
+                value = s[key]
+                if isinstance(value, bool) or not isinstance(value, kind):
+                    raise GateError(f"config setting {key} has the wrong type ({type(value).__name__})")
+                changes[key] = value
+        return replace(self, **changes)  # __post_init__ checks ranges
+
+
+# --------------------------------------------------------------------------- clock
+
+
+class ClockCheck:
+    """Whether the wall clock is synchronised (what the tap's ``clock_ok`` says).
+
+    ``auto``: systemd-timesyncd's flag (``/run/systemd/timesync/synchronized``) or
+    ``timedatectl show -p NTPSynchronized --value`` == ``yes``; cached for a minute so
+    the tap path never spawns a process. ``always-ok`` / ``never-ok`` force it.
+    """
+
+    FLAG = "/run/systemd/timesync/synchronized"
+
+    def __init__(self, mode: str = "auto", *, ttl_s: float = 60.0, flag_path: str | None = None, runner=None):
+        if mode not in CLOCK_CHECKS:
+            raise GateError(f"clock check must be one of {', '.join(CLOCK_CHECKS)}, got {mode!r}")
+        self.mode = mode
+        self.ttl_s = ttl_s
+        self.flag_path = flag_path or self.FLAG
+        self._runner = runner or self._timedatectl
+        self._cached: tuple[float, bool] | None = None
+
+    def __call__(self) -> bool:
+        if self.mode == "always-ok":
+            return True
+        if self.mode == "never-ok":
+            return False
+        now = time.monotonic()
+        if self._cached is None or now - self._cached[0] > self.ttl_s:
+            self._cached = (now, self._probe())
+        return self._cached[1]
+
+    def refresh(self) -> bool:
+        """Probe again now (the heartbeat calls this off the tap path)."""
+        self._cached = None
+        return self()
+
+    def _probe(self) -> bool:
+        if os.path.exists(self.flag_path):
+            return True
+        try:
+            return self._runner() == "yes"
+        except Exception:
+            return False
+
+    @staticmethod
+    def _timedatectl() -> str:
+        if not shutil.which("timedatectl"):
+            return ""
+        out = subprocess.run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
+                             capture_output=True, text=True, timeout=2)
+        return out.stdout.strip()
+
+
+def local_now(offset_s: float = 0.0) -> datetime:
+    """The wall clock with the local UTC offset (optionally shifted, for demos and tests)."""
+    now = datetime.now(timezone.utc).astimezone()
+    return now + timedelta(seconds=offset_s) if offset_s else now
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What happened to one tap, for the log, the tests and the benchmarks."""
+
+    tap: Tap
+    outcome: str                 # indicator outcome: granted/refused/offline_granted/offline_refused/error
+    opened: bool                 # the relay was pulsed
+    result: TapResult | None     # the server's answer, if it came in time
+    reason: str                  # one line for the log
+    feedback_ms: float           # read -> feedback given
+
+    @property
+    def offline(self) -> bool:
+        """Decided without the server."""
+        return self.result is None
+
+
+class _Waiter:
+    """A live tap waiting for its result."""
+
+    __slots__ = ("event", "result")
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.result: TapResult | None = None
+
+
+def offline_decision(uid: str, policy: str, allowlist: Allowlist | None) -> tuple[bool, str]:
+    """(open?, why) without the server, per offline_policy."""
+    if policy == "open":
+        return True, "offline policy open"
+    if policy == "closed":
+        return False, "offline policy closed"
+    if allowlist is None:
+        return False, "no allow-list cached"
+    if uid in allowlist.uids:
+        return True, f"in allow-list v{allowlist.version}"
+    return False, f"not in allow-list v{allowlist.version}"
+
+
+def describe(result: TapResult) -> str:
+    """One line about a server result: outcome, points, balance, name."""
+    parts = [result.outcome]
+    if result.outcome == "credited":
+        parts.append(f"+{result.points}" + (f" {result.activity}" if result.activity else ""))
+    if result.balance is not None:
+        parts.append(f"balance={result.balance}")
+    if result.name:
+        parts.append(f"name={result.name!r}")
+    en = (result.message or {}).get("en")
+    if en:
+        parts.append(f"({en})")
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------- controller
+
+
+class Controller:
+    """One gate or counter: wire it with ports, ``start()``, then feed ``handle_read``."""
+
+    def __init__(
+        self,
+        settings: GateSettings,
+        *,
+        outbox: Outbox,
+        bus: Bus,
+        indicator: Indicator,
+        make_indicator: Callable[[dict], Indicator] | None = None,
+        clock: Callable[[], datetime] = local_now,
+        clock_ok: Callable[[], bool] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        reader_state: Callable[[], str] = lambda: "ok",
+        state_dir: str | Path | None = None,
+        notify: Callable[[str], None] = lambda _state: None,
+        version: str = VERSION,
+    ):
+        self.settings = settings
+        self.outbox = outbox
+        self.bus = bus
+        self.indicator = indicator
+        self.make_indicator = make_indicator
+        self.clock = clock
+        self.clock_check = ClockCheck(settings.clock_check) if clock_ok is None else None
+        self._clock_ok = clock_ok
+        self.monotonic = monotonic
+        self.reader_state = reader_state
+        self.state_dir = Path(state_dir) if state_dir else None
+        self.notify = notify
+        self.version = version
+        self.allowlist: Allowlist | None = None
+        self.started_at = time.monotonic()
+        self.stats = {"taps": 0, "debounced": 0, "online": 0, "offline": 0, "results": 0, "late_results": 0,
+                      "sent": 0, "resent": 0, "bad_results": 0}
+        self._lock = threading.Lock()
+        self._ind_lock = threading.Lock()
+        self._last_seen: dict[str, float] = {}
+        self._waiters: dict[str, _Waiter] = {}
+        self._inflight: dict[str, float] = {}   # tap_id -> monotonic time of last send
+        self._done: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        p = settings.prefix
+        self.topics = {
+            "tap": contract.tap_topic(settings.device_id, p),
+            "result": contract.result_topic(settings.device_id, p),
+            "config": contract.config_topic(settings.device_id, p),
+            "status": contract.status_topic(settings.device_id, p),
+            "allowlist": contract.allowlist_topic(p),
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> "Controller":
+        """Load the cached config and allow-list, subscribe, start the sender and heartbeat."""
+        self._load_cached()
+        self.bus.subscribe(self.topics["result"], self._on_result, qos=1)
+        self.bus.subscribe(self.topics["config"], self._on_config, qos=1)
+        self.bus.subscribe(self.topics["allowlist"], self._on_allowlist, qos=1)
+        self.bus.on_connect(self._on_connected)
+        for target, name in ((self._send_loop, "gate-sender"), (self._heartbeat_loop, "gate-heartbeat")):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+        if self.bus.connected.is_set():
+            self._on_connected(False)
+        depth = self.outbox.depth()
+        log.info("%s %s ready: outbox %d, policy %s, allow-list %s", self.settings.kind, self.settings.device_id,
+                 depth, self.settings.offline_policy,
+                 f"v{self.allowlist.version} ({len(self.allowlist.uids)} cards)" if self.allowlist else "none")
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the threads and say "offline" (a graceful disconnect sends no last will)."""
+        self._stopping.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(timeout)
+        if self.bus.connected.is_set():
+            try:
+                info = self.bus.publish(self.topics["status"], self._status("offline").encode(), retain=True)
+                if hasattr(info, "wait_for_publish"):
+                    info.wait_for_publish(timeout)
+            except Exception as exc:
+                log.warning("could not publish offline status: %s", exc)
+
+    @property
+    def clock_ok(self) -> bool:
+        """Whether the device clock is synchronised right now."""
+        return self._clock_ok() if self._clock_ok else self.clock_check()
+
+    # ------------------------------------------------------------------ the tap path
+
+    def handle_read(self, uid: str) -> Decision | None:
+        """Process one card read; None when debounced. Never raises for bus trouble."""
+        t0 = self.monotonic()
+        try:
+            uid = contract.normalise_uid(uid)
+        except ContractError as exc:
+            log.warning("unreadable card UID ignored: %s", exc)
+            return None
+        s = self.settings
+        with self._lock:
+            last = self._last_seen.get(uid)
+            self._last_seen[uid] = t0  # a card resting on the reader keeps extending its own window
+            if len(self._last_seen) > 1000:
+                cutoff = t0 - max(s.repeat_s, 1.0)
+                self._last_seen = {u: t for u, t in self._last_seen.items() if t >= cutoff}
+        if last is not None and t0 - last < s.repeat_s:
+            self.stats["debounced"] += 1
+            log.debug("%s debounced (%.2f s since the last read)", uid, t0 - last)
+            return None
+
+        # Durable before any feedback: a power cut after the beep must not lose the tap.
+        try:
+            tap = self.outbox.create(s.device_id, uid, self.clock(), self.clock_ok)
+        except Exception as exc:
+            log.error("tap %s NOT stored: %s", uid, exc)
+            self._signal(ERROR)
+            return Decision(Tap("unstored", uid, self.clock(), False), ERROR, False, None, f"outbox error: {exc}",
+                            (self.monotonic() - t0) * 1000)
+        self.stats["taps"] += 1
+
+        waiter = _Waiter()
+        self._waiters[tap.tap_id] = waiter
+        try:
+            sent = self._send_live(tap)
+            if sent and s.decision_timeout_ms > 0:
+                waiter.event.wait(s.decision_timeout_ms / 1000)
+        finally:
+            self._waiters.pop(tap.tap_id, None)
+        result = waiter.result
+
+        if result is not None:
+            self.stats["online"] += 1
+            opened = bool(result.open) and s.kind == "gate"
+            outcome = GRANTED if result.open else REFUSED
+            reason = describe(result)
+        else:
+            self.stats["offline"] += 1
+            allow, why = offline_decision(uid, s.offline_policy, self.allowlist)
+            opened = allow and s.kind == "gate"
+            outcome = OFFLINE_GRANTED if allow else OFFLINE_REFUSED
+            reason = ("no answer in %d ms" % s.decision_timeout_ms if sent else "bus offline") + f", {why}"
+        if opened:
+            self._open_door(s.open_ms)
+        self._signal(outcome)
+        feedback_ms = (self.monotonic() - t0) * 1000
+        log.info("TAP %s %s %s%s %s [%.0f ms]", tap.tap_id, uid, outcome, " door=open" if opened else "", reason,
+                 feedback_ms)
+        return Decision(tap, outcome, opened, result, reason, feedback_ms)
+
+    def _send_live(self, tap: Tap) -> bool:
+        """Publish a fresh tap at once if the bus is up and the window has room."""
+        with self._lock:
+            if not self.bus.connected.is_set() or len(self._inflight) >= self.settings.window:
+                return False
+            self._inflight[tap.tap_id] = self.monotonic()
+        try:
+            self.bus.publish(self.topics["tap"], tap.encode(), qos=1)
+        except Exception as exc:
+            log.warning("publish of %s failed: %s", tap.tap_id, exc)
+            return False
+        self.stats["sent"] += 1
+        return True
+
+    def _signal(self, outcome: str) -> None:
+        with self._ind_lock:
+            try:
+                self.indicator.signal(outcome, offline=outcome.startswith("offline"))
+            except Exception:
+                log.exception("indicator failed to show %s", outcome)
+
+    def _open_door(self, open_ms: int) -> None:
+        with self._ind_lock:
+            try:
+                self.indicator.open_door(open_ms)
+            except Exception:
+                log.exception("relay failed to open")
+
+    # ------------------------------------------------------------------ bus callbacks (paho's thread)
+
+    def _on_result(self, topic: str, payload: bytes, msg=None) -> None:
+        try:
+            result = TapResult.parse(payload)
+        except ContractError as exc:
+            self.stats["bad_results"] += 1
+            log.warning("unreadable result ignored: %s", exc)
+            return
+        self.stats["results"] += 1
+        waiter = self._waiters.get(result.tap_id)
+        if waiter is not None:
+            waiter.result = result
+            waiter.event.set()
+        elif result.tap_id in self._inflight:
+            self.stats["late_results"] += 1
+            log.info("RESULT %s %s", result.tap_id, describe(result))
+        self._done.put(result.tap_id)  # the sender deletes it from the outbox
+        self._wake.set()
+
+    def _on_config(self, topic: str, payload: bytes, msg=None) -> None:
+        if not payload:
+            return
+        if self._apply_config(payload):
+            self._save("config.json", payload)
+
+    def _apply_config(self, payload: bytes, *, source: str = "bus") -> bool:
+        try:
+            cfg = DeviceConfig.parse(payload)
+            new = self.settings.with_config(cfg)
+        except (ContractError, GateError) as exc:
+            log.error("config from %s REJECTED (%s); keeping revision %d", source, exc, self.settings.revision)
+            return False
+        old = self.settings
+        if new.pins != old.pins and self.make_indicator is not None:
+            try:
+                indicator = self.make_indicator(new.pins)
+            except Exception as exc:
+                log.error("config revision %d REJECTED: pins %s unusable (%s); keeping revision %d",
+                          cfg.revision, new.pins, exc, old.revision)
+                return False
+            with self._ind_lock:
+                previous, self.indicator = self.indicator, indicator
+            try:
+                previous.close()
+            except Exception:
+                pass
+        if new.clock_check != old.clock_check and self.clock_check is not None:
+            self.clock_check = ClockCheck(new.clock_check)
+        self.settings = new
+        changed = {k: getattr(new, k) for k in ("kind", "repeat_s", "decision_timeout_ms", "open_ms", "offline_policy",
+                                               "heartbeat_s", "activity", "clock_check") if getattr(new, k) != getattr(old, k)}
+        log.info("config revision %d applied from %s%s", new.revision, source, f": {changed}" if changed else "")
+        self._wake.set()
+        return True
+
+    def _on_allowlist(self, topic: str, payload: bytes, msg=None) -> None:
+        if not payload:
+            return
+        if self._apply_allowlist(payload):
+            self._save("allowlist.json", payload)
+
+    def _apply_allowlist(self, payload: bytes, *, source: str = "bus") -> bool:
+        try:
+            allowlist = Allowlist.parse(payload)
+        except ContractError as exc:
+            current = f"v{self.allowlist.version}" if self.allowlist else "none"
+            log.error("allow-list from %s REJECTED (%s); keeping %s", source, exc, current)
+            return False
+        if self.allowlist is not None and allowlist.version < self.allowlist.version:
+            log.warning("stale allow-list v%d ignored; keeping v%d", allowlist.version, self.allowlist.version)
+            return False
+        self.allowlist = allowlist
+        log.info("allow-list v%d from %s: %d cards", allowlist.version, source, len(allowlist.uids))
+        return True
+
+    def _on_connected(self, session_present: bool) -> None:
+        now = self.monotonic()
+        with self._lock:
+            # paho re-sends its own unacknowledged publishes on reconnect; give them time.
+            for tap_id in self._inflight:
+                self._inflight[tap_id] = now
+        self._publish_status()
+        self._wake.set()
+
+    # ------------------------------------------------------------------ sender thread
+
+    def _send_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(0.25)
+            self._wake.clear()
+            try:
+                self.pump()
+            except Exception:
+                log.exception("outbox sender failed; retrying")
+                self._stopping.wait(1.0)
+
+    def pump(self) -> int:
+        """One sender step: forget answered taps, resend overdue ones, fill the window. Returns taps sent."""
+        done = []
+        while True:
+            try:
+                done.append(self._done.get_nowait())
+            except queue.Empty:
+                break
+        if done:
+            self.outbox.remove(done)
+            with self._lock:
+                for tap_id in done:
+                    self._inflight.pop(tap_id, None)
+        if not self.bus.connected.is_set():
+            return 0
+        s = self.settings
+        now = self.monotonic()
+        with self._lock:
+            overdue = [t for t, sent in self._inflight.items() if now - sent >= s.resend_s]
+            inflight = set(self._inflight)
+        to_send: list[Tap] = []
+        for tap_id in overdue:
+            item = self.outbox.get(tap_id)
+            if item is None:  # answered meanwhile
+                with self._lock:
+                    self._inflight.pop(tap_id, None)
+                continue
+            to_send.append(item.tap)
+        resent = len(to_send)
+        # One slot stays free for a live tap, so a patron never waits behind the backlog.
+        free = max(0, s.window - 1 - len(inflight))
+        if free:
+            for item in self.outbox.pending(len(inflight) + free):
+                if free == 0:
+                    break
+                if item.tap_id in inflight:
+                    continue
+                to_send.append(item.tap)
+                free -= 1
+        if not to_send:
+            return 0
+        sent_ids = []
+        for tap in to_send:
+            if not self.bus.connected.is_set():
+                break
+            with self._lock:
+                self._inflight[tap.tap_id] = self.monotonic()
+            try:
+                self.bus.publish(self.topics["tap"], tap.encode(), qos=1)
+            except Exception as exc:
+                log.warning("publish of %s failed: %s", tap.tap_id, exc)
+                break
+            sent_ids.append(tap.tap_id)
+        self.stats["sent"] += len(sent_ids)
+        self.stats["resent"] += min(resent, len(sent_ids))
+        if sent_ids:
+            self.outbox.mark_sent(sent_ids)
+        return len(sent_ids)
+
+    def inflight(self) -> int:
+        """Taps published and not yet answered."""
+        with self._lock:
+            return len(self._inflight)
+
+    # ------------------------------------------------------------------ status and heartbeat
+
+    def _status(self, state: str) -> Status:
+        extra = {
+            "at": format_time(self.clock()),
+            "version": self.version,
+            "uptime_s": round(time.monotonic() - self.started_at, 1),
+            "outbox": self.outbox.depth(),
+            "reader": str(self.reader_state())[:200],
+            "kind": self.settings.kind,
+            "clock_ok": bool(self.clock_ok),
+        }
+        if self.allowlist is not None:
+            extra["allowlist_version"] = self.allowlist.version
+        oldest = self.outbox.oldest()
+        if oldest is not None:
+            extra["oldest_tap_at"] = format_time(oldest.at)
+        return Status(state=state, extra=extra)
+
+    def _publish_status(self) -> None:
+        try:
+            self.bus.publish(self.topics["status"], self._status("online").encode(), qos=1, retain=True)
+        except Exception as exc:
+            log.warning("status not published: %s", exc)
+
+    def _heartbeat_loop(self) -> None:
+        next_beat = time.monotonic() + self.settings.heartbeat_s
+        while not self._stopping.wait(min(5.0, self.settings.heartbeat_s)):
+            self.notify("WATCHDOG=1")
+            if self.clock_check is not None:
+                self.clock_check.refresh()
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + self.settings.heartbeat_s
+                if self.bus.connected.is_set():
+                    self._publish_status()
+
+    # ------------------------------------------------------------------ state dir
+
+    def _save(self, name: str, payload: bytes) -> None:
+        """Keep the last good config / allow-list so a restart while offline still has them."""
+        if self.state_dir is None:
+            return
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.state_dir / (name + ".tmp")
+            with open(tmp, "wb") as f:
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.state_dir / name)
+        except OSError as exc:
+            log.warning("could not cache %s: %s", name, exc)
+
+    def _load_cached(self) -> None:
+        if self.state_dir is None:
+            return
+        for name, apply in (("config.json", self._apply_config), ("allowlist.json", self._apply_allowlist)):
+            path = self.state_dir / name
+            if path.exists():
+                try:
+                    apply(path.read_bytes(), source=f"cache {path}")
+                except OSError as exc:
+                    log.warning("cannot read %s: %s", path, exc)
+
+
+def dump_decision(d: Decision) -> str:
+    """A Decision as one JSON line (used by ``--json-log`` and tests)."""
+    return json.dumps({
+        "tap_id": d.tap.tap_id, "uid": d.tap.uid, "at": format_time(d.tap.at), "outcome": d.outcome,
+        "opened": d.opened, "offline": d.offline, "result": d.result.to_dict() if d.result else None,
+        "feedback_ms": round(d.feedback_ms, 2),
+    }, ensure_ascii=False)
