@@ -150,6 +150,28 @@ def _str(value: Any, where: str) -> str:
     return value
 
 
+def _table(value: Any, where: str, known: tuple[str, ...] | None = None) -> dict:
+    """A TOML table (dict), optionally refusing keys outside ``known`` (a typo must not be ignored)."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table, got {value!r}")
+    if known is not None:
+        unknown = set(value) - set(known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+                              f"known: {', '.join(known)}")
+    return value
+
+
+def _list(value: Any, where: str) -> list:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} must be a list (an array of tables), got {value!r}")
+    return value
+
+
+#: top-level sections of the configuration file
+SECTIONS = ("library", "hours", "rules", "semesters", "tiers", "activities", "partners", "privileges", "rewards")
+
+
 def _hours(text: Any, where: str) -> Hours:
     if text == "closed":
         return Hours(None, None)
@@ -229,19 +251,24 @@ def _semester(i: int, raw: Any) -> Semester:
 
 def build(raw: dict) -> Programme:
     """Validate a merged configuration dict into a Programme."""
-    lib = raw.get("library", {})
+    unknown_sections = set(raw) - set(SECTIONS)
+    if unknown_sections:
+        raise ConfigError(f"unknown section(s) {', '.join(sorted(map(str, unknown_sections)))}; "
+                          f"known: {', '.join(SECTIONS)}")
+    lib = _table(raw.get("library", {}), "library", ("name_th", "name_en", "timezone"))
     tzname = _str(lib.get("timezone", "Asia/Bangkok"), "library.timezone")
     try:
         ZoneInfo(tzname)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"library.timezone: unknown time zone {tzname!r}") from None
-    hours_raw = raw.get("hours", {})
+    hours_raw = _table(raw.get("hours", {}), "hours")
     unknown_days = set(hours_raw) - set(WEEKDAYS) - {"default"}
     if unknown_days:
         raise ConfigError(f"hours: unknown key(s) {', '.join(sorted(unknown_days))}; use mon..sun or default")
     default = _hours(hours_raw.get("default", "08:00-22:00"), "hours.default")
     hours = {i: (_hours(hours_raw[d], f"hours.{d}") if d in hours_raw else default) for i, d in enumerate(WEEKDAYS)}
-    rules = raw.get("rules", {})
+    rules = _table(raw.get("rules", {}), "rules",
+                   ("max_tap_age_days", "future_tolerance_s", "signup_fee_baht", "card_replacement_fee_baht"))
     acts_raw = raw.get("activities", {})
     if not isinstance(acts_raw, dict):
         raise ConfigError("activities must be a table")
@@ -249,16 +276,18 @@ def build(raw: dict) -> Programme:
     for needed in ("signup", "entry", "borrow", "late_stay"):
         if needed not in activities:
             raise ConfigError(f"activities.{needed} is required")
-    tiers_raw = raw.get("tiers", {})
-    tiers = {code: {"th": _str(t.get("th"), f"tiers.{code}.th"), "en": _str(t.get("en"), f"tiers.{code}.en")}
+    tiers_raw = _table(raw.get("tiers", {}), "tiers")
+    tiers = {code: {"th": _str(_table(t, f"tiers.{code}").get("th"), f"tiers.{code}.th"),
+                    "en": _str(t.get("en"), f"tiers.{code}.en")}
              for code, t in tiers_raw.items()}
     if set(tiers) != {"silver", "gold"}:
         raise ConfigError("tiers must define exactly silver and gold")
-    priv = raw.get("privileges", {})
-    borrow, fine, locker, room = (priv.get(k, {}) for k in ("borrow", "fine_discount", "locker", "study_room"))
-    normal = borrow.get("normal", {})
+    priv = _table(raw.get("privileges", {}), "privileges", ("borrow", "fine_discount", "locker", "study_room"))
+    borrow, fine, locker, room = (_table(priv.get(k, {}), f"privileges.{k}")
+                                  for k in ("borrow", "fine_discount", "locker", "study_room"))
+    normal = _table(borrow.get("normal", {}), "privileges.borrow.normal")
     rewards = {}
-    for code, r in raw.get("rewards", {}).items():
+    for code, r in _table(raw.get("rewards", {}), "rewards").items():
         w = f"rewards.{code}"
         if not CODE_RE.match(code) or not isinstance(r, dict):
             raise ConfigError(f"{w}: bad reward")
@@ -270,7 +299,7 @@ def build(raw: dict) -> Programme:
         )
         if rewards[code].points is None and rewards[code].step_points is None:
             raise ConfigError(f"{w} needs points or step_points")
-    shops = raw.get("partners", {}).get("shops", [])
+    shops = _table(raw.get("partners", {}), "partners", ("shops",)).get("shops", [])
     if not isinstance(shops, list) or not all(isinstance(s, str) and s.strip() for s in shops):
         raise ConfigError("partners.shops must be a list of shop names")
     return Programme(
@@ -282,7 +311,7 @@ def build(raw: dict) -> Programme:
         future_tolerance_s=_int(rules.get("future_tolerance_s", 300), "rules.future_tolerance_s"),
         signup_fee_baht=_int(rules.get("signup_fee_baht", 50), "rules.signup_fee_baht"),
         card_replacement_fee_baht=_int(rules.get("card_replacement_fee_baht", 50), "rules.card_replacement_fee_baht"),
-        semesters=tuple(_semester(i, s) for i, s in enumerate(raw.get("semesters", []))),
+        semesters=tuple(_semester(i, s) for i, s in enumerate(_list(raw.get("semesters", []), "semesters"))),
         tiers=tiers,
         activities=activities,
         partners=tuple(shops),
