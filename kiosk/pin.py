@@ -7,8 +7,8 @@ reaches it over the bus, in this order:
 2. the device config's ``settings["staff_pin_hash"]`` (one PIN for the device);
 3. ``settings["staff_pin"]`` in clear, or ``--staff-pin`` (development only).
 
-Hash formats: ``pbkdf2_sha256$ITERATIONS$SALT$HEX`` (recommended) and
-``sha256$SALT$HEX`` where HEX = sha256(SALT + PIN).
+Hash formats: the server's ``scrypt$N$R$P$SALTHEX$HEX`` (``server.service.hash_pin``),
+``pbkdf2_sha256$ITERATIONS$SALT$HEX`` and ``sha256$SALT$HEX`` where HEX = sha256(SALT + PIN).
 """
 
 from __future__ import annotations
@@ -29,6 +29,13 @@ def verify_hash(stored, pin: str) -> bool | None:
         return None
     parts = stored.split("$")
     try:
+        if parts[0] == "scrypt" and len(parts) == 6:
+            n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
+            if not (2 <= n <= 2**20 and 1 <= r <= 32 and 1 <= p <= 16):
+                return None
+            digest = hashlib.scrypt(pin.encode(), salt=bytes.fromhex(parts[4]), n=n, r=r, p=p,
+                                    maxmem=256 * n * r + 1024 * 1024)
+            return hmac.compare_digest(digest.hex(), parts[5].lower())
         if parts[0] == "pbkdf2_sha256" and len(parts) == 4:
             iterations = int(parts[1])
             if not 1 <= iterations <= 2_000_000:

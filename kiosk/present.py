@@ -159,7 +159,7 @@ def history_rows(answer: Answer | None, lang: str, tz: str = DEFAULT_TZ) -> list
         item = _str(entry.get("item"))
         if item:
             label = f"{label} · {item}"
-        if reversal:
+        if reversal and not pick(entry.get("label"), lang):
             label = f"{tr('history.reversal', lang)}: {label}"
         rows.append({
             "no": str(index),

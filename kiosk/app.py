@@ -1,0 +1,426 @@
+"""The Kivy app: screens from kv files, driven by :class:`kiosk.core.KioskCore`.
+
+Threads: paho's network thread (answers, config) and the reader thread (taps)
+never touch widgets; they hand their events to the main thread with
+``Clock.schedule_once``. Everything else — the core, the screens, the bus
+publishes — runs on Kivy's main thread.
+
+Import this module only after :func:`kiosk.main.configure_kivy` has set the
+window size and fonts (Kivy reads its config when the window is created).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.text import LabelBase
+from kivy.core.window import Window
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, DictProperty, NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
+
+from . import core as C
+from . import widgets  # noqa: F401  (registers the kv widget classes)
+from .core import KioskCore, SendFeedback, SendQuery, Timings
+from .i18n import pick, tr
+from .pin import make_pin_check
+from .present import DEFAULT_HOURS, DEFAULT_TZ, history_rows, idle_view, member_view, message_view, parse_hours
+
+log = logging.getLogger("privcard.kiosk")
+
+HERE = Path(__file__).resolve().parent
+KV_DIR = HERE / "kv"
+FONT_DIR = HERE / "fonts"
+FONT_REGULAR = str(FONT_DIR / "Loma.ttf")
+FONT_BOLD = str(FONT_DIR / "Loma-Bold.ttf")
+#: kv files, one per screen, after the shared widget rules
+KV_FILES = ("common.kv", "idle.kv", "loading.kv", "member.kv", "history.kv", "message.kv",
+            "feedback.kv", "staff.kv", "root.kv")
+MESSAGE_STATES = (C.UNKNOWN, C.BLOCKED, C.EXPIRED, C.UNAVAILABLE)
+
+
+def register_fonts() -> None:
+    """Make Loma (Thai + Latin in one face) the font of every label."""
+    LabelBase.register("Roboto", FONT_REGULAR, FONT_REGULAR, FONT_BOLD, FONT_BOLD)
+    LabelBase.register("Loma", FONT_REGULAR, FONT_REGULAR, FONT_BOLD, FONT_BOLD)
+
+
+@dataclass
+class KioskOptions:
+    """Everything ``privcard kiosk`` was started with."""
+
+    device_id: str
+    mqtt: str
+    reader: str
+    lang: str = "th"
+    size: tuple = (800, 480)
+    fullscreen: bool = False
+    prefix: str = "privcard"
+    timings: Timings = field(default_factory=Timings)
+    library_name: dict | None = None
+    hours: tuple = DEFAULT_HOURS
+    tz: str = DEFAULT_TZ
+    staff_pin: str | None = None
+    control_port: int | None = None
+    version: str = ""
+
+
+class KioskScreen(Screen):
+    """A screen whose words and numbers come from a presenter's dict."""
+
+    vm = DictProperty({}, rebind=True)
+
+
+class IdleScreen(KioskScreen):
+    """Attract loop: library name, prompt, hours, clock, waves."""
+
+    def on_enter(self, *_):
+        self.ids.waves.start()
+
+    def on_leave(self, *_):
+        self.ids.waves.stop()
+
+
+class LoadingScreen(KioskScreen):
+    """Shown between a tap and the server's answer (never the previous patron)."""
+
+
+class MemberScreen(KioskScreen):
+    """Card, balance, progress, privileges."""
+
+
+class HistoryScreen(KioskScreen):
+    """The last 20 ledger entries."""
+
+
+class MessageScreen(KioskScreen):
+    """Unknown card, blocked, expired, unavailable: a title, what to do, one button."""
+
+    accent = StringProperty("info")
+
+
+class FeedbackScreen(KioskScreen):
+    """1–5 faces."""
+
+
+class StaffScreen(KioskScreen):
+    """PIN pad, then device information and reader/server tests."""
+
+
+class KioskRoot(BoxLayout):
+    """Top bar (library, clock, language) over the screen manager."""
+
+
+class KioskApp(App):
+    """The kiosk application. ``lang`` and ``scale`` are bound from every kv file."""
+
+    lang = StringProperty("th")
+    #: 1.0 at 800×480; every size in kv is multiplied by it
+    scale = NumericProperty(1.0)
+    state = StringProperty(C.IDLE)
+    clock_text = StringProperty("")
+    library_text = StringProperty("")
+    online = BooleanProperty(False)
+
+    def __init__(self, options: KioskOptions, **kwargs):
+        super().__init__(**kwargs)
+        self.title = "privcard kiosk"
+        self.options = options
+        self.lang = options.lang
+        self.device_settings: dict = {}
+        self.library_name = options.library_name
+        self.hours = options.hours
+        self.zone = ZoneInfo(options.tz)
+        self.core = KioskCore(
+            time.monotonic,
+            timings=options.timings,
+            lang=options.lang,
+            pin_check=make_pin_check(lambda: self.device_settings, options.staff_pin),
+        )
+        self.bus = None
+        self.reader = None
+        self.control = None
+        self._rendered = (None, None, None)
+        self._tap_started: float | None = None
+        self._tap_id = 0
+        #: tap → member screen drawn, seconds (benchmark)
+        self.latencies: deque = deque(maxlen=20000)
+        self.frames = 0
+
+    # ------------------------------------------------------------------ Kivy lifecycle
+
+    def t(self, key: str, lang: str | None = None, **values) -> str:
+        """Translate for kv: ``app.t('idle.prompt', app.lang)`` re-evaluates on toggle."""
+        return tr(key, lang or self.lang, **values)
+
+    def build(self):
+        register_fonts()
+        for name in KV_FILES:
+            Builder.load_file(str(KV_DIR / name))
+        self._rescale()
+        Window.bind(size=lambda *_: self._rescale())
+        root = KioskRoot()
+        self.sm: ScreenManager = root.ids.sm
+        self.sm.transition = NoTransition()
+        self.screens = {
+            C.IDLE: IdleScreen(name=C.IDLE),
+            C.LOADING: LoadingScreen(name=C.LOADING),
+            C.MEMBER: MemberScreen(name=C.MEMBER),
+            C.HISTORY: HistoryScreen(name=C.HISTORY),
+            C.FEEDBACK: FeedbackScreen(name=C.FEEDBACK),
+            C.STAFF: StaffScreen(name=C.STAFF),
+        }
+        for state, accent in zip(MESSAGE_STATES, ("info", "warn", "warn", "error")):
+            self.screens[state] = MessageScreen(name=state, accent=accent)
+        for screen in self.screens.values():
+            self.sm.add_widget(screen)
+        self.sm.current = C.IDLE
+        Window.bind(on_touch_down=self._any_touch, on_flip=self._flipped)
+        if self.options.fullscreen:
+            Window.show_cursor = False
+        return root
+
+    def on_start(self):
+        self._minute()
+        self._start_io()
+        Clock.schedule_interval(self._tick, 0.2)
+        Clock.schedule_interval(self._minute, 1.0)
+        Clock.schedule_interval(self._heartbeat, 30.0)
+        self.render(force=True)
+
+    def on_stop(self):
+        if self.reader is not None:
+            self.reader.stop()
+        if self.bus is not None:
+            self.bus.stop()
+        if self.control is not None:
+            self.control.stop()
+
+    def _rescale(self):
+        w, h = Window.size
+        self.scale = max(0.75, min(w / 800.0, h / 480.0))
+
+    # ------------------------------------------------------------------ I/O wiring
+
+    def _start_io(self):
+        from .bus import KioskBus
+        from .reader import ReaderThread
+
+        o = self.options
+        self.bus = KioskBus(
+            o.mqtt, o.device_id, prefix=o.prefix, version=o.version,
+            on_answer=lambda payload: Clock.schedule_once(partial(self._answer, payload), -1),
+            on_config=lambda cfg: Clock.schedule_once(partial(self._config, cfg), 0),
+            on_connection=lambda up: Clock.schedule_once(partial(self._connection, up), 0),
+        )
+        self.bus.start()
+        self.reader = ReaderThread.from_spec(o.reader, self.card_read)
+        self.reader.start()
+        if o.control_port is not None:
+            from .testhook import ControlServer
+
+            self.control = ControlServer(self, o.control_port)
+            self.control.start()
+
+    def card_read(self, uid: str, technology: str, t_read: float) -> None:
+        """Called on the reader thread (or the test hook's): hand the tap to the UI thread."""
+        Clock.schedule_once(partial(self._tap, uid, technology, t_read), -1)
+
+    def _tap(self, uid, technology, t_read, *_):
+        self._tap_started = t_read
+        self._tap_id += 1
+        self._run(self.core.tap(uid, technology))
+
+    def _answer(self, payload, *_):
+        self._run(self.core.answer_received(payload))
+
+    def _config(self, cfg, *_):
+        settings = dict(cfg.settings)
+        self.device_settings = settings
+        name = settings.get("library_name")
+        if isinstance(name, dict) or isinstance(name, str):
+            self.library_name = name if isinstance(name, dict) else {"th": name, "en": name}
+        self.hours = parse_hours(settings.get("opening_hours"), self.options.hours)
+        if settings.get("lang") in ("th", "en") and self.core.state == C.IDLE:
+            self.core.set_lang(settings["lang"])
+        self.render(force=True)
+
+    def _connection(self, up, *_):
+        self.online = bool(up)
+        if self.core.state == C.IDLE:
+            self.render(force=True)
+
+    def _heartbeat(self, *_):
+        if self.bus is not None:
+            self.bus.publish_status(reader=self.reader.state if self.reader else None)
+
+    def _run(self, effects) -> None:
+        """Carry out the core's effects, then redraw if anything changed."""
+        for effect in effects or ():
+            if isinstance(effect, SendQuery):
+                self.bus.query(effect.query_id, effect.uid)
+            elif isinstance(effect, SendFeedback):
+                self.bus.feedback(effect.feedback_id, effect.rating, effect.uid)
+        self.render()
+
+    # ------------------------------------------------------------------ UI events
+
+    def _any_touch(self, window, touch):
+        self.core.touch()
+        return False
+
+    def _tick(self, *_):
+        self._run(self.core.tick())
+
+    def _minute(self, *_):
+        now = datetime.now(self.zone)
+        text = f"{now:%H:%M}"
+        if text != self.clock_text:
+            self.clock_text = text
+            if self.core.state == C.IDLE:
+                self.render(force=True)
+        if self.core.state == C.STAFF:
+            self.render(force=True)  # "answered 3 s ago" keeps counting
+
+    def toggle_lang(self):
+        """The TH/EN button."""
+        self.core.toggle_lang()
+        self.render()
+
+    def press(self, action: str, arg=None):
+        """Buttons in kv call ``app.press('history')`` etc.; the core decides."""
+        core = self.core
+        effects = []
+        if action == "history":
+            core.show_history()
+        elif action == "back":
+            core.back()
+        elif action == "done":
+            core.done()
+        elif action == "rate":
+            effects = core.rate(int(arg))
+        elif action == "skip":
+            core.skip_feedback()
+        elif action == "staff":
+            core.open_staff()
+        elif action == "pin":
+            core.pin_digit(str(arg))
+        elif action == "pin_clear":
+            core.pin_clear()
+        elif action == "pin_ok":
+            core.pin_submit()
+        elif action == "reader_test":
+            core.toggle_reader_test()
+        elif action == "test_server":
+            effects = core.test_server()
+        elif action == "exit":
+            core.back() if core.state != C.STAFF else core._go_idle()
+        self._run(effects)
+
+    # ------------------------------------------------------------------ drawing
+
+    def render(self, force: bool = False) -> None:
+        """Show the core's state: pick the screen, fill its view model."""
+        core = self.core
+        key = (core.revision, core.lang, core.state)
+        if key == self._rendered and not force:
+            return
+        self._rendered = key
+        self.lang = core.lang
+        self.library_text = pick(self.library_name, core.lang) if self.library_name else tr("library_name", core.lang)
+        state = core.state
+        screen = self.screens[state]
+        try:
+            screen.vm = self.view_for(state)
+        except Exception:  # a presenter bug must show a screen, not kill the kiosk
+            log.exception("could not present state %s", state)
+            state, screen = C.UNAVAILABLE, self.screens[C.UNAVAILABLE]
+            screen.vm = message_view(C.UNAVAILABLE, "bad_answer", None, core.lang)
+        self.state = state
+        if self.sm.current != state:
+            self.sm.current = state
+        if state == C.MEMBER and self._tap_started is not None:
+            self._await_flip = self._tap_started
+            self._tap_started = None
+
+    _await_flip = None
+
+    def _flipped(self, *_):
+        self.frames += 1
+        if self._await_flip is not None:
+            self.latencies.append(time.perf_counter() - self._await_flip)
+            self._await_flip = None
+
+    def view_for(self, state: str) -> dict:
+        """The presenter output for one screen in the current language."""
+        core, lang = self.core, self.core.lang
+        if state == C.IDLE:
+            view = idle_view(datetime.now(self.zone), lang, self.hours, self.library_name)
+            view["offline"] = tr("idle.offline", lang) if (not self.online or core.health.down) else ""
+            return view
+        if state == C.MEMBER:
+            return member_view(core.answer, lang)
+        if state == C.HISTORY:
+            view = member_view(core.answer, lang)
+            view["rows"] = history_rows(core.answer, lang, self.options.tz)
+            view["empty"] = "" if view["rows"] else tr("history.empty", lang)
+            return view
+        if state in MESSAGE_STATES:
+            reason = core.session.reason if core.session else None
+            return message_view(state, reason, core.answer, lang)
+        if state == C.FEEDBACK:
+            return {"thanks": bool(core.session and core.session.rated)}
+        if state == C.STAFF:
+            return self.staff_view()
+        return {}
+
+    def staff_view(self) -> dict:
+        """Device information for the staff screen."""
+        core, lang = self.core, self.core.lang
+        s = core.session
+        view = {
+            "unlocked": bool(s and s.staff_unlocked),
+            "pin_mask": "●" * len(s.pin) if s else "",
+            "error": tr(s.pin_error, lang) if s and s.pin_error else "",
+            "name": s.member.get("name", "") if s else "",
+            "reader_test": bool(s and s.reader_test),
+        }
+        h = core.health
+        if h.down:
+            server = tr("staff.server_down", lang)
+        elif h.last_answer_at is not None and h.last_rtt_ms is not None:
+            ago = tr("staff.ago", lang, s=int(time.monotonic() - h.last_answer_at))
+            server = tr("staff.server_ok", lang, ms=f"{h.last_rtt_ms:.0f}", ago=ago)
+        else:
+            server = tr("staff.server_unknown", lang)
+        bus = self.bus
+        broker = f"{bus.host}:{bus.port} · " if bus else ""
+        broker += tr("staff.connected" if bus and bus.connected else "staff.disconnected", lang)
+        reader = f"{self.options.reader} · {self.reader.state if self.reader else '—'}"
+        view["info"] = [
+            (tr("staff.device", lang), self.options.device_id),
+            (tr("staff.broker", lang), broker),
+            (tr("staff.server", lang), server),
+            (tr("staff.reader", lang), reader),
+            (tr("staff.version", lang), self.options.version or "—"),
+        ]
+        read = s.reader_read if s else None
+        if view["reader_test"]:
+            if read:
+                when = datetime.now(self.zone).strftime("%H:%M:%S")
+                view["reader_result"] = tr("staff.reader_got", lang, uid=read[0], tech=read[1] or "?", time=when)
+            else:
+                view["reader_result"] = tr("staff.reader_wait", lang)
+        else:
+            view["reader_result"] = ""
+        return view

@@ -1,0 +1,149 @@
+"""Kiosk widgets drawn with Kivy graphics: the tier card, rating faces, NFC waves.
+
+Layout lives in ``kiosk/kv/common.kv``; these classes hold only the properties and
+the bits of geometry that kv expressions cannot compute neatly.
+"""
+
+from __future__ import annotations
+
+import math
+
+from kivy.animation import Animation
+from kivy.clock import Clock
+from kivy.graphics.texture import Texture
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+from kivy.uix.widget import Widget
+
+#: (top colour, bottom colour, text colour) of the drawn card per tier
+TIER_COLOURS = {
+    "gold": ((0.99, 0.87, 0.47), (0.74, 0.53, 0.13), (0.25, 0.16, 0.02, 1)),
+    "silver": ((0.92, 0.93, 0.95), (0.58, 0.61, 0.66), (0.12, 0.14, 0.18, 1)),
+    "unknown": ((0.62, 0.70, 0.80), (0.33, 0.41, 0.52), (1, 1, 1, 1)),
+}
+
+_gradients: dict = {}
+
+
+def gradient(top, bottom, steps: int = 64) -> Texture:
+    """A vertical gradient texture (cached), bottom colour at v=0."""
+    key = (top, bottom)
+    if key not in _gradients:
+        buf = bytearray()
+        for i in range(steps):
+            f = i / (steps - 1)
+            buf += bytes(int(255 * (b + (t - b) * f)) for t, b in zip(top, bottom)) + b"\xff"
+        tex = Texture.create(size=(1, steps), colorfmt="rgba")
+        tex.blit_buffer(bytes(buf), colorfmt="rgba", bufferfmt="ubyte")
+        tex.wrap = "clamp_to_edge"
+        _gradients[key] = tex
+    return _gradients[key]
+
+
+class KButton(Button):
+    """A flat rounded button; ``bg`` is its colour (kv draws it)."""
+
+    bg = ListProperty([0.04, 0.35, 0.52, 1])
+
+
+class Panel(BoxLayout):
+    """A rounded box filled with ``fill``."""
+
+    fill = ListProperty([1, 1, 1, 1])
+
+
+class TierCard(Widget):
+    """A privilege card drawn in the member's tier colours (silver, gold or neutral)."""
+
+    tier = StringProperty("unknown")
+    texture = ListProperty([None])
+    text_color = ListProperty([1, 1, 1, 1])
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bind(tier=self._paint)
+        self._paint()
+
+    def _paint(self, *_):
+        top, bottom, text = TIER_COLOURS.get(self.tier, TIER_COLOURS["unknown"])
+        self.texture = [gradient(top, bottom)]
+        self.text_color = list(text)
+
+
+class Face(ButtonBehavior, Widget):
+    """A round rating face, 1 (frown, red) to 5 (big smile, green)."""
+
+    rating = NumericProperty(3)
+    mouth = ListProperty([])
+    fill = ListProperty([1, 1, 1, 1])
+
+    COLOURS = {1: (0.86, 0.27, 0.24), 2: (0.95, 0.55, 0.2), 3: (0.96, 0.78, 0.2), 4: (0.55, 0.78, 0.3), 5: (0.2, 0.68, 0.35)}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bind(pos=self._geometry, size=self._geometry, rating=self._geometry)
+        self._geometry()
+
+    def _geometry(self, *_):
+        r = min(self.width, self.height) / 2.0
+        cx, cy = self.center
+        curve = (self.rating - 3) / 2.0  # -1 frown … +1 smile
+        half = max(r * 0.45, 1e-3)
+        base = cy - r * 0.3
+        points = []
+        for i in range(17):
+            x = -half + 2 * half * i / 16
+            # smile: the middle dips below the ends; frown: the reverse
+            y = base - curve * r * 0.28 * (1 - (x / half) ** 2)
+            points += [cx + x, y]
+        self.mouth = points
+        self.fill = [*self.COLOURS.get(int(self.rating), (0.7, 0.7, 0.7)), 1]
+
+
+class Waves(Widget):
+    """Contactless 'tap here' waves; ``phase`` 0→1 lights the arcs in turn.
+
+    The animation runs for a few seconds and then rests, so an idle kiosk does
+    not redraw 60 times a second forever (see docs/benchmarks-kiosk.md, idle CPU).
+    """
+
+    phase = NumericProperty(0.0)
+    active = BooleanProperty(False)
+    arcs = ListProperty([0.25, 0.25, 0.25])
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bind(phase=self._alphas)
+        self._anim = None
+
+    def _alphas(self, *_):
+        p = self.phase
+        self.arcs = [0.25 + 0.75 * max(0.0, math.sin(math.pi * min(1.0, max(0.0, p * 3 - i)))) for i in range(3)]
+
+    SWEEP_S = 2.4
+    REST_S = 4.0
+
+    def start(self, *_):
+        """Start the pulse cycle: a 2.4 s sweep, then 4 s with nothing to redraw."""
+        if not self.active:
+            self.active = True
+            self._sweep()
+
+    def _sweep(self, *_):
+        if not self.active:
+            return
+        self.phase = 0.0
+        self._anim = Animation(phase=1.0, duration=self.SWEEP_S, t="in_out_sine")
+        self._anim.bind(on_complete=lambda *a: Clock.schedule_once(self._sweep, self.REST_S))
+        self._anim.start(self)
+
+    def stop(self):
+        """Stop animating (screens other than idle)."""
+        self.active = False
+        Clock.unschedule(self._sweep)
+        if self._anim is not None:
+            self._anim.cancel(self)
+            self._anim = None
+        self.phase = 0.0

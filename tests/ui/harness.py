@@ -1,0 +1,204 @@
+"""Run the real kiosk under Xvfb and drive it: the UI tests' and benchmark's harness.
+
+- :class:`Xvfb` starts a virtual X server on a display number it picks itself
+  (``-displayfd``), and fails loudly with the install command when Xvfb is missing.
+- :class:`KioskProcess` runs ``python -m kiosk.main`` (the real ``privcard kiosk``
+  entry point) in its own process — Kivy keeps global state, one app per process —
+  with the hidden ``--control-port 0`` hook, and talks JSON lines to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+
+XVFB_MISSING = (
+    "Xvfb is not installed, so the kiosk UI tests cannot run. Install it with "
+    "`apt-get install -y xvfb libgl1-mesa-dri` (Debian/Ubuntu), then run the tests again."
+)
+
+
+class Xvfb:
+    """A private virtual display: ``with Xvfb() as x: env['DISPLAY'] = x.display``."""
+
+    def __init__(self, size=(1280, 800)):
+        self.size = size
+        self.proc = None
+        self.display = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self) -> "Xvfb":
+        binary = shutil.which("Xvfb")
+        if binary is None:
+            raise RuntimeError(XVFB_MISSING)
+        read_fd, write_fd = os.pipe()
+        self.proc = subprocess.Popen(
+            [binary, "-displayfd", str(write_fd), "-screen", "0", f"{self.size[0]}x{self.size[1]}x24",
+             "-nolisten", "tcp", "-noreset"],
+            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        os.close(write_fd)
+        number = b""
+        deadline = time.monotonic() + 20
+        with os.fdopen(read_fd, "rb") as pipe:
+            while not number.endswith(b"\n") and time.monotonic() < deadline:
+                chunk = pipe.read(1)
+                if not chunk:
+                    break
+                number += chunk
+        if not number.strip():
+            self.stop()
+            raise RuntimeError("Xvfb started but did not report its display number")
+        self.display = f":{int(number)}"
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+
+
+class KioskError(AssertionError):
+    """The kiosk did not do what the test asked."""
+
+
+class KioskProcess:
+    """The kiosk app in a subprocess, controlled over its loopback control socket."""
+
+    def __init__(self, display: str, mqtt_url: str, *, device_id="kiosk-test", size="800x480", lang="th",
+                 reader="stdin", extra=(), env=None):
+        self.args = [sys.executable, "-m", "kiosk.main", "--device-id", device_id, "--mqtt", mqtt_url,
+                     "--reader", reader, "--size", size, "--lang", lang, "--control-port", "0", *extra]
+        self.env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(REPO), "KIVY_NO_ARGS": "1",
+                    "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.env.pop("WAYLAND_DISPLAY", None)
+        self.proc = None
+        self.sock = None
+        self.rfile = None
+        self.stderr_path = None
+
+    def start(self, timeout: float = 30.0) -> "KioskProcess":
+        import tempfile
+
+        self.stderr_path = tempfile.NamedTemporaryFile(prefix="kiosk-stderr-", suffix=".log", delete=False).name
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(self.args, cwd=REPO, env=self.env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self._stderr)
+        port = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            if line.startswith(b"privcard-kiosk-control "):
+                port = int(line.split()[1])
+                break
+        if port is None:
+            self.proc.kill()
+            self.proc.wait()
+            raise KioskError(f"the kiosk did not start; stderr:\n{self.stderr()}")
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.rfile = self.sock.makefile("rb")
+        self.call("ping", frames=2)
+        return self
+
+    def stderr(self) -> str:
+        try:
+            return Path(self.stderr_path).read_text(errors="replace")[-4000:]
+        except (OSError, TypeError):
+            return ""
+
+    def call(self, cmd: str, **kwargs) -> dict:
+        """Send one command; raise KioskError on an error reply."""
+        if self.proc.poll() is not None:
+            raise KioskError(f"the kiosk exited with {self.proc.returncode}; stderr:\n{self.stderr()}")
+        self.sock.sendall((json.dumps({"cmd": cmd, **kwargs}) + "\n").encode())
+        line = self.rfile.readline()
+        if not line:
+            raise KioskError(f"the kiosk closed the control socket; stderr:\n{self.stderr()}")
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            raise KioskError(f"{cmd} {kwargs}: {reply.get('error')}")
+        return reply
+
+    # conveniences -------------------------------------------------------
+
+    def tap(self, uid: str) -> None:
+        self.call("tap", uid=uid)
+
+    def tap_reader(self, uid: str) -> None:
+        """Tap through the real reader: a line on the ``stdin`` reader's pipe."""
+        self.proc.stdin.write(uid.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def press(self, wid: str) -> dict:
+        return self.call("press", id=wid)
+
+    def state(self) -> dict:
+        return self.call("state")
+
+    def texts(self) -> dict:
+        return self.call("texts")
+
+    def wait_for(self, screen: str, timeout: float = 5.0) -> dict:
+        """Poll until the kiosk shows ``screen``; return its texts."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = self.texts()
+            if last["screen"] == screen:
+                return last
+            time.sleep(0.05)
+        raise KioskError(f"expected screen {screen!r} within {timeout}s, still on {last and last['screen']!r}: "
+                         f"{last and last['texts']}")
+
+    def screenshot(self, name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        self.call("screenshot", path=str(path), frames=2)
+        return path
+
+    def layout_problems(self) -> list[str]:
+        return self.call("layout", frames=2)["problems"]
+
+    def stop(self) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None and self.sock is not None:
+            try:
+                self.call("quit")
+            except (KioskError, OSError):
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+        for f in (self.rfile, self.sock, getattr(self, "_stderr", None)):
+            try:
+                f and f.close()
+            except OSError:
+                pass
+        return self.proc.returncode
