@@ -60,6 +60,17 @@ class NotConnected(BrokerError):
     """The client is not connected to the broker (yet, or any more)."""
 
 
+class _QuietReconnects(logging.Filter):
+    """paho 2.2 logs every failed reconnect attempt as an ERROR; we report the outage once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Client is not connected")
+
+
+_paho_log = logging.getLogger(f"{__name__}.paho")
+_paho_log.addFilter(_QuietReconnects())
+
+
 # --------------------------------------------------------------------------- URLs
 
 
@@ -239,7 +250,7 @@ class BusClient:
                 manual_ack=manual_ack,
             )
         c = self._mqtt
-        c.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        c.enable_logger(_paho_log)
         c.reconnect_delay_set(min_delay=0.5, max_delay=10)
         c.max_inflight_messages_set(max_inflight)
         c.max_queued_messages_set(0)  # unlimited
@@ -382,8 +393,9 @@ class BusClient:
                 log.exception("on_connect hook failed")
 
     def _on_connect_fail(self, client, userdata) -> None:
+        if self.last_error is None:
+            log.warning("cannot reach %s; retrying with backoff (0.5 s to 10 s)", self.url)
         self.last_error = f"cannot reach {self.url}"
-        log.debug("connect to %s failed; retrying with backoff", self.url)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self.connected.is_set()

@@ -216,3 +216,86 @@ def python_env(**extra: str) -> dict:
 
 
 PYTHON = sys.executable
+
+
+class GateProcess:
+    """A real ``privcard gate`` process with a ``stdin`` reader, driven by a test.
+
+    ``tap(uid)`` writes a line to its stdin; ``wait_line(pattern)`` waits for a log
+    line (stderr) or indicator line (stdout) matching a regex. Lines are collected
+    by reader threads, so the pipes never fill up.
+    """
+
+    def __init__(self, device_id: str, mqtt_url: str, state_dir, *extra: str, env: dict | None = None):
+        import re  # noqa: F401  (used by wait_line)
+        import threading
+
+        self.device_id = device_id
+        self.state_dir = Path(state_dir)
+        self.args = [PYTHON, "-m", "broker.cli", "gate", "--device-id", device_id, "--mqtt", mqtt_url,
+                     "--reader", "stdin", "--no-gpio", "--state-dir", str(state_dir), *extra]
+        self.proc = subprocess.Popen(self.args, env=python_env(**(env or {})), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream) -> None:
+        for line in stream:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+
+    def tap(self, *uids: str) -> None:
+        """Present cards (one line each)."""
+        self.proc.stdin.write("".join(f"{u}\n" for u in uids))
+        self.proc.stdin.flush()
+
+    def count(self, pattern: str) -> int:
+        """How many collected lines match."""
+        import re
+
+        rx = re.compile(pattern)
+        with self._cond:
+            return sum(1 for line in self.lines if rx.search(line))
+
+    def wait_line(self, pattern: str, timeout: float = 10.0, *, count: int = 1) -> list[str]:
+        """Wait for ``count`` lines matching ``pattern``; AssertionError with the log otherwise."""
+        import re
+
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                hits = [line for line in self.lines if rx.search(line)]
+                if len(hits) >= count:
+                    return hits
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self._cond.wait(0.2)):
+                    tail = "\n".join(self.lines[-40:])
+                    raise AssertionError(f"gate {self.device_id}: {len(hits)}/{count} lines /{pattern}/ "
+                                         f"(exit code {self.proc.poll()}); last lines:\n{tail}")
+                self._cond.wait(min(left, 0.2))
+
+    def kill(self) -> None:
+        """SIGKILL."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        return self.proc.wait(timeout)
+
+    def outbox_depth(self) -> int:
+        """Taps waiting in its outbox (read from the SQLite file, safe while it runs)."""
+        from broker.outbox import Outbox
+
+        box = Outbox(self.state_dir / "outbox.db")
+        try:
+            return box.depth()
+        finally:
+            box.close()

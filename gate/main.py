@@ -1,0 +1,167 @@
+"""``privcard gate``: run a gate or counter controller on real adapters.
+
+    privcard gate --device-id gate-1 --mqtt mqtt://10.0.0.2:1883 --reader nfc:usb
+    privcard gate --device-id desk-1 --kind counter --reader serial:/dev/ttyUSB0?format=line --no-gpio
+    echo 04A1B2C3 | privcard gate --device-id dev-1 --reader stdin --no-gpio --state-dir ./var/dev-1
+
+Wiring only: the behaviour lives in :mod:`gate.controller`. The outbox, the cached
+config and the cached allow-list live in ``--state-dir`` (default
+``$STATE_DIRECTORY`` under systemd, else ``./var/{device_id}``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from broker import contract
+from broker.client import BrokerError, BusClient
+from broker.contract import ContractError, Status
+from broker.outbox import Outbox, OutboxError
+from gate.controller import CLOCK_CHECKS, KINDS, VERSION, Controller, GateError, GateSettings, local_now
+
+log = logging.getLogger("privcard.gate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options."""
+    p = argparse.ArgumentParser(prog="privcard gate", description="Run a gate or counter controller.")
+    p.add_argument("--device-id", required=True, help="this device's id (its MQTT topic segment)")
+    p.add_argument("--mqtt", default=os.environ.get("PRIVCARD_MQTT", "mqtt://127.0.0.1:1883"),
+                   help="broker URL (default %(default)s)")
+    p.add_argument("--reader", default="stdin",
+                   help="card reader spec: nfc:usb, nfc:tty:AMA0:pn532, nfc:udp:HOST:PORT, serial:DEV?format=rdm6300, "
+                        "hid:/dev/input/eventN, stdin (default), fake")
+    p.add_argument("--state-dir", default=None, help="outbox and cached config (default $STATE_DIRECTORY or ./var/ID)")
+    p.add_argument("--kind", choices=KINDS, default="gate", help="gate (with relay) or counter (no relay); the "
+                                                                 "server's config overrides it")
+    p.add_argument("--no-gpio", action="store_true", help="print the feedback instead of driving GPIO")
+    p.add_argument("--clock-check", choices=CLOCK_CHECKS, default="auto",
+                   help="is the clock synchronised? auto = systemd-timesyncd's flag (default)")
+    p.add_argument("--offline-policy", choices=contract.OFFLINE_POLICIES, default="allowlist")
+    p.add_argument("--decision-timeout-ms", type=int, default=800, help="wait this long for the server (default 800)")
+    p.add_argument("--open-ms", type=int, default=3000, help="door relay pulse (default 3000)")
+    p.add_argument("--repeat-s", type=float, default=3.0, help="same card within this many seconds is one tap")
+    p.add_argument("--heartbeat-s", type=float, default=30.0, help="status heartbeat period (default 30)")
+    p.add_argument("--resend-s", type=float, default=5.0, help="resend an unanswered tap after this long")
+    p.add_argument("--window", type=int, default=20, help="max taps in flight without a result (default 20)")
+    p.add_argument("--prefix", default=contract.DEFAULT_PREFIX, help=argparse.SUPPRESS)
+    p.add_argument("--clock-offset", type=float, default=0.0,
+                   help="shift the device clock by SECONDS (demos and tests of business-day attribution)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
+    return p
+
+
+def _make_indicator_factory(no_gpio: bool, name: str = "gate"):
+    """``pins -> Indicator`` from hardware.outputs, or a printing one without it."""
+    try:
+        from hardware.outputs import make_indicator
+    except ImportError as exc:
+        if not no_gpio:
+            raise GateError(f"GPIO output is unavailable ({exc}); run with --no-gpio") from None
+        from gate.fakes import PrintIndicator
+
+        return lambda pins: PrintIndicator(pins)
+    return lambda pins: make_indicator(pins or {}, no_gpio=no_gpio, name=name)
+
+
+def _notify():
+    try:
+        from hardware.systemd import notify
+    except ImportError:
+        return lambda _state: None
+    return notify
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: wire the adapters, run the reader loop until SIGINT/SIGTERM."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        logging.getLogger("broker.client.paho").setLevel(logging.WARNING)
+    try:
+        return _run(args)
+    except (GateError, BrokerError, OutboxError, ContractError, ValueError, OSError) as exc:
+        if args.verbose:
+            raise
+        print(f"privcard gate: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args) -> int:
+    settings = GateSettings(
+        device_id=contract.check_device_id(args.device_id), kind=args.kind, repeat_s=args.repeat_s,
+        decision_timeout_ms=args.decision_timeout_ms, open_ms=args.open_ms, offline_policy=args.offline_policy,
+        heartbeat_s=args.heartbeat_s, resend_s=args.resend_s, window=args.window, clock_check=args.clock_check,
+        prefix=args.prefix,
+    )
+    state_dir = Path(args.state_dir or os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+                     or Path("var") / settings.device_id)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    outbox = Outbox(state_dir / "outbox.db")
+
+    try:
+        from hardware.readers import ReaderError, open_reader
+    except ImportError as exc:
+        raise GateError(f"card readers are unavailable: {exc}") from None
+    try:
+        reader = open_reader(args.reader)
+    except ReaderError as exc:
+        raise GateError(str(exc)) from None
+
+    make_indicator = _make_indicator_factory(args.no_gpio, settings.device_id)
+    indicator = make_indicator(settings.pins)
+    offline = Status("offline", {"kind": settings.kind, "version": VERSION}).encode()
+    bus = BusClient(args.mqtt, f"privcard-gate-{settings.device_id}",
+                    will=(contract.status_topic(settings.device_id, settings.prefix), offline, True))
+    notify = _notify()
+    offset = args.clock_offset
+    ctl = Controller(settings, outbox=outbox, bus=bus, indicator=indicator, make_indicator=make_indicator,
+                     clock=lambda: local_now(offset), reader_state=lambda: reader.state, state_dir=state_dir,
+                     notify=notify)
+    ctl.start()
+    bus.start()
+
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    notify("READY=1")
+    log.info("gate %s: reader %s, broker %s, state %s", settings.device_id, args.reader, bus.url, state_dir)
+    reported_closed = False
+    try:
+        while not done.is_set():
+            try:
+                card = reader.read(timeout=0.5)
+            except Exception as exc:  # a reader must never take the gate down
+                log.error("reader %s failed: %s", args.reader, exc)
+                done.wait(1.0)
+                continue
+            if card is not None:
+                ctl.handle_read(card.uid)
+            elif reader.state == "closed":
+                if not reported_closed:
+                    log.info("reader %s closed (end of input); still forwarding the outbox", args.reader)
+                    reported_closed = True
+                done.wait(0.5)
+    finally:
+        notify("STOPPING=1")
+        reader.close()
+        ctl.stop()
+        bus.stop()
+        try:
+            ctl.indicator.close()
+        except Exception:
+            pass
+        outbox.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
