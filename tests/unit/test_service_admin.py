@@ -1,0 +1,230 @@
+"""Service staff operations: award, transfer, redeem, card replacement, attendance import."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from broker.contract import Tap
+from server.service import ServiceError
+from server.store import Card, Fee, LedgerEntry
+from tests.helpers import close_store, ledger_problems, open_service
+
+BKK = ZoneInfo("Asia/Bangkok")
+TODAY = date(2026, 11, 23)
+A, B, C = "04A1B2C3D4E5F6", "04B0B0B0", "04C0C0C0"
+
+
+@pytest.fixture
+def svc():
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=BKK).astimezone(timezone.utc)
+    service = open_service("sqlite:///:memory:", clock=lambda: now)
+    service.add_device("gate-in", "gate", direction="in")
+    service.add_member("Somchai", A)
+    service.add_member("Malee", B)
+    yield service
+    assert ledger_problems() == []
+    close_store()
+
+
+# --------------------------------------------------------------------------- award
+
+
+def test_award_borrow_once_a_day(svc):
+    assert svc.award(A, "borrow")[0] == "credited"
+    assert svc.award("1", "borrow")[0] == "limit_reached"
+    assert svc.balance(1) == 255
+    assert svc.award(A, "borrow", at="2026-11-22")[0] == "credited"  # another day
+    assert svc.balance(1) == 260
+
+
+def test_award_partner_purchase_per_shop_per_day(svc):
+    assert svc.award(A, "partner_purchase", item="More Coffee")[0] == "credited"
+    assert svc.award(A, "partner_purchase", item="Banana Bakery")[0] == "credited"
+    assert svc.award(A, "partner_purchase", item="More Coffee")[0] == "limit_reached"
+    with pytest.raises(ServiceError, match="unknown partner shop"):
+        svc.award(A, "partner_purchase", item="Starbucks")
+    with pytest.raises(ServiceError, match="needs an item"):
+        svc.award(A, "partner_purchase")
+    assert svc.balance(1) == 260
+
+
+def test_award_refusals(svc):
+    with pytest.raises(ServiceError, match="unknown activity 'nap'"):
+        svc.award(A, "nap")
+    with pytest.raises(ServiceError, match="sign-up points are credited by member add"):
+        svc.award(A, "signup")
+    with pytest.raises(ServiceError, match="in the future"):
+        svc.award(A, "borrow", at="2026-11-24T10:00+07:00")
+    svc.set_member(B, status="blocked")
+    with pytest.raises(ServiceError, match="is blocked"):
+        svc.award(B, "borrow")
+
+
+# --------------------------------------------------------------------------- transfer
+
+
+def test_transfer_moves_points(svc):
+    out_e, in_e = svc.transfer(A, B, 100, note="gift")
+    assert (svc.balance(1), svc.balance(2)) == (150, 350)
+    assert (out_e.points, in_e.points, out_e.ref) == (-100, 100, in_e.ref)
+
+
+def test_transfer_never_below_zero(svc):
+    with pytest.raises(ServiceError, match="balance 250 is less than 251 points"):
+        svc.transfer(A, B, 251)
+    assert (svc.balance(1), svc.balance(2)) == (250, 250)
+    svc.transfer(A, B, 250)
+    assert (svc.balance(1), svc.balance(2)) == (0, 500)
+    with pytest.raises(ServiceError, match="less than 1 points"):
+        svc.transfer(A, B, 1)
+    assert LedgerEntry.select().where(LedgerEntry.source == "transfer").count() == 2
+
+
+@pytest.mark.parametrize("points", [0, -5, 2.5, "10"])
+def test_transfer_amount_must_be_positive_whole(svc, points):
+    with pytest.raises(ServiceError, match="positive whole number"):
+        svc.transfer(A, B, points)
+
+
+def test_transfer_to_self_or_nobody(svc):
+    with pytest.raises(ServiceError, match="same member"):
+        svc.transfer(A, "1", 10)
+    with pytest.raises(ServiceError, match="no member"):
+        svc.transfer(A, "04EEEEEEEE", 10)
+    assert svc.balance(1) == 250
+
+
+def test_void_of_a_transfer_reverses_both_legs(svc):
+    out_e, in_e = svc.transfer(A, B, 100)
+    revs = svc.void(in_e.id, "wrong member")
+    assert sorted(r.points for r in revs) == [-100, 100]
+    assert (svc.balance(1), svc.balance(2)) == (250, 250)
+
+
+def test_void_that_would_go_negative_is_refused(svc):
+    _, in_e = svc.transfer(A, B, 100)
+    svc.transfer(B, A, 350)  # Malee gave everything away
+    with pytest.raises(ServiceError, match="less than"):
+        svc.void(in_e.id, "mistake")
+    assert (svc.balance(1), svc.balance(2)) == (500, 0)
+
+
+# --------------------------------------------------------------------------- redeem
+
+
+def test_redeem_fine_discount_25_points_is_5_baht(svc):
+    r = svc.redeem(A, "fine_discount", points=25)
+    assert (r["points"], r["baht"], r["balance"]) == (25, 5, 225)
+    r = svc.redeem(A, "fine_discount", points=100)
+    assert (r["baht"], r["balance"]) == (20, 125)
+
+
+@pytest.mark.parametrize("points, message", [
+    (30, "steps of 25 points"),
+    (0, "steps of 25 points"),
+    (-25, "steps of 25 points"),
+    (None, "needs --points"),
+    (2525, "at most 2500 points"),
+])
+def test_redeem_fine_discount_refusals(svc, points, message):
+    with pytest.raises(ServiceError, match=message):
+        svc.redeem(A, "fine_discount", points=points)
+    assert svc.balance(1) == 250
+
+
+def test_redeem_never_goes_negative(svc):
+    with pytest.raises(ServiceError, match="balance 250 is less than 275 points"):
+        svc.redeem(A, "fine_discount", points=275)
+    svc.redeem(A, "fine_discount", points=250)
+    assert svc.balance(1) == 0
+    with pytest.raises(ServiceError, match="less than 25"):
+        svc.redeem(A, "fine_discount", points=25)
+    assert svc.balance(1) == 0
+
+
+def test_redeem_unit_rewards(svc):
+    r = svc.redeem(A, "locker_day", units=2)
+    assert (r["points"], r["units"], r["balance"]) == (50, 2, 200)
+    with pytest.raises(ServiceError, match="costs 25 points"):
+        svc.redeem(A, "locker_day", points=30)
+    with pytest.raises(ServiceError, match="unknown reward"):
+        svc.redeem(A, "car")
+
+
+# --------------------------------------------------------------------------- card replacement
+
+
+def test_replace_card_blocks_the_old_one_and_records_the_fee(svc):
+    svc.process_tap("gate-in", Tap(tap_id="r:1", uid=A, at=svc.clock(), clock_ok=True))
+    svc.replace_card(A, C)
+    assert Card.get_by_id(A).status == "blocked"
+    assert Card.get_by_id(C).status == "active"
+    assert [(f.kind, f.baht) for f in Fee.select().where(Fee.member == 1).order_by(Fee.id)] == \
+        [("joining", 50), ("card_replacement", 50)]
+    old = svc.process_tap("gate-in", Tap(tap_id="r:2", uid=A, at=svc.clock(), clock_ok=True))
+    assert (old.outcome, old.open) == ("card_blocked", False)
+    new = svc.process_tap("gate-in", Tap(tap_id="r:3", uid=C, at=svc.clock(), clock_ok=True))
+    assert (new.outcome, new.balance) == ("limit_reached", 255)  # same member, same day, points kept
+    assert A not in svc.allowlist().uids and C in svc.allowlist().uids
+    with pytest.raises(ServiceError, match="already in use"):
+        svc.replace_card(C, B)
+
+
+# --------------------------------------------------------------------------- attendance import
+
+
+CSV = """uid,name
+04A1B2C3D4E5F6,Somchai
+zz-not-a-uid,Bad
+04EEEEEEEE,Nobody
+,Empty
+04:b0:b0:b0,Malee (typed by hand)
+04A1B2C3D4E5F6,Somchai again
+"""
+
+
+def test_import_attendance_keeps_good_rows_reports_bad_by_line_and_is_idempotent(svc):
+    report = svc.import_attendance(CSV, "pulinet_event", "PULINET 2569 #3", day="2026-11-20")
+    d = report.to_dict()
+    assert [(r["line"], r["member"]) for r in d["credited"]] == [(2, 1), (6, 2)]
+    errors = dict((e["line"], e["error"]) for e in d["errors"])
+    assert set(errors) == {3, 4, 5, 7}
+    assert "uid must be" in errors[3]
+    assert "no member" in errors[4]
+    assert "empty" in errors[5]
+    assert "listed twice" in errors[7]
+    assert (svc.balance(1), svc.balance(2)) == (270, 270)
+    [e] = LedgerEntry.select().where(LedgerEntry.member == 1, LedgerEntry.activity == "pulinet_event")
+    assert (e.day, e.item, e.source) == (date(2026, 11, 20), "PULINET 2569 #3", "import")
+
+    again = svc.import_attendance(CSV, "pulinet_event", "PULINET 2569 #3", day="2026-11-20").to_dict()
+    assert again["credited"] == []
+    assert [(r["line"], r["member"]) for r in again["already_credited"]] == [(2, 1), (6, 2)]
+    assert (svc.balance(1), svc.balance(2)) == (270, 270)
+
+    other = svc.import_attendance("1\n2\n", "pulinet_event", "PULINET 2569 #4", day="2026-11-20").to_dict()
+    assert len(other["credited"]) == 2  # another event the same day earns again
+
+
+def test_import_attendance_refusals(svc):
+    with pytest.raises(ServiceError, match="unknown activity"):
+        svc.import_attendance("1\n", "nap", "x")
+    with pytest.raises(ServiceError, match="not credited from attendance lists"):
+        svc.import_attendance("1\n", "entry", "x")
+    with pytest.raises(ServiceError, match="event name"):
+        svc.import_attendance("1\n", "volunteer", "")
+    bad_header = svc.import_attendance("name,email\nA,a@x\n", "volunteer", "Shelving").to_dict()
+    assert bad_header["errors"][0]["line"] == 1 and "header" in bad_header["errors"][0]["error"]
+    svc.set_member(B, valid_until=(TODAY - timedelta(days=1)).isoformat())
+    r = svc.import_attendance(f"{A}\n{B}\n", "volunteer", "Shelving").to_dict()
+    assert [x["line"] for x in r["credited"]] == [1]
+    assert r["errors"][0]["line"] == 2 and "expired" in r["errors"][0]["error"]
+
+
+def test_import_dry_run_changes_nothing(svc):
+    r = svc.import_attendance(f"{A}\n", "volunteer", "Shelving", dry_run=True).to_dict()
+    assert len(r["credited"]) == 1
+    assert svc.balance(1) == 250
