@@ -212,8 +212,10 @@ class PointsServer:
                         info.wait_for_publish(5)
                         self.service.mark_published(cfg.device_id, revision)
                         log.info("published config of %s (revision %d)", cfg.device_id, revision)
-                    allow = self.service.allowlist()
-                    if everything or allow.version != last_allowlist:
+                    # the version is two cheap reads; the list itself is built only when it changed
+                    version = self.service.allowlist_version()
+                    if everything or version != last_allowlist:
+                        allow = self.service.allowlist()
                         info = self.bus.publish(contract.allowlist_topic(self.prefix), allow.encode(), retain=True)
                         info.wait_for_publish(5)
                         last_allowlist = allow.version

@@ -167,7 +167,8 @@ class Accrual(BaseModel):
     activity = pw.CharField(max_length=40)
     day = pw.CharField(max_length=10)  # YYYY-MM-DD or "once"
     item = pw.CharField(max_length=120, default="")
-    entry = pw.ForeignKeyField(LedgerEntry, unique=True, on_delete="CASCADE")
+    # NULL only inside the transaction that claims the key before appending the entry
+    entry = pw.ForeignKeyField(LedgerEntry, unique=True, null=True, on_delete="CASCADE")
 
     class Meta:
         indexes = ((("member", "activity", "day", "item"), True),)

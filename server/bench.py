@@ -1,0 +1,313 @@
+"""``privcard bench``: server throughput and latency against a raw broker echo.
+
+Both targets run as separate processes on the same broker, driven by the same
+load generator, in the same run:
+
+- **echo**: a client that republishes each tap as a result without touching a
+  database — the ceiling the broker and paho allow on this machine;
+- **server**: ``privcard server`` on a fresh SQLite database.
+
+Phase 1 saturates each (every device keeps up to 20 taps in flight, as the gate's
+outbox does) to measure throughput. Phase 2 paces both at half the server's
+throughput and measures tap→result latency. Ratios compare the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from datetime import datetime, timezone
+
+from broker import contract
+from broker.client import BusClient
+
+WINDOW = 20  # taps in flight per device, like the gate's outbox sender
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, timeout: float = 15) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def echo_main(url: str) -> None:
+    """The raw echo: republish every tap's id as a result (no database)."""
+    bus = BusClient(url, f"privcard-echo-{os.getpid()}")
+
+    def on_tap(topic, payload, msg):
+        try:
+            tap = contract.Tap.parse(payload)
+            dev = contract.parse_topic(topic).device_id
+        except contract.ContractError:
+            return
+        result = contract.TapResult(tap.tap_id, "limit_reached", True)
+        bus.publish(contract.result_topic(dev), result.encode())
+
+    bus.subscribe(contract.device_wildcard("tap"), on_tap)
+    bus.start()
+    threading.Event().wait()
+
+
+class Load:
+    """D simulated devices publishing taps and timing their results."""
+
+    def __init__(self, url: str, devices: list[str], uids: list[str]):
+        self.url, self.devices, self.uids = url, devices, uids
+        self.sent: dict[str, float] = {}
+        self.latencies: list[float] = []
+        self.lock = threading.Lock()
+        self.done = threading.Condition(self.lock)
+        self.answered = 0
+        self.clients = []
+        self.windows: dict[str, threading.Semaphore] = {}
+        for dev in devices:
+            c = BusClient(url, f"bench-{dev}-{os.getpid()}-{random.randrange(1 << 30)}")
+            c.subscribe(contract.result_topic(dev), self._on_result(dev))
+            self.clients.append(c.start())
+            self.windows[dev] = threading.Semaphore(WINDOW)
+        for c in self.clients:
+            if not c.wait_connected(10):
+                raise RuntimeError("bench devices could not connect")
+        time.sleep(0.3)  # subscriptions settle
+
+    def _on_result(self, dev):
+        def handler(topic, payload, msg):
+            now = time.perf_counter()
+            try:
+                tap_id = json.loads(payload)["tap_id"]
+            except (ValueError, KeyError):
+                return
+            with self.lock:
+                start = self.sent.pop(tap_id, None)
+                if start is None:
+                    return  # a duplicate result
+                if tap_id.startswith("probe:"):
+                    self.probed = True
+                    self.done.notify_all()
+                    return
+                self.latencies.append(now - start)
+                self.answered += 1
+                self.done.notify_all()
+            self.windows[dev].release()
+        return handler
+
+    def probe(self, timeout: float = 60) -> None:
+        """Publish probe taps until one is answered: the target is up and subscribed."""
+        self.probed = False
+        end = time.monotonic() + timeout
+        dev, client, i = self.devices[0], self.clients[0], 0
+        while time.monotonic() < end:
+            tap_id = f"probe:{os.getpid()}:{time.monotonic_ns()}:{i}"
+            i += 1
+            with self.lock:
+                self.sent[tap_id] = time.perf_counter()
+            client.publish(contract.tap_topic(dev), contract.Tap(tap_id, self.uids[0], datetime.now(timezone.utc), True).encode())
+            with self.lock:
+                if self.done.wait_for(lambda: self.probed, timeout=0.5):
+                    return
+        raise RuntimeError("the target never answered a probe tap")
+
+    def run(self, n: int, tag: str, rate: float | None = None) -> tuple[float, list[float]]:
+        """Send ``n`` taps (paced at ``rate``/s if given); return (elapsed, latencies)."""
+        with self.lock:
+            self.latencies, self.answered = [], 0
+        per_dev = [deque() for _ in self.devices]
+        for i in range(n):
+            per_dev[i % len(self.devices)].append(i)
+        start = time.perf_counter()
+        threads = []
+        for d, (dev, client) in enumerate(zip(self.devices, self.clients)):
+            def feed(dev=dev, client=client, q=per_dev[d]):
+                topic = contract.tap_topic(dev)
+                while q:
+                    i = q.popleft()
+                    if rate:
+                        delay = start + i / rate - time.perf_counter()
+                        if delay > 0:
+                            time.sleep(delay)
+                    self.windows[dev].acquire()
+                    tap_id = f"{tag}:{dev}:{i}"
+                    tap = contract.Tap(tap_id, self.uids[i % len(self.uids)], datetime.now(timezone.utc), True)
+                    with self.lock:
+                        self.sent[tap_id] = time.perf_counter()
+                    client.publish(topic, tap.encode())
+            t = threading.Thread(target=feed, daemon=True)
+            t.start()
+            threads.append(t)
+        with self.lock:
+            ok = self.done.wait_for(lambda: self.answered >= n, timeout=max(60, n / 50))
+        elapsed = time.perf_counter() - start
+        if not ok:
+            raise RuntimeError(f"{tag}: only {self.answered} of {n} taps answered")
+        return elapsed, list(self.latencies)
+
+    def close(self) -> None:
+        for c in self.clients:
+            c.stop()
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+
+
+def _summary(lat: list[float]) -> dict:
+    return {"p50_ms": _pct(lat, 50), "p95_ms": _pct(lat, 95), "p99_ms": _pct(lat, 99)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    p = argparse.ArgumentParser(prog="privcard bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--mqtt", help="use this broker (default: start Mosquitto, else the embedded broker)")
+    p.add_argument("--taps", type=int, default=5000)
+    p.add_argument("--devices", type=int, default=10)
+    p.add_argument("--members", type=int, default=2000)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = p.parse_args(argv)
+    if args.taps < 10 or args.devices < 1:
+        p.error("need at least 10 taps and 1 device")
+
+    tmp = tempfile.mkdtemp(prefix="privcard-bench-")
+    procs: list[subprocess.Popen] = []
+    broker_desc = args.mqtt
+    embedded = None
+    log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    try:
+        url = args.mqtt
+        if url is None:
+            port = _free_port()
+            binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+            if binary:
+                conf = os.path.join(tmp, "mosquitto.conf")
+                with open(conf, "w") as fh:
+                    fh.write(f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+                             "max_queued_messages 1000000\nmax_inflight_messages 1000\npersistence false\n")
+                procs.append(subprocess.Popen([binary, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                broker_desc = f"mosquitto ({binary}) on port {port}"
+            else:
+                from broker.embedded import EmbeddedBroker
+                embedded = EmbeddedBroker("127.0.0.1", port).start()
+                broker_desc = f"embedded amqtt on port {port} (install mosquitto for meaningful figures)"
+            _wait_port(port)
+            url = f"mqtt://127.0.0.1:{port}"
+        log(f"broker: {broker_desc}")
+
+        # the database: devices and members, set up before the server starts
+        from server import store
+        from server.domain.config import load
+        from server.service import Service
+
+        db_url = f"sqlite:///{tmp}/bench.db"
+        store.connect(db_url)
+        svc = Service(load())
+        devices = [f"bench-gate-{i}" for i in range(args.devices)]
+        for dev in devices:
+            svc.add_device(dev, "gate", direction="in")
+        uids = [f"BE{i:08X}" for i in range(args.members)]
+        with store.db.atomic():
+            for i, uid in enumerate(uids):
+                m = store.Member.create(name=f"Bench {i}", balance=0)
+                store.Card.create(uid=uid, member=m)
+        store.db.close()
+
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd()] + sys.path))
+        py = sys.executable
+        load_gen = Load(url, devices, uids)
+        results = {}
+        for target in ("echo", "server"):
+            if target == "echo":
+                cmd = [py, "-c", f"from server.bench import echo_main; echo_main({url!r})"]
+            else:
+                cmd = [py, "-m", "broker.cli", "server", "--db", db_url, "--mqtt", url,
+                       "--client-id", f"bench-server-{os.getpid()}"]
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, f"{target}.log"), "w"))
+            procs.append(proc)
+            load_gen.probe()
+            load_gen.run(min(200, args.taps), f"warm-{target}")
+            elapsed, lat = load_gen.run(args.taps, f"full-{target}")
+            results[target] = {"throughput_tps": args.taps / elapsed, **_summary(lat)}
+            log(f"{target:>6}: {results[target]['throughput_tps']:8.0f} taps/s at saturation, "
+                f"p99 {results[target]['p99_ms']:.1f} ms")
+            proc.terminate()
+            proc.wait(10)
+            procs.remove(proc)
+        half = results["server"]["throughput_tps"] / 2
+        n_half = max(200, min(args.taps, int(half * 5)))
+        for target in ("echo", "server"):
+            if target == "echo":
+                cmd = [py, "-c", f"from server.bench import echo_main; echo_main({url!r})"]
+            else:
+                cmd = [py, "-m", "broker.cli", "server", "--db", db_url, "--mqtt", url,
+                       "--client-id", f"bench-server-{os.getpid()}"]
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(proc)
+            load_gen.probe()
+            load_gen.run(50, f"warmhalf-{target}")
+            _, lat = load_gen.run(n_half, f"half-{target}", rate=half)
+            results[target]["half_load"] = {"rate_tps": half, "taps": n_half, **_summary(lat)}
+            log(f"{target:>6}: at {half:.0f} taps/s p50 {results[target]['half_load']['p50_ms']:.1f} ms, "
+                f"p99 {results[target]['half_load']['p99_ms']:.1f} ms")
+            proc.terminate()
+            proc.wait(10)
+            procs.remove(proc)
+        load_gen.close()
+        s, e = results["server"], results["echo"]
+        out = {
+            "broker": broker_desc, "taps": args.taps, "devices": args.devices, "members": args.members,
+            "cpus": os.cpu_count(),
+            "throughput_tps": round(s["throughput_tps"], 1),
+            "echo_throughput_tps": round(e["throughput_tps"], 1),
+            "throughput_ratio": round(s["throughput_tps"] / e["throughput_tps"], 3),
+            "p50_ms": round(s["half_load"]["p50_ms"], 2),
+            "p95_ms": round(s["half_load"]["p95_ms"], 2),
+            "p99_ms": round(s["half_load"]["p99_ms"], 2),
+            "echo_p50_ms": round(e["half_load"]["p50_ms"], 2),
+            "echo_p99_ms": round(e["half_load"]["p99_ms"], 2),
+            "p99_ratio": round(s["half_load"]["p99_ms"] / max(e["half_load"]["p99_ms"], 1e-6), 2),
+            "half_load_tps": round(half, 1),
+            "saturated": {"server_p99_ms": round(s["p99_ms"], 2), "echo_p99_ms": round(e["p99_ms"], 2)},
+        }
+        if args.json:
+            print(json.dumps(out))
+        else:
+            print(f"\nthroughput: server {out['throughput_tps']:.0f} taps/s, echo {out['echo_throughput_tps']:.0f} "
+                  f"taps/s, ratio {out['throughput_ratio']:.2f} (target >= 0.70)")
+            print(f"latency at half load ({out['half_load_tps']:.0f} taps/s): server p50 {out['p50_ms']:.1f} ms "
+                  f"p95 {out['p95_ms']:.1f} ms p99 {out['p99_ms']:.1f} ms; echo p99 {out['echo_p99_ms']:.1f} ms; "
+                  f"ratio {out['p99_ratio']:.2f} (target <= 3)")
+        return 0
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        if embedded is not None:
+            embedded.stop()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"kept {tmp}", file=sys.stderr)
