@@ -218,23 +218,20 @@ def python_env(**extra: str) -> dict:
 PYTHON = sys.executable
 
 
-class GateProcess:
-    """A real ``privcard gate`` process with a ``stdin`` reader, driven by a test.
+class LoggedProcess:
+    """A child process whose stdout and stderr lines are collected by threads.
 
-    ``tap(uid)`` writes a line to its stdin; ``wait_line(pattern)`` waits for a log
-    line (stderr) or indicator line (stdout) matching a regex. Lines are collected
-    by reader threads, so the pipes never fill up.
+    ``wait_line(pattern)`` waits for a line matching a regex; the pipes never fill up.
     """
 
-    def __init__(self, device_id: str, mqtt_url: str, state_dir, *extra: str, env: dict | None = None):
-        import re  # noqa: F401  (used by wait_line)
+    name = "process"
+
+    def __init__(self, args: list[str], *, env: dict | None = None, stdin: bool = False):
         import threading
 
-        self.device_id = device_id
-        self.state_dir = Path(state_dir)
-        self.args = [PYTHON, "-m", "broker.cli", "gate", "--device-id", device_id, "--mqtt", mqtt_url,
-                     "--reader", "stdin", "--no-gpio", "--state-dir", str(state_dir), *extra]
-        self.proc = subprocess.Popen(self.args, env=python_env(**(env or {})), stdin=subprocess.PIPE,
+        self.args = args
+        self.proc = subprocess.Popen(args, env=python_env(**(env or {})),
+                                     stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
         self.lines: list[str] = []
         self._cond = threading.Condition()
@@ -246,11 +243,6 @@ class GateProcess:
             with self._cond:
                 self.lines.append(line.rstrip("\n"))
                 self._cond.notify_all()
-
-    def tap(self, *uids: str) -> None:
-        """Present cards (one line each)."""
-        self.proc.stdin.write("".join(f"{u}\n" for u in uids))
-        self.proc.stdin.flush()
 
     def count(self, pattern: str) -> int:
         """How many collected lines match."""
@@ -274,7 +266,7 @@ class GateProcess:
                 left = deadline - time.monotonic()
                 if left <= 0 or (self.proc.poll() is not None and not self._cond.wait(0.2)):
                     tail = "\n".join(self.lines[-40:])
-                    raise AssertionError(f"gate {self.device_id}: {len(hits)}/{count} lines /{pattern}/ "
+                    raise AssertionError(f"{self.name}: {len(hits)}/{count} lines /{pattern}/ "
                                          f"(exit code {self.proc.poll()}); last lines:\n{tail}")
                 self._cond.wait(min(left, 0.2))
 
@@ -289,6 +281,25 @@ class GateProcess:
         if self.proc.poll() is None:
             self.proc.terminate()
         return self.proc.wait(timeout)
+
+
+class GateProcess(LoggedProcess):
+    """A real ``privcard gate`` process with a ``stdin`` reader, driven by a test.
+
+    ``tap(uid)`` writes a line to its stdin; ``outbox_depth()`` reads its outbox file.
+    """
+
+    def __init__(self, device_id: str, mqtt_url: str, state_dir, *extra: str, env: dict | None = None):
+        self.device_id = self.name = device_id
+        self.state_dir = Path(state_dir)
+        super().__init__([PYTHON, "-m", "broker.cli", "gate", "--device-id", device_id, "--mqtt", mqtt_url,
+                          "--reader", "stdin", "--no-gpio", "--state-dir", str(state_dir), *extra],
+                         env=env, stdin=True)
+
+    def tap(self, *uids: str) -> None:
+        """Present cards (one line each)."""
+        self.proc.stdin.write("".join(f"{u}\n" for u in uids))
+        self.proc.stdin.flush()
 
     def outbox_depth(self) -> int:
         """Taps waiting in its outbox (read from the SQLite file, safe while it runs)."""
