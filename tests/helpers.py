@@ -493,3 +493,19 @@ class GateSimulator:
         """Stop publishing."""
         self._stop.set()
         self._thread.join(5)
+
+
+# --------------------------------------------------------------------------- admin CLI
+
+
+def run_admin(db_url: str, *args: str, timeout: float = 60.0) -> tuple[int, object]:
+    """Run ``privcard admin --db URL --json ARGS...`` and return (exit code, parsed JSON or stderr text)."""
+    import json
+
+    proc = subprocess.run([PYTHON, "-m", "broker.cli", "admin", "--db", db_url, "--json", *args],
+                          capture_output=True, text=True, env=python_env(), timeout=timeout)
+    try:
+        data = json.loads(proc.stdout) if proc.stdout.strip() else proc.stderr
+    except ValueError:
+        data = proc.stdout + proc.stderr
+    return proc.returncode, data
