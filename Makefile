@@ -1,0 +1,28 @@
+# The two commands (README): `make demo` runs the whole system on embedded defaults,
+# `make test` runs the test suite. Each bootstraps .venv and installs what is missing.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: demo test chaos bench bootstrap-demo bootstrap-test clean
+
+demo: bootstrap-demo
+	$(PY) -m broker.cli demo
+
+test: bootstrap-test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+chaos: bootstrap-test
+	PRIVCARD_CHAOS=full $(PY) -m pytest -m chaos tests/chaos tests/fuzz $(PYTEST_ARGS)
+
+bench: bootstrap-test
+	$(PY) -m broker.cli bench
+
+bootstrap-demo:
+	@VENV=$(VENV) .ci/bootstrap.sh demo
+
+bootstrap-test:
+	@VENV=$(VENV) .ci/bootstrap.sh test
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
