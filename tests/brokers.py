@@ -284,16 +284,17 @@ class LoggedProcess:
 
 
 class GateProcess(LoggedProcess):
-    """A real ``privcard gate`` process with a ``stdin`` reader, driven by a test.
+    """A real ``privcard gate`` process (``stdin`` reader by default), driven by a test.
 
     ``tap(uid)`` writes a line to its stdin; ``outbox_depth()`` reads its outbox file.
     """
 
-    def __init__(self, device_id: str, mqtt_url: str, state_dir, *extra: str, env: dict | None = None):
+    def __init__(self, device_id: str, mqtt_url: str, state_dir, *extra: str, env: dict | None = None,
+                 reader: str = "stdin"):
         self.device_id = self.name = device_id
         self.state_dir = Path(state_dir)
         super().__init__([PYTHON, "-m", "broker.cli", "gate", "--device-id", device_id, "--mqtt", mqtt_url,
-                          "--reader", "stdin", "--no-gpio", "--state-dir", str(state_dir), *extra],
+                          "--reader", reader, "--no-gpio", "--state-dir", str(state_dir), *extra],
                          env=env, stdin=True)
 
     def tap(self, *uids: str) -> None:
