@@ -1,0 +1,149 @@
+"""The staff web console: a Flask app served by the points server process.
+
+``privcard server ... --http HOST:PORT`` calls :func:`serve_in_thread`; tests and
+other tools call :func:`create_app`. Pages are server-rendered Jinja2 templates in
+Thai and English; every form carries a CSRF token (Flask-WTF); every change goes
+through :class:`server.service.Service` with ``actor="web:<username>"`` so the
+audit trail says who did it and when.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from datetime import timedelta
+
+from flask import Flask, g, request, session
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.serving import make_server
+
+from server import store
+from server.domain.config import Programme
+from server.service import Service
+from server.web import accounts, i18n
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HTTP = "127.0.0.1:8080"
+csrf = CSRFProtect()
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Session cookies get ``Secure`` whenever the request came over TLS (directly or via a proxy)."""
+
+    def get_cookie_secure(self, app) -> bool:
+        try:
+            return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+        except RuntimeError:  # outside a request
+            return bool(app.config["SESSION_COOKIE_SECURE"])
+
+
+def create_app(db_url: str | None, prog: Programme, service: Service | None = None, *, connect: bool = True,
+               behind_proxy: bool | None = None, testing: bool = False) -> Flask:
+    """Build the console app; binds the store to ``db_url`` unless ``connect`` is False."""
+    if connect and db_url:
+        store.connect(db_url)
+    else:
+        store.db.connect(reuse_if_open=True)
+        store.upgrade()  # the web migrations, when the server connected before importing us
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=accounts.secret_key(),
+        SESSION_COOKIE_NAME="privcard_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("PRIVCARD_WEB_SECURE_COOKIES", "") == "1",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        MAX_CONTENT_LENGTH=6 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=12 * 3600,
+        WTF_CSRF_SSL_STRICT=True,
+        TESTING=testing,
+        JSON_SORT_KEYS=False,
+    )
+    app.session_interface = _SessionInterface()
+    if behind_proxy if behind_proxy is not None else os.environ.get("PRIVCARD_WEB_PROXY") == "1":
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    app.extensions["privcard.service"] = service or Service(prog)
+    app.extensions["privcard.prog"] = prog
+    csrf.init_app(app)
+
+    @app.before_request
+    def _open_db():
+        store.db.connect(reuse_if_open=True)
+        g.lang = session.get("lang") if session.get("lang") in i18n.LANGS else i18n.DEFAULT_LANG
+
+    @app.teardown_request
+    def _close_db(exc):
+        # each request runs on its own thread: close its connection, never another thread's
+        if not store.db.is_closed() and threading.current_thread() is not threading.main_thread():
+            store.db.close()
+
+    @app.after_request
+    def _headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                                "frame-ancestors 'none'; form-action 'self'")
+        if request.path.startswith(("/api/", "/members", "/staff")) or resp.mimetype == "text/html":
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    from server.web import api, auth, views
+
+    auth.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp, url_prefix="/api")
+    csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions; bearer tokens need none
+    return app
+
+
+class WebServer:
+    """The console's HTTP server running on a background thread."""
+
+    def __init__(self, app: Flask, host: str, port: int):
+        self.app = app
+        self.httpd = make_server(host, port, app, threaded=True)
+        self.host, self.port = host, self.httpd.server_port
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="privcard-web", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """``http://host:port``."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> "WebServer":
+        """Start serving."""
+        self.thread.start()
+        log.info("web console on %s", self.url)
+        return self
+
+    def shutdown(self) -> None:
+        """Stop serving and wait for the thread."""
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+
+
+def parse_http(addr: str | None) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``:PORT``, or ``PORT``) to a pair; default 127.0.0.1:8080."""
+    addr = (addr or DEFAULT_HTTP).strip()
+    host, _, port = addr.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        return host, int(port)
+    except ValueError:
+        raise ValueError(f"--http must be HOST:PORT, got {addr!r}") from None
+
+
+def serve_in_thread(addr: str | None, db_url: str | None, prog: Programme, srv=None) -> WebServer:
+    """Serve the console on ``addr`` in a thread; reuses the points server's Service when given."""
+    host, port = parse_http(addr)
+    # the points server already bound the store to db_url (and its Service caches devices)
+    app = create_app(db_url, prog, srv.service if srv is not None else None, connect=srv is None)
+    return WebServer(app, host, port).start()

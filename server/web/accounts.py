@@ -1,0 +1,275 @@
+"""Staff accounts of the web console: roles, password hashing, lock-out, API tokens.
+
+The console's own tables live here and are created by the ``web`` migration
+namespace (``store.register_migration``), so the core schema stays the lead's.
+Passwords are hashed with Argon2id (argon2-cffi); API tokens are stored as
+SHA-256 digests and shown once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import datetime, timedelta
+
+import peewee as pw
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from server import store
+from server.store import Audit, BaseModel, JSONField, UTCDateTimeField, utcnow
+
+ROLES = ("admin", "staff")
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD = 8
+
+_hasher = PasswordHasher()
+# verified when the username is unknown, so a wrong name costs as long as a wrong password
+_DUMMY_HASH = _hasher.hash("privcard-dummy-password")
+
+
+class AccountError(ValueError):
+    """A staff-account operation refused; the message is meant for people."""
+
+
+class Staff(BaseModel):
+    """A person who signs in to the console."""
+
+    username = pw.CharField(max_length=32, unique=True)
+    role = pw.CharField(max_length=8)  # admin | staff
+    password_hash = pw.CharField(max_length=200)
+    active = pw.BooleanField(default=True)
+    failures = pw.IntegerField(default=0)  # consecutive failed sign-ins
+    locked_until = UTCDateTimeField(null=True)
+    last_login = UTCDateTimeField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "web_staff"
+
+
+class ApiToken(BaseModel):
+    """A bearer token for the JSON API, bound to one staff account."""
+
+    staff = pw.ForeignKeyField(Staff, backref="tokens", on_delete="CASCADE")
+    digest = pw.CharField(max_length=64, unique=True)
+    label = pw.CharField(max_length=64, default="")
+    created_at = UTCDateTimeField(default=utcnow)
+    last_used = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "web_api_token"
+
+
+class Setting(BaseModel):
+    """Console settings kept in the database (the session signing key)."""
+
+    key = pw.CharField(primary_key=True, max_length=64)
+    value = pw.TextField()
+
+    class Meta:
+        table_name = "web_setting"
+
+
+class Event(BaseModel):
+    """A library event whose registration list is credited (PULINET, training, ...)."""
+
+    name = pw.CharField(max_length=120)
+    activity = pw.CharField(max_length=40)
+    day = pw.DateField()
+    created_by = pw.CharField(max_length=64)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "web_event"
+
+
+class Upload(BaseModel):
+    """A registration list waiting between preview and credit."""
+
+    event = pw.ForeignKeyField(Event, backref="uploads", on_delete="CASCADE")
+    filename = pw.CharField(max_length=200, default="")
+    text = pw.TextField()
+    preview = JSONField(null=True)
+    result = JSONField(null=True)
+    created_by = pw.CharField(max_length=64)
+    created_at = UTCDateTimeField(default=utcnow)
+    credited_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "web_upload"
+
+
+WEB_MODELS = [Staff, ApiToken, Setting, Event, Upload]
+
+
+def _m1_tables(migrator) -> None:
+    store.db.create_tables(WEB_MODELS, safe=True)
+
+
+def _m2_search_indexes(migrator) -> None:
+    # Member search: a prefix range on lower(name) uses this expression index
+    # (SQLite >= 3.9 and PostgreSQL both index expressions).
+    ops = "" if store.is_sqlite() else " text_pattern_ops"  # PostgreSQL: LIKE 'prefix%' needs pattern ops
+    store.db.execute_sql(f"CREATE INDEX IF NOT EXISTS web_member_lower_name ON member (lower(name){ops})")
+
+
+store.register_migration("web", [_m1_tables, _m2_search_indexes])
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def check_password_strength(password: str) -> None:
+    """Refuse passwords that are too short to protect a staff account."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise AccountError(f"password must be at least {MIN_PASSWORD} characters")
+    if len(password) > 256:
+        raise AccountError("password must be at most 256 characters")
+
+
+def add_staff(username: str, role: str, password: str, *, actor: str = "cli") -> Staff:
+    """Create a staff account (the CLI's ``staff add``); raises AccountError."""
+    username = (username or "").strip().lower()
+    if not USERNAME_RE.match(username):
+        raise AccountError("username must be 2-32 characters: a-z, 0-9, '.', '_' or '-'")
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    check_password_strength(password)
+    digest = hash_password(password)
+    with store.write_transaction():
+        if Staff.get_or_none(Staff.username == username):
+            raise AccountError(f"staff account {username} already exists")
+        s = Staff.create(username=username, role=role, password_hash=digest)
+        Audit.create(actor=actor, action="staff.add", target=username, detail={"role": role}, at=utcnow())
+    return s
+
+
+def set_password(username: str, password: str, *, actor: str = "cli") -> Staff:
+    """Change a staff member's password and lift any lock-out."""
+    check_password_strength(password)
+    with store.write_transaction():
+        s = Staff.get_or_none(Staff.username == username)
+        if s is None:
+            raise AccountError(f"no staff account {username}")
+        Staff.update(password_hash=hash_password(password), failures=0, locked_until=None).where(
+            Staff.id == s.id).execute()
+        Audit.create(actor=actor, action="staff.password", target=username, at=utcnow())
+    return Staff.get_by_id(s.id)
+
+
+def set_staff(username: str, *, role: str | None = None, active: bool | None = None, unlock: bool = False,
+              actor: str = "cli") -> Staff:
+    """Change a staff member's role, enable/disable the account, or lift a lock-out."""
+    changes: dict = {}
+    if role is not None:
+        if role not in ROLES:
+            raise AccountError(f"role must be one of {', '.join(ROLES)}")
+        changes["role"] = role
+    if active is not None:
+        changes["active"] = bool(active)
+    if unlock:
+        changes.update(failures=0, locked_until=None)
+    with store.write_transaction():
+        s = Staff.get_or_none(Staff.username == username)
+        if s is None:
+            raise AccountError(f"no staff account {username}")
+        if changes:
+            Staff.update(**changes).where(Staff.id == s.id).execute()
+        Audit.create(actor=actor, action="staff.set", target=username,
+                     detail={k: str(v) for k, v in changes.items()}, at=utcnow())
+    return Staff.get_by_id(s.id)
+
+
+class SignInRefused(Exception):
+    """Sign-in refused; ``reason`` is ``bad`` or ``locked`` (with ``until``)."""
+
+    def __init__(self, reason: str, until: datetime | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.until = until
+
+
+def authenticate(username: str, password: str, *, now: datetime | None = None) -> Staff:
+    """Check a sign-in; counts failures and locks the account for 15 min after 5 in a row."""
+    now = now or utcnow()
+    username = (username or "").strip().lower()
+    s = Staff.get_or_none(Staff.username == username) if USERNAME_RE.match(username) else None
+    if s is None or not s.active:
+        try:
+            _hasher.verify(_DUMMY_HASH, password or "")
+        except VerificationError:
+            pass
+        raise SignInRefused("bad")
+    if s.locked_until and s.locked_until > now:
+        raise SignInRefused("locked", s.locked_until)
+    try:
+        ok = _hasher.verify(s.password_hash, password or "")
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        ok = False
+    with store.write_transaction():
+        if not ok:
+            failures = (0 if s.locked_until else s.failures) + 1
+            until = now + LOCKOUT if failures >= MAX_FAILURES else None
+            Staff.update(failures=0 if until else failures, locked_until=until).where(Staff.id == s.id).execute()
+            Audit.create(actor=f"web:{s.username}", action="staff.login_failed", target=s.username,
+                         detail={"failures": failures, "locked": until is not None}, at=now)
+            if until:
+                raise SignInRefused("locked", until)
+            raise SignInRefused("bad")
+        changes = {"failures": 0, "locked_until": None, "last_login": now}
+        if _hasher.check_needs_rehash(s.password_hash):
+            changes["password_hash"] = hash_password(password)
+        Staff.update(**changes).where(Staff.id == s.id).execute()
+        Audit.create(actor=f"web:{s.username}", action="staff.login", target=s.username, at=now)
+    return Staff.get_by_id(s.id)
+
+
+# --------------------------------------------------------------------------- API tokens
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(username: str, label: str = "", *, actor: str = "cli") -> str:
+    """A new API token for ``username``; only its digest is stored, so show it now."""
+    token = "pct_" + secrets.token_urlsafe(32)
+    with store.write_transaction():
+        s = Staff.get_or_none(Staff.username == username)
+        if s is None:
+            raise AccountError(f"no staff account {username}")
+        ApiToken.create(staff=s, digest=_digest(token), label=label[:64])
+        Audit.create(actor=actor, action="staff.token", target=username, detail={"label": label[:64]}, at=utcnow())
+    return token
+
+
+def staff_for_token(token: str) -> Staff | None:
+    """The active staff account a bearer token belongs to, or None."""
+    if not token or not token.startswith("pct_") or len(token) > 100:
+        return None
+    row = ApiToken.get_or_none(ApiToken.digest == _digest(token))
+    if row is None or not hmac.compare_digest(row.digest, _digest(token)):
+        return None
+    s = Staff.get_or_none(Staff.id == row.staff_id)
+    return s if s is not None and s.active else None
+
+
+def secret_key() -> str:
+    """The session signing key, made once per database so every replica shares it."""
+    row = Setting.get_or_none(Setting.key == "secret_key")
+    if row is not None:
+        return row.value
+    value = secrets.token_hex(32)
+    with store.write_transaction():
+        Setting.insert(key="secret_key", value=value).on_conflict_ignore().execute()
+    return Setting.get(Setting.key == "secret_key").value

@@ -1,0 +1,306 @@
+"""The console's JSON API under ``/api/``: the same operations as the pages.
+
+Auth: the console's session cookie (then unsafe methods need the CSRF token in an
+``X-CSRFToken`` header, as the pages' scripts send it) or ``Authorization: Bearer
+<token>`` (tokens from ``privcard admin staff token USER`` or the Staff page).
+Errors are ``{"error": "..."}`` with 400 (refused), 401, 403, 404. The OpenAPI
+description at ``/api/openapi.json`` is generated from the routes registered here.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+
+from server.service import NotFound, ServiceError
+from server.store import Device, LedgerEntry, Member
+from server.web import csrf, queries, reports
+from server.web.auth import actor
+
+bp = Blueprint("api", __name__)
+SPEC: list[dict] = []
+
+
+def svc():
+    """The shared Service."""
+    return current_app.extensions["privcard.service"]
+
+
+def route(path: str, method: str, summary: str, *, admin: bool = False, body: dict | None = None,
+          query: dict | None = None):
+    """Register an API view and describe it for OpenAPI."""
+    def deco(view):
+        def wrapper(**kwargs):
+            if admin and g.staff.role != "admin":
+                return jsonify(error="admin role required"), 403
+            if method != "GET" and not g.via_token:
+                csrf.protect()  # a cookie session must prove the request came from the console
+            try:
+                return view(**kwargs)
+            except NotFound as exc:
+                return jsonify(error=str(exc)), 404
+            except ServiceError as exc:
+                return jsonify(error=str(exc)), 400
+        wrapper.__name__ = view.__name__
+        bp.add_url_rule(path, view.__name__, wrapper, methods=[method])
+        SPEC.append({"path": path, "method": method.lower(), "summary": summary, "admin": admin, "body": body,
+                     "query": query or {}, "name": view.__name__})
+        return view
+    return deco
+
+
+def body() -> dict:
+    """The JSON request body (an object) or a 400."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ServiceError("send a JSON object body with Content-Type: application/json")
+    return data
+
+
+def _member(ref) -> Member:
+    return svc().find_member(ref)
+
+
+S, I, B, O = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}, {"type": "object"}
+
+
+# --------------------------------------------------------------------------- me and dashboard
+
+
+@route("/me", "GET", "The signed-in staff account")
+def me():
+    return jsonify(username=g.staff.username, role=g.staff.role)
+
+
+@route("/dashboard", "GET", "Devices, today's taps and points, latest taps (the dashboard polls this)")
+def dashboard():
+    d = queries.dashboard(svc())
+    lang = g.get("lang", "th")
+    for t in d["taps"]:
+        t["at"] = queries.fmt_time(t["at"])
+        t["received_at"] = queries.fmt_time(t["received_at"])
+    for dev in d["devices"]:
+        dev["last_seen"] = queries.fmt_time(dev["last_seen"])
+    d["today"] = d["today"].isoformat()
+    d["lang"] = lang
+    return jsonify(d)
+
+
+# --------------------------------------------------------------------------- members
+
+
+@route("/members", "GET", "Search members by name, card UID or member id",
+       query={"q": S, "limit": I})
+def members_search():
+    limit = min(max(int(request.args.get("limit", 50) or 50), 1), 200)
+    found = queries.search_members(request.args.get("q", ""), limit=limit)
+    cards = queries.active_cards([m.id for m in found])
+    return jsonify(members=[{"id": m.id, "name": m.name, "group": m.group, "tier": m.tier, "balance": m.balance,
+                             "status": m.status, "card": cards.get(m.id)} for m in found])
+
+
+@route("/members", "POST", "Enrol a member (sign-up credit, joining fee)",
+       body={"name": S, "card": S, "tier": S, "group": S, "valid_until": S, "email": S})
+def members_add():
+    b = body()
+    m = svc().add_member(str(b.get("name", "")), str(b.get("card", "")), tier=b.get("tier") or "silver",
+                         group=b.get("group"), valid_until=b.get("valid_until"), email=b.get("email"), actor=actor())
+    return jsonify(svc().member_dict(m)), 201
+
+
+@route("/members/<ref>", "GET", "A member with cards, privileges and the last 20 entries")
+def member_get(ref):
+    return jsonify(svc().member_dict(_member(ref), history=20))
+
+
+@route("/members/<ref>", "PATCH", "Change name, tier, group, valid_until, status, email",
+       body={"name": S, "tier": S, "group": S, "valid_until": S, "status": S, "email": S})
+def member_set(ref):
+    b = body()
+    allowed = {"name", "tier", "group", "valid_until", "status", "email"}
+    extra = set(b) - allowed
+    if extra:
+        raise ServiceError(f"unknown field(s): {', '.join(sorted(extra))}")
+    m = svc().set_member(_member(ref).id, actor=actor(), **b)
+    return jsonify(svc().member_dict(m))
+
+
+@route("/members/<ref>/entries", "GET", "The member's ledger, newest first (keyset: ?before=ENTRY_ID)",
+       query={"before": I, "limit": I})
+def member_entries(ref):
+    m = _member(ref)
+    limit = min(max(int(request.args.get("limit", 20) or 20), 1), 200)
+    before = request.args.get("before", type=int)
+    entries, older = queries.ledger_page(svc(), m.id, before=before, limit=limit)
+    for e in entries:
+        e.pop("at_dt", None)
+    return jsonify(entries=entries, next_before=older)
+
+
+@route("/members/<ref>/replace-card", "POST", "Replace a lost card (fee recorded, old cards blocked)",
+       body={"card": S})
+def member_replace_card(ref):
+    m = svc().replace_card(_member(ref).id, str(body().get("card", "")), actor=actor())
+    return jsonify(svc().member_dict(Member.get_by_id(m.id)))
+
+
+@route("/cards/<uid>/block", "POST", "Block one card", body={"reason": S})
+def card_block(uid):
+    c = svc().block_card(uid, str(body().get("reason") or "blocked by staff"), actor=actor())
+    return jsonify(uid=c.uid, status=c.status, member=c.member_id)
+
+
+@route("/members/<ref>/credit", "POST", "Credit a counter activity (borrow, partner_purchase with item=shop, "
+       "volunteer with item=session)", body={"activity": S, "item": S})
+def member_credit(ref):
+    b = body()
+    m = _member(ref)
+    if b.get("activity") in ("signup", "entry", "late_stay"):
+        raise ServiceError(f"{b.get('activity')} is not credited at the counter")
+    outcome, entry = svc().award(m.id, str(b.get("activity", "")), item=b.get("item") or None, actor=actor())
+    return jsonify(outcome=outcome, entry=svc().entry_dict(entry) if entry else None, balance=svc().balance(m.id))
+
+
+@route("/members/<ref>/redeem", "POST", "Redeem a reward (fine_discount needs points; others units)",
+       body={"reward": S, "points": I, "units": I})
+def member_redeem(ref):
+    b = body()
+    out = svc().redeem(_member(ref).id, str(b.get("reward", "")), points=b.get("points"), units=b.get("units"),
+                       actor=actor())
+    return jsonify(out)
+
+
+@route("/transfers", "POST", "Transfer points between members", body={"from": S, "to": S, "points": I, "note": S})
+def transfers():
+    b = body()
+    out_e, in_e = svc().transfer(b.get("from", ""), b.get("to", ""), b.get("points"), actor=actor(),
+                                 note=b.get("note"))
+    return jsonify(out=svc().entry_dict(out_e), into=svc().entry_dict(in_e)), 201
+
+
+@route("/entries/<int:entry_id>/void", "POST", "Void an entry with a reason (a reversal entry is appended)",
+       body={"reason": S})
+def entry_void(entry_id):
+    revs = svc().void(entry_id, str(body().get("reason") or ""), actor=actor())
+    return jsonify(reversals=[svc().entry_dict(r) for r in revs])
+
+
+# --------------------------------------------------------------------------- devices (admin)
+
+
+@route("/devices", "GET", "All devices with status", admin=True)
+def devices_list():
+    return jsonify(devices=[svc().device_dict(d) for d in Device.select().order_by(Device.id)])
+
+
+@route("/devices", "POST", "Register a device", admin=True,
+       body={"id": S, "kind": S, "direction": S, "activity": S, "location": S, "settings": O})
+def devices_add():
+    b = body()
+    d = svc().add_device(str(b.get("id", "")), str(b.get("kind", "")), direction=b.get("direction"),
+                         activity=b.get("activity"), location=b.get("location"), settings=b.get("settings") or {},
+                         actor=actor())
+    return jsonify(svc().device_dict(d)), 201
+
+
+@route("/devices/<device_id>", "GET", "A device, its retained config and recent taps", admin=True)
+def device_get(device_id):
+    d = Device.get_or_none(Device.id == device_id)
+    if d is None:
+        raise NotFound(f"no device {device_id}")
+    taps = queries.latest_taps(20, device=device_id)
+    for t in taps:
+        t["at"], t["received_at"] = queries.fmt_time(t["at"]), queries.fmt_time(t["received_at"])
+    return jsonify(device=svc().device_dict(d), config=svc().device_config(d).to_dict(), taps=taps)
+
+
+@route("/devices/<device_id>", "PATCH", "Change fields or settings (null removes a setting); republished at once",
+       admin=True, body={"kind": S, "direction": S, "activity": S, "location": S, "open_ms": I,
+                         "offline_policy": S, "reader": S, "pins": O})
+def device_set(device_id):
+    d = svc().set_device(device_id, actor=actor(), **body())
+    return jsonify(svc().device_dict(d))
+
+
+# --------------------------------------------------------------------------- events and reports
+
+
+@route("/events/import", "POST", "Credit an attendance list (CSV text); dry_run previews per-row results",
+       body={"activity": S, "event": S, "day": S, "csv": S, "dry_run": B})
+def events_import():
+    b = body()
+    rep = svc().import_attendance(str(b.get("csv", "")), str(b.get("activity", "")), str(b.get("event", "")),
+                                  day=b.get("day"), actor=actor(), dry_run=bool(b.get("dry_run")))
+    return jsonify(dry_run=bool(b.get("dry_run")), **rep.to_dict())
+
+
+@route("/reports/<name>", "GET", "A report as JSON (?format=csv for CSV): " + ", ".join(reports.REPORTS),
+       query={"from": S, "to": S, "format": S})
+def report(name):
+    if name not in reports.BUILDERS:
+        raise NotFound(f"no report {name}; known: {', '.join(reports.REPORTS)}")
+    start, end, _ = reports.default_range(svc())
+    try:
+        start = date.fromisoformat(request.args["from"]) if request.args.get("from") else start
+        end = date.fromisoformat(request.args["to"]) if request.args.get("to") else end
+    except ValueError:
+        raise ServiceError("from/to must be YYYY-MM-DD") from None
+    rep = reports.build(name, svc(), start, end)
+    if request.args.get("format") == "csv":
+        return Response(rep.csv(g.get("lang", "en")), mimetype="text/csv; charset=utf-8")
+    return jsonify(report=name, **{"from": start.isoformat(), "to": end.isoformat()},
+                   columns=[k for k, _ in rep.columns], rows=rep.rows)
+
+
+@route("/entries", "GET", "The latest ledger entries of everyone", query={"limit": I})
+def entries():
+    limit = min(max(int(request.args.get("limit", 50) or 50), 1), 500)
+    rows = LedgerEntry.select().order_by(LedgerEntry.id.desc()).limit(limit)
+    return jsonify(entries=[svc().entry_dict(e) for e in rows])
+
+
+# --------------------------------------------------------------------------- OpenAPI
+
+
+def openapi() -> dict:
+    """The OpenAPI 3.1 description of the routes above."""
+    paths: dict = {}
+    for r in SPEC:
+        oa_path = r["path"].replace("<int:", "<").replace("<", "{").replace(">", "}")
+        params = [{"name": p.strip("{}"), "in": "path", "required": True, "schema": S}
+                  for p in oa_path.split("/") if p.startswith("{")]
+        params += [{"name": k, "in": "query", "required": False, "schema": v} for k, v in r["query"].items()]
+        op = {"operationId": r["name"], "summary": r["summary"] + (" (admin)" if r["admin"] else ""),
+              "parameters": params,
+              "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": O}}},
+                            "400": {"$ref": "#/components/responses/Error"},
+                            "401": {"$ref": "#/components/responses/Error"},
+                            **({"403": {"$ref": "#/components/responses/Error"}} if r["admin"] else {}),
+                            "404": {"$ref": "#/components/responses/Error"}}}
+        if r["body"] is not None:
+            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "properties": r["body"]}}}}
+        paths.setdefault(oa_path, {})[r["method"]] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "privcard console API", "version": "1",
+                 "description": "Staff operations on members, points, devices, events and reports. Every change "
+                                "is audited with the caller's staff account."},
+        "servers": [{"url": url_for("api.me", _external=False).rsplit("/me", 1)[0]}],
+        "security": [{"bearer": []}, {"session": []}],
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "privcard admin staff token USER"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "privcard_session",
+                            "description": "console session; unsafe methods also need X-CSRFToken"}},
+            "responses": {"Error": {"description": "Refused", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"error": S}}}}}}},
+        "paths": paths,
+    }
+
+
+@bp.route("/openapi.json")
+def openapi_json():
+    """The API description (signed-in staff only, like every API call)."""
+    return jsonify(openapi())

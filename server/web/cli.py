@@ -1,0 +1,118 @@
+"""``privcard admin staff ...``: console accounts from the command line.
+
+The admin CLI (``server/cli.py``) hooks this in with::
+
+    from server.web import cli as web_cli
+    web_cli.register(subparsers)          # adds the "staff" command
+    ...
+    if args.command == "staff":
+        return web_cli.run(args)          # needs args.db
+
+Standalone (same arguments): ``python -m server.web.cli --db URL staff add alice --role admin``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+from server import store
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add ``staff add|list|passwd|role|disable|enable|unlock|token`` to an argparse subparsers object."""
+    p = subparsers.add_parser("staff", help="web console staff accounts",
+                              description="Create and manage web console staff accounts.")
+    sub = p.add_subparsers(dest="staff_command", metavar="ACTION")
+    sub.required = True
+    add = sub.add_parser("add", help="create an account (prompts for the password unless --password)")
+    add.add_argument("username")
+    add.add_argument("--role", choices=("admin", "staff"), default="staff")
+    add.add_argument("--password", help="the password (prompted when omitted; avoid on shared machines)")
+    sub.add_parser("list", help="list accounts")
+    pw_ = sub.add_parser("passwd", help="set a new password (and lift a lock-out)")
+    pw_.add_argument("username")
+    pw_.add_argument("--password")
+    role = sub.add_parser("role", help="change an account's role")
+    role.add_argument("username")
+    role.add_argument("role", choices=("admin", "staff"))
+    for name, text in (("disable", "stop an account from signing in"), ("enable", "allow an account again"),
+                       ("unlock", "lift a lock-out after failed sign-ins")):
+        sub.add_parser(name, help=text).add_argument("username")
+    tok = sub.add_parser("token", help="create an API bearer token (printed once)")
+    tok.add_argument("username")
+    tok.add_argument("--label", default="cli")
+    return p
+
+
+def _password(given: str | None) -> str:
+    if given is not None:
+        return given
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise SystemExit("privcard admin staff: passwords differ")
+    return first
+
+
+def run(args) -> int:
+    """Execute a parsed ``staff`` command; prints one line per result, errors on stderr."""
+    from server.web import accounts
+
+    if store.db.obj is None:
+        store.connect(args.db)
+    else:
+        store.upgrade()  # the web tables, when the admin CLI connected before importing us
+    cmd = args.staff_command
+    actor = f"cli:{os.environ.get('USER') or 'admin'}"
+    try:
+        if cmd == "add":
+            s = accounts.add_staff(args.username, args.role, _password(args.password), actor=actor)
+            print(f"staff account {s.username} ({s.role}) created")
+        elif cmd == "list":
+            for s in accounts.Staff.select().order_by(accounts.Staff.username):
+                state = "active" if s.active else "disabled"
+                locked = f" locked until {s.locked_until:%Y-%m-%d %H:%M} UTC" if s.locked_until and \
+                    s.locked_until > store.utcnow() else ""
+                print(f"{s.username}\t{s.role}\t{state}{locked}")
+        elif cmd == "passwd":
+            accounts.set_password(args.username, _password(args.password), actor=actor)
+            print(f"password of {args.username} changed")
+        elif cmd == "role":
+            accounts.set_staff(args.username, role=args.role, actor=actor)
+            print(f"{args.username} is now {args.role}")
+        elif cmd in ("disable", "enable"):
+            accounts.set_staff(args.username, active=cmd == "enable", actor=actor)
+            print(f"{args.username} {cmd}d")
+        elif cmd == "unlock":
+            accounts.set_staff(args.username, unlock=True, actor=actor)
+            print(f"{args.username} unlocked")
+        elif cmd == "token":
+            print(accounts.create_token(args.username, args.label, actor=actor))
+        return 0
+    except accounts.AccountError as exc:
+        print(f"privcard admin staff: {exc}", file=sys.stderr)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry point (until the admin CLI wires ``staff`` in)."""
+    parser = argparse.ArgumentParser(prog="privcard admin")
+    parser.add_argument("--db", default=os.environ.get("PRIVCARD_DB", "sqlite:///var/privcard.db"))
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    register(subparsers)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except store.StoreError as exc:
+        print(f"privcard admin: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""Thai and English for the console: English source strings, a Thai catalogue, and
+dates in the Buddhist era for Thai (``21/1/2559 11:14:10``, as the pilot showed them).
+
+Templates call ``_("English text")``; a string missing from :data:`TH` shows in
+English (a unit test keeps the catalogue complete).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+LANGS = ("th", "en")
+DEFAULT_LANG = "th"
+BE_OFFSET = 543
+
+TH = {
+    # chrome
+    "Privilege card console": "ระบบบัตรสิทธิพิเศษ",
+    "Dashboard": "ภาพรวม",
+    "Members": "สมาชิก",
+    "Devices": "อุปกรณ์",
+    "Events": "กิจกรรม",
+    "Reports": "รายงาน",
+    "Staff": "เจ้าหน้าที่",
+    "Sign out": "ออกจากระบบ",
+    "Sign in": "เข้าสู่ระบบ",
+    "Username": "ชื่อผู้ใช้",
+    "Password": "รหัสผ่าน",
+    "Signed in as": "ผู้ใช้",
+    "Wrong username or password.": "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง",
+    "Too many failed attempts: this account is locked until %(until)s.":
+        "ใส่รหัสผ่านผิดหลายครั้ง บัญชีถูกล็อกถึงเวลา %(until)s",
+    "Please sign in.": "กรุณาเข้าสู่ระบบ",
+    "Only administrators can open this page.": "เฉพาะผู้ดูแลระบบเท่านั้นที่เปิดหน้านี้ได้",
+    "The form expired or was not sent by this console; nothing was changed. Please try again.":
+        "แบบฟอร์มหมดอายุหรือไม่ได้ส่งจากระบบนี้ ไม่มีการเปลี่ยนแปลงใดๆ กรุณาลองอีกครั้ง",
+    "Not found": "ไม่พบข้อมูล",
+    "Save": "บันทึก",
+    "Cancel": "ยกเลิก",
+    "Back": "กลับ",
+    "Search": "ค้นหา",
+    "Download CSV": "ดาวน์โหลด CSV",
+    "Language": "ภาษา",
+    "none": "ไม่มี",
+    "Yes": "ใช่",
+    "No": "ไม่",
+    # dashboard
+    "Devices online": "อุปกรณ์ออนไลน์",
+    "Devices offline": "อุปกรณ์ออฟไลน์",
+    "Taps today": "การแตะบัตรวันนี้",
+    "Points today": "คะแนนที่ได้วันนี้",
+    "Visitors today": "ผู้เข้าใช้วันนี้",
+    "Latest taps": "การแตะบัตรล่าสุด",
+    "Time": "เวลา",
+    "Device": "อุปกรณ์",
+    "Card": "บัตร",
+    "Member": "สมาชิก",
+    "Outcome": "ผลลัพธ์",
+    "Points": "คะแนน",
+    "State": "สถานะ",
+    "Last seen": "ติดต่อล่าสุด",
+    "Outbox": "คิวค้างส่ง",
+    "Reader": "เครื่องอ่านบัตร",
+    "Location": "ที่ตั้ง",
+    "Kind": "ประเภท",
+    "Direction": "ทิศทาง",
+    "Activity": "กิจกรรม",
+    "online": "ออนไลน์",
+    "offline": "ออฟไลน์",
+    "unknown": "ไม่ทราบ",
+    "No taps yet today.": "ยังไม่มีการแตะบัตรวันนี้",
+    "No devices yet.": "ยังไม่มีอุปกรณ์",
+    "Updated": "ปรับปรุงเมื่อ",
+    "credited": "ได้คะแนน",
+    "limit_reached": "ได้คะแนนแล้ววันนี้",
+    "no_activity": "ไม่มีกิจกรรม",
+    "unknown_card": "ไม่พบบัตร",
+    "card_blocked": "บัตรถูกระงับ",
+    "expired": "หมดอายุ",
+    "invalid": "ข้อมูลไม่ถูกต้อง",
+    # devices
+    "Add a device": "เพิ่มอุปกรณ์",
+    "Device id": "รหัสอุปกรณ์",
+    "Edit device": "แก้ไขอุปกรณ์",
+    "Open time (ms)": "เวลาเปิดประตู (มิลลิวินาที)",
+    "Offline policy": "นโยบายเมื่อออฟไลน์",
+    "Pins": "ขา GPIO",
+    "Repeat window (s)": "ช่วงกันแตะซ้ำ (วินาที)",
+    "Heartbeat (s)": "ส่งสถานะทุก (วินาที)",
+    "Config revision": "รุ่นการตั้งค่า",
+    "published": "ส่งถึงอุปกรณ์แล้ว",
+    "waiting to publish": "รอส่งการตั้งค่า",
+    "Recent taps": "การแตะบัตรล่าสุด",
+    "Status": "สถานะ",
+    "Settings": "การตั้งค่า",
+    "Device %(id)s added; its config is published to the device.": "เพิ่มอุปกรณ์ %(id)s แล้ว ส่งการตั้งค่าไปยังอุปกรณ์",
+    "Device %(id)s saved; the device receives the new config within a few seconds.":
+        "บันทึกอุปกรณ์ %(id)s แล้ว อุปกรณ์จะได้รับการตั้งค่าใหม่ภายในไม่กี่วินาที",
+    "default": "ค่าเริ่มต้น",
+    "in": "เข้า",
+    "out": "ออก",
+    "gate": "ประตู",
+    "kiosk": "ตู้คีออสก์",
+    "counter": "เคาน์เตอร์",
+    "allowlist": "ตามรายชื่อบัตร",
+    "open": "เปิดให้ทุกบัตร",
+    "closed": "ไม่เปิด",
+    "Software": "ซอฟต์แวร์",
+    "e.g. relay=17, green=22, red=27": "เช่น relay=17, green=22, red=27",
+    "e.g. nfc:usb or serial:/dev/ttyAMA0": "เช่น nfc:usb หรือ serial:/dev/ttyAMA0",
+    # members
+    "Search by name, card UID or member id": "ค้นหาด้วยชื่อ หมายเลขบัตร หรือรหัสสมาชิก",
+    "Enrol a member": "สมัครสมาชิกใหม่",
+    "Name": "ชื่อ-สกุล",
+    "Card UID": "หมายเลขบัตร (UID)",
+    "Tier": "ประเภทบัตร",
+    "Group": "กลุ่มผู้ใช้",
+    "Valid until": "ใช้ได้ถึง",
+    "Balance": "คะแนนคงเหลือ",
+    "Enrol": "สมัครสมาชิก",
+    "No members found.": "ไม่พบสมาชิก",
+    "Member %(id)s enrolled with %(points)s sign-up points.": "สมัครสมาชิก %(id)s แล้ว ได้รับ %(points)s คะแนนแรกเข้า",
+    "Joining fee %(baht)s baht.": "ค่าสมัคร %(baht)s บาท",
+    "Privilege card ID": "หมายเลขบัตรสิทธิพิเศษ",
+    "Last modified": "แก้ไขล่าสุด",
+    "Ledger": "รายการคะแนน",
+    "No.": "ลำดับ",
+    "Date-time": "วันที่-เวลา",
+    "Type": "ประเภท",
+    "Item": "รายการ",
+    "Void": "ยกเลิก",
+    "voided": "ยกเลิกแล้ว",
+    "Older entries": "รายการก่อนหน้า",
+    "Newest entries": "รายการล่าสุด",
+    "Edit member": "แก้ไขข้อมูลสมาชิก",
+    "active": "ใช้งานได้",
+    "blocked": "ระงับ",
+    "Member saved.": "บันทึกข้อมูลสมาชิกแล้ว",
+    "Cards": "บัตร",
+    "Replace lost card": "ออกบัตรใหม่แทนบัตรหาย",
+    "New card UID": "หมายเลขบัตรใหม่",
+    "Replacement fee: %(baht)s baht. The old card stops working.": "ค่าออกบัตรใหม่ %(baht)s บาท บัตรเดิมจะใช้ไม่ได้",
+    "Card replaced; the old card is blocked and the fee recorded.": "ออกบัตรใหม่แล้ว บัตรเดิมถูกระงับและบันทึกค่าธรรมเนียมแล้ว",
+    "Block card": "ระงับบัตร",
+    "Reason": "เหตุผล",
+    "Card %(uid)s blocked.": "ระงับบัตร %(uid)s แล้ว",
+    "Credit points": "ให้คะแนน",
+    "Partner shop": "ร้านค้าที่ร่วมรายการ",
+    "Volunteer session / hours": "งานจิตอาสา / จำนวนชั่วโมง",
+    "e.g. 2026-11-22 shelving 3 h": "เช่น 2569-11-22 จัดชั้นหนังสือ 3 ชม.",
+    "Credit": "ให้คะแนน",
+    "Credited %(points)s points for %(activity)s.": "ให้ %(points)s คะแนน สำหรับ %(activity)s แล้ว",
+    "Already credited today: %(activity)s earns once per day.": "วันนี้ได้คะแนน %(activity)s ไปแล้ว (ได้วันละครั้ง)",
+    "Transfer points": "โอนคะแนน",
+    "To member (id or card)": "ถึงสมาชิก (รหัสหรือหมายเลขบัตร)",
+    "Transfer": "โอน",
+    "Transferred %(points)s points to member %(to)s.": "โอน %(points)s คะแนน ให้สมาชิก %(to)s แล้ว",
+    "Redeem a reward": "แลกของรางวัล",
+    "Reward": "ของรางวัล",
+    "Points (fine discount, steps of %(step)s)": "คะแนน (ส่วนลดค่าปรับ ทีละ %(step)s)",
+    "Units (days, hours, pieces)": "จำนวน (วัน ชั่วโมง ชิ้น)",
+    "Redeem": "แลก",
+    "Redeemed %(points)s points: %(reward)s.": "แลก %(points)s คะแนน: %(reward)s แล้ว",
+    "Fees": "ค่าธรรมเนียม",
+    "baht": "บาท",
+    "joining": "ค่าสมัคร",
+    "card_replacement": "ค่าออกบัตรใหม่",
+    "Privileges now": "สิทธิปัจจุบัน",
+    "Borrow": "ยืมหนังสือ",
+    "books for": "เล่ม นาน",
+    "Locker": "ตู้ฝากของ",
+    "days": "วัน",
+    "Study room": "ห้องค้นคว้ากลุ่ม",
+    "hours per booking": "ชั่วโมงต่อครั้ง",
+    "Fine discount up to": "ส่วนลดค่าปรับสูงสุด",
+    "Void entry": "ยกเลิกรายการ",
+    "Void this entry? A reversal entry is added; the original stays in the ledger.":
+        "ยืนยันยกเลิกรายการนี้? ระบบจะเพิ่มรายการกลับรายการ โดยรายการเดิมยังคงอยู่",
+    "Yes, void it": "ยืนยันยกเลิก",
+    "Entry %(id)s voided.": "ยกเลิกรายการ %(id)s แล้ว",
+    "A reason is required.": "ต้องระบุเหตุผล",
+    "Both legs of the transfer are reversed.": "รายการโอนทั้งสองฝั่งจะถูกยกเลิก",
+    "Staff member": "เจ้าหน้าที่",
+    "sign-up": "แรกเข้า",
+    "Member": "สมาชิก",
+    # events
+    "Create an event": "สร้างกิจกรรม",
+    "Event name": "ชื่อกิจกรรม",
+    "Date": "วันที่",
+    "Create": "สร้าง",
+    "Event created.": "สร้างกิจกรรมแล้ว",
+    "Upload registration list": "อัปโหลดรายชื่อผู้ลงทะเบียน",
+    "CSV of card UIDs or member ids, one per line (a header row uid/card/member_id is allowed).":
+        "ไฟล์ CSV ของหมายเลขบัตรหรือรหัสสมาชิก บรรทัดละหนึ่งรายการ (มีหัวตาราง uid/card/member_id ได้)",
+    "Preview": "ตรวจสอบก่อน",
+    "Preview — nothing is credited yet": "ตรวจสอบรายการ — ยังไม่มีการให้คะแนน",
+    "Line": "บรรทัด",
+    "Result": "ผล",
+    "will be credited": "จะได้รับคะแนน",
+    "already credited": "ได้รับคะแนนแล้ว",
+    "error": "ผิดพลาด",
+    "Credit %(n)s members": "ให้คะแนนสมาชิก %(n)s คน",
+    "%(n)s credited, %(already)s already credited, %(errors)s errors.":
+        "ให้คะแนน %(n)s คน, ได้รับแล้ว %(already)s คน, ผิดพลาด %(errors)s รายการ",
+    "Uploads": "ไฟล์ที่อัปโหลด",
+    "Credited members": "สมาชิกที่ได้คะแนน",
+    "No events yet.": "ยังไม่มีกิจกรรม",
+    "Choose a file.": "กรุณาเลือกไฟล์",
+    "The file is not UTF-8 text.": "ไฟล์ไม่ใช่ข้อความ UTF-8",
+    "This list was already credited.": "รายชื่อนี้ให้คะแนนไปแล้ว",
+    # reports
+    "From": "ตั้งแต่",
+    "To": "ถึง",
+    "Show": "แสดง",
+    "Semester": "ภาคการศึกษา",
+    "Entries per day": "จำนวนการเข้าใช้รายวัน",
+    "Entries per hour": "จำนวนการเข้าใช้รายชั่วโมง",
+    "Top borrowers of the semester": "ผู้ยืมมากที่สุดประจำภาคการศึกษา",
+    "Top library users of the semester": "ผู้เข้าใช้ห้องสมุดมากที่สุดประจำภาคการศึกษา",
+    "Points earned and redeemed per activity": "คะแนนที่ได้และที่ใช้ตามกิจกรรม",
+    "Members by segment": "สมาชิกตามกลุ่มผู้ใช้",
+    "Kiosk feedback ratings": "คะแนนความพึงพอใจจากตู้คีออสก์",
+    "Average": "เฉลี่ย",
+    "ratings": "ครั้ง",
+    "No data in this range.": "ไม่มีข้อมูลในช่วงนี้",
+    # staff admin
+    "Staff accounts": "บัญชีเจ้าหน้าที่",
+    "Role": "บทบาท",
+    "Add staff": "เพิ่มเจ้าหน้าที่",
+    "Locked until": "ล็อกถึง",
+    "Unlock": "ปลดล็อก",
+    "Staff account %(name)s added.": "เพิ่มบัญชี %(name)s แล้ว",
+    "API tokens": "โทเค็น API",
+    "Create API token": "สร้างโทเค็น API",
+    "Copy this token now; it is not shown again:": "คัดลอกโทเค็นนี้ไว้ ระบบจะไม่แสดงอีก:",
+    "Recent changes": "การเปลี่ยนแปลงล่าสุด",
+    "Who": "ผู้ทำ",
+    "What": "รายการ",
+    "Target": "เป้าหมาย",
+    "Details": "รายละเอียด",
+    "admin": "ผู้ดูแลระบบ",
+    "staff": "เจ้าหน้าที่",
+    "Account unlocked.": "ปลดล็อกบัญชีแล้ว",
+}
+
+
+def translate(text: str, lang: str, **values) -> str:
+    """``text`` in ``lang`` with ``%(name)s`` values filled in."""
+    out = TH.get(text, text) if lang == "th" else text
+    return out % values if values else out
+
+
+def fmt_datetime(when: datetime | None, lang: str, tz) -> str:
+    """A local date-time: ``21/1/2559 11:14:10`` in Thai (B.E.), ``2016-01-21 11:14:10`` in English."""
+    if when is None:
+        return "—"
+    local = when.astimezone(tz)
+    if lang == "th":
+        return f"{local.day}/{local.month}/{local.year + BE_OFFSET} {local:%H:%M:%S}"
+    return f"{local:%Y-%m-%d %H:%M:%S}"
+
+
+def fmt_date(day: date | None, lang: str) -> str:
+    """A date: ``21/1/2559`` in Thai (B.E.), ``2016-01-21`` in English."""
+    if day is None:
+        return "—"
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
+    if lang == "th":
+        return f"{day.day}/{day.month}/{day.year + BE_OFFSET}"
+    return day.isoformat()
+
+
+#: how an entry came about (the "type" column of the pilot's member screen)
+SOURCE_LABELS = {
+    "tap": {"th": "แตะบัตร", "en": "Card tap"},
+    "admin": {"th": "เคาน์เตอร์", "en": "Counter"},
+    "import": {"th": "รายชื่อกิจกรรม", "en": "Event list"},
+    "signup": {"th": "สมัครสมาชิก", "en": "Sign-up"},
+    "transfer": {"th": "โอนคะแนน", "en": "Transfer"},
+    "redeem": {"th": "แลกคะแนน", "en": "Redeem"},
+    "void": {"th": "ยกเลิกรายการ", "en": "Void"},
+}

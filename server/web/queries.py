@@ -1,0 +1,177 @@
+"""Read-side queries of the console: member search, ledger pages, the dashboard.
+
+Writes go through :class:`server.service.Service`; these are the reads the
+service layer has no use for. Every query here is shaped to use an index: member
+id and card UID are primary keys, names are found by a prefix range over
+``lower(name)`` (the ``web_member_lower_name`` expression index), ledger pages by
+keyset on ``(member, id)``, today's taps by ``received_at``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, timezone
+
+import peewee as pw
+
+from broker import contract
+from server import store
+from server.domain import rules
+from server.store import Card, Device, Fee, LedgerEntry, Member, TapInbox
+
+HEX_RE = re.compile(r"^[0-9A-F]{2,20}$")
+
+
+def _next_prefix(prefix: str) -> str:
+    """The smallest string greater than every string starting with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _name_prefix(term: str):
+    """``lower(name)`` starts with ``term`` (index range on SQLite, text_pattern_ops LIKE on PostgreSQL)."""
+    lowered = pw.fn.lower(Member.name)
+    if store.is_sqlite():
+        return (lowered >= term) & (lowered < _next_prefix(term))
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return pw.Expression(lowered, "LIKE", escaped + "%")
+
+
+def _name_word(term: str):
+    """A later word of the name starts with ``term`` (a scan; used only to top up)."""
+    func = pw.fn.instr(pw.fn.lower(Member.name), " " + term) if store.is_sqlite() else \
+        pw.fn.strpos(pw.fn.lower(Member.name), " " + term)
+    return func > 0
+
+
+def search_members(text: str | None, limit: int = 50) -> list[Member]:
+    """Members by id, card UID (exact or prefix) or name (prefix of the name or of a later word).
+
+    Ordered: exact id, exact card, card prefix, name prefix, word prefix. Input is
+    only ever a bound parameter, so SQL-looking text is just a name nobody has.
+    """
+    term = (text or "").strip()[:100]
+    if not term:
+        return list(Member.select().order_by(Member.id.desc()).limit(limit))
+    found: dict[int, Member] = {}
+
+    def add(query) -> None:
+        for m in query.limit(limit - len(found)) if len(found) < limit else []:
+            found.setdefault(m.id, m)
+
+    if re.fullmatch(r"\d{1,9}", term):
+        add(Member.select().where(Member.id == int(term)))
+    hexs = re.sub(r"[\s:-]", "", term).upper()
+    if HEX_RE.match(hexs):
+        add(Member.select().join(Card, on=(Card.member == Member.id)).where(Card.uid == hexs))
+        if len(hexs) >= 4:
+            add(Member.select().join(Card, on=(Card.member == Member.id))
+                .where((Card.uid > hexs) & (Card.uid < _next_prefix(hexs))).order_by(Card.uid))
+    lowered = term.lower()
+    add(Member.select().where(_name_prefix(lowered)).order_by(pw.fn.lower(Member.name), Member.id))
+    if len(found) < limit and len(lowered) >= 2:
+        add(Member.select().where(_name_word(lowered)).order_by(Member.id))
+    return list(found.values())[:limit]
+
+
+def active_cards(member_ids: list[int]) -> dict[int, str]:
+    """The newest active card UID of each member."""
+    out: dict[int, str] = {}
+    if not member_ids:
+        return out
+    for c in (Card.select(Card.uid, Card.member).where((Card.member.in_(member_ids)) & (Card.status == "active"))
+              .order_by(Card.issued_at)):
+        out[c.member_id] = c.uid
+    return out
+
+
+def ledger_page(service, member_id: int, before: int | None = None, limit: int = 20) -> tuple[list[dict], int | None]:
+    """A page of the member's ledger, newest first (keyset on id); (entries, next ``before``)."""
+    q = LedgerEntry.select().where(LedgerEntry.member == member_id)
+    if before:
+        q = q.where(LedgerEntry.id < before)
+    rows = list(q.order_by(LedgerEntry.id.desc()).limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    ids = [r.id for r in rows]
+    voided = {e.void_of_id for e in LedgerEntry.select(LedgerEntry.void_of).where(LedgerEntry.void_of.in_(ids))} \
+        if ids else set()
+    out = [dict(service.entry_dict(r, voided=r.id in voided), at_dt=r.at) for r in rows]
+    return out, (rows[-1].id if more else None)
+
+
+def fees(member_id: int) -> list[Fee]:
+    """Money taken from the member (joining, card replacement), newest first."""
+    return list(Fee.select().where(Fee.member == member_id).order_by(Fee.id.desc()).limit(20))
+
+
+def day_bounds(day: date, prog) -> tuple[datetime, datetime]:
+    """The UTC instants where the library's business day ``day`` starts and ends."""
+    start = datetime.combine(day, time.min).replace(tzinfo=prog.tz).astimezone(timezone.utc)
+    end = datetime.combine(day + timedelta(days=1), time.min).replace(tzinfo=prog.tz).astimezone(timezone.utc)
+    return start, end
+
+
+def device_rows() -> list[dict]:
+    """Every device with its live status for the dashboard and the devices page."""
+    out = []
+    for d in Device.select().order_by(Device.kind, Device.id):
+        status = d.status or {}
+        out.append({
+            "id": d.id, "kind": d.kind, "direction": d.direction, "activity": d.activity, "location": d.location,
+            "state": d.state or "unknown", "last_seen": d.last_seen, "outbox": status.get("outbox"),
+            "reader": status.get("reader"), "version": status.get("version"),
+            "clock_ok": status.get("clock_ok"), "error": status.get("error"),
+            "revision": d.revision, "published": d.published_revision >= d.revision,
+            "settings": d.settings or {},
+        })
+    return out
+
+
+def latest_taps(limit: int = 15, device: str | None = None) -> list[dict]:
+    """The newest taps the server decided, with member names."""
+    q = TapInbox.select().order_by(TapInbox.id.desc()).limit(limit)
+    if device:
+        q = TapInbox.select().where(TapInbox.device == device).order_by(TapInbox.id.desc()).limit(limit)
+    rows = list(q)
+    names = {m.id: m.name for m in Member.select(Member.id, Member.name).where(
+        Member.id.in_([r.member for r in rows if r.member]))} if rows else {}
+    return [{"id": r.id, "device": r.device, "uid": r.uid, "at": r.at, "received_at": r.received_at,
+             "outcome": r.outcome, "points": r.points, "member": r.member, "name": names.get(r.member),
+             "activity": (r.result or {}).get("activity")} for r in rows]
+
+
+def dashboard(service) -> dict:
+    """Everything the dashboard shows, in a handful of indexed queries."""
+    prog = service.prog
+    today = service.today()
+    start, end = day_bounds(today, prog)
+    outcomes = {o: n for o, n in TapInbox.select(TapInbox.outcome, pw.fn.COUNT(TapInbox.id)).where(
+        (TapInbox.received_at >= start) & (TapInbox.received_at < end)).group_by(TapInbox.outcome).tuples()}
+    earning = list(prog.activities)
+    points_today = LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0)).where(
+        (LedgerEntry.day == today) & (LedgerEntry.activity.in_(earning))).scalar()
+    visitors = LedgerEntry.select(pw.fn.COUNT(LedgerEntry.id)).where(
+        (LedgerEntry.day == today) & (LedgerEntry.activity == "entry") & (LedgerEntry.points > 0)).scalar()
+    devices = device_rows()
+    return {
+        "today": today,
+        "taps_today": sum(outcomes.values()),
+        "outcomes": outcomes,
+        "credited_today": outcomes.get("credited", 0),
+        "points_today": int(points_today or 0),
+        "visitors_today": int(visitors or 0),
+        "devices": devices,
+        "online": sum(1 for d in devices if d["state"] == "online"),
+        "offline": sum(1 for d in devices if d["state"] != "online"),
+        "taps": latest_taps(15),
+    }
+
+
+def fmt_time(when: datetime | None) -> str | None:
+    """ISO-8601 with offset for JSON."""
+    return contract.format_time(when) if when else None
+
+
+def business_day_of(service, when: datetime) -> date:
+    """The business day of an instant."""
+    return rules.business_day(when, service.prog)

@@ -1,0 +1,259 @@
+"""Managers' reports: entries per day and hour, the semester competitions, points
+per activity, segments, kiosk feedback — each a table (for the page and CSV) and,
+where it helps, a server-side SVG bar chart (no JavaScript, no CDN).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from html import escape
+
+import peewee as pw
+
+from server.domain import rules
+from server.service import GROUPS, LABELS
+from server.store import Device, Feedback, LedgerEntry, Member, TapInbox
+from server.web.queries import day_bounds
+
+SEGMENTS = {
+    "U1": {"th": "นักศึกษาปริญญาตรี", "en": "Undergraduate"},
+    "U2": {"th": "นักศึกษาบัณฑิตศึกษา", "en": "Graduate student"},
+    "U3": {"th": "อาจารย์", "en": "Academic staff"},
+    "U4": {"th": "บุคลากรสายสนับสนุน", "en": "Support staff"},
+    "U5": {"th": "สมาชิกภายนอก", "en": "External member"},
+    "": {"th": "ไม่ระบุ", "en": "Not set"},
+}
+REPORTS = ("entries_daily", "entries_hourly", "top_borrowers", "top_users", "points", "segments", "feedback")
+
+
+@dataclass
+class Report:
+    """One report: column keys with labels, rows, and an optional chart."""
+
+    name: str
+    columns: list  # (key, {"th","en"})
+    rows: list = field(default_factory=list)  # dicts
+    chart: list | None = None  # (label, value)
+
+    def csv(self, lang: str = "en") -> str:
+        """UTF-8 CSV text (with a BOM so spreadsheet programs read Thai)."""
+        buf = io.StringIO()
+        buf.write("\ufeff")
+        w = csv.writer(buf)
+        w.writerow([label[lang] for _, label in self.columns])
+        for row in self.rows:
+            w.writerow([_csv_cell(row.get(key), lang) for key, _ in self.columns])
+        return buf.getvalue()
+
+
+def _csv_cell(value, lang):
+    if isinstance(value, dict) and "en" in value:
+        value = value[lang]
+    text = "" if value is None else str(value)
+    # a cell starting with = + - @ would be a formula in a spreadsheet
+    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def default_range(service) -> tuple[date, date, str]:
+    """The current semester up to today, and its label."""
+    today = service.today()
+    label, start, _ = rules.semester_of(today, service.prog)
+    return start, today, label
+
+
+def _entry_devices() -> list[str]:
+    return [d.id for d in Device.select(Device.id).where((Device.kind == "gate") & (
+        Device.direction.is_null() | (Device.direction == "in")))]
+
+
+def _gate_taps(service, start: date, end: date):
+    """Local times of opened taps at entrance gates between two business days."""
+    lo, _ = day_bounds(start, service.prog)
+    _, hi = day_bounds(end, service.prog)
+    devices = _entry_devices()
+    if not devices:
+        return []
+    q = (TapInbox.select(TapInbox.at).where((TapInbox.device.in_(devices)) & (TapInbox.at >= lo) & (TapInbox.at < hi)
+                                           & (TapInbox.outcome.in_(sorted(rules.OPEN_OUTCOMES)))).tuples())
+    tz = service.prog.tz
+    return [at.astimezone(tz) for (at,) in q]
+
+
+def entries_daily(service, start: date, end: date) -> Report:
+    """Visits (entrance-gate taps) and distinct members credited for entry, per day."""
+    visits = Counter(t.date() for t in _gate_taps(service, start, end))
+    members = dict(LedgerEntry.select(LedgerEntry.day, pw.fn.SUM(pw.Case(None, [(LedgerEntry.points > 0, 1)], -1)))
+                   .where((LedgerEntry.activity == "entry") & LedgerEntry.day.between(start, end))
+                   .group_by(LedgerEntry.day).tuples())
+    members = {(d if isinstance(d, date) else date.fromisoformat(str(d))): n for d, n in members.items()}
+    rows, day = [], start
+    while day <= end and len(rows) < 400:
+        rows.append({"day": day.isoformat(), "visits": visits.get(day, 0), "members": int(members.get(day, 0) or 0)})
+        day += timedelta(days=1)
+    return Report("entries_daily", [("day", {"th": "วันที่", "en": "Day"}),
+                                    ("visits", {"th": "จำนวนครั้งที่เข้า", "en": "Visits"}),
+                                    ("members", {"th": "สมาชิกที่ได้คะแนนเข้าใช้", "en": "Members credited"})],
+                  rows, chart=[(r["day"][5:], r["visits"]) for r in rows])
+
+
+def entries_hourly(service, start: date, end: date) -> Report:
+    """Visits by hour of the day over the range."""
+    hours = Counter(t.hour for t in _gate_taps(service, start, end))
+    rows = [{"hour": f"{h:02d}:00", "visits": hours.get(h, 0)} for h in range(24)]
+    return Report("entries_hourly", [("hour", {"th": "ชั่วโมง", "en": "Hour"}),
+                                     ("visits", {"th": "จำนวนครั้งที่เข้า", "en": "Visits"})],
+                  rows, chart=[(r["hour"][:2], r["visits"]) for r in rows])
+
+
+def _top(activity: str, start: date, end: date, limit: int = 20) -> list[dict]:
+    days = pw.fn.SUM(pw.Case(None, [(LedgerEntry.points > 0, 1), (LedgerEntry.points < 0, -1)], 0))
+    q = (LedgerEntry.select(LedgerEntry.member, days.alias("n"))
+         .where((LedgerEntry.activity == activity) & LedgerEntry.day.between(start, end))
+         .group_by(LedgerEntry.member).having(days > 0).order_by(pw.SQL("n DESC"), LedgerEntry.member).limit(limit))
+    counts = [(e.member_id, e.n) for e in q]
+    members = {m.id: m for m in Member.select().where(Member.id.in_([m for m, _ in counts]))} if counts else {}
+    return [{"rank": i, "member": mid, "name": members[mid].name if mid in members else "?",
+             "group": members[mid].group if mid in members else None, "days": int(n)}
+            for i, (mid, n) in enumerate(counts, start=1)]
+
+
+def top_borrowers(service, start: date, end: date) -> Report:
+    """The semester's top borrowers: days with a borrowing credit (net of voids)."""
+    rows = _top("borrow", start, end)
+    return Report("top_borrowers", _TOP_COLUMNS("วันที่ยืม", "Borrowing days"), rows,
+                  chart=[(r["name"][:14], r["days"]) for r in rows[:10]])
+
+
+def top_users(service, start: date, end: date) -> Report:
+    """The semester's top library users: days with an entry credit (net of voids)."""
+    rows = _top("entry", start, end)
+    return Report("top_users", _TOP_COLUMNS("วันที่เข้าใช้", "Days in the library"), rows,
+                  chart=[(r["name"][:14], r["days"]) for r in rows[:10]])
+
+
+def _TOP_COLUMNS(th: str, en: str) -> list:
+    return [("rank", {"th": "อันดับ", "en": "Rank"}), ("member", {"th": "รหัสสมาชิก", "en": "Member"}),
+            ("name", {"th": "ชื่อ", "en": "Name"}), ("group", {"th": "กลุ่ม", "en": "Group"}),
+            ("days", {"th": th, "en": en})]
+
+
+def points(service, start: date, end: date) -> Report:
+    """Points earned and redeemed per activity (and per reward), with voids."""
+    pos = pw.fn.SUM(pw.Case(None, [((LedgerEntry.points > 0) & (LedgerEntry.source != "void"), LedgerEntry.points)], 0))
+    neg = pw.fn.SUM(pw.Case(None, [((LedgerEntry.points < 0) & (LedgerEntry.source != "void"), LedgerEntry.points * -1)], 0))
+    voided = pw.fn.SUM(pw.Case(None, [(LedgerEntry.source == "void", LedgerEntry.points * -1)], 0))
+    count = pw.fn.SUM(pw.Case(None, [(LedgerEntry.source != "void", 1)], 0))
+    q = (LedgerEntry.select(LedgerEntry.activity, pw.Case(None, [(LedgerEntry.activity == "redeem", LedgerEntry.item)], "")
+                            .alias("reward"), count.alias("n"), pos.alias("earned"), neg.alias("spent"),
+                            voided.alias("voided"))
+         .where(LedgerEntry.day.between(start, end)).group_by(LedgerEntry.activity, pw.SQL("reward"))
+         .order_by(LedgerEntry.activity).dicts())
+    prog = service.prog
+    rows = []
+    for r in q:
+        act = prog.activities.get(r["activity"])
+        label = dict(act.label) if act else dict(LABELS.get(r["activity"], {"th": r["activity"], "en": r["activity"]}))
+        if r["reward"]:
+            rw = prog.rewards.get(r["reward"])
+            label = {"th": f"{label['th']}: {rw.th if rw else r['reward']}",
+                     "en": f"{label['en']}: {rw.en if rw else r['reward']}"}
+        rows.append({"activity": r["activity"] + (f":{r['reward']}" if r["reward"] else ""), "label": label,
+                     "entries": int(r["n"] or 0), "earned": int(r["earned"] or 0), "redeemed": int(r["spent"] or 0),
+                     "voided": int(r["voided"] or 0)})
+    return Report("points", [("activity", {"th": "รหัส", "en": "Code"}), ("label", {"th": "กิจกรรม", "en": "Activity"}),
+                             ("entries", {"th": "รายการ", "en": "Entries"}),
+                             ("earned", {"th": "คะแนนที่ได้", "en": "Points earned"}),
+                             ("redeemed", {"th": "คะแนนที่ใช้/โอน", "en": "Points redeemed/sent"}),
+                             ("voided", {"th": "คะแนนที่ยกเลิก", "en": "Points voided"})],
+                  rows, chart=[(r["activity"][:14], r["earned"]) for r in rows if r["earned"]])
+
+
+def segments(service, start: date | None = None, end: date | None = None) -> Report:
+    """Members by segment U1–U5 and card tier."""
+    counts = defaultdict(Counter)
+    for group, tier, status, n in (Member.select(Member.group, Member.tier, Member.status, pw.fn.COUNT(Member.id))
+                                   .group_by(Member.group, Member.tier, Member.status).tuples()):
+        c = counts[group or ""]
+        c[tier] += n
+        c["total"] += n
+        if status == "active":
+            c["active"] += n
+    rows = []
+    for g in list(GROUPS) + [""]:
+        c = counts.get(g, Counter())
+        if g == "" and not c:
+            continue
+        rows.append({"group": g or "-", "label": SEGMENTS[g], "silver": c["silver"], "gold": c["gold"],
+                     "active": c["active"], "total": c["total"]})
+    return Report("segments", [("group", {"th": "กลุ่ม", "en": "Segment"}), ("label", {"th": "คำอธิบาย", "en": "Who"}),
+                               ("silver", {"th": "บัตรเงิน", "en": "Silver"}), ("gold", {"th": "บัตรทอง", "en": "Gold"}),
+                               ("active", {"th": "ใช้งานได้", "en": "Active"}), ("total", {"th": "รวม", "en": "Total"})],
+                  rows, chart=[(r["group"], r["total"]) for r in rows])
+
+
+def feedback(service, start: date, end: date) -> Report:
+    """Kiosk satisfaction ratings (1–5) in the range."""
+    lo, _ = day_bounds(start, service.prog)
+    _, hi = day_bounds(end, service.prog)
+    counts = dict(Feedback.select(Feedback.rating, pw.fn.COUNT(Feedback.id))
+                  .where((Feedback.at >= lo) & (Feedback.at < hi)).group_by(Feedback.rating).tuples())
+    total = sum(counts.values())
+    rows = [{"rating": r, "count": counts.get(r, 0),
+             "share": f"{100 * counts.get(r, 0) / total:.0f}%" if total else "0%"} for r in range(5, 0, -1)]
+    avg = sum(r * n for r, n in counts.items()) / total if total else None
+    rep = Report("feedback", [("rating", {"th": "คะแนนความพึงพอใจ", "en": "Rating"}),
+                              ("count", {"th": "จำนวน", "en": "Count"}), ("share", {"th": "สัดส่วน", "en": "Share"})],
+                 rows, chart=[("★" * r["rating"], r["count"]) for r in rows])
+    rep.average = avg
+    rep.total = total
+    return rep
+
+
+BUILDERS = {"entries_daily": entries_daily, "entries_hourly": entries_hourly, "top_borrowers": top_borrowers,
+            "top_users": top_users, "points": points, "segments": segments, "feedback": feedback}
+
+
+def build(name: str, service, start: date, end: date) -> Report:
+    """Run one report by name."""
+    return BUILDERS[name](service, start, end)
+
+
+def bar_chart(data: list, *, title: str = "", height: int = 180, color: str = "#2f6f9f") -> str:
+    """A small accessible SVG bar chart of (label, value) pairs."""
+    if not data:
+        return ""
+    n = len(data)
+    width = max(320, min(1200, n * 28))
+    top, bottom, left = 14, 34, 36
+    plot_h = height - top - bottom
+    peak = max((v for _, v in data), default=0) or 1
+    bar_w = (width - left - 6) / n
+    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
+           f'preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">',
+           f'<title>{escape(title)}</title>',
+           f'<line x1="{left}" y1="{top + plot_h}" x2="{width}" y2="{top + plot_h}" stroke="#999" stroke-width="1"/>',
+           f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" class="axis">{peak}</text>',
+           f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" class="axis">0</text>']
+    step = max(1, n // 16)
+    for i, (label, value) in enumerate(data):
+        h = plot_h * (value / peak) if value else 0
+        x = left + i * bar_w + 2
+        out.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{max(bar_w - 4, 1):.1f}" height="{h:.1f}" '
+                   f'fill="{color}"><title>{escape(str(label))}: {value}</title></rect>')
+        if i % step == 0:
+            out.append(f'<text x="{x + (bar_w - 4) / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
+                       f'class="axis">{escape(str(label))}</text>')
+    out.append("</svg>")
+    return "".join(out)

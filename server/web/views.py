@@ -1,0 +1,563 @@
+"""The console's pages: dashboard, members, devices, events, reports, staff.
+
+Thin: each view reads a form, calls one Service method with ``actor=web:<user>``,
+flashes what happened in the staff's language and redirects (post/redirect/get).
+Service errors are already written for staff and are shown as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request,
+                   url_for)
+from markupsafe import Markup
+
+from broker import contract
+from server import store
+from server.domain import rules
+from server.service import GROUPS, NotFound, ServiceError
+from server.store import Audit, Card, Device, LedgerEntry, Member
+from server.web import accounts, queries, reports
+from server.web.auth import _, actor, admin_required
+
+bp = Blueprint("views", __name__)
+
+#: activities that are credited at the counter by hand (not gates, not sign-up)
+NOT_AT_COUNTER = ("signup", "entry", "late_stay")
+EVENT_ACTIVITIES = ("pulinet_event", "db_training", "learning_activity", "volunteer")
+
+
+def svc():
+    """The shared Service."""
+    return current_app.extensions["privcard.service"]
+
+
+def prog():
+    """The programme configuration."""
+    return current_app.extensions["privcard.prog"]
+
+
+def _int(value, default=None):
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+def _member_or_404(mid: int) -> Member:
+    m = Member.get_or_none(Member.id == mid)
+    if m is None:
+        abort(404)
+    return m
+
+
+def _fail(exc: Exception) -> None:
+    flash(str(exc), "error")
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+@bp.route("/")
+def dashboard():
+    """Devices, today's numbers and the live tap list."""
+    return render_template("dashboard.html", d=queries.dashboard(svc()), now=store.utcnow())
+
+
+@bp.route("/dashboard/live")
+def dashboard_live():
+    """The dashboard's live part, re-fetched every few seconds by console.js (htmx-style swap)."""
+    return render_template("_dashboard_live.html", d=queries.dashboard(svc()), now=store.utcnow())
+
+
+# --------------------------------------------------------------------------- members
+
+
+@bp.route("/members")
+def members():
+    """Search and the enrol form."""
+    q = request.args.get("q", "")
+    found = queries.search_members(q, limit=50)
+    cards = queries.active_cards([m.id for m in found])
+    return render_template("members.html", q=q, members=found, cards=cards, groups=GROUPS)
+
+
+@bp.route("/members", methods=["POST"])
+def enrol():
+    """Enrol a member with a card: sign-up credit and joining fee."""
+    f = request.form
+    try:
+        m = svc().add_member(f.get("name", ""), f.get("card", ""), tier=f.get("tier") or "silver",
+                             group=f.get("group") or None, valid_until=f.get("valid_until") or None,
+                             email=f.get("email") or None, actor=actor())
+    except ServiceError as exc:
+        _fail(exc)
+        return redirect(url_for("views.members"))
+    flash(_("Member %(id)s enrolled with %(points)s sign-up points.", id=m.id, points=m.balance) + " "
+          + _("Joining fee %(baht)s baht.", baht=prog().signup_fee_baht), "ok")
+    return redirect(url_for("views.member", mid=m.id))
+
+
+@bp.route("/members/<int:mid>")
+def member(mid: int):
+    """The member screen: details, cards, privileges, the ledger with void buttons, counter forms."""
+    m = _member_or_404(mid)
+    before = _int(request.args.get("before"))
+    entries, older = queries.ledger_page(svc(), m.id, before=before, limit=20)
+    data = svc().member_dict(m)
+    counter = [a for code, a in prog().activities.items() if code not in NOT_AT_COUNTER]
+    return render_template("member.html", m=m, data=data, entries=entries, older=older, before=before,
+                           privileges=rules.privileges(m.balance, prog()),
+                           fees=queries.fees(m.id), counter=counter, groups=GROUPS,
+                           rewards=list(prog().rewards.values()))
+
+
+@bp.route("/members/<int:mid>/edit", methods=["POST"])
+def member_edit(mid: int):
+    """Change name, tier, group, validity, status."""
+    _member_or_404(mid)
+    f = request.form
+    fields = {k: f.get(k) for k in ("name", "tier", "group", "valid_until", "status", "email") if k in f}
+    if "email" in fields and not fields["email"]:
+        fields["email"] = None
+    try:
+        svc().set_member(mid, actor=actor(), **fields)
+        flash(_("Member saved."), "ok")
+    except ServiceError as exc:
+        _fail(exc)
+    return redirect(url_for("views.member", mid=mid))
+
+
+@bp.route("/members/<int:mid>/replace-card", methods=["POST"])
+def replace_card(mid: int):
+    """A lost card: new card, old ones blocked, fee recorded."""
+    _member_or_404(mid)
+    try:
+        svc().replace_card(mid, request.form.get("card", ""), actor=actor())
+        flash(_("Card replaced; the old card is blocked and the fee recorded."), "ok")
+    except ServiceError as exc:
+        _fail(exc)
+    return redirect(url_for("views.member", mid=mid))
+
+
+@bp.route("/members/<int:mid>/block-card", methods=["POST"])
+def block_card(mid: int):
+    """Block one of the member's cards."""
+    _member_or_404(mid)
+    uid = request.form.get("card", "")
+    card = Card.get_or_none(Card.uid == uid)
+    if card is None or card.member_id != mid:
+        abort(404)
+    try:
+        svc().block_card(uid, request.form.get("reason") or "blocked by staff", actor=actor())
+        flash(_("Card %(uid)s blocked.", uid=uid), "ok")
+    except ServiceError as exc:
+        _fail(exc)
+    return redirect(url_for("views.member", mid=mid))
+
+
+@bp.route("/members/<int:mid>/credit", methods=["POST"])
+def credit(mid: int):
+    """Manual credit for a counter activity (borrowing, partner shop, volunteer session...)."""
+    _member_or_404(mid)
+    f = request.form
+    activity = f.get("activity", "")
+    if activity in NOT_AT_COUNTER:
+        flash(f"{activity} is not credited at the counter", "error")
+        return redirect(url_for("views.member", mid=mid))
+    item = {"partner_purchase": f.get("shop"), "volunteer": f.get("session")}.get(activity, f.get("session"))
+    act = prog().activities.get(activity)
+    try:
+        outcome, entry = svc().award(mid, activity, item=(item or "").strip() or None, actor=actor())
+    except ServiceError as exc:
+        _fail(exc)
+        return redirect(url_for("views.member", mid=mid))
+    name = g.lang == "th" and act.th or act.en
+    if outcome == "credited":
+        flash(_("Credited %(points)s points for %(activity)s.", points=entry.points, activity=name), "ok")
+    else:
+        flash(_("Already credited today: %(activity)s earns once per day.", activity=name), "error")
+    return redirect(url_for("views.member", mid=mid))
+
+
+@bp.route("/members/<int:mid>/transfer", methods=["POST"])
+def transfer(mid: int):
+    """Move points to another member."""
+    _member_or_404(mid)
+    points = _int(request.form.get("points"), 0)
+    target = request.form.get("to", "")
+    try:
+        _, in_e = svc().transfer(mid, target, points, actor=actor(), note=request.form.get("note") or None)
+        flash(_("Transferred %(points)s points to member %(to)s.", points=points, to=in_e.member_id), "ok")
+    except ServiceError as exc:
+        _fail(exc)
+    return redirect(url_for("views.member", mid=mid))
+
+
+@bp.route("/members/<int:mid>/redeem", methods=["POST"])
+def redeem(mid: int):
+    """Spend points on a reward from the catalogue; never below zero."""
+    _member_or_404(mid)
+    f = request.form
+    reward = f.get("reward", "")
+    r = prog().rewards.get(reward)
+    try:
+        if r is not None and r.step_points:
+            out = svc().redeem(mid, reward, points=_int(f.get("points"), 0), actor=actor())
+        else:
+            out = svc().redeem(mid, reward, units=_int(f.get("units"), 1) or 1, actor=actor())
+        extra = f" ({out['baht']} {_('baht')})" if "baht" in out else f" × {out.get('units', 1)}"
+        flash(_("Redeemed %(points)s points: %(reward)s.", points=out["points"],
+                reward=out["label"][g.lang]) + extra, "ok")
+    except ServiceError as exc:
+        _fail(exc)
+    return redirect(url_for("views.member", mid=mid))
+
+
+@bp.route("/members/<int:mid>/entries/<int:eid>/void", methods=["GET", "POST"])
+def void(mid: int, eid: int):
+    """Confirm and void one ledger entry with a reason (a reversal entry is appended)."""
+    m = _member_or_404(mid)
+    e = LedgerEntry.get_or_none((LedgerEntry.id == eid) & (LedgerEntry.member == mid))
+    if e is None:
+        abort(404)
+    error = None
+    if request.method == "POST":
+        reason = (request.form.get("reason") or "").strip()
+        if not reason:
+            error = _("A reason is required.")
+        else:
+            try:
+                svc().void(eid, reason, actor=actor())
+                flash(_("Entry %(id)s voided.", id=eid), "ok")
+                return redirect(url_for("views.member", mid=mid))
+            except ServiceError as exc:
+                error = str(exc)
+    return render_template("void.html", m=m, e=svc().entry_dict(e), error=error), (400 if error else 200)
+
+
+# --------------------------------------------------------------------------- devices
+
+
+def _device_form(f) -> tuple[dict, dict]:
+    """Fields and settings from the device form; '' means "use the default"."""
+    fields = {k: (f.get(k) or None) for k in ("kind", "direction", "activity", "location")}
+    settings: dict = {}
+    for key, conv in (("open_ms", int), ("repeat_s", float), ("heartbeat_s", int)):
+        raw = (f.get(key) or "").strip()
+        if raw:
+            try:
+                value = conv(raw)
+            except ValueError:
+                raise ServiceError(f"{key} must be a number, got {raw!r}") from None
+            settings[key] = int(value) if conv is float and value == int(value) else value
+        else:
+            settings[key] = None
+    for key in ("offline_policy", "reader"):
+        settings[key] = (f.get(key) or "").strip() or None
+    settings["pins"] = parse_pins(f.get("pins", ""))
+    return fields, settings
+
+
+def parse_pins(text: str) -> dict | None:
+    """``relay=17, green=22`` (or a JSON object) to ``{"relay": 17, "green": 22}``."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if text.startswith("{"):
+        try:
+            pins = json.loads(text)
+        except ValueError:
+            raise ServiceError("pins: not valid JSON") from None
+        if not isinstance(pins, dict):
+            raise ServiceError("pins must be name=number pairs")
+        return pins
+    pins = {}
+    for part in text.replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name:
+            raise ServiceError(f"pins: write name=number, got {part.strip()!r}")
+        pins[name] = int(value) if value.lstrip("-").isdigit() else value
+    return pins
+
+
+def pins_text(pins) -> str:
+    """The pins setting as the form shows it."""
+    return ", ".join(f"{k}={v}" for k, v in (pins or {}).items())
+
+
+@bp.route("/devices")
+@admin_required
+def devices():
+    """All devices with status, and the add form."""
+    return render_template("devices.html", devices=queries.device_rows(), activities=prog().activities,
+                           kinds=contract.DEVICE_KINDS, policies=contract.OFFLINE_POLICIES)
+
+
+@bp.route("/devices", methods=["POST"])
+@admin_required
+def device_add():
+    """Register a device; the server publishes its retained config."""
+    f = request.form
+    try:
+        fields, settings = _device_form(f)
+        settings = {k: v for k, v in settings.items() if v is not None}
+        d = svc().add_device((f.get("id") or "").strip(), fields["kind"] or "", direction=fields["direction"],
+                             activity=fields["activity"], location=fields["location"], settings=settings,
+                             actor=actor())
+    except ServiceError as exc:
+        _fail(exc)
+        return redirect(url_for("views.devices"))
+    flash(_("Device %(id)s added; its config is published to the device.", id=d.id), "ok")
+    return redirect(url_for("views.device", device_id=d.id))
+
+
+@bp.route("/devices/<device_id>", methods=["GET", "POST"])
+@admin_required
+def device(device_id: str):
+    """Edit a device, see its status, config and recent taps."""
+    d = Device.get_or_none(Device.id == device_id)
+    if d is None:
+        abort(404)
+    if request.method == "POST":
+        try:
+            fields, settings = _device_form(request.form)
+            current = d.settings or {}
+            changes = dict(fields)
+            for k, v in settings.items():
+                if v != current.get(k):
+                    changes[k] = v
+            svc().set_device(device_id, actor=actor(), **changes)
+            flash(_("Device %(id)s saved; the device receives the new config within a few seconds.", id=device_id),
+                  "ok")
+        except ServiceError as exc:
+            _fail(exc)
+        return redirect(url_for("views.device", device_id=device_id))
+    row = next(r for r in queries.device_rows() if r["id"] == device_id)
+    config = svc().device_config(d).to_dict()
+    return render_template("device.html", d=row, config=json.dumps(config, ensure_ascii=False, indent=1),
+                           taps=queries.latest_taps(20, device=device_id), pins=pins_text(d.settings.get("pins")),
+                           activities=prog().activities, kinds=contract.DEVICE_KINDS,
+                           policies=contract.OFFLINE_POLICIES)
+
+
+# --------------------------------------------------------------------------- events
+
+
+@bp.route("/events", methods=["GET", "POST"])
+def events():
+    """The list of events and the create form."""
+    if request.method == "POST":
+        f = request.form
+        name = (f.get("name") or "").strip()
+        activity = f.get("activity", "")
+        try:
+            if activity not in EVENT_ACTIVITIES or activity not in prog().activities:
+                raise ServiceError(f"activity must be one of {', '.join(EVENT_ACTIVITIES)}")
+            if not name or len(name) > 120:
+                raise ServiceError("an event name of 1-120 characters is required")
+            try:
+                day = date.fromisoformat(f.get("day") or "")
+            except ValueError:
+                raise ServiceError("date must be YYYY-MM-DD") from None
+            if day > svc().today():
+                raise ServiceError("an event in the future cannot be credited yet")
+            with store.write_transaction():
+                ev = accounts.Event.create(name=name, activity=activity, day=day, created_by=g.staff.username)
+                Audit.create(actor=actor(), action="event.add", target=str(ev.id),
+                             detail={"name": name, "activity": activity, "day": day.isoformat()},
+                             at=store.utcnow())
+        except ServiceError as exc:
+            _fail(exc)
+            return redirect(url_for("views.events"))
+        flash(_("Event created."), "ok")
+        return redirect(url_for("views.event", event_id=ev.id))
+    rows = list(accounts.Event.select().order_by(accounts.Event.day.desc(), accounts.Event.id.desc()).limit(100))
+    counts = {}
+    for ev in rows:
+        counts[ev.id] = LedgerEntry.select().where(
+            (LedgerEntry.activity == ev.activity) & (LedgerEntry.item == ev.name) & (LedgerEntry.day == ev.day)
+            & (LedgerEntry.source == "import")).count()
+    return render_template("events.html", events=rows, counts=counts,
+                           activities=[prog().activities[a] for a in EVENT_ACTIVITIES if a in prog().activities],
+                           today=svc().today())
+
+
+def _event_or_404(event_id: int):
+    ev = accounts.Event.get_or_none(accounts.Event.id == event_id)
+    if ev is None:
+        abort(404)
+    return ev
+
+
+def _event_day(ev) -> str:
+    # noon local time on the event's day, so the business day is the event's day
+    return f"{ev.day.isoformat()}T12:00:00"
+
+
+@bp.route("/events/<int:event_id>")
+def event(event_id: int):
+    """One event: its uploads, the upload form, a preview or result."""
+    ev = _event_or_404(event_id)
+    uploads = list(accounts.Upload.select().where(accounts.Upload.event == ev.id).order_by(accounts.Upload.id.desc()))
+    shown = None
+    sel = _int(request.args.get("upload"))
+    if sel:
+        shown = next((u for u in uploads if u.id == sel), None)
+    credited = (LedgerEntry.select(LedgerEntry, Member.name).join(Member)
+                .where((LedgerEntry.activity == ev.activity) & (LedgerEntry.item == ev.name)
+                       & (LedgerEntry.day == ev.day) & (LedgerEntry.source == "import"))
+                .order_by(LedgerEntry.id).limit(500))
+    return render_template("event.html", ev=ev, act=prog().activities.get(ev.activity), uploads=uploads,
+                           shown=shown, credited=list(credited))
+
+
+@bp.route("/events/<int:event_id>/upload", methods=["POST"])
+def event_upload(event_id: int):
+    """Upload a registration CSV and preview it (dry run: nothing is credited)."""
+    ev = _event_or_404(event_id)
+    fh = request.files.get("file")
+    if fh is None or not fh.filename:
+        flash(_("Choose a file."), "error")
+        return redirect(url_for("views.event", event_id=ev.id))
+    try:
+        text = fh.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        flash(_("The file is not UTF-8 text."), "error")
+        return redirect(url_for("views.event", event_id=ev.id))
+    try:
+        report = svc().import_attendance(text, ev.activity, ev.name, day=_event_day(ev), actor=actor(), dry_run=True)
+    except ServiceError as exc:
+        _fail(exc)
+        return redirect(url_for("views.event", event_id=ev.id))
+    with store.write_transaction():
+        up = accounts.Upload.create(event=ev, filename=fh.filename[:200], text=text, preview=_report_rows(report),
+                                    created_by=g.staff.username)
+    return redirect(url_for("views.event", event_id=ev.id, upload=up.id))
+
+
+def _report_rows(report) -> list[dict]:
+    """An ImportReport as one row per line, in file order."""
+    names = {m.id: m.name for m in Member.select(Member.id, Member.name).where(
+        Member.id.in_([r[1] for r in report.credited] + [r[1] for r in report.already]))}
+    rows = [{"line": ln, "member": m, "name": names.get(m), "result": "credited", "entry": e}
+            for ln, m, e in report.credited]
+    rows += [{"line": ln, "member": m, "name": names.get(m), "result": "already"} for ln, m in report.already]
+    rows += [{"line": ln, "result": "error", "error": msg} for ln, msg in report.errors]
+    return sorted(rows, key=lambda r: r["line"])
+
+
+@bp.route("/events/<int:event_id>/uploads/<int:upload_id>/credit", methods=["POST"])
+def event_credit(event_id: int, upload_id: int):
+    """Credit a previewed list; the service's accrual key makes a second credit a no-op."""
+    ev = _event_or_404(event_id)
+    up = accounts.Upload.get_or_none((accounts.Upload.id == upload_id) & (accounts.Upload.event == ev.id))
+    if up is None:
+        abort(404)
+    if up.credited_at is not None:
+        flash(_("This list was already credited."), "error")
+        return redirect(url_for("views.event", event_id=ev.id, upload=up.id))
+    try:
+        report = svc().import_attendance(up.text, ev.activity, ev.name, day=_event_day(ev), actor=actor())
+    except ServiceError as exc:
+        _fail(exc)
+        return redirect(url_for("views.event", event_id=ev.id, upload=up.id))
+    with store.write_transaction():
+        accounts.Upload.update(result=_report_rows(report), credited_at=store.utcnow()).where(
+            accounts.Upload.id == up.id).execute()
+    flash(_("%(n)s credited, %(already)s already credited, %(errors)s errors.", n=len(report.credited),
+            already=len(report.already), errors=len(report.errors)), "ok" if not report.errors else "error")
+    return redirect(url_for("views.event", event_id=ev.id, upload=up.id))
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _range() -> tuple[date, date, str]:
+    start, end, label = reports.default_range(svc())
+    try:
+        if request.args.get("from"):
+            start = date.fromisoformat(request.args["from"])
+        if request.args.get("to"):
+            end = date.fromisoformat(request.args["to"])
+    except ValueError:
+        flash("dates must be YYYY-MM-DD", "error")
+    if end < start:
+        start, end = end, start
+    return start, end, label
+
+
+REPORT_TITLES = {
+    "entries_daily": "Entries per day", "entries_hourly": "Entries per hour",
+    "top_borrowers": "Top borrowers of the semester", "top_users": "Top library users of the semester",
+    "points": "Points earned and redeemed per activity", "segments": "Members by segment",
+    "feedback": "Kiosk feedback ratings",
+}
+
+
+@bp.route("/reports")
+def reports_page():
+    """All reports for a date range (default: this semester to date)."""
+    start, end, label = _range()
+    built = [(name, _(REPORT_TITLES[name]), reports.build(name, svc(), start, end)) for name in reports.REPORTS]
+    charts = {name: Markup(reports.bar_chart(r.chart or [], title=title)) for name, title, r in built
+              if name not in ("points",) and any(v for _, v in (r.chart or []))}
+    return render_template("reports.html", built=built, charts=charts, start=start, end=end, semester=label)
+
+
+@bp.route("/reports/<name>.csv")
+def report_csv(name: str):
+    """One report as CSV."""
+    if name not in reports.BUILDERS:
+        abort(404)
+    start, end, _label = _range()
+    rep = reports.build(name, svc(), start, end)
+    return Response(rep.csv(g.lang), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}-{start}-{end}.csv"'})
+
+
+# --------------------------------------------------------------------------- staff (admin)
+
+
+@bp.route("/staff", methods=["GET", "POST"])
+@admin_required
+def staff():
+    """Staff accounts, API tokens and the audit trail."""
+    token = None
+    if request.method == "POST":
+        f = request.form
+        try:
+            if f.get("action") == "token":
+                token = accounts.create_token(g.staff.username, f.get("label", ""), actor=actor())
+            else:
+                accounts.add_staff(f.get("username", ""), f.get("role", "staff"), f.get("password", ""),
+                                   actor=actor())
+                flash(_("Staff account %(name)s added.", name=f.get("username", "").strip().lower()), "ok")
+                return redirect(url_for("views.staff"))
+        except accounts.AccountError as exc:
+            _fail(exc)
+            return redirect(url_for("views.staff"))
+    people = list(accounts.Staff.select().order_by(accounts.Staff.username))
+    audit = list(Audit.select().order_by(Audit.id.desc()).limit(50))
+    return render_template("staff.html", people=people, audit=audit, token=token, roles=accounts.ROLES,
+                           now=store.utcnow())
+
+
+@bp.route("/staff/<int:staff_id>/unlock", methods=["POST"])
+@admin_required
+def staff_unlock(staff_id: int):
+    """Lift a lock-out."""
+    s = accounts.Staff.get_or_none(accounts.Staff.id == staff_id)
+    if s is None:
+        abort(404)
+    accounts.set_staff(s.username, unlock=True, actor=actor())
+    flash(_("Account unlocked."), "ok")
+    return redirect(url_for("views.staff"))
+
+
+__all__ = ["bp", "NotFound"]
