@@ -212,6 +212,10 @@ def _load(payload: bytes | str, *, limit: int | None = MAX_DEVICE_PAYLOAD) -> di
         raise ContractError("payload is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise ContractError(f"payload is not JSON: {exc.msg} at position {exc.pos}") from None
+    except RecursionError:  # e.g. [[[[...]]]]: nested deeper than the decoder's recursion limit
+        raise ContractError("payload is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with more digits than int() accepts
+        raise ContractError(f"payload is not acceptable JSON: {str(exc)[:100]}") from None
     if not isinstance(data, dict):
         raise ContractError(f"payload must be a JSON object, got {type(data).__name__}")
     return data
@@ -649,9 +653,10 @@ class Allowlist:
             raise ContractError(f"unsupported allow-list encoding {data.get('encoding')!r}")
         try:
             raw = zlib.decompress(base64.b64decode(_require(data, "uids", str, None), validate=True))
+            text = raw.decode("ascii")  # UnicodeDecodeError is a ValueError
         except (ValueError, zlib.error) as exc:
             raise ContractError(f"allow-list uids do not decode: {exc}") from None
-        uids = frozenset(u for u in raw.decode("ascii").split("\n") if u)
+        uids = frozenset(u for u in text.split("\n") if u)
         count = data.get("count")
         if type(count) is int and count != len(uids):
             raise ContractError(f"allow-list count {count} does not match its {len(uids)} UIDs")

@@ -783,9 +783,14 @@ class Service:
         """(line, member id or UID) pairs from CSV with an optional header; bad lines go to the report."""
         if len(text) > 5_000_000:
             raise ServiceError("attendance file is larger than 5 MB")
-        reader = csv.reader(io.StringIO(text))
+        # newline=None: universal newlines, so files saved with bare \r line ends read too
+        reader = csv.reader(io.StringIO(text, newline=None))
         rows, column = [], 0
-        for n, row in enumerate(reader, start=1):
+        try:
+            numbered = list(enumerate(reader, start=1))
+        except csv.Error as exc:  # e.g. a field over csv.field_size_limit(), or a NUL byte
+            raise ServiceError(f"attendance file is not valid CSV (line {reader.line_num}): {exc}") from None
+        for n, row in numbered:
             cells = [c.strip() for c in row]
             if not any(cells):
                 continue
