@@ -116,6 +116,25 @@ class FeedbackScreen(KioskScreen):
 class StaffScreen(KioskScreen):
     """PIN pad, then device information and reader/server tests."""
 
+    def on_kv_post(self, *_):
+        # Keep both panels alive; only one is in the tree at a time, so the hidden
+        # one can neither be seen nor swallow touches (disabled widgets do).
+        self._panels = {False: self.ids.pin_panel, True: self.ids.info_panel}
+        for panel in self._panels.values():
+            panel.parent.remove_widget(panel)
+        self._show(False)
+
+    def on_vm(self, *_):
+        if hasattr(self, "_panels"):
+            self._show(bool(self.vm.get("unlocked")))
+
+    def _show(self, unlocked: bool):
+        body = self.ids.staff_body
+        panel = self._panels[unlocked]
+        if panel.parent is not body:
+            body.clear_widgets()
+            body.add_widget(panel)
+
 
 class KioskRoot(BoxLayout):
     """Top bar (library, clock, language) over the screen manager."""

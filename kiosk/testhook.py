@@ -45,7 +45,7 @@ def _visible(widget) -> bool:
         if getattr(w, "opacity", 1) <= 0.01 or w.width < 1 or w.height < 1:
             return False
         w = w.parent
-    return True
+    return w is Window  # detached widgets are not on screen
 
 
 def _walk(widget):
@@ -265,8 +265,9 @@ def _inside_scroll(widget) -> bool:
 def _shortened(label) -> bool:
     """True when a shorten=True label had to cut its text (an ellipsis was drawn)."""
     from kivy.core.text import Label as CoreLabel
+    from kivy.core.text.markup import MarkupLabel
 
-    core = CoreLabel(text=label.text, font_size=label.font_size, font_name=label.font_name, bold=label.bold)
+    core = (MarkupLabel if label.markup else CoreLabel)(text=label.text, font_size=label.font_size, font_name=label.font_name, bold=label.bold)
     core.refresh()
     return core.texture.size[0] > label.text_size[0] + 2
 

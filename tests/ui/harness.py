@@ -157,7 +157,7 @@ class KioskProcess:
         return self.call("state")
 
     def texts(self) -> dict:
-        return self.call("texts")
+        return self.call("texts", frames=2)
 
     def wait_for(self, screen: str, timeout: float = 5.0) -> dict:
         """Poll until the kiosk shows ``screen``; return its texts."""

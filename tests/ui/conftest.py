@@ -1,0 +1,37 @@
+"""Fixtures for the kiosk UI tests: a private Xvfb display and a broker per module.
+
+Xvfb missing is a failure with the install command, never a skip.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.brokers import MOSQUITTO_MISSING, MosquittoBroker, find_mosquitto
+from tests.ui.harness import XVFB_MISSING, Xvfb
+
+
+@pytest.fixture(scope="module")
+def xvfb():
+    """One virtual display for the module's kiosk processes."""
+    try:
+        display = Xvfb().start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc) if "Xvfb" in str(exc) else f"{XVFB_MISSING} ({exc})", pytrace=False)
+    try:
+        yield display
+    finally:
+        display.stop()
+
+
+@pytest.fixture(scope="module")
+def broker():
+    """A Mosquitto of the module's own on a free port."""
+    if not find_mosquitto():
+        pytest.fail(MOSQUITTO_MISSING, pytrace=False)
+    b = MosquittoBroker()
+    b.start()
+    try:
+        yield b
+    finally:
+        b.close()
