@@ -68,7 +68,6 @@ def create_app(db_url: str | None, prog: Programme, service: Service | None = No
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.extensions["privcard.service"] = service or Service(prog)
     app.extensions["privcard.prog"] = prog
-    csrf.init_app(app)
 
     @app.before_request
     def _open_db():
@@ -96,6 +95,7 @@ def create_app(db_url: str | None, prog: Programme, service: Service | None = No
     from server.web import api, auth, views
 
     auth.init_app(app)
+    csrf.init_app(app)  # after the sign-in gate: anonymous requests are sent to sign in first
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp, url_prefix="/api")

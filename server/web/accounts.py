@@ -216,16 +216,15 @@ def authenticate(username: str, password: str, *, now: datetime | None = None) -
         ok = _hasher.verify(s.password_hash, password or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
-    with store.write_transaction():
-        if not ok:
+    if not ok:
+        with store.write_transaction():  # commit the count before refusing
             failures = (0 if s.locked_until else s.failures) + 1
             until = now + LOCKOUT if failures >= MAX_FAILURES else None
             Staff.update(failures=0 if until else failures, locked_until=until).where(Staff.id == s.id).execute()
             Audit.create(actor=f"web:{s.username}", action="staff.login_failed", target=s.username,
                          detail={"failures": failures, "locked": until is not None}, at=now)
-            if until:
-                raise SignInRefused("locked", until)
-            raise SignInRefused("bad")
+        raise SignInRefused("locked", until) if until else SignInRefused("bad")
+    with store.write_transaction():
         changes = {"failures": 0, "locked_until": None, "last_login": now}
         if _hasher.check_needs_rehash(s.password_hash):
             changes["password_hash"] = hash_password(password)

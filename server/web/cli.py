@@ -3,10 +3,10 @@
 The admin CLI (``server/cli.py``) hooks this in with::
 
     from server.web import cli as web_cli
-    web_cli.register(subparsers)          # adds the "staff" command
+    web_cli.register(subparsers)          # adds the "staff" command, sets args.handler
     ...
-    if args.command == "staff":
-        return web_cli.run(args)          # needs args.db
+    elif args.cmd == "staff":
+        return args.handler(args, svc)    # == web_cli.run(args); uses args.db, args.actor
 
 Standalone (same arguments): ``python -m server.web.cli --db URL staff add alice --role admin``.
 """
@@ -44,6 +44,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     tok = sub.add_parser("token", help="create an API bearer token (printed once)")
     tok.add_argument("username")
     tok.add_argument("--label", default="cli")
+    # server/cli.py dispatches with ``args.handler(args, svc)``
+    p.set_defaults(handler=lambda args, svc=None: run(args))
     return p
 
 
@@ -68,7 +70,7 @@ def run(args) -> int:
     else:
         store.upgrade()  # the web tables, when the admin CLI connected before importing us
     cmd = args.staff_command
-    actor = f"cli:{os.environ.get('USER') or 'admin'}"
+    actor = getattr(args, "actor", None) or f"cli:{os.environ.get('USER') or 'admin'}"
     try:
         if cmd == "add":
             s = accounts.add_staff(args.username, args.role, _password(args.password), actor=actor)
