@@ -313,6 +313,7 @@ class Controller:
 
     def start(self) -> "Controller":
         """Load the cached config and allow-list, subscribe, start the sender and heartbeat."""
+        self._watch_exit_button()
         self._load_cached()
         self.bus.subscribe(self.topics["result"], self._on_result, qos=1)
         self.bus.subscribe(self.topics["config"], self._on_config, qos=1)
@@ -372,19 +373,24 @@ class Controller:
             return None
 
         # Durable before any feedback: a power cut after the beep must not lose the tap.
+        # Created and reserved in the window under one lock, so the sender thread never
+        # sees a fresh tap it could publish a second time.
+        waiter = _Waiter()
         try:
-            tap = self.outbox.create(s.device_id, uid, self.clock(), self.clock_ok)
+            with self._lock:
+                tap = self.outbox.create(s.device_id, uid, self.clock(), self.clock_ok)
+                self._waiters[tap.tap_id] = waiter
+                live = self.bus.connected.is_set() and len(self._inflight) < s.window
+                if live:
+                    self._inflight[tap.tap_id] = self.monotonic()
         except Exception as exc:
             log.error("tap %s NOT stored: %s", uid, exc)
             self._signal(ERROR)
             return Decision(Tap("unstored", uid, self.clock(), False), ERROR, False, None, f"outbox error: {exc}",
                             (self.monotonic() - t0) * 1000)
         self.stats["taps"] += 1
-
-        waiter = _Waiter()
-        self._waiters[tap.tap_id] = waiter
         try:
-            sent = self._send_live(tap)
+            sent = live and self._publish_live(tap)
             if sent and s.decision_timeout_ms > 0:
                 waiter.event.wait(s.decision_timeout_ms / 1000)
         finally:
@@ -410,17 +416,13 @@ class Controller:
                  feedback_ms)
         return Decision(tap, outcome, opened, result, reason, feedback_ms)
 
-    def _send_live(self, tap: Tap) -> bool:
-        """Publish a fresh tap at once if the bus is up and the window has room."""
-        with self._lock:
-            if not self.bus.connected.is_set() or len(self._inflight) >= self.settings.window:
-                return False
-            self._inflight[tap.tap_id] = self.monotonic()
+    def _publish_live(self, tap: Tap) -> bool:
+        """Publish a fresh tap at once (its window slot is already reserved)."""
         try:
             self.bus.publish(self.topics["tap"], tap.encode(), qos=1)
         except Exception as exc:
             log.warning("publish of %s failed: %s", tap.tap_id, exc)
-            return False
+            return False  # stays in flight: the sender resends it after resend_s
         self.stats["sent"] += 1
         return True
 
@@ -473,18 +475,10 @@ class Controller:
             return False
         old = self.settings
         if new.pins != old.pins and self.make_indicator is not None:
-            try:
-                indicator = self.make_indicator(new.pins)
-            except Exception as exc:
-                log.error("config revision %d REJECTED: pins %s unusable (%s); keeping revision %d",
-                          cfg.revision, new.pins, exc, old.revision)
+            if not self._swap_indicator(new.pins, old.pins):
+                log.error("config revision %d REJECTED: pins %s unusable; keeping revision %d",
+                          cfg.revision, new.pins, old.revision)
                 return False
-            with self._ind_lock:
-                previous, self.indicator = self.indicator, indicator
-            try:
-                previous.close()
-            except Exception:
-                pass
         if new.clock_check != old.clock_check and self.clock_check is not None:
             self.clock_check = ClockCheck(new.clock_check)
         self.settings = new
@@ -493,6 +487,32 @@ class Controller:
         log.info("config revision %d applied from %s%s", new.revision, source, f": {changed}" if changed else "")
         self._wake.set()
         return True
+
+    def _swap_indicator(self, pins: dict, old_pins: dict) -> bool:
+        """Rebuild the indicator on new pins. The old one is closed first: GPIO pins are
+        exclusive, so the new devices could not claim a pin the old ones still hold."""
+        with self._ind_lock:
+            try:
+                self.indicator.close()
+            except Exception:
+                pass
+            for attempt, use in (("new", pins), ("previous", old_pins)):
+                try:
+                    self.indicator = self.make_indicator(use)
+                except Exception as exc:
+                    log.error("indicator on %s pins %s failed: %s", attempt, use, exc)
+                    continue
+                self._watch_exit_button()
+                return attempt == "new"
+            from gate.fakes import PrintIndicator  # nothing works: at least log the feedback
+
+            self.indicator = PrintIndicator()
+            return False
+
+    def _watch_exit_button(self) -> None:
+        hook = getattr(self.indicator, "on_exit_button", None)
+        if hook is not None:
+            hook(lambda: log.info("EXIT button pressed: door opened"))
 
     def _on_allowlist(self, topic: str, payload: bytes, msg=None) -> None:
         if not payload:
@@ -555,6 +575,11 @@ class Controller:
         with self._lock:
             overdue = [t for t, sent in self._inflight.items() if now - sent >= s.resend_s]
             inflight = set(self._inflight)
+            # One slot stays free for a live tap, so a patron never waits behind the backlog.
+            free = max(0, s.window - 1 - len(inflight))
+            fresh = [i.tap for i in self.outbox.pending(len(inflight) + free) if i.tap_id not in inflight][:free]
+            for tap in fresh:
+                self._inflight[tap.tap_id] = now
         to_send: list[Tap] = []
         for tap_id in overdue:
             item = self.outbox.get(tap_id)
@@ -564,16 +589,7 @@ class Controller:
                 continue
             to_send.append(item.tap)
         resent = len(to_send)
-        # One slot stays free for a live tap, so a patron never waits behind the backlog.
-        free = max(0, s.window - 1 - len(inflight))
-        if free:
-            for item in self.outbox.pending(len(inflight) + free):
-                if free == 0:
-                    break
-                if item.tap_id in inflight:
-                    continue
-                to_send.append(item.tap)
-                free -= 1
+        to_send += fresh
         if not to_send:
             return 0
         sent_ids = []

@@ -1,4 +1,4 @@
-"""A real `privcard gate` process (stdin reader, --no-gpio) on Mosquitto, with a tiny fake server."""
+"""A real `privcard gate` process (stdin reader, --no-gpio) on each broker, with a tiny fake server."""
 
 from __future__ import annotations
 
@@ -57,18 +57,18 @@ class FakeServer:
 
 
 @pytest.fixture
-def server(mosquitto):
-    s = FakeServer(mosquitto.url)
+def server(bus):
+    s = FakeServer(bus.url)
     yield s
     s.stop()
 
 
 @pytest.fixture
-def gate(mosquitto, tmp_path):
+def gate(bus, tmp_path):
     procs = []
 
     def start(*extra):
-        g = GateProcess(DEV, mosquitto.url, tmp_path / "state", "--clock-check", "always-ok", "--heartbeat-s", "0.5",
+        g = GateProcess(DEV, bus.url, tmp_path / "state", "--clock-check", "always-ok", "--heartbeat-s", "0.5",
                         *extra)
         procs.append(g)
         g.wait_line(r" gate-it ready: ")
