@@ -119,7 +119,8 @@ class StaffScreen(KioskScreen):
     def on_kv_post(self, *_):
         # Keep both panels alive; only one is in the tree at a time, so the hidden
         # one can neither be seen nor swallow touches (disabled widgets do).
-        self._panels = {False: self.ids.pin_panel, True: self.ids.info_panel}
+        # ids are weak proxies: keep the widgets themselves (__self__)
+        self._panels = {False: self.ids.pin_panel.__self__, True: self.ids.info_panel.__self__}
         for panel in self._panels.values():
             panel.parent.remove_widget(panel)
         self._show(False)
@@ -409,7 +410,7 @@ class KioskApp(App):
         s = core.session
         view = {
             "unlocked": bool(s and s.staff_unlocked),
-            "pin_mask": "●" * len(s.pin) if s else "",
+            "pin_mask": "•" * len(s.pin) if s else "",  # U+2022: Loma has it (U+25CF it has not)
             "error": tr(s.pin_error, lang) if s and s.pin_error else "",
             "name": s.member.get("name", "") if s else "",
             "reader_test": bool(s and s.reader_test),

@@ -157,12 +157,15 @@ class ControlServer:
             for widget in _walk(root):
                 if isinstance(widget, Label) and widget.text and _visible(widget):
                     texts.append(widget.text)
-        by_id = {}
+        by_id, dead = {}, []
         for ids in (self.app.root.ids, screen.ids):
             for key, widget in ids.items():
-                if isinstance(widget, Label):
-                    by_id[key] = widget.text if _visible(widget) else None
-        extra = {}
+                try:
+                    if isinstance(widget, Label):
+                        by_id[key] = widget.text if _visible(widget) else None
+                except ReferenceError:  # a kv id whose widget was dropped from the tree
+                    dead.append(key)
+        extra = {"dead_ids": dead} if dead else {}
         if screen.name == "history":
             extra["rows"] = list(screen.vm.get("rows", []))
         if screen.name == "member":

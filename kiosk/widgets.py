@@ -28,13 +28,13 @@ _gradients: dict = {}
 
 
 def gradient(top, bottom, steps: int = 64) -> Texture:
-    """A vertical gradient texture (cached), bottom colour at v=0."""
+    """A vertical gradient texture (cached): ``top`` at the top when drawn."""
     key = (top, bottom)
     if key not in _gradients:
         buf = bytearray()
         for i in range(steps):
-            f = i / (steps - 1)
-            buf += bytes(int(255 * (b + (t - b) * f)) for t, b in zip(top, bottom)) + b"\xff"
+            f = i / (steps - 1)  # row 0 is drawn at the top of a RoundedRectangle
+            buf += bytes(int(255 * (t + (b - t) * f)) for t, b in zip(top, bottom)) + b"\xff"
         tex = Texture.create(size=(1, steps), colorfmt="rgba")
         tex.blit_buffer(bytes(buf), colorfmt="rgba", bufferfmt="ubyte")
         tex.wrap = "clamp_to_edge"

@@ -235,7 +235,7 @@ def test_staff_card_pin_device_info_and_reader_test(kiosk):
     assert kiosk.texts()["ids"]["pin_error"] == "รหัส PIN ไม่ถูกต้อง"
     for digit in "12":
         kiosk.press(f"pin_{digit}")
-    assert kiosk.texts()["ids"]["pin_mask"] == "●●"
+    assert kiosk.texts()["ids"]["pin_mask"] == "••"
     kiosk.screenshot("kiosk-staff-pin-th")
     kiosk.press("btn_lang")
     kiosk.screenshot("kiosk-staff-pin-en")
