@@ -26,6 +26,7 @@ Typical use::
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import signal
@@ -95,7 +96,14 @@ def new_uid(prefix: str = "04") -> str:
     return f"{prefix}{os.getpid() % 0xFFFF:04X}{next(_uid_counter):08X}"
 
 
-def ledger_problems(member_ids=None) -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _default_programme():
+    from server.domain.config import load
+
+    return load()
+
+
+def ledger_problems(member_ids=None, prog=None) -> list[str]:
     """Check the ledger in the bound store; returns descriptions of what is wrong (empty = fine).
 
     - cached balance == sum of the member's entries;
@@ -103,11 +111,12 @@ def ledger_problems(member_ids=None) -> list[str]:
       and per member for ``once``;
     - a tap_id credited at most once (one non-voided tap entry per tap ref and device);
     - no balance below zero.
+
+    ``prog`` (the programme the server runs) defaults to the shipped defaults.
     """
-    from server.domain.config import load
     from server.store import LedgerEntry, Member
 
-    prog = load()
+    prog = prog or _default_programme()
     problems = []
     members = Member.select() if member_ids is None else Member.select().where(Member.id.in_(list(member_ids)))
     for m in members:
