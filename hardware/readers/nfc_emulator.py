@@ -1,0 +1,256 @@
+"""Tap emulated cards on nfcpy's simulated ``udp`` reader (tests and demos).
+
+This module owns card emulation for ``nfc:udp:HOST:PORT`` readers: a second
+nfcpy ``ContactlessFrontend('udp:HOST:PORT')`` in *listen* mode answers the
+reader's polls as an ISO 14443-A target (NFCID1 of 4, 7 or 10 bytes, Type 2
+Tag SEL_RES) or a FeliCa target (IDm of 8 bytes), so the reader's whole nfcpy
+stack runs exactly as with a real card::
+
+    >>> import threading
+    >>> from hardware.readers import open_reader
+    >>> from hardware.readers.nfc_emulator import EmulatedCard
+    >>> reader = open_reader("nfc:udp:localhost:54321")
+    >>> with EmulatedCard("04A1B2C3D4E5F6", port=54321):
+    ...     reader.read(timeout=5)
+    CardRead(uid='04A1B2C3D4E5F6', technology='iso14443a')
+
+From a shell (the card stays "on the reader" for --seconds)::
+
+    python -m hardware.readers.nfc_emulator 04A1B2C3 --port 54321 --seconds 2
+
+How the udp driver works: the reader sends SENS_REQ/SDD_REQ/SEL_REQ as text
+datagrams ("106A 26") to HOST:PORT; the emulator binds PORT on all interfaces and
+answers. Only one emulated card can hold a port at a time (the bind fails with
+EADDRINUSE and the second emulator waits, which is also what "one card in the
+field" means).
+
+Two nfcpy 1.0.4 ``nfc/clf/udp.py`` quirks are worked around here, in a subclass
+of its udp ``Device`` used only by the emulator:
+
+- ``ContactlessFrontend.listen()`` mutes the device first, and the udp ``mute()``
+  closes the socket that the next ``listen_tta()`` binds again. Datagrams queued
+  on the old socket are dropped; the reader's SENS_REQ follows its RFOFF within
+  microseconds, so roughly every other listen slice the reader lost a poll (a
+  fixed 1 s timeout) and a card held still seemed to leave and come back. The
+  emulator keeps one bound socket for its whole life.
+- ``_listen_tta`` compares a cascade-level-3 SEL_REQ with ``95 70`` instead of
+  ``97 70``, so a 10-byte UID never completes selection. For 10-byte UIDs the
+  emulator rewrites an incoming ``97 70`` to ``95 70`` before nfcpy sees it (the
+  CL2 comparison cannot match it: it checks the CL2 bytes of the UID).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+import time
+
+from hardware.readers import ReaderError, normalize_uid
+
+log = logging.getLogger(__name__)
+
+# SENS_RES (ATQA, LSB first): bits 7-6 of the first byte give the UID size,
+# single (4 bytes), double (7) or triple (10).
+_SENS_RES = {4: "0400", 7: "4400", 10: "8400"}
+# SEL_RES (SAK) 00: a Type 2 Tag (MIFARE Ultralight/NTAG), no ISO-DEP, no NFC-DEP.
+_SEL_RES_TYPE2 = "00"
+# FeliCa PMm and system code of an ordinary FeliCa Lite-S style card.
+_FELICA_PMM = "00F1000000014300"
+_FELICA_SYS = "88B4"
+
+# How long one nfcpy listen() call lasts before stop_event is checked again.
+_LISTEN_SLICE = 0.1
+
+
+def _local_target(uid: str, technology: str):
+    """The nfcpy LocalTarget answering polls for *uid*."""
+    import nfc.clf
+
+    data = bytes.fromhex(uid)
+    if technology == "iso14443a":
+        if len(data) not in _SENS_RES:
+            raise ReaderError(f"an ISO 14443-A UID is 4, 7 or 10 bytes, got {len(data)}: {uid}")
+        target = nfc.clf.LocalTarget("106A")
+        target.sens_res = bytearray.fromhex(_SENS_RES[len(data)])
+        target.sdd_res = bytearray(data)
+        target.sel_res = bytearray.fromhex(_SEL_RES_TYPE2)
+        return target
+    if technology == "felica":
+        if len(data) != 8:
+            raise ReaderError(f"a FeliCa IDm is 8 bytes, got {len(data)}: {uid}")
+        target = nfc.clf.LocalTarget("212F")
+        target.sensf_res = bytearray.fromhex("01" + uid + _FELICA_PMM + _FELICA_SYS)
+        return target
+    raise ReaderError(f"emulation supports iso14443a and felica, not {technology!r}")
+
+
+def _emulator_device(host: str, port: int, *, fix_cl3: bool):
+    """An nfcpy udp Device that keeps its bound socket across listen() calls."""
+    import platform
+
+    import nfc.clf.udp
+
+    class EmulatorDevice(nfc.clf.udp.Device):
+        """nfcpy's udp Device, with the two listen-side quirks worked around."""
+
+        running = True
+
+        def mute(self):
+            """Keep the socket while emulating; ContactlessFrontend.listen() mutes first."""
+            # Stock mute() closes the socket, and the next listen() binds a new
+            # one: datagrams already queued on the old socket are lost. A
+            # reader's SENS_REQ arrives right behind its RFOFF, so that loss
+            # shows up as a 1 s sense timeout and a card "leaving" the field.
+            if not self.running:
+                super().mute()
+
+        def close(self):
+            """Really close the socket when the frontend is closed."""
+            self.running = False
+            super().close()
+
+        def _bind_socket(self, time_to_return):
+            """Bind once; later listen() calls reuse the bound socket."""
+            if self.socket.getsockname()[1] == self.addr[1]:
+                return True
+            return super()._bind_socket(time_to_return)
+
+        def bind(self) -> bool:
+            """Bind the listen port now (False if another card holds it)."""
+            self._create_socket()
+            return bool(self._bind_socket(time.time() + 0.1))
+
+        def _recv_data(self, timeout, *brty_list):
+            """Receive, rewriting a CL3 SEL_REQ (97 70) as nfcpy 1.0.4 expects (95 70)."""
+            # _listen_tta waits at least 0.5 s per receive; capping it lets
+            # listen() return, and stop_event be seen, within a slice. Safe
+            # because the socket (and anything queued on it) now survives.
+            if timeout is not None:
+                timeout = min(timeout, _LISTEN_SLICE)
+            brty, data, addr = super()._recv_data(timeout, *brty_list)
+            if fix_cl3 and data[:2] == b"\x97\x70":
+                data = bytearray(b"\x95\x70") + data[2:]
+            return brty, data, addr
+
+    device = EmulatorDevice(host, port)
+    device._vendor_name = platform.uname()[0]
+    device._device_name = "IP-Stack"
+    device._chipset_name = "UDP"
+    device._path = f"udp:{host}:{port}"
+    return device
+
+
+def emulate_card(
+    uid_hex: str,
+    host: str = "localhost",
+    port: int = 54321,
+    stop_event: threading.Event | None = None,
+    *,
+    technology: str = "iso14443a",
+    ready: threading.Event | None = None,
+) -> None:
+    """Answer polls on ``udp:host:port`` as the card *uid_hex* until *stop_event* is set.
+
+    *ready*, if given, is set once the port is bound, i.e. the card is in the field.
+    """
+    import nfc
+    import nfc.clf
+
+    uid = normalize_uid(uid_hex)
+    stop_event = stop_event or threading.Event()
+    target = _local_target(uid, technology)
+    clf = nfc.ContactlessFrontend()
+    clf.device = _emulator_device(host, port, fix_cl3=technology == "iso14443a" and len(uid) == 20)
+    try:
+        log.debug("emulating %s card %s on udp:%s:%s", technology, uid, host, port)
+        while not stop_event.is_set() and not clf.device.bind():
+            stop_event.wait(0.1)  # another emulated card is on the reader
+        if ready is not None:
+            ready.set()
+        while not stop_event.is_set():
+            started = time.monotonic()
+            try:
+                # Returns None after the slice unless the reader sends a tag
+                # command (it never does: it only senses), so this loop simply
+                # keeps the emulated card in the field.
+                clf.listen(target, _LISTEN_SLICE)
+            except nfc.clf.CommunicationError as error:  # RFOFF from the reader, garbage
+                log.debug("emulator: %r", error)
+            if time.monotonic() - started < 0.01:
+                stop_event.wait(0.05)  # never spin, whatever listen() did
+    finally:
+        clf.close()
+
+
+class EmulatedCard:
+    """A card held on a ``udp`` reader for the duration of a with-block (runs a thread)."""
+
+    def __init__(
+        self, uid_hex: str, host: str = "localhost", port: int = 54321, *, technology: str = "iso14443a"
+    ) -> None:
+        """Prepare to emulate *uid_hex* on ``udp:host:port``."""
+        self.uid = normalize_uid(uid_hex)
+        _local_target(self.uid, technology)  # validate now, not in the thread
+        self.host, self.port, self.technology = host, port, technology
+        self.stop_event = threading.Event()
+        self.ready = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, wait: float = 2.0) -> "EmulatedCard":
+        """Put the card on the reader; wait up to *wait* seconds until it answers polls."""
+        self.stop_event.clear()
+        self.ready.clear()
+        self._thread = threading.Thread(
+            target=emulate_card,
+            args=(self.uid, self.host, self.port, self.stop_event),
+            kwargs={"technology": self.technology, "ready": self.ready},
+            name=f"nfc-emulator-{self.uid}",
+            daemon=True,
+        )
+        self._thread.start()
+        if not self.ready.wait(wait):
+            log.warning("emulated card %s: port %s still busy after %.1f s", self.uid, self.port, wait)
+        return self
+
+    def stop(self) -> None:
+        """Take the card off the reader (returns within about 0.1 s)."""
+        self.stop_event.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> "EmulatedCard":
+        """Start emulating on entering the with-block."""
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        """Stop emulating on leaving the with-block."""
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: hold a card on a udp reader for a number of seconds."""
+    parser = argparse.ArgumentParser(
+        prog="python -m hardware.readers.nfc_emulator",
+        description="Tap an emulated card on an nfcpy udp reader (spec nfc:udp:HOST:PORT).",
+    )
+    parser.add_argument("uid", help="card UID in hex, e.g. 04A1B2C3D4E5F6")
+    parser.add_argument("--host", default="localhost")
+    parser.add_argument("--port", type=int, default=54321)
+    parser.add_argument("--seconds", type=float, default=2.0, help="how long the card stays on the reader")
+    parser.add_argument("--technology", choices=("iso14443a", "felica"), default="iso14443a")
+    args = parser.parse_args(argv)
+    try:
+        card = EmulatedCard(args.uid, args.host, args.port, technology=args.technology)
+    except (ReaderError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    with card:
+        time.sleep(args.seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
