@@ -518,3 +518,43 @@ def run_admin(db_url: str, *args: str, timeout: float = 60.0) -> tuple[int, obje
     except ValueError:
         data = proc.stdout + proc.stderr
     return proc.returncode, data
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+class fresh_pg_database:
+    """A uniquely named PostgreSQL database for one test, dropped afterwards.
+
+    ``with fresh_pg_database(pg_url) as url: ...`` — ``pg_url`` is any reachable URL on
+    the server (the conftest's ``pg_url`` fixture); the shared database it names is
+    never touched. The drop uses ``WITH (FORCE)`` so a killed server's connection
+    cannot keep it alive.
+    """
+
+    def __init__(self, base_url: str, prefix: str = "privcard_test"):
+        from urllib.parse import urlsplit, urlunsplit
+
+        self.base_url = base_url
+        self.name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        parts = urlsplit(base_url)
+        self.url = urlunsplit((parts.scheme, parts.netloc, "/" + self.name, parts.query, ""))
+
+    def _admin(self, sql: str) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect(self.base_url, connect_timeout=5)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(sql)
+        finally:
+            conn.close()
+
+    def __enter__(self) -> str:
+        self._admin(f'CREATE DATABASE "{self.name}"')
+        return self.url
+
+    def __exit__(self, *exc) -> None:
+        close_store()
+        self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
