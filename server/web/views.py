@@ -166,20 +166,20 @@ def credit(mid: int):
     activity = f.get("activity", "")
     if activity in NOT_AT_COUNTER:
         flash(f"{activity} is not credited at the counter", "error")
-        return redirect(url_for("views.member", mid=mid))
+        return redirect(url_for("views.member", mid=mid, activity=activity or None))
     item = {"partner_purchase": f.get("shop"), "volunteer": f.get("session")}.get(activity, f.get("session"))
     act = prog().activities.get(activity)
     try:
         outcome, entry = svc().award(mid, activity, item=(item or "").strip() or None, actor=actor())
     except ServiceError as exc:
         _fail(exc)
-        return redirect(url_for("views.member", mid=mid))
+        return redirect(url_for("views.member", mid=mid, activity=activity or None))
     name = g.lang == "th" and act.th or act.en
     if outcome == "credited":
         flash(_("Credited %(points)s points for %(activity)s.", points=entry.points, activity=name), "ok")
     else:
         flash(_("Already credited today: %(activity)s earns once per day.", activity=name), "error")
-    return redirect(url_for("views.member", mid=mid))
+    return redirect(url_for("views.member", mid=mid, activity=activity or None))
 
 
 @bp.route("/members/<int:mid>/transfer", methods=["POST"])
@@ -189,7 +189,7 @@ def transfer(mid: int):
     points = _int(request.form.get("points"), 0)
     target = request.form.get("to", "")
     try:
-        _, in_e = svc().transfer(mid, target, points, actor=actor(), note=request.form.get("note") or None)
+        _out, in_e = svc().transfer(mid, target, points, actor=actor(), note=request.form.get("note") or None)
         flash(_("Transferred %(points)s points to member %(to)s.", points=points, to=in_e.member_id), "ok")
     except ServiceError as exc:
         _fail(exc)
@@ -213,7 +213,7 @@ def redeem(mid: int):
                 reward=out["label"][g.lang]) + extra, "ok")
     except ServiceError as exc:
         _fail(exc)
-    return redirect(url_for("views.member", mid=mid))
+    return redirect(url_for("views.member", mid=mid, reward=reward or None))
 
 
 @bp.route("/members/<int:mid>/entries/<int:eid>/void", methods=["GET", "POST"])
@@ -409,7 +409,7 @@ def event(event_id: int):
     sel = _int(request.args.get("upload"))
     if sel:
         shown = next((u for u in uploads if u.id == sel), None)
-    credited = (LedgerEntry.select(LedgerEntry, Member.name).join(Member)
+    credited = (LedgerEntry.select(LedgerEntry, Member.id, Member.name).join(Member)
                 .where((LedgerEntry.activity == ev.activity) & (LedgerEntry.item == ev.name)
                        & (LedgerEntry.day == ev.day) & (LedgerEntry.source == "import"))
                 .order_by(LedgerEntry.id).limit(500))
