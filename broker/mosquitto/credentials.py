@@ -165,10 +165,11 @@ def make_credentials(username: str, password_file: str | Path, broker_url: str, 
     password = password or new_password()
     replaced = set_entry(password_file, username, password)
     url = device_url(broker_url, username, password)
-    if server:
-        env = {"PRIVCARD_MQTT": url}
-    else:
-        env = {"PRIVCARD_DEVICE_ID": username, "PRIVCARD_MQTT": url}
+    # privcard server and privcard gate both read PRIVCARD_MQTT as their --mqtt default; the
+    # systemd units (hardware/deploy/) load /etc/privcard/server.env and /etc/privcard/<id>.env.
+    env = {"PRIVCARD_MQTT": url}
+    env_path = "/etc/privcard/server.env" if server else f"/etc/privcard/{username}.env"
+    unit = "privcard-server.service" if server else f"privcard-gate@{username}.service"
     return {
         "username": username,
         "password": password,
@@ -176,7 +177,8 @@ def make_credentials(username: str, password_file: str | Path, broker_url: str, 
         "replaced": replaced,
         "mqtt_url": url,
         "env": env,
-        "env_file": "".join(f"{k}={v}\n" for k, v in env.items()),
+        "env_path": env_path,
+        "env_file": f"# {env_path} (mode 0600) for {unit}\n" + "".join(f"{k}={v}\n" for k, v in env.items()),
         "reload": "systemctl reload mosquitto   # or: kill -HUP $(pidof mosquitto)",
     }
 
@@ -224,14 +226,14 @@ def run(args, svc) -> int:
         return 0
     who = "server account" if args.server_account else f"device {info['username']}"
     verb = "replaced" if info["replaced"] else "added"
-    kind = "server" if args.server_account else "gate"
     print(f"{who}: password entry {verb} in {info['password_file']}")
     print(f"reload Mosquitto so it takes effect: {info['reload']}")
     print()
     print(f"password: {info['password']}")
     print(f"--mqtt '{info['mqtt_url']}'")
     print()
-    print(f"env file for the systemd unit (e.g. /etc/privcard/{kind}.env, mode 0600):")
+    print(f"env file for the systemd unit ({info['env_path']}, mode 0600; add the other settings, e.g. "
+          f"{'PRIVCARD_SERVER_ARGS=--db ...' if args.server_account else 'PRIVCARD_GATE_ARGS=--reader nfc:usb'}):")
     print(info["env_file"], end="")
     return 0
 

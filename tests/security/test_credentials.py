@@ -91,7 +91,7 @@ def test_cli_prints_settings_and_json(tmp_path):
     text = out.getvalue()
     assert rc == 0, text
     assert "--mqtt 'mqtts://gate-9:" in text and "@broker:8883?ca=/etc/privcard/ca.pem'" in text
-    assert "PRIVCARD_DEVICE_ID=gate-9" in text and "PRIVCARD_MQTT=mqtts://gate-9:" in text
+    assert "/etc/privcard/gate-9.env" in text and "PRIVCARD_MQTT=mqtts://gate-9:" in text
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         rc = cli.main(["--db", db_url, "device", "credentials", "gate-9", "--json", "--password-file", str(pw)])
