@@ -1,0 +1,223 @@
+"""Scale-out benchmark: taps/s of 1 vs 2 (vs N) server replicas on one PostgreSQL database.
+
+    python -m tests.chaos.scaleout_bench [--taps 3000] [--replicas 1 2] [--window 400] [--markdown]
+
+Each configuration gets a fresh PostgreSQL database and a fresh Mosquitto (dev
+settings: TCP_NODELAY, loopback, no auth — the broker is not what is measured); the
+replicas run ``privcard server --shared bench`` (MQTT v5 shared subscriptions). One
+load client publishes ``--taps`` taps from 20 gates, keeping ``--window`` unanswered,
+each tap a distinct (member, day) so every one is a real credit (ledger entry,
+accrual key, inbox row, balance update). Throughput = taps / (first publish → last
+result). The baseline, measured in the same run on the same broker, is a raw echo:
+a client that answers every tap with a canned result without any database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from broker import contract  # noqa: E402
+from broker.client import BusClient  # noqa: E402
+from broker.contract import Tap, TapResult  # noqa: E402
+from tests.brokers import MosquittoBroker  # noqa: E402
+
+PG_ADMIN = os.environ.get("PRIVCARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+GATES = 20
+
+
+def _pg(sql: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(PG_ADMIN)
+    conn.autocommit = True
+    conn.cursor().execute(sql)
+    conn.close()
+
+
+class Load:
+    """Publishes taps with a window of unanswered ones; records per-tap latency."""
+
+    def __init__(self, url: str, taps: list[tuple[str, Tap]], window: int):
+        self.taps = taps
+        self.window = window
+        self.sent: dict[str, float] = {}
+        self.latency: list[float] = []
+        self.done = threading.Event()
+        self.slots = threading.Semaphore(window)
+        self.lock = threading.Lock()
+        self.bus = BusClient(url, f"bench-load-{uuid.uuid4().hex[:6]}", max_inflight=window * 2)
+        self.bus.subscribe("privcard/dev/+/result", self._on_result)
+
+    def _on_result(self, topic, payload, msg) -> None:
+        tap_id = TapResult.parse(payload).tap_id
+        now = time.perf_counter()
+        with self.lock:
+            t0 = self.sent.pop(tap_id, None)
+            if t0 is None:
+                return
+            self.latency.append(now - t0)
+            if len(self.latency) == len(self.taps):
+                self.done.set()
+        self.slots.release()
+
+    def run(self, timeout: float = 600) -> float:
+        self.bus.start()
+        if not self.bus.wait_connected(10):
+            raise RuntimeError(f"load client cannot connect: {self.bus.last_error}")
+        time.sleep(0.5)
+        start = time.perf_counter()
+        for device_id, tap in self.taps:
+            if not self.slots.acquire(timeout=60):
+                raise RuntimeError(f"no result for 60 s ({len(self.latency)} of {len(self.taps)} answered)")
+            with self.lock:
+                self.sent[tap.tap_id] = time.perf_counter()
+            self.bus.publish(contract.tap_topic(device_id), tap.encode())
+        if not self.done.wait(timeout):
+            raise RuntimeError(f"only {len(self.latency)} of {len(self.taps)} taps answered")
+        elapsed = time.perf_counter() - start
+        self.bus.stop()
+        return elapsed
+
+
+class Echo:
+    """The raw baseline: answers each tap with a canned result, no database."""
+
+    def __init__(self, url: str):
+        self.bus = BusClient(url, f"bench-echo-{uuid.uuid4().hex[:6]}")
+        self.bus.subscribe("privcard/dev/+/tap", self._on_tap)
+
+    def _on_tap(self, topic, payload, msg) -> None:
+        device_id = topic.split("/")[2]
+        tap = Tap.parse(payload)
+        result = TapResult(tap.tap_id, "credited", True, points=5, balance=5, activity="entry")
+        self.bus.publish(contract.result_topic(device_id), result.encode())
+
+    def __enter__(self):
+        self.bus.start()
+        self.bus.wait_connected(10)
+        time.sleep(0.3)
+        return self
+
+    def __exit__(self, *exc):
+        self.bus.stop()
+
+
+def make_taps(n: int, uids: list[str]) -> list[tuple[str, Tap]]:
+    from tests.helpers import days_ago, local_time
+
+    out = []
+    for i in range(n):
+        uid = uids[i // 28]
+        at = local_time(days_ago(1 + i % 28), 10, i % 60)
+        out.append((f"b{i % GATES:02d}", Tap(f"b{i % GATES:02d}:{i}", uid, at, True)))
+    return out
+
+
+def setup_db(db_url: str, n_members: int) -> list[str]:
+    from server.store import db
+    from tests.helpers import close_store, open_service
+
+    svc = open_service(db_url)
+    uids = [f"04B0{i:010X}" for i in range(n_members)]
+    with db.atomic():
+        for g in range(GATES):
+            svc.add_device(f"b{g:02d}", "gate", direction="in")
+        for i, uid in enumerate(uids):
+            svc.add_member(f"Bench {i}", uid)
+    close_store()
+    return uids
+
+
+def bench_replicas(replicas: int, taps: int, window: int, log_dir: Path) -> dict:
+    """Throughput of ``replicas`` servers sharing the work; also the same-run echo baseline."""
+    from tests.helpers import ServerProcess
+
+    name = f"privcard_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    _pg(f'CREATE DATABASE "{name}"')
+    broker = MosquittoBroker()
+    broker.start()
+    servers = []
+    try:
+        db_url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+        uids = setup_db(db_url, taps // 28 + 2)
+        work = make_taps(taps, uids)
+        with Echo(broker.url):
+            echo_taps = [(d, Tap(f"echo-{t.tap_id}", t.uid, t.at, True)) for d, t in work]
+            echo_s = Load(broker.url, echo_taps, window).run()
+        for i in range(replicas):
+            srv = ServerProcess(db_url, broker.url + "?v=5", client_id=f"bench-{i}", log_dir=log_dir,
+                                extra_args=("--shared", "bench"), name=f"bench{replicas}-{i}")
+            srv.start(timeout=30)
+            servers.append(srv)
+        time.sleep(1.0)
+        load = Load(broker.url, work, window)
+        elapsed = load.run()
+        lat = sorted(load.latency)
+        from tests.helpers import close_store, ledger_problems, open_service
+
+        open_service(db_url)
+        from server.store import LedgerEntry
+
+        credited = LedgerEntry.select().where(LedgerEntry.source == "tap").count()
+        problems = ledger_problems()
+        close_store()
+        return {
+            "replicas": replicas, "taps": taps, "seconds": elapsed, "taps_per_s": taps / elapsed,
+            "p50_ms": statistics.median(lat) * 1000, "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000,
+            "echo_per_s": taps / echo_s, "credited": credited, "problems": problems,
+        }
+    finally:
+        for srv in servers:
+            srv.stop()
+        broker.close()
+        _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="taps/s of 1 vs N privcard server replicas on PostgreSQL")
+    p.add_argument("--taps", type=int, default=3000)
+    p.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--window", type=int, default=400, help="unanswered taps the load client allows")
+    p.add_argument("--markdown", action="store_true", help="print a markdown table row per configuration")
+    args = p.parse_args(argv)
+    import logging
+    import tempfile
+
+    logging.basicConfig(level=logging.WARNING)
+    log_dir = Path(tempfile.mkdtemp(prefix="privcard-scaleout-"))
+    rows = []
+    for n in args.replicas:
+        r = bench_replicas(n, args.taps, args.window, log_dir)
+        rows.append(r)
+        print(f"{n} replica(s): {r['taps_per_s']:.0f} taps/s ({r['taps']} taps in {r['seconds']:.1f} s), "
+              f"p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms; raw echo {r['echo_per_s']:.0f} msg/s "
+              f"(server = {r['taps_per_s'] / r['echo_per_s']:.2f} x echo); credited {r['credited']}"
+              + (f"; PROBLEMS {r['problems'][:3]}" if r["problems"] else ""), flush=True)
+    base = rows[0]["taps_per_s"]
+    for r in rows[1:]:
+        print(f"{r['replicas']} vs {rows[0]['replicas']} replica(s): {r['taps_per_s'] / base:.2f}x")
+    if args.markdown:
+        print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+              f"Python {platform.python_version()}")
+        print("| replicas | taps | taps/s | p50 ms | p99 ms | raw echo msg/s | taps/s ÷ echo | vs 1 replica |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['replicas']} | {r['taps']} | {r['taps_per_s']:.0f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | "
+                  f"{r['echo_per_s']:.0f} | {r['taps_per_s'] / r['echo_per_s']:.2f} | {r['taps_per_s'] / base:.2f} |")
+    return 1 if any(r["problems"] or r["credited"] != r["taps"] for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
