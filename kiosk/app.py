@@ -175,6 +175,7 @@ class KioskApp(App):
         self._tap_id = 0
         #: tap → member screen drawn, seconds (benchmark)
         self.latencies: deque = deque(maxlen=20000)
+        self.breakdown: deque = deque(maxlen=20000)
         self.frames = 0
 
     # ------------------------------------------------------------------ Kivy lifecycle
@@ -239,7 +240,7 @@ class KioskApp(App):
         o = self.options
         self.bus = KioskBus(
             o.mqtt, o.device_id, prefix=o.prefix, version=o.version,
-            on_answer=lambda payload: Clock.schedule_once(partial(self._answer, payload), -1),
+            on_answer=lambda payload: Clock.schedule_once(partial(self._answer, payload, time.perf_counter()), -1),
             on_config=lambda cfg: Clock.schedule_once(partial(self._config, cfg), 0),
             on_connection=lambda up: Clock.schedule_once(partial(self._connection, up), 0),
         )
@@ -258,10 +259,13 @@ class KioskApp(App):
 
     def _tap(self, uid, technology, t_read, *_):
         self._tap_started = t_read
+        self._t_tap_main = time.perf_counter()
         self._tap_id += 1
         self._run(self.core.tap(uid, technology))
 
-    def _answer(self, payload, *_):
+    def _answer(self, payload, t_arrived=0.0, *_):
+        self._t_arrived = t_arrived
+        self._t_answer = time.perf_counter()
         self._run(self.core.answer_received(payload))
 
     def _config(self, cfg, *_):
@@ -371,6 +375,7 @@ class KioskApp(App):
             self.sm.current = state
         if state == C.MEMBER and self._tap_started is not None:
             self._await_flip = self._tap_started
+            self._t_rendered = time.perf_counter()
             self._tap_started = None
 
     _await_flip = None
@@ -378,8 +383,22 @@ class KioskApp(App):
     def _flipped(self, *_):
         self.frames += 1
         if self._await_flip is not None:
-            self.latencies.append(time.perf_counter() - self._await_flip)
-            self._await_flip = None
+            started, self._await_flip = self._await_flip, None
+            drawn = time.perf_counter()
+            # on_flip handlers run just before the buffer swap; the next clock
+            # callback runs after it, when the frame is on the display.
+            Clock.schedule_once(partial(self._shown, started, drawn), 0)
+
+    def _shown(self, started, drawn, *_):
+        now = time.perf_counter()
+        self.latencies.append(now - started)
+        # where the time went (benchmark): read→UI thread, query→answer arrived,
+        # answer→UI thread, →screen filled, →frame drawn, →swapped
+        self.breakdown.append((self._t_tap_main - started, self._t_arrived - self._t_tap_main,
+                               self._t_answer - self._t_arrived, self._t_rendered - self._t_answer,
+                               drawn - self._t_rendered, now - drawn))
+
+    _t_answer = _t_rendered = _t_arrived = _t_tap_main = 0.0
 
     def view_for(self, state: str) -> dict:
         """The presenter output for one screen in the current language."""

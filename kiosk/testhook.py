@@ -226,9 +226,11 @@ class ControlServer:
             rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         times = os.times()
         lat = list(self.app.latencies)
+        parts = [list(b) for b in self.app.breakdown]
         if request.get("reset"):
             self.app.latencies.clear()
-        return {"ok": True, "latencies": lat, "rss": rss, "cpu": times.user + times.system,
+            self.app.breakdown.clear()
+        return {"ok": True, "latencies": lat, "breakdown": parts, "rss": rss, "cpu": times.user + times.system,
                 "frames": self.app.frames, "monotonic": time.monotonic()}
 
     def cmd_vm(self, request):

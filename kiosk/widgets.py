@@ -6,9 +6,6 @@ the bits of geometry that kv expressions cannot compute neatly.
 
 from __future__ import annotations
 
-import math
-
-from kivy.animation import Animation
 from kivy.clock import Clock
 from kivy.graphics.texture import Texture
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
@@ -103,47 +100,41 @@ class Face(ButtonBehavior, Widget):
 
 
 class Waves(Widget):
-    """Contactless 'tap here' waves; ``phase`` 0→1 lights the arcs in turn.
+    """Contactless 'tap here' waves that light up one arc at a time.
 
-    The animation runs for a few seconds and then rests, so an idle kiosk does
-    not redraw 60 times a second forever (see docs/benchmarks-kiosk.md, idle CPU).
+    Stepped, not tweened: three steps of 0.45 s, then a 4 s rest. An idle kiosk
+    redraws a handful of frames per cycle instead of 30 per second, which keeps
+    its CPU use low (docs/benchmarks-kiosk.md, idle CPU).
     """
 
     phase = NumericProperty(0.0)
     active = BooleanProperty(False)
     arcs = ListProperty([0.25, 0.25, 0.25])
 
+    STEP_S = 0.45
+    REST_S = 4.0
+    DIM, LIT = 0.25, 1.0
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.bind(phase=self._alphas)
-        self._anim = None
-
-    def _alphas(self, *_):
-        p = self.phase
-        self.arcs = [0.25 + 0.75 * max(0.0, math.sin(math.pi * min(1.0, max(0.0, p * 3 - i)))) for i in range(3)]
-
-    SWEEP_S = 2.4
-    REST_S = 4.0
+        self._step = 0
 
     def start(self, *_):
-        """Start the pulse cycle: a 2.4 s sweep, then 4 s with nothing to redraw."""
+        """Start the cycle (idle screen shown)."""
         if not self.active:
             self.active = True
-            self._sweep()
+            self._step = 0
+            Clock.schedule_once(self._advance, self.STEP_S)
 
-    def _sweep(self, *_):
+    def _advance(self, *_):
         if not self.active:
             return
-        self.phase = 0.0
-        self._anim = Animation(phase=1.0, duration=self.SWEEP_S, t="in_out_sine")
-        self._anim.bind(on_complete=lambda *a: Clock.schedule_once(self._sweep, self.REST_S))
-        self._anim.start(self)
+        self._step = (self._step + 1) % 4  # 1..3 light arcs in turn, 0 rests
+        self.arcs = [self.LIT if i < self._step else self.DIM for i in range(3)]
+        Clock.schedule_once(self._advance, self.REST_S if self._step == 0 else self.STEP_S)
 
     def stop(self):
-        """Stop animating (screens other than idle)."""
+        """Stop (any other screen)."""
         self.active = False
-        Clock.unschedule(self._sweep)
-        if self._anim is not None:
-            self._anim.cancel(self)
-            self._anim = None
-        self.phase = 0.0
+        Clock.unschedule(self._advance)
+        self.arcs = [self.DIM] * 3
