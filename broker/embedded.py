@@ -20,6 +20,13 @@ What amqtt 0.12 does and does not do (checked by tests/integration/test_broker_*
   ``AnonymousAuthPlugin`` marks every session anonymous and amqtt then drops
   anonymous sessions on disconnect. So this module installs :class:`OpenAuthPlugin`
   (accept everyone, mark no one anonymous) instead.
+- Messages queued for an offline persistent session are delivered with the
+  *retain* flag set (amqtt replays them through its retained-message path): never
+  use ``msg.retain`` to tell "retained" from "queued" on this broker.
+- An unacknowledged QoS 1 message (manual ack, client crashed before ``ack()``) is
+  **not** redelivered when the persistent session reconnects; Mosquitto does
+  redeliver it. Correctness does not depend on it: gates resend from their outbox
+  until a result arrives, and kiosks re-ask.
 - Nothing survives a broker restart (no persistence): fine, the broker is a pipe,
   not a store (DESIGN.md).
 - It is much slower than Mosquitto (pure Python); benchmarks use Mosquitto.
