@@ -182,7 +182,6 @@ TH = {
     "Both legs of the transfer are reversed.": "รายการโอนทั้งสองฝั่งจะถูกยกเลิก",
     "Staff member": "เจ้าหน้าที่",
     "sign-up": "แรกเข้า",
-    "Member": "สมาชิก",
     # events
     "Create an event": "สร้างกิจกรรม",
     "Event name": "ชื่อกิจกรรม",

@@ -129,8 +129,8 @@ def device_rows() -> list[dict]:
 
 def latest_taps(limit: int = 15, device: str | None = None) -> list[dict]:
     """The newest taps the server decided, with member names."""
-    q = TapInbox.select().order_by(TapInbox.id.desc()).limit(limit)
-    if device:
+    q = TapInbox.select().order_by(TapInbox.received_at.desc(), TapInbox.id.desc()).limit(limit)
+    if device:  # (device, tap_id) index narrows; a device's taps are few per day
         q = TapInbox.select().where(TapInbox.device == device).order_by(TapInbox.id.desc()).limit(limit)
     rows = list(q)
     names = {m.id: m.name for m in Member.select(Member.id, Member.name).where(

@@ -133,14 +133,14 @@ def top_borrowers(service, start: date, end: date) -> Report:
     """The semester's top borrowers: days with a borrowing credit (net of voids)."""
     rows = _top("borrow", start, end)
     return Report("top_borrowers", _TOP_COLUMNS("วันที่ยืม", "Borrowing days"), rows,
-                  chart=[(r["name"][:14], r["days"]) for r in rows[:10]])
+                  chart=[(r["name"], r["days"]) for r in rows[:10]])
 
 
 def top_users(service, start: date, end: date) -> Report:
     """The semester's top library users: days with an entry credit (net of voids)."""
     rows = _top("entry", start, end)
     return Report("top_users", _TOP_COLUMNS("วันที่เข้าใช้", "Days in the library"), rows,
-                  chart=[(r["name"][:14], r["days"]) for r in rows[:10]])
+                  chart=[(r["name"], r["days"]) for r in rows[:10]])
 
 
 def _TOP_COLUMNS(th: str, en: str) -> list:
@@ -230,30 +230,50 @@ def build(name: str, service, start: date, end: date) -> Report:
     return BUILDERS[name](service, start, end)
 
 
-def bar_chart(data: list, *, title: str = "", height: int = 180, color: str = "#2f6f9f") -> str:
-    """A small accessible SVG bar chart of (label, value) pairs."""
+def bar_chart(data: list, *, title: str = "", height: int = 190, color: str = "#2f6f9f") -> str:
+    """A small accessible SVG column chart of (label, value) pairs; scales with its box, text undistorted."""
     if not data:
         return ""
     n = len(data)
-    width = max(320, min(1200, n * 28))
-    top, bottom, left = 14, 34, 36
+    width, top, bottom, left = 640, 14, 30, 40
     plot_h = height - top - bottom
     peak = max((v for _, v in data), default=0) or 1
     bar_w = (width - left - 6) / n
+    longest = max(len(str(label)) for label, _ in data)
+    step = max(1, -(-int(longest * 6.5 + 8) // max(int(bar_w), 1)))  # labels that fit without touching
     out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
-           f'preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">',
-           f'<title>{escape(title)}</title>',
+           f'xmlns="http://www.w3.org/2000/svg">', f'<title>{escape(title)}</title>',
            f'<line x1="{left}" y1="{top + plot_h}" x2="{width}" y2="{top + plot_h}" stroke="#999" stroke-width="1"/>',
-           f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" class="axis">{peak}</text>',
-           f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" class="axis">0</text>']
-    step = max(1, n // 16)
+           f'<text x="{left - 6}" y="{top + 8}" text-anchor="end" class="axis">{peak}</text>',
+           f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" class="axis">0</text>']
     for i, (label, value) in enumerate(data):
         h = plot_h * (value / peak) if value else 0
-        x = left + i * bar_w + 2
-        out.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{max(bar_w - 4, 1):.1f}" height="{h:.1f}" '
+        x = left + i * bar_w + 1.5
+        out.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{max(bar_w - 3, 1):.1f}" height="{h:.1f}" '
                    f'fill="{color}"><title>{escape(str(label))}: {value}</title></rect>')
         if i % step == 0:
-            out.append(f'<text x="{x + (bar_w - 4) / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
+            out.append(f'<text x="{x + (bar_w - 3) / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
                        f'class="axis">{escape(str(label))}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def hbar_chart(data: list, *, title: str = "", color: str = "#2f6f9f") -> str:
+    """Horizontal bars for ranked lists: the name on the left, the value at the bar's end."""
+    if not data:
+        return ""
+    width, row, left = 640, 22, 190
+    height = row * len(data) + 6
+    peak = max((v for _, v in data), default=0) or 1
+    out = [f'<svg class="chart hbar" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
+           f'xmlns="http://www.w3.org/2000/svg">', f'<title>{escape(title)}</title>']
+    for i, (label, value) in enumerate(data):
+        y = 3 + i * row
+        w = (width - left - 40) * (value / peak) if value else 0
+        name = str(label) if len(str(label)) <= 26 else str(label)[:25] + "…"
+        out.append(f'<text x="{left - 8}" y="{y + row - 8}" text-anchor="end" class="label">{escape(name)}</text>')
+        out.append(f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{row - 6}" rx="2" fill="{color}">'
+                   f'<title>{escape(str(label))}: {value}</title></rect>')
+        out.append(f'<text x="{left + w + 5:.1f}" y="{y + row - 8}" class="axis">{value}</text>')
     out.append("</svg>")
     return "".join(out)

@@ -505,8 +505,9 @@ def reports_page():
     """All reports for a date range (default: this semester to date)."""
     start, end, label = _range()
     built = [(name, _(REPORT_TITLES[name]), reports.build(name, svc(), start, end)) for name in reports.REPORTS]
-    charts = {name: Markup(reports.bar_chart(r.chart or [], title=title)) for name, title, r in built
-              if name not in ("points",) and any(v for _, v in (r.chart or []))}
+    charts = {name: Markup((reports.hbar_chart if name.startswith("top_") else reports.bar_chart)(
+        r.chart or [], title=title)) for name, title, r in built
+        if name not in ("points",) and any(v for _, v in (r.chart or []))}
     return render_template("reports.html", built=built, charts=charts, start=start, end=end, semester=label)
 
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.brokers import MOSQUITTO_MISSING, MosquittoBroker, find_mosquitto, free_port, python_env, wait_port
-from tests.browser.web_support import ADMIN, STAFF
+from tests.brokers import MOSQUITTO_MISSING, MosquittoBroker, find_mosquitto
+from tests.browser.web_support import ADMIN, STAFF, ConsoleServer, add_staff_cli
 
 CHROMIUM = os.environ.get("PRIVCARD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -70,38 +68,6 @@ def broker():
         yield b
     finally:
         b.close()
-
-
-class ConsoleServer:
-    """``privcard server --db ... --mqtt ... --http 127.0.0.1:PORT`` as a child process."""
-
-    def __init__(self, db_url: str, mqtt_url: str, log_dir: Path):
-        from tests.helpers import ServerProcess
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.db_url = db_url
-        self.mqtt_url = mqtt_url
-        self.proc = ServerProcess(db_url, mqtt_url, log_dir=log_dir, name="console",
-                                  extra_args=("--http", f"127.0.0.1:{self.port}"))
-
-    def start(self) -> "ConsoleServer":
-        self.proc.start()
-        if not wait_port("127.0.0.1", self.port, 20):
-            raise AssertionError(f"console did not listen on {self.port}:\n{self.proc.log_tail()}")
-        return self
-
-    def stop(self) -> None:
-        self.proc.stop()
-
-
-def add_staff_cli(db_url: str, username: str, role: str, password: str) -> str:
-    """Create an account with the real CLI (``privcard admin --db URL staff add ...``)."""
-    out = subprocess.run([sys.executable, "-m", "broker.cli", "admin", "--db", db_url, "staff", "add", username,
-                          "--role", role, "--password", password], capture_output=True, text=True,
-                         env=python_env(), timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
 
 
 @pytest.fixture(scope="module")

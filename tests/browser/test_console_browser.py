@@ -11,7 +11,6 @@ import re
 import uuid
 
 import paho.mqtt.client as mqtt
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in_page

@@ -5,9 +5,13 @@ signing in through the real form (CSRF and all), and reading what the page shows
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from html import unescape
+from pathlib import Path
 
 from server.domain.config import load
+from tests.brokers import free_port, python_env, wait_port
 
 ADMIN = ("alice", "alice-password-1")
 STAFF = ("bob", "bob-password-22")
@@ -60,3 +64,35 @@ def text(html: str) -> str:
     """Visible text of a page, roughly (tags removed, entities decoded, spaces collapsed)."""
     html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+class ConsoleServer:
+    """``privcard server --db ... --mqtt ... --http 127.0.0.1:PORT`` as a child process."""
+
+    def __init__(self, db_url: str, mqtt_url: str, log_dir: Path):
+        from tests.helpers import ServerProcess
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.db_url = db_url
+        self.mqtt_url = mqtt_url
+        self.proc = ServerProcess(db_url, mqtt_url, log_dir=log_dir, name="console",
+                                  extra_args=("--http", f"127.0.0.1:{self.port}"))
+
+    def start(self) -> "ConsoleServer":
+        self.proc.start()
+        if not wait_port("127.0.0.1", self.port, 20):
+            raise AssertionError(f"console did not listen on {self.port}:\n{self.proc.log_tail()}")
+        return self
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def add_staff_cli(db_url: str, username: str, role: str, password: str) -> str:
+    """Create an account with the real CLI (``privcard admin --db URL staff add ...``)."""
+    out = subprocess.run([sys.executable, "-m", "broker.cli", "admin", "--db", db_url, "staff", "add", username,
+                          "--role", role, "--password", password], capture_output=True, text=True,
+                         env=python_env(), timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
