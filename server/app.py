@@ -46,7 +46,7 @@ class PointsServer:
 
     def __init__(self, db_url: str, mqtt_url: str, prog: Programme, *, client_id: str = "privcard-server",
                  shared_group: str | None = None, prefix: str = contract.DEFAULT_PREFIX, batch_max: int = 256,
-                 poll_s: float = 1.0):
+                 poll_s: float = 1.0, persistent: bool = True):
         self.db_url = db_url
         self.mqtt_url = mqtt_url
         self.prog = prog
@@ -60,7 +60,7 @@ class PointsServer:
         self._republish = threading.Event()
         self._threads: list[threading.Thread] = []
         self.stats = {"taps": 0, "invalid": 0, "queries": 0, "batches": 0, "errors": 0}
-        self.bus = BusClient(mqtt_url, client_id, persistent=True, manual_ack=True,
+        self.bus = BusClient(mqtt_url, client_id, persistent=persistent, manual_ack=True,
                              protocol=5 if shared_group else None)
 
     # ------------------------------------------------------------------ lifecycle

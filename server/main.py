@@ -43,8 +43,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         prog = load(args.config)
         client_id = args.client_id or ("privcard-server-%d" % os.getpid() if args.shared else "privcard-server")
+        # A replica with a made-up client id cannot resume its session after a restart; a
+        # persistent one would stay behind as an orphan that Mosquitto keeps handing its
+        # share of the taps to (until the session expires). So: a clean session then
+        # (the gates' outboxes resend what it had not answered); a persistent one with
+        # an explicit --client-id.
+        persistent = not (args.shared and not args.client_id)
+        if not persistent:
+            logging.getLogger("privcard.server").warning(
+                "--shared without --client-id: clean MQTT session; give each replica a stable --client-id "
+                "so a restart resumes its persistent session")
         srv = PointsServer(args.db, args.mqtt, prog, client_id=client_id, shared_group=args.shared,
-                           batch_max=args.batch)
+                           batch_max=args.batch, persistent=persistent)
         srv.start()
     except (ConfigError, StoreError, BrokerError, ValueError) as exc:
         if args.verbose:
