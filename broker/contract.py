@@ -413,11 +413,12 @@ class Answer:
     ``member``, ``balance``, ``privileges`` and ``history`` are filled. Shapes::
 
         member     = {"id": int, "name": str, "tier": "silver"|"gold", "group": str|null,
-                      "valid_until": "YYYY-MM-DD"|null, "staff": bool, "card": UID}
+                      "valid_until": "YYYY-MM-DD"|null, "staff": bool, "card": UID,
+                      "pin_hash": "scrypt$..." (staff members with a PIN only)}
         privileges = {"borrow": {"books": int, "loan_days": int|null, "loan": {"th","en"}},
                       "locker_days": int, "study_room_hours": int,
                       "fine_discount_baht": int, "fine_discount_points": int,
-                      "next": {"points": int, "needed": int, "unlocks": {"th","en"}} | null}
+                      "next": {"points": int, "needed": int, "from": int, "unlocks": {"th","en"}} | null}
         history    = [{"id": int, "at": ISO-8601, "activity": code, "label": {"th","en"},
                        "item": str|null, "points": int, "voided": bool, "void_of": int|null}]  # newest first, <= 20
         stats      = {"earned_today": int, "earned_semester": int, "semester": str}

@@ -249,7 +249,9 @@ def privileges(balance: int, prog: Programme) -> dict:
         if rm and rm is not room:
             unlocks_th.append(f"ห้องค้นคว้า {rm.values['hours']} ชม.")
             unlocks_en.append(f"study room {rm.values['hours']} h")
-        nxt = {"points": target, "needed": target - balance,
+        reached = [lvl.points for table in (prog.borrow_levels, prog.locker_levels, prog.room_levels)
+                   for lvl in table if lvl.points <= balance]
+        nxt = {"points": target, "needed": target - balance, "from": max(reached, default=0),
                "unlocks": {"th": ", ".join(unlocks_th), "en": ", ".join(unlocks_en)}}
     return {
         "borrow": {"books": books, "loan_days": loan_days or None, "loan": loan},
