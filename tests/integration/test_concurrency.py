@@ -13,6 +13,7 @@ on one SQLite file. Whatever the interleaving:
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -39,7 +40,7 @@ th = "เยี่ยมชมนิทรรศการ"
 en = "Exhibition visit"
 """
 MEMBERS = [f"04CC{i:06X}" for i in range(12)]
-TAPS = 160
+TAPS = int(os.environ.get("PRIVCARD_CONCURRENCY_TAPS", "160"))
 
 
 def run_two_servers(db_url: str, broker, tmp_path) -> None:
