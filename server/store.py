@@ -266,12 +266,14 @@ def upgrade() -> int:
     db.create_tables([Meta], safe=True)
     migrator = _migrator()
     for key, steps in [("schema", MIGRATIONS)] + [(f"schema:{ns}", s) for ns, s in EXTRA_MIGRATIONS.items()]:
-        with db.atomic():
+        with write_transaction():
             current = _version(key)
             if current > len(steps):
                 raise StoreError(f"database {key} version {current} is newer than this privcard ({len(steps)})")
         for version in range(current, len(steps)):
-            with db.atomic():
+            with write_transaction():
+                if not is_sqlite():  # replicas starting together migrate one at a time
+                    db.execute_sql("SELECT pg_advisory_xact_lock(7345001)")
                 # re-check inside the transaction: another process may have migrated meanwhile
                 if _version(key) > version:
                     continue
