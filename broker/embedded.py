@@ -185,6 +185,11 @@ class EmbeddedBroker:
             writers.add(writer)
             try:
                 await original(reader, writer, listener_name)
+            except RuntimeError as exc:
+                # amqtt 0.12 iterates its session dict while another client's task changes it
+                # (seen when many clients drop at once, e.g. at shutdown); one connection ends,
+                # the broker goes on
+                log.debug("amqtt connection handler failed: %s", exc)
             finally:
                 writers.discard(writer)
 
