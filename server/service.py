@@ -226,7 +226,7 @@ class Service:
                 points = act.points
         if member_id is not None and balance is None:
             balance = db.execute_sql(sql["balance"], (member_id,)).fetchone()[0]
-        show = member_id is not None and outcome != "card_blocked"
+        show = member_id is not None and outcome not in ("card_blocked", "invalid")
         result = TapResult(
             tap_id=tap.tap_id, outcome=outcome, open=outcome in rules.OPEN_OUTCOMES, points=points,
             balance=balance if show else None,

@@ -306,7 +306,7 @@ def make_database(url: str) -> pw.Database:
             parsed.path.lstrip("/") or "postgres",
             user=parsed.username, password=parsed.password,
             host=parsed.hostname or None, port=parsed.port or 5432,
-            autorollback=True, **params,
+            **params,
         )
     raise StoreError(f"unsupported database URL {url!r}; use sqlite:///PATH or postgresql://USER@HOST/DB")
 

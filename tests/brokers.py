@@ -102,10 +102,11 @@ class MosquittoBroker:
         """Start (or restart, on the same port) and wait until it accepts connections."""
         if self.running:
             return self
-        log = open(self.log_path, "ab")
         deadline = time.monotonic() + timeout
         while True:
-            self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+                self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=log,
+                                             stdin=subprocess.DEVNULL)
             if wait_port(self.host, self.port, min(timeout, 5.0)) and self.running:
                 return self
             # The port may still be in TIME_WAIT/held by the old process right after a restart.
