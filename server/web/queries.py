@@ -66,6 +66,10 @@ def search_members(text: str | None, limit: int = 50) -> list[Member]:
         if len(hexs) >= 4:
             add(Member.select().join(Card, on=(Card.member == Member.id))
                 .where((Card.uid > hexs) & (Card.uid < _next_prefix(hexs))).order_by(Card.uid))
+    if found and (term.isdigit() or len(hexs) >= 8 and HEX_RE.match(hexs)):
+        return list(found.values())[:limit]  # an id or a whole card UID: no name holds it
+    if term.isdigit():
+        return list(found.values())[:limit]
     lowered = term.lower()
     add(Member.select().where(_name_prefix(lowered)).order_by(pw.fn.lower(Member.name), Member.id))
     if len(found) < limit and len(lowered) >= 2:
@@ -148,10 +152,12 @@ def dashboard(service) -> dict:
     outcomes = {o: n for o, n in TapInbox.select(TapInbox.outcome, pw.fn.COUNT(TapInbox.id)).where(
         (TapInbox.received_at >= start) & (TapInbox.received_at < end)).group_by(TapInbox.outcome).tuples()}
     earning = list(prog.activities)
-    points_today = LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0)).where(
-        (LedgerEntry.day == today) & (LedgerEntry.activity.in_(earning))).scalar()
-    visitors = LedgerEntry.select(pw.fn.COUNT(LedgerEntry.id)).where(
-        (LedgerEntry.day == today) & (LedgerEntry.activity == "entry") & (LedgerEntry.points > 0)).scalar()
+    # one pass over today's rows of the (day, activity) index for both numbers
+    visitor = pw.Case(None, [((LedgerEntry.activity == "entry") & (LedgerEntry.points > 0), 1),
+                             ((LedgerEntry.activity == "entry") & (LedgerEntry.points < 0), -1)], 0)
+    points_today, visitors = LedgerEntry.select(
+        pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0), pw.fn.COALESCE(pw.fn.SUM(visitor), 0)).where(
+        (LedgerEntry.day == today) & (LedgerEntry.activity.in_(earning))).tuples().get()
     devices = device_rows()
     return {
         "today": today,
