@@ -112,6 +112,7 @@ class Report:
     offline_decisions: int = 0
     resends: int = 0
     drain_s: float = 0.0
+    drain_after_feed_s: float = 0.0
     feed_s: float = 0.0
     total_s: float = 0.0
     ledger_problems: list = field(default_factory=list)
@@ -134,8 +135,9 @@ class Report:
             f"  server: {self.taps_answered} taps answered, outcomes {dict(sorted(self.outcomes.items()))}",
             f"  oracle: {self.expected_credits} credits expected, {self.credited} credited, {self.lost} lost, "
             f"{self.doubled} double-credited, {self.unexpected} unexpected",
-            f"  every outbox empty {self.drain_s:.1f} s after the last fault (limit {c['drain_timeout_s']:.0f} s); "
-            f"feeding {self.feed_s:.0f} s, whole run {self.total_s:.0f} s",
+            f"  every outbox empty {self.drain_s:.1f} s after the last fault (limit {c['drain_timeout_s']:.0f} s), "
+            f"{self.drain_after_feed_s:.1f} s after the last tap; feeding {self.feed_s:.0f} s, "
+            f"whole run {self.total_s:.0f} s",
         ]
         if self.ledger_problems:
             lines.append(f"  LEDGER PROBLEMS: {self.ledger_problems[:5]}")
@@ -535,6 +537,7 @@ class ChaosRun:
             depths = {gid: g.depth() for gid, g in self.gates.items()}
             if readers_done and all(d == 0 for d in depths.values()):
                 self.report.drain_s = max(0.0, time.monotonic() - self.last_fault)
+                self.report.drain_after_feed_s = max(0.0, time.monotonic() - self.feed_end)
                 return
             time.sleep(0.2)
         self.report.drain_s = time.monotonic() - self.last_fault
@@ -628,7 +631,8 @@ class ChaosRun:
                 t.start()
             for t in feeders:
                 t.join()
-            self.report.feed_s = time.monotonic() - start
+            self.feed_end = time.monotonic()
+            self.report.feed_s = self.feed_end - start
             for t in faults:
                 t.join()
             for p in self.proxies.values():
