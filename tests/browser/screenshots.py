@@ -28,7 +28,6 @@ def seed(db_url: str) -> dict:
     """Members, devices, two weeks of taps, counter credits, an event and kiosk ratings."""
     from broker.contract import Feedback, Status, Tap
     from server import store
-    from server.domain import rules
     from server.domain.config import load
     from server.service import Service
 
