@@ -213,6 +213,7 @@ class BusClient:
         session_expiry_s: int = DEFAULT_SESSION_EXPIRY_S,
         max_inflight: int = 1000,
         keepalive: int | None = None,
+        max_queued: int = 0,
     ):
         self.settings = parse_mqtt_url(url)
         self.client_id = client_id or self.settings.client_id or f"privcard-{os.getpid()}-{id(self):x}"
@@ -253,7 +254,7 @@ class BusClient:
         c.enable_logger(_paho_log)
         c.reconnect_delay_set(min_delay=0.5, max_delay=10)
         c.max_inflight_messages_set(max_inflight)
-        c.max_queued_messages_set(0)  # unlimited
+        c.max_queued_messages_set(max_queued)  # 0 = unlimited (the server, gates); kiosks cap it
         if self.settings.username:
             c.username_pw_set(self.settings.username, self.settings.password)
         if self.settings.tls:

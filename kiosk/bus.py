@@ -8,15 +8,11 @@ so nothing here touches the UI.
 from __future__ import annotations
 
 import logging
-import socket
-import threading
 import time
 from datetime import datetime, timezone
 from typing import Callable
-from urllib.parse import urlsplit
 
-import paho.mqtt.client as mqtt
-
+from broker.client import BrokerError, BusClient, parse_mqtt_url
 from broker.contract import (
     ContractError,
     DeviceConfig,
@@ -32,27 +28,29 @@ from broker.contract import (
 
 log = logging.getLogger("privcard.kiosk.bus")
 
+#: a kiosk that was offline must not flood the server with stale queries
+MAX_QUEUED = 50
+
 
 class BusError(RuntimeError):
     """The broker URL is unusable."""
 
 
 def parse_url(url: str) -> tuple[str, int, str | None, str | None]:
-    """``mqtt://[user:pass@]host[:port]`` → (host, port, user, password)."""
-    parts = urlsplit(url if "://" in url else f"mqtt://{url}")
-    if parts.scheme not in ("mqtt", "tcp"):
-        raise BusError(f"unsupported broker URL scheme {parts.scheme!r} (use mqtt://host:port)")
-    if not parts.hostname:
-        raise BusError(f"broker URL has no host: {url!r}")
+    """``mqtt[s]://[user:pass@]host[:port]`` → (host, port, user, password); the shared URL rules."""
     try:
-        port = parts.port or 1883
-    except ValueError:
-        raise BusError(f"broker URL has a bad port: {url!r}") from None
-    return parts.hostname, port, parts.username, parts.password
+        settings = parse_mqtt_url(url if "://" in url else f"mqtt://{url}")
+    except (BrokerError, ValueError) as exc:
+        raise BusError(str(exc)) from None
+    return settings.host, settings.port, settings.username, settings.password
 
 
 class KioskBus:
-    """One device's MQTT session: answers and config in, queries, feedback and status out."""
+    """One device's MQTT session: answers and config in, queries, feedback and status out.
+
+    Built on :class:`broker.client.BusClient` (reconnect with backoff, TCP_NODELAY,
+    TLS via ``mqtts://``, last will) like every other privcard process.
+    """
 
     def __init__(
         self,
@@ -69,11 +67,10 @@ class KioskBus:
         self.device_id = device_id
         self.prefix = prefix
         self.version = version
-        self.host, self.port, user, password = parse_url(url)
+        self.host, self.port, _, _ = parse_url(url)
         self._on_answer = on_answer
         self._on_config = on_config
         self._on_connection = on_connection
-        self.connected = False
         self.started_at = time.monotonic()
         self._topics = {
             "answer": answer_topic(device_id, prefix),
@@ -82,39 +79,35 @@ class KioskBus:
             "feedback": feedback_topic(device_id, prefix),
             "status": status_topic(device_id, prefix),
         }
-        self.client = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"privcard-kiosk-{device_id}",
-            clean_session=True,
+        self.client = BusClient(
+            url if "://" in url else f"mqtt://{url}", f"privcard-kiosk-{device_id}",
+            will=(self._topics["status"], Status("offline", {"kind": "kiosk"}).encode(), True),
+            keepalive=15, max_queued=MAX_QUEUED,
         )
-        if user:
-            self.client.username_pw_set(user, password)
-        # a kiosk that was offline must not flood the server with stale queries
-        self.client.max_queued_messages_set(50)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=5)
-        self.client.will_set(self._topics["status"], Status("offline", {"kind": "kiosk"}).encode(), qos=1, retain=True)
-        self.client.on_connect = self._connected
-        self.client.on_disconnect = self._disconnected
-        self.client.on_message = self._message
-        self._lock = threading.Lock()
+        self.client.subscribe(self._topics["answer"], self._message)
+        self.client.subscribe(self._topics["config"], self._message)
+        self.client.on_connect(self._connected)
+        self.client.on_disconnect(self._disconnected)
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker connection is up."""
+        return self.client.connected.is_set()
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
         """Connect in the background (retrying forever) and start paho's thread."""
-        self.client.connect_async(self.host, self.port, keepalive=15)
-        self.client.loop_start()
+        self.client.start()
 
     def stop(self) -> None:
         """Say offline (retained), disconnect, stop the thread."""
         try:
             if self.connected:
-                info = self.client.publish(self._topics["status"], self._status("offline"), qos=1, retain=True)
-                info.wait_for_publish(timeout=1.0)
-            self.client.disconnect()
-        except (RuntimeError, ValueError, OSError):
+                self.client.publish(self._topics["status"], self._status("offline"), retain=True).wait_for_publish(1.0)
+        except (BrokerError, RuntimeError, ValueError, OSError):
             pass
-        self.client.loop_stop()
+        self.client.stop()
 
     def _status(self, state: str, reader: str | None = None) -> bytes:
         extra = {"kind": "kiosk", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -128,50 +121,35 @@ class KioskBus:
     def publish_status(self, reader: str | None = None) -> None:
         """Retained online status (heartbeat) with the reader's state."""
         if self.connected:
-            self.client.publish(self._topics["status"], self._status("online", reader), qos=1, retain=True)
+            self.client.publish(self._topics["status"], self._status("online", reader), retain=True)
 
-    # ------------------------------------------------------------------ paho callbacks
+    # ------------------------------------------------------------------ bus callbacks (paho's thread)
 
-    def _connected(self, client, userdata, flags, reason_code, properties=None):
-        if reason_code.is_failure:
-            log.warning("broker refused the connection: %s", reason_code)
-            return
-        try:  # see DESIGN.md, performance practices: QoS 1 on loopback needs NODELAY
-            client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except (OSError, AttributeError):
-            pass
-        client.subscribe([(self._topics["answer"], 1), (self._topics["config"], 1)])
-        client.publish(self._topics["status"], self._status("online"), qos=1, retain=True)
-        self.connected = True
+    def _connected(self, session_present: bool) -> None:
+        self.client.publish(self._topics["status"], self._status("online"), retain=True)
         log.info("connected to %s:%s", self.host, self.port)
         self._on_connection(True)
 
-    def _disconnected(self, client, userdata, flags, reason_code, properties=None):
-        was = self.connected
-        self.connected = False
-        if was:
-            log.warning("lost the broker: %s", reason_code)
-            self._on_connection(False)
+    def _disconnected(self) -> None:
+        log.warning("lost the broker at %s:%s", self.host, self.port)
+        self._on_connection(False)
 
-    def _message(self, client, userdata, msg):
+    def _message(self, topic: str, payload: bytes, msg) -> None:
         try:
-            if msg.topic == self._topics["answer"]:
-                self._on_answer(msg.payload)
-            elif msg.topic == self._topics["config"]:
-                if msg.payload:
-                    self._on_config(DeviceConfig.parse(msg.payload))
+            if topic == self._topics["answer"]:
+                self._on_answer(payload)
+            elif topic == self._topics["config"] and payload:
+                self._on_config(DeviceConfig.parse(payload))
         except ContractError as exc:
-            log.warning("ignored a bad %s message: %s", msg.topic, exc)
-        except Exception:  # never let a handler kill paho's thread
-            log.exception("handler failed for %s", msg.topic)
+            log.warning("ignored a bad %s message: %s", topic, exc)
 
     # ------------------------------------------------------------------ outgoing
 
     def query(self, query_id: str, uid: str) -> None:
         """Ask the server about a card."""
-        self.client.publish(self._topics["query"], Query(query_id, uid).encode(), qos=1)
+        self.client.publish(self._topics["query"], Query(query_id, uid).encode())
 
     def feedback(self, feedback_id: str, rating: int, uid: str | None) -> None:
         """Publish a visit rating (1–5)."""
         fb = Feedback(feedback_id, rating, datetime.now(timezone.utc), uid)
-        self.client.publish(self._topics["feedback"], fb.encode(), qos=1)
+        self.client.publish(self._topics["feedback"], fb.encode())
