@@ -48,6 +48,7 @@ DEVICES = [
     ("kiosk-1", "kiosk", None, None, "Lobby kiosk / ตู้บริการหน้าห้องสมุด"),
 ]
 GATES = ("gate-in-1", "gate-out-1", "counter-1")
+KINDS = {dev_id: kind for dev_id, kind, *_ in DEVICES}
 
 
 def _free_port() -> int:
@@ -103,7 +104,7 @@ class LiveView:
         who = (r.name or "-")[:22]
         pts = f"+{r.points}" if r.points else " 0"
         bal = "" if r.balance is None else f"balance {r.balance:>4}"
-        door = "OPEN " if r.open else "SHUT "
+        door = ("OPEN " if r.open else "SHUT ") if KINDS.get(dev) == "gate" else "  -  "
         line = (f"{datetime.now():%H:%M:%S}  {dev:<11} {door} {self._paint(f'{r.outcome:<13}', self.COLOURS[r.outcome])}"
                 f" {pts:>4}  {who:<22} {bal}  {r.message['th']}")
         print(line, flush=True)
