@@ -198,7 +198,7 @@ class Service:
             row = db.execute_sql(sql["stored"], (device_id, tap.tap_id)).fetchone()
             return TapResult(**json.loads(row[0]))
         row = db.execute_sql(sql["card"], (tap.uid,)).fetchone()
-        card_status, member_id, name, tier, member_status, valid_until = row if row else (None,) * 6
+        card_status, member_id, name, tier, member_status, valid_until, balance = row if row else (None,) * 7
         if isinstance(valid_until, str):
             valid_until = date.fromisoformat(valid_until)
         act_code = device.activity
@@ -209,7 +209,7 @@ class Service:
             valid_until=valid_until, at=tap.at, clock_ok=tap.clock_ok, received=received,
             item=device.id if per_item else "",
         )
-        outcome, points, balance = decision.outcome, 0, None
+        outcome, points = decision.outcome, 0
         if outcome == "credited":
             act = decision.activity
             key = rules.accrual_key(act, decision.day, decision.item)
@@ -224,8 +224,6 @@ class Service:
                     db.execute_sql(sql["accrued"], (entry_id, member_id, act.code, key[0], key[1]))
                 balance = db.execute_sql(sql["credit"], (act.points, now, member_id)).fetchone()[0]
                 points = act.points
-        if member_id is not None and balance is None:
-            balance = db.execute_sql(sql["balance"], (member_id,)).fetchone()[0]
         show = member_id is not None and outcome not in ("card_blocked", "invalid")
         result = TapResult(
             tap_id=tap.tap_id, outcome=outcome, open=outcome in rules.OPEN_OUTCOMES, points=points,
@@ -842,14 +840,13 @@ HOT_SQL = {
     "claim": "INSERT INTO tap_inbox (device, tap_id, uid, at, received_at, outcome, points, result) "
              "VALUES (?, ?, ?, ?, ?, 'pending', 0, '{}') ON CONFLICT DO NOTHING",
     "stored": "SELECT result FROM tap_inbox WHERE device = ? AND tap_id = ?",
-    "card": "SELECT c.status, c.member_id, m.name, m.tier, m.status, m.valid_until "
+    "card": "SELECT c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, m.balance "
             "FROM card c JOIN member m ON m.id = c.member_id WHERE c.uid = ?",
     "accrue": "INSERT INTO accrual (member_id, activity, day, item) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
     "entry": "INSERT INTO ledger_entry (member_id, activity, points, day, item, at, source, device, ref, created_at) "
              "VALUES (?, ?, ?, ?, ?, ?, 'tap', ?, ?, ?) RETURNING id",
     "accrued": "UPDATE accrual SET entry_id = ? WHERE member_id = ? AND activity = ? AND day = ? AND item = ?",
     "credit": "UPDATE member SET balance = balance + ?, updated_at = ? WHERE id = ? RETURNING balance",
-    "balance": "SELECT balance FROM member WHERE id = ?",
     "decided": "UPDATE tap_inbox SET outcome = ?, points = ?, member = ?, result = ? WHERE device = ? AND tap_id = ?",
 }
 
