@@ -84,7 +84,7 @@ class ChaosConfig:
     @classmethod
     def full(cls, **kw) -> "ChaosConfig":
         """The run `make chaos` does: 10,000 taps from 50 gates, 20 broker kills, 10 server kills."""
-        base = dict(taps=10_000, gates=50, real_gates=10, broker_kills=20, server_kills=10, cuts=40, replays=20,
+        base = dict(taps=10_000, gates=50, real_gates=40, broker_kills=20, server_kills=10, cuts=40, replays=20,
                     duration_s=300.0)
         base.update(kw)
         return cls(**base)
@@ -266,7 +266,16 @@ class RealGate:
 
     def stats(self) -> dict:
         text = self.log_path.read_text(errors="replace")
-        return {"offline": text.count(" offline-"), "resent": 0}
+        return {"offline": text.count(" offline_"), "resent": 0}
+
+    def answered(self, tap_id: str) -> bool:
+        """True when the tap has left the outbox (its result arrived)."""
+        path = self.state_dir / "outbox.db"
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+                return db.execute("SELECT 1 FROM taps WHERE tap_id = ?", (tap_id,)).fetchone() is None
+        except sqlite3.Error:
+            return False
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -339,6 +348,9 @@ class ChaosRun:
         days = list(range(1, 29))
         n_members = max(real_taps, sim_taps // len(days) + 2, 20) + 5
         uids = [f"04C4{i:010X}" for i in range(n_members)]
+        # members nobody taps: forged replays carry their cards, so a forgery that got
+        # credited shows up as a credit nobody expected
+        self.decoys = [f"04DE{i:010X}" for i in range(50)]
         # sim keys: distinct (member, day) pairs, drawn without replacement
         pool = self.rng.sample(range(n_members * len(days)), min(sim_taps, n_members * len(days)))
         sim_keys = [(uids[k // len(days)], days[k % len(days)]) for k in pool]
@@ -389,6 +401,8 @@ class ChaosRun:
                 svc.add_device(g, "gate", direction="in", settings={"repeat_s": 0})
             for i, uid in enumerate(uids):
                 self.member_of[uid] = svc.add_member(f"Chaos {i}", uid).id
+            for i, uid in enumerate(self.decoys):
+                svc.add_member(f"Decoy {i}", uid)
         close_store()
         self.proxy_loop = ProxyLoop()
         for g in gate_ids:
@@ -495,11 +509,15 @@ class ChaosRun:
         return self.injectors[gate_id]
 
     def _replay_loop(self, start: float) -> None:
-        """Publish already-stored taps again, shuffled across gates; some with a forged body."""
+        """Publish already-stored taps again, shuffled across gates; some with a forged body.
+
+        In-harness gates: their exact taps again (30 % forged). Real gates (whose tap
+        times the harness does not know): forged bodies only, for answered taps.
+        A forged body keeps the tap_id and carries a decoy's card and the current time.
+        """
         cfg = self.cfg
         sims = [g for g in self.gates.values() if isinstance(g, SimGate)]
-        if not sims:
-            return
+        reals = [g for g in self.gates.values() if isinstance(g, RealGate)]
         for i in range(cfg.replays):
             delay = start + cfg.duration_s * (0.1 + 0.8 * (i + 0.5) / cfg.replays) - time.monotonic()
             if delay > 0:
@@ -508,15 +526,22 @@ class ChaosRun:
             for g in sims:
                 if g.log:
                     batch += [(g, entry) for entry in self.rng.sample(g.log, min(3, len(g.log)))]
+            for g in reals:
+                logged = g.logged_taps()
+                if logged:
+                    batch += [(g, (tap_id, uid, None)) for tap_id, uid in self.rng.sample(logged, min(2, len(logged)))]
             self.rng.shuffle(batch)
-            uids = list(self.member_of)
             for g, (tap_id, uid, at) in batch:
                 forged = False
-                body = Tap(tap_id, uid, at, True)
+                body = Tap(tap_id, uid, at, True) if at is not None else None
                 # forge only taps the server already answered (else the forgery would be "the" tap)
-                if self.rng.random() < 0.3 and g.outbox.get(tap_id) is None:
-                    body = Tap(tap_id, self.rng.choice(uids), contract.now_utc(), True)
-                    forged = True
+                if at is None or self.rng.random() < 0.3:
+                    answered = g.answered(tap_id) if isinstance(g, RealGate) else g.outbox.get(tap_id) is None
+                    if answered:
+                        body = Tap(tap_id, self.rng.choice(self.decoys), contract.now_utc(), True)
+                        forged = True
+                if body is None:
+                    continue
                 try:
                     bus = self._injector(g.device_id)
                     bus.publish(contract.tap_topic(g.device_id), body.encode())

@@ -5,7 +5,7 @@
 - ``test_chaos_replicas_short`` (in ``make test``, needs PostgreSQL): 2 server replicas
   with MQTT v5 shared subscriptions on one PostgreSQL database.
 - ``test_chaos_full`` / ``test_chaos_full_replicas`` (``make chaos``, or
-  ``PRIVCARD_CHAOS=full``): 10,000 taps from 50 gates (10 real processes + 40
+  ``PRIVCARD_CHAOS=full``): 10,000 taps from 50 gates (40 real processes + 10
   in-harness controllers), 20 broker kills, 10 server kills.
 
 Every run must end with 0 lost, 0 double-credited, 0 unexpected credits, and every
@@ -26,11 +26,12 @@ FULL = os.environ.get("PRIVCARD_CHAOS", "").lower() in ("full", "1", "yes")
 full_only = pytest.mark.skipif(not FULL, reason="the full chaos run needs PRIVCARD_CHAOS=full (make chaos)")
 
 
-def _run(cfg: ChaosConfig, tmp_path) -> None:
+def _run(cfg: ChaosConfig, tmp_path) -> ChaosRun:
     if not find_mosquitto():
         pytest.fail("Mosquitto is not installed (apt-get install mosquitto)", pytrace=False)
     cfg.workdir = str(tmp_path / "chaos")
-    report = ChaosRun(cfg, log=lambda *_: None).run()
+    run = ChaosRun(cfg, log=lambda *_: None)
+    report = run.run()
     print()
     print(report.summary())
     out = os.environ.get("PRIVCARD_CHAOS_REPORT_DIR")
@@ -41,11 +42,28 @@ def _run(cfg: ChaosConfig, tmp_path) -> None:
     assert report.taps_stored == report.taps_planned, report.summary()
     assert report.lost == 0 and report.doubled == 0 and report.unexpected == 0, report.summary()
     assert report.ok, report.summary()
+    return run
 
 
 @pytest.mark.timeout(180)
 def test_chaos_short(tmp_path):
-    _run(ChaosConfig(), tmp_path)
+    run = _run(ChaosConfig(), tmp_path)
+    # The oracle itself must notice a lost and a doubled credit: remove one, copy another.
+    from server.store import LedgerEntry
+    from tests.chaos.harness import Report
+    from tests.helpers import close_store, open_service
+
+    open_service(run.db_url)
+    entries = list(LedgerEntry.select().where((LedgerEntry.source == "tap") & (LedgerEntry.device.not_in(
+        list(run.real_ids)))).order_by(LedgerEntry.id).limit(2))
+    entries[0].delete_instance()
+    copy = {k: v for k, v in entries[1].__data__.items() if k != "id"}
+    LedgerEntry.create(**copy)
+    close_store()
+    run.report, run.errors = Report(config=run.report.config), []
+    run.check()
+    assert (run.report.lost, run.report.doubled) == (1, 1), run.report.summary()
+    assert run.report.ledger_problems and not run.report.ok
 
 
 @pytest.mark.postgres
