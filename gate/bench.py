@@ -56,7 +56,7 @@ REPO = Path(__file__).resolve().parent.parent
 GATE = "bench-gate"
 CLIENT = "bench-mqtt"
 WARMUP = 10
-TAP_RE = r"TAP (?P<tap_id>\S+) {uid} (?P<outcome>[a-z_]+)(?P<door> door=open)? .*\[(?P<ms>\d+) ms\]$"
+TAP_RE = r"TAP (?P<tap_id>\S+) {uid} (?P<outcome>[a-z_]+)(?P<door> door=open)? .*\[(?P<ms>\d+(?:\.\d+)?) ms\]$"
 
 #: the targets of issue 3, "Performance (benchmark)"
 OFFLINE_P99_TARGET_MS = 50.0

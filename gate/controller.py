@@ -141,8 +141,10 @@ class ClockCheck:
     """Whether the wall clock is synchronised (what the tap's ``clock_ok`` says).
 
     ``auto``: systemd-timesyncd's flag (``/run/systemd/timesync/synchronized``) or
-    ``timedatectl show -p NTPSynchronized --value`` == ``yes``; cached for a minute so
-    the tap path never spawns a process. ``always-ok`` / ``never-ok`` force it.
+    ``timedatectl show -p NTPSynchronized --value`` == ``yes``. The controller probes once
+    at start and the heartbeat re-probes when the answer is a minute old; a tap only
+    reads the cached answer, so it never waits on a process or D-Bus (a Pi without time
+    sync is exactly when taps must be fast). ``always-ok`` / ``never-ok`` force it.
     """
 
     FLAG = "/run/systemd/timesync/synchronized"
@@ -161,14 +163,14 @@ class ClockCheck:
             return True
         if self.mode == "never-ok":
             return False
-        now = time.monotonic()
-        if self._cached is None or now - self._cached[0] > self.ttl_s:
-            self._cached = (now, self._probe())
+        if self._cached is None:  # only before the first probe (start() probes)
+            self._cached = (time.monotonic(), self._probe())
         return self._cached[1]
 
-    def refresh(self) -> bool:
-        """Probe again now (the heartbeat calls this off the tap path)."""
-        self._cached = None
+    def refresh(self, *, force: bool = True) -> bool:
+        """Probe again (the heartbeat calls this off the tap path); unforced, only when stale."""
+        if force or self._cached is None or time.monotonic() - self._cached[0] > self.ttl_s:
+            self._cached = (time.monotonic(), self._probe())
         return self()
 
     def _probe(self) -> bool:
@@ -315,6 +317,8 @@ class Controller:
         """Load the cached config and allow-list, subscribe, start the sender and heartbeat."""
         self._watch_exit_button()
         self._load_cached()
+        if self.clock_check is not None:
+            self.clock_check.refresh()  # the first tap must not pay for the probe
         self.bus.subscribe(self.topics["result"], self._on_result, qos=1)
         self.bus.subscribe(self.topics["config"], self._on_config, qos=1)
         self.bus.subscribe(self.topics["allowlist"], self._on_allowlist, qos=1)
@@ -412,7 +416,7 @@ class Controller:
             self._open_door(s.open_ms)
         self._signal(outcome)
         feedback_ms = (self.monotonic() - t0) * 1000
-        log.info("TAP %s %s %s%s %s [%.0f ms]", tap.tap_id, uid, outcome, " door=open" if opened else "", reason,
+        log.info("TAP %s %s %s%s %s [%.1f ms]", tap.tap_id, uid, outcome, " door=open" if opened else "", reason,
                  feedback_ms)
         return Decision(tap, outcome, opened, result, reason, feedback_ms)
 
@@ -645,7 +649,7 @@ class Controller:
         while not self._stopping.wait(min(5.0, self.settings.heartbeat_s)):
             self.notify("WATCHDOG=1")
             if self.clock_check is not None:
-                self.clock_check.refresh()
+                self.clock_check.refresh(force=False)
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + self.settings.heartbeat_s
                 if self.bus.connected.is_set():
