@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                 cmd = [py, "-c", f"from server.bench import echo_main; echo_main({url!r})"]
             else:
                 cmd = [py, "-m", "broker.cli", "server", "--db", db_url, "--mqtt", url,
-                       "--client-id", f"bench-server-{os.getpid()}"]
+                       "--client-id", f"bench-server-{os.getpid()}-{time.monotonic_ns()}"]
             proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, f"{target}.log"), "w"))
             procs.append(proc)
             load_gen.probe()
@@ -263,8 +263,9 @@ def main(argv: list[str] | None = None) -> int:
                 cmd = [py, "-c", f"from server.bench import echo_main; echo_main({url!r})"]
             else:
                 cmd = [py, "-m", "broker.cli", "server", "--db", db_url, "--mqtt", url,
-                       "--client-id", f"bench-server-{os.getpid()}"]
-            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                       "--client-id", f"bench-server-{os.getpid()}-{time.monotonic_ns()}"]
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                                    stderr=open(os.path.join(tmp, f"{target}-half.log"), "w"))
             procs.append(proc)
             load_gen.probe()
             load_gen.run(50, f"warmhalf-{target}")
