@@ -203,7 +203,10 @@ def now_utc() -> datetime:
 def _load(payload: bytes | str, *, limit: int | None = MAX_DEVICE_PAYLOAD) -> dict:
     """Decode a UTF-8 JSON object payload with size limit."""
     if isinstance(payload, str):
-        payload = payload.encode("utf-8")
+        try:
+            payload = payload.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates, e.g. from a str decoded with surrogateescape
+            raise ContractError("payload is not valid Unicode") from None
     if limit is not None and len(payload) > limit:
         raise ContractError(f"payload is {len(payload)} bytes; the limit is {limit}")
     try:
