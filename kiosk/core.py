@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from broker.contract import Answer, ContractError

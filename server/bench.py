@@ -20,7 +20,6 @@ import os
 import random
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -239,43 +238,42 @@ def main(argv: list[str] | None = None) -> int:
         py = sys.executable
         load_gen = Load(url, devices, uids)
         results = {}
-        for target in ("echo", "server"):
-            if target == "echo":
-                cmd = [py, "-c", f"from server.bench import echo_main; echo_main({url!r})"]
-            else:
-                cmd = [py, "-m", "broker.cli", "server", "--db", db_url, "--mqtt", url,
-                       "--client-id", f"bench-server-{os.getpid()}-{time.monotonic_ns()}"]
-            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, f"{target}.log"), "w"))
+
+        def stop(proc: subprocess.Popen) -> None:
+            proc.terminate()
+            proc.wait(10)
+            procs.remove(proc)
+
+        def launch(target: str, log_name: str) -> subprocess.Popen:
+            # a fresh session per run: the server must not inherit taps queued for it meanwhile
+            cmd = ([py, "-c", f"from server.bench import echo_main; echo_main({url!r})"] if target == "echo" else
+                   [py, "-m", "broker.cli", "server", "--db", db_url, "--mqtt", url,
+                    "--client-id", f"bench-server-{os.getpid()}-{time.monotonic_ns()}"])
+            with open(os.path.join(tmp, log_name), "w") as log_file:
+                proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
             procs.append(proc)
+            return proc
+
+        for target in ("echo", "server"):
+            proc = launch(target, f"{target}.log")
             load_gen.probe()
             load_gen.run(min(200, args.taps), f"warm-{target}")
             elapsed, lat = load_gen.run(args.taps, f"full-{target}")
             results[target] = {"throughput_tps": args.taps / elapsed, **_summary(lat)}
             log(f"{target:>6}: {results[target]['throughput_tps']:8.0f} taps/s at saturation, "
                 f"p99 {results[target]['p99_ms']:.1f} ms")
-            proc.terminate()
-            proc.wait(10)
-            procs.remove(proc)
+            stop(proc)
         half = results["server"]["throughput_tps"] / 2
         n_half = max(200, min(args.taps, int(half * 5)))
         for target in ("echo", "server"):
-            if target == "echo":
-                cmd = [py, "-c", f"from server.bench import echo_main; echo_main({url!r})"]
-            else:
-                cmd = [py, "-m", "broker.cli", "server", "--db", db_url, "--mqtt", url,
-                       "--client-id", f"bench-server-{os.getpid()}-{time.monotonic_ns()}"]
-            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
-                                    stderr=open(os.path.join(tmp, f"{target}-half.log"), "w"))
-            procs.append(proc)
+            proc = launch(target, f"{target}-half.log")
             load_gen.probe()
             load_gen.run(50, f"warmhalf-{target}")
             _, lat = load_gen.run(n_half, f"half-{target}", rate=half)
             results[target]["half_load"] = {"rate_tps": half, "taps": n_half, **_summary(lat)}
             log(f"{target:>6}: at {half:.0f} taps/s p50 {results[target]['half_load']['p50_ms']:.1f} ms, "
                 f"p99 {results[target]['half_load']['p99_ms']:.1f} ms")
-            proc.terminate()
-            proc.wait(10)
-            procs.remove(proc)
+            stop(proc)
         load_gen.close()
         s, e = results["server"], results["echo"]
         out = {

@@ -27,7 +27,7 @@ from broker.contract import Allowlist, Answer, ContractError, DeviceConfig, Feed
 from server import store
 from server.domain import rules
 from server.domain.config import Programme
-from server.store import Accrual, Audit, Card, Device, Fee, LedgerEntry, Member, TapInbox, db, utcnow
+from server.store import Accrual, Audit, Card, Device, Fee, LedgerEntry, Member, db, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import peewee as pw
-from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -148,6 +149,21 @@ class MosquittoBroker:
 
     def __repr__(self) -> str:
         return f"<MosquittoBroker {self.url} {'running' if self.running else 'stopped'}>"
+
+
+@contextmanager
+def running_mosquitto():
+    """A started :class:`MosquittoBroker`, closed afterwards; fails the test (never skips) without Mosquitto."""
+    import pytest
+
+    if not find_mosquitto():
+        pytest.fail(MOSQUITTO_MISSING, pytrace=False)
+    broker = MosquittoBroker()
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.close()
 
 
 class EmbeddedTestBroker:

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.brokers import MOSQUITTO_MISSING, EmbeddedTestBroker, MosquittoBroker, find_mosquitto, free_port  # noqa: E402
+from tests.brokers import EmbeddedTestBroker, free_port, running_mosquitto  # noqa: E402
 
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 PG_SKIP_PREFIX = "PostgreSQL not reachable at"
@@ -34,14 +34,8 @@ PG_SKIP_PREFIX = "PostgreSQL not reachable at"
 @pytest.fixture
 def mosquitto():
     """A Mosquitto broker of our own on a free port; stopped and removed afterwards."""
-    if not find_mosquitto():
-        pytest.fail(MOSQUITTO_MISSING, pytrace=False)
-    broker = MosquittoBroker()
-    broker.start()
-    try:
+    with running_mosquitto() as broker:
         yield broker
-    finally:
-        broker.close()
 
 
 @pytest.fixture

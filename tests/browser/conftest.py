@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.brokers import MOSQUITTO_MISSING, MosquittoBroker, find_mosquitto
+from tests.brokers import running_mosquitto
 from tests.browser.web_support import ADMIN, STAFF, ConsoleServer, add_staff_cli
 
 CHROMIUM = os.environ.get("PRIVCARD_CHROMIUM", "/usr/bin/chromium")
@@ -59,15 +59,9 @@ def browser(chromium_path):
 
 @pytest.fixture(scope="module")
 def broker():
-    """A Mosquitto process on a free port for this module (fails when Mosquitto is missing)."""
-    if not find_mosquitto():
-        pytest.fail(MOSQUITTO_MISSING, pytrace=False)
-    b = MosquittoBroker()
-    b.start()
-    try:
+    """A Mosquitto process of the module's own on a free port."""
+    with running_mosquitto() as b:
         yield b
-    finally:
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.brokers import MOSQUITTO_MISSING, MosquittoBroker, find_mosquitto
+from tests.brokers import running_mosquitto
 from tests.ui.harness import XVFB_MISSING, Xvfb
 
 
@@ -26,12 +26,6 @@ def xvfb():
 
 @pytest.fixture(scope="module")
 def broker():
-    """A Mosquitto of the module's own on a free port."""
-    if not find_mosquitto():
-        pytest.fail(MOSQUITTO_MISSING, pytrace=False)
-    b = MosquittoBroker()
-    b.start()
-    try:
+    """A Mosquitto process of the module's own on a free port."""
+    with running_mosquitto() as b:
         yield b
-    finally:
-        b.close()
