@@ -43,7 +43,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -678,7 +678,7 @@ class ChaosRun:
             for srv in self.servers:
                 if not srv.running:
                     srv.start(timeout=60)
-            self.say(f"chaos: faults done; draining outboxes ...")
+            self.say("chaos: faults done; draining outboxes ...")
             self._drain()
             for g in self.gates.values():
                 s = g.stats()
