@@ -18,7 +18,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
   want libgl1 libmtdev1
   if [ "$role" = test ]; then
     command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || want mosquitto
-    want xvfb xauth libgl1-mesa-dri xdotool
+    want xvfb xauth libgl1-mesa-dri xdotool openssl
     command -v chromium >/dev/null 2>&1 || want chromium
   fi
 fi

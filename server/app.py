@@ -19,6 +19,8 @@ import queue
 import threading
 from dataclasses import dataclass
 
+import peewee as pw
+
 from broker import contract
 from broker.client import BusClient
 from broker.contract import ContractError, Feedback, Query, Status, Tap
@@ -38,6 +40,7 @@ class Incoming:
     payload: bytes
     msg: object
     received: object
+    done: bool = False  # answered and acked: a retry of its batch skips it
 
 
 class PointsServer:
@@ -130,18 +133,52 @@ class PointsServer:
                     batch.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
-            delay = 0.2
-            while True:
-                try:
-                    self._handle(batch)
-                    break
-                except Exception:  # database down, disk full...: keep the messages, retry
-                    self.stats["errors"] += 1
-                    log.exception("batch of %d failed; retrying in %.1f s (messages not acked)", len(batch), delay)
-                    store.db.close()
-                    if self.stopping.wait(delay):
-                        return
-                    delay = min(delay * 2, 10)
+            if not self._decide(batch):
+                return
+
+    def _decide(self, batch: list[Incoming]) -> bool:
+        """Handle a batch, retrying while the database is unavailable; False when stopping.
+
+        Database outages (``OperationalError``/``InterfaceError``: locked, down, disk
+        full) are retried for as long as they last: the messages stay unacked, nothing
+        is answered, nothing is lost. Any other error is a bug that would repeat for
+        ever and stall every tap queued behind it; after a few attempts the batch is
+        split and each message handled alone, so only the message that triggers it
+        fails. That one is logged and acked *without* a result: the gate keeps the tap
+        in its outbox and resends it, so it is never credited wrongly nor lost.
+        """
+        delay, attempts = 0.2, 0
+        while True:
+            try:
+                self._handle([item for item in batch if not item.done])
+                return True
+            except (pw.OperationalError, pw.InterfaceError):
+                self.stats["errors"] += 1
+                log.exception("database unavailable for a batch of %d; retrying in %.1f s (messages not acked)",
+                              len(batch), delay)
+            except Exception:
+                self.stats["errors"] += 1
+                attempts += 1
+                log.exception("batch of %d failed (attempt %d)", len(batch), attempts)
+                if attempts >= 3:
+                    if len(batch) > 1:
+                        return all(self._decide([item]) for item in batch)
+                    self.stats["poison"] = self.stats.get("poison", 0) + 1
+                    log.error("giving up on a %s from %s: it fails every time; acked without an answer "
+                              "(a gate resends it from its outbox)", batch[0].kind, batch[0].device_id)
+                    self._ack(batch[0])
+                    return True
+            store.db.close()
+            if self.stopping.wait(delay):
+                return False
+            delay = min(delay * 2, 10)
+            self._worker_connection()
+
+    def _ack(self, item: Incoming) -> None:
+        """Acknowledge a message once (after its commit and answer)."""
+        if not item.done:
+            item.done = True
+            self.bus.ack(item.msg)
 
     def _handle(self, batch: list[Incoming]) -> None:
         taps, tap_msgs, others = [], [], []
@@ -162,7 +199,7 @@ class PointsServer:
             self.stats["taps"] += len(results)
             for (device_id, _, _), result, item in zip(taps, results, tap_msgs):
                 self.bus.publish(contract.result_topic(device_id, self.prefix), result.encode())
-                self.bus.ack(item.msg)
+                self._ack(item)
         for item in others:
             getattr(self, f"_on_{item.kind}")(item)
 
@@ -172,7 +209,7 @@ class PointsServer:
         if exc.ref:
             result = contract.invalid_result(exc.ref, str(exc))
             self.bus.publish(contract.result_topic(item.device_id, self.prefix), result.encode())
-        self.bus.ack(item.msg)
+        self._ack(item)
 
     def _on_query(self, item: Incoming) -> None:
         try:
@@ -182,13 +219,13 @@ class PointsServer:
             if exc.ref:
                 answer = contract.Answer(exc.ref, "invalid", message={"th": "ข้อมูลไม่ถูกต้อง", "en": str(exc)[:200]})
                 self.bus.publish(contract.answer_topic(item.device_id, self.prefix), answer.encode())
-            self.bus.ack(item.msg)
+            self._ack(item)
             return
         with store.db.atomic():
             answer = self.service.answer_query(item.device_id, query)
         self.stats["queries"] += 1
         self.bus.publish(contract.answer_topic(item.device_id, self.prefix), answer.encode())
-        self.bus.ack(item.msg)
+        self._ack(item)
 
     def _on_feedback(self, item: Incoming) -> None:
         try:
@@ -197,7 +234,7 @@ class PointsServer:
             log.warning("invalid feedback from %s: %s", item.device_id, exc)
         else:
             self.service.record_feedback(item.device_id, fb)
-        self.bus.ack(item.msg)
+        self._ack(item)
 
     def _on_status(self, item: Incoming) -> None:
         try:
@@ -207,7 +244,7 @@ class PointsServer:
         else:
             if status is not None and not self.service.record_status(item.device_id, status):
                 log.info("status from unknown device %s ignored", item.device_id)
-        self.bus.ack(item.msg)
+        self._ack(item)
 
     # ------------------------------------------------------------------ retained config and allow-list
 

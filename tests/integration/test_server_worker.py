@@ -1,0 +1,92 @@
+"""The server's worker: a bug in one message never stalls the others; outages are waited out."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+
+import peewee as pw
+
+from broker import contract
+from server import store
+from server.app import Incoming, PointsServer
+from server.domain.config import load
+from server.service import Service
+
+
+class RecordingBus:
+    """Stands in for BusClient: records what the worker publishes and acks."""
+
+    def __init__(self):
+        self.published, self.acked = [], []
+
+    def publish(self, topic, payload, qos=1, retain=False):
+        self.published.append((topic, contract.TapResult.parse(payload)))
+
+    def ack(self, msg):
+        self.acked.append(msg)
+
+
+def _server(db_url) -> PointsServer:
+    srv = PointsServer(db_url, "mqtt://127.0.0.1:1", load())
+    store.connect(db_url)
+    svc = Service(srv.prog)
+    svc.add_device("g1", "gate", direction="in")
+    for i in range(3):
+        svc.add_member(f"m{i}", f"04A1B2C{i}")
+    srv.bus = RecordingBus()
+    return srv
+
+
+def _tap(n: int) -> Incoming:
+    tap = contract.Tap(f"g1:{n}", f"04A1B2C{n}", datetime.now(timezone.utc), True)
+    return Incoming("tap", "g1", tap.encode(), f"msg{n}", datetime.now(timezone.utc))
+
+
+def test_a_tap_that_always_fails_is_isolated_and_the_rest_are_answered(tmp_db_url, monkeypatch):
+    srv = _server(tmp_db_url)
+    real = srv.service.process_taps
+
+    def buggy(batch):
+        if any(tap.tap_id == "g1:1" for _, tap, _ in batch):
+            raise ValueError("a bug this tap triggers")
+        return real(batch)
+
+    monkeypatch.setattr(srv.service, "process_taps", buggy)
+    monkeypatch.setattr(srv.stopping, "wait", lambda delay: False)  # no back-off sleeps in the test
+    assert srv._decide([_tap(0), _tap(1), _tap(2)]) is True
+    answered = {r.tap_id: r.outcome for _, r in srv.bus.published}
+    assert answered == {"g1:0": "credited", "g1:2": "credited"}  # no result for the poison tap
+    assert sorted(srv.bus.acked) == ["msg0", "msg1", "msg2"]  # acked once each, so the broker moves on
+    assert srv.stats["poison"] == 1
+
+
+def test_database_outage_is_retried_until_it_ends_and_nothing_is_acked_meanwhile(tmp_db_url, monkeypatch):
+    srv = _server(tmp_db_url)
+    real = srv.service.process_taps
+    failures = {"left": 4}
+    seen_acks = []
+
+    def flaky(batch):
+        if failures["left"]:
+            failures["left"] -= 1
+            seen_acks.append(len(srv.bus.acked))
+            raise pw.OperationalError("database is locked")
+        return real(batch)
+
+    monkeypatch.setattr(srv.service, "process_taps", flaky)
+    monkeypatch.setattr(srv.stopping, "wait", lambda delay: False)
+    assert srv._decide([_tap(0), _tap(2)]) is True
+    assert seen_acks == [0, 0, 0, 0]  # nothing acked while the database was down
+    assert [r.outcome for _, r in srv.bus.published] == ["credited", "credited"]
+    assert "poison" not in srv.stats  # an outage is not a bug: never given up on
+
+
+def test_stopping_during_an_outage_leaves_the_batch_unacked(tmp_db_url, monkeypatch):
+    srv = _server(tmp_db_url)
+    monkeypatch.setattr(srv.service, "process_taps", lambda batch: (_ for _ in ()).throw(pw.OperationalError("down")))
+    stop = threading.Event()
+    stop.set()
+    monkeypatch.setattr(srv, "stopping", stop)
+    assert srv._decide([_tap(0)]) is False
+    assert srv.bus.acked == [] and srv.bus.published == []
