@@ -20,6 +20,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
     command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || want mosquitto
     want xvfb xauth libgl1-mesa-dri xdotool openssl
     command -v chromium >/dev/null 2>&1 || want chromium
+    command -v systemd-analyze >/dev/null 2>&1 || want systemd   # verifies the shipped unit files
   fi
 fi
 if [ "${#need[@]}" -gt 0 ]; then
