@@ -15,7 +15,12 @@ want() { for p in "$@"; do have_pkg "$p" || need+=("$p"); done; }
 
 if command -v dpkg-query >/dev/null 2>&1; then
   "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || want python3-venv
-  want libgl1 libmtdev1
+  want libgl1 libmtdev1 libusb-1.0-0
+  # evdev (USB keyboard-wedge readers) ships no wheels: it compiles against Python.h and linux/input.h
+  command -v gcc >/dev/null 2>&1 || want gcc
+  "$PYTHON" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+    || want python3-dev
+  [ -e /usr/include/linux/input.h ] || want linux-libc-dev
   if [ "$role" = test ]; then
     command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || want mosquitto
     want xvfb xauth libgl1-mesa-dri xdotool openssl
