@@ -43,7 +43,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,8 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from broker.net import free_port, wait_port
 
 REPO = Path(__file__).resolve().parent.parent
 GATE = "bench-gate"
@@ -70,23 +71,6 @@ class BenchError(Exception):
 # --------------------------------------------------------------------------- helpers
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, timeout: float = 15.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
 def _env() -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
@@ -103,7 +87,7 @@ class Mosquitto:
             (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)), None)
         if not self.binary:
             raise BenchError("mosquitto is not installed (apt-get install mosquitto, or set PRIVCARD_MOSQUITTO)")
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
@@ -113,7 +97,7 @@ class Mosquitto:
     def start(self) -> None:
         self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not _wait_port(self.port):
+        if not wait_port("127.0.0.1", self.port, 15.0):
             raise BenchError(f"mosquitto did not start on port {self.port}")
 
     def stop(self) -> None:

@@ -20,7 +20,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,25 +31,9 @@ from datetime import datetime, timezone
 
 from broker import contract
 from broker.client import BusClient
+from broker.net import free_port, wait_port
 
 WINDOW = 20  # taps in flight per device, like the gate's outbox sender
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, timeout: float = 15) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def echo_main(url: str) -> None:
@@ -202,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         url = args.mqtt
         if url is None:
-            port = _free_port()
+            port = free_port()
             binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
             if binary:
                 conf = os.path.join(tmp, "mosquitto.conf")
@@ -215,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                 from broker.embedded import EmbeddedBroker
                 embedded = EmbeddedBroker("127.0.0.1", port).start()
                 broker_desc = f"embedded amqtt on port {port} (install mosquitto for meaningful figures)"
-            _wait_port(port)
+            if not wait_port("127.0.0.1", port, 15.0):
+                raise RuntimeError(f"nothing listens on port {port}")
             url = f"mqtt://127.0.0.1:{port}"
         log(f"broker: {broker_desc}")
 

@@ -16,7 +16,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -49,12 +48,6 @@ DEVICES = [
 ]
 GATES = ("gate-in-1", "gate-out-1", "counter-1")
 KINDS = {dev_id: kind for dev_id, kind, *_ in DEVICES}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed(svc) -> None:
@@ -153,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         if not url:
             from broker.embedded import EmbeddedBroker
 
-            embedded = EmbeddedBroker("127.0.0.1", _free_port()).start()
+            embedded = EmbeddedBroker("127.0.0.1", 0).start()
             url = embedded.url
             print(f"embedded MQTT broker (amqtt) at {url}")
         store.connect(args.db)
