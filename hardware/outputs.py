@@ -184,7 +184,30 @@ PATTERNS: dict[str, Pattern] = {
 }
 
 
-class GpioIndicator:
+class _ExitButton:
+    """The exit button both indicators share: open the door, then tell the gate."""
+
+    exit_open_ms: int
+    _exit_callbacks: list
+
+    def open_door(self, open_ms: int) -> None:  # pragma: no cover - each indicator defines it
+        raise NotImplementedError
+
+    def on_exit_button(self, callback: Callable[[], None]) -> None:
+        """Call *callback* after the door opens for each exit button press."""
+        self._exit_callbacks.append(callback)
+
+    def _open_for_exit(self) -> None:
+        """Door pulse for ``exit_open_ms``, then the callbacks (which never raise out)."""
+        self.open_door(self.exit_open_ms)
+        for callback in list(self._exit_callbacks):
+            try:
+                callback()
+            except Exception:
+                log.exception("exit button callback failed")
+
+
+class GpioIndicator(_ExitButton):
     """Relay, LEDs, buzzer, door sensor and exit button on gpiozero devices.
 
     Every device gets *pin_factory* (None: gpiozero's default, which honours
@@ -285,19 +308,10 @@ class GpioIndicator:
         """Whether the door sensor reports the door shut (None without a sensor)."""
         return None if self.door_sensor is None else bool(self.door_sensor.is_active)
 
-    def on_exit_button(self, callback: Callable[[], None]) -> None:
-        """Call *callback* after the door opens for each exit button press."""
-        self._exit_callbacks.append(callback)
-
     def _exit_pressed(self) -> None:
-        """Exit button: open the door, then tell the gate (callbacks never raise out)."""
+        """Exit button: open the door, then tell the gate."""
         log.info("exit button pressed")
-        self.open_door(self.exit_open_ms)
-        for callback in list(self._exit_callbacks):
-            try:
-                callback()
-            except Exception:
-                log.exception("exit button callback failed")
+        self._open_for_exit()
 
     def close(self) -> None:
         """Relay off (door locked), LEDs and buzzer off, pins released."""
@@ -312,7 +326,7 @@ class GpioIndicator:
             self._devices.clear()
 
 
-class PrintIndicator:
+class PrintIndicator(_ExitButton):
     """Feedback as text lines, for ``--no-gpio`` development and end-to-end tests.
 
     Lines look like ``[gate] GRANTED (green, beep)`` and ``[gate] DOOR OPEN 3000 ms``
@@ -346,19 +360,10 @@ class PrintIndicator:
         """Print the door pulse, e.g. ``[gate] DOOR OPEN 3000 ms``."""
         self._say(f"DOOR OPEN {_check_open_ms(open_ms)} ms")
 
-    def on_exit_button(self, callback: Callable[[], None]) -> None:
-        """Register a callback for :meth:`press_exit_button`."""
-        self._exit_callbacks.append(callback)
-
     def press_exit_button(self) -> None:
         """Simulate the exit button: door pulse, then the callbacks."""
         self._say("EXIT BUTTON")
-        self.open_door(self.exit_open_ms)
-        for callback in list(self._exit_callbacks):
-            try:
-                callback()
-            except Exception:
-                log.exception("exit button callback failed")
+        self._open_for_exit()
 
     def close(self) -> None:
         """Nothing to release."""
