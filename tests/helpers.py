@@ -306,31 +306,25 @@ class Device:
 
     # ------------------------------------------------------------------ receiving
 
-    def _on_result(self, topic, payload, msg) -> None:
+    def _collect(self, topic, payload, parse, store, key) -> None:
+        """File a parsed reply under (device id, its id); unparsable ones go to ``garbled``."""
         device_id = topic.split("/")[-2]
         try:
-            result = TapResult.parse(payload)
+            reply = parse(payload)
         except contract.ContractError:
-            with self.cond:
-                self.garbled.append((topic, payload))
-                self.cond.notify_all()
-            return
+            reply = None
         with self.cond:
-            self.results[(device_id, result.tap_id)].append(result)
+            if reply is None:
+                self.garbled.append((topic, payload))
+            else:
+                store[(device_id, getattr(reply, key))].append(reply)
             self.cond.notify_all()
 
+    def _on_result(self, topic, payload, msg) -> None:
+        self._collect(topic, payload, TapResult.parse, self.results, "tap_id")
+
     def _on_answer(self, topic, payload, msg) -> None:
-        device_id = topic.split("/")[-2]
-        try:
-            answer = Answer.parse(payload)
-        except contract.ContractError:
-            with self.cond:
-                self.garbled.append((topic, payload))
-                self.cond.notify_all()
-            return
-        with self.cond:
-            self.answers[(device_id, answer.query_id)].append(answer)
-            self.cond.notify_all()
+        self._collect(topic, payload, Answer.parse, self.answers, "query_id")
 
     def results_for(self, device_id: str, tap_id: str) -> list[TapResult]:
         """Every result received so far for a tap."""
