@@ -38,6 +38,13 @@ def mosquitto():
         yield broker
 
 
+@pytest.fixture(scope="module")
+def broker():
+    """A Mosquitto of the module's own, shared by its tests (the UI and browser modules)."""
+    with running_mosquitto() as b:
+        yield b
+
+
 @pytest.fixture
 def embedded_broker():
     """The embedded amqtt broker on a free port."""

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.brokers import running_mosquitto
 from tests.browser.web_support import ADMIN, STAFF, ConsoleServer, add_staff_cli
 
 CHROMIUM = os.environ.get("PRIVCARD_CHROMIUM", "/usr/bin/chromium")
@@ -55,13 +54,6 @@ def browser(chromium_path):
             yield b
         finally:
             b.close()
-
-
-@pytest.fixture(scope="module")
-def broker():
-    """A Mosquitto process of the module's own on a free port."""
-    with running_mosquitto() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

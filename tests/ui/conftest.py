@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.brokers import running_mosquitto
 from tests.ui.harness import XVFB_MISSING, Xvfb
 
 
@@ -22,10 +21,3 @@ def xvfb():
         yield display
     finally:
         display.stop()
-
-
-@pytest.fixture(scope="module")
-def broker():
-    """A Mosquitto process of the module's own on a free port."""
-    with running_mosquitto() as b:
-        yield b
