@@ -21,15 +21,24 @@ It owns what each process would otherwise get subtly wrong:
 Handlers run on paho's network thread: keep them short (hand work to a queue) or
 the whole connection stalls. With ``manual_ack=True`` a handler (or whoever it
 hands the message to) must call :meth:`BusClient.ack` — after its commit.
+
+``own_loop=True`` is for a process whose work *is* the messages (the points
+server): there is no paho thread; one thread of the caller drives the network with
+:meth:`BusClient.loop` (handlers run inside it), does its work, and writes what it
+published with :meth:`BusClient.flush`. Nothing crosses a thread between a
+message arriving and its answer leaving. Other threads may still ``publish()``:
+their packets are queued and written by the owning thread's next ``loop()``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import select
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -214,6 +223,7 @@ class BusClient:
         max_inflight: int = 1000,
         keepalive: int | None = None,
         max_queued: int = 0,
+        own_loop: bool = False,
     ):
         self.settings = parse_mqtt_url(url)
         self.client_id = client_id or self.settings.client_id or f"privcard-{os.getpid()}-{id(self):x}"
@@ -234,6 +244,9 @@ class BusClient:
         self._connect_hooks: list[Callable[[bool], None]] = []
         self._disconnect_hooks: list[Callable[[], None]] = []
         self._started = False
+        self.own_loop = own_loop
+        self._next_attempt = 0.0  # own-loop mode: when to try connecting again
+        self._backoff = 0.5
 
         if self.protocol == 5:
             self._mqtt = mqtt.Client(
@@ -276,6 +289,11 @@ class BusClient:
         c.on_connect_fail = self._on_connect_fail
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        if own_loop:
+            # publish() never writes to the socket itself (paho would do that from whatever
+            # thread calls it); packets are queued and the owning thread writes them in
+            # loop()/flush(). paho still wakes loop()'s select when another thread publishes.
+            c.on_socket_register_write = lambda client, userdata, sock: None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -297,9 +315,71 @@ class BusClient:
             self._mqtt.connect_async(self.settings.host, self.settings.port, keepalive=self._keepalive, **kwargs)
         except (OSError, ValueError) as exc:
             raise BrokerError(f"cannot connect to {self.url}: {exc}") from exc
-        self._mqtt.loop_start()
+        if not self.own_loop:
+            self._mqtt.loop_start()
+        self._next_attempt = 0.0
         self._started = True
         return self
+
+    def loop(self, timeout: float = 0.2, max_reads: int = 256) -> bool:
+        """Own-loop mode: one round of network I/O on the owning thread; True if connected.
+
+        Waits up to ``timeout`` s for traffic, then reads everything that has arrived
+        (up to ``max_reads`` read rounds; the handlers run here), writes what is queued
+        and sends keep-alives. After a lost connection it reconnects with backoff
+        (0.5 s → 10 s), re-subscribing as the threaded mode does. Only one thread may
+        call it (and :meth:`flush`).
+        """
+        if not self.own_loop:
+            raise BrokerError("loop() is only for own_loop=True clients; the others run paho's thread")
+        if not self._started:
+            raise NotConnected(f"{self.url}: start() the client before loop()")
+        c = self._mqtt
+        if c.socket() is None:
+            wait = self._next_attempt - time.monotonic()
+            if wait > 0:
+                time.sleep(min(timeout, wait))
+                return False
+            try:
+                c.reconnect()  # sends CONNECT; the CONNACK arrives in a following round
+            except (OSError, ValueError) as exc:
+                log.debug("connect to %s failed: %s", self.url, exc)
+                self._on_connect_fail(c, None)
+                self._retry_later()
+                return False
+            timeout = 0.0
+        rc = c.loop(timeout)
+        reads = 0
+        while rc == mqtt.MQTT_ERR_SUCCESS and reads < max_reads and self._readable():
+            rc = c.loop_read()
+            reads += 1
+        if rc == mqtt.MQTT_ERR_SUCCESS and c.want_write():
+            rc = c.loop_write()
+        if rc != mqtt.MQTT_ERR_SUCCESS:
+            self._retry_later()
+        return self.connected.is_set()
+
+    def flush(self) -> None:
+        """Own-loop mode: write every queued packet now (results, acks) on the owning thread."""
+        c = self._mqtt
+        if c.socket() is not None and c.want_write():
+            if c.loop_write() != mqtt.MQTT_ERR_SUCCESS:
+                self._retry_later()
+
+    def _readable(self) -> bool:
+        sock = self._mqtt.socket()
+        if sock is None:
+            return False
+        if hasattr(sock, "pending") and sock.pending():  # bytes already decrypted by TLS
+            return True
+        try:
+            return bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError, TypeError):
+            return False
+
+    def _retry_later(self) -> None:
+        self._next_attempt = time.monotonic() + self._backoff
+        self._backoff = min(self._backoff * 2, 10.0)
 
     def wait_connected(self, timeout: float | None = None) -> bool:
         """Block until connected (True) or the timeout passes (False)."""
@@ -314,9 +394,15 @@ class BusClient:
             if self.connected.is_set():
                 info = self._mqtt.disconnect()
                 del info
+                if self.own_loop:  # write the DISCONNECT ourselves (the owning thread has finished)
+                    deadline = time.monotonic() + timeout
+                    while self._mqtt.socket() is not None and time.monotonic() < deadline:
+                        if self._mqtt.loop(0.05) != mqtt.MQTT_ERR_SUCCESS:
+                            break
         finally:
             # loop_stop joins paho's thread, which exits once the DISCONNECT is written.
-            self._mqtt.loop_stop()
+            if not self.own_loop:
+                self._mqtt.loop_stop()
             self.connected.clear()
 
     def __enter__(self) -> "BusClient":
@@ -384,6 +470,7 @@ class BusClient:
             client.subscribe(subs)
         self.connect_count += 1
         self.last_error = None
+        self._backoff = 0.5
         self.connected.set()
         session_present = bool(getattr(flags, "session_present", False))
         log.info("connected to %s as %s (session present: %s)", self.url, self.client_id, session_present)

@@ -2,11 +2,13 @@
 
 One :class:`PointsServer` wires the bus client, the store and the service:
 
-- paho's network thread only queues messages; one worker thread decides them in
-  batches (group commit), then publishes each ``result``/``answer`` and only then
-  acks the MQTT message (manual ack) — so a ``kill -9`` anywhere either loses
-  nothing (the broker redelivers the unacked message to the persistent session, or
-  the gate resends from its outbox) or answers a redelivery from the tap inbox;
+- one worker thread owns the MQTT connection (``BusClient(own_loop=True)``): it
+  reads everything that has arrived, decides it as one batch (group commit), then
+  publishes each ``result``/``answer`` and only then acks the MQTT message (manual
+  ack) — so a ``kill -9`` anywhere either loses nothing (the broker redelivers the
+  unacked message to the persistent session, or the gate resends from its outbox)
+  or answers a redelivery from the tap inbox. No message crosses a thread between
+  arriving and being answered (each hand-off cost milliseconds at the tail);
 - a publisher thread keeps every device's retained ``config`` and the retained
   ``allowlist`` up to date (it polls two counters, so changes made by the CLI or
   the web console in other processes reach the devices within a second).
@@ -15,8 +17,8 @@ One :class:`PointsServer` wires the bus client, the store and the service:
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+import time
 from dataclasses import dataclass
 
 import peewee as pw
@@ -57,13 +59,14 @@ class PointsServer:
         self.poll_s = poll_s
         self.shared_group = shared_group
         self.service = Service(prog)
-        self.queue: queue.Queue[Incoming] = queue.Queue()
+        #: messages read by the worker's bus.loop() and not yet decided (worker thread only)
+        self.inbox: list[Incoming] = []
         self.stopping = threading.Event()
         self._republish = threading.Event()
         self._threads: list[threading.Thread] = []
         self.stats = {"taps": 0, "invalid": 0, "queries": 0, "batches": 0, "errors": 0}
         self.bus = BusClient(mqtt_url, client_id, persistent=persistent, manual_ack=True,
-                             protocol=5 if shared_group else None)
+                             protocol=5 if shared_group else None, own_loop=True)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -76,11 +79,11 @@ class PointsServer:
                 topic = f"$share/{self.shared_group}/{topic}"
             self.bus.subscribe(topic, self._enqueue(kind), qos=1)
         self.bus.on_connect(lambda *_: self._republish.set())
+        self.bus.start()  # own-loop: connects on the worker's first bus.loop()
         for target, name in ((self._work, "privcard-worker"), (self._publish_loop, "privcard-publisher")):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
-        self.bus.start()
         return self
 
     def stop(self) -> None:
@@ -99,7 +102,7 @@ class PointsServer:
                 log.warning("ignored message on %s: %s", topic[:120], exc)
                 self.bus.ack(msg)
                 return
-            self.queue.put(Incoming(kind, device_id, payload, msg, contract.now_utc()))
+            self.inbox.append(Incoming(kind, device_id, payload, msg, contract.now_utc()))
         return handler
 
     # ------------------------------------------------------------------ worker
@@ -121,20 +124,30 @@ class PointsServer:
             store.db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _work(self) -> None:
+        """The worker: read what has arrived, decide it as one batch, write the answers."""
         while not self.stopping.is_set():
-            try:
-                first = self.queue.get(timeout=0.2)
-            except queue.Empty:
+            self.bus.loop(0.0 if self.inbox else 0.2, max_reads=self.batch_max)
+            if not self.inbox:
                 continue
+            batch = self.inbox[:self.batch_max]
+            del self.inbox[:len(batch)]
             self._worker_connection()
-            batch = [first]
-            while len(batch) < self.batch_max:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
             if not self._decide(batch):
                 return
+            self.bus.flush()
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait out a back-off while keeping the MQTT connection alive; True when stopping.
+
+        New messages keep arriving in the inbox meanwhile (they wait for the batch in hand).
+        """
+        end = time.monotonic() + seconds
+        while not self.stopping.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            self.bus.loop(min(0.2, left), max_reads=self.batch_max)
+        return True
 
     def _decide(self, batch: list[Incoming]) -> bool:
         """Handle a batch, retrying while the database is unavailable; False when stopping.
@@ -169,7 +182,7 @@ class PointsServer:
                     self._ack(batch[0])
                     return True
             store.db.close()
-            if self.stopping.wait(delay):
+            if self._pause(delay):
                 return False
             delay = min(delay * 2, 10)
             self._worker_connection()

@@ -241,3 +241,117 @@ def test_v5_persistent_session_with_expiry(mosquitto):
     assert inbox.wait(1)[0][1] == b"queued"
     s.stop()
     pub.stop()
+
+
+# --------------------------------------------------------------------------- own-loop mode (the server's)
+
+
+class Owner:
+    """The owning thread of an ``own_loop=True`` client: loop, run ``work`` after each round."""
+
+    def __init__(self, bus_client: BusClient, work=None):
+        self.bus, self.work = bus_client, work
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.ident = None
+
+    def run(self):
+        self.ident = threading.get_ident()
+        while not self.stop_flag.is_set():
+            self.bus.loop(0.05)
+            if self.work:
+                self.work()
+            self.bus.flush()
+
+    def __enter__(self):
+        self.bus.start()
+        self.thread.start()
+        assert self.bus.wait_connected(10), "own-loop client did not connect"
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        self.thread.join(5)
+        self.bus.stop()
+
+
+def test_own_loop_handlers_run_on_the_owning_thread_and_answers_go_out(bus):
+    seen_threads, pending = set(), []
+    srv = BusClient(bus.url, "own-srv", manual_ack=True, own_loop=True, will=("status/own-srv", b"offline", False))
+
+    def on_job(topic, payload, msg):
+        seen_threads.add(threading.get_ident())
+        pending.append((payload, msg))
+
+    def answer():  # the server's shape: after the round, answer what arrived, then ack
+        while pending:
+            payload, msg = pending.pop(0)
+            srv.publish("answers", b"re:" + payload)
+            srv.ack(msg)
+
+    srv.subscribe("jobs", on_job)
+    answers, status = Inbox(), Inbox()
+    with Owner(srv, answer) as owner:
+        watcher = client(bus.url, "own-watch")
+        watcher.subscribe("answers", answers)
+        watcher.subscribe("status/#", status)
+        time.sleep(0.3)
+        for i in range(200):
+            watcher.publish("jobs", str(i).encode())
+        got = answers.wait(200)
+        assert [p for _, p, _ in got] == [f"re:{i}".encode() for i in range(200)]
+        assert seen_threads == {owner.ident}
+        # another thread may publish too: the owner writes it on its next round
+        info = srv.publish("answers", b"from-another-thread")
+        info.wait_for_publish(5)
+        assert answers.wait(201)[-1][1] == b"from-another-thread"
+    assert srv._mqtt.socket() is None  # the DISCONNECT was written and the socket closed
+    time.sleep(0.5)
+    assert status.payloads == []  # graceful stop: no last will
+    watcher.stop()
+
+
+def test_own_loop_reconnects_and_resubscribes_after_broker_restart(bus):
+    inbox = Inbox()
+    srv = BusClient(bus.url, "own-resub", own_loop=True)
+    srv.subscribe("after/restart", inbox)
+    with Owner(srv):
+        first = srv.connect_count
+        bus.kill()
+        deadline = time.monotonic() + 5
+        while srv.connected.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not srv.connected.is_set()
+        time.sleep(1.0)  # a few failed attempts with backoff
+        bus.start()
+        assert srv.wait_connected(15), "own-loop client did not reconnect after the broker came back"
+        assert srv.connect_count > first
+        pub = client(bus.url, "own-pub")
+        deadline = time.monotonic() + 10
+        while not inbox.items and time.monotonic() < deadline:
+            pub.publish("after/restart", b"hello")
+            inbox.wait(1, timeout=0.5)
+        assert inbox.items and inbox.items[0][1] == b"hello"
+        pub.stop()
+
+
+def test_own_loop_started_while_broker_is_down_connects_later(bus):
+    bus.stop()
+    srv = BusClient(bus.url, "own-early", own_loop=True).start()
+    for _ in range(10):
+        assert srv.loop(0.05) is False
+    assert srv.last_error and "cannot reach" in srv.last_error
+    bus.start()
+    deadline = time.monotonic() + 15
+    while not srv.loop(0.1) and time.monotonic() < deadline:
+        pass
+    assert srv.connected.is_set()
+    srv.stop()
+
+
+def test_loop_is_refused_on_a_threaded_client(bus):
+    from broker.client import BrokerError
+
+    c = BusClient(bus.url, "threaded")
+    with pytest.raises(BrokerError, match="own_loop=True"):
+        c.loop(0)

@@ -53,7 +53,7 @@ def test_a_tap_that_always_fails_is_isolated_and_the_rest_are_answered(tmp_db_ur
         return real(batch)
 
     monkeypatch.setattr(srv.service, "process_taps", buggy)
-    monkeypatch.setattr(srv.stopping, "wait", lambda delay: False)  # no back-off sleeps in the test
+    monkeypatch.setattr(srv, "_pause", lambda delay: False)  # no back-off sleeps in the test
     assert srv._decide([_tap(0), _tap(1), _tap(2)]) is True
     answered = {r.tap_id: r.outcome for _, r in srv.bus.published}
     assert answered == {"g1:0": "credited", "g1:2": "credited"}  # no result for the poison tap
@@ -75,7 +75,7 @@ def test_database_outage_is_retried_until_it_ends_and_nothing_is_acked_meanwhile
         return real(batch)
 
     monkeypatch.setattr(srv.service, "process_taps", flaky)
-    monkeypatch.setattr(srv.stopping, "wait", lambda delay: False)
+    monkeypatch.setattr(srv, "_pause", lambda delay: False)
     assert srv._decide([_tap(0), _tap(2)]) is True
     assert seen_acks == [0, 0, 0, 0]  # nothing acked while the database was down
     assert [r.outcome for _, r in srv.bus.published] == ["credited", "credited"]
