@@ -121,25 +121,32 @@ class Load:
         for i in range(n):
             per_dev[i % len(self.devices)].append(i)
         start = time.perf_counter()
-        threads = []
-        for d, (dev, client) in enumerate(zip(self.devices, self.clients)):
-            def feed(dev=dev, client=client, q=per_dev[d]):
-                topic = contract.tap_topic(dev)
-                while q:
-                    i = q.popleft()
-                    if rate:
-                        delay = start + i / rate - time.perf_counter()
-                        if delay > 0:
-                            time.sleep(delay)
-                    self.windows[dev].acquire()
-                    tap_id = f"{tag}:{dev}:{i}"
-                    tap = contract.Tap(tap_id, self.uids[i % len(self.uids)], datetime.now(timezone.utc), True)
-                    with self.lock:
-                        self.sent[tap_id] = time.perf_counter()
-                    client.publish(topic, tap.encode())
-            t = threading.Thread(target=feed, daemon=True)
-            t.start()
-            threads.append(t)
+
+        def send(i: int, d: int) -> None:
+            dev, client = self.devices[d], self.clients[d]
+            self.windows[dev].acquire()
+            tap_id = f"{tag}:{dev}:{i}"
+            tap = contract.Tap(tap_id, self.uids[i % len(self.uids)], datetime.now(timezone.utc), True)
+            with self.lock:
+                self.sent[tap_id] = time.perf_counter()
+            client.publish(contract.tap_topic(dev), tap.encode())
+
+        def feed_paced() -> None:
+            # one thread sends every tap at its time (round-robin over the devices): ten
+            # sleeping feeder threads would add their own GIL hand-offs to every latency
+            for i in range(n):
+                delay = start + i / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                send(i, i % len(self.devices))
+
+        def feed_device(d: int) -> None:  # saturation: each device keeps its window full
+            while per_dev[d]:
+                send(per_dev[d].popleft(), d)
+
+        feeders = [feed_paced] if rate else [lambda d=d: feed_device(d) for d in range(len(self.devices))]
+        for feed in feeders:
+            threading.Thread(target=feed, daemon=True).start()
         with self.lock:
             ok = self.done.wait_for(lambda: self.answered >= n, timeout=max(60, n / 50))
         elapsed = time.perf_counter() - start
