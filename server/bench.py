@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--devices", type=int, default=10)
     p.add_argument("--members", type=int, default=2000)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--rounds", type=int, default=3, help="half-load rounds (medians are reported)")
+    p.add_argument("--rounds", type=int, default=5, help="half-load rounds (medians are reported)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = p.parse_args(argv)
     if args.taps < 10 or args.devices < 1:

@@ -48,7 +48,8 @@ def test_demo_runs_gates_and_credits_taps(tmp_path):
 def test_bench_prints_the_promised_figures():
     """`privcard bench --json` measures the server and the echo in one run and reports ratios."""
     proc = subprocess.run(
-        [sys.executable, "-m", "broker.cli", "bench", "--taps", "300", "--devices", "3", "--members", "100", "--json"],
+        [sys.executable, "-m", "broker.cli", "bench", "--taps", "300", "--devices", "3", "--members", "100", "--rounds", "2",
+         "--json"],
         cwd=REPO, env=_env(), capture_output=True, text=True, timeout=240,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
