@@ -3,7 +3,8 @@
 The console's own tables live here and are created by the ``web`` migration
 namespace (``store.register_migration``), so the core schema stays the lead's.
 Passwords are hashed with Argon2id (argon2-cffi); API tokens are stored as
-SHA-256 digests and shown once.
+SHA-256 digests and shown once. Every password change bumps the account's
+``password_version``; console sessions carry it, so a change ends the others.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 8
+MAX_PASSWORD = 256
 
 _hasher = PasswordHasher()
 # verified when the username is unknown, so a wrong name costs as long as a wrong password
@@ -33,7 +35,15 @@ _DUMMY_HASH = _hasher.hash("privcard-dummy-password")
 
 
 class AccountError(ValueError):
-    """A staff-account operation refused; the message is meant for people."""
+    """A staff-account operation refused; the message is meant for people.
+
+    ``template`` and ``values`` keep the English source apart from its values so the
+    console can show the message in the staff's language (``i18n.TH`` keys).
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
 
 
 class Staff(BaseModel):
@@ -47,6 +57,10 @@ class Staff(BaseModel):
     locked_until = UTCDateTimeField(null=True)
     last_login = UTCDateTimeField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
+    # the password was chosen by someone else (an admin): change it before anything else
+    must_change_password = pw.BooleanField(default=False)
+    # bumped by every password change; a session signed in under an older value is over
+    password_version = pw.IntegerField(default=0)
 
     class Meta:
         table_name = "web_staff"
@@ -118,7 +132,20 @@ def _m2_search_indexes(migrator) -> None:
     store.db.execute_sql(f"CREATE INDEX IF NOT EXISTS web_member_lower_name ON member (lower(name){ops})")
 
 
-store.register_migration("web", [_m1_tables, _m2_search_indexes])
+def _m3_password_change(migrator) -> None:
+    # web_staff made before the console could change passwords gets the two columns.
+    # _m1 creates the tables from the current models, so a new database has them already.
+    # Plain ADD COLUMN ... NOT NULL DEFAULT on both databases: peewee's add_column would
+    # rebuild the SQLite table, and dropping web_staff cascades to web_api_token.
+    have = {c.name for c in store.db.get_columns("web_staff")}
+    boolean = "INTEGER NOT NULL DEFAULT 0" if store.is_sqlite() else "BOOLEAN NOT NULL DEFAULT FALSE"
+    if "must_change_password" not in have:
+        store.db.execute_sql(f"ALTER TABLE web_staff ADD COLUMN must_change_password {boolean}")
+    if "password_version" not in have:
+        store.db.execute_sql("ALTER TABLE web_staff ADD COLUMN password_version INTEGER NOT NULL DEFAULT 0")
+
+
+store.register_migration("web", [_m1_tables, _m2_search_indexes, _m3_password_change])
 
 
 # --------------------------------------------------------------------------- passwords
@@ -132,39 +159,94 @@ def hash_password(password: str) -> str:
 def check_password_strength(password: str) -> None:
     """Refuse passwords that are too short to protect a staff account."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise AccountError(f"password must be at least {MIN_PASSWORD} characters")
-    if len(password) > 256:
-        raise AccountError("password must be at most 256 characters")
+        raise AccountError("password must be at least %(n)s characters", n=MIN_PASSWORD)
+    if len(password) > MAX_PASSWORD:
+        raise AccountError("password must be at most %(n)s characters", n=MAX_PASSWORD)
 
 
-def add_staff(username: str, role: str, password: str, *, actor: str = "cli") -> Staff:
-    """Create a staff account (the CLI's ``staff add``); raises AccountError."""
+def add_staff(username: str, role: str, password: str, *, actor: str = "cli",
+              must_change_password: bool = False) -> Staff:
+    """Create a staff account (the CLI's ``staff add``); raises AccountError.
+
+    ``must_change_password`` makes the person choose their own password at the first
+    sign-in (the console sets it: the admin chose this one).
+    """
     username = (username or "").strip().lower()
     if not USERNAME_RE.match(username):
         raise AccountError("username must be 2-32 characters: a-z, 0-9, '.', '_' or '-'")
     if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        raise AccountError("role must be one of %(roles)s, got %(role)r", roles=", ".join(ROLES), role=role)
     check_password_strength(password)
     digest = hash_password(password)
     with store.write_transaction():
         if Staff.get_or_none(Staff.username == username):
-            raise AccountError(f"staff account {username} already exists")
-        s = Staff.create(username=username, role=role, password_hash=digest)
-        Audit.create(actor=actor, action="staff.add", target=username, detail={"role": role}, at=utcnow())
+            raise AccountError("staff account %(name)s already exists", name=username)
+        s = Staff.create(username=username, role=role, password_hash=digest,
+                         must_change_password=bool(must_change_password))
+        Audit.create(actor=actor, action="staff.add", target=username,
+                     detail={"role": role, "must_change_password": bool(must_change_password)}, at=utcnow())
     return s
 
 
-def set_password(username: str, password: str, *, actor: str = "cli") -> Staff:
-    """Change a staff member's password and lift any lock-out."""
-    check_password_strength(password)
+def _store_password(staff_id: int, password: str, *, actor: str, must_change: bool,
+                    expect_version: int | None = None) -> Staff:
+    """Save a new (already checked) password: lifts a lock-out, bumps the version, audits.
+
+    With ``expect_version`` nothing is saved if the password changed since it was checked.
+    """
+    digest = hash_password(password)  # outside the transaction: Argon2 takes a while
     with store.write_transaction():
-        s = Staff.get_or_none(Staff.username == username)
+        s = Staff.get_or_none(Staff.id == staff_id)
         if s is None:
-            raise AccountError(f"no staff account {username}")
-        Staff.update(password_hash=hash_password(password), failures=0, locked_until=None).where(
-            Staff.id == s.id).execute()
-        Audit.create(actor=actor, action="staff.password", target=username, at=utcnow())
+            raise AccountError("no staff account %(name)s", name=str(staff_id))
+        if expect_version is not None and s.password_version != expect_version:
+            raise AccountError("the password was changed meanwhile; sign in again")
+        Staff.update(password_hash=digest, failures=0, locked_until=None, must_change_password=bool(must_change),
+                     password_version=Staff.password_version + 1).where(Staff.id == s.id).execute()
+        # never the password, not even its hash
+        Audit.create(actor=actor, action="staff.password", target=s.username,
+                     detail={"must_change_password": bool(must_change)}, at=utcnow())
     return Staff.get_by_id(s.id)
+
+
+def set_password(username: str, password: str, *, actor: str = "cli", must_change: bool = False) -> Staff:
+    """Set a staff member's password (CLI ``staff passwd``, an admin's reset) and lift any lock-out.
+
+    ``must_change`` marks it temporary: the account must choose its own at the next
+    sign-in. Existing sessions of the account end (the password version moves on).
+    """
+    check_password_strength(password)
+    s = Staff.get_or_none(Staff.username == (username or "").strip().lower())
+    if s is None:
+        raise AccountError("no staff account %(name)s", name=username)
+    return _store_password(s.id, password, actor=actor, must_change=must_change)
+
+
+def change_own_password(staff_id: int, current: str, new: str, again: str, *,
+                        now: datetime | None = None) -> Staff:
+    """A signed-in staff member replaces their own password (the console's Account page).
+
+    Refuses a locked account (SignInRefused ``locked``), two different new passwords, a
+    weak one (AccountError), a wrong current password (SignInRefused ``bad``, counted
+    toward the lock-out exactly like a failed sign-in) and the current password again.
+    Clears ``must_change_password``.
+    """
+    now = now or utcnow()
+    s = Staff.get_or_none(Staff.id == staff_id)
+    if s is None or not s.active:
+        raise AccountError("this account is disabled")
+    if s.locked_until and s.locked_until > now:
+        raise SignInRefused("locked", s.locked_until)
+    if (new or "") != (again or ""):
+        raise AccountError("the two new passwords differ")
+    check_password_strength(new)
+    if not _verify(s, current):
+        until = _count_failure(s, now, "staff.password_failed")
+        raise SignInRefused("locked", until) if until else SignInRefused("bad")
+    if new == current:
+        raise AccountError("the new password must differ from the current one")
+    return _store_password(s.id, new, actor=f"web:{s.username}", must_change=False,
+                           expect_version=s.password_version)
 
 
 def set_staff(username: str, *, role: str | None = None, active: bool | None = None, unlock: bool = False,
@@ -173,7 +255,7 @@ def set_staff(username: str, *, role: str | None = None, active: bool | None = N
     changes: dict = {}
     if role is not None:
         if role not in ROLES:
-            raise AccountError(f"role must be one of {', '.join(ROLES)}")
+            raise AccountError("role must be one of %(roles)s, got %(role)r", roles=", ".join(ROLES), role=role)
         changes["role"] = role
     if active is not None:
         changes["active"] = bool(active)
@@ -182,7 +264,7 @@ def set_staff(username: str, *, role: str | None = None, active: bool | None = N
     with store.write_transaction():
         s = Staff.get_or_none(Staff.username == username)
         if s is None:
-            raise AccountError(f"no staff account {username}")
+            raise AccountError("no staff account %(name)s", name=username)
         if changes:
             Staff.update(**changes).where(Staff.id == s.id).execute()
         Audit.create(actor=actor, action="staff.set", target=username,
@@ -199,6 +281,29 @@ class SignInRefused(Exception):
         self.until = until
 
 
+def _verify(s: Staff, password: str) -> bool:
+    """True when ``password`` is the account's password."""
+    try:
+        return _hasher.verify(s.password_hash, password or "")
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _count_failure(s: Staff, now: datetime, action: str) -> datetime | None:
+    """Count a wrong password toward the lock-out (sign-in and password change alike).
+
+    Five in a row lock the account for 15 minutes; returns the lock's end when this
+    failure locked it. Committed before the caller refuses, and audited as ``action``.
+    """
+    with store.write_transaction():
+        failures = (0 if s.locked_until else s.failures) + 1
+        until = now + LOCKOUT if failures >= MAX_FAILURES else None
+        Staff.update(failures=0 if until else failures, locked_until=until).where(Staff.id == s.id).execute()
+        Audit.create(actor=f"web:{s.username}", action=action, target=s.username,
+                     detail={"failures": failures, "locked": until is not None}, at=now)
+    return until
+
+
 def authenticate(username: str, password: str, *, now: datetime | None = None) -> Staff:
     """Check a sign-in; counts failures and locks the account for 15 min after 5 in a row."""
     now = now or utcnow()
@@ -212,17 +317,8 @@ def authenticate(username: str, password: str, *, now: datetime | None = None) -
         raise SignInRefused("bad")
     if s.locked_until and s.locked_until > now:
         raise SignInRefused("locked", s.locked_until)
-    try:
-        ok = _hasher.verify(s.password_hash, password or "")
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        ok = False
-    if not ok:
-        with store.write_transaction():  # commit the count before refusing
-            failures = (0 if s.locked_until else s.failures) + 1
-            until = now + LOCKOUT if failures >= MAX_FAILURES else None
-            Staff.update(failures=0 if until else failures, locked_until=until).where(Staff.id == s.id).execute()
-            Audit.create(actor=f"web:{s.username}", action="staff.login_failed", target=s.username,
-                         detail={"failures": failures, "locked": until is not None}, at=now)
+    if not _verify(s, password):
+        until = _count_failure(s, now, "staff.login_failed")
         raise SignInRefused("locked", until) if until else SignInRefused("bad")
     with store.write_transaction():
         changes = {"failures": 0, "locked_until": None, "last_login": now}
@@ -246,7 +342,7 @@ def create_token(username: str, label: str = "", *, actor: str = "cli") -> str:
     with store.write_transaction():
         s = Staff.get_or_none(Staff.username == username)
         if s is None:
-            raise AccountError(f"no staff account {username}")
+            raise AccountError("no staff account %(name)s", name=username)
         ApiToken.create(staff=s, digest=_digest(token), label=label[:64])
         Audit.create(actor=actor, action="staff.token", target=username, detail={"label": label[:64]}, at=utcnow())
     return token

@@ -1,8 +1,12 @@
-"""Sign-in, sign-out, the language toggle, and the access rules every request passes.
+"""Sign-in, sign-out, the Account page, the language toggle, and the access rules
+every request passes.
 
 Everything but the sign-in page, the language toggle and static files needs a
 signed-in staff member (session cookie) or, under ``/api/``, a bearer token.
-Admin-only views are marked with :func:`admin_required`.
+Admin-only views are marked with :func:`admin_required`. A session carries the
+account's ``password_version``: a password changed anywhere ends every session
+signed in under the old one. An account whose password an admin chose
+(``must_change_password``) sees only the Account page until it picks its own.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from server.web import accounts, i18n
 
 bp = Blueprint("auth", __name__)
 PUBLIC_ENDPOINTS = {"auth.login", "auth.lang", "static"}
+#: what a session may still open while its account must change its password
+PASSWORD_CHANGE_ENDPOINTS = PUBLIC_ENDPOINTS | {"auth.account", "auth.logout"}
 
 
 def _(text: str, **values) -> str:
@@ -33,6 +39,11 @@ def actor() -> str:
 def is_api() -> bool:
     """True for JSON API requests."""
     return request.path.startswith("/api/")
+
+
+def account_error(exc: accounts.AccountError) -> str:
+    """An AccountError in the current request's language."""
+    return _(exc.template, **exc.values)
 
 
 def admin_required(view):
@@ -55,15 +66,29 @@ def _load_staff():
         if s is not None:
             g.staff, g.via_token = s, True
         return
-    sid, ver = session.get("staff_id"), session.get("ver")
+    sid, pwv = session.get("staff_id"), session.get("pwv")
     if sid is None:
         return
     s = accounts.Staff.get_or_none(accounts.Staff.id == sid)
-    # a changed password or a disabled account ends existing sessions
-    if s is None or not s.active or ver != s.password_hash[-16:]:
+    # a changed password (its version moved on) or a disabled account ends existing sessions;
+    # cookies from before password_version existed carry no "pwv" and end too
+    if s is None or not s.active or type(pwv) is not int or pwv != s.password_version:
+        lang = session.get("lang")
         session.clear()
+        if lang:
+            session["lang"] = lang
         return
     g.staff = s
+
+
+def _start_session(s: accounts.Staff) -> None:
+    """Bind the session to ``s`` and its current password version (a fresh session: no fixation)."""
+    lang = session.get("lang")
+    session.clear()
+    session.permanent = True
+    session.update(staff_id=s.id, pwv=s.password_version)
+    if lang:
+        session["lang"] = lang
 
 
 def init_app(app) -> None:
@@ -80,6 +105,12 @@ def init_app(app) -> None:
             flash(_("Please sign in."), "info")
             nxt = request.full_path if request.method == "GET" else None
             return redirect(url_for("auth.login", next=nxt))
+        if g.staff.must_change_password and not g.via_token and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+            # bearer tokens are unaffected: scripts have no page to change a password on
+            if is_api() or request.path.startswith("/api"):
+                return jsonify(error="this account must change its password on the console's Account page "
+                                     "first"), 403
+            return redirect(url_for("auth.account"))
         return None
 
     @app.context_processor
@@ -155,12 +186,9 @@ def login():
             else:
                 error = _("Wrong username or password.")
         else:
-            lang = session.get("lang")
-            session.clear()  # a fresh session on sign-in (no fixation)
-            session.permanent = True
-            session.update(staff_id=s.id, ver=s.password_hash[-16:])
-            if lang:
-                session["lang"] = lang
+            _start_session(s)
+            if s.must_change_password:
+                return redirect(url_for("auth.account"))
             return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", error=error), (401 if error else 200)
 
@@ -173,6 +201,34 @@ def logout():
     if lang:
         session["lang"] = lang
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account():
+    """The signed-in staff member's own account: change the password.
+
+    A wrong current password counts toward the sign-in lock-out. After a change this
+    session continues under the new password version; every other session ends.
+    """
+    if request.method == "POST":
+        f = request.form
+        forced = g.staff.must_change_password
+        try:
+            s = accounts.change_own_password(g.staff.id, f.get("current", ""), f.get("new", ""), f.get("again", ""))
+        except accounts.SignInRefused as exc:
+            if exc.reason == "locked":
+                flash(_("Too many failed attempts: this account is locked until %(until)s.",
+                        until=_fmt_dt(exc.until)), "error")
+            else:
+                flash(_("The current password is wrong; the password was not changed."), "error")
+        except accounts.AccountError as exc:
+            flash(_("%(reason)s — the password was not changed.", reason=account_error(exc)), "error")
+        else:
+            _start_session(s)
+            flash(_("Your password was changed. Other sessions of this account are signed out."), "ok")
+            return redirect(url_for("views.dashboard") if forced else url_for("auth.account"))
+        return redirect(url_for("auth.account"))
+    return render_template("account.html", min_password=accounts.MIN_PASSWORD, max_password=accounts.MAX_PASSWORD)
 
 
 @bp.route("/lang/<code>")

@@ -9,6 +9,11 @@ The admin CLI (``server/cli.py``) hooks this in with::
         return args.handler(args, svc)    # == web_cli.run(args); uses args.db, args.actor
 
 Standalone (same arguments): ``python -m server.web.cli --db URL staff add alice --role admin``.
+
+``staff add`` and ``staff passwd`` set a final password, as they always did (the person
+at the shell is usually the account's owner, or setting up the first admin);
+``--must-change`` makes it temporary: the account must choose its own password at its
+next console sign-in (what the console's own Add staff and temporary password do).
 """
 
 from __future__ import annotations
@@ -31,10 +36,15 @@ def register(subparsers) -> argparse.ArgumentParser:
     add.add_argument("username")
     add.add_argument("--role", choices=("admin", "staff"), default="staff")
     add.add_argument("--password", help="the password (prompted when omitted; avoid on shared machines)")
+    add.add_argument("--must-change", action="store_true",
+                     help="temporary password: the account must change it at its next console sign-in")
     sub.add_parser("list", help="list accounts")
     pw_ = sub.add_parser("passwd", help="set a new password (and lift a lock-out)")
     pw_.add_argument("username")
     pw_.add_argument("--password")
+    pw_.add_argument("--must-change", action="store_true",
+                     help="temporary password: the account must change it at its next console sign-in "
+                          "(without it the password is final and any such demand is lifted)")
     role = sub.add_parser("role", help="change an account's role")
     role.add_argument("username")
     role.add_argument("role", choices=("admin", "staff"))
@@ -73,17 +83,22 @@ def run(args) -> int:
     actor = getattr(args, "actor", None) or f"cli:{os.environ.get('USER') or 'admin'}"
     try:
         if cmd == "add":
-            s = accounts.add_staff(args.username, args.role, _password(args.password), actor=actor)
-            print(f"staff account {s.username} ({s.role}) created")
+            s = accounts.add_staff(args.username, args.role, _password(args.password), actor=actor,
+                                   must_change_password=args.must_change)
+            print(f"staff account {s.username} ({s.role}) created"
+                  + (" with a temporary password" if s.must_change_password else ""))
         elif cmd == "list":
             for s in accounts.Staff.select().order_by(accounts.Staff.username):
                 state = "active" if s.active else "disabled"
                 locked = f" locked until {s.locked_until:%Y-%m-%d %H:%M} UTC" if s.locked_until and \
                     s.locked_until > store.utcnow() else ""
-                print(f"{s.username}\t{s.role}\t{state}{locked}")
+                must = " must change password" if s.must_change_password else ""
+                print(f"{s.username}\t{s.role}\t{state}{locked}{must}")
         elif cmd == "passwd":
-            accounts.set_password(args.username, _password(args.password), actor=actor)
-            print(f"password of {args.username} changed")
+            s = accounts.set_password(args.username, _password(args.password), actor=actor,
+                                      must_change=args.must_change)
+            print(f"password of {s.username} changed"
+                  + (" (temporary: must be changed at the next sign-in)" if s.must_change_password else ""))
         elif cmd == "role":
             accounts.set_staff(args.username, role=args.role, actor=actor)
             print(f"{args.username} is now {args.role}")

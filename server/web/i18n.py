@@ -240,6 +240,59 @@ TH = {
     "admin": "ผู้ดูแลระบบ",
     "staff": "เจ้าหน้าที่",
     "Account unlocked.": "ปลดล็อกบัญชีแล้ว",
+    "must change password": "ต้องเปลี่ยนรหัสผ่าน",
+    "The new account must choose its own password at the first sign-in.":
+        "บัญชีใหม่ต้องตั้งรหัสผ่านของตนเองเมื่อเข้าสู่ระบบครั้งแรก",
+    "They must choose their own password at the first sign-in.":
+        "ผู้ใช้ต้องตั้งรหัสผ่านของตนเองเมื่อเข้าสู่ระบบครั้งแรก",
+    "Set a temporary password": "ตั้งรหัสผ่านชั่วคราว",
+    "Temporary password": "รหัสผ่านชั่วคราว",
+    "Temporary password again": "ยืนยันรหัสผ่านชั่วคราว",
+    "Set temporary password": "ตั้งรหัสผ่านชั่วคราว",
+    "The account must change it at its next sign-in; its open sessions are signed out and a lock-out is lifted. "
+    "Your own password: the Account page.":
+        "บัญชีนั้นต้องเปลี่ยนรหัสผ่านเมื่อเข้าสู่ระบบครั้งถัดไป เซสชันที่เปิดอยู่จะถูกออกจากระบบ และการล็อกบัญชีจะถูกปลด "
+        "ส่วนรหัสผ่านของคุณเองเปลี่ยนได้ที่หน้าบัญชีผู้ใช้",
+    "Temporary password set for %(name)s: they must change it at their next sign-in; "
+    "their open sessions are signed out.":
+        "ตั้งรหัสผ่านชั่วคราวให้ %(name)s แล้ว ผู้ใช้ต้องเปลี่ยนรหัสผ่านเมื่อเข้าสู่ระบบครั้งถัดไป "
+        "และเซสชันที่เปิดอยู่ถูกออกจากระบบแล้ว",
+    # account (own password)
+    "Account": "บัญชีผู้ใช้",
+    "An administrator chose the password of this account. Choose your own password to continue; "
+    "the rest of the console opens after that.":
+        "ผู้ดูแลระบบเป็นผู้กำหนดรหัสผ่านของบัญชีนี้ กรุณาตั้งรหัสผ่านของคุณเองเพื่อใช้งานต่อ "
+        "หน้าอื่นๆ ของระบบจะเปิดได้หลังจากนั้น",
+    "Last sign-in": "เข้าสู่ระบบล่าสุด",
+    "Changing the password signs out every other session of this account (other browsers and computers). "
+    "API tokens keep working.":
+        "การเปลี่ยนรหัสผ่านจะทำให้ทุกเซสชันอื่นของบัญชีนี้ (เบราว์เซอร์และเครื่องอื่น) ออกจากระบบ "
+        "โทเค็น API ยังใช้งานได้ตามเดิม",
+    "Change password": "เปลี่ยนรหัสผ่าน",
+    "Current password": "รหัสผ่านปัจจุบัน",
+    "New password": "รหัสผ่านใหม่",
+    "New password again": "ยืนยันรหัสผ่านใหม่",
+    "At least %(n)s characters, different from the current password.":
+        "อย่างน้อย %(n)s ตัวอักษร และต้องไม่ซ้ำกับรหัสผ่านปัจจุบัน",
+    "The current password is wrong; the password was not changed.":
+        "รหัสผ่านปัจจุบันไม่ถูกต้อง รหัสผ่านยังไม่ถูกเปลี่ยน",
+    "%(reason)s — the password was not changed.": "%(reason)s — รหัสผ่านยังไม่ถูกเปลี่ยน",
+    "Your password was changed. Other sessions of this account are signed out.":
+        "เปลี่ยนรหัสผ่านแล้ว เซสชันอื่นของบัญชีนี้ถูกออกจากระบบแล้ว",
+    # account errors (accounts.AccountError templates)
+    "password must be at least %(n)s characters": "รหัสผ่านต้องมีอย่างน้อย %(n)s ตัวอักษร",
+    "password must be at most %(n)s characters": "รหัสผ่านต้องมีไม่เกิน %(n)s ตัวอักษร",
+    "the two new passwords differ": "รหัสผ่านใหม่ทั้งสองช่องไม่ตรงกัน",
+    "the new password must differ from the current one": "รหัสผ่านใหม่ต้องไม่ซ้ำกับรหัสผ่านปัจจุบัน",
+    "this account is disabled": "บัญชีนี้ถูกระงับการใช้งาน",
+    "no staff account %(name)s": "ไม่พบบัญชีเจ้าหน้าที่ %(name)s",
+    "choose an account": "กรุณาเลือกบัญชี",
+    "the password was changed meanwhile; sign in again": "รหัสผ่านถูกเปลี่ยนไปในระหว่างนี้ กรุณาเข้าสู่ระบบใหม่",
+    "change your own password on the Account page": "เปลี่ยนรหัสผ่านของคุณเองได้ที่หน้าบัญชีผู้ใช้",
+    "username must be 2-32 characters: a-z, 0-9, '.', '_' or '-'":
+        "ชื่อผู้ใช้ต้องยาว 2-32 ตัวอักษร ประกอบด้วย a-z, 0-9, '.', '_' หรือ '-'",
+    "role must be one of %(roles)s, got %(role)r": "บทบาทต้องเป็น %(roles)s เท่านั้น (ได้รับ %(role)r)",
+    "staff account %(name)s already exists": "มีบัญชีเจ้าหน้าที่ %(name)s อยู่แล้ว",
 }
 
 

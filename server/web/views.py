@@ -20,7 +20,7 @@ from server.domain import rules
 from server.service import GROUPS, NotFound, ServiceError
 from server.store import Audit, Card, Device, LedgerEntry, Member
 from server.web import accounts, queries, reports
-from server.web.auth import _, actor, admin_required
+from server.web.auth import _, account_error, actor, admin_required
 
 bp = Blueprint("views", __name__)
 
@@ -536,17 +536,41 @@ def staff():
             if f.get("action") == "token":
                 token = accounts.create_token(g.staff.username, f.get("label", ""), actor=actor())
             else:
+                # the admin chose this password: the person picks their own at the first sign-in
                 accounts.add_staff(f.get("username", ""), f.get("role", "staff"), f.get("password", ""),
-                                   actor=actor())
-                flash(_("Staff account %(name)s added.", name=f.get("username", "").strip().lower()), "ok")
+                                   actor=actor(), must_change_password=True)
+                flash(_("Staff account %(name)s added.", name=f.get("username", "").strip().lower()) + " "
+                      + _("They must choose their own password at the first sign-in."), "ok")
                 return redirect(url_for("views.staff"))
         except accounts.AccountError as exc:
-            _fail(exc)
+            flash(account_error(exc), "error")
             return redirect(url_for("views.staff"))
     people = list(accounts.Staff.select().order_by(accounts.Staff.username))
     audit = list(Audit.select().order_by(Audit.id.desc()).limit(50))
     return render_template("staff.html", people=people, audit=audit, token=token, roles=accounts.ROLES,
                            now=store.utcnow())
+
+
+@bp.route("/staff/password", methods=["POST"])
+@admin_required
+def staff_password():
+    """Give another account a temporary password it must change at its next sign-in."""
+    f = request.form
+    s = accounts.Staff.get_or_none(accounts.Staff.id == _int(f.get("staff")))
+    try:
+        if s is None:
+            raise accounts.AccountError("choose an account")
+        if s.id == g.staff.id:
+            raise accounts.AccountError("change your own password on the Account page")
+        if f.get("password", "") != f.get("again", ""):
+            raise accounts.AccountError("the two new passwords differ")
+        accounts.set_password(s.username, f.get("password", ""), actor=actor(), must_change=True)
+    except accounts.AccountError as exc:
+        flash(_("%(reason)s — the password was not changed.", reason=account_error(exc)), "error")
+        return redirect(url_for("views.staff"))
+    flash(_("Temporary password set for %(name)s: they must change it at their next sign-in; "
+            "their open sessions are signed out.", name=s.username), "ok")
+    return redirect(url_for("views.staff"))
 
 
 @bp.route("/staff/<int:staff_id>/unlock", methods=["POST"])
