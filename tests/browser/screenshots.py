@@ -1,5 +1,6 @@
 """Screenshots of the console's main pages at 1366x768 (and one tablet view) into
-``docs/screenshots/console-*.png``, from a real server with sample data.
+``docs/screenshots/console-*.png``, from a real server with sample data; the account
+page is shot as a staff member sees it after an admin set a temporary password.
 
 Run: ``.venv/bin/python -m tests.browser.screenshots [OUT_DIR]`` (needs Mosquitto,
 Chromium and Playwright, like the browser tests).
@@ -22,6 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 FIRST = ["สมชาย", "สมศรี", "วิภา", "ธนากร", "ปิยะนุช", "Anan", "Kanya", "Narong", "Pim", "Sakda", "John", "Mali",
          "ณัฐพล", "อรุณี", "Chai", "Dao"]
 LAST = ["ใจดี", "รักเรียน", "Srisuk", "Boonmee", "แก้วมณี", "Thongdee", "Wongsa", "ศรีสวัสดิ์", "Smith", "Chaiyo"]
+TEMPORARY = "temp-pass-2569"  # the screenshot account's temporary password
 
 
 def seed(db_url: str) -> dict:
@@ -140,6 +142,26 @@ def main(argv: list[str] | None = None) -> int:
             shot("reports-full", full=True)
             page.goto(f"{srv.url}/lang/th?next=/staff")
             shot("staff")
+            # an admin sets a temporary password; at the next sign-in the account page insists
+            page.select_option("#reset-form select[name=staff]", label=STAFF[0])
+            page.fill("#reset-form input[name=password]", TEMPORARY)
+            page.fill("#reset-form input[name=again]", TEMPORARY)
+            with page.expect_navigation():
+                page.click("#reset-form button")
+            staff_ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+            staff_page = staff_ctx.new_page()
+            staff_page.goto(f"{srv.url}/lang/th?next=/login")
+            staff_page.fill("input[name=username]", STAFF[0])
+            staff_page.fill("input[name=password]", TEMPORARY)
+            with staff_page.expect_navigation():
+                staff_page.click("button[type=submit]")
+            staff_page.fill("#password-form input[name=current]", TEMPORARY)
+            staff_page.fill("#password-form input[name=new]", "bobs-own-password")
+            staff_page.fill("#password-form input[name=again]", "bobs-own-password")
+            staff_page.wait_for_load_state("networkidle")
+            staff_page.screenshot(path=str(out / "console-account.png"))
+            print("wrote", out / "console-account.png")
+            staff_ctx.close()
             tablet = browser.new_context(viewport={"width": 800, "height": 1280}, has_touch=True, is_mobile=True,
                                          storage_state=ctx.storage_state())
             page = tablet.new_page()

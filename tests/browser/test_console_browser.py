@@ -1,6 +1,7 @@
 """The console in a real browser against a real server process and Mosquitto:
 sign in, enrol, credit, void, transfer, redeem, devices (config over MQTT), the live
-dashboard, an attendance CSV with bad rows, reports — asserting what the page shows.
+dashboard, an attendance CSV with bad rows, reports, the forced password change after
+an admin chose the password — asserting what the page shows.
 """
 
 from __future__ import annotations
@@ -312,3 +313,64 @@ def test_reports_show_the_activity_and_download_csv(admin_page, console):
     body = open(dl.value.path(), encoding="utf-8-sig").read()
     assert body.splitlines()[0] == "Rank,Member,Name,Group,Borrowing days"
     assert f",{a},Report Reader,U3,1" in body
+
+
+def test_forced_password_change_after_an_admin_chose_it(admin_page, browser, console):
+    page = admin_page
+    name, temp, own = f"carol{uuid.uuid4().hex[:4]}", "temporary-pass-1", "carols-own-password"
+    page.click("nav >> text=Staff")
+    page.fill("#staff-form input[name=username]", name)
+    page.fill("#staff-form input[name=password]", temp)
+    submit(page, "#staff-form button")
+    assert f"Staff account {name} added. They must choose their own password at the first sign-in." in flash(page)
+    assert "must change password" in page.inner_text(f"tr[data-staff='{name}']")
+
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    ctx.set_default_timeout(10000)
+    carol = ctx.new_page()
+    try:
+        carol.goto(f"{console.url}/lang/en")
+        carol.goto(f"{console.url}/login")
+        carol.fill("input[name=username]", name)
+        carol.fill("input[name=password]", temp)
+        submit(carol, "button[type=submit]")
+        assert carol.url == f"{console.url}/account"
+        assert "An administrator chose the password of this account." in carol.inner_text("#must-change")
+        assert carol.locator("nav.main").count() == 0
+        carol.goto(f"{console.url}/members")  # anything else leads back here
+        assert carol.url == f"{console.url}/account"
+
+        carol.fill("#password-form input[name=current]", "not-the-password")
+        carol.fill("#password-form input[name=new]", own)
+        carol.fill("#password-form input[name=again]", own)
+        submit(carol, "#password-form button")
+        assert "The current password is wrong; the password was not changed." in flash(carol)
+        carol.fill("#password-form input[name=current]", temp)
+        carol.fill("#password-form input[name=new]", own)
+        carol.fill("#password-form input[name=again]", own + "x")
+        submit(carol, "#password-form button")
+        assert "the two new passwords differ — the password was not changed." in flash(carol)
+        assert carol.locator("#must-change").count() == 1
+
+        carol.fill("#password-form input[name=current]", temp)
+        carol.fill("#password-form input[name=new]", own)
+        carol.fill("#password-form input[name=again]", own)
+        submit(carol, "#password-form button")
+        assert carol.url == f"{console.url}/"
+        assert "Your password was changed." in flash(carol)
+        carol.click("nav >> text=Members")
+        assert carol.url.startswith(f"{console.url}/members")
+        carol.click("header >> text=Account")
+        assert carol.locator("#must-change").count() == 0
+
+        # an admin's temporary password ends carol's session in this browser
+        page.goto(f"{console.url}/staff")
+        page.select_option("#reset-form select[name=staff]", label=name)
+        page.fill("#reset-form input[name=password]", "another-temp-22")
+        page.fill("#reset-form input[name=again]", "another-temp-22")
+        submit(page, "#reset-form button")
+        assert f"Temporary password set for {name}" in flash(page)
+        carol.goto(f"{console.url}/members")
+        assert "/login" in carol.url
+    finally:
+        ctx.close()
