@@ -137,15 +137,20 @@ def test_reconnects_and_resubscribes_after_broker_restart(bus):
     assert not sub.connected.is_set()
     bus.start()  # same port, empty broker: the subscription must be sent again
     assert sub.wait_connected(15), "client did not reconnect after the broker came back"
-    pub = client(bus.url, "pub2")
+    _publish_until_received(bus.url, inbox, "after/restart")
+    assert len(reconnects) >= 2
+    sub.stop()
+
+
+def _publish_until_received(url: str, inbox: "Inbox", topic: str) -> None:
+    """Publish b"hello" until the resubscribed client has it (its SUBSCRIBE may still be in flight)."""
+    pub = client(url, "hello-pub")
     deadline = time.monotonic() + 10
     while not inbox.items and time.monotonic() < deadline:
-        pub.publish("after/restart", b"hello")
+        pub.publish(topic, b"hello")
         inbox.wait(1, timeout=0.5)
-    assert inbox.items and inbox.items[0][1] == b"hello"
-    assert len(reconnects) >= 2
     pub.stop()
-    sub.stop()
+    assert inbox.items and inbox.items[0][1] == b"hello"
 
 
 def test_client_started_while_broker_is_down_connects_later(bus):
@@ -326,13 +331,7 @@ def test_own_loop_reconnects_and_resubscribes_after_broker_restart(bus):
         bus.start()
         assert srv.wait_connected(15), "own-loop client did not reconnect after the broker came back"
         assert srv.connect_count > first
-        pub = client(bus.url, "own-pub")
-        deadline = time.monotonic() + 10
-        while not inbox.items and time.monotonic() < deadline:
-            pub.publish("after/restart", b"hello")
-            inbox.wait(1, timeout=0.5)
-        assert inbox.items and inbox.items[0][1] == b"hello"
-        pub.stop()
+        _publish_until_received(bus.url, inbox, "after/restart")
 
 
 def test_own_loop_started_while_broker_is_down_connects_later(bus):
