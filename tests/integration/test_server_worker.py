@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timezone
 
 import peewee as pw
@@ -90,3 +91,26 @@ def test_stopping_during_an_outage_leaves_the_batch_unacked(tmp_db_url, monkeypa
     monkeypatch.setattr(srv, "stopping", stop)
     assert srv._decide([_tap(0)]) is False
     assert srv.bus.acked == [] and srv.bus.published == []
+
+
+def test_a_back_off_keeps_the_connection_alive_and_keeps_reading(tmp_db_url, mosquitto):
+    """During a database outage the worker waits with bus.loop(): pings go out, new taps queue up."""
+    from broker.client import BusClient
+
+    srv = PointsServer(tmp_db_url, mosquitto.url + "?keepalive=5", load(), client_id="pause-srv")
+    store.connect(tmp_db_url)
+    srv.bus.subscribe(contract.device_wildcard("tap"), srv._enqueue("tap"), qos=1)
+    srv.bus.start()
+    deadline = time.monotonic() + 10
+    while not srv.bus.loop(0.1) and time.monotonic() < deadline:
+        pass
+    assert srv.bus.connected.is_set()
+    gate = BusClient(mosquitto.url, "pause-gate").start()
+    assert gate.wait_connected(10)
+    for n in range(3):
+        gate.publish(contract.tap_topic("g1"), _tap(n).payload).wait_for_publish(5)
+    assert srv._pause(8.0) is False  # longer than 1.5 x the 5 s keepalive: only pings keep it
+    assert srv.bus.connected.is_set() and srv.bus.connect_count == 1
+    assert [item.device_id for item in srv.inbox] == ["g1", "g1", "g1"]
+    gate.stop()
+    srv.bus.stop()
