@@ -12,6 +12,7 @@ signed in under the old one. An account whose password an admin chose
 from __future__ import annotations
 
 import functools
+import json
 from urllib.parse import urlparse
 
 from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, session,
@@ -117,7 +118,8 @@ def init_app(app) -> None:
     def _template_globals():
         return {"_": _, "lang": g.get("lang", i18n.DEFAULT_LANG), "staff": g.get("staff"),
                 "prog": current_app.extensions["privcard.prog"], "fmt_dt": _fmt_dt, "fmt_date": _fmt_date,
-                "label": _label, "sources": i18n.SOURCE_LABELS}
+                "label": _label, "sources": i18n.SOURCE_LABELS,
+                "audit_detail": audit_detail}
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc):
@@ -143,7 +145,7 @@ def init_app(app) -> None:
     def _too_large(exc):
         if is_api():
             return jsonify(error="request too large"), 413
-        return render_template("error.html", code=413, message="File too large (max 5 MB)"), 413
+        return render_template("error.html", code=413, message=_("File too large (max 5 MB)")), 413
 
 
 def _fmt_dt(when) -> str:
@@ -159,6 +161,27 @@ def _label(value) -> str:
     if isinstance(value, dict) and "en" in value:
         return value.get(g.get("lang", i18n.DEFAULT_LANG)) or value["en"]
     return "" if value is None else str(value)
+
+
+def audit_detail(value) -> str:
+    """An audit row's ``detail`` as one line of JSON that shows Thai as Thai.
+
+    Text, not markup: the template escapes it. Jinja's ``tojson`` wrote every non-ASCII
+    character as a ``\\uXXXX`` escape, so the Staff page showed Thai names as escapes.
+    Rows stored with escapes are decoded when the column is read (``JSONField`` parses
+    the JSON); a detail saved as JSON *text* (a string holding an object) is parsed once
+    more so it reads the same as the others.
+    """
+    if not value:
+        return ""
+    if isinstance(value, str) and value.lstrip().startswith(("{", "[")):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def _safe_next(target: str | None) -> str:

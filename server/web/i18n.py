@@ -35,6 +35,7 @@ TH = {
     "The form expired or was not sent by this console; nothing was changed. Please try again.":
         "แบบฟอร์มหมดอายุหรือไม่ได้ส่งจากระบบนี้ ไม่มีการเปลี่ยนแปลงใดๆ กรุณาลองอีกครั้ง",
     "Not found": "ไม่พบข้อมูล",
+    "File too large (max 5 MB)": "ไฟล์มีขนาดใหญ่เกินไป (สูงสุด 5 MB)",
     "Save": "บันทึก",
     "Cancel": "ยกเลิก",
     "Back": "กลับ",
@@ -230,6 +231,7 @@ TH = {
     "Unlock": "ปลดล็อก",
     "Staff account %(name)s added.": "เพิ่มบัญชี %(name)s แล้ว",
     "API tokens": "โทเค็น API",
+    "Label": "ชื่อโทเค็น",
     "Create API token": "สร้างโทเค็น API",
     "Copy this token now; it is not shown again:": "คัดลอกโทเค็นนี้ไว้ ระบบจะไม่แสดงอีก:",
     "Recent changes": "การเปลี่ยนแปลงล่าสุด",

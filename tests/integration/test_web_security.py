@@ -4,6 +4,8 @@ lock-out, cookie flags. Flask's test client against a real SQLite database.
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from datetime import timedelta
 
@@ -129,9 +131,10 @@ def test_html_in_member_names_is_escaped(app, admin):
     assert "<script>alert" not in page.text and "<img src=x" not in page.text
     assert "&lt;script&gt;alert(" in page.text
     m = Member.get(Member.name == evil)
-    for url in (f"/members/{m.id}", "/members?q=%3Cscript", "/"):
+    for url in (f"/members/{m.id}", "/members?q=%3Cscript", "/", "/staff"):
         body = admin.get(url).text
         assert "<script>alert" not in body, url
+    assert "&lt;script&gt;alert(" in admin.get("/staff").text  # the audit detail, as text
     # the JSON API returns the name as data, not markup
     assert admin.get(f"/api/members/{m.id}").get_json()["name"] == evil
     # the CSP forbids inline script as a second line of defence
@@ -204,7 +207,75 @@ def test_changes_are_recorded_with_who_and_when(app, admin, staff):
     assert "web:bob" in text(page.text) and "member.add" in text(page.text)
 
 
+def test_audit_details_show_thai_as_thai(app, admin, staff):
+    post_form(staff, "/members", "/members", {"name": "สมชาย ใจดี", "card": "04DDEEFF01"})
+    # rows written before, or by another tool, may hold the JSON with \\u escapes, or the
+    # JSON text itself as a string: the Staff page shows those readably too
+    escaped = json.dumps({"name": "วิภา รักเรียน", "tier": "gold"})  # ensure_ascii: \\u0e27...
+    assert "\\u0e27" in escaped
+    for detail in (escaped, json.dumps(escaped)):
+        row = Audit.create(actor="cli", action="member.add", target="legacy", detail=None, at=store.utcnow())
+        store.db.execute_sql(f"UPDATE audit SET detail = {store.db.param} WHERE id = {store.db.param}",
+                             (detail, row.id))
+    for lang in ("th", "en"):
+        admin.get(f"/lang/{lang}")
+        page = admin.get("/staff")
+        assert page.status_code == 200
+        shown = text(page.text)
+        assert '"name": "สมชาย ใจดี"' in shown, shown
+        assert shown.count('"name": "วิภา รักเรียน", "tier": "gold"') == 2, shown
+        assert "\\u0e" not in page.text
+        if lang == "th":  # and the rest of the page is Thai too (the API token form's label was not)
+            assert "ชื่อโทเค็น" in shown and "Label" not in shown
+
+
 def test_flash_messages_are_escaped(app, admin):
     page = post_form(admin, "/members", "/members", {"name": "x", "card": "<b>bold</b>"})
     assert any("<b>" in f for f in flashes(page.text)) or "&lt;b&gt;" in page.text
     assert "<b>bold</b>" not in page.text
+
+
+ERROR_MESSAGES = {
+    403: ("Only administrators can open this page.", "เฉพาะผู้ดูแลระบบเท่านั้นที่เปิดหน้านี้ได้"),
+    404: ("Not found", "ไม่พบข้อมูล"),
+    400: ("The form expired or was not sent by this console; nothing was changed. Please try again.",
+          "แบบฟอร์มหมดอายุหรือไม่ได้ส่งจากระบบนี้ ไม่มีการเปลี่ยนแปลงใดๆ กรุณาลองอีกครั้ง"),
+    413: ("File too large (max 5 MB)", "ไฟล์มีขนาดใหญ่เกินไป (สูงสุด 5 MB)"),
+}
+
+
+@pytest.mark.parametrize("lang", ["th", "en"])
+def test_error_pages_speak_the_staff_language(app, lang):
+    from server.web import accounts
+
+    admin, staff = app.test_client(), app.test_client()
+    sign_in(admin, ADMIN, lang)
+    sign_in(staff, STAFF, lang)
+    event = post_form(admin, "/events", "/events", {"name": "PULINET", "activity": "pulinet_event",
+                                                   "day": "2026-01-15"})
+    ev = accounts.Event.get(accounts.Event.name == "PULINET")
+    token = csrf_of(event.text)
+    too_big = io.BytesIO(b"04A1B2C3D4\n" * (600 * 1024))  # 6.6 MB: over the request limit
+    responses = {
+        403: staff.get("/staff"),
+        404: admin.get("/members/999999"),
+        400: admin.post("/members", data={"name": "Mallory", "card": "04AABBCCDD"}),
+        413: admin.post(f"/events/{ev.id}/upload", data={"csrf_token": token, "file": (too_big, "list.csv")},
+                        content_type="multipart/form-data"),
+    }
+    for code, r in responses.items():
+        english, thai = ERROR_MESSAGES[code]
+        assert r.status_code == code, (code, r.status_code)
+        shown = text(r.text)
+        if lang == "th":
+            assert thai in shown and english not in shown, (code, shown)
+        else:
+            assert english in shown and thai not in shown, (code, shown)
+        assert ("กลับ" if lang == "th" else "Back") in shown
+    # the refused upload and the refused form changed nothing
+    assert accounts.Upload.select().count() == 0
+    assert Member.select().count() == 0
+    # the API answers an oversized request with JSON, in English like its other errors
+    r = admin.post("/api/members", data=b"{" + b" " * (7 * 1024 * 1024) + b"}",
+                   headers={"Content-Type": "application/json", "X-CSRFToken": token})
+    assert r.status_code == 413 and r.get_json() == {"error": "request too large"}
