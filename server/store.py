@@ -29,6 +29,11 @@ SQLITE_PRAGMAS = {
     "cache_size": -16000,
 }
 
+#: libpq settings unless the URL gives its own: connect within 10 s, notice a dead
+#: connection within ~25 s (TCP keep-alives)
+PG_DEFAULTS = {"connect_timeout": "10", "keepalives": "1", "keepalives_idle": "10",
+               "keepalives_interval": "5", "keepalives_count": "3"}
+
 
 class StoreError(Exception):
     """A database problem (bad URL, unreachable server, schema too new)."""
@@ -301,7 +306,11 @@ def make_database(url: str) -> pw.Database:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30, check_same_thread=False)
     if parsed.scheme in ("postgres", "postgresql"):
-        params = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        # a lost PostgreSQL host must surface as an error within seconds, not hang the
+        # server's worker (which also keeps its MQTT connection alive) for TCP's minutes;
+        # any of these can be overridden in the URL (?connect_timeout=30)
+        params = dict(PG_DEFAULTS)
+        params.update({k: v[-1] for k, v in parse_qs(parsed.query).items()})
         return pw.PostgresqlDatabase(
             parsed.path.lstrip("/") or "postgres",
             user=parsed.username, password=parsed.password,

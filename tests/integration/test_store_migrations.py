@@ -48,3 +48,28 @@ def test_database_newer_than_the_code_is_refused(tmp_db_url):
 def test_bad_database_url_is_a_clear_error():
     with pytest.raises(store.StoreError, match="unsupported database URL"):
         store.make_database("mysql://x/y")
+
+
+def test_postgresql_url_gets_timeouts_unless_it_sets_its_own():
+    d = store.make_database("postgresql://privcard@db.example:5433/points?keepalives_idle=30")
+    assert d.connect_params["connect_timeout"] == "10" and d.connect_params["keepalives"] == "1"
+    assert d.connect_params["keepalives_idle"] == "30"  # the URL wins
+    assert (d.database, d.connect_params["host"], d.connect_params["port"]) == ("points", "db.example", 5433)
+
+
+def test_a_postgresql_host_that_never_answers_is_an_error_within_the_timeout():
+    """A silent host (accepts TCP, never speaks) must not hang the server's worker."""
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    port = silent.getsockname()[1]
+    try:
+        started = time.monotonic()
+        with pytest.raises(store.StoreError, match="cannot open database"):
+            store.connect(f"postgresql://privcard@127.0.0.1:{port}/points?connect_timeout=2")
+        assert time.monotonic() - started < 8
+    finally:
+        silent.close()
