@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from datetime import timedelta
-
 from flask import Flask, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
@@ -28,6 +26,11 @@ from server.web import accounts, i18n
 log = logging.getLogger(__name__)
 
 DEFAULT_HTTP = "127.0.0.1:8080"
+#: the largest attendance file, in bytes: "5 MB" as the service counts it (5,000,000
+#: characters), and a file of that many bytes never decodes to more characters
+UPLOAD_LIMIT = 5_000_000
+#: what a request may carry beyond the file (multipart headers, the CSRF token)
+FORM_OVERHEAD = 64 * 1024
 csrf = CSRFProtect()
 
 
@@ -56,8 +59,11 @@ def create_app(db_url: str | None, prog: Programme, service: Service | None = No
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("PRIVCARD_WEB_SECURE_COOKIES", "") == "1",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
-        MAX_CONTENT_LENGTH=6 * 1024 * 1024,
+        PERMANENT_SESSION_LIFETIME=accounts.SESSION_LIFETIME,
+        # an attendance file may have UPLOAD_LIMIT bytes; the request may be a little
+        # larger (the multipart envelope, the CSRF token), anything more is refused (413)
+        PRIVCARD_UPLOAD_LIMIT=UPLOAD_LIMIT,
+        MAX_CONTENT_LENGTH=UPLOAD_LIMIT + FORM_OVERHEAD,
         WTF_CSRF_TIME_LIMIT=12 * 3600,
         WTF_CSRF_SSL_STRICT=True,
         TESTING=testing,

@@ -3,14 +3,18 @@
 The console's own tables live here and are created by the ``web`` migration
 namespace (``store.register_migration``), so the core schema stays the lead's.
 Passwords are hashed with Argon2id (argon2-cffi); API tokens are stored as
-SHA-256 digests and shown once. Every password change bumps the account's
-``password_version``; console sessions carry it, so a change ends the others.
+SHA-256 digests and shown once. Console sessions are rows of ``web_session``
+(the cookie holds only a random session id): signing out ends the row, and a password
+change or a disabled account ends every row of the account, so a copied cookie stops
+working at once. Every password change also bumps the account's ``password_version``;
+a session belongs to the version it signed in under.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -28,7 +32,12 @@ MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
+#: a console session ends after this long without a request (the cookie's lifetime too)
+SESSION_LIFETIME = timedelta(hours=12)
+#: ``last_seen`` is written at most this often, so most requests only read
+SEEN_EVERY = timedelta(minutes=5)
 
+log = logging.getLogger(__name__)
 _hasher = PasswordHasher()
 # verified when the username is unknown, so a wrong name costs as long as a wrong password
 _DUMMY_HASH = _hasher.hash("privcard-dummy-password")
@@ -118,6 +127,28 @@ class Upload(BaseModel):
         table_name = "web_upload"
 
 
+class WebSession(BaseModel):
+    """A signed-in console session; the cookie carries the id whose SHA-256 is ``key``.
+
+    Ended (``ended_at``) by signing out, by a password change and by disabling the
+    account; a session without a request for :data:`SESSION_LIFETIME` is over too.
+    Rows ended or idle that long are deleted at the next sign-in.
+    """
+
+    key = pw.CharField(primary_key=True, max_length=64)  # sha256 hex of the cookie's session id
+    staff = pw.ForeignKeyField(Staff, backref="sessions", on_delete="CASCADE")  # indexed
+    # the account's password_version at sign-in: a change made by any path (an older
+    # replica, the database by hand) ends the session even if its row was not ended
+    password_version = pw.IntegerField()
+    created_at = UTCDateTimeField(default=utcnow)
+    last_seen = UTCDateTimeField(default=utcnow)
+    ended_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "web_session"
+
+
+# the tables migration 1 creates; later tables come with their own migration
 WEB_MODELS = [Staff, ApiToken, Setting, Event, Upload]
 
 
@@ -145,7 +176,13 @@ def _m3_password_change(migrator) -> None:
         store.db.execute_sql("ALTER TABLE web_staff ADD COLUMN password_version INTEGER NOT NULL DEFAULT 0")
 
 
-store.register_migration("web", [_m1_tables, _m2_search_indexes, _m3_password_change])
+def _m4_sessions(migrator) -> None:
+    # server-side console sessions: a new table, so an existing database only gains it
+    # (cookies from before carry no session id: everyone signs in once more)
+    store.db.create_tables([WebSession], safe=True)
+
+
+store.register_migration("web", [_m1_tables, _m2_search_indexes, _m3_password_change, _m4_sessions])
 
 
 # --------------------------------------------------------------------------- passwords
@@ -203,17 +240,19 @@ def _store_password(staff_id: int, password: str, *, actor: str, must_change: bo
             raise AccountError("the password was changed meanwhile; sign in again")
         Staff.update(password_hash=digest, failures=0, locked_until=None, must_change_password=bool(must_change),
                      password_version=Staff.password_version + 1).where(Staff.id == s.id).execute()
+        _end_sessions(s.id)
         # never the password, not even its hash
         Audit.create(actor=actor, action="staff.password", target=s.username,
                      detail={"must_change_password": bool(must_change)}, at=utcnow())
-    return Staff.get_by_id(s.id)
+        # read inside the transaction: the version this change made, not a later one
+        return Staff.get_by_id(s.id)
 
 
 def set_password(username: str, password: str, *, actor: str = "cli", must_change: bool = False) -> Staff:
     """Set a staff member's password (CLI ``staff passwd``, an admin's reset) and lift any lock-out.
 
     ``must_change`` marks it temporary: the account must choose its own at the next
-    sign-in. Existing sessions of the account end (the password version moves on).
+    sign-in. Existing sessions of the account end.
     """
     check_password_strength(password)
     s = Staff.get_or_none(Staff.username == (username or "").strip().lower())
@@ -229,7 +268,8 @@ def change_own_password(staff_id: int, current: str, new: str, again: str, *,
     Refuses a locked account (SignInRefused ``locked``), two different new passwords, a
     weak one (AccountError), a wrong current password (SignInRefused ``bad``, counted
     toward the lock-out exactly like a failed sign-in) and the current password again.
-    Clears ``must_change_password``.
+    Clears ``must_change_password``. Every session of the account ends, the caller's
+    too: it starts a new one with :func:`start_session`.
     """
     now = now or utcnow()
     s = Staff.get_or_none(Staff.id == staff_id)
@@ -251,7 +291,10 @@ def change_own_password(staff_id: int, current: str, new: str, again: str, *,
 
 def set_staff(username: str, *, role: str | None = None, active: bool | None = None, unlock: bool = False,
               actor: str = "cli") -> Staff:
-    """Change a staff member's role, enable/disable the account, or lift a lock-out."""
+    """Change a staff member's role, enable/disable the account, or lift a lock-out.
+
+    Disabling an account ends its console sessions.
+    """
     changes: dict = {}
     if role is not None:
         if role not in ROLES:
@@ -267,6 +310,8 @@ def set_staff(username: str, *, role: str | None = None, active: bool | None = N
             raise AccountError("no staff account %(name)s", name=username)
         if changes:
             Staff.update(**changes).where(Staff.id == s.id).execute()
+        if active is False:
+            _end_sessions(s.id)
         Audit.create(actor=actor, action="staff.set", target=username,
                      detail={k: str(v) for k, v in changes.items()}, at=utcnow())
     return Staff.get_by_id(s.id)
@@ -320,13 +365,77 @@ def authenticate(username: str, password: str, *, now: datetime | None = None) -
     if not _verify(s, password):
         until = _count_failure(s, now, "staff.login_failed")
         raise SignInRefused("locked", until) if until else SignInRefused("bad")
+    changes = {"failures": 0, "locked_until": None, "last_login": now}
+    if _hasher.check_needs_rehash(s.password_hash):
+        changes["password_hash"] = hash_password(password)
     with store.write_transaction():
-        changes = {"failures": 0, "locked_until": None, "last_login": now}
-        if _hasher.check_needs_rehash(s.password_hash):
-            changes["password_hash"] = hash_password(password)
-        Staff.update(**changes).where(Staff.id == s.id).execute()
+        # only if the password checked above is still the account's (no change meanwhile)
+        if not Staff.update(**changes).where((Staff.id == s.id) & (Staff.active == True)  # noqa: E712
+                                             & (Staff.password_version == s.password_version)).execute():
+            raise SignInRefused("bad")
         Audit.create(actor=f"web:{s.username}", action="staff.login", target=s.username, at=now)
-    return Staff.get_by_id(s.id)
+        return Staff.get_by_id(s.id)
+
+
+# --------------------------------------------------------------------------- console sessions
+
+
+def _end_sessions(staff_id: int, *, now: datetime | None = None) -> int:
+    """End every open session of an account (call inside the change's transaction)."""
+    return (WebSession.update(ended_at=now or utcnow())
+            .where((WebSession.staff == staff_id) & WebSession.ended_at.is_null()).execute())
+
+
+def start_session(s: Staff, *, now: datetime | None = None) -> str:
+    """A new console session for ``s``; returns the id for the cookie (only its digest is stored).
+
+    ``s`` is the account as the sign-in (or password change) left it: if its password
+    changed since, or the account was disabled, nothing starts (AccountError). Deletes
+    sessions that ended or sat idle past :data:`SESSION_LIFETIME`, so the table holds
+    about one row per open browser.
+    """
+    now = now or utcnow()
+    sid = secrets.token_urlsafe(32)
+    with store.write_transaction():
+        WebSession.delete().where(WebSession.ended_at.is_null(False)
+                                  | (WebSession.last_seen < now - SESSION_LIFETIME)).execute()
+        current = Staff.get_or_none(Staff.id == s.id)
+        if current is None or not current.active:
+            raise AccountError("this account is disabled")
+        if current.password_version != s.password_version:
+            raise AccountError("the password was changed meanwhile; sign in again")
+        WebSession.create(key=_digest(sid), staff=s.id, password_version=s.password_version, created_at=now,
+                          last_seen=now)
+    return sid
+
+
+def session_staff(sid, *, now: datetime | None = None) -> Staff | None:
+    """The active account a session id belongs to, or None when the session is over.
+
+    One indexed read (the session's primary key joined to its account); ``last_seen``
+    is written only when it is older than :data:`SEEN_EVERY`.
+    """
+    if not isinstance(sid, str) or not 20 <= len(sid) <= 100:
+        return None
+    now = now or utcnow()
+    key = _digest(sid)
+    row = (WebSession.select(WebSession, Staff).join(Staff).where(WebSession.key == key).first())
+    if (row is None or row.ended_at is not None or row.last_seen <= now - SESSION_LIFETIME
+            or not row.staff.active or row.staff.password_version != row.password_version):
+        return None
+    if row.last_seen <= now - SEEN_EVERY:
+        try:
+            WebSession.update(last_seen=now).where(WebSession.key == key).execute()
+        except pw.OperationalError as exc:  # e.g. SQLite busy past its timeout: the next request retries
+            log.warning("could not record session activity: %s", exc)
+    return row.staff
+
+
+def end_session(sid) -> None:
+    """Sign-out: the session ends for every copy of its cookie."""
+    if isinstance(sid, str) and sid:
+        (WebSession.update(ended_at=utcnow())
+         .where((WebSession.key == _digest(sid)) & WebSession.ended_at.is_null()).execute())
 
 
 # --------------------------------------------------------------------------- API tokens

@@ -3,10 +3,13 @@ every request passes.
 
 Everything but the sign-in page, the language toggle and static files needs a
 signed-in staff member (session cookie) or, under ``/api/``, a bearer token.
-Admin-only views are marked with :func:`admin_required`. A session carries the
-account's ``password_version``: a password changed anywhere ends every session
-signed in under the old one. An account whose password an admin chose
-(``must_change_password``) sees only the Account page until it picks its own.
+Admin-only views are marked with :func:`admin_required`. The session cookie holds
+only a random session id; the session itself is a ``web_session`` row
+(:func:`accounts.start_session`), checked on every request, so signing out, a password
+change anywhere or a disabled account ends it for every copy of the cookie. An account
+whose password an admin chose (``must_change_password``) sees only the Account page
+until it picks its own. Error pages (any HTTP error, and 500 for an unexpected
+exception) use the console's template in the staff's language; the API answers JSON.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from urllib.parse import urlparse
 from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, session,
                    url_for)
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from server.web import accounts, i18n
 
@@ -67,29 +71,34 @@ def _load_staff():
         if s is not None:
             g.staff, g.via_token = s, True
         return
-    sid, pwv = session.get("staff_id"), session.get("pwv")
-    if sid is None:
+    if not session.get("sid"):
+        if "staff_id" in session:  # a cookie from before server-side sessions: sign in again
+            _clear_session()
         return
-    s = accounts.Staff.get_or_none(accounts.Staff.id == sid)
-    # a changed password (its version moved on) or a disabled account ends existing sessions;
-    # cookies from before password_version existed carry no "pwv" and end too
-    if s is None or not s.active or type(pwv) is not int or pwv != s.password_version:
-        lang = session.get("lang")
-        session.clear()
-        if lang:
-            session["lang"] = lang
+    s = accounts.session_staff(session["sid"])
+    if s is None:  # signed out, ended by a password change or a disabled account, or idle too long
+        _clear_session()
         return
     g.staff = s
 
 
-def _start_session(s: accounts.Staff) -> None:
-    """Bind the session to ``s`` and its current password version (a fresh session: no fixation)."""
+def _clear_session() -> None:
+    """Forget who is signed in; keep the language."""
     lang = session.get("lang")
     session.clear()
-    session.permanent = True
-    session.update(staff_id=s.id, pwv=s.password_version)
     if lang:
         session["lang"] = lang
+
+
+def _start_session(s: accounts.Staff) -> None:
+    """A fresh ``web_session`` row for ``s`` and a cookie holding only its id (no fixation).
+
+    Raises AccountError when ``s`` changed its password or was disabled meanwhile.
+    """
+    sid = accounts.start_session(s)
+    _clear_session()
+    session.permanent = True
+    session["sid"] = sid
 
 
 def init_app(app) -> None:
@@ -145,7 +154,50 @@ def init_app(app) -> None:
     def _too_large(exc):
         if is_api():
             return jsonify(error="request too large"), 413
-        return render_template("error.html", code=413, message=_("File too large (max 5 MB)")), 413
+        return render_template("error.html", code=413, message=too_large_message()), 413
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc):
+        # every other HTTP error (405, 400, 429, ...): not Werkzeug's English page
+        code = exc.code or 500
+        if is_api():
+            resp = jsonify(error=exc.name.lower())
+        else:
+            message = _(ERROR_MESSAGES[code]) if code in ERROR_MESSAGES else \
+                _("The request could not be handled (error %(code)s).", code=code)
+            resp = current_app.make_response(render_template("error.html", code=code, message=message))
+        resp.status_code = code
+        for name, value in exc.get_headers():  # e.g. Allow on a 405
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp
+
+    @app.errorhandler(InternalServerError)
+    def _internal_error(exc):
+        # an unexpected exception: Flask has logged it with its traceback; the page says
+        # only that something failed, never what (no traceback, no exception text)
+        if is_api():
+            return jsonify(error="internal server error"), 500
+        message = _("Something went wrong on the server. The error was logged; please try again, "
+                    "and tell the administrator if it happens again.")
+        try:
+            return render_template("error.html", code=500, message=message), 500
+        except Exception:  # the page itself failed (e.g. the database is gone): plain text, still no details
+            current_app.logger.exception("the error page failed")
+            return message, 500, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+#: the error page's text per HTTP status (403, 404, 413 and CSRF have their own handlers)
+ERROR_MESSAGES = {
+    400: "The request was not understood; nothing was changed.",
+    405: "This address cannot be used this way (for example, signing out is a button, not a link).",
+    429: "Too many requests; please wait a moment and try again.",
+}
+
+
+def too_large_message() -> str:
+    """The refusal of a request or file over the upload limit, in the staff's language."""
+    return _("File too large (max %(mb)s MB)", mb=current_app.config["PRIVCARD_UPLOAD_LIMIT"] // 1_000_000)
 
 
 def _fmt_dt(when) -> str:
@@ -209,7 +261,10 @@ def login():
             else:
                 error = _("Wrong username or password.")
         else:
-            _start_session(s)
+            try:
+                _start_session(s)
+            except accounts.AccountError:  # the password changed or the account was disabled meanwhile
+                return render_template("login.html", error=_("Wrong username or password.")), 401
             if s.must_change_password:
                 return redirect(url_for("auth.account"))
             return redirect(_safe_next(request.args.get("next")))
@@ -218,11 +273,13 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """Sign out (POST with CSRF, so another site cannot sign staff out)."""
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    """Sign out (POST with CSRF, so another site cannot sign staff out).
+
+    Ends the session's row: a copy of this cookie is refused from now on. The account's
+    other sessions (other browsers) go on.
+    """
+    accounts.end_session(session.get("sid"))
+    _clear_session()
     return redirect(url_for("auth.login"))
 
 
@@ -230,8 +287,8 @@ def logout():
 def account():
     """The signed-in staff member's own account: change the password.
 
-    A wrong current password counts toward the sign-in lock-out. After a change this
-    session continues under the new password version; every other session ends.
+    A wrong current password counts toward the sign-in lock-out. A change ends every
+    session of the account; this browser continues in a new one.
     """
     if request.method == "POST":
         f = request.form
@@ -247,7 +304,12 @@ def account():
         except accounts.AccountError as exc:
             flash(_("%(reason)s — the password was not changed.", reason=account_error(exc)), "error")
         else:
-            _start_session(s)
+            try:
+                _start_session(s)
+            except accounts.AccountError as exc:  # changed again (an admin's reset) meanwhile
+                _clear_session()
+                flash(account_error(exc), "error")
+                return redirect(url_for("auth.login"))
             flash(_("Your password was changed. Other sessions of this account are signed out."), "ok")
             return redirect(url_for("views.dashboard") if forced else url_for("auth.account"))
         return redirect(url_for("auth.account"))

@@ -35,7 +35,16 @@ TH = {
     "The form expired or was not sent by this console; nothing was changed. Please try again.":
         "แบบฟอร์มหมดอายุหรือไม่ได้ส่งจากระบบนี้ ไม่มีการเปลี่ยนแปลงใดๆ กรุณาลองอีกครั้ง",
     "Not found": "ไม่พบข้อมูล",
-    "File too large (max 5 MB)": "ไฟล์มีขนาดใหญ่เกินไป (สูงสุด 5 MB)",
+    "File too large (max %(mb)s MB)": "ไฟล์มีขนาดใหญ่เกินไป (สูงสุด %(mb)s MB)",
+    "The request was not understood; nothing was changed.": "ระบบไม่เข้าใจคำขอนี้ ไม่มีการเปลี่ยนแปลงใดๆ",
+    "This address cannot be used this way (for example, signing out is a button, not a link).":
+        "ใช้ที่อยู่นี้ด้วยวิธีนี้ไม่ได้ (เช่น การออกจากระบบต้องกดปุ่ม ไม่ใช่เปิดลิงก์)",
+    "Too many requests; please wait a moment and try again.": "มีคำขอมากเกินไป กรุณารอสักครู่แล้วลองอีกครั้ง",
+    "The request could not be handled (error %(code)s).": "ไม่สามารถดำเนินการตามคำขอนี้ได้ (ข้อผิดพลาด %(code)s)",
+    "Something went wrong on the server. The error was logged; please try again, "
+    "and tell the administrator if it happens again.":
+        "เกิดข้อผิดพลาดในระบบ ระบบได้บันทึกข้อผิดพลาดไว้แล้ว กรุณาลองอีกครั้ง "
+        "หากยังเกิดขึ้นอีกกรุณาแจ้งผู้ดูแลระบบ",
     "Save": "บันทึก",
     "Cancel": "ยกเลิก",
     "Back": "กลับ",
@@ -207,6 +216,7 @@ TH = {
     "No events yet.": "ยังไม่มีกิจกรรม",
     "Choose a file.": "กรุณาเลือกไฟล์",
     "The file is not UTF-8 text.": "ไฟล์ไม่ใช่ข้อความ UTF-8",
+    "At most %(mb)s MB.": "ขนาดไม่เกิน %(mb)s MB",
     "This list was already credited.": "รายชื่อนี้ให้คะแนนไปแล้ว",
     # reports
     "From": "ตั้งแต่",

@@ -20,7 +20,7 @@ from server.domain import rules
 from server.service import GROUPS, NotFound, ServiceError
 from server.store import Audit, Card, Device, LedgerEntry, Member
 from server.web import accounts, queries, reports
-from server.web.auth import _, account_error, actor, admin_required
+from server.web.auth import _, account_error, actor, admin_required, too_large_message
 
 bp = Blueprint("views", __name__)
 
@@ -414,7 +414,8 @@ def event(event_id: int):
                        & (LedgerEntry.day == ev.day) & (LedgerEntry.source == "import"))
                 .order_by(LedgerEntry.id).limit(500))
     return render_template("event.html", ev=ev, act=prog().activities.get(ev.activity), uploads=uploads,
-                           shown=shown, credited=list(credited))
+                           shown=shown, credited=list(credited),
+                           upload_mb=current_app.config["PRIVCARD_UPLOAD_LIMIT"] // 1_000_000)
 
 
 @bp.route("/events/<int:event_id>/upload", methods=["POST"])
@@ -425,8 +426,13 @@ def event_upload(event_id: int):
     if fh is None or not fh.filename:
         flash(_("Choose a file."), "error")
         return redirect(url_for("views.event", event_id=ev.id))
+    limit = current_app.config["PRIVCARD_UPLOAD_LIMIT"]
+    data = fh.read(limit + 1)
+    if len(data) > limit:  # under the request limit (413) but over the file limit
+        flash(too_large_message(), "error")
+        return redirect(url_for("views.event", event_id=ev.id))
     try:
-        text = fh.read().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         flash(_("The file is not UTF-8 text."), "error")
         return redirect(url_for("views.event", event_id=ev.id))

@@ -349,7 +349,9 @@ def test_existing_database_gets_the_password_columns_in_place(any_db_url):
     store.connect(any_db_url)
     accounts.add_staff(*ADMIN[:1], "admin", ADMIN[1], actor="test")
     token = accounts.create_token(ADMIN[0], "script", actor="test")
-    # the database as the release before this one left it: no columns, web schema version 2
+    # the database as the release before the password change left it: no columns, no
+    # session table, web schema version 2
+    store.db.execute_sql("DROP TABLE web_session")
     for column in ("must_change_password", "password_version"):
         store.db.execute_sql(f"ALTER TABLE web_staff DROP COLUMN {column}")
     store.Meta.update(value=2).where(store.Meta.key == "schema:web").execute()
@@ -359,7 +361,7 @@ def test_existing_database_gets_the_password_columns_in_place(any_db_url):
 
     app = create_app(any_db_url, load(), testing=True)  # upgrades on start
     try:
-        assert store.counter("schema:web") == len(store.EXTRA_MIGRATIONS["web"]) == 3
+        assert store.counter("schema:web") == len(store.EXTRA_MIGRATIONS["web"]) == 4
         columns = {c.name for c in store.db.get_columns("web_staff")}
         assert {"must_change_password", "password_version"} <= columns
         alice = accounts.Staff.get(accounts.Staff.username == ADMIN[0])
@@ -371,7 +373,45 @@ def test_existing_database_gets_the_password_columns_in_place(any_db_url):
         post_form(c, "/account", "/account", {"current": ADMIN[1], "new": NEW, "again": NEW})
         assert accounts.Staff.get(accounts.Staff.username == ADMIN[0]).password_version == 1
         assert store.upgrade() == len(store.MIGRATIONS)  # a second start is a no-op
-        assert store.counter("schema:web") == 3
+        assert store.counter("schema:web") == 4
+    finally:
+        store.db.close()
+
+
+def test_existing_database_gets_the_session_table(any_db_url):
+    from server.domain.config import load
+    from server.web import create_app
+
+    store.connect(any_db_url)
+    accounts.add_staff(*ADMIN[:1], "admin", ADMIN[1], actor="test")
+    alice = accounts.Staff.get(accounts.Staff.username == ADMIN[0])
+    token = accounts.create_token(ADMIN[0], "script", actor="test")
+    # the database as the previous release left it: web schema version 3, no web_session
+    store.db.execute_sql("DROP TABLE web_session")
+    store.Meta.update(value=3).where(store.Meta.key == "schema:web").execute()
+    assert "web_session" not in store.db.get_tables()
+    store.db.close()
+
+    app = create_app(any_db_url, load(), testing=True)  # upgrades on start
+    try:
+        assert store.counter("schema:web") == len(store.EXTRA_MIGRATIONS["web"]) == 4
+        assert "web_session" in store.db.get_tables()
+        assert accounts.staff_for_token(token).username == ADMIN[0]  # accounts and tokens kept
+        # a cookie of the previous release (account id and password version, no session id)
+        # is no session any more: that browser signs in once more
+        old = app.test_client()
+        old.set_cookie("privcard_session", app.session_interface.get_signing_serializer(app).dumps(
+            {"staff_id": alice.id, "pwv": alice.password_version, "lang": "en"}))
+        r = old.get("/")
+        assert r.status_code == 302 and r.location.startswith("/login")
+        c = app.test_client()
+        sign_in(c, ADMIN)
+        assert c.get("/staff").status_code == 200
+        assert accounts.WebSession.select().where(accounts.WebSession.staff == alice.id).count() == 1
+        post_form(c, "/", "/logout", {})
+        assert c.get("/").status_code == 302
+        assert store.upgrade() == len(store.MIGRATIONS)  # a second start is a no-op
+        assert store.counter("schema:web") == 4
     finally:
         store.db.close()
 
@@ -391,6 +431,9 @@ def _console_strings() -> set[str]:
             name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
             if name in ("_", "AccountError") and isinstance(node.args[0].value, str):
                 found.add(node.args[0].value)
+    from server.web import auth
+
+    found.update(auth.ERROR_MESSAGES.values())  # the error pages' texts, translated via a table
     return found
 
 

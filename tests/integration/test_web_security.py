@@ -279,3 +279,227 @@ def test_error_pages_speak_the_staff_language(app, lang):
     r = admin.post("/api/members", data=b"{" + b" " * (7 * 1024 * 1024) + b"}",
                    headers={"Content-Type": "application/json", "X-CSRFToken": token})
     assert r.status_code == 413 and r.get_json() == {"error": "request too large"}
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def _cookie(c) -> str:
+    return c.get_cookie("privcard_session").value
+
+
+def _replay(app, cookie: str):
+    """A new browser holding a copy of someone's session cookie."""
+    c = app.test_client()
+    c.set_cookie("privcard_session", cookie)
+    return c
+
+
+def test_sign_out_ends_the_session_for_every_copy_of_its_cookie(app):
+    from server.web import accounts
+
+    token = accounts.create_token(ADMIN[0], "script", actor="test")
+    desk, office = app.test_client(), app.test_client()
+    sign_in(desk, ADMIN)
+    sign_in(office, ADMIN)  # the same account in another browser
+    copied = _cookie(desk)
+    # the cookie names a session, not an account
+    content = app.session_interface.get_signing_serializer(app).loads(copied)
+    assert "sid" in content and "staff_id" not in content and "pwv" not in content
+    assert _replay(app, copied).get("/").status_code == 200  # a copy works while signed in
+
+    r = post_form(desk, "/", "/logout", {}, follow=False)
+    assert r.status_code == 302 and r.location == "/login"
+    thief = _replay(app, copied)
+    r = thief.get("/")
+    assert r.status_code == 302 and r.location.startswith("/login")
+    assert _replay(app, copied).get("/api/me").status_code == 401
+    assert _replay(app, copied).get("/staff").status_code == 302
+    # the account's other session goes on, and so does its API token
+    assert office.get("/staff").status_code == 200
+    assert office.get("/api/me").get_json()["username"] == ADMIN[0]
+    assert app.test_client().get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert accounts.WebSession.select().where(accounts.WebSession.ended_at.is_null()).count() == 1
+    # signing in again is a new session; the old cookie stays dead
+    sign_in(desk, ADMIN)
+    assert desk.get("/").status_code == 200 and _cookie(desk) != copied
+    assert _replay(app, copied).get("/").status_code == 302
+
+
+def test_disabling_an_account_ends_its_sessions_for_good(app):
+    from server.web import accounts
+
+    c = app.test_client()
+    sign_in(c, STAFF)
+    copied = _cookie(c)
+    accounts.set_staff(STAFF[0], active=False, actor="test")
+    accounts.set_staff(STAFF[0], active=True, actor="test")
+    # enabled again, the account signs in afresh: the sessions from before stay ended
+    assert _replay(app, copied).get("/").status_code == 302
+    assert c.get("/").status_code == 302
+    sign_in(c, STAFF)
+    assert c.get("/").status_code == 200
+
+
+def test_idle_sessions_end_and_old_rows_are_pruned_at_sign_in(app):
+    from server.web import accounts
+
+    WS = accounts.WebSession
+    idle, ended, live = app.test_client(), app.test_client(), app.test_client()
+    for c in (idle, ended, live):
+        sign_in(c, STAFF)
+    post_form(ended, "/", "/logout", {})
+    assert WS.select().count() == 3
+    # a request within a few minutes only reads; last_seen moves on after SEEN_EVERY
+    live_key = WS.select().where(WS.ended_at.is_null()).order_by(WS.created_at.desc()).get().key
+    seen = WS.get_by_id(live_key).last_seen
+    live.get("/")
+    assert WS.get_by_id(live_key).last_seen == seen
+    WS.update(last_seen=seen - accounts.SEEN_EVERY).where(WS.key == live_key).execute()
+    live.get("/")
+    assert WS.get_by_id(live_key).last_seen > seen - accounts.SEEN_EVERY
+    # twelve hours without a request: over, even though the cookie itself would still pass
+    idle_key = next(k for k in WS.select(WS.key).where(WS.ended_at.is_null()).tuples() if k[0] != live_key)[0]
+    WS.update(last_seen=store.utcnow() - accounts.SESSION_LIFETIME - timedelta(seconds=1)).where(
+        WS.key == idle_key).execute()
+    assert idle.get("/").status_code == 302
+    assert live.get("/").status_code == 200
+    # the next sign-in deletes the ended and the idle rows
+    sign_in(app.test_client(), ADMIN)
+    assert WS.select().count() == 2
+    assert {s.staff.username for s in WS.select()} == {STAFF[0], ADMIN[0]}
+    assert WS.get_or_none(WS.key == idle_key) is None
+
+
+def test_a_password_changed_during_sign_in_starts_no_session(app):
+    from server.web import accounts
+
+    s = accounts.authenticate(STAFF[0], STAFF[1])
+    accounts.set_password(STAFF[0], "temporary-pass-44", actor="test", must_change=True)  # meanwhile
+    with pytest.raises(accounts.AccountError, match="changed meanwhile"):
+        accounts.start_session(s)
+    assert accounts.WebSession.select().count() == 0
+    # and a session id that was never issued, or is malformed, is nobody's
+    for sid in ("", "x" * 43, None, 42, "y" * 1000):
+        assert accounts.session_staff(sid) is None
+
+
+# --------------------------------------------------------------------------- other error pages
+
+OTHER_ERRORS = {
+    405: ("This address cannot be used this way (for example, signing out is a button, not a link).",
+          "ใช้ที่อยู่นี้ด้วยวิธีนี้ไม่ได้ (เช่น การออกจากระบบต้องกดปุ่ม ไม่ใช่เปิดลิงก์)"),
+    400: ("The request was not understood; nothing was changed.", "ระบบไม่เข้าใจคำขอนี้ ไม่มีการเปลี่ยนแปลงใดๆ"),
+    410: ("The request could not be handled (error 410).", "ไม่สามารถดำเนินการตามคำขอนี้ได้ (ข้อผิดพลาด 410)"),
+    500: ("Something went wrong on the server. The error was logged; please try again, and tell the "
+          "administrator if it happens again.",
+          "เกิดข้อผิดพลาดในระบบ ระบบได้บันทึกข้อผิดพลาดไว้แล้ว กรุณาลองอีกครั้ง หากยังเกิดขึ้นอีกกรุณาแจ้งผู้ดูแลระบบ"),
+}
+SECRET = "db password is hunter2 at /srv/privcard/secret.py"  # what a failing view's exception says
+
+
+def _add_failing_routes(app) -> None:
+    """Test-only routes on this app instance: a 400, a 410 and an unexpected exception (page and API)."""
+    from werkzeug.exceptions import BadRequest, Gone
+
+    def bad():
+        raise BadRequest("malformed input from the test")
+
+    def gone():
+        raise Gone()
+
+    def boom():
+        raise RuntimeError(SECRET)
+
+    app.add_url_rule("/test-only/bad", "test_bad", bad)
+    app.add_url_rule("/test-only/gone", "test_gone", gone)
+    app.add_url_rule("/test-only/boom", "test_boom", boom)
+    app.add_url_rule("/api/test-only/boom", "test_api_boom", boom)
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # TESTING would hand the exception to the test client
+
+
+@pytest.mark.parametrize("lang", ["th", "en"])
+def test_405_400_500_pages_speak_the_staff_language(app, lang, caplog):
+    _add_failing_routes(app)
+    c = app.test_client()
+    sign_in(c, ADMIN, lang)
+    responses = {
+        405: c.get("/logout"),  # sign-out is a POST
+        400: c.get("/test-only/bad"),
+        410: c.get("/test-only/gone"),
+        500: c.get("/test-only/boom"),
+    }
+    for code, r in responses.items():
+        english, thai = OTHER_ERRORS[code]
+        assert r.status_code == code, (code, r.status_code)
+        assert r.mimetype == "text/html"
+        shown = text(r.text)
+        if lang == "th":
+            assert thai in shown and english not in shown, (code, shown)
+        else:
+            assert english in shown and thai not in shown, (code, shown)
+        assert ("กลับ" if lang == "th" else "Back") in shown
+        assert 'class="top"' in r.text  # the console's own page, with its header
+        # not Werkzeug's English page
+        for werkzeug in ("Method Not Allowed", "The method is not allowed", "Internal Server Error",
+                         "Bad Request", "malformed input from the test", "The requested URL is no longer"):
+            assert werkzeug not in shown, (code, werkzeug)
+    assert "POST" in responses[405].headers.get("Allow", "")
+    # the 500 page shows nothing of what failed; the log has it all
+    assert SECRET not in responses[500].text and "Traceback" not in responses[500].text
+    assert "RuntimeError" not in responses[500].text
+    assert any(SECRET in r.getMessage() or (r.exc_info and SECRET in str(r.exc_info[1])) for r in caplog.records)
+    # the session survived the error pages: GET /logout did not sign anyone out
+    assert c.get("/").status_code == 200
+
+
+def test_api_errors_stay_json(app):
+    _add_failing_routes(app)
+    c = app.test_client()
+    sign_in(c, ADMIN)
+    r = c.get("/api/transfers")  # POST only
+    assert r.status_code == 405 and r.get_json() == {"error": "method not allowed"}
+    assert "POST" in r.headers.get("Allow", "")
+    r = c.get("/api/test-only/boom")
+    assert r.status_code == 500 and r.get_json() == {"error": "internal server error"}
+    assert SECRET not in r.text
+    r = c.get("/api/no-such-thing")
+    assert r.status_code == 404 and r.get_json() == {"error": "not found"}
+
+
+# --------------------------------------------------------------------------- upload size
+
+
+@pytest.mark.parametrize("lang", ["th", "en"])
+def test_upload_limit_and_its_message_agree(app, lang):
+    from server.web import accounts
+
+    admin = app.test_client()
+    sign_in(admin, ADMIN, lang)
+    post_form(admin, "/events", "/events", {"name": "PULINET", "activity": "pulinet_event", "day": "2026-01-15"})
+    ev = accounts.Event.get(accounts.Event.name == "PULINET")
+    page = admin.get(f"/events/{ev.id}")
+    assert ("ขนาดไม่เกิน 5 MB" if lang == "th" else "At most 5 MB.") in text(page.text)  # the form says it
+    message = "ไฟล์มีขนาดใหญ่เกินไป (สูงสุด 5 MB)" if lang == "th" else "File too large (max 5 MB)"
+
+    def upload(size: int):
+        body = b"04A1B2C3D4\n" + b"\n" * (size - 11)  # one card, then blank lines (skipped)
+        assert len(body) == size
+        return admin.post(f"/events/{ev.id}/upload", data={"csrf_token": csrf_of(page.text),
+                                                           "file": (io.BytesIO(body), "list.csv")},
+                          content_type="multipart/form-data")
+
+    # 5.5 MB: over the request limit, the translated 413 page
+    r = upload(5_500_000)
+    assert r.status_code == 413
+    assert message in text(r.text) and "attendance file is larger" not in r.text
+    # just over 5 MB but within the request limit: the same message, on the event page
+    r = upload(5_000_001)
+    assert r.status_code == 302
+    shown = admin.get(r.location)
+    assert flashes(shown.text) == [message], flashes(shown.text)
+    assert accounts.Upload.select().count() == 0
+    # exactly 5 MB is accepted and previewed
+    r = upload(5_000_000)
+    assert r.status_code == 302 and "upload=" in r.location
+    assert accounts.Upload.select().count() == 1
