@@ -1,6 +1,7 @@
 """Screenshots of the console's main pages at 1366x768 (and one tablet view) into
 ``docs/screenshots/console-*.png``, from a real server with sample data; the account
-page is shot as a staff member sees it after an admin set a temporary password.
+page is shot as a staff member sees it after an admin set a temporary password. The
+Staff page and ``reports-full`` are whole pages (1366 wide, as tall as the page).
 
 Run: ``.venv/bin/python -m tests.browser.screenshots [OUT_DIR]`` (needs Mosquitto,
 Chromium and Playwright, like the browser tests).
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             shot("reports")
             shot("reports-full", full=True)
             page.goto(f"{srv.url}/lang/th?next=/staff")
-            shot("staff")
+            shot("staff", full=True)  # the whole page: its last forms are below 768 px
             # an admin sets a temporary password; at the next sign-in the account page insists
             page.select_option("#reset-form select[name=staff]", label=STAFF[0])
             page.fill("#reset-form input[name=password]", TEMPORARY)
