@@ -53,12 +53,70 @@ DEFAULT_SETTINGS = {
 NON_EARNING = ("redeem", "transfer_in", "transfer_out", "adjust")
 
 
+class Message(str):
+    """English text for staff that keeps its ``template`` and ``values`` apart.
+
+    It is the plain text (``template % values``) for everything that compares, prints or
+    serialises it, so the CLI and the JSON API are unchanged; the console translates
+    ``template`` (an ``i18n.TH`` key) and fills in the same values.
+    """
+
+    def __new__(cls, template: str, **values):
+        self = super().__new__(cls, template % values if values else template)
+        self.template, self.values = template, values
+        return self
+
+
 class ServiceError(ValueError):
-    """An operation refused; the message is meant for staff."""
+    """An operation refused; the message is meant for staff.
+
+    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` the
+    data that fills them (names, UIDs, line numbers stay out of the template), so the
+    console can show it in the staff's language; ``str(exc)`` is the English text.
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
+
+    @property
+    def message(self) -> Message:
+        """The English text, still carrying its template and values."""
+        return Message(self.template, **self.values)
+
+    @classmethod
+    def of(cls, message: Message) -> ServiceError:
+        """The error for a :class:`Message`."""
+        return cls(message.template, **message.values)
 
 
 class NotFound(ServiceError):
     """The member, card, device or entry does not exist."""
+
+
+#: the messages of ``broker.contract`` and ``server.domain.rules`` that the service passes
+#: on to staff, as templates: each placeholder matches text cut back out of the original
+#: message, so the English stays exactly what that package wrote
+FOREIGN_TEMPLATES = (
+    "uid must be a string, got %(type)s",
+    "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s",
+    "device id must be 1-64 characters of A-Z a-z 0-9 _ -, got %(device_id)s",
+    "%(activity)s needs an item (event, shop or session)",
+    "fine discounts are redeemed in steps of %(step)s points",
+    "at most %(max)s points can be redeemed as a fine discount",
+)
+_FOREIGN = [(t, re.compile(re.sub(r"%\\\((\w+)\\\)s", r"(?P<\1>.*)", re.escape(t)), re.S))
+            for t in FOREIGN_TEMPLATES]
+
+
+def foreign_message(exc: Exception) -> Message:
+    """Another package's error as a :class:`Message` (a known template, or the text as it is)."""
+    text = str(exc)
+    for template, pattern in _FOREIGN:
+        found = pattern.fullmatch(text)
+        if found:
+            return Message(template, **found.groupdict())
+    return Message(text)
 
 
 def hash_pin(pin: str) -> str:
@@ -144,7 +202,7 @@ class Service:
              .where((Member.id == member_id) & (Member.balance >= points)).execute())
         if n != 1:
             bal = Member.get_by_id(member_id).balance
-            raise ServiceError(f"balance {bal} is less than {points} points")
+            raise ServiceError("balance %(balance)s is less than %(points)s points", balance=bal, points=points)
 
     @staticmethod
     def balance(member_id: int) -> int:
@@ -337,10 +395,10 @@ class Service:
         try:
             uid = contract.normalise_uid(text)
         except ContractError:
-            raise NotFound(f"no member with id or card {text!r}") from None
+            raise NotFound("no member with id or card %(ref)r", ref=text) from None
         card = Card.get_or_none(Card.uid == uid)
         if card is None:
-            raise NotFound(f"no member with id or card {text!r}")
+            raise NotFound("no member with id or card %(ref)r", ref=text)
         return Member.get_by_id(card.member_id)
 
     def member_dict(self, m: Member, *, history: int = 0) -> dict:
@@ -362,9 +420,10 @@ class Service:
         if name is not None and (not name.strip() or len(name) > 200):
             raise ServiceError("name must be 1-200 characters")
         if tier is not None and tier not in self.prog.tiers:
-            raise ServiceError(f"tier must be one of {', '.join(self.prog.tiers)}, got {tier!r}")
+            raise ServiceError("tier must be one of %(tiers)s, got %(tier)r", tiers=", ".join(self.prog.tiers),
+                               tier=tier)
         if group is not None and group not in GROUPS:
-            raise ServiceError(f"group must be one of {', '.join(GROUPS)}, got {group!r}")
+            raise ServiceError("group must be one of %(groups)s, got %(group)r", groups=", ".join(GROUPS), group=group)
 
     @staticmethod
     def _date(value) -> date | None:
@@ -373,7 +432,7 @@ class Service:
         try:
             return date.fromisoformat(str(value))
         except ValueError:
-            raise ServiceError(f"not a date (YYYY-MM-DD): {value!r}") from None
+            raise ServiceError("not a date (YYYY-MM-DD): %(value)r", value=value) from None
 
     def add_member(self, name: str, card: str, *, tier: str = "silver", group: str | None = None,
                    valid_until=None, staff: bool = False, email: str | None = None, actor: str = "system") -> Member:
@@ -385,7 +444,7 @@ class Service:
         now = self.clock()
         with store.write_transaction():
             if Card.get_or_none(Card.uid == uid):
-                raise ServiceError(f"card {uid} already belongs to a member")
+                raise ServiceError("card %(uid)s already belongs to a member", uid=uid)
             m = Member.create(name=name.strip(), tier=tier, group=group, valid_until=until, staff=staff, email=email,
                               created_at=now, updated_at=now)
             Card.create(uid=uid, member=m, issued_at=now)
@@ -401,7 +460,7 @@ class Service:
         try:
             return contract.normalise_uid(card)
         except ContractError as exc:
-            raise ServiceError(str(exc)) from None
+            raise ServiceError.of(foreign_message(exc)) from None
 
     def list_members(self, search: str | None = None, limit: int = 50, offset: int = 0) -> list[Member]:
         """Members matching a name fragment, member id or card UID."""
@@ -422,7 +481,8 @@ class Service:
         allowed = {"name", "tier", "group", "valid_until", "status", "staff", "email", "pin"}
         unknown = set(fields) - allowed
         if unknown:
-            raise ServiceError(f"unknown member field(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(allowed))}")
+            raise ServiceError("unknown member field(s): %(fields)s; known: %(known)s",
+                               fields=", ".join(sorted(unknown)), known=", ".join(sorted(allowed)))
         self._check_member_fields(fields.get("tier"), fields.get("group"), None, fields.get("name"))
         if "status" in fields and fields["status"] not in ("active", "blocked"):
             raise ServiceError("status must be active or blocked")
@@ -456,7 +516,7 @@ class Service:
         with store.write_transaction():
             m = self.find_member(ref)
             if Card.get_or_none(Card.uid == uid):
-                raise ServiceError(f"card {uid} is already in use")
+                raise ServiceError("card %(uid)s is already in use", uid=uid)
             old = [c.uid for c in Card.select().where((Card.member == m.id) & (Card.status == "active"))]
             Card.update(status="blocked", blocked_at=now, reason=f"replaced by {uid}").where(
                 (Card.member == m.id) & (Card.status == "active")).execute()
@@ -473,7 +533,7 @@ class Service:
         with store.write_transaction():
             c = Card.get_or_none(Card.uid == uid)
             if c is None:
-                raise NotFound(f"no card {uid}")
+                raise NotFound("no card %(uid)s", uid=uid)
             Card.update(status="blocked", blocked_at=self.clock(), reason=reason[:200]).where(Card.uid == uid).execute()
             store.bump("allowlist")
             self._audit(actor, "card.block", uid, reason=reason)
@@ -483,23 +543,28 @@ class Service:
 
     def _check_device(self, kind, direction, activity, settings) -> None:
         if kind not in contract.DEVICE_KINDS:
-            raise ServiceError(f"kind must be one of {', '.join(contract.DEVICE_KINDS)}, got {kind!r}")
+            raise ServiceError("kind must be one of %(kinds)s, got %(kind)r", kinds=", ".join(contract.DEVICE_KINDS),
+                               kind=kind)
         if direction not in (None, "in", "out"):
-            raise ServiceError(f"direction must be in or out, got {direction!r}")
+            raise ServiceError("direction must be in or out, got %(direction)r", direction=direction)
         if activity is not None and activity not in self.prog.activities:
-            raise ServiceError(f"unknown activity {activity!r}; known: {', '.join(sorted(self.prog.activities))}")
+            raise ServiceError("unknown activity %(activity)r; known: %(known)s", activity=activity,
+                               known=", ".join(sorted(self.prog.activities)))
         for key, value in (settings or {}).items():
             spec = SETTING_TYPES.get(key)
             if spec is None:
-                raise ServiceError(f"unknown device setting {key!r}; known: {', '.join(sorted(SETTING_TYPES))}")
+                raise ServiceError("unknown device setting %(key)r; known: %(known)s", key=key,
+                                   known=", ".join(sorted(SETTING_TYPES)))
             kind_, lo, hi = spec
             if not isinstance(value, kind_) or (isinstance(value, bool) and kind_ is not bool):
-                raise ServiceError(f"setting {key} has the wrong type ({type(value).__name__})")
+                raise ServiceError("setting %(key)s has the wrong type (%(type)s)", key=key, type=type(value).__name__)
             if lo is not None and not lo <= value <= hi:
-                raise ServiceError(f"setting {key} must be between {lo} and {hi}, got {value}")
+                raise ServiceError("setting %(key)s must be between %(lo)s and %(hi)s, got %(value)s",
+                                   key=key, lo=lo, hi=hi, value=value)
         policy = (settings or {}).get("offline_policy")
         if policy is not None and policy not in contract.OFFLINE_POLICIES:
-            raise ServiceError(f"offline_policy must be one of {', '.join(contract.OFFLINE_POLICIES)}")
+            raise ServiceError("offline_policy must be one of %(policies)s",
+                               policies=", ".join(contract.OFFLINE_POLICIES))
 
     def add_device(self, device_id: str, kind: str, *, direction: str | None = None, activity: str | None = None,
                    location: str | None = None, settings: dict | None = None, actor: str = "system") -> Device:
@@ -507,13 +572,13 @@ class Service:
         try:
             contract.check_device_id(device_id)
         except ContractError as exc:
-            raise ServiceError(str(exc)) from None
+            raise ServiceError.of(foreign_message(exc)) from None
         if kind == "gate" and direction is None:
             direction = "in"
         self._check_device(kind, direction, activity, settings)
         with store.write_transaction():
             if Device.get_or_none(Device.id == device_id):
-                raise ServiceError(f"device {device_id} already exists")
+                raise ServiceError("device %(id)s already exists", id=device_id)
             d = Device.create(id=device_id, kind=kind, direction=direction, activity=activity, location=location,
                               settings=settings or {}, revision=1, created_at=self.clock(), updated_at=self.clock())
             self._audit(actor, "device.add", device_id, kind=kind, direction=direction, activity=activity)
@@ -525,7 +590,7 @@ class Service:
         with store.write_transaction():
             d = Device.get_or_none(Device.id == device_id)
             if d is None:
-                raise NotFound(f"no device {device_id}")
+                raise NotFound("no device %(id)s", id=device_id)
             fields = {k: getattr(d, k) for k in ("kind", "direction", "activity", "location")}
             settings = dict(d.settings or {})
             for key, value in changes.items():
@@ -596,19 +661,21 @@ class Service:
         """Credit a counter/event activity to a member under the same limits; (outcome, entry)."""
         act = self.prog.activity(activity) if activity in self.prog.activities else None
         if act is None:
-            raise ServiceError(f"unknown activity {activity!r}; known: {', '.join(sorted(self.prog.activities))}")
+            raise ServiceError("unknown activity %(activity)r; known: %(known)s", activity=activity,
+                               known=", ".join(sorted(self.prog.activities)))
         if activity == "signup":
             raise ServiceError("sign-up points are credited by member add")
         when = self._time(at)
         if when > self.clock() + timedelta(seconds=self.prog.future_tolerance_s):
             raise ServiceError("cannot award points in the future")
         if activity == "partner_purchase" and item and self.prog.partners and item not in self.prog.partners:
-            raise ServiceError(f"unknown partner shop {item!r}; known: {', '.join(self.prog.partners)}")
+            raise ServiceError("unknown partner shop %(shop)r; known: %(known)s", shop=item,
+                               known=", ".join(self.prog.partners))
         day = rules.business_day(when, self.prog)
         try:
             key = rules.accrual_key(act, day, item or "")
         except rules.RuleError as exc:
-            raise ServiceError(str(exc)) from None
+            raise ServiceError.of(foreign_message(exc)) from None
         with store.write_transaction():
             m = self.find_member(ref)
             self._check_active(m, day)
@@ -620,9 +687,9 @@ class Service:
 
     def _check_active(self, m: Member, day: date) -> None:
         if m.status != "active":
-            raise ServiceError(f"member {m.id} is blocked")
+            raise ServiceError("member %(id)s is blocked", id=m.id)
         if m.valid_until and day > m.valid_until:
-            raise ServiceError(f"member {m.id}'s membership expired on {m.valid_until}")
+            raise ServiceError("member %(id)s's membership expired on %(day)s", id=m.id, day=m.valid_until)
 
     def _time(self, at) -> datetime:
         if at is None:
@@ -636,7 +703,7 @@ class Service:
             try:
                 parsed = datetime.combine(date.fromisoformat(text), datetime.min.time()).replace(hour=12)
             except ValueError:
-                raise ServiceError(f"not a time (ISO-8601, e.g. 2026-11-22T10:00+07:00): {text!r}") from None
+                raise ServiceError("not a time (ISO-8601, e.g. 2026-11-22T10:00+07:00): %(text)r", text=text) from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=self.prog.tz)
 
     def void(self, entry_id: int, reason: str, *, actor: str = "system", allow_negative: bool = False) -> list[LedgerEntry]:
@@ -646,16 +713,16 @@ class Service:
         with store.write_transaction():
             orig = LedgerEntry.get_or_none(LedgerEntry.id == entry_id)
             if orig is None:
-                raise NotFound(f"no ledger entry {entry_id}")
+                raise NotFound("no ledger entry %(id)s", id=entry_id)
             if orig.source == "void":
-                raise ServiceError(f"entry {entry_id} is itself a void")
+                raise ServiceError("entry %(id)s is itself a void", id=entry_id)
             legs = [orig]
             if orig.source == "transfer" and orig.ref:
                 legs = list(LedgerEntry.select().where((LedgerEntry.ref == orig.ref) & (LedgerEntry.source == "transfer")))
             out = []
             for leg in legs:
                 if LedgerEntry.get_or_none(LedgerEntry.void_of == leg.id):
-                    raise ServiceError(f"entry {leg.id} is already voided")
+                    raise ServiceError("entry %(id)s is already voided", id=leg.id)
                 if leg.points > 0 and not allow_negative:
                     self._debit(leg.member_id, leg.points)
                 elif leg.points > 0:
@@ -697,14 +764,16 @@ class Service:
         """Spend points on a reward; returns what was given. Balance never goes below zero."""
         r = self.prog.rewards.get(reward)
         if r is None:
-            raise ServiceError(f"unknown reward {reward!r}; known: {', '.join(sorted(self.prog.rewards))}")
+            raise ServiceError("unknown reward %(reward)r; known: %(known)s", reward=reward,
+                               known=", ".join(sorted(self.prog.rewards)))
         if r.step_points:  # fine discount: points in steps, value in baht
             if points is None:
-                raise ServiceError(f"{reward} needs --points (a multiple of {r.step_points})")
+                raise ServiceError("%(reward)s needs --points (a multiple of %(step)s)", reward=reward,
+                                   step=r.step_points)
             try:
                 baht = rules.fine_discount_baht(points, self.prog)
             except rules.RuleError as exc:
-                raise ServiceError(str(exc)) from None
+                raise ServiceError.of(foreign_message(exc)) from None
             cost, value = points, {"baht": baht}
         else:
             units = units or 1
@@ -712,12 +781,13 @@ class Service:
                 raise ServiceError("units must be 1-1000")
             cost, value = r.points * units, {"units": units}
             if points is not None and points != cost:
-                raise ServiceError(f"{reward} costs {cost} points for {units} unit(s), not {points}")
+                raise ServiceError("%(reward)s costs %(cost)s points for %(units)s unit(s), not %(points)s",
+                                   reward=reward, cost=cost, units=units, points=points)
         now = self.clock()
         with store.write_transaction():
             m = self.find_member(ref)
             if m.status != "active":
-                raise ServiceError(f"member {m.id} is blocked")
+                raise ServiceError("member %(id)s is blocked", id=m.id)
             self._debit(m.id, cost)
             e = LedgerEntry.create(member=m.id, activity="redeem", points=-cost, day=rules.business_day(now, self.prog),
                                    item=reward, at=now, source="redeem", actor=actor, created_at=now,
@@ -738,9 +808,9 @@ class Service:
         """
         act = self.prog.activities.get(activity)
         if act is None:
-            raise ServiceError(f"unknown activity {activity!r}")
+            raise ServiceError("unknown activity %(activity)r", activity=activity)
         if activity in ("signup", "entry", "late_stay"):
-            raise ServiceError(f"{activity} is not credited from attendance lists")
+            raise ServiceError("%(activity)s is not credited from attendance lists", activity=activity)
         event = (event or "").strip()
         if not event or len(event) > 120:
             raise ServiceError("an event name of 1-120 characters is required")
@@ -756,12 +826,12 @@ class Service:
                     with db.atomic():
                         m = self.find_member(value)
                         if m.id in seen:
-                            raise ServiceError(f"member {m.id} is listed twice")
+                            raise ServiceError("member %(id)s is listed twice", id=m.id)
                         seen.add(m.id)
                         self._check_active(m, event_day)
                         if Card.select().where((Card.member == m.id) & (Card.status == "active")).count() == 0 \
                                 and not re.fullmatch(r"\d{1,7}", value):
-                            raise ServiceError(f"card {value} is blocked")
+                            raise ServiceError("card %(card)s is blocked", card=value)
                         if dry_run:
                             exists = Accrual.get_or_none((Accrual.member == m.id) & (Accrual.activity == activity)
                                                          & (Accrual.day == key[0]) & (Accrual.item == key[1]))
@@ -774,7 +844,7 @@ class Service:
                         else:
                             report.credited.append((line, m.id, entry.id))
                 except ServiceError as exc:
-                    report.errors.append((line, str(exc)))
+                    report.errors.append((line, exc.message))
             if not dry_run:
                 self._audit(actor, "points.import", event, activity=activity, credited=len(report.credited),
                             already=len(report.already), errors=len(report.errors))
@@ -791,7 +861,8 @@ class Service:
         try:
             numbered = list(enumerate(reader, start=1))
         except csv.Error as exc:  # e.g. a field over csv.field_size_limit(), or a NUL byte
-            raise ServiceError(f"attendance file is not valid CSV (line {reader.line_num}): {exc}") from None
+            raise ServiceError("attendance file is not valid CSV (line %(line)s): %(error)s", line=reader.line_num,
+                               error=str(exc)) from None
         for n, row in numbered:
             cells = [c.strip() for c in row]
             if not any(cells):
@@ -803,18 +874,19 @@ class Service:
                         column = i
                         break
                 else:
-                    report.errors.append((n, f"header has no uid/card/member_id column: {','.join(cells)[:80]}"))
+                    report.errors.append((n, Message("header has no uid/card/member_id column: %(header)s",
+                                                      header=",".join(cells)[:80])))
                     return []
                 continue
             if column >= len(cells) or not cells[column]:
-                report.errors.append((n, "empty card/member cell"))
+                report.errors.append((n, Message("empty card/member cell")))
                 continue
             value = cells[column]
             if not re.fullmatch(r"\d{1,7}", value):
                 try:
                     value = contract.normalise_uid(value)
                 except ContractError as exc:
-                    report.errors.append((n, str(exc)))
+                    report.errors.append((n, foreign_message(exc)))
                     continue
             rows.append((n, value))
         return rows

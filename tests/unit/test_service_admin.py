@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from broker.contract import Tap
-from server.service import ServiceError
+from server.service import FOREIGN_TEMPLATES, NotFound, ServiceError, foreign_message
 from server.store import Card, Fee, LedgerEntry
 from tests.helpers import close_store, ledger_problems, open_service
 
@@ -228,3 +228,58 @@ def test_import_dry_run_changes_nothing(svc):
     r = svc.import_attendance(f"{A}\n", "volunteer", "Shelving", dry_run=True).to_dict()
     assert len(r["credited"]) == 1
     assert svc.balance(1) == 250
+
+
+# --------------------------------------------------------------------------- error messages
+
+
+def test_service_errors_keep_template_and_values_and_the_same_english(svc):
+    with pytest.raises(ServiceError) as caught:
+        svc.redeem(A, "locker_day", units=20)
+    exc = caught.value
+    assert str(exc) == "balance 250 is less than 500 points"  # what the CLI and the API show
+    assert exc.template == "balance %(balance)s is less than %(points)s points"
+    assert exc.values == {"balance": 250, "points": 500}
+    with pytest.raises(NotFound) as caught:
+        svc.transfer(A, "04:FF:EE:DD:CC", 10)
+    assert str(caught.value) == "no member with id or card '04:FF:EE:DD:CC'"
+    assert caught.value.values == {"ref": "04:FF:EE:DD:CC"}  # the staff's input stays out of the template
+    # a message without values is its template; a literal % in it is kept
+    assert str(ServiceError("100% sure")) == "100% sure" and ServiceError("100% sure").values == {}
+
+
+def test_import_row_errors_are_plain_text_that_remember_their_template(svc):
+    report = svc.import_attendance(f"uid\n{A}\n{A}\n12345\nnot-a-card\n\n", "pulinet_event", "PULINET", dry_run=True)
+    errors = dict(report.errors)
+    assert errors == {3: "member 1 is listed twice", 4: "no member with id or card '12345'",
+                      5: "uid must be 4-10 bytes of hex (8-20 hex digits), got 'not-a-card'"}
+    assert report.to_dict()["errors"][0] == {"line": 5, "error": errors[5]}
+    assert (errors[3].template, errors[3].values) == ("member %(id)s is listed twice", {"id": 1})
+    assert (errors[5].template, errors[5].values) == (
+        "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s", {"uid": "'not-a-card'"})
+    header = svc.import_attendance("name,email\nSomchai,x@example.org\n", "pulinet_event", "PULINET", dry_run=True)
+    assert header.errors == [(1, "header has no uid/card/member_id column: name,email")]
+    assert header.errors[0][1].values == {"header": "name,email"}
+
+
+def test_messages_passed_on_from_contract_and_rules_match_their_templates(svc):
+    """Each FOREIGN_TEMPLATE still matches the text its package writes (else the console shows it untranslated)."""
+    cases = [
+        lambda: svc.add_member("X", 12345),                 # uid must be a string
+        lambda: svc.add_member("X", "ZZ"),                  # uid must be hex
+        lambda: svc.add_device("gate in!", "gate"),         # device id
+        lambda: svc.award(A, "partner_purchase"),           # needs an item
+        lambda: svc.redeem(A, "fine_discount", points=30),  # steps of 25
+        lambda: svc.redeem(A, "fine_discount", points=5000),  # at most
+    ]
+    seen = set()
+    for case in cases:
+        with pytest.raises(ServiceError) as caught:
+            case()
+        assert caught.value.template in FOREIGN_TEMPLATES, str(caught.value)
+        assert caught.value.template % caught.value.values == str(caught.value)
+        seen.add(caught.value.template)
+    assert seen == set(FOREIGN_TEMPLATES)
+    # text that matches no template is passed on as it is
+    odd = foreign_message(ValueError("something 100% new"))
+    assert odd == "something 100% new" and odd.template == "something 100% new" and odd.values == {}
