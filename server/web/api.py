@@ -121,7 +121,7 @@ def member_set(ref):
     allowed = {"name", "tier", "group", "valid_until", "status", "email"}
     extra = set(b) - allowed
     if extra:
-        raise ServiceError(f"unknown field(s): {', '.join(sorted(extra))}")
+        raise ServiceError("unknown field(s): %(fields)s", fields=", ".join(sorted(extra)))
     m = svc().set_member(_member(ref).id, actor=actor(), **b)
     return jsonify(svc().member_dict(m))
 
@@ -157,7 +157,7 @@ def member_credit(ref):
     b = body()
     m = _member(ref)
     if b.get("activity") in ("signup", "entry", "late_stay"):
-        raise ServiceError(f"{b.get('activity')} is not credited at the counter")
+        raise ServiceError("%(activity)s is not credited at the counter", activity=b.get("activity"))
     outcome, entry = svc().award(m.id, str(b.get("activity", "")), item=b.get("item") or None, actor=actor())
     return jsonify(outcome=outcome, entry=svc().entry_dict(entry) if entry else None, balance=svc().balance(m.id))
 
@@ -208,7 +208,7 @@ def devices_add():
 def device_get(device_id):
     d = Device.get_or_none(Device.id == device_id)
     if d is None:
-        raise NotFound(f"no device {device_id}")
+        raise NotFound("no device %(id)s", id=device_id)
     taps = queries.latest_taps(20, device=device_id)
     for t in taps:
         t["at"], t["received_at"] = queries.fmt_time(t["at"]), queries.fmt_time(t["received_at"])
@@ -239,7 +239,7 @@ def events_import():
        query={"from": S, "to": S, "format": S})
 def report(name):
     if name not in reports.BUILDERS:
-        raise NotFound(f"no report {name}; known: {', '.join(reports.REPORTS)}")
+        raise NotFound("no report %(name)s; known: %(known)s", name=name, known=", ".join(reports.REPORTS))
     start, end, _ = reports.default_range(svc())
     try:
         start = date.fromisoformat(request.args["from"]) if request.args.get("from") else start

@@ -51,6 +51,17 @@ def account_error(exc: accounts.AccountError) -> str:
     return _(exc.template, **exc.values)
 
 
+def service_error(exc) -> str:
+    """A ServiceError (or a service ``Message``, e.g. an import row's reason) in the request's language.
+
+    The API does not call this: it answers with ``str(exc)``, the English text scripts match.
+    """
+    template = getattr(exc, "template", None)
+    if template is None:
+        return str(exc)
+    return _(template, **exc.values)
+
+
 def admin_required(view):
     """Only admins; staff get 403."""
     @functools.wraps(view)

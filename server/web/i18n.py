@@ -305,6 +305,83 @@ TH = {
         "ชื่อผู้ใช้ต้องยาว 2-32 ตัวอักษร ประกอบด้วย a-z, 0-9, '.', '_' หรือ '-'",
     "role must be one of %(roles)s, got %(role)r": "บทบาทต้องเป็น %(roles)s เท่านั้น (ได้รับ %(role)r)",
     "staff account %(name)s already exists": "มีบัญชีเจ้าหน้าที่ %(name)s อยู่แล้ว",
+    # service errors (server.service.ServiceError templates, and the console's own ServiceErrors)
+    "balance %(balance)s is less than %(points)s points": "คะแนนคงเหลือ %(balance)s คะแนน ไม่พอสำหรับ %(points)s คะแนน",
+    "no member with id or card %(ref)r": "ไม่พบสมาชิกที่มีรหัสหรือหมายเลขบัตร %(ref)r",
+    "name must be 1-200 characters": "ชื่อ-สกุลต้องยาว 1-200 ตัวอักษร",
+    "tier must be one of %(tiers)s, got %(tier)r": "ประเภทบัตรต้องเป็น %(tiers)s เท่านั้น (ได้รับ %(tier)r)",
+    "group must be one of %(groups)s, got %(group)r": "กลุ่มผู้ใช้ต้องเป็น %(groups)s เท่านั้น (ได้รับ %(group)r)",
+    "not a date (YYYY-MM-DD): %(value)r": "วันที่ไม่ถูกต้อง ต้องอยู่ในรูปแบบ YYYY-MM-DD (ปี ค.ศ.): %(value)r",
+    "card %(uid)s already belongs to a member": "บัตร %(uid)s ลงทะเบียนกับสมาชิกไว้แล้ว",
+    "unknown member field(s): %(fields)s; known: %(known)s":
+        "ไม่รู้จักช่องข้อมูลสมาชิก: %(fields)s (ที่ใช้ได้: %(known)s)",
+    "status must be active or blocked": "สถานะต้องเป็น ใช้งานได้ (active) หรือ ระงับ (blocked)",
+    "pin must be 4-8 digits": "PIN ต้องเป็นตัวเลข 4-8 หลัก",
+    "card %(uid)s is already in use": "บัตร %(uid)s มีผู้ใช้อยู่แล้ว",
+    "no card %(uid)s": "ไม่พบบัตร %(uid)s",
+    "kind must be one of %(kinds)s, got %(kind)r": "ประเภทอุปกรณ์ต้องเป็น %(kinds)s เท่านั้น (ได้รับ %(kind)r)",
+    "direction must be in or out, got %(direction)r": "ทิศทางต้องเป็น in (เข้า) หรือ out (ออก) (ได้รับ %(direction)r)",
+    "unknown activity %(activity)r; known: %(known)s": "ไม่รู้จักกิจกรรม %(activity)r (ที่มี: %(known)s)",
+    "unknown activity %(activity)r": "ไม่รู้จักกิจกรรม %(activity)r",
+    "unknown device setting %(key)r; known: %(known)s": "ไม่รู้จักการตั้งค่าอุปกรณ์ %(key)r (ที่มี: %(known)s)",
+    "setting %(key)s has the wrong type (%(type)s)": "การตั้งค่า %(key)s มีชนิดข้อมูลไม่ถูกต้อง (%(type)s)",
+    "setting %(key)s must be between %(lo)s and %(hi)s, got %(value)s":
+        "การตั้งค่า %(key)s ต้องอยู่ระหว่าง %(lo)s ถึง %(hi)s (ได้รับ %(value)s)",
+    "offline_policy must be one of %(policies)s": "นโยบายเมื่อออฟไลน์ต้องเป็น %(policies)s เท่านั้น",
+    "device %(id)s already exists": "มีอุปกรณ์ %(id)s อยู่แล้ว",
+    "no device %(id)s": "ไม่พบอุปกรณ์ %(id)s",
+    "sign-up points are credited by member add": "คะแนนแรกเข้าให้เมื่อสมัครสมาชิกเท่านั้น",
+    "cannot award points in the future": "ให้คะแนนสำหรับเวลาในอนาคตไม่ได้",
+    "unknown partner shop %(shop)r; known: %(known)s":
+        "ไม่พบร้านค้า %(shop)r ในรายชื่อร้านค้าที่ร่วมรายการ (ที่มี: %(known)s)",
+    "member %(id)s is blocked": "สมาชิก %(id)s ถูกระงับ",
+    "member %(id)s's membership expired on %(day)s": "สมาชิกภาพของสมาชิก %(id)s หมดอายุแล้วเมื่อ %(day)s",
+    "not a time (ISO-8601, e.g. 2026-11-22T10:00+07:00): %(text)r":
+        "เวลาไม่ถูกต้อง ต้องอยู่ในรูปแบบ ISO-8601 เช่น 2026-11-22T10:00+07:00: %(text)r",
+    "a reason is required to void an entry": "ต้องระบุเหตุผลในการยกเลิกรายการ",
+    "no ledger entry %(id)s": "ไม่พบรายการคะแนน %(id)s",
+    "entry %(id)s is itself a void": "รายการ %(id)s เป็นรายการยกเลิก จึงยกเลิกซ้ำไม่ได้",
+    "entry %(id)s is already voided": "รายการ %(id)s ถูกยกเลิกไปแล้ว",
+    "points to transfer must be a positive whole number": "จำนวนคะแนนที่โอนต้องเป็นจำนวนเต็มที่มากกว่าศูนย์",
+    "cannot transfer points to the same member": "โอนคะแนนให้สมาชิกคนเดิมไม่ได้",
+    "unknown reward %(reward)r; known: %(known)s": "ไม่พบของรางวัล %(reward)r (ที่มี: %(known)s)",
+    "%(reward)s needs --points (a multiple of %(step)s)": "%(reward)s ต้องระบุจำนวนคะแนน (ทีละ %(step)s คะแนน)",
+    "units must be 1-1000": "จำนวนต้องอยู่ระหว่าง 1-1000",
+    "%(reward)s costs %(cost)s points for %(units)s unit(s), not %(points)s":
+        "%(reward)s จำนวน %(units)s หน่วย ใช้ %(cost)s คะแนน ไม่ใช่ %(points)s คะแนน",
+    "%(activity)s is not credited from attendance lists": "กิจกรรม %(activity)s ไม่ได้ให้คะแนนจากรายชื่อผู้ลงทะเบียน",
+    "an event name of 1-120 characters is required": "ต้องระบุชื่อกิจกรรม ยาว 1-120 ตัวอักษร",
+    "member %(id)s is listed twice": "สมาชิก %(id)s มีชื่อซ้ำในรายชื่อ",
+    "card %(card)s is blocked": "บัตร %(card)s ถูกระงับ",
+    "attendance file is larger than 5 MB": "ไฟล์รายชื่อมีขนาดใหญ่เกิน 5 MB",
+    "attendance file is not valid CSV (line %(line)s): %(error)s":
+        "ไฟล์รายชื่อไม่ใช่ CSV ที่ถูกต้อง (บรรทัด %(line)s): %(error)s",
+    "header has no uid/card/member_id column: %(header)s": "หัวตารางไม่มีคอลัมน์ uid/card/member_id: %(header)s",
+    "empty card/member cell": "ไม่มีหมายเลขบัตรหรือรหัสสมาชิกในบรรทัดนี้",
+    # ... passed on from broker.contract and server.domain.rules (service.FOREIGN_TEMPLATES)
+    "uid must be a string, got %(type)s": "หมายเลขบัตรต้องเป็นข้อความ (ได้รับ %(type)s)",
+    "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s":
+        "หมายเลขบัตรต้องเป็นเลขฐานสิบหก 8-20 หลัก (4-10 ไบต์) (ได้รับ %(uid)s)",
+    "device id must be 1-64 characters of A-Z a-z 0-9 _ -, got %(device_id)s":
+        "รหัสอุปกรณ์ต้องยาว 1-64 ตัวอักษร ประกอบด้วย A-Z a-z 0-9 _ - (ได้รับ %(device_id)s)",
+    "%(activity)s needs an item (event, shop or session)": "%(activity)s ต้องระบุรายการ (ชื่อกิจกรรม ร้านค้า หรือรอบงาน)",
+    "fine discounts are redeemed in steps of %(step)s points": "ส่วนลดค่าปรับแลกได้ทีละ %(step)s คะแนน",
+    "at most %(max)s points can be redeemed as a fine discount": "แลกเป็นส่วนลดค่าปรับได้สูงสุด %(max)s คะแนน",
+    # ... raised by the console and the API themselves
+    "%(field)s must be a number, got %(value)r": "%(field)s ต้องเป็นตัวเลข (ได้รับ %(value)r)",
+    "pins: not valid JSON": "ขา GPIO: ไม่ใช่ JSON ที่ถูกต้อง",
+    "pins must be name=number pairs": "ขา GPIO ต้องเขียนเป็นคู่ ชื่อ=หมายเลข",
+    "pins: write name=number, got %(part)r": "ขา GPIO: ให้เขียนเป็น ชื่อ=หมายเลข (ได้รับ %(part)r)",
+    "activity must be one of %(activities)s": "กิจกรรมต้องเป็น %(activities)s เท่านั้น",
+    "date must be YYYY-MM-DD": "วันที่ต้องอยู่ในรูปแบบ YYYY-MM-DD",
+    "dates must be YYYY-MM-DD": "วันที่ต้องอยู่ในรูปแบบ YYYY-MM-DD",
+    "an event in the future cannot be credited yet": "กิจกรรมที่ยังไม่ถึงวันจัดยังให้คะแนนไม่ได้",
+    "%(activity)s is not credited at the counter": "กิจกรรม %(activity)s ไม่ได้ให้คะแนนที่เคาน์เตอร์",
+    "send a JSON object body with Content-Type: application/json":
+        "กรุณาส่งข้อมูลเป็นออบเจ็กต์ JSON พร้อม Content-Type: application/json",
+    "unknown field(s): %(fields)s": "ไม่รู้จักช่องข้อมูล: %(fields)s",
+    "no report %(name)s; known: %(known)s": "ไม่พบรายงาน %(name)s (ที่มี: %(known)s)",
+    "from/to must be YYYY-MM-DD": "from/to ต้องอยู่ในรูปแบบ YYYY-MM-DD",
 }
 
 

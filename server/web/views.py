@@ -2,7 +2,8 @@
 
 Thin: each view reads a form, calls one Service method with ``actor=web:<user>``,
 flashes what happened in the staff's language and redirects (post/redirect/get).
-Service errors are already written for staff and are shown as they are.
+Service errors are written for staff; they are shown through the Thai catalogue
+(``ServiceError.template`` and ``values``, see :func:`auth.service_error`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from server.domain import rules
 from server.service import GROUPS, NotFound, ServiceError
 from server.store import Audit, Card, Device, LedgerEntry, Member
 from server.web import accounts, queries, reports
-from server.web.auth import _, account_error, actor, admin_required, too_large_message
+from server.web.auth import _, account_error, actor, admin_required, service_error, too_large_message
 
 bp = Blueprint("views", __name__)
 
@@ -53,8 +54,8 @@ def _member_or_404(mid: int) -> Member:
     return m
 
 
-def _fail(exc: Exception) -> None:
-    flash(str(exc), "error")
+def _fail(exc: ServiceError) -> None:
+    flash(service_error(exc), "error")
 
 
 # --------------------------------------------------------------------------- dashboard
@@ -165,7 +166,7 @@ def credit(mid: int):
     f = request.form
     activity = f.get("activity", "")
     if activity in NOT_AT_COUNTER:
-        flash(f"{activity} is not credited at the counter", "error")
+        flash(_("%(activity)s is not credited at the counter", activity=activity), "error")
         return redirect(url_for("views.member", mid=mid, activity=activity or None))
     item = {"partner_purchase": f.get("shop"), "volunteer": f.get("session")}.get(activity, f.get("session"))
     act = prog().activities.get(activity)
@@ -234,7 +235,7 @@ def void(mid: int, eid: int):
                 flash(_("Entry %(id)s voided.", id=eid), "ok")
                 return redirect(url_for("views.member", mid=mid))
             except ServiceError as exc:
-                error = str(exc)
+                error = service_error(exc)
     return render_template("void.html", m=m, e=svc().entry_dict(e), error=error), (400 if error else 200)
 
 
@@ -251,7 +252,7 @@ def _device_form(f) -> tuple[dict, dict]:
             try:
                 value = conv(raw)
             except ValueError:
-                raise ServiceError(f"{key} must be a number, got {raw!r}") from None
+                raise ServiceError("%(field)s must be a number, got %(value)r", field=key, value=raw) from None
             settings[key] = int(value) if conv is float and value == int(value) else value
         else:
             settings[key] = None
@@ -281,7 +282,7 @@ def parse_pins(text: str) -> dict | None:
         name, sep, value = part.partition("=")
         name, value = name.strip(), value.strip()
         if not sep or not name:
-            raise ServiceError(f"pins: write name=number, got {part.strip()!r}")
+            raise ServiceError("pins: write name=number, got %(part)r", part=part.strip())
         pins[name] = int(value) if value.lstrip("-").isdigit() else value
     return pins
 
@@ -358,7 +359,7 @@ def events():
         activity = f.get("activity", "")
         try:
             if activity not in EVENT_ACTIVITIES or activity not in prog().activities:
-                raise ServiceError(f"activity must be one of {', '.join(EVENT_ACTIVITIES)}")
+                raise ServiceError("activity must be one of %(activities)s", activities=", ".join(EVENT_ACTIVITIES))
             if not name or len(name) > 120:
                 raise ServiceError("an event name of 1-120 characters is required")
             try:
@@ -409,6 +410,8 @@ def event(event_id: int):
     sel = _int(request.args.get("upload"))
     if sel:
         shown = next((u for u in uploads if u.id == sel), None)
+    if shown is not None:  # for this page only, never saved
+        shown.preview, shown.result = _in_language(shown.preview), _in_language(shown.result)
     credited = (LedgerEntry.select(LedgerEntry, Member.id, Member.name).join(Member)
                 .where((LedgerEntry.activity == ev.activity) & (LedgerEntry.item == ev.name)
                        & (LedgerEntry.day == ev.day) & (LedgerEntry.source == "import"))
@@ -454,8 +457,24 @@ def _report_rows(report) -> list[dict]:
     rows = [{"line": ln, "member": m, "name": names.get(m), "result": "credited", "entry": e}
             for ln, m, e in report.credited]
     rows += [{"line": ln, "member": m, "name": names.get(m), "result": "already"} for ln, m in report.already]
-    rows += [{"line": ln, "result": "error", "error": msg} for ln, msg in report.errors]
+    rows += [{"line": ln, "result": "error", "error": msg, **_why(msg)} for ln, msg in report.errors]
     return sorted(rows, key=lambda r: r["line"])
+
+
+def _why(msg) -> dict:
+    """A row's reason as its template and values (stored with the upload, shown in each viewer's language)."""
+    if getattr(msg, "template", None) is None:
+        return {}
+    plain = (str, int, float, bool, type(None))
+    return {"why": {"template": msg.template,
+                    "values": {k: v if isinstance(v, plain) else str(v) for k, v in msg.values.items()}}}
+
+
+def _in_language(rows):
+    """Stored preview/result rows with each error reason in the request's language."""
+    if rows is None:
+        return None
+    return [{**r, "error": _(r["why"]["template"], **r["why"]["values"])} if r.get("why") else r for r in rows]
 
 
 @bp.route("/events/<int:event_id>/uploads/<int:upload_id>/credit", methods=["POST"])
@@ -492,7 +511,7 @@ def _range() -> tuple[date, date, str]:
         if request.args.get("to"):
             end = date.fromisoformat(request.args["to"])
     except ValueError:
-        flash("dates must be YYYY-MM-DD", "error")
+        flash(_("dates must be YYYY-MM-DD"), "error")
     if end < start:
         start, end = end, start
     return start, end, label

@@ -419,8 +419,32 @@ def test_existing_database_gets_the_session_table(any_db_url):
 # --------------------------------------------------------------------------- i18n
 
 
+#: the exceptions and messages whose first argument is a template the console translates
+TEMPLATE_CALLS = ("AccountError", "ServiceError", "NotFound", "Message")
+SERVICE = WEB.parent / "service.py"
+
+
+def _template_calls():
+    """(path, call node, enclosing classes and functions) of every AccountError/ServiceError/... raised or built
+    in the console's sources and the service layer."""
+    def visit(node, path, scopes):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            scopes = (*scopes, node.name)
+        if isinstance(node, ast.Call) and node.args and (node.func.id if isinstance(node.func, ast.Name) else
+                                                         getattr(node.func, "attr", "")) in TEMPLATE_CALLS:
+            yield path, node, scopes
+        for child in ast.iter_child_nodes(node):
+            yield from visit(child, path, scopes)
+
+    for path in [*WEB.glob("*.py"), SERVICE]:
+        yield from visit(ast.parse(path.read_text()), path, ())
+
+
 def _console_strings() -> set[str]:
-    """Every English source string the console shows: ``_("...")`` and AccountError messages."""
+    """Every English source string the console shows: ``_("...")``, AccountError and ServiceError templates."""
+    from server import service
+    from server.web import auth
+
     found = set()
     for path in (WEB / "templates").glob("*.html"):
         found.update(m.group(2) for m in re.finditer(r"""_\(\s*(["'])(.*?)\1""", path.read_text()))
@@ -429,17 +453,35 @@ def _console_strings() -> set[str]:
             if not isinstance(node, ast.Call) or not node.args or not isinstance(node.args[0], ast.Constant):
                 continue
             name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
-            if name in ("_", "AccountError") and isinstance(node.args[0].value, str):
+            if name == "_" and isinstance(node.args[0].value, str):
                 found.add(node.args[0].value)
-    from server.web import auth
-
+    found.update(node.args[0].value for _path, node, _f in _template_calls() if isinstance(node.args[0], ast.Constant))
     found.update(auth.ERROR_MESSAGES.values())  # the error pages' texts, translated via a table
+    found.update(service.FOREIGN_TEMPLATES)  # contract/rules messages the service passes on
     return found
+
+
+def test_service_errors_are_templates_with_their_values_apart():
+    """A ServiceError/AccountError built from an f-string could not be translated: the template is a literal."""
+    calls = list(_template_calls())
+    assert len([c for c in calls if c[0] == SERVICE]) > 45  # the scan sees service.py's raises
+    for path, node, scopes in calls:
+        where = f"{path.name}:{node.lineno}"
+        first = node.args[0]
+        # the classes' own plumbing, and another package's text that matched no known template (kept as it is)
+        if set(scopes) & {*TEMPLATE_CALLS, "foreign_message"}:
+            continue
+        assert isinstance(first, ast.Constant) and isinstance(first.value, str), f"{where}: not a literal template"
+        # every placeholder has a value and every value a placeholder (else str(exc) would raise or lose it)
+        keywords = {k.arg for k in node.keywords}
+        assert set(re.findall(r"%\((\w+)\)", first.value)) == keywords, where
 
 
 def test_every_console_string_has_a_thai_translation():
     strings = _console_strings()
     assert "Change password" in strings and "the two new passwords differ" in strings  # the scan sees them
+    assert "balance %(balance)s is less than %(points)s points" in strings  # ... and ServiceError templates
+    assert "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s" in strings
     missing = sorted(s for s in strings if s not in i18n.TH)
     assert not missing, missing
     for source in strings:  # placeholders survive translation
