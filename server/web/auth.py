@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import date, datetime
 from urllib.parse import urlparse
 
 from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, session,
@@ -59,7 +60,10 @@ def service_error(exc) -> str:
     template = getattr(exc, "template", None)
     if template is None:
         return str(exc)
-    return _(template, **exc.values)
+    # dates read as the console shows them elsewhere (Buddhist era in Thai)
+    values = {k: _fmt_date(v) if isinstance(v, date) and not isinstance(v, datetime) else v
+              for k, v in exc.values.items()}
+    return _(template, **values)
 
 
 def admin_required(view):

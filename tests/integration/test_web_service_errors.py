@@ -140,3 +140,17 @@ def test_the_api_answers_in_english_whatever_the_session_language(app, member):
         {"line": 4, "error": "no member with id or card '12345'"},
         {"line": 5, "error": "uid must be 4-10 bytes of hex (8-20 hex digits), got '<b>x</b>'"},
     ]
+
+
+@pytest.mark.parametrize("lang, expected", [
+    ("th", "สมาชิกภาพของสมาชิก %(id)s หมดอายุแล้วเมื่อ 31/5/2568"),  # Buddhist era, as the console shows dates
+    ("en", "member %(id)s's membership expired on 2025-05-31"),
+])
+def test_dates_in_service_errors_read_as_the_console_shows_dates(app, member, lang, expected):
+    from datetime import date
+
+    app.extensions["privcard.service"].set_member(member.id, valid_until=date(2025, 5, 31))
+    c = _client(app, lang)
+    page = post_form(c, f"/members/{member.id}", f"/members/{member.id}/credit", {"activity": "borrow"})
+    assert flashes(page.text) == [expected % {"id": member.id}]
+    assert app.extensions["privcard.service"].balance(member.id) == 250
