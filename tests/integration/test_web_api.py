@@ -12,14 +12,7 @@ import pytest
 from server import store
 from server.store import Audit
 from tests.brokers import python_env
-from tests.browser.web_support import ADMIN, STAFF, make_app, sign_in, text
-
-
-@pytest.fixture
-def app(tmp_db_url):
-    app = make_app(tmp_db_url)
-    yield app
-    store.db.close()
+from tests.browser.web_support import ADMIN, STAFF, sign_in, text
 
 
 @pytest.fixture

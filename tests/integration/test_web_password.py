@@ -15,18 +15,11 @@ import pytest
 from server import store
 from server.store import Audit
 from server.web import accounts, i18n
-from tests.browser.web_support import ADMIN, STAFF, csrf_of, flashes, make_app, post_form, sign_in, text
+from tests.browser.web_support import ADMIN, STAFF, csrf_of, flashes, post_form, sign_in, text
 
 WEB = Path(accounts.__file__).resolve().parent
 NEW = "bob-new-password-33"
 TEMP = "temporary-pass-44"
-
-
-@pytest.fixture
-def app(tmp_db_url):
-    app = make_app(tmp_db_url)
-    yield app
-    store.db.close()
 
 
 def client(app, who=STAFF, lang="en"):

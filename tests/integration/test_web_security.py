@@ -17,13 +17,6 @@ from tests.browser.web_support import ADMIN, STAFF, csrf_of, flashes, make_app, 
 
 
 @pytest.fixture
-def app(tmp_db_url):
-    app = make_app(tmp_db_url)
-    yield app
-    store.db.close()
-
-
-@pytest.fixture
 def admin(app):
     c = app.test_client()
     sign_in(c, ADMIN)

@@ -10,21 +10,13 @@ import re
 
 import pytest
 
-from server import store
 from server.web import accounts
-from tests.browser.web_support import ADMIN, csrf_of, flashes, make_app, post_form, sign_in, text
+from tests.browser.web_support import ADMIN, csrf_of, flashes, post_form, sign_in, text
 
 CARD = "04A1B2C3D4"
 #: a registration list: a header, a good row, the same member again, an unknown member id,
 #: and a cell that is no card UID (with markup, which must stay text)
 CSV = "uid\n04A1B2C3D4\n04:a1:b2:c3:d4\n12345\n<b>x</b>\n"
-
-
-@pytest.fixture
-def app(tmp_db_url):
-    app = make_app(tmp_db_url)
-    yield app
-    store.db.close()
 
 
 @pytest.fixture
