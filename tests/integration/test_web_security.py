@@ -228,6 +228,19 @@ def test_flash_messages_are_escaped(app, admin):
     assert "<b>bold</b>" not in page.text
 
 
+def _assert_error_page(r, code: int, messages: tuple[str, str], lang: str) -> str:
+    """``r`` is the console's error page ``code`` in ``lang`` only, with a way back; returns its text."""
+    english, thai = messages
+    assert r.status_code == code, (code, r.status_code)
+    shown = text(r.text)
+    if lang == "th":
+        assert thai in shown and english not in shown, (code, shown)
+    else:
+        assert english in shown and thai not in shown, (code, shown)
+    assert ("กลับ" if lang == "th" else "Back") in shown
+    return shown
+
+
 ERROR_MESSAGES = {
     403: ("Only administrators can open this page.", "เฉพาะผู้ดูแลระบบเท่านั้นที่เปิดหน้านี้ได้"),
     404: ("Not found", "ไม่พบข้อมูล"),
@@ -257,14 +270,7 @@ def test_error_pages_speak_the_staff_language(app, lang):
                         content_type="multipart/form-data"),
     }
     for code, r in responses.items():
-        english, thai = ERROR_MESSAGES[code]
-        assert r.status_code == code, (code, r.status_code)
-        shown = text(r.text)
-        if lang == "th":
-            assert thai in shown and english not in shown, (code, shown)
-        else:
-            assert english in shown and thai not in shown, (code, shown)
-        assert ("กลับ" if lang == "th" else "Back") in shown
+        _assert_error_page(r, code, ERROR_MESSAGES[code], lang)
     # the refused upload and the refused form changed nothing
     assert accounts.Upload.select().count() == 0
     assert Member.select().count() == 0
@@ -423,15 +429,8 @@ def test_405_400_500_pages_speak_the_staff_language(app, lang, caplog):
         500: c.get("/test-only/boom"),
     }
     for code, r in responses.items():
-        english, thai = OTHER_ERRORS[code]
-        assert r.status_code == code, (code, r.status_code)
+        shown = _assert_error_page(r, code, OTHER_ERRORS[code], lang)
         assert r.mimetype == "text/html"
-        shown = text(r.text)
-        if lang == "th":
-            assert thai in shown and english not in shown, (code, shown)
-        else:
-            assert english in shown and thai not in shown, (code, shown)
-        assert ("กลับ" if lang == "th" else "Back") in shown
         assert 'class="top"' in r.text  # the console's own page, with its header
         # not Werkzeug's English page
         for werkzeug in ("Method Not Allowed", "The method is not allowed", "Internal Server Error",
