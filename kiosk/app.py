@@ -34,7 +34,8 @@ from . import widgets  # noqa: F401  (registers the kv widget classes)
 from .core import KioskCore, SendFeedback, SendQuery, Timings
 from .i18n import pick, tr
 from .pin import make_pin_check
-from .present import DEFAULT_HOURS, DEFAULT_TZ, history_rows, idle_view, member_view, message_view, parse_hours
+from .present import (DEFAULT_HOURS, DEFAULT_TZ, history_rows, idle_view, member_view, message_view, parse_hours,
+                      seconds_to_next_minute)
 
 log = logging.getLogger("privcard.kiosk")
 
@@ -47,6 +48,21 @@ FONT_BOLD = str(FONT_DIR / "Loma-Bold.ttf")
 KV_FILES = ("common.kv", "idle.kv", "loading.kv", "member.kv", "history.kv", "message.kv",
             "feedback.kv", "staff.kv", "root.kv")
 MESSAGE_STATES = (C.UNKNOWN, C.BLOCKED, C.EXPIRED, C.UNAVAILABLE)
+
+#: how often the core's timers run while it has any (``KioskCore.needs_tick``)
+TICK_S = 0.2
+#: main-loop rate while the idle screen shows (the configured ``maxfps``, 30, on
+#: every other screen). Taps and answers wake the loop at once whatever the rate
+#: (interrupt clock); only a finger on the idle screen (the TH/EN button) waits
+#: for the next loop, at most 1/15 s. Each loop costs ~0.4 ms of CPU on the x86
+#: test VM, more on a Pi (docs/benchmarks-kiosk.md).
+IDLE_MAXFPS = 15.0
+#: Kivy's clock_resolution. Kivy 2.3's interrupt clock skips its sleep when the
+#: next timed callback is due within 1.8 × the resolution but runs it only within
+#: 1 ×, so the main loop spins in between; with the default (1/(3·maxfps), 11 ms)
+#: that was ~9 ms of busy looping before every timed callback (300+ loops/s on the
+#: idle screen instead of 30). At 0.2 ms the loop sleeps until the callback is due.
+CLOCK_RESOLUTION_S = 0.0002
 
 
 def register_fonts() -> None:
@@ -177,6 +193,10 @@ class KioskApp(App):
         self.latencies: deque = deque(maxlen=20000)
         self.breakdown: deque = deque(maxlen=20000)
         self.frames = 0
+        self._tick_event = Clock.create_trigger(self._tick, TICK_S, interval=True)
+        self._minute_event = None
+        self._minute_every_second = False
+        self._active_maxfps = Clock._max_fps
 
     # ------------------------------------------------------------------ Kivy lifecycle
 
@@ -186,6 +206,7 @@ class KioskApp(App):
 
     def build(self):
         register_fonts()
+        Clock.clock_resolution = CLOCK_RESOLUTION_S
         for name in KV_FILES:
             Builder.load_file(str(KV_DIR / name))
         self._rescale()
@@ -214,8 +235,6 @@ class KioskApp(App):
     def on_start(self):
         self._minute()
         self._start_io()
-        Clock.schedule_interval(self._tick, 0.2)
-        Clock.schedule_interval(self._minute, 1.0)
         Clock.schedule_interval(self._heartbeat, 30.0)
         self.render(force=True)
 
@@ -307,6 +326,7 @@ class KioskApp(App):
         self._run(self.core.tick())
 
     def _minute(self, *_):
+        """Show the time; runs again when the displayed minute changes."""
         now = datetime.now(self.zone)
         text = f"{now:%H:%M}"
         if text != self.clock_text:
@@ -315,6 +335,38 @@ class KioskApp(App):
                 self.render(force=True)
         if self.core.state == C.STAFF:
             self.render(force=True)  # "answered 3 s ago" keeps counting
+        self._schedule_minute(now)
+
+    def _schedule_minute(self, now: datetime | None = None) -> None:
+        """Run :meth:`_minute` at the next whole minute, or in 1 s on the staff screen."""
+        every_second = self.core.state == C.STAFF
+        if every_second:
+            delay = 1.0
+        else:
+            # a little after the minute turns; a wall-clock step (NTP on a Pi
+            # without a real-time clock) is caught at the next call
+            delay = seconds_to_next_minute(now or datetime.now(self.zone)) + 0.05
+        if self._minute_event is not None:
+            self._minute_event.cancel()
+        self._minute_every_second = every_second
+        self._minute_event = Clock.schedule_once(self._minute, delay)
+
+    def _timers(self) -> None:
+        """Wake the main loop only as often as the screen needs.
+
+        The idle screen has no core timer (no 0.2 s tick), redraws its clock once a
+        minute and polls input at ``IDLE_MAXFPS``; every other screen ticks the
+        core every 0.2 s at the configured frame rate.
+        """
+        core = self.core
+        if core.needs_tick:
+            if not self._tick_event.is_triggered:
+                self._tick_event()
+        elif self._tick_event.is_triggered:
+            self._tick_event.cancel()
+        if (core.state == C.STAFF) != self._minute_every_second:
+            self._schedule_minute()
+        Clock._max_fps = IDLE_MAXFPS if core.state == C.IDLE else self._active_maxfps
 
     def toggle_lang(self):
         """The TH/EN button."""
@@ -356,6 +408,7 @@ class KioskApp(App):
     def render(self, force: bool = False) -> None:
         """Show the core's state: pick the screen, fill its view model."""
         core = self.core
+        self._timers()
         key = (core.revision, core.lang, core.state)
         if key == self._rendered and not force:
             return

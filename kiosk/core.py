@@ -176,6 +176,16 @@ class KioskCore:
         return self.session.answer if self.session else None
 
     @property
+    def needs_tick(self) -> bool:
+        """Whether :meth:`tick` can change anything now.
+
+        Only a query in flight or a screen other than idle has a timer (server
+        timeout, retries, thanks, idle timeout); the idle screen with nothing
+        pending has none, so the app need not wake up to tick it.
+        """
+        return self.state != IDLE or self.pending is not None
+
+    @property
     def is_staff_card(self) -> bool:
         """Whether the current member is flagged as staff."""
         return bool(self.session and self.session.member.get("staff") is True)

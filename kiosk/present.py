@@ -215,6 +215,11 @@ def parse_hours(text, default=DEFAULT_HOURS) -> tuple[str, str]:
     return default
 
 
+def seconds_to_next_minute(now: datetime) -> float:
+    """Seconds until the clock's ``HH:MM`` changes (the next whole minute of ``now``)."""
+    return 60.0 - now.second - now.microsecond / 1e6
+
+
 def idle_view(now: datetime, lang: str, hours=DEFAULT_HOURS, library_name: dict | None = None) -> dict:
     """The attract screen: library name, today's date, clock, hours, closing state."""
     opens, closes = hours

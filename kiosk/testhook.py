@@ -233,6 +233,19 @@ class ControlServer:
         return {"ok": True, "latencies": lat, "breakdown": parts, "rss": rss, "cpu": times.user + times.system,
                 "frames": self.app.frames, "monotonic": time.monotonic()}
 
+    def cmd_clock(self, request):
+        """Kivy's clock: main-loop iterations so far, and the callbacks scheduled right now."""
+        events = []
+        for event in Clock.get_events():
+            callback = event.get_callback()
+            if callback is None:
+                continue
+            func = getattr(callback, "func", callback)  # functools.partial
+            name = getattr(func, "__qualname__", None) or repr(func)
+            events.append({"callback": name, "timeout": event.timeout, "repeat": bool(event.loop)})
+        return {"ok": True, "iterations": Clock.frames, "frames_drawn": self.app.frames,
+                "max_fps": Clock._max_fps, "monotonic": time.monotonic(), "events": events}
+
     def cmd_vm(self, request):
         """The current screen's view model (what the presenter produced)."""
         return {"ok": True, "screen": self._screen().name, "vm": _jsonable(dict(self._screen().vm))}

@@ -286,3 +286,32 @@ def test_new_tap_on_staff_screen_leaves_staff(clock):
     k.open_staff()
     k.tap(UID_B)
     assert k.state == core.LOADING and not k.is_staff_card
+
+
+def test_idle_screen_needs_no_tick_every_other_screen_does(kiosk, clock):
+    # the app stops its 0.2 s tick while needs_tick is False: it must mean tick() has nothing to do
+    assert not kiosk.needs_tick
+    revision = kiosk.revision
+    clock.advance(3600)
+    assert kiosk.tick() == [] and kiosk.state == core.IDLE and kiosk.revision == revision
+    qid = tap(kiosk)
+    assert kiosk.needs_tick  # the 2 s server timeout runs
+    kiosk.answer_received(member_answer(qid))
+    assert kiosk.pending is None and kiosk.needs_tick  # the 20 s idle timeout runs
+    clock.advance(20.1)
+    kiosk.tick()
+    assert kiosk.state == core.IDLE and not kiosk.needs_tick
+
+
+def test_staff_probe_is_forgotten_on_the_way_to_idle(clock):
+    k = staff_kiosk(clock)
+    k.open_staff()
+    for d in "1234":
+        k.pin_digit(d)
+    k.pin_submit()
+    k.test_server()
+    assert k.pending is not None and k.needs_tick
+    k._go_idle()
+    assert k.state == core.IDLE and not k.needs_tick
+    clock.advance(10)
+    assert k.tick() == [] and not k.health.down

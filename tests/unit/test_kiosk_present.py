@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 import pytest
 
 from broker.contract import Answer
 from kiosk import i18n
 from kiosk.pin import hash_pin, make_pin_check, verify_hash
-from kiosk.present import history_rows, idle_view, member_view, message_view, parse_hours
+from kiosk.present import history_rows, idle_view, member_view, message_view, parse_hours, seconds_to_next_minute
 
 FULL = Answer(
     query_id="q1", outcome="member",
@@ -148,3 +148,19 @@ def test_pin_hashes():
     digest = hashlib.scrypt(b"1234", salt=salt, n=2**14, r=8, p=1).hex()
     assert verify_hash(f"scrypt$16384$8$1${salt.hex()}${digest}", "1234") is True
     assert verify_hash(f"scrypt$16384$8$1${salt.hex()}${digest}", "1235") is False
+
+
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize("now,seconds", [
+    (datetime(2026, 11, 22, 13, 15, 0, tzinfo=UTC), 60.0),
+    (datetime(2026, 11, 22, 13, 15, 59, 900000, tzinfo=UTC), 0.1),
+    (datetime(2026, 11, 22, 23, 59, 30, 250000, tzinfo=UTC), 29.75),
+])
+def test_clock_is_redrawn_when_the_minute_turns(now, seconds):
+    # the app sleeps this long between clock updates: the displayed HH:MM must not change before
+    later = now.timestamp() + seconds_to_next_minute(now)
+    assert seconds_to_next_minute(now) == pytest.approx(seconds)
+    assert idle_view(now, "en")["clock"] != idle_view(datetime.fromtimestamp(later, UTC), "en")["clock"]
+    assert idle_view(now, "en")["clock"] == idle_view(datetime.fromtimestamp(later - 0.001, UTC), "en")["clock"]
