@@ -269,13 +269,19 @@ def test_staff_without_pin_configured(clock):
     assert k.session.pin_error == "staff.pin_none" and not k.session.staff_unlocked
 
 
-def test_staff_probe_timeout_marks_server_down(clock):
+def probing_staff_kiosk(clock):
+    """A kiosk on the unlocked staff screen that has just sent a server probe."""
     k = staff_kiosk(clock)
     k.open_staff()
     for d in "1234":
         k.pin_digit(d)
     k.pin_submit()
     k.test_server()
+    return k
+
+
+def test_staff_probe_timeout_marks_server_down(clock):
+    k = probing_staff_kiosk(clock)
     clock.advance(2.1)
     k.tick()
     assert k.health.down and k.state == core.STAFF
@@ -304,12 +310,7 @@ def test_idle_screen_needs_no_tick_every_other_screen_does(kiosk, clock):
 
 
 def test_staff_probe_is_forgotten_on_the_way_to_idle(clock):
-    k = staff_kiosk(clock)
-    k.open_staff()
-    for d in "1234":
-        k.pin_digit(d)
-    k.pin_submit()
-    k.test_server()
+    k = probing_staff_kiosk(clock)
     assert k.pending is not None and k.needs_tick
     k._go_idle()
     assert k.state == core.IDLE and not k.needs_tick
