@@ -260,23 +260,13 @@ class MqttClient:
         #: the gate's own taps and results as the bus sees them: tap_id -> time
         self.gate_taps: dict[str, float] = {}
         self.gate_results: dict[str, float] = {}
-        self.bus.subscribe(contract.result_topic(CLIENT), self._on_result)
+        self.bus.subscribe(contract.result_topic(CLIENT), self._seen(self._answers))
         self.bus.subscribe(contract.tap_topic(GATE), self._seen(self.gate_taps))
         self.bus.subscribe(contract.result_topic(GATE), self._seen(self.gate_results))
         self.bus.start()
         if not self.bus.wait_connected(15):
             raise BenchError("the MQTT client could not connect")
         self.seq = 0
-
-    def _on_result(self, topic, payload, msg=None) -> None:
-        now = time.perf_counter()
-        try:
-            tap_id = json.loads(payload)["tap_id"]
-        except (ValueError, KeyError, TypeError):
-            return
-        with self._cond:
-            self._answers.setdefault(tap_id, now)
-            self._cond.notify_all()
 
     def _seen(self, sink: dict):
         def handler(topic, payload, msg=None) -> None:
