@@ -1,9 +1,10 @@
-"""Small TCP helpers shared by the processes that start brokers and servers of their own
-(``privcard bench``, the gate benchmark, the test fixtures)."""
+"""Small TCP and process helpers shared by the processes that start brokers and servers
+of their own (``privcard bench``, the gate benchmark, the test fixtures)."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 
 
@@ -24,3 +25,17 @@ def wait_port(host: str, port: int, timeout: float = 10.0) -> bool:
         except OSError:
             time.sleep(0.02)
     return False
+
+
+def stop_process(proc: subprocess.Popen | None, timeout: float = 5.0) -> int | None:
+    """SIGTERM (a graceful exit), SIGKILL if it is still running after ``timeout`` s; the exit code."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode

@@ -51,7 +51,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from broker.net import free_port, wait_port
+from broker.net import free_port, stop_process, wait_port
 
 REPO = Path(__file__).resolve().parent.parent
 GATE = "bench-gate"
@@ -101,13 +101,7 @@ class Mosquitto:
             raise BenchError(f"mosquitto did not start on port {self.port}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 class Proc:

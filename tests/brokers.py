@@ -17,7 +17,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from broker.net import free_port, wait_port  # noqa: F401  (re-exported for the tests)
+from broker.net import free_port, stop_process, wait_port  # noqa: F401  (free_port, wait_port re-exported for the tests)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -101,15 +101,7 @@ class MosquittoBroker:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Terminate gracefully (SIGTERM)."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout)
 
     def kill(self) -> None:
         """SIGKILL: clients see the TCP connection reset, no goodbye."""

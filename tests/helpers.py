@@ -39,6 +39,7 @@ from datetime import date, datetime, time as dtime, timedelta
 from pathlib import Path
 
 from broker import contract
+from broker.net import stop_process
 from broker.client import BusClient
 from broker.contract import Answer, Query, Tap, TapResult
 from tests.brokers import PYTHON, python_env
@@ -218,16 +219,7 @@ class ServerProcess:
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM (graceful: finishes the batch, disconnects); SIGKILL if it hangs. Returns the exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc, timeout)
 
     def restart(self, timeout: float = 20.0) -> "ServerProcess":
         """Kill -9, then start again with the same client id."""
