@@ -91,27 +91,25 @@ def test_a_file_that_is_not_csv_is_refused_in_the_staff_language(app, member, la
     assert accounts.Upload.select().count() == 0
 
 
-@pytest.mark.parametrize("lang, message", [
-    ("th", "คะแนนคงเหลือ 250 คะแนน ไม่พอสำหรับ 500 คะแนน"),
-    ("en", "balance 250 is less than 500 points"),
-])
-def test_redeeming_more_than_the_balance_is_refused_in_the_staff_language(app, member, lang, message):
-    c = _client(app, lang)
-    page = post_form(c, f"/members/{member.id}", f"/members/{member.id}/redeem",
-                     {"reward": "locker_day", "units": "20"})  # 20 days x 25 points
-    assert flashes(page.text) == [message]
-    assert app.extensions["privcard.service"].balance(member.id) == 250
+#: refused member actions: (form action, form data, {language: the message shown})
+REFUSALS = {
+    "redeeming more than the balance": (  # 20 days x 25 points
+        "redeem", {"reward": "locker_day", "units": "20"},
+        {"th": "คะแนนคงเหลือ 250 คะแนน ไม่พอสำหรับ 500 คะแนน", "en": "balance 250 is less than 500 points"}),
+    "a transfer to an unknown card": (
+        "transfer", {"to": "04:FF:EE:DD:CC", "points": "10"},
+        {"th": "ไม่พบสมาชิกที่มีรหัสหรือหมายเลขบัตร '04:FF:EE:DD:CC'",
+         "en": "no member with id or card '04:FF:EE:DD:CC'"}),
+}
 
 
-@pytest.mark.parametrize("lang, message", [
-    ("th", "ไม่พบสมาชิกที่มีรหัสหรือหมายเลขบัตร '04:FF:EE:DD:CC'"),
-    ("en", "no member with id or card '04:FF:EE:DD:CC'"),
-])
-def test_an_unknown_card_is_refused_in_the_staff_language(app, member, lang, message):
+@pytest.mark.parametrize("lang", ["th", "en"])
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_a_refused_action_is_explained_in_the_staff_language_and_changes_nothing(app, member, case, lang):
+    action, data, messages = REFUSALS[case]
     c = _client(app, lang)
-    page = post_form(c, f"/members/{member.id}", f"/members/{member.id}/transfer",
-                     {"to": "04:FF:EE:DD:CC", "points": "10"})
-    assert flashes(page.text) == [message]
+    page = post_form(c, f"/members/{member.id}", f"/members/{member.id}/{action}", data)
+    assert flashes(page.text) == [messages[lang]]
     assert app.extensions["privcard.service"].balance(member.id) == 250
 
 
