@@ -311,7 +311,7 @@ def outbox_create_ms(box, uid: str) -> float:
 
 def run(taps: int, silent_taps: int, pace_s: float, workdir: Path, log) -> dict:
     """Start everything, measure, stop everything; the figures as a dict."""
-    from broker.outbox import Outbox
+    from gate.outbox import Outbox
 
     load_start = os.getloadavg()
     members = WARMUP + 2 * taps + silent_taps + taps  # gate online + client + silent + offline: never a repeat

@@ -38,7 +38,8 @@ from typing import Callable, Protocol
 
 from broker import contract
 from broker.contract import Allowlist, ContractError, DeviceConfig, Status, Tap, TapResult, format_time
-from broker.outbox import Outbox
+from gate.errors import GateError
+from gate.outbox import Outbox
 
 log = logging.getLogger("privcard.gate")
 
@@ -48,10 +49,6 @@ CLOCK_CHECKS = ("auto", "always-ok", "never-ok")
 #: indicator outcomes (hardware.outputs speaks these)
 GRANTED, REFUSED, OFFLINE_GRANTED, OFFLINE_REFUSED, ERROR = (
     "granted", "refused", "offline_granted", "offline_refused", "error")
-
-
-class GateError(Exception):
-    """The one exception base of the gate package."""
 
 
 # --------------------------------------------------------------------------- ports

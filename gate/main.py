@@ -22,7 +22,7 @@ from pathlib import Path
 from broker import contract
 from broker.client import BrokerError, BusClient
 from broker.contract import ContractError, Status
-from broker.outbox import Outbox, OutboxError
+from gate.outbox import Outbox, OutboxError
 from gate.controller import CLOCK_CHECKS, KINDS, VERSION, Controller, GateError, GateSettings, local_now
 
 log = logging.getLogger("privcard.gate")

@@ -11,7 +11,7 @@ import pytest
 
 from broker import contract
 from broker.contract import Allowlist, DeviceConfig, Tap, TapResult
-from broker.outbox import Outbox
+from gate.outbox import Outbox
 from gate.controller import ClockCheck, Controller, GateError, GateSettings, offline_decision
 from gate.fakes import FakeBus, FakeClock, RecordingIndicator
 

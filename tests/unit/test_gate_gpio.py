@@ -9,7 +9,7 @@ import pytest
 
 from broker import contract
 from broker.contract import DeviceConfig, Tap, TapResult
-from broker.outbox import Outbox
+from gate.outbox import Outbox
 from gate.controller import Controller, GateSettings
 from gate.fakes import FakeBus, FakeClock
 
