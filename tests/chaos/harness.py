@@ -158,6 +158,9 @@ class NullIndicator:
     def open_door(self, open_ms: int) -> None:
         pass
 
+    def on_exit_button(self, callback) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -11,7 +11,7 @@ from broker import contract
 from broker.contract import DeviceConfig, Tap, TapResult
 from gate.outbox import Outbox
 from gate.controller import Controller, GateSettings
-from gate.fakes import FakeBus, FakeClock
+from tests.gate_fakes import FakeBus, FakeClock
 
 pytest.importorskip("gpiozero")
 from gpiozero.pins.mock import MockFactory  # noqa: E402
