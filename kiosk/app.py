@@ -30,6 +30,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
 from broker import settings as device_settings
+from broker.contract import ContractError, normalise_uid
 from broker.settings import SettingError
 
 from . import core as C
@@ -280,6 +281,11 @@ class KioskApp(App):
         Clock.schedule_once(partial(self._tap, uid, technology, t_read), -1)
 
     def _tap(self, uid, technology, t_read, *_):
+        try:
+            uid = normalise_uid(uid)  # the contract's, the one normaliser (readers only format)
+        except ContractError as exc:
+            log.warning("unreadable card UID ignored: %s", exc)
+            return
         self._tap_started = t_read
         self._t_tap_main = time.perf_counter()
         self._tap_id += 1
