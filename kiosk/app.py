@@ -36,7 +36,7 @@ from broker.settings import SettingError
 from . import core as C
 from . import widgets  # noqa: F401  (registers the kv widget classes)
 from .core import KioskCore, SendFeedback, SendQuery, Timings
-from .i18n import pick, tr
+from .i18n import LANGS, pick, tr
 from .pin import make_pin_check
 from .present import (DEFAULT_HOURS, DEFAULT_TZ, history_rows, hours_today, idle_view, member_view, message_view,
                       seconds_to_next_minute)
@@ -313,7 +313,7 @@ class KioskApp(App):
                      cfg.revision, ", ".join(sorted(ignored)))
         library = values.get("library") or {}
         if library.get("th") or library.get("en"):
-            self.library_name = {k: library[k] for k in ("th", "en") if k in library}
+            self.library_name = {k: library[k] for k in LANGS if k in library}
         if zone is not None:
             self.zone, self.tz = zone, library["timezone"]
         if values.get("hours") is not None:
