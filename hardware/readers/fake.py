@@ -45,7 +45,7 @@ class FakeReader(CardReader):
         return cls(parsed.spec)
 
     def present(self, uid: str, technology: str = "iso14443a") -> None:
-        """Tap a card: the next read() returns it (UID normalised to upper-case hex)."""
+        """Tap a card: the next read() returns it (the UID text decoded, reported as upper-case hex)."""
         try:
             card = CardRead(uid=format_uid(uid_from_text(uid)), technology=technology)
         except ValueError as error:
