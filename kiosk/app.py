@@ -29,17 +29,15 @@ from kivy.properties import BooleanProperty, DictProperty, NumericProperty, Stri
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
-from broker import settings as device_settings
 from broker.contract import ContractError, normalise_uid
-from broker.settings import SettingError
 
 from . import core as C
 from . import widgets  # noqa: F401  (registers the kv widget classes)
 from .core import KioskCore, SendFeedback, SendQuery, Timings
-from .i18n import LANGS, pick, tr
+from .i18n import pick, tr
 from .pin import make_pin_check
 from .present import (DEFAULT_HOURS, DEFAULT_TZ, history_rows, hours_today, idle_view, member_view, message_view,
-                      seconds_to_next_minute)
+                      read_config, seconds_to_next_minute)
 
 log = logging.getLogger("privcard.kiosk")
 
@@ -299,27 +297,23 @@ class KioskApp(App):
     def _config(self, cfg, *_):
         """Apply the retained config: the library's name and time zone, the week's hours, the language.
 
-        Read with ``broker.settings.parse`` (the server's own definition); a bad value is
-        logged with its key's path and the previous config stays.
+        Read by :func:`kiosk.present.read_config` with ``broker.settings`` (the server's
+        own definition); a bad value is logged with its key's path and the previous config stays.
         """
         try:
-            values, ignored = device_settings.parse("kiosk", cfg.settings)
-            zone = ZoneInfo(values["library"]["timezone"]) if (values.get("library") or {}).get("timezone") else None
-        except (SettingError, ValueError, KeyError) as exc:  # ZoneInfo: ValueError/KeyError subclasses
+            new = read_config(cfg.settings)
+        except (ContractError, ValueError) as exc:  # SettingError is a ContractError
             log.error("config revision %s REJECTED (%s); keeping the previous one", cfg.revision, exc)
             return
-        if ignored:
+        if new["ignored"]:
             log.info("config revision %s: settings this version does not know ignored: %s",
-                     cfg.revision, ", ".join(sorted(ignored)))
-        library = values.get("library") or {}
-        if library.get("th") or library.get("en"):
-            self.library_name = {k: library[k] for k in LANGS if k in library}
-        if zone is not None:
-            self.zone, self.tz = zone, library["timezone"]
-        if values.get("hours") is not None:
-            self.week_hours = values["hours"]
-        if cfg.settings.get("lang") is not None and self.core.state == C.IDLE:
-            self.core.set_lang(values["lang"])
+                     cfg.revision, ", ".join(sorted(new["ignored"])))
+        self.library_name = new.get("library_name", self.library_name)
+        if "tz" in new:
+            self.tz, self.zone = new["tz"], ZoneInfo(new["tz"])
+        self.week_hours = new.get("week_hours", self.week_hours)
+        if "lang" in new and self.core.state == C.IDLE:
+            self.core.set_lang(new["lang"])
         self.render(force=True)
 
     def _connection(self, up, *_):

@@ -11,9 +11,11 @@ from datetime import date, datetime, time as dtime, timezone
 from zoneinfo import ZoneInfo
 
 from broker.contract import Answer, ContractError, parse_time
+from broker import settings as device_settings
 from broker.settings import WEEKDAYS
 
 from .i18n import (
+    LANGS,
     activity_label,
     format_date_long,
     format_date_short,
@@ -219,6 +221,34 @@ def parse_hours(text, default=DEFAULT_HOURS) -> tuple[str, str]:
 def seconds_to_next_minute(now: datetime) -> float:
     """Seconds until the clock's ``HH:MM`` changes (the next whole minute of ``now``)."""
     return 60.0 - now.second - now.microsecond / 1e6
+
+
+def read_config(settings) -> dict:
+    """What the kiosk takes from its retained config's settings, checked by ``broker.settings``.
+
+    Returns only what the config sets: ``library_name`` ({th, en}), ``tz`` (the
+    library's time zone), ``week_hours`` ({"mon": "08:00-22:00" | "closed", …}), ``lang``.
+    Raises ``SettingError`` naming the bad key's path (``hours.mon must be HH:MM-HH:MM or
+    closed, got '9-5'``) or ValueError for a time zone this machine does not know; the
+    kiosk then keeps its previous config. Keys this version does not know are in
+    ``ignored`` (a newer server), to log.
+    """
+    values, ignored = device_settings.parse("kiosk", settings)
+    out: dict = {"ignored": ignored}
+    library = values.get("library") or {}
+    if any(library.get(k) for k in LANGS):
+        out["library_name"] = {k: library[k] for k in LANGS if library.get(k)}
+    if library.get("timezone"):
+        try:
+            ZoneInfo(library["timezone"])
+        except Exception:  # ZoneInfoNotFoundError, or a name that is not a path
+            raise ValueError(f"library.timezone: unknown time zone {library['timezone']!r}") from None
+        out["tz"] = library["timezone"]
+    if settings.get("hours") is not None:
+        out["week_hours"] = values["hours"]
+    if settings.get("lang") is not None:
+        out["lang"] = values["lang"]
+    return out
 
 
 def hours_today(week: dict | None, today: date, default=DEFAULT_HOURS) -> tuple[str, str] | None:

@@ -9,8 +9,9 @@ import pytest
 from broker.contract import Answer
 from kiosk import i18n
 from kiosk.pin import make_pin_check, verify_hash
+from broker.settings import SettingError
 from kiosk.present import (history_rows, hours_today, idle_view, member_view, message_view, parse_hours,
-                           seconds_to_next_minute)
+                           read_config, seconds_to_next_minute)
 from tests.pin_hashes import hash_pin
 
 FULL = Answer(
@@ -149,6 +150,30 @@ def test_idle_view_shows_todays_hours_from_the_servers_week():
     assert (closed_th["hours"], closed_th["status"]) == ("วันนี้ห้องสมุดปิดให้บริการ", "ปิดให้บริการทั้งวัน")
     closed_en = idle_view(datetime(2025, 1, 12, 10), "en", None)
     assert (closed_en["hours"], closed_en["status"]) == ("The library is closed today", "Closed all day")
+
+
+def test_read_config_takes_library_hours_and_lang_as_the_server_sends_them():
+    sent = {"lang": "en", "heartbeat_s": 30, "reader": "nfc:usb",
+            "library": {"th": "หอสมุดกลาง", "en": "Central Library", "timezone": "Asia/Bangkok"},
+            "hours": {"mon": "09:00-17:00", "sun": "closed"}, "from_a_newer_server": 1}
+    got = read_config(sent)
+    assert got == {"library_name": {"th": "หอสมุดกลาง", "en": "Central Library"}, "tz": "Asia/Bangkok",
+                   "week_hours": {"mon": "09:00-17:00", "sun": "closed"}, "lang": "en",
+                   "ignored": ["from_a_newer_server"]}
+    assert read_config({}) == {"ignored": []}  # nothing set: the kiosk keeps what it has
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"hours": {"mon": "9-5"}}, "hours.mon must be HH:MM-HH:MM or closed, got '9-5'"),
+    ({"hours": {"monday": "closed"}}, "hours.monday is not a weekday"),
+    ({"lang": "fr"}, "lang must be one of th, en, got 'fr'"),
+    ({"library": {"en": ""}}, "library.en must be text"),
+    ({"library": {"en": "X", "timezone": "Mars/Olympus"}}, "library.timezone: unknown time zone 'Mars/Olympus'"),
+])
+def test_read_config_refuses_a_bad_value_naming_its_path(settings, message):
+    with pytest.raises((SettingError, ValueError)) as caught:
+        read_config(settings)
+    assert message in str(caught.value)
 
 
 def test_pin_hashes():
