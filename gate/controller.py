@@ -1,8 +1,9 @@
 """The gate/counter controller: read, debounce, persist, publish, decide, actuate, buffer.
 
 Everything here is plain Python with the hardware and the bus injected, so the unit
-tests drive it with fakes (:mod:`gate.fakes`) and ``gate.main`` wires the real
-adapters. No hardware library is imported by this module.
+tests drive it with fakes (``tests/gate_fakes.py``) and ``gate.main`` wires the real
+adapters. The indicator port is :class:`hardware.outputs.Indicator`; no hardware
+library is imported by this module.
 
 One tap, as :meth:`Controller.handle_read` sees it::
 
@@ -31,27 +32,26 @@ import shutil
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Protocol
 
 from broker import contract
+from broker import settings as device_settings
 from broker.contract import Allowlist, ContractError, DeviceConfig, Status, Tap, TapResult, format_time
-from broker.outbox import Outbox
+from broker.settings import SettingError
+from gate.errors import GateError
+from gate.outbox import Outbox
+from hardware.outputs import Indicator, PrintIndicator
 
 log = logging.getLogger("privcard.gate")
 
 VERSION = "0.1.0"
 KINDS = ("gate", "counter")
-CLOCK_CHECKS = ("auto", "always-ok", "never-ok")
 #: indicator outcomes (hardware.outputs speaks these)
 GRANTED, REFUSED, OFFLINE_GRANTED, OFFLINE_REFUSED, ERROR = (
     "granted", "refused", "offline_granted", "offline_refused", "error")
-
-
-class GateError(Exception):
-    """The one exception base of the gate package."""
 
 
 # --------------------------------------------------------------------------- ports
@@ -67,32 +67,34 @@ class Bus(Protocol):
     def on_connect(self, hook: Callable[[bool], None]) -> None: ...
 
 
-class Indicator(Protocol):
-    """What the controller needs from ``hardware.outputs`` (LEDs, buzzer, relay)."""
-
-    def signal(self, outcome: str, offline: bool = False) -> None: ...
-    def open_door(self, open_ms: int) -> None: ...
-    def close(self) -> None: ...
-
-
 # --------------------------------------------------------------------------- settings
+
+
+#: the settings the server sets in the retained config (declared in broker.settings)
+SERVER_SET = ("repeat_s", "decision_timeout_ms", "open_ms", "offline_policy", "heartbeat_s", "clock_check", "pins")
+_DEFAULTS = device_settings.defaults("gate")
 
 
 @dataclass(frozen=True)
 class GateSettings:
-    """How this device behaves; command-line defaults, then the retained config live."""
+    """How this device behaves; command-line values, then the retained config live.
+
+    The server-set settings (:data:`SERVER_SET`) take their defaults and ranges from
+    :mod:`broker.settings`; ``pins`` left as None is the kind's default wiring there.
+    ``resend_s``, ``window`` and ``prefix`` are the device's own (the server never sets them).
+    """
 
     device_id: str
     kind: str = "gate"
-    repeat_s: float = 3.0
-    decision_timeout_ms: int = 800
-    open_ms: int = 3000
-    offline_policy: str = "allowlist"
-    heartbeat_s: float = 30.0
+    repeat_s: float = _DEFAULTS["repeat_s"]
+    decision_timeout_ms: int = _DEFAULTS["decision_timeout_ms"]
+    open_ms: int = _DEFAULTS["open_ms"]
+    offline_policy: str = _DEFAULTS["offline_policy"]
+    heartbeat_s: float = _DEFAULTS["heartbeat_s"]
     resend_s: float = 5.0
     window: int = 20
-    clock_check: str = "auto"
-    pins: dict = field(default_factory=dict)
+    clock_check: str = _DEFAULTS["clock_check"]
+    pins: dict | None = None
     activity: str | None = None
     direction: str | None = None
     location: str | None = None
@@ -103,35 +105,41 @@ class GateSettings:
         contract.check_device_id(self.device_id)
         if self.kind not in KINDS:
             raise GateError(f"kind must be gate or counter, got {self.kind!r}")
-        if self.offline_policy not in contract.OFFLINE_POLICIES:
-            raise GateError(f"offline_policy must be one of {', '.join(contract.OFFLINE_POLICIES)}, got {self.offline_policy!r}")
-        if self.clock_check not in CLOCK_CHECKS:
-            raise GateError(f"clock_check must be one of {', '.join(CLOCK_CHECKS)}, got {self.clock_check!r}")
-        for name, low, high in (("repeat_s", 0, 600), ("decision_timeout_ms", 0, 60000), ("open_ms", 0, 60000),
-                                ("heartbeat_s", 0.05, 3600), ("resend_s", 0.05, 3600), ("window", 1, 1000)):
+        if self.pins is None:
+            object.__setattr__(self, "pins", device_settings.defaults(self.kind)["pins"])
+        try:
+            for key in SERVER_SET:
+                device_settings.SETTINGS[key].check(key, getattr(self, key))
+        except SettingError as exc:
+            raise GateError(str(exc)) from None
+        for name, low, high in (("resend_s", 0.05, 3600), ("window", 1, 1000)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
                 raise GateError(f"{name} must be a number from {low} to {high}, got {value!r}")
-        if not isinstance(self.pins, dict):
-            raise GateError("pins must be an object")
 
     def with_config(self, cfg: DeviceConfig) -> "GateSettings":
-        """These settings updated from a retained config; GateError names a bad value."""
+        """These settings updated from a retained config; GateError names a bad value's path.
+
+        Settings the config leaves out keep their current value; ``pins`` set there apply
+        over the kind's default wiring, as the server's own ``effective`` does.
+        """
         if cfg.device_id != self.device_id:
             raise GateError(f"config is for device {cfg.device_id!r}, not {self.device_id!r}")
         if cfg.kind not in KINDS:
             raise GateError(f"config kind {cfg.kind!r} cannot run on a gate controller (gate or counter)")
-        s = cfg.settings
+        try:
+            values, ignored = device_settings.parse(cfg.kind, cfg.settings)
+        except SettingError as exc:
+            raise GateError(f"config setting {exc}") from None
+        if ignored:
+            log.info("config revision %d: settings this version does not know ignored: %s",
+                     cfg.revision, ", ".join(sorted(ignored)))
         changes: dict = {"kind": cfg.kind, "activity": cfg.activity, "direction": cfg.direction,
                          "location": cfg.location, "revision": cfg.revision}
-        for key, kind in (("repeat_s", (int, float)), ("decision_timeout_ms", int), ("open_ms", int),
-                          ("heartbeat_s", (int, float)), ("offline_policy", str), ("clock_check", str), ("pins", dict)):
-            if key in s and s[key] is not None:
-                value = s[key]
-                if isinstance(value, bool) or not isinstance(value, kind):
-                    raise GateError(f"config setting {key} has the wrong type ({type(value).__name__})")
-                changes[key] = value
-        return replace(self, **changes)  # __post_init__ checks ranges
+        for key in SERVER_SET:
+            if cfg.settings.get(key) is not None and key in values:
+                changes[key] = values[key]
+        return replace(self, **changes)
 
 
 # --------------------------------------------------------------------------- clock
@@ -150,8 +158,10 @@ class ClockCheck:
     FLAG = "/run/systemd/timesync/synchronized"
 
     def __init__(self, mode: str = "auto", *, ttl_s: float = 60.0, flag_path: str | None = None, runner=None):
-        if mode not in CLOCK_CHECKS:
-            raise GateError(f"clock check must be one of {', '.join(CLOCK_CHECKS)}, got {mode!r}")
+        try:
+            device_settings.SETTINGS["clock_check"].check("clock_check", mode)
+        except SettingError as exc:
+            raise GateError(str(exc)) from None
         self.mode = mode
         self.ttl_s = ttl_s
         self.flag_path = flag_path or self.FLAG
@@ -508,15 +518,11 @@ class Controller:
                     continue
                 self._watch_exit_button()
                 return attempt == "new"
-            from gate.fakes import PrintIndicator  # nothing works: at least log the feedback
-
-            self.indicator = PrintIndicator()
+            self.indicator = PrintIndicator(name=self.settings.device_id)  # nothing works: at least log the feedback
             return False
 
     def _watch_exit_button(self) -> None:
-        hook = getattr(self.indicator, "on_exit_button", None)
-        if hook is not None:
-            hook(lambda: log.info("EXIT button pressed: door opened"))
+        self.indicator.on_exit_button(lambda: log.info("EXIT button pressed: door opened"))
 
     def _on_allowlist(self, topic: str, payload: bytes, msg=None) -> None:
         if not payload:

@@ -20,12 +20,39 @@ import threading
 from pathlib import Path
 
 from broker import contract
+from broker import settings as device_settings
 from broker.client import BrokerError, BusClient
 from broker.contract import ContractError, Status
-from broker.outbox import Outbox, OutboxError
-from gate.controller import CLOCK_CHECKS, KINDS, VERSION, Controller, GateError, GateSettings, local_now
+from broker.settings import SettingError
+from gate.controller import KINDS, VERSION, Controller, GateError, GateSettings, local_now
+from gate.outbox import Outbox, OutboxError
+from hardware.errors import HardwareError
+from hardware.outputs import make_indicator
 
 log = logging.getLogger("privcard.gate")
+
+
+#: the defaults of the settings the server can override (broker.settings declares them)
+DEFAULTS = device_settings.defaults("gate")
+
+
+def _setting(key: str, convert):
+    """An argparse type that checks a value as broker.settings declares ``key``."""
+    def parse(text: str):
+        try:
+            return device_settings.SETTINGS[key].check(key, convert(text))
+        except SettingError as exc:  # a ValueError too: first
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{key} must be a {'whole number' if convert is int else 'number'}, got {text!r}") from None
+    parse.__name__ = key  # argparse names the type in its messages
+    return parse
+
+
+def _help(key: str) -> str:
+    """The setting's help text, with its default; the retained config overrides it."""
+    return device_settings.SETTINGS[key].help_en + " (default %(default)s; the server's config overrides it)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,13 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=KINDS, default="gate", help="gate (with relay) or counter (no relay); the "
                                                                  "server's config overrides it")
     p.add_argument("--no-gpio", action="store_true", help="print the feedback instead of driving GPIO")
-    p.add_argument("--clock-check", choices=CLOCK_CHECKS, default="auto",
-                   help="is the clock synchronised? auto = systemd-timesyncd's flag (default)")
-    p.add_argument("--offline-policy", choices=contract.OFFLINE_POLICIES, default="allowlist")
-    p.add_argument("--decision-timeout-ms", type=int, default=800, help="wait this long for the server (default 800)")
-    p.add_argument("--open-ms", type=int, default=3000, help="door relay pulse (default 3000)")
-    p.add_argument("--repeat-s", type=float, default=3.0, help="same card within this many seconds is one tap")
-    p.add_argument("--heartbeat-s", type=float, default=30.0, help="status heartbeat period (default 30)")
+    p.add_argument("--clock-check", type=_setting("clock_check", str), default=DEFAULTS["clock_check"],
+                   help=_help("clock_check"))
+    p.add_argument("--offline-policy", type=_setting("offline_policy", str), default=DEFAULTS["offline_policy"],
+                   help=_help("offline_policy"))
+    p.add_argument("--decision-timeout-ms", type=_setting("decision_timeout_ms", int),
+                   default=DEFAULTS["decision_timeout_ms"], help=_help("decision_timeout_ms"))
+    p.add_argument("--open-ms", type=_setting("open_ms", int), default=DEFAULTS["open_ms"], help=_help("open_ms"))
+    p.add_argument("--repeat-s", type=_setting("repeat_s", float), default=DEFAULTS["repeat_s"],
+                   help=_help("repeat_s"))
+    p.add_argument("--heartbeat-s", type=_setting("heartbeat_s", float), default=DEFAULTS["heartbeat_s"],
+                   help=_help("heartbeat_s"))
     p.add_argument("--resend-s", type=float, default=5.0, help="resend an unanswered tap after this long")
     p.add_argument("--window", type=int, default=20, help="max taps in flight without a result (default 20)")
     p.add_argument("--prefix", default=contract.DEFAULT_PREFIX, help=argparse.SUPPRESS)
@@ -58,15 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _make_indicator_factory(no_gpio: bool, name: str = "gate"):
-    """``pins -> Indicator`` from hardware.outputs, or a printing one without it."""
-    try:
-        from hardware.outputs import make_indicator
-    except ImportError as exc:
-        if not no_gpio:
-            raise GateError(f"GPIO output is unavailable ({exc}); run with --no-gpio") from None
-        from gate.fakes import PrintIndicator
-
-        return lambda pins: PrintIndicator(pins)
+    """``pins -> Indicator`` from hardware.outputs (gpiozero, or printed lines with ``--no-gpio``)."""
     return lambda pins: make_indicator(pins or {}, no_gpio=no_gpio, name=name)
 
 
@@ -87,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("broker.client.paho").setLevel(logging.WARNING)
     try:
         return _run(args)
-    except (GateError, BrokerError, OutboxError, ContractError, ValueError, OSError) as exc:
+    except (GateError, BrokerError, OutboxError, ContractError, HardwareError, ValueError, OSError) as exc:
         if args.verbose:
             raise
         print(f"privcard gate: {exc}", file=sys.stderr)

@@ -49,8 +49,10 @@ OUTCOMES = ("granted", "refused", "offline_granted", "offline_refused", "error")
 # allowed but best avoided).
 MIN_PIN, MAX_PIN = 0, 27
 _PIN_FIELDS = ("relay", "green", "red", "amber", "buzzer", "door_sensor", "exit_button")
-# The longest door pulse we accept: a strike energised for minutes overheats.
-MAX_OPEN_MS = 60_000
+# The door pulse we accept: shorter than 100 ms a strike may not release; energised for
+# minutes it overheats. The same limits as broker.settings (this package imports none of
+# ours, so tests/unit/test_hardware_outputs.py checks that they agree).
+MIN_OPEN_MS, MAX_OPEN_MS = 100, 60_000
 
 
 @dataclass
@@ -134,9 +136,9 @@ def _normalize_outcome(outcome: str, offline: bool) -> str:
 
 
 def _check_open_ms(open_ms) -> int:
-    """Refuse a door pulse that is not 1-60000 ms."""
-    if isinstance(open_ms, bool) or not isinstance(open_ms, int) or not 0 < open_ms <= MAX_OPEN_MS:
-        raise HardwareError(f"open_ms must be an integer 1-{MAX_OPEN_MS}, got {open_ms!r}")
+    """Refuse a door pulse that is not 100-60000 ms."""
+    if isinstance(open_ms, bool) or not isinstance(open_ms, int) or not MIN_OPEN_MS <= open_ms <= MAX_OPEN_MS:
+        raise HardwareError(f"open_ms must be an integer {MIN_OPEN_MS}-{MAX_OPEN_MS}, got {open_ms!r}")
     return open_ms
 
 

@@ -29,13 +29,15 @@ from kivy.properties import BooleanProperty, DictProperty, NumericProperty, Stri
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
+from broker.contract import ContractError, normalise_uid
+
 from . import core as C
 from . import widgets  # noqa: F401  (registers the kv widget classes)
 from .core import KioskCore, SendFeedback, SendQuery, Timings
 from .i18n import pick, tr
 from .pin import make_pin_check
-from .present import (DEFAULT_HOURS, DEFAULT_TZ, history_rows, idle_view, member_view, message_view, parse_hours,
-                      seconds_to_next_minute)
+from .present import (DEFAULT_HOURS, DEFAULT_TZ, history_rows, hours_today, idle_view, member_view, message_view,
+                      read_config, seconds_to_next_minute)
 
 log = logging.getLogger("privcard.kiosk")
 
@@ -87,8 +89,11 @@ class KioskOptions:
     hours: tuple = DEFAULT_HOURS
     tz: str = DEFAULT_TZ
     staff_pin: str | None = None
-    control_port: int | None = None
     version: str = ""
+    #: called with the app once it has started (after the bus and reader): the seam
+    #: for an embedding program, e.g. the UI tests' control socket (tests/ui/kiosk_launcher.py);
+    #: a hook that holds resources binds the app's ``on_stop`` event to release them
+    on_start: tuple = ()
 
 
 class KioskScreen(Screen):
@@ -173,19 +178,21 @@ class KioskApp(App):
         self.title = "privcard kiosk"
         self.options = options
         self.lang = options.lang
-        self.device_settings: dict = {}
         self.library_name = options.library_name
+        #: (opens, closes) on a day the server's week does not name (``--hours``)
         self.hours = options.hours
+        #: the server's ``hours`` setting: {"mon": "08:00-22:00" | "closed", …}
+        self.week_hours: dict | None = None
+        self.tz = options.tz
         self.zone = ZoneInfo(options.tz)
         self.core = KioskCore(
             time.monotonic,
             timings=options.timings,
             lang=options.lang,
-            pin_check=make_pin_check(lambda: self.device_settings, options.staff_pin),
+            pin_check=make_pin_check(options.staff_pin),
         )
         self.bus = None
         self.reader = None
-        self.control = None
         self._rendered = (None, None, None)
         self._tap_started: float | None = None
         self._tap_id = 0
@@ -243,8 +250,6 @@ class KioskApp(App):
             self.reader.stop()
         if self.bus is not None:
             self.bus.stop()
-        if self.control is not None:
-            self.control.stop()
 
     def _rescale(self):
         w, h = Window.size
@@ -266,17 +271,19 @@ class KioskApp(App):
         self.bus.start()
         self.reader = ReaderThread.from_spec(o.reader, self.card_read)
         self.reader.start()
-        if o.control_port is not None:
-            from .testhook import ControlServer
-
-            self.control = ControlServer(self, o.control_port)
-            self.control.start()
+        for hook in o.on_start:
+            hook(self)
 
     def card_read(self, uid: str, technology: str, t_read: float) -> None:
-        """Called on the reader thread (or the test hook's): hand the tap to the UI thread."""
+        """Called on the reader thread (or an on_start hook's): hand the tap to the UI thread."""
         Clock.schedule_once(partial(self._tap, uid, technology, t_read), -1)
 
     def _tap(self, uid, technology, t_read, *_):
+        try:
+            uid = normalise_uid(uid)  # the contract's, the one normaliser (readers only format)
+        except ContractError as exc:
+            log.warning("unreadable card UID ignored: %s", exc)
+            return
         self._tap_started = t_read
         self._t_tap_main = time.perf_counter()
         self._tap_id += 1
@@ -288,14 +295,25 @@ class KioskApp(App):
         self._run(self.core.answer_received(payload))
 
     def _config(self, cfg, *_):
-        settings = dict(cfg.settings)
-        self.device_settings = settings
-        name = settings.get("library_name")
-        if isinstance(name, dict) or isinstance(name, str):
-            self.library_name = name if isinstance(name, dict) else {"th": name, "en": name}
-        self.hours = parse_hours(settings.get("opening_hours"), self.options.hours)
-        if settings.get("lang") in ("th", "en") and self.core.state == C.IDLE:
-            self.core.set_lang(settings["lang"])
+        """Apply the retained config: the library's name and time zone, the week's hours, the language.
+
+        Read by :func:`kiosk.present.read_config` with ``broker.settings`` (the server's
+        own definition); a bad value is logged with its key's path and the previous config stays.
+        """
+        try:
+            new = read_config(cfg.settings)
+        except (ContractError, ValueError) as exc:  # SettingError is a ContractError
+            log.error("config revision %s REJECTED (%s); keeping the previous one", cfg.revision, exc)
+            return
+        if new["ignored"]:
+            log.info("config revision %s: settings this version does not know ignored: %s",
+                     cfg.revision, ", ".join(sorted(new["ignored"])))
+        self.library_name = new.get("library_name", self.library_name)
+        if "tz" in new:
+            self.tz, self.zone = new["tz"], ZoneInfo(new["tz"])
+        self.week_hours = new.get("week_hours", self.week_hours)
+        if "lang" in new and self.core.state == C.IDLE:
+            self.core.set_lang(new["lang"])
         self.render(force=True)
 
     def _connection(self, up, *_):
@@ -457,14 +475,15 @@ class KioskApp(App):
         """The presenter output for one screen in the current language."""
         core, lang = self.core, self.core.lang
         if state == C.IDLE:
-            view = idle_view(datetime.now(self.zone), lang, self.hours, self.library_name)
+            now = datetime.now(self.zone)
+            view = idle_view(now, lang, hours_today(self.week_hours, now.date(), self.hours), self.library_name)
             view["offline"] = tr("idle.offline", lang) if (not self.online or core.health.down) else ""
             return view
         if state == C.MEMBER:
             return member_view(core.answer, lang)
         if state == C.HISTORY:
             view = member_view(core.answer, lang)
-            view["rows"] = history_rows(core.answer, lang, self.options.tz)
+            view["rows"] = history_rows(core.answer, lang, self.tz)
             view["empty"] = "" if view["rows"] else tr("history.empty", lang)
             return view
         if state in MESSAGE_STATES:

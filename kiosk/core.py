@@ -30,6 +30,8 @@ from typing import Callable
 
 from broker.contract import Answer, ContractError
 
+from .i18n import LANGS, other_lang
+
 IDLE = "idle"
 LOADING = "loading"
 MEMBER = "member"
@@ -140,7 +142,7 @@ class KioskCore:
     ):
         self.clock = clock
         self.timings = timings or Timings()
-        self.lang = lang if lang in ("th", "en") else "th"
+        self.lang = lang if lang in LANGS else LANGS[0]
         self.state = IDLE
         self.session: Session | None = None
         self.pending: Pending | None = None
@@ -275,13 +277,13 @@ class KioskCore:
 
     def toggle_lang(self) -> None:
         """Switch Thai ⇄ English (on every screen)."""
-        self.lang = "en" if self.lang == "th" else "th"
+        self.lang = other_lang(self.lang)
         self.touch()
         self.revision += 1
 
     def set_lang(self, lang: str) -> None:
         """Choose the language explicitly."""
-        if lang in ("th", "en") and lang != self.lang:
+        if lang in LANGS and lang != self.lang:
             self.toggle_lang()
 
     # ------------------------------------------------------------------ buttons

@@ -53,6 +53,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "idle.hours": ("เวลาให้บริการวันนี้ {open}–{close} น.", "Open today {open}–{close}"),
     "idle.closes": ("ปิดให้บริการเวลา {close} น.", "Closes at {close}"),
     "idle.closed": ("ปิดให้บริการแล้ว เปิดอีกครั้ง {open} น.", "Closed now, opens at {open}"),
+    "idle.closed_today": ("วันนี้ห้องสมุดปิดให้บริการ", "The library is closed today"),
+    "idle.closed_today_status": ("ปิดให้บริการทั้งวัน", "Closed all day"),
     "idle.thanks": ("ขอบคุณผู้ใช้บริการทุกท่าน", "Thank you for using the library"),
     "idle.offline": ("ไม่สามารถติดต่อเซิร์ฟเวอร์", "Server not reachable"),
     # loading

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 
+from broker import settings as device_settings
 from broker.contract import ContractError, check_device_id
 
 DEFAULT_MQTT = "mqtt://127.0.0.1:1883"
@@ -26,6 +27,14 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _lang(text: str) -> str:
+    """``--lang``, checked as broker.settings declares the ``lang`` setting."""
+    try:
+        return device_settings.SETTINGS["lang"].check("lang", text)
+    except ContractError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options."""
     p = argparse.ArgumentParser(prog="privcard kiosk", description="Run the privilege-card kiosk (Kivy).")
@@ -34,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reader", default="stdin", help="card reader spec: nfc:usb, nfc:udp:HOST:PORT, serial:..., hid:..., stdin, fake")
     p.add_argument("--size", type=_size, default=(800, 480), help="window size WxH (default 800x480, the Pi 7\" display)")
     p.add_argument("--fullscreen", action="store_true", help="fill the screen and hide the cursor")
-    p.add_argument("--lang", choices=("th", "en"), default="th", help="starting language (default th)")
+    p.add_argument("--lang", type=_lang, default=device_settings.defaults("kiosk")["lang"],
+                   help="starting language, th or en (default %(default)s; the server's config overrides it)")
     p.add_argument("--prefix", default="privcard", help="topic prefix (default %(default)s)")
     p.add_argument("--tz", default="Asia/Bangkok", help="library time zone for dates (default %(default)s)")
     p.add_argument("--hours", default="08:00-22:00", help="opening hours when the device config has none")
@@ -42,7 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--server-timeout", type=float, default=2.0, help="seconds to wait for an answer (default 2)")
     p.add_argument("--staff-pin", default=os.environ.get("PRIVCARD_KIOSK_STAFF_PIN"),
                    help="development only: a device-wide staff PIN when the server sends none")
-    p.add_argument("--control-port", type=int, default=None, help=argparse.SUPPRESS)  # tests/benchmark hook
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
     return p
 
@@ -84,8 +93,13 @@ def version() -> str:
         return "0.1.0+src"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: ``privcard kiosk --device-id ID --mqtt URL --reader SPEC``."""
+def main(argv: list[str] | None = None, *, on_start=()) -> int:
+    """Entry point: ``privcard kiosk --device-id ID --mqtt URL --reader SPEC``.
+
+    ``on_start``: callables given the running :class:`kiosk.app.KioskApp` once its bus
+    and reader have started (``KioskOptions.on_start``), for a program that embeds the
+    kiosk; the UI tests attach their control socket this way.
+    """
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -117,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         device_id=args.device_id, mqtt=args.mqtt, reader=args.reader, lang=args.lang, size=args.size,
         fullscreen=args.fullscreen, prefix=args.prefix, tz=args.tz, hours=parse_hours(args.hours),
         timings=Timings(idle_timeout=args.idle_timeout, server_timeout=args.server_timeout),
-        staff_pin=args.staff_pin, control_port=args.control_port, version=version(),
+        staff_pin=args.staff_pin, version=version(), on_start=tuple(on_start),
     )
     try:
         KioskApp(options).run()

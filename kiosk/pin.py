@@ -1,11 +1,12 @@
 """Staff PIN checks for the kiosk's staff screen (standard library only).
 
-The kiosk never stores staff PINs. It checks a typed PIN against a hash that
-reaches it over the bus, in this order:
+The kiosk never stores staff PINs. It checks a typed PIN, in this order, against:
 
 1. ``member["pin_hash"]`` in the server's answer for a staff card;
-2. the device config's ``settings["staff_pin_hash"]`` (one PIN for the device);
-3. ``settings["staff_pin"]`` in clear, or ``--staff-pin`` (development only).
+2. ``--staff-pin`` (development only: one PIN for the device, in clear).
+
+The device config carries no PIN (``broker.settings`` has no such setting); moving
+the check to the server is a later issue.
 
 Hash formats: the server's ``scrypt$N$R$P$SALTHEX$HEX`` (``server.service.hash_pin``),
 ``pbkdf2_sha256$ITERATIONS$SALT$HEX`` and ``sha256$SALT$HEX`` where HEX = sha256(SALT + PIN).
@@ -15,12 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-
-
-def hash_pin(pin: str, salt: str = "privcard", iterations: int = 100_000) -> str:
-    """Make a ``pbkdf2_sha256$…`` hash for a PIN (what the server should send)."""
-    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt.encode(), iterations).hex()
-    return f"pbkdf2_sha256${iterations}${salt}${digest}"
 
 
 def verify_hash(stored, pin: str) -> bool | None:
@@ -50,11 +45,10 @@ def verify_hash(stored, pin: str) -> bool | None:
     return None
 
 
-def make_pin_check(settings_source=lambda: {}, fallback_pin: str | None = None):
+def make_pin_check(fallback_pin: str | None = None):
     """A ``pin_check(member, pin) -> bool | None`` for :class:`kiosk.core.KioskCore`.
 
-    ``settings_source`` returns the device config's current settings dict.
-    None means no PIN is configured anywhere for this card.
+    ``fallback_pin`` is ``--staff-pin``. None means no PIN is known for this card.
     """
 
     def check(member: dict, pin: str) -> bool | None:
@@ -63,13 +57,8 @@ def make_pin_check(settings_source=lambda: {}, fallback_pin: str | None = None):
         result = verify_hash(member.get("pin_hash") if isinstance(member, dict) else None, pin)
         if result is not None:
             return result
-        settings = settings_source() or {}
-        result = verify_hash(settings.get("staff_pin_hash"), pin)
-        if result is not None:
-            return result
-        clear = settings.get("staff_pin") if isinstance(settings.get("staff_pin"), str) else fallback_pin
-        if clear:
-            return hmac.compare_digest(str(clear), pin)
+        if fallback_pin:
+            return hmac.compare_digest(str(fallback_pin), pin)
         return None
 
     return check

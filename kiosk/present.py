@@ -11,8 +11,11 @@ from datetime import date, datetime, time as dtime, timezone
 from zoneinfo import ZoneInfo
 
 from broker.contract import Answer, ContractError, parse_time
+from broker import settings as device_settings
+from broker.settings import WEEKDAYS
 
 from .i18n import (
+    LANGS,
     activity_label,
     format_date_long,
     format_date_short,
@@ -220,19 +223,69 @@ def seconds_to_next_minute(now: datetime) -> float:
     return 60.0 - now.second - now.microsecond / 1e6
 
 
+def read_config(settings) -> dict:
+    """What the kiosk takes from its retained config's settings, checked by ``broker.settings``.
+
+    Returns only what the config sets: ``library_name`` ({th, en}), ``tz`` (the
+    library's time zone), ``week_hours`` ({"mon": "08:00-22:00" | "closed", …}), ``lang``.
+    Raises ``SettingError`` naming the bad key's path (``hours.mon must be HH:MM-HH:MM or
+    closed, got '9-5'``) or ValueError for a time zone this machine does not know; the
+    kiosk then keeps its previous config. Keys this version does not know are in
+    ``ignored`` (a newer server), to log.
+    """
+    values, ignored = device_settings.parse("kiosk", settings)
+    out: dict = {"ignored": ignored}
+    library = values.get("library") or {}
+    if any(library.get(k) for k in LANGS):
+        out["library_name"] = {k: library[k] for k in LANGS if library.get(k)}
+    if library.get("timezone"):
+        try:
+            ZoneInfo(library["timezone"])
+        except Exception:  # ZoneInfoNotFoundError, or a name that is not a path
+            raise ValueError(f"library.timezone: unknown time zone {library['timezone']!r}") from None
+        out["tz"] = library["timezone"]
+    if settings.get("hours") is not None:
+        out["week_hours"] = values["hours"]
+    if settings.get("lang") is not None:
+        out["lang"] = values["lang"]
+    return out
+
+
+def hours_today(week: dict | None, today: date, default=DEFAULT_HOURS) -> tuple[str, str] | None:
+    """Today's (opens, closes) from the server's ``hours`` setting, None when closed all day.
+
+    ``week`` is ``{"mon": "08:00-22:00", "sun": "closed", …}`` as ``broker.settings``
+    checks it (so well formed); a weekday it leaves out, or no ``week`` at all, is ``default``.
+    """
+    span = (week or {}).get(WEEKDAYS[today.weekday()])
+    if span is None:
+        return default
+    if span == "closed":
+        return None
+    opens, closes = span.split("-")
+    return opens, closes
+
+
 def idle_view(now: datetime, lang: str, hours=DEFAULT_HOURS, library_name: dict | None = None) -> dict:
-    """The attract screen: library name, today's date, clock, hours, closing state."""
-    opens, closes = hours
+    """The attract screen: library name, today's date, clock, hours, closing state.
+
+    ``hours`` is today's (opens, closes), or None when the library is closed all day.
+    """
     hhmm = f"{now:%H:%M}"
-    if opens <= hhmm < closes:
-        status = tr("idle.closes", lang, close=closes)
+    if hours is None:
+        hours_text, status = tr("idle.closed_today", lang), tr("idle.closed_today_status", lang)
     else:
-        status = tr("idle.closed", lang, open=opens)
+        opens, closes = hours
+        hours_text = tr("idle.hours", lang, open=opens, close=closes)
+        if opens <= hhmm < closes:
+            status = tr("idle.closes", lang, close=closes)
+        else:
+            status = tr("idle.closed", lang, open=opens)
     return {
         "library": pick(library_name, lang) if library_name else tr("library_name", lang),
         "date": format_date_long(now.date(), lang),
         "clock": hhmm,
-        "hours": tr("idle.hours", lang, open=opens, close=closes),
+        "hours": hours_text,
         "status": status,
         "prompt": tr("idle.prompt", lang),
         "subprompt": tr("idle.subprompt", lang),

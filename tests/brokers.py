@@ -295,7 +295,7 @@ class GateProcess(LoggedProcess):
 
     def outbox_depth(self) -> int:
         """Taps waiting in its outbox (read from the SQLite file, safe while it runs)."""
-        from broker.outbox import Outbox
+        from gate.outbox import Outbox
 
         box = Outbox(self.state_dir / "outbox.db")
         try:

@@ -1,7 +1,7 @@
 """Card readers behind one small interface, chosen by a spec string.
 
 This module owns the reader port (:class:`CardReader`, :class:`CardRead`), the
-spec grammar and :func:`open_reader`, and UID normalisation. Each driver lives in
+spec grammar and :func:`open_reader`, and how a UID is reported (:func:`format_uid`). Each driver lives in
 its own module and imports its library (nfcpy, pyserial, evdev) only when opened,
 so ``import hardware.readers`` works without any of them::
 
@@ -52,7 +52,8 @@ __all__ = [
     "STATES",
     "parse_spec",
     "open_reader",
-    "normalize_uid",
+    "uid_from_text",
+    "format_uid",
     "decimal_to_hex",
 ]
 
@@ -245,21 +246,39 @@ def decimal_to_hex(text: str) -> str | None:
     return f"{value:08X}"
 
 
-def normalize_uid(text: str, *, decimal: bool = False, reverse: bool = False) -> str:
-    """Turn reader output into an upper-case hex UID; ValueError if it is not one.
+def uid_from_text(text: str, *, decimal: bool = False, reverse: bool = False) -> bytes:
+    """The UID bytes in what a text-speaking reader sent; ValueError if it holds none.
 
-    Byte separators (``:``, ``-``, ``.``, spaces) are dropped. With *decimal*, an
-    all-digit string of at most ten digits that fits in 32 bits is converted from
-    decimal first (see :func:`decimal_to_hex`); otherwise the text must already be
-    4-10 bytes of hex. *reverse* swaps the byte order, for wedge readers that print
-    MIFARE UIDs least-significant byte first.
+    This decodes the device's own output, it does not define what a UID is: byte
+    separators the device prints (``:``, ``-``, ``.``, spaces) are dropped; with
+    *decimal*, an all-digit string of at most ten digits that fits in 32 bits is a
+    decimal number (see :func:`decimal_to_hex`); otherwise the text must be 4-10
+    bytes of hex. *reverse* swaps the byte order, for wedge readers that print
+    MIFARE UIDs least-significant byte first. Readers report the bytes with
+    :func:`format_uid`, as the nfc reader does with the bytes it senses.
+
+        >>> format_uid(uid_from_text("2558070133", decimal=True))
+        '98790D75'
     """
     compact = _SEPARATORS_RE.sub("", text)
-    uid = decimal_to_hex(compact) if decimal else None
-    if uid is None:
-        uid = compact.upper()
-    if not _UID_RE.match(uid):
+    hexed = decimal_to_hex(compact) if decimal else None
+    try:
+        data = bytes.fromhex(hexed or compact) if compact.isascii() else b""
+    except ValueError:
+        data = b""
+    if not 4 <= len(data) <= 10:
         raise ValueError(f"not a card UID (4-10 bytes of hex): {text!r}")
-    if reverse:
-        uid = "".join(reversed([uid[i : i + 2] for i in range(0, len(uid), 2)]))
-    return uid
+    return data[::-1] if reverse else data
+
+
+def format_uid(data: bytes) -> str:
+    """UID bytes as every reader reports them in :attr:`CardRead.uid`: upper-case hex, no separators.
+
+    Formatting, not normalising. The UID's canonical text is the bus contract's
+    (``broker.contract.UID_RE``, upper-case hex of 4-10 bytes), and the gate and kiosk
+    pass every read through ``broker.contract.normalise_uid``, the one normaliser. This
+    package cannot import broker (both are bottom layers); ``CardRead`` refuses anything
+    else, and tests/unit/test_hardware_readers.py checks that what a reader reports is
+    exactly what the contract accepts unchanged.
+    """
+    return data.hex().upper()

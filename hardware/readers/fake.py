@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import queue
 
-from hardware.readers import CardRead, CardReader, ReaderError, ReaderSpec, normalize_uid
+from hardware.readers import CardRead, CardReader, ReaderError, ReaderSpec, format_uid, uid_from_text
 
 _CLOSE = object()  # queued by close() to wake a blocked read()
 
@@ -45,9 +45,9 @@ class FakeReader(CardReader):
         return cls(parsed.spec)
 
     def present(self, uid: str, technology: str = "iso14443a") -> None:
-        """Tap a card: the next read() returns it (UID normalised to upper-case hex)."""
+        """Tap a card: the next read() returns it (the UID text decoded, reported as upper-case hex)."""
         try:
-            card = CardRead(uid=normalize_uid(uid), technology=technology)
+            card = CardRead(uid=format_uid(uid_from_text(uid)), technology=technology)
         except ValueError as error:
             raise ReaderError(str(error)) from None
         if self.state == "ok":  # a card tapped on an unplugged reader is never seen

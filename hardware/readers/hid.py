@@ -29,7 +29,7 @@ import logging
 import select
 import time
 
-from hardware.readers import CardRead, ReaderError, ReaderSpec, normalize_uid
+from hardware.readers import CardRead, ReaderError, ReaderSpec, format_uid, uid_from_text
 from hardware.readers.base import ReopeningReader
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class HidReader(ReopeningReader):
     def line_to_card(self, line: str) -> CardRead | None:
         """Turn one typed line into a CardRead, or None (logged) if it is not a UID."""
         try:
-            return CardRead(uid=normalize_uid(line, decimal=self.decimal, reverse=self.reverse), technology="hid")
+            return CardRead(uid=format_uid(uid_from_text(line, decimal=self.decimal, reverse=self.reverse)), technology="hid")
         except ValueError as error:
             log.warning("%s: ignored input: %s", self.spec, error)
             return None

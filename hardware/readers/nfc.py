@@ -44,7 +44,7 @@ import logging
 import re
 import time
 
-from hardware.readers import CardRead, ReaderError, ReaderSpec
+from hardware.readers import CardRead, ReaderError, ReaderSpec, format_uid
 from hardware.readers.base import ReopeningReader
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def uid_from_target(target) -> CardRead | None:
     if not 4 <= len(uid) <= 10:
         log.debug("ignoring %s target with %d-byte identifier", brty, len(uid))
         return None
-    return CardRead(uid=uid.hex().upper(), technology=technology)
+    return CardRead(uid=format_uid(uid), technology=technology)
 
 
 class NfcReader(ReopeningReader):

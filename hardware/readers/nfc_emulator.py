@@ -47,7 +47,7 @@ import sys
 import threading
 import time
 
-from hardware.readers import ReaderError, normalize_uid
+from hardware.readers import ReaderError, format_uid, uid_from_text
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def emulate_card(
     import nfc
     import nfc.clf
 
-    uid = normalize_uid(uid_hex)
+    uid = format_uid(uid_from_text(uid_hex))
     stop_event = stop_event or threading.Event()
     target = _local_target(uid, technology)
     clf = nfc.ContactlessFrontend()
@@ -191,7 +191,7 @@ class EmulatedCard:
         self, uid_hex: str, host: str = "localhost", port: int = 54321, *, technology: str = "iso14443a"
     ) -> None:
         """Prepare to emulate *uid_hex* on ``udp:host:port``."""
-        self.uid = normalize_uid(uid_hex)
+        self.uid = format_uid(uid_from_text(uid_hex))
         _local_target(self.uid, technology)  # validate now, not in the thread
         self.host, self.port, self.technology = host, port, technology
         self.stop_event = threading.Event()

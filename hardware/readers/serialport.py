@@ -21,7 +21,7 @@ Formats:
 
 ``line``
     Readers that send ``UID\\r\\n`` (or ``\\n``, ``\\r``); technology ``line``.
-    ``decimal=1`` converts a decimal UID (see :func:`hardware.readers.normalize_uid`),
+    ``decimal=1`` converts a decimal UID (see :func:`hardware.readers.uid_from_text`),
     ``reverse=1`` swaps its byte order. Default ``release=0``.
 
 Options: ``format``, ``baud`` (default 9600), ``release``, ``decimal``, ``reverse``.
@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from functools import reduce
 
-from hardware.readers import CardRead, ReaderError, ReaderSpec, normalize_uid
+from hardware.readers import CardRead, ReaderError, ReaderSpec, format_uid, uid_from_text
 from hardware.readers.base import ReopeningReader
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def parse_rdm6300_stream(buffer: bytes) -> tuple[list[str], list[bytes], bytes]:
         if reduce(lambda a, b: a ^ b, data) != int(text[10:12], 16):
             rejected.append(bytes(frame))
         else:
-            uids.append(text[:10])
+            uids.append(format_uid(data))
         start = buffer.find(STX, start + FRAME_LEN)
     return uids, rejected, b""
 
@@ -196,7 +196,7 @@ class SerialReader(ReopeningReader):
         for line in lines:
             try:
                 cards.append(
-                    CardRead(uid=normalize_uid(line, decimal=self.decimal, reverse=self.reverse), technology="line")
+                    CardRead(uid=format_uid(uid_from_text(line, decimal=self.decimal, reverse=self.reverse)), technology="line")
                 )
             except ValueError as error:
                 log.warning("%s: ignored line: %s", self.spec, error)

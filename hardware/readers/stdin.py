@@ -5,7 +5,7 @@ drive a whole gate process by writing UIDs to its stdin pipe. Blank lines are
 skipped, a line that is not a UID is logged and skipped, and end of input puts
 the reader in state ``"closed"`` (read() then returns None at once, so a gate
 can exit when its input ends). ``stdin?decimal=1`` accepts decimal UIDs as a
-wedge reader types them (see :func:`hardware.readers.normalize_uid`).
+wedge reader types them (see :func:`hardware.readers.uid_from_text`).
 
 The reader uses ``select`` + ``os.read`` on the file descriptor, so read(timeout)
 honours its timeout on pipes and terminals alike; a stream without a descriptor
@@ -22,7 +22,7 @@ import threading
 import time
 from typing import TextIO
 
-from hardware.readers import CardRead, CardReader, ReaderSpec, normalize_uid
+from hardware.readers import CardRead, CardReader, ReaderSpec, format_uid, uid_from_text
 from hardware.readers.serialport import parse_lines
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class StdinReader(CardReader):
     def _to_card(self, line: str) -> CardRead | None:
         """A CardRead for one line, or None (logged) if it is not a UID."""
         try:
-            return CardRead(uid=normalize_uid(line, decimal=self.decimal), technology="stdin")
+            return CardRead(uid=format_uid(uid_from_text(line, decimal=self.decimal)), technology="stdin")
         except ValueError as error:
             log.warning("stdin: ignored line: %s", error)
             return None

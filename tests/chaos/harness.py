@@ -7,7 +7,7 @@ What runs (all real, on this machine):
 - ``privcard server`` process(es) — one, or N replicas with ``--shared`` on PostgreSQL;
 - gates: ``real_gates`` real ``privcard gate`` processes (``--reader stdin``, fed by
   the harness), the rest in-harness: the real :class:`gate.controller.Controller`
-  with the real :class:`broker.outbox.Outbox` and :class:`broker.client.BusClient`
+  with the real :class:`gate.outbox.Outbox` and :class:`broker.client.BusClient`
   (only the card reader and the indicator are replaced);
 - a TCP proxy in front of every gate, to cut it off the network and back.
 
@@ -158,6 +158,9 @@ class NullIndicator:
     def open_door(self, open_ms: int) -> None:
         pass
 
+    def on_exit_button(self, callback) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -169,7 +172,7 @@ class SimGate:
     """An in-harness gate: the real Controller, Outbox and BusClient; reader and LEDs replaced."""
 
     def __init__(self, device_id: str, url: str, state_dir: Path):
-        from broker.outbox import Outbox
+        from gate.outbox import Outbox
         from gate.controller import Controller, GateSettings
 
         self.device_id = device_id

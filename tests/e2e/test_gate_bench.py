@@ -1,4 +1,4 @@
-"""`python -m gate.bench --json` runs end to end and reports the promised figures.
+"""`python -m tests.e2e.gate_bench --json` runs end to end and reports the promised figures.
 
 A smoke test of the benchmark's behaviour (real Mosquitto, server and gate process,
 a handful of taps), not of its timings: the figures depend on the machine's load.
@@ -30,7 +30,7 @@ def test_gate_bench_reports_offline_online_and_memory_figures():
         pytest.fail("the gate benchmark needs Mosquitto (apt-get install mosquitto)", pytrace=False)
     env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "gate.bench", "--taps", "8", "--silent-taps", "1", "--pace-ms", "20", "--json"],
+        [sys.executable, "-m", "tests.e2e.gate_bench", "--taps", "8", "--silent-taps", "1", "--pace-ms", "20", "--json"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

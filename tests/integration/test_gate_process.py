@@ -68,7 +68,7 @@ def gate(bus, tmp_path):
     procs = []
 
     def start(*extra):
-        g = GateProcess(DEV, bus.url, tmp_path / "state", "--clock-check", "always-ok", "--heartbeat-s", "0.5",
+        g = GateProcess(DEV, bus.url, tmp_path / "state", "--clock-check", "always-ok", "--heartbeat-s", "1",
                         *extra)
         procs.append(g)
         g.wait_line(r" gate-it ready: ")

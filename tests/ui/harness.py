@@ -2,9 +2,9 @@
 
 - :class:`Xvfb` starts a virtual X server on a display number it picks itself
   (``-displayfd``), and fails loudly with the install command when Xvfb is missing.
-- :class:`KioskProcess` runs ``python -m kiosk.main`` (the real ``privcard kiosk``
+- :class:`KioskProcess` runs ``python -m tests.ui.kiosk_launcher`` (the real ``privcard kiosk``
   entry point) in its own process — Kivy keeps global state, one app per process —
-  with the hidden ``--control-port 0`` hook, and talks JSON lines to it.
+  with the control socket of :mod:`tests.ui.control` attached, and talks JSON lines to it.
 """
 
 from __future__ import annotations
@@ -83,8 +83,9 @@ class KioskProcess:
 
     def __init__(self, display: str, mqtt_url: str, *, device_id="kiosk-test", size="800x480", lang="th",
                  reader="stdin", extra=(), env=None):
-        self.args = [sys.executable, "-m", "kiosk.main", "--device-id", device_id, "--mqtt", mqtt_url,
-                     "--reader", reader, "--size", size, "--lang", lang, "--control-port", "0", *extra]
+        self.args = [sys.executable, "-m", "tests.ui.kiosk_launcher", "--control-port", "0",
+                     "--device-id", device_id, "--mqtt", mqtt_url,
+                     "--reader", reader, "--size", size, "--lang", lang, *extra]
         self.env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(REPO), "KIVY_NO_ARGS": "1",
                     "PYTHONUNBUFFERED": "1", **(env or {})}
         self.env.pop("WAYLAND_DISPLAY", None)

@@ -10,10 +10,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from broker import contract
+from broker import settings as S
 from broker.contract import Allowlist, DeviceConfig, Tap, TapResult
-from broker.outbox import Outbox
-from gate.controller import ClockCheck, Controller, GateError, GateSettings, offline_decision
-from gate.fakes import FakeBus, FakeClock, RecordingIndicator
+from gate.controller import SERVER_SET, ClockCheck, Controller, GateError, GateSettings, offline_decision
+from gate.main import build_parser
+from gate.outbox import Outbox
+from tests.gate_fakes import FakeBus, FakeClock, RecordingIndicator
 
 DEV = "gate-1"
 CARD = "04A1B2C3"
@@ -223,10 +225,11 @@ def config(**settings) -> bytes:
 def test_retained_config_is_applied_live(rig):
     ctl, bus, ind, box, _ = rig(responder=answering_server())
     bus.deliver(contract.config_topic(DEV), config(open_ms=1200, offline_policy="open", repeat_s=1,
-                                                   pins={"relay": 17}, library={"en": "x"}))
+                                                   pins={"relay": 5}, library={"en": "x"}))
     s = ctl.settings
     assert (s.open_ms, s.offline_policy, s.repeat_s, s.activity, s.revision) == (1200, "open", 1, "entry", 2)
-    assert ctl.indicator is not ind and ctl.indicator.pins == {"relay": 17} and ind.closed
+    # pins set in a config apply over the kind's default wiring (broker.settings), as on the server
+    assert ctl.indicator is not ind and ctl.indicator.pins == {**S.defaults("gate")["pins"], "relay": 5} and ind.closed
     ctl.handle_read(CARD)
     assert ctl.indicator.doors == [1200]
 
@@ -239,8 +242,11 @@ def test_corrupt_config_is_rejected_and_the_last_good_one_stays(rig, caplog):
         bus.deliver(contract.config_topic(DEV), config(open_ms="long", revision=4))
         bus.deliver(contract.config_topic(DEV), config(open_ms=999999, revision=5))
         bus.deliver(contract.config_topic(DEV), config(kind="kiosk", revision=6))
+        bus.deliver(contract.config_topic(DEV), config(pins={"relay": 40}, revision=7))
     assert ctl.settings.open_ms == 1500 and ctl.settings.revision == 3
-    assert caplog.text.count("REJECTED") == 4 and "keeping revision 3" in caplog.text
+    assert caplog.text.count("REJECTED") == 5 and "keeping revision 3" in caplog.text
+    assert "open_ms must be a whole number from 100 to 60000, got 999999" in caplog.text
+    assert "pins.relay must be a BCM pin number from 0 to 27 or null, got 40" in caplog.text
 
 
 def test_config_and_allowlist_survive_a_restart_via_the_state_dir(rig, tmp_path):
@@ -261,6 +267,28 @@ def test_settings_validation():
         GateSettings(DEV, kind="kiosk")
     with pytest.raises(GateError, match="repeat_s"):
         GateSettings(DEV, repeat_s=-1)
+    with pytest.raises(GateError, match="heartbeat_s must be a number from 1 to 3600"):
+        GateSettings(DEV, heartbeat_s=0.5)
+    with pytest.raises(GateError, match="window"):
+        GateSettings(DEV, window=0)
+
+
+def test_settings_defaults_are_broker_settings_for_the_kind():
+    for kind in ("gate", "counter"):
+        s, declared = GateSettings(DEV, kind=kind), S.defaults(kind)
+        assert {k: getattr(s, k) for k in SERVER_SET if k in declared} == {k: declared[k] for k in SERVER_SET
+                                                                          if k in declared}
+    assert GateSettings(DEV, kind="counter").pins["relay"] is None
+
+
+def test_command_line_defaults_are_broker_settings_and_bad_values_are_refused(capsys):
+    args = build_parser().parse_args(["--device-id", DEV])
+    declared = S.defaults("gate")
+    assert {k: getattr(args, k) for k in SERVER_SET if k != "pins"} == {k: declared[k] for k in SERVER_SET
+                                                                         if k != "pins"}
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--device-id", DEV, "--open-ms", "50"])
+    assert "open_ms must be a whole number from 100 to 60000, got 50" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- the sender
@@ -359,8 +387,8 @@ def test_status_online_on_connect_with_outbox_depth(rig):
 
 
 def test_heartbeat_repeats_the_status(rig):
-    ctl, bus, *_ = rig(heartbeat_s=0.1)
-    assert wait_until(lambda: len(bus.sent("/status")) >= 3, 3)
+    ctl, bus, *_ = rig(heartbeat_s=1)  # the shortest heartbeat broker.settings allows
+    assert wait_until(lambda: len(bus.sent("/status")) >= 3, 4)
 
 
 def test_clock_check_modes(tmp_path):

@@ -9,9 +9,9 @@ import pytest
 
 from broker import contract
 from broker.contract import DeviceConfig, Tap, TapResult
-from broker.outbox import Outbox
+from gate.outbox import Outbox
 from gate.controller import Controller, GateSettings
-from gate.fakes import FakeBus, FakeClock
+from tests.gate_fakes import FakeBus, FakeClock
 
 pytest.importorskip("gpiozero")
 from gpiozero.pins.mock import MockFactory  # noqa: E402

@@ -12,6 +12,8 @@ pytest.importorskip("gpiozero")
 from gpiozero import Device  # noqa: E402
 from gpiozero.pins.mock import MockFactory  # noqa: E402
 
+from broker.settings import SettingError  # noqa: E402
+from hardware import outputs  # noqa: E402
 from hardware import HardwareError  # noqa: E402
 from hardware.outputs import GpioIndicator, Pins, PrintIndicator, make_indicator  # noqa: E402
 
@@ -250,3 +252,32 @@ def test_without_a_pin_factory_off_a_pi_the_error_says_what_to_do(monkeypatch):
         assert "--no-gpio or GPIOZERO_PIN_FACTORY=mock" in str(error)
     else:  # on a real Raspberry Pi the default factory loads
         indicator.close()
+
+
+# ---------------------------------------------------------------- limits agree with broker.settings
+
+
+def _accepted(check, value) -> bool:
+    try:
+        check(value)
+    except (HardwareError, SettingError):
+        return False
+    return True
+
+
+def test_pin_and_door_pulse_limits_agree_with_broker_settings(indicator):
+    """hardware imports none of ours, so its limits are written twice; this keeps them equal."""
+    from broker import settings as S
+
+    assert (outputs.MIN_PIN, outputs.MAX_PIN) == (S.MIN_PIN, S.MAX_PIN)
+    assert set(outputs._PIN_FIELDS) == set(S.PIN_NAMES)
+    for pin in (-1, 0, 17, 27, 28, 40, True, 3.0, None):
+        assert _accepted(lambda p: Pins(relay=None, green=None, red=None, amber=None, buzzer=None, exit_button=p), pin) \
+            == _accepted(lambda p: S.check("gate", {"pins": {"relay": None, "green": None, "red": None, "amber": None,
+                                                             "buzzer": None, "exit_button": p}}), pin), pin
+    for open_ms in (0, 99, 100, 3000, 60_000, 60_001, True, 100.0):
+        assert _accepted(indicator.open_door, open_ms) == _accepted(lambda v: S.check("gate", {"open_ms": v}), open_ms), \
+            open_ms
+    # the reference wiring of docs/hardware.md, as both sides default to it
+    assert {k: v for k, v in Pins().assigned().items()} == {k: v for k, v in S.defaults("gate")["pins"].items()
+                                                           if v is not None}

@@ -14,10 +14,12 @@ from hardware.readers import (
     CardRead,
     ReaderError,
     decimal_to_hex,
-    normalize_uid,
+    format_uid,
+    uid_from_text,
     open_reader,
     parse_spec,
 )
+from hardware import readers as hardware_readers
 from hardware.readers.base import ArrivalFilter, Backoff
 from hardware.readers.fake import FakeReader
 from hardware.readers.serialport import parse_lines, parse_rdm6300_stream, rdm6300_frame
@@ -81,27 +83,54 @@ def test_bad_specs_raise_reader_error_quoting_the_problem(spec, message):
 def test_decimal_wedge_output_becomes_hex_of_the_4_byte_value():
     assert decimal_to_hex("2558070133") == "98790D75"
     assert decimal_to_hex("0000000123") == "0000007B"
-    assert normalize_uid("2558070133", decimal=True) == "98790D75"
+    assert format_uid(uid_from_text("2558070133", decimal=True)) == "98790D75"
 
 
 def test_digits_that_are_not_a_32_bit_number_stay_hex():
     # Larger than 0xFFFFFFFF: must be an all-digit 5-byte hex UID (e.g. EM4100).
     assert decimal_to_hex("4294967296") is None
-    assert normalize_uid("4294967296", decimal=True) == "4294967296"
+    assert format_uid(uid_from_text("4294967296", decimal=True)) == "4294967296"
     assert decimal_to_hex("12345678901") is None  # 11 digits
-    assert normalize_uid("2558070133", decimal=False) == "2558070133"
+    assert format_uid(uid_from_text("2558070133", decimal=False)) == "2558070133"
 
 
-def test_normalize_uid_uppercases_drops_separators_and_reverses():
-    assert normalize_uid("04:a2:b3:c4") == "04A2B3C4"
-    assert normalize_uid(" 04-a2-b3-c4-d5-e6-f7\n") == "04A2B3C4D5E6F7"
-    assert normalize_uid("2558070133", decimal=True, reverse=True) == "750D7998"
+def test_uid_from_text_uppercases_drops_separators_and_reverses():
+    assert format_uid(uid_from_text("04:a2:b3:c4")) == "04A2B3C4"
+    assert format_uid(uid_from_text(" 04-a2-b3-c4-d5-e6-f7\n")) == "04A2B3C4D5E6F7"
+    assert format_uid(uid_from_text("2558070133", decimal=True, reverse=True)) == "750D7998"
 
 
 @pytest.mark.parametrize("text", ["", "XYZXYZXY", "ABCDEF", "ABCDEF123", "00" * 11, "0x04A2B3C4"])
-def test_normalize_uid_rejects_what_is_not_4_to_10_bytes_of_hex(text):
+def test_uid_from_text_rejects_what_is_not_4_to_10_bytes_of_hex(text):
     with pytest.raises(ValueError, match="not a card UID"):
-        normalize_uid(text)
+        uid_from_text(text)
+
+
+def _fake_read() -> str:
+    reader = FakeReader()
+    reader.present("04:a1:b2:c3")
+    return reader.read(timeout=1).uid
+
+
+@pytest.mark.parametrize("reported", [
+    _fake_read,
+    lambda: StdinReader(stream=io.StringIO(" 04-a2-b3-c4-d5-e6-f7\n")).read(timeout=1).uid,
+    lambda: format_uid(uid_from_text("2558070133", decimal=True, reverse=True)),  # a wedge reader
+    lambda: format_uid(bytes(range(1, 11))),  # what the nfc reader makes of 10 sensed bytes
+    lambda: parse_rdm6300_stream(DATASHEET_FRAME)[0][0],
+], ids=["fake", "stdin", "hid-decimal-reversed", "nfc-bytes", "rdm6300"])
+def test_what_a_reader_reports_is_the_uid_the_server_expects(reported):
+    """The contract's normaliser (the only one) leaves a reported UID unchanged, and the wire accepts it."""
+    from datetime import datetime, timezone
+
+    from broker import contract
+
+    uid = reported()
+    assert contract.normalise_uid(uid) == uid
+    assert contract.UID_RE.pattern == hardware_readers._UID_RE.pattern
+    tap = contract.Tap("gate-1:1", uid, datetime(2025, 1, 6, 9, tzinfo=timezone.utc), True)
+    assert contract.Tap.parse(tap.encode()).uid == uid
+    assert contract.Query.parse(contract.Query("q-1", uid).encode()).uid == uid
 
 
 def test_card_read_refuses_lower_case_and_unknown_technology():
@@ -311,7 +340,7 @@ def test_wedge_keystrokes_become_a_card_uid():
         if line is not None:
             lines.append(line)
     assert lines == ["2558070133"]
-    assert normalize_uid(lines[0], decimal=True) == "98790D75"
+    assert format_uid(uid_from_text(lines[0], decimal=True)) == "98790D75"
     # Keypad digits, hex letters and KPENTER work too; stale half-lines are dropped.
     assert keys.feed("KEY_9", now=10.0) is None
     for name in ["KEY_KP0", "KEY_4", "KEY_A", "KEY_B", "KEY_1", "KEY_2", "KEY_C", "KEY_D"]:

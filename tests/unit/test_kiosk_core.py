@@ -9,7 +9,8 @@ import pytest
 from broker.contract import Answer, Feedback, Query
 from kiosk import core
 from kiosk.core import KioskCore, SendFeedback, SendQuery
-from kiosk.pin import hash_pin, make_pin_check
+from kiosk.pin import make_pin_check
+from tests.pin_hashes import hash_pin
 
 UID_A = "04A1B2C3D4E5F6"
 UID_B = "0499887766"

@@ -8,8 +8,11 @@ import pytest
 
 from broker.contract import Answer
 from kiosk import i18n
-from kiosk.pin import hash_pin, make_pin_check, verify_hash
-from kiosk.present import history_rows, idle_view, member_view, message_view, parse_hours, seconds_to_next_minute
+from kiosk.pin import make_pin_check, verify_hash
+from broker.settings import SettingError
+from kiosk.present import (history_rows, hours_today, idle_view, member_view, message_view, parse_hours,
+                           read_config, seconds_to_next_minute)
+from tests.pin_hashes import hash_pin
 
 FULL = Answer(
     query_id="q1", outcome="member",
@@ -133,13 +136,53 @@ def test_idle_view_hours_and_clock():
     assert parse_hours("nonsense") == ("08:00", "22:00")
 
 
+def test_idle_view_shows_todays_hours_from_the_servers_week():
+    week = {"mon": "09:30-16:45", "tue": "10:00-24:00", "sun": "closed"}
+    monday, tuesday, wednesday, sunday = (date(2025, 1, d) for d in (6, 7, 8, 12))
+    assert hours_today(week, monday) == ("09:30", "16:45")
+    assert hours_today(week, tuesday) == ("10:00", "24:00")
+    assert hours_today(week, wednesday) == ("08:00", "22:00")  # a day the week leaves out: the default
+    assert hours_today(None, wednesday, ("07:00", "19:00")) == ("07:00", "19:00")
+    assert hours_today(week, sunday) is None
+    assert idle_view(datetime(2025, 1, 6, 10), "en", hours_today(week, monday))["hours"] == "Open today 09:30–16:45"
+    assert idle_view(datetime(2025, 1, 7, 23, 30), "en", hours_today(week, tuesday))["status"] == "Closes at 24:00"
+    closed_th = idle_view(datetime(2025, 1, 12, 10), "th", None)
+    assert (closed_th["hours"], closed_th["status"]) == ("วันนี้ห้องสมุดปิดให้บริการ", "ปิดให้บริการทั้งวัน")
+    closed_en = idle_view(datetime(2025, 1, 12, 10), "en", None)
+    assert (closed_en["hours"], closed_en["status"]) == ("The library is closed today", "Closed all day")
+
+
+def test_read_config_takes_library_hours_and_lang_as_the_server_sends_them():
+    sent = {"lang": "en", "heartbeat_s": 30, "reader": "nfc:usb",
+            "library": {"th": "หอสมุดกลาง", "en": "Central Library", "timezone": "Asia/Bangkok"},
+            "hours": {"mon": "09:00-17:00", "sun": "closed"}, "from_a_newer_server": 1}
+    got = read_config(sent)
+    assert got == {"library_name": {"th": "หอสมุดกลาง", "en": "Central Library"}, "tz": "Asia/Bangkok",
+                   "week_hours": {"mon": "09:00-17:00", "sun": "closed"}, "lang": "en",
+                   "ignored": ["from_a_newer_server"]}
+    assert read_config({}) == {"ignored": []}  # nothing set: the kiosk keeps what it has
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"hours": {"mon": "9-5"}}, "hours.mon must be HH:MM-HH:MM or closed, got '9-5'"),
+    ({"hours": {"monday": "closed"}}, "hours.monday is not a weekday"),
+    ({"lang": "fr"}, "lang must be one of th, en, got 'fr'"),
+    ({"library": {"en": ""}}, "library.en must be text"),
+    ({"library": {"en": "X", "timezone": "Mars/Olympus"}}, "library.timezone: unknown time zone 'Mars/Olympus'"),
+])
+def test_read_config_refuses_a_bad_value_naming_its_path(settings, message):
+    with pytest.raises((SettingError, ValueError)) as caught:
+        read_config(settings)
+    assert message in str(caught.value)
+
+
 def test_pin_hashes():
     stored = hash_pin("1234", salt="s", iterations=1000)
     assert verify_hash(stored, "1234") is True and verify_hash(stored, "4321") is False
     import hashlib
     assert verify_hash("sha256$ab$" + hashlib.sha256(b"ab1234").hexdigest(), "1234") is True
     assert verify_hash("md5$x", "1234") is None and verify_hash(None, "1") is None
-    check = make_pin_check(lambda: {"staff_pin": "2468"})
+    check = make_pin_check("2468")  # --staff-pin
     assert check({}, "2468") is True and check({}, "1111") is False and check({}, "") is False
     assert make_pin_check()({}, "1") is None
     assert make_pin_check(fallback_pin="77")({}, "77") is True

@@ -1,18 +1,18 @@
-"""A control socket for UI tests and the benchmark (``--control-port``, hidden option).
+"""A control socket for UI tests and the benchmark, attached by :mod:`tests.ui.kiosk_launcher`.
 
 JSON lines over TCP on 127.0.0.1: each request is run on Kivy's main thread
 after the next frame has been drawn, and answered with one JSON line. Taps go
 through :meth:`KioskApp.card_read`, the same path the reader thread uses;
 presses are simulated touches dispatched through the window like a finger's.
 
-Never enabled unless ``--control-port`` is given; it listens on loopback only.
+Test code: the product kiosk never imports it. The launcher hands
+:func:`attach` to ``kiosk.main.main(on_start=…)``; it listens on loopback only.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import socketserver
 import threading
 import time
@@ -305,4 +305,15 @@ def _owner(widget):
     return None
 
 
-__all__ = ["ControlServer", "SimTouch", "socket"]
+__all__ = ["ControlServer", "SimTouch", "attach"]
+
+
+def attach(port: int):
+    """An on-start hook for ``kiosk.main.main``: serve control commands for the app on ``port``."""
+
+    def hook(app) -> None:
+        server = ControlServer(app, port)
+        server.start()
+        app.bind(on_stop=lambda *_: server.stop())
+
+    return hook

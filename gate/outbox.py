@@ -1,8 +1,8 @@
-"""The device outbox: taps a gate has read but the server has not yet answered.
+"""The gate's outbox: taps a gate has read but the server has not yet answered.
 
 A gate writes every tap here (SQLite, WAL, ``synchronous=FULL``) *before* it gives
 the patron any feedback, and deletes it only when the server's ``result`` for that
-``tap_id`` arrives (DESIGN.md, "Reliability principles"). The tap ids come from a
+``tap_id`` arrives (docs/architecture.md, "Reliability principles"). The tap ids come from a
 persistent per-device sequence that survives restarts and ``kill -9`` and is never
 reused, even for taps already removed.
 
@@ -29,8 +29,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 
-from broker.client import BrokerError
 from broker.contract import TAP_ID_RE, Tap, check_device_id, format_time, now_utc, parse_time
+from gate.errors import GateError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sequence (
@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS taps (
 """
 
 
-class OutboxError(BrokerError):
+class OutboxError(GateError):
     """The outbox database cannot be opened or written."""
 
 

@@ -1,10 +1,11 @@
-"""Fakes for the controller's ports, shipped as real code (tests, demos, benchmarks).
+"""Fakes for the gate controller's ports, used by the gate's unit tests.
 
 - :class:`FakeBus` — an in-memory bus: records publishes, delivers to subscribers,
   can be "disconnected", and can run a responder (a tiny fake server).
 - :class:`RecordingIndicator` — remembers every signal and door pulse, with times.
-- :class:`PrintIndicator` — ``--no-gpio`` fallback when ``hardware.outputs`` is absent.
 - :class:`FakeClock` — a wall clock and monotonic clock the test moves by hand.
+
+The product's own ``--no-gpio`` indicator is ``hardware.outputs.PrintIndicator``.
 
     >>> bus = FakeBus(connected=True)
     >>> got = []
@@ -16,7 +17,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -123,6 +123,7 @@ class RecordingIndicator:
         self.events: list[tuple[str, object, float]] = []
         self.closed = False
         self.probe = probe
+        self.exit_callbacks: list[Callable[[], None]] = []
 
     def signal(self, outcome: str, offline: bool = False) -> None:
         """Record an outcome (and what ``probe`` said at that moment)."""
@@ -134,27 +135,13 @@ class RecordingIndicator:
         self.doors.append(open_ms)
         self.events.append(("door", open_ms, time.monotonic()))
 
+    def on_exit_button(self, callback: Callable[[], None]) -> None:
+        """Remember the exit-button callback (there is no button to press)."""
+        self.exit_callbacks.append(callback)
+
     def close(self) -> None:
         """Release."""
         self.closed = True
-
-
-class PrintIndicator:
-    """Prints the feedback (``--no-gpio`` without ``hardware.outputs``)."""
-
-    def __init__(self, pins: dict | None = None, stream=None):
-        self.stream = stream or sys.stdout
-
-    def signal(self, outcome: str, offline: bool = False) -> None:
-        """Print the outcome."""
-        print(f"[indicator] {outcome}", file=self.stream, flush=True)
-
-    def open_door(self, open_ms: int) -> None:
-        """Print the relay pulse."""
-        print(f"[relay] open {open_ms} ms", file=self.stream, flush=True)
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 class FakeClock:

@@ -1,4 +1,4 @@
-"""The device outbox: durable, ordered, ids never reused."""
+"""The gate's outbox: durable, ordered, ids never reused."""
 
 import threading
 from datetime import datetime, timedelta, timezone
@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from broker.contract import Tap
-from broker.outbox import Outbox, OutboxError, make_tap_id
+from gate.outbox import Outbox, OutboxError, make_tap_id
 
 BKK = timezone(timedelta(hours=7))
 T0 = datetime(2025, 1, 6, 8, 30, 0, 123000, tzinfo=BKK)

@@ -1,15 +1,15 @@
-"""The outbox after a writer is killed with SIGKILL mid-stream."""
+"""The gate's outbox after a writer is killed with SIGKILL mid-stream."""
 
 import subprocess
 from datetime import datetime, timezone
 
-from broker.outbox import Outbox
+from gate.outbox import Outbox
 from tests.brokers import PYTHON, python_env
 
 WRITER = """
 import sys
 from broker.contract import now_utc
-from broker.outbox import Outbox
+from gate.outbox import Outbox
 box = Outbox(sys.argv[1])
 while True:
     tap = box.create("gate-7", "04A1B2C3", now_utc(), True)

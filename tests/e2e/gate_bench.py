@@ -1,6 +1,6 @@
-"""Gate benchmark: tap → feedback on a real ``privcard gate`` process, against baselines.
+"""Gate benchmark (test code: it sets up a real server, so it lives under tests/): tap → feedback on a real ``privcard gate`` process, against baselines.
 
-    .venv/bin/python -m gate.bench [--taps 300] [--pace-ms 30] [--json]
+    .venv/bin/python -m tests.e2e.gate_bench [--taps 300] [--pace-ms 30] [--json]
 
 Everything runs for real, in one run, on this machine: Mosquitto on a free port, the
 real ``privcard server`` on a fresh SQLite database (two gate devices and members set
@@ -53,7 +53,7 @@ from pathlib import Path
 
 from broker.net import free_port, stop_process, wait_port
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 GATE = "bench-gate"
 CLIENT = "bench-mqtt"
 WARMUP = 10
@@ -311,7 +311,7 @@ def outbox_create_ms(box, uid: str) -> float:
 
 def run(taps: int, silent_taps: int, pace_s: float, workdir: Path, log) -> dict:
     """Start everything, measure, stop everything; the figures as a dict."""
-    from broker.outbox import Outbox
+    from gate.outbox import Outbox
 
     load_start = os.getloadavg()
     members = WARMUP + 2 * taps + silent_taps + taps  # gate online + client + silent + offline: never a repeat
@@ -525,7 +525,7 @@ def report(r: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
-    p = argparse.ArgumentParser(prog="python -m gate.bench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tests.e2e.gate_bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--taps", type=int, default=300, help="taps per phase (online, offline; default %(default)s)")
     p.add_argument("--silent-taps", type=int, default=10,
                    help="taps with the server stopped (each waits decision_timeout_ms; default %(default)s)")
