@@ -38,7 +38,7 @@ def test_existing_database_upgrades_in_place(tmp_db_url, monkeypatch):
 
 def test_database_newer_than_the_code_is_refused(tmp_db_url):
     store.connect(tmp_db_url)
-    store.Meta.update(value=99).where(store.Meta.key == "schema").execute()
+    store.Counter.update(value=99).where(store.Counter.key == "schema").execute()
     store.db.close()
     with pytest.raises(store.StoreError, match="newer than this privcard"):
         store.connect(tmp_db_url)

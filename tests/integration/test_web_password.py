@@ -347,7 +347,7 @@ def test_existing_database_gets_the_password_columns_in_place(any_db_url):
     store.db.execute_sql("DROP TABLE web_session")
     for column in ("must_change_password", "password_version"):
         store.db.execute_sql(f"ALTER TABLE web_staff DROP COLUMN {column}")
-    store.Meta.update(value=2).where(store.Meta.key == "schema:web").execute()
+    store.Counter.update(value=2).where(store.Counter.key == "schema:web").execute()
     columns = {c.name for c in store.db.get_columns("web_staff")}
     assert "must_change_password" not in columns and "password_version" not in columns
     store.db.close()
@@ -381,7 +381,7 @@ def test_existing_database_gets_the_session_table(any_db_url):
     token = accounts.create_token(ADMIN[0], "script", actor="test")
     # the database as the previous release left it: web schema version 3, no web_session
     store.db.execute_sql("DROP TABLE web_session")
-    store.Meta.update(value=3).where(store.Meta.key == "schema:web").execute()
+    store.Counter.update(value=3).where(store.Counter.key == "schema:web").execute()
     assert "web_session" not in store.db.get_tables()
     store.db.close()
 
