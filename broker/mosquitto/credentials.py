@@ -208,7 +208,7 @@ def register(device_sub) -> None:
 def run(args, svc) -> int:
     """Handle ``privcard admin device credentials``."""
     from server import store
-    from server.service import NotFound, ServiceError
+    from server.services import NotFound, ServiceError
 
     if not args.server_account and not args.force:
         if store.Device.get_or_none(store.Device.id == args.id) is None:
@@ -219,8 +219,8 @@ def run(args, svc) -> int:
     except CredentialsError as exc:
         raise ServiceError(str(exc)) from None
     if not args.server_account:
-        svc._audit(args.actor, "device.credentials", info["username"], password_file=info["password_file"],
-                   replaced=info["replaced"])
+        svc.devices.record_credentials(args.actor, info["username"], password_file=info["password_file"],
+                                       replaced=info["replaced"])
     if getattr(args, "json", False):
         print(json.dumps(info, ensure_ascii=False, indent=2))
         return 0

@@ -1,8 +1,20 @@
-"""Thai and English for the console: English source strings, a Thai catalogue, and
-dates in the Buddhist era for Thai (``21/1/2559 11:14:10``, as the pilot showed them).
+"""The server's one Thai/English catalogue: English source strings and their Thai
+(:data:`TH`), labels shown for ledger entries and their sources, and dates in the
+Buddhist era for Thai (``21/1/2559 11:14:10``, as the pilot showed them).
 
-Templates call ``_("English text")``; a string missing from :data:`TH` shows in
-English (a unit test keeps the catalogue complete).
+Everything the server writes for people in two languages is here: the console's
+texts (templates call ``_("English text")``), the templates of the service layer's
+errors (``ServiceError``, and the ``ContractError``/``RuleError`` it passes on) and
+the labels of non-activity ledger entries. A string missing from :data:`TH` shows in
+English (a test keeps the catalogue complete).
+
+Two kinds of text stay where they are, on purpose: the activities', rewards' and
+tiers' names, which are programme configuration (``server/domain/programme.toml``),
+and the messages a device shows after a tap or a query (``server.domain.rules.MESSAGES``).
+Those messages are part of the programme's rules — which outcome says what, with the
+points and balance filled in — travel on the bus as ``{"th", "en"}`` pairs and are
+tested with the pure domain, which imports nothing of the server; nothing else in
+the server writes them.
 """
 
 from __future__ import annotations
@@ -305,7 +317,7 @@ TH = {
         "ชื่อผู้ใช้ต้องยาว 2-32 ตัวอักษร ประกอบด้วย a-z, 0-9, '.', '_' หรือ '-'",
     "role must be one of %(roles)s, got %(role)r": "บทบาทต้องเป็น %(roles)s เท่านั้น (ได้รับ %(role)r)",
     "staff account %(name)s already exists": "มีบัญชีเจ้าหน้าที่ %(name)s อยู่แล้ว",
-    # service errors (server.service.ServiceError templates, and the console's own ServiceErrors)
+    # service errors (server.services ServiceError templates)
     "balance %(balance)s is less than %(points)s points": "คะแนนคงเหลือ %(balance)s คะแนน ไม่พอสำหรับ %(points)s คะแนน",
     "no member with id or card %(ref)r": "ไม่พบสมาชิกที่มีรหัสหรือหมายเลขบัตร %(ref)r",
     "name must be 1-200 characters": "ชื่อ-สกุลต้องยาว 1-200 ตัวอักษร",
@@ -358,7 +370,7 @@ TH = {
         "ไฟล์รายชื่อไม่ใช่ CSV ที่ถูกต้อง (บรรทัด %(line)s): %(error)s",
     "header has no uid/card/member_id column: %(header)s": "หัวตารางไม่มีคอลัมน์ uid/card/member_id: %(header)s",
     "empty card/member cell": "ไม่มีหมายเลขบัตรหรือรหัสสมาชิกในบรรทัดนี้",
-    # ... passed on from broker.contract and server.domain.rules (service.FOREIGN_TEMPLATES)
+    # ... passed on from broker.contract and server.domain.rules (their errors' templates)
     "uid must be a string, got %(type)s": "หมายเลขบัตรต้องเป็นข้อความ (ได้รับ %(type)s)",
     "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s":
         "หมายเลขบัตรต้องเป็นเลขฐานสิบหก 8-20 หลัก (4-10 ไบต์) (ได้รับ %(uid)s)",
@@ -422,3 +434,22 @@ SOURCE_LABELS = {
     "redeem": {"th": "แลกคะแนน", "en": "Redeem"},
     "void": {"th": "ยกเลิกรายการ", "en": "Void"},
 }
+
+
+#: labels of the ledger entries that are not programme activities
+ENTRY_LABELS = {
+    "redeem": {"th": "แลกคะแนน", "en": "Redeemed"},
+    "transfer_in": {"th": "รับโอนคะแนน", "en": "Transfer in"},
+    "transfer_out": {"th": "โอนคะแนน", "en": "Transfer out"},
+    "adjust": {"th": "ปรับปรุงคะแนน", "en": "Adjustment"},
+}
+
+
+def entry_label(activity: str) -> dict:
+    """The ``{"th", "en"}`` label of a non-activity entry (its code when there is none)."""
+    return ENTRY_LABELS.get(activity, {"th": activity, "en": activity})
+
+
+def void_label(label: dict) -> dict:
+    """The label of a void of an entry labelled ``label``."""
+    return {"th": f"ยกเลิก: {label['th']}", "en": f"Void: {label['en']}"}
