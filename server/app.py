@@ -25,6 +25,7 @@ from broker import contract
 from broker.client import BusClient
 from broker.contract import ContractError, Feedback, Query, Status, Tap
 from server import store
+from server.domain import rules
 from server.domain.config import Programme
 from server.services import bootstrap, retry
 
@@ -228,7 +229,8 @@ class PointsServer:
         except ContractError as exc:
             log.warning("invalid query from %s: %s", item.device_id, exc)
             if exc.ref:
-                answer = contract.Answer(exc.ref, "invalid", message={"th": "ข้อมูลไม่ถูกต้อง", "en": str(exc)[:200]})
+                answer = contract.Answer(exc.ref, "invalid", message={"th": rules.message("invalid")["th"],
+                                                                      "en": str(exc)[:200]})
                 self.bus.publish(contract.answer_topic(item.device_id, self.prefix), answer.encode())
             self._ack(item)
             return

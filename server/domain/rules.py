@@ -11,7 +11,9 @@ from datetime import date, datetime, timedelta, timezone
 
 from .config import Activity, Programme
 
-#: what a patron sees for each outcome (Thai first: most patrons read Thai)
+#: what a patron sees for each outcome (Thai first: most patrons read Thai). These stay in
+#: the domain, not in ``server.catalogue``: which outcome says what is a programme rule,
+#: sent to devices as it is; the catalogue holds the staff's texts.
 MESSAGES = {
     "credited": ("ได้รับ {points} คะแนน ยอดคงเหลือ {balance} คะแนน", "+{points} points, balance {balance}"),
     "limit_reached": ("วันนี้ได้รับคะแนน{label}แล้ว", "Already earned today: {label_en}"),

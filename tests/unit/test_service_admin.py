@@ -63,6 +63,16 @@ def test_award_refusals(svc):
         svc.points.award(B, "borrow")
 
 
+@pytest.mark.parametrize("activity", ["entry", "late_stay"])
+def test_staff_cannot_credit_what_only_gates_credit(svc, activity):
+    """The console, the API and the CLI all award with source="admin": gate-only activities are refused."""
+    with pytest.raises(ServiceError) as caught:
+        svc.points.award(A, activity)
+    assert (caught.value.template, caught.value.values) == ("%(activity)s is not credited at the counter",
+                                                            {"activity": activity})
+    assert svc.ledger.balance(1) == 250 and LedgerEntry.select().where(LedgerEntry.activity == activity).count() == 0
+
+
 # --------------------------------------------------------------------------- transfer
 
 
