@@ -6,7 +6,7 @@ It owns what each process would otherwise get subtly wrong:
   ``mqtts://host:8883?ca=/etc/privcard/ca.pem&cert=...&key=...``;
 - ``start()`` connects in the background and keeps reconnecting with backoff
   (0.5 s → 10 s), even when the broker is down at start;
-- TCP_NODELAY on every socket (DESIGN.md: QoS 1 on loopback went from ~46 msg/s to
+- TCP_NODELAY on every socket (docs/architecture.md: QoS 1 on loopback went from ~46 msg/s to
   ~4,300 msg/s);
 - subscriptions are remembered and re-sent on every (re)connect;
 - persistent sessions for the server (clean_session=False, or v5 clean_start=False

@@ -1,8 +1,8 @@
 """The bus contract (v1): topic builders/parsers and payload dataclasses.
 
 Everything that crosses MQTT is defined here, validated strictly at the boundary
-into typed objects, and serialised back to compact UTF-8 JSON. See DESIGN.md,
-"The bus contract (v1)", and docs/protocol.md.
+into typed objects, and serialised back to compact UTF-8 JSON. See docs/protocol.md (the wire format) and
+docs/architecture.md (where the contract sits among the packages).
 
 Parsers raise :class:`ContractError` with a precise message; when the payload is
 readable enough to carry a ``tap_id``/``query_id`` the error carries it too, so

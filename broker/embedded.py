@@ -28,7 +28,7 @@ What amqtt 0.12 does and does not do (checked by tests/integration/test_broker_*
   redeliver it. Correctness does not depend on it: gates resend from their outbox
   until a result arrives, and kiosks re-ask.
 - Nothing survives a broker restart (no persistence): fine, the broker is a pipe,
-  not a store (DESIGN.md).
+  not a store (docs/architecture.md).
 - It is much slower than Mosquitto (pure Python); benchmarks use Mosquitto.
 - amqtt does not set TCP_NODELAY on accepted sockets; we set it ourselves in a
   patched connection hook (see ``_nodelay_stream_connected``).
@@ -91,7 +91,7 @@ def broker_config(host: str, port: int) -> dict:
 
 
 def _set_nodelay(writer) -> None:
-    """TCP_NODELAY on an accepted connection (DESIGN.md: ~100x for QoS 1 on loopback)."""
+    """TCP_NODELAY on an accepted connection (docs/architecture.md: ~100x for QoS 1 on loopback)."""
     sock = writer.get_extra_info("socket") if hasattr(writer, "get_extra_info") else None
     if sock is not None:
         try:

@@ -1,5 +1,12 @@
-"""Small TCP and process helpers shared by the processes that start brokers and servers
-of their own (``privcard bench``, the gate benchmark, the test fixtures)."""
+"""Small TCP and process helpers for the processes that start a broker of their own.
+
+``free_port``/``wait_port`` pick a port for a broker and wait until it listens;
+``stop_process`` ends a child process (SIGTERM, then SIGKILL). Not test-only code, so
+it is not under ``tests/``: two shipped benchmarks in different roles start their own
+brokers with it — ``privcard bench`` (server/bench.py) and ``python -m gate.bench``
+(gate/bench.py) — and ``broker`` is the one package both roles may import
+(docs/architecture.md). The test fixtures reuse it rather than keep copies.
+"""
 
 from __future__ import annotations
 

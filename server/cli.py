@@ -144,12 +144,10 @@ def _register_staff(sub) -> None:
 
 
 def _register_credentials(device_sub) -> None:
-    """``device credentials`` lives with the Mosquitto production config."""
-    try:
-        from broker.mosquitto import credentials
-    except ImportError:
-        return
-    credentials.register(device_sub)
+    """``device credentials`` lives in :mod:`server.broker_accounts` (password-file format: broker.mosquitto)."""
+    from server import broker_accounts
+
+    broker_accounts.register(device_sub, parents=[COMMON])
 
 
 def _out(args, data, text: str) -> None:

@@ -2,8 +2,9 @@
 
 - ``mosquitto.conf`` / ``acl`` — the production broker config (no anonymous access,
   passwords, per-device ACL, persistence, TLS on 8883); see docs/deployment.md.
-- :mod:`broker.mosquitto.credentials` — Mosquitto password-file entries and
-  ``privcard admin device credentials ID``.
+- :mod:`broker.mosquitto.credentials` — Mosquitto password-file entries and the
+  settings a device needs to use one (the staff command that issues them,
+  ``privcard admin device credentials ID``, is :mod:`server.broker_accounts`).
 - :mod:`broker.mosquitto.certs` — a development CA and server certificate (openssl).
 
 :func:`render_conf` rewrites the production config for another place (tests run it

@@ -1,4 +1,4 @@
-"""Mosquitto password-file entries and ``privcard admin device credentials ID``.
+"""Mosquitto password-file entries and the settings a device needs to use one.
 
 Mosquitto 2.x stores ``username:$7$ITERATIONS$SALT$HASH`` per line: PBKDF2-HMAC-SHA512,
 101 iterations, a 12-byte random salt and a 64-byte hash, both base64 — exactly what
@@ -8,12 +8,12 @@ would show it in ``ps``) and no Mosquitto tools are needed on the admin host; th
 tests check that a real Mosquitto accepts these entries and that we verify entries
 ``mosquitto_passwd`` made.
 
-    privcard admin device credentials gate-1 --password-file /etc/mosquitto/privcard/passwd \\
-        --broker-url 'mqtts://broker.library.example:8883?ca=/etc/privcard/ca.pem'
-
-writes (or replaces) gate-1's entry with a fresh random password and prints the
-``--mqtt`` URL and the env file the device's systemd unit needs. Mosquitto reads the
-password file at start and on SIGHUP (``systemctl reload mosquitto``).
+:func:`make_credentials` writes (or replaces) a device's entry with a fresh random
+password and returns the ``--mqtt`` URL and the env file the device's systemd unit
+needs. Mosquitto reads the password file at start and on SIGHUP
+(``systemctl reload mosquitto``). This module is file format only and imports nothing
+above ``broker``; the staff command that checks the device is registered and writes the
+audit row, ``privcard admin device credentials ID``, is :mod:`server.broker_accounts`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import base64
 import grp
 import hashlib
 import hmac
-import json
 import os
 import secrets
 import tempfile
@@ -183,60 +182,6 @@ def make_credentials(username: str, password_file: str | Path, broker_url: str, 
     }
 
 
-# --------------------------------------------------------------------------- CLI
-
-
-def register(device_sub) -> None:
-    """Add ``credentials`` to ``privcard admin device``."""
-    from server.cli import COMMON
-
-    p = device_sub.add_parser(
-        "credentials", parents=[COMMON],
-        help="create the device's MQTT password (Mosquitto password file) and print its settings")
-    p.add_argument("id", help="device id (= MQTT username); ignored with --server-account")
-    p.add_argument("--password-file", default=DEFAULT_PASSWORD_FILE,
-                   help="Mosquitto password_file to update (default %(default)s; env PRIVCARD_MQTT_PASSWORD_FILE)")
-    p.add_argument("--broker-url", default=DEFAULT_BROKER_URL,
-                   help="how the device reaches the broker, without user/password "
-                        "(default %(default)s; env PRIVCARD_BROKER_URL)")
-    p.add_argument("--server-account", action="store_true",
-                   help=f"create the server's account ({SERVER_USERNAME}) instead of a device's")
-    p.add_argument("--force", action="store_true", help="allow a device id that is not registered (yet)")
-    p.set_defaults(handler=run)
-
-
-def run(args, svc) -> int:
-    """Handle ``privcard admin device credentials``."""
-    from server import store
-    from server.services import NotFound, ServiceError
-
-    if not args.server_account and not args.force:
-        if store.Device.get_or_none(store.Device.id == args.id) is None:
-            raise NotFound(f"no device {args.id}; register it first (privcard admin device add {args.id} ...) "
-                           "or pass --force")
-    try:
-        info = make_credentials(args.id, args.password_file, args.broker_url, server=args.server_account)
-    except CredentialsError as exc:
-        raise ServiceError(str(exc)) from None
-    if not args.server_account:
-        svc.devices.record_credentials(args.actor, info["username"], password_file=info["password_file"],
-                                       replaced=info["replaced"])
-    if getattr(args, "json", False):
-        print(json.dumps(info, ensure_ascii=False, indent=2))
-        return 0
-    who = "server account" if args.server_account else f"device {info['username']}"
-    verb = "replaced" if info["replaced"] else "added"
-    print(f"{who}: password entry {verb} in {info['password_file']}")
-    print(f"reload Mosquitto so it takes effect: {info['reload']}")
-    print()
-    print(f"password: {info['password']}")
-    print(f"--mqtt '{info['mqtt_url']}'")
-    print()
-    print(f"env file for the systemd unit ({info['env_path']}, mode 0600; add the other settings, e.g. "
-          f"{'PRIVCARD_SERVER_ARGS=--db ...' if args.server_account else 'PRIVCARD_GATE_ARGS=--reader nfc:usb'}):")
-    print(info["env_file"], end="")
-    return 0
-
-
 __all__ = ["hash_password", "verify_password", "set_entry", "read_entries", "make_credentials", "device_url",
-           "new_password", "register", "run", "CredentialsError", "SERVER_USERNAME"]
+           "new_password", "check_username", "CredentialsError", "SERVER_USERNAME", "DEFAULT_PASSWORD_FILE",
+           "DEFAULT_BROKER_URL"]
