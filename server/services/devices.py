@@ -2,19 +2,24 @@
 they are told (the retained config and the offline allow-list); what they report
 (retained status, kiosk feedback).
 
-A device's settings are checked against :data:`SETTING_TYPES` and published on top of
-its kind's :data:`DEFAULT_SETTINGS`; each change bumps the device's revision, which the
-server's publisher compares with the last revision that reached the broker.
+A device's settings are declared once, in :mod:`broker.settings` (key, type, default per
+kind, range): what staff set is checked there (an error names the key's path, e.g.
+``pins.relay``), and the retained config carries the full effective settings (the
+kind's defaults, the device's own, the programme's library name and hours). Each change
+bumps the device's revision, which the server's publisher compares with the last
+revision that reached the broker.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import date
 
 import peewee as pw
 
 from broker import contract
+from broker import settings as device_settings
 from broker.contract import Allowlist, ContractError, DeviceConfig, Feedback, Status
 from server import store
 from server.domain import rules
@@ -23,24 +28,8 @@ from server.services.ledger import Ledger
 from server.services.retry import read_unit, unit_of_work
 from server.store import Card, Device, Member
 
-#: device settings the server knows, with (type, min, max) checks
-SETTING_TYPES = {
-    "open_ms": (int, 100, 60000),
-    "repeat_s": ((int, float), 0, 600),
-    "decision_timeout_ms": (int, 100, 10000),
-    "heartbeat_s": (int, 5, 3600),
-    "offline_policy": (str, None, None),
-    "reader": (str, None, None),
-    "pins": (dict, None, None),
-    "clock_check": (str, None, None),
-    "lang": (str, None, None),
-    "staff_pin_required": (bool, None, None),
-}
-DEFAULT_SETTINGS = {
-    "gate": {"open_ms": 3000, "repeat_s": 3, "decision_timeout_ms": 800, "offline_policy": "allowlist", "heartbeat_s": 30},
-    "counter": {"repeat_s": 3, "decision_timeout_ms": 800, "offline_policy": "allowlist", "heartbeat_s": 30},
-    "kiosk": {"repeat_s": 3, "heartbeat_s": 30, "lang": "th"},
-}
+log = logging.getLogger(__name__)
+
 #: how long a device row read by the tap hot path stays fresh
 CACHE_S = 2.0
 
@@ -64,7 +53,8 @@ class Devices:
         self._cache[device_id] = (now, dev)
         return dev
 
-    def _check(self, kind, direction, activity, settings) -> None:
+    def _check(self, kind, direction, activity, settings) -> dict:
+        """Refuse a bad kind, direction or activity; the settings checked by ``broker.settings``."""
         if kind not in contract.DEVICE_KINDS:
             raise ServiceError("kind must be one of %(kinds)s, got %(kind)r", kinds=", ".join(contract.DEVICE_KINDS),
                                kind=kind)
@@ -73,21 +63,10 @@ class Devices:
         if activity is not None and activity not in self.prog.activities:
             raise ServiceError("unknown activity %(activity)r; known: %(known)s", activity=activity,
                                known=", ".join(sorted(self.prog.activities)))
-        for key, value in (settings or {}).items():
-            spec = SETTING_TYPES.get(key)
-            if spec is None:
-                raise ServiceError("unknown device setting %(key)r; known: %(known)s", key=key,
-                                   known=", ".join(sorted(SETTING_TYPES)))
-            kind_, lo, hi = spec
-            if not isinstance(value, kind_) or (isinstance(value, bool) and kind_ is not bool):
-                raise ServiceError("setting %(key)s has the wrong type (%(type)s)", key=key, type=type(value).__name__)
-            if lo is not None and not lo <= value <= hi:
-                raise ServiceError("setting %(key)s must be between %(lo)s and %(hi)s, got %(value)s",
-                                   key=key, lo=lo, hi=hi, value=value)
-        policy = (settings or {}).get("offline_policy")
-        if policy is not None and policy not in contract.OFFLINE_POLICIES:
-            raise ServiceError("offline_policy must be one of %(policies)s",
-                               policies=", ".join(contract.OFFLINE_POLICIES))
+        try:
+            return device_settings.check(kind, settings or {})
+        except device_settings.SettingError as exc:
+            raise ServiceError.of(exc) from None
 
     def add(self, device_id: str, kind: str, *, direction: str | None = None, activity: str | None = None,
             location: str | None = None, settings: dict | None = None, actor: str = "system") -> Device:
@@ -98,12 +77,12 @@ class Devices:
             raise ServiceError.of(exc) from None
         if kind == "gate" and direction is None:
             direction = "in"
-        self._check(kind, direction, activity, settings)
+        settings = self._check(kind, direction, activity, settings)
         with unit_of_work():
             if Device.get_or_none(Device.id == device_id):
                 raise ServiceError("device %(id)s already exists", id=device_id)
             d = Device.create(id=device_id, kind=kind, direction=direction, activity=activity, location=location,
-                              settings=settings or {}, revision=1, created_at=self.clock(), updated_at=self.clock())
+                              settings=settings, revision=1, created_at=self.clock(), updated_at=self.clock())
             self.ledger.audit(actor, "device.add", device_id, kind=kind, direction=direction, activity=activity)
         self._cache.pop(device_id, None)
         return d
@@ -128,7 +107,7 @@ class Devices:
                     settings.pop(key, None)
                 else:
                     settings[key] = value
-            self._check(fields["kind"], fields["direction"], fields["activity"], settings)
+            settings = self._check(fields["kind"], fields["direction"], fields["activity"], settings)
             Device.update(**fields, settings=settings, revision=Device.revision + 1, updated_at=self.clock()).where(
                 Device.id == device_id).execute()
             self.ledger.audit(actor, "device.set", device_id, **{k: str(v) for k, v in changes.items()})
@@ -143,13 +122,23 @@ class Devices:
     # ------------------------------------------------------------------ what devices are told
 
     def config(self, d: Device) -> DeviceConfig:
-        """The retained config a device receives: defaults, its settings, the library's hours."""
-        settings = dict(DEFAULT_SETTINGS.get(d.kind, {}))
-        settings.update(d.settings or {})
-        names = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-        settings["library"] = {"th": self.prog.name_th, "en": self.prog.name_en, "timezone": self.prog.timezone}
-        settings["hours"] = {names[i]: ("closed" if h.closed else f"{h.open:%H:%M}-{h.close:%H:%M}")
-                             for i, h in self.prog.hours.items()}
+        """The retained config a device receives: its kind's defaults, its settings, the library's hours.
+
+        A stored key its kind does not have (saved before ``broker.settings`` declared the
+        settings) is left out and logged, so one old row cannot stop the device's config.
+        """
+        known = {s.key for s in device_settings.for_kind(d.kind, "staff")}
+        stored = dict(d.settings or {})
+        dropped = sorted(set(stored) - known)
+        if dropped:
+            log.warning("device %s: stored settings %s are not settings of a %s; not published",
+                        d.id, ", ".join(dropped), d.kind)
+        server = {}
+        if any(s.key == "library" for s in device_settings.for_kind(d.kind, "server")):
+            server["library"] = {"th": self.prog.name_th, "en": self.prog.name_en, "timezone": self.prog.timezone}
+            server["hours"] = {device_settings.WEEKDAYS[i]: ("closed" if h.closed else f"{h.open:%H:%M}-{h.close:%H:%M}")
+                               for i, h in self.prog.hours.items()}
+        settings = device_settings.effective(d.kind, {k: v for k, v in stored.items() if k in known}, server)
         return DeviceConfig(device_id=d.id, kind=d.kind, direction=d.direction,
                             activity=rules.device_activity(d.kind, d.direction, d.activity), location=d.location,
                             settings=settings, revision=d.revision)

@@ -418,6 +418,7 @@ TEMPLATE_CALLS = ("AccountError", "ServiceError", "NotFound", "Message")
 SERVICES = sorted((WEB.parent / "services").glob("*.py"))
 #: the packages whose errors the service passes on with their templates
 PASSED_ON = {WEB.parent.parent / "broker" / "contract.py": "ContractError",
+             WEB.parent.parent / "broker" / "settings.py": "_fail",
              WEB.parent / "domain" / "rules.py": "RuleError"}
 
 
@@ -438,7 +439,7 @@ def _template_calls():
 
 
 def _passed_on_templates() -> set[str]:
-    """The templates of the contract's and the rules' errors that carry values (the service passes them on)."""
+    """The templates of the contract's, the settings' and the rules' errors that carry values (passed on)."""
     found = set()
     for path, name in PASSED_ON.items():
         for node in ast.walk(ast.parse(path.read_text())):
@@ -491,6 +492,7 @@ def test_every_console_string_has_a_thai_translation():
     assert "balance %(balance)s is less than %(points)s points" in strings  # ... and ServiceError templates
     assert "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s" in strings
     assert "at most %(max)s points can be redeemed as a fine discount" in strings  # ... and RuleError templates
+    assert "%(path)s: GPIO%(pin)s is already used for %(other)s" in strings  # ... and device settings' ones
     missing = sorted(s for s in strings if s not in catalogue.TH)
     assert not missing, missing
     for source in strings:  # placeholders survive translation

@@ -9,6 +9,7 @@ import pytest
 
 from broker.contract import ContractError, Tap
 from server.services import Message, NotFound, ServiceError
+from server import store
 from server.store import Card, Fee, LedgerEntry
 from tests.helpers import close_store, ledger_problems, open_service
 
@@ -297,3 +298,27 @@ def test_errors_passed_on_from_contract_and_rules_keep_their_templates(svc):
     # an error without a template is passed on as its text
     odd = Message.of(ValueError("something 100% new"))
     assert odd == "something 100% new" and odd.template == "something 100% new" and odd.values == {}
+
+
+# --------------------------------------------------------------------------- device settings
+
+
+def test_device_settings_are_checked_by_broker_settings_and_errors_name_the_path(svc):
+    with pytest.raises(ServiceError) as caught:
+        svc.devices.set("gate-in", **{"pins.relay": 40})
+    assert caught.value.values["path"] == "pins.relay" and str(caught.value).startswith("pins.relay must be")
+    with pytest.raises(ServiceError, match="lang is not a setting of a gate"):
+        svc.devices.add("gate-2", "gate", settings={"lang": "en"})
+    assert store.Device.get_by_id("gate-in").revision == 1  # nothing changed
+
+
+def test_the_published_config_is_the_full_effective_settings(svc):
+    d = svc.devices.set("gate-in", open_ms=2500, **{"pins.relay": 5})
+    settings = svc.devices.config(d).settings
+    assert settings["open_ms"] == 2500 and settings["clock_check"] == "auto"  # its own, then the gate's defaults
+    assert settings["pins"]["relay"] == 5 and settings["pins"]["green"] == 27  # one pin over the default wiring
+    assert settings["hours"]["mon"] == "08:00-22:00" and set(settings["library"]) == {"th", "en", "timezone"}
+    # a key stored before broker.settings declared the settings is left out, not fatal
+    store.Device.update(settings={"open_ms": 2500, "staff_pin_required": True}).where(
+        store.Device.id == "gate-in").execute()
+    assert "staff_pin_required" not in svc.devices.config(store.Device.get_by_id("gate-in")).settings
