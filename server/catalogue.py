@@ -403,7 +403,8 @@ TH = {
     "%(path)s: GPIO%(pin)s is already used for %(other)s": "%(path)s: GPIO%(pin)s ถูกใช้กับ %(other)s แล้ว",
     "%(path)s must be an object with th, en and timezone, got %(value)r":
         "%(path)s ต้องเป็นออบเจ็กต์ที่มี th, en และ timezone (ได้รับ %(value)r)",
-    "%(path)s must be an object of weekdays, got %(value)r": "%(path)s ต้องเป็นออบเจ็กต์ของวันในสัปดาห์ (ได้รับ %(value)r)",
+    "%(path)s must be an object of weekdays, got %(value)r":
+        "%(path)s ต้องเป็นออบเจ็กต์ของวันในสัปดาห์ (ได้รับ %(value)r)",
     "%(path)s is not a weekday; known: %(known)s": "%(path)s ไม่ใช่วันในสัปดาห์ (ที่มี: %(known)s)",
     "%(path)s must be HH:MM-HH:MM or closed, got %(value)r":
         "%(path)s ต้องอยู่ในรูปแบบ HH:MM-HH:MM หรือ closed (ได้รับ %(value)r)",

@@ -169,7 +169,7 @@ def run(args, svc: Services) -> int:
     if args.cmd == "member":
         if args.action == "add":
             m = svc.members.add(args.name, args.card, tier=args.tier, group=args.group, valid_until=args.valid_until,
-                               staff=args.staff, email=args.email, actor=actor)
+                                staff=args.staff, email=args.email, actor=actor)
             d = svc.reads.member_dict(m)
             _out(args, d, f"enrolled member #{m.id} {m.name}: {d['balance']} points")
         elif args.action == "show":
@@ -198,7 +198,7 @@ def run(args, svc: Services) -> int:
     elif args.cmd == "device":
         if args.action == "add":
             dev = svc.devices.add(args.id, args.kind, direction=args.direction, activity=args.activity,
-                                 location=args.location, settings=_pairs(args.set), actor=actor)
+                                  location=args.location, settings=_pairs(args.set), actor=actor)
             _out(args, svc.reads.device_dict(dev), f"added {dev.kind} {dev.id}")
         elif args.action == "list":
             rows = [svc.reads.device_dict(d) for d in store.Device.select().order_by(store.Device.id)]
@@ -245,7 +245,8 @@ def run(args, svc: Services) -> int:
             text = Path(args.file).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise ServiceError(f"cannot read {args.file}: {exc}") from None
-        rep = svc.attendance.import_csv(text, args.activity, args.event, day=args.date, actor=actor, dry_run=args.dry_run)
+        rep = svc.attendance.import_csv(text, args.activity, args.event, day=args.date, actor=actor,
+                                        dry_run=args.dry_run)
         d = rep.to_dict()
         lines = [f"{'would credit' if args.dry_run else 'credited'} {len(rep.credited)}, "
                  f"already credited {len(rep.already)}, errors {len(rep.errors)}"]

@@ -57,7 +57,7 @@ def seed(svc) -> None:
     for dev_id, kind, direction, activity, location in DEVICES:
         if store.Device.get_or_none(store.Device.id == dev_id) is None:
             svc.devices.add(dev_id, kind, direction=direction, activity=activity, location=location,
-                           settings={"open_ms": 3000} if kind == "gate" else {}, actor="demo")
+                            settings={"open_ms": 3000} if kind == "gate" else {}, actor="demo")
     for name, uid, tier, group in MEMBERS + [STAFF]:
         if store.Card.get_or_none(store.Card.uid == uid) is None:
             svc.members.add(name, uid, tier=tier, group=group, staff=(uid == STAFF[1]), actor="demo")

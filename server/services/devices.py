@@ -136,7 +136,8 @@ class Devices:
         server = {}
         if any(s.key == "library" for s in device_settings.for_kind(d.kind, "server")):
             server["library"] = {"th": self.prog.name_th, "en": self.prog.name_en, "timezone": self.prog.timezone}
-            server["hours"] = {device_settings.WEEKDAYS[i]: ("closed" if h.closed else f"{h.open:%H:%M}-{h.close:%H:%M}")
+            days = device_settings.WEEKDAYS
+            server["hours"] = {days[i]: ("closed" if h.closed else f"{h.open:%H:%M}-{h.close:%H:%M}")
                                for i, h in self.prog.hours.items()}
         settings = device_settings.effective(d.kind, {k: v for k, v in stored.items() if k in known}, server)
         return DeviceConfig(device_id=d.id, kind=d.kind, direction=d.direction,

@@ -43,7 +43,8 @@ def read_unit():
     return store.db.atomic()
 
 
-def retry(operation: Callable[[], T], *, pause: Callable[[float], bool], what: str = "operation") -> tuple[bool, T | None]:
+def retry(operation: Callable[[], T], *, pause: Callable[[float], bool],
+          what: str = "operation") -> tuple[bool, T | None]:
     """Run ``operation`` until it gets past infrastructure errors; ``(done, result)``.
 
     Between attempts it calls ``pause(delay)`` (0.2 s doubling to 10 s); ``pause``

@@ -105,7 +105,7 @@ def members_search():
 def members_add():
     b = body()
     m = svc().members.add(str(b.get("name", "")), str(b.get("card", "")), tier=b.get("tier") or "silver",
-                         group=b.get("group"), valid_until=b.get("valid_until"), email=b.get("email"), actor=actor())
+                          group=b.get("group"), valid_until=b.get("valid_until"), email=b.get("email"), actor=actor())
     return jsonify(svc().reads.member_dict(m)), 201
 
 
@@ -157,7 +157,8 @@ def member_credit(ref):
     b = body()
     m = _member(ref)
     outcome, entry = svc().points.award(m.id, str(b.get("activity", "")), item=b.get("item") or None, actor=actor())
-    return jsonify(outcome=outcome, entry=svc().ledger.entry_dict(entry) if entry else None, balance=svc().ledger.balance(m.id))
+    return jsonify(outcome=outcome, entry=svc().ledger.entry_dict(entry) if entry else None,
+                   balance=svc().ledger.balance(m.id))
 
 
 @route("/members/<ref>/redeem", "POST", "Redeem a reward (fine_discount needs points; others units)",
@@ -165,7 +166,7 @@ def member_credit(ref):
 def member_redeem(ref):
     b = body()
     out = svc().points.redeem(_member(ref).id, str(b.get("reward", "")), points=b.get("points"), units=b.get("units"),
-                       actor=actor())
+                              actor=actor())
     return jsonify(out)
 
 
@@ -173,7 +174,7 @@ def member_redeem(ref):
 def transfers():
     b = body()
     out_e, in_e = svc().points.transfer(b.get("from", ""), b.get("to", ""), b.get("points"), actor=actor(),
-                                 note=b.get("note"))
+                                        note=b.get("note"))
     return jsonify(out=svc().ledger.entry_dict(out_e), into=svc().ledger.entry_dict(in_e)), 201
 
 
@@ -197,8 +198,8 @@ def devices_list():
 def devices_add():
     b = body()
     d = svc().devices.add(str(b.get("id", "")), str(b.get("kind", "")), direction=b.get("direction"),
-                         activity=b.get("activity"), location=b.get("location"), settings=b.get("settings") or {},
-                         actor=actor())
+                          activity=b.get("activity"), location=b.get("location"), settings=b.get("settings") or {},
+                          actor=actor())
     return jsonify(svc().reads.device_dict(d)), 201
 
 
@@ -229,7 +230,7 @@ def device_set(device_id):
 def events_import():
     b = body()
     rep = svc().attendance.import_csv(str(b.get("csv", "")), str(b.get("activity", "")), str(b.get("event", "")),
-                                  day=b.get("day"), actor=actor(), dry_run=bool(b.get("dry_run")))
+                                      day=b.get("day"), actor=actor(), dry_run=bool(b.get("dry_run")))
     return jsonify(dry_run=bool(b.get("dry_run")), **rep.to_dict())
 
 

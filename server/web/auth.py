@@ -217,7 +217,8 @@ def too_large_message() -> str:
 
 
 def _fmt_dt(when) -> str:
-    return catalogue.fmt_datetime(when, g.get("lang", catalogue.DEFAULT_LANG), current_app.extensions["privcard.prog"].tz)
+    return catalogue.fmt_datetime(when, g.get("lang", catalogue.DEFAULT_LANG),
+                                  current_app.extensions["privcard.prog"].tz)
 
 
 def _fmt_date(day) -> str:

@@ -86,8 +86,8 @@ def enrol():
     f = request.form
     try:
         m = svc().members.add(f.get("name", ""), f.get("card", ""), tier=f.get("tier") or "silver",
-                             group=f.get("group") or None, valid_until=f.get("valid_until") or None,
-                             email=f.get("email") or None, actor=actor())
+                              group=f.get("group") or None, valid_until=f.get("valid_until") or None,
+                              email=f.get("email") or None, actor=actor())
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.members"))
@@ -301,8 +301,8 @@ def device_add():
         fields, settings = _device_form(f)
         settings = {k: v for k, v in settings.items() if v is not None}
         d = svc().devices.add((f.get("id") or "").strip(), fields["kind"] or "", direction=fields["direction"],
-                             activity=fields["activity"], location=fields["location"], settings=settings,
-                             actor=actor())
+                              activity=fields["activity"], location=fields["location"], settings=settings,
+                              actor=actor())
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.devices"))

@@ -47,7 +47,7 @@ def seed(db_url: str) -> dict:
         name = f"{rnd.choice(FIRST)} {rnd.choice(LAST)}"
         card = f"{2558070100 + i}"
         m = svc.members.add(name, card, tier="gold" if i % 7 == 0 else "silver", group=f"U{1 + i % 5}",
-                           valid_until="2027-05-31", actor="seed")
+                            valid_until="2027-05-31", actor="seed")
         members.append((m.id, card))
     now = store.utcnow()
     n = 0
