@@ -24,7 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from server import store
-from server.store import Audit, BaseModel, Event, JSONField, Setting, Upload, UTCDateTimeField, utcnow
+from server.store import Audit, BaseModel, Event, Setting, Upload, UTCDateTimeField, utcnow
 
 ROLES = ("admin", "staff")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")

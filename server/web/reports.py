@@ -14,8 +14,8 @@ from html import escape
 
 import peewee as pw
 
-from server.domain import rules
 from server import catalogue
+from server.domain import rules
 from server.services import GROUPS
 from server.store import Device, Feedback, LedgerEntry, Member, TapInbox
 from server.web.queries import day_bounds
