@@ -50,10 +50,16 @@ OFFLINE_POLICIES = ("allowlist", "open", "closed")
 
 
 class ContractError(ValueError):
-    """A payload or topic that does not follow the bus contract."""
+    """A payload or topic that does not follow the bus contract.
 
-    def __init__(self, message: str, *, ref: str | None = None):
-        super().__init__(message)
+    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` what
+    fills them, so a caller can show it in another language without parsing the text;
+    ``str(exc)`` is the English text.
+    """
+
+    def __init__(self, template: str, *, ref: str | None = None, **values):
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
         #: the tap_id / query_id / feedback_id when it could be read, else None
         self.ref = ref
 
@@ -146,7 +152,8 @@ def parse_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> Topic:
 def check_device_id(device_id: Any) -> str:
     """A device id is 1–64 chars of [A-Za-z0-9_-] (it is a topic segment)."""
     if not isinstance(device_id, str) or not DEVICE_ID_RE.match(device_id):
-        raise ContractError(f"device id must be 1-64 characters of A-Z a-z 0-9 _ -, got {device_id!r}")
+        raise ContractError("device id must be 1-64 characters of A-Z a-z 0-9 _ -, got %(device_id)s",
+                            device_id=repr(device_id))
     return device_id
 
 
@@ -156,17 +163,17 @@ def normalise_uid(uid: Any) -> str:
     Accepts lower case and ``:``/space/``-`` separators (what readers and staff type).
     """
     if not isinstance(uid, str):
-        raise ContractError(f"uid must be a string, got {type(uid).__name__}")
+        raise ContractError("uid must be a string, got %(type)s", type=type(uid).__name__)
     cleaned = re.sub(r"[\s:-]", "", uid).upper()
     if not UID_RE.match(cleaned):
-        raise ContractError(f"uid must be 4-10 bytes of hex (8-20 hex digits), got {uid[:40]!r}")
+        raise ContractError("uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s", uid=repr(uid[:40]))
     return cleaned
 
 
 def _strict_uid(uid: Any) -> str:
     """On the wire the UID must already be canonical upper-case hex."""
     if not isinstance(uid, str):
-        raise ContractError(f"uid must be a string, got {type(uid).__name__}")
+        raise ContractError("uid must be a string, got %(type)s", type=type(uid).__name__)
     if not UID_RE.match(uid):
         raise ContractError(f"uid must be upper-case hex of 4-10 bytes, got {uid[:40]!r}")
     return uid

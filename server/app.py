@@ -21,14 +21,13 @@ import threading
 import time
 from dataclasses import dataclass
 
-import peewee as pw
-
 from broker import contract
 from broker.client import BusClient
 from broker.contract import ContractError, Feedback, Query, Status, Tap
 from server import store
+from server.domain import rules
 from server.domain.config import Programme
-from server.service import Service
+from server.services import bootstrap, retry
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ class PointsServer:
         self.batch_max = batch_max
         self.poll_s = poll_s
         self.shared_group = shared_group
-        self.service = Service(prog)
+        self.service = bootstrap(prog)
         #: messages read by the worker's bus.loop() and not yet decided (worker thread only)
         self.inbox: list[Incoming] = []
         self.stopping = threading.Event()
@@ -150,42 +149,33 @@ class PointsServer:
         return True
 
     def _decide(self, batch: list[Incoming]) -> bool:
-        """Handle a batch, retrying while the database is unavailable; False when stopping.
+        """Handle a batch under the service's retry policy; False when stopping.
 
-        Database outages (``OperationalError``/``InterfaceError``: locked, down, disk
-        full) are retried for as long as they last: the messages stay unacked, nothing
-        is answered, nothing is lost. Any other error is a bug that would repeat for
-        ever and stall every tap queued behind it; after a few attempts the batch is
-        split and each message handled alone, so only the message that triggers it
-        fails. That one is logged and acked *without* a result: the gate keeps the tap
+        Database outages are retried by :func:`server.services.retry.retry` for as long as
+        they last, waiting in :meth:`_pause` (so the MQTT connection stays alive): the
+        messages stay unacked, nothing is answered, nothing is lost. A bug that one
+        message triggers is not retried: the service gives up on that tap alone, and the
+        worker acks it *without* a result (see :meth:`_give_up`) — the gate keeps the tap
         in its outbox and resends it, so it is never credited wrongly nor lost.
         """
-        delay, attempts = 0.2, 0
-        while True:
-            try:
-                self._handle([item for item in batch if not item.done])
-                return True
-            except (pw.OperationalError, pw.InterfaceError):
-                self.stats["errors"] += 1
-                log.exception("database unavailable for a batch of %d; retrying in %.1f s (messages not acked)",
-                              len(batch), delay)
-            except Exception:
-                self.stats["errors"] += 1
-                attempts += 1
-                log.exception("batch of %d failed (attempt %d)", len(batch), attempts)
-                if attempts >= 3:
-                    if len(batch) > 1:
-                        return all(self._decide([item]) for item in batch)
-                    self.stats["poison"] = self.stats.get("poison", 0) + 1
-                    log.error("giving up on a %s from %s: it fails every time; acked without an answer "
-                              "(a gate resends it from its outbox)", batch[0].kind, batch[0].device_id)
-                    self._ack(batch[0])
-                    return True
-            store.db.close()
-            if self._pause(delay):
-                return False
-            delay = min(delay * 2, 10)
+        def attempt() -> None:
             self._worker_connection()
+            self._handle([item for item in batch if not item.done])
+
+        done, _ = retry.retry(attempt, pause=self._wait_out, what=f"a batch of {len(batch)}")
+        return done
+
+    def _wait_out(self, delay: float) -> bool:
+        """Count a database outage and wait it out; True when stopping."""
+        self.stats["errors"] += 1
+        return self._pause(delay)
+
+    def _give_up(self, item: Incoming) -> None:
+        """Ack a message that triggers a bug, without an answer (logged where it failed)."""
+        self.stats["poison"] = self.stats.get("poison", 0) + 1
+        log.error("giving up on a %s from %s: it triggers a bug; acked without an answer "
+                  "(a gate resends it from its outbox)", item.kind, item.device_id)
+        self._ack(item)
 
     def _ack(self, item: Incoming) -> None:
         """Acknowledge a message once (after its commit and answer)."""
@@ -207,14 +197,23 @@ class PointsServer:
             taps.append((item.device_id, tap, item.received))
             tap_msgs.append(item)
         if taps:
-            results = self.service.process_taps(taps)  # one commit for the whole batch
+            results = self.service.taps.decide_batch(taps)  # one commit for the whole batch
             self.stats["batches"] += 1
             self.stats["taps"] += len(results)
             for (device_id, _, _), result, item in zip(taps, results, tap_msgs):
+                if result is None:
+                    self._give_up(item)
+                    continue
                 self.bus.publish(contract.result_topic(device_id, self.prefix), result.encode())
                 self._ack(item)
         for item in others:
-            getattr(self, f"_on_{item.kind}")(item)
+            try:
+                getattr(self, f"_on_{item.kind}")(item)
+            except Exception as exc:
+                if retry.is_infrastructure(exc):
+                    raise
+                log.exception("%s from %s raised a bug", item.kind, item.device_id)
+                self._give_up(item)
 
     def _refuse_tap(self, item: Incoming, exc: ContractError) -> None:
         self.stats["invalid"] += 1
@@ -230,12 +229,12 @@ class PointsServer:
         except ContractError as exc:
             log.warning("invalid query from %s: %s", item.device_id, exc)
             if exc.ref:
-                answer = contract.Answer(exc.ref, "invalid", message={"th": "ข้อมูลไม่ถูกต้อง", "en": str(exc)[:200]})
+                answer = contract.Answer(exc.ref, "invalid", message={"th": rules.message("invalid")["th"],
+                                                                      "en": str(exc)[:200]})
                 self.bus.publish(contract.answer_topic(item.device_id, self.prefix), answer.encode())
             self._ack(item)
             return
-        with store.db.atomic():
-            answer = self.service.answer_query(item.device_id, query)
+        answer = self.service.reads.answer_query(item.device_id, query)
         self.stats["queries"] += 1
         self.bus.publish(contract.answer_topic(item.device_id, self.prefix), answer.encode())
         self._ack(item)
@@ -246,7 +245,7 @@ class PointsServer:
         except ContractError as exc:
             log.warning("invalid feedback from %s: %s", item.device_id, exc)
         else:
-            self.service.record_feedback(item.device_id, fb)
+            self.service.devices.record_feedback(item.device_id, fb)
         self._ack(item)
 
     def _on_status(self, item: Incoming) -> None:
@@ -255,7 +254,7 @@ class PointsServer:
         except ContractError as exc:
             log.warning("invalid status from %s: %s", item.device_id, exc)
         else:
-            if status is not None and not self.service.record_status(item.device_id, status):
+            if status is not None and not self.service.devices.record_status(item.device_id, status):
                 log.info("status from unknown device %s ignored", item.device_id)
         self._ack(item)
 
@@ -268,20 +267,17 @@ class PointsServer:
                 if self.bus.connected.is_set():
                     everything = self._republish.is_set()
                     self._republish.clear()
-                    if everything:
-                        configs = [(self.service.device_config(d), d.revision) for d in store.Device.select()]
-                    else:
-                        configs = self.service.configs_to_publish()
+                    configs = self.service.devices.configs_to_publish(everything)
                     for cfg, revision in configs:
                         info = self.bus.publish(contract.config_topic(cfg.device_id, self.prefix), cfg.encode(),
                                                 retain=True)
                         info.wait_for_publish(5)
-                        self.service.mark_published(cfg.device_id, revision)
+                        self.service.devices.mark_published(cfg.device_id, revision)
                         log.info("published config of %s (revision %d)", cfg.device_id, revision)
                     # the version is two cheap reads; the list itself is built only when it changed
-                    version = self.service.allowlist_version()
+                    version = self.service.devices.allowlist_version()
                     if everything or version != last_allowlist:
-                        allow = self.service.allowlist()
+                        allow = self.service.devices.allowlist()
                         info = self.bus.publish(contract.allowlist_topic(self.prefix), allow.encode(), retain=True)
                         info.wait_for_publish(5)
                         last_allowlist = allow.version

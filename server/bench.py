@@ -213,14 +213,14 @@ def main(argv: list[str] | None = None) -> int:
         # the database: devices and members, set up before the server starts
         from server import store
         from server.domain.config import load
-        from server.service import Service
+        from server.services import bootstrap
 
         db_url = f"sqlite:///{tmp}/bench.db"
         store.connect(db_url)
-        svc = Service(load())
+        svc = bootstrap(load())
         devices = [f"bench-gate-{i}" for i in range(args.devices)]
         for dev in devices:
-            svc.add_device(dev, "gate", direction="in")
+            svc.devices.add(dev, "gate", direction="in")
         uids = [f"BE{i:08X}" for i in range(args.members)]
         with store.db.atomic():
             for i, uid in enumerate(uids):

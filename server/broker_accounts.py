@@ -6,8 +6,8 @@
 writes (or replaces) gate-1's entry with a fresh random password and prints the
 ``--mqtt`` URL and the env file the device's systemd unit needs. The password-file
 format lives in :mod:`broker.mosquitto.credentials` (the bus's own files, no server
-import); this module owns what needs the ledger store: refusing an unregistered
-device id and recording who issued credentials in the audit log (never the password).
+import); this module refuses an unregistered device id and has the service layer
+(``svc.devices.record_credentials``) record who issued credentials in the audit log (never the password).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import json
 from broker.mosquitto.credentials import (DEFAULT_BROKER_URL, DEFAULT_PASSWORD_FILE, SERVER_USERNAME,
                                           CredentialsError, make_credentials)
 from server import store
-from server.service import NotFound, ServiceError
+from server.services import NotFound, ServiceError
 
 
 def register(device_sub, parents: list[argparse.ArgumentParser]) -> None:
@@ -38,14 +38,8 @@ def register(device_sub, parents: list[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run)
 
 
-def record_issued(actor: str, username: str, password_file: str, replaced: bool) -> store.Audit:
-    """The audit row for credentials issued to a device: who, which file, whether it replaced one."""
-    return store.Audit.create(actor=actor or "system", action="device.credentials", target=username[:120],
-                              detail={"password_file": password_file, "replaced": replaced}, at=store.utcnow())
-
-
-def run(args, svc=None) -> int:
-    """Handle ``privcard admin device credentials`` (``svc`` unused: the admin CLI's handler signature)."""
+def run(args, svc) -> int:
+    """Handle ``privcard admin device credentials`` (``svc``: the admin CLI's service layer)."""
     if not args.server_account and not args.force:
         if store.Device.get_or_none(store.Device.id == args.id) is None:
             raise NotFound(f"no device {args.id}; register it first (privcard admin device add {args.id} ...) "
@@ -55,7 +49,8 @@ def run(args, svc=None) -> int:
     except CredentialsError as exc:
         raise ServiceError(str(exc)) from None
     if not args.server_account:
-        record_issued(args.actor, info["username"], info["password_file"], info["replaced"])
+        svc.devices.record_credentials(args.actor, info["username"], password_file=info["password_file"],
+                                       replaced=info["replaced"])
     if getattr(args, "json", False):
         print(json.dumps(info, ensure_ascii=False, indent=2))
         return 0

@@ -1,6 +1,6 @@
 """``privcard admin``: staff administration from the shell (scripts use ``--json``).
 
-Every command is a thin call into :class:`server.service.Service`; errors print
+Every command is a thin call into the service layer (:mod:`server.services`); errors print
 one line and exit 1 (tracebacks only with ``--verbose``).
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from server import store
 from server.domain.config import ConfigError, load
-from server.service import NotFound, Service, ServiceError
+from server.services import NotFound, Services, ServiceError, bootstrap
 
 DEFAULT_DB = os.environ.get("PRIVCARD_DB", "sqlite:///var/privcard.db")
 
@@ -163,17 +163,17 @@ def _member_line(m: dict) -> str:
             f"{m['balance']:>6} pts  {m['status']:<7} until {m['valid_until'] or '-':<10} cards {cards}")
 
 
-def run(args, svc: Service) -> int:
+def run(args, svc: Services) -> int:
     """Execute one parsed command."""
     actor = args.actor
     if args.cmd == "member":
         if args.action == "add":
-            m = svc.add_member(args.name, args.card, tier=args.tier, group=args.group, valid_until=args.valid_until,
-                               staff=args.staff, email=args.email, actor=actor)
-            d = svc.member_dict(m)
+            m = svc.members.add(args.name, args.card, tier=args.tier, group=args.group, valid_until=args.valid_until,
+                                staff=args.staff, email=args.email, actor=actor)
+            d = svc.reads.member_dict(m)
             _out(args, d, f"enrolled member #{m.id} {m.name}: {d['balance']} points")
         elif args.action == "show":
-            d = svc.member_dict(svc.find_member(args.ref), history=args.history)
+            d = svc.reads.member_dict(svc.members.find(args.ref), history=args.history)
             lines = [_member_line(d)]
             for e in d["history"]:
                 mark = " (voided)" if e["voided"] else ""
@@ -181,63 +181,63 @@ def run(args, svc: Service) -> int:
                              f"{e['points']:>+6}{mark}")
             _out(args, d, "\n".join(lines))
         elif args.action == "list":
-            rows = [svc.member_dict(m) for m in svc.list_members(args.search, args.limit)]
+            rows = [svc.reads.member_dict(m) for m in svc.members.list(args.search, args.limit)]
             _out(args, rows, "\n".join(_member_line(m) for m in rows) or "no members")
         elif args.action == "set":
-            m = svc.set_member(args.ref, actor=actor, **_pairs(args.fields))
-            _out(args, svc.member_dict(m), f"updated member #{m.id}")
+            m = svc.members.set(args.ref, actor=actor, **_pairs(args.fields))
+            _out(args, svc.reads.member_dict(m), f"updated member #{m.id}")
     elif args.cmd == "card":
         if args.action == "replace":
-            m = svc.replace_card(args.ref, args.card, actor=actor)
-            d = svc.member_dict(m)
+            m = svc.members.replace_card(args.ref, args.card, actor=actor)
+            d = svc.reads.member_dict(m)
             _out(args, d, f"member #{m.id} now uses card {args.card.upper()}; old card(s) blocked; "
                           f"fee {svc.prog.card_replacement_fee_baht} baht recorded")
         else:
-            c = svc.block_card(args.uid, args.reason, actor=actor)
+            c = svc.members.block_card(args.uid, args.reason, actor=actor)
             _out(args, {"uid": c.uid, "status": c.status, "member": c.member_id}, f"card {c.uid} blocked")
     elif args.cmd == "device":
         if args.action == "add":
-            dev = svc.add_device(args.id, args.kind, direction=args.direction, activity=args.activity,
-                                 location=args.location, settings=_pairs(args.set), actor=actor)
-            _out(args, svc.device_dict(dev), f"added {dev.kind} {dev.id}")
+            dev = svc.devices.add(args.id, args.kind, direction=args.direction, activity=args.activity,
+                                  location=args.location, settings=_pairs(args.set), actor=actor)
+            _out(args, svc.reads.device_dict(dev), f"added {dev.kind} {dev.id}")
         elif args.action == "list":
-            rows = [svc.device_dict(d) for d in store.Device.select().order_by(store.Device.id)]
+            rows = [svc.reads.device_dict(d) for d in store.Device.select().order_by(store.Device.id)]
             _out(args, rows, "\n".join(
                 f"{d['id']:<16} {d['kind']:<8} {d['direction'] or '-':<4} {d['activity'] or '-':<14} "
                 f"{d['state']:<8} last seen {d['last_seen'] or 'never'}  {d['location'] or ''}" for d in rows)
                 or "no devices")
         elif args.action == "set":
-            dev = svc.set_device(args.id, actor=actor, **_pairs(args.fields))
-            _out(args, svc.device_dict(dev), f"updated {dev.id} (revision {dev.revision}); "
+            dev = svc.devices.set(args.id, actor=actor, **_pairs(args.fields))
+            _out(args, svc.reads.device_dict(dev), f"updated {dev.id} (revision {dev.revision}); "
                                              "the server publishes its config within a second")
         elif args.action == "show":
             dev = store.Device.get_or_none(store.Device.id == args.id)
             if dev is None:
                 raise NotFound(f"no device {args.id}")
-            d = svc.device_dict(dev) | {"config": svc.device_config(dev).to_dict()}
+            d = svc.reads.device_dict(dev) | {"config": svc.devices.config(dev).to_dict()}
             _out(args, d, json.dumps(d, ensure_ascii=False, indent=2, default=str))
         else:
             return args.handler(args, svc)
     elif args.cmd == "award":
-        outcome, entry = svc.award(args.ref, args.activity, item=args.item, at=args.at, actor=actor)
-        m = svc.find_member(args.ref)
+        outcome, entry = svc.points.award(args.ref, args.activity, item=args.item, at=args.at, actor=actor)
+        m = svc.members.find(args.ref)
         d = {"outcome": outcome, "entry": entry.id if entry else None, "points": entry.points if entry else 0,
              "member": m.id, "balance": m.balance}
         _out(args, d, f"{outcome}: {d['points']:+d} points, balance {m.balance}")
     elif args.cmd == "void":
-        revs = svc.void(args.entry, args.reason, actor=actor, allow_negative=args.allow_negative)
+        revs = svc.points.void(args.entry, args.reason, actor=actor, allow_negative=args.allow_negative)
         d = [{"entry": r.id, "void_of": r.void_of_id, "points": r.points, "member": r.member_id,
-              "balance": svc.balance(r.member_id)} for r in revs]
+              "balance": svc.ledger.balance(r.member_id)} for r in revs]
         _out(args, d, "\n".join(f"voided entry {x['void_of']}: {x['points']:+d} points, member #{x['member']} "
                                 f"balance {x['balance']}" for x in d))
     elif args.cmd == "transfer":
-        out_e, in_e = svc.transfer(args.source, args.target, args.points, actor=actor)
+        out_e, in_e = svc.points.transfer(args.source, args.target, args.points, actor=actor)
         d = {"from": out_e.member_id, "to": in_e.member_id, "points": args.points,
-             "from_balance": svc.balance(out_e.member_id), "to_balance": svc.balance(in_e.member_id)}
+             "from_balance": svc.ledger.balance(out_e.member_id), "to_balance": svc.ledger.balance(in_e.member_id)}
         _out(args, d, f"moved {args.points} points from #{d['from']} (now {d['from_balance']}) "
                       f"to #{d['to']} (now {d['to_balance']})")
     elif args.cmd == "redeem":
-        d = svc.redeem(args.ref, args.reward, points=args.points, units=args.units, actor=actor)
+        d = svc.points.redeem(args.ref, args.reward, points=args.points, units=args.units, actor=actor)
         value = f"{d['baht']} baht" if "baht" in d else f"{d['units']} unit(s)"
         _out(args, d, f"redeemed {d['points']} points for {d['label']['en']} ({value}); balance {d['balance']}")
     elif args.cmd == "import-attendance":
@@ -245,7 +245,8 @@ def run(args, svc: Service) -> int:
             text = Path(args.file).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise ServiceError(f"cannot read {args.file}: {exc}") from None
-        rep = svc.import_attendance(text, args.activity, args.event, day=args.date, actor=actor, dry_run=args.dry_run)
+        rep = svc.attendance.import_csv(text, args.activity, args.event, day=args.date, actor=actor,
+                                        dry_run=args.dry_run)
         d = rep.to_dict()
         lines = [f"{'would credit' if args.dry_run else 'credited'} {len(rep.credited)}, "
                  f"already credited {len(rep.already)}, errors {len(rep.errors)}"]
@@ -253,7 +254,7 @@ def run(args, svc: Service) -> int:
         _out(args, d, "\n".join(lines))
         return 0 if not rep.errors else 3
     elif args.cmd == "entries":
-        rows = svc.entries(args.member, args.limit)
+        rows = svc.reads.entries(args.member, args.limit)
         _out(args, rows, "\n".join(f"[{e['id']}] {e['at'][:19]} #{e['member']:<6} {e['activity']:<16} {e['points']:>+6}"
                                    for e in rows) or "no entries")
     elif args.cmd == "staff":
@@ -268,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         prog = load(args.config)
         store.connect(args.db)
-        return run(args, Service(prog))
+        return run(args, bootstrap(prog))
     except (ServiceError, ConfigError, store.StoreError) as exc:
         if args.verbose:
             raise

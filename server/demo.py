@@ -56,18 +56,18 @@ def seed(svc) -> None:
 
     for dev_id, kind, direction, activity, location in DEVICES:
         if store.Device.get_or_none(store.Device.id == dev_id) is None:
-            svc.add_device(dev_id, kind, direction=direction, activity=activity, location=location,
-                           settings={"open_ms": 3000} if kind == "gate" else {}, actor="demo")
+            svc.devices.add(dev_id, kind, direction=direction, activity=activity, location=location,
+                            settings={"open_ms": 3000} if kind == "gate" else {}, actor="demo")
     for name, uid, tier, group in MEMBERS + [STAFF]:
         if store.Card.get_or_none(store.Card.uid == uid) is None:
-            svc.add_member(name, uid, tier=tier, group=group, staff=(uid == STAFF[1]), actor="demo")
-    staff = svc.find_member(STAFF[1])
+            svc.members.add(name, uid, tier=tier, group=group, staff=(uid == STAFF[1]), actor="demo")
+    staff = svc.members.find(STAFF[1])
     if not staff.pin_hash:
-        svc.set_member(staff.id, actor="demo", pin="1234")
+        svc.members.set(staff.id, actor="demo", pin="1234")
     if store.Card.get_or_none(store.Card.uid == BLOCKED_CARD) is None:
-        m = svc.add_member("บัตรหาย ทดลอง (lost card)", BLOCKED_CARD, actor="demo")
-        svc.block_card(BLOCKED_CARD, "reported lost (demo)", actor="demo")
-        svc.set_member(m.id, actor="demo", name="บัตรหาย ทดลอง (lost card)")
+        m = svc.members.add("บัตรหาย ทดลอง (lost card)", BLOCKED_CARD, actor="demo")
+        svc.members.block_card(BLOCKED_CARD, "reported lost (demo)", actor="demo")
+        svc.members.set(m.id, actor="demo", name="บัตรหาย ทดลอง (lost card)")
 
 
 class LiveView:
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     from server import store
     from server.app import PointsServer
     from server.domain.config import load
-    from server.service import Service
+    from server.services import bootstrap
 
     prog = load(os.environ.get("PRIVCARD_CONFIG"))
     stop = threading.Event()
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             url = embedded.url
             print(f"embedded MQTT broker (amqtt) at {url}")
         store.connect(args.db)
-        seed(Service(prog))
+        seed(bootstrap(prog))
         server = PointsServer(args.db, url, prog, client_id="privcard-demo-server").start()
         print(f"points server on {args.db}")
         if args.http:

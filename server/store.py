@@ -85,11 +85,14 @@ class BaseModel(pw.Model):
         legacy_table_names = False
 
 
-class Meta(BaseModel):
+class Counter(BaseModel):
     """Key/value counters: schema version, allow-list version, config epoch."""
 
     key = pw.CharField(primary_key=True, max_length=64)
     value = pw.BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "meta"
 
 
 class Member(BaseModel):
@@ -234,7 +237,52 @@ class Audit(BaseModel):
     detail = JSONField(null=True)
 
 
-MODELS = [Meta, Member, Card, Device, LedgerEntry, Accrual, TapInbox, Fee, Feedback, Audit]
+# --------------------------------------------------------------------------- console tables
+#
+# The web console's events, uploads and settings: created by the ``web`` migration
+# namespace (server.web.accounts), kept here with the other models the service uses.
+
+
+class Setting(BaseModel):
+    """Console settings kept in the database (the session signing key)."""
+
+    key = pw.CharField(primary_key=True, max_length=64)
+    value = pw.TextField()
+
+    class Meta:
+        table_name = "web_setting"
+
+
+class Event(BaseModel):
+    """A library event whose registration list is credited (PULINET, training, ...)."""
+
+    name = pw.CharField(max_length=120)
+    activity = pw.CharField(max_length=40)
+    day = pw.DateField()
+    created_by = pw.CharField(max_length=64)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "web_event"
+
+
+class Upload(BaseModel):
+    """A registration list waiting between preview and credit."""
+
+    event = pw.ForeignKeyField(Event, backref="uploads", on_delete="CASCADE")
+    filename = pw.CharField(max_length=200, default="")
+    text = pw.TextField()
+    preview = JSONField(null=True)
+    result = JSONField(null=True)
+    created_by = pw.CharField(max_length=64)
+    created_at = UTCDateTimeField(default=utcnow)
+    credited_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "web_upload"
+
+
+MODELS = [Counter, Member, Card, Device, LedgerEntry, Accrual, TapInbox, Fee, Feedback, Audit]
 
 
 # --------------------------------------------------------------------------- migrations
@@ -262,13 +310,13 @@ def _migrator():
 
 
 def _version(key: str) -> int:
-    row = Meta.get_or_none(Meta.key == key)
+    row = Counter.get_or_none(Counter.key == key)
     return row.value if row else 0
 
 
 def upgrade() -> int:
     """Bring the schema up to date in place; returns the core schema version."""
-    db.create_tables([Meta], safe=True)
+    db.create_tables([Counter], safe=True)
     migrator = _migrator()
     for key, steps in [("schema", MIGRATIONS)] + [(f"schema:{ns}", s) for ns, s in EXTRA_MIGRATIONS.items()]:
         with write_transaction():
@@ -283,8 +331,8 @@ def upgrade() -> int:
                 if _version(key) > version:
                     continue
                 steps[version](migrator)
-                Meta.insert(key=key, value=version + 1).on_conflict(
-                    conflict_target=[Meta.key], update={Meta.value: version + 1}).execute()
+                Counter.insert(key=key, value=version + 1).on_conflict(
+                    conflict_target=[Counter.key], update={Counter.value: version + 1}).execute()
                 log.info("migrated %s to version %d", key, version + 1)
     return _version("schema")
 
@@ -352,12 +400,12 @@ def redact(url: str) -> str:
 
 
 def bump(key: str) -> int:
-    """Increase a Meta counter (inside the caller's transaction) and return it."""
-    Meta.insert(key=key, value=1).on_conflict(
-        conflict_target=[Meta.key], update={Meta.value: Meta.value + 1}).execute()
-    return Meta.get(Meta.key == key).value
+    """Increase a counter (inside the caller's transaction) and return it."""
+    Counter.insert(key=key, value=1).on_conflict(
+        conflict_target=[Counter.key], update={Counter.value: Counter.value + 1}).execute()
+    return Counter.get(Counter.key == key).value
 
 
 def counter(key: str) -> int:
-    """Read a Meta counter."""
+    """Read a counter."""
     return _version(key)

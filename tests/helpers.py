@@ -1,7 +1,7 @@
 """Helpers for tests that drive the points server: data setup, a server process, a device.
 
 - :func:`open_service` binds the store to a database URL (SQLite or PostgreSQL) in
-  *this* process and returns a :class:`server.service.Service` — the quickest way to
+  *this* process and returns a :class:`server.services.Services` — the quickest way to
   set up members and devices, and to read the ledger back afterwards.
 - :class:`ServerProcess` runs ``privcard server --db URL --mqtt URL`` as a child
   process (log in a file), waits until it answers on the bus, kills it with SIGKILL,
@@ -16,8 +16,8 @@
 Typical use::
 
     svc = open_service(db_url)
-    svc.add_device("gate-in", "gate", direction="in")
-    svc.add_member("Somchai", "04A1B2C3")
+    svc.devices.add("gate-in", "gate", direction="in")
+    svc.members.add("Somchai", "04A1B2C3")
     with ServerProcess(db_url, bus.url, log_dir=tmp_path) as srv, Device(bus.url) as dev:
         dev.wait_server()
         result = dev.tap("gate-in", "04A1B2C3")
@@ -51,15 +51,15 @@ BANGKOK = "Asia/Bangkok"
 
 
 def open_service(db_url: str, prog=None, clock=None):
-    """Bind the store to ``db_url`` in this process (closing any earlier binding); a Service on it."""
+    """Bind the store to ``db_url`` in this process (closing any earlier binding); the service layer on it."""
     from server import store
     from server.domain.config import load
-    from server.service import Service
+    from server.services import bootstrap
 
     close_store()
     store.connect(db_url)
     prog = prog or load()
-    return Service(prog, clock=clock) if clock else Service(prog)
+    return bootstrap(prog, clock=clock) if clock else bootstrap(prog)
 
 
 def close_store() -> None:

@@ -11,7 +11,9 @@ from datetime import date, datetime, timedelta, timezone
 
 from .config import Activity, Programme
 
-#: what a patron sees for each outcome (Thai first: most patrons read Thai)
+#: what a patron sees for each outcome (Thai first: most patrons read Thai). These stay in
+#: the domain, not in ``server.catalogue``: which outcome says what is a programme rule,
+#: sent to devices as it is; the catalogue holds the staff's texts.
 MESSAGES = {
     "credited": ("ได้รับ {points} คะแนน ยอดคงเหลือ {balance} คะแนน", "+{points} points, balance {balance}"),
     "limit_reached": ("วันนี้ได้รับคะแนน{label}แล้ว", "Already earned today: {label_en}"),
@@ -27,7 +29,15 @@ OPEN_OUTCOMES = frozenset({"credited", "limit_reached", "no_activity"})
 
 
 class RuleError(ValueError):
-    """A request the rules refuse (the message is for staff)."""
+    """A request the rules refuse (the message is for staff).
+
+    Like ``ServiceError``: ``template`` (English, ``%(name)s`` placeholders) and ``values``
+    are kept apart so the console can translate it; ``str(exc)`` is the English text.
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
 
 
 def message(outcome: str, *, points: int = 0, balance: int | None = None, activity: Activity | None = None,
@@ -188,7 +198,7 @@ def accrual_key(activity: Activity, day: date, item: str = "") -> tuple[str, str
         return ("once", "")
     if activity.limit == "per_item_per_day":
         if not item:
-            raise RuleError(f"{activity.code} needs an item (event, shop or session)")
+            raise RuleError("%(activity)s needs an item (event, shop or session)", activity=activity.code)
         return (day.isoformat(), item[:120])
     return (day.isoformat(), "")
 
@@ -213,9 +223,9 @@ def fine_discount(balance: int, prog: Programme) -> tuple[int, int]:
 def fine_discount_baht(points: int, prog: Programme) -> int:
     """Baht value of redeeming ``points`` as a fine discount; refuses bad amounts."""
     if points <= 0 or points % prog.fine_step_points:
-        raise RuleError(f"fine discounts are redeemed in steps of {prog.fine_step_points} points")
+        raise RuleError("fine discounts are redeemed in steps of %(step)s points", step=prog.fine_step_points)
     if points > prog.fine_max_points:
-        raise RuleError(f"at most {prog.fine_max_points} points can be redeemed as a fine discount")
+        raise RuleError("at most %(max)s points can be redeemed as a fine discount", max=prog.fine_max_points)
     return points // prog.fine_step_points * prog.fine_step_baht
 
 

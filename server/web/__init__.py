@@ -3,7 +3,7 @@
 ``privcard server ... --http HOST:PORT`` calls :func:`serve_in_thread`; tests and
 other tools call :func:`create_app`. Pages are server-rendered Jinja2 templates in
 Thai and English; every form carries a CSRF token (Flask-WTF); every change goes
-through :class:`server.service.Service` with ``actor="web:<username>"`` so the
+through the service layer (:mod:`server.services`) with ``actor="web:<username>"`` so the
 audit trail says who did it and when.
 """
 
@@ -20,8 +20,9 @@ from werkzeug.serving import make_server
 
 from server import store
 from server.domain.config import Programme
-from server.service import Service
-from server.web import accounts, i18n
+from server import catalogue
+from server.services import Services, bootstrap
+from server.web import accounts
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class _SessionInterface(SecureCookieSessionInterface):
             return bool(app.config["SESSION_COOKIE_SECURE"])
 
 
-def create_app(db_url: str | None, prog: Programme, service: Service | None = None, *, connect: bool = True,
+def create_app(db_url: str | None, prog: Programme, service: Services | None = None, *, connect: bool = True,
                behind_proxy: bool | None = None, testing: bool = False) -> Flask:
     """Build the console app; binds the store to ``db_url`` unless ``connect`` is False."""
     if connect and db_url:
@@ -72,13 +73,13 @@ def create_app(db_url: str | None, prog: Programme, service: Service | None = No
     app.session_interface = _SessionInterface()
     if behind_proxy if behind_proxy is not None else os.environ.get("PRIVCARD_WEB_PROXY") == "1":
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
-    app.extensions["privcard.service"] = service or Service(prog)
+    app.extensions["privcard.service"] = service or bootstrap(prog)
     app.extensions["privcard.prog"] = prog
 
     @app.before_request
     def _open_db():
         store.db.connect(reuse_if_open=True)
-        g.lang = session.get("lang") if session.get("lang") in i18n.LANGS else i18n.DEFAULT_LANG
+        g.lang = session.get("lang") if session.get("lang") in catalogue.LANGS else catalogue.DEFAULT_LANG
 
     @app.teardown_request
     def _close_db(exc):
@@ -148,8 +149,8 @@ def parse_http(addr: str | None) -> tuple[str, int]:
 
 
 def serve_in_thread(addr: str | None, db_url: str | None, prog: Programme, srv=None) -> WebServer:
-    """Serve the console on ``addr`` in a thread; reuses the points server's Service when given."""
+    """Serve the console on ``addr`` in a thread; reuses the points server's service layer when given."""
     host, port = parse_http(addr)
-    # the points server already bound the store to db_url (and its Service caches devices)
+    # the points server already bound the store to db_url (and its service layer caches devices)
     app = create_app(db_url, prog, srv.service if srv is not None else None, connect=srv is None)
     return WebServer(app, host, port).start()

@@ -24,7 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from server import store
-from server.store import Audit, BaseModel, JSONField, UTCDateTimeField, utcnow
+from server.store import Audit, BaseModel, Event, Setting, Upload, UTCDateTimeField, utcnow
 
 ROLES = ("admin", "staff")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
@@ -47,7 +47,7 @@ class AccountError(ValueError):
     """A staff-account operation refused; the message is meant for people.
 
     ``template`` and ``values`` keep the English source apart from its values so the
-    console can show the message in the staff's language (``i18n.TH`` keys).
+    console can show the message in the staff's language (``server.catalogue.TH`` keys).
     """
 
     def __init__(self, template: str, **values):
@@ -86,45 +86,6 @@ class ApiToken(BaseModel):
 
     class Meta:
         table_name = "web_api_token"
-
-
-class Setting(BaseModel):
-    """Console settings kept in the database (the session signing key)."""
-
-    key = pw.CharField(primary_key=True, max_length=64)
-    value = pw.TextField()
-
-    class Meta:
-        table_name = "web_setting"
-
-
-class Event(BaseModel):
-    """A library event whose registration list is credited (PULINET, training, ...)."""
-
-    name = pw.CharField(max_length=120)
-    activity = pw.CharField(max_length=40)
-    day = pw.DateField()
-    created_by = pw.CharField(max_length=64)
-    created_at = UTCDateTimeField(default=utcnow)
-
-    class Meta:
-        table_name = "web_event"
-
-
-class Upload(BaseModel):
-    """A registration list waiting between preview and credit."""
-
-    event = pw.ForeignKeyField(Event, backref="uploads", on_delete="CASCADE")
-    filename = pw.CharField(max_length=200, default="")
-    text = pw.TextField()
-    preview = JSONField(null=True)
-    result = JSONField(null=True)
-    created_by = pw.CharField(max_length=64)
-    created_at = UTCDateTimeField(default=utcnow)
-    credited_at = UTCDateTimeField(null=True)
-
-    class Meta:
-        table_name = "web_upload"
 
 
 class WebSession(BaseModel):

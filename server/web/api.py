@@ -13,7 +13,7 @@ from datetime import date
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
-from server.service import NotFound, ServiceError
+from server.services import NotFound, ServiceError
 from server.store import Device, LedgerEntry, Member
 from server.web import csrf, queries, reports
 from server.web.auth import actor
@@ -23,7 +23,7 @@ SPEC: list[dict] = []
 
 
 def svc():
-    """The shared Service."""
+    """The process's service layer (:class:`server.services.Services`)."""
     return current_app.extensions["privcard.service"]
 
 
@@ -59,7 +59,7 @@ def body() -> dict:
 
 
 def _member(ref) -> Member:
-    return svc().find_member(ref)
+    return svc().members.find(ref)
 
 
 S, I, B, O = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}, {"type": "object"}
@@ -104,14 +104,14 @@ def members_search():
        body={"name": S, "card": S, "tier": S, "group": S, "valid_until": S, "email": S})
 def members_add():
     b = body()
-    m = svc().add_member(str(b.get("name", "")), str(b.get("card", "")), tier=b.get("tier") or "silver",
-                         group=b.get("group"), valid_until=b.get("valid_until"), email=b.get("email"), actor=actor())
-    return jsonify(svc().member_dict(m)), 201
+    m = svc().members.add(str(b.get("name", "")), str(b.get("card", "")), tier=b.get("tier") or "silver",
+                          group=b.get("group"), valid_until=b.get("valid_until"), email=b.get("email"), actor=actor())
+    return jsonify(svc().reads.member_dict(m)), 201
 
 
 @route("/members/<ref>", "GET", "A member with cards, privileges and the last 20 entries")
 def member_get(ref):
-    return jsonify(svc().member_dict(_member(ref), history=20))
+    return jsonify(svc().reads.member_dict(_member(ref), history=20))
 
 
 @route("/members/<ref>", "PATCH", "Change name, tier, group, valid_until, status, email",
@@ -122,8 +122,8 @@ def member_set(ref):
     extra = set(b) - allowed
     if extra:
         raise ServiceError("unknown field(s): %(fields)s", fields=", ".join(sorted(extra)))
-    m = svc().set_member(_member(ref).id, actor=actor(), **b)
-    return jsonify(svc().member_dict(m))
+    m = svc().members.set(_member(ref).id, actor=actor(), **b)
+    return jsonify(svc().reads.member_dict(m))
 
 
 @route("/members/<ref>/entries", "GET", "The member's ledger, newest first (keyset: ?before=ENTRY_ID)",
@@ -141,13 +141,13 @@ def member_entries(ref):
 @route("/members/<ref>/replace-card", "POST", "Replace a lost card (fee recorded, old cards blocked)",
        body={"card": S})
 def member_replace_card(ref):
-    m = svc().replace_card(_member(ref).id, str(body().get("card", "")), actor=actor())
-    return jsonify(svc().member_dict(Member.get_by_id(m.id)))
+    m = svc().members.replace_card(_member(ref).id, str(body().get("card", "")), actor=actor())
+    return jsonify(svc().reads.member_dict(Member.get_by_id(m.id)))
 
 
 @route("/cards/<uid>/block", "POST", "Block one card", body={"reason": S})
 def card_block(uid):
-    c = svc().block_card(uid, str(body().get("reason") or "blocked by staff"), actor=actor())
+    c = svc().members.block_card(uid, str(body().get("reason") or "blocked by staff"), actor=actor())
     return jsonify(uid=c.uid, status=c.status, member=c.member_id)
 
 
@@ -156,34 +156,33 @@ def card_block(uid):
 def member_credit(ref):
     b = body()
     m = _member(ref)
-    if b.get("activity") in ("signup", "entry", "late_stay"):
-        raise ServiceError("%(activity)s is not credited at the counter", activity=b.get("activity"))
-    outcome, entry = svc().award(m.id, str(b.get("activity", "")), item=b.get("item") or None, actor=actor())
-    return jsonify(outcome=outcome, entry=svc().entry_dict(entry) if entry else None, balance=svc().balance(m.id))
+    outcome, entry = svc().points.award(m.id, str(b.get("activity", "")), item=b.get("item") or None, actor=actor())
+    return jsonify(outcome=outcome, entry=svc().ledger.entry_dict(entry) if entry else None,
+                   balance=svc().ledger.balance(m.id))
 
 
 @route("/members/<ref>/redeem", "POST", "Redeem a reward (fine_discount needs points; others units)",
        body={"reward": S, "points": I, "units": I})
 def member_redeem(ref):
     b = body()
-    out = svc().redeem(_member(ref).id, str(b.get("reward", "")), points=b.get("points"), units=b.get("units"),
-                       actor=actor())
+    out = svc().points.redeem(_member(ref).id, str(b.get("reward", "")), points=b.get("points"), units=b.get("units"),
+                              actor=actor())
     return jsonify(out)
 
 
 @route("/transfers", "POST", "Transfer points between members", body={"from": S, "to": S, "points": I, "note": S})
 def transfers():
     b = body()
-    out_e, in_e = svc().transfer(b.get("from", ""), b.get("to", ""), b.get("points"), actor=actor(),
-                                 note=b.get("note"))
-    return jsonify(out=svc().entry_dict(out_e), into=svc().entry_dict(in_e)), 201
+    out_e, in_e = svc().points.transfer(b.get("from", ""), b.get("to", ""), b.get("points"), actor=actor(),
+                                        note=b.get("note"))
+    return jsonify(out=svc().ledger.entry_dict(out_e), into=svc().ledger.entry_dict(in_e)), 201
 
 
 @route("/entries/<int:entry_id>/void", "POST", "Void an entry with a reason (a reversal entry is appended)",
        body={"reason": S})
 def entry_void(entry_id):
-    revs = svc().void(entry_id, str(body().get("reason") or ""), actor=actor())
-    return jsonify(reversals=[svc().entry_dict(r) for r in revs])
+    revs = svc().points.void(entry_id, str(body().get("reason") or ""), actor=actor())
+    return jsonify(reversals=[svc().ledger.entry_dict(r) for r in revs])
 
 
 # --------------------------------------------------------------------------- devices (admin)
@@ -191,17 +190,17 @@ def entry_void(entry_id):
 
 @route("/devices", "GET", "All devices with status", admin=True)
 def devices_list():
-    return jsonify(devices=[svc().device_dict(d) for d in Device.select().order_by(Device.id)])
+    return jsonify(devices=[svc().reads.device_dict(d) for d in Device.select().order_by(Device.id)])
 
 
 @route("/devices", "POST", "Register a device", admin=True,
        body={"id": S, "kind": S, "direction": S, "activity": S, "location": S, "settings": O})
 def devices_add():
     b = body()
-    d = svc().add_device(str(b.get("id", "")), str(b.get("kind", "")), direction=b.get("direction"),
-                         activity=b.get("activity"), location=b.get("location"), settings=b.get("settings") or {},
-                         actor=actor())
-    return jsonify(svc().device_dict(d)), 201
+    d = svc().devices.add(str(b.get("id", "")), str(b.get("kind", "")), direction=b.get("direction"),
+                          activity=b.get("activity"), location=b.get("location"), settings=b.get("settings") or {},
+                          actor=actor())
+    return jsonify(svc().reads.device_dict(d)), 201
 
 
 @route("/devices/<device_id>", "GET", "A device, its retained config and recent taps", admin=True)
@@ -212,15 +211,15 @@ def device_get(device_id):
     taps = queries.latest_taps(20, device=device_id)
     for t in taps:
         t["at"], t["received_at"] = queries.fmt_time(t["at"]), queries.fmt_time(t["received_at"])
-    return jsonify(device=svc().device_dict(d), config=svc().device_config(d).to_dict(), taps=taps)
+    return jsonify(device=svc().reads.device_dict(d), config=svc().devices.config(d).to_dict(), taps=taps)
 
 
 @route("/devices/<device_id>", "PATCH", "Change fields or settings (null removes a setting); republished at once",
        admin=True, body={"kind": S, "direction": S, "activity": S, "location": S, "open_ms": I,
                          "offline_policy": S, "reader": S, "pins": O})
 def device_set(device_id):
-    d = svc().set_device(device_id, actor=actor(), **body())
-    return jsonify(svc().device_dict(d))
+    d = svc().devices.set(device_id, actor=actor(), **body())
+    return jsonify(svc().reads.device_dict(d))
 
 
 # --------------------------------------------------------------------------- events and reports
@@ -230,8 +229,8 @@ def device_set(device_id):
        body={"activity": S, "event": S, "day": S, "csv": S, "dry_run": B})
 def events_import():
     b = body()
-    rep = svc().import_attendance(str(b.get("csv", "")), str(b.get("activity", "")), str(b.get("event", "")),
-                                  day=b.get("day"), actor=actor(), dry_run=bool(b.get("dry_run")))
+    rep = svc().attendance.import_csv(str(b.get("csv", "")), str(b.get("activity", "")), str(b.get("event", "")),
+                                      day=b.get("day"), actor=actor(), dry_run=bool(b.get("dry_run")))
     return jsonify(dry_run=bool(b.get("dry_run")), **rep.to_dict())
 
 
@@ -257,7 +256,7 @@ def report(name):
 def entries():
     limit = min(max(int(request.args.get("limit", 50) or 50), 1), 500)
     rows = LedgerEntry.select().order_by(LedgerEntry.id.desc()).limit(limit)
-    return jsonify(entries=[svc().entry_dict(e) for e in rows])
+    return jsonify(entries=[svc().ledger.entry_dict(e) for e in rows])
 
 
 # --------------------------------------------------------------------------- OpenAPI

@@ -24,7 +24,8 @@ from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, r
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from server.web import accounts, i18n
+from server import catalogue
+from server.web import accounts
 
 bp = Blueprint("auth", __name__)
 PUBLIC_ENDPOINTS = {"auth.login", "auth.lang", "static"}
@@ -34,7 +35,7 @@ PASSWORD_CHANGE_ENDPOINTS = PUBLIC_ENDPOINTS | {"auth.account", "auth.logout"}
 
 def _(text: str, **values) -> str:
     """Translate for the current request's language."""
-    return i18n.translate(text, getattr(g, "lang", i18n.DEFAULT_LANG), **values)
+    return catalogue.translate(text, getattr(g, "lang", catalogue.DEFAULT_LANG), **values)
 
 
 def actor() -> str:
@@ -140,9 +141,9 @@ def init_app(app) -> None:
 
     @app.context_processor
     def _template_globals():
-        return {"_": _, "lang": g.get("lang", i18n.DEFAULT_LANG), "staff": g.get("staff"),
+        return {"_": _, "lang": g.get("lang", catalogue.DEFAULT_LANG), "staff": g.get("staff"),
                 "prog": current_app.extensions["privcard.prog"], "fmt_dt": _fmt_dt, "fmt_date": _fmt_date,
-                "label": _label, "sources": i18n.SOURCE_LABELS,
+                "label": _label, "sources": catalogue.SOURCE_LABELS,
                 "audit_detail": audit_detail}
 
     @app.errorhandler(CSRFError)
@@ -216,17 +217,18 @@ def too_large_message() -> str:
 
 
 def _fmt_dt(when) -> str:
-    return i18n.fmt_datetime(when, g.get("lang", i18n.DEFAULT_LANG), current_app.extensions["privcard.prog"].tz)
+    return catalogue.fmt_datetime(when, g.get("lang", catalogue.DEFAULT_LANG),
+                                  current_app.extensions["privcard.prog"].tz)
 
 
 def _fmt_date(day) -> str:
-    return i18n.fmt_date(day, g.get("lang", i18n.DEFAULT_LANG))
+    return catalogue.fmt_date(day, g.get("lang", catalogue.DEFAULT_LANG))
 
 
 def _label(value) -> str:
     """A {"th","en"} label in the current language; other values unchanged."""
     if isinstance(value, dict) and "en" in value:
-        return value.get(g.get("lang", i18n.DEFAULT_LANG)) or value["en"]
+        return value.get(g.get("lang", catalogue.DEFAULT_LANG)) or value["en"]
     return "" if value is None else str(value)
 
 
@@ -334,6 +336,6 @@ def account():
 @bp.route("/lang/<code>")
 def lang(code: str):
     """Switch the console's language and go back."""
-    if code in i18n.LANGS:
+    if code in catalogue.LANGS:
         session["lang"] = code
     return redirect(_safe_next(request.args.get("next") or request.referrer and urlparse(request.referrer).path))

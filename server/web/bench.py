@@ -51,12 +51,12 @@ def fill(db_url: str, members: int, entries: int, seed: int = 1) -> dict:
     """Bulk-load members, cards, ledger entries, taps and devices; returns timings and samples."""
     from server import store
     from server.domain.config import load
-    from server.service import Service
+    from server.services import bootstrap
     from server.web import accounts  # noqa: F401  (registers the web tables and indexes)
 
     rnd = random.Random(seed)
     store.connect(db_url)
-    svc = Service(load())
+    svc = bootstrap(load())
     today = svc.today()
     now = store.utcnow()
     database = store.db.obj

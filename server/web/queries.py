@@ -1,6 +1,6 @@
 """Read-side queries of the console: member search, ledger pages, the dashboard.
 
-Writes go through :class:`server.service.Service`; these are the reads the
+Writes go through the service layer (:mod:`server.services`); these are the reads the
 service layer has no use for. Every query here is shaped to use an index: member
 id and card UID are primary keys, names are found by a prefix range over
 ``lower(name)`` (the ``web_member_lower_name`` expression index), ledger pages by
@@ -99,7 +99,7 @@ def ledger_page(service, member_id: int, before: int | None = None, limit: int =
     ids = [r.id for r in rows]
     voided = {e.void_of_id for e in LedgerEntry.select(LedgerEntry.void_of).where(LedgerEntry.void_of.in_(ids))} \
         if ids else set()
-    out = [dict(service.entry_dict(r, voided=r.id in voided), at_dt=r.at) for r in rows]
+    out = [dict(service.ledger.entry_dict(r, voided=r.id in voided), at_dt=r.at) for r in rows]
     return out, (rows[-1].id if more else None)
 
 

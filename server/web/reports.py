@@ -14,8 +14,9 @@ from html import escape
 
 import peewee as pw
 
+from server import catalogue
 from server.domain import rules
-from server.service import GROUPS, LABELS
+from server.services import GROUPS
 from server.store import Device, Feedback, LedgerEntry, Member, TapInbox
 from server.web.queries import day_bounds
 
@@ -164,7 +165,7 @@ def points(service, start: date, end: date) -> Report:
     rows = []
     for r in q:
         act = prog.activities.get(r["activity"])
-        label = dict(act.label) if act else dict(LABELS.get(r["activity"], {"th": r["activity"], "en": r["activity"]}))
+        label = dict(act.label) if act else dict(catalogue.entry_label(r["activity"]))
         if r["reward"]:
             rw = prog.rewards.get(r["reward"])
             label = {"th": f"{label['th']}: {rw.th if rw else r['reward']}",

@@ -1,6 +1,6 @@
 """The console's pages: dashboard, members, devices, events, reports, staff.
 
-Thin: each view reads a form, calls one Service method with ``actor=web:<user>``,
+Thin: each view reads a form, calls one service operation with ``actor=web:<user>``,
 flashes what happened in the staff's language and redirects (post/redirect/get).
 Service errors are written for staff; they are shown through the Thai catalogue
 (``ServiceError.template`` and ``values``, see :func:`auth.service_error`).
@@ -18,20 +18,15 @@ from markupsafe import Markup
 from broker import contract
 from server import store
 from server.domain import rules
-from server.service import GROUPS, NotFound, ServiceError
+from server.services import GROUPS, NotFound, ServiceError
 from server.store import Audit, Card, Device, LedgerEntry, Member
 from server.web import accounts, queries, reports
 from server.web.auth import _, account_error, actor, admin_required, service_error, too_large_message
 
 bp = Blueprint("views", __name__)
 
-#: activities that are credited at the counter by hand (not gates, not sign-up)
-NOT_AT_COUNTER = ("signup", "entry", "late_stay")
-EVENT_ACTIVITIES = ("pulinet_event", "db_training", "learning_activity", "volunteer")
-
-
 def svc():
-    """The shared Service."""
+    """The process's service layer (:class:`server.services.Services`)."""
     return current_app.extensions["privcard.service"]
 
 
@@ -90,9 +85,9 @@ def enrol():
     """Enrol a member with a card: sign-up credit and joining fee."""
     f = request.form
     try:
-        m = svc().add_member(f.get("name", ""), f.get("card", ""), tier=f.get("tier") or "silver",
-                             group=f.get("group") or None, valid_until=f.get("valid_until") or None,
-                             email=f.get("email") or None, actor=actor())
+        m = svc().members.add(f.get("name", ""), f.get("card", ""), tier=f.get("tier") or "silver",
+                              group=f.get("group") or None, valid_until=f.get("valid_until") or None,
+                              email=f.get("email") or None, actor=actor())
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.members"))
@@ -107,8 +102,8 @@ def member(mid: int):
     m = _member_or_404(mid)
     before = _int(request.args.get("before"))
     entries, older = queries.ledger_page(svc(), m.id, before=before, limit=20)
-    data = svc().member_dict(m)
-    counter = [a for code, a in prog().activities.items() if code not in NOT_AT_COUNTER]
+    data = svc().reads.member_dict(m)
+    counter = svc().points.counter_activities()
     return render_template("member.html", m=m, data=data, entries=entries, older=older, before=before,
                            privileges=rules.privileges(m.balance, prog()),
                            fees=queries.fees(m.id), counter=counter, groups=GROUPS,
@@ -124,7 +119,7 @@ def member_edit(mid: int):
     if "email" in fields and not fields["email"]:
         fields["email"] = None
     try:
-        svc().set_member(mid, actor=actor(), **fields)
+        svc().members.set(mid, actor=actor(), **fields)
         flash(_("Member saved."), "ok")
     except ServiceError as exc:
         _fail(exc)
@@ -136,7 +131,7 @@ def replace_card(mid: int):
     """A lost card: new card, old ones blocked, fee recorded."""
     _member_or_404(mid)
     try:
-        svc().replace_card(mid, request.form.get("card", ""), actor=actor())
+        svc().members.replace_card(mid, request.form.get("card", ""), actor=actor())
         flash(_("Card replaced; the old card is blocked and the fee recorded."), "ok")
     except ServiceError as exc:
         _fail(exc)
@@ -152,7 +147,7 @@ def block_card(mid: int):
     if card is None or card.member_id != mid:
         abort(404)
     try:
-        svc().block_card(uid, request.form.get("reason") or "blocked by staff", actor=actor())
+        svc().members.block_card(uid, request.form.get("reason") or "blocked by staff", actor=actor())
         flash(_("Card %(uid)s blocked.", uid=uid), "ok")
     except ServiceError as exc:
         _fail(exc)
@@ -165,13 +160,10 @@ def credit(mid: int):
     _member_or_404(mid)
     f = request.form
     activity = f.get("activity", "")
-    if activity in NOT_AT_COUNTER:
-        flash(_("%(activity)s is not credited at the counter", activity=activity), "error")
-        return redirect(url_for("views.member", mid=mid, activity=activity or None))
     item = {"partner_purchase": f.get("shop"), "volunteer": f.get("session")}.get(activity, f.get("session"))
     act = prog().activities.get(activity)
     try:
-        outcome, entry = svc().award(mid, activity, item=(item or "").strip() or None, actor=actor())
+        outcome, entry = svc().points.award(mid, activity, item=(item or "").strip() or None, actor=actor())
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.member", mid=mid, activity=activity or None))
@@ -190,7 +182,7 @@ def transfer(mid: int):
     points = _int(request.form.get("points"), 0)
     target = request.form.get("to", "")
     try:
-        _out, in_e = svc().transfer(mid, target, points, actor=actor(), note=request.form.get("note") or None)
+        _out, in_e = svc().points.transfer(mid, target, points, actor=actor(), note=request.form.get("note") or None)
         flash(_("Transferred %(points)s points to member %(to)s.", points=points, to=in_e.member_id), "ok")
     except ServiceError as exc:
         _fail(exc)
@@ -206,9 +198,9 @@ def redeem(mid: int):
     r = prog().rewards.get(reward)
     try:
         if r is not None and r.step_points:
-            out = svc().redeem(mid, reward, points=_int(f.get("points"), 0), actor=actor())
+            out = svc().points.redeem(mid, reward, points=_int(f.get("points"), 0), actor=actor())
         else:
-            out = svc().redeem(mid, reward, units=_int(f.get("units"), 1) or 1, actor=actor())
+            out = svc().points.redeem(mid, reward, units=_int(f.get("units"), 1) or 1, actor=actor())
         extra = f" ({out['baht']} {_('baht')})" if "baht" in out else f" × {out.get('units', 1)}"
         flash(_("Redeemed %(points)s points: %(reward)s.", points=out["points"],
                 reward=out["label"][g.lang]) + extra, "ok")
@@ -231,12 +223,12 @@ def void(mid: int, eid: int):
             error = _("A reason is required.")
         else:
             try:
-                svc().void(eid, reason, actor=actor())
+                svc().points.void(eid, reason, actor=actor())
                 flash(_("Entry %(id)s voided.", id=eid), "ok")
                 return redirect(url_for("views.member", mid=mid))
             except ServiceError as exc:
                 error = service_error(exc)
-    return render_template("void.html", m=m, e=svc().entry_dict(e), error=error), (400 if error else 200)
+    return render_template("void.html", m=m, e=svc().ledger.entry_dict(e), error=error), (400 if error else 200)
 
 
 # --------------------------------------------------------------------------- devices
@@ -308,9 +300,9 @@ def device_add():
     try:
         fields, settings = _device_form(f)
         settings = {k: v for k, v in settings.items() if v is not None}
-        d = svc().add_device((f.get("id") or "").strip(), fields["kind"] or "", direction=fields["direction"],
-                             activity=fields["activity"], location=fields["location"], settings=settings,
-                             actor=actor())
+        d = svc().devices.add((f.get("id") or "").strip(), fields["kind"] or "", direction=fields["direction"],
+                              activity=fields["activity"], location=fields["location"], settings=settings,
+                              actor=actor())
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.devices"))
@@ -333,14 +325,14 @@ def device(device_id: str):
             for k, v in settings.items():
                 if v != current.get(k):
                     changes[k] = v
-            svc().set_device(device_id, actor=actor(), **changes)
+            svc().devices.set(device_id, actor=actor(), **changes)
             flash(_("Device %(id)s saved; the device receives the new config within a few seconds.", id=device_id),
                   "ok")
         except ServiceError as exc:
             _fail(exc)
         return redirect(url_for("views.device", device_id=device_id))
     row = next(r for r in queries.device_rows() if r["id"] == device_id)
-    config = svc().device_config(d).to_dict()
+    config = svc().devices.config(d).to_dict()
     return render_template("device.html", d=row, config=json.dumps(config, ensure_ascii=False, indent=1),
                            taps=queries.latest_taps(20, device=device_id), pins=pins_text(d.settings.get("pins")),
                            activities=prog().activities, kinds=contract.DEVICE_KINDS,
@@ -355,57 +347,37 @@ def events():
     """The list of events and the create form."""
     if request.method == "POST":
         f = request.form
-        name = (f.get("name") or "").strip()
-        activity = f.get("activity", "")
         try:
-            if activity not in EVENT_ACTIVITIES or activity not in prog().activities:
-                raise ServiceError("activity must be one of %(activities)s", activities=", ".join(EVENT_ACTIVITIES))
-            if not name or len(name) > 120:
-                raise ServiceError("an event name of 1-120 characters is required")
-            try:
-                day = date.fromisoformat(f.get("day") or "")
-            except ValueError:
-                raise ServiceError("date must be YYYY-MM-DD") from None
-            if day > svc().today():
-                raise ServiceError("an event in the future cannot be credited yet")
-            with store.write_transaction():
-                ev = accounts.Event.create(name=name, activity=activity, day=day, created_by=g.staff.username)
-                Audit.create(actor=actor(), action="event.add", target=str(ev.id),
-                             detail={"name": name, "activity": activity, "day": day.isoformat()},
-                             at=store.utcnow())
+            ev = svc().attendance.add_event(f.get("name") or "", f.get("activity", ""), f.get("day") or "",
+                                            created_by=g.staff.username, actor=actor())
         except ServiceError as exc:
             _fail(exc)
             return redirect(url_for("views.events"))
         flash(_("Event created."), "ok")
         return redirect(url_for("views.event", event_id=ev.id))
-    rows = list(accounts.Event.select().order_by(accounts.Event.day.desc(), accounts.Event.id.desc()).limit(100))
+    rows = list(store.Event.select().order_by(store.Event.day.desc(), store.Event.id.desc()).limit(100))
     counts = {}
     for ev in rows:
         counts[ev.id] = LedgerEntry.select().where(
             (LedgerEntry.activity == ev.activity) & (LedgerEntry.item == ev.name) & (LedgerEntry.day == ev.day)
             & (LedgerEntry.source == "import")).count()
     return render_template("events.html", events=rows, counts=counts,
-                           activities=[prog().activities[a] for a in EVENT_ACTIVITIES if a in prog().activities],
+                           activities=svc().attendance.event_activities(),
                            today=svc().today())
 
 
 def _event_or_404(event_id: int):
-    ev = accounts.Event.get_or_none(accounts.Event.id == event_id)
+    ev = store.Event.get_or_none(store.Event.id == event_id)
     if ev is None:
         abort(404)
     return ev
-
-
-def _event_day(ev) -> str:
-    # noon local time on the event's day, so the business day is the event's day
-    return f"{ev.day.isoformat()}T12:00:00"
 
 
 @bp.route("/events/<int:event_id>")
 def event(event_id: int):
     """One event: its uploads, the upload form, a preview or result."""
     ev = _event_or_404(event_id)
-    uploads = list(accounts.Upload.select().where(accounts.Upload.event == ev.id).order_by(accounts.Upload.id.desc()))
+    uploads = list(store.Upload.select().where(store.Upload.event == ev.id).order_by(store.Upload.id.desc()))
     shown = None
     sel = _int(request.args.get("upload"))
     if sel:
@@ -440,34 +412,11 @@ def event_upload(event_id: int):
         flash(_("The file is not UTF-8 text."), "error")
         return redirect(url_for("views.event", event_id=ev.id))
     try:
-        report = svc().import_attendance(text, ev.activity, ev.name, day=_event_day(ev), actor=actor(), dry_run=True)
+        up = svc().attendance.preview_upload(ev, fh.filename, text, created_by=g.staff.username, actor=actor())
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.event", event_id=ev.id))
-    with store.write_transaction():
-        up = accounts.Upload.create(event=ev, filename=fh.filename[:200], text=text, preview=_report_rows(report),
-                                    created_by=g.staff.username)
     return redirect(url_for("views.event", event_id=ev.id, upload=up.id))
-
-
-def _report_rows(report) -> list[dict]:
-    """An ImportReport as one row per line, in file order."""
-    names = {m.id: m.name for m in Member.select(Member.id, Member.name).where(
-        Member.id.in_([r[1] for r in report.credited] + [r[1] for r in report.already]))}
-    rows = [{"line": ln, "member": m, "name": names.get(m), "result": "credited", "entry": e}
-            for ln, m, e in report.credited]
-    rows += [{"line": ln, "member": m, "name": names.get(m), "result": "already"} for ln, m in report.already]
-    rows += [{"line": ln, "result": "error", "error": msg, **_why(msg)} for ln, msg in report.errors]
-    return sorted(rows, key=lambda r: r["line"])
-
-
-def _why(msg) -> dict:
-    """A row's reason as its template and values (stored with the upload, shown in each viewer's language)."""
-    if getattr(msg, "template", None) is None:
-        return {}
-    plain = (str, int, float, bool, type(None))
-    return {"why": {"template": msg.template,
-                    "values": {k: v if isinstance(v, plain) else str(v) for k, v in msg.values.items()}}}
 
 
 def _in_language(rows):
@@ -481,20 +430,14 @@ def _in_language(rows):
 def event_credit(event_id: int, upload_id: int):
     """Credit a previewed list; the service's accrual key makes a second credit a no-op."""
     ev = _event_or_404(event_id)
-    up = accounts.Upload.get_or_none((accounts.Upload.id == upload_id) & (accounts.Upload.event == ev.id))
+    up = store.Upload.get_or_none((store.Upload.id == upload_id) & (store.Upload.event == ev.id))
     if up is None:
         abort(404)
-    if up.credited_at is not None:
-        flash(_("This list was already credited."), "error")
-        return redirect(url_for("views.event", event_id=ev.id, upload=up.id))
     try:
-        report = svc().import_attendance(up.text, ev.activity, ev.name, day=_event_day(ev), actor=actor())
+        report = svc().attendance.credit_upload(ev, up, actor=actor())
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.event", event_id=ev.id, upload=up.id))
-    with store.write_transaction():
-        accounts.Upload.update(result=_report_rows(report), credited_at=store.utcnow()).where(
-            accounts.Upload.id == up.id).execute()
     flash(_("%(n)s credited, %(already)s already credited, %(errors)s errors.", n=len(report.credited),
             already=len(report.already), errors=len(report.errors)), "ok" if not report.errors else "error")
     return redirect(url_for("views.event", event_id=ev.id, upload=up.id))

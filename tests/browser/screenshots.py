@@ -32,22 +32,22 @@ def seed(db_url: str) -> dict:
     from broker.contract import Feedback, Status, Tap
     from server import store
     from server.domain.config import load
-    from server.service import Service
+    from server.services import bootstrap
 
     rnd = random.Random(7)
     prog = load()
     store.connect(db_url)
-    svc = Service(prog)
-    svc.add_device("gate-in-1", "gate", direction="in", location="ประตูทางเข้า ชั้น 1", settings={"open_ms": 3000})
-    svc.add_device("gate-out-1", "gate", direction="out", location="ประตูทางออก ชั้น 1")
-    svc.add_device("counter-1", "counter", activity="borrow", location="เคาน์เตอร์ยืม-คืน")
-    svc.add_device("kiosk-1", "kiosk", location="โถงชั้น 1")
+    svc = bootstrap(prog)
+    svc.devices.add("gate-in-1", "gate", direction="in", location="ประตูทางเข้า ชั้น 1", settings={"open_ms": 3000})
+    svc.devices.add("gate-out-1", "gate", direction="out", location="ประตูทางออก ชั้น 1")
+    svc.devices.add("counter-1", "counter", activity="borrow", location="เคาน์เตอร์ยืม-คืน")
+    svc.devices.add("kiosk-1", "kiosk", location="โถงชั้น 1")
     members = []
     for i in range(40):
         name = f"{rnd.choice(FIRST)} {rnd.choice(LAST)}"
         card = f"{2558070100 + i}"
-        m = svc.add_member(name, card, tier="gold" if i % 7 == 0 else "silver", group=f"U{1 + i % 5}",
-                           valid_until="2027-05-31", actor="seed")
+        m = svc.members.add(name, card, tier="gold" if i % 7 == 0 else "silver", group=f"U{1 + i % 5}",
+                            valid_until="2027-05-31", actor="seed")
         members.append((m.id, card))
     now = store.utcnow()
     n = 0
@@ -58,28 +58,28 @@ def seed(db_url: str) -> dict:
             if at > now:
                 at = now - timedelta(minutes=rnd.randint(1, 60))
             n += 1
-            svc.process_tap("gate-in-1", Tap(f"seed-{n}", card, at, True), received=at)
+            svc.taps.decide("gate-in-1", Tap(f"seed-{n}", card, at, True), received=at)
             if rnd.random() < 0.3:
                 n += 1
-                svc.process_tap("counter-1", Tap(f"seed-{n}", card, at + timedelta(minutes=20), True),
+                svc.taps.decide("counter-1", Tap(f"seed-{n}", card, at + timedelta(minutes=20), True),
                                 received=at + timedelta(minutes=20))
     n += 1
-    svc.process_tap("gate-in-1", Tap(f"seed-{n}", "04DEADBEEF", now - timedelta(minutes=2), True), received=now)
+    svc.taps.decide("gate-in-1", Tap(f"seed-{n}", "04DEADBEEF", now - timedelta(minutes=2), True), received=now)
     mid0 = members[0][0]
-    svc.award(mid0, "partner_purchase", item="More Coffee", actor="web:alice")
-    svc.award(mid0, "volunteer", item="จัดชั้นหนังสือ 3 ชม.", actor="web:alice")
-    svc.redeem(mid0, "fine_discount", points=50, actor="web:alice")
-    svc.transfer(mid0, members[1][0], 20, actor="web:alice")
-    e = svc.entries(mid0, 10)
+    svc.points.award(mid0, "partner_purchase", item="More Coffee", actor="web:alice")
+    svc.points.award(mid0, "volunteer", item="จัดชั้นหนังสือ 3 ชม.", actor="web:alice")
+    svc.points.redeem(mid0, "fine_discount", points=50, actor="web:alice")
+    svc.points.transfer(mid0, members[1][0], 20, actor="web:alice")
+    e = svc.reads.entries(mid0, 10)
     borrow = next((x for x in e if x["activity"] == "volunteer"), None)
     if borrow:
-        svc.void(borrow["id"], "บันทึกซ้ำ", actor="web:alice")
-    svc.record_status("gate-in-1", Status("online", {"outbox": 0, "version": "0.1.0", "reader": "ok"}))
-    svc.record_status("gate-out-1", Status("online", {"outbox": 0, "version": "0.1.0", "reader": "ok"}))
-    svc.record_status("counter-1", Status("offline", {"outbox": 4, "version": "0.1.0"}))
+        svc.points.void(borrow["id"], "บันทึกซ้ำ", actor="web:alice")
+    svc.devices.record_status("gate-in-1", Status("online", {"outbox": 0, "version": "0.1.0", "reader": "ok"}))
+    svc.devices.record_status("gate-out-1", Status("online", {"outbox": 0, "version": "0.1.0", "reader": "ok"}))
+    svc.devices.record_status("counter-1", Status("offline", {"outbox": 4, "version": "0.1.0"}))
     for i in range(60):
         at = now - timedelta(days=rnd.randint(0, 14), minutes=rnd.randint(0, 500))
-        svc.record_feedback("kiosk-1", Feedback(f"fb-{i}", rnd.choice([5, 5, 5, 4, 4, 4, 3, 2]), at))
+        svc.devices.record_feedback("kiosk-1", Feedback(f"fb-{i}", rnd.choice([5, 5, 5, 4, 4, 4, 3, 2]), at))
     store.db.close()
     return {"member": mid0, "cards": [c for _, c in members]}
 

@@ -203,15 +203,16 @@ def test_add_and_edit_device_config_reaches_mqtt_and_dashboard_goes_live(admin_p
         assert cfg["settings"]["reader"] == "nfc:usb"
 
         page.fill("#device-edit input[name=open_ms]", "2500")
-        page.fill("#device-edit input[name=pins]", "relay=17, green=22")
+        page.fill("#device-edit input[name=pins]", "relay=17, green=5")
         page.select_option("#device-edit select[name=offline_policy]", "closed")
         submit(page, "#device-edit button")
         assert "receives the new config" in flash(page)
         cfg = _next_config(q, lambda c: c.get("settings", {}).get("open_ms") == 2500)
-        assert cfg["settings"]["pins"] == {"relay": 17, "green": 22}
+        # the pins set here over the gate's default wiring (broker.settings publishes the effective config)
+        assert cfg["settings"]["pins"] == {"relay": 17, "green": 5, "red": 22, "amber": 23, "buzzer": 24}
         assert cfg["settings"]["offline_policy"] == "closed"
         assert cfg["revision"] >= 2
-        assert page.input_value("#device-edit input[name=pins]") == "green=22, relay=17"  # stored sorted
+        assert page.input_value("#device-edit input[name=pins]") == "green=5, relay=17"  # stored sorted
     finally:
         client.loop_stop()
         client.disconnect()

@@ -399,7 +399,7 @@ class ChaosRun:
         from server.store import db
 
         for g in gate_ids:
-            svc.add_device(g, "gate", direction="in", settings={"repeat_s": 0})
+            svc.devices.add(g, "gate", direction="in", settings={"repeat_s": 0})
         # members in bulk (thousands through add_member took a minute on PostgreSQL); no
         # sign-up credit, so the ledger holds only what the taps earn
         from server.store import Card, Member, bump, utcnow

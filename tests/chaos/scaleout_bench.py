@@ -133,9 +133,9 @@ def setup_db(db_url: str, n_members: int) -> list[str]:
     uids = [f"04B0{i:010X}" for i in range(n_members)]
     with db.atomic():
         for g in range(GATES):
-            svc.add_device(f"b{g:02d}", "gate", direction="in")
+            svc.devices.add(f"b{g:02d}", "gate", direction="in")
         for i, uid in enumerate(uids):
-            svc.add_member(f"Bench {i}", uid)
+            svc.members.add(f"Bench {i}", uid)
     close_store()
     return uids
 

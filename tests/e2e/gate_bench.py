@@ -4,7 +4,7 @@
 
 Everything runs for real, in one run, on this machine: Mosquitto on a free port, the
 real ``privcard server`` on a fresh SQLite database (two gate devices and members set
-up with :class:`server.service.Service`), and a real ``privcard gate`` process
+up with :func:`server.services.bootstrap`), and a real ``privcard gate`` process
 (``stdin`` reader, ``--no-gpio``, ``GPIOZERO_PIN_FACTORY=mock``) whose cards are
 written to its stdin one at a time. Every tap uses a card not used before in the run,
 so debounce (``repeat_s``) never swallows one, and taps are paced (one at a time, then
@@ -203,19 +203,19 @@ def _uid(i: int) -> str:
 
 
 def setup_db(db_url: str, members: int) -> None:
-    """Two gate devices and ``members`` members, through the server's Service."""
+    """Two gate devices and ``members`` members, through the server's service layer."""
     from server import store
     from server.domain.config import load
-    from server.service import Service
+    from server.services import bootstrap
 
     store.connect(db_url)
     try:
-        svc = Service(load())
-        svc.add_device(GATE, "gate", direction="in", activity="entry")
-        svc.add_device(CLIENT, "gate", direction="in", activity="entry")
+        svc = bootstrap(load())
+        svc.devices.add(GATE, "gate", direction="in", activity="entry")
+        svc.devices.add(CLIENT, "gate", direction="in", activity="entry")
         with store.db.atomic():
             for i in range(members):
-                svc.add_member(f"Bench {i}", _uid(i))
+                svc.members.add(f"Bench {i}", _uid(i))
     finally:
         store.db.close()
 

@@ -32,12 +32,12 @@ def test_emulated_card_on_nfc_udp_reader_is_credited_by_the_server(mosquitto, tm
     from hardware.readers.nfc_emulator import EmulatedCard
     from server import store
     from server.domain.config import load
-    from server.service import Service
+    from server.services import bootstrap
 
     store.connect(tmp_db_url)
-    svc = Service(load())
-    svc.add_device(DEV, "gate", direction="in", activity="entry")
-    member = svc.add_member("Nida", CARD)
+    svc = bootstrap(load())
+    svc.devices.add(DEV, "gate", direction="in", activity="entry")
+    member = svc.members.add("Nida", CARD)
     store.db.close()
 
     port = free_udp_port()

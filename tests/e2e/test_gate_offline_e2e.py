@@ -38,13 +38,13 @@ def offset_to_noon(days_ago: int) -> float:
 def setup_db(db_url: str) -> None:
     from server import store
     from server.domain.config import load
-    from server.service import Service
+    from server.services import bootstrap
 
     store.connect(db_url)
-    svc = Service(load())
-    svc.add_device(DEV, "gate", direction="in", activity="entry")
+    svc = bootstrap(load())
+    svc.devices.add(DEV, "gate", direction="in", activity="entry")
     for i in range(MEMBERS):
-        svc.add_member(f"Member {i}", uid(i))
+        svc.members.add(f"Member {i}", uid(i))
     store.db.close()
 
 

@@ -51,9 +51,9 @@ def test_kill_9_while_taps_flow_loses_and_doubles_nothing(bus, tmp_path, tmp_db_
     config.write_text(LIBRARY_TOML)
     prog = load(config)
     svc = open_service(tmp_db_url, prog=prog)
-    svc.add_device("door", "gate", direction="in", activity="visit")  # every tap earns 1 point
+    svc.devices.add("door", "gate", direction="in", activity="visit")  # every tap earns 1 point
     for i, uid in enumerate(MEMBERS):
-        svc.add_member(f"Member {i}", uid)
+        svc.members.add(f"Member {i}", uid)
 
     rnd = random.Random(7)
     srv = ServerProcess(tmp_db_url, bus.url, config=config, log_dir=tmp_path)

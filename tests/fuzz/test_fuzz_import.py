@@ -26,11 +26,11 @@ def svc():
 
     service = open_service("sqlite:///:memory:")
     for i in range(N_MEMBERS):
-        m = service.add_member(f"Member {i}", f"04F0{i:08X}")
+        m = service.members.add(f"Member {i}", f"04F0{i:08X}")
         if i == 10:
-            service.set_member(m.id, status="blocked")
+            service.members.set(m.id, status="blocked")
         if i == 11:
-            service.set_member(m.id, valid_until=days_ago(40).isoformat())
+            service.members.set(m.id, valid_until=days_ago(40).isoformat())
     yield service
     close_store()
 
@@ -96,14 +96,14 @@ days = st.one_of(st.none(), st.integers(0, 60).map(lambda n: f"D-{n}"),
 @fuzz_settings(scale=0.5)
 @given(text=csv_texts(), activity=activities, event=events, day=days, dry_run=st.booleans())
 def test_import_attendance_never_crashes_or_half_writes(svc, text, activity, event, day, dry_run):
-    from server.service import ServiceError
+    from server.services import ServiceError
     from tests.helpers import days_ago
 
     if isinstance(day, str) and day.startswith("D-"):
         day = days_ago(int(day[2:])).isoformat()
     before = _snapshot()
     try:
-        report = svc.import_attendance(text, activity, event, day=day, actor="fuzz", dry_run=dry_run)
+        report = svc.attendance.import_csv(text, activity, event, day=day, actor="fuzz", dry_run=dry_run)
     except ServiceError:
         assert _snapshot()[:2] == before[:2], "a refused import changed the ledger"
         _invariants()
@@ -118,7 +118,7 @@ def test_import_attendance_never_crashes_or_half_writes(svc, text, activity, eve
         assert after[1] - before[1] == points * len(credited)
         for _, member_id, _ in credited:
             assert after[2][member_id] - before[2][member_id] == points
-        again = svc.import_attendance(text, activity, event, day=day, actor="fuzz")
+        again = svc.attendance.import_csv(text, activity, event, day=day, actor="fuzz")
         assert not again.credited, "the same list imported twice credited again"
         assert _snapshot()[:2] == after[:2]
     lines = {ln for ln, *_ in report.credited} | {ln for ln, _ in report.already} | {ln for ln, _ in report.errors}
@@ -128,13 +128,13 @@ def test_import_attendance_never_crashes_or_half_writes(svc, text, activity, eve
 
 
 def test_oversized_fields_and_nul_bytes_are_refused_cleanly(svc):
-    from server.service import ServiceError
+    from server.services import ServiceError
 
     for text in ("x" * 200_000, "uid\n" + "0" * 200_000, "\x00\n04F000000000", "\"" + "a" * 150_000,
                  "04F000000000\n" * 10 + "\"unterminated"):
         before = _snapshot()
         try:
-            svc.import_attendance(text, "volunteer", "Big file", actor="fuzz")
+            svc.attendance.import_csv(text, "volunteer", "Big file", actor="fuzz")
         except ServiceError:
             assert _snapshot()[:2] == before[:2]
         _invariants()

@@ -48,10 +48,10 @@ def run_two_servers(db_url: str, broker, tmp_path) -> None:
     config.write_text(LIBRARY_TOML)
     prog = load(config)
     svc = open_service(db_url, prog=prog)
-    svc.add_device("door", "gate", direction="in", activity="visit")  # every tap earns 1
-    svc.add_device("gate-in", "gate", direction="in")                 # entry: once a day
+    svc.devices.add("door", "gate", direction="in", activity="visit")  # every tap earns 1
+    svc.devices.add("gate-in", "gate", direction="in")                 # entry: once a day
     for i, uid in enumerate(MEMBERS):
-        svc.add_member(f"Member {i}", uid)
+        svc.members.add(f"Member {i}", uid)
 
     rnd = random.Random(20261122)
     servers = [ServerProcess(db_url, broker.url, client_id=f"privcard-server-{name}", config=config,

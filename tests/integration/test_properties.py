@@ -2,7 +2,7 @@
 
 Steps: tap, queue a tap, redeliver (now or later), deliver the queue in any order
 as one group commit, void a credit, transfer, let time pass (hours or days),
-restart the server (reconnect the store, new Service). Checked all along:
+restart the server (reconnect the store, new service layer). Checked all along:
 
 - the outcome of every new tap is what a simple model of the rules predicts
   (trusted clock or receive time, 30-day age limit, late-stay window, one credit
@@ -26,7 +26,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from broker.contract import Tap
 from server import store
-from server.service import ServiceError
+from server.services import ServiceError
 from server.store import LedgerEntry
 from tests.helpers import close_store, ledger_problems, open_service
 
@@ -69,11 +69,11 @@ class LedgerMachine(RuleBasedStateMachine):
     @initialize()
     def setup(self):
         self.svc = open_service(self.url, clock=self.clock)
-        self.svc.add_device("gate-in", "gate", direction="in")
-        self.svc.add_device("gate-out", "gate", direction="out")
-        self.svc.add_device("counter", "counter")
+        self.svc.devices.add("gate-in", "gate", direction="in")
+        self.svc.devices.add("gate-out", "gate", direction="out")
+        self.svc.devices.add("counter", "counter")
         for i, uid in enumerate(MEMBERS):
-            self.svc.add_member(f"Member {i}", uid)
+            self.svc.members.add(f"Member {i}", uid)
 
     # ------------------------------------------------------------------ the model
 
@@ -126,7 +126,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def tap(self, member, device, days_back, hhmm, clock_ok):
         t = self.new_tap(member, device, days_back, hhmm, clock_ok)
         received = self.clock()
-        self.check(device, t, self.svc.process_tap(device, t, received), received)
+        self.check(device, t, self.svc.taps.decide(device, t, received), received)
 
     @rule(**taps_args)
     def queue_tap(self, member, device, days_back, hhmm, clock_ok):
@@ -141,7 +141,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.queue.append((device, tap))
         else:
             received = self.clock()
-            self.check(device, tap, self.svc.process_tap(device, tap, received), received)
+            self.check(device, tap, self.svc.taps.decide(device, tap, received), received)
 
     @precondition(lambda self: self.queue)
     @rule(data=st.data())
@@ -149,7 +149,7 @@ class LedgerMachine(RuleBasedStateMachine):
         order = data.draw(st.permutations(self.queue))
         self.queue = []
         received = self.clock()
-        results = self.svc.process_taps([(device, tap, received) for device, tap in order])
+        results = self.svc.taps.decide_batch([(device, tap, received) for device, tap in order])
         for (device, tap), result in zip(order, results):
             self.check(device, tap, result, received)
 
@@ -161,7 +161,7 @@ class LedgerMachine(RuleBasedStateMachine):
                                 & (LedgerEntry.source == "tap"))
         key = self.credits[(device, tap_id)]
         try:
-            self.svc.void(entry.id, "property test")
+            self.svc.points.void(entry.id, "property test")
         except ServiceError as exc:  # the points were spent or given away meanwhile
             assert self.balance[key[0]] < entry.points, exc
             return
@@ -174,7 +174,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def transfer(self, src, dst, points):
         a, b = MEMBERS[src], MEMBERS[dst]
         try:
-            self.svc.transfer(a, b, points)
+            self.svc.points.transfer(a, b, points)
         except ServiceError:
             assert a == b or self.balance[a] < points
             return

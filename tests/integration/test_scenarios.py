@@ -39,7 +39,7 @@ class Stack:
 
     def member(self, name="Somchai", **kw) -> str:
         uid = new_uid()
-        self.svc.add_member(name, uid, **kw)
+        self.svc.members.add(name, uid, **kw)
         return uid
 
     def balance(self, uid: str) -> int:
@@ -51,10 +51,10 @@ class Stack:
 @pytest.fixture
 def stack(bus, tmp_path, tmp_db_url):
     svc = open_service(tmp_db_url)
-    svc.add_device("gate-in", "gate", direction="in", location="Main entrance")
-    svc.add_device("gate-out", "gate", direction="out", location="Main exit")
-    svc.add_device("counter-1", "counter", location="Circulation")
-    svc.add_device("kiosk-1", "kiosk")
+    svc.devices.add("gate-in", "gate", direction="in", location="Main entrance")
+    svc.devices.add("gate-out", "gate", direction="out", location="Main exit")
+    svc.devices.add("counter-1", "counter", location="Circulation")
+    svc.devices.add("kiosk-1", "kiosk")
     srv = ServerProcess(tmp_db_url, bus.url, log_dir=tmp_path).start()
     dev = Device(bus.url).start()
     try:
@@ -119,7 +119,7 @@ def test_unknown_blocked_and_expired_cards_are_refused(stack):
     r = stack.dev.tap("gate-in", "04DEADBEEF01")
     assert (r.outcome, r.open, r.points, r.balance, r.name) == ("unknown_card", False, 0, None, None)
     blocked = stack.member("Lost card")
-    stack.svc.block_card(blocked, reason="reported lost")
+    stack.svc.members.block_card(blocked, reason="reported lost")
     r = stack.dev.tap("gate-in", blocked)
     assert (r.outcome, r.open, r.points, r.balance) == ("card_blocked", False, 0, None)
     expired = stack.member("Graduated", valid_until=(DAY - timedelta(days=1)).isoformat())
@@ -128,7 +128,7 @@ def test_unknown_blocked_and_expired_cards_are_refused(stack):
     # a member whose card was replaced: the old card is refused, the new one works
     old = stack.member("Replaced")
     new = new_uid()
-    stack.svc.replace_card(old, new)
+    stack.svc.members.replace_card(old, new)
     assert stack.dev.tap("gate-in", old).outcome == "card_blocked"
     assert stack.dev.tap("gate-in", new).outcome == "credited"
 

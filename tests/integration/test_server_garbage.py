@@ -47,10 +47,10 @@ GARBAGE = [
 @pytest.fixture
 def garbage_stack(bus, tmp_path, tmp_db_url):
     svc = open_service(tmp_db_url)
-    svc.add_device("gate-in", "gate", direction="in")
-    svc.add_device("kiosk-1", "kiosk")
+    svc.devices.add("gate-in", "gate", direction="in")
+    svc.devices.add("kiosk-1", "kiosk")
     uid = new_uid()
-    svc.add_member("Somchai", uid)
+    svc.members.add("Somchai", uid)
     srv = ServerProcess(tmp_db_url, bus.url, log_dir=tmp_path).start()
     dev = Device(bus.url).start()
     try:

@@ -39,10 +39,10 @@ class Retained:
 
 def test_device_config_and_allowlist_are_retained_and_follow_changes(mosquitto, tmp_path, tmp_db_url):
     svc = open_service(tmp_db_url)
-    svc.add_device("gate-out", "gate", direction="out", location="Exit", settings={"open_ms": 2500})
+    svc.devices.add("gate-out", "gate", direction="out", location="Exit", settings={"open_ms": 2500})
     keep, lose = new_uid(), new_uid()
-    svc.add_member("Keeps card", keep)
-    svc.add_member("Loses card", lose)
+    svc.members.add("Keeps card", keep)
+    svc.members.add("Loses card", lose)
     srv = ServerProcess(tmp_db_url, mosquitto.url, log_dir=tmp_path).start()
     seen = Retained()
     client = BusClient(mosquitto.url, "test-retained")
@@ -57,8 +57,8 @@ def test_device_config_and_allowlist_are_retained_and_follow_changes(mosquitto, 
         first = Allowlist.parse(seen.wait(contract.allowlist_topic(), lambda p: True))
         assert {keep, lose} <= first.uids
 
-        svc.block_card(lose, reason="reported lost")
-        svc.set_device("gate-out", open_ms=4000)
+        svc.members.block_card(lose, reason="reported lost")
+        svc.devices.set("gate-out", open_ms=4000)
         after = Allowlist.parse(seen.wait(contract.allowlist_topic(),
                                           lambda p: lose not in Allowlist.parse(p).uids))
         assert keep in after.uids and after.version > first.version

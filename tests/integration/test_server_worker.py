@@ -12,7 +12,7 @@ from broker import contract
 from server import store
 from server.app import Incoming, PointsServer
 from server.domain.config import load
-from server.service import Service
+from server.services import bootstrap
 
 
 class RecordingBus:
@@ -31,10 +31,10 @@ class RecordingBus:
 def _server(db_url) -> PointsServer:
     srv = PointsServer(db_url, "mqtt://127.0.0.1:1", load())
     store.connect(db_url)
-    svc = Service(srv.prog)
-    svc.add_device("g1", "gate", direction="in")
+    svc = bootstrap(srv.prog)
+    svc.devices.add("g1", "gate", direction="in")
     for i in range(3):
-        svc.add_member(f"m{i}", f"04A1B2C{i}")
+        svc.members.add(f"m{i}", f"04A1B2C{i}")
     srv.bus = RecordingBus()
     return srv
 
@@ -46,25 +46,28 @@ def _tap(n: int) -> Incoming:
 
 def test_a_tap_that_always_fails_is_isolated_and_the_rest_are_answered(tmp_db_url, monkeypatch):
     srv = _server(tmp_db_url)
-    real = srv.service.process_taps
+    real = srv.service.taps._decide
+    calls = []
 
-    def buggy(batch):
-        if any(tap.tap_id == "g1:1" for _, tap, _ in batch):
+    def buggy(device_id, tap, received):
+        calls.append(tap.tap_id)
+        if tap.tap_id == "g1:1":
             raise ValueError("a bug this tap triggers")
-        return real(batch)
+        return real(device_id, tap, received)
 
-    monkeypatch.setattr(srv.service, "process_taps", buggy)
+    monkeypatch.setattr(srv.service.taps, "_decide", buggy)
     monkeypatch.setattr(srv, "_pause", lambda delay: False)  # no back-off sleeps in the test
     assert srv._decide([_tap(0), _tap(1), _tap(2)]) is True
     answered = {r.tap_id: r.outcome for _, r in srv.bus.published}
     assert answered == {"g1:0": "credited", "g1:2": "credited"}  # no result for the poison tap
     assert sorted(srv.bus.acked) == ["msg0", "msg1", "msg2"]  # acked once each, so the broker moves on
     assert srv.stats["poison"] == 1
+    assert calls.count("g1:1") == 1  # a bug is not retried: it costs that message only
 
 
 def test_database_outage_is_retried_until_it_ends_and_nothing_is_acked_meanwhile(tmp_db_url, monkeypatch):
     srv = _server(tmp_db_url)
-    real = srv.service.process_taps
+    real = srv.service.taps.decide_batch
     failures = {"left": 4}
     seen_acks = []
 
@@ -75,7 +78,7 @@ def test_database_outage_is_retried_until_it_ends_and_nothing_is_acked_meanwhile
             raise pw.OperationalError("database is locked")
         return real(batch)
 
-    monkeypatch.setattr(srv.service, "process_taps", flaky)
+    monkeypatch.setattr(srv.service.taps, "decide_batch", flaky)
     monkeypatch.setattr(srv, "_pause", lambda delay: False)
     assert srv._decide([_tap(0), _tap(2)]) is True
     assert seen_acks == [0, 0, 0, 0]  # nothing acked while the database was down
@@ -85,7 +88,7 @@ def test_database_outage_is_retried_until_it_ends_and_nothing_is_acked_meanwhile
 
 def test_stopping_during_an_outage_leaves_the_batch_unacked(tmp_db_url, monkeypatch):
     srv = _server(tmp_db_url)
-    monkeypatch.setattr(srv.service, "process_taps", lambda batch: (_ for _ in ()).throw(pw.OperationalError("down")))
+    monkeypatch.setattr(srv.service.taps, "decide_batch", lambda batch: (_ for _ in ()).throw(pw.OperationalError("down")))
     stop = threading.Event()
     stop.set()
     monkeypatch.setattr(srv, "stopping", stop)

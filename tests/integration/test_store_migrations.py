@@ -8,7 +8,7 @@ from playhouse.migrate import migrate
 
 from server import store
 from server.domain.config import load
-from server.service import Service
+from server.services import bootstrap
 
 
 def _columns(table: str) -> set[str]:
@@ -17,8 +17,8 @@ def _columns(table: str) -> set[str]:
 
 def test_existing_database_upgrades_in_place(tmp_db_url, monkeypatch):
     store.connect(tmp_db_url)
-    svc = Service(load())
-    m = svc.add_member("ก่อนอัปเกรด", "04A1B2C3")
+    svc = bootstrap(load())
+    m = svc.members.add("ก่อนอัปเกรด", "04A1B2C3")
     assert store.counter("schema") == len(store.MIGRATIONS)
     store.db.close()
 
@@ -31,14 +31,14 @@ def test_existing_database_upgrades_in_place(tmp_db_url, monkeypatch):
     assert store.counter("schema") == len(store.MIGRATIONS)
     assert "nickname" in _columns("member")
     # data survived, and a second start is a no-op
-    assert Service(load()).find_member(m.id).balance == 250
+    assert bootstrap(load()).members.find(m.id).balance == 250
     assert store.upgrade() == len(store.MIGRATIONS)
     store.db.close()
 
 
 def test_database_newer_than_the_code_is_refused(tmp_db_url):
     store.connect(tmp_db_url)
-    store.Meta.update(value=99).where(store.Meta.key == "schema").execute()
+    store.Counter.update(value=99).where(store.Counter.key == "schema").execute()
     store.db.close()
     with pytest.raises(store.StoreError, match="newer than this privcard"):
         store.connect(tmp_db_url)

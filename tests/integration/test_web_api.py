@@ -80,7 +80,7 @@ def test_api_operations_with_a_token(api):
                                        "settings": {"open_ms": 3500}})
     assert r.status_code == 201
     r = api.patch("/api/devices/gate-1", json={"open_ms": 99999})
-    assert r.status_code == 400 and "between" in r.get_json()["error"]
+    assert r.status_code == 400 and "open_ms must be a whole number from 100 to 60000" in r.get_json()["error"]
     r = api.get("/api/devices/gate-1").get_json()
     assert r["config"]["settings"]["open_ms"] == 3500
 

@@ -14,7 +14,8 @@ import pytest
 
 from server import store
 from server.store import Audit
-from server.web import accounts, i18n
+from server import catalogue
+from server.web import accounts
 from tests.browser.web_support import ADMIN, STAFF, csrf_of, flashes, post_form, sign_in, text
 
 WEB = Path(accounts.__file__).resolve().parent
@@ -347,7 +348,7 @@ def test_existing_database_gets_the_password_columns_in_place(any_db_url):
     store.db.execute_sql("DROP TABLE web_session")
     for column in ("must_change_password", "password_version"):
         store.db.execute_sql(f"ALTER TABLE web_staff DROP COLUMN {column}")
-    store.Meta.update(value=2).where(store.Meta.key == "schema:web").execute()
+    store.Counter.update(value=2).where(store.Counter.key == "schema:web").execute()
     columns = {c.name for c in store.db.get_columns("web_staff")}
     assert "must_change_password" not in columns and "password_version" not in columns
     store.db.close()
@@ -381,7 +382,7 @@ def test_existing_database_gets_the_session_table(any_db_url):
     token = accounts.create_token(ADMIN[0], "script", actor="test")
     # the database as the previous release left it: web schema version 3, no web_session
     store.db.execute_sql("DROP TABLE web_session")
-    store.Meta.update(value=3).where(store.Meta.key == "schema:web").execute()
+    store.Counter.update(value=3).where(store.Counter.key == "schema:web").execute()
     assert "web_session" not in store.db.get_tables()
     store.db.close()
 
@@ -414,7 +415,11 @@ def test_existing_database_gets_the_session_table(any_db_url):
 
 #: the exceptions and messages whose first argument is a template the console translates
 TEMPLATE_CALLS = ("AccountError", "ServiceError", "NotFound", "Message")
-SERVICE = WEB.parent / "service.py"
+SERVICES = sorted((WEB.parent / "services").glob("*.py"))
+#: the packages whose errors the service passes on with their templates
+PASSED_ON = {WEB.parent.parent / "broker" / "contract.py": "ContractError",
+             WEB.parent.parent / "broker" / "settings.py": "_fail",
+             WEB.parent / "domain" / "rules.py": "RuleError"}
 
 
 def _template_calls():
@@ -429,13 +434,24 @@ def _template_calls():
         for child in ast.iter_child_nodes(node):
             yield from visit(child, path, scopes)
 
-    for path in [*WEB.glob("*.py"), SERVICE]:
+    for path in [*WEB.glob("*.py"), *SERVICES]:
         yield from visit(ast.parse(path.read_text()), path, ())
+
+
+def _passed_on_templates() -> set[str]:
+    """The templates of the contract's, the settings' and the rules' errors that carry values (passed on)."""
+    found = set()
+    for path, name in PASSED_ON.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
+                    and node.args and isinstance(node.args[0], ast.Constant)
+                    and {k.arg for k in node.keywords} - {"ref"}):
+                found.add(node.args[0].value)
+    return found
 
 
 def _console_strings() -> set[str]:
     """Every English source string the console shows: ``_("...")``, AccountError and ServiceError templates."""
-    from server import service
     from server.web import auth
 
     found = set()
@@ -450,19 +466,19 @@ def _console_strings() -> set[str]:
                 found.add(node.args[0].value)
     found.update(node.args[0].value for _path, node, _f in _template_calls() if isinstance(node.args[0], ast.Constant))
     found.update(auth.ERROR_MESSAGES.values())  # the error pages' texts, translated via a table
-    found.update(service.FOREIGN_TEMPLATES)  # contract/rules messages the service passes on
+    found.update(_passed_on_templates())  # contract/rules messages the service passes on
     return found
 
 
 def test_service_errors_are_templates_with_their_values_apart():
     """A ServiceError/AccountError built from an f-string could not be translated: the template is a literal."""
     calls = list(_template_calls())
-    assert len([c for c in calls if c[0] == SERVICE]) > 45  # the scan sees service.py's raises
+    assert len([c for c in calls if c[0] in SERVICES]) > 45  # the scan sees the service layer's raises
     for path, node, scopes in calls:
         where = f"{path.name}:{node.lineno}"
         first = node.args[0]
         # the classes' own plumbing, and another package's text that matched no known template (kept as it is)
-        if set(scopes) & {*TEMPLATE_CALLS, "foreign_message"}:
+        if set(scopes) & set(TEMPLATE_CALLS):
             continue
         assert isinstance(first, ast.Constant) and isinstance(first.value, str), f"{where}: not a literal template"
         # every placeholder has a value and every value a placeholder (else str(exc) would raise or lose it)
@@ -475,7 +491,9 @@ def test_every_console_string_has_a_thai_translation():
     assert "Change password" in strings and "the two new passwords differ" in strings  # the scan sees them
     assert "balance %(balance)s is less than %(points)s points" in strings  # ... and ServiceError templates
     assert "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s" in strings
-    missing = sorted(s for s in strings if s not in i18n.TH)
+    assert "at most %(max)s points can be redeemed as a fine discount" in strings  # ... and RuleError templates
+    assert "%(path)s: GPIO%(pin)s is already used for %(other)s" in strings  # ... and device settings' ones
+    missing = sorted(s for s in strings if s not in catalogue.TH)
     assert not missing, missing
     for source in strings:  # placeholders survive translation
-        assert set(re.findall(r"%\((\w+)\)", source)) == set(re.findall(r"%\((\w+)\)", i18n.TH[source])), source
+        assert set(re.findall(r"%\((\w+)\)", source)) == set(re.findall(r"%\((\w+)\)", catalogue.TH[source])), source

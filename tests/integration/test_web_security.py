@@ -252,14 +252,12 @@ ERROR_MESSAGES = {
 
 @pytest.mark.parametrize("lang", ["th", "en"])
 def test_error_pages_speak_the_staff_language(app, lang):
-    from server.web import accounts
-
     admin, staff = app.test_client(), app.test_client()
     sign_in(admin, ADMIN, lang)
     sign_in(staff, STAFF, lang)
     event = post_form(admin, "/events", "/events", {"name": "PULINET", "activity": "pulinet_event",
                                                    "day": "2026-01-15"})
-    ev = accounts.Event.get(accounts.Event.name == "PULINET")
+    ev = store.Event.get(store.Event.name == "PULINET")
     token = csrf_of(event.text)
     too_big = io.BytesIO(b"04A1B2C3D4\n" * (600 * 1024))  # 6.6 MB: over the request limit
     responses = {
@@ -272,7 +270,7 @@ def test_error_pages_speak_the_staff_language(app, lang):
     for code, r in responses.items():
         _assert_error_page(r, code, ERROR_MESSAGES[code], lang)
     # the refused upload and the refused form changed nothing
-    assert accounts.Upload.select().count() == 0
+    assert store.Upload.select().count() == 0
     assert Member.select().count() == 0
     # the API answers an oversized request with JSON, in English like its other errors
     r = admin.post("/api/members", data=b"{" + b" " * (7 * 1024 * 1024) + b"}",
@@ -464,12 +462,10 @@ def test_api_errors_stay_json(app):
 
 @pytest.mark.parametrize("lang", ["th", "en"])
 def test_upload_limit_and_its_message_agree(app, lang):
-    from server.web import accounts
-
     admin = app.test_client()
     sign_in(admin, ADMIN, lang)
     post_form(admin, "/events", "/events", {"name": "PULINET", "activity": "pulinet_event", "day": "2026-01-15"})
-    ev = accounts.Event.get(accounts.Event.name == "PULINET")
+    ev = store.Event.get(store.Event.name == "PULINET")
     page = admin.get(f"/events/{ev.id}")
     assert ("ขนาดไม่เกิน 5 MB" if lang == "th" else "At most 5 MB.") in text(page.text)  # the form says it
     message = "ไฟล์มีขนาดใหญ่เกินไป (สูงสุด 5 MB)" if lang == "th" else "File too large (max 5 MB)"
@@ -490,8 +486,8 @@ def test_upload_limit_and_its_message_agree(app, lang):
     assert r.status_code == 302
     shown = admin.get(r.location)
     assert flashes(shown.text) == [message], flashes(shown.text)
-    assert accounts.Upload.select().count() == 0
+    assert store.Upload.select().count() == 0
     # exactly 5 MB is accepted and previewed
     r = upload(5_000_000)
     assert r.status_code == 302 and "upload=" in r.location
-    assert accounts.Upload.select().count() == 1
+    assert store.Upload.select().count() == 1

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from server.web import accounts
+from server import store
 from tests.browser.web_support import ADMIN, csrf_of, flashes, post_form, sign_in, text
 
 CARD = "04A1B2C3D4"
@@ -21,7 +21,7 @@ CSV = "uid\n04A1B2C3D4\n04:a1:b2:c3:d4\n12345\n<b>x</b>\n"
 
 @pytest.fixture
 def member(app):
-    return app.extensions["privcard.service"].add_member("Somchai Jaidee", CARD)  # 250 sign-up points
+    return app.extensions["privcard.service"].members.add("Somchai Jaidee", CARD)  # 250 sign-up points
 
 
 def _client(app, lang):
@@ -32,7 +32,7 @@ def _client(app, lang):
 
 def _event(client):
     post_form(client, "/events", "/events", {"name": "PULINET", "activity": "pulinet_event", "day": "2026-01-15"})
-    return accounts.Event.get(accounts.Event.name == "PULINET")
+    return store.Event.get(store.Event.name == "PULINET")
 
 
 def _upload(client, ev, body: bytes):
@@ -73,7 +73,7 @@ def test_bad_rows_of_an_upload_are_explained_in_the_staff_language(app, member, 
         n: m % {"id": member.id} for n, m in ROW_ERRORS[other].items()}
     # crediting it shows the same reasons in the result
     token = csrf_of(page.text)
-    up = accounts.Upload.get()
+    up = store.Upload.get()
     done = c.post(f"/events/{ev.id}/uploads/{up.id}/credit", data={"csrf_token": token}, follow_redirects=True)
     assert _error_rows(done.text) == {n: m % {"id": member.id} for n, m in ROW_ERRORS[lang].items()}
 
@@ -88,7 +88,7 @@ def test_a_file_that_is_not_csv_is_refused_in_the_staff_language(app, member, la
     r = _upload(c, ev, b"uid\n04A1B2C3D4\n" + b"A" * 140_000 + b"\n")
     assert r.status_code == 302 and "upload=" not in r.location
     assert flashes(c.get(r.location).text) == [message]
-    assert accounts.Upload.select().count() == 0
+    assert store.Upload.select().count() == 0
 
 
 #: refused member actions: (form action, form data, {language: the message shown})
@@ -110,7 +110,7 @@ def test_a_refused_action_is_explained_in_the_staff_language_and_changes_nothing
     c = _client(app, lang)
     page = post_form(c, f"/members/{member.id}", f"/members/{member.id}/{action}", data)
     assert flashes(page.text) == [messages[lang]]
-    assert app.extensions["privcard.service"].balance(member.id) == 250
+    assert app.extensions["privcard.service"].ledger.balance(member.id) == 250
 
 
 def test_the_api_answers_in_english_whatever_the_session_language(app, member):
@@ -139,8 +139,8 @@ def test_the_api_answers_in_english_whatever_the_session_language(app, member):
 def test_dates_in_service_errors_read_as_the_console_shows_dates(app, member, lang, expected):
     from datetime import date
 
-    app.extensions["privcard.service"].set_member(member.id, valid_until=date(2025, 5, 31))
+    app.extensions["privcard.service"].members.set(member.id, valid_until=date(2025, 5, 31))
     c = _client(app, lang)
     page = post_form(c, f"/members/{member.id}", f"/members/{member.id}/credit", {"activity": "borrow"})
     assert flashes(page.text) == [expected % {"id": member.id}]
-    assert app.extensions["privcard.service"].balance(member.id) == 250
+    assert app.extensions["privcard.service"].ledger.balance(member.id) == 250

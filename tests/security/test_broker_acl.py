@@ -344,9 +344,9 @@ def test_server_account_end_to_end_with_cli_made_credentials(prod_broker, tmp_pa
 
     db_url = f"sqlite:///{tmp_path / 'privcard.db'}"
     svc = open_service(db_url)
-    svc.add_device("gate-e2e", "gate", direction="in")
-    svc.add_device("kiosk-e2e", "kiosk")
-    svc.add_member("Somsri", "04E2E2E2E2E2E2")
+    svc.devices.add("gate-e2e", "gate", direction="in")
+    svc.devices.add("kiosk-e2e", "kiosk")
+    svc.members.add("Somsri", "04E2E2E2E2E2E2")
     close_store()
 
     def creds(*args):

@@ -78,7 +78,7 @@ def test_cli_prints_settings_and_json(tmp_path):
 
     db_url = f"sqlite:///{tmp_path / 'p.db'}"
     svc = open_service(db_url)
-    svc.add_device("gate-9", "gate", direction="in")
+    svc.devices.add("gate-9", "gate", direction="in")
     close_store()
     pw = tmp_path / "passwd"
     import contextlib

@@ -74,10 +74,10 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
     db_url = f"sqlite:///{tmp / 'bench.db'}"
     svc = open_service(db_url)
-    svc.add_member("กิ่งตฤทัย ศรีสุข", CARDS[0])
-    svc.add_member("Somchai Jaidee", CARDS[1], tier="gold")
+    svc.members.add("กิ่งตฤทัย ศรีสุข", CARDS[0])
+    svc.members.add("Somchai Jaidee", CARDS[1], tier="gold")
     for card in CARDS:
-        svc.award(card, "entry")
+        svc.points.award(card, "entry", source="tap")  # stands in for a gate tap
     close_store()
 
     broker = MosquittoBroker()

@@ -32,22 +32,22 @@ IDLE_TIMEOUT = 8
 def db_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("kiosk-db") / "privcard.db"
     svc = open_service(f"sqlite:///{path}")
-    silver = svc.add_member("กิ่งตฤทัย ศรีสุข", SILVER, group="U1", valid_until="2030-05-31")
-    svc.award(SILVER, "entry")
-    svc.award(SILVER, "pulinet_event", item="PULINET-2016")
-    _, borrow = svc.award(SILVER, "borrow")
-    svc.void(borrow.id, "keyed twice")
-    gold = svc.add_member("Somchai Jaidee", GOLD, tier="gold", group="U3")
-    svc.award(GOLD, "entry")
-    svc.award(GOLD, "borrow")
+    silver = svc.members.add("กิ่งตฤทัย ศรีสุข", SILVER, group="U1", valid_until="2030-05-31")
+    svc.points.award(SILVER, "entry", source="tap")  # stands in for a gate tap
+    svc.points.award(SILVER, "pulinet_event", item="PULINET-2016")
+    _, borrow = svc.points.award(SILVER, "borrow")
+    svc.points.void(borrow.id, "keyed twice")
+    gold = svc.members.add("Somchai Jaidee", GOLD, tier="gold", group="U3")
+    svc.points.award(GOLD, "entry", source="tap")
+    svc.points.award(GOLD, "borrow")
     for event in ("EBSCO-1", "Scopus-2"):
-        svc.award(GOLD, "db_training", item=event)
-    staff = svc.add_member("สมหญิง ผู้ใช้บริการ", STAFF, staff=True)
-    svc.set_member(staff.id, pin="1234")
-    svc.add_member("Blocked Person", BLOCKED)
-    svc.block_card(BLOCKED, "reported lost")
-    svc.add_member("Expired Person", EXPIRED, valid_until="2020-01-31")
-    expected = {"silver": svc.balance(silver.id), "gold": svc.balance(gold.id)}
+        svc.points.award(GOLD, "db_training", item=event)
+    staff = svc.members.add("สมหญิง ผู้ใช้บริการ", STAFF, staff=True)
+    svc.members.set(staff.id, pin="1234")
+    svc.members.add("Blocked Person", BLOCKED)
+    svc.members.block_card(BLOCKED, "reported lost")
+    svc.members.add("Expired Person", EXPIRED, valid_until="2020-01-31")
+    expected = {"silver": svc.ledger.balance(silver.id), "gold": svc.ledger.balance(gold.id)}
     close_store()
     return path, expected
 

@@ -1,4 +1,4 @@
-"""Service.process_tap(s) on an in-memory SQLite store with a controlled clock: the programme's tap scenarios."""
+"""The tap hot path (svc.taps) on an in-memory SQLite store with a controlled clock: the programme's tap scenarios."""
 
 from __future__ import annotations
 
@@ -41,11 +41,11 @@ def clock():
 @pytest.fixture
 def svc(clock):
     service = open_service("sqlite:///:memory:", clock=clock)
-    service.add_device("gate-in", "gate", direction="in")
-    service.add_device("gate-out", "gate", direction="out")
-    service.add_device("counter-1", "counter")
-    service.add_device("kiosk-1", "kiosk")
-    service.add_device("event-door", "gate", direction="in", activity="pulinet_event")
+    service.devices.add("gate-in", "gate", direction="in")
+    service.devices.add("gate-out", "gate", direction="out")
+    service.devices.add("counter-1", "counter")
+    service.devices.add("kiosk-1", "kiosk")
+    service.devices.add("event-door", "gate", direction="in", activity="pulinet_event")
     yield service
     assert ledger_problems() == []
     close_store()
@@ -56,22 +56,22 @@ _n = iter(range(1, 10**9))
 
 def tap(svc, device, uid=UID, *, at=None, clock_ok=True, tap_id=None):
     t = Tap(tap_id=tap_id or f"{device}:{next(_n)}", uid=uid, at=at or svc.clock(), clock_ok=clock_ok)
-    return svc.process_tap(device, t)
+    return svc.taps.decide(device, t)
 
 
 def test_sign_up_gives_250_and_records_the_joining_fee(svc):
-    m = svc.add_member("Somchai", UID, tier="silver", group="U1")
+    m = svc.members.add("Somchai", UID, tier="silver", group="U1")
     assert m.balance == 250
     [e] = LedgerEntry.select().where(LedgerEntry.member == m.id)
     assert (e.activity, e.points, e.source) == ("signup", 250, "signup")
     from server.store import Fee
     assert [(f.kind, f.baht) for f in Fee.select().where(Fee.member == m.id)] == [("joining", 50)]
     with pytest.raises(Exception, match="already belongs"):
-        svc.add_member("Someone else", UID)
+        svc.members.add("Someone else", UID)
 
 
 def test_entry_plus_5_then_limit_reached_then_next_day(svc, clock):
-    svc.add_member("Somchai", UID)
+    svc.members.add("Somchai", UID)
     r = tap(svc, "gate-in")
     assert (r.outcome, r.points, r.balance, r.open, r.activity, r.name, r.tier) == \
         ("credited", 5, 255, True, "entry", "Somchai", "silver")
@@ -85,7 +85,7 @@ def test_entry_plus_5_then_limit_reached_then_next_day(svc, clock):
 
 
 def test_days_follow_the_taps_own_time_when_its_clock_is_ok(svc, clock):
-    svc.add_member("Somchai", UID)
+    svc.members.add("Somchai", UID)
     clock.set(MONDAY, 10)
     yesterday_evening = datetime(2026, 11, 22, 20, 0, tzinfo=BKK)
     assert tap(svc, "gate-in", at=yesterday_evening).outcome == "credited"  # a buffered tap from yesterday
@@ -96,16 +96,16 @@ def test_days_follow_the_taps_own_time_when_its_clock_is_ok(svc, clock):
 
 
 def test_too_old_tap_is_invalid_and_stored(svc, clock):
-    svc.add_member("Somchai", UID)
+    svc.members.add("Somchai", UID)
     r = tap(svc, "gate-in", at=clock() - timedelta(days=31), tap_id="old-1")
     assert (r.outcome, r.open, r.points) == ("invalid", False, 0)
     assert "older than 30 days" in r.message["en"]
     assert TapInbox.get(TapInbox.tap_id == "old-1").outcome == "invalid"
-    assert svc.balance(1) == 250
+    assert svc.ledger.balance(1) == 250
 
 
 def test_late_stay_in_the_last_30_minutes_once_a_day(svc, clock):
-    m = svc.add_member("Somchai", UID)
+    m = svc.members.add("Somchai", UID)
     clock.set(MONDAY, 21, 0)
     r = tap(svc, "gate-out")
     assert (r.outcome, r.points, r.open, r.activity) == ("no_activity", 0, True, "late_stay")
@@ -114,11 +114,11 @@ def test_late_stay_in_the_last_30_minutes_once_a_day(svc, clock):
     assert (r.outcome, r.points, r.balance) == ("credited", 10, 260)
     clock.set(MONDAY, 21, 55)
     assert tap(svc, "gate-out").outcome == "limit_reached"
-    assert svc.balance(m.id) == 260
+    assert svc.ledger.balance(m.id) == 260
 
 
 def test_two_different_activities_the_same_day_both_earn(svc, clock):
-    m = svc.add_member("Somchai", UID)
+    m = svc.members.add("Somchai", UID)
     clock.set(MONDAY, 9)
     assert tap(svc, "gate-in").points == 5
     clock.set(MONDAY, 14)
@@ -127,11 +127,11 @@ def test_two_different_activities_the_same_day_both_earn(svc, clock):
     r = tap(svc, "gate-out")
     assert (r.activity, r.points, r.balance) == ("late_stay", 10, 270)
     assert tap(svc, "counter-1").outcome == "limit_reached"
-    assert svc.balance(m.id) == 270
+    assert svc.ledger.balance(m.id) == 270
 
 
 def test_per_item_activity_device_credits_once_per_item_and_day(svc):
-    svc.add_member("Somchai", UID)
+    svc.members.add("Somchai", UID)
     r = tap(svc, "event-door")
     assert (r.outcome, r.activity, r.points) == ("credited", "pulinet_event", 20)
     assert tap(svc, "event-door").outcome == "limit_reached"
@@ -144,108 +144,108 @@ def test_unknown_card(svc):
 
 
 def test_blocked_card_and_blocked_member_are_refused(svc):
-    svc.add_member("Somchai", UID)
-    svc.add_member("Malee", "04B0B0B0")
-    svc.block_card(UID, reason="lost")
+    svc.members.add("Somchai", UID)
+    svc.members.add("Malee", "04B0B0B0")
+    svc.members.block_card(UID, reason="lost")
     r = tap(svc, "gate-in")
     assert (r.outcome, r.open, r.points, r.balance, r.name) == ("card_blocked", False, 0, None, None)
-    svc.set_member("04B0B0B0", status="blocked")
+    svc.members.set("04B0B0B0", status="blocked")
     assert tap(svc, "gate-in", uid="04B0B0B0").outcome == "card_blocked"
-    assert svc.balance(1) == 250 and svc.balance(2) == 250
+    assert svc.ledger.balance(1) == 250 and svc.ledger.balance(2) == 250
 
 
 def test_expired_membership_is_refused(svc):
-    svc.add_member("Somchai", UID, valid_until=MONDAY - timedelta(days=1))
+    svc.members.add("Somchai", UID, valid_until=MONDAY - timedelta(days=1))
     r = tap(svc, "gate-in")
     assert (r.outcome, r.open, r.points, r.balance, r.name) == ("expired", False, 0, 250, "Somchai")
-    svc.set_member(UID, valid_until=MONDAY.isoformat())
+    svc.members.set(UID, valid_until=MONDAY.isoformat())
     assert tap(svc, "gate-in").outcome == "credited"  # valid through its last day
 
 
 def test_unknown_device_and_kiosk_taps_are_invalid(svc):
-    svc.add_member("Somchai", UID)
+    svc.members.add("Somchai", UID)
     assert tap(svc, "nowhere").outcome == "invalid"
     r = tap(svc, "kiosk-1")
     assert r.outcome == "invalid" and "kiosks send queries" in r.message["en"]
-    assert svc.balance(1) == 250
+    assert svc.ledger.balance(1) == 250
 
 
 def test_redelivered_tap_id_gets_the_identical_result_and_no_second_credit(svc, clock):
-    svc.add_member("Somchai", UID)
+    svc.members.add("Somchai", UID)
     first = tap(svc, "gate-in", tap_id="gate-in:77")
     assert first.outcome == "credited"
     clock.set(MONDAY, 21, 45)
     assert tap(svc, "gate-out").points == 10  # the balance moves on
     again = tap(svc, "gate-in", tap_id="gate-in:77", at=clock())  # even with another time in the payload
     assert again == first  # same outcome, points and the balance as it was then
-    assert svc.balance(1) == 265
+    assert svc.ledger.balance(1) == 265
     assert LedgerEntry.select().where(LedgerEntry.ref == "gate-in:77").count() == 1
     # the same tap_id from another device is another tap
     assert tap(svc, "counter-1", tap_id="gate-in:77").outcome == "credited"
 
 
 def test_redelivery_inside_one_batch(svc, clock):
-    svc.add_member("Somchai", UID)
+    svc.members.add("Somchai", UID)
     t = Tap(tap_id="b:1", uid=UID, at=clock(), clock_ok=True)
     t2 = Tap(tap_id="b:2", uid=UID, at=clock(), clock_ok=True)
-    results = svc.process_taps([("gate-in", t, clock()), ("gate-in", t, clock()), ("gate-in", t2, clock())])
+    results = svc.taps.decide_batch([("gate-in", t, clock()), ("gate-in", t, clock()), ("gate-in", t2, clock())])
     assert results[0] == results[1] and results[0].outcome == "credited"
     assert results[2].outcome == "limit_reached"
-    assert svc.balance(1) == 255
+    assert svc.ledger.balance(1) == 255
 
 
 def test_one_bad_tap_does_not_spoil_its_batch(svc, clock):
-    svc.add_member("Somchai", UID)
-    svc.add_member("Malee", "04B0B0B0")
+    svc.members.add("Somchai", UID)
+    svc.members.add("Malee", "04B0B0B0")
     batch = [("gate-in", Tap(tap_id=f"x:{i}", uid=uid, at=clock(), clock_ok=True), clock())
              for i, uid in enumerate([UID, "04DEADBEEF", "04B0B0B0"])]
-    outcomes = [r.outcome for r in svc.process_taps(batch)]
+    outcomes = [r.outcome for r in svc.taps.decide_batch(batch)]
     assert outcomes == ["credited", "unknown_card", "credited"]
 
 
 def test_void_restores_the_balance_and_the_days_credit(svc, clock):
-    svc.add_member("Somchai", UID)
+    svc.members.add("Somchai", UID)
     r = tap(svc, "gate-in", tap_id="v:1")
     assert r.balance == 255
     entry = LedgerEntry.get(LedgerEntry.ref == "v:1")
-    [rev] = svc.void(entry.id, "tapped by mistake", actor="staff:1")
+    [rev] = svc.points.void(entry.id, "tapped by mistake", actor="staff:1")
     assert (rev.points, rev.void_of_id, rev.source) == (-5, entry.id, "void")
-    assert svc.balance(1) == 250
+    assert svc.ledger.balance(1) == 250
     assert LedgerEntry.get_by_id(entry.id).points == 5  # append-only: the original stays
     assert tap(svc, "gate-in").outcome == "credited"  # the day's entry can be earned again
-    from server.service import NotFound, ServiceError
+    from server.services import NotFound, ServiceError
     with pytest.raises(ServiceError, match="already voided"):
-        svc.void(entry.id, "again")
+        svc.points.void(entry.id, "again")
     with pytest.raises(ServiceError, match="is itself a void"):
-        svc.void(rev.id, "undo the undo")
+        svc.points.void(rev.id, "undo the undo")
     with pytest.raises(ServiceError, match="reason is required"):
-        svc.void(entry.id, "  ")
+        svc.points.void(entry.id, "  ")
     with pytest.raises(NotFound):
-        svc.void(99999, "nothing")
-    h = svc.history(1)
+        svc.points.void(99999, "nothing")
+    h = svc.ledger.history(1)
     assert [x["voided"] for x in h if x["id"] == entry.id] == [True]
 
 
 def test_query_answer_for_kiosks(svc, clock):
     from broker.contract import Query
-    svc.add_member("Somchai", UID, tier="gold", group="U2")
+    svc.members.add("Somchai", UID, tier="gold", group="U2")
     tap(svc, "gate-in")
-    a = svc.answer_query("kiosk-1", Query(query_id="q:1", uid=UID))
+    a = svc.reads.answer_query("kiosk-1", Query(query_id="q:1", uid=UID))
     assert (a.outcome, a.balance, a.member["name"], a.member["tier"]) == ("member", 255, "Somchai", "gold")
     assert a.privileges["borrow"]["books"] == 15 and a.privileges["locker_days"] == 3
     assert [h["activity"] for h in a.history] == ["entry", "signup"]
     assert a.stats == {"earned_today": 255, "earned_semester": 255, "semester": "2/2569"}
-    assert svc.answer_query("kiosk-1", Query(query_id="q:2", uid="04FFFFFFFF")).outcome == "unknown_card"
+    assert svc.reads.answer_query("kiosk-1", Query(query_id="q:2", uid="04FFFFFFFF")).outcome == "unknown_card"
 
 
 def test_configured_unlimited_activity_credits_every_tap():
     prog = load(overrides={"activities": {"visit": {"points": 1, "limit": "unlimited"}}})
     svc = open_service("sqlite:///:memory:", prog=prog)
     try:
-        svc.add_device("door", "gate", activity="visit")
-        svc.add_member("Somchai", UID)
+        svc.devices.add("door", "gate", activity="visit")
+        svc.members.add("Somchai", UID)
         assert [tap(svc, "door").points for _ in range(3)] == [1, 1, 1]
-        assert svc.balance(1) == 253
+        assert svc.ledger.balance(1) == 253
         assert ledger_problems() == []
     finally:
         close_store()

@@ -1,8 +1,20 @@
-"""Thai and English for the console: English source strings, a Thai catalogue, and
-dates in the Buddhist era for Thai (``21/1/2559 11:14:10``, as the pilot showed them).
+"""The server's one Thai/English catalogue: English source strings and their Thai
+(:data:`TH`), labels shown for ledger entries and their sources, and dates in the
+Buddhist era for Thai (``21/1/2559 11:14:10``, as the pilot showed them).
 
-Templates call ``_("English text")``; a string missing from :data:`TH` shows in
-English (a unit test keeps the catalogue complete).
+Everything the server writes for people in two languages is here: the console's
+texts (templates call ``_("English text")``), the templates of the service layer's
+errors (``ServiceError``, and the ``ContractError``/``RuleError`` it passes on) and
+the labels of non-activity ledger entries. A string missing from :data:`TH` shows in
+English (a test keeps the catalogue complete).
+
+Two kinds of text stay where they are, on purpose: the activities', rewards' and
+tiers' names, which are programme configuration (``server/domain/programme.toml``),
+and the messages a device shows after a tap or a query (``server.domain.rules.MESSAGES``).
+Those messages are part of the programme's rules — which outcome says what, with the
+points and balance filled in — travel on the bus as ``{"th", "en"}`` pairs and are
+tested with the pure domain, which imports nothing of the server; nothing else in
+the server writes them.
 """
 
 from __future__ import annotations
@@ -305,7 +317,7 @@ TH = {
         "ชื่อผู้ใช้ต้องยาว 2-32 ตัวอักษร ประกอบด้วย a-z, 0-9, '.', '_' หรือ '-'",
     "role must be one of %(roles)s, got %(role)r": "บทบาทต้องเป็น %(roles)s เท่านั้น (ได้รับ %(role)r)",
     "staff account %(name)s already exists": "มีบัญชีเจ้าหน้าที่ %(name)s อยู่แล้ว",
-    # service errors (server.service.ServiceError templates, and the console's own ServiceErrors)
+    # service errors (server.services ServiceError templates)
     "balance %(balance)s is less than %(points)s points": "คะแนนคงเหลือ %(balance)s คะแนน ไม่พอสำหรับ %(points)s คะแนน",
     "no member with id or card %(ref)r": "ไม่พบสมาชิกที่มีรหัสหรือหมายเลขบัตร %(ref)r",
     "name must be 1-200 characters": "ชื่อ-สกุลต้องยาว 1-200 ตัวอักษร",
@@ -323,11 +335,6 @@ TH = {
     "direction must be in or out, got %(direction)r": "ทิศทางต้องเป็น in (เข้า) หรือ out (ออก) (ได้รับ %(direction)r)",
     "unknown activity %(activity)r; known: %(known)s": "ไม่รู้จักกิจกรรม %(activity)r (ที่มี: %(known)s)",
     "unknown activity %(activity)r": "ไม่รู้จักกิจกรรม %(activity)r",
-    "unknown device setting %(key)r; known: %(known)s": "ไม่รู้จักการตั้งค่าอุปกรณ์ %(key)r (ที่มี: %(known)s)",
-    "setting %(key)s has the wrong type (%(type)s)": "การตั้งค่า %(key)s มีชนิดข้อมูลไม่ถูกต้อง (%(type)s)",
-    "setting %(key)s must be between %(lo)s and %(hi)s, got %(value)s":
-        "การตั้งค่า %(key)s ต้องอยู่ระหว่าง %(lo)s ถึง %(hi)s (ได้รับ %(value)s)",
-    "offline_policy must be one of %(policies)s": "นโยบายเมื่อออฟไลน์ต้องเป็น %(policies)s เท่านั้น",
     "device %(id)s already exists": "มีอุปกรณ์ %(id)s อยู่แล้ว",
     "no device %(id)s": "ไม่พบอุปกรณ์ %(id)s",
     "sign-up points are credited by member add": "คะแนนแรกเข้าให้เมื่อสมัครสมาชิกเท่านั้น",
@@ -358,7 +365,7 @@ TH = {
         "ไฟล์รายชื่อไม่ใช่ CSV ที่ถูกต้อง (บรรทัด %(line)s): %(error)s",
     "header has no uid/card/member_id column: %(header)s": "หัวตารางไม่มีคอลัมน์ uid/card/member_id: %(header)s",
     "empty card/member cell": "ไม่มีหมายเลขบัตรหรือรหัสสมาชิกในบรรทัดนี้",
-    # ... passed on from broker.contract and server.domain.rules (service.FOREIGN_TEMPLATES)
+    # ... passed on from broker.contract and server.domain.rules (their errors' templates)
     "uid must be a string, got %(type)s": "หมายเลขบัตรต้องเป็นข้อความ (ได้รับ %(type)s)",
     "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s":
         "หมายเลขบัตรต้องเป็นเลขฐานสิบหก 8-20 หลัก (4-10 ไบต์) (ได้รับ %(uid)s)",
@@ -367,6 +374,40 @@ TH = {
     "%(activity)s needs an item (event, shop or session)": "%(activity)s ต้องระบุรายการ (ชื่อกิจกรรม ร้านค้า หรือรอบงาน)",
     "fine discounts are redeemed in steps of %(step)s points": "ส่วนลดค่าปรับแลกได้ทีละ %(step)s คะแนน",
     "at most %(max)s points can be redeemed as a fine discount": "แลกเป็นส่วนลดค่าปรับได้สูงสุด %(max)s คะแนน",
+    # ... passed on from broker.settings (a device setting, named by its path)
+    "settings must be an object, got %(value)r": "การตั้งค่าต้องเป็นออบเจ็กต์ (ได้รับ %(value)r)",
+    "%(path)s is not a setting of a %(kind)s; known: %(known)s":
+        "%(path)s ไม่ใช่การตั้งค่าของอุปกรณ์ประเภท %(kind)s (ที่มี: %(known)s)",
+    "%(path)s is set by the programme for every device, not per device":
+        "%(path)s กำหนดโดยโครงการสำหรับทุกอุปกรณ์ ตั้งค่ารายอุปกรณ์ไม่ได้",
+    "%(path)s is not a programme-wide setting": "%(path)s ไม่ใช่การตั้งค่าระดับโครงการ",
+    "%(path)s must be a whole number from %(lo)s to %(hi)s, got %(value)r":
+        "%(path)s ต้องเป็นจำนวนเต็มตั้งแต่ %(lo)s ถึง %(hi)s (ได้รับ %(value)r)",
+    "%(path)s must be a number from %(lo)s to %(hi)s, got %(value)r":
+        "%(path)s ต้องเป็นตัวเลขตั้งแต่ %(lo)s ถึง %(hi)s (ได้รับ %(value)r)",
+    "%(path)s must be one of %(options)s, got %(value)r": "%(path)s ต้องเป็น %(options)s เท่านั้น (ได้รับ %(value)r)",
+    "%(path)s must be text of 1 to %(max)s printable characters, got %(value)r":
+        "%(path)s ต้องเป็นข้อความที่พิมพ์ได้ยาว 1 ถึง %(max)s ตัวอักษร (ได้รับ %(value)r)",
+    "%(path)s must be a BCM pin number from %(lo)s to %(hi)s or null, got %(value)r":
+        "%(path)s ต้องเป็นหมายเลขขา BCM ตั้งแต่ %(lo)s ถึง %(hi)s หรือ null (ได้รับ %(value)r)",
+    "%(path)s must be a BCM pin number from %(lo)s to %(hi)s, got %(value)r":
+        "%(path)s ต้องเป็นหมายเลขขา BCM ตั้งแต่ %(lo)s ถึง %(hi)s (ได้รับ %(value)r)",
+    "%(path)s must be an object of pin numbers, got %(value)r":
+        "%(path)s ต้องเป็นออบเจ็กต์ของหมายเลขขา (ได้รับ %(value)r)",
+    "%(path)s is not a pin setting; known: %(known)s": "%(path)s ไม่ใช่การตั้งค่าขา GPIO (ที่มี: %(known)s)",
+    "%(path)s must be true or false, got %(value)r": "%(path)s ต้องเป็น true หรือ false (ได้รับ %(value)r)",
+    "%(path)s must be three pins [red, green, blue], got %(value)r":
+        "%(path)s ต้องเป็นขาสามขา [แดง, เขียว, น้ำเงิน] (ได้รับ %(value)r)",
+    "%(path)s: rgb replaces the green, red and amber LEDs; set %(name)s to null":
+        "%(path)s: rgb ใช้แทนไฟ LED สีเขียว แดง และเหลือง กรุณาตั้ง %(name)s เป็น null",
+    "%(path)s: GPIO%(pin)s is already used for %(other)s": "%(path)s: GPIO%(pin)s ถูกใช้กับ %(other)s แล้ว",
+    "%(path)s must be an object with th, en and timezone, got %(value)r":
+        "%(path)s ต้องเป็นออบเจ็กต์ที่มี th, en และ timezone (ได้รับ %(value)r)",
+    "%(path)s must be an object of weekdays, got %(value)r":
+        "%(path)s ต้องเป็นออบเจ็กต์ของวันในสัปดาห์ (ได้รับ %(value)r)",
+    "%(path)s is not a weekday; known: %(known)s": "%(path)s ไม่ใช่วันในสัปดาห์ (ที่มี: %(known)s)",
+    "%(path)s must be HH:MM-HH:MM or closed, got %(value)r":
+        "%(path)s ต้องอยู่ในรูปแบบ HH:MM-HH:MM หรือ closed (ได้รับ %(value)r)",
     # ... raised by the console and the API themselves
     "%(field)s must be a number, got %(value)r": "%(field)s ต้องเป็นตัวเลข (ได้รับ %(value)r)",
     "pins: not valid JSON": "ขา GPIO: ไม่ใช่ JSON ที่ถูกต้อง",
@@ -422,3 +463,22 @@ SOURCE_LABELS = {
     "redeem": {"th": "แลกคะแนน", "en": "Redeem"},
     "void": {"th": "ยกเลิกรายการ", "en": "Void"},
 }
+
+
+#: labels of the ledger entries that are not programme activities
+ENTRY_LABELS = {
+    "redeem": {"th": "แลกคะแนน", "en": "Redeemed"},
+    "transfer_in": {"th": "รับโอนคะแนน", "en": "Transfer in"},
+    "transfer_out": {"th": "โอนคะแนน", "en": "Transfer out"},
+    "adjust": {"th": "ปรับปรุงคะแนน", "en": "Adjustment"},
+}
+
+
+def entry_label(activity: str) -> dict:
+    """The ``{"th", "en"}`` label of a non-activity entry (its code when there is none)."""
+    return ENTRY_LABELS.get(activity, {"th": activity, "en": activity})
+
+
+def void_label(label: dict) -> dict:
+    """The label of a void of an entry labelled ``label``."""
+    return {"th": f"ยกเลิก: {label['th']}", "en": f"Void: {label['en']}"}

@@ -1,0 +1,79 @@
+"""The service layer, split by what each part owns, wired once by :func:`bootstrap`.
+
+Entry points (the MQTT worker in ``server.app``, the admin CLI, the web console and its
+JSON API) only parse input, call one operation here and render what it returns; every
+business rule and every transaction lives in this package. Each public operation is
+one unit of work (:mod:`server.services.retry`, which also holds the one retry policy).
+
+=====================  ==================================================================
+module                 owns
+=====================  ==================================================================
+``errors``             ``ServiceError``, ``NotFound``, ``Message`` (templates kept apart)
+``retry``              units of work; which errors are retried and the back-off
+``ledger``             the ledger every part shares: credit, debit, balance, ledger_sum,
+                       entries as shown, history, the audit trail, times staff type
+``taps``               the tap hot path (hand-written SQL, group commit, tap inbox)
+``members``            members and cards (enrol, change, find, list, replace, block),
+                       staff PIN hashing
+``devices``            devices and their settings, the retained config, the allow-list,
+                       device status and kiosk feedback
+``points``             award (who may credit what by hand), void, transfer, redeem
+``attendance``         events, registration lists (preview, credit), the CSV import
+``reads``              the kiosk's answer, statistics, entries, member/device JSON
+=====================  ==================================================================
+
+Usage::
+
+    svc = bootstrap(load())                 # one programme, one clock, for the process
+    m = svc.members.add("Somchai", "04A1B2C3D4")
+    svc.points.award(m.id, "borrow")
+    svc.ledger.balance(m.id)
+
+See ``docs/architecture.md`` for where this sits in the whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from server.domain.config import Programme
+from server.services.attendance import Attendance, ImportReport
+from server.services.devices import Devices
+from server.services.errors import Message, NotFound, ServiceError
+from server.services.ledger import Ledger
+from server.services.members import GROUPS, Members
+from server.services.points import Points
+from server.services.reads import Reads
+from server.services.taps import Taps
+from server.store import utcnow
+
+__all__ = ["Services", "bootstrap", "ServiceError", "NotFound", "Message", "ImportReport", "GROUPS"]
+
+
+@dataclass
+class Services:
+    """Every part of the service layer, sharing one programme, one clock and one ledger."""
+
+    prog: Programme
+    clock: object
+    ledger: Ledger
+    members: Members
+    devices: Devices
+    taps: Taps
+    points: Points
+    attendance: Attendance
+    reads: Reads
+
+    def today(self) -> date:
+        """The current business day."""
+        return self.ledger.today()
+
+
+def bootstrap(prog: Programme, clock=utcnow) -> Services:
+    """Wire the service layer for one process (tests pass a fake ``clock``)."""
+    ledger = Ledger(prog, clock)
+    devices = Devices(ledger)
+    return Services(prog=prog, clock=clock, ledger=ledger, members=Members(ledger), devices=devices,
+                    taps=Taps(ledger, devices), points=Points(ledger), attendance=Attendance(ledger),
+                    reads=Reads(ledger))

@@ -1,0 +1,197 @@
+"""Devices: register and change gates, counters, kiosks and self-check proxies; what
+they are told (the retained config and the offline allow-list); what they report
+(retained status, kiosk feedback).
+
+A device's settings are declared once, in :mod:`broker.settings` (key, type, default per
+kind, range): what staff set is checked there (an error names the key's path, e.g.
+``pins.relay``), and the retained config carries the full effective settings (the
+kind's defaults, the device's own, the programme's library name and hours). Each change
+bumps the device's revision, which the server's publisher compares with the last
+revision that reached the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date
+
+import peewee as pw
+
+from broker import contract
+from broker import settings as device_settings
+from broker.contract import Allowlist, ContractError, DeviceConfig, Feedback, Status
+from server import store
+from server.domain import rules
+from server.services.errors import NotFound, ServiceError
+from server.services.ledger import Ledger
+from server.services.retry import read_unit, unit_of_work
+from server.store import Card, Device, Member
+
+log = logging.getLogger(__name__)
+
+#: how long a device row read by the tap hot path stays fresh
+CACHE_S = 2.0
+
+
+class Devices:
+    """Operations on devices, and what the server publishes to them."""
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self.prog = ledger.prog
+        self.clock = ledger.clock
+        self._cache: dict[str, tuple[float, Device | None]] = {}
+
+    def cached(self, device_id: str) -> Device | None:
+        """A device row, cached for 2 s (keeps the tap hot path free of lookups)."""
+        now = time.monotonic()
+        hit = self._cache.get(device_id)
+        if hit and now - hit[0] < CACHE_S:
+            return hit[1]
+        dev = Device.get_or_none(Device.id == device_id)
+        self._cache[device_id] = (now, dev)
+        return dev
+
+    def _check(self, kind, direction, activity, settings) -> dict:
+        """Refuse a bad kind, direction or activity; the settings checked by ``broker.settings``."""
+        if kind not in contract.DEVICE_KINDS:
+            raise ServiceError("kind must be one of %(kinds)s, got %(kind)r", kinds=", ".join(contract.DEVICE_KINDS),
+                               kind=kind)
+        if direction not in (None, "in", "out"):
+            raise ServiceError("direction must be in or out, got %(direction)r", direction=direction)
+        if activity is not None and activity not in self.prog.activities:
+            raise ServiceError("unknown activity %(activity)r; known: %(known)s", activity=activity,
+                               known=", ".join(sorted(self.prog.activities)))
+        try:
+            return device_settings.check(kind, settings or {})
+        except device_settings.SettingError as exc:
+            raise ServiceError.of(exc) from None
+
+    def add(self, device_id: str, kind: str, *, direction: str | None = None, activity: str | None = None,
+            location: str | None = None, settings: dict | None = None, actor: str = "system") -> Device:
+        """Register a gate, kiosk or counter reader."""
+        try:
+            contract.check_device_id(device_id)
+        except ContractError as exc:
+            raise ServiceError.of(exc) from None
+        if kind == "gate" and direction is None:
+            direction = "in"
+        settings = self._check(kind, direction, activity, settings)
+        with unit_of_work():
+            if Device.get_or_none(Device.id == device_id):
+                raise ServiceError("device %(id)s already exists", id=device_id)
+            d = Device.create(id=device_id, kind=kind, direction=direction, activity=activity, location=location,
+                              settings=settings, revision=1, created_at=self.clock(), updated_at=self.clock())
+            self.ledger.audit(actor, "device.add", device_id, kind=kind, direction=direction, activity=activity)
+        self._cache.pop(device_id, None)
+        return d
+
+    def set(self, device_id: str, actor: str = "system", **changes) -> Device:
+        """Change a device's fields or settings (``pins.relay=17`` style keys go into settings)."""
+        with unit_of_work():
+            d = Device.get_or_none(Device.id == device_id)
+            if d is None:
+                raise NotFound("no device %(id)s", id=device_id)
+            fields = {k: getattr(d, k) for k in ("kind", "direction", "activity", "location")}
+            settings = dict(d.settings or {})
+            for key, value in changes.items():
+                if key in fields:
+                    fields[key] = None if value in ("", "none", None) else value
+                elif "." in key:
+                    head, sub = key.split(".", 1)
+                    nested = dict(settings.get(head) or {})
+                    nested[sub] = value
+                    settings[head] = nested
+                elif value is None:
+                    settings.pop(key, None)
+                else:
+                    settings[key] = value
+            settings = self._check(fields["kind"], fields["direction"], fields["activity"], settings)
+            Device.update(**fields, settings=settings, revision=Device.revision + 1, updated_at=self.clock()).where(
+                Device.id == device_id).execute()
+            self.ledger.audit(actor, "device.set", device_id, **{k: str(v) for k, v in changes.items()})
+        self._cache.pop(device_id, None)
+        return Device.get_by_id(device_id)
+
+    def record_credentials(self, actor: str, username: str, **detail) -> None:
+        """Audit that broker credentials were made for a device."""
+        with unit_of_work():
+            self.ledger.audit(actor, "device.credentials", username, **detail)
+
+    # ------------------------------------------------------------------ what devices are told
+
+    def config(self, d: Device) -> DeviceConfig:
+        """The retained config a device receives: its kind's defaults, its settings, the library's hours.
+
+        A stored key its kind does not have (saved before ``broker.settings`` declared the
+        settings) is left out and logged, so one old row cannot stop the device's config.
+        """
+        known = {s.key for s in device_settings.for_kind(d.kind, "staff")}
+        stored = dict(d.settings or {})
+        dropped = sorted(set(stored) - known)
+        if dropped:
+            log.warning("device %s: stored settings %s are not settings of a %s; not published",
+                        d.id, ", ".join(dropped), d.kind)
+        server = {}
+        if any(s.key == "library" for s in device_settings.for_kind(d.kind, "server")):
+            server["library"] = {"th": self.prog.name_th, "en": self.prog.name_en, "timezone": self.prog.timezone}
+            days = device_settings.WEEKDAYS
+            server["hours"] = {days[i]: ("closed" if h.closed else f"{h.open:%H:%M}-{h.close:%H:%M}")
+                               for i, h in self.prog.hours.items()}
+        settings = device_settings.effective(d.kind, {k: v for k, v in stored.items() if k in known}, server)
+        return DeviceConfig(device_id=d.id, kind=d.kind, direction=d.direction,
+                            activity=rules.device_activity(d.kind, d.direction, d.activity), location=d.location,
+                            settings=settings, revision=d.revision)
+
+    def configs_to_publish(self, everything: bool = False) -> list[tuple[DeviceConfig, int]]:
+        """Configs changed since last published (or every device's), with their revisions."""
+        query = Device.select()
+        if not everything:
+            query = query.where(Device.revision != Device.published_revision)
+        with read_unit():
+            return [(self.config(d), d.revision) for d in query]
+
+    def mark_published(self, device_id: str, revision: int) -> None:
+        """Remember that a config revision reached the broker."""
+        with unit_of_work():
+            Device.update(published_revision=revision).where(
+                (Device.id == device_id) & (Device.published_revision < revision)).execute()
+
+    def allowlist_version(self, today: date | None = None) -> int:
+        """Changes with every card/member change and every day (memberships expire)."""
+        today = today or self.ledger.today()
+        return store.counter("allowlist") * 100000 + today.toordinal() % 100000
+
+    def allowlist(self) -> Allowlist:
+        """Valid card UIDs for offline decisions, versioned."""
+        today = self.ledger.today()
+        with read_unit():
+            uids = (Card.select(Card.uid).join(Member)
+                    .where((Card.status == "active") & (Member.status == "active")
+                           & (Member.valid_until.is_null() | (Member.valid_until >= today))))
+            return Allowlist(version=self.allowlist_version(today), uids=frozenset(c.uid for c in uids),
+                             generated_at=self.clock())
+
+    # ------------------------------------------------------------------ what devices report
+
+    def record_status(self, device_id: str, status: Status) -> bool:
+        """Remember a device's latest retained status; False for unknown devices."""
+        with unit_of_work():
+            n = Device.update(state=status.state, last_seen=self.clock(), status=status.to_dict()).where(
+                Device.id == device_id).execute()
+        return n == 1
+
+    def record_feedback(self, device_id: str, fb: Feedback) -> bool:
+        """Store a kiosk rating once per feedback_id; True if new."""
+        try:
+            with unit_of_work():
+                member = None
+                if fb.uid:
+                    card = Card.get_or_none(Card.uid == fb.uid)
+                    member = card.member_id if card else None
+                store.Feedback.create(device=device_id, feedback_id=fb.feedback_id, rating=fb.rating, at=fb.at,
+                                      member=member, received_at=self.clock())
+            return True
+        except pw.IntegrityError:
+            return False

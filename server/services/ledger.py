@@ -1,0 +1,108 @@
+"""The ledger every part shares: credit, debit, balances, entries as shown, the audit trail.
+
+The ledger is append-only (a void is a reversal entry pointing at the original) and
+``member.balance`` is a cache of the sum of a member's entries, moved in the same
+transaction as each entry. Members, points, attendance and reads all write and read
+the ledger through this one module; the tap hot path writes the same rows with its
+own hand-written SQL (:mod:`server.services.taps`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import peewee as pw
+
+from broker import contract
+from server import catalogue
+from server.domain import rules
+from server.domain.config import Programme
+from server.services.errors import ServiceError
+from server.store import Accrual, Audit, LedgerEntry, Member, db
+
+
+class Ledger:
+    """Points in and out of members' accounts, under one programme and one clock."""
+
+    def __init__(self, prog: Programme, clock):
+        self.prog = prog
+        self.clock = clock
+
+    def today(self) -> date:
+        """The current business day."""
+        return rules.business_day(self.clock(), self.prog)
+
+    def audit(self, actor: str, action: str, target=None, **detail) -> None:
+        """Record who did what (inside the caller's transaction)."""
+        Audit.create(actor=actor or "system", action=action, target=None if target is None else str(target)[:120],
+                     detail=detail or None, at=self.clock())
+
+    def credit(self, member_id: int, activity_code: str, points: int, day: date, at: datetime, *, source: str,
+               item: str = "", device: str | None = None, ref: str | None = None, note: str | None = None,
+               actor: str | None = None, key: tuple | None = None) -> LedgerEntry | None:
+        """Append an entry (and its accrual key) and move the cached balance; None if the key exists."""
+        try:
+            with db.atomic():
+                entry = LedgerEntry.create(member=member_id, activity=activity_code, points=points, day=day,
+                                           item=item or "", at=at, source=source, device=device, ref=ref,
+                                           note=note, actor=actor, created_at=self.clock())
+                if key is not None:
+                    Accrual.create(member=member_id, activity=activity_code, day=key[0], item=key[1], entry=entry)
+        except pw.IntegrityError:
+            return None
+        Member.update(balance=Member.balance + points, updated_at=self.clock()).where(Member.id == member_id).execute()
+        return entry
+
+    def debit(self, member_id: int, points: int) -> None:
+        """Take points off the cached balance, atomically refusing to go below zero."""
+        n = (Member.update(balance=Member.balance - points, updated_at=self.clock())
+             .where((Member.id == member_id) & (Member.balance >= points)).execute())
+        if n != 1:
+            bal = Member.get_by_id(member_id).balance
+            raise ServiceError("balance %(balance)s is less than %(points)s points", balance=bal, points=points)
+
+    @staticmethod
+    def balance(member_id: int) -> int:
+        """The member's cached balance."""
+        return Member.select(Member.balance).where(Member.id == member_id).scalar() or 0
+
+    @staticmethod
+    def ledger_sum(member_id: int) -> int:
+        """The member's balance recomputed from the ledger (audits the cache)."""
+        return LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0)).where(
+            LedgerEntry.member == member_id).scalar()
+
+    def time_of(self, at) -> datetime:
+        """A time staff typed (ISO-8601, or a date meaning its noon), in the library's zone when naive."""
+        if at is None:
+            return self.clock()
+        if isinstance(at, datetime):
+            return at if at.tzinfo else at.replace(tzinfo=self.prog.tz)
+        text = str(at).strip()
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                parsed = datetime.combine(date.fromisoformat(text), datetime.min.time()).replace(hour=12)
+            except ValueError:
+                raise ServiceError("not a time (ISO-8601, e.g. 2026-11-22T10:00+07:00): %(text)r", text=text) from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=self.prog.tz)
+
+    def entry_dict(self, e: LedgerEntry, voided: bool = False) -> dict:
+        """An entry as shown on screens and in JSON."""
+        act = self.prog.activities.get(e.activity)
+        label = act.label if act else catalogue.entry_label(e.activity)
+        if e.source == "void":
+            label = catalogue.void_label(label)
+        return {"id": e.id, "member": e.member_id, "at": contract.format_time(e.at), "day": e.day.isoformat(),
+                "activity": e.activity, "label": label, "item": e.item or None, "points": e.points,
+                "voided": voided, "void_of": e.void_of_id, "source": e.source, "device": e.device, "note": e.note,
+                "actor": e.actor}
+
+    def history(self, member_id: int, limit: int = 20) -> list[dict]:
+        """The member's latest entries, newest first, with voided ones marked."""
+        rows = list(LedgerEntry.select().where(LedgerEntry.member == member_id)
+                    .order_by(LedgerEntry.id.desc()).limit(limit))
+        voided = {e.void_of_id for e in LedgerEntry.select(LedgerEntry.void_of).where(
+            LedgerEntry.void_of.in_([r.id for r in rows]))} if rows else set()
+        return [self.entry_dict(r, voided=r.id in voided) for r in rows]

@@ -1,0 +1,210 @@
+"""Members and their cards: enrol, change, find, list, replace and block cards; staff PINs.
+
+A member joins with a card: the joining fee is recorded and the sign-up points are
+credited in the same unit of work. Every change to a card or a member bumps the
+allow-list counter so the devices' offline list follows. Staff PINs are kept as salted
+scrypt hashes (:func:`hash_pin`, format ``scrypt$N$r$p$SALTHEX$HEX``, which the kiosk
+checks itself: ``kiosk.pin``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from datetime import date
+
+from broker import contract
+from broker.contract import ContractError
+from server import store
+from server.domain import rules
+from server.services.errors import NotFound, ServiceError
+from server.services.ledger import Ledger
+from server.services.retry import unit_of_work
+from server.store import Card, Fee, Member
+
+GROUPS = ("U1", "U2", "U3", "U4", "U5")
+MEMBER_FIELDS = {"name", "tier", "group", "valid_until", "status", "staff", "email", "pin"}
+
+
+def hash_pin(pin: str) -> str:
+    """A salted scrypt hash of a staff PIN/password (standard library KDF)."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
+
+
+def check_pin(pin: str, stored: str | None) -> bool:
+    """Verify a PIN against :func:`hash_pin`'s output in constant time."""
+    if not stored or not stored.startswith("scrypt$"):
+        return False
+    _, n, r, p, salt, digest = stored.split("$")
+    test = hashlib.scrypt(pin.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p))
+    return hmac.compare_digest(test.hex(), digest)
+
+
+def card_uid(card: str) -> str:
+    """A card UID as staff typed it, normalised (a ServiceError if it is not one)."""
+    try:
+        return contract.normalise_uid(card)
+    except ContractError as exc:
+        raise ServiceError.of(exc) from None
+
+
+def parse_date(value) -> date | None:
+    """A date from ``YYYY-MM-DD`` (None stays None)."""
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ServiceError("not a date (YYYY-MM-DD): %(value)r", value=value) from None
+
+
+def find(ref) -> Member:
+    """A member by id, or by one of their cards' UIDs."""
+    text = str(ref).strip()
+    if re.fullmatch(r"\d{1,7}", text):
+        m = Member.get_or_none(Member.id == int(text))
+        if m:
+            return m
+    try:
+        uid = contract.normalise_uid(text)
+    except ContractError:
+        raise NotFound("no member with id or card %(ref)r", ref=text) from None
+    card = Card.get_or_none(Card.uid == uid)
+    if card is None:
+        raise NotFound("no member with id or card %(ref)r", ref=text)
+    return Member.get_by_id(card.member_id)
+
+
+def check_active(m: Member, day: date) -> None:
+    """Refuse a blocked member, or one whose membership had expired on ``day``."""
+    if m.status != "active":
+        raise ServiceError("member %(id)s is blocked", id=m.id)
+    if m.valid_until and day > m.valid_until:
+        raise ServiceError("member %(id)s's membership expired on %(day)s", id=m.id, day=m.valid_until)
+
+
+class Members:
+    """Operations on members and cards."""
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self.prog = ledger.prog
+        self.clock = ledger.clock
+
+    @staticmethod
+    def find(ref) -> Member:
+        """A member by id, or by one of their cards' UIDs."""
+        return find(ref)
+
+    def _check_fields(self, tier=None, group=None, name=None) -> None:
+        if name is not None and (not name.strip() or len(name) > 200):
+            raise ServiceError("name must be 1-200 characters")
+        if tier is not None and tier not in self.prog.tiers:
+            raise ServiceError("tier must be one of %(tiers)s, got %(tier)r", tiers=", ".join(self.prog.tiers),
+                               tier=tier)
+        if group is not None and group not in GROUPS:
+            raise ServiceError("group must be one of %(groups)s, got %(group)r", groups=", ".join(GROUPS), group=group)
+
+    def add(self, name: str, card: str, *, tier: str = "silver", group: str | None = None,
+            valid_until=None, staff: bool = False, email: str | None = None, actor: str = "system") -> Member:
+        """Enrol a member with a card: records the joining fee and credits the sign-up points."""
+        self._check_fields(tier, group, name)
+        uid = card_uid(card)
+        until = parse_date(valid_until)
+        signup = self.prog.activity("signup")
+        now = self.clock()
+        day = rules.business_day(now, self.prog)
+        with unit_of_work():
+            if Card.get_or_none(Card.uid == uid):
+                raise ServiceError("card %(uid)s already belongs to a member", uid=uid)
+            m = Member.create(name=name.strip(), tier=tier, group=group, valid_until=until, staff=staff, email=email,
+                              created_at=now, updated_at=now)
+            Card.create(uid=uid, member=m, issued_at=now)
+            Fee.create(member=m, kind="joining", baht=self.prog.signup_fee_baht, actor=actor, at=now)
+            self.ledger.credit(m.id, "signup", signup.points, day, now, source="signup", actor=actor,
+                               key=rules.accrual_key(signup, day))
+            store.bump("allowlist")
+            self.ledger.audit(actor, "member.add", m.id, name=m.name, card=uid, tier=tier)
+        return Member.get_by_id(m.id)
+
+    @staticmethod
+    def list(search: str | None = None, limit: int = 50, offset: int = 0) -> list[Member]:
+        """Members matching a name fragment, member id or card UID."""
+        q = Member.select().order_by(Member.id)
+        if search:
+            s = search.strip()
+            cond = Member.name.contains(s)
+            if re.fullmatch(r"\d{1,9}", s):
+                cond |= Member.id == int(s)
+            hexs = re.sub(r"[\s:-]", "", s).upper()
+            if re.fullmatch(r"[0-9A-F]{8,20}", hexs):
+                cond |= Member.id.in_(Card.select(Card.member).where(Card.uid == hexs))
+            q = q.where(cond)
+        return list(q.limit(limit).offset(offset))
+
+    def set(self, ref, actor: str = "system", **fields) -> Member:
+        """Change name, tier, group, valid_until, status, staff, email or pin."""
+        unknown = set(fields) - MEMBER_FIELDS
+        if unknown:
+            raise ServiceError("unknown member field(s): %(fields)s; known: %(known)s",
+                               fields=", ".join(sorted(unknown)), known=", ".join(sorted(MEMBER_FIELDS)))
+        self._check_fields(fields.get("tier"), fields.get("group"), fields.get("name"))
+        if "status" in fields and fields["status"] not in ("active", "blocked"):
+            raise ServiceError("status must be active or blocked")
+        changes = {}
+        for k, v in fields.items():
+            if k == "valid_until":
+                changes["valid_until"] = parse_date(v) if v not in ("", "none", None) else None
+            elif k == "staff":
+                changes["staff"] = v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes")
+            elif k == "pin":
+                if not re.fullmatch(r"\d{4,8}", str(v)):
+                    raise ServiceError("pin must be 4-8 digits")
+                changes["pin_hash"] = hash_pin(str(v))
+            elif k == "group" and v in ("", "none"):
+                changes["group"] = None
+            else:
+                changes[k] = v
+        with unit_of_work():
+            m = find(ref)
+            if changes:
+                changes["updated_at"] = self.clock()
+                Member.update(**changes).where(Member.id == m.id).execute()
+                store.bump("allowlist")
+            self.ledger.audit(actor, "member.set", m.id,
+                              **{k: ("***" if k == "pin" else str(v)) for k, v in fields.items()})
+        return Member.get_by_id(m.id)
+
+    def replace_card(self, ref, new_card: str, actor: str = "system") -> Member:
+        """Give a member a new card: old cards blocked, the replacement fee recorded."""
+        uid = card_uid(new_card)
+        now = self.clock()
+        with unit_of_work():
+            m = find(ref)
+            if Card.get_or_none(Card.uid == uid):
+                raise ServiceError("card %(uid)s is already in use", uid=uid)
+            old = [c.uid for c in Card.select().where((Card.member == m.id) & (Card.status == "active"))]
+            Card.update(status="blocked", blocked_at=now, reason=f"replaced by {uid}").where(
+                (Card.member == m.id) & (Card.status == "active")).execute()
+            Card.create(uid=uid, member=m, issued_at=now)
+            Fee.create(member=m, kind="card_replacement", baht=self.prog.card_replacement_fee_baht, actor=actor, at=now,
+                       note=f"replaces {', '.join(old) or '-'}")
+            store.bump("allowlist")
+            self.ledger.audit(actor, "card.replace", m.id, new=uid, old=old)
+        return m
+
+    def block_card(self, card: str, reason: str = "blocked by staff", actor: str = "system") -> Card:
+        """Block one card (lost, stolen); the member keeps their points."""
+        uid = card_uid(card)
+        with unit_of_work():
+            c = Card.get_or_none(Card.uid == uid)
+            if c is None:
+                raise NotFound("no card %(uid)s", uid=uid)
+            Card.update(status="blocked", blocked_at=self.clock(), reason=reason[:200]).where(Card.uid == uid).execute()
+            store.bump("allowlist")
+            self.ledger.audit(actor, "card.block", uid, reason=reason)
+        return Card.get_by_id(uid)

@@ -1,0 +1,101 @@
+"""Reads: the kiosk's answer to a card, a member's statistics, members, devices and
+entries as JSON for the CLI, the API and the console.
+
+Reads that must agree with each other (a member, their balance, history and statistics)
+run in one read unit (:func:`server.services.retry.read_unit`). The console's own
+page-shaped reads live in ``server.web.queries``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import peewee as pw
+
+from broker import contract
+from broker.contract import Answer, Query
+from server.domain import rules
+from server.services import members
+from server.services.ledger import Ledger
+from server.services.retry import read_unit
+from server.store import Card, Device, LedgerEntry, Member
+
+
+class Reads:
+    """What the entry points show."""
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self.prog = ledger.prog
+        self.clock = ledger.clock
+
+    def answer_query(self, device_id: str, query: Query) -> Answer:
+        """Balance, tier, privileges and the last 20 entries for a card (one snapshot)."""
+        with read_unit():
+            return self._answer(query)
+
+    def _answer(self, query: Query) -> Answer:
+        card = Card.get_or_none(Card.uid == query.uid)
+        if card is None:
+            return Answer(query.query_id, "unknown_card", message=rules.message("unknown_card"))
+        member = Member.get_by_id(card.member_id)
+        today = self.ledger.today()
+        summary = {"id": member.id, "name": member.name, "tier": member.tier, "group": member.group,
+                   "valid_until": member.valid_until.isoformat() if member.valid_until else None,
+                   "staff": bool(member.staff), "card": card.uid}
+        if member.staff and member.pin_hash:
+            # only to this kiosk (the broker ACL keeps answers private): it checks the PIN itself
+            summary["pin_hash"] = member.pin_hash
+        if card.status != "active" or member.status != "active":
+            summary.pop("pin_hash", None)
+            return Answer(query.query_id, "card_blocked", member=summary, message=rules.message("card_blocked"))
+        if member.valid_until and today > member.valid_until:
+            return Answer(query.query_id, "expired", member=summary, message=rules.message("expired"))
+        return Answer(
+            query_id=query.query_id, outcome="member", member=summary, balance=member.balance,
+            privileges=rules.privileges(member.balance, self.prog), history=self.ledger.history(member.id, 20),
+            stats=self.stats(member.id, today), message={"th": "", "en": ""},
+        )
+
+    def stats(self, member_id: int, today: date) -> dict:
+        """Points earned today and this semester (net of voids)."""
+        label, start, end = rules.semester_of(today, self.prog)
+        earning = list(self.prog.activities)
+        base = LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0)).where(
+            (LedgerEntry.member == member_id) & (LedgerEntry.activity.in_(earning)))
+        return {
+            "earned_today": base.where(LedgerEntry.day == today).scalar(),
+            "earned_semester": base.where(LedgerEntry.day.between(start, end)).scalar(),
+            "semester": label,
+        }
+
+    def entries(self, member_ref=None, limit: int = 100) -> list[dict]:
+        """Latest ledger entries (of one member or everyone)."""
+        with read_unit():
+            q = LedgerEntry.select().order_by(LedgerEntry.id.desc()).limit(limit)
+            if member_ref is not None:
+                q = q.where(LedgerEntry.member == members.find(member_ref).id)
+            return [self.ledger.entry_dict(e) for e in q]
+
+    def member_dict(self, m: Member, *, history: int = 0) -> dict:
+        """A member as JSON, with cards (and optionally recent history)."""
+        with read_unit():
+            out = {
+                "id": m.id, "name": m.name, "group": m.group, "tier": m.tier,
+                "valid_until": m.valid_until.isoformat() if m.valid_until else None, "status": m.status,
+                "staff": bool(m.staff), "email": m.email, "balance": m.balance,
+                "cards": [{"uid": c.uid, "status": c.status, "issued_at": contract.format_time(c.issued_at)}
+                          for c in Card.select().where(Card.member == m.id).order_by(Card.issued_at)],
+                "created_at": contract.format_time(m.created_at),
+            }
+            if history:
+                out["history"] = self.ledger.history(m.id, history)
+                out["privileges"] = rules.privileges(m.balance, self.prog)
+        return out
+
+    @staticmethod
+    def device_dict(d: Device) -> dict:
+        """A device as JSON."""
+        return {"id": d.id, "kind": d.kind, "direction": d.direction, "activity": d.activity, "location": d.location,
+                "settings": d.settings, "revision": d.revision, "state": d.state,
+                "last_seen": contract.format_time(d.last_seen) if d.last_seen else None, "status": d.status}

@@ -1,0 +1,64 @@
+"""Units of work and the one retry policy of the server.
+
+The service layer is the only owner of transactions: every public operation opens its
+own (:func:`unit_of_work` for writes, :func:`read_unit` for reads that must see one
+snapshot); entry points never open one. What is retried, and how long to wait, is
+decided here and nowhere else: only *infrastructure* errors (the database locked, down,
+its connection lost, the disk full) are retried, with exponential back-off, for as long
+as they last. Any other exception is a bug or a refusal: it would fail the same way again,
+so it is never retried (the tap worker gives up on that one message, see
+:meth:`server.services.taps.Taps.decide_batch`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, TypeVar
+
+import peewee as pw
+
+from server import store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: the errors that say "the database is unavailable", not "this request is wrong"
+INFRASTRUCTURE = (pw.OperationalError, pw.InterfaceError)
+FIRST_DELAY_S = 0.2
+MAX_DELAY_S = 10.0
+
+
+def is_infrastructure(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database is unavailable (worth retrying)."""
+    return isinstance(exc, INFRASTRUCTURE)
+
+
+def unit_of_work():
+    """One write transaction (``BEGIN IMMEDIATE`` on SQLite, so writers queue instead of failing)."""
+    return store.write_transaction()
+
+
+def read_unit():
+    """One read transaction: several reads that must agree with each other."""
+    return store.db.atomic()
+
+
+def retry(operation: Callable[[], T], *, pause: Callable[[float], bool],
+          what: str = "operation") -> tuple[bool, T | None]:
+    """Run ``operation`` until it gets past infrastructure errors; ``(done, result)``.
+
+    Between attempts it calls ``pause(delay)`` (0.2 s doubling to 10 s); ``pause``
+    returns True to give up (the process is stopping): then ``(False, None)``. The
+    database connection is closed before each pause so the next attempt opens a fresh
+    one. Any other exception propagates at once.
+    """
+    delay = FIRST_DELAY_S
+    while True:
+        try:
+            return True, operation()
+        except INFRASTRUCTURE:
+            log.exception("database unavailable for %s; retrying in %.1f s", what, delay)
+        store.db.close()
+        if pause(delay):
+            return False, None
+        delay = min(delay * 2, MAX_DELAY_S)

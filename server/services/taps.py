@@ -1,0 +1,174 @@
+"""The tap hot path: decide a batch of taps in one unit of work (group commit).
+
+Each tap is claimed in the tap inbox (idempotent on ``(device, tap_id)``: a redelivery
+gets the stored result and changes nothing), decided by :func:`server.domain.rules.decide_tap`,
+and credited with the daily key claimed in the accrual table in the same transaction.
+The statements are hand-written (:data:`HOT_SQL`): peewee spent ~0.5 ms building each
+of the 6-7 statements per tap. The ledger rows they write are the ones
+:class:`server.services.ledger.Ledger` writes for every other part.
+
+Failures: an infrastructure error (database locked, down) leaves the whole batch
+uncommitted and propagates, for the caller to retry (:mod:`server.services.retry`).
+Any other exception is a bug a tap triggers: the batch is rolled back and the other
+taps are decided again, one unit of work each, while the tap that raised is given up
+on at once (``None`` instead of a result) — it costs that message only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, datetime, timezone
+
+from broker import contract
+from broker.contract import Tap, TapResult
+from server import store
+from server.domain import rules
+from server.services.devices import Devices
+from server.services.ledger import Ledger
+from server.services.retry import is_infrastructure, unit_of_work
+
+log = logging.getLogger(__name__)
+
+
+class _TapFailed(Exception):
+    """A tap of a batch raised something other than an infrastructure error."""
+
+    def __init__(self, index: int):
+        super().__init__(index)
+        self.index = index
+
+
+class Taps:
+    """Decide taps and commit them."""
+
+    def __init__(self, ledger: Ledger, devices: Devices):
+        self.prog = ledger.prog
+        self.clock = ledger.clock
+        self.devices = devices
+        self._sql_cache: tuple[str, dict] | None = None
+
+    def decide_batch(self, batch: list[tuple[str, Tap, datetime]]) -> list[TapResult | None]:
+        """Decide several taps in one transaction; results in order, None for a tap that raised a bug."""
+        try:
+            with unit_of_work():
+                return [self._decide_or_mark(i, *item) for i, item in enumerate(batch)]
+        except _TapFailed as failed:
+            bad = failed.index
+        out: list[TapResult | None] = []
+        for i, item in enumerate(batch):
+            if i == bad:
+                out.append(None)
+                continue
+            try:
+                with unit_of_work():
+                    out.append(self._decide_or_mark(i, *item))
+            except _TapFailed:
+                out.append(None)
+        return out
+
+    def decide(self, device_id: str, tap: Tap, received: datetime | None = None) -> TapResult | None:
+        """Decide one tap and commit it (None if it raised a bug)."""
+        return self.decide_batch([(device_id, tap, received or self.clock())])[0]
+
+    def _decide_or_mark(self, index: int, device_id: str, tap: Tap, received: datetime) -> TapResult:
+        try:
+            return self._decide(device_id, tap, received)
+        except Exception as exc:
+            if is_infrastructure(exc):
+                raise
+            log.exception("tap %s from %s raised a bug; given up on (no result: the gate resends it)",
+                          tap.tap_id, device_id)
+            raise _TapFailed(index) from exc
+
+    def _decide(self, device_id: str, tap: Tap, received: datetime) -> TapResult:
+        """Decide one tap inside the batch transaction (hand-written SQL: this is the hot path).
+
+        No savepoints are needed: the tap is claimed in the inbox and the daily key in
+        the accrual table with ``INSERT ... ON CONFLICT DO NOTHING``, so a concurrent
+        replica's claim makes this one a no-op instead of an aborted transaction.
+        """
+        device = self.devices.cached(device_id)
+        if device is None:
+            log.warning("tap %s from unknown device %s refused", tap.tap_id, device_id)
+            return contract.invalid_result(tap.tap_id, f"unknown device {device_id}")
+        if device.kind == "kiosk":
+            return contract.invalid_result(tap.tap_id, "kiosks send queries, not taps")
+        sql = self._sql
+        db = store.db
+        claimed = db.execute_sql(sql["claim"], (device_id, tap.tap_id, tap.uid, _ts(tap.at), _ts(received)))
+        if claimed.rowcount != 1:
+            row = db.execute_sql(sql["stored"], (device_id, tap.tap_id)).fetchone()
+            return TapResult(**json.loads(row[0]))
+        row = db.execute_sql(sql["card"], (tap.uid,)).fetchone()
+        card_status, member_id, name, tier, member_status, valid_until, balance = row if row else (None,) * 7
+        if isinstance(valid_until, str):
+            valid_until = date.fromisoformat(valid_until)
+        act_code = device.activity
+        per_item = act_code in self.prog.activities and self.prog.activities[act_code].limit == "per_item_per_day"
+        decision = rules.decide_tap(
+            prog=self.prog, device_kind=device.kind, device_direction=device.direction,
+            device_activity_code=act_code, card_status=card_status, member_status=member_status,
+            valid_until=valid_until, at=tap.at, clock_ok=tap.clock_ok, received=received,
+            item=device.id if per_item else "",
+        )
+        outcome, points = decision.outcome, 0
+        if outcome == "credited":
+            act = decision.activity
+            key = rules.accrual_key(act, decision.day, decision.item)
+            if key is not None and db.execute_sql(sql["accrue"], (member_id, act.code, key[0], key[1])).rowcount != 1:
+                outcome = "limit_reached"
+            else:
+                now = _ts(self.clock())
+                entry_id = db.execute_sql(sql["entry"], (member_id, act.code, act.points, decision.day.isoformat(),
+                                                         decision.item, _ts(tap.at), device_id, tap.tap_id,
+                                                         now)).fetchone()[0]
+                if key is not None:
+                    db.execute_sql(sql["accrued"], (entry_id, member_id, act.code, key[0], key[1]))
+                balance = db.execute_sql(sql["credit"], (act.points, now, member_id)).fetchone()[0]
+                points = act.points
+        show = member_id is not None and outcome not in ("card_blocked", "invalid")
+        result = TapResult(
+            tap_id=tap.tap_id, outcome=outcome, open=outcome in rules.OPEN_OUTCOMES, points=points,
+            balance=balance if show else None,
+            activity=decision.activity.code if decision.activity else None,
+            name=name if show else None, tier=tier if show else None,
+            message=rules.message(outcome, points=points, balance=balance, activity=decision.activity,
+                                  reason=decision.reason),
+        )
+        db.execute_sql(sql["decided"], (outcome, points, member_id,
+                                        json.dumps(result.to_dict(), ensure_ascii=False, sort_keys=True),
+                                        device_id, tap.tap_id))
+        return result
+
+    @property
+    def _sql(self) -> dict:
+        """The hot path's statements in the bound database's parameter style."""
+        param = store.db.obj.param
+        cached = self._sql_cache
+        if cached is None or cached[0] != param:
+            cached = (param, {k: v.replace("?", param) for k, v in HOT_SQL.items()})
+            self._sql_cache = cached
+        return cached[1]
+
+
+def _ts(when: datetime) -> str:
+    """A timestamp as the store keeps it: naive UTC text of fixed width (see store.UTCDateTimeField)."""
+    return when.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+#: the tap hot path, written once instead of built by the ORM per tap (peewee spent
+#: ~0.5 ms generating each statement; this path runs 6-7 statements per tap)
+HOT_SQL = {
+    "claim": "INSERT INTO tap_inbox (device, tap_id, uid, at, received_at, outcome, points, result) "
+             "VALUES (?, ?, ?, ?, ?, 'pending', 0, '{}') ON CONFLICT DO NOTHING",
+    "stored": "SELECT result FROM tap_inbox WHERE device = ? AND tap_id = ?",
+    "card": "SELECT c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, m.balance "
+            "FROM card c JOIN member m ON m.id = c.member_id WHERE c.uid = ?",
+    "accrue": "INSERT INTO accrual (member_id, activity, day, item) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    "entry": "INSERT INTO ledger_entry (member_id, activity, points, day, item, at, source, device, ref, created_at) "
+             "VALUES (?, ?, ?, ?, ?, ?, 'tap', ?, ?, ?) RETURNING id",
+    "accrued": "UPDATE accrual SET entry_id = ? WHERE member_id = ? AND activity = ? AND day = ? AND item = ?",
+    "credit": "UPDATE member SET balance = balance + ?, updated_at = ? WHERE id = ? RETURNING balance",
+    "decided": "UPDATE tap_inbox SET outcome = ?, points = ?, member = ?, result = ? WHERE device = ? AND tap_id = ?",
+}

@@ -1,0 +1,49 @@
+"""The one retry policy (server.services.retry): only infrastructure errors are retried, with back-off."""
+
+from __future__ import annotations
+
+import peewee as pw
+import pytest
+
+from server.services import retry
+from tests.helpers import close_store, open_service
+
+
+@pytest.fixture(autouse=True)
+def bound_store():
+    open_service("sqlite:///:memory:")  # retry closes the connection before each wait
+    yield
+    close_store()
+
+
+def test_infrastructure_errors_are_retried_with_doubling_back_off_until_they_end():
+    failures, waits = iter([pw.OperationalError("database is locked")] * 7 + [pw.InterfaceError("gone")]), []
+
+    def operation():
+        exc = next(failures, None)
+        if exc is not None:
+            raise exc
+        return "done"
+
+    assert retry.retry(operation, pause=lambda delay: waits.append(delay) and False) == (True, "done")
+    assert waits == [0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10.0, 10.0]  # capped at 10 s
+
+
+def test_stopping_during_a_back_off_gives_up_without_a_result():
+    def down():
+        raise pw.OperationalError("down")
+
+    assert retry.retry(down, pause=lambda delay: True) == (False, None)
+
+
+def test_any_other_error_is_not_retried():
+    calls = []
+
+    def bug():
+        calls.append(1)
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError):
+        retry.retry(bug, pause=lambda delay: pytest.fail("a bug must not be waited out"))
+    assert calls == [1]
+    assert retry.is_infrastructure(pw.OperationalError()) and not retry.is_infrastructure(pw.IntegrityError())
