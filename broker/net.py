@@ -2,10 +2,10 @@
 
 ``free_port``/``wait_port`` pick a port for a broker and wait until it listens;
 ``stop_process`` ends a child process (SIGTERM, then SIGKILL). Not test-only code, so
-it is not under ``tests/``: two shipped benchmarks in different roles start their own
-brokers with it — ``privcard bench`` (server/bench.py) and ``python -m gate.bench``
-(gate/bench.py) — and ``broker`` is the one package both roles may import
-(docs/architecture.md). The test fixtures reuse it rather than keep copies.
+it is not under ``tests/``: the shipped ``privcard bench`` (server/bench.py) starts its
+own broker with it, and it is about running a broker, so it sits with the embedded one
+(docs/architecture.md). The test fixtures and the gate benchmark under tests/ reuse it
+rather than keep copies.
 """
 
 from __future__ import annotations

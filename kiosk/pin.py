@@ -8,7 +8,7 @@ The kiosk never stores staff PINs. It checks a typed PIN, in this order, against
 The device config carries no PIN (``broker.settings`` has no such setting); moving
 the check to the server is a later issue.
 
-Hash formats: the server's ``scrypt$N$R$P$SALTHEX$HEX`` (``server.service.hash_pin``),
+Hash formats: the server's ``scrypt$N$R$P$SALTHEX$HEX`` (``server.services.members.hash_pin``),
 ``pbkdf2_sha256$ITERATIONS$SALT$HEX`` and ``sha256$SALT$HEX`` where HEX = sha256(SALT + PIN).
 """
 

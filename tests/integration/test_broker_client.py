@@ -53,7 +53,7 @@ def test_qos1_publish_subscribe_in_order_with_nodelay(bus):
         pub.publish("t/x", str(i).encode())
     got = inbox.wait(300)
     assert [p for _, p, _ in got] == [str(i).encode() for i in range(300)]
-    # TCP_NODELAY is what makes QoS 1 fast on loopback (DESIGN.md)
+    # TCP_NODELAY is what makes QoS 1 fast on loopback (docs/architecture.md, "Performance")
     sock = pub._mqtt.socket()
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     pub.stop()

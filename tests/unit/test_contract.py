@@ -1,4 +1,4 @@
-"""The bus contract v1 (DESIGN.md): parsing, precise errors, serialisation round trips."""
+"""The bus contract v1 (docs/protocol.md): parsing, precise errors, serialisation round trips."""
 
 from __future__ import annotations
 

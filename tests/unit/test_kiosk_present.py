@@ -186,7 +186,7 @@ def test_pin_hashes():
     assert check({}, "2468") is True and check({}, "1111") is False and check({}, "") is False
     assert make_pin_check()({}, "1") is None
     assert make_pin_check(fallback_pin="77")({}, "77") is True
-    # the server's own format (server.service.hash_pin): scrypt$N$R$P$SALT$HEX
+    # the server's own format (server.services.members.hash_pin): scrypt$N$R$P$SALT$HEX
     salt = b"0123456789abcdef"
     digest = hashlib.scrypt(b"1234", salt=salt, n=2**14, r=8, p=1).hex()
     assert verify_hash(f"scrypt$16384$8$1${salt.hex()}${digest}", "1234") is True
