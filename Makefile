@@ -4,19 +4,25 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test chaos bench bootstrap-demo bootstrap-test clean
+.PHONY: demo test lint chaos bench bootstrap-demo bootstrap-test clean
 
 demo: bootstrap-demo
-	$(PY) -m broker.cli demo
+	$(PY) -m broker.dispatcher demo
 
-test: bootstrap-test
+test: bootstrap-test lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# ruff (lint and format) and the import-linter layering contracts (docs/architecture.md)
+lint: bootstrap-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 chaos: bootstrap-test
 	PRIVCARD_CHAOS=full $(PY) -m pytest -m chaos tests/chaos tests/fuzz $(PYTEST_ARGS)
 
 bench: bootstrap-test
-	$(PY) -m broker.cli bench
+	$(PY) -m broker.dispatcher bench
 
 bootstrap-demo:
 	@VENV=$(VENV) .ci/bootstrap.sh demo

@@ -39,8 +39,8 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -163,7 +163,9 @@ def parse_mqtt_url(url: str) -> MqttSettings:
         try:
             keepalive = int(one["keepalive"])
         except ValueError:
-            raise BrokerUrlError(f"MQTT URL parameter keepalive must be whole seconds, got {one['keepalive']!r}") from None
+            raise BrokerUrlError(
+                f"MQTT URL parameter keepalive must be whole seconds, got {one['keepalive']!r}"
+            ) from None
         if not 5 <= keepalive <= 65535:
             raise BrokerUrlError(f"MQTT URL parameter keepalive must be 5-65535 seconds, got {keepalive}")
     tls = scheme == "mqtts"
@@ -302,7 +304,7 @@ class BusClient:
         """The broker URL without credentials."""
         return self.settings.url
 
-    def start(self) -> "BusClient":
+    def start(self) -> BusClient:
         """Connect in the background and keep reconnecting; returns at once."""
         if self._started:
             return self
@@ -405,7 +407,7 @@ class BusClient:
                 self._mqtt.loop_stop()
             self.connected.clear()
 
-    def __enter__(self) -> "BusClient":
+    def __enter__(self) -> BusClient:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -510,4 +512,4 @@ class BusClient:
                 log.exception("handler for %s failed", topic)
 
 
-__all__ = ["BrokerError", "BrokerUrlError", "NotConnected", "MqttSettings", "parse_mqtt_url", "BusClient", "Handler"]
+__all__ = ["BrokerError", "BrokerUrlError", "BusClient", "Handler", "MqttSettings", "NotConnected", "parse_mqtt_url"]

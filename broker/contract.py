@@ -16,7 +16,7 @@ import json
 import re
 import zlib
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 VERSION = 1
@@ -152,8 +152,9 @@ def parse_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> Topic:
 def check_device_id(device_id: Any) -> str:
     """A device id is 1–64 chars of [A-Za-z0-9_-] (it is a topic segment)."""
     if not isinstance(device_id, str) or not DEVICE_ID_RE.match(device_id):
-        raise ContractError("device id must be 1-64 characters of A-Z a-z 0-9 _ -, got %(device_id)s",
-                            device_id=repr(device_id))
+        raise ContractError(
+            "device id must be 1-64 characters of A-Z a-z 0-9 _ -, got %(device_id)s", device_id=repr(device_id)
+        )
     return device_id
 
 
@@ -204,7 +205,7 @@ def format_time(when: datetime) -> str:
 
 def now_utc() -> datetime:
     """Current time, aware, UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _load(payload: bytes | str, *, limit: int | None = MAX_DEVICE_PAYLOAD) -> dict:
@@ -296,7 +297,7 @@ class Tap:
     v: int = VERSION
 
     @classmethod
-    def parse(cls, payload: bytes | str) -> "Tap":
+    def parse(cls, payload: bytes | str) -> Tap:
         """Validate a tap payload; raises ContractError (with .ref = tap_id if readable)."""
         data = _load(payload)
         ref = _ref(data, "tap_id")
@@ -312,7 +313,13 @@ class Tap:
 
     def to_dict(self) -> dict:
         """The wire form."""
-        return {"v": self.v, "tap_id": self.tap_id, "uid": self.uid, "at": format_time(self.at), "clock_ok": self.clock_ok}
+        return {
+            "v": self.v,
+            "tap_id": self.tap_id,
+            "uid": self.uid,
+            "at": format_time(self.at),
+            "clock_ok": self.clock_ok,
+        }
 
     def encode(self) -> bytes:
         """UTF-8 JSON bytes."""
@@ -345,7 +352,7 @@ class TapResult:
             raise ContractError(f"unknown outcome {self.outcome!r}")
 
     @classmethod
-    def parse(cls, payload: bytes | str) -> "TapResult":
+    def parse(cls, payload: bytes | str) -> TapResult:
         """Validate a result payload (devices call this)."""
         data = _load(payload, limit=None)
         ref = _ref(data, "tap_id")
@@ -394,7 +401,7 @@ class Query:
     v: int = VERSION
 
     @classmethod
-    def parse(cls, payload: bytes | str) -> "Query":
+    def parse(cls, payload: bytes | str) -> Query:
         """Validate a query payload."""
         data = _load(payload)
         ref = _ref(data, "query_id")
@@ -447,7 +454,7 @@ class Answer:
     v: int = VERSION
 
     @classmethod
-    def parse(cls, payload: bytes | str) -> "Answer":
+    def parse(cls, payload: bytes | str) -> Answer:
         """Lenient on the optional parts, strict on query_id/outcome."""
         data = _load(payload, limit=None)
         ref = _ref(data, "query_id")
@@ -500,7 +507,7 @@ class Feedback:
     v: int = VERSION
 
     @classmethod
-    def parse(cls, payload: bytes | str) -> "Feedback":
+    def parse(cls, payload: bytes | str) -> Feedback:
         """Validate a feedback payload."""
         data = _load(payload)
         ref = _ref(data, "feedback_id")
@@ -520,7 +527,13 @@ class Feedback:
 
     def to_dict(self) -> dict:
         """The wire form."""
-        return {"v": self.v, "feedback_id": self.feedback_id, "rating": self.rating, "at": format_time(self.at), "uid": self.uid}
+        return {
+            "v": self.v,
+            "feedback_id": self.feedback_id,
+            "rating": self.rating,
+            "at": format_time(self.at),
+            "uid": self.uid,
+        }
 
     def encode(self) -> bytes:
         """UTF-8 JSON bytes."""
@@ -540,13 +553,20 @@ class Status:
     v: int = VERSION
 
     ALLOWED = {
-        "at": str, "version": str, "uptime_s": (int, float), "outbox": int, "reader": str,
-        "kind": str, "clock_ok": bool, "allowlist_version": int, "oldest_tap_at": str,
+        "at": str,
+        "version": str,
+        "uptime_s": (int, float),
+        "outbox": int,
+        "reader": str,
+        "kind": str,
+        "clock_ok": bool,
+        "allowlist_version": int,
+        "oldest_tap_at": str,
         "error": str,
     }
 
     @classmethod
-    def parse(cls, payload: bytes | str) -> "Status":
+    def parse(cls, payload: bytes | str) -> Status:
         """Validate a status payload; unknown extras are refused."""
         data = _load(payload)
         _version(data, None)
@@ -596,7 +616,7 @@ class DeviceConfig:
     v: int = VERSION
 
     @classmethod
-    def parse(cls, payload: bytes | str) -> "DeviceConfig":
+    def parse(cls, payload: bytes | str) -> DeviceConfig:
         """Validate a config payload (devices call this)."""
         data = _load(payload, limit=None)
         _version(data, None)
@@ -655,7 +675,7 @@ class Allowlist:
     v: int = VERSION
 
     @classmethod
-    def parse(cls, payload: bytes | str) -> "Allowlist":
+    def parse(cls, payload: bytes | str) -> Allowlist:
         """Validate and decompress an allow-list."""
         data = _load(payload, limit=None)
         _version(data, None)

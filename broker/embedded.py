@@ -63,7 +63,7 @@ def _make_auth_plugin():
         class Config:
             """No options."""
 
-        async def authenticate(self, *, session) -> bool:  # noqa: D401 - amqtt hook
+        async def authenticate(self, *, session) -> bool:
             return True
 
     return _OpenAuthPlugin
@@ -124,7 +124,7 @@ class EmbeddedBroker:
         """Whether the broker thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, timeout: float = 15.0) -> "EmbeddedBroker":
+    def start(self, timeout: float = 15.0) -> EmbeddedBroker:
         """Start listening; returns once the port accepts connections."""
         if self.running:
             return self
@@ -136,7 +136,9 @@ class EmbeddedBroker:
             raise EmbeddedBrokerError(f"embedded broker did not start within {timeout}s")
         if self._error is not None:
             self._thread.join(2)
-            raise EmbeddedBrokerError(f"embedded broker failed to start on {self.host}:{self._requested_port}: {self._error}") from self._error
+            raise EmbeddedBrokerError(
+                f"embedded broker failed to start on {self.host}:{self._requested_port}: {self._error}"
+            ) from self._error
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -148,7 +150,7 @@ class EmbeddedBroker:
         # Keep the port for a restart on the same address.
         self._requested_port = self.port
 
-    def __enter__(self) -> "EmbeddedBroker":
+    def __enter__(self) -> EmbeddedBroker:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -211,7 +213,7 @@ class EmbeddedBroker:
                 writer.transport.abort()
             try:
                 await asyncio.wait_for(broker.shutdown(), 5)
-            except (Exception, asyncio.TimeoutError) as exc:  # a half-dead broker must not block the caller
+            except (TimeoutError, Exception) as exc:  # a half-dead broker must not block the caller
                 log.debug("embedded broker shutdown: %r", exc)
             current = asyncio.current_task()
             tasks = [t for t in asyncio.all_tasks() if t is not current]
@@ -222,12 +224,16 @@ class EmbeddedBroker:
 
 def main(argv: list[str] | None = None) -> int:
     """``privcard broker --host H --port P``: run until SIGINT/SIGTERM."""
-    parser = argparse.ArgumentParser(prog="privcard broker", description="Run the embedded MQTT broker (amqtt, MQTT 3.1.1).")
+    parser = argparse.ArgumentParser(
+        prog="privcard broker", description="Run the embedded MQTT broker (amqtt, MQTT 3.1.1)."
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=1883, help="port (0 = pick a free one; default 1883)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log amqtt's own messages")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     if not args.verbose:
         logging.getLogger("amqtt").setLevel(logging.ERROR)
     broker = EmbeddedBroker(args.host, args.port)

@@ -30,8 +30,9 @@ A later kind (e.g. ``selfcheck``) is one more column in ``defaults`` below.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from broker.contract import ContractError
 
@@ -73,7 +74,8 @@ class Setting:
     defaults: dict[str, Any]
     check: Callable[[str, Any], Any]
     source: str = "staff"  # or "server": set by the programme, not per device
-    kind_label: str = ""  # the value's type as the console shows it
+    json_type: str = "string"  # the value's JSON Schema type, for the API's description
+    unit: str = ""  # what a number counts, as the console shows it
     merge: Callable[[Any, Any], Any] = lambda default, value: value  # a set value over the default
 
     def value(self, kind: str, value: Any, path: str | None = None) -> Any:
@@ -100,8 +102,13 @@ def integer(lo: int, hi: int) -> Callable[[str, Any], int]:
 
     def check(path: str, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise _fail("%(path)s must be a whole number from %(lo)s to %(hi)s, got %(value)r",
-                        path=path, lo=lo, hi=hi, value=value)
+            raise _fail(
+                "%(path)s must be a whole number from %(lo)s to %(hi)s, got %(value)r",
+                path=path,
+                lo=lo,
+                hi=hi,
+                value=value,
+            )
         return value
 
     return check
@@ -112,8 +119,9 @@ def number(lo: float, hi: float) -> Callable[[str, Any], float]:
 
     def check(path: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-            raise _fail("%(path)s must be a number from %(lo)s to %(hi)s, got %(value)r",
-                        path=path, lo=lo, hi=hi, value=value)
+            raise _fail(
+                "%(path)s must be a number from %(lo)s to %(hi)s, got %(value)r", path=path, lo=lo, hi=hi, value=value
+            )
         return value
 
     return check
@@ -124,8 +132,9 @@ def choice(*options: str) -> Callable[[str, Any], str]:
 
     def check(path: str, value: Any) -> str:
         if value not in options or not isinstance(value, str):
-            raise _fail("%(path)s must be one of %(options)s, got %(value)r",
-                        path=path, options=", ".join(options), value=value)
+            raise _fail(
+                "%(path)s must be one of %(options)s, got %(value)r", path=path, options=", ".join(options), value=value
+            )
         return value
 
     return check
@@ -136,18 +145,26 @@ def text(max_len: int) -> Callable[[str, Any], str]:
 
     def check(path: str, value: Any) -> str:
         if not isinstance(value, str) or not 1 <= len(value) <= max_len or not value.isprintable():
-            raise _fail("%(path)s must be text of 1 to %(max)s printable characters, got %(value)r",
-                        path=path, max=max_len, value=value)
+            raise _fail(
+                "%(path)s must be text of 1 to %(max)s printable characters, got %(value)r",
+                path=path,
+                max=max_len,
+                value=value,
+            )
         return value
 
     return check
 
 
 def _pin(path: str, value: Any) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                              or not MIN_PIN <= value <= MAX_PIN):
-        raise _fail("%(path)s must be a BCM pin number from %(lo)s to %(hi)s or null, got %(value)r",
-                    path=path, lo=MIN_PIN, hi=MAX_PIN, value=value)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not MIN_PIN <= value <= MAX_PIN):
+        raise _fail(
+            "%(path)s must be a BCM pin number from %(lo)s to %(hi)s or null, got %(value)r",
+            path=path,
+            lo=MIN_PIN,
+            hi=MAX_PIN,
+            value=value,
+        )
     return value
 
 
@@ -176,8 +193,13 @@ def pin_map(path: str, value: Any) -> dict:
                     raise _fail("%(path)s must be three pins [red, green, blue], got %(value)r", path=sub, value=pin)
                 for i, p in enumerate(pin):
                     if p is None:
-                        raise _fail("%(path)s must be a BCM pin number from %(lo)s to %(hi)s, got %(value)r",
-                                    path=f"{sub}[{i}]", lo=MIN_PIN, hi=MAX_PIN, value=p)
+                        raise _fail(
+                            "%(path)s must be a BCM pin number from %(lo)s to %(hi)s, got %(value)r",
+                            path=f"{sub}[{i}]",
+                            lo=MIN_PIN,
+                            hi=MAX_PIN,
+                            value=p,
+                        )
                     _pin(f"{sub}[{i}]", p)
                 pin = list(pin)
             out[name] = pin
@@ -186,16 +208,22 @@ def pin_map(path: str, value: Any) -> dict:
     if out.get("rgb") is not None:
         clash = [n for n in ("green", "red", "amber") if out.get(n) is not None]
         if clash:
-            raise _fail("%(path)s: rgb replaces the green, red and amber LEDs; set %(name)s to null",
-                        path=f"{path}.{clash[0]}", name=clash[0])
+            raise _fail(
+                "%(path)s: rgb replaces the green, red and amber LEDs; set %(name)s to null",
+                path=f"{path}.{clash[0]}",
+                name=clash[0],
+            )
     used: dict[int, str] = {}
-    wired = [(n, out.get(n)) for n in PIN_NAMES] + list(zip(("rgb[0]", "rgb[1]", "rgb[2]"), out.get("rgb") or ()))
+    wired = [(n, out.get(n)) for n in PIN_NAMES] + list(
+        zip(("rgb[0]", "rgb[1]", "rgb[2]"), out.get("rgb") or (), strict=False)
+    )
     for name, pin in wired:
         if pin is None:
             continue
         if pin in used:
-            raise _fail("%(path)s: GPIO%(pin)s is already used for %(other)s",
-                        path=f"{path}.{name}", pin=pin, other=used[pin])
+            raise _fail(
+                "%(path)s: GPIO%(pin)s is already used for %(other)s", path=f"{path}.{name}", pin=pin, other=used[pin]
+            )
         used[pin] = name
     return out
 
@@ -238,34 +266,96 @@ _ALL = (GATE, COUNTER, KIOSK)
 _GATE_PINS = {"relay": 17, "green": 27, "red": 22, "amber": 23, "buzzer": 24}
 _COUNTER_PINS = {**_GATE_PINS, "relay": None}
 
-SETTINGS: dict[str, Setting] = {s.key: s for s in (
-    Setting("open_ms", "door relay pulse, in milliseconds", "เวลาปลดล็อกประตู (มิลลิวินาที)",
-            {GATE: 3000}, integer(100, 60_000), kind_label="ms"),
-    Setting("repeat_s", "the same card within this many seconds is one tap",
+SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in (
+        Setting(
+            "open_ms",
+            "door relay pulse, in milliseconds",
+            "เวลาปลดล็อกประตู (มิลลิวินาที)",
+            {GATE: 3000},
+            integer(100, 60_000),
+            json_type="integer",
+            unit="ms",
+        ),
+        Setting(
+            "repeat_s",
+            "the same card within this many seconds is one tap",
             "แตะบัตรใบเดิมซ้ำภายในกี่วินาทีนับเป็นครั้งเดียว",
-            {GATE: 3, COUNTER: 3, KIOSK: 3}, number(0, 600), kind_label="s"),
-    Setting("decision_timeout_ms", "wait this long for the server before deciding offline",
+            {GATE: 3, COUNTER: 3, KIOSK: 3},
+            number(0, 600),
+            json_type="number",
+            unit="s",
+        ),
+        Setting(
+            "decision_timeout_ms",
+            "wait this long for the server before deciding offline",
             "รอคำตอบจากเซิร์ฟเวอร์นานเท่าใดก่อนตัดสินแบบออฟไลน์ (มิลลิวินาที)",
-            {GATE: 800, COUNTER: 800}, integer(100, 10_000), kind_label="ms"),
-    Setting("heartbeat_s", "status heartbeat period, in seconds", "ส่งสถานะอุปกรณ์ทุกกี่วินาที",
-            {GATE: 30, COUNTER: 30, KIOSK: 30}, number(1, 3600), kind_label="s"),
-    Setting("offline_policy", "what to do with a card while the server is unreachable",
+            {GATE: 800, COUNTER: 800},
+            integer(100, 10_000),
+            json_type="integer",
+            unit="ms",
+        ),
+        Setting(
+            "heartbeat_s",
+            "status heartbeat period, in seconds",
+            "ส่งสถานะอุปกรณ์ทุกกี่วินาที",
+            {GATE: 30, COUNTER: 30, KIOSK: 30},
+            number(1, 3600),
+            json_type="number",
+            unit="s",
+        ),
+        Setting(
+            "offline_policy",
+            "what to do with a card while the server is unreachable",
             "เมื่อติดต่อเซิร์ฟเวอร์ไม่ได้ ให้ตัดสินบัตรอย่างไร",
-            {GATE: "allowlist", COUNTER: "allowlist"}, choice("allowlist", "open", "closed")),
-    Setting("clock_check", "is the device clock synchronised? auto asks systemd-timesyncd",
+            {GATE: "allowlist", COUNTER: "allowlist"},
+            choice("allowlist", "open", "closed"),
+        ),
+        Setting(
+            "clock_check",
+            "is the device clock synchronised? auto asks systemd-timesyncd",
             "ตรวจว่านาฬิกาอุปกรณ์ตรงหรือไม่ (auto ถาม systemd-timesyncd)",
-            {GATE: "auto", COUNTER: "auto"}, choice("auto", "always-ok", "never-ok")),
-    Setting("pins", "GPIO wiring (BCM numbers): relay, green, red, amber, buzzer, door_sensor, exit_button, rgb",
+            {GATE: "auto", COUNTER: "auto"},
+            choice("auto", "always-ok", "never-ok"),
+        ),
+        Setting(
+            "pins",
+            "GPIO wiring (BCM numbers): relay, green, red, amber, buzzer, door_sensor, exit_button, rgb",
             "การต่อขา GPIO (หมายเลข BCM)",
-            {GATE: _GATE_PINS, COUNTER: _COUNTER_PINS}, pin_map, kind_label="object", merge=merge_pins),
-    Setting("reader", "card reader spec, e.g. nfc:usb or serial:/dev/ttyAMA0 (default: the device's own)",
-            "ชนิดเครื่องอ่านบัตร เช่น nfc:usb", {GATE: None, COUNTER: None, KIOSK: None}, text(200)),
-    Setting("lang", "the kiosk's default language", "ภาษาเริ่มต้นของตู้บริการ", {KIOSK: "th"}, choice("th", "en")),
-    Setting("library", "the library's name and time zone (from the programme)", "ชื่อห้องสมุดและเขตเวลา (จากโครงการ)",
-            {k: None for k in _ALL}, library, source="server", kind_label="object"),
-    Setting("hours", "opening hours per weekday (from the programme)", "เวลาเปิดทำการแต่ละวัน (จากโครงการ)",
-            {k: None for k in _ALL}, hours, source="server", kind_label="object"),
-)}
+            {GATE: _GATE_PINS, COUNTER: _COUNTER_PINS},
+            pin_map,
+            json_type="object",
+            merge=merge_pins,
+        ),
+        Setting(
+            "reader",
+            "card reader spec, e.g. nfc:usb or serial:/dev/ttyAMA0 (default: the device's own)",
+            "ชนิดเครื่องอ่านบัตร เช่น nfc:usb",
+            {GATE: None, COUNTER: None, KIOSK: None},
+            text(200),
+        ),
+        Setting("lang", "the kiosk's default language", "ภาษาเริ่มต้นของตู้บริการ", {KIOSK: "th"}, choice("th", "en")),
+        Setting(
+            "library",
+            "the library's name and time zone (from the programme)",
+            "ชื่อห้องสมุดและเขตเวลา (จากโครงการ)",
+            {k: None for k in _ALL},
+            library,
+            source="server",
+            json_type="object",
+        ),
+        Setting(
+            "hours",
+            "opening hours per weekday (from the programme)",
+            "เวลาเปิดทำการแต่ละวัน (จากโครงการ)",
+            {k: None for k in _ALL},
+            hours,
+            source="server",
+            json_type="object",
+        ),
+    )
+}
 
 
 # --------------------------------------------------------------------------- API
@@ -294,8 +384,12 @@ def check(kind: str, settings: Any) -> dict:
     for key, value in settings.items():
         spec = SETTINGS.get(key)
         if spec is None or not spec.applies_to(kind):
-            raise _fail("%(path)s is not a setting of a %(kind)s; known: %(known)s", path=key, kind=kind,
-                        known=", ".join(s.key for s in for_kind(kind, "staff")))
+            raise _fail(
+                "%(path)s is not a setting of a %(kind)s; known: %(known)s",
+                path=key,
+                kind=kind,
+                known=", ".join(s.key for s in for_kind(kind, "staff")),
+            )
         if spec.source != "staff":
             raise _fail("%(path)s is set by the programme for every device, not per device", path=key)
         if value is not None:
@@ -340,8 +434,16 @@ def parse(kind: str, settings: Any) -> tuple[dict, list[str]]:
 
 def describe(kind: str) -> list[dict]:
     """Rows for the console's device form and ``privcard admin device settings``."""
-    return [{"key": s.key, "default": s.defaults[kind], "help": {"en": s.help_en, "th": s.help_th},
-             "type": s.kind_label} for s in for_kind(kind, "staff")]
+    return [
+        {
+            "key": s.key,
+            "default": s.defaults[kind],
+            "help": {"en": s.help_en, "th": s.help_th},
+            "type": s.json_type,
+            "unit": s.unit,
+        }
+        for s in for_kind(kind, "staff")
+    ]
 
 
 def _copy(value: Any) -> Any:

@@ -32,10 +32,11 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from broker import contract
 from broker import settings as device_settings
@@ -51,7 +52,12 @@ VERSION = "0.1.0"
 KINDS = ("gate", "counter")
 #: indicator outcomes (hardware.outputs speaks these)
 GRANTED, REFUSED, OFFLINE_GRANTED, OFFLINE_REFUSED, ERROR = (
-    "granted", "refused", "offline_granted", "offline_refused", "error")
+    "granted",
+    "refused",
+    "offline_granted",
+    "offline_refused",
+    "error",
+)
 
 
 # --------------------------------------------------------------------------- ports
@@ -117,7 +123,7 @@ class GateSettings:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
                 raise GateError(f"{name} must be a number from {low} to {high}, got {value!r}")
 
-    def with_config(self, cfg: DeviceConfig) -> "GateSettings":
+    def with_config(self, cfg: DeviceConfig) -> GateSettings:
         """These settings updated from a retained config; GateError names a bad value's path.
 
         Settings the config leaves out keep their current value; ``pins`` set there apply
@@ -132,10 +138,18 @@ class GateSettings:
         except SettingError as exc:
             raise GateError(f"config setting {exc}") from None
         if ignored:
-            log.info("config revision %d: settings this version does not know ignored: %s",
-                     cfg.revision, ", ".join(sorted(ignored)))
-        changes: dict = {"kind": cfg.kind, "activity": cfg.activity, "direction": cfg.direction,
-                         "location": cfg.location, "revision": cfg.revision}
+            log.info(
+                "config revision %d: settings this version does not know ignored: %s",
+                cfg.revision,
+                ", ".join(sorted(ignored)),
+            )
+        changes: dict = {
+            "kind": cfg.kind,
+            "activity": cfg.activity,
+            "direction": cfg.direction,
+            "location": cfg.location,
+            "revision": cfg.revision,
+        }
         for key in SERVER_SET:
             if cfg.settings.get(key) is not None and key in values:
                 changes[key] = values[key]
@@ -195,14 +209,15 @@ class ClockCheck:
     def _timedatectl() -> str:
         if not shutil.which("timedatectl"):
             return ""
-        out = subprocess.run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
-                             capture_output=True, text=True, timeout=2)
+        out = subprocess.run(
+            ["timedatectl", "show", "-p", "NTPSynchronized", "--value"], capture_output=True, text=True, timeout=2
+        )
         return out.stdout.strip()
 
 
 def local_now(offset_s: float = 0.0) -> datetime:
     """The wall clock with the local UTC offset (optionally shifted, for demos and tests)."""
-    now = datetime.now(timezone.utc).astimezone()
+    now = datetime.now(UTC).astimezone()
     return now + timedelta(seconds=offset_s) if offset_s else now
 
 
@@ -214,11 +229,11 @@ class Decision:
     """What happened to one tap, for the log, the tests and the benchmarks."""
 
     tap: Tap
-    outcome: str                 # indicator outcome: granted/refused/offline_granted/offline_refused/error
-    opened: bool                 # the relay was pulsed
-    result: TapResult | None     # the server's answer, if it came in time
-    reason: str                  # one line for the log
-    feedback_ms: float           # read -> feedback given
+    outcome: str  # indicator outcome: granted/refused/offline_granted/offline_refused/error
+    opened: bool  # the relay was pulsed
+    result: TapResult | None  # the server's answer, if it came in time
+    reason: str  # one line for the log
+    feedback_ms: float  # read -> feedback given
 
     @property
     def offline(self) -> bool:
@@ -301,13 +316,22 @@ class Controller:
         self.version = version
         self.allowlist: Allowlist | None = None
         self.started_at = time.monotonic()
-        self.stats = {"taps": 0, "debounced": 0, "online": 0, "offline": 0, "results": 0, "late_results": 0,
-                      "sent": 0, "resent": 0, "bad_results": 0}
+        self.stats = {
+            "taps": 0,
+            "debounced": 0,
+            "online": 0,
+            "offline": 0,
+            "results": 0,
+            "late_results": 0,
+            "sent": 0,
+            "resent": 0,
+            "bad_results": 0,
+        }
         self._lock = threading.Lock()
         self._ind_lock = threading.Lock()
         self._last_seen: dict[str, float] = {}
         self._waiters: dict[str, _Waiter] = {}
-        self._inflight: dict[str, float] = {}   # tap_id -> monotonic time of last send
+        self._inflight: dict[str, float] = {}  # tap_id -> monotonic time of last send
         self._done: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -323,7 +347,7 @@ class Controller:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> "Controller":
+    def start(self) -> Controller:
         """Load the cached config and allow-list, subscribe, start the sender and heartbeat."""
         self._watch_exit_button()
         self._load_cached()
@@ -340,9 +364,14 @@ class Controller:
         if self.bus.connected.is_set():
             self._on_connected(False)
         depth = self.outbox.depth()
-        log.info("%s %s ready: outbox %d, policy %s, allow-list %s", self.settings.kind, self.settings.device_id,
-                 depth, self.settings.offline_policy,
-                 f"v{self.allowlist.version} ({len(self.allowlist.uids)} cards)" if self.allowlist else "none")
+        log.info(
+            "%s %s ready: outbox %d, policy %s, allow-list %s",
+            self.settings.kind,
+            self.settings.device_id,
+            depth,
+            self.settings.offline_policy,
+            f"v{self.allowlist.version} ({len(self.allowlist.uids)} cards)" if self.allowlist else "none",
+        )
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -400,8 +429,14 @@ class Controller:
         except Exception as exc:
             log.error("tap %s NOT stored: %s", uid, exc)
             self._signal(ERROR)
-            return Decision(Tap("unstored", uid, self.clock(), False), ERROR, False, None, f"outbox error: {exc}",
-                            (self.monotonic() - t0) * 1000)
+            return Decision(
+                Tap("unstored", uid, self.clock(), False),
+                ERROR,
+                False,
+                None,
+                f"outbox error: {exc}",
+                (self.monotonic() - t0) * 1000,
+            )
         self.stats["taps"] += 1
         try:
             sent = live and self._publish_live(tap)
@@ -421,13 +456,14 @@ class Controller:
             allow, why = offline_decision(uid, s.offline_policy, self.allowlist)
             opened = allow and s.kind == "gate"
             outcome = OFFLINE_GRANTED if allow else OFFLINE_REFUSED
-            reason = ("no answer in %d ms" % s.decision_timeout_ms if sent else "bus offline") + f", {why}"
+            reason = (f"no answer in {s.decision_timeout_ms:.0f} ms" if sent else "bus offline") + f", {why}"
         if opened:
             self._open_door(s.open_ms)
         self._signal(outcome)
         feedback_ms = (self.monotonic() - t0) * 1000
-        log.info("TAP %s %s %s%s %s [%.1f ms]", tap.tap_id, uid, outcome, " door=open" if opened else "", reason,
-                 feedback_ms)
+        log.info(
+            "TAP %s %s %s%s %s [%.1f ms]", tap.tap_id, uid, outcome, " door=open" if opened else "", reason, feedback_ms
+        )
         return Decision(tap, outcome, opened, result, reason, feedback_ms)
 
     def _publish_live(self, tap: Tap) -> bool:
@@ -490,14 +526,30 @@ class Controller:
         old = self.settings
         if new.pins != old.pins and self.make_indicator is not None:
             if not self._swap_indicator(new.pins, old.pins):
-                log.error("config revision %d REJECTED: pins %s unusable; keeping revision %d",
-                          cfg.revision, new.pins, old.revision)
+                log.error(
+                    "config revision %d REJECTED: pins %s unusable; keeping revision %d",
+                    cfg.revision,
+                    new.pins,
+                    old.revision,
+                )
                 return False
         if new.clock_check != old.clock_check and self.clock_check is not None:
             self.clock_check = ClockCheck(new.clock_check)
         self.settings = new
-        changed = {k: getattr(new, k) for k in ("kind", "repeat_s", "decision_timeout_ms", "open_ms", "offline_policy",
-                                               "heartbeat_s", "activity", "clock_check") if getattr(new, k) != getattr(old, k)}
+        changed = {
+            k: getattr(new, k)
+            for k in (
+                "kind",
+                "repeat_s",
+                "decision_timeout_ms",
+                "open_ms",
+                "offline_policy",
+                "heartbeat_s",
+                "activity",
+                "clock_check",
+            )
+            if getattr(new, k) != getattr(old, k)
+        }
         log.info("config revision %d applied from %s%s", new.revision, source, f": {changed}" if changed else "")
         self._wake.set()
         return True
@@ -692,8 +744,16 @@ class Controller:
 
 def dump_decision(d: Decision) -> str:
     """A Decision as one JSON line (used by ``--json-log`` and tests)."""
-    return json.dumps({
-        "tap_id": d.tap.tap_id, "uid": d.tap.uid, "at": format_time(d.tap.at), "outcome": d.outcome,
-        "opened": d.opened, "offline": d.offline, "result": d.result.to_dict() if d.result else None,
-        "feedback_ms": round(d.feedback_ms, 2),
-    }, ensure_ascii=False)
+    return json.dumps(
+        {
+            "tap_id": d.tap.tap_id,
+            "uid": d.tap.uid,
+            "at": format_time(d.tap.at),
+            "outcome": d.outcome,
+            "opened": d.opened,
+            "offline": d.offline,
+            "result": d.result.to_dict() if d.result else None,
+            "feedback_ms": round(d.feedback_ms, 2),
+        },
+        ensure_ascii=False,
+    )

@@ -24,10 +24,10 @@ import hashlib
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable
 
 from broker.contract import TAP_ID_RE, Tap, check_device_id, format_time, now_utc, parse_time
 from gate.errors import GateError
@@ -104,7 +104,7 @@ class Outbox:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "Outbox":
+    def __enter__(self) -> Outbox:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -178,8 +178,7 @@ class Outbox:
         """Up to ``limit`` stored taps, oldest first (optionally only those stored after row ``after``)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT tap_id, uid, at, clock_ok, added, sent_at, attempts FROM taps "
-                "WHERE n > ? ORDER BY n LIMIT ?",
+                "SELECT tap_id, uid, at, clock_ok, added, sent_at, attempts FROM taps WHERE n > ? ORDER BY n LIMIT ?",
                 (after or 0, int(limit)),
             ).fetchall()
         return [self._item(r) for r in rows]
@@ -258,4 +257,4 @@ class _Transaction:
         return False
 
 
-__all__ = ["Outbox", "OutboxItem", "OutboxError", "make_tap_id", "now_utc"]
+__all__ = ["Outbox", "OutboxError", "OutboxItem", "make_tap_id", "now_utc"]

@@ -37,8 +37,9 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Callable, Protocol, TextIO
+from typing import Protocol, TextIO
 
 from hardware.errors import HardwareError
 
@@ -78,7 +79,7 @@ class Pins:
         if self.rgb is not None:
             if not isinstance(self.rgb, (tuple, list)) or len(self.rgb) != 3:
                 raise HardwareError(f"rgb must be three pins [red, green, blue], got {self.rgb!r}")
-            for colour, pin in zip(("rgb red", "rgb green", "rgb blue"), self.rgb):
+            for colour, pin in zip(("rgb red", "rgb green", "rgb blue"), self.rgb, strict=False):
                 _check_pin(colour, pin)
                 if pin is None:
                     raise HardwareError(f"{colour} pin is missing in rgb {self.rgb!r}")
@@ -94,11 +95,11 @@ class Pins:
         """Every fitted device and its pin, e.g. ``{"relay": 17, "rgb red": 5}``."""
         pins = {name: getattr(self, name) for name in _PIN_FIELDS if getattr(self, name) is not None}
         if self.rgb is not None:
-            pins.update(zip(("rgb red", "rgb green", "rgb blue"), self.rgb))
+            pins.update(zip(("rgb red", "rgb green", "rgb blue"), self.rgb, strict=False))
         return pins
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Pins":
+    def from_dict(cls, data: dict) -> Pins:
         """Pins from configuration (e.g. the device's retained config); HardwareError if invalid."""
         if not isinstance(data, dict):
             raise HardwareError(f"pins must be a mapping, got {type(data).__name__}")

@@ -36,8 +36,17 @@ from . import widgets  # noqa: F401  (registers the kv widget classes)
 from .core import KioskCore, SendFeedback, SendQuery, Timings
 from .i18n import pick, tr
 from .pin import make_pin_check
-from .present import (DEFAULT_HOURS, DEFAULT_TZ, history_rows, hours_today, idle_view, member_view, message_view,
-                      read_config, seconds_to_next_minute)
+from .present import (
+    DEFAULT_HOURS,
+    DEFAULT_TZ,
+    history_rows,
+    hours_today,
+    idle_view,
+    member_view,
+    message_view,
+    read_config,
+    seconds_to_next_minute,
+)
 
 log = logging.getLogger("privcard.kiosk")
 
@@ -47,8 +56,17 @@ FONT_DIR = HERE / "fonts"
 FONT_REGULAR = str(FONT_DIR / "Loma.ttf")
 FONT_BOLD = str(FONT_DIR / "Loma-Bold.ttf")
 #: kv files, one per screen, after the shared widget rules
-KV_FILES = ("common.kv", "idle.kv", "loading.kv", "member.kv", "history.kv", "message.kv",
-            "feedback.kv", "staff.kv", "root.kv")
+KV_FILES = (
+    "common.kv",
+    "idle.kv",
+    "loading.kv",
+    "member.kv",
+    "history.kv",
+    "message.kv",
+    "feedback.kv",
+    "staff.kv",
+    "root.kv",
+)
 MESSAGE_STATES = (C.UNKNOWN, C.BLOCKED, C.EXPIRED, C.UNAVAILABLE)
 
 #: how often the core's timers run while it has any (``KioskCore.needs_tick``)
@@ -229,7 +247,7 @@ class KioskApp(App):
             C.FEEDBACK: FeedbackScreen(name=C.FEEDBACK),
             C.STAFF: StaffScreen(name=C.STAFF),
         }
-        for state, accent in zip(MESSAGE_STATES, ("info", "warn", "warn", "error")):
+        for state, accent in zip(MESSAGE_STATES, ("info", "warn", "warn", "error"), strict=False):
             self.screens[state] = MessageScreen(name=state, accent=accent)
         for screen in self.screens.values():
             self.sm.add_widget(screen)
@@ -263,7 +281,10 @@ class KioskApp(App):
 
         o = self.options
         self.bus = KioskBus(
-            o.mqtt, o.device_id, prefix=o.prefix, version=o.version,
+            o.mqtt,
+            o.device_id,
+            prefix=o.prefix,
+            version=o.version,
             on_answer=lambda payload: Clock.schedule_once(partial(self._answer, payload, time.perf_counter()), -1),
             on_config=lambda cfg: Clock.schedule_once(partial(self._config, cfg), 0),
             on_connection=lambda up: Clock.schedule_once(partial(self._connection, up), 0),
@@ -306,8 +327,11 @@ class KioskApp(App):
             log.error("config revision %s REJECTED (%s); keeping the previous one", cfg.revision, exc)
             return
         if new["ignored"]:
-            log.info("config revision %s: settings this version does not know ignored: %s",
-                     cfg.revision, ", ".join(sorted(new["ignored"])))
+            log.info(
+                "config revision %s: settings this version does not know ignored: %s",
+                cfg.revision,
+                ", ".join(sorted(new["ignored"])),
+            )
         self.library_name = new.get("library_name", self.library_name)
         if "tz" in new:
             self.tz, self.zone = new["tz"], ZoneInfo(new["tz"])
@@ -465,9 +489,16 @@ class KioskApp(App):
         self.latencies.append(now - started)
         # where the time went (benchmark): read→UI thread, query→answer arrived,
         # answer→UI thread, →screen filled, →frame drawn, →swapped
-        self.breakdown.append((self._t_tap_main - started, self._t_arrived - self._t_tap_main,
-                               self._t_answer - self._t_arrived, self._t_rendered - self._t_answer,
-                               drawn - self._t_rendered, now - drawn))
+        self.breakdown.append(
+            (
+                self._t_tap_main - started,
+                self._t_arrived - self._t_tap_main,
+                self._t_answer - self._t_arrived,
+                self._t_rendered - self._t_answer,
+                drawn - self._t_rendered,
+                now - drawn,
+            )
+        )
 
     _t_answer = _t_rendered = _t_arrived = _t_tap_main = 0.0
 

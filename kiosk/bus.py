@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from broker.client import BrokerError, BusClient, parse_mqtt_url
 from broker.contract import (
@@ -80,9 +80,11 @@ class KioskBus:
             "status": status_topic(device_id, prefix),
         }
         self.client = BusClient(
-            url if "://" in url else f"mqtt://{url}", f"privcard-kiosk-{device_id}",
+            url if "://" in url else f"mqtt://{url}",
+            f"privcard-kiosk-{device_id}",
             will=(self._topics["status"], Status("offline", {"kind": "kiosk"}).encode(), True),
-            keepalive=15, max_queued=MAX_QUEUED,
+            keepalive=15,
+            max_queued=MAX_QUEUED,
         )
         self.client.subscribe(self._topics["answer"], self._message)
         self.client.subscribe(self._topics["config"], self._message)
@@ -110,8 +112,11 @@ class KioskBus:
         self.client.stop()
 
     def _status(self, state: str, reader: str | None = None) -> bytes:
-        extra = {"kind": "kiosk", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                 "uptime_s": round(time.monotonic() - self.started_at, 1)}
+        extra = {
+            "kind": "kiosk",
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "uptime_s": round(time.monotonic() - self.started_at, 1),
+        }
         if self.version:
             extra["version"] = self.version
         if reader:
@@ -151,5 +156,5 @@ class KioskBus:
 
     def feedback(self, feedback_id: str, rating: int, uid: str | None) -> None:
         """Publish a visit rating (1–5)."""
-        fb = Feedback(feedback_id, rating, datetime.now(timezone.utc), uid)
+        fb = Feedback(feedback_id, rating, datetime.now(UTC), uid)
         self.client.publish(self._topics["feedback"], fb.encode())

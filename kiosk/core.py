@@ -25,8 +25,8 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from broker.contract import Answer, ContractError
 
@@ -265,7 +265,7 @@ class KioskCore:
                 self._go(UNAVAILABLE)
             elif self.state == UNAVAILABLE and now - p.last_sent >= t.retry_every:
                 query_id = self._new_id("q")
-                p.query_ids = (p.query_ids + [query_id])[-10:]
+                p.query_ids = ([*p.query_ids, query_id])[-10:]
                 p.last_sent = now
                 effects.append(SendQuery(query_id, p.uid))
         s = self.session

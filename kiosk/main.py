@@ -39,19 +39,34 @@ def build_parser() -> argparse.ArgumentParser:
     """Command-line options."""
     p = argparse.ArgumentParser(prog="privcard kiosk", description="Run the privilege-card kiosk (Kivy).")
     p.add_argument("--device-id", required=True, help="this kiosk's device id (its MQTT topic segment)")
-    p.add_argument("--mqtt", default=os.environ.get("PRIVCARD_MQTT", DEFAULT_MQTT), help="broker URL (default %(default)s)")
-    p.add_argument("--reader", default="stdin", help="card reader spec: nfc:usb, nfc:udp:HOST:PORT, serial:..., hid:..., stdin, fake")
-    p.add_argument("--size", type=_size, default=(800, 480), help="window size WxH (default 800x480, the Pi 7\" display)")
+    p.add_argument(
+        "--mqtt", default=os.environ.get("PRIVCARD_MQTT", DEFAULT_MQTT), help="broker URL (default %(default)s)"
+    )
+    p.add_argument(
+        "--reader",
+        default="stdin",
+        help="card reader spec: nfc:usb, nfc:udp:HOST:PORT, serial:..., hid:..., stdin, fake",
+    )
+    p.add_argument(
+        "--size", type=_size, default=(800, 480), help='window size WxH (default 800x480, the Pi 7" display)'
+    )
     p.add_argument("--fullscreen", action="store_true", help="fill the screen and hide the cursor")
-    p.add_argument("--lang", type=_lang, default=device_settings.defaults("kiosk")["lang"],
-                   help="starting language, th or en (default %(default)s; the server's config overrides it)")
+    p.add_argument(
+        "--lang",
+        type=_lang,
+        default=device_settings.defaults("kiosk")["lang"],
+        help="starting language, th or en (default %(default)s; the server's config overrides it)",
+    )
     p.add_argument("--prefix", default="privcard", help="topic prefix (default %(default)s)")
     p.add_argument("--tz", default="Asia/Bangkok", help="library time zone for dates (default %(default)s)")
     p.add_argument("--hours", default="08:00-22:00", help="opening hours when the device config has none")
     p.add_argument("--idle-timeout", type=float, default=20.0, help="seconds without a touch before idle (default 20)")
     p.add_argument("--server-timeout", type=float, default=2.0, help="seconds to wait for an answer (default 2)")
-    p.add_argument("--staff-pin", default=os.environ.get("PRIVCARD_KIOSK_STAFF_PIN"),
-                   help="development only: a device-wide staff PIN when the server sends none")
+    p.add_argument(
+        "--staff-pin",
+        default=os.environ.get("PRIVCARD_KIOSK_STAFF_PIN"),
+        help="development only: a device-wide staff PIN when the server sends none",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
     return p
 
@@ -101,8 +116,9 @@ def main(argv: list[str] | None = None, *, on_start=()) -> int:
     kiosk; the UI tests attach their control socket this way.
     """
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         check_device_id(args.device_id)
         from hardware.readers import ReaderError, parse_spec
@@ -118,8 +134,11 @@ def main(argv: list[str] | None = None, *, on_start=()) -> int:
         print(f"privcard kiosk: {exc}", file=sys.stderr)
         return 2
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and not args.fullscreen:
-        print("privcard kiosk: no display (DISPLAY is not set). On a desktop run it there; on a Pi "
-              "use --fullscreen on the console; headless: xvfb-run -a privcard kiosk ...", file=sys.stderr)
+        print(
+            "privcard kiosk: no display (DISPLAY is not set). On a desktop run it there; on a Pi "
+            "use --fullscreen on the console; headless: xvfb-run -a privcard kiosk ...",
+            file=sys.stderr,
+        )
         return 1
 
     configure_kivy(args.size, args.fullscreen, args.verbose)
@@ -128,10 +147,19 @@ def main(argv: list[str] | None = None, *, on_start=()) -> int:
     from .present import parse_hours
 
     options = KioskOptions(
-        device_id=args.device_id, mqtt=args.mqtt, reader=args.reader, lang=args.lang, size=args.size,
-        fullscreen=args.fullscreen, prefix=args.prefix, tz=args.tz, hours=parse_hours(args.hours),
+        device_id=args.device_id,
+        mqtt=args.mqtt,
+        reader=args.reader,
+        lang=args.lang,
+        size=args.size,
+        fullscreen=args.fullscreen,
+        prefix=args.prefix,
+        tz=args.tz,
+        hours=parse_hours(args.hours),
         timings=Timings(idle_timeout=args.idle_timeout, server_timeout=args.server_timeout),
-        staff_pin=args.staff_pin, version=version(), on_start=tuple(on_start),
+        staff_pin=args.staff_pin,
+        version=version(),
+        on_start=tuple(on_start),
     )
     try:
         KioskApp(options).run()

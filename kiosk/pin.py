@@ -28,8 +28,9 @@ def verify_hash(stored, pin: str) -> bool | None:
             n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
             if not (2 <= n <= 2**20 and 1 <= r <= 32 and 1 <= p <= 16):
                 return None
-            digest = hashlib.scrypt(pin.encode(), salt=bytes.fromhex(parts[4]), n=n, r=r, p=p,
-                                    maxmem=256 * n * r + 1024 * 1024)
+            digest = hashlib.scrypt(
+                pin.encode(), salt=bytes.fromhex(parts[4]), n=n, r=r, p=p, maxmem=256 * n * r + 1024 * 1024
+            )
             return hmac.compare_digest(digest.hex(), parts[5].lower())
         if parts[0] == "pbkdf2_sha256" and len(parts) == 4:
             iterations = int(parts[1])

@@ -7,11 +7,12 @@ contract says kiosks must tolerate missing or extra fields.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time as dtime, timezone
+from datetime import UTC, date, datetime
+from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
-from broker.contract import Answer, ContractError, parse_time
 from broker import settings as device_settings
+from broker.contract import Answer, ContractError, parse_time
 from broker.settings import WEEKDAYS
 
 from .i18n import (
@@ -81,7 +82,9 @@ def member_view(answer: Answer | None, lang: str) -> dict:
     valid = _str(member.get("valid_until"))
     if valid:
         try:
-            view["valid_until"] = tr("member.valid_until", lang, date=format_date_short(date.fromisoformat(valid[:10]), lang))
+            view["valid_until"] = tr(
+                "member.valid_until", lang, date=format_date_short(date.fromisoformat(valid[:10]), lang)
+            )
         except ValueError:
             pass
     stats = answer.stats if answer is not None and isinstance(answer.stats, dict) else {}
@@ -114,7 +117,9 @@ def member_view(answer: Answer | None, lang: str) -> dict:
             view["progress"] = min(1.0, max(0.0, fraction))
         unlocks = pick(nxt.get("unlocks"), lang)
         if needed is not None:
-            view["next"] = tr("member.next", lang, needed=format_points(needed), points=format_points(target), unlocks=unlocks).rstrip(": ")
+            view["next"] = tr(
+                "member.next", lang, needed=format_points(needed), points=format_points(target), unlocks=unlocks
+            ).rstrip(": ")
     elif privileges and "next" in privileges and nxt is None:
         view["next"] = tr("member.top_level", lang)
         view["progress"] = 1.0
@@ -164,15 +169,17 @@ def history_rows(answer: Answer | None, lang: str, tz: str = DEFAULT_TZ) -> list
             label = f"{label} · {item}"
         if reversal and not pick(entry.get("label"), lang):
             label = f"{tr('history.reversal', lang)}: {label}"
-        rows.append({
-            "no": str(index),
-            "at": when,
-            "activity": label,
-            "points": format_signed(points),
-            "voided": voided,
-            "status": tr("history.voided", lang) if voided else "",
-            "negative": points is not None and points < 0,
-        })
+        rows.append(
+            {
+                "no": str(index),
+                "at": when,
+                "activity": label,
+                "points": format_signed(points),
+                "voided": voided,
+                "status": tr("history.voided", lang) if voided else "",
+                "negative": points is not None and points < 0,
+            }
+        )
     return rows
 
 
@@ -202,7 +209,7 @@ def _zone(tz: str):
     try:
         return ZoneInfo(tz)
     except Exception:  # unknown zone name or no tz database: fall back to UTC
-        return timezone.utc
+        return UTC
 
 
 def parse_hours(text, default=DEFAULT_HOURS) -> tuple[str, str]:

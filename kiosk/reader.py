@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from hardware.readers import CardReader, open_reader
 
@@ -27,7 +27,7 @@ class ReaderThread(threading.Thread):
         self._stop = threading.Event()
 
     @classmethod
-    def from_spec(cls, spec: str, on_card) -> "ReaderThread":
+    def from_spec(cls, spec: str, on_card) -> ReaderThread:
         """Open the reader named by ``spec`` (raises hardware.readers.ReaderError)."""
         return cls(open_reader(spec), on_card)
 

@@ -31,7 +31,7 @@ def gradient(top, bottom, steps: int = 64) -> Texture:
         buf = bytearray()
         for i in range(steps):
             f = i / (steps - 1)  # row 0 is drawn at the top of a RoundedRectangle
-            buf += bytes(int(255 * (t + (b - t) * f)) for t, b in zip(top, bottom)) + b"\xff"
+            buf += bytes(int(255 * (t + (b - t) * f)) for t, b in zip(top, bottom, strict=False)) + b"\xff"
         tex = Texture.create(size=(1, steps), colorfmt="rgba")
         tex.blit_buffer(bytes(buf), colorfmt="rgba", bufferfmt="ubyte")
         tex.wrap = "clamp_to_edge"
@@ -76,7 +76,13 @@ class Face(ButtonBehavior, Widget):
     mouth = ListProperty([])
     fill = ListProperty([1, 1, 1, 1])
 
-    COLOURS = {1: (0.86, 0.27, 0.24), 2: (0.95, 0.55, 0.2), 3: (0.96, 0.78, 0.2), 4: (0.55, 0.78, 0.3), 5: (0.2, 0.68, 0.35)}
+    COLOURS = {
+        1: (0.86, 0.27, 0.24),
+        2: (0.95, 0.55, 0.2),
+        3: (0.96, 0.78, 0.2),
+        4: (0.55, 0.78, 0.3),
+        5: (0.2, 0.68, 0.35),
+    }
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -47,9 +47,19 @@ class Incoming:
 class PointsServer:
     """The server: consume taps/queries/feedback/status, decide, commit, answer."""
 
-    def __init__(self, db_url: str, mqtt_url: str, prog: Programme, *, client_id: str = "privcard-server",
-                 shared_group: str | None = None, prefix: str = contract.DEFAULT_PREFIX, batch_max: int = 256,
-                 poll_s: float = 1.0, persistent: bool = True):
+    def __init__(
+        self,
+        db_url: str,
+        mqtt_url: str,
+        prog: Programme,
+        *,
+        client_id: str = "privcard-server",
+        shared_group: str | None = None,
+        prefix: str = contract.DEFAULT_PREFIX,
+        batch_max: int = 256,
+        poll_s: float = 1.0,
+        persistent: bool = True,
+    ):
         self.db_url = db_url
         self.mqtt_url = mqtt_url
         self.prog = prog
@@ -64,12 +74,18 @@ class PointsServer:
         self._republish = threading.Event()
         self._threads: list[threading.Thread] = []
         self.stats = {"taps": 0, "invalid": 0, "queries": 0, "batches": 0, "errors": 0}
-        self.bus = BusClient(mqtt_url, client_id, persistent=persistent, manual_ack=True,
-                             protocol=5 if shared_group else None, own_loop=True)
+        self.bus = BusClient(
+            mqtt_url,
+            client_id,
+            persistent=persistent,
+            manual_ack=True,
+            protocol=5 if shared_group else None,
+            own_loop=True,
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> "PointsServer":
+    def start(self) -> PointsServer:
         """Open the database, subscribe, start the worker and publisher threads."""
         store.connect(self.db_url)
         for kind in ("tap", "query", "feedback", "status"):
@@ -102,6 +118,7 @@ class PointsServer:
                 self.bus.ack(msg)
                 return
             self.inbox.append(Incoming(kind, device_id, payload, msg, contract.now_utc()))
+
         return handler
 
     # ------------------------------------------------------------------ worker
@@ -128,8 +145,8 @@ class PointsServer:
             self.bus.loop(0.0 if self.inbox else 0.2, max_reads=self.batch_max)
             if not self.inbox:
                 continue
-            batch = self.inbox[:self.batch_max]
-            del self.inbox[:len(batch)]
+            batch = self.inbox[: self.batch_max]
+            del self.inbox[: len(batch)]
             self._worker_connection()
             if not self._decide(batch):
                 return
@@ -158,6 +175,7 @@ class PointsServer:
         worker acks it *without* a result (see :meth:`_give_up`) — the gate keeps the tap
         in its outbox and resends it, so it is never credited wrongly nor lost.
         """
+
         def attempt() -> None:
             self._worker_connection()
             self._handle([item for item in batch if not item.done])
@@ -173,8 +191,11 @@ class PointsServer:
     def _give_up(self, item: Incoming) -> None:
         """Ack a message that triggers a bug, without an answer (logged where it failed)."""
         self.stats["poison"] = self.stats.get("poison", 0) + 1
-        log.error("giving up on a %s from %s: it triggers a bug; acked without an answer "
-                  "(a gate resends it from its outbox)", item.kind, item.device_id)
+        log.error(
+            "giving up on a %s from %s: it triggers a bug; acked without an answer (a gate resends it from its outbox)",
+            item.kind,
+            item.device_id,
+        )
         self._ack(item)
 
     def _ack(self, item: Incoming) -> None:
@@ -200,7 +221,7 @@ class PointsServer:
             results = self.service.taps.decide_batch(taps)  # one commit for the whole batch
             self.stats["batches"] += 1
             self.stats["taps"] += len(results)
-            for (device_id, _, _), result, item in zip(taps, results, tap_msgs):
+            for (device_id, _, _), result, item in zip(taps, results, tap_msgs, strict=False):
                 if result is None:
                     self._give_up(item)
                     continue
@@ -229,8 +250,9 @@ class PointsServer:
         except ContractError as exc:
             log.warning("invalid query from %s: %s", item.device_id, exc)
             if exc.ref:
-                answer = contract.Answer(exc.ref, "invalid", message={"th": rules.message("invalid")["th"],
-                                                                      "en": str(exc)[:200]})
+                answer = contract.Answer(
+                    exc.ref, "invalid", message={"th": rules.message("invalid")["th"], "en": str(exc)[:200]}
+                )
                 self.bus.publish(contract.answer_topic(item.device_id, self.prefix), answer.encode())
             self._ack(item)
             return
@@ -269,8 +291,9 @@ class PointsServer:
                     self._republish.clear()
                     configs = self.service.devices.configs_to_publish(everything)
                     for cfg, revision in configs:
-                        info = self.bus.publish(contract.config_topic(cfg.device_id, self.prefix), cfg.encode(),
-                                                retain=True)
+                        info = self.bus.publish(
+                            contract.config_topic(cfg.device_id, self.prefix), cfg.encode(), retain=True
+                        )
                         info.wait_for_publish(5)
                         self.service.devices.mark_published(cfg.device_id, revision)
                         log.info("published config of %s (revision %d)", cfg.device_id, revision)

@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from broker import contract
 from broker.client import BusClient
@@ -95,6 +95,7 @@ class Load:
                 self.answered += 1
                 self.done.notify_all()
             self.windows[dev].release()
+
         return handler
 
     def probe(self, timeout: float = 60) -> None:
@@ -107,7 +108,9 @@ class Load:
             i += 1
             with self.lock:
                 self.sent[tap_id] = time.perf_counter()
-            client.publish(contract.tap_topic(dev), contract.Tap(tap_id, self.uids[0], datetime.now(timezone.utc), True).encode())
+            client.publish(
+                contract.tap_topic(dev), contract.Tap(tap_id, self.uids[0], datetime.now(UTC), True).encode()
+            )
             with self.lock:
                 if self.done.wait_for(lambda: self.probed, timeout=0.5):
                     return
@@ -126,7 +129,7 @@ class Load:
             dev, client = self.devices[d], self.clients[d]
             self.windows[dev].acquire()
             tap_id = f"{tag}:{dev}:{i}"
-            tap = contract.Tap(tap_id, self.uids[i % len(self.uids)], datetime.now(timezone.utc), True)
+            tap = contract.Tap(tap_id, self.uids[i % len(self.uids)], datetime.now(UTC), True)
             with self.lock:
                 self.sent[tap_id] = time.perf_counter()
             client.publish(contract.tap_topic(dev), tap.encode())
@@ -163,7 +166,7 @@ def _pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
 
 
 def _summary(lat: list[float]) -> dict:
@@ -193,16 +196,23 @@ def main(argv: list[str] | None = None) -> int:
         url = args.mqtt
         if url is None:
             port = free_port()
-            binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+            binary = shutil.which("mosquitto") or (
+                "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None
+            )
             if binary:
                 conf = os.path.join(tmp, "mosquitto.conf")
                 with open(conf, "w") as fh:
-                    fh.write(f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
-                             "max_queued_messages 1000000\nmax_inflight_messages 1000\npersistence false\n")
-                procs.append(subprocess.Popen([binary, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                    fh.write(
+                        f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+                        "max_queued_messages 1000000\nmax_inflight_messages 1000\npersistence false\n"
+                    )
+                procs.append(
+                    subprocess.Popen([binary, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                )
                 broker_desc = f"mosquitto ({binary}) on port {port}"
             else:
                 from broker.embedded import EmbeddedBroker
+
                 embedded = EmbeddedBroker("127.0.0.1", port).start()
                 broker_desc = f"embedded amqtt on port {port} (install mosquitto for meaningful figures)"
             if not wait_port("127.0.0.1", port, 15.0):
@@ -228,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                 store.Card.create(uid=uid, member=m)
         store.db.close()
 
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd()] + sys.path))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), *sys.path]))
         py = sys.executable
         load_gen = Load(url, devices, uids)
         results = {}
@@ -240,9 +250,22 @@ def main(argv: list[str] | None = None) -> int:
 
         def launch(target: str, log_name: str) -> subprocess.Popen:
             # a fresh session per run: the server must not inherit taps queued for it meanwhile
-            cmd = ([py, "-c", f"from server.bench import echo_main; echo_main({url!r})"] if target == "echo" else
-                   [py, "-m", "broker.cli", "server", "--db", db_url, "--mqtt", url,
-                    "--client-id", f"bench-server-{os.getpid()}-{time.monotonic_ns()}"])
+            cmd = (
+                [py, "-c", f"from server.bench import echo_main; echo_main({url!r})"]
+                if target == "echo"
+                else [
+                    py,
+                    "-m",
+                    "broker.dispatcher",
+                    "server",
+                    "--db",
+                    db_url,
+                    "--mqtt",
+                    url,
+                    "--client-id",
+                    f"bench-server-{os.getpid()}-{time.monotonic_ns()}",
+                ]
+            )
             with open(os.path.join(tmp, log_name), "w") as log_file:
                 proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
             procs.append(proc)
@@ -254,8 +277,10 @@ def main(argv: list[str] | None = None) -> int:
             load_gen.run(min(200, args.taps), f"warm-{target}")
             elapsed, lat = load_gen.run(args.taps, f"full-{target}")
             results[target] = {"throughput_tps": args.taps / elapsed, **_summary(lat)}
-            log(f"{target:>6}: {results[target]['throughput_tps']:8.0f} taps/s at saturation, "
-                f"p99 {results[target]['p99_ms']:.1f} ms")
+            log(
+                f"{target:>6}: {results[target]['throughput_tps']:8.0f} taps/s at saturation, "
+                f"p99 {results[target]['p99_ms']:.1f} ms"
+            )
             stop(proc)
         half = results["server"]["throughput_tps"] / 2
         n_half = max(200, min(args.taps, int(half * 5)))
@@ -270,8 +295,10 @@ def main(argv: list[str] | None = None) -> int:
                 load_gen.run(50, f"warmhalf{r}-{target}")
                 _, lat = load_gen.run(n_half, f"half{r}-{target}", rate=half)
                 rounds[target].append(_summary(lat))
-                log(f"{target:>6}: round {r + 1} at {half:.0f} taps/s p50 {rounds[target][-1]['p50_ms']:.1f} ms, "
-                    f"p99 {rounds[target][-1]['p99_ms']:.1f} ms")
+                log(
+                    f"{target:>6}: round {r + 1} at {half:.0f} taps/s p50 {rounds[target][-1]['p50_ms']:.1f} ms, "
+                    f"p99 {rounds[target][-1]['p99_ms']:.1f} ms"
+                )
                 stop(proc)
         for target in ("echo", "server"):
             med = {k: statistics.median(x[k] for x in rounds[target]) for k in ("p50_ms", "p95_ms", "p99_ms")}
@@ -279,7 +306,10 @@ def main(argv: list[str] | None = None) -> int:
         load_gen.close()
         s, e = results["server"], results["echo"]
         out = {
-            "broker": broker_desc, "taps": args.taps, "devices": args.devices, "members": args.members,
+            "broker": broker_desc,
+            "taps": args.taps,
+            "devices": args.devices,
+            "members": args.members,
             "cpus": os.cpu_count(),
             "throughput_tps": round(s["throughput_tps"], 1),
             "echo_throughput_tps": round(e["throughput_tps"], 1),
@@ -292,17 +322,23 @@ def main(argv: list[str] | None = None) -> int:
             "p99_ratio": round(s["half_load"]["p99_ms"] / max(e["half_load"]["p99_ms"], 1e-6), 2),
             "half_load_tps": round(half, 1),
             "saturated": {"server_p99_ms": round(s["p99_ms"], 2), "echo_p99_ms": round(e["p99_ms"], 2)},
-            "half_load_rounds": {"server_p99_ms": [round(x["p99_ms"], 2) for x in s["half_load"]["rounds"]],
-                                 "echo_p99_ms": [round(x["p99_ms"], 2) for x in e["half_load"]["rounds"]]},
+            "half_load_rounds": {
+                "server_p99_ms": [round(x["p99_ms"], 2) for x in s["half_load"]["rounds"]],
+                "echo_p99_ms": [round(x["p99_ms"], 2) for x in e["half_load"]["rounds"]],
+            },
         }
         if args.json:
             print(json.dumps(out))
         else:
-            print(f"\nthroughput: server {out['throughput_tps']:.0f} taps/s, echo {out['echo_throughput_tps']:.0f} "
-                  f"taps/s, ratio {out['throughput_ratio']:.2f} (target >= 0.70)")
-            print(f"latency at half load ({out['half_load_tps']:.0f} taps/s, median of {args.rounds} rounds): server p50 {out['p50_ms']:.1f} ms "
-                  f"p95 {out['p95_ms']:.1f} ms p99 {out['p99_ms']:.1f} ms; echo p99 {out['echo_p99_ms']:.1f} ms; "
-                  f"ratio {out['p99_ratio']:.2f} (target <= 3)")
+            print(
+                f"\nthroughput: server {out['throughput_tps']:.0f} taps/s, echo {out['echo_throughput_tps']:.0f} "
+                f"taps/s, ratio {out['throughput_ratio']:.2f} (target >= 0.70)"
+            )
+            print(
+                f"latency at half load ({out['half_load_tps']:.0f} taps/s, median of {args.rounds} rounds): server p50 {out['p50_ms']:.1f} ms "
+                f"p95 {out['p95_ms']:.1f} ms p99 {out['p99_ms']:.1f} ms; echo p99 {out['echo_p99_ms']:.1f} ms; "
+                f"ratio {out['p99_ratio']:.2f} (target <= 3)"
+            )
         return 0
     finally:
         for proc in procs:

@@ -40,23 +40,19 @@ TH = {
     "Password": "รหัสผ่าน",
     "Signed in as": "ผู้ใช้",
     "Wrong username or password.": "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง",
-    "Too many failed attempts: this account is locked until %(until)s.":
-        "ใส่รหัสผ่านผิดหลายครั้ง บัญชีถูกล็อกถึงเวลา %(until)s",
+    "Too many failed attempts: this account is locked until %(until)s.": "ใส่รหัสผ่านผิดหลายครั้ง บัญชีถูกล็อกถึงเวลา %(until)s",
     "Please sign in.": "กรุณาเข้าสู่ระบบ",
     "Only administrators can open this page.": "เฉพาะผู้ดูแลระบบเท่านั้นที่เปิดหน้านี้ได้",
-    "The form expired or was not sent by this console; nothing was changed. Please try again.":
-        "แบบฟอร์มหมดอายุหรือไม่ได้ส่งจากระบบนี้ ไม่มีการเปลี่ยนแปลงใดๆ กรุณาลองอีกครั้ง",
+    "The form expired or was not sent by this console; nothing was changed. Please try again.": "แบบฟอร์มหมดอายุหรือไม่ได้ส่งจากระบบนี้ ไม่มีการเปลี่ยนแปลงใดๆ กรุณาลองอีกครั้ง",
     "Not found": "ไม่พบข้อมูล",
     "File too large (max %(mb)s MB)": "ไฟล์มีขนาดใหญ่เกินไป (สูงสุด %(mb)s MB)",
     "The request was not understood; nothing was changed.": "ระบบไม่เข้าใจคำขอนี้ ไม่มีการเปลี่ยนแปลงใดๆ",
-    "This address cannot be used this way (for example, signing out is a button, not a link).":
-        "ใช้ที่อยู่นี้ด้วยวิธีนี้ไม่ได้ (เช่น การออกจากระบบต้องกดปุ่ม ไม่ใช่เปิดลิงก์)",
+    "This address cannot be used this way (for example, signing out is a button, not a link).": "ใช้ที่อยู่นี้ด้วยวิธีนี้ไม่ได้ (เช่น การออกจากระบบต้องกดปุ่ม ไม่ใช่เปิดลิงก์)",
     "Too many requests; please wait a moment and try again.": "มีคำขอมากเกินไป กรุณารอสักครู่แล้วลองอีกครั้ง",
     "The request could not be handled (error %(code)s).": "ไม่สามารถดำเนินการตามคำขอนี้ได้ (ข้อผิดพลาด %(code)s)",
     "Something went wrong on the server. The error was logged; please try again, "
-    "and tell the administrator if it happens again.":
-        "เกิดข้อผิดพลาดในระบบ ระบบได้บันทึกข้อผิดพลาดไว้แล้ว กรุณาลองอีกครั้ง "
-        "หากยังเกิดขึ้นอีกกรุณาแจ้งผู้ดูแลระบบ",
+    "and tell the administrator if it happens again.": "เกิดข้อผิดพลาดในระบบ ระบบได้บันทึกข้อผิดพลาดไว้แล้ว กรุณาลองอีกครั้ง "
+    "หากยังเกิดขึ้นอีกกรุณาแจ้งผู้ดูแลระบบ",
     "Save": "บันทึก",
     "Cancel": "ยกเลิก",
     "Back": "กลับ",
@@ -116,8 +112,7 @@ TH = {
     "Status": "สถานะ",
     "Settings": "การตั้งค่า",
     "Device %(id)s added; its config is published to the device.": "เพิ่มอุปกรณ์ %(id)s แล้ว ส่งการตั้งค่าไปยังอุปกรณ์",
-    "Device %(id)s saved; the device receives the new config within a few seconds.":
-        "บันทึกอุปกรณ์ %(id)s แล้ว อุปกรณ์จะได้รับการตั้งค่าใหม่ภายในไม่กี่วินาที",
+    "Device %(id)s saved; the device receives the new config within a few seconds.": "บันทึกอุปกรณ์ %(id)s แล้ว อุปกรณ์จะได้รับการตั้งค่าใหม่ภายในไม่กี่วินาที",
     "default": "ค่าเริ่มต้น",
     "in": "เข้า",
     "out": "ออก",
@@ -196,8 +191,7 @@ TH = {
     "hours per booking": "ชั่วโมงต่อครั้ง",
     "Fine discount up to": "ส่วนลดค่าปรับสูงสุด",
     "Void entry": "ยกเลิกรายการ",
-    "Void this entry? A reversal entry is added; the original stays in the ledger.":
-        "ยืนยันยกเลิกรายการนี้? ระบบจะเพิ่มรายการกลับรายการ โดยรายการเดิมยังคงอยู่",
+    "Void this entry? A reversal entry is added; the original stays in the ledger.": "ยืนยันยกเลิกรายการนี้? ระบบจะเพิ่มรายการกลับรายการ โดยรายการเดิมยังคงอยู่",
     "Yes, void it": "ยืนยันยกเลิก",
     "Entry %(id)s voided.": "ยกเลิกรายการ %(id)s แล้ว",
     "A reason is required.": "ต้องระบุเหตุผล",
@@ -211,8 +205,7 @@ TH = {
     "Create": "สร้าง",
     "Event created.": "สร้างกิจกรรมแล้ว",
     "Upload registration list": "อัปโหลดรายชื่อผู้ลงทะเบียน",
-    "CSV of card UIDs or member ids, one per line (a header row uid/card/member_id is allowed).":
-        "ไฟล์ CSV ของหมายเลขบัตรหรือรหัสสมาชิก บรรทัดละหนึ่งรายการ (มีหัวตาราง uid/card/member_id ได้)",
+    "CSV of card UIDs or member ids, one per line (a header row uid/card/member_id is allowed).": "ไฟล์ CSV ของหมายเลขบัตรหรือรหัสสมาชิก บรรทัดละหนึ่งรายการ (มีหัวตาราง uid/card/member_id ได้)",
     "Preview": "ตรวจสอบก่อน",
     "Preview — nothing is credited yet": "ตรวจสอบรายการ — ยังไม่มีการให้คะแนน",
     "Line": "บรรทัด",
@@ -221,8 +214,7 @@ TH = {
     "already credited": "ได้รับคะแนนแล้ว",
     "error": "ผิดพลาด",
     "Credit %(n)s members": "ให้คะแนนสมาชิก %(n)s คน",
-    "%(n)s credited, %(already)s already credited, %(errors)s errors.":
-        "ให้คะแนน %(n)s คน, ได้รับแล้ว %(already)s คน, ผิดพลาด %(errors)s รายการ",
+    "%(n)s credited, %(already)s already credited, %(errors)s errors.": "ให้คะแนน %(n)s คน, ได้รับแล้ว %(already)s คน, ผิดพลาด %(errors)s รายการ",
     "Uploads": "ไฟล์ที่อัปโหลด",
     "Credited members": "สมาชิกที่ได้คะแนน",
     "No events yet.": "ยังไม่มีกิจกรรม",
@@ -265,44 +257,35 @@ TH = {
     "staff": "เจ้าหน้าที่",
     "Account unlocked.": "ปลดล็อกบัญชีแล้ว",
     "must change password": "ต้องเปลี่ยนรหัสผ่าน",
-    "The new account must choose its own password at the first sign-in.":
-        "บัญชีใหม่ต้องตั้งรหัสผ่านของตนเองเมื่อเข้าสู่ระบบครั้งแรก",
-    "They must choose their own password at the first sign-in.":
-        "ผู้ใช้ต้องตั้งรหัสผ่านของตนเองเมื่อเข้าสู่ระบบครั้งแรก",
+    "The new account must choose its own password at the first sign-in.": "บัญชีใหม่ต้องตั้งรหัสผ่านของตนเองเมื่อเข้าสู่ระบบครั้งแรก",
+    "They must choose their own password at the first sign-in.": "ผู้ใช้ต้องตั้งรหัสผ่านของตนเองเมื่อเข้าสู่ระบบครั้งแรก",
     "Set a temporary password": "ตั้งรหัสผ่านชั่วคราว",
     "Temporary password": "รหัสผ่านชั่วคราว",
     "Temporary password again": "ยืนยันรหัสผ่านชั่วคราว",
     "Set temporary password": "ตั้งรหัสผ่านชั่วคราว",
     "The account must change it at its next sign-in; its open sessions are signed out and a lock-out is lifted. "
-    "Your own password: the Account page.":
-        "บัญชีนั้นต้องเปลี่ยนรหัสผ่านเมื่อเข้าสู่ระบบครั้งถัดไป เซสชันที่เปิดอยู่จะถูกออกจากระบบ และการล็อกบัญชีจะถูกปลด "
-        "ส่วนรหัสผ่านของคุณเองเปลี่ยนได้ที่หน้าบัญชีผู้ใช้",
+    "Your own password: the Account page.": "บัญชีนั้นต้องเปลี่ยนรหัสผ่านเมื่อเข้าสู่ระบบครั้งถัดไป เซสชันที่เปิดอยู่จะถูกออกจากระบบ และการล็อกบัญชีจะถูกปลด "
+    "ส่วนรหัสผ่านของคุณเองเปลี่ยนได้ที่หน้าบัญชีผู้ใช้",
     "Temporary password set for %(name)s: they must change it at their next sign-in; "
-    "their open sessions are signed out.":
-        "ตั้งรหัสผ่านชั่วคราวให้ %(name)s แล้ว ผู้ใช้ต้องเปลี่ยนรหัสผ่านเมื่อเข้าสู่ระบบครั้งถัดไป "
-        "และเซสชันที่เปิดอยู่ถูกออกจากระบบแล้ว",
+    "their open sessions are signed out.": "ตั้งรหัสผ่านชั่วคราวให้ %(name)s แล้ว ผู้ใช้ต้องเปลี่ยนรหัสผ่านเมื่อเข้าสู่ระบบครั้งถัดไป "
+    "และเซสชันที่เปิดอยู่ถูกออกจากระบบแล้ว",
     # account (own password)
     "Account": "บัญชีผู้ใช้",
     "An administrator chose the password of this account. Choose your own password to continue; "
-    "the rest of the console opens after that.":
-        "ผู้ดูแลระบบเป็นผู้กำหนดรหัสผ่านของบัญชีนี้ กรุณาตั้งรหัสผ่านของคุณเองเพื่อใช้งานต่อ "
-        "หน้าอื่นๆ ของระบบจะเปิดได้หลังจากนั้น",
+    "the rest of the console opens after that.": "ผู้ดูแลระบบเป็นผู้กำหนดรหัสผ่านของบัญชีนี้ กรุณาตั้งรหัสผ่านของคุณเองเพื่อใช้งานต่อ "
+    "หน้าอื่นๆ ของระบบจะเปิดได้หลังจากนั้น",
     "Last sign-in": "เข้าสู่ระบบล่าสุด",
     "Changing the password signs out every other session of this account (other browsers and computers). "
-    "API tokens keep working.":
-        "การเปลี่ยนรหัสผ่านจะทำให้ทุกเซสชันอื่นของบัญชีนี้ (เบราว์เซอร์และเครื่องอื่น) ออกจากระบบ "
-        "โทเค็น API ยังใช้งานได้ตามเดิม",
+    "API tokens keep working.": "การเปลี่ยนรหัสผ่านจะทำให้ทุกเซสชันอื่นของบัญชีนี้ (เบราว์เซอร์และเครื่องอื่น) ออกจากระบบ "
+    "โทเค็น API ยังใช้งานได้ตามเดิม",
     "Change password": "เปลี่ยนรหัสผ่าน",
     "Current password": "รหัสผ่านปัจจุบัน",
     "New password": "รหัสผ่านใหม่",
     "New password again": "ยืนยันรหัสผ่านใหม่",
-    "At least %(n)s characters, different from the current password.":
-        "อย่างน้อย %(n)s ตัวอักษร และต้องไม่ซ้ำกับรหัสผ่านปัจจุบัน",
-    "The current password is wrong; the password was not changed.":
-        "รหัสผ่านปัจจุบันไม่ถูกต้อง รหัสผ่านยังไม่ถูกเปลี่ยน",
+    "At least %(n)s characters, different from the current password.": "อย่างน้อย %(n)s ตัวอักษร และต้องไม่ซ้ำกับรหัสผ่านปัจจุบัน",
+    "The current password is wrong; the password was not changed.": "รหัสผ่านปัจจุบันไม่ถูกต้อง รหัสผ่านยังไม่ถูกเปลี่ยน",
     "%(reason)s — the password was not changed.": "%(reason)s — รหัสผ่านยังไม่ถูกเปลี่ยน",
-    "Your password was changed. Other sessions of this account are signed out.":
-        "เปลี่ยนรหัสผ่านแล้ว เซสชันอื่นของบัญชีนี้ถูกออกจากระบบแล้ว",
+    "Your password was changed. Other sessions of this account are signed out.": "เปลี่ยนรหัสผ่านแล้ว เซสชันอื่นของบัญชีนี้ถูกออกจากระบบแล้ว",
     # account errors (accounts.AccountError templates)
     "password must be at least %(n)s characters": "รหัสผ่านต้องมีอย่างน้อย %(n)s ตัวอักษร",
     "password must be at most %(n)s characters": "รหัสผ่านต้องมีไม่เกิน %(n)s ตัวอักษร",
@@ -313,8 +296,7 @@ TH = {
     "choose an account": "กรุณาเลือกบัญชี",
     "the password was changed meanwhile; sign in again": "รหัสผ่านถูกเปลี่ยนไปในระหว่างนี้ กรุณาเข้าสู่ระบบใหม่",
     "change your own password on the Account page": "เปลี่ยนรหัสผ่านของคุณเองได้ที่หน้าบัญชีผู้ใช้",
-    "username must be 2-32 characters: a-z, 0-9, '.', '_' or '-'":
-        "ชื่อผู้ใช้ต้องยาว 2-32 ตัวอักษร ประกอบด้วย a-z, 0-9, '.', '_' หรือ '-'",
+    "username must be 2-32 characters: a-z, 0-9, '.', '_' or '-'": "ชื่อผู้ใช้ต้องยาว 2-32 ตัวอักษร ประกอบด้วย a-z, 0-9, '.', '_' หรือ '-'",
     "role must be one of %(roles)s, got %(role)r": "บทบาทต้องเป็น %(roles)s เท่านั้น (ได้รับ %(role)r)",
     "staff account %(name)s already exists": "มีบัญชีเจ้าหน้าที่ %(name)s อยู่แล้ว",
     # service errors (server.services ServiceError templates)
@@ -325,8 +307,7 @@ TH = {
     "group must be one of %(groups)s, got %(group)r": "กลุ่มผู้ใช้ต้องเป็น %(groups)s เท่านั้น (ได้รับ %(group)r)",
     "not a date (YYYY-MM-DD): %(value)r": "วันที่ไม่ถูกต้อง ต้องอยู่ในรูปแบบ YYYY-MM-DD (ปี ค.ศ.): %(value)r",
     "card %(uid)s already belongs to a member": "บัตร %(uid)s ลงทะเบียนกับสมาชิกไว้แล้ว",
-    "unknown member field(s): %(fields)s; known: %(known)s":
-        "ไม่รู้จักช่องข้อมูลสมาชิก: %(fields)s (ที่ใช้ได้: %(known)s)",
+    "unknown member field(s): %(fields)s; known: %(known)s": "ไม่รู้จักช่องข้อมูลสมาชิก: %(fields)s (ที่ใช้ได้: %(known)s)",
     "status must be active or blocked": "สถานะต้องเป็น ใช้งานได้ (active) หรือ ระงับ (blocked)",
     "pin must be 4-8 digits": "PIN ต้องเป็นตัวเลข 4-8 หลัก",
     "card %(uid)s is already in use": "บัตร %(uid)s มีผู้ใช้อยู่แล้ว",
@@ -339,12 +320,10 @@ TH = {
     "no device %(id)s": "ไม่พบอุปกรณ์ %(id)s",
     "sign-up points are credited by member add": "คะแนนแรกเข้าให้เมื่อสมัครสมาชิกเท่านั้น",
     "cannot award points in the future": "ให้คะแนนสำหรับเวลาในอนาคตไม่ได้",
-    "unknown partner shop %(shop)r; known: %(known)s":
-        "ไม่พบร้านค้า %(shop)r ในรายชื่อร้านค้าที่ร่วมรายการ (ที่มี: %(known)s)",
+    "unknown partner shop %(shop)r; known: %(known)s": "ไม่พบร้านค้า %(shop)r ในรายชื่อร้านค้าที่ร่วมรายการ (ที่มี: %(known)s)",
     "member %(id)s is blocked": "สมาชิก %(id)s ถูกระงับ",
     "member %(id)s's membership expired on %(day)s": "สมาชิกภาพของสมาชิก %(id)s หมดอายุแล้วเมื่อ %(day)s",
-    "not a time (ISO-8601, e.g. 2026-11-22T10:00+07:00): %(text)r":
-        "เวลาไม่ถูกต้อง ต้องอยู่ในรูปแบบ ISO-8601 เช่น 2026-11-22T10:00+07:00: %(text)r",
+    "not a time (ISO-8601, e.g. 2026-11-22T10:00+07:00): %(text)r": "เวลาไม่ถูกต้อง ต้องอยู่ในรูปแบบ ISO-8601 เช่น 2026-11-22T10:00+07:00: %(text)r",
     "a reason is required to void an entry": "ต้องระบุเหตุผลในการยกเลิกรายการ",
     "no ledger entry %(id)s": "ไม่พบรายการคะแนน %(id)s",
     "entry %(id)s is itself a void": "รายการ %(id)s เป็นรายการยกเลิก จึงยกเลิกซ้ำไม่ได้",
@@ -354,60 +333,43 @@ TH = {
     "unknown reward %(reward)r; known: %(known)s": "ไม่พบของรางวัล %(reward)r (ที่มี: %(known)s)",
     "%(reward)s needs --points (a multiple of %(step)s)": "%(reward)s ต้องระบุจำนวนคะแนน (ทีละ %(step)s คะแนน)",
     "units must be 1-1000": "จำนวนต้องอยู่ระหว่าง 1-1000",
-    "%(reward)s costs %(cost)s points for %(units)s unit(s), not %(points)s":
-        "%(reward)s จำนวน %(units)s หน่วย ใช้ %(cost)s คะแนน ไม่ใช่ %(points)s คะแนน",
+    "%(reward)s costs %(cost)s points for %(units)s unit(s), not %(points)s": "%(reward)s จำนวน %(units)s หน่วย ใช้ %(cost)s คะแนน ไม่ใช่ %(points)s คะแนน",
     "%(activity)s is not credited from attendance lists": "กิจกรรม %(activity)s ไม่ได้ให้คะแนนจากรายชื่อผู้ลงทะเบียน",
     "an event name of 1-120 characters is required": "ต้องระบุชื่อกิจกรรม ยาว 1-120 ตัวอักษร",
     "member %(id)s is listed twice": "สมาชิก %(id)s มีชื่อซ้ำในรายชื่อ",
     "card %(card)s is blocked": "บัตร %(card)s ถูกระงับ",
     "attendance file is larger than 5 MB": "ไฟล์รายชื่อมีขนาดใหญ่เกิน 5 MB",
-    "attendance file is not valid CSV (line %(line)s): %(error)s":
-        "ไฟล์รายชื่อไม่ใช่ CSV ที่ถูกต้อง (บรรทัด %(line)s): %(error)s",
+    "attendance file is not valid CSV (line %(line)s): %(error)s": "ไฟล์รายชื่อไม่ใช่ CSV ที่ถูกต้อง (บรรทัด %(line)s): %(error)s",
     "header has no uid/card/member_id column: %(header)s": "หัวตารางไม่มีคอลัมน์ uid/card/member_id: %(header)s",
     "empty card/member cell": "ไม่มีหมายเลขบัตรหรือรหัสสมาชิกในบรรทัดนี้",
     # ... passed on from broker.contract and server.domain.rules (their errors' templates)
     "uid must be a string, got %(type)s": "หมายเลขบัตรต้องเป็นข้อความ (ได้รับ %(type)s)",
-    "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s":
-        "หมายเลขบัตรต้องเป็นเลขฐานสิบหก 8-20 หลัก (4-10 ไบต์) (ได้รับ %(uid)s)",
-    "device id must be 1-64 characters of A-Z a-z 0-9 _ -, got %(device_id)s":
-        "รหัสอุปกรณ์ต้องยาว 1-64 ตัวอักษร ประกอบด้วย A-Z a-z 0-9 _ - (ได้รับ %(device_id)s)",
+    "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s": "หมายเลขบัตรต้องเป็นเลขฐานสิบหก 8-20 หลัก (4-10 ไบต์) (ได้รับ %(uid)s)",
+    "device id must be 1-64 characters of A-Z a-z 0-9 _ -, got %(device_id)s": "รหัสอุปกรณ์ต้องยาว 1-64 ตัวอักษร ประกอบด้วย A-Z a-z 0-9 _ - (ได้รับ %(device_id)s)",
     "%(activity)s needs an item (event, shop or session)": "%(activity)s ต้องระบุรายการ (ชื่อกิจกรรม ร้านค้า หรือรอบงาน)",
     "fine discounts are redeemed in steps of %(step)s points": "ส่วนลดค่าปรับแลกได้ทีละ %(step)s คะแนน",
     "at most %(max)s points can be redeemed as a fine discount": "แลกเป็นส่วนลดค่าปรับได้สูงสุด %(max)s คะแนน",
     # ... passed on from broker.settings (a device setting, named by its path)
     "settings must be an object, got %(value)r": "การตั้งค่าต้องเป็นออบเจ็กต์ (ได้รับ %(value)r)",
-    "%(path)s is not a setting of a %(kind)s; known: %(known)s":
-        "%(path)s ไม่ใช่การตั้งค่าของอุปกรณ์ประเภท %(kind)s (ที่มี: %(known)s)",
-    "%(path)s is set by the programme for every device, not per device":
-        "%(path)s กำหนดโดยโครงการสำหรับทุกอุปกรณ์ ตั้งค่ารายอุปกรณ์ไม่ได้",
+    "%(path)s is not a setting of a %(kind)s; known: %(known)s": "%(path)s ไม่ใช่การตั้งค่าของอุปกรณ์ประเภท %(kind)s (ที่มี: %(known)s)",
+    "%(path)s is set by the programme for every device, not per device": "%(path)s กำหนดโดยโครงการสำหรับทุกอุปกรณ์ ตั้งค่ารายอุปกรณ์ไม่ได้",
     "%(path)s is not a programme-wide setting": "%(path)s ไม่ใช่การตั้งค่าระดับโครงการ",
-    "%(path)s must be a whole number from %(lo)s to %(hi)s, got %(value)r":
-        "%(path)s ต้องเป็นจำนวนเต็มตั้งแต่ %(lo)s ถึง %(hi)s (ได้รับ %(value)r)",
-    "%(path)s must be a number from %(lo)s to %(hi)s, got %(value)r":
-        "%(path)s ต้องเป็นตัวเลขตั้งแต่ %(lo)s ถึง %(hi)s (ได้รับ %(value)r)",
+    "%(path)s must be a whole number from %(lo)s to %(hi)s, got %(value)r": "%(path)s ต้องเป็นจำนวนเต็มตั้งแต่ %(lo)s ถึง %(hi)s (ได้รับ %(value)r)",
+    "%(path)s must be a number from %(lo)s to %(hi)s, got %(value)r": "%(path)s ต้องเป็นตัวเลขตั้งแต่ %(lo)s ถึง %(hi)s (ได้รับ %(value)r)",
     "%(path)s must be one of %(options)s, got %(value)r": "%(path)s ต้องเป็น %(options)s เท่านั้น (ได้รับ %(value)r)",
-    "%(path)s must be text of 1 to %(max)s printable characters, got %(value)r":
-        "%(path)s ต้องเป็นข้อความที่พิมพ์ได้ยาว 1 ถึง %(max)s ตัวอักษร (ได้รับ %(value)r)",
-    "%(path)s must be a BCM pin number from %(lo)s to %(hi)s or null, got %(value)r":
-        "%(path)s ต้องเป็นหมายเลขขา BCM ตั้งแต่ %(lo)s ถึง %(hi)s หรือ null (ได้รับ %(value)r)",
-    "%(path)s must be a BCM pin number from %(lo)s to %(hi)s, got %(value)r":
-        "%(path)s ต้องเป็นหมายเลขขา BCM ตั้งแต่ %(lo)s ถึง %(hi)s (ได้รับ %(value)r)",
-    "%(path)s must be an object of pin numbers, got %(value)r":
-        "%(path)s ต้องเป็นออบเจ็กต์ของหมายเลขขา (ได้รับ %(value)r)",
+    "%(path)s must be text of 1 to %(max)s printable characters, got %(value)r": "%(path)s ต้องเป็นข้อความที่พิมพ์ได้ยาว 1 ถึง %(max)s ตัวอักษร (ได้รับ %(value)r)",
+    "%(path)s must be a BCM pin number from %(lo)s to %(hi)s or null, got %(value)r": "%(path)s ต้องเป็นหมายเลขขา BCM ตั้งแต่ %(lo)s ถึง %(hi)s หรือ null (ได้รับ %(value)r)",
+    "%(path)s must be a BCM pin number from %(lo)s to %(hi)s, got %(value)r": "%(path)s ต้องเป็นหมายเลขขา BCM ตั้งแต่ %(lo)s ถึง %(hi)s (ได้รับ %(value)r)",
+    "%(path)s must be an object of pin numbers, got %(value)r": "%(path)s ต้องเป็นออบเจ็กต์ของหมายเลขขา (ได้รับ %(value)r)",
     "%(path)s is not a pin setting; known: %(known)s": "%(path)s ไม่ใช่การตั้งค่าขา GPIO (ที่มี: %(known)s)",
     "%(path)s must be true or false, got %(value)r": "%(path)s ต้องเป็น true หรือ false (ได้รับ %(value)r)",
-    "%(path)s must be three pins [red, green, blue], got %(value)r":
-        "%(path)s ต้องเป็นขาสามขา [แดง, เขียว, น้ำเงิน] (ได้รับ %(value)r)",
-    "%(path)s: rgb replaces the green, red and amber LEDs; set %(name)s to null":
-        "%(path)s: rgb ใช้แทนไฟ LED สีเขียว แดง และเหลือง กรุณาตั้ง %(name)s เป็น null",
+    "%(path)s must be three pins [red, green, blue], got %(value)r": "%(path)s ต้องเป็นขาสามขา [แดง, เขียว, น้ำเงิน] (ได้รับ %(value)r)",
+    "%(path)s: rgb replaces the green, red and amber LEDs; set %(name)s to null": "%(path)s: rgb ใช้แทนไฟ LED สีเขียว แดง และเหลือง กรุณาตั้ง %(name)s เป็น null",
     "%(path)s: GPIO%(pin)s is already used for %(other)s": "%(path)s: GPIO%(pin)s ถูกใช้กับ %(other)s แล้ว",
-    "%(path)s must be an object with th, en and timezone, got %(value)r":
-        "%(path)s ต้องเป็นออบเจ็กต์ที่มี th, en และ timezone (ได้รับ %(value)r)",
-    "%(path)s must be an object of weekdays, got %(value)r":
-        "%(path)s ต้องเป็นออบเจ็กต์ของวันในสัปดาห์ (ได้รับ %(value)r)",
+    "%(path)s must be an object with th, en and timezone, got %(value)r": "%(path)s ต้องเป็นออบเจ็กต์ที่มี th, en และ timezone (ได้รับ %(value)r)",
+    "%(path)s must be an object of weekdays, got %(value)r": "%(path)s ต้องเป็นออบเจ็กต์ของวันในสัปดาห์ (ได้รับ %(value)r)",
     "%(path)s is not a weekday; known: %(known)s": "%(path)s ไม่ใช่วันในสัปดาห์ (ที่มี: %(known)s)",
-    "%(path)s must be HH:MM-HH:MM or closed, got %(value)r":
-        "%(path)s ต้องอยู่ในรูปแบบ HH:MM-HH:MM หรือ closed (ได้รับ %(value)r)",
+    "%(path)s must be HH:MM-HH:MM or closed, got %(value)r": "%(path)s ต้องอยู่ในรูปแบบ HH:MM-HH:MM หรือ closed (ได้รับ %(value)r)",
     # ... raised by the console and the API themselves
     "%(field)s must be a number, got %(value)r": "%(field)s ต้องเป็นตัวเลข (ได้รับ %(value)r)",
     "pins: not valid JSON": "ขา GPIO: ไม่ใช่ JSON ที่ถูกต้อง",
@@ -418,8 +380,7 @@ TH = {
     "dates must be YYYY-MM-DD": "วันที่ต้องอยู่ในรูปแบบ YYYY-MM-DD",
     "an event in the future cannot be credited yet": "กิจกรรมที่ยังไม่ถึงวันจัดยังให้คะแนนไม่ได้",
     "%(activity)s is not credited at the counter": "กิจกรรม %(activity)s ไม่ได้ให้คะแนนที่เคาน์เตอร์",
-    "send a JSON object body with Content-Type: application/json":
-        "กรุณาส่งข้อมูลเป็นออบเจ็กต์ JSON พร้อม Content-Type: application/json",
+    "send a JSON object body with Content-Type: application/json": "กรุณาส่งข้อมูลเป็นออบเจ็กต์ JSON พร้อม Content-Type: application/json",
     "unknown field(s): %(fields)s": "ไม่รู้จักช่องข้อมูล: %(fields)s",
     "no report %(name)s; known: %(known)s": "ไม่พบรายงาน %(name)s (ที่มี: %(known)s)",
     "from/to must be YYYY-MM-DD": "from/to ต้องอยู่ในรูปแบบ YYYY-MM-DD",

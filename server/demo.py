@@ -56,9 +56,16 @@ def seed(svc) -> None:
 
     for dev_id, kind, direction, activity, location in DEVICES:
         if store.Device.get_or_none(store.Device.id == dev_id) is None:
-            svc.devices.add(dev_id, kind, direction=direction, activity=activity, location=location,
-                            settings={"open_ms": 3000} if kind == "gate" else {}, actor="demo")
-    for name, uid, tier, group in MEMBERS + [STAFF]:
+            svc.devices.add(
+                dev_id,
+                kind,
+                direction=direction,
+                activity=activity,
+                location=location,
+                settings={"open_ms": 3000} if kind == "gate" else {},
+                actor="demo",
+            )
+    for name, uid, tier, group in [*MEMBERS, STAFF]:
         if store.Card.get_or_none(store.Card.uid == uid) is None:
             svc.members.add(name, uid, tier=tier, group=group, staff=(uid == STAFF[1]), actor="demo")
     staff = svc.members.find(STAFF[1])
@@ -73,8 +80,15 @@ def seed(svc) -> None:
 class LiveView:
     """Prints every tap's result as it happens, with names and balances."""
 
-    COLOURS = {"credited": "32", "limit_reached": "33", "no_activity": "36", "unknown_card": "31",
-               "card_blocked": "31", "expired": "31", "invalid": "35"}
+    COLOURS = {
+        "credited": "32",
+        "limit_reached": "33",
+        "no_activity": "36",
+        "unknown_card": "31",
+        "card_blocked": "31",
+        "expired": "31",
+        "invalid": "35",
+    }
 
     def __init__(self, url: str, colour: bool):
         self.colour = colour
@@ -98,8 +112,10 @@ class LiveView:
         pts = f"+{r.points}" if r.points else " 0"
         bal = "" if r.balance is None else f"balance {r.balance:>4}"
         door = ("OPEN " if r.open else "SHUT ") if KINDS.get(dev) == "gate" else "  -  "
-        line = (f"{datetime.now():%H:%M:%S}  {dev:<11} {door} {self._paint(f'{r.outcome:<13}', self.COLOURS[r.outcome])}"
-                f" {pts:>4}  {who:<22} {bal}  {r.message['th']}")
+        line = (
+            f"{datetime.now():%H:%M:%S}  {dev:<11} {door} {self._paint(f'{r.outcome:<13}', self.COLOURS[r.outcome])}"
+            f" {pts:>4}  {who:<22} {bal}  {r.message['th']}"
+        )
         print(line, flush=True)
 
     def _on_status(self, topic: str, payload: bytes, msg) -> None:
@@ -109,8 +125,9 @@ class LiveView:
         except contract.ContractError:
             return
         if s.state == "offline" or s.extra.get("outbox"):
-            print(f"{datetime.now():%H:%M:%S}  {dev:<11} status {s.state}, outbox {s.extra.get('outbox', 0)}",
-                  flush=True)
+            print(
+                f"{datetime.now():%H:%M:%S}  {dev:<11} status {s.state}, outbox {s.extra.get('outbox', 0)}", flush=True
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,8 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--http", default="127.0.0.1:8080", help="web console address ('' to disable)")
     p.add_argument("--pace", type=float, default=1.5, help="mean seconds between taps (default %(default)s)")
     p.add_argument("--duration", type=float, default=0, help="stop after this many seconds (default: until Ctrl-C)")
-    p.add_argument("--kiosk", choices=["auto", "yes", "no"], default="auto",
-                   help="open the kiosk window (auto: when a display is available)")
+    p.add_argument(
+        "--kiosk",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="open the kiosk window (auto: when a display is available)",
+    )
     p.add_argument("--no-colour", action="store_true")
     args = p.parse_args(argv)
 
@@ -158,8 +179,10 @@ def main(argv: list[str] | None = None) -> int:
                 from server.web import serve_in_thread
 
                 web = serve_in_thread(args.http, args.db, prog, server)
-                print(f"web console at http://{args.http}/  (create a login: privcard admin --db {args.db} "
-                      "staff add admin --role admin)")
+                print(
+                    f"web console at http://{args.http}/  (create a login: privcard admin --db {args.db} "
+                    "staff add admin --role admin)"
+                )
             except ImportError as exc:
                 print(f"web console not available: {exc}")
             except OSError as exc:
@@ -170,10 +193,33 @@ def main(argv: list[str] | None = None) -> int:
         gates = {}
         for dev in GATES:
             kind = "counter" if dev.startswith("counter") else "gate"
-            cmd = [sys.executable, "-m", "broker.cli", "gate", "--device-id", dev, "--mqtt", url, "--reader", "stdin",
-                   "--kind", kind, "--no-gpio", "--state-dir", str(state / dev), "--clock-check", "always-ok"]
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                    stderr=open(state / f"{dev}.log", "w"), env=env, text=True)
+            cmd = [
+                sys.executable,
+                "-m",
+                "broker.dispatcher",
+                "gate",
+                "--device-id",
+                dev,
+                "--mqtt",
+                url,
+                "--reader",
+                "stdin",
+                "--kind",
+                kind,
+                "--no-gpio",
+                "--state-dir",
+                str(state / dev),
+                "--clock-check",
+                "always-ok",
+            ]
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=open(state / f"{dev}.log", "w"),
+                env=env,
+                text=True,
+            )
             procs.append(proc)
             gates[dev] = proc
         print(f"gates: {', '.join(GATES)} (real `privcard gate` processes, stdin readers, logs in var/)")
@@ -227,14 +273,31 @@ def main(argv: list[str] | None = None) -> int:
 
 def _kiosk(args, url: str, procs: list, env: dict) -> None:
     """Open the kiosk window when there is a display, else say how."""
-    cmd = [sys.executable, "-m", "broker.cli", "kiosk", "--device-id", "kiosk-1", "--mqtt", url, "--reader", "stdin",
-           "--size", "800x480"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "broker.dispatcher",
+        "kiosk",
+        "--device-id",
+        "kiosk-1",
+        "--mqtt",
+        url,
+        "--reader",
+        "stdin",
+        "--size",
+        "800x480",
+    ]
     display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     if args.kiosk == "no" or (args.kiosk == "auto" and not display):
-        print("kiosk: no display here. To open it on a machine with a screen:\n  "
-              + " ".join(cmd[2:]).replace("broker.cli ", "privcard ")
-              + "\n  then type a card UID (e.g. 04A1B2C3D4E5F6) and Enter to tap it")
+        print(
+            "kiosk: no display here. To open it on a machine with a screen:\n  "
+            + " ".join(cmd[2:]).replace("broker.dispatcher ", "privcard ")
+            + "\n  then type a card UID (e.g. 04A1B2C3D4E5F6) and Enter to tap it"
+        )
         return
-    procs.append(subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                  stderr=open("var/kiosk-1.log", "w")))
+    procs.append(
+        subprocess.Popen(
+            cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=open("var/kiosk-1.log", "w")
+        )
+    )
     print("kiosk: window opened (device kiosk-1)")

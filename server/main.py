@@ -20,14 +20,27 @@ DEFAULT_MQTT = "mqtt://127.0.0.1:1883"
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options."""
     p = argparse.ArgumentParser(prog="privcard server", description="Run the privcard points server.")
-    p.add_argument("--db", default=os.environ.get("PRIVCARD_DB", DEFAULT_DB),
-                   help="sqlite:///PATH or postgresql://USER@HOST/DB (default %(default)s)")
-    p.add_argument("--mqtt", default=os.environ.get("PRIVCARD_MQTT", DEFAULT_MQTT), help="broker URL (default %(default)s)")
-    p.add_argument("--config", default=os.environ.get("PRIVCARD_CONFIG"), help="programme TOML merged over the defaults")
+    p.add_argument(
+        "--db",
+        default=os.environ.get("PRIVCARD_DB", DEFAULT_DB),
+        help="sqlite:///PATH or postgresql://USER@HOST/DB (default %(default)s)",
+    )
+    p.add_argument(
+        "--mqtt", default=os.environ.get("PRIVCARD_MQTT", DEFAULT_MQTT), help="broker URL (default %(default)s)"
+    )
+    p.add_argument(
+        "--config", default=os.environ.get("PRIVCARD_CONFIG"), help="programme TOML merged over the defaults"
+    )
     p.add_argument("--client-id", default=None, help="MQTT client id (persistent session); default privcard-server")
-    p.add_argument("--shared", metavar="GROUP", default=None,
-                   help="share the work with other replicas via MQTT v5 shared subscriptions ($share/GROUP/...)")
-    p.add_argument("--http", metavar="HOST:PORT", default=None, help="serve the staff web console (e.g. 127.0.0.1:8080)")
+    p.add_argument(
+        "--shared",
+        metavar="GROUP",
+        default=None,
+        help="share the work with other replicas via MQTT v5 shared subscriptions ($share/GROUP/...)",
+    )
+    p.add_argument(
+        "--http", metavar="HOST:PORT", default=None, help="serve the staff web console (e.g. 127.0.0.1:8080)"
+    )
     p.add_argument("--batch", type=int, default=256, help="max taps per group commit")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
     return p
@@ -36,13 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     from server.app import PointsServer
 
     try:
         prog = load(args.config)
-        client_id = args.client_id or ("privcard-server-%d" % os.getpid() if args.shared else "privcard-server")
+        client_id = args.client_id or (f"privcard-server-{os.getpid()}" if args.shared else "privcard-server")
         # A replica with a made-up client id cannot resume its session after a restart; a
         # persistent one would stay behind as an orphan that Mosquitto keeps handing its
         # share of the taps to (until the session expires). So: a clean session then
@@ -52,9 +66,17 @@ def main(argv: list[str] | None = None) -> int:
         if not persistent:
             logging.getLogger("privcard.server").warning(
                 "--shared without --client-id: clean MQTT session; give each replica a stable --client-id "
-                "so a restart resumes its persistent session")
-        srv = PointsServer(args.db, args.mqtt, prog, client_id=client_id, shared_group=args.shared,
-                           batch_max=args.batch, persistent=persistent)
+                "so a restart resumes its persistent session"
+            )
+        srv = PointsServer(
+            args.db,
+            args.mqtt,
+            prog,
+            client_id=client_id,
+            shared_group=args.shared,
+            batch_max=args.batch,
+            persistent=persistent,
+        )
         srv.start()
     except (ConfigError, StoreError, BrokerError, ValueError) as exc:
         if args.verbose:
@@ -75,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from hardware.systemd import notify
     except ImportError:  # pragma: no cover - hardware package is part of the distribution
+
         def notify(_state: str) -> None:
             return None
+
     notify("READY=1")
     logging.getLogger("privcard.server").info("server running: db=%s mqtt=%s", args.db, srv.bus.url)
     while not done.wait(10):

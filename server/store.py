@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -31,8 +31,13 @@ SQLITE_PRAGMAS = {
 
 #: libpq settings unless the URL gives its own: connect within 10 s, notice a dead
 #: connection within ~25 s (TCP keep-alives)
-PG_DEFAULTS = {"connect_timeout": "10", "keepalives": "1", "keepalives_idle": "10",
-               "keepalives_interval": "5", "keepalives_count": "3"}
+PG_DEFAULTS = {
+    "connect_timeout": "10",
+    "keepalives": "1",
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+}
 
 
 class StoreError(Exception):
@@ -41,7 +46,7 @@ class StoreError(Exception):
 
 def utcnow() -> datetime:
     """Current time, aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTimeField(pw.DateTimeField):
@@ -56,7 +61,7 @@ class UTCDateTimeField(pw.DateTimeField):
             if value.tzinfo is None:
                 raise ValueError("naive datetime stored")
             # fixed-width text sorts correctly on SQLite; PostgreSQL casts the literal
-            return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
         return value
 
     def python_value(self, value):
@@ -65,7 +70,7 @@ class UTCDateTimeField(pw.DateTimeField):
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
         if isinstance(value, datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
 
@@ -291,6 +296,7 @@ MODELS = [Counter, Member, Card, Device, LedgerEntry, Accrual, TapInbox, Fee, Fe
 # Append new ones; never edit a released one. Other packages (the web console) can
 # register their own models' migrations with :func:`register_migration`.
 
+
 def _m1_initial(migrator) -> None:
     db.create_tables(MODELS, safe=True)
 
@@ -332,7 +338,8 @@ def upgrade() -> int:
                     continue
                 steps[version](migrator)
                 Counter.insert(key=key, value=version + 1).on_conflict(
-                    conflict_target=[Counter.key], update={Counter.value: version + 1}).execute()
+                    conflict_target=[Counter.key], update={Counter.value: version + 1}
+                ).execute()
                 log.info("migrated %s to version %d", key, version + 1)
     return _version("schema")
 
@@ -346,7 +353,7 @@ def make_database(url: str) -> pw.Database:
     if parsed.scheme in ("sqlite", "sqlite3"):
         path = parsed.path if parsed.netloc in ("", "localhost") else parsed.netloc + parsed.path
         if url.startswith("sqlite:///"):
-            path = url[len("sqlite:///"):].split("?")[0]
+            path = url[len("sqlite:///") :].split("?")[0]
             # sqlite:////abs/path and sqlite:///rel/path
             path = "/" + path[1:] if path.startswith("/") else path
         if not path or path == ":memory:":
@@ -361,8 +368,10 @@ def make_database(url: str) -> pw.Database:
         params.update({k: v[-1] for k, v in parse_qs(parsed.query).items()})
         return pw.PostgresqlDatabase(
             parsed.path.lstrip("/") or "postgres",
-            user=parsed.username, password=parsed.password,
-            host=parsed.hostname or None, port=parsed.port or 5432,
+            user=parsed.username,
+            password=parsed.password,
+            host=parsed.hostname or None,
+            port=parsed.port or 5432,
             **params,
         )
     raise StoreError(f"unsupported database URL {url!r}; use sqlite:///PATH or postgresql://USER@HOST/DB")
@@ -402,7 +411,8 @@ def redact(url: str) -> str:
 def bump(key: str) -> int:
     """Increase a counter (inside the caller's transaction) and return it."""
     Counter.insert(key=key, value=1).on_conflict(
-        conflict_target=[Counter.key], update={Counter.value: Counter.value + 1}).execute()
+        conflict_target=[Counter.key], update={Counter.value: Counter.value + 1}
+    ).execute()
     return Counter.get(Counter.key == key).value
 
 

@@ -17,7 +17,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from broker.net import free_port, stop_process, wait_port  # noqa: F401  (free_port, wait_port re-exported for the tests)
+from broker.net import free_port, stop_process, wait_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -81,15 +81,16 @@ class MosquittoBroker:
         """Whether the process is alive."""
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, timeout: float = 10.0) -> "MosquittoBroker":
+    def start(self, timeout: float = 10.0) -> MosquittoBroker:
         """Start (or restart, on the same port) and wait until it accepts connections."""
         if self.running:
             return self
         deadline = time.monotonic() + timeout
         while True:
             with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
-                self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=log,
-                                             stdin=subprocess.DEVNULL)
+                self.proc = subprocess.Popen(
+                    [self.binary, "-c", str(self.conf)], stdout=log, stderr=log, stdin=subprocess.DEVNULL
+                )
             if wait_port(self.host, self.port, min(timeout, 5.0)) and self.running:
                 return self
             # The port may still be in TIME_WAIT/held by the old process right after a restart.
@@ -166,7 +167,7 @@ class EmbeddedTestBroker:
         """Whether the broker thread is alive."""
         return self._broker.running
 
-    def start(self, timeout: float = 15.0) -> "EmbeddedTestBroker":
+    def start(self, timeout: float = 15.0) -> EmbeddedTestBroker:
         """Start (or restart on the same port)."""
         from broker.embedded import EmbeddedBroker
 
@@ -221,9 +222,15 @@ class LoggedProcess:
         import threading
 
         self.args = args
-        self.proc = subprocess.Popen(args, env=python_env(**(env or {})),
-                                     stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            args,
+            env=python_env(**(env or {})),
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
         self.lines: list[str] = []
         self._cond = threading.Condition()
         for stream in (self.proc.stdout, self.proc.stderr):
@@ -257,8 +264,10 @@ class LoggedProcess:
                 left = deadline - time.monotonic()
                 if left <= 0 or (self.proc.poll() is not None and not self._cond.wait(0.2)):
                     tail = "\n".join(self.lines[-40:])
-                    raise AssertionError(f"{self.name}: {len(hits)}/{count} lines /{pattern}/ "
-                                         f"(exit code {self.proc.poll()}); last lines:\n{tail}")
+                    raise AssertionError(
+                        f"{self.name}: {len(hits)}/{count} lines /{pattern}/ "
+                        f"(exit code {self.proc.poll()}); last lines:\n{tail}"
+                    )
                 self._cond.wait(min(left, 0.2))
 
     def kill(self) -> None:
@@ -280,13 +289,31 @@ class GateProcess(LoggedProcess):
     ``tap(uid)`` writes a line to its stdin; ``outbox_depth()`` reads its outbox file.
     """
 
-    def __init__(self, device_id: str, mqtt_url: str, state_dir, *extra: str, env: dict | None = None,
-                 reader: str = "stdin"):
+    def __init__(
+        self, device_id: str, mqtt_url: str, state_dir, *extra: str, env: dict | None = None, reader: str = "stdin"
+    ):
         self.device_id = self.name = device_id
         self.state_dir = Path(state_dir)
-        super().__init__([PYTHON, "-m", "broker.cli", "gate", "--device-id", device_id, "--mqtt", mqtt_url,
-                          "--reader", reader, "--no-gpio", "--state-dir", str(state_dir), *extra],
-                         env=env, stdin=True)
+        super().__init__(
+            [
+                PYTHON,
+                "-m",
+                "broker.dispatcher",
+                "gate",
+                "--device-id",
+                device_id,
+                "--mqtt",
+                mqtt_url,
+                "--reader",
+                reader,
+                "--no-gpio",
+                "--state-dir",
+                str(state_dir),
+                *extra,
+            ],
+            env=env,
+            stdin=True,
+        )
 
     def tap(self, *uids: str) -> None:
         """Present cards (one line each)."""

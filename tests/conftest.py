@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.brokers import EmbeddedTestBroker, free_port, running_mosquitto  # noqa: E402
+from tests.brokers import EmbeddedTestBroker, running_mosquitto  # noqa: E402
 
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 PG_SKIP_PREFIX = "PostgreSQL not reachable at"
@@ -93,8 +93,10 @@ def pg_url(_pg_status) -> str:
     """A reachable PostgreSQL URL, or a LOUD skip saying the multi-server tests did not run."""
     url, problem = _pg_status
     if problem:
-        pytest.skip(f"{PG_SKIP_PREFIX} {url} ({problem}): the multi-server tests did not run. "
-                    "Set PRIVCARD_TEST_PG=postgresql://user@host:port/db to run them.")
+        pytest.skip(
+            f"{PG_SKIP_PREFIX} {url} ({problem}): the multi-server tests did not run. "
+            "Set PRIVCARD_TEST_PG=postgresql://user@host:port/db to run them."
+        )
     return url
 
 
@@ -103,5 +105,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     skipped = terminalreporter.stats.get("skipped", [])
     pg = [r for r in skipped if PG_SKIP_PREFIX in str(getattr(r, "longrepr", ""))]
     if pg:
-        terminalreporter.write_sep("!", f"{len(pg)} PostgreSQL test(s) SKIPPED: {PG_SKIP_PREFIX} "
-                                        f"{os.environ.get('PRIVCARD_TEST_PG', PG_DEFAULT)}", red=True, bold=True)
+        terminalreporter.write_sep(
+            "!",
+            f"{len(pg)} PostgreSQL test(s) SKIPPED: {PG_SKIP_PREFIX} {os.environ.get('PRIVCARD_TEST_PG', PG_DEFAULT)}",
+            red=True,
+            bold=True,
+        )

@@ -35,13 +35,14 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from datetime import date, datetime, time as dtime, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
 from broker import contract
-from broker.net import stop_process
 from broker.client import BusClient
 from broker.contract import Answer, Query, Tap, TapResult
+from broker.net import stop_process
 from tests.brokers import PYTHON, python_env
 
 BANGKOK = "Asia/Bangkok"
@@ -127,8 +128,11 @@ def ledger_problems(member_ids=None, prog=None) -> list[str]:
         if m.balance < 0:
             problems.append(f"member {m.id}: balance {m.balance} below zero")
     voided = {e.void_of_id for e in LedgerEntry.select(LedgerEntry.void_of).where(LedgerEntry.void_of.is_null(False))}
-    live = [e for e in LedgerEntry.select().where(LedgerEntry.points > 0, LedgerEntry.source.not_in(["void", "transfer"]))
-            if e.id not in voided]
+    live = [
+        e
+        for e in LedgerEntry.select().where(LedgerEntry.points > 0, LedgerEntry.source.not_in(["void", "transfer"]))
+        if e.id not in voided
+    ]
     keys = defaultdict(list)
     refs = defaultdict(list)
     for e in live:
@@ -161,9 +165,17 @@ class ServerProcess:
     The log (stdout+stderr of every run, appended) is ``.log_path``.
     """
 
-    def __init__(self, db_url: str, mqtt_url: str, *, client_id: str = "privcard-server",
-                 config: str | os.PathLike | None = None, log_dir: str | os.PathLike | None = None,
-                 extra_args: tuple = (), name: str = "server"):
+    def __init__(
+        self,
+        db_url: str,
+        mqtt_url: str,
+        *,
+        client_id: str = "privcard-server",
+        config: str | os.PathLike | None = None,
+        log_dir: str | os.PathLike | None = None,
+        extra_args: tuple = (),
+        name: str = "server",
+    ):
         self.db_url = db_url
         self.mqtt_url = mqtt_url
         self.client_id = client_id
@@ -178,9 +190,19 @@ class ServerProcess:
 
     @property
     def argv(self) -> list[str]:
-        """The command line (``python -m broker.cli server ...``, the ``privcard`` dispatcher)."""
-        argv = [PYTHON, "-m", "broker.cli", "server", "--db", self.db_url, "--mqtt", self.mqtt_url,
-                "--client-id", self.client_id]
+        """The command line (``python -m broker.dispatcher server ...``, the ``privcard`` dispatcher)."""
+        argv = [
+            PYTHON,
+            "-m",
+            "broker.dispatcher",
+            "server",
+            "--db",
+            self.db_url,
+            "--mqtt",
+            self.mqtt_url,
+            "--client-id",
+            self.client_id,
+        ]
         if self.config:
             argv += ["--config", str(self.config)]
         return argv + list(self.extra_args)
@@ -190,7 +212,7 @@ class ServerProcess:
         """Whether the process is alive."""
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, timeout: float = 20.0) -> "ServerProcess":
+    def start(self, timeout: float = 20.0) -> ServerProcess:
         """Start and wait until it has connected to the broker (raises ServerError with the log if not)."""
         if self.running:
             return self
@@ -198,8 +220,9 @@ class ServerProcess:
         with open(self.log_path, "ab") as log:
             log.write(f"==== start {self.starts + 1}: {' '.join(self.argv[1:])}\n".encode())
             log.flush()
-            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         env=python_env())
+            self.proc = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=python_env()
+            )
         self.starts += 1
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -221,7 +244,7 @@ class ServerProcess:
         """SIGTERM (graceful: finishes the batch, disconnects); SIGKILL if it hangs. Returns the exit code."""
         return stop_process(self.proc, timeout)
 
-    def restart(self, timeout: float = 20.0) -> "ServerProcess":
+    def restart(self, timeout: float = 20.0) -> ServerProcess:
         """Kill -9, then start again with the same client id."""
         self.kill()
         return self.start(timeout)
@@ -239,7 +262,7 @@ class ServerProcess:
         """The last ``n`` lines of the log."""
         return "\n".join(self.log().splitlines()[-n:])
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -277,7 +300,7 @@ class Device:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self, timeout: float = 10.0) -> "Device":
+    def start(self, timeout: float = 10.0) -> Device:
         """Connect and subscribe."""
         self.bus.subscribe(f"{self.prefix}/dev/+/result", self._on_result)
         self.bus.subscribe(f"{self.prefix}/dev/+/answer", self._on_answer)
@@ -290,7 +313,7 @@ class Device:
         """Disconnect."""
         self.bus.stop()
 
-    def __enter__(self) -> "Device":
+    def __enter__(self) -> Device:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -340,11 +363,19 @@ class Device:
         """A fresh tap id (device id + this client's token + a sequence)."""
         return f"{device_id}:{self._token}:{next(self._seq)}"
 
-    def make_tap(self, uid: str, *, at: datetime | None = None, clock_ok: bool = True, tap_id: str | None = None,
-                 device_id: str = "dev") -> Tap:
+    def make_tap(
+        self,
+        uid: str,
+        *,
+        at: datetime | None = None,
+        clock_ok: bool = True,
+        tap_id: str | None = None,
+        device_id: str = "dev",
+    ) -> Tap:
         """A Tap (``at`` defaults to now)."""
-        return Tap(tap_id=tap_id or self.next_tap_id(device_id), uid=uid, at=at or contract.now_utc(),
-                   clock_ok=clock_ok)
+        return Tap(
+            tap_id=tap_id or self.next_tap_id(device_id), uid=uid, at=at or contract.now_utc(), clock_ok=clock_ok
+        )
 
     def publish_tap(self, device_id: str, tap: Tap) -> None:
         """Publish a tap (QoS 1) without waiting."""
@@ -354,8 +385,17 @@ class Device:
         """Publish any bytes on a device topic (garbage tests); ``device_id`` is not validated."""
         self.bus.publish(f"{self.prefix}/dev/{device_id}/{kind}", payload)
 
-    def tap(self, device_id: str, uid: str, *, at: datetime | None = None, clock_ok: bool = True,
-            tap_id: str | None = None, timeout: float = 15.0, resend_s: float = 2.0) -> TapResult:
+    def tap(
+        self,
+        device_id: str,
+        uid: str,
+        *,
+        at: datetime | None = None,
+        clock_ok: bool = True,
+        tap_id: str | None = None,
+        timeout: float = 15.0,
+        resend_s: float = 2.0,
+    ) -> TapResult:
         """Tap a card at a device and return the server's result (AssertionError on timeout)."""
         tap = self.make_tap(uid, at=at, clock_ok=clock_ok, tap_id=tap_id, device_id=device_id)
         return self.send(device_id, tap, timeout=timeout, resend_s=resend_s)
@@ -424,8 +464,9 @@ class GateSimulator:
     ``resend_s``. ``taps`` is a list of (device_id, Tap).
     """
 
-    def __init__(self, device: Device, taps: list[tuple[str, Tap]], *, interval_s: float = 0.005,
-                 resend_s: float = 1.0):
+    def __init__(
+        self, device: Device, taps: list[tuple[str, Tap]], *, interval_s: float = 0.005, resend_s: float = 1.0
+    ):
         self.device = device
         self.taps = list(taps)
         self.interval_s = interval_s
@@ -435,7 +476,7 @@ class GateSimulator:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gate-simulator", daemon=True)
 
-    def start(self) -> "GateSimulator":
+    def start(self) -> GateSimulator:
         """Start publishing in a background thread."""
         self._thread.start()
         return self
@@ -497,8 +538,13 @@ def run_admin(db_url: str, *args: str, timeout: float = 60.0) -> tuple[int, obje
     """Run ``privcard admin --db URL --json ARGS...`` and return (exit code, parsed JSON or stderr text)."""
     import json
 
-    proc = subprocess.run([PYTHON, "-m", "broker.cli", "admin", "--db", db_url, "--json", *args],
-                          capture_output=True, text=True, env=python_env(), timeout=timeout)
+    proc = subprocess.run(
+        [PYTHON, "-m", "broker.dispatcher", "admin", "--db", db_url, "--json", *args],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        timeout=timeout,
+    )
     try:
         data = json.loads(proc.stdout) if proc.stdout.strip() else proc.stderr
     except ValueError:

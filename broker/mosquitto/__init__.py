@@ -41,9 +41,17 @@ def production_acl() -> str:
     return ACL_PATH.read_text()
 
 
-def render_conf(text: str | None = None, *, plain_port: int | None = None, plain_host: str | None = None,
-                tls_port: int | None = None, tls_host: str | None = None, paths: dict | None = None,
-                log_dest: str | None = None, extra: str = "") -> str:
+def render_conf(
+    text: str | None = None,
+    *,
+    plain_port: int | None = None,
+    plain_host: str | None = None,
+    tls_port: int | None = None,
+    tls_host: str | None = None,
+    paths: dict | None = None,
+    log_dest: str | None = None,
+    extra: str = "",
+) -> str:
     """The production config with other ports, listener addresses, file paths or log destination.
 
     Only the values of existing directives change (and ``extra`` is appended), so what
@@ -60,7 +68,9 @@ def render_conf(text: str | None = None, *, plain_port: int | None = None, plain
             key = words[0]
             if key == "listener" and len(words) >= 2:
                 if words[1] == "1883" and (plain_port or plain_host):
-                    line = f"listener {plain_port or 1883} {plain_host or (words[2] if len(words) > 2 else '')}".rstrip()
+                    line = (
+                        f"listener {plain_port or 1883} {plain_host or (words[2] if len(words) > 2 else '')}".rstrip()
+                    )
                     seen.add("plain")
                 elif words[1] == "8883" and (tls_port or tls_host):
                     line = f"listener {tls_port or 8883} {tls_host or (words[2] if len(words) > 2 else '')}".rstrip()
@@ -72,8 +82,12 @@ def render_conf(text: str | None = None, *, plain_port: int | None = None, plain
                 line = f"log_dest {log_dest}"
                 seen.add("log_dest")
         out.append(line)
-    wanted = set(paths or ()) | ({"plain"} if plain_port or plain_host else set()) \
-        | ({"tls"} if tls_port or tls_host else set()) | ({"log_dest"} if log_dest else set())
+    wanted = (
+        set(paths or ())
+        | ({"plain"} if plain_port or plain_host else set())
+        | ({"tls"} if tls_port or tls_host else set())
+        | ({"log_dest"} if log_dest else set())
+    )
     missing = wanted - seen
     if missing:
         raise ValueError(f"mosquitto.conf has no directive(s) {', '.join(sorted(missing))} to change")
@@ -92,5 +106,12 @@ def directives(text: str) -> list[tuple[str, str]]:
     return out
 
 
-__all__ = ["CONF_PATH", "ACL_PATH", "PRODUCTION_PATHS", "production_conf", "production_acl", "render_conf",
-           "directives"]
+__all__ = [
+    "ACL_PATH",
+    "CONF_PATH",
+    "PRODUCTION_PATHS",
+    "directives",
+    "production_acl",
+    "production_conf",
+    "render_conf",
+]

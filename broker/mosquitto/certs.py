@@ -60,14 +60,45 @@ def _san(hosts) -> str:
 
 def _leaf(outdir: Path, name: str, cn: str, ca: Path, ca_key: Path, days: int, ext: str) -> tuple[Path, Path]:
     key, csr, cert = outdir / f"{name}.key", outdir / f"{name}.csr", outdir / f"{name}.pem"
-    _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={cn}", cwd=outdir)
+    _openssl(
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+        "-subj",
+        f"/CN={cn}",
+        cwd=outdir,
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".ext", dir=outdir, delete=False) as f:
         f.write(ext)
         extfile = f.name
     try:
-        _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
-                 "-out", str(cert), "-days", str(days), "-sha256", "-extfile", extfile, cwd=outdir)
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(ca),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-out",
+            str(cert),
+            "-days",
+            str(days),
+            "-sha256",
+            "-extfile",
+            extfile,
+            cwd=outdir,
+        )
     finally:
         os.unlink(extfile)
         csr.unlink(missing_ok=True)
@@ -75,8 +106,14 @@ def _leaf(outdir: Path, name: str, cn: str, ca: Path, ca_key: Path, days: int, e
     return cert, key
 
 
-def make_pki(outdir: str | Path, hosts=("localhost", "127.0.0.1"), *, days: int = 825,
-             client: str | None = None, ca_name: str = "privcard broker CA") -> Pki:
+def make_pki(
+    outdir: str | Path,
+    hosts=("localhost", "127.0.0.1"),
+    *,
+    days: int = 825,
+    client: str | None = None,
+    ca_name: str = "privcard broker CA",
+) -> Pki:
     """Make a CA (reused if ``ca.pem``/``ca.key`` exist) and a server certificate for ``hosts``."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -85,28 +122,60 @@ def make_pki(outdir: str | Path, hosts=("localhost", "127.0.0.1"), *, days: int 
         raise CertError("give at least one host name or address for the broker certificate")
     ca, ca_key = outdir / "ca.pem", outdir / "ca.key"
     if not (ca.exists() and ca_key.exists()):
-        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                 "-keyout", str(ca_key), "-out", str(ca), "-days", str(days * 2), "-sha256",
-                 "-subj", f"/CN={ca_name}", "-addext", "basicConstraints=critical,CA:TRUE",
-                 "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=outdir)
+        _openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(ca_key),
+            "-out",
+            str(ca),
+            "-days",
+            str(days * 2),
+            "-sha256",
+            "-subj",
+            f"/CN={ca_name}",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            cwd=outdir,
+        )
         os.chmod(ca_key, 0o600)
     server_cert, server_key = _leaf(
-        outdir, "server", hosts[0], ca, ca_key, days,
+        outdir,
+        "server",
+        hosts[0],
+        ca,
+        ca_key,
+        days,
         "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
-        f"extendedKeyUsage=serverAuth\nsubjectAltName={_san(hosts)}\n")
+        f"extendedKeyUsage=serverAuth\nsubjectAltName={_san(hosts)}\n",
+    )
     client_cert = client_key = None
     if client:
         client_cert, client_key = _leaf(
-            outdir, f"client-{client}", client, ca, ca_key, days,
-            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
+            outdir,
+            f"client-{client}",
+            client,
+            ca,
+            ca_key,
+            days,
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+        )
     (outdir / "ca.srl").unlink(missing_ok=True)
     return Pki(ca, ca_key, server_cert, server_key, client_cert, client_key)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m broker.mosquitto.certs OUTDIR --host NAME ...``."""
-    p = argparse.ArgumentParser(prog="python -m broker.mosquitto.certs",
-                                description="Make a private CA and a Mosquitto server certificate.")
+    p = argparse.ArgumentParser(
+        prog="python -m broker.mosquitto.certs", description="Make a private CA and a Mosquitto server certificate."
+    )
     p.add_argument("outdir")
     p.add_argument("--host", action="append", default=[], help="broker DNS name or IP (repeat); default localhost")
     p.add_argument("--days", type=int, default=825)

@@ -155,8 +155,9 @@ def device_url(broker_url: str, username: str, password: str) -> str:
     return f"{parts.scheme}://{quote(username, safe='')}:{quote(password, safe='')}@{host}{port}{q}"
 
 
-def make_credentials(username: str, password_file: str | Path, broker_url: str, *, server: bool = False,
-                     password: str | None = None) -> dict:
+def make_credentials(
+    username: str, password_file: str | Path, broker_url: str, *, server: bool = False, password: str | None = None
+) -> dict:
     """Create the entry and return everything the device (or server) needs."""
     username = SERVER_USERNAME if server else check_username(username)
     if not server and username in RESERVED:
@@ -182,6 +183,17 @@ def make_credentials(username: str, password_file: str | Path, broker_url: str, 
     }
 
 
-__all__ = ["hash_password", "verify_password", "set_entry", "read_entries", "make_credentials", "device_url",
-           "new_password", "check_username", "CredentialsError", "SERVER_USERNAME", "DEFAULT_PASSWORD_FILE",
-           "DEFAULT_BROKER_URL"]
+__all__ = [
+    "DEFAULT_BROKER_URL",
+    "DEFAULT_PASSWORD_FILE",
+    "SERVER_USERNAME",
+    "CredentialsError",
+    "check_username",
+    "device_url",
+    "hash_password",
+    "make_credentials",
+    "new_password",
+    "read_entries",
+    "set_entry",
+    "verify_password",
+]

@@ -43,18 +43,18 @@ from urllib.parse import parse_qsl
 from hardware.errors import HardwareError
 
 __all__ = [
-    "HardwareError",
-    "ReaderError",
+    "STATES",
+    "TECHNOLOGIES",
     "CardRead",
     "CardReader",
+    "HardwareError",
+    "ReaderError",
     "ReaderSpec",
-    "TECHNOLOGIES",
-    "STATES",
-    "parse_spec",
-    "open_reader",
-    "uid_from_text",
-    "format_uid",
     "decimal_to_hex",
+    "format_uid",
+    "open_reader",
+    "parse_spec",
+    "uid_from_text",
 ]
 
 TECHNOLOGIES = ("iso14443a", "iso14443b", "felica", "em4100", "line", "hid", "stdin")
@@ -82,9 +82,7 @@ class CardRead:
         if not isinstance(self.uid, str) or not _UID_RE.match(self.uid):
             raise ReaderError(f"card UID must be 4-10 bytes of upper-case hex, got {self.uid!r}")
         if self.technology not in TECHNOLOGIES:
-            raise ReaderError(
-                f"unknown technology {self.technology!r} (expected one of {', '.join(TECHNOLOGIES)})"
-            )
+            raise ReaderError(f"unknown technology {self.technology!r} (expected one of {', '.join(TECHNOLOGIES)})")
 
 
 class CardReader(abc.ABC):
@@ -107,7 +105,7 @@ class CardReader(abc.ABC):
     def close(self) -> None:
         """Release the device; later read() calls return None at once."""
 
-    def __enter__(self) -> "CardReader":
+    def __enter__(self) -> CardReader:
         """Use the reader as a context manager that closes it."""
         return self
 
@@ -191,8 +189,7 @@ def parse_spec(spec: str) -> ReaderSpec:
     kind = kind.lower()
     if kind not in KINDS:
         raise ReaderError(
-            f"reader spec {spec!r}: unknown reader kind {kind!r} "
-            f"(expected nfc:..., serial:..., hid:..., stdin or fake)"
+            f"reader spec {spec!r}: unknown reader kind {kind!r} (expected nfc:..., serial:..., hid:..., stdin or fake)"
         )
     options: dict[str, str] = {}
     if query:

@@ -166,9 +166,7 @@ class ReopeningReader(CardReader):
                 self._next_attempt = time.monotonic() + delay
                 self.state = "reopening"
                 if first:
-                    log.warning(
-                        "%s: device not available (%s); will keep trying", self.spec, _describe(error)
-                    )
+                    log.warning("%s: device not available (%s); will keep trying", self.spec, _describe(error))
                 else:
                     log.debug("%s: reopen failed (%s); next try in %.1f s", self.spec, _describe(error), delay)
                 return

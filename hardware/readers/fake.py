@@ -37,7 +37,7 @@ class FakeReader(CardReader):
         self.reads = 0  # how many cards read() has returned
 
     @classmethod
-    def from_spec(cls, parsed: ReaderSpec) -> "FakeReader":
+    def from_spec(cls, parsed: ReaderSpec) -> FakeReader:
         """Build from a parsed ``fake`` spec (no options)."""
         parsed.check_options(())
         if parsed.target:

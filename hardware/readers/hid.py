@@ -103,7 +103,7 @@ class HidReader(ReopeningReader):
         super().__init__(spec, release=release)
 
     @classmethod
-    def from_spec(cls, parsed: ReaderSpec) -> "HidReader":
+    def from_spec(cls, parsed: ReaderSpec) -> HidReader:
         """Build from a parsed ``hid:`` spec."""
         parsed.check_options(cls.OPTIONS)
         if not parsed.target.startswith("/"):
@@ -133,7 +133,9 @@ class HidReader(ReopeningReader):
     def line_to_card(self, line: str) -> CardRead | None:
         """Turn one typed line into a CardRead, or None (logged) if it is not a UID."""
         try:
-            return CardRead(uid=format_uid(uid_from_text(line, decimal=self.decimal, reverse=self.reverse)), technology="hid")
+            return CardRead(
+                uid=format_uid(uid_from_text(line, decimal=self.decimal, reverse=self.reverse)), technology="hid"
+            )
         except ValueError as error:
             log.warning("%s: ignored input: %s", self.spec, error)
             return None

@@ -113,7 +113,7 @@ def uid_from_target(target) -> CardRead | None:
     elif technology == "felica":
         if not target.sensf_res or len(target.sensf_res) < 9:
             return None
-        if target.sensf_res[1:3] == b"\x01\xFE":
+        if target.sensf_res[1:3] == b"\x01\xfe":
             return None  # NFC-DEP target announced by its NFCID2 prefix
         uid = bytes(target.sensf_res[1:9])
     else:
@@ -140,7 +140,7 @@ class NfcReader(ReopeningReader):
     ) -> None:
         """Open nfcpy path *path*; poll *targets* every *interval* seconds."""
         try:
-            import nfc  # noqa: F401  (nfcpy)
+            import nfc
             import nfc.clf
         except ImportError as error:
             raise ReaderError(f"{spec}: nfcpy is not installed (pip install 'privcard[gate]'): {error}") from None
@@ -154,7 +154,7 @@ class NfcReader(ReopeningReader):
         super().__init__(spec, release=release)
 
     @classmethod
-    def from_spec(cls, parsed: ReaderSpec) -> "NfcReader":
+    def from_spec(cls, parsed: ReaderSpec) -> NfcReader:
         """Build from a parsed ``nfc:`` spec, validating path and options."""
         parsed.check_options(cls.OPTIONS)
         path = nfcpy_path(parsed)
@@ -166,9 +166,7 @@ class NfcReader(ReopeningReader):
             targets = tuple(t.strip().upper() for t in raw.split(",") if t.strip())
             bad = [t for t in targets if t not in TARGET_TECHNOLOGY]
             if not targets or bad:
-                raise parsed.error(
-                    f"targets must be a comma list of {', '.join(TARGET_TECHNOLOGY)}, got {raw!r}"
-                )
+                raise parsed.error(f"targets must be a comma list of {', '.join(TARGET_TECHNOLOGY)}, got {raw!r}")
         interval = parsed.float_option("interval", 0.2, low=0.02, high=5.0)
         release = parsed.float_option("release", 1.0, low=0.0, high=60.0)
         return cls(parsed.spec, path, targets=targets, interval=interval, release=release)
@@ -180,9 +178,7 @@ class NfcReader(ReopeningReader):
             found = clf.open(self.path)
         except OSError as error:
             if "libusb" in str(error):
-                raise OSError(
-                    error.errno, f"{error} (install it: apt install libusb-1.0-0)"
-                ) from None
+                raise OSError(error.errno, f"{error} (install it: apt install libusb-1.0-0)") from None
             raise
         if not found:
             raise OSError(f"no contactless reader found on nfcpy path {self.path!r}")

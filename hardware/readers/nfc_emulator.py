@@ -198,7 +198,7 @@ class EmulatedCard:
         self.ready = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, wait: float = 2.0) -> "EmulatedCard":
+    def start(self, wait: float = 2.0) -> EmulatedCard:
         """Put the card on the reader; wait up to *wait* seconds until it answers polls."""
         self.stop_event.clear()
         self.ready.clear()
@@ -221,7 +221,7 @@ class EmulatedCard:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "EmulatedCard":
+    def __enter__(self) -> EmulatedCard:
         """Start emulating on entering the with-block."""
         return self.start()
 

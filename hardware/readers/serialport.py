@@ -147,7 +147,7 @@ class SerialReader(ReopeningReader):
         super().__init__(spec, release=release)
 
     @classmethod
-    def from_spec(cls, parsed: ReaderSpec) -> "SerialReader":
+    def from_spec(cls, parsed: ReaderSpec) -> SerialReader:
         """Build from a parsed ``serial:`` spec, validating device and options."""
         parsed.check_options(cls.OPTIONS)
         if not parsed.target:
@@ -161,9 +161,7 @@ class SerialReader(ReopeningReader):
         reverse = parsed.bool_option("reverse", False)
         if fmt == "rdm6300" and ("decimal" in parsed.options or "reverse" in parsed.options):
             raise parsed.error("decimal and reverse apply to format=line only")
-        return cls(
-            parsed.spec, parsed.target, format=fmt, baud=baud, release=release, decimal=decimal, reverse=reverse
-        )
+        return cls(parsed.spec, parsed.target, format=fmt, baud=baud, release=release, decimal=decimal, reverse=reverse)
 
     def _open(self) -> None:
         """Open the port; SerialException (an OSError) if the device is absent."""
@@ -196,7 +194,10 @@ class SerialReader(ReopeningReader):
         for line in lines:
             try:
                 cards.append(
-                    CardRead(uid=format_uid(uid_from_text(line, decimal=self.decimal, reverse=self.reverse)), technology="line")
+                    CardRead(
+                        uid=format_uid(uid_from_text(line, decimal=self.decimal, reverse=self.reverse)),
+                        technology="line",
+                    )
                 )
             except ValueError as error:
                 log.warning("%s: ignored line: %s", self.spec, error)

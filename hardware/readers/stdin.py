@@ -46,7 +46,7 @@ class StdinReader(CardReader):
         self._closed = threading.Event()
 
     @classmethod
-    def from_spec(cls, parsed: ReaderSpec) -> "StdinReader":
+    def from_spec(cls, parsed: ReaderSpec) -> StdinReader:
         """Build from a parsed ``stdin`` spec."""
         parsed.check_options(cls.OPTIONS)
         if parsed.target:

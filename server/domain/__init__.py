@@ -14,6 +14,17 @@ from .rules import (
 )
 
 __all__ = [
-    "Activity", "ConfigError", "Programme", "load", "Decision", "RuleError", "accrual_key", "business_day",
-    "decide_tap", "fine_discount_baht", "message", "privileges", "semester_of",
+    "Activity",
+    "ConfigError",
+    "Decision",
+    "Programme",
+    "RuleError",
+    "accrual_key",
+    "business_day",
+    "decide_tap",
+    "fine_discount_baht",
+    "load",
+    "message",
+    "privileges",
+    "semester_of",
 ]

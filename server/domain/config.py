@@ -82,8 +82,8 @@ class Reward:
     code: str
     th: str
     en: str
-    points: int | None = None          # fixed cost per unit
-    step_points: int | None = None     # fine discount: cost per step
+    points: int | None = None  # fixed cost per unit
+    step_points: int | None = None  # fine discount: cost per step
     step_baht: int | None = None
 
 
@@ -157,8 +157,9 @@ def _table(value: Any, where: str, known: tuple[str, ...] | None = None) -> dict
     if known is not None:
         unknown = set(value) - set(known)
         if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
-                              f"known: {', '.join(known)}")
+            raise ConfigError(
+                f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(known)}"
+            )
     return value
 
 
@@ -253,8 +254,9 @@ def build(raw: dict) -> Programme:
     """Validate a merged configuration dict into a Programme."""
     unknown_sections = set(raw) - set(SECTIONS)
     if unknown_sections:
-        raise ConfigError(f"unknown section(s) {', '.join(sorted(map(str, unknown_sections)))}; "
-                          f"known: {', '.join(SECTIONS)}")
+        raise ConfigError(
+            f"unknown section(s) {', '.join(sorted(map(str, unknown_sections)))}; known: {', '.join(SECTIONS)}"
+        )
     lib = _table(raw.get("library", {}), "library", ("name_th", "name_en", "timezone"))
     tzname = _str(lib.get("timezone", "Asia/Bangkok"), "library.timezone")
     try:
@@ -267,8 +269,11 @@ def build(raw: dict) -> Programme:
         raise ConfigError(f"hours: unknown key(s) {', '.join(sorted(unknown_days))}; use mon..sun or default")
     default = _hours(hours_raw.get("default", "08:00-22:00"), "hours.default")
     hours = {i: (_hours(hours_raw[d], f"hours.{d}") if d in hours_raw else default) for i, d in enumerate(WEEKDAYS)}
-    rules = _table(raw.get("rules", {}), "rules",
-                   ("max_tap_age_days", "future_tolerance_s", "signup_fee_baht", "card_replacement_fee_baht"))
+    rules = _table(
+        raw.get("rules", {}),
+        "rules",
+        ("max_tap_age_days", "future_tolerance_s", "signup_fee_baht", "card_replacement_fee_baht"),
+    )
     acts_raw = raw.get("activities", {})
     if not isinstance(acts_raw, dict):
         raise ConfigError("activities must be a table")
@@ -277,14 +282,19 @@ def build(raw: dict) -> Programme:
         if needed not in activities:
             raise ConfigError(f"activities.{needed} is required")
     tiers_raw = _table(raw.get("tiers", {}), "tiers")
-    tiers = {code: {"th": _str(_table(t, f"tiers.{code}").get("th"), f"tiers.{code}.th"),
-                    "en": _str(t.get("en"), f"tiers.{code}.en")}
-             for code, t in tiers_raw.items()}
+    tiers = {
+        code: {
+            "th": _str(_table(t, f"tiers.{code}").get("th"), f"tiers.{code}.th"),
+            "en": _str(t.get("en"), f"tiers.{code}.en"),
+        }
+        for code, t in tiers_raw.items()
+    }
     if set(tiers) != {"silver", "gold"}:
         raise ConfigError("tiers must define exactly silver and gold")
     priv = _table(raw.get("privileges", {}), "privileges", ("borrow", "fine_discount", "locker", "study_room"))
-    borrow, fine, locker, room = (_table(priv.get(k, {}), f"privileges.{k}")
-                                  for k in ("borrow", "fine_discount", "locker", "study_room"))
+    borrow, fine, locker, room = (
+        _table(priv.get(k, {}), f"privileges.{k}") for k in ("borrow", "fine_discount", "locker", "study_room")
+    )
     normal = _table(borrow.get("normal", {}), "privileges.borrow.normal")
     rewards = {}
     for code, r in _table(raw.get("rewards", {}), "rewards").items():
@@ -292,7 +302,9 @@ def build(raw: dict) -> Programme:
         if not CODE_RE.match(code) or not isinstance(r, dict):
             raise ConfigError(f"{w}: bad reward")
         rewards[code] = Reward(
-            code=code, th=_str(r.get("th"), f"{w}.th"), en=_str(r.get("en"), f"{w}.en"),
+            code=code,
+            th=_str(r.get("th"), f"{w}.th"),
+            en=_str(r.get("en"), f"{w}.en"),
             points=_int(r["points"], f"{w}.points", 1) if "points" in r else None,
             step_points=_int(r["step_points"], f"{w}.step_points", 1) if "step_points" in r else None,
             step_baht=_int(r["step_baht"], f"{w}.step_baht", 1) if "step_baht" in r else None,
@@ -315,8 +327,10 @@ def build(raw: dict) -> Programme:
         tiers=tiers,
         activities=activities,
         partners=tuple(shops),
-        borrow_normal={"books": _int(normal.get("books", 10), "privileges.borrow.normal.books"),
-                       "loan_days": _int(normal.get("loan_days", 10), "privileges.borrow.normal.loan_days")},
+        borrow_normal={
+            "books": _int(normal.get("books", 10), "privileges.borrow.normal.books"),
+            "loan_days": _int(normal.get("loan_days", 10), "privileges.borrow.normal.loan_days"),
+        },
         borrow_levels=_levels(borrow.get("levels"), "privileges.borrow", ("books", "loan_days")),
         fine_step_points=_int(fine.get("step_points", 25), "privileges.fine_discount.step_points", 1),
         fine_step_baht=_int(fine.get("step_baht", 5), "privileges.fine_discount.step_baht", 1),

@@ -7,7 +7,7 @@ No I/O. The store enforces "at most once" with a UNIQUE key built from
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from .config import Activity, Programme
 
@@ -40,8 +40,14 @@ class RuleError(ValueError):
         self.template, self.values = template, values
 
 
-def message(outcome: str, *, points: int = 0, balance: int | None = None, activity: Activity | None = None,
-            reason: str | None = None) -> dict:
+def message(
+    outcome: str,
+    *,
+    points: int = 0,
+    balance: int | None = None,
+    activity: Activity | None = None,
+    reason: str | None = None,
+) -> dict:
     """Thai and English text for an outcome."""
     th, en = MESSAGES[outcome]
     values = {
@@ -134,7 +140,7 @@ def semester_of(day: date, prog: Programme) -> tuple[str, date, date]:
 class Decision:
     """What the rules say about a tap before the store tries to credit it."""
 
-    outcome: str            # credited (tentatively) or a refusal
+    outcome: str  # credited (tentatively) or a refusal
     activity: Activity | None = None
     day: date | None = None
     item: str = ""
@@ -157,9 +163,20 @@ def device_activity(kind: str, direction: str | None, configured: str | None) ->
     return None
 
 
-def decide_tap(*, prog: Programme, device_kind: str, device_direction: str | None, device_activity_code: str | None,
-               card_status: str | None, member_status: str | None, valid_until: date | None,
-               at: datetime, clock_ok: bool, received: datetime, item: str = "") -> Decision:
+def decide_tap(
+    *,
+    prog: Programme,
+    device_kind: str,
+    device_direction: str | None,
+    device_activity_code: str | None,
+    card_status: str | None,
+    member_status: str | None,
+    valid_until: date | None,
+    at: datetime,
+    clock_ok: bool,
+    received: datetime,
+    item: str = "",
+) -> Decision:
     """Decide a tap from a device, given the card's and member's state.
 
     ``card_status`` is None for an unknown card.
@@ -241,8 +258,14 @@ def privileges(balance: int, prog: Programme) -> dict:
     locker = _level(prog.locker_levels, balance)
     room = _level(prog.room_levels, balance)
     usable, baht = fine_discount(balance, prog)
-    thresholds = sorted({lvl.points for table in (prog.borrow_levels, prog.locker_levels, prog.room_levels)
-                         for lvl in table if lvl.points > balance})
+    thresholds = sorted(
+        {
+            lvl.points
+            for table in (prog.borrow_levels, prog.locker_levels, prog.room_levels)
+            for lvl in table
+            if lvl.points > balance
+        }
+    )
     nxt = None
     if thresholds:
         target = thresholds[0]
@@ -259,10 +282,18 @@ def privileges(balance: int, prog: Programme) -> dict:
         if rm and rm is not room:
             unlocks_th.append(f"ห้องค้นคว้า {rm.values['hours']} ชม.")
             unlocks_en.append(f"study room {rm.values['hours']} h")
-        reached = [lvl.points for table in (prog.borrow_levels, prog.locker_levels, prog.room_levels)
-                   for lvl in table if lvl.points <= balance]
-        nxt = {"points": target, "needed": target - balance, "from": max(reached, default=0),
-               "unlocks": {"th": ", ".join(unlocks_th), "en": ", ".join(unlocks_en)}}
+        reached = [
+            lvl.points
+            for table in (prog.borrow_levels, prog.locker_levels, prog.room_levels)
+            for lvl in table
+            if lvl.points <= balance
+        ]
+        nxt = {
+            "points": target,
+            "needed": target - balance,
+            "from": max(reached, default=0),
+            "unlocks": {"th": ", ".join(unlocks_th), "en": ", ".join(unlocks_en)},
+        }
     return {
         "borrow": {"books": books, "loan_days": loan_days or None, "loan": loan},
         "locker_days": locker.values["days"] if locker else prog.locker_normal_days,
@@ -275,4 +306,4 @@ def privileges(balance: int, prog: Programme) -> dict:
 
 def utc(when: datetime) -> datetime:
     """An aware datetime in UTC."""
-    return when.astimezone(timezone.utc)
+    return when.astimezone(UTC)

@@ -48,7 +48,7 @@ from server.services.reads import Reads
 from server.services.taps import Taps
 from server.store import utcnow
 
-__all__ = ["Services", "bootstrap", "ServiceError", "NotFound", "Message", "ImportReport", "GROUPS"]
+__all__ = ["GROUPS", "ImportReport", "Message", "NotFound", "ServiceError", "Services", "bootstrap"]
 
 
 @dataclass
@@ -74,6 +74,14 @@ def bootstrap(prog: Programme, clock=utcnow) -> Services:
     """Wire the service layer for one process (tests pass a fake ``clock``)."""
     ledger = Ledger(prog, clock)
     devices = Devices(ledger)
-    return Services(prog=prog, clock=clock, ledger=ledger, members=Members(ledger), devices=devices,
-                    taps=Taps(ledger, devices), points=Points(ledger), attendance=Attendance(ledger),
-                    reads=Reads(ledger))
+    return Services(
+        prog=prog,
+        clock=clock,
+        ledger=ledger,
+        members=Members(ledger),
+        devices=devices,
+        taps=Taps(ledger, devices),
+        points=Points(ledger),
+        attendance=Attendance(ledger),
+        reads=Reads(ledger),
+    )

@@ -34,9 +34,9 @@ MAX_TEXT = 5_000_000
 class ImportReport:
     """What an attendance import did, row by row."""
 
-    credited: list = field(default_factory=list)   # (line, member_id, entry_id)
-    already: list = field(default_factory=list)    # (line, member_id)
-    errors: list = field(default_factory=list)     # (line, message)
+    credited: list = field(default_factory=list)  # (line, member_id, entry_id)
+    already: list = field(default_factory=list)  # (line, member_id)
+    errors: list = field(default_factory=list)  # (line, message)
 
     def to_dict(self) -> dict:
         """JSON-friendly form."""
@@ -50,8 +50,10 @@ class ImportReport:
         """One row per line, in file order, as an upload keeps them (reasons as template and values)."""
         with_member = [r[1] for r in self.credited] + [r[1] for r in self.already]
         names = {m.id: m.name for m in Member.select(Member.id, Member.name).where(Member.id.in_(with_member))}
-        rows = [{"line": ln, "member": m, "name": names.get(m), "result": "credited", "entry": e}
-                for ln, m, e in self.credited]
+        rows = [
+            {"line": ln, "member": m, "name": names.get(m), "result": "credited", "entry": e}
+            for ln, m, e in self.credited
+        ]
         rows += [{"line": ln, "member": m, "name": names.get(m), "result": "already"} for ln, m in self.already]
         rows += [{"line": ln, "result": "error", "error": msg, **_why(msg)} for ln, msg in self.errors]
         return sorted(rows, key=lambda r: r["line"])
@@ -62,8 +64,12 @@ def _why(msg) -> dict:
     if getattr(msg, "template", None) is None:
         return {}
     plain = (str, int, float, bool, type(None))
-    return {"why": {"template": msg.template,
-                    "values": {k: v if isinstance(v, plain) else str(v) for k, v in msg.values.items()}}}
+    return {
+        "why": {
+            "template": msg.template,
+            "values": {k: v if isinstance(v, plain) else str(v) for k, v in msg.values.items()},
+        }
+    }
 
 
 def event_time(ev: Event) -> str:
@@ -103,13 +109,13 @@ class Attendance:
             self.ledger.audit(actor, "event.add", ev.id, name=name, activity=activity, day=when.isoformat())
         return ev
 
-    def preview_upload(self, ev: Event, filename: str, text: str, *, created_by: str,
-                       actor: str = "system") -> Upload:
+    def preview_upload(self, ev: Event, filename: str, text: str, *, created_by: str, actor: str = "system") -> Upload:
         """Check a registration list without crediting it, and keep it for :meth:`credit_upload`."""
         report = self.import_csv(text, ev.activity, ev.name, day=event_time(ev), actor=actor, dry_run=True)
         with unit_of_work():
-            return Upload.create(event=ev, filename=filename[:200], text=text, preview=report.rows(),
-                                 created_by=created_by)
+            return Upload.create(
+                event=ev, filename=filename[:200], text=text, preview=report.rows(), created_by=created_by
+            )
 
     def credit_upload(self, ev: Event, up: Upload, *, actor: str = "system") -> ImportReport:
         """Credit a previewed list once; the accrual key makes a second credit a no-op anyway."""
@@ -122,8 +128,9 @@ class Attendance:
 
     # ------------------------------------------------------------------ the import itself
 
-    def import_csv(self, text: str, activity: str, event: str, *, day=None, actor: str = "system",
-                   dry_run: bool = False) -> ImportReport:
+    def import_csv(
+        self, text: str, activity: str, event: str, *, day=None, actor: str = "system", dry_run: bool = False
+    ) -> ImportReport:
         """Credit an event's registration list (CSV of card UIDs or member ids); see the module docstring."""
         act = self.prog.activities.get(activity)
         if act is None:
@@ -148,16 +155,35 @@ class Attendance:
                             raise ServiceError("member %(id)s is listed twice", id=m.id)
                         seen.add(m.id)
                         members.check_active(m, event_day)
-                        if Card.select().where((Card.member == m.id) & (Card.status == "active")).count() == 0 \
-                                and not re.fullmatch(r"\d{1,7}", value):
+                        if Card.select().where(
+                            (Card.member == m.id) & (Card.status == "active")
+                        ).count() == 0 and not re.fullmatch(r"\d{1,7}", value):
                             raise ServiceError("card %(card)s is blocked", card=value)
                         if dry_run:
-                            exists = Accrual.get_or_none((Accrual.member == m.id) & (Accrual.activity == activity)
-                                                         & (Accrual.day == key[0]) & (Accrual.item == key[1]))
-                            (report.already.append((line, m.id)) if exists else report.credited.append((line, m.id, None)))
+                            exists = Accrual.get_or_none(
+                                (Accrual.member == m.id)
+                                & (Accrual.activity == activity)
+                                & (Accrual.day == key[0])
+                                & (Accrual.item == key[1])
+                            )
+                            (
+                                report.already.append((line, m.id))
+                                if exists
+                                else report.credited.append((line, m.id, None))
+                            )
                             continue
-                        entry = self.ledger.credit(m.id, activity, act.points, event_day, when, source="import",
-                                                   item=event, actor=actor, ref=f"import:{event}"[:160], key=key)
+                        entry = self.ledger.credit(
+                            m.id,
+                            activity,
+                            act.points,
+                            event_day,
+                            when,
+                            source="import",
+                            item=event,
+                            actor=actor,
+                            ref=f"import:{event}"[:160],
+                            key=key,
+                        )
                         if entry is None:
                             report.already.append((line, m.id))
                         else:
@@ -165,8 +191,15 @@ class Attendance:
                 except ServiceError as exc:
                     report.errors.append((line, exc.message))
             if not dry_run:
-                self.ledger.audit(actor, "points.import", event, activity=activity, credited=len(report.credited),
-                                  already=len(report.already), errors=len(report.errors))
+                self.ledger.audit(
+                    actor,
+                    "points.import",
+                    event,
+                    activity=activity,
+                    credited=len(report.credited),
+                    already=len(report.already),
+                    errors=len(report.errors),
+                )
         return report
 
 
@@ -180,8 +213,9 @@ def _rows(text: str, report: ImportReport) -> list[tuple[int, str]]:
     try:
         numbered = list(enumerate(reader, start=1))
     except csv.Error as exc:  # e.g. a field over csv.field_size_limit(), or a NUL byte
-        raise ServiceError("attendance file is not valid CSV (line %(line)s): %(error)s", line=reader.line_num,
-                           error=str(exc)) from None
+        raise ServiceError(
+            "attendance file is not valid CSV (line %(line)s): %(error)s", line=reader.line_num, error=str(exc)
+        ) from None
     for n, row in numbered:
         cells = [c.strip() for c in row]
         if not any(cells):
@@ -193,8 +227,9 @@ def _rows(text: str, report: ImportReport) -> list[tuple[int, str]]:
                     column = i
                     break
             else:
-                report.errors.append((n, Message("header has no uid/card/member_id column: %(header)s",
-                                                  header=",".join(cells)[:80])))
+                report.errors.append(
+                    (n, Message("header has no uid/card/member_id column: %(header)s", header=",".join(cells)[:80]))
+                )
                 return []
             continue
         if column >= len(cells) or not cells[column]:

@@ -56,20 +56,33 @@ class Devices:
     def _check(self, kind, direction, activity, settings) -> dict:
         """Refuse a bad kind, direction or activity; the settings checked by ``broker.settings``."""
         if kind not in contract.DEVICE_KINDS:
-            raise ServiceError("kind must be one of %(kinds)s, got %(kind)r", kinds=", ".join(contract.DEVICE_KINDS),
-                               kind=kind)
+            raise ServiceError(
+                "kind must be one of %(kinds)s, got %(kind)r", kinds=", ".join(contract.DEVICE_KINDS), kind=kind
+            )
         if direction not in (None, "in", "out"):
             raise ServiceError("direction must be in or out, got %(direction)r", direction=direction)
         if activity is not None and activity not in self.prog.activities:
-            raise ServiceError("unknown activity %(activity)r; known: %(known)s", activity=activity,
-                               known=", ".join(sorted(self.prog.activities)))
+            raise ServiceError(
+                "unknown activity %(activity)r; known: %(known)s",
+                activity=activity,
+                known=", ".join(sorted(self.prog.activities)),
+            )
         try:
             return device_settings.check(kind, settings or {})
         except device_settings.SettingError as exc:
             raise ServiceError.of(exc) from None
 
-    def add(self, device_id: str, kind: str, *, direction: str | None = None, activity: str | None = None,
-            location: str | None = None, settings: dict | None = None, actor: str = "system") -> Device:
+    def add(
+        self,
+        device_id: str,
+        kind: str,
+        *,
+        direction: str | None = None,
+        activity: str | None = None,
+        location: str | None = None,
+        settings: dict | None = None,
+        actor: str = "system",
+    ) -> Device:
         """Register a gate, kiosk or counter reader."""
         try:
             contract.check_device_id(device_id)
@@ -81,8 +94,17 @@ class Devices:
         with unit_of_work():
             if Device.get_or_none(Device.id == device_id):
                 raise ServiceError("device %(id)s already exists", id=device_id)
-            d = Device.create(id=device_id, kind=kind, direction=direction, activity=activity, location=location,
-                              settings=settings, revision=1, created_at=self.clock(), updated_at=self.clock())
+            d = Device.create(
+                id=device_id,
+                kind=kind,
+                direction=direction,
+                activity=activity,
+                location=location,
+                settings=settings,
+                revision=1,
+                created_at=self.clock(),
+                updated_at=self.clock(),
+            )
             self.ledger.audit(actor, "device.add", device_id, kind=kind, direction=direction, activity=activity)
         self._cache.pop(device_id, None)
         return d
@@ -109,7 +131,8 @@ class Devices:
                     settings[key] = value
             settings = self._check(fields["kind"], fields["direction"], fields["activity"], settings)
             Device.update(**fields, settings=settings, revision=Device.revision + 1, updated_at=self.clock()).where(
-                Device.id == device_id).execute()
+                Device.id == device_id
+            ).execute()
             self.ledger.audit(actor, "device.set", device_id, **{k: str(v) for k, v in changes.items()})
         self._cache.pop(device_id, None)
         return Device.get_by_id(device_id)
@@ -131,18 +154,30 @@ class Devices:
         stored = dict(d.settings or {})
         dropped = sorted(set(stored) - known)
         if dropped:
-            log.warning("device %s: stored settings %s are not settings of a %s; not published",
-                        d.id, ", ".join(dropped), d.kind)
+            log.warning(
+                "device %s: stored settings %s are not settings of a %s; not published",
+                d.id,
+                ", ".join(dropped),
+                d.kind,
+            )
         server = {}
         if any(s.key == "library" for s in device_settings.for_kind(d.kind, "server")):
             server["library"] = {"th": self.prog.name_th, "en": self.prog.name_en, "timezone": self.prog.timezone}
             days = device_settings.WEEKDAYS
-            server["hours"] = {days[i]: ("closed" if h.closed else f"{h.open:%H:%M}-{h.close:%H:%M}")
-                               for i, h in self.prog.hours.items()}
+            server["hours"] = {
+                days[i]: ("closed" if h.closed else f"{h.open:%H:%M}-{h.close:%H:%M}")
+                for i, h in self.prog.hours.items()
+            }
         settings = device_settings.effective(d.kind, {k: v for k, v in stored.items() if k in known}, server)
-        return DeviceConfig(device_id=d.id, kind=d.kind, direction=d.direction,
-                            activity=rules.device_activity(d.kind, d.direction, d.activity), location=d.location,
-                            settings=settings, revision=d.revision)
+        return DeviceConfig(
+            device_id=d.id,
+            kind=d.kind,
+            direction=d.direction,
+            activity=rules.device_activity(d.kind, d.direction, d.activity),
+            location=d.location,
+            settings=settings,
+            revision=d.revision,
+        )
 
     def configs_to_publish(self, everything: bool = False) -> list[tuple[DeviceConfig, int]]:
         """Configs changed since last published (or every device's), with their revisions."""
@@ -156,7 +191,8 @@ class Devices:
         """Remember that a config revision reached the broker."""
         with unit_of_work():
             Device.update(published_revision=revision).where(
-                (Device.id == device_id) & (Device.published_revision < revision)).execute()
+                (Device.id == device_id) & (Device.published_revision < revision)
+            ).execute()
 
     def allowlist_version(self, today: date | None = None) -> int:
         """Changes with every card/member change and every day (memberships expire)."""
@@ -167,19 +203,29 @@ class Devices:
         """Valid card UIDs for offline decisions, versioned."""
         today = self.ledger.today()
         with read_unit():
-            uids = (Card.select(Card.uid).join(Member)
-                    .where((Card.status == "active") & (Member.status == "active")
-                           & (Member.valid_until.is_null() | (Member.valid_until >= today))))
-            return Allowlist(version=self.allowlist_version(today), uids=frozenset(c.uid for c in uids),
-                             generated_at=self.clock())
+            uids = (
+                Card.select(Card.uid)
+                .join(Member)
+                .where(
+                    (Card.status == "active")
+                    & (Member.status == "active")
+                    & (Member.valid_until.is_null() | (Member.valid_until >= today))
+                )
+            )
+            return Allowlist(
+                version=self.allowlist_version(today), uids=frozenset(c.uid for c in uids), generated_at=self.clock()
+            )
 
     # ------------------------------------------------------------------ what devices report
 
     def record_status(self, device_id: str, status: Status) -> bool:
         """Remember a device's latest retained status; False for unknown devices."""
         with unit_of_work():
-            n = Device.update(state=status.state, last_seen=self.clock(), status=status.to_dict()).where(
-                Device.id == device_id).execute()
+            n = (
+                Device.update(state=status.state, last_seen=self.clock(), status=status.to_dict())
+                .where(Device.id == device_id)
+                .execute()
+            )
         return n == 1
 
     def record_feedback(self, device_id: str, fb: Feedback) -> bool:
@@ -190,8 +236,14 @@ class Devices:
                 if fb.uid:
                     card = Card.get_or_none(Card.uid == fb.uid)
                     member = card.member_id if card else None
-                store.Feedback.create(device=device_id, feedback_id=fb.feedback_id, rating=fb.rating, at=fb.at,
-                                      member=member, received_at=self.clock())
+                store.Feedback.create(
+                    device=device_id,
+                    feedback_id=fb.feedback_id,
+                    rating=fb.rating,
+                    at=fb.at,
+                    member=member,
+                    received_at=self.clock(),
+                )
             return True
         except pw.IntegrityError:
             return False

@@ -34,18 +34,47 @@ class Ledger:
 
     def audit(self, actor: str, action: str, target=None, **detail) -> None:
         """Record who did what (inside the caller's transaction)."""
-        Audit.create(actor=actor or "system", action=action, target=None if target is None else str(target)[:120],
-                     detail=detail or None, at=self.clock())
+        Audit.create(
+            actor=actor or "system",
+            action=action,
+            target=None if target is None else str(target)[:120],
+            detail=detail or None,
+            at=self.clock(),
+        )
 
-    def credit(self, member_id: int, activity_code: str, points: int, day: date, at: datetime, *, source: str,
-               item: str = "", device: str | None = None, ref: str | None = None, note: str | None = None,
-               actor: str | None = None, key: tuple | None = None) -> LedgerEntry | None:
+    def credit(
+        self,
+        member_id: int,
+        activity_code: str,
+        points: int,
+        day: date,
+        at: datetime,
+        *,
+        source: str,
+        item: str = "",
+        device: str | None = None,
+        ref: str | None = None,
+        note: str | None = None,
+        actor: str | None = None,
+        key: tuple | None = None,
+    ) -> LedgerEntry | None:
         """Append an entry (and its accrual key) and move the cached balance; None if the key exists."""
         try:
             with db.atomic():
-                entry = LedgerEntry.create(member=member_id, activity=activity_code, points=points, day=day,
-                                           item=item or "", at=at, source=source, device=device, ref=ref,
-                                           note=note, actor=actor, created_at=self.clock())
+                entry = LedgerEntry.create(
+                    member=member_id,
+                    activity=activity_code,
+                    points=points,
+                    day=day,
+                    item=item or "",
+                    at=at,
+                    source=source,
+                    device=device,
+                    ref=ref,
+                    note=note,
+                    actor=actor,
+                    created_at=self.clock(),
+                )
                 if key is not None:
                     Accrual.create(member=member_id, activity=activity_code, day=key[0], item=key[1], entry=entry)
         except pw.IntegrityError:
@@ -55,8 +84,11 @@ class Ledger:
 
     def debit(self, member_id: int, points: int) -> None:
         """Take points off the cached balance, atomically refusing to go below zero."""
-        n = (Member.update(balance=Member.balance - points, updated_at=self.clock())
-             .where((Member.id == member_id) & (Member.balance >= points)).execute())
+        n = (
+            Member.update(balance=Member.balance - points, updated_at=self.clock())
+            .where((Member.id == member_id) & (Member.balance >= points))
+            .execute()
+        )
         if n != 1:
             bal = Member.get_by_id(member_id).balance
             raise ServiceError("balance %(balance)s is less than %(points)s points", balance=bal, points=points)
@@ -69,8 +101,11 @@ class Ledger:
     @staticmethod
     def ledger_sum(member_id: int) -> int:
         """The member's balance recomputed from the ledger (audits the cache)."""
-        return LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0)).where(
-            LedgerEntry.member == member_id).scalar()
+        return (
+            LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0))
+            .where(LedgerEntry.member == member_id)
+            .scalar()
+        )
 
     def time_of(self, at) -> datetime:
         """A time staff typed (ISO-8601, or a date meaning its noon), in the library's zone when naive."""
@@ -94,15 +129,34 @@ class Ledger:
         label = act.label if act else catalogue.entry_label(e.activity)
         if e.source == "void":
             label = catalogue.void_label(label)
-        return {"id": e.id, "member": e.member_id, "at": contract.format_time(e.at), "day": e.day.isoformat(),
-                "activity": e.activity, "label": label, "item": e.item or None, "points": e.points,
-                "voided": voided, "void_of": e.void_of_id, "source": e.source, "device": e.device, "note": e.note,
-                "actor": e.actor}
+        return {
+            "id": e.id,
+            "member": e.member_id,
+            "at": contract.format_time(e.at),
+            "day": e.day.isoformat(),
+            "activity": e.activity,
+            "label": label,
+            "item": e.item or None,
+            "points": e.points,
+            "voided": voided,
+            "void_of": e.void_of_id,
+            "source": e.source,
+            "device": e.device,
+            "note": e.note,
+            "actor": e.actor,
+        }
 
     def history(self, member_id: int, limit: int = 20) -> list[dict]:
         """The member's latest entries, newest first, with voided ones marked."""
-        rows = list(LedgerEntry.select().where(LedgerEntry.member == member_id)
-                    .order_by(LedgerEntry.id.desc()).limit(limit))
-        voided = {e.void_of_id for e in LedgerEntry.select(LedgerEntry.void_of).where(
-            LedgerEntry.void_of.in_([r.id for r in rows]))} if rows else set()
+        rows = list(
+            LedgerEntry.select().where(LedgerEntry.member == member_id).order_by(LedgerEntry.id.desc()).limit(limit)
+        )
+        voided = (
+            {
+                e.void_of_id
+                for e in LedgerEntry.select(LedgerEntry.void_of).where(LedgerEntry.void_of.in_([r.id for r in rows]))
+            }
+            if rows
+            else set()
+        )
         return [self.entry_dict(r, voided=r.id in voided) for r in rows]

@@ -104,13 +104,24 @@ class Members:
         if name is not None and (not name.strip() or len(name) > 200):
             raise ServiceError("name must be 1-200 characters")
         if tier is not None and tier not in self.prog.tiers:
-            raise ServiceError("tier must be one of %(tiers)s, got %(tier)r", tiers=", ".join(self.prog.tiers),
-                               tier=tier)
+            raise ServiceError(
+                "tier must be one of %(tiers)s, got %(tier)r", tiers=", ".join(self.prog.tiers), tier=tier
+            )
         if group is not None and group not in GROUPS:
             raise ServiceError("group must be one of %(groups)s, got %(group)r", groups=", ".join(GROUPS), group=group)
 
-    def add(self, name: str, card: str, *, tier: str = "silver", group: str | None = None,
-            valid_until=None, staff: bool = False, email: str | None = None, actor: str = "system") -> Member:
+    def add(
+        self,
+        name: str,
+        card: str,
+        *,
+        tier: str = "silver",
+        group: str | None = None,
+        valid_until=None,
+        staff: bool = False,
+        email: str | None = None,
+        actor: str = "system",
+    ) -> Member:
         """Enrol a member with a card: records the joining fee and credits the sign-up points."""
         self._check_fields(tier, group, name)
         uid = card_uid(card)
@@ -121,12 +132,28 @@ class Members:
         with unit_of_work():
             if Card.get_or_none(Card.uid == uid):
                 raise ServiceError("card %(uid)s already belongs to a member", uid=uid)
-            m = Member.create(name=name.strip(), tier=tier, group=group, valid_until=until, staff=staff, email=email,
-                              created_at=now, updated_at=now)
+            m = Member.create(
+                name=name.strip(),
+                tier=tier,
+                group=group,
+                valid_until=until,
+                staff=staff,
+                email=email,
+                created_at=now,
+                updated_at=now,
+            )
             Card.create(uid=uid, member=m, issued_at=now)
             Fee.create(member=m, kind="joining", baht=self.prog.signup_fee_baht, actor=actor, at=now)
-            self.ledger.credit(m.id, "signup", signup.points, day, now, source="signup", actor=actor,
-                               key=rules.accrual_key(signup, day))
+            self.ledger.credit(
+                m.id,
+                "signup",
+                signup.points,
+                day,
+                now,
+                source="signup",
+                actor=actor,
+                key=rules.accrual_key(signup, day),
+            )
             store.bump("allowlist")
             self.ledger.audit(actor, "member.add", m.id, name=m.name, card=uid, tier=tier)
         return Member.get_by_id(m.id)
@@ -150,8 +177,11 @@ class Members:
         """Change name, tier, group, valid_until, status, staff, email or pin."""
         unknown = set(fields) - MEMBER_FIELDS
         if unknown:
-            raise ServiceError("unknown member field(s): %(fields)s; known: %(known)s",
-                               fields=", ".join(sorted(unknown)), known=", ".join(sorted(MEMBER_FIELDS)))
+            raise ServiceError(
+                "unknown member field(s): %(fields)s; known: %(known)s",
+                fields=", ".join(sorted(unknown)),
+                known=", ".join(sorted(MEMBER_FIELDS)),
+            )
         self._check_fields(fields.get("tier"), fields.get("group"), fields.get("name"))
         if "status" in fields and fields["status"] not in ("active", "blocked"):
             raise ServiceError("status must be active or blocked")
@@ -175,8 +205,9 @@ class Members:
                 changes["updated_at"] = self.clock()
                 Member.update(**changes).where(Member.id == m.id).execute()
                 store.bump("allowlist")
-            self.ledger.audit(actor, "member.set", m.id,
-                              **{k: ("***" if k == "pin" else str(v)) for k, v in fields.items()})
+            self.ledger.audit(
+                actor, "member.set", m.id, **{k: ("***" if k == "pin" else str(v)) for k, v in fields.items()}
+            )
         return Member.get_by_id(m.id)
 
     def replace_card(self, ref, new_card: str, actor: str = "system") -> Member:
@@ -189,10 +220,17 @@ class Members:
                 raise ServiceError("card %(uid)s is already in use", uid=uid)
             old = [c.uid for c in Card.select().where((Card.member == m.id) & (Card.status == "active"))]
             Card.update(status="blocked", blocked_at=now, reason=f"replaced by {uid}").where(
-                (Card.member == m.id) & (Card.status == "active")).execute()
+                (Card.member == m.id) & (Card.status == "active")
+            ).execute()
             Card.create(uid=uid, member=m, issued_at=now)
-            Fee.create(member=m, kind="card_replacement", baht=self.prog.card_replacement_fee_baht, actor=actor, at=now,
-                       note=f"replaces {', '.join(old) or '-'}")
+            Fee.create(
+                member=m,
+                kind="card_replacement",
+                baht=self.prog.card_replacement_fee_baht,
+                actor=actor,
+                at=now,
+                note=f"replaces {', '.join(old) or '-'}",
+            )
             store.bump("allowlist")
             self.ledger.audit(actor, "card.replace", m.id, new=uid, old=old)
         return m

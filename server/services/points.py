@@ -37,8 +37,17 @@ class Points:
         """The activities staff may credit by hand (the console's credit form)."""
         return [a for code, a in self.prog.activities.items() if code not in NOT_BY_HAND]
 
-    def award(self, ref, activity: str, *, item: str | None = None, at=None, actor: str = "system",
-              source: str = "admin", ref_key: str | None = None) -> tuple[str, LedgerEntry | None]:
+    def award(
+        self,
+        ref,
+        activity: str,
+        *,
+        item: str | None = None,
+        at=None,
+        actor: str = "system",
+        source: str = "admin",
+        ref_key: str | None = None,
+    ) -> tuple[str, LedgerEntry | None]:
         """Credit a counter/event activity to a member under the same limits; (outcome, entry).
 
         ``source="admin"`` is staff crediting by hand (console, API, CLI): it refuses the
@@ -47,8 +56,11 @@ class Points:
         """
         act = self.prog.activity(activity) if activity in self.prog.activities else None
         if act is None:
-            raise ServiceError("unknown activity %(activity)r; known: %(known)s", activity=activity,
-                               known=", ".join(sorted(self.prog.activities)))
+            raise ServiceError(
+                "unknown activity %(activity)r; known: %(known)s",
+                activity=activity,
+                known=", ".join(sorted(self.prog.activities)),
+            )
         if activity == "signup":
             raise ServiceError("sign-up points are credited by member add")
         if source == "admin" and activity in NOT_BY_HAND:
@@ -57,8 +69,9 @@ class Points:
         if when > self.clock() + timedelta(seconds=self.prog.future_tolerance_s):
             raise ServiceError("cannot award points in the future")
         if activity == "partner_purchase" and item and self.prog.partners and item not in self.prog.partners:
-            raise ServiceError("unknown partner shop %(shop)r; known: %(known)s", shop=item,
-                               known=", ".join(self.prog.partners))
+            raise ServiceError(
+                "unknown partner shop %(shop)r; known: %(known)s", shop=item, known=", ".join(self.prog.partners)
+            )
         day = rules.business_day(when, self.prog)
         try:
             key = rules.accrual_key(act, day, item or "")
@@ -67,14 +80,18 @@ class Points:
         with unit_of_work():
             m = members.find(ref)
             members.check_active(m, day)
-            entry = self.ledger.credit(m.id, act.code, act.points, day, when, source=source, item=item or "",
-                                       actor=actor, ref=ref_key, key=key)
+            entry = self.ledger.credit(
+                m.id, act.code, act.points, day, when, source=source, item=item or "", actor=actor, ref=ref_key, key=key
+            )
             if entry is not None:
-                self.ledger.audit(actor, "points.award", m.id, activity=activity, item=item, points=act.points,
-                                  entry=entry.id)
+                self.ledger.audit(
+                    actor, "points.award", m.id, activity=activity, item=item, points=act.points, entry=entry.id
+                )
         return ("credited" if entry else "limit_reached"), entry
 
-    def void(self, entry_id: int, reason: str, *, actor: str = "system", allow_negative: bool = False) -> list[LedgerEntry]:
+    def void(
+        self, entry_id: int, reason: str, *, actor: str = "system", allow_negative: bool = False
+    ) -> list[LedgerEntry]:
         """Reverse an entry (both legs of a transfer) with a reason; the original stays."""
         if not reason or not reason.strip():
             raise ServiceError("a reason is required to void an entry")
@@ -86,7 +103,9 @@ class Points:
                 raise ServiceError("entry %(id)s is itself a void", id=entry_id)
             legs = [orig]
             if orig.source == "transfer" and orig.ref:
-                legs = list(LedgerEntry.select().where((LedgerEntry.ref == orig.ref) & (LedgerEntry.source == "transfer")))
+                legs = list(
+                    LedgerEntry.select().where((LedgerEntry.ref == orig.ref) & (LedgerEntry.source == "transfer"))
+                )
             out = []
             for leg in legs:
                 if LedgerEntry.get_or_none(LedgerEntry.void_of == leg.id):
@@ -95,9 +114,20 @@ class Points:
                     self.ledger.debit(leg.member_id, leg.points)
                 else:
                     Member.update(balance=Member.balance - leg.points).where(Member.id == leg.member_id).execute()
-                rev = LedgerEntry.create(member=leg.member_id, activity=leg.activity, points=-leg.points, day=leg.day,
-                                         item=leg.item, at=self.clock(), source="void", void_of=leg.id,
-                                         note=reason.strip()[:300], actor=actor, ref=leg.ref, created_at=self.clock())
+                rev = LedgerEntry.create(
+                    member=leg.member_id,
+                    activity=leg.activity,
+                    points=-leg.points,
+                    day=leg.day,
+                    item=leg.item,
+                    at=self.clock(),
+                    source="void",
+                    void_of=leg.id,
+                    note=reason.strip()[:300],
+                    actor=actor,
+                    ref=leg.ref,
+                    created_at=self.clock(),
+                )
                 # the day's credit is gone, so the member may earn it again
                 Accrual.delete().where(Accrual.entry == leg.id).execute()
                 out.append(rev)
@@ -117,25 +147,50 @@ class Points:
                 raise ServiceError("cannot transfer points to the same member")
             members.check_active(dst, day)
             self.ledger.debit(src.id, points)
-            out_e = LedgerEntry.create(member=src.id, activity="transfer_out", points=-points, day=day, item=str(dst.id),
-                                       at=now, source="transfer", ref=ref, actor=actor, note=note, created_at=now)
+            out_e = LedgerEntry.create(
+                member=src.id,
+                activity="transfer_out",
+                points=-points,
+                day=day,
+                item=str(dst.id),
+                at=now,
+                source="transfer",
+                ref=ref,
+                actor=actor,
+                note=note,
+                created_at=now,
+            )
             Member.update(balance=Member.balance + points).where(Member.id == dst.id).execute()
-            in_e = LedgerEntry.create(member=dst.id, activity="transfer_in", points=points, day=day, item=str(src.id),
-                                      at=now, source="transfer", ref=ref, actor=actor, note=note, created_at=now)
+            in_e = LedgerEntry.create(
+                member=dst.id,
+                activity="transfer_in",
+                points=points,
+                day=day,
+                item=str(src.id),
+                at=now,
+                source="transfer",
+                ref=ref,
+                actor=actor,
+                note=note,
+                created_at=now,
+            )
             self.ledger.audit(actor, "points.transfer", src.id, to=dst.id, points=points)
         return out_e, in_e
 
-    def redeem(self, ref, reward: str, *, points: int | None = None, units: int | None = None,
-               actor: str = "system") -> dict:
+    def redeem(
+        self, ref, reward: str, *, points: int | None = None, units: int | None = None, actor: str = "system"
+    ) -> dict:
         """Spend points on a reward; returns what was given. Balance never goes below zero."""
         r = self.prog.rewards.get(reward)
         if r is None:
-            raise ServiceError("unknown reward %(reward)r; known: %(known)s", reward=reward,
-                               known=", ".join(sorted(self.prog.rewards)))
+            raise ServiceError(
+                "unknown reward %(reward)r; known: %(known)s", reward=reward, known=", ".join(sorted(self.prog.rewards))
+            )
         if r.step_points:  # fine discount: points in steps, value in baht
             if points is None:
-                raise ServiceError("%(reward)s needs --points (a multiple of %(step)s)", reward=reward,
-                                   step=r.step_points)
+                raise ServiceError(
+                    "%(reward)s needs --points (a multiple of %(step)s)", reward=reward, step=r.step_points
+                )
             try:
                 baht = rules.fine_discount_baht(points, self.prog)
             except rules.RuleError as exc:
@@ -147,18 +202,39 @@ class Points:
                 raise ServiceError("units must be 1-1000")
             cost, value = r.points * units, {"units": units}
             if points is not None and points != cost:
-                raise ServiceError("%(reward)s costs %(cost)s points for %(units)s unit(s), not %(points)s",
-                                   reward=reward, cost=cost, units=units, points=points)
+                raise ServiceError(
+                    "%(reward)s costs %(cost)s points for %(units)s unit(s), not %(points)s",
+                    reward=reward,
+                    cost=cost,
+                    units=units,
+                    points=points,
+                )
         now = self.clock()
         with unit_of_work():
             m = members.find(ref)
             if m.status != "active":
                 raise ServiceError("member %(id)s is blocked", id=m.id)
             self.ledger.debit(m.id, cost)
-            e = LedgerEntry.create(member=m.id, activity="redeem", points=-cost, day=rules.business_day(now, self.prog),
-                                   item=reward, at=now, source="redeem", actor=actor, created_at=now,
-                                   note=", ".join(f"{k}={v}" for k, v in value.items()))
+            e = LedgerEntry.create(
+                member=m.id,
+                activity="redeem",
+                points=-cost,
+                day=rules.business_day(now, self.prog),
+                item=reward,
+                at=now,
+                source="redeem",
+                actor=actor,
+                created_at=now,
+                note=", ".join(f"{k}={v}" for k, v in value.items()),
+            )
             self.ledger.audit(actor, "points.redeem", m.id, reward=reward, points=cost, **value)
             balance = self.ledger.balance(m.id)
-        return {"entry": e.id, "member": m.id, "reward": reward, "points": cost, **value,
-                "balance": balance, "label": {"th": r.th, "en": r.en}}
+        return {
+            "entry": e.id,
+            "member": m.id,
+            "reward": reward,
+            "points": cost,
+            **value,
+            "balance": balance,
+            "label": {"th": r.th, "en": r.en},
+        }

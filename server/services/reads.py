@@ -40,9 +40,15 @@ class Reads:
             return Answer(query.query_id, "unknown_card", message=rules.message("unknown_card"))
         member = Member.get_by_id(card.member_id)
         today = self.ledger.today()
-        summary = {"id": member.id, "name": member.name, "tier": member.tier, "group": member.group,
-                   "valid_until": member.valid_until.isoformat() if member.valid_until else None,
-                   "staff": bool(member.staff), "card": card.uid}
+        summary = {
+            "id": member.id,
+            "name": member.name,
+            "tier": member.tier,
+            "group": member.group,
+            "valid_until": member.valid_until.isoformat() if member.valid_until else None,
+            "staff": bool(member.staff),
+            "card": card.uid,
+        }
         if member.staff and member.pin_hash:
             # only to this kiosk (the broker ACL keeps answers private): it checks the PIN itself
             summary["pin_hash"] = member.pin_hash
@@ -52,9 +58,14 @@ class Reads:
         if member.valid_until and today > member.valid_until:
             return Answer(query.query_id, "expired", member=summary, message=rules.message("expired"))
         return Answer(
-            query_id=query.query_id, outcome="member", member=summary, balance=member.balance,
-            privileges=rules.privileges(member.balance, self.prog), history=self.ledger.history(member.id, 20),
-            stats=self.stats(member.id, today), message={"th": "", "en": ""},
+            query_id=query.query_id,
+            outcome="member",
+            member=summary,
+            balance=member.balance,
+            privileges=rules.privileges(member.balance, self.prog),
+            history=self.ledger.history(member.id, 20),
+            stats=self.stats(member.id, today),
+            message={"th": "", "en": ""},
         )
 
     def stats(self, member_id: int, today: date) -> dict:
@@ -62,7 +73,8 @@ class Reads:
         label, start, end = rules.semester_of(today, self.prog)
         earning = list(self.prog.activities)
         base = LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0)).where(
-            (LedgerEntry.member == member_id) & (LedgerEntry.activity.in_(earning)))
+            (LedgerEntry.member == member_id) & (LedgerEntry.activity.in_(earning))
+        )
         return {
             "earned_today": base.where(LedgerEntry.day == today).scalar(),
             "earned_semester": base.where(LedgerEntry.day.between(start, end)).scalar(),
@@ -81,11 +93,19 @@ class Reads:
         """A member as JSON, with cards (and optionally recent history)."""
         with read_unit():
             out = {
-                "id": m.id, "name": m.name, "group": m.group, "tier": m.tier,
-                "valid_until": m.valid_until.isoformat() if m.valid_until else None, "status": m.status,
-                "staff": bool(m.staff), "email": m.email, "balance": m.balance,
-                "cards": [{"uid": c.uid, "status": c.status, "issued_at": contract.format_time(c.issued_at)}
-                          for c in Card.select().where(Card.member == m.id).order_by(Card.issued_at)],
+                "id": m.id,
+                "name": m.name,
+                "group": m.group,
+                "tier": m.tier,
+                "valid_until": m.valid_until.isoformat() if m.valid_until else None,
+                "status": m.status,
+                "staff": bool(m.staff),
+                "email": m.email,
+                "balance": m.balance,
+                "cards": [
+                    {"uid": c.uid, "status": c.status, "issued_at": contract.format_time(c.issued_at)}
+                    for c in Card.select().where(Card.member == m.id).order_by(Card.issued_at)
+                ],
                 "created_at": contract.format_time(m.created_at),
             }
             if history:
@@ -96,6 +116,15 @@ class Reads:
     @staticmethod
     def device_dict(d: Device) -> dict:
         """A device as JSON."""
-        return {"id": d.id, "kind": d.kind, "direction": d.direction, "activity": d.activity, "location": d.location,
-                "settings": d.settings, "revision": d.revision, "state": d.state,
-                "last_seen": contract.format_time(d.last_seen) if d.last_seen else None, "status": d.status}
+        return {
+            "id": d.id,
+            "kind": d.kind,
+            "direction": d.direction,
+            "activity": d.activity,
+            "location": d.location,
+            "settings": d.settings,
+            "revision": d.revision,
+            "state": d.state,
+            "last_seen": contract.format_time(d.last_seen) if d.last_seen else None,
+            "status": d.status,
+        }

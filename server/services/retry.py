@@ -13,7 +13,8 @@ so it is never retried (the tap worker gives up on that one message, see
 from __future__ import annotations
 
 import logging
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import peewee as pw
 
@@ -43,8 +44,9 @@ def read_unit():
     return store.db.atomic()
 
 
-def retry(operation: Callable[[], T], *, pause: Callable[[float], bool],
-          what: str = "operation") -> tuple[bool, T | None]:
+def retry(
+    operation: Callable[[], T], *, pause: Callable[[float], bool], what: str = "operation"
+) -> tuple[bool, T | None]:
     """Run ``operation`` until it gets past infrastructure errors; ``(done, result)``.
 
     Between attempts it calls ``pause(delay)`` (0.2 s doubling to 10 s); ``pause``

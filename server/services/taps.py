@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from broker import contract
 from broker.contract import Tap, TapResult
@@ -77,8 +77,9 @@ class Taps:
         except Exception as exc:
             if is_infrastructure(exc):
                 raise
-            log.exception("tap %s from %s raised a bug; given up on (no result: the gate resends it)",
-                          tap.tap_id, device_id)
+            log.exception(
+                "tap %s from %s raised a bug; given up on (no result: the gate resends it)", tap.tap_id, device_id
+            )
             raise _TapFailed(index) from exc
 
     def _decide(self, device_id: str, tap: Tap, received: datetime) -> TapResult:
@@ -107,9 +108,16 @@ class Taps:
         act_code = device.activity
         per_item = act_code in self.prog.activities and self.prog.activities[act_code].limit == "per_item_per_day"
         decision = rules.decide_tap(
-            prog=self.prog, device_kind=device.kind, device_direction=device.direction,
-            device_activity_code=act_code, card_status=card_status, member_status=member_status,
-            valid_until=valid_until, at=tap.at, clock_ok=tap.clock_ok, received=received,
+            prog=self.prog,
+            device_kind=device.kind,
+            device_direction=device.direction,
+            device_activity_code=act_code,
+            card_status=card_status,
+            member_status=member_status,
+            valid_until=valid_until,
+            at=tap.at,
+            clock_ok=tap.clock_ok,
+            received=received,
             item=device.id if per_item else "",
         )
         outcome, points = decision.outcome, 0
@@ -120,25 +128,49 @@ class Taps:
                 outcome = "limit_reached"
             else:
                 now = _ts(self.clock())
-                entry_id = db.execute_sql(sql["entry"], (member_id, act.code, act.points, decision.day.isoformat(),
-                                                         decision.item, _ts(tap.at), device_id, tap.tap_id,
-                                                         now)).fetchone()[0]
+                entry_id = db.execute_sql(
+                    sql["entry"],
+                    (
+                        member_id,
+                        act.code,
+                        act.points,
+                        decision.day.isoformat(),
+                        decision.item,
+                        _ts(tap.at),
+                        device_id,
+                        tap.tap_id,
+                        now,
+                    ),
+                ).fetchone()[0]
                 if key is not None:
                     db.execute_sql(sql["accrued"], (entry_id, member_id, act.code, key[0], key[1]))
                 balance = db.execute_sql(sql["credit"], (act.points, now, member_id)).fetchone()[0]
                 points = act.points
         show = member_id is not None and outcome not in ("card_blocked", "invalid")
         result = TapResult(
-            tap_id=tap.tap_id, outcome=outcome, open=outcome in rules.OPEN_OUTCOMES, points=points,
+            tap_id=tap.tap_id,
+            outcome=outcome,
+            open=outcome in rules.OPEN_OUTCOMES,
+            points=points,
             balance=balance if show else None,
             activity=decision.activity.code if decision.activity else None,
-            name=name if show else None, tier=tier if show else None,
-            message=rules.message(outcome, points=points, balance=balance, activity=decision.activity,
-                                  reason=decision.reason),
+            name=name if show else None,
+            tier=tier if show else None,
+            message=rules.message(
+                outcome, points=points, balance=balance, activity=decision.activity, reason=decision.reason
+            ),
         )
-        db.execute_sql(sql["decided"], (outcome, points, member_id,
-                                        json.dumps(result.to_dict(), ensure_ascii=False, sort_keys=True),
-                                        device_id, tap.tap_id))
+        db.execute_sql(
+            sql["decided"],
+            (
+                outcome,
+                points,
+                member_id,
+                json.dumps(result.to_dict(), ensure_ascii=False, sort_keys=True),
+                device_id,
+                tap.tap_id,
+            ),
+        )
         return result
 
     @property
@@ -154,20 +186,20 @@ class Taps:
 
 def _ts(when: datetime) -> str:
     """A timestamp as the store keeps it: naive UTC text of fixed width (see store.UTCDateTimeField)."""
-    return when.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return when.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 #: the tap hot path, written once instead of built by the ORM per tap (peewee spent
 #: ~0.5 ms generating each statement; this path runs 6-7 statements per tap)
 HOT_SQL = {
     "claim": "INSERT INTO tap_inbox (device, tap_id, uid, at, received_at, outcome, points, result) "
-             "VALUES (?, ?, ?, ?, ?, 'pending', 0, '{}') ON CONFLICT DO NOTHING",
+    "VALUES (?, ?, ?, ?, ?, 'pending', 0, '{}') ON CONFLICT DO NOTHING",
     "stored": "SELECT result FROM tap_inbox WHERE device = ? AND tap_id = ?",
     "card": "SELECT c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, m.balance "
-            "FROM card c JOIN member m ON m.id = c.member_id WHERE c.uid = ?",
+    "FROM card c JOIN member m ON m.id = c.member_id WHERE c.uid = ?",
     "accrue": "INSERT INTO accrual (member_id, activity, day, item) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
     "entry": "INSERT INTO ledger_entry (member_id, activity, points, day, item, at, source, device, ref, created_at) "
-             "VALUES (?, ?, ?, ?, ?, ?, 'tap', ?, ?, ?) RETURNING id",
+    "VALUES (?, ?, ?, ?, ?, ?, 'tap', ?, ?, ?) RETURNING id",
     "accrued": "UPDATE accrual SET entry_id = ? WHERE member_id = ? AND activity = ? AND day = ? AND item = ?",
     "credit": "UPDATE member SET balance = balance + ?, updated_at = ? WHERE id = ? RETURNING balance",
     "decided": "UPDATE tap_inbox SET outcome = ?, points = ?, member = ?, result = ? WHERE device = ? AND tap_id = ?",

@@ -12,15 +12,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
+
 from flask import Flask, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import make_server
 
-from server import store
+from server import catalogue, store
 from server.domain.config import Programme
-from server import catalogue
 from server.services import Services, bootstrap
 from server.web import accounts
 
@@ -45,8 +45,15 @@ class _SessionInterface(SecureCookieSessionInterface):
             return bool(app.config["SESSION_COOKIE_SECURE"])
 
 
-def create_app(db_url: str | None, prog: Programme, service: Services | None = None, *, connect: bool = True,
-               behind_proxy: bool | None = None, testing: bool = False) -> Flask:
+def create_app(
+    db_url: str | None,
+    prog: Programme,
+    service: Services | None = None,
+    *,
+    connect: bool = True,
+    behind_proxy: bool | None = None,
+    testing: bool = False,
+) -> Flask:
     """Build the console app; binds the store to ``db_url`` unless ``connect`` is False."""
     if connect and db_url:
         store.connect(db_url)
@@ -92,9 +99,11 @@ def create_app(db_url: str | None, prog: Programme, service: Services | None = N
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
-        resp.headers.setdefault("Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                                "frame-ancestors 'none'; form-action 'self'")
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'",
+        )
         if request.path.startswith(("/api/", "/members", "/staff")) or resp.mimetype == "text/html":
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
@@ -124,7 +133,7 @@ class WebServer:
         """``http://host:port``."""
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "WebServer":
+    def start(self) -> WebServer:
         """Start serving."""
         self.thread.start()
         log.info("web console on %s", self.url)

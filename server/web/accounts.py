@@ -162,8 +162,9 @@ def check_password_strength(password: str) -> None:
         raise AccountError("password must be at most %(n)s characters", n=MAX_PASSWORD)
 
 
-def add_staff(username: str, role: str, password: str, *, actor: str = "cli",
-              must_change_password: bool = False) -> Staff:
+def add_staff(
+    username: str, role: str, password: str, *, actor: str = "cli", must_change_password: bool = False
+) -> Staff:
     """Create a staff account (the CLI's ``staff add``); raises AccountError.
 
     ``must_change_password`` makes the person choose their own password at the first
@@ -179,15 +180,22 @@ def add_staff(username: str, role: str, password: str, *, actor: str = "cli",
     with store.write_transaction():
         if Staff.get_or_none(Staff.username == username):
             raise AccountError("staff account %(name)s already exists", name=username)
-        s = Staff.create(username=username, role=role, password_hash=digest,
-                         must_change_password=bool(must_change_password))
-        Audit.create(actor=actor, action="staff.add", target=username,
-                     detail={"role": role, "must_change_password": bool(must_change_password)}, at=utcnow())
+        s = Staff.create(
+            username=username, role=role, password_hash=digest, must_change_password=bool(must_change_password)
+        )
+        Audit.create(
+            actor=actor,
+            action="staff.add",
+            target=username,
+            detail={"role": role, "must_change_password": bool(must_change_password)},
+            at=utcnow(),
+        )
     return s
 
 
-def _store_password(staff_id: int, password: str, *, actor: str, must_change: bool,
-                    expect_version: int | None = None) -> Staff:
+def _store_password(
+    staff_id: int, password: str, *, actor: str, must_change: bool, expect_version: int | None = None
+) -> Staff:
     """Save a new (already checked) password: lifts a lock-out, bumps the version, audits.
 
     With ``expect_version`` nothing is saved if the password changed since it was checked.
@@ -199,12 +207,22 @@ def _store_password(staff_id: int, password: str, *, actor: str, must_change: bo
             raise AccountError("no staff account %(name)s", name=str(staff_id))
         if expect_version is not None and s.password_version != expect_version:
             raise AccountError("the password was changed meanwhile; sign in again")
-        Staff.update(password_hash=digest, failures=0, locked_until=None, must_change_password=bool(must_change),
-                     password_version=Staff.password_version + 1).where(Staff.id == s.id).execute()
+        Staff.update(
+            password_hash=digest,
+            failures=0,
+            locked_until=None,
+            must_change_password=bool(must_change),
+            password_version=Staff.password_version + 1,
+        ).where(Staff.id == s.id).execute()
         _end_sessions(s.id)
         # never the password, not even its hash
-        Audit.create(actor=actor, action="staff.password", target=s.username,
-                     detail={"must_change_password": bool(must_change)}, at=utcnow())
+        Audit.create(
+            actor=actor,
+            action="staff.password",
+            target=s.username,
+            detail={"must_change_password": bool(must_change)},
+            at=utcnow(),
+        )
         # read inside the transaction: the version this change made, not a later one
         return Staff.get_by_id(s.id)
 
@@ -222,8 +240,7 @@ def set_password(username: str, password: str, *, actor: str = "cli", must_chang
     return _store_password(s.id, password, actor=actor, must_change=must_change)
 
 
-def change_own_password(staff_id: int, current: str, new: str, again: str, *,
-                        now: datetime | None = None) -> Staff:
+def change_own_password(staff_id: int, current: str, new: str, again: str, *, now: datetime | None = None) -> Staff:
     """A signed-in staff member replaces their own password (the console's Account page).
 
     Refuses a locked account (SignInRefused ``locked``), two different new passwords, a
@@ -246,12 +263,12 @@ def change_own_password(staff_id: int, current: str, new: str, again: str, *,
         raise SignInRefused("locked", until) if until else SignInRefused("bad")
     if new == current:
         raise AccountError("the new password must differ from the current one")
-    return _store_password(s.id, new, actor=f"web:{s.username}", must_change=False,
-                           expect_version=s.password_version)
+    return _store_password(s.id, new, actor=f"web:{s.username}", must_change=False, expect_version=s.password_version)
 
 
-def set_staff(username: str, *, role: str | None = None, active: bool | None = None, unlock: bool = False,
-              actor: str = "cli") -> Staff:
+def set_staff(
+    username: str, *, role: str | None = None, active: bool | None = None, unlock: bool = False, actor: str = "cli"
+) -> Staff:
     """Change a staff member's role, enable/disable the account, or lift a lock-out.
 
     Disabling an account ends its console sessions.
@@ -273,8 +290,13 @@ def set_staff(username: str, *, role: str | None = None, active: bool | None = N
             Staff.update(**changes).where(Staff.id == s.id).execute()
         if active is False:
             _end_sessions(s.id)
-        Audit.create(actor=actor, action="staff.set", target=username,
-                     detail={k: str(v) for k, v in changes.items()}, at=utcnow())
+        Audit.create(
+            actor=actor,
+            action="staff.set",
+            target=username,
+            detail={k: str(v) for k, v in changes.items()},
+            at=utcnow(),
+        )
     return Staff.get_by_id(s.id)
 
 
@@ -305,8 +327,13 @@ def _count_failure(s: Staff, now: datetime, action: str) -> datetime | None:
         failures = (0 if s.locked_until else s.failures) + 1
         until = now + LOCKOUT if failures >= MAX_FAILURES else None
         Staff.update(failures=0 if until else failures, locked_until=until).where(Staff.id == s.id).execute()
-        Audit.create(actor=f"web:{s.username}", action=action, target=s.username,
-                     detail={"failures": failures, "locked": until is not None}, at=now)
+        Audit.create(
+            actor=f"web:{s.username}",
+            action=action,
+            target=s.username,
+            detail={"failures": failures, "locked": until is not None},
+            at=now,
+        )
     return until
 
 
@@ -331,8 +358,15 @@ def authenticate(username: str, password: str, *, now: datetime | None = None) -
         changes["password_hash"] = hash_password(password)
     with store.write_transaction():
         # only if the password checked above is still the account's (no change meanwhile)
-        if not Staff.update(**changes).where((Staff.id == s.id) & (Staff.active == True)  # noqa: E712
-                                             & (Staff.password_version == s.password_version)).execute():
+        if (
+            not Staff.update(**changes)
+            .where(
+                (Staff.id == s.id)
+                & (Staff.active == True)  # noqa: E712
+                & (Staff.password_version == s.password_version)
+            )
+            .execute()
+        ):
             raise SignInRefused("bad")
         Audit.create(actor=f"web:{s.username}", action="staff.login", target=s.username, at=now)
         return Staff.get_by_id(s.id)
@@ -343,8 +377,11 @@ def authenticate(username: str, password: str, *, now: datetime | None = None) -
 
 def _end_sessions(staff_id: int, *, now: datetime | None = None) -> int:
     """End every open session of an account (call inside the change's transaction)."""
-    return (WebSession.update(ended_at=now or utcnow())
-            .where((WebSession.staff == staff_id) & WebSession.ended_at.is_null()).execute())
+    return (
+        WebSession.update(ended_at=now or utcnow())
+        .where((WebSession.staff == staff_id) & WebSession.ended_at.is_null())
+        .execute()
+    )
 
 
 def start_session(s: Staff, *, now: datetime | None = None) -> str:
@@ -358,15 +395,17 @@ def start_session(s: Staff, *, now: datetime | None = None) -> str:
     now = now or utcnow()
     sid = secrets.token_urlsafe(32)
     with store.write_transaction():
-        WebSession.delete().where(WebSession.ended_at.is_null(False)
-                                  | (WebSession.last_seen < now - SESSION_LIFETIME)).execute()
+        WebSession.delete().where(
+            WebSession.ended_at.is_null(False) | (WebSession.last_seen < now - SESSION_LIFETIME)
+        ).execute()
         current = Staff.get_or_none(Staff.id == s.id)
         if current is None or not current.active:
             raise AccountError("this account is disabled")
         if current.password_version != s.password_version:
             raise AccountError("the password was changed meanwhile; sign in again")
-        WebSession.create(key=_digest(sid), staff=s.id, password_version=s.password_version, created_at=now,
-                          last_seen=now)
+        WebSession.create(
+            key=_digest(sid), staff=s.id, password_version=s.password_version, created_at=now, last_seen=now
+        )
     return sid
 
 
@@ -380,9 +419,14 @@ def session_staff(sid, *, now: datetime | None = None) -> Staff | None:
         return None
     now = now or utcnow()
     key = _digest(sid)
-    row = (WebSession.select(WebSession, Staff).join(Staff).where(WebSession.key == key).first())
-    if (row is None or row.ended_at is not None or row.last_seen <= now - SESSION_LIFETIME
-            or not row.staff.active or row.staff.password_version != row.password_version):
+    row = WebSession.select(WebSession, Staff).join(Staff).where(WebSession.key == key).first()
+    if (
+        row is None
+        or row.ended_at is not None
+        or row.last_seen <= now - SESSION_LIFETIME
+        or not row.staff.active
+        or row.staff.password_version != row.password_version
+    ):
         return None
     if row.last_seen <= now - SEEN_EVERY:
         try:
@@ -395,8 +439,11 @@ def session_staff(sid, *, now: datetime | None = None) -> Staff | None:
 def end_session(sid) -> None:
     """Sign-out: the session ends for every copy of its cookie."""
     if isinstance(sid, str) and sid:
-        (WebSession.update(ended_at=utcnow())
-         .where((WebSession.key == _digest(sid)) & WebSession.ended_at.is_null()).execute())
+        (
+            WebSession.update(ended_at=utcnow())
+            .where((WebSession.key == _digest(sid)) & WebSession.ended_at.is_null())
+            .execute()
+        )
 
 
 # --------------------------------------------------------------------------- API tokens

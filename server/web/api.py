@@ -13,6 +13,7 @@ from datetime import date
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
+from broker import settings as device_settings
 from server.services import NotFound, ServiceError
 from server.store import Device, LedgerEntry, Member
 from server.web import csrf, queries, reports
@@ -27,9 +28,11 @@ def svc():
     return current_app.extensions["privcard.service"]
 
 
-def route(path: str, method: str, summary: str, *, admin: bool = False, body: dict | None = None,
-          query: dict | None = None):
+def route(
+    path: str, method: str, summary: str, *, admin: bool = False, body: dict | None = None, query: dict | None = None
+):
     """Register an API view and describe it for OpenAPI."""
+
     def deco(view):
         def wrapper(**kwargs):
             if admin and g.staff.role != "admin":
@@ -42,11 +45,22 @@ def route(path: str, method: str, summary: str, *, admin: bool = False, body: di
                 return jsonify(error=str(exc)), 404
             except ServiceError as exc:
                 return jsonify(error=str(exc)), 400
+
         wrapper.__name__ = view.__name__
         bp.add_url_rule(path, view.__name__, wrapper, methods=[method])
-        SPEC.append({"path": path, "method": method.lower(), "summary": summary, "admin": admin, "body": body,
-                     "query": query or {}, "name": view.__name__})
+        SPEC.append(
+            {
+                "path": path,
+                "method": method.lower(),
+                "summary": summary,
+                "admin": admin,
+                "body": body,
+                "query": query or {},
+                "name": view.__name__,
+            }
+        )
         return view
+
     return deco
 
 
@@ -62,7 +76,13 @@ def _member(ref) -> Member:
     return svc().members.find(ref)
 
 
-S, I, B, O = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}, {"type": "object"}
+STRING, INTEGER, BOOLEAN, OBJECT = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}, {"type": "object"}
+#: every setting staff may set on some kind of device, as broker.settings declares it
+SETTINGS = {
+    s.key: {"type": s.json_type, "description": s.help_en}
+    for s in device_settings.SETTINGS.values()
+    if s.source == "staff"
+}
 
 
 # --------------------------------------------------------------------------- me and dashboard
@@ -90,22 +110,44 @@ def dashboard():
 # --------------------------------------------------------------------------- members
 
 
-@route("/members", "GET", "Search members by name, card UID or member id",
-       query={"q": S, "limit": I})
+@route("/members", "GET", "Search members by name, card UID or member id", query={"q": STRING, "limit": INTEGER})
 def members_search():
     limit = min(max(int(request.args.get("limit", 50) or 50), 1), 200)
     found = queries.search_members(request.args.get("q", ""), limit=limit)
     cards = queries.active_cards([m.id for m in found])
-    return jsonify(members=[{"id": m.id, "name": m.name, "group": m.group, "tier": m.tier, "balance": m.balance,
-                             "status": m.status, "card": cards.get(m.id)} for m in found])
+    return jsonify(
+        members=[
+            {
+                "id": m.id,
+                "name": m.name,
+                "group": m.group,
+                "tier": m.tier,
+                "balance": m.balance,
+                "status": m.status,
+                "card": cards.get(m.id),
+            }
+            for m in found
+        ]
+    )
 
 
-@route("/members", "POST", "Enrol a member (sign-up credit, joining fee)",
-       body={"name": S, "card": S, "tier": S, "group": S, "valid_until": S, "email": S})
+@route(
+    "/members",
+    "POST",
+    "Enrol a member (sign-up credit, joining fee)",
+    body={"name": STRING, "card": STRING, "tier": STRING, "group": STRING, "valid_until": STRING, "email": STRING},
+)
 def members_add():
     b = body()
-    m = svc().members.add(str(b.get("name", "")), str(b.get("card", "")), tier=b.get("tier") or "silver",
-                          group=b.get("group"), valid_until=b.get("valid_until"), email=b.get("email"), actor=actor())
+    m = svc().members.add(
+        str(b.get("name", "")),
+        str(b.get("card", "")),
+        tier=b.get("tier") or "silver",
+        group=b.get("group"),
+        valid_until=b.get("valid_until"),
+        email=b.get("email"),
+        actor=actor(),
+    )
     return jsonify(svc().reads.member_dict(m)), 201
 
 
@@ -114,8 +156,12 @@ def member_get(ref):
     return jsonify(svc().reads.member_dict(_member(ref), history=20))
 
 
-@route("/members/<ref>", "PATCH", "Change name, tier, group, valid_until, status, email",
-       body={"name": S, "tier": S, "group": S, "valid_until": S, "status": S, "email": S})
+@route(
+    "/members/<ref>",
+    "PATCH",
+    "Change name, tier, group, valid_until, status, email",
+    body={"name": STRING, "tier": STRING, "group": STRING, "valid_until": STRING, "status": STRING, "email": STRING},
+)
 def member_set(ref):
     b = body()
     allowed = {"name", "tier", "group", "valid_until", "status", "email"}
@@ -126,8 +172,12 @@ def member_set(ref):
     return jsonify(svc().reads.member_dict(m))
 
 
-@route("/members/<ref>/entries", "GET", "The member's ledger, newest first (keyset: ?before=ENTRY_ID)",
-       query={"before": I, "limit": I})
+@route(
+    "/members/<ref>/entries",
+    "GET",
+    "The member's ledger, newest first (keyset: ?before=ENTRY_ID)",
+    query={"before": INTEGER, "limit": INTEGER},
+)
 def member_entries(ref):
     m = _member(ref)
     limit = min(max(int(request.args.get("limit", 20) or 20), 1), 200)
@@ -138,48 +188,72 @@ def member_entries(ref):
     return jsonify(entries=entries, next_before=older)
 
 
-@route("/members/<ref>/replace-card", "POST", "Replace a lost card (fee recorded, old cards blocked)",
-       body={"card": S})
+@route(
+    "/members/<ref>/replace-card",
+    "POST",
+    "Replace a lost card (fee recorded, old cards blocked)",
+    body={"card": STRING},
+)
 def member_replace_card(ref):
     m = svc().members.replace_card(_member(ref).id, str(body().get("card", "")), actor=actor())
     return jsonify(svc().reads.member_dict(Member.get_by_id(m.id)))
 
 
-@route("/cards/<uid>/block", "POST", "Block one card", body={"reason": S})
+@route("/cards/<uid>/block", "POST", "Block one card", body={"reason": STRING})
 def card_block(uid):
     c = svc().members.block_card(uid, str(body().get("reason") or "blocked by staff"), actor=actor())
     return jsonify(uid=c.uid, status=c.status, member=c.member_id)
 
 
-@route("/members/<ref>/credit", "POST", "Credit a counter activity (borrow, partner_purchase with item=shop, "
-       "volunteer with item=session)", body={"activity": S, "item": S})
+@route(
+    "/members/<ref>/credit",
+    "POST",
+    "Credit a counter activity (borrow, partner_purchase with item=shop, volunteer with item=session)",
+    body={"activity": STRING, "item": STRING},
+)
 def member_credit(ref):
     b = body()
     m = _member(ref)
     outcome, entry = svc().points.award(m.id, str(b.get("activity", "")), item=b.get("item") or None, actor=actor())
-    return jsonify(outcome=outcome, entry=svc().ledger.entry_dict(entry) if entry else None,
-                   balance=svc().ledger.balance(m.id))
+    return jsonify(
+        outcome=outcome, entry=svc().ledger.entry_dict(entry) if entry else None, balance=svc().ledger.balance(m.id)
+    )
 
 
-@route("/members/<ref>/redeem", "POST", "Redeem a reward (fine_discount needs points; others units)",
-       body={"reward": S, "points": I, "units": I})
+@route(
+    "/members/<ref>/redeem",
+    "POST",
+    "Redeem a reward (fine_discount needs points; others units)",
+    body={"reward": STRING, "points": INTEGER, "units": INTEGER},
+)
 def member_redeem(ref):
     b = body()
-    out = svc().points.redeem(_member(ref).id, str(b.get("reward", "")), points=b.get("points"), units=b.get("units"),
-                              actor=actor())
+    out = svc().points.redeem(
+        _member(ref).id, str(b.get("reward", "")), points=b.get("points"), units=b.get("units"), actor=actor()
+    )
     return jsonify(out)
 
 
-@route("/transfers", "POST", "Transfer points between members", body={"from": S, "to": S, "points": I, "note": S})
+@route(
+    "/transfers",
+    "POST",
+    "Transfer points between members",
+    body={"from": STRING, "to": STRING, "points": INTEGER, "note": STRING},
+)
 def transfers():
     b = body()
-    out_e, in_e = svc().points.transfer(b.get("from", ""), b.get("to", ""), b.get("points"), actor=actor(),
-                                        note=b.get("note"))
+    out_e, in_e = svc().points.transfer(
+        b.get("from", ""), b.get("to", ""), b.get("points"), actor=actor(), note=b.get("note")
+    )
     return jsonify(out=svc().ledger.entry_dict(out_e), into=svc().ledger.entry_dict(in_e)), 201
 
 
-@route("/entries/<int:entry_id>/void", "POST", "Void an entry with a reason (a reversal entry is appended)",
-       body={"reason": S})
+@route(
+    "/entries/<int:entry_id>/void",
+    "POST",
+    "Void an entry with a reason (a reversal entry is appended)",
+    body={"reason": STRING},
+)
 def entry_void(entry_id):
     revs = svc().points.void(entry_id, str(body().get("reason") or ""), actor=actor())
     return jsonify(reversals=[svc().ledger.entry_dict(r) for r in revs])
@@ -193,13 +267,31 @@ def devices_list():
     return jsonify(devices=[svc().reads.device_dict(d) for d in Device.select().order_by(Device.id)])
 
 
-@route("/devices", "POST", "Register a device", admin=True,
-       body={"id": S, "kind": S, "direction": S, "activity": S, "location": S, "settings": O})
+@route(
+    "/devices",
+    "POST",
+    "Register a device",
+    admin=True,
+    body={
+        "id": STRING,
+        "kind": STRING,
+        "direction": STRING,
+        "activity": STRING,
+        "location": STRING,
+        "settings": OBJECT,
+    },
+)
 def devices_add():
     b = body()
-    d = svc().devices.add(str(b.get("id", "")), str(b.get("kind", "")), direction=b.get("direction"),
-                          activity=b.get("activity"), location=b.get("location"), settings=b.get("settings") or {},
-                          actor=actor())
+    d = svc().devices.add(
+        str(b.get("id", "")),
+        str(b.get("kind", "")),
+        direction=b.get("direction"),
+        activity=b.get("activity"),
+        location=b.get("location"),
+        settings=b.get("settings") or {},
+        actor=actor(),
+    )
     return jsonify(svc().reads.device_dict(d)), 201
 
 
@@ -214,9 +306,13 @@ def device_get(device_id):
     return jsonify(device=svc().reads.device_dict(d), config=svc().devices.config(d).to_dict(), taps=taps)
 
 
-@route("/devices/<device_id>", "PATCH", "Change fields or settings (null removes a setting); republished at once",
-       admin=True, body={"kind": S, "direction": S, "activity": S, "location": S, "open_ms": I,
-                         "offline_policy": S, "reader": S, "pins": O})
+@route(
+    "/devices/<device_id>",
+    "PATCH",
+    "Change fields or settings (null removes a setting); republished at once",
+    admin=True,
+    body={"kind": STRING, "direction": STRING, "activity": STRING, "location": STRING, **SETTINGS},
+)
 def device_set(device_id):
     d = svc().devices.set(device_id, actor=actor(), **body())
     return jsonify(svc().reads.device_dict(d))
@@ -225,17 +321,31 @@ def device_set(device_id):
 # --------------------------------------------------------------------------- events and reports
 
 
-@route("/events/import", "POST", "Credit an attendance list (CSV text); dry_run previews per-row results",
-       body={"activity": S, "event": S, "day": S, "csv": S, "dry_run": B})
+@route(
+    "/events/import",
+    "POST",
+    "Credit an attendance list (CSV text); dry_run previews per-row results",
+    body={"activity": STRING, "event": STRING, "day": STRING, "csv": STRING, "dry_run": BOOLEAN},
+)
 def events_import():
     b = body()
-    rep = svc().attendance.import_csv(str(b.get("csv", "")), str(b.get("activity", "")), str(b.get("event", "")),
-                                      day=b.get("day"), actor=actor(), dry_run=bool(b.get("dry_run")))
+    rep = svc().attendance.import_csv(
+        str(b.get("csv", "")),
+        str(b.get("activity", "")),
+        str(b.get("event", "")),
+        day=b.get("day"),
+        actor=actor(),
+        dry_run=bool(b.get("dry_run")),
+    )
     return jsonify(dry_run=bool(b.get("dry_run")), **rep.to_dict())
 
 
-@route("/reports/<name>", "GET", "A report as JSON (?format=csv for CSV): " + ", ".join(reports.REPORTS),
-       query={"from": S, "to": S, "format": S})
+@route(
+    "/reports/<name>",
+    "GET",
+    "A report as JSON (?format=csv for CSV): " + ", ".join(reports.REPORTS),
+    query={"from": STRING, "to": STRING, "format": STRING},
+)
 def report(name):
     if name not in reports.BUILDERS:
         raise NotFound("no report %(name)s; known: %(known)s", name=name, known=", ".join(reports.REPORTS))
@@ -248,11 +358,15 @@ def report(name):
     rep = reports.build(name, svc(), start, end)
     if request.args.get("format") == "csv":
         return Response(rep.csv(g.get("lang", "en")), mimetype="text/csv; charset=utf-8")
-    return jsonify(report=name, **{"from": start.isoformat(), "to": end.isoformat()},
-                   columns=[k for k, _ in rep.columns], rows=rep.rows)
+    return jsonify(
+        report=name,
+        **{"from": start.isoformat(), "to": end.isoformat()},
+        columns=[k for k, _ in rep.columns],
+        rows=rep.rows,
+    )
 
 
-@route("/entries", "GET", "The latest ledger entries of everyone", query={"limit": I})
+@route("/entries", "GET", "The latest ledger entries of everyone", query={"limit": INTEGER})
 def entries():
     limit = min(max(int(request.args.get("limit", 50) or 50), 1), 500)
     rows = LedgerEntry.select().order_by(LedgerEntry.id.desc()).limit(limit)
@@ -267,34 +381,57 @@ def openapi() -> dict:
     paths: dict = {}
     for r in SPEC:
         oa_path = r["path"].replace("<int:", "<").replace("<", "{").replace(">", "}")
-        params = [{"name": p.strip("{}"), "in": "path", "required": True, "schema": S}
-                  for p in oa_path.split("/") if p.startswith("{")]
+        params = [
+            {"name": p.strip("{}"), "in": "path", "required": True, "schema": STRING}
+            for p in oa_path.split("/")
+            if p.startswith("{")
+        ]
         params += [{"name": k, "in": "query", "required": False, "schema": v} for k, v in r["query"].items()]
-        op = {"operationId": r["name"], "summary": r["summary"] + (" (admin)" if r["admin"] else ""),
-              "parameters": params,
-              "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": O}}},
-                            "400": {"$ref": "#/components/responses/Error"},
-                            "401": {"$ref": "#/components/responses/Error"},
-                            **({"403": {"$ref": "#/components/responses/Error"}} if r["admin"] else {}),
-                            "404": {"$ref": "#/components/responses/Error"}}}
+        op = {
+            "operationId": r["name"],
+            "summary": r["summary"] + (" (admin)" if r["admin"] else ""),
+            "parameters": params,
+            "responses": {
+                "200": {"description": "OK", "content": {"application/json": {"schema": OBJECT}}},
+                "400": {"$ref": "#/components/responses/Error"},
+                "401": {"$ref": "#/components/responses/Error"},
+                **({"403": {"$ref": "#/components/responses/Error"}} if r["admin"] else {}),
+                "404": {"$ref": "#/components/responses/Error"},
+            },
+        }
         if r["body"] is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "properties": r["body"]}}}}
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object", "properties": r["body"]}}},
+            }
         paths.setdefault(oa_path, {})[r["method"]] = op
     return {
         "openapi": "3.1.0",
-        "info": {"title": "privcard console API", "version": "1",
-                 "description": "Staff operations on members, points, devices, events and reports. Every change "
-                                "is audited with the caller's staff account."},
+        "info": {
+            "title": "privcard console API",
+            "version": "1",
+            "description": "Staff operations on members, points, devices, events and reports. Every change "
+            "is audited with the caller's staff account.",
+        },
         "servers": [{"url": url_for("api.me", _external=False).rsplit("/me", 1)[0]}],
         "security": [{"bearer": []}, {"session": []}],
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "privcard admin staff token USER"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "privcard_session",
-                            "description": "console session; unsafe methods also need X-CSRFToken"}},
-            "responses": {"Error": {"description": "Refused", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"error": S}}}}}}},
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "privcard_session",
+                    "description": "console session; unsafe methods also need X-CSRFToken",
+                },
+            },
+            "responses": {
+                "Error": {
+                    "description": "Refused",
+                    "content": {"application/json": {"schema": {"type": "object", "properties": {"error": STRING}}}},
+                }
+            },
+        },
         "paths": paths,
     }
 

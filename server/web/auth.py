@@ -19,8 +19,7 @@ import json
 from datetime import date, datetime
 from urllib.parse import urlparse
 
-from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -62,18 +61,21 @@ def service_error(exc) -> str:
     if template is None:
         return str(exc)
     # dates read as the console shows them elsewhere (Buddhist era in Thai)
-    values = {k: _fmt_date(v) if isinstance(v, date) and not isinstance(v, datetime) else v
-              for k, v in exc.values.items()}
+    values = {
+        k: _fmt_date(v) if isinstance(v, date) and not isinstance(v, datetime) else v for k, v in exc.values.items()
+    }
     return _(template, **values)
 
 
 def admin_required(view):
     """Only admins; staff get 403."""
+
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if g.staff is None or g.staff.role != "admin":
             abort(403)
         return view(*args, **kwargs)
+
     wrapper.admin_only = True
     return wrapper
 
@@ -126,7 +128,7 @@ def init_app(app) -> None:
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
         if g.staff is None:
-            if is_api() or request.endpoint is None and request.path.startswith("/api"):
+            if is_api() or (request.endpoint is None and request.path.startswith("/api")):
                 return jsonify(error="sign in or send 'Authorization: Bearer <token>'"), 401
             flash(_("Please sign in."), "info")
             nxt = request.full_path if request.method == "GET" else None
@@ -134,25 +136,33 @@ def init_app(app) -> None:
         if g.staff.must_change_password and not g.via_token and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
             # bearer tokens are unaffected: scripts have no page to change a password on
             if is_api() or request.path.startswith("/api"):
-                return jsonify(error="this account must change its password on the console's Account page "
-                                     "first"), 403
+                return jsonify(error="this account must change its password on the console's Account page first"), 403
             return redirect(url_for("auth.account"))
         return None
 
     @app.context_processor
     def _template_globals():
-        return {"_": _, "lang": g.get("lang", catalogue.DEFAULT_LANG), "staff": g.get("staff"),
-                "prog": current_app.extensions["privcard.prog"], "fmt_dt": _fmt_dt, "fmt_date": _fmt_date,
-                "label": _label, "sources": catalogue.SOURCE_LABELS,
-                "audit_detail": audit_detail}
+        return {
+            "_": _,
+            "lang": g.get("lang", catalogue.DEFAULT_LANG),
+            "staff": g.get("staff"),
+            "prog": current_app.extensions["privcard.prog"],
+            "fmt_dt": _fmt_dt,
+            "fmt_date": _fmt_date,
+            "label": _label,
+            "sources": catalogue.SOURCE_LABELS,
+            "audit_detail": audit_detail,
+        }
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc):
         if is_api():
             return jsonify(error=f"CSRF check failed: {exc.description}"), 400
-        return render_template("error.html", code=400,
-                               message=_("The form expired or was not sent by this console; nothing was changed. "
-                                         "Please try again.")), 400
+        return render_template(
+            "error.html",
+            code=400,
+            message=_("The form expired or was not sent by this console; nothing was changed. Please try again."),
+        ), 400
 
     @app.errorhandler(403)
     def _forbidden(exc):
@@ -179,8 +189,11 @@ def init_app(app) -> None:
         if is_api():
             resp = jsonify(error=exc.name.lower())
         else:
-            message = _(ERROR_MESSAGES[code]) if code in ERROR_MESSAGES else \
-                _("The request could not be handled (error %(code)s).", code=code)
+            message = (
+                _(ERROR_MESSAGES[code])
+                if code in ERROR_MESSAGES
+                else _("The request could not be handled (error %(code)s).", code=code)
+            )
             resp = current_app.make_response(render_template("error.html", code=code, message=message))
         resp.status_code = code
         for name, value in exc.get_headers():  # e.g. Allow on a 405
@@ -194,8 +207,10 @@ def init_app(app) -> None:
         # only that something failed, never what (no traceback, no exception text)
         if is_api():
             return jsonify(error="internal server error"), 500
-        message = _("Something went wrong on the server. The error was logged; please try again, "
-                    "and tell the administrator if it happens again.")
+        message = _(
+            "Something went wrong on the server. The error was logged; please try again, "
+            "and tell the administrator if it happens again."
+        )
         try:
             return render_template("error.html", code=500, message=message), 500
         except Exception:  # the page itself failed (e.g. the database is gone): plain text, still no details
@@ -217,8 +232,9 @@ def too_large_message() -> str:
 
 
 def _fmt_dt(when) -> str:
-    return catalogue.fmt_datetime(when, g.get("lang", catalogue.DEFAULT_LANG),
-                                  current_app.extensions["privcard.prog"].tz)
+    return catalogue.fmt_datetime(
+        when, g.get("lang", catalogue.DEFAULT_LANG), current_app.extensions["privcard.prog"].tz
+    )
 
 
 def _fmt_date(day) -> str:
@@ -273,8 +289,7 @@ def login():
             s = accounts.authenticate(username, request.form.get("password", ""))
         except accounts.SignInRefused as exc:
             if exc.reason == "locked":
-                error = _("Too many failed attempts: this account is locked until %(until)s.",
-                          until=_fmt_dt(exc.until))
+                error = _("Too many failed attempts: this account is locked until %(until)s.", until=_fmt_dt(exc.until))
             else:
                 error = _("Wrong username or password.")
         else:
@@ -314,8 +329,10 @@ def account():
             s = accounts.change_own_password(g.staff.id, f.get("current", ""), f.get("new", ""), f.get("again", ""))
         except accounts.SignInRefused as exc:
             if exc.reason == "locked":
-                flash(_("Too many failed attempts: this account is locked until %(until)s.",
-                        until=_fmt_dt(exc.until)), "error")
+                flash(
+                    _("Too many failed attempts: this account is locked until %(until)s.", until=_fmt_dt(exc.until)),
+                    "error",
+                )
             else:
                 flash(_("The current password is wrong; the password was not changed."), "error")
         except accounts.AccountError as exc:
@@ -338,4 +355,4 @@ def lang(code: str):
     """Switch the console's language and go back."""
     if code in catalogue.LANGS:
         session["lang"] = code
-    return redirect(_safe_next(request.args.get("next") or request.referrer and urlparse(request.referrer).path))
+    return redirect(_safe_next(request.args.get("next") or (request.referrer and urlparse(request.referrer).path)))

@@ -30,21 +30,88 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-FIRST = ["somchai", "somsri", "wipa", "thanakorn", "piyanuch", "anan", "kanya", "narong", "pim", "sakda", "john",
-         "mali", "nattapon", "arunee", "chai", "dao", "kittisak", "ploy", "tawan", "nok", "สมชาย", "สมศรี", "วิภา",
-         "ธนากร", "ปิยะนุช", "อนันต์", "กัญญา", "ณรงค์", "พิมพ์", "ศักดา", "มาลี", "ณัฐพล", "อรุณี", "ดาว", "กิตติศักดิ์",
-         "พลอย", "ตะวัน", "นก", "ประเสริฐ", "วันเพ็ญ"]
-LAST = ["jaidee", "rakrian", "srisuk", "boonmee", "kaewmanee", "thongdee", "wongsa", "srisawat", "smith", "chaiyo",
-        "ใจดี", "รักเรียน", "ศรีสุข", "บุญมี", "แก้วมณี", "ทองดี", "วงศ์ษา", "ศรีสวัสดิ์", "ชัยโย", "มั่นคง", "สุขใจ",
-        "เจริญผล", "พรหมมา", "อินทร์แก้ว", "ทองคำ", "แสงทอง", "สายบุญ", "บุญเรือง", "ปัญญาดี", "คงสวัสดิ์"]
+FIRST = [
+    "somchai",
+    "somsri",
+    "wipa",
+    "thanakorn",
+    "piyanuch",
+    "anan",
+    "kanya",
+    "narong",
+    "pim",
+    "sakda",
+    "john",
+    "mali",
+    "nattapon",
+    "arunee",
+    "chai",
+    "dao",
+    "kittisak",
+    "ploy",
+    "tawan",
+    "nok",
+    "สมชาย",
+    "สมศรี",
+    "วิภา",
+    "ธนากร",
+    "ปิยะนุช",
+    "อนันต์",
+    "กัญญา",
+    "ณรงค์",
+    "พิมพ์",
+    "ศักดา",
+    "มาลี",
+    "ณัฐพล",
+    "อรุณี",
+    "ดาว",
+    "กิตติศักดิ์",
+    "พลอย",
+    "ตะวัน",
+    "นก",
+    "ประเสริฐ",
+    "วันเพ็ญ",
+]
+LAST = [
+    "jaidee",
+    "rakrian",
+    "srisuk",
+    "boonmee",
+    "kaewmanee",
+    "thongdee",
+    "wongsa",
+    "srisawat",
+    "smith",
+    "chaiyo",
+    "ใจดี",
+    "รักเรียน",
+    "ศรีสุข",
+    "บุญมี",
+    "แก้วมณี",
+    "ทองดี",
+    "วงศ์ษา",
+    "ศรีสวัสดิ์",
+    "ชัยโย",
+    "มั่นคง",
+    "สุขใจ",
+    "เจริญผล",
+    "พรหมมา",
+    "อินทร์แก้ว",
+    "ทองคำ",
+    "แสงทอง",
+    "สายบุญ",
+    "บุญเรือง",
+    "ปัญญาดี",
+    "คงสวัสดิ์",
+]
 ACTIVITIES = [("entry", 5, 0.62), ("borrow", 5, 0.25), ("late_stay", 10, 0.08), ("partner_purchase", 5, 0.05)]
 
 
 def _ts(when: datetime) -> str:
-    return when.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return when.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def fill(db_url: str, members: int, entries: int, seed: int = 1) -> dict:
@@ -81,21 +148,41 @@ def fill(db_url: str, members: int, entries: int, seed: int = 1) -> dict:
             if rnd.random() < 0.5:
                 name = name.title()
             names.append(name)
-            mrows.append((i, name, f"U{1 + i % 5}", "gold" if i % 9 == 0 else "silver", "active", False, 0,
-                          _ts(now), _ts(now)))
+            mrows.append(
+                (i, name, f"U{1 + i % 5}", "gold" if i % 9 == 0 else "silver", "active", False, 0, _ts(now), _ts(now))
+            )
             crows.append((f"{0x04100000 + i:08X}", i, "active", _ts(now)))
-        bulk("member", ("id", "name", "group", "tier", "status", "staff", "balance", "created_at", "updated_at"),
-             mrows)
+        bulk("member", ("id", "name", "group", "tier", "status", "staff", "balance", "created_at", "updated_at"), mrows)
         bulk("card", ("uid", "member_id", "status", "issued_at"), crows)
         for d in range(20):
-            kind = ("gate", "in") if d < 8 else ("gate", "out") if d < 14 else ("counter", None) if d < 18 else \
-                ("kiosk", None)
+            kind = (
+                ("gate", "in")
+                if d < 8
+                else ("gate", "out")
+                if d < 14
+                else ("counter", None)
+                if d < 18
+                else ("kiosk", None)
+            )
             state = "online" if d % 5 else "offline"
             database.execute_sql(
                 'INSERT INTO "device" ("id","kind","direction","settings","revision","published_revision","state",'
-                '"last_seen","status","created_at","updated_at") VALUES (%s)' % ",".join([store.db.param] * 11),
-                (f"{kind[0]}-{d}", kind[0], kind[1], "{}", 1, 1, state, _ts(now),
-                 json.dumps({"v": 1, "state": state, "outbox": d % 3}), _ts(now), _ts(now)))
+                '"last_seen","status","created_at","updated_at") '
+                f"VALUES ({','.join([store.db.param] * 11)})",
+                (
+                    f"{kind[0]}-{d}",
+                    kind[0],
+                    kind[1],
+                    "{}",
+                    1,
+                    1,
+                    state,
+                    _ts(now),
+                    json.dumps({"v": 1, "state": state, "outbox": d % 3}),
+                    _ts(now),
+                    _ts(now),
+                ),
+            )
     t_members = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -104,16 +191,17 @@ def fill(db_url: str, members: int, entries: int, seed: int = 1) -> dict:
     with store.db.atomic():
         for start in range(0, entries, chunk):
             rows = []
-            for k in range(start, min(start + chunk, entries)):
+            for _ in range(start, min(start + chunk, entries)):
                 act, pts, _ = rnd.choices(ACTIVITIES, weights)[0]
                 back = rnd.randint(0, 239)  # ~8,300 entries a day: a busy library of 50,000 members
                 day = today - timedelta(days=back)
-                at = datetime(day.year, day.month, day.day, rnd.randint(1, 14), rnd.randint(0, 59), tzinfo=timezone.utc)
+                at = datetime(day.year, day.month, day.day, rnd.randint(1, 14), rnd.randint(0, 59), tzinfo=UTC)
                 rows.append((rnd.randint(1, members), act, pts, day.isoformat(), "", _ts(at), "tap", _ts(at)))
-            bulk("ledger_entry", ("member_id", "activity", "points", "day", "item", "at", "source", "created_at"),
-                 rows)
-        database.execute_sql('UPDATE "member" SET "balance" = (SELECT COALESCE(SUM("points"), 0) FROM "ledger_entry" '
-                             'WHERE "ledger_entry"."member_id" = "member"."id")')
+            bulk("ledger_entry", ("member_id", "activity", "points", "day", "item", "at", "source", "created_at"), rows)
+        database.execute_sql(
+            'UPDATE "member" SET "balance" = (SELECT COALESCE(SUM("points"), 0) FROM "ledger_entry" '
+            'WHERE "ledger_entry"."member_id" = "member"."id")'
+        )
     t_entries = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -127,23 +215,41 @@ def fill(db_url: str, members: int, entries: int, seed: int = 1) -> dict:
                 at = now - timedelta(seconds=rnd.randint(1, 3600))
             m = rnd.randint(1, members)
             outcome = rnd.choice(["credited", "limit_reached", "limit_reached", "unknown_card"])
-            rows.append((f"gate-{k % 8}", f"bench-{k}", f"{0x04100000 + m:08X}", _ts(at), _ts(at), outcome,
-                         5 if outcome == "credited" else 0, m, json.dumps({"activity": "entry"})))
-        bulk("tap_inbox", ("device", "tap_id", "uid", "at", "received_at", "outcome", "points", "member", "result"),
-             rows)
+            rows.append(
+                (
+                    f"gate-{k % 8}",
+                    f"bench-{k}",
+                    f"{0x04100000 + m:08X}",
+                    _ts(at),
+                    _ts(at),
+                    outcome,
+                    5 if outcome == "credited" else 0,
+                    m,
+                    json.dumps({"activity": "entry"}),
+                )
+            )
+        bulk(
+            "tap_inbox", ("device", "tap_id", "uid", "at", "received_at", "outcome", "points", "member", "result"), rows
+        )
     t_taps = time.perf_counter() - t0
     if sqlite:
         database.execute_sql("ANALYZE")
     else:
         database.execute_sql("ANALYZE")
-    return {"members": members, "entries": entries, "taps": 200_000, "load_members_s": t_members,
-            "load_entries_s": t_entries, "load_taps_s": t_taps, "names": names}
+    return {
+        "members": members,
+        "entries": entries,
+        "taps": 200_000,
+        "load_members_s": t_members,
+        "load_entries_s": t_entries,
+        "load_taps_s": t_taps,
+        "names": names,
+    }
 
 
 def _queries(rnd: random.Random, names: list[str], members: int, n: int) -> dict:
     """Search inputs of each kind a person types."""
-    out: dict = {"name prefix": [], "surname (later word)": [], "card UID": [], "card UID prefix": [],
-                 "member id": []}
+    out: dict = {"name prefix": [], "surname (later word)": [], "card UID": [], "card UID prefix": [], "member id": []}
     for _ in range(n):
         name = rnd.choice(names)
         first, last = name.split(" ", 1)
@@ -158,7 +264,7 @@ def _queries(rnd: random.Random, names: list[str], members: int, n: int) -> dict
 
 def _pct(values: list[float], p: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def measure(db_url: str, names: list[str], members: int, n: int = 200) -> list[tuple[str, list[float], int]]:
@@ -177,8 +283,10 @@ def measure(db_url: str, names: list[str], members: int, n: int = 200) -> list[t
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         page = opener.open(f"{web.url}/login").read().decode()
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        opener.open(f"{web.url}/login", urllib.parse.urlencode(
-            {"username": "bench", "password": "bench-password", "csrf_token": token}).encode()).read()
+        opener.open(
+            f"{web.url}/login",
+            urllib.parse.urlencode({"username": "bench", "password": "bench-password", "csrf_token": token}).encode(),
+        ).read()
 
         def timed(path: str) -> tuple[float, int]:
             t = time.perf_counter()
@@ -200,13 +308,20 @@ def measure(db_url: str, names: list[str], members: int, n: int = 200) -> list[t
                 found += len(data["members"])
             hits[kind] = found / 20
             results.append((f"search page: {kind}", times, round(hits[kind], 1)))
-        api = [timed("/api/members?" + urllib.parse.urlencode({"q": q}))[0]
-               for q in _queries(random.Random(3), names, members, n // 5)["name prefix"]]
+        api = [
+            timed("/api/members?" + urllib.parse.urlencode({"q": q}))[0]
+            for q in _queries(random.Random(3), names, members, n // 5)["name prefix"]
+        ]
         results.append(("search API: name prefix", api, None))
         results.append(("dashboard page /", [timed("/")[0] for _ in range(n // 2)], None))
         results.append(("dashboard live fragment", [timed("/dashboard/live")[0] for _ in range(n // 2)], None))
-        results.append(("member screen (ledger page)",
-                        [timed(f"/members/{rnd.randint(1, members)}")[0] for _ in range(n // 2)], None))
+        results.append(
+            (
+                "member screen (ledger page)",
+                [timed(f"/members/{rnd.randint(1, members)}")[0] for _ in range(n // 2)],
+                None,
+            )
+        )
         return results
     finally:
         web.shutdown()
@@ -223,8 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     db_url = args.db or f"sqlite:///{Path(tempfile.mkdtemp(prefix='privcard-webbench-')) / 'bench.db'}"
     print(f"filling {db_url} with {args.members} members and {args.entries} ledger entries ...", flush=True)
     info = fill(db_url, args.members, args.entries)
-    print(f"loaded members+cards in {info['load_members_s']:.1f} s, entries in {info['load_entries_s']:.1f} s, "
-          f"200k taps in {info['load_taps_s']:.1f} s", flush=True)
+    print(
+        f"loaded members+cards in {info['load_members_s']:.1f} s, entries in {info['load_entries_s']:.1f} s, "
+        f"200k taps in {info['load_taps_s']:.1f} s",
+        flush=True,
+    )
     results = measure(db_url, info["names"], args.members, args.requests)
     print(f"\n{'what':<40} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  hits/query")
     lines = ["| what | requests | p50 ms | p95 ms | max ms | members found per query |", "|---|---|---|---|---|---|"]
@@ -232,16 +350,19 @@ def main(argv: list[str] | None = None) -> int:
     for what, times, hits in results:
         p50, p95, mx = statistics.median(times), _pct(times, 95), max(times)
         print(f"{what:<40} {len(times):>5} {p50:>8.1f} {p95:>8.1f} {mx:>8.1f}  {hits if hits is not None else ''}")
-        lines.append(f"| {what} | {len(times)} | {p50:.1f} | {p95:.1f} | {mx:.1f} | "
-                     f"{hits if hits is not None else ''} |")
+        lines.append(
+            f"| {what} | {len(times)} | {p50:.1f} | {p95:.1f} | {mx:.1f} | {hits if hits is not None else ''} |"
+        )
         if what.startswith("search"):
             worst_search = max(worst_search, p95)
         if what.startswith("dashboard"):
             worst_dash = max(worst_dash, p95)
     print("\n" + "\n".join(lines))
     ok = worst_search < 100 and worst_dash < 200
-    print(f"\nsearch p95 (worst kind) {worst_search:.1f} ms (target < 100), dashboard p95 {worst_dash:.1f} ms "
-          f"(target < 200): {'OK' if ok else 'MISSED'}")
+    print(
+        f"\nsearch p95 (worst kind) {worst_search:.1f} ms (target < 100), dashboard p95 {worst_dash:.1f} ms "
+        f"(target < 200): {'OK' if ok else 'MISSED'}"
+    )
     return 0 if ok else 1
 
 
@@ -249,4 +370,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["fill", "measure", "main"]
+__all__ = ["fill", "main", "measure"]

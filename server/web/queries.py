@@ -10,7 +10,7 @@ keyset on ``(member, id)``, today's taps by ``received_at``.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import peewee as pw
 
@@ -38,8 +38,11 @@ def _name_prefix(term: str):
 
 def _name_word(term: str):
     """A later word of the name starts with ``term`` (a scan; used only to top up)."""
-    func = pw.fn.instr(pw.fn.lower(Member.name), " " + term) if store.is_sqlite() else \
-        pw.fn.strpos(pw.fn.lower(Member.name), " " + term)
+    func = (
+        pw.fn.instr(pw.fn.lower(Member.name), " " + term)
+        if store.is_sqlite()
+        else pw.fn.strpos(pw.fn.lower(Member.name), " " + term)
+    )
     return func > 0
 
 
@@ -64,9 +67,13 @@ def search_members(text: str | None, limit: int = 50) -> list[Member]:
     if HEX_RE.match(hexs):
         add(Member.select().join(Card, on=(Card.member == Member.id)).where(Card.uid == hexs))
         if len(hexs) >= 4:
-            add(Member.select().join(Card, on=(Card.member == Member.id))
-                .where((Card.uid > hexs) & (Card.uid < _next_prefix(hexs))).order_by(Card.uid))
-    if found and (term.isdigit() or len(hexs) >= 8 and HEX_RE.match(hexs)):
+            add(
+                Member.select()
+                .join(Card, on=(Card.member == Member.id))
+                .where((Card.uid > hexs) & (Card.uid < _next_prefix(hexs)))
+                .order_by(Card.uid)
+            )
+    if found and (term.isdigit() or (len(hexs) >= 8 and HEX_RE.match(hexs))):
         return list(found.values())[:limit]  # an id or a whole card UID: no name holds it
     if term.isdigit():
         return list(found.values())[:limit]
@@ -82,8 +89,11 @@ def active_cards(member_ids: list[int]) -> dict[int, str]:
     out: dict[int, str] = {}
     if not member_ids:
         return out
-    for c in (Card.select(Card.uid, Card.member).where((Card.member.in_(member_ids)) & (Card.status == "active"))
-              .order_by(Card.issued_at)):
+    for c in (
+        Card.select(Card.uid, Card.member)
+        .where((Card.member.in_(member_ids)) & (Card.status == "active"))
+        .order_by(Card.issued_at)
+    ):
         out[c.member_id] = c.uid
     return out
 
@@ -97,8 +107,11 @@ def ledger_page(service, member_id: int, before: int | None = None, limit: int =
     more = len(rows) > limit
     rows = rows[:limit]
     ids = [r.id for r in rows]
-    voided = {e.void_of_id for e in LedgerEntry.select(LedgerEntry.void_of).where(LedgerEntry.void_of.in_(ids))} \
-        if ids else set()
+    voided = (
+        {e.void_of_id for e in LedgerEntry.select(LedgerEntry.void_of).where(LedgerEntry.void_of.in_(ids))}
+        if ids
+        else set()
+    )
     out = [dict(service.ledger.entry_dict(r, voided=r.id in voided), at_dt=r.at) for r in rows]
     return out, (rows[-1].id if more else None)
 
@@ -110,8 +123,8 @@ def fees(member_id: int) -> list[Fee]:
 
 def day_bounds(day: date, prog) -> tuple[datetime, datetime]:
     """The UTC instants where the library's business day ``day`` starts and ends."""
-    start = datetime.combine(day, time.min).replace(tzinfo=prog.tz).astimezone(timezone.utc)
-    end = datetime.combine(day + timedelta(days=1), time.min).replace(tzinfo=prog.tz).astimezone(timezone.utc)
+    start = datetime.combine(day, time.min).replace(tzinfo=prog.tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time.min).replace(tzinfo=prog.tz).astimezone(UTC)
     return start, end
 
 
@@ -120,14 +133,25 @@ def device_rows() -> list[dict]:
     out = []
     for d in Device.select().order_by(Device.kind, Device.id):
         status = d.status or {}
-        out.append({
-            "id": d.id, "kind": d.kind, "direction": d.direction, "activity": d.activity, "location": d.location,
-            "state": d.state or "unknown", "last_seen": d.last_seen, "outbox": status.get("outbox"),
-            "reader": status.get("reader"), "version": status.get("version"),
-            "clock_ok": status.get("clock_ok"), "error": status.get("error"),
-            "revision": d.revision, "published": d.published_revision >= d.revision,
-            "settings": d.settings or {},
-        })
+        out.append(
+            {
+                "id": d.id,
+                "kind": d.kind,
+                "direction": d.direction,
+                "activity": d.activity,
+                "location": d.location,
+                "state": d.state or "unknown",
+                "last_seen": d.last_seen,
+                "outbox": status.get("outbox"),
+                "reader": status.get("reader"),
+                "version": status.get("version"),
+                "clock_ok": status.get("clock_ok"),
+                "error": status.get("error"),
+                "revision": d.revision,
+                "published": d.published_revision >= d.revision,
+                "settings": d.settings or {},
+            }
+        )
     return out
 
 
@@ -137,11 +161,29 @@ def latest_taps(limit: int = 15, device: str | None = None) -> list[dict]:
     if device:  # (device, tap_id) index narrows; a device's taps are few per day
         q = TapInbox.select().where(TapInbox.device == device).order_by(TapInbox.id.desc()).limit(limit)
     rows = list(q)
-    names = {m.id: m.name for m in Member.select(Member.id, Member.name).where(
-        Member.id.in_([r.member for r in rows if r.member]))} if rows else {}
-    return [{"id": r.id, "device": r.device, "uid": r.uid, "at": r.at, "received_at": r.received_at,
-             "outcome": r.outcome, "points": r.points, "member": r.member, "name": names.get(r.member),
-             "activity": (r.result or {}).get("activity")} for r in rows]
+    names = (
+        {
+            m.id: m.name
+            for m in Member.select(Member.id, Member.name).where(Member.id.in_([r.member for r in rows if r.member]))
+        }
+        if rows
+        else {}
+    )
+    return [
+        {
+            "id": r.id,
+            "device": r.device,
+            "uid": r.uid,
+            "at": r.at,
+            "received_at": r.received_at,
+            "outcome": r.outcome,
+            "points": r.points,
+            "member": r.member,
+            "name": names.get(r.member),
+            "activity": (r.result or {}).get("activity"),
+        }
+        for r in rows
+    ]
 
 
 def dashboard(service) -> dict:
@@ -149,15 +191,29 @@ def dashboard(service) -> dict:
     prog = service.prog
     today = service.today()
     start, end = day_bounds(today, prog)
-    outcomes = {o: n for o, n in TapInbox.select(TapInbox.outcome, pw.fn.COUNT(TapInbox.id)).where(
-        (TapInbox.received_at >= start) & (TapInbox.received_at < end)).group_by(TapInbox.outcome).tuples()}
+    outcomes = {
+        o: n
+        for o, n in TapInbox.select(TapInbox.outcome, pw.fn.COUNT(TapInbox.id))
+        .where((TapInbox.received_at >= start) & (TapInbox.received_at < end))
+        .group_by(TapInbox.outcome)
+        .tuples()
+    }
     earning = list(prog.activities)
     # one pass over today's rows of the (day, activity) index for both numbers
-    visitor = pw.Case(None, [((LedgerEntry.activity == "entry") & (LedgerEntry.points > 0), 1),
-                             ((LedgerEntry.activity == "entry") & (LedgerEntry.points < 0), -1)], 0)
-    points_today, visitors = LedgerEntry.select(
-        pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0), pw.fn.COALESCE(pw.fn.SUM(visitor), 0)).where(
-        (LedgerEntry.day == today) & (LedgerEntry.activity.in_(earning))).tuples().get()
+    visitor = pw.Case(
+        None,
+        [
+            ((LedgerEntry.activity == "entry") & (LedgerEntry.points > 0), 1),
+            ((LedgerEntry.activity == "entry") & (LedgerEntry.points < 0), -1),
+        ],
+        0,
+    )
+    points_today, visitors = (
+        LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0), pw.fn.COALESCE(pw.fn.SUM(visitor), 0))
+        .where((LedgerEntry.day == today) & (LedgerEntry.activity.in_(earning)))
+        .tuples()
+        .get()
+    )
     devices = device_rows()
     return {
         "today": today,

@@ -75,8 +75,12 @@ def default_range(service) -> tuple[date, date, str]:
 
 
 def _entry_devices() -> list[str]:
-    return [d.id for d in Device.select(Device.id).where((Device.kind == "gate") & (
-        Device.direction.is_null() | (Device.direction == "in")))]
+    return [
+        d.id
+        for d in Device.select(Device.id).where(
+            (Device.kind == "gate") & (Device.direction.is_null() | (Device.direction == "in"))
+        )
+    ]
 
 
 def _gate_taps(service, start: date, end: date):
@@ -86,8 +90,16 @@ def _gate_taps(service, start: date, end: date):
     devices = _entry_devices()
     if not devices:
         return []
-    q = (TapInbox.select(TapInbox.at).where((TapInbox.device.in_(devices)) & (TapInbox.at >= lo) & (TapInbox.at < hi)
-                                           & (TapInbox.outcome.in_(sorted(rules.OPEN_OUTCOMES)))).tuples())
+    q = (
+        TapInbox.select(TapInbox.at)
+        .where(
+            (TapInbox.device.in_(devices))
+            & (TapInbox.at >= lo)
+            & (TapInbox.at < hi)
+            & (TapInbox.outcome.in_(sorted(rules.OPEN_OUTCOMES)))
+        )
+        .tuples()
+    )
     tz = service.prog.tz
     return [at.astimezone(tz) for (at,) in q]
 
@@ -95,72 +107,119 @@ def _gate_taps(service, start: date, end: date):
 def entries_daily(service, start: date, end: date) -> Report:
     """Visits (entrance-gate taps) and distinct members credited for entry, per day."""
     visits = Counter(t.date() for t in _gate_taps(service, start, end))
-    members = dict(LedgerEntry.select(LedgerEntry.day, pw.fn.SUM(pw.Case(None, [(LedgerEntry.points > 0, 1)], -1)))
-                   .where((LedgerEntry.activity == "entry") & LedgerEntry.day.between(start, end))
-                   .group_by(LedgerEntry.day).tuples())
+    members = dict(
+        LedgerEntry.select(LedgerEntry.day, pw.fn.SUM(pw.Case(None, [(LedgerEntry.points > 0, 1)], -1)))
+        .where((LedgerEntry.activity == "entry") & LedgerEntry.day.between(start, end))
+        .group_by(LedgerEntry.day)
+        .tuples()
+    )
     members = {(d if isinstance(d, date) else date.fromisoformat(str(d))): n for d, n in members.items()}
     rows, day = [], start
     while day <= end and len(rows) < 400:
         rows.append({"day": day.isoformat(), "visits": visits.get(day, 0), "members": int(members.get(day, 0) or 0)})
         day += timedelta(days=1)
-    return Report("entries_daily", [("day", {"th": "วันที่", "en": "Day"}),
-                                    ("visits", {"th": "จำนวนครั้งที่เข้า", "en": "Visits"}),
-                                    ("members", {"th": "สมาชิกที่ได้คะแนนเข้าใช้", "en": "Members credited"})],
-                  rows, chart=[(r["day"][5:], r["visits"]) for r in rows])
+    return Report(
+        "entries_daily",
+        [
+            ("day", {"th": "วันที่", "en": "Day"}),
+            ("visits", {"th": "จำนวนครั้งที่เข้า", "en": "Visits"}),
+            ("members", {"th": "สมาชิกที่ได้คะแนนเข้าใช้", "en": "Members credited"}),
+        ],
+        rows,
+        chart=[(r["day"][5:], r["visits"]) for r in rows],
+    )
 
 
 def entries_hourly(service, start: date, end: date) -> Report:
     """Visits by hour of the day over the range."""
     hours = Counter(t.hour for t in _gate_taps(service, start, end))
     rows = [{"hour": f"{h:02d}:00", "visits": hours.get(h, 0)} for h in range(24)]
-    return Report("entries_hourly", [("hour", {"th": "ชั่วโมง", "en": "Hour"}),
-                                     ("visits", {"th": "จำนวนครั้งที่เข้า", "en": "Visits"})],
-                  rows, chart=[(r["hour"][:2], r["visits"]) for r in rows])
+    return Report(
+        "entries_hourly",
+        [("hour", {"th": "ชั่วโมง", "en": "Hour"}), ("visits", {"th": "จำนวนครั้งที่เข้า", "en": "Visits"})],
+        rows,
+        chart=[(r["hour"][:2], r["visits"]) for r in rows],
+    )
 
 
 def _top(activity: str, start: date, end: date, limit: int = 20) -> list[dict]:
     days = pw.fn.SUM(pw.Case(None, [(LedgerEntry.points > 0, 1), (LedgerEntry.points < 0, -1)], 0))
-    q = (LedgerEntry.select(LedgerEntry.member, days.alias("n"))
-         .where((LedgerEntry.activity == activity) & LedgerEntry.day.between(start, end))
-         .group_by(LedgerEntry.member).having(days > 0).order_by(pw.SQL("n DESC"), LedgerEntry.member).limit(limit))
+    q = (
+        LedgerEntry.select(LedgerEntry.member, days.alias("n"))
+        .where((LedgerEntry.activity == activity) & LedgerEntry.day.between(start, end))
+        .group_by(LedgerEntry.member)
+        .having(days > 0)
+        .order_by(pw.SQL("n DESC"), LedgerEntry.member)
+        .limit(limit)
+    )
     counts = [(e.member_id, e.n) for e in q]
     members = {m.id: m for m in Member.select().where(Member.id.in_([m for m, _ in counts]))} if counts else {}
-    return [{"rank": i, "member": mid, "name": members[mid].name if mid in members else "?",
-             "group": members[mid].group if mid in members else None, "days": int(n)}
-            for i, (mid, n) in enumerate(counts, start=1)]
+    return [
+        {
+            "rank": i,
+            "member": mid,
+            "name": members[mid].name if mid in members else "?",
+            "group": members[mid].group if mid in members else None,
+            "days": int(n),
+        }
+        for i, (mid, n) in enumerate(counts, start=1)
+    ]
 
 
 def top_borrowers(service, start: date, end: date) -> Report:
     """The semester's top borrowers: days with a borrowing credit (net of voids)."""
     rows = _top("borrow", start, end)
-    return Report("top_borrowers", _TOP_COLUMNS("วันที่ยืม", "Borrowing days"), rows,
-                  chart=[(r["name"], r["days"]) for r in rows[:10]])
+    return Report(
+        "top_borrowers",
+        _TOP_COLUMNS("วันที่ยืม", "Borrowing days"),
+        rows,
+        chart=[(r["name"], r["days"]) for r in rows[:10]],
+    )
 
 
 def top_users(service, start: date, end: date) -> Report:
     """The semester's top library users: days with an entry credit (net of voids)."""
     rows = _top("entry", start, end)
-    return Report("top_users", _TOP_COLUMNS("วันที่เข้าใช้", "Days in the library"), rows,
-                  chart=[(r["name"], r["days"]) for r in rows[:10]])
+    return Report(
+        "top_users",
+        _TOP_COLUMNS("วันที่เข้าใช้", "Days in the library"),
+        rows,
+        chart=[(r["name"], r["days"]) for r in rows[:10]],
+    )
 
 
 def _TOP_COLUMNS(th: str, en: str) -> list:
-    return [("rank", {"th": "อันดับ", "en": "Rank"}), ("member", {"th": "รหัสสมาชิก", "en": "Member"}),
-            ("name", {"th": "ชื่อ", "en": "Name"}), ("group", {"th": "กลุ่ม", "en": "Group"}),
-            ("days", {"th": th, "en": en})]
+    return [
+        ("rank", {"th": "อันดับ", "en": "Rank"}),
+        ("member", {"th": "รหัสสมาชิก", "en": "Member"}),
+        ("name", {"th": "ชื่อ", "en": "Name"}),
+        ("group", {"th": "กลุ่ม", "en": "Group"}),
+        ("days", {"th": th, "en": en}),
+    ]
 
 
 def points(service, start: date, end: date) -> Report:
     """Points earned and redeemed per activity (and per reward), with voids."""
     pos = pw.fn.SUM(pw.Case(None, [((LedgerEntry.points > 0) & (LedgerEntry.source != "void"), LedgerEntry.points)], 0))
-    neg = pw.fn.SUM(pw.Case(None, [((LedgerEntry.points < 0) & (LedgerEntry.source != "void"), LedgerEntry.points * -1)], 0))
+    neg = pw.fn.SUM(
+        pw.Case(None, [((LedgerEntry.points < 0) & (LedgerEntry.source != "void"), LedgerEntry.points * -1)], 0)
+    )
     voided = pw.fn.SUM(pw.Case(None, [(LedgerEntry.source == "void", LedgerEntry.points * -1)], 0))
     count = pw.fn.SUM(pw.Case(None, [(LedgerEntry.source != "void", 1)], 0))
-    q = (LedgerEntry.select(LedgerEntry.activity, pw.Case(None, [(LedgerEntry.activity == "redeem", LedgerEntry.item)], "")
-                            .alias("reward"), count.alias("n"), pos.alias("earned"), neg.alias("spent"),
-                            voided.alias("voided"))
-         .where(LedgerEntry.day.between(start, end)).group_by(LedgerEntry.activity, pw.SQL("reward"))
-         .order_by(LedgerEntry.activity).dicts())
+    q = (
+        LedgerEntry.select(
+            LedgerEntry.activity,
+            pw.Case(None, [(LedgerEntry.activity == "redeem", LedgerEntry.item)], "").alias("reward"),
+            count.alias("n"),
+            pos.alias("earned"),
+            neg.alias("spent"),
+            voided.alias("voided"),
+        )
+        .where(LedgerEntry.day.between(start, end))
+        .group_by(LedgerEntry.activity, pw.SQL("reward"))
+        .order_by(LedgerEntry.activity)
+        .dicts()
+    )
     prog = service.prog
     rows = []
     for r in q:
@@ -168,62 +227,118 @@ def points(service, start: date, end: date) -> Report:
         label = dict(act.label) if act else dict(catalogue.entry_label(r["activity"]))
         if r["reward"]:
             rw = prog.rewards.get(r["reward"])
-            label = {"th": f"{label['th']}: {rw.th if rw else r['reward']}",
-                     "en": f"{label['en']}: {rw.en if rw else r['reward']}"}
-        rows.append({"activity": r["activity"] + (f":{r['reward']}" if r["reward"] else ""), "label": label,
-                     "entries": int(r["n"] or 0), "earned": int(r["earned"] or 0), "redeemed": int(r["spent"] or 0),
-                     "voided": int(r["voided"] or 0)})
-    return Report("points", [("activity", {"th": "รหัส", "en": "Code"}), ("label", {"th": "กิจกรรม", "en": "Activity"}),
-                             ("entries", {"th": "รายการ", "en": "Entries"}),
-                             ("earned", {"th": "คะแนนที่ได้", "en": "Points earned"}),
-                             ("redeemed", {"th": "คะแนนที่ใช้/โอน", "en": "Points redeemed/sent"}),
-                             ("voided", {"th": "คะแนนที่ยกเลิก", "en": "Points voided"})],
-                  rows, chart=[(r["activity"][:14], r["earned"]) for r in rows if r["earned"]])
+            label = {
+                "th": f"{label['th']}: {rw.th if rw else r['reward']}",
+                "en": f"{label['en']}: {rw.en if rw else r['reward']}",
+            }
+        rows.append(
+            {
+                "activity": r["activity"] + (f":{r['reward']}" if r["reward"] else ""),
+                "label": label,
+                "entries": int(r["n"] or 0),
+                "earned": int(r["earned"] or 0),
+                "redeemed": int(r["spent"] or 0),
+                "voided": int(r["voided"] or 0),
+            }
+        )
+    return Report(
+        "points",
+        [
+            ("activity", {"th": "รหัส", "en": "Code"}),
+            ("label", {"th": "กิจกรรม", "en": "Activity"}),
+            ("entries", {"th": "รายการ", "en": "Entries"}),
+            ("earned", {"th": "คะแนนที่ได้", "en": "Points earned"}),
+            ("redeemed", {"th": "คะแนนที่ใช้/โอน", "en": "Points redeemed/sent"}),
+            ("voided", {"th": "คะแนนที่ยกเลิก", "en": "Points voided"}),
+        ],
+        rows,
+        chart=[(r["activity"][:14], r["earned"]) for r in rows if r["earned"]],
+    )
 
 
 def segments(service, start: date | None = None, end: date | None = None) -> Report:
     """Members by segment U1–U5 and card tier."""
     counts = defaultdict(Counter)
-    for group, tier, status, n in (Member.select(Member.group, Member.tier, Member.status, pw.fn.COUNT(Member.id))
-                                   .group_by(Member.group, Member.tier, Member.status).tuples()):
+    for group, tier, status, n in (
+        Member.select(Member.group, Member.tier, Member.status, pw.fn.COUNT(Member.id))
+        .group_by(Member.group, Member.tier, Member.status)
+        .tuples()
+    ):
         c = counts[group or ""]
         c[tier] += n
         c["total"] += n
         if status == "active":
             c["active"] += n
     rows = []
-    for g in list(GROUPS) + [""]:
+    for g in [*list(GROUPS), ""]:
         c = counts.get(g, Counter())
         if g == "" and not c:
             continue
-        rows.append({"group": g or "-", "label": SEGMENTS[g], "silver": c["silver"], "gold": c["gold"],
-                     "active": c["active"], "total": c["total"]})
-    return Report("segments", [("group", {"th": "กลุ่ม", "en": "Segment"}), ("label", {"th": "คำอธิบาย", "en": "Who"}),
-                               ("silver", {"th": "บัตรเงิน", "en": "Silver"}), ("gold", {"th": "บัตรทอง", "en": "Gold"}),
-                               ("active", {"th": "ใช้งานได้", "en": "Active"}), ("total", {"th": "รวม", "en": "Total"})],
-                  rows, chart=[(r["group"], r["total"]) for r in rows])
+        rows.append(
+            {
+                "group": g or "-",
+                "label": SEGMENTS[g],
+                "silver": c["silver"],
+                "gold": c["gold"],
+                "active": c["active"],
+                "total": c["total"],
+            }
+        )
+    return Report(
+        "segments",
+        [
+            ("group", {"th": "กลุ่ม", "en": "Segment"}),
+            ("label", {"th": "คำอธิบาย", "en": "Who"}),
+            ("silver", {"th": "บัตรเงิน", "en": "Silver"}),
+            ("gold", {"th": "บัตรทอง", "en": "Gold"}),
+            ("active", {"th": "ใช้งานได้", "en": "Active"}),
+            ("total", {"th": "รวม", "en": "Total"}),
+        ],
+        rows,
+        chart=[(r["group"], r["total"]) for r in rows],
+    )
 
 
 def feedback(service, start: date, end: date) -> Report:
     """Kiosk satisfaction ratings (1–5) in the range."""
     lo, _ = day_bounds(start, service.prog)
     _, hi = day_bounds(end, service.prog)
-    counts = dict(Feedback.select(Feedback.rating, pw.fn.COUNT(Feedback.id))
-                  .where((Feedback.at >= lo) & (Feedback.at < hi)).group_by(Feedback.rating).tuples())
+    counts = dict(
+        Feedback.select(Feedback.rating, pw.fn.COUNT(Feedback.id))
+        .where((Feedback.at >= lo) & (Feedback.at < hi))
+        .group_by(Feedback.rating)
+        .tuples()
+    )
     total = sum(counts.values())
-    rows = [{"rating": r, "count": counts.get(r, 0),
-             "share": f"{100 * counts.get(r, 0) / total:.0f}%" if total else "0%"} for r in range(5, 0, -1)]
+    rows = [
+        {"rating": r, "count": counts.get(r, 0), "share": f"{100 * counts.get(r, 0) / total:.0f}%" if total else "0%"}
+        for r in range(5, 0, -1)
+    ]
     avg = sum(r * n for r, n in counts.items()) / total if total else None
-    rep = Report("feedback", [("rating", {"th": "คะแนนความพึงพอใจ", "en": "Rating"}),
-                              ("count", {"th": "จำนวน", "en": "Count"}), ("share", {"th": "สัดส่วน", "en": "Share"})],
-                 rows, chart=[("★" * r["rating"], r["count"]) for r in rows])
+    rep = Report(
+        "feedback",
+        [
+            ("rating", {"th": "คะแนนความพึงพอใจ", "en": "Rating"}),
+            ("count", {"th": "จำนวน", "en": "Count"}),
+            ("share", {"th": "สัดส่วน", "en": "Share"}),
+        ],
+        rows,
+        chart=[("★" * r["rating"], r["count"]) for r in rows],
+    )
     rep.average = avg
     rep.total = total
     return rep
 
 
-BUILDERS = {"entries_daily": entries_daily, "entries_hourly": entries_hourly, "top_borrowers": top_borrowers,
-            "top_users": top_users, "points": points, "segments": segments, "feedback": feedback}
+BUILDERS = {
+    "entries_daily": entries_daily,
+    "entries_hourly": entries_hourly,
+    "top_borrowers": top_borrowers,
+    "top_users": top_users,
+    "points": points,
+    "segments": segments,
+    "feedback": feedback,
+}
 
 
 def build(name: str, service, start: date, end: date) -> Report:
@@ -242,19 +357,26 @@ def bar_chart(data: list, *, title: str = "", height: int = 190, color: str = "#
     bar_w = (width - left - 6) / n
     longest = max(len(str(label)) for label, _ in data)
     step = max(1, -(-int(longest * 6.5 + 8) // max(int(bar_w), 1)))  # labels that fit without touching
-    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
-           f'xmlns="http://www.w3.org/2000/svg">', f'<title>{escape(title)}</title>',
-           f'<line x1="{left}" y1="{top + plot_h}" x2="{width}" y2="{top + plot_h}" stroke="#999" stroke-width="1"/>',
-           f'<text x="{left - 6}" y="{top + 8}" text-anchor="end" class="axis">{peak}</text>',
-           f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" class="axis">0</text>']
+    out = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width}" y2="{top + plot_h}" stroke="#999" stroke-width="1"/>',
+        f'<text x="{left - 6}" y="{top + 8}" text-anchor="end" class="axis">{peak}</text>',
+        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" class="axis">0</text>',
+    ]
     for i, (label, value) in enumerate(data):
         h = plot_h * (value / peak) if value else 0
         x = left + i * bar_w + 1.5
-        out.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{max(bar_w - 3, 1):.1f}" height="{h:.1f}" '
-                   f'fill="{color}"><title>{escape(str(label))}: {value}</title></rect>')
+        out.append(
+            f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{max(bar_w - 3, 1):.1f}" height="{h:.1f}" '
+            f'fill="{color}"><title>{escape(str(label))}: {value}</title></rect>'
+        )
         if i % step == 0:
-            out.append(f'<text x="{x + (bar_w - 3) / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
-                       f'class="axis">{escape(str(label))}</text>')
+            out.append(
+                f'<text x="{x + (bar_w - 3) / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
+                f'class="axis">{escape(str(label))}</text>'
+            )
     out.append("</svg>")
     return "".join(out)
 
@@ -266,15 +388,20 @@ def hbar_chart(data: list, *, title: str = "", color: str = "#2f6f9f") -> str:
     width, row, left = 640, 22, 190
     height = row * len(data) + 6
     peak = max((v for _, v in data), default=0) or 1
-    out = [f'<svg class="chart hbar" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
-           f'xmlns="http://www.w3.org/2000/svg">', f'<title>{escape(title)}</title>']
+    out = [
+        f'<svg class="chart hbar" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
     for i, (label, value) in enumerate(data):
         y = 3 + i * row
         w = (width - left - 40) * (value / peak) if value else 0
         name = str(label) if len(str(label)) <= 26 else str(label)[:25] + "…"
         out.append(f'<text x="{left - 8}" y="{y + row - 8}" text-anchor="end" class="label">{escape(name)}</text>')
-        out.append(f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{row - 6}" rx="2" fill="{color}">'
-                   f'<title>{escape(str(label))}: {value}</title></rect>')
+        out.append(
+            f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{row - 6}" rx="2" fill="{color}">'
+            f"<title>{escape(str(label))}: {value}</title></rect>"
+        )
         out.append(f'<text x="{left + w + 5:.1f}" y="{y + row - 8}" class="axis">{value}</text>')
     out.append("</svg>")
     return "".join(out)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from broker import contract
@@ -24,6 +23,7 @@ from server.web import accounts, queries, reports
 from server.web.auth import _, account_error, actor, admin_required, service_error, too_large_message
 
 bp = Blueprint("views", __name__)
+
 
 def svc():
     """The process's service layer (:class:`server.services.Services`)."""
@@ -85,14 +85,24 @@ def enrol():
     """Enrol a member with a card: sign-up credit and joining fee."""
     f = request.form
     try:
-        m = svc().members.add(f.get("name", ""), f.get("card", ""), tier=f.get("tier") or "silver",
-                              group=f.get("group") or None, valid_until=f.get("valid_until") or None,
-                              email=f.get("email") or None, actor=actor())
+        m = svc().members.add(
+            f.get("name", ""),
+            f.get("card", ""),
+            tier=f.get("tier") or "silver",
+            group=f.get("group") or None,
+            valid_until=f.get("valid_until") or None,
+            email=f.get("email") or None,
+            actor=actor(),
+        )
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.members"))
-    flash(_("Member %(id)s enrolled with %(points)s sign-up points.", id=m.id, points=m.balance) + " "
-          + _("Joining fee %(baht)s baht.", baht=prog().signup_fee_baht), "ok")
+    flash(
+        _("Member %(id)s enrolled with %(points)s sign-up points.", id=m.id, points=m.balance)
+        + " "
+        + _("Joining fee %(baht)s baht.", baht=prog().signup_fee_baht),
+        "ok",
+    )
     return redirect(url_for("views.member", mid=m.id))
 
 
@@ -104,10 +114,19 @@ def member(mid: int):
     entries, older = queries.ledger_page(svc(), m.id, before=before, limit=20)
     data = svc().reads.member_dict(m)
     counter = svc().points.counter_activities()
-    return render_template("member.html", m=m, data=data, entries=entries, older=older, before=before,
-                           privileges=rules.privileges(m.balance, prog()),
-                           fees=queries.fees(m.id), counter=counter, groups=GROUPS,
-                           rewards=list(prog().rewards.values()))
+    return render_template(
+        "member.html",
+        m=m,
+        data=data,
+        entries=entries,
+        older=older,
+        before=before,
+        privileges=rules.privileges(m.balance, prog()),
+        fees=queries.fees(m.id),
+        counter=counter,
+        groups=GROUPS,
+        rewards=list(prog().rewards.values()),
+    )
 
 
 @bp.route("/members/<int:mid>/edit", methods=["POST"])
@@ -167,7 +186,7 @@ def credit(mid: int):
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.member", mid=mid, activity=activity or None))
-    name = g.lang == "th" and act.th or act.en
+    name = (g.lang == "th" and act.th) or act.en
     if outcome == "credited":
         flash(_("Credited %(points)s points for %(activity)s.", points=entry.points, activity=name), "ok")
     else:
@@ -202,8 +221,10 @@ def redeem(mid: int):
         else:
             out = svc().points.redeem(mid, reward, units=_int(f.get("units"), 1) or 1, actor=actor())
         extra = f" ({out['baht']} {_('baht')})" if "baht" in out else f" × {out.get('units', 1)}"
-        flash(_("Redeemed %(points)s points: %(reward)s.", points=out["points"],
-                reward=out["label"][g.lang]) + extra, "ok")
+        flash(
+            _("Redeemed %(points)s points: %(reward)s.", points=out["points"], reward=out["label"][g.lang]) + extra,
+            "ok",
+        )
     except ServiceError as exc:
         _fail(exc)
     return redirect(url_for("views.member", mid=mid, reward=reward or None))
@@ -288,8 +309,13 @@ def pins_text(pins) -> str:
 @admin_required
 def devices():
     """All devices with status, and the add form."""
-    return render_template("devices.html", devices=queries.device_rows(), activities=prog().activities,
-                           kinds=contract.DEVICE_KINDS, policies=contract.OFFLINE_POLICIES)
+    return render_template(
+        "devices.html",
+        devices=queries.device_rows(),
+        activities=prog().activities,
+        kinds=contract.DEVICE_KINDS,
+        policies=contract.OFFLINE_POLICIES,
+    )
 
 
 @bp.route("/devices", methods=["POST"])
@@ -300,9 +326,15 @@ def device_add():
     try:
         fields, settings = _device_form(f)
         settings = {k: v for k, v in settings.items() if v is not None}
-        d = svc().devices.add((f.get("id") or "").strip(), fields["kind"] or "", direction=fields["direction"],
-                              activity=fields["activity"], location=fields["location"], settings=settings,
-                              actor=actor())
+        d = svc().devices.add(
+            (f.get("id") or "").strip(),
+            fields["kind"] or "",
+            direction=fields["direction"],
+            activity=fields["activity"],
+            location=fields["location"],
+            settings=settings,
+            actor=actor(),
+        )
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.devices"))
@@ -326,17 +358,24 @@ def device(device_id: str):
                 if v != current.get(k):
                     changes[k] = v
             svc().devices.set(device_id, actor=actor(), **changes)
-            flash(_("Device %(id)s saved; the device receives the new config within a few seconds.", id=device_id),
-                  "ok")
+            flash(
+                _("Device %(id)s saved; the device receives the new config within a few seconds.", id=device_id), "ok"
+            )
         except ServiceError as exc:
             _fail(exc)
         return redirect(url_for("views.device", device_id=device_id))
     row = next(r for r in queries.device_rows() if r["id"] == device_id)
     config = svc().devices.config(d).to_dict()
-    return render_template("device.html", d=row, config=json.dumps(config, ensure_ascii=False, indent=1),
-                           taps=queries.latest_taps(20, device=device_id), pins=pins_text(d.settings.get("pins")),
-                           activities=prog().activities, kinds=contract.DEVICE_KINDS,
-                           policies=contract.OFFLINE_POLICIES)
+    return render_template(
+        "device.html",
+        d=row,
+        config=json.dumps(config, ensure_ascii=False, indent=1),
+        taps=queries.latest_taps(20, device=device_id),
+        pins=pins_text(d.settings.get("pins")),
+        activities=prog().activities,
+        kinds=contract.DEVICE_KINDS,
+        policies=contract.OFFLINE_POLICIES,
+    )
 
 
 # --------------------------------------------------------------------------- events
@@ -348,8 +387,13 @@ def events():
     if request.method == "POST":
         f = request.form
         try:
-            ev = svc().attendance.add_event(f.get("name") or "", f.get("activity", ""), f.get("day") or "",
-                                            created_by=g.staff.username, actor=actor())
+            ev = svc().attendance.add_event(
+                f.get("name") or "",
+                f.get("activity", ""),
+                f.get("day") or "",
+                created_by=g.staff.username,
+                actor=actor(),
+            )
         except ServiceError as exc:
             _fail(exc)
             return redirect(url_for("views.events"))
@@ -358,12 +402,19 @@ def events():
     rows = list(store.Event.select().order_by(store.Event.day.desc(), store.Event.id.desc()).limit(100))
     counts = {}
     for ev in rows:
-        counts[ev.id] = LedgerEntry.select().where(
-            (LedgerEntry.activity == ev.activity) & (LedgerEntry.item == ev.name) & (LedgerEntry.day == ev.day)
-            & (LedgerEntry.source == "import")).count()
-    return render_template("events.html", events=rows, counts=counts,
-                           activities=svc().attendance.event_activities(),
-                           today=svc().today())
+        counts[ev.id] = (
+            LedgerEntry.select()
+            .where(
+                (LedgerEntry.activity == ev.activity)
+                & (LedgerEntry.item == ev.name)
+                & (LedgerEntry.day == ev.day)
+                & (LedgerEntry.source == "import")
+            )
+            .count()
+        )
+    return render_template(
+        "events.html", events=rows, counts=counts, activities=svc().attendance.event_activities(), today=svc().today()
+    )
 
 
 def _event_or_404(event_id: int):
@@ -384,13 +435,27 @@ def event(event_id: int):
         shown = next((u for u in uploads if u.id == sel), None)
     if shown is not None:  # for this page only, never saved
         shown.preview, shown.result = _in_language(shown.preview), _in_language(shown.result)
-    credited = (LedgerEntry.select(LedgerEntry, Member.id, Member.name).join(Member)
-                .where((LedgerEntry.activity == ev.activity) & (LedgerEntry.item == ev.name)
-                       & (LedgerEntry.day == ev.day) & (LedgerEntry.source == "import"))
-                .order_by(LedgerEntry.id).limit(500))
-    return render_template("event.html", ev=ev, act=prog().activities.get(ev.activity), uploads=uploads,
-                           shown=shown, credited=list(credited),
-                           upload_mb=current_app.config["PRIVCARD_UPLOAD_LIMIT"] // 1_000_000)
+    credited = (
+        LedgerEntry.select(LedgerEntry, Member.id, Member.name)
+        .join(Member)
+        .where(
+            (LedgerEntry.activity == ev.activity)
+            & (LedgerEntry.item == ev.name)
+            & (LedgerEntry.day == ev.day)
+            & (LedgerEntry.source == "import")
+        )
+        .order_by(LedgerEntry.id)
+        .limit(500)
+    )
+    return render_template(
+        "event.html",
+        ev=ev,
+        act=prog().activities.get(ev.activity),
+        uploads=uploads,
+        shown=shown,
+        credited=list(credited),
+        upload_mb=current_app.config["PRIVCARD_UPLOAD_LIMIT"] // 1_000_000,
+    )
 
 
 @bp.route("/events/<int:event_id>/upload", methods=["POST"])
@@ -438,8 +503,15 @@ def event_credit(event_id: int, upload_id: int):
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.event", event_id=ev.id, upload=up.id))
-    flash(_("%(n)s credited, %(already)s already credited, %(errors)s errors.", n=len(report.credited),
-            already=len(report.already), errors=len(report.errors)), "ok" if not report.errors else "error")
+    flash(
+        _(
+            "%(n)s credited, %(already)s already credited, %(errors)s errors.",
+            n=len(report.credited),
+            already=len(report.already),
+            errors=len(report.errors),
+        ),
+        "ok" if not report.errors else "error",
+    )
     return redirect(url_for("views.event", event_id=ev.id, upload=up.id))
 
 
@@ -461,9 +533,12 @@ def _range() -> tuple[date, date, str]:
 
 
 REPORT_TITLES = {
-    "entries_daily": "Entries per day", "entries_hourly": "Entries per hour",
-    "top_borrowers": "Top borrowers of the semester", "top_users": "Top library users of the semester",
-    "points": "Points earned and redeemed per activity", "segments": "Members by segment",
+    "entries_daily": "Entries per day",
+    "entries_hourly": "Entries per hour",
+    "top_borrowers": "Top borrowers of the semester",
+    "top_users": "Top library users of the semester",
+    "points": "Points earned and redeemed per activity",
+    "segments": "Members by segment",
     "feedback": "Kiosk feedback ratings",
 }
 
@@ -473,9 +548,11 @@ def reports_page():
     """All reports for a date range (default: this semester to date)."""
     start, end, label = _range()
     built = [(name, _(REPORT_TITLES[name]), reports.build(name, svc(), start, end)) for name in reports.REPORTS]
-    charts = {name: Markup((reports.hbar_chart if name.startswith("top_") else reports.bar_chart)(
-        r.chart or [], title=title)) for name, title, r in built
-        if name not in ("points",) and any(v for _, v in (r.chart or []))}
+    charts = {
+        name: Markup((reports.hbar_chart if name.startswith("top_") else reports.bar_chart)(r.chart or [], title=title))
+        for name, title, r in built
+        if name not in ("points",) and any(v for _, v in (r.chart or []))
+    }
     return render_template("reports.html", built=built, charts=charts, start=start, end=end, semester=label)
 
 
@@ -486,8 +563,11 @@ def report_csv(name: str):
         abort(404)
     start, end, _label = _range()
     rep = reports.build(name, svc(), start, end)
-    return Response(rep.csv(g.lang), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}-{start}-{end}.csv"'})
+    return Response(
+        rep.csv(g.lang),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}-{start}-{end}.csv"'},
+    )
 
 
 # --------------------------------------------------------------------------- staff (admin)
@@ -505,18 +585,28 @@ def staff():
                 token = accounts.create_token(g.staff.username, f.get("label", ""), actor=actor())
             else:
                 # the admin chose this password: the person picks their own at the first sign-in
-                accounts.add_staff(f.get("username", ""), f.get("role", "staff"), f.get("password", ""),
-                                   actor=actor(), must_change_password=True)
-                flash(_("Staff account %(name)s added.", name=f.get("username", "").strip().lower()) + " "
-                      + _("They must choose their own password at the first sign-in."), "ok")
+                accounts.add_staff(
+                    f.get("username", ""),
+                    f.get("role", "staff"),
+                    f.get("password", ""),
+                    actor=actor(),
+                    must_change_password=True,
+                )
+                flash(
+                    _("Staff account %(name)s added.", name=f.get("username", "").strip().lower())
+                    + " "
+                    + _("They must choose their own password at the first sign-in."),
+                    "ok",
+                )
                 return redirect(url_for("views.staff"))
         except accounts.AccountError as exc:
             flash(account_error(exc), "error")
             return redirect(url_for("views.staff"))
     people = list(accounts.Staff.select().order_by(accounts.Staff.username))
     audit = list(Audit.select().order_by(Audit.id.desc()).limit(50))
-    return render_template("staff.html", people=people, audit=audit, token=token, roles=accounts.ROLES,
-                           now=store.utcnow())
+    return render_template(
+        "staff.html", people=people, audit=audit, token=token, roles=accounts.ROLES, now=store.utcnow()
+    )
 
 
 @bp.route("/staff/password", methods=["POST"])
@@ -536,8 +626,14 @@ def staff_password():
     except accounts.AccountError as exc:
         flash(_("%(reason)s — the password was not changed.", reason=account_error(exc)), "error")
         return redirect(url_for("views.staff"))
-    flash(_("Temporary password set for %(name)s: they must change it at their next sign-in; "
-            "their open sessions are signed out.", name=s.username), "ok")
+    flash(
+        _(
+            "Temporary password set for %(name)s: they must change it at their next sign-in; "
+            "their open sessions are signed out.",
+            name=s.username,
+        ),
+        "ok",
+    )
     return redirect(url_for("views.staff"))
 
 
@@ -553,4 +649,4 @@ def staff_unlock(staff_id: int):
     return redirect(url_for("views.staff"))
 
 
-__all__ = ["bp", "NotFound"]
+__all__ = ["NotFound", "bp"]

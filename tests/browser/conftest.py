@@ -16,12 +16,22 @@ import pytest
 from tests.browser.web_support import ADMIN, STAFF, ConsoleServer, add_staff_cli
 
 CHROMIUM = os.environ.get("PRIVCARD_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-INSTALL_HINT = ("The console's browser tests need Playwright (Python) and Debian's Chromium: "
-                "`apt-get install -y chromium` and `.venv/bin/pip install playwright` "
-                "(do not run `playwright install`; the tests use /usr/bin/chromium, "
-                "or set PRIVCARD_CHROMIUM=/path/to/chromium).")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+INSTALL_HINT = (
+    "The console's browser tests need Playwright (Python) and Debian's Chromium: "
+    "`apt-get install -y chromium` and `.venv/bin/pip install playwright` "
+    "(do not run `playwright install`; the tests use /usr/bin/chromium, "
+    "or set PRIVCARD_CHROMIUM=/path/to/chromium)."
+)
 
 
 def pytest_collection_modifyitems(items):

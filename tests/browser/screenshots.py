@@ -21,8 +21,24 @@ from tests.browser.web_support import ADMIN, STAFF, ConsoleServer, add_staff_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
-FIRST = ["สมชาย", "สมศรี", "วิภา", "ธนากร", "ปิยะนุช", "Anan", "Kanya", "Narong", "Pim", "Sakda", "John", "Mali",
-         "ณัฐพล", "อรุณี", "Chai", "Dao"]
+FIRST = [
+    "สมชาย",
+    "สมศรี",
+    "วิภา",
+    "ธนากร",
+    "ปิยะนุช",
+    "Anan",
+    "Kanya",
+    "Narong",
+    "Pim",
+    "Sakda",
+    "John",
+    "Mali",
+    "ณัฐพล",
+    "อรุณี",
+    "Chai",
+    "Dao",
+]
 LAST = ["ใจดี", "รักเรียน", "Srisuk", "Boonmee", "แก้วมณี", "Thongdee", "Wongsa", "ศรีสวัสดิ์", "Smith", "Chaiyo"]
 TEMPORARY = "temp-pass-2569"  # the screenshot account's temporary password
 
@@ -46,13 +62,19 @@ def seed(db_url: str) -> dict:
     for i in range(40):
         name = f"{rnd.choice(FIRST)} {rnd.choice(LAST)}"
         card = f"{2558070100 + i}"
-        m = svc.members.add(name, card, tier="gold" if i % 7 == 0 else "silver", group=f"U{1 + i % 5}",
-                            valid_until="2027-05-31", actor="seed")
+        m = svc.members.add(
+            name,
+            card,
+            tier="gold" if i % 7 == 0 else "silver",
+            group=f"U{1 + i % 5}",
+            valid_until="2027-05-31",
+            actor="seed",
+        )
         members.append((m.id, card))
     now = store.utcnow()
     n = 0
     for back in range(14, -1, -1):
-        for mid, card in rnd.sample(members, rnd.randint(12, 30)):
+        for _mid, card in rnd.sample(members, rnd.randint(12, 30)):
             day = (now - timedelta(days=back)).astimezone(prog.tz)
             at = day.replace(hour=rnd.choice([8, 9, 10, 10, 11, 13, 13, 14, 15, 16, 18, 19]), minute=rnd.randint(0, 59))
             if at > now:
@@ -61,8 +83,11 @@ def seed(db_url: str) -> dict:
             svc.taps.decide("gate-in-1", Tap(f"seed-{n}", card, at, True), received=at)
             if rnd.random() < 0.3:
                 n += 1
-                svc.taps.decide("counter-1", Tap(f"seed-{n}", card, at + timedelta(minutes=20), True),
-                                received=at + timedelta(minutes=20))
+                svc.taps.decide(
+                    "counter-1",
+                    Tap(f"seed-{n}", card, at + timedelta(minutes=20), True),
+                    received=at + timedelta(minutes=20),
+                )
     n += 1
     svc.taps.decide("gate-in-1", Tap(f"seed-{n}", "04DEADBEEF", now - timedelta(minutes=2), True), received=now)
     mid0 = members[0][0]
@@ -133,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             with page.expect_navigation():
                 page.click("#event-form button")
             csv = tmp / "registration.csv"
-            csv.write_text("card_uid\n" + "\n".join(data["cards"][:6] + ["12345XYZ", "04FFFFFFFF"]) + "\n")
+            csv.write_text("card_uid\n" + "\n".join([*data["cards"][:6], "12345XYZ", "04FFFFFFFF"]) + "\n")
             page.set_input_files("#upload-form input[type=file]", str(csv))
             with page.expect_navigation():
                 page.click("#upload-form button")
@@ -163,8 +188,12 @@ def main(argv: list[str] | None = None) -> int:
             staff_page.screenshot(path=str(out / "console-account.png"))
             print("wrote", out / "console-account.png")
             staff_ctx.close()
-            tablet = browser.new_context(viewport={"width": 800, "height": 1280}, has_touch=True, is_mobile=True,
-                                         storage_state=ctx.storage_state())
+            tablet = browser.new_context(
+                viewport={"width": 800, "height": 1280},
+                has_touch=True,
+                is_mobile=True,
+                storage_state=ctx.storage_state(),
+            )
             page = tablet.new_page()
             page.goto(f"{srv.url}/members/{data['member']}")
             shot("member-tablet")

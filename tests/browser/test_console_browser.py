@@ -224,8 +224,9 @@ def test_add_and_edit_device_config_reaches_mqtt_and_dashboard_goes_live(admin_p
     page.goto(f"{console.url}/")
     row = page.locator(f"#live tr[data-device='{dev_id}']")
     with Device(broker.url) as dev:
-        dev.bus.publish(f"privcard/dev/{dev_id}/status", json.dumps({"v": 1, "state": "online", "outbox": 3}),
-                        retain=True).wait_for_publish(5)
+        dev.bus.publish(
+            f"privcard/dev/{dev_id}/status", json.dumps({"v": 1, "state": "online", "outbox": 3}), retain=True
+        ).wait_for_publish(5)
         result = dev.tap(dev_id, card)
         assert result.outcome == "credited"
     # no reload: the page's own polling brings the new status and the tap
@@ -255,8 +256,11 @@ def test_attendance_csv_with_bad_rows_preview_then_credit_once(admin_page, conso
     ids = [enrol(page, console, f"Event Goer {i}", c) for i, c in enumerate(cards)]
     third = enrol(page, console, "Event Goer by id", uid())
     csv_path = tmp_path / "pulinet.csv"
-    csv_path.write_text("card_uid\n" + "\n".join([cards[0], cards[1].lower(), str(third), "ZZZ-not-a-card",
-                                                 "04FFFFFFFF", cards[0]]) + "\n")
+    csv_path.write_text(
+        "card_uid\n"
+        + "\n".join([cards[0], cards[1].lower(), str(third), "ZZZ-not-a-card", "04FFFFFFFF", cards[0]])
+        + "\n"
+    )
     page.click("nav >> text=Events")
     name = f"PULINET workshop {uuid.uuid4().hex[:4]}"
     page.fill("#event-form input[name=name]", name)

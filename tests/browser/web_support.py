@@ -56,8 +56,10 @@ def post_form(client, page_url: str, action: str, data: dict, follow: bool = Tru
 
 def flashes(html: str) -> list[str]:
     """The messages shown at the top of a page."""
-    return [unescape(re.sub(r"<[^>]+>", "", m)).strip()
-            for m in re.findall(r'<p class="flash [^"]*"[^>]*>(.*?)</p>', html, re.S)]
+    return [
+        unescape(re.sub(r"<[^>]+>", "", m)).strip()
+        for m in re.findall(r'<p class="flash [^"]*"[^>]*>(.*?)</p>', html, re.S)
+    ]
 
 
 def text(html: str) -> str:
@@ -76,10 +78,11 @@ class ConsoleServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_url = db_url
         self.mqtt_url = mqtt_url
-        self.proc = ServerProcess(db_url, mqtt_url, log_dir=log_dir, name="console",
-                                  extra_args=("--http", f"127.0.0.1:{self.port}"))
+        self.proc = ServerProcess(
+            db_url, mqtt_url, log_dir=log_dir, name="console", extra_args=("--http", f"127.0.0.1:{self.port}")
+        )
 
-    def start(self) -> "ConsoleServer":
+    def start(self) -> ConsoleServer:
         self.proc.start()
         if not wait_port("127.0.0.1", self.port, 20):
             raise AssertionError(f"console did not listen on {self.port}:\n{self.proc.log_tail()}")
@@ -91,8 +94,26 @@ class ConsoleServer:
 
 def add_staff_cli(db_url: str, username: str, role: str, password: str) -> str:
     """Create an account with the real CLI (``privcard admin --db URL staff add ...``)."""
-    out = subprocess.run([sys.executable, "-m", "broker.cli", "admin", "--db", db_url, "staff", "add", username,
-                          "--role", role, "--password", password], capture_output=True, text=True,
-                         env=python_env(), timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "broker.dispatcher",
+            "admin",
+            "--db",
+            db_url,
+            "staff",
+            "add",
+            username,
+            "--role",
+            role,
+            "--password",
+            password,
+        ],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout

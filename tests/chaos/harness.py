@@ -82,10 +82,18 @@ class ChaosConfig:
     workdir: str | None = None
 
     @classmethod
-    def full(cls, **kw) -> "ChaosConfig":
+    def full(cls, **kw) -> ChaosConfig:
         """The run `make chaos` does: 10,000 taps from 50 gates, 20 broker kills, 10 server kills."""
-        base = dict(taps=10_000, gates=50, real_gates=40, broker_kills=20, server_kills=10, cuts=40, replays=20,
-                    duration_s=300.0)
+        base = dict(
+            taps=10_000,
+            gates=50,
+            real_gates=40,
+            broker_kills=20,
+            server_kills=10,
+            cuts=40,
+            replays=20,
+            duration_s=300.0,
+        )
         base.update(kw)
         return cls(**base)
 
@@ -172,8 +180,8 @@ class SimGate:
     """An in-harness gate: the real Controller, Outbox and BusClient; reader and LEDs replaced."""
 
     def __init__(self, device_id: str, url: str, state_dir: Path):
-        from gate.outbox import Outbox
         from gate.controller import Controller, GateSettings
+        from gate.outbox import Outbox
 
         self.device_id = device_id
         self.state_dir = state_dir
@@ -181,12 +189,18 @@ class SimGate:
         self.outbox = Outbox(state_dir / "outbox.db")
         self.next_at: datetime = contract.now_utc()
         offline = contract.Status("offline", {"kind": "gate"}).encode()
-        self.bus = BusClient(url, f"privcard-gate-{device_id}",
-                             will=(contract.status_topic(device_id), offline, True))
+        self.bus = BusClient(url, f"privcard-gate-{device_id}", will=(contract.status_topic(device_id), offline, True))
         settings = GateSettings(device_id=device_id, repeat_s=0, clock_check="always-ok")
-        self.ctl = Controller(settings, outbox=self.outbox, bus=self.bus, indicator=NullIndicator(),
-                              make_indicator=NullIndicator, clock=lambda: self.next_at, clock_ok=lambda: True,
-                              state_dir=state_dir)
+        self.ctl = Controller(
+            settings,
+            outbox=self.outbox,
+            bus=self.bus,
+            indicator=NullIndicator(),
+            make_indicator=NullIndicator,
+            clock=lambda: self.next_at,
+            clock_ok=lambda: True,
+            state_dir=state_dir,
+        )
         self.log: list[tuple[str, str, datetime]] = []  # (tap_id, uid, at)
 
     def start(self) -> None:
@@ -231,12 +245,31 @@ class RealGate:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        argv = [PYTHON, "-m", "broker.cli", "gate", "--device-id", self.device_id, "--mqtt", self.url,
-                "--reader", "stdin", "--state-dir", str(self.state_dir), "--no-gpio", "--clock-check", "always-ok",
-                "--repeat-s", "0", "--heartbeat-s", "30"]
+        argv = [
+            PYTHON,
+            "-m",
+            "broker.dispatcher",
+            "gate",
+            "--device-id",
+            self.device_id,
+            "--mqtt",
+            self.url,
+            "--reader",
+            "stdin",
+            "--state-dir",
+            str(self.state_dir),
+            "--no-gpio",
+            "--clock-check",
+            "always-ok",
+            "--repeat-s",
+            "0",
+            "--heartbeat-s",
+            "30",
+        ]
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env=python_env())
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT, env=python_env()
+        )
 
     def tap(self, uid: str, at=None) -> None:
         self.proc.stdin.write(f"{uid}\n".encode())
@@ -344,8 +377,9 @@ class ChaosRun:
         from tests.helpers import days_ago, local_time
 
         cfg = self.cfg
-        per_gate = {g: cfg.taps // len(gate_ids) + (1 if i < cfg.taps % len(gate_ids) else 0)
-                    for i, g in enumerate(gate_ids)}
+        per_gate = {
+            g: cfg.taps // len(gate_ids) + (1 if i < cfg.taps % len(gate_ids) else 0) for i, g in enumerate(gate_ids)
+        }
         real_taps = sum(per_gate[g] for g in real_ids)
         sim_taps = cfg.taps - real_taps
         days = list(range(1, 29))
@@ -376,8 +410,9 @@ class ChaosRun:
                 else:
                     uid, day = next(key_iter)
                     used.append((uid, day))
-                at = local_time(days_ago(day), self.rng.randint(8, 20), self.rng.randint(0, 59),
-                                self.rng.randint(0, 59))
+                at = local_time(
+                    days_ago(day), self.rng.randint(8, 20), self.rng.randint(0, 59), self.rng.randint(0, 59)
+                )
                 items.append((uid, at))
             plan[g] = items
         return plan, uids, real_taps
@@ -406,15 +441,18 @@ class ChaosRun:
 
         now = utcnow()
         with db.atomic():
-            cards = [(f"Chaos {i:06d}", uid) for i, uid in enumerate(uids)] + \
-                    [(f"Decoy {i:06d}", uid) for i, uid in enumerate(self.decoys)]
+            cards = [(f"Chaos {i:06d}", uid) for i, uid in enumerate(uids)] + [
+                (f"Decoy {i:06d}", uid) for i, uid in enumerate(self.decoys)
+            ]
             for k in range(0, len(cards), 500):
-                Member.insert_many([{"name": name, "created_at": now, "updated_at": now}
-                                    for name, _ in cards[k:k + 500]]).execute()
+                Member.insert_many(
+                    [{"name": name, "created_at": now, "updated_at": now} for name, _ in cards[k : k + 500]]
+                ).execute()
             ids = {m.name: m.id for m in Member.select(Member.id, Member.name)}
             for k in range(0, len(cards), 500):
-                Card.insert_many([{"uid": uid, "member": ids[name], "issued_at": now}
-                                  for name, uid in cards[k:k + 500]]).execute()
+                Card.insert_many(
+                    [{"uid": uid, "member": ids[name], "issued_at": now} for name, uid in cards[k : k + 500]]
+                ).execute()
             bump("allowlist")
         self.member_of = {uid: ids[f"Chaos {i:06d}"] for i, uid in enumerate(uids)}
         close_store()
@@ -426,14 +464,23 @@ class ChaosRun:
         server_url = self.broker.server_url + ("?v=5" if cfg.replicas > 1 else "")
         for i in range(cfg.replicas):
             extra = ("--shared", "chaos") if cfg.replicas > 1 else ()
-            srv = ServerProcess(self.db_url, server_url, client_id=f"privcard-server-{i}", log_dir=self.dir,
-                                extra_args=extra, name=f"server{i}")
+            srv = ServerProcess(
+                self.db_url,
+                server_url,
+                client_id=f"privcard-server-{i}",
+                log_dir=self.dir,
+                extra_args=extra,
+                name=f"server{i}",
+            )
             srv.start(timeout=30)
             self.servers.append(srv)
         for g in gate_ids:
             url = f"mqtt://{g}:{self.broker.passwords[g]}@127.0.0.1:{self.proxies[g].port}"
-            gate = (RealGate(g, url, self.dir / "gates" / g, self.dir) if g in real_ids
-                    else SimGate(g, url, self.dir / "gates" / g))
+            gate = (
+                RealGate(g, url, self.dir / "gates" / g, self.dir)
+                if g in real_ids
+                else SimGate(g, url, self.dir / "gates" / g)
+            )
             gate.start()
             self.gates[g] = gate
         self.real_ids = real_ids
@@ -612,8 +659,9 @@ class ChaosRun:
         rep.taps_stored = len(logged)
         rep.expected_credits = len(expected) + len(real_members)
 
-        inbox = {(r.device, r.tap_id): r.outcome for r in TapInbox.select(TapInbox.device, TapInbox.tap_id,
-                                                                            TapInbox.outcome)}
+        inbox = {
+            (r.device, r.tap_id): r.outcome for r in TapInbox.select(TapInbox.device, TapInbox.tap_id, TapInbox.outcome)
+        }
         unanswered = [k for k in logged if k not in inbox]
         rep.taps_answered = len(logged) - len(unanswered)
         rep.outcomes = dict(Counter(inbox[k] for k in logged if k in inbox))
@@ -635,8 +683,11 @@ class ChaosRun:
         doubled = [k for k, n in actual_sim.items() if n > 1] + [m for m, n in actual_real.items() if n > 1]
         unexpected = [k for k in actual_sim if k not in expected] + [m for m in actual_real if m not in real_members]
         rep.lost, rep.doubled, rep.unexpected = len(lost), len(doubled), len(unexpected)
-        rep.examples = {"lost": [str(x) for x in lost[:5]], "doubled": [str(x) for x in doubled[:5]],
-                        "unexpected": [str(x) for x in unexpected[:5]]}
+        rep.examples = {
+            "lost": [str(x) for x in lost[:5]],
+            "doubled": [str(x) for x in doubled[:5]],
+            "unexpected": [str(x) for x in unexpected[:5]],
+        }
         if lost:
             rep.problems.append(f"{len(lost)} credits lost, e.g. {lost[:3]}")
         if doubled:
@@ -648,8 +699,10 @@ class ChaosRun:
             rep.problems.append(f"ledger invariants broken: {rep.ledger_problems[:3]}")
         close_store()
         if self.report.drain_s > self.cfg.drain_timeout_s:
-            rep.problems.append(f"outboxes took {self.report.drain_s:.1f} s to empty after the last fault "
-                                f"(limit {self.cfg.drain_timeout_s:.0f} s)")
+            rep.problems.append(
+                f"outboxes took {self.report.drain_s:.1f} s to empty after the last fault "
+                f"(limit {self.cfg.drain_timeout_s:.0f} s)"
+            )
         rep.problems += self.errors
 
     # ------------------------------------------------------------------ all of it
@@ -659,13 +712,19 @@ class ChaosRun:
         try:
             self.say(f"chaos: setting up in {self.dir} ...")
             self.setup()
-            self.say(f"chaos: {self.cfg.taps} taps over {self.cfg.duration_s:.0f} s from {self.cfg.gates} gates "
-                     f"({self.cfg.real_gates} real) ...")
+            self.say(
+                f"chaos: {self.cfg.taps} taps over {self.cfg.duration_s:.0f} s from {self.cfg.gates} gates "
+                f"({self.cfg.real_gates} real) ..."
+            )
             start = time.monotonic()
-            feeders = [threading.Thread(target=self._feed, args=(g, items, start), daemon=True, name=f"feed-{g}")
-                       for g, items in self.plan.items()]
-            faults = [threading.Thread(target=f, args=(start,), daemon=True, name=f.__name__)
-                      for f in (self._kill_loop, self._cut_loop, self._replay_loop)]
+            feeders = [
+                threading.Thread(target=self._feed, args=(g, items, start), daemon=True, name=f"feed-{g}")
+                for g, items in self.plan.items()
+            ]
+            faults = [
+                threading.Thread(target=f, args=(start,), daemon=True, name=f.__name__)
+                for f in (self._kill_loop, self._cut_loop, self._replay_loop)
+            ]
             for t in feeders + faults:
                 t.start()
             for t in feeders:
@@ -736,9 +795,19 @@ class ChaosRun:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--full", action="store_true", help="the make chaos run (10,000 taps, 50 gates, 20+10 kills)")
-    for name, typ in (("taps", int), ("gates", int), ("real-gates", int), ("broker-kills", int),
-                      ("server-kills", int), ("cuts", int), ("replays", int), ("replicas", int),
-                      ("duration-s", float), ("drain-timeout-s", float), ("seed", int)):
+    for name, typ in (
+        ("taps", int),
+        ("gates", int),
+        ("real-gates", int),
+        ("broker-kills", int),
+        ("server-kills", int),
+        ("cuts", int),
+        ("replays", int),
+        ("replicas", int),
+        ("duration-s", float),
+        ("drain-timeout-s", float),
+        ("seed", int),
+    ):
         p.add_argument(f"--{name}", type=typ)
     p.add_argument("--db", choices=["sqlite", "postgres"])
     p.add_argument("--json", help="write the report as JSON to this file")

@@ -53,7 +53,7 @@ class FaultProxy:
             return
         try:
             up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(*self.target), 5)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             writer.transport.abort()
             return
         for w in (writer, up_writer):

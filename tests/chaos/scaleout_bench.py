@@ -157,8 +157,14 @@ def bench_replicas(replicas: int, taps: int, window: int, log_dir: Path) -> dict
             echo_taps = [(d, Tap(f"echo-{t.tap_id}", t.uid, t.at, True)) for d, t in work]
             echo_s = Load(broker.url, echo_taps, window).run()
         for i in range(replicas):
-            srv = ServerProcess(db_url, broker.url + "?v=5", client_id=f"bench-{i}", log_dir=log_dir,
-                                extra_args=("--shared", "bench"), name=f"bench{replicas}-{i}")
+            srv = ServerProcess(
+                db_url,
+                broker.url + "?v=5",
+                client_id=f"bench-{i}",
+                log_dir=log_dir,
+                extra_args=("--shared", "bench"),
+                name=f"bench{replicas}-{i}",
+            )
             srv.start(timeout=30)
             servers.append(srv)
         time.sleep(1.0)
@@ -174,9 +180,15 @@ def bench_replicas(replicas: int, taps: int, window: int, log_dir: Path) -> dict
         problems = ledger_problems()
         close_store()
         return {
-            "replicas": replicas, "taps": taps, "seconds": elapsed, "taps_per_s": taps / elapsed,
-            "p50_ms": statistics.median(lat) * 1000, "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000,
-            "echo_per_s": taps / echo_s, "credited": credited, "problems": problems,
+            "replicas": replicas,
+            "taps": taps,
+            "seconds": elapsed,
+            "taps_per_s": taps / elapsed,
+            "p50_ms": statistics.median(lat) * 1000,
+            "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000,
+            "echo_per_s": taps / echo_s,
+            "credited": credited,
+            "problems": problems,
         }
     finally:
         for srv in servers:
@@ -190,8 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--taps", type=int, default=3000)
     p.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
     p.add_argument("--window", type=int, default=400, help="unanswered taps the load client allows")
-    p.add_argument("--rounds", type=int, default=1,
-                   help="repeat the configurations interleaved (1,2,1,2,...) and report the median round")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat the configurations interleaved (1,2,1,2,...) and report the median round",
+    )
     p.add_argument("--markdown", action="store_true", help="print a markdown table row per configuration")
     args = p.parse_args(argv)
     import logging
@@ -204,11 +220,13 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.replicas:
             r = bench_replicas(n, args.taps, args.window, log_dir)
             runs[n].append(r)
-            print(f"round {round_ + 1}: {n} replica(s): {r['taps_per_s']:.0f} taps/s ({r['taps']} taps in "
-                  f"{r['seconds']:.1f} s), p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms; raw echo "
-                  f"{r['echo_per_s']:.0f} msg/s (server = {r['taps_per_s'] / r['echo_per_s']:.2f} x echo); "
-                  f"credited {r['credited']}" + (f"; PROBLEMS {r['problems'][:3]}" if r["problems"] else ""),
-                  flush=True)
+            print(
+                f"round {round_ + 1}: {n} replica(s): {r['taps_per_s']:.0f} taps/s ({r['taps']} taps in "
+                f"{r['seconds']:.1f} s), p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms; raw echo "
+                f"{r['echo_per_s']:.0f} msg/s (server = {r['taps_per_s'] / r['echo_per_s']:.2f} x echo); "
+                f"credited {r['credited']}" + (f"; PROBLEMS {r['problems'][:3]}" if r["problems"] else ""),
+                flush=True,
+            )
     # the median run (by taps/s) of each configuration
     rows = [sorted(runs[n], key=lambda r: r["taps_per_s"])[len(runs[n]) // 2] for n in args.replicas]
     for row in rows:
@@ -219,15 +237,21 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows[1:]:
         print(f"{r['replicas']} vs {rows[0]['replicas']} replica(s): {r['taps_per_s'] / base:.2f}x")
     if args.markdown:
-        print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-              f"Python {platform.python_version()}")
-        print("| replicas | taps | taps/s (median) | every round | p50 ms | p99 ms | raw echo msg/s | taps/s ÷ echo "
-              "| vs first |")
+        print(
+            f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}"
+        )
+        print(
+            "| replicas | taps | taps/s (median) | every round | p50 ms | p99 ms | raw echo msg/s | taps/s ÷ echo "
+            "| vs first |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['replicas']} | {r['taps']} | {r['taps_per_s']:.0f} | {', '.join(map(str, r['rounds']))} | "
-                  f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['echo_per_s']:.0f} | "
-                  f"{r['taps_per_s'] / r['echo_per_s']:.2f} | {r['taps_per_s'] / base:.2f} |")
+            print(
+                f"| {r['replicas']} | {r['taps']} | {r['taps_per_s']:.0f} | {', '.join(map(str, r['rounds']))} | "
+                f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['echo_per_s']:.0f} | "
+                f"{r['taps_per_s'] / r['echo_per_s']:.2f} | {r['taps_per_s'] / base:.2f} |"
+            )
     return 1 if any(r["problems"] or r["credited"] != r["taps"] for r in rows) else 0
 
 

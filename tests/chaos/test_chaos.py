@@ -54,8 +54,12 @@ def test_chaos_short(tmp_path):
     from tests.helpers import close_store, open_service
 
     open_service(run.db_url)
-    entries = list(LedgerEntry.select().where((LedgerEntry.source == "tap") & (LedgerEntry.device.not_in(
-        list(run.real_ids)))).order_by(LedgerEntry.id).limit(2))
+    entries = list(
+        LedgerEntry.select()
+        .where((LedgerEntry.source == "tap") & (LedgerEntry.device.not_in(list(run.real_ids))))
+        .order_by(LedgerEntry.id)
+        .limit(2)
+    )
     entries[0].delete_instance()
     copy = {k: v for k, v in entries[1].__data__.items() if k != "id"}
     LedgerEntry.create(**copy)
@@ -69,8 +73,12 @@ def test_chaos_short(tmp_path):
 @pytest.mark.postgres
 @pytest.mark.timeout(180)
 def test_chaos_replicas_short(tmp_path, pg_url):
-    _run(ChaosConfig(taps=200, gates=4, real_gates=1, broker_kills=1, server_kills=2, replicas=2, db="postgres",
-                     duration_s=15), tmp_path)
+    _run(
+        ChaosConfig(
+            taps=200, gates=4, real_gates=1, broker_kills=1, server_kills=2, replicas=2, db="postgres", duration_s=15
+        ),
+        tmp_path,
+    )
 
 
 @pytest.mark.chaos

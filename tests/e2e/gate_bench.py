@@ -48,7 +48,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from broker.net import free_port, stop_process, wait_port
@@ -83,20 +83,29 @@ class Mosquitto:
     """A Mosquitto process on a free loopback port (the test suite's dev settings)."""
 
     def __init__(self, workdir: Path):
-        self.binary = os.environ.get("PRIVCARD_MOSQUITTO") or shutil.which("mosquitto") or next(
-            (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)), None)
+        self.binary = (
+            os.environ.get("PRIVCARD_MOSQUITTO")
+            or shutil.which("mosquitto")
+            or next((p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)), None)
+        )
         if not self.binary:
             raise BenchError("mosquitto is not installed (apt-get install mosquitto, or set PRIVCARD_MOSQUITTO)")
         self.port = free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
         self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                             "set_tcp_nodelay true\nmax_queued_messages 100000\nmax_inflight_messages 1000\n")
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            "set_tcp_nodelay true\nmax_queued_messages 100000\nmax_inflight_messages 1000\n"
+        )
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [self.binary, "-c", str(self.conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         if not wait_port("127.0.0.1", self.port, 15.0):
             raise BenchError(f"mosquitto did not start on port {self.port}")
 
@@ -109,9 +118,16 @@ class Proc:
 
     def __init__(self, name: str, args: list[str], *, stdin: bool = False):
         self.name = name
-        self.proc = subprocess.Popen(args, env=_env(), cwd=str(REPO),
-                                     stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            args,
+            env=_env(),
+            cwd=str(REPO),
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
         self.out: list[tuple[float, str]] = []  # stdout (the gate's indicator lines)
         self.err: list[tuple[float, str]] = []  # stderr (the log)
         self._cond = threading.Condition()
@@ -147,8 +163,9 @@ class Proc:
                 left = deadline - time.monotonic()
                 if left <= 0 or self.proc.poll() is not None:
                     tail = "\n".join(line for _, line in (self.err + self.out)[-30:])
-                    raise BenchError(f"{self.name}: no line /{pattern}/ (exit code {self.proc.poll()}); "
-                                     f"last lines:\n{tail}")
+                    raise BenchError(
+                        f"{self.name}: no line /{pattern}/ (exit code {self.proc.poll()}); last lines:\n{tail}"
+                    )
                 self._cond.wait(min(left, 0.2))
 
     def write(self, text: str) -> float:
@@ -180,14 +197,19 @@ def _pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def _summary(values: list[float]) -> dict:
     """p50/p95/p99/max of milliseconds, rounded."""
-    return {"n": len(values), "p50_ms": round(_pct(values, 50), 2), "p95_ms": round(_pct(values, 95), 2),
-            "p99_ms": round(_pct(values, 99), 2), "max_ms": round(max(values), 2) if values else float("nan"),
-            "mean_ms": round(sum(values) / len(values), 2) if values else float("nan")}
+    return {
+        "n": len(values),
+        "p50_ms": round(_pct(values, 50), 2),
+        "p95_ms": round(_pct(values, 95), 2),
+        "p99_ms": round(_pct(values, 99), 2),
+        "max_ms": round(max(values), 2) if values else float("nan"),
+        "mean_ms": round(sum(values) / len(values), 2) if values else float("nan"),
+    }
 
 
 def _slowest(values: list[float], k: int = 5) -> list[list]:
@@ -231,13 +253,20 @@ class GateTapper:
         t_write = self.gate.write(uid + "\n")
         _, m = self.gate.wait(TAP_RE.format(uid=re.escape(uid)), start=err0, timeout=timeout)
         # the last indicator line (the LED/buzzer signal comes after the relay pulse)
-        t_signal, _ = self.gate.wait(rf"^\[{re.escape(GATE)}\] (?!DOOR OPEN|EXIT)", stream="out", start=out0,
-                                     timeout=timeout)
+        t_signal, _ = self.gate.wait(
+            rf"^\[{re.escape(GATE)}\] (?!DOOR OPEN|EXIT)", stream="out", start=out0, timeout=timeout
+        )
         waited = re.search(r"no answer in (\d+) ms", m.string)
-        return {"tap_id": m["tap_id"], "outcome": m["outcome"], "door": bool(m["door"]),
-                "logged_ms": float(m["ms"]), "outside_ms": (t_signal - t_write) * 1000,
-                "t_write": t_write, "t_signal": t_signal,
-                "timeout_ms": int(waited[1]) if waited else None}
+        return {
+            "tap_id": m["tap_id"],
+            "outcome": m["outcome"],
+            "door": bool(m["door"]),
+            "logged_ms": float(m["ms"]),
+            "outside_ms": (t_signal - t_write) * 1000,
+            "t_write": t_write,
+            "t_signal": t_signal,
+            "timeout_ms": int(waited[1]) if waited else None,
+        }
 
 
 class MqttClient:
@@ -272,6 +301,7 @@ class MqttClient:
             with self._cond:
                 sink.setdefault(tap_id, now)
                 self._cond.notify_all()
+
         return handler
 
     def gate_times(self, tap_id: str, timeout: float = 5.0) -> tuple[float, float] | None:
@@ -285,7 +315,7 @@ class MqttClient:
         """Publish one tap and wait for its result; milliseconds."""
         self.seq += 1
         tap_id = f"{CLIENT}:{os.getpid()}.{self.seq}"
-        tap = self.contract.Tap(tap_id, uid, datetime.now(timezone.utc), True)
+        tap = self.contract.Tap(tap_id, uid, datetime.now(UTC), True)
         t0 = time.perf_counter()
         self.bus.publish(self.contract.tap_topic(CLIENT), tap.encode(), qos=1)
         with self._cond:
@@ -327,12 +357,42 @@ def run(taps: int, silent_taps: int, pace_s: float, workdir: Path, log) -> dict:
     client = None
     baseline = None
     try:
-        server = Proc("server", [py, "-m", "broker.cli", "server", "--db", db_url, "--mqtt", broker.url,
-                                 "--client-id", f"bench-server-{os.getpid()}"])
+        server = Proc(
+            "server",
+            [
+                py,
+                "-m",
+                "broker.dispatcher",
+                "server",
+                "--db",
+                db_url,
+                "--mqtt",
+                broker.url,
+                "--client-id",
+                f"bench-server-{os.getpid()}",
+            ],
+        )
         procs.append(server)
         server.wait(r"server running", timeout=60)
-        gate = Proc("gate", [py, "-m", "broker.cli", "gate", "--device-id", GATE, "--mqtt", broker.url,
-                             "--reader", "stdin", "--no-gpio", "--state-dir", str(workdir / "gate")], stdin=True)
+        gate = Proc(
+            "gate",
+            [
+                py,
+                "-m",
+                "broker.dispatcher",
+                "gate",
+                "--device-id",
+                GATE,
+                "--mqtt",
+                broker.url,
+                "--reader",
+                "stdin",
+                "--no-gpio",
+                "--state-dir",
+                str(workdir / "gate"),
+            ],
+            stdin=True,
+        )
         procs.append(gate)
         gate.wait(rf"gate {GATE} ready: ", timeout=60)
         gate.wait(rf"allow-list v\d+ from bus: {members} cards", timeout=60)
@@ -438,7 +498,9 @@ def run(taps: int, silent_taps: int, pace_s: float, workdir: Path, log) -> dict:
             "target_p99_ms": OFFLINE_P99_TARGET_MS,
             "met": off["p99_ms"] <= OFFLINE_P99_TARGET_MS,
         },
-        "server_silent": None if sil is None else {
+        "server_silent": None
+        if sil is None
+        else {
             "gate_ms": sil,
             "decision_timeout_ms": timeout_ms,
             "over_timeout_p50_ms": round(sil["p50_ms"] - (timeout_ms or 0), 2),
@@ -471,8 +533,7 @@ def run(taps: int, silent_taps: int, pace_s: float, workdir: Path, log) -> dict:
 
 
 def _row(name: str, s: dict) -> str:
-    return (f"  {name:<44} {s['p50_ms']:8.2f} {s['p95_ms']:8.2f} {s['p99_ms']:8.2f} {s['max_ms']:8.2f}"
-            f"  (n={s['n']})")
+    return f"  {name:<44} {s['p50_ms']:8.2f} {s['p95_ms']:8.2f} {s['p99_ms']:8.2f} {s['max_ms']:8.2f}  (n={s['n']})"
 
 
 def report(r: dict) -> str:
@@ -491,11 +552,12 @@ def report(r: dict) -> str:
     ]
     if r["server_silent"]:
         sil = r["server_silent"]
-        lines.append(f"server silent (broker up, server stopped, decision_timeout_ms "
-                     f"{sil['decision_timeout_ms']}):")
+        lines.append(f"server silent (broker up, server stopped, decision_timeout_ms {sil['decision_timeout_ms']}):")
         lines.append(_row("gate: read -> relay/LED, as logged", sil["gate_ms"]))
-        lines.append(f"  {'  over the timeout':<44} {sil['over_timeout_p50_ms']:8.2f} {'':>8} {'':>8} "
-                     f"{sil['over_timeout_max_ms']:8.2f}")
+        lines.append(
+            f"  {'  over the timeout':<44} {sil['over_timeout_p50_ms']:8.2f} {'':>8} {'':>8} "
+            f"{sil['over_timeout_max_ms']:8.2f}"
+        )
     lines += [
         "online (server answering):",
         _row("gate: read -> relay/LED, as logged", on["gate_ms"]),
@@ -527,8 +589,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     p = argparse.ArgumentParser(prog="python -m tests.e2e.gate_bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--taps", type=int, default=300, help="taps per phase (online, offline; default %(default)s)")
-    p.add_argument("--silent-taps", type=int, default=10,
-                   help="taps with the server stopped (each waits decision_timeout_ms; default %(default)s)")
+    p.add_argument(
+        "--silent-taps",
+        type=int,
+        default=10,
+        help="taps with the server stopped (each waits decision_timeout_ms; default %(default)s)",
+    )
     p.add_argument("--pace-ms", type=float, default=30.0, help="rest after each tap (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object (progress goes to stderr)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")

@@ -22,9 +22,26 @@ def _env() -> dict:
 def test_demo_runs_gates_and_credits_taps(tmp_path):
     """The demo starts broker, server and real gate processes; taps end as credits in ./var."""
     proc = subprocess.run(
-        [sys.executable, "-m", "broker.cli", "demo", "--duration", "12", "--pace", "0.3", "--http", "",
-         "--kiosk", "no", "--no-colour"],
-        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "broker.dispatcher",
+            "demo",
+            "--duration",
+            "12",
+            "--pace",
+            "0.3",
+            "--http",
+            "",
+            "--kiosk",
+            "no",
+            "--no-colour",
+        ],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
@@ -35,8 +52,10 @@ def test_demo_runs_gates_and_credits_taps(tmp_path):
     taps = db.execute("SELECT count(*) FROM tap_inbox WHERE outcome = 'credited'").fetchone()[0]
     members = db.execute("SELECT count(*) FROM member").fetchone()[0]
     # every member's cached balance equals their ledger sum
-    drift = db.execute("SELECT count(*) FROM member m WHERE balance != "
-                       "(SELECT coalesce(sum(points), 0) FROM ledger_entry e WHERE e.member_id = m.id)").fetchone()[0]
+    drift = db.execute(
+        "SELECT count(*) FROM member m WHERE balance != "
+        "(SELECT coalesce(sum(points), 0) FROM ledger_entry e WHERE e.member_id = m.id)"
+    ).fetchone()[0]
     assert taps >= 1 and members >= 8 and drift == 0
     # the gates' outboxes drained: every tap the demo fed was answered
     for gate in ("gate-in-1", "gate-out-1", "counter-1"):
@@ -48,14 +67,39 @@ def test_demo_runs_gates_and_credits_taps(tmp_path):
 def test_bench_prints_the_promised_figures():
     """`privcard bench --json` measures the server and the echo in one run and reports ratios."""
     proc = subprocess.run(
-        [sys.executable, "-m", "broker.cli", "bench", "--taps", "300", "--devices", "3", "--members", "100", "--rounds", "2",
-         "--json"],
-        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            "-m",
+            "broker.dispatcher",
+            "bench",
+            "--taps",
+            "300",
+            "--devices",
+            "3",
+            "--members",
+            "100",
+            "--rounds",
+            "2",
+            "--json",
+        ],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
-    for key in ("throughput_tps", "echo_throughput_tps", "throughput_ratio", "p50_ms", "p99_ms", "echo_p99_ms",
-                "p99_ratio"):
+    for key in (
+        "throughput_tps",
+        "echo_throughput_tps",
+        "throughput_ratio",
+        "p50_ms",
+        "p99_ms",
+        "echo_p99_ms",
+        "p99_ratio",
+    ):
         assert isinstance(figures[key], (int, float)) and figures[key] > 0, key
-    assert figures["throughput_ratio"] == pytest.approx(figures["throughput_tps"] / figures["echo_throughput_tps"],
-                                                        rel=0.01)
+    assert figures["throughput_ratio"] == pytest.approx(
+        figures["throughput_tps"] / figures["echo_throughput_tps"], rel=0.01
+    )

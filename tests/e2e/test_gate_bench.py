@@ -30,8 +30,23 @@ def test_gate_bench_reports_offline_online_and_memory_figures():
         pytest.fail("the gate benchmark needs Mosquitto (apt-get install mosquitto)", pytrace=False)
     env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.gate_bench", "--taps", "8", "--silent-taps", "1", "--pace-ms", "20", "--json"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "tests.e2e.gate_bench",
+            "--taps",
+            "8",
+            "--silent-taps",
+            "1",
+            "--pace-ms",
+            "20",
+            "--json",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(proc.stdout.strip().splitlines()[-1])

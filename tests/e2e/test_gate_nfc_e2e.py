@@ -27,8 +27,9 @@ def test_emulated_card_on_nfc_udp_reader_is_credited_by_the_server(mosquitto, tm
     try:
         import nfc  # noqa: F401
     except ImportError:
-        pytest.fail("nfcpy is not installed, so the NFC end-to-end test cannot run: pip install 'privcard[gate]'",
-                    pytrace=False)
+        pytest.fail(
+            "nfcpy is not installed, so the NFC end-to-end test cannot run: pip install 'privcard[gate]'", pytrace=False
+        )
     from hardware.readers.nfc_emulator import EmulatedCard
     from server import store
     from server.domain.config import load
@@ -41,10 +42,11 @@ def test_emulated_card_on_nfc_udp_reader_is_credited_by_the_server(mosquitto, tm
     store.db.close()
 
     port = free_udp_port()
-    server = LoggedProcess([PYTHON, "-m", "broker.cli", "server", "--db", tmp_db_url, "--mqtt", mosquitto.url])
+    server = LoggedProcess([PYTHON, "-m", "broker.dispatcher", "server", "--db", tmp_db_url, "--mqtt", mosquitto.url])
     server.name = "server"
-    gate = GateProcess(DEV, mosquitto.url, tmp_path / "gate", "--clock-check", "always-ok",
-                       reader=f"nfc:udp:localhost:{port}")
+    gate = GateProcess(
+        DEV, mosquitto.url, tmp_path / "gate", "--clock-check", "always-ok", reader=f"nfc:udp:localhost:{port}"
+    )
     try:
         server.wait_line(r"server running", 30)
         gate.wait_line(r"connected to mqtt://", 30)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import datetime, time as dtime, timedelta
+from datetime import datetime, timedelta
+from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -49,8 +50,17 @@ def setup_db(db_url: str) -> None:
 
 
 def start_gate(mqtt_url, state_dir, days_ago: int) -> GateProcess:
-    g = GateProcess(DEV, mqtt_url, state_dir, "--clock-check", "always-ok",
-                    "--clock-offset", str(offset_to_noon(days_ago)), "--heartbeat-s", "5")
+    g = GateProcess(
+        DEV,
+        mqtt_url,
+        state_dir,
+        "--clock-check",
+        "always-ok",
+        "--clock-offset",
+        str(offset_to_noon(days_ago)),
+        "--heartbeat-s",
+        "5",
+    )
     g.wait_line(rf" {DEV} ready: ", 20)
     return g
 
@@ -77,7 +87,7 @@ def test_500_offline_taps_two_sigkills_then_every_tap_credited_once_on_its_day(m
     g = start_gate(mosquitto.url, state, days_ago=0)
     assert g.outbox_depth() == 2 * MEMBERS
     mosquitto.start()
-    server = LoggedProcess([PYTHON, "-m", "broker.cli", "server", "--db", tmp_db_url, "--mqtt", mosquitto.url])
+    server = LoggedProcess([PYTHON, "-m", "broker.dispatcher", "server", "--db", tmp_db_url, "--mqtt", mosquitto.url])
     server.name = "server"
     try:
         server.wait_line(r"server running", 30)

@@ -51,8 +51,9 @@ def test_gate_only_install_lists_and_runs_only_the_gate_role(tmp_path):
     made = _run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     py = venv / "bin" / "python"
-    pip = _run([str(py), "-m", "pip", "install", "--disable-pip-version-check", f"{src}[gate]"], cwd=tmp_path,
-               timeout=600)
+    pip = _run(
+        [str(py), "-m", "pip", "install", "--disable-pip-version-check", f"{src}[gate]"], cwd=tmp_path, timeout=600
+    )
     assert pip.returncode == 0, f"pip install '{src}[gate]' failed:\n{pip.stderr[-3000:]}"
     print(f"fresh venv + pip install '.[gate]': {time.monotonic() - t0:.1f} s")
     privcard = str(venv / "bin" / "privcard")
@@ -74,8 +75,10 @@ def test_gate_only_install_lists_and_runs_only_the_gate_role(tmp_path):
 
     refused = _run([privcard, "server", "--db", "sqlite:///x.db"], cwd=work)
     assert refused.returncode == 2
-    assert refused.stderr.strip() == ("privcard server: the 'server' role is not installed on this machine; "
-                                      "install it with: pip install 'privcard[server]'")
+    assert refused.stderr.strip() == (
+        "privcard server: the 'server' role is not installed on this machine; "
+        "install it with: pip install 'privcard[server]'"
+    )
     assert _run([privcard, "kiosk"], cwd=work).returncode == 2
 
     gate_help = _run([privcard, "gate", "--help"], cwd=work)

@@ -66,7 +66,9 @@ def test_kill_9_while_taps_flow_loses_and_doubles_nothing(bus, tmp_path, tmp_db_
         taps = [("door", dev.make_tap(rnd.choice(MEMBERS), device_id="door")) for _ in range(TAPS)]
         sim = GateSimulator(dev, taps, interval_s=0.004, resend_s=1.0).start()
         for n in KILL_AFTER:
-            assert wait_until(lambda: sim.answered() >= n, 60), f"stuck at {sim.answered()} answers\n{srv.log_tail()}"
+            assert wait_until(lambda n=n: sim.answered() >= n, 60), (
+                f"stuck at {sim.answered()} answers\n{srv.log_tail()}"
+            )
             srv.kill()
             in_flight = len(sim.pending())
             assert 0 < in_flight < TAPS, "the server must die while taps are still flowing"

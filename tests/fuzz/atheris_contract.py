@@ -14,12 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import atheris  # noqa: E402
+import atheris
 
 with atheris.instrument_imports():
-    from broker import contract  # noqa: E402
-    from broker.contract import (Allowlist, ContractError, DeviceConfig, Feedback, Query, Status, Tap,  # noqa: E402
-                                 TapResult)
+    from broker import contract
+    from broker.contract import Allowlist, ContractError, DeviceConfig, Feedback, Query, Status, Tap, TapResult
 
 PARSERS = (Tap, Query, Feedback, Status, DeviceConfig, Allowlist, TapResult)
 
@@ -50,10 +49,15 @@ def seed_corpus() -> str:
     from tests.fuzz.fuzzlib import VALID
 
     d = Path(tempfile.mkdtemp(prefix="privcard-atheris-"))
-    seeds = [(Tap, VALID["tap"]), (Query, VALID["query"]), (Feedback, VALID["feedback"]), (Status, VALID["status"]),
-             (DeviceConfig, VALID["config"]),
-             (Allowlist, Allowlist(version=3, uids=frozenset(["04A1B2C3", "04A1B2C3D4E5F6"])).to_dict()),
-             (TapResult, contract.invalid_result("g:1", "x").to_dict())]
+    seeds = [
+        (Tap, VALID["tap"]),
+        (Query, VALID["query"]),
+        (Feedback, VALID["feedback"]),
+        (Status, VALID["status"]),
+        (DeviceConfig, VALID["config"]),
+        (Allowlist, Allowlist(version=3, uids=frozenset(["04A1B2C3", "04A1B2C3D4E5F6"])).to_dict()),
+        (TapResult, contract.invalid_result("g:1", "x").to_dict()),
+    ]
     for i, (cls, payload) in enumerate(seeds):
         (d / f"seed{i}").write_bytes(bytes([PARSERS.index(cls)]) + json.dumps(payload).encode())
     return str(d)

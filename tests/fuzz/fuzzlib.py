@@ -19,32 +19,94 @@ EXAMPLES = int(os.environ.get("PRIVCARD_FUZZ_EXAMPLES", "60"))
 
 def fuzz_settings(scale: float = 1.0):
     """Hypothesis settings for a fuzz target (no deadline: the machine is shared)."""
-    return settings(max_examples=max(10, int(EXAMPLES * scale)), deadline=None, derandomize=False,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.filter_too_much], print_blob=True)
+    return settings(
+        max_examples=max(10, int(EXAMPLES * scale)),
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+        print_blob=True,
+    )
 
 
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.integers(min_value=-2**70, max_value=2**70),
-    st.floats(allow_nan=False), st.text(max_size=40),
-    st.sampled_from(["", "04A1B2C3", "04a1b2c3", "04A1B2C3D4E5F6A7B8C9", "gate-1:1", "2026-11-22T10:00:00+07:00",
-                     "2026-11-22T10:00:00Z", "2026-13-45T99:99", "online", "offline", "gate", "kiosk", "counter",
-                     "in", "out", "allowlist", "zlib+base64", "\u0000", "💳", "ก" * 5, "../../etc", "%u", "+", "#"]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "",
+            "04A1B2C3",
+            "04a1b2c3",
+            "04A1B2C3D4E5F6A7B8C9",
+            "gate-1:1",
+            "2026-11-22T10:00:00+07:00",
+            "2026-11-22T10:00:00Z",
+            "2026-13-45T99:99",
+            "online",
+            "offline",
+            "gate",
+            "kiosk",
+            "counter",
+            "in",
+            "out",
+            "allowlist",
+            "zlib+base64",
+            "\u0000",
+            "💳",
+            "ก" * 5,
+            "../../etc",
+            "%u",
+            "+",
+            "#",
+        ]
+    ),
 )
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=5), st.dictionaries(st.text(max_size=12), inner, max_size=6)), max_leaves=20)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=5), st.dictionaries(st.text(max_size=12), inner, max_size=6)),
+    max_leaves=20,
+)
 
 VALID = {
-    "tap": {"v": 1, "tap_id": "gate-1:17", "uid": "04A1B2C3D4E5F6", "at": "2026-11-22T10:00:00.000+07:00",
-            "clock_ok": True},
+    "tap": {
+        "v": 1,
+        "tap_id": "gate-1:17",
+        "uid": "04A1B2C3D4E5F6",
+        "at": "2026-11-22T10:00:00.000+07:00",
+        "clock_ok": True,
+    },
     "query": {"v": 1, "query_id": "kiosk-1:3", "uid": "04A1B2C3"},
-    "feedback": {"v": 1, "feedback_id": "kiosk-1:f9", "rating": 4, "at": "2026-11-22T10:00:00+07:00",
-                 "uid": "04A1B2C3"},
-    "status": {"v": 1, "state": "online", "at": "2026-11-22T10:00:00+07:00", "version": "0.1.0", "uptime_s": 12.5,
-               "outbox": 3, "reader": "ok", "kind": "gate", "clock_ok": True},
-    "config": {"v": 1, "device_id": "gate-1", "kind": "gate", "direction": "in", "activity": "entry",
-               "location": "Main", "settings": {"open_ms": 3000, "offline_policy": "allowlist", "pins": {"relay": 17}},
-               "revision": 4},
+    "feedback": {
+        "v": 1,
+        "feedback_id": "kiosk-1:f9",
+        "rating": 4,
+        "at": "2026-11-22T10:00:00+07:00",
+        "uid": "04A1B2C3",
+    },
+    "status": {
+        "v": 1,
+        "state": "online",
+        "at": "2026-11-22T10:00:00+07:00",
+        "version": "0.1.0",
+        "uptime_s": 12.5,
+        "outbox": 3,
+        "reader": "ok",
+        "kind": "gate",
+        "clock_ok": True,
+    },
+    "config": {
+        "v": 1,
+        "device_id": "gate-1",
+        "kind": "gate",
+        "direction": "in",
+        "activity": "entry",
+        "location": "Main",
+        "settings": {"open_ms": 3000, "offline_policy": "allowlist", "pins": {"relay": 17}},
+        "revision": 4,
+    },
 }
 
 
@@ -70,14 +132,16 @@ def mutated(draw, base: dict):
 def encodings(payload: dict | list | object):
     """Several byte forms of a JSON value (compact, pretty, with BOM, truncated...)."""
     text = json.dumps(payload, ensure_ascii=False)
-    return st.sampled_from([
-        text.encode("utf-8"),
-        json.dumps(payload, ensure_ascii=True, indent=2).encode(),
-        b"\xef\xbb\xbf" + text.encode("utf-8"),
-        text.encode("utf-8")[: max(0, len(text) // 2)],
-        text.encode("utf-16"),
-        text,  # str, not bytes
-    ])
+    return st.sampled_from(
+        [
+            text.encode("utf-8"),
+            json.dumps(payload, ensure_ascii=True, indent=2).encode(),
+            b"\xef\xbb\xbf" + text.encode("utf-8"),
+            text.encode("utf-8")[: max(0, len(text) // 2)],
+            text.encode("utf-16"),
+            text,  # str, not bytes
+        ]
+    )
 
 
 def payloads(kind: str):

@@ -28,9 +28,14 @@ def test_atheris_contract_parsers(tmp_path):
     except ImportError:
         pytest.fail("atheris is not installed: pip install atheris (make chaos needs it)", pytrace=False)
     script = Path(__file__).with_name("atheris_contract.py")
-    proc = subprocess.run([sys.executable, str(script), f"-runs={RUNS}", "-max_len=4096",
-                           f"-artifact_prefix={tmp_path}/"], capture_output=True, text=True, env=python_env(),
-                          cwd=tmp_path, timeout=880)
+    proc = subprocess.run(
+        [sys.executable, str(script), f"-runs={RUNS}", "-max_len=4096", f"-artifact_prefix={tmp_path}/"],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        cwd=tmp_path,
+        timeout=880,
+    )
     tail = "\n".join(proc.stderr.splitlines()[-25:])
     assert proc.returncode == 0, f"atheris found a crash:\n{tail}"
     done = [line for line in proc.stderr.splitlines() if "DONE" in line or line.startswith("Done")]

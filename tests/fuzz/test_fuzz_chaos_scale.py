@@ -28,9 +28,24 @@ HERE = Path(__file__).resolve().parent
 @pytest.mark.timeout(1200)
 def test_hypothesis_fuzz_at_chaos_scale(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(HERE / "test_fuzz_contract.py"),
-         str(HERE / "test_fuzz_import.py"), "--timeout", "1100"],
-        capture_output=True, text=True, env=python_env(PRIVCARD_FUZZ_EXAMPLES=EXAMPLES), cwd=tmp_path, timeout=1150)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(HERE / "test_fuzz_contract.py"),
+            str(HERE / "test_fuzz_import.py"),
+            "--timeout",
+            "1100",
+        ],
+        capture_output=True,
+        text=True,
+        env=python_env(PRIVCARD_FUZZ_EXAMPLES=EXAMPLES),
+        cwd=tmp_path,
+        timeout=1150,
+    )
     tail = "\n".join(proc.stdout.splitlines()[-30:])
     assert proc.returncode == 0, f"fuzzing at {EXAMPLES} examples per target failed:\n{tail}"
     print(f"\nhypothesis fuzz at {EXAMPLES} examples per target: {proc.stdout.strip().splitlines()[-1]}")

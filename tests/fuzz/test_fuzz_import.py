@@ -38,15 +38,19 @@ def svc():
 def _members():
     from server.store import Card, Member
 
-    return [(m.id, c.uid) for m in Member.select().order_by(Member.id)
-            for c in Card.select().where(Card.member == m.id)]
+    return [
+        (m.id, c.uid) for m in Member.select().order_by(Member.id) for c in Card.select().where(Card.member == m.id)
+    ]
 
 
 def _snapshot():
     from server.store import LedgerEntry, Member
 
-    return (LedgerEntry.select().count(), sum(m.balance for m in Member.select()),
-            {m.id: m.balance for m in Member.select()})
+    return (
+        LedgerEntry.select().count(),
+        sum(m.balance for m in Member.select()),
+        {m.id: m.balance for m in Member.select()},
+    )
 
 
 def _invariants():
@@ -57,9 +61,35 @@ def _invariants():
 
 
 cell = st.one_of(
-    st.sampled_from(["04F000000000", "04f0:00:00:00:01", "04-F0-00-00-00-02", " 04F000000003 ", "1", "2", "12",
-                     "0", "9999999", "04F00000000A", "04F00000000B", "05DEADBEEF", "uid", "member_id", "card",
-                     "", " ", "\"", "\"\"", "ก", "\x00", "\r", "=cmd|' /C calc'!A0", "1e5", "-1"]),
+    st.sampled_from(
+        [
+            "04F000000000",
+            "04f0:00:00:00:01",
+            "04-F0-00-00-00-02",
+            " 04F000000003 ",
+            "1",
+            "2",
+            "12",
+            "0",
+            "9999999",
+            "04F00000000A",
+            "04F00000000B",
+            "05DEADBEEF",
+            "uid",
+            "member_id",
+            "card",
+            "",
+            " ",
+            '"',
+            '""',
+            "ก",
+            "\x00",
+            "\r",
+            "=cmd|' /C calc'!A0",
+            "1e5",
+            "-1",
+        ]
+    ),
     st.text(max_size=30),
     st.text(alphabet="0123456789ABCDEFabcdef:- ", max_size=24),
     st.integers(-5, 10**9).map(str),
@@ -85,12 +115,29 @@ def csv_texts(draw):
     return text
 
 
-events = st.one_of(st.sampled_from(["Workshop A", "Talk B", "ก" * 10, "x" * 121, "", "  ", "a\x00b"]),
-                   st.text(max_size=130))
-activities = st.sampled_from(["pulinet_event", "db_training", "learning_activity", "volunteer", "partner_purchase",
-                              "entry", "signup", "late_stay", "no_such_thing", "borrow"])
-days = st.one_of(st.none(), st.integers(0, 60).map(lambda n: f"D-{n}"),
-                 st.sampled_from(["2026-02-30", "not a date", "2026-11-22T10:00+07:00", "1", ""]), st.text(max_size=20))
+events = st.one_of(
+    st.sampled_from(["Workshop A", "Talk B", "ก" * 10, "x" * 121, "", "  ", "a\x00b"]), st.text(max_size=130)
+)
+activities = st.sampled_from(
+    [
+        "pulinet_event",
+        "db_training",
+        "learning_activity",
+        "volunteer",
+        "partner_purchase",
+        "entry",
+        "signup",
+        "late_stay",
+        "no_such_thing",
+        "borrow",
+    ]
+)
+days = st.one_of(
+    st.none(),
+    st.integers(0, 60).map(lambda n: f"D-{n}"),
+    st.sampled_from(["2026-02-30", "not a date", "2026-11-22T10:00+07:00", "1", ""]),
+    st.text(max_size=20),
+)
 
 
 @fuzz_settings(scale=0.5)
@@ -122,16 +169,22 @@ def test_import_attendance_never_crashes_or_half_writes(svc, text, activity, eve
         assert not again.credited, "the same list imported twice credited again"
         assert _snapshot()[:2] == after[:2]
     lines = {ln for ln, *_ in report.credited} | {ln for ln, _ in report.already} | {ln for ln, _ in report.errors}
-    assert len(lines) == len(report.credited) + len(report.already) + len({ln for ln, _ in report.errors}) or \
-        report.errors
+    assert (
+        len(lines) == len(report.credited) + len(report.already) + len({ln for ln, _ in report.errors}) or report.errors
+    )
     _invariants()
 
 
 def test_oversized_fields_and_nul_bytes_are_refused_cleanly(svc):
     from server.services import ServiceError
 
-    for text in ("x" * 200_000, "uid\n" + "0" * 200_000, "\x00\n04F000000000", "\"" + "a" * 150_000,
-                 "04F000000000\n" * 10 + "\"unterminated"):
+    for text in (
+        "x" * 200_000,
+        "uid\n" + "0" * 200_000,
+        "\x00\n04F000000000",
+        '"' + "a" * 150_000,
+        "04F000000000\n" * 10 + '"unterminated',
+    ):
         before = _snapshot()
         try:
             svc.attendance.import_csv(text, "volunteer", "Big file", actor="fuzz")

@@ -142,7 +142,7 @@ def test_reconnects_and_resubscribes_after_broker_restart(bus):
     sub.stop()
 
 
-def _publish_until_received(url: str, inbox: "Inbox", topic: str) -> None:
+def _publish_until_received(url: str, inbox: Inbox, topic: str) -> None:
     """Publish b"hello" until the resubscribed client has it (its SUBSCRIBE may still be in flight)."""
     pub = client(url, "hello-pub")
     deadline = time.monotonic() + 10

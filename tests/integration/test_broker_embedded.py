@@ -9,12 +9,17 @@ from tests.brokers import PYTHON, python_env
 
 def test_privcard_broker_command_on_a_free_port():
     proc = subprocess.Popen(
-        [PYTHON, "-m", "broker.cli", "broker", "--host", "127.0.0.1", "--port", "0"],
-        env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [PYTHON, "-m", "broker.dispatcher", "broker", "--host", "127.0.0.1", "--port", "0"],
+        env=python_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline().strip()
-        assert line.startswith("listening on 127.0.0.1:"), line + proc.stderr.read() if proc.poll() is not None else line
+        assert line.startswith("listening on 127.0.0.1:"), (
+            line + proc.stderr.read() if proc.poll() is not None else line
+        )
         port = int(line.rsplit(":", 1)[1])
         assert port > 0
         got = []
@@ -37,12 +42,22 @@ def test_privcard_broker_command_on_a_free_port():
 
 
 def test_privcard_broker_reports_a_busy_port():
-    first = subprocess.Popen([PYTHON, "-m", "broker.cli", "broker", "--port", "0"], env=python_env(),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [PYTHON, "-m", "broker.dispatcher", "broker", "--port", "0"],
+        env=python_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = int(first.stdout.readline().strip().rsplit(":", 1)[1])
-        second = subprocess.run([PYTHON, "-m", "broker.cli", "broker", "--port", str(port)], env=python_env(),
-                                capture_output=True, text=True, timeout=30)
+        second = subprocess.run(
+            [PYTHON, "-m", "broker.dispatcher", "broker", "--port", str(port)],
+            env=python_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert second.returncode == 1
         assert f"127.0.0.1:{port}" in second.stderr
     finally:

@@ -49,13 +49,22 @@ def run_two_servers(db_url: str, broker, tmp_path) -> None:
     prog = load(config)
     svc = open_service(db_url, prog=prog)
     svc.devices.add("door", "gate", direction="in", activity="visit")  # every tap earns 1
-    svc.devices.add("gate-in", "gate", direction="in")                 # entry: once a day
+    svc.devices.add("gate-in", "gate", direction="in")  # entry: once a day
     for i, uid in enumerate(MEMBERS):
         svc.members.add(f"Member {i}", uid)
 
     rnd = random.Random(20261122)
-    servers = [ServerProcess(db_url, broker.url, client_id=f"privcard-server-{name}", config=config,
-                             log_dir=tmp_path, name=f"server-{name}") for name in ("a", "b")]
+    servers = [
+        ServerProcess(
+            db_url,
+            broker.url,
+            client_id=f"privcard-server-{name}",
+            config=config,
+            log_dir=tmp_path,
+            name=f"server-{name}",
+        )
+        for name in ("a", "b")
+    ]
     dev = Device(broker.url)
     try:
         for srv in servers:
@@ -68,7 +77,9 @@ def run_two_servers(db_url: str, broker, tmp_path) -> None:
             at = local_time(days_ago(rnd.randint(0, 3)), rnd.randint(8, 20), rnd.randint(0, 59))
             taps.append((device_id, dev.make_tap(rnd.choice(MEMBERS), at=at, device_id=device_id)))
         sim = GateSimulator(dev, taps, interval_s=0.002, resend_s=3.0).start()
-        assert sim.wait_all(90), f"{len(sim.pending())} taps unanswered\n" + servers[0].log_tail() + servers[1].log_tail()
+        assert sim.wait_all(90), (
+            f"{len(sim.pending())} taps unanswered\n" + servers[0].log_tail() + servers[1].log_tail()
+        )
         # every tap reaches both servers: wait for the second answer too
         for device_id, tap in taps:
             assert dev.wait_result(device_id, tap.tap_id, timeout=30, count=2) is not None, tap.tap_id

@@ -1,7 +1,7 @@
 """The gate's outbox after a writer is killed with SIGKILL mid-stream."""
 
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from gate.outbox import Outbox
 from tests.brokers import PYTHON, python_env
@@ -33,5 +33,5 @@ def test_every_acknowledged_tap_survives_sigkill_and_ids_are_not_reused(tmp_path
     assert seqs == sorted(set(seqs)), "a sequence number was handed out twice"
     assert seqs[0] == 1
     # the next id continues after everything ever handed out
-    nxt = box.create("gate-7", "04A1B2C3", datetime.now(timezone.utc), True)
+    nxt = box.create("gate-7", "04A1B2C3", datetime.now(UTC), True)
     assert int(nxt.tap_id.split(":")[1]) > max(seqs)

@@ -30,7 +30,9 @@ class FakeServer:
         self.bus = BusClient(url, "fake-server")
         self.bus.subscribe(contract.device_wildcard("tap"), self._on_tap)
         self.statuses: list[dict] = []
-        self.bus.subscribe(contract.device_wildcard("status"), lambda t, p, m: self.statuses.append(json.loads(p)) if p else None)
+        self.bus.subscribe(
+            contract.device_wildcard("status"), lambda t, p, m: self.statuses.append(json.loads(p)) if p else None
+        )
         self.bus.start()
         assert self.bus.wait_connected(10)
 
@@ -43,8 +45,17 @@ class FakeServer:
             first = all(t.tap_id != tap.tap_id for t in self.taps)
             self.taps.append(tap)
         if tap.uid in self.members:
-            result = TapResult(tap.tap_id, "credited" if first else "limit_reached", True, 5 if first else 0, 260,
-                               "entry", "Somchai", "silver", {"th": "", "en": "welcome"})
+            result = TapResult(
+                tap.tap_id,
+                "credited" if first else "limit_reached",
+                True,
+                5 if first else 0,
+                260,
+                "entry",
+                "Somchai",
+                "silver",
+                {"th": "", "en": "welcome"},
+            )
         else:
             result = TapResult(tap.tap_id, "unknown_card", False, message={"th": "", "en": "unknown card"})
         self.bus.publish(contract.result_topic(device), result.encode())
@@ -68,8 +79,7 @@ def gate(bus, tmp_path):
     procs = []
 
     def start(*extra):
-        g = GateProcess(DEV, bus.url, tmp_path / "state", "--clock-check", "always-ok", "--heartbeat-s", "1",
-                        *extra)
+        g = GateProcess(DEV, bus.url, tmp_path / "state", "--clock-check", "always-ok", "--heartbeat-s", "1", *extra)
         procs.append(g)
         g.wait_line(r" gate-it ready: ")
         return g
@@ -80,8 +90,10 @@ def gate(bus, tmp_path):
 
 
 def test_online_taps_open_the_door_for_members_only(server, gate):
-    server.retain(contract.config_topic(DEV), DeviceConfig(DEV, "gate", "in", "entry", settings={"open_ms": 1500},
-                                                            revision=4).encode())
+    server.retain(
+        contract.config_topic(DEV),
+        DeviceConfig(DEV, "gate", "in", "entry", settings={"open_ms": 1500}, revision=4).encode(),
+    )
     g = gate()
     g.wait_line(r"config revision 4 applied")
     g.wait_line(r"connected to|cannot reach", 10)
@@ -163,8 +175,26 @@ def test_bad_reader_spec_is_a_one_line_error(tmp_path, mosquitto):
 
     from tests.brokers import PYTHON, python_env
 
-    out = subprocess.run([PYTHON, "-m", "broker.cli", "gate", "--device-id", DEV, "--mqtt", mosquitto.url,
-                          "--reader", "floppy:a", "--no-gpio", "--state-dir", str(tmp_path)],
-                         env=python_env(), capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "broker.dispatcher",
+            "gate",
+            "--device-id",
+            DEV,
+            "--mqtt",
+            mosquitto.url,
+            "--reader",
+            "floppy:a",
+            "--no-gpio",
+            "--state-dir",
+            str(tmp_path),
+        ],
+        env=python_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 1
     assert out.stderr.strip().splitlines()[-1].startswith("privcard gate: reader spec 'floppy:a'")

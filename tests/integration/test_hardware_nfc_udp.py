@@ -19,8 +19,8 @@ import pytest
 
 pytest.importorskip("nfc")
 
-from hardware.readers import CardRead, open_reader  # noqa: E402
-from hardware.readers.nfc_emulator import EmulatedCard, emulate_card  # noqa: E402
+from hardware.readers import CardRead, open_reader
+from hardware.readers.nfc_emulator import EmulatedCard, emulate_card
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -14,8 +14,8 @@ import pytest
 
 pytest.importorskip("serial")
 
-from hardware.readers import CardRead, ReaderError, open_reader  # noqa: E402
-from hardware.readers.serialport import rdm6300_frame  # noqa: E402
+from hardware.readers import CardRead, ReaderError, open_reader
+from hardware.readers.serialport import rdm6300_frame
 
 # The RDM6300 datasheet's example frame: tag 62E3086CED, checksum 08.
 FRAME_A = b"\x0262E3086CED08\x03"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, settings
@@ -41,7 +41,7 @@ SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W
 
 class Clock:
     def __init__(self, now: datetime):
-        self.now = now.astimezone(timezone.utc)
+        self.now = now.astimezone(UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -57,11 +57,11 @@ class LedgerMachine(RuleBasedStateMachine):
         self.clock = Clock(START)
         self.svc = None
         self.seq = 0
-        self.keys: dict[tuple, str] = {}        # (member uid, activity, day) -> tap_id of the live credit
+        self.keys: dict[tuple, str] = {}  # (member uid, activity, day) -> tap_id of the live credit
         self.balance = {uid: 250 for uid in MEMBERS}
         self.answers: dict[tuple[str, str], object] = {}  # (device, tap_id) -> first result
         self.taps: dict[tuple[str, str], Tap] = {}
-        self.credits: dict[tuple[str, str], tuple] = {}   # live credits: (device, tap_id) -> key
+        self.credits: dict[tuple[str, str], tuple] = {}  # live credits: (device, tap_id) -> key
         self.queue: list[tuple[str, Tap]] = []
 
     # ------------------------------------------------------------------ setup and teardown
@@ -118,9 +118,13 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ rules
 
-    taps_args = dict(member=st.integers(0, len(MEMBERS) - 1), device=st.sampled_from(sorted(DEVICES)),
-                     days_back=st.sampled_from([0, 0, 0, 1, 2, 31]), hhmm=st.sampled_from(TIMES),
-                     clock_ok=st.booleans())
+    taps_args = dict(
+        member=st.integers(0, len(MEMBERS) - 1),
+        device=st.sampled_from(sorted(DEVICES)),
+        days_back=st.sampled_from([0, 0, 0, 1, 2, 31]),
+        hhmm=st.sampled_from(TIMES),
+        clock_ok=st.booleans(),
+    )
 
     @rule(**taps_args)
     def tap(self, member, device, days_back, hhmm, clock_ok):
@@ -150,15 +154,16 @@ class LedgerMachine(RuleBasedStateMachine):
         self.queue = []
         received = self.clock()
         results = self.svc.taps.decide_batch([(device, tap, received) for device, tap in order])
-        for (device, tap), result in zip(order, results):
+        for (device, tap), result in zip(order, results, strict=False):
             self.check(device, tap, result, received)
 
     @precondition(lambda self: self.credits)
     @rule(data=st.data())
     def void(self, data):
         device, tap_id = data.draw(st.sampled_from(sorted(self.credits)))
-        entry = LedgerEntry.get((LedgerEntry.ref == tap_id) & (LedgerEntry.device == device)
-                                & (LedgerEntry.source == "tap"))
+        entry = LedgerEntry.get(
+            (LedgerEntry.ref == tap_id) & (LedgerEntry.device == device) & (LedgerEntry.source == "tap")
+        )
         key = self.credits[(device, tap_id)]
         try:
             self.svc.points.void(entry.id, "property test")
@@ -169,8 +174,11 @@ class LedgerMachine(RuleBasedStateMachine):
         del self.keys[key]
         self.balance[key[0]] -= entry.points
 
-    @rule(src=st.integers(0, len(MEMBERS) - 1), dst=st.integers(0, len(MEMBERS) - 1),
-          points=st.sampled_from([1, 5, 100, 255, 400]))
+    @rule(
+        src=st.integers(0, len(MEMBERS) - 1),
+        dst=st.integers(0, len(MEMBERS) - 1),
+        points=st.sampled_from([1, 5, 100, 255, 400]),
+    )
     def transfer(self, src, dst, points):
         a, b = MEMBERS[src], MEMBERS[dst]
         try:
@@ -209,13 +217,17 @@ class LedgerMachine(RuleBasedStateMachine):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-BALANCES_SQL = (f"SELECT m.id, m.balance, COALESCE(SUM(e.points), 0) FROM {store.Member._meta.table_name} m "
-                f"LEFT JOIN {store.LedgerEntry._meta.table_name} e ON e.member_id = m.id GROUP BY m.id, m.balance "
-                "ORDER BY m.id")
-DOUBLE_CREDIT_SQL = (f"SELECT e.member_id, e.activity, e.day, COUNT(*) FROM {store.LedgerEntry._meta.table_name} e "
-                     "WHERE e.source = 'tap' AND e.points > 0 AND NOT EXISTS "
-                     f"(SELECT 1 FROM {store.LedgerEntry._meta.table_name} v WHERE v.void_of_id = e.id) "
-                     "GROUP BY e.member_id, e.activity, e.day HAVING COUNT(*) > 1")
+BALANCES_SQL = (
+    f"SELECT m.id, m.balance, COALESCE(SUM(e.points), 0) FROM {store.Member._meta.table_name} m "
+    f"LEFT JOIN {store.LedgerEntry._meta.table_name} e ON e.member_id = m.id GROUP BY m.id, m.balance "
+    "ORDER BY m.id"
+)
+DOUBLE_CREDIT_SQL = (
+    f"SELECT e.member_id, e.activity, e.day, COUNT(*) FROM {store.LedgerEntry._meta.table_name} e "
+    "WHERE e.source = 'tap' AND e.points > 0 AND NOT EXISTS "
+    f"(SELECT 1 FROM {store.LedgerEntry._meta.table_name} v WHERE v.void_of_id = e.id) "
+    "GROUP BY e.member_id, e.activity, e.day HAVING COUNT(*) > 1"
+)
 
 
 LedgerMachine.TestCase.settings = settings(

@@ -72,8 +72,12 @@ def stack(bus, tmp_path, tmp_db_url):
 def test_sign_up_gives_250(stack):
     uid = stack.member("Malee", tier="gold", group="U3")
     answer = stack.dev.query("kiosk-1", uid)
-    assert (answer.outcome, answer.balance, answer.member["name"], answer.member["tier"]) == \
-        ("member", 250, "Malee", "gold")
+    assert (answer.outcome, answer.balance, answer.member["name"], answer.member["tier"]) == (
+        "member",
+        250,
+        "Malee",
+        "gold",
+    )
     assert answer.privileges["borrow"]["books"] == 15
     assert [h["activity"] for h in answer.history] == ["signup"]
 
@@ -81,8 +85,14 @@ def test_sign_up_gives_250(stack):
 def test_entry_once_a_day_then_again_the_next_day(stack):
     uid = stack.member()
     r = stack.dev.tap("gate-in", uid, at=local_time(DAY, 9, 0))
-    assert (r.outcome, r.points, r.balance, r.open, r.activity, r.name) == \
-        ("credited", 5, 255, True, "entry", "Somchai")
+    assert (r.outcome, r.points, r.balance, r.open, r.activity, r.name) == (
+        "credited",
+        5,
+        255,
+        True,
+        "entry",
+        "Somchai",
+    )
     r = stack.dev.tap("gate-in", uid, at=local_time(DAY, 15, 30))
     assert (r.outcome, r.points, r.balance, r.open) == ("limit_reached", 0, 255, True)
     r = stack.dev.tap("gate-in", uid, at=local_time(NEXT_DAY, 8, 1))

@@ -29,17 +29,26 @@ GARBAGE = [
     ("uid wrong type", "gate-in", payload(tap_id="g-uid-type", uid=123), "g-uid-type", "uid must be str, got int"),
     ("clock_ok wrong type", "gate-in", payload(tap_id="g-clock", clock_ok="yes"), "g-clock", "clock_ok must be bool"),
     ("at wrong type", "gate-in", payload(tap_id="g-at-type", at=1700000000), "g-at-type", "at must be str"),
-    ("at without offset", "gate-in", payload(tap_id="g-at-naive", at="2026-11-22T10:00:00"), "g-at-naive",
-     "at must carry a UTC offset"),
+    (
+        "at without offset",
+        "gate-in",
+        payload(tap_id="g-at-naive", at="2026-11-22T10:00:00"),
+        "g-at-naive",
+        "at must carry a UTC offset",
+    ),
     ("bad uid", "gate-in", payload(tap_id="g-bad-uid", uid="ZZ00ZZ00"), "g-bad-uid", "uid must be upper-case hex"),
-    ("lower-case uid", "gate-in", payload(tap_id="g-lower-uid", uid="04a1b2c3"), "g-lower-uid",
-     "uid must be upper-case hex"),
+    (
+        "lower-case uid",
+        "gate-in",
+        payload(tap_id="g-lower-uid", uid="04a1b2c3"),
+        "g-lower-uid",
+        "uid must be upper-case hex",
+    ),
     ("missing field", "gate-in", payload(tap_id="g-missing", clock_ok=...), "g-missing", "missing field 'clock_ok'"),
     ("wrong version", "gate-in", payload(tap_id="g-v2", v=2), "g-v2", "unsupported contract version 2"),
     ("extra field", "gate-in", payload(tap_id="g-extra", device="gate-9"), "g-extra", "unexpected field(s): device"),
     ("bad tap_id", "gate-in", payload(tap_id="has spaces/and slashes"), None, "tap_id must be 1-64 characters"),
-    ("1 MiB", "gate-in", b'{"v":1,"tap_id":"g-huge","pad":"' + b"A" * (1 << 20) + b'"}', None,
-     "the limit is 4096"),
+    ("1 MiB", "gate-in", b'{"v":1,"tap_id":"g-huge","pad":"' + b"A" * (1 << 20) + b'"}', None, "the limit is 4096"),
     ("unknown device", "ghost-gate", payload(tap_id="g-ghost"), "g-ghost", "from unknown device ghost-gate refused"),
 ]
 
@@ -63,7 +72,7 @@ def garbage_stack(bus, tmp_path, tmp_db_url):
 
 
 def test_garbage_taps_are_refused_and_the_next_valid_tap_is_served(garbage_stack):
-    svc, dev, srv, uid = garbage_stack
+    _svc, dev, srv, uid = garbage_stack
     credited = 0
     for name, device_id, raw, ref, words in GARBAGE:
         dev.send_raw(device_id, raw)
@@ -91,7 +100,7 @@ def test_garbage_taps_are_refused_and_the_next_valid_tap_is_served(garbage_stack
 
 
 def test_garbage_on_other_topics_is_logged_and_ignored(garbage_stack):
-    svc, dev, srv, uid = garbage_stack
+    _svc, dev, srv, uid = garbage_stack
     dev.send_raw("kiosk-1", b'{"v":1,"query_id":"q-bad","uid":"nothex"}', kind="query")
     dev.send_raw("kiosk-1", b"\x00\x01", kind="query")
     dev.send_raw("kiosk-1", b'{"v":1,"feedback_id":"f1","rating":9,"at":"' + NOW.encode() + b'"}', kind="feedback")
@@ -103,8 +112,12 @@ def test_garbage_on_other_topics_is_logged_and_ignored(garbage_stack):
     assert bad and bad[0].outcome == "invalid"
     assert dev.tap("gate-in", uid).outcome == "credited"
     log = srv.log()
-    for words in ("invalid query from kiosk-1", "invalid feedback from kiosk-1", "invalid status from kiosk-1",
-                  "ignored message on privcard/dev/bad.device.id/tap"):
+    for words in (
+        "invalid query from kiosk-1",
+        "invalid feedback from kiosk-1",
+        "invalid status from kiosk-1",
+        "ignored message on privcard/dev/bad.device.id/tap",
+    ):
         assert words in log, f"{words!r} not logged:\n{srv.log_tail()}"
     assert dev.results_for("bad.device.id", "g-topic") == []
     assert "Traceback" not in log, srv.log_tail()

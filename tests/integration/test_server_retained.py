@@ -59,11 +59,13 @@ def test_device_config_and_allowlist_are_retained_and_follow_changes(mosquitto, 
 
         svc.members.block_card(lose, reason="reported lost")
         svc.devices.set("gate-out", open_ms=4000)
-        after = Allowlist.parse(seen.wait(contract.allowlist_topic(),
-                                          lambda p: lose not in Allowlist.parse(p).uids))
+        after = Allowlist.parse(seen.wait(contract.allowlist_topic(), lambda p: lose not in Allowlist.parse(p).uids))
         assert keep in after.uids and after.version > first.version
-        cfg2 = DeviceConfig.parse(seen.wait(contract.config_topic("gate-out"),
-                                            lambda p: DeviceConfig.parse(p).settings.get("open_ms") == 4000))
+        cfg2 = DeviceConfig.parse(
+            seen.wait(
+                contract.config_topic("gate-out"), lambda p: DeviceConfig.parse(p).settings.get("open_ms") == 4000
+            )
+        )
         assert cfg2.revision > cfg.revision
 
         # a device that connects later still gets both (retained)

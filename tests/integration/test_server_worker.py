@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import peewee as pw
 
@@ -40,8 +40,8 @@ def _server(db_url) -> PointsServer:
 
 
 def _tap(n: int) -> Incoming:
-    tap = contract.Tap(f"g1:{n}", f"04A1B2C{n}", datetime.now(timezone.utc), True)
-    return Incoming("tap", "g1", tap.encode(), f"msg{n}", datetime.now(timezone.utc))
+    tap = contract.Tap(f"g1:{n}", f"04A1B2C{n}", datetime.now(UTC), True)
+    return Incoming("tap", "g1", tap.encode(), f"msg{n}", datetime.now(UTC))
 
 
 def test_a_tap_that_always_fails_is_isolated_and_the_rest_are_answered(tmp_db_url, monkeypatch):
@@ -88,7 +88,9 @@ def test_database_outage_is_retried_until_it_ends_and_nothing_is_acked_meanwhile
 
 def test_stopping_during_an_outage_leaves_the_batch_unacked(tmp_db_url, monkeypatch):
     srv = _server(tmp_db_url)
-    monkeypatch.setattr(srv.service.taps, "decide_batch", lambda batch: (_ for _ in ()).throw(pw.OperationalError("down")))
+    monkeypatch.setattr(
+        srv.service.taps, "decide_batch", lambda batch: (_ for _ in ()).throw(pw.OperationalError("down"))
+    )
     stop = threading.Event()
     stop.set()
     monkeypatch.setattr(srv, "stopping", stop)

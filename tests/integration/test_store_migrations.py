@@ -26,7 +26,7 @@ def test_existing_database_upgrades_in_place(tmp_db_url, monkeypatch):
     def add_nickname(migrator):
         migrate(migrator.add_column("member", "nickname", pw.CharField(null=True)))
 
-    monkeypatch.setattr(store, "MIGRATIONS", store.MIGRATIONS + [add_nickname])
+    monkeypatch.setattr(store, "MIGRATIONS", [*store.MIGRATIONS, add_nickname])
     store.connect(tmp_db_url)
     assert store.counter("schema") == len(store.MIGRATIONS)
     assert "nickname" in _columns("member")

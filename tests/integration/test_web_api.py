@@ -32,8 +32,10 @@ def test_api_operations_with_a_token(api):
     a = r.get_json()
     assert a["balance"] == 250 and a["cards"][0]["uid"] == "04A1B2C3"
     b = api.post("/api/members", json={"name": "Second", "card": "04A1B2C4"}).get_json()
-    assert api.post("/api/members", json={"name": "Dup", "card": "04A1B2C3"}).get_json()["error"] == \
-        "card 04A1B2C3 already belongs to a member"
+    assert (
+        api.post("/api/members", json={"name": "Dup", "card": "04A1B2C3"}).get_json()["error"]
+        == "card 04A1B2C3 already belongs to a member"
+    )
 
     r = api.post(f"/api/members/{a['id']}/credit", json={"activity": "partner_purchase", "item": "More Coffee"})
     assert r.get_json()["outcome"] == "credited" and r.get_json()["balance"] == 255
@@ -64,20 +66,25 @@ def test_api_operations_with_a_token(api):
     assert r.get_json()["tier"] == "gold"
     assert api.patch(f"/api/members/{a['id']}", json={"balance": 9999}).status_code == 400
 
-    r = api.post("/api/events/import", json={"activity": "db_training", "event": "Scopus", "csv": "uid\n04A1B2C3\nXYZ\n",
-                                            "dry_run": True})
+    r = api.post(
+        "/api/events/import",
+        json={"activity": "db_training", "event": "Scopus", "csv": "uid\n04A1B2C3\nXYZ\n", "dry_run": True},
+    )
     rep = r.get_json()
     assert rep["dry_run"] and len(rep["credited"]) == 1 and rep["errors"][0]["line"] == 3
     assert api.get(f"/api/members/{a['id']}").get_json()["balance"] == 195
-    rep = api.post("/api/events/import", json={"activity": "db_training", "event": "Scopus",
-                                               "csv": "uid\n04A1B2C3\n"}).get_json()
+    rep = api.post(
+        "/api/events/import", json={"activity": "db_training", "event": "Scopus", "csv": "uid\n04A1B2C3\n"}
+    ).get_json()
     assert len(rep["credited"]) == 1
-    rep = api.post("/api/events/import", json={"activity": "db_training", "event": "Scopus",
-                                               "csv": "uid\n04A1B2C3\n"}).get_json()
+    rep = api.post(
+        "/api/events/import", json={"activity": "db_training", "event": "Scopus", "csv": "uid\n04A1B2C3\n"}
+    ).get_json()
     assert rep["credited"] == [] and len(rep["already_credited"]) == 1
 
-    r = api.post("/api/devices", json={"id": "gate-1", "kind": "gate", "direction": "in",
-                                       "settings": {"open_ms": 3500}})
+    r = api.post(
+        "/api/devices", json={"id": "gate-1", "kind": "gate", "direction": "in", "settings": {"open_ms": 3500}}
+    )
     assert r.status_code == 201
     r = api.patch("/api/devices/gate-1", json={"open_ms": 99999})
     assert r.status_code == 400 and "open_ms must be a whole number from 100 to 60000" in r.get_json()["error"]
@@ -94,12 +101,19 @@ def test_openapi_describes_the_routes(api, app):
     spec = api.get("/api/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
     paths = spec["paths"]
-    for path, method in (("/members", "post"), ("/members/{ref}/credit", "post"), ("/entries/{entry_id}/void", "post"),
-                         ("/transfers", "post"), ("/members/{ref}/redeem", "post"), ("/devices/{device_id}", "patch"),
-                         ("/events/import", "post"), ("/reports/{name}", "get")):
+    for path, method in (
+        ("/members", "post"),
+        ("/members/{ref}/credit", "post"),
+        ("/entries/{entry_id}/void", "post"),
+        ("/transfers", "post"),
+        ("/members/{ref}/redeem", "post"),
+        ("/devices/{device_id}", "patch"),
+        ("/events/import", "post"),
+        ("/reports/{name}", "get"),
+    ):
         assert method in paths[path], (path, method)
     # every API rule of the app is described
-    rules = {r.rule[len("/api"):] for r in app.url_map.iter_rules() if r.rule.startswith("/api/")}
+    rules = {r.rule[len("/api") :] for r in app.url_map.iter_rules() if r.rule.startswith("/api/")}
     described = {p.replace("{entry_id}", "<int:entry_id>").replace("{", "<").replace("}", ">") for p in paths}
     assert rules - {"/openapi.json"} == described
 
@@ -119,10 +133,17 @@ def test_search_by_name_prefix_later_word_card_and_id(app):
 
     c = app.test_client()
     c.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + __import__("server.web.accounts", fromlist=["x"]).create_token(
-        ADMIN[0])
-    made = [c.post("/api/members", json={"name": n, "card": u}).get_json()["id"] for n, u in
-            (("Somchai Jaidee", "04000001"), ("Somsri Jaidee", "04000002"), ("Anan Somboon", "04000003"),
-             ("สมชาย ใจดี", "0400000A"))]
+        ADMIN[0]
+    )
+    made = [
+        c.post("/api/members", json={"name": n, "card": u}).get_json()["id"]
+        for n, u in (
+            ("Somchai Jaidee", "04000001"),
+            ("Somsri Jaidee", "04000002"),
+            ("Anan Somboon", "04000003"),
+            ("สมชาย ใจดี", "0400000A"),
+        )
+    ]
     names = lambda q: [m["name"] for m in c.get("/api/members", query_string={"q": q}).get_json()["members"]]  # noqa: E731
     assert names("som") == ["Somchai Jaidee", "Somsri Jaidee", "Anan Somboon"]  # prefix first, then later word
     assert names("JAIDEE") == ["Somchai Jaidee", "Somsri Jaidee"]
@@ -132,8 +153,12 @@ def test_search_by_name_prefix_later_word_card_and_id(app):
     assert names(str(made[1])) == ["Somsri Jaidee"]
     assert [m.name for m in search_members("0400000")][:1] == ["Somchai Jaidee"]  # card prefix
     # the name search uses the expression index, not a table scan
-    plan = " ".join(str(r) for r in store.db.execute_sql(
-        "EXPLAIN QUERY PLAN SELECT id FROM member WHERE lower(name) >= ? AND lower(name) < ?", ("som", "son")))
+    plan = " ".join(
+        str(r)
+        for r in store.db.execute_sql(
+            "EXPLAIN QUERY PLAN SELECT id FROM member WHERE lower(name) >= ? AND lower(name) < ?", ("som", "son")
+        )
+    )
     assert "web_member_lower_name" in plan
 
 
@@ -143,9 +168,15 @@ def test_report_csv_and_pages(app):
     c.environ_base["HTTP_AUTHORIZATION"] = ""
     page = c.get("/reports")
     assert page.status_code == 200
-    for title in ("Entries per day", "Entries per hour", "Top borrowers of the semester",
-                  "Top library users of the semester", "Points earned and redeemed per activity",
-                  "Members by segment", "Kiosk feedback ratings"):
+    for title in (
+        "Entries per day",
+        "Entries per hour",
+        "Top borrowers of the semester",
+        "Top library users of the semester",
+        "Points earned and redeemed per activity",
+        "Members by segment",
+        "Kiosk feedback ratings",
+    ):
         assert title in text(page.text)
     r = c.get("/reports/segments.csv")
     assert r.mimetype == "text/csv"
@@ -159,8 +190,13 @@ def test_report_csv_and_pages(app):
 
 def test_staff_cli_add_prompts_and_refuses(tmp_db_url):
     run = lambda *args, stdin=None: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "broker.cli", "admin", "--db", tmp_db_url, "staff", *args], input=stdin,
-        capture_output=True, text=True, env=python_env(), timeout=60)
+        [sys.executable, "-m", "broker.dispatcher", "admin", "--db", tmp_db_url, "staff", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        timeout=60,
+    )
     r = run("add", "root", "--role", "admin", stdin="correct horse battery\n")  # no --password: reads it
     assert r.returncode == 0 and "staff account root (admin) created" in r.stdout
     r = run("add", "root", "--role", "admin", "--password", "another-password")
@@ -171,8 +207,8 @@ def test_staff_cli_add_prompts_and_refuses(tmp_db_url):
     token = run("token", "root").stdout.strip()
     assert token.startswith("pct_")
     # the account signs in to the console
-    from server.web import accounts, create_app
     from server.domain.config import load
+    from server.web import accounts, create_app
 
     create_app(tmp_db_url, load())
     assert accounts.authenticate("root", "correct horse battery").role == "admin"

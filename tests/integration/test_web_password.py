@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from server import store
+from server import catalogue, store
 from server.store import Audit
-from server import catalogue
 from server.web import accounts
 from tests.browser.web_support import ADMIN, STAFF, csrf_of, flashes, post_form, sign_in, text
 
@@ -36,16 +35,18 @@ def bob() -> accounts.Staff:
 
 def change(c, current: str, new: str, again: str | None = None):
     """Post the Account page's form like a person; returns the page it leads to."""
-    return post_form(c, "/account", "/account", {"current": current, "new": new,
-                                                  "again": new if again is None else again})
+    return post_form(
+        c, "/account", "/account", {"current": current, "new": new, "again": new if again is None else again}
+    )
 
 
 def signs_in(app, username: str, password: str) -> int:
     """The status of a sign-in attempt through the form (302 = signed in)."""
     c = app.test_client()
     c.get("/lang/en")
-    return c.post("/login", data={"username": username, "password": password,
-                                  "csrf_token": csrf_of(c.get("/login").text)}).status_code
+    return c.post(
+        "/login", data={"username": username, "password": password, "csrf_token": csrf_of(c.get("/login").text)}
+    ).status_code
 
 
 def test_change_own_password(app):
@@ -104,12 +105,15 @@ def test_five_wrong_current_passwords_lock_the_account(app):
     assert signs_in(app, STAFF[0], STAFF[1]) == 401
 
 
-@pytest.mark.parametrize("new, again, message", [
-    ("short", "short", "password must be at least 8 characters"),
-    ("x" * 257, "x" * 257, "password must be at most 256 characters"),
-    (NEW, NEW + "-typo", "the two new passwords differ"),
-    (STAFF[1], STAFF[1], "the new password must differ from the current one"),
-])
+@pytest.mark.parametrize(
+    "new, again, message",
+    [
+        ("short", "short", "password must be at least 8 characters"),
+        ("x" * 257, "x" * 257, "password must be at most 256 characters"),
+        (NEW, NEW + "-typo", "the two new passwords differ"),
+        (STAFF[1], STAFF[1], "the new password must differ from the current one"),
+    ],
+)
 def test_bad_new_password_is_refused_and_changes_nothing(app, new, again, message):
     c = client(app)
     before = bob()
@@ -143,16 +147,21 @@ def test_password_forms_without_csrf_token_change_nothing(app):
     r = admin.post("/staff/password", data={"staff": before.id, "password": TEMP, "again": TEMP})
     assert r.status_code == 400
     s = bob()
-    assert (s.password_hash, s.password_version, s.must_change_password, s.failures) == \
-        (before.password_hash, before.password_version, False, 0)
+    assert (s.password_hash, s.password_version, s.must_change_password, s.failures) == (
+        before.password_hash,
+        before.password_version,
+        False,
+        0,
+    )
 
 
 def test_admin_temporary_password_forces_a_change_at_the_next_sign_in(app):
     old_session = client(app)  # bob is signed in somewhere
     admin = client(app, ADMIN)
     page = post_form(admin, "/staff", "/staff/password", {"staff": bob().id, "password": TEMP, "again": TEMP})
-    assert ("Temporary password set for bob: they must change it at their next sign-in; "
-            "their open sessions are signed out.") in flashes(page.text)
+    assert (
+        "Temporary password set for bob: they must change it at their next sign-in; their open sessions are signed out."
+    ) in flashes(page.text)
     assert bob().must_change_password
     assert re.search(r'data-staff="bob"><td>bob <span class="badge must-change">must change password', page.text)
     row = Audit.select().where(Audit.action == "staff.password").order_by(Audit.id.desc()).get()
@@ -227,8 +236,10 @@ def test_admin_reset_refuses_bad_input(app):
     assert accounts.Staff.get_by_id(me.id).password_hash == me.password_hash
     # and a staff member cannot reset anyone
     staff = client(app)
-    r = staff.post("/staff/password", data={"staff": me.id, "password": TEMP, "again": TEMP,
-                                            "csrf_token": csrf_of(staff.get("/").text)})
+    r = staff.post(
+        "/staff/password",
+        data={"staff": me.id, "password": TEMP, "again": TEMP, "csrf_token": csrf_of(staff.get("/").text)},
+    )
     assert r.status_code == 403
     assert accounts.Staff.get_by_id(me.id).password_hash == me.password_hash
 
@@ -244,12 +255,11 @@ def test_admin_reset_lifts_a_lockout(app):
 
 
 def test_console_add_staff_sets_the_flag_and_the_cli_only_with_must_change(app, capsys):
-    from server.web import cli as web_cli
+    from server.web import staff_admin
 
     admin = client(app, ADMIN)
     page = post_form(admin, "/staff", "/staff", {"username": "carol", "role": "staff", "password": TEMP})
-    assert "Staff account carol added. They must choose their own password at the first sign-in." in \
-        flashes(page.text)
+    assert "Staff account carol added. They must choose their own password at the first sign-in." in flashes(page.text)
     carol = accounts.Staff.get(accounts.Staff.username == "carol")
     assert carol.must_change_password
     c = app.test_client()
@@ -258,16 +268,16 @@ def test_console_add_staff_sets_the_flag_and_the_cli_only_with_must_change(app, 
     assert r.location == "/account" and c.get("/members").location == "/account"
 
     db = f"sqlite:///{store.db.obj.database}"
-    assert web_cli.main(["--db", db, "staff", "add", "dave", "--password", TEMP]) == 0
+    assert staff_admin.main(["--db", db, "staff", "add", "dave", "--password", TEMP]) == 0
     assert not accounts.Staff.get(accounts.Staff.username == "dave").must_change_password  # as before
-    assert web_cli.main(["--db", db, "staff", "add", "erin", "--password", TEMP, "--must-change"]) == 0
+    assert staff_admin.main(["--db", db, "staff", "add", "erin", "--password", TEMP, "--must-change"]) == 0
     assert accounts.Staff.get(accounts.Staff.username == "erin").must_change_password
-    assert web_cli.main(["--db", db, "staff", "passwd", "dave", "--password", NEW, "--must-change"]) == 0
+    assert staff_admin.main(["--db", db, "staff", "passwd", "dave", "--password", NEW, "--must-change"]) == 0
     assert accounts.Staff.get(accounts.Staff.username == "dave").must_change_password
-    assert web_cli.main(["--db", db, "staff", "passwd", "erin", "--password", NEW]) == 0
+    assert staff_admin.main(["--db", db, "staff", "passwd", "erin", "--password", NEW]) == 0
     assert not accounts.Staff.get(accounts.Staff.username == "erin").must_change_password
     capsys.readouterr()
-    assert web_cli.main(["--db", db, "staff", "list"]) == 0
+    assert staff_admin.main(["--db", db, "staff", "list"]) == 0
     out = capsys.readouterr().out
     assert "dave\tstaff\tactive must change password" in out and "erin\tstaff\tactive\n" in out
 
@@ -394,8 +404,12 @@ def test_existing_database_gets_the_session_table(any_db_url):
         # a cookie of the previous release (account id and password version, no session id)
         # is no session any more: that browser signs in once more
         old = app.test_client()
-        old.set_cookie("privcard_session", app.session_interface.get_signing_serializer(app).dumps(
-            {"staff_id": alice.id, "pwv": alice.password_version, "lang": "en"}))
+        old.set_cookie(
+            "privcard_session",
+            app.session_interface.get_signing_serializer(app).dumps(
+                {"staff_id": alice.id, "pwv": alice.password_version, "lang": "en"}
+            ),
+        )
         r = old.get("/")
         assert r.status_code == 302 and r.location.startswith("/login")
         c = app.test_client()
@@ -417,19 +431,25 @@ def test_existing_database_gets_the_session_table(any_db_url):
 TEMPLATE_CALLS = ("AccountError", "ServiceError", "NotFound", "Message")
 SERVICES = sorted((WEB.parent / "services").glob("*.py"))
 #: the packages whose errors the service passes on with their templates
-PASSED_ON = {WEB.parent.parent / "broker" / "contract.py": "ContractError",
-             WEB.parent.parent / "broker" / "settings.py": "_fail",
-             WEB.parent / "domain" / "rules.py": "RuleError"}
+PASSED_ON = {
+    WEB.parent.parent / "broker" / "contract.py": "ContractError",
+    WEB.parent.parent / "broker" / "settings.py": "_fail",
+    WEB.parent / "domain" / "rules.py": "RuleError",
+}
 
 
 def _template_calls():
     """(path, call node, enclosing classes and functions) of every AccountError/ServiceError/... raised or built
     in the console's sources and the service layer."""
+
     def visit(node, path, scopes):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             scopes = (*scopes, node.name)
-        if isinstance(node, ast.Call) and node.args and (node.func.id if isinstance(node.func, ast.Name) else
-                                                         getattr(node.func, "attr", "")) in TEMPLATE_CALLS:
+        if (
+            isinstance(node, ast.Call)
+            and node.args
+            and (node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")) in TEMPLATE_CALLS
+        ):
             yield path, node, scopes
         for child in ast.iter_child_nodes(node):
             yield from visit(child, path, scopes)
@@ -443,9 +463,14 @@ def _passed_on_templates() -> set[str]:
     found = set()
     for path, name in PASSED_ON.items():
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
-                    and node.args and isinstance(node.args[0], ast.Constant)
-                    and {k.arg for k in node.keywords} - {"ref"}):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == name
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and {k.arg for k in node.keywords} - {"ref"}
+            ):
                 found.add(node.args[0].value)
     return found
 

@@ -38,8 +38,11 @@ def _urls(app):
             continue
         url = rule.rule
         for arg in rule.arguments:
-            url = re.sub(rf"<(?:\w+:)?{arg}>", "1" if rule._converters[arg].__class__.__name__ == "IntegerConverter"
-                         else "x", url)
+            url = re.sub(
+                rf"<(?:\w+:)?{arg}>",
+                "1" if rule._converters[arg].__class__.__name__ == "IntegerConverter" else "x",
+                url,
+            )
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             out.append((method, url, rule.endpoint))
     return out
@@ -49,7 +52,7 @@ def test_every_page_and_api_call_refuses_anonymous(app):
     c = app.test_client()
     urls = _urls(app)
     assert len(urls) > 40  # pages and API
-    for method, url, endpoint in urls:
+    for method, url, _endpoint in urls:
         r = c.open(url, method=method, json={} if url.startswith("/api/") and method != "GET" else None)
         if url.startswith("/api/"):
             assert r.status_code == 401, (method, url, r.status_code)
@@ -151,8 +154,10 @@ def test_lockout_after_five_failures_for_fifteen_minutes(app):
 
     c = app.test_client()
     c.get("/lang/en")
-    for i in range(5):
-        r = c.post("/login", data={"username": STAFF[0], "password": "wrong", "csrf_token": csrf_of(c.get("/login").text)})
+    for _i in range(5):
+        r = c.post(
+            "/login", data={"username": STAFF[0], "password": "wrong", "csrf_token": csrf_of(c.get("/login").text)}
+        )
         assert r.status_code == 401
     assert "locked until" in text(r.text)
     r = c.post("/login", data={"username": STAFF[0], "password": STAFF[1], "csrf_token": csrf_of(c.get("/login").text)})
@@ -169,14 +174,16 @@ def test_lockout_after_five_failures_for_fifteen_minutes(app):
 
 
 def test_session_cookie_flags_and_no_open_redirect(tmp_db_url):
-    from server.web import create_app
     from server.domain.config import load
+    from server.web import create_app
 
     app = make_app(tmp_db_url)
     c = app.test_client()
     page = c.get("/login")
-    r = c.post("/login?next=https://evil.example/", data={"username": ADMIN[0], "password": ADMIN[1],
-                                                         "csrf_token": csrf_of(page.text)})
+    r = c.post(
+        "/login?next=https://evil.example/",
+        data={"username": ADMIN[0], "password": ADMIN[1], "csrf_token": csrf_of(page.text)},
+    )
     cookie = r.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
     assert r.location == "/"
@@ -184,9 +191,12 @@ def test_session_cookie_flags_and_no_open_redirect(tmp_db_url):
     tls = create_app(tmp_db_url, load(), behind_proxy=True, testing=True)
     c2 = tls.test_client()
     page = c2.get("/login", headers={"X-Forwarded-Proto": "https"}, base_url="https://localhost")
-    r = c2.post("/login", data={"username": ADMIN[0], "password": ADMIN[1], "csrf_token": csrf_of(page.text)},
-                headers={"X-Forwarded-Proto": "https", "Referer": "https://localhost/login"},
-                base_url="https://localhost")
+    r = c2.post(
+        "/login",
+        data={"username": ADMIN[0], "password": ADMIN[1], "csrf_token": csrf_of(page.text)},
+        headers={"X-Forwarded-Proto": "https", "Referer": "https://localhost/login"},
+        base_url="https://localhost",
+    )
     assert r.status_code == 302
     assert "Secure" in r.headers["Set-Cookie"]
 
@@ -208,8 +218,9 @@ def test_audit_details_show_thai_as_thai(app, admin, staff):
     assert "\\u0e27" in escaped
     for detail in (escaped, json.dumps(escaped)):
         row = Audit.create(actor="cli", action="member.add", target="legacy", detail=None, at=store.utcnow())
-        store.db.execute_sql(f"UPDATE audit SET detail = {store.db.param} WHERE id = {store.db.param}",
-                             (detail, row.id))
+        store.db.execute_sql(
+            f"UPDATE audit SET detail = {store.db.param} WHERE id = {store.db.param}", (detail, row.id)
+        )
     for lang in ("th", "en"):
         admin.get(f"/lang/{lang}")
         page = admin.get("/staff")
@@ -244,8 +255,10 @@ def _assert_error_page(r, code: int, messages: tuple[str, str], lang: str) -> st
 ERROR_MESSAGES = {
     403: ("Only administrators can open this page.", "เฉพาะผู้ดูแลระบบเท่านั้นที่เปิดหน้านี้ได้"),
     404: ("Not found", "ไม่พบข้อมูล"),
-    400: ("The form expired or was not sent by this console; nothing was changed. Please try again.",
-          "แบบฟอร์มหมดอายุหรือไม่ได้ส่งจากระบบนี้ ไม่มีการเปลี่ยนแปลงใดๆ กรุณาลองอีกครั้ง"),
+    400: (
+        "The form expired or was not sent by this console; nothing was changed. Please try again.",
+        "แบบฟอร์มหมดอายุหรือไม่ได้ส่งจากระบบนี้ ไม่มีการเปลี่ยนแปลงใดๆ กรุณาลองอีกครั้ง",
+    ),
     413: ("File too large (max 5 MB)", "ไฟล์มีขนาดใหญ่เกินไป (สูงสุด 5 MB)"),
 }
 
@@ -255,8 +268,9 @@ def test_error_pages_speak_the_staff_language(app, lang):
     admin, staff = app.test_client(), app.test_client()
     sign_in(admin, ADMIN, lang)
     sign_in(staff, STAFF, lang)
-    event = post_form(admin, "/events", "/events", {"name": "PULINET", "activity": "pulinet_event",
-                                                   "day": "2026-01-15"})
+    event = post_form(
+        admin, "/events", "/events", {"name": "PULINET", "activity": "pulinet_event", "day": "2026-01-15"}
+    )
     ev = store.Event.get(store.Event.name == "PULINET")
     token = csrf_of(event.text)
     too_big = io.BytesIO(b"04A1B2C3D4\n" * (600 * 1024))  # 6.6 MB: over the request limit
@@ -264,8 +278,11 @@ def test_error_pages_speak_the_staff_language(app, lang):
         403: staff.get("/staff"),
         404: admin.get("/members/999999"),
         400: admin.post("/members", data={"name": "Mallory", "card": "04AABBCCDD"}),
-        413: admin.post(f"/events/{ev.id}/upload", data={"csrf_token": token, "file": (too_big, "list.csv")},
-                        content_type="multipart/form-data"),
+        413: admin.post(
+            f"/events/{ev.id}/upload",
+            data={"csrf_token": token, "file": (too_big, "list.csv")},
+            content_type="multipart/form-data",
+        ),
     }
     for code, r in responses.items():
         _assert_error_page(r, code, ERROR_MESSAGES[code], lang)
@@ -273,8 +290,11 @@ def test_error_pages_speak_the_staff_language(app, lang):
     assert store.Upload.select().count() == 0
     assert Member.select().count() == 0
     # the API answers an oversized request with JSON, in English like its other errors
-    r = admin.post("/api/members", data=b"{" + b" " * (7 * 1024 * 1024) + b"}",
-                   headers={"Content-Type": "application/json", "X-CSRFToken": token})
+    r = admin.post(
+        "/api/members",
+        data=b"{" + b" " * (7 * 1024 * 1024) + b"}",
+        headers={"Content-Type": "application/json", "X-CSRFToken": token},
+    )
     assert r.status_code == 413 and r.get_json() == {"error": "request too large"}
 
 
@@ -358,7 +378,8 @@ def test_idle_sessions_end_and_old_rows_are_pruned_at_sign_in(app):
     # twelve hours without a request: over, even though the cookie itself would still pass
     idle_key = next(k for k in WS.select(WS.key).where(WS.ended_at.is_null()).tuples() if k[0] != live_key)[0]
     WS.update(last_seen=store.utcnow() - accounts.SESSION_LIFETIME - timedelta(seconds=1)).where(
-        WS.key == idle_key).execute()
+        WS.key == idle_key
+    ).execute()
     assert idle.get("/").status_code == 302
     assert live.get("/").status_code == 200
     # the next sign-in deletes the ended and the idle rows
@@ -384,13 +405,17 @@ def test_a_password_changed_during_sign_in_starts_no_session(app):
 # --------------------------------------------------------------------------- other error pages
 
 OTHER_ERRORS = {
-    405: ("This address cannot be used this way (for example, signing out is a button, not a link).",
-          "ใช้ที่อยู่นี้ด้วยวิธีนี้ไม่ได้ (เช่น การออกจากระบบต้องกดปุ่ม ไม่ใช่เปิดลิงก์)"),
+    405: (
+        "This address cannot be used this way (for example, signing out is a button, not a link).",
+        "ใช้ที่อยู่นี้ด้วยวิธีนี้ไม่ได้ (เช่น การออกจากระบบต้องกดปุ่ม ไม่ใช่เปิดลิงก์)",
+    ),
     400: ("The request was not understood; nothing was changed.", "ระบบไม่เข้าใจคำขอนี้ ไม่มีการเปลี่ยนแปลงใดๆ"),
     410: ("The request could not be handled (error 410).", "ไม่สามารถดำเนินการตามคำขอนี้ได้ (ข้อผิดพลาด 410)"),
-    500: ("Something went wrong on the server. The error was logged; please try again, and tell the "
-          "administrator if it happens again.",
-          "เกิดข้อผิดพลาดในระบบ ระบบได้บันทึกข้อผิดพลาดไว้แล้ว กรุณาลองอีกครั้ง หากยังเกิดขึ้นอีกกรุณาแจ้งผู้ดูแลระบบ"),
+    500: (
+        "Something went wrong on the server. The error was logged; please try again, and tell the "
+        "administrator if it happens again.",
+        "เกิดข้อผิดพลาดในระบบ ระบบได้บันทึกข้อผิดพลาดไว้แล้ว กรุณาลองอีกครั้ง หากยังเกิดขึ้นอีกกรุณาแจ้งผู้ดูแลระบบ",
+    ),
 }
 SECRET = "db password is hunter2 at /srv/privcard/secret.py"  # what a failing view's exception says
 
@@ -431,8 +456,14 @@ def test_405_400_500_pages_speak_the_staff_language(app, lang, caplog):
         assert r.mimetype == "text/html"
         assert 'class="top"' in r.text  # the console's own page, with its header
         # not Werkzeug's English page
-        for werkzeug in ("Method Not Allowed", "The method is not allowed", "Internal Server Error",
-                         "Bad Request", "malformed input from the test", "The requested URL is no longer"):
+        for werkzeug in (
+            "Method Not Allowed",
+            "The method is not allowed",
+            "Internal Server Error",
+            "Bad Request",
+            "malformed input from the test",
+            "The requested URL is no longer",
+        ):
             assert werkzeug not in shown, (code, werkzeug)
     assert "POST" in responses[405].headers.get("Allow", "")
     # the 500 page shows nothing of what failed; the log has it all
@@ -473,9 +504,11 @@ def test_upload_limit_and_its_message_agree(app, lang):
     def upload(size: int):
         body = b"04A1B2C3D4\n" + b"\n" * (size - 11)  # one card, then blank lines (skipped)
         assert len(body) == size
-        return admin.post(f"/events/{ev.id}/upload", data={"csrf_token": csrf_of(page.text),
-                                                           "file": (io.BytesIO(body), "list.csv")},
-                          content_type="multipart/form-data")
+        return admin.post(
+            f"/events/{ev.id}/upload",
+            data={"csrf_token": csrf_of(page.text), "file": (io.BytesIO(body), "list.csv")},
+            content_type="multipart/form-data",
+        )
 
     # 5.5 MB: over the request limit, the translated 413 page
     r = upload(5_500_000)

@@ -37,9 +37,11 @@ def _event(client):
 
 def _upload(client, ev, body: bytes):
     page = client.get(f"/events/{ev.id}")
-    return client.post(f"/events/{ev.id}/upload", data={"csrf_token": csrf_of(page.text),
-                                                        "file": (io.BytesIO(body), "list.csv")},
-                       content_type="multipart/form-data")
+    return client.post(
+        f"/events/{ev.id}/upload",
+        data={"csrf_token": csrf_of(page.text), "file": (io.BytesIO(body), "list.csv")},
+        content_type="multipart/form-data",
+    )
 
 
 def _error_rows(html: str) -> dict[int, str]:
@@ -49,12 +51,16 @@ def _error_rows(html: str) -> dict[int, str]:
 
 
 ROW_ERRORS = {
-    "th": {3: "ผิดพลาด: สมาชิก %(id)s มีชื่อซ้ำในรายชื่อ",
-           4: "ผิดพลาด: ไม่พบสมาชิกที่มีรหัสหรือหมายเลขบัตร '12345'",
-           5: "ผิดพลาด: หมายเลขบัตรต้องเป็นเลขฐานสิบหก 8-20 หลัก (4-10 ไบต์) (ได้รับ '<b>x</b>')"},
-    "en": {3: "error: member %(id)s is listed twice",
-           4: "error: no member with id or card '12345'",
-           5: "error: uid must be 4-10 bytes of hex (8-20 hex digits), got '<b>x</b>'"},
+    "th": {
+        3: "ผิดพลาด: สมาชิก %(id)s มีชื่อซ้ำในรายชื่อ",
+        4: "ผิดพลาด: ไม่พบสมาชิกที่มีรหัสหรือหมายเลขบัตร '12345'",
+        5: "ผิดพลาด: หมายเลขบัตรต้องเป็นเลขฐานสิบหก 8-20 หลัก (4-10 ไบต์) (ได้รับ '<b>x</b>')",
+    },
+    "en": {
+        3: "error: member %(id)s is listed twice",
+        4: "error: no member with id or card '12345'",
+        5: "error: uid must be 4-10 bytes of hex (8-20 hex digits), got '<b>x</b>'",
+    },
 }
 
 
@@ -70,7 +76,8 @@ def test_bad_rows_of_an_upload_are_explained_in_the_staff_language(app, member, 
     # the preview is stored once, with its reasons untranslated: the other language reads it in its own
     other = "en" if lang == "th" else "th"
     assert _error_rows(_client(app, other).get(r.location).text) == {
-        n: m % {"id": member.id} for n, m in ROW_ERRORS[other].items()}
+        n: m % {"id": member.id} for n, m in ROW_ERRORS[other].items()
+    }
     # crediting it shows the same reasons in the result
     token = csrf_of(page.text)
     up = store.Upload.get()
@@ -78,10 +85,13 @@ def test_bad_rows_of_an_upload_are_explained_in_the_staff_language(app, member, 
     assert _error_rows(done.text) == {n: m % {"id": member.id} for n, m in ROW_ERRORS[lang].items()}
 
 
-@pytest.mark.parametrize("lang, message", [
-    ("th", "ไฟล์รายชื่อไม่ใช่ CSV ที่ถูกต้อง (บรรทัด 3): field larger than field limit (131072)"),
-    ("en", "attendance file is not valid CSV (line 3): field larger than field limit (131072)"),
-])
+@pytest.mark.parametrize(
+    "lang, message",
+    [
+        ("th", "ไฟล์รายชื่อไม่ใช่ CSV ที่ถูกต้อง (บรรทัด 3): field larger than field limit (131072)"),
+        ("en", "attendance file is not valid CSV (line 3): field larger than field limit (131072)"),
+    ],
+)
 def test_a_file_that_is_not_csv_is_refused_in_the_staff_language(app, member, lang, message):
     c = _client(app, lang)
     ev = _event(c)
@@ -94,12 +104,15 @@ def test_a_file_that_is_not_csv_is_refused_in_the_staff_language(app, member, la
 #: refused member actions: (form action, form data, {language: the message shown})
 REFUSALS = {
     "redeeming more than the balance": (  # 20 days x 25 points
-        "redeem", {"reward": "locker_day", "units": "20"},
-        {"th": "คะแนนคงเหลือ 250 คะแนน ไม่พอสำหรับ 500 คะแนน", "en": "balance 250 is less than 500 points"}),
+        "redeem",
+        {"reward": "locker_day", "units": "20"},
+        {"th": "คะแนนคงเหลือ 250 คะแนน ไม่พอสำหรับ 500 คะแนน", "en": "balance 250 is less than 500 points"},
+    ),
     "a transfer to an unknown card": (
-        "transfer", {"to": "04:FF:EE:DD:CC", "points": "10"},
-        {"th": "ไม่พบสมาชิกที่มีรหัสหรือหมายเลขบัตร '04:FF:EE:DD:CC'",
-         "en": "no member with id or card '04:FF:EE:DD:CC'"}),
+        "transfer",
+        {"to": "04:FF:EE:DD:CC", "points": "10"},
+        {"th": "ไม่พบสมาชิกที่มีรหัสหรือหมายเลขบัตร '04:FF:EE:DD:CC'", "en": "no member with id or card '04:FF:EE:DD:CC'"},
+    ),
 }
 
 
@@ -116,14 +129,19 @@ def test_a_refused_action_is_explained_in_the_staff_language_and_changes_nothing
 def test_the_api_answers_in_english_whatever_the_session_language(app, member):
     c = _client(app, "th")
     token = re.search(r'<meta name="csrf-token" content="([^"]+)"', c.get("/").text).group(1)
-    r = c.post(f"/api/members/{member.id}/redeem", json={"reward": "locker_day", "units": 20},
-               headers={"X-CSRFToken": token})
+    r = c.post(
+        f"/api/members/{member.id}/redeem", json={"reward": "locker_day", "units": 20}, headers={"X-CSRFToken": token}
+    )
     assert r.status_code == 400 and r.get_json() == {"error": "balance 250 is less than 500 points"}
-    r = c.post("/api/transfers", json={"from": member.id, "to": "04:FF:EE:DD:CC", "points": 10},
-               headers={"X-CSRFToken": token})
+    r = c.post(
+        "/api/transfers", json={"from": member.id, "to": "04:FF:EE:DD:CC", "points": 10}, headers={"X-CSRFToken": token}
+    )
     assert r.status_code == 404 and r.get_json() == {"error": "no member with id or card '04:FF:EE:DD:CC'"}
-    r = c.post("/api/events/import", json={"activity": "pulinet_event", "event": "PULINET", "day": "2026-01-15",
-                                           "csv": CSV, "dry_run": True}, headers={"X-CSRFToken": token})
+    r = c.post(
+        "/api/events/import",
+        json={"activity": "pulinet_event", "event": "PULINET", "day": "2026-01-15", "csv": CSV, "dry_run": True},
+        headers={"X-CSRFToken": token},
+    )
     assert r.status_code == 200
     assert sorted(r.get_json()["errors"], key=lambda e: e["line"]) == [
         {"line": 3, "error": f"member {member.id} is listed twice"},
@@ -132,10 +150,13 @@ def test_the_api_answers_in_english_whatever_the_session_language(app, member):
     ]
 
 
-@pytest.mark.parametrize("lang, expected", [
-    ("th", "สมาชิกภาพของสมาชิก %(id)s หมดอายุแล้วเมื่อ 31/5/2568"),  # Buddhist era, as the console shows dates
-    ("en", "member %(id)s's membership expired on 2025-05-31"),
-])
+@pytest.mark.parametrize(
+    "lang, expected",
+    [
+        ("th", "สมาชิกภาพของสมาชิก %(id)s หมดอายุแล้วเมื่อ 31/5/2568"),  # Buddhist era, as the console shows dates
+        ("en", "member %(id)s's membership expired on 2025-05-31"),
+    ],
+)
 def test_dates_in_service_errors_read_as_the_console_shows_dates(app, member, lang, expected):
     from datetime import date
 

@@ -23,8 +23,13 @@ from tests.brokers import MosquittoBroker, free_port, wait_port
 class ProductionMosquitto(MosquittoBroker):
     """``.url`` is the plain loopback listener, ``.tls_url`` the TLS one; ``.add_user()`` adds accounts."""
 
-    def __init__(self, host: str = "127.0.0.1", tls_port: int | None = None, port: int | None = None,
-                 autosave_interval: int | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        tls_port: int | None = None,
+        port: int | None = None,
+        autosave_interval: int | None = None,
+    ):
         super().__init__(port=port, host=host)
         d = Path(self._dir)
         self.tls_port = tls_port or free_port(host)
@@ -35,12 +40,24 @@ class ProductionMosquitto(MosquittoBroker):
         (d / "data").mkdir()
         self.passwords: dict[str, str] = {}
         extra = f"autosave_interval {autosave_interval}\n" if autosave_interval is not None else ""
-        self.conf.write_text(render_conf(
-            plain_port=self.port, plain_host=host, tls_port=self.tls_port, tls_host=host,
-            paths={"password_file": str(self.passwd), "acl_file": str(self.acl),
-                   "persistence_location": f"{d / 'data'}/", "cafile": str(self.pki.ca_cert),
-                   "certfile": str(self.pki.server_cert), "keyfile": str(self.pki.server_key)},
-            log_dest="stderr", extra=extra))
+        self.conf.write_text(
+            render_conf(
+                plain_port=self.port,
+                plain_host=host,
+                tls_port=self.tls_port,
+                tls_host=host,
+                paths={
+                    "password_file": str(self.passwd),
+                    "acl_file": str(self.acl),
+                    "persistence_location": f"{d / 'data'}/",
+                    "cafile": str(self.pki.ca_cert),
+                    "certfile": str(self.pki.server_cert),
+                    "keyfile": str(self.pki.server_key),
+                },
+                log_dest="stderr",
+                extra=extra,
+            )
+        )
         self.server_password = self.add_user(SERVER_USERNAME)
         self._own()
 
@@ -52,7 +69,7 @@ class ProductionMosquitto(MosquittoBroker):
             pw = pwd.getpwnam("mosquitto")
         except KeyError:
             return
-        for root, dirs, files in os.walk(self._dir):
+        for root, _dirs, files in os.walk(self._dir):
             os.chown(root, pw.pw_uid, pw.pw_gid)
             for f in files:
                 os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid)
@@ -75,7 +92,7 @@ class ProductionMosquitto(MosquittoBroker):
         self.proc.send_signal(signal.SIGHUP)
         time.sleep(0.3)
 
-    def start(self, timeout: float = 10.0) -> "ProductionMosquitto":
+    def start(self, timeout: float = 10.0) -> ProductionMosquitto:
         super().start(timeout)
         if not wait_port(self.host, self.tls_port, timeout):
             raise RuntimeError(f"mosquitto TLS listener did not open on {self.tls_port}; log:\n{self.log()}")

@@ -24,7 +24,6 @@ from tests.brokers import PYTHON, find_mosquitto, python_env
 from tests.security.prodbroker import ProductionMosquitto
 
 
-
 @pytest.fixture(scope="module")
 def prod_broker():
     """One production-config broker for the module, with gate-a, gate-b and kiosk-1 accounts."""
@@ -43,10 +42,19 @@ def prod_broker():
 class Probe:
     """A raw paho client (MQTT v5, so refusals come back with reason codes)."""
 
-    def __init__(self, broker: ProductionMosquitto, username: str | None, password: str | None = None, *,
-                 tls: bool = False, port: int | None = None, ca: str | None = None):
-        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:8]}",
-                             protocol=mqtt.MQTTv5)
+    def __init__(
+        self,
+        broker: ProductionMosquitto,
+        username: str | None,
+        password: str | None = None,
+        *,
+        tls: bool = False,
+        port: int | None = None,
+        ca: str | None = None,
+    ):
+        self.c = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
+        )
         if username is not None:
             self.c.username_pw_set(username, password if password is not None else broker.passwords[username])
         if tls:
@@ -86,7 +94,7 @@ class Probe:
             self.messages.append((msg.topic, msg.payload, bool(msg.retain)))
             self.cond.notify_all()
 
-    def connect(self, timeout: float = 5.0) -> "Probe":
+    def connect(self, timeout: float = 5.0) -> Probe:
         self.c.connect(self.host, self.port, keepalive=30)
         self.c.loop_start()
         self.answered.wait(timeout)
@@ -100,7 +108,7 @@ class Probe:
 
     def subscribe(self, topic: str, timeout: float = 5.0):
         """Subscribe and return the reason code the broker granted."""
-        rc, mid = self.c.subscribe(topic, qos=1)
+        _rc, mid = self.c.subscribe(topic, qos=1)
         with self.cond:
             self.cond.wait_for(lambda: mid in self.subacks, timeout)
         return self.subacks[mid][0]
@@ -114,8 +122,9 @@ class Probe:
 
     def got(self, topic: str | None = None, payload: bytes | None = None) -> list:
         with self.cond:
-            return [m for m in self.messages if (topic is None or m[0] == topic)
-                    and (payload is None or m[1] == payload)]
+            return [
+                m for m in self.messages if (topic is None or m[0] == topic) and (payload is None or m[1] == payload)
+            ]
 
     def wait_for(self, topic: str, payload: bytes | None = None, timeout: float = 3.0) -> bool:
         with self.cond:
@@ -196,8 +205,13 @@ def test_gate_cannot_read_another_gates_results(prod_broker, probes):
     # subscriptions all try.
     for kind in ("result", "answer", "config"):
         a.subscribe(f"privcard/dev/gate-b/{kind}")
-    for filt in ("privcard/dev/+/result", "privcard/#", "#", "$share/x/privcard/dev/+/result",
-                 "$share/x/privcard/dev/+/tap"):
+    for filt in (
+        "privcard/dev/+/result",
+        "privcard/#",
+        "#",
+        "$share/x/privcard/dev/+/result",
+        "$share/x/privcard/dev/+/tap",
+    ):
         a.subscribe(filt)
     assert not _refused(a.subscribe("privcard/dev/gate-a/result"))
     server = probes("privcard-server")
@@ -222,8 +236,13 @@ def test_device_cannot_write_config_or_allowlist(prod_broker, probes):
     assert not _refused(server.publish("privcard/dev/gate-a/config", good_cfg, retain=True))
     assert not _refused(server.publish("privcard/allowlist", good_allow, retain=True))
     a = probes("gate-a")
-    for topic in ("privcard/dev/gate-a/config", "privcard/dev/gate-b/config", "privcard/allowlist",
-                  "privcard/dev/gate-a/result", "privcard/dev/gate-a/answer"):
+    for topic in (
+        "privcard/dev/gate-a/config",
+        "privcard/dev/gate-b/config",
+        "privcard/allowlist",
+        "privcard/dev/gate-a/result",
+        "privcard/dev/gate-a/answer",
+    ):
         rc = a.publish(topic, b'{"forged":true}', retain=True)
         assert rc is not None and rc.value == NOT_AUTHORIZED, f"gate-a wrote {topic}: {rc}"
     # A fresh subscriber still sees the server's retained copies.
@@ -301,7 +320,7 @@ def test_plain_mqtt_is_refused_on_the_tls_listener(prod_broker):
         s.settimeout(2)
         try:
             data = s.recv(16)
-        except (socket.timeout, ConnectionResetError):
+        except (TimeoutError, ConnectionResetError):
             data = b""
         assert not data.startswith(b"\x20"), f"got a CONNACK on the TLS port: {data!r}"
 
@@ -339,7 +358,7 @@ def test_tls_below_1_2_is_refused(prod_broker):
 def test_server_account_end_to_end_with_cli_made_credentials(prod_broker, tmp_path):
     """`privcard admin device credentials` → Mosquitto accepts it → a tap over TLS is credited."""
     from broker.client import BusClient
-    from broker.contract import Query, Tap, TapResult, Answer, now_utc
+    from broker.contract import Answer, Query, Tap, TapResult, now_utc
     from tests.helpers import ServerProcess, close_store, open_service
 
     db_url = f"sqlite:///{tmp_path / 'privcard.db'}"
@@ -350,10 +369,28 @@ def test_server_account_end_to_end_with_cli_made_credentials(prod_broker, tmp_pa
     close_store()
 
     def creds(*args):
-        out = subprocess.run([PYTHON, "-m", "broker.cli", "admin", "--db", db_url, "--json", "device", "credentials",
-                              *args, "--password-file", str(prod_broker.passwd), "--broker-url",
-                              f"mqtts://localhost:{prod_broker.tls_port}?ca={prod_broker.pki.ca_cert}"],
-                             capture_output=True, text=True, env=python_env(), timeout=60)
+        out = subprocess.run(
+            [
+                PYTHON,
+                "-m",
+                "broker.dispatcher",
+                "admin",
+                "--db",
+                db_url,
+                "--json",
+                "device",
+                "credentials",
+                *args,
+                "--password-file",
+                str(prod_broker.passwd),
+                "--broker-url",
+                f"mqtts://localhost:{prod_broker.tls_port}?ca={prod_broker.pki.ca_cert}",
+            ],
+            capture_output=True,
+            text=True,
+            env=python_env(),
+            timeout=60,
+        )
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout)
 
@@ -363,9 +400,25 @@ def test_server_account_end_to_end_with_cli_made_credentials(prod_broker, tmp_pa
     assert gate["username"] == "gate-e2e" and gate["mqtt_url"].startswith("mqtts://gate-e2e:")
     assert "PRIVCARD_MQTT=" in gate["env_file"]
     # an unregistered device is refused, the server's name cannot be taken by a device
-    bad = subprocess.run([PYTHON, "-m", "broker.cli", "admin", "--db", db_url, "device", "credentials", "ghost",
-                          "--password-file", str(prod_broker.passwd)], capture_output=True, text=True,
-                         env=python_env(), timeout=60)
+    bad = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "broker.dispatcher",
+            "admin",
+            "--db",
+            db_url,
+            "device",
+            "credentials",
+            "ghost",
+            "--password-file",
+            str(prod_broker.passwd),
+        ],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        timeout=60,
+    )
     assert bad.returncode == 1 and "no device ghost" in bad.stderr
     prod_broker._own()
     prod_broker.reload()

@@ -13,8 +13,15 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.mosquitto import credentials, directives, production_acl, production_conf, render_conf
-from broker.mosquitto.credentials import (CredentialsError, device_url, hash_password, make_credentials,
-                                          read_entries, set_entry, verify_password)
+from broker.mosquitto.credentials import (
+    CredentialsError,
+    device_url,
+    hash_password,
+    make_credentials,
+    read_entries,
+    set_entry,
+    verify_password,
+)
 from tests.brokers import find_mosquitto
 
 
@@ -23,6 +30,7 @@ def test_hash_has_mosquitto_passwd_format():
     kind, iterations, salt, digest = encoded.split("$")[1:]
     assert (kind, iterations) == ("7", "101")
     import base64
+
     assert len(base64.b64decode(salt)) == 12 and len(base64.b64decode(digest)) == 64
     assert verify_password("secret", encoded)
     assert not verify_password("Secret", encoded)
@@ -68,13 +76,19 @@ def test_device_url_keeps_query_and_parses_back():
 
     url = device_url("mqtts://broker.lib.example:8883?ca=/etc/privcard/ca.pem", "gate-1", "p-w_d")
     s = parse_mqtt_url(url)
-    assert (s.username, s.password, s.host, s.port, s.ca, s.tls) == ("gate-1", "p-w_d", "broker.lib.example", 8883,
-                                                                     "/etc/privcard/ca.pem", True)
+    assert (s.username, s.password, s.host, s.port, s.ca, s.tls) == (
+        "gate-1",
+        "p-w_d",
+        "broker.lib.example",
+        8883,
+        "/etc/privcard/ca.pem",
+        True,
+    )
 
 
 def test_cli_prints_settings_and_json(tmp_path):
+    from server import admin
     from tests.helpers import close_store, open_service
-    from server import cli
 
     db_url = f"sqlite:///{tmp_path / 'p.db'}"
     svc = open_service(db_url)
@@ -86,21 +100,33 @@ def test_cli_prints_settings_and_json(tmp_path):
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        rc = cli.main(["--db", db_url, "device", "credentials", "gate-9", "--password-file", str(pw),
-                       "--broker-url", "mqtts://broker:8883?ca=/etc/privcard/ca.pem"])
+        rc = admin.main(
+            [
+                "--db",
+                db_url,
+                "device",
+                "credentials",
+                "gate-9",
+                "--password-file",
+                str(pw),
+                "--broker-url",
+                "mqtts://broker:8883?ca=/etc/privcard/ca.pem",
+            ]
+        )
     text = out.getvalue()
     assert rc == 0, text
     assert "--mqtt 'mqtts://gate-9:" in text and "@broker:8883?ca=/etc/privcard/ca.pem'" in text
     assert "/etc/privcard/gate-9.env" in text and "PRIVCARD_MQTT=mqtts://gate-9:" in text
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        rc = cli.main(["--db", db_url, "device", "credentials", "gate-9", "--json", "--password-file", str(pw)])
+        rc = admin.main(["--db", db_url, "device", "credentials", "gate-9", "--json", "--password-file", str(pw)])
     data = json.loads(out.getvalue())
     assert rc == 0 and data["replaced"] is True and data["username"] == "gate-9"
     assert verify_password(data["password"], read_entries(pw)["gate-9"])
     # the audit log remembers who issued credentials (never the password)
     svc = open_service(db_url)
     from server.store import Audit
+
     rows = list(Audit.select().where(Audit.action == "device.credentials"))
     close_store()
     assert len(rows) == 2 and data["password"] not in json.dumps(rows[0].detail)
@@ -120,7 +146,7 @@ def test_mosquitto_accepts_python_made_entries(tmp_path):
             c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"c{ok}")
             c.username_pw_set("gate-py", password)
             codes = []
-            c.on_connect = lambda cl, u, f, rc, p: codes.append(rc)
+            c.on_connect = lambda cl, u, f, rc, p, codes=codes: codes.append(rc)
             c.connect(broker.host, broker.port)
             c.loop_start()
             deadline = time.monotonic() + 5
@@ -156,8 +182,9 @@ def test_production_config_has_the_required_settings():
 def test_acl_confines_devices_by_username():
     acl = [line.split() for line in production_acl().splitlines() if line.strip() and not line.startswith("#")]
     patterns = {(w[1], w[2]) for w in acl if w[0] == "pattern"}
-    assert patterns == {("write", f"privcard/dev/%u/{k}") for k in ("tap", "query", "status", "feedback")} | \
-        {("read", f"privcard/dev/%u/{k}") for k in ("result", "answer", "config")} | {("read", "privcard/allowlist")}
+    assert patterns == {("write", f"privcard/dev/%u/{k}") for k in ("tap", "query", "status", "feedback")} | {
+        ("read", f"privcard/dev/%u/{k}") for k in ("result", "answer", "config")
+    } | {("read", "privcard/allowlist")}
     # no topic line before the first user line (those would apply to anonymous clients)
     first_user = next(i for i, w in enumerate(acl) if w[0] == "user")
     assert not [w for w in acl[:first_user] if w[0] == "topic"]

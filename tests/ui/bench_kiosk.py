@@ -38,7 +38,7 @@ UNKNOWN = "04999999"
 def percentile(values, p):
     """Nearest-rank percentile."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
 def back_to_idle(k: KioskProcess) -> None:
@@ -115,11 +115,25 @@ def main(argv=None) -> int:
         "load_average_1_5_15": [round(v, 2) for v in __import__("os").getloadavg()],
         "taps": args.taps,
         "member_screens_measured": len(lat),
-        "latency_ms": {"p50": round(statistics.median(lat), 1), "p95": round(percentile(lat, 95), 1),
-                       "p99": round(percentile(lat, 99), 1), "max": round(max(lat), 1)},
-        "median_breakdown_ms": {name: round(statistics.median(r[i] for r in parts), 1) for i, name in
-                                enumerate(("read_to_ui_thread", "query_to_answer_arrived", "answer_to_ui_thread",
-                                          "ui_to_screen_filled", "filled_to_frame_drawn", "drawn_to_swapped"))},
+        "latency_ms": {
+            "p50": round(statistics.median(lat), 1),
+            "p95": round(percentile(lat, 95), 1),
+            "p99": round(percentile(lat, 99), 1),
+            "max": round(max(lat), 1),
+        },
+        "median_breakdown_ms": {
+            name: round(statistics.median(r[i] for r in parts), 1)
+            for i, name in enumerate(
+                (
+                    "read_to_ui_thread",
+                    "query_to_answer_arrived",
+                    "answer_to_ui_thread",
+                    "ui_to_screen_filled",
+                    "filled_to_frame_drawn",
+                    "drawn_to_swapped",
+                )
+            )
+        },
         "idle_cpu_percent_of_one_core": round(idle_cpu, 2),
         "idle_frames_per_second": round(idle_fps, 1),
         "rss_after_10_taps_mib": round(rss10 / 2**20, 1),

@@ -30,8 +30,9 @@ class SimTouch(MotionEvent):
 
     def __init__(self, x, y):
         win = EventLoop.window
-        super().__init__("SimTouch", 77, {"x": x / (win.width - 1.0), "y": y / (win.height - 1.0)},
-                         is_touch=True, type_id="touch")
+        super().__init__(
+            "SimTouch", 77, {"x": x / (win.width - 1.0), "y": y / (win.height - 1.0)}, is_touch=True, type_id="touch"
+        )
         self.profile = ["pos"]
 
     def depack(self, args):
@@ -146,8 +147,15 @@ class ControlServer:
 
     def cmd_state(self, request):
         core = self.app.core
-        return {"ok": True, "state": core.state, "screen": self.app.sm.current, "lang": core.lang,
-                "online": self.app.online, "server_down": core.health.down, "size": list(Window.size)}
+        return {
+            "ok": True,
+            "state": core.state,
+            "screen": self.app.sm.current,
+            "lang": core.lang,
+            "online": self.app.online,
+            "server_down": core.health.down,
+            "size": list(Window.size),
+        }
 
     def cmd_texts(self, request):
         """Visible texts of the current screen and top bar, and texts by kv id."""
@@ -171,7 +179,14 @@ class ControlServer:
         if screen.name == "member":
             extra["tier"] = screen.ids.card.tier
             extra["progress"] = screen.vm.get("progress")
-        return {"ok": True, "screen": screen.name, "lang": self.app.core.lang, "texts": texts[::-1], "ids": by_id, **extra}
+        return {
+            "ok": True,
+            "screen": screen.name,
+            "lang": self.app.core.lang,
+            "texts": texts[::-1],
+            "ids": by_id,
+            **extra,
+        }
 
     def cmd_press(self, request):
         """Touch the centre of the widget with kv id ``id`` (must be visible and enabled)."""
@@ -215,7 +230,9 @@ class ControlServer:
                     if th > widget.height + 2 and not _inside_scroll(widget):
                         problems.append(f"clipped vertically: {_describe(widget)} text {th}px in {widget.height:.0f}px")
                     if tw > widget.width + 2 and not widget.shorten:
-                        problems.append(f"clipped horizontally: {_describe(widget)} text {tw}px in {widget.width:.0f}px")
+                        problems.append(
+                            f"clipped horizontally: {_describe(widget)} text {tw}px in {widget.width:.0f}px"
+                        )
                     if widget.shorten and widget.text_size[0] and _shortened(widget):
                         problems.append(f"shortened: {_describe(widget)}")
         return {"ok": True, "problems": problems}
@@ -230,8 +247,15 @@ class ControlServer:
         if request.get("reset"):
             self.app.latencies.clear()
             self.app.breakdown.clear()
-        return {"ok": True, "latencies": lat, "breakdown": parts, "rss": rss, "cpu": times.user + times.system,
-                "frames": self.app.frames, "monotonic": time.monotonic()}
+        return {
+            "ok": True,
+            "latencies": lat,
+            "breakdown": parts,
+            "rss": rss,
+            "cpu": times.user + times.system,
+            "frames": self.app.frames,
+            "monotonic": time.monotonic(),
+        }
 
     def cmd_clock(self, request):
         """Kivy's clock: main-loop iterations so far, and the callbacks scheduled right now."""
@@ -243,8 +267,14 @@ class ControlServer:
             func = getattr(callback, "func", callback)  # functools.partial
             name = getattr(func, "__qualname__", None) or repr(func)
             events.append({"callback": name, "timeout": event.timeout, "repeat": bool(event.loop)})
-        return {"ok": True, "iterations": Clock.frames, "frames_drawn": self.app.frames,
-                "max_fps": Clock._max_fps, "monotonic": time.monotonic(), "events": events}
+        return {
+            "ok": True,
+            "iterations": Clock.frames,
+            "frames_drawn": self.app.frames,
+            "max_fps": Clock._max_fps,
+            "monotonic": time.monotonic(),
+            "events": events,
+        }
 
     def cmd_vm(self, request):
         """The current screen's view model (what the presenter produced)."""
@@ -285,7 +315,9 @@ def _shortened(label) -> bool:
     from kivy.core.text import Label as CoreLabel
     from kivy.core.text.markup import MarkupLabel
 
-    core = (MarkupLabel if label.markup else CoreLabel)(text=label.text, font_size=label.font_size, font_name=label.font_name, bold=label.bold)
+    core = (MarkupLabel if label.markup else CoreLabel)(
+        text=label.text, font_size=label.font_size, font_name=label.font_name, bold=label.bold
+    )
     core.refresh()
     return core.texture.size[0] > label.text_size[0] + 2
 

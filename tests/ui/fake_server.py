@@ -28,20 +28,33 @@ def privileges_for(balance: int) -> dict:
     loan_days = (30 if balance < 550 else 45) if reached else 10
     if balance >= 1100:
         books, loan_days = 100, None
-    locker = max([d for p, d in ((250, 3), (500, 7), (700, 14), (1000, 30), (1500, 60), (2000, 90)) if p <= balance] or [1])
+    locker = max(
+        [d for p, d in ((250, 3), (500, 7), (700, 14), (1000, 30), (1500, 60), (2000, 90)) if p <= balance] or [1]
+    )
     room = max([h for p, h in ((250, 3), (500, 4), (750, 5), (1000, 6)) if p <= balance] or [3])
     usable = min(balance, 2500) // 25 * 25
-    thresholds = sorted({p for p in levels + [500, 700, 1000, 1500, 2000, 750] if p > balance})
+    thresholds = sorted({p for p in [*levels, 500, 700, 1000, 1500, 2000, 750] if p > balance})
     nxt = None
     if thresholds:
         target = thresholds[0]
-        nxt = {"points": target, "needed": target - balance,
-               "unlocks": {"th": f"ยืมได้ {books + 5} เล่ม", "en": f"borrow {books + 5} books"}}
-    loan = {"th": "ตลอดภาคการศึกษา", "en": "whole semester"} if loan_days is None else \
-        {"th": f"{loan_days} วัน", "en": f"{loan_days} days"}
-    return {"borrow": {"books": books, "loan_days": loan_days, "loan": loan}, "locker_days": locker,
-            "study_room_hours": room, "fine_discount_baht": usable // 25 * 5, "fine_discount_points": usable,
-            "next": nxt}
+        nxt = {
+            "points": target,
+            "needed": target - balance,
+            "unlocks": {"th": f"ยืมได้ {books + 5} เล่ม", "en": f"borrow {books + 5} books"},
+        }
+    loan = (
+        {"th": "ตลอดภาคการศึกษา", "en": "whole semester"}
+        if loan_days is None
+        else {"th": f"{loan_days} วัน", "en": f"{loan_days} days"}
+    )
+    return {
+        "borrow": {"books": books, "loan_days": loan_days, "loan": loan},
+        "locker_days": locker,
+        "study_room_hours": room,
+        "fine_discount_baht": usable // 25 * 5,
+        "fine_discount_points": usable,
+        "next": nxt,
+    }
 
 
 def history_for(entries: list[tuple]) -> list[dict]:
@@ -49,21 +62,53 @@ def history_for(entries: list[tuple]) -> list[dict]:
     out = []
     for i, row in enumerate(entries):
         at, activity, th, en, points = row[:5]
-        out.append({"id": 1000 - i, "at": at.isoformat(), "activity": activity, "label": {"th": th, "en": en},
-                    "item": None, "points": points, "voided": bool(row[5]) if len(row) > 5 else False,
-                    "void_of": None})
+        out.append(
+            {
+                "id": 1000 - i,
+                "at": at.isoformat(),
+                "activity": activity,
+                "label": {"th": th, "en": en},
+                "item": None,
+                "points": points,
+                "voided": bool(row[5]) if len(row) > 5 else False,
+                "void_of": None,
+            }
+        )
     return out
 
 
-def member_record(uid: str, name: str, balance: int, tier: str = "silver", *, staff=False, pin_hash=None,
-                  history=None, earned_today=5, earned_semester=120, outcome="member") -> dict:
+def member_record(
+    uid: str,
+    name: str,
+    balance: int,
+    tier: str = "silver",
+    *,
+    staff=False,
+    pin_hash=None,
+    history=None,
+    earned_today=5,
+    earned_semester=120,
+    outcome="member",
+) -> dict:
     """One card in the fake server's table."""
-    member = {"id": abs(hash(uid)) % 100000, "name": name, "tier": tier, "group": "U1",
-              "valid_until": "2026-05-31", "staff": staff, "card": uid}
+    member = {
+        "id": abs(hash(uid)) % 100000,
+        "name": name,
+        "tier": tier,
+        "group": "U1",
+        "valid_until": "2026-05-31",
+        "staff": staff,
+        "card": uid,
+    }
     if pin_hash:
         member["pin_hash"] = pin_hash
-    return {"outcome": outcome, "member": member, "balance": balance, "history": history or [],
-            "stats": {"earned_today": earned_today, "earned_semester": earned_semester, "semester": "2/2568"}}
+    return {
+        "outcome": outcome,
+        "member": member,
+        "balance": balance,
+        "history": history or [],
+        "stats": {"earned_today": earned_today, "earned_semester": earned_semester, "semester": "2/2568"},
+    }
 
 
 class FakeServer:
@@ -79,11 +124,13 @@ class FakeServer:
         self._client = None
         self._ready = threading.Event()
 
-    def start(self) -> "FakeServer":
+    def start(self) -> FakeServer:
         self._ready.clear()
         c = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="fake-points-server")
-        c.on_connect = lambda cl, *_: (cl.subscribe([(device_wildcard("query"), 1), (device_wildcard("feedback"), 1)]),
-                                       self._ready.set())
+        c.on_connect = lambda cl, *_: (
+            cl.subscribe([(device_wildcard("query"), 1), (device_wildcard("feedback"), 1)]),
+            self._ready.set(),
+        )
         c.on_message = self._message
         c.connect(self.host, self.port)
         c.loop_start()
@@ -117,14 +164,21 @@ class FakeServer:
             return
         rec = self.cards.get(query.uid)
         if rec is None:
-            answer = Answer(query.query_id, "unknown_card",
-                            message={"th": "ไม่พบบัตร", "en": "Card not registered"})
+            answer = Answer(query.query_id, "unknown_card", message={"th": "ไม่พบบัตร", "en": "Card not registered"})
         elif rec["outcome"] != "member":
-            answer = Answer(query.query_id, rec["outcome"], member=rec["member"],
-                            message=rec.get("message", {"th": "", "en": ""}))
+            answer = Answer(
+                query.query_id, rec["outcome"], member=rec["member"], message=rec.get("message", {"th": "", "en": ""})
+            )
         else:
-            answer = Answer(query.query_id, "member", member=rec["member"], balance=rec["balance"],
-                            privileges=privileges_for(rec["balance"]), history=rec["history"], stats=rec["stats"])
+            answer = Answer(
+                query.query_id,
+                "member",
+                member=rec["member"],
+                balance=rec["balance"],
+                privileges=privileges_for(rec["balance"]),
+                history=rec["history"],
+                stats=rec["stats"],
+            )
         client.publish(answer_topic, answer.encode(), qos=1)
 
 
@@ -133,8 +187,9 @@ def demo_history(now: datetime | None = None) -> list[dict]:
     now = now or datetime(2016, 1, 21, 11, 14, 10, tzinfo=BANGKOK)
     rows = [(now, "entry", "การเข้าใช้บริการพื้นที่ต่างๆ", "Using the library's areas", 5)]
     rows.append((now - timedelta(hours=2), "borrow", "การยืมหนังสือและวารสาร", "Borrowing books and journals", 5, True))
-    rows.append((now - timedelta(days=1, hours=-9), "late_stay", "ใช้พื้นที่นั่งอ่านก่อนปิด 30 นาที",
-                 "Reading in the last 30 minutes", 10))
+    rows.append(
+        (now - timedelta(days=1, hours=-9), "late_stay", "ใช้พื้นที่นั่งอ่านก่อนปิด 30 นาที", "Reading in the last 30 minutes", 10)
+    )
     rows.append((now - timedelta(days=2), "pulinet_event", "กิจกรรม PULINET", "PULINET activity", 20))
     rows.append((now - timedelta(days=3), "partner_purchase", "ซื้อสินค้าจากร้านค้าที่ร่วมรายการ", "Partner-shop purchase", 5))
     for d in range(4, 19):
@@ -143,4 +198,4 @@ def demo_history(now: datetime | None = None) -> list[dict]:
     return history_for(rows[:20])
 
 
-__all__ = ["FakeServer", "member_record", "demo_history", "privileges_for", "history_for", "json"]
+__all__ = ["FakeServer", "demo_history", "history_for", "json", "member_record", "privileges_for"]

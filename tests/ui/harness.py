@@ -44,15 +44,26 @@ class Xvfb:
     def __exit__(self, *exc):
         self.stop()
 
-    def start(self) -> "Xvfb":
+    def start(self) -> Xvfb:
         binary = shutil.which("Xvfb")
         if binary is None:
             raise RuntimeError(XVFB_MISSING)
         read_fd, write_fd = os.pipe()
         self.proc = subprocess.Popen(
-            [binary, "-displayfd", str(write_fd), "-screen", "0", f"{self.size[0]}x{self.size[1]}x24",
-             "-nolisten", "tcp", "-noreset"],
-            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "-displayfd",
+                str(write_fd),
+                "-screen",
+                "0",
+                f"{self.size[0]}x{self.size[1]}x24",
+                "-nolisten",
+                "tcp",
+                "-noreset",
+            ],
+            pass_fds=(write_fd,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         os.close(write_fd)
         number = b""
@@ -81,26 +92,58 @@ class KioskError(AssertionError):
 class KioskProcess:
     """The kiosk app in a subprocess, controlled over its loopback control socket."""
 
-    def __init__(self, display: str, mqtt_url: str, *, device_id="kiosk-test", size="800x480", lang="th",
-                 reader="stdin", extra=(), env=None):
-        self.args = [sys.executable, "-m", "tests.ui.kiosk_launcher", "--control-port", "0",
-                     "--device-id", device_id, "--mqtt", mqtt_url,
-                     "--reader", reader, "--size", size, "--lang", lang, *extra]
-        self.env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(REPO), "KIVY_NO_ARGS": "1",
-                    "PYTHONUNBUFFERED": "1", **(env or {})}
+    def __init__(
+        self,
+        display: str,
+        mqtt_url: str,
+        *,
+        device_id="kiosk-test",
+        size="800x480",
+        lang="th",
+        reader="stdin",
+        extra=(),
+        env=None,
+    ):
+        self.args = [
+            sys.executable,
+            "-m",
+            "tests.ui.kiosk_launcher",
+            "--control-port",
+            "0",
+            "--device-id",
+            device_id,
+            "--mqtt",
+            mqtt_url,
+            "--reader",
+            reader,
+            "--size",
+            size,
+            "--lang",
+            lang,
+            *extra,
+        ]
+        self.env = {
+            **os.environ,
+            "DISPLAY": display,
+            "PYTHONPATH": str(REPO),
+            "KIVY_NO_ARGS": "1",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
         self.env.pop("WAYLAND_DISPLAY", None)
         self.proc = None
         self.sock = None
         self.rfile = None
         self.stderr_path = None
 
-    def start(self, timeout: float = 30.0) -> "KioskProcess":
+    def start(self, timeout: float = 30.0) -> KioskProcess:
         import tempfile
 
         self.stderr_path = tempfile.NamedTemporaryFile(prefix="kiosk-stderr-", suffix=".log", delete=False).name
         self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen(self.args, cwd=REPO, env=self.env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._stderr)
+        self.proc = subprocess.Popen(
+            self.args, cwd=REPO, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr
+        )
         port = None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -166,8 +209,10 @@ class KioskProcess:
             if last["screen"] == screen:
                 return last
             time.sleep(0.05)
-        raise KioskError(f"expected screen {screen!r} within {timeout}s, still on {last and last['screen']!r}: "
-                         f"{last and last['texts']}")
+        raise KioskError(
+            f"expected screen {screen!r} within {timeout}s, still on {last and last['screen']!r}: "
+            f"{last and last['texts']}"
+        )
 
     def screenshot(self, name: str) -> Path:
         path = SCREENSHOTS / f"{name}.png"

@@ -36,8 +36,9 @@ def fake(broker):
 
 @pytest.fixture(scope="module")
 def kiosk(xvfb, broker, fake):
-    k = KioskProcess(xvfb.display, broker.url, device_id="kiosk-idle", lang="th",
-                     extra=["--idle-timeout", str(IDLE_TIMEOUT)])
+    k = KioskProcess(
+        xvfb.display, broker.url, device_id="kiosk-idle", lang="th", extra=["--idle-timeout", str(IDLE_TIMEOUT)]
+    )
     k.start()
     yield k
     assert k.stop() == 0, k.stderr()

@@ -62,8 +62,13 @@ def server(db_path, broker, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def kiosk(xvfb, broker, server):
-    k = KioskProcess(xvfb.display, broker.url, device_id="kiosk-lobby", lang="th",
-                     extra=["--idle-timeout", str(IDLE_TIMEOUT), "--staff-pin", "1234"])
+    k = KioskProcess(
+        xvfb.display,
+        broker.url,
+        device_id="kiosk-lobby",
+        lang="th",
+        extra=["--idle-timeout", str(IDLE_TIMEOUT), "--staff-pin", "1234"],
+    )
     k.start()
     yield k
     code = k.stop()
@@ -100,7 +105,7 @@ def test_idle_attract_screen(kiosk):
     assert "ห้องสมุดมหาวิทยาลัย" in texts
     assert "เวลาให้บริการวันนี้ 08:00–22:00 น." in texts
     assert t["ids"]["idle_clock"] == time.strftime("%H:%M", time.gmtime(time.time() + 7 * 3600))
-    assert "พ.ศ. %d" % (library_today().year + 543) in t["ids"]["idle_date"]
+    assert f"พ.ศ. {library_today().year + 543}" in t["ids"]["idle_date"]
     en = both_langs(kiosk, "idle")
     assert en["ids"]["idle_prompt"] == "Tap your card" and en["ids"]["idle_hours"] == "Open today 08:00–22:00"
 
@@ -114,8 +119,16 @@ def test_member_screen_silver_through_the_reader(kiosk, db_path):
     assert t["tier"] == "silver" and ids["card_tier"] == "บัตรเงิน"
     assert ids["earned"].startswith("วันนี้ +")
     texts = t["texts"]
-    for expected in ("ยืมหนังสือ", "15 เล่ม / 30 วัน", "ตู้ฝากสัมภาระ", "3 วัน", "ห้องค้นคว้ากลุ่ม", "3 ชม./ครั้ง",
-                     "ส่วนลดค่าปรับ", "55 บาท"):
+    for expected in (
+        "ยืมหนังสือ",
+        "15 เล่ม / 30 วัน",
+        "ตู้ฝากสัมภาระ",
+        "3 วัน",
+        "ห้องค้นคว้ากลุ่ม",
+        "3 ชม./ครั้ง",
+        "ส่วนลดค่าปรับ",
+        "55 บาท",
+    ):
         assert expected in texts, (expected, texts)
     assert ids["next_level"].startswith("อีก 25 คะแนน ถึง 300 คะแนน")
     assert ids["valid_until"] == "ใช้ได้ถึง 31/5/2573"

@@ -35,13 +35,20 @@ def fake(broker):
     }
     srv = FakeServer(broker.host, broker.port, cards).start()
     srv.raw[SPARSE] = b'{"v":1,"query_id":"{query_id}","outcome":"member"}'
-    srv.raw[JUNK] = json.dumps({
-        "v": 1, "query_id": "{query_id}", "outcome": "member", "surprise": {"nested": [1, 2]},
-        "member": {"name": 5, "tier": "platinum", "id": "seven", "valid_until": "soon", "staff": "yes"},
-        "balance": "lots", "privileges": {"borrow": "x", "locker_days": None, "next": {"points": "many"}},
-        "history": [1, None, {"at": "yesterday", "activity": 7, "points": "5"}, {"label": {"th": 1}}],
-        "stats": {"earned_today": None}, "message": {"th": "ข้อความ", "en": "A message"},
-    }).encode()
+    srv.raw[JUNK] = json.dumps(
+        {
+            "v": 1,
+            "query_id": "{query_id}",
+            "outcome": "member",
+            "surprise": {"nested": [1, 2]},
+            "member": {"name": 5, "tier": "platinum", "id": "seven", "valid_until": "soon", "staff": "yes"},
+            "balance": "lots",
+            "privileges": {"borrow": "x", "locker_days": None, "next": {"points": "many"}},
+            "history": [1, None, {"at": "yesterday", "activity": 7, "points": "5"}, {"label": {"th": 1}}],
+            "stats": {"earned_today": None},
+            "message": {"th": "ข้อความ", "en": "A message"},
+        }
+    ).encode()
     srv.raw[UNREADABLE] = b'{"v":1,"query_id":"{query_id}","outcome":"party","member":{}}'
     srv.raw[NOT_JSON] = b"\xff\xfe not json {query_id}"
     yield srv
@@ -156,8 +163,9 @@ def walk_screens(k: KioskProcess) -> dict:
 
 @pytest.mark.parametrize("size", ["800x480", "1024x600", "1280x800"])
 def test_layouts_fit_each_display(xvfb, broker, fake, size):
-    k = KioskProcess(xvfb.display, broker.url, device_id=f"kiosk-{size}", lang="en", size=size,
-                     extra=["--staff-pin", "2468"])
+    k = KioskProcess(
+        xvfb.display, broker.url, device_id=f"kiosk-{size}", lang="en", size=size, extra=["--staff-pin", "2468"]
+    )
     k.start()
     try:
         assert k.state()["size"] == [int(v) for v in size.split("x")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -58,13 +58,16 @@ def test_topic_builders_and_parser_round_trip():
     assert str(t) == "privcard/dev/gate-1/tap"
 
 
-@pytest.mark.parametrize("topic, words", [
-    ("privcard/dev/gate-1", "not a device topic"),
-    ("other/dev/gate-1/tap", "not a device topic"),
-    ("privcard/dev/gate-1/tap/extra", "not a device topic"),
-    ("privcard/dev/gate 1/tap", "device id must be"),
-    ("privcard/dev/gate-1/bogus", "unknown topic kind 'bogus'"),
-])
+@pytest.mark.parametrize(
+    "topic, words",
+    [
+        ("privcard/dev/gate-1", "not a device topic"),
+        ("other/dev/gate-1/tap", "not a device topic"),
+        ("privcard/dev/gate-1/tap/extra", "not a device topic"),
+        ("privcard/dev/gate 1/tap", "device id must be"),
+        ("privcard/dev/gate-1/bogus", "unknown topic kind 'bogus'"),
+    ],
+)
 def test_parse_topic_refuses(topic, words):
     with pytest.raises(ContractError, match=words):
         contract.parse_topic(topic)
@@ -90,20 +93,23 @@ def test_good_tap_parses_to_typed_fields():
     tap = Tap.parse(tap_payload())
     assert tap.tap_id == "gate-1:42"
     assert tap.uid == "04A1B2C3D4E5F6"
-    assert tap.at == datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
+    assert tap.at == datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
     assert tap.at.utcoffset() == timedelta(hours=7)
     assert tap.clock_ok is True
     assert Tap.parse(tap_payload().decode()) == tap  # str accepted too
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("tap_id", 42, "tap_id must be str, got int"),
-    ("uid", 123, "uid must be str, got int"),
-    ("uid", None, "uid must be str, got NoneType"),
-    ("at", 1700000000, "at must be str, got int"),
-    ("clock_ok", 1, "clock_ok must be bool, got int"),
-    ("clock_ok", "true", "clock_ok must be bool, got str"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("tap_id", 42, "tap_id must be str, got int"),
+        ("uid", 123, "uid must be str, got int"),
+        ("uid", None, "uid must be str, got NoneType"),
+        ("at", 1700000000, "at must be str, got int"),
+        ("clock_ok", 1, "clock_ok must be bool, got int"),
+        ("clock_ok", "true", "clock_ok must be bool, got str"),
+    ],
+)
 def test_wrong_types_are_named_precisely(field, value, message):
     err = refused(tap_payload(**{field: value}))
     assert message in str(err)
@@ -115,13 +121,16 @@ def test_missing_fields_are_named(field):
     assert f"missing field {field!r}" in str(err)
 
 
-@pytest.mark.parametrize("v, message", [
-    (2, "unsupported contract version 2"),
-    (True, "v must be the integer 1, got True"),
-    ("1", "v must be the integer 1, got '1'"),
-    (1.0, "v must be the integer 1, got 1.0"),
-    (..., "v must be the integer 1, got None"),
-])
+@pytest.mark.parametrize(
+    "v, message",
+    [
+        (2, "unsupported contract version 2"),
+        (True, "v must be the integer 1, got True"),
+        ("1", "v must be the integer 1, got '1'"),
+        (1.0, "v must be the integer 1, got 1.0"),
+        (..., "v must be the integer 1, got None"),
+    ],
+)
 def test_version_must_be_integer_one(v, message):
     err = refused(tap_payload(v=v))
     assert message in str(err)
@@ -130,9 +139,15 @@ def test_version_must_be_integer_one(v, message):
 
 def test_errors_carry_the_tap_id_when_it_is_valid():
     # every field error after a readable tap_id keeps it, so the server can answer `invalid`
-    for payload in (tap_payload(uid="zz"), tap_payload(at="yesterday"), tap_payload(clock_ok=None),
-                    tap_payload(extra=1), tap_payload(v=9), tap_payload(at=...),
-                    tap_payload(uid="04a1b2c3")):
+    for payload in (
+        tap_payload(uid="zz"),
+        tap_payload(at="yesterday"),
+        tap_payload(clock_ok=None),
+        tap_payload(extra=1),
+        tap_payload(v=9),
+        tap_payload(at=...),
+        tap_payload(uid="04a1b2c3"),
+    ):
         assert refused(payload).ref == "gate-1:42", payload
 
 
@@ -158,15 +173,18 @@ def test_uid_accepted_4_to_10_bytes_upper_hex(uid):
     assert Tap.parse(tap_payload(uid=uid)).uid == uid
 
 
-@pytest.mark.parametrize("uid", [
-    "04A1B2",                   # 3 bytes
-    "0123456789ABCDEF012345",   # 11 bytes
-    "04A1B2C3D",                # odd number of digits
-    "04a1b2c3",                 # lower case is not canonical on the wire
-    "04:A1:B2:C3",              # separators are for people, not the wire
-    "04A1B2CG",                 # not hex
-    "",
-])
+@pytest.mark.parametrize(
+    "uid",
+    [
+        "04A1B2",  # 3 bytes
+        "0123456789ABCDEF012345",  # 11 bytes
+        "04A1B2C3D",  # odd number of digits
+        "04a1b2c3",  # lower case is not canonical on the wire
+        "04:A1:B2:C3",  # separators are for people, not the wire
+        "04A1B2CG",  # not hex
+        "",
+    ],
+)
 def test_uid_refused_on_the_wire(uid):
     err = refused(tap_payload(uid=uid))
     assert "uid must be upper-case hex of 4-10 bytes" in str(err)
@@ -181,24 +199,30 @@ def test_normalise_uid_for_people():
             contract.normalise_uid(bad)
 
 
-@pytest.mark.parametrize("at, expected", [
-    ("2026-11-22T10:00:00+07:00", datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)),
-    ("2026-11-22T03:00:00Z", datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)),
-    ("2026-11-22T03:00:00.123456+00:00", datetime(2026, 11, 22, 3, 0, 0, 123456, tzinfo=timezone.utc)),
-    ("2026-11-22T03:00:00-05:30", datetime(2026, 11, 22, 8, 30, tzinfo=timezone.utc)),
-])
+@pytest.mark.parametrize(
+    "at, expected",
+    [
+        ("2026-11-22T10:00:00+07:00", datetime(2026, 11, 22, 3, 0, tzinfo=UTC)),
+        ("2026-11-22T03:00:00Z", datetime(2026, 11, 22, 3, 0, tzinfo=UTC)),
+        ("2026-11-22T03:00:00.123456+00:00", datetime(2026, 11, 22, 3, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-11-22T03:00:00-05:30", datetime(2026, 11, 22, 8, 30, tzinfo=UTC)),
+    ],
+)
 def test_at_iso8601_with_offset(at, expected):
     assert Tap.parse(tap_payload(at=at)).at == expected
 
 
-@pytest.mark.parametrize("at, message", [
-    ("2026-11-22T10:00:00", "at must carry a UTC offset"),
-    ("2026-11-22", "at must carry a UTC offset"),
-    ("22/11/2026 10:00", "at is not ISO-8601"),
-    ("2026-13-01T10:00:00+07:00", "at is not ISO-8601"),
-    ("yesterday", "at is not ISO-8601"),
-    ("2026-11-22T10:00:00+07:00" + " " * 20, "at is too long"),
-])
+@pytest.mark.parametrize(
+    "at, message",
+    [
+        ("2026-11-22T10:00:00", "at must carry a UTC offset"),
+        ("2026-11-22", "at must carry a UTC offset"),
+        ("22/11/2026 10:00", "at is not ISO-8601"),
+        ("2026-13-01T10:00:00+07:00", "at is not ISO-8601"),
+        ("yesterday", "at is not ISO-8601"),
+        ("2026-11-22T10:00:00+07:00" + " " * 20, "at is too long"),
+    ],
+)
 def test_at_refused(at, message):
     err = refused(tap_payload(at=at))
     assert message in str(err)
@@ -220,14 +244,17 @@ def test_size_limit_is_4_kib():
     assert "the limit is 4096" in str(refused(json.dumps({"v": 1, "x": "ก" * 2000}, ensure_ascii=False)))
 
 
-@pytest.mark.parametrize("payload, message", [
-    (b"not json", "payload is not JSON"),
-    (b"", "payload is not JSON"),
-    (b"\xff\xfe{}", "payload is not UTF-8"),
-    (b"[1,2,3]", "payload must be a JSON object, got list"),
-    (b'"text"', "payload must be a JSON object, got str"),
-    (b"null", "payload must be a JSON object, got NoneType"),
-])
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (b"not json", "payload is not JSON"),
+        (b"", "payload is not JSON"),
+        (b"\xff\xfe{}", "payload is not UTF-8"),
+        (b"[1,2,3]", "payload must be a JSON object, got list"),
+        (b'"text"', "payload must be a JSON object, got str"),
+        (b"null", "payload must be a JSON object, got NoneType"),
+    ],
+)
 def test_not_an_object(payload, message):
     err = refused(payload)
     assert message in str(err)
@@ -235,11 +262,20 @@ def test_not_an_object(payload, message):
 
 
 def test_tap_round_trip():
-    tap = Tap(tap_id="g:1", uid="04A1B2C3", at=datetime(2026, 11, 22, 10, 0, 0, 250000,
-                                                          tzinfo=timezone(timedelta(hours=7))), clock_ok=False)
+    tap = Tap(
+        tap_id="g:1",
+        uid="04A1B2C3",
+        at=datetime(2026, 11, 22, 10, 0, 0, 250000, tzinfo=timezone(timedelta(hours=7))),
+        clock_ok=False,
+    )
     wire = tap.encode()
-    assert json.loads(wire) == {"v": 1, "tap_id": "g:1", "uid": "04A1B2C3", "at": "2026-11-22T10:00:00.250+07:00",
-                                "clock_ok": False}
+    assert json.loads(wire) == {
+        "v": 1,
+        "tap_id": "g:1",
+        "uid": "04A1B2C3",
+        "at": "2026-11-22T10:00:00.250+07:00",
+        "clock_ok": False,
+    }
     assert Tap.parse(wire) == tap
     assert b" " not in wire  # compact
 
@@ -253,13 +289,32 @@ def test_format_time_needs_aware():
 
 
 def test_result_round_trip_keeps_thai_readable():
-    r = TapResult(tap_id="g:1", outcome="credited", open=True, points=5, balance=255, activity="entry",
-                  name="สมชาย", tier="silver", message={"th": "ได้รับ 5 คะแนน", "en": "+5 points"})
+    r = TapResult(
+        tap_id="g:1",
+        outcome="credited",
+        open=True,
+        points=5,
+        balance=255,
+        activity="entry",
+        name="สมชาย",
+        tier="silver",
+        message={"th": "ได้รับ 5 คะแนน", "en": "+5 points"},
+    )
     wire = r.encode()
     assert "สมชาย".encode() in wire  # not \u-escaped
     assert TapResult.parse(wire) == r
-    assert set(json.loads(wire)) == {"v", "tap_id", "outcome", "open", "points", "balance", "activity", "name",
-                                      "tier", "message"}
+    assert set(json.loads(wire)) == {
+        "v",
+        "tap_id",
+        "outcome",
+        "open",
+        "points",
+        "balance",
+        "activity",
+        "name",
+        "tier",
+        "message",
+    }
 
 
 def test_result_validation():
@@ -267,10 +322,13 @@ def test_result_validation():
         TapResult(tap_id="g:1", outcome="great", open=True)
     ok = TapResult(tap_id="g:1", outcome="unknown_card", open=False).to_dict()
     assert ok["balance"] is None and ok["points"] == 0
-    for change, message in (({"outcome": "great"}, "unknown outcome"), ({"open": 1}, "open must be bool"),
-                            ({"points": True}, "points must be an integer, got boolean"),
-                            ({"balance": "5"}, "balance must be int"),
-                            ({"message": "hi"}, "message must be an object with string fields th and en")):
+    for change, message in (
+        ({"outcome": "great"}, "unknown outcome"),
+        ({"open": 1}, "open must be bool"),
+        ({"points": True}, "points must be an integer, got boolean"),
+        ({"balance": "5"}, "balance must be int"),
+        ({"message": "hi"}, "message must be an object with string fields th and en"),
+    ):
         with pytest.raises(ContractError, match=message) as info:
             TapResult.parse(json.dumps({**ok, **change}))
         assert info.value.ref == "g:1"
@@ -296,52 +354,73 @@ def test_query_parse_and_errors():
     assert err.ref == "k:2" and "uid must be upper-case hex" in str(err)
     err = refused(json.dumps({"v": 1, "query_id": "bad id", "uid": "04A1B2C3"}), Query.parse)
     assert err.ref is None and "query_id must be" in str(err)
-    assert "unexpected field(s): x" in str(refused(json.dumps({"v": 1, "query_id": "k", "uid": "04A1B2C3", "x": 1}),
-                                                   Query.parse))
+    assert "unexpected field(s): x" in str(
+        refused(json.dumps({"v": 1, "query_id": "k", "uid": "04A1B2C3", "x": 1}), Query.parse)
+    )
 
 
 def test_answer_round_trip_and_leniency():
-    a = Answer(query_id="k:1", outcome="member", member={"id": 1, "name": "A"}, balance=300,
-               privileges={"locker_days": 3}, history=[{"id": 1}], stats={"earned_today": 5})
+    a = Answer(
+        query_id="k:1",
+        outcome="member",
+        member={"id": 1, "name": "A"},
+        balance=300,
+        privileges={"locker_days": 3},
+        history=[{"id": 1}],
+        stats={"earned_today": 5},
+    )
     assert Answer.parse(a.encode()) == a
-    lenient = Answer.parse(json.dumps({"v": 1, "query_id": "k:1", "outcome": "member", "balance": "x",
-                                       "history": "nope", "member": []}))
+    lenient = Answer.parse(
+        json.dumps({"v": 1, "query_id": "k:1", "outcome": "member", "balance": "x", "history": "nope", "member": []})
+    )
     assert (lenient.balance, lenient.history, lenient.member) == (None, [], None)
     with pytest.raises(ContractError, match="unknown answer outcome"):
         Answer.parse(json.dumps({"v": 1, "query_id": "k", "outcome": "credited"}))
 
 
 def test_feedback():
-    fb = Feedback(feedback_id="k:7", rating=5, at=datetime(2026, 11, 22, tzinfo=timezone.utc), uid=None)
+    fb = Feedback(feedback_id="k:7", rating=5, at=datetime(2026, 11, 22, tzinfo=UTC), uid=None)
     assert Feedback.parse(fb.encode()) == fb
     for rating in (0, 6):
         err = refused(json.dumps({**fb.to_dict(), "rating": rating}), Feedback.parse)
         assert f"rating must be 1-5, got {rating}" in str(err) and err.ref == "k:7"
-    assert "rating must be an integer, got boolean" in str(refused(json.dumps({**fb.to_dict(), "rating": True}),
-                                                                   Feedback.parse))
+    assert "rating must be an integer, got boolean" in str(
+        refused(json.dumps({**fb.to_dict(), "rating": True}), Feedback.parse)
+    )
 
 
 def test_status():
     s = Status.parse(b'{"v":1,"state":"online","outbox":3,"clock_ok":true}')
     assert s.state == "online" and s.extra == {"outbox": 3, "clock_ok": True}
     assert Status.parse(s.encode()) == s
-    for payload, message in ((b'{"v":1,"state":"asleep"}', "state must be online or offline"),
-                             (b'{"v":1,"state":"online","cpu":1}', "unexpected status field 'cpu'"),
-                             (b'{"v":1,"state":"online","outbox":true}', "wrong type bool"),
-                             (b'{"v":1,"state":"online","error":"' + b"e" * 201 + b'"}', "longer than 200")):
+    for payload, message in (
+        (b'{"v":1,"state":"asleep"}', "state must be online or offline"),
+        (b'{"v":1,"state":"online","cpu":1}', "unexpected status field 'cpu'"),
+        (b'{"v":1,"state":"online","outbox":true}', "wrong type bool"),
+        (b'{"v":1,"state":"online","error":"' + b"e" * 201 + b'"}', "longer than 200"),
+    ):
         with pytest.raises(ContractError, match=message):
             Status.parse(payload)
 
 
 def test_device_config_round_trip_and_checks():
-    cfg = DeviceConfig(device_id="gate-1", kind="gate", direction="out", activity="late_stay", location="Main",
-                       settings={"open_ms": 3000, "offline_policy": "allowlist"}, revision=4)
+    cfg = DeviceConfig(
+        device_id="gate-1",
+        kind="gate",
+        direction="out",
+        activity="late_stay",
+        location="Main",
+        settings={"open_ms": 3000, "offline_policy": "allowlist"},
+        revision=4,
+    )
     assert DeviceConfig.parse(cfg.encode()) == cfg
-    for change, message in (({"kind": "robot"}, "kind must be one of gate, kiosk, counter"),
-                            ({"direction": "up"}, "direction must be in or out"),
-                            ({"settings": {"offline_policy": "maybe"}}, "offline_policy must be one of"),
-                            ({"settings": "x"}, "settings must be an object"),
-                            ({"device_id": "a/b"}, "device id must be")):
+    for change, message in (
+        ({"kind": "robot"}, "kind must be one of gate, kiosk, counter"),
+        ({"direction": "up"}, "direction must be in or out"),
+        ({"settings": {"offline_policy": "maybe"}}, "offline_policy must be one of"),
+        ({"settings": "x"}, "settings must be an object"),
+        ({"device_id": "a/b"}, "device id must be"),
+    ):
         with pytest.raises(ContractError, match=message):
             DeviceConfig.parse(json.dumps({**cfg.to_dict(), **change}))
 
@@ -351,7 +430,7 @@ def test_device_config_round_trip_and_checks():
 
 def test_allowlist_round_trip_compact_and_versioned():
     uids = frozenset(f"04{i:012X}" for i in range(20000))
-    when = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
     al = Allowlist(version=7, uids=uids, generated_at=when)
     wire = al.encode()
     back = Allowlist.parse(wire)
@@ -366,10 +445,12 @@ def test_allowlist_round_trip_compact_and_versioned():
 
 def test_allowlist_refuses_bad_copies():
     good = Allowlist(version=3, uids=frozenset({"04A1B2C3", "04A1B2C4"})).to_dict()
-    for change, message in (({"encoding": "gzip"}, "unsupported allow-list encoding"),
-                            ({"uids": "!!!notbase64"}, "allow-list uids do not decode"),
-                            ({"count": 3}, "count 3 does not match its 2 UIDs"),
-                            ({"version": "3"}, "version must be int"),
-                            ({"v": 2}, "unsupported contract version 2")):
+    for change, message in (
+        ({"encoding": "gzip"}, "unsupported allow-list encoding"),
+        ({"uids": "!!!notbase64"}, "allow-list uids do not decode"),
+        ({"count": 3}, "count 3 does not match its 2 UIDs"),
+        ({"version": "3"}, "version must be int"),
+        ({"v": 2}, "unsupported contract version 2"),
+    ):
         with pytest.raises(ContractError, match=message):
             Allowlist.parse(json.dumps({**good, **change}))

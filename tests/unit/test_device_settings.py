@@ -7,8 +7,10 @@ import pytest
 from broker import settings as S
 from broker.settings import SettingError
 
-PROGRAMME = {"library": {"th": "หอสมุด", "en": "Main Library", "timezone": "Asia/Bangkok"},
-             "hours": {"mon": "08:00-22:00", "sun": "closed"}}
+PROGRAMME = {
+    "library": {"th": "หอสมุด", "en": "Main Library", "timezone": "Asia/Bangkok"},
+    "hours": {"mon": "08:00-22:00", "sun": "closed"},
+}
 
 
 def test_docstring_examples_hold():
@@ -31,29 +33,32 @@ def test_kind_specific_settings():
     assert S.defaults("counter")["pins"]["relay"] is None
 
 
-@pytest.mark.parametrize("kind, settings, path, words", [
-    ("gate", {"open_ms": 99}, "open_ms", "from 100 to 60000"),
-    ("gate", {"open_ms": 3000.5}, "open_ms", "whole number"),
-    ("gate", {"open_ms": True}, "open_ms", "whole number"),
-    ("gate", {"repeat_s": "3"}, "repeat_s", "number"),
-    ("gate", {"decision_timeout_ms": 10_001}, "decision_timeout_ms", "to 10000"),
-    ("gate", {"heartbeat_s": 0.5}, "heartbeat_s", "from 1 to 3600"),
-    ("gate", {"offline_policy": "maybe"}, "offline_policy", "allowlist, open, closed"),
-    ("gate", {"lang": "en"}, "lang", "not a setting of a gate"),
-    ("kiosk", {"open_ms": 3000}, "open_ms", "not a setting of a kiosk"),
-    ("gate", {"staff_pin_required": True}, "staff_pin_required", "not a setting"),
-    ("kiosk", {"library": {"th": "x"}}, "library", "set by the programme"),
-    ("gate", {"pins": {"relay": 40}}, "pins.relay", "from 0 to 27"),
-    ("gate", {"pins": {"relay": "17"}}, "pins.relay", "BCM pin"),
-    ("gate", {"pins": {"door": 5}}, "pins.door", "not a pin setting"),
-    ("gate", {"pins": {"green": 17}}, "pins.green", "GPIO17 is already used for relay"),
-    ("gate", {"pins": {"rgb": [5, 6]}}, "pins.rgb", "three pins"),
-    ("gate", {"pins": {"rgb": [5, 6, 99]}}, "pins.rgb[2]", "from 0 to 27"),
-    ("gate", {"pins": {"rgb": [5, 6, 13], "green": 4}}, "pins.green", "rgb replaces"),
-    ("gate", {"pins": {"relay_active_high": "yes"}}, "pins.relay_active_high", "true or false"),
-    ("gate", {"pins": [17]}, "pins", "object"),
-    ("kiosk", {"reader": "x" * 201}, "reader", "1 to 200"),
-])
+@pytest.mark.parametrize(
+    "kind, settings, path, words",
+    [
+        ("gate", {"open_ms": 99}, "open_ms", "from 100 to 60000"),
+        ("gate", {"open_ms": 3000.5}, "open_ms", "whole number"),
+        ("gate", {"open_ms": True}, "open_ms", "whole number"),
+        ("gate", {"repeat_s": "3"}, "repeat_s", "number"),
+        ("gate", {"decision_timeout_ms": 10_001}, "decision_timeout_ms", "to 10000"),
+        ("gate", {"heartbeat_s": 0.5}, "heartbeat_s", "from 1 to 3600"),
+        ("gate", {"offline_policy": "maybe"}, "offline_policy", "allowlist, open, closed"),
+        ("gate", {"lang": "en"}, "lang", "not a setting of a gate"),
+        ("kiosk", {"open_ms": 3000}, "open_ms", "not a setting of a kiosk"),
+        ("gate", {"staff_pin_required": True}, "staff_pin_required", "not a setting"),
+        ("kiosk", {"library": {"th": "x"}}, "library", "set by the programme"),
+        ("gate", {"pins": {"relay": 40}}, "pins.relay", "from 0 to 27"),
+        ("gate", {"pins": {"relay": "17"}}, "pins.relay", "BCM pin"),
+        ("gate", {"pins": {"door": 5}}, "pins.door", "not a pin setting"),
+        ("gate", {"pins": {"green": 17}}, "pins.green", "GPIO17 is already used for relay"),
+        ("gate", {"pins": {"rgb": [5, 6]}}, "pins.rgb", "three pins"),
+        ("gate", {"pins": {"rgb": [5, 6, 99]}}, "pins.rgb[2]", "from 0 to 27"),
+        ("gate", {"pins": {"rgb": [5, 6, 13], "green": 4}}, "pins.green", "rgb replaces"),
+        ("gate", {"pins": {"relay_active_high": "yes"}}, "pins.relay_active_high", "true or false"),
+        ("gate", {"pins": [17]}, "pins", "object"),
+        ("kiosk", {"reader": "x" * 201}, "reader", "1 to 200"),
+    ],
+)
 def test_bad_settings_are_refused_with_the_key_path(kind, settings, path, words):
     with pytest.raises(SettingError) as err:
         S.check(kind, settings)

@@ -13,26 +13,29 @@ from server.domain.rules import RuleError, fine_discount_baht, privileges, semes
 PROG = load()
 
 
-@pytest.mark.parametrize("balance, books, loan_days, locker, room", [
-    (0, 10, 10, 1, 3),        # normal rights without the card's points
-    (249, 10, 10, 1, 3),
-    (250, 15, 30, 3, 3),
-    (299, 15, 30, 3, 3),
-    (300, 20, 30, 3, 3),
-    (499, 35, 30, 3, 3),
-    (500, 40, 30, 7, 4),
-    (549, 40, 30, 7, 4),
-    (550, 45, 45, 7, 4),
-    (700, 60, 45, 14, 4),
-    (750, 65, 45, 14, 5),
-    (1000, 90, 45, 30, 6),
-    (1099, 95, 45, 30, 6),
-    (1100, 100, None, 30, 6),  # a whole semester
-    (1500, 100, None, 60, 6),
-    (2000, 100, None, 90, 6),
-    (2500, 100, None, 90, 6),
-    (99999, 100, None, 90, 6),
-])
+@pytest.mark.parametrize(
+    "balance, books, loan_days, locker, room",
+    [
+        (0, 10, 10, 1, 3),  # normal rights without the card's points
+        (249, 10, 10, 1, 3),
+        (250, 15, 30, 3, 3),
+        (299, 15, 30, 3, 3),
+        (300, 20, 30, 3, 3),
+        (499, 35, 30, 3, 3),
+        (500, 40, 30, 7, 4),
+        (549, 40, 30, 7, 4),
+        (550, 45, 45, 7, 4),
+        (700, 60, 45, 14, 4),
+        (750, 65, 45, 14, 5),
+        (1000, 90, 45, 30, 6),
+        (1099, 95, 45, 30, 6),
+        (1100, 100, None, 30, 6),  # a whole semester
+        (1500, 100, None, 60, 6),
+        (2000, 100, None, 90, 6),
+        (2500, 100, None, 90, 6),
+        (99999, 100, None, 90, 6),
+    ],
+)
 def test_tables_2_4_5_at_their_boundaries(balance, books, loan_days, locker, room):
     p = privileges(balance, PROG)
     assert p["borrow"]["books"] == books
@@ -48,18 +51,21 @@ def test_loan_period_wording():
     assert privileges(249, PROG)["borrow"]["loan"] == {"th": "10 วัน", "en": "10 days"}
 
 
-@pytest.mark.parametrize("balance, points, baht", [
-    (0, 0, 0),
-    (24, 0, 0),
-    (25, 25, 5),
-    (249, 225, 45),
-    (250, 250, 50),   # the joining fee: 250 points = 50 baht
-    (500, 500, 100),
-    (2499, 2475, 495),
-    (2500, 2500, 500),
-    (2600, 2500, 500),  # capped at 2,500 points = 500 baht
-    (-10, 0, 0),
-])
+@pytest.mark.parametrize(
+    "balance, points, baht",
+    [
+        (0, 0, 0),
+        (24, 0, 0),
+        (25, 25, 5),
+        (249, 225, 45),
+        (250, 250, 50),  # the joining fee: 250 points = 50 baht
+        (500, 500, 100),
+        (2499, 2475, 495),
+        (2500, 2500, 500),
+        (2600, 2500, 500),  # capped at 2,500 points = 500 baht
+        (-10, 0, 0),
+    ],
+)
 def test_table_3_fine_discount_available(balance, points, baht):
     p = privileges(balance, PROG)
     assert (p["fine_discount_points"], p["fine_discount_baht"]) == (points, baht)
@@ -77,14 +83,17 @@ def test_fine_discount_redeemed_in_steps_of_25():
         fine_discount_baht(2525, PROG)
 
 
-@pytest.mark.parametrize("balance, target, needed", [
-    (0, 250, 250),
-    (249, 250, 1),
-    (250, 300, 50),
-    (1099, 1100, 1),
-    (1100, 1500, 400),
-    (1999, 2000, 1),
-])
+@pytest.mark.parametrize(
+    "balance, target, needed",
+    [
+        (0, 250, 250),
+        (249, 250, 1),
+        (250, 300, 50),
+        (1099, 1100, 1),
+        (1100, 1500, 400),
+        (1999, 2000, 1),
+    ],
+)
 def test_next_threshold(balance, target, needed):
     nxt = privileges(balance, PROG)["next"]
     assert (nxt["points"], nxt["needed"]) == (target, needed)
@@ -107,18 +116,21 @@ def test_privilege_tables_are_configuration():
 # --------------------------------------------------------------------------- semesters (Buddhist era)
 
 
-@pytest.mark.parametrize("day, label, start, end", [
-    (date(2026, 6, 1), "1/2569", date(2026, 6, 1), date(2026, 10, 31)),
-    (date(2026, 10, 31), "1/2569", date(2026, 6, 1), date(2026, 10, 31)),
-    (date(2026, 11, 1), "2/2569", date(2026, 11, 1), date(2027, 3, 31)),
-    (date(2026, 12, 31), "2/2569", date(2026, 11, 1), date(2027, 3, 31)),
-    (date(2027, 1, 1), "2/2569", date(2026, 11, 1), date(2027, 3, 31)),   # wraps the new year
-    (date(2027, 3, 31), "2/2569", date(2026, 11, 1), date(2027, 3, 31)),
-    (date(2027, 4, 1), "summer/2569", date(2027, 4, 1), date(2027, 5, 31)),  # still academic year 2569
-    (date(2027, 5, 31), "summer/2569", date(2027, 4, 1), date(2027, 5, 31)),
-    (date(2027, 6, 1), "1/2570", date(2027, 6, 1), date(2027, 10, 31)),
-    (date(2016, 1, 21), "2/2558", date(2015, 11, 1), date(2016, 3, 31)),  # the pilot's 21/1/2559
-])
+@pytest.mark.parametrize(
+    "day, label, start, end",
+    [
+        (date(2026, 6, 1), "1/2569", date(2026, 6, 1), date(2026, 10, 31)),
+        (date(2026, 10, 31), "1/2569", date(2026, 6, 1), date(2026, 10, 31)),
+        (date(2026, 11, 1), "2/2569", date(2026, 11, 1), date(2027, 3, 31)),
+        (date(2026, 12, 31), "2/2569", date(2026, 11, 1), date(2027, 3, 31)),
+        (date(2027, 1, 1), "2/2569", date(2026, 11, 1), date(2027, 3, 31)),  # wraps the new year
+        (date(2027, 3, 31), "2/2569", date(2026, 11, 1), date(2027, 3, 31)),
+        (date(2027, 4, 1), "summer/2569", date(2027, 4, 1), date(2027, 5, 31)),  # still academic year 2569
+        (date(2027, 5, 31), "summer/2569", date(2027, 4, 1), date(2027, 5, 31)),
+        (date(2027, 6, 1), "1/2570", date(2027, 6, 1), date(2027, 10, 31)),
+        (date(2016, 1, 21), "2/2558", date(2015, 11, 1), date(2016, 3, 31)),  # the pilot's 21/1/2559
+    ],
+)
 def test_semester_labels_in_buddhist_era(day, label, start, end):
     assert semester_of(day, PROG) == (label, start, end)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,12 +22,34 @@ def at(day: date, hh: int, mm: int = 0, ss: int = 0, tz=BKK) -> datetime:
     return datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=tz)
 
 
-def decide(prog=PROG, *, kind="gate", direction="in", activity=None, card="active", member="active", until=None,
-           when=None, clock_ok=True, received=None, item=""):
+def decide(
+    prog=PROG,
+    *,
+    kind="gate",
+    direction="in",
+    activity=None,
+    card="active",
+    member="active",
+    until=None,
+    when=None,
+    clock_ok=True,
+    received=None,
+    item="",
+):
     when = when or RECEIVED
-    return decide_tap(prog=prog, device_kind=kind, device_direction=direction, device_activity_code=activity,
-                      card_status=card, member_status=member, valid_until=until, at=when, clock_ok=clock_ok,
-                      received=received or when, item=item)
+    return decide_tap(
+        prog=prog,
+        device_kind=kind,
+        device_direction=direction,
+        device_activity_code=activity,
+        card_status=card,
+        member_status=member,
+        valid_until=until,
+        at=when,
+        clock_ok=clock_ok,
+        received=received or when,
+        item=item,
+    )
 
 
 # --------------------------------------------------------------------------- business day
@@ -35,14 +57,14 @@ def decide(prog=PROG, *, kind="gate", direction="in", activity=None, card="activ
 
 def test_business_day_is_the_local_date_in_bangkok():
     # 23:30 UTC on the 22nd is 06:30 on the 23rd in Bangkok
-    assert business_day(datetime(2026, 11, 22, 23, 30, tzinfo=timezone.utc), PROG) == date(2026, 11, 23)
-    assert business_day(datetime(2026, 11, 22, 16, 59, 59, tzinfo=timezone.utc), PROG) == date(2026, 11, 22)
-    assert business_day(datetime(2026, 11, 22, 17, 0, tzinfo=timezone.utc), PROG) == date(2026, 11, 23)
+    assert business_day(datetime(2026, 11, 22, 23, 30, tzinfo=UTC), PROG) == date(2026, 11, 23)
+    assert business_day(datetime(2026, 11, 22, 16, 59, 59, tzinfo=UTC), PROG) == date(2026, 11, 22)
+    assert business_day(datetime(2026, 11, 22, 17, 0, tzinfo=UTC), PROG) == date(2026, 11, 23)
 
 
 def test_business_day_follows_a_configured_time_zone():
     prog = load(overrides={"library": {"timezone": "Europe/London"}})
-    assert business_day(datetime(2026, 11, 22, 23, 30, tzinfo=timezone.utc), prog) == date(2026, 11, 22)
+    assert business_day(datetime(2026, 11, 22, 23, 30, tzinfo=UTC), prog) == date(2026, 11, 22)
 
 
 def test_trusted_clock_uses_the_device_time():
@@ -63,8 +85,10 @@ def test_clock_not_ok_uses_the_receive_time():
 
 def test_future_clock_beyond_tolerance_is_not_trusted():
     received = at(MONDAY, 23, 58)
-    assert rules.business_time(received + timedelta(seconds=300), True, received, PROG) == \
-        (received + timedelta(seconds=300), True)  # exactly the tolerance: trusted
+    assert rules.business_time(received + timedelta(seconds=300), True, received, PROG) == (
+        received + timedelta(seconds=300),
+        True,
+    )  # exactly the tolerance: trusted
     ahead = received + timedelta(seconds=301)
     assert rules.business_time(ahead, True, received, PROG) == (received, False)
     # a clock hours ahead would put the tap on tomorrow: the receive day is used instead
@@ -94,15 +118,18 @@ def test_max_age_is_configuration():
 # --------------------------------------------------------------------------- late-stay window
 
 
-@pytest.mark.parametrize("hh, mm, ss, inside", [
-    (21, 29, 59, False),
-    (21, 30, 0, True),
-    (21, 45, 0, True),
-    (22, 0, 0, True),
-    (22, 0, 1, False),
-    (10, 0, 0, False),
-    (7, 45, 0, False),
-])
+@pytest.mark.parametrize(
+    "hh, mm, ss, inside",
+    [
+        (21, 29, 59, False),
+        (21, 30, 0, True),
+        (21, 45, 0, True),
+        (22, 0, 0, True),
+        (22, 0, 1, False),
+        (10, 0, 0, False),
+        (7, 45, 0, False),
+    ],
+)
 def test_late_stay_window_is_the_last_30_minutes_before_closing(hh, mm, ss, inside):
     late = PROG.activity("late_stay")
     assert rules.in_window(late, at(MONDAY, hh, mm, ss), PROG) is inside
@@ -114,8 +141,9 @@ def test_late_stay_window_is_the_last_30_minutes_before_closing(hh, mm, ss, insi
 
 
 def test_window_uses_that_weekdays_closing_time():
-    prog = load(overrides={"hours": {"default": "08:00-22:00", "sat": "09:00-16:00", "sun": "closed",
-                                     "fri": "08:00-24:00"}})
+    prog = load(
+        overrides={"hours": {"default": "08:00-22:00", "sat": "09:00-16:00", "sun": "closed", "fri": "08:00-24:00"}}
+    )
     saturday, sunday, friday = MONDAY + timedelta(days=5), MONDAY + timedelta(days=6), MONDAY + timedelta(days=4)
     assert decide(prog, direction="out", when=at(saturday, 15, 30)).outcome == "credited"
     assert decide(prog, direction="out", when=at(saturday, 15, 29)).outcome == "no_activity"
@@ -136,7 +164,7 @@ def test_window_length_is_configuration():
 
 def test_window_is_judged_in_library_time_whatever_the_device_offset():
     # 14:45 UTC = 21:45 Bangkok
-    assert decide(direction="out", when=datetime(2026, 11, 23, 14, 45, tzinfo=timezone.utc)).outcome == "credited"
+    assert decide(direction="out", when=datetime(2026, 11, 23, 14, 45, tzinfo=UTC)).outcome == "credited"
 
 
 # --------------------------------------------------------------------------- device activities and card states
@@ -161,13 +189,16 @@ def test_late_stay_needs_an_exit_gate():
     assert d.outcome == "no_activity" and d.open
 
 
-@pytest.mark.parametrize("card, member, until, outcome", [
-    (None, None, None, "unknown_card"),
-    ("blocked", "active", None, "card_blocked"),
-    ("active", "blocked", None, "card_blocked"),
-    ("active", "active", MONDAY - timedelta(days=1), "expired"),
-    ("active", "active", MONDAY, "credited"),  # valid through its last day
-])
+@pytest.mark.parametrize(
+    "card, member, until, outcome",
+    [
+        (None, None, None, "unknown_card"),
+        ("blocked", "active", None, "card_blocked"),
+        ("active", "blocked", None, "card_blocked"),
+        ("active", "active", MONDAY - timedelta(days=1), "expired"),
+        ("active", "active", MONDAY, "credited"),  # valid through its last day
+    ],
+)
 def test_card_and_member_states(card, member, until, outcome):
     d = decide(card=card, member=member, until=until)
     assert d.outcome == outcome
@@ -232,6 +263,8 @@ def test_messages_in_thai_and_english():
     assert m == {"th": "ได้รับ 5 คะแนน ยอดคงเหลือ 255 คะแนน", "en": "+5 points, balance 255"}
     m = rules.message("limit_reached", activity=PROG.activity("entry"))
     assert "การเข้าใช้บริการพื้นที่ต่างๆ" in m["th"] and "Using the library's areas" in m["en"]
-    assert rules.message("invalid", reason="tap is older than 30 days")["en"] == "Invalid tap: tap is older than 30 days"
+    assert (
+        rules.message("invalid", reason="tap is older than 30 days")["en"] == "Invalid tap: tap is older than 30 days"
+    )
     for outcome in rules.MESSAGES:
         assert rules.message(outcome)["th"]

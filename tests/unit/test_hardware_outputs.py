@@ -9,13 +9,15 @@ import pytest
 
 pytest.importorskip("gpiozero")
 
-from gpiozero import Device  # noqa: E402
-from gpiozero.pins.mock import MockFactory  # noqa: E402
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory
 
-from broker.settings import SettingError  # noqa: E402
-from hardware import outputs  # noqa: E402
-from hardware import HardwareError  # noqa: E402
-from hardware.outputs import GpioIndicator, Pins, PrintIndicator, make_indicator  # noqa: E402
+from broker.settings import SettingError
+from hardware import (
+    HardwareError,
+    outputs,
+)
+from hardware.outputs import GpioIndicator, Pins, PrintIndicator, make_indicator
 
 RELAY, GREEN, RED, AMBER, BUZZER, DOOR, EXIT = 17, 27, 22, 23, 24, 5, 6
 
@@ -272,12 +274,20 @@ def test_pin_and_door_pulse_limits_agree_with_broker_settings(indicator):
     assert (outputs.MIN_PIN, outputs.MAX_PIN) == (S.MIN_PIN, S.MAX_PIN)
     assert set(outputs._PIN_FIELDS) == set(S.PIN_NAMES)
     for pin in (-1, 0, 17, 27, 28, 40, True, 3.0, None):
-        assert _accepted(lambda p: Pins(relay=None, green=None, red=None, amber=None, buzzer=None, exit_button=p), pin) \
-            == _accepted(lambda p: S.check("gate", {"pins": {"relay": None, "green": None, "red": None, "amber": None,
-                                                             "buzzer": None, "exit_button": p}}), pin), pin
+        assert _accepted(
+            lambda p: Pins(relay=None, green=None, red=None, amber=None, buzzer=None, exit_button=p), pin
+        ) == _accepted(
+            lambda p: S.check(
+                "gate",
+                {"pins": {"relay": None, "green": None, "red": None, "amber": None, "buzzer": None, "exit_button": p}},
+            ),
+            pin,
+        ), pin
     for open_ms in (0, 99, 100, 3000, 60_000, 60_001, True, 100.0):
-        assert _accepted(indicator.open_door, open_ms) == _accepted(lambda v: S.check("gate", {"open_ms": v}), open_ms), \
-            open_ms
+        assert _accepted(indicator.open_door, open_ms) == _accepted(
+            lambda v: S.check("gate", {"open_ms": v}), open_ms
+        ), open_ms
     # the reference wiring of docs/hardware.md, as both sides default to it
-    assert {k: v for k, v in Pins().assigned().items()} == {k: v for k, v in S.defaults("gate")["pins"].items()
-                                                           if v is not None}
+    assert {k: v for k, v in Pins().assigned().items()} == {
+        k: v for k, v in S.defaults("gate")["pins"].items() if v is not None
+    }

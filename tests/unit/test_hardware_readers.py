@@ -7,19 +7,20 @@ import os
 import sys
 import threading
 import time
+from datetime import UTC
 
 import pytest
 
+from hardware import readers as hardware_readers
 from hardware.readers import (
     CardRead,
     ReaderError,
     decimal_to_hex,
     format_uid,
-    uid_from_text,
     open_reader,
     parse_spec,
+    uid_from_text,
 )
-from hardware import readers as hardware_readers
 from hardware.readers.base import ArrivalFilter, Backoff
 from hardware.readers.fake import FakeReader
 from hardware.readers.serialport import parse_lines, parse_rdm6300_stream, rdm6300_frame
@@ -38,7 +39,12 @@ DATASHEET_FRAME = b"\x02" + b"62E3086CED" + b"08" + b"\x03"
         ("nfc:usb:072f:2200", "nfc", "usb:072f:2200", {}),
         ("nfc:tty:AMA0:pn532", "nfc", "tty:AMA0:pn532", {}),
         ("nfc:udp:localhost:54321?targets=106A,212F", "nfc", "udp:localhost:54321", {"targets": "106A,212F"}),
-        ("serial:/dev/ttyAMA0?format=rdm6300&baud=9600", "serial", "/dev/ttyAMA0", {"format": "rdm6300", "baud": "9600"}),
+        (
+            "serial:/dev/ttyAMA0?format=rdm6300&baud=9600",
+            "serial",
+            "/dev/ttyAMA0",
+            {"format": "rdm6300", "baud": "9600"},
+        ),
         ("serial:loop://?format=line", "serial", "loop://", {"format": "line"}),
         ("hid:/dev/input/event3?decimal=0", "hid", "/dev/input/event3", {"decimal": "0"}),
         ("stdin", "stdin", "", {}),
@@ -112,23 +118,27 @@ def _fake_read() -> str:
     return reader.read(timeout=1).uid
 
 
-@pytest.mark.parametrize("reported", [
-    _fake_read,
-    lambda: StdinReader(stream=io.StringIO(" 04-a2-b3-c4-d5-e6-f7\n")).read(timeout=1).uid,
-    lambda: format_uid(uid_from_text("2558070133", decimal=True, reverse=True)),  # a wedge reader
-    lambda: format_uid(bytes(range(1, 11))),  # what the nfc reader makes of 10 sensed bytes
-    lambda: parse_rdm6300_stream(DATASHEET_FRAME)[0][0],
-], ids=["fake", "stdin", "hid-decimal-reversed", "nfc-bytes", "rdm6300"])
+@pytest.mark.parametrize(
+    "reported",
+    [
+        _fake_read,
+        lambda: StdinReader(stream=io.StringIO(" 04-a2-b3-c4-d5-e6-f7\n")).read(timeout=1).uid,
+        lambda: format_uid(uid_from_text("2558070133", decimal=True, reverse=True)),  # a wedge reader
+        lambda: format_uid(bytes(range(1, 11))),  # what the nfc reader makes of 10 sensed bytes
+        lambda: parse_rdm6300_stream(DATASHEET_FRAME)[0][0],
+    ],
+    ids=["fake", "stdin", "hid-decimal-reversed", "nfc-bytes", "rdm6300"],
+)
 def test_what_a_reader_reports_is_the_uid_the_server_expects(reported):
     """The contract's normaliser (the only one) leaves a reported UID unchanged, and the wire accepts it."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from broker import contract
 
     uid = reported()
     assert contract.normalise_uid(uid) == uid
     assert contract.UID_RE.pattern == hardware_readers._UID_RE.pattern
-    tap = contract.Tap("gate-1:1", uid, datetime(2025, 1, 6, 9, tzinfo=timezone.utc), True)
+    tap = contract.Tap("gate-1:1", uid, datetime(2025, 1, 6, 9, tzinfo=UTC), True)
     assert contract.Tap.parse(tap.encode()).uid == uid
     assert contract.Query.parse(contract.Query("q-1", uid).encode()).uid == uid
 
@@ -206,7 +216,7 @@ def test_rdm6300_parser_resyncs_on_a_frame_cut_short():
 def test_rdm6300_parser_rejects_non_hex_and_missing_etx():
     non_hex = b"\x0262E3086CEG08\x03"
     no_etx = DATASHEET_FRAME[:13] + b"X"
-    uids, rejected, rest = parse_rdm6300_stream(non_hex + no_etx + DATASHEET_FRAME)
+    uids, rejected, _rest = parse_rdm6300_stream(non_hex + no_etx + DATASHEET_FRAME)
     assert uids == ["62E3086CED"]
     assert len(rejected) == 2
 
@@ -311,7 +321,9 @@ def test_uids_from_nfcpy_sense_results():
     nfc_clf = pytest.importorskip("nfc.clf")
     from hardware.readers.nfc import uid_from_target
 
-    type_a = nfc_clf.RemoteTarget("106A", sens_res=b"\x44\x00", sel_res=b"\x00", sdd_res=bytes.fromhex("04497622D93881"))
+    type_a = nfc_clf.RemoteTarget(
+        "106A", sens_res=b"\x44\x00", sel_res=b"\x00", sdd_res=bytes.fromhex("04497622D93881")
+    )
     assert uid_from_target(type_a) == CardRead("04497622D93881", "iso14443a")
     type_b = nfc_clf.RemoteTarget("106B", sensb_res=bytes.fromhex("50E5DD3DC900000011008185"))
     assert uid_from_target(type_b) == CardRead("E5DD3DC9", "iso14443b")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC
 
 import pytest
 
@@ -28,15 +29,33 @@ class FakeClock:
 
 
 def member_answer(query_id, name="กิ่งตฤทัย ศรีสุข", balance=295, staff=False, pin_hash=None, uid=UID_A):
-    member = {"id": 7, "name": name, "tier": "silver", "group": "U1", "valid_until": "2026-05-31",
-              "staff": staff, "card": uid}
+    member = {
+        "id": 7,
+        "name": name,
+        "tier": "silver",
+        "group": "U1",
+        "valid_until": "2026-05-31",
+        "staff": staff,
+        "card": uid,
+    }
     if pin_hash:
         member["pin_hash"] = pin_hash
-    return Answer(query_id=query_id, outcome="member", member=member, balance=balance,
-                  privileges={"borrow": {"books": 15, "loan_days": 30}, "locker_days": 3,
-                              "study_room_hours": 3, "fine_discount_baht": 55, "fine_discount_points": 275,
-                              "next": {"points": 300, "needed": 5, "unlocks": {"th": "ยืม 20 เล่ม", "en": "20 books"}}},
-                  history=[], stats={"earned_today": 5, "earned_semester": 45, "semester": "2/2568"})
+    return Answer(
+        query_id=query_id,
+        outcome="member",
+        member=member,
+        balance=balance,
+        privileges={
+            "borrow": {"books": 15, "loan_days": 30},
+            "locker_days": 3,
+            "study_room_hours": 3,
+            "fine_discount_baht": 55,
+            "fine_discount_points": 275,
+            "next": {"points": 300, "needed": 5, "unlocks": {"th": "ยืม 20 เล่ม", "en": "20 books"}},
+        },
+        history=[],
+        stats={"earned_today": 5, "earned_semester": 45, "semester": "2/2568"},
+    )
 
 
 @pytest.fixture
@@ -73,8 +92,15 @@ def test_tap_then_answer_shows_member(kiosk):
     assert kiosk.health.last_rtt_ms == 0
 
 
-@pytest.mark.parametrize("outcome,state", [("unknown_card", core.UNKNOWN), ("card_blocked", core.BLOCKED),
-                                           ("expired", core.EXPIRED), ("invalid", core.UNKNOWN)])
+@pytest.mark.parametrize(
+    "outcome,state",
+    [
+        ("unknown_card", core.UNKNOWN),
+        ("card_blocked", core.BLOCKED),
+        ("expired", core.EXPIRED),
+        ("invalid", core.UNKNOWN),
+    ],
+)
 def test_outcomes_pick_their_screen(kiosk, outcome, state):
     qid = tap(kiosk)
     kiosk.answer_received(Answer(query_id=qid, outcome=outcome))
@@ -196,8 +222,9 @@ def test_history_back_done_feedback(kiosk, clock):
     assert kiosk.rate(9) == []
     (effect,) = kiosk.rate(4)
     assert isinstance(effect, SendFeedback) and effect.rating == 4 and effect.uid == UID_A
-    from datetime import datetime, timezone
-    Feedback.parse(Feedback(effect.feedback_id, 4, datetime.now(timezone.utc), effect.uid).encode())
+    from datetime import datetime
+
+    Feedback.parse(Feedback(effect.feedback_id, 4, datetime.now(UTC), effect.uid).encode())
     assert kiosk.rate(5) == []  # once per visit
     assert kiosk.state == core.FEEDBACK
     clock.advance(3.1)

@@ -2,33 +2,78 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
 from broker.contract import Answer
+from broker.settings import SettingError
 from kiosk import i18n
 from kiosk.pin import make_pin_check, verify_hash
-from broker.settings import SettingError
-from kiosk.present import (history_rows, hours_today, idle_view, member_view, message_view, parse_hours,
-                           read_config, seconds_to_next_minute)
+from kiosk.present import (
+    history_rows,
+    hours_today,
+    idle_view,
+    member_view,
+    message_view,
+    parse_hours,
+    read_config,
+    seconds_to_next_minute,
+)
 from tests.pin_hashes import hash_pin
 
 FULL = Answer(
-    query_id="q1", outcome="member",
-    member={"id": 42, "name": "กิ่งตฤทัย ศรีสุข", "tier": "gold", "group": "U2", "valid_until": "2026-05-31",
-            "staff": False, "card": "04A1B2C3D4E5F6"},
+    query_id="q1",
+    outcome="member",
+    member={
+        "id": 42,
+        "name": "กิ่งตฤทัย ศรีสุข",
+        "tier": "gold",
+        "group": "U2",
+        "valid_until": "2026-05-31",
+        "staff": False,
+        "card": "04A1B2C3D4E5F6",
+    },
     balance=1295,
-    privileges={"borrow": {"books": 100, "loan_days": None, "loan": {"th": "1 ภาคการศึกษา", "en": "1 semester"}},
-                "locker_days": 30, "study_room_hours": 6, "fine_discount_baht": 250, "fine_discount_points": 1250,
-                "next": {"points": 1500, "needed": 205, "unlocks": {"th": "ตู้ฝากสัมภาระ 60 วัน", "en": "locker 60 days"}}},
+    privileges={
+        "borrow": {"books": 100, "loan_days": None, "loan": {"th": "1 ภาคการศึกษา", "en": "1 semester"}},
+        "locker_days": 30,
+        "study_room_hours": 6,
+        "fine_discount_baht": 250,
+        "fine_discount_points": 1250,
+        "next": {"points": 1500, "needed": 205, "unlocks": {"th": "ตู้ฝากสัมภาระ 60 วัน", "en": "locker 60 days"}},
+    },
     history=[
-        {"id": 9, "at": "2016-01-21T04:14:10+00:00", "activity": "entry", "label": {"th": "การเข้าใช้บริการพื้นที่ต่างๆ", "en": "Using the library's areas"},
-         "item": None, "points": 5, "voided": False, "void_of": None},
-        {"id": 8, "at": "2016-01-20T10:00:00+07:00", "activity": "borrow", "label": None, "item": None,
-         "points": 5, "voided": True, "void_of": None},
-        {"id": 7, "at": "2016-01-20T10:05:00+07:00", "activity": "borrow", "label": None, "item": None,
-         "points": -5, "voided": False, "void_of": 8},
+        {
+            "id": 9,
+            "at": "2016-01-21T04:14:10+00:00",
+            "activity": "entry",
+            "label": {"th": "การเข้าใช้บริการพื้นที่ต่างๆ", "en": "Using the library's areas"},
+            "item": None,
+            "points": 5,
+            "voided": False,
+            "void_of": None,
+        },
+        {
+            "id": 8,
+            "at": "2016-01-20T10:00:00+07:00",
+            "activity": "borrow",
+            "label": None,
+            "item": None,
+            "points": 5,
+            "voided": True,
+            "void_of": None,
+        },
+        {
+            "id": 7,
+            "at": "2016-01-20T10:05:00+07:00",
+            "activity": "borrow",
+            "label": None,
+            "item": None,
+            "points": -5,
+            "voided": False,
+            "void_of": 8,
+        },
         {"id": 6, "at": "garbage", "activity": "mystery", "points": "x"},
     ],
     stats={"earned_today": 5, "earned_semester": 120, "semester": "2/2558"},
@@ -69,8 +114,12 @@ def test_member_view_full_answer_both_languages():
 
 
 def test_progress_uses_band_start_when_given():
-    answer = Answer(query_id="q", outcome="member", balance=295,
-                    privileges={"next": {"points": 300, "needed": 5, "from": 250, "unlocks": "20 books"}})
+    answer = Answer(
+        query_id="q",
+        outcome="member",
+        balance=295,
+        privileges={"next": {"points": 300, "needed": 5, "from": 250, "unlocks": "20 books"}},
+    )
     assert member_view(answer, "en")["progress"] == pytest.approx(0.9)
 
 
@@ -80,13 +129,22 @@ def test_top_level_when_next_is_null():
     assert view["next"] == "Highest privilege level reached" and view["progress"] == 1.0
 
 
-@pytest.mark.parametrize("answer", [
-    None,
-    Answer(query_id="q", outcome="member"),
-    Answer(query_id="q", outcome="member", member={"name": 5, "tier": "platinum", "id": "x", "valid_until": "soon"},
-           balance=None, privileges={"borrow": "lots", "locker_days": True, "next": {"points": "many"}},
-           stats={"earned_today": "5"}, history=[{}, {"at": 3}]),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        None,
+        Answer(query_id="q", outcome="member"),
+        Answer(
+            query_id="q",
+            outcome="member",
+            member={"name": 5, "tier": "platinum", "id": "x", "valid_until": "soon"},
+            balance=None,
+            privileges={"borrow": "lots", "locker_days": True, "next": {"points": "many"}},
+            stats={"earned_today": "5"},
+            history=[{}, {"at": 3}],
+        ),
+    ],
+)
 def test_member_view_tolerates_missing_and_wrong_fields(answer):
     for lang in ("th", "en"):
         view = member_view(answer, lang)
@@ -110,8 +168,11 @@ def test_history_rows_dates_voids_and_reversals():
 
 
 def test_history_caps_at_20():
-    answer = Answer(query_id="q", outcome="member",
-                    history=[{"at": "2016-01-21T11:14:00+07:00", "activity": "entry", "points": 5}] * 30)
+    answer = Answer(
+        query_id="q",
+        outcome="member",
+        history=[{"at": "2016-01-21T11:14:00+07:00", "activity": "entry", "points": 5}] * 30,
+    )
     assert len(history_rows(answer, "th")) == 20
 
 
@@ -131,7 +192,10 @@ def test_idle_view_hours_and_clock():
     assert view["clock"] == "21:45" and view["hours"] == "เวลาให้บริการวันนี้ 08:00–22:00 น."
     assert view["status"] == "ปิดให้บริการเวลา 22:00 น."
     assert idle_view(datetime(2016, 1, 21, 22, 5), "en")["status"] == "Closed now, opens at 08:00"
-    assert idle_view(datetime(2016, 1, 21, 9), "en", library_name={"th": "หอสมุด", "en": "Main Library"})["library"] == "Main Library"
+    assert (
+        idle_view(datetime(2016, 1, 21, 9), "en", library_name={"th": "หอสมุด", "en": "Main Library"})["library"]
+        == "Main Library"
+    )
     assert parse_hours("07:30-20:00") == ("07:30", "20:00")
     assert parse_hours("nonsense") == ("08:00", "22:00")
 
@@ -153,23 +217,35 @@ def test_idle_view_shows_todays_hours_from_the_servers_week():
 
 
 def test_read_config_takes_library_hours_and_lang_as_the_server_sends_them():
-    sent = {"lang": "en", "heartbeat_s": 30, "reader": "nfc:usb",
-            "library": {"th": "หอสมุดกลาง", "en": "Central Library", "timezone": "Asia/Bangkok"},
-            "hours": {"mon": "09:00-17:00", "sun": "closed"}, "from_a_newer_server": 1}
+    sent = {
+        "lang": "en",
+        "heartbeat_s": 30,
+        "reader": "nfc:usb",
+        "library": {"th": "หอสมุดกลาง", "en": "Central Library", "timezone": "Asia/Bangkok"},
+        "hours": {"mon": "09:00-17:00", "sun": "closed"},
+        "from_a_newer_server": 1,
+    }
     got = read_config(sent)
-    assert got == {"library_name": {"th": "หอสมุดกลาง", "en": "Central Library"}, "tz": "Asia/Bangkok",
-                   "week_hours": {"mon": "09:00-17:00", "sun": "closed"}, "lang": "en",
-                   "ignored": ["from_a_newer_server"]}
+    assert got == {
+        "library_name": {"th": "หอสมุดกลาง", "en": "Central Library"},
+        "tz": "Asia/Bangkok",
+        "week_hours": {"mon": "09:00-17:00", "sun": "closed"},
+        "lang": "en",
+        "ignored": ["from_a_newer_server"],
+    }
     assert read_config({}) == {"ignored": []}  # nothing set: the kiosk keeps what it has
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"hours": {"mon": "9-5"}}, "hours.mon must be HH:MM-HH:MM or closed, got '9-5'"),
-    ({"hours": {"monday": "closed"}}, "hours.monday is not a weekday"),
-    ({"lang": "fr"}, "lang must be one of th, en, got 'fr'"),
-    ({"library": {"en": ""}}, "library.en must be text"),
-    ({"library": {"en": "X", "timezone": "Mars/Olympus"}}, "library.timezone: unknown time zone 'Mars/Olympus'"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"hours": {"mon": "9-5"}}, "hours.mon must be HH:MM-HH:MM or closed, got '9-5'"),
+        ({"hours": {"monday": "closed"}}, "hours.monday is not a weekday"),
+        ({"lang": "fr"}, "lang must be one of th, en, got 'fr'"),
+        ({"library": {"en": ""}}, "library.en must be text"),
+        ({"library": {"en": "X", "timezone": "Mars/Olympus"}}, "library.timezone: unknown time zone 'Mars/Olympus'"),
+    ],
+)
 def test_read_config_refuses_a_bad_value_naming_its_path(settings, message):
     with pytest.raises((SettingError, ValueError)) as caught:
         read_config(settings)
@@ -180,6 +256,7 @@ def test_pin_hashes():
     stored = hash_pin("1234", salt="s", iterations=1000)
     assert verify_hash(stored, "1234") is True and verify_hash(stored, "4321") is False
     import hashlib
+
     assert verify_hash("sha256$ab$" + hashlib.sha256(b"ab1234").hexdigest(), "1234") is True
     assert verify_hash("md5$x", "1234") is None and verify_hash(None, "1") is None
     check = make_pin_check("2468")  # --staff-pin
@@ -193,14 +270,17 @@ def test_pin_hashes():
     assert verify_hash(f"scrypt$16384$8$1${salt.hex()}${digest}", "1235") is False
 
 
-UTC = timezone.utc
+UTC = UTC
 
 
-@pytest.mark.parametrize("now,seconds", [
-    (datetime(2026, 11, 22, 13, 15, 0, tzinfo=UTC), 60.0),
-    (datetime(2026, 11, 22, 13, 15, 59, 900000, tzinfo=UTC), 0.1),
-    (datetime(2026, 11, 22, 23, 59, 30, 250000, tzinfo=UTC), 29.75),
-])
+@pytest.mark.parametrize(
+    "now,seconds",
+    [
+        (datetime(2026, 11, 22, 13, 15, 0, tzinfo=UTC), 60.0),
+        (datetime(2026, 11, 22, 13, 15, 59, 900000, tzinfo=UTC), 0.1),
+        (datetime(2026, 11, 22, 23, 59, 30, 250000, tzinfo=UTC), 29.75),
+    ],
+)
 def test_clock_is_redrawn_when_the_minute_turns(now, seconds):
     # the app sleeps this long between clock updates: the displayed HH:MM must not change before
     later = now.timestamp() + seconds_to_next_minute(now)

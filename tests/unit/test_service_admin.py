@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from broker.contract import ContractError, Tap
-from server.services import Message, NotFound, ServiceError
 from server import store
+from server.services import Message, NotFound, ServiceError
 from server.store import Card, Fee, LedgerEntry
 from tests.helpers import close_store, ledger_problems, open_service
 
@@ -20,7 +20,7 @@ A, B, C = "04A1B2C3D4E5F6", "04B0B0B0", "04C0C0C0"
 
 @pytest.fixture
 def svc():
-    now = datetime(2026, 11, 23, 10, 0, tzinfo=BKK).astimezone(timezone.utc)
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=BKK).astimezone(UTC)
     service = open_service("sqlite:///:memory:", clock=lambda: now)
     service.devices.add("gate-in", "gate", direction="in")
     service.members.add("Somchai", A)
@@ -69,8 +69,10 @@ def test_staff_cannot_credit_what_only_gates_credit(svc, activity):
     """The console, the API and the CLI all award with source="admin": gate-only activities are refused."""
     with pytest.raises(ServiceError) as caught:
         svc.points.award(A, activity)
-    assert (caught.value.template, caught.value.values) == ("%(activity)s is not credited at the counter",
-                                                            {"activity": activity})
+    assert (caught.value.template, caught.value.values) == (
+        "%(activity)s is not credited at the counter",
+        {"activity": activity},
+    )
     assert svc.ledger.balance(1) == 250 and LedgerEntry.select().where(LedgerEntry.activity == activity).count() == 0
 
 
@@ -109,7 +111,7 @@ def test_transfer_to_self_or_nobody(svc):
 
 
 def test_void_of_a_transfer_reverses_both_legs(svc):
-    out_e, in_e = svc.points.transfer(A, B, 100)
+    _out_e, in_e = svc.points.transfer(A, B, 100)
     revs = svc.points.void(in_e.id, "wrong member")
     assert sorted(r.points for r in revs) == [-100, 100]
     assert (svc.ledger.balance(1), svc.ledger.balance(2)) == (250, 250)
@@ -133,13 +135,16 @@ def test_redeem_fine_discount_25_points_is_5_baht(svc):
     assert (r["baht"], r["balance"]) == (20, 125)
 
 
-@pytest.mark.parametrize("points, message", [
-    (30, "steps of 25 points"),
-    (0, "steps of 25 points"),
-    (-25, "steps of 25 points"),
-    (None, "needs --points"),
-    (2525, "at most 2500 points"),
-])
+@pytest.mark.parametrize(
+    "points, message",
+    [
+        (30, "steps of 25 points"),
+        (0, "steps of 25 points"),
+        (-25, "steps of 25 points"),
+        (None, "needs --points"),
+        (2525, "at most 2500 points"),
+    ],
+)
 def test_redeem_fine_discount_refusals(svc, points, message):
     with pytest.raises(ServiceError, match=message):
         svc.points.redeem(A, "fine_discount", points=points)
@@ -173,8 +178,10 @@ def test_replace_card_blocks_the_old_one_and_records_the_fee(svc):
     svc.members.replace_card(A, C)
     assert Card.get_by_id(A).status == "blocked"
     assert Card.get_by_id(C).status == "active"
-    assert [(f.kind, f.baht) for f in Fee.select().where(Fee.member == 1).order_by(Fee.id)] == \
-        [("joining", 50), ("card_replacement", 50)]
+    assert [(f.kind, f.baht) for f in Fee.select().where(Fee.member == 1).order_by(Fee.id)] == [
+        ("joining", 50),
+        ("card_replacement", 50),
+    ]
     old = svc.taps.decide("gate-in", Tap(tap_id="r:2", uid=A, at=svc.clock(), clock_ok=True))
     assert (old.outcome, old.open) == ("card_blocked", False)
     new = svc.taps.decide("gate-in", Tap(tap_id="r:3", uid=C, at=svc.clock(), clock_ok=True))
@@ -260,14 +267,21 @@ def test_service_errors_keep_template_and_values_and_the_same_english(svc):
 
 
 def test_import_row_errors_are_plain_text_that_remember_their_template(svc):
-    report = svc.attendance.import_csv(f"uid\n{A}\n{A}\n12345\nnot-a-card\n\n", "pulinet_event", "PULINET", dry_run=True)
+    report = svc.attendance.import_csv(
+        f"uid\n{A}\n{A}\n12345\nnot-a-card\n\n", "pulinet_event", "PULINET", dry_run=True
+    )
     errors = dict(report.errors)
-    assert errors == {3: "member 1 is listed twice", 4: "no member with id or card '12345'",
-                      5: "uid must be 4-10 bytes of hex (8-20 hex digits), got 'not-a-card'"}
+    assert errors == {
+        3: "member 1 is listed twice",
+        4: "no member with id or card '12345'",
+        5: "uid must be 4-10 bytes of hex (8-20 hex digits), got 'not-a-card'",
+    }
     assert report.to_dict()["errors"][0] == {"line": 5, "error": errors[5]}
     assert (errors[3].template, errors[3].values) == ("member %(id)s is listed twice", {"id": 1})
     assert (errors[5].template, errors[5].values) == (
-        "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s", {"uid": "'not-a-card'"})
+        "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s",
+        {"uid": "'not-a-card'"},
+    )
     header = svc.attendance.import_csv("name,email\nSomchai,x@example.org\n", "pulinet_event", "PULINET", dry_run=True)
     assert header.errors == [(1, "header has no uid/card/member_id column: name,email")]
     assert header.errors[0][1].values == {"header": "name,email"}
@@ -277,24 +291,41 @@ def test_errors_passed_on_from_contract_and_rules_keep_their_templates(svc):
     """The contract's and the rules' errors carry template and values; the service passes both on unchanged."""
     cases = [
         (lambda: svc.members.add("X", 12345), "uid must be a string, got %(type)s", {"type": "int"}),
-        (lambda: svc.members.add("X", "ZZ"), "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s",
-         {"uid": "'ZZ'"}),
-        (lambda: svc.devices.add("gate in!", "gate"),
-         "device id must be 1-64 characters of A-Z a-z 0-9 _ -, got %(device_id)s", {"device_id": "'gate in!'"}),
-        (lambda: svc.points.award(A, "partner_purchase"), "%(activity)s needs an item (event, shop or session)",
-         {"activity": "partner_purchase"}),
-        (lambda: svc.points.redeem(A, "fine_discount", points=30),
-         "fine discounts are redeemed in steps of %(step)s points", {"step": svc.prog.fine_step_points}),
-        (lambda: svc.points.redeem(A, "fine_discount", points=5000),
-         "at most %(max)s points can be redeemed as a fine discount", {"max": svc.prog.fine_max_points}),
+        (
+            lambda: svc.members.add("X", "ZZ"),
+            "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s",
+            {"uid": "'ZZ'"},
+        ),
+        (
+            lambda: svc.devices.add("gate in!", "gate"),
+            "device id must be 1-64 characters of A-Z a-z 0-9 _ -, got %(device_id)s",
+            {"device_id": "'gate in!'"},
+        ),
+        (
+            lambda: svc.points.award(A, "partner_purchase"),
+            "%(activity)s needs an item (event, shop or session)",
+            {"activity": "partner_purchase"},
+        ),
+        (
+            lambda: svc.points.redeem(A, "fine_discount", points=30),
+            "fine discounts are redeemed in steps of %(step)s points",
+            {"step": svc.prog.fine_step_points},
+        ),
+        (
+            lambda: svc.points.redeem(A, "fine_discount", points=5000),
+            "at most %(max)s points can be redeemed as a fine discount",
+            {"max": svc.prog.fine_max_points},
+        ),
     ]
     for case, template, values in cases:
         with pytest.raises(ServiceError) as caught:
             case()
         assert (caught.value.template, caught.value.values) == (template, values)
         assert str(caught.value) == template % values
-    assert str(ServiceError.of(ContractError("uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s",
-                                             uid="'ZZ'"))) == "uid must be 4-10 bytes of hex (8-20 hex digits), got 'ZZ'"
+    assert (
+        str(ServiceError.of(ContractError("uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s", uid="'ZZ'")))
+        == "uid must be 4-10 bytes of hex (8-20 hex digits), got 'ZZ'"
+    )
     # an error without a template is passed on as its text
     odd = Message.of(ValueError("something 100% new"))
     assert odd == "something 100% new" and odd.template == "something 100% new" and odd.values == {}
@@ -320,5 +351,6 @@ def test_the_published_config_is_the_full_effective_settings(svc):
     assert settings["hours"]["mon"] == "08:00-22:00" and set(settings["library"]) == {"th", "en", "timezone"}
     # a key stored before broker.settings declared the settings is left out, not fatal
     store.Device.update(settings={"open_ms": 2500, "staff_pin_required": True}).where(
-        store.Device.id == "gate-in").execute()
+        store.Device.id == "gate-in"
+    ).execute()
     assert "staff_pin_required" not in svc.devices.config(store.Device.get_by_id("gate-in")).settings

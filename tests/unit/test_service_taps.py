@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,13 +27,13 @@ class Clock:
         return self.now
 
     def set(self, day: date, hh: int, mm: int = 0) -> datetime:
-        self.now = datetime(day.year, day.month, day.day, hh, mm, tzinfo=BKK).astimezone(timezone.utc)
+        self.now = datetime(day.year, day.month, day.day, hh, mm, tzinfo=BKK).astimezone(UTC)
         return self.now
 
 
 @pytest.fixture
 def clock():
-    c = Clock(datetime.now(timezone.utc))
+    c = Clock(datetime.now(UTC))
     c.set(MONDAY, 10)
     return c
 
@@ -65,6 +65,7 @@ def test_sign_up_gives_250_and_records_the_joining_fee(svc):
     [e] = LedgerEntry.select().where(LedgerEntry.member == m.id)
     assert (e.activity, e.points, e.source) == ("signup", 250, "signup")
     from server.store import Fee
+
     assert [(f.kind, f.baht) for f in Fee.select().where(Fee.member == m.id)] == [("joining", 50)]
     with pytest.raises(Exception, match="already belongs"):
         svc.members.add("Someone else", UID)
@@ -73,8 +74,15 @@ def test_sign_up_gives_250_and_records_the_joining_fee(svc):
 def test_entry_plus_5_then_limit_reached_then_next_day(svc, clock):
     svc.members.add("Somchai", UID)
     r = tap(svc, "gate-in")
-    assert (r.outcome, r.points, r.balance, r.open, r.activity, r.name, r.tier) == \
-        ("credited", 5, 255, True, "entry", "Somchai", "silver")
+    assert (r.outcome, r.points, r.balance, r.open, r.activity, r.name, r.tier) == (
+        "credited",
+        5,
+        255,
+        True,
+        "entry",
+        "Somchai",
+        "silver",
+    )
     assert r.message["en"] == "+5 points, balance 255"
     clock.set(MONDAY, 18)
     r = tap(svc, "gate-in")
@@ -89,7 +97,7 @@ def test_days_follow_the_taps_own_time_when_its_clock_is_ok(svc, clock):
     clock.set(MONDAY, 10)
     yesterday_evening = datetime(2026, 11, 22, 20, 0, tzinfo=BKK)
     assert tap(svc, "gate-in", at=yesterday_evening).outcome == "credited"  # a buffered tap from yesterday
-    assert tap(svc, "gate-in").outcome == "credited"                         # today is another day
+    assert tap(svc, "gate-in").outcome == "credited"  # today is another day
     assert tap(svc, "gate-in", at=yesterday_evening + timedelta(hours=1)).outcome == "limit_reached"
     # an unsynchronised clock's time is ignored: it counts for today
     assert tap(svc, "gate-in", at=yesterday_evening - timedelta(days=3), clock_ok=False).outcome == "limit_reached"
@@ -197,8 +205,10 @@ def test_redelivery_inside_one_batch(svc, clock):
 def test_one_bad_tap_does_not_spoil_its_batch(svc, clock):
     svc.members.add("Somchai", UID)
     svc.members.add("Malee", "04B0B0B0")
-    batch = [("gate-in", Tap(tap_id=f"x:{i}", uid=uid, at=clock(), clock_ok=True), clock())
-             for i, uid in enumerate([UID, "04DEADBEEF", "04B0B0B0"])]
+    batch = [
+        ("gate-in", Tap(tap_id=f"x:{i}", uid=uid, at=clock(), clock_ok=True), clock())
+        for i, uid in enumerate([UID, "04DEADBEEF", "04B0B0B0"])
+    ]
     outcomes = [r.outcome for r in svc.taps.decide_batch(batch)]
     assert outcomes == ["credited", "unknown_card", "credited"]
 
@@ -214,6 +224,7 @@ def test_void_restores_the_balance_and_the_days_credit(svc, clock):
     assert LedgerEntry.get_by_id(entry.id).points == 5  # append-only: the original stays
     assert tap(svc, "gate-in").outcome == "credited"  # the day's entry can be earned again
     from server.services import NotFound, ServiceError
+
     with pytest.raises(ServiceError, match="already voided"):
         svc.points.void(entry.id, "again")
     with pytest.raises(ServiceError, match="is itself a void"):
@@ -228,6 +239,7 @@ def test_void_restores_the_balance_and_the_days_credit(svc, clock):
 
 def test_query_answer_for_kiosks(svc, clock):
     from broker.contract import Query
+
     svc.members.add("Somchai", UID, tier="gold", group="U2")
     tap(svc, "gate-in")
     a = svc.reads.answer_query("kiosk-1", Query(query_id="q:1", uid=UID))

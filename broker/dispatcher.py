@@ -26,7 +26,7 @@ import importlib.util
 import re
 import sys
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 
 GROUP = "privcard.commands"
@@ -77,7 +77,7 @@ def _requires(dist_name: str) -> list[str] | None:
         return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def missing_requirements(dist_name: str, extra: str, _seen: frozenset = frozenset()) -> tuple[str, ...]:
     """The requirements ``pip install 'dist[extra]'`` adds that this machine lacks (empty: the role is installed).
 
@@ -153,8 +153,7 @@ def usage(cmds: dict[str, Command] | None = None) -> str:
     lines += [f"  {c.name:<8} {command_help(c)}".rstrip() for c in here] or ["  (none installed)"]
     absent = sorted({e for c in cmds.values() if c not in here for e in c.extras})
     if absent:
-        lines += ["", "roles not installed here: " + ", ".join(absent)
-                  + f" (pip install '{DIST}[ROLE]' adds one)"]
+        lines += ["", "roles not installed here: " + ", ".join(absent) + f" (pip install '{DIST}[ROLE]' adds one)"]
     lines += ["", "Run 'privcard COMMAND --help' for a command's options."]
     return "\n".join(lines)
 
@@ -174,8 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     cmds = commands()
     if not cmds:
-        print(f"privcard: no commands registered (entry-point group {GROUP!r}); "
-              f"install the distribution, e.g. pip install -e '.[all]'", file=sys.stderr)
+        print(
+            f"privcard: no commands registered (entry-point group {GROUP!r}); "
+            f"install the distribution, e.g. pip install -e '.[all]'",
+            file=sys.stderr,
+        )
         return 2
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage(cmds))
@@ -187,14 +189,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for extra in cmd.extras:
         if missing_requirements(cmd.dist_name, extra):
-            print(f"privcard {name}: the {extra!r} role is not installed on this machine; "
-                  f"install it with: pip install '{cmd.dist_name}[{extra}]'", file=sys.stderr)
+            print(
+                f"privcard {name}: the {extra!r} role is not installed on this machine; "
+                f"install it with: pip install '{cmd.dist_name}[{extra}]'",
+                file=sys.stderr,
+            )
             return 2
     try:
         func = cmd.entry_point.load()
     except ImportError as exc:
-        print(f"privcard {name}: cannot start, a dependency is missing: {exc}. "
-              f"Install the right extra, e.g. pip install '{DIST}[all]'", file=sys.stderr)
+        print(
+            f"privcard {name}: cannot start, a dependency is missing: {exc}. "
+            f"Install the right extra, e.g. pip install '{DIST}[all]'",
+            file=sys.stderr,
+        )
         return 1
     return int(func(rest) or 0)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from server import store
 from server.domain.config import ConfigError, load
-from server.services import NotFound, Services, ServiceError, bootstrap
+from server.services import NotFound, ServiceError, Services, bootstrap
 
 DEFAULT_DB = os.environ.get("PRIVCARD_DB", "sqlite:///var/privcard.db")
 
@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     ls = member.add_parser("list", parents=[COMMON], help="list or search members")
     ls.add_argument("--search")
     ls.add_argument("--limit", type=int, default=50)
-    st = member.add_parser("set", parents=[COMMON], help="change fields: name= tier= group= valid_until= status= staff= pin= email=")
+    st = member.add_parser(
+        "set", parents=[COMMON], help="change fields: name= tier= group= valid_until= status= staff= pin= email="
+    )
     st.add_argument("ref")
     st.add_argument("fields", nargs="+", metavar="KEY=VALUE")
 
@@ -137,10 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _register_staff(sub) -> None:
     """``staff add`` lives with the web console's accounts."""
     try:
-        from server.web import cli as web_cli
+        from server.web import staff_admin
     except ImportError:
         return
-    web_cli.register(sub)
+    staff_admin.register(sub)
 
 
 def _register_credentials(device_sub) -> None:
@@ -159,8 +161,10 @@ def _out(args, data, text: str) -> None:
 
 def _member_line(m: dict) -> str:
     cards = ",".join(c["uid"] + ("" if c["status"] == "active" else "(blocked)") for c in m["cards"])
-    return (f"#{m['id']:<6} {m['name'][:30]:<30} {m['tier']:<6} {m['group'] or '-':<3} "
-            f"{m['balance']:>6} pts  {m['status']:<7} until {m['valid_until'] or '-':<10} cards {cards}")
+    return (
+        f"#{m['id']:<6} {m['name'][:30]:<30} {m['tier']:<6} {m['group'] or '-':<3} "
+        f"{m['balance']:>6} pts  {m['status']:<7} until {m['valid_until'] or '-':<10} cards {cards}"
+    )
 
 
 def run(args, svc: Services) -> int:
@@ -168,8 +172,16 @@ def run(args, svc: Services) -> int:
     actor = args.actor
     if args.cmd == "member":
         if args.action == "add":
-            m = svc.members.add(args.name, args.card, tier=args.tier, group=args.group, valid_until=args.valid_until,
-                                staff=args.staff, email=args.email, actor=actor)
+            m = svc.members.add(
+                args.name,
+                args.card,
+                tier=args.tier,
+                group=args.group,
+                valid_until=args.valid_until,
+                staff=args.staff,
+                email=args.email,
+                actor=actor,
+            )
             d = svc.reads.member_dict(m)
             _out(args, d, f"enrolled member #{m.id} {m.name}: {d['balance']} points")
         elif args.action == "show":
@@ -177,8 +189,10 @@ def run(args, svc: Services) -> int:
             lines = [_member_line(d)]
             for e in d["history"]:
                 mark = " (voided)" if e["voided"] else ""
-                lines.append(f"  [{e['id']}] {e['at'][:19]} {e['label']['en'][:40]:<40} {e['item'] or '':<16} "
-                             f"{e['points']:>+6}{mark}")
+                lines.append(
+                    f"  [{e['id']}] {e['at'][:19]} {e['label']['en'][:40]:<40} {e['item'] or '':<16} "
+                    f"{e['points']:>+6}{mark}"
+                )
             _out(args, d, "\n".join(lines))
         elif args.action == "list":
             rows = [svc.reads.member_dict(m) for m in svc.members.list(args.search, args.limit)]
@@ -190,26 +204,46 @@ def run(args, svc: Services) -> int:
         if args.action == "replace":
             m = svc.members.replace_card(args.ref, args.card, actor=actor)
             d = svc.reads.member_dict(m)
-            _out(args, d, f"member #{m.id} now uses card {args.card.upper()}; old card(s) blocked; "
-                          f"fee {svc.prog.card_replacement_fee_baht} baht recorded")
+            _out(
+                args,
+                d,
+                f"member #{m.id} now uses card {args.card.upper()}; old card(s) blocked; "
+                f"fee {svc.prog.card_replacement_fee_baht} baht recorded",
+            )
         else:
             c = svc.members.block_card(args.uid, args.reason, actor=actor)
             _out(args, {"uid": c.uid, "status": c.status, "member": c.member_id}, f"card {c.uid} blocked")
     elif args.cmd == "device":
         if args.action == "add":
-            dev = svc.devices.add(args.id, args.kind, direction=args.direction, activity=args.activity,
-                                  location=args.location, settings=_pairs(args.set), actor=actor)
+            dev = svc.devices.add(
+                args.id,
+                args.kind,
+                direction=args.direction,
+                activity=args.activity,
+                location=args.location,
+                settings=_pairs(args.set),
+                actor=actor,
+            )
             _out(args, svc.reads.device_dict(dev), f"added {dev.kind} {dev.id}")
         elif args.action == "list":
             rows = [svc.reads.device_dict(d) for d in store.Device.select().order_by(store.Device.id)]
-            _out(args, rows, "\n".join(
-                f"{d['id']:<16} {d['kind']:<8} {d['direction'] or '-':<4} {d['activity'] or '-':<14} "
-                f"{d['state']:<8} last seen {d['last_seen'] or 'never'}  {d['location'] or ''}" for d in rows)
-                or "no devices")
+            _out(
+                args,
+                rows,
+                "\n".join(
+                    f"{d['id']:<16} {d['kind']:<8} {d['direction'] or '-':<4} {d['activity'] or '-':<14} "
+                    f"{d['state']:<8} last seen {d['last_seen'] or 'never'}  {d['location'] or ''}"
+                    for d in rows
+                )
+                or "no devices",
+            )
         elif args.action == "set":
             dev = svc.devices.set(args.id, actor=actor, **_pairs(args.fields))
-            _out(args, svc.reads.device_dict(dev), f"updated {dev.id} (revision {dev.revision}); "
-                                             "the server publishes its config within a second")
+            _out(
+                args,
+                svc.reads.device_dict(dev),
+                f"updated {dev.id} (revision {dev.revision}); the server publishes its config within a second",
+            )
         elif args.action == "show":
             dev = store.Device.get_or_none(store.Device.id == args.id)
             if dev is None:
@@ -221,21 +255,49 @@ def run(args, svc: Services) -> int:
     elif args.cmd == "award":
         outcome, entry = svc.points.award(args.ref, args.activity, item=args.item, at=args.at, actor=actor)
         m = svc.members.find(args.ref)
-        d = {"outcome": outcome, "entry": entry.id if entry else None, "points": entry.points if entry else 0,
-             "member": m.id, "balance": m.balance}
+        d = {
+            "outcome": outcome,
+            "entry": entry.id if entry else None,
+            "points": entry.points if entry else 0,
+            "member": m.id,
+            "balance": m.balance,
+        }
         _out(args, d, f"{outcome}: {d['points']:+d} points, balance {m.balance}")
     elif args.cmd == "void":
         revs = svc.points.void(args.entry, args.reason, actor=actor, allow_negative=args.allow_negative)
-        d = [{"entry": r.id, "void_of": r.void_of_id, "points": r.points, "member": r.member_id,
-              "balance": svc.ledger.balance(r.member_id)} for r in revs]
-        _out(args, d, "\n".join(f"voided entry {x['void_of']}: {x['points']:+d} points, member #{x['member']} "
-                                f"balance {x['balance']}" for x in d))
+        d = [
+            {
+                "entry": r.id,
+                "void_of": r.void_of_id,
+                "points": r.points,
+                "member": r.member_id,
+                "balance": svc.ledger.balance(r.member_id),
+            }
+            for r in revs
+        ]
+        _out(
+            args,
+            d,
+            "\n".join(
+                f"voided entry {x['void_of']}: {x['points']:+d} points, member #{x['member']} balance {x['balance']}"
+                for x in d
+            ),
+        )
     elif args.cmd == "transfer":
         out_e, in_e = svc.points.transfer(args.source, args.target, args.points, actor=actor)
-        d = {"from": out_e.member_id, "to": in_e.member_id, "points": args.points,
-             "from_balance": svc.ledger.balance(out_e.member_id), "to_balance": svc.ledger.balance(in_e.member_id)}
-        _out(args, d, f"moved {args.points} points from #{d['from']} (now {d['from_balance']}) "
-                      f"to #{d['to']} (now {d['to_balance']})")
+        d = {
+            "from": out_e.member_id,
+            "to": in_e.member_id,
+            "points": args.points,
+            "from_balance": svc.ledger.balance(out_e.member_id),
+            "to_balance": svc.ledger.balance(in_e.member_id),
+        }
+        _out(
+            args,
+            d,
+            f"moved {args.points} points from #{d['from']} (now {d['from_balance']}) "
+            f"to #{d['to']} (now {d['to_balance']})",
+        )
     elif args.cmd == "redeem":
         d = svc.points.redeem(args.ref, args.reward, points=args.points, units=args.units, actor=actor)
         value = f"{d['baht']} baht" if "baht" in d else f"{d['units']} unit(s)"
@@ -245,18 +307,27 @@ def run(args, svc: Services) -> int:
             text = Path(args.file).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise ServiceError(f"cannot read {args.file}: {exc}") from None
-        rep = svc.attendance.import_csv(text, args.activity, args.event, day=args.date, actor=actor,
-                                        dry_run=args.dry_run)
+        rep = svc.attendance.import_csv(
+            text, args.activity, args.event, day=args.date, actor=actor, dry_run=args.dry_run
+        )
         d = rep.to_dict()
-        lines = [f"{'would credit' if args.dry_run else 'credited'} {len(rep.credited)}, "
-                 f"already credited {len(rep.already)}, errors {len(rep.errors)}"]
+        lines = [
+            f"{'would credit' if args.dry_run else 'credited'} {len(rep.credited)}, "
+            f"already credited {len(rep.already)}, errors {len(rep.errors)}"
+        ]
         lines += [f"  line {ln}: {msg}" for ln, msg in rep.errors]
         _out(args, d, "\n".join(lines))
         return 0 if not rep.errors else 3
     elif args.cmd == "entries":
         rows = svc.reads.entries(args.member, args.limit)
-        _out(args, rows, "\n".join(f"[{e['id']}] {e['at'][:19]} #{e['member']:<6} {e['activity']:<16} {e['points']:>+6}"
-                                   for e in rows) or "no entries")
+        _out(
+            args,
+            rows,
+            "\n".join(
+                f"[{e['id']}] {e['at'][:19]} #{e['member']:<6} {e['activity']:<16} {e['points']:>+6}" for e in rows
+            )
+            or "no entries",
+        )
     elif args.cmd == "staff":
         return args.handler(args, svc)
     return 0

@@ -1,14 +1,14 @@
 """``privcard admin staff ...``: console accounts from the command line.
 
-The admin CLI (``server/cli.py``) hooks this in with::
+The admin CLI (``server/admin.py``) hooks this in with::
 
-    from server.web import cli as web_cli
-    web_cli.register(subparsers)          # adds the "staff" command, sets args.handler
+    from server.web import staff_admin
+    staff_admin.register(subparsers)          # adds the "staff" command, sets args.handler
     ...
     elif args.cmd == "staff":
-        return args.handler(args, svc)    # == web_cli.run(args); uses args.db, args.actor
+        return args.handler(args, svc)    # == staff_admin.run(args); uses args.db, args.actor
 
-Standalone (same arguments): ``python -m server.web.cli --db URL staff add alice --role admin``.
+Standalone (same arguments): ``python -m server.web.staff_admin --db URL staff add alice --role admin``.
 
 ``staff add`` and ``staff passwd`` set a final password, as they always did (the person
 at the shell is usually the account's owner, or setting up the first admin);
@@ -28,33 +28,43 @@ from server import store
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add ``staff add|list|passwd|role|disable|enable|unlock|token`` to an argparse subparsers object."""
-    p = subparsers.add_parser("staff", help="web console staff accounts",
-                              description="Create and manage web console staff accounts.")
+    p = subparsers.add_parser(
+        "staff", help="web console staff accounts", description="Create and manage web console staff accounts."
+    )
     sub = p.add_subparsers(dest="staff_command", metavar="ACTION")
     sub.required = True
     add = sub.add_parser("add", help="create an account (prompts for the password unless --password)")
     add.add_argument("username")
     add.add_argument("--role", choices=("admin", "staff"), default="staff")
     add.add_argument("--password", help="the password (prompted when omitted; avoid on shared machines)")
-    add.add_argument("--must-change", action="store_true",
-                     help="temporary password: the account must change it at its next console sign-in")
+    add.add_argument(
+        "--must-change",
+        action="store_true",
+        help="temporary password: the account must change it at its next console sign-in",
+    )
     sub.add_parser("list", help="list accounts")
     pw_ = sub.add_parser("passwd", help="set a new password (and lift a lock-out)")
     pw_.add_argument("username")
     pw_.add_argument("--password")
-    pw_.add_argument("--must-change", action="store_true",
-                     help="temporary password: the account must change it at its next console sign-in "
-                          "(without it the password is final and any such demand is lifted)")
+    pw_.add_argument(
+        "--must-change",
+        action="store_true",
+        help="temporary password: the account must change it at its next console sign-in "
+        "(without it the password is final and any such demand is lifted)",
+    )
     role = sub.add_parser("role", help="change an account's role")
     role.add_argument("username")
     role.add_argument("role", choices=("admin", "staff"))
-    for name, text in (("disable", "stop an account from signing in"), ("enable", "allow an account again"),
-                       ("unlock", "lift a lock-out after failed sign-ins")):
+    for name, text in (
+        ("disable", "stop an account from signing in"),
+        ("enable", "allow an account again"),
+        ("unlock", "lift a lock-out after failed sign-ins"),
+    ):
         sub.add_parser(name, help=text).add_argument("username")
     tok = sub.add_parser("token", help="create an API bearer token (printed once)")
     tok.add_argument("username")
     tok.add_argument("--label", default="cli")
-    # server/cli.py dispatches with ``args.handler(args, svc)``
+    # server/admin.py dispatches with ``args.handler(args, svc)``
     p.set_defaults(handler=lambda args, svc=None: run(args))
     return p
 
@@ -83,22 +93,31 @@ def run(args) -> int:
     actor = getattr(args, "actor", None) or f"cli:{os.environ.get('USER') or 'admin'}"
     try:
         if cmd == "add":
-            s = accounts.add_staff(args.username, args.role, _password(args.password), actor=actor,
-                                   must_change_password=args.must_change)
-            print(f"staff account {s.username} ({s.role}) created"
-                  + (" with a temporary password" if s.must_change_password else ""))
+            s = accounts.add_staff(
+                args.username, args.role, _password(args.password), actor=actor, must_change_password=args.must_change
+            )
+            print(
+                f"staff account {s.username} ({s.role}) created"
+                + (" with a temporary password" if s.must_change_password else "")
+            )
         elif cmd == "list":
             for s in accounts.Staff.select().order_by(accounts.Staff.username):
                 state = "active" if s.active else "disabled"
-                locked = f" locked until {s.locked_until:%Y-%m-%d %H:%M} UTC" if s.locked_until and \
-                    s.locked_until > store.utcnow() else ""
+                locked = (
+                    f" locked until {s.locked_until:%Y-%m-%d %H:%M} UTC"
+                    if s.locked_until and s.locked_until > store.utcnow()
+                    else ""
+                )
                 must = " must change password" if s.must_change_password else ""
                 print(f"{s.username}\t{s.role}\t{state}{locked}{must}")
         elif cmd == "passwd":
-            s = accounts.set_password(args.username, _password(args.password), actor=actor,
-                                      must_change=args.must_change)
-            print(f"password of {s.username} changed"
-                  + (" (temporary: must be changed at the next sign-in)" if s.must_change_password else ""))
+            s = accounts.set_password(
+                args.username, _password(args.password), actor=actor, must_change=args.must_change
+            )
+            print(
+                f"password of {s.username} changed"
+                + (" (temporary: must be changed at the next sign-in)" if s.must_change_password else "")
+            )
         elif cmd == "role":
             accounts.set_staff(args.username, role=args.role, actor=actor)
             print(f"{args.username} is now {args.role}")
