@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import importlib.machinery
 import importlib.util
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -180,7 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(usage(cmds))
+        try:
+            print(usage(cmds), flush=True)
+        except BrokenPipeError:  # `privcard --help | head`: the reader left; not an error to report
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     cmd = cmds.get(name)

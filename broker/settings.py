@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from broker.contract import ContractError
+from broker.contract import OFFLINE_POLICIES, ContractError
 
 #: kinds of device a setting can apply to (``broker.contract.DEVICE_KINDS``)
 GATE, COUNTER, KIOSK = "gate", "counter", "kiosk"
@@ -111,6 +111,7 @@ def integer(lo: int, hi: int) -> Callable[[str, Any], int]:
             )
         return value
 
+    check.bounds = (lo, hi)
     return check
 
 
@@ -124,6 +125,7 @@ def number(lo: float, hi: float) -> Callable[[str, Any], float]:
             )
         return value
 
+    check.bounds = (lo, hi)
     return check
 
 
@@ -137,6 +139,7 @@ def choice(*options: str) -> Callable[[str, Any], str]:
             )
         return value
 
+    check.options = options
     return check
 
 
@@ -310,7 +313,7 @@ SETTINGS: dict[str, Setting] = {
             "what to do with a card while the server is unreachable",
             "เมื่อติดต่อเซิร์ฟเวอร์ไม่ได้ ให้ตัดสินบัตรอย่างไร",
             {GATE: "allowlist", COUNTER: "allowlist"},
-            choice("allowlist", "open", "closed"),
+            choice(*OFFLINE_POLICIES),
         ),
         Setting(
             "clock_check",
@@ -432,18 +435,32 @@ def parse(kind: str, settings: Any) -> tuple[dict, list[str]]:
     return out, ignored
 
 
-def describe(kind: str) -> list[dict]:
-    """Rows for the console's device form and ``privcard admin device settings``."""
-    return [
-        {
-            "key": s.key,
-            "default": s.defaults[kind],
-            "help": {"en": s.help_en, "th": s.help_th},
-            "type": s.json_type,
-            "unit": s.unit,
-        }
-        for s in for_kind(kind, "staff")
-    ]
+def describe(kind: str | None = None) -> list[dict]:
+    """The staff settings (of one kind, or of any) as the console's device form shows them.
+
+    Each row: ``key``, ``help`` ({th, en}), ``type`` (JSON Schema type), ``unit``, ``min``/
+    ``max`` for numbers, ``options`` for choices, ``kinds`` it applies to and ``default``
+    (for ``kind``, or per kind).
+    """
+    rows = []
+    for s in SETTINGS.values():
+        if s.source != "staff" or (kind is not None and not s.applies_to(kind)):
+            continue
+        low, high = getattr(s.check, "bounds", (None, None))
+        rows.append(
+            {
+                "key": s.key,
+                "help": {"en": s.help_en, "th": s.help_th},
+                "type": s.json_type,
+                "unit": s.unit,
+                "min": low,
+                "max": high,
+                "options": getattr(s.check, "options", None),
+                "kinds": tuple(s.defaults),
+                "default": s.defaults[kind] if kind is not None else dict(s.defaults),
+            }
+        )
+    return rows
 
 
 def _copy(value: Any) -> Any:

@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from broker import contract
 from server import store
 from server.domain.config import ConfigError, load
 from server.services import NotFound, ServiceError, Services, bootstrap
@@ -32,7 +33,7 @@ def _pairs(items: list[str]) -> dict:
     out = {}
     for item in items:
         if "=" not in item:
-            raise ServiceError(f"expected KEY=VALUE, got {item!r}")
+            raise ServiceError("expected KEY=VALUE, got %(item)r", item=item)
         key, value = item.split("=", 1)
         out[key.strip()] = _value(value.strip())
     return out
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     device = sub.add_parser("device", parents=[COMMON], help="devices").add_subparsers(dest="action", required=True)
     d = device.add_parser("add", parents=[COMMON], help="register a gate, kiosk or counter")
     d.add_argument("id")
-    d.add_argument("--kind", required=True, choices=["gate", "kiosk", "counter"])
+    d.add_argument("--kind", required=True, choices=contract.DEVICE_KINDS)
     d.add_argument("--direction", choices=["in", "out"])
     d.add_argument("--activity")
     d.add_argument("--location")
@@ -247,7 +248,7 @@ def run(args, svc: Services) -> int:
         elif args.action == "show":
             dev = store.Device.get_or_none(store.Device.id == args.id)
             if dev is None:
-                raise NotFound(f"no device {args.id}")
+                raise NotFound("no device %(id)s", id=args.id)
             d = svc.reads.device_dict(dev) | {"config": svc.devices.config(dev).to_dict()}
             _out(args, d, json.dumps(d, ensure_ascii=False, indent=2, default=str))
         else:
@@ -306,7 +307,7 @@ def run(args, svc: Services) -> int:
         try:
             text = Path(args.file).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ServiceError(f"cannot read {args.file}: {exc}") from None
+            raise ServiceError("cannot read %(file)s: %(error)s", file=args.file, error=str(exc)) from None
         rep = svc.attendance.import_csv(
             text, args.activity, args.event, day=args.date, actor=actor, dry_run=args.dry_run
         )

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, current_app, flash, g, redirect, r
 from markupsafe import Markup
 
 from broker import contract
+from broker import settings as device_settings
 from server import store
 from server.domain import rules
 from server.services import GROUPS, NotFound, ServiceError
@@ -259,19 +260,24 @@ def _device_form(f) -> tuple[dict, dict]:
     """Fields and settings from the device form; '' means "use the default"."""
     fields = {k: (f.get(k) or None) for k in ("kind", "direction", "activity", "location")}
     settings: dict = {}
-    for key, conv in (("open_ms", int), ("repeat_s", float), ("heartbeat_s", int)):
+    for row in device_settings.describe():  # the form shows every staff setting broker.settings declares
+        key = row["key"]
+        if key not in f:
+            continue
         raw = (f.get(key) or "").strip()
-        if raw:
+        if not raw:
+            settings[key] = None
+        elif row["type"] == "object":
+            settings[key] = parse_pins(raw)
+        elif row["type"] in ("integer", "number"):
             try:
-                value = conv(raw)
+                value = float(raw)
             except ValueError:
                 raise ServiceError("%(field)s must be a number, got %(value)r", field=key, value=raw) from None
-            settings[key] = int(value) if conv is float and value == int(value) else value
+            # a whole number stays an int, so "3000.5" is refused for an integer setting, not rounded
+            settings[key] = int(value) if value == int(value) else value
         else:
-            settings[key] = None
-    for key in ("offline_policy", "reader"):
-        settings[key] = (f.get(key) or "").strip() or None
-    settings["pins"] = parse_pins(f.get("pins", ""))
+            settings[key] = raw
     return fields, settings
 
 
@@ -288,7 +294,7 @@ def parse_pins(text: str) -> dict | None:
         if not isinstance(pins, dict):
             raise ServiceError("pins must be name=number pairs")
         return pins
-    pins = {}
+    pins: dict = {}
     for part in text.replace(";", ",").split(","):
         if not part.strip():
             continue
@@ -314,7 +320,7 @@ def devices():
         devices=queries.device_rows(),
         activities=prog().activities,
         kinds=contract.DEVICE_KINDS,
-        policies=contract.OFFLINE_POLICIES,
+        setting_rows=device_settings.describe(),
     )
 
 
@@ -374,7 +380,7 @@ def device(device_id: str):
         pins=pins_text(d.settings.get("pins")),
         activities=prog().activities,
         kinds=contract.DEVICE_KINDS,
-        policies=contract.OFFLINE_POLICIES,
+        setting_rows=device_settings.describe(),
     )
 
 

@@ -53,7 +53,7 @@ def server(broker, tmp_path_factory):
     from server.domain.config import load
 
     svc = open_service(db, prog=load(programme))
-    svc.add_device(DEVICE, "kiosk", location="Lobby", settings={"lang": "en"})
+    svc.devices.add(DEVICE, "kiosk", location="Lobby", settings={"lang": "en"})
     close_store()
     srv = ServerProcess(db, broker.url, config=programme, log_dir=work)
     srv.start()
