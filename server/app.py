@@ -282,6 +282,23 @@ class PointsServer:
 
     # ------------------------------------------------------------------ retained config and allow-list
 
+    def _published(self, info, timeout: float = 5.0) -> bool:
+        """Wait until the worker has written a publish (it owns the socket); False if stopping or timed out.
+
+        Waits in short slices so a stop is never held up by a publish nobody will write
+        (the worker has already left), and says so: a config that did not reach the broker
+        is not marked published, so the next round sends it again.
+        """
+        deadline = time.monotonic() + timeout
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            try:
+                info.wait_for_publish(0.2)
+            except (RuntimeError, ValueError):  # not queued: the connection dropped meanwhile
+                return False
+            if info.is_published():
+                return True
+        return False
+
     def _publish_loop(self) -> None:
         last_allowlist = None
         while not self.stopping.is_set():
@@ -294,7 +311,8 @@ class PointsServer:
                         info = self.bus.publish(
                             contract.config_topic(cfg.device_id, self.prefix), cfg.encode(), retain=True
                         )
-                        info.wait_for_publish(5)
+                        if not self._published(info):
+                            break  # stopping, or the broker is gone: the next round publishes it
                         self.service.devices.mark_published(cfg.device_id, revision)
                         log.info("published config of %s (revision %d)", cfg.device_id, revision)
                     # the version is two cheap reads; the list itself is built only when it changed
@@ -302,8 +320,8 @@ class PointsServer:
                     if everything or version != last_allowlist:
                         allow = self.service.devices.allowlist()
                         info = self.bus.publish(contract.allowlist_topic(self.prefix), allow.encode(), retain=True)
-                        info.wait_for_publish(5)
-                        last_allowlist = allow.version
+                        if self._published(info):
+                            last_allowlist = allow.version
                         log.info("published allow-list version %d (%d cards)", allow.version, len(allow.uids))
                 self._checkpoint()
             except Exception:
