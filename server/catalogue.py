@@ -318,6 +318,12 @@ TH = {
     "unknown activity %(activity)r": "ไม่รู้จักกิจกรรม %(activity)r",
     "device %(id)s already exists": "มีอุปกรณ์ %(id)s อยู่แล้ว",
     "no device %(id)s": "ไม่พบอุปกรณ์ %(id)s",
+    # device authority (server.services.devices.authorise, retire)
+    "unknown device %(id)s": "ไม่รู้จักอุปกรณ์ %(id)s",
+    "device %(id)s is retired": "อุปกรณ์ %(id)s เลิกใช้งานแล้ว",
+    "device %(id)s is already retired": "อุปกรณ์ %(id)s เลิกใช้งานไปแล้ว",
+    "device %(id)s is not retired": "อุปกรณ์ %(id)s ยังไม่ได้เลิกใช้งาน",
+    "a %(kind)s may not send %(topic)s": "อุปกรณ์ประเภท %(kind)s ส่ง %(topic)s ไม่ได้",
     "sign-up points are credited by member add": "คะแนนแรกเข้าให้เมื่อสมัครสมาชิกเท่านั้น",
     "cannot award points in the future": "ให้คะแนนสำหรับเวลาในอนาคตไม่ได้",
     "unknown partner shop %(shop)r; known: %(known)s": "ไม่พบร้านค้า %(shop)r ในรายชื่อร้านค้าที่ร่วมรายการ (ที่มี: %(known)s)",
