@@ -189,11 +189,15 @@ def test_gate_cannot_publish_to_another_gates_topics(prod_broker, probes):
         rc = a.publish(f"privcard/dev/gate-b/{kind}", b"forged-" + marker)
         assert rc is not None and rc.value == NOT_AUTHORIZED, f"forged {kind}: PUBACK {rc}"
         rc = a.publish(f"privcard/dev/gate-a/{kind}", b"own-" + marker)
-        assert not _refused(rc), f"own {kind} refused: {rc}"
-    for kind in ("tap", "query", "status", "feedback"):
+        if kind in ("tap", "status"):
+            assert not _refused(rc), f"own {kind} refused: {rc}"
+        else:  # a gate may not query or send feedback, even on its own topics (contract.CAPABILITIES)
+            assert rc is not None and rc.value == NOT_AUTHORIZED, f"gate's own {kind}: PUBACK {rc}"
+    for kind in ("tap", "status"):
         assert server.wait_for(f"privcard/dev/gate-a/{kind}", b"own-" + marker)
     time.sleep(0.3)
     assert not [m for m in server.got() if m[0].startswith("privcard/dev/gate-b/")]
+    assert not server.got("privcard/dev/gate-a/query") and not server.got("privcard/dev/gate-a/feedback")
 
 
 def test_gate_cannot_read_another_gates_results(prod_broker, probes):
@@ -383,6 +387,8 @@ def test_server_account_end_to_end_with_cli_made_credentials(prod_broker, tmp_pa
                 *args,
                 "--password-file",
                 str(prod_broker.passwd),
+                "--acl-file",
+                str(prod_broker.acl),
                 "--broker-url",
                 f"mqtts://localhost:{prod_broker.tls_port}?ca={prod_broker.pki.ca_cert}",
             ],
