@@ -51,9 +51,10 @@ class Probe:
         tls: bool = False,
         port: int | None = None,
         ca: str | None = None,
+        client_id: str | None = None,
     ):
         self.c = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
+            CallbackAPIVersion.VERSION2, client_id=client_id or f"probe-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
         )
         if username is not None:
             self.c.username_pw_set(username, password if password is not None else broker.passwords[username])
@@ -63,6 +64,7 @@ class Probe:
         self.port = port or (broker.tls_port if tls else broker.port)
         self.connack: mqtt.ReasonCode | None = None
         self.connected = threading.Event()
+        self.disconnected = threading.Event()
         self.answered = threading.Event()
         self.subacks: dict[int, list] = {}
         self.pubacks: dict[int, object] = {}
@@ -72,6 +74,7 @@ class Probe:
         self.c.on_subscribe = self._on_subscribe
         self.c.on_publish = self._on_publish
         self.c.on_message = self._on_message
+        self.c.on_disconnect = lambda *a: self.disconnected.set()
 
     def _on_connect(self, client, userdata, flags, rc, props):
         self.connack = rc
