@@ -14,13 +14,14 @@ its kind may send), and owns the other commands that touch the broker's files:
 
     privcard admin device retire gate-1       # refused by the server; password and ACL entry removed
     privcard admin device reactivate gate-1   # back in service (issue new credentials)
-    privcard admin device acl                 # rewrite every device's ACL block from the database
+    privcard admin device acl                 # the ACL's device section and retired passwords, from the database
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from broker.mosquitto.access import DEFAULT_ACL_FILE, AccessError, write_devices
 from broker.mosquitto.credentials import (
@@ -82,7 +83,13 @@ def register(device_sub, parents: list[argparse.ArgumentParser]) -> None:
     _acl_option(a)
     a.set_defaults(handler=run_reactivate)
     acl = device_sub.add_parser(
-        "acl", parents=parents, help="rewrite the ACL's device section (what each device may publish) from the database"
+        "acl",
+        parents=parents,
+        help="bring the broker's files in line with the database: the ACL's device section "
+        "(what each device may publish) and no password for retired devices",
+    )
+    acl.add_argument(
+        "--password-file", default=DEFAULT_PASSWORD_FILE, help="Mosquitto password_file (default %(default)s)"
     )
     _acl_option(acl)
     acl.set_defaults(handler=run_acl)
@@ -112,25 +119,46 @@ def write_acl(acl_file: str) -> int:
     return len(devices)
 
 
-def revoke(device_id: str, password_file: str, acl_file: str) -> dict:
-    """Take a (retired) device's account off the broker: its password entry and ACL block."""
+def sync(password_file: str, acl_file: str) -> dict:
+    """Bring the broker's files in line with the database.
+
+    The ACL's device section lists every active device (what its kind may publish), and
+    retired devices' password entries are removed. Mosquitto applies it on reload.
+    """
+    retired = [d.id for d in store.Device.select(store.Device.id).where(store.Device.retired_at.is_null(False))]
     try:
-        removed = remove_entry(password_file, device_id)
+        removed = [device_id for device_id in retired if remove_entry(password_file, device_id)]
     except CredentialsError as exc:
         raise ServiceError(str(exc)) from None
-    write_acl(acl_file)
-    return {"password_removed": removed, "password_file": password_file, "acl_file": acl_file, "reload": RELOAD}
+    n = write_acl(acl_file)
+    return {"password_file": password_file, "acl_file": acl_file, "devices": n, "removed": removed, "reload": RELOAD}
+
+
+def sync_if_configured() -> dict | None:
+    """:func:`sync` with the default files, when ``PRIVCARD_MQTT_PASSWORD_FILE`` is set (the console, the API).
+
+    The web process usually runs as another user than the broker's files' owner: it only
+    touches them when the deployment says where they are.
+    """
+    if not os.environ.get("PRIVCARD_MQTT_PASSWORD_FILE"):
+        return None
+    try:
+        return sync(
+            os.environ["PRIVCARD_MQTT_PASSWORD_FILE"], os.environ.get("PRIVCARD_MQTT_ACL_FILE", DEFAULT_ACL_FILE)
+        )
+    except ServiceError as exc:  # the database change stands; say what is left to do
+        return {"error": str(exc), "todo": "privcard admin device acl"}
 
 
 def run_retire(args, svc) -> int:
     """Handle ``privcard admin device retire``."""
     dev = svc.devices.retire(args.id, actor=args.actor)
-    info = {"id": dev.id, "retired": True} | revoke(dev.id, args.password_file, args.acl_file)
+    info = {"id": dev.id, "retired": True} | sync(args.password_file, args.acl_file)
     _print(
         args,
         info,
         f"retired {dev.id}: the server refuses it now; password entry "
-        f"{'removed from' if info['password_removed'] else 'was not in'} {args.password_file}; "
+        f"{'removed from' if dev.id in info['removed'] else 'was not in'} {args.password_file}; "
         f"ACL {args.acl_file} rewritten\nreload Mosquitto so it takes effect: {RELOAD}",
     )
     return 0
@@ -150,8 +178,13 @@ def run_reactivate(args, svc) -> int:
 
 def run_acl(args, svc) -> int:
     """Handle ``privcard admin device acl``."""
-    n = write_acl(args.acl_file)
-    _print(args, {"acl_file": args.acl_file, "devices": n}, f"{args.acl_file}: {n} device(s)\nreload: {RELOAD}")
+    info = sync(args.password_file, args.acl_file)
+    _print(
+        args,
+        info,
+        f"{args.acl_file}: {info['devices']} active device(s); retired devices' passwords removed: "
+        f"{', '.join(info['removed']) or 'none'}\nreload Mosquitto so it takes effect: {RELOAD}",
+    )
     return 0
 
 

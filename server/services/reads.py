@@ -139,4 +139,5 @@ class Reads:
             "state": d.state,
             "last_seen": contract.format_time(d.last_seen) if d.last_seen else None,
             "status": d.status,
+            "retired_at": contract.format_time(d.retired_at) if d.retired_at else None,
         }
