@@ -205,3 +205,34 @@ def test_a_retired_device_is_refused_by_the_server_then_by_the_broker(world, pro
     if kiosk.connected.is_set() and not kiosk.disconnected.is_set():
         rc = kiosk.publish("privcard/dev/kiosk-old/query", Query("q-after", UID).encode())
         assert rc is None or rc.value == NOT_AUTHORIZED, rc
+
+
+def test_what_a_device_is_told_carries_no_personal_data(world, probes):
+    """The retained allow-list carries card UIDs only (no names, balances or PIN hashes);
+    the retained config carries the device's own settings and the library's hours."""
+    from broker.contract import Allowlist
+
+    gate = probes("gate-a", tls=True)
+    gate.subscribe("privcard/allowlist")
+    gate.subscribe("privcard/dev/gate-a/config")
+    assert gate.wait_for("privcard/allowlist", timeout=10) and gate.wait_for("privcard/dev/gate-a/config", timeout=10)
+    (_, raw, _), *_ = gate.got("privcard/allowlist")
+    import json
+
+    data = json.loads(raw)
+    assert set(data) == {"v", "version", "generated_at", "count", "encoding", "uids"}, data.keys()
+    assert Allowlist.parse(raw).uids == {UID}
+    (_, cfg, _), *_ = gate.got("privcard/dev/gate-a/config")
+    assert set(json.loads(cfg)) == {
+        "v",
+        "device_id",
+        "kind",
+        "direction",
+        "activity",
+        "location",
+        "settings",
+        "revision",
+    }
+    for payload in (raw, cfg):
+        text = payload.decode()
+        assert NAME not in text and "Somsri" not in text and "pin_hash" not in text and "balance" not in text
