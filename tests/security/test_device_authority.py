@@ -236,3 +236,54 @@ def test_what_a_device_is_told_carries_no_personal_data(world, probes):
     for payload in (raw, cfg):
         text = payload.decode()
         assert NAME not in text and "Somsri" not in text and "pin_hash" not in text and "balance" not in text
+
+
+def test_shared_subscription_replicas_keep_their_own_client_ids(tmp_path):
+    """With the binding on the device listener, replicas on the loopback listener
+    (`--shared`, one --client-id each) stay connected and share a TLS gate's taps."""
+    from broker.contract import Tap, TapResult
+
+    db_url = f"sqlite:///{tmp_path / 'privcard.db'}"
+    svc = open_service(db_url)
+    svc.devices.add("gate-r", "gate", direction="in")
+    svc.members.add(NAME, UID)
+    close_store()
+    broker = ProductionMosquitto()
+    broker.add_user("gate-r", kind="gate", reload=False)
+    broker.start()
+    replicas = [
+        ServerProcess(
+            db_url,
+            broker.server_url + "?v=5",
+            client_id=f"privcard-server-{i}",
+            extra_args=("--shared", "privcard"),
+            log_dir=tmp_path,
+            name=f"replica{i}",
+        )
+        for i in range(2)
+    ]
+    try:
+        for r in replicas:
+            r.start(timeout=30)
+        gate = Probe(broker, "gate-r", tls=True).connect()
+        try:
+            gate.subscribe("privcard/dev/gate-r/result")
+            for n in range(6):
+                gate.publish("privcard/dev/gate-r/tap", Tap(f"gate-r:{n}", UID, now_utc(), True).encode())
+            deadline = time.monotonic() + 15
+            while len(gate.got("privcard/dev/gate-r/result")) < 6 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            results = [TapResult.parse(p) for _, p, _ in gate.got("privcard/dev/gate-r/result")]
+            assert {r.tap_id for r in results} == {f"gate-r:{n}" for n in range(6)}, [r.log_tail() for r in replicas]
+            assert sum(r.outcome == "credited" for r in results) == 1
+        finally:
+            gate.close()
+        log = broker.log()
+        for i, r in enumerate(replicas):
+            assert r.log().count("connected to") == 1, r.log_tail()
+            assert f"as privcard-server-{i} (" in log
+        assert "already connected" not in log
+    finally:
+        for r in replicas:
+            r.stop()
+        broker.close()
