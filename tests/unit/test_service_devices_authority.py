@@ -119,3 +119,22 @@ def test_refusal_audit_lines_are_rate_limited_per_device_and_in_all(svc, monkeyp
     for i in range(40):
         query(svc, f"ghost-{i}")
     assert len([a for a in refusals() if a.target.startswith("ghost-")]) == 5
+
+
+def test_a_database_made_before_retirement_gains_the_column(tmp_path):
+    """The ``devices`` migration adds ``device.retired_at`` to an older database (and is a no-op on a new one)."""
+    from server import store
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    open_service(url).devices.add("gate-old", "gate")
+    store.db.execute_sql("ALTER TABLE device DROP COLUMN retired_at")
+    store.db.execute_sql("DELETE FROM meta WHERE key = 'schema:devices'")
+    close_store()
+    svc = open_service(url)  # connect() upgrades the schema
+    try:
+        assert "retired_at" in {c.name for c in store.db.get_columns("device")}
+        assert store.counter("schema:devices") == 1
+        svc.devices.retire("gate-old")
+        assert Device.get_by_id("gate-old").retired_at is not None
+    finally:
+        close_store()
