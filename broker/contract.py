@@ -44,7 +44,25 @@ OUTCOMES = (
 )
 ANSWER_OUTCOMES = ("member", "unknown_card", "card_blocked", "expired", "invalid")
 TIERS = ("silver", "gold")
-DEVICE_KINDS = ("gate", "kiosk", "counter")
+#: What each kind of device may send: the topic kinds under ``{prefix}/dev/{id}/`` it may
+#: publish and the server will act on (:meth:`server.services.devices.Devices.authorise`).
+#: The broker ACL lets every device write its own topics; this table is what makes a gate's
+#: query or feedback a refusal. It lives in the contract, beside the topics it names,
+#: because every side reads it (the server enforces it; devices and docs describe it).
+#: A new kind of device is one line here (and a column of defaults in broker/settings.py).
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "gate": frozenset({"tap", "status"}),
+    "kiosk": frozenset({"tap", "query", "feedback", "status"}),
+    "counter": frozenset({"tap", "status"}),
+}
+DEVICE_KINDS = tuple(CAPABILITIES)
+
+
+def may(kind: str, action: str) -> bool:
+    """Whether a device of ``kind`` may send ``action`` (a topic kind, e.g. ``query``)."""
+    return action in CAPABILITIES.get(kind, ())
+
+
 DIRECTIONS = ("in", "out")
 OFFLINE_POLICIES = ("allowlist", "open", "closed")
 

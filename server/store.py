@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import peewee as pw
-from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
+from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,8 @@ class Device(BaseModel):
     status = JSONField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
+    #: when staff retired it (lost, stolen, replaced); the server refuses everything it sends
+    retired_at = UTCDateTimeField(null=True)
 
 
 class LedgerEntry(BaseModel):
@@ -308,6 +310,17 @@ EXTRA_MIGRATIONS: dict[str, list] = {}
 def register_migration(namespace: str, steps: list) -> None:
     """Add a package's own ordered migrations (tracked as ``schema:<namespace>``)."""
     EXTRA_MIGRATIONS[namespace] = steps
+
+
+def _device_retired_at(migrator) -> None:
+    """Devices can be retired (``retired_at``); databases made before have no column."""
+    if "retired_at" not in {c.name for c in db.get_columns("device")}:
+        migrate(migrator.add_column("device", "retired_at", UTCDateTimeField(null=True)))
+
+
+# the device-authority steps are their own namespace, so they never collide with other
+# branches appending to MIGRATIONS
+register_migration("devices", [_device_retired_at])
 
 
 def _migrator():

@@ -106,6 +106,24 @@ def set_entry(path: str | Path, username: str, password: str) -> bool:
     entries = read_entries(path)
     replaced = username in entries
     entries[username] = hash_password(password)
+    _write_entries(path, entries)
+    return replaced
+
+
+def remove_entry(path: str | Path, username: str) -> bool:
+    """Remove ``username``'s entry atomically (a retired device); True if there was one."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    entries = read_entries(path)
+    if entries.pop(username, None) is None:
+        return False
+    _write_entries(path, entries)
+    return True
+
+
+def _write_entries(path: Path, entries: dict[str, str]) -> None:
+    """Replace the file's lines, keeping its mode and owner (a new file: 0640, group mosquitto)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         st = path.stat()
@@ -135,7 +153,6 @@ def set_entry(path: str | Path, username: str, password: str) -> bool:
         except OSError:
             pass
         raise CredentialsError(f"cannot write password file {path}: {exc}") from None
-    return replaced
 
 
 def new_password() -> str:
@@ -194,6 +211,7 @@ __all__ = [
     "make_credentials",
     "new_password",
     "read_entries",
+    "remove_entry",
     "set_entry",
     "verify_password",
 ]

@@ -83,5 +83,5 @@ def bootstrap(prog: Programme, clock=utcnow) -> Services:
         taps=Taps(ledger, devices),
         points=Points(ledger),
         attendance=Attendance(ledger),
-        reads=Reads(ledger),
+        reads=Reads(ledger, devices),
     )

@@ -30,8 +30,25 @@ from server.store import Card, Device, Member
 
 log = logging.getLogger(__name__)
 
-#: how long a device row read by the tap hot path stays fresh
+#: how long a device row read by the tap hot path stays fresh (a retirement made by the
+#: CLI or the console reaches the worker within this)
 CACHE_S = 2.0
+#: refusals are audited at most once per device per window (the next line counts the
+#: refusals in between), and at most REFUSAL_AUDIT_MAX lines per window in all, so a
+#: flood from one device or many made-up ids cannot fill the audit table
+REFUSAL_AUDIT_WINDOW_S = 60.0
+REFUSAL_AUDIT_MAX = 100
+
+
+class Refused(ServiceError):
+    """A device asked for something its kind may not do, or is unknown or retired.
+
+    ``reason`` is the English text the device gets in its ``invalid`` result or answer.
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template, **values)
+        self.reason = template % values if values else template
 
 
 class Devices:
@@ -42,6 +59,9 @@ class Devices:
         self.prog = ledger.prog
         self.clock = ledger.clock
         self._cache: dict[str, tuple[float, Device | None]] = {}
+        #: device id -> (window start, refusals since its last audit line)
+        self._refusals: dict[str, list] = {}
+        self._refusal_window = (0.0, 0)  # (start, audit lines written in it)
 
     def cached(self, device_id: str) -> Device | None:
         """A device row, cached for 2 s (keeps the tap hot path free of lookups)."""
@@ -52,6 +72,84 @@ class Devices:
         dev = Device.get_or_none(Device.id == device_id)
         self._cache[device_id] = (now, dev)
         return dev
+
+    # ------------------------------------------------------------------ authority
+
+    def authorise(self, device_id: str, action: str) -> Device:
+        """The device, if it is registered, not retired, and its kind may send ``action``.
+
+        ``action`` is the topic kind the message came on (``tap``, ``query``, ``feedback``,
+        ``status``); what each kind may send is :data:`broker.contract.CAPABILITIES`.
+        Otherwise raises :class:`Refused` after a log line and (rate-limited) an audit line.
+        """
+        device = self.cached(device_id)
+        if device is None:
+            raise self._refuse(device_id, action, "unknown device %(id)s", id=device_id)
+        if device.retired_at is not None:
+            raise self._refuse(device_id, action, "device %(id)s is retired", id=device_id)
+        if not contract.may(device.kind, action):
+            raise self._refuse(device_id, action, "a %(kind)s may not send %(topic)s", kind=device.kind, topic=action)
+        return device
+
+    def _refuse(self, device_id: str, action: str, template: str, /, **values) -> Refused:
+        refused = Refused(template, **values)
+        log.warning("refused %s from %s: %s", action, device_id, refused.reason)
+        now = time.monotonic()
+        seen = self._refusals.get(device_id)
+        if seen is not None and now - seen[0] < REFUSAL_AUDIT_WINDOW_S:
+            seen[1] += 1
+            return refused
+        start, lines = self._refusal_window
+        if now - start >= REFUSAL_AUDIT_WINDOW_S:
+            start, lines = now, 0
+            # forget devices whose window has passed (keeps the dict small under a flood of ids)
+            self._refusals = {k: v for k, v in self._refusals.items() if now - v[0] < REFUSAL_AUDIT_WINDOW_S}
+        if lines >= REFUSAL_AUDIT_MAX:
+            self._refusal_window = (start, lines)
+            return refused
+        self._refusal_window = (start, lines + 1)
+        earlier = seen[1] if seen else 0
+        self._refusals[device_id] = [now, 0]
+        detail = {"topic": action, "reason": refused.reason}
+        if earlier:
+            detail["refused_since_last"] = earlier
+        # inside the caller's transaction when there is one (the tap batch), else its own
+        if store.db.in_transaction():
+            self.ledger.audit("device", "device.refused", device_id, **detail)
+        else:
+            with unit_of_work():
+                self.ledger.audit("device", "device.refused", device_id, **detail)
+        return refused
+
+    def retire(self, device_id: str, actor: str = "system") -> Device:
+        """Retire a device (lost, stolen, replaced): the server refuses everything it sends.
+
+        Its broker account is removed by the caller that owns the password file
+        (``privcard admin device retire``); the row and its history stay.
+        """
+        with unit_of_work():
+            d = Device.get_or_none(Device.id == device_id)
+            if d is None:
+                raise NotFound("no device %(id)s", id=device_id)
+            if d.retired_at is not None:
+                raise ServiceError("device %(id)s is already retired", id=device_id)
+            Device.update(retired_at=self.clock(), updated_at=self.clock()).where(Device.id == device_id).execute()
+            self.ledger.audit(actor, "device.retire", device_id)
+        self._cache.pop(device_id, None)
+        return Device.get_by_id(device_id)
+
+    def reactivate(self, device_id: str, actor: str = "system") -> Device:
+        """Bring a retired device back (it needs new broker credentials)."""
+        with unit_of_work():
+            d = Device.get_or_none(Device.id == device_id)
+            if d is None:
+                raise NotFound("no device %(id)s", id=device_id)
+            if d.retired_at is None:
+                raise ServiceError("device %(id)s is not retired", id=device_id)
+            Device.update(retired_at=None, updated_at=self.clock()).where(Device.id == device_id).execute()
+            self.ledger.audit(actor, "device.reactivate", device_id)
+        self._cache.pop(device_id, None)
+        return Device.get_by_id(device_id)
 
     def _check(self, kind, direction, activity, settings) -> dict:
         """Refuse a bad kind, direction or activity; the settings checked by ``broker.settings``."""
@@ -219,7 +317,11 @@ class Devices:
     # ------------------------------------------------------------------ what devices report
 
     def record_status(self, device_id: str, status: Status) -> bool:
-        """Remember a device's latest retained status; False for unknown devices."""
+        """Remember a device's latest retained status; False for unknown or retired devices."""
+        try:
+            self.authorise(device_id, "status")
+        except Refused:
+            return False
         with unit_of_work():
             n = (
                 Device.update(state=status.state, last_seen=self.clock(), status=status.to_dict())
@@ -229,7 +331,15 @@ class Devices:
         return n == 1
 
     def record_feedback(self, device_id: str, fb: Feedback) -> bool:
-        """Store a kiosk rating once per feedback_id; True if new."""
+        """Store a kiosk rating once per feedback_id; True if new, False if a repeat or refused.
+
+        Only kiosks may send feedback (:meth:`authorise`): anything else is refused, logged
+        and audited, and stores nothing.
+        """
+        try:
+            self.authorise(device_id, "feedback")
+        except Refused:
+            return False
         try:
             with unit_of_work():
                 member = None

@@ -16,6 +16,7 @@ from broker import contract
 from broker.contract import Answer, Query
 from server.domain import rules
 from server.services import members
+from server.services.devices import Devices, Refused
 from server.services.ledger import Ledger
 from server.services.retry import read_unit
 from server.store import Card, Device, LedgerEntry, Member
@@ -24,13 +25,24 @@ from server.store import Card, Device, LedgerEntry, Member
 class Reads:
     """What the entry points show."""
 
-    def __init__(self, ledger: Ledger):
+    def __init__(self, ledger: Ledger, devices: Devices):
         self.ledger = ledger
+        self.devices = devices
         self.prog = ledger.prog
         self.clock = ledger.clock
 
     def answer_query(self, device_id: str, query: Query) -> Answer:
-        """Balance, tier, privileges and the last 20 entries for a card (one snapshot)."""
+        """Balance, tier, privileges and the last 20 entries for a card (one snapshot).
+
+        Only a registered, active device whose kind may query (a kiosk) is answered;
+        anything else gets ``invalid`` with the reason and nothing about the card.
+        """
+        try:
+            self.devices.authorise(device_id, "query")
+        except Refused as refused:
+            return Answer(
+                query.query_id, "invalid", message={"th": rules.message("invalid")["th"], "en": refused.reason}
+            )
         with read_unit():
             return self._answer(query)
 
@@ -127,4 +139,5 @@ class Reads:
             "state": d.state,
             "last_seen": contract.format_time(d.last_seen) if d.last_seen else None,
             "status": d.status,
+            "retired_at": contract.format_time(d.retired_at) if d.retired_at else None,
         }

@@ -24,7 +24,7 @@ from broker import contract
 from broker.contract import Tap, TapResult
 from server import store
 from server.domain import rules
-from server.services.devices import Devices
+from server.services.devices import Devices, Refused
 from server.services.ledger import Ledger
 from server.services.retry import is_infrastructure, unit_of_work
 
@@ -89,12 +89,10 @@ class Taps:
         the accrual table with ``INSERT ... ON CONFLICT DO NOTHING``, so a concurrent
         replica's claim makes this one a no-op instead of an aborted transaction.
         """
-        device = self.devices.cached(device_id)
-        if device is None:
-            log.warning("tap %s from unknown device %s refused", tap.tap_id, device_id)
-            return contract.invalid_result(tap.tap_id, f"unknown device {device_id}")
-        if device.kind == "kiosk":
-            return contract.invalid_result(tap.tap_id, "kiosks send queries, not taps")
+        try:
+            device = self.devices.authorise(device_id, "tap")
+        except Refused as refused:
+            return contract.invalid_result(tap.tap_id, refused.reason)
         sql = self._sql
         db = store.db
         claimed = db.execute_sql(sql["claim"], (device_id, tap.tap_id, tap.uid, _ts(tap.at), _ts(received)))

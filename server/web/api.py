@@ -14,6 +14,7 @@ from datetime import date
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from broker import settings as device_settings
+from server import broker_accounts
 from server.services import NotFound, ServiceError
 from server.store import Device, LedgerEntry, Member
 from server.web import csrf, queries, reports
@@ -316,6 +317,24 @@ def device_get(device_id):
 def device_set(device_id):
     d = svc().devices.set(device_id, actor=actor(), **body())
     return jsonify(svc().reads.device_dict(d))
+
+
+@route(
+    "/devices/<device_id>/retire",
+    "POST",
+    "Retire a device: the server refuses everything it sends; its broker account is removed "
+    "when PRIVCARD_MQTT_PASSWORD_FILE is set (else run privcard admin device acl on the broker host)",
+    admin=True,
+)
+def device_retire(device_id):
+    d = svc().devices.retire(device_id, actor=actor())
+    return jsonify(device=svc().reads.device_dict(d), broker=broker_accounts.sync_if_configured())
+
+
+@route("/devices/<device_id>/reactivate", "POST", "Bring a retired device back (issue new credentials)", admin=True)
+def device_reactivate(device_id):
+    d = svc().devices.reactivate(device_id, actor=actor())
+    return jsonify(device=svc().reads.device_dict(d), broker=broker_accounts.sync_if_configured())
 
 
 # --------------------------------------------------------------------------- events and reports

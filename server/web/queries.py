@@ -150,6 +150,7 @@ def device_rows() -> list[dict]:
                 "revision": d.revision,
                 "published": d.published_revision >= d.revision,
                 "settings": d.settings or {},
+                "retired_at": d.retired_at,
             }
         )
     return out

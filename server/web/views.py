@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from broker import contract
 from broker import settings as device_settings
-from server import store
+from server import broker_accounts, store
 from server.domain import rules
 from server.services import GROUPS, NotFound, ServiceError
 from server.store import Audit, Card, Device, LedgerEntry, Member
@@ -382,6 +382,48 @@ def device(device_id: str):
         kinds=contract.DEVICE_KINDS,
         setting_rows=device_settings.describe(),
     )
+
+
+@bp.route("/devices/<device_id>/retire", methods=["POST"])
+@admin_required
+def device_retire(device_id: str):
+    """Retire a device (lost, stolen, replaced): the server refuses everything it sends."""
+    try:
+        svc().devices.retire(device_id, actor=actor())
+    except ServiceError as exc:
+        _fail(exc)
+        return redirect(url_for("views.device", device_id=device_id))
+    flash(_("Device %(id)s retired: the server refuses everything it sends.", id=device_id), "ok")
+    _flash_broker(broker_accounts.sync_if_configured(), device_id)
+    return redirect(url_for("views.device", device_id=device_id))
+
+
+@bp.route("/devices/<device_id>/reactivate", methods=["POST"])
+@admin_required
+def device_reactivate(device_id: str):
+    """Bring a retired device back."""
+    try:
+        svc().devices.reactivate(device_id, actor=actor())
+    except ServiceError as exc:
+        _fail(exc)
+        return redirect(url_for("views.device", device_id=device_id))
+    flash(_("Device %(id)s is active again; issue it new broker credentials.", id=device_id), "ok")
+    _flash_broker(broker_accounts.sync_if_configured(), device_id)
+    return redirect(url_for("views.device", device_id=device_id))
+
+
+def _flash_broker(done: dict | None, device_id: str) -> None:
+    """Say whether the broker's files were updated, or what is left to do on the broker host."""
+    if done and "error" not in done:
+        flash(_("Broker account files updated; reload Mosquitto to apply them."), "ok")
+    else:
+        flash(
+            _(
+                "On the broker host, run `privcard admin device acl` and reload Mosquitto to update %(id)s's account.",
+                id=device_id,
+            ),
+            "error" if done else "ok",
+        )
 
 
 # --------------------------------------------------------------------------- events

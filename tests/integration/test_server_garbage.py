@@ -49,7 +49,7 @@ GARBAGE = [
     ("extra field", "gate-in", payload(tap_id="g-extra", device="gate-9"), "g-extra", "unexpected field(s): device"),
     ("bad tap_id", "gate-in", payload(tap_id="has spaces/and slashes"), None, "tap_id must be 1-64 characters"),
     ("1 MiB", "gate-in", b'{"v":1,"tap_id":"g-huge","pad":"' + b"A" * (1 << 20) + b'"}', None, "the limit is 4096"),
-    ("unknown device", "ghost-gate", payload(tap_id="g-ghost"), "g-ghost", "from unknown device ghost-gate refused"),
+    ("unknown device", "ghost-gate", payload(tap_id="g-ghost"), "g-ghost", "unknown device ghost-gate"),
 ]
 
 

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from broker.mosquitto import ACL_PATH, render_conf
+from broker.mosquitto.access import write_devices
 from broker.mosquitto.certs import make_pki
 from broker.mosquitto.credentials import SERVER_USERNAME, new_password, set_entry
 from tests.brokers import MosquittoBroker, free_port, wait_port
@@ -39,6 +40,7 @@ class ProductionMosquitto(MosquittoBroker):
         shutil.copy(ACL_PATH, self.acl)
         (d / "data").mkdir()
         self.passwords: dict[str, str] = {}
+        self.kinds: dict[str, str] = {}
         extra = f"autosave_interval {autosave_interval}\n" if autosave_interval is not None else ""
         self.conf.write_text(
             render_conf(
@@ -74,11 +76,20 @@ class ProductionMosquitto(MosquittoBroker):
             for f in files:
                 os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid)
 
-    def add_user(self, username: str, password: str | None = None, *, reload: bool = True) -> str:
-        """Write a password entry (the production code path); SIGHUP a running broker."""
+    def add_user(
+        self, username: str, password: str | None = None, *, kind: str | None = None, reload: bool = True
+    ) -> str:
+        """Write a password entry and the device's ACL block (the production code paths); SIGHUP a running broker.
+
+        ``kind`` is the device's kind (default: ``kiosk`` for names starting with ``kiosk``,
+        else ``gate``); the server's account has no device block.
+        """
         password = password or new_password()
         set_entry(self.passwd, username, password)
         self.passwords[username] = password
+        if username != SERVER_USERNAME:
+            self.kinds[username] = kind or ("kiosk" if username.startswith("kiosk") else "gate")
+            write_devices(self.acl, self.kinds)
         self._own()
         if reload and self.running:
             self.reload()

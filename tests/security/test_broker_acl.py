@@ -51,9 +51,10 @@ class Probe:
         tls: bool = False,
         port: int | None = None,
         ca: str | None = None,
+        client_id: str | None = None,
     ):
         self.c = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
+            CallbackAPIVersion.VERSION2, client_id=client_id or f"probe-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
         )
         if username is not None:
             self.c.username_pw_set(username, password if password is not None else broker.passwords[username])
@@ -63,6 +64,7 @@ class Probe:
         self.port = port or (broker.tls_port if tls else broker.port)
         self.connack: mqtt.ReasonCode | None = None
         self.connected = threading.Event()
+        self.disconnected = threading.Event()
         self.answered = threading.Event()
         self.subacks: dict[int, list] = {}
         self.pubacks: dict[int, object] = {}
@@ -72,6 +74,7 @@ class Probe:
         self.c.on_subscribe = self._on_subscribe
         self.c.on_publish = self._on_publish
         self.c.on_message = self._on_message
+        self.c.on_disconnect = lambda *a: self.disconnected.set()
 
     def _on_connect(self, client, userdata, flags, rc, props):
         self.connack = rc
@@ -189,11 +192,15 @@ def test_gate_cannot_publish_to_another_gates_topics(prod_broker, probes):
         rc = a.publish(f"privcard/dev/gate-b/{kind}", b"forged-" + marker)
         assert rc is not None and rc.value == NOT_AUTHORIZED, f"forged {kind}: PUBACK {rc}"
         rc = a.publish(f"privcard/dev/gate-a/{kind}", b"own-" + marker)
-        assert not _refused(rc), f"own {kind} refused: {rc}"
-    for kind in ("tap", "query", "status", "feedback"):
+        if kind in ("tap", "status"):
+            assert not _refused(rc), f"own {kind} refused: {rc}"
+        else:  # a gate may not query or send feedback, even on its own topics (contract.CAPABILITIES)
+            assert rc is not None and rc.value == NOT_AUTHORIZED, f"gate's own {kind}: PUBACK {rc}"
+    for kind in ("tap", "status"):
         assert server.wait_for(f"privcard/dev/gate-a/{kind}", b"own-" + marker)
     time.sleep(0.3)
     assert not [m for m in server.got() if m[0].startswith("privcard/dev/gate-b/")]
+    assert not server.got("privcard/dev/gate-a/query") and not server.got("privcard/dev/gate-a/feedback")
 
 
 def test_gate_cannot_read_another_gates_results(prod_broker, probes):
@@ -383,6 +390,8 @@ def test_server_account_end_to_end_with_cli_made_credentials(prod_broker, tmp_pa
                 *args,
                 "--password-file",
                 str(prod_broker.passwd),
+                "--acl-file",
+                str(prod_broker.acl),
                 "--broker-url",
                 f"mqtts://localhost:{prod_broker.tls_port}?ca={prod_broker.pki.ca_cert}",
             ],

@@ -182,10 +182,35 @@ def test_production_config_has_the_required_settings():
 def test_acl_confines_devices_by_username():
     acl = [line.split() for line in production_acl().splitlines() if line.strip() and not line.startswith("#")]
     patterns = {(w[1], w[2]) for w in acl if w[0] == "pattern"}
-    assert patterns == {("write", f"privcard/dev/%u/{k}") for k in ("tap", "query", "status", "feedback")} | {
-        ("read", f"privcard/dev/%u/{k}") for k in ("result", "answer", "config")
-    } | {("read", "privcard/allowlist")}
+    # every account reads its own result/config and the allow-list; writes come per device (below)
+    assert patterns == {("read", f"privcard/dev/%u/{k}") for k in ("result", "config")} | {
+        ("read", "privcard/allowlist")
+    }
     # no topic line before the first user line (those would apply to anonymous clients)
     first_user = next(i for i, w in enumerate(acl) if w[0] == "user")
     assert not [w for w in acl[:first_user] if w[0] == "topic"]
     assert ["user", credentials.SERVER_USERNAME] in acl
+
+
+def test_acl_device_section_follows_the_capability_table(tmp_path):
+    """What a device may write is its kind's row of broker.contract.CAPABILITIES, nothing more."""
+    from broker import contract
+    from broker.mosquitto import access
+
+    acl = tmp_path / "acl"
+    access.write_devices(acl, {"gate-1": "gate", "kiosk-1": "kiosk", "counter-1": "counter"})
+    text = acl.read_text()
+    assert text.startswith(production_acl().rstrip("\n"))  # the shipped part is kept as it is
+    assert access.read_devices(acl) == {
+        "gate-1": "status tap",
+        "kiosk-1": "feedback query status tap",
+        "counter-1": "status tap",
+    }
+    assert "topic read privcard/dev/kiosk-1/answer" in text and "privcard/dev/gate-1/answer" not in text
+    # rewriting replaces the section (a retired device disappears), once
+    access.write_devices(acl, {"kiosk-1": "kiosk"})
+    assert list(access.read_devices(acl)) == ["kiosk-1"] and acl.read_text().count(access.BEGIN) == 1
+    for kind in contract.DEVICE_KINDS:
+        assert access.device_rules("x", kind)[1:], kind
+    with pytest.raises(access.AccessError, match="unknown device kind"):
+        access.device_rules("x", "toaster")

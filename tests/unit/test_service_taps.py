@@ -170,11 +170,13 @@ def test_expired_membership_is_refused(svc):
     assert tap(svc, "gate-in").outcome == "credited"  # valid through its last day
 
 
-def test_unknown_device_and_kiosk_taps_are_invalid(svc):
+def test_unknown_device_taps_are_invalid_and_kiosk_taps_earn_nothing_by_default(svc):
     svc.members.add("Somchai", UID)
-    assert tap(svc, "nowhere").outcome == "invalid"
+    r = tap(svc, "nowhere")
+    assert r.outcome == "invalid" and "unknown device nowhere" in r.message["en"]
+    # kiosks may tap (broker.contract.CAPABILITIES); with no activity configured they earn nothing
     r = tap(svc, "kiosk-1")
-    assert r.outcome == "invalid" and "kiosks send queries" in r.message["en"]
+    assert (r.outcome, r.points) == ("no_activity", 0)
     assert svc.ledger.balance(1) == 250
 
 
