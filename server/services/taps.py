@@ -77,9 +77,16 @@ class Taps:
         except Exception as exc:
             if is_infrastructure(exc):
                 raise
-            log.exception(
-                "tap %s from %s raised a bug; given up on (no result: the gate resends it)", tap.tap_id, device_id
+            # one line per failure, the traceback only at debug level (a tap a gate resends
+            # must not fill the log with a traceback each time)
+            log.error(
+                "tap %s from %s raised a bug, given up on (no result: the gate resends it): %s: %s",
+                tap.tap_id,
+                device_id,
+                type(exc).__name__,
+                str(exc)[:200],
             )
+            log.debug("the bug tap %s from %s raised", tap.tap_id, device_id, exc_info=True)
             raise _TapFailed(index) from exc
 
     def _decide(self, device_id: str, tap: Tap, received: datetime) -> TapResult:
