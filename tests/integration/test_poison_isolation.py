@@ -17,6 +17,8 @@ import re
 import threading
 import time
 
+import pytest
+
 from broker import contract
 from tests.helpers import Device, ServerProcess, close_store, new_uid, open_service
 
@@ -130,3 +132,65 @@ def test_poison_from_one_device_costs_only_those_messages(tmp_db_url, mosquitto,
                 named = [line for line in lines if re.search(rf"bad:{n}\b", line)]
                 assert len(named) == 1, f"{kind} bad:{n}: {named}"
         assert "Traceback" not in log_text, log_text[-3000:]
+
+
+@pytest.mark.slow
+def test_a_gate_resending_poison_from_its_outbox_stops_once_answered(tmp_db_url, mosquitto, tmp_path):
+    """Issue 11's attack as a real gate would make it: 2 poison taps a second for 20 s, each
+    resent every 2 s until it gets a result (what the gate's outbox does). Each is answered
+    ``invalid`` once, so the resends stop; the good gate stays within 1 s at p95."""
+    svc = open_service(tmp_db_url)
+    svc.devices.add(BAD, "gate", direction="in")
+    svc.devices.add(GOOD, "gate", direction="in")
+    uid = new_uid()
+    svc.members.add("Good Patron", uid)
+    close_store()
+
+    with ServerProcess(tmp_db_url, mosquitto.url, log_dir=tmp_path) as server, TimedDevice(mosquitto.url) as dev:
+        dev.wait_server()
+        start_offset = server.log_path.stat().st_size
+        sent: dict[str, float] = {}
+        stop = threading.Event()
+
+        def good_gate() -> None:
+            while not stop.is_set():
+                tap = dev.make_tap(uid, device_id=GOOD)
+                sent[tap.tap_id] = time.monotonic()
+                dev.publish_tap(GOOD, tap)
+                stop.wait(GOOD_EVERY_S)
+
+        good = threading.Thread(target=good_gate, daemon=True)
+        good.start()
+        poison: dict[str, tuple[bytes, float]] = {}  # tap_id -> (payload, last sent)
+        resends = 0
+        end = time.monotonic() + 20
+        n = 0
+        while time.monotonic() < end:
+            tid = f"bad:{n}"
+            payload = f'{{"v":1,"tap_id":"{tid}","uid":"{uid}","at":"0001-01-01T00:00:00+14:00","clock_ok":true}}'
+            poison[tid] = (payload.encode(), time.monotonic())
+            dev.send_raw(BAD, poison[tid][0])
+            n += 1
+            for other, (body, last) in list(poison.items()):
+                if not dev.results_for(BAD, other) and time.monotonic() - last >= 2.0:
+                    dev.send_raw(BAD, body)
+                    poison[other] = (body, time.monotonic())
+                    resends += 1
+            time.sleep(0.5)
+        stop.set()
+        good.join()
+        time.sleep(1.0)
+        latencies = [dev.arrived.get(t, float("inf")) - s for t, s in sent.items()]
+        within = sum(1 for lat in latencies if lat <= 1.0)
+        unanswered = [t for t in poison if not dev.results_for(BAD, t)]
+        log_text = server.log(start_offset)
+        print(
+            f"\nPOISON-RESEND taps={len(latencies)} within_1s={within} "
+            f"p50={_percentile(latencies, 0.5) * 1000:.0f}ms p95={_percentile(latencies, 0.95) * 1000:.0f}ms "
+            f"max={max(latencies) * 1000:.0f}ms poison={len(poison)} resends={resends} "
+            f"unanswered_poison={len(unanswered)} poison_log_lines={len(_poison_lines(log_text))} "
+            f"tracebacks={log_text.count('Traceback')}"
+        )
+        assert _percentile(latencies, 0.95) <= 1.0
+        assert unanswered == [] and resends == 0  # answered invalid at once: nothing to resend
+        assert all(r.outcome == "invalid" for t in poison for r in dev.results_for(BAD, t))
