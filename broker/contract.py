@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -23,6 +24,19 @@ VERSION = 1
 DEFAULT_PREFIX = "privcard"
 #: Anything a device sends is at most this many bytes.
 MAX_DEVICE_PAYLOAD = 4096
+
+#: The instants a payload may name: everything the server stores or converts lies
+#: inside, so no timestamp can overflow a conversion deep in the server. The floor is
+#: the Unix epoch, not a later year: a Raspberry Pi with no real-time clock and no
+#: network boots at 1970, and its taps (``clock_ok: false``) are still credited at the
+#: server's receive time. How old a *trusted* tap may be is the server's rule
+#: (``[rules] max_tap_age_days``, the back-dating policy), not the contract's.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+#: the largest count or version a device may report (fits a signed 63-bit column)
+MAX_COUNT = 2**63 - 1
+#: the largest duration a device may report, in seconds (about 317 years)
+MAX_SECONDS = 10**10
 
 DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TAP_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -186,7 +200,14 @@ def normalise_uid(uid: Any) -> str:
     cleaned = re.sub(r"[\s:-]", "", uid).upper()
     if not UID_RE.match(cleaned):
         raise ContractError("uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s", uid=repr(uid[:40]))
-    return cleaned
+    return _not_all_zero(cleaned)
+
+
+def _not_all_zero(uid: str) -> str:
+    """An all-zero UID is what a reader reports for no card or a failed read, never a card."""
+    if not uid.strip("0"):
+        raise ContractError("uid %(uid)s is all zeros: a failed read, not a card", uid=uid)
+    return uid
 
 
 def _strict_uid(uid: Any) -> str:
@@ -195,7 +216,7 @@ def _strict_uid(uid: Any) -> str:
         raise ContractError("uid must be a string, got %(type)s", type=type(uid).__name__)
     if not UID_RE.match(uid):
         raise ContractError(f"uid must be upper-case hex of 4-10 bytes, got {uid[:40]!r}")
-    return uid
+    return _not_all_zero(uid)
 
 
 def parse_time(value: Any, name: str = "at") -> datetime:
@@ -211,6 +232,14 @@ def parse_time(value: Any, name: str = "at") -> datetime:
         raise ContractError(f"{name} is not ISO-8601: {value!r}") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ContractError(f"{name} must carry a UTC offset (e.g. +07:00 or Z): {value!r}")
+    # compare in local wall time first: converting year 1 at +14:00 to UTC overflows
+    utc_offset = parsed.utcoffset()
+    if not (
+        EARLIEST.replace(tzinfo=None) + utc_offset
+        <= parsed.replace(tzinfo=None)
+        < LATEST.replace(tzinfo=None) + utc_offset
+    ):
+        raise ContractError(f"{name} must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC), got {value!r}")
     return parsed
 
 
@@ -236,7 +265,7 @@ def _load(payload: bytes | str, *, limit: int | None = MAX_DEVICE_PAYLOAD) -> di
     if limit is not None and len(payload) > limit:
         raise ContractError(f"payload is {len(payload)} bytes; the limit is {limit}")
     try:
-        data = json.loads(payload.decode("utf-8"))
+        data = json.loads(payload.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise ContractError("payload is not UTF-8") from None
     except json.JSONDecodeError as exc:
@@ -247,7 +276,44 @@ def _load(payload: bytes | str, *, limit: int | None = MAX_DEVICE_PAYLOAD) -> di
         raise ContractError(f"payload is not acceptable JSON: {str(exc)[:100]}") from None
     if not isinstance(data, dict):
         raise ContractError(f"payload must be a JSON object, got {type(data).__name__}")
+    if limit is not None:  # what a device sent (at most 4 KiB): every string, key or value
+        _check_text(data, _ref(data, "tap_id") or _ref(data, "query_id") or _ref(data, "feedback_id"))
     return data
+
+
+def _no_constant(name: str):
+    """JSON's non-standard NaN/Infinity: no field of ours may hold one."""
+    raise ValueError(f"{name} is not a number this contract accepts")
+
+
+def _check_text(value: Any, ref: str | None, where: str = "payload") -> None:
+    """Refuse a lone surrogate anywhere (``"\\ud800"`` decodes to a str that is not Unicode text).
+
+    Such a string cannot be stored, logged as UTF-8 or sent back: refused here, it costs
+    microseconds instead of an error deep in the server.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ContractError(f"{where} holds a lone surrogate (not Unicode text)", ref=ref) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, ref, where)
+            _check_text(item, ref, f"{key}"[:40] if isinstance(key, str) and key.isascii() else where)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item, ref, where)
+
+
+def _number(value: Any, key: str, low: float, high: float, ref: str | None = None) -> int | float:
+    """A finite number within ``[low, high]`` (what the server stores must fit its columns)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ContractError(f"{key} must be a finite number", ref=ref)
+    if not low <= value <= high:
+        shown = str(value) if len(str(value)) <= 24 else f"{str(value)[:20]}..."
+        raise ContractError(f"{key} must be between {low} and {high}, got {shown}", ref=ref)
+    return value
 
 
 def _ref(data: dict, key: str) -> str | None:
@@ -582,6 +648,9 @@ class Status:
         "oldest_tap_at": str,
         "error": str,
     }
+    #: extras that are timestamps (checked like a tap's ``at``) and numbers with their range
+    TIMES = ("at", "oldest_tap_at")
+    RANGES = {"uptime_s": (0, MAX_SECONDS), "outbox": (0, MAX_COUNT), "allowlist_version": (0, MAX_COUNT)}
 
     @classmethod
     def parse(cls, payload: bytes | str) -> Status:
@@ -602,6 +671,10 @@ class Status:
                 raise ContractError(f"status field {key} has the wrong type {type(value).__name__}")
             if isinstance(value, str) and len(value) > 200:
                 raise ContractError(f"status field {key} is longer than 200 characters")
+            if value is not None and key in cls.TIMES:
+                parse_time(value, key)
+            if value is not None and key in cls.RANGES:
+                _number(value, key, *cls.RANGES[key])
             extra[key] = value
         return cls(state=state, extra=extra)
 

@@ -31,6 +31,10 @@ from server.services import bootstrap, retry
 
 log = logging.getLogger(__name__)
 
+#: how long the worker's SQLite connection waits for another writer's lock before the
+#: retry policy takes over (far below the MQTT keep-alive; see _worker_connection)
+WORKER_BUSY_TIMEOUT_MS = 250
+
 
 @dataclass
 class Incoming:
@@ -124,7 +128,13 @@ class PointsServer:
     # ------------------------------------------------------------------ worker
 
     def _worker_connection(self) -> None:
-        """The worker's own connection: on SQLite it never checkpoints the WAL itself.
+        """The worker's own connection: on SQLite a short busy timeout, and no WAL checkpoints.
+
+        The worker owns the MQTT connection, so it must never wait long on the database:
+        while another connection holds the write lock (a long staff import, a backup) its
+        ``BEGIN IMMEDIATE`` gives up after :data:`WORKER_BUSY_TIMEOUT_MS` and the retry
+        policy waits in :meth:`_pause`, which keeps calling ``bus.loop()`` — pings go out,
+        the broker keeps the connection, new messages queue in the inbox.
 
         A checkpoint copies the WAL into the database and fsyncs it (tens to hundreds of
         ms); done inside a tap commit it stalls every tap queued behind it. The publisher
@@ -133,6 +143,7 @@ class PointsServer:
         if store.is_sqlite() and store.db.is_closed():
             store.db.connect(reuse_if_open=True)
             store.db.execute_sql("PRAGMA wal_autocheckpoint=0")
+            store.db.execute_sql(f"PRAGMA busy_timeout={WORKER_BUSY_TIMEOUT_MS}")
 
     def _checkpoint(self) -> None:
         """Fold the WAL back into the database without blocking the worker's commits."""
@@ -188,14 +199,22 @@ class PointsServer:
         self.stats["errors"] += 1
         return self._pause(delay)
 
-    def _give_up(self, item: Incoming) -> None:
-        """Ack a message that triggers a bug, without an answer (logged where it failed)."""
+    def _give_up(self, item: Incoming, exc: Exception | None = None) -> None:
+        """Ack a message that triggers a bug, without an answer: one log line, the traceback at debug.
+
+        A tap's failure is logged where it failed (the tap service names the tap); ``exc``
+        is given for the other kinds, whose one line is written here.
+        """
         self.stats["poison"] = self.stats.get("poison", 0) + 1
-        log.error(
-            "giving up on a %s from %s: it triggers a bug; acked without an answer (a gate resends it from its outbox)",
-            item.kind,
-            item.device_id,
-        )
+        if exc is not None:
+            log.error(
+                "gave up on a %s from %s: it triggers a bug, acked without an answer: %s: %s",
+                item.kind,
+                item.device_id,
+                type(exc).__name__,
+                str(exc)[:200],
+            )
+            log.debug("the bug a %s from %s triggered", item.kind, item.device_id, exc_info=exc)
         self._ack(item)
 
     def _ack(self, item: Incoming) -> None:
@@ -233,12 +252,11 @@ class PointsServer:
             except Exception as exc:
                 if retry.is_infrastructure(exc):
                     raise
-                log.exception("%s from %s raised a bug", item.kind, item.device_id)
-                self._give_up(item)
+                self._give_up(item, exc)
 
     def _refuse_tap(self, item: Incoming, exc: ContractError) -> None:
         self.stats["invalid"] += 1
-        log.warning("invalid tap from %s: %s", item.device_id, exc)
+        log.warning("invalid tap from %s (%s): %s", item.device_id, exc.ref or "no readable tap_id", exc)
         if exc.ref:
             result = contract.invalid_result(exc.ref, str(exc))
             self.bus.publish(contract.result_topic(item.device_id, self.prefix), result.encode())
@@ -248,7 +266,7 @@ class PointsServer:
         try:
             query = Query.parse(item.payload)
         except ContractError as exc:
-            log.warning("invalid query from %s: %s", item.device_id, exc)
+            log.warning("invalid query from %s (%s): %s", item.device_id, exc.ref or "no readable query_id", exc)
             if exc.ref:
                 answer = contract.Answer(
                     exc.ref, "invalid", message={"th": rules.message("invalid")["th"], "en": str(exc)[:200]}
@@ -265,7 +283,7 @@ class PointsServer:
         try:
             fb = Feedback.parse(item.payload)
         except ContractError as exc:
-            log.warning("invalid feedback from %s: %s", item.device_id, exc)
+            log.warning("invalid feedback from %s (%s): %s", item.device_id, exc.ref or "no readable id", exc)
         else:
             self.service.devices.record_feedback(item.device_id, fb)
         self._ack(item)

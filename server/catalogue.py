@@ -361,6 +361,7 @@ TH = {
     "empty card/member cell": "ไม่มีหมายเลขบัตรหรือรหัสสมาชิกในบรรทัดนี้",
     # ... passed on from broker.contract and server.domain.rules (their errors' templates)
     "uid must be a string, got %(type)s": "หมายเลขบัตรต้องเป็นข้อความ (ได้รับ %(type)s)",
+    "uid %(uid)s is all zeros: a failed read, not a card": "UID %(uid)s เป็นศูนย์ทั้งหมด: เป็นการอ่านบัตรที่ล้มเหลว ไม่ใช่บัตร",
     "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s": "หมายเลขบัตรต้องเป็นเลขฐานสิบหก 8-20 หลัก (4-10 ไบต์) (ได้รับ %(uid)s)",
     "device id must be 1-64 characters of A-Z a-z 0-9 _ -, got %(device_id)s": "รหัสอุปกรณ์ต้องยาว 1-64 ตัวอักษร ประกอบด้วย A-Z a-z 0-9 _ - (ได้รับ %(device_id)s)",
     "%(activity)s needs an item (event, shop or session)": "%(activity)s ต้องระบุรายการ (ชื่อกิจกรรม ร้านค้า หรือรอบงาน)",
@@ -395,6 +396,10 @@ TH = {
     "activity must be one of %(activities)s": "กิจกรรมต้องเป็น %(activities)s เท่านั้น",
     "date must be YYYY-MM-DD": "วันที่ต้องอยู่ในรูปแบบ YYYY-MM-DD",
     "dates must be YYYY-MM-DD": "วันที่ต้องอยู่ในรูปแบบ YYYY-MM-DD",
+    "report dates must lie between %(first)s and %(last)s, got %(day)s": (
+        "วันที่ของรายงานต้องอยู่ระหว่าง %(first)s ถึง %(last)s แต่ได้รับ %(day)s"
+    ),
+    "Devices with doubtful tap times": "อุปกรณ์ที่เวลาการแตะบัตรน่าสงสัย",
     "an event in the future cannot be credited yet": "กิจกรรมที่ยังไม่ถึงวันจัดยังให้คะแนนไม่ได้",
     "%(activity)s is not credited at the counter": "กิจกรรม %(activity)s ไม่ได้ให้คะแนนที่เคาน์เตอร์",
     "send a JSON object body with Content-Type: application/json": "กรุณาส่งข้อมูลเป็นออบเจ็กต์ JSON พร้อม Content-Type: application/json",

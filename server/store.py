@@ -145,6 +145,10 @@ class Device(BaseModel):
     state = pw.CharField(max_length=16, default="unknown")  # online | offline | unknown
     last_seen = UTCDateTimeField(null=True)
     status = JSONField(null=True)
+    # when the server saw the device's status go offline and come back online (the
+    # back-dating policy: a buffered tap may be dated back to its last offline period)
+    offline_since = UTCDateTimeField(null=True)
+    online_since = UTCDateTimeField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
     #: when staff retired it (lost, stolen, replaced); the server refuses everything it sends
@@ -201,6 +205,7 @@ class TapInbox(BaseModel):
     points = pw.IntegerField(default=0)
     member = pw.IntegerField(null=True)
     result = JSONField()
+    timing = pw.CharField(max_length=16, default="")  # how its time was judged (rules.TIMINGS)
 
     class Meta:
         indexes = (
@@ -303,7 +308,22 @@ def _m1_initial(migrator) -> None:
     db.create_tables(MODELS, safe=True)
 
 
-MIGRATIONS: list = [_m1_initial]
+def _m2_backdating(migrator) -> None:
+    """Devices' offline periods and each tap's timing (issue 11, the back-dating policy)."""
+    from playhouse.migrate import migrate
+
+    have = {c.name for c in db.get_columns("device")}
+    steps = [
+        migrator.add_column("device", name, field)
+        for name, field in (("offline_since", Device.offline_since), ("online_since", Device.online_since))
+        if name not in have
+    ]
+    if "timing" not in {c.name for c in db.get_columns("tap_inbox")}:
+        steps.append(migrator.add_column("tap_inbox", "timing", TapInbox.timing))
+    migrate(*steps)
+
+
+MIGRATIONS: list = [_m1_initial, _m2_backdating]
 EXTRA_MIGRATIONS: dict[str, list] = {}
 
 

@@ -90,6 +90,24 @@ def days_ago(n: int, tz: str = BANGKOK) -> date:
     return library_today(tz) - timedelta(days=n)
 
 
+#: a library that trusts its gates' and counters' clocks as far back as the maximum tap age
+#: (``[rules.backdating]``): for tests of the programme's day rules that date taps on
+#: chosen past days from a running clock; the back-dating policy itself (the default:
+#: only back to an offline period the server saw) has tests of its own
+TRUST_DEVICE_CLOCKS_TOML = """
+[rules.backdating]
+gate = "max_age"
+counter = "max_age"
+"""
+
+
+def trusting_programme():
+    """The default programme with :data:`TRUST_DEVICE_CLOCKS_TOML`."""
+    from server.domain.config import load
+
+    return load(overrides={"rules": {"backdating": {"gate": "max_age", "counter": "max_age"}}})
+
+
 _uid_counter = itertools.count(1)
 
 

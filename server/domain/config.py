@@ -21,6 +21,12 @@ CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 WINDOW_RE = re.compile(r"^before_close:(\d{1,3})$")
 MMDD_RE = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+#: device kinds a back-dating rule may name (the bus contract's, and the self-check proxy)
+DEVICE_KINDS = ("gate", "counter", "kiosk", "selfcheck")
+#: how far back a kind of device may date a tap with a synchronised clock
+BACKDATE_LIMITS = ("offline", "max_age", "none")
+#: what happens to a tap dated further back than its device may date it
+BACKDATE_OTHERWISE = ("receive_time", "refuse")
 
 
 class ConfigError(ValueError):
@@ -88,6 +94,28 @@ class Reward:
 
 
 @dataclass(frozen=True)
+class Backdating:
+    """How far back a device with a synchronised clock may date a tap (``[rules.backdating]``).
+
+    Per device kind: ``offline`` — to when the server last saw the device go offline (its
+    outbox buffers taps meanwhile); ``max_age`` — as far as ``max_tap_age_days`` (trusts the
+    device's clock); ``none`` — only ``tolerance_s`` before the server received it. Every
+    kind may date a tap ``tolerance_s`` back. A tap dated earlier is credited at the
+    server's receive time (``otherwise = "receive_time"``) or refused (``"refuse"``).
+    """
+
+    tolerance_s: int = 300
+    otherwise: str = "receive_time"
+    kinds: dict = field(
+        default_factory=lambda: {"gate": "offline", "counter": "offline", "kiosk": "none", "selfcheck": "none"}
+    )
+
+    def limit(self, kind: str | None) -> str:
+        """The rule for a kind of device (``none`` for a kind not named)."""
+        return self.kinds.get(kind or "", "none")
+
+
+@dataclass(frozen=True)
 class Programme:
     """The whole configuration the rules need."""
 
@@ -113,6 +141,7 @@ class Programme:
     room_normal_hours: int
     room_levels: tuple
     rewards: dict = field(default_factory=dict)
+    backdating: Backdating = field(default_factory=Backdating)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -250,6 +279,26 @@ def _semester(i: int, raw: Any) -> Semester:
     return Semester(_str(raw.get("name"), f"{w}.name"), bounds[0], bounds[1])
 
 
+def _backdating(raw: Any) -> Backdating:
+    """``[rules.backdating]``: every key checked, errors naming the key's path."""
+    w = "rules.backdating"
+    table = _table(raw, w, ("tolerance_s", "otherwise", *DEVICE_KINDS))
+    default = Backdating()
+    tolerance = _int(table.get("tolerance_s", default.tolerance_s), f"{w}.tolerance_s")
+    if tolerance > 86400:
+        raise ConfigError(f"{w}.tolerance_s must be at most 86400 (one day), got {tolerance}")
+    otherwise = table.get("otherwise", default.otherwise)
+    if otherwise not in BACKDATE_OTHERWISE:
+        raise ConfigError(f"{w}.otherwise must be one of {', '.join(BACKDATE_OTHERWISE)}, got {otherwise!r}")
+    kinds = dict(default.kinds)
+    for kind in DEVICE_KINDS:
+        if kind in table:
+            if table[kind] not in BACKDATE_LIMITS:
+                raise ConfigError(f"{w}.{kind} must be one of {', '.join(BACKDATE_LIMITS)}, got {table[kind]!r}")
+            kinds[kind] = table[kind]
+    return Backdating(tolerance_s=tolerance, otherwise=otherwise, kinds=kinds)
+
+
 def build(raw: dict) -> Programme:
     """Validate a merged configuration dict into a Programme."""
     unknown_sections = set(raw) - set(SECTIONS)
@@ -272,7 +321,7 @@ def build(raw: dict) -> Programme:
     rules = _table(
         raw.get("rules", {}),
         "rules",
-        ("max_tap_age_days", "future_tolerance_s", "signup_fee_baht", "card_replacement_fee_baht"),
+        ("max_tap_age_days", "future_tolerance_s", "signup_fee_baht", "card_replacement_fee_baht", "backdating"),
     )
     acts_raw = raw.get("activities", {})
     if not isinstance(acts_raw, dict):
@@ -340,6 +389,7 @@ def build(raw: dict) -> Programme:
         room_normal_hours=_int(room.get("normal_hours", 3), "privileges.study_room.normal_hours"),
         room_levels=_levels(room.get("levels"), "privileges.study_room", ("hours",)),
         rewards=rewards,
+        backdating=_backdating(rules.get("backdating", {})),
     )
 
 

@@ -6,7 +6,7 @@ No I/O. The store enforces "at most once" with a UNIQUE key built from
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from .config import Activity, Programme
@@ -65,15 +65,60 @@ def message(
 # --------------------------------------------------------------------------- time
 
 
-def business_time(at: datetime, clock_ok: bool, received: datetime, prog: Programme) -> tuple[datetime, bool]:
-    """The instant a tap counts at, and whether the device's clock was trusted.
+#: how a tap's time was judged; stored with the tap, counted by the clock-anomaly report
+TIMINGS = ("clock", "buffered", "unsynced", "future", "backdated")
 
-    The device's ``at`` when its clock is synchronised and not more than
-    ``future_tolerance_s`` ahead of the server; otherwise the server's receive time.
+
+@dataclass(frozen=True)
+class TapTime:
+    """The instant a tap counts at, whether the device's clock was trusted, and why."""
+
+    when: datetime
+    trusted: bool
+    timing: str  # one of TIMINGS
+
+
+def tap_time(
+    at: datetime,
+    clock_ok: bool,
+    received: datetime,
+    prog: Programme,
+    *,
+    device_kind: str | None = None,
+    offline_since: datetime | None = None,
+    online_since: datetime | None = None,
+) -> TapTime:
+    """Judge a tap's own time against what the server knows (the back-dating policy).
+
+    - ``unsynced``: the device says its clock is not synchronised → the receive time;
+    - ``future``: more than ``future_tolerance_s`` ahead → the receive time;
+    - ``clock``: within ``backdating.tolerance_s`` before the receive time → its own time;
+    - ``buffered``: the device's kind may date taps back to its last offline period
+      (``offline``: from ``offline_since`` − tolerance to ``online_since`` + tolerance, or
+      to now while it is still offline) or as far as the maximum age (``max_age``) → its
+      own time (a tap older than the maximum age is still ``invalid``);
+    - ``backdated``: anything earlier → the receive time (the caller refuses it when
+      ``backdating.otherwise`` is ``refuse``).
+
+    ``offline_since``/``online_since`` are when the server saw the device's status go
+    ``offline`` and come back ``online`` (None when it never saw it).
     """
-    if clock_ok and at <= received + timedelta(seconds=prog.future_tolerance_s):
-        return at, True
-    return received, False
+    if not clock_ok:
+        return TapTime(received, False, "unsynced")
+    if at > received + timedelta(seconds=prog.future_tolerance_s):
+        return TapTime(received, False, "future")
+    policy = prog.backdating
+    tolerance = timedelta(seconds=policy.tolerance_s)
+    if at >= received - tolerance:
+        return TapTime(at, True, "clock")
+    limit = policy.limit(device_kind)
+    if limit == "max_age":
+        return TapTime(at, True, "buffered")
+    if limit == "offline" and offline_since is not None:
+        back = online_since if online_since is not None and online_since >= offline_since else received
+        if offline_since - tolerance <= at <= back + tolerance:
+            return TapTime(at, True, "buffered")
+    return TapTime(received, False, "backdated")
 
 
 def too_old(at: datetime, received: datetime, prog: Programme) -> bool:
@@ -145,6 +190,7 @@ class Decision:
     day: date | None = None
     item: str = ""
     reason: str | None = None
+    timing: str = "clock"  # how the tap's time was judged (TIMINGS)
 
     @property
     def open(self) -> bool:
@@ -176,14 +222,46 @@ def decide_tap(
     clock_ok: bool,
     received: datetime,
     item: str = "",
+    offline_since: datetime | None = None,
+    online_since: datetime | None = None,
 ) -> Decision:
     """Decide a tap from a device, given the card's and member's state.
 
-    ``card_status`` is None for an unknown card.
+    ``card_status`` is None for an unknown card. The tap's own time counts only as far
+    back as the back-dating policy allows (:func:`tap_time`).
     """
-    when, trusted = business_time(at, clock_ok, received, prog)
+    judged = tap_time(
+        at,
+        clock_ok,
+        received,
+        prog,
+        device_kind=device_kind,
+        offline_since=offline_since,
+        online_since=online_since,
+    )
+    when, trusted, timing = judged.when, judged.trusted, judged.timing
     if trusted and too_old(at, received, prog):
-        return Decision("invalid", reason=f"tap is older than {prog.max_tap_age_days} days")
+        return Decision("invalid", reason=f"tap is older than {prog.max_tap_age_days} days", timing=timing)
+    if timing == "backdated" and prog.backdating.otherwise == "refuse":
+        return Decision("invalid", reason="tap dated earlier than this device may date it", timing=timing)
+    decision = _decide_member(
+        prog, device_kind, device_direction, device_activity_code, card_status, member_status, valid_until, when, item
+    )
+    return replace(decision, timing=timing)
+
+
+def _decide_member(
+    prog: Programme,
+    device_kind: str,
+    device_direction: str | None,
+    device_activity_code: str | None,
+    card_status: str | None,
+    member_status: str | None,
+    valid_until: date | None,
+    when: datetime,
+    item: str,
+) -> Decision:
+    """The card's, member's and activity's part of :func:`decide_tap`, at the instant ``when``."""
     day = business_day(when, prog)
     if card_status is None:
         return Decision("unknown_card", day=day)

@@ -317,18 +317,29 @@ class Devices:
     # ------------------------------------------------------------------ what devices report
 
     def record_status(self, device_id: str, status: Status) -> bool:
-        """Remember a device's latest retained status; False for unknown or retired devices."""
+        """Remember a device's latest retained status; False for unknown or retired devices.
+
+        The moment the device is seen going ``offline`` starts its offline period, the
+        moment it is seen ``online`` again ends it (a repeated status changes neither):
+        the back-dating policy lets taps buffered in between count on their own days.
+        """
         try:
             self.authorise(device_id, "status")
         except Refused:
             return False
+        now = self.clock()
+        changes = {"state": status.state, "last_seen": now, "status": status.to_dict()}
         with unit_of_work():
-            n = (
-                Device.update(state=status.state, last_seen=self.clock(), status=status.to_dict())
-                .where(Device.id == device_id)
-                .execute()
-            )
-        return n == 1
+            d = Device.get_or_none(Device.id == device_id)
+            if d is None:
+                return False
+            if status.state == "offline" and d.state != "offline":
+                changes.update(offline_since=now, online_since=None)
+            elif status.state == "online" and d.state == "offline":
+                changes["online_since"] = now
+            Device.update(**changes).where(Device.id == device_id).execute()
+        self._cache.pop(device_id, None)  # the tap path must see the new offline period at once
+        return True
 
     def record_feedback(self, device_id: str, fb: Feedback) -> bool:
         """Store a kiosk rating once per feedback_id; True if new, False if a repeat or refused.

@@ -13,6 +13,7 @@ so it is never retried (the tap worker gives up on that one message, see
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -27,11 +28,21 @@ T = TypeVar("T")
 INFRASTRUCTURE = (pw.OperationalError, pw.InterfaceError)
 FIRST_DELAY_S = 0.2
 MAX_DELAY_S = 10.0
+#: a database that is only *busy* (another connection's write transaction: a staff
+#: import, a backup) is up: each attempt costs at most the caller's busy timeout, so it
+#: is tried again at least this often, and taps are answered soon after the lock goes
+BUSY_MAX_DELAY_S = 1.0
 
 
 def is_infrastructure(exc: BaseException) -> bool:
     """Whether ``exc`` says the database is unavailable (worth retrying)."""
     return isinstance(exc, INFRASTRUCTURE)
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` says another connection holds the database's write lock (SQLite)."""
+    text = str(exc).lower()
+    return isinstance(exc, pw.OperationalError) and ("locked" in text or "busy" in text)
 
 
 def unit_of_work():
@@ -49,18 +60,35 @@ def retry(
 ) -> tuple[bool, T | None]:
     """Run ``operation`` until it gets past infrastructure errors; ``(done, result)``.
 
-    Between attempts it calls ``pause(delay)`` (0.2 s doubling to 10 s); ``pause``
-    returns True to give up (the process is stopping): then ``(False, None)``. The
-    database connection is closed before each pause so the next attempt opens a fresh
-    one. Any other exception propagates at once.
+    Between attempts it calls ``pause(delay)`` (0.2 s doubling to 10 s; to 1 s while the
+    database is only busy); ``pause`` returns True to give up (the process is stopping):
+    then ``(False, None)``. The database connection is closed before each pause so the
+    next attempt opens a fresh one. Any other exception propagates at once.
+
+    An outage is logged once when it starts (one line; each attempt's traceback at
+    debug level) and once when it ends, not once per attempt.
     """
     delay = FIRST_DELAY_S
+    attempts, started = 0, time.monotonic()
     while True:
         try:
-            return True, operation()
-        except INFRASTRUCTURE:
-            log.exception("database unavailable for %s; retrying in %.1f s", what, delay)
+            result = operation()
+        except INFRASTRUCTURE as exc:
+            attempts += 1
+            if attempts == 1:
+                log.warning("database unavailable for %s (%s); retrying until it answers", what, exc)
+            log.debug("attempt %d for %s failed", attempts, what, exc_info=True)
+            busy = is_busy(exc)
+        else:
+            if attempts:
+                log.warning(
+                    "database available again for %s after %d attempt(s), %.1f s",
+                    what,
+                    attempts + 1,
+                    time.monotonic() - started,
+                )
+            return True, result
         store.db.close()
-        if pause(delay):
+        if pause(min(delay, BUSY_MAX_DELAY_S) if busy else delay):
             return False, None
         delay = min(delay * 2, MAX_DELAY_S)

@@ -77,9 +77,16 @@ class Taps:
         except Exception as exc:
             if is_infrastructure(exc):
                 raise
-            log.exception(
-                "tap %s from %s raised a bug; given up on (no result: the gate resends it)", tap.tap_id, device_id
+            # one line per failure, the traceback only at debug level (a tap a gate resends
+            # must not fill the log with a traceback each time)
+            log.error(
+                "tap %s from %s raised a bug, given up on (no result: the gate resends it): %s: %s",
+                tap.tap_id,
+                device_id,
+                type(exc).__name__,
+                str(exc)[:200],
             )
+            log.debug("the bug tap %s from %s raised", tap.tap_id, device_id, exc_info=True)
             raise _TapFailed(index) from exc
 
     def _decide(self, device_id: str, tap: Tap, received: datetime) -> TapResult:
@@ -117,6 +124,8 @@ class Taps:
             clock_ok=tap.clock_ok,
             received=received,
             item=device.id if per_item else "",
+            offline_since=device.offline_since,
+            online_since=device.online_since,
         )
         outcome, points = decision.outcome, 0
         if outcome == "credited":
@@ -165,6 +174,7 @@ class Taps:
                 points,
                 member_id,
                 json.dumps(result.to_dict(), ensure_ascii=False, sort_keys=True),
+                decision.timing,
                 device_id,
                 tap.tap_id,
             ),
@@ -190,8 +200,8 @@ def _ts(when: datetime) -> str:
 #: the tap hot path, written once instead of built by the ORM per tap (peewee spent
 #: ~0.5 ms generating each statement; this path runs 6-7 statements per tap)
 HOT_SQL = {
-    "claim": "INSERT INTO tap_inbox (device, tap_id, uid, at, received_at, outcome, points, result) "
-    "VALUES (?, ?, ?, ?, ?, 'pending', 0, '{}') ON CONFLICT DO NOTHING",
+    "claim": "INSERT INTO tap_inbox (device, tap_id, uid, at, received_at, outcome, points, result, timing) "
+    "VALUES (?, ?, ?, ?, ?, 'pending', 0, '{}', '') ON CONFLICT DO NOTHING",
     "stored": "SELECT result FROM tap_inbox WHERE device = ? AND tap_id = ?",
     "card": "SELECT c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, m.balance "
     "FROM card c JOIN member m ON m.id = c.member_id WHERE c.uid = ?",
@@ -200,5 +210,6 @@ HOT_SQL = {
     "VALUES (?, ?, ?, ?, ?, ?, 'tap', ?, ?, ?) RETURNING id",
     "accrued": "UPDATE accrual SET entry_id = ? WHERE member_id = ? AND activity = ? AND day = ? AND item = ?",
     "credit": "UPDATE member SET balance = balance + ?, updated_at = ? WHERE id = ? RETURNING balance",
-    "decided": "UPDATE tap_inbox SET outcome = ?, points = ?, member = ?, result = ? WHERE device = ? AND tap_id = ?",
+    "decided": "UPDATE tap_inbox SET outcome = ?, points = ?, member = ?, result = ?, timing = ? "
+    "WHERE device = ? AND tap_id = ?",
 }

@@ -9,8 +9,6 @@ description at ``/api/openapi.json`` is generated from the routes registered her
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from broker import settings as device_settings
@@ -369,11 +367,7 @@ def report(name):
     if name not in reports.BUILDERS:
         raise NotFound("no report %(name)s; known: %(known)s", name=name, known=", ".join(reports.REPORTS))
     start, end, _ = reports.default_range(svc())
-    try:
-        start = date.fromisoformat(request.args["from"]) if request.args.get("from") else start
-        end = date.fromisoformat(request.args["to"]) if request.args.get("to") else end
-    except ValueError:
-        raise ServiceError("from/to must be YYYY-MM-DD") from None
+    start, end = reports.parse_range(request.args.get("from"), request.args.get("to"), (start, end))
     rep = reports.build(name, svc(), start, end)
     if request.args.get("format") == "csv":
         return Response(rep.csv(g.get("lang", "en")), mimetype="text/csv; charset=utf-8")

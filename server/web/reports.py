@@ -16,7 +16,7 @@ import peewee as pw
 
 from server import catalogue
 from server.domain import rules
-from server.services import GROUPS
+from server.services import GROUPS, ServiceError
 from server.store import Device, Feedback, LedgerEntry, Member, TapInbox
 from server.web.queries import day_bounds
 
@@ -28,7 +28,18 @@ SEGMENTS = {
     "U5": {"th": "สมาชิกภายนอก", "en": "External member"},
     "": {"th": "ไม่ระบุ", "en": "Not set"},
 }
-REPORTS = ("entries_daily", "entries_hourly", "top_borrowers", "top_users", "points", "segments", "feedback")
+REPORTS = (
+    "entries_daily",
+    "entries_hourly",
+    "top_borrowers",
+    "top_users",
+    "points",
+    "segments",
+    "feedback",
+    "clock_anomalies",
+)
+#: the days a report may start or end on (a business day's bounds must be computable)
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 
 @dataclass
@@ -72,6 +83,28 @@ def default_range(service) -> tuple[date, date, str]:
     today = service.today()
     label, start, _ = rules.semester_of(today, service.prog)
     return start, today, label
+
+
+def parse_range(first: str | None, last: str | None, default: tuple[date, date]) -> tuple[date, date]:
+    """A report's ``from``/``to`` (YYYY-MM-DD, either may be empty); a ServiceError for anything else.
+
+    Both days must lie in 2000-2099: a day like 9999-12-31 has no next day to end on.
+    """
+    start, end = default
+    try:
+        start = date.fromisoformat(first) if first else start
+        end = date.fromisoformat(last) if last else end
+    except (TypeError, ValueError):
+        raise ServiceError("dates must be YYYY-MM-DD") from None
+    for day in (start, end):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise ServiceError(
+                "report dates must lie between %(first)s and %(last)s, got %(day)s",
+                first=FIRST_DAY.isoformat(),
+                last=LAST_DAY.isoformat(),
+                day=day.isoformat(),
+            )
+    return (end, start) if end < start else (start, end)
 
 
 def _entry_devices() -> list[str]:
@@ -330,6 +363,62 @@ def feedback(service, start: date, end: date) -> Report:
     return rep
 
 
+def clock_anomalies(service, start: date, end: date) -> Report:
+    """Devices whose taps' own times were doubtful: back-dated, unsynchronised, ahead (by receive day).
+
+    How each tap's time was judged is stored with it (``rules.TIMINGS``, the back-dating
+    policy in docs/rules.md); ``buffered`` taps (forwarded from an offline period the
+    server saw) are shown for comparison but are not doubtful.
+    """
+    lo, _ = day_bounds(start, service.prog)
+    _, hi = day_bounds(end, service.prog)
+    counts: dict[str, Counter] = defaultdict(Counter)
+    q = (
+        TapInbox.select(TapInbox.device, TapInbox.timing, pw.fn.COUNT(pw.SQL("*")))
+        .where((TapInbox.received_at >= lo) & (TapInbox.received_at < hi))
+        .group_by(TapInbox.device, TapInbox.timing)
+        .tuples()
+    )
+    for device, timing, n in q:
+        counts[device][timing or "clock"] += n
+    kinds = dict(Device.select(Device.id, Device.kind).tuples())
+    rows = []
+    for device, c in counts.items():
+        doubtful = c["backdated"] + c["unsynced"] + c["future"]
+        if not doubtful:
+            continue
+        total = sum(c.values())
+        rows.append(
+            {
+                "device": device,
+                "kind": kinds.get(device, ""),
+                "taps": total,
+                "backdated": c["backdated"],
+                "unsynced": c["unsynced"],
+                "future": c["future"],
+                "buffered": c["buffered"],
+                "share": f"{100 * doubtful / total:.0f}%",
+                "doubtful": doubtful,
+            }
+        )
+    rows.sort(key=lambda r: (-r["doubtful"], r["device"]))
+    return Report(
+        "clock_anomalies",
+        [
+            ("device", {"th": "อุปกรณ์", "en": "Device"}),
+            ("kind", {"th": "ประเภท", "en": "Kind"}),
+            ("taps", {"th": "จำนวนการแตะ", "en": "Taps"}),
+            ("backdated", {"th": "ลงเวลาย้อนหลังเกินกำหนด", "en": "Back-dated"}),
+            ("unsynced", {"th": "นาฬิกาไม่ตรง", "en": "Clock not synchronised"}),
+            ("future", {"th": "เวลาล้ำหน้า", "en": "Dated ahead"}),
+            ("buffered", {"th": "ส่งหลังออฟไลน์", "en": "Buffered offline"}),
+            ("share", {"th": "สัดส่วนที่น่าสงสัย", "en": "Doubtful share"}),
+        ],
+        rows,
+        chart=[(r["device"], r["doubtful"]) for r in rows[:20]],
+    )
+
+
 BUILDERS = {
     "entries_daily": entries_daily,
     "entries_hourly": entries_hourly,
@@ -338,6 +427,7 @@ BUILDERS = {
     "points": points,
     "segments": segments,
     "feedback": feedback,
+    "clock_anomalies": clock_anomalies,
 }
 
 

@@ -567,16 +567,9 @@ def event_credit(event_id: int, upload_id: int):
 
 
 def _range() -> tuple[date, date, str]:
+    """The reports' date range from ``?from=&to=`` (ServiceError for a bad one)."""
     start, end, label = reports.default_range(svc())
-    try:
-        if request.args.get("from"):
-            start = date.fromisoformat(request.args["from"])
-        if request.args.get("to"):
-            end = date.fromisoformat(request.args["to"])
-    except ValueError:
-        flash(_("dates must be YYYY-MM-DD"), "error")
-    if end < start:
-        start, end = end, start
+    start, end = reports.parse_range(request.args.get("from"), request.args.get("to"), (start, end))
     return start, end, label
 
 
@@ -588,20 +581,30 @@ REPORT_TITLES = {
     "points": "Points earned and redeemed per activity",
     "segments": "Members by segment",
     "feedback": "Kiosk feedback ratings",
+    "clock_anomalies": "Devices with doubtful tap times",
 }
 
 
 @bp.route("/reports")
 def reports_page():
-    """All reports for a date range (default: this semester to date)."""
-    start, end, label = _range()
+    """All reports for a date range (default: this semester to date); 400 for a bad range."""
+    status = 200
+    try:
+        start, end, label = _range()
+    except ServiceError as exc:
+        _fail(exc)
+        start, end, label = reports.default_range(svc())
+        status = 400
     built = [(name, _(REPORT_TITLES[name]), reports.build(name, svc(), start, end)) for name in reports.REPORTS]
     charts = {
         name: Markup((reports.hbar_chart if name.startswith("top_") else reports.bar_chart)(r.chart or [], title=title))
         for name, title, r in built
         if name not in ("points",) and any(v for _, v in (r.chart or []))
     }
-    return render_template("reports.html", built=built, charts=charts, start=start, end=end, semester=label)
+    return (
+        render_template("reports.html", built=built, charts=charts, start=start, end=end, semester=label),
+        status,
+    )
 
 
 @bp.route("/reports/<name>.csv")
@@ -609,7 +612,10 @@ def report_csv(name: str):
     """One report as CSV."""
     if name not in reports.BUILDERS:
         abort(404)
-    start, end, _label = _range()
+    try:
+        start, end, _label = _range()
+    except ServiceError as exc:
+        return Response(service_error(exc), status=400, mimetype="text/plain; charset=utf-8")
     rep = reports.build(name, svc(), start, end)
     return Response(
         rep.csv(g.lang),

@@ -459,15 +459,20 @@ class ChaosRun:
         self.proxy_loop = ProxyLoop()
         for g in gate_ids:
             self.proxies[g] = FaultProxy(self.proxy_loop, self.broker.host, self.broker.port, g)
-        from tests.helpers import ServerProcess
+        from tests.helpers import TRUST_DEVICE_CLOCKS_TOML, ServerProcess
 
         server_url = self.broker.server_url + ("?v=5" if cfg.replicas > 1 else "")
+        # simulated gates date taps 1-28 days back with clocks they say are fine: the
+        # library trusts gates' clocks that far ([rules.backdating] gate = "max_age")
+        library = self.dir / "library.toml"
+        library.write_text(TRUST_DEVICE_CLOCKS_TOML)
         for i in range(cfg.replicas):
             extra = ("--shared", "chaos") if cfg.replicas > 1 else ()
             srv = ServerProcess(
                 self.db_url,
                 server_url,
                 client_id=f"privcard-server-{i}",
+                config=library,
                 log_dir=self.dir,
                 extra_args=extra,
                 name=f"server{i}",

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.brokers import PYTHON, GateProcess, LoggedProcess
+from tests.helpers import TRUST_DEVICE_CLOCKS_TOML
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +88,26 @@ def test_500_offline_taps_two_sigkills_then_every_tap_credited_once_on_its_day(m
     g = start_gate(mosquitto.url, state, days_ago=0)
     assert g.outbox_depth() == 2 * MEMBERS
     mosquitto.start()
-    server = LoggedProcess([PYTHON, "-m", "broker.dispatcher", "server", "--db", tmp_db_url, "--mqtt", mosquitto.url])
+    # the gate's clock is *set* to earlier days (--clock-offset) rather than the server seeing
+    # it offline for days: the library file trusts a gate's clock that far back
+    # ([rules.backdating] gate = "max_age"); tests/integration/test_backdating_offline.py
+    # shows the default policy crediting taps buffered in an offline period the server saw
+    config = tmp_path / "library.toml"
+    config.write_text(TRUST_DEVICE_CLOCKS_TOML)
+    server = LoggedProcess(
+        [
+            PYTHON,
+            "-m",
+            "broker.dispatcher",
+            "server",
+            "--db",
+            tmp_db_url,
+            "--mqtt",
+            mosquitto.url,
+            "--config",
+            str(config),
+        ]
+    )
     server.name = "server"
     try:
         server.wait_line(r"server running", 30)

@@ -21,6 +21,7 @@ import pytest
 from server.domain.config import load
 from server.store import LedgerEntry, TapInbox
 from tests.helpers import (
+    TRUST_DEVICE_CLOCKS_TOML,
     Device,
     GateSimulator,
     ServerProcess,
@@ -32,13 +33,16 @@ from tests.helpers import (
     open_service,
 )
 
-LIBRARY_TOML = """
+LIBRARY_TOML = (
+    TRUST_DEVICE_CLOCKS_TOML
+    + """
 [activities.visit]
 points = 1
 limit = "unlimited"
 th = "เยี่ยมชมนิทรรศการ"
 en = "Exhibition visit"
 """
+)
 MEMBERS = [f"04CC{i:06X}" for i in range(12)]
 TAPS = int(os.environ.get("PRIVCARD_CONCURRENCY_TAPS", "160"))
 

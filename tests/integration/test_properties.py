@@ -28,7 +28,7 @@ from broker.contract import Tap
 from server import store
 from server.services import ServiceError
 from server.store import LedgerEntry
-from tests.helpers import close_store, ledger_problems, open_service
+from tests.helpers import close_store, ledger_problems, open_service, trusting_programme
 
 BKK = ZoneInfo("Asia/Bangkok")
 START = datetime(2026, 11, 23, 10, 0, tzinfo=BKK)  # a Monday, 10:00 library time
@@ -68,7 +68,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @initialize()
     def setup(self):
-        self.svc = open_service(self.url, clock=self.clock)
+        self.svc = open_service(self.url, prog=trusting_programme(), clock=self.clock)
         self.svc.devices.add("gate-in", "gate", direction="in")
         self.svc.devices.add("gate-out", "gate", direction="out")
         self.svc.devices.add("counter", "counter")
@@ -197,7 +197,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule()
     def restart_server(self):
         close_store()
-        self.svc = open_service(self.url, clock=self.clock)
+        self.svc = open_service(self.url, prog=trusting_programme(), clock=self.clock)
 
     # ------------------------------------------------------------------ invariants
 

@@ -3,7 +3,9 @@ a real ``privcard server`` process, taps published as a gate publishes them.
 
 Members are set up through the service (and the admin CLI for void and transfer);
 devices exist before the server starts. Taps carry explicit ``at`` times with
-``clock_ok`` true on days within the 30-day maximum age, so "the next day" is real.
+``clock_ok`` true on days within the 30-day maximum age, so "the next day" is real: the
+server runs with a library file that trusts gates' and counters' clocks that far back
+(``[rules.backdating]``; the default policy has its own tests).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 
 from server.store import LedgerEntry
 from tests.helpers import (
+    TRUST_DEVICE_CLOCKS_TOML,
     Device,
     ServerProcess,
     close_store,
@@ -55,7 +58,9 @@ def stack(bus, tmp_path, tmp_db_url):
     svc.devices.add("gate-out", "gate", direction="out", location="Main exit")
     svc.devices.add("counter-1", "counter", location="Circulation")
     svc.devices.add("kiosk-1", "kiosk")
-    srv = ServerProcess(tmp_db_url, bus.url, log_dir=tmp_path).start()
+    config = tmp_path / "library.toml"
+    config.write_text(TRUST_DEVICE_CLOCKS_TOML)  # the scenarios date taps on chosen past days
+    srv = ServerProcess(tmp_db_url, bus.url, config=config, log_dir=tmp_path).start()
     dev = Device(bus.url).start()
     try:
         dev.wait_server()

@@ -119,3 +119,49 @@ def test_a_back_off_keeps_the_connection_alive_and_keeps_reading(tmp_db_url, mos
     assert [item.device_id for item in srv.inbox] == ["g1", "g1", "g1"]
     gate.stop()
     srv.bus.stop()
+
+
+def test_a_long_write_lock_elsewhere_never_drops_the_servers_mqtt_connection(tmp_db_url, mosquitto):
+    """Another connection holds SQLite's write lock for longer than 1.5 x the keep-alive.
+
+    The worker's short busy timeout hands the wait to the retry policy, whose back-off
+    keeps calling bus.loop(): the broker never drops the server, and the tap sent during
+    the lock is answered soon after the lock goes.
+    """
+    import sqlite3
+
+    from tests.helpers import Device, close_store, open_service
+
+    svc = open_service(tmp_db_url)
+    svc.devices.add("g1", "gate", direction="in")
+    svc.members.add("m0", "04A1B2C0")
+    close_store()
+    srv = PointsServer(tmp_db_url, mosquitto.url + "?keepalive=5", load(), client_id="locked-srv").start()
+    path = tmp_db_url[len("sqlite:///") :]
+    try:
+        with Device(mosquitto.url) as dev:
+            dev.wait_server()
+            assert srv.bus.connect_count == 1
+            holder = sqlite3.connect(path, isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+            holder.execute("CREATE TABLE lock_holder (x)")  # a write: the lock is held
+            tap = dev.make_tap("04A1B2C0", device_id="g1")
+            dev.publish_tap("g1", tap)
+            held_until = time.monotonic() + 15.0  # 3 x the 5 s keep-alive (Mosquitto drops at 1.5 x, checked coarsely)
+            dropped = False
+            while time.monotonic() < held_until:
+                dropped = dropped or not srv.bus.connected.is_set()
+                assert not dev.results_for("g1", tap.tap_id), "answered while the database was locked"
+                time.sleep(0.1)
+            holder.execute("COMMIT")
+            released = time.monotonic()
+            result = dev.wait_result("g1", tap.tap_id, timeout=5.0)
+            answered_after = time.monotonic() - released
+            holder.close()
+        assert result is not None and result.outcome == "credited"
+        assert answered_after < 2.5, f"answered {answered_after:.1f} s after the lock went"
+        print(f"\nanswered {answered_after:.2f} s after the lock went; connect_count={srv.bus.connect_count}")
+        assert not dropped and srv.bus.connect_count == 1, "the server's MQTT connection dropped"
+        assert "exceeded timeout" not in mosquitto.log(), mosquitto.log()
+    finally:
+        srv.stop()

@@ -454,3 +454,102 @@ def test_allowlist_refuses_bad_copies():
     ):
         with pytest.raises(ContractError, match=message):
             Allowlist.parse(json.dumps({**good, **change}))
+
+
+# --------------------------------------------------------------------------- field limits (issue 11)
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        "0001-01-01T00:00:00+14:00",  # converting it to UTC overflows
+        "9999-12-31T23:59:59-14:00",
+        "1969-12-31T23:59:59Z",
+        "1970-01-01T06:59:59+07:00",  # one second before the epoch in UTC
+        "2100-01-01T00:00:00Z",
+    ],
+)
+def test_times_outside_the_window_are_refused_with_the_tap_id(at):
+    exc = refused(tap_payload(at=at))
+    assert "at must lie between 1970-01-01 and 2100-01-01" in str(exc) and exc.ref == "gate-1:42"
+
+
+@pytest.mark.parametrize("at", ["1970-01-01T07:00:00+07:00", "2099-12-31T23:59:59Z", "1970-01-01T00:00:00Z"])
+def test_times_at_the_window_edges_parse(at):
+    assert Tap.parse(tap_payload(at=at)).at == datetime.fromisoformat(at.replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize("uid", ["00000000", "00000000000000", "00000000000000000000"])
+def test_an_all_zero_uid_is_refused_on_the_wire_and_from_people(uid):
+    assert "all zeros" in str(refused(tap_payload(uid=uid)))
+    with pytest.raises(ContractError, match="all zeros"):
+        contract.normalise_uid("00:00:00:00")
+    assert contract.normalise_uid("00000001") == "00000001"
+
+
+@pytest.mark.parametrize(
+    ("payload", "parser", "words"),
+    [
+        (b'{"v":1,"state":"online","version":"1.0\\ud800"}', Status.parse, "version holds a lone surrogate"),
+        (b'{"v":1,"state":"online","error":"\\udfff x"}', Status.parse, "lone surrogate"),
+        (b'{"v":1,"state":"online","\\ud800":1}', Status.parse, "lone surrogate"),
+        (
+            b'{"v":1,"tap_id":"t:1","uid":"04A1B2C3","at":"2026-01-01T00:00:00Z","clock_ok":true,"x":"\\ud83d"}',
+            Tap.parse,
+            "lone surrogate",
+        ),
+        (b'{"v":1,"feedback_id":"f:1","rating":5,"at":"\\ud800"}', Feedback.parse, "lone surrogate"),
+        (b'{"v":1,"query_id":"q:1","uid":"\\udc00"}', Query.parse, "lone surrogate"),
+    ],
+)
+def test_a_lone_surrogate_anywhere_is_refused(payload, parser, words):
+    assert words in str(refused(payload, parser))
+
+
+def test_a_surrogate_pair_is_ordinary_text():
+    status = Status.parse(b'{"v":1,"state":"online","reader":"ok \\ud83d\\ude00"}')
+    assert status.extra["reader"] == "ok \U0001f600"
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ('"outbox":1000000000000000000000000000000', "outbox must be between 0 and"),
+        ('"outbox":-1', "outbox must be between 0 and"),
+        ('"uptime_s":1e308', "uptime_s must be between 0 and"),
+        ('"uptime_s":1e400', "uptime_s must be a finite number"),
+        ('"uptime_s":NaN', "NaN is not a number"),
+        ('"uptime_s":-Infinity', "-Infinity is not a number"),
+        ('"allowlist_version":-5', "allowlist_version must be between"),
+        ('"at":"0001-01-01T00:00:00+14:00"', "at must lie between"),
+        ('"oldest_tap_at":"9999-01-01T00:00:00Z"', "oldest_tap_at must lie between"),
+        ('"oldest_tap_at":"yesterday"', "oldest_tap_at is not ISO-8601"),
+    ],
+)
+def test_status_numbers_and_times_are_range_checked(extra, words):
+    assert words in str(refused(f'{{"v":1,"state":"online",{extra}}}'.encode(), Status.parse))
+
+
+def test_status_within_range_parses():
+    status = Status.parse(
+        b'{"v":1,"state":"online","outbox":12,"uptime_s":3600.5,"at":"2026-11-22T10:00:00+07:00",'
+        b'"oldest_tap_at":"2026-11-21T10:00:00Z","allowlist_version":9}'
+    )
+    assert status.extra["outbox"] == 12 and status.extra["uptime_s"] == 3600.5
+
+
+def test_feedback_time_is_range_checked_with_its_id():
+    exc = refused(b'{"v":1,"feedback_id":"f:9","rating":5,"at":"0001-01-01T00:00:00+14:00"}', Feedback.parse)
+    assert "at must lie between" in str(exc) and exc.ref == "f:9"
+
+
+def test_refusing_poison_costs_microseconds():
+    """The boundary is the cheap place to refuse: far under a millisecond per payload."""
+    import time
+
+    poison = tap_payload(at="0001-01-01T00:00:00+14:00")
+    start = time.perf_counter()
+    for _ in range(1000):
+        with pytest.raises(ContractError):
+            Tap.parse(poison)
+    assert (time.perf_counter() - start) / 1000 < 0.001

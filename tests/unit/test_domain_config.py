@@ -82,6 +82,18 @@ def test_bad_toml_names_the_file(tmp_path):
         ({"rules": {"max_tap_age_days": 0}}, "rules.max_tap_age_days must be an integer >= 1, got 0"),
         ({"rules": {"future_tolerance_s": "300"}}, "rules.future_tolerance_s must be an integer >= 0, got '300'"),
         ({"rules": {"signup_fee_baht": 50.0}}, "rules.signup_fee_baht must be an integer >= 0, got 50.0"),
+        (
+            {"rules": {"backdating": {"otherwise": "credit"}}},
+            "rules.backdating.otherwise must be one of receive_time, refuse, got 'credit'",
+        ),
+        (
+            {"rules": {"backdating": {"gate": "forever"}}},
+            "rules.backdating.gate must be one of offline, max_age, none, got 'forever'",
+        ),
+        ({"rules": {"backdating": {"tolerance_s": -1}}}, "rules.backdating.tolerance_s must be an integer >= 0"),
+        ({"rules": {"backdating": {"tolerance_s": 90000}}}, "rules.backdating.tolerance_s must be at most 86400"),
+        ({"rules": {"backdating": {"gates": "offline"}}}, "rules.backdating: unknown key(s) gates"),
+        ({"rules": {"backdating": "refuse"}}, "rules.backdating must be a table, got 'refuse'"),
         ({"activities": {"entry": {"points": -5}}}, "activities.entry.points must be an integer >= 0, got -5"),
         ({"activities": {"entry": {"points": True}}}, "activities.entry.points must be an integer >= 0, got True"),
         (
@@ -167,3 +179,16 @@ def test_misspelt_keys_are_refused_not_ignored(tmp_path, toml, message):
     with pytest.raises(ConfigError) as info:
         load(f)
     assert message in str(info.value)
+
+
+def test_backdating_defaults_and_a_librarys_choice():
+    default = load().backdating
+    assert (default.tolerance_s, default.otherwise) == (300, "receive_time")
+    assert default.limit("gate") == default.limit("counter") == "offline" and default.limit("kiosk") == "none"
+    mine = load(overrides={"rules": {"backdating": {"otherwise": "refuse", "counter": "none", "tolerance_s": 60}}})
+    assert (mine.backdating.otherwise, mine.backdating.limit("counter"), mine.backdating.tolerance_s) == (
+        "refuse",
+        "none",
+        60,
+    )
+    assert mine.backdating.limit("gate") == "offline"  # a kind not set keeps its default

@@ -35,6 +35,8 @@ def decide(
     clock_ok=True,
     received=None,
     item="",
+    offline_since=None,
+    online_since=None,
 ):
     when = when or RECEIVED
     return decide_tap(
@@ -48,6 +50,8 @@ def decide(
         at=when,
         clock_ok=clock_ok,
         received=received or when,
+        offline_since=offline_since,
+        online_since=online_since,
         item=item,
     )
 
@@ -67,49 +71,102 @@ def test_business_day_follows_a_configured_time_zone():
     assert business_day(datetime(2026, 11, 22, 23, 30, tzinfo=UTC), prog) == date(2026, 11, 22)
 
 
-def test_trusted_clock_uses_the_device_time():
-    received = at(MONDAY, 0, 5)
-    tapped = at(MONDAY - timedelta(days=1), 23, 58)  # buffered tap from yesterday evening
-    when, trusted = rules.business_time(tapped, True, received, PROG)
-    assert (when, trusted) == (tapped, True)
+def test_trusted_clock_uses_the_device_time_within_the_tolerance():
+    received = at(MONDAY, 0, 2)
+    tapped = at(MONDAY - timedelta(days=1), 23, 58)  # 4 minutes earlier: within the 300 s tolerance
+    assert rules.tap_time(tapped, True, received, PROG, device_kind="gate") == rules.TapTime(tapped, True, "clock")
     assert decide(when=tapped, received=received).day == MONDAY - timedelta(days=1)
+
+
+def test_a_buffered_tap_from_an_offline_period_the_server_saw_counts_on_its_own_day():
+    received = at(MONDAY, 9, 0)
+    tapped = at(MONDAY - timedelta(days=1), 23, 58)
+    went_offline, came_back = at(MONDAY - timedelta(days=1), 20, 0), at(MONDAY, 8, 59)
+    d = decide(when=tapped, received=received, offline_since=went_offline, online_since=came_back)
+    assert (d.outcome, d.day, d.timing) == ("credited", MONDAY - timedelta(days=1), "buffered")
+    still_offline = decide(when=tapped, received=received, offline_since=went_offline)
+    assert (still_offline.day, still_offline.timing) == (MONDAY - timedelta(days=1), "buffered")
+
+
+def test_a_back_dated_tap_without_an_offline_period_counts_at_the_receive_time():
+    received = at(MONDAY, 9, 0)
+    tapped = at(MONDAY - timedelta(days=1), 12, 0)
+    d = decide(when=tapped, received=received)
+    assert (d.outcome, d.day, d.timing) == ("credited", MONDAY, "backdated")
+    # dated before the offline period began (beyond the tolerance), or after it ended
+    went_offline, came_back = at(MONDAY - timedelta(days=1), 12, 6), at(MONDAY - timedelta(days=1), 14, 0)
+    assert decide(when=tapped, received=received, offline_since=went_offline, online_since=came_back).day == MONDAY
+    later = at(MONDAY - timedelta(days=1), 14, 6)
+    assert decide(when=later, received=received, offline_since=went_offline, online_since=came_back).day == MONDAY
+    # at the tolerance's edges it still counts on its own day
+    edge = decide(when=tapped, received=received, offline_since=tapped + timedelta(seconds=300), online_since=came_back)
+    assert edge.day == MONDAY - timedelta(days=1)
+
+
+def test_back_dating_depends_on_the_device_kind():
+    received = at(MONDAY, 9, 0)
+    tapped = at(MONDAY - timedelta(days=3), 12, 0)
+    went_offline = at(MONDAY - timedelta(days=4), 12, 0)
+    assert decide(kind="counter", when=tapped, received=received, offline_since=went_offline).timing == "buffered"
+    assert decide(kind="kiosk", when=tapped, received=received, offline_since=went_offline).timing == "backdated"
+    trusting = load(overrides={"rules": {"backdating": {"gate": "max_age"}}})
+    assert decide(trusting, when=tapped, received=received).day == MONDAY - timedelta(days=3)
+    strict = load(overrides={"rules": {"backdating": {"gate": "none"}}})
+    assert decide(strict, when=tapped, received=received, offline_since=went_offline).day == MONDAY
+
+
+def test_a_back_dated_tap_is_refused_when_the_library_says_so():
+    refuse = load(overrides={"rules": {"backdating": {"otherwise": "refuse"}}})
+    received = at(MONDAY, 9, 0)
+    d = decide(refuse, when=received - timedelta(days=1), received=received)
+    assert (d.outcome, d.timing, d.open) == ("invalid", "backdated", False)
+    assert d.reason == "tap dated earlier than this device may date it"
+    # an unsynchronised clock is not back-dating: the receive time, as always
+    assert decide(refuse, when=received - timedelta(days=1), clock_ok=False, received=received).outcome == "credited"
+
+
+def test_thirty_one_back_dated_taps_earn_once_not_thirty_times():
+    """Issue 11: 31 taps dated 1-31 days ago from a gate the server never saw offline."""
+    received = at(MONDAY, 12, 0)
+    days = {decide(when=received - timedelta(days=n), received=received).day for n in range(1, 32)}
+    assert days == {MONDAY}  # one business day: the per-day limit lets one of them earn
 
 
 def test_clock_not_ok_uses_the_receive_time():
     received = at(MONDAY, 0, 5)
     tapped = at(MONDAY - timedelta(days=1), 23, 58)
-    when, trusted = rules.business_time(tapped, False, received, PROG)
-    assert (when, trusted) == (received, False)
+    assert rules.tap_time(tapped, False, received, PROG) == rules.TapTime(received, False, "unsynced")
     assert decide(when=tapped, clock_ok=False, received=received).day == MONDAY
 
 
 def test_future_clock_beyond_tolerance_is_not_trusted():
     received = at(MONDAY, 23, 58)
-    assert rules.business_time(received + timedelta(seconds=300), True, received, PROG) == (
-        received + timedelta(seconds=300),
-        True,
-    )  # exactly the tolerance: trusted
+    exactly = received + timedelta(seconds=300)
+    assert rules.tap_time(exactly, True, received, PROG) == rules.TapTime(exactly, True, "clock")
     ahead = received + timedelta(seconds=301)
-    assert rules.business_time(ahead, True, received, PROG) == (received, False)
+    assert rules.tap_time(ahead, True, received, PROG) == rules.TapTime(received, False, "future")
     # a clock hours ahead would put the tap on tomorrow: the receive day is used instead
     d = decide(when=received + timedelta(hours=3), received=received)
     assert d.outcome == "credited" and d.day == MONDAY
 
 
+TRUSTING = load(overrides={"rules": {"backdating": {"gate": "max_age"}}})
+
+
 def test_too_old_is_invalid_only_when_the_clock_is_trusted():
     received = at(MONDAY, 12, 0)
     old = received - timedelta(days=30, seconds=1)
-    d = decide(when=old, received=received)
+    d = decide(TRUSTING, when=old, received=received)
     assert d.outcome == "invalid" and d.reason == "tap is older than 30 days"
     assert not d.open
-    assert decide(when=received - timedelta(days=30), received=received).outcome == "credited"
+    assert decide(TRUSTING, when=received - timedelta(days=30), received=received).outcome == "credited"
     # an untrusted clock's `at` is ignored: the receive time counts
-    d = decide(when=old, clock_ok=False, received=received)
+    d = decide(TRUSTING, when=old, clock_ok=False, received=received)
     assert d.outcome == "credited" and d.day == MONDAY
 
 
 def test_max_age_is_configuration():
-    prog = load(overrides={"rules": {"max_tap_age_days": 2}})
+    prog = load(overrides={"rules": {"max_tap_age_days": 2, "backdating": {"gate": "max_age"}}})
     received = at(MONDAY, 12, 0)
     assert decide(prog, when=received - timedelta(days=2, minutes=1), received=received).outcome == "invalid"
     assert decide(prog, when=received - timedelta(days=1), received=received).outcome == "credited"
@@ -208,7 +265,12 @@ def test_card_and_member_states(card, member, until, outcome):
 def test_expiry_is_judged_on_the_business_day_of_the_tap():
     # a buffered tap from before expiry still counts after the membership ended
     received = at(MONDAY, 9, 0)
-    d = decide(until=MONDAY - timedelta(days=1), when=received - timedelta(days=1), received=received)
+    d = decide(
+        until=MONDAY - timedelta(days=1),
+        when=received - timedelta(days=1),
+        received=received,
+        offline_since=received - timedelta(days=2),  # the gate really was offline since then
+    )
     assert d.outcome == "credited"
 
 

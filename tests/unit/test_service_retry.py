@@ -17,7 +17,7 @@ def bound_store():
 
 
 def test_infrastructure_errors_are_retried_with_doubling_back_off_until_they_end():
-    failures, waits = iter([pw.OperationalError("database is locked")] * 7 + [pw.InterfaceError("gone")]), []
+    failures, waits = iter([pw.OperationalError("unable to open database file")] * 7 + [pw.InterfaceError("gone")]), []
 
     def operation():
         exc = next(failures, None)
@@ -47,3 +47,21 @@ def test_any_other_error_is_not_retried():
         retry.retry(bug, pause=lambda delay: pytest.fail("a bug must not be waited out"))
     assert calls == [1]
     assert retry.is_infrastructure(pw.OperationalError()) and not retry.is_infrastructure(pw.IntegrityError())
+
+
+def test_a_busy_database_is_tried_again_at_least_every_second_and_logged_once(caplog):
+    """Another writer's lock (a staff import) is not an outage: taps resume soon after it goes."""
+    failures, waits = iter([pw.OperationalError("database is locked")] * 8), []
+
+    def operation():
+        exc = next(failures, None)
+        if exc is not None:
+            raise exc
+        return "done"
+
+    caplog.set_level("INFO", logger="server.services.retry")
+    assert retry.retry(operation, pause=lambda delay: waits.append(delay) and False) == (True, "done")
+    assert waits == [0.2, 0.4, 0.8, 1.0, 1.0, 1.0, 1.0, 1.0]
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2, lines  # when it starts and when it ends, not once per attempt
+    assert not any(r.exc_info for r in caplog.records)  # tracebacks only at debug level

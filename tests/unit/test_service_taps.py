@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from broker.contract import Tap
+from broker.contract import Status, Tap
 from server.domain.config import load
 from server.store import LedgerEntry, TapInbox
 from tests.helpers import close_store, ledger_problems, open_service
@@ -92,8 +92,17 @@ def test_entry_plus_5_then_limit_reached_then_next_day(svc, clock):
     assert (r.outcome, r.points, r.balance) == ("credited", 5, 260)
 
 
+def went_offline_and_back(svc, clock, device: str, since: tuple, back: tuple) -> None:
+    """The server sees ``device`` go offline at ``since`` and come back at ``back`` ((day, hh, mm) each)."""
+    clock.set(*since)
+    svc.devices.record_status(device, Status("offline"))
+    clock.set(*back)
+    svc.devices.record_status(device, Status("online"))
+
+
 def test_days_follow_the_taps_own_time_when_its_clock_is_ok(svc, clock):
     svc.members.add("Somchai", UID)
+    went_offline_and_back(svc, clock, "gate-in", (MONDAY - timedelta(days=1), 19, 30), (MONDAY, 9, 59))
     clock.set(MONDAY, 10)
     yesterday_evening = datetime(2026, 11, 22, 20, 0, tzinfo=BKK)
     assert tap(svc, "gate-in", at=yesterday_evening).outcome == "credited"  # a buffered tap from yesterday
@@ -105,6 +114,8 @@ def test_days_follow_the_taps_own_time_when_its_clock_is_ok(svc, clock):
 
 def test_too_old_tap_is_invalid_and_stored(svc, clock):
     svc.members.add("Somchai", UID)
+    went_offline_and_back(svc, clock, "gate-in", (MONDAY - timedelta(days=40), 10), (MONDAY, 9, 59))
+    clock.set(MONDAY, 10)
     r = tap(svc, "gate-in", at=clock() - timedelta(days=31), tap_id="old-1")
     assert (r.outcome, r.open, r.points) == ("invalid", False, 0)
     assert "older than 30 days" in r.message["en"]
@@ -263,3 +274,60 @@ def test_configured_unlimited_activity_credits_every_tap():
         assert ledger_problems() == []
     finally:
         close_store()
+
+
+# --------------------------------------------------------------------------- back-dating (issue 11)
+
+
+def test_thirty_one_back_dated_taps_from_a_gate_never_seen_offline_earn_once(svc, clock):
+    """A gate that says its clock is fine dates 31 taps 1-31 days back: one credit, not thirty."""
+    m = svc.members.add("Somchai", UID)
+    results = [tap(svc, "gate-in", at=clock() - timedelta(days=n), tap_id=f"back-{n}") for n in range(1, 32)]
+    assert [r.outcome for r in results].count("credited") == 1  # today's entry, at the receive time
+    assert svc.ledger.balance(m.id) == 255
+    assert {e.day for e in LedgerEntry.select().where(LedgerEntry.source == "tap")} == {MONDAY}
+    timings = {t.timing for t in TapInbox.select().where(TapInbox.tap_id.startswith("back-"))}
+    assert timings == {"backdated"}
+
+
+def test_a_gate_really_offline_gets_its_buffered_taps_on_their_own_days(svc, clock):
+    m = svc.members.add("Somchai", UID)
+    went_offline_and_back(svc, clock, "gate-in", (MONDAY - timedelta(days=3), 9, 0), (MONDAY, 9, 55))
+    clock.set(MONDAY, 10)
+    for n in (3, 2, 1):  # buffered at noon on each offline day, forwarded now
+        day = MONDAY - timedelta(days=n)
+        assert tap(svc, "gate-in", at=datetime(day.year, day.month, day.day, 12, tzinfo=BKK)).outcome == "credited"
+    assert tap(svc, "gate-in").outcome == "credited"  # and today's own tap
+    assert svc.ledger.balance(m.id) == 250 + 4 * 5
+    # a tap dated before the offline period began is not one it buffered: the receive day
+    assert tap(svc, "gate-in", at=clock() - timedelta(days=5)).outcome == "limit_reached"
+
+
+def test_a_library_may_refuse_back_dated_taps(clock):
+    prog = load(overrides={"rules": {"backdating": {"otherwise": "refuse"}}})
+    service = open_service("sqlite:///:memory:", prog=prog, clock=clock)
+    try:
+        service.devices.add("gate-in", "gate", direction="in")
+        m = service.members.add("Somchai", UID)
+        r = tap(service, "gate-in", at=clock() - timedelta(days=2), tap_id="refused-1")
+        assert (r.outcome, r.open, r.points) == ("invalid", False, 0)
+        assert "dated earlier than this device may date it" in r.message["en"]
+        assert service.ledger.balance(m.id) == 250
+        assert TapInbox.get(TapInbox.tap_id == "refused-1").timing == "backdated"
+    finally:
+        close_store()
+
+
+def test_a_repeated_status_does_not_move_the_offline_period(svc, clock):
+    clock.set(MONDAY, 8)
+    svc.devices.record_status("gate-in", Status("offline"))
+    clock.set(MONDAY, 9)
+    svc.devices.record_status("gate-in", Status("offline"))  # the retained last will, again
+    clock.set(MONDAY, 10)
+    svc.devices.record_status("gate-in", Status("online"))
+    svc.devices.record_status("gate-in", Status("online"))
+    from server.store import Device
+
+    d = Device.get_by_id("gate-in")
+    assert d.offline_since == datetime(2026, 11, 23, 8, tzinfo=BKK)
+    assert d.online_since == datetime(2026, 11, 23, 10, tzinfo=BKK)
