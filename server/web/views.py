@@ -43,6 +43,12 @@ def _int(value, default=None):
         return default
 
 
+def _row_id(value) -> int | None:
+    """A row id from a query argument (``?before=``), or None when it is not one (1 to 2**63 - 1)."""
+    n = _int(value)
+    return n if n is not None and 1 <= n < 2**63 else None
+
+
 def _member_or_404(mid: int) -> Member:
     m = Member.get_or_none(Member.id == mid)
     if m is None:
@@ -111,7 +117,7 @@ def enrol():
 def member(mid: int):
     """The member screen: details, cards, privileges, the ledger with void buttons, counter forms."""
     m = _member_or_404(mid)
-    before = _int(request.args.get("before"))
+    before = _row_id(request.args.get("before"))
     entries, older = queries.ledger_page(svc(), m.id, before=before, limit=20)
     data = svc().reads.member_dict(m)
     counter = svc().points.counter_activities()
