@@ -48,6 +48,7 @@ TH = {
     "the server is busy; try again in a moment": "เซิร์ฟเวอร์ไม่ว่าง โปรดลองใหม่อีกครั้งในไม่ช้า",
     "a token lasts 1 to %(max)s days": "โทเค็นมีอายุได้ 1 ถึง %(max)s วัน",
     "no API token %(id)s": "ไม่พบโทเค็น API %(id)s",
+    "%(name)s must be a whole number from %(lo)s to %(hi)s": "%(name)s ต้องเป็นจำนวนเต็มตั้งแต่ %(lo)s ถึง %(hi)s",
     "API token %(id)s created; it expires on %(day)s.": "สร้างโทเค็น API %(id)s แล้ว หมดอายุ %(day)s",
     "API token %(id)s revoked.": "เพิกถอนโทเค็น API %(id)s แล้ว",
     "Created": "สร้างเมื่อ",
