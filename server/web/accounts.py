@@ -317,13 +317,17 @@ def change_own_password(
 ) -> Staff:
     """A signed-in staff member replaces their own password (the console's Account page).
 
-    Refuses a locked account (SignInRefused ``locked``), two different new passwords, a
+    Refuses a source that failed too often (SignInThrottled), a locked account
+    (SignInRefused ``locked``), two different new passwords, a
     weak one (AccountError), a wrong current password (SignInRefused ``bad``, counted
     toward the lock-out exactly like a failed sign-in) and the current password again.
     Clears ``must_change_password``. Every session of the account ends, the caller's
     too: it starts a new one with :func:`start_session`.
     """
     now = now or utcnow()
+    wait = _source_blocked(source, now)
+    if wait is not None:
+        raise SignInThrottled("source", wait)
     s = Staff.get_or_none(Staff.id == staff_id)
     if s is None or not s.active:
         raise AccountError("this account is disabled")

@@ -437,8 +437,8 @@ def tokens_add():
 def token_revoke(token_id):
     try:
         row = accounts.revoke_token(token_id, actor=actor(), owner=None if g.staff.role == "admin" else g.staff.id)
-    except accounts.AccountError as exc:
-        raise NotFound(exc.template, **exc.values) from None
+    except accounts.AccountError:
+        raise NotFound("no API token %(id)s", id=token_id) from None
     return jsonify(_token_dict(row))
 
 
