@@ -441,6 +441,15 @@ def lock_duration(lockouts: int) -> timedelta:
     return min(LOCKOUT * (2 ** min(max(lockouts, 0), 10)), LOCKOUT_MAX)
 
 
+def _stamp(when: datetime):
+    """A time for a CASE branch, stored as a UTCDateTimeField stores it (the column does not convert it there).
+
+    PostgreSQL needs the text cast to a timestamp; on SQLite the column holds the text itself.
+    """
+    text = UTCDateTimeField().db_value(when)
+    return text if store.is_sqlite() else pw.Cast(text, "timestamp")
+
+
 def _reserve_attempt(s: Staff, now: datetime) -> tuple[int, datetime | None] | None:
     """Count one attempt at ``s``'s password *before* it is checked; None when it may not be checked.
 
@@ -458,7 +467,8 @@ def _reserve_attempt(s: Staff, now: datetime) -> tuple[int, datetime | None] | N
     q = (
         Staff.update(
             failures=new_failures,
-            locked_until=pw.Case(None, [(locks, until)], None),
+            # a value inside CASE is not converted by the column: store it as the column does
+            locked_until=pw.Case(None, [(locks, _stamp(until))], None),
             lockouts=pw.Case(None, [(locks, Staff.lockouts + 1)], Staff.lockouts),
         )
         .where(
@@ -495,7 +505,7 @@ def _count_source_failure(source: str | None, now: datetime) -> None:
         SigninSource.insert(source=key, failures=0, window_start=now).on_conflict_ignore().execute()
         SigninSource.update(
             failures=pw.Case(None, [(stale, 1)], SigninSource.failures + 1),
-            window_start=pw.Case(None, [(stale, now)], SigninSource.window_start),
+            window_start=pw.Case(None, [(stale, _stamp(now))], SigninSource.window_start),
         ).where(SigninSource.source == key).execute()
 
 

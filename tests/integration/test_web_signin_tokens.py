@@ -269,3 +269,47 @@ def test_migration_5_keeps_tokens_and_gives_them_an_expiry(any_db_url):
         assert store.upgrade() == len(store.MIGRATIONS)
     finally:
         store.db.close()
+
+
+def test_parallel_guesses_check_at_most_the_limit_on_both_databases(any_db_url):
+    """Threads calling the sign-in at once (the served-console version: tests/security)."""
+    import threading
+
+    store.connect(any_db_url)
+    try:
+        accounts.add_staff(*STAFF[:1], "staff", STAFF[1], actor="test")
+        barrier = threading.Barrier(30)
+        outcomes: list[str] = []
+
+        def guess(i: int) -> None:
+            barrier.wait()
+            try:
+                accounts.authenticate(STAFF[0], "wrong-password", source=f"198.51.100.{i}")
+            except (accounts.SignInRefused, accounts.SignInThrottled) as exc:
+                outcomes.append(type(exc).__name__ + ":" + exc.reason)
+            finally:
+                store.db.close()
+
+        threads = [threading.Thread(target=guess, args=(i,)) for i in range(30)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(outcomes) == 30
+        checked = Audit.select().where(Audit.action == "staff.login_failed").count()
+        assert 1 <= checked <= accounts.MAX_FAILURES, outcomes
+        bob = accounts.Staff.get(accounts.Staff.username == STAFF[0])
+        assert bob.locked_until is not None and bob.locked_until > store.utcnow()
+        assert timedelta(seconds=50) < bob.locked_until - store.utcnow() <= timedelta(minutes=1)
+        assert bob.lockouts == 1
+        # the per-source window counts on both databases too
+        for _i in range(accounts.SOURCE_MAX_FAILURES):
+            with pytest.raises(accounts.SignInRefused):
+                accounts.authenticate("nobody", "x", source="203.0.113.9")
+        with pytest.raises(accounts.SignInThrottled) as exc:
+            accounts.authenticate(ADMIN[0], "x", source="203.0.113.9")
+        assert exc.value.reason == "source" and 0 < exc.value.retry_after <= 15 * 60
+        row = accounts.SigninSource.get_by_id("203.0.113.9")
+        assert row.failures == accounts.SOURCE_MAX_FAILURES
+    finally:
+        store.db.close()
