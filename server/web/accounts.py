@@ -729,12 +729,12 @@ def create_token(username: str, label: str = "", *, actor: str = "cli", days=Non
     return issue_token(username, label, actor=actor, days=days)[0]
 
 
-def list_tokens(username: str | None = None) -> list[ApiToken]:
-    """API tokens (one account's, or everyone's), newest first, with their accounts."""
+def list_tokens(username: str | None = None, limit: int | None = None) -> list[ApiToken]:
+    """API tokens (one account's, or everyone's; the newest ``limit``), newest first, with their accounts."""
     q = ApiToken.select(ApiToken, Staff).join(Staff).order_by(ApiToken.id.desc())
     if username is not None:
         q = q.where(Staff.username == username)
-    return list(q)
+    return list(q.limit(limit) if limit else q)
 
 
 def revoke_token(token_id, *, actor: str = "cli", owner: int | None = None) -> ApiToken:

@@ -626,7 +626,7 @@ def staff():
         people=people,
         audit=audit,
         token=token,
-        tokens=accounts.list_tokens(),
+        tokens=accounts.list_tokens(limit=200),  # revoked and expired ones stay listed: the newest 200
         token_days=accounts.TOKEN_DAYS,
         token_max_days=accounts.TOKEN_MAX_DAYS,
         roles=accounts.ROLES,
