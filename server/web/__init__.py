@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from urllib.parse import urlsplit
 
 from flask import Flask, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 from werkzeug.serving import make_server
 
 from server import catalogue, store
@@ -33,6 +35,19 @@ UPLOAD_LIMIT = 5_000_000
 #: what a request may carry beyond the file (multipart headers, the CSRF token)
 FORM_OVERHEAD = 64 * 1024
 csrf = CSRFProtect()
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a row id from 1 to 2**63 - 1 (larger ones are a 404, not a 500).
+
+    SQLite and PostgreSQL keep ids in 64-bit integers; a bigger number in a URL used to
+    reach the database driver and fail there.
+    """
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -52,9 +67,22 @@ def create_app(
     *,
     connect: bool = True,
     behind_proxy: bool | None = None,
+    public_url: str | None = None,
     testing: bool = False,
 ) -> Flask:
-    """Build the console app; binds the store to ``db_url`` unless ``connect`` is False."""
+    """Build the console app; binds the store to ``db_url`` unless ``connect`` is False.
+
+    ``public_url`` (default ``$PRIVCARD_WEB_PUBLIC_URL``): the address staff open, e.g.
+    ``https://points.library.example/``. When it is ``https`` the session cookie is always
+    ``Secure``, whatever the proxy in front says. ``behind_proxy`` (default
+    ``$PRIVCARD_WEB_PROXY=1``) trusts one proxy's ``X-Forwarded-For/-Proto/-Host``, so the
+    cookie follows the scheme the browser used and sign-in throttling sees the client's
+    address. docs/deployment.md, "The console behind a TLS proxy".
+    """
+    public_url = public_url if public_url is not None else os.environ.get("PRIVCARD_WEB_PUBLIC_URL", "")
+    scheme = urlsplit(public_url).scheme.lower() if public_url else ""
+    if public_url and scheme not in ("http", "https"):
+        raise ValueError(f"PRIVCARD_WEB_PUBLIC_URL must be an http:// or https:// address, got {public_url!r}")
     if connect and db_url:
         store.connect(db_url)
     else:
@@ -66,7 +94,8 @@ def create_app(
         SESSION_COOKIE_NAME="privcard_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("PRIVCARD_WEB_SECURE_COOKIES", "") == "1",
+        SESSION_COOKIE_SECURE=scheme == "https" or os.environ.get("PRIVCARD_WEB_SECURE_COOKIES", "") == "1",
+        PREFERRED_URL_SCHEME=scheme or "http",
         PERMANENT_SESSION_LIFETIME=accounts.SESSION_LIFETIME,
         # an attendance file may have UPLOAD_LIMIT bytes; the request may be a little
         # larger (the multipart envelope, the CSRF token), anything more is refused (413)
@@ -78,6 +107,7 @@ def create_app(
         JSON_SORT_KEYS=False,
     )
     app.session_interface = _SessionInterface()
+    app.url_map.converters["int"] = RowIdConverter  # before any route is registered
     if behind_proxy if behind_proxy is not None else os.environ.get("PRIVCARD_WEB_PROXY") == "1":
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.extensions["privcard.service"] = service or bootstrap(prog)

@@ -8,6 +8,17 @@ SHA-256 digests and shown once. Console sessions are rows of ``web_session``
 change or a disabled account ends every row of the account, so a copied cookie stops
 working at once. Every password change also bumps the account's ``password_version``;
 a session belongs to the version it signed in under.
+
+Sign-in under attack (docs/console.md, "Sign-in policy"): every password check goes
+through a small pool (:data:`HASH_POOL` Argon2 verifications at once, each needs
+64 MiB; extra sign-ins wait :data:`HASH_WAIT` seconds, then are refused with
+:class:`SignInThrottled`); a guess is counted *before* it is hashed by one atomic
+``UPDATE ... SET failures = failures + 1 ... RETURNING`` that refuses once the account
+is locked, so parallel guesses cannot check more than :data:`MAX_FAILURES` passwords;
+the lock is short and doubles with each lock in a row (:func:`lock_duration`); each
+source address may fail :data:`SOURCE_MAX_FAILURES` times per :data:`SOURCE_WINDOW`.
+API tokens expire, can be listed and revoked, and are revoked by a password change
+and by disabling the account.
 """
 
 from __future__ import annotations
@@ -17,6 +28,8 @@ import hmac
 import logging
 import re
 import secrets
+import threading
+import time
 from datetime import datetime, timedelta
 
 import peewee as pw
@@ -28,8 +41,24 @@ from server.store import Audit, BaseModel, Event, Setting, Upload, UTCDateTimeFi
 
 ROLES = ("admin", "staff")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
+#: wrong passwords in a row that lock an account (counted before they are checked)
 MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
+#: the first lock's length; each further lock in a row (no successful sign-in between) doubles it
+LOCKOUT = timedelta(minutes=1)
+#: the longest lock: an attacker who knows a username cannot keep its owner out longer per round
+LOCKOUT_MAX = timedelta(minutes=15)
+#: failed sign-ins one source address may make per window before it is refused (429)
+SOURCE_MAX_FAILURES = 20
+SOURCE_WINDOW = timedelta(minutes=15)
+#: Argon2 verifications at once (64 MiB each): the memory sign-ins can take is bounded by it
+HASH_POOL = 2
+#: how long a sign-in waits for a free slot before it is refused with 429 (seconds)
+HASH_WAIT = 3.0
+#: API tokens last this long unless another lifetime is asked for; at most TOKEN_MAX_DAYS
+TOKEN_DAYS = 90
+TOKEN_MAX_DAYS = 366
+#: ``last_used`` of a token is written at most this often
+TOKEN_SEEN_EVERY = timedelta(minutes=1)
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 #: a console session ends after this long without a request (the cookie's lifetime too)
@@ -39,8 +68,11 @@ SEEN_EVERY = timedelta(minutes=5)
 
 log = logging.getLogger(__name__)
 _hasher = PasswordHasher()
+_pool = threading.BoundedSemaphore(HASH_POOL)
 # verified when the username is unknown, so a wrong name costs as long as a wrong password
 _DUMMY_HASH = _hasher.hash("privcard-dummy-password")
+#: a running estimate of one verification's time: a refusal without a check waits as long
+_verify_seconds = [0.1]
 
 
 class AccountError(ValueError):
@@ -70,6 +102,8 @@ class Staff(BaseModel):
     must_change_password = pw.BooleanField(default=False)
     # bumped by every password change; a session signed in under an older value is over
     password_version = pw.IntegerField(default=0)
+    # locks in a row since the last successful sign-in: each doubles the next lock's length
+    lockouts = pw.IntegerField(default=0)
 
     class Meta:
         table_name = "web_staff"
@@ -83,9 +117,33 @@ class ApiToken(BaseModel):
     label = pw.CharField(max_length=64, default="")
     created_at = UTCDateTimeField(default=utcnow)
     last_used = UTCDateTimeField(null=True)
+    # null only for tokens made before expiry existed (migration 5 gives them one)
+    expires_at = UTCDateTimeField(null=True)
+    revoked_at = UTCDateTimeField(null=True)
+    revoked_why = pw.CharField(max_length=32, null=True)  # revoked | password | disabled
 
     class Meta:
         table_name = "web_api_token"
+
+    @property
+    def state(self) -> str:
+        """``active``, ``expired`` or ``revoked``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= utcnow():
+            return "expired"
+        return "active"
+
+
+class SigninSource(BaseModel):
+    """Failed sign-ins per source address in a fixed window (the per-source throttle)."""
+
+    source = pw.CharField(primary_key=True, max_length=64)
+    failures = pw.IntegerField(default=0)
+    window_start = UTCDateTimeField()
+
+    class Meta:
+        table_name = "web_signin_source"
 
 
 class WebSession(BaseModel):
@@ -143,15 +201,27 @@ def _m4_sessions(migrator) -> None:
     store.db.create_tables([WebSession], safe=True)
 
 
-store.register_migration("web", [_m1_tables, _m2_search_indexes, _m3_password_change, _m4_sessions])
+def _m5_signin_and_tokens(migrator) -> None:
+    # lock back-off, token expiry and revocation: ADD COLUMN (no table rebuilt, tokens kept),
+    # and the per-source throttle's table. Tokens from before get the default lifetime from now.
+    have = {c.name for c in store.db.get_columns("web_staff")}
+    if "lockouts" not in have:
+        store.db.execute_sql("ALTER TABLE web_staff ADD COLUMN lockouts INTEGER NOT NULL DEFAULT 0")
+    have = {c.name for c in store.db.get_columns("web_api_token")}
+    stamp = "DATETIME" if store.is_sqlite() else "TIMESTAMP"
+    for name, kind in (("expires_at", stamp), ("revoked_at", stamp), ("revoked_why", "VARCHAR(32)")):
+        if name not in have:
+            store.db.execute_sql(f"ALTER TABLE web_api_token ADD COLUMN {name} {kind}")
+    ApiToken.update(expires_at=utcnow() + timedelta(days=TOKEN_DAYS)).where(ApiToken.expires_at.is_null()).execute()
+    store.db.create_tables([SigninSource], safe=True)
+
+
+store.register_migration(
+    "web", [_m1_tables, _m2_search_indexes, _m3_password_change, _m4_sessions, _m5_signin_and_tokens]
+)
 
 
 # --------------------------------------------------------------------------- passwords
-
-
-def hash_password(password: str) -> str:
-    """An Argon2id hash of ``password``."""
-    return _hasher.hash(password)
 
 
 def check_password_strength(password: str) -> None:
@@ -211,10 +281,12 @@ def _store_password(
             password_hash=digest,
             failures=0,
             locked_until=None,
+            lockouts=0,
             must_change_password=bool(must_change),
             password_version=Staff.password_version + 1,
         ).where(Staff.id == s.id).execute()
         _end_sessions(s.id)
+        _revoke_tokens(s.id, "password")
         # never the password, not even its hash
         Audit.create(
             actor=actor,
@@ -240,16 +312,22 @@ def set_password(username: str, password: str, *, actor: str = "cli", must_chang
     return _store_password(s.id, password, actor=actor, must_change=must_change)
 
 
-def change_own_password(staff_id: int, current: str, new: str, again: str, *, now: datetime | None = None) -> Staff:
+def change_own_password(
+    staff_id: int, current: str, new: str, again: str, *, now: datetime | None = None, source: str | None = None
+) -> Staff:
     """A signed-in staff member replaces their own password (the console's Account page).
 
-    Refuses a locked account (SignInRefused ``locked``), two different new passwords, a
+    Refuses a source that failed too often (SignInThrottled), a locked account
+    (SignInRefused ``locked``), two different new passwords, a
     weak one (AccountError), a wrong current password (SignInRefused ``bad``, counted
     toward the lock-out exactly like a failed sign-in) and the current password again.
     Clears ``must_change_password``. Every session of the account ends, the caller's
     too: it starts a new one with :func:`start_session`.
     """
     now = now or utcnow()
+    wait = _source_blocked(source, now)
+    if wait is not None:
+        raise SignInThrottled("source", wait)
     s = Staff.get_or_none(Staff.id == staff_id)
     if s is None or not s.active:
         raise AccountError("this account is disabled")
@@ -258,10 +336,10 @@ def change_own_password(staff_id: int, current: str, new: str, again: str, *, no
     if (new or "") != (again or ""):
         raise AccountError("the two new passwords differ")
     check_password_strength(new)
-    if not _verify(s, current):
-        until = _count_failure(s, now, "staff.password_failed")
-        raise SignInRefused("locked", until) if until else SignInRefused("bad")
+    _check_attempt(s, current, now, "staff.password_failed", source)
     if new == current:
+        # the right password after all: the attempt counted before the check is forgiven
+        Staff.update(failures=0, locked_until=None, lockouts=0).where(Staff.id == s.id).execute()
         raise AccountError("the new password must differ from the current one")
     return _store_password(s.id, new, actor=f"web:{s.username}", must_change=False, expect_version=s.password_version)
 
@@ -271,7 +349,7 @@ def set_staff(
 ) -> Staff:
     """Change a staff member's role, enable/disable the account, or lift a lock-out.
 
-    Disabling an account ends its console sessions.
+    Disabling an account ends its console sessions and revokes its API tokens.
     """
     changes: dict = {}
     if role is not None:
@@ -281,7 +359,7 @@ def set_staff(
     if active is not None:
         changes["active"] = bool(active)
     if unlock:
-        changes.update(failures=0, locked_until=None)
+        changes.update(failures=0, locked_until=None, lockouts=0)
     with store.write_transaction():
         s = Staff.get_or_none(Staff.username == username)
         if s is None:
@@ -290,6 +368,7 @@ def set_staff(
             Staff.update(**changes).where(Staff.id == s.id).execute()
         if active is False:
             _end_sessions(s.id)
+            _revoke_tokens(s.id, "disabled")
         Audit.create(
             actor=actor,
             action="staff.set",
@@ -301,7 +380,11 @@ def set_staff(
 
 
 class SignInRefused(Exception):
-    """Sign-in refused; ``reason`` is ``bad`` or ``locked`` (with ``until``)."""
+    """Sign-in refused; ``reason`` is ``bad`` or ``locked`` (with ``until``).
+
+    The sign-in page says the same for both (it must not tell which usernames exist);
+    ``locked`` is for the Account page, where the person is already signed in.
+    """
 
     def __init__(self, reason: str, until: datetime | None = None):
         super().__init__(reason)
@@ -309,51 +392,188 @@ class SignInRefused(Exception):
         self.until = until
 
 
-def _verify(s: Staff, password: str) -> bool:
-    """True when ``password`` is the account's password."""
+class SignInThrottled(Exception):
+    """Refused before any check (429): ``reason`` ``busy`` (the hashing pool is full) or
+    ``source`` (too many failures from this address); retry after ``retry_after`` seconds."""
+
+    def __init__(self, reason: str, retry_after: int):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = max(1, int(retry_after))
+
+
+def _pooled(fn, *args, wait: float | None = None):
+    """Run an Argon2 call in the bounded pool, or raise SignInThrottled("busy")."""
+    if not _pool.acquire(timeout=HASH_WAIT if wait is None else wait):
+        raise SignInThrottled("busy", 2)
     try:
-        return _hasher.verify(s.password_hash, password or "")
+        return fn(*args)
+    finally:
+        _pool.release()
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash of ``password`` (in the pool; AccountError if it stays full for 30 s)."""
+    try:
+        return _pooled(_hasher.hash, password, wait=30.0)
+    except SignInThrottled:
+        raise AccountError("the server is busy; try again in a moment") from None
+
+
+def _check(hash_: str, password: str) -> bool:
+    """Argon2 verification of one password (call inside the pool); updates the time estimate."""
+    t0 = time.monotonic()
+    try:
+        return _hasher.verify(hash_, password or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+    finally:
+        _verify_seconds[0] = 0.8 * _verify_seconds[0] + 0.2 * (time.monotonic() - t0)
 
 
-def _count_failure(s: Staff, now: datetime, action: str) -> datetime | None:
-    """Count a wrong password toward the lock-out (sign-in and password change alike).
+def _verify(s: Staff, password: str) -> bool:
+    """True when ``password`` is the account's password (checked in the pool)."""
+    return _pooled(_check, s.password_hash, password)
 
-    Five in a row lock the account for 15 minutes; returns the lock's end when this
-    failure locked it. Committed before the caller refuses, and audited as ``action``.
+
+def lock_duration(lockouts: int) -> timedelta:
+    """How long the next lock lasts after ``lockouts`` locks in a row: 1, 2, 4, 8, 15, 15 ... minutes."""
+    return min(LOCKOUT * (2 ** min(max(lockouts, 0), 10)), LOCKOUT_MAX)
+
+
+def _stamp(when: datetime):
+    """A time for a CASE branch, stored as a UTCDateTimeField stores it (the column does not convert it there).
+
+    PostgreSQL needs the text cast to a timestamp; on SQLite the column holds the text itself.
     """
-    with store.write_transaction():
-        failures = (0 if s.locked_until else s.failures) + 1
-        until = now + LOCKOUT if failures >= MAX_FAILURES else None
-        Staff.update(failures=0 if until else failures, locked_until=until).where(Staff.id == s.id).execute()
-        Audit.create(
-            actor=f"web:{s.username}",
-            action=action,
-            target=s.username,
-            detail={"failures": failures, "locked": until is not None},
-            at=now,
+    text = UTCDateTimeField().db_value(when)
+    return text if store.is_sqlite() else pw.Cast(text, "timestamp")
+
+
+def _reserve_attempt(s: Staff, now: datetime) -> tuple[int, datetime | None] | None:
+    """Count one attempt at ``s``'s password *before* it is checked; None when it may not be checked.
+
+    One atomic ``UPDATE ... RETURNING``: parallel requests each get their own count, and
+    once :data:`MAX_FAILURES` are counted the account is locked in the same statement, so
+    at most that many guesses are ever hashed per lock (the last one counted locks the
+    account even before its check; if it was the right password, the sign-in lifts the
+    lock again). After a lock ends the count starts again at 1. Returns (the count,
+    the lock's end when this attempt locked the account).
+    """
+    expired = Staff.locked_until.is_null(False) & (Staff.locked_until <= now)
+    new_failures = pw.Case(None, [(expired, 1)], Staff.failures + 1)
+    locks = new_failures >= MAX_FAILURES
+    until = now + lock_duration(s.lockouts)
+    q = (
+        Staff.update(
+            failures=new_failures,
+            # a value inside CASE is not converted by the column: store it as the column does
+            locked_until=pw.Case(None, [(locks, _stamp(until))], None),
+            lockouts=pw.Case(None, [(locks, Staff.lockouts + 1)], Staff.lockouts),
         )
-    return until
+        .where(
+            (Staff.id == s.id)
+            & (Staff.active == True)  # noqa: E712
+            & ((Staff.locked_until.is_null() & (Staff.failures < MAX_FAILURES)) | expired)
+        )
+        .returning(Staff.failures, Staff.locked_until)
+    )
+    with store.write_transaction():
+        rows = list(q.execute())
+    if not rows:
+        return None
+    return rows[0].failures, rows[0].locked_until
 
 
-def authenticate(username: str, password: str, *, now: datetime | None = None) -> Staff:
-    """Check a sign-in; counts failures and locks the account for 15 min after 5 in a row."""
+def _source_blocked(source: str | None, now: datetime) -> int | None:
+    """Seconds until ``source`` may try again, or None when it may now."""
+    if not source:
+        return None
+    row = SigninSource.get_or_none(SigninSource.source == source[:64])
+    if row is None or row.failures < SOURCE_MAX_FAILURES or row.window_start <= now - SOURCE_WINDOW:
+        return None
+    return int((row.window_start + SOURCE_WINDOW - now).total_seconds()) + 1
+
+
+def _count_source_failure(source: str | None, now: datetime) -> None:
+    """One more failure from ``source`` in its window (a new window when the last one ended)."""
+    if not source:
+        return
+    key = source[:64]
+    stale = SigninSource.window_start <= now - SOURCE_WINDOW
+    with store.write_transaction():
+        SigninSource.insert(source=key, failures=0, window_start=now).on_conflict_ignore().execute()
+        SigninSource.update(
+            failures=pw.Case(None, [(stale, 1)], SigninSource.failures + 1),
+            window_start=pw.Case(None, [(stale, _stamp(now))], SigninSource.window_start),
+        ).where(SigninSource.source == key).execute()
+
+
+def _refuse_unchecked() -> None:
+    """A refusal without a check takes as long as a check would (no timing tells a locked account)."""
+    time.sleep(min(_verify_seconds[0], 1.0))
+
+
+def _failed(s: Staff, count: int, until: datetime | None, now: datetime, action: str) -> None:
+    """Audit a checked wrong password (sign-in or password change)."""
+    Audit.create(
+        actor=f"web:{s.username}",
+        action=action,
+        target=s.username,
+        detail={"failures": count, "locked": until is not None},
+        at=now,
+    )
+
+
+def _check_attempt(s: Staff, password: str, now: datetime, action: str, source: str | None) -> None:
+    """Count, then check ``password`` for ``s``; raises SignInRefused/SignInThrottled unless right.
+
+    The pool slot is taken before the attempt is counted, so a sign-in refused as busy
+    costs the account nothing.
+    """
+    if not _pool.acquire(timeout=HASH_WAIT):
+        raise SignInThrottled("busy", 2)
+    ok = False
+    try:
+        reserved = _reserve_attempt(s, now)
+        if reserved is not None:
+            ok = _check(s.password_hash, password)
+    finally:
+        _pool.release()
+    if ok:
+        return
+    _count_source_failure(source, now)
+    if reserved is None:  # locked (or disabled meanwhile): not checked, but as slow as a check
+        _refuse_unchecked()
+        row = Staff.get_or_none(Staff.id == s.id)
+        if row is not None and row.locked_until is not None:
+            raise SignInRefused("locked", row.locked_until)
+        raise SignInRefused("bad")
+    count, until = reserved
+    with store.write_transaction():
+        _failed(s, count, until, now, action)
+    raise SignInRefused("locked", until) if until else SignInRefused("bad")
+
+
+def authenticate(username: str, password: str, *, now: datetime | None = None, source: str | None = None) -> Staff:
+    """Check a sign-in from ``source`` (the client's address); the policy is the module's docstring.
+
+    Raises SignInThrottled (429: the pool is full, or ``source`` failed too often),
+    SignInRefused (unknown user, wrong password, locked or disabled account: the caller
+    shows one message for all).
+    """
     now = now or utcnow()
+    wait = _source_blocked(source, now)
+    if wait is not None:
+        raise SignInThrottled("source", wait)
     username = (username or "").strip().lower()
     s = Staff.get_or_none(Staff.username == username) if USERNAME_RE.match(username) else None
     if s is None or not s.active:
-        try:
-            _hasher.verify(_DUMMY_HASH, password or "")
-        except VerificationError:
-            pass
+        _pooled(_check, _DUMMY_HASH, password)  # as long as a real check, and in the same pool
+        _count_source_failure(source, now)
         raise SignInRefused("bad")
-    if s.locked_until and s.locked_until > now:
-        raise SignInRefused("locked", s.locked_until)
-    if not _verify(s, password):
-        until = _count_failure(s, now, "staff.login_failed")
-        raise SignInRefused("locked", until) if until else SignInRefused("bad")
-    changes = {"failures": 0, "locked_until": None, "last_login": now}
+    _check_attempt(s, password, now, "staff.login_failed", source)
+    changes = {"failures": 0, "locked_until": None, "lockouts": 0, "last_login": now}
     if _hasher.check_needs_rehash(s.password_hash):
         changes["password_hash"] = hash_password(password)
     with store.write_transaction():
@@ -398,6 +618,7 @@ def start_session(s: Staff, *, now: datetime | None = None) -> str:
         WebSession.delete().where(
             WebSession.ended_at.is_null(False) | (WebSession.last_seen < now - SESSION_LIFETIME)
         ).execute()
+        SigninSource.delete().where(SigninSource.window_start <= now - SOURCE_WINDOW).execute()
         current = Staff.get_or_none(Staff.id == s.id)
         if current is None or not current.active:
             raise AccountError("this account is disabled")
@@ -453,27 +674,108 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(username: str, label: str = "", *, actor: str = "cli") -> str:
-    """A new API token for ``username``; only its digest is stored, so show it now."""
+def _revoke_tokens(staff_id: int, why: str, *, now: datetime | None = None) -> int:
+    """Revoke every live token of an account (call inside the change's transaction)."""
+    return (
+        ApiToken.update(revoked_at=now or utcnow(), revoked_why=why)
+        .where((ApiToken.staff == staff_id) & ApiToken.revoked_at.is_null())
+        .execute()
+    )
+
+
+def token_days(value) -> int:
+    """A token lifetime in days from staff input (1..TOKEN_MAX_DAYS; empty: TOKEN_DAYS); AccountError otherwise."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return TOKEN_DAYS
+    try:
+        days = int(str(value).strip())
+    except ValueError:
+        days = 0
+    if isinstance(value, bool) or not 1 <= days <= TOKEN_MAX_DAYS:
+        raise AccountError("a token lasts 1 to %(max)s days", max=TOKEN_MAX_DAYS)
+    return days
+
+
+def issue_token(username: str, label: str = "", *, actor: str = "cli", days=None) -> tuple[str, ApiToken]:
+    """A new API token for ``username`` lasting ``days`` (default TOKEN_DAYS); (the token, its row).
+
+    Only the token's digest is stored, so show it now.
+    """
+    days = token_days(days)
+    label = (label or "")[:64]
     token = "pct_" + secrets.token_urlsafe(32)
     with store.write_transaction():
         s = Staff.get_or_none(Staff.username == username)
         if s is None:
             raise AccountError("no staff account %(name)s", name=username)
-        ApiToken.create(staff=s, digest=_digest(token), label=label[:64])
-        Audit.create(actor=actor, action="staff.token", target=username, detail={"label": label[:64]}, at=utcnow())
-    return token
+        if not s.active:
+            raise AccountError("this account is disabled")
+        now = utcnow()
+        row = ApiToken.create(
+            staff=s, digest=_digest(token), label=label, created_at=now, expires_at=now + timedelta(days=days)
+        )
+        Audit.create(
+            actor=actor,
+            action="staff.token",
+            target=username,
+            detail={"label": label, "token": row.id, "days": days},
+            at=now,
+        )
+    return token, row
 
 
-def staff_for_token(token: str) -> Staff | None:
-    """The active staff account a bearer token belongs to, or None."""
+def create_token(username: str, label: str = "", *, actor: str = "cli", days=None) -> str:
+    """A new API token for ``username`` (see :func:`issue_token`); show it now, it is not stored."""
+    return issue_token(username, label, actor=actor, days=days)[0]
+
+
+def list_tokens(username: str | None = None, limit: int | None = None) -> list[ApiToken]:
+    """API tokens (one account's, or everyone's; the newest ``limit``), newest first, with their accounts."""
+    q = ApiToken.select(ApiToken, Staff).join(Staff).order_by(ApiToken.id.desc())
+    if username is not None:
+        q = q.where(Staff.username == username)
+    return list(q.limit(limit) if limit else q)
+
+
+def revoke_token(token_id, *, actor: str = "cli", owner: int | None = None) -> ApiToken:
+    """Revoke one token by id (``owner``: only if it belongs to that account); AccountError if none."""
+    try:
+        tid = int(str(token_id).strip())
+    except ValueError:
+        tid = 0
+    if not 1 <= tid < 2**63:
+        raise AccountError("no API token %(id)s", id=str(token_id)[:40])
+    with store.write_transaction():
+        row = ApiToken.select(ApiToken, Staff).join(Staff).where(ApiToken.id == tid).first()
+        if row is None or (owner is not None and row.staff_id != owner):
+            raise AccountError("no API token %(id)s", id=tid)
+        if row.revoked_at is None:
+            ApiToken.update(revoked_at=utcnow(), revoked_why="revoked").where(ApiToken.id == tid).execute()
+            Audit.create(
+                actor=actor, action="staff.token_revoked", target=row.staff.username, detail={"token": tid}, at=utcnow()
+            )
+        return ApiToken.select(ApiToken, Staff).join(Staff).where(ApiToken.id == tid).first()
+
+
+def staff_for_token(token: str, *, now: datetime | None = None) -> Staff | None:
+    """The active staff account a live (not revoked, not expired) bearer token belongs to, or None.
+
+    Records ``last_used`` (at most every :data:`TOKEN_SEEN_EVERY`).
+    """
     if not token or not token.startswith("pct_") or len(token) > 100:
         return None
-    row = ApiToken.get_or_none(ApiToken.digest == _digest(token))
+    now = now or utcnow()
+    row = ApiToken.select(ApiToken, Staff).join(Staff).where(ApiToken.digest == _digest(token)).first()
     if row is None or not hmac.compare_digest(row.digest, _digest(token)):
         return None
-    s = Staff.get_or_none(Staff.id == row.staff_id)
-    return s if s is not None and s.active else None
+    if row.revoked_at is not None or row.expires_at is None or row.expires_at <= now or not row.staff.active:
+        return None
+    if row.last_used is None or row.last_used <= now - TOKEN_SEEN_EVERY:
+        try:
+            ApiToken.update(last_used=now).where(ApiToken.id == row.id).execute()
+        except pw.OperationalError as exc:  # SQLite busy past its timeout: the next call records it
+            log.warning("could not record token use: %s", exc)
+    return row.staff
 
 
 def secret_key() -> str:

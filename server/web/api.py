@@ -15,7 +15,7 @@ from broker import settings as device_settings
 from server import broker_accounts
 from server.services import NotFound, ServiceError
 from server.store import Device, LedgerEntry, Member
-from server.web import csrf, queries, reports
+from server.web import accounts, csrf, queries, reports
 from server.web.auth import actor
 
 bp = Blueprint("api", __name__)
@@ -43,6 +43,8 @@ def route(
             except NotFound as exc:
                 return jsonify(error=str(exc)), 404
             except ServiceError as exc:
+                return jsonify(error=str(exc)), 400
+            except accounts.AccountError as exc:
                 return jsonify(error=str(exc)), 400
 
         wrapper.__name__ = view.__name__
@@ -73,6 +75,24 @@ def body() -> dict:
 
 def _member(ref) -> Member:
     return svc().members.find(ref)
+
+
+#: the largest id a database row can have (SQLite and PostgreSQL BIGINT): larger ones are refused, not a 500
+MAX_ID = 2**63 - 1
+
+
+def int_arg(name: str, default: int | None, lo: int, hi: int) -> int | None:
+    """A whole-number query argument within [lo, hi] (the default when absent), or a 400 naming it."""
+    raw = request.args.get(name, "")
+    if raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or not lo <= value <= hi:
+        raise ServiceError("%(name)s must be a whole number from %(lo)s to %(hi)s", name=name, lo=lo, hi=hi)
+    return value
 
 
 STRING, INTEGER, BOOLEAN, OBJECT = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}, {"type": "object"}
@@ -111,7 +131,7 @@ def dashboard():
 
 @route("/members", "GET", "Search members by name, card UID or member id", query={"q": STRING, "limit": INTEGER})
 def members_search():
-    limit = min(max(int(request.args.get("limit", 50) or 50), 1), 200)
+    limit = int_arg("limit", 50, 1, 200)
     found = queries.search_members(request.args.get("q", ""), limit=limit)
     cards = queries.active_cards([m.id for m in found])
     return jsonify(
@@ -179,8 +199,8 @@ def member_set(ref):
 )
 def member_entries(ref):
     m = _member(ref)
-    limit = min(max(int(request.args.get("limit", 20) or 20), 1), 200)
-    before = request.args.get("before", type=int)
+    limit = int_arg("limit", 20, 1, 200)
+    before = int_arg("before", None, 1, MAX_ID)
     entries, older = queries.ledger_page(svc(), m.id, before=before, limit=limit)
     for e in entries:
         e.pop("at_dt", None)
@@ -381,9 +401,58 @@ def report(name):
 
 @route("/entries", "GET", "The latest ledger entries of everyone", query={"limit": INTEGER})
 def entries():
-    limit = min(max(int(request.args.get("limit", 50) or 50), 1), 500)
+    limit = int_arg("limit", 50, 1, 500)
     rows = LedgerEntry.select().order_by(LedgerEntry.id.desc()).limit(limit)
     return jsonify(entries=[svc().ledger.entry_dict(e) for e in rows])
+
+
+# --------------------------------------------------------------------------- API tokens
+
+
+def _token_dict(t) -> dict:
+    return {
+        "id": t.id,
+        "username": t.staff.username,
+        "label": t.label,
+        "created_at": queries.fmt_time(t.created_at),
+        "expires_at": queries.fmt_time(t.expires_at),
+        "last_used": queries.fmt_time(t.last_used),
+        "state": t.state,
+        "revoked_at": queries.fmt_time(t.revoked_at),
+        "revoked_why": t.revoked_why,
+    }
+
+
+@route(
+    "/tokens",
+    "GET",
+    "API tokens: your own; an admin sees everyone's with ?all=1",
+    query={"all": BOOLEAN},
+)
+def tokens_list():
+    everyone = g.staff.role == "admin" and request.args.get("all") in ("1", "true")
+    return jsonify(tokens=[_token_dict(t) for t in accounts.list_tokens(None if everyone else g.staff.username)])
+
+
+@route(
+    "/tokens",
+    "POST",
+    "Create an API token for your own account (shown once); days: 1-366, default 90",
+    body={"label": STRING, "days": INTEGER},
+)
+def tokens_add():
+    b = body()
+    token, row = accounts.issue_token(g.staff.username, str(b.get("label") or ""), actor=actor(), days=b.get("days"))
+    return jsonify(token=token, **_token_dict(row)), 201
+
+
+@route("/tokens/<int:token_id>/revoke", "POST", "Revoke a token (your own; an admin any)")
+def token_revoke(token_id):
+    try:
+        row = accounts.revoke_token(token_id, actor=actor(), owner=None if g.staff.role == "admin" else g.staff.id)
+    except accounts.AccountError:
+        raise NotFound("no API token %(id)s", id=token_id) from None
+    return jsonify(_token_dict(row))
 
 
 # --------------------------------------------------------------------------- OpenAPI

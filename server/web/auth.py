@@ -279,24 +279,39 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+#: every refused sign-in says this, whatever the reason: it must not tell which usernames exist
+SIGN_IN_REFUSED = "Wrong username or password, or too many failed attempts: wait a few minutes and try again."
+
+
+def throttled_message(exc: accounts.SignInThrottled) -> str:
+    """A 429's reason in the staff's language."""
+    if exc.reason == "busy":
+        return _("The server is busy checking other sign-ins; try again in a few seconds.")
+    return _(
+        "Too many failed sign-ins from this address; try again in %(minutes)s minutes.",
+        minutes=max(1, -(-exc.retry_after // 60)),
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """The sign-in page."""
+    """The sign-in page (the policy against guessing: :mod:`server.web.accounts`)."""
     error = None
     if request.method == "POST":
         username = request.form.get("username", "")
         try:
-            s = accounts.authenticate(username, request.form.get("password", ""))
-        except accounts.SignInRefused as exc:
-            if exc.reason == "locked":
-                error = _("Too many failed attempts: this account is locked until %(until)s.", until=_fmt_dt(exc.until))
-            else:
-                error = _("Wrong username or password.")
+            s = accounts.authenticate(username, request.form.get("password", ""), source=request.remote_addr)
+        except accounts.SignInThrottled as exc:
+            resp = current_app.make_response((render_template("login.html", error=throttled_message(exc)), 429))
+            resp.headers["Retry-After"] = str(exc.retry_after)
+            return resp
+        except accounts.SignInRefused:
+            error = _(SIGN_IN_REFUSED)
         else:
             try:
                 _start_session(s)
             except accounts.AccountError:  # the password changed or the account was disabled meanwhile
-                return render_template("login.html", error=_("Wrong username or password.")), 401
+                return render_template("login.html", error=_(SIGN_IN_REFUSED)), 401
             if s.must_change_password:
                 return redirect(url_for("auth.account"))
             return redirect(_safe_next(request.args.get("next")))
@@ -326,7 +341,11 @@ def account():
         f = request.form
         forced = g.staff.must_change_password
         try:
-            s = accounts.change_own_password(g.staff.id, f.get("current", ""), f.get("new", ""), f.get("again", ""))
+            s = accounts.change_own_password(
+                g.staff.id, f.get("current", ""), f.get("new", ""), f.get("again", ""), source=request.remote_addr
+            )
+        except accounts.SignInThrottled as exc:
+            flash(throttled_message(exc), "error")
         except accounts.SignInRefused as exc:
             if exc.reason == "locked":
                 flash(
@@ -347,7 +366,12 @@ def account():
             flash(_("Your password was changed. Other sessions of this account are signed out."), "ok")
             return redirect(url_for("views.dashboard") if forced else url_for("auth.account"))
         return redirect(url_for("auth.account"))
-    return render_template("account.html", min_password=accounts.MIN_PASSWORD, max_password=accounts.MAX_PASSWORD)
+    return render_template(
+        "account.html",
+        min_password=accounts.MIN_PASSWORD,
+        max_password=accounts.MAX_PASSWORD,
+        tokens=accounts.list_tokens(g.staff.username),
+    )
 
 
 @bp.route("/lang/<code>")

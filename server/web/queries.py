@@ -22,16 +22,22 @@ from server.store import Card, Device, Fee, LedgerEntry, Member, TapInbox
 HEX_RE = re.compile(r"^[0-9A-F]{2,20}$")
 
 
-def _next_prefix(prefix: str) -> str:
-    """The smallest string greater than every string starting with ``prefix``."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+def _next_prefix(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix`` (None: no such bound).
+
+    A prefix ending in U+10FFFF, the last code point, has no successor there: its bound is
+    the successor of the prefix before it.
+    """
+    prefix = prefix.rstrip(chr(0x10FFFF))
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else None
 
 
 def _name_prefix(term: str):
     """``lower(name)`` starts with ``term`` (index range on SQLite, text_pattern_ops LIKE on PostgreSQL)."""
     lowered = pw.fn.lower(Member.name)
     if store.is_sqlite():
-        return (lowered >= term) & (lowered < _next_prefix(term))
+        upper = _next_prefix(term)
+        return (lowered >= term) if upper is None else (lowered >= term) & (lowered < upper)
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return pw.Expression(lowered, "LIKE", escaped + "%")
 
@@ -52,7 +58,8 @@ def search_members(text: str | None, limit: int = 50) -> list[Member]:
     Ordered: exact id, exact card, card prefix, name prefix, word prefix. Input is
     only ever a bound parameter, so SQL-looking text is just a name nobody has.
     """
-    term = (text or "").strip()[:100]
+    # lone surrogates (not text: no name holds one, and the database driver refuses them) are dropped
+    term = "".join(ch for ch in (text or "") if not 0xD800 <= ord(ch) <= 0xDFFF).strip()[:100]
     if not term:
         return list(Member.select().order_by(Member.id.desc()).limit(limit))
     found: dict[int, Member] = {}

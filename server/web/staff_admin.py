@@ -27,7 +27,7 @@ from server import store
 
 
 def register(subparsers) -> argparse.ArgumentParser:
-    """Add ``staff add|list|passwd|role|disable|enable|unlock|token`` to an argparse subparsers object."""
+    """Add ``staff add|list|passwd|role|disable|enable|unlock|token|tokens|revoke-token`` to an argparse subparsers object."""
     p = subparsers.add_parser(
         "staff", help="web console staff accounts", description="Create and manage web console staff accounts."
     )
@@ -61,9 +61,14 @@ def register(subparsers) -> argparse.ArgumentParser:
         ("unlock", "lift a lock-out after failed sign-ins"),
     ):
         sub.add_parser(name, help=text).add_argument("username")
-    tok = sub.add_parser("token", help="create an API bearer token (printed once)")
+    tok = sub.add_parser("token", help="create an API bearer token (printed once; its expiry on stderr)")
     tok.add_argument("username")
     tok.add_argument("--label", default="cli")
+    tok.add_argument("--days", default=None, help="lifetime in days, 1-366 (default 90)")
+    toks = sub.add_parser("tokens", help="list API tokens (one account's, or everyone's)")
+    toks.add_argument("username", nargs="?")
+    rev = sub.add_parser("revoke-token", help="revoke an API token by its number (from 'staff tokens')")
+    rev.add_argument("token_id")
     # server/admin.py dispatches with ``args.handler(args, svc)``
     p.set_defaults(handler=lambda args, svc=None: run(args))
     return p
@@ -128,7 +133,20 @@ def run(args) -> int:
             accounts.set_staff(args.username, unlock=True, actor=actor)
             print(f"{args.username} unlocked")
         elif cmd == "token":
-            print(accounts.create_token(args.username, args.label, actor=actor))
+            token, row = accounts.issue_token(args.username, args.label, actor=actor, days=args.days)
+            print(token)
+            print(f"token {row.id} of {args.username} expires {row.expires_at:%Y-%m-%d %H:%M} UTC", file=sys.stderr)
+        elif cmd == "tokens":
+            for t in accounts.list_tokens(args.username):
+                used = f"{t.last_used:%Y-%m-%d %H:%M}" if t.last_used else "never"
+                state = t.state + (f" ({t.revoked_why})" if t.revoked_why and t.revoked_why != "revoked" else "")
+                print(
+                    f"{t.id}\t{t.staff.username}\t{t.label}\tcreated {t.created_at:%Y-%m-%d}"
+                    f"\texpires {t.expires_at:%Y-%m-%d %H:%M}\tlast used {used}\t{state}"
+                )
+        elif cmd == "revoke-token":
+            t = accounts.revoke_token(args.token_id, actor=actor)
+            print(f"token {t.id} of {t.staff.username} revoked")
         return 0
     except accounts.AccountError as exc:
         print(f"privcard admin staff: {exc}", file=sys.stderr)

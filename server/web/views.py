@@ -21,7 +21,7 @@ from server.domain import rules
 from server.services import GROUPS, NotFound, ServiceError
 from server.store import Audit, Card, Device, LedgerEntry, Member
 from server.web import accounts, queries, reports
-from server.web.auth import _, account_error, actor, admin_required, service_error, too_large_message
+from server.web.auth import _, _fmt_dt, account_error, actor, admin_required, service_error, too_large_message
 
 bp = Blueprint("views", __name__)
 
@@ -41,6 +41,12 @@ def _int(value, default=None):
         return int(str(value).strip())
     except (TypeError, ValueError):
         return default
+
+
+def _row_id(value) -> int | None:
+    """A row id from a query argument (``?before=``), or None when it is not one (1 to 2**63 - 1)."""
+    n = _int(value)
+    return n if n is not None and 1 <= n < 2**63 else None
 
 
 def _member_or_404(mid: int) -> Member:
@@ -111,7 +117,7 @@ def enrol():
 def member(mid: int):
     """The member screen: details, cards, privileges, the ledger with void buttons, counter forms."""
     m = _member_or_404(mid)
-    before = _int(request.args.get("before"))
+    before = _row_id(request.args.get("before"))
     entries, older = queries.ledger_page(svc(), m.id, before=before, limit=20)
     data = svc().reads.member_dict(m)
     counter = svc().points.counter_activities()
@@ -636,7 +642,12 @@ def staff():
         f = request.form
         try:
             if f.get("action") == "token":
-                token = accounts.create_token(g.staff.username, f.get("label", ""), actor=actor())
+                token, row = accounts.issue_token(
+                    g.staff.username, f.get("label", ""), actor=actor(), days=f.get("days")
+                )
+                flash(
+                    _("API token %(id)s created; it expires on %(day)s.", id=row.id, day=_fmt_dt(row.expires_at)), "ok"
+                )
             else:
                 # the admin chose this password: the person picks their own at the first sign-in
                 accounts.add_staff(
@@ -659,8 +670,39 @@ def staff():
     people = list(accounts.Staff.select().order_by(accounts.Staff.username))
     audit = list(Audit.select().order_by(Audit.id.desc()).limit(50))
     return render_template(
-        "staff.html", people=people, audit=audit, token=token, roles=accounts.ROLES, now=store.utcnow()
+        "staff.html",
+        people=people,
+        audit=audit,
+        token=token,
+        tokens=accounts.list_tokens(limit=200),  # revoked and expired ones stay listed: the newest 200
+        token_days=accounts.TOKEN_DAYS,
+        token_max_days=accounts.TOKEN_MAX_DAYS,
+        roles=accounts.ROLES,
+        now=store.utcnow(),
     )
+
+
+@bp.route("/staff/tokens/<int:token_id>/revoke", methods=["POST"])
+@admin_required
+def staff_token_revoke(token_id: int):
+    """Revoke any account's API token."""
+    try:
+        accounts.revoke_token(token_id, actor=actor())
+    except accounts.AccountError:
+        abort(404)
+    flash(_("API token %(id)s revoked.", id=token_id), "ok")
+    return redirect(url_for("views.staff"))
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+def account_token_revoke(token_id: int):
+    """Revoke one of your own API tokens (the Account page)."""
+    try:
+        accounts.revoke_token(token_id, actor=actor(), owner=g.staff.id)
+    except accounts.AccountError:
+        abort(404)
+    flash(_("API token %(id)s revoked.", id=token_id), "ok")
+    return redirect(url_for("auth.account"))
 
 
 @bp.route("/staff/password", methods=["POST"])

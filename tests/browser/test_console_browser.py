@@ -59,7 +59,7 @@ def test_sign_in_shows_errors_then_the_dashboard(browser, console):
     page.fill("input[name=username]", ADMIN[0])
     page.fill("input[name=password]", "not-the-password")
     page.click("button[type=submit]")
-    assert "Wrong username or password." in flash(page)
+    assert "Wrong username or password, or too many failed attempts" in flash(page)
     page.fill("input[name=username]", ADMIN[0])
     page.fill("input[name=password]", ADMIN[1])
     page.click("button[type=submit]")

@@ -283,9 +283,13 @@ def test_console_add_staff_sets_the_flag_and_the_cli_only_with_must_change(app, 
 
 
 def test_api_token_is_unaffected_by_the_flag(app):
-    token = accounts.create_token(STAFF[0], "script", actor="test")
+    before = accounts.create_token(STAFF[0], "script", actor="test")
     accounts.set_password(STAFF[0], TEMP, actor="test", must_change=True)
+    # the new password revoked the token made before it; one made after works despite the flag
+    assert accounts.staff_for_token(before) is None
+    token = accounts.create_token(STAFF[0], "script", actor="test")
     c = app.test_client()
+    assert c.get("/api/me", headers={"Authorization": f"Bearer {before}"}).status_code == 401
     auth = {"Authorization": f"Bearer {token}"}
     r = c.get("/api/me", headers=auth)
     assert r.status_code == 200 and r.get_json()["username"] == "bob"
@@ -365,7 +369,7 @@ def test_existing_database_gets_the_password_columns_in_place(any_db_url):
 
     app = create_app(any_db_url, load(), testing=True)  # upgrades on start
     try:
-        assert store.counter("schema:web") == len(store.EXTRA_MIGRATIONS["web"]) == 4
+        assert store.counter("schema:web") == len(store.EXTRA_MIGRATIONS["web"]) == 5
         columns = {c.name for c in store.db.get_columns("web_staff")}
         assert {"must_change_password", "password_version"} <= columns
         alice = accounts.Staff.get(accounts.Staff.username == ADMIN[0])
@@ -377,7 +381,7 @@ def test_existing_database_gets_the_password_columns_in_place(any_db_url):
         post_form(c, "/account", "/account", {"current": ADMIN[1], "new": NEW, "again": NEW})
         assert accounts.Staff.get(accounts.Staff.username == ADMIN[0]).password_version == 1
         assert store.upgrade() == len(store.MIGRATIONS)  # a second start is a no-op
-        assert store.counter("schema:web") == 4
+        assert store.counter("schema:web") == 5
     finally:
         store.db.close()
 
@@ -398,7 +402,7 @@ def test_existing_database_gets_the_session_table(any_db_url):
 
     app = create_app(any_db_url, load(), testing=True)  # upgrades on start
     try:
-        assert store.counter("schema:web") == len(store.EXTRA_MIGRATIONS["web"]) == 4
+        assert store.counter("schema:web") == len(store.EXTRA_MIGRATIONS["web"]) == 5
         assert "web_session" in store.db.get_tables()
         assert accounts.staff_for_token(token).username == ADMIN[0]  # accounts and tokens kept
         # a cookie of the previous release (account id and password version, no session id)
@@ -419,7 +423,7 @@ def test_existing_database_gets_the_session_table(any_db_url):
         post_form(c, "/", "/logout", {})
         assert c.get("/").status_code == 302
         assert store.upgrade() == len(store.MIGRATIONS)  # a second start is a no-op
-        assert store.counter("schema:web") == 4
+        assert store.counter("schema:web") == 5
     finally:
         store.db.close()
 

@@ -149,28 +149,67 @@ def test_sql_looking_search_input_is_harmless(app, admin):
     assert "Somchai Jaidee" in text(page.text)
 
 
-def test_lockout_after_five_failures_for_fifteen_minutes(app):
+def _login(c, username: str, password: str):
+    return c.post(
+        "/login", data={"username": username, "password": password, "csrf_token": csrf_of(c.get("/login").text)}
+    )
+
+
+def test_lockout_after_five_failures_short_and_backing_off(app):
     from server.web import accounts
 
     c = app.test_client()
     c.get("/lang/en")
+    unknown = _login(c, "nobody-here", "wrong")
     for _i in range(5):
-        r = c.post(
-            "/login", data={"username": STAFF[0], "password": "wrong", "csrf_token": csrf_of(c.get("/login").text)}
-        )
+        r = _login(c, STAFF[0], "wrong")
         assert r.status_code == 401
-    assert "locked until" in text(r.text)
-    r = c.post("/login", data={"username": STAFF[0], "password": STAFF[1], "csrf_token": csrf_of(c.get("/login").text)})
-    assert r.status_code == 401 and "locked until" in text(r.text)
+    # the same words for a wrong password, a locked account and an unknown user
+    assert text(r.text) == text(unknown.text)
+    assert "Wrong username or password, or too many failed attempts" in text(r.text)
+    r = _login(c, STAFF[0], STAFF[1])
+    assert r.status_code == 401 and text(r.text) == text(unknown.text)
     assert c.get("/").status_code == 302
     s = accounts.Staff.get(accounts.Staff.username == STAFF[0])
-    assert timedelta(minutes=14) < s.locked_until - store.utcnow() <= timedelta(minutes=15)
-    assert Audit.select().where(Audit.action == "staff.login_failed").count() == 5
-    # 15 minutes later the right password works again
+    assert timedelta(seconds=50) < s.locked_until - store.utcnow() <= timedelta(minutes=1)
+    assert Audit.select().where(Audit.action == "staff.login_failed").count() == 5  # the right one was not checked
+    # the lock ends; five more wrong ones lock it twice as long
     accounts.Staff.update(locked_until=store.utcnow() - timedelta(seconds=1)).where(accounts.Staff.id == s.id).execute()
-    r = c.post("/login", data={"username": STAFF[0], "password": STAFF[1], "csrf_token": csrf_of(c.get("/login").text)})
-    assert r.status_code == 302
+    for _i in range(5):
+        assert _login(c, STAFF[0], "wrong").status_code == 401
+    s = accounts.Staff.get_by_id(s.id)
+    assert timedelta(seconds=110) < s.locked_until - store.utcnow() <= timedelta(minutes=2)
+    assert [accounts.lock_duration(n).total_seconds() / 60 for n in range(7)] == [1, 2, 4, 8, 15, 15, 15]
+    # after it, the right password works and the back-off starts again
+    accounts.Staff.update(locked_until=store.utcnow() - timedelta(seconds=1)).where(accounts.Staff.id == s.id).execute()
+    assert _login(c, STAFF[0], STAFF[1]).status_code == 302
     assert c.get("/").status_code == 200
+    s = accounts.Staff.get_by_id(s.id)
+    assert (s.failures, s.locked_until, s.lockouts) == (0, None, 0)
+
+
+@pytest.mark.parametrize("lang", ["en", "th"])
+def test_one_source_failing_too_often_gets_429_in_its_language(app, lang):
+    from server.web import accounts
+
+    c = app.test_client()
+    c.get(f"/lang/{lang}")
+    # wrong passwords for many names (unknown and real): none gets locked, the source is stopped
+    for i in range(accounts.SOURCE_MAX_FAILURES):
+        assert _login(c, f"guess{i}", "wrong").status_code == 401
+    r = _login(c, ADMIN[0], ADMIN[1])  # even the right password, from this address
+    assert r.status_code == 429
+    assert 0 < int(r.headers["Retry-After"]) <= accounts.SOURCE_WINDOW.total_seconds()
+    expected = {
+        "en": "Too many failed sign-ins from this address; try again in 15 minutes.",
+        "th": "เข้าสู่ระบบไม่สำเร็จจากที่อยู่นี้หลายครั้งเกินไป โปรดลองใหม่ในอีก 15 นาที",
+    }[lang]
+    assert expected in text(r.text)
+    # another address is not affected, and the admin is not locked
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    assert _login(other, ADMIN[0], ADMIN[1]).status_code == 302
+    assert accounts.Staff.get(accounts.Staff.username == ADMIN[0]).locked_until is None
 
 
 def test_session_cookie_flags_and_no_open_redirect(tmp_db_url):
