@@ -616,25 +616,33 @@ _MEMBER_ID = re.compile(r"\d{1,7}")
 
 
 def count_rows(text: str) -> int:
-    """Data rows in a list, refusing one over 5 MB, over :data:`MAX_ROWS` rows, or not valid CSV."""
+    """Data rows in a list (a header not counted), refusing one over 5 MB, over :data:`MAX_ROWS` rows, or not CSV."""
     if len(text) > MAX_TEXT:
         raise ServiceError("attendance file is larger than 5 MB")
     n = 0
     reader = csv.reader(io.StringIO(text, newline=None))
     try:
         for row in reader:
-            if any(c.strip() for c in row):
-                n += 1
-                if n > MAX_ROWS + 1:  # the +1: a header line
-                    raise ServiceError(
-                        "attendance file has more than %(limit)s rows; split it into lists of at most %(limit)s rows",
-                        limit=f"{MAX_ROWS:,}",
-                    )
+            if not any(c.strip() for c in row):
+                continue
+            if reader.line_num == 1 and _is_header([c.strip() for c in row]):
+                continue
+            n += 1
+            if n > MAX_ROWS:
+                raise ServiceError(
+                    "attendance file has more than %(limit)s rows; split it into lists of at most %(limit)s rows",
+                    limit=f"{MAX_ROWS:,}",
+                )
     except csv.Error as exc:  # e.g. a field over csv.field_size_limit(), or a NUL byte
         raise ServiceError(
             "attendance file is not valid CSV (line %(line)s): %(error)s", line=reader.line_num, error=str(exc)
         ) from None
     return n
+
+
+def _is_header(cells: list[str]) -> bool:
+    """Whether a first line is a header (no cell looks like a member id or a UID)."""
+    return not any(re.fullmatch(r"[0-9A-Fa-f:\s-]{1,40}", c) for c in cells if c)
 
 
 def _rows(text: str) -> Iterator[tuple[int, str | Message]]:
@@ -646,7 +654,7 @@ def _rows(text: str) -> Iterator[tuple[int, str | Message]]:
         cells = [c.strip() for c in row]
         if not any(cells):
             continue
-        if n == 1 and not any(re.fullmatch(r"[0-9A-Fa-f:\s-]{1,40}", c) for c in cells if c):
+        if n == 1 and _is_header(cells):
             header = [c.lower() for c in cells]
             for i, h in enumerate(header):
                 if h in ("uid", "card", "card_uid", "member", "member_id", "id"):

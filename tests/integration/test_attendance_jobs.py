@@ -100,7 +100,7 @@ def test_row_limit_and_role_limits_refuse_clearly(svc, monkeypatch):
         svc.attendance.start_job(over, "db_training", EVENT, origin="api", started_by="a", role="admin")
     assert ImportJob.select().count() == 0  # refused: nothing changed
     ok = "uid\n" + f"{uids[0]}\n" * MAX_ROWS  # exactly the limit is accepted
-    assert svc.attendance.check_import(ok, "db_training", EVENT) == MAX_ROWS + 1
+    assert svc.attendance.check_import(ok, "db_training", EVENT) == MAX_ROWS
 
     def start(role, who):
         return svc.attendance.start_job(
