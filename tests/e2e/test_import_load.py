@@ -214,3 +214,46 @@ def test_big_lists_from_the_console_api_and_cli_never_hold_the_taps(tmp_path):
     assert f"{want_credit} credited" in credited_text
     assert again.status_code == 200 and again.json()["counts"]["credited"] == 0
     assert again.json()["counts"]["already_credited"] == want_credit
+
+
+def test_a_job_of_a_server_killed_mid_import_finishes_after_the_restart(tmp_path):
+    """kill -9 while the API's import runs: the restarted server resumes the job; each member is credited once."""
+    from server.store import ImportJob, LedgerEntry
+    from server.web import accounts
+
+    db_url = f"sqlite:///{tmp_path / 'privcard.db'}"
+    uids = setup_db(db_url, members=1500)
+    open_service(db_url)
+    accounts.add_staff(ADMIN[0], "admin", ADMIN[1])
+    token = accounts.create_token(ADMIN[0], "t")
+    close_store()
+    members = uids[1:]
+    body = {"activity": "learning_activity", "event": EVENT, "csv": attendance_csv(members, 6000), "wait": 0}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {token}"
+    with running_mosquitto() as broker:
+        srv = ServerProcess(db_url, broker.url, log_dir=tmp_path, extra_args=("--http", f"127.0.0.1:{port}"))
+        with srv:
+            assert wait_port("127.0.0.1", port, 20)
+            r = api.post(f"{url}/api/events/import", json=body)
+            assert r.status_code == 202, r.text
+            job_url = url + r.json()["url"]
+            deadline = time.monotonic() + 60
+            while api.get(job_url).json()["progress"]["rows_done"] < 400 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            srv.kill()
+            open_service(db_url)
+            job = ImportJob.get()
+            assert job.status == "running" and 0 < job.rows_done < 6000, (job.status, job.rows_done)
+            close_store()
+            srv.start()
+            assert wait_port("127.0.0.1", port, 20)
+            done = _wait_api(api, job_url, timeout=120)
+            assert "resuming attendance import job" in srv.log()
+    assert done["status"] == "done"
+    assert done["counts"] == {"credited": 1500, "already_credited": 0, "errors": 4500}
+    open_service(db_url)
+    assert LedgerEntry.select().where(LedgerEntry.source == "import").count() == 1500
+    close_store()
