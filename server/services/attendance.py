@@ -158,7 +158,8 @@ class Attendance:
         self, ev: Event, filename: str, text: str, *, created_by: str, role: str = "staff", actor: str = "system"
     ) -> Upload:
         """Keep a registration list and start its preview job (nothing is credited)."""
-        self.check_import(text, ev.activity, ev.name, day=event_time(ev))
+        total = self.check_import(text, ev.activity, ev.name, day=event_time(ev))
+        digest = _digest(text, ev.activity, ev.name, event_time(ev), True)  # outside the write transaction
         with unit_of_work():
             up = Upload.create(event=ev, filename=filename[:200], text=text, preview=None, created_by=created_by)
             self._new_job(
@@ -167,6 +168,8 @@ class Attendance:
                 ev.name,
                 event_time(ev),
                 True,
+                total=total,
+                digest=digest,
                 origin="console",
                 started_by=created_by,
                 role=role,
@@ -179,6 +182,8 @@ class Attendance:
         self, ev: Event, up: Upload, *, started_by: str = "system", role: str = "staff", actor: str = "system"
     ) -> ImportJob:
         """Start the job that credits a previewed list once (the accrual key makes a second credit a no-op anyway)."""
+        total = count_rows(up.text)
+        digest = _digest(up.text, ev.activity, ev.name, event_time(ev), False)
         with unit_of_work():
             if Upload.get_by_id(up.id).credited_at is not None:
                 raise ServiceError("This list was already credited.")
@@ -195,6 +200,8 @@ class Attendance:
                 ev.name,
                 event_time(ev),
                 False,
+                total=total,
+                digest=digest,
                 origin="console",
                 started_by=started_by,
                 role=role,
@@ -229,10 +236,21 @@ class Attendance:
         actor: str = "system",
     ) -> ImportJob:
         """Check a list and queue its job (refused when the role already runs its share)."""
-        self.check_import(text, activity, event, day=day)
+        total = self.check_import(text, activity, event, day=day)
+        digest = _digest(text, activity, event, day, dry_run)  # the file's work outside the write transaction
         with unit_of_work():
             return self._new_job(
-                text, activity, event, day, dry_run, origin=origin, started_by=started_by, role=role, actor=actor
+                text,
+                activity,
+                event,
+                day,
+                dry_run,
+                total=total,
+                digest=digest,
+                origin=origin,
+                started_by=started_by,
+                role=role,
+                actor=actor,
             )
 
     def resumable_job(
@@ -251,8 +269,10 @@ class Attendance:
             .first()
         )
 
-    def _new_job(self, text, activity, event, day, dry_run, *, origin, started_by, role, actor, upload_id=None):
-        """Insert a job inside the caller's write transaction (so the role count cannot race)."""
+    def _new_job(
+        self, text, activity, event, day, dry_run, *, total, digest, origin, started_by, role, actor, upload_id=None
+    ):
+        """Insert a job inside the caller's write transaction (so the role count cannot race); nothing slow here."""
         limit = RUNNING_PER_ROLE.get(role, 1)
         if origin != "cli":
             running = (
@@ -280,9 +300,9 @@ class Attendance:
             day=None if day is None else str(day)[:40],
             dry_run=bool(dry_run),
             upload_id=upload_id,
-            digest=_digest(text, activity, event, day, dry_run),
+            digest=digest,
             text=text,
-            total=count_rows(text),
+            total=total,
         )
         self.ledger.audit(
             actor, "import.start", job.id, activity=activity, event=job.event, dry_run=bool(dry_run), rows=job.total
