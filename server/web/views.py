@@ -432,6 +432,11 @@ def _event_or_404(event_id: int):
     return ev
 
 
+#: how long an upload or credit request waits for its job before showing the progress page
+#: (a list of a few hundred rows is done by then; the request thread only waits, it holds nothing)
+SMALL_WAIT_S = 2.0
+
+
 def jobs():
     """The process's attendance job runner (:class:`server.web.jobs.JobRunner`)."""
     return current_app.extensions["privcard.jobs"]
@@ -522,7 +527,9 @@ def event_upload(event_id: int):
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.event", event_id=ev.id))  # a role over its limit: the flash says so
-    jobs().submit(svc().attendance.upload_job(up.id).id)
+    job_id = svc().attendance.upload_job(up.id).id
+    jobs().submit(job_id)
+    jobs().wait(job_id, SMALL_WAIT_S)  # a small list's preview is there when the page opens
     return redirect(url_for("views.event", event_id=ev.id, upload=up.id))
 
 
@@ -546,7 +553,19 @@ def event_credit(event_id: int, upload_id: int):
         _fail(exc)
         return redirect(url_for("views.event", event_id=ev.id, upload=up.id))
     jobs().submit(job.id)
-    flash(_("Crediting started: this page shows its progress."), "ok")
+    job = jobs().wait(job.id, SMALL_WAIT_S)
+    if job.status == "done":
+        flash(
+            _(
+                "%(n)s credited, %(already)s already credited, %(errors)s errors.",
+                n=job.credited,
+                already=job.already,
+                errors=job.errors,
+            ),
+            "ok" if not job.errors else "error",
+        )
+    else:
+        flash(_("Crediting started: this page shows its progress."), "ok")
     return redirect(url_for("views.event", event_id=ev.id, upload=up.id))
 
 
