@@ -6,10 +6,11 @@ imported again credits nothing new. Bad rows are reported by line; good rows are
 The console keeps an uploaded list (``store.Upload``) between its preview and its
 credit; both are made here, with the preview's rows shaped once for every viewer.
 
-Long lists never hold the tap path. Every preview and import runs in chunks of
-:data:`CHUNK_ROWS` rows: an import's chunk is one short write transaction (the tap
-worker waits at most one chunk for the SQLite write lock), a preview reads only and
-writes nothing but its progress. The console and the API run them as *jobs*
+Long lists never hold the tap path. Every preview and import runs in chunks: an
+import's chunk is one short write transaction (:data:`WRITE_CHUNK_ROWS` rows, followed
+by a pause twice as long, so the tap worker waits at most one chunk for the SQLite
+write lock), a preview's chunk (:data:`CHUNK_ROWS` rows) reads only and writes nothing
+but its progress. The console and the API run them as *jobs*
 (``store.ImportJob``) on a thread of their own (``server.web.jobs``); the CLI runs the
 same job in its own process. A job's cursor (``next_line``) moves in the same
 transaction as its chunk's credits, so a job killed at any point resumes where it
@@ -55,10 +56,17 @@ MAX_TEXT = 5_000_000
 #: and import in a few minutes in chunks (docs/benchmarks.md), while the 5 MB file limit
 #: alone would let a 1.7-million-row list hold a job for half an hour.
 MAX_ROWS = 100_000
-#: rows per chunk: one short transaction (tens of milliseconds), so a tap waits at most that
+#: rows per chunk: a preview's chunk only reads; a credit's chunk is one write transaction
+#: (100 credits: tens of milliseconds, most of it the commit's fsync)
 CHUNK_ROWS = 200
+WRITE_CHUNK_ROWS = 100
 #: the pause between chunks, so the tap worker (and the web) get the write lock and the GIL
 CHUNK_PAUSE_S = 0.02
+#: after a write chunk, pause this many times its duration: the write lock is free 2/3 of
+#: the time. SQLite's busy handler polls a waiting writer (the tap worker) only every
+#: 100 ms once it has waited a while, so short, rare windows are missed: measured with
+#: every row a credit, 200-row chunks and 20 ms pauses gave taps a p95 of 1.5 s.
+WRITE_PAUSE_FACTOR = 2.0
 #: how many jobs may be unfinished at once, per staff role (the CLI is not limited)
 RUNNING_PER_ROLE = {"staff": 1, "admin": 2}
 #: what a job keeps for the screen: the first SHOW_ROWS rows, then errors up to SHOW_ERRORS
@@ -353,24 +361,30 @@ class Attendance:
         with unit_of_work():
             ImportJob.update(status="running", updated_at=self.clock()).where(ImportJob.id == job_id).execute()
         exhausted = False
+        size = CHUNK_ROWS if run.dry_run else WRITE_CHUNK_ROWS
         while not exhausted:
             if stop():
                 return ImportJob.get_by_id(job_id)
             chunk = []
             for item in rows:
                 chunk.append(item)
-                if len(chunk) >= CHUNK_ROWS:
+                if len(chunk) >= size:
                     break
             else:
                 exhausted = True
+            started = time.monotonic()
             job = self._chunk(job_id, run, chunk, cursor, exhausted)
+            took = time.monotonic() - started
             if job is None:  # someone else moved the cursor: another runner has this job
                 return ImportJob.get_by_id(job_id)
             cursor = job.next_line
             if progress:
                 progress(job)
-            if not exhausted and pause_s:
-                time.sleep(pause_s)
+            pause = pause_s
+            if not run.dry_run and pause_s:
+                pause = max(pause_s, took * WRITE_PAUSE_FACTOR)
+            if not exhausted and pause:
+                time.sleep(pause)
         return job
 
     def _chunk(self, job_id, run, chunk, cursor, last) -> ImportJob | None:
