@@ -426,6 +426,39 @@ TH = {
     "unknown field(s): %(fields)s": "ไม่รู้จักช่องข้อมูล: %(fields)s",
     "no report %(name)s; known: %(known)s": "ไม่พบรายงาน %(name)s (ที่มี: %(known)s)",
     "from/to must be YYYY-MM-DD": "from/to ต้องอยู่ในรูปแบบ YYYY-MM-DD",
+    # attendance imports as background jobs (server.services.attendance, server.web.jobs)
+    "%(done)s of %(total)s rows": "%(done)s จาก %(total)s แถว",
+    "At most %(rows)s rows.": "ไม่เกิน %(rows)s แถว",
+    "Checking the list…": "กำลังตรวจรายชื่อ…",
+    "Crediting the list…": "กำลังให้คะแนนตามรายชื่อ…",
+    "Crediting started: this page shows its progress.": "เริ่มให้คะแนนแล้ว ดูความคืบหน้าได้ที่หน้านี้",
+    "Gates keep working meanwhile. This page refreshes itself; you may leave it and come back.": (
+        "ประตูยังทำงานตามปกติระหว่างนี้ หน้านี้จะปรับปรุงเอง ออกจากหน้านี้แล้วกลับมาดูภายหลังได้"
+    ),
+    "Showing %(shown)s of %(total)s rows: the first rows and the first errors; the counts above are complete.": (
+        "แสดง %(shown)s จาก %(total)s แถว (แถวแรก ๆ และข้อผิดพลาดแรก ๆ) ส่วนจำนวนด้านบนนับครบทุกแถว"
+    ),
+    "The import stopped": "การนำเข้าหยุดลง",
+    "This list is being credited.": "รายชื่อนี้กำลังให้คะแนนอยู่",
+    "attendance file has more than %(limit)s rows; split it into lists of at most %(limit)s rows": (
+        "ไฟล์รายชื่อมีเกิน %(limit)s แถว กรุณาแบ่งเป็นไฟล์ละไม่เกิน %(limit)s แถว"
+    ),
+    "%(n)s attendance import(s) already running for the %(role)s role (at most %(limit)s at once); "
+    "try again when it has finished": (
+        "มีการนำเข้ารายชื่อของบทบาท %(role)s ทำงานอยู่ %(n)s รายการ (พร้อมกันได้ไม่เกิน %(limit)s) กรุณาลองใหม่เมื่อรายการเดิมเสร็จแล้ว"
+    ),
+    "no import job %(id)s": "ไม่พบงานนำเข้า %(id)s",
+    "the import stopped on an unexpected error (%(error)s)": "การนำเข้าหยุดเพราะข้อผิดพลาดที่ไม่คาดคิด (%(error)s)",
+    "csv must be a string": "csv ต้องเป็นข้อความ",
+    "wait must be a number of seconds from 0 to 30": "wait ต้องเป็นจำนวนวินาที 0 ถึง 30",
+    # careless input refused (issue 11)
+    "a date more than %(days)s days ago cannot be credited (%(day)s)": ("ให้คะแนนย้อนหลังเกิน %(days)s วันไม่ได้ (%(day)s)"),
+    "a name must contain at least one visible character": "ชื่อต้องมีตัวอักษรที่มองเห็นได้อย่างน้อยหนึ่งตัว",
+    "a name must not contain control characters": "ชื่อต้องไม่มีอักขระควบคุม",
+    "e-mail must be an address like name@example.org of at most 254 characters": (
+        "อีเมลต้องอยู่ในรูปแบบ name@example.org และยาวไม่เกิน 254 ตัวอักษร"
+    ),
+    "points must be a whole number, got %(points)r": "คะแนนต้องเป็นจำนวนเต็ม (ได้รับ %(points)r)",
 }
 
 

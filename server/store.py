@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -294,6 +295,42 @@ class Upload(BaseModel):
         table_name = "web_upload"
 
 
+class ImportJob(BaseModel):
+    """An attendance preview or import run in chunks off the request and tap paths.
+
+    ``next_line`` is the last CSV line whose row is done; it moves in the same
+    transaction as that chunk's credits, so a job killed between chunks resumes
+    exactly where it stopped (``server.services.attendance``).
+    """
+
+    status = pw.CharField(max_length=8, default="queued", index=True)  # queued|running|done|failed
+    origin = pw.CharField(max_length=8)  # console | api | cli
+    started_by = pw.CharField(max_length=64)
+    role = pw.CharField(max_length=8)
+    actor = pw.CharField(max_length=80)
+    activity = pw.CharField(max_length=40)
+    event = pw.CharField(max_length=120)
+    day = pw.CharField(max_length=40, null=True)
+    dry_run = pw.BooleanField(default=False)
+    upload_id = pw.IntegerField(null=True, index=True)
+    digest = pw.CharField(max_length=64, index=True)
+    text = pw.TextField()
+    total = pw.IntegerField(default=0)
+    next_line = pw.IntegerField(default=0)
+    rows_done = pw.IntegerField(default=0)
+    credited = pw.IntegerField(default=0)
+    already = pw.IntegerField(default=0)
+    errors = pw.IntegerField(default=0)
+    shown = JSONField(default=list)
+    failure = JSONField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+    finished_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "import_job"
+
+
 MODELS = [Counter, Member, Card, Device, LedgerEntry, Accrual, TapInbox, Fee, Feedback, Audit]
 
 
@@ -343,6 +380,14 @@ def _device_retired_at(migrator) -> None:
 register_migration("devices", [_device_retired_at])
 
 
+def _imports_m1(migrator) -> None:
+    db.create_tables([ImportJob], safe=True)
+
+
+# attendance import jobs: their own namespace, so the core schema's numbering stays the lead's
+register_migration("imports", [_imports_m1])
+
+
 def _migrator():
     database = db.obj
     return PostgresqlMigrator(database) if isinstance(database, pw.PostgresqlDatabase) else SqliteMigrator(database)
@@ -380,6 +425,23 @@ def upgrade() -> int:
 # --------------------------------------------------------------------------- connection
 
 
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file at most 0640 (a stricter umask wins), in its directory's group.
+
+    SQLite itself would create it 0644 under the usual umask; its ``-wal`` and ``-shm``
+    files copy the main file's mode, so they follow.
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o640)
+    except FileExistsError:
+        return
+    os.close(fd)
+    try:
+        os.chown(path, -1, path.parent.stat().st_gid)
+    except OSError:  # not a member of the directory's group: keep ours
+        pass
+
+
 def make_database(url: str) -> pw.Database:
     """A peewee database from ``sqlite:///path`` or ``postgresql://user@host/db``."""
     parsed = urlparse(url)
@@ -392,6 +454,7 @@ def make_database(url: str) -> pw.Database:
         if not path or path == ":memory:":
             return pw.SqliteDatabase(":memory:", pragmas=SQLITE_PRAGMAS)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(path))
         return pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30, check_same_thread=False)
     if parsed.scheme in ("postgres", "postgresql"):
         # a lost PostgreSQL host must surface as an error within seconds, not hang the

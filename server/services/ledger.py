@@ -9,7 +9,7 @@ own hand-written SQL (:mod:`server.services.taps`).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import peewee as pw
 
@@ -19,6 +19,9 @@ from server.domain import rules
 from server.domain.config import Programme
 from server.services.errors import ServiceError
 from server.store import Accrual, Audit, LedgerEntry, Member, db
+
+#: how far back staff may date a credit (by hand or an event's list): one academic year and a day
+STAFF_BACKDATE_DAYS = 366
 
 
 class Ledger:
@@ -121,7 +124,22 @@ class Ledger:
                 parsed = datetime.combine(date.fromisoformat(text), datetime.min.time()).replace(hour=12)
             except ValueError:
                 raise ServiceError("not a time (ISO-8601, e.g. 2026-11-22T10:00+07:00): %(text)r", text=text) from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=self.prog.tz)
+        when = parsed if parsed.tzinfo else parsed.replace(tzinfo=self.prog.tz)
+        self.check_staff_day(when)
+        return when
+
+    def check_staff_day(self, when) -> None:
+        """Refuse a staff-typed time more than :data:`STAFF_BACKDATE_DAYS` days ago (callers refuse the future).
+
+        Credits by hand and from attendance lists are for what happened recently; a year
+        typed wrong (0001, or 2025 for 2026) must not credit anything.
+        """
+        if when < self.clock() - timedelta(days=STAFF_BACKDATE_DAYS):
+            raise ServiceError(
+                "a date more than %(days)s days ago cannot be credited (%(day)s)",
+                days=STAFF_BACKDATE_DAYS,
+                day=when.date(),
+            )
 
     def entry_dict(self, e: LedgerEntry, voided: bool = False) -> dict:
         """An entry as shown on screens and in JSON."""

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import re
+import unicodedata
 from datetime import date
 
 from broker import contract
@@ -50,6 +51,36 @@ def card_uid(card: str) -> str:
         return contract.normalise_uid(card)
     except ContractError as exc:
         raise ServiceError.of(exc) from None
+
+
+EMAIL_MAX = 254  # RFC 5321's path limit less the angle brackets
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
+
+
+def clean_name(text, *, limit: int = 200, what: str = "name") -> str:
+    """A typed name NFC-normalised and trimmed; refused if empty, too long, with control characters or nothing visible."""
+    name = unicodedata.normalize("NFC", str(text or "")).strip()
+    if any(unicodedata.category(c) == "Cc" for c in name):  # NUL, tab, newline, escape...
+        raise ServiceError("a name must not contain control characters")
+    if not any(unicodedata.category(c)[0] not in "ZC" for c in name):  # only spaces or zero-width/format marks
+        raise ServiceError("a name must contain at least one visible character")
+    if len(name) > limit:
+        if what == "an event name":
+            raise ServiceError("an event name of 1-120 characters is required")
+        raise ServiceError("name must be 1-200 characters")
+    return name
+
+
+def clean_email(value) -> str | None:
+    """An e-mail address checked for shape and length (empty means none)."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFC", str(value)).strip()
+    if not text:
+        return None
+    if len(text) > EMAIL_MAX or not _EMAIL.fullmatch(text) or any(unicodedata.category(c)[0] == "C" for c in text):
+        raise ServiceError("e-mail must be an address like name@example.org of at most 254 characters")
+    return text
 
 
 def parse_date(value) -> date | None:
@@ -101,8 +132,8 @@ class Members:
         return find(ref)
 
     def _check_fields(self, tier=None, group=None, name=None) -> None:
-        if name is not None and (not name.strip() or len(name) > 200):
-            raise ServiceError("name must be 1-200 characters")
+        if name is not None:
+            clean_name(name)
         if tier is not None and tier not in self.prog.tiers:
             raise ServiceError(
                 "tier must be one of %(tiers)s, got %(tier)r", tiers=", ".join(self.prog.tiers), tier=tier
@@ -124,6 +155,7 @@ class Members:
     ) -> Member:
         """Enrol a member with a card: records the joining fee and credits the sign-up points."""
         self._check_fields(tier, group, name)
+        name, email = clean_name(name), clean_email(email)
         uid = card_uid(card)
         until = parse_date(valid_until)
         signup = self.prog.activity("signup")
@@ -197,6 +229,10 @@ class Members:
                 changes["pin_hash"] = hash_pin(str(v))
             elif k == "group" and v in ("", "none"):
                 changes["group"] = None
+            elif k == "name":
+                changes["name"] = clean_name(v)
+            elif k == "email":
+                changes["email"] = clean_email(v)
             else:
                 changes[k] = v
         with unit_of_work():

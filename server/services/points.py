@@ -186,6 +186,8 @@ class Points:
             raise ServiceError(
                 "unknown reward %(reward)r; known: %(known)s", reward=reward, known=", ".join(sorted(self.prog.rewards))
             )
+        if points is not None and type(points) is not int:  # 2.5 or True is a typo, not points
+            raise ServiceError("points must be a whole number, got %(points)r", points=points)
         if r.step_points:  # fine discount: points in steps, value in baht
             if points is None:
                 raise ServiceError(
@@ -197,7 +199,8 @@ class Points:
                 raise ServiceError.of(exc) from None
             cost, value = points, {"baht": baht}
         else:
-            units = units or 1
+            if units is None:  # not given: one unit; 0 is a mistake, not "one"
+                units = 1
             if type(units) is not int or not 1 <= units <= 1000:
                 raise ServiceError("units must be 1-1000")
             cost, value = r.points * units, {"units": units}

@@ -112,6 +112,12 @@ def create_app(
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.extensions["privcard.service"] = service or bootstrap(prog)
     app.extensions["privcard.prog"] = prog
+    from server.web.jobs import JobRunner
+
+    # attendance previews and imports run here, off the request threads and the tap worker
+    app.extensions["privcard.jobs"] = JobRunner(app.extensions["privcard.service"])
+    if not testing:
+        app.extensions["privcard.jobs"].resume()
 
     @app.before_request
     def _open_db():

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from broker import settings as device_settings
 from server import broker_accounts
 from server.services import NotFound, ServiceError
+from server.services.attendance import TooBusy
 from server.store import Device, LedgerEntry, Member
 from server.web import accounts, csrf, queries, reports
 from server.web.auth import actor
@@ -358,23 +359,78 @@ def device_reactivate(device_id):
 # --------------------------------------------------------------------------- events and reports
 
 
+def jobs():
+    """The process's attendance job runner."""
+    return current_app.extensions["privcard.jobs"]
+
+
+def _job_response(job):
+    """A job as JSON: 200 with its (capped) rows once done, 202 with its progress while it runs."""
+    d = {
+        "job": job.id,
+        "status": job.status,
+        "dry_run": job.dry_run,
+        "rows": job.total,
+        "progress": {"rows_done": job.rows_done, "rows": job.total},
+        "counts": {"credited": job.credited, "already_credited": job.already, "errors": job.errors},
+        "url": url_for("api.import_job", job_id=job.id),
+    }
+    if job.status == "failed":
+        d["error"] = job.failure["template"] % job.failure["values"] if job.failure else "failed"
+        return jsonify(d), 200
+    if job.status != "done":
+        return jsonify(d), 202
+    shown = job.shown or []
+    d["credited"] = [
+        {"line": r["line"], "member": r["member"], "entry": r.get("entry")} for r in shown if r["result"] == "credited"
+    ]
+    d["already_credited"] = [{"line": r["line"], "member": r["member"]} for r in shown if r["result"] == "already"]
+    d["errors"] = [{"line": r["line"], "error": r["error"]} for r in shown if r["result"] == "error"]
+    d["truncated"] = len(shown) < job.rows_done
+    return jsonify(d), 200
+
+
 @route(
     "/events/import",
     "POST",
-    "Credit an attendance list (CSV text); dry_run previews per-row results",
-    body={"activity": STRING, "event": STRING, "day": STRING, "csv": STRING, "dry_run": BOOLEAN},
+    "Preview (dry_run) or credit an attendance list (CSV text) as a background job; waits up to `wait` s "
+    "(default 10, at most 30): 200 with the result when done, else 202 with the job's URL to poll; 429 when "
+    "your role already runs its share of imports",
+    body={"activity": STRING, "event": STRING, "day": STRING, "csv": STRING, "dry_run": BOOLEAN, "wait": INTEGER},
 )
 def events_import():
     b = body()
-    rep = svc().attendance.import_csv(
-        str(b.get("csv", "")),
-        str(b.get("activity", "")),
-        str(b.get("event", "")),
-        day=b.get("day"),
-        actor=actor(),
-        dry_run=bool(b.get("dry_run")),
-    )
-    return jsonify(dry_run=bool(b.get("dry_run")), **rep.to_dict())
+    wait = b.get("wait", 10)
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= 30:
+        raise ServiceError("wait must be a number of seconds from 0 to 30")
+    if not isinstance(b.get("csv", ""), str):
+        raise ServiceError("csv must be a string")
+    try:
+        job = svc().attendance.start_job(
+            b.get("csv", ""),
+            str(b.get("activity", "")),
+            str(b.get("event", "")),
+            day=b.get("day"),
+            dry_run=bool(b.get("dry_run")),
+            origin="api",
+            started_by=g.staff.username,
+            role=g.staff.role,
+            actor=actor(),
+        )
+    except TooBusy as exc:
+        return jsonify(error=str(exc)), 429
+    jobs().submit(job.id)
+    return _job_response(jobs().wait(job.id, float(wait)))
+
+
+@route("/jobs/<job_id>", "GET", "An attendance import job: its progress, and its result once done")
+def import_job(job_id):
+    if not job_id.isdigit() or len(job_id) > 18:
+        raise NotFound("no import job %(id)s", id=job_id)
+    job = svc().attendance.job(int(job_id))
+    if job.started_by != g.staff.username and g.staff.role != "admin":
+        raise NotFound("no import job %(id)s", id=job_id)
+    return _job_response(job)
 
 
 @route(

@@ -66,7 +66,10 @@ def _csv_cell(value, lang):
     if isinstance(value, dict) and "en" in value:
         value = value[lang]
     text = "" if value is None else str(value)
-    # a cell starting with = + - @ would be a formula in a spreadsheet
+    # a cell starting with = + - @ (or a tab or CR, which spreadsheets skip first: OWASP's
+    # CSV injection list) would be a formula; a plain signed number stays a number
+    if text[:1] in ("\t", "\r"):
+        return "'" + text
     return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
 
 

@@ -19,6 +19,7 @@ from broker import settings as device_settings
 from server import broker_accounts, store
 from server.domain import rules
 from server.services import GROUPS, NotFound, ServiceError
+from server.services.attendance import MAX_ROWS
 from server.store import Audit, Card, Device, LedgerEntry, Member
 from server.web import accounts, queries, reports
 from server.web.auth import _, _fmt_dt, account_error, actor, admin_required, service_error, too_large_message
@@ -226,7 +227,8 @@ def redeem(mid: int):
         if r is not None and r.step_points:
             out = svc().points.redeem(mid, reward, points=_int(f.get("points"), 0), actor=actor())
         else:
-            out = svc().points.redeem(mid, reward, units=_int(f.get("units"), 1) or 1, actor=actor())
+            units = 1 if not (f.get("units") or "").strip() else _int(f.get("units"), 0)  # "0", "abc": refused
+            out = svc().points.redeem(mid, reward, units=units, actor=actor())
         extra = f" ({out['baht']} {_('baht')})" if "baht" in out else f" × {out.get('units', 1)}"
         flash(
             _("Redeemed %(points)s points: %(reward)s.", points=out["points"], reward=out["label"][g.lang]) + extra,
@@ -478,15 +480,48 @@ def _event_or_404(event_id: int):
     return ev
 
 
+#: how long an upload or credit request waits for its job before showing the progress page
+#: (a list of a few hundred rows is done by then; the request thread only waits, it holds nothing)
+SMALL_WAIT_S = 2.0
+
+
+def jobs():
+    """The process's attendance job runner (:class:`server.web.jobs.JobRunner`)."""
+    return current_app.extensions["privcard.jobs"]
+
+
 @bp.route("/events/<int:event_id>")
 def event(event_id: int):
-    """One event: its uploads, the upload form, a preview or result."""
+    """One event: its uploads, the upload form, a preview or result (with a job's progress)."""
     ev = _event_or_404(event_id)
-    uploads = list(store.Upload.select().where(store.Upload.event == ev.id).order_by(store.Upload.id.desc()))
-    shown = None
+    uploads = list(
+        store.Upload.select(
+            store.Upload.id,
+            store.Upload.filename,
+            store.Upload.created_at,
+            store.Upload.created_by,
+            store.Upload.credited_at,
+            store.Upload.event,
+        )
+        .where(store.Upload.event == ev.id)
+        .order_by(store.Upload.id.desc())
+    )
+    shown = job = None
     sel = _int(request.args.get("upload"))
-    if sel:
-        shown = next((u for u in uploads if u.id == sel), None)
+    if sel and any(u.id == sel for u in uploads):
+        shown = (
+            store.Upload.select(
+                store.Upload.id,
+                store.Upload.filename,
+                store.Upload.preview,
+                store.Upload.result,
+                store.Upload.credited_at,
+                store.Upload.event,
+            )
+            .where(store.Upload.id == sel)
+            .first()
+        )
+        job = svc().attendance.upload_job(sel)
     if shown is not None:  # for this page only, never saved
         shown.preview, shown.result = _in_language(shown.preview), _in_language(shown.result)
     credited = (
@@ -507,14 +542,17 @@ def event(event_id: int):
         act=prog().activities.get(ev.activity),
         uploads=uploads,
         shown=shown,
+        job=job,
+        job_failure=_(job.failure["template"], **job.failure["values"]) if job and job.failure else None,
         credited=list(credited),
         upload_mb=current_app.config["PRIVCARD_UPLOAD_LIMIT"] // 1_000_000,
+        max_rows=MAX_ROWS,
     )
 
 
 @bp.route("/events/<int:event_id>/upload", methods=["POST"])
 def event_upload(event_id: int):
-    """Upload a registration CSV and preview it (dry run: nothing is credited)."""
+    """Upload a registration CSV and start its preview (a dry run in the background: nothing is credited)."""
     ev = _event_or_404(event_id)
     fh = request.files.get("file")
     if fh is None or not fh.filename:
@@ -531,10 +569,15 @@ def event_upload(event_id: int):
         flash(_("The file is not UTF-8 text."), "error")
         return redirect(url_for("views.event", event_id=ev.id))
     try:
-        up = svc().attendance.preview_upload(ev, fh.filename, text, created_by=g.staff.username, actor=actor())
+        up = svc().attendance.preview_upload(
+            ev, fh.filename, text, created_by=g.staff.username, role=g.staff.role, actor=actor()
+        )
     except ServiceError as exc:
         _fail(exc)
-        return redirect(url_for("views.event", event_id=ev.id))
+        return redirect(url_for("views.event", event_id=ev.id))  # a role over its limit: the flash says so
+    job_id = svc().attendance.upload_job(up.id).id
+    jobs().submit(job_id)
+    jobs().wait(job_id, SMALL_WAIT_S)  # a small list's preview is there when the page opens
     return redirect(url_for("views.event", event_id=ev.id, upload=up.id))
 
 
@@ -547,25 +590,30 @@ def _in_language(rows):
 
 @bp.route("/events/<int:event_id>/uploads/<int:upload_id>/credit", methods=["POST"])
 def event_credit(event_id: int, upload_id: int):
-    """Credit a previewed list; the service's accrual key makes a second credit a no-op."""
+    """Start crediting a previewed list; the service's accrual key makes a second credit a no-op."""
     ev = _event_or_404(event_id)
     up = store.Upload.get_or_none((store.Upload.id == upload_id) & (store.Upload.event == ev.id))
     if up is None:
         abort(404)
     try:
-        report = svc().attendance.credit_upload(ev, up, actor=actor())
+        job = svc().attendance.credit_upload(ev, up, started_by=g.staff.username, role=g.staff.role, actor=actor())
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.event", event_id=ev.id, upload=up.id))
-    flash(
-        _(
-            "%(n)s credited, %(already)s already credited, %(errors)s errors.",
-            n=len(report.credited),
-            already=len(report.already),
-            errors=len(report.errors),
-        ),
-        "ok" if not report.errors else "error",
-    )
+    jobs().submit(job.id)
+    job = jobs().wait(job.id, SMALL_WAIT_S)
+    if job.status == "done":
+        flash(
+            _(
+                "%(n)s credited, %(already)s already credited, %(errors)s errors.",
+                n=job.credited,
+                already=job.already,
+                errors=job.errors,
+            ),
+            "ok" if not job.errors else "error",
+        )
+    else:
+        flash(_("Crediting started: this page shows its progress."), "ok")
     return redirect(url_for("views.event", event_id=ev.id, upload=up.id))
 
 

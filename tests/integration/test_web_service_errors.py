@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 import pytest
 
@@ -44,6 +45,16 @@ def _upload(client, ev, body: bytes):
     )
 
 
+def settled(client, location: str, timeout: float = 20.0):
+    """The event page once its upload's background job has finished (it refreshes itself meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page = client.get(location)
+        if 'id="import-progress"' not in page.text or time.monotonic() > deadline:
+            return page
+        time.sleep(0.05)
+
+
 def _error_rows(html: str) -> dict[int, str]:
     """Line number -> the reason shown in the preview table's error rows."""
     rows = re.findall(r'<tr class="r-error"><td class="n">(\d+)</td>.*?<span class="bad-text">(.*?)</span>', html, re.S)
@@ -70,7 +81,7 @@ def test_bad_rows_of_an_upload_are_explained_in_the_staff_language(app, member, 
     ev = _event(c)
     r = _upload(c, ev, CSV.encode())
     assert r.status_code == 302 and "upload=" in r.location
-    page = c.get(r.location)
+    page = settled(c, r.location)
     assert _error_rows(page.text) == {n: m % {"id": member.id} for n, m in ROW_ERRORS[lang].items()}
     assert "<b>x</b>" not in page.text  # the file's text is shown as text
     # the preview is stored once, with its reasons untranslated: the other language reads it in its own
@@ -81,7 +92,8 @@ def test_bad_rows_of_an_upload_are_explained_in_the_staff_language(app, member, 
     # crediting it shows the same reasons in the result
     token = csrf_of(page.text)
     up = store.Upload.get()
-    done = c.post(f"/events/{ev.id}/uploads/{up.id}/credit", data={"csrf_token": token}, follow_redirects=True)
+    started = c.post(f"/events/{ev.id}/uploads/{up.id}/credit", data={"csrf_token": token})
+    done = settled(c, started.location)
     assert _error_rows(done.text) == {n: m % {"id": member.id} for n, m in ROW_ERRORS[lang].items()}
 
 
