@@ -7,13 +7,16 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
 from server import store
 from server.store import Audit, Member
 from tests.browser.web_support import ADMIN, STAFF, csrf_of, flashes, make_app, post_form, sign_in, text
+
+#: an event day inside the window staff may date events in (the last 366 days)
+EVENT_DAY = (date.today() - timedelta(days=30)).isoformat()
 
 
 @pytest.fixture
@@ -307,9 +310,7 @@ def test_error_pages_speak_the_staff_language(app, lang):
     admin, staff = app.test_client(), app.test_client()
     sign_in(admin, ADMIN, lang)
     sign_in(staff, STAFF, lang)
-    event = post_form(
-        admin, "/events", "/events", {"name": "PULINET", "activity": "pulinet_event", "day": "2026-01-15"}
-    )
+    event = post_form(admin, "/events", "/events", {"name": "PULINET", "activity": "pulinet_event", "day": EVENT_DAY})
     ev = store.Event.get(store.Event.name == "PULINET")
     token = csrf_of(event.text)
     too_big = io.BytesIO(b"04A1B2C3D4\n" * (600 * 1024))  # 6.6 MB: over the request limit
@@ -534,7 +535,7 @@ def test_api_errors_stay_json(app):
 def test_upload_limit_and_its_message_agree(app, lang):
     admin = app.test_client()
     sign_in(admin, ADMIN, lang)
-    post_form(admin, "/events", "/events", {"name": "PULINET", "activity": "pulinet_event", "day": "2026-01-15"})
+    post_form(admin, "/events", "/events", {"name": "PULINET", "activity": "pulinet_event", "day": EVENT_DAY})
     ev = store.Event.get(store.Event.name == "PULINET")
     page = admin.get(f"/events/{ev.id}")
     assert ("ขนาดไม่เกิน 5 MB" if lang == "th" else "At most 5 MB.") in text(page.text)  # the form says it

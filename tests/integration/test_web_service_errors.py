@@ -8,11 +8,15 @@ from __future__ import annotations
 import io
 import re
 import time
+from datetime import date, timedelta
 
 import pytest
 
 from server import store
 from tests.browser.web_support import ADMIN, csrf_of, flashes, post_form, sign_in, text
+
+#: an event day inside the window staff may date events in (the last 366 days)
+EVENT_DAY = (date.today() - timedelta(days=30)).isoformat()
 
 CARD = "04A1B2C3D4"
 #: a registration list: a header, a good row, the same member again, an unknown member id,
@@ -32,7 +36,7 @@ def _client(app, lang):
 
 
 def _event(client):
-    post_form(client, "/events", "/events", {"name": "PULINET", "activity": "pulinet_event", "day": "2026-01-15"})
+    post_form(client, "/events", "/events", {"name": "PULINET", "activity": "pulinet_event", "day": EVENT_DAY})
     return store.Event.get(store.Event.name == "PULINET")
 
 
@@ -151,7 +155,7 @@ def test_the_api_answers_in_english_whatever_the_session_language(app, member):
     assert r.status_code == 404 and r.get_json() == {"error": "no member with id or card '04:FF:EE:DD:CC'"}
     r = c.post(
         "/api/events/import",
-        json={"activity": "pulinet_event", "event": "PULINET", "day": "2026-01-15", "csv": CSV, "dry_run": True},
+        json={"activity": "pulinet_event", "event": "PULINET", "day": EVENT_DAY, "csv": CSV, "dry_run": True},
         headers={"X-CSRFToken": token},
     )
     assert r.status_code == 200
