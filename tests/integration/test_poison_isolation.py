@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -63,27 +64,21 @@ class TimedDevice(Device):
         super()._on_result(topic, payload, msg)
 
 
-def _poison_lines(log_text: str) -> list[str]:
-    """The server's log lines about the poison device (its config being published is not one)."""
-    return [line for line in log_text.splitlines() if BAD in line and "published config" not in line]
+@contextmanager
+def attacked_server(db_url: str, mqtt_url: str, log_dir):
+    """A server process, the poison device registered, and the good gate tapping every 200 ms.
 
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def test_poison_from_one_device_costs_only_those_messages(tmp_db_url, mosquitto, tmp_path):
-    svc = open_service(tmp_db_url)
+    Yields ``(server, device, sent, stop)``: ``sent`` maps the good gate's tap ids to when
+    each was sent; set ``stop`` to end its tapping (the context waits for it).
+    """
+    svc = open_service(db_url)
     svc.devices.add(BAD, "gate", direction="in")
     svc.devices.add(GOOD, "gate", direction="in")
     uid = new_uid()
     svc.members.add("Good Patron", uid)
     close_store()
-
-    with ServerProcess(tmp_db_url, mosquitto.url, log_dir=tmp_path) as server, TimedDevice(mosquitto.url) as dev:
+    with ServerProcess(db_url, mqtt_url, log_dir=log_dir) as server, TimedDevice(mqtt_url) as dev:
         dev.wait_server()
-        start_offset = server.log_path.stat().st_size
         sent: dict[str, float] = {}
         stop = threading.Event()
 
@@ -96,6 +91,26 @@ def test_poison_from_one_device_costs_only_those_messages(tmp_db_url, mosquitto,
 
         good = threading.Thread(target=good_gate, daemon=True)
         good.start()
+        try:
+            yield server, dev, sent, stop
+        finally:
+            stop.set()
+            good.join()
+
+
+def _poison_lines(log_text: str) -> list[str]:
+    """The server's log lines about the poison device (its config being published is not one)."""
+    return [line for line in log_text.splitlines() if BAD in line and "published config" not in line]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def test_poison_from_one_device_costs_only_those_messages(tmp_db_url, mosquitto, tmp_path):
+    with attacked_server(tmp_db_url, mosquitto.url, tmp_path) as (server, dev, sent, stop):
+        start_offset = server.log_path.stat().st_size
         time.sleep(0.5)
         for n in range(30):
             kind, text = _poison(n)
@@ -103,7 +118,6 @@ def test_poison_from_one_device_costs_only_those_messages(tmp_db_url, mosquitto,
             time.sleep(POISON_S / 30)
         time.sleep(1.5)  # the good gate keeps tapping after the attack
         stop.set()
-        good.join()
         time.sleep(1.0)  # the last taps' results
 
         latencies = [dev.arrived.get(t, float("inf")) - s for t, s in sent.items()]
@@ -139,28 +153,9 @@ def test_a_gate_resending_poison_from_its_outbox_stops_once_answered(tmp_db_url,
     """Issue 11's attack as a real gate would make it: 2 poison taps a second for 20 s, each
     resent every 2 s until it gets a result (what the gate's outbox does). Each is answered
     ``invalid`` once, so the resends stop; the good gate stays within 1 s at p95."""
-    svc = open_service(tmp_db_url)
-    svc.devices.add(BAD, "gate", direction="in")
-    svc.devices.add(GOOD, "gate", direction="in")
-    uid = new_uid()
-    svc.members.add("Good Patron", uid)
-    close_store()
-
-    with ServerProcess(tmp_db_url, mosquitto.url, log_dir=tmp_path) as server, TimedDevice(mosquitto.url) as dev:
-        dev.wait_server()
+    with attacked_server(tmp_db_url, mosquitto.url, tmp_path) as (server, dev, sent, stop):
         start_offset = server.log_path.stat().st_size
-        sent: dict[str, float] = {}
-        stop = threading.Event()
-
-        def good_gate() -> None:
-            while not stop.is_set():
-                tap = dev.make_tap(uid, device_id=GOOD)
-                sent[tap.tap_id] = time.monotonic()
-                dev.publish_tap(GOOD, tap)
-                stop.wait(GOOD_EVERY_S)
-
-        good = threading.Thread(target=good_gate, daemon=True)
-        good.start()
+        uid = "04A1B2C3"
         poison: dict[str, tuple[bytes, float]] = {}  # tap_id -> (payload, last sent)
         resends = 0
         end = time.monotonic() + 20
@@ -178,7 +173,6 @@ def test_a_gate_resending_poison_from_its_outbox_stops_once_answered(tmp_db_url,
                     resends += 1
             time.sleep(0.5)
         stop.set()
-        good.join()
         time.sleep(1.0)
         latencies = [dev.arrived.get(t, float("inf")) - s for t, s in sent.items()]
         within = sum(1 for lat in latencies if lat <= 1.0)
