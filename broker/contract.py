@@ -54,9 +54,10 @@ OUTCOMES = (
     "unknown_card",
     "card_blocked",
     "expired",
+    "card_not_genuine",
     "invalid",
 )
-ANSWER_OUTCOMES = ("member", "unknown_card", "card_blocked", "expired", "invalid")
+ANSWER_OUTCOMES = ("member", "unknown_card", "card_blocked", "expired", "card_not_genuine", "invalid")
 TIERS = ("silver", "gold")
 #: What each kind of device may send: the topic kinds under ``{prefix}/dev/{id}/`` it may
 #: publish and the server will act on (:meth:`server.services.devices.Devices.authorise`).
@@ -378,6 +379,8 @@ class Tap:
     uid: str
     at: datetime
     clock_ok: bool
+    #: the NDEF URI the reader read from the card (a Secure Unique NFC URL), if any
+    ndef: str | None = None
     v: int = VERSION
 
     @classmethod
@@ -392,8 +395,9 @@ class Tap:
         uid = _with_ref(_strict_uid, ref, _require(data, "uid", str, ref))
         at = _with_ref(parse_time, ref, _require(data, "at", str, ref))
         clock_ok = _require(data, "clock_ok", bool, ref)
-        _no_extra(data, {"v", "tap_id", "uid", "at", "clock_ok"}, ref)
-        return cls(tap_id=tap_id, uid=uid, at=at, clock_ok=clock_ok)
+        ndef = _ndef(data, ref)
+        _no_extra(data, {"v", "tap_id", "uid", "at", "clock_ok", "ndef"}, ref)
+        return cls(tap_id=tap_id, uid=uid, at=at, clock_ok=clock_ok, ndef=ndef)
 
     def to_dict(self) -> dict:
         """The wire form."""
@@ -403,11 +407,29 @@ class Tap:
             "uid": self.uid,
             "at": format_time(self.at),
             "clock_ok": self.clock_ok,
+            **({"ndef": self.ndef} if self.ndef is not None else {}),
         }
 
     def encode(self) -> bytes:
         """UTF-8 JSON bytes."""
         return dumps(self.to_dict())
+
+
+#: the longest NDEF URI a device may forward (a SUN URL is about 100-200 characters)
+MAX_NDEF = 512
+_NDEF_RE = re.compile(rf"^[\x21-\x7e]{{1,{MAX_NDEF}}}$")
+
+
+def _ndef(data: dict, ref: str | None) -> str | None:
+    """The optional ``ndef`` field: a URI of 1-512 printable ASCII characters, or absent/null."""
+    value = data.get("ndef")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _NDEF_RE.match(value):
+        raise ContractError(
+            "ndef must be a URI of 1-%(max)s printable ASCII characters without spaces", ref=ref, max=MAX_NDEF
+        )
+    return value
 
 
 def _message(value: Any, ref: str | None) -> dict:
@@ -482,6 +504,8 @@ class Query:
 
     query_id: str
     uid: str
+    #: the NDEF URI the reader read from the card (a Secure Unique NFC URL), if any
+    ndef: str | None = None
     v: int = VERSION
 
     @classmethod
@@ -494,12 +518,16 @@ class Query:
         if not TAP_ID_RE.match(query_id):
             raise ContractError("query_id must be 1-64 characters of A-Z a-z 0-9 . _ : -")
         uid = _with_ref(_strict_uid, ref, _require(data, "uid", str, ref))
-        _no_extra(data, {"v", "query_id", "uid"}, ref)
-        return cls(query_id=query_id, uid=uid)
+        ndef = _ndef(data, ref)
+        _no_extra(data, {"v", "query_id", "uid", "ndef"}, ref)
+        return cls(query_id=query_id, uid=uid, ndef=ndef)
 
     def to_dict(self) -> dict:
         """The wire form."""
-        return {"v": self.v, "query_id": self.query_id, "uid": self.uid}
+        out = {"v": self.v, "query_id": self.query_id, "uid": self.uid}
+        if self.ndef is not None:
+            out["ndef"] = self.ndef
+        return out
 
     def encode(self) -> bytes:
         """UTF-8 JSON bytes."""

@@ -21,6 +21,10 @@ MESSAGES = {
     "unknown_card": ("ไม่พบบัตรนี้ในระบบ กรุณาติดต่อเคาน์เตอร์", "Card not registered - please ask at the counter"),
     "card_blocked": ("บัตรนี้ถูกระงับ กรุณาติดต่อเคาน์เตอร์", "This card is blocked - please ask at the counter"),
     "expired": ("บัตรหมดอายุ กรุณาต่ออายุที่เคาน์เตอร์", "Membership expired - please renew at the counter"),
+    "card_not_genuine": (
+        "ตรวจสอบบัตรไม่ผ่าน กรุณาติดต่อเคาน์เตอร์",
+        "This card could not be verified - please ask at the counter",
+    ),
     "invalid": ("ข้อมูลไม่ถูกต้อง", "Invalid tap"),
 }
 
