@@ -114,20 +114,17 @@ class StaffPins:
         """
         G = StaffPinGuard
         now = self.clock()
-        until = now + timedelta(minutes=self.prog.staff_pin_lockout_minutes)
-        now_s, until_s = G.locked_until.db_value(now), G.locked_until.db_value(until)
+        pair = (G.device == device_id) & (G.card == uid)
         G.insert(device=device_id, card=uid, failures=0).on_conflict_ignore().execute()
-        over = G.locked_until.is_null(False) & (G.locked_until <= now_s)
-        failures = pw.Case(None, [(over, 1)], G.failures + 1)
+        over = G.locked_until.is_null(False) & (G.locked_until <= now)  # a lock-out that has ended
         claimed = (
-            G.update(failures=failures, locked_until=pw.Case(None, [(failures >= self.limit, until_s)], None))
-            .where(
-                (G.device == device_id)
-                & (G.card == uid)
-                & ((G.locked_until.is_null() & (G.failures < self.limit)) | over)
-            )
+            G.update(failures=pw.Case(None, [(over, 1)], G.failures + 1), locked_until=None)
+            .where(pair & ((G.locked_until.is_null() & (G.failures < self.limit)) | over))
             .execute()
         )
+        if claimed:  # the same transaction (and row lock): the limit reached locks it out
+            until = now + timedelta(minutes=self.prog.staff_pin_lockout_minutes)
+            G.update(locked_until=until).where(pair & (G.failures >= self.limit)).execute()
         row = G.get((G.device == device_id) & (G.card == uid))
         return bool(claimed), row.failures, row.locked_until
 

@@ -5,7 +5,9 @@
 - The lock-out (``[rules] staff_pin_lockout_minutes``): 5 wrong PINs lock that card on
   that kiosk for the configured time, even for the right PIN; another kiosk and another
   card are unaffected; the time over, the right PIN unlocks again; each step is audited.
-- Parallel guesses (threads, each on its own SQLite connection) are checked at most 5 times.
+- Parallel guesses (threads, each on its own database connection) are checked at most 5 times.
+
+The service-level tests run on SQLite and on PostgreSQL (a fresh database of their own).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from broker.client import BusClient
 from broker.contract import Query
 from server.domain.config import build, default_raw
 from server.store import Audit, Member, StaffPinGuard
-from tests.helpers import Device, ServerProcess, close_store, open_service
+from tests.helpers import Device, ServerProcess, close_store, fresh_pg_database, open_service
 
 STAFF, STAFF2, PATRON = "04AA000001", "04AA000002", "04BB000001"
 PIN, OTHER_PIN = "48261937", "135790"
@@ -44,10 +46,19 @@ def programme(minutes=LOCK_MIN):
     return build(raw)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_db_url):
+    if request.param == "sqlite":
+        yield tmp_db_url
+        return
+    with fresh_pg_database(request.getfixturevalue("pg_url")) as url:
+        yield url
+
+
 @pytest.fixture
-def svc(tmp_db_url):
+def svc(db_url):
     clock = Clock()
-    service = open_service(tmp_db_url, prog=programme(), clock=clock)
+    service = open_service(db_url, prog=programme(), clock=clock)
     service.clock_ = clock
     for dev in ("kiosk-a", "kiosk-b"):
         service.devices.add(dev, "kiosk")
@@ -112,7 +123,7 @@ def test_lockout_minutes_is_validated_with_its_path():
     assert build(default_raw()).staff_pin_lockout_minutes == 15
 
 
-def test_parallel_guesses_cannot_exceed_five(svc, tmp_db_url):
+def test_parallel_guesses_cannot_exceed_five(svc):
     """20 wrong guesses at once: exactly 5 are checked (and audited), 15 are refused as locked."""
     answers, errors = [], []
     start = threading.Barrier(20)
