@@ -54,9 +54,13 @@ OUTCOMES = (
     "unknown_card",
     "card_blocked",
     "expired",
+    "card_not_genuine",
     "invalid",
 )
-ANSWER_OUTCOMES = ("member", "unknown_card", "card_blocked", "expired", "invalid")
+ANSWER_OUTCOMES = ("member", "unknown_card", "card_blocked", "expired", "card_not_genuine", "invalid")
+#: answers to a query that carries a staff ``pin`` (the server checks it; no hash leaves it)
+PIN_OUTCOMES = ("staff_unlocked", "pin_wrong", "pin_locked")
+PIN_RE = re.compile(r"[0-9]{4,8}")  # fullmatch: "$" would let a trailing newline through
 TIERS = ("silver", "gold")
 #: What each kind of device may send: the topic kinds under ``{prefix}/dev/{id}/`` it may
 #: publish and the server will act on (:meth:`server.services.devices.Devices.authorise`).
@@ -378,6 +382,8 @@ class Tap:
     uid: str
     at: datetime
     clock_ok: bool
+    #: the NDEF URI the reader read from the card (a Secure Unique NFC URL), if any
+    ndef: str | None = None
     v: int = VERSION
 
     @classmethod
@@ -392,8 +398,9 @@ class Tap:
         uid = _with_ref(_strict_uid, ref, _require(data, "uid", str, ref))
         at = _with_ref(parse_time, ref, _require(data, "at", str, ref))
         clock_ok = _require(data, "clock_ok", bool, ref)
-        _no_extra(data, {"v", "tap_id", "uid", "at", "clock_ok"}, ref)
-        return cls(tap_id=tap_id, uid=uid, at=at, clock_ok=clock_ok)
+        ndef = _ndef(data, ref)
+        _no_extra(data, {"v", "tap_id", "uid", "at", "clock_ok", "ndef"}, ref)
+        return cls(tap_id=tap_id, uid=uid, at=at, clock_ok=clock_ok, ndef=ndef)
 
     def to_dict(self) -> dict:
         """The wire form."""
@@ -403,11 +410,29 @@ class Tap:
             "uid": self.uid,
             "at": format_time(self.at),
             "clock_ok": self.clock_ok,
+            **({"ndef": self.ndef} if self.ndef is not None else {}),
         }
 
     def encode(self) -> bytes:
         """UTF-8 JSON bytes."""
         return dumps(self.to_dict())
+
+
+#: the longest NDEF URI a device may forward (a SUN URL is about 100-200 characters)
+MAX_NDEF = 512
+_NDEF_RE = re.compile(rf"^[\x21-\x7e]{{1,{MAX_NDEF}}}$")
+
+
+def _ndef(data: dict, ref: str | None) -> str | None:
+    """The optional ``ndef`` field: a URI of 1-512 printable ASCII characters, or absent/null."""
+    value = data.get("ndef")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _NDEF_RE.match(value):
+        raise ContractError(
+            "ndef must be a URI of 1-%(max)s printable ASCII characters without spaces", ref=ref, max=MAX_NDEF
+        )
+    return value
 
 
 def _message(value: Any, ref: str | None) -> dict:
@@ -482,6 +507,11 @@ class Query:
 
     query_id: str
     uid: str
+    #: the NDEF URI the reader read from the card (a Secure Unique NFC URL), if any
+    ndef: str | None = None
+    #: a staff PIN typed at the kiosk (4-8 digits): the server checks it and answers
+    #: ``staff_unlocked``/``pin_wrong``/``pin_locked`` (never in a repr or a log line)
+    pin: str | None = field(default=None, repr=False)
     v: int = VERSION
 
     @classmethod
@@ -494,12 +524,21 @@ class Query:
         if not TAP_ID_RE.match(query_id):
             raise ContractError("query_id must be 1-64 characters of A-Z a-z 0-9 . _ : -")
         uid = _with_ref(_strict_uid, ref, _require(data, "uid", str, ref))
-        _no_extra(data, {"v", "query_id", "uid"}, ref)
-        return cls(query_id=query_id, uid=uid)
+        ndef = _ndef(data, ref)
+        pin = data.get("pin")
+        if pin is not None and not (isinstance(pin, str) and PIN_RE.fullmatch(pin)):
+            raise ContractError("pin must be 4-8 digits", ref=ref)  # the value itself is never echoed
+        _no_extra(data, {"v", "query_id", "uid", "ndef", "pin"}, ref)
+        return cls(query_id=query_id, uid=uid, ndef=ndef, pin=pin)
 
     def to_dict(self) -> dict:
         """The wire form."""
-        return {"v": self.v, "query_id": self.query_id, "uid": self.uid}
+        out = {"v": self.v, "query_id": self.query_id, "uid": self.uid}
+        if self.ndef is not None:
+            out["ndef"] = self.ndef
+        if self.pin is not None:
+            out["pin"] = self.pin
+        return out
 
     def encode(self) -> bytes:
         """UTF-8 JSON bytes."""
@@ -514,8 +553,7 @@ class Answer:
     ``member``, ``balance``, ``privileges`` and ``history`` are filled. Shapes::
 
         member     = {"id": int, "name": str, "tier": "silver"|"gold", "group": str|null,
-                      "valid_until": "YYYY-MM-DD"|null, "staff": bool, "card": UID,
-                      "pin_hash": "scrypt$..." (staff members with a PIN only)}
+                      "valid_until": "YYYY-MM-DD"|null, "staff": bool, "card": UID}
         privileges = {"borrow": {"books": int, "loan_days": int|null, "loan": {"th","en"}},
                       "locker_days": int, "study_room_hours": int,
                       "fine_discount_baht": int, "fine_discount_points": int,
@@ -525,6 +563,10 @@ class Answer:
         stats      = {"earned_today": int, "earned_semester": int, "semester": str}
 
     Kiosks must tolerate missing or extra fields (show a sensible screen).
+
+    A query with a staff ``pin`` is answered ``staff_unlocked``, ``pin_wrong`` (with
+    ``attempts_left``) or ``pin_locked`` (with ``locked_until`` and ``retry_after_s``), or
+    a card outcome; these three fields appear on the wire only when set.
     """
 
     query_id: str
@@ -535,6 +577,9 @@ class Answer:
     history: list = field(default_factory=list)
     stats: dict | None = None
     message: dict = field(default_factory=lambda: {"th": "", "en": ""})
+    attempts_left: int | None = None
+    locked_until: str | None = None
+    retry_after_s: int | None = None
     v: int = VERSION
 
     @classmethod
@@ -544,9 +589,14 @@ class Answer:
         ref = _ref(data, "query_id")
         _version(data, ref)
         outcome = _require(data, "outcome", str, ref)
-        if outcome not in ANSWER_OUTCOMES:
+        if outcome not in ANSWER_OUTCOMES + PIN_OUTCOMES:
             raise ContractError(f"unknown answer outcome {outcome!r}", ref=ref)
         history = data.get("history") or []
+
+        def count(key):
+            value = data.get(key)
+            return value if type(value) is int and value >= 0 else None
+
         return cls(
             query_id=_require(data, "query_id", str, ref),
             outcome=outcome,
@@ -556,11 +606,14 @@ class Answer:
             history=[h for h in history if isinstance(h, dict)] if isinstance(history, list) else [],
             stats=data.get("stats") if isinstance(data.get("stats"), dict) else None,
             message=_message(data["message"], ref) if "message" in data else {"th": "", "en": ""},
+            attempts_left=count("attempts_left"),
+            locked_until=data.get("locked_until") if isinstance(data.get("locked_until"), str) else None,
+            retry_after_s=count("retry_after_s"),
         )
 
     def to_dict(self) -> dict:
         """The wire form."""
-        return {
+        out = {
             "v": self.v,
             "query_id": self.query_id,
             "outcome": self.outcome,
@@ -571,6 +624,10 @@ class Answer:
             "stats": self.stats,
             "message": dict(self.message),
         }
+        for key in ("attempts_left", "locked_until", "retry_after_s"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
 
     def encode(self) -> bytes:
         """UTF-8 JSON bytes."""

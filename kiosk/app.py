@@ -35,7 +35,6 @@ from . import core as C
 from . import widgets  # noqa: F401  (registers the kv widget classes)
 from .core import KioskCore, SendFeedback, SendQuery, Timings
 from .i18n import pick, tr
-from .pin import make_pin_check
 from .present import (
     DEFAULT_HOURS,
     DEFAULT_TZ,
@@ -106,7 +105,6 @@ class KioskOptions:
     library_name: dict | None = None
     hours: tuple = DEFAULT_HOURS
     tz: str = DEFAULT_TZ
-    staff_pin: str | None = None
     version: str = ""
     #: called with the app once it has started (after the bus and reader): the seam
     #: for an embedding program, e.g. the UI tests' control socket (tests/ui/kiosk_launcher.py);
@@ -207,7 +205,6 @@ class KioskApp(App):
             time.monotonic,
             timings=options.timings,
             lang=options.lang,
-            pin_check=make_pin_check(options.staff_pin),
         )
         self.bus = None
         self.reader = None
@@ -353,7 +350,7 @@ class KioskApp(App):
         """Carry out the core's effects, then redraw if anything changed."""
         for effect in effects or ():
             if isinstance(effect, SendQuery):
-                self.bus.query(effect.query_id, effect.uid)
+                self.bus.query(effect.query_id, effect.uid, effect.pin)
             elif isinstance(effect, SendFeedback):
                 self.bus.feedback(effect.feedback_id, effect.rating, effect.uid)
         self.render()
@@ -436,7 +433,7 @@ class KioskApp(App):
         elif action == "pin_clear":
             core.pin_clear()
         elif action == "pin_ok":
-            core.pin_submit()
+            effects = core.pin_submit()
         elif action == "reader_test":
             core.toggle_reader_test()
         elif action == "test_server":
@@ -526,6 +523,15 @@ class KioskApp(App):
             return self.staff_view()
         return {}
 
+    def _pin_line(self, lang: str) -> str:
+        """The line under the PIN field; a lock-out counts its minutes down."""
+        s = self.core.session
+        if s is None or not s.pin_error:
+            return ""
+        if s.pin_error == "staff.pin_locked":
+            return tr("staff.pin_locked", lang, minutes=max(1, self.core.pin_locked_minutes))
+        return tr(s.pin_error, lang, **s.pin_error_args)
+
     def staff_view(self) -> dict:
         """Device information for the staff screen."""
         core, lang = self.core, self.core.lang
@@ -533,7 +539,7 @@ class KioskApp(App):
         view = {
             "unlocked": bool(s and s.staff_unlocked),
             "pin_mask": "•" * len(s.pin) if s else "",  # U+2022: Loma has it (U+25CF it has not)
-            "error": tr(s.pin_error, lang) if s and s.pin_error else "",
+            "error": self._pin_line(lang),
             "name": s.member.get("name", "") if s else "",
             "reader_test": bool(s and s.reader_test),
         }

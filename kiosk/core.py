@@ -10,7 +10,7 @@ States::
 
     idle ──tap──> loading ──answer──> member ⇄ history
                      │                  │ └─done──> feedback ──> idle
-                     │                  └─staff card + PIN──> staff
+                     │                  └─staff card──> staff (PIN pad)
                      ├──answer──> unknown | blocked | expired
                      └──2 s, no answer──> unavailable (retries in the background;
                                           a late answer still shows the screen)
@@ -18,15 +18,27 @@ States::
 
 A new tap always starts a fresh :class:`Session`: the previous patron's answer is
 dropped at once, and answers to the previous patron's queries are ignored.
+
+The staff screen's PIN pad is checked by the server, never here (the kiosk holds no
+PIN nor hash)::
+
+    pin ──OK──> checking ──staff_unlocked──> unlocked (device information)
+     ▲             ├──pin_wrong──> pin ("wrong PIN, N tries left")
+     │             ├──pin_locked──> locked ("try again in N min": OK does not send)
+     └─────────────┴──no verdict in 2 s──> pin ("server unreachable"; never unlocks offline)
+
+The PIN travels once, in a ``SendQuery`` with ``pin``; it is never resent (each is a
+guess the server counts) and cleared from the session as soon as it is sent.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from broker.contract import Answer, ContractError
 
@@ -43,6 +55,10 @@ UNAVAILABLE = "unavailable"
 FEEDBACK = "feedback"
 STAFF = "staff"
 STATES = (IDLE, LOADING, MEMBER, HISTORY, UNKNOWN, BLOCKED, EXPIRED, UNAVAILABLE, FEEDBACK, STAFF)
+#: the staff screen's steps (:attr:`KioskCore.staff_step`)
+PIN_ENTRY, PIN_CHECKING, PIN_LOCKED, STAFF_UNLOCKED = "pin", "checking", "locked", "unlocked"
+#: a PIN is 4-8 digits (the contract refuses anything else)
+PIN_MIN, PIN_MAX = 4, 8
 
 _OUTCOME_STATE = {
     "member": MEMBER,
@@ -55,11 +71,12 @@ _OUTCOME_STATE = {
 
 @dataclass(frozen=True)
 class SendQuery:
-    """Effect: publish a ``Query`` for ``uid`` with ``query_id``."""
+    """Effect: publish a ``Query`` for ``uid`` with ``query_id`` (with ``pin``: a staff unlock)."""
 
     query_id: str
     uid: str
     probe: bool = False
+    pin: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -79,7 +96,6 @@ class Timings:
     server_timeout: float = 2.0
     retry_every: float = 3.0
     thanks_for: float = 3.0
-    pin_attempts: int = 3
 
 
 @dataclass
@@ -94,8 +110,14 @@ class Session:
     rated: bool = False
     thanks_until: float | None = None
     pin: str = ""
+    #: an i18n key and its values for the line under the PIN field
     pin_error: str | None = None
-    pin_failures: int = 0
+    pin_error_args: dict = field(default_factory=dict)
+    #: the PIN query awaiting the server's verdict, and when it was sent
+    pin_query: str | None = None
+    pin_sent: float = 0.0
+    #: the server said locked out until then (this kiosk's monotonic clock)
+    pin_locked_until: float | None = None
     staff_unlocked: bool = False
     reader_test: bool = False
     reader_read: tuple | None = None  # (uid, technology, monotonic time)
@@ -137,7 +159,6 @@ class KioskCore:
         *,
         timings: Timings | None = None,
         lang: str = "th",
-        pin_check: Callable[[dict, str], bool | None] | None = None,
         id_prefix: str | None = None,
     ):
         self.clock = clock
@@ -150,7 +171,6 @@ class KioskCore:
         self.last_activity = clock()
         #: (uid, technology, monotonic time) of the last card read, for the staff screen
         self.last_read: tuple | None = None
-        self._pin_check = pin_check or (lambda member, pin: None)
         self._prefix = id_prefix or secrets.token_hex(3)
         self._seq = itertools.count(1)
         #: bumped on every change the screen must show; the app redraws when it moves
@@ -217,12 +237,20 @@ class KioskCore:
                 answer = Answer.parse(answer)
             except ContractError as exc:
                 self._mark_alive(now, None)
+                s = self.session
+                if s is not None and s.pin_query is not None and exc.ref == s.pin_query:
+                    s.pin_query = None
+                    self._pin_message("staff.pin_refused")
+                    return []
                 if self.pending and exc.ref in self.pending.query_ids and not self.pending.probe:
                     # The server answered but we cannot read it: retrying will not help.
                     self.session.reason = "bad_answer"
                     self.pending = None
                     self._go(UNAVAILABLE)
                 return []
+        s = self.session
+        if s is not None and s.pin_query is not None and answer.query_id == s.pin_query:
+            return self._pin_verdict(answer, now)
         p = self.pending
         if p is None or answer.query_id not in p.query_ids:
             self._mark_alive(now, None)
@@ -269,6 +297,11 @@ class KioskCore:
                 p.last_sent = now
                 effects.append(SendQuery(query_id, p.uid))
         s = self.session
+        if s is not None and s.pin_query is not None and now - s.pin_sent >= t.server_timeout:
+            # no verdict: the server is unreachable, and the staff screen stays locked
+            s.pin_query = None
+            self.health.down = True
+            self._pin_message("staff.pin_unreachable")
         if self.state == FEEDBACK and s and s.thanks_until is not None and now >= s.thanks_until:
             self._go_idle()
         elif self.state not in (IDLE, LOADING) and now - self.last_activity >= t.idle_timeout:
@@ -326,17 +359,73 @@ class KioskCore:
 
     # ------------------------------------------------------------------ staff
 
+    @property
+    def staff_step(self) -> str | None:
+        """Where the staff screen is: ``pin``, ``checking``, ``locked`` or ``unlocked`` (None elsewhere)."""
+        s = self.session
+        if self.state != STAFF or s is None:
+            return None
+        if s.staff_unlocked:
+            return STAFF_UNLOCKED
+        if s.pin_query is not None:
+            return PIN_CHECKING
+        if self.pin_locked_minutes:
+            return PIN_LOCKED
+        return PIN_ENTRY
+
+    @property
+    def pin_locked_minutes(self) -> int:
+        """Whole minutes (rounded up) until the server lets this card try again here; 0 if not locked."""
+        s = self.session
+        if s is None or s.pin_locked_until is None:
+            return 0
+        left = s.pin_locked_until - self.clock()
+        return math.ceil(left / 60) if left > 0 else 0
+
+    def _pin_message(self, key: str | None, **values) -> None:
+        s = self.session
+        s.pin_error, s.pin_error_args = key, values
+        if self.state == STAFF:
+            self._go(STAFF)
+
+    def _pin_verdict(self, answer: Answer, now: float) -> list:
+        """The server's verdict on the PIN we sent: only ``staff_unlocked`` unlocks."""
+        s = self.session
+        self._mark_alive(now, (now - s.pin_sent) * 1000.0)
+        s.pin_query = None
+        if answer.outcome == "staff_unlocked":
+            s.staff_unlocked, s.pin_locked_until = True, None
+            self._pin_message(None)
+        elif answer.outcome == "pin_wrong":
+            left = answer.attempts_left
+            self._pin_message("staff.pin_wrong_left" if left is not None else "staff.pin_wrong", left=left)
+        elif answer.outcome == "pin_locked":
+            seconds = answer.retry_after_s if answer.retry_after_s is not None else 60
+            s.pin_locked_until = now + seconds
+            self._pin_message("staff.pin_locked")
+        else:  # the card is no longer valid, or the server refused the query
+            self._pin_message("staff.pin_refused")
+        return []
+
     def open_staff(self) -> None:
         """A staff member's card is on the member screen: ask for the PIN."""
         if self.state == MEMBER and self.is_staff_card:
             s = self.session
             s.pin, s.pin_error, s.staff_unlocked, s.reader_test = "", None, False, False
+            s.pin_query = None
             self._go(STAFF)
+            if self.pin_locked_minutes:
+                self._pin_message("staff.pin_locked")
 
     def pin_digit(self, digit: str) -> None:
         """One PIN key pressed."""
         s = self.session
-        if self.state == STAFF and s and not s.staff_unlocked and len(s.pin) < 8 and str(digit).isdigit():
+        if (
+            self.staff_step == PIN_ENTRY
+            and len(s.pin) < PIN_MAX
+            and len(str(digit)) == 1
+            and str(digit) in "0123456789"
+        ):
             s.pin += str(digit)
             s.pin_error = None
             self._go(STAFF)
@@ -348,25 +437,23 @@ class KioskCore:
             s.pin = ""
             self._go(STAFF)
 
-    def pin_submit(self) -> None:
-        """Check the PIN against the staff member's (server-provided) PIN hash."""
+    def pin_submit(self) -> list:
+        """Send the typed PIN to the server (once); the verdict comes as an answer."""
         s = self.session
-        if self.state != STAFF or s is None or s.staff_unlocked:
-            return
-        if s.pin_failures >= self.timings.pin_attempts:
-            s.pin_error = "staff.pin_locked"
-        else:
-            ok = self._pin_check(s.member, s.pin)
-            if ok is True:
-                s.staff_unlocked, s.pin_error = True, None
-            elif ok is None:
-                s.pin_error = "staff.pin_none"
-            else:
-                s.pin_failures += 1
-                locked = s.pin_failures >= self.timings.pin_attempts
-                s.pin_error = "staff.pin_locked" if locked else "staff.pin_wrong"
-        s.pin = ""
-        self._go(STAFF)
+        step = self.staff_step
+        if step == PIN_LOCKED:
+            s.pin = ""
+            self._pin_message("staff.pin_locked")
+            return []
+        if step != PIN_ENTRY:
+            return []
+        if len(s.pin) < PIN_MIN:
+            self._pin_message("staff.pin_short")
+            return []
+        pin, s.pin = s.pin, ""
+        s.pin_query, s.pin_sent = self._new_id("u"), self.clock()
+        self._pin_message("staff.pin_checking")
+        return [SendQuery(s.pin_query, s.uid, pin=pin)]
 
     def toggle_reader_test(self) -> None:
         """Staff: taps now show the UID instead of querying the server (and back)."""

@@ -62,11 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", default="08:00-22:00", help="opening hours when the device config has none")
     p.add_argument("--idle-timeout", type=float, default=20.0, help="seconds without a touch before idle (default 20)")
     p.add_argument("--server-timeout", type=float, default=2.0, help="seconds to wait for an answer (default 2)")
-    p.add_argument(
-        "--staff-pin",
-        default=os.environ.get("PRIVCARD_KIOSK_STAFF_PIN"),
-        help="development only: a device-wide staff PIN when the server sends none",
-    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
     return p
 
@@ -157,7 +152,6 @@ def main(argv: list[str] | None = None, *, on_start=()) -> int:
         tz=args.tz,
         hours=parse_hours(args.hours),
         timings=Timings(idle_timeout=args.idle_timeout, server_timeout=args.server_timeout),
-        staff_pin=args.staff_pin,
         version=version(),
         on_start=tuple(on_start),
     )

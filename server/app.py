@@ -274,7 +274,10 @@ class PointsServer:
                 self.bus.publish(contract.answer_topic(item.device_id, self.prefix), answer.encode())
             self._ack(item)
             return
-        answer = self.service.reads.answer_query(item.device_id, query)
+        if query.pin is not None:
+            answer = self.service.staff.unlock(item.device_id, query)
+        else:
+            answer = self.service.reads.answer_query(item.device_id, query)
         self.stats["queries"] += 1
         self.bus.publish(contract.answer_topic(item.device_id, self.prefix), answer.encode())
         self._ack(item)

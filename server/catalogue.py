@@ -117,6 +117,7 @@ TH = {
     "no_activity": "ไม่มีกิจกรรม",
     "unknown_card": "ไม่พบบัตร",
     "card_blocked": "บัตรถูกระงับ",
+    "card_not_genuine": "บัตรไม่ผ่านการตรวจสอบ",
     "expired": "หมดอายุ",
     "invalid": "ข้อมูลไม่ถูกต้อง",
     # devices
@@ -380,6 +381,7 @@ TH = {
     "header has no uid/card/member_id column: %(header)s": "หัวตารางไม่มีคอลัมน์ uid/card/member_id: %(header)s",
     "empty card/member cell": "ไม่มีหมายเลขบัตรหรือรหัสสมาชิกในบรรทัดนี้",
     # ... passed on from broker.contract and server.domain.rules (their errors' templates)
+    "ndef must be a URI of 1-%(max)s printable ASCII characters without spaces": "ndef ต้องเป็น URI ยาว 1-%(max)s ตัวอักษร ASCII ที่พิมพ์ได้ ไม่มีช่องว่าง",
     "uid must be a string, got %(type)s": "หมายเลขบัตรต้องเป็นข้อความ (ได้รับ %(type)s)",
     "uid %(uid)s is all zeros: a failed read, not a card": "UID %(uid)s เป็นศูนย์ทั้งหมด: เป็นการอ่านบัตรที่ล้มเหลว ไม่ใช่บัตร",
     "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s": "หมายเลขบัตรต้องเป็นเลขฐานสิบหก 8-20 หลัก (4-10 ไบต์) (ได้รับ %(uid)s)",

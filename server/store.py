@@ -331,6 +331,24 @@ class ImportJob(BaseModel):
         table_name = "import_job"
 
 
+class StaffPinGuard(BaseModel):
+    """Wrong staff PINs per card and kiosk: the lock-out's counter (``server.services.staff``).
+
+    ``failures`` counts the attempts claimed since the last right PIN or the end of the last
+    lock-out; an attempt is claimed by one conditional UPDATE before its PIN is checked, so
+    parallel guesses cannot exceed the limit. ``locked_until`` is set when it is reached.
+    """
+
+    device = pw.CharField(max_length=64)
+    card = pw.CharField(max_length=20)
+    failures = pw.IntegerField(default=0)
+    locked_until = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "staff_pin_guard"
+        primary_key = pw.CompositeKey("device", "card")
+
+
 MODELS = [Counter, Member, Card, Device, LedgerEntry, Accrual, TapInbox, Fee, Feedback, Audit]
 
 
@@ -386,6 +404,14 @@ def _imports_m1(migrator) -> None:
 
 # attendance import jobs: their own namespace, so the core schema's numbering stays the lead's
 register_migration("imports", [_imports_m1])
+
+
+def _staff_pin_m1(migrator) -> None:
+    db.create_tables([StaffPinGuard], safe=True)
+
+
+# the staff PIN lock-out (issue 15): its own namespace, like the imports above
+register_migration("staff_pin", [_staff_pin_m1])
 
 
 def _migrator():

@@ -142,6 +142,8 @@ class Programme:
     room_levels: tuple
     rewards: dict = field(default_factory=dict)
     backdating: Backdating = field(default_factory=Backdating)
+    #: how long a card is locked out on a kiosk after 5 wrong staff PINs there
+    staff_pin_lockout_minutes: int = 15
 
     @property
     def tz(self) -> ZoneInfo:
@@ -199,6 +201,8 @@ def _list(value: Any, where: str) -> list:
 
 
 #: top-level sections of the configuration file
+#: the longest staff PIN lock-out a library may configure (``rules.staff_pin_lockout_minutes``)
+MAX_LOCKOUT_MINUTES = 1440
 SECTIONS = ("library", "hours", "rules", "semesters", "tiers", "activities", "partners", "privileges", "rewards")
 
 
@@ -321,8 +325,20 @@ def build(raw: dict) -> Programme:
     rules = _table(
         raw.get("rules", {}),
         "rules",
-        ("max_tap_age_days", "future_tolerance_s", "signup_fee_baht", "card_replacement_fee_baht", "backdating"),
+        (
+            "max_tap_age_days",
+            "future_tolerance_s",
+            "signup_fee_baht",
+            "card_replacement_fee_baht",
+            "backdating",
+            "staff_pin_lockout_minutes",
+        ),
     )
+    lockout = _int(rules.get("staff_pin_lockout_minutes", 15), "rules.staff_pin_lockout_minutes", 1)
+    if lockout > MAX_LOCKOUT_MINUTES:
+        raise ConfigError(
+            f"rules.staff_pin_lockout_minutes must be at most {MAX_LOCKOUT_MINUTES} (a day), got {lockout!r}"
+        )
     acts_raw = raw.get("activities", {})
     if not isinstance(acts_raw, dict):
         raise ConfigError("activities must be a table")
@@ -390,6 +406,7 @@ def build(raw: dict) -> Programme:
         room_levels=_levels(room.get("levels"), "privileges.study_room", ("hours",)),
         rewards=rewards,
         backdating=_backdating(rules.get("backdating", {})),
+        staff_pin_lockout_minutes=lockout,
     )
 
 

@@ -21,8 +21,21 @@ MESSAGES = {
     "unknown_card": ("ไม่พบบัตรนี้ในระบบ กรุณาติดต่อเคาน์เตอร์", "Card not registered - please ask at the counter"),
     "card_blocked": ("บัตรนี้ถูกระงับ กรุณาติดต่อเคาน์เตอร์", "This card is blocked - please ask at the counter"),
     "expired": ("บัตรหมดอายุ กรุณาต่ออายุที่เคาน์เตอร์", "Membership expired - please renew at the counter"),
+    "card_not_genuine": (
+        "ตรวจสอบบัตรไม่ผ่าน กรุณาติดต่อเคาน์เตอร์",
+        "This card could not be verified - please ask at the counter",
+    ),
     "invalid": ("ข้อมูลไม่ถูกต้อง", "Invalid tap"),
+    # answers to a staff PIN typed at a kiosk (the server checks it: server.services.staff)
+    "staff_unlocked": ("ยืนยันรหัส PIN แล้ว", "PIN accepted"),
+    "pin_wrong": ("รหัส PIN ไม่ถูกต้อง เหลืออีก {attempts} ครั้ง", "Wrong PIN: {attempts} tries left"),
+    "pin_locked": (
+        "ใส่รหัส PIN ผิดหลายครั้ง กรุณารอ {minutes} นาที",
+        "Too many wrong PINs: try again in {minutes} min",
+    ),
 }
+#: wrong staff PINs in a row that lock a card out on one kiosk (``[rules] staff_pin_lockout_minutes``)
+STAFF_PIN_ATTEMPTS = 5
 
 #: outcomes that still let a valid member through the gate
 OPEN_OUTCOMES = frozenset({"credited", "limit_reached", "no_activity"})
@@ -47,10 +60,14 @@ def message(
     balance: int | None = None,
     activity: Activity | None = None,
     reason: str | None = None,
+    attempts: int = 0,
+    minutes: int = 0,
 ) -> dict:
     """Thai and English text for an outcome."""
     th, en = MESSAGES[outcome]
     values = {
+        "attempts": attempts,
+        "minutes": minutes,
         "points": points,
         "balance": balance if balance is not None else "-",
         "label": activity.th if activity else "",

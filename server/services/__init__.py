@@ -20,6 +20,7 @@ module                 owns
 ``points``             award (who may credit what by hand), void, transfer, redeem
 ``attendance``         events, registration lists (preview, credit), the CSV import
 ``reads``              the kiosk's answer, statistics, entries, member/device JSON
+``staff``              staff PINs typed at kiosks: checked here, lock-out, audit
 =====================  ==================================================================
 
 Usage::
@@ -45,6 +46,7 @@ from server.services.ledger import Ledger
 from server.services.members import GROUPS, Members
 from server.services.points import Points
 from server.services.reads import Reads
+from server.services.staff import StaffPins
 from server.services.taps import Taps
 from server.store import utcnow
 
@@ -64,6 +66,7 @@ class Services:
     points: Points
     attendance: Attendance
     reads: Reads
+    staff: StaffPins
 
     def today(self) -> date:
         """The current business day."""
@@ -84,4 +87,5 @@ def bootstrap(prog: Programme, clock=utcnow) -> Services:
         points=Points(ledger),
         attendance=Attendance(ledger),
         reads=Reads(ledger, devices),
+        staff=StaffPins(ledger, devices),
     )

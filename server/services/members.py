@@ -3,8 +3,8 @@
 A member joins with a card: the joining fee is recorded and the sign-up points are
 credited in the same unit of work. Every change to a card or a member bumps the
 allow-list counter so the devices' offline list follows. Staff PINs are kept as salted
-scrypt hashes (:func:`hash_pin`, format ``scrypt$N$r$p$SALTHEX$HEX``, which the kiosk
-checks itself: ``kiosk.pin``).
+scrypt hashes (:func:`hash_pin`, format ``scrypt$N$r$p$SALTHEX$HEX``); only the server
+checks them (:mod:`server.services.staff`), no hash ever goes to a device.
 """
 
 from __future__ import annotations

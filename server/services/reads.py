@@ -61,11 +61,8 @@ class Reads:
             "staff": bool(member.staff),
             "card": card.uid,
         }
-        if member.staff and member.pin_hash:
-            # only to this kiosk (the broker ACL keeps answers private): it checks the PIN itself
-            summary["pin_hash"] = member.pin_hash
+        # no PIN hash: a staff PIN is checked by the server (server.services.staff)
         if card.status != "active" or member.status != "active":
-            summary.pop("pin_hash", None)
             return Answer(query.query_id, "card_blocked", member=summary, message=rules.message("card_blocked"))
         if member.valid_until and today > member.valid_until:
             return Answer(query.query_id, "expired", member=summary, message=rules.message("expired"))

@@ -84,7 +84,7 @@ def member_record(
     tier: str = "silver",
     *,
     staff=False,
-    pin_hash=None,
+    pin=None,
     history=None,
     earned_today=5,
     earned_semester=120,
@@ -100,9 +100,8 @@ def member_record(
         "staff": staff,
         "card": uid,
     }
-    if pin_hash:
-        member["pin_hash"] = pin_hash
     return {
+        "pin": pin,  # the fake server's own: never in an answer, as with the real one
         "outcome": outcome,
         "member": member,
         "balance": balance,
@@ -163,6 +162,11 @@ class FakeServer:
             client.publish(answer_topic, payload, qos=1)
             return
         rec = self.cards.get(query.uid)
+        if query.pin is not None:
+            right = rec is not None and rec.get("pin") is not None and rec["pin"] == query.pin
+            answer = Answer(query.query_id, "staff_unlocked" if right else "pin_wrong")
+            client.publish(answer_topic, answer.encode(), qos=1)
+            return
         if rec is None:
             answer = Answer(query.query_id, "unknown_card", message={"th": "ไม่พบบัตร", "en": "Card not registered"})
         elif rec["outcome"] != "member":

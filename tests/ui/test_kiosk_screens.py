@@ -22,6 +22,7 @@ pytestmark = pytest.mark.ui
 SILVER = "04A1B2C3D4E5F6"
 GOLD = "04B0B1B2B3"
 STAFF = "04CAFE0001"
+STAFF2 = "04CAFE0002"  # locked out by the lock-out test
 BLOCKED = "04DEAD0001"
 EXPIRED = "04EEEE0001"
 UNKNOWN = "04999999"
@@ -32,6 +33,7 @@ IDLE_TIMEOUT = 8
 def db_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("kiosk-db") / "privcard.db"
     svc = open_service(f"sqlite:///{path}")
+    svc.devices.add("kiosk-lobby", "kiosk", location="Lobby")  # the server answers registered kiosks only
     silver = svc.members.add("กิ่งตฤทัย ศรีสุข", SILVER, group="U1", valid_until="2030-05-31")
     svc.points.award(SILVER, "entry", source="tap")  # stands in for a gate tap
     svc.points.award(SILVER, "pulinet_event", item="PULINET-2016")
@@ -44,6 +46,8 @@ def db_path(tmp_path_factory):
         svc.points.award(GOLD, "db_training", item=event)
     staff = svc.members.add("สมหญิง ผู้ใช้บริการ", STAFF, staff=True)
     svc.members.set(staff.id, pin="1234")
+    staff2 = svc.members.add("Staff Two", STAFF2, staff=True)
+    svc.members.set(staff2.id, pin="5678")
     svc.members.add("Blocked Person", BLOCKED)
     svc.members.block_card(BLOCKED, "reported lost")
     svc.members.add("Expired Person", EXPIRED, valid_until="2020-01-31")
@@ -67,7 +71,7 @@ def kiosk(xvfb, broker, server):
         broker.url,
         device_id="kiosk-lobby",
         lang="th",
-        extra=["--idle-timeout", str(IDLE_TIMEOUT), "--staff-pin", "1234"],
+        extra=["--idle-timeout", str(IDLE_TIMEOUT)],
     )
     k.start()
     yield k
@@ -245,7 +249,8 @@ def test_staff_card_pin_device_info_and_reader_test(kiosk):
     for digit in "9999":
         kiosk.press(f"pin_{digit}")
     kiosk.press("btn_pin_ok")
-    assert kiosk.texts()["ids"]["pin_error"] == "รหัส PIN ไม่ถูกต้อง"
+    # the server checks it (the kiosk has no PIN nor hash): wrong, 4 tries left on this kiosk
+    assert wait_pin_line(kiosk, "รหัส PIN ไม่ถูกต้อง ใส่ได้อีก 4 ครั้ง")
     for digit in "12":
         kiosk.press(f"pin_{digit}")
     assert kiosk.texts()["ids"]["pin_mask"] == "••"
@@ -256,7 +261,7 @@ def test_staff_card_pin_device_info_and_reader_test(kiosk):
     for digit in "34":
         kiosk.press(f"pin_{digit}")
     kiosk.press("btn_pin_ok")
-    t = kiosk.texts()
+    t = wait_unlocked(kiosk)  # the server's staff_unlocked, and only that, opens the device information
     texts = t["texts"]
     assert "kiosk-lobby" in texts and any("เชื่อมต่อแล้ว" in x for x in texts)
     assert any(x.startswith("stdin") and "ok" in x for x in texts)
@@ -273,6 +278,86 @@ def test_staff_card_pin_device_info_and_reader_test(kiosk):
     assert GOLD in kiosk.texts()["ids"]["reader_result"]
     assert kiosk.state()["screen"] == "staff"  # a test read does not leave the staff screen
     both_langs(kiosk, "staff")
+    kiosk.press("btn_exit")
+    kiosk.wait_for("idle")
+
+
+def wait_pin_line(kiosk, text, timeout=4.0):
+    """Wait until the line under the PIN field says ``text`` (the server's verdict arrived)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if kiosk.texts()["ids"].get("pin_error") == text:
+            return True
+        time.sleep(0.05)
+    raise AssertionError(f"pin line {kiosk.texts()['ids'].get('pin_error')!r}, expected {text!r}")
+
+
+def wait_unlocked(kiosk, timeout=4.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        t = kiosk.texts()
+        if "kiosk-lobby" in t["texts"]:
+            return t
+        time.sleep(0.05)
+    raise AssertionError(f"the staff screen did not unlock: {kiosk.texts()['texts']}")
+
+
+def open_pin_pad(kiosk, uid):
+    kiosk.tap(uid)
+    t = kiosk.wait_for("member")
+    deadline = time.monotonic() + 3
+    while not t["ids"].get("btn_staff") and time.monotonic() < deadline:
+        t = kiosk.texts()
+    kiosk.press("btn_staff")
+    kiosk.wait_for("staff")
+
+
+def type_pin(kiosk, pin):
+    for digit in pin:
+        kiosk.press(f"pin_{digit}")
+    kiosk.press("btn_pin_ok")
+
+
+def test_staff_pin_lock_out_after_five_wrong_pins(kiosk, server):
+    """5 wrong PINs: the server locks this card on this kiosk for 15 minutes; the right PIN is refused."""
+    open_pin_pad(kiosk, STAFF2)
+    for left in (4, 3, 2, 1):
+        type_pin(kiosk, "0000")
+        wait_pin_line(kiosk, f"รหัส PIN ไม่ถูกต้อง ใส่ได้อีก {left} ครั้ง")
+    type_pin(kiosk, "0000")
+    locked_th = "ใส่รหัส PIN ผิด 5 ครั้ง บัตรนี้ถูกล็อกที่เครื่องนี้ กรุณารออีก 15 นาที"
+    wait_pin_line(kiosk, locked_th)
+    assert kiosk.layout_problems() == []
+    kiosk.screenshot("kiosk-staff-pin-locked-th")
+    kiosk.press("btn_lang")
+    assert kiosk.texts()["ids"]["pin_error"] == ("5 wrong PINs: this card is locked on this kiosk. Try again in 15 min")
+    assert kiosk.layout_problems() == []
+    kiosk.screenshot("kiosk-staff-pin-locked-en")
+    kiosk.press("btn_lang")
+    # a new tap forgets the kiosk's own memory of the lock: the server still refuses the right PIN
+    kiosk.press("btn_exit")
+    kiosk.wait_for("idle")
+    open_pin_pad(kiosk, STAFF2)
+    type_pin(kiosk, "5678")
+    wait_pin_line(kiosk, locked_th)
+    assert "kiosk-lobby" not in kiosk.texts()["texts"]
+    kiosk.press("btn_exit")
+    kiosk.wait_for("idle")
+    assert "scrypt" not in server.log() and "5678" not in server.log()
+
+
+def test_staff_pin_with_the_server_away_says_unreachable_and_stays_locked(kiosk, server):
+    open_pin_pad(kiosk, STAFF)
+    server.stop()
+    try:
+        type_pin(kiosk, "1234")
+        wait_pin_line(kiosk, "ติดต่อเซิร์ฟเวอร์ไม่ได้ จึงตรวจรหัส PIN ไม่ได้ กรุณาลองใหม่")
+        assert "kiosk-lobby" not in kiosk.texts()["texts"]  # no offline unlock
+        kiosk.press("btn_lang")
+        assert kiosk.texts()["ids"]["pin_error"] == "Server unreachable: the PIN cannot be checked. Please try again"
+        kiosk.press("btn_lang")
+    finally:
+        server.start()
     kiosk.press("btn_exit")
     kiosk.wait_for("idle")
 

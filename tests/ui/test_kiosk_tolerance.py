@@ -31,7 +31,7 @@ NOT_JSON = "04000004"
 def fake(broker):
     cards = {
         GOOD: member_record(GOOD, "กิ่งตฤทัย ศรีสุข", 1295, tier="gold", history=demo_history()),
-        STAFF: member_record(STAFF, "ผู้ใช้บริการ ทดสอบ", 300, staff=True),
+        STAFF: member_record(STAFF, "ผู้ใช้บริการ ทดสอบ", 300, staff=True, pin="2468"),
     }
     srv = FakeServer(broker.host, broker.port, cards).start()
     srv.raw[SPARSE] = b'{"v":1,"query_id":"{query_id}","outcome":"member"}'
@@ -57,7 +57,7 @@ def fake(broker):
 
 @pytest.fixture(scope="module")
 def kiosk(xvfb, broker, fake):
-    k = KioskProcess(xvfb.display, broker.url, device_id="kiosk-odd", lang="en", extra=["--staff-pin", "2468"])
+    k = KioskProcess(xvfb.display, broker.url, device_id="kiosk-odd", lang="en")
     k.start()
     yield k
     assert k.stop() == 0, k.stderr()
@@ -154,6 +154,11 @@ def walk_screens(k: KioskProcess) -> dict:
     for digit in "2468":
         k.press(f"pin_{digit}")
     k.press("btn_pin_ok")
+    deadline = time.monotonic() + 4  # the fake server's verdict
+    while time.monotonic() < deadline and k.texts()["ids"].get("pin_error"):
+        time.sleep(0.05)
+    unlocked = [x for x in k.texts()["texts"] if x.startswith("kiosk-")]
+    assert unlocked, "the staff screen did not unlock (no device id shown)"
     check("staff")
     k.tap(UNREADABLE)
     k.wait_for("unavailable")
@@ -163,9 +168,7 @@ def walk_screens(k: KioskProcess) -> dict:
 
 @pytest.mark.parametrize("size", ["800x480", "1024x600", "1280x800"])
 def test_layouts_fit_each_display(xvfb, broker, fake, size):
-    k = KioskProcess(
-        xvfb.display, broker.url, device_id=f"kiosk-{size}", lang="en", size=size, extra=["--staff-pin", "2468"]
-    )
+    k = KioskProcess(xvfb.display, broker.url, device_id=f"kiosk-{size}", lang="en", size=size)
     k.start()
     try:
         assert k.state()["size"] == [int(v) for v in size.split("x")]

@@ -378,6 +378,31 @@ def test_answer_round_trip_and_leniency():
         Answer.parse(json.dumps({"v": 1, "query_id": "k", "outcome": "credited"}))
 
 
+@pytest.mark.parametrize("pin", ["1234", "00000000", "048261"])
+def test_query_pin_round_trip_and_never_in_repr(pin):
+    q = Query(query_id="u:1", uid="04A1B2C3", pin=pin)
+    assert Query.parse(q.encode()) == q and json.loads(q.encode())["pin"] == pin
+    assert pin not in repr(q)
+    assert "pin" not in json.loads(Query(query_id="u:2", uid="04A1B2C3").encode())
+
+
+@pytest.mark.parametrize("pin", ["123", "123456789", "12a4", " 1234", "1234\n", "١٢٣٤", 1234, True, ""])
+def test_query_pin_must_be_4_to_8_ascii_digits_and_is_not_echoed(pin):
+    err = refused(json.dumps({"v": 1, "query_id": "u:3", "uid": "04A1B2C3", "pin": pin}), Query.parse)
+    assert err.ref == "u:3" and str(err) == "pin must be 4-8 digits"
+
+
+def test_pin_verdicts_round_trip_with_their_fields_only_when_set():
+    locked = Answer("u:1", "pin_locked", locked_until="2026-11-23T10:15:00Z", retry_after_s=900)
+    assert Answer.parse(locked.encode()) == locked
+    wrong = Answer("u:2", "pin_wrong", attempts_left=2)
+    assert Answer.parse(wrong.encode()) == wrong
+    plain = json.loads(Answer("u:3", "staff_unlocked").encode())
+    assert not {"attempts_left", "locked_until", "retry_after_s"} & set(plain)
+    odd = Answer.parse(json.dumps({"v": 1, "query_id": "u", "outcome": "pin_wrong", "attempts_left": -1}))
+    assert odd.attempts_left is None
+
+
 def test_feedback():
     fb = Feedback(feedback_id="k:7", rating=5, at=datetime(2026, 11, 22, tzinfo=UTC), uid=None)
     assert Feedback.parse(fb.encode()) == fb

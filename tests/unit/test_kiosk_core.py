@@ -10,8 +10,6 @@ import pytest
 from broker.contract import Answer, Feedback, Query
 from kiosk import core
 from kiosk.core import KioskCore, SendFeedback, SendQuery
-from kiosk.pin import make_pin_check
-from tests.pin_hashes import hash_pin
 
 UID_A = "04A1B2C3D4E5F6"
 UID_B = "0499887766"
@@ -28,7 +26,7 @@ class FakeClock:
         self.t += seconds
 
 
-def member_answer(query_id, name="กิ่งตฤทัย ศรีสุข", balance=295, staff=False, pin_hash=None, uid=UID_A):
+def member_answer(query_id, name="กิ่งตฤทัย ศรีสุข", balance=295, staff=False, uid=UID_A):
     member = {
         "id": 7,
         "name": name,
@@ -38,8 +36,6 @@ def member_answer(query_id, name="กิ่งตฤทัย ศรีสุข
         "staff": staff,
         "card": uid,
     }
-    if pin_hash:
-        member["pin_hash"] = pin_hash
     return Answer(
         query_id=query_id,
         outcome="member",
@@ -245,9 +241,25 @@ def test_message_screen_done_goes_idle(kiosk):
     assert kiosk.state == core.IDLE
 
 
-def staff_kiosk(clock, pin="1234"):
-    k = KioskCore(clock, id_prefix="t", pin_check=make_pin_check())
-    k.answer_received(member_answer(tap(k), staff=True, pin_hash=hash_pin(pin, iterations=1000)))
+def staff_kiosk(clock):
+    k = KioskCore(clock, id_prefix="t")
+    k.answer_received(member_answer(tap(k), staff=True))
+    return k
+
+
+def type_pin(k, pin="1234"):
+    """Type ``pin`` and press OK; the effect that carries it to the server."""
+    for d in pin:
+        k.pin_digit(d)
+    return k.pin_submit()
+
+
+def unlocked_staff_kiosk(clock):
+    k = staff_kiosk(clock)
+    k.open_staff()
+    (send,) = type_pin(k)
+    k.answer_received(Answer(send.query_id, "staff_unlocked"))
+    assert k.staff_step == core.STAFF_UNLOCKED
     return k
 
 
@@ -257,14 +269,28 @@ def test_staff_needs_staff_card(kiosk):
     assert kiosk.state == core.MEMBER
 
 
-def test_staff_pin_unlocks_and_reader_test_shows_uid(clock):
+def test_the_pin_goes_to_the_server_once_and_only_its_allow_unlocks(clock):
     k = staff_kiosk(clock)
     k.open_staff()
-    assert k.state == core.STAFF and not k.session.staff_unlocked
-    for d in "1234":
-        k.pin_digit(d)
-    k.pin_submit()
-    assert k.session.staff_unlocked
+    assert k.state == core.STAFF and k.staff_step == core.PIN_ENTRY
+    (send,) = type_pin(k, "48261937")
+    assert isinstance(send, SendQuery) and send.pin == "48261937" and send.uid == UID_A and not send.probe
+    assert "48261937" not in repr(send)  # effects may be logged: the PIN never is
+    # on the wire: a valid query carrying the PIN
+    assert Query.parse(Query(send.query_id, send.uid, pin=send.pin).encode()).pin == "48261937"
+    assert k.staff_step == core.PIN_CHECKING and k.session.pin == "" and k.session.pin_error == "staff.pin_checking"
+    assert type_pin(k, "1") == [] and k.session.pin == ""  # no typing, no second send while checking
+    clock.advance(1.9)
+    assert k.tick() == []  # never resent: each PIN is a guess the server counts
+    assert not k.session.staff_unlocked
+    clock.advance(0.05)
+    k.answer_received(Answer(send.query_id, "staff_unlocked"))
+    assert k.staff_step == core.STAFF_UNLOCKED and k.session.staff_unlocked and k.session.pin_error is None
+    assert k.health.last_rtt_ms == pytest.approx(1950, abs=1)
+
+
+def test_reader_test_and_probe_after_unlock(clock):
+    k = unlocked_staff_kiosk(clock)
     k.toggle_reader_test()
     assert k.tap(UID_B, "ISO14443A") == []  # a test read does not query the server
     assert k.state == core.STAFF and k.session.reader_read[0] == UID_B
@@ -275,35 +301,82 @@ def test_staff_pin_unlocks_and_reader_test_shows_uid(clock):
     assert k.state == core.STAFF and k.health.last_rtt_ms == pytest.approx(50, abs=1)
 
 
-def test_staff_wrong_pin_locks_after_three(clock):
+def test_wrong_pin_says_how_many_tries_are_left(clock):
     k = staff_kiosk(clock)
     k.open_staff()
-    for _ in range(3):
-        k.pin_digit("9")
-        k.pin_submit()
-    assert k.session.pin_error == "staff.pin_locked"
-    for d in "1234":
-        k.pin_digit(d)
-    k.pin_submit()
+    (send,) = type_pin(k, "9999")
+    k.answer_received(Answer(send.query_id, "pin_wrong", attempts_left=3))
+    assert k.staff_step == core.PIN_ENTRY and not k.session.staff_unlocked
+    assert (k.session.pin_error, k.session.pin_error_args) == ("staff.pin_wrong_left", {"left": 3})
+    (again,) = type_pin(k, "1234")
+    assert again.query_id != send.query_id
+
+
+def test_locked_out_by_the_server_counts_minutes_down_and_sends_nothing(clock):
+    k = staff_kiosk(clock)
+    k.open_staff()
+    (send,) = type_pin(k, "9999")
+    k.answer_received(Answer(send.query_id, "pin_locked", locked_until="2026-11-23T10:15:00Z", retry_after_s=900))
+    assert k.staff_step == core.PIN_LOCKED and k.session.pin_error == "staff.pin_locked"
+    assert k.pin_locked_minutes == 15
+    assert type_pin(k, "1234") == [] and k.session.pin_error == "staff.pin_locked"  # nothing is sent
+    clock.advance(14 * 60 + 1)
+    k.touch()
+    assert k.pin_locked_minutes == 1
+    k.back()
+    k.open_staff()  # leaving and coming back does not reset the lock-out
+    assert k.staff_step == core.PIN_LOCKED and k.session.pin_error == "staff.pin_locked"
+    clock.advance(60)
+    assert k.staff_step == core.PIN_ENTRY and k.pin_locked_minutes == 0
+    assert len(type_pin(k, "1234")) == 1
+
+
+def test_no_verdict_in_time_is_server_unreachable_and_never_unlocks(clock):
+    k = staff_kiosk(clock)
+    k.open_staff()
+    (send,) = type_pin(k)
+    clock.advance(2.0)
+    assert k.tick() == []
+    assert k.staff_step == core.PIN_ENTRY and k.session.pin_error == "staff.pin_unreachable" and k.health.down
+    # a verdict arriving after the timeout is ignored: the staff must try again
+    k.answer_received(Answer(send.query_id, "staff_unlocked"))
     assert not k.session.staff_unlocked
 
 
-def test_staff_without_pin_configured(clock):
-    k = KioskCore(clock, id_prefix="t", pin_check=make_pin_check())
-    k.answer_received(member_answer(tap(k), staff=True))
+@pytest.mark.parametrize("outcome", ["card_blocked", "expired", "unknown_card", "invalid", "member"])
+def test_any_other_verdict_refuses(clock, outcome):
+    k = staff_kiosk(clock)
     k.open_staff()
-    k.pin_digit("1")
-    k.pin_submit()
-    assert k.session.pin_error == "staff.pin_none" and not k.session.staff_unlocked
+    (send,) = type_pin(k)
+    k.answer_received(Answer(send.query_id, outcome))
+    assert not k.session.staff_unlocked and k.session.pin_error == "staff.pin_refused"
+
+
+def test_an_unreadable_verdict_refuses(clock):
+    k = staff_kiosk(clock)
+    k.open_staff()
+    (send,) = type_pin(k)
+    k.answer_received(b'{"v":1,"query_id":"%s","outcome":"open_sesame"}' % send.query_id.encode())
+    assert not k.session.staff_unlocked and k.session.pin_error == "staff.pin_refused"
+    assert k.staff_step == core.PIN_ENTRY
+
+
+def test_a_short_pin_is_not_sent(clock):
+    k = staff_kiosk(clock)
+    k.open_staff()
+    assert type_pin(k, "123") == [] and k.session.pin_error == "staff.pin_short"
+    assert k.session.pin == "123"  # kept: the staff can finish typing
+    k.pin_clear()
+    for d in "123456789":
+        k.pin_digit(d)
+    assert k.session.pin == "12345678"  # at most 8 digits
+    k.pin_digit("x")
+    assert k.session.pin == "12345678"
 
 
 def probing_staff_kiosk(clock):
     """A kiosk on the unlocked staff screen that has just sent a server probe."""
-    k = staff_kiosk(clock)
-    k.open_staff()
-    for d in "1234":
-        k.pin_digit(d)
-    k.pin_submit()
+    k = unlocked_staff_kiosk(clock)
     k.test_server()
     return k
 

@@ -9,7 +9,6 @@ import pytest
 from broker.contract import Answer
 from broker.settings import SettingError
 from kiosk import i18n
-from kiosk.pin import make_pin_check, verify_hash
 from kiosk.present import (
     history_rows,
     hours_today,
@@ -20,7 +19,6 @@ from kiosk.present import (
     read_config,
     seconds_to_next_minute,
 )
-from tests.pin_hashes import hash_pin
 
 FULL = Answer(
     query_id="q1",
@@ -250,24 +248,6 @@ def test_read_config_refuses_a_bad_value_naming_its_path(settings, message):
     with pytest.raises((SettingError, ValueError)) as caught:
         read_config(settings)
     assert message in str(caught.value)
-
-
-def test_pin_hashes():
-    stored = hash_pin("1234", salt="s", iterations=1000)
-    assert verify_hash(stored, "1234") is True and verify_hash(stored, "4321") is False
-    import hashlib
-
-    assert verify_hash("sha256$ab$" + hashlib.sha256(b"ab1234").hexdigest(), "1234") is True
-    assert verify_hash("md5$x", "1234") is None and verify_hash(None, "1") is None
-    check = make_pin_check("2468")  # --staff-pin
-    assert check({}, "2468") is True and check({}, "1111") is False and check({}, "") is False
-    assert make_pin_check()({}, "1") is None
-    assert make_pin_check(fallback_pin="77")({}, "77") is True
-    # the server's own format (server.services.members.hash_pin): scrypt$N$R$P$SALT$HEX
-    salt = b"0123456789abcdef"
-    digest = hashlib.scrypt(b"1234", salt=salt, n=2**14, r=8, p=1).hex()
-    assert verify_hash(f"scrypt$16384$8$1${salt.hex()}${digest}", "1234") is True
-    assert verify_hash(f"scrypt$16384$8$1${salt.hex()}${digest}", "1235") is False
 
 
 UTC = UTC
