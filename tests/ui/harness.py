@@ -16,13 +16,21 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from broker.net import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+#: where the kiosk's screenshots go: docs/screenshots/ when PRIVCARD_SCREENSHOTS=docs (to
+#: refresh the documentation's pictures), else a temporary folder, so a test run does not
+#: rewrite tracked files (every picture differs by its clock)
+SCREENSHOTS = (
+    REPO / "docs" / "screenshots"
+    if os.environ.get("PRIVCARD_SCREENSHOTS") == "docs"
+    else Path(os.environ.get("PRIVCARD_SCREENSHOTS") or tempfile.gettempdir()) / "privcard-kiosk-screenshots"
+)
 
 XVFB_MISSING = (
     "Xvfb is not installed, so the kiosk UI tests cannot run. Install it with "
@@ -215,6 +223,7 @@ class KioskProcess:
         )
 
     def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
         self.call("screenshot", path=str(path), frames=2)
         return path

@@ -4,7 +4,7 @@ A real ``privcard server`` (Mosquitto, fresh SQLite) runs a programme whose
 ``[library]`` names and ``[hours]`` are found nowhere else, with the kiosk registered
 with ``lang = "en"``; the kiosk, started in Thai under Xvfb, must take all three from
 its retained config (read with ``broker.settings.parse``). Writes
-docs/screenshots/kiosk-config-from-server.png.
+kiosk-config-from-server.png (docs/screenshots/ with PRIVCARD_SCREENSHOTS=docs).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ One Mosquitto, one ``privcard server`` process on a fresh SQLite database, and o
 real ``privcard kiosk`` process under Xvfb at 800×480. Cards are tapped through the
 kiosk's ``stdin`` reader (the real reader thread) or the control hook's ``tap``
 (same path); buttons are pressed with simulated touches. The tests run in file
-order on the one kiosk, and write docs/screenshots/kiosk-<screen>-<lang>.png.
+order on the one kiosk, and take kiosk-<screen>-<lang>.png screenshots (into docs/screenshots/
+with PRIVCARD_SCREENSHOTS=docs; see tests/ui/harness.py).
 """
 
 from __future__ import annotations
