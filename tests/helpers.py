@@ -434,9 +434,11 @@ class Device:
             if time.monotonic() >= deadline:
                 raise AssertionError(f"no result for tap {tap.tap_id} on {device_id} within {timeout}s")
 
-    def query(self, device_id: str, uid: str, *, timeout: float = 15.0, resend_s: float = 2.0) -> Answer:
-        """Ask the server for a card's balance as a kiosk does."""
-        query = Query(query_id=self.next_tap_id(device_id), uid=uid)
+    def query(
+        self, device_id: str, uid: str, *, timeout: float = 15.0, resend_s: float = 2.0, ndef: str | None = None
+    ) -> Answer:
+        """Ask the server for a card's balance as a kiosk does (``ndef``: the card's SUN URL)."""
+        query = Query(query_id=self.next_tap_id(device_id), uid=uid, ndef=ndef)
         deadline = time.monotonic() + timeout
         key = (device_id, query.query_id)
         while True:
