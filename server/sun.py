@@ -235,6 +235,19 @@ def verify(ndef: str | None, uid: str, keys: CardKeys) -> int:
     return counter
 
 
+def card_url(keys: CardKeys, uid: str, counter: int, base: str = "https://lib.example/c") -> str:
+    """The ``?e=…&c=…`` URL a card with *keys* produces at read *counter* (for ``privcard bench`` and docs).
+
+    The tests check the verifier against their own model of the card (``tests/sun_card.py``),
+    not against this function.
+    """
+    raw = bytes.fromhex(uid)
+    ctr = counter.to_bytes(3, "little")
+    enc = Cipher(algorithms.AES(keys.meta), modes.CBC(_ZERO_IV)).encryptor()
+    picc = enc.update(bytes([PICC_TAG]) + raw + ctr + os.urandom(5)) + enc.finalize()
+    return f"{base}?e={picc.hex().upper()}&c={sdm_mac(keys.file, raw, counter, b'').hex().upper()}"
+
+
 # --------------------------------------------------------------------------- keys
 
 
