@@ -273,6 +273,11 @@ class Keyring:
         return f"Keyring(master={'set' if self._master else 'none'}, kek={'set' if self._aead else 'none'})"
 
     @property
+    def can_diversify(self) -> bool:
+        """Whether card keys can be diversified (a master key is configured)."""
+        return self._master is not None
+
+    @property
     def can_import(self) -> bool:
         """Whether per-card keys can be sealed (a key-encryption key is configured)."""
         return self._aead is not None

@@ -18,6 +18,13 @@ from server.services.retry import read_unit, unit_of_work
 from server.store import Card, Member
 
 
+def _key(text: str, option: str) -> bytes:
+    try:
+        return sun.parse_key(text, option)
+    except ValueError:
+        raise ServiceError("%(option)s must be 32 hex digits (an AES-128 key)", option=option) from None
+
+
 class Cards:
     """Secure cards, list suspected clones, count the cards still identified by UID only."""
 
@@ -38,14 +45,13 @@ class Cards:
         if self.keyring is None:
             raise ServiceError("no card key file: give --card-keys PATH or set PRIVCARD_CARD_KEYS")
         sealed = None
-        try:
-            if meta_key is not None:
-                keys = sun.CardKeys(sun.parse_key(meta_key, "--meta-key"), sun.parse_key(file_key, "--file-key"))
-                sealed = self.keyring.seal(uid, keys)
-            else:
-                self.keyring.diversified(uid)
-        except (ValueError, sun.CardKeyError, sun.NotGenuine) as exc:
-            raise ServiceError("%(error)s", error=getattr(exc, "detail", None) or str(exc)) from None
+        if meta_key is not None:
+            keys = sun.CardKeys(_key(meta_key, "--meta-key"), _key(file_key, "--file-key"))
+            if not self.keyring.can_import:
+                raise ServiceError("the card key file has no kek (key-encryption key): imported keys cannot be stored")
+            sealed = self.keyring.seal(uid, keys)
+        elif not self.keyring.can_diversify:
+            raise ServiceError("the card key file has no master key: give --meta-key and --file-key")
         with unit_of_work():
             c = Card.get_or_none(Card.uid == uid)
             if c is None:
@@ -58,7 +64,7 @@ class Cards:
         """Cards whose read counter went backwards (a recorded URL or a clone), newest first."""
         with read_unit():
             q = (
-                Card.select(Card, Member.name)
+                Card.select(Card, Member)
                 .join(Member)
                 .where(Card.sun_suspect_at.is_null(False))
                 .order_by(Card.sun_suspect_at.desc())
@@ -67,7 +73,7 @@ class Cards:
             return [
                 {
                     "uid": c.uid,
-                    "member": c.member_id,
+                    "member": c.member.id,
                     "name": c.member.name,
                     "status": c.status,
                     "suspect_at": c.sun_suspect_at,
