@@ -150,9 +150,9 @@ class KioskBus:
 
     # ------------------------------------------------------------------ outgoing
 
-    def query(self, query_id: str, uid: str) -> None:
-        """Ask the server about a card."""
-        self.client.publish(self._topics["query"], Query(query_id, uid).encode())
+    def query(self, query_id: str, uid: str, ndef: str | None = None) -> None:
+        """Ask the server about a card (*ndef*: its SUN URL as read, for a card that must prove itself)."""
+        self.client.publish(self._topics["query"], Query(query_id, uid, ndef).encode())
 
     def feedback(self, feedback_id: str, rating: int, uid: str | None) -> None:
         """Publish a visit rating (1–5)."""

@@ -60,6 +60,8 @@ class SendQuery:
     query_id: str
     uid: str
     probe: bool = False
+    #: the card's NDEF URI as read (a SUN URL): sent with the query, and with its retries
+    ndef: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class Pending:
     first_sent: float
     last_sent: float
     probe: bool = False
+    ndef: str | None = None
 
 
 @dataclass
@@ -194,8 +197,8 @@ class KioskCore:
 
     # ------------------------------------------------------------------ events
 
-    def tap(self, uid: str, technology: str | None = None) -> list:
-        """A card was read: start a fresh session and ask the server about it."""
+    def tap(self, uid: str, technology: str | None = None, ndef: str | None = None) -> list:
+        """A card was read: start a fresh session and ask the server about it (with the card's SUN URL)."""
         now = self.clock()
         self.last_read = (uid, technology, now)
         s = self.session
@@ -205,9 +208,9 @@ class KioskCore:
             return []
         self.session = Session(uid=uid, technology=technology)
         query_id = self._new_id("q")
-        self.pending = Pending(uid=uid, query_ids=[query_id], first_sent=now, last_sent=now)
+        self.pending = Pending(uid=uid, query_ids=[query_id], first_sent=now, last_sent=now, ndef=ndef)
         self._go(LOADING)
-        return [SendQuery(query_id, uid)]
+        return [SendQuery(query_id, uid, ndef=ndef)]
 
     def answer_received(self, answer: Answer | bytes | str) -> list:
         """An answer arrived on the bus; show it if it belongs to the current patron."""
@@ -267,7 +270,7 @@ class KioskCore:
                 query_id = self._new_id("q")
                 p.query_ids = ([*p.query_ids, query_id])[-10:]
                 p.last_sent = now
-                effects.append(SendQuery(query_id, p.uid))
+                effects.append(SendQuery(query_id, p.uid, ndef=p.ndef))
         s = self.session
         if self.state == FEEDBACK and s and s.thanks_until is not None and now >= s.thanks_until:
             self._go_idle()
