@@ -100,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--meta-key", metavar="HEX", help="the card's SDM meta read key (32 hex digits)")
     sc.add_argument("--file-key", metavar="HEX", help="the card's SDM file read key (32 hex digits)")
     card.add_parser("genuine", parents=[COMMON], help="secured and UID-only card counts, suspected clones")
+    ck = card.add_parser(
+        "keys",
+        parents=[COMMON],
+        help="print the SDM keys to write onto a blank NTAG 424 DNA (diversified from the master key)",
+        description="Print the card's SDM meta read key (key 1) and SDM file read key (key 2), diversified from "
+        "the master key in the card key file, for personalising it (docs/cards.md). They are secrets: do not "
+        "paste them into tickets or chats; the audit records that they were shown, not the keys.",
+    )
+    ck.add_argument("uid")
 
     device = sub.add_parser("device", parents=[COMMON], help="devices").add_subparsers(dest="action", required=True)
     d = device.add_parser("add", parents=[COMMON], help="register a gate, kiosk or counter")
@@ -245,6 +254,15 @@ def run(args, svc: Services) -> int:
             c = svc.cards.secure(args.uid, meta_key=args.meta_key, file_key=args.file_key, actor=actor)
             how = "imported keys" if c.sun_keys else "keys diversified from the master key"
             _out(args, {"uid": c.uid, "sun": True}, f"card {c.uid} now requires Secure Unique NFC ({how})")
+        elif args.action == "keys":
+            k = svc.cards.diversified_keys(args.uid, actor=actor)
+            uid = contract.normalise_uid(args.uid)
+            _out(
+                args,
+                {"uid": uid, "meta_read_key": k.meta.hex().upper(), "file_read_key": k.file.hex().upper()},
+                f"card {uid}\n  key 1 (SDM meta read): {k.meta.hex().upper()}\n"
+                f"  key 2 (SDM file read): {k.file.hex().upper()}",
+            )
         elif args.action == "genuine":
             counts, suspects = svc.cards.counts(), svc.cards.suspects()
             lines = [f"secured {counts['secured']}, UID-only {counts['uid_only']} (active cards)"]

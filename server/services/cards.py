@@ -60,6 +60,20 @@ class Cards:
             self.ledger.audit(actor, "card.secure", uid, keys="imported" if sealed else "diversified")
         return Card.get_by_id(uid)
 
+    def diversified_keys(self, card: str, actor: str = "system") -> sun.CardKeys:
+        """The SDM keys to write onto card *card* when it is personalised (docs/cards.md); audited, not the keys."""
+        uid = card_uid(card)
+        if len(uid) != 14:
+            raise ServiceError("card %(uid)s is not a 7-byte UID: NTAG 424 DNA cards have 7-byte UIDs", uid=uid)
+        if self.keyring is None:
+            raise ServiceError("no card key file: give --card-keys PATH or set PRIVCARD_CARD_KEYS")
+        if not self.keyring.can_diversify:
+            raise ServiceError("the card key file has no master key: give --meta-key and --file-key")
+        keys = self.keyring.diversified(uid)
+        with unit_of_work():
+            self.ledger.audit(actor, "card.keys_shown", uid)
+        return keys
+
     def suspects(self, limit: int = 100) -> list[dict]:
         """Cards whose read counter went backwards (a recorded URL or a clone), newest first."""
         with read_unit():

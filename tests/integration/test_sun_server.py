@@ -78,6 +78,11 @@ def write_setup(tmp_path, db_url: str):
     assert bad.returncode == 1 and "32 hex digits" in bad.stderr, bad.stderr
     half = admin("card", "secure", PLAIN, "--meta-key", ZERO_HEX)
     assert half.returncode == 1 and "both --meta-key and --file-key" in half.stderr
+    shown = admin("--json", "card", "keys", DIVERSIFIED)  # what a library writes onto the blank card
+    assert shown.returncode == 0, shown.stderr
+    printed = json.loads(shown.stdout)
+    (tmp_path / "personalised.json").write_text(shown.stdout)
+    assert set(printed) == {"uid", "meta_read_key", "file_read_key"} and printed["uid"] == DIVERSIFIED
     counts = admin("--json", "card", "genuine")
     assert json.loads(counts.stdout)["secured"] == 3 and json.loads(counts.stdout)["uid_only"] == 1
     return config, keys, prog
@@ -95,10 +100,10 @@ def _now():
 
 def test_an12196_examples_and_every_refusal_over_mqtt(mosquitto, tmp_db_url, tmp_path):
     config, keys, prog = write_setup(tmp_path, tmp_db_url)
-    from server.sun import Keyring
-
-    div = Keyring.from_file(keys).diversified(DIVERSIFIED)
-    soft = SoftwareNtag424(DIVERSIFIED, div.meta, div.file, counter=0, form="picc_data")
+    # the card as a library personalised it, with the keys `privcard admin card keys` printed
+    printed = json.loads((tmp_path / "personalised.json").read_text())
+    meta, file = bytes.fromhex(printed["meta_read_key"]), bytes.fromhex(printed["file_read_key"])
+    soft = SoftwareNtag424(DIVERSIFIED, meta, file, counter=0, form="picc_data")
     e_url, e_uid, _ = AN12196_E
     p_url, p_uid, _ = AN12196_PICC
     with (
