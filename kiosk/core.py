@@ -48,6 +48,7 @@ _OUTCOME_STATE = {
     "member": MEMBER,
     "unknown_card": UNKNOWN,
     "invalid": UNKNOWN,
+    "card_not_genuine": UNKNOWN,  # a secured card without a valid SUN URL: "please ask at the counter"
     "card_blocked": BLOCKED,
     "expired": EXPIRED,
 }
@@ -236,7 +237,7 @@ class KioskCore:
             self.revision += 1
             return []
         self.session.answer = answer
-        self.session.reason = "invalid" if answer.outcome == "invalid" else None
+        self.session.reason = {"invalid": "invalid", "card_not_genuine": "not_genuine"}.get(answer.outcome)
         self._go(_OUTCOME_STATE.get(answer.outcome, UNKNOWN))
         return []
 
