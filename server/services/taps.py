@@ -167,7 +167,8 @@ class Taps:
                     db.execute_sql(sql["accrued"], (entry_id, member_id, act.code, key[0], key[1]))
                 balance = db.execute_sql(sql["credit"], (act.points, now, member_id)).fetchone()[0]
                 points = act.points
-        show = member_id is not None and outcome not in ("card_blocked", "invalid")
+        # a clone learns nothing about the member it copied (nor does a blocked card's holder)
+        show = member_id is not None and outcome not in ("card_blocked", "card_not_genuine", "invalid")
         result = TapResult(
             tap_id=tap.tap_id,
             outcome=outcome,

@@ -162,6 +162,11 @@ def test_an12196_examples_and_every_refusal_over_mqtt(mosquitto, tmp_db_url, tmp
         "plain with a url": credited,
         "over-long": ("invalid", 0, False),
     }
+    for name, (outcome_, _, _) in outcome.items():  # a clone learns nothing about the member it copied
+        if outcome_ == "card_not_genuine":
+            r = results[name]
+            assert (r.name, r.balance, r.tier) == (None, None, None), (name, r)
+    assert results["e"].name == "Ann" and results["e"].balance is not None
     assert results["e replay"].message["en"].startswith("This card could not be verified")
     assert results["e replay"].message["th"].startswith("ตรวจสอบบัตรไม่ผ่าน")
     assert answer_ok.outcome == "member" and answer_ok.member["card"] == p_uid
