@@ -395,8 +395,13 @@ class Controller:
 
     # ------------------------------------------------------------------ the tap path
 
-    def handle_read(self, uid: str) -> Decision | None:
-        """Process one card read; None when debounced. Never raises for bus trouble."""
+    def handle_read(self, uid: str, ndef: str | None = None) -> Decision | None:
+        """Process one card read (*ndef*: the card's SUN URL, forwarded as read); None when debounced.
+
+        Never raises for bus trouble. The gate does not check *ndef* (it has no card keys):
+        online the server's result decides; offline the allow-list does, and the server
+        verifies the URL when the tap arrives (a non-genuine one earns nothing).
+        """
         t0 = self.monotonic()
         try:
             uid = contract.normalise_uid(uid)
@@ -421,7 +426,7 @@ class Controller:
         waiter = _Waiter()
         try:
             with self._lock:
-                tap = self.outbox.create(s.device_id, uid, self.clock(), self.clock_ok)
+                tap = self.outbox.create(s.device_id, uid, self.clock(), self.clock_ok, ndef)
                 self._waiters[tap.tap_id] = waiter
                 live = self.bus.connected.is_set() and len(self._inflight) < s.window
                 if live:

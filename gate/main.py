@@ -214,7 +214,7 @@ def _run(args) -> int:
                 done.wait(1.0)
                 continue
             if card is not None:
-                ctl.handle_read(card.uid)
+                ctl.handle_read(card.uid, card.ndef)
             elif reader.state == "closed":
                 if not reported_closed:
                     log.info("reader %s closed (end of input); still forwarding the outbox", args.reader)

@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS taps (
     clock_ok INTEGER NOT NULL,
     added    REAL NOT NULL,                      -- epoch seconds when stored
     sent_at  REAL,                               -- epoch seconds of the last send
-    attempts INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0,
+    ndef     TEXT                                -- the card's NDEF URI (a SUN URL), if read
 );
 """
 
@@ -95,6 +96,9 @@ class Outbox:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=30000")
             self._db.executescript(SCHEMA)
+            # an outbox made before SUN (issue 15) has no ndef column: its taps are UID-only
+            if "ndef" not in {row[1] for row in self._db.execute("PRAGMA table_info(taps)")}:
+                self._db.execute("ALTER TABLE taps ADD COLUMN ndef TEXT")
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
         self._lock = threading.Lock()
@@ -132,19 +136,21 @@ class Outbox:
         with self._lock, self._tx():
             self._insert(tap)
 
-    def create(self, device_id: str, uid: str, at: datetime, clock_ok: bool) -> Tap:
+    def create(self, device_id: str, uid: str, at: datetime, clock_ok: bool, ndef: str | None = None) -> Tap:
         """Allocate a tap id and store the tap in one transaction (one fsync, not two)."""
         check_device_id(device_id)
         with self._lock, self._tx():
-            tap = Tap(tap_id=make_tap_id(device_id, self._next_seq(device_id)), uid=uid, at=at, clock_ok=clock_ok)
+            tap = Tap(
+                tap_id=make_tap_id(device_id, self._next_seq(device_id)), uid=uid, at=at, clock_ok=clock_ok, ndef=ndef
+            )
             self._insert(tap)
         return tap
 
     def _insert(self, tap: Tap) -> None:
         try:
             self._db.execute(
-                "INSERT INTO taps(tap_id, uid, at, clock_ok, added) VALUES (?, ?, ?, ?, ?)",
-                (tap.tap_id, tap.uid, format_time(tap.at), int(tap.clock_ok), time.time()),
+                "INSERT INTO taps(tap_id, uid, at, clock_ok, added, ndef) VALUES (?, ?, ?, ?, ?, ?)",
+                (tap.tap_id, tap.uid, format_time(tap.at), int(tap.clock_ok), time.time(), tap.ndef),
             )
         except sqlite3.IntegrityError:
             raise OutboxError(f"tap {tap.tap_id} is already in the outbox") from None
@@ -178,7 +184,7 @@ class Outbox:
         """Up to ``limit`` stored taps, oldest first (optionally only those stored after row ``after``)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT tap_id, uid, at, clock_ok, added, sent_at, attempts FROM taps WHERE n > ? ORDER BY n LIMIT ?",
+                "SELECT tap_id, uid, at, clock_ok, added, sent_at, attempts, ndef FROM taps WHERE n > ? ORDER BY n LIMIT ?",
                 (after or 0, int(limit)),
             ).fetchall()
         return [self._item(r) for r in rows]
@@ -187,7 +193,7 @@ class Outbox:
         """One stored tap, or None."""
         with self._lock:
             row = self._db.execute(
-                "SELECT tap_id, uid, at, clock_ok, added, sent_at, attempts FROM taps WHERE tap_id = ?", (tap_id,)
+                "SELECT tap_id, uid, at, clock_ok, added, sent_at, attempts, ndef FROM taps WHERE tap_id = ?", (tap_id,)
             ).fetchone()
         return self._item(row) if row else None
 
@@ -214,9 +220,9 @@ class Outbox:
 
     @staticmethod
     def _item(row) -> OutboxItem:
-        tap_id, uid, at, clock_ok, added, sent_at, attempts = row
+        tap_id, uid, at, clock_ok, added, sent_at, attempts, ndef = row
         return OutboxItem(
-            tap=Tap(tap_id=tap_id, uid=uid, at=parse_time(at), clock_ok=bool(clock_ok)),
+            tap=Tap(tap_id=tap_id, uid=uid, at=parse_time(at), clock_ok=bool(clock_ok), ndef=ndef),
             added=added,
             sent_at=sent_at,
             attempts=attempts,

@@ -292,11 +292,11 @@ class KioskApp(App):
         for hook in o.on_start:
             hook(self)
 
-    def card_read(self, uid: str, technology: str, t_read: float) -> None:
-        """Called on the reader thread (or an on_start hook's): hand the tap to the UI thread."""
-        Clock.schedule_once(partial(self._tap, uid, technology, t_read), -1)
+    def card_read(self, uid: str, technology: str, t_read: float, ndef: str | None = None) -> None:
+        """Called on the reader thread (or an on_start hook's): hand the tap (and the card's SUN URL) to the UI thread."""
+        Clock.schedule_once(partial(self._tap, uid, technology, t_read, ndef), -1)
 
-    def _tap(self, uid, technology, t_read, *_):
+    def _tap(self, uid, technology, t_read, ndef=None, *_):
         try:
             uid = normalise_uid(uid)  # the contract's, the one normaliser (readers only format)
         except ContractError as exc:
@@ -305,7 +305,7 @@ class KioskApp(App):
         self._tap_started = t_read
         self._t_tap_main = time.perf_counter()
         self._tap_id += 1
-        self._run(self.core.tap(uid, technology))
+        self._run(self.core.tap(uid, technology, ndef))
 
     def _answer(self, payload, t_arrived=0.0, *_):
         self._t_arrived = t_arrived
@@ -350,7 +350,7 @@ class KioskApp(App):
         """Carry out the core's effects, then redraw if anything changed."""
         for effect in effects or ():
             if isinstance(effect, SendQuery):
-                self.bus.query(effect.query_id, effect.uid, effect.pin)
+                self.bus.query(effect.query_id, effect.uid, ndef=effect.ndef, pin=effect.pin)
             elif isinstance(effect, SendFeedback):
                 self.bus.feedback(effect.feedback_id, effect.rating, effect.uid)
         self.render()

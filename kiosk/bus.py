@@ -150,9 +150,9 @@ class KioskBus:
 
     # ------------------------------------------------------------------ outgoing
 
-    def query(self, query_id: str, uid: str, pin: str | None = None) -> None:
-        """Ask the server about a card (with ``pin``: ask it to check a staff PIN)."""
-        self.client.publish(self._topics["query"], Query(query_id, uid, pin=pin).encode())
+    def query(self, query_id: str, uid: str, ndef: str | None = None, pin: str | None = None) -> None:
+        """Ask the server about a card (*ndef*: its SUN URL as read; *pin*: ask it to check a staff PIN)."""
+        self.client.publish(self._topics["query"], Query(query_id, uid, ndef=ndef, pin=pin).encode())
 
     def feedback(self, feedback_id: str, rating: int, uid: str | None) -> None:
         """Publish a visit rating (1–5)."""

@@ -64,6 +64,7 @@ _OUTCOME_STATE = {
     "member": MEMBER,
     "unknown_card": UNKNOWN,
     "invalid": UNKNOWN,
+    "card_not_genuine": UNKNOWN,  # a secured card without a valid SUN URL: "please ask at the counter"
     "card_blocked": BLOCKED,
     "expired": EXPIRED,
 }
@@ -76,6 +77,8 @@ class SendQuery:
     query_id: str
     uid: str
     probe: bool = False
+    #: the card's NDEF URI as read (a SUN URL): sent with the query, and with its retries
+    ndef: str | None = None
     pin: str | None = field(default=None, repr=False)
 
 
@@ -139,6 +142,7 @@ class Pending:
     first_sent: float
     last_sent: float
     probe: bool = False
+    ndef: str | None = None
 
 
 @dataclass
@@ -214,8 +218,8 @@ class KioskCore:
 
     # ------------------------------------------------------------------ events
 
-    def tap(self, uid: str, technology: str | None = None) -> list:
-        """A card was read: start a fresh session and ask the server about it."""
+    def tap(self, uid: str, technology: str | None = None, ndef: str | None = None) -> list:
+        """A card was read: start a fresh session and ask the server about it (with the card's SUN URL)."""
         now = self.clock()
         self.last_read = (uid, technology, now)
         s = self.session
@@ -225,9 +229,9 @@ class KioskCore:
             return []
         self.session = Session(uid=uid, technology=technology)
         query_id = self._new_id("q")
-        self.pending = Pending(uid=uid, query_ids=[query_id], first_sent=now, last_sent=now)
+        self.pending = Pending(uid=uid, query_ids=[query_id], first_sent=now, last_sent=now, ndef=ndef)
         self._go(LOADING)
-        return [SendQuery(query_id, uid)]
+        return [SendQuery(query_id, uid, ndef=ndef)]
 
     def answer_received(self, answer: Answer | bytes | str) -> list:
         """An answer arrived on the bus; show it if it belongs to the current patron."""
@@ -261,7 +265,7 @@ class KioskCore:
             self.revision += 1
             return []
         self.session.answer = answer
-        self.session.reason = "invalid" if answer.outcome == "invalid" else None
+        self.session.reason = {"invalid": "invalid", "card_not_genuine": "not_genuine"}.get(answer.outcome)
         self._go(_OUTCOME_STATE.get(answer.outcome, UNKNOWN))
         return []
 
@@ -295,7 +299,7 @@ class KioskCore:
                 query_id = self._new_id("q")
                 p.query_ids = ([*p.query_ids, query_id])[-10:]
                 p.last_sent = now
-                effects.append(SendQuery(query_id, p.uid))
+                effects.append(SendQuery(query_id, p.uid, ndef=p.ndef))
         s = self.session
         if s is not None and s.pin_query is not None and now - s.pin_sent >= t.server_timeout:
             # no verdict: the server is unreachable, and the staff screen stays locked

@@ -126,6 +126,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "invalid.title": ("อ่านบัตรไม่สำเร็จ", "The card could not be read"),
     "invalid.body": ("กรุณาแตะบัตรอีกครั้ง", "Please tap your card again"),
     "invalid.fee": ("หากยังไม่ได้ กรุณาติดต่อเจ้าหน้าที่", "If it still fails, please ask staff"),
+    "not_genuine.title": ("ตรวจสอบบัตรไม่ผ่าน", "This card could not be verified"),
+    "not_genuine.body": (
+        "กรุณาแตะบัตรอีกครั้ง หากยังไม่ผ่าน กรุณาติดต่อเจ้าหน้าที่ที่เคาน์เตอร์บริการยืม-คืน",
+        "Please tap it again; if it still fails, see staff at the circulation counter",
+    ),
+    "not_genuine.hint": (
+        "บัตรนี้ต้องเป็นบัตรที่ห้องสมุดออกให้เท่านั้น สำเนาของบัตรใช้สะสมคะแนนไม่ได้",
+        "Only the card the library issued earns points; a copy of it does not",
+    ),
     # blocked / expired
     "blocked.title": ("บัตรนี้ถูกระงับการใช้งาน", "This card is blocked"),
     "blocked.body": (

@@ -186,7 +186,7 @@ def history_rows(answer: Answer | None, lang: str, tz: str = DEFAULT_TZ) -> list
 def message_view(state: str, reason: str | None, answer: Answer | None, lang: str) -> dict:
     """Title/body/hint for the unknown, blocked, expired and unavailable screens."""
     key = {
-        "unknown": "invalid" if reason == "invalid" else "unknown",
+        "unknown": reason if reason in ("invalid", "not_genuine") else "unknown",
         "blocked": "blocked",
         "expired": "expired",
         "unavailable": "unavailable",

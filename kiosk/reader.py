@@ -1,7 +1,7 @@
 """The kiosk's card-reader thread: blocking reads off the UI thread.
 
-The thread only calls ``on_card(uid, technology, t_read)``; the app's handler
-hands the tap to Kivy's main thread with ``Clock.schedule_once``. ``t_read`` is
+The thread only calls ``on_card(uid, technology, t_read, ndef)`` (``ndef``: the card's
+SUN URL, or None); the app's handler hands the tap to Kivy's main thread with ``Clock.schedule_once``. ``t_read`` is
 ``time.perf_counter()`` at the read, for the tap-to-screen latency benchmark.
 """
 
@@ -20,7 +20,7 @@ log = logging.getLogger("privcard.kiosk.reader")
 class ReaderThread(threading.Thread):
     """Reads cards forever from ``reader`` and reports each presentation."""
 
-    def __init__(self, reader: CardReader, on_card: Callable[[str, str, float], None]):
+    def __init__(self, reader: CardReader, on_card: Callable[..., None]):
         super().__init__(name="kiosk-reader", daemon=True)
         self.reader = reader
         self.on_card = on_card
@@ -48,7 +48,7 @@ class ReaderThread(threading.Thread):
                 if self.state == "closed" and not self._stop.is_set():
                     self._stop.wait(0.5)  # e.g. stdin at EOF: keep the kiosk up, stop spinning
                 continue
-            self.on_card(card.uid, card.technology, time.perf_counter())
+            self.on_card(card.uid, card.technology, time.perf_counter(), card.ndef)
 
     def stop(self) -> None:
         """Stop reading and close the reader."""

@@ -18,6 +18,7 @@ from broker import contract
 from server import store
 from server.domain.config import ConfigError, load
 from server.services import NotFound, ServiceError, Services, bootstrap
+from server.sun import CardKeyError, Keyring
 
 DEFAULT_DB = os.environ.get("PRIVCARD_DB", "sqlite:///var/privcard.db")
 
@@ -52,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=DEFAULT_DB, help="database URL (default %(default)s)")
     p.add_argument("--config", default=os.environ.get("PRIVCARD_CONFIG"), help="programme TOML")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--card-keys", metavar="PATH", default=None, help="card key file (default $PRIVCARD_CARD_KEYS; docs/cards.md)"
+    )
     p.add_argument("--actor", default=f"cli:{getpass.getuser()}", help="who is recorded in the audit log")
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -84,6 +88,27 @@ def build_parser() -> argparse.ArgumentParser:
     b = card.add_parser("block", parents=[COMMON], help="block a card")
     b.add_argument("uid")
     b.add_argument("--reason", default="blocked by staff")
+    sc = card.add_parser(
+        "secure",
+        parents=[COMMON],
+        help="require Secure Unique NFC (NTAG 424 DNA) from this card from now on",
+        description="Mark a card as requiring a valid, fresh SUN URL on every tap (docs/cards.md). Without keys "
+        "the card's keys are diversified from the master key in the card key file; with --meta-key and "
+        "--file-key they are imported, stored sealed under the file's key-encryption key.",
+    )
+    sc.add_argument("uid")
+    sc.add_argument("--meta-key", metavar="HEX", help="the card's SDM meta read key (32 hex digits)")
+    sc.add_argument("--file-key", metavar="HEX", help="the card's SDM file read key (32 hex digits)")
+    card.add_parser("genuine", parents=[COMMON], help="secured and UID-only card counts, suspected clones")
+    ck = card.add_parser(
+        "keys",
+        parents=[COMMON],
+        help="print the SDM keys to write onto a blank NTAG 424 DNA (diversified from the master key)",
+        description="Print the card's SDM meta read key (key 1) and SDM file read key (key 2), diversified from "
+        "the master key in the card key file, for personalising it (docs/cards.md). They are secrets: do not "
+        "paste them into tickets or chats; the audit records that they were shown, not the keys.",
+    )
+    ck.add_argument("uid")
 
     device = sub.add_parser("device", parents=[COMMON], help="devices").add_subparsers(dest="action", required=True)
     d = device.add_parser("add", parents=[COMMON], help="register a gate, kiosk or counter")
@@ -222,9 +247,29 @@ def run(args, svc: Services) -> int:
                 f"member #{m.id} now uses card {args.card.upper()}; old card(s) blocked; "
                 f"fee {svc.prog.card_replacement_fee_baht} baht recorded",
             )
-        else:
+        elif args.action == "block":
             c = svc.members.block_card(args.uid, args.reason, actor=actor)
             _out(args, {"uid": c.uid, "status": c.status, "member": c.member_id}, f"card {c.uid} blocked")
+        elif args.action == "secure":
+            c = svc.cards.secure(args.uid, meta_key=args.meta_key, file_key=args.file_key, actor=actor)
+            how = "imported keys" if c.sun_keys else "keys diversified from the master key"
+            _out(args, {"uid": c.uid, "sun": True}, f"card {c.uid} now requires Secure Unique NFC ({how})")
+        elif args.action == "keys":
+            k = svc.cards.diversified_keys(args.uid, actor=actor)
+            uid = contract.normalise_uid(args.uid)
+            _out(
+                args,
+                {"uid": uid, "meta_read_key": k.meta.hex().upper(), "file_read_key": k.file.hex().upper()},
+                f"card {uid}\n  key 1 (SDM meta read): {k.meta.hex().upper()}\n"
+                f"  key 2 (SDM file read): {k.file.hex().upper()}",
+            )
+        elif args.action == "genuine":
+            counts, suspects = svc.cards.counts(), svc.cards.suspects()
+            lines = [f"secured {counts['secured']}, UID-only {counts['uid_only']} (active cards)"]
+            lines += [f"  suspect {s['uid']} member #{s['member']} since {s['suspect_at']}" for s in suspects]
+            for s in suspects:
+                s["suspect_at"] = contract.format_time(s["suspect_at"])
+            _out(args, {**counts, "suspects": suspects}, "\n".join(lines))
     elif args.cmd == "device":
         if args.action == "add":
             dev = svc.devices.add(
@@ -393,9 +438,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         prog = load(args.config)
+        keyring = Keyring.load(args.card_keys)
         store.connect(args.db)
-        return run(args, bootstrap(prog))
-    except (ServiceError, ConfigError, store.StoreError) as exc:
+        return run(args, bootstrap(prog, keyring=keyring))
+    except (ServiceError, ConfigError, store.StoreError, CardKeyError) as exc:
         if args.verbose:
             raise
         if args.json:

@@ -63,6 +63,7 @@ class PointsServer:
         batch_max: int = 256,
         poll_s: float = 1.0,
         persistent: bool = True,
+        keyring=None,
     ):
         self.db_url = db_url
         self.mqtt_url = mqtt_url
@@ -71,7 +72,7 @@ class PointsServer:
         self.batch_max = batch_max
         self.poll_s = poll_s
         self.shared_group = shared_group
-        self.service = bootstrap(prog)
+        self.service = bootstrap(prog, keyring=keyring)
         #: messages read by the worker's bus.loop() and not yet decided (worker thread only)
         self.inbox: list[Incoming] = []
         self.stopping = threading.Event()

@@ -7,6 +7,11 @@ load generator, in the same run:
   database — the ceiling the broker and paho allow on this machine;
 - **server**: ``privcard server`` on a fresh SQLite database.
 
+With ``--sun`` a third target runs beside them: the same server on cards that all
+require Secure Unique NFC (NTAG 424 DNA, keys diversified from a bench master key),
+every tap carrying a fresh SUN URL; the server's CPU time per tap is reported for
+both server targets, so the cost of verification is their difference.
+
 Phase 1 saturates each (every device keeps up to 20 taps in flight, as the gate's
 outbox does) to measure throughput. Phase 2 paces both at half the server's
 throughput and measures tap→result latency, alternating echo and server for
@@ -59,6 +64,11 @@ class Load:
 
     def __init__(self, url: str, devices: list[str], uids: list[str]):
         self.url, self.devices, self.uids = url, devices, uids
+        #: with SUN: the server's card keys per UID, and each card's read counter
+        self.sun_keys: dict | None = None
+        self.counters: dict[str, int] = {}
+        #: results refused as not genuine (the SUN target must have none: it would be timing refusals)
+        self.not_genuine = 0
         self.sent: dict[str, float] = {}
         self.latencies: list[float] = []
         self.lock = threading.Lock()
@@ -80,8 +90,9 @@ class Load:
         def handler(topic, payload, msg):
             now = time.perf_counter()
             try:
-                tap_id = json.loads(payload)["tap_id"]
-            except (ValueError, KeyError):
+                result = json.loads(payload)
+                tap_id = result["tap_id"]
+            except (ValueError, KeyError, TypeError):
                 return
             with self.lock:
                 start = self.sent.pop(tap_id, None)
@@ -93,6 +104,8 @@ class Load:
                     return
                 self.latencies.append(now - start)
                 self.answered += 1
+                if result.get("outcome") == "card_not_genuine":
+                    self.not_genuine += 1
                 self.done.notify_all()
             self.windows[dev].release()
 
@@ -129,7 +142,15 @@ class Load:
             dev, client = self.devices[d], self.clients[d]
             self.windows[dev].acquire()
             tap_id = f"{tag}:{dev}:{i}"
-            tap = contract.Tap(tap_id, self.uids[i % len(self.uids)], datetime.now(UTC), True)
+            uid = self.uids[i % len(self.uids)]
+            ndef = None
+            if self.sun_keys is not None:
+                from server.sun import card_url
+
+                with self.lock:
+                    self.counters[uid] = counter = self.counters.get(uid, 0) + 1
+                ndef = card_url(self.sun_keys[uid], uid, counter)
+            tap = contract.Tap(tap_id, uid, datetime.now(UTC), True, ndef=ndef)
             with self.lock:
                 self.sent[tap_id] = time.perf_counter()
             client.publish(contract.tap_topic(dev), tap.encode())
@@ -162,6 +183,30 @@ class Load:
             c.stop()
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
+def _verify_us(n: int = 2000) -> float:
+    """Microseconds one SUN verification (keys cached, as on the tap path) takes in this process."""
+    from server.sun import Keyring, card_url, verify
+
+    ring = Keyring(master=os.urandom(16))
+    uid = "04BE0000000001"
+    keys = ring.keys(uid, None)
+    urls = [card_url(keys, uid, i + 1) for i in range(n)]
+    start = time.perf_counter()
+    for url in urls:
+        verify(url, uid, ring.keys(uid, None))
+    return (time.perf_counter() - start) / n * 1e6
+
+
 def _pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -183,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     p.add_argument("--rounds", type=int, default=5, help="half-load rounds (medians are reported)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument(
+        "--sun",
+        action="store_true",
+        help="also run the server on cards that all require SUN (NTAG 424 DNA), side by side",
+    )
     args = p.parse_args(argv)
     if args.taps < 10 or args.devices < 1:
         p.error("need at least 10 taps and 1 device")
@@ -232,11 +282,26 @@ def main(argv: list[str] | None = None) -> int:
         for dev in devices:
             svc.devices.add(dev, "gate", direction="in")
         uids = [f"BE{i:08X}" for i in range(args.members)]
+        # the SUN target's cards: 7-byte UIDs, keys diversified from a bench master key
+        sun_uids = [f"04BE{i:010X}" for i in range(args.members)] if args.sun else []
+        keyfile = os.path.join(tmp, "card-keys.toml")
+        sun_keys = None
+        if args.sun:
+            from server.sun import Keyring
+
+            with open(os.open(keyfile, os.O_WRONLY | os.O_CREAT, 0o600), "w") as fh:
+                fh.write(f'master = "{os.urandom(16).hex()}"\n')
+            ring = Keyring.from_file(keyfile)
+            sun_keys = {uid: ring.diversified(uid) for uid in sun_uids}
         with store.db.atomic():
             for i, uid in enumerate(uids):
                 m = store.Member.create(name=f"Bench {i}", balance=0)
                 store.Card.create(uid=uid, member=m)
+            for i, uid in enumerate(sun_uids):
+                m = store.Member.create(name=f"Bench SUN {i}", balance=0)
+                store.Card.create(uid=uid, member=m, sun=True)
         store.db.close()
+        targets = ("echo", "server", "server-sun") if args.sun else ("echo", "server")
 
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), *sys.path]))
         py = sys.executable
@@ -264,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                     url,
                     "--client-id",
                     f"bench-server-{os.getpid()}-{time.monotonic_ns()}",
+                    *(["--card-keys", keyfile] if target == "server-sun" else []),
                 ]
             )
             with open(os.path.join(tmp, log_name), "w") as log_file:
@@ -271,15 +337,26 @@ def main(argv: list[str] | None = None) -> int:
             procs.append(proc)
             return proc
 
-        for target in ("echo", "server"):
+        def use(target: str) -> None:
+            # the SUN target taps its own secured cards, each read with a fresh URL
+            load_gen.uids = sun_uids if target == "server-sun" else uids
+            load_gen.sun_keys = sun_keys if target == "server-sun" else None
+
+        for target in targets:
             proc = launch(target, f"{target}.log")
+            use(target)
             load_gen.probe()
             load_gen.run(min(200, args.taps), f"warm-{target}")
+            cpu0 = _cpu_s(proc.pid)
             elapsed, lat = load_gen.run(args.taps, f"full-{target}")
-            results[target] = {"throughput_tps": args.taps / elapsed, **_summary(lat)}
+            cpu = _cpu_s(proc.pid) - cpu0
+            if load_gen.not_genuine:
+                raise RuntimeError(f"{target}: {load_gen.not_genuine} taps were refused as not genuine")
+            results[target] = {"throughput_tps": args.taps / elapsed, "cpu_ms_per_tap": cpu * 1000 / args.taps}
+            results[target].update(_summary(lat))
             log(
-                f"{target:>6}: {results[target]['throughput_tps']:8.0f} taps/s at saturation, "
-                f"p99 {results[target]['p99_ms']:.1f} ms"
+                f"{target:>10}: {results[target]['throughput_tps']:8.0f} taps/s at saturation, "
+                f"p99 {results[target]['p99_ms']:.1f} ms, process CPU {results[target]['cpu_ms_per_tap']:.3f} ms/tap"
             )
             stop(proc)
         half = results["server"]["throughput_tps"] / 2
@@ -287,10 +364,11 @@ def main(argv: list[str] | None = None) -> int:
         # Tail latency on a shared machine swings from run to run (the echo's own p99 too),
         # so the half-load phase alternates echo and server for several rounds and reports
         # the median round of each, with every round kept in the output.
-        rounds: dict[str, list[dict]] = {"echo": [], "server": []}
+        rounds: dict[str, list[dict]] = {t: [] for t in targets}
         for r in range(args.rounds):
-            for target in ("echo", "server"):
+            for target in targets:
                 proc = launch(target, f"{target}-half-{r}.log")
+                use(target)
                 load_gen.probe()
                 load_gen.run(50, f"warmhalf{r}-{target}")
                 _, lat = load_gen.run(n_half, f"half{r}-{target}", rate=half)
@@ -300,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"p99 {rounds[target][-1]['p99_ms']:.1f} ms"
                 )
                 stop(proc)
-        for target in ("echo", "server"):
+        for target in targets:
             med = {k: statistics.median(x[k] for x in rounds[target]) for k in ("p50_ms", "p95_ms", "p99_ms")}
             results[target]["half_load"] = {"rate_tps": half, "taps": n_half, **med, "rounds": rounds[target]}
         load_gen.close()
@@ -327,6 +405,17 @@ def main(argv: list[str] | None = None) -> int:
                 "echo_p99_ms": [round(x["p99_ms"], 2) for x in e["half_load"]["rounds"]],
             },
         }
+        if args.sun:
+            u = results["server-sun"]
+            out["sun"] = {
+                "throughput_tps": round(u["throughput_tps"], 1),
+                "cpu_ms_per_tap": round(u["cpu_ms_per_tap"], 4),
+                "uid_only_cpu_ms_per_tap": round(s["cpu_ms_per_tap"], 4),
+                "added_cpu_ms_per_tap": round(u["cpu_ms_per_tap"] - s["cpu_ms_per_tap"], 4),
+                "p50_ms": round(u["half_load"]["p50_ms"], 2),
+                "p99_ms": round(u["half_load"]["p99_ms"], 2),
+                "verify_us": round(_verify_us(), 1),
+            }
         if args.json:
             print(json.dumps(out))
         else:
@@ -339,6 +428,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"p95 {out['p95_ms']:.1f} ms p99 {out['p99_ms']:.1f} ms; echo p99 {out['echo_p99_ms']:.1f} ms; "
                 f"ratio {out['p99_ratio']:.2f} (target <= 3)"
             )
+            if args.sun:
+                x = out["sun"]
+                print(
+                    f"SUN: {x['throughput_tps']:.0f} taps/s; server CPU {x['cpu_ms_per_tap']:.3f} ms/tap vs UID-only "
+                    f"{x['uid_only_cpu_ms_per_tap']:.3f} (+{x['added_cpu_ms_per_tap']:.3f} ms, target <= 0.2); "
+                    f"half-load p50 {x['p50_ms']:.1f} ms p99 {x['p99_ms']:.1f} ms; verify() alone {x['verify_us']:.0f} us"
+                )
         return 0
     finally:
         for proc in procs:

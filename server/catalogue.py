@@ -461,6 +461,32 @@ TH = {
         "อีเมลต้องอยู่ในรูปแบบ name@example.org และยาวไม่เกิน 254 ตัวอักษร"
     ),
     "points must be a whole number, got %(points)r": "คะแนนต้องเป็นจำนวนเต็ม (ได้รับ %(points)r)",
+    # genuine cards: NTAG 424 DNA Secure Unique NFC (issue 15)
+    "Genuine cards": "บัตรของแท้",
+    "Active cards secured with NTAG 424 DNA: %(n)s; still identified by UID only (can be copied): %(m)s.": (
+        "บัตรที่ใช้งานและป้องกันด้วย NTAG 424 DNA: %(n)s ใบ; ยังระบุด้วย UID อย่างเดียว (ถูกคัดลอกได้): %(m)s ใบ"
+    ),
+    "Suspected clones": "บัตรที่สงสัยว่าถูกคัดลอก",
+    "The card's read counter went backwards: a recorded URL or a copied card was tapped.": (
+        "ตัวนับการอ่านของบัตรลดลง: มีการแตะด้วย URL ที่ถูกบันทึกไว้หรือบัตรที่ถูกคัดลอก"
+    ),
+    "Since": "ตั้งแต่",
+    "card %(uid)s is not a 7-byte UID: NTAG 424 DNA cards have 7-byte UIDs": (
+        "บัตร %(uid)s ไม่ใช่ UID ขนาด 7 ไบต์: บัตร NTAG 424 DNA มี UID 7 ไบต์"
+    ),
+    "give both --meta-key and --file-key, or neither (keys diversified from the master key)": (
+        "ต้องระบุทั้ง --meta-key และ --file-key หรือไม่ระบุเลย (ใช้กุญแจที่สร้างจากกุญแจหลัก)"
+    ),
+    "no card key file: give --card-keys PATH or set PRIVCARD_CARD_KEYS": (
+        "ไม่มีไฟล์กุญแจบัตร: ระบุ --card-keys PATH หรือตั้งค่า PRIVCARD_CARD_KEYS"
+    ),
+    "%(option)s must be 32 hex digits (an AES-128 key)": "%(option)s ต้องเป็นเลขฐานสิบหก 32 หลัก (กุญแจ AES-128)",
+    "the card key file has no kek (key-encryption key): imported keys cannot be stored": (
+        "ไฟล์กุญแจบัตรไม่มี kek (กุญแจเข้ารหัสกุญแจ): เก็บกุญแจที่นำเข้าไม่ได้"
+    ),
+    "the card key file has no master key: give --meta-key and --file-key": (
+        "ไฟล์กุญแจบัตรไม่มีกุญแจหลัก: ระบุ --meta-key และ --file-key"
+    ),
 }
 
 

@@ -12,6 +12,7 @@ import threading
 from broker.client import BrokerError
 from server.domain.config import ConfigError, load
 from server.store import StoreError
+from server.sun import CardKeyError, Keyring
 
 DEFAULT_DB = "sqlite:///var/privcard.db"
 DEFAULT_MQTT = "mqtt://127.0.0.1:1883"
@@ -41,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--http", metavar="HOST:PORT", default=None, help="serve the staff web console (e.g. 127.0.0.1:8080)"
     )
+    p.add_argument(
+        "--card-keys",
+        metavar="PATH",
+        default=None,
+        help="card key file (NTAG 424 DNA master key and key-encryption key; default $PRIVCARD_CARD_KEYS)",
+    )
     p.add_argument("--batch", type=int, default=256, help="max taps per group commit")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
     return p
@@ -56,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         prog = load(args.config)
+        keyring = Keyring.load(args.card_keys)
         client_id = args.client_id or (f"privcard-server-{os.getpid()}" if args.shared else "privcard-server")
         # A replica with a made-up client id cannot resume its session after a restart; a
         # persistent one would stay behind as an orphan that Mosquitto keeps handing its
@@ -76,9 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             shared_group=args.shared,
             batch_max=args.batch,
             persistent=persistent,
+            keyring=keyring,
         )
         srv.start()
-    except (ConfigError, StoreError, BrokerError, ValueError) as exc:
+    except (ConfigError, StoreError, BrokerError, CardKeyError, ValueError) as exc:
         if args.verbose:
             raise
         print(f"privcard server: {exc}", file=sys.stderr)

@@ -130,6 +130,15 @@ class Card(BaseModel):
     issued_at = UTCDateTimeField(default=utcnow)
     blocked_at = UTCDateTimeField(null=True)
     reason = pw.CharField(max_length=200, null=True)
+    # NTAG 424 DNA Secure Unique NFC (server/sun.py): a card marked ``sun`` must prove
+    # itself on every tap; ``sun_counter`` is the highest read counter accepted (only ever
+    # raised, by a conditional UPDATE in the tap's transaction); ``sun_keys`` holds imported
+    # keys sealed under the key-encryption key (NULL: keys diversified from the master key);
+    # ``sun_suspect_at`` is set when a counter went backwards (a suspected clone).
+    sun = pw.BooleanField(default=False)
+    sun_counter = pw.BigIntegerField(null=True)
+    sun_keys = pw.TextField(null=True)
+    sun_suspect_at = UTCDateTimeField(null=True)
 
 
 class Device(BaseModel):
@@ -412,6 +421,27 @@ def _staff_pin_m1(migrator) -> None:
 
 # the staff PIN lock-out (issue 15): its own namespace, like the imports above
 register_migration("staff_pin", [_staff_pin_m1])
+
+
+def _cards_m1_sun(migrator) -> None:
+    """Cards can require Secure Unique NFC (issue 15): the flag, the counter, sealed keys, a suspicion."""
+    have = {c.name for c in db.get_columns("card")}
+    steps = [
+        migrator.add_column("card", name, field)
+        for name, field in (
+            ("sun", pw.BooleanField(default=False)),
+            ("sun_counter", pw.BigIntegerField(null=True)),
+            ("sun_keys", pw.TextField(null=True)),
+            ("sun_suspect_at", UTCDateTimeField(null=True)),
+        )
+        if name not in have
+    ]
+    if steps:
+        migrate(*steps)
+
+
+# genuine cards: their own namespace
+register_migration("cards", [_cards_m1_sun])
 
 
 def _migrator():

@@ -435,10 +435,18 @@ class Device:
                 raise AssertionError(f"no result for tap {tap.tap_id} on {device_id} within {timeout}s")
 
     def query(
-        self, device_id: str, uid: str, *, pin: str | None = None, timeout: float = 15.0, resend_s: float = 2.0
+        self,
+        device_id: str,
+        uid: str,
+        *,
+        pin: str | None = None,
+        timeout: float = 15.0,
+        resend_s: float = 2.0,
+        ndef: str | None = None,
     ) -> Answer:
-        """Ask the server for a card's balance as a kiosk does (with ``pin``: a staff unlock, sent once)."""
-        query = Query(query_id=self.next_tap_id(device_id), uid=uid, pin=pin)
+        """Ask the server for a card's balance as a kiosk does (``ndef``: the card's SUN URL;
+        ``pin``: a staff unlock, sent once)."""
+        query = Query(query_id=self.next_tap_id(device_id), uid=uid, ndef=ndef, pin=pin)
         if pin is not None:
             resend_s = timeout  # each PIN query is one guess: never resent
         deadline = time.monotonic() + timeout

@@ -76,6 +76,8 @@ class CardRead:
 
     uid: str
     technology: str
+    #: the card's NDEF URI (an NTAG 424 DNA's Secure Unique NFC URL), when the reader read one
+    ndef: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse a UID that is not 4-10 bytes of upper-case hex."""

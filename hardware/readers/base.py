@@ -58,6 +58,10 @@ class ArrivalFilter:
         self._uid: str | None = None
         self._last = float("-inf")
 
+    def would_arrive(self, uid: str, now: float) -> bool:
+        """Whether a sighting at *now* would be a new presentation (nothing recorded)."""
+        return self.release <= 0 or uid != self._uid or now - self._last > self.release
+
     def arrived(self, uid: str, now: float) -> bool:
         """Record a sighting at *now* (monotonic); True if it is a new presentation."""
         new = self.release <= 0 or uid != self._uid or now - self._last > self.release

@@ -8,7 +8,19 @@ ContactlessFrontend (see :mod:`hardware.readers.nfc_emulator`).
 
 Options: ``targets=106A,106B,212F`` (what to poll for), ``interval=0.2``
 (seconds between polls), ``release=1.0`` (seconds a card must be gone before it
-counts as a new tap).
+counts as a new tap), ``ndef=1`` (read the NDEF URI of ISO-DEP cards, 0 to skip).
+
+The NDEF URI. An NTAG 424 DNA card proves it is genuine with the Secure Unique NFC
+URL in its NDEF file (a fresh one per read: encrypted UID and read counter, and a MAC;
+the server verifies it, docs/cards.md). So for an ISO 14443-4 (ISO-DEP, Type 4A)
+card the reader activates the tag and reads its NDEF message (nfcpy's Type 4 Tag NDEF
+read: SELECT the NDEF application, the capability container, the NDEF file, READ
+BINARY; no key is needed), once per presentation, and reports the first URI record in
+``CardRead.ndef``. Only a new presentation is read: each read raises the card's
+counter, and a card resting on the reader must not be read over and over. A card
+with no NDEF, or one that leaves mid-read, is reported with its UID alone (the
+server decides whether that card needs more). On a real reader this costs about
+7 APDU round trips (tens of milliseconds).
 
 How a card becomes a UID. The reader only *senses* (anticollision/SENSF), it does
 not activate the tag: for access control the UID is all we need, and skipping
@@ -93,6 +105,15 @@ def nfcpy_path(parsed: ReaderSpec) -> str:
     )
 
 
+# what a tap may carry as ``ndef`` (broker.contract's rule, restated: hardware imports none of ours)
+_URI_RE = re.compile(r"^[\x21-\x7e]{1,512}$")
+
+
+def _iso_dep(target) -> bool:
+    """Whether a sensed ISO 14443-A target speaks ISO-DEP (SEL_RES bit 6: a Type 4A tag)."""
+    return target.brty in ("106A", "212A", "424A") and bool(target.sel_res) and bool(target.sel_res[0] & 0x20)
+
+
 def uid_from_target(target) -> CardRead | None:
     """The card UID in an nfcpy RemoteTarget from ``sense()``, or None for a P2P device."""
     brty = target.brty
@@ -127,7 +148,7 @@ def uid_from_target(target) -> CardRead | None:
 class NfcReader(ReopeningReader):
     """A contactless reader driven by nfcpy, polling with ``ContactlessFrontend.sense``."""
 
-    OPTIONS = ("targets", "interval", "release")
+    OPTIONS = ("targets", "interval", "release", "ndef")
 
     def __init__(
         self,
@@ -137,8 +158,9 @@ class NfcReader(ReopeningReader):
         targets: tuple[str, ...] = DEFAULT_TARGETS,
         interval: float = 0.2,
         release: float = 1.0,
+        ndef: bool = True,
     ) -> None:
-        """Open nfcpy path *path*; poll *targets* every *interval* seconds."""
+        """Open nfcpy path *path*; poll *targets* every *interval* seconds; read NDEF URIs if *ndef*."""
         try:
             import nfc
             import nfc.clf
@@ -151,6 +173,7 @@ class NfcReader(ReopeningReader):
         self._clf = None
         self._last_sense = float("-inf")
         self._unsupported_logged = False
+        self.ndef = ndef
         super().__init__(spec, release=release)
 
     @classmethod
@@ -169,7 +192,8 @@ class NfcReader(ReopeningReader):
                 raise parsed.error(f"targets must be a comma list of {', '.join(TARGET_TECHNOLOGY)}, got {raw!r}")
         interval = parsed.float_option("interval", 0.2, low=0.02, high=5.0)
         release = parsed.float_option("release", 1.0, low=0.0, high=60.0)
-        return cls(parsed.spec, path, targets=targets, interval=interval, release=release)
+        ndef = parsed.bool_option("ndef", True)
+        return cls(parsed.spec, path, targets=targets, interval=interval, release=release, ndef=ndef)
 
     def _open(self) -> None:
         """Open the ContactlessFrontend; OSError if no reader is on the path."""
@@ -215,7 +239,38 @@ class NfcReader(ReopeningReader):
         if target is None:
             return []
         card = uid_from_target(target)
-        return [card] if card else []
+        if card is None:
+            return []
+        if self.ndef and _iso_dep(target) and self._arrivals.would_arrive(card.uid, time.monotonic()):
+            uri = self._read_ndef_uri(target)
+            if uri is not None:
+                card = CardRead(uid=card.uid, technology=card.technology, ndef=uri)
+        return [card]
+
+    def _read_ndef_uri(self, target) -> str | None:
+        """The first URI record of an ISO-DEP card's NDEF message, or None (no NDEF, card gone, not a URI)."""
+        nfc = self._nfc
+        t0 = time.monotonic()
+        try:
+            import nfc.tag
+
+            tag = nfc.tag.activate(self._clf, target)
+            ndef = tag.ndef if tag is not None else None
+            records = ndef.records if ndef is not None else []
+        except (nfc.clf.CommunicationError, nfc.tag.TagCommandError) as error:
+            log.debug("%s: NDEF read failed: %r", self.spec, error)
+            return None
+        except Exception as error:  # a malformed NDEF message from a card must not stop the reader
+            log.warning("%s: unreadable NDEF message: %s: %s", self.spec, type(error).__name__, str(error)[:200])
+            return None
+        uri = next(
+            (getattr(r, "iri", None) or getattr(r, "uri", None) for r in records if r.type == "urn:nfc:wkt:U"), None
+        )
+        if uri is not None and not _URI_RE.match(uri):
+            log.warning("%s: NDEF URI ignored (not 1-512 printable ASCII characters)", self.spec)
+            uri = None
+        log.debug("%s: NDEF read in %.1f ms: %s", self.spec, (time.monotonic() - t0) * 1000, uri)
+        return uri
 
     def _release(self) -> None:
         """Close the ContactlessFrontend (turns the RF field off)."""

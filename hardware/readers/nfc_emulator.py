@@ -24,6 +24,14 @@ answers. Only one emulated card can hold a port at a time (the bind fails with
 EADDRINUSE and the second emulator waits, which is also what "one card in the
 field" means).
 
+A card with an NDEF message (``EmulatedCard(uid, ndef=...)``) is a Type 4A tag instead
+(SEL_RES 20h, ISO-DEP): it answers the reader's RATS with an ATS and then the ISO-DEP
+I-blocks of an NFC Forum Type 4 Tag (mapping version 2.0): SELECT of the NDEF
+application D2760000850101, of the capability container E103 and of the NDEF file
+E104, and READ BINARY. *ndef* is a callable returning the NDEF message bytes, called
+each time the reader selects the NDEF file, so a test's card model can answer every
+read with a fresh message (an NTAG 424 DNA's SUN URL with its read counter raised).
+
 Two nfcpy 1.0.4 ``nfc/clf/udp.py`` quirks are worked around here, in a subclass
 of its udp ``Device`` used only by the emulator:
 
@@ -56,6 +64,16 @@ log = logging.getLogger(__name__)
 _SENS_RES = {4: "0400", 7: "4400", 10: "8400"}
 # SEL_RES (SAK) 00: a Type 2 Tag (MIFARE Ultralight/NTAG), no ISO-DEP, no NFC-DEP.
 _SEL_RES_TYPE2 = "00"
+# SEL_RES 20: ISO 14443-4 compliant (ISO-DEP), a Type 4A tag such as an NTAG 424 DNA.
+_SEL_RES_TYPE4 = "20"
+# ATS: TL=05, T0=78 (TA, TB, TC present; FSCI 8 = 256-byte frames), TA=80, TB=80 (FWI 8,
+# about 77 ms: generous for a datagram round trip on a loaded test machine), TC=02.
+_ATS = bytes.fromhex("0578808002")
+_NDEF_AID = bytes.fromhex("D2760000850101")
+# Capability container (NFC Forum T4T 2.0): CCLEN 15, version 2.0, MLe 59, MLc 52, NDEF
+# file control TLV: file E104, 256 bytes, read access free, write access denied.
+_CC = bytes.fromhex("000F20003B00340406E1040100" + "00FF")
+_OK = b"\x90\x00"
 # FeliCa PMm and system code of an ordinary FeliCa Lite-S style card.
 _FELICA_PMM = "00F1000000014300"
 _FELICA_SYS = "88B4"
@@ -64,8 +82,8 @@ _FELICA_SYS = "88B4"
 _LISTEN_SLICE = 0.1
 
 
-def _local_target(uid: str, technology: str):
-    """The nfcpy LocalTarget answering polls for *uid*."""
+def _local_target(uid: str, technology: str, *, type4: bool = False):
+    """The nfcpy LocalTarget answering polls for *uid* (a Type 4A tag if *type4*)."""
     import nfc.clf
 
     data = bytes.fromhex(uid)
@@ -75,7 +93,7 @@ def _local_target(uid: str, technology: str):
         target = nfc.clf.LocalTarget("106A")
         target.sens_res = bytearray.fromhex(_SENS_RES[len(data)])
         target.sdd_res = bytearray(data)
-        target.sel_res = bytearray.fromhex(_SEL_RES_TYPE2)
+        target.sel_res = bytearray.fromhex(_SEL_RES_TYPE4 if type4 else _SEL_RES_TYPE2)
         return target
     if technology == "felica":
         if len(data) != 8:
@@ -96,6 +114,8 @@ def _emulator_device(host: str, port: int, *, fix_cl3: bool):
         """nfcpy's udp Device, with the two listen-side quirks worked around."""
 
         running = True
+        #: a frame the ISO-DEP session received but listen() must answer (the reader's next poll)
+        pushback = None
 
         def mute(self):
             """Keep the socket while emulating; ContactlessFrontend.listen() mutes first."""
@@ -127,6 +147,9 @@ def _emulator_device(host: str, port: int, *, fix_cl3: bool):
             # _listen_tta waits at least 0.5 s per receive; capping it lets
             # listen() return, and stop_event be seen, within a slice. Safe
             # because the socket (and anything queued on it) now survives.
+            if self.pushback is not None:
+                (brty, data, addr), self.pushback = self.pushback, None
+                return brty, data, addr
             if timeout is not None:
                 timeout = min(timeout, _LISTEN_SLICE)
             brty, data, addr = super()._recv_data(timeout, *brty_list)
@@ -142,6 +165,67 @@ def _emulator_device(host: str, port: int, *, fix_cl3: bool):
     return device
 
 
+class _Type4Files:
+    """The files of an NFC Forum Type 4 Tag and the APDUs that read them."""
+
+    def __init__(self, ndef):
+        self.ndef = ndef
+        self.app = False
+        self.file: bytes | None = None
+
+    def apdu(self, cmd: bytes) -> bytes:
+        """The response APDU (data + status word) to one command APDU."""
+        if len(cmd) < 4:
+            return b"\x67\x00"
+        ins, p1, p2 = cmd[1], cmd[2], cmd[3]
+        if ins == 0xA4 and p1 == 0x04:  # SELECT by name
+            self.app = cmd[5 : 5 + cmd[4]] == _NDEF_AID if len(cmd) > 5 else False
+            self.file = None
+            return _OK if self.app else b"\x6a\x82"
+        if ins == 0xA4 and p1 == 0x00 and self.app and len(cmd) >= 7:  # SELECT by file id
+            fid = cmd[5:7]
+            if fid == b"\xe1\x03":
+                self.file = _CC
+            elif fid == b"\xe1\x04":
+                message = bytes(self.ndef())  # a fresh message per selection (the card's read counter)
+                self.file = len(message).to_bytes(2, "big") + message
+            else:
+                return b"\x6a\x82"
+            return _OK
+        if ins == 0xB0 and self.file is not None:  # READ BINARY
+            offset = (p1 << 8) | p2
+            le = cmd[4] if len(cmd) > 4 else 256
+            return self.file[offset : offset + (le or 256)] + _OK
+        return b"\x6d\x00"
+
+
+def _serve_type4(clf, target, ndef) -> None:
+    """Answer one reader's ISO-DEP session (RATS, then I-blocks) until it stops talking to us."""
+    import nfc.clf
+
+    files = _Type4Files(ndef)
+    cmd = target.tt4_cmd
+    last = None
+    while cmd:
+        if cmd[0] == 0xE0:  # RATS
+            rsp = _ATS
+        elif cmd[0] & 0xE2 == 0x02:  # I-block, no chaining: answer with the same block number
+            rsp = bytes([0x02 | (cmd[0] & 0x01)]) + files.apdu(bytes(cmd[1:]))
+        elif cmd[0] & 0xF6 == 0xB2 and last is not None:  # R(NAK): presence check or a lost answer
+            rsp = last
+        elif cmd[0] & 0xF7 == 0xC2:  # S(DESELECT)
+            clf.exchange(bytes(cmd[:1]), 0)
+            return
+        else:  # the reader polls again (SENS_REQ ...): the session is over; listen() answers it
+            clf.device.pushback = (target.brty, cmd, target._addr)
+            return
+        last = rsp
+        try:
+            cmd = clf.exchange(rsp, 0.5)
+        except nfc.clf.CommunicationError:  # RFOFF, silence: the reader moved on
+            return
+
+
 def emulate_card(
     uid_hex: str,
     host: str = "localhost",
@@ -150,17 +234,19 @@ def emulate_card(
     *,
     technology: str = "iso14443a",
     ready: threading.Event | None = None,
+    ndef=None,
 ) -> None:
     """Answer polls on ``udp:host:port`` as the card *uid_hex* until *stop_event* is set.
 
     *ready*, if given, is set once the port is bound, i.e. the card is in the field.
+    *ndef*, if given, makes the card a Type 4A tag whose NDEF file holds ``ndef()``.
     """
     import nfc
     import nfc.clf
 
     uid = format_uid(uid_from_text(uid_hex))
     stop_event = stop_event or threading.Event()
-    target = _local_target(uid, technology)
+    target = _local_target(uid, technology, type4=ndef is not None)
     clf = nfc.ContactlessFrontend()
     clf.device = _emulator_device(host, port, fix_cl3=technology == "iso14443a" and len(uid) == 20)
     try:
@@ -175,7 +261,9 @@ def emulate_card(
                 # Returns None after the slice unless the reader sends a tag
                 # command (it never does: it only senses), so this loop simply
                 # keeps the emulated card in the field.
-                clf.listen(target, _LISTEN_SLICE)
+                activated = clf.listen(target, _LISTEN_SLICE)
+                if activated is not None and ndef is not None and getattr(activated, "tt4_cmd", None):
+                    _serve_type4(clf, activated, ndef)
             except nfc.clf.CommunicationError as error:  # RFOFF from the reader, garbage
                 log.debug("emulator: %r", error)
             if time.monotonic() - started < 0.01:
@@ -188,12 +276,19 @@ class EmulatedCard:
     """A card held on a ``udp`` reader for the duration of a with-block (runs a thread)."""
 
     def __init__(
-        self, uid_hex: str, host: str = "localhost", port: int = 54321, *, technology: str = "iso14443a"
+        self,
+        uid_hex: str,
+        host: str = "localhost",
+        port: int = 54321,
+        *,
+        technology: str = "iso14443a",
+        ndef=None,
     ) -> None:
-        """Prepare to emulate *uid_hex* on ``udp:host:port``."""
+        """Prepare to emulate *uid_hex* on ``udp:host:port`` (a Type 4A tag if *ndef*, a callable, is given)."""
         self.uid = format_uid(uid_from_text(uid_hex))
         _local_target(self.uid, technology)  # validate now, not in the thread
         self.host, self.port, self.technology = host, port, technology
+        self.ndef = ndef
         self.stop_event = threading.Event()
         self.ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -205,7 +300,7 @@ class EmulatedCard:
         self._thread = threading.Thread(
             target=emulate_card,
             args=(self.uid, self.host, self.port, self.stop_event),
-            kwargs={"technology": self.technology, "ready": self.ready},
+            kwargs={"technology": self.technology, "ready": self.ready, "ndef": self.ndef},
             name=f"nfc-emulator-{self.uid}",
             daemon=True,
         )

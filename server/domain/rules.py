@@ -41,6 +41,18 @@ STAFF_PIN_ATTEMPTS = 5
 OPEN_OUTCOMES = frozenset({"credited", "limit_reached", "no_activity"})
 
 
+def sun_counter_refusal(last: int | None, new: int) -> str | None:
+    """Whether a genuine card's read counter *new* may follow the last accepted one.
+
+    None when it is strictly greater (or none was accepted yet); otherwise why not:
+    ``replay`` (the same read again: a recorded URL) or ``counter_back`` (lower: a URL
+    recorded earlier, or a cloned card — the console flags the card as suspect).
+    """
+    if last is None or new > last:
+        return None
+    return "replay" if new == last else "counter_back"
+
+
 class RuleError(ValueError):
     """A request the rules refuse (the message is for staff).
 

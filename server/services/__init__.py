@@ -13,6 +13,7 @@ module                 owns
 ``ledger``             the ledger every part shares: credit, debit, balance, ledger_sum,
                        entries as shown, history, the audit trail, times staff type
 ``taps``               the tap hot path (hand-written SQL, group commit, tap inbox)
+``cards``              genuine cards (NTAG 424 DNA SUN): secure a card, suspected clones
 ``members``            members and cards (enrol, change, find, list, replace, block),
                        staff PIN hashing
 ``devices``            devices and their settings, the retained config, the allow-list,
@@ -38,8 +39,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from server import sun
 from server.domain.config import Programme
 from server.services.attendance import Attendance, ImportReport
+from server.services.cards import Cards
 from server.services.devices import Devices
 from server.services.errors import Message, NotFound, ServiceError
 from server.services.ledger import Ledger
@@ -67,14 +70,15 @@ class Services:
     attendance: Attendance
     reads: Reads
     staff: StaffPins
+    cards: Cards
 
     def today(self) -> date:
         """The current business day."""
         return self.ledger.today()
 
 
-def bootstrap(prog: Programme, clock=utcnow) -> Services:
-    """Wire the service layer for one process (tests pass a fake ``clock``)."""
+def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None) -> Services:
+    """Wire the service layer for one process (tests pass a fake ``clock``; ``keyring``: the card keys)."""
     ledger = Ledger(prog, clock)
     devices = Devices(ledger)
     return Services(
@@ -83,9 +87,10 @@ def bootstrap(prog: Programme, clock=utcnow) -> Services:
         ledger=ledger,
         members=Members(ledger),
         devices=devices,
-        taps=Taps(ledger, devices),
+        taps=Taps(ledger, devices, keyring),
         points=Points(ledger),
         attendance=Attendance(ledger),
-        reads=Reads(ledger, devices),
+        reads=Reads(ledger, devices, keyring),
         staff=StaffPins(ledger, devices),
+        cards=Cards(ledger, keyring),
     )

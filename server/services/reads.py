@@ -8,12 +8,14 @@ page-shaped reads live in ``server.web.queries``.
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import peewee as pw
 
 from broker import contract
 from broker.contract import Answer, Query
+from server import sun
 from server.domain import rules
 from server.services import members
 from server.services.devices import Devices, Refused
@@ -21,11 +23,14 @@ from server.services.ledger import Ledger
 from server.services.retry import read_unit
 from server.store import Card, Device, LedgerEntry, Member
 
+log = logging.getLogger(__name__)
+
 
 class Reads:
     """What the entry points show."""
 
-    def __init__(self, ledger: Ledger, devices: Devices):
+    def __init__(self, ledger: Ledger, devices: Devices, keyring: sun.Keyring | None = None):
+        self.keyring = keyring
         self.ledger = ledger
         self.devices = devices
         self.prog = ledger.prog
@@ -66,6 +71,8 @@ class Reads:
             return Answer(query.query_id, "card_blocked", member=summary, message=rules.message("card_blocked"))
         if member.valid_until and today > member.valid_until:
             return Answer(query.query_id, "expired", member=summary, message=rules.message("expired"))
+        if card.sun and not self._genuine(query, card):
+            return Answer(query.query_id, "card_not_genuine", message=rules.message("card_not_genuine"))
         return Answer(
             query_id=query.query_id,
             outcome="member",
@@ -76,6 +83,24 @@ class Reads:
             stats=self.stats(member.id, today),
             message={"th": "", "en": ""},
         )
+
+    def _genuine(self, query: Query, card: Card) -> bool:
+        """Whether a secured card's query carries a valid SUN URL not older than the last accepted tap.
+
+        A query only reads, so it does not raise the counter: the kiosk may ask again with
+        the same read (a retry, a staff probe), but a URL older than the card's last
+        accepted tap is refused. Points are only ever earned on the tap path.
+        """
+        try:
+            if self.keyring is None:
+                raise sun.NotGenuine("keys", "this server has no card keys (--card-keys)")
+            counter = sun.verify(query.ndef, query.uid, self.keyring.keys(query.uid, card.sun_keys))
+            if card.sun_counter is not None and counter < card.sun_counter:
+                raise sun.NotGenuine("counter_back", f"read counter {counter}, last accepted {card.sun_counter}")
+        except sun.NotGenuine as exc:
+            log.warning("query %s: card %s not genuine (%s: %s)", query.query_id, query.uid, exc.check, exc.detail)
+            return False
+        return True
 
     def stats(self, member_id: int, today: date) -> dict:
         """Points earned today and this semester (net of voids)."""

@@ -7,6 +7,14 @@ The statements are hand-written (:data:`HOT_SQL`): peewee spent ~0.5 ms building
 of the 6-7 statements per tap. The ledger rows they write are the ones
 :class:`server.services.ledger.Ledger` writes for every other part.
 
+Genuine cards: a card marked as requiring Secure Unique NFC (``card.sun``) must carry a
+valid SUN URL in ``tap.ndef`` (:func:`server.sun.verify`: UID, MAC) whose read counter
+is strictly greater than the last one accepted. The counter is raised by a conditional
+``UPDATE card SET sun_counter = n WHERE uid = ? AND (sun_counter IS NULL OR sun_counter < n)``
+in the same transaction as the credit: of two replicas handed the same URL, the second
+waits on the first's row lock and then updates nothing, so the URL earns once. An
+unsecured card costs nothing more than three extra columns in the card lookup.
+
 Failures: an infrastructure error (database locked, down) leaves the whole batch
 uncommitted and propagates, for the caller to retry (:mod:`server.services.retry`).
 Any other exception is a bug a tap triggers: the batch is rolled back and the other
@@ -22,11 +30,12 @@ from datetime import UTC, date, datetime
 
 from broker import contract
 from broker.contract import Tap, TapResult
-from server import store
+from server import store, sun
 from server.domain import rules
 from server.services.devices import Devices, Refused
 from server.services.ledger import Ledger
 from server.services.retry import is_infrastructure, unit_of_work
+from server.store import Audit
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +51,11 @@ class _TapFailed(Exception):
 class Taps:
     """Decide taps and commit them."""
 
-    def __init__(self, ledger: Ledger, devices: Devices):
+    def __init__(self, ledger: Ledger, devices: Devices, keyring: sun.Keyring | None = None):
         self.prog = ledger.prog
         self.clock = ledger.clock
         self.devices = devices
+        self.keyring = keyring
         self._sql_cache: tuple[str, dict] | None = None
 
     def decide_batch(self, batch: list[tuple[str, Tap, datetime]]) -> list[TapResult | None]:
@@ -107,7 +117,9 @@ class Taps:
             row = db.execute_sql(sql["stored"], (device_id, tap.tap_id)).fetchone()
             return TapResult(**json.loads(row[0]))
         row = db.execute_sql(sql["card"], (tap.uid,)).fetchone()
-        card_status, member_id, name, tier, member_status, valid_until, balance = row if row else (None,) * 7
+        card_status, member_id, name, tier, member_status, valid_until, balance, secured, last, sealed = (
+            row if row else (None,) * 10
+        )
         if isinstance(valid_until, str):
             valid_until = date.fromisoformat(valid_until)
         act_code = device.activity
@@ -127,7 +139,9 @@ class Taps:
             offline_since=device.offline_since,
             online_since=device.online_since,
         )
-        outcome, points = decision.outcome, 0
+        outcome, points, reason = decision.outcome, 0, decision.reason
+        if secured and outcome in rules.OPEN_OUTCOMES and self._genuine(device_id, tap, last, sealed) is not None:
+            outcome, reason = "card_not_genuine", None
         if outcome == "credited":
             act = decision.activity
             key = rules.accrual_key(act, decision.day, decision.item)
@@ -153,7 +167,8 @@ class Taps:
                     db.execute_sql(sql["accrued"], (entry_id, member_id, act.code, key[0], key[1]))
                 balance = db.execute_sql(sql["credit"], (act.points, now, member_id)).fetchone()[0]
                 points = act.points
-        show = member_id is not None and outcome not in ("card_blocked", "invalid")
+        # a clone learns nothing about the member it copied (nor does a blocked card's holder)
+        show = member_id is not None and outcome not in ("card_blocked", "card_not_genuine", "invalid")
         result = TapResult(
             tap_id=tap.tap_id,
             outcome=outcome,
@@ -163,9 +178,7 @@ class Taps:
             activity=decision.activity.code if decision.activity else None,
             name=name if show else None,
             tier=tier if show else None,
-            message=rules.message(
-                outcome, points=points, balance=balance, activity=decision.activity, reason=decision.reason
-            ),
+            message=rules.message(outcome, points=points, balance=balance, activity=decision.activity, reason=reason),
         )
         db.execute_sql(
             sql["decided"],
@@ -180,6 +193,41 @@ class Taps:
             ),
         )
         return result
+
+    def _genuine(self, device_id: str, tap: Tap, last: int | None, sealed: str | None) -> str | None:
+        """Check a secured card's SUN URL and raise its counter; None if genuine, else the failed check.
+
+        A refusal is logged in one line and audited (``card.not_genuine``, with the check);
+        a counter that went backwards also marks the card as a suspected clone.
+        """
+        db, sql = store.db, self._sql
+        counter = None
+        try:
+            if self.keyring is None:
+                raise sun.NotGenuine("keys", "this server has no card keys (--card-keys)")
+            counter = sun.verify(tap.ndef, tap.uid, self.keyring.keys(tap.uid, sealed))
+            check = rules.sun_counter_refusal(last, counter)
+            if check is None:
+                if db.execute_sql(sql["sun_counter"], (counter, tap.uid, counter)).rowcount == 1:
+                    return None
+                # another replica accepted a read since our card lookup: read what it stored
+                last = db.execute_sql(sql["sun_last"], (tap.uid,)).fetchone()[0]
+                check = rules.sun_counter_refusal(last, counter) or "replay"
+            detail = f"read counter {counter}, last accepted {last}"
+        except sun.NotGenuine as exc:
+            check, detail = exc.check, exc.detail
+        now = self.clock()
+        if check == "counter_back":
+            db.execute_sql(sql["sun_suspect"], (_ts(now), tap.uid))
+        log.warning("tap %s from %s: card %s not genuine (%s: %s)", tap.tap_id, device_id, tap.uid, check, detail)
+        Audit.create(
+            actor=f"device:{device_id}",
+            action="card.not_genuine",
+            target=tap.uid,
+            detail={"check": check, "detail": detail[:200], "tap_id": tap.tap_id, "counter": counter},
+            at=now,
+        )
+        return check
 
     @property
     def _sql(self) -> dict:
@@ -203,13 +251,17 @@ HOT_SQL = {
     "claim": "INSERT INTO tap_inbox (device, tap_id, uid, at, received_at, outcome, points, result, timing) "
     "VALUES (?, ?, ?, ?, ?, 'pending', 0, '{}', '') ON CONFLICT DO NOTHING",
     "stored": "SELECT result FROM tap_inbox WHERE device = ? AND tap_id = ?",
-    "card": "SELECT c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, m.balance "
-    "FROM card c JOIN member m ON m.id = c.member_id WHERE c.uid = ?",
+    "card": "SELECT c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, m.balance, "
+    "c.sun, c.sun_counter, c.sun_keys FROM card c JOIN member m ON m.id = c.member_id WHERE c.uid = ?",
     "accrue": "INSERT INTO accrual (member_id, activity, day, item) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
     "entry": "INSERT INTO ledger_entry (member_id, activity, points, day, item, at, source, device, ref, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?, 'tap', ?, ?, ?) RETURNING id",
     "accrued": "UPDATE accrual SET entry_id = ? WHERE member_id = ? AND activity = ? AND day = ? AND item = ?",
     "credit": "UPDATE member SET balance = balance + ?, updated_at = ? WHERE id = ? RETURNING balance",
+    # a genuine card's read counter only goes up, whichever replica gets there first
+    "sun_counter": "UPDATE card SET sun_counter = ? WHERE uid = ? AND (sun_counter IS NULL OR sun_counter < ?)",
+    "sun_last": "SELECT sun_counter FROM card WHERE uid = ?",
+    "sun_suspect": "UPDATE card SET sun_suspect_at = ? WHERE uid = ?",
     "decided": "UPDATE tap_inbox SET outcome = ?, points = ?, member = ?, result = ?, timing = ? "
     "WHERE device = ? AND tap_id = ?",
 }

@@ -67,7 +67,9 @@ def _fail(exc: ServiceError) -> None:
 @bp.route("/")
 def dashboard():
     """Devices, today's numbers and the live tap list."""
-    return render_template("dashboard.html", d=queries.dashboard(svc()), now=store.utcnow())
+    s = svc()
+    genuine = {**s.cards.counts(), "suspects": s.cards.suspects(20)}
+    return render_template("dashboard.html", d=queries.dashboard(s), genuine=genuine, now=store.utcnow())
 
 
 @bp.route("/dashboard/live")

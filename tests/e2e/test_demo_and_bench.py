@@ -80,6 +80,7 @@ def test_bench_prints_the_promised_figures():
             "100",
             "--rounds",
             "2",
+            "--sun",
             "--json",
         ],
         cwd=REPO,
@@ -100,6 +101,10 @@ def test_bench_prints_the_promised_figures():
         "p99_ratio",
     ):
         assert isinstance(figures[key], (int, float)) and figures[key] > 0, key
+    # --sun: the same server on cards that all require SUN, side by side (every tap genuine, or it fails)
+    sun = figures["sun"]
+    for key in ("throughput_tps", "cpu_ms_per_tap", "uid_only_cpu_ms_per_tap", "p99_ms", "verify_us"):
+        assert isinstance(sun[key], (int, float)) and sun[key] > 0, key
     assert figures["throughput_ratio"] == pytest.approx(
         figures["throughput_tps"] / figures["echo_throughput_tps"], rel=0.01
     )

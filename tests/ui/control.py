@@ -93,7 +93,9 @@ class ControlServer:
     def call(self, request: dict) -> dict:
         cmd = request.get("cmd")
         if cmd == "tap":  # from this (non-UI) thread, exactly like the reader thread
-            self.app.card_read(request["uid"], request.get("tech", "iso14443a"), time.perf_counter())
+            self.app.card_read(
+                request["uid"], request.get("tech", "iso14443a"), time.perf_counter(), request.get("ndef")
+            )
             return {"ok": True}
         handler = getattr(self, f"cmd_{cmd}", None)
         if handler is None:
