@@ -101,6 +101,25 @@ counter = "max_age"
 """
 
 
+#: a library file for the replica races: device clocks trusted, and an unlimited
+#: "visit" activity, so every tap of a race can be credited and counted
+RACE_LIBRARY_TOML = (
+    TRUST_DEVICE_CLOCKS_TOML
+    + """
+[activities.visit]
+points = 1
+limit = "unlimited"
+th = "เยี่ยมชมนิทรรศการ"
+en = "Exhibition visit"
+"""
+)
+
+
+def admin_argv(db_url: str, *args: str) -> list[str]:
+    """The command line of ``privcard admin --db URL --json ARGS...`` (for tests that run or kill it)."""
+    return [PYTHON, "-m", "broker.dispatcher", "admin", "--db", db_url, "--json", *args]
+
+
 def trusting_programme():
     """The default programme with :data:`TRUST_DEVICE_CLOCKS_TOML`."""
     from server.domain.config import load
@@ -569,7 +588,7 @@ def run_admin(db_url: str, *args: str, timeout: float = 60.0) -> tuple[int, obje
     import json
 
     proc = subprocess.run(
-        [PYTHON, "-m", "broker.dispatcher", "admin", "--db", db_url, "--json", *args],
+        admin_argv(db_url, *args),
         capture_output=True,
         text=True,
         env=python_env(),

@@ -18,9 +18,9 @@ import time
 import pytest
 
 from server.services.attendance import MAX_ROWS
-from tests.brokers import PYTHON, python_env, running_mosquitto
+from tests.brokers import python_env, running_mosquitto
 from tests.e2e.import_load import GATE, TapProbe, TimedDevice, latencies, mosquitto_connects, server_connects, summarise
-from tests.helpers import ServerProcess, close_store, ledger_problems, open_service
+from tests.helpers import ServerProcess, admin_argv, close_store, ledger_problems, open_service
 
 FULL = os.environ.get("PRIVCARD_CHAOS", "").lower() in ("full", "1", "yes")
 
@@ -43,21 +43,15 @@ def _bulk_members(n: int) -> list[str]:
 
 def _cli(db_url, path):
     return subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "broker.dispatcher",
-            "admin",
-            "--db",
+        admin_argv(
             db_url,
-            "--json",
             "import-attendance",
             str(path),
             "--activity",
             "volunteer",
             "--event",
             "Shelving week",
-        ],
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -23,8 +23,8 @@ import threading
 import time
 from pathlib import Path
 
-from tests.brokers import PYTHON, python_env, running_mosquitto
-from tests.helpers import Device, ServerProcess, close_store, open_service
+from tests.brokers import python_env, running_mosquitto
+from tests.helpers import Device, ServerProcess, admin_argv, close_store, open_service
 
 GATE = "gate-load"
 
@@ -129,14 +129,8 @@ def mosquitto_connects(broker, client_id: str = "privcard-server") -> int:
 def run_cli(db_url: str, csv_path: Path, *extra: str, timeout: float = 900) -> subprocess.CompletedProcess:
     """``privcard admin import-attendance`` on ``csv_path`` in its own process."""
     return subprocess.run(
-        [
-            PYTHON,
-            "-m",
-            "broker.dispatcher",
-            "admin",
-            "--db",
+        admin_argv(
             db_url,
-            "--json",
             "import-attendance",
             str(csv_path),
             "--activity",
@@ -144,7 +138,7 @@ def run_cli(db_url: str, csv_path: Path, *extra: str, timeout: float = 900) -> s
             "--event",
             "Load test",
             *extra,
-        ],
+        ),
         capture_output=True,
         text=True,
         env=python_env(),

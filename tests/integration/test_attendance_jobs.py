@@ -18,8 +18,8 @@ from server.services import ServiceError
 from server.services import attendance as att_mod
 from server.services.attendance import MAX_ROWS, RUNNING_PER_ROLE, SHOW_ERRORS, TooBusy
 from server.store import ImportJob, LedgerEntry
-from tests.brokers import PYTHON, python_env
-from tests.helpers import close_store, ledger_problems, open_service
+from tests.brokers import python_env
+from tests.helpers import admin_argv, close_store, ledger_problems, open_service
 
 EVENT = "Scopus training"
 
@@ -141,14 +141,8 @@ def test_an_event_date_outside_the_window_is_refused(svc, day):
 
 def _cli(db_url, csv_path, *extra):
     return subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "broker.dispatcher",
-            "admin",
-            "--db",
+        admin_argv(
             db_url,
-            "--json",
             "import-attendance",
             str(csv_path),
             "--activity",
@@ -156,7 +150,7 @@ def _cli(db_url, csv_path, *extra):
             "--event",
             EVENT,
             *extra,
-        ],
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

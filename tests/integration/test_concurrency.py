@@ -21,7 +21,7 @@ import pytest
 from server.domain.config import load
 from server.store import LedgerEntry, TapInbox
 from tests.helpers import (
-    TRUST_DEVICE_CLOCKS_TOML,
+    RACE_LIBRARY_TOML,
     Device,
     GateSimulator,
     ServerProcess,
@@ -33,23 +33,13 @@ from tests.helpers import (
     open_service,
 )
 
-LIBRARY_TOML = (
-    TRUST_DEVICE_CLOCKS_TOML
-    + """
-[activities.visit]
-points = 1
-limit = "unlimited"
-th = "เยี่ยมชมนิทรรศการ"
-en = "Exhibition visit"
-"""
-)
 MEMBERS = [f"04CC{i:06X}" for i in range(12)]
 TAPS = int(os.environ.get("PRIVCARD_CONCURRENCY_TAPS", "160"))
 
 
 def run_two_servers(db_url: str, broker, tmp_path) -> None:
     config = tmp_path / "library.toml"
-    config.write_text(LIBRARY_TOML)
+    config.write_text(RACE_LIBRARY_TOML)
     prog = load(config)
     svc = open_service(db_url, prog=prog)
     svc.devices.add("door", "gate", direction="in", activity="visit")  # every tap earns 1

@@ -21,7 +21,7 @@ from server.domain.config import load
 from server.store import Audit, Card, LedgerEntry, Member
 from tests.brokers import PYTHON, python_env
 from tests.helpers import (
-    TRUST_DEVICE_CLOCKS_TOML,
+    RACE_LIBRARY_TOML,
     Device,
     ServerProcess,
     close_store,
@@ -31,16 +31,6 @@ from tests.helpers import (
 )
 from tests.sun_card import AN12196_E, AN12196_PICC, ZERO_KEY, SoftwareNtag424
 
-LIBRARY_TOML = (
-    TRUST_DEVICE_CLOCKS_TOML
-    + """
-[activities.visit]
-points = 1
-limit = "unlimited"
-th = "เยี่ยมชมนิทรรศการ"
-en = "Exhibition visit"
-"""
-)
 ZERO_HEX = "0" * 32
 DIVERSIFIED = "04A1B2C3D4E5F6"
 PLAIN = "04C0FFEE000001"
@@ -50,7 +40,7 @@ MASTER = "8E2F1AC4D1B37A09C6E5F40D2A7B9C11"
 def write_setup(tmp_path, db_url: str):
     """Config, key file, the door device and four members; the three secured cards via the CLI."""
     config = tmp_path / "library.toml"
-    config.write_text(LIBRARY_TOML)
+    config.write_text(RACE_LIBRARY_TOML)
     keys = tmp_path / "card-keys.toml"
     keys.write_text(f'master = "{MASTER}"\nkek = "{os.urandom(16).hex()}"\n')
     keys.chmod(0o600)
