@@ -147,6 +147,11 @@ class Load:
             if self.sun_keys is not None:
                 from server.sun import card_url
 
+                # a card is read at one device at a time, and a device's taps arrive in
+                # order: give each device its own cards, or two devices' reads of one
+                # card could reach the server out of counter order and rightly be refused
+                mine = self.uids[d :: len(self.devices)] or self.uids
+                uid = mine[(i // len(self.devices)) % len(mine)]
                 with self.lock:
                     self.counters[uid] = counter = self.counters.get(uid, 0) + 1
                 ndef = card_url(self.sun_keys[uid], uid, counter)
