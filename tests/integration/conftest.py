@@ -14,3 +14,15 @@ def app(tmp_db_url):
     app = make_app(tmp_db_url)
     yield app
     store.db.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_url(request, tmp_db_url):
+    """A fresh database URL, once on SQLite and once on PostgreSQL (``pg_url`` says loudly when none is reachable)."""
+    if request.param == "sqlite":
+        yield tmp_db_url
+        return
+    from tests.helpers import fresh_pg_database
+
+    with fresh_pg_database(request.getfixturevalue("pg_url")) as url:
+        yield url

@@ -339,17 +339,6 @@ def test_disabled_account_is_signed_out(app):
 # --------------------------------------------------------------------------- migration
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db_url(request, tmp_db_url):
-    if request.param == "sqlite":
-        yield tmp_db_url
-        return
-    from tests.helpers import fresh_pg_database
-
-    with fresh_pg_database(request.getfixturevalue("pg_url")) as url:
-        yield url
-
-
 def test_existing_database_gets_the_password_columns_in_place(any_db_url):
     from server.domain.config import load
     from server.web import create_app

@@ -226,17 +226,6 @@ def test_the_session_cookie_is_secure_with_an_https_public_url(tmp_db_url, monke
         create_app(tmp_db_url, load(), testing=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db_url(request, tmp_db_url):
-    if request.param == "sqlite":
-        yield tmp_db_url
-        return
-    from tests.helpers import fresh_pg_database
-
-    with fresh_pg_database(request.getfixturevalue("pg_url")) as url:
-        yield url
-
-
 def test_migration_5_keeps_tokens_and_gives_them_an_expiry(any_db_url):
     from server.domain.config import load
     from server.web import create_app
