@@ -340,6 +340,13 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("lang", "the kiosk's default language", "ภาษาเริ่มต้นของตู้บริการ", {KIOSK: "th"}, choice("th", "en")),
         Setting(
+            "shop",
+            "the partner shop a reader of activity partner_purchase credits (its name in the programme)",
+            "ร้านค้าที่ร่วมรายการซึ่งเครื่องอ่านนี้ให้คะแนน (ชื่อตามโครงการ)",
+            {GATE: None, COUNTER: None},
+            text(120),
+        ),
+        Setting(
             "library",
             "the library's name and time zone (from the programme)",
             "ชื่อห้องสมุดและเขตเวลา (จากโครงการ)",

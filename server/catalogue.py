@@ -526,6 +526,9 @@ SOURCE_LABELS = {
     "transfer": {"th": "โอนคะแนน", "en": "Transfer"},
     "redeem": {"th": "แลกคะแนน", "en": "Redeem"},
     "void": {"th": "ยกเลิกรายการ", "en": "Void"},
+    # membership terms and tiers (issue 13)
+    "tier": {"th": "ประเภทบัตร", "en": "Card type"},
+    "term": {"th": "สิ้นสุดสมาชิกภาพ", "en": "Term end"},
 }
 
 
@@ -535,6 +538,9 @@ ENTRY_LABELS = {
     "transfer_in": {"th": "รับโอนคะแนน", "en": "Transfer in"},
     "transfer_out": {"th": "โอนคะแนน", "en": "Transfer out"},
     "adjust": {"th": "ปรับปรุงคะแนน", "en": "Adjustment"},
+    # membership terms and tiers (issue 13)
+    "tier": {"th": "เปลี่ยนประเภทบัตร", "en": "Card type changed"},
+    "forfeit": {"th": "คะแนนสิ้นสุดตามอายุสมาชิก", "en": "Points forfeited at term end"},
 }
 
 

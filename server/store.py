@@ -116,6 +116,12 @@ class Member(BaseModel):
     note = pw.TextField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
+    # membership terms and tiers (issue 13, migration namespace ``programme_year``): the first
+    # day of the term joined or last renewed; how the tier was given (manual | group | points
+    # | default); the day ``term close`` handled the lapse (cleared on renewal)
+    term_start = pw.DateField(null=True)
+    tier_basis = pw.CharField(max_length=16, null=True)
+    lapsed_on = pw.DateField(null=True)
 
     class Meta:
         indexes = ((("name",), False),)
@@ -442,6 +448,26 @@ def _cards_m1_sun(migrator) -> None:
 
 # genuine cards: their own namespace
 register_migration("cards", [_cards_m1_sun])
+
+
+def _programme_year_m1(migrator) -> None:
+    """Members' term and tier columns (issue 13); tier changes are ledger entries (``tier``, 0 points)."""
+    have = {c.name for c in db.get_columns("member")}
+    steps = [
+        migrator.add_column("member", name, field)
+        for name, field in (
+            ("term_start", pw.DateField(null=True)),
+            ("tier_basis", pw.CharField(max_length=16, null=True)),
+            ("lapsed_on", pw.DateField(null=True)),
+        )
+        if name not in have
+    ]
+    if steps:
+        migrate(*steps)
+
+
+# membership terms, tiers (issue 13): their own namespace
+register_migration("programme_year", [_programme_year_m1])
 
 
 def _migrator():

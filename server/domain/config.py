@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import time
 from importlib import resources
@@ -115,6 +116,63 @@ class Backdating:
         return self.kinds.get(kind or "", "none")
 
 
+# --------------------------------------------------------------------------- terms, tiers (issue 13)
+
+#: how a group's membership term ends: the semester or academic year it was joined or
+#: renewed in, a date staff type (employment end), or never
+TERM_RULES = ("semester", "academic_year", "date", "none")
+#: what happens to a member's points when their term lapses
+ON_EXPIRY = ("keep", "forfeit")
+#: what privilege levels are looked up from
+PRIVILEGE_BASES = ("earned_in_term", "balance")
+#: privilege tables a tier may override (``[tiers.gold.privileges.borrow]`` …)
+PRIVILEGE_TABLES = ("borrow", "fine_discount", "locker", "study_room")
+
+
+@dataclass(frozen=True)
+class Group:
+    """A member group (U1-U5 or library-defined) and how its membership term ends."""
+
+    code: str
+    th: str
+    en: str
+    term: str  # one of TERM_RULES
+
+
+@dataclass(frozen=True)
+class Terms:
+    """``[terms]``: the groups' term rules, the renewal fee and what happens to points at expiry."""
+
+    groups: dict = field(default_factory=dict)  # code -> Group
+    default: str = "none"  # the rule of a member without a group
+    renewal_fee_baht: int = 50
+    on_expiry: str = "keep"
+
+    def rule(self, group: str | None) -> str:
+        """The term rule of a group (``default`` for none or an unknown one)."""
+        g = self.groups.get(group or "")
+        return g.term if g else self.default
+
+
+@dataclass(frozen=True)
+class TierRule:
+    """One tier's own numbers and how members reach it.
+
+    ``multiplier`` scales every earning activity but ``signup``; ``points`` overrides an
+    activity's points outright; ``tables`` holds the privilege tables it overrides (as
+    :class:`Programme` fields); ``groups`` are given this tier on joining or changing
+    group; ``earned_at`` promotes a member whose points earned in the term reach it
+    (0 = off). No demotion within a term.
+    """
+
+    code: str
+    multiplier: float = 1
+    points: dict = field(default_factory=dict)
+    tables: dict = field(default_factory=dict)
+    groups: tuple = ()
+    earned_at: int = 0
+
+
 @dataclass(frozen=True)
 class Programme:
     """The whole configuration the rules need."""
@@ -144,6 +202,14 @@ class Programme:
     backdating: Backdating = field(default_factory=Backdating)
     #: how long a card is locked out on a kiosk after 5 wrong staff PINs there
     staff_pin_lockout_minutes: int = 15
+    #: membership terms per group, renewal fee, points at expiry (``[terms]``, issue 13)
+    terms: Terms = field(default_factory=Terms)
+    #: silver and gold: earning, privilege tables and rules per tier (``[tiers.*]``, issue 13)
+    tier_rules: dict = field(default_factory=dict)  # code -> TierRule
+    #: which points privilege levels follow: ``earned_in_term`` or ``balance``
+    privilege_basis: str = "earned_in_term"
+    #: partner-shop aliases: normalised name -> the shop's name in ``partners``
+    partner_aliases: dict = field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -203,7 +269,18 @@ def _list(value: Any, where: str) -> list:
 #: top-level sections of the configuration file
 #: the longest staff PIN lock-out a library may configure (``rules.staff_pin_lockout_minutes``)
 MAX_LOCKOUT_MINUTES = 1440
-SECTIONS = ("library", "hours", "rules", "semesters", "tiers", "activities", "partners", "privileges", "rewards")
+SECTIONS = (
+    "library",
+    "hours",
+    "rules",
+    "semesters",
+    "terms",
+    "tiers",
+    "activities",
+    "partners",
+    "privileges",
+    "rewards",
+)
 
 
 def _hours(text: Any, where: str) -> Hours:
@@ -349,18 +426,21 @@ def build(raw: dict) -> Programme:
     tiers_raw = _table(raw.get("tiers", {}), "tiers")
     tiers = {
         code: {
-            "th": _str(_table(t, f"tiers.{code}").get("th"), f"tiers.{code}.th"),
+            "th": _str(_table(t, f"tiers.{code}", TIER_KEYS).get("th"), f"tiers.{code}.th"),
             "en": _str(t.get("en"), f"tiers.{code}.en"),
         }
         for code, t in tiers_raw.items()
     }
     if set(tiers) != {"silver", "gold"}:
         raise ConfigError("tiers must define exactly silver and gold")
-    priv = _table(raw.get("privileges", {}), "privileges", ("borrow", "fine_discount", "locker", "study_room"))
-    borrow, fine, locker, room = (
-        _table(priv.get(k, {}), f"privileges.{k}") for k in ("borrow", "fine_discount", "locker", "study_room")
-    )
-    normal = _table(borrow.get("normal", {}), "privileges.borrow.normal")
+    priv = _table(raw.get("privileges", {}), "privileges", ("basis", *PRIVILEGE_TABLES))
+    basis = priv.get("basis", "earned_in_term")
+    if basis not in PRIVILEGE_BASES:
+        raise ConfigError(f"privileges.basis must be one of {', '.join(PRIVILEGE_BASES)}, got {basis!r}")
+    tables = _privilege_tables(priv, "privileges")
+    terms = _terms(raw.get("terms", {}))
+    base_priv = {k: v for k, v in priv.items() if k in PRIVILEGE_TABLES}
+    tier_rules = {code: _tier_rule(code, t, activities, terms, base_priv) for code, t in tiers_raw.items()}
     rewards = {}
     for code, r in _table(raw.get("rewards", {}), "rewards").items():
         w = f"rewards.{code}"
@@ -376,9 +456,7 @@ def build(raw: dict) -> Programme:
         )
         if rewards[code].points is None and rewards[code].step_points is None:
             raise ConfigError(f"{w} needs points or step_points")
-    shops = _table(raw.get("partners", {}), "partners", ("shops",)).get("shops", [])
-    if not isinstance(shops, list) or not all(isinstance(s, str) and s.strip() for s in shops):
-        raise ConfigError("partners.shops must be a list of shop names")
+    shops, aliases = _partners(raw.get("partners", {}))
     return Programme(
         name_th=_str(lib.get("name_th", "ห้องสมุด"), "library.name_th"),
         name_en=_str(lib.get("name_en", "Library"), "library.name_en"),
@@ -391,23 +469,127 @@ def build(raw: dict) -> Programme:
         semesters=tuple(_semester(i, s) for i, s in enumerate(_list(raw.get("semesters", []), "semesters"))),
         tiers=tiers,
         activities=activities,
-        partners=tuple(shops),
-        borrow_normal={
-            "books": _int(normal.get("books", 10), "privileges.borrow.normal.books"),
-            "loan_days": _int(normal.get("loan_days", 10), "privileges.borrow.normal.loan_days"),
-        },
-        borrow_levels=_levels(borrow.get("levels"), "privileges.borrow", ("books", "loan_days")),
-        fine_step_points=_int(fine.get("step_points", 25), "privileges.fine_discount.step_points", 1),
-        fine_step_baht=_int(fine.get("step_baht", 5), "privileges.fine_discount.step_baht", 1),
-        fine_max_points=_int(fine.get("max_points", 2500), "privileges.fine_discount.max_points", 1),
-        locker_normal_days=_int(locker.get("normal_days", 1), "privileges.locker.normal_days"),
-        locker_levels=_levels(locker.get("levels"), "privileges.locker", ("days",)),
-        room_normal_hours=_int(room.get("normal_hours", 3), "privileges.study_room.normal_hours"),
-        room_levels=_levels(room.get("levels"), "privileges.study_room", ("hours",)),
+        partners=shops,
+        **tables,
         rewards=rewards,
         backdating=_backdating(rules.get("backdating", {})),
         staff_pin_lockout_minutes=lockout,
+        terms=terms,
+        tier_rules=tier_rules,
+        privilege_basis=basis,
+        partner_aliases=aliases,
     )
+
+
+# --------------------------------------------------------------------------- terms, tiers, shops (issue 13)
+
+#: keys a ``[tiers.CODE]`` table may have
+TIER_KEYS = ("th", "en", "multiplier", "points", "privileges", "groups", "earned_at")
+GROUP_KEYS = ("th", "en", "term")
+
+
+def _privilege_tables(priv: dict, where: str) -> dict:
+    """Tables 2-5 as :class:`Programme` fields."""
+    out: dict = {}
+    borrow = _table(priv.get("borrow", {}), f"{where}.borrow", ("normal", "levels"))
+    normal = _table(borrow.get("normal", {}), f"{where}.borrow.normal", ("books", "loan_days"))
+    out["borrow_normal"] = {
+        "books": _int(normal.get("books", 10), f"{where}.borrow.normal.books"),
+        "loan_days": _int(normal.get("loan_days", 10), f"{where}.borrow.normal.loan_days"),
+    }
+    out["borrow_levels"] = _levels(borrow.get("levels"), f"{where}.borrow", ("books", "loan_days"))
+    fine = _table(priv.get("fine_discount", {}), f"{where}.fine_discount", ("step_points", "step_baht", "max_points"))
+    out["fine_step_points"] = _int(fine.get("step_points", 25), f"{where}.fine_discount.step_points", 1)
+    out["fine_step_baht"] = _int(fine.get("step_baht", 5), f"{where}.fine_discount.step_baht", 1)
+    out["fine_max_points"] = _int(fine.get("max_points", 2500), f"{where}.fine_discount.max_points", 1)
+    locker = _table(priv.get("locker", {}), f"{where}.locker", ("normal_days", "levels"))
+    out["locker_normal_days"] = _int(locker.get("normal_days", 1), f"{where}.locker.normal_days")
+    out["locker_levels"] = _levels(locker.get("levels"), f"{where}.locker", ("days",))
+    room = _table(priv.get("study_room", {}), f"{where}.study_room", ("normal_hours", "levels"))
+    out["room_normal_hours"] = _int(room.get("normal_hours", 3), f"{where}.study_room.normal_hours")
+    out["room_levels"] = _levels(room.get("levels"), f"{where}.study_room", ("hours",))
+    return out
+
+
+def _terms(raw: Any) -> Terms:
+    """``[terms]`` and ``[terms.groups.CODE]``: every key checked, errors naming the key's path."""
+    table = _table(raw, "terms", ("default", "renewal_fee_baht", "on_expiry", "groups"))
+    default = table.get("default", "none")
+    if default not in TERM_RULES:
+        raise ConfigError(f"terms.default must be one of {', '.join(TERM_RULES)}, got {default!r}")
+    on_expiry = table.get("on_expiry", "keep")
+    if on_expiry not in ON_EXPIRY:
+        raise ConfigError(f"terms.on_expiry must be one of {', '.join(ON_EXPIRY)}, got {on_expiry!r}")
+    groups = {}
+    for code, g in _table(table.get("groups", {}), "terms.groups").items():
+        w = f"terms.groups.{code}"
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,8}", str(code)):
+            raise ConfigError(f"{w}: a group code is 1-8 letters, digits or _")
+        g = _table(g, w, GROUP_KEYS)
+        term = g.get("term", "none")
+        if term not in TERM_RULES:
+            raise ConfigError(f"{w}.term must be one of {', '.join(TERM_RULES)}, got {term!r}")
+        groups[code] = Group(code, _str(g.get("th", code), f"{w}.th"), _str(g.get("en", code), f"{w}.en"), term)
+    return Terms(
+        groups=groups,
+        default=default,
+        renewal_fee_baht=_int(table.get("renewal_fee_baht", 50), "terms.renewal_fee_baht"),
+        on_expiry=on_expiry,
+    )
+
+
+def _tier_rule(code: str, raw: dict, activities: dict, terms: Terms, base_priv: dict) -> TierRule:
+    """A tier's earning, privilege tables and rules (``[tiers.CODE]``)."""
+    w = f"tiers.{code}"
+    mult = raw.get("multiplier", 1)
+    if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 0 < mult <= 10:
+        raise ConfigError(f"{w}.multiplier must be a number above 0 and at most 10, got {mult!r}")
+    points = {}
+    for act, pts in _table(raw.get("points", {}), f"{w}.points").items():
+        if act not in activities:
+            raise ConfigError(f"{w}.points.{act}: unknown activity; known: {', '.join(sorted(activities))}")
+        points[act] = _int(pts, f"{w}.points.{act}")
+    priv = _table(raw.get("privileges", {}), f"{w}.privileges", PRIVILEGE_TABLES)
+    groups = raw.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise ConfigError(f"{w}.groups must be a list of group codes, got {groups!r}")
+    for g in groups:
+        if g not in terms.groups:
+            raise ConfigError(f"{w}.groups: unknown group {g!r}; known: {', '.join(terms.groups)}")
+    return TierRule(
+        code=code,
+        multiplier=mult,
+        points=points,
+        # a tier's tables are the programme's with its own tables merged over them
+        tables=_privilege_tables(_merge(base_priv, priv), f"{w}.privileges") if priv else {},
+        groups=tuple(groups),
+        earned_at=_int(raw.get("earned_at", 0), f"{w}.earned_at"),
+    )
+
+
+def shop_key(name: str) -> str:
+    """A shop name as matched: NFC, runs of spaces as one, case-folded (Thai is unchanged by folding)."""
+    return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
+
+
+def _partners(raw: Any) -> tuple[tuple, dict]:
+    """``[partners]``: the shops' names and old names kept as aliases (normalised name -> shop)."""
+    table = _table(raw, "partners", ("shops", "aliases"))
+    shops = table.get("shops", [])
+    if not isinstance(shops, list) or not all(isinstance(s, str) and s.strip() for s in shops):
+        raise ConfigError("partners.shops must be a list of shop names")
+    shops = tuple(" ".join(unicodedata.normalize("NFC", s).split()) for s in shops)
+    keys = {shop_key(s): s for s in shops}
+    if len(keys) != len(shops):
+        raise ConfigError("partners.shops: a shop is listed twice")
+    aliases = {}
+    for old, new in _table(table.get("aliases", {}), "partners.aliases").items():
+        if not isinstance(new, str) or new not in shops:
+            raise ConfigError(f"partners.aliases.{old} must name a shop in partners.shops, got {new!r}")
+        if shop_key(old) in keys and keys[shop_key(old)] != new:
+            raise ConfigError(f"partners.aliases.{old} is itself a shop's name")
+        aliases[shop_key(old)] = new
+    return shops, {**aliases, **keys}
 
 
 def default_raw() -> dict:
@@ -422,11 +604,22 @@ def load(path: str | Path | None = None, overrides: dict | None = None) -> Progr
     if path is not None:
         try:
             with open(path, "rb") as fh:
-                raw = _merge(raw, tomllib.load(fh))
+                over = tomllib.load(fh)
+            if _own_shops(over):
+                raw["partners"].pop("aliases", None)
+            raw = _merge(raw, over)
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     if overrides:
+        if _own_shops(overrides):
+            raw["partners"].pop("aliases", None)
         raw = _merge(raw, overrides)
     return build(raw)
+
+
+def _own_shops(over: dict) -> bool:
+    """True when a library's file lists its own shops but no aliases (the shipped aliases then go)."""
+    partners = over.get("partners") if isinstance(over, dict) else None
+    return isinstance(partners, dict) and "shops" in partners and "aliases" not in partners

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from .config import Activity, Programme
+from .config import Activity, Programme, shop_key
 
 #: what a patron sees for each outcome (Thai first: most patrons read Thai). These stay in
 #: the domain, not in ``server.catalogue``: which outcome says what is a programme rule,
@@ -353,8 +353,15 @@ def fine_discount_baht(points: int, prog: Programme) -> int:
     return points // prog.fine_step_points * prog.fine_step_baht
 
 
-def privileges(balance: int, prog: Programme) -> dict:
-    """What a balance unlocks now (Tables 2-5) and the next threshold."""
+def privileges(balance: int, prog: Programme, tier: str | None = None, *, spendable: int | None = None) -> dict:
+    """What ``balance`` points unlock now (Tables 2-5, the tier's own where it has them) and the next threshold.
+
+    ``balance`` is the points the levels follow (the balance, or the points earned in the
+    term: ``privileges.basis``); the fine discount is what ``spendable`` points (the
+    balance, default ``balance``) can pay.
+    """
+    prog = tables_for(prog, tier)
+    spendable = balance if spendable is None else spendable
     borrow = _level(prog.borrow_levels, balance)
     books = borrow.values["books"] if borrow else prog.borrow_normal["books"]
     loan_days = borrow.values["loan_days"] if borrow else prog.borrow_normal["loan_days"]
@@ -364,7 +371,7 @@ def privileges(balance: int, prog: Programme) -> dict:
         loan = {"th": f"{loan_days} วัน", "en": f"{loan_days} days"}
     locker = _level(prog.locker_levels, balance)
     room = _level(prog.room_levels, balance)
-    usable, baht = fine_discount(balance, prog)
+    usable, baht = fine_discount(spendable, prog)
     thresholds = sorted(
         {
             lvl.points
@@ -414,3 +421,114 @@ def privileges(balance: int, prog: Programme) -> dict:
 def utc(when: datetime) -> datetime:
     """An aware datetime in UTC."""
     return when.astimezone(UTC)
+
+
+# --------------------------------------------------------------------------- terms, tiers, shops (issue 13)
+
+
+def academic_year_of(day: date, prog: Programme) -> tuple[str, date, date]:
+    """(label BE, first day, last day) of the academic year containing ``day``.
+
+    It starts with the first configured semester and ends the day before the next one
+    (the calendar year when no semesters are configured).
+    """
+    if not prog.semesters:
+        return (str(day.year + 543), date(day.year, 1, 1), date(day.year, 12, 31))
+    first = prog.semesters[0].start
+    year = day.year if (day.month, day.day) >= first else day.year - 1
+    start = date(year, *first)
+    return (str(year + 543), start, date(year + 1, *first) - timedelta(days=1))
+
+
+def term_period(group: str | None, day: date, prog: Programme) -> tuple[str, date, date]:
+    """(label, first day, last day) of the term a member's points are earned in on ``day``.
+
+    The semester for a group whose membership ends with the semester, else the academic
+    year (staff and members without an end date earn per academic year).
+    """
+    if prog.terms.rule(group) == "semester":
+        return semester_of(day, prog)
+    return academic_year_of(day, prog)
+
+
+def term_end(group: str | None, day: date, prog: Programme) -> date | None:
+    """The last valid day of a membership joined or renewed on ``day`` (None: the group's rule sets none)."""
+    rule = prog.terms.rule(group)
+    if rule == "semester":
+        return semester_of(day, prog)[2]
+    if rule == "academic_year":
+        return academic_year_of(day, prog)[2]
+    return None
+
+
+def renewed_until(
+    group: str | None, valid_until: date | None, today: date, prog: Programme
+) -> tuple[date, date | None]:
+    """(first day of the new term, its last valid day) when a member renews on ``today``.
+
+    A member still valid renews for the term after the one they hold; an expired one (or
+    one without an end) for the term containing today. ``date``/``none`` rules give no
+    end (staff type the employment end).
+    """
+    start = today
+    if valid_until is not None and valid_until >= today:
+        start = valid_until + timedelta(days=1)
+    return start, term_end(group, start, prog)
+
+
+def tier_points(activity: Activity, tier: str | None, prog: Programme) -> int:
+    """What an activity earns for a member of ``tier``: its override, else its points times the multiplier.
+
+    Sign-up is never multiplied (it is the joining fee's 250 points).
+    """
+    rule = prog.tier_rules.get(tier or "")
+    if rule is None or activity.code == "signup":
+        return activity.points
+    if activity.code in rule.points:
+        return rule.points[activity.code]
+    if rule.multiplier == 1:
+        return activity.points
+    return int(round(activity.points * rule.multiplier))
+
+
+def tables_for(prog: Programme, tier: str | None) -> Programme:
+    """The programme as one tier sees it: its own privilege tables merged over the programme's."""
+    rule = prog.tier_rules.get(tier or "")
+    return replace(prog, **rule.tables) if rule is not None and rule.tables else prog
+
+
+def tier_for_group(group: str | None, prog: Programme) -> str | None:
+    """The tier a group's members are given (``[tiers.X] groups``), the highest if several; None if none."""
+    found = None
+    for code, rule in prog.tier_rules.items():  # silver before gold: a later tier ranks higher
+        if group and group in rule.groups:
+            found = code
+    return found
+
+
+def tier_rank(tier: str | None, prog: Programme) -> int:
+    """A tier's rank (silver 0, gold 1); -1 for an unknown one."""
+    order = list(prog.tiers)
+    return order.index(tier) if tier in order else -1
+
+
+def promotion(tier: str | None, earned: int, prog: Programme) -> str | None:
+    """The higher tier ``earned`` points in the term reach (``earned_at``), or None. Never a demotion."""
+    best = None
+    for code, rule in prog.tier_rules.items():
+        if rule.earned_at and earned >= rule.earned_at and tier_rank(code, prog) > tier_rank(tier, prog):
+            best = code
+    return best
+
+
+def points_rule_threshold(tier: str | None, prog: Programme) -> int | None:
+    """The fewest earned points that would promote a member of ``tier`` (None: no rule can)."""
+    levels = [
+        r.earned_at for c, r in prog.tier_rules.items() if r.earned_at and tier_rank(c, prog) > tier_rank(tier, prog)
+    ]
+    return min(levels) if levels else None
+
+
+def partner_shop(name: str, prog: Programme) -> str | None:
+    """The shop a typed name means (its programme name; an old name is an alias), None if none."""
+    return prog.partner_aliases.get(shop_key(name or ""))

@@ -51,6 +51,7 @@ from server.services.points import Points
 from server.services.reads import Reads
 from server.services.staff import StaffPins
 from server.services.taps import Taps
+from server.services.terms import Terms
 from server.store import utcnow
 
 __all__ = ["GROUPS", "ImportReport", "Message", "NotFound", "ServiceError", "Services", "bootstrap"]
@@ -71,6 +72,7 @@ class Services:
     reads: Reads
     staff: StaffPins
     cards: Cards
+    terms: Terms
 
     def today(self) -> date:
         """The current business day."""
@@ -93,4 +95,5 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None)
         reads=Reads(ledger, devices, keyring),
         staff=StaffPins(ledger, devices),
         cards=Cards(ledger, keyring),
+        terms=Terms(ledger),
     )

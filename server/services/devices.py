@@ -166,9 +166,21 @@ class Devices:
                 known=", ".join(sorted(self.prog.activities)),
             )
         try:
-            return device_settings.check(kind, settings or {})
+            checked = device_settings.check(kind, settings or {})
         except device_settings.SettingError as exc:
             raise ServiceError.of(exc) from None
+        if "shop" in checked:  # a reader at a partner shop: the programme's name of that shop
+            shop = rules.partner_shop(checked["shop"], self.prog)
+            if shop is None:
+                raise ServiceError(
+                    "shop: unknown partner shop %(shop)r; known: %(known)s",
+                    shop=checked["shop"],
+                    known=", ".join(self.prog.partners),
+                )
+            if activity != "partner_purchase":
+                raise ServiceError("shop is a setting of a reader whose activity is partner_purchase")
+            checked["shop"] = shop
+        return checked
 
     def add(
         self,

@@ -20,13 +20,14 @@ from broker import contract
 from broker.contract import ContractError
 from server import store
 from server.domain import rules
+from server.services import tiers
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger
 from server.services.retry import unit_of_work
 from server.store import Card, Fee, Member
 
 GROUPS = ("U1", "U2", "U3", "U4", "U5")
-MEMBER_FIELDS = {"name", "tier", "group", "valid_until", "status", "staff", "email", "pin"}
+MEMBER_FIELDS = {"name", "tier", "group", "valid_until", "status", "staff", "email", "pin", "reason"}
 
 
 def hash_pin(pin: str) -> str:
@@ -138,22 +139,28 @@ class Members:
             raise ServiceError(
                 "tier must be one of %(tiers)s, got %(tier)r", tiers=", ".join(self.prog.tiers), tier=tier
             )
-        if group is not None and group not in GROUPS:
-            raise ServiceError("group must be one of %(groups)s, got %(group)r", groups=", ".join(GROUPS), group=group)
+        known = tuple(self.prog.terms.groups) or GROUPS
+        if group is not None and group not in known:
+            raise ServiceError("group must be one of %(groups)s, got %(group)r", groups=", ".join(known), group=group)
 
     def add(
         self,
         name: str,
         card: str,
         *,
-        tier: str = "silver",
+        tier: str | None = None,
         group: str | None = None,
         valid_until=None,
         staff: bool = False,
         email: str | None = None,
         actor: str = "system",
     ) -> Member:
-        """Enrol a member with a card: records the joining fee and credits the sign-up points."""
+        """Enrol a member with a card: records the joining fee and credits the sign-up points.
+
+        Without a typed ``valid_until`` the group's term rule gives it (the end of this
+        semester or academic year; none for ``date``/``none``). Without a ``tier`` the
+        group's tier rule gives it (recorded in the history), else silver.
+        """
         self._check_fields(tier, group, name)
         name, email = clean_name(name), clean_email(email)
         uid = card_uid(card)
@@ -161,12 +168,17 @@ class Members:
         signup = self.prog.activity("signup")
         now = self.clock()
         day = rules.business_day(now, self.prog)
+        if until is None:
+            until = rules.term_end(group, day, self.prog)
+        by_group = rules.tier_for_group(group, self.prog) if tier is None else None
         with unit_of_work():
             if Card.get_or_none(Card.uid == uid):
                 raise ServiceError("card %(uid)s already belongs to a member", uid=uid)
             m = Member.create(
                 name=name.strip(),
-                tier=tier,
+                tier=tier or "silver",
+                tier_basis="manual" if tier else "default",
+                term_start=day,
                 group=group,
                 valid_until=until,
                 staff=staff,
@@ -186,8 +198,10 @@ class Members:
                 actor=actor,
                 key=rules.accrual_key(signup, day),
             )
+            if by_group and by_group != m.tier:
+                tiers.change_tier(self.ledger, m, by_group, f"group {group}", "group", actor, day)
             store.bump("allowlist")
-            self.ledger.audit(actor, "member.add", m.id, name=m.name, card=uid, tier=tier)
+            self.ledger.audit(actor, "member.add", m.id, name=m.name, card=uid, tier=m.tier)
         return Member.get_by_id(m.id)
 
     @staticmethod
@@ -233,10 +247,21 @@ class Members:
                 changes["name"] = clean_name(v)
             elif k == "email":
                 changes["email"] = clean_email(v)
+            elif k == "reason":  # why the tier changed (recorded with it)
+                continue
             else:
                 changes[k] = v
         with unit_of_work():
             m = find(ref)
+            # a tier change is an event with its reason (server.services.tiers); a new group may
+            # bring its group's tier
+            tier = changes.pop("tier", None)
+            if tier is not None:
+                tiers.change_tier(self.ledger, m, tier, fields.get("reason") or "set by staff", "manual", actor)
+            elif "group" in changes and changes["group"] != m.group:
+                by_group = rules.tier_for_group(changes["group"], self.prog)
+                if by_group and rules.tier_rank(by_group, self.prog) > rules.tier_rank(m.tier, self.prog):
+                    tiers.change_tier(self.ledger, m, by_group, f"group {changes['group']}", "group", actor)
             if changes:
                 changes["updated_at"] = self.clock()
                 Member.update(**changes).where(Member.id == m.id).execute()
@@ -245,6 +270,16 @@ class Members:
                 actor, "member.set", m.id, **{k: ("***" if k == "pin" else str(v)) for k, v in fields.items()}
             )
         return Member.get_by_id(m.id)
+
+    def privilege_level(self, member) -> dict:
+        """The member's privileges now: ``{"basis", "points", "term", "privileges"}`` (the one function).
+
+        The kiosk's answer, the console and the privilege export to the ILS all call this,
+        so they agree: levels follow ``privileges.basis`` (points earned in the term by
+        default, or the balance) and the member's tier's tables.
+        """
+        m = member if isinstance(member, Member) else find(member)
+        return tiers.privilege_level(self.prog, m, self.ledger.today())
 
     def replace_card(self, ref, new_card: str, actor: str = "system") -> Member:
         """Give a member a new card: old cards blocked, the replacement fee recorded."""

@@ -15,7 +15,7 @@ import uuid
 from datetime import timedelta
 
 from server.domain import rules
-from server.services import members
+from server.services import members, tiers
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger
 from server.services.retry import unit_of_work
@@ -68,10 +68,19 @@ class Points:
         when = self.ledger.time_of(at)
         if when > self.clock() + timedelta(seconds=self.prog.future_tolerance_s):
             raise ServiceError("cannot award points in the future")
-        if activity == "partner_purchase" and item and self.prog.partners and item not in self.prog.partners:
-            raise ServiceError(
-                "unknown partner shop %(shop)r; known: %(known)s", shop=item, known=", ".join(self.prog.partners)
-            )
+        if activity == "partner_purchase" and item and self.prog.partners:
+            shop = rules.partner_shop(item, self.prog)  # the programme's name; old names are aliases
+            if shop is None:
+                raise ServiceError(
+                    "unknown partner shop %(shop)r; known: %(known)s", shop=item, known=", ".join(self.prog.partners)
+                )
+            item = shop
+            if when < self.clock() - timedelta(days=self.prog.max_tap_age_days):
+                raise ServiceError(
+                    "a stamp older than %(days)s days cannot be credited (%(day)s)",
+                    days=self.prog.max_tap_age_days,
+                    day=when.date(),
+                )
         day = rules.business_day(when, self.prog)
         try:
             key = rules.accrual_key(act, day, item or "")
@@ -80,13 +89,15 @@ class Points:
         with unit_of_work():
             m = members.find(ref)
             members.check_active(m, day)
+            points = rules.tier_points(act, m.tier, self.prog)  # the member's tier's table
             entry = self.ledger.credit(
-                m.id, act.code, act.points, day, when, source=source, item=item or "", actor=actor, ref=ref_key, key=key
+                m.id, act.code, points, day, when, source=source, item=item or "", actor=actor, ref=ref_key, key=key
             )
             if entry is not None:
                 self.ledger.audit(
-                    actor, "points.award", m.id, activity=activity, item=item, points=act.points, entry=entry.id
+                    actor, "points.award", m.id, activity=activity, item=item, points=points, entry=entry.id
                 )
+                tiers.maybe_promote(self.ledger, m, day, actor)
         return ("credited" if entry else "limit_reached"), entry
 
     def void(
@@ -101,6 +112,8 @@ class Points:
                 raise NotFound("no ledger entry %(id)s", id=entry_id)
             if orig.source == "void":
                 raise ServiceError("entry %(id)s is itself a void", id=entry_id)
+            if orig.source == "tier":
+                raise ServiceError("entry %(id)s is a tier change: set the tier again instead", id=entry_id)
             legs = [orig]
             if orig.source == "transfer" and orig.ref:
                 legs = list(

@@ -17,7 +17,7 @@ from broker import contract
 from broker.contract import Answer, Query
 from server import sun
 from server.domain import rules
-from server.services import members
+from server.services import members, tiers
 from server.services.devices import Devices, Refused
 from server.services.ledger import Ledger
 from server.services.retry import read_unit
@@ -78,11 +78,25 @@ class Reads:
             outcome="member",
             member=summary,
             balance=member.balance,
-            privileges=rules.privileges(member.balance, self.prog),
+            privileges=self.privileges(member, today),
             history=self.ledger.history(member.id, 20),
             stats=self.stats(member.id, today),
             message={"th": "", "en": ""},
         )
+
+    def privileges(self, m: Member, today: date) -> dict:
+        """The privileges as devices and JSON show them: the tables, plus which points count.
+
+        ``basis`` (``earned_in_term`` or ``balance``), ``level_points`` (the points the
+        levels follow) and ``term`` (its label) tell the kiosk what to say.
+        """
+        level = tiers.privilege_level(self.prog, m, today)
+        return {
+            **level["privileges"],
+            "basis": level["basis"],
+            "level_points": level["points"],
+            "term": level["term"]["label"],
+        }
 
     def _genuine(self, query: Query, card: Card) -> bool:
         """Whether a secured card's query carries a valid SUN URL not older than the last accepted tap.
@@ -131,6 +145,8 @@ class Reads:
                 "name": m.name,
                 "group": m.group,
                 "tier": m.tier,
+                "tier_basis": m.tier_basis,
+                "term_start": m.term_start.isoformat() if m.term_start else None,
                 "valid_until": m.valid_until.isoformat() if m.valid_until else None,
                 "status": m.status,
                 "staff": bool(m.staff),
@@ -144,7 +160,7 @@ class Reads:
             }
             if history:
                 out["history"] = self.ledger.history(m.id, history)
-                out["privileges"] = rules.privileges(m.balance, self.prog)
+                out["privileges"] = self.privileges(m, self.ledger.today())
         return out
 
     @staticmethod

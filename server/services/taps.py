@@ -32,10 +32,11 @@ from broker import contract
 from broker.contract import Tap, TapResult
 from server import store, sun
 from server.domain import rules
+from server.services import tiers
 from server.services.devices import Devices, Refused
 from server.services.ledger import Ledger
 from server.services.retry import is_infrastructure, unit_of_work
-from server.store import Audit
+from server.store import Audit, Member
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Taps:
     def __init__(self, ledger: Ledger, devices: Devices, keyring: sun.Keyring | None = None):
         self.prog = ledger.prog
         self.clock = ledger.clock
+        self.ledger = ledger
         self.devices = devices
         self.keyring = keyring
         self._sql_cache: tuple[str, dict] | None = None
@@ -117,13 +119,16 @@ class Taps:
             row = db.execute_sql(sql["stored"], (device_id, tap.tap_id)).fetchone()
             return TapResult(**json.loads(row[0]))
         row = db.execute_sql(sql["card"], (tap.uid,)).fetchone()
-        card_status, member_id, name, tier, member_status, valid_until, balance, secured, last, sealed = (
-            row if row else (None,) * 10
+        card_status, member_id, name, tier, member_status, valid_until, balance, secured, last, sealed, group = (
+            row if row else (None,) * 11
         )
         if isinstance(valid_until, str):
             valid_until = date.fromisoformat(valid_until)
         act_code = device.activity
         per_item = act_code in self.prog.activities and self.prog.activities[act_code].limit == "per_item_per_day"
+        item = device.id if per_item else ""
+        if per_item and act_code == "partner_purchase" and (device.settings or {}).get("shop"):
+            item = device.settings["shop"]  # a reader at a partner shop credits that shop
         decision = rules.decide_tap(
             prog=self.prog,
             device_kind=device.kind,
@@ -135,7 +140,7 @@ class Taps:
             at=tap.at,
             clock_ok=tap.clock_ok,
             received=received,
-            item=device.id if per_item else "",
+            item=item,
             offline_since=device.offline_since,
             online_since=device.online_since,
         )
@@ -149,12 +154,13 @@ class Taps:
                 outcome = "limit_reached"
             else:
                 now = _ts(self.clock())
+                earned = rules.tier_points(act, tier, self.prog)  # the member's tier's table
                 entry_id = db.execute_sql(
                     sql["entry"],
                     (
                         member_id,
                         act.code,
-                        act.points,
+                        earned,
                         decision.day.isoformat(),
                         decision.item,
                         _ts(tap.at),
@@ -165,8 +171,9 @@ class Taps:
                 ).fetchone()[0]
                 if key is not None:
                     db.execute_sql(sql["accrued"], (entry_id, member_id, act.code, key[0], key[1]))
-                balance = db.execute_sql(sql["credit"], (act.points, now, member_id)).fetchone()[0]
-                points = act.points
+                balance = db.execute_sql(sql["credit"], (earned, now, member_id)).fetchone()[0]
+                points = earned
+                tier = self._promote(member_id, tier, group, decision.day, device_id) or tier
         # a clone learns nothing about the member it copied (nor does a blocked card's holder)
         show = member_id is not None and outcome not in ("card_blocked", "card_not_genuine", "invalid")
         result = TapResult(
@@ -193,6 +200,28 @@ class Taps:
             ),
         )
         return result
+
+    def _promote(self, member_id: int, tier: str | None, group: str | None, day: date, device_id: str) -> str | None:
+        """Promote a member whose points earned in the term reach a tier's ``earned_at``; the new tier or None.
+
+        Costs a query only when a points rule could promote this member (none by default).
+        """
+        threshold = rules.points_rule_threshold(tier, self.prog)
+        if threshold is None:
+            return None
+        _label, start, end = rules.term_period(group, day, self.prog)
+        codes = list(self.prog.activities)
+        earned = store.db.execute_sql(
+            self._sql["earned"].replace("__CODES__", ", ".join([store.db.obj.param] * len(codes))),
+            (member_id, start.isoformat(), end.isoformat(), *codes),
+        ).fetchone()[0]
+        new = rules.promotion(tier, int(earned or 0), self.prog)
+        if new is None:
+            return None
+        m = Member.get_by_id(member_id)
+        reason = f"{int(earned)} points earned in {_label} (promotion at {self.prog.tier_rules[new].earned_at})"
+        tiers.change_tier(self.ledger, m, new, reason, "points", f"device:{device_id}", day)
+        return new
 
     def _genuine(self, device_id: str, tap: Tap, last: int | None, sealed: str | None) -> str | None:
         """Check a secured card's SUN URL and raise its counter; None if genuine, else the failed check.
@@ -252,7 +281,7 @@ HOT_SQL = {
     "VALUES (?, ?, ?, ?, ?, 'pending', 0, '{}', '') ON CONFLICT DO NOTHING",
     "stored": "SELECT result FROM tap_inbox WHERE device = ? AND tap_id = ?",
     "card": "SELECT c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, m.balance, "
-    "c.sun, c.sun_counter, c.sun_keys FROM card c JOIN member m ON m.id = c.member_id WHERE c.uid = ?",
+    'c.sun, c.sun_counter, c.sun_keys, m."group" FROM card c JOIN member m ON m.id = c.member_id WHERE c.uid = ?',
     "accrue": "INSERT INTO accrual (member_id, activity, day, item) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
     "entry": "INSERT INTO ledger_entry (member_id, activity, points, day, item, at, source, device, ref, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?, 'tap', ?, ?, ?) RETURNING id",
@@ -262,6 +291,9 @@ HOT_SQL = {
     "sun_counter": "UPDATE card SET sun_counter = ? WHERE uid = ? AND (sun_counter IS NULL OR sun_counter < ?)",
     "sun_last": "SELECT sun_counter FROM card WHERE uid = ?",
     "sun_suspect": "UPDATE card SET sun_suspect_at = ? WHERE uid = ?",
+    # points earned in a term (only when a tier's points rule could promote the member)
+    "earned": "SELECT COALESCE(SUM(points), 0) FROM ledger_entry WHERE member_id = ? AND day BETWEEN ? AND ? "
+    "AND activity IN (__CODES__)",
     "decided": "UPDATE tap_inbox SET outcome = ?, points = ?, member = ?, result = ?, timing = ? "
     "WHERE device = ? AND tap_id = ?",
 }
