@@ -64,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = member.add_parser("add", parents=[COMMON], help="enrol a member (credits the sign-up points)")
     a.add_argument("--name", required=True)
     a.add_argument("--card", required=True, help="card UID (hex)")
-    a.add_argument("--tier", default="silver", choices=["silver", "gold"])
-    a.add_argument("--group", choices=["U1", "U2", "U3", "U4", "U5"])
+    a.add_argument("--tier", choices=["silver", "gold"], help="default: the group's tier rule, else silver")
+    a.add_argument("--group", help="U1-U5 or a group the library defines ([terms.groups])")
     a.add_argument("--valid-until", help="YYYY-MM-DD")
     a.add_argument("--staff", action="store_true", help="staff card (opens the kiosk's staff screen)")
     a.add_argument("--email")
@@ -80,6 +80,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     st.add_argument("ref")
     st.add_argument("fields", nargs="+", metavar="KEY=VALUE")
+    rn = member.add_parser(
+        "renew",
+        parents=[COMMON],
+        help="renew a membership for the next term (the renewal fee is recorded)",
+        description="Renew for the term the member's group's rule gives (docs/rules.md 'Membership terms'): "
+        "a member still valid renews for the term after theirs. A group whose term ends on a typed date "
+        "(staff) needs --until.",
+    )
+    rn.add_argument("ref")
+    rn.add_argument("--until", help="the new end date (YYYY-MM-DD): staff's employment end")
+    tr = member.add_parser("tier", parents=[COMMON], help="give a member a tier (silver, gold) with a reason")
+    tr.add_argument("ref")
+    tr.add_argument("tier", choices=["silver", "gold"])
+    tr.add_argument("--reason", required=True, help="recorded in the member's history")
+
+    term = sub.add_parser("term", parents=[COMMON], help="membership terms").add_subparsers(
+        dest="action", required=True
+    )
+    tc = term.add_parser(
+        "close",
+        parents=[COMMON],
+        help="lapse members whose term ended before a date, with a report of who lapsed",
+        description="Members whose valid_until is before --date lapse: their points are kept or forfeited "
+        "([terms] on_expiry). The server runs this every day; running it again changes nothing.",
+    )
+    tc.add_argument("--date", help="YYYY-MM-DD (default today)")
+    tc.add_argument("--dry-run", action="store_true", help="report who would lapse; change nothing")
+    term.add_parser("show", parents=[COMMON], help="the groups' term rules, tiers and privilege basis")
 
     card = sub.add_parser("card", parents=[COMMON], help="cards").add_subparsers(dest="action", required=True)
     r = card.add_parser("replace", parents=[COMMON], help="replace a lost card (old card blocked, fee recorded)")
@@ -226,6 +254,8 @@ def run(args, svc: Services) -> int:
             lines = [_member_line(d)]
             for e in d["history"]:
                 mark = " (voided)" if e["voided"] else ""
+                if e["source"] == "tier":  # a tier change: what changed and why
+                    mark = f" {e['item']}: {e['note'] or ''}"
                 lines.append(
                     f"  [{e['id']}] {e['at'][:19]} {e['label']['en'][:40]:<40} {e['item'] or '':<16} "
                     f"{e['points']:>+6}{mark}"
@@ -237,6 +267,47 @@ def run(args, svc: Services) -> int:
         elif args.action == "set":
             m = svc.members.set(args.ref, actor=actor, **_pairs(args.fields))
             _out(args, svc.reads.member_dict(m), f"updated member #{m.id}")
+        elif args.action == "renew":
+            d = svc.terms.renew(args.ref, until=args.until, actor=actor)
+            _out(
+                args,
+                d,
+                f"renewed member #{d['member']} until {d['valid_until'] or '-'}; fee {d['fee_baht']} baht recorded",
+            )
+        elif args.action == "tier":
+            m = svc.terms.set_tier(args.ref, args.tier, reason=args.reason, actor=actor)
+            _out(args, svc.reads.member_dict(m), f"member #{m.id} is now {m.tier}")
+    elif args.cmd == "term":
+        if args.action == "close":
+            d = svc.terms.close(args.date, dry_run=args.dry_run, actor=actor)
+            verb = "would lapse" if d["dry_run"] else "lapsed"
+            lines = [
+                f"{verb} {len(d['lapsed'])} member(s) whose term ended before {d['date']} (points: {d['on_expiry']})"
+            ]
+            lines += [
+                f"  #{r['member']:<6} {r['name'][:30]:<30} {r['group'] or '-':<4} until {r['valid_until']} "
+                f"balance {r['balance']}" + (f", forfeit {r['forfeited']}" if r["forfeited"] else "")
+                for r in d["lapsed"]
+            ]
+            _out(args, d, "\n".join(lines))
+        elif args.action == "show":
+            d = svc.terms.overview()
+            lines = [
+                f"today {d['today']}: semester {d['semester']}, academic year {d['academic_year']}; "
+                f"renewal fee {d['renewal_fee_baht']} baht; points at expiry: {d['on_expiry']}; "
+                f"privileges follow: {d['basis']}"
+            ]
+            lines += [
+                f"  {g['code']:<6} {g['label']['en'][:24]:<24} term {g['term']:<13} joining today: until "
+                f"{g['joining_today_until'] or '-'}" + (f", tier {g['tier']}" if g["tier"] else "")
+                for g in d["groups"]
+            ]
+            lines += [
+                f"  tier {t['code']}: multiplier {t['multiplier']}, groups {','.join(t['groups']) or '-'}, "
+                f"promotion at {t['earned_at'] or '-'} earned"
+                for t in d["tiers"]
+            ]
+            _out(args, d, "\n".join(lines))
     elif args.cmd == "card":
         if args.action == "replace":
             m = svc.members.replace_card(args.ref, args.card, actor=actor)

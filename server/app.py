@@ -100,7 +100,11 @@ class PointsServer:
             self.bus.subscribe(topic, self._enqueue(kind), qos=1)
         self.bus.on_connect(lambda *_: self._republish.set())
         self.bus.start()  # own-loop: connects on the worker's first bus.loop()
-        for target, name in ((self._work, "privcard-worker"), (self._publish_loop, "privcard-publisher")):
+        for target, name in (
+            (self._work, "privcard-worker"),
+            (self._publish_loop, "privcard-publisher"),
+            (self._terms_loop, "privcard-terms"),
+        ):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
@@ -320,6 +324,27 @@ class PointsServer:
             if info.is_published():
                 return True
         return False
+
+    def _terms_loop(self) -> None:
+        """Once a business day, lapse the members whose term ended (off the tap path; docs/rules.md)."""
+        done = None
+        while not self.stopping.is_set():
+            try:
+                today = self.service.today()
+                if today != done:
+                    report = self.service.terms.close(today, actor="server:daily")
+                    done = today
+                    if report["lapsed"]:
+                        log.info(
+                            "term close %s: %d member(s) lapsed, %d points forfeited",
+                            today,
+                            len(report["lapsed"]),
+                            report["forfeited_points"],
+                        )
+            except Exception:
+                log.exception("term close failed; will retry")
+                store.db.close()
+            self.stopping.wait(max(self.poll_s, 30.0))
 
     def _publish_loop(self) -> None:
         last_allowlist = None

@@ -532,6 +532,19 @@ SOURCE_LABELS = {
 }
 
 
+#: membership terms, points at expiry, the privilege basis (the console's terms and member pages)
+TERM_WORDS = {
+    "semester": {"th": "สิ้นสุดเมื่อจบภาคการศึกษา", "en": "ends with the semester"},
+    "academic_year": {"th": "สิ้นสุดเมื่อจบปีการศึกษา", "en": "ends with the academic year"},
+    "date": {"th": "สิ้นสุดตามวันที่เจ้าหน้าที่กำหนด (สิ้นสุดการจ้างงาน)", "en": "ends on a date staff type (employment end)"},
+    "none": {"th": "ไม่มีวันหมดอายุ", "en": "does not end"},
+    "keep": {"th": "คงคะแนนไว้", "en": "kept"},
+    "forfeit": {"th": "คะแนนสิ้นสุด (ตัดยอดเป็น 0)", "en": "forfeited (balance to 0)"},
+    "earned_in_term": {"th": "คะแนนที่ได้รับในภาค/ปีการศึกษานี้", "en": "points earned in the term"},
+    "balance": {"th": "คะแนนคงเหลือ", "en": "the balance"},
+}
+
+
 #: labels of the ledger entries that are not programme activities
 ENTRY_LABELS = {
     "redeem": {"th": "แลกคะแนน", "en": "Redeemed"},

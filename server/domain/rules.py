@@ -488,7 +488,7 @@ def tier_points(activity: Activity, tier: str | None, prog: Programme) -> int:
         return rule.points[activity.code]
     if rule.multiplier == 1:
         return activity.points
-    return int(round(activity.points * rule.multiplier))
+    return round(activity.points * rule.multiplier)
 
 
 def tables_for(prog: Programme, tier: str | None) -> Programme:

@@ -134,6 +134,14 @@ class Terms:
         }
         if dry_run:
             return row
+        # claimed first, by one conditional UPDATE: of two replicas closing the same day, the
+        # second waits on the row lock, then updates nothing and forfeits nothing
+        if Member.update(lapsed_on=day).where((Member.id == m.id) & Member.lapsed_on.is_null()).execute() != 1:
+            row["forfeited"] = 0
+            return row
+        balance = Member.get_by_id(m.id).balance
+        points = max(balance, 0) if forfeit else 0
+        row["balance"], row["forfeited"] = balance, points
         now = self.clock()
         if points:
             self.ledger.debit(m.id, points)
@@ -150,7 +158,6 @@ class Terms:
                 created_at=now,
             )
             row["entry"] = e.id
-        Member.update(lapsed_on=day).where(Member.id == m.id).execute()
         return row
 
     def set_tier(self, ref, tier: str, *, reason: str, actor: str = "system") -> Member:

@@ -9,20 +9,28 @@ Service errors are written for staff; they are shown through the Thai catalogue
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from broker import contract
 from broker import settings as device_settings
-from server import broker_accounts, store
-from server.domain import rules
+from server import broker_accounts, catalogue, store
 from server.services import GROUPS, NotFound, ServiceError
 from server.services.attendance import MAX_ROWS
 from server.store import Audit, Card, Device, LedgerEntry, Member
 from server.web import accounts, queries, reports
-from server.web.auth import _, _fmt_dt, account_error, actor, admin_required, service_error, too_large_message
+from server.web.auth import (
+    _,
+    _fmt_date,
+    _fmt_dt,
+    account_error,
+    actor,
+    admin_required,
+    service_error,
+    too_large_message,
+)
 
 bp = Blueprint("views", __name__)
 
@@ -87,7 +95,7 @@ def members():
     q = request.args.get("q", "")
     found = queries.search_members(q, limit=50)
     cards = queries.active_cards([m.id for m in found])
-    return render_template("members.html", q=q, members=found, cards=cards, groups=GROUPS)
+    return render_template("members.html", q=q, members=found, cards=cards, groups=_groups())
 
 
 @bp.route("/members", methods=["POST"])
@@ -98,7 +106,7 @@ def enrol():
         m = svc().members.add(
             f.get("name", ""),
             f.get("card", ""),
-            tier=f.get("tier") or "silver",
+            tier=f.get("tier") or None,
             group=f.get("group") or None,
             valid_until=f.get("valid_until") or None,
             email=f.get("email") or None,
@@ -124,6 +132,8 @@ def member(mid: int):
     entries, older = queries.ledger_page(svc(), m.id, before=before, limit=20)
     data = svc().reads.member_dict(m)
     counter = svc().points.counter_activities()
+    level = svc().members.privilege_level(m)
+    today = svc().today()
     return render_template(
         "member.html",
         m=m,
@@ -131,12 +141,78 @@ def member(mid: int):
         entries=entries,
         older=older,
         before=before,
-        privileges=rules.privileges(m.balance, prog()),
+        privileges=level["privileges"],
+        level=level,
+        term_rule=prog().terms.rule(m.group),
+        words=catalogue.TERM_WORDS,
+        expired=bool(m.valid_until and today > m.valid_until),
+        stamp_days=(today - timedelta(days=prog().max_tap_age_days), today),
         fees=queries.fees(m.id),
         counter=counter,
-        groups=GROUPS,
+        groups=_groups(),
         rewards=list(prog().rewards.values()),
     )
+
+
+def _groups() -> list[str]:
+    """The member groups: the programme's (``[terms.groups]``), U1-U5 by default."""
+    return list(prog().terms.groups) or list(GROUPS)
+
+
+@bp.route("/members/<int:mid>/renew", methods=["POST"])
+def member_renew(mid: int):
+    """Renew a membership for the next term; the renewal fee is recorded."""
+    _member_or_404(mid)
+    try:
+        d = svc().terms.renew(mid, until=request.form.get("until") or None, actor=actor())
+        until = _fmt_date(date.fromisoformat(d["valid_until"])) if d["valid_until"] else "—"
+        flash(
+            _("Membership renewed until %(day)s; renewal fee %(baht)s baht recorded.", day=until, baht=d["fee_baht"]),
+            "ok",
+        )
+    except ServiceError as exc:
+        _fail(exc)
+    return redirect(url_for("views.member", mid=mid))
+
+
+@bp.route("/members/<int:mid>/tier", methods=["POST"])
+def member_tier(mid: int):
+    """Give a member a tier by hand, with the reason recorded in their history."""
+    _member_or_404(mid)
+    try:
+        m = svc().terms.set_tier(
+            mid, request.form.get("tier", ""), reason=request.form.get("reason", ""), actor=actor()
+        )
+        flash(_("Card type is now %(tier)s.", tier=_label(prog().tiers.get(m.tier))), "ok")
+    except ServiceError as exc:
+        _fail(exc)
+    return redirect(url_for("views.member", mid=mid))
+
+
+def _label(pair: dict | None) -> str:
+    return (pair or {}).get(g.lang) or (pair or {}).get("en") or ""
+
+
+@bp.route("/terms", methods=["GET", "POST"])
+def terms():
+    """Membership terms and tiers as configured, and the term close (admins run it; anyone previews)."""
+    report = None
+    if request.method == "POST":
+        if g.staff.role != "admin":
+            abort(403)
+        try:
+            report = svc().terms.close(
+                request.form.get("date") or None, dry_run=request.form.get("run") != "1", actor=actor()
+            )
+            if not report["dry_run"]:
+                flash(_("Term close done: %(n)s member(s) lapsed.", n=len(report["lapsed"])), "ok")
+        except ServiceError as exc:
+            _fail(exc)
+    o = svc().terms.overview()
+    o["today_d"] = date.fromisoformat(o["today"])
+    for gr in o["groups"]:
+        gr["until_d"] = date.fromisoformat(gr["joining_today_until"]) if gr["joining_today_until"] else None
+    return render_template("terms.html", o=o, report=report, words=catalogue.TERM_WORDS)
 
 
 @bp.route("/members/<int:mid>/edit", methods=["POST"])
@@ -191,8 +267,12 @@ def credit(mid: int):
     activity = f.get("activity", "")
     item = {"partner_purchase": f.get("shop"), "volunteer": f.get("session")}.get(activity, f.get("session"))
     act = prog().activities.get(activity)
+    # a partner-shop stamp card is credited for the stamp's date (within the maximum tap age)
+    at = (f.get("stamp_date") or "").strip() or None if activity == "partner_purchase" else None
+    if at == svc().today().isoformat():
+        at = None  # today's stamp: now (a date alone means its noon, which may be still to come)
     try:
-        outcome, entry = svc().points.award(mid, activity, item=(item or "").strip() or None, actor=actor())
+        outcome, entry = svc().points.award(mid, activity, item=(item or "").strip() or None, at=at, actor=actor())
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.member", mid=mid, activity=activity or None))
