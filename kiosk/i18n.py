@@ -91,6 +91,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "member.next": ("อีก {needed} คะแนน ถึง {points} คะแนน: {unlocks}", "{needed} more points to {points}: {unlocks}"),
     "member.top_level": ("ถึงระดับสิทธิสูงสุดแล้ว", "Highest privilege level reached"),
     "member.privileges": ("สิทธิที่ได้รับตอนนี้", "Your privileges now"),
+    # which points the levels follow (privileges.basis on the server, issue 13)
+    "member.privileges_earned": (
+        "สิทธิที่ได้รับตอนนี้ (จาก {points} คะแนนที่ได้รับในภาค {term})",
+        "Your privileges now (from {points} points earned in term {term})",
+    ),
+    "member.privileges_balance": (
+        "สิทธิที่ได้รับตอนนี้ (จากคะแนนคงเหลือ {points} คะแนน)",
+        "Your privileges now (from your balance of {points} points)",
+    ),
     "member.no_privileges": ("ยังไม่มีข้อมูลสิทธิ สอบถามได้ที่เคาน์เตอร์", "Privileges not available; ask at the counter"),
     "member.valid_until": ("ใช้ได้ถึง {date}", "Valid until {date}"),
     "member.no_name": ("สมาชิก", "Member"),

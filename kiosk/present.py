@@ -99,6 +99,15 @@ def member_view(answer: Answer | None, lang: str) -> dict:
 
     privileges = answer.privileges if answer is not None and isinstance(answer.privileges, dict) else {}
     view["privileges"] = privilege_rows(privileges, lang)
+    # the server says which points the levels follow: earned in the term, or the balance
+    level = _int(privileges.get("level_points"))
+    if level is not None and privileges.get("basis") == "earned_in_term":
+        term = _str(privileges.get("term")) or ""
+        view["privileges_title"] = tr("member.privileges_earned", lang, points=format_points(level), term=term)
+    elif level is not None and privileges.get("basis") == "balance":
+        view["privileges_title"] = tr("member.privileges_balance", lang, points=format_points(level))
+    if level is not None:
+        balance = level  # the progress bar below measures the points the levels follow
     if not view["privileges"]:
         view["no_privileges"] = tr("member.no_privileges", lang)
 
