@@ -1,0 +1,355 @@
+"""Membership terms, silver and gold, the privilege basis, partner shops (issue 13).
+
+The real service layer on an in-memory SQLite store with a settable clock; taps go
+through the tap hot path (``svc.taps``) as a gate's would.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from broker.contract import Query, Tap
+from server import admin
+from server.domain import rules
+from server.domain.config import ConfigError, load
+from server.services import ServiceError
+from server.store import Audit, Fee, LedgerEntry, Member
+from tests.helpers import close_store, ledger_problems, open_service
+
+BKK = ZoneInfo("Asia/Bangkok")
+UID, UID2 = "04A1B2C3D4E5F6", "04A1B2C3D4E5F7"
+SEM1_JOIN = date(2026, 7, 1)  # semester 1 runs 06-01 to 10-31
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime(2026, 7, 1, 3, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, day: date, hh: int = 10) -> None:
+        self.now = datetime(day.year, day.month, day.day, hh, tzinfo=BKK).astimezone(UTC)
+
+
+@pytest.fixture
+def clock():
+    c = Clock()
+    c.set(SEM1_JOIN)
+    return c
+
+
+def service(clock, **overrides):
+    svc = open_service("sqlite:///:memory:", clock=clock, prog=load(overrides=overrides) if overrides else None)
+    svc.devices.add("gate-in", "gate", direction="in")
+    svc.devices.add("kiosk-1", "kiosk")
+    return svc
+
+
+@pytest.fixture
+def svc(clock):
+    s = service(clock)
+    yield s
+    assert ledger_problems() == []
+    close_store()
+
+
+_n = iter(range(1, 10**9))
+
+
+def tap(svc, device="gate-in", uid=UID):
+    return svc.taps.decide(device, Tap(tap_id=f"{device}:{next(_n)}", uid=uid, at=svc.clock(), clock_ok=True))
+
+
+# --------------------------------------------------------------------------- terms
+
+
+def test_a_semester_1_student_is_expired_the_day_after_it_ends_and_valid_after_renew(svc, clock):
+    m = svc.members.add("Malee", UID, group="U1")
+    assert m.valid_until == date(2026, 10, 31) and m.term_start == SEM1_JOIN
+    clock.set(date(2026, 10, 31))
+    assert tap(svc).outcome == "credited"
+    clock.set(date(2026, 11, 1))
+    r = tap(svc)
+    assert (r.outcome, r.open, r.points) == ("expired", False, 0)
+    a = svc.reads.answer_query("kiosk-1", Query(query_id="q1", uid=UID))
+    assert a.outcome == "expired" and "renew" in a.message["en"]
+    assert UID not in svc.devices.allowlist().uids
+    d = svc.terms.renew(m.id, actor="test")
+    assert d == {"member": m.id, "valid_until": "2027-03-31", "term_start": "2026-11-01", "fee_baht": 50}
+    assert [(f.kind, f.baht) for f in Fee.select().where(Fee.member == m.id).order_by(Fee.id)] == [
+        ("joining", 50),
+        ("renewal", 50),
+    ]
+    r = tap(svc)
+    assert (r.outcome, r.open) == ("credited", True)
+    assert UID in svc.devices.allowlist().uids
+
+
+def test_renewing_while_still_valid_gives_the_next_term(svc, clock):
+    m = svc.members.add("Malee", UID, group="U1")
+    clock.set(date(2026, 10, 20))
+    assert svc.terms.renew(m.id)["valid_until"] == "2027-03-31"
+
+
+def test_terms_by_group_rule(svc):
+    ext = svc.members.add("External", UID, group="U5")  # academic year: to the day before next 06-01
+    staff = svc.members.add("Lecturer", UID2, group="U3")  # date: typed by staff
+    assert ext.valid_until == date(2027, 5, 31) and staff.valid_until is None
+    with pytest.raises(ServiceError, match="give --until"):
+        svc.terms.renew(staff.id)
+    assert svc.terms.renew(staff.id, until="2028-09-30")["valid_until"] == "2028-09-30"
+    nobody = svc.members.add("No group", "04AABBCCDD")
+    assert nobody.valid_until is None
+    with pytest.raises(ServiceError, match="does not end"):
+        svc.terms.renew(nobody.id)
+    assert svc.members.add("Typed", "04AABBCCEE", group="U1", valid_until="2026-08-15").valid_until == date(
+        2026, 8, 15
+    )
+
+
+def _snapshot():
+    return (
+        [(e.id, e.points) for e in LedgerEntry.select().order_by(LedgerEntry.id)],
+        [(m.id, m.balance, m.lapsed_on) for m in Member.select().order_by(Member.id)],
+        Audit.select().count(),
+    )
+
+
+def test_term_close_keep_dry_run_and_forfeit(clock):
+    svc = service(clock, terms={"on_expiry": "forfeit"})
+    try:
+        a = svc.members.add("Malee", UID, group="U1")
+        svc.members.add("Staff", UID2, group="U3")  # no end: never lapses
+        tap(svc)
+        clock.set(date(2026, 11, 1))
+        before = _snapshot()
+        report = svc.terms.close(date(2026, 11, 1), dry_run=True)
+        assert [(r["member"], r["balance"], r["forfeited"]) for r in report["lapsed"]] == [(a.id, 255, 255)]
+        assert _snapshot() == before  # the dry run changed nothing
+        report = svc.terms.close(date(2026, 11, 1), actor="test")
+        assert [(r["member"], r["forfeited"]) for r in report["lapsed"]] == [(a.id, 255)]
+        [entry] = LedgerEntry.select().where(LedgerEntry.activity == "forfeit")
+        assert (entry.points, entry.source, svc.ledger.balance(a.id)) == (-255, "term", 0)
+        assert svc.terms.close(date(2026, 11, 2))["lapsed"] == []  # once only
+        assert [h["activity"] for h in svc.ledger.history(a.id)][0] == "forfeit"
+        svc.points.void(entry.id, "renewed late, points restored", actor="test")
+        assert svc.ledger.balance(a.id) == 255
+        assert ledger_problems() == []
+    finally:
+        close_store()
+
+
+def test_term_close_keep_keeps_the_balance(svc, clock):
+    m = svc.members.add("Malee", UID, group="U1")
+    clock.set(date(2026, 11, 1))
+    report = svc.terms.close()
+    assert report["on_expiry"] == "keep" and [r["forfeited"] for r in report["lapsed"]] == [0]
+    assert svc.ledger.balance(m.id) == 250
+    assert LedgerEntry.select().where(LedgerEntry.member == m.id).count() == 1
+
+
+def test_admin_term_close_and_renew_commands(tmp_path, clock, capsys):
+    db = f"sqlite:///{tmp_path}/p.db"
+    assert admin.main(["--db", db, "member", "add", "--name", "Malee", "--card", UID, "--group", "U1"]) == 0
+    capsys.readouterr()
+    assert admin.main(["--db", db, "term", "close", "--date", "2099-01-01", "--dry-run", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dry_run"] is True and [r["name"] for r in out["lapsed"]] == ["Malee"]
+    assert admin.main(["--db", db, "member", "renew", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["fee_baht"] == 50 and out["valid_until"]
+    assert admin.main(["--db", db, "member", "tier", "1", "gold", "--reason", "sponsor"]) == 0
+    assert admin.main(["--db", db, "member", "show", "1"]) == 0
+    shown = capsys.readouterr().out
+    assert "Card type changed" in shown and "silver→gold: sponsor" in shown
+    assert admin.main(["--db", db, "term", "close", "--date", "not-a-date"]) == 1
+
+
+# --------------------------------------------------------------------------- privilege basis
+
+
+def test_joining_bonus_redeemed_keeps_the_250_level_with_earned_in_term(svc):
+    m = svc.members.add("Malee", UID, group="U1")
+    svc.points.redeem(m.id, "fine_discount", points=250)
+    assert svc.ledger.balance(m.id) == 0
+    level = svc.members.privilege_level(m.id)
+    assert (level["basis"], level["points"], level["term"]["label"]) == ("earned_in_term", 250, "1/2569")
+    assert level["privileges"]["borrow"]["books"] == 15 and level["privileges"]["locker_days"] == 3
+    assert level["privileges"]["fine_discount_baht"] == 0  # the discount is what the balance can pay
+    a = svc.reads.answer_query("kiosk-1", Query(query_id="q1", uid=UID))
+    assert a.privileges["borrow"]["books"] == 15 and a.privileges["basis"] == "earned_in_term"
+    assert a.privileges["level_points"] == 250
+
+
+def test_joining_bonus_redeemed_drops_the_level_with_balance_basis(clock):
+    svc = service(clock, privileges={"basis": "balance"})
+    try:
+        m = svc.members.add("Malee", UID, group="U1")
+        svc.points.redeem(m.id, "fine_discount", points=250)
+        level = svc.members.privilege_level(m.id)
+        assert (level["basis"], level["points"], level["privileges"]["borrow"]["books"]) == ("balance", 0, 10)
+        a = svc.reads.answer_query("kiosk-1", Query(query_id="q1", uid=UID))
+        assert a.privileges["borrow"]["books"] == 10
+    finally:
+        close_store()
+
+
+def test_earned_in_term_is_net_of_voids_and_not_lowered_by_transfers(svc, clock):
+    m = svc.members.add("Malee", UID, group="U1")
+    other = svc.members.add("Somchai", UID2, group="U1")
+    r = tap(svc)
+    svc.points.transfer(m.id, other.id, 200)
+    assert svc.members.privilege_level(m.id)["points"] == 255
+    assert svc.members.privilege_level(other.id)["points"] == 250  # received points are not earned
+    entry = LedgerEntry.get((LedgerEntry.member == m.id) & (LedgerEntry.ref == r.tap_id))
+    svc.points.void(entry.id, "mistake")
+    assert svc.members.privilege_level(m.id)["points"] == 250
+    clock.set(date(2026, 11, 2))  # a new term: nothing earned in it yet
+    assert svc.members.privilege_level(m.id)["points"] == 0
+
+
+# --------------------------------------------------------------------------- silver and gold
+
+GOLD_RULES = {"tiers": {"gold": {"groups": ["U3"], "earned_at": 270, "points": {"entry": 10}}}}
+
+
+def test_gold_by_group_and_a_gold_tap_earns_by_the_gold_table(clock):
+    svc = service(clock, **GOLD_RULES)
+    try:
+        m = svc.members.add("Lecturer", UID, group="U3")
+        assert (m.tier, m.tier_basis) == ("gold", "group")
+        [change] = [h for h in svc.ledger.history(m.id) if h["source"] == "tier"]
+        assert (change["item"], change["note"], change["points"]) == ("silver→gold", "group U3", 0)
+        r = tap(svc)
+        assert (r.outcome, r.points, r.balance, r.tier) == ("credited", 10, 260, "gold")
+        s = svc.members.add("Student", UID2, group="U1")
+        assert s.tier == "silver" and tap(svc, uid=UID2).points == 5
+    finally:
+        close_store()
+
+
+def test_gold_by_points_earned_no_demotion_within_the_term(clock):
+    svc = service(clock, **GOLD_RULES)
+    try:
+        m = svc.members.add("Student", UID, group="U1")
+        first = tap(svc)  # 255
+        clock.set(SEM1_JOIN + timedelta(days=1))
+        svc.points.award(m.id, "borrow", actor="test")  # 260
+        clock.set(SEM1_JOIN + timedelta(days=2))
+        assert tap(svc).tier == "silver"  # 265
+        clock.set(SEM1_JOIN + timedelta(days=3))
+        r = tap(svc)  # 270: promoted by this tap, which earned by the silver table
+        assert (r.points, r.tier) == (5, "gold")
+        m = Member.get_by_id(m.id)
+        assert (m.tier, m.tier_basis) == ("gold", "points")
+        a = svc.reads.answer_query("kiosk-1", Query(query_id="q1", uid=UID))
+        [change] = [h for h in a.history if h["activity"] == "tier"]  # the kiosk's history shows it
+        assert change["item"] == "silver→gold" and "270 points earned in 1/2569" in change["note"]
+        clock.set(SEM1_JOIN + timedelta(days=4))
+        assert tap(svc).points == 10  # now the gold table
+        svc.points.void(LedgerEntry.get(LedgerEntry.ref == first.tap_id).id, "mistake")
+        assert Member.get_by_id(m.id).tier == "gold"  # no demotion within the term
+        clock.set(date(2026, 11, 1))
+        svc.terms.renew(m.id)  # a new term: the tier won by points is earned again
+        assert Member.get_by_id(m.id).tier == "silver"
+        assert [h["item"] for h in svc.ledger.history(m.id) if h["source"] == "tier"] == [
+            "gold→silver",
+            "silver→gold",
+        ]
+        assert ledger_problems() == []
+    finally:
+        close_store()
+
+
+def test_manual_tier_needs_a_reason_is_recorded_and_not_voidable(svc):
+    m = svc.members.add("Malee", UID)
+    with pytest.raises(ServiceError, match="reason is required"):
+        svc.terms.set_tier(m.id, "gold", reason="  ")
+    with pytest.raises(ServiceError, match="tier must be one of"):
+        svc.terms.set_tier(m.id, "platinum", reason="x")
+    svc.terms.set_tier(m.id, "gold", reason="library sponsor", actor="test")
+    [change] = LedgerEntry.select().where(LedgerEntry.source == "tier")
+    with pytest.raises(ServiceError, match="tier change"):
+        svc.points.void(change.id, "oops")
+    # the tier's own tables: a gold card with 0 points borrows 15 books (the shipped gold floor)
+    svc.points.redeem(m.id, "fine_discount", points=250)
+    assert rules.privileges(0, svc.prog, "gold")["borrow"]["books"] == 15
+    assert rules.privileges(0, svc.prog, "silver")["borrow"]["books"] == 10
+
+
+# --------------------------------------------------------------------------- partner shops
+
+
+def test_partner_shops_by_the_programmes_names_and_aliases(svc, clock):
+    m = svc.members.add("Malee", UID)
+    for typed, shop in (
+        ("Oasis สาขา 1", "Oasis สาขา 1"),
+        ("พีผึ้ง", "พีผึ้ง"),
+        ("ศูนย์หนังสือฯ", "ศูนย์หนังสือฯ"),
+    ):
+        outcome, e = svc.points.award(m.id, "partner_purchase", item=typed)
+        assert (outcome, e.item) == ("credited", shop)
+    # normalised spacing and the old names land on the same shop, the same day: once only
+    assert svc.points.award(m.id, "partner_purchase", item="  Oasis   สาขา 1 ")[0] == "limit_reached"
+    assert svc.points.award(m.id, "partner_purchase", item="Oasis branch 1")[0] == "limit_reached"
+    assert svc.points.award(m.id, "partner_purchase", item="พี่ผึ้ง")[0] == "limit_reached"
+    assert svc.points.award(m.id, "partner_purchase", item="WU Book Center")[0] == "limit_reached"
+    with pytest.raises(ServiceError, match="unknown partner shop"):
+        svc.points.award(m.id, "partner_purchase", item="Oasis สาขา 9")
+
+
+def test_a_stamp_card_is_credited_for_the_stamps_date_within_the_maximum_tap_age(svc, clock):
+    m = svc.members.add("Malee", UID)
+    clock.set(date(2026, 7, 20))
+    outcome, e = svc.points.award(m.id, "partner_purchase", item="More Coffee", at="2026-07-10")
+    assert (outcome, e.day) == ("credited", date(2026, 7, 10))
+    with pytest.raises(ServiceError, match="older than 30 days"):
+        svc.points.award(m.id, "partner_purchase", item="More Coffee", at="2026-06-15")
+
+
+def test_a_reader_at_a_shop_credits_that_shop(svc):
+    svc.members.add("Malee", UID)
+    with pytest.raises(ServiceError, match="unknown partner shop"):
+        svc.devices.add("shop-x", "counter", activity="partner_purchase", settings={"shop": "Nowhere"})
+    with pytest.raises(ServiceError, match="partner_purchase"):
+        svc.devices.add("shop-y", "counter", activity="borrow", settings={"shop": "พีผึ้ง"})
+    d = svc.devices.add("shop-1", "counter", activity="partner_purchase", settings={"shop": "พี่ผึ้ง"})
+    assert d.settings["shop"] == "พีผึ้ง"
+    r = tap(svc, "shop-1")
+    assert (r.outcome, r.points) == ("credited", 5)
+    assert LedgerEntry.get(LedgerEntry.ref == r.tap_id).item == "พีผึ้ง"
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@pytest.mark.parametrize(
+    ("overrides", "names"),
+    [
+        ({"terms": {"groups": {"U1": {"term": "weekly"}}}}, "terms.groups.U1.term"),
+        ({"terms": {"on_expiry": "burn"}}, "terms.on_expiry"),
+        ({"terms": {"renewal_fee_baht": -5}}, "terms.renewal_fee_baht"),
+        ({"terms": {"colour": 1}}, "terms: unknown key"),
+        ({"tiers": {"gold": {"multiplier": 0}}}, "tiers.gold.multiplier"),
+        ({"tiers": {"gold": {"points": {"swim": 5}}}}, "tiers.gold.points.swim"),
+        ({"tiers": {"gold": {"groups": ["U9"]}}}, "tiers.gold.groups"),
+        ({"tiers": {"gold": {"privileges": {"locker": {"normal_days": -1}}}}}, "tiers.gold.privileges.locker"),
+        ({"tiers": {"gold": {"earned_at": "many"}}}, "tiers.gold.earned_at"),
+        ({"privileges": {"basis": "mood"}}, "privileges.basis"),
+        ({"partners": {"aliases": {"Old": "Missing"}}}, "partners.aliases.Old"),
+    ],
+)
+def test_bad_terms_and_tiers_are_refused_naming_the_field(overrides, names):
+    with pytest.raises(ConfigError, match=names.replace(".", r"\.")):
+        load(overrides=overrides)
+
+
+def test_a_library_with_its_own_shops_drops_the_shipped_aliases():
+    prog = load(overrides={"partners": {"shops": ["Shop A"]}})
+    assert prog.partners == ("Shop A",) and rules.partner_shop("shop  a", prog) == "Shop A"
+    assert rules.partner_shop("Oasis branch 1", prog) is None
