@@ -107,9 +107,7 @@ def test_terms_by_group_rule(svc):
     assert nobody.valid_until is None
     with pytest.raises(ServiceError, match="does not end"):
         svc.terms.renew(nobody.id)
-    assert svc.members.add("Typed", "04AABBCCEE", group="U1", valid_until="2026-08-15").valid_until == date(
-        2026, 8, 15
-    )
+    assert svc.members.add("Typed", "04AABBCCEE", group="U1", valid_until="2026-08-15").valid_until == date(2026, 8, 15)
 
 
 def _snapshot():
@@ -136,7 +134,7 @@ def test_term_close_keep_dry_run_and_forfeit(clock):
         [entry] = LedgerEntry.select().where(LedgerEntry.activity == "forfeit")
         assert (entry.points, entry.source, svc.ledger.balance(a.id)) == (-255, "term", 0)
         assert svc.terms.close(date(2026, 11, 2))["lapsed"] == []  # once only
-        assert [h["activity"] for h in svc.ledger.history(a.id)][0] == "forfeit"
+        assert svc.ledger.history(a.id)[0]["activity"] == "forfeit"
         svc.points.void(entry.id, "renewed late, points restored", actor="test")
         assert svc.ledger.balance(a.id) == 255
         assert ledger_problems() == []
