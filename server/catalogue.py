@@ -60,7 +60,7 @@ TH = {
     "Stamps up to %(days)s days old are credited for their own day.": "ตราประทับอายุไม่เกิน %(days)s วันได้รับคะแนนตามวันที่ประทับ",
     "Term close": "ปิดภาคสมาชิก",
     "Term close done: %(n)s member(s) lapsed.": "ปิดภาคสมาชิกแล้ว สมาชิกหมดอายุ %(n)s คน",
-    "Term rule": "อายุสมาชิก",
+    "Term rule": "เงื่อนไขอายุสมาชิก",
     "Terms": "อายุสมาชิก",
     "Terms and card types": "อายุสมาชิกและประเภทบัตร",
     "Today": "วันนี้",

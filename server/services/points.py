@@ -75,7 +75,7 @@ class Points:
                     "unknown partner shop %(shop)r; known: %(known)s", shop=item, known=", ".join(self.prog.partners)
                 )
             item = shop
-            if when < self.clock() - timedelta(days=self.prog.max_tap_age_days):
+            if rules.business_day(when, self.prog) < self.ledger.today() - timedelta(days=self.prog.max_tap_age_days):
                 raise ServiceError(
                     "a stamp older than %(days)s days cannot be credited (%(day)s)",
                     days=self.prog.max_tap_age_days,

@@ -9,6 +9,7 @@ Service errors are written for staff; they are shown through the Thai catalogue
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
@@ -270,7 +271,9 @@ def credit(mid: int):
     # a partner-shop stamp card is credited for the stamp's date (within the maximum tap age)
     at = (f.get("stamp_date") or "").strip() or None if activity == "partner_purchase" else None
     if at == svc().today().isoformat():
-        at = None  # today's stamp: now (a date alone means its noon, which may be still to come)
+        at = None  # today's stamp: now (noon may be still to come)
+    elif at and re.fullmatch(r"\d{4}-\d{2}-\d{2}", at):
+        at += "T12:00"  # an earlier day's stamp: its noon, in the library's time zone
     try:
         outcome, entry = svc().points.award(mid, activity, item=(item or "").strip() or None, at=at, actor=actor())
     except ServiceError as exc:
