@@ -351,3 +351,14 @@ def test_a_library_with_its_own_shops_drops_the_shipped_aliases():
     prog = load(overrides={"partners": {"shops": ["Shop A"]}})
     assert prog.partners == ("Shop A",) and rules.partner_shop("shop  a", prog) == "Shop A"
     assert rules.partner_shop("Oasis branch 1", prog) is None
+
+
+def test_the_kiosk_member_screen_says_which_points_count(svc):
+    from kiosk.present import member_view
+
+    m = svc.members.add("Malee", UID, group="U1")
+    svc.points.redeem(m.id, "fine_discount", points=250)
+    a = svc.reads.answer_query("kiosk-1", Query(query_id="q1", uid=UID))
+    assert member_view(a, "en")["privileges_title"] == "Your privileges now (from 250 points earned in term 1/2569)"
+    assert "250 คะแนนที่ได้รับในภาค 1/2569" in member_view(a, "th")["privileges_title"]
+    assert member_view(a, "en")["balance"] == "0"
