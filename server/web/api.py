@@ -162,7 +162,7 @@ def members_add():
     m = svc().members.add(
         str(b.get("name", "")),
         str(b.get("card", "")),
-        tier=b.get("tier") or "silver",
+        tier=b.get("tier") or None,
         group=b.get("group"),
         valid_until=b.get("valid_until"),
         email=b.get("email"),
