@@ -18,7 +18,7 @@ sends a byte of its own to either side and never rewrites one::
                                 ──> the server credits ``borrow`` ──> result ──> deleted
 
 Observation never delays the relay: the bytes are written to the other side first, then a
-copy is split into frames and decoded with pysip2's codec. A frame that does not decode
+copy is split into frames and the few fields it needs are read (:func:`read_frame`). A frame that does not decode
 (garbage, an unknown command, a bad checksum — the self-check will ask for a resend) is
 logged and relayed all the same. A checkout becomes a durable event in the proxy's outbox
 (the gate's :class:`gate.outbox.Outbox`, its ``checkouts`` table) on a writer thread, then
@@ -42,6 +42,7 @@ import contextlib
 import logging
 import os
 import queue
+import re
 import signal
 import socket
 import ssl
@@ -129,6 +130,36 @@ def parse_listen(text: str) -> tuple[str, int]:
 # --------------------------------------------------------------------------- observation
 
 
+_TRAILER = re.compile(rb"(?:AY[0-9])?AZ[0-9A-Fa-f]{4}$")
+
+
+def read_frame(frame: bytes, fixed: int, encoding: str = "utf-8") -> tuple[str, dict[str, str]]:
+    """A SIP2 frame's fixed part (after the 2-character command) and its first value of each field id.
+
+    Written here rather than taken from pysip2's decoder: that decoder refuses what real
+    self-checks send and ILSs accept (a blank ``nb due date``, for one), and the proxy
+    must not lose a credit to a strictness the ILS does not have. It needs four fields,
+    read leniently; only a frame whose checksum is present and wrong is refused (the
+    other side will ask for a resend, and the resent frame is the one that counts).
+    Raises ValueError.
+    """
+    body = frame.rstrip(b"\r\n")
+    trailer = _TRAILER.search(body)
+    if trailer is not None:
+        az = body.rindex(b"AZ")
+        if (sum(body[: az + 2]) + int(body[az + 2 :], 16)) & 0xFFFF:
+            raise ValueError("bad checksum")
+        body = body[: trailer.start()]
+    text = body.decode(encoding)
+    if len(text) < 2 + fixed:
+        raise ValueError(f"a {text[:2]!r} frame shorter than its fixed fields")
+    fields: dict[str, str] = {}
+    for part in text[2 + fixed :].split("|"):
+        if len(part) >= 2:
+            fields.setdefault(part[:2], part[2:])
+    return text[2 : 2 + fixed], fields
+
+
 @dataclass
 class _Pending:
     """The 11 Checkout a connection sent and whose 12 has not passed yet."""
@@ -184,30 +215,24 @@ class Observer:
     def _frame(self, side: str, frame: bytes) -> None:
         command = frame[:2]
         if side == "sc" and command == b"11":
-            msg = self._decode(frame)
-            self.pending = _Pending(
-                msg.patron_identifier, msg.item_identifier, msg.transaction_date, (msg.cancel or "N") == "Y"
-            )
+            fixed, fields = read_frame(frame, 38, self.encoding)
+            self.pending = _Pending(fields.get("AA", ""), fields.get("AB", ""), fixed[2:20], fields.get("BI") == "Y")
         elif side == "ils" and command == b"12":
-            msg = self._decode(frame)
+            fixed, fields = read_frame(frame, 22, self.encoding)
             asked, self.pending = self.pending, None
-            if msg.ok != "1":
-                log.info("%s: checkout refused by the ILS (item %s): nothing to credit", self.peer, msg.item_identifier)
+            item = fields.get("AB", "")
+            if fixed[0] != "1":
+                log.info("%s: checkout refused by the ILS (item %s): nothing to credit", self.peer, item)
                 return
             if asked is not None and asked.cancel:
-                log.info("%s: a cancelled checkout (item %s): nothing to credit", self.peer, msg.item_identifier)
+                log.info("%s: a cancelled checkout (item %s): nothing to credit", self.peer, item)
                 return
-            self._checkout(msg, asked)
+            self._checkout(fields.get("AA", ""), item, fixed[4:22], asked)
 
-    def _decode(self, frame: bytes):
-        from pysip2 import decode_message  # imported once, at the first checkout frame
-
-        return decode_message(frame, encoding=self.encoding).message
-
-    def _checkout(self, msg, asked: _Pending | None) -> None:
-        patron = msg.patron_identifier or (asked.patron if asked else "")
-        item = msg.item_identifier or (asked.item if asked else "")
-        ils_at = msg.transaction_date if contract.SIP2_DATE_RE.match(msg.transaction_date or "") else None
+    def _checkout(self, patron: str, item: str, date: str, asked: _Pending | None) -> None:
+        patron = patron or (asked.patron if asked else "")
+        item = item or (asked.item if asked else "")
+        ils_at = date if contract.SIP2_DATE_RE.match(date) else None
         now = self.clock()
         # the ILS's own date makes the id; without one, the self-check's, then the proxy's clock
         stamp = ils_at or (asked.date if asked and asked.date.strip() else format_time(now))
@@ -258,7 +283,8 @@ class Relay:
     async def _accept(self, sc_reader: asyncio.StreamReader, sc_writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         self._tasks.add(task)
-        peer = "%s:%s" % sc_writer.get_extra_info("peername")[:2]
+        host, port = sc_writer.get_extra_info("peername")[:2]
+        peer = f"{host}:{port}"
         _nodelay(sc_writer)
         try:
             try:
@@ -290,7 +316,9 @@ class Relay:
                     p.cancel()
                 await asyncio.gather(*pumps, return_exceptions=True)
                 _close(ils_writer)
-            log.info("self-check %s disconnected (%d frames, %d not understood)", peer, observer.frames, observer.undecoded)
+            log.info(
+                "self-check %s disconnected (%d frames, %d not understood)", peer, observer.frames, observer.undecoded
+            )
         finally:
             _close(sc_writer)
             self._tasks.discard(task)
@@ -399,7 +427,9 @@ class Forwarder:
                 continue
             if stored:
                 self.stats["checkouts"] += 1
-                log.info("checkout %s (item %s) stored; outbox %d", event.tap_id, event.item, self.outbox.checkout_depth())
+                log.info(
+                    "checkout %s (item %s) stored; outbox %d", event.tap_id, event.item, self.outbox.checkout_depth()
+                )
                 self._wake.set()
             else:
                 self.stats["repeats"] += 1
@@ -414,7 +444,9 @@ class Forwarder:
                 continue
             try:
                 now = time.time()
-                due = [c for c, sent in self.outbox.pending_checkouts(200) if sent is None or now - sent >= self.resend_s]
+                due = [
+                    c for c, sent in self.outbox.pending_checkouts(200) if sent is None or now - sent >= self.resend_s
+                ]
                 for event in due:
                     self.bus.publish(topic, event.encode(), qos=1)
                 self.outbox.mark_checkouts_sent([c.tap_id for c in due], now)
@@ -459,7 +491,11 @@ class Forwarder:
         if cfg.kind != KIND:
             log.warning("config says this device is a %s, not a %s: registered with the wrong kind?", cfg.kind, KIND)
         self.heartbeat_s = values.get("heartbeat_s", self.heartbeat_s)
-        if self.clock_check is not None and values.get("clock_check") and self.clock_check.mode != values["clock_check"]:
+        if (
+            self.clock_check is not None
+            and values.get("clock_check")
+            and self.clock_check.mode != values["clock_check"]
+        ):
             self.clock_check = ClockCheck(values["clock_check"])
         if ignored:
             log.info("config settings this version does not know ignored: %s", ", ".join(sorted(ignored)))
@@ -498,7 +534,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ils", required=True, help="the ILS's SIP2 server: sip2://host:port, or sip2s://host:port for TLS")
     p.add_argument("--device-id", required=True, help="this proxy's device id (registered with --kind selfcheck)")
     p.add_argument(
-        "--mqtt", default=os.environ.get("PRIVCARD_MQTT", "mqtt://127.0.0.1:1883"), help="broker URL (default %(default)s)"
+        "--mqtt",
+        default=os.environ.get("PRIVCARD_MQTT", "mqtt://127.0.0.1:1883"),
+        help="broker URL (default %(default)s)",
     )
     p.add_argument("--state-dir", default=None, help="the outbox (default $STATE_DIRECTORY or ./var/ID)")
     p.add_argument("--encoding", default="utf-8", help="the ILS's character set, to read patron ids (default utf-8)")
@@ -562,7 +600,9 @@ def _run(args) -> int:
     finally:
         forwarder.stop()
         with contextlib.suppress(Exception):
-            bus.publish(contract.status_topic(device_id, args.prefix), forwarder.status("offline").encode(), retain=True)
+            bus.publish(
+                contract.status_topic(device_id, args.prefix), forwarder.status("offline").encode(), retain=True
+            )
         bus.stop()
         outbox.close()
     return 0
