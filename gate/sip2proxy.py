@@ -445,11 +445,15 @@ class Forwarder:
             try:
                 now = time.time()
                 due = [
-                    c for c, sent in self.outbox.pending_checkouts(200) if sent is None or now - sent >= self.resend_s
+                    (c, sent)
+                    for c, sent in self.outbox.pending_checkouts(200)
+                    if sent is None or now - sent >= self.resend_s
                 ]
-                for event in due:
+                for event, sent in due:
                     self.bus.publish(topic, event.encode(), qos=1)
-                self.outbox.mark_checkouts_sent([c.tap_id for c in due], now)
+                    if sent is not None:
+                        log.info("checkout %s sent again: no result yet", event.tap_id)
+                self.outbox.mark_checkouts_sent([c.tap_id for c, _ in due], now)
             except Exception as exc:  # the bus dropped meanwhile, or the disk: try again shortly
                 log.warning("sending checkouts failed (will retry): %s", exc)
 

@@ -103,7 +103,11 @@ class WireRecorder:
                 down, _ = self._server.accept()
             except OSError:
                 return
-            up = socket.create_connection(self.target)
+            try:
+                up = socket.create_connection(self.target)
+            except OSError:  # the ILS is down: the proxy sees its connection close
+                down.close()
+                continue
             for s in (down, up):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             threading.Thread(target=self._copy, args=(down, up, self.to_ils), daemon=True).start()
@@ -205,6 +209,10 @@ class SelfCheck:
         if self.client is not None:
             with contextlib.suppress(Exception):
                 self.client.disconnect()
+            if self.client._socket is not None:  # a broken socket Sip2's __del__ would trip on
+                with contextlib.suppress(OSError):
+                    self.client._socket.close()
+                self.client._socket = None
             self.client = None
 
 
