@@ -576,7 +576,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+#: how long a Python thread may hold the interpreter before another gets it (default 5 ms):
+#: the relay's event loop must not wait behind the outbox writer or paho's thread
+SWITCH_INTERVAL_S = 0.0005
+
+
 def _run(args) -> int:
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     device_id = contract.check_device_id(args.device_id)
     listen = parse_listen(args.listen)
     ils = IlsAddress.parse(args.ils)
