@@ -12,6 +12,7 @@ the server can still answer ``invalid``.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 import re
@@ -43,7 +44,7 @@ TAP_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 UID_RE = re.compile(r"^(?:[0-9A-F]{2}){4,10}$")
 
 #: Topic kinds under ``{prefix}/dev/{device_id}/``.
-DEVICE_TO_SERVER = ("tap", "query", "status", "feedback")
+DEVICE_TO_SERVER = ("tap", "query", "status", "feedback", "checkout")
 SERVER_TO_DEVICE = ("result", "answer", "config")
 TOPIC_KINDS = DEVICE_TO_SERVER + SERVER_TO_DEVICE
 
@@ -72,6 +73,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "gate": frozenset({"tap", "status"}),
     "kiosk": frozenset({"tap", "query", "feedback", "status"}),
     "counter": frozenset({"tap", "status"}),
+    # the SIP2 proxy beside the self-check machines (gate/sip2proxy.py): the ILS's
+    # successful checkouts, answered on its own ``result`` topic like a tap
+    "selfcheck": frozenset({"checkout", "status"}),
 }
 DEVICE_KINDS = tuple(CAPABILITIES)
 
@@ -151,6 +155,11 @@ def config_topic(device_id: str, prefix: str = DEFAULT_PREFIX) -> str:
 def status_topic(device_id: str, prefix: str = DEFAULT_PREFIX) -> str:
     """Retained topic with the device's online/offline status (last will = offline)."""
     return device_topic(device_id, "status", prefix)
+
+
+def checkout_topic(device_id: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """Topic a self-check proxy publishes the ILS's successful checkouts on."""
+    return device_topic(device_id, "checkout", prefix)
 
 
 def feedback_topic(device_id: str, prefix: str = DEFAULT_PREFIX) -> str:
@@ -416,6 +425,92 @@ class Tap:
     def encode(self) -> bytes:
         """UTF-8 JSON bytes."""
         return dumps(self.to_dict())
+
+
+#: a patron or item identifier as a self-check proxy forwards it: the SIP2 ``AA``/``AB``
+#: field, printable ASCII without spaces (barcodes, student numbers), at most 64 characters
+SIP2_ID_RE = re.compile(r"^[\x21-\x7e]{1,64}$")
+#: a SIP2 transaction date: ``YYYYMMDDZZZZHHMMSS`` (the zone is four spaces or e.g. ``   Z``)
+SIP2_DATE_RE = re.compile(r"^[0-9]{8}[ A-Z0-9]{4}[0-9]{6}$")
+
+
+def checkout_id(device_id: str, patron: str, item: str, ils_at: str) -> str:
+    """The idempotent id of a checkout: ``co:`` and 40 hex digits of SHA-256 over its parts.
+
+    The same checkout (the same proxy, patron, item and ILS transaction date) always gets
+    the same id, so an event the proxy stores or sends twice, or the broker redelivers,
+    is decided once (the server's tap inbox is keyed on ``(device, tap_id)``); a new
+    checkout of the same item by the same patron has a new ILS transaction date.
+    """
+    text = "\x1f".join((check_device_id(device_id), patron, item, ils_at))
+    return "co:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """A checkout the ILS accepted, seen by a self-check proxy: ``privcard/dev/{id}/checkout``.
+
+    ``{"v":1,"tap_id":str,"patron":str,"item":str,"at":ISO-8601,"clock_ok":bool,"ils_at":str|null}``
+
+    ``tap_id`` is :func:`checkout_id` (answered on the device's ``result`` topic like a
+    tap); ``patron`` and ``item`` are the 12 response's ``AA`` and ``AB``; ``at`` is the
+    proxy's clock when the 12 passed; ``ils_at`` the ILS's own transaction date, as sent.
+    """
+
+    tap_id: str
+    patron: str
+    item: str
+    at: datetime
+    clock_ok: bool
+    ils_at: str | None = None
+    v: int = VERSION
+
+    def __post_init__(self):
+        for name in ("patron", "item"):
+            if not isinstance(getattr(self, name), str) or not SIP2_ID_RE.match(getattr(self, name)):
+                raise ContractError(
+                    f"{name} must be 1-64 printable ASCII characters without spaces", ref=_ok_id(self.tap_id)
+                )
+        if not isinstance(self.tap_id, str) or not TAP_ID_RE.match(self.tap_id):
+            raise ContractError("tap_id must be 1-64 characters of A-Z a-z 0-9 . _ : -")
+        if self.ils_at is not None and (not isinstance(self.ils_at, str) or not SIP2_DATE_RE.match(self.ils_at)):
+            raise ContractError("ils_at must be a SIP2 date (YYYYMMDDZZZZHHMMSS)", ref=self.tap_id)
+
+    @classmethod
+    def parse(cls, payload: bytes | str) -> Checkout:
+        """Validate a checkout payload; raises ContractError (with .ref = tap_id if readable)."""
+        data = _load(payload)
+        ref = _ref(data, "tap_id")
+        _version(data, ref)
+        tap_id = _require(data, "tap_id", str, ref)
+        patron = _require(data, "patron", str, ref)
+        item = _require(data, "item", str, ref)
+        at = _with_ref(parse_time, ref, _require(data, "at", str, ref))
+        clock_ok = _require(data, "clock_ok", bool, ref)
+        ils_at = _require(data, "ils_at", str, ref, nullable=True) if "ils_at" in data else None
+        _no_extra(data, {"v", "tap_id", "patron", "item", "at", "clock_ok", "ils_at"}, ref)
+        return cls(tap_id=tap_id, patron=patron, item=item, at=at, clock_ok=clock_ok, ils_at=ils_at)
+
+    def to_dict(self) -> dict:
+        """The wire form."""
+        return {
+            "v": self.v,
+            "tap_id": self.tap_id,
+            "patron": self.patron,
+            "item": self.item,
+            "at": format_time(self.at),
+            "clock_ok": self.clock_ok,
+            "ils_at": self.ils_at,
+        }
+
+    def encode(self) -> bytes:
+        """UTF-8 JSON bytes."""
+        return dumps(self.to_dict())
+
+
+def _ok_id(value: Any) -> str | None:
+    """``value`` if it is a valid tap_id (for an error's ref), else None."""
+    return value if isinstance(value, str) and TAP_ID_RE.match(value) else None
 
 
 #: the longest NDEF URI a device may forward (a SUN URL is about 100-200 characters)

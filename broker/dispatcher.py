@@ -151,7 +151,8 @@ def usage(cmds: dict[str, Command] | None = None) -> str:
     cmds = commands() if cmds is None else cmds
     here = [c for c in cmds.values() if available(c)]
     lines = ["usage: privcard COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {c.name:<8} {command_help(c)}".rstrip() for c in here] or ["  (none installed)"]
+    width = max((len(c.name) for c in here), default=8)
+    lines += [f"  {c.name:<{width}} {command_help(c)}".rstrip() for c in here] or ["  (none installed)"]
     absent = sorted({e for c in cmds.values() if c not in here for e in c.extras})
     if absent:
         lines += ["", "roles not installed here: " + ", ".join(absent) + f" (pip install '{DIST}[ROLE]' adds one)"]

@@ -24,7 +24,8 @@ Two sources of settings:
     ...
     broker.settings.SettingError: pins.relay must be a BCM pin number from 0 to 27 or null, got 40
 
-A later kind (e.g. ``selfcheck``) is one more column in ``defaults`` below.
+A new kind is one more column in ``defaults`` below (``selfcheck``, the SIP2 proxy, has
+only the heartbeat, the clock check and the programme's library and hours).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from typing import Any
 from broker.contract import OFFLINE_POLICIES, ContractError
 
 #: kinds of device a setting can apply to (``broker.contract.DEVICE_KINDS``)
-GATE, COUNTER, KIOSK = "gate", "counter", "kiosk"
+GATE, COUNTER, KIOSK, SELFCHECK = "gate", "counter", "kiosk", "selfcheck"
 #: BCM numbers of the 40-pin header's GPIOs
 MIN_PIN, MAX_PIN = 0, 27
 PIN_NAMES = ("relay", "green", "red", "amber", "buzzer", "door_sensor", "exit_button")
@@ -264,7 +265,7 @@ def merge_pins(default: dict | None, value: dict) -> dict:
 
 # --------------------------------------------------------------------------- the settings
 
-_ALL = (GATE, COUNTER, KIOSK)
+_ALL = (GATE, COUNTER, KIOSK, SELFCHECK)
 #: the wiring of the reference build (docs/hardware.md); a counter has no door relay
 _GATE_PINS = {"relay": 17, "green": 27, "red": 22, "amber": 23, "buzzer": 24}
 _COUNTER_PINS = {**_GATE_PINS, "relay": None}
@@ -303,7 +304,7 @@ SETTINGS: dict[str, Setting] = {
             "heartbeat_s",
             "status heartbeat period, in seconds",
             "ส่งสถานะอุปกรณ์ทุกกี่วินาที",
-            {GATE: 30, COUNTER: 30, KIOSK: 30},
+            {GATE: 30, COUNTER: 30, KIOSK: 30, SELFCHECK: 30},
             number(1, 3600),
             json_type="number",
             unit="s",
@@ -319,7 +320,7 @@ SETTINGS: dict[str, Setting] = {
             "clock_check",
             "is the device clock synchronised? auto asks systemd-timesyncd",
             "ตรวจว่านาฬิกาอุปกรณ์ตรงหรือไม่ (auto ถาม systemd-timesyncd)",
-            {GATE: "auto", COUNTER: "auto"},
+            {GATE: "auto", COUNTER: "auto", SELFCHECK: "auto"},
             choice("auto", "always-ok", "never-ok"),
         ),
         Setting(

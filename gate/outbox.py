@@ -14,6 +14,9 @@ reused, even for taps already removed.
     True
     0
 
+The SIP2 proxy keeps its checkouts in the same file (the ``checkouts`` table), with
+the same life: stored before anything else, deleted when their result arrives.
+
 Thread-safe: one connection guarded by a lock (the gate's reader thread adds, the
 sender thread reads, paho's thread removes).
 """
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from broker.contract import TAP_ID_RE, Tap, check_device_id, format_time, now_utc, parse_time
+from broker.contract import TAP_ID_RE, Checkout, Tap, check_device_id, format_time, now_utc, parse_time
 from gate.errors import GateError
 
 SCHEMA = """
@@ -47,6 +50,16 @@ CREATE TABLE IF NOT EXISTS taps (
     sent_at  REAL,                               -- epoch seconds of the last send
     attempts INTEGER NOT NULL DEFAULT 0,
     ndef     TEXT                                -- the card's NDEF URI (a SUN URL), if read
+);
+-- a self-check proxy's checkouts (gate/sip2proxy.py): the same life as a tap, keyed on
+-- the checkout's own idempotent id (broker.contract.checkout_id)
+CREATE TABLE IF NOT EXISTS checkouts (
+    n        INTEGER PRIMARY KEY AUTOINCREMENT,
+    tap_id   TEXT NOT NULL UNIQUE,
+    payload  TEXT NOT NULL,                      -- the Checkout's wire form
+    added    REAL NOT NULL,
+    sent_at  REAL,
+    attempts INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -215,6 +228,46 @@ class Outbox:
         with self._lock:
             row = self._db.execute("SELECT last FROM sequence WHERE device_id = ?", (device_id,)).fetchone()
         return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------------ checkouts (the SIP2 proxy)
+
+    def add_checkout(self, checkout: Checkout) -> bool:
+        """Store a checkout durably; False if its id is already stored (the same checkout seen twice)."""
+        with self._lock, self._tx():
+            cur = self._db.execute(
+                "INSERT INTO checkouts(tap_id, payload, added) VALUES (?, ?, ?) ON CONFLICT(tap_id) DO NOTHING",
+                (checkout.tap_id, checkout.encode().decode("utf-8"), time.time()),
+            )
+            return cur.rowcount == 1
+
+    def pending_checkouts(self, limit: int = 100) -> list[tuple[Checkout, float | None]]:
+        """Up to ``limit`` stored checkouts, oldest first, each with when it was last sent (or None)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT payload, sent_at FROM checkouts ORDER BY n LIMIT ?", (int(limit),)
+            ).fetchall()
+        return [(Checkout.parse(payload), sent_at) for payload, sent_at in rows]
+
+    def mark_checkouts_sent(self, ids: Iterable[str], when: float | None = None) -> None:
+        """Record that these checkouts were published at ``when`` (epoch seconds)."""
+        ids = list(ids)
+        if ids:
+            when = time.time() if when is None else when
+            with self._lock, self._tx():
+                self._db.executemany(
+                    "UPDATE checkouts SET sent_at = ?, attempts = attempts + 1 WHERE tap_id = ?",
+                    [(when, t) for t in ids],
+                )
+
+    def remove_checkout(self, tap_id: str) -> bool:
+        """Delete a checkout whose result arrived; True if it was there."""
+        with self._lock, self._tx():
+            return self._db.execute("DELETE FROM checkouts WHERE tap_id = ?", (tap_id,)).rowcount == 1
+
+    def checkout_depth(self) -> int:
+        """How many checkouts wait for their result."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM checkouts").fetchone()[0])
 
     # ------------------------------------------------------------------ helpers
 

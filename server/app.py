@@ -9,6 +9,8 @@ One :class:`PointsServer` wires the bus client, the store and the service:
   unacked message to the persistent session, or the gate resends from its outbox)
   or answers a redelivery from the tap inbox. No message crosses a thread between
   arriving and being answered (each hand-off cost milliseconds at the tail);
+- a self-check proxy's ``checkout`` is decided like a tap, in the same batch, and
+  answered on the proxy's ``result`` topic;
 - a publisher thread keeps every device's retained ``config`` and the retained
   ``allowlist`` up to date (it polls two counters, so changes made by the CLI or
   the web console in other processes reach the devices within a second).
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 
 from broker import contract
 from broker.client import BusClient
-from broker.contract import ContractError, Feedback, Query, Status, Tap
+from broker.contract import Checkout, ContractError, Feedback, Query, Status, Tap
 from server import store
 from server.domain import rules
 from server.domain.config import Programme
@@ -93,7 +95,7 @@ class PointsServer:
     def start(self) -> PointsServer:
         """Open the database, subscribe, start the worker and publisher threads."""
         store.connect(self.db_url)
-        for kind in ("tap", "query", "feedback", "status"):
+        for kind in ("tap", "checkout", "query", "feedback", "status"):
             topic = contract.device_wildcard(kind, self.prefix)
             if self.shared_group and kind != "status":
                 topic = f"$share/{self.shared_group}/{topic}"
@@ -231,11 +233,12 @@ class PointsServer:
     def _handle(self, batch: list[Incoming]) -> None:
         taps, tap_msgs, others = [], [], []
         for item in batch:
-            if item.kind != "tap":
+            if item.kind not in ("tap", "checkout"):
                 others.append(item)
                 continue
             try:
-                tap = Tap.parse(item.payload)
+                # a self-check proxy's checkout is decided with the taps, in the same commit
+                tap = (Checkout if item.kind == "checkout" else Tap).parse(item.payload)
             except ContractError as exc:
                 self._refuse_tap(item, exc)
                 continue
@@ -261,7 +264,7 @@ class PointsServer:
 
     def _refuse_tap(self, item: Incoming, exc: ContractError) -> None:
         self.stats["invalid"] += 1
-        log.warning("invalid tap from %s (%s): %s", item.device_id, exc.ref or "no readable tap_id", exc)
+        log.warning("invalid %s from %s (%s): %s", item.kind, item.device_id, exc.ref or "no readable tap_id", exc)
         if exc.ref:
             result = contract.invalid_result(exc.ref, str(exc))
             self.bus.publish(contract.result_topic(item.device_id, self.prefix), result.encode())

@@ -195,6 +195,7 @@ TH = {
     "gate": "ประตู",
     "kiosk": "ตู้คีออสก์",
     "counter": "เคาน์เตอร์",
+    "selfcheck": "เครื่องยืมหนังสือด้วยตนเอง",
     "allowlist": "ตามรายชื่อบัตร",
     "open": "เปิดให้ทุกบัตร",
     "closed": "ไม่เปิด",
@@ -577,6 +578,7 @@ def fmt_date(day: date | None, lang: str) -> str:
 #: how an entry came about (the "type" column of the pilot's member screen)
 SOURCE_LABELS = {
     "tap": {"th": "แตะบัตร", "en": "Card tap"},
+    "checkout": {"th": "ยืมที่เครื่องยืมด้วยตนเอง", "en": "Self-check checkout"},
     "admin": {"th": "เคาน์เตอร์", "en": "Counter"},
     "import": {"th": "รายชื่อกิจกรรม", "en": "Event list"},
     "signup": {"th": "สมัครสมาชิก", "en": "Sign-up"},

@@ -108,7 +108,7 @@ class Backdating:
     tolerance_s: int = 300
     otherwise: str = "receive_time"
     kinds: dict = field(
-        default_factory=lambda: {"gate": "offline", "counter": "offline", "kiosk": "none", "selfcheck": "none"}
+        default_factory=lambda: {"gate": "offline", "counter": "offline", "kiosk": "none", "selfcheck": "offline"}
     )
 
     def limit(self, kind: str | None) -> str:

@@ -233,7 +233,7 @@ def device_activity(kind: str, direction: str | None, configured: str | None) ->
         return configured
     if kind == "gate":
         return "late_stay" if direction == "out" else "entry"
-    if kind == "counter":
+    if kind in ("counter", "selfcheck"):  # a self-check proxy's checkouts are borrowing
         return "borrow"
     return None
 

@@ -29,7 +29,7 @@ import logging
 from datetime import UTC, date, datetime
 
 from broker import contract
-from broker.contract import Tap, TapResult
+from broker.contract import Checkout, Tap, TapResult
 from server import store, sun
 from server.domain import rules
 from server.services import tiers
@@ -59,8 +59,9 @@ class Taps:
         self.devices = devices
         self.keyring = keyring
         self._sql_cache: tuple[str, dict] | None = None
+        self._patron_column: bool | None = None
 
-    def decide_batch(self, batch: list[tuple[str, Tap, datetime]]) -> list[TapResult | None]:
+    def decide_batch(self, batch: list[tuple[str, Tap | Checkout, datetime]]) -> list[TapResult | None]:
         """Decide several taps in one transaction; results in order, None for a tap that raised a bug."""
         try:
             with unit_of_work():
@@ -79,11 +80,11 @@ class Taps:
                 out.append(None)
         return out
 
-    def decide(self, device_id: str, tap: Tap, received: datetime | None = None) -> TapResult | None:
+    def decide(self, device_id: str, tap: Tap | Checkout, received: datetime | None = None) -> TapResult | None:
         """Decide one tap and commit it (None if it raised a bug)."""
         return self.decide_batch([(device_id, tap, received or self.clock())])[0]
 
-    def _decide_or_mark(self, index: int, device_id: str, tap: Tap, received: datetime) -> TapResult:
+    def _decide_or_mark(self, index: int, device_id: str, tap: Tap | Checkout, received: datetime) -> TapResult:
         try:
             return self._decide(device_id, tap, received)
         except Exception as exc:
@@ -101,24 +102,30 @@ class Taps:
             log.debug("the bug tap %s from %s raised", tap.tap_id, device_id, exc_info=True)
             raise _TapFailed(index) from exc
 
-    def _decide(self, device_id: str, tap: Tap, received: datetime) -> TapResult:
-        """Decide one tap inside the batch transaction (hand-written SQL: this is the hot path).
+    def _decide(self, device_id: str, tap: Tap | Checkout, received: datetime) -> TapResult:
+        """Decide one tap (or checkout) inside the batch transaction (hand-written SQL: the hot path).
 
         No savepoints are needed: the tap is claimed in the inbox and the daily key in
         the accrual table with ``INSERT ... ON CONFLICT DO NOTHING``, so a concurrent
         replica's claim makes this one a no-op instead of an aborted transaction.
+
+        A :class:`~broker.contract.Checkout` from a self-check proxy is decided by the same
+        rules as a counter tap (the device's activity, ``borrow`` by default): claimed in
+        the same inbox on its own id, its member found by :meth:`_patron` instead of a card.
         """
+        checkout = isinstance(tap, Checkout)
         try:
-            device = self.devices.authorise(device_id, "tap")
+            device = self.devices.authorise(device_id, "checkout" if checkout else "tap")
         except Refused as refused:
             return contract.invalid_result(tap.tap_id, refused.reason)
         sql = self._sql
         db = store.db
-        claimed = db.execute_sql(sql["claim"], (device_id, tap.tap_id, tap.uid, _ts(tap.at), _ts(received)))
+        who = tap.patron[:20] if checkout else tap.uid  # the inbox's uid column: what identified the member
+        claimed = db.execute_sql(sql["claim"], (device_id, tap.tap_id, who, _ts(tap.at), _ts(received)))
         if claimed.rowcount != 1:
             row = db.execute_sql(sql["stored"], (device_id, tap.tap_id)).fetchone()
             return TapResult(**json.loads(row[0]))
-        row = db.execute_sql(sql["card"], (tap.uid,)).fetchone()
+        row = self._patron(device_id, tap) if checkout else db.execute_sql(sql["card"], (tap.uid,)).fetchone()
         card_status, member_id, name, tier, member_status, valid_until, balance, secured, last, sealed, group = (
             row if row else (None,) * 11
         )
@@ -162,8 +169,9 @@ class Taps:
                         act.code,
                         earned,
                         decision.day.isoformat(),
-                        decision.item,
+                        tap.item if checkout else decision.item,  # a checkout's entry names the book
                         _ts(tap.at),
+                        "checkout" if checkout else "tap",
                         device_id,
                         tap.tap_id,
                         now,
@@ -222,6 +230,51 @@ class Taps:
         reason = f"{int(earned)} points earned in {_label} (promotion at {self.prog.tier_rules[new].earned_at})"
         tiers.change_tier(self.ledger, m, new, reason, "points", f"device:{device_id}", day)
         return new
+
+    def _patron(self, device_id: str, checkout: Checkout) -> tuple | None:
+        """The member a checkout's patron (the ILS's ``AA``) is, as the card lookup's row; None if none.
+
+        Looked up, in this order: the member whose ``patron_id`` is the patron (the library
+        barcode or student number the ILS knows; a database without that column skips
+        it), then the card whose UID the patron is (libraries whose patron barcode is the
+        card number). The ILS identified the patron, so the card's status and Secure
+        Unique NFC do not apply: only the member's status and validity do. An unknown
+        patron is answered ``unknown_card``, logged and audited, and credits nothing.
+        """
+        db, sql = store.db, self._sql
+        row = None
+        if self._has_patron_id():
+            row = db.execute_sql(sql["patron"], (checkout.patron,)).fetchone()
+        if row is None:
+            try:
+                uid = contract.normalise_uid(checkout.patron)
+            except contract.ContractError:
+                uid = None
+            if uid is not None:
+                found = db.execute_sql(sql["card"], (uid,)).fetchone()
+                if found is not None:
+                    row = ("active", *found[1:7], False, None, None, found[10])
+        if row is None:
+            log.info(
+                "checkout %s from %s: patron %s is not a member; nothing credited",
+                checkout.tap_id,
+                device_id,
+                checkout.patron,
+            )
+            Audit.create(
+                actor=f"device:{device_id}",
+                action="checkout.unknown_patron",
+                target=checkout.patron[:64],
+                detail={"tap_id": checkout.tap_id, "item": checkout.item},
+                at=self.clock(),
+            )
+        return row
+
+    def _has_patron_id(self) -> bool:
+        """Whether members have a ``patron_id`` column (the ILS link's migration adds it); asked once."""
+        if self._patron_column is None:
+            self._patron_column = "patron_id" in {c.name for c in store.db.get_columns("member")}
+        return self._patron_column
 
     def _genuine(self, device_id: str, tap: Tap, last: int | None, sealed: str | None) -> str | None:
         """Check a secured card's SUN URL and raise its counter; None if genuine, else the failed check.
@@ -282,9 +335,12 @@ HOT_SQL = {
     "stored": "SELECT result FROM tap_inbox WHERE device = ? AND tap_id = ?",
     "card": "SELECT c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, m.balance, "
     'c.sun, c.sun_counter, c.sun_keys, m."group" FROM card c JOIN member m ON m.id = c.member_id WHERE c.uid = ?',
+    # a self-check checkout's patron, identified by the ILS: the member's status decides, not a card's
+    "patron": "SELECT 'active', m.id, m.name, m.tier, m.status, m.valid_until, m.balance, 0, NULL, NULL, "
+    'm."group" FROM member m WHERE m.patron_id = ?',
     "accrue": "INSERT INTO accrual (member_id, activity, day, item) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
     "entry": "INSERT INTO ledger_entry (member_id, activity, points, day, item, at, source, device, ref, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, 'tap', ?, ?, ?) RETURNING id",
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     "accrued": "UPDATE accrual SET entry_id = ? WHERE member_id = ? AND activity = ? AND day = ? AND item = ?",
     "credit": "UPDATE member SET balance = balance + ?, updated_at = ? WHERE id = ? RETURNING balance",
     # a genuine card's read counter only goes up, whichever replica gets there first

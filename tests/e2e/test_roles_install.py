@@ -70,7 +70,7 @@ def test_gate_only_install_lists_and_runs_only_the_gate_role(tmp_path):
     helped = _run([privcard, "--help"], cwd=work)
     assert helped.returncode == 0, helped.stderr
     listed = {line.split()[0] for line in helped.stdout.splitlines() if line.startswith("  ")}
-    assert "gate" in listed and "broker" in listed, helped.stdout
+    assert "gate" in listed and "sip2-proxy" in listed and "broker" in listed, helped.stdout
     assert not listed & {"server", "admin", "demo", "bench", "kiosk"}, helped.stdout
 
     refused = _run([privcard, "server", "--db", "sqlite:///x.db"], cwd=work)
@@ -84,3 +84,7 @@ def test_gate_only_install_lists_and_runs_only_the_gate_role(tmp_path):
     gate_help = _run([privcard, "gate", "--help"], cwd=work)
     assert gate_help.returncode == 0, gate_help.stderr
     assert "usage: privcard gate" in gate_help.stdout and "--device-id" in gate_help.stdout
+    # the self-check SIP2 proxy is part of the gate role (it reuses the gate's outbox)
+    proxy_help = _run([privcard, "sip2-proxy", "--help"], cwd=work)
+    assert proxy_help.returncode == 0, proxy_help.stderr
+    assert "usage: privcard sip2-proxy" in proxy_help.stdout and "--ils" in proxy_help.stdout
