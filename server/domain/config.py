@@ -204,7 +204,15 @@ def _list(value: Any, where: str) -> list:
 #: the longest staff PIN lock-out a library may configure (``rules.staff_pin_lockout_minutes``)
 MAX_LOCKOUT_MINUTES = 1440
 SECTIONS = (
-    "library", "hours", "rules", "semesters", "tiers", "activities", "partners", "privileges", "rewards",
+    "library",
+    "hours",
+    "rules",
+    "semesters",
+    "tiers",
+    "activities",
+    "partners",
+    "privileges",
+    "rewards",
     "ils",  # the library system link: parsed by server/ils/config.py, not here
 )
 
