@@ -704,9 +704,10 @@ def _rows(text: str) -> Iterator[tuple[int, str | Message]]:
                     column, by_patron = i, h == "patron_id"
                     break
             else:
-                yield n, Message(
+                why = Message(
                     "header has no uid/card/member_id/patron_id column: %(header)s", header=",".join(cells)[:80]
                 )
+                yield n, why
                 return
             continue
         if column >= len(cells) or not cells[column]:
