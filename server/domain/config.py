@@ -280,6 +280,7 @@ SECTIONS = (
     "partners",
     "privileges",
     "rewards",
+    "ils",  # the library system link: parsed by server/ils/config.py, not here
 )
 
 
