@@ -561,6 +561,9 @@ class Answer:
         history    = [{"id": int, "at": ISO-8601, "activity": code, "label": {"th","en"},
                        "item": str|null, "points": int, "voided": bool, "void_of": int|null}]  # newest first, <= 20
         stats      = {"earned_today": int, "earned_semester": int, "semester": str}
+        ils        = {"state": "ok", "fines_baht": number, "points_to_clear": int}
+                     | {"state": "unreachable"}   # only when an ILS is configured and
+                                                  # the member has a patron_id
 
     Kiosks must tolerate missing or extra fields (show a sensible screen).
 
@@ -580,6 +583,7 @@ class Answer:
     attempts_left: int | None = None
     locked_until: str | None = None
     retry_after_s: int | None = None
+    ils: dict | None = None
     v: int = VERSION
 
     @classmethod
@@ -609,6 +613,7 @@ class Answer:
             attempts_left=count("attempts_left"),
             locked_until=data.get("locked_until") if isinstance(data.get("locked_until"), str) else None,
             retry_after_s=count("retry_after_s"),
+            ils=data.get("ils") if isinstance(data.get("ils"), dict) else None,
         )
 
     def to_dict(self) -> dict:
@@ -624,7 +629,7 @@ class Answer:
             "stats": self.stats,
             "message": dict(self.message),
         }
-        for key in ("attempts_left", "locked_until", "retry_after_s"):
+        for key in ("attempts_left", "locked_until", "retry_after_s", "ils"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
