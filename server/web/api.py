@@ -317,7 +317,7 @@ def member_ils(ref):
     ils = _ils()
     m = _member(ref)
     try:
-        return jsonify(state="ok", **ils.patron(m.id))
+        return jsonify(state="ok", **ils.patron(m.id, actor=actor()))
     except IlsUnavailable as exc:
         return jsonify(state="unreachable", error=str(exc)), 503
 
@@ -329,7 +329,7 @@ def ils_pending():
 
 @route("/ils/settle", "POST", "Send every pending payment again now (same BK: never paid twice)")
 def ils_settle():
-    results = [_jsonable(r) for r in _ils().settle()]
+    results = [_jsonable(r) for r in _ils().settle(actor=actor())]
     counts = {k: sum(1 for r in results if r.get("status") == k) for k in ("confirmed", "refused", "pending")}
     return jsonify(results=results, **counts)
 

@@ -178,7 +178,7 @@ def _ils_panel(m: Member) -> dict | None:
     if not svc().ils.configured or not getattr(m, "patron_id", None):
         return None
     try:
-        return {"state": "ok", **svc().ils.patron(m.id)}
+        return {"state": "ok", **svc().ils.patron(m.id, actor=actor())}
     except IlsUnavailable as exc:
         return {"state": "unreachable", "error": service_error(exc)}
     except ServiceError as exc:
@@ -520,6 +520,11 @@ def _ils_or_404():
 def ils_pending():
     """Fine-discount payments sent to the ILS and not yet answered, oldest first, with "settle now"."""
     rows = _ils_or_404().pending()
+    for r in rows:  # ISO-8601 from the service; the page shows it as every date (B.E. in Thai)
+        try:
+            r["created_at"] = contract.parse_time(r["created_at"])
+        except (contract.ContractError, TypeError):
+            pass
     return render_template("ils_pending.html", rows=rows)
 
 
@@ -527,7 +532,7 @@ def ils_pending():
 def ils_settle():
     """Send every pending payment again now (same BK each time: never paid twice)."""
     try:
-        results = _ils_or_404().settle()
+        results = _ils_or_404().settle(actor=actor())
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.ils_pending"))

@@ -179,3 +179,43 @@ def test_fine_discount_confirmed_refused_pending_then_settled_once(page, console
     assert len(ils.payments()) == paid + 1
     page.goto(f"{console.url}/lang/en?next=/members/{mid}")
     assert int(page.inner_text("#balance")) == start - 50
+
+
+def test_json_api_patron_pending_settle_and_openapi(page, console, ils):
+    mid = enrol(page, console, "Api Patron", "P100")
+    csrf = page.get_attribute("meta[name=csrf-token]", "content")
+    r = page.request.get(f"{console.url}/api/members/{mid}/ils")
+    assert r.status == 200, r.text()
+    body = r.json()
+    assert body["state"] == "ok" and body["patron_id"] == "P100" and body["valid"] is True
+    assert body["fines_baht"] == pytest.approx(float(ils.fines("P100")))
+    assert body["flags"] == ["too_many_items_overdue"] and body["overdue"] == 1
+
+    r = page.request.patch(f"{console.url}/api/members/{mid}", data={"patron_id": None}, headers={"X-CSRFToken": csrf})
+    assert r.status == 200, r.text()
+    assert page.request.get(f"{console.url}/api/members/{mid}/ils").status == 400  # no patron id now
+    r = page.request.patch(
+        f"{console.url}/api/members/{mid}", data={"patron_id": "P100"}, headers={"X-CSRFToken": csrf}
+    )
+    assert r.status == 200, r.text()
+
+    r = page.request.get(f"{console.url}/api/ils/pending")
+    assert r.status == 200 and r.json()["pending"] == []
+    assert page.request.post(f"{console.url}/api/ils/settle").status == 400  # no CSRF token: refused
+    r = page.request.post(f"{console.url}/api/ils/settle", headers={"X-CSRFToken": csrf})
+    assert r.status == 200, r.text()
+    assert r.json() == {"results": [], "confirmed": 0, "refused": 0, "pending": 0}
+
+    ils.kill()
+    try:
+        r = page.request.get(f"{console.url}/api/members/{mid}/ils")
+        assert r.status == 503 and r.json()["state"] == "unreachable"
+    finally:
+        ils.restart()
+
+    paths = page.request.get(f"{console.url}/api/openapi.json").json()["paths"]
+    assert {"/members/{ref}/ils", "/ils/pending", "/ils/settle"} <= set(paths)
+    assert (
+        "patron_id"
+        in paths["/members/{ref}"]["patch"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    )

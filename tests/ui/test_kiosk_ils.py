@@ -93,7 +93,7 @@ def test_no_fines_and_no_patron_id(kiosk):
 def test_the_fines_follow_the_ils(kiosk, ils):
     ils.update(lambda s: s["patrons"]["P100"].update(fines=12.5))
     try:
-        assert show(kiosk, OWES)["ids"]["fines"] == "ค่าปรับค้างชำระ 12.50 บาท — ใช้ 63 คะแนน"
+        assert show(kiosk, OWES)["ids"]["fines"] == "ค่าปรับค้างชำระ 12.50 บาท — ใช้ 75 คะแนน"  # 3 steps of 5 baht
     finally:
         ils.update(lambda s: s["patrons"]["P100"].update(fines=35.0))
 
