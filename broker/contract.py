@@ -545,6 +545,25 @@ class Query:
         return dumps(self.to_dict())
 
 
+def ils_answer(value) -> dict | None:
+    """The ``ils`` part of an answer if it has a valid shape (see :class:`Answer`), else None."""
+    if not isinstance(value, dict):
+        return None
+    if value.get("state") == "unreachable":
+        return {"state": "unreachable"}
+    fines, points = value.get("fines_baht"), value.get("points_to_clear")
+    if (
+        value.get("state") == "ok"
+        and type(fines) in (int, float)
+        and math.isfinite(fines)
+        and 0 <= fines <= 10_000_000
+        and type(points) is int
+        and points >= 0
+    ):
+        return {"state": "ok", "fines_baht": float(fines), "points_to_clear": points}
+    return None
+
+
 @dataclass(frozen=True)
 class Answer:
     """The server's answer to a query: ``privcard/dev/{id}/answer``.
@@ -561,11 +580,15 @@ class Answer:
         history    = [{"id": int, "at": ISO-8601, "activity": code, "label": {"th","en"},
                        "item": str|null, "points": int, "voided": bool, "void_of": int|null}]  # newest first, <= 20
         stats      = {"earned_today": int, "earned_semester": int, "semester": str}
-        ils        = {"state": "ok", "fines_baht": number, "points_to_clear": int}
-                     | {"state": "unreachable"}   # only when an ILS is configured and
-                                                  # the member has a patron_id
 
     Kiosks must tolerate missing or extra fields (show a sensible screen).
+
+    ``ils`` (only when the library system is linked and the member has a patron id)::
+
+        ils = {"state": "ok", "fines_baht": float, "points_to_clear": int}
+            | {"state": "unreachable"}     # the ILS did not answer within the kiosk budget
+
+    ``parse`` keeps it only when it has one of these shapes (else it is dropped).
 
     A query with a staff ``pin`` is answered ``staff_unlocked``, ``pin_wrong`` (with
     ``attempts_left``) or ``pin_locked`` (with ``locked_until`` and ``retry_after_s``), or
@@ -613,7 +636,7 @@ class Answer:
             attempts_left=count("attempts_left"),
             locked_until=data.get("locked_until") if isinstance(data.get("locked_until"), str) else None,
             retry_after_s=count("retry_after_s"),
-            ils=data.get("ils") if isinstance(data.get("ils"), dict) else None,
+            ils=ils_answer(data.get("ils")),
         )
 
     def to_dict(self) -> dict:

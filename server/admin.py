@@ -7,6 +7,7 @@ one line and exit 1 (tracebacks only with ``--verbose``).
 from __future__ import annotations
 
 import argparse
+import csv
 import getpass
 import json
 import os
@@ -17,6 +18,8 @@ from pathlib import Path
 from broker import contract
 from server import store
 from server.domain.config import ConfigError, load
+from server.ils.config import IlsConfigError
+from server.ils.config import load_config as load_ils_config
 from server.services import NotFound, ServiceError, Services, bootstrap
 from server.sun import CardKeyError, Keyring
 
@@ -56,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--card-keys", metavar="PATH", default=None, help="card key file (default $PRIVCARD_CARD_KEYS; docs/cards.md)"
     )
+    p.add_argument(
+        "--ils",
+        metavar="URL",
+        default=os.environ.get("PRIVCARD_ILS"),
+        help="library system: sip2[s]://LOGIN:PASSWORD@HOST:PORT?institution=..&location=.. "
+        "(default $PRIVCARD_ILS, else [ils] url in --config; docs/ils.md)",
+    )
     p.add_argument("--actor", default=f"cli:{getpass.getuser()}", help="who is recorded in the audit log")
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -69,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--valid-until", help="YYYY-MM-DD")
     a.add_argument("--staff", action="store_true", help="staff card (opens the kiosk's staff screen)")
     a.add_argument("--email")
+    a.add_argument("--patron-id", help="the id the library system knows the patron by (barcode / student number)")
     s = member.add_parser("show", parents=[COMMON], help="a member by id or card UID")
     s.add_argument("ref")
     s.add_argument("--history", type=int, default=20)
@@ -76,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--search")
     ls.add_argument("--limit", type=int, default=50)
     st = member.add_parser(
-        "set", parents=[COMMON], help="change fields: name= tier= group= valid_until= status= staff= pin= email="
+        "set",
+        parents=[COMMON],
+        help="change fields: name= tier= group= valid_until= status= staff= pin= email= patron_id=",
     )
     st.add_argument("ref")
     st.add_argument("fields", nargs="+", metavar="KEY=VALUE")
@@ -147,6 +160,25 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("--reward", required=True, help="fine_discount, locker_day, study_room_hour, ...")
     rd.add_argument("--points", type=int)
     rd.add_argument("--units", type=int)
+    rd.description = (
+        "Spend points on a reward. A fine discount for a member with a patron_id, when a library system is "
+        "linked, is paid in the ILS (37 Fee Paid): exit 0 confirmed, 3 pending (retried later with the same "
+        "transaction id; ils settle), 1 refused (the points are back)."
+    )
+
+    ils = sub.add_parser("ils", parents=[COMMON], help="the library system link (SIP2; docs/ils.md)")
+    ils_sub = ils.add_subparsers(dest="action", required=True)
+    ip = ils_sub.add_parser("patron", parents=[COMMON], help="a member's standing in the ILS (fines, items, flags)")
+    ip.add_argument("ref", help="member id or card UID")
+    ils_sub.add_parser("settle", parents=[COMMON], help="send pending fine payments again now (same transaction ids)")
+    ils_sub.add_parser("pending", parents=[COMMON], help="fine payments the ILS has not confirmed yet")
+    ie = ils_sub.add_parser(
+        "export-privileges",
+        parents=[COMMON],
+        help="one row per member with a patron_id: borrowing level, locker days, study-room hours, ILS category",
+    )
+    ie.add_argument("--changed-since", metavar="DATE", help="only members changed on or after YYYY-MM-DD")
+    ie.add_argument("--format", choices=["csv", "json"], default="csv")
 
     im = sub.add_parser(
         "import-attendance",
@@ -217,6 +249,7 @@ def run(args, svc: Services) -> int:
                 valid_until=args.valid_until,
                 staff=args.staff,
                 email=args.email,
+                patron_id=args.patron_id,
                 actor=actor,
             )
             d = svc.reads.member_dict(m)
@@ -358,7 +391,23 @@ def run(args, svc: Services) -> int:
     elif args.cmd == "redeem":
         d = svc.points.redeem(args.ref, args.reward, points=args.points, units=args.units, actor=actor)
         value = f"{d['baht']} baht" if "baht" in d else f"{d['units']} unit(s)"
-        _out(args, d, f"redeemed {d['points']} points for {d['label']['en']} ({value}); balance {d['balance']}")
+        text = f"redeemed {d['points']} points for {d['label']['en']} ({value}); balance {d['balance']}"
+        paid = d.get("ils")
+        if paid:
+            text = {
+                "confirmed": f"{text}\npaid in the library system: {paid['transaction']} ({paid['message']})",
+                "pending": f"{text}\nPENDING in the library system: {paid['transaction']} ({paid['message']}); "
+                "the points stay held until it answers (ils settle)",
+                "refused": f"NOT redeemed: the library system refused {paid['transaction']}: {paid['message']}; "
+                f"the {d['points']} points are back, balance {d['balance']}",
+            }[paid["status"]]
+        _out(args, d, text)
+        if paid and paid["status"] == "refused":
+            return 1
+        if paid and paid["status"] == "pending":
+            return 3
+    elif args.cmd == "ils":
+        return _ils(args, svc, actor)
     elif args.cmd == "import-attendance":
         return _import_attendance(args, svc, actor)
     elif args.cmd == "entries":
@@ -374,6 +423,61 @@ def run(args, svc: Services) -> int:
     elif args.cmd == "staff":
         return args.handler(args, svc)
     return 0
+
+
+def _payment_line(p: dict) -> str:
+    return (
+        f"{p['transaction']:<20} entry {p['entry_id']:<7} #{p['member']:<6} patron {p['patron_id']:<14} "
+        f"{p['baht']:>5} baht {p['points']:>5} pts  {p['status']:<9} tries {p['attempts']}"
+        + (f"  ({p.get('message') or p['last_error']})" if p.get("message") or p["last_error"] else "")
+    )
+
+
+def _ils(args, svc: Services, actor: str) -> int:
+    """``privcard admin ils patron|settle|pending|export-privileges``."""
+    if args.action == "patron":
+        d = svc.ils.patron(args.ref, actor=actor)
+        flags = ", ".join(d["flags"]) or "none"
+        _out(
+            args,
+            d,
+            f"patron {d['patron_id']}: {'valid' if d['valid'] else 'NOT VALID'}, fines {d['fines_baht']:.2f} baht, "
+            f"{d['charged']} charged, {d['overdue']} overdue, {'BLOCKED' if d['blocked'] else 'not blocked'}; "
+            f"flags: {flags}" + (f"; ILS says: {d['message']}" if d["message"] else ""),
+        )
+    elif args.action == "settle":
+        rows = svc.ils.settle(actor=actor)
+        _out(args, rows, "\n".join(_payment_line(p) for p in rows) or "no pending payments")
+        return 3 if any(p["status"] == "pending" for p in rows) else 0
+    elif args.action == "pending":
+        if not svc.ils.configured:
+            svc.ils.link()  # the clear "not configured" error
+        rows = svc.ils.pending()
+        _out(args, rows, "\n".join(_payment_line(p) for p in rows) or "no pending payments")
+    elif args.action == "export-privileges":
+        rows = svc.ils.export_privileges(args.changed_since)
+        if args.json or args.format == "json":
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+        else:
+            w = csv.writer(sys.stdout, lineterminator="\n")
+            w.writerow(EXPORT_COLUMNS)
+            for r in rows:
+                w.writerow([r[k] for k in EXPORT_COLUMNS])
+    return 0
+
+
+EXPORT_COLUMNS = (
+    "patron_id",
+    "member",
+    "tier",
+    "status",
+    "balance",
+    "books",
+    "loan_days",
+    "locker_days",
+    "study_room_hours",
+    "category",
+)
 
 
 def _import_attendance(args, svc: Services, actor: str) -> int:
@@ -439,9 +543,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         prog = load(args.config)
         keyring = Keyring.load(args.card_keys)
+        ils = load_ils_config(args.config, args.ils)
         store.connect(args.db)
-        return run(args, bootstrap(prog, keyring=keyring))
-    except (ServiceError, ConfigError, store.StoreError, CardKeyError) as exc:
+        svc = bootstrap(prog, keyring=keyring, ils=ils)
+        try:
+            return run(args, svc)
+        finally:
+            svc.ils.close()
+    except (ServiceError, ConfigError, store.StoreError, CardKeyError, IlsConfigError) as exc:
         if args.verbose:
             raise
         if args.json:

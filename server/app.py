@@ -64,6 +64,7 @@ class PointsServer:
         poll_s: float = 1.0,
         persistent: bool = True,
         keyring=None,
+        ils=None,
     ):
         self.db_url = db_url
         self.mqtt_url = mqtt_url
@@ -72,7 +73,7 @@ class PointsServer:
         self.batch_max = batch_max
         self.poll_s = poll_s
         self.shared_group = shared_group
-        self.service = bootstrap(prog, keyring=keyring)
+        self.service = bootstrap(prog, keyring=keyring, ils=ils)
         #: messages read by the worker's bus.loop() and not yet decided (worker thread only)
         self.inbox: list[Incoming] = []
         self.stopping = threading.Event()
@@ -100,7 +101,10 @@ class PointsServer:
             self.bus.subscribe(topic, self._enqueue(kind), qos=1)
         self.bus.on_connect(lambda *_: self._republish.set())
         self.bus.start()  # own-loop: connects on the worker's first bus.loop()
-        for target, name in ((self._work, "privcard-worker"), (self._publish_loop, "privcard-publisher")):
+        loops = [(self._work, "privcard-worker"), (self._publish_loop, "privcard-publisher")]
+        if self.service.ils.configured:
+            loops.append((self._ils_loop, "privcard-ils"))
+        for target, name in loops:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
@@ -112,6 +116,7 @@ class PointsServer:
         for t in self._threads:
             t.join(timeout=10)
         self.bus.stop()
+        self.service.ils.close()
         store.db.close()
 
     def _enqueue(self, kind: str):
@@ -320,6 +325,17 @@ class PointsServer:
             if info.is_published():
                 return True
         return False
+
+    def _ils_loop(self) -> None:
+        """Settle pending ILS payments every ``retry_interval_s`` (off the tap path: its own thread)."""
+        interval = self.service.ils.config.retry_interval_s
+        while not self.stopping.wait(interval):
+            try:
+                for res in self.service.ils.settle(actor="server"):
+                    log.info("ILS payment %s: %s", res["transaction"], res["status"])
+            except Exception:
+                log.exception("settling ILS payments failed; will retry")
+                store.db.close()
 
     def _publish_loop(self) -> None:
         last_allowlist = None

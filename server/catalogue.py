@@ -378,7 +378,7 @@ TH = {
     "card %(card)s is blocked": "บัตร %(card)s ถูกระงับ",
     "attendance file is larger than 5 MB": "ไฟล์รายชื่อมีขนาดใหญ่เกิน 5 MB",
     "attendance file is not valid CSV (line %(line)s): %(error)s": "ไฟล์รายชื่อไม่ใช่ CSV ที่ถูกต้อง (บรรทัด %(line)s): %(error)s",
-    "header has no uid/card/member_id column: %(header)s": "หัวตารางไม่มีคอลัมน์ uid/card/member_id: %(header)s",
+    "header has no uid/card/member_id/patron_id column: %(header)s": "หัวตารางไม่มีคอลัมน์ uid/card/member_id/patron_id: %(header)s",
     "empty card/member cell": "ไม่มีหมายเลขบัตรหรือรหัสสมาชิกในบรรทัดนี้",
     # ... passed on from broker.contract and server.domain.rules (their errors' templates)
     "ndef must be a URI of 1-%(max)s printable ASCII characters without spaces": "ndef ต้องเป็น URI ยาว 1-%(max)s ตัวอักษร ASCII ที่พิมพ์ได้ ไม่มีช่องว่าง",
@@ -542,6 +542,24 @@ TH = {
     "Sent again: %(confirmed)s confirmed, %(refused)s refused (points given back), %(pending)s still pending.": (
         "ส่งซ้ำแล้ว: ยืนยัน %(confirmed)s รายการ ปฏิเสธ %(refused)s รายการ (คืนคะแนนแล้ว) ยังรอ %(pending)s รายการ"
     ),
+    # the library system link (issue 12: server.services.ils, members' patron_id)
+    "library system not reachable: %(detail)s": "ติดต่อระบบห้องสมุดไม่ได้: %(detail)s",
+    "no library system is configured ([ils] url in the config, --ils or PRIVCARD_ILS)": (
+        "ยังไม่ได้ตั้งค่าระบบห้องสมุด ([ils] url ในไฟล์ตั้งค่า, --ils หรือ PRIVCARD_ILS)"
+    ),
+    "a fine discount of %(baht)s baht is more than the fines the library system reports (%(fines)s baht)": (
+        "ส่วนลดค่าปรับ %(baht)s บาท มากกว่าค่าปรับที่ระบบห้องสมุดแจ้ง (%(fines)s บาท)"
+    ),
+    "member %(id)s has no patron_id (member set %(id)s patron_id=...)": (
+        "สมาชิก %(id)s ยังไม่มีรหัสผู้ใช้ห้องสมุด (member set %(id)s patron_id=...)"
+    ),
+    "member %(id)s's patron_id changed meanwhile; try again": ("รหัสผู้ใช้ห้องสมุดของสมาชิก %(id)s เพิ่งถูกเปลี่ยน กรุณาลองใหม่"),
+    "no member with patron_id %(ref)r": "ไม่พบสมาชิกที่มีรหัสผู้ใช้ห้องสมุด %(ref)r",
+    "patron_id %(patron)s already belongs to member %(id)s": "รหัสผู้ใช้ห้องสมุด %(patron)s เป็นของสมาชิก %(id)s แล้ว",
+    "patron_id must be 1-64 printable characters without |, got %(value)r": (
+        "รหัสผู้ใช้ห้องสมุดต้องเป็นอักขระที่พิมพ์ได้ 1-64 ตัว และไม่มี | ได้รับ %(value)r"
+    ),
+    "the library system does not know patron %(patron)s": "ระบบห้องสมุดไม่รู้จักผู้ใช้ %(patron)s",
 }
 
 

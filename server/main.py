@@ -11,6 +11,7 @@ import threading
 
 from broker.client import BrokerError
 from server.domain.config import ConfigError, load
+from server.ils.config import load_config as load_ils_config
 from server.store import StoreError
 from server.sun import CardKeyError, Keyring
 
@@ -48,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="card key file (NTAG 424 DNA master key and key-encryption key; default $PRIVCARD_CARD_KEYS)",
     )
+    p.add_argument(
+        "--ils",
+        metavar="URL",
+        default=os.environ.get("PRIVCARD_ILS"),
+        help="library system: sip2[s]://LOGIN:PASSWORD@HOST:PORT?institution=..&location=.. "
+        "(default $PRIVCARD_ILS, else [ils] url in --config; docs/ils.md)",
+    )
     p.add_argument("--batch", type=int, default=256, help="max taps per group commit")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
     return p
@@ -64,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         prog = load(args.config)
         keyring = Keyring.load(args.card_keys)
+        ils = load_ils_config(args.config, args.ils)
         client_id = args.client_id or (f"privcard-server-{os.getpid()}" if args.shared else "privcard-server")
         # A replica with a made-up client id cannot resume its session after a restart; a
         # persistent one would stay behind as an orphan that Mosquitto keeps handing its
@@ -85,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_max=args.batch,
             persistent=persistent,
             keyring=keyring,
+            ils=ils,
         )
         srv.start()
     except (ConfigError, StoreError, BrokerError, CardKeyError, ValueError) as exc:

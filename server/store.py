@@ -116,6 +116,9 @@ class Member(BaseModel):
     note = pw.TextField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
+    # the id the library system (ILS) knows the patron by: library barcode / student number
+    # (issue 12; the column and its unique index come from the "ils" migrations)
+    patron_id = pw.CharField(max_length=64, null=True)
 
     class Meta:
         indexes = ((("name",), False),)
@@ -442,6 +445,46 @@ def _cards_m1_sun(migrator) -> None:
 
 # genuine cards: their own namespace
 register_migration("cards", [_cards_m1_sun])
+
+
+class IlsPayment(BaseModel):
+    """A fine discount paid in the library system (SIP2 37 Fee Paid), one per redeem entry.
+
+    Written *pending* in the redemption's own transaction (with the ledger debit that holds
+    the points), before anything is sent; the ILS's answer makes it *confirmed*, or
+    *refused* (and the points come back: ``refund`` is the void entry). ``transaction`` is
+    the ``BK`` sent every time, so a retried payment is the same payment.
+    """
+
+    entry = pw.ForeignKeyField(LedgerEntry, unique=True, on_delete="RESTRICT")
+    member = pw.ForeignKeyField(Member, on_delete="RESTRICT")
+    patron_id = pw.CharField(max_length=64)
+    baht = pw.IntegerField()
+    points = pw.IntegerField()
+    transaction = pw.CharField(max_length=64, unique=True)
+    status = pw.CharField(max_length=16, default="pending", index=True)  # pending | confirmed | refused
+    attempts = pw.IntegerField(default=0)
+    last_error = pw.TextField(null=True)
+    message = pw.TextField(null=True)  # the ILS's screen message
+    created_at = UTCDateTimeField(default=utcnow)
+    next_try_at = UTCDateTimeField(null=True)  # a claim: nobody else sends it before then
+    settled_at = UTCDateTimeField(null=True)
+    refund = pw.ForeignKeyField(LedgerEntry, null=True, on_delete="RESTRICT", backref="ils_refund_of")
+
+    class Meta:
+        table_name = "ils_payment"
+
+
+def _ils_m1(migrator) -> None:
+    """Members get a patron_id (unique when given); ILS payments get their table."""
+    if "patron_id" not in {c.name for c in db.get_columns("member")}:
+        migrate(migrator.add_column("member", "patron_id", pw.CharField(max_length=64, null=True)))
+    db.execute_sql("CREATE UNIQUE INDEX IF NOT EXISTS member_patron_id ON member (patron_id)")
+    db.create_tables([IlsPayment], safe=True)
+
+
+# the library system link (issue 12): its own namespace
+register_migration("ils", [_ils_m1])
 
 
 def _migrator():

@@ -25,7 +25,8 @@ State (all keys optional; :func:`default_state` fills them)::
      "faults": [],               # one-shot misbehaviours, consumed in order (below)
      "delay_ms": 0}              # every reply is delayed this long
 
-Faults (each applies to the NEXT reply and is then removed from the list):
+Faults (each applies to the NEXT reply and is then removed from the list; ``"NAME:64"``
+applies to the next reply of that type only, e.g. ``"garbage:38"``, ``"half_close:64"``):
 
 - ``"bad_checksum"``: the reply goes out with a wrong ``AZ`` checksum (the correct
   frame is kept as the "last response", so a 97 resend gets the good one);
@@ -164,13 +165,19 @@ class StateFile:
         st = self.path.stat()
         self._mtime = (st.st_mtime_ns, st.st_size)
 
-    def take_fault(self, *names: str) -> str | None:
-        """Remove and return the first pending fault if it is one of ``names``."""
+    def take_fault(self, *names: str, reply: bytes = b"") -> str | None:
+        """Remove and return the first pending fault if it is one of ``names``.
+
+        A fault written ``"garbage:64"`` applies only to a reply of that type (here 64).
+        """
         faults = self.data.get("faults") or []
-        if faults and faults[0] in names:
-            fault = faults.pop(0)
+        if not faults:
+            return None
+        name, _, only = faults[0].partition(":")
+        if name in names and (not only or reply[:2] == only.encode()):
+            faults.pop(0)
             self.save()
-            return fault
+            return name
         return None
 
 
@@ -194,7 +201,7 @@ class TestIls(SIP2Server):
         with self.state.lock:
             self.state.reload()
             delay = int(self.state.data.get("delay_ms") or 0)
-            fault = self.state.take_fault("bad_checksum", "garbage", "oversized", "half_close", "silent")
+            fault = self.state.take_fault("bad_checksum", "garbage", "oversized", "half_close", "silent", reply=frame)
         if delay:
             await anyio.sleep(delay / 1000)
         state.last_response = frame  # a 97 resend gets the correct frame

@@ -203,7 +203,18 @@ def _list(value: Any, where: str) -> list:
 #: top-level sections of the configuration file
 #: the longest staff PIN lock-out a library may configure (``rules.staff_pin_lockout_minutes``)
 MAX_LOCKOUT_MINUTES = 1440
-SECTIONS = ("library", "hours", "rules", "semesters", "tiers", "activities", "partners", "privileges", "rewards")
+SECTIONS = (
+    "library",
+    "hours",
+    "rules",
+    "semesters",
+    "tiers",
+    "activities",
+    "partners",
+    "privileges",
+    "rewards",
+    "ils",  # the library system link: parsed by server/ils/config.py, not here
+)
 
 
 def _hours(text: Any, where: str) -> Hours:

@@ -22,6 +22,8 @@ module                 owns
 ``attendance``         events, registration lists (preview, credit), the CSV import
 ``reads``              the kiosk's answer, statistics, entries, member/device JSON
 ``staff``              staff PINs typed at kiosks: checked here, lock-out, audit
+``ils``                the library system link: patrons, fine discounts paid in the ILS
+                       (pending / confirmed / refused), settle, export of privileges
 =====================  ==================================================================
 
 Usage::
@@ -45,6 +47,7 @@ from server.services.attendance import Attendance, ImportReport
 from server.services.cards import Cards
 from server.services.devices import Devices
 from server.services.errors import Message, NotFound, ServiceError
+from server.services.ils import Ils
 from server.services.ledger import Ledger
 from server.services.members import GROUPS, Members
 from server.services.points import Points
@@ -71,16 +74,19 @@ class Services:
     reads: Reads
     staff: StaffPins
     cards: Cards
+    ils: Ils
 
     def today(self) -> date:
         """The current business day."""
         return self.ledger.today()
 
 
-def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None) -> Services:
-    """Wire the service layer for one process (tests pass a fake ``clock``; ``keyring``: the card keys)."""
+def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None, ils=None) -> Services:
+    """Wire the service layer for one process (tests pass a fake ``clock``; ``keyring``: the card keys;
+    ``ils``: the library system's :class:`server.ils.IlsConfig`, or None when there is none)."""
     ledger = Ledger(prog, clock)
     devices = Devices(ledger)
+    link = Ils(ledger, ils)
     return Services(
         prog=prog,
         clock=clock,
@@ -88,9 +94,10 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None)
         members=Members(ledger),
         devices=devices,
         taps=Taps(ledger, devices, keyring),
-        points=Points(ledger),
+        points=Points(ledger, link),
         attendance=Attendance(ledger),
-        reads=Reads(ledger, devices, keyring),
+        reads=Reads(ledger, devices, keyring, link),
         staff=StaffPins(ledger, devices),
         cards=Cards(ledger, keyring),
+        ils=link,
     )

@@ -565,10 +565,14 @@ class _Run:
     def lookup(self, values) -> dict:
         """Everything a chunk's rows need, in a few queries (not a few per row): value -> member facts."""
         ids = {int(v) for v in values if isinstance(v, str) and _MEMBER_ID.fullmatch(v)}
-        uids = {v for v in values if isinstance(v, str) and not _MEMBER_ID.fullmatch(v)}
+        patrons = {v[len(PATRON) :] for v in values if isinstance(v, str) and v.startswith(PATRON)}
+        uids = {v for v in values if isinstance(v, str) and not _MEMBER_ID.fullmatch(v) and not v.startswith(PATRON)}
         by_uid = (
             {c.uid: c.member_id for c in Card.select(Card.uid, Card.member).where(Card.uid.in_(uids))} if uids else {}
         )
+        if patrons:
+            for m in Member.select(Member.id, Member.patron_id).where(Member.patron_id.in_(patrons)):
+                by_uid[PATRON + m.patron_id] = m.id
         wanted = ids | set(by_uid.values())
         if not wanted:
             return {}
@@ -618,6 +622,8 @@ class _Run:
         if isinstance(value, Message):
             return ("error", value)
         if value not in found:
+            if value.startswith(PATRON):
+                return ("error", Message("no member with patron_id %(ref)r", ref=value[len(PATRON) :]))
             return ("error", Message("no member with id or card %(ref)r", ref=value))
         m, has_active_card, accrued = found[value]
         try:
@@ -625,7 +631,7 @@ class _Run:
                 raise ServiceError("member %(id)s is listed twice", id=m.id)
             self.seen.add(m.id)
             members.check_active(m, self.day)
-            if not has_active_card and not _MEMBER_ID.fullmatch(value):
+            if not has_active_card and not _MEMBER_ID.fullmatch(value) and not value.startswith(PATRON):
                 raise ServiceError("card %(card)s is blocked", card=value)
             if self.dry_run:
                 return ("already", m.id, m.name) if accrued else ("credited", m.id, None, m.name)
@@ -648,6 +654,8 @@ class _Run:
 
 
 _MEMBER_ID = re.compile(r"\d{1,7}")
+#: a list's value that is a library patron id (a ``patron_id`` column), not a member id or UID
+PATRON = "patron:"
 
 
 def count_rows(text: str) -> int:
@@ -684,7 +692,7 @@ def _rows(text: str) -> Iterator[tuple[int, str | Message]]:
     """(line, member id or UID) pairs from CSV with an optional header, streamed; a bad line's value is its Message."""
     # newline=None: universal newlines, so files saved with bare \r line ends read too
     reader = csv.reader(io.StringIO(text, newline=None))
-    column = 0
+    column, by_patron = 0, False
     for n, row in enumerate(reader, start=1):
         cells = [c.strip() for c in row]
         if not any(cells):
@@ -692,17 +700,23 @@ def _rows(text: str) -> Iterator[tuple[int, str | Message]]:
         if n == 1 and _is_header(cells):
             header = [c.lower() for c in cells]
             for i, h in enumerate(header):
-                if h in ("uid", "card", "card_uid", "member", "member_id", "id"):
-                    column = i
+                if h in ("uid", "card", "card_uid", "member", "member_id", "id", "patron_id"):
+                    column, by_patron = i, h == "patron_id"
                     break
             else:
-                yield n, Message("header has no uid/card/member_id column: %(header)s", header=",".join(cells)[:80])
+                why = Message(
+                    "header has no uid/card/member_id/patron_id column: %(header)s", header=",".join(cells)[:80]
+                )
+                yield n, why
                 return
             continue
         if column >= len(cells) or not cells[column]:
             yield n, Message("empty card/member cell")
             continue
         value = cells[column]
+        if by_patron:
+            yield n, PATRON + value
+            continue
         if not re.fullmatch(r"\d{1,7}", value):
             try:
                 value = contract.normalise_uid(value)

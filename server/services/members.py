@@ -26,7 +26,7 @@ from server.services.retry import unit_of_work
 from server.store import Card, Fee, Member
 
 GROUPS = ("U1", "U2", "U3", "U4", "U5")
-MEMBER_FIELDS = {"name", "tier", "group", "valid_until", "status", "staff", "email", "pin"}
+MEMBER_FIELDS = {"name", "tier", "group", "valid_until", "status", "staff", "email", "pin", "patron_id"}
 
 
 def hash_pin(pin: str) -> str:
@@ -81,6 +81,30 @@ def clean_email(value) -> str | None:
     if len(text) > EMAIL_MAX or not _EMAIL.fullmatch(text) or any(unicodedata.category(c)[0] == "C" for c in text):
         raise ServiceError("e-mail must be an address like name@example.org of at most 254 characters")
     return text
+
+
+def clean_patron_id(value) -> str | None:
+    """A library patron id (barcode / student number) as the ILS knows it; empty means none.
+
+    1-64 printable characters without ``|`` (SIP2's field delimiter) or spaces at the ends.
+    """
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFC", str(value)).strip()
+    if not text or text.lower() == "none":
+        return None
+    if len(text) > 64 or "|" in text or any(unicodedata.category(c)[0] in "CZ" and c != " " for c in text):
+        raise ServiceError("patron_id must be 1-64 printable characters without |, got %(value)r", value=text[:80])
+    return text
+
+
+def check_patron_id_free(patron_id: str | None, member_id: int | None = None) -> None:
+    """Refuse a patron id another member already has."""
+    if patron_id is None:
+        return
+    other = Member.get_or_none((Member.patron_id == patron_id) & (Member.id != (member_id or 0)))
+    if other is not None:
+        raise ServiceError("patron_id %(patron)s already belongs to member %(id)s", patron=patron_id, id=other.id)
 
 
 def parse_date(value) -> date | None:
@@ -151,11 +175,13 @@ class Members:
         valid_until=None,
         staff: bool = False,
         email: str | None = None,
+        patron_id: str | None = None,
         actor: str = "system",
     ) -> Member:
         """Enrol a member with a card: records the joining fee and credits the sign-up points."""
         self._check_fields(tier, group, name)
         name, email = clean_name(name), clean_email(email)
+        patron_id = clean_patron_id(patron_id)
         uid = card_uid(card)
         until = parse_date(valid_until)
         signup = self.prog.activity("signup")
@@ -164,7 +190,9 @@ class Members:
         with unit_of_work():
             if Card.get_or_none(Card.uid == uid):
                 raise ServiceError("card %(uid)s already belongs to a member", uid=uid)
+            check_patron_id_free(patron_id)
             m = Member.create(
+                patron_id=patron_id,
                 name=name.strip(),
                 tier=tier,
                 group=group,
@@ -206,7 +234,7 @@ class Members:
         return list(q.limit(limit).offset(offset))
 
     def set(self, ref, actor: str = "system", **fields) -> Member:
-        """Change name, tier, group, valid_until, status, staff, email or pin."""
+        """Change name, tier, group, valid_until, status, staff, email, pin or patron_id."""
         unknown = set(fields) - MEMBER_FIELDS
         if unknown:
             raise ServiceError(
@@ -233,10 +261,14 @@ class Members:
                 changes["name"] = clean_name(v)
             elif k == "email":
                 changes["email"] = clean_email(v)
+            elif k == "patron_id":
+                changes["patron_id"] = clean_patron_id(v)
             else:
                 changes[k] = v
         with unit_of_work():
             m = find(ref)
+            if "patron_id" in changes:
+                check_patron_id_free(changes["patron_id"], m.id)
             if changes:
                 changes["updated_at"] = self.clock()
                 Member.update(**changes).where(Member.id == m.id).execute()

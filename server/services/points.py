@@ -28,10 +28,11 @@ NOT_BY_HAND = ("signup", "entry", "late_stay")
 class Points:
     """Operations that move points."""
 
-    def __init__(self, ledger: Ledger):
+    def __init__(self, ledger: Ledger, ils=None):
         self.ledger = ledger
         self.prog = ledger.prog
         self.clock = ledger.clock
+        self.ils = ils  # server.services.ils.Ils: fine discounts paid in the library system
 
     def counter_activities(self) -> list:
         """The activities staff may credit by hand (the console's credit form)."""
@@ -180,7 +181,15 @@ class Points:
     def redeem(
         self, ref, reward: str, *, points: int | None = None, units: int | None = None, actor: str = "system"
     ) -> dict:
-        """Spend points on a reward; returns what was given. Balance never goes below zero."""
+        """Spend points on a reward; returns what was given. Balance never goes below zero.
+
+        A fine discount for a member with a ``patron_id``, when a library system is linked,
+        is paid there (:mod:`server.services.ils`): refused if it exceeds the fines the ILS
+        reports (nothing taken); else the points are held by this redemption's debit and a
+        pending payment recorded in the same transaction, then 37 Fee Paid is sent; the
+        result has ``"ils": {"status", "transaction", "message"}`` (refused: the points are
+        back, ``balance`` says so).
+        """
         r = self.prog.rewards.get(reward)
         if r is None:
             raise ServiceError(
@@ -212,11 +221,26 @@ class Points:
                     units=units,
                     points=points,
                 )
+        via_ils = None
+        if r.step_points and self.ils is not None and self.ils.configured:
+            m = members.find(ref)
+            if self.ils.applies(m):
+                if m.status != "active":
+                    raise ServiceError("member %(id)s is blocked", id=m.id)
+                if m.balance < cost:  # refused before asking the ILS (the debit checks again)
+                    raise ServiceError(
+                        "balance %(balance)s is less than %(points)s points", balance=m.balance, points=cost
+                    )
+                self.ils.check_fines(m, value["baht"], actor)
+                via_ils = m.patron_id
         now = self.clock()
+        payment = None
         with unit_of_work():
             m = members.find(ref)
             if m.status != "active":
                 raise ServiceError("member %(id)s is blocked", id=m.id)
+            if via_ils is not None and m.patron_id != via_ils:
+                raise ServiceError("member %(id)s's patron_id changed meanwhile; try again", id=m.id)
             self.ledger.debit(m.id, cost)
             e = LedgerEntry.create(
                 member=m.id,
@@ -230,9 +254,19 @@ class Points:
                 created_at=now,
                 note=", ".join(f"{k}={v}" for k, v in value.items()),
             )
-            self.ledger.audit(actor, "points.redeem", m.id, reward=reward, points=cost, **value)
+            if via_ils is not None:
+                payment = self.ils.hold(m, e, value["baht"], cost)
+            self.ledger.audit(
+                actor,
+                "points.redeem",
+                m.id,
+                reward=reward,
+                points=cost,
+                **value,
+                **({"ils_transaction": payment.transaction} if payment else {}),
+            )
             balance = self.ledger.balance(m.id)
-        return {
+        out = {
             "entry": e.id,
             "member": m.id,
             "reward": reward,
@@ -241,3 +275,8 @@ class Points:
             "balance": balance,
             "label": {"th": r.th, "en": r.en},
         }
+        if payment is not None:
+            out["ils"] = self.ils.pay(payment.id, actor)
+            if out["ils"]["status"] == "refused":
+                out["balance"] = self.ledger.balance(m.id)
+        return out

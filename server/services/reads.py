@@ -8,6 +8,7 @@ page-shaped reads live in ``server.web.queries``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import date
 
@@ -29,8 +30,9 @@ log = logging.getLogger(__name__)
 class Reads:
     """What the entry points show."""
 
-    def __init__(self, ledger: Ledger, devices: Devices, keyring: sun.Keyring | None = None):
+    def __init__(self, ledger: Ledger, devices: Devices, keyring: sun.Keyring | None = None, ils=None):
         self.keyring = keyring
+        self.ils = ils  # server.services.ils.Ils: fines owed, when a library system is linked
         self.ledger = ledger
         self.devices = devices
         self.prog = ledger.prog
@@ -49,7 +51,13 @@ class Reads:
                 query.query_id, "invalid", message={"th": rules.message("invalid")["th"], "en": refused.reason}
             )
         with read_unit():
-            return self._answer(query)
+            answer = self._answer(query)
+            patron_id = None
+            if answer.outcome == "member" and self.ils is not None and self.ils.configured:
+                patron_id = Member.select(Member.patron_id).where(Member.id == answer.member["id"]).scalar()
+        if patron_id:  # outside the read unit: the ILS answers within its kiosk budget or not at all
+            answer = dataclasses.replace(answer, ils=self.ils.kiosk(patron_id))
+        return answer
 
     def _answer(self, query: Query) -> Answer:
         card = Card.get_or_none(Card.uid == query.uid)
@@ -135,6 +143,7 @@ class Reads:
                 "status": m.status,
                 "staff": bool(m.staff),
                 "email": m.email,
+                "patron_id": m.patron_id,
                 "balance": m.balance,
                 "cards": [
                     {"uid": c.uid, "status": c.status, "issued_at": contract.format_time(c.issued_at)}

@@ -285,7 +285,7 @@ def test_import_row_errors_are_plain_text_that_remember_their_template(svc):
         {"uid": "'not-a-card'"},
     )
     header = svc.attendance.import_csv("name,email\nSomchai,x@example.org\n", "pulinet_event", "PULINET", dry_run=True)
-    assert header.errors == [(1, "header has no uid/card/member_id column: name,email")]
+    assert header.errors == [(1, "header has no uid/card/member_id/patron_id column: name,email")]
     assert header.errors[0][1].values == {"header": "name,email"}
 
 

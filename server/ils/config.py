@@ -1,0 +1,218 @@
+"""The ``[ils]`` section of the library's TOML (the ``--config`` file), ``--ils URL``, ``PRIVCARD_ILS``.
+
+::
+
+    [ils]
+    url = "sip2://LOGIN:PASSWORD@ils.example.ac.th:6001?institution=WU&location=MAIN"
+    encoding = "utf-8"           # or "cp850" (the SIP2 spec's code page)
+    error_detection = true       # AY sequence numbers and AZ checksums
+    connect_timeout_s = 3.0
+    reply_timeout_s = 5.0
+    kiosk_budget_ms = 150        # the kiosk answer never waits longer for the ILS
+    retry_interval_s = 60        # the server retries pending payments this often
+    currency = "THB"
+    payment_type = "00"          # SIP2 37 payment type (2 digits)
+    fee_type = "01"              # SIP2 37 fee type (2 digits; 01 other/unknown)
+    max_frame_bytes = 16384      # a longer reply from the ILS is refused
+    tls_ca = ""                  # sip2s://: a CA file (default: the system's)
+
+    [ils.categories]             # a member's tier -> the ILS patron category (export-privileges)
+    silver = "PC-SILVER"
+    gold = "PC-GOLD"
+    default = "PC"
+
+The URL given by ``--ils`` or ``PRIVCARD_ILS`` replaces ``url`` (the rest still comes
+from the file). A bad value is refused with the key's name.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+KEYS = (
+    "url",
+    "encoding",
+    "error_detection",
+    "connect_timeout_s",
+    "reply_timeout_s",
+    "kiosk_budget_ms",
+    "retry_interval_s",
+    "currency",
+    "payment_type",
+    "fee_type",
+    "max_frame_bytes",
+    "tls_ca",
+    "terminal_password",
+    "categories",
+)
+QUERY_KEYS = ("institution", "location")
+
+
+class IlsConfigError(ValueError):
+    """The ``[ils]`` configuration is wrong; the message names the key."""
+
+
+@dataclass(frozen=True)
+class IlsConfig:
+    """A validated ILS link configuration."""
+
+    scheme: str
+    host: str
+    port: int
+    login: str
+    password: str = field(repr=False)
+    institution: str
+    location: str = ""
+    encoding: str = "utf-8"
+    error_detection: bool = True
+    connect_timeout_s: float = 3.0
+    reply_timeout_s: float = 5.0
+    kiosk_budget_ms: int = 150
+    retry_interval_s: float = 60.0
+    currency: str = "THB"
+    payment_type: str = "00"
+    fee_type: str = "01"
+    max_frame_bytes: int = 16384
+    tls_ca: str = ""
+    terminal_password: str = field(default="", repr=False)
+    categories: dict = field(default_factory=dict)
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme == "sip2s"
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without the password (for logs and the audit)."""
+        q = f"?institution={self.institution}" + (f"&location={self.location}" if self.location else "")
+        return f"{self.scheme}://{self.login}@{self.host}:{self.port}{q}"
+
+    def category(self, tier: str) -> str:
+        """The ILS patron category for a member's tier ('' when not mapped)."""
+        return str(self.categories.get(tier, self.categories.get("default", "")))
+
+
+def _number(raw: dict, key: str, default, lo, hi, kind=float):
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not isinstance(value, int)):
+        raise IlsConfigError(f"ils.{key} must be a {'whole ' if kind is int else ''}number, got {value!r}")
+    if not lo <= value <= hi:
+        raise IlsConfigError(f"ils.{key} must be between {lo} and {hi}, got {value!r}")
+    return kind(value)
+
+
+def _digits2(raw: dict, key: str, default: str) -> str:
+    value = raw.get(key, default)
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{2}", value):
+        raise IlsConfigError(f'ils.{key} must be two digits as a string (e.g. "{default}"), got {value!r}')
+    return value
+
+
+def parse_url(url: str) -> dict:
+    """The parts of ``sip2://LOGIN:PASSWORD@host:port?institution=..&location=..``."""
+    if not isinstance(url, str) or not url:
+        raise IlsConfigError("ils.url must be a sip2:// or sip2s:// URL")
+    parts = urlsplit(url)
+    if parts.scheme not in ("sip2", "sip2s"):
+        raise IlsConfigError(f"ils.url: scheme must be sip2 or sip2s, got {parts.scheme or url!r}")
+    try:
+        port = parts.port or 6001
+    except ValueError:
+        raise IlsConfigError("ils.url: the port is not a number 1-65535") from None
+    if not parts.hostname:
+        raise IlsConfigError("ils.url: no host")
+    if not parts.username or parts.password is None:
+        raise IlsConfigError("ils.url: give the SIP login as LOGIN:PASSWORD@host")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = set(query) - set(QUERY_KEYS)
+    if unknown:
+        raise IlsConfigError(
+            f"ils.url: unknown parameter(s) {', '.join(sorted(unknown))}; known: institution, location"
+        )
+    institution = (query.get("institution") or [""])[0]
+    if not institution:
+        raise IlsConfigError("ils.url: institution= is required (the SIP2 AO field, e.g. ?institution=WU)")
+    return {
+        "scheme": parts.scheme,
+        "host": parts.hostname,
+        "port": port,
+        "login": unquote(parts.username),
+        "password": unquote(parts.password),
+        "institution": institution,
+        "location": (query.get("location") or [""])[0],
+    }
+
+
+def build(raw: dict | None, url: str | None = None) -> IlsConfig | None:
+    """Validate an ``[ils]`` table (``url`` overrides its url); None when no ILS is configured."""
+    raw = dict(raw or {})
+    if not isinstance(raw, dict):
+        raise IlsConfigError("[ils] must be a table")
+    unknown = set(raw) - set(KEYS)
+    if unknown:
+        raise IlsConfigError(f"ils: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(KEYS)}")
+    if url:
+        raw["url"] = url
+    if not raw.get("url"):
+        if set(raw) - {"categories"}:
+            raise IlsConfigError("ils.url is required when [ils] is given (or pass --ils / PRIVCARD_ILS)")
+        return None
+    parts = parse_url(raw["url"])
+    encoding = raw.get("encoding", "utf-8")
+    try:
+        if not isinstance(encoding, str):
+            raise LookupError
+        encoding = codecs.lookup(encoding).name
+    except LookupError:
+        raise IlsConfigError(f'ils.encoding: unknown encoding {encoding!r} (use "utf-8" or "cp850")') from None
+    detect = raw.get("error_detection", True)
+    if not isinstance(detect, bool):
+        raise IlsConfigError(f"ils.error_detection must be true or false, got {detect!r}")
+    currency = raw.get("currency", "THB")
+    if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
+        raise IlsConfigError(f'ils.currency must be a 3-letter code such as "THB", got {currency!r}')
+    categories = raw.get("categories", {})
+    if not isinstance(categories, dict) or not all(isinstance(v, str) for v in categories.values()):
+        raise IlsConfigError("ils.categories must map tier names to category codes (strings)")
+    for key in ("tls_ca", "terminal_password"):
+        if not isinstance(raw.get(key, ""), str):
+            raise IlsConfigError(f"ils.{key} must be a string")
+    if raw.get("tls_ca") and not Path(raw["tls_ca"]).is_file():
+        raise IlsConfigError(f"ils.tls_ca: no such file {raw['tls_ca']!r}")
+    return IlsConfig(
+        **parts,
+        encoding=encoding,
+        error_detection=detect,
+        connect_timeout_s=_number(raw, "connect_timeout_s", 3.0, 0.05, 120),
+        reply_timeout_s=_number(raw, "reply_timeout_s", 5.0, 0.05, 300),
+        kiosk_budget_ms=_number(raw, "kiosk_budget_ms", 150, 10, 5000, int),
+        retry_interval_s=_number(raw, "retry_interval_s", 60.0, 0.2, 86400),
+        currency=currency,
+        payment_type=_digits2(raw, "payment_type", "00"),
+        fee_type=_digits2(raw, "fee_type", "01"),
+        max_frame_bytes=_number(raw, "max_frame_bytes", 16384, 512, 1 << 20, int),
+        tls_ca=raw.get("tls_ca", ""),
+        terminal_password=raw.get("terminal_password", ""),
+        categories=dict(categories),
+    )
+
+
+def load_config(path: str | Path | None = None, url: str | None = None) -> IlsConfig | None:
+    """The ILS configuration from the library TOML at ``path`` (its ``[ils]``) and/or a URL."""
+    raw = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                raw = tomllib.load(fh).get("ils", {})
+        except FileNotFoundError:
+            raise IlsConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise IlsConfigError(f"{path}: not valid TOML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise IlsConfigError("ils must be a table ([ils])")
+    return build(raw, url)

@@ -1,0 +1,268 @@
+"""The library system link against a real SIP2 server process (tests/sip2_ils.py, pysip2's server).
+
+Patron information, fine discounts paid in the ILS (confirmed / refused / pending and
+settled once), and the ILS misbehaving (bad checksum, garbage, an oversized frame, a
+half-closed socket, killed between 37 and 38, down). Privcard's own client and services
+run for real in this process; nothing of privcard is mocked.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from server import store
+from server.domain.config import load
+from server.ils.config import build
+from server.services import ServiceError, bootstrap
+from server.services.ils import IlsUnavailable
+from server.store import Audit, IlsPayment, LedgerEntry
+from tests.helpers import close_store, ledger_problems, new_uid
+from tests.sip2_ils import start_ils
+
+
+@pytest.fixture
+def ils(tmp_path):
+    with start_ils(tmp_path) as running:
+        yield running
+
+
+def services(db_url: str, ils, **cfg):
+    close_store()
+    store.connect(db_url)
+    config = build({"reply_timeout_s": 2.0, "connect_timeout_s": 1.0, **cfg}, ils.url)
+    return bootstrap(load(overrides=PROGRAMME), ils=config)
+
+
+@pytest.fixture
+def svc(tmp_db_url, ils):
+    s = services(tmp_db_url, ils)
+    yield s
+    s.ils.close()
+    close_store()
+
+
+#: a test programme: an unlimited 5-point activity to give members the points a test needs
+PROGRAMME = {"activities": {"grant": {"points": 5, "limit": "unlimited", "th": "ทดสอบ", "en": "Test grant"}}}
+
+
+def member(svc, patron_id: str | None = "P100", points: int = 300):
+    """A member with exactly ``points`` (sign-up points topped up through awards)."""
+    m = svc.members.add("Somchai", new_uid(), patron_id=patron_id)
+    have = svc.ledger.balance(m.id)
+    assert points >= have and (points - have) % 5 == 0
+    for _ in range((points - have) // 5):
+        svc.points.award(m.id, "grant")
+    assert svc.ledger.balance(m.id) == points
+    return m
+
+
+def test_patron_information_with_fines(svc, ils):
+    m = member(svc)
+    d = svc.ils.patron(m.id)
+    assert d == {
+        "patron_id": "P100",
+        "valid": True,
+        "fines_baht": 35.0,
+        "charged": 1,
+        "overdue": 1,
+        "blocked": False,
+        "flags": ["too_many_items_overdue"],
+        "message": "",
+    }
+    ils.update(lambda s: s["patrons"]["P100"].update(blocked=True))
+    d = svc.ils.patron(m.id)
+    assert d["blocked"] is True
+    assert d["flags"][:2] == ["charge_privileges_denied", "renewal_privileges_denied"]
+    audit = Audit.select().where(Audit.action == "ils.patron").order_by(Audit.id.desc()).first()
+    assert audit.detail["message"] == "63" and audit.detail["patron"] == "P100"
+
+
+def test_discount_over_the_fines_is_refused_and_nothing_taken(svc, ils):
+    m = member(svc, points=500)
+    with pytest.raises(ServiceError, match="more than the fines"):
+        svc.points.redeem(m.id, "fine_discount", points=200)  # 40 baht > 35 baht owed
+    assert svc.ledger.balance(m.id) == 500
+    assert IlsPayment.select().count() == 0
+    assert ils.payments() == []
+
+
+def test_fee_paid_accepted_deducts_once(svc, ils):
+    m = member(svc, points=300)
+    d = svc.points.redeem(m.id, "fine_discount", points=100)  # 20 baht
+    assert d["ils"]["status"] == "confirmed"
+    bk = d["ils"]["transaction"]
+    assert bk.startswith(f"PC-{d['entry']}-")
+    assert d["balance"] == 200 == svc.ledger.balance(m.id)
+    paid = ils.payments(bk)
+    assert len(paid) == 1 and paid[0]["amount"] == 20.0 and paid[0]["currency"] == "THB"
+    assert ils.fines("P100") == 15.0
+    p = IlsPayment.get(IlsPayment.transaction == bk)
+    assert (p.status, p.attempts, p.baht, p.points) == ("confirmed", 1, 20, 100)
+    assert svc.ils.pending() == []
+    assert ledger_problems([m.id]) == []
+    # the audit has the exchange, never the SIP password
+    rows = [a.detail for a in Audit.select().where(Audit.action == "ils.fee_paid")]
+    assert rows[-1]["transaction"] == bk and rows[-1]["outcome"] == "confirmed" and rows[-1]["baht"] == 20
+    assert "s3cret" not in str([a.detail for a in Audit.select()])
+
+
+def test_fee_paid_refused_restores_points_and_shows_the_message(svc, ils):
+    m = member(svc, points=300)
+    ils.update(refuse_fee_paid="Payments closed at this branch")
+    d = svc.points.redeem(m.id, "fine_discount", points=50)
+    assert d["ils"]["status"] == "refused"
+    assert d["ils"]["message"] == "Payments closed at this branch"
+    assert d["balance"] == 300 == svc.ledger.balance(m.id)
+    p = IlsPayment.get(IlsPayment.transaction == d["ils"]["transaction"])
+    assert p.status == "refused" and p.refund_id is not None
+    refund = LedgerEntry.get_by_id(p.refund_id)
+    assert refund.void_of_id == d["entry"] and refund.points == 50
+    assert ils.payments() == []
+    assert ledger_problems([m.id]) == []
+
+
+def test_ils_killed_between_37_and_38_pending_then_settled_once(svc, ils):
+    m = member(svc, points=300)
+    ils.fault("die_after_37")  # records the payment, dies before answering
+    d = svc.points.redeem(m.id, "fine_discount", points=25)  # 5 baht
+    assert d["ils"]["status"] == "pending"
+    bk = d["ils"]["transaction"]
+    assert ils.wait_exit(10) == 3
+    assert svc.ledger.balance(m.id) == 275  # held, shown as pending
+    [pend] = svc.ils.pending()
+    assert pend["transaction"] == bk and pend["status"] == "pending" and pend["attempts"] == 1
+    assert pend["last_error"]
+
+    # still down: settle keeps it pending with the same BK
+    [again] = svc.ils.settle()
+    assert again["status"] == "pending" and again["transaction"] == bk and again["attempts"] == 2
+
+    ils.restart()
+    [done] = svc.ils.settle()
+    assert done["status"] == "confirmed" and done["transaction"] == bk
+    assert svc.ils.pending() == []
+    assert svc.ils.settle() == []
+    # the ILS's own record: one payment for this BK, though it was sent twice
+    assert len(ils.payments(bk)) == 1
+    assert ils.state()["fee_paid_log"].count(bk) == 2
+    assert ils.fines("P100") == 30.0
+    assert svc.ledger.balance(m.id) == 275
+    assert ledger_problems([m.id]) == []
+
+
+def test_ils_dies_before_recording_then_paid_once_on_retry(svc, ils):
+    m = member(svc, points=300)
+    ils.fault("die_on_37")
+    d = svc.points.redeem(m.id, "fine_discount", points=25)
+    assert d["ils"]["status"] == "pending"
+    ils.wait_exit(10)
+    ils.restart()
+    [done] = svc.ils.settle()
+    assert done["status"] == "confirmed"
+    assert len(ils.payments(d["ils"]["transaction"])) == 1
+
+
+def test_bad_checksum_gets_a_resend(svc, ils):
+    m = member(svc)
+    svc.ils.patron(m.id)  # logged in
+    ils.fault("bad_checksum:64")
+    d = svc.ils.patron(m.id)
+    assert d["fines_baht"] == 35.0
+    assert svc.ils.link().resends == 1
+    # a 38 with a bad checksum: resent, paid once
+    ils.fault("bad_checksum:38")
+    r = svc.points.redeem(m.id, "fine_discount", points=25)
+    assert r["ils"]["status"] == "confirmed"
+    assert svc.ils.link().resends == 2
+    assert len(ils.payments()) == 1
+
+
+@pytest.mark.parametrize("fault", ["garbage", "oversized", "half_close"])
+def test_bad_reply_to_the_fines_check_is_a_clear_error_and_nothing_taken(svc, ils, fault):
+    m = member(svc, points=300)
+    svc.ils.patron(m.id)
+    ils.fault(f"{fault}:64")
+    t0 = time.monotonic()
+    with pytest.raises(IlsUnavailable, match="library system not reachable") as err:
+        svc.points.redeem(m.id, "fine_discount", points=25)
+    assert time.monotonic() - t0 < 2.5  # never a hang (reply timeout 2 s)
+    assert {"garbage": "not a SIP2 reply", "oversized": "longer than", "half_close": "closed the connection"}[
+        fault
+    ] in str(err.value)
+    assert svc.ledger.balance(m.id) == 300
+    assert IlsPayment.select().count() == 0 and ils.payments() == []
+    # and the link recovers: the next request logs in again
+    assert svc.ils.patron(m.id)["fines_baht"] == 35.0
+
+
+@pytest.mark.parametrize("fault", ["garbage", "oversized", "half_close", "silent"])
+def test_bad_reply_to_fee_paid_leaves_it_pending_then_settled_once(svc, ils, fault):
+    m = member(svc, points=300)
+    ils.fault(f"{fault}:38")
+    d = svc.points.redeem(m.id, "fine_discount", points=25)
+    assert d["ils"]["status"] == "pending"
+    bk = d["ils"]["transaction"]
+    assert len(ils.payments(bk)) == 1  # the ILS did take it; privcard cannot know yet
+    [done] = svc.ils.settle()
+    assert done["status"] == "confirmed" and done["transaction"] == bk
+    assert len(ils.payments(bk)) == 1
+    assert svc.ledger.balance(m.id) == 275
+
+
+def test_ils_down_refuses_the_redemption_and_nothing_is_taken(svc, ils):
+    m = member(svc, points=300)
+    ils.kill()
+    with pytest.raises(IlsUnavailable):
+        svc.points.redeem(m.id, "fine_discount", points=25)
+    with pytest.raises(IlsUnavailable):
+        svc.ils.patron(m.id)
+    assert svc.ledger.balance(m.id) == 300 and IlsPayment.select().count() == 0
+    # other rewards and members without a patron id are not the ILS's business
+    assert svc.points.redeem(m.id, "locker_day")["balance"] == 275
+    other = member(svc, patron_id=None)
+    assert "ils" not in svc.points.redeem(other.id, "fine_discount", points=25)
+
+
+def test_kiosk_part_of_the_answer_never_waits_past_the_budget(svc, ils):
+    m = member(svc)
+    assert svc.ils.kiosk("P100") == {"state": "ok", "fines_baht": 35.0, "points_to_clear": 175}
+    assert svc.ils.kiosk(None) is None
+    ils.update(delay_ms=1000)
+    t0 = time.monotonic()
+    assert svc.ils.kiosk("P100") == {"state": "unreachable"}
+    took = time.monotonic() - t0
+    assert took < 0.15 + 0.1, took
+    # within the back-off the ILS is not asked at all
+    t0 = time.monotonic()
+    assert svc.ils.kiosk("P100") == {"state": "unreachable"}
+    assert time.monotonic() - t0 < 0.02
+    assert m.patron_id == "P100"
+
+
+def test_patron_id_is_unique_and_checked(svc):
+    a = svc.members.add("A", new_uid(), patron_id="X1")
+    with pytest.raises(ServiceError, match="already belongs"):
+        svc.members.add("B", new_uid(), patron_id="X1")
+    b = svc.members.add("B", new_uid())
+    with pytest.raises(ServiceError, match="already belongs"):
+        svc.members.set(b.id, patron_id="X1")
+    with pytest.raises(ServiceError, match="patron_id must be"):
+        svc.members.set(b.id, patron_id="bad|id")
+    assert svc.members.set(b.id, patron_id="00123").patron_id == "00123"
+    assert svc.members.set(a.id, patron_id="").patron_id is None
+
+
+def test_export_privileges(svc, ils, tmp_db_url):
+    s = services(tmp_db_url, ils, categories={"silver": "PC-S", "gold": "PC-G", "default": "PC"})
+    gold = s.members.add("G", new_uid(), patron_id="G1", tier="gold")
+    member(s, patron_id="S1", points=500)
+    s.members.add("N", new_uid())  # no patron id: not exported
+    rows = s.ils.export_privileges()
+    assert [r["patron_id"] for r in rows] == ["G1", "S1"]
+    assert rows[0]["category"] == "PC-G" and rows[1]["category"] == "PC-S"
+    assert rows[1]["locker_days"] == 7 and rows[1]["study_room_hours"] == 4
+    assert rows[0]["member"] == gold.id
+    assert s.ils.export_privileges("2999-01-01") == []
+    s.ils.close()
