@@ -191,7 +191,7 @@ def member_edit(mid: int):
     _member_or_404(mid)
     f = request.form
     fields = {k: f.get(k) for k in ("name", "tier", "group", "valid_until", "status", "email", "patron_id") if k in f}
-    for key in ("email", "patron_id"):  # an emptied field clears it
+    for key in ("email", "patron_id", "group"):  # an emptied field (or "—") clears it, as enrol does
         if key in fields and not (fields[key] or "").strip():
             fields[key] = None
     try:
