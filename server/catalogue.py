@@ -538,6 +538,7 @@ TH = {
     "Last error": "ข้อผิดพลาดล่าสุด",
     "No payment is pending: the library system has answered every one.": "ไม่มีรายการรอดำเนินการ ระบบห้องสมุดตอบกลับครบทุกรายการแล้ว",
     "Settle now": "ส่งซ้ำตอนนี้",
+    "no library system (ILS) is configured": "ยังไม่ได้ตั้งค่าระบบห้องสมุด (ILS)",
     "No payment was pending.": "ไม่มีรายการที่รอดำเนินการ",
     "Sent again: %(confirmed)s confirmed, %(refused)s refused (points given back), %(pending)s still pending.": (
         "ส่งซ้ำแล้ว: ยืนยัน %(confirmed)s รายการ ปฏิเสธ %(refused)s รายการ (คืนคะแนนแล้ว) ยังรอ %(pending)s รายการ"

@@ -228,3 +228,14 @@ def test_json_api_patron_pending_settle_and_openapi(page, console, ils):
         "patron_id"
         in paths["/members/{ref}"]["patch"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
     )
+
+
+def test_every_ils_word_the_console_shows_has_thai():
+    """The flags' and outcomes' words are looked up in tables, so the catalogue scan does not see them."""
+    from server import catalogue
+    from server.ils.base import PATRON_FLAGS
+    from server.web import views
+
+    assert set(views.ILS_FLAGS) == set(PATRON_FLAGS)  # every flag the ILS can set has words
+    for text in [*views.ILS_FLAGS.values(), *views.ILS_OUTCOMES.values()]:
+        assert catalogue.TH.get(text, text) != text, text
