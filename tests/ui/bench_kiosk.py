@@ -90,6 +90,7 @@ def ils_main(args) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="kiosk-ils-bench-"))
     db_url = f"sqlite:///{tmp / 'bench.db'}"
     svc = open_service(db_url)
+    svc.devices.add("kiosk-bench", "kiosk", location="Bench")  # the server answers registered kiosks only
     for i, (card, patron) in enumerate(ILS_CARDS):
         svc.members.add(f"Member {i}", card, patron_id=patron)
         svc.points.award(card, "entry", source="tap")
@@ -161,6 +162,7 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
     db_url = f"sqlite:///{tmp / 'bench.db'}"
     svc = open_service(db_url)
+    svc.devices.add("kiosk-bench", "kiosk", location="Bench")  # the server answers registered kiosks only
     svc.members.add("กิ่งตฤทัย ศรีสุข", CARDS[0])
     svc.members.add("Somchai Jaidee", CARDS[1], tier="gold")
     for card in CARDS:
