@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import threading
 import time
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -80,6 +81,7 @@ class Ils:
         self._link = link
         self._kiosk_link: IlsLink | None = None
         self._kiosk_down_until = 0.0
+        self._opening = threading.Lock()
 
     @property
     def configured(self) -> bool:
@@ -91,8 +93,9 @@ class Ils:
     def link(self) -> IlsLink:
         if self.config is None:
             raise IlsNotConfigured()
-        if self._link is None:
-            self._link = open_link(self.config)
+        with self._opening:  # the worker, the settle thread and the console share one link
+            if self._link is None:
+                self._link = open_link(self.config)
         return self._link
 
     def close(self) -> None:
