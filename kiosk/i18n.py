@@ -7,6 +7,7 @@ them (``21/1/2559 11:14``); English dates are Gregorian.
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 
 LANGS = ("th", "en")
@@ -112,6 +113,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "priv.room_value": ("{hours} ชม./ครั้ง", "{hours} h per booking"),
     "priv.fine": ("ส่วนลดค่าปรับ", "Fine discount"),
     "priv.fine_value": ("{baht} บาท", "{baht} baht"),
+    # fines the library system (ILS) reports, and the points that would clear them
+    "member.fines": ("ค่าปรับค้างชำระ {baht} บาท — ใช้ {points} คะแนน", "Fines owed: {baht} baht — use {points} points"),
+    "member.fines_only": ("ค่าปรับค้างชำระ {baht} บาท", "Fines owed: {baht} baht"),
+    "member.no_fines": ("ไม่มีค่าปรับค้างชำระ", "No fines owed"),
+    "member.ils_unreachable": ("ระบบห้องสมุดไม่ตอบสนอง", "library system not reachable"),
     "member.history_button": ("ประวัติคะแนน", "History"),
     "member.staff_button": ("เจ้าหน้าที่", "Staff"),
     # history
@@ -270,6 +276,15 @@ def format_points(value) -> str:
     if isinstance(value, bool) or not isinstance(value, int):
         return "—"
     return f"{value:,}"
+
+
+def format_baht(value) -> str:
+    """An amount of baht: ``35``, ``1,250``, ``35.50`` (satang only when there are some), or a dash."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return "—"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}"
 
 
 def format_signed(value) -> str:

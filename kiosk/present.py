@@ -18,6 +18,7 @@ from broker.settings import WEEKDAYS
 from .i18n import (
     LANGS,
     activity_label,
+    format_baht,
     format_date_long,
     format_date_short,
     format_datetime,
@@ -78,7 +79,10 @@ def member_view(answer: Answer | None, lang: str) -> dict:
         "privileges": [],
         "no_privileges": "",
         "staff": member.get("staff") is True,
+        "fines": "",
+        "fines_state": "",
     }
+    view["fines"], view["fines_state"] = fines_line(answer.ils if answer is not None else None, lang)
     valid = _str(member.get("valid_until"))
     if valid:
         try:
@@ -133,6 +137,30 @@ def member_view(answer: Answer | None, lang: str) -> dict:
         view["next"] = tr("member.top_level", lang)
         view["progress"] = 1.0
     return view
+
+
+def fines_line(ils, lang: str) -> tuple[str, str]:
+    """(text, state) for the fines the library system reports; ("", "") when the answer has none.
+
+    ``state`` is ``owed``, ``none`` (no fines) or ``unreachable`` (the ILS did not answer
+    within the server's budget: said plainly, not as an alarm). Without an ILS, or for a
+    member without a patron id, the answer carries no ``ils`` and the line stays hidden.
+    """
+    if not isinstance(ils, dict):
+        return "", ""
+    if ils.get("state") == "unreachable":
+        return tr("member.ils_unreachable", lang), "unreachable"
+    if ils.get("state") != "ok":
+        return "", ""
+    baht = ils.get("fines_baht")
+    if format_baht(baht) == "—" or baht < 0:
+        return "", ""
+    if baht == 0:
+        return tr("member.no_fines", lang), "none"
+    points = _int(ils.get("points_to_clear"))
+    if points is None or points <= 0:
+        return tr("member.fines_only", lang, baht=format_baht(baht)), "owed"
+    return tr("member.fines", lang, baht=format_baht(baht), points=format_points(points)), "owed"
 
 
 def privilege_rows(privileges: dict, lang: str) -> list[tuple[str, str, str]]:

@@ -545,6 +545,62 @@ TH = {
     "the card key file has no master key: give --meta-key and --file-key": (
         "ไฟล์กุญแจบัตรไม่มีกุญแจหลัก: ระบุ --meta-key และ --file-key"
     ),
+    # the library system (ILS) on the console: member panel, patron id, fine-discount outcome, pending payments
+    "Library patron ID": "รหัสผู้ใช้ห้องสมุด",
+    "the barcode or student number the library system knows": "บาร์โค้ดหรือรหัสนักศึกษาที่ระบบห้องสมุดใช้",
+    "Library system (ILS)": "ระบบห้องสมุด (ILS)",
+    "library system not reachable": "ระบบห้องสมุดไม่ตอบสนอง",
+    "Points and taps are not affected; a fine discount redeemed now stays pending until the library system answers.": (
+        "คะแนนและการแตะบัตรใช้ได้ตามปกติ ส่วนลดค่าปรับที่แลกตอนนี้จะรอดำเนินการจนกว่าระบบห้องสมุดจะตอบกลับ"
+    ),
+    "Patron": "ผู้ใช้บริการ",
+    "valid": "ใช้ได้",
+    "not valid": "ใช้ไม่ได้",
+    "Fines owed": "ค่าปรับค้างชำระ",
+    "On loan": "กำลังยืม",
+    "Overdue": "เกินกำหนดส่ง",
+    "Borrowing": "การยืม",
+    "allowed": "ยืมได้",
+    "The library system says": "ข้อความจากระบบห้องสมุด",
+    "The library system says: %(message)s": "ข้อความจากระบบห้องสมุด: %(message)s",
+    "may not borrow": "ระงับสิทธิการยืม",
+    "may not renew": "ระงับสิทธิการยืมต่อ",
+    "may not recall": "ระงับสิทธิการเรียกคืน",
+    "may not place holds": "ระงับสิทธิการจอง",
+    "card reported lost": "แจ้งบัตรหาย",
+    "too many items on loan": "ยืมเกินจำนวนที่กำหนด",
+    "too many items overdue": "มีรายการเกินกำหนดส่งมากเกินไป",
+    "too many renewals": "ยืมต่อมากเกินไป",
+    "too many claims of items returned": "แจ้งว่าคืนแล้วมากเกินไป",
+    "too many items lost": "ทำหนังสือหายมากเกินไป",
+    "excessive outstanding fines": "ค่าปรับค้างชำระเกินกำหนด",
+    "excessive outstanding fees": "ค่าธรรมเนียมค้างชำระเกินกำหนด",
+    "recall overdue": "เกินกำหนดส่งคืนตามที่เรียกคืน",
+    "too many items billed": "มีรายการที่ถูกเรียกเก็บเงินมากเกินไป",
+    "The library system confirmed the payment (%(transaction)s).": "ระบบห้องสมุดยืนยันการชำระแล้ว (%(transaction)s)",
+    "The library system refused the payment (%(transaction)s); the points were given back.": (
+        "ระบบห้องสมุดปฏิเสธการชำระ (%(transaction)s) คืนคะแนนให้แล้ว"
+    ),
+    "The library system did not answer: the payment (%(transaction)s) is pending and will be sent again until it is settled.": (
+        "ระบบห้องสมุดไม่ตอบกลับ การชำระ (%(transaction)s) รอดำเนินการ และจะส่งซ้ำจนกว่าจะเสร็จสิ้น"
+    ),
+    "ILS payments": "ชำระผ่าน ILS",
+    "Pending ILS payments": "การชำระค่าปรับที่รอระบบห้องสมุด",
+    "Fine discounts redeemed here and sent to the library system as Fee Paid, with no answer yet. Each is sent again with the same transaction id (BK) until the library system confirms or refuses it, so none is paid twice; the server also retries them in the background.": (
+        "ส่วนลดค่าปรับที่แลกแล้วและส่งไปยังระบบห้องสมุด (Fee Paid) แต่ยังไม่ได้รับคำตอบ "
+        "แต่ละรายการจะส่งซ้ำด้วยรหัสรายการ (BK) เดิมจนกว่าระบบห้องสมุดจะยืนยันหรือปฏิเสธ จึงไม่มีการชำระซ้ำ "
+        "เซิร์ฟเวอร์จะลองส่งใหม่เองเป็นระยะด้วย"
+    ),
+    "Transaction (BK)": "รหัสรายการ (BK)",
+    "Attempts": "จำนวนครั้งที่ส่ง",
+    "Last error": "ข้อผิดพลาดล่าสุด",
+    "No payment is pending: the library system has answered every one.": "ไม่มีรายการรอดำเนินการ ระบบห้องสมุดตอบกลับครบทุกรายการแล้ว",
+    "Settle now": "ส่งซ้ำตอนนี้",
+    "no library system (ILS) is configured": "ยังไม่ได้ตั้งค่าระบบห้องสมุด (ILS)",
+    "No payment was pending.": "ไม่มีรายการที่รอดำเนินการ",
+    "Sent again: %(confirmed)s confirmed, %(refused)s refused (points given back), %(pending)s still pending.": (
+        "ส่งซ้ำแล้ว: ยืนยัน %(confirmed)s รายการ ปฏิเสธ %(refused)s รายการ (คืนคะแนนแล้ว) ยังรอ %(pending)s รายการ"
+    ),
     # the library system link (issue 12: server.services.ils, members' patron_id)
     "library system not reachable: %(detail)s": "ติดต่อระบบห้องสมุดไม่ได้: %(detail)s",
     "no library system is configured ([ils] url in the config, --ils or PRIVCARD_ILS)": (

@@ -15,6 +15,7 @@ from broker import settings as device_settings
 from server import broker_accounts
 from server.services import NotFound, ServiceError
 from server.services.attendance import TooBusy
+from server.services.ils import IlsUnavailable
 from server.store import Device, LedgerEntry, Member
 from server.web import accounts, csrf, queries, reports
 from server.web.auth import actor
@@ -155,7 +156,15 @@ def members_search():
     "/members",
     "POST",
     "Enrol a member (sign-up credit, joining fee)",
-    body={"name": STRING, "card": STRING, "tier": STRING, "group": STRING, "valid_until": STRING, "email": STRING},
+    body={
+        "name": STRING,
+        "card": STRING,
+        "tier": STRING,
+        "group": STRING,
+        "valid_until": STRING,
+        "email": STRING,
+        "patron_id": STRING,
+    },
 )
 def members_add():
     b = body()
@@ -166,6 +175,7 @@ def members_add():
         group=b.get("group"),
         valid_until=b.get("valid_until"),
         email=b.get("email"),
+        patron_id=b.get("patron_id") or None,
         actor=actor(),
     )
     return jsonify(svc().reads.member_dict(m)), 201
@@ -179,12 +189,20 @@ def member_get(ref):
 @route(
     "/members/<ref>",
     "PATCH",
-    "Change name, tier, group, valid_until, status, email",
-    body={"name": STRING, "tier": STRING, "group": STRING, "valid_until": STRING, "status": STRING, "email": STRING},
+    "Change name, tier, group, valid_until, status, email, patron_id (the ILS's patron id; null clears it)",
+    body={
+        "name": STRING,
+        "tier": STRING,
+        "group": STRING,
+        "valid_until": STRING,
+        "status": STRING,
+        "email": STRING,
+        "patron_id": STRING,
+    },
 )
 def member_set(ref):
     b = body()
-    allowed = {"name", "tier", "group", "valid_until", "status", "email"}
+    allowed = {"name", "tier", "group", "valid_until", "status", "email", "patron_id"}
     extra = set(b) - allowed
     if extra:
         raise ServiceError("unknown field(s): %(fields)s", fields=", ".join(sorted(extra)))
@@ -277,6 +295,48 @@ def transfers():
 def entry_void(entry_id):
     revs = svc().points.void(entry_id, str(body().get("reason") or ""), actor=actor())
     return jsonify(reversals=[svc().ledger.entry_dict(r) for r in revs])
+
+
+# --------------------------------------------------------------------------- the library system (ILS)
+
+
+def _ils():
+    """The ILS part of the service layer, or a 404 when no library system is configured."""
+    if not svc().ils.configured:
+        raise NotFound("no library system (ILS) is configured")
+    return svc().ils
+
+
+@route(
+    "/members/<ref>/ils",
+    "GET",
+    "What the library system says of the member: valid, fines_baht, charged, overdue, blocked, flags, message "
+    "(503 with state=unreachable when it does not answer)",
+)
+def member_ils(ref):
+    ils = _ils()
+    m = _member(ref)
+    try:
+        return jsonify(state="ok", **ils.patron(m.id, actor=actor()))
+    except IlsUnavailable as exc:
+        return jsonify(state="unreachable", error=str(exc)), 503
+
+
+@route("/ils/pending", "GET", "Fine-discount payments sent to the library system and not yet answered")
+def ils_pending():
+    return jsonify(pending=[_jsonable(r) for r in _ils().pending()])
+
+
+@route("/ils/settle", "POST", "Send every pending payment again now (same BK: never paid twice)")
+def ils_settle():
+    results = [_jsonable(r) for r in _ils().settle(actor=actor())]
+    counts = {k: sum(1 for r in results if r.get("status") == k) for k in ("confirmed", "refused", "pending")}
+    return jsonify(results=results, **counts)
+
+
+def _jsonable(row: dict) -> dict:
+    """A service row with its date-times as ISO-8601 text."""
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
 
 
 # --------------------------------------------------------------------------- devices (admin)

@@ -152,6 +152,8 @@ def init_app(app) -> None:
             "label": _label,
             "sources": catalogue.SOURCE_LABELS,
             "audit_detail": audit_detail,
+            # the nav links the pending ILS payments page only when a library system is configured
+            "ils_configured": current_app.extensions["privcard.service"].ils.configured,
         }
 
     @app.errorhandler(CSRFError)

@@ -20,6 +20,7 @@ from broker import settings as device_settings
 from server import broker_accounts, catalogue, store
 from server.services import GROUPS, NotFound, ServiceError
 from server.services.attendance import MAX_ROWS
+from server.services.ils import IlsUnavailable
 from server.store import Audit, Card, Device, LedgerEntry, Member
 from server.web import accounts, queries, reports
 from server.web.auth import (
@@ -111,6 +112,7 @@ def enrol():
             group=f.get("group") or None,
             valid_until=f.get("valid_until") or None,
             email=f.get("email") or None,
+            patron_id=(f.get("patron_id") or "").strip() or None,
             actor=actor(),
         )
     except ServiceError as exc:
@@ -138,6 +140,8 @@ def member(mid: int):
     return render_template(
         "member.html",
         m=m,
+        ils=_ils_panel(m),
+        ils_flag_text=ils_flag_text,
         data=data,
         entries=entries,
         older=older,
@@ -216,14 +220,57 @@ def terms():
     return render_template("terms.html", o=o, report=report, words=catalogue.TERM_WORDS)
 
 
+#: the 14 SIP2 patron-status flags (message 24/64, positions 0-13), as staff read them
+ILS_FLAGS = {
+    "charge_privileges_denied": "may not borrow",
+    "renewal_privileges_denied": "may not renew",
+    "recall_privileges_denied": "may not recall",
+    "hold_privileges_denied": "may not place holds",
+    "card_reported_lost": "card reported lost",
+    "too_many_items_charged": "too many items on loan",
+    "too_many_items_overdue": "too many items overdue",
+    "too_many_renewals": "too many renewals",
+    "too_many_claims_of_items_returned": "too many claims of items returned",
+    "too_many_items_lost": "too many items lost",
+    "excessive_outstanding_fines": "excessive outstanding fines",
+    "excessive_outstanding_fees": "excessive outstanding fees",
+    "recall_overdue": "recall overdue",
+    "too_many_items_billed": "too many items billed",
+}
+
+
+def ils_flag_text(name: str) -> str:
+    """A patron-status flag in the staff's language (an unknown name shown as it came)."""
+    text = ILS_FLAGS.get(name)
+    return _(text) if text else str(name).replace("_", " ")
+
+
+def _ils_panel(m: Member) -> dict | None:
+    """What the library system (ILS) says of the member, for the member page's panel.
+
+    None (no panel) when no ILS is configured or the member has no patron id;
+    ``{"state": "ok", **patron}``; ``{"state": "unreachable"}`` when the ILS does not
+    answer; ``{"state": "error", "error": text}`` when it refuses the question.
+    """
+    if not svc().ils.configured or not getattr(m, "patron_id", None):
+        return None
+    try:
+        return {"state": "ok", **svc().ils.patron(m.id, actor=actor())}
+    except IlsUnavailable as exc:
+        return {"state": "unreachable", "error": service_error(exc)}
+    except ServiceError as exc:
+        return {"state": "error", "error": service_error(exc)}
+
+
 @bp.route("/members/<int:mid>/edit", methods=["POST"])
 def member_edit(mid: int):
     """Change name, tier, group, validity, status."""
     _member_or_404(mid)
     f = request.form
-    fields = {k: f.get(k) for k in ("name", "tier", "group", "valid_until", "status", "email") if k in f}
-    if "email" in fields and not fields["email"]:
-        fields["email"] = None
+    fields = {k: f.get(k) for k in ("name", "tier", "group", "valid_until", "status", "email", "patron_id") if k in f}
+    for key in ("email", "patron_id", "group"):  # an emptied field (or "—") clears it, as enrol does
+        if key in fields and not (fields[key] or "").strip():
+            fields[key] = None
     try:
         svc().members.set(mid, actor=actor(), **fields)
         flash(_("Member saved."), "ok")
@@ -315,13 +362,36 @@ def redeem(mid: int):
             units = 1 if not (f.get("units") or "").strip() else _int(f.get("units"), 0)  # "0", "abc": refused
             out = svc().points.redeem(mid, reward, units=units, actor=actor())
         extra = f" ({out['baht']} {_('baht')})" if "baht" in out else f" × {out.get('units', 1)}"
-        flash(
-            _("Redeemed %(points)s points: %(reward)s.", points=out["points"], reward=out["label"][g.lang]) + extra,
-            "ok",
-        )
+        ils = out.get("ils")
+        if ils and ils.get("status") == "refused":
+            _flash_ils(ils, "error")  # the points came back: nothing was redeemed
+        else:
+            flash(
+                _("Redeemed %(points)s points: %(reward)s.", points=out["points"], reward=out["label"][g.lang]) + extra,
+                "ok",
+            )
+            if ils:
+                _flash_ils(ils, "ok" if ils.get("status") == "confirmed" else "warn")
     except ServiceError as exc:
         _fail(exc)
     return redirect(url_for("views.member", mid=mid, reward=reward or None))
+
+
+#: what staff read for each outcome of a fine-discount payment sent to the ILS
+ILS_OUTCOMES = {
+    "confirmed": "The library system confirmed the payment (%(transaction)s).",
+    "refused": "The library system refused the payment (%(transaction)s); the points were given back.",
+    "pending": "The library system did not answer: the payment (%(transaction)s) is pending and will be sent again "
+    "until it is settled.",
+}
+
+
+def _flash_ils(ils: dict, category: str) -> None:
+    """One line for the ILS's outcome of a fine-discount payment, with the ILS's own message."""
+    text = _(ILS_OUTCOMES.get(ils.get("status"), ILS_OUTCOMES["pending"]), transaction=ils.get("transaction") or "—")
+    if ils.get("message"):
+        text += " " + _("The library system says: %(message)s", message=ils["message"])
+    flash(text, category)
 
 
 @bp.route("/members/<int:mid>/entries/<int:eid>/void", methods=["GET", "POST"])
@@ -517,6 +587,50 @@ def _flash_broker(done: dict | None, device_id: str) -> None:
             ),
             "error" if done else "ok",
         )
+
+
+# --------------------------------------------------------------------------- the library system (ILS)
+
+
+def _ils_or_404():
+    """The ILS part of the service layer; the pages exist only when a library system is configured."""
+    if not svc().ils.configured:
+        abort(404)
+    return svc().ils
+
+
+@bp.route("/ils/pending")
+def ils_pending():
+    """Fine-discount payments sent to the ILS and not yet answered, oldest first, with "settle now"."""
+    rows = _ils_or_404().pending()
+    for r in rows:  # ISO-8601 from the service; the page shows it as every date (B.E. in Thai)
+        try:
+            r["created_at"] = contract.parse_time(r["created_at"])
+        except (contract.ContractError, TypeError):
+            pass
+    return render_template("ils_pending.html", rows=rows)
+
+
+@bp.route("/ils/settle", methods=["POST"])
+def ils_settle():
+    """Send every pending payment again now (same BK each time: never paid twice)."""
+    try:
+        results = _ils_or_404().settle(actor=actor())
+    except ServiceError as exc:
+        _fail(exc)
+        return redirect(url_for("views.ils_pending"))
+    counts = {k: sum(1 for r in results if r.get("status") == k) for k in ("confirmed", "refused", "pending")}
+    if not results:
+        flash(_("No payment was pending."), "ok")
+    else:
+        flash(
+            _(
+                "Sent again: %(confirmed)s confirmed, %(refused)s refused (points given back), %(pending)s still pending.",
+                **counts,
+            ),
+            "warn" if counts["pending"] or counts["refused"] else "ok",
+        )
+    return redirect(url_for("views.ils_pending"))
 
 
 # --------------------------------------------------------------------------- events

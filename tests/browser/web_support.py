@@ -71,7 +71,7 @@ def text(html: str) -> str:
 class ConsoleServer:
     """``privcard server --db ... --mqtt ... --http 127.0.0.1:PORT`` as a child process."""
 
-    def __init__(self, db_url: str, mqtt_url: str, log_dir: Path):
+    def __init__(self, db_url: str, mqtt_url: str, log_dir: Path, extra: tuple = ()):
         from tests.helpers import ServerProcess
 
         self.port = free_port()
@@ -79,7 +79,7 @@ class ConsoleServer:
         self.db_url = db_url
         self.mqtt_url = mqtt_url
         self.proc = ServerProcess(
-            db_url, mqtt_url, log_dir=log_dir, name="console", extra_args=("--http", f"127.0.0.1:{self.port}")
+            db_url, mqtt_url, log_dir=log_dir, name="console", extra_args=("--http", f"127.0.0.1:{self.port}", *extra)
         )
 
     def start(self) -> ConsoleServer:

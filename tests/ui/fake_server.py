@@ -89,8 +89,9 @@ def member_record(
     earned_today=5,
     earned_semester=120,
     outcome="member",
+    ils=None,
 ) -> dict:
-    """One card in the fake server's table."""
+    """One card in the fake server's table (``ils``: the answer's fines part, as the real server sends it)."""
     member = {
         "id": abs(hash(uid)) % 100000,
         "name": name,
@@ -107,6 +108,7 @@ def member_record(
         "balance": balance,
         "history": history or [],
         "stats": {"earned_today": earned_today, "earned_semester": earned_semester, "semester": "2/2568"},
+        "ils": ils,
     }
 
 
@@ -182,6 +184,7 @@ class FakeServer:
                 privileges=privileges_for(rec["balance"]),
                 history=rec["history"],
                 stats=rec["stats"],
+                ils=rec.get("ils"),
             )
         client.publish(answer_topic, answer.encode(), qos=1)
 

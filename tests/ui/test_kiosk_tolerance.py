@@ -25,6 +25,7 @@ SPARSE = "04000001"
 JUNK = "04000002"
 UNREADABLE = "04000003"
 NOT_JSON = "04000004"
+FINES = "04000005"
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,14 @@ def fake(broker):
     cards = {
         GOOD: member_record(GOOD, "กิ่งตฤทัย ศรีสุข", 1295, tier="gold", history=demo_history()),
         STAFF: member_record(STAFF, "ผู้ใช้บริการ ทดสอบ", 300, staff=True, pin="2468"),
+        # the longest fines line a patron can see (the ILS's amount with satang, thousands)
+        FINES: member_record(
+            FINES,
+            "ผู้ใช้บริการ ค่าปรับ",
+            7000,
+            tier="gold",
+            ils={"state": "ok", "fines_baht": 1250.75, "points_to_clear": 6255},
+        ),
     }
     srv = FakeServer(broker.host, broker.port, cards).start()
     srv.raw[SPARSE] = b'{"v":1,"query_id":"{query_id}","outcome":"member"}'
@@ -140,6 +149,9 @@ def walk_screens(k: KioskProcess) -> dict:
     k.tap(GOOD)
     k.wait_for("member")
     check("member")
+    k.tap(FINES)
+    assert k.wait_for("member")["ids"]["fines"].startswith("Fines owed: 1,250.75 baht")
+    check("member-fines")
     k.press("btn_history")
     k.wait_for("history")
     check("history")

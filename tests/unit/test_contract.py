@@ -378,6 +378,14 @@ def test_answer_round_trip_and_leniency():
         Answer.parse(json.dumps({"v": 1, "query_id": "k", "outcome": "credited"}))
 
 
+def test_answer_carries_the_ils_fines_only_when_set():
+    fines = Answer("k:2", "member", balance=300, ils={"state": "ok", "fines_baht": 35.0, "points_to_clear": 175})
+    assert Answer.parse(fines.encode()) == fines
+    assert Answer.parse(Answer("k:3", "member", ils={"state": "unreachable"}).encode()).ils == {"state": "unreachable"}
+    assert "ils" not in json.loads(Answer("k:4", "member").encode())
+    assert Answer.parse(json.dumps({"v": 1, "query_id": "k", "outcome": "member", "ils": "35 baht"})).ils is None
+
+
 @pytest.mark.parametrize("pin", ["1234", "00000000", "048261"])
 def test_query_pin_round_trip_and_never_in_repr(pin):
     q = Query(query_id="u:1", uid="04A1B2C3", pin=pin)
@@ -398,7 +406,7 @@ def test_pin_verdicts_round_trip_with_their_fields_only_when_set():
     wrong = Answer("u:2", "pin_wrong", attempts_left=2)
     assert Answer.parse(wrong.encode()) == wrong
     plain = json.loads(Answer("u:3", "staff_unlocked").encode())
-    assert not {"attempts_left", "locked_until", "retry_after_s"} & set(plain)
+    assert not {"attempts_left", "locked_until", "retry_after_s", "ils"} & set(plain)
     odd = Answer.parse(json.dumps({"v": 1, "query_id": "u", "outcome": "pin_wrong", "attempts_left": -1}))
     assert odd.attempts_left is None
 

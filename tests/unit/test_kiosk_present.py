@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 import pytest
@@ -151,6 +152,60 @@ def test_member_view_tolerates_missing_and_wrong_fields(answer):
         assert view["name"] in ("สมาชิก", "Member")
         rows = history_rows(answer, lang)
         assert all(row["at"] == "—" for row in rows)
+
+
+def _with_ils(ils) -> Answer:
+    return Answer.parse(json.dumps({**FULL.to_dict(), "ils": ils}))
+
+
+@pytest.mark.parametrize(
+    "ils, th, en, state",
+    [
+        (
+            {"state": "ok", "fines_baht": 35.0, "points_to_clear": 175},
+            "ค่าปรับค้างชำระ 35 บาท — ใช้ 175 คะแนน",
+            "Fines owed: 35 baht — use 175 points",
+            "owed",
+        ),
+        (
+            {"state": "ok", "fines_baht": 1250.5, "points_to_clear": 6253},
+            "ค่าปรับค้างชำระ 1,250.50 บาท — ใช้ 6,253 คะแนน",
+            "Fines owed: 1,250.50 baht — use 6,253 points",
+            "owed",
+        ),
+        ({"state": "ok", "fines_baht": 35}, "ค่าปรับค้างชำระ 35 บาท", "Fines owed: 35 baht", "owed"),
+        ({"state": "ok", "fines_baht": 0.0, "points_to_clear": 0}, "ไม่มีค่าปรับค้างชำระ", "No fines owed", "none"),
+        ({"state": "unreachable"}, "ระบบห้องสมุดไม่ตอบสนอง", "library system not reachable", "unreachable"),
+    ],
+)
+def test_member_view_shows_the_fines_the_library_system_reports(ils, th, en, state):
+    answer = Answer(**{**FULL.__dict__, "ils": ils})
+    if "points_to_clear" in ils or ils["state"] == "unreachable":  # the shapes the server sends survive the wire
+        assert _with_ils(ils).ils == ils
+    assert (member_view(answer, "th")["fines"], member_view(answer, "th")["fines_state"]) == (th, state)
+    assert (member_view(answer, "en")["fines"], member_view(answer, "en")["fines_state"]) == (en, state)
+
+
+@pytest.mark.parametrize(
+    "ils",
+    [
+        None,
+        "ok",
+        {},
+        {"state": "weird", "fines_baht": 35},
+        {"state": "ok"},
+        {"state": "ok", "fines_baht": "35"},
+        {"state": "ok", "fines_baht": True},
+        {"state": "ok", "fines_baht": -5},
+        {"state": "ok", "fines_baht": float("nan")},
+    ],
+)
+def test_no_fines_line_without_a_usable_ils_answer(ils):
+    answer = FULL if ils is None else Answer(**{**FULL.__dict__, "ils": ils})
+    for lang in ("th", "en"):
+        view = member_view(answer, lang)
+        assert (view["fines"], view["fines_state"]) == ("", "")
+        assert view["balance"] == "1,295"  # the rest of the screen is unaffected
 
 
 def test_history_rows_dates_voids_and_reversals():
