@@ -60,7 +60,6 @@ __all__ = ["GROUPS", "ImportReport", "Message", "NotFound", "ServiceError", "Ser
 class Services:
     """Every part of the service layer, sharing one programme, one clock and one ledger."""
 
-    prog: Programme
     clock: object
     ledger: Ledger
     members: Members
@@ -72,6 +71,11 @@ class Services:
     staff: StaffPins
     cards: Cards
 
+    @property
+    def prog(self) -> Programme:
+        """The programme in force (it follows changes made from the console, in every process)."""
+        return self.ledger.prog
+
     def today(self) -> date:
         """The current business day."""
         return self.ledger.today()
@@ -82,7 +86,6 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None)
     ledger = Ledger(prog, clock)
     devices = Devices(ledger)
     return Services(
-        prog=prog,
         clock=clock,
         ledger=ledger,
         members=Members(ledger),

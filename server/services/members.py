@@ -21,7 +21,7 @@ from broker.contract import ContractError
 from server import store
 from server.domain import rules
 from server.services.errors import NotFound, ServiceError
-from server.services.ledger import Ledger
+from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import unit_of_work
 from server.store import Card, Fee, Member
 
@@ -121,9 +121,10 @@ def check_active(m: Member, day: date) -> None:
 class Members:
     """Operations on members and cards."""
 
+    prog = LiveProgramme()
+
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
-        self.prog = ledger.prog
         self.clock = ledger.clock
 
     @staticmethod

@@ -33,7 +33,7 @@ from broker.contract import Tap, TapResult
 from server import store, sun
 from server.domain import rules
 from server.services.devices import Devices, Refused
-from server.services.ledger import Ledger
+from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import is_infrastructure, unit_of_work
 from server.store import Audit
 
@@ -51,8 +51,10 @@ class _TapFailed(Exception):
 class Taps:
     """Decide taps and commit them."""
 
+    prog = LiveProgramme()
+
     def __init__(self, ledger: Ledger, devices: Devices, keyring: sun.Keyring | None = None):
-        self.prog = ledger.prog
+        self.ledger = ledger
         self.clock = ledger.clock
         self.devices = devices
         self.keyring = keyring
@@ -62,6 +64,7 @@ class Taps:
         """Decide several taps in one transaction; results in order, None for a tap that raised a bug."""
         try:
             with unit_of_work():
+                self._follow_programme()
                 return [self._decide_or_mark(i, *item) for i, item in enumerate(batch)]
         except _TapFailed as failed:
             bad = failed.index
@@ -72,10 +75,17 @@ class Taps:
                 continue
             try:
                 with unit_of_work():
+                    self._follow_programme()
                     out.append(self._decide_or_mark(i, *item))
             except _TapFailed:
                 out.append(None)
         return out
+
+    def _follow_programme(self) -> None:
+        """Once per batch, in its transaction: the programme version in force (one counter read)."""
+        live = self.ledger.live
+        live.sync()
+        self._prog, self._campaigns = live.prog, live.campaigns
 
     def decide(self, device_id: str, tap: Tap, received: datetime | None = None) -> TapResult | None:
         """Decide one tap and commit it (None if it raised a bug)."""
@@ -117,15 +127,16 @@ class Taps:
             row = db.execute_sql(sql["stored"], (device_id, tap.tap_id)).fetchone()
             return TapResult(**json.loads(row[0]))
         row = db.execute_sql(sql["card"], (tap.uid,)).fetchone()
-        card_status, member_id, name, tier, member_status, valid_until, balance, secured, last, sealed = (
-            row if row else (None,) * 10
+        card_status, member_id, name, tier, member_status, valid_until, balance, secured, last, sealed, group = (
+            row if row else (None,) * 11
         )
         if isinstance(valid_until, str):
             valid_until = date.fromisoformat(valid_until)
         act_code = device.activity
-        per_item = act_code in self.prog.activities and self.prog.activities[act_code].limit == "per_item_per_day"
+        prog, campaigns = self._prog, self._campaigns
+        per_item = act_code in prog.activities and prog.activities[act_code].limit == "per_item_per_day"
         decision = rules.decide_tap(
-            prog=self.prog,
+            prog=prog,
             device_kind=device.kind,
             device_direction=device.direction,
             device_activity_code=act_code,
@@ -140,6 +151,8 @@ class Taps:
             online_since=device.online_since,
         )
         outcome, points, reason = decision.outcome, 0, decision.reason
+        if outcome == "credited" and not campaigns.available(decision.activity.code, decision.when):
+            outcome = "no_activity"  # a campaign's one-off activity, outside its minutes
         if secured and outcome in rules.OPEN_OUTCOMES and self._genuine(device_id, tap, last, sealed) is not None:
             outcome, reason = "card_not_genuine", None
         if outcome == "credited":
@@ -148,25 +161,27 @@ class Taps:
             if key is not None and db.execute_sql(sql["accrue"], (member_id, act.code, key[0], key[1])).rowcount != 1:
                 outcome = "limit_reached"
             else:
+                earned, tag = campaigns.apply(act.code, decision.when, group, tier, act.points)
                 now = _ts(self.clock())
                 entry_id = db.execute_sql(
                     sql["entry"],
                     (
                         member_id,
                         act.code,
-                        act.points,
+                        earned,
                         decision.day.isoformat(),
                         decision.item,
                         _ts(tap.at),
                         device_id,
                         tap.tap_id,
                         now,
+                        tag,
                     ),
                 ).fetchone()[0]
                 if key is not None:
                     db.execute_sql(sql["accrued"], (entry_id, member_id, act.code, key[0], key[1]))
-                balance = db.execute_sql(sql["credit"], (act.points, now, member_id)).fetchone()[0]
-                points = act.points
+                balance = db.execute_sql(sql["credit"], (earned, now, member_id)).fetchone()[0]
+                points = earned
         # a clone learns nothing about the member it copied (nor does a blocked card's holder)
         show = member_id is not None and outcome not in ("card_blocked", "card_not_genuine", "invalid")
         result = TapResult(
@@ -252,10 +267,10 @@ HOT_SQL = {
     "VALUES (?, ?, ?, ?, ?, 'pending', 0, '{}', '') ON CONFLICT DO NOTHING",
     "stored": "SELECT result FROM tap_inbox WHERE device = ? AND tap_id = ?",
     "card": "SELECT c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, m.balance, "
-    "c.sun, c.sun_counter, c.sun_keys FROM card c JOIN member m ON m.id = c.member_id WHERE c.uid = ?",
+    'c.sun, c.sun_counter, c.sun_keys, m."group" FROM card c JOIN member m ON m.id = c.member_id WHERE c.uid = ?',
     "accrue": "INSERT INTO accrual (member_id, activity, day, item) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    "entry": "INSERT INTO ledger_entry (member_id, activity, points, day, item, at, source, device, ref, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, 'tap', ?, ?, ?) RETURNING id",
+    "entry": "INSERT INTO ledger_entry (member_id, activity, points, day, item, at, source, device, ref, created_at, "
+    "campaign) VALUES (?, ?, ?, ?, ?, ?, 'tap', ?, ?, ?, ?) RETURNING id",
     "accrued": "UPDATE accrual SET entry_id = ? WHERE member_id = ? AND activity = ? AND day = ? AND item = ?",
     "credit": "UPDATE member SET balance = balance + ?, updated_at = ? WHERE id = ? RETURNING balance",
     # a genuine card's read counter only goes up, whichever replica gets there first

@@ -34,7 +34,7 @@ def svc():
 
 def prog():
     """The programme configuration."""
-    return current_app.extensions["privcard.prog"]
+    return current_app.extensions["privcard.service"].prog
 
 
 def _int(value, default=None):
