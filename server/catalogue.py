@@ -535,6 +535,7 @@ ENTRY_LABELS = {
     "transfer_in": {"th": "รับโอนคะแนน", "en": "Transfer in"},
     "transfer_out": {"th": "โอนคะแนน", "en": "Transfer out"},
     "adjust": {"th": "ปรับปรุงคะแนน", "en": "Adjustment"},
+    "prize": {"th": "รางวัลจากการจับรางวัล/จัดอันดับ", "en": "Prize (draw or ranking)"},
 }
 
 

@@ -132,7 +132,7 @@ def validate(raw: dict, prog: Programme, *, groups=None, campaign_id: int = 0) -
     ends = parse_time(raw.get("ends"), prog.tz, "ends")
     if ends < starts:
         raise ConfigError(f"ends ({ends:%Y-%m-%d %H:%M}) is before starts ({starts:%Y-%m-%d %H:%M})")
-    earning = {c for c, a in prog.activities.items() if c != "signup"}
+    earning = {c for c, a in prog.activities.items() if c != "signup" and not a.retired}
     mult, bonus, act = 100, 0, None
     activities = ()
     if kind == "activity":

@@ -22,6 +22,9 @@ module                 owns
 ``attendance``         events, registration lists (preview, credit), the CSV import
 ``reads``              the kiosk's answer, statistics, entries, member/device JSON
 ``staff``              staff PINs typed at kiosks: checked here, lock-out, audit
+``live``               the programme in force, followed from the database by every process
+``programme``          the programme edited live (versions, export/import), campaigns
+``draws``              prize draws (seeded, verifiable) and rankings
 =====================  ==================================================================
 
 Usage::
@@ -44,10 +47,12 @@ from server.domain.config import Programme
 from server.services.attendance import Attendance, ImportReport
 from server.services.cards import Cards
 from server.services.devices import Devices
+from server.services.draws import Draws
 from server.services.errors import Message, NotFound, ServiceError
 from server.services.ledger import Ledger
 from server.services.members import GROUPS, Members
 from server.services.points import Points
+from server.services.programme import Campaigns, Programmes
 from server.services.reads import Reads
 from server.services.staff import StaffPins
 from server.services.taps import Taps
@@ -70,6 +75,9 @@ class Services:
     reads: Reads
     staff: StaffPins
     cards: Cards
+    programme: Programmes
+    campaigns: Campaigns
+    draws: Draws
 
     @property
     def prog(self) -> Programme:
@@ -96,4 +104,7 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None)
         reads=Reads(ledger, devices, keyring),
         staff=StaffPins(ledger, devices),
         cards=Cards(ledger, keyring),
+        programme=Programmes(ledger),
+        campaigns=Campaigns(ledger),
+        draws=Draws(ledger),
     )

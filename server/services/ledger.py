@@ -175,6 +175,8 @@ class Ledger:
             "device": e.device,
             "note": e.note,
             "actor": e.actor,
+            # what each campaign gave this credit (``code:+N;code:+M``), for history and reports
+            "campaign": getattr(e, "campaign", None),
         }
 
     def history(self, member_id: int, limit: int = 20) -> list[dict]:
