@@ -45,6 +45,10 @@ class Draws:
 
     # ------------------------------------------------------------------ terms and points
 
+    def current_term(self) -> str:
+        """Today's term label (``2/2569``)."""
+        return rules.semester_of(self.ledger.today(), self.prog)[0]
+
     def term_bounds(self, label: str) -> tuple[date, date]:
         """First and last day of a term label such as ``2/2569`` (semester name / academic year BE)."""
         prog = self.prog
