@@ -202,8 +202,9 @@ class Compiled:
     ) -> tuple[int, str | None]:
         """(points, what each campaign gave as ``code:+N;code:+M`` or None) for a tap that earns ``base``."""
         candidates = self.by_activity.get(code, ()) + self.every
+        own = self.one_off.get(code)
         if not candidates:
-            return base, None
+            return base, (f"{code}:+{base}" if own is not None else None)
         best = None
         bonuses = []
         for c in candidates:
@@ -215,8 +216,8 @@ class Compiled:
             else:
                 bonuses.append(c)
         if best is None and not bonuses:
-            return base, None
-        parts = []
+            return base, (f"{code}:+{base}" if own is not None else None)
+        parts = [f"{code}:+{base}"] if own is not None else []  # a one-off activity gives all it earns
         points = base
         if best is not None:
             points = base * best.multiplier_100 // 100

@@ -264,14 +264,6 @@ class Campaigns:
                 d = out.setdefault(code, {"points": 0, "entries": 0})
                 d["points"] += n
                 d["entries"] += 1
-        # one-off activities: everything credited for them
-        for row in CampaignRow.select().where(CampaignRow.spec.contains('"activity"')):
-            if row.spec.get("kind") == "activity":
-                d = out.setdefault(row.code, {"points": 0, "entries": 0})
-                for e in LedgerEntry.select().where(LedgerEntry.activity == row.code):
-                    if e.id not in voided and e.void_of_id is None:
-                        d["points"] += e.points
-                        d["entries"] += 1
         return out
 
     def _as_dict(self, row: CampaignRow, c: camp.Campaign | None = None, given: dict | None = None) -> dict:
