@@ -28,7 +28,7 @@ from playhouse.migrate import migrate
 from server import store
 from server.domain import campaigns as camp
 from server.domain.config import ConfigError, Programme, build
-from server.store import JSONField, LedgerEntry, UTCDateTimeField, utcnow
+from server.store import JSONField, UTCDateTimeField, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class PrizeDraw(store.BaseModel):
 def _m1_tables(migrator) -> None:
     store.db.create_tables([ProgrammeVersion, CampaignRow, PrizeDraw], safe=True)
     if "campaign" not in {c.name for c in store.db.get_columns("ledger_entry")}:
-        migrate(migrator.add_column("ledger_entry", "campaign", LedgerEntry.campaign))
+        migrate(migrator.add_column("ledger_entry", "campaign", pw.CharField(max_length=200, null=True)))
 
 
 store.register_migration("programme_live", [_m1_tables])
