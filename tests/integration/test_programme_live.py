@@ -24,7 +24,8 @@ def _audit_changes():
     return [a.detail for a in Audit.select().where(Audit.action == "programme.change").order_by(Audit.id)]
 
 
-def test_an_activity_added_in_the_console_earns_on_the_next_tap_on_two_servers(tmp_db_url, tmp_path):
+def test_an_activity_added_in_the_console_earns_on_the_next_tap_on_two_servers(any_db_url, tmp_path):
+    tmp_db_url = any_db_url  # SQLite and PostgreSQL
     svc = open_service(tmp_db_url)
     uids = [new_uid() for _ in range(4)]
     for i, uid in enumerate(uids):
@@ -91,7 +92,10 @@ def test_an_activity_added_in_the_console_earns_on_the_next_tap_on_two_servers(t
             assert LedgerEntry.select().where(LedgerEntry.activity == "quiz").count() == 4
             for s in servers:
                 assert "Traceback" not in s.log(), s.log_tail()
-                assert "programme version 4 in force" in s.log() or "programme version" in s.log()
+            # each followed the versions itself (no restart): A decided a tap under version 4, B under 3
+            assert "programme version 4 in force" in servers[0].log(), servers[0].log_tail()
+            assert "programme version 3 in force" in servers[1].log(), servers[1].log_tail()
+            assert servers[0].starts == servers[1].starts == 1
         finally:
             for d in devs:
                 d.close()
@@ -170,5 +174,59 @@ def test_export_import_round_trip_and_a_librarys_existing_file(tmp_db_url, tmp_p
             "old": None,
             "new": {"points": 1, "limit": "unlimited", "th": "เยี่ยมชม", "en": "Visit"},
         } in r["changes"]
+    finally:
+        close_store()
+
+
+def test_a_database_from_before_gets_the_campaign_column_and_keeps_its_entries(tmp_db_url):
+    """``programme_live`` migrates a database made before it: ledger_entry.campaign added, entries kept."""
+    from server.store import Counter, db
+
+    svc = open_service(tmp_db_url)
+    m = svc.members.add("Before", new_uid())
+    # make it look like a database from before issue 13: no column, no namespace version
+    db.execute_sql("ALTER TABLE ledger_entry DROP COLUMN campaign")
+    Counter.delete().where(Counter.key == "schema:programme_live").execute()
+    db.execute_sql("DROP TABLE programme_version")
+    close_store()
+    svc = open_service(tmp_db_url)
+    try:
+        assert "campaign" in {c.name for c in db.get_columns("ledger_entry")}
+        assert svc.ledger.balance(m.id) == 250 and svc.ledger.history(m.id)[0]["campaign"] is None
+        svc.programme.save_activity("quiz", {"points": 3}, actor="t")
+        assert svc.programme.version() == 2
+    finally:
+        close_store()
+
+
+def test_changes_and_refusals_on_postgresql_too(any_db_url):
+    svc = open_service(any_db_url)
+    try:
+        p = svc.programme
+        p.save_activity("quiz", {"points": 3, "limit": "per_day"}, actor="t")
+        with pytest.raises(ServiceError, match=r"activities\.late_stay\.window"):
+            p.set_section("hours", '[hours]\ndefault = "08:00-08:20"\n', actor="t")
+        m = svc.members.add("A", new_uid(), group="U1")
+        assert svc.points.award(m.id, "quiz")[0] == "credited"
+        svc.devices.add("door", "gate", direction="in")
+        assert p.version() == 2 and "quiz" in svc.prog.activities
+        svc.campaigns.add(
+            {
+                "code": "all_x2",
+                "kind": "multiplier",
+                "multiplier": "2",
+                "starts": "2020-01-01 00:00",
+                "ends": "2099-12-31 23:59",
+            },
+            actor="t",
+        )
+        from broker.contract import Tap
+        from tests.helpers import library_today, local_time
+
+        at = local_time(library_today(), 12)
+        uid = new_uid()
+        svc.members.add("B", uid, group="U1")
+        r = svc.taps.decide("door", Tap(tap_id="pg-1", uid=uid, at=at, clock_ok=True), received=at)
+        assert (r.outcome, r.points) == ("credited", 10)
     finally:
         close_store()
