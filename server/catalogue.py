@@ -679,6 +679,7 @@ TH_PROGRAMME = {
     "top must be 1-1000": "จำนวนอันดับต้องอยู่ระหว่าง 1-1000",
     "unknown section %(section)r; known: %(known)s": "ไม่รู้จักส่วน %(section)r ส่วนที่มี: %(known)s",
     "winners must be 1-1000": "จำนวนผู้ได้รับรางวัลต้องอยู่ระหว่าง 1-1000",
+    "Points given by each campaign": "คะแนนที่แต่ละแคมเปญให้",
     # values shown through _(): states and kinds
     "running": "กำลังดำเนินการ",
     "scheduled": "ตั้งเวลาไว้",

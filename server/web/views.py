@@ -638,6 +638,7 @@ REPORT_TITLES = {
     "segments": "Members by segment",
     "feedback": "Kiosk feedback ratings",
     "clock_anomalies": "Devices with doubtful tap times",
+    "campaigns": "Points given by each campaign",
 }
 
 

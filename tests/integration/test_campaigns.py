@@ -73,6 +73,16 @@ def test_a_campaign_doubles_entry_from_monday_0000_to_friday_2359_and_not_a_minu
         # the report: what the campaign gave
         listed = {c["code"]: c for c in svc.campaigns.list()}
         assert listed["exam_week"]["given"] == {"points": 20, "entries": 4}
+        from server.web import reports
+
+        rows = reports.build("campaigns", svc, monday - timedelta(days=1), friday + timedelta(days=1)).rows
+        assert [(r["campaign"], r["points"], r["entries"], r["label"]["en"]) for r in rows] == [
+            ("exam_week", 20, 4, "Exam week")
+        ]
+        # a voided credit no longer counts as given
+        e = LedgerEntry.select().where(LedgerEntry.campaign == "exam_week:+5").first()
+        svc.points.void(e.id, reason="test", actor="t")
+        assert {c["code"]: c for c in svc.campaigns.list()}["exam_week"]["given"]["points"] == 15
         # borrow is not in the campaign
         svc.devices.add("desk", "counter")
         uid = new_uid()
