@@ -499,6 +499,8 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, str):
         out = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        # every other control character as \uXXXX (TOML forbids them raw)
+        out = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", lambda m: f"\\u{ord(m.group()):04x}", out)
         return f'"{out}"'
     if isinstance(value, list):
         if value and all(isinstance(v, dict) for v in value):
