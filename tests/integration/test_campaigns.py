@@ -83,6 +83,16 @@ def test_a_campaign_doubles_entry_from_monday_0000_to_friday_2359_and_not_a_minu
         e = LedgerEntry.select().where(LedgerEntry.campaign == "exam_week:+5").first()
         svc.points.void(e.id, reason="test", actor="t")
         assert {c["code"]: c for c in svc.campaigns.list()}["exam_week"]["given"]["points"] == 15
+        # the member's history in the console shows the campaign on the entry
+        from tests.browser.web_support import make_app, sign_in
+
+        doubled = (
+            LedgerEntry.select().where(LedgerEntry.campaign == "exam_week:+5").order_by(LedgerEntry.id.desc()).first()
+        )
+        client = make_app(tmp_db_url).test_client()
+        sign_in(client)
+        page = client.get(f"/members/{doubled.member_id}").text
+        assert 'class="badge campaign"' in page and "exam_week:+5" in page
         # borrow is not in the campaign
         svc.devices.add("desk", "counter")
         uid = new_uid()
