@@ -284,7 +284,10 @@ class Devices:
         if not everything:
             query = query.where(Device.revision != Device.published_revision)
         with read_unit():
-            return [(self.config(d), d.revision) for d in query]
+            rows = list(query)
+            if rows:  # the library's hours and name as in force now (the programme is edited live)
+                self.ledger.live.sync()
+            return [(self.config(d), d.revision) for d in rows]
 
     def mark_published(self, device_id: str, revision: int) -> None:
         """Remember that a config revision reached the broker."""

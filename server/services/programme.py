@@ -24,7 +24,7 @@ from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.live import COUNTER, CampaignRow, ProgrammeVersion, campaign_of
 from server.services.retry import read_unit, unit_of_work
-from server.store import LedgerEntry
+from server.store import Device, LedgerEntry
 
 
 def _refuse(exc: ConfigError) -> ServiceError:
@@ -106,6 +106,9 @@ class Programmes:
             )
             self.ledger.audit(actor, "programme.change", f"version {number}", section=section, changes=diff[:200])
             store.bump(COUNTER)
+            if any(c["path"].split(".")[0] in ("library", "hours") for c in diff):
+                # devices are told the library's name and hours in their retained config: republish
+                Device.update(revision=Device.revision + 1).execute()
         self.ledger.live.sync(force=True)
         return {"version": number, "changes": diff, "dry_run": False}
 

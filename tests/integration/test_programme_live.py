@@ -153,6 +153,9 @@ def test_export_import_round_trip_and_a_librarys_existing_file(tmp_db_url, tmp_p
     svc = open_service(tmp_db_url)
     try:
         p = svc.programme
+        svc.devices.add("kiosk-1", "kiosk")
+        for cfg, revision in svc.devices.configs_to_publish():
+            svc.devices.mark_published(cfg.device_id, revision)
         text = p.export()
         assert p.version() == 0  # nothing stored until the first change: the start-up file is in force
         r = p.import_toml(text, actor="t")
@@ -164,6 +167,9 @@ def test_export_import_round_trip_and_a_librarys_existing_file(tmp_db_url, tmp_p
         doc = tomllib.loads(exported)
         assert doc["hours"]["closures"] == ["2026-12-31"] and doc["hours"]["sun"] == "closed"
         assert svc.prog.hours[6].closed and str(min(svc.prog.closures)) == "2026-12-31"
+        # devices are told the new hours: their retained config is due again, with sun closed
+        due = {cfg.device_id: cfg for cfg, _ in svc.devices.configs_to_publish()}
+        assert due["kiosk-1"].settings["hours"]["sun"] == "closed"
         # a library's own partial file (as given to --config) imports merged over the defaults
         r = p.import_toml(
             '[activities.visit]\npoints = 1\nlimit = "unlimited"\nth = "เยี่ยมชม"\nen = "Visit"\n', actor="t"
