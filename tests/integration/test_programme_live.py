@@ -236,3 +236,49 @@ def test_changes_and_refusals_on_postgresql_too(any_db_url):
         assert (r.outcome, r.points) == ("credited", 10)
     finally:
         close_store()
+
+
+def test_shared_replicas_on_postgresql_follow_a_change_without_a_restart(pg_url, mosquitto, tmp_path):
+    """Two ``--shared`` replicas on one PostgreSQL database (the production topology): after a
+    points change every tap, whichever replica takes it, earns the new points."""
+    from tests.helpers import fresh_pg_database
+
+    with fresh_pg_database(pg_url) as url:
+        svc = open_service(url)
+        uids = [new_uid() for _ in range(24)]
+        for uid in uids:
+            svc.members.add("R", uid)
+        svc.devices.add("desk", "counter", activity="volunteer")
+        close_store()
+        servers = [
+            ServerProcess(
+                url,
+                mosquitto.url,
+                client_id=f"rep-{n}",
+                log_dir=tmp_path,
+                name=f"rep-{n}",
+                extra_args=("--shared", "grp"),
+            )
+            for n in ("a", "b")
+        ]
+        dev = Device(mosquitto.url)
+        try:
+            for s in servers:
+                s.start()
+            dev.start()
+            dev.wait_server()
+            first = [dev.tap("desk", uid) for uid in uids[:4]]
+            assert {(r.outcome, r.points) for r in first} == {("credited", 10)}
+            svc = open_service(url)
+            svc.programme.save_activity("volunteer", {"points": 12}, actor="test")
+            close_store()
+            after = [dev.tap("desk", uid) for uid in uids[4:]]
+            assert {(r.outcome, r.points) for r in after} == {("credited", 12)}, [r.points for r in after]
+            took = [s for s in servers if "programme version 2 in force" in s.log()]
+            assert len(took) == 2, "both replicas decided taps under version 2 (20 taps shared between them)"
+            assert all(s.starts == 1 and "Traceback" not in s.log() for s in servers)
+        finally:
+            dev.close()
+            for s in servers:
+                s.kill()
+            close_store()
