@@ -230,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     en.add_argument("--limit", type=int, default=20)
 
     _register_staff(sub)
+    from server import programme_cli
+
+    programme_cli.register(sub, parents=[COMMON])
     return p
 
 
@@ -491,7 +494,7 @@ def run(args, svc: Services) -> int:
             )
             or "no entries",
         )
-    elif args.cmd == "staff":
+    elif args.cmd in ("staff", "programme", "campaign", "draw", "ranking"):
         return args.handler(args, svc)
     return 0
 

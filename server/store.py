@@ -190,6 +190,8 @@ class LedgerEntry(BaseModel):
     note = pw.CharField(max_length=300, null=True)
     actor = pw.CharField(max_length=64, null=True)
     created_at = UTCDateTimeField(default=utcnow)
+    #: what each campaign gave this credit, ``code:+N;code:+M`` (migration ``programme_live``)
+    campaign = pw.CharField(max_length=200, null=True)
 
     class Meta:
         indexes = (

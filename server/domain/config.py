@@ -45,6 +45,8 @@ class Activity:
     en: str
     window_before_close_min: int | None = None
     direction: str | None = None
+    #: retired from the console: no tap earns it any more; its ledger entries stay
+    retired: bool = False
 
     @property
     def label(self) -> dict:
@@ -210,6 +212,10 @@ class Programme:
     privilege_basis: str = "earned_in_term"
     #: partner-shop aliases: normalised name -> the shop's name in ``partners``
     partner_aliases: dict = field(default_factory=dict)
+    #: days the library is closed although the weekday is open (``hours.closures``: holidays)
+    closures: frozenset = frozenset()
+    #: the validated document it was built from (export, the console's editors)
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -334,7 +340,10 @@ def _activity(code: str, raw: Any) -> Activity:
     direction = raw.get("direction")
     if direction not in (None, "in", "out"):
         raise ConfigError(f"{w}.direction must be in or out, got {direction!r}")
-    unknown = set(raw) - {"points", "limit", "th", "en", "window", "direction"}
+    retired = raw.get("retired", False)
+    if not isinstance(retired, bool):
+        raise ConfigError(f"{w}.retired must be true or false, got {retired!r}")
+    unknown = set(raw) - {"points", "limit", "th", "en", "window", "direction", "retired"}
     if unknown:
         raise ConfigError(f"{w}: unknown key(s) {', '.join(sorted(unknown))}")
     return Activity(
@@ -345,6 +354,7 @@ def _activity(code: str, raw: Any) -> Activity:
         en=_str(raw.get("en", code), f"{w}.en"),
         window_before_close_min=before,
         direction=direction,
+        retired=retired,
     )
 
 
@@ -395,7 +405,7 @@ def build(raw: dict) -> Programme:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"library.timezone: unknown time zone {tzname!r}") from None
     hours_raw = _table(raw.get("hours", {}), "hours")
-    unknown_days = set(hours_raw) - set(WEEKDAYS) - {"default"}
+    unknown_days = set(hours_raw) - set(WEEKDAYS) - {"default", "closures"}
     if unknown_days:
         raise ConfigError(f"hours: unknown key(s) {', '.join(sorted(unknown_days))}; use mon..sun or default")
     default = _hours(hours_raw.get("default", "08:00-22:00"), "hours.default")
@@ -458,7 +468,7 @@ def build(raw: dict) -> Programme:
         if rewards[code].points is None and rewards[code].step_points is None:
             raise ConfigError(f"{w} needs points or step_points")
     shops, aliases = _partners(raw.get("partners", {}))
-    return Programme(
+    prog = Programme(
         name_th=_str(lib.get("name_th", "ห้องสมุด"), "library.name_th"),
         name_en=_str(lib.get("name_en", "Library"), "library.name_en"),
         timezone=tzname,
@@ -480,6 +490,7 @@ def build(raw: dict) -> Programme:
         privilege_basis=basis,
         partner_aliases=aliases,
     )
+    return _live_checks(prog, raw)
 
 
 # --------------------------------------------------------------------------- terms, tiers, shops (issue 13)
@@ -624,3 +635,147 @@ def _own_shops(over: dict) -> bool:
     """True when a library's file lists its own shops but no aliases (the shipped aliases then go)."""
     partners = over.get("partners") if isinstance(over, dict) else None
     return isinstance(partners, dict) and "shops" in partners and "aliases" not in partners
+
+
+# --------------------------------------------------------------------------- the programme edited live
+#
+# The programme is also kept in the database as versioned documents (issue 13, item 4:
+# server.services.programme). These helpers are the pure half: the checks a whole
+# programme must pass beyond each field's own (closures, windows inside opening hours),
+# a TOML writer (export), a section's document (the console's section editor), and the
+# list of changes between two versions (the audit's old -> new).
+
+ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _live_checks(prog: Programme, raw: dict) -> Programme:
+    """Checks across fields: closures are dates, every window fits inside every open day."""
+    from dataclasses import replace
+    from datetime import date as _date
+
+    closures_raw = raw.get("hours", {}).get("closures", [])
+    if not isinstance(closures_raw, list):
+        raise ConfigError(f"hours.closures must be a list of 'YYYY-MM-DD' dates, got {closures_raw!r}")
+    days = set()
+    for i, text in enumerate(closures_raw):
+        try:
+            if not (isinstance(text, str) and ISO_DATE_RE.match(text)):
+                raise ValueError
+            days.add(_date.fromisoformat(text))
+        except ValueError:
+            raise ConfigError(f"hours.closures[{i}] must be a 'YYYY-MM-DD' date, got {text!r}") from None
+    for act in prog.activities.values():
+        if act.window_before_close_min is None:
+            continue
+        for i, day in enumerate(WEEKDAYS):
+            h = prog.hours[i]
+            if h.closed:
+                continue
+            open_min = (h.close.hour * 60 + h.close.minute) - (h.open.hour * 60 + h.open.minute)
+            if act.window_before_close_min > open_min:
+                raise ConfigError(
+                    f"activities.{act.code}.window: {act.window_before_close_min} minutes before closing is "
+                    f"outside the opening hours of {day} ({h.open:%H:%M}-{h.close:%H:%M})"
+                )
+    import copy
+
+    return replace(prog, closures=frozenset(days), raw=copy.deepcopy(raw))
+
+
+def _toml_key(key: str) -> str:
+    return key if re.match(r"^[A-Za-z0-9_-]+$", key) else _toml_value(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        out = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        # every other control character as \uXXXX (TOML forbids them raw)
+        out = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", lambda m: f"\\u{ord(m.group()):04x}", out)
+        return f'"{out}"'
+    if isinstance(value, list):
+        if value and all(isinstance(v, dict) for v in value):
+            return "[\n" + "".join(f"  {_toml_value(v)},\n" for v in value) + "]"
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise ConfigError(f"cannot write {value!r} as TOML")
+
+
+def _is_table_array(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def to_toml(raw: dict, _path: tuple = ()) -> str:
+    """A configuration dict as TOML text that :func:`tomllib.loads` reads back equal.
+
+    Scalars and inline arrays first, then sub-tables (``[a.b]``); a top-level list of
+    tables is written as ``[[name]]`` (e.g. ``semesters``), nested ones inline.
+    """
+    lines: list[str] = []
+    tables: list[tuple[str, dict]] = []
+    arrays: list[tuple[str, list]] = []
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        elif _is_table_array(value) and not _path:
+            arrays.append((key, value))
+        else:
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    out = "\n".join(lines) + ("\n" if lines else "")
+    for key, value in tables:
+        path = (*_path, key)
+        header = ".".join(_toml_key(p) for p in path)
+        body = to_toml(value, path)
+        has_scalars = any(not isinstance(v, dict) for v in value.values()) or not value
+        out += (f"\n[{header}]\n" if has_scalars else "") + body
+    for key, value in arrays:
+        for item in value:
+            out += f"\n[[{_toml_key(key)}]]\n" + to_toml(item, (key,))
+    return out
+
+
+def section_document(raw: dict, section: str) -> str:
+    """The TOML text of one top-level section (what the console's section editor shows)."""
+    if section not in SECTIONS:
+        raise ConfigError(f"unknown section {section!r}; known: {', '.join(SECTIONS)}")
+    if section not in raw:
+        return ""
+    return to_toml({section: raw[section]}).lstrip("\n")
+
+
+def replace_section(raw: dict, section: str, text: str) -> dict:
+    """A copy of ``raw`` with one section replaced by the TOML ``text`` of that section.
+
+    The text must hold that section and nothing else (``[activities.entry]`` …). The
+    result is not yet validated: pass it to :func:`build`.
+    """
+    if section not in SECTIONS:
+        raise ConfigError(f"unknown section {section!r}; known: {', '.join(SECTIONS)}")
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{section}: not valid TOML: {exc}") from None
+    other = set(doc) - {section}
+    if other:
+        raise ConfigError(f"{section}: the text may only hold [{section}], it also holds {', '.join(sorted(other))}")
+    out = dict(raw)
+    if section in doc:
+        out[section] = doc[section]
+    else:
+        out.pop(section, None)
+    return out
+
+
+def changes(old: Any, new: Any, path: str = "") -> list[dict]:
+    """Every changed leaf between two configuration dicts: ``[{"path", "old", "new"}]`` (None = absent)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in list(old) + [k for k in new if k not in old]:
+            sub = f"{path}.{key}" if path else str(key)
+            out += changes(old.get(key), new.get(key), sub)
+        return out
+    return [] if old == new else [{"path": path, "old": old, "new": new}]

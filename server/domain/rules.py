@@ -171,7 +171,7 @@ def in_window(activity: Activity, when: datetime, prog: Programme) -> bool:
         return True
     moment = local(when, prog)
     hours = prog.hours[moment.weekday()]
-    if hours.closed:
+    if hours.closed or moment.date() in prog.closures:
         return False
     closing = datetime.combine(moment.date(), hours.close, tzinfo=moment.tzinfo)
     start = closing - timedelta(minutes=activity.window_before_close_min)
@@ -220,6 +220,7 @@ class Decision:
     item: str = ""
     reason: str | None = None
     timing: str = "clock"  # how the tap's time was judged (TIMINGS)
+    when: datetime | None = None  # the instant it counts at (campaigns are dated to the minute)
 
     @property
     def open(self) -> bool:
@@ -302,13 +303,15 @@ def _decide_member(
     if code is None or code not in prog.activities:
         return Decision("no_activity", day=day)
     activity = prog.activities[code]
+    if activity.retired:  # retired from the console: earns nothing any more
+        return Decision("no_activity", activity=activity, day=day)
     if activity.direction and device_kind == "gate" and device_direction != activity.direction:
         return Decision("no_activity", activity=activity, day=day)
     if not in_window(activity, when, prog):
         return Decision("no_activity", activity=activity, day=day)
     if activity.points == 0:
         return Decision("no_activity", activity=activity, day=day)
-    return Decision("credited", activity=activity, day=day, item=item)
+    return Decision("credited", activity=activity, day=day, item=item, when=when)
 
 
 def accrual_key(activity: Activity, day: date, item: str = "") -> tuple[str, str] | None:

@@ -24,6 +24,9 @@ module                 owns
 ``staff``              staff PINs typed at kiosks: checked here, lock-out, audit
 ``ils``                the library system link: patrons, fine discounts paid in the ILS
                        (pending / confirmed / refused), settle, export of privileges
+``live``               the programme in force, followed from the database by every process
+``programme``          the programme edited live (versions, export/import), campaigns
+``draws``              prize draws (seeded, verifiable) and rankings
 =====================  ==================================================================
 
 Usage::
@@ -46,11 +49,13 @@ from server.domain.config import Programme
 from server.services.attendance import Attendance, ImportReport
 from server.services.cards import Cards
 from server.services.devices import Devices
+from server.services.draws import Draws
 from server.services.errors import Message, NotFound, ServiceError
 from server.services.ils import Ils
 from server.services.ledger import Ledger
 from server.services.members import GROUPS, Members
 from server.services.points import Points
+from server.services.programme import Campaigns, Programmes
 from server.services.reads import Reads
 from server.services.staff import StaffPins
 from server.services.taps import Taps
@@ -64,7 +69,6 @@ __all__ = ["GROUPS", "ImportReport", "Message", "NotFound", "ServiceError", "Ser
 class Services:
     """Every part of the service layer, sharing one programme, one clock and one ledger."""
 
-    prog: Programme
     clock: object
     ledger: Ledger
     members: Members
@@ -77,6 +81,14 @@ class Services:
     cards: Cards
     terms: Terms
     ils: Ils
+    programme: Programmes
+    campaigns: Campaigns
+    draws: Draws
+
+    @property
+    def prog(self) -> Programme:
+        """The programme in force (it follows changes made from the console, in every process)."""
+        return self.ledger.prog
 
     def today(self) -> date:
         """The current business day."""
@@ -90,7 +102,6 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None,
     devices = Devices(ledger)
     link = Ils(ledger, ils)
     return Services(
-        prog=prog,
         clock=clock,
         ledger=ledger,
         members=Members(ledger),
@@ -103,4 +114,7 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None,
         cards=Cards(ledger, keyring),
         terms=Terms(ledger),
         ils=link,
+        programme=Programmes(ledger),
+        campaigns=Campaigns(ledger),
+        draws=Draws(ledger),
     )

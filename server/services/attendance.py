@@ -41,7 +41,7 @@ from broker.contract import ContractError
 from server.domain import rules
 from server.services import members
 from server.services.errors import Message, NotFound, ServiceError
-from server.services.ledger import STAFF_BACKDATE_DAYS, Ledger
+from server.services.ledger import STAFF_BACKDATE_DAYS, Ledger, LiveProgramme
 from server.services.points import NOT_BY_HAND
 from server.services.retry import read_unit, unit_of_work
 from server.store import Accrual, Card, Event, ImportJob, Member, Upload, db, is_sqlite
@@ -125,9 +125,10 @@ def event_time(ev: Event) -> str:
 class Attendance:
     """Events, registration lists and their credits."""
 
+    prog = LiveProgramme()
+
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
-        self.prog = ledger.prog
         self.clock = ledger.clock
 
     # ------------------------------------------------------------------ events and uploads

@@ -24,7 +24,7 @@ from broker.contract import Allowlist, ContractError, DeviceConfig, Feedback, St
 from server import store
 from server.domain import rules
 from server.services.errors import NotFound, ServiceError
-from server.services.ledger import Ledger
+from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import read_unit, unit_of_work
 from server.store import Card, Device, Member
 
@@ -54,9 +54,10 @@ class Refused(ServiceError):
 class Devices:
     """Operations on devices, and what the server publishes to them."""
 
+    prog = LiveProgramme()
+
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
-        self.prog = ledger.prog
         self.clock = ledger.clock
         self._cache: dict[str, tuple[float, Device | None]] = {}
         #: device id -> (window start, refusals since its last audit line)
@@ -295,7 +296,10 @@ class Devices:
         if not everything:
             query = query.where(Device.revision != Device.published_revision)
         with read_unit():
-            return [(self.config(d), d.revision) for d in query]
+            rows = list(query)
+            if rows:  # the library's hours and name as in force now (the programme is edited live)
+                self.ledger.live.sync()
+            return [(self.config(d), d.revision) for d in rows]
 
     def mark_published(self, device_id: str, revision: int) -> None:
         """Remember that a config revision reached the broker."""

@@ -40,7 +40,7 @@ from server.ils import IlsConfig, IlsError, IlsLink, PatronInfo, open_link
 from server.ils.base import IlsNotSent
 from server.services import members
 from server.services.errors import ServiceError
-from server.services.ledger import Ledger
+from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import read_unit, unit_of_work
 from server.store import IlsPayment, LedgerEntry, Member
 
@@ -73,9 +73,10 @@ def transaction_id(entry: LedgerEntry) -> str:
 class Ils:
     """The ILS link for the service layer (``svc.ils``)."""
 
+    prog = LiveProgramme()
+
     def __init__(self, ledger: Ledger, config: IlsConfig | None = None, link: IlsLink | None = None):
         self.ledger = ledger
-        self.prog = ledger.prog
         self.clock = ledger.clock
         self.config = config
         self._link = link

@@ -18,18 +18,31 @@ from server import catalogue
 from server.domain import rules
 from server.domain.config import Programme
 from server.services.errors import ServiceError
+from server.services.live import Live
 from server.store import Accrual, Audit, LedgerEntry, Member, db
 
 #: how far back staff may date a credit (by hand or an event's list): one academic year and a day
 STAFF_BACKDATE_DAYS = 366
 
 
+class LiveProgramme:
+    """``self.prog`` of a service: the ledger's programme in force, read each time (never a stale copy)."""
+
+    def __get__(self, obj, owner=None):
+        return self if obj is None else obj.ledger.prog
+
+
 class Ledger:
     """Points in and out of members' accounts, under one programme and one clock."""
 
     def __init__(self, prog: Programme, clock):
-        self.prog = prog
+        self.live = Live(prog)
         self.clock = clock
+
+    @property
+    def prog(self) -> Programme:
+        """The programme in force (follows changes made in the console, in any process)."""
+        return self.live.current()
 
     def today(self) -> date:
         """The current business day."""
@@ -162,6 +175,8 @@ class Ledger:
             "device": e.device,
             "note": e.note,
             "actor": e.actor,
+            # what each campaign gave this credit (``code:+N;code:+M``), for history and reports
+            "campaign": getattr(e, "campaign", None),
         }
 
     def history(self, member_id: int, limit: int = 20) -> list[dict]:

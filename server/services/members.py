@@ -22,7 +22,7 @@ from server import store
 from server.domain import rules
 from server.services import tiers
 from server.services.errors import NotFound, ServiceError
-from server.services.ledger import Ledger
+from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import unit_of_work
 from server.store import Card, Fee, Member
 
@@ -146,9 +146,10 @@ def check_active(m: Member, day: date) -> None:
 class Members:
     """Operations on members and cards."""
 
+    prog = LiveProgramme()
+
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
-        self.prog = ledger.prog
         self.clock = ledger.clock
 
     @staticmethod

@@ -17,7 +17,7 @@ from datetime import timedelta
 from server.domain import rules
 from server.services import members, tiers
 from server.services.errors import NotFound, ServiceError
-from server.services.ledger import Ledger
+from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import unit_of_work
 from server.store import Accrual, LedgerEntry, Member
 
@@ -28,9 +28,10 @@ NOT_BY_HAND = ("signup", "entry", "late_stay")
 class Points:
     """Operations that move points."""
 
+    prog = LiveProgramme()
+
     def __init__(self, ledger: Ledger, ils=None):
         self.ledger = ledger
-        self.prog = ledger.prog
         self.clock = ledger.clock
         self.ils = ils  # server.services.ils.Ils: fine discounts paid in the library system
 

@@ -34,7 +34,7 @@ from server import store, sun
 from server.domain import rules
 from server.services import tiers
 from server.services.devices import Devices, Refused
-from server.services.ledger import Ledger
+from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import is_infrastructure, unit_of_work
 from server.store import Audit, Member
 
@@ -52,8 +52,10 @@ class _TapFailed(Exception):
 class Taps:
     """Decide taps and commit them."""
 
+    prog = LiveProgramme()
+
     def __init__(self, ledger: Ledger, devices: Devices, keyring: sun.Keyring | None = None):
-        self.prog = ledger.prog
+        self.ledger = ledger
         self.clock = ledger.clock
         self.ledger = ledger
         self.devices = devices
@@ -65,6 +67,7 @@ class Taps:
         """Decide several taps in one transaction; results in order, None for a tap that raised a bug."""
         try:
             with unit_of_work():
+                self._follow_programme()
                 return [self._decide_or_mark(i, *item) for i, item in enumerate(batch)]
         except _TapFailed as failed:
             bad = failed.index
@@ -75,10 +78,17 @@ class Taps:
                 continue
             try:
                 with unit_of_work():
+                    self._follow_programme()
                     out.append(self._decide_or_mark(i, *item))
             except _TapFailed:
                 out.append(None)
         return out
+
+    def _follow_programme(self) -> None:
+        """Once per batch, in its transaction: the programme version in force (one counter read)."""
+        live = self.ledger.live
+        live.sync()
+        self._prog, self._campaigns = live.prog, live.campaigns
 
     def decide(self, device_id: str, tap: Tap | Checkout, received: datetime | None = None) -> TapResult | None:
         """Decide one tap and commit it (None if it raised a bug)."""
@@ -132,12 +142,13 @@ class Taps:
         if isinstance(valid_until, str):
             valid_until = date.fromisoformat(valid_until)
         act_code = device.activity
-        per_item = act_code in self.prog.activities and self.prog.activities[act_code].limit == "per_item_per_day"
+        prog, campaigns = self._prog, self._campaigns
+        per_item = act_code in prog.activities and prog.activities[act_code].limit == "per_item_per_day"
         item = device.id if per_item else ""
         if per_item and act_code == "partner_purchase" and (device.settings or {}).get("shop"):
             item = device.settings["shop"]  # a reader at a partner shop credits that shop
         decision = rules.decide_tap(
-            prog=self.prog,
+            prog=prog,
             device_kind=device.kind,
             device_direction=device.direction,
             device_activity_code=act_code,
@@ -152,6 +163,8 @@ class Taps:
             online_since=device.online_since,
         )
         outcome, points, reason = decision.outcome, 0, decision.reason
+        if outcome == "credited" and not campaigns.available(decision.activity.code, decision.when):
+            outcome = "no_activity"  # a campaign's one-off activity, outside its minutes
         if secured and outcome in rules.OPEN_OUTCOMES and self._genuine(device_id, tap, last, sealed) is not None:
             outcome, reason = "card_not_genuine", None
         if outcome == "credited":
@@ -160,8 +173,10 @@ class Taps:
             if key is not None and db.execute_sql(sql["accrue"], (member_id, act.code, key[0], key[1])).rowcount != 1:
                 outcome = "limit_reached"
             else:
+                # the member's tier's table, then the campaigns running at that minute
+                base = rules.tier_points(act, tier, prog)
+                earned, tag = campaigns.apply(act.code, decision.when, group, tier, base)
                 now = _ts(self.clock())
-                earned = rules.tier_points(act, tier, self.prog)  # the member's tier's table
                 entry_id = db.execute_sql(
                     sql["entry"],
                     (
@@ -175,6 +190,7 @@ class Taps:
                         device_id,
                         tap.tap_id,
                         now,
+                        tag,
                     ),
                 ).fetchone()[0]
                 if key is not None:
@@ -339,8 +355,8 @@ HOT_SQL = {
     "patron": "SELECT 'active', m.id, m.name, m.tier, m.status, m.valid_until, m.balance, 0, NULL, NULL, "
     'm."group" FROM member m WHERE m.patron_id = ?',
     "accrue": "INSERT INTO accrual (member_id, activity, day, item) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    "entry": "INSERT INTO ledger_entry (member_id, activity, points, day, item, at, source, device, ref, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    "entry": "INSERT INTO ledger_entry (member_id, activity, points, day, item, at, source, device, ref, created_at, "
+    "campaign) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     "accrued": "UPDATE accrual SET entry_id = ? WHERE member_id = ? AND activity = ? AND day = ? AND item = ?",
     "credit": "UPDATE member SET balance = balance + ?, updated_at = ? WHERE id = ? RETURNING balance",
     # a genuine card's read counter only goes up, whichever replica gets there first

@@ -19,7 +19,7 @@ from server import store
 from server.domain import rules
 from server.services import members, tiers
 from server.services.errors import ServiceError
-from server.services.ledger import Ledger
+from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import read_unit, unit_of_work
 from server.store import Fee, LedgerEntry, Member
 
@@ -30,9 +30,10 @@ CHUNK = 100
 class Terms:
     """Renew, close terms, set tiers."""
 
+    prog = LiveProgramme()
+
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
-        self.prog = ledger.prog
         self.clock = ledger.clock
 
     def renew(self, ref, *, until=None, actor: str = "system") -> dict:

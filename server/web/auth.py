@@ -146,7 +146,7 @@ def init_app(app) -> None:
             "_": _,
             "lang": g.get("lang", catalogue.DEFAULT_LANG),
             "staff": g.get("staff"),
-            "prog": current_app.extensions["privcard.prog"],
+            "prog": current_app.extensions["privcard.service"].prog,
             "fmt_dt": _fmt_dt,
             "fmt_date": _fmt_date,
             "label": _label,
@@ -235,7 +235,7 @@ def too_large_message() -> str:
 
 def _fmt_dt(when) -> str:
     return catalogue.fmt_datetime(
-        when, g.get("lang", catalogue.DEFAULT_LANG), current_app.extensions["privcard.prog"].tz
+        when, g.get("lang", catalogue.DEFAULT_LANG), current_app.extensions["privcard.service"].prog.tz
     )
 
 

@@ -37,6 +37,7 @@ REPORTS = (
     "segments",
     "feedback",
     "clock_anomalies",
+    "campaigns",
 )
 #: the days a report may start or end on (a business day's bounds must be computable)
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
@@ -422,7 +423,42 @@ def clock_anomalies(service, start: date, end: date) -> Report:
     )
 
 
+def campaigns(service, start: date, end: date) -> Report:
+    """What each campaign gave in the range: points and credits (voided ones left out)."""
+    from server.domain.campaigns import split_tag
+
+    voided = {e.void_of_id for e in LedgerEntry.select(LedgerEntry.void_of).where(LedgerEntry.void_of.is_null(False))}
+    given: dict[str, list[int]] = {}
+    q = LedgerEntry.select(LedgerEntry.id, LedgerEntry.campaign).where(
+        LedgerEntry.campaign.is_null(False), LedgerEntry.day.between(start, end)
+    )
+    for e in q:
+        if e.id in voided:
+            continue
+        for code, n in split_tag(e.campaign):
+            row = given.setdefault(code, [0, 0])
+            row[0] += n
+            row[1] += 1
+    names = {c["code"]: {"th": c["th"], "en": c["en"]} for c in service.campaigns.list()}
+    rows = [
+        {"campaign": code, "label": names.get(code, {"th": code, "en": code}), "entries": n, "points": pts}
+        for code, (pts, n) in sorted(given.items(), key=lambda kv: -kv[1][0])
+    ]
+    return Report(
+        "campaigns",
+        [
+            ("campaign", {"th": "รหัส", "en": "Code"}),
+            ("label", {"th": "แคมเปญ", "en": "Campaign"}),
+            ("entries", {"th": "รายการ", "en": "Credits"}),
+            ("points", {"th": "คะแนนที่ให้", "en": "Points given"}),
+        ],
+        rows,
+        chart=[(r["campaign"][:14], r["points"]) for r in rows],
+    )
+
+
 BUILDERS = {
+    "campaigns": campaigns,
     "entries_daily": entries_daily,
     "entries_hourly": entries_hourly,
     "top_borrowers": top_borrowers,

@@ -44,7 +44,7 @@ def svc():
 
 def prog():
     """The programme configuration."""
-    return current_app.extensions["privcard.prog"]
+    return current_app.extensions["privcard.service"].prog
 
 
 def _int(value, default=None):
@@ -835,6 +835,7 @@ REPORT_TITLES = {
     "segments": "Members by segment",
     "feedback": "Kiosk feedback ratings",
     "clock_anomalies": "Devices with doubtful tap times",
+    "campaigns": "Points given by each campaign",
 }
 
 

@@ -108,3 +108,26 @@ def test_bench_prints_the_promised_figures():
     assert figures["throughput_ratio"] == pytest.approx(
         figures["throughput_tps"] / figures["echo_throughput_tps"], rel=0.01
     )
+
+
+def test_bench_with_campaigns_reports_both_servers_side_by_side():
+    """`privcard bench --campaigns N --activities M`: the server with running campaigns beside the plain one."""
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "broker.dispatcher", "bench", "--taps", "200", "--devices", "2"),
+            *("--members", "50", "--rounds", "1", "--campaigns", "6", "--activities", "15"),
+            *("--campaign-rounds", "2", "--json"),
+        ],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    c = json.loads(proc.stdout.strip().splitlines()[-1])["campaigns"]
+    assert (c["campaigns"], c["activities"]) == (6, 15)
+    assert len(c["rounds"]["server"]) == len(c["rounds"]["server-campaigns"]) == 2
+    for key in ("throughput_tps", "plain_throughput_tps", "ratio", "cpu_ms_per_tap", "plain_cpu_ms_per_tap"):
+        assert isinstance(c[key], (int, float)) and c[key] > 0, key
+    assert c["ratio"] == pytest.approx(c["throughput_tps"] / c["plain_throughput_tps"], rel=0.01)

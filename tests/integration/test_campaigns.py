@@ -1,0 +1,240 @@
+"""Campaigns (issue 13, item 5): dated to the minute in the library's time zone, shown on
+the ledger entry and in the report, combined by the documented overlap rule, and never
+letting one tap earn twice (a property-based test against the real tap path on SQLite).
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from broker.contract import Tap
+from server.store import LedgerEntry
+from tests.helpers import close_store, new_uid, open_service, trusting_programme
+
+BKK = ZoneInfo("Asia/Bangkok")
+_ids = itertools.count(1)
+
+
+def next_monday() -> date:
+    """A Monday a week or two ahead (campaign dates relative to today, so they are never stale)."""
+    today = datetime.now(BKK).date() + timedelta(days=7)
+    return today + timedelta(days=(7 - today.weekday()) % 7)
+
+
+def _tap(svc, device: str, uid: str, at: datetime, tap_id: str | None = None):
+    tap = Tap(tap_id=tap_id or f"t{next(_ids)}", uid=uid, at=at, clock_ok=True)
+    return svc.taps.decide(device, tap, received=at)
+
+
+def test_a_campaign_doubles_entry_from_monday_0000_to_friday_2359_and_not_a_minute_outside(tmp_db_url):
+    monday = next_monday()
+    friday = monday + timedelta(days=4)
+    svc = open_service(tmp_db_url, prog=trusting_programme())
+    try:
+        svc.devices.add("door", "gate", direction="in")
+        svc.campaigns.add(
+            {
+                "code": "exam_week",
+                "th": "สัปดาห์สอบ",
+                "en": "Exam week",
+                "kind": "multiplier",
+                "multiplier": "2",
+                "activities": ["entry"],
+                "starts": f"{monday} 00:00",
+                "ends": f"{friday} 23:59",
+            },
+            actor="t",
+        )
+        cases = [
+            (datetime.combine(monday, datetime.min.time(), BKK) - timedelta(minutes=1), 5),  # Sunday 23:59
+            (datetime.combine(monday, datetime.min.time(), BKK) - timedelta(seconds=1), 5),  # Sunday 23:59:59
+            (datetime.combine(monday, datetime.min.time(), BKK), 10),  # Monday 00:00
+            (datetime.combine(monday, datetime.min.time(), BKK) + timedelta(days=2, hours=12), 10),
+            (datetime.combine(friday, datetime.min.time(), BKK) + timedelta(hours=23, minutes=59), 10),
+            (datetime.combine(friday, datetime.min.time(), BKK) + timedelta(hours=23, minutes=59, seconds=59), 10),
+            (datetime.combine(friday + timedelta(days=1), datetime.min.time(), BKK), 5),  # Saturday 00:00
+        ]
+        for at, points in cases:
+            uid = new_uid()
+            m = svc.members.add("P", uid)
+            r = _tap(svc, "door", uid, at)
+            assert (r.outcome, r.points) == ("credited", points), at
+            e = LedgerEntry.select().where(LedgerEntry.member == m.id, LedgerEntry.source == "tap").get()
+            assert e.points == points
+            assert e.campaign == ("exam_week:+5" if points == 10 else None)
+            # the member's history shows the campaign
+            assert svc.ledger.history(m.id)[0]["campaign"] == e.campaign
+        # the report: what the campaign gave
+        listed = {c["code"]: c for c in svc.campaigns.list()}
+        assert listed["exam_week"]["given"] == {"points": 20, "entries": 4}
+        from server.web import reports
+
+        rows = reports.build("campaigns", svc, monday - timedelta(days=1), friday + timedelta(days=1)).rows
+        assert [(r["campaign"], r["points"], r["entries"], r["label"]["en"]) for r in rows] == [
+            ("exam_week", 20, 4, "Exam week")
+        ]
+        # a voided credit no longer counts as given
+        e = LedgerEntry.select().where(LedgerEntry.campaign == "exam_week:+5").first()
+        svc.points.void(e.id, reason="test", actor="t")
+        assert {c["code"]: c for c in svc.campaigns.list()}["exam_week"]["given"]["points"] == 15
+        # the member's history in the console shows the campaign on the entry
+        from tests.browser.web_support import make_app, sign_in
+
+        doubled = (
+            LedgerEntry.select().where(LedgerEntry.campaign == "exam_week:+5").order_by(LedgerEntry.id.desc()).first()
+        )
+        client = make_app(tmp_db_url).test_client()
+        sign_in(client)
+        page = client.get(f"/members/{doubled.member_id}").text
+        assert 'class="badge campaign"' in page and "exam_week:+5" in page
+        # borrow is not in the campaign
+        svc.devices.add("desk", "counter")
+        uid = new_uid()
+        svc.members.add("Q", uid)
+        r = _tap(svc, "desk", uid, datetime.combine(monday, datetime.min.time(), BKK) + timedelta(hours=10))
+        assert r.points == 5
+    finally:
+        close_store()
+
+
+def test_overlap_rule_best_multiplier_and_bonuses_add_and_group_tier_filters(tmp_db_url):
+    monday = next_monday()
+    svc = open_service(tmp_db_url, prog=trusting_programme())
+    try:
+        svc.devices.add("door", "gate", direction="in")
+        week = {"starts": f"{monday} 00:00", "ends": f"{monday + timedelta(days=6)} 23:59"}
+        svc.campaigns.add({"code": "x2", "kind": "multiplier", "multiplier": "2", **week}, actor="t")
+        svc.campaigns.add({"code": "x3", "kind": "multiplier", "multiplier": "3", "groups": ["U1"], **week}, actor="t")
+        svc.campaigns.add({"code": "b1", "kind": "bonus", "bonus": 1, "activities": ["entry"], **week}, actor="t")
+        svc.campaigns.add({"code": "b4", "kind": "bonus", "bonus": 4, "tiers": ["gold"], **week}, actor="t")
+        at = datetime.combine(monday, datetime.min.time(), BKK) + timedelta(hours=9)
+        expect = [  # (group, tier, points, tag)
+            (None, "silver", 5 * 2 + 1, "x2:+5;b1:+1"),
+            ("U1", "silver", 5 * 3 + 1, "x3:+10;b1:+1"),
+            ("U1", "gold", 5 * 3 + 1 + 4, "x3:+10;b1:+1;b4:+4"),
+        ]
+        for group, tier, points, tag in expect:
+            uid = new_uid()
+            m = svc.members.add("P", uid, group=group, tier=tier)
+            r = _tap(svc, "door", uid, at)
+            assert r.points == points
+            assert LedgerEntry.get(LedgerEntry.member == m.id, LedgerEntry.source == "tap").campaign == tag
+        # ending a campaign: taps after it earn without it; what it gave stays in the report
+        svc.campaigns.end("x3", actor="t", at=at + timedelta(hours=1))
+        uid = new_uid()
+        svc.members.add("P", uid, group="U1")
+        assert _tap(svc, "door", uid, at + timedelta(hours=2)).points == 5 * 2 + 1
+        given = {c["code"]: c["given"]["points"] for c in svc.campaigns.list()}
+        assert given == {"x2": 5 + 5, "x3": 20, "b1": 4, "b4": 4}
+    finally:
+        close_store()
+
+
+def test_a_one_off_activity_earns_only_between_its_minutes(tmp_db_url):
+    monday = next_monday()
+    svc = open_service(tmp_db_url, prog=trusting_programme())
+    try:
+        svc.campaigns.add(
+            {
+                "code": "book_fair",
+                "kind": "activity",
+                "points": 15,
+                "limit": "once",
+                "th": "งานหนังสือ",
+                "en": "Book fair",
+                "starts": f"{monday} 10:00",
+                "ends": f"{monday} 16:59",
+            },
+            actor="t",
+        )
+        svc.devices.add("fair", "counter", activity="book_fair")
+        uid = new_uid()
+        svc.members.add("P", uid)
+        day = datetime.combine(monday, datetime.min.time(), BKK)
+        assert _tap(svc, "fair", uid, day + timedelta(hours=9, minutes=59)).outcome == "no_activity"
+        assert _tap(svc, "fair", uid, day + timedelta(hours=10)).points == 15
+        assert _tap(svc, "fair", uid, day + timedelta(hours=11)).outcome == "limit_reached"  # limit once
+        uid2 = new_uid()
+        svc.members.add("Q", uid2)
+        assert _tap(svc, "fair", uid2, day + timedelta(hours=17)).outcome == "no_activity"
+        assert {c["code"]: c["given"] for c in svc.campaigns.list()}["book_fair"] == {"points": 15, "entries": 1}
+    finally:
+        close_store()
+
+
+# --------------------------------------------------------------------------- property: a tap earns at most once
+
+campaign_st = st.fixed_dictionaries(
+    {
+        "kind": st.sampled_from(["multiplier", "bonus"]),
+        "k": st.sampled_from(["1.5", "2", "3"]),
+        "bonus": st.integers(1, 5),
+        "activities": st.sampled_from([[], ["entry"], ["late_stay"], ["entry", "late_stay"]]),
+        "start_h": st.integers(0, 47),
+        "hours": st.integers(1, 48),
+    }
+)
+tap_st = st.tuples(st.integers(0, 2), st.integers(0, 2 * 24 * 60 - 1), st.booleans(), st.integers(0, 3))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(campaigns=st.lists(campaign_st, max_size=6), taps=st.lists(tap_st, min_size=1, max_size=25))
+def test_property_campaigns_never_let_one_tap_earn_twice(campaigns, taps):
+    monday = next_monday()
+    start = datetime.combine(monday, datetime.min.time(), BKK)
+    with tempfile.TemporaryDirectory() as tmp:
+        svc = open_service(f"sqlite:///{tmp}/p.db", prog=trusting_programme())
+        try:
+            svc.devices.add("in", "gate", direction="in")
+            svc.devices.add("out", "gate", direction="out")
+            for i, c in enumerate(campaigns):
+                svc.campaigns.add(
+                    {
+                        "code": f"c{i}",
+                        "kind": c["kind"],
+                        "multiplier": c["k"],
+                        "bonus": c["bonus"],
+                        "activities": c["activities"],
+                        "starts": (start + timedelta(hours=c["start_h"])).strftime("%Y-%m-%d %H:%M"),
+                        "ends": (start + timedelta(hours=c["start_h"] + c["hours"])).strftime("%Y-%m-%d %H:%M"),
+                    },
+                    actor="t",
+                )
+            uids = [new_uid() for _ in range(3)]
+            for u in uids:
+                svc.members.add("P", u)
+            sent = []
+            for who, minute, out, repeat in taps:
+                at = start + timedelta(minutes=minute)
+                tap_id = f"p{next(_ids)}"
+                for _ in range(1 + repeat):  # the same tap resent: one answer, one credit at most
+                    r = _tap(svc, "out" if out else "in", uids[who], at, tap_id=tap_id)
+                sent.append((tap_id, r))
+            entries = list(LedgerEntry.select().where(LedgerEntry.source == "tap"))
+            refs = [e.ref for e in entries]
+            assert len(refs) == len(set(refs)), "a tap earned twice"
+            keys = [(e.member_id, e.activity, e.day) for e in entries]
+            assert len(keys) == len(set(keys)), "an activity earned twice in a day"
+            credited = {t for t, r in sent if r.outcome == "credited"}
+            assert credited == set(refs)
+            for e in entries:  # the overlap rule, recomputed independently
+                base = 5 if e.activity == "entry" else 10
+                live = [
+                    c
+                    for c in campaigns
+                    if (not c["activities"] or e.activity in c["activities"])
+                    and start + timedelta(hours=c["start_h"])
+                    <= e.at
+                    < start + timedelta(hours=c["start_h"] + c["hours"], minutes=1)
+                ]
+                ks = [round(float(c["k"]) * 100) for c in live if c["kind"] == "multiplier"]
+                want = base * max(ks, default=100) // 100 + sum(c["bonus"] for c in live if c["kind"] == "bonus")
+                assert e.points == want, (e.activity, e.at, live)
+        finally:
+            close_store()
