@@ -47,6 +47,8 @@ GROUPS = {
 #: Debian's /etc/mosquitto/mosquitto.conf sets these too; Mosquitto refuses some duplicates
 MOSQUITTO_DUPLICATES = ("persistence", "persistence_location", "log_dest")
 DEFAULT_DB = f"sqlite:///{STATE}/privcard.db"
+#: which extras a venv has (a file in the venv: a second role adds its extras)
+EXTRAS_MARKER = "privcard-extras"
 
 
 @dataclass
@@ -150,26 +152,38 @@ def venv(plan: Plan, opts: Options) -> str | None:
         )
     version = wheel_version(opts.wheel)
     target = f"{OPT}/venvs/{version}"
+    marker = plan.path(target) / EXTRAS_MARKER
+    have = set(marker.read_text().split(",")) if marker.exists() else set()
     if not (plan.path(target) / "bin" / "privcard").exists():
         install_venv(plan, target, opts.wheel, opts.role, opts.find_links, opts.no_index)
+    elif not set(EXTRAS[opts.role].split(",")) <= have:
+        # a second role on this machine (a server that is also a gate): its extras, same venv
+        install_venv(plan, target, opts.wheel, opts.role, opts.find_links, opts.no_index, create=False)
     if not link.is_symlink() or str(link.readlink()) != f"venvs/{version}":
         switch(plan, version)
     plan.setting("version", version)
     return version
 
 
-def install_venv(plan: Plan, target: str, wheel: str, role: str, find_links: list[str], no_index: bool) -> None:
+def install_venv(
+    plan: Plan, target: str, wheel: str, role: str, find_links: list[str], no_index: bool, *, create: bool = True
+) -> None:
     """Create a venv and pip install the wheel with the role's extras into it."""
     # gate and kiosk see the system's packages: on Raspberry Pi OS the GPIO libraries
     # (python3-lgpio, RPi.GPIO) come from apt, not PyPI.
     system = ["--system-site-packages"] if role in ("gate", "kiosk") else []
-    plan.run(["python3", "-m", "venv", *system, plan_str(plan, target)], f"a venv for {Path(target).name}")
+    if create:
+        plan.run(["python3", "-m", "venv", *system, plan_str(plan, target)], f"a venv for {Path(target).name}")
     pip = [f"{plan_str(plan, target)}/bin/pip", "install", "--no-cache-dir", "--disable-pip-version-check", "-q"]
     for d in find_links:
         pip += ["--find-links", d]
     if no_index:
         pip.append("--no-index")
     plan.run([*pip, f"{Path(wheel).resolve()}[{EXTRAS[role]}]"], f"privcard[{EXTRAS[role]}]")
+    marker = plan.path(target) / EXTRAS_MARKER
+    if not plan.dry_run and marker.parent.exists():
+        have = set(marker.read_text().split(",")) if marker.exists() else set()
+        marker.write_text(",".join(sorted((have | set(EXTRAS[role].split(","))) - {""})))
     if not plan.real and not plan.dry_run:
         # a root prefix (tests, image builders): leave a marker instead of a venv
         (plan.path(target) / "bin").mkdir(parents=True, exist_ok=True)
