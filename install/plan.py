@@ -45,7 +45,7 @@ class Plan:
     root: Path = Path("/")
     dry_run: bool = False
     force: bool = False
-    out: object = sys.stdout
+    out: object = None  # default: sys.stdout at the time of printing
     changes: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     manifest: dict = field(default_factory=dict)
@@ -77,11 +77,11 @@ class Plan:
     def _say(self, verb: str, what: str) -> None:
         line = f"{'would ' if self.dry_run else ''}{verb} {what}"
         self.changes.append(line)
-        print(line, file=self.out, flush=True)
+        print(line, file=self.out or sys.stdout, flush=True)
 
     def note(self, text: str) -> None:
         """A line that is not a change (a check, a skipped step)."""
-        print(f"  {text}", file=self.out, flush=True)
+        print(f"  {text}", file=self.out or sys.stdout, flush=True)
 
     # -- files
     def mkdir(self, target: str, mode: int = 0o755, owner: str | None = None, group: str | None = None) -> None:
@@ -122,7 +122,7 @@ class Plan:
                 print(
                     f"kept {target}: edited since setup wrote it (or not written by setup); "
                     "re-run with --force to replace it",
-                    file=self.out,
+                    file=self.out or sys.stdout,
                     flush=True,
                 )
                 return False

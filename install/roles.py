@@ -139,13 +139,14 @@ def directories(plan: Plan) -> None:
     plan.mkdir(STATE, 0o750, USER, USER)
 
 
-def venv(plan: Plan, opts: Options) -> str | None:
-    """A venv for this version under /opt/privcard/venvs, and the /opt/privcard/venv link to it."""
+def venv(plan: Plan, opts: Options) -> bool:
+    """A venv for this version under /opt/privcard/venvs, and the /opt/privcard/venv link to it; True if changed."""
+    before = len(plan.changes)
     link = plan.path(VENV)
     if not opts.wheel:
         if link.exists():
             plan.note(f"venv: {VENV} kept (no --wheel given)")
-            return None
+            return False
         raise SetupError(
             "no wheel to install: give --wheel privcard-VERSION-py3-none-any.whl "
             "(setup could not tell which wheel it was installed from)"
@@ -162,7 +163,7 @@ def venv(plan: Plan, opts: Options) -> str | None:
     if not link.is_symlink() or str(link.readlink()) != f"venvs/{version}":
         switch(plan, version)
     plan.setting("version", version)
-    return version
+    return len(plan.changes) > before
 
 
 def install_venv(
@@ -180,14 +181,14 @@ def install_venv(
     if no_index:
         pip.append("--no-index")
     plan.run([*pip, f"{Path(wheel).resolve()}[{EXTRAS[role]}]"], f"privcard[{EXTRAS[role]}]")
-    marker = plan.path(target) / EXTRAS_MARKER
-    if not plan.dry_run and marker.parent.exists():
-        have = set(marker.read_text().split(",")) if marker.exists() else set()
-        marker.write_text(",".join(sorted((have | set(EXTRAS[role].split(","))) - {""})))
     if not plan.real and not plan.dry_run:
         # a root prefix (tests, image builders): leave a marker instead of a venv
         (plan.path(target) / "bin").mkdir(parents=True, exist_ok=True)
         (plan.path(target) / "bin" / "privcard").write_text(f"# privcard from {Path(wheel).name}\n")
+    marker = plan.path(target) / EXTRAS_MARKER
+    if not plan.dry_run and marker.parent.exists():
+        have = set(marker.read_text().split(",")) if marker.exists() else set()
+        marker.write_text(",".join(sorted((have | set(EXTRAS[role].split(","))) - {""})))
 
 
 def plan_str(plan: Plan, target: str) -> str:
@@ -269,7 +270,7 @@ def service(plan: Plan, unit: str, *, restart: bool, start: bool = True) -> None
     enabled = plan.probe(["systemctl", "is-enabled", unit])
     active = plan.probe(["systemctl", "is-active", unit])
     if enabled is None:
-        plan._say("enable and start" if start else "enable", unit)
+        plan.note(f"root prefix: {unit} not enabled or started")
         return
     if enabled.stdout.strip() != "enabled":
         plan.run(["systemctl", "enable", unit], "start at boot")
@@ -308,7 +309,7 @@ def server(plan: Plan, opts: Options) -> None:
     packages(plan, ["mosquitto", "openssl", "python3-venv"])
     user(plan, "server")
     directories(plan)
-    venv(plan, opts)
+    new_code = venv(plan, opts)
     restart_broker = False
     # Mosquitto
     plan.mkdir(MOSQ, 0o750, "root", "mosquitto")
@@ -346,17 +347,19 @@ def server(plan: Plan, opts: Options) -> None:
         "root",
         USER,
     )
-    changed |= units(plan, ["privcard-server.service"])
+    unit_changed = units(plan, ["privcard-server.service"])
+    changed |= unit_changed
     plan.setting("server", {"db": opts.db, "http": opts.http, "env": env_path})
     plan.setting("roles", sorted(set(plan.manifest["settings"].get("roles", [])) | {"server"}))
     changed_hardening = hardening(plan, opts)
-    daemon_reload(plan)
+    if unit_changed:
+        daemon_reload(plan)
     for unit in set(changed_hardening):
         plan.run(["systemctl", "restart", unit], "its configuration changed", check=False)
     service(plan, "mosquitto.service", restart=restart_broker, start=opts.start)
-    if opts.start:
+    if opts.start and (new_code or changed):
         migrate(plan, opts.db)
-    service(plan, "privcard-server.service", restart=changed or bool(opts.wheel and plan.changes), start=opts.start)
+    service(plan, "privcard-server.service", restart=changed or new_code, start=opts.start)
 
 
 def _programme_default() -> Path:
@@ -423,11 +426,11 @@ def certificates(plan: Plan, opts: Options) -> bool:
             pki = make_pki(tmp, hosts)
         except CertError as exc:
             raise SetupError(str(exc)) from None
-        plan.write(ca, pki.ca.read_bytes(), 0o644)
+        plan.write(ca, pki.ca_cert.read_bytes(), 0o644)
         plan.write(pem, pki.server_cert.read_bytes(), 0o644)
         plan.write(key, pki.server_key.read_bytes(), 0o640, "root", "mosquitto")
         plan.write(f"{ETC}/ca.key", pki.ca_key.read_bytes(), 0o600, "root", "root")
-        plan.write(f"{ETC}/ca.pem", pki.ca.read_bytes(), 0o644)
+        plan.write(f"{ETC}/ca.pem", pki.ca_cert.read_bytes(), 0o644)
     plan.note(f"the CA key is {ETC}/ca.key: keep a copy offline; devices need {ca}")
     return True
 
@@ -452,7 +455,7 @@ def device(plan: Plan, opts: Options) -> None:
     packages(plan, ["python3-venv"])
     user(plan, role)
     directories(plan)
-    venv(plan, opts)
+    new_code = venv(plan, opts)
     if opts.ca:
         plan.write(f"{ETC}/ca.pem", Path(opts.ca).read_bytes(), 0o644)
     args_key = "PRIVCARD_GATE_ARGS" if role == "gate" else "PRIVCARD_KIOSK_ARGS"
@@ -470,16 +473,18 @@ def device(plan: Plan, opts: Options) -> None:
         USER,
     )
     unit_file = "privcard-gate@.service" if role == "gate" else "privcard-kiosk@.service"
-    changed |= units(plan, [unit_file])
+    unit_changed = units(plan, [unit_file])
+    changed |= unit_changed
     udev(plan)
     unit = unit_file.replace("@.", f"@{opts.device_id}.")
     plan.setting(role, {"device_id": opts.device_id, "env": env_path, "unit": unit, "reader": reader})
     plan.setting("roles", sorted(set(plan.manifest["settings"].get("roles", [])) | {role}))
     changed_hardening = hardening(plan, opts)
-    daemon_reload(plan)
+    if unit_changed:
+        daemon_reload(plan)
     for u in set(changed_hardening):
         plan.run(["systemctl", "restart", u], "its configuration changed", check=False)
-    service(plan, unit, restart=changed or bool(opts.wheel and plan.changes), start=opts.start)
+    service(plan, unit, restart=changed or new_code, start=opts.start)
 
 
 def _reader_from(args: str) -> str | None:

@@ -93,14 +93,6 @@ def _prepare(root: Path) -> None:
     """What a Raspberry Pi OS image has and a bare debootstrap lacks, plus the test's helpers."""
     (root / "etc/hostname").write_text("privcard-test\n")
     (root / "etc/hosts").write_text("127.0.0.1 localhost privcard-test\n::1 localhost\n")
-    # a container: timesyncd's ConditionVirtualization=!container would stop it; the test
-    # serves NTP on the container's loopback (tests/system/sntp.py) and lets it sync.
-    dropin = root / "etc/systemd/system/systemd-timesyncd.service.d"
-    dropin.mkdir(parents=True, exist_ok=True)
-    (dropin / "container.conf").write_text("[Unit]\nConditionVirtualization=\n")
-    conf = root / "etc/systemd/timesyncd.conf.d"
-    conf.mkdir(parents=True, exist_ok=True)
-    (conf / "test.conf").write_text("[Time]\nNTP=127.0.0.1\nFallbackNTP=\nPollIntervalMinSec=16\n")
     # no console getty on the nspawn console (no one logs in)
     (root / "etc/systemd/system/console-getty.service").symlink_to("/dev/null")
 
@@ -170,8 +162,21 @@ class Machine:
         shutil.copy(HERE / "sntp.py", root / "usr/local/bin/privcard-test-sntp")
         shutil.copy(HERE / "fake_reader.py", root / "usr/local/bin/privcard-test-reader")
         units = root / "etc/systemd/system"
+        # a container: timesyncd's ConditionVirtualization=!container would stop it; the test
+        # serves NTP on the container's loopback (tests/system/sntp.py) and lets it sync.
+        dropin = units / "systemd-timesyncd.service.d"
+        dropin.mkdir(parents=True, exist_ok=True)
+        (dropin / "container.conf").write_text(
+            "[Unit]\nConditionVirtualization=\nWants=privcard-test-sntp.service\nAfter=privcard-test-sntp.service\n"
+        )
+        conf = root / "etc/systemd/timesyncd.conf.d"
+        conf.mkdir(parents=True, exist_ok=True)
+        (conf / "test.conf").write_text(
+            "[Time]\nNTP=127.0.0.1\nFallbackNTP=\nPollIntervalMinSec=16\nPollIntervalMaxSec=32\n"
+        )
         (units / "privcard-test-sntp.service").write_text(
-            "[Unit]\nDescription=test NTP server on loopback\nBefore=systemd-timesyncd.service\n"
+            "[Unit]\nDescription=test NTP server on loopback\nDefaultDependencies=no\n"
+            "Before=systemd-timesyncd.service\n"
             "[Service]\nExecStart=/usr/bin/python3 /usr/local/bin/privcard-test-sntp\n"
             "[Install]\nWantedBy=multi-user.target\n"
         )
@@ -284,5 +289,5 @@ def boot_problem(log: Path, code: int | None) -> str:
         f"systemd-nspawn --boot {'exited with ' + str(code) if code is not None else 'did not reach running'}; "
         "tried: --register=no --keep-unit --private-network --capability=CAP_SYS_TIME as root. "
         "On a host with a read-only cgroup2, try SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0/1; "
-        f"see docs/deployment.md (\"Tested on a booted system\").\nconsole:\n{tail}"
+        f'see docs/deployment.md ("Tested on a booted system").\nconsole:\n{tail}'
     )
