@@ -267,7 +267,21 @@ def device_credentials(args) -> int:
     )
     if shown.returncode != 0:
         add = subprocess.run(
-            ["runuser", "-u", roles.USER, "--", privcard, "admin", "device", "add", args.id, "--kind", args.kind, "--db", db],
+            [
+                "runuser",
+                "-u",
+                roles.USER,
+                "--",
+                privcard,
+                "admin",
+                "device",
+                "add",
+                args.id,
+                "--kind",
+                args.kind,
+                "--db",
+                db,
+            ],
             capture_output=True,
             text=True,
         )

@@ -119,8 +119,19 @@ def test_demo_prints_a_console_login_that_signs_in(tmp_path):
 
     port = free_port()
     proc = subprocess.run(
-        [sys.executable, "-m", "broker.dispatcher", "demo", "--duration", "4", "--http", f"127.0.0.1:{port}"]
-        + ["--kiosk", "no", "--no-colour"],
+        [
+            sys.executable,
+            "-m",
+            "broker.dispatcher",
+            "demo",
+            "--duration",
+            "4",
+            "--http",
+            f"127.0.0.1:{port}",
+            "--kiosk",
+            "no",
+            "--no-colour",
+        ],
         cwd=tmp_path,
         env=_env(),
         capture_output=True,
