@@ -1,4 +1,4 @@
-"""what breaks deployments, checked on this machine, with a fix each (``privcard doctor [--json]``).
+"""what breaks deployments, checked on this machine, with a fix each (privcard doctor [--json]).
 
 One line per check: ``ok``/``FAIL``/``warn``, the check's name, what was found, and (on
 failure) the fix. The roles come from setup's manifest (``/etc/privcard/setup-manifest.json``).

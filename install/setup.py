@@ -1,4 +1,4 @@
-"""make this machine a privcard server, gate or kiosk in one command (``privcard setup ROLE``).
+"""make this machine a privcard server, gate or kiosk in one command (run as root).
 
     sudo privcard setup server --host broker.library.example
     sudo privcard setup device-credentials gate-north --kind gate --host broker.library.example

@@ -104,3 +104,9 @@ def test_fresh_system_to_working_gate(booted):
     assert "no changes" in again, again
     again = box.sh(f"{SETUP} server {WH}").stdout
     assert "no changes" in again, again
+    # --dry-run on the real system: prints the change, makes none
+    before = box.sh("sha256sum /etc/privcard/gate-1.env; systemctl show -p MainPID --value privcard-gate@gate-1").stdout
+    dry = box.sh(f"{SETUP} gate {WH} --reader hid:/dev/privcard-reader --dry-run").stdout
+    assert "would update /etc/privcard/gate-1.env" in dry and "would run systemctl restart" in dry, dry
+    after = box.sh("sha256sum /etc/privcard/gate-1.env; systemctl show -p MainPID --value privcard-gate@gate-1").stdout
+    assert after == before
