@@ -90,15 +90,25 @@ def wheel_version(wheel: str) -> str:
 # --------------------------------------------------------------------------- common steps
 
 
-def packages(plan: Plan, names: list[str]) -> None:
-    """Debian packages the role needs (apt-get install of the missing ones)."""
+def packages(plan: Plan, names: list[str], optional: tuple[str, ...] = ()) -> None:
+    """Debian packages the role needs (apt-get install of the missing ones).
+
+    ``optional`` ones are installed only where the distribution has them (python3-lgpio
+    is in Raspberry Pi OS's archive, not Debian's).
+    """
     missing = []
-    for name in names:
+    for name in [*names, *optional]:
         done = plan.probe(["dpkg-query", "-W", "-f=${Status}", name])
         if done is None:
             continue  # root prefix: not checked
-        if "install ok installed" not in done.stdout:
-            missing.append(name)
+        if "install ok installed" in done.stdout:
+            continue
+        if name in optional:
+            known = plan.probe(["apt-cache", "show", name])
+            if known is None or known.returncode != 0 or not known.stdout.strip():
+                plan.note(f"{name} is not in this system's archive: skipped")
+                continue
+        missing.append(name)
     if missing:
         plan.run(["apt-get", "install", "-y", "--no-install-recommends", *missing], "packages the role needs")
 
@@ -315,9 +325,9 @@ def server(plan: Plan, opts: Options) -> None:
     plan.mkdir(MOSQ, 0o750, "root", "mosquitto")
     restart_broker |= plan.write("/etc/mosquitto/conf.d/privcard.conf", mosquitto_files.production_conf())
     restart_broker |= mosquitto_main_conf(plan)
-    plan.write(f"{MOSQ}/acl", mosquitto_files.production_acl(), 0o640, "root", "mosquitto") if not plan.path(
-        f"{MOSQ}/acl"
-    ).exists() else None
+    if not plan.path(f"{MOSQ}/acl").exists():
+        # written once: `privcard admin device credentials|acl` rewrite its device section later
+        plan.write(f"{MOSQ}/acl", mosquitto_files.production_acl(), 0o640, "root", "mosquitto")
     restart_broker |= certificates(plan, opts)
     # the server's own account, on the loopback listener
     env_path = f"{ETC}/server.env"
@@ -444,7 +454,10 @@ def device(plan: Plan, opts: Options) -> None:
     env_path = f"{ETC}/{opts.device_id}.env" if opts.device_id else None
     if not opts.device_id:
         raise SetupError(f"privcard setup {role} needs --device-id ID (the id registered on the server)")
-    credentials.check_username(opts.device_id) if opts.device_id != credentials.SERVER_USERNAME else None
+    try:
+        credentials.check_username(opts.device_id)
+    except credentials.CredentialsError as exc:
+        raise SetupError(str(exc)) from None
     old = read_env(plan.read(env_path))
     mqtt = opts.mqtt or old.get("PRIVCARD_MQTT")
     if not mqtt:
@@ -452,7 +465,8 @@ def device(plan: Plan, opts: Options) -> None:
             "give --mqtt 'mqtts://ID:PASSWORD@BROKER:8883?ca=/etc/privcard/ca.pem' "
             "(printed by `privcard setup device-credentials ID` on the server)"
         )
-    packages(plan, ["python3-venv"])
+    # libusb for nfcpy's USB readers; lgpio is gpiozero's pin library on a Pi 5 (and 4)
+    packages(plan, ["python3-venv", "libusb-1.0-0"], optional=("python3-lgpio",))
     user(plan, role)
     directories(plan)
     new_code = venv(plan, opts)

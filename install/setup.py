@@ -211,17 +211,21 @@ def _restart_and_check(plan: Plan, units: list[str], settle_s: float = 8.0) -> t
             return False, f"{unit} did not start (journalctl -u {unit})"
     if not plan.real or plan.dry_run:
         return True, ""
+    restarts = {unit: _restarts(unit) for unit in mine}
     time.sleep(settle_s)
     for unit in mine:
         state = subprocess.run(["systemctl", "is-active", unit], capture_output=True, text=True).stdout.strip()
-        restarts = subprocess.run(
-            ["systemctl", "show", "-p", "NRestarts", "--value", unit], capture_output=True, text=True
-        ).stdout.strip()
         if state != "active":
             return False, f"{unit} is {state} (journalctl -u {unit})"
-        if restarts.isdigit() and int(restarts) > 0:
-            return False, f"{unit} restarted {restarts} time(s) since the upgrade (journalctl -u {unit})"
+        if _restarts(unit) != restarts[unit]:
+            return False, f"{unit} restarted by itself after the upgrade (journalctl -u {unit})"
     return True, ""
+
+
+def _restarts(unit: str) -> str:
+    """systemd's count of a unit's automatic restarts (NRestarts)."""
+    done = subprocess.run(["systemctl", "show", "-p", "NRestarts", "--value", unit], capture_output=True, text=True)
+    return done.stdout.strip()
 
 
 def _sqlite_backup(path: str, label: str) -> str | None:

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("PRIVCARD_TEST_CACHE", "/var/cache/privcard-test"))
 MIRROR = os.environ.get("PRIVCARD_TEST_MIRROR", "http://deb.debian.org/debian")
 #: bump when the package list changes (a new tarball is made)
-ROOTFS_VERSION = "1"
+ROOTFS_VERSION = "2"
 PACKAGES = [
     "systemd",
     "systemd-sysv",
@@ -44,6 +44,8 @@ PACKAGES = [
     "ca-certificates",
     "iproute2",
     "procps",
+    # in Raspberry Pi OS Lite already; privcard setup gate wants it (nfcpy USB readers)
+    "libusb-1.0-0",
 ]
 HERE = Path(__file__).resolve().parent
 

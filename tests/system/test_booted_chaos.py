@@ -184,6 +184,18 @@ def test_faults_on_an_installed_system(booted, tmp_path):
     tap(box, last)
     wait_for(lambda: balance_of(box, last) > before, 30, "a tap credited by the old version after the rollback")
 
+    # 5. an upgrade to a good wheel: new venv, units restarted on it, the old venv kept
+    good = machine.build_wheel(tmp_path / "good", version="99.0.1")
+    shutil.copy(good, box.root / "root" / good.name)
+    done = box.sh(f"/opt/privcard/venv/bin/privcard setup server {WH} --upgrade /root/{good.name}", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert box.sh("readlink /opt/privcard/venv").stdout.strip() == "venvs/99.0.1"
+    assert box.sh(f"test -x /opt/privcard/{old}/bin/privcard", check=False).returncode == 0
+    for unit in UNITS:
+        assert active(box, unit), unit
+    report = wait_for_doctor(box, lambda r: r["ok"], what="all green on the new version")
+    assert report["ok"]
+
 
 def wait_for_doctor(box, predicate, what: str, timeout: float = 90) -> dict:
     deadline = time.monotonic() + timeout

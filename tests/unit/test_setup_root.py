@@ -162,3 +162,31 @@ def test_upgrade_needs_the_role_first(tmp_path, capsys):
     code = setup.main(["gate", "--root", str(tmp_path), "--upgrade", WHEEL])
     assert code == 1
     assert "no gate role yet" in capsys.readouterr().err
+
+
+def test_kiosk_files(tmp_path, capsys):
+    code, out = run(
+        tmp_path,
+        "kiosk",
+        "--wheel",
+        WHEEL,
+        "--device-id",
+        "kiosk-1",
+        "--mqtt",
+        "mqtt://kiosk-1:pw@b:1883",
+        capsys=capsys,
+    )
+    assert code == 0, out
+    unit = (tmp_path / "etc/systemd/system/privcard-kiosk@.service").read_text()
+    assert "SDL_VIDEODRIVER=kmsdrm" in unit and "--fullscreen" in unit and "Restart=always" in unit
+    assert "setterm --blank 0" in unit  # the screen stays awake
+    env = (tmp_path / "etc/privcard/kiosk-1.env").read_text()
+    assert "PRIVCARD_KIOSK_ARGS=--reader nfc:usb" in env
+
+
+def test_doctor_on_a_machine_without_setup(tmp_path):
+    from install import doctor
+
+    (check,) = doctor.run_checks(str(tmp_path))
+    assert not check.ok and check.name == "setup" and "privcard setup ROLE" in check.fix
+    assert check.line().startswith("FAIL setup:")
