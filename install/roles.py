@@ -177,12 +177,21 @@ def venv(plan: Plan, opts: Options) -> bool:
 
 
 def install_venv(
-    plan: Plan, target: str, wheel: str, role: str, find_links: list[str], no_index: bool, *, create: bool = True
+    plan: Plan,
+    target: str,
+    wheel: str,
+    role: str | list[str],
+    find_links: list[str],
+    no_index: bool,
+    *,
+    create: bool = True,
 ) -> None:
-    """Create a venv and pip install the wheel with the role's extras into it."""
+    """Create a venv and pip install the wheel with the extras of the role(s) into it."""
+    roles = [role] if isinstance(role, str) else list(role)
+    extras = ",".join(sorted({e for r in roles for e in EXTRAS[r].split(",")}))
     # gate and kiosk see the system's packages: on Raspberry Pi OS the GPIO libraries
     # (python3-lgpio, RPi.GPIO) come from apt, not PyPI.
-    system = ["--system-site-packages"] if role in ("gate", "kiosk") else []
+    system = ["--system-site-packages"] if {"gate", "kiosk"} & set(roles) else []
     if create:
         plan.run(["python3", "-m", "venv", *system, plan_str(plan, target)], f"a venv for {Path(target).name}")
     pip = [f"{plan_str(plan, target)}/bin/pip", "install", "--no-cache-dir", "--disable-pip-version-check", "-q"]
@@ -190,7 +199,7 @@ def install_venv(
         pip += ["--find-links", d]
     if no_index:
         pip.append("--no-index")
-    plan.run([*pip, f"{Path(wheel).resolve()}[{EXTRAS[role]}]"], f"privcard[{EXTRAS[role]}]")
+    plan.run([*pip, f"{Path(wheel).resolve()}[{extras}]"], f"privcard[{extras}]")
     if not plan.real and not plan.dry_run:
         # a root prefix (tests, image builders): leave a marker instead of a venv
         (plan.path(target) / "bin").mkdir(parents=True, exist_ok=True)
@@ -198,7 +207,7 @@ def install_venv(
     marker = plan.path(target) / EXTRAS_MARKER
     if not plan.dry_run and marker.parent.exists():
         have = set(marker.read_text().split(",")) if marker.exists() else set()
-        marker.write_text(",".join(sorted((have | set(EXTRAS[role].split(","))) - {""})))
+        marker.write_text(",".join(sorted((have | set(extras.split(","))) - {""})))
 
 
 def plan_str(plan: Plan, target: str) -> str:

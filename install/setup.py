@@ -169,7 +169,8 @@ def upgrade(args) -> int:
     target = f"{roles.OPT}/venvs/{new}"
     if plan.path(target).exists() and not plan.dry_run:
         shutil.rmtree(plan.path(target))  # a half-made venv from a failed attempt
-    roles.install_venv(plan, target, args.upgrade, args.role, args.find_links, args.no_index)
+    # every role this machine has (a server that is also a gate needs both extras)
+    roles.install_venv(plan, target, args.upgrade, settings["roles"], args.find_links, args.no_index)
     units = roles.units_of(settings)
     db = (settings.get("server") or {}).get("db")
     backup = None

@@ -190,3 +190,17 @@ def test_doctor_on_a_machine_without_setup(tmp_path):
     (check,) = doctor.run_checks(str(tmp_path))
     assert not check.ok and check.name == "setup" and "privcard setup ROLE" in check.fix
     assert check.line().startswith("FAIL setup:")
+
+
+def test_upgrade_installs_every_role_of_the_machine_in_a_new_venv(tmp_path, capsys):
+    run(tmp_path, *SERVER, capsys=capsys)
+    run(tmp_path, *GATE, capsys=capsys)
+    code = setup.main(["server", "--root", str(tmp_path), "--upgrade", "privcard-2.0.0-py3-none-any.whl"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "privcard-2.0.0-py3-none-any.whl[gate,postgres,server]" in out
+    assert "python3 -m venv --system-site-packages" in out  # the gate's GPIO libraries from apt
+    assert (tmp_path / "opt/privcard/venv").readlink() == Path("venvs/2.0.0")
+    assert (tmp_path / "opt/privcard/venvs/1.2.3").is_dir()  # the old one stays for a rollback
+    manifest = json.loads((tmp_path / MANIFEST.lstrip("/")).read_text())
+    assert manifest["settings"]["version"] == "2.0.0"
