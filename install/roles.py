@@ -110,6 +110,8 @@ def packages(plan: Plan, names: list[str], optional: tuple[str, ...] = ()) -> No
                 continue
         missing.append(name)
     if missing:
+        # a fresh image may have no package lists yet
+        plan.run(["apt-get", "update", "-q"], "package lists", check=False)
         plan.run(["apt-get", "install", "-y", "--no-install-recommends", *missing], "packages the role needs")
 
 

@@ -99,6 +99,10 @@ def test_fresh_system_to_working_gate(booted):
     wait_synchronised(box)
     report = doctor(box)
     assert report["ok"], json.dumps(report, indent=1)
+    names = {c["name"] for c in report["checks"]}
+    assert {"time", "broker", "acl", "certificate broker", "database", "reader", "gpio", "disk"} <= names, names
+    text = box.sh("/opt/privcard/venv/bin/privcard doctor").stdout  # the human form: one line per check
+    assert "FAIL" not in text and f"{len(report['checks'])}/{len(report['checks'])} checks passed" in text, text
     # a second run changes nothing
     again = box.sh(f"{SETUP} gate {WH}").stdout
     assert "no changes" in again, again
