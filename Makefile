@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint chaos bench bootstrap-demo bootstrap-test clean
+.PHONY: demo test lint chaos bench dist bootstrap-demo bootstrap-test clean
 
 demo: bootstrap-demo
 	$(PY) -m broker.dispatcher demo
@@ -19,7 +19,12 @@ lint: bootstrap-test
 	$(VENV)/bin/lint-imports
 
 chaos: bootstrap-test
-	PRIVCARD_CHAOS=full $(PY) -m pytest -m chaos tests/chaos tests/fuzz $(PYTEST_ARGS)
+	PRIVCARD_CHAOS=full $(PY) -m pytest -m chaos tests/chaos tests/fuzz tests/system $(PYTEST_ARGS)
+
+# the release artefact: dist/privcard-VERSION-py3-none-any.whl and the sdist (version from git tags)
+dist: bootstrap-test
+	rm -rf dist build
+	$(PY) -m build --outdir dist .
 
 bench: bootstrap-test
 	$(PY) -m broker.dispatcher bench
@@ -31,4 +36,4 @@ bootstrap-test:
 	@VENV=$(VENV) .ci/bootstrap.sh test
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache dist build

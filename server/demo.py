@@ -130,6 +130,23 @@ class LiveView:
             )
 
 
+DEMO_STAFF = "demo"
+
+
+def demo_login() -> tuple[str, str]:
+    """A demo admin login for the console, with a fresh password each run (printed by ``make demo``)."""
+    import secrets
+
+    from server.web import accounts
+
+    password = "demo-" + secrets.token_urlsafe(9)
+    if accounts.Staff.get_or_none(accounts.Staff.username == DEMO_STAFF) is None:
+        accounts.add_staff(DEMO_STAFF, "admin", password, actor="demo")
+    else:
+        accounts.set_password(DEMO_STAFF, password, actor="demo")
+    return DEMO_STAFF, password
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     p = argparse.ArgumentParser(prog="privcard demo", description="Run the whole system on embedded defaults.")
@@ -179,10 +196,8 @@ def main(argv: list[str] | None = None) -> int:
                 from server.web import serve_in_thread
 
                 web = serve_in_thread(args.http, args.db, prog, server)
-                print(
-                    f"web console at http://{args.http}/  (create a login: privcard admin --db {args.db} "
-                    "staff add admin --role admin)"
-                )
+                user, password = demo_login()
+                print(f"web console at http://{args.http}/  sign in as {user} / {password} (a demo admin login)")
             except ImportError as exc:
                 print(f"web console not available: {exc}")
             except OSError as exc:

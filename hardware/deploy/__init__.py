@@ -12,6 +12,7 @@ DIR = Path(__file__).resolve().parent
 FILES = (
     "privcard-gate@.service",
     "privcard-server.service",
+    "privcard-kiosk@.service",
     "99-privcard-readers.rules",
     "blacklist-privcard-nfc.conf",
 )

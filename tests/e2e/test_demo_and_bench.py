@@ -131,3 +131,48 @@ def test_bench_with_campaigns_reports_both_servers_side_by_side():
     for key in ("throughput_tps", "plain_throughput_tps", "ratio", "cpu_ms_per_tap", "plain_cpu_ms_per_tap"):
         assert isinstance(c[key], (int, float)) and c[key] > 0, key
     assert c["ratio"] == pytest.approx(c["throughput_tps"] / c["plain_throughput_tps"], rel=0.01)
+
+
+@pytest.mark.slow
+def test_demo_prints_a_console_login_that_signs_in(tmp_path):
+    """`make demo` prints the console's address and a demo admin login; the login works."""
+    import re
+
+    from tests.brokers import free_port
+
+    port = free_port()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "broker.dispatcher",
+            "demo",
+            "--duration",
+            "4",
+            "--http",
+            f"127.0.0.1:{port}",
+            "--kiosk",
+            "no",
+            "--no-colour",
+        ],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    m = re.search(r"web console at http://127\.0\.0\.1:(\d+)/  sign in as (\S+) / (\S+) ", proc.stdout)
+    assert m, proc.stdout[:2000]
+    assert int(m.group(1)) == port
+    user, password = m.group(2), m.group(3)
+    check = (
+        "import sys; from server import store; from server.web import accounts; "
+        f"store.connect('sqlite:///{tmp_path}/var/privcard.db'); "
+        "s = accounts.authenticate(sys.argv[1], sys.argv[2]); print(s.username, s.role)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check, user, password], env=_env(), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [user, "admin"]

@@ -32,9 +32,23 @@ def command(name: str, value: str) -> dispatcher.Command:
 
 
 def test_all_roles_registered_through_the_entry_point_group():
-    assert set(dispatcher.commands()) == {"server", "admin", "demo", "bench", "broker", "gate", "sip2-proxy", "kiosk"}
+    assert set(dispatcher.commands()) == {
+        "server",
+        "admin",
+        "demo",
+        "bench",
+        "broker",
+        "gate",
+        "sip2-proxy",
+        "kiosk",
+    } | {
+        "setup",
+        "doctor",
+    }
     assert dispatcher.commands()["sip2-proxy"].extras == ("gate",)
     assert dispatcher.commands()["gate"].extras == ("gate",)
+    # installing and checking a machine works on every role: no extra
+    assert dispatcher.commands()["setup"].extras == () and dispatcher.commands()["doctor"].extras == ()
 
 
 def test_help_lists_installed_commands_with_one_line_each_and_imports_no_role():
@@ -47,7 +61,19 @@ def test_help_lists_installed_commands_with_one_line_each_and_imports_no_role():
     assert out.returncode == 0, out.stderr
     assert "IMPORTED []" in out.stdout
     lines = {line.split()[0]: line for line in out.stdout.splitlines() if line.startswith("  ")}
-    assert set(lines) == {"server", "admin", "demo", "bench", "broker", "gate", "sip2-proxy", "kiosk"}  # dev: all roles
+    # dev install: all roles, and setup/doctor (any role)
+    assert set(lines) == {
+        "server",
+        "admin",
+        "demo",
+        "bench",
+        "broker",
+        "gate",
+        "sip2-proxy",
+        "kiosk",
+        "setup",
+        "doctor",
+    }
     assert "run a gate or counter controller" in lines["gate"]
     assert "``" not in out.stdout
 

@@ -1,0 +1,450 @@
+"""what breaks deployments, checked on this machine, with a fix each (privcard doctor [--json]).
+
+One line per check: ``ok``/``FAIL``/``warn``, the check's name, what was found, and (on
+failure) the fix. The roles come from setup's manifest (``/etc/privcard/setup-manifest.json``).
+Exit status 1 when any check fails (``warn`` does not fail), so monitoring can run it.
+
+Checks: time synchronised; the units active; broker reachable with this machine's
+credentials (over TLS with the CA the device pins); the ACL lets a device publish its own
+topics and nothing else; the TLS certificate valid and not near expiry; reader present
+and readable; the GPIO pin factory; disk space and outbox size; the database reachable
+and migrated (server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from install import roles
+from install.plan import load_manifest
+
+CERT_WARN_DAYS = 30
+OUTBOX_WARN_BYTES = 100 * 1024 * 1024
+DISK_MIN_FREE = 200 * 1024 * 1024
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    warn: bool = False
+
+    def line(self) -> str:
+        tag = "ok  " if self.ok and not self.warn else ("warn" if self.ok else "FAIL")
+        return f"{tag} {self.name}: {self.detail}" + (
+            f" — fix: {self.fix}" if (self.fix and not self.ok) or self.warn else ""
+        )
+
+
+def _run(argv: list[str], timeout: float = 20) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return subprocess.CompletedProcess(argv, 127, "", str(exc))
+
+
+# --------------------------------------------------------------------------- time
+
+
+class _Timex(ctypes.Structure):
+    _fields_ = [
+        ("modes", ctypes.c_uint),
+        ("offset", ctypes.c_long),
+        ("freq", ctypes.c_long),
+        ("maxerror", ctypes.c_long),
+        ("esterror", ctypes.c_long),
+        ("status", ctypes.c_int),
+        ("constant", ctypes.c_long),
+        ("precision", ctypes.c_long),
+        ("tolerance", ctypes.c_long),
+        ("time_sec", ctypes.c_long),
+        ("time_usec", ctypes.c_long),
+        ("tick", ctypes.c_long),
+        ("ppsfreq", ctypes.c_long),
+        ("jitter", ctypes.c_long),
+        ("shift", ctypes.c_int),
+        ("stabil", ctypes.c_long),
+        ("jitcnt", ctypes.c_long),
+        ("calcnt", ctypes.c_long),
+        ("errcnt", ctypes.c_long),
+        ("stbcnt", ctypes.c_long),
+        ("tai", ctypes.c_int),
+        ("pad", ctypes.c_int * 11),
+    ]
+
+
+STA_UNSYNC = 0x40
+TIME_ERROR = 5
+
+
+def kernel_synchronised() -> bool:
+    """The kernel's view (adjtimex): what ``timedatectl``'s NTPSynchronized reports."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    tx = _Timex()
+    state = libc.adjtimex(ctypes.byref(tx))
+    return state != TIME_ERROR and not tx.status & STA_UNSYNC and tx.maxerror < 16_000_000
+
+
+def check_time() -> Check:
+    services = [u for u in ("chrony.service", "systemd-timesyncd.service") if _active(u)]
+    synced = kernel_synchronised()
+    if not services:
+        return Check(
+            "time",
+            False,
+            "no time sync service is running (chrony, systemd-timesyncd)",
+            "systemctl enable --now systemd-timesyncd (taps carry clock_ok=false until the clock is synchronised)",
+        )
+    if not synced:
+        return Check(
+            "time",
+            False,
+            f"{services[0]} runs but the clock is not synchronised yet",
+            "check the network and NTP= in /etc/systemd/timesyncd.conf.d/ (timedatectl timesync-status)",
+        )
+    return Check("time", True, f"synchronised ({services[0]})")
+
+
+def _active(unit: str) -> bool:
+    return _run(["systemctl", "is-active", unit]).stdout.strip() == "active"
+
+
+def check_units(settings: dict) -> list[Check]:
+    out = []
+    for unit in roles.units_of(settings):
+        state = _run(["systemctl", "is-active", unit]).stdout.strip() or "unknown"
+        out.append(
+            Check(
+                f"unit {unit}",
+                state == "active",
+                state,
+                f"systemctl restart {unit}; journalctl -u {unit} -n 50",
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- broker
+
+
+def _mqtt_probe(url: str, own_topic: str | None, other_topic: str | None, timeout: float = 8.0) -> dict:
+    """Connect with ``url``'s credentials (MQTT v5); publish QoS 1 on ``own_topic`` and ``other_topic``."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    parts = urlsplit(url)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    result: dict = {"connected": None, "pubacks": {}}
+    done = threading.Event()
+    acks = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv5)
+    if parts.username:
+        client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
+    if parts.scheme == "mqtts":
+        client.tls_set(ca_certs=query.get("ca"))
+    pending: dict[int, str] = {}
+
+    def on_connect(c, userdata, flags, reason, props):
+        result["connected"] = not reason.is_failure
+        result["reason"] = str(reason)
+        done.set()
+
+    def on_publish(c, userdata, mid, reason, props):
+        topic = pending.pop(mid, None)
+        if topic:
+            result["pubacks"][topic] = reason.value
+        if not pending:
+            acks.set()
+
+    client.on_connect = on_connect
+    client.on_publish = on_publish
+    port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+    try:
+        client.connect(parts.hostname, port, keepalive=10)
+    except Exception as exc:  # TLS verification, refused connection, name resolution
+        return {"connected": False, "reason": f"{type(exc).__name__}: {exc}"}
+    client.loop_start()
+    try:
+        if not done.wait(timeout) or not result["connected"]:
+            result.setdefault("reason", "no answer from the broker")
+            result["connected"] = False
+            return result
+        props = Properties(PacketTypes.PUBLISH)
+        for topic in filter(None, (own_topic, other_topic)):
+            info = client.publish(topic, b"{}", qos=1, properties=props)
+            pending[info.mid] = topic
+        if pending:
+            acks.wait(timeout)
+        return result
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def check_broker(role: str, settings: dict, env: dict) -> list[Check]:
+    url = env.get("PRIVCARD_MQTT")
+    if not url:
+        return [Check("broker", False, "no PRIVCARD_MQTT in the env file", f"privcard setup {role} --mqtt URL")]
+    if role == "server":
+        probe = _mqtt_probe(url, None, None)
+        if probe["connected"]:
+            return [Check("broker", True, f"privcard-server logs in at {urlsplit(url).hostname}:{urlsplit(url).port}")]
+        return [
+            Check(
+                "broker",
+                False,
+                f"privcard-server cannot log in: {probe['reason']}",
+                "systemctl status mosquitto; privcard setup server (rewrites the server's account)",
+            )
+        ]
+    device_id = settings["device_id"]
+    own = f"privcard/dev/{device_id}/status"
+    other = f"privcard/dev/{device_id}-doctor-probe/tap"
+    probe = _mqtt_probe(url, own, other)
+    where = f"{urlsplit(url).hostname}:{urlsplit(url).port or 8883}"
+    if not probe["connected"]:
+        reason = probe.get("reason", "")
+        fix = "ask the server for new credentials: privcard setup device-credentials " + device_id
+        if "CERTIFICATE" in reason.upper() or "SSL" in reason.upper():
+            fix = "the broker's certificate does not verify with /etc/privcard/ca.pem: renew it on the server"
+        return [Check("broker", False, f"{device_id} cannot log in at {where}: {reason}", fix)]
+    out = [Check("broker", True, f"{device_id} logs in at {where} over {urlsplit(url).scheme}")]
+    acks = probe.get("pubacks", {})
+    own_ok = acks.get(own) == 0
+    other_refused = acks.get(other, 0) >= 0x80
+    if own_ok and other_refused:
+        out.append(Check("acl", True, f"{device_id} may publish its own topics, not another device's"))
+    else:
+        out.append(
+            Check(
+                "acl",
+                False,
+                f"own topic {'accepted' if own_ok else 'refused'}, another device's topic "
+                f"{'refused' if other_refused else 'ACCEPTED'}",
+                "on the server: privcard admin device acl && systemctl reload mosquitto",
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- certificates
+
+
+def check_certificate(path: str, what: str) -> Check:
+    if not os.path.exists(path):
+        return Check(f"certificate {what}", False, f"{path} is missing", "privcard setup server (makes one)")
+    if not shutil.which("openssl"):
+        return Check(f"certificate {what}", True, "openssl not installed: not checked", warn=True)
+    end = _run(["openssl", "x509", "-in", path, "-noout", "-enddate"]).stdout.strip().split("=", 1)[-1]
+    if _run(["openssl", "x509", "-in", path, "-noout", "-checkend", "0"]).returncode != 0:
+        return Check(
+            f"certificate {what}",
+            False,
+            f"{path} expired ({end})",
+            "on the server: rm /etc/mosquitto/privcard/server.pem && privcard setup server (re-issues it), "
+            "then systemctl restart mosquitto",
+        )
+    soon = _run(["openssl", "x509", "-in", path, "-noout", "-checkend", str(CERT_WARN_DAYS * 86400)]).returncode
+    if soon != 0:
+        return Check(f"certificate {what}", True, f"{path} expires soon ({end})", "renew it", warn=True)
+    return Check(f"certificate {what}", True, f"valid until {end}")
+
+
+# --------------------------------------------------------------------------- devices
+
+
+def check_reader(spec: str) -> Check:
+    kind, _, rest = spec.partition(":")
+    target = rest.split("?", 1)[0]
+    if kind in ("serial", "hid") and target.startswith("/"):
+        if not os.path.exists(target):
+            return Check(
+                "reader",
+                False,
+                f"{target} is missing ({spec})",
+                "plug the reader in; check the udev rules (udevadm info) and the --reader spec (docs/hardware.md)",
+            )
+        if not _readable_by_privcard(target):
+            return Check(
+                "reader", False, f"{target} is not readable by {roles.USER}", "check 99-privcard-readers.rules"
+            )
+        return Check("reader", True, f"{target} present and readable ({spec})")
+    if kind == "nfc" and target.startswith("usb"):
+        ids = {"072f:2200", "04e6:5591", "04e6:5593", "04cc:2533", "054c:0193", "04cc:0531", "054c:02e1"}
+        ids |= {"054c:06c1", "054c:06c3"}
+        found = []
+        for dev in Path("/sys/bus/usb/devices").glob("*"):
+            try:
+                vid = (dev / "idVendor").read_text().strip()
+                pid = (dev / "idProduct").read_text().strip()
+            except OSError:
+                continue
+            if f"{vid}:{pid}" in ids:
+                found.append(f"{vid}:{pid}")
+        if found:
+            return Check("reader", True, f"USB NFC reader {found[0]} present")
+        return Check("reader", False, "no supported USB NFC reader plugged in", "plug the reader in (lsusb)")
+    return Check("reader", True, f"{spec}: nothing to check", warn=kind not in ("stdin", "fake"))
+
+
+def _readable_by_privcard(path: str) -> bool:
+    import grp
+    import pwd
+
+    try:
+        user = pwd.getpwnam(roles.USER)
+    except KeyError:
+        return os.access(path, os.R_OK)
+    st = os.stat(path)
+    groups = {g.gr_gid for g in grp.getgrall() if roles.USER in g.gr_mem} | {user.pw_gid}
+    if st.st_uid == user.pw_uid:
+        return bool(st.st_mode & 0o400)
+    if st.st_gid in groups:
+        return bool(st.st_mode & 0o040)
+    return bool(st.st_mode & 0o004)
+
+
+def check_gpio(env: dict) -> Check:
+    factory = env.get("GPIOZERO_PIN_FACTORY")
+    if factory == "mock":
+        return Check("gpio", True, "pin factory mock (no real GPIO: tests and benches)", warn=False)
+    python = f"{roles.VENV}/bin/python"
+    code = "from gpiozero import Device; Device.ensure_pin_factory(); print(type(Device.pin_factory).__name__)"
+    done = _run([python, "-c", code], timeout=30)
+    if done.returncode == 0:
+        return Check("gpio", True, f"pin factory {done.stdout.strip()}")
+    last = (done.stderr.strip().splitlines() or ["?"])[-1]
+    return Check("gpio", False, f"no GPIO pin factory: {last}", "apt-get install python3-lgpio (Raspberry Pi OS)")
+
+
+def check_disk(state: str = roles.STATE) -> list[Check]:
+    out = []
+    try:
+        usage = shutil.disk_usage(state)
+    except OSError as exc:
+        return [Check("disk", False, f"{state}: {exc}", "privcard setup ROLE (creates it)")]
+    free = usage.free
+    out.append(
+        Check(
+            "disk",
+            free >= DISK_MIN_FREE,
+            f"{free // 2**20} MiB free on {state}",
+            "free space: journalctl --vacuum-size=50M; old venvs in /opt/privcard/venvs",
+        )
+    )
+    outbox = sum(p.stat().st_size for p in Path(state).glob("**/*.db*") if p.is_file())
+    if Path(state, "privcard.db").exists():
+        return out  # the server's database: not an outbox
+    out.append(
+        Check(
+            "outbox",
+            True,
+            f"{outbox // 1024} KiB",
+            "the gate cannot reach the server: check the broker check above",
+            warn=outbox > OUTBOX_WARN_BYTES,
+        )
+    )
+    return out
+
+
+def check_database(db: str) -> Check:
+    done = _run(
+        [
+            "runuser",
+            "-u",
+            roles.USER,
+            "--",
+            f"{roles.VENV}/bin/privcard",
+            "admin",
+            "device",
+            "list",
+            "--db",
+            db,
+            "--json",
+        ]
+    )
+    if done.returncode == 0:
+        return Check("database", True, f"reachable, schema current ({_redact(db)})")
+    last = ((done.stderr or done.stdout).strip().splitlines() or ["?"])[-1]
+    return Check("database", False, f"{_redact(db)}: {last}", "check PRIVCARD_DB in /etc/privcard/server.env")
+
+
+def _redact(url: str) -> str:
+    p = urlsplit(url)
+    return url.replace(f":{p.password}@", ":***@") if p.password else url
+
+
+# --------------------------------------------------------------------------- main
+
+
+def run_checks(root: str = "/") -> list[Check]:
+    manifest = load_manifest(root)
+    settings = manifest.get("settings", {})
+    if not settings.get("roles"):
+        return [Check("setup", False, "privcard setup has not run on this machine", "sudo privcard setup ROLE")]
+    checks = [check_time(), *check_units(settings)]
+    for role in settings["roles"]:
+        section = settings[role]
+        env = roles.read_env(Path(section["env"]).read_text() if os.path.exists(section["env"]) else "")
+        checks += check_broker(role, section, env)
+        if role == "server":
+            checks.append(check_certificate(f"{roles.MOSQ}/server.pem", "broker"))
+            checks.append(check_database(section["db"]))
+        else:
+            ca = parse_qs(urlsplit(env.get("PRIVCARD_MQTT", "")).query).get("ca", [None])[-1]
+            if ca:
+                checks.append(check_certificate(ca, "CA"))
+            checks.append(check_reader(section.get("reader", "")))
+            checks.append(check_gpio(env))
+    checks += check_disk()
+    return checks
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="privcard doctor", description="Check this privcard machine; a fix for each problem."
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output (monitoring)")
+    args = p.parse_args(argv)
+    started = time.monotonic()
+    checks = run_checks()
+    failed = [c for c in checks if not c.ok]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ok": not failed,
+                    "checks": [asdict(c) for c in checks],
+                    "seconds": round(time.monotonic() - started, 2),
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        for c in checks:
+            print(c.line())
+        print(
+            f"{len(checks) - len(failed)}/{len(checks)} checks passed"
+            + (f"; failing: {', '.join(c.name for c in failed)}" if failed else "")
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
