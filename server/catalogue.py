@@ -638,6 +638,18 @@ def fmt_datetime(when: datetime | None, lang: str, tz) -> str:
     return f"{local:%Y-%m-%d %H:%M:%S}"
 
 
+def fmt_minute(when: datetime | str | None, lang: str, tz) -> str:
+    """A local date and minute (a campaign's start or end): ``7/12/2569 00:00`` in Thai (B.E.), ``2026-12-07 00:00``."""
+    if when is None or when == "":
+        return "—"
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when)
+    local = when.astimezone(tz) if when.tzinfo else when
+    if lang == "th":
+        return f"{local.day}/{local.month}/{local.year + BE_OFFSET} {local:%H:%M}"
+    return f"{local:%Y-%m-%d %H:%M}"
+
+
 def fmt_date(day: date | None, lang: str) -> str:
     """A date: ``21/1/2559`` in Thai (B.E.), ``2016-01-21`` in English."""
     if day is None:

@@ -148,6 +148,7 @@ def init_app(app) -> None:
             "staff": g.get("staff"),
             "prog": current_app.extensions["privcard.service"].prog,
             "fmt_dt": _fmt_dt,
+            "fmt_minute": _fmt_minute,
             "fmt_date": _fmt_date,
             "label": _label,
             "sources": catalogue.SOURCE_LABELS,
@@ -235,6 +236,12 @@ def too_large_message() -> str:
 
 def _fmt_dt(when) -> str:
     return catalogue.fmt_datetime(
+        when, g.get("lang", catalogue.DEFAULT_LANG), current_app.extensions["privcard.service"].prog.tz
+    )
+
+
+def _fmt_minute(when) -> str:
+    return catalogue.fmt_minute(
         when, g.get("lang", catalogue.DEFAULT_LANG), current_app.extensions["privcard.service"].prog.tz
     )
 
