@@ -26,6 +26,31 @@ DEFAULT_LANG = "th"
 BE_OFFSET = 543
 
 TH = {
+    # messages to patrons, contact data and consent (issue 14)
+    "%(key)s must be true or false, got %(value)r": "%(key)s ต้องเป็น true หรือ false ได้รับ %(value)r",
+    "a subject or text is too long (at most %(limit)s characters)": "หัวเรื่องหรือข้อความยาวเกินไป (ไม่เกิน %(limit)s ตัวอักษร)",
+    "a subject is one line": "หัวเรื่องต้องมีบรรทัดเดียว",
+    "active_days must be 1-3660": "active_days ต้องเป็น 1-3660",
+    "language must be th or en, got %(value)r": "ภาษาต้องเป็น th หรือ en ได้รับ %(value)r",
+    "no message %(id)s": "ไม่มีข้อความ %(id)s",
+    "no message channel %(channel)s": "ไม่มีช่องทางส่งข้อความ %(channel)s",
+    "no segment message %(id)s": "ไม่มีข้อความถึงกลุ่มสมาชิก %(id)s",
+    "only a transactional message can go to a bare address, not %(name)s": "ส่งถึงที่อยู่อีเมลโดยตรงได้เฉพาะข้อความแจ้งรายการ ไม่ใช่ %(name)s",
+    "phone must be 6-32 digits, spaces and + - ( ), got %(value)r": "หมายเลขโทรศัพท์ต้องมี 6-32 ตัว ประกอบด้วยตัวเลข ช่องว่าง และ + - ( ) ได้รับ %(value)r",
+    "segment status must be active, blocked or any": "สถานะของกลุ่มต้องเป็น active, blocked หรือ any",
+    "status must be one of %(statuses)s": "สถานะต้องเป็นหนึ่งใน %(statuses)s",
+    "the message needs a subject in Thai and English": "ข้อความต้องมีหัวเรื่องทั้งภาษาไทยและภาษาอังกฤษ",
+    "the message needs a text in Thai and English": "ข้อความต้องมีเนื้อหาทั้งภาษาไทยและภาษาอังกฤษ",
+    "this unsubscribe link is not valid": "ลิงก์ยกเลิกการรับข้อความนี้ไม่ถูกต้อง",
+    "unknown contact field %(field)s; known: %(known)s": "ไม่รู้จักข้อมูลติดต่อ %(field)s ที่รู้จัก: %(known)s",
+    "unknown segment key(s) %(keys)s; known: %(known)s": "ไม่รู้จักเงื่อนไขกลุ่ม %(keys)s ที่รู้จัก: %(known)s",
+    "the message text has a broken placeholder: %(error)s": "ข้อความมีช่องแทนค่าที่ไม่สมบูรณ์: %(error)s",
+    "placeholder {%(field)s} is not a plain name such as {name}": "ช่องแทนค่า {%(field)s} ต้องเป็นชื่อธรรมดา เช่น {name}",
+    "unknown placeholder(s) %(fields)s": "ไม่รู้จักช่องแทนค่า %(fields)s",
+    "unknown placeholder(s) %(fields)s; you can use %(known)s": "ไม่รู้จักช่องแทนค่า %(fields)s ใช้ได้: %(known)s",
+    "no message template %(name)r; known: %(known)s": "ไม่มีแบบข้อความ %(name)r ที่มี: %(known)s",
+    "template %(name)s has no placeholder(s) %(fields)s": "แบบข้อความ %(name)s ไม่มีช่องแทนค่า %(fields)s",
+    "template %(name)s needs a value for %(fields)s": "แบบข้อความ %(name)s ต้องมีค่าสำหรับ %(fields)s",
     # membership terms, silver and gold, partner-shop stamps (issue 13)
     "%(points)s points earned in a term": "ได้รับ %(points)s คะแนนในภาค/ปีการศึกษา",
     "A tier reached by points is kept for the rest of the term; every change is recorded in the member's history with its reason.": "ประเภทบัตรที่ได้จากคะแนนคงอยู่จนสิ้นภาค/ปีการศึกษา ทุกการเปลี่ยนแปลงบันทึกไว้ในประวัติของสมาชิกพร้อมเหตุผล",

@@ -142,10 +142,6 @@ def _messages_m1(migrator) -> None:
 store.register_migration("messages", [_messages_m1])
 
 
-def _error(exc: TemplateError) -> ServiceError:
-    return ServiceError(exc.template, **exc.values)
-
-
 class Messages:
     """The outbox: queue, segments, send, unsubscribe, preferences, the trigger jobs."""
 
@@ -272,7 +268,7 @@ class Messages:
         try:
             t = templates.get(template)
         except TemplateError as exc:
-            raise _error(exc) from None
+            raise ServiceError.of(exc) from None
         m = member if isinstance(member, Member) else members_mod.find(member)
         given = dict(values or {})
         auto = {"name": m.name, "member_id": m.id, "balance": m.balance}
@@ -283,7 +279,7 @@ class Messages:
         try:
             subject, body = templates.render(template, lang, given)
         except TemplateError as exc:
-            raise _error(exc) from None
+            raise ServiceError.of(exc) from None
         reason = self._skip_reason(m, t.kind, channel)
         return self._insert(
             member=m.id,
@@ -322,7 +318,7 @@ class Messages:
             lang = clean_language(language)
             subject, body = templates.render(template, lang, dict(values or {}))
         except TemplateError as exc:
-            raise _error(exc) from None
+            raise ServiceError.of(exc) from None
         address = members_mod.clean_email(address)
         if not address:
             raise ServiceError("e-mail must be an address like name@example.org of at most 254 characters")
@@ -444,16 +440,18 @@ class Messages:
         for part, given, limit in (("subject", subject, 250), ("body", body, 20000)):
             for lang in templates.LANGUAGES:
                 text = str((given or {}).get(lang) or "").strip()
+                if not text and part == "subject":
+                    raise ServiceError("the message needs a subject in Thai and English")
                 if not text:
-                    raise ServiceError("the message needs a %(part)s in Thai and English", part=part)
+                    raise ServiceError("the message needs a text in Thai and English")
                 if len(text) > limit:
-                    raise ServiceError("a %(part)s may be at most %(limit)s characters", part=part, limit=limit)
+                    raise ServiceError("a subject or text is too long (at most %(limit)s characters)", limit=limit)
                 if part == "subject" and any(c in text for c in "\r\n"):
                     raise ServiceError("a subject is one line")
                 try:
                     templates.check_text(text, templates.SEGMENT_FIELDS)
                 except TemplateError as exc:
-                    raise _error(exc) from None
+                    raise ServiceError.of(exc) from None
                 texts[f"{part}_{lang}"] = text
         base = self._segment_query(segment)
         now = self.clock()
