@@ -756,7 +756,12 @@ class Messages:
         ids = [
             r.member_id
             for r in LedgerEntry.select(LedgerEntry.member)
-            .where((LedgerEntry.id > start) & (LedgerEntry.id <= top) & (LedgerEntry.points > 0))
+            .where(
+                (LedgerEntry.id > start)
+                & (LedgerEntry.id <= top)
+                & (LedgerEntry.points > 0)
+                & (LedgerEntry.source != "signup")  # the welcome says it; no "level reached" beside it
+            )
             .distinct()
         ]
         day = self.ledger.today()
@@ -820,7 +825,7 @@ class Messages:
                 for mid, earned, spent in LedgerEntry.select(
                     LedgerEntry.member,
                     pw.fn.SUM(pw.Case(None, [(LedgerEntry.points > 0, LedgerEntry.points)], 0)),
-                    pw.fn.SUM(pw.Case(None, [(LedgerEntry.points < 0, -LedgerEntry.points)], 0)),
+                    pw.fn.SUM(pw.Case(None, [(LedgerEntry.points < 0, 0 - LedgerEntry.points)], 0)),
                 )
                 .where(LedgerEntry.day.between(first, last) & LedgerEntry.member.in_([p.id for p in people]))
                 .group_by(LedgerEntry.member)
