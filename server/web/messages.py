@@ -100,6 +100,23 @@ def batch(batch_id: int):
     return render_template("message_batch.html", b=b, rows=rows, status=status)
 
 
+@bp.route("/members/<int:mid>/contact", methods=["POST"])
+def member_contact(mid: int):
+    """Staff change a member's contact data and consent (any signed-in staff, like the member form)."""
+    f = request.form
+    fields = {"email": f.get("email") or None, "phone": f.get("phone") or None, "language": f.get("language") or "th"}
+    for key in ("consent_notices", "consent_marketing", "consent_statement", "consent_ranking"):
+        fields[key] = f.get(key) == "1"
+    try:
+        svc().messages.set_preferences(mid, actor=actor(), **fields)
+        flash(_("Contact and message preferences saved."), "ok")
+    except NotFound:
+        return render_template("error.html", message=_("Not found")), 404
+    except ServiceError as exc:
+        flash(service_error(exc), "error")
+    return redirect(url_for("views.member", mid=mid) + "#contact")
+
+
 @bp.route("/u/<token>", methods=["GET", "POST"])
 def unsubscribe(token: str):
     """The unsubscribe link in every message: no sign-in, a signed token; Thai and English."""

@@ -214,7 +214,7 @@ def test_unsubscribe_link_works_without_signing_in_and_stops_the_next_message(tm
         )
         assert code == 0, d
         got = smtp.wait_for(2)
-        seg = [g for g in got if g["Subject"] in ("ก", "a")][0]
+        seg = next(g for g in got if g["Subject"] in ("ก", "a"))
         link = re.search(r"http://\S+/u/\S+", text_of(seg)).group(0)
         assert seg["List-Unsubscribe"].strip() == f"<{link}>"
         page = urllib.request.urlopen(link, timeout=10).read().decode()  # no session, no sign-in
