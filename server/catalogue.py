@@ -66,7 +66,6 @@ TH = {
     "skipped": "ข้าม",
     "Contact and messages": "ข้อมูลติดต่อและการรับข้อความ",
     "Phone": "โทรศัพท์",
-    "Language": "ภาษา",
     "News and promotions by e-mail": "รับข่าวและโปรโมชันทางอีเมล",
     "Notices about my account": "รับการแจ้งเตือนเกี่ยวกับบัญชี",
     "Monthly statement": "สรุปแต้มรายเดือน",

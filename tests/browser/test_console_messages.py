@@ -84,7 +84,7 @@ def test_messages_pages_and_contact_form_in_thai(browser, console):
         page.uncheck("#contact-form input[name=consent_ranking]")
         submit(page, "#contact-form button")
         assert "บันทึกข้อมูลติดต่อและการรับข้อความแล้ว" in flash(page)
-        code, m = run_admin(console.db_url, "member", "show", str(mid))
+        _, m = run_admin(console.db_url, "member", "show", str(mid))
         assert m["phone"] == "081 234 5678" and m["consent"]["marketing"] and not m["consent"]["ranking"], m
         # a bad phone: a clear error in Thai, nothing changed
         page.click("summary:has-text('ข้อมูลติดต่อและการรับข้อความ')")
