@@ -22,9 +22,11 @@ the duplicate). That window is one message per sender, a few milliseconds wide.
 Consent: *transactional* messages (a sign-in link, an answer to feedback) need only an
 address; *notices* (welcome, level, term ending, forfeit, prize) stop when the member
 turns notices off; *marketing* (segment messages) needs ``consent_marketing``; the
-*monthly statement* needs ``consent_statement``. A member skipped is counted (a row
-``skipped`` with the reason, shown in the delivery log); a member who unsubscribes after a
-message was queued is skipped when it would be sent.
+*monthly statement* needs ``consent_statement``. A member skipped by :meth:`Messages.queue`
+is counted (``Messages.skipped``; ``queue`` returns None) and nothing is written; a segment
+message stores a ``skipped`` row with the reason for each member left out, shown in its
+delivery log; a member who unsubscribes after a message was queued is skipped when it
+would be sent (the row becomes ``skipped``, ``opted_out``).
 """
 
 from __future__ import annotations
@@ -281,6 +283,9 @@ class Messages:
         except TemplateError as exc:
             raise ServiceError.of(exc) from None
         reason = self._skip_reason(m, t.kind, channel)
+        if reason:  # counted, not stored: a trigger for someone who cannot or will not receive it costs no write
+            self.skipped[reason] += 1
+            return None
         return self._insert(
             member=m.id,
             address=m.email,
@@ -767,7 +772,14 @@ class Messages:
         day = self.ledger.today()
         for i in range(0, len(ids), chunk):
             with unit_of_work():
-                for m in Member.select().where(Member.id.in_(ids[i : i + chunk]) & (Member.status == "active")):
+                # only those who can hear of it: an address and notices on (no work for the others)
+                reachable = (
+                    Member.id.in_(ids[i : i + chunk])
+                    & (Member.status == "active")
+                    & Member.email.is_null(False)
+                    & Member.consent_notices
+                )
+                for m in Member.select().where(reachable):
                     level = tiers.privilege_level(self.prog, m, day)
                     prog = rules.tables_for(self.prog, m.tier)
                     reached = [
