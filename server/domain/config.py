@@ -287,6 +287,7 @@ SECTIONS = (
     "privileges",
     "rewards",
     "ils",  # the library system link: parsed by server/ils/config.py, not here
+    "mail",  # messages to patrons: parsed by server/messages/config.py, not here
 )
 
 

@@ -27,6 +27,8 @@ module                 owns
 ``live``               the programme in force, followed from the database by every process
 ``programme``          the programme edited live (versions, export/import), campaigns
 ``draws``              prize draws (seeded, verifiable) and rankings
+``messages``           messages to patrons: the durable outbox, consent, triggers, segments,
+                       unsubscribe (templates and channels: ``server.messages``)
 =====================  ==================================================================
 
 Usage::
@@ -54,6 +56,7 @@ from server.services.errors import Message, NotFound, ServiceError
 from server.services.ils import Ils
 from server.services.ledger import Ledger
 from server.services.members import GROUPS, Members
+from server.services.messages import Messages
 from server.services.points import Points
 from server.services.programme import Campaigns, Programmes
 from server.services.reads import Reads
@@ -84,6 +87,7 @@ class Services:
     programme: Programmes
     campaigns: Campaigns
     draws: Draws
+    messages: Messages
 
     @property
     def prog(self) -> Programme:
@@ -95,16 +99,18 @@ class Services:
         return self.ledger.today()
 
 
-def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None, ils=None) -> Services:
+def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None, ils=None, mail=None) -> Services:
     """Wire the service layer for one process (tests pass a fake ``clock``; ``keyring``: the card keys;
-    ``ils``: the library system's :class:`server.ils.IlsConfig`, or None when there is none)."""
+    ``ils``: the library system's :class:`server.ils.IlsConfig`, or None when there is none;
+    ``mail``: the :class:`server.messages.config.MailConfig` (None: queue only, send nothing))."""
     ledger = Ledger(prog, clock)
     devices = Devices(ledger)
     link = Ils(ledger, ils)
+    messages = Messages(ledger, mail)
     return Services(
         clock=clock,
         ledger=ledger,
-        members=Members(ledger),
+        members=Members(ledger, messages),
         devices=devices,
         taps=Taps(ledger, devices, keyring),
         points=Points(ledger, link),
@@ -112,9 +118,10 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None,
         reads=Reads(ledger, devices, keyring, link),
         staff=StaffPins(ledger, devices),
         cards=Cards(ledger, keyring),
-        terms=Terms(ledger),
+        terms=Terms(ledger, messages),
         ils=link,
         programme=Programmes(ledger),
         campaigns=Campaigns(ledger),
-        draws=Draws(ledger),
+        draws=Draws(ledger, messages),
+        messages=messages,
     )
