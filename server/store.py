@@ -125,6 +125,8 @@ class Member(BaseModel):
     # the id the library system (ILS) knows the patron by: library barcode / student number
     # (issue 12; the column and its unique index come from the "ils" migrations)
     patron_id = pw.CharField(max_length=64, null=True)
+    # the member's home site (issue 16, migration namespace "sites"; NULL = the default site)
+    home_site = pw.CharField(max_length=16, null=True)
 
     class Meta:
         indexes = ((("name",), False),)
@@ -172,6 +174,8 @@ class Device(BaseModel):
     updated_at = UTCDateTimeField(default=utcnow)
     #: when staff retired it (lost, stolen, replaced); the server refuses everything it sends
     retired_at = UTCDateTimeField(null=True)
+    #: the site it belongs to (issue 16, migration namespace "sites"; NULL = the default site)
+    site = pw.CharField(max_length=16, null=True)
 
 
 class LedgerEntry(BaseModel):
@@ -192,6 +196,9 @@ class LedgerEntry(BaseModel):
     created_at = UTCDateTimeField(default=utcnow)
     #: what each campaign gave this credit, ``code:+N;code:+M`` (migration ``programme_live``)
     campaign = pw.CharField(max_length=200, null=True)
+    #: the site a staff member made it at (issue 16, migration ``sites``); NULL: the device's
+    #: site for a tap, else the default site
+    site = pw.CharField(max_length=16, null=True)
 
     class Meta:
         indexes = (

@@ -152,31 +152,47 @@ class Devices:
         self._cache.pop(device_id, None)
         return Device.get_by_id(device_id)
 
-    def _check(self, kind, direction, activity, settings) -> dict:
+    def _site(self, site: str | None) -> str | None:
+        """A site code staff typed, checked against the programme's sites (None: the default site)."""
+        if site in (None, "", "none"):
+            return None
+        site = str(site).strip().upper()
+        if site not in self.prog.sites:
+            raise ServiceError("unknown site %(site)r; known: %(known)s", site=site, known=", ".join(self.prog.sites))
+        return site
+
+    def site_prog(self, d: Device):
+        """The programme as the device's site sees it (its names, hours, activities, shops)."""
+        from server.services.sites import view
+
+        return view(self.prog, d.site)
+
+    def _check(self, kind, direction, activity, settings, site: str | None = None) -> dict:
         """Refuse a bad kind, direction or activity; the settings checked by ``broker.settings``."""
+        prog = self.prog.for_site(site)
         if kind not in contract.DEVICE_KINDS:
             raise ServiceError(
                 "kind must be one of %(kinds)s, got %(kind)r", kinds=", ".join(contract.DEVICE_KINDS), kind=kind
             )
         if direction not in (None, "in", "out"):
             raise ServiceError("direction must be in or out, got %(direction)r", direction=direction)
-        if activity is not None and activity not in self.prog.activities:
+        if activity is not None and activity not in prog.activities:
             raise ServiceError(
                 "unknown activity %(activity)r; known: %(known)s",
                 activity=activity,
-                known=", ".join(sorted(self.prog.activities)),
+                known=", ".join(sorted(prog.activities)),
             )
         try:
             checked = device_settings.check(kind, settings or {})
         except device_settings.SettingError as exc:
             raise ServiceError.of(exc) from None
         if "shop" in checked:  # a reader at a partner shop: the programme's name of that shop
-            shop = rules.partner_shop(checked["shop"], self.prog)
+            shop = rules.partner_shop(checked["shop"], prog)
             if shop is None:
                 raise ServiceError(
                     "shop: unknown partner shop %(shop)r; known: %(known)s",
                     shop=checked["shop"],
-                    known=", ".join(self.prog.partners),
+                    known=", ".join(prog.partners),
                 )
             if activity != "partner_purchase":
                 raise ServiceError("shop is a setting of a reader whose activity is partner_purchase")
@@ -192,16 +208,18 @@ class Devices:
         activity: str | None = None,
         location: str | None = None,
         settings: dict | None = None,
+        site: str | None = None,
         actor: str = "system",
     ) -> Device:
-        """Register a gate, kiosk or counter reader."""
+        """Register a gate, kiosk or counter reader (at ``site``; None: the default site)."""
         try:
             contract.check_device_id(device_id)
         except ContractError as exc:
             raise ServiceError.of(exc) from None
         if kind == "gate" and direction is None:
             direction = "in"
-        settings = self._check(kind, direction, activity, settings)
+        site = self._site(site)
+        settings = self._check(kind, direction, activity, settings, site)
         with unit_of_work():
             if Device.get_or_none(Device.id == device_id):
                 raise ServiceError("device %(id)s already exists", id=device_id)
@@ -212,11 +230,14 @@ class Devices:
                 activity=activity,
                 location=location,
                 settings=settings,
+                site=site,
                 revision=1,
                 created_at=self.clock(),
                 updated_at=self.clock(),
             )
-            self.ledger.audit(actor, "device.add", device_id, kind=kind, direction=direction, activity=activity)
+            self.ledger.audit(
+                actor, "device.add", device_id, kind=kind, direction=direction, activity=activity, site=site
+            )
         self._cache.pop(device_id, None)
         return d
 
@@ -226,7 +247,7 @@ class Devices:
             d = Device.get_or_none(Device.id == device_id)
             if d is None:
                 raise NotFound("no device %(id)s", id=device_id)
-            fields = {k: getattr(d, k) for k in ("kind", "direction", "activity", "location")}
+            fields = {k: getattr(d, k) for k in ("kind", "direction", "activity", "location", "site")}
             settings = dict(d.settings or {})
             for key, value in changes.items():
                 if key in fields:
@@ -240,7 +261,8 @@ class Devices:
                     settings.pop(key, None)
                 else:
                     settings[key] = value
-            settings = self._check(fields["kind"], fields["direction"], fields["activity"], settings)
+            fields["site"] = self._site(fields["site"])
+            settings = self._check(fields["kind"], fields["direction"], fields["activity"], settings, fields["site"])
             Device.update(**fields, settings=settings, revision=Device.revision + 1, updated_at=self.clock()).where(
                 Device.id == device_id
             ).execute()
@@ -273,11 +295,11 @@ class Devices:
             )
         server = {}
         if any(s.key == "library" for s in device_settings.for_kind(d.kind, "server")):
-            server["library"] = {"th": self.prog.name_th, "en": self.prog.name_en, "timezone": self.prog.timezone}
+            prog = self.site_prog(d)  # the device's own site: its name, time zone and hours
+            server["library"] = {"th": prog.name_th, "en": prog.name_en, "timezone": prog.timezone}
             days = device_settings.WEEKDAYS
             server["hours"] = {
-                days[i]: ("closed" if h.closed else f"{h.open:%H:%M}-{h.close:%H:%M}")
-                for i, h in self.prog.hours.items()
+                days[i]: ("closed" if h.closed else f"{h.open:%H:%M}-{h.close:%H:%M}") for i, h in prog.hours.items()
             }
         settings = device_settings.effective(d.kind, {k: v for k, v in stored.items() if k in known}, server)
         return DeviceConfig(

@@ -173,6 +173,31 @@ class Reads:
                 out["privileges"] = self.privileges(m, self.ledger.today())
         return out
 
+    def site_dict(self, site) -> dict:
+        """A site as JSON: names, time zone, hours, closures, overrides, its devices."""
+        from broker.settings import WEEKDAYS
+
+        prog = self.prog
+        view = prog.for_site(site.code)
+        return {
+            "code": site.code,
+            "name": site.label,
+            "timezone": site.timezone,
+            "default": site.code == prog.default_site,
+            "hours": {
+                WEEKDAYS[i]: ("closed" if h.closed else f"{h.open:%H:%M}-{h.close:%H:%M}")
+                for i, h in view.hours.items()
+            },
+            "closures": sorted(d.isoformat() for d in view.closures),
+            "activities": sorted(site.activities),
+            "partners": list(view.partners) if site.partners is not None else None,
+            "devices": [
+                d.id
+                for d in Device.select(Device.id, Device.site).order_by(Device.id)
+                if (d.site or prog.default_site) == site.code
+            ],
+        }
+
     @staticmethod
     def device_dict(d: Device) -> dict:
         """A device as JSON."""
@@ -182,6 +207,7 @@ class Reads:
             "direction": d.direction,
             "activity": d.activity,
             "location": d.location,
+            "site": d.site,
             "settings": d.settings,
             "revision": d.revision,
             "state": d.state,

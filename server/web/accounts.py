@@ -104,6 +104,9 @@ class Staff(BaseModel):
     password_version = pw.IntegerField(default=0)
     # locks in a row since the last successful sign-in: each doubles the next lock's length
     lockouts = pw.IntegerField(default=0)
+    # the sites this account works for, comma-separated codes (issue 16, migration namespace
+    # "sites"); NULL: every site (a programme administrator, or staff of a single library)
+    sites = pw.CharField(max_length=200, null=True)
 
     class Meta:
         table_name = "web_staff"
