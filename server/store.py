@@ -482,6 +482,29 @@ def _programme_year_m1(migrator) -> None:
 register_migration("programme_year", [_programme_year_m1])
 
 
+def _sites_m1(migrator) -> None:
+    """Sites (issue 16, ``server/services/sites.py``): four nullable columns, NULL = the default site.
+
+    Plain ``ADD COLUMN`` on both databases: no table is rebuilt and no row rewritten, so a
+    single-library database of any size migrates in milliseconds. ``web_staff`` is created
+    by the console's own migrations (with the column) when it does not exist yet.
+    """
+    tables = set(db.get_tables())
+    for table, column, size in (
+        ("device", "site", 16),
+        ("member", "home_site", 16),
+        ("ledger_entry", "site", 16),
+        ("web_staff", "sites", 200),
+    ):
+        if table in tables and column not in {c.name for c in db.get_columns(table)}:
+            db.execute_sql(f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR({size})")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS member_home_site ON member (home_site)")
+
+
+# sites (issue 16): their own namespace
+register_migration("sites", [_sites_m1])
+
+
 class IlsPayment(BaseModel):
     """A fine discount paid in the library system (SIP2 37 Fee Paid), one per redeem entry.
 

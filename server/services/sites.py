@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from server import store
 from server.domain.config import ConfigError, Programme, Site
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
@@ -32,24 +31,6 @@ from server.services.retry import read_unit
 from server.store import Device
 
 log = logging.getLogger(__name__)
-
-#: the nullable site columns the migration adds: (table, column)
-SITE_COLUMNS = (("device", "site"), ("member", "home_site"), ("ledger_entry", "site"))
-
-
-def _m1_columns(migrator) -> None:
-    """Four nullable columns (NULL = the default site): plain ADD COLUMN, no table rebuilt."""
-    tables = set(store.db.get_tables())
-    for table, column in (*SITE_COLUMNS, ("web_staff", "sites")):
-        if table not in tables:  # web_staff comes with the console's own migrations, already with it
-            continue
-        if column not in {c.name for c in store.db.get_columns(table)}:
-            size = 200 if column == "sites" else 16
-            store.db.execute_sql(f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR({size})")
-    store.db.execute_sql("CREATE INDEX IF NOT EXISTS member_home_site ON member (home_site)")
-
-
-store.register_migration("sites", [_m1_columns])
 
 
 @dataclass(frozen=True)
