@@ -26,6 +26,7 @@ from server.domain import rules
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import read_unit, unit_of_work
+from server.services.sites import EVERYTHING, Scope
 from server.store import Card, Device, Member
 
 log = logging.getLogger(__name__)
@@ -122,16 +123,30 @@ class Devices:
                 self.ledger.audit("device", "device.refused", device_id, **detail)
         return refused
 
-    def retire(self, device_id: str, actor: str = "system") -> Device:
+    # ------------------------------------------------------------------ staff operations (within a scope)
+
+    def get(self, device_id: str, scope: Scope = EVERYTHING) -> Device:
+        """A device a staff account may see: its site within ``scope`` (else NotFound, like an unknown id)."""
+        d = Device.get_or_none(Device.id == device_id)
+        if d is None or not scope.covers(d.site, self.prog):
+            raise NotFound("no device %(id)s", id=device_id)
+        return d
+
+    def visible(self, scope: Scope = EVERYTHING) -> set[str] | None:
+        """The ids of the devices within ``scope`` (None: every device)."""
+        if scope.everything:
+            return None
+        prog = self.prog
+        return {d.id for d in Device.select(Device.id, Device.site) if scope.covers(d.site, prog)}
+
+    def retire(self, device_id: str, actor: str = "system", scope: Scope = EVERYTHING) -> Device:
         """Retire a device (lost, stolen, replaced): the server refuses everything it sends.
 
         Its broker account is removed by the caller that owns the password file
         (``privcard admin device retire``); the row and its history stay.
         """
         with unit_of_work():
-            d = Device.get_or_none(Device.id == device_id)
-            if d is None:
-                raise NotFound("no device %(id)s", id=device_id)
+            d = self.get(device_id, scope)
             if d.retired_at is not None:
                 raise ServiceError("device %(id)s is already retired", id=device_id)
             Device.update(retired_at=self.clock(), updated_at=self.clock()).where(Device.id == device_id).execute()
@@ -139,12 +154,10 @@ class Devices:
         self._cache.pop(device_id, None)
         return Device.get_by_id(device_id)
 
-    def reactivate(self, device_id: str, actor: str = "system") -> Device:
+    def reactivate(self, device_id: str, actor: str = "system", scope: Scope = EVERYTHING) -> Device:
         """Bring a retired device back (it needs new broker credentials)."""
         with unit_of_work():
-            d = Device.get_or_none(Device.id == device_id)
-            if d is None:
-                raise NotFound("no device %(id)s", id=device_id)
+            d = self.get(device_id, scope)
             if d.retired_at is None:
                 raise ServiceError("device %(id)s is not retired", id=device_id)
             Device.update(retired_at=None, updated_at=self.clock()).where(Device.id == device_id).execute()
@@ -152,13 +165,23 @@ class Devices:
         self._cache.pop(device_id, None)
         return Device.get_by_id(device_id)
 
-    def _site(self, site: str | None) -> str | None:
-        """A site code staff typed, checked against the programme's sites (None: the default site)."""
+    def _site(self, site: str | None, scope: Scope = EVERYTHING) -> str | None:
+        """A site code staff typed, checked against the programme's sites and the staff's scope.
+
+        None/"" is the default site, or the only site of a one-site scope.
+        """
         if site in (None, "", "none"):
-            return None
-        site = str(site).strip().upper()
-        if site not in self.prog.sites:
-            raise ServiceError("unknown site %(site)r; known: %(known)s", site=site, known=", ".join(self.prog.sites))
+            if scope.sites is not None and len(scope.sites) == 1:
+                return next(iter(scope.sites))
+            site = None
+        else:
+            site = str(site).strip().upper()
+            if site not in self.prog.sites:
+                raise ServiceError(
+                    "unknown site %(site)r; known: %(known)s", site=site, known=", ".join(self.prog.sites)
+                )
+        if not scope.covers(site, self.prog):
+            raise ServiceError("site %(site)s is outside your sites", site=site or self.prog.default_site)
         return site
 
     def site_prog(self, d: Device):
@@ -210,15 +233,16 @@ class Devices:
         settings: dict | None = None,
         site: str | None = None,
         actor: str = "system",
+        scope: Scope = EVERYTHING,
     ) -> Device:
-        """Register a gate, kiosk or counter reader (at ``site``; None: the default site)."""
+        """Register a gate, kiosk or counter reader (at ``site``, within ``scope``; None: the default site)."""
         try:
             contract.check_device_id(device_id)
         except ContractError as exc:
             raise ServiceError.of(exc) from None
         if kind == "gate" and direction is None:
             direction = "in"
-        site = self._site(site)
+        site = self._site(site, scope)
         settings = self._check(kind, direction, activity, settings, site)
         with unit_of_work():
             if Device.get_or_none(Device.id == device_id):
@@ -241,12 +265,13 @@ class Devices:
         self._cache.pop(device_id, None)
         return d
 
-    def set(self, device_id: str, actor: str = "system", **changes) -> Device:
-        """Change a device's fields or settings (``pins.relay=17`` style keys go into settings)."""
+    def set(self, device_id: str, actor: str = "system", scope: Scope = EVERYTHING, **changes) -> Device:
+        """Change a device's fields or settings (``pins.relay=17`` style keys go into settings).
+
+        Within ``scope``: a device of another site is NotFound, and it cannot be moved there.
+        """
         with unit_of_work():
-            d = Device.get_or_none(Device.id == device_id)
-            if d is None:
-                raise NotFound("no device %(id)s", id=device_id)
+            d = self.get(device_id, scope)
             fields = {k: getattr(d, k) for k in ("kind", "direction", "activity", "location", "site")}
             settings = dict(d.settings or {})
             for key, value in changes.items():
@@ -261,7 +286,8 @@ class Devices:
                     settings.pop(key, None)
                 else:
                     settings[key] = value
-            fields["site"] = self._site(fields["site"])
+            if "site" in changes:
+                fields["site"] = self._site(fields["site"], scope)
             settings = self._check(fields["kind"], fields["direction"], fields["activity"], settings, fields["site"])
             Device.update(**fields, settings=settings, revision=Device.revision + 1, updated_at=self.clock()).where(
                 Device.id == device_id

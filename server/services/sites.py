@@ -133,3 +133,44 @@ class Sites:
         codes = sites if isinstance(sites, list | tuple | set | frozenset) else (sites or "").split(",")
         checked = {self.check(c) for c in codes if str(c).strip()}
         return Scope(frozenset(c for c in checked if c) or None)
+
+    # ------------------------------------------------------------------ reports by site
+
+    def report_sites(self, scope: Scope, requested: str | None = None) -> list[str] | None:
+        """The sites a report or dashboard covers: the ``requested`` one (within ``scope``, else
+        NotFound), or the whole scope; None means every site combined (a programme administrator)."""
+        prog = self.prog
+        if requested:
+            code = str(requested).strip().upper()
+            if code not in prog.sites or not scope.covers(code, prog):
+                raise NotFound("no site %(code)s", code=code)
+            return [code]
+        return None if scope.everything else scope.codes(prog)
+
+    def device_ids(self, codes: list[str]) -> list[str]:
+        """The ids of the devices of these sites."""
+        prog = self.prog
+        return [d.id for d in Device.select(Device.id, Device.site) if (d.site or prog.default_site) in codes]
+
+    def entry_condition(self, codes: list[str] | None):
+        """A peewee condition on ``ledger_entry`` selecting the entries made at these sites (None: all).
+
+        An entry's site is its own ``site`` (staff made it there), else its device's site (a
+        tap), else the default site (staff entries from before sites, imports, sign-ups).
+        """
+        from server.store import LedgerEntry
+
+        if codes is None:
+            return None
+        prog = self.prog
+        cond = LedgerEntry.site.in_(codes)
+        devices = self.device_ids(codes)
+        if devices:
+            cond |= LedgerEntry.site.is_null() & LedgerEntry.device.in_(devices)
+        if prog.default_site in codes:
+            others = [d for d in self.device_ids([c for c in prog.sites if c != prog.default_site])]
+            rest = LedgerEntry.device.is_null()
+            if others:
+                rest |= LedgerEntry.device.not_in(others)
+            cond |= LedgerEntry.site.is_null() & rest
+        return cond
