@@ -926,7 +926,7 @@ def reports_page():
             semester=label,
             sites=svc().sites.list(staff_scope()),
             site=sites[0] if sites and request.args.get("site") else "",
-            combined=sites is None,
+            combined=staff_scope().everything,
         ),
         status,
     )
