@@ -29,6 +29,8 @@ module                 owns
 ``draws``              prize draws (seeded, verifiable) and rankings
 ``messages``           messages to patrons: the durable outbox, consent, triggers, segments,
                        unsubscribe (templates and channels: ``server.messages``)
+``sites``              sites (library buildings, consortium members): list, get, which
+                       site a device belongs to, staff scopes (``docs/sites.md``)
 =====================  ==================================================================
 
 Usage::
@@ -60,6 +62,7 @@ from server.services.messages import Messages
 from server.services.points import Points
 from server.services.programme import Campaigns, Programmes
 from server.services.reads import Reads
+from server.services.sites import Sites
 from server.services.staff import StaffPins
 from server.services.taps import Taps
 from server.services.terms import Terms
@@ -88,6 +91,7 @@ class Services:
     campaigns: Campaigns
     draws: Draws
     messages: Messages
+    sites: Sites
 
     @property
     def prog(self) -> Programme:
@@ -124,4 +128,5 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None,
         campaigns=Campaigns(ledger),
         draws=Draws(ledger, messages),
         messages=messages,
+        sites=Sites(ledger),
     )
