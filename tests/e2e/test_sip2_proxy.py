@@ -201,3 +201,36 @@ def test_the_ils_unreachable_closes_the_selfcheck_connection_and_the_proxy_keeps
         sc.close()
         proxy.kill()
         ils.close()
+
+
+def test_a_member_found_by_patron_id_is_credited_though_the_barcode_is_not_their_card(mosquitto, tmp_path, tmp_db_url):
+    """The ILS's patron (``AA``) is the student number the member was enrolled with
+    (``patron_id``), not their card's UID: the server finds them by it and credits them."""
+    student = "S6401234"
+    state = ils_state()
+    state["patrons"][student] = dict(state["patrons"][STRANGER], name="Student Reader")
+    ils = start_ils(tmp_path, **state)
+    setup_db(tmp_db_url)
+    svc = open_service(tmp_db_url)
+    svc.members.add("Student Reader", "04F0F1F2F3", patron_id=student)
+    close_store()
+    server = ServerProcess(tmp_db_url, mosquitto.url, log_dir=tmp_path).start()
+    proxy = ProxyProcess(DEV, free_port(), f"sip2://127.0.0.1:{ils.port}", mosquitto.url, tmp_path / "proxy")
+    selfcheck = SelfCheck(proxy.port, tmp_path)
+    try:
+        sc = selfcheck.connect()
+        assert sc.checkout(student, "B5")["fixed"]["Ok"] == "1"
+        assert wait_until(lambda: len(inbox(tmp_db_url)) == 1, 20), server.log_tail()
+        assert [o for _, o, _ in inbox(tmp_db_url)] == ["credited"]
+        path = tmp_db_url.removeprefix("sqlite:///")
+        with closing(sqlite3.connect(path)) as db:
+            credited = db.execute(
+                "SELECT m.name, e.activity, e.points, e.item FROM ledger_entry e JOIN member m ON m.id = e.member_id "
+                "WHERE e.source = 'checkout'"
+            ).fetchall()
+        assert credited == [("Student Reader", "borrow", 5, "B5")]
+    finally:
+        selfcheck.close()
+        proxy.kill()
+        server.kill()
+        ils.close()
