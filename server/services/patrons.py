@@ -238,11 +238,16 @@ class Patrons:
     # ------------------------------------------------------------------ the counter PIN
 
     def set_pin(self, ref, pin, *, actor: str) -> Member:
-        """Set (or with ``None``/empty clear) a member's counter PIN; their open sessions end. Audited without it."""
+        """Set a member's counter PIN (4-12 digits), or with ``None`` remove it; their open sessions end.
+
+        Audited without the PIN. A new PIN also lifts a lock-out.
+        """
+        if pin is not None and not PIN_RE.fullmatch(str(pin).strip()):
+            raise ServiceError("a patron PIN must be 4-12 digits")
         return self.set_member(ref, actor=actor, patron_pin=pin)
 
     def set_member(self, ref, *, actor: str, **fields) -> Member:
-        """``member set`` with ``patron_pin=`` among the fields: the PIN and the rest in one unit of work."""
+        """``member set`` with ``patron_pin=`` among the fields (empty or ``none`` removes the PIN), in one unit of work."""
         pin = fields.pop("patron_pin", None)
         text = "" if pin is None else str(pin).strip()
         if text.lower() == "none":
