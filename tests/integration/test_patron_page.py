@@ -87,7 +87,7 @@ def test_counter_pin_signs_in_and_the_page_shows_the_members_own_data_escaped(ap
 
 
 def test_thai_is_the_default_with_buddhist_era_dates_and_english_on_request(app, svc):
-    m, uid = member(svc, "สมศรี รักเรียน")
+    _m, uid = member(svc, "สมศรี รักเรียน")
     c = client(app)
     assert pin_sign_in(c, uid, "2468").status_code == 302
     t = text(c.get("/me/history").text)
@@ -114,7 +114,7 @@ def test_history_lists_the_last_100_entries_newest_first(app, svc):
 
 def test_five_wrong_pins_lock_the_card_for_a_while_and_each_is_audited(app, svc):
     m, uid = member(svc, "Victim")
-    other, other_uid = member(svc, "Bystander", pin="1357")
+    _other, other_uid = member(svc, "Bystander", pin="1357")
     c = client(app, "10.0.0.7", lang="en")
     wrong = [f"97{i}53{i}" for i in range(5)]
     statuses = [pin_sign_in(c, uid, pin).status_code for pin in wrong]
@@ -140,14 +140,14 @@ def test_five_wrong_pins_lock_the_card_for_a_while_and_each_is_audited(app, svc)
 def test_the_next_lock_in_a_row_is_longer(app, svc):
     m, uid = member(svc, "Again")
     c = client(app, "10.1.0.1", lang="en")
-    for i in range(5):
+    for _i in range(5):
         pin_sign_in(c, uid, "1111")
     first = PatronGuard.get_by_id(f"member:{m.id}").locked_until
     PatronGuard.update(locked_until=utcnow() - timedelta(seconds=1)).where(
         PatronGuard.key == f"member:{m.id}"
     ).execute()
     c = client(app, "10.1.0.2", lang="en")
-    for i in range(5):
+    for _i in range(5):
         pin_sign_in(c, uid, "1111")
     second = PatronGuard.get_by_id(f"member:{m.id}").locked_until
     assert second - utcnow() > (first - utcnow()) + timedelta(minutes=10)  # 15 min, then 30
