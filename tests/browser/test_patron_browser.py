@@ -152,7 +152,7 @@ def test_phone_ils_pin_in_thai_then_english_without_javascript(browser, world):
     fits(page)
     shot(page, "patron-settings-en")
 
-    submit(page, "nav.tabs form.signout button")
+    submit(page, "header form.signout button")
     assert page.url.endswith("/me/signin?bye=1") and "You are signed out." in page.inner_text("main")
     page.goto(f"{url}/me/")
     assert page.url.endswith("/me/signin")  # the session ended
