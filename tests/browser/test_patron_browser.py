@@ -156,6 +156,7 @@ def test_phone_ils_pin_in_thai_then_english_without_javascript(browser, world):
     assert page.url.endswith("/me/signin?bye=1") and "You are signed out." in page.inner_text("main")
     page.goto(f"{url}/me/")
     assert page.url.endswith("/me/signin")  # the session ended
+    assert "AD1234" not in world["srv"].proc.log() and "|AD" not in world["srv"].proc.log()  # no PIN logged
     ctx.close()
 
 
@@ -185,6 +186,8 @@ def test_desktop_sign_in_by_emailed_link_shows_the_name_escaped(browser, world):
     page.goto(link)
     submit(page, "#link-confirm button")
     assert "ถูกใช้แล้วหรือหมดอายุ" in page.inner_text("main")
+    log = world["srv"].proc.log()
+    assert "GET /me/link/***" in log and LINK_RE.search(link).group(1) not in log  # no token in the access log
     # the desktop view of a signed-in page, in Thai
     sign_in(page, url, "04C0FFEE01", "2468")
     assert page.url.endswith("/me/")
