@@ -354,3 +354,31 @@ def test_staff_set_the_pin_on_the_member_page_and_with_the_cli(app, svc, tmp_db_
     store.db.connect(reuse_if_open=True)
     assert not PatronPin.select().where(PatronPin.member == m.id).exists()
     assert pin_sign_in(client(app, "10.6.0.3"), uid, "0099").status_code == 401
+
+
+def test_parallel_wrong_pins_check_at_most_five_on_sqlite_and_postgresql(any_db_url):
+    """Each guess is counted before it is checked (one conditional UPDATE): 12 at once, at most 5 checked."""
+    import threading
+
+    app = patron_app(any_db_url)
+    try:
+        svc = app.extensions["privcard.service"]
+        m, uid = member(svc, "Parallel")
+        codes: list[int] = []
+
+        def guess(i: int) -> None:
+            c = client(app, f"10.7.0.{i}")
+            codes.append(pin_sign_in(c, uid, f"31{i:02d}").status_code)
+
+        threads = [threading.Thread(target=guess, args=(i,)) for i in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(codes) == 12 and set(codes) <= {401, 429}
+        checked = audit("patron.signin_failed")
+        assert len(checked) == patrons.MAX_FAILURES  # only five PINs were ever checked
+        assert PatronGuard.get_by_id(f"member:{m.id}").locked_until is not None
+        assert pin_sign_in(client(app, "10.7.1.1"), uid, "2468").status_code == 429
+    finally:
+        store.db.close()
