@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     st = member.add_parser(
         "set",
         parents=[COMMON],
-        help="change fields: name= tier= group= valid_until= status= staff= pin= email= patron_id= "
+        help="change fields: name= tier= group= valid_until= status= staff= pin= email= patron_id= phone= "
+        "language=th|en consent_marketing= consent_notices= consent_statement= consent_ranking= "
         "patron_pin= (the PIN for the patron's own page; patron_pin= clears it)",
     )
     st.add_argument("ref")
@@ -242,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     from server import programme_cli
 
     programme_cli.register(sub, parents=[COMMON])
+    from server import messages_cli
+
+    messages_cli.register(sub, parents=[COMMON])
     return p
 
 
@@ -510,7 +514,7 @@ def run(args, svc: Services) -> int:
             )
             or "no entries",
         )
-    elif args.cmd in ("staff", "programme", "campaign", "draw", "ranking"):
+    elif args.cmd in ("staff", "programme", "campaign", "draw", "ranking", "message"):
         return args.handler(args, svc)
     return 0
 

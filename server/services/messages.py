@@ -22,9 +22,11 @@ the duplicate). That window is one message per sender, a few milliseconds wide.
 Consent: *transactional* messages (a sign-in link, an answer to feedback) need only an
 address; *notices* (welcome, level, term ending, forfeit, prize) stop when the member
 turns notices off; *marketing* (segment messages) needs ``consent_marketing``; the
-*monthly statement* needs ``consent_statement``. A member skipped is counted (a row
-``skipped`` with the reason, shown in the delivery log); a member who unsubscribes after a
-message was queued is skipped when it would be sent.
+*monthly statement* needs ``consent_statement``. A member skipped by :meth:`Messages.queue`
+is counted (``Messages.skipped``; ``queue`` returns None) and nothing is written; a segment
+message stores a ``skipped`` row with the reason for each member left out, shown in its
+delivery log; a member who unsubscribes after a message was queued is skipped when it
+would be sent (the row becomes ``skipped``, ``opted_out``).
 """
 
 from __future__ import annotations
@@ -140,10 +142,6 @@ def _messages_m1(migrator) -> None:
 
 
 store.register_migration("messages", [_messages_m1])
-
-
-def _error(exc: TemplateError) -> ServiceError:
-    return ServiceError(exc.template, **exc.values)
 
 
 class Messages:
@@ -272,7 +270,7 @@ class Messages:
         try:
             t = templates.get(template)
         except TemplateError as exc:
-            raise _error(exc) from None
+            raise ServiceError.of(exc) from None
         m = member if isinstance(member, Member) else members_mod.find(member)
         given = dict(values or {})
         auto = {"name": m.name, "member_id": m.id, "balance": m.balance}
@@ -283,8 +281,11 @@ class Messages:
         try:
             subject, body = templates.render(template, lang, given)
         except TemplateError as exc:
-            raise _error(exc) from None
+            raise ServiceError.of(exc) from None
         reason = self._skip_reason(m, t.kind, channel)
+        if reason:  # counted, not stored: a trigger for someone who cannot or will not receive it costs no write
+            self.skipped[reason] += 1
+            return None
         return self._insert(
             member=m.id,
             address=m.email,
@@ -322,7 +323,7 @@ class Messages:
             lang = clean_language(language)
             subject, body = templates.render(template, lang, dict(values or {}))
         except TemplateError as exc:
-            raise _error(exc) from None
+            raise ServiceError.of(exc) from None
         address = members_mod.clean_email(address)
         if not address:
             raise ServiceError("e-mail must be an address like name@example.org of at most 254 characters")
@@ -444,16 +445,18 @@ class Messages:
         for part, given, limit in (("subject", subject, 250), ("body", body, 20000)):
             for lang in templates.LANGUAGES:
                 text = str((given or {}).get(lang) or "").strip()
+                if not text and part == "subject":
+                    raise ServiceError("the message needs a subject in Thai and English")
                 if not text:
-                    raise ServiceError("the message needs a %(part)s in Thai and English", part=part)
+                    raise ServiceError("the message needs a text in Thai and English")
                 if len(text) > limit:
-                    raise ServiceError("a %(part)s may be at most %(limit)s characters", part=part, limit=limit)
+                    raise ServiceError("a subject or text is too long (at most %(limit)s characters)", limit=limit)
                 if part == "subject" and any(c in text for c in "\r\n"):
                     raise ServiceError("a subject is one line")
                 try:
                     templates.check_text(text, templates.SEGMENT_FIELDS)
                 except TemplateError as exc:
-                    raise _error(exc) from None
+                    raise ServiceError.of(exc) from None
                 texts[f"{part}_{lang}"] = text
         base = self._segment_query(segment)
         now = self.clock()
@@ -758,13 +761,25 @@ class Messages:
         ids = [
             r.member_id
             for r in LedgerEntry.select(LedgerEntry.member)
-            .where((LedgerEntry.id > start) & (LedgerEntry.id <= top) & (LedgerEntry.points > 0))
+            .where(
+                (LedgerEntry.id > start)
+                & (LedgerEntry.id <= top)
+                & (LedgerEntry.points > 0)
+                & (LedgerEntry.source != "signup")  # the welcome says it; no "level reached" beside it
+            )
             .distinct()
         ]
         day = self.ledger.today()
         for i in range(0, len(ids), chunk):
             with unit_of_work():
-                for m in Member.select().where(Member.id.in_(ids[i : i + chunk]) & (Member.status == "active")):
+                # only those who can hear of it: an address and notices on (no work for the others)
+                reachable = (
+                    Member.id.in_(ids[i : i + chunk])
+                    & (Member.status == "active")
+                    & Member.email.is_null(False)
+                    & Member.consent_notices
+                )
+                for m in Member.select().where(reachable):
                     level = tiers.privilege_level(self.prog, m, day)
                     prog = rules.tables_for(self.prog, m.tier)
                     reached = [
@@ -822,7 +837,7 @@ class Messages:
                 for mid, earned, spent in LedgerEntry.select(
                     LedgerEntry.member,
                     pw.fn.SUM(pw.Case(None, [(LedgerEntry.points > 0, LedgerEntry.points)], 0)),
-                    pw.fn.SUM(pw.Case(None, [(LedgerEntry.points < 0, -LedgerEntry.points)], 0)),
+                    pw.fn.SUM(pw.Case(None, [(LedgerEntry.points < 0, 0 - LedgerEntry.points)], 0)),
                 )
                 .where(LedgerEntry.day.between(first, last) & LedgerEntry.member.in_([p.id for p in people]))
                 .group_by(LedgerEntry.member)
