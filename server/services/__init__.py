@@ -27,6 +27,8 @@ module                 owns
 ``live``               the programme in force, followed from the database by every process
 ``programme``          the programme edited live (versions, export/import), campaigns
 ``draws``              prize draws (seeded, verifiable) and rankings
+``patrons``            the patron's own page: sign-in (ILS PIN, e-mailed link, counter
+                       PIN), lock-out, sessions, what the page shows (docs/patrons.md)
 ``messages``           messages to patrons: the durable outbox, consent, triggers, segments,
                        unsubscribe (templates and channels: ``server.messages``)
 ``sites``              sites (library buildings, consortium members): list, get, which
@@ -59,6 +61,7 @@ from server.services.ils import Ils
 from server.services.ledger import Ledger
 from server.services.members import GROUPS, Members
 from server.services.messages import Messages
+from server.services.patrons import Patrons
 from server.services.points import Points
 from server.services.programme import Campaigns, Programmes
 from server.services.reads import Reads
@@ -92,6 +95,7 @@ class Services:
     draws: Draws
     messages: Messages
     sites: Sites
+    patrons: Patrons
 
     @property
     def prog(self) -> Programme:
@@ -111,10 +115,13 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None,
     devices = Devices(ledger)
     link = Ils(ledger, ils)
     messages = Messages(ledger, mail)
+    members = Members(ledger, messages)
+    campaigns = Campaigns(ledger)
+    draws = Draws(ledger, messages)
     return Services(
         clock=clock,
         ledger=ledger,
-        members=Members(ledger, messages),
+        members=members,
         devices=devices,
         taps=Taps(ledger, devices, keyring),
         points=Points(ledger, link),
@@ -125,8 +132,9 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None,
         terms=Terms(ledger, messages),
         ils=link,
         programme=Programmes(ledger),
-        campaigns=Campaigns(ledger),
-        draws=Draws(ledger, messages),
+        campaigns=campaigns,
+        draws=draws,
         messages=messages,
         sites=Sites(ledger),
+        patrons=Patrons(ledger, members, link, messages, campaigns, draws),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from urllib.parse import urlsplit
 
@@ -19,12 +20,12 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from server import catalogue, store
 from server.domain.config import Programme
 from server.services import Services, bootstrap
-from server.web import accounts
+from server.web import accounts, patron
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,10 @@ def create_app(
     @app.before_request
     def _open_db():
         store.db.connect(reuse_if_open=True)
-        g.lang = session.get("lang") if session.get("lang") in catalogue.LANGS else catalogue.DEFAULT_LANG
+        if patron.is_patron_path(request.path):  # the patron pages keep their own language cookie
+            g.lang = patron.patron_lang()
+        else:
+            g.lang = session.get("lang") if session.get("lang") in catalogue.LANGS else catalogue.DEFAULT_LANG
 
     @app.teardown_request
     def _close_db(exc):
@@ -155,7 +159,29 @@ def create_app(
     csrf.exempt(messages.unsubscribe)  # RFC 8058 one-click POST from mail clients: the token is the proof
     app.register_blueprint(api.bp, url_prefix="/api")
     csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions; bearer tokens need none
+    app.register_blueprint(patron.bp)
+    csrf.exempt(patron.bp)  # the patron pages check their own tokens (their own session, not the staff one)
     return app
+
+
+#: a one-time sign-in link's token in a request line (docs/patrons.md): kept out of the access log
+_LINK_TOKEN = re.compile(r"(/me/link/)[^/?\s]+")
+
+
+class _RequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler, with one-time link tokens hidden in the access log."""
+
+    def log_request(self, code="-", size="-") -> None:
+        path, line = getattr(self, "path", None), getattr(self, "requestline", "")
+        if path is not None:
+            self.path = _LINK_TOKEN.sub(r"\1***", path)
+        self.requestline = _LINK_TOKEN.sub(r"\1***", line)
+        try:
+            super().log_request(code, size)
+        finally:
+            if path is not None:
+                self.path = path
+            self.requestline = line
 
 
 class WebServer:
@@ -163,7 +189,7 @@ class WebServer:
 
     def __init__(self, app: Flask, host: str, port: int):
         self.app = app
-        self.httpd = make_server(host, port, app, threaded=True)
+        self.httpd = make_server(host, port, app, threaded=True, request_handler=_RequestHandler)
         self.host, self.port = host, self.httpd.server_port
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="privcard-web", daemon=True)
 
