@@ -725,6 +725,12 @@ TH = {
     "site %(site)s is outside your sites": "สาขา %(site)s ไม่อยู่ในสาขาที่คุณดูแล",
     "no site %(code)s": "ไม่พบสาขา %(code)s",
     "no member %(ref)s": "ไม่พบสมาชิก %(ref)s",
+    "no event %(id)s": "ไม่พบกิจกรรม %(id)s",
+    "no event %(name)s": "ไม่พบกิจกรรม %(name)s",
+    "no upload %(id)s": "ไม่พบรายชื่อที่อัปโหลด %(id)s",
+    "the programme was not changed: site %(site)s is used by devices %(devices)s: "
+    "move them to another site or retire them first": "ไม่ได้เปลี่ยนโปรแกรม: สาขา %(site)s ยังมีอุปกรณ์ %(devices)s ใช้อยู่ "
+    "ย้ายอุปกรณ์ไปสาขาอื่นหรือเลิกใช้ก่อน",
     "no staff account %(id)s": "ไม่พบบัญชีเจ้าหน้าที่ %(id)s",
 }
 

@@ -311,6 +311,8 @@ class Event(BaseModel):
     day = pw.DateField()
     created_by = pw.CharField(max_length=64)
     created_at = UTCDateTimeField(default=utcnow)
+    #: the site it belongs to (issue 16, migration ``sites`` step 2); NULL = the default site
+    site = pw.CharField(max_length=16, null=True)
 
     class Meta:
         table_name = "web_event"
@@ -511,8 +513,14 @@ def _sites_m1(migrator) -> None:
     db.execute_sql("CREATE INDEX IF NOT EXISTS member_home_site ON member (home_site)")
 
 
+def _sites_m2(migrator) -> None:
+    """Sites, step 2: an event belongs to a site (``web_event.site``, nullable, NULL = the default site)."""
+    if "web_event" in set(db.get_tables()) and "site" not in {c.name for c in db.get_columns("web_event")}:
+        db.execute_sql("ALTER TABLE web_event ADD COLUMN site VARCHAR(16)")
+
+
 # sites (issue 16): their own namespace
-register_migration("sites", [_sites_m1])
+register_migration("sites", [_sites_m1, _sites_m2])
 
 
 class IlsPayment(BaseModel):

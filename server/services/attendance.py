@@ -44,6 +44,7 @@ from server.services.errors import Message, NotFound, ServiceError
 from server.services.ledger import STAFF_BACKDATE_DAYS, Ledger, LiveProgramme
 from server.services.points import NOT_BY_HAND
 from server.services.retry import read_unit, unit_of_work
+from server.services.sites import EVERYTHING, Scope
 from server.store import Accrual, Card, Event, ImportJob, Member, Upload, db, is_sqlite
 
 log = logging.getLogger(__name__)
@@ -149,9 +150,56 @@ class Attendance:
                 day=when,
             )
 
-    def add_event(self, name: str, activity: str, day: str, *, created_by: str, actor: str = "system") -> Event:
-        """Create an event whose registration list will be credited (not in the future, not over a year ago)."""
+    def event(self, event_id, scope: Scope = EVERYTHING) -> Event:
+        """An event staff of ``scope`` may see and import into: its site within it (else NotFound, like a missing id)."""
+        ev = Event.get_or_none(Event.id == event_id) if str(event_id).isdigit() else None
+        if ev is None or not scope.covers(ev.site, self.prog):
+            raise NotFound("no event %(id)s", id=event_id)
+        return ev
+
+    def events(self, scope: Scope = EVERYTHING, limit: int = 100) -> list[Event]:
+        """The latest events within ``scope`` (a programme administrator: every site's)."""
+        q = Event.select().order_by(Event.day.desc(), Event.id.desc())
+        if not scope.everything:
+            codes = scope.codes(self.prog)
+            cond = Event.site.in_(codes)
+            if self.prog.default_site in codes:
+                cond |= Event.site.is_null()
+            q = q.where(cond)
+        return list(q.limit(limit))
+
+    def _site(self, site, scope: Scope) -> str | None:
+        """An event's site as staff typed it (checked, within ``scope``); none: a one-site scope's site, else NULL."""
+        if site in (None, "", "none"):
+            site = next(iter(scope.sites)) if scope.sites is not None and len(scope.sites) == 1 else None
+        else:
+            site = str(site).strip().upper()
+            if site not in self.prog.sites:
+                raise ServiceError(
+                    "unknown site %(site)r; known: %(known)s", site=site, known=", ".join(self.prog.sites)
+                )
+        if not scope.covers(site, self.prog):
+            raise ServiceError("site %(site)s is outside your sites", site=site or self.prog.default_site)
+        return site
+
+    def add_event(
+        self,
+        name: str,
+        activity: str,
+        day: str,
+        *,
+        created_by: str,
+        actor: str = "system",
+        site: str | None = None,
+        scope: Scope = EVERYTHING,
+    ) -> Event:
+        """Create an event whose registration list will be credited (not in the future, not over a year ago).
+
+        At ``site`` (None: the only site of a one-site ``scope``, else the default site); a
+        site outside ``scope`` is refused.
+        """
         name = members.clean_name(name or "", what="an event name", limit=120)
+        site = self._site(site, scope)
         if activity not in EVENT_ACTIVITIES or activity not in self.prog.activities:
             raise ServiceError("activity must be one of %(activities)s", activities=", ".join(EVENT_ACTIVITIES))
         try:
@@ -160,14 +208,23 @@ class Attendance:
             raise ServiceError("date must be YYYY-MM-DD") from None
         self.check_day(when)
         with unit_of_work():
-            ev = Event.create(name=name, activity=activity, day=when, created_by=created_by)
-            self.ledger.audit(actor, "event.add", ev.id, name=name, activity=activity, day=when.isoformat())
+            ev = Event.create(name=name, activity=activity, day=when, created_by=created_by, site=site)
+            self.ledger.audit(actor, "event.add", ev.id, name=name, activity=activity, day=when.isoformat(), site=site)
         return ev
 
     def preview_upload(
-        self, ev: Event, filename: str, text: str, *, created_by: str, role: str = "staff", actor: str = "system"
+        self,
+        ev: Event,
+        filename: str,
+        text: str,
+        *,
+        created_by: str,
+        role: str = "staff",
+        actor: str = "system",
+        scope: Scope = EVERYTHING,
     ) -> Upload:
-        """Keep a registration list and start its preview job (nothing is credited)."""
+        """Keep a registration list and start its preview job (nothing is credited); the event within ``scope``."""
+        ev = self.event(ev.id, scope)
         total = self.check_import(text, ev.activity, ev.name, day=event_time(ev))
         digest = _digest(text, ev.activity, ev.name, event_time(ev), True)  # outside the write transaction
         with unit_of_work():
@@ -189,9 +246,22 @@ class Attendance:
         return up
 
     def credit_upload(
-        self, ev: Event, up: Upload, *, started_by: str = "system", role: str = "staff", actor: str = "system"
+        self,
+        ev: Event,
+        up: Upload,
+        *,
+        started_by: str = "system",
+        role: str = "staff",
+        actor: str = "system",
+        scope: Scope = EVERYTHING,
     ) -> ImportJob:
-        """Start the job that credits a previewed list once (the accrual key makes a second credit a no-op anyway)."""
+        """Start the job that credits a previewed list once (the accrual key makes a second credit a no-op anyway).
+
+        The event within ``scope`` (else NotFound), and the list one of its own.
+        """
+        ev = self.event(ev.id, scope)
+        if up.event_id != ev.id:
+            raise NotFound("no upload %(id)s", id=up.id)
         total = count_rows(up.text)
         digest = _digest(up.text, ev.activity, ev.name, event_time(ev), False)
         with unit_of_work():
@@ -244,8 +314,17 @@ class Attendance:
         started_by: str,
         role: str,
         actor: str = "system",
+        scope: Scope = EVERYTHING,
     ) -> ImportJob:
-        """Check a list and queue its job (refused when the role already runs its share)."""
+        """Check a list and queue its job (refused when the role already runs its share).
+
+        Within ``scope``: when the console has events of this name and activity and none of
+        them is within the scope, the event is another site's: NotFound.
+        """
+        if not scope.everything:
+            named = list(Event.select(Event.site).where((Event.name == event) & (Event.activity == activity)))
+            if named and not any(scope.covers(e.site, self.prog) for e in named):
+                raise NotFound("no event %(name)s", name=event)
         total = self.check_import(text, activity, event, day=day)
         digest = _digest(text, activity, event, day, dry_run)  # the file's work outside the write transaction
         with unit_of_work():

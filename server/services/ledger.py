@@ -73,8 +73,12 @@ class Ledger:
         note: str | None = None,
         actor: str | None = None,
         key: tuple | None = None,
+        site: str | None = None,
     ) -> LedgerEntry | None:
-        """Append an entry (and its accrual key) and move the cached balance; None if the key exists."""
+        """Append an entry (and its accrual key) and move the cached balance; None if the key exists.
+
+        ``site``: where staff made it (``ledger_entry.site``; None: the device's or the default site).
+        """
         try:
             with db.atomic():
                 entry = LedgerEntry.create(
@@ -89,6 +93,7 @@ class Ledger:
                     ref=ref,
                     note=note,
                     actor=actor,
+                    site=site,
                     created_at=self.clock(),
                 )
                 if key is not None:
@@ -123,12 +128,13 @@ class Ledger:
             .scalar()
         )
 
-    def time_of(self, at) -> datetime:
-        """A time staff typed (ISO-8601, or a date meaning its noon), in the library's zone when naive."""
+    def time_of(self, at, tz=None) -> datetime:
+        """A time staff typed (ISO-8601, or a date meaning its noon), in ``tz`` (default: the library's) when naive."""
+        tz = tz or self.prog.tz
         if at is None:
             return self.clock()
         if isinstance(at, datetime):
-            return at if at.tzinfo else at.replace(tzinfo=self.prog.tz)
+            return at if at.tzinfo else at.replace(tzinfo=tz)
         text = str(at).strip()
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -137,7 +143,7 @@ class Ledger:
                 parsed = datetime.combine(date.fromisoformat(text), datetime.min.time()).replace(hour=12)
             except ValueError:
                 raise ServiceError("not a time (ISO-8601, e.g. 2026-11-22T10:00+07:00): %(text)r", text=text) from None
-        when = parsed if parsed.tzinfo else parsed.replace(tzinfo=self.prog.tz)
+        when = parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
         self.check_staff_day(when)
         return when
 

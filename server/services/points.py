@@ -7,6 +7,11 @@ row; balances never go below zero (unless a void is told ``allow_negative``).
 Who may credit what is decided here, for every entry point alike (console, JSON API,
 CLI): activities in :data:`NOT_BY_HAND` are earned only by a gate tap or by enrolment,
 so an award made by staff (``source="admin"``) refuses them.
+
+Sites (``docs/sites.md``): every operation takes the staff account's ``scope``; a member
+whose home site is outside it is :class:`NotFound` (as an id that does not exist), and so
+is a void of such a member's entry. An award is made *at a site* (:meth:`Points.site_of`):
+it is recorded in ``ledger_entry.site`` and its "which day" is that site's.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ import uuid
 from datetime import timedelta
 
 from server.domain import rules
-from server.services import members, tiers
+from server.services import members, sites, tiers
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import unit_of_work
+from server.services.sites import EVERYTHING, Scope
 from server.store import Accrual, LedgerEntry, Member
 
 #: activities staff never credit by hand: gates credit entry and late stay, enrolment sign-up
@@ -35,6 +41,23 @@ class Points:
         self.clock = ledger.clock
         self.ils = ils  # server.services.ils.Ils: fine discounts paid in the library system
 
+    def member(self, ref, scope: Scope = EVERYTHING):
+        """A member staff of ``scope`` may move points for: home site within it (else NotFound)."""
+        m = members.find(ref)
+        if not scope.covers(m.home_site, self.prog):
+            raise NotFound("no member %(ref)s", ref=ref)
+        return m
+
+    def site_of(self, m, scope: Scope = EVERYTHING) -> str:
+        """Where staff of ``scope`` credit member ``m``: the account's site when it has exactly
+        one, else the member's home site, else the default site (a code of the programme)."""
+        prog = self.prog
+        if scope.sites is not None and len(scope.sites) == 1:
+            code = next(iter(scope.sites))
+        else:
+            code = m.home_site
+        return code if code in prog.sites else prog.default_site
+
     def counter_activities(self) -> list:
         """The activities staff may credit by hand (the console's credit form)."""
         return [a for code, a in self.prog.activities.items() if code not in NOT_BY_HAND]
@@ -49,51 +72,69 @@ class Points:
         actor: str = "system",
         source: str = "admin",
         ref_key: str | None = None,
+        scope: Scope = EVERYTHING,
     ) -> tuple[str, LedgerEntry | None]:
         """Credit a counter/event activity to a member under the same limits; (outcome, entry).
 
         ``source="admin"`` is staff crediting by hand (console, API, CLI): it refuses the
         activities only gates and enrolment credit. Other sources (e.g. ``"tap"`` for a
         test standing in for a gate) are recorded as given.
+
+        Within ``scope`` (a member of another site is NotFound); made at :meth:`site_of`:
+        recorded there, decided by that site's view of the programme (its time zone's day,
+        its activities and shops).
         """
-        act = self.prog.activity(activity) if activity in self.prog.activities else None
+        site = self.site_of(self.member(ref, scope), scope)
+        prog = sites.view(self.prog, site)
+        act = prog.activity(activity) if activity in prog.activities else None
         if act is None:
             raise ServiceError(
                 "unknown activity %(activity)r; known: %(known)s",
                 activity=activity,
-                known=", ".join(sorted(self.prog.activities)),
+                known=", ".join(sorted(prog.activities)),
             )
         if activity == "signup":
             raise ServiceError("sign-up points are credited by member add")
         if source == "admin" and activity in NOT_BY_HAND:
             raise ServiceError("%(activity)s is not credited at the counter", activity=activity)
-        when = self.ledger.time_of(at)
-        if when > self.clock() + timedelta(seconds=self.prog.future_tolerance_s):
+        when = self.ledger.time_of(at, prog.tz)
+        if when > self.clock() + timedelta(seconds=prog.future_tolerance_s):
             raise ServiceError("cannot award points in the future")
-        if activity == "partner_purchase" and item and self.prog.partners:
-            shop = rules.partner_shop(item, self.prog)  # the programme's name; old names are aliases
+        today = rules.business_day(self.clock(), prog)
+        if activity == "partner_purchase" and item and prog.partners:
+            shop = rules.partner_shop(item, prog)  # the programme's name; old names are aliases
             if shop is None:
                 raise ServiceError(
-                    "unknown partner shop %(shop)r; known: %(known)s", shop=item, known=", ".join(self.prog.partners)
+                    "unknown partner shop %(shop)r; known: %(known)s", shop=item, known=", ".join(prog.partners)
                 )
             item = shop
-            if rules.business_day(when, self.prog) < self.ledger.today() - timedelta(days=self.prog.max_tap_age_days):
+            if rules.business_day(when, prog) < today - timedelta(days=prog.max_tap_age_days):
                 raise ServiceError(
                     "a stamp older than %(days)s days cannot be credited (%(day)s)",
-                    days=self.prog.max_tap_age_days,
+                    days=prog.max_tap_age_days,
                     day=when.date(),
                 )
-        day = rules.business_day(when, self.prog)
+        day = rules.business_day(when, prog)
         try:
-            key = rules.accrual_key(act, day, item or "")
+            key = rules.accrual_key(act, day, item or "", site=site)
         except rules.RuleError as exc:
             raise ServiceError.of(exc) from None
         with unit_of_work():
-            m = members.find(ref)
+            m = self.member(ref, scope)
             members.check_active(m, day)
-            points = rules.tier_points(act, m.tier, self.prog)  # the member's tier's table
+            points = rules.tier_points(act, m.tier, prog)  # the member's tier's table
             entry = self.ledger.credit(
-                m.id, act.code, points, day, when, source=source, item=item or "", actor=actor, ref=ref_key, key=key
+                m.id,
+                act.code,
+                points,
+                day,
+                when,
+                source=source,
+                item=item or "",
+                actor=actor,
+                ref=ref_key,
+                key=key,
+                site=site,
             )
             if entry is not None:
                 self.ledger.audit(
@@ -103,14 +144,24 @@ class Points:
         return ("credited" if entry else "limit_reached"), entry
 
     def void(
-        self, entry_id: int, reason: str, *, actor: str = "system", allow_negative: bool = False
+        self,
+        entry_id: int,
+        reason: str,
+        *,
+        actor: str = "system",
+        allow_negative: bool = False,
+        scope: Scope = EVERYTHING,
     ) -> list[LedgerEntry]:
-        """Reverse an entry (both legs of a transfer) with a reason; the original stays."""
+        """Reverse an entry (both legs of a transfer) with a reason; the original stays.
+
+        Within ``scope``: an entry of a member of another site is NotFound, like a missing id;
+        a transfer whose other leg is such a member's is NotFound too (both legs are voided).
+        """
         if not reason or not reason.strip():
             raise ServiceError("a reason is required to void an entry")
         with unit_of_work():
             orig = LedgerEntry.get_or_none(LedgerEntry.id == entry_id)
-            if orig is None:
+            if orig is None or not scope.covers(orig.member.home_site, self.prog):
                 raise NotFound("no ledger entry %(id)s", id=entry_id)
             if orig.source == "void":
                 raise ServiceError("entry %(id)s is itself a void", id=entry_id)
@@ -121,6 +172,8 @@ class Points:
                 legs = list(
                     LedgerEntry.select().where((LedgerEntry.ref == orig.ref) & (LedgerEntry.source == "transfer"))
                 )
+            if not all(scope.covers(leg.member.home_site, self.prog) for leg in legs):
+                raise NotFound("no ledger entry %(id)s", id=entry_id)
             out = []
             for leg in legs:
                 if LedgerEntry.get_or_none(LedgerEntry.void_of == leg.id):
@@ -141,6 +194,7 @@ class Points:
                     note=reason.strip()[:300],
                     actor=actor,
                     ref=leg.ref,
+                    site=leg.site,
                     created_at=self.clock(),
                 )
                 # the day's credit is gone, so the member may earn it again
@@ -149,18 +203,28 @@ class Points:
             self.ledger.audit(actor, "points.void", entry_id, reason=reason, reversals=[r.id for r in out])
         return out
 
-    def transfer(self, source_ref, target_ref, points: int, *, actor: str = "system", note: str | None = None):
-        """Move points between members; never below zero."""
+    def transfer(
+        self,
+        source_ref,
+        target_ref,
+        points: int,
+        *,
+        actor: str = "system",
+        note: str | None = None,
+        scope: Scope = EVERYTHING,
+    ):
+        """Move points between members; never below zero. Both within ``scope`` (else NotFound)."""
         if type(points) is not int or points <= 0:
             raise ServiceError("points to transfer must be a positive whole number")
         now = self.clock()
         day = rules.business_day(now, self.prog)
         ref = f"transfer:{uuid.uuid4().hex}"
         with unit_of_work():
-            src, dst = members.find(source_ref), members.find(target_ref)
+            src, dst = self.member(source_ref, scope), self.member(target_ref, scope)
             if src.id == dst.id:
                 raise ServiceError("cannot transfer points to the same member")
             members.check_active(dst, day)
+            site = self.site_of(src, scope)
             self.ledger.debit(src.id, points)
             out_e = LedgerEntry.create(
                 member=src.id,
@@ -173,6 +237,7 @@ class Points:
                 ref=ref,
                 actor=actor,
                 note=note,
+                site=site,
                 created_at=now,
             )
             Member.update(balance=Member.balance + points).where(Member.id == dst.id).execute()
@@ -187,15 +252,25 @@ class Points:
                 ref=ref,
                 actor=actor,
                 note=note,
+                site=site,
                 created_at=now,
             )
             self.ledger.audit(actor, "points.transfer", src.id, to=dst.id, points=points)
         return out_e, in_e
 
     def redeem(
-        self, ref, reward: str, *, points: int | None = None, units: int | None = None, actor: str = "system"
+        self,
+        ref,
+        reward: str,
+        *,
+        points: int | None = None,
+        units: int | None = None,
+        actor: str = "system",
+        scope: Scope = EVERYTHING,
     ) -> dict:
         """Spend points on a reward; returns what was given. Balance never goes below zero.
+
+        Within ``scope``: a member of another site is NotFound.
 
         A fine discount for a member with a ``patron_id``, when a library system is linked,
         is paid there (:mod:`server.services.ils`): refused if it exceeds the fines the ILS
@@ -204,6 +279,7 @@ class Points:
         result has ``"ils": {"status", "transaction", "message"}`` (refused: the points are
         back, ``balance`` says so).
         """
+        self.member(ref, scope)  # refused before anything else, as a missing id would be
         r = self.prog.rewards.get(reward)
         if r is None:
             raise ServiceError(
@@ -237,7 +313,7 @@ class Points:
                 )
         via_ils = None
         if r.step_points and self.ils is not None and self.ils.configured:
-            m = members.find(ref)
+            m = self.member(ref, scope)
             if self.ils.applies(m):
                 if m.status != "active":
                     raise ServiceError("member %(id)s is blocked", id=m.id)
@@ -250,7 +326,7 @@ class Points:
         now = self.clock()
         payment = None
         with unit_of_work():
-            m = members.find(ref)
+            m = self.member(ref, scope)
             if m.status != "active":
                 raise ServiceError("member %(id)s is blocked", id=m.id)
             if via_ils is not None and m.patron_id != via_ils:
@@ -265,6 +341,7 @@ class Points:
                 at=now,
                 source="redeem",
                 actor=actor,
+                site=self.site_of(m, scope),
                 created_at=now,
                 note=", ".join(f"{k}={v}" for k, v in value.items()),
             )

@@ -114,7 +114,24 @@ class Programmes:
 
     @staticmethod
     def _check_removals(old_raw: dict, new_raw: dict) -> None:
-        """An activity with ledger entries cannot be removed (retire it)."""
+        """An activity with ledger entries cannot be removed (retire it); a site devices still
+        use cannot be removed (move or retire them first)."""
+        old_sites, new_sites = set(build(old_raw).sites), set(build(new_raw).sites)
+        for code in sorted(old_sites - new_sites):
+            used = [
+                d.id
+                for d in Device.select(Device.id)
+                .where((Device.site == code) & Device.retired_at.is_null())
+                .order_by(Device.id)
+                .limit(11)
+            ]
+            if used:
+                raise ServiceError(
+                    "the programme was not changed: site %(site)s is used by devices %(devices)s: "
+                    "move them to another site or retire them first",
+                    site=code,
+                    devices=", ".join(used[:10]) + (", …" if len(used) > 10 else ""),
+                )
         gone = set(old_raw.get("activities", {})) - set(new_raw.get("activities", {}))
         for code in sorted(gone):
             if LedgerEntry.select().where(LedgerEntry.activity == code).exists():

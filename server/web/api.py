@@ -266,7 +266,9 @@ def card_block(uid):
 def member_credit(ref):
     b = body()
     m = _member(ref)
-    outcome, entry = svc().points.award(m.id, str(b.get("activity", "")), item=b.get("item") or None, actor=actor())
+    outcome, entry = svc().points.award(
+        m.id, str(b.get("activity", "")), item=b.get("item") or None, actor=actor(), scope=staff_scope()
+    )
     return jsonify(
         outcome=outcome, entry=svc().ledger.entry_dict(entry) if entry else None, balance=svc().ledger.balance(m.id)
     )
@@ -281,7 +283,12 @@ def member_credit(ref):
 def member_redeem(ref):
     b = body()
     out = svc().points.redeem(
-        _member(ref).id, str(b.get("reward", "")), points=b.get("points"), units=b.get("units"), actor=actor()
+        _member(ref).id,
+        str(b.get("reward", "")),
+        points=b.get("points"),
+        units=b.get("units"),
+        actor=actor(),
+        scope=staff_scope(),
     )
     return jsonify(out)
 
@@ -295,7 +302,7 @@ def member_redeem(ref):
 def transfers():
     b = body()
     out_e, in_e = svc().points.transfer(
-        b.get("from", ""), b.get("to", ""), b.get("points"), actor=actor(), note=b.get("note")
+        b.get("from", ""), b.get("to", ""), b.get("points"), actor=actor(), note=b.get("note"), scope=staff_scope()
     )
     return jsonify(out=svc().ledger.entry_dict(out_e), into=svc().ledger.entry_dict(in_e)), 201
 
@@ -307,7 +314,7 @@ def transfers():
     body={"reason": STRING},
 )
 def entry_void(entry_id):
-    revs = svc().points.void(entry_id, str(body().get("reason") or ""), actor=actor())
+    revs = svc().points.void(entry_id, str(body().get("reason") or ""), actor=actor(), scope=staff_scope())
     return jsonify(reversals=[svc().ledger.entry_dict(r) for r in revs])
 
 
@@ -498,6 +505,7 @@ def events_import():
             started_by=g.staff.username,
             role=g.staff.role,
             actor=actor(),
+            scope=staff_scope(),
         )
     except TooBusy as exc:
         return jsonify(error=str(exc)), 429

@@ -351,7 +351,11 @@ def credit(mid: int):
     elif at and re.fullmatch(r"\d{4}-\d{2}-\d{2}", at):
         at += "T12:00"  # an earlier day's stamp: its noon, in the library's time zone
     try:
-        outcome, entry = svc().points.award(mid, activity, item=(item or "").strip() or None, at=at, actor=actor())
+        outcome, entry = svc().points.award(
+            mid, activity, item=(item or "").strip() or None, at=at, actor=actor(), scope=staff_scope()
+        )
+    except NotFound:
+        abort(404)
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.member", mid=mid, activity=activity or None))
@@ -370,8 +374,14 @@ def transfer(mid: int):
     points = _int(request.form.get("points"), 0)
     target = request.form.get("to", "")
     try:
-        _out, in_e = svc().points.transfer(mid, target, points, actor=actor(), note=request.form.get("note") or None)
+        _out, in_e = svc().points.transfer(
+            mid, target, points, actor=actor(), note=request.form.get("note") or None, scope=staff_scope()
+        )
         flash(_("Transferred %(points)s points to member %(to)s.", points=points, to=in_e.member_id), "ok")
+    except NotFound as exc:
+        if not staff_scope().covers(_member_or_404(mid).home_site, prog()):
+            abort(404)
+        _fail(exc)  # the other member: unknown, or of another site (the same answer)
     except ServiceError as exc:
         _fail(exc)
     return redirect(url_for("views.member", mid=mid))
@@ -386,10 +396,10 @@ def redeem(mid: int):
     r = prog().rewards.get(reward)
     try:
         if r is not None and r.step_points:
-            out = svc().points.redeem(mid, reward, points=_int(f.get("points"), 0), actor=actor())
+            out = svc().points.redeem(mid, reward, points=_int(f.get("points"), 0), actor=actor(), scope=staff_scope())
         else:
             units = 1 if not (f.get("units") or "").strip() else _int(f.get("units"), 0)  # "0", "abc": refused
-            out = svc().points.redeem(mid, reward, units=units, actor=actor())
+            out = svc().points.redeem(mid, reward, units=units, actor=actor(), scope=staff_scope())
         extra = f" ({out['baht']} {_('baht')})" if "baht" in out else f" × {out.get('units', 1)}"
         ils = out.get("ils")
         if ils and ils.get("status") == "refused":
@@ -401,6 +411,8 @@ def redeem(mid: int):
             )
             if ils:
                 _flash_ils(ils, "ok" if ils.get("status") == "confirmed" else "warn")
+    except NotFound:
+        abort(404)
     except ServiceError as exc:
         _fail(exc)
     return redirect(url_for("views.member", mid=mid, reward=reward or None))
@@ -428,7 +440,7 @@ def void(mid: int, eid: int):
     """Confirm and void one ledger entry with a reason (a reversal entry is appended)."""
     m = _member_or_404(mid)
     e = LedgerEntry.get_or_none((LedgerEntry.id == eid) & (LedgerEntry.member == mid))
-    if e is None:
+    if e is None or not staff_scope().covers(m.home_site, prog()):
         abort(404)
     error = None
     if request.method == "POST":
@@ -437,9 +449,11 @@ def void(mid: int, eid: int):
             error = _("A reason is required.")
         else:
             try:
-                svc().points.void(eid, reason, actor=actor())
+                svc().points.void(eid, reason, actor=actor(), scope=staff_scope())
                 flash(_("Entry %(id)s voided.", id=eid), "ok")
                 return redirect(url_for("views.member", mid=mid))
+            except NotFound:
+                abort(404)
             except ServiceError as exc:
                 error = service_error(exc)
     return render_template("void.html", m=m, e=svc().ledger.entry_dict(e), error=error), (400 if error else 200)
@@ -719,13 +733,15 @@ def events():
                 f.get("day") or "",
                 created_by=g.staff.username,
                 actor=actor(),
+                site=f.get("site") or None,
+                scope=staff_scope(),
             )
         except ServiceError as exc:
             _fail(exc)
             return redirect(url_for("views.events"))
         flash(_("Event created."), "ok")
         return redirect(url_for("views.event", event_id=ev.id))
-    rows = list(store.Event.select().order_by(store.Event.day.desc(), store.Event.id.desc()).limit(100))
+    rows = svc().attendance.events(staff_scope())
     counts = {}
     for ev in rows:
         counts[ev.id] = (
@@ -739,15 +755,21 @@ def events():
             .count()
         )
     return render_template(
-        "events.html", events=rows, counts=counts, activities=svc().attendance.event_activities(), today=svc().today()
+        "events.html",
+        events=rows,
+        counts=counts,
+        activities=svc().attendance.event_activities(),
+        today=svc().today(),
+        sites=svc().sites.list(staff_scope()),
     )
 
 
 def _event_or_404(event_id: int):
-    ev = store.Event.get_or_none(store.Event.id == event_id)
-    if ev is None:
+    """An event of the signed-in account's sites (another site's: 404, like a missing id)."""
+    try:
+        return svc().attendance.event(event_id, staff_scope())
+    except NotFound:
         abort(404)
-    return ev
 
 
 #: how long an upload or credit request waits for its job before showing the progress page
@@ -840,8 +862,10 @@ def event_upload(event_id: int):
         return redirect(url_for("views.event", event_id=ev.id))
     try:
         up = svc().attendance.preview_upload(
-            ev, fh.filename, text, created_by=g.staff.username, role=g.staff.role, actor=actor()
+            ev, fh.filename, text, created_by=g.staff.username, role=g.staff.role, actor=actor(), scope=staff_scope()
         )
+    except NotFound:
+        abort(404)
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.event", event_id=ev.id))  # a role over its limit: the flash says so
@@ -866,7 +890,9 @@ def event_credit(event_id: int, upload_id: int):
     if up is None:
         abort(404)
     try:
-        job = svc().attendance.credit_upload(ev, up, started_by=g.staff.username, role=g.staff.role, actor=actor())
+        job = svc().attendance.credit_upload(
+            ev, up, started_by=g.staff.username, role=g.staff.role, actor=actor(), scope=staff_scope()
+        )
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.event", event_id=ev.id, upload=up.id))

@@ -5,7 +5,7 @@ by changing ids in URLs, forms and API calls. Flask's test client on a real SQLi
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
@@ -22,7 +22,12 @@ TWO_SITES = {
     "library": {"default_site": "A"},
     "sites": {
         "A": {"name_th": "หอสมุดกลาง", "name_en": "Central Library", "hours": {"default": "08:00-20:00"}},
-        "B": {"name_th": "ห้องสมุดสาขา", "name_en": "Branch Library", "hours": {"default": "08:00-22:00"}},
+        "B": {
+            "name_th": "ห้องสมุดสาขา",
+            "name_en": "Branch Library",
+            "hours": {"default": "08:00-22:00"},
+            "timezone": "Asia/Tokyo",  # two hours ahead of A: "which day" differs late in A's evening
+        },
     },
 }
 BRANCH_ADMIN = ("anna", "anna-password-1")  # admin of site A only
@@ -211,3 +216,162 @@ def test_the_api_refuses_another_sites_devices_and_members(app):
     ha = token(ADMIN)
     assert c.get("/api/devices/in-B", headers=ha).status_code == 200
     assert c.get(f"/api/members/{other}", headers=ha).get_json()["email"] == "b@example.org"
+
+
+# --------------------------------------------------------------------------- points moved by staff (gap 1, 2)
+
+
+def _balances(app):
+    return {k: Member.get_by_id(v).balance for k, v in app.members.items()}
+
+
+def test_points_of_another_sites_member_are_not_found_for_a_branch_account(app):
+    from server.store import LedgerEntry
+
+    svc = app.extensions["privcard.service"]
+    a, other, own = Scope(frozenset({"A"})), app.members["B"], app.members["A"]
+    _o, b_entry = svc.points.award(other, "borrow", actor="admin")  # the administrator may
+    before, entries = _balances(app), LedgerEntry.select().count()
+    for call in (
+        lambda: svc.points.award(other, "borrow", scope=a),
+        lambda: svc.points.award("04BBBB0000000002", "borrow", scope=a),  # by card, too
+        lambda: svc.points.redeem(other, next(iter(svc.points.prog.rewards)), scope=a),
+        lambda: svc.points.transfer(own, other, 1, scope=a),
+        lambda: svc.points.transfer(other, own, 1, scope=a),
+        lambda: svc.points.void(b_entry.id, "typo", scope=a),
+    ):
+        with pytest.raises(NotFound):
+            call()
+    assert _balances(app) == before and LedgerEntry.select().count() == entries
+    # its own member: yes, and the entry is made at its site
+    _o, e = svc.points.award(own, "borrow", scope=a)
+    assert e.site == "A"
+    assert [r.member_id for r in svc.points.void(e.id, "typo", scope=a)] == [own]
+
+
+def test_a_staff_award_is_made_at_a_site_and_uses_its_day(app):
+    svc = app.extensions["privcard.service"]
+    other = app.members["B"]
+    # 23:30 in A (Bangkok) two days ago is 01:30 the next day in B (Tokyo)
+    d = svc.today() - timedelta(days=2)
+    at = datetime.combine(d, time(16, 30), tzinfo=UTC)
+    _o, e = svc.points.award(other, "borrow", at=at, actor="admin")  # unscoped: the member's home site
+    assert (e.site, e.day) == ("B", d + timedelta(days=1))
+    _o, e = svc.points.award(app.members["A"], "borrow", at=at, actor="admin")
+    assert (e.site, e.day) == ("A", d)
+    # a one-site account's award is made at its site, whoever the member (an account of both: the member's)
+    both = Scope(frozenset({"A", "B"}))
+    _o, e = svc.points.award(other, "borrow", at=at + timedelta(days=1), scope=both)
+    assert e.site == "B"
+    b_only = Scope(frozenset({"B"}))
+    _o, e = svc.points.award(other, "borrow", at=at - timedelta(days=1), scope=b_only)
+    assert e.site == "B"
+
+
+def test_the_console_and_api_refuse_points_of_another_sites_member(app):
+    from server.store import LedgerEntry
+
+    svc = app.extensions["privcard.service"]
+    other, own = app.members["B"], app.members["A"]
+    _o, b_entry = svc.points.award(other, "borrow", actor="admin")
+    before = _balances(app)
+    c = client(app, BRANCH_STAFF)
+    tok = csrf_of(c.get(f"/members/{own}").text)
+    reward = next(iter(svc.points.prog.rewards))
+    assert c.post(f"/members/{other}/credit", data={"activity": "borrow", "csrf_token": tok}).status_code == 404
+    assert c.post(f"/members/{other}/redeem", data={"reward": reward, "csrf_token": tok}).status_code == 404
+    assert c.post(f"/members/{other}/transfer", data={"to": own, "points": 1, "csrf_token": tok}).status_code == 404
+    assert c.get(f"/members/{other}/entries/{b_entry.id}/void").status_code == 404
+    r = c.post(f"/members/{other}/entries/{b_entry.id}/void", data={"reason": "x", "csrf_token": tok})
+    assert r.status_code == 404
+    # its own member to the other site's: refused (flash), nothing moves
+    c.post(f"/members/{own}/transfer", data={"to": str(other), "points": 1, "csrf_token": tok})
+    h = token(BRANCH_STAFF)
+    api = app.test_client()
+    assert api.post(f"/api/members/{other}/credit", json={"activity": "borrow"}, headers=h).status_code == 404
+    assert api.post(f"/api/members/{other}/redeem", json={"reward": reward}, headers=h).status_code == 404
+    assert api.post("/api/transfers", json={"from": own, "to": other, "points": 1}, headers=h).status_code == 404
+    assert api.post(f"/api/entries/{b_entry.id}/void", json={"reason": "x"}, headers=h).status_code == 404
+    assert _balances(app) == before
+    assert not LedgerEntry.select().where(LedgerEntry.void_of == b_entry.id).exists()
+    # its own member: the credit is made at its site
+    r = api.post(f"/api/members/{own}/credit", json={"activity": "borrow"}, headers=h)
+    assert r.status_code == 200 and LedgerEntry.get_by_id(r.get_json()["entry"]["id"]).site == "A"
+
+
+# --------------------------------------------------------------------------- events and imports (gap 3)
+
+
+def test_events_belong_to_a_site_and_a_branch_sees_and_imports_only_its_own(app):
+    from server.store import Event
+
+    svc = app.extensions["privcard.service"]
+    a = Scope(frozenset({"A"}))
+    day = (svc.today() - timedelta(days=1)).isoformat()
+    ev_b = svc.attendance.add_event("B talk", "db_training", day, created_by="admin", site="B")
+    ev_a = svc.attendance.add_event("A talk", "db_training", day, created_by="anna", scope=a)
+    assert (ev_a.site, ev_b.site) == ("A", "B")
+    with pytest.raises(ServiceError, match="outside your sites"):
+        svc.attendance.add_event("sneaky", "db_training", day, created_by="anna", site="B", scope=a)
+    with pytest.raises(NotFound):
+        svc.attendance.event(ev_b.id, a)
+    with pytest.raises(NotFound):
+        svc.attendance.preview_upload(ev_b, "x.csv", "04BBBB0000000002\n", created_by="anna", scope=a)
+    assert [e.id for e in svc.attendance.events(a)] == [ev_a.id]
+    assert {e.id for e in svc.attendance.events()} == {ev_a.id, ev_b.id}
+    assert Event.select().count() == 2
+    # the console: list, page, upload, credit and create with the other site's ids
+    c = client(app, BRANCH_STAFF)
+    page = c.get("/events")
+    assert f'data-event="{ev_a.id}"' in page.text and f'data-event="{ev_b.id}"' not in page.text
+    tok = csrf_of(page.text)
+    assert c.get(f"/events/{ev_b.id}").status_code == 404 and c.get(f"/events/{ev_a.id}").status_code == 200
+    up = svc.attendance.preview_upload(ev_b, "b.csv", "04BBBB0000000002\n", created_by="admin", role="admin")
+    assert c.post(f"/events/{ev_b.id}/uploads/{up.id}/credit", data={"csrf_token": tok}).status_code == 404
+    assert c.post(f"/events/{ev_a.id}/uploads/{up.id}/credit", data={"csrf_token": tok}).status_code == 404
+    with pytest.raises(NotFound):
+        svc.attendance.credit_upload(ev_a, up, scope=a)  # another event's list through its own event
+    c.post("/events", data={"name": "sneaky", "activity": "db_training", "day": day, "site": "B", "csrf_token": tok})
+    assert not Event.select().where(Event.name == "sneaky").exists()
+    # the administrator sees both
+    admin_page = client(app, ADMIN).get("/events").text
+    assert f'data-event="{ev_a.id}"' in admin_page and f'data-event="{ev_b.id}"' in admin_page
+    # the API's import into the other site's event by its name: 404; into its own: accepted
+    h, api = token(BRANCH_STAFF), app.test_client()
+    body = {"activity": "db_training", "day": day, "csv": "04AAAA0000000001\n", "dry_run": True, "wait": 0}
+    assert api.post("/api/events/import", json={**body, "event": "B talk"}, headers=h).status_code == 404
+    assert api.post("/api/events/import", json={**body, "event": "A talk"}, headers=h).status_code in (200, 202)
+
+
+# --------------------------------------------------------------------------- history (gap 4)
+
+
+def test_another_sites_member_history_is_visible_like_their_points(app):
+    svc = app.extensions["privcard.service"]
+    a = Scope(frozenset({"A"}))
+    seen = svc.reads.member_dict(Member.get_by_id(app.members["B"]), history=5, scope=a)
+    assert seen["history"] and seen["email"] is None and seen["patron_id"] is None
+
+
+# --------------------------------------------------------------------------- removing a used site (gap 5)
+
+
+def test_removing_a_site_devices_use_is_refused_naming_them(app):
+    import tomllib
+
+    svc = app.extensions["privcard.service"]
+    text = svc.programme.section_text("sites")
+    doc = tomllib.loads(text)
+    doc["sites"].pop("B")
+    from server.domain.config import to_toml
+
+    version = svc.programme.version
+    with pytest.raises(ServiceError, match=r"site B is used by devices counter-B, in-B") as err:
+        svc.programme.set_section("sites", to_toml(doc), actor="admin")
+    assert "retire" in str(err.value)
+    assert svc.programme.version == version and "B" in svc.programme.prog.sites
+    # once its devices are retired the site can go
+    for d in ("in-B", "counter-B"):
+        svc.devices.retire(d)
+    svc.programme.set_section("sites", to_toml(doc), actor="admin")
+    assert "B" not in svc.programme.prog.sites
