@@ -49,9 +49,10 @@ def make_pre_sites_database(path: Path, members: int, entries: int) -> dict:
     stamp = "2026-01-01 00:00:00.000000"
     con.execute(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
-        'INSERT INTO member (name, "group", tier, status, staff, balance, created_at, updated_at) '
+        'INSERT INTO member (name, "group", tier, status, staff, balance, created_at, updated_at, '
+        "language, consent_marketing, consent_notices, consent_statement, consent_ranking) "
         "SELECT 'Member ' || i, 'U' || (1 + i % 5), CASE WHEN i % 10 = 0 THEN 'gold' ELSE 'silver' END, "
-        "'active', 0, 0, ?, ? FROM n",
+        "'active', 0, 0, ?, ?, 'th', 0, 1, 0, 1 FROM n",
         (members, stamp, stamp),
     )
     con.execute(

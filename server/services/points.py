@@ -58,6 +58,12 @@ class Points:
             code = m.home_site
         return code if code in prog.sites else prog.default_site
 
+    def _covers_entry(self, entry: LedgerEntry, scope: Scope) -> bool:
+        """Whether staff of ``scope`` may void ``entry``: made at one of its sites, or its member's home is one."""
+        if scope.sites is None:
+            return True
+        return (entry.site is not None and entry.site in scope.sites) or scope.covers(entry.member.home_site, self.prog)
+
     def counter_activities(self) -> list:
         """The activities staff may credit by hand (the console's credit form)."""
         return [a for code, a in self.prog.activities.items() if code not in NOT_BY_HAND]
@@ -80,11 +86,13 @@ class Points:
         activities only gates and enrolment credit. Other sources (e.g. ``"tap"`` for a
         test standing in for a gate) are recorded as given.
 
-        Within ``scope`` (a member of another site is NotFound); made at :meth:`site_of`:
-        recorded there, decided by that site's view of the programme (its time zone's day,
-        its activities and shops).
+        Any member of the programme may be credited, whatever their home site: a visiting
+        patron borrows or attends at a branch (the shared card). The award is made at
+        :meth:`site_of`: recorded there, decided by that site's view of the programme (its
+        time zone's day, its activities and shops). Redeeming, transferring and voiding stay
+        within ``scope``.
         """
-        site = self.site_of(self.member(ref, scope), scope)
+        site = self.site_of(members.find(ref), scope)
         prog = sites.view(self.prog, site)
         act = prog.activity(activity) if activity in prog.activities else None
         if act is None:
@@ -120,7 +128,7 @@ class Points:
         except rules.RuleError as exc:
             raise ServiceError.of(exc) from None
         with unit_of_work():
-            m = self.member(ref, scope)
+            m = members.find(ref)
             members.check_active(m, day)
             points = rules.tier_points(act, m.tier, prog)  # the member's tier's table
             entry = self.ledger.credit(
@@ -154,14 +162,16 @@ class Points:
     ) -> list[LedgerEntry]:
         """Reverse an entry (both legs of a transfer) with a reason; the original stays.
 
-        Within ``scope``: an entry of a member of another site is NotFound, like a missing id;
-        a transfer whose other leg is such a member's is NotFound too (both legs are voided).
+        Within ``scope``: an entry is the scope's when it was made at one of its sites or its
+        member's home site is one of them (a branch voids its own mistaken award to a visitor);
+        any other is NotFound, like a missing id, and so is a transfer with such a leg (both
+        legs are voided).
         """
         if not reason or not reason.strip():
             raise ServiceError("a reason is required to void an entry")
         with unit_of_work():
             orig = LedgerEntry.get_or_none(LedgerEntry.id == entry_id)
-            if orig is None or not scope.covers(orig.member.home_site, self.prog):
+            if orig is None or not self._covers_entry(orig, scope):
                 raise NotFound("no ledger entry %(id)s", id=entry_id)
             if orig.source == "void":
                 raise ServiceError("entry %(id)s is itself a void", id=entry_id)
@@ -172,7 +182,7 @@ class Points:
                 legs = list(
                     LedgerEntry.select().where((LedgerEntry.ref == orig.ref) & (LedgerEntry.source == "transfer"))
                 )
-            if not all(scope.covers(leg.member.home_site, self.prog) for leg in legs):
+            if not all(self._covers_entry(leg, scope) for leg in legs):
                 raise NotFound("no ledger entry %(id)s", id=entry_id)
             out = []
             for leg in legs:

@@ -233,8 +233,6 @@ def test_points_of_another_sites_member_are_not_found_for_a_branch_account(app):
     _o, b_entry = svc.points.award(other, "borrow", actor="admin")  # the administrator may
     before, entries = _balances(app), LedgerEntry.select().count()
     for call in (
-        lambda: svc.points.award(other, "borrow", scope=a),
-        lambda: svc.points.award("04BBBB0000000002", "borrow", scope=a),  # by card, too
         lambda: svc.points.redeem(other, next(iter(svc.points.prog.rewards)), scope=a),
         lambda: svc.points.transfer(own, other, 1, scope=a),
         lambda: svc.points.transfer(other, own, 1, scope=a),
@@ -247,6 +245,12 @@ def test_points_of_another_sites_member_are_not_found_for_a_branch_account(app):
     _o, e = svc.points.award(own, "borrow", scope=a)
     assert e.site == "A"
     assert [r.member_id for r in svc.points.void(e.id, "typo", scope=a)] == [own]
+    # a visitor from the other site (the shared card) may be credited at this site's counter,
+    # by card too; the branch may void its own award to them, not the other site's
+    svc.points.void(b_entry.id, "make room for today's borrow", actor="admin")
+    outcome, visit = svc.points.award("04BBBB0000000002", "borrow", scope=a)
+    assert outcome == "credited" and (visit.member_id, visit.site) == (other, "A")
+    assert [r.member_id for r in svc.points.void(visit.id, "typo", scope=a)] == [other]
 
 
 def test_a_staff_award_is_made_at_a_site_and_uses_its_day(app):
@@ -278,7 +282,6 @@ def test_the_console_and_api_refuse_points_of_another_sites_member(app):
     c = client(app, BRANCH_STAFF)
     tok = csrf_of(c.get(f"/members/{own}").text)
     reward = next(iter(svc.points.prog.rewards))
-    assert c.post(f"/members/{other}/credit", data={"activity": "borrow", "csrf_token": tok}).status_code == 404
     assert c.post(f"/members/{other}/redeem", data={"reward": reward, "csrf_token": tok}).status_code == 404
     assert c.post(f"/members/{other}/transfer", data={"to": own, "points": 1, "csrf_token": tok}).status_code == 404
     assert c.get(f"/members/{other}/entries/{b_entry.id}/void").status_code == 404
@@ -288,7 +291,6 @@ def test_the_console_and_api_refuse_points_of_another_sites_member(app):
     c.post(f"/members/{own}/transfer", data={"to": str(other), "points": 1, "csrf_token": tok})
     h = token(BRANCH_STAFF)
     api = app.test_client()
-    assert api.post(f"/api/members/{other}/credit", json={"activity": "borrow"}, headers=h).status_code == 404
     assert api.post(f"/api/members/{other}/redeem", json={"reward": reward}, headers=h).status_code == 404
     assert api.post("/api/transfers", json={"from": own, "to": other, "points": 1}, headers=h).status_code == 404
     assert api.post(f"/api/entries/{b_entry.id}/void", json={"reason": "x"}, headers=h).status_code == 404
@@ -297,6 +299,13 @@ def test_the_console_and_api_refuse_points_of_another_sites_member(app):
     # its own member: the credit is made at its site
     r = api.post(f"/api/members/{own}/credit", json={"activity": "borrow"}, headers=h)
     assert r.status_code == 200 and LedgerEntry.get_by_id(r.get_json()["entry"]["id"]).site == "A"
+    # a visitor from the other site is credited at this site (console), once a day as anywhere
+    svc.points.void(b_entry.id, "make room for today's borrow", actor="admin")
+    assert c.post(f"/members/{other}/credit", data={"activity": "borrow", "csrf_token": tok}).status_code == 302
+    visit = LedgerEntry.select().where(LedgerEntry.member == other, LedgerEntry.points > 0).order_by(LedgerEntry.id)
+    assert visit[-1].site == "A" and visit[-1].id != b_entry.id
+    r = api.post(f"/api/members/{other}/credit", json={"activity": "borrow"}, headers=h)
+    assert r.status_code == 200 and r.get_json()["outcome"] == "limit_reached"
 
 
 # --------------------------------------------------------------------------- events and imports (gap 3)
