@@ -27,6 +27,8 @@ module                 owns
 ``live``               the programme in force, followed from the database by every process
 ``programme``          the programme edited live (versions, export/import), campaigns
 ``draws``              prize draws (seeded, verifiable) and rankings
+``feedback``           the feedback desk: written feedback from every channel, the queue
+                       (assign, status, answer), book-purchase pledges, its reports
 =====================  ==================================================================
 
 Usage::
@@ -51,6 +53,7 @@ from server.services.cards import Cards
 from server.services.devices import Devices
 from server.services.draws import Draws
 from server.services.errors import Message, NotFound, ServiceError
+from server.services.feedback import FeedbackDesk
 from server.services.ils import Ils
 from server.services.ledger import Ledger
 from server.services.members import GROUPS, Members
@@ -84,6 +87,7 @@ class Services:
     programme: Programmes
     campaigns: Campaigns
     draws: Draws
+    feedback: FeedbackDesk
 
     @property
     def prog(self) -> Programme:
@@ -99,7 +103,8 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None,
     """Wire the service layer for one process (tests pass a fake ``clock``; ``keyring``: the card keys;
     ``ils``: the library system's :class:`server.ils.IlsConfig`, or None when there is none)."""
     ledger = Ledger(prog, clock)
-    devices = Devices(ledger)
+    desk = FeedbackDesk(ledger)
+    devices = Devices(ledger, desk)
     link = Ils(ledger, ils)
     return Services(
         clock=clock,
@@ -117,4 +122,5 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None,
         programme=Programmes(ledger),
         campaigns=Campaigns(ledger),
         draws=Draws(ledger),
+        feedback=desk,
     )
