@@ -233,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     from server import programme_cli
 
     programme_cli.register(sub, parents=[COMMON])
+    from server import feedback_cli
+
+    feedback_cli.register(sub, parents=[COMMON])
     return p
 
 
@@ -494,7 +497,7 @@ def run(args, svc: Services) -> int:
             )
             or "no entries",
         )
-    elif args.cmd in ("staff", "programme", "campaign", "draw", "ranking"):
+    elif args.cmd in ("staff", "programme", "campaign", "draw", "ranking", "feedback"):
         return args.handler(args, svc)
     return 0
 

@@ -265,7 +265,7 @@ class Feedback(BaseModel):
     channel = pw.CharField(max_length=16, default="kiosk")
     category = pw.CharField(max_length=16, null=True)
     text = pw.TextField(null=True)
-    status = pw.CharField(max_length=16, null=True, index=True)
+    status = pw.CharField(max_length=16, null=True)  # indexed by the migration
     assignee = pw.CharField(max_length=32, null=True)
     answer = pw.TextField(null=True)
     action_taken = pw.TextField(null=True)

@@ -378,7 +378,7 @@ class FeedbackDesk:
             ).where(Feedback.id == row.id).execute()
             if delivery == "email":
                 self._queue_answer(member, row, text, action)
-            self.ledger.audit(actor, "feedback.answer", row.id, delivery=delivery, action=action)
+            self.ledger.audit(actor, "feedback.answer", row.id, delivery=delivery, action_taken=action)
         return self.get(row.id)
 
     def _queue_answer(self, member: Member, row: Feedback, text: str, action: str | None) -> None:
