@@ -43,7 +43,7 @@ def register(sub, parents) -> None:
     ad.add_argument("--member", help="member id or card UID (none: anonymous)")
     ad.add_argument("--rating", type=int, help="satisfaction 1-5")
     ad.add_argument("--pledge", action="store_true", help="a book-purchase request pledging the programme's points")
-    asg = fa.add_parser("assign", parents=parents, help="give an item to a staff account (\"\" for nobody)")
+    asg = fa.add_parser("assign", parents=parents, help='give an item to a staff account ("" for nobody)')
     asg.add_argument("id")
     asg.add_argument("assignee")
     an = fa.add_parser("answer", parents=parents, help="write the answer (sent to the patron by their channel)")
