@@ -168,7 +168,7 @@ def test_pledges_follow_the_programme_price(svc):
     svc.programme.set_section("feedback", "[feedback]\nbook_request_points = 30\n", actor="test")
     f = svc.feedback.submit(channel="counter", category="book_request", text="SICP", member=m.id, pledge=True)
     assert f["pledge_points"] == 30 and Member.get_by_id(m.id).balance == 220
-    with pytest.raises(ServiceError, match="feedback.book_request_points must be an integer >= 0"):
+    with pytest.raises(ServiceError, match=r"feedback\.book_request_points must be an integer >= 0"):
         svc.programme.set_section("feedback", "[feedback]\nbook_request_points = -5\n", actor="test")
     svc.programme.set_section("feedback", "[feedback]\nbook_request_points = 0\n", actor="test")
     with pytest.raises(ServiceError, match="pledge no points in this programme"):
