@@ -20,6 +20,8 @@ from server import store
 from server.domain.config import ConfigError, load
 from server.ils.config import IlsConfigError
 from server.ils.config import load_config as load_ils_config
+from server.messages.config import MailConfigError
+from server.messages.config import load_config as load_mail_config
 from server.services import NotFound, ServiceError, Services, bootstrap
 from server.sun import CardKeyError, Keyring
 
@@ -66,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="library system: sip2[s]://LOGIN:PASSWORD@HOST:PORT?institution=..&location=.. "
         "(default $PRIVCARD_ILS, else [ils] url in --config; docs/ils.md)",
     )
+    p.add_argument(
+        "--smtp",
+        metavar="URL",
+        default=os.environ.get("PRIVCARD_SMTP"),
+        help="the SMTP server (checked; the CLI only queues, the running server sends; docs/messages.md)",
+    )
     p.add_argument("--actor", default=f"cli:{getpass.getuser()}", help="who is recorded in the audit log")
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -89,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     st = member.add_parser(
         "set",
         parents=[COMMON],
-        help="change fields: name= tier= group= valid_until= status= staff= pin= email= patron_id=",
+        help="change fields: name= tier= group= valid_until= status= staff= pin= email= patron_id= phone= "
+        "language=th|en consent_marketing= consent_notices= consent_statement= consent_ranking=",
     )
     st.add_argument("ref")
     st.add_argument("fields", nargs="+", metavar="KEY=VALUE")
@@ -236,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     from server import feedback_cli
 
     feedback_cli.register(sub, parents=[COMMON])
+    from server import messages_cli
+
+    messages_cli.register(sub, parents=[COMMON])
     return p
 
 
@@ -497,7 +509,7 @@ def run(args, svc: Services) -> int:
             )
             or "no entries",
         )
-    elif args.cmd in ("staff", "programme", "campaign", "draw", "ranking", "feedback"):
+    elif args.cmd in ("staff", "programme", "campaign", "draw", "ranking", "message", "feedback"):
         return args.handler(args, svc)
     return 0
 
@@ -621,13 +633,14 @@ def main(argv: list[str] | None = None) -> int:
         prog = load(args.config)
         keyring = Keyring.load(args.card_keys)
         ils = load_ils_config(args.config, args.ils)
+        mail = load_mail_config(args.config, args.smtp)
         store.connect(args.db)
-        svc = bootstrap(prog, keyring=keyring, ils=ils)
+        svc = bootstrap(prog, keyring=keyring, ils=ils, mail=mail)
         try:
             return run(args, svc)
         finally:
             svc.ils.close()
-    except (ServiceError, ConfigError, store.StoreError, CardKeyError, IlsConfigError) as exc:
+    except (ServiceError, ConfigError, store.StoreError, CardKeyError, IlsConfigError, MailConfigError) as exc:
         if args.verbose:
             raise
         if args.json:

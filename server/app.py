@@ -67,6 +67,7 @@ class PointsServer:
         persistent: bool = True,
         keyring=None,
         ils=None,
+        mail=None,
     ):
         self.db_url = db_url
         self.mqtt_url = mqtt_url
@@ -75,7 +76,7 @@ class PointsServer:
         self.batch_max = batch_max
         self.poll_s = poll_s
         self.shared_group = shared_group
-        self.service = bootstrap(prog, keyring=keyring, ils=ils)
+        self.service = bootstrap(prog, keyring=keyring, ils=ils, mail=mail)
         #: messages read by the worker's bus.loop() and not yet decided (worker thread only)
         self.inbox: list[Incoming] = []
         self.stopping = threading.Event()
@@ -107,6 +108,7 @@ class PointsServer:
             (self._work, "privcard-worker"),
             (self._publish_loop, "privcard-publisher"),
             (self._terms_loop, "privcard-terms"),
+            (self._messages_loop, "privcard-messages"),
         ]
         if self.service.ils.configured:
             loops.append((self._ils_loop, "privcard-ils"))
@@ -353,6 +355,43 @@ class PointsServer:
                 log.exception("term close failed; will retry")
                 store.db.close()
             self.stopping.wait(max(self.poll_s, 30.0))
+
+    def _messages_loop(self) -> None:
+        """The message triggers and the sender (off the tap path: its own thread and short transactions).
+
+        Every round: the level job (credits since the last round); once a day the term-ending
+        and monthly-statement jobs; then, when ``[mail]`` gives an SMTP server, one round of
+        due messages (rate-limited, retried with back-off: :meth:`server.services.messages.Messages.send_due`).
+        """
+        msgs = self.service.messages
+        if msgs.configured:
+            log.info("sending messages through %s", msgs.config.safe_url)
+        day = None
+        jobs_at = 0.0
+        while not self.stopping.is_set():
+            wait = max(min(self.poll_s, 1.0), 0.05)
+            try:
+                if time.monotonic() >= jobs_at:
+                    jobs_at = time.monotonic() + max(self.poll_s, 5.0)
+                    msgs.level_job()
+                    today = self.service.today()
+                    if today != day:
+                        msgs.daily_jobs(today)
+                        day = today
+                if msgs.configured:
+                    counts = msgs.send_due(stop=self.stopping)
+                    if counts["sent"] or counts["failed"] or counts["retry"]:
+                        log.info("messages: %s", counts)
+                    if counts["sent"] or counts["skipped"]:
+                        continue  # more may be due at once
+                    due = msgs.next_due_in()
+                    if due is not None:
+                        wait = min(max(due, 0.05), 5.0)
+            except Exception:
+                log.exception("messages round failed; will retry")
+                store.db.close()
+                wait = 5.0
+            self.stopping.wait(wait)
 
     def _ils_loop(self) -> None:
         """Settle pending ILS payments every ``retry_interval_s`` (off the tap path: its own thread)."""

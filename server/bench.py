@@ -188,6 +188,83 @@ class Load:
             c.stop()
 
 
+def smtp_sink_main(port: int, counter: str) -> None:
+    """A minimal SMTP server that accepts every message and counts them (``--mail-load``'s sink).
+
+    Standard library only (privcard's server extra does not carry aiosmtpd): enough SMTP
+    for smtplib (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT); the count goes to the file
+    ``counter`` about every 0.2 s.
+    """
+    import asyncio
+
+    count = 0
+
+    async def session(reader, writer):
+        nonlocal count
+        writer.write(b"220 privcard-bench sink\r\n")
+        while True:
+            line = await reader.readline()
+            if not line:
+                break
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                writer.write(b"250-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+            elif verb == b"DATA":
+                writer.write(b"354 go ahead\r\n")
+                await writer.drain()
+                while (await reader.readline()) not in (b".\r\n", b""):
+                    pass
+                count += 1
+                writer.write(b"250 accepted\r\n")
+            elif verb == b"QUIT":
+                writer.write(b"221 bye\r\n")
+                await writer.drain()
+                break
+            else:
+                writer.write(b"250 ok\r\n")
+            await writer.drain()
+        writer.close()
+
+    async def report():
+        while True:
+            await asyncio.sleep(0.2)
+            with open(counter + ".tmp", "w") as fh:
+                fh.write(str(count))
+            os.replace(counter + ".tmp", counter)
+
+    async def run():
+        server = await asyncio.start_server(session, "127.0.0.1", port)
+        reporter = asyncio.create_task(report())
+        reporter.add_done_callback(lambda _: None)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(run())
+
+
+def _mail_members(db_url: str, n: int) -> None:
+    """``n`` members with an address who accept messages (the ``--mail-load`` segment)."""
+    from server import store
+
+    store.connect(db_url)
+    now = store.utcnow()
+    rows = [
+        {
+            "name": f"Mail {i}",
+            "email": f"reader{i}@bench.invalid",
+            "consent_marketing": True,
+            "group": "U5",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(n)
+    ]
+    with store.db.atomic():
+        for i in range(0, n, 500):
+            store.Member.insert_many(rows[i : i + 500]).execute()
+    store.db.close()
+
+
 def _cpu_s(pid: int) -> float:
     """CPU seconds (user + system) a process has used so far (Linux /proc)."""
     try:
@@ -295,6 +372,16 @@ def main(argv: list[str] | None = None) -> int:
         help="with --campaigns: a programme of M activities (the shipped ones plus library-defined ones)",
     )
     p.add_argument("--campaign-rounds", type=int, default=3, help="alternating saturation rounds of the two servers")
+    p.add_argument(
+        "--mail-load",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also queue a segment message to N members (timed) and run the server while it sends them to a "
+        "local SMTP sink, side by side with the quiet server",
+    )
+    p.add_argument("--mail-rate", type=float, default=200.0, help="with --mail-load: [mail] rate_per_second")
+    p.add_argument("--mail-rounds", type=int, default=3, help="alternating saturation rounds, quiet vs sending")
     args = p.parse_args(argv)
     if args.taps < 10 or args.devices < 1:
         p.error("need at least 10 taps and 1 device")
@@ -373,6 +460,49 @@ def main(argv: list[str] | None = None) -> int:
 
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), *sys.path]))
         py = sys.executable
+        mail_args: list[str] = []
+        mail_figures = None
+        if args.mail_load:
+            _mail_members(db_url, args.mail_load)
+            sink_port, sink_count = free_port(), os.path.join(tmp, "sink-count")
+            procs.append(
+                subprocess.Popen(
+                    [py, "-c", f"from server.bench import smtp_sink_main; smtp_sink_main({sink_port}, {sink_count!r})"],
+                    env=env,
+                )
+            )
+            if not wait_port("127.0.0.1", sink_port, 15.0):
+                raise RuntimeError("the SMTP sink did not start")
+            mail_conf = os.path.join(tmp, "mail.toml")
+            with open(mail_conf, "w") as fh:
+                fh.write(f"[mail]\nrate_per_second = {args.mail_rate}\nretry_first_s = 1\n")
+            mail_args = ["--config", mail_conf, "--smtp", f"smtp://127.0.0.1:{sink_port}"]
+            # the segment message, queued in this process and timed (one INSERT ... SELECT)
+            store.connect(db_url)
+            svc = bootstrap(load())
+            t0 = time.perf_counter()
+            queued = svc.messages.send_segment(
+                {"th": "ข่าว {name}", "en": "News for {name}"},
+                {"th": "คุณมี {balance} แต้ม", "en": "You have {balance} points"},
+                {"group": "U5"},
+                actor="bench",
+            )
+            queue_s = time.perf_counter() - t0
+            store.db.close()
+            log(f"queued a segment message to {queued['counts']['queued']} members in {queue_s:.2f} s")
+            mail_figures = {
+                "members": args.mail_load,
+                "queued": queued["counts"]["queued"],
+                "queue_s": round(queue_s, 3),
+            }
+
+        def sink_sent() -> int:
+            try:
+                with open(sink_count) as fh:
+                    return int(fh.read() or 0)
+            except OSError:
+                return 0
+
         load_gen = Load(url, devices, uids)
         results = {}
 
@@ -398,6 +528,7 @@ def main(argv: list[str] | None = None) -> int:
                     "--client-id",
                     f"bench-server-{os.getpid()}-{time.monotonic_ns()}",
                     *(["--card-keys", keyfile] if target == "server-sun" else []),
+                    *(mail_args if target == "server-mail" else []),
                 ]
             )
             with open(os.path.join(tmp, log_name), "w") as log_file:
@@ -460,6 +591,44 @@ def main(argv: list[str] | None = None) -> int:
                 campaign_figures["throughput_tps"] / campaign_figures["plain_throughput_tps"], 3
             )
             targets = tuple(t for t in targets if t != "server-campaigns")
+        if mail_figures is not None:
+            # quiet server and sending server alternately; the sending one only measured once mail flows
+            mt: dict[str, list[float]] = {"server": [], "server-mail": []}
+            sent_during: list[int] = []
+            for r in range(max(args.mail_rounds, 1)):
+                for target in ("server", "server-mail"):
+                    proc = launch(target, f"{target}-mail-{r}.log")
+                    use(target)
+                    load_gen.probe()
+                    if target == "server-mail":
+                        deadline = time.monotonic() + 30
+                        start = sink_sent()
+                        while sink_sent() <= start and time.monotonic() < deadline:
+                            time.sleep(0.1)
+                        if sink_sent() <= start:
+                            raise RuntimeError("the server sent no mail to the sink within 30 s")
+                    load_gen.run(min(200, args.taps), f"warmmail{r}-{target}")
+                    before = sink_sent()
+                    elapsed, _ = load_gen.run(args.taps, f"mail{r}-{target}")
+                    time.sleep(0.3)
+                    if target == "server-mail":
+                        sent_during.append(sink_sent() - before)
+                    mt[target].append(args.taps / elapsed)
+                    log(f"{target:>12}: round {r + 1}: {mt[target][-1]:.0f} taps/s")
+                    stop(proc)
+            mail_figures.update(
+                {
+                    "rate_per_second": args.mail_rate,
+                    "quiet_throughput_tps": round(statistics.median(mt["server"]), 1),
+                    "sending_throughput_tps": round(statistics.median(mt["server-mail"]), 1),
+                    "rounds": {k: [round(x, 1) for x in v] for k, v in mt.items()},
+                    "mails_sent_during_rounds": sent_during,
+                    "mails_sent_total": sink_sent(),
+                }
+            )
+            mail_figures["ratio"] = round(
+                mail_figures["sending_throughput_tps"] / mail_figures["quiet_throughput_tps"], 3
+            )
         half = results["server"]["throughput_tps"] / 2
         n_half = max(200, min(args.taps, int(half * 5)))
         # Tail latency on a shared machine swings from run to run (the echo's own p99 too),
@@ -519,6 +688,8 @@ def main(argv: list[str] | None = None) -> int:
             }
         if db_campaigns:
             out["campaigns"] = campaign_figures
+        if mail_figures is not None:
+            out["mail"] = mail_figures
         if args.json:
             print(json.dumps(out))
         else:
@@ -545,6 +716,15 @@ def main(argv: list[str] | None = None) -> int:
                     f"taps/s vs {c['plain_throughput_tps']:.0f} without (median of {args.campaign_rounds} alternating "
                     f"rounds), ratio {c['ratio']:.2f} (target >= 0.90); server CPU {c['cpu_ms_per_tap']:.3f} vs "
                     f"{c['plain_cpu_ms_per_tap']:.3f} ms/tap"
+                )
+            if mail_figures is not None:
+                x = out["mail"]
+                print(
+                    f"mail: a segment message to {x['queued']} members queued in {x['queue_s']:.2f} s (target < 10); "
+                    f"taps {x['sending_throughput_tps']:.0f}/s while sending at up to {x['rate_per_second']:.0f} "
+                    f"mails/s vs {x['quiet_throughput_tps']:.0f}/s quiet (median of {args.mail_rounds} alternating "
+                    f"rounds), ratio {x['ratio']:.2f} (target >= 0.90); mails sent during the rounds "
+                    f"{x['mails_sent_during_rounds']}"
                 )
         return 0
     finally:

@@ -12,6 +12,7 @@ import threading
 from broker.client import BrokerError
 from server.domain.config import ConfigError, load
 from server.ils.config import load_config as load_ils_config
+from server.messages.config import load_config as load_mail_config
 from server.store import StoreError
 from server.sun import CardKeyError, Keyring
 
@@ -56,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="library system: sip2[s]://LOGIN:PASSWORD@HOST:PORT?institution=..&location=.. "
         "(default $PRIVCARD_ILS, else [ils] url in --config; docs/ils.md)",
     )
+    p.add_argument(
+        "--smtp",
+        metavar="URL",
+        default=os.environ.get("PRIVCARD_SMTP"),
+        help="send messages to patrons through smtp://USER:PASS@HOST:587?starttls=1 or smtps://USER:PASS@HOST:465 "
+        "(default $PRIVCARD_SMTP, else [mail] url in --config; docs/messages.md)",
+    )
     p.add_argument("--batch", type=int, default=256, help="max taps per group commit")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
     return p
@@ -73,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         prog = load(args.config)
         keyring = Keyring.load(args.card_keys)
         ils = load_ils_config(args.config, args.ils)
+        mail = load_mail_config(args.config, args.smtp)
         client_id = args.client_id or (f"privcard-server-{os.getpid()}" if args.shared else "privcard-server")
         # A replica with a made-up client id cannot resume its session after a restart; a
         # persistent one would stay behind as an orphan that Mosquitto keeps handing its
@@ -95,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             persistent=persistent,
             keyring=keyring,
             ils=ils,
+            mail=mail,
         )
         srv.start()
     except (ConfigError, StoreError, BrokerError, CardKeyError, ValueError) as exc:

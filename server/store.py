@@ -125,6 +125,16 @@ class Member(BaseModel):
     # the id the library system (ILS) knows the patron by: library barcode / student number
     # (issue 12; the column and its unique index come from the "ils" migrations)
     patron_id = pw.CharField(max_length=64, null=True)
+    # contact data and consent (issue 14; the columns come from the "messages" migrations,
+    # server/services/messages.py): consent_notices: news about their own account;
+    # consent_marketing: staff's messages to a segment; consent_statement: the monthly
+    # statement; consent_ranking: appearing in rankings
+    phone = pw.CharField(max_length=32, null=True)
+    language = pw.CharField(max_length=2, default="th")
+    consent_marketing = pw.BooleanField(default=False)
+    consent_notices = pw.BooleanField(default=True)
+    consent_statement = pw.BooleanField(default=False)
+    consent_ranking = pw.BooleanField(default=True)
 
     class Meta:
         indexes = ((("name",), False),)

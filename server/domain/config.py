@@ -289,6 +289,7 @@ SECTIONS = (
     "privileges",
     "rewards",
     "ils",  # the library system link: parsed by server/ils/config.py, not here
+    "mail",  # messages to patrons: parsed by server/messages/config.py, not here
     "feedback",  # the feedback desk (issue 14): the points a book-purchase request pledges
 )
 #: the most points a book-purchase request may pledge (``feedback.book_request_points``)

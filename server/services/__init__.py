@@ -29,6 +29,8 @@ module                 owns
 ``draws``              prize draws (seeded, verifiable) and rankings
 ``feedback``           the feedback desk: written feedback from every channel, the queue
                        (assign, status, answer), book-purchase pledges, its reports
+``messages``           messages to patrons: the durable outbox, consent, triggers, segments,
+                       unsubscribe (templates and channels: ``server.messages``)
 =====================  ==================================================================
 
 Usage::
@@ -57,6 +59,7 @@ from server.services.feedback import FeedbackDesk
 from server.services.ils import Ils
 from server.services.ledger import Ledger
 from server.services.members import GROUPS, Members
+from server.services.messages import Messages
 from server.services.points import Points
 from server.services.programme import Campaigns, Programmes
 from server.services.reads import Reads
@@ -88,6 +91,7 @@ class Services:
     campaigns: Campaigns
     draws: Draws
     feedback: FeedbackDesk
+    messages: Messages
 
     @property
     def prog(self) -> Programme:
@@ -99,17 +103,19 @@ class Services:
         return self.ledger.today()
 
 
-def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None, ils=None) -> Services:
+def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None, ils=None, mail=None) -> Services:
     """Wire the service layer for one process (tests pass a fake ``clock``; ``keyring``: the card keys;
-    ``ils``: the library system's :class:`server.ils.IlsConfig`, or None when there is none)."""
+    ``ils``: the library system's :class:`server.ils.IlsConfig`, or None when there is none;
+    ``mail``: the :class:`server.messages.config.MailConfig` (None: queue only, send nothing))."""
     ledger = Ledger(prog, clock)
-    desk = FeedbackDesk(ledger)
-    devices = Devices(ledger, desk)
     link = Ils(ledger, ils)
+    messages = Messages(ledger, mail)
+    desk = FeedbackDesk(ledger, messages)
+    devices = Devices(ledger, desk)
     return Services(
         clock=clock,
         ledger=ledger,
-        members=Members(ledger),
+        members=Members(ledger, messages),
         devices=devices,
         taps=Taps(ledger, devices, keyring),
         points=Points(ledger, link),
@@ -117,10 +123,11 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None,
         reads=Reads(ledger, devices, keyring, link),
         staff=StaffPins(ledger, devices),
         cards=Cards(ledger, keyring),
-        terms=Terms(ledger),
+        terms=Terms(ledger, messages),
         ils=link,
         programme=Programmes(ledger),
         campaigns=Campaigns(ledger),
-        draws=Draws(ledger),
+        draws=Draws(ledger, messages),
+        messages=messages,
         feedback=desk,
     )

@@ -39,9 +39,11 @@ class Draws:
 
     prog = LiveProgramme()
 
-    def __init__(self, ledger: Ledger):
+    def __init__(self, ledger: Ledger, messages=None):
         self.ledger = ledger
         self.clock = ledger.clock
+        #: the outbox: winners are told when a prize is awarded
+        self.messages = messages
 
     # ------------------------------------------------------------------ terms and points
 
@@ -227,7 +229,10 @@ class Draws:
         prize = self._prize(prize_points, prize_reward)
         with unit_of_work():
             scores = self.scores(term, "borrowers" if kind == "borrowers" else "earned")
-            active = {m.id for m in Member.select(Member.id).where(Member.status == "active")}
+            # only members who agreed to appear in rankings (issue 14, consent_ranking)
+            active = {
+                m.id for m in Member.select(Member.id).where((Member.status == "active") & Member.consent_ranking)
+            }
             ordered = sorted(((m, s) for m, s in scores.items() if m in active and s > 0), key=lambda p: (-p[1], p[0]))
             board = ordered[:top]
             if not record:
@@ -278,6 +283,15 @@ class Draws:
                     actor=actor,
                     key=(f"draw:{row.id}", ""),
                 )
+                if self.messages is not None:
+                    prize = row.prize.get("reward") or f"{points} points"
+                    self.messages.queue(
+                        member_id,
+                        "prize_won",
+                        {"draw": row.name, "prize": prize},
+                        actor=actor,
+                        dedupe_key=f"prize:{row.id}:{member_id}",
+                    )
             row.state, row.awarded_at = "awarded", now
             row.save()
             self.ledger.audit(actor, "draw.award", row.id, prize=row.prize, winners=row.winners)

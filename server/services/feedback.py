@@ -382,15 +382,15 @@ class FeedbackDesk:
         return self.get(row.id)
 
     def _queue_answer(self, member: Member, row: Feedback, text: str, action: str | None) -> None:
-        """The seam to the message outbox: queue ``feedback_answer`` for the member (same transaction)."""
-        values = {
-            "feedback_id": row.id,
-            "category": row.category,
-            "question": row.text,
-            "answer": text,
-            "action": action or "",
-        }
-        self.messages.queue(member, "feedback_answer", values)
+        """Queue the ``feedback_answer`` message to the member (in the caller's transaction).
+
+        Its subject is the start of what the patron wrote (their own words, in their
+        language); the action taken stays with staff. The outbox renders the e-mail's HTML
+        part by escaping the text, so markup in either shows as typed.
+        """
+        asked = " ".join(row.text.split())
+        subject = asked if len(asked) <= 60 else asked[:59] + "…"
+        self.messages.queue(member, "feedback_answer", {"subject": subject, "answer": text}, actor="feedback")
 
     def decide(self, fid, decision: str, *, actor: str = "system") -> dict:
         """The library's decision on a book-purchase request: ``bought`` keeps a pledge, ``declined`` gives it back."""

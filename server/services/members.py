@@ -28,6 +28,17 @@ from server.store import Card, Fee, Member
 
 GROUPS = ("U1", "U2", "U3", "U4", "U5")
 MEMBER_FIELDS = {"name", "tier", "group", "valid_until", "status", "staff", "email", "pin", "reason", "patron_id"}
+#: contact data and consent (issue 14): checked by :func:`contact_changes`; the patron page and
+#: staff change them with server.services.messages.Messages.set_preferences or ``member set``
+CONTACT_FIELDS = (
+    "email",
+    "phone",
+    "language",
+    "consent_marketing",
+    "consent_notices",
+    "consent_statement",
+    "consent_ranking",
+)
 
 
 def hash_pin(pin: str) -> str:
@@ -108,6 +119,53 @@ def check_patron_id_free(patron_id: str | None, member_id: int | None = None) ->
         raise ServiceError("patron_id %(patron)s already belongs to member %(id)s", patron=patron_id, id=other.id)
 
 
+def clean_phone(value) -> str | None:
+    """A phone number: digits, spaces, ``+ - ( )``, 6-32 characters (empty means none)."""
+    text = str(value or "").strip()
+    if not text or text.lower() == "none":
+        return None
+    if len(text) > 32 or not all(c.isdigit() or c in " +-()" for c in text) or sum(c.isdigit() for c in text) < 6:
+        raise ServiceError("phone must be 6-32 digits, spaces and + - ( ), got %(value)r", value=text[:40])
+    return text
+
+
+def clean_language(value) -> str:
+    text = str(value or "").strip().lower()
+    if text not in ("th", "en"):
+        raise ServiceError("language must be th or en, got %(value)r", value=text[:20])
+    return text
+
+
+def clean_flag(key: str, value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ServiceError("%(key)s must be true or false, got %(value)r", key=key, value=text[:20])
+
+
+def contact_changes(fields: dict) -> dict:
+    """Validated column values for contact and consent fields (a ServiceError names a bad one)."""
+    out = {}
+    for key, value in fields.items():
+        if key == "email":
+            out["email"] = clean_email(value)
+        elif key == "phone":
+            out["phone"] = clean_phone(value)
+        elif key == "language":
+            out["language"] = clean_language(value)
+        elif key in CONTACT_FIELDS:
+            out[key] = clean_flag(key, value)
+        else:
+            raise ServiceError(
+                "unknown contact field %(field)s; known: %(known)s", field=key, known=", ".join(CONTACT_FIELDS)
+            )
+    return out
+
+
 def parse_date(value) -> date | None:
     """A date from ``YYYY-MM-DD`` (None stays None)."""
     if value is None or isinstance(value, date):
@@ -148,9 +206,11 @@ class Members:
 
     prog = LiveProgramme()
 
-    def __init__(self, ledger: Ledger):
+    def __init__(self, ledger: Ledger, messages=None):
         self.ledger = ledger
         self.clock = ledger.clock
+        #: the outbox (server.services.messages): the welcome is queued with the sign-up
+        self.messages = messages
 
     @staticmethod
     def find(ref) -> Member:
@@ -231,6 +291,8 @@ class Members:
                 tiers.change_tier(self.ledger, m, by_group, f"group {group}", "group", actor, day)
             store.bump("allowlist")
             self.ledger.audit(actor, "member.add", m.id, name=m.name, card=uid, tier=m.tier)
+            if self.messages is not None and email:
+                self.messages.queue(Member.get_by_id(m.id), "welcome", actor=actor, dedupe_key=f"welcome:{m.id}")
         return Member.get_by_id(m.id)
 
     @staticmethod
@@ -250,18 +312,20 @@ class Members:
 
     def set(self, ref, actor: str = "system", **fields) -> Member:
         """Change name, tier, group, valid_until, status, staff, email, pin or patron_id."""
-        unknown = set(fields) - MEMBER_FIELDS
+        unknown = set(fields) - MEMBER_FIELDS - set(CONTACT_FIELDS)
         if unknown:
             raise ServiceError(
                 "unknown member field(s): %(fields)s; known: %(known)s",
                 fields=", ".join(sorted(unknown)),
-                known=", ".join(sorted(MEMBER_FIELDS)),
+                known=", ".join(sorted(MEMBER_FIELDS | set(CONTACT_FIELDS))),
             )
         self._check_fields(fields.get("tier"), fields.get("group"), fields.get("name"))
         if "status" in fields and fields["status"] not in ("active", "blocked"):
             raise ServiceError("status must be active or blocked")
-        changes = {}
+        changes = contact_changes({k: v for k, v in fields.items() if k in CONTACT_FIELDS and k != "email"})
         for k, v in fields.items():
+            if k in CONTACT_FIELDS and k != "email":
+                continue
             if k == "valid_until":
                 changes["valid_until"] = parse_date(v) if v not in ("", "none", None) else None
             elif k == "staff":

@@ -160,6 +160,14 @@ class Reads:
                 "status": m.status,
                 "staff": bool(m.staff),
                 "email": m.email,
+                "phone": m.phone,
+                "language": m.language or "th",
+                "consent": {
+                    "marketing": bool(m.consent_marketing),
+                    "notices": bool(m.consent_notices),
+                    "statement": bool(m.consent_statement),
+                    "ranking": bool(m.consent_ranking),
+                },
                 "patron_id": m.patron_id,
                 "balance": m.balance,
                 "cards": [

@@ -32,9 +32,11 @@ class Terms:
 
     prog = LiveProgramme()
 
-    def __init__(self, ledger: Ledger):
+    def __init__(self, ledger: Ledger, messages=None):
         self.ledger = ledger
         self.clock = ledger.clock
+        #: the outbox: "points forfeited" is queued with the forfeit
+        self.messages = messages
 
     def renew(self, ref, *, until=None, actor: str = "system") -> dict:
         """Renew a membership for the next term (the group's rule), recording the renewal fee.
@@ -159,6 +161,14 @@ class Terms:
                 created_at=now,
             )
             row["entry"] = e.id
+            if self.messages is not None:
+                self.messages.queue(
+                    Member.get_by_id(m.id),
+                    "points_forfeited",
+                    {"points": points, "valid_until": m.valid_until.isoformat()},
+                    actor=actor,
+                    dedupe_key=f"forfeit:{e.id}",
+                )
         return row
 
     def set_tier(self, ref, tier: str, *, reason: str, actor: str = "system") -> Member:

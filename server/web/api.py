@@ -189,7 +189,8 @@ def member_get(ref):
 @route(
     "/members/<ref>",
     "PATCH",
-    "Change name, tier, group, valid_until, status, email, patron_id (the ILS's patron id; null clears it)",
+    "Change name, tier, group, valid_until, status, email, patron_id (the ILS's patron id; null clears it), "
+    "phone, language (th/en), consent_marketing, consent_notices, consent_statement, consent_ranking",
     body={
         "name": STRING,
         "tier": STRING,
@@ -198,11 +199,18 @@ def member_get(ref):
         "status": STRING,
         "email": STRING,
         "patron_id": STRING,
+        "phone": STRING,
+        "language": STRING,
+        "consent_marketing": BOOLEAN,
+        "consent_notices": BOOLEAN,
+        "consent_statement": BOOLEAN,
+        "consent_ranking": BOOLEAN,
     },
 )
 def member_set(ref):
     b = body()
-    allowed = {"name", "tier", "group", "valid_until", "status", "email", "patron_id"}
+    allowed = {"name", "tier", "group", "valid_until", "status", "email", "patron_id", "phone", "language"}
+    allowed |= {"consent_marketing", "consent_notices", "consent_statement", "consent_ranking"}
     extra = set(b) - allowed
     if extra:
         raise ServiceError("unknown field(s): %(fields)s", fields=", ".join(sorted(extra)))

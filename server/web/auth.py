@@ -27,7 +27,7 @@ from server import catalogue
 from server.web import accounts
 
 bp = Blueprint("auth", __name__)
-PUBLIC_ENDPOINTS = {"auth.login", "auth.lang", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.lang", "static", "messages.unsubscribe"}
 #: what a session may still open while its account must change its password
 PASSWORD_CHANGE_ENDPOINTS = PUBLIC_ENDPOINTS | {"auth.account", "auth.logout"}
 

@@ -1,0 +1,133 @@
+"""``privcard admin message send|preview|list|show|segments``: messages to patrons (issue 14).
+
+Thin calls into :mod:`server.services.messages`, registered by :mod:`server.admin`. The CLI
+only queues; the running server sends (``docs/messages.md``).
+
+A message text is given inline (``--subject-th/--subject-en/--body-th/--body-en``) or as a
+TOML file (``--template FILE``)::
+
+    [th]
+    subject = "ห้องสมุดเปิดถึงสามทุ่ม"
+    body = "สวัสดีคุณ{name} ..."
+    [en]
+    subject = "The library is open until 9 pm"
+    body = "Hello {name}, ..."
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+from server.services import ServiceError, Services
+
+
+def _out(args, data, text: str) -> None:
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(text)
+
+
+def register(sub, parents) -> None:
+    """Add ``message`` to ``privcard admin``."""
+    ms = sub.add_parser("message", parents=parents, help="messages to patrons: segments, delivery log")
+    ms.set_defaults(handler=run)
+    ma = ms.add_subparsers(dest="action", required=True)
+    for name, what in (("send", "queue a message to a segment (the server sends it)"), ("preview", "count a segment")):
+        p = ma.add_parser(name, parents=parents, help=what)
+        p.add_argument(
+            "--segment",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="group=U1 tier=gold term=2568/1 active_days=30 lapsed=true status=active|blocked|any (repeatable)",
+        )
+        if name == "send":
+            p.add_argument("--template", metavar="FILE", help="TOML with [th] and [en] subject and body")
+            for part in ("subject", "body"):
+                for lang in ("th", "en"):
+                    p.add_argument(f"--{part}-{lang}", default=None)
+    ls = ma.add_parser("list", parents=parents, help="the delivery log, newest first")
+    ls.add_argument("--status", help="pending, sent, failed, skipped (queued = pending)")
+    ls.add_argument("--batch", type=int, help="one segment message")
+    ls.add_argument("--member", help="member id or card UID")
+    ls.add_argument("--limit", type=int, default=50)
+    sh = ma.add_parser("show", parents=parents, help="one message (its text and delivery)")
+    sh.add_argument("id")
+    sg = ma.add_parser("segments", parents=parents, help="segment messages and their delivery counts")
+    sg.add_argument("--batch", type=int, help="one of them")
+
+
+def _segment(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ServiceError("expected KEY=VALUE, got %(item)r", item=item)
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _texts(args) -> tuple[dict, dict]:
+    subject, body = {}, {}
+    if args.template:
+        try:
+            with open(args.template, "rb") as fh:
+                raw = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ServiceError("cannot read %(file)s: %(error)s", file=args.template, error=str(exc)) from None
+        for lang in ("th", "en"):
+            part = raw.get(lang) or {}
+            subject[lang], body[lang] = part.get("subject"), part.get("body")
+    for lang in ("th", "en"):
+        subject[lang] = getattr(args, f"subject_{lang}") or subject.get(lang)
+        body[lang] = getattr(args, f"body_{lang}") or body.get(lang)
+    return subject, body
+
+
+def _line(r: dict) -> str:
+    return (
+        f"[{r['id']}] {r['created_at'][:19]} #{r['member'] or '-':<6} {r['template']:<18} {r['status']:<8} "
+        f"tries {r['attempts']}  {r['address'] or '-'}" + (f"  ({r['reason']})" if r["reason"] else "")
+    )
+
+
+def _counts(c: dict) -> str:
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items())
+
+
+def run(args, svc: Services) -> int:
+    m = svc.messages
+    actor = args.actor
+    if args.action == "preview":
+        d = m.preview(_segment(args.segment))
+        _out(
+            args,
+            d,
+            f"{d['members']} member(s): {d['recipients']} will receive it, "
+            f"{d['opted_out']} opted out, {d['no_address']} without an address",
+        )
+    elif args.action == "send":
+        subject, body = _texts(args)
+        d = m.send_segment(subject, body, _segment(args.segment), actor=actor)
+        _out(args, d, f"segment message {d['batch']}: {d['total']} member(s); {_counts(d['counts'])}")
+    elif args.action == "list":
+        member = svc.members.find(args.member).id if args.member else None
+        rows = m.list(status=args.status, batch=args.batch, member=member, limit=args.limit)
+        _out(args, rows, "\n".join(_line(r) for r in rows) or "no messages")
+    elif args.action == "show":
+        d = m.show(args.id)
+        _out(args, d, _line(d) + f"\nSubject: {d['subject'] or '(segment text)'}\n\n{d['body'] or ''}")
+    elif args.action == "segments":
+        rows = [m.batch(args.batch)] if args.batch else m.batches()
+        _out(
+            args,
+            rows,
+            "\n".join(
+                f"[{b['batch']}] {b['created_at'][:19]} {b['subject']['en'][:40]:<40} {b['total']:>6}  {_counts(b['counts'])}"
+                for b in rows
+            )
+            or "no segment messages",
+        )
+    return 0
