@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         "set",
         parents=[COMMON],
         help="change fields: name= tier= group= valid_until= status= staff= pin= email= patron_id= phone= "
-        "language=th|en consent_marketing= consent_notices= consent_statement= consent_ranking=",
+        "language=th|en consent_marketing= consent_notices= consent_statement= consent_ranking= "
+        "patron_pin= (the PIN for the patron's own page; patron_pin= clears it)",
     )
     st.add_argument("ref")
     st.add_argument("fields", nargs="+", metavar="KEY=VALUE")
@@ -316,7 +317,14 @@ def run(args, svc: Services) -> int:
             rows = [svc.reads.member_dict(m) for m in svc.members.list(args.search, args.limit)]
             _out(args, rows, "\n".join(_member_line(m) for m in rows) or "no members")
         elif args.action == "set":
-            m = svc.members.set(args.ref, actor=actor, **_pairs(args.fields))
+            fields = _pairs(args.fields)
+            if "patron_pin" in fields:  # as typed (leading zeros kept), hashed, never echoed (docs/patrons.md)
+                fields["patron_pin"] = next(
+                    f.split("=", 1)[1].strip() for f in args.fields if f.split("=", 1)[0].strip() == "patron_pin"
+                )
+                m = svc.patrons.set_member(args.ref, actor=actor, **fields)
+            else:
+                m = svc.members.set(args.ref, actor=actor, **fields)
             _out(args, svc.reads.member_dict(m), f"updated member #{m.id}")
         elif args.action == "renew":
             d = svc.terms.renew(args.ref, until=args.until, actor=actor)

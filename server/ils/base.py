@@ -58,6 +58,8 @@ class PatronInfo:
     message: str = ""
     name: str = ""
     currency: str = ""
+    #: the ILS's "valid patron password" (CQ) when a PIN was sent: True/False, None when not asked or not said
+    password_ok: bool | None = None
 
     @property
     def blocked(self) -> bool:

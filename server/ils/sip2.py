@@ -277,6 +277,7 @@ class Sip2Link:
             message=" ".join(reply.screen_message),
             name=reply.personal_name,
             currency=reply.currency_type or "",
+            password_ok={"Y": True, "N": False}.get(reply.valid_patron_password or "") if pin else None,
         )
 
     def fee_paid(self, patron_id: str, baht: float, transaction_id: str) -> FeeResult:

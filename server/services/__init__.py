@@ -29,6 +29,8 @@ module                 owns
 ``draws``              prize draws (seeded, verifiable) and rankings
 ``feedback``           the feedback desk: written feedback from every channel, the queue
                        (assign, status, answer), book-purchase pledges, its reports
+``patrons``            the patron's own page: sign-in (ILS PIN, e-mailed link, counter
+                       PIN), lock-out, sessions, what the page shows (docs/patrons.md)
 ``messages``           messages to patrons: the durable outbox, consent, triggers, segments,
                        unsubscribe (templates and channels: ``server.messages``)
 =====================  ==================================================================
@@ -60,6 +62,7 @@ from server.services.ils import Ils
 from server.services.ledger import Ledger
 from server.services.members import GROUPS, Members
 from server.services.messages import Messages
+from server.services.patrons import Patrons
 from server.services.points import Points
 from server.services.programme import Campaigns, Programmes
 from server.services.reads import Reads
@@ -92,6 +95,7 @@ class Services:
     draws: Draws
     feedback: FeedbackDesk
     messages: Messages
+    patrons: Patrons
 
     @property
     def prog(self) -> Programme:
@@ -112,10 +116,13 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None,
     messages = Messages(ledger, mail)
     desk = FeedbackDesk(ledger, messages)
     devices = Devices(ledger, desk)
+    members = Members(ledger, messages)
+    campaigns = Campaigns(ledger)
+    draws = Draws(ledger, messages)
     return Services(
         clock=clock,
         ledger=ledger,
-        members=Members(ledger, messages),
+        members=members,
         devices=devices,
         taps=Taps(ledger, devices, keyring),
         points=Points(ledger, link),
@@ -126,8 +133,9 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None,
         terms=Terms(ledger, messages),
         ils=link,
         programme=Programmes(ledger),
-        campaigns=Campaigns(ledger),
-        draws=Draws(ledger, messages),
+        campaigns=campaigns,
+        draws=draws,
         messages=messages,
         feedback=desk,
+        patrons=Patrons(ledger, members, link, messages, campaigns, draws),
     )

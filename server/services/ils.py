@@ -154,6 +154,24 @@ class Ils:
             "message": info.message,
         }
 
+    def check_pin(self, m: Member, pin: str, actor: str) -> bool:
+        """Whether the ILS accepts ``pin`` as ``m``'s patron password (63 with AD, its CQ).
+
+        True only when the ILS says the patron is valid *and* answers CQ = ``Y``; an ILS
+        that does not answer CQ at all does not sign anyone in. Audited as ``ils.pin_check``
+        with the outcome, never the PIN. :class:`IlsUnavailable` when the ILS does not answer.
+        """
+        link = self.link()
+        try:
+            info = link.patron_status(m.patron_id, pin)
+        except IlsError as exc:
+            self._audit(actor, "ils.pin_check", m.id, message="63", patron=m.patron_id, outcome="error", error=str(exc))
+            raise IlsUnavailable(str(exc)) from None
+        ok = bool(info.valid and info.password_ok is True)
+        outcome = "ok" if ok else ("no_answer" if info.password_ok is None else "refused")
+        self._audit(actor, "ils.pin_check", m.id, message="63", patron=m.patron_id, outcome=outcome)
+        return ok
+
     # -- the kiosk -----------------------------------------------------------------------
 
     def points_to_clear(self, fines_baht: float) -> int:

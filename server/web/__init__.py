@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 from server import catalogue, store
 from server.domain.config import Programme
 from server.services import Services, bootstrap
-from server.web import accounts
+from server.web import accounts, patron
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,10 @@ def create_app(
     @app.before_request
     def _open_db():
         store.db.connect(reuse_if_open=True)
-        g.lang = session.get("lang") if session.get("lang") in catalogue.LANGS else catalogue.DEFAULT_LANG
+        if patron.is_patron_path(request.path):  # the patron pages keep their own language cookie
+            g.lang = patron.patron_lang()
+        else:
+            g.lang = session.get("lang") if session.get("lang") in catalogue.LANGS else catalogue.DEFAULT_LANG
 
     @app.teardown_request
     def _close_db(exc):
@@ -156,6 +159,8 @@ def create_app(
     csrf.exempt(messages.unsubscribe)  # RFC 8058 one-click POST from mail clients: the token is the proof
     app.register_blueprint(api.bp, url_prefix="/api")
     csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions; bearer tokens need none
+    app.register_blueprint(patron.bp)
+    csrf.exempt(patron.bp)  # the patron pages check their own tokens (their own session, not the staff one)
     return app
 
 

@@ -47,6 +47,16 @@ def is_api() -> bool:
     return request.path.startswith("/api/")
 
 
+def is_patron() -> bool:
+    """True for the patron pages (``/me``): never the staff session, their own error page."""
+    return request.path == "/me" or request.path.startswith("/me/")
+
+
+def error_page(code: int, message: str) -> str:
+    """The error page: the console's, or the patron pages' under ``/me``."""
+    return render_template("patron_error.html" if is_patron() else "error.html", code=code, message=message)
+
+
 def account_error(exc: accounts.AccountError) -> str:
     """An AccountError in the current request's language."""
     return _(exc.template, **exc.values)
@@ -124,6 +134,9 @@ def init_app(app) -> None:
 
     @app.before_request
     def _gate():
+        if is_patron():  # the patron pages have their own cookie and sign-in (server.web.patron)
+            g.staff, g.via_token = None, False
+            return None
         _load_staff()
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
@@ -160,29 +173,28 @@ def init_app(app) -> None:
     def _csrf_error(exc):
         if is_api():
             return jsonify(error=f"CSRF check failed: {exc.description}"), 400
-        return render_template(
-            "error.html",
-            code=400,
-            message=_("The form expired or was not sent by this console; nothing was changed. Please try again."),
+        return error_page(
+            400,
+            _("The form expired or was not sent by this console; nothing was changed. Please try again."),
         ), 400
 
     @app.errorhandler(403)
     def _forbidden(exc):
         if is_api():
             return jsonify(error="admin role required"), 403
-        return render_template("error.html", code=403, message=_("Only administrators can open this page.")), 403
+        return error_page(403, _("Only administrators can open this page.")), 403
 
     @app.errorhandler(404)
     def _not_found(exc):
         if is_api():
             return jsonify(error="not found"), 404
-        return render_template("error.html", code=404, message=_("Not found")), 404
+        return error_page(404, _("Not found")), 404
 
     @app.errorhandler(413)
     def _too_large(exc):
         if is_api():
             return jsonify(error="request too large"), 413
-        return render_template("error.html", code=413, message=too_large_message()), 413
+        return error_page(413, too_large_message()), 413
 
     @app.errorhandler(HTTPException)
     def _http_error(exc):
@@ -196,7 +208,7 @@ def init_app(app) -> None:
                 if code in ERROR_MESSAGES
                 else _("The request could not be handled (error %(code)s).", code=code)
             )
-            resp = current_app.make_response(render_template("error.html", code=code, message=message))
+            resp = current_app.make_response(error_page(code, message))
         resp.status_code = code
         for name, value in exc.get_headers():  # e.g. Allow on a 405
             if name.lower() != "content-type":
@@ -214,7 +226,7 @@ def init_app(app) -> None:
             "and tell the administrator if it happens again."
         )
         try:
-            return render_template("error.html", code=500, message=message), 500
+            return error_page(500, message), 500
         except Exception:  # the page itself failed (e.g. the database is gone): plain text, still no details
             current_app.logger.exception("the error page failed")
             return message, 500, {"Content-Type": "text/plain; charset=utf-8"}

@@ -156,6 +156,7 @@ def member(mid: int):
         counter=counter,
         groups=_groups(),
         rewards=list(prog().rewards.values()),
+        patron_pin_set=svc().patrons.has_pin(m.id),
     )
 
 
@@ -277,6 +278,19 @@ def member_edit(mid: int):
     except ServiceError as exc:
         _fail(exc)
     return redirect(url_for("views.member", mid=mid))
+
+
+@bp.route("/members/<int:mid>/patron-pin", methods=["POST"])
+def member_patron_pin(mid: int):
+    """Set or remove the PIN the member signs in to their own page with (never shown, never logged)."""
+    _member_or_404(mid)
+    clear = request.form.get("action") == "clear"
+    try:
+        svc().patrons.set_pin(mid, None if clear else request.form.get("patron_pin", ""), actor=actor())
+        flash(_("PIN removed.") if clear else _("PIN set; the member's open sessions on their page ended."), "ok")
+    except ServiceError as exc:
+        _fail(exc)
+    return redirect(url_for("views.member", mid=mid) + "#patron-pin-card")
 
 
 @bp.route("/members/<int:mid>/replace-card", methods=["POST"])
