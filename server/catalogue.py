@@ -968,8 +968,8 @@ FEEDBACK_WORDS = {
             "en": "The patron has no e-mail address: the answer shows on their own page.",
         },
         "none": {
-            "th": "ความคิดเห็นนี้ส่งจากตู้คีออสก์โดยไม่ระบุตัวตน จึงไม่มีช่องทางส่งคำตอบกลับถึงผู้ใช้บริการ บันทึกคำตอบและการดำเนินการไว้สำหรับรายงาน",
-            "en": "Anonymous kiosk feedback: there is no channel back to the patron. The answer and the action taken are kept for the reports.",
+            "th": "ไม่ระบุตัวตน (ส่งจากตู้คีออสก์โดยไม่แตะบัตร หรือผู้ใช้บริการที่เคาน์เตอร์/โทรศัพท์ไม่ได้แจ้งบัตร) จึงไม่มีช่องทางส่งคำตอบกลับถึงผู้ใช้บริการ คำตอบและการดำเนินการจะถูกเก็บไว้สำหรับรายงาน",
+            "en": "Anonymous (kiosk feedback without a card, or a counter or phone patron who gave none): there is no channel back to the patron. The answer and the action taken are kept for the reports.",
         },
     },
     "delivery": {
@@ -991,6 +991,7 @@ TH_FEEDBACK = {
     "Show": "แสดง",
     "Received": "วันที่รับ",
     "Age": "ค้างมา",
+    "%(n)s min": "%(n)s นาที",
     "%(n)s h": "%(n)s ชม.",
     "%(n)s days": "%(n)s วัน",
     "%(n)s points pledged": "สนับสนุน %(n)s คะแนน",
