@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from server import catalogue, store
 from server.domain.config import Programme
@@ -164,12 +165,32 @@ def create_app(
     return app
 
 
+#: a one-time sign-in link's token in a request line (docs/patrons.md): kept out of the access log
+_LINK_TOKEN = re.compile(r"(/me/link/)[^/?\s]+")
+
+
+class _RequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler, with one-time link tokens hidden in the access log."""
+
+    def log_request(self, code="-", size="-") -> None:
+        path, line = getattr(self, "path", None), getattr(self, "requestline", "")
+        if path is not None:
+            self.path = _LINK_TOKEN.sub(r"\1***", path)
+        self.requestline = _LINK_TOKEN.sub(r"\1***", line)
+        try:
+            super().log_request(code, size)
+        finally:
+            if path is not None:
+                self.path = path
+            self.requestline = line
+
+
 class WebServer:
     """The console's HTTP server running on a background thread."""
 
     def __init__(self, app: Flask, host: str, port: int):
         self.app = app
-        self.httpd = make_server(host, port, app, threaded=True)
+        self.httpd = make_server(host, port, app, threaded=True, request_handler=_RequestHandler)
         self.host, self.port = host, self.httpd.server_port
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="privcard-web", daemon=True)
 
