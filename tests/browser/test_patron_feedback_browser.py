@@ -77,4 +77,3 @@ def _path(name: str):
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     return SHOTS / f"{name}.png"
-
