@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.helpers import ServerProcess, close_store, open_service
+from tests.helpers import ServerProcess, close_store, open_service, run_admin
 from tests.ui.harness import KioskError, KioskProcess
 
 pytestmark = pytest.mark.ui
@@ -121,6 +121,8 @@ def test_thai_typed_on_the_keyboard_reaches_the_queue(kiosk, db_path):
     assert t["ids"]["feedback_title"] == "ขอบคุณสำหรับความคิดเห็น"
     assert written(db_path) == [("complaint", THAI + " ok", "kiosk", db_path[1], "new", DEVICE, None)]
     kiosk.wait_for("idle", timeout=6)  # thanks, then back to idle
+    code, report = run_admin(f"sqlite:///{db_path[0]}", "feedback", "report")
+    assert code == 0 and report["by_channel"]["kiosk"] == 1 and report["by_category"]["complaint"] == 1, report
 
 
 def test_html_typed_at_the_kiosk_is_stored_as_text(kiosk, db_path):
