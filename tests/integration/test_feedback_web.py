@@ -92,3 +92,20 @@ def test_reports_count_it(app):
     assert "Compliment,0,0,1,0,0,1" in csv and "Complaint,0,0,0,0,1,1" in csv and "Total,0,0,1,0,1,2" in csv
     sat = c.get("/reports/feedback_satisfaction.csv").text
     assert ",1,5.00" in sat
+
+
+def test_the_pledge_price_is_a_section_of_the_live_programme_editor(app):
+    from tests.browser.web_support import ADMIN
+
+    c = app.test_client()
+    sign_in(c, ADMIN, "en")
+    page = c.get("/programme?section=feedback")
+    assert page.status_code == 200 and "book_request_points = 100" in page.text
+    page = post_form(
+        c,
+        "/programme?section=feedback",
+        "/programme/section",
+        {"section": "feedback", "text": "[feedback]\nbook_request_points = -1\n"},
+    )
+    assert any("feedback.book_request_points must be an integer >= 0" in f for f in flashes(page.text))
+    assert app.extensions["privcard.service"].prog.book_request_points == 100

@@ -135,6 +135,7 @@ def test_html_typed_at_the_kiosk_is_stored_as_text(kiosk, db_path):
     kiosk.press("cat_suggestion")
     kiosk.call("vkey", key="ABC")
     type_text(kiosk, "<b>")
+    assert kiosk.texts()["ids"]["write_text"] == "<b>|"  # shown as typed (Kivy labels take no markup here)
     kiosk.press("btn_send")
     kiosk.wait_for("feedback")
     deadline = time.monotonic() + 8
