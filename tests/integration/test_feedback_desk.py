@@ -7,9 +7,9 @@ Real SQLite files (and PostgreSQL through ``any_db_url``), the real service laye
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import peewee as pw
 import pytest
 
 from broker import contract
@@ -201,25 +201,30 @@ def test_kiosk_payloads_old_and_new(svc):
     assert Feedback.get(Feedback.feedback_id == "f1").status is None  # a rating alone is not in the queue
 
 
-def test_the_feedback_table_of_an_old_database_is_migrated_in_place(tmp_path):
-    path = tmp_path / "old.db"
-    con = sqlite3.connect(path)
-    # the table as issue 11's schema made it, with two ratings, and the schema counters saying so
-    con.executescript(
-        """
-        CREATE TABLE feedback (id INTEGER NOT NULL PRIMARY KEY, device VARCHAR(64) NOT NULL,
-          feedback_id VARCHAR(64) NOT NULL, rating SMALLINT NOT NULL, at DATETIME NOT NULL,
-          member INTEGER, received_at DATETIME NOT NULL);
-        CREATE UNIQUE INDEX feedback_device_feedback_id ON feedback (device, feedback_id);
-        INSERT INTO feedback VALUES (1, 'kiosk-1', 'f1', 5, '2026-01-05 03:00:00.000000', NULL,
-          '2026-01-05 03:00:01.000000');
-        INSERT INTO feedback VALUES (2, 'kiosk-1', 'f2', 2, '2026-02-05 03:00:00.000000', 7,
-          '2026-02-05 03:00:01.000000');
-        """
+def test_the_feedback_table_of_an_old_database_is_migrated_in_place(any_db_url):
+    close_store()
+    old = store.make_database(any_db_url)
+    old.connect()
+    sqlite = isinstance(old, pw.SqliteDatabase)
+    # the table as issue 11's schema made it, with two ratings
+    old.execute_sql(
+        "CREATE TABLE feedback (id "
+        + ("INTEGER NOT NULL PRIMARY KEY" if sqlite else "SERIAL PRIMARY KEY")
+        + ", device VARCHAR(64) NOT NULL, feedback_id VARCHAR(64) NOT NULL, rating SMALLINT NOT NULL, "
+        + (
+            "at DATETIME NOT NULL, member INTEGER, received_at DATETIME NOT NULL)"
+            if sqlite
+            else "at TIMESTAMP NOT NULL, member INTEGER, received_at TIMESTAMP NOT NULL)"
+        )
     )
-    con.commit()
-    con.close()
-    svc = open_service(f"sqlite:///{path}")  # creates the other tables, then runs the feedback migration
+    old.execute_sql("CREATE UNIQUE INDEX feedback_device_feedback_id ON feedback (device, feedback_id)")
+    old.execute_sql(
+        "INSERT INTO feedback (device, feedback_id, rating, at, member, received_at) VALUES "
+        "('kiosk-1', 'f1', 5, '2026-01-05 03:00:00.000000', NULL, '2026-01-05 03:00:01.000000'), "
+        "('kiosk-1', 'f2', 2, '2026-02-05 03:00:00.000000', 7, '2026-02-05 03:00:01.000000')"
+    )
+    old.close()
+    svc = open_service(any_db_url)  # creates the other tables, then runs the feedback migration
     try:
         assert store.counter("schema:feedback") == 1
         rows = list(Feedback.select().order_by(Feedback.id))
