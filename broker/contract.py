@@ -759,15 +759,22 @@ class Answer:
 
 @dataclass(frozen=True)
 class Feedback:
-    """A visit rating from a kiosk: ``privcard/dev/{id}/feedback``.
+    """A visit rating and/or a written message from a kiosk: ``privcard/dev/{id}/feedback``.
 
-    ``{"v":1,"feedback_id":str,"rating":1..5,"at":ISO-8601,"uid":UID|null}``
+    ``{"v":1,"feedback_id":str,"rating":1..5|null,"at":ISO-8601,"uid":UID|null,
+    "category":CATEGORY,"text":str}``. ``category`` and ``text`` come together (a patron's
+    written complaint, suggestion, compliment, question or book-purchase request, at most
+    :data:`MAX_FEEDBACK_TEXT` characters, no control characters); with them ``rating``
+    may be null. Without them it is the rating alone, as kiosks before issue 14 send it
+    (still accepted).
     """
 
     feedback_id: str
-    rating: int
+    rating: int | None
     at: datetime
     uid: str | None = None
+    category: str | None = None
+    text: str | None = None
     v: int = VERSION
 
     @classmethod
@@ -779,29 +786,78 @@ class Feedback:
         fid = _require(data, "feedback_id", str, ref)
         if not TAP_ID_RE.match(fid):
             raise ContractError("feedback_id must be 1-64 characters of A-Z a-z 0-9 . _ : -")
-        rating = _require(data, "rating", int, ref)
-        if not 1 <= rating <= 5:
+        written = "text" in data or "category" in data
+        rating = _require(data, "rating", int, ref, nullable=written) if (not written or "rating" in data) else None
+        if rating is not None and not 1 <= rating <= 5:
             raise ContractError(f"rating must be 1-5, got {rating}", ref=ref)
         at = _with_ref(parse_time, ref, _require(data, "at", str, ref))
         uid = data.get("uid")
         if uid is not None:
             uid = _with_ref(_strict_uid, ref, uid)
-        _no_extra(data, {"v", "feedback_id", "rating", "at", "uid"}, ref)
-        return cls(feedback_id=fid, rating=rating, at=at, uid=uid)
+        category = text = None
+        if written:
+            category = _with_ref(check_feedback_category, ref, _require(data, "category", str, ref))
+            text = _with_ref(check_feedback_text, ref, _require(data, "text", str, ref))
+        _no_extra(data, {"v", "feedback_id", "rating", "at", "uid", "category", "text"}, ref)
+        return cls(feedback_id=fid, rating=rating, at=at, uid=uid, category=category, text=text)
 
     def to_dict(self) -> dict:
-        """The wire form."""
-        return {
+        """The wire form (an old kiosk's shape when nothing was written)."""
+        out = {
             "v": self.v,
             "feedback_id": self.feedback_id,
             "rating": self.rating,
             "at": format_time(self.at),
             "uid": self.uid,
         }
+        if self.text is not None or self.category is not None:
+            out.update(category=self.category, text=self.text)
+        return out
 
     def encode(self) -> bytes:
         """UTF-8 JSON bytes."""
         return dumps(self.to_dict())
+
+
+#: what a patron's written feedback is about (kiosk, patron page, counter)
+FEEDBACK_CATEGORIES = ("complaint", "suggestion", "compliment", "question", "book_request")
+#: the longest written feedback, in characters (1,000 Thai characters are ~3 KB of UTF-8,
+#: inside a device payload's 4 KiB)
+MAX_FEEDBACK_TEXT = 1000
+
+
+def check_feedback_category(category: Any) -> str:
+    """One of :data:`FEEDBACK_CATEGORIES`, else a ContractError naming them."""
+    if category not in FEEDBACK_CATEGORIES:
+        raise ContractError(
+            "category must be one of %(known)s, got %(category)r",
+            known=", ".join(FEEDBACK_CATEGORIES),
+            category=str(category)[:40],
+        )
+    return category
+
+
+def check_feedback_text(text: Any) -> str:
+    """Written feedback: 1-1000 characters after trimming, no control characters (a line break excepted).
+
+    Returned trimmed and NFC-normalised (Thai typed on different keyboards compares equal).
+    It is stored as text and shown escaped everywhere; HTML in it is just characters.
+    """
+    import unicodedata
+
+    if not isinstance(text, str):
+        raise ContractError("text must be a string, got %(type)s", type=type(text).__name__)
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n")).strip()
+    if not text:
+        raise ContractError("the feedback text is empty")
+    if len(text) > MAX_FEEDBACK_TEXT:
+        raise ContractError(
+            "the feedback text is %(length)s characters; the limit is %(max)s", length=len(text), max=MAX_FEEDBACK_TEXT
+        )
+    for ch in text:
+        if ch != "\n" and unicodedata.category(ch) == "Cc":
+            raise ContractError("the feedback text holds a control character (U+%(code)s)", code=f"{ord(ch):04X}")
+    return text
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from .present import (
     message_view,
     read_config,
     seconds_to_next_minute,
+    write_view,
 )
 
 log = logging.getLogger("privcard.kiosk")
@@ -63,6 +64,7 @@ KV_FILES = (
     "history.kv",
     "message.kv",
     "feedback.kv",
+    "write.kv",
     "staff.kv",
     "root.kv",
 )
@@ -150,6 +152,16 @@ class FeedbackScreen(KioskScreen):
     """1–5 faces."""
 
 
+class WriteScreen(KioskScreen):
+    """Category buttons, the text typed so far, the Thai keyboard, send / cancel."""
+
+    def on_enter(self, *_):
+        # every patron starts on the Thai page, whatever the previous one left
+        keyboard = self.ids.keyboard
+        keyboard.have_capslock = False
+        keyboard.layout = "th"
+
+
 class StaffScreen(KioskScreen):
     """PIN pad, then device information and reader/server tests."""
 
@@ -188,6 +200,8 @@ class KioskApp(App):
     clock_text = StringProperty("")
     library_text = StringProperty("")
     online = BooleanProperty(False)
+    #: the Thai font's path (the on-screen keyboard draws its keys with it)
+    font_regular = StringProperty(FONT_REGULAR)
 
     def __init__(self, options: KioskOptions, **kwargs):
         super().__init__(**kwargs)
@@ -242,6 +256,7 @@ class KioskApp(App):
             C.MEMBER: MemberScreen(name=C.MEMBER),
             C.HISTORY: HistoryScreen(name=C.HISTORY),
             C.FEEDBACK: FeedbackScreen(name=C.FEEDBACK),
+            C.WRITE: WriteScreen(name=C.WRITE),
             C.STAFF: StaffScreen(name=C.STAFF),
         }
         for state, accent in zip(MESSAGE_STATES, ("info", "warn", "warn", "error"), strict=False):
@@ -352,7 +367,7 @@ class KioskApp(App):
             if isinstance(effect, SendQuery):
                 self.bus.query(effect.query_id, effect.uid, ndef=effect.ndef, pin=effect.pin)
             elif isinstance(effect, SendFeedback):
-                self.bus.feedback(effect.feedback_id, effect.rating, effect.uid)
+                self.bus.feedback(effect.feedback_id, effect.rating, effect.uid, effect.category, effect.text)
         self.render()
 
     # ------------------------------------------------------------------ UI events
@@ -426,6 +441,14 @@ class KioskApp(App):
             effects = core.rate(int(arg))
         elif action == "skip":
             core.skip_feedback()
+        elif action == "write":
+            core.open_write()
+        elif action == "category":
+            core.choose_category(str(arg))
+        elif action == "send":
+            effects = core.send_written()
+        elif action == "cancel_write":
+            core.cancel_write()
         elif action == "staff":
             core.open_staff()
         elif action == "pin":
@@ -441,6 +464,21 @@ class KioskApp(App):
         elif action == "exit":
             core.back() if core.state != C.STAFF else core._go_idle()
         self._run(effects)
+
+    def keyboard_text(self, text: str) -> None:
+        """A character key of the on-screen keyboard (its text)."""
+        self.core.type_text(text)
+        self.render()
+
+    def keyboard_key(self, keycode, text) -> None:
+        """A key the keyboard sends as a key press: backspace, or text on windows without text input."""
+        if keycode == "backspace":
+            self.core.backspace()
+        elif keycode in ("capslock", "shift", "layout", "special"):
+            return
+        elif text:
+            self.core.type_text(text)
+        self.render()
 
     # ------------------------------------------------------------------ drawing
 
@@ -518,7 +556,10 @@ class KioskApp(App):
             reason = core.session.reason if core.session else None
             return message_view(state, reason, core.answer, lang)
         if state == C.FEEDBACK:
-            return {"thanks": bool(core.session and core.session.rated)}
+            s = core.session
+            return {"thanks": bool(s and s.rated), "written": bool(s and s.written)}
+        if state == C.WRITE:
+            return write_view(core.session, lang)
         if state == C.STAFF:
             return self.staff_view()
         return {}

@@ -154,7 +154,14 @@ class KioskBus:
         """Ask the server about a card (*ndef*: its SUN URL as read; *pin*: ask it to check a staff PIN)."""
         self.client.publish(self._topics["query"], Query(query_id, uid, ndef=ndef, pin=pin).encode())
 
-    def feedback(self, feedback_id: str, rating: int, uid: str | None) -> None:
-        """Publish a visit rating (1–5)."""
-        fb = Feedback(feedback_id, rating, datetime.now(UTC), uid)
+    def feedback(
+        self,
+        feedback_id: str,
+        rating: int | None,
+        uid: str | None,
+        category: str | None = None,
+        text: str | None = None,
+    ) -> None:
+        """Publish a visit rating (1–5), or a written message (category and text)."""
+        fb = Feedback(feedback_id, rating, datetime.now(UTC), uid, category=category, text=text)
         self.client.publish(self._topics["feedback"], fb.encode())

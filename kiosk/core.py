@@ -10,6 +10,7 @@ States::
 
     idle ──tap──> loading ──answer──> member ⇄ history
                      │                  │ └─done──> feedback ──> idle
+                     │                  │              └─write──> write ──send──> feedback (thanks)
                      │                  └─staff card──> staff (PIN pad)
                      ├──answer──> unknown | blocked | expired
                      └──2 s, no answer──> unavailable (retries in the background;
@@ -40,7 +41,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from broker.contract import Answer, ContractError
+from broker.contract import FEEDBACK_CATEGORIES, MAX_FEEDBACK_TEXT, Answer, ContractError, check_feedback_text
 
 from .i18n import LANGS, other_lang
 
@@ -53,8 +54,10 @@ BLOCKED = "blocked"
 EXPIRED = "expired"
 UNAVAILABLE = "unavailable"
 FEEDBACK = "feedback"
+#: the patron writes to the library: a category and a short text on the Thai keyboard
+WRITE = "write"
 STAFF = "staff"
-STATES = (IDLE, LOADING, MEMBER, HISTORY, UNKNOWN, BLOCKED, EXPIRED, UNAVAILABLE, FEEDBACK, STAFF)
+STATES = (IDLE, LOADING, MEMBER, HISTORY, UNKNOWN, BLOCKED, EXPIRED, UNAVAILABLE, FEEDBACK, WRITE, STAFF)
 #: the staff screen's steps (:attr:`KioskCore.staff_step`)
 PIN_ENTRY, PIN_CHECKING, PIN_LOCKED, STAFF_UNLOCKED = "pin", "checking", "locked", "unlocked"
 #: a PIN is 4-8 digits (the contract refuses anything else)
@@ -84,11 +87,13 @@ class SendQuery:
 
 @dataclass(frozen=True)
 class SendFeedback:
-    """Effect: publish a ``Feedback`` rating (1–5) for the visit of ``uid``."""
+    """Effect: publish a ``Feedback``: a rating (1–5) for the visit of ``uid``, or a written message."""
 
     feedback_id: str
-    rating: int
+    rating: int | None
     uid: str | None
+    category: str | None = None
+    text: str | None = None
 
 
 @dataclass
@@ -99,6 +104,8 @@ class Timings:
     server_timeout: float = 2.0
     retry_every: float = 3.0
     thanks_for: float = 3.0
+    #: typing on a touchscreen is slow: the write screen waits longer for the next touch
+    write_idle_timeout: float = 90.0
 
 
 @dataclass
@@ -112,6 +119,11 @@ class Session:
     reason: str | None = None
     rated: bool = False
     thanks_until: float | None = None
+    #: the write screen: the chosen category, the text typed so far, an i18n key for what is missing
+    category: str | None = None
+    draft: str = ""
+    write_error: str | None = None
+    written: bool = False
     pin: str = ""
     #: an i18n key and its values for the line under the PIN field
     pin_error: str | None = None
@@ -308,7 +320,9 @@ class KioskCore:
             self._pin_message("staff.pin_unreachable")
         if self.state == FEEDBACK and s and s.thanks_until is not None and now >= s.thanks_until:
             self._go_idle()
-        elif self.state not in (IDLE, LOADING) and now - self.last_activity >= t.idle_timeout:
+        elif self.state not in (IDLE, LOADING) and now - self.last_activity >= (
+            t.write_idle_timeout if self.state == WRITE else t.idle_timeout
+        ):
             self._go_idle()
         return effects
 
@@ -360,6 +374,66 @@ class KioskCore:
         """No rating today."""
         if self.state == FEEDBACK:
             self._go_idle()
+
+    # ------------------------------------------------------------------ writing to the library
+
+    def open_write(self) -> None:
+        """Feedback → the write screen (category, text on the keyboard), once per visit."""
+        s = self.session
+        if self.state == FEEDBACK and s and not s.written:
+            s.category, s.draft, s.write_error = None, "", None
+            self._go(WRITE)
+
+    def choose_category(self, category: str) -> None:
+        """A category button."""
+        s = self.session
+        if self.state == WRITE and category in FEEDBACK_CATEGORIES:
+            s.category, s.write_error = category, None
+            self._go(WRITE)
+
+    def type_text(self, text: str) -> None:
+        """Characters from the keyboard, appended up to the contract's limit (control characters dropped)."""
+        s = self.session
+        if self.state != WRITE or not text:
+            return
+        text = "".join(ch for ch in str(text) if ch.isprintable())
+        room = MAX_FEEDBACK_TEXT - len(s.draft)
+        if text and room > 0:
+            s.draft += text[:room]
+            s.write_error = None
+        self._go(WRITE)
+
+    def backspace(self) -> None:
+        """Delete the last character typed."""
+        s = self.session
+        if self.state == WRITE and s.draft:
+            s.draft = s.draft[:-1]
+            self._go(WRITE)
+
+    def cancel_write(self) -> None:
+        """Back to the faces without sending."""
+        if self.state == WRITE:
+            self._go(FEEDBACK)
+
+    def send_written(self) -> list:
+        """Send the category and text (checked as the server will); thanks, then idle."""
+        s = self.session
+        if self.state != WRITE:
+            return []
+        if s.category is None:
+            s.write_error = "write.need_category"
+            self._go(WRITE)
+            return []
+        try:
+            text = check_feedback_text(s.draft)
+        except ContractError:
+            s.write_error = "write.need_text"
+            self._go(WRITE)
+            return []
+        s.written = s.rated = True
+        s.thanks_until = self.clock() + self.timings.thanks_for
+        self._go(FEEDBACK)
+        return [SendFeedback(self._new_id("w"), None, s.uid, s.category, text)]
 
     # ------------------------------------------------------------------ staff
 

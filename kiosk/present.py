@@ -12,7 +12,7 @@ from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
 from broker import settings as device_settings
-from broker.contract import Answer, ContractError, parse_time
+from broker.contract import MAX_FEEDBACK_TEXT, Answer, ContractError, parse_time
 from broker.settings import WEEKDAYS
 
 from .i18n import (
@@ -334,4 +334,18 @@ def idle_view(now: datetime, lang: str, hours=DEFAULT_HOURS, library_name: dict 
         "prompt": tr("idle.prompt", lang),
         "subprompt": tr("idle.subprompt", lang),
         "thanks": tr("idle.thanks", lang),
+    }
+
+
+def write_view(session, lang: str) -> dict:
+    """The write screen: the chosen category, the text with a caret (or the hint), the count, what is missing."""
+    draft = session.draft if session else ""
+    # the last 120 characters: two lines on the screen show the end of what is being typed
+    shown = (("…" if len(draft) > 120 else "") + draft[-120:] + "|") if draft else tr("write.placeholder", lang)
+    return {
+        "category": session.category if session else None,
+        "draft": draft,
+        "shown": shown,
+        "count": tr("write.count", lang, n=len(draft), max=MAX_FEEDBACK_TEXT),
+        "error": tr(session.write_error, lang) if session and session.write_error else "",
     }

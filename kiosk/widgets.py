@@ -6,12 +6,15 @@ the bits of geometry that kv expressions cannot compute neatly.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from kivy.clock import Clock
 from kivy.graphics.texture import Texture
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
+from kivy.uix.vkeyboard import VKeyboard
 from kivy.uix.widget import Widget
 
 #: (top colour, bottom colour, text colour) of the drawn card per tier
@@ -144,3 +147,33 @@ class Waves(Widget):
         self.active = False
         Clock.unschedule(self._advance)
         self.arcs = [self.DIM] * 3
+
+
+KEYBOARDS = Path(__file__).resolve().parent / "keyboards"
+
+
+class ThaiKeyboard(VKeyboard):
+    """Kivy's on-screen keyboard fixed in place, with the Thai Kedmanee layout (``keyboards/th.json``).
+
+    Its ``layout`` key (ABC / ไทย) switches between ``th`` and ``en``; its shift key is
+    Kivy's ``capslock`` (a toggle: a touchscreen has one finger for shift and the key).
+    The app listens to ``on_textinput`` and ``on_key_down`` (backspace).
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("layout_path", str(KEYBOARDS))
+        kwargs.setdefault("layout", "th")
+        kwargs.setdefault("do_rotation", False)
+        kwargs.setdefault("do_scale", False)
+        kwargs.setdefault("do_translation", False)
+        kwargs.setdefault("size_hint", (1, None))
+        super().__init__(**kwargs)
+        # Kivy's keyboard lays its keys out for the size it has when its layout loads and
+        # never again; in a layout its size arrives later (and on every window resize)
+        self._relayout = Clock.create_trigger(lambda *_: self.refresh(True))
+        self.bind(size=lambda *_: self._relayout())
+
+    def change_layout(self):
+        """The ABC / ไทย key: Thai ⇄ English, back to the unshifted page."""
+        self.have_capslock = False
+        self.layout = "en" if self.layout == "th" else "th"

@@ -252,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     from server import programme_cli
 
     programme_cli.register(sub, parents=[COMMON])
+    from server import feedback_cli
+
+    feedback_cli.register(sub, parents=[COMMON])
     from server import messages_cli
 
     messages_cli.register(sub, parents=[COMMON])
@@ -543,7 +546,7 @@ def run(args, svc: Services) -> int:
             )
             or "no entries",
         )
-    elif args.cmd in ("staff", "programme", "campaign", "draw", "ranking", "message"):
+    elif args.cmd in ("staff", "programme", "campaign", "draw", "ranking", "message", "feedback"):
         return args.handler(args, svc)
     return 0
 

@@ -787,6 +787,7 @@ SOURCE_LABELS = {
     # membership terms and tiers (issue 13)
     "tier": {"th": "ประเภทบัตร", "en": "Card type"},
     "term": {"th": "สิ้นสุดสมาชิกภาพ", "en": "Term end"},
+    "feedback": {"th": "ความคิดเห็น/คำขอซื้อหนังสือ", "en": "Feedback (book request)"},
 }
 
 
@@ -813,6 +814,8 @@ ENTRY_LABELS = {
     "tier": {"th": "เปลี่ยนประเภทบัตร", "en": "Card type changed"},
     "forfeit": {"th": "คะแนนสิ้นสุดตามอายุสมาชิก", "en": "Points forfeited at term end"},
     "prize": {"th": "รางวัลจากการจับรางวัล/จัดอันดับ", "en": "Prize (draw or ranking)"},
+    # the feedback desk (issue 14): points pledged by a book-purchase request
+    "book_request": {"th": "คะแนนสนับสนุนคำขอซื้อหนังสือ", "en": "Points pledged for a book request"},
 }
 
 
@@ -972,6 +975,147 @@ TH_PROGRAMME = {
     "unlimited": "ไม่จำกัด",
 }
 for _source, _thai in TH_PROGRAMME.items():
+    TH.setdefault(_source, _thai)
+
+
+# --------------------------------------------------------------------------- the feedback desk (issue 14)
+#
+# server/web/feedback.py, its templates, server/services/feedback.py, the reports. One block
+# so it merges beside the other parts' strings.
+
+#: the desk's words shown through label(): categories, channels, statuses, decisions, channels back
+FEEDBACK_WORDS = {
+    "category": {
+        "complaint": {"th": "ข้อร้องเรียน", "en": "Complaint"},
+        "suggestion": {"th": "ข้อเสนอแนะ", "en": "Suggestion"},
+        "compliment": {"th": "คำชมเชย", "en": "Compliment"},
+        "question": {"th": "คำถาม", "en": "Question"},
+        "book_request": {"th": "เสนอซื้อหนังสือ", "en": "Book-purchase request"},
+    },
+    "channel": {
+        "kiosk": {"th": "ตู้คีออสก์", "en": "Kiosk"},
+        "patron_page": {"th": "หน้าของสมาชิก", "en": "Patron page"},
+        "counter": {"th": "เคาน์เตอร์", "en": "Counter"},
+        "email": {"th": "อีเมล", "en": "E-mail"},
+        "phone": {"th": "โทรศัพท์", "en": "Phone"},
+    },
+    "status": {
+        "new": {"th": "ใหม่", "en": "New"},
+        "in_progress": {"th": "กำลังดำเนินการ", "en": "In progress"},
+        "answered": {"th": "ตอบแล้ว", "en": "Answered"},
+        "closed": {"th": "ปิดแล้ว", "en": "Closed"},
+    },
+    "move": {
+        "in_progress": {"th": "เริ่มดำเนินการ", "en": "Start working on it"},
+        "closed": {"th": "ปิดเรื่อง", "en": "Close"},
+    },
+    "decision": {
+        "bought": {"th": "จัดซื้อแล้ว (คะแนนถูกใช้)", "en": "Bought (points kept)"},
+        "declined": {"th": "ไม่จัดซื้อ (คืนคะแนน)", "en": "Declined (points given back)"},
+    },
+    "back": {
+        "email": {
+            "th": "คำตอบจะส่งถึงสมาชิกทางอีเมล และแสดงในหน้าของสมาชิก",
+            "en": "The answer goes to the patron by e-mail and shows on their own page.",
+        },
+        "page": {
+            "th": "สมาชิกไม่มีอีเมล: คำตอบจะแสดงในหน้าของสมาชิก",
+            "en": "The patron has no e-mail address: the answer shows on their own page.",
+        },
+        "none": {
+            "th": "ไม่ระบุตัวตน (ส่งจากตู้คีออสก์โดยไม่แตะบัตร หรือผู้ใช้บริการที่เคาน์เตอร์/โทรศัพท์ไม่ได้แจ้งบัตร) จึงไม่มีช่องทางส่งคำตอบกลับถึงผู้ใช้บริการ คำตอบและการดำเนินการจะถูกเก็บไว้สำหรับรายงาน",
+            "en": "Anonymous (kiosk feedback without a card, or a counter or phone patron who gave none): there is no channel back to the patron. The answer and the action taken are kept for the reports.",
+        },
+    },
+    "delivery": {
+        "email": {"th": "ส่งทางอีเมลแล้ว", "en": "sent by e-mail"},
+        "page": {"th": "แสดงในหน้าของสมาชิก", "en": "shown on the patron's page"},
+        "none": {"th": "ไม่มีช่องทางตอบกลับ", "en": "no channel back"},
+    },
+}
+
+TH_FEEDBACK = {
+    # the console's pages
+    "Feedback": "ความคิดเห็น",
+    "Status": "สถานะ",
+    "Category": "ประเภท",
+    "Channel": "ช่องทาง",
+    "Assigned to": "ผู้รับผิดชอบ",
+    "anyone": "ทุกคน",
+    "nobody": "ยังไม่มอบหมาย",
+    "Show": "แสดง",
+    "Received": "วันที่รับ",
+    "Age": "ค้างมา",
+    "%(n)s min": "%(n)s นาที",
+    "%(n)s h": "%(n)s ชม.",
+    "%(n)s days": "%(n)s วัน",
+    "%(n)s points pledged": "สนับสนุน %(n)s คะแนน",
+    "anonymous": "ไม่ระบุตัวตน",
+    "No feedback matches.": "ไม่มีความคิดเห็นตามเงื่อนไข",
+    "Record feedback taken at the counter, by e-mail or by phone": "บันทึกความคิดเห็นที่รับทางเคาน์เตอร์ อีเมล หรือโทรศัพท์",
+    "Member (id or card, empty: anonymous)": "สมาชิก (รหัสหรือเลขบัตร เว้นว่าง: ไม่ระบุตัวตน)",
+    "Satisfaction 1-5 (optional)": "ความพึงพอใจ 1-5 (ไม่บังคับ)",
+    "What the patron said (at most %(n)s characters)": "ข้อความของผู้ใช้บริการ (ไม่เกิน %(n)s ตัวอักษร)",
+    "A book-purchase request backed with %(n)s points (taken now, given back if the library declines)": (
+        "คำขอซื้อหนังสือโดยใช้คะแนนสนับสนุน %(n)s คะแนน (หักทันที คืนให้หากห้องสมุดไม่จัดซื้อ)"
+    ),
+    "Record": "บันทึก",
+    "Back to the queue": "กลับไปที่รายการ",
+    "recorded by": "บันทึกโดย",
+    "Satisfaction": "ความพึงพอใจ",
+    "Points pledged": "คะแนนที่สนับสนุน",
+    "not decided yet": "ยังไม่ได้ตัดสินใจ",
+    "Answer": "คำตอบ",
+    "Action taken": "การดำเนินการ",
+    "Work on it": "ดำเนินการ",
+    "Assign": "มอบหมาย",
+    "Answer to the patron (at most %(n)s characters)": "คำตอบถึงผู้ใช้บริการ (ไม่เกิน %(n)s ตัวอักษร)",
+    "Decision on the request": "ผลการพิจารณาคำขอ",
+    "not yet": "ยังไม่พิจารณา",
+    "Send the answer": "ส่งคำตอบ",
+    "This feedback is closed.": "ความคิดเห็นนี้ปิดแล้ว",
+    "Feedback %(id)s recorded.": "บันทึกความคิดเห็น %(id)s แล้ว",
+    "Feedback %(id)s assigned.": "มอบหมายความคิดเห็น %(id)s แล้ว",
+    "Feedback %(id)s updated.": "ปรับสถานะความคิดเห็น %(id)s แล้ว",
+    "Feedback %(id)s answered.": "ตอบความคิดเห็น %(id)s แล้ว",
+    # the patron's own page: "My feedback"
+    "Thank you: the library has your message (no. %(id)s).": "ขอบคุณค่ะ ห้องสมุดได้รับข้อความของท่านแล้ว (เลขที่ %(id)s)",
+    "About": "เรื่อง",
+    "Your message (at most %(n)s characters)": "ข้อความของท่าน (ไม่เกิน %(n)s ตัวอักษร)",
+    "For a book request: back it with %(n)s of my points (given back if the library does not buy it)": (
+        "สำหรับคำขอซื้อหนังสือ: ใช้คะแนนของฉัน %(n)s คะแนนสนับสนุน (คืนให้หากห้องสมุดไม่จัดซื้อ)"
+    ),
+    "Send to the library": "ส่งถึงห้องสมุด",
+    "The library's answer": "คำตอบจากห้องสมุด",
+    "You have not written to the library yet.": "ท่านยังไม่เคยส่งความคิดเห็นถึงห้องสมุด",
+    # reports
+    "Feedback by category and channel": "ความคิดเห็นตามประเภทและช่องทาง",
+    "Time to the first answer": "ระยะเวลาถึงคำตอบแรก",
+    "Satisfaction per month": "ความพึงพอใจรายเดือน",
+    # the service's refusals
+    "channel must be one of %(known)s, got %(channel)r": "ช่องทางต้องเป็นหนึ่งใน %(known)s ได้รับ %(channel)r",
+    "rating must be 1-5, got %(rating)r": "คะแนนความพึงพอใจต้องอยู่ระหว่าง 1-5 ได้รับ %(rating)r",
+    "only a book-purchase request can pledge points": "เฉพาะคำขอซื้อหนังสือเท่านั้นที่ใช้คะแนนสนับสนุนได้",
+    "book-purchase requests pledge no points in this programme": "โครงการนี้ไม่ได้กำหนดคะแนนสนับสนุนคำขอซื้อหนังสือ",
+    "a request that pledges points needs a member": "คำขอที่ใช้คะแนนสนับสนุนต้องระบุสมาชิก",
+    "no feedback %(id)r": "ไม่พบความคิดเห็น %(id)r",
+    "status must be one of %(known)s, got %(status)r": "สถานะต้องเป็นหนึ่งใน %(known)s ได้รับ %(status)r",
+    "feedback %(id)s is closed": "ความคิดเห็น %(id)s ปิดแล้ว",
+    "no active staff account %(name)r": "ไม่พบบัญชีเจ้าหน้าที่ที่ใช้งานอยู่ %(name)r",
+    "feedback %(id)s is answered by writing the answer": "ความคิดเห็น %(id)s จะเป็น 'ตอบแล้ว' เมื่อเขียนคำตอบเท่านั้น",
+    "feedback %(id)s cannot go from %(old)s to %(new)s": "ความคิดเห็น %(id)s เปลี่ยนจาก %(old)s เป็น %(new)s ไม่ได้",
+    "feedback %(id)s changed meanwhile; try again": "ความคิดเห็น %(id)s เพิ่งถูกเปลี่ยน กรุณาลองใหม่",
+    "decision must be one of %(known)s, got %(decision)r": "ผลการพิจารณาต้องเป็นหนึ่งใน %(known)s ได้รับ %(decision)r",
+    "feedback %(id)s is not a book-purchase request": "ความคิดเห็น %(id)s ไม่ใช่คำขอซื้อหนังสือ",
+    "feedback %(id)s was %(decision)s already": "ความคิดเห็น %(id)s ได้รับการพิจารณาแล้ว (%(decision)s)",
+    # the bus contract's text rules (the same for a kiosk's message and a typed one)
+    "category must be one of %(known)s, got %(category)r": "ประเภทต้องเป็นหนึ่งใน %(known)s ได้รับ %(category)r",
+    "text must be a string, got %(type)s": "ข้อความต้องเป็นตัวอักษร ได้รับ %(type)s",
+    "the feedback text is empty": "ยังไม่ได้พิมพ์ข้อความ",
+    "the feedback text is %(length)s characters; the limit is %(max)s": "ข้อความยาว %(length)s ตัวอักษร เกินกำหนด %(max)s ตัวอักษร",
+    "the feedback text holds a control character (U+%(code)s)": "ข้อความมีอักขระควบคุม (U+%(code)s)",
+}
+for _source, _thai in TH_FEEDBACK.items():
     TH.setdefault(_source, _thai)
 
 

@@ -264,17 +264,67 @@ class Fee(BaseModel):
 
 
 class Feedback(BaseModel):
-    """A 1-5 visit rating from a kiosk."""
+    """A patron's feedback: a kiosk's 1-5 visit rating, and/or a written message (issue 14).
+
+    Rows from before issue 14 are ratings alone (``text`` NULL, ``status`` NULL: not in the
+    desk's queue). Written feedback has a category, a channel, a status (new → in_progress
+    → answered → closed, :mod:`server.domain.feedback`), maybe an assignee and an answer.
+    Non-kiosk feedback has ``device`` "" and a generated ``feedback_id``. The columns after
+    ``received_at`` come from the ``feedback`` migrations.
+    """
 
     device = pw.CharField(max_length=64)
     feedback_id = pw.CharField(max_length=64)
-    rating = pw.SmallIntegerField()
+    rating = pw.SmallIntegerField(null=True)
     at = UTCDateTimeField()
     member = pw.IntegerField(null=True)
     received_at = UTCDateTimeField(default=utcnow)
+    channel = pw.CharField(max_length=16, default="kiosk")
+    category = pw.CharField(max_length=16, null=True)
+    text = pw.TextField(null=True)
+    status = pw.CharField(max_length=16, null=True)  # indexed by the migration
+    assignee = pw.CharField(max_length=32, null=True)
+    answer = pw.TextField(null=True)
+    action_taken = pw.TextField(null=True)
+    answered_by = pw.CharField(max_length=64, null=True)
+    first_answered_at = UTCDateTimeField(null=True)
+    answered_at = UTCDateTimeField(null=True)
+    #: how the answer went back: email | page | none (anonymous kiosk feedback)
+    delivery = pw.CharField(max_length=8, null=True)
+    closed_at = UTCDateTimeField(null=True)
+    recorded_by = pw.CharField(max_length=64, null=True)
+    #: a book-purchase request's pledge: points held by ``pledge_entry``, given back by ``refund_entry``
+    pledge_points = pw.IntegerField(default=0)
+    pledge_entry = pw.IntegerField(null=True)
+    refund_entry = pw.IntegerField(null=True)
+    decision = pw.CharField(max_length=8, null=True)  # bought | declined
+    updated_at = UTCDateTimeField(null=True)
 
     class Meta:
         indexes = ((("device", "feedback_id"), True),)
+
+
+#: the columns the ``feedback`` migration adds to databases made before issue 14
+FEEDBACK_COLUMNS = (
+    "channel",
+    "category",
+    "text",
+    "status",
+    "assignee",
+    "answer",
+    "action_taken",
+    "answered_by",
+    "first_answered_at",
+    "answered_at",
+    "delivery",
+    "closed_at",
+    "recorded_by",
+    "pledge_points",
+    "pledge_entry",
+    "refund_entry",
+    "decision",
+    "updated_at",
+)
 
 
 class Audit(BaseModel):
@@ -561,6 +611,30 @@ def _ils_m1(migrator) -> None:
 
 # the library system link (issue 12): its own namespace
 register_migration("ils", [_ils_m1])
+
+
+def _feedback_m1(migrator) -> None:
+    """The feedback desk (issue 14): written feedback in the kiosk ratings' table, old rows kept.
+
+    A rating becomes optional (written feedback need not rate); on SQLite the migrator
+    rebuilds the table for that, copying every row.
+    """
+    have = {c.name for c in db.get_columns("feedback")}
+    steps = [
+        migrator.add_column("feedback", name, Feedback._meta.fields[name])
+        for name in FEEDBACK_COLUMNS
+        if name not in have
+    ]
+    if not {c.name: c for c in db.get_columns("feedback")}["rating"].null:
+        steps.append(migrator.drop_not_null("feedback", "rating"))
+    if steps:
+        migrate(*steps)
+    db.execute_sql("CREATE INDEX IF NOT EXISTS feedback_status ON feedback (status)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS feedback_member ON feedback (member)")
+
+
+# the feedback desk (issue 14): its own namespace
+register_migration("feedback", [_feedback_m1])
 
 
 def _migrator():

@@ -251,6 +251,8 @@ class Programme:
     partner_aliases: dict = field(default_factory=dict)
     #: days the library is closed although the weekday is open (``hours.closures``: holidays)
     closures: frozenset = frozenset()
+    #: points a book-purchase request pledges (``[feedback] book_request_points``; 0: no pledges)
+    book_request_points: int = 100
     #: the validated document it was built from (export, the console's editors)
     raw: dict = field(default_factory=dict, compare=False, repr=False)
     #: the sites (``[sites.CODE]``; one ``MAIN`` site from ``[library]``/``[hours]`` when none)
@@ -361,7 +363,10 @@ SECTIONS = (
     "rewards",
     "ils",  # the library system link: parsed by server/ils/config.py, not here
     "mail",  # messages to patrons: parsed by server/messages/config.py, not here
+    "feedback",  # the feedback desk (issue 14): the points a book-purchase request pledges
 )
+#: the most points a book-purchase request may pledge (``feedback.book_request_points``)
+MAX_BOOK_REQUEST_POINTS = 100_000
 
 
 def _hours(text: Any, where: str) -> Hours:
@@ -552,6 +557,12 @@ def build(raw: dict) -> Programme:
         if rewards[code].points is None and rewards[code].step_points is None:
             raise ConfigError(f"{w} needs points or step_points")
     shops, aliases = _partners(raw.get("partners", {}))
+    fb = _table(raw.get("feedback", {}), "feedback", ("book_request_points",))
+    book_points = _int(fb.get("book_request_points", 100), "feedback.book_request_points")
+    if book_points > MAX_BOOK_REQUEST_POINTS:
+        raise ConfigError(
+            f"feedback.book_request_points must be at most {MAX_BOOK_REQUEST_POINTS}, got {book_points!r}"
+        )
     prog = Programme(
         name_th=_str(lib.get("name_th", "ห้องสมุด"), "library.name_th"),
         name_en=_str(lib.get("name_en", "Library"), "library.name_en"),
@@ -573,6 +584,7 @@ def build(raw: dict) -> Programme:
         tier_rules=tier_rules,
         privilege_basis=basis,
         partner_aliases=aliases,
+        book_request_points=book_points,
     )
     return _live_checks(prog, raw)
 

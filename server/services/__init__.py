@@ -27,6 +27,8 @@ module                 owns
 ``live``               the programme in force, followed from the database by every process
 ``programme``          the programme edited live (versions, export/import), campaigns
 ``draws``              prize draws (seeded, verifiable) and rankings
+``feedback``           the feedback desk: written feedback from every channel, the queue
+                       (assign, status, answer), book-purchase pledges, its reports
 ``patrons``            the patron's own page: sign-in (ILS PIN, e-mailed link, counter
                        PIN), lock-out, sessions, what the page shows (docs/patrons.md)
 ``messages``           messages to patrons: the durable outbox, consent, triggers, segments,
@@ -57,6 +59,7 @@ from server.services.cards import Cards
 from server.services.devices import Devices
 from server.services.draws import Draws
 from server.services.errors import Message, NotFound, ServiceError
+from server.services.feedback import FeedbackDesk
 from server.services.ils import Ils
 from server.services.ledger import Ledger
 from server.services.members import GROUPS, Members
@@ -93,6 +96,7 @@ class Services:
     programme: Programmes
     campaigns: Campaigns
     draws: Draws
+    feedback: FeedbackDesk
     messages: Messages
     sites: Sites
     patrons: Patrons
@@ -112,9 +116,10 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None,
     ``ils``: the library system's :class:`server.ils.IlsConfig`, or None when there is none;
     ``mail``: the :class:`server.messages.config.MailConfig` (None: queue only, send nothing))."""
     ledger = Ledger(prog, clock)
-    devices = Devices(ledger)
     link = Ils(ledger, ils)
     messages = Messages(ledger, mail)
+    desk = FeedbackDesk(ledger, messages)
+    devices = Devices(ledger, desk)
     members = Members(ledger, messages)
     campaigns = Campaigns(ledger)
     draws = Draws(ledger, messages)
@@ -136,5 +141,6 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None,
         draws=draws,
         messages=messages,
         sites=Sites(ledger),
+        feedback=desk,
         patrons=Patrons(ledger, members, link, messages, campaigns, draws),
     )

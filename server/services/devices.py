@@ -16,8 +16,6 @@ import logging
 import time
 from datetime import date
 
-import peewee as pw
-
 from broker import contract
 from broker import settings as device_settings
 from broker.contract import Allowlist, ContractError, DeviceConfig, Feedback, Status
@@ -57,8 +55,10 @@ class Devices:
 
     prog = LiveProgramme()
 
-    def __init__(self, ledger: Ledger):
+    def __init__(self, ledger: Ledger, feedback=None):
         self.ledger = ledger
+        #: the feedback desk (``server.services.feedback``): kiosk feedback is stored there
+        self.feedback = feedback
         self.clock = ledger.clock
         self._cache: dict[str, tuple[float, Device | None]] = {}
         #: device id -> (window start, refusals since its last audit line)
@@ -406,29 +406,14 @@ class Devices:
         return True
 
     def record_feedback(self, device_id: str, fb: Feedback) -> bool:
-        """Store a kiosk rating once per feedback_id; True if new, False if a repeat or refused.
+        """Store a kiosk's rating and/or written message once per feedback_id; True if new, False if a repeat or refused.
 
         Only kiosks may send feedback (:meth:`authorise`): anything else is refused, logged
-        and audited, and stores nothing.
+        and audited, and stores nothing. A written message joins the feedback desk's queue
+        with channel ``kiosk`` (:meth:`server.services.feedback.FeedbackDesk.record_kiosk`).
         """
         try:
             self.authorise(device_id, "feedback")
         except Refused:
             return False
-        try:
-            with unit_of_work():
-                member = None
-                if fb.uid:
-                    card = Card.get_or_none(Card.uid == fb.uid)
-                    member = card.member_id if card else None
-                store.Feedback.create(
-                    device=device_id,
-                    feedback_id=fb.feedback_id,
-                    rating=fb.rating,
-                    at=fb.at,
-                    member=member,
-                    received_at=self.clock(),
-                )
-            return True
-        except pw.IntegrityError:
-            return False
+        return self.feedback.record_kiosk(device_id, fb)

@@ -148,13 +148,14 @@ def create_app(
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
-    from server.web import api, auth, messages, programme, views
+    from server.web import api, auth, feedback, messages, programme, views
 
     auth.init_app(app)
     csrf.init_app(app)  # after the sign-in gate: anonymous requests are sent to sign in first
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(programme.bp)
+    app.register_blueprint(feedback.bp)
     app.register_blueprint(messages.bp)
     csrf.exempt(messages.unsubscribe)  # RFC 8058 one-click POST from mail clients: the token is the proof
     app.register_blueprint(api.bp, url_prefix="/api")

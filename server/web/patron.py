@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
+from broker.contract import FEEDBACK_CATEGORIES, MAX_FEEDBACK_TEXT
 from server import catalogue
 from server.services.errors import ServiceError
 from server.services.ils import IlsUnavailable
@@ -259,7 +260,12 @@ def lang(code: str):
 
 @bp.route("/")
 def home():
-    """Balance, privilege level and the next, points this term, fines, promotions, rank, the latest entries."""
+    """Balance, privilege level and the next, points this term, fines, promotions, rank, the latest entries,
+    my feedback and its answers."""
+    return _home()
+
+
+def _home(status: int = 200, **feedback_form):
     me = g.patron.member_id
     o = svc().patrons.overview(me)
     return render_template(
@@ -268,7 +274,32 @@ def home():
         m=o["member"],
         ils=svc().patrons.ils_status(me),
         as_date=_as_date,
-    )
+        my_feedback=svc().feedback.of_member(me),
+        feedback_words=catalogue.FEEDBACK_WORDS,
+        feedback_categories=FEEDBACK_CATEGORIES,
+        max_feedback=MAX_FEEDBACK_TEXT,
+        pledge_points=svc().prog.book_request_points,
+        feedback_sent=request.args.get("sent"),
+        **feedback_form,
+    ), status
+
+
+@bp.route("/feedback", methods=["POST"])
+def feedback():
+    """The "My feedback" form: a complaint, suggestion, compliment, question or book request (issue 14)."""
+    f = request.form
+    try:
+        d = svc().feedback.submit(
+            channel="patron_page",
+            category=f.get("category", ""),
+            text=f.get("text", ""),
+            member=g.patron.member_id,
+            pledge=f.get("pledge") == "1",
+            actor=f"patron:{g.patron.member_id}",
+        )
+    except ServiceError as exc:
+        return _home(400, feedback_error=_(exc.template, **exc.values), feedback_form=f)
+    return redirect(url_for("patron.home", sent=d["id"], _anchor="feedback"))
 
 
 @bp.route("/history")

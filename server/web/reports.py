@@ -36,6 +36,9 @@ REPORTS = (
     "points",
     "segments",
     "feedback",
+    "feedback_desk",
+    "feedback_answer_time",
+    "feedback_satisfaction",
     "clock_anomalies",
     "campaigns",
 )
@@ -363,7 +366,9 @@ def feedback(service, start: date, end: date, sites=None) -> Report:
     at_sites = None if sites is None else Feedback.device.in_(service.sites.device_ids(sites) or [""])
     counts = dict(
         _where(
-            Feedback.select(Feedback.rating, pw.fn.COUNT(Feedback.id)).where((Feedback.at >= lo) & (Feedback.at < hi)),
+            Feedback.select(Feedback.rating, pw.fn.COUNT(Feedback.id)).where(
+                Feedback.rating.is_null(False) & (Feedback.at >= lo) & (Feedback.at < hi)
+            ),
             at_sites,
         )
         .group_by(Feedback.rating)
@@ -388,6 +393,81 @@ def feedback(service, start: date, end: date, sites=None) -> Report:
     rep.average = avg
     rep.total = total
     return rep
+
+
+def feedback_desk(service, start: date, end: date, sites=None) -> Report:
+    """Written feedback received in the range, by category (rows) and channel (columns).
+
+    Programme-wide: feedback has no site yet (``sites`` is accepted and not applied; docs/feedback.md).
+    """
+    from broker.contract import FEEDBACK_CATEGORIES
+    from server.domain.feedback import CHANNELS
+    from server.store import Feedback as Item
+
+    lo, _ = day_bounds(start, service.prog)
+    _, hi = day_bounds(end, service.prog)
+    counts = Counter(
+        Item.select(Item.category, Item.channel)
+        .where(Item.status.is_null(False) & (Item.received_at >= lo) & (Item.received_at < hi))
+        .tuples()
+    )
+    words = catalogue.FEEDBACK_WORDS
+    rows = []
+    for cat in FEEDBACK_CATEGORIES:
+        row = {"category": words["category"][cat], **{ch: counts.get((cat, ch), 0) for ch in CHANNELS}}
+        row["total"] = sum(row[ch] for ch in CHANNELS)
+        rows.append(row)
+    totals = {ch: sum(r[ch] for r in rows) for ch in CHANNELS}
+    rows.append({"category": {"th": "รวม", "en": "Total"}, **totals, "total": sum(totals.values())})
+    return Report(
+        "feedback_desk",
+        [("category", {"th": "ประเภท", "en": "Category"})]
+        + [(ch, words["channel"][ch]) for ch in CHANNELS]
+        + [("total", {"th": "รวม", "en": "Total"})],
+        rows,
+        chart=[(r["category"]["en"][:12], r["total"]) for r in rows[:-1]],
+    )
+
+
+def feedback_answer_time(service, start: date, end: date, sites=None) -> Report:
+    """Hours from receiving written feedback to its first answer (median, 90th percentile)."""
+    r = service.feedback.report(start, end)
+    wait = r["first_answer_hours"]
+    return Report(
+        "feedback_answer_time",
+        [
+            ("received", {"th": "ได้รับ", "en": "Received"}),
+            ("answered", {"th": "ตอบแล้ว", "en": "Answered"}),
+            ("median", {"th": "มัธยฐาน (ชั่วโมง)", "en": "Median (hours)"}),
+            ("p90", {"th": "เปอร์เซ็นไทล์ที่ 90 (ชั่วโมง)", "en": "90th percentile (hours)"}),
+        ],
+        [{"received": r["total"], "answered": wait["answered"], "median": wait["median"], "p90": wait["p90"]}],
+    )
+
+
+def feedback_satisfaction(service, start: date, end: date, sites=None) -> Report:
+    """The 1-5 satisfaction (kiosk faces, and ratings given with written feedback) per month."""
+    r = service.feedback.report(start, end)
+    rows = []
+    for m in r["satisfaction"]:
+        year, month = map(int, m["month"].split("-"))
+        rows.append(
+            {
+                "month": {"th": f"{month}/{year + catalogue.BE_OFFSET}", "en": m["month"]},
+                "ratings": m["ratings"],
+                "average": f"{m['average']:.2f}",
+            }
+        )
+    return Report(
+        "feedback_satisfaction",
+        [
+            ("month", {"th": "เดือน", "en": "Month"}),
+            ("ratings", {"th": "จำนวนคะแนน", "en": "Ratings"}),
+            ("average", {"th": "ค่าเฉลี่ย (1-5)", "en": "Average (1-5)"}),
+        ],
+        rows,
+        chart=[(row["month"]["en"], m["average"]) for row, m in zip(rows, r["satisfaction"], strict=True)],
+    )
 
 
 def clock_anomalies(service, start: date, end: date, sites=None) -> Report:
@@ -494,6 +574,9 @@ BUILDERS = {
     "points": points,
     "segments": segments,
     "feedback": feedback,
+    "feedback_desk": feedback_desk,
+    "feedback_answer_time": feedback_answer_time,
+    "feedback_satisfaction": feedback_satisfaction,
     "clock_anomalies": clock_anomalies,
 }
 

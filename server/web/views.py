@@ -931,6 +931,9 @@ REPORT_TITLES = {
     "points": "Points earned and redeemed per activity",
     "segments": "Members by segment",
     "feedback": "Kiosk feedback ratings",
+    "feedback_desk": "Feedback by category and channel",
+    "feedback_answer_time": "Time to the first answer",
+    "feedback_satisfaction": "Satisfaction per month",
     "clock_anomalies": "Devices with doubtful tap times",
     "campaigns": "Points given by each campaign",
 }

@@ -86,6 +86,16 @@ VALID = {
         "at": "2026-11-22T10:00:00+07:00",
         "uid": "04A1B2C3",
     },
+    # a written message (issue 14): category and text, no rating
+    "feedback_written": {
+        "v": 1,
+        "feedback_id": "kiosk-1:w3",
+        "rating": None,
+        "at": "2026-11-22T10:00:00+07:00",
+        "uid": "04A1B2C3",
+        "category": "complaint",
+        "text": "แอร์เย็นเกินไป <b>",
+    },
     "status": {
         "v": 1,
         "state": "online",

@@ -52,11 +52,15 @@ def test_query_parse(payload):
 
 
 @fuzz_settings()
-@given(payloads("feedback"))
+@given(st.one_of(payloads("feedback"), payloads("feedback_written")))
 def test_feedback_parse(payload):
     fb = _parse_or_reject(Feedback, payload)
     if fb is not None:
-        assert 1 <= fb.rating <= 5
+        # a rating alone (old kiosks), or a written message whose rating may be absent (issue 14)
+        assert (fb.rating is not None and 1 <= fb.rating <= 5) or (fb.rating is None and fb.text is not None)
+        if fb.text is not None:
+            assert fb.category in contract.FEEDBACK_CATEGORIES
+            assert 1 <= len(fb.text) <= contract.MAX_FEEDBACK_TEXT and fb.text == fb.text.strip()
 
 
 @fuzz_settings()

@@ -201,6 +201,31 @@ class ControlServer:
         EventLoop.post_dispatch_input("end", touch)
         return {"ok": True, "at": [x, y]}
 
+    def cmd_vkey(self, request):
+        """Touch one key of the on-screen keyboard (kv id ``id``, default ``keyboard``) on the page it shows now.
+
+        ``key`` is the key's face (``ก``, ``⇧``), the text it types, or its key code
+        (``backspace``, ``capslock``, ``layout``, ``spacebar``). A key that is not on the
+        current page (the shifted one, or the other language) is an error: the caller
+        presses ``capslock`` or ``layout`` first, as a patron would.
+        """
+        kb = self._find(request.get("id", "keyboard"))
+        if kb.disabled or not _visible(kb):
+            return {"ok": False, "error": "the keyboard is not visible/enabled"}
+        layout = kb.available_layouts[kb.layout]
+        want = request["key"]
+        for line in range(1, layout["rows"] + 1):
+            for index, (face, text, code, _w) in enumerate(layout[f"{kb.layout_mode}_{line}"]):
+                if want in (face, text, code):
+                    (x, y), (w, h) = kb.layout_geometry[f"LINE_{line}"][index]
+                    wx, wy = kb.to_window(x + w / 2, y + h / 2, initial=False)
+                    on = {"layout": kb.layout, "page": kb.layout_mode}  # where the key was
+                    touch = SimTouch(wx, wy)
+                    EventLoop.post_dispatch_input("begin", touch)
+                    EventLoop.post_dispatch_input("end", touch)
+                    return {"ok": True, **on, "at": [wx, wy]}
+        return {"ok": False, "error": f"key {want!r} is not on the {kb.layout} keyboard's {kb.layout_mode} page"}
+
     def cmd_screenshot(self, request):
         """Save what the window shows now as PNG at ``path``."""
         from kivy.graphics.opengl import GL_RGB, GL_UNSIGNED_BYTE, glReadPixels
