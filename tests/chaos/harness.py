@@ -32,6 +32,7 @@ credited forgery an unexpected one. Every outbox must be empty within
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -666,7 +667,7 @@ class ChaosRun:
         times = self.result_times
         for k in self.kill_times:
             worst = 0.0
-            for a, b in zip(times, times[1:], strict=False):
+            for a, b in itertools.pairwise(times):
                 if b > k and a < k + 600:
                     worst = max(worst, b - max(a, k - 5))
             gaps.append(round(worst, 1))

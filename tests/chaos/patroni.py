@@ -99,7 +99,9 @@ class Node:
 class PatroniCluster:
     """etcd and ``nodes`` Patroni members; ``.url`` the server's multi-host URL."""
 
-    def __init__(self, nodes: int = 2, *, scope: str = "privcard", ttl: int = 20, loop_wait: int = 1, retry_timeout: int = 5):
+    def __init__(
+        self, nodes: int = 2, *, scope: str = "privcard", ttl: int = 20, loop_wait: int = 1, retry_timeout: int = 5
+    ):
         problem = missing()
         if problem:
             raise RuntimeError(problem)
@@ -255,8 +257,19 @@ class PatroniCluster:
 
     def _psql(self, node: Node, sql: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(node.pg_port), "-U", "postgres", "-d", "postgres"]
-            + ["-Atc", sql],
+            [
+                str(PG_BIN / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(node.pg_port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-Atc",
+                sql,
+            ],
             capture_output=True,
             text=True,
             timeout=30,
