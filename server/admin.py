@@ -158,14 +158,23 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--direction", choices=["in", "out"])
     d.add_argument("--activity")
     d.add_argument("--location")
+    d.add_argument("--site", help="the site (library building) it belongs to; default: the programme's default site")
     d.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="settings, e.g. open_ms=4000")
-    device.add_parser("list", parents=[COMMON], help="devices and their status")
+    dl = device.add_parser("list", parents=[COMMON], help="devices and their status")
+    dl.add_argument("--site", help="only this site's devices")
     ds = device.add_parser("set", parents=[COMMON], help="change fields or settings (pins.relay=17 style keys allowed)")
     ds.add_argument("id")
     ds.add_argument("fields", nargs="+", metavar="KEY=VALUE")
     dc = device.add_parser("show", parents=[COMMON], help="one device with its retained config")
     dc.add_argument("id")
     _register_credentials(device)
+
+    site = sub.add_parser("site", parents=[COMMON], help="sites (docs/sites.md)").add_subparsers(
+        dest="action", required=True
+    )
+    site.add_parser("list", parents=[COMMON], help="the programme's sites, their hours and device counts")
+    ss = site.add_parser("show", parents=[COMMON], help="one site: names, time zone, hours, overrides, devices")
+    ss.add_argument("code")
 
     aw = sub.add_parser("award", parents=[COMMON], help="credit a counter or event activity (same limits as taps)")
     aw.add_argument("ref", help="card UID or member id")
@@ -386,16 +395,21 @@ def run(args, svc: Services) -> int:
                 activity=args.activity,
                 location=args.location,
                 settings=_pairs(args.set),
+                site=args.site,
                 actor=actor,
             )
             _out(args, svc.reads.device_dict(dev), f"added {dev.kind} {dev.id}")
         elif args.action == "list":
             rows = [svc.reads.device_dict(d) for d in store.Device.select().order_by(store.Device.id)]
+            if args.site:
+                site = svc.sites.get(args.site.upper()).code
+                rows = [d for d in rows if (d["site"] or svc.prog.default_site) == site]
             _out(
                 args,
                 rows,
                 "\n".join(
-                    f"{d['id']:<16} {d['kind']:<8} {d['direction'] or '-':<4} {d['activity'] or '-':<14} "
+                    f"{d['id']:<16} {d['kind']:<8} {d['site'] or svc.prog.default_site:<8} "
+                    f"{d['direction'] or '-':<4} {d['activity'] or '-':<14} "
                     f"{d['state']:<8} last seen {d['last_seen'] or 'never'}  {d['location'] or ''}"
                     for d in rows
                 )
@@ -416,6 +430,21 @@ def run(args, svc: Services) -> int:
             _out(args, d, json.dumps(d, ensure_ascii=False, indent=2, default=str))
         else:
             return args.handler(args, svc)
+    elif args.cmd == "site":
+        rows = [svc.reads.site_dict(x) for x in svc.sites.list()]
+        if args.action == "list":
+            _out(
+                args,
+                rows,
+                "\n".join(
+                    f"{r['code']:<10} {r['name']['en']:<32} {r['timezone']:<16} {r['hours']['mon']:<12} "
+                    f"{len(r['devices'])} devices{'  (default)' if r['default'] else ''}"
+                    for r in rows
+                ),
+            )
+        else:
+            r = svc.reads.site_dict(svc.sites.get(args.code.upper()))
+            _out(args, r, json.dumps(r, ensure_ascii=False, indent=2, default=str))
     elif args.cmd == "award":
         outcome, entry = svc.points.award(args.ref, args.activity, item=args.item, at=args.at, actor=actor)
         m = svc.members.find(args.ref)

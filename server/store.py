@@ -125,6 +125,8 @@ class Member(BaseModel):
     # the id the library system (ILS) knows the patron by: library barcode / student number
     # (issue 12; the column and its unique index come from the "ils" migrations)
     patron_id = pw.CharField(max_length=64, null=True)
+    # the member's home site (issue 16, migration namespace "sites"; NULL = the default site)
+    home_site = pw.CharField(max_length=16, null=True)
 
     class Meta:
         indexes = ((("name",), False),)
@@ -172,6 +174,8 @@ class Device(BaseModel):
     updated_at = UTCDateTimeField(default=utcnow)
     #: when staff retired it (lost, stolen, replaced); the server refuses everything it sends
     retired_at = UTCDateTimeField(null=True)
+    #: the site it belongs to (issue 16, migration namespace "sites"; NULL = the default site)
+    site = pw.CharField(max_length=16, null=True)
 
 
 class LedgerEntry(BaseModel):
@@ -192,6 +196,9 @@ class LedgerEntry(BaseModel):
     created_at = UTCDateTimeField(default=utcnow)
     #: what each campaign gave this credit, ``code:+N;code:+M`` (migration ``programme_live``)
     campaign = pw.CharField(max_length=200, null=True)
+    #: the site a staff member made it at (issue 16, migration ``sites``); NULL: the device's
+    #: site for a tap, else the default site
+    site = pw.CharField(max_length=16, null=True)
 
     class Meta:
         indexes = (
@@ -473,6 +480,29 @@ def _programme_year_m1(migrator) -> None:
 
 # membership terms, tiers (issue 13): their own namespace
 register_migration("programme_year", [_programme_year_m1])
+
+
+def _sites_m1(migrator) -> None:
+    """Sites (issue 16, ``server/services/sites.py``): four nullable columns, NULL = the default site.
+
+    Plain ``ADD COLUMN`` on both databases: no table is rebuilt and no row rewritten, so a
+    single-library database of any size migrates in milliseconds. ``web_staff`` is created
+    by the console's own migrations (with the column) when it does not exist yet.
+    """
+    tables = set(db.get_tables())
+    for table, column, size in (
+        ("device", "site", 16),
+        ("member", "home_site", 16),
+        ("ledger_entry", "site", 16),
+        ("web_staff", "sites", 200),
+    ):
+        if table in tables and column not in {c.name for c in db.get_columns(table)}:
+            db.execute_sql(f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR({size})")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS member_home_site ON member (home_site)")
+
+
+# sites (issue 16): their own namespace
+register_migration("sites", [_sites_m1])
 
 
 class IlsPayment(BaseModel):

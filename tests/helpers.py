@@ -172,11 +172,19 @@ def ledger_problems(member_ids=None, prog=None) -> list[str]:
     ]
     keys = defaultdict(list)
     refs = defaultdict(list)
+    from server.store import Device
+
+    device_site = {d.id: d.site for d in Device.select(Device.id, Device.site)}
     for e in live:
-        act = prog.activities.get(e.activity)
+        # the activity as the entry's site sees it (issue 16: a site may override it, or keep
+        # its limit per site with scope = "site")
+        site = e.site or device_site.get(e.device) or prog.default_site
+        act = (prog.for_site(site) if site in prog.sites else prog).activities.get(e.activity)
         if act is not None and act.limit != "unlimited":
             day = "once" if act.limit == "once" else e.day.isoformat()
             item = e.item if act.limit == "per_item_per_day" else ""
+            if act.scope == "site":
+                item = f"@{site}:{item}"
             keys[(e.member_id, e.activity, day, item)].append(e.id)
         if e.source == "tap":
             refs[(e.device, e.ref)].append(e.id)

@@ -47,6 +47,8 @@ class Activity:
     direction: str | None = None
     #: retired from the console: no tap earns it any more; its ledger entries stay
     retired: bool = False
+    #: where its once-a-day limit applies: across the whole ``programme`` (default) or per ``site``
+    scope: str = "programme"
 
     @property
     def label(self) -> dict:
@@ -175,6 +177,41 @@ class TierRule:
     earned_at: int = 0
 
 
+# --------------------------------------------------------------------------- sites (issue 16)
+
+#: a site's code: upper-case letters, digits and _, up to 16 (``MAIN``, ``BRANCH2``)
+SITE_CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
+#: the code of the one site a programme without ``[sites]`` has
+DEFAULT_SITE = "MAIN"
+#: the keys a ``[sites.CODE]`` table may have
+SITE_KEYS = ("name_th", "name_en", "timezone", "hours", "closures", "activities", "partners")
+
+
+@dataclass(frozen=True)
+class Site:
+    """A library building or a consortium member: its names, time zone, hours and overrides.
+
+    ``hours`` is the site's own week (weekday index -> :class:`Hours`); ``closures`` are
+    the site's own closed days plus the programme's (``hours.closures``); ``activities`` the
+    raw overrides merged over the programme's activities; ``partners`` the site's own shops
+    (None: the programme's).
+    """
+
+    code: str
+    name_th: str
+    name_en: str
+    timezone: str
+    hours: dict
+    closures: frozenset = frozenset()
+    activities: dict = field(default_factory=dict)  # code -> raw override table
+    partners: tuple | None = None
+
+    @property
+    def label(self) -> dict:
+        """Thai and English names."""
+        return {"th": self.name_th, "en": self.name_en}
+
+
 @dataclass(frozen=True)
 class Programme:
     """The whole configuration the rules need."""
@@ -216,6 +253,41 @@ class Programme:
     closures: frozenset = frozenset()
     #: the validated document it was built from (export, the console's editors)
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+    #: the sites (``[sites.CODE]``; one ``MAIN`` site from ``[library]``/``[hours]`` when none)
+    sites: dict = field(default_factory=dict)  # code -> Site
+    #: the site of a device or member that names none (``library.default_site``, else the first)
+    default_site: str = DEFAULT_SITE
+    #: the site this is the view of (:meth:`for_site`); None for the whole programme
+    site: str | None = None
+    #: views per site, built once per programme version (not copied by ``replace``)
+    _views: dict = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def site_code(self, code: str | None) -> str:
+        """A site code as stored (None or "" = the default site), checked against the sites."""
+        code = code or self.default_site
+        if code not in self.sites:
+            raise ConfigError(f"unknown site {code!r}; known: {', '.join(self.sites)}")
+        return code
+
+    def for_site(self, code: str | None) -> Programme:
+        """The programme as a site sees it: its names, time zone, hours, closures, activities, shops.
+
+        ``None`` is the default site. Views are cached per programme (one per version) and
+        share that cache, so a view's ``for_site`` of another site is that site's view; an
+        unknown code raises :class:`ConfigError`.
+        """
+        code = code or self.default_site
+        if self.site == code:
+            return self
+        views = self._views
+        view = views.get(code)
+        if view is None:
+            whole = views.get("", self)
+            view = _site_view(whole, whole.site_code(code))
+            object.__setattr__(view, "_views", views)
+            views.setdefault("", whole)
+            views[code] = view
+        return view
 
     @property
     def tz(self) -> ZoneInfo:
@@ -278,6 +350,7 @@ MAX_LOCKOUT_MINUTES = 1440
 SECTIONS = (
     "library",
     "hours",
+    "sites",
     "rules",
     "semesters",
     "terms",
@@ -321,8 +394,14 @@ def _levels(rows: Any, where: str, keys: tuple[str, ...]) -> tuple:
     return tuple(out)
 
 
-def _activity(code: str, raw: Any) -> Activity:
-    w = f"activities.{code}"
+#: the keys an ``[activities.CODE]`` table may have
+ACTIVITY_KEYS = ("points", "limit", "th", "en", "window", "direction", "retired", "scope")
+#: where an activity's limit applies (the accrual key of ``site`` includes the site)
+SCOPES = ("programme", "site")
+
+
+def _activity(code: str, raw: Any, where: str = "activities") -> Activity:
+    w = f"{where}.{code}"
     if not CODE_RE.match(code):
         raise ConfigError(f"{w}: activity codes are lower-case letters, digits and _, up to 40")
     if not isinstance(raw, dict):
@@ -343,7 +422,10 @@ def _activity(code: str, raw: Any) -> Activity:
     retired = raw.get("retired", False)
     if not isinstance(retired, bool):
         raise ConfigError(f"{w}.retired must be true or false, got {retired!r}")
-    unknown = set(raw) - {"points", "limit", "th", "en", "window", "direction", "retired"}
+    scope = raw.get("scope", "programme")
+    if scope not in SCOPES:
+        raise ConfigError(f"{w}.scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    unknown = set(raw) - set(ACTIVITY_KEYS)
     if unknown:
         raise ConfigError(f"{w}: unknown key(s) {', '.join(sorted(unknown))}")
     return Activity(
@@ -355,6 +437,7 @@ def _activity(code: str, raw: Any) -> Activity:
         window_before_close_min=before,
         direction=direction,
         retired=retired,
+        scope=scope,
     )
 
 
@@ -398,7 +481,7 @@ def build(raw: dict) -> Programme:
         raise ConfigError(
             f"unknown section(s) {', '.join(sorted(map(str, unknown_sections)))}; known: {', '.join(SECTIONS)}"
         )
-    lib = _table(raw.get("library", {}), "library", ("name_th", "name_en", "timezone"))
+    lib = _table(raw.get("library", {}), "library", ("name_th", "name_en", "timezone", "default_site"))
     tzname = _str(lib.get("timezone", "Asia/Bangkok"), "library.timezone")
     try:
         ZoneInfo(tzname)
@@ -584,22 +667,22 @@ def shop_key(name: str) -> str:
     return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
 
 
-def _partners(raw: Any) -> tuple[tuple, dict]:
+def _partners(raw: Any, where: str = "partners") -> tuple[tuple, dict]:
     """``[partners]``: the shops' names and old names kept as aliases (normalised name -> shop)."""
-    table = _table(raw, "partners", ("shops", "aliases"))
+    table = _table(raw, where, ("shops", "aliases"))
     shops = table.get("shops", [])
     if not isinstance(shops, list) or not all(isinstance(s, str) and s.strip() for s in shops):
-        raise ConfigError("partners.shops must be a list of shop names")
+        raise ConfigError(f"{where}.shops must be a list of shop names")
     shops = tuple(" ".join(unicodedata.normalize("NFC", s).split()) for s in shops)
     keys = {shop_key(s): s for s in shops}
     if len(keys) != len(shops):
-        raise ConfigError("partners.shops: a shop is listed twice")
+        raise ConfigError(f"{where}.shops: a shop is listed twice")
     aliases = {}
-    for old, new in _table(table.get("aliases", {}), "partners.aliases").items():
+    for old, new in _table(table.get("aliases", {}), f"{where}.aliases").items():
         if not isinstance(new, str) or new not in shops:
-            raise ConfigError(f"partners.aliases.{old} must name a shop in partners.shops, got {new!r}")
+            raise ConfigError(f"{where}.aliases.{old} must name a shop in {where}.shops, got {new!r}")
         if shop_key(old) in keys and keys[shop_key(old)] != new:
-            raise ConfigError(f"partners.aliases.{old} is itself a shop's name")
+            raise ConfigError(f"{where}.aliases.{old} is itself a shop's name")
         aliases[shop_key(old)] = new
     return shops, {**aliases, **keys}
 
@@ -648,38 +731,133 @@ def _own_shops(over: dict) -> bool:
 ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _live_checks(prog: Programme, raw: dict) -> Programme:
-    """Checks across fields: closures are dates, every window fits inside every open day."""
-    from dataclasses import replace
+def _closures(value: Any, where: str) -> frozenset:
+    """A list of 'YYYY-MM-DD' closed days."""
     from datetime import date as _date
 
-    closures_raw = raw.get("hours", {}).get("closures", [])
-    if not isinstance(closures_raw, list):
-        raise ConfigError(f"hours.closures must be a list of 'YYYY-MM-DD' dates, got {closures_raw!r}")
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} must be a list of 'YYYY-MM-DD' dates, got {value!r}")
     days = set()
-    for i, text in enumerate(closures_raw):
+    for i, text in enumerate(value):
         try:
             if not (isinstance(text, str) and ISO_DATE_RE.match(text)):
                 raise ValueError
             days.add(_date.fromisoformat(text))
         except ValueError:
-            raise ConfigError(f"hours.closures[{i}] must be a 'YYYY-MM-DD' date, got {text!r}") from None
-    for act in prog.activities.values():
+            raise ConfigError(f"{where}[{i}] must be a 'YYYY-MM-DD' date, got {text!r}") from None
+    return frozenset(days)
+
+
+def _check_windows(activities: dict, hours: dict, where) -> None:
+    """Every activity's window fits inside every open day; ``where(act, day)`` names the field."""
+    for act in activities.values():
         if act.window_before_close_min is None:
             continue
         for i, day in enumerate(WEEKDAYS):
-            h = prog.hours[i]
+            h = hours[i]
             if h.closed:
                 continue
             open_min = (h.close.hour * 60 + h.close.minute) - (h.open.hour * 60 + h.open.minute)
             if act.window_before_close_min > open_min:
                 raise ConfigError(
-                    f"activities.{act.code}.window: {act.window_before_close_min} minutes before closing is "
+                    f"{where(act, day)}: {act.window_before_close_min} minutes before closing is "
                     f"outside the opening hours of {day} ({h.open:%H:%M}-{h.close:%H:%M})"
                 )
-    import copy
 
-    return replace(prog, closures=frozenset(days), raw=copy.deepcopy(raw))
+
+def _sites(prog: Programme, raw: dict) -> tuple[dict, str]:
+    """``[sites.CODE]``: every key checked, errors naming the key's path; (sites, default code).
+
+    A programme without ``[sites]`` has one site, ``library.default_site`` (``MAIN``), made of
+    ``[library]`` and ``[hours]``: nothing a single library had changes.
+    """
+    table = _table(raw.get("sites", {}), "sites")
+    default = raw.get("library", {}).get("default_site")
+    if default is not None and not (isinstance(default, str) and SITE_CODE_RE.match(default)):
+        raise ConfigError(f"library.default_site must be a site code (A-Z, 0-9, _; up to 16), got {default!r}")
+    if not table:
+        code = default or DEFAULT_SITE
+        return {code: Site(code, prog.name_th, prog.name_en, prog.timezone, prog.hours, prog.closures)}, code
+    acts_raw = raw.get("activities", {})
+    sites = {}
+    for code, t in table.items():
+        w = f"sites.{code}"
+        if not SITE_CODE_RE.match(str(code)):
+            raise ConfigError(f"{w}: a site code is upper-case letters, digits and _, up to 16, starting with a letter")
+        t = _table(t, w, SITE_KEYS)
+        tzname = _str(t.get("timezone", prog.timezone), f"{w}.timezone")
+        try:
+            ZoneInfo(tzname)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{w}.timezone: unknown time zone {tzname!r}") from None
+        hours = prog.hours
+        if "hours" in t:
+            hours_raw = _table(t["hours"], f"{w}.hours", (*WEEKDAYS, "default"))
+            week = _hours(hours_raw.get("default", "08:00-22:00"), f"{w}.hours.default")
+            hours = {
+                i: (_hours(hours_raw[d], f"{w}.hours.{d}") if d in hours_raw else week) for i, d in enumerate(WEEKDAYS)
+            }
+        closures = prog.closures | _closures(t.get("closures", []), f"{w}.closures")
+        activities = {}
+        for act, over in _table(t.get("activities", {}), f"{w}.activities").items():
+            over = _table(over, f"{w}.activities.{act}", ACTIVITY_KEYS)
+            base = acts_raw.get(act, {}) if isinstance(acts_raw.get(act), dict) else {}
+            activities[act] = _activity(act, _merge(base, over), f"{w}.activities")
+        partners = _partners(t["partners"], f"{w}.partners") if "partners" in t else None
+        site = Site(
+            code=code,
+            name_th=_str(t.get("name_th"), f"{w}.name_th"),
+            name_en=_str(t.get("name_en"), f"{w}.name_en"),
+            timezone=tzname,
+            hours=hours,
+            closures=closures,
+            activities=activities,
+            partners=partners,
+        )
+        _check_windows(
+            {**prog.activities, **activities},
+            hours,
+            lambda a, d, w=w, site=site: (
+                f"{w}.activities.{a.code}.window" if a.code in site.activities else f"{w}.hours.{d}"
+            ),
+        )
+        sites[code] = site
+    default = default or next(iter(sites))
+    if default not in sites:
+        raise ConfigError(f"library.default_site: no site {default!r}; known: {', '.join(sites)}")
+    return sites, default
+
+
+def _site_view(whole: Programme, code: str) -> Programme:
+    """The programme as one site sees it (see :meth:`Programme.for_site`)."""
+    from dataclasses import replace
+
+    site = whole.sites[code]
+    shops, aliases = site.partners if site.partners is not None else (whole.partners, whole.partner_aliases)
+    return replace(
+        whole,
+        name_th=site.name_th,
+        name_en=site.name_en,
+        timezone=site.timezone,
+        hours=site.hours,
+        closures=site.closures,
+        activities={**whole.activities, **site.activities},
+        partners=shops,
+        partner_aliases=aliases,
+        site=code,
+    )
+
+
+def _live_checks(prog: Programme, raw: dict) -> Programme:
+    """Checks across fields: closures are dates, every window fits inside every open day; the sites."""
+    import copy
+    from dataclasses import replace
+
+    days = _closures(raw.get("hours", {}).get("closures", []), "hours.closures")
+    _check_windows(prog.activities, prog.hours, lambda a, d: f"activities.{a.code}.window")
+    prog = replace(prog, closures=days)
+    sites, default = _sites(prog, raw)
+    return replace(prog, sites=sites, default_site=default, raw=copy.deepcopy(raw))
 
 
 def _toml_key(key: str) -> str:

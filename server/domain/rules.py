@@ -314,20 +314,23 @@ def _decide_member(
     return Decision("credited", activity=activity, day=day, item=item, when=when)
 
 
-def accrual_key(activity: Activity, day: date, item: str = "") -> tuple[str, str] | None:
+def accrual_key(activity: Activity, day: date, item: str = "", *, site: str | None = None) -> tuple[str, str] | None:
     """The (day, item) part of the UNIQUE (member, activity, day, item) key, or None.
 
     ``once`` uses a fixed day so it can happen only once ever; ``unlimited`` has no key.
+    An activity whose ``scope`` is ``site`` keeps its limit per site: the key's item
+    starts with ``@SITE:`` (``site`` is where it happened; None: the programme-wide key).
     """
     if activity.limit == "unlimited":
         return None
+    prefix = f"@{site}:" if activity.scope == "site" and site else ""
     if activity.limit == "once":
-        return ("once", "")
+        return ("once", prefix)
     if activity.limit == "per_item_per_day":
         if not item:
             raise RuleError("%(activity)s needs an item (event, shop or session)", activity=activity.code)
-        return (day.isoformat(), item[:120])
-    return (day.isoformat(), "")
+        return (day.isoformat(), (prefix + item)[:120])
+    return (day.isoformat(), prefix)
 
 
 # --------------------------------------------------------------------------- privileges

@@ -27,6 +27,8 @@ module                 owns
 ``live``               the programme in force, followed from the database by every process
 ``programme``          the programme edited live (versions, export/import), campaigns
 ``draws``              prize draws (seeded, verifiable) and rankings
+``sites``              sites (library buildings, consortium members): list, get, which
+                       site a device belongs to, staff scopes (``docs/sites.md``)
 =====================  ==================================================================
 
 Usage::
@@ -57,6 +59,7 @@ from server.services.members import GROUPS, Members
 from server.services.points import Points
 from server.services.programme import Campaigns, Programmes
 from server.services.reads import Reads
+from server.services.sites import Sites
 from server.services.staff import StaffPins
 from server.services.taps import Taps
 from server.services.terms import Terms
@@ -84,6 +87,7 @@ class Services:
     programme: Programmes
     campaigns: Campaigns
     draws: Draws
+    sites: Sites
 
     @property
     def prog(self) -> Programme:
@@ -117,4 +121,5 @@ def bootstrap(prog: Programme, clock=utcnow, keyring: sun.Keyring | None = None,
         programme=Programmes(ledger),
         campaigns=Campaigns(ledger),
         draws=Draws(ledger),
+        sites=Sites(ledger),
     )

@@ -26,6 +26,7 @@ from server.domain import rules
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import read_unit, unit_of_work
+from server.services.sites import EVERYTHING, Scope
 from server.store import Card, Device, Member
 
 log = logging.getLogger(__name__)
@@ -122,16 +123,30 @@ class Devices:
                 self.ledger.audit("device", "device.refused", device_id, **detail)
         return refused
 
-    def retire(self, device_id: str, actor: str = "system") -> Device:
+    # ------------------------------------------------------------------ staff operations (within a scope)
+
+    def get(self, device_id: str, scope: Scope = EVERYTHING) -> Device:
+        """A device a staff account may see: its site within ``scope`` (else NotFound, like an unknown id)."""
+        d = Device.get_or_none(Device.id == device_id)
+        if d is None or not scope.covers(d.site, self.prog):
+            raise NotFound("no device %(id)s", id=device_id)
+        return d
+
+    def visible(self, scope: Scope = EVERYTHING) -> set[str] | None:
+        """The ids of the devices within ``scope`` (None: every device)."""
+        if scope.everything:
+            return None
+        prog = self.prog
+        return {d.id for d in Device.select(Device.id, Device.site) if scope.covers(d.site, prog)}
+
+    def retire(self, device_id: str, actor: str = "system", scope: Scope = EVERYTHING) -> Device:
         """Retire a device (lost, stolen, replaced): the server refuses everything it sends.
 
         Its broker account is removed by the caller that owns the password file
         (``privcard admin device retire``); the row and its history stay.
         """
         with unit_of_work():
-            d = Device.get_or_none(Device.id == device_id)
-            if d is None:
-                raise NotFound("no device %(id)s", id=device_id)
+            d = self.get(device_id, scope)
             if d.retired_at is not None:
                 raise ServiceError("device %(id)s is already retired", id=device_id)
             Device.update(retired_at=self.clock(), updated_at=self.clock()).where(Device.id == device_id).execute()
@@ -139,12 +154,10 @@ class Devices:
         self._cache.pop(device_id, None)
         return Device.get_by_id(device_id)
 
-    def reactivate(self, device_id: str, actor: str = "system") -> Device:
+    def reactivate(self, device_id: str, actor: str = "system", scope: Scope = EVERYTHING) -> Device:
         """Bring a retired device back (it needs new broker credentials)."""
         with unit_of_work():
-            d = Device.get_or_none(Device.id == device_id)
-            if d is None:
-                raise NotFound("no device %(id)s", id=device_id)
+            d = self.get(device_id, scope)
             if d.retired_at is None:
                 raise ServiceError("device %(id)s is not retired", id=device_id)
             Device.update(retired_at=None, updated_at=self.clock()).where(Device.id == device_id).execute()
@@ -152,31 +165,57 @@ class Devices:
         self._cache.pop(device_id, None)
         return Device.get_by_id(device_id)
 
-    def _check(self, kind, direction, activity, settings) -> dict:
+    def _site(self, site: str | None, scope: Scope = EVERYTHING) -> str | None:
+        """A site code staff typed, checked against the programme's sites and the staff's scope.
+
+        None/"" is the default site, or the only site of a one-site scope.
+        """
+        if site in (None, "", "none"):
+            if scope.sites is not None and len(scope.sites) == 1:
+                return next(iter(scope.sites))
+            site = None
+        else:
+            site = str(site).strip().upper()
+            if site not in self.prog.sites:
+                raise ServiceError(
+                    "unknown site %(site)r; known: %(known)s", site=site, known=", ".join(self.prog.sites)
+                )
+        if not scope.covers(site, self.prog):
+            raise ServiceError("site %(site)s is outside your sites", site=site or self.prog.default_site)
+        return site
+
+    def site_prog(self, d: Device):
+        """The programme as the device's site sees it (its names, hours, activities, shops)."""
+        from server.services.sites import view
+
+        return view(self.prog, d.site)
+
+    def _check(self, kind, direction, activity, settings, site: str | None = None) -> dict:
         """Refuse a bad kind, direction or activity; the settings checked by ``broker.settings``."""
+        prog = self.prog.for_site(site)
         if kind not in contract.DEVICE_KINDS:
             raise ServiceError(
                 "kind must be one of %(kinds)s, got %(kind)r", kinds=", ".join(contract.DEVICE_KINDS), kind=kind
             )
         if direction not in (None, "in", "out"):
             raise ServiceError("direction must be in or out, got %(direction)r", direction=direction)
-        if activity is not None and activity not in self.prog.activities:
+        if activity is not None and activity not in prog.activities:
             raise ServiceError(
                 "unknown activity %(activity)r; known: %(known)s",
                 activity=activity,
-                known=", ".join(sorted(self.prog.activities)),
+                known=", ".join(sorted(prog.activities)),
             )
         try:
             checked = device_settings.check(kind, settings or {})
         except device_settings.SettingError as exc:
             raise ServiceError.of(exc) from None
         if "shop" in checked:  # a reader at a partner shop: the programme's name of that shop
-            shop = rules.partner_shop(checked["shop"], self.prog)
+            shop = rules.partner_shop(checked["shop"], prog)
             if shop is None:
                 raise ServiceError(
                     "shop: unknown partner shop %(shop)r; known: %(known)s",
                     shop=checked["shop"],
-                    known=", ".join(self.prog.partners),
+                    known=", ".join(prog.partners),
                 )
             if activity != "partner_purchase":
                 raise ServiceError("shop is a setting of a reader whose activity is partner_purchase")
@@ -192,16 +231,19 @@ class Devices:
         activity: str | None = None,
         location: str | None = None,
         settings: dict | None = None,
+        site: str | None = None,
         actor: str = "system",
+        scope: Scope = EVERYTHING,
     ) -> Device:
-        """Register a gate, kiosk or counter reader."""
+        """Register a gate, kiosk or counter reader (at ``site``, within ``scope``; None: the default site)."""
         try:
             contract.check_device_id(device_id)
         except ContractError as exc:
             raise ServiceError.of(exc) from None
         if kind == "gate" and direction is None:
             direction = "in"
-        settings = self._check(kind, direction, activity, settings)
+        site = self._site(site, scope)
+        settings = self._check(kind, direction, activity, settings, site)
         with unit_of_work():
             if Device.get_or_none(Device.id == device_id):
                 raise ServiceError("device %(id)s already exists", id=device_id)
@@ -212,21 +254,25 @@ class Devices:
                 activity=activity,
                 location=location,
                 settings=settings,
+                site=site,
                 revision=1,
                 created_at=self.clock(),
                 updated_at=self.clock(),
             )
-            self.ledger.audit(actor, "device.add", device_id, kind=kind, direction=direction, activity=activity)
+            self.ledger.audit(
+                actor, "device.add", device_id, kind=kind, direction=direction, activity=activity, site=site
+            )
         self._cache.pop(device_id, None)
         return d
 
-    def set(self, device_id: str, actor: str = "system", **changes) -> Device:
-        """Change a device's fields or settings (``pins.relay=17`` style keys go into settings)."""
+    def set(self, device_id: str, actor: str = "system", scope: Scope = EVERYTHING, **changes) -> Device:
+        """Change a device's fields or settings (``pins.relay=17`` style keys go into settings).
+
+        Within ``scope``: a device of another site is NotFound, and it cannot be moved there.
+        """
         with unit_of_work():
-            d = Device.get_or_none(Device.id == device_id)
-            if d is None:
-                raise NotFound("no device %(id)s", id=device_id)
-            fields = {k: getattr(d, k) for k in ("kind", "direction", "activity", "location")}
+            d = self.get(device_id, scope)
+            fields = {k: getattr(d, k) for k in ("kind", "direction", "activity", "location", "site")}
             settings = dict(d.settings or {})
             for key, value in changes.items():
                 if key in fields:
@@ -240,7 +286,9 @@ class Devices:
                     settings.pop(key, None)
                 else:
                     settings[key] = value
-            settings = self._check(fields["kind"], fields["direction"], fields["activity"], settings)
+            if "site" in changes:
+                fields["site"] = self._site(fields["site"], scope)
+            settings = self._check(fields["kind"], fields["direction"], fields["activity"], settings, fields["site"])
             Device.update(**fields, settings=settings, revision=Device.revision + 1, updated_at=self.clock()).where(
                 Device.id == device_id
             ).execute()
@@ -273,11 +321,11 @@ class Devices:
             )
         server = {}
         if any(s.key == "library" for s in device_settings.for_kind(d.kind, "server")):
-            server["library"] = {"th": self.prog.name_th, "en": self.prog.name_en, "timezone": self.prog.timezone}
+            prog = self.site_prog(d)  # the device's own site: its name, time zone and hours
+            server["library"] = {"th": prog.name_th, "en": prog.name_en, "timezone": prog.timezone}
             days = device_settings.WEEKDAYS
             server["hours"] = {
-                days[i]: ("closed" if h.closed else f"{h.open:%H:%M}-{h.close:%H:%M}")
-                for i, h in self.prog.hours.items()
+                days[i]: ("closed" if h.closed else f"{h.open:%H:%M}-{h.close:%H:%M}") for i, h in prog.hours.items()
             }
         settings = device_settings.effective(d.kind, {k: v for k, v in stored.items() if k in known}, server)
         return DeviceConfig(

@@ -24,10 +24,23 @@ from server.services import tiers
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import unit_of_work
+from server.services.sites import EVERYTHING, Scope
 from server.store import Card, Fee, Member
 
 GROUPS = ("U1", "U2", "U3", "U4", "U5")
-MEMBER_FIELDS = {"name", "tier", "group", "valid_until", "status", "staff", "email", "pin", "reason", "patron_id"}
+MEMBER_FIELDS = {
+    "name",
+    "tier",
+    "group",
+    "valid_until",
+    "status",
+    "staff",
+    "email",
+    "pin",
+    "reason",
+    "patron_id",
+    "home_site",
+}
 
 
 def hash_pin(pin: str) -> str:
@@ -157,6 +170,29 @@ class Members:
         """A member by id, or by one of their cards' UIDs."""
         return find(ref)
 
+    def for_change(self, ref, scope: Scope = EVERYTHING) -> Member:
+        """A member a staff account may change: their home site is within its scope (else NotFound).
+
+        Every site's staff can find a member and see their points (the card is shared), but
+        only the home site's staff (or a programme administrator) change the member's
+        details, cards, tier or term, and see their contact details (``docs/sites.md``).
+        """
+        m = find(ref)
+        if not scope.covers(m.home_site, self.prog):
+            raise NotFound("no member %(ref)s", ref=ref)
+        return m
+
+    def _home_site(self, code, scope: Scope) -> str | None:
+        """A home site staff typed (checked; within the scope); a one-site scope's site when none."""
+        if code in (None, "", "none"):
+            return next(iter(scope.sites)) if scope.sites is not None and len(scope.sites) == 1 else None
+        code = str(code).strip().upper()
+        if code not in self.prog.sites:
+            raise ServiceError("unknown site %(site)r; known: %(known)s", site=code, known=", ".join(self.prog.sites))
+        if not scope.covers(code, self.prog):
+            raise ServiceError("site %(site)s is outside your sites", site=code)
+        return code
+
     def _check_fields(self, tier=None, group=None, name=None) -> None:
         if name is not None:
             clean_name(name)
@@ -179,15 +215,21 @@ class Members:
         staff: bool = False,
         email: str | None = None,
         patron_id: str | None = None,
+        home_site: str | None = None,
+        scope: Scope = EVERYTHING,
         actor: str = "system",
     ) -> Member:
         """Enrol a member with a card: records the joining fee and credits the sign-up points.
+
+        ``home_site``: the member's site (None: the only site of a one-site ``scope``, else the
+        default site).
 
         Without a typed ``valid_until`` the group's term rule gives it (the end of this
         semester or academic year; none for ``date``/``none``). Without a ``tier`` the
         group's tier rule gives it (recorded in the history), else silver.
         """
         self._check_fields(tier, group, name)
+        home_site = self._home_site(home_site, scope)
         name, email = clean_name(name), clean_email(email)
         patron_id = clean_patron_id(patron_id)
         uid = card_uid(card)
@@ -212,6 +254,7 @@ class Members:
                 valid_until=until,
                 staff=staff,
                 email=email,
+                home_site=home_site,
                 created_at=now,
                 updated_at=now,
             )
@@ -248,8 +291,11 @@ class Members:
             q = q.where(cond)
         return list(q.limit(limit).offset(offset))
 
-    def set(self, ref, actor: str = "system", **fields) -> Member:
-        """Change name, tier, group, valid_until, status, staff, email, pin or patron_id."""
+    def set(self, ref, actor: str = "system", scope: Scope = EVERYTHING, **fields) -> Member:
+        """Change name, tier, group, valid_until, status, staff, email, pin, patron_id or home_site.
+
+        Only within ``scope``: a member whose home site is outside it is NotFound.
+        """
         unknown = set(fields) - MEMBER_FIELDS
         if unknown:
             raise ServiceError(
@@ -280,10 +326,12 @@ class Members:
                 continue
             elif k == "patron_id":
                 changes["patron_id"] = clean_patron_id(v)
+            elif k == "home_site":
+                changes["home_site"] = self._home_site(v, scope) if v not in ("", "none", None) else None
             else:
                 changes[k] = v
         with unit_of_work():
-            m = find(ref)
+            m = self.for_change(ref, scope)
             # a tier change is an event with its reason (server.services.tiers); a new group may
             # bring its group's tier
             tier = changes.pop("tier", None)
@@ -314,12 +362,12 @@ class Members:
         m = member if isinstance(member, Member) else find(member)
         return tiers.privilege_level(self.prog, m, self.ledger.today())
 
-    def replace_card(self, ref, new_card: str, actor: str = "system") -> Member:
-        """Give a member a new card: old cards blocked, the replacement fee recorded."""
+    def replace_card(self, ref, new_card: str, actor: str = "system", scope: Scope = EVERYTHING) -> Member:
+        """Give a member a new card: old cards blocked, the replacement fee recorded (within ``scope``)."""
         uid = card_uid(new_card)
         now = self.clock()
         with unit_of_work():
-            m = find(ref)
+            m = self.for_change(ref, scope)
             if Card.get_or_none(Card.uid == uid):
                 raise ServiceError("card %(uid)s is already in use", uid=uid)
             old = [c.uid for c in Card.select().where((Card.member == m.id) & (Card.status == "active"))]
@@ -339,12 +387,14 @@ class Members:
             self.ledger.audit(actor, "card.replace", m.id, new=uid, old=old)
         return m
 
-    def block_card(self, card: str, reason: str = "blocked by staff", actor: str = "system") -> Card:
-        """Block one card (lost, stolen); the member keeps their points."""
+    def block_card(
+        self, card: str, reason: str = "blocked by staff", actor: str = "system", scope: Scope = EVERYTHING
+    ) -> Card:
+        """Block one card (lost, stolen); the member keeps their points (their home site within ``scope``)."""
         uid = card_uid(card)
         with unit_of_work():
             c = Card.get_or_none(Card.uid == uid)
-            if c is None:
+            if c is None or not scope.covers(c.member.home_site, self.prog):
                 raise NotFound("no card %(uid)s", uid=uid)
             Card.update(status="blocked", blocked_at=self.clock(), reason=reason[:200]).where(Card.uid == uid).execute()
             store.bump("allowlist")

@@ -146,8 +146,13 @@ class Reads:
                 q = q.where(LedgerEntry.member == members.find(member_ref).id)
             return [self.ledger.entry_dict(e) for e in q]
 
-    def member_dict(self, m: Member, *, history: int = 0) -> dict:
-        """A member as JSON, with cards (and optionally recent history)."""
+    def member_dict(self, m: Member, *, history: int = 0, scope=None) -> dict:
+        """A member as JSON, with cards (and optionally recent history).
+
+        Staff whose ``scope`` does not cover the member's home site see the points, not the
+        member's contact details (``email``, ``patron_id`` are None, ``site_only`` is true).
+        """
+        own = scope is None or scope.covers(m.home_site, self.prog)
         with read_unit():
             out = {
                 "id": m.id,
@@ -159,8 +164,10 @@ class Reads:
                 "valid_until": m.valid_until.isoformat() if m.valid_until else None,
                 "status": m.status,
                 "staff": bool(m.staff),
-                "email": m.email,
-                "patron_id": m.patron_id,
+                "email": m.email if own else None,
+                "patron_id": m.patron_id if own else None,
+                "home_site": m.home_site or self.prog.default_site,
+                "site_only": not own,
                 "balance": m.balance,
                 "cards": [
                     {"uid": c.uid, "status": c.status, "issued_at": contract.format_time(c.issued_at)}
@@ -173,6 +180,31 @@ class Reads:
                 out["privileges"] = self.privileges(m, self.ledger.today())
         return out
 
+    def site_dict(self, site) -> dict:
+        """A site as JSON: names, time zone, hours, closures, overrides, its devices."""
+        from broker.settings import WEEKDAYS
+
+        prog = self.prog
+        view = prog.for_site(site.code)
+        return {
+            "code": site.code,
+            "name": site.label,
+            "timezone": site.timezone,
+            "default": site.code == prog.default_site,
+            "hours": {
+                WEEKDAYS[i]: ("closed" if h.closed else f"{h.open:%H:%M}-{h.close:%H:%M}")
+                for i, h in view.hours.items()
+            },
+            "closures": sorted(d.isoformat() for d in view.closures),
+            "activities": sorted(site.activities),
+            "partners": list(view.partners) if site.partners is not None else None,
+            "devices": [
+                d.id
+                for d in Device.select(Device.id, Device.site).order_by(Device.id)
+                if (d.site or prog.default_site) == site.code
+            ],
+        }
+
     @staticmethod
     def device_dict(d: Device) -> dict:
         """A device as JSON."""
@@ -182,6 +214,7 @@ class Reads:
             "direction": d.direction,
             "activity": d.activity,
             "location": d.location,
+            "site": d.site,
             "settings": d.settings,
             "revision": d.revision,
             "state": d.state,

@@ -32,7 +32,7 @@ from broker import contract
 from broker.contract import Checkout, Tap, TapResult
 from server import store, sun
 from server.domain import rules
-from server.services import tiers
+from server.services import sites, tiers
 from server.services.devices import Devices, Refused
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import is_infrastructure, unit_of_work
@@ -142,7 +142,9 @@ class Taps:
         if isinstance(valid_until, str):
             valid_until = date.fromisoformat(valid_until)
         act_code = device.activity
-        prog, campaigns = self._prog, self._campaigns
+        # the device's site's view of the programme: its time zone, hours, closures, activities
+        # (issue 16; cached per programme version, so this is a dict lookup)
+        prog, campaigns = sites.view(self._prog, device.site), self._campaigns
         per_item = act_code in prog.activities and prog.activities[act_code].limit == "per_item_per_day"
         item = device.id if per_item else ""
         if per_item and act_code == "partner_purchase" and (device.settings or {}).get("shop"):
@@ -169,7 +171,7 @@ class Taps:
             outcome, reason = "card_not_genuine", None
         if outcome == "credited":
             act = decision.activity
-            key = rules.accrual_key(act, decision.day, decision.item)
+            key = rules.accrual_key(act, decision.day, decision.item, site=prog.site)
             if key is not None and db.execute_sql(sql["accrue"], (member_id, act.code, key[0], key[1])).rowcount != 1:
                 outcome = "limit_reached"
             else:

@@ -104,6 +104,9 @@ class Staff(BaseModel):
     password_version = pw.IntegerField(default=0)
     # locks in a row since the last successful sign-in: each doubles the next lock's length
     lockouts = pw.IntegerField(default=0)
+    # the sites this account works for, comma-separated codes (issue 16, migration namespace
+    # "sites"); NULL: every site (a programme administrator, or staff of a single library)
+    sites = pw.CharField(max_length=200, null=True)
 
     class Meta:
         table_name = "web_staff"
@@ -233,7 +236,13 @@ def check_password_strength(password: str) -> None:
 
 
 def add_staff(
-    username: str, role: str, password: str, *, actor: str = "cli", must_change_password: bool = False
+    username: str,
+    role: str,
+    password: str,
+    *,
+    actor: str = "cli",
+    must_change_password: bool = False,
+    sites: str | None = None,
 ) -> Staff:
     """Create a staff account (the CLI's ``staff add``); raises AccountError.
 
@@ -251,16 +260,33 @@ def add_staff(
         if Staff.get_or_none(Staff.username == username):
             raise AccountError("staff account %(name)s already exists", name=username)
         s = Staff.create(
-            username=username, role=role, password_hash=digest, must_change_password=bool(must_change_password)
+            username=username,
+            role=role,
+            password_hash=digest,
+            must_change_password=bool(must_change_password),
+            sites=sites or None,
         )
         Audit.create(
             actor=actor,
             action="staff.add",
             target=username,
-            detail={"role": role, "must_change_password": bool(must_change_password)},
+            detail={"role": role, "must_change_password": bool(must_change_password), "sites": sites or "all"},
             at=utcnow(),
         )
     return s
+
+
+def set_sites(staff_id: int, sites: str | None, *, actor: str = "cli") -> Staff:
+    """Change the sites a staff account works for (``"A,B"``, checked by the caller; None: every site)."""
+    with store.write_transaction():
+        s = Staff.get_or_none(Staff.id == staff_id)
+        if s is None:
+            raise AccountError("no staff account %(id)s", id=staff_id)
+        Staff.update(sites=sites or None).where(Staff.id == staff_id).execute()
+        Audit.create(
+            actor=actor, action="staff.sites", target=s.username, detail={"sites": sites or "all"}, at=utcnow()
+        )
+    return Staff.get_by_id(staff_id)
 
 
 def _store_password(

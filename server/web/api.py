@@ -18,7 +18,7 @@ from server.services.attendance import TooBusy
 from server.services.ils import IlsUnavailable
 from server.store import Device, LedgerEntry, Member
 from server.web import accounts, csrf, queries, reports
-from server.web.auth import actor
+from server.web.auth import actor, staff_scope
 
 bp = Blueprint("api", __name__)
 SPEC: list[dict] = []
@@ -111,12 +111,12 @@ SETTINGS = {
 
 @route("/me", "GET", "The signed-in staff account")
 def me():
-    return jsonify(username=g.staff.username, role=g.staff.role)
+    return jsonify(username=g.staff.username, role=g.staff.role, sites=staff_scope().codes(svc().prog))
 
 
 @route("/dashboard", "GET", "Devices, today's taps and points, latest taps (the dashboard polls this)")
 def dashboard():
-    d = queries.dashboard(svc())
+    d = queries.dashboard(svc(), staff_scope())
     lang = g.get("lang", "th")
     for t in d["taps"]:
         t["at"] = queries.fmt_time(t["at"])
@@ -183,7 +183,7 @@ def members_add():
 
 @route("/members/<ref>", "GET", "A member with cards, privileges and the last 20 entries")
 def member_get(ref):
-    return jsonify(svc().reads.member_dict(_member(ref), history=20))
+    return jsonify(svc().reads.member_dict(_member(ref), history=20, scope=staff_scope()))
 
 
 @route(
@@ -198,16 +198,17 @@ def member_get(ref):
         "status": STRING,
         "email": STRING,
         "patron_id": STRING,
+        "home_site": STRING,
     },
 )
 def member_set(ref):
     b = body()
-    allowed = {"name", "tier", "group", "valid_until", "status", "email", "patron_id"}
+    allowed = {"name", "tier", "group", "valid_until", "status", "email", "patron_id", "home_site"}
     extra = set(b) - allowed
     if extra:
         raise ServiceError("unknown field(s): %(fields)s", fields=", ".join(sorted(extra)))
-    m = svc().members.set(_member(ref).id, actor=actor(), **b)
-    return jsonify(svc().reads.member_dict(m))
+    m = svc().members.set(_member(ref).id, actor=actor(), scope=staff_scope(), **b)
+    return jsonify(svc().reads.member_dict(m, scope=staff_scope()))
 
 
 @route(
@@ -233,13 +234,15 @@ def member_entries(ref):
     body={"card": STRING},
 )
 def member_replace_card(ref):
-    m = svc().members.replace_card(_member(ref).id, str(body().get("card", "")), actor=actor())
+    m = svc().members.replace_card(_member(ref).id, str(body().get("card", "")), actor=actor(), scope=staff_scope())
     return jsonify(svc().reads.member_dict(Member.get_by_id(m.id)))
 
 
 @route("/cards/<uid>/block", "POST", "Block one card", body={"reason": STRING})
 def card_block(uid):
-    c = svc().members.block_card(uid, str(body().get("reason") or "blocked by staff"), actor=actor())
+    c = svc().members.block_card(
+        uid, str(body().get("reason") or "blocked by staff"), actor=actor(), scope=staff_scope()
+    )
     return jsonify(uid=c.uid, status=c.status, member=c.member_id)
 
 
@@ -342,9 +345,16 @@ def _jsonable(row: dict) -> dict:
 # --------------------------------------------------------------------------- devices (admin)
 
 
-@route("/devices", "GET", "All devices with status", admin=True)
+@route("/devices", "GET", "All devices with status (a site-scoped admin: those of its sites)", admin=True)
 def devices_list():
-    return jsonify(devices=[svc().reads.device_dict(d) for d in Device.select().order_by(Device.id)])
+    visible = svc().devices.visible(staff_scope())
+    return jsonify(
+        devices=[
+            svc().reads.device_dict(d)
+            for d in Device.select().order_by(Device.id)
+            if visible is None or d.id in visible
+        ]
+    )
 
 
 @route(
@@ -359,6 +369,7 @@ def devices_list():
         "activity": STRING,
         "location": STRING,
         "settings": OBJECT,
+        "site": STRING,
     },
 )
 def devices_add():
@@ -370,16 +381,16 @@ def devices_add():
         activity=b.get("activity"),
         location=b.get("location"),
         settings=b.get("settings") or {},
+        site=b.get("site"),
         actor=actor(),
+        scope=staff_scope(),
     )
     return jsonify(svc().reads.device_dict(d)), 201
 
 
 @route("/devices/<device_id>", "GET", "A device, its retained config and recent taps", admin=True)
 def device_get(device_id):
-    d = Device.get_or_none(Device.id == device_id)
-    if d is None:
-        raise NotFound("no device %(id)s", id=device_id)
+    d = svc().devices.get(device_id, staff_scope())
     taps = queries.latest_taps(20, device=device_id)
     for t in taps:
         t["at"], t["received_at"] = queries.fmt_time(t["at"]), queries.fmt_time(t["received_at"])
@@ -391,10 +402,10 @@ def device_get(device_id):
     "PATCH",
     "Change fields or settings (null removes a setting); republished at once",
     admin=True,
-    body={"kind": STRING, "direction": STRING, "activity": STRING, "location": STRING, **SETTINGS},
+    body={"kind": STRING, "direction": STRING, "activity": STRING, "location": STRING, "site": STRING, **SETTINGS},
 )
 def device_set(device_id):
-    d = svc().devices.set(device_id, actor=actor(), **body())
+    d = svc().devices.set(device_id, actor=actor(), scope=staff_scope(), **body())
     return jsonify(svc().reads.device_dict(d))
 
 
@@ -406,13 +417,13 @@ def device_set(device_id):
     admin=True,
 )
 def device_retire(device_id):
-    d = svc().devices.retire(device_id, actor=actor())
+    d = svc().devices.retire(device_id, actor=actor(), scope=staff_scope())
     return jsonify(device=svc().reads.device_dict(d), broker=broker_accounts.sync_if_configured())
 
 
 @route("/devices/<device_id>/reactivate", "POST", "Bring a retired device back (issue new credentials)", admin=True)
 def device_reactivate(device_id):
-    d = svc().devices.reactivate(device_id, actor=actor())
+    d = svc().devices.reactivate(device_id, actor=actor(), scope=staff_scope())
     return jsonify(device=svc().reads.device_dict(d), broker=broker_accounts.sync_if_configured())
 
 
@@ -497,19 +508,21 @@ def import_job(job_id):
     "/reports/<name>",
     "GET",
     "A report as JSON (?format=csv for CSV): " + ", ".join(reports.REPORTS),
-    query={"from": STRING, "to": STRING, "format": STRING},
+    query={"from": STRING, "to": STRING, "format": STRING, "site": STRING},
 )
 def report(name):
     if name not in reports.BUILDERS:
         raise NotFound("no report %(name)s; known: %(known)s", name=name, known=", ".join(reports.REPORTS))
     start, end, _ = reports.default_range(svc())
     start, end = reports.parse_range(request.args.get("from"), request.args.get("to"), (start, end))
-    rep = reports.build(name, svc(), start, end)
+    sites = svc().sites.report_sites(staff_scope(), request.args.get("site"))  # NotFound outside the scope
+    rep = reports.build(name, svc(), start, end, sites)
     if request.args.get("format") == "csv":
         return Response(rep.csv(g.get("lang", "en")), mimetype="text/csv; charset=utf-8")
     return jsonify(
         report=name,
         **{"from": start.isoformat(), "to": end.isoformat()},
+        sites=sites,
         columns=[k for k, _ in rep.columns],
         rows=rep.rows,
     )
@@ -546,7 +559,7 @@ def _token_dict(t) -> dict:
     query={"all": BOOLEAN},
 )
 def tokens_list():
-    everyone = g.staff.role == "admin" and request.args.get("all") in ("1", "true")
+    everyone = g.staff.role == "admin" and not g.staff.sites and request.args.get("all") in ("1", "true")
     return jsonify(tokens=[_token_dict(t) for t in accounts.list_tokens(None if everyone else g.staff.username)])
 
 
@@ -565,7 +578,9 @@ def tokens_add():
 @route("/tokens/<int:token_id>/revoke", "POST", "Revoke a token (your own; an admin any)")
 def token_revoke(token_id):
     try:
-        row = accounts.revoke_token(token_id, actor=actor(), owner=None if g.staff.role == "admin" else g.staff.id)
+        row = accounts.revoke_token(
+            token_id, actor=actor(), owner=None if g.staff.role == "admin" and not g.staff.sites else g.staff.id
+        )
     except accounts.AccountError:
         raise NotFound("no API token %(id)s", id=token_id) from None
     return jsonify(_token_dict(row))

@@ -80,6 +80,30 @@ def admin_required(view):
     return wrapper
 
 
+def staff_scope():
+    """The signed-in account's sites (:class:`server.services.sites.Scope`; every site when unscoped)."""
+    from server.services.sites import EVERYTHING, Scope
+
+    return Scope.parse(g.staff.sites) if g.get("staff") is not None else EVERYTHING
+
+
+def programme_admin_required(view):
+    """Only programme administrators (admins whose scope is every site); others get 403.
+
+    The programme, campaigns, draws, terms and staff accounts are the whole programme's:
+    an admin scoped to some sites manages their devices, not these.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if g.staff is None or g.staff.role != "admin" or g.staff.sites:
+            abort(403)
+        return view(*args, **kwargs)
+
+    wrapper.admin_only = True
+    return wrapper
+
+
 def _load_staff():
     g.staff = None
     g.via_token = False

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 
 from server.domain.config import LIMITS, SECTIONS
 from server.services import GROUPS, ServiceError
-from server.web.auth import _, actor, admin_required, service_error
+from server.web.auth import _, actor, programme_admin_required, service_error
 
 bp = Blueprint("programme", __name__)
 
@@ -46,7 +46,7 @@ def _done(result: dict) -> None:
 
 
 @bp.route("/programme")
-@admin_required
+@programme_admin_required
 def programme():
     """Activities (add, change, retire), a section's TOML editor, versions, export/import."""
     section = request.args.get("section", "hours")
@@ -66,7 +66,7 @@ def programme():
 
 
 @bp.route("/programme/activities", methods=["POST"])
-@admin_required
+@programme_admin_required
 def activity_save():
     """Add an activity or change one."""
     f = request.form
@@ -87,7 +87,7 @@ def activity_save():
 
 
 @bp.route("/programme/activities/<code>/retire", methods=["POST"])
-@admin_required
+@programme_admin_required
 def activity_retire(code: str):
     """Retire an activity (or bring it back with ``undo``)."""
     try:
@@ -98,7 +98,7 @@ def activity_retire(code: str):
 
 
 @bp.route("/programme/activities/<code>/delete", methods=["POST"])
-@admin_required
+@programme_admin_required
 def activity_delete(code: str):
     """Remove an activity never credited (one with ledger entries is refused: retire it)."""
     try:
@@ -109,7 +109,7 @@ def activity_delete(code: str):
 
 
 @bp.route("/programme/section", methods=["POST"])
-@admin_required
+@programme_admin_required
 def section_save():
     """Replace one section by its TOML text."""
     section = request.form.get("section", "")
@@ -127,7 +127,7 @@ def section_save():
 
 
 @bp.route("/programme.toml")
-@admin_required
+@programme_admin_required
 def export():
     """Download the programme in force as TOML."""
     return Response(
@@ -138,7 +138,7 @@ def export():
 
 
 @bp.route("/programme/import", methods=["POST"])
-@admin_required
+@programme_admin_required
 def import_file():
     """Upload a TOML file: merged over the defaults, it becomes the next version (or is only checked)."""
     upload = request.files.get("file")
@@ -171,7 +171,7 @@ def _int(value):
 
 
 @bp.route("/campaigns")
-@admin_required
+@programme_admin_required
 def campaigns():
     """Every campaign with what it gave, and the add form."""
     s = svc()
@@ -187,7 +187,7 @@ def campaigns():
 
 
 @bp.route("/campaigns", methods=["POST"])
-@admin_required
+@programme_admin_required
 def campaign_add():
     """Add a campaign."""
     f = request.form
@@ -206,7 +206,7 @@ def campaign_add():
 
 
 @bp.route("/campaigns/<code>/end", methods=["POST"])
-@admin_required
+@programme_admin_required
 def campaign_end(code: str):
     """End a campaign now."""
     try:
@@ -221,7 +221,7 @@ def campaign_end(code: str):
 
 
 @bp.route("/draws")
-@admin_required
+@programme_admin_required
 def draws():
     """Draws and rankings, the create form, and a ranking preview."""
     s = svc()
@@ -246,7 +246,7 @@ def draws():
 
 
 @bp.route("/draws", methods=["POST"])
-@admin_required
+@programme_admin_required
 def draw_create():
     """Record a draw (its seed is generated and stored now)."""
     f = request.form
@@ -271,7 +271,7 @@ def draw_create():
 
 
 @bp.route("/rankings", methods=["POST"])
-@admin_required
+@programme_admin_required
 def ranking_record():
     """Record a ranking's top N (to award them)."""
     f = request.form
@@ -292,7 +292,7 @@ def ranking_record():
 
 
 @bp.route("/draws/<int:draw_id>")
-@admin_required
+@programme_admin_required
 def draw(draw_id: int):
     """One draw or ranking: filters, seed, eligible list, winners, and how to verify it."""
     s = svc()
@@ -305,7 +305,7 @@ def draw(draw_id: int):
 
 
 @bp.route("/draws/<int:draw_id>/<action>", methods=["POST"])
-@admin_required
+@programme_admin_required
 def draw_action(draw_id: int, action: str):
     """Run a draw, or award its winners."""
     s = svc()

@@ -135,10 +135,12 @@ def day_bounds(day: date, prog) -> tuple[datetime, datetime]:
     return start, end
 
 
-def device_rows() -> list[dict]:
-    """Every device with its live status for the dashboard and the devices page."""
+def device_rows(visible: set | None = None) -> list[dict]:
+    """Every device (or those whose ids are ``visible``) with its live status, for the dashboard and devices page."""
     out = []
     for d in Device.select().order_by(Device.kind, Device.id):
+        if visible is not None and d.id not in visible:
+            continue
         status = d.status or {}
         out.append(
             {
@@ -147,6 +149,7 @@ def device_rows() -> list[dict]:
                 "direction": d.direction,
                 "activity": d.activity,
                 "location": d.location,
+                "site": d.site,
                 "state": d.state or "unknown",
                 "last_seen": d.last_seen,
                 "outbox": status.get("outbox"),
@@ -163,9 +166,11 @@ def device_rows() -> list[dict]:
     return out
 
 
-def latest_taps(limit: int = 15, device: str | None = None) -> list[dict]:
-    """The newest taps the server decided, with member names."""
+def latest_taps(limit: int = 15, device: str | None = None, devices: list | None = None) -> list[dict]:
+    """The newest taps the server decided (at ``devices`` when given), with member names."""
     q = TapInbox.select().order_by(TapInbox.received_at.desc(), TapInbox.id.desc()).limit(limit)
+    if devices is not None:
+        q = q.where(TapInbox.device.in_(devices or [""]))
     if device:  # (device, tap_id) index narrows; a device's taps are few per day
         q = TapInbox.select().where(TapInbox.device == device).order_by(TapInbox.id.desc()).limit(limit)
     rows = list(q)
@@ -194,18 +199,19 @@ def latest_taps(limit: int = 15, device: str | None = None) -> list[dict]:
     ]
 
 
-def dashboard(service) -> dict:
-    """Everything the dashboard shows, in a handful of indexed queries."""
+def dashboard(service, scope=None) -> dict:
+    """Everything the dashboard shows, in a handful of indexed queries (a site-scoped account: its sites)."""
     prog = service.prog
     today = service.today()
     start, end = day_bounds(today, prog)
-    outcomes = {
-        o: n
-        for o, n in TapInbox.select(TapInbox.outcome, pw.fn.COUNT(TapInbox.id))
-        .where((TapInbox.received_at >= start) & (TapInbox.received_at < end))
-        .group_by(TapInbox.outcome)
-        .tuples()
-    }
+    sites = None if scope is None else service.sites.report_sites(scope)
+    devices_at = None if sites is None else service.sites.device_ids(sites)
+    taps = TapInbox.select(TapInbox.outcome, pw.fn.COUNT(TapInbox.id)).where(
+        (TapInbox.received_at >= start) & (TapInbox.received_at < end)
+    )
+    if devices_at is not None:
+        taps = taps.where(TapInbox.device.in_(devices_at or [""]))
+    outcomes = {o: n for o, n in taps.group_by(TapInbox.outcome).tuples()}
     earning = list(prog.activities)
     # one pass over today's rows of the (day, activity) index for both numbers
     visitor = pw.Case(
@@ -216,13 +222,13 @@ def dashboard(service) -> dict:
         ],
         0,
     )
-    points_today, visitors = (
-        LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0), pw.fn.COALESCE(pw.fn.SUM(visitor), 0))
-        .where((LedgerEntry.day == today) & (LedgerEntry.activity.in_(earning)))
-        .tuples()
-        .get()
-    )
-    devices = device_rows()
+    today_q = LedgerEntry.select(
+        pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0), pw.fn.COALESCE(pw.fn.SUM(visitor), 0)
+    ).where((LedgerEntry.day == today) & (LedgerEntry.activity.in_(earning)))
+    if sites is not None:
+        today_q = today_q.where(service.sites.entry_condition(sites))
+    points_today, visitors = today_q.tuples().get()
+    devices = device_rows(None if devices_at is None else set(devices_at))
     return {
         "today": today,
         "taps_today": sum(outcomes.values()),
@@ -233,7 +239,7 @@ def dashboard(service) -> dict:
         "devices": devices,
         "online": sum(1 for d in devices if d["state"] == "online"),
         "offline": sum(1 for d in devices if d["state"] != "online"),
-        "taps": latest_taps(15),
+        "taps": latest_taps(15, devices=devices_at),
     }
 
 

@@ -120,11 +120,18 @@ def _entry_devices() -> list[str]:
     ]
 
 
-def _gate_taps(service, start: date, end: date):
-    """Local times of opened taps at entrance gates between two business days."""
+def _where(query, cond):
+    """``query`` narrowed by a site condition (None: every site)."""
+    return query if cond is None else query.where(cond)
+
+
+def _gate_taps(service, start: date, end: date, sites=None):
+    """Local times of opened taps at entrance gates between two business days (at ``sites``; None: all)."""
     lo, _ = day_bounds(start, service.prog)
     _, hi = day_bounds(end, service.prog)
     devices = _entry_devices()
+    if sites is not None:
+        devices = sorted(set(devices) & set(service.sites.device_ids(sites)))
     if not devices:
         return []
     q = (
@@ -141,12 +148,16 @@ def _gate_taps(service, start: date, end: date):
     return [at.astimezone(tz) for (at,) in q]
 
 
-def entries_daily(service, start: date, end: date) -> Report:
+def entries_daily(service, start: date, end: date, sites=None) -> Report:
     """Visits (entrance-gate taps) and distinct members credited for entry, per day."""
-    visits = Counter(t.date() for t in _gate_taps(service, start, end))
+    visits = Counter(t.date() for t in _gate_taps(service, start, end, sites))
     members = dict(
-        LedgerEntry.select(LedgerEntry.day, pw.fn.SUM(pw.Case(None, [(LedgerEntry.points > 0, 1)], -1)))
-        .where((LedgerEntry.activity == "entry") & LedgerEntry.day.between(start, end))
+        _where(
+            LedgerEntry.select(LedgerEntry.day, pw.fn.SUM(pw.Case(None, [(LedgerEntry.points > 0, 1)], -1))).where(
+                (LedgerEntry.activity == "entry") & LedgerEntry.day.between(start, end)
+            ),
+            service.sites.entry_condition(sites),
+        )
         .group_by(LedgerEntry.day)
         .tuples()
     )
@@ -167,9 +178,9 @@ def entries_daily(service, start: date, end: date) -> Report:
     )
 
 
-def entries_hourly(service, start: date, end: date) -> Report:
+def entries_hourly(service, start: date, end: date, sites=None) -> Report:
     """Visits by hour of the day over the range."""
-    hours = Counter(t.hour for t in _gate_taps(service, start, end))
+    hours = Counter(t.hour for t in _gate_taps(service, start, end, sites))
     rows = [{"hour": f"{h:02d}:00", "visits": hours.get(h, 0)} for h in range(24)]
     return Report(
         "entries_hourly",
@@ -179,11 +190,15 @@ def entries_hourly(service, start: date, end: date) -> Report:
     )
 
 
-def _top(activity: str, start: date, end: date, limit: int = 20) -> list[dict]:
+def _top(activity: str, start: date, end: date, limit: int = 20, cond=None) -> list[dict]:
     days = pw.fn.SUM(pw.Case(None, [(LedgerEntry.points > 0, 1), (LedgerEntry.points < 0, -1)], 0))
     q = (
-        LedgerEntry.select(LedgerEntry.member, days.alias("n"))
-        .where((LedgerEntry.activity == activity) & LedgerEntry.day.between(start, end))
+        _where(
+            LedgerEntry.select(LedgerEntry.member, days.alias("n")).where(
+                (LedgerEntry.activity == activity) & LedgerEntry.day.between(start, end)
+            ),
+            cond,
+        )
         .group_by(LedgerEntry.member)
         .having(days > 0)
         .order_by(pw.SQL("n DESC"), LedgerEntry.member)
@@ -203,9 +218,9 @@ def _top(activity: str, start: date, end: date, limit: int = 20) -> list[dict]:
     ]
 
 
-def top_borrowers(service, start: date, end: date) -> Report:
+def top_borrowers(service, start: date, end: date, sites=None) -> Report:
     """The semester's top borrowers: days with a borrowing credit (net of voids)."""
-    rows = _top("borrow", start, end)
+    rows = _top("borrow", start, end, cond=service.sites.entry_condition(sites))
     return Report(
         "top_borrowers",
         _TOP_COLUMNS("วันที่ยืม", "Borrowing days"),
@@ -214,9 +229,9 @@ def top_borrowers(service, start: date, end: date) -> Report:
     )
 
 
-def top_users(service, start: date, end: date) -> Report:
+def top_users(service, start: date, end: date, sites=None) -> Report:
     """The semester's top library users: days with an entry credit (net of voids)."""
-    rows = _top("entry", start, end)
+    rows = _top("entry", start, end, cond=service.sites.entry_condition(sites))
     return Report(
         "top_users",
         _TOP_COLUMNS("วันที่เข้าใช้", "Days in the library"),
@@ -235,7 +250,7 @@ def _TOP_COLUMNS(th: str, en: str) -> list:
     ]
 
 
-def points(service, start: date, end: date) -> Report:
+def points(service, start: date, end: date, sites=None) -> Report:
     """Points earned and redeemed per activity (and per reward), with voids."""
     pos = pw.fn.SUM(pw.Case(None, [((LedgerEntry.points > 0) & (LedgerEntry.source != "void"), LedgerEntry.points)], 0))
     neg = pw.fn.SUM(
@@ -243,16 +258,16 @@ def points(service, start: date, end: date) -> Report:
     )
     voided = pw.fn.SUM(pw.Case(None, [(LedgerEntry.source == "void", LedgerEntry.points * -1)], 0))
     count = pw.fn.SUM(pw.Case(None, [(LedgerEntry.source != "void", 1)], 0))
+    q = LedgerEntry.select(
+        LedgerEntry.activity,
+        pw.Case(None, [(LedgerEntry.activity == "redeem", LedgerEntry.item)], "").alias("reward"),
+        count.alias("n"),
+        pos.alias("earned"),
+        neg.alias("spent"),
+        voided.alias("voided"),
+    ).where(LedgerEntry.day.between(start, end))
     q = (
-        LedgerEntry.select(
-            LedgerEntry.activity,
-            pw.Case(None, [(LedgerEntry.activity == "redeem", LedgerEntry.item)], "").alias("reward"),
-            count.alias("n"),
-            pos.alias("earned"),
-            neg.alias("spent"),
-            voided.alias("voided"),
-        )
-        .where(LedgerEntry.day.between(start, end))
+        _where(q, service.sites.entry_condition(sites))
         .group_by(LedgerEntry.activity, pw.SQL("reward"))
         .order_by(LedgerEntry.activity)
         .dicts()
@@ -293,11 +308,16 @@ def points(service, start: date, end: date) -> Report:
     )
 
 
-def segments(service, start: date | None = None, end: date | None = None) -> Report:
-    """Members by segment U1–U5 and card tier."""
+def segments(service, start: date | None = None, end: date | None = None, sites=None) -> Report:
+    """Members by segment U1–U5 and card tier (members whose home site is one of ``sites``; None: all)."""
     counts = defaultdict(Counter)
+    home = None
+    if sites is not None:
+        home = Member.home_site.in_(sites)
+        if service.prog.default_site in sites:
+            home |= Member.home_site.is_null()
     for group, tier, status, n in (
-        Member.select(Member.group, Member.tier, Member.status, pw.fn.COUNT(Member.id))
+        _where(Member.select(Member.group, Member.tier, Member.status, pw.fn.COUNT(Member.id)), home)
         .group_by(Member.group, Member.tier, Member.status)
         .tuples()
     ):
@@ -336,13 +356,16 @@ def segments(service, start: date | None = None, end: date | None = None) -> Rep
     )
 
 
-def feedback(service, start: date, end: date) -> Report:
-    """Kiosk satisfaction ratings (1–5) in the range."""
+def feedback(service, start: date, end: date, sites=None) -> Report:
+    """Kiosk satisfaction ratings (1–5) in the range (at the kiosks of ``sites``; None: all)."""
     lo, _ = day_bounds(start, service.prog)
     _, hi = day_bounds(end, service.prog)
+    at_sites = None if sites is None else Feedback.device.in_(service.sites.device_ids(sites) or [""])
     counts = dict(
-        Feedback.select(Feedback.rating, pw.fn.COUNT(Feedback.id))
-        .where((Feedback.at >= lo) & (Feedback.at < hi))
+        _where(
+            Feedback.select(Feedback.rating, pw.fn.COUNT(Feedback.id)).where((Feedback.at >= lo) & (Feedback.at < hi)),
+            at_sites,
+        )
         .group_by(Feedback.rating)
         .tuples()
     )
@@ -367,7 +390,7 @@ def feedback(service, start: date, end: date) -> Report:
     return rep
 
 
-def clock_anomalies(service, start: date, end: date) -> Report:
+def clock_anomalies(service, start: date, end: date, sites=None) -> Report:
     """Devices whose taps' own times were doubtful: back-dated, unsynchronised, ahead (by receive day).
 
     How each tap's time was judged is stored with it (``rules.TIMINGS``, the back-dating
@@ -383,8 +406,10 @@ def clock_anomalies(service, start: date, end: date) -> Report:
         .group_by(TapInbox.device, TapInbox.timing)
         .tuples()
     )
+    shown = None if sites is None else set(service.sites.device_ids(sites))
     for device, timing, n in q:
-        counts[device][timing or "clock"] += n
+        if shown is None or device in shown:
+            counts[device][timing or "clock"] += n
     kinds = dict(Device.select(Device.id, Device.kind).tuples())
     rows = []
     for device, c in counts.items():
@@ -423,14 +448,17 @@ def clock_anomalies(service, start: date, end: date) -> Report:
     )
 
 
-def campaigns(service, start: date, end: date) -> Report:
+def campaigns(service, start: date, end: date, sites=None) -> Report:
     """What each campaign gave in the range: points and credits (voided ones left out)."""
     from server.domain.campaigns import split_tag
 
     voided = {e.void_of_id for e in LedgerEntry.select(LedgerEntry.void_of).where(LedgerEntry.void_of.is_null(False))}
     given: dict[str, list[int]] = {}
-    q = LedgerEntry.select(LedgerEntry.id, LedgerEntry.campaign).where(
-        LedgerEntry.campaign.is_null(False), LedgerEntry.day.between(start, end)
+    q = _where(
+        LedgerEntry.select(LedgerEntry.id, LedgerEntry.campaign).where(
+            LedgerEntry.campaign.is_null(False), LedgerEntry.day.between(start, end)
+        ),
+        service.sites.entry_condition(sites),
     )
     for e in q:
         if e.id in voided:
@@ -470,9 +498,9 @@ BUILDERS = {
 }
 
 
-def build(name: str, service, start: date, end: date) -> Report:
-    """Run one report by name."""
-    return BUILDERS[name](service, start, end)
+def build(name: str, service, start: date, end: date, sites: list[str] | None = None) -> Report:
+    """Run one report by name, for some sites (``svc.sites.report_sites``) or all combined (None)."""
+    return BUILDERS[name](service, start, end, sites=sites)
 
 
 def bar_chart(data: list, *, title: str = "", height: int = 190, color: str = "#2f6f9f") -> str:

@@ -42,7 +42,11 @@ def register(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="temporary password: the account must change it at its next console sign-in",
     )
+    add.add_argument("--sites", help="the sites it works for, e.g. MAIN,BRANCH2 (default: every site)")
     sub.add_parser("list", help="list accounts")
+    st = sub.add_parser("sites", help="change the sites an account works for ('all': every site)")
+    st.add_argument("username")
+    st.add_argument("sites", help="comma-separated site codes, or 'all'")
     pw_ = sub.add_parser("passwd", help="set a new password (and lift a lock-out)")
     pw_.add_argument("username")
     pw_.add_argument("--password")
@@ -70,7 +74,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     rev = sub.add_parser("revoke-token", help="revoke an API token by its number (from 'staff tokens')")
     rev.add_argument("token_id")
     # server/admin.py dispatches with ``args.handler(args, svc)``
-    p.set_defaults(handler=lambda args, svc=None: run(args))
+    p.set_defaults(handler=lambda args, svc=None: run(args, svc))
     return p
 
 
@@ -86,8 +90,20 @@ def _password(given: str | None) -> str:
     return first
 
 
-def run(args) -> int:
+def _sites(text: str | None, svc) -> str | None:
+    """Site codes typed at the shell, checked against the programme when the service is at hand."""
+    from server.services.sites import Scope
+
+    if text is None or text.strip().lower() in ("", "all"):
+        return None
+    if svc is not None:
+        return svc.sites.scope(text).text()
+    return Scope.parse(text.upper()).text()
+
+
+def run(args, svc=None) -> int:
     """Execute a parsed ``staff`` command; prints one line per result, errors on stderr."""
+    from server.services.errors import ServiceError
     from server.web import accounts
 
     if store.db.obj is None:
@@ -98,8 +114,14 @@ def run(args) -> int:
     actor = getattr(args, "actor", None) or f"cli:{os.environ.get('USER') or 'admin'}"
     try:
         if cmd == "add":
+            sites = _sites(args.sites, svc)
             s = accounts.add_staff(
-                args.username, args.role, _password(args.password), actor=actor, must_change_password=args.must_change
+                args.username,
+                args.role,
+                _password(args.password),
+                actor=actor,
+                must_change_password=args.must_change,
+                sites=sites,
             )
             print(
                 f"staff account {s.username} ({s.role}) created"
@@ -114,7 +136,13 @@ def run(args) -> int:
                     else ""
                 )
                 must = " must change password" if s.must_change_password else ""
-                print(f"{s.username}\t{s.role}\t{state}{locked}{must}")
+                print(f"{s.username}\t{s.role}\t{s.sites or 'all sites'}\t{state}{locked}{must}")
+        elif cmd == "sites":
+            person = accounts.Staff.get_or_none(accounts.Staff.username == args.username.strip().lower())
+            if person is None:
+                raise accounts.AccountError("no staff account %(name)s", name=args.username)
+            s = accounts.set_sites(person.id, _sites(args.sites, svc), actor=actor)
+            print(f"{s.username} works for {s.sites or 'every site'}")
         elif cmd == "passwd":
             s = accounts.set_password(
                 args.username, _password(args.password), actor=actor, must_change=args.must_change
@@ -148,7 +176,7 @@ def run(args) -> int:
             t = accounts.revoke_token(args.token_id, actor=actor)
             print(f"token {t.id} of {t.staff.username} revoked")
         return 0
-    except accounts.AccountError as exc:
+    except (accounts.AccountError, ServiceError) as exc:
         print(f"privcard admin staff: {exc}", file=sys.stderr)
         return 1
 

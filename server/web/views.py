@@ -21,7 +21,7 @@ from server import broker_accounts, catalogue, store
 from server.services import GROUPS, NotFound, ServiceError
 from server.services.attendance import MAX_ROWS
 from server.services.ils import IlsUnavailable
-from server.store import Audit, Card, Device, LedgerEntry, Member
+from server.store import Audit, Card, LedgerEntry, Member
 from server.web import accounts, queries, reports
 from server.web.auth import (
     _,
@@ -30,7 +30,9 @@ from server.web.auth import (
     account_error,
     actor,
     admin_required,
+    programme_admin_required,
     service_error,
+    staff_scope,
     too_large_message,
 )
 
@@ -79,13 +81,13 @@ def dashboard():
     """Devices, today's numbers and the live tap list."""
     s = svc()
     genuine = {**s.cards.counts(), "suspects": s.cards.suspects(20)}
-    return render_template("dashboard.html", d=queries.dashboard(s), genuine=genuine, now=store.utcnow())
+    return render_template("dashboard.html", d=queries.dashboard(s, staff_scope()), genuine=genuine, now=store.utcnow())
 
 
 @bp.route("/dashboard/live")
 def dashboard_live():
     """The dashboard's live part, re-fetched every few seconds by console.js (htmx-style swap)."""
-    return render_template("_dashboard_live.html", d=queries.dashboard(svc()), now=store.utcnow())
+    return render_template("_dashboard_live.html", d=queries.dashboard(svc(), staff_scope()), now=store.utcnow())
 
 
 # --------------------------------------------------------------------------- members
@@ -113,6 +115,8 @@ def enrol():
             valid_until=f.get("valid_until") or None,
             email=f.get("email") or None,
             patron_id=(f.get("patron_id") or "").strip() or None,
+            home_site=f.get("home_site") or None,
+            scope=staff_scope(),
             actor=actor(),
         )
     except ServiceError as exc:
@@ -133,7 +137,7 @@ def member(mid: int):
     m = _member_or_404(mid)
     before = _row_id(request.args.get("before"))
     entries, older = queries.ledger_page(svc(), m.id, before=before, limit=20)
-    data = svc().reads.member_dict(m)
+    data = svc().reads.member_dict(m, scope=staff_scope())
     counter = svc().points.counter_activities()
     level = svc().members.privilege_level(m)
     today = svc().today()
@@ -156,6 +160,8 @@ def member(mid: int):
         counter=counter,
         groups=_groups(),
         rewards=list(prog().rewards.values()),
+        sites=svc().sites.list(staff_scope()),
+        own=not data["site_only"],
     )
 
 
@@ -203,7 +209,7 @@ def terms():
     """Membership terms and tiers as configured, and the term close (admins run it; anyone previews)."""
     report = None
     if request.method == "POST":
-        if g.staff.role != "admin":
+        if g.staff.role != "admin" or g.staff.sites:  # the term close is the whole programme's
             abort(403)
         try:
             report = svc().terms.close(
@@ -267,13 +273,16 @@ def member_edit(mid: int):
     """Change name, tier, group, validity, status."""
     _member_or_404(mid)
     f = request.form
-    fields = {k: f.get(k) for k in ("name", "tier", "group", "valid_until", "status", "email", "patron_id") if k in f}
+    keys = ("name", "tier", "group", "valid_until", "status", "email", "patron_id", "home_site")
+    fields = {k: f.get(k) for k in keys if k in f}
     for key in ("email", "patron_id", "group"):  # an emptied field (or "—") clears it, as enrol does
         if key in fields and not (fields[key] or "").strip():
             fields[key] = None
     try:
-        svc().members.set(mid, actor=actor(), **fields)
+        svc().members.set(mid, actor=actor(), scope=staff_scope(), **fields)
         flash(_("Member saved."), "ok")
+    except NotFound:
+        abort(404)
     except ServiceError as exc:
         _fail(exc)
     return redirect(url_for("views.member", mid=mid))
@@ -284,8 +293,10 @@ def replace_card(mid: int):
     """A lost card: new card, old ones blocked, fee recorded."""
     _member_or_404(mid)
     try:
-        svc().members.replace_card(mid, request.form.get("card", ""), actor=actor())
+        svc().members.replace_card(mid, request.form.get("card", ""), actor=actor(), scope=staff_scope())
         flash(_("Card replaced; the old card is blocked and the fee recorded."), "ok")
+    except NotFound:
+        abort(404)
     except ServiceError as exc:
         _fail(exc)
     return redirect(url_for("views.member", mid=mid))
@@ -300,8 +311,12 @@ def block_card(mid: int):
     if card is None or card.member_id != mid:
         abort(404)
     try:
-        svc().members.block_card(uid, request.form.get("reason") or "blocked by staff", actor=actor())
+        svc().members.block_card(
+            uid, request.form.get("reason") or "blocked by staff", actor=actor(), scope=staff_scope()
+        )
         flash(_("Card %(uid)s blocked.", uid=uid), "ok")
+    except NotFound:
+        abort(404)
     except ServiceError as exc:
         _fail(exc)
     return redirect(url_for("views.member", mid=mid))
@@ -421,7 +436,7 @@ def void(mid: int, eid: int):
 
 def _device_form(f) -> tuple[dict, dict]:
     """Fields and settings from the device form; '' means "use the default"."""
-    fields = {k: (f.get(k) or None) for k in ("kind", "direction", "activity", "location")}
+    fields = {k: (f.get(k) or None) for k in ("kind", "direction", "activity", "location", "site") if k in f}
     settings: dict = {}
     for row in device_settings.describe():  # the form shows every staff setting broker.settings declares
         key = row["key"]
@@ -480,7 +495,8 @@ def devices():
     """All devices with status, and the add form."""
     return render_template(
         "devices.html",
-        devices=queries.device_rows(),
+        devices=queries.device_rows(svc().devices.visible(staff_scope())),
+        sites=svc().sites.list(staff_scope()),
         activities=prog().activities,
         kinds=contract.DEVICE_KINDS,
         setting_rows=device_settings.describe(),
@@ -497,12 +513,14 @@ def device_add():
         settings = {k: v for k, v in settings.items() if v is not None}
         d = svc().devices.add(
             (f.get("id") or "").strip(),
-            fields["kind"] or "",
-            direction=fields["direction"],
-            activity=fields["activity"],
-            location=fields["location"],
+            fields.get("kind") or "",
+            direction=fields.get("direction"),
+            activity=fields.get("activity"),
+            location=fields.get("location"),
             settings=settings,
+            site=fields.get("site"),
             actor=actor(),
+            scope=staff_scope(),
         )
     except ServiceError as exc:
         _fail(exc)
@@ -514,9 +532,10 @@ def device_add():
 @bp.route("/devices/<device_id>", methods=["GET", "POST"])
 @admin_required
 def device(device_id: str):
-    """Edit a device, see its status, config and recent taps."""
-    d = Device.get_or_none(Device.id == device_id)
-    if d is None:
+    """Edit a device, see its status, config and recent taps (only a device of the staff's sites)."""
+    try:
+        d = svc().devices.get(device_id, staff_scope())
+    except NotFound:
         abort(404)
     if request.method == "POST":
         try:
@@ -526,7 +545,7 @@ def device(device_id: str):
             for k, v in settings.items():
                 if v != current.get(k):
                     changes[k] = v
-            svc().devices.set(device_id, actor=actor(), **changes)
+            svc().devices.set(device_id, actor=actor(), scope=staff_scope(), **changes)
             flash(
                 _("Device %(id)s saved; the device receives the new config within a few seconds.", id=device_id), "ok"
             )
@@ -544,6 +563,7 @@ def device(device_id: str):
         activities=prog().activities,
         kinds=contract.DEVICE_KINDS,
         setting_rows=device_settings.describe(),
+        sites=svc().sites.list(staff_scope()),
     )
 
 
@@ -552,7 +572,9 @@ def device(device_id: str):
 def device_retire(device_id: str):
     """Retire a device (lost, stolen, replaced): the server refuses everything it sends."""
     try:
-        svc().devices.retire(device_id, actor=actor())
+        svc().devices.retire(device_id, actor=actor(), scope=staff_scope())
+    except NotFound:
+        abort(404)
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.device", device_id=device_id))
@@ -566,7 +588,9 @@ def device_retire(device_id: str):
 def device_reactivate(device_id: str):
     """Bring a retired device back."""
     try:
-        svc().devices.reactivate(device_id, actor=actor())
+        svc().devices.reactivate(device_id, actor=actor(), scope=staff_scope())
+    except NotFound:
+        abort(404)
     except ServiceError as exc:
         _fail(exc)
         return redirect(url_for("views.device", device_id=device_id))
@@ -849,14 +873,28 @@ def reports_page():
         _fail(exc)
         start, end, label = reports.default_range(svc())
         status = 400
-    built = [(name, _(REPORT_TITLES[name]), reports.build(name, svc(), start, end)) for name in reports.REPORTS]
+    try:
+        sites = svc().sites.report_sites(staff_scope(), request.args.get("site"))
+    except NotFound:
+        abort(404)
+    built = [(name, _(REPORT_TITLES[name]), reports.build(name, svc(), start, end, sites)) for name in reports.REPORTS]
     charts = {
         name: Markup((reports.hbar_chart if name.startswith("top_") else reports.bar_chart)(r.chart or [], title=title))
         for name, title, r in built
         if name not in ("points",) and any(v for _, v in (r.chart or []))
     }
     return (
-        render_template("reports.html", built=built, charts=charts, start=start, end=end, semester=label),
+        render_template(
+            "reports.html",
+            built=built,
+            charts=charts,
+            start=start,
+            end=end,
+            semester=label,
+            sites=svc().sites.list(staff_scope()),
+            site=sites[0] if sites and request.args.get("site") else "",
+            combined=sites is None,
+        ),
         status,
     )
 
@@ -870,7 +908,11 @@ def report_csv(name: str):
         start, end, _label = _range()
     except ServiceError as exc:
         return Response(service_error(exc), status=400, mimetype="text/plain; charset=utf-8")
-    rep = reports.build(name, svc(), start, end)
+    try:
+        sites = svc().sites.report_sites(staff_scope(), request.args.get("site"))
+    except NotFound:
+        abort(404)
+    rep = reports.build(name, svc(), start, end, sites)
     return Response(
         rep.csv(g.lang),
         mimetype="text/csv; charset=utf-8",
@@ -882,7 +924,7 @@ def report_csv(name: str):
 
 
 @bp.route("/staff", methods=["GET", "POST"])
-@admin_required
+@programme_admin_required
 def staff():
     """Staff accounts, API tokens and the audit trail."""
     token = None
@@ -898,12 +940,14 @@ def staff():
                 )
             else:
                 # the admin chose this password: the person picks their own at the first sign-in
+                scope = svc().sites.scope(f.getlist("sites"))  # checked: unknown codes refused
                 accounts.add_staff(
                     f.get("username", ""),
                     f.get("role", "staff"),
                     f.get("password", ""),
                     actor=actor(),
                     must_change_password=True,
+                    sites=scope.text(),
                 )
                 flash(
                     _("Staff account %(name)s added.", name=f.get("username", "").strip().lower())
@@ -914,6 +958,9 @@ def staff():
                 return redirect(url_for("views.staff"))
         except accounts.AccountError as exc:
             flash(account_error(exc), "error")
+            return redirect(url_for("views.staff"))
+        except ServiceError as exc:
+            _fail(exc)
             return redirect(url_for("views.staff"))
     people = list(accounts.Staff.select().order_by(accounts.Staff.username))
     audit = list(Audit.select().order_by(Audit.id.desc()).limit(50))
@@ -927,11 +974,27 @@ def staff():
         token_max_days=accounts.TOKEN_MAX_DAYS,
         roles=accounts.ROLES,
         now=store.utcnow(),
+        sites=svc().sites.list(),
     )
 
 
+@bp.route("/staff/<int:staff_id>/sites", methods=["POST"])
+@programme_admin_required
+def staff_sites(staff_id: int):
+    """Change the sites a staff account works for (none ticked: every site)."""
+    try:
+        scope = svc().sites.scope(request.form.getlist("sites"))
+        person = accounts.set_sites(staff_id, scope.text(), actor=actor())
+        flash(_("Sites of %(name)s saved.", name=person.username), "ok")
+    except accounts.AccountError as exc:
+        flash(account_error(exc), "error")
+    except ServiceError as exc:
+        _fail(exc)
+    return redirect(url_for("views.staff"))
+
+
 @bp.route("/staff/tokens/<int:token_id>/revoke", methods=["POST"])
-@admin_required
+@programme_admin_required
 def staff_token_revoke(token_id: int):
     """Revoke any account's API token."""
     try:
@@ -954,7 +1017,7 @@ def account_token_revoke(token_id: int):
 
 
 @bp.route("/staff/password", methods=["POST"])
-@admin_required
+@programme_admin_required
 def staff_password():
     """Give another account a temporary password it must change at its next sign-in."""
     f = request.form
@@ -982,7 +1045,7 @@ def staff_password():
 
 
 @bp.route("/staff/<int:staff_id>/unlock", methods=["POST"])
-@admin_required
+@programme_admin_required
 def staff_unlock(staff_id: int):
     """Lift a lock-out."""
     s = accounts.Staff.get_or_none(accounts.Staff.id == staff_id)
