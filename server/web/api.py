@@ -111,7 +111,9 @@ SETTINGS = {
 
 @route("/me", "GET", "The signed-in staff account")
 def me():
-    return jsonify(username=g.staff.username, role=g.staff.role, sites=staff_scope().codes(svc().prog))
+    scope = staff_scope()
+    extra = {} if scope.everything else {"sites": scope.codes(svc().prog)}  # a site-scoped account's sites
+    return jsonify(username=g.staff.username, role=g.staff.role, **extra)
 
 
 @route("/dashboard", "GET", "Devices, today's taps and points, latest taps (the dashboard polls this)")

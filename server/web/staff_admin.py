@@ -136,7 +136,8 @@ def run(args, svc=None) -> int:
                     else ""
                 )
                 must = " must change password" if s.must_change_password else ""
-                print(f"{s.username}\t{s.role}\t{s.sites or 'all sites'}\t{state}{locked}{must}")
+                sites = f"\tsites {s.sites}" if s.sites else ""  # only a site-scoped account: the line is unchanged
+                print(f"{s.username}\t{s.role}\t{state}{locked}{must}{sites}")
         elif cmd == "sites":
             person = accounts.Staff.get_or_none(accounts.Staff.username == args.username.strip().lower())
             if person is None:

@@ -613,6 +613,39 @@ def _flash_broker(done: dict | None, device_id: str) -> None:
         )
 
 
+# --------------------------------------------------------------------------- sites
+
+
+def _site_row(site) -> dict:
+    row = svc().reads.site_dict(site)
+    hours = row["hours"][device_settings.WEEKDAYS[svc().today().weekday()]]
+    row["today"] = _("closed") if hours == "closed" else hours
+    return row
+
+
+@bp.route("/sites")
+def sites():
+    """The sites the signed-in account works for (every site for a programme administrator)."""
+    return render_template("sites.html", rows=[_site_row(x) for x in svc().sites.list(staff_scope())])
+
+
+@bp.route("/sites/<code>")
+def site(code: str):
+    """One site: hours, closures, own rules, devices (404 outside the account's sites)."""
+    try:
+        found = svc().sites.get(code.upper(), staff_scope())
+    except NotFound:
+        abort(404)
+    row = _site_row(found)
+    shown = set(row["devices"])
+    return render_template(
+        "site.html",
+        s=row,
+        closures=[date.fromisoformat(d) for d in row["closures"]],
+        devices=[d for d in queries.device_rows(shown)],
+    )
+
+
 # --------------------------------------------------------------------------- the library system (ILS)
 
 
@@ -893,7 +926,7 @@ def reports_page():
             semester=label,
             sites=svc().sites.list(staff_scope()),
             site=sites[0] if sites and request.args.get("site") else "",
-            combined=sites is None,
+            combined=staff_scope().everything,
         ),
         status,
     )
