@@ -16,7 +16,6 @@ through a TCP proxy that the test cuts to take the link down.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,11 +24,10 @@ import pytest
 
 from broker import contract
 from broker.contract import Tap
-from broker.mosquitto import render_conf
 from broker.mosquitto.bridge import read_sites, remote_password
-from broker.mosquitto.certs import make_pki
 from tests.brokers import find_mosquitto, wait_port
 from tests.helpers import TRUST_DEVICE_CLOCKS_TOML, Device, ServerProcess, days_ago, local_time, run_admin
+from tests.security.prodbroker import site_broker
 
 SITES_TOML = """
 [library]
@@ -68,37 +66,6 @@ def _link_proxy(loop, host: str, port: int):
                 self.loop.call(self._start())
 
     return LinkProxy(loop, host, port, "bridge-link")
-
-
-def _site_broker(out: Path):
-    """A Mosquitto running ``out/mosquitto.conf`` (the generated site config) on free ports."""
-    from tests.security.prodbroker import ProductionMosquitto
-
-    site = ProductionMosquitto()
-    d = Path(site._dir)
-    pki = make_pki(d / "site-certs", ["localhost", "127.0.0.1"], client="probe")
-    shutil.copy(out / "passwd", site.passwd)
-    shutil.copy(out / "acl", site.acl)
-    site.conf.write_text(
-        render_conf(
-            (out / "mosquitto.conf").read_text(),
-            plain_port=site.port,
-            plain_host=site.host,
-            tls_port=site.tls_port,
-            tls_host=site.host,
-            paths={
-                "password_file": str(site.passwd),
-                "acl_file": str(site.acl),
-                "persistence_location": f"{d / 'data'}/",
-                "cafile": str(pki.ca_cert),
-                "certfile": str(pki.server_cert),
-                "keyfile": str(pki.server_key),
-            },
-            log_dest="stderr",
-        )
-    )
-    site._own()
-    return site
 
 
 def _device_url(out: Path, device_id: str, site) -> str:
@@ -156,7 +123,7 @@ def bridged(tmp_path):
             assert code == 0, info
         central._own()
         central.reload()
-        north = _site_broker(outs["NORTH"]).start()
+        north = site_broker(outs["NORTH"]).start()
         started.append(north)
         server = ServerProcess(db, central.server_url, config=lib, log_dir=tmp_path).start(timeout=30)
         started.append(server)
