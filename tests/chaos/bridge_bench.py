@@ -74,7 +74,9 @@ class AccountLoad(Load):
 def _sites_toml(n: int) -> str:
     out = '[library]\ndefault_site = "S01"\n'
     for i in range(1, n + 1):
-        out += f'[sites.S{i:02d}]\nname_th = "สาขา {i}"\nname_en = "Branch {i}"\nhours = {{ default = "00:00-23:59" }}\n'
+        out += (
+            f'[sites.S{i:02d}]\nname_th = "สาขา {i}"\nname_en = "Branch {i}"\nhours = {{ default = "00:00-23:59" }}\n'
+        )
     return out
 
 
@@ -108,16 +110,22 @@ def main(argv: list[str] | None = None) -> int:
         for s in sites:
             for d in devices[s]:
                 svc.devices.add(d, "gate", direction="in", site=s, settings={"repeat_s": 0})
-        from server.store import Card, Member, db as pdb, utcnow
+        from server.store import Card, Member, utcnow
+        from server.store import db as pdb
 
         now = utcnow()
         with pdb.atomic():
             for k in range(0, len(uids), 500):
                 Member.insert_many(
-                    [{"name": f"Bench {k + i}", "created_at": now, "updated_at": now} for i in range(len(uids[k : k + 500]))]
+                    [
+                        {"name": f"Bench {k + i}", "created_at": now, "updated_at": now}
+                        for i in range(len(uids[k : k + 500]))
+                    ]
                 ).execute()
             ids = [m.id for m in Member.select(Member.id).order_by(Member.id)]
-            Card.insert_many([{"uid": u, "member": m, "issued_at": now} for u, m in zip(uids, ids, strict=False)]).execute()
+            Card.insert_many(
+                [{"uid": u, "member": m, "issued_at": now} for u, m in zip(uids, ids, strict=False)]
+            ).execute()
         close_store()
         print(f"bridge bench: {args.sites} sites x {args.per_site} devices; writing the bridges ...", flush=True)
         site_urls: dict[str, str] = {}
@@ -155,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         server = ServerProcess(db, central.server_url, config=lib, log_dir=work).start(timeout=60)
         print(f"bridge bench: connecting 2 x {len(direct_urls)} device clients ...", flush=True)
         loads = {"direct": AccountLoad(direct_urls, uids), "bridged": AccountLoad(site_urls, uids)}
-        for name, load in loads.items():
+        for load in loads.values():
             load.probe(120)
         results: dict[str, list[dict]] = {"direct": [], "bridged": []}
         for r in range(args.rounds):
