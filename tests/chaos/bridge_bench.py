@@ -16,7 +16,8 @@ Two layouts of the same 200 device accounts, alternating round by round in one r
 - **bridged**: every device connects to its site's broker, which bridges to the centre.
 
 Throughput is taps answered per second at saturation; the ratio bridged/direct is what
-the issue asks to keep within 10 %.
+the issue asks to keep within 10 %. CPU per tap is reported for the server and for all the
+brokers together (on this one machine the site brokers take their CPU from the server's).
 
     python -m tests.chaos.bridge_bench --sites 20 --per-site 10 --taps 10000 --rounds 3
 """
@@ -161,21 +162,29 @@ def main(argv: list[str] | None = None) -> int:
         central.reload()
         direct_urls = {d: central.user_url(d) for s in sites for d in devices[s]}
         server = ServerProcess(db, central.server_url, config=lib, log_dir=work).start(timeout=60)
-        print(f"bridge bench: connecting 2 x {len(direct_urls)} device clients ...", flush=True)
-        loads = {"direct": AccountLoad(direct_urls, uids), "bridged": AccountLoad(site_urls, uids)}
-        for load in loads.values():
-            load.probe(120)
+        # one layout's 200 clients at a time: paho's select() cannot watch descriptors above
+        # 1024, and 400 clients (3 descriptors each) go past it
+        urls = {"direct": direct_urls, "bridged": site_urls}
         results: dict[str, list[dict]] = {"direct": [], "bridged": []}
         for r in range(args.rounds):
             for name in ("direct", "bridged") if r % 2 == 0 else ("bridged", "direct"):
-                cpu0 = _cpu_s(server.proc.pid)
-                elapsed, lat = loads[name].run(args.taps, f"{name}{r}")
+                print(f"  round {r + 1} {name}: connecting {len(urls[name])} device clients ...", flush=True)
+                load = loads[name] = AccountLoad(urls[name], uids)
+                load.probe(120)
+                pids = [central.proc.pid] + [b.proc.pid for b in brokers]
+                cpu0, bcpu0 = _cpu_s(server.proc.pid), sum(_cpu_s(pid) for pid in pids)
+                elapsed, lat = load.run(args.taps, f"{name}{r}")
                 cpu = _cpu_s(server.proc.pid) - cpu0
+                bcpu = sum(_cpu_s(pid) for pid in pids) - bcpu0
+                load.close()
+                del loads[name]
                 row = {
                     "round": r + 1,
                     "taps_per_s": round(args.taps / elapsed, 1),
                     "p50_ms": round(statistics.median(lat) * 1000, 1),
                     "server_cpu_ms_per_tap": round(cpu / args.taps * 1000, 3),
+                    # every Mosquitto of the run (the central one and the site brokers)
+                    "brokers_cpu_ms_per_tap": round(bcpu / args.taps * 1000, 3),
                 }
                 results[name].append(row)
                 print(f"  round {r + 1} {name:<8} {row}", flush=True)
