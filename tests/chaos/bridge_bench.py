@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -213,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         for b in brokers:
             b.close()
         central.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
