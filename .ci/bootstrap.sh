@@ -26,6 +26,11 @@ if command -v dpkg-query >/dev/null 2>&1; then
     want xvfb xauth libgl1-mesa-dri xdotool openssl
     command -v chromium >/dev/null 2>&1 || want chromium
     command -v systemd-analyze >/dev/null 2>&1 || want systemd   # verifies the shipped unit files
+    # the failover tests (tests/chaos/test_failover.py) start etcd and a two-node Patroni
+    # cluster on PostgreSQL 15's binaries; their packages' own services are not used
+    command -v patroni >/dev/null 2>&1 || want patroni
+    command -v etcd >/dev/null 2>&1 || want etcd-server
+    [ -x /usr/lib/postgresql/15/bin/postgres ] || want postgresql-15
   fi
 fi
 if [ "${#need[@]}" -gt 0 ]; then

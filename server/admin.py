@@ -185,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     site.add_parser("list", parents=[COMMON], help="the programme's sites, their hours and device counts")
     ss = site.add_parser("show", parents=[COMMON], help="one site: names, time zone, hours, overrides, devices")
     ss.add_argument("code")
+    _register_bridge(site)
 
     aw = sub.add_parser("award", parents=[COMMON], help="credit a counter or event activity (same limits as taps)")
     aw.add_argument("ref", help="card UID or member id")
@@ -275,6 +276,13 @@ def _register_credentials(device_sub) -> None:
     from server import broker_accounts
 
     broker_accounts.register(device_sub, parents=[COMMON])
+
+
+def _register_bridge(site_sub) -> None:
+    """``site bridge`` (a site broker bridged to the centre) lives in :mod:`server.broker_accounts` too."""
+    from server import broker_accounts
+
+    broker_accounts.register_bridge(site_sub, parents=[COMMON])
 
 
 def _out(args, data, text: str) -> None:
@@ -454,6 +462,8 @@ def run(args, svc: Services) -> int:
         else:
             return args.handler(args, svc)
     elif args.cmd == "site":
+        if args.action == "bridge":
+            return args.handler(args, svc)
         rows = [svc.reads.site_dict(x) for x in svc.sites.list()]
         if args.action == "list":
             _out(

@@ -15,6 +15,12 @@ its kind may send), and owns the other commands that touch the broker's files:
     privcard admin device retire gate-1       # refused by the server; password and ACL entry removed
     privcard admin device reactivate gate-1   # back in service (issue new credentials)
     privcard admin device acl                 # the ACL's device section and retired passwords, from the database
+    privcard admin site bridge NORTH --central central.library.example:8883 --out /tmp/site-north
+                                              # a site broker bridged to the centre (broker.mosquitto.bridge)
+
+The central ACL has a second generated section, one block per site bridge account
+(``bridge-<SITE>``: the topics of that site's active devices only); every command that
+rewrites the device section rewrites it too, for the bridge accounts the password file has.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 
+from broker.mosquitto import bridge
 from broker.mosquitto.access import DEFAULT_ACL_FILE, AccessError, write_devices
 from broker.mosquitto.credentials import (
     DEFAULT_BROKER_URL,
@@ -30,7 +38,11 @@ from broker.mosquitto.credentials import (
     SERVER_USERNAME,
     CredentialsError,
     make_credentials,
+    new_password,
+    read_entries,
     remove_entry,
+    set_entry,
+    verify_password,
 )
 from server import store
 from server.services import NotFound, ServiceError
@@ -109,17 +121,35 @@ def active_devices() -> dict[str, str]:
     return {d.id: d.kind for d in q}
 
 
-def write_acl(acl_file: str) -> int:
-    """Rewrite the ACL's device section from the database; the number of devices in it."""
+def write_acl(acl_file: str, password_file: str | None = None, device_sites: dict[str, str] | None = None) -> int:
+    """Rewrite the ACL's device section, and its site-bridge section, from the database.
+
+    The site section has a block for each bridge account (``bridge-<SITE>``) in the
+    password file: the topics of its site's active devices (``device_sites``: every
+    device's site, ``svc.sites.device_sites()``; without it the site section is left as it
+    is). The number of devices is returned.
+    """
     devices = active_devices()
     try:
         write_devices(acl_file, devices)
-    except AccessError as exc:
+        if device_sites is not None:
+            # the bridges the password file has, and those the ACL already lists (the
+            # password file given may be another broker's, e.g. a site's)
+            entries = read_entries(password_file or DEFAULT_PASSWORD_FILE)
+            sites = {bridge.site_of(u) for u in list(entries) + list(bridge.read_sites(acl_file))} - {None}
+            if sites:
+                bridge.write_sites(acl_file, {site: site_devices(site, devices, device_sites) for site in sites})
+    except (AccessError, bridge.BridgeError, CredentialsError) as exc:
         raise ServiceError(str(exc)) from None
     return len(devices)
 
 
-def sync(password_file: str, acl_file: str) -> dict:
+def site_devices(site: str, devices: dict[str, str], device_sites: dict[str, str]) -> dict[str, str]:
+    """A site's active devices (id -> kind) from every active device and every device's site."""
+    return {d: kind for d, kind in devices.items() if device_sites.get(d) == site}
+
+
+def sync(password_file: str, acl_file: str, device_sites: dict[str, str] | None = None) -> dict:
     """Bring the broker's files in line with the database.
 
     The ACL's device section lists every active device (what its kind may publish), and
@@ -130,7 +160,7 @@ def sync(password_file: str, acl_file: str) -> dict:
         removed = [device_id for device_id in retired if remove_entry(password_file, device_id)]
     except CredentialsError as exc:
         raise ServiceError(str(exc)) from None
-    n = write_acl(acl_file)
+    n = write_acl(acl_file, password_file, device_sites)
     return {"password_file": password_file, "acl_file": acl_file, "devices": n, "removed": removed, "reload": RELOAD}
 
 
@@ -153,7 +183,7 @@ def sync_if_configured() -> dict | None:
 def run_retire(args, svc) -> int:
     """Handle ``privcard admin device retire``."""
     dev = svc.devices.retire(args.id, actor=args.actor)
-    info = {"id": dev.id, "retired": True} | sync(args.password_file, args.acl_file)
+    info = {"id": dev.id, "retired": True} | sync(args.password_file, args.acl_file, svc.sites.device_sites())
     _print(
         args,
         info,
@@ -167,7 +197,7 @@ def run_retire(args, svc) -> int:
 def run_reactivate(args, svc) -> int:
     """Handle ``privcard admin device reactivate``."""
     dev = svc.devices.reactivate(args.id, actor=args.actor)
-    write_acl(args.acl_file)
+    write_acl(args.acl_file, None, svc.sites.device_sites())
     _print(
         args,
         {"id": dev.id, "retired": False, "acl_file": args.acl_file},
@@ -178,7 +208,7 @@ def run_reactivate(args, svc) -> int:
 
 def run_acl(args, svc) -> int:
     """Handle ``privcard admin device acl``."""
-    info = sync(args.password_file, args.acl_file)
+    info = sync(args.password_file, args.acl_file, svc.sites.device_sites())
     _print(
         args,
         info,
@@ -207,7 +237,7 @@ def run(args, svc) -> int:
     except CredentialsError as exc:
         raise ServiceError(str(exc)) from None
     if not args.server_account:
-        write_acl(args.acl_file)
+        write_acl(args.acl_file, args.password_file, svc.sites.device_sites())
         svc.devices.record_credentials(
             args.actor, info["username"], password_file=info["password_file"], replaced=info["replaced"]
         )
@@ -228,3 +258,134 @@ def run(args, svc) -> int:
     )
     print(info["env_file"], end="")
     return 0
+
+
+# --------------------------------------------------------------------------- site brokers
+
+
+def register_bridge(site_sub, parents: list[argparse.ArgumentParser]) -> None:
+    """Add ``bridge`` to ``privcard admin site``."""
+    b = site_sub.add_parser(
+        "bridge",
+        parents=parents,
+        help="write a site broker's config bridged to the central broker, and the site's bridge account "
+        "and ACL block on the central broker",
+    )
+    b.add_argument("site", help="site code (privcard admin site list)")
+    b.add_argument("--central", required=True, metavar="HOST:PORT", help="the central broker's TLS listener")
+    b.add_argument(
+        "--cafile",
+        default="/etc/mosquitto/privcard/central-ca.pem",
+        help="on the site broker's host: the CA that signed the central broker's certificate (default %(default)s)",
+    )
+    b.add_argument("--out", help="directory for the site broker's files (default ./site-SITE)")
+    b.add_argument("--protocol", choices=["mqttv50", "mqttv311"], default="mqttv50", help="bridge protocol")
+    b.add_argument(
+        "--password-file",
+        default=DEFAULT_PASSWORD_FILE,
+        help="the CENTRAL broker's password_file, which gets the bridge account (default %(default)s)",
+    )
+    b.add_argument(
+        "--device-url",
+        default=DEFAULT_BROKER_URL,
+        help="how the site's devices reach the SITE broker, for their env files (default %(default)s)",
+    )
+    _acl_option(b)
+    b.set_defaults(handler=run_bridge)
+
+
+def run_bridge(args, svc) -> int:
+    """Handle ``privcard admin site bridge``: the site broker's files, the central account and ACL block.
+
+    In ``--out``: ``mosquitto.conf`` (the production config plus the bridge; it holds the
+    bridge's password, mode 0640), ``acl`` (the shipped ACL with the site's devices'
+    section), ``passwd`` (the site's devices' accounts: a device without one gets a fresh
+    password and ``devices/<id>.env``; existing ones are kept). On the central broker: the
+    account ``bridge-<SITE>`` in ``--password-file`` (its password kept when the command runs
+    again) and the ACL's site section. Running it again after adding or moving a device
+    brings both sides up to date.
+    """
+    site = svc.sites.get(str(args.site).strip().upper()).code
+    try:
+        central = bridge.check_central(args.central)
+        user = bridge.username(site)
+        if store.Device.get_or_none(store.Device.id == user) is not None:
+            raise ServiceError("a device is called %(user)s, the name of the site's bridge account", user=user)
+        device_sites = svc.sites.device_sites()
+        devices = site_devices(site, active_devices(), device_sites)
+        out = Path(args.out or f"site-{site}")
+        out.mkdir(parents=True, exist_ok=True)
+        conf_path = out / "mosquitto.conf"
+        central_entries = read_entries(args.password_file)
+        old = bridge.remote_password(conf_path.read_text(encoding="utf-8")) if conf_path.exists() else None
+        kept = bool(old and user in central_entries and verify_password(old, central_entries[user]))
+        password = old if kept else new_password()
+        if not kept:
+            set_entry(args.password_file, user, password)
+        block = bridge.connection_block(
+            site, devices, central=central, password=password, cafile=args.cafile, protocol=args.protocol
+        )
+        _write_private(conf_path, bridge.site_conf(block))
+        # the site broker's own accounts and ACL: its devices only
+        site_acl = out / "acl"
+        write_devices(site_acl, devices)
+        site_passwd = out / "passwd"
+        have = read_entries(site_passwd)
+        issued = []
+        for device_id in sorted(devices):
+            if device_id in have:
+                continue
+            info = make_credentials(device_id, site_passwd, args.device_url)
+            _write_private(out / "devices" / f"{device_id}.env", info["env_file"])
+            issued.append(device_id)
+        # the centre: the site section of its ACL
+        sites = {
+            bridge.site_of(u) for u in list(read_entries(args.password_file)) + list(bridge.read_sites(args.acl_file))
+        }
+        bridge.write_sites(args.acl_file, {s: site_devices(s, active_devices(), device_sites) for s in sites - {None}})
+    except (bridge.BridgeError, AccessError, CredentialsError, OSError) as exc:
+        raise ServiceError(str(exc)) from None
+    svc.devices.record_credentials(
+        args.actor, user, password_file=args.password_file, replaced=not kept, site=site, devices=len(devices)
+    )
+    info = {
+        "site": site,
+        "account": user,
+        "central": central,
+        "protocol": args.protocol,
+        "devices": sorted(devices),
+        "out": str(out),
+        "files": {"conf": str(conf_path), "acl": str(site_acl), "passwd": str(site_passwd)},
+        "issued": issued,
+        "password_kept": kept,
+        "central_password_file": args.password_file,
+        "central_acl_file": args.acl_file,
+        "reload": RELOAD,
+    }
+    _print(
+        args,
+        info,
+        f"site {site}: bridge account {user} {'kept' if kept else 'written'} in {args.password_file}; "
+        f"central ACL {args.acl_file}: {user} may publish only the topics of {len(devices)} device(s)\n"
+        f"site broker files in {out}: mosquitto.conf (holds the bridge password), acl, passwd"
+        + (f"; new device accounts: {', '.join(issued)} (env files in {out / 'devices'})" if issued else "")
+        + "\n\non the site broker: copy mosquitto.conf to /etc/mosquitto/conf.d/privcard.conf, acl and passwd to "
+        f"/etc/mosquitto/privcard/, the central CA to {args.cafile}, and the site's own ca.pem/server.pem/server.key; "
+        f"then on both brokers: {RELOAD}",
+    )
+    return 0
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file that holds a password: 0640, group mosquitto when it exists."""
+    import grp
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(path, 0o640)
+    try:
+        os.chown(path, -1, grp.getgrnam("mosquitto").gr_gid)
+    except (KeyError, PermissionError):
+        pass

@@ -13,7 +13,7 @@ import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import peewee as pw
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
@@ -711,15 +711,47 @@ def make_database(url: str) -> pw.Database:
         # any of these can be overridden in the URL (?connect_timeout=30)
         params = dict(PG_DEFAULTS)
         params.update({k: v[-1] for k, v in parse_qs(parsed.query).items()})
+        host, port = pg_hosts(url)
         return pw.PostgresqlDatabase(
             parsed.path.lstrip("/") or "postgres",
-            user=parsed.username,
-            password=parsed.password,
-            host=parsed.hostname or None,
-            port=parsed.port or 5432,
+            user=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            host=host,
+            port=port,
             **params,
         )
     raise StoreError(f"unsupported database URL {url!r}; use sqlite:///PATH or postgresql://USER@HOST/DB")
+
+
+def pg_hosts(url: str) -> tuple[str | None, int | str]:
+    """libpq's ``host`` and ``port`` for a PostgreSQL URL, one host or several.
+
+    ``postgresql://u@h1:5432,h2:5433/db?target_session_attrs=read-write`` (a Patroni
+    cluster, docs/deployment.md "Many libraries") gives ``("h1,h2", "5432,5433")``: libpq
+    tries the hosts in order and, with ``target_session_attrs=read-write``, keeps the one
+    that accepts writes, so after a failover a reconnect finds the new primary.
+    ``urlparse`` cannot read such a netloc (its ``.port`` raises), hence this.
+    """
+    netloc = urlparse(url).netloc.rpartition("@")[2]
+    hosts, ports = [], []
+    for part in netloc.split(","):
+        part = part.strip()
+        if part.startswith("["):  # [IPv6]:port
+            h, _, rest = part[1:].partition("]")
+            p = rest.lstrip(":")
+        elif part.count(":") == 1:
+            h, _, p = part.partition(":")
+        else:
+            h, p = part, ""
+        if p and not p.isdigit():
+            raise StoreError(f"bad port {p!r} in database URL {redact(url)}")
+        if not h and len(netloc.split(",")) > 1:
+            raise StoreError(f"empty host in database URL {redact(url)}")
+        hosts.append(unquote(h))
+        ports.append(p or "5432")
+    if len(hosts) == 1:
+        return (hosts[0] or None), int(ports[0])
+    return ",".join(hosts), ",".join(ports)
 
 
 def connect(url: str, *, upgrade_schema: bool = True) -> pw.Database:

@@ -4,7 +4,8 @@ The service layer is the only owner of transactions: every public operation open
 own (:func:`unit_of_work` for writes, :func:`read_unit` for reads that must see one
 snapshot); entry points never open one. What is retried, and how long to wait, is
 decided here and nowhere else: only *infrastructure* errors (the database locked, down,
-its connection lost, the disk full) are retried, with exponential back-off, for as long
+its connection lost, the disk full, a PostgreSQL server that turned read-only in a
+failover) are retried, with exponential back-off, for as long
 as they last. Any other exception is a bug or a refusal: it would fail the same way again,
 so it is never retried (the tap worker gives up on that one message, see
 :meth:`server.services.taps.Taps.decide_batch`).
@@ -34,9 +35,32 @@ MAX_DELAY_S = 10.0
 BUSY_MAX_DELAY_S = 1.0
 
 
+#: PostgreSQL's SQLSTATEs that say "this server cannot take writes now", not "this request
+#: is wrong": a read-only transaction (a primary just demoted, or a standby the
+#: connection reached before a failover finished) and the shutdown/recovery states
+READ_ONLY_STATES = {"25006", "57P01", "57P02", "57P03", "08000", "08003", "08006"}
+
+
+def is_read_only(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection reached a server that cannot write (a failover).
+
+    psycopg2 raises ``ReadOnlySqlTransaction`` (SQLSTATE 25006, an ``InternalError``) when a
+    write reaches a standby or a demoted primary; after a reconnect with
+    ``target_session_attrs=read-write`` libpq finds the new primary, so it is retried like a
+    lost connection.
+    """
+    orig = getattr(exc, "orig", None) or exc  # peewee keeps the driver's exception as .orig
+    code = getattr(orig, "pgcode", None)
+    return (
+        code in READ_ONLY_STATES
+        or type(orig).__name__ == "ReadOnlySqlTransaction"
+        or "read-only transaction" in str(orig).lower()
+    )
+
+
 def is_infrastructure(exc: BaseException) -> bool:
     """Whether ``exc`` says the database is unavailable (worth retrying)."""
-    return isinstance(exc, INFRASTRUCTURE)
+    return isinstance(exc, INFRASTRUCTURE) or (isinstance(exc, pw.DatabaseError) and is_read_only(exc))
 
 
 def is_busy(exc: BaseException) -> bool:
@@ -73,7 +97,9 @@ def retry(
     while True:
         try:
             result = operation()
-        except INFRASTRUCTURE as exc:
+        except (pw.DatabaseError, pw.InterfaceError) as exc:
+            if not is_infrastructure(exc):
+                raise
             attempts += 1
             if attempts == 1:
                 log.warning("database unavailable for %s (%s); retrying until it answers", what, exc)

@@ -26,11 +26,13 @@ credited forgery an unexpected one. Every outbox must be empty within
     python -m tests.chaos.harness                 # the short run (as in make test)
     python -m tests.chaos.harness --full          # 10,000 taps, 50 gates, 20+10 kills
     python -m tests.chaos.harness --full --replicas 2 --db postgres
+    python -m tests.chaos.harness --db patroni --primary-kills 1 --taps 2000 ...   # a failover (test_failover.py)
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -73,7 +75,8 @@ class ChaosConfig:
     cuts: int = 4
     replays: int = 3
     replicas: int = 1
-    db: str = "sqlite"  # sqlite | postgres
+    db: str = "sqlite"  # sqlite | postgres | patroni (a two-node cluster started by the run)
+    primary_kills: int = 0  # SIGKILL the Patroni leader (db="patroni"): a database failover
     duration_s: float = 20.0  # feeding period; faults happen inside it
     drain_timeout_s: float = 60.0
     repeat_share: float = 0.03  # same member, same day again (→ limit_reached)
@@ -114,6 +117,9 @@ class Report:
     outcomes: dict = field(default_factory=dict)
     broker_kills: int = 0
     server_kills: int = 0
+    primary_kills: int = 0
+    failover_s: list = field(default_factory=list)  # primary killed -> new primary accepts writes
+    service_gap_s: list = field(default_factory=list)  # longest time without a result, around each kill
     cuts: int = 0
     replayed: int = 0
     forged: int = 0
@@ -137,7 +143,14 @@ class Report:
             f"chaos run: {self.taps_planned} taps from {c['gates']} gates ({c['real_gates']} real privcard gate "
             f"processes, {c['gates'] - c['real_gates']} in-harness controllers), {c['replicas']} server(s) on {c['db']}",
             f"  faults: {self.broker_kills} broker SIGKILLs, {self.server_kills} server SIGKILLs, {self.cuts} gate "
-            f"cuts, {self.replayed} replayed taps ({self.forged} forged bodies)",
+            f"cuts, {self.replayed} replayed taps ({self.forged} forged bodies)"
+            + (
+                f", {self.primary_kills} PostgreSQL primary SIGKILLs (new primary after "
+                f"{', '.join(f'{x:.1f}' for x in self.failover_s)} s; no result for "
+                f"{', '.join(f'{x:.1f}' for x in self.service_gap_s)} s)"
+                if self.primary_kills
+                else ""
+            ),
             f"  gates: {self.taps_stored} taps stored, {self.offline_decisions} offline decisions, "
             f"{self.resends} resends",
             f"  server: {self.taps_answered} taps answered, outcomes {dict(sorted(self.outcomes.items()))}",
@@ -346,12 +359,21 @@ class ChaosRun:
         self.injectors: dict[str, BusClient] = {}
         self.last_fault = time.monotonic()
         self.errors: list[str] = []
+        self.cluster = None  # a PatroniCluster (db="patroni")
+        self.kill_times: list[float] = []  # monotonic times of the primary kills
+        self.result_times: list[float] = []  # when the gates' result count last rose (sampled)
 
     # ------------------------------------------------------------------ setup
 
     def _db_url(self) -> str:
         if self.cfg.db == "sqlite":
             return f"sqlite:///{self.dir / 'privcard.db'}"
+        if self.cfg.db == "patroni":
+            from tests.chaos.patroni import PatroniCluster
+
+            self.cluster = PatroniCluster(nodes=2)
+            self.cluster.start()
+            return self.cluster.url
         import psycopg2
 
         self.pg_db = f"privcard_chaos_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -512,7 +534,7 @@ class ChaosRun:
 
     def _schedule(self) -> list[tuple[float, str]]:
         cfg = self.cfg
-        events = [("broker", cfg.broker_kills), ("server", cfg.server_kills)]
+        events = [("broker", cfg.broker_kills), ("server", cfg.server_kills), ("primary", cfg.primary_kills)]
         seq = [kind for kind, n in events for _ in range(n)]
         self.rng.shuffle(seq)
         # sequential kills, evenly spread over 5%..90% of the feeding period
@@ -530,6 +552,16 @@ class ChaosRun:
                     time.sleep(self.rng.uniform(0.3, 2.5))
                     self.broker.start()
                     self.report.broker_kills += 1
+                elif kind == "primary":
+                    # a machine crash of the PostgreSQL primary; the cluster runs on without it
+                    killed_at = time.monotonic()
+                    self.kill_times.append(killed_at)
+                    old = self.cluster.kill_primary()
+                    self.say(f"chaos: SIGKILLed the PostgreSQL primary {old.name}; waiting for a new one ...")
+                    new = self.cluster.wait_leader(120, not_=old.name)
+                    self.report.failover_s.append(round(time.monotonic() - killed_at, 1))
+                    self.report.primary_kills += 1
+                    self.say(f"chaos: {new.name} is the primary after {self.report.failover_s[-1]} s")
                 else:
                     srv = self.rng.choice(self.servers)
                     srv.kill()
@@ -618,6 +650,28 @@ class ChaosRun:
                 with self.lock:
                     self.report.replayed += 1
                     self.report.forged += forged
+
+    def _watch_results(self) -> None:
+        """Sample the in-harness gates' result counts (every 50 ms): when did answers arrive?"""
+        last = 0
+        while not self.watch_stop.is_set():
+            n = sum(g.ctl.stats.get("results", 0) for g in self.gates.values() if isinstance(g, SimGate))
+            if n > last:
+                self.result_times.append(time.monotonic())
+                last = n
+            time.sleep(0.05)
+
+    def _service_gaps(self) -> list[float]:
+        """Per primary kill: the longest time without any result that ends after the kill."""
+        gaps = []
+        times = self.result_times
+        for k in self.kill_times:
+            worst = 0.0
+            for a, b in itertools.pairwise(times):
+                if b > k and a < k + 600:
+                    worst = max(worst, b - max(a, k - 5))
+            gaps.append(round(worst, 1))
+        return gaps
 
     # ------------------------------------------------------------------ drain and check
 
@@ -730,6 +784,9 @@ class ChaosRun:
                 threading.Thread(target=f, args=(start,), daemon=True, name=f.__name__)
                 for f in (self._kill_loop, self._cut_loop, self._replay_loop)
             ]
+            self.watch_stop = threading.Event()
+            watcher = threading.Thread(target=self._watch_results, daemon=True, name="watch-results")
+            watcher.start()
             for t in feeders + faults:
                 t.start()
             for t in feeders:
@@ -747,6 +804,8 @@ class ChaosRun:
                     srv.start(timeout=60)
             self.say("chaos: faults done; draining outboxes ...")
             self._drain()
+            self.watch_stop.set()
+            self.report.service_gap_s = self._service_gaps()
             for g in self.gates.values():
                 s = g.stats()
                 self.report.offline_decisions += s.get("offline", 0)
@@ -795,6 +854,8 @@ class ChaosRun:
             self._drop_pg()
         except Exception as exc:
             self.say(f"chaos: could not drop {self.pg_db}: {exc}")
+        if self.cluster is not None:
+            self.cluster.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -806,6 +867,7 @@ def main(argv: list[str] | None = None) -> int:
         ("real-gates", int),
         ("broker-kills", int),
         ("server-kills", int),
+        ("primary-kills", int),
         ("cuts", int),
         ("replays", int),
         ("replicas", int),
@@ -814,7 +876,7 @@ def main(argv: list[str] | None = None) -> int:
         ("seed", int),
     ):
         p.add_argument(f"--{name}", type=typ)
-    p.add_argument("--db", choices=["sqlite", "postgres"])
+    p.add_argument("--db", choices=["sqlite", "postgres", "patroni"])
     p.add_argument("--json", help="write the report as JSON to this file")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = p.parse_args(argv)

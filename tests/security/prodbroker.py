@@ -121,3 +121,33 @@ class ProductionMosquitto(MosquittoBroker):
     def server_url(self) -> str:
         """The server account on the plain loopback listener."""
         return self.user_url(SERVER_USERNAME)
+
+
+def site_broker(out: Path) -> ProductionMosquitto:
+    """A site broker: ``out/mosquitto.conf``, ``acl`` and ``passwd`` as ``privcard admin site bridge`` wrote them,
+    on free ports with its own dev certificates (only ports, paths and the log destination change)."""
+    site = ProductionMosquitto()
+    d = Path(site._dir)
+    pki = make_pki(d / "site-certs", ["localhost", "127.0.0.1"], client="probe")
+    shutil.copy(out / "passwd", site.passwd)
+    shutil.copy(out / "acl", site.acl)
+    site.conf.write_text(
+        render_conf(
+            (out / "mosquitto.conf").read_text(),
+            plain_port=site.port,
+            plain_host=site.host,
+            tls_port=site.tls_port,
+            tls_host=site.host,
+            paths={
+                "password_file": str(site.passwd),
+                "acl_file": str(site.acl),
+                "persistence_location": f"{d / 'data'}/",
+                "cafile": str(pki.ca_cert),
+                "certfile": str(pki.server_cert),
+                "keyfile": str(pki.server_key),
+            },
+            log_dest="stderr",
+        )
+    )
+    site._own()
+    return site

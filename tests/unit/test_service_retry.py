@@ -65,3 +65,24 @@ def test_a_busy_database_is_tried_again_at_least_every_second_and_logged_once(ca
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2, lines  # when it starts and when it ends, not once per attempt
     assert not any(r.exc_info for r in caplog.records)  # tracebacks only at debug level
+
+
+def test_a_read_only_server_after_a_failover_is_infrastructure_but_other_internal_errors_are_not():
+    """A write that reached a standby or a demoted primary is retried after a reconnect (docs/deployment.md)."""
+    psycopg2_errors = pytest.importorskip("psycopg2.errors", reason="psycopg2 is not installed (privcard[postgres])")
+    wrapped = pw.InternalError(
+        psycopg2_errors.ReadOnlySqlTransaction("cannot execute INSERT in a read-only transaction")
+    )
+    assert retry.is_infrastructure(wrapped)
+    assert not retry.is_infrastructure(pw.InternalError(psycopg2_errors.DivisionByZero("division by zero")))
+    assert not retry.is_infrastructure(pw.IntegrityError("duplicate key"))
+    failures, waits = iter([wrapped, pw.InterfaceError("connection already closed")]), []
+
+    def operation():
+        exc = next(failures, None)
+        if exc is not None:
+            raise exc
+        return "done"
+
+    assert retry.retry(operation, pause=lambda delay: waits.append(delay) and False) == (True, "done")
+    assert waits == [0.2, 0.4]
