@@ -381,6 +381,13 @@ def main(argv: list[str] | None = None) -> int:
         "local SMTP sink, side by side with the quiet server",
     )
     p.add_argument("--mail-rate", type=float, default=200.0, help="with --mail-load: [mail] rate_per_second")
+    p.add_argument(
+        "--mail-busy-rate",
+        type=float,
+        default=1.0,
+        help="with --mail-load: [mail] busy_rate_per_second (the pace while taps are decided; "
+        "equal to --mail-rate: the sender does not give way)",
+    )
     p.add_argument("--mail-rounds", type=int, default=3, help="alternating saturation rounds, quiet vs sending")
     args = p.parse_args(argv)
     if args.taps < 10 or args.devices < 1:
@@ -475,7 +482,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError("the SMTP sink did not start")
             mail_conf = os.path.join(tmp, "mail.toml")
             with open(mail_conf, "w") as fh:
-                fh.write(f"[mail]\nrate_per_second = {args.mail_rate}\nretry_first_s = 1\n")
+                fh.write(
+                    f"[mail]\nrate_per_second = {args.mail_rate}\nbusy_rate_per_second = {args.mail_busy_rate}\n"
+                    "retry_first_s = 1\n"
+                )
             mail_args = ["--config", mail_conf, "--smtp", f"smtp://127.0.0.1:{sink_port}"]
             # the segment message, queued in this process and timed (one INSERT ... SELECT)
             store.connect(db_url)
@@ -627,6 +637,7 @@ def main(argv: list[str] | None = None) -> int:
             mail_figures.update(
                 {
                     "rate_per_second": args.mail_rate,
+                    "busy_rate_per_second": args.mail_busy_rate,
                     "quiet_throughput_tps": round(statistics.median(mt["server"]), 1),
                     "sending_throughput_tps": round(statistics.median(mt["server-mail"]), 1),
                     "rounds": {k: [round(x, 1) for x in v] for k, v in mt.items()},

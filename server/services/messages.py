@@ -598,7 +598,9 @@ class Messages:
         if not self.configured:
             return counts
         # a round must end well within its lease even at the slowest pace (else another sender takes it)
-        slowest = min(self.config.busy_rate_per_second, self.config.rate_per_second)
+        slowest = self.config.rate_per_second
+        if busy is not None:
+            slowest = min(self.config.busy_rate_per_second, slowest)
         limit = max(1, min(limit, int(self.config.lease_s * slowest / 2)))
         with self._send_lock:
             for name, channel in self.channels.items():

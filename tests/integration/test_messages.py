@@ -335,3 +335,42 @@ def test_bad_mail_config_names_the_key(tmp_path):
     c = build({}, "smtp://user:p%40ss@relay.example.org:587?starttls=1")
     assert (c.user, c.password, c.port, c.starttls) == ("user", "p@ss", 587, True)
     assert "p@ss" not in c.safe_url and "p@ss" not in repr(c)
+
+
+def test_sender_slows_to_the_busy_rate_while_taps_are_decided(tmp_db_url, smtp):
+    """Taps first: while ``busy()`` is true the sender paces at busy_rate_per_second, then resumes."""
+    svc = open_service(tmp_db_url)
+    _mail(svc, smtp, rate_per_second=500, busy_rate_per_second=10)
+    for i in range(13):
+        m = svc.members.add(f"B{i}", new_uid(), email=f"b{i}@example.org")
+        svc.members.set(m.id, consent_marketing="1")
+    _drain(svc)  # the welcomes
+    before = len(smtp.files())
+    svc.messages.send_segment({"th": "ก", "en": "a"}, {"th": "ข", "en": "b"}, {}, actor="t")
+
+    t0 = time.monotonic()
+    busy = svc.messages.send_due(limit=6, busy=lambda: True)
+    busy_s = time.monotonic() - t0
+    t0 = time.monotonic()
+    quiet = svc.messages.send_due(limit=6, busy=lambda: False)
+    quiet_s = time.monotonic() - t0
+    assert busy["sent"] == 6 and quiet["sent"] == 6, (busy, quiet)
+    # 6 sends at 10/s: at least 5 gaps of 0.1 s; at 500/s far less (a loaded machine adds, never removes)
+    assert busy_s >= 0.5, busy_s
+    assert quiet_s < busy_s, (quiet_s, busy_s)
+    # the busy flag is re-read while waiting: it clearing ends the wait at once
+    flips = iter([True, True] + [False] * 1000)
+    svc.messages.config = build(
+        {"rate_per_second": 500, "busy_rate_per_second": 0.05, "lease_s": 600, "retry_first_s": 0.2}, smtp.url
+    )
+    t0 = time.monotonic()
+    svc.messages.send_due(limit=1, busy=lambda: next(flips))
+    assert time.monotonic() - t0 < 5, "the sender kept the 20 s busy gap after taps stopped"
+    ids = [m["Message-ID"] for m in smtp.messages()[before:]]
+    assert len(ids) == len(set(ids)) == 13, len(ids)
+    close_store()
+
+
+def test_busy_rate_is_validated():
+    with pytest.raises(MailConfigError, match="busy_rate_per_second"):
+        build({"busy_rate_per_second": 0})
