@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 #: how long the worker's SQLite connection waits for another writer's lock before the
 #: retry policy takes over (far below the MQTT keep-alive; see _worker_connection)
 WORKER_BUSY_TIMEOUT_MS = 250
+#: after its last batch the worker counts as busy this long more (taps come in bursts; the sender waits)
+TAPS_QUIET_S = 0.5
 
 
 @dataclass
@@ -82,6 +84,8 @@ class PointsServer:
         self.stopping = threading.Event()
         self._republish = threading.Event()
         self._threads: list[threading.Thread] = []
+        #: the worker had something to decide until about then (monotonic); the sender reads it
+        self.busy_until = 0.0
         self.stats = {"taps": 0, "invalid": 0, "queries": 0, "batches": 0, "errors": 0}
         self.bus = BusClient(
             mqtt_url,
@@ -172,6 +176,8 @@ class PointsServer:
                 continue
             batch = self.inbox[: self.batch_max]
             del self.inbox[: len(batch)]
+            if any(item.kind != "status" for item in batch):  # a gate's heartbeat is not a tap
+                self.busy_until = time.monotonic() + TAPS_QUIET_S
             self._worker_connection()
             if not self._decide(batch):
                 return
@@ -356,6 +362,13 @@ class PointsServer:
                 store.db.close()
             self.stopping.wait(max(self.poll_s, 30.0))
 
+    def deciding(self) -> bool:
+        """Whether the worker is deciding taps now or did within :data:`TAPS_QUIET_S` (no query: two reads).
+
+        The sender slows to ``busy_rate_per_second`` while this is true, so taps come first.
+        """
+        return bool(self.inbox) or time.monotonic() < self.busy_until
+
     def _messages_loop(self) -> None:
         """The message triggers and the sender (off the tap path: its own thread and short transactions).
 
@@ -379,7 +392,7 @@ class PointsServer:
                         msgs.daily_jobs(today)
                         day = today
                 if msgs.configured:
-                    counts = msgs.send_due(stop=self.stopping)
+                    counts = msgs.send_due(stop=self.stopping, busy=self.deciding)
                     if counts["sent"] or counts["failed"] or counts["retry"]:
                         log.info("messages: %s", counts)
                     if counts["sent"] or counts["skipped"]:

@@ -381,6 +381,13 @@ def main(argv: list[str] | None = None) -> int:
         "local SMTP sink, side by side with the quiet server",
     )
     p.add_argument("--mail-rate", type=float, default=200.0, help="with --mail-load: [mail] rate_per_second")
+    p.add_argument(
+        "--mail-busy-rate",
+        type=float,
+        default=1.0,
+        help="with --mail-load: [mail] busy_rate_per_second (the pace while taps are decided; "
+        "equal to --mail-rate: the sender does not give way)",
+    )
     p.add_argument("--mail-rounds", type=int, default=3, help="alternating saturation rounds, quiet vs sending")
     args = p.parse_args(argv)
     if args.taps < 10 or args.devices < 1:
@@ -475,7 +482,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError("the SMTP sink did not start")
             mail_conf = os.path.join(tmp, "mail.toml")
             with open(mail_conf, "w") as fh:
-                fh.write(f"[mail]\nrate_per_second = {args.mail_rate}\nretry_first_s = 1\n")
+                fh.write(
+                    f"[mail]\nrate_per_second = {args.mail_rate}\nbusy_rate_per_second = {args.mail_busy_rate}\n"
+                    "retry_first_s = 1\n"
+                )
             mail_args = ["--config", mail_conf, "--smtp", f"smtp://127.0.0.1:{sink_port}"]
             # the segment message, queued in this process and timed (one INSERT ... SELECT)
             store.connect(db_url)
@@ -594,6 +604,7 @@ def main(argv: list[str] | None = None) -> int:
         if mail_figures is not None:
             # quiet server and sending server alternately; the sending one only measured once mail flows
             mt: dict[str, list[float]] = {"server": [], "server-mail": []}
+            mcpu: dict[str, list[float]] = {"server": [], "server-mail": []}
             sent_during: list[int] = []
             for r in range(max(args.mail_rounds, 1)):
                 for target in ("server", "server-mail"):
@@ -609,19 +620,30 @@ def main(argv: list[str] | None = None) -> int:
                             raise RuntimeError("the server sent no mail to the sink within 30 s")
                     load_gen.run(min(200, args.taps), f"warmmail{r}-{target}")
                     before = sink_sent()
+                    cpu0 = _cpu_s(proc.pid)
                     elapsed, _ = load_gen.run(args.taps, f"mail{r}-{target}")
+                    # the server's CPU per tap, sending included: steadier than throughput here
+                    mcpu[target].append((_cpu_s(proc.pid) - cpu0) * 1000 / args.taps)
                     time.sleep(0.3)
                     if target == "server-mail":
                         sent_during.append(sink_sent() - before)
                     mt[target].append(args.taps / elapsed)
-                    log(f"{target:>12}: round {r + 1}: {mt[target][-1]:.0f} taps/s")
+                    log(
+                        f"{target:>12}: round {r + 1}: {mt[target][-1]:.0f} taps/s, "
+                        f"process CPU {mcpu[target][-1]:.3f} ms/tap"
+                        + (f", {sent_during[-1]} mails sent meanwhile" if target == "server-mail" else "")
+                    )
                     stop(proc)
             mail_figures.update(
                 {
                     "rate_per_second": args.mail_rate,
+                    "busy_rate_per_second": args.mail_busy_rate,
                     "quiet_throughput_tps": round(statistics.median(mt["server"]), 1),
                     "sending_throughput_tps": round(statistics.median(mt["server-mail"]), 1),
                     "rounds": {k: [round(x, 1) for x in v] for k, v in mt.items()},
+                    "quiet_cpu_ms_per_tap": round(statistics.median(mcpu["server"]), 4),
+                    "sending_cpu_ms_per_tap": round(statistics.median(mcpu["server-mail"]), 4),
+                    "cpu_rounds": {k: [round(x, 4) for x in v] for k, v in mcpu.items()},
                     "mails_sent_during_rounds": sent_during,
                     "mails_sent_total": sink_sent(),
                 }
@@ -723,7 +745,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"mail: a segment message to {x['queued']} members queued in {x['queue_s']:.2f} s (target < 10); "
                     f"taps {x['sending_throughput_tps']:.0f}/s while sending at up to {x['rate_per_second']:.0f} "
                     f"mails/s vs {x['quiet_throughput_tps']:.0f}/s quiet (median of {args.mail_rounds} alternating "
-                    f"rounds), ratio {x['ratio']:.2f} (target >= 0.90); mails sent during the rounds "
+                    f"rounds), ratio {x['ratio']:.2f} (target >= 0.90); server CPU {x['sending_cpu_ms_per_tap']:.3f} "
+                    f"ms/tap sending vs {x['quiet_cpu_ms_per_tap']:.3f} quiet; mails sent during the rounds "
                     f"{x['mails_sent_during_rounds']}"
                 )
         return 0

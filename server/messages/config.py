@@ -7,6 +7,7 @@
     from = "Library privilege card <privcard@library.example.ac.th>"
     public_url = "https://privcard.library.example.ac.th"   # links in messages (unsubscribe)
     rate_per_second = 5          # at most this many messages a second
+    busy_rate_per_second = 1     # … and this many while the server is deciding taps (taps first)
     retry_first_s = 60           # first back-off after a temporary failure, doubling
     retry_max_s = 3600           # the back-off never grows beyond this
     max_attempts = 12            # then the message is marked failed
@@ -32,6 +33,7 @@ KEYS = (
     "from",
     "public_url",
     "rate_per_second",
+    "busy_rate_per_second",
     "retry_first_s",
     "retry_max_s",
     "max_attempts",
@@ -58,6 +60,7 @@ class MailConfig:
     sender: str = "privcard@localhost"
     public_url: str = "http://127.0.0.1:8080"
     rate_per_second: float = 5.0
+    busy_rate_per_second: float = 1.0
     retry_first_s: float = 60.0
     retry_max_s: float = 3600.0
     max_attempts: int = 12
@@ -149,6 +152,7 @@ def build(raw: dict | None, url: str | None = None) -> MailConfig:
         sender=sender,
         public_url=public.rstrip("/"),
         rate_per_second=_number(raw, "rate_per_second", 5.0, 0.01, 10000),
+        busy_rate_per_second=_number(raw, "busy_rate_per_second", 1.0, 0.01, 10000),
         retry_first_s=first,
         retry_max_s=max(_number(raw, "retry_max_s", 3600.0, 0.01, 7 * 86400), first),
         max_attempts=_number(raw, "max_attempts", 12, 1, 1000, int),

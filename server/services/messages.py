@@ -38,6 +38,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from email.utils import parseaddr
 
@@ -576,16 +577,31 @@ class Messages:
             body = body + templates.UNSUBSCRIBE[lang].format(link=link)
         return Outgoing(row.id, address, subject, body, self.message_id(row.id), lang, link)
 
-    def send_due(self, *, limit: int = 20, stop: threading.Event | None = None) -> dict:
+    def send_due(
+        self,
+        *,
+        limit: int = 20,
+        stop: threading.Event | None = None,
+        busy: Callable[[], bool] | None = None,
+    ) -> dict:
         """Send one round of due messages on every channel; ``{"sent", "failed", "retry", "skipped"}``.
 
         Called by the server's sender thread (and tests). A lost connection ends the round:
         the message in hand is retried after the back-off, the rest of the round is put
         back untouched (their attempt not counted).
+
+        ``busy`` (the server's tap worker says whether it is deciding taps: an in-process
+        flag, no query) gives taps priority: while it is true the sender goes at
+        ``busy_rate_per_second`` instead of ``rate_per_second`` (see :meth:`_pace`).
         """
         counts = {"sent": 0, "failed": 0, "retry": 0, "skipped": 0}
         if not self.configured:
             return counts
+        # a round must end well within its lease even at the slowest pace (else another sender takes it)
+        slowest = self.config.rate_per_second
+        if busy is not None:
+            slowest = min(self.config.busy_rate_per_second, slowest)
+        limit = max(1, min(limit, int(self.config.lease_s * slowest / 2)))
         with self._send_lock:
             for name, channel in self.channels.items():
                 token, rows = self.claim(name, limit)
@@ -605,7 +621,7 @@ class Messages:
                         self._finish(row, token, status="skipped", reason=out)
                         counts["skipped"] += 1
                         continue
-                    self._pace(stop)
+                    self._pace(stop, busy)
                     try:
                         channel.send(out)
                     except PermanentFailure as exc:
@@ -628,14 +644,25 @@ class Messages:
                 channel.close()
         return counts
 
-    def _pace(self, stop: threading.Event | None) -> None:
-        gap = 1.0 / self.config.rate_per_second
-        wait = self._last_send + gap - time.monotonic()
-        if wait > 0:
+    def _pace(self, stop: threading.Event | None, busy: Callable[[], bool] | None = None) -> None:
+        """Wait for the next send: ``rate_per_second``; while ``busy()``, ``busy_rate_per_second``.
+
+        The wait is re-checked every 20 ms, so the sender slows down as soon as taps arrive
+        and resumes its full rate as soon as they stop. It waits *before* sending, never
+        between the SMTP server's acceptance and the mark (the duplicate window stays one message).
+        """
+        c = self.config
+        while True:
+            is_busy = busy is not None and busy()
+            gap = 1.0 / (min(c.busy_rate_per_second, c.rate_per_second) if is_busy else c.rate_per_second)
+            wait = self._last_send + gap - time.monotonic()
+            if wait <= 0 or (stop is not None and stop.is_set()):
+                break
+            step = min(wait, 0.02) if busy is not None else wait
             if stop is not None:
-                stop.wait(wait)
+                stop.wait(step)
             else:
-                time.sleep(wait)
+                time.sleep(step)
         self._last_send = time.monotonic()
 
     def _retry(self, row: OutMessage, token: str, exc: Exception):

@@ -15,7 +15,7 @@ import pytest
 
 from server.messages.config import MailConfigError, build
 from server.services import ServiceError
-from tests.helpers import ServerProcess, close_store, new_uid, open_service, run_admin
+from tests.helpers import Device, ServerProcess, close_store, new_uid, open_service, run_admin
 from tests.smtp_server import html_of, start_smtp, text_of
 
 
@@ -335,3 +335,73 @@ def test_bad_mail_config_names_the_key(tmp_path):
     c = build({}, "smtp://user:p%40ss@relay.example.org:587?starttls=1")
     assert (c.user, c.password, c.port, c.starttls) == ("user", "p@ss", 587, True)
     assert "p@ss" not in c.safe_url and "p@ss" not in repr(c)
+
+
+def test_sender_slows_to_the_busy_rate_while_taps_are_decided(tmp_db_url, smtp):
+    """Taps first: while ``busy()`` is true the sender paces at busy_rate_per_second, then resumes."""
+    svc = open_service(tmp_db_url)
+    _mail(svc, smtp, rate_per_second=500, busy_rate_per_second=10)
+    for i in range(13):
+        m = svc.members.add(f"B{i}", new_uid(), email=f"b{i}@example.org")
+        svc.members.set(m.id, consent_marketing="1")
+    _drain(svc)  # the welcomes
+    before = len(smtp.files())
+    svc.messages.send_segment({"th": "ก", "en": "a"}, {"th": "ข", "en": "b"}, {}, actor="t")
+
+    t0 = time.monotonic()
+    busy = svc.messages.send_due(limit=6, busy=lambda: True)
+    busy_s = time.monotonic() - t0
+    t0 = time.monotonic()
+    quiet = svc.messages.send_due(limit=6, busy=lambda: False)
+    quiet_s = time.monotonic() - t0
+    assert busy["sent"] == 6 and quiet["sent"] == 6, (busy, quiet)
+    # 6 sends at 10/s: at least 5 gaps of 0.1 s; at 500/s far less (a loaded machine adds, never removes)
+    assert busy_s >= 0.5, busy_s
+    assert quiet_s < busy_s, (quiet_s, busy_s)
+    # the busy flag is re-read while waiting: it clearing ends the wait at once
+    flips = iter([True, True] + [False] * 1000)
+    svc.messages.config = build(
+        {"rate_per_second": 500, "busy_rate_per_second": 0.05, "lease_s": 600, "retry_first_s": 0.2}, smtp.url
+    )
+    t0 = time.monotonic()
+    svc.messages.send_due(limit=1, busy=lambda: next(flips))
+    assert time.monotonic() - t0 < 5, "the sender kept the 20 s busy gap after taps stopped"
+    ids = [m["Message-ID"] for m in smtp.messages()[before:]]
+    assert len(ids) == len(set(ids)) == 13, len(ids)
+    close_store()
+
+
+def test_busy_rate_is_validated():
+    with pytest.raises(MailConfigError, match="busy_rate_per_second"):
+        build({"busy_rate_per_second": 0})
+
+
+def test_the_running_server_sends_slowly_while_taps_flow_and_at_full_rate_after(tmp_db_url, smtp, mosquitto, tmp_path):
+    """End to end: the tap worker's in-process flag slows the sender thread of ``privcard server``."""
+    svc = open_service(tmp_db_url)
+    svc.devices.add("gate-in", "gate", direction="in")
+    tapper = new_uid()
+    svc.members.add("Tapper", tapper)
+    for i in range(60):
+        m = svc.members.add(f"S{i}", new_uid(), email=f"s{i}@example.org")
+        svc.members.set(m.id, consent_marketing="1")
+    svc.messages.send_segment({"th": "ก", "en": "a"}, {"th": "ข", "en": "b"}, {}, actor="t")
+    close_store()  # 60 welcomes and 60 segment messages queued
+    cfg = tmp_path / "library.toml"
+    cfg.write_text("[mail]\nrate_per_second = 10\nbusy_rate_per_second = 0.5\nretry_first_s = 0.2\n")
+    server = ServerProcess(tmp_db_url, mosquitto.url, log_dir=tmp_path, config=cfg, extra_args=("--smtp", smtp.url))
+    with server, Device(mosquitto.url) as dev:
+        dev.tap("gate-in", tapper)  # the worker has decided a tap: it is busy from here
+        start, t0 = len(smtp.files()), time.monotonic()
+        while time.monotonic() - t0 < 4.0:
+            dev.tap("gate-in", tapper)
+        during = len(smtp.files()) - start
+        time.sleep(3.0)
+        after = len(smtp.files()) - start - during
+    # at 0.5 a second: about 2 in 4 s (one more may have been on its way); at 10 a second: 40
+    assert during <= 5, f"{during} mails while taps flowed"
+    # taps stopped: the full rate again (10/s; 3 s on a loaded machine gives at least a few)
+    assert after >= 6, f"only {after} mails in the 3 s after the taps"
+    # none twice
+    ids = [m["Message-ID"] for m in smtp.messages()]
+    assert len(ids) == len(set(ids))
