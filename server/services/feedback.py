@@ -414,21 +414,8 @@ class FeedbackDesk:
         refund = None
         if decision == "declined" and row.pledge_entry:
             orig = LedgerEntry.get_by_id(row.pledge_entry)
-            Member.update(balance=Member.balance - orig.points, updated_at=now).where(
-                Member.id == orig.member_id
-            ).execute()
-            refund = LedgerEntry.create(
-                member=orig.member_id,
-                activity=orig.activity,
-                points=-orig.points,
-                day=rules.business_day(now, self.prog),
-                item=orig.item,
-                at=now,
-                source="void",
-                void_of=orig.id,
-                note=f"book-purchase request {row.id} declined: points given back",
-                actor=actor,
-                created_at=now,
+            refund = self.ledger.give_back(
+                orig, f"book-purchase request {row.id} declined: points given back", actor
             ).id
         n = (
             Feedback.update(decision=decision, refund_entry=refund, updated_at=now)

@@ -312,22 +312,8 @@ class Ils:
             )
             if n == 1:
                 orig = LedgerEntry.get_by_id(p.entry_id)
-                Member.update(balance=Member.balance - orig.points, updated_at=now).where(
-                    Member.id == orig.member_id
-                ).execute()
-                refund = LedgerEntry.create(
-                    member=orig.member_id,
-                    activity=orig.activity,
-                    points=-orig.points,
-                    day=rules.business_day(now, self.prog),
-                    item=orig.item,
-                    at=now,
-                    source="void",
-                    void_of=orig.id,
-                    note=f"library system refused the fine payment {p.transaction}: {message}"[:300],
-                    actor=actor,
-                    ref=orig.ref,
-                    created_at=now,
+                refund = self.ledger.give_back(
+                    orig, f"library system refused the fine payment {p.transaction}: {message}", actor
                 )
                 IlsPayment.update(refund=refund.id).where(IlsPayment.id == p.id).execute()
                 self.ledger.audit(

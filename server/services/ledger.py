@@ -114,6 +114,27 @@ class Ledger:
             bal = Member.get_by_id(member_id).balance
             raise ServiceError("balance %(balance)s is less than %(points)s points", balance=bal, points=points)
 
+    def give_back(self, orig: LedgerEntry, note: str, actor: str) -> LedgerEntry:
+        """Return the points a debit took (a refused ILS payment, a declined book request):
+        a ``void`` entry of the debit, today, and the balance raised by as much (inside the
+        caller's transaction)."""
+        now = self.clock()
+        Member.update(balance=Member.balance - orig.points, updated_at=now).where(Member.id == orig.member_id).execute()
+        return LedgerEntry.create(
+            member=orig.member_id,
+            activity=orig.activity,
+            points=-orig.points,
+            day=rules.business_day(now, self.prog),
+            item=orig.item,
+            at=now,
+            source="void",
+            void_of=orig.id,
+            note=note[:300],
+            actor=actor,
+            ref=orig.ref,
+            created_at=now,
+        )
+
     @staticmethod
     def balance(member_id: int) -> int:
         """The member's cached balance."""
