@@ -42,23 +42,33 @@ def device_rules(device_id: str, kind: str, prefix: str = contract.DEFAULT_PREFI
     return lines
 
 
+def with_section(static: str, begin: str, end: str, blocks: list[list[str]]) -> str:
+    """``static`` followed by a generated section: ``begin``, each block's lines, ``end``."""
+    body = static.rstrip("\n") + "\n\n" + begin + "\n"
+    for lines in blocks:
+        body += "\n".join(lines) + "\n"
+    return body + end + "\n"
+
+
+def without_section(text: str, begin: str, end: str, what: str, error: type[Exception]) -> str:
+    """``text`` without the generated section between ``begin`` and ``end`` (``error`` if it has no end)."""
+    head, sep, rest = text.partition(begin)
+    if not sep:
+        return text
+    _, sep, tail = rest.partition(end)
+    if not sep:
+        raise error(f"the ACL file has the BEGIN marker of the {what} section but no END marker")
+    return head.rstrip("\n") + "\n" + tail.lstrip("\n")
+
+
 def render(static: str, devices: dict[str, str], prefix: str = contract.DEFAULT_PREFIX) -> str:
     """``static`` (the ACL without a device section) followed by the section for ``devices`` (id -> kind)."""
-    body = static.rstrip("\n") + "\n\n" + BEGIN + "\n"
-    for device_id in sorted(devices):
-        body += "\n".join(device_rules(device_id, devices[device_id], prefix)) + "\n"
-    return body + END + "\n"
+    return with_section(static, BEGIN, END, [device_rules(d, devices[d], prefix) for d in sorted(devices)])
 
 
 def static_part(text: str) -> str:
     """An ACL's text without its device section."""
-    head, sep, rest = text.partition(BEGIN)
-    if not sep:
-        return text
-    _, sep, tail = rest.partition(END)
-    if not sep:
-        raise AccessError("the ACL file has the BEGIN marker of the device section but no END marker")
-    return head.rstrip("\n") + "\n" + tail.lstrip("\n")
+    return without_section(text, BEGIN, END, "device", AccessError)
 
 
 def read_devices(path: str | Path) -> dict[str, str]:

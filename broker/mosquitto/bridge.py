@@ -37,7 +37,7 @@ import tempfile
 from pathlib import Path
 
 from broker import contract
-from broker.mosquitto import ACL_PATH, production_conf
+from broker.mosquitto import ACL_PATH, access, production_conf
 
 BEGIN = "# BEGIN privcard site bridges: written by `privcard admin site bridge`; edits between these lines are lost"
 END = "# END privcard site bridges"
@@ -87,21 +87,12 @@ def site_rules(site: str, devices: dict[str, str], prefix: str = contract.DEFAUL
 
 def render_sites(static: str, sites: dict[str, dict[str, str]], prefix: str = contract.DEFAULT_PREFIX) -> str:
     """``static`` (an ACL without a site section) followed by the section for ``sites`` (code -> {id: kind})."""
-    body = static.rstrip("\n") + "\n\n" + BEGIN + "\n"
-    for site in sorted(sites):
-        body += "\n".join(site_rules(site, sites[site], prefix)) + "\n"
-    return body + END + "\n"
+    return access.with_section(static, BEGIN, END, [site_rules(s, sites[s], prefix) for s in sorted(sites)])
 
 
 def without_sites(text: str) -> str:
     """An ACL's text without its site section."""
-    head, sep, rest = text.partition(BEGIN)
-    if not sep:
-        return text
-    _, sep, tail = rest.partition(END)
-    if not sep:
-        raise BridgeError("the ACL file has the BEGIN marker of the site section but no END marker")
-    return head.rstrip("\n") + "\n" + tail.lstrip("\n")
+    return access.without_section(text, BEGIN, END, "site", BridgeError)
 
 
 def read_sites(path: str | Path) -> dict[str, list[str]]:
