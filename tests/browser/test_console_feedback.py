@@ -2,25 +2,16 @@
 record a phone complaint whose text is HTML and script, see it in the queue (escaped, no
 script runs), assign it, start on it, answer it with the action taken; an anonymous item
 says there is no channel back; the pages in English and Thai. Screenshots to
-``PRIVCARD_SHOTS=DIR`` (docs/screenshots/console-feedback*.png).
+``PRIVCARD_SCREENSHOTS=docs`` (or a folder) (docs/screenshots/console-feedback*.png).
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from tests.browser.conftest import sign_in_page
 from tests.browser.test_console_browser import enrol, flash, submit
+from tests.browser.web_support import shot
 
-SHOTS = os.environ.get("PRIVCARD_SHOTS")
 EVIL = "<script>alert('fb')</script><img src=x onerror=alert(1)> ห้องน้ำชั้น 3 ไม่สะอาด"
-
-
-def shot(page, name: str, full: bool = True) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full)
 
 
 def record(page, console, *, channel: str, category: str, text: str, member: str = "") -> int:
@@ -96,9 +87,7 @@ def test_record_assign_answer_in_english_and_thai(browser, console):
         th.goto(f"{console.url}/reports")
         assert "ความคิดเห็นตามประเภทและช่องทาง" in th.inner_text("#report-feedback_desk")
         assert "ระยะเวลาถึงคำตอบแรก" in th.inner_text("#report-feedback_answer_time")
-        th.locator("#report-feedback_desk").screenshot(path=str(Path(SHOTS) / "console-feedback-report-th.png")) if (
-            SHOTS
-        ) else None
+        shot(th.locator("#report-feedback_desk"), "console-feedback-report-th")
         assert dialogs == []
     finally:
         th.context.close()

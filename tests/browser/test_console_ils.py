@@ -11,24 +11,17 @@ docs/screenshots/ with PRIVCARD_SCREENSHOTS=docs, else to a temporary folder.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.browser.conftest import sign_in_page
-from tests.browser.web_support import ADMIN, STAFF, ConsoleServer, add_staff_cli
+from tests.browser.web_support import ADMIN, STAFF, ConsoleServer, add_staff_cli, shot
 from tests.sip2_ils import start_ils
 
 REPO = Path(__file__).resolve().parents[2]
-SHOTS = (
-    REPO / "docs" / "screenshots"
-    if os.environ.get("PRIVCARD_SCREENSHOTS") == "docs"
-    else Path(os.environ.get("PRIVCARD_SCREENSHOTS") or tempfile.gettempdir()) / "privcard-console-screenshots"
-)
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +53,6 @@ def page(browser, console):
     p = sign_in_page(browser, console)
     yield p
     p.context.close()
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_load_state("networkidle")
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def submit(page, selector: str) -> None:

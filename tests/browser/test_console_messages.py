@@ -1,26 +1,17 @@
 """Messages to members in the console, in a real browser (issue 14): write a message to a
 segment, preview its recipients (opted out and without an address counted), send it, read
 its delivery log; a member's contact data and consent; HTML typed in a message shown as
-text; the pages in Thai and English. Set ``PRIVCARD_SHOTS=DIR`` to keep the screenshots.
+text; the pages in Thai and English. Set ``PRIVCARD_SCREENSHOTS=docs`` (or a folder) to keep the screenshots.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
-from pathlib import Path
 
 from tests.browser.conftest import sign_in_page
 from tests.browser.test_console_browser import flash, submit
+from tests.browser.web_support import shot
 from tests.helpers import run_admin
-
-SHOTS = os.environ.get("PRIVCARD_SHOTS")
-
-
-def shot(page, name: str, full: bool = False) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full)
 
 
 def _member(console, name, email=None, group="U3", marketing=False) -> int:

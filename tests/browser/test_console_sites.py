@@ -3,13 +3,12 @@ the sites are added through the programme's section editor (live, no restart), a
 put on a site from its form, a staff account is given a site on the staff page, the
 reports are filtered by site, and the site-scoped admin sees only its site.
 
-Screenshots ``console-sites*.png`` go to ``$PRIVCARD_SCREENSHOT_DIR`` (``docs/screenshots``
-when regenerating them) or the test's temporary directory.
+Screenshots ``console-sites*.png`` go to docs/screenshots/ with PRIVCARD_SCREENSHOTS=docs,
+else to a temporary folder (``tests.browser.web_support.screenshot_dir``).
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from tests.brokers import python_env
 from tests.browser.conftest import sign_in_page
+from tests.browser.web_support import screenshot_dir
 from tests.helpers import admin_argv
 
 SITES_TOML = """[sites.MAIN]
@@ -37,10 +37,8 @@ BRANCH_ADMIN = ("anna", "anna-password-1")
 
 
 @pytest.fixture
-def shots(tmp_path) -> Path:
-    out = Path(os.environ.get("PRIVCARD_SCREENSHOT_DIR") or tmp_path)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+def shots() -> Path:
+    return screenshot_dir()
 
 
 def cli(db_url: str, *args: str) -> str:

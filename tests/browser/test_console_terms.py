@@ -1,31 +1,22 @@
 """Membership terms, card types and partner-shop stamps in the console, in a real browser
 (issue 13): renew an expired member (fee recorded), change a card type with a reason (it
 shows in the ledger), enter a stamp card with its own date, preview and run a term close,
-the terms page in Thai and English. Set ``PRIVCARD_SHOTS=DIR`` to keep the screenshots.
+the terms page in Thai and English. Set ``PRIVCARD_SCREENSHOTS=docs`` (or a folder) to keep the screenshots.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from datetime import date, timedelta
-from pathlib import Path
 
 from tests.browser.conftest import sign_in_page
 from tests.browser.test_console_browser import balance, enrol, flash, submit
-
-SHOTS = os.environ.get("PRIVCARD_SHOTS")
+from tests.browser.web_support import shot
 
 
 def uid() -> str:
     return "04" + uuid.uuid4().hex[:8].upper()
-
-
-def shot(page, name: str, full: bool = False) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full)
 
 
 def test_renew_tier_and_stamp_date_on_the_member_page(admin_page, console):

@@ -10,26 +10,19 @@ else to a temporary folder.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.browser.web_support import ADMIN, ConsoleServer, add_staff_cli
+from tests.browser.web_support import ADMIN, ConsoleServer, add_staff_cli, shot
 from tests.helpers import close_store, open_service
 from tests.patron_support import LINK_RE
 from tests.sip2_ils import start_ils
 from tests.smtp_server import start_smtp, text_of
 
 REPO = Path(__file__).resolve().parents[2]
-SHOTS = (
-    REPO / "docs" / "screenshots"
-    if os.environ.get("PRIVCARD_SCREENSHOTS") == "docs"
-    else Path(os.environ.get("PRIVCARD_SCREENSHOTS") or tempfile.gettempdir()) / "privcard-patron-screenshots"
-)
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 768}
 EVIL = "Jane <script>alert(1)</script> Reader"
@@ -83,11 +76,6 @@ def context(browser, viewport, *, js: bool = True):
     ctx = browser.new_context(viewport=viewport, java_script_enabled=js, device_scale_factor=1)
     ctx.set_default_timeout(15000)
     return ctx
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def fits(page) -> None:

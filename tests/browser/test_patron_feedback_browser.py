@@ -73,7 +73,6 @@ def test_phone_send_a_book_request_read_the_answer(browser, world):
 
 
 def _path(name: str):
-    from tests.browser.test_patron_browser import SHOTS
+    from tests.browser.web_support import screenshot_dir
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    return SHOTS / f"{name}.png"
+    return screenshot_dir() / f"{name}.png"

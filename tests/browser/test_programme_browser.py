@@ -3,14 +3,13 @@ real ``privcard server --http`` and Mosquitto: an activity added on the page ear
 next tap (no restart), a change that breaks the rules is refused naming the field, a
 campaign is added from the form, a draw is recorded, run and shown with its seed.
 
-Screenshots go to ``$PRIVCARD_SCREENSHOT_DIR`` (``docs/screenshots`` when regenerating
-them) or the test's temporary directory.
+Screenshots go to docs/screenshots/ with PRIVCARD_SCREENSHOTS=docs, else to a
+temporary folder (``tests.browser.web_support.screenshot_dir``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import uuid
 from datetime import datetime, timedelta
@@ -21,6 +20,7 @@ import pytest
 
 from tests.brokers import python_env
 from tests.browser.conftest import sign_in_page
+from tests.browser.web_support import screenshot_dir
 from tests.helpers import Device, admin_argv
 
 
@@ -40,10 +40,8 @@ def admin(db_url: str, *args: str) -> dict:
 
 
 @pytest.fixture
-def shots(tmp_path) -> Path:
-    out = Path(os.environ.get("PRIVCARD_SCREENSHOT_DIR") or tmp_path)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+def shots() -> Path:
+    return screenshot_dir()
 
 
 def test_programme_page_adds_an_activity_that_earns_on_the_next_tap_and_refuses_a_bad_window(

@@ -4,14 +4,16 @@ signing in through the real form (CSRF and all), and reading what the page shows
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import tempfile
 from html import unescape
 from pathlib import Path
 
 from server.domain.config import load
-from tests.brokers import free_port, python_env, wait_port
+from tests.brokers import REPO, free_port, python_env, wait_port
 
 ADMIN = ("alice", "alice-password-1")
 STAFF = ("bob", "bob-password-22")
@@ -117,3 +119,29 @@ def add_staff_cli(db_url: str, username: str, role: str, password: str) -> str:
     )
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+def screenshot_dir() -> Path:
+    """Where the browser tests keep their screenshots: ``docs/screenshots/`` with
+    ``PRIVCARD_SCREENSHOTS=docs``, the folder it names otherwise, else a temporary folder."""
+    value = os.environ.get("PRIVCARD_SCREENSHOTS")
+    if value == "docs":
+        out = REPO / "docs" / "screenshots"
+    elif value:
+        out = Path(value)
+    else:
+        out = Path(tempfile.gettempdir()) / "privcard-screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def shot(target, name: str, full: bool = True) -> Path:
+    """A screenshot of a page (the whole page when ``full``) or of one element, as ``NAME.png``."""
+    from playwright.sync_api import Page
+
+    path = screenshot_dir() / f"{name}.png"
+    if isinstance(target, Page):
+        target.screenshot(path=str(path), full_page=full)
+    else:
+        target.screenshot(path=str(path))
+    return path
