@@ -210,12 +210,12 @@ class Taps:
                 first[(device_id, tap.tap_id)] = p
                 pending.append(p)
         if pending:
-            claimed = self._claim(pending)
+            claimed, cards = self._claim(pending)
             fresh = [p for p in pending if (p.device_id, p.tap.tap_id) in claimed]
             if len(fresh) < len(pending):
                 self._stored([p for p in pending if (p.device_id, p.tap.tap_id) not in claimed])
             if fresh:
-                self._decide_claimed(fresh)
+                self._decide_claimed(fresh, cards)
                 self._record(fresh)
         for p in pending:
             out[p.index] = p.result
@@ -223,13 +223,24 @@ class Taps:
             out[i] = p.result
         return out
 
-    def _claim(self, pending: list[_Pending]) -> set[tuple[str, str]]:
-        """Claim every tap in the inbox (one statement); the (device, tap_id) pairs this batch now owns."""
+    def _claim(self, pending: list[_Pending]) -> tuple[set[tuple[str, str]], dict | None]:
+        """Claim every tap in the inbox (one statement); the (device, tap_id) pairs this batch now owns.
+
+        On PostgreSQL the same statement reads the claimed taps' cards (a data-modifying
+        ``WITH``): the card rows by UID come back too (None on SQLite: :meth:`_lookup` reads them).
+        """
         rows = []
         for p in pending:
             who = p.tap.patron[:20] if p.checkout else p.tap.uid  # the inbox's uid column: what identified the member
             rows.append((p.device_id, p.tap.tap_id, who, _ts(p.tap.at), _ts(p.received)))
-        return {(d, t) for d, t in self._run("claim", rows).fetchall()}
+        if not self._postgres:
+            return {(d, t) for d, t in self._run("claim", rows).fetchall()}, None
+        claimed, cards = set(), {}
+        for r in self._run("pg_claim_cards", rows).fetchall():
+            claimed.add((r[0], r[1]))
+            if r[2] is not None:
+                cards[r[2]] = r[3:]
+        return claimed, cards
 
     def _stored(self, pending: list[_Pending]) -> None:
         """Answer taps already decided (a redelivery, or another replica's) with their stored result."""
@@ -255,9 +266,9 @@ class Taps:
 
     # ------------------------------------------------------------------ deciding
 
-    def _decide_claimed(self, fresh: list[_Pending]) -> None:
+    def _decide_claimed(self, fresh: list[_Pending], cards: dict | None) -> None:
         """Look up the batch's cards, decide each tap in order, and write the credits set-based."""
-        rows = self._lookup(fresh)
+        rows = self._lookup(fresh, cards)
         batch = _Batch()
         segment: list[_Pending] = []
         promoting: set[int] = set()
@@ -344,39 +355,13 @@ class Taps:
             return
         self._raise_counters(segment)
         credits = [p for p in segment if p.outcome == "credited"]
-        keyed = [p for p in credits if p.key is not None]
-        if keyed:
-            won = {tuple(r) for r in self._run("accrue", [p.key for p in keyed]).fetchall()}
-            for p in keyed:
-                if p.key not in won:  # committed before, or by another replica meanwhile
-                    p.outcome = "limit_reached"
-            credits = [p for p in credits if p.outcome == "credited"]
         if credits:
             now = _ts(self.clock())
-            entries = [
-                (
-                    p.member_id,
-                    p.decision.activity.code,
-                    p.earned,
-                    p.decision.day.isoformat(),
-                    p.item,
-                    _ts(p.tap.at),
-                    "checkout" if p.checkout else "tap",
-                    p.device_id,
-                    p.tap.tap_id,
-                    now,
-                    p.tag,
-                )
-                for p in credits
-            ]
-            ids = {(d, r): i for i, d, r in self._run("entries", entries).fetchall()}
-            links = [(ids[(p.device_id, p.tap.tap_id)], *p.key) for p in credits if p.key is not None]
-            if links:
-                self._run("accrued", links)
+            balances = (self._append_pg if self._postgres else self._append)(credits, now)
+            credits = [p for p in credits if p.outcome == "credited"]
             delta: dict[int, int] = {}
             for p in credits:
                 delta[p.member_id] = delta.get(p.member_id, 0) + p.earned
-            balances = dict(self._run("credit", sorted(delta.items()), now).fetchall())
             for member_id, total in delta.items():
                 # the balance before this segment's credits, as committed by whoever came first
                 batch.members[member_id][0] = balances[member_id] - total
@@ -389,6 +374,51 @@ class Taps:
                     state[1] = promoted.get(p.member_id, state[1])
                 p.balance, p.tier = state
             p.result = self._result(p)
+
+    def _append(self, credits: list[_Pending], now: str) -> dict[int, int]:
+        """Claim the credits' daily keys, append their entries, raise the balances (four statements).
+
+        A credit whose key was taken (committed before, or by another replica meanwhile) is
+        turned into ``limit_reached``. Returns the balances after the credits, by member.
+        """
+        keyed = [p for p in credits if p.key is not None]
+        if keyed:
+            won = {tuple(r) for r in self._run("accrue", [p.key for p in keyed]).fetchall()}
+            for p in keyed:
+                if p.key not in won:
+                    p.outcome = "limit_reached"
+            credits = [p for p in credits if p.outcome == "credited"]
+        if not credits:
+            return {}
+        ids = {(d, r): i for i, d, r in self._run("entries", [_entry(p, now) for p in credits]).fetchall()}
+        links = [(ids[(p.device_id, p.tap.tap_id)], *p.key) for p in credits if p.key is not None]
+        if links:
+            self._run("accrued", links)
+        delta: dict[int, int] = {}
+        for p in credits:
+            delta[p.member_id] = delta.get(p.member_id, 0) + p.earned
+        return dict(self._run("credit", sorted(delta.items()), now).fetchall())
+
+    def _append_pg(self, credits: list[_Pending], now: str) -> dict[int, int]:
+        """:meth:`_append` in one PostgreSQL statement (``pg_credits``: data-modifying ``WITH``)."""
+        rows = [
+            (n, *(p.key or (p.member_id, p.decision.activity.code, None, None)), *_entry(p, now))
+            for n, p in enumerate(credits)
+        ]
+        entered, balances = set(), {}
+        for kind, device, ref, member_id, balance in self._run("pg_credits", rows, now).fetchall():
+            if kind == 0:
+                entered.add((device, ref))
+            else:
+                balances[member_id] = balance
+        for p in credits:
+            if (p.device_id, p.tap.tap_id) not in entered:
+                p.outcome = "limit_reached"  # its key was taken (committed before, or by another replica)
+        return balances
+
+    @property
+    def _postgres(self) -> bool:
+        return store.db.obj.param != "?"
 
     def _result(self, p: _Pending) -> TapResult:
         outcome = p.outcome
@@ -438,10 +468,15 @@ class Taps:
 
     # ------------------------------------------------------------------ cards and patrons
 
-    def _lookup(self, fresh: list[_Pending]) -> dict[int, tuple]:
-        """Each tap's card-and-member row (one statement; a second for checkouts' patrons), by ``id(pending)``."""
+    def _lookup(self, fresh: list[_Pending], known: dict | None) -> dict[int, tuple]:
+        """Each tap's card-and-member row (one statement; a second for checkouts' patrons), by ``id(pending)``.
+
+        ``known``: the card rows the claim already read (PostgreSQL), by UID; only the cards
+        it could not know (a checkout's patron read as a card number) are read here.
+        """
         found: dict[int, tuple] = {}
         checkouts = [p for p in fresh if p.checkout]
+        checkout_ids = {id(p) for p in checkouts}
         by_patron: dict[str, tuple] = {}
         if checkouts and self._has_patron_id():
             patrons = sorted({p.tap.patron for p in checkouts})
@@ -455,9 +490,10 @@ class Taps:
                     uids[id(p)] = contract.normalise_uid(p.tap.patron)
                 except contract.ContractError:
                     pass
-        cards = {}
-        if uids:
-            cards = {r[0]: r[1:] for r in self._run("cards", [(u,) for u in sorted(set(uids.values()))])}
+        cards = dict(known or {})
+        wanted = sorted({u for i, u in uids.items() if known is None or i in checkout_ids})
+        if wanted:
+            cards.update({r[0]: r[1:] for r in self._run("cards", [(u,) for u in wanted])})
         for p in fresh:
             row = cards.get(uids.get(id(p)))
             if p.checkout:
@@ -600,6 +636,23 @@ def _expand(template: str, rows: int) -> str:
     return head + ", ".join([shape] * rows) + tail
 
 
+def _entry(p: _Pending, now: str) -> tuple:
+    """A credit's ledger row, as the ``entries`` statements take it."""
+    return (
+        p.member_id,
+        p.decision.activity.code,
+        p.earned,
+        p.decision.day.isoformat(),
+        p.item,
+        _ts(p.tap.at),
+        "checkout" if p.checkout else "tap",
+        p.device_id,
+        p.tap.tap_id,
+        now,
+        p.tag,
+    )
+
+
 def _log_bug(tap: Tap | Checkout, device_id: str, exc: Exception) -> None:
     # one line per failure, the traceback only at debug level (a tap a gate resends
     # must not fill the log with a traceback each time)
@@ -653,6 +706,36 @@ HOT_SQL = {
     "member = CAST(v.member AS INTEGER), result = v.result, timing = v.timing FROM v "
     "WHERE tap_inbox.device = v.device AND tap_inbox.tap_id = v.tap_id",
 }
+
+# PostgreSQL only (data-modifying WITH): the claim reads the claimed taps' cards, and the
+# credits are one statement. A daily key is claimed with its ledger entry's id drawn from
+# the entries' sequence, so the entry is appended with that id; the key's foreign key is
+# checked at the end of the statement, when the entry exists.
+HOT_SQL["pg_claim_cards"] = (
+    "WITH claimed AS (INSERT INTO tap_inbox (device, tap_id, uid, at, received_at, outcome, points, result, timing) "
+    "VALUES [[(?, ?, ?, ?, ?, 'pending', 0, '{}', '')]] ON CONFLICT DO NOTHING RETURNING device, tap_id, uid) "
+    "SELECT claimed.device, claimed.tap_id, c.uid, c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, "
+    'm.balance, c.sun, c.sun_counter, c.sun_keys, m."group" FROM claimed LEFT JOIN card c ON c.uid = claimed.uid '
+    "LEFT JOIN member m ON m.id = c.member_id"
+)
+HOT_SQL["pg_credits"] = (
+    "WITH v(n, member_id, activity, day, item, e_member, e_activity, points, eday, eitem, at, source, device, ref, "
+    "created_at, campaign) AS (VALUES [[(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)]]), "
+    "claimed AS (INSERT INTO accrual (member_id, activity, day, item, entry_id) "
+    "SELECT member_id, activity, day, item, nextval(pg_get_serial_sequence('ledger_entry', 'id')) FROM v "
+    "WHERE day IS NOT NULL ORDER BY n ON CONFLICT DO NOTHING RETURNING member_id, activity, day, item, entry_id), "
+    "won AS (SELECT v.*, claimed.entry_id FROM v LEFT JOIN claimed ON claimed.member_id = v.member_id "
+    "AND claimed.activity = v.activity AND claimed.day = v.day AND claimed.item = v.item "
+    "WHERE v.day IS NULL OR claimed.entry_id IS NOT NULL), "
+    "entries AS (INSERT INTO ledger_entry (id, member_id, activity, points, day, item, at, source, device, ref, "
+    "created_at, campaign) SELECT COALESCE(entry_id, nextval(pg_get_serial_sequence('ledger_entry', 'id'))), "
+    "e_member, e_activity, points, CAST(eday AS DATE), eitem, CAST(at AS TIMESTAMP), source, device, ref, "
+    "CAST(created_at AS TIMESTAMP), campaign FROM won ORDER BY n RETURNING id, member_id, points, device, ref), "
+    "raised AS (UPDATE member SET balance = member.balance + d.delta, updated_at = CAST(? AS TIMESTAMP) "
+    "FROM (SELECT member_id, SUM(points) AS delta FROM entries GROUP BY member_id) d "
+    "WHERE member.id = d.member_id RETURNING member.id, member.balance) "
+    "SELECT 0, device, ref, NULL, NULL FROM entries UNION ALL SELECT 1, NULL, NULL, id, balance FROM raised"
+)
 
 #: one-row statements of the rare paths (a secured card another replica raced for)
 ONE_ROW_SQL = {
