@@ -262,7 +262,8 @@ class Taps:
             )
             for p in fresh
         ]
-        self._run("decided", rows)
+        # the batch's last statement: on PostgreSQL it carries the COMMIT (one round trip)
+        self._run("decided", rows, last=True)
 
     # ------------------------------------------------------------------ deciding
 
@@ -622,10 +623,15 @@ class Taps:
             self._sql_cache[key] = text
         return text
 
-    def _run(self, name: str, rows: list[tuple], *extra):
-        """Run a set-based statement of :data:`HOT_SQL` over ``rows`` (and the scalar ``extra`` after them)."""
+    def _run(self, name: str, rows: list[tuple], *extra, last: bool = False):
+        """Run a set-based statement of :data:`HOT_SQL` over ``rows`` (and the scalar ``extra`` after them).
+
+        ``last``: the transaction's last statement (sent with its COMMIT on PostgreSQL).
+        """
         params = [v for r in rows for v in r]
         params.extend(extra)
+        if last:
+            return store.execute_and_commit(self._statement(name, len(rows)), params)
         return store.db.execute_sql(self._statement(name, len(rows)), params)
 
 
