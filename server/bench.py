@@ -5,7 +5,10 @@ load generator, in the same run:
 
 - **echo**: a client that republishes each tap as a result without touching a
   database — the ceiling the broker and paho allow on this machine;
-- **server**: ``privcard server`` on a fresh SQLite database.
+- **server**: ``privcard server`` on a fresh SQLite database, or on each database
+  ``--db`` names (repeat it: ``--db sqlite --db postgresql://user@host/db`` measures both
+  paths side by side in one run; a PostgreSQL URL gets a fresh database of its own on
+  that server, created for the run and dropped after).
 
 With ``--sun`` a third target runs beside them: the same server on cards that all
 require Secure Unique NFC (NTAG 424 DNA, keys diversified from a bench master key),
@@ -13,9 +16,11 @@ every tap carrying a fresh SUN URL; the server's CPU time per tap is reported fo
 both server targets, so the cost of verification is their difference.
 
 Phase 1 saturates each (every device keeps up to 20 taps in flight, as the gate's
-outbox does) to measure throughput. Phase 2 paces both at half the server's
-throughput and measures tap→result latency, alternating echo and server for
-``--rounds`` rounds and reporting the median round of each. Ratios compare the two.
+outbox does) to measure throughput, ``--saturation-rounds`` times in turn (median);
+the server process's CPU seconds per tap are reported with it (steadier than latency on
+a shared machine). Phase 2 paces all at half the (slowest) server's throughput and
+measures tap→result latency, alternating echo and servers for ``--rounds`` rounds and
+reporting the median round of each. Ratios compare them.
 """
 
 from __future__ import annotations
@@ -342,6 +347,68 @@ def _campaign_database(db_url: str, devices: list[str], uids: list[str], n: int,
     store.db.close()
 
 
+def _fresh_postgresql(url: str, tmp: str) -> tuple[str, str]:
+    """A fresh database on the PostgreSQL server of ``url`` (its own database is not touched); (url, name)."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg2
+
+    name = f"privcard_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    conn = psycopg2.connect(url, connect_timeout=10)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, "")), name
+
+
+def _drop_postgresql(url: str, name: str) -> None:
+    """Drop a database :func:`_fresh_postgresql` made (``WITH (FORCE)``: a killed server's connection cannot keep it)."""
+    import psycopg2
+
+    conn = psycopg2.connect(url, connect_timeout=10)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        conn.close()
+
+
+def _bench_database(db_url: str, devices: list[str], uids: list[str], sun_uids: list[str]) -> None:
+    """The bench's devices, members and cards (UID-only, and secured ones with ``--sun``) in ``db_url``."""
+    from server import store
+    from server.domain.config import load
+    from server.services import bootstrap
+
+    store.connect(db_url)
+    svc = bootstrap(load())
+    for dev in devices:
+        svc.devices.add(dev, "gate", direction="in")
+    with store.db.atomic():
+        for i, uid in enumerate(uids):
+            m = store.Member.create(name=f"Bench {i}", balance=0)
+            store.Card.create(uid=uid, member=m)
+        for i, uid in enumerate(sun_uids):
+            m = store.Member.create(name=f"Bench SUN {i}", balance=0)
+            store.Card.create(uid=uid, member=m, sun=True)
+    store.db.close()
+
+
+def _db_label(spec: str) -> str:
+    """How a ``--db`` value is named in the output: ``sqlite`` or ``postgresql://host:port``."""
+    if spec == "sqlite" or spec.startswith("sqlite:"):
+        return "sqlite"
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(spec)
+    return f"postgresql://{parts.hostname or 'localhost'}:{parts.port or 5432}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     p = argparse.ArgumentParser(prog="privcard bench", description=__doc__.split("\n\n")[0])
@@ -389,12 +456,29 @@ def main(argv: list[str] | None = None) -> int:
         "equal to --mail-rate: the sender does not give way)",
     )
     p.add_argument("--mail-rounds", type=int, default=3, help="alternating saturation rounds, quiet vs sending")
+    p.add_argument(
+        "--db",
+        action="append",
+        metavar="URL",
+        help="run the server on this database: sqlite (a fresh file, the default) or a postgresql:// URL (a fresh "
+        "database on that server, dropped after); repeat to measure several side by side",
+    )
+    p.add_argument(
+        "--saturation-rounds", type=int, default=1, help="saturation rounds of every target in turn (medians reported)"
+    )
     args = p.parse_args(argv)
     if args.taps < 10 or args.devices < 1:
         p.error("need at least 10 taps and 1 device")
+    specs = args.db or ["sqlite"]
+    for spec in specs:
+        if not (spec == "sqlite" or spec.startswith(("sqlite:", "postgresql://", "postgres://"))):
+            p.error(f"--db takes sqlite or a postgresql:// URL, not {spec!r}")
+    if len(set(specs)) != len(specs):
+        p.error("each --db once")
 
     tmp = tempfile.mkdtemp(prefix="privcard-bench-")
     procs: list[subprocess.Popen] = []
+    made_pg: list[tuple[str, str]] = []  # (server URL, database name) to drop
     broker_desc = args.mqtt
     embedded = None
     log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
@@ -426,17 +510,8 @@ def main(argv: list[str] | None = None) -> int:
             url = f"mqtt://127.0.0.1:{port}"
         log(f"broker: {broker_desc}")
 
-        # the database: devices and members, set up before the server starts
-        from server import store
-        from server.domain.config import load
-        from server.services import bootstrap
-
-        db_url = f"sqlite:///{tmp}/bench.db"
-        store.connect(db_url)
-        svc = bootstrap(load())
+        # the databases: devices and members, set up before the servers start
         devices = [f"bench-gate-{i}" for i in range(args.devices)]
-        for dev in devices:
-            svc.devices.add(dev, "gate", direction="in")
         uids = [f"BE{i:08X}" for i in range(args.members)]
         # the SUN target's cards: 7-byte UIDs, keys diversified from a bench master key
         sun_uids = [f"04BE{i:010X}" for i in range(args.members)] if args.sun else []
@@ -449,15 +524,24 @@ def main(argv: list[str] | None = None) -> int:
                 fh.write(f'master = "{os.urandom(16).hex()}"\n')
             ring = Keyring.from_file(keyfile)
             sun_keys = {uid: ring.diversified(uid) for uid in sun_uids}
-        with store.db.atomic():
-            for i, uid in enumerate(uids):
-                m = store.Member.create(name=f"Bench {i}", balance=0)
-                store.Card.create(uid=uid, member=m)
-            for i, uid in enumerate(sun_uids):
-                m = store.Member.create(name=f"Bench SUN {i}", balance=0)
-                store.Card.create(uid=uid, member=m, sun=True)
-        store.db.close()
-        targets = ("echo", "server", "server-sun") if args.sun else ("echo", "server")
+        #: each server target and the database it runs on: "server" is the first --db
+        db_of: dict[str, str] = {}
+        labels: dict[str, str] = {}
+        for n, spec in enumerate(specs):
+            if spec == "sqlite":
+                url_n = f"sqlite:///{tmp}/bench{'' if n == 0 else n}.db"
+            elif spec.startswith("sqlite:"):
+                url_n = spec
+            else:
+                url_n, name = _fresh_postgresql(spec, tmp)
+                made_pg.append((spec, name))
+            target = "server" if n == 0 else f"server-{n + 1}"
+            db_of[target], labels[target] = url_n, _db_label(spec)
+            _bench_database(url_n, devices, uids, sun_uids if n == 0 else [])
+            log(f"{target}: {labels[target]} database")
+        db_url = db_of["server"]
+        more = tuple(t for t in db_of if t != "server")
+        targets = ("echo", "server", *more, "server-sun") if args.sun else ("echo", "server", *more)
         db_campaigns = None
         if args.campaigns or args.activities:
             db_campaigns = f"sqlite:///{tmp}/bench-campaigns.db"
@@ -470,6 +554,10 @@ def main(argv: list[str] | None = None) -> int:
         mail_args: list[str] = []
         mail_figures = None
         if args.mail_load:
+            from server import store
+            from server.domain.config import load
+            from server.services import bootstrap
+
             _mail_members(db_url, args.mail_load)
             sink_port, sink_count = free_port(), os.path.join(tmp, "sink-count")
             procs.append(
@@ -532,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
                     "broker.dispatcher",
                     "server",
                     "--db",
-                    db_campaigns if target == "server-campaigns" else db_url,
+                    db_campaigns if target == "server-campaigns" else db_of.get(target, db_url),
                     "--mqtt",
                     url,
                     "--client-id",
@@ -551,23 +639,33 @@ def main(argv: list[str] | None = None) -> int:
             load_gen.uids = sun_uids if target == "server-sun" else uids
             load_gen.sun_keys = sun_keys if target == "server-sun" else None
 
-        for target in targets:
-            proc = launch(target, f"{target}.log")
-            use(target)
-            load_gen.probe()
-            load_gen.run(min(200, args.taps), f"warm-{target}")
-            cpu0 = _cpu_s(proc.pid)
-            elapsed, lat = load_gen.run(args.taps, f"full-{target}")
-            cpu = _cpu_s(proc.pid) - cpu0
-            if load_gen.not_genuine:
-                raise RuntimeError(f"{target}: {load_gen.not_genuine} taps were refused as not genuine")
-            results[target] = {"throughput_tps": args.taps / elapsed, "cpu_ms_per_tap": cpu * 1000 / args.taps}
-            results[target].update(_summary(lat))
-            log(
-                f"{target:>10}: {results[target]['throughput_tps']:8.0f} taps/s at saturation, "
-                f"p99 {results[target]['p99_ms']:.1f} ms, process CPU {results[target]['cpu_ms_per_tap']:.3f} ms/tap"
-            )
-            stop(proc)
+        sat: dict[str, list[dict]] = {t: [] for t in targets}
+        for r in range(max(args.saturation_rounds, 1)):
+            for target in targets:
+                proc = launch(target, f"{target}-{r}.log")
+                use(target)
+                load_gen.probe()
+                load_gen.run(min(200, args.taps), f"warm{r}-{target}")
+                cpu0 = _cpu_s(proc.pid)
+                elapsed, lat = load_gen.run(args.taps, f"full{r}-{target}")
+                cpu = _cpu_s(proc.pid) - cpu0
+                if load_gen.not_genuine:
+                    raise RuntimeError(f"{target}: {load_gen.not_genuine} taps were refused as not genuine")
+                one = {"throughput_tps": args.taps / elapsed, "cpu_ms_per_tap": cpu * 1000 / args.taps}
+                one.update(_summary(lat))
+                sat[target].append(one)
+                log(
+                    f"{target:>10}: {one['throughput_tps']:8.0f} taps/s at saturation, "
+                    f"p99 {one['p99_ms']:.1f} ms, process CPU {one['cpu_ms_per_tap']:.3f} ms/tap"
+                    + (f" ({labels[target]})" if target in labels else "")
+                )
+                stop(proc)
+        for target, runs in sat.items():
+            # the median round by throughput, with every round's throughput and CPU kept
+            med = sorted(runs, key=lambda x: x["throughput_tps"])[len(runs) // 2]
+            results[target] = dict(med)
+            results[target]["cpu_ms_per_tap"] = statistics.median(x["cpu_ms_per_tap"] for x in runs)
+            results[target]["saturation_rounds"] = [round(x["throughput_tps"], 1) for x in runs]
         if db_campaigns:
             # the comparison that matters: the two servers alternately, the median of each
             tput: dict[str, list[float]] = {
@@ -651,7 +749,8 @@ def main(argv: list[str] | None = None) -> int:
             mail_figures["ratio"] = round(
                 mail_figures["sending_throughput_tps"] / mail_figures["quiet_throughput_tps"], 3
             )
-        half = results["server"]["throughput_tps"] / 2
+        # one rate for every server, so their latencies compare: half the slowest one's throughput
+        half = min(results[t]["throughput_tps"] for t in ("server", *more)) / 2
         n_half = max(200, min(args.taps, int(half * 5)))
         # Tail latency on a shared machine swings from run to run (the echo's own p99 too),
         # so the half-load phase alternates echo and server for several rounds and reports
@@ -690,6 +789,10 @@ def main(argv: list[str] | None = None) -> int:
             "echo_p50_ms": round(e["half_load"]["p50_ms"], 2),
             "echo_p99_ms": round(e["half_load"]["p99_ms"], 2),
             "p99_ratio": round(s["half_load"]["p99_ms"] / max(e["half_load"]["p99_ms"], 1e-6), 2),
+            # the server process's CPU seconds per tap at saturation (steadier than latency when shared)
+            "cpu_ms_per_tap": round(s["cpu_ms_per_tap"], 4),
+            "echo_cpu_ms_per_tap": round(e["cpu_ms_per_tap"], 4),
+            "db": labels["server"],
             "half_load_tps": round(half, 1),
             "saturated": {"server_p99_ms": round(s["p99_ms"], 2), "echo_p99_ms": round(e["p99_ms"], 2)},
             "half_load_rounds": {
@@ -697,6 +800,23 @@ def main(argv: list[str] | None = None) -> int:
                 "echo_p99_ms": [round(x["p99_ms"], 2) for x in e["half_load"]["rounds"]],
             },
         }
+        if more:
+            out["databases"] = [
+                {
+                    "db": labels[t],
+                    "throughput_tps": round(results[t]["throughput_tps"], 1),
+                    "throughput_vs_first": round(results[t]["throughput_tps"] / s["throughput_tps"], 3),
+                    "saturation_rounds": results[t]["saturation_rounds"],
+                    "cpu_ms_per_tap": round(results[t]["cpu_ms_per_tap"], 4),
+                    "p50_ms": round(results[t]["half_load"]["p50_ms"], 2),
+                    "p95_ms": round(results[t]["half_load"]["p95_ms"], 2),
+                    "p99_ms": round(results[t]["half_load"]["p99_ms"], 2),
+                    "p50_vs_first_ms": round(results[t]["half_load"]["p50_ms"] - s["half_load"]["p50_ms"], 2),
+                    "half_load_p99_ms": [round(x["p99_ms"], 2) for x in results[t]["half_load"]["rounds"]],
+                    "half_load_p50_ms": [round(x["p50_ms"], 2) for x in results[t]["half_load"]["rounds"]],
+                }
+                for t in ("server", *more)
+            ]
         if args.sun:
             u = results["server-sun"]
             out["sun"] = {
@@ -724,6 +844,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"p95 {out['p95_ms']:.1f} ms p99 {out['p99_ms']:.1f} ms; echo p99 {out['echo_p99_ms']:.1f} ms; "
                 f"ratio {out['p99_ratio']:.2f} (target <= 3)"
             )
+            print(
+                f"server CPU {out['cpu_ms_per_tap']:.3f} ms/tap on {out['db']} (echo {out['echo_cpu_ms_per_tap']:.3f})"
+            )
+            for d in out.get("databases", [])[1:]:
+                print(
+                    f"{d['db']}: {d['throughput_tps']:.0f} taps/s = {d['throughput_vs_first']:.2f} x {out['db']}'s "
+                    f"(target >= 0.80); half-load p50 {d['p50_ms']:.1f} ms ({d['p50_vs_first_ms']:+.1f} ms, target "
+                    f"within 2), p99 {d['p99_ms']:.1f} ms; server CPU {d['cpu_ms_per_tap']:.3f} ms/tap"
+                )
             if args.sun:
                 x = out["sun"]
                 print(
@@ -756,6 +885,11 @@ def main(argv: list[str] | None = None) -> int:
             proc.wait()
         if embedded is not None:
             embedded.stop()
+        for server_url, name in made_pg:
+            try:
+                _drop_postgresql(server_url, name)
+            except Exception as exc:  # the figures are printed; say what is left behind
+                print(f"could not drop bench database {name}: {exc}", file=sys.stderr)
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
         else:

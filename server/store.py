@@ -691,6 +691,69 @@ def _create_private(path: Path) -> None:
         pass
 
 
+class PipelinedPostgresqlDatabase(pw.PostgresqlDatabase):
+    """PostgreSQL whose transactions cost no round trip of their own.
+
+    ``BEGIN`` is not sent when a transaction opens but in front of its first statement
+    (``BEGIN; INSERT …``: psycopg2 sends both in one message), and a transaction with no
+    statement sends nothing. :func:`execute_and_commit` sends a transaction's last
+    statement together with its ``COMMIT``. The tap path's batches (issue 16) cost three
+    round trips fewer this way; every other transaction one fewer.
+    """
+
+    def begin(self, isolation_level=None):
+        if isolation_level is not None or self._isolation_level:
+            return super().begin(isolation_level)
+        if self.is_closed():  # connect now, as BEGIN would have: connecting resets the transaction stack
+            self.connect()
+        self._state.begin_pending = True
+        self._state.committed_early = False
+        return None
+
+    def _take_begin(self) -> str:
+        state = self._state
+        if getattr(state, "begin_pending", False):
+            state.begin_pending = False
+            if self.transaction_depth() > 0:  # a connection closed meanwhile has no transaction
+                return "BEGIN; "
+        return ""
+
+    def execute_sql(self, sql, params=None):
+        return super().execute_sql(self._take_begin() + sql, params)
+
+    def execute_and_commit(self, sql, params=None):
+        """Run the outermost transaction's last statement and its COMMIT in one round trip."""
+        cursor = super().execute_sql(self._take_begin() + sql + "; COMMIT", params)
+        self._state.committed_early = True
+        return cursor
+
+    def commit(self):
+        state = self._state
+        if getattr(state, "begin_pending", False) or getattr(state, "committed_early", False):
+            state.begin_pending = state.committed_early = False  # nothing sent, or already committed
+            return None
+        return super().commit()
+
+    def rollback(self):
+        state = self._state
+        if getattr(state, "begin_pending", False) or getattr(state, "committed_early", False):
+            state.begin_pending = state.committed_early = False
+            return None
+        return super().rollback()
+
+
+def execute_and_commit(sql: str, params) -> object:
+    """Run ``sql`` as the last statement of the outermost transaction: on PostgreSQL with its COMMIT.
+
+    Anywhere else (SQLite, a nested transaction) it is an ordinary statement and the
+    transaction commits when its block ends, as always.
+    """
+    database = db.obj
+    if isinstance(database, PipelinedPostgresqlDatabase) and database.transaction_depth() == 1:
+        return database.execute_and_commit(sql, params)
+    return db.execute_sql(sql, params)
+
+
 def make_database(url: str) -> pw.Database:
     """A peewee database from ``sqlite:///path`` or ``postgresql://user@host/db``."""
     parsed = urlparse(url)
@@ -712,7 +775,7 @@ def make_database(url: str) -> pw.Database:
         params = dict(PG_DEFAULTS)
         params.update({k: v[-1] for k, v in parse_qs(parsed.query).items()})
         host, port = pg_hosts(url)
-        return pw.PostgresqlDatabase(
+        return PipelinedPostgresqlDatabase(
             parsed.path.lstrip("/") or "postgres",
             user=unquote(parsed.username) if parsed.username else None,
             password=unquote(parsed.password) if parsed.password else None,

@@ -1,31 +1,54 @@
-"""The tap hot path: decide a batch of taps in one unit of work (group commit).
+"""The tap hot path: decide a batch of taps in one unit of work, in a constant number of statements.
 
-Each tap is claimed in the tap inbox (idempotent on ``(device, tap_id)``: a redelivery
-gets the stored result and changes nothing), decided by :func:`server.domain.rules.decide_tap`,
-and credited with the daily key claimed in the accrual table in the same transaction.
-The statements are hand-written (:data:`HOT_SQL`): peewee spent ~0.5 ms building each
-of the 6-7 statements per tap. The ledger rows they write are the ones
-:class:`server.services.ledger.Ledger` writes for every other part.
+A batch (everything the worker read from the bus, up to ``batch_max``) is decided in
+one transaction whose database work is set-based: however many taps it holds, it costs
+the same statements (:data:`HOT_SQL`, each written once for SQLite and PostgreSQL):
+
+1. ``claim``: every tap claimed in the tap inbox by one ``INSERT … ON CONFLICT DO
+   NOTHING RETURNING`` (idempotent on ``(device, tap_id)``: a redelivery, or a tap another
+   replica holds, is not returned, and gets the stored result — ``stored``, only then);
+2. ``cards``: every card (and member) the batch names, read at once (``patron`` first
+   for a self-check proxy's checkouts);
+3. each tap decided in Python, in the batch's order (:meth:`Taps._decide`: the rules,
+   the programme's tiers and campaigns, the Secure Unique NFC check) — two taps of one
+   member in a batch see each other: the second finds the daily key taken, the balance
+   raised;
+4. ``accrue``: every daily key claimed by one ``INSERT … ON CONFLICT DO NOTHING
+   RETURNING`` (the UNIQUE accrual key decides between replicas: a key another replica
+   committed, or holds uncommitted — this insert waits for it —, is not returned, and
+   that tap is ``limit_reached``); ``entries`` appends the ledger rows, ``accrued`` links
+   each key to its row, ``credit`` raises every balance (``UPDATE … FROM (VALUES …)
+   RETURNING``, the balances as they are after the batch, whatever another replica did);
+5. ``decided``: every tap's result stored in the inbox, in the same commit. The worker
+   publishes the results only after the commit.
+
+Rare cases cost more, never a common one: a secured card's read counters are raised
+per batch by one ``sun_batch`` statement (per tap only when another replica raced for
+the same card); a member whose tier a points rule could promote is promoted after its
+credit (the rest of the batch for that member is decided after the promotion).
 
 Genuine cards: a card marked as requiring Secure Unique NFC (``card.sun``) must carry a
 valid SUN URL in ``tap.ndef`` (:func:`server.sun.verify`: UID, MAC) whose read counter
-is strictly greater than the last one accepted. The counter is raised by a conditional
-``UPDATE card SET sun_counter = n WHERE uid = ? AND (sun_counter IS NULL OR sun_counter < n)``
+is strictly greater than the last one accepted (in this batch, or stored). The counter
+is raised by a conditional ``UPDATE card SET sun_counter = … WHERE … sun_counter < n``
 in the same transaction as the credit: of two replicas handed the same URL, the second
-waits on the first's row lock and then updates nothing, so the URL earns once. An
-unsecured card costs nothing more than three extra columns in the card lookup.
+waits on the first's row lock and then updates nothing, so the URL earns once.
 
 Failures: an infrastructure error (database locked, down) leaves the whole batch
 uncommitted and propagates, for the caller to retry (:mod:`server.services.retry`).
 Any other exception is a bug a tap triggers: the batch is rolled back and the other
 taps are decided again, one unit of work each, while the tap that raised is given up
-on at once (``None`` instead of a result) — it costs that message only.
+on at once (``None`` instead of a result) — it costs that message only. (A statement
+that fails names no tap: then every tap is decided alone, and the one that fails again
+is given up on.)
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from broker import contract
@@ -36,9 +59,13 @@ from server.services import sites, tiers
 from server.services.devices import Devices, Refused
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import is_infrastructure, unit_of_work
-from server.store import Audit, Member
+from server.store import Audit, Device, Member
 
 log = logging.getLogger(__name__)
+
+#: statuses a result shows nothing of the member for (a clone learns nothing about the
+#: member it copied, nor does a blocked card's holder)
+_HIDDEN = ("card_blocked", "card_not_genuine", "invalid")
 
 
 class _TapFailed(Exception):
@@ -49,6 +76,42 @@ class _TapFailed(Exception):
         self.index = index
 
 
+@dataclass(eq=False, slots=True)
+class _Pending:
+    """One tap (or checkout) of a batch, from its claim to its result."""
+
+    index: int
+    device_id: str
+    tap: Tap | Checkout
+    received: datetime
+    device: Device
+    checkout: bool
+    member_id: int | None = None
+    name: str | None = None
+    group: str | None = None
+    decision: rules.Decision | None = None
+    outcome: str = ""
+    reason: str | None = None
+    key: tuple | None = None  # (member, activity, day, item): the daily key this credit claims
+    earned: int = 0
+    tag: str | None = None
+    item: str = ""  # the ledger entry's item (a checkout's entry names the book)
+    counter: int | None = None  # a secured card's read counter, accepted in this batch
+    promotable: bool = False
+    balance: int | None = None
+    tier: str | None = None
+    result: TapResult | None = None
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What the taps of one batch know of each other (members' balances and tiers, keys, counters)."""
+
+    members: dict = field(default_factory=dict)  # member id -> [balance, tier]
+    keys: set = field(default_factory=set)  # daily keys claimed by earlier taps of the batch
+    counters: dict = field(default_factory=dict)  # secured card uid -> last read counter accepted
+
+
 class Taps:
     """Decide taps and commit them."""
 
@@ -57,20 +120,35 @@ class Taps:
     def __init__(self, ledger: Ledger, devices: Devices, keyring: sun.Keyring | None = None):
         self.ledger = ledger
         self.clock = ledger.clock
-        self.ledger = ledger
         self.devices = devices
         self.keyring = keyring
-        self._sql_cache: tuple[str, dict] | None = None
+        self._sql_cache: dict = {}
+        self._sql_param: str | None = None
         self._patron_column: bool | None = None
+
+    # ------------------------------------------------------------------ batches
 
     def decide_batch(self, batch: list[tuple[str, Tap | Checkout, datetime]]) -> list[TapResult | None]:
         """Decide several taps in one transaction; results in order, None for a tap that raised a bug."""
         try:
             with unit_of_work():
                 self._follow_programme()
-                return [self._decide_or_mark(i, *item) for i, item in enumerate(batch)]
+                return self._decide_set(batch)
         except _TapFailed as failed:
             bad = failed.index
+        except Exception as exc:
+            if is_infrastructure(exc):
+                raise
+            if len(batch) == 1:
+                _log_bug(batch[0][1], batch[0][0], exc)
+                return [None]
+            log.warning(
+                "a statement of a batch of %d taps failed (%s: %s); deciding each tap alone",
+                len(batch),
+                type(exc).__name__,
+                str(exc)[:200],
+            )
+            bad = -1
         out: list[TapResult | None] = []
         for i, item in enumerate(batch):
             if i == bad:
@@ -79,10 +157,19 @@ class Taps:
             try:
                 with unit_of_work():
                     self._follow_programme()
-                    out.append(self._decide_or_mark(i, *item))
+                    out.append(self._decide_set([item])[0])
             except _TapFailed:
                 out.append(None)
+            except Exception as exc:
+                if is_infrastructure(exc):
+                    raise
+                _log_bug(item[1], item[0], exc)
+                out.append(None)
         return out
+
+    def decide(self, device_id: str, tap: Tap | Checkout, received: datetime | None = None) -> TapResult | None:
+        """Decide one tap and commit it (None if it raised a bug)."""
+        return self.decide_batch([(device_id, tap, received or self.clock())])[0]
 
     def _follow_programme(self) -> None:
         """Once per batch, in its transaction: the programme version in force (one counter read)."""
@@ -90,55 +177,129 @@ class Taps:
         live.sync()
         self._prog, self._campaigns = live.prog, live.campaigns
 
-    def decide(self, device_id: str, tap: Tap | Checkout, received: datetime | None = None) -> TapResult | None:
-        """Decide one tap and commit it (None if it raised a bug)."""
-        return self.decide_batch([(device_id, tap, received or self.clock())])[0]
-
-    def _decide_or_mark(self, index: int, device_id: str, tap: Tap | Checkout, received: datetime) -> TapResult:
+    @contextmanager
+    def _blame(self, index: int, device_id: str, tap: Tap | Checkout):
+        """Turn a bug the Python part of one tap raises into :class:`_TapFailed` (one log line)."""
         try:
-            return self._decide(device_id, tap, received)
+            yield
         except Exception as exc:
             if is_infrastructure(exc):
                 raise
-            # one line per failure, the traceback only at debug level (a tap a gate resends
-            # must not fill the log with a traceback each time)
-            log.error(
-                "tap %s from %s raised a bug, given up on (no result: the gate resends it): %s: %s",
-                tap.tap_id,
-                device_id,
-                type(exc).__name__,
-                str(exc)[:200],
-            )
-            log.debug("the bug tap %s from %s raised", tap.tap_id, device_id, exc_info=True)
+            _log_bug(tap, device_id, exc)
             raise _TapFailed(index) from exc
 
-    def _decide(self, device_id: str, tap: Tap | Checkout, received: datetime) -> TapResult:
-        """Decide one tap (or checkout) inside the batch transaction (hand-written SQL: the hot path).
+    def _decide_set(self, batch: list[tuple[str, Tap | Checkout, datetime]]) -> list[TapResult | None]:
+        """The batch's work inside its transaction (see the module's docstring for the statements)."""
+        out: list[TapResult | None] = [None] * len(batch)
+        pending: list[_Pending] = []
+        first: dict[tuple[str, str], _Pending] = {}
+        repeats: list[tuple[int, _Pending]] = []  # the same tap twice in one batch: the first's result
+        for i, (device_id, tap, received) in enumerate(batch):
+            with self._blame(i, device_id, tap):
+                checkout = isinstance(tap, Checkout)
+                try:
+                    device = self.devices.authorise(device_id, "checkout" if checkout else "tap")
+                except Refused as refused:
+                    out[i] = contract.invalid_result(tap.tap_id, refused.reason)
+                    continue
+                seen = first.get((device_id, tap.tap_id))
+                if seen is not None:
+                    repeats.append((i, seen))
+                    continue
+                p = _Pending(i, device_id, tap, received, device, checkout)
+                first[(device_id, tap.tap_id)] = p
+                pending.append(p)
+        if pending:
+            claimed, cards = self._claim(pending)
+            fresh = [p for p in pending if (p.device_id, p.tap.tap_id) in claimed]
+            if len(fresh) < len(pending):
+                self._stored([p for p in pending if (p.device_id, p.tap.tap_id) not in claimed])
+            if fresh:
+                self._decide_claimed(fresh, cards)
+                self._record(fresh)
+        for p in pending:
+            out[p.index] = p.result
+        for i, p in repeats:
+            out[i] = p.result
+        return out
 
-        No savepoints are needed: the tap is claimed in the inbox and the daily key in
-        the accrual table with ``INSERT ... ON CONFLICT DO NOTHING``, so a concurrent
-        replica's claim makes this one a no-op instead of an aborted transaction.
+    def _claim(self, pending: list[_Pending]) -> tuple[set[tuple[str, str]], dict | None]:
+        """Claim every tap in the inbox (one statement); the (device, tap_id) pairs this batch now owns.
+
+        On PostgreSQL the same statement reads the claimed taps' cards (a data-modifying
+        ``WITH``): the card rows by UID come back too (None on SQLite: :meth:`_lookup` reads them).
+        """
+        rows = []
+        for p in pending:
+            who = p.tap.patron[:20] if p.checkout else p.tap.uid  # the inbox's uid column: what identified the member
+            rows.append((p.device_id, p.tap.tap_id, who, _ts(p.tap.at), _ts(p.received)))
+        if not self._postgres:
+            return {(d, t) for d, t in self._run("claim", rows).fetchall()}, None
+        claimed, cards = set(), {}
+        for r in self._run("pg_claim_cards", rows).fetchall():
+            claimed.add((r[0], r[1]))
+            if r[2] is not None:
+                cards[r[2]] = r[3:]
+        return claimed, cards
+
+    def _stored(self, pending: list[_Pending]) -> None:
+        """Answer taps already decided (a redelivery, or another replica's) with their stored result."""
+        stored = {(d, t): r for d, t, r in self._run("stored", [(p.device_id, p.tap.tap_id) for p in pending])}
+        for p in pending:
+            p.result = TapResult(**json.loads(stored[(p.device_id, p.tap.tap_id)]))
+
+    def _record(self, fresh: list[_Pending]) -> None:
+        """Store every result in the inbox (one statement), in the batch's transaction."""
+        rows = [
+            (
+                p.device_id,
+                p.tap.tap_id,
+                p.result.outcome,
+                p.result.points,
+                p.member_id,
+                json.dumps(p.result.to_dict(), ensure_ascii=False, sort_keys=True),
+                p.decision.timing if p.decision else "",
+            )
+            for p in fresh
+        ]
+        # the batch's last statement: on PostgreSQL it carries the COMMIT (one round trip)
+        self._run("decided", rows, last=True)
+
+    # ------------------------------------------------------------------ deciding
+
+    def _decide_claimed(self, fresh: list[_Pending], cards: dict | None) -> None:
+        """Look up the batch's cards, decide each tap in order, and write the credits set-based."""
+        rows = self._lookup(fresh, cards)
+        batch = _Batch()
+        segment: list[_Pending] = []
+        promoting: set[int] = set()
+        for p in fresh:
+            row = rows.get(id(p))
+            if row is not None and row[1] in promoting:
+                # this member's tier may change with its credit: the rest is decided after it
+                self._write(segment, batch)
+                segment, promoting = [], set()
+            with self._blame(p.index, p.device_id, p.tap):
+                self._decide(p, row, batch)
+            segment.append(p)
+            if p.promotable:
+                promoting.add(p.member_id)
+        self._write(segment, batch)
+
+    def _decide(self, p: _Pending, row: tuple | None, batch: _Batch) -> None:
+        """Decide one tap (or checkout) of the batch in Python: its outcome, and the credit it asks for.
 
         A :class:`~broker.contract.Checkout` from a self-check proxy is decided by the same
-        rules as a counter tap (the device's activity, ``borrow`` by default): claimed in
-        the same inbox on its own id, its member found by :meth:`_patron` instead of a card.
+        rules as a counter tap (the device's activity, ``borrow`` by default), its member
+        found by :meth:`_lookup` (its patron) instead of a card.
         """
-        checkout = isinstance(tap, Checkout)
-        try:
-            device = self.devices.authorise(device_id, "checkout" if checkout else "tap")
-        except Refused as refused:
-            return contract.invalid_result(tap.tap_id, refused.reason)
-        sql = self._sql
-        db = store.db
-        who = tap.patron[:20] if checkout else tap.uid  # the inbox's uid column: what identified the member
-        claimed = db.execute_sql(sql["claim"], (device_id, tap.tap_id, who, _ts(tap.at), _ts(received)))
-        if claimed.rowcount != 1:
-            row = db.execute_sql(sql["stored"], (device_id, tap.tap_id)).fetchone()
-            return TapResult(**json.loads(row[0]))
-        row = self._patron(device_id, tap) if checkout else db.execute_sql(sql["card"], (tap.uid,)).fetchone()
+        tap, device = p.tap, p.device
         card_status, member_id, name, tier, member_status, valid_until, balance, secured, last, sealed, group = (
             row if row else (None,) * 11
         )
+        if member_id is not None:
+            # what earlier taps of this batch did to the member
+            balance, tier = batch.members.setdefault(member_id, [balance, tier])
         if isinstance(valid_until, str):
             valid_until = date.fromisoformat(valid_until)
         act_code = device.activity
@@ -159,134 +320,215 @@ class Taps:
             valid_until=valid_until,
             at=tap.at,
             clock_ok=tap.clock_ok,
-            received=received,
+            received=p.received,
             item=item,
             offline_since=device.offline_since,
             online_since=device.online_since,
         )
-        outcome, points, reason = decision.outcome, 0, decision.reason
+        outcome, reason = decision.outcome, decision.reason
         if outcome == "credited" and not campaigns.available(decision.activity.code, decision.when):
             outcome = "no_activity"  # a campaign's one-off activity, outside its minutes
-        if secured and outcome in rules.OPEN_OUTCOMES and self._genuine(device_id, tap, last, sealed) is not None:
-            outcome, reason = "card_not_genuine", None
+        if secured and outcome in rules.OPEN_OUTCOMES:
+            last = batch.counters.get(tap.uid, last)
+            if self._genuine(p, last, sealed) is not None:
+                outcome, reason = "card_not_genuine", None
+            else:
+                batch.counters[tap.uid] = p.counter
         if outcome == "credited":
             act = decision.activity
             key = rules.accrual_key(act, decision.day, decision.item, site=prog.site)
-            if key is not None and db.execute_sql(sql["accrue"], (member_id, act.code, key[0], key[1])).rowcount != 1:
-                outcome = "limit_reached"
+            key = None if key is None else (member_id, act.code, key[0], key[1])
+            if key is not None and key in batch.keys:
+                outcome = "limit_reached"  # an earlier tap of this batch took the day's key
             else:
+                if key is not None:
+                    batch.keys.add(key)
                 # the member's tier's table, then the campaigns running at that minute
                 base = rules.tier_points(act, tier, prog)
-                earned, tag = campaigns.apply(act.code, decision.when, group, tier, base)
-                now = _ts(self.clock())
-                entry_id = db.execute_sql(
-                    sql["entry"],
-                    (
-                        member_id,
-                        act.code,
-                        earned,
-                        decision.day.isoformat(),
-                        tap.item if checkout else decision.item,  # a checkout's entry names the book
-                        _ts(tap.at),
-                        "checkout" if checkout else "tap",
-                        device_id,
-                        tap.tap_id,
-                        now,
-                        tag,
-                    ),
-                ).fetchone()[0]
-                if key is not None:
-                    db.execute_sql(sql["accrued"], (entry_id, member_id, act.code, key[0], key[1]))
-                balance = db.execute_sql(sql["credit"], (earned, now, member_id)).fetchone()[0]
-                points = earned
-                tier = self._promote(member_id, tier, group, decision.day, device_id) or tier
-        # a clone learns nothing about the member it copied (nor does a blocked card's holder)
-        show = member_id is not None and outcome not in ("card_blocked", "card_not_genuine", "invalid")
-        result = TapResult(
-            tap_id=tap.tap_id,
+                p.earned, p.tag = campaigns.apply(act.code, decision.when, group, tier, base)
+                p.key = key
+                p.item = tap.item if p.checkout else decision.item  # a checkout's entry names the book
+                p.promotable = rules.points_rule_threshold(tier, prog) is not None
+        p.member_id, p.name, p.group, p.tier, p.balance = member_id, name, group, tier, balance
+        p.decision, p.outcome, p.reason = decision, outcome, reason
+
+    def _write(self, segment: list[_Pending], batch: _Batch) -> None:
+        """Write a segment's credits (a constant number of statements) and build its results."""
+        if not segment:
+            return
+        self._raise_counters(segment)
+        credits = [p for p in segment if p.outcome == "credited"]
+        if credits:
+            now = _ts(self.clock())
+            balances = (self._append_pg if self._postgres else self._append)(credits, now)
+            credits = [p for p in credits if p.outcome == "credited"]
+            delta: dict[int, int] = {}
+            for p in credits:
+                delta[p.member_id] = delta.get(p.member_id, 0) + p.earned
+            for member_id, total in delta.items():
+                # the balance before this segment's credits, as committed by whoever came first
+                batch.members[member_id][0] = balances[member_id] - total
+        promoted = self._promote([p for p in credits if p.promotable])
+        for p in segment:
+            state = batch.members.get(p.member_id)
+            if state is not None:
+                if p.outcome == "credited":
+                    state[0] += p.earned
+                    state[1] = promoted.get(p.member_id, state[1])
+                p.balance, p.tier = state
+            p.result = self._result(p)
+
+    def _append(self, credits: list[_Pending], now: str) -> dict[int, int]:
+        """Claim the credits' daily keys, append their entries, raise the balances (four statements).
+
+        A credit whose key was taken (committed before, or by another replica meanwhile) is
+        turned into ``limit_reached``. Returns the balances after the credits, by member.
+        """
+        keyed = [p for p in credits if p.key is not None]
+        if keyed:
+            won = {tuple(r) for r in self._run("accrue", [p.key for p in keyed]).fetchall()}
+            for p in keyed:
+                if p.key not in won:
+                    p.outcome = "limit_reached"
+            credits = [p for p in credits if p.outcome == "credited"]
+        if not credits:
+            return {}
+        ids = {(d, r): i for i, d, r in self._run("entries", [_entry(p, now) for p in credits]).fetchall()}
+        links = [(ids[(p.device_id, p.tap.tap_id)], *p.key) for p in credits if p.key is not None]
+        if links:
+            self._run("accrued", links)
+        delta: dict[int, int] = {}
+        for p in credits:
+            delta[p.member_id] = delta.get(p.member_id, 0) + p.earned
+        return dict(self._run("credit", sorted(delta.items()), now).fetchall())
+
+    def _append_pg(self, credits: list[_Pending], now: str) -> dict[int, int]:
+        """:meth:`_append` in one PostgreSQL statement (``pg_credits``: data-modifying ``WITH``)."""
+        rows = [
+            (n, *(p.key or (p.member_id, p.decision.activity.code, None, None)), *_entry(p, now))
+            for n, p in enumerate(credits)
+        ]
+        entered, balances = set(), {}
+        for kind, device, ref, member_id, balance in self._run("pg_credits", rows, now).fetchall():
+            if kind == 0:
+                entered.add((device, ref))
+            else:
+                balances[member_id] = balance
+        for p in credits:
+            if (p.device_id, p.tap.tap_id) not in entered:
+                p.outcome = "limit_reached"  # its key was taken (committed before, or by another replica)
+        return balances
+
+    @property
+    def _postgres(self) -> bool:
+        return store.db.obj.param != "?"
+
+    def _result(self, p: _Pending) -> TapResult:
+        outcome = p.outcome
+        points = p.earned if outcome == "credited" else 0
+        activity = p.decision.activity
+        show = p.member_id is not None and outcome not in _HIDDEN
+        return TapResult(
+            tap_id=p.tap.tap_id,
             outcome=outcome,
             open=outcome in rules.OPEN_OUTCOMES,
             points=points,
-            balance=balance if show else None,
-            activity=decision.activity.code if decision.activity else None,
-            name=name if show else None,
-            tier=tier if show else None,
-            message=rules.message(outcome, points=points, balance=balance, activity=decision.activity, reason=reason),
+            balance=p.balance if show else None,
+            activity=activity.code if activity else None,
+            name=p.name if show else None,
+            tier=p.tier if show else None,
+            message=rules.message(outcome, points=points, balance=p.balance, activity=activity, reason=p.reason),
         )
-        db.execute_sql(
-            sql["decided"],
-            (
-                outcome,
-                points,
-                member_id,
-                json.dumps(result.to_dict(), ensure_ascii=False, sort_keys=True),
-                decision.timing,
-                device_id,
-                tap.tap_id,
-            ),
+
+    def _promote(self, credited: list[_Pending]) -> dict[int, str]:
+        """Promote members whose points earned in the term reach a tier's ``earned_at``; member id -> new tier.
+
+        Costs a query per term period only when a points rule could promote a member credited
+        in the batch (none by default).
+        """
+        if not credited:
+            return {}
+        prog = self._prog
+        codes = list(prog.activities)
+        periods: dict[tuple, list[_Pending]] = {}
+        for p in credited:
+            periods.setdefault(rules.term_period(p.group, p.decision.day, prog), []).append(p)
+        promoted: dict[int, str] = {}
+        for (label, start, end), members in periods.items():
+            ids = [p.member_id for p in members]
+            sql = self._statement("earned", len(ids)).replace("__CODES__", ", ".join([store.db.obj.param] * len(codes)))
+            earned = dict(store.db.execute_sql(sql, (*ids, start.isoformat(), end.isoformat(), *codes)).fetchall())
+            for p in members:
+                total = int(earned.get(p.member_id) or 0)
+                new = rules.promotion(p.tier, total, prog)
+                if new is None:
+                    continue
+                m = Member.get_by_id(p.member_id)
+                reason = f"{total} points earned in {label} (promotion at {prog.tier_rules[new].earned_at})"
+                tiers.change_tier(self.ledger, m, new, reason, "points", f"device:{p.device_id}", p.decision.day)
+                promoted[p.member_id] = new
+        return promoted
+
+    # ------------------------------------------------------------------ cards and patrons
+
+    def _lookup(self, fresh: list[_Pending], known: dict | None) -> dict[int, tuple]:
+        """Each tap's card-and-member row (one statement; a second for checkouts' patrons), by ``id(pending)``.
+
+        ``known``: the card rows the claim already read (PostgreSQL), by UID; only the cards
+        it could not know (a checkout's patron read as a card number) are read here.
+        """
+        found: dict[int, tuple] = {}
+        checkouts = [p for p in fresh if p.checkout]
+        checkout_ids = {id(p) for p in checkouts}
+        by_patron: dict[str, tuple] = {}
+        if checkouts and self._has_patron_id():
+            patrons = sorted({p.tap.patron for p in checkouts})
+            by_patron = {r[0]: r[1:] for r in self._run("patrons", [(x,) for x in patrons])}
+        uids: dict[int, str] = {}
+        for p in fresh:
+            if not p.checkout:
+                uids[id(p)] = p.tap.uid
+            elif p.tap.patron not in by_patron:
+                try:  # libraries whose patron barcode is the card number
+                    uids[id(p)] = contract.normalise_uid(p.tap.patron)
+                except contract.ContractError:
+                    pass
+        cards = dict(known or {})
+        wanted = sorted({u for i, u in uids.items() if known is None or i in checkout_ids})
+        if wanted:
+            cards.update({r[0]: r[1:] for r in self._run("cards", [(u,) for u in wanted])})
+        for p in fresh:
+            row = cards.get(uids.get(id(p)))
+            if p.checkout:
+                row = by_patron.get(p.tap.patron) or (
+                    ("active", *row[1:7], False, None, None, row[10]) if row is not None else None
+                )
+                if row is None:
+                    self._unknown_patron(p)
+            if row is not None:
+                found[id(p)] = row
+        return found
+
+    def _unknown_patron(self, p: _Pending) -> None:
+        """A checkout whose patron is no member: logged and audited, credits nothing (``unknown_card``).
+
+        The ILS identified the patron, so the card's status and Secure Unique NFC do not
+        apply to a checkout: only the member's status and validity do.
+        """
+        checkout = p.tap
+        log.info(
+            "checkout %s from %s: patron %s is not a member; nothing credited",
+            checkout.tap_id,
+            p.device_id,
+            checkout.patron,
         )
-        return result
-
-    def _promote(self, member_id: int, tier: str | None, group: str | None, day: date, device_id: str) -> str | None:
-        """Promote a member whose points earned in the term reach a tier's ``earned_at``; the new tier or None.
-
-        Costs a query only when a points rule could promote this member (none by default).
-        """
-        threshold = rules.points_rule_threshold(tier, self.prog)
-        if threshold is None:
-            return None
-        _label, start, end = rules.term_period(group, day, self.prog)
-        codes = list(self.prog.activities)
-        earned = store.db.execute_sql(
-            self._sql["earned"].replace("__CODES__", ", ".join([store.db.obj.param] * len(codes))),
-            (member_id, start.isoformat(), end.isoformat(), *codes),
-        ).fetchone()[0]
-        new = rules.promotion(tier, int(earned or 0), self.prog)
-        if new is None:
-            return None
-        m = Member.get_by_id(member_id)
-        reason = f"{int(earned)} points earned in {_label} (promotion at {self.prog.tier_rules[new].earned_at})"
-        tiers.change_tier(self.ledger, m, new, reason, "points", f"device:{device_id}", day)
-        return new
-
-    def _patron(self, device_id: str, checkout: Checkout) -> tuple | None:
-        """The member a checkout's patron (the ILS's ``AA``) is, as the card lookup's row; None if none.
-
-        Looked up, in this order: the member whose ``patron_id`` is the patron (the library
-        barcode or student number the ILS knows; a database without that column skips
-        it), then the card whose UID the patron is (libraries whose patron barcode is the
-        card number). The ILS identified the patron, so the card's status and Secure
-        Unique NFC do not apply: only the member's status and validity do. An unknown
-        patron is answered ``unknown_card``, logged and audited, and credits nothing.
-        """
-        db, sql = store.db, self._sql
-        row = None
-        if self._has_patron_id():
-            row = db.execute_sql(sql["patron"], (checkout.patron,)).fetchone()
-        if row is None:
-            try:
-                uid = contract.normalise_uid(checkout.patron)
-            except contract.ContractError:
-                uid = None
-            if uid is not None:
-                found = db.execute_sql(sql["card"], (uid,)).fetchone()
-                if found is not None:
-                    row = ("active", *found[1:7], False, None, None, found[10])
-        if row is None:
-            log.info(
-                "checkout %s from %s: patron %s is not a member; nothing credited",
-                checkout.tap_id,
-                device_id,
-                checkout.patron,
-            )
-            Audit.create(
-                actor=f"device:{device_id}",
-                action="checkout.unknown_patron",
-                target=checkout.patron[:64],
-                detail={"tap_id": checkout.tap_id, "item": checkout.item},
-                at=self.clock(),
-            )
-        return row
+        Audit.create(
+            actor=f"device:{p.device_id}",
+            action="checkout.unknown_patron",
+            target=checkout.patron[:64],
+            detail={"tap_id": checkout.tap_id, "item": checkout.item},
+            at=self.clock(),
+        )
 
     def _has_patron_id(self) -> bool:
         """Whether members have a ``patron_id`` column (the ILS link's migration adds it); asked once."""
@@ -294,13 +536,15 @@ class Taps:
             self._patron_column = "patron_id" in {c.name for c in store.db.get_columns("member")}
         return self._patron_column
 
-    def _genuine(self, device_id: str, tap: Tap, last: int | None, sealed: str | None) -> str | None:
-        """Check a secured card's SUN URL and raise its counter; None if genuine, else the failed check.
+    # ------------------------------------------------------------------ genuine cards
 
-        A refusal is logged in one line and audited (``card.not_genuine``, with the check);
-        a counter that went backwards also marks the card as a suspected clone.
+    def _genuine(self, p: _Pending, last: int | None, sealed: str | None) -> str | None:
+        """Check a secured card's SUN URL against the last counter accepted; None if genuine, else the failed check.
+
+        The counter is kept in ``p.counter`` and written for the whole batch by
+        :meth:`_raise_counters`. A refusal is logged and audited (:meth:`_not_genuine`).
         """
-        db, sql = store.db, self._sql
+        tap = p.tap
         counter = None
         try:
             if self.keyring is None:
@@ -308,17 +552,48 @@ class Taps:
             counter = sun.verify(tap.ndef, tap.uid, self.keyring.keys(tap.uid, sealed))
             check = rules.sun_counter_refusal(last, counter)
             if check is None:
-                if db.execute_sql(sql["sun_counter"], (counter, tap.uid, counter)).rowcount == 1:
-                    return None
-                # another replica accepted a read since our card lookup: read what it stored
-                last = db.execute_sql(sql["sun_last"], (tap.uid,)).fetchone()[0]
-                check = rules.sun_counter_refusal(last, counter) or "replay"
+                p.counter = counter
+                return None
             detail = f"read counter {counter}, last accepted {last}"
         except sun.NotGenuine as exc:
             check, detail = exc.check, exc.detail
+        self._not_genuine(p, check, detail, counter)
+        return check
+
+    def _raise_counters(self, segment: list[_Pending]) -> None:
+        """Raise the read counter of every secured card read in the segment (one statement).
+
+        Each card's counter goes to the highest read accepted, only if it is still below the
+        lowest (no other replica accepted one of these reads meanwhile). A card another
+        replica got to first has its reads checked again one by one, as they came.
+        """
+        reads = [p for p in segment if p.counter is not None and p.outcome in rules.OPEN_OUTCOMES]
+        if not reads:
+            return
+        span: dict[str, list[int]] = {}
+        for p in reads:
+            lo_hi = span.setdefault(p.tap.uid, [p.counter, p.counter])
+            lo_hi[0], lo_hi[1] = min(lo_hi[0], p.counter), max(lo_hi[1], p.counter)
+        raised = {r[0] for r in self._run("sun_batch", [(u, lo, hi) for u, (lo, hi) in span.items()])}
+        db = store.db
+        for p in reads:
+            if p.tap.uid in raised:
+                continue
+            sql = self._sql
+            if db.execute_sql(sql["sun_counter"], (p.counter, p.tap.uid, p.counter)).rowcount == 1:
+                continue
+            # another replica accepted a read since our card lookup: read what it stored
+            last = db.execute_sql(sql["sun_last"], (p.tap.uid,)).fetchone()[0]
+            check = rules.sun_counter_refusal(last, p.counter) or "replay"
+            self._not_genuine(p, check, f"read counter {p.counter}, last accepted {last}", p.counter)
+            p.outcome, p.reason, p.counter = "card_not_genuine", None, None
+
+    def _not_genuine(self, p: _Pending, check: str, detail: str, counter: int | None) -> None:
+        """One log line and an audit line (``card.not_genuine``); a counter gone back marks a suspected clone."""
+        tap, device_id = p.tap, p.device_id
         now = self.clock()
         if check == "counter_back":
-            db.execute_sql(sql["sun_suspect"], (_ts(now), tap.uid))
+            store.db.execute_sql(self._sql["sun_suspect"], (_ts(now), tap.uid))
         log.warning("tap %s from %s: card %s not genuine (%s: %s)", tap.tap_id, device_id, tap.uid, check, detail)
         Audit.create(
             actor=f"device:{device_id}",
@@ -327,17 +602,76 @@ class Taps:
             detail={"check": check, "detail": detail[:200], "tap_id": tap.tap_id, "counter": counter},
             at=now,
         )
-        return check
+
+    # ------------------------------------------------------------------ statements
 
     @property
     def _sql(self) -> dict:
-        """The hot path's statements in the bound database's parameter style."""
+        """The single-row statements in the bound database's parameter style."""
+        return self._statement(None, 0)
+
+    def _statement(self, name: str | None, rows: int) -> str | dict:
+        """A statement of :data:`HOT_SQL` for ``rows`` rows, in the bound database's dialect (cached)."""
         param = store.db.obj.param
-        cached = self._sql_cache
-        if cached is None or cached[0] != param:
-            cached = (param, {k: v.replace("?", param) for k, v in HOT_SQL.items()})
-            self._sql_cache = cached
-        return cached[1]
+        if param != self._sql_param:
+            self._sql_param, self._sql_cache = param, {}
+        key = (name, rows)
+        text = self._sql_cache.get(key)
+        if text is None:
+            if name is None:
+                text = {k: v.replace("?", param) for k, v in ONE_ROW_SQL.items()}
+            else:
+                text = _expand(HOT_SQL[name], rows).replace("?", param)
+            self._sql_cache[key] = text
+        return text
+
+    def _run(self, name: str, rows: list[tuple], *extra, last: bool = False):
+        """Run a set-based statement of :data:`HOT_SQL` over ``rows`` (and the scalar ``extra`` after them).
+
+        ``last``: the transaction's last statement (sent with its COMMIT on PostgreSQL).
+        """
+        params = [v for r in rows for v in r]
+        params.extend(extra)
+        if last:
+            return store.execute_and_commit(self._statement(name, len(rows)), params)
+        return store.db.execute_sql(self._statement(name, len(rows)), params)
+
+
+def _expand(template: str, rows: int) -> str:
+    """Repeat a template's ``[[…]]`` part ``rows`` times, comma-separated (a VALUES list or an IN list)."""
+    head, rest = template.split("[[", 1)
+    shape, tail = rest.split("]]", 1)
+    return head + ", ".join([shape] * rows) + tail
+
+
+def _entry(p: _Pending, now: str) -> tuple:
+    """A credit's ledger row, as the ``entries`` statements take it."""
+    return (
+        p.member_id,
+        p.decision.activity.code,
+        p.earned,
+        p.decision.day.isoformat(),
+        p.item,
+        _ts(p.tap.at),
+        "checkout" if p.checkout else "tap",
+        p.device_id,
+        p.tap.tap_id,
+        now,
+        p.tag,
+    )
+
+
+def _log_bug(tap: Tap | Checkout, device_id: str, exc: Exception) -> None:
+    # one line per failure, the traceback only at debug level (a tap a gate resends
+    # must not fill the log with a traceback each time)
+    log.error(
+        "tap %s from %s raised a bug, given up on (no result: the gate resends it): %s: %s",
+        tap.tap_id,
+        device_id,
+        type(exc).__name__,
+        str(exc)[:200],
+    )
+    log.debug("the bug tap %s from %s raised", tap.tap_id, device_id, exc_info=exc)
 
 
 def _ts(when: datetime) -> str:
@@ -345,29 +679,75 @@ def _ts(when: datetime) -> str:
     return when.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-#: the tap hot path, written once instead of built by the ORM per tap (peewee spent
-#: ~0.5 ms generating each statement; this path runs 6-7 statements per tap)
+#: the hot path's set-based statements, written once instead of built by the ORM per tap
+#: (peewee spent ~0.5 ms generating each statement); ``[[…]]`` is repeated once per row.
+#: Every statement is plain SQL both SQLite (3.35+: RETURNING, UPDATE … FROM) and
+#: PostgreSQL run; a column that may be NULL in every row of a VALUES list is CAST, as
+#: PostgreSQL would otherwise take it for text.
 HOT_SQL = {
     "claim": "INSERT INTO tap_inbox (device, tap_id, uid, at, received_at, outcome, points, result, timing) "
-    "VALUES (?, ?, ?, ?, ?, 'pending', 0, '{}', '') ON CONFLICT DO NOTHING",
-    "stored": "SELECT result FROM tap_inbox WHERE device = ? AND tap_id = ?",
-    "card": "SELECT c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, m.balance, "
-    'c.sun, c.sun_counter, c.sun_keys, m."group" FROM card c JOIN member m ON m.id = c.member_id WHERE c.uid = ?',
+    "VALUES [[(?, ?, ?, ?, ?, 'pending', 0, '{}', '')]] ON CONFLICT DO NOTHING RETURNING device, tap_id",
+    "stored": "SELECT device, tap_id, result FROM tap_inbox WHERE (device, tap_id) IN (VALUES [[(?, ?)]])",
+    "cards": "SELECT c.uid, c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, m.balance, "
+    'c.sun, c.sun_counter, c.sun_keys, m."group" FROM card c JOIN member m ON m.id = c.member_id '
+    "WHERE c.uid IN ([[?]])",
     # a self-check checkout's patron, identified by the ILS: the member's status decides, not a card's
-    "patron": "SELECT 'active', m.id, m.name, m.tier, m.status, m.valid_until, m.balance, 0, NULL, NULL, "
-    'm."group" FROM member m WHERE m.patron_id = ?',
-    "accrue": "INSERT INTO accrual (member_id, activity, day, item) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    "entry": "INSERT INTO ledger_entry (member_id, activity, points, day, item, at, source, device, ref, created_at, "
-    "campaign) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    "accrued": "UPDATE accrual SET entry_id = ? WHERE member_id = ? AND activity = ? AND day = ? AND item = ?",
-    "credit": "UPDATE member SET balance = balance + ?, updated_at = ? WHERE id = ? RETURNING balance",
+    "patrons": "SELECT m.patron_id, 'active', m.id, m.name, m.tier, m.status, m.valid_until, m.balance, 0, NULL, "
+    'NULL, m."group" FROM member m WHERE m.patron_id IN ([[?]])',
+    "accrue": "INSERT INTO accrual (member_id, activity, day, item) VALUES [[(?, ?, ?, ?)]] "
+    "ON CONFLICT DO NOTHING RETURNING member_id, activity, day, item",
+    "entries": "INSERT INTO ledger_entry (member_id, activity, points, day, item, at, source, device, ref, "
+    "created_at, campaign) VALUES [[(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)]] RETURNING id, device, ref",
+    "accrued": "WITH v(entry_id, member_id, activity, day, item) AS (VALUES [[(?, ?, ?, ?, ?)]]) "
+    "UPDATE accrual SET entry_id = v.entry_id FROM v WHERE accrual.member_id = v.member_id "
+    "AND accrual.activity = v.activity AND accrual.day = v.day AND accrual.item = v.item",
+    "credit": "WITH v(id, delta) AS (VALUES [[(?, ?)]]) UPDATE member SET balance = member.balance + v.delta, "
+    "updated_at = ? FROM v WHERE member.id = v.id RETURNING member.id, member.balance",
     # a genuine card's read counter only goes up, whichever replica gets there first
+    "sun_batch": "WITH v(uid, lo, hi) AS (VALUES [[(?, ?, ?)]]) UPDATE card SET sun_counter = v.hi FROM v "
+    "WHERE card.uid = v.uid AND (card.sun_counter IS NULL OR card.sun_counter < v.lo) RETURNING card.uid",
+    # points earned in a term (only when a tier's points rule could promote a member)
+    "earned": "SELECT member_id, COALESCE(SUM(points), 0) FROM ledger_entry WHERE member_id IN ([[?]]) "
+    "AND day BETWEEN ? AND ? AND activity IN (__CODES__) GROUP BY member_id",
+    "decided": "WITH v(device, tap_id, outcome, points, member, result, timing) AS "
+    "(VALUES [[(?, ?, ?, ?, ?, ?, ?)]]) UPDATE tap_inbox SET outcome = v.outcome, points = v.points, "
+    "member = CAST(v.member AS INTEGER), result = v.result, timing = v.timing FROM v "
+    "WHERE tap_inbox.device = v.device AND tap_inbox.tap_id = v.tap_id",
+}
+
+# PostgreSQL only (data-modifying WITH): the claim reads the claimed taps' cards, and the
+# credits are one statement. A daily key is claimed with its ledger entry's id drawn from
+# the entries' sequence, so the entry is appended with that id; the key's foreign key is
+# checked at the end of the statement, when the entry exists.
+HOT_SQL["pg_claim_cards"] = (
+    "WITH claimed AS (INSERT INTO tap_inbox (device, tap_id, uid, at, received_at, outcome, points, result, timing) "
+    "VALUES [[(?, ?, ?, ?, ?, 'pending', 0, '{}', '')]] ON CONFLICT DO NOTHING RETURNING device, tap_id, uid) "
+    "SELECT claimed.device, claimed.tap_id, c.uid, c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, "
+    'm.balance, c.sun, c.sun_counter, c.sun_keys, m."group" FROM claimed LEFT JOIN card c ON c.uid = claimed.uid '
+    "LEFT JOIN member m ON m.id = c.member_id"
+)
+HOT_SQL["pg_credits"] = (
+    "WITH v(n, member_id, activity, day, item, e_member, e_activity, points, eday, eitem, at, source, device, ref, "
+    "created_at, campaign) AS (VALUES [[(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)]]), "
+    "claimed AS (INSERT INTO accrual (member_id, activity, day, item, entry_id) "
+    "SELECT member_id, activity, day, item, nextval(pg_get_serial_sequence('ledger_entry', 'id')) FROM v "
+    "WHERE day IS NOT NULL ORDER BY n ON CONFLICT DO NOTHING RETURNING member_id, activity, day, item, entry_id), "
+    "won AS (SELECT v.*, claimed.entry_id FROM v LEFT JOIN claimed ON claimed.member_id = v.member_id "
+    "AND claimed.activity = v.activity AND claimed.day = v.day AND claimed.item = v.item "
+    "WHERE v.day IS NULL OR claimed.entry_id IS NOT NULL), "
+    "entries AS (INSERT INTO ledger_entry (id, member_id, activity, points, day, item, at, source, device, ref, "
+    "created_at, campaign) SELECT COALESCE(entry_id, nextval(pg_get_serial_sequence('ledger_entry', 'id'))), "
+    "e_member, e_activity, points, CAST(eday AS DATE), eitem, CAST(at AS TIMESTAMP), source, device, ref, "
+    "CAST(created_at AS TIMESTAMP), campaign FROM won ORDER BY n RETURNING id, member_id, points, device, ref), "
+    "raised AS (UPDATE member SET balance = member.balance + d.delta, updated_at = CAST(? AS TIMESTAMP) "
+    "FROM (SELECT member_id, SUM(points) AS delta FROM entries GROUP BY member_id) d "
+    "WHERE member.id = d.member_id RETURNING member.id, member.balance) "
+    "SELECT 0, device, ref, NULL, NULL FROM entries UNION ALL SELECT 1, NULL, NULL, id, balance FROM raised"
+)
+
+#: one-row statements of the rare paths (a secured card another replica raced for)
+ONE_ROW_SQL = {
     "sun_counter": "UPDATE card SET sun_counter = ? WHERE uid = ? AND (sun_counter IS NULL OR sun_counter < ?)",
     "sun_last": "SELECT sun_counter FROM card WHERE uid = ?",
     "sun_suspect": "UPDATE card SET sun_suspect_at = ? WHERE uid = ?",
-    # points earned in a term (only when a tier's points rule could promote the member)
-    "earned": "SELECT COALESCE(SUM(points), 0) FROM ledger_entry WHERE member_id = ? AND day BETWEEN ? AND ? "
-    "AND activity IN (__CODES__)",
-    "decided": "UPDATE tap_inbox SET outcome = ?, points = ?, member = ?, result = ?, timing = ? "
-    "WHERE device = ? AND tap_id = ?",
 }

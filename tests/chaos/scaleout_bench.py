@@ -6,8 +6,10 @@ Each configuration gets a fresh PostgreSQL database and a fresh Mosquitto (dev
 settings: TCP_NODELAY, loopback, no auth — the broker is not what is measured); the
 replicas run ``privcard server --shared bench`` (MQTT v5 shared subscriptions). One
 load client publishes ``--taps`` taps from 20 gates, keeping ``--window`` unanswered,
-each tap a distinct (member, day) so every one is a real credit (ledger entry,
-accrual key, inbox row, balance update). Throughput = taps / (first publish → last
+each tap a distinct member's entry today so every one is a real credit (ledger entry,
+accrual key, inbox row, balance update). (Until issue 16 the taps were dated on 28 past
+days of 108 members: since the back-dating policy, a gate never seen offline has its
+taps counted today, so only 108 of 3,000 were credits.) Throughput = taps / (first publish → last
 result). The baseline, measured in the same run on the same broker, is a raw echo:
 a client that answers every tap with a canned result without any database.
 """
@@ -44,6 +46,29 @@ def _pg(sql: str) -> None:
     conn.autocommit = True
     conn.cursor().execute(sql)
     conn.close()
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc); 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
+def backends(name: str) -> list[int]:
+    """The PostgreSQL backend processes connected to database ``name`` (the replicas' connections)."""
+    import psycopg2
+
+    conn = psycopg2.connect(PG_ADMIN)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))
+            return [r[0] for r in cur.fetchall()]
+    finally:
+        conn.close()
 
 
 class Load:
@@ -115,27 +140,26 @@ class Echo:
 
 
 def make_taps(n: int, uids: list[str]) -> list[tuple[str, Tap]]:
-    from tests.helpers import days_ago, local_time
+    from datetime import UTC, datetime
 
     out = []
     for i in range(n):
-        uid = uids[i // 28]
-        at = local_time(days_ago(1 + i % 28), 10, i % 60)
-        out.append((f"b{i % GATES:02d}", Tap(f"b{i % GATES:02d}:{i}", uid, at, True)))
+        at = datetime.now(UTC)
+        out.append((f"b{i % GATES:02d}", Tap(f"b{i % GATES:02d}:{i}", uids[i], at, True)))
     return out
 
 
 def setup_db(db_url: str, n_members: int) -> list[str]:
-    from server.store import db
+    from server.store import Card, Member, db
     from tests.helpers import close_store, open_service
 
     svc = open_service(db_url)
     uids = [f"04B0{i:010X}" for i in range(n_members)]
+    for g in range(GATES):
+        svc.devices.add(f"b{g:02d}", "gate", direction="in")
     with db.atomic():
-        for g in range(GATES):
-            svc.devices.add(f"b{g:02d}", "gate", direction="in")
         for i, uid in enumerate(uids):
-            svc.members.add(f"Bench {i}", uid)
+            Card.create(uid=uid, member=Member.create(name=f"Bench {i}", balance=0))
     close_store()
     return uids
 
@@ -151,7 +175,7 @@ def bench_replicas(replicas: int, taps: int, window: int, log_dir: Path) -> dict
     servers = []
     try:
         db_url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
-        uids = setup_db(db_url, taps // 28 + 2)
+        uids = setup_db(db_url, taps)
         work = make_taps(taps, uids)
         with Echo(broker.url):
             echo_taps = [(d, Tap(f"echo-{t.tap_id}", t.uid, t.at, True)) for d, t in work]
@@ -169,7 +193,15 @@ def bench_replicas(replicas: int, taps: int, window: int, log_dir: Path) -> dict
             servers.append(srv)
         time.sleep(1.0)
         load = Load(broker.url, work, window)
+        # CPU per tap of each part, so a bigger machine's throughput can be reasoned from it:
+        # the replicas, their PostgreSQL backends (this database's only), the broker
+        # (a replica's worker opens its connection at its first batch: a backend born during the
+        # run counts from zero)
+        pids = {"server": [s.proc.pid for s in servers], "broker": [broker.proc.pid]}
+        cpu0 = {p: cpu_s(p) for p in [*pids["server"], *pids["broker"], *backends(name)]}
         elapsed = load.run()
+        pids["postgres"] = backends(name)
+        cpu = {k: sum(cpu_s(p) - cpu0.get(p, 0.0) for p in v) * 1000 / taps for k, v in pids.items()}
         lat = sorted(load.latency)
         from tests.helpers import close_store, ledger_problems, open_service
 
@@ -189,6 +221,7 @@ def bench_replicas(replicas: int, taps: int, window: int, log_dir: Path) -> dict
             "echo_per_s": taps / echo_s,
             "credited": credited,
             "problems": problems,
+            "cpu_ms_per_tap": cpu,
         }
     finally:
         for srv in servers:
@@ -224,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"round {round_ + 1}: {n} replica(s): {r['taps_per_s']:.0f} taps/s ({r['taps']} taps in "
                 f"{r['seconds']:.1f} s), p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms; raw echo "
                 f"{r['echo_per_s']:.0f} msg/s (server = {r['taps_per_s'] / r['echo_per_s']:.2f} x echo); "
-                f"credited {r['credited']}" + (f"; PROBLEMS {r['problems'][:3]}" if r["problems"] else ""),
+                f"credited {r['credited']}; CPU ms/tap: "
+                + ", ".join(f"{k} {v:.3f}" for k, v in r["cpu_ms_per_tap"].items())
+                + (f"; PROBLEMS {r['problems'][:3]}" if r["problems"] else ""),
                 flush=True,
             )
     # the median run (by taps/s) of each configuration
@@ -243,14 +278,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             "| replicas | taps | taps/s (median) | every round | p50 ms | p99 ms | raw echo msg/s | taps/s ÷ echo "
-            "| vs first |"
+            "| vs first | CPU ms/tap: servers, PostgreSQL, broker |"
         )
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
+            c = r["cpu_ms_per_tap"]
             print(
                 f"| {r['replicas']} | {r['taps']} | {r['taps_per_s']:.0f} | {', '.join(map(str, r['rounds']))} | "
                 f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['echo_per_s']:.0f} | "
-                f"{r['taps_per_s'] / r['echo_per_s']:.2f} | {r['taps_per_s'] / base:.2f} |"
+                f"{r['taps_per_s'] / r['echo_per_s']:.2f} | {r['taps_per_s'] / base:.2f} | "
+                f"{c['server']:.3f}, {c['postgres']:.3f}, {c['broker']:.3f} |"
             )
     return 1 if any(r["problems"] or r["credited"] != r["taps"] for r in rows) else 0
 

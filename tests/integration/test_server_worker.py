@@ -49,11 +49,11 @@ def test_a_tap_that_always_fails_is_isolated_and_the_rest_are_answered(tmp_db_ur
     real = srv.service.taps._decide
     calls = []
 
-    def buggy(device_id, tap, received):
-        calls.append(tap.tap_id)
-        if tap.tap_id == "g1:1":
+    def buggy(pending, row, batch):  # the Python decision of one tap of a batch
+        calls.append(pending.tap.tap_id)
+        if pending.tap.tap_id == "g1:1":
             raise ValueError("a bug this tap triggers")
-        return real(device_id, tap, received)
+        return real(pending, row, batch)
 
     monkeypatch.setattr(srv.service.taps, "_decide", buggy)
     monkeypatch.setattr(srv, "_pause", lambda delay: False)  # no back-off sleeps in the test

@@ -1,0 +1,220 @@
+"""The tap path's batches (issue 16): a constant number of statements per batch, taps of one
+member seeing each other inside a batch, and ``--shared`` replicas on PostgreSQL that share
+the load without ever crediting a tap twice.
+
+The statements are counted where every one of them goes: the database connection's
+cursor (peewee sends BEGIN and COMMIT through it too), so the count is the batch's round
+trips to the database.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from broker.contract import Tap
+from server import store
+from server.store import LedgerEntry, TapInbox
+from tests.helpers import (
+    RACE_LIBRARY_TOML,
+    Device,
+    GateSimulator,
+    ServerProcess,
+    close_store,
+    ledger_problems,
+    open_service,
+)
+
+GATES = [f"g{i}" for i in range(5)]
+
+
+class _Counting:
+    """A cursor that counts every statement it executes (the batch's round trips)."""
+
+    def __init__(self, cursor, seen: list[str]):
+        self._cursor, self._seen = cursor, seen
+
+    def execute(self, sql, *args, **kwargs):
+        self._seen.append(sql)
+        return self._cursor.execute(sql, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+    def __iter__(self):
+        return iter(self._cursor)
+
+
+def _statements(svc, batch) -> tuple[int, list]:
+    """The statements one decided batch sends, and its results."""
+    seen: list[str] = []
+    database = store.db.obj
+    real = database.cursor
+    database.cursor = lambda *a, **k: _Counting(real(*a, **k), seen)
+    try:
+        results = svc.taps.decide_batch(batch)
+    finally:
+        database.cursor = real
+    return len(seen), results
+
+
+def _members(n: int) -> list[str]:
+    uids = [f"04D0{i:010X}" for i in range(n)]
+    with store.db.atomic():
+        for i, uid in enumerate(uids):
+            member = store.Member.create(name=f"Member {i}", balance=0)
+            store.Card.create(uid=uid, member=member)
+    return uids
+
+
+def test_a_batch_costs_the_same_statements_whatever_its_size(any_db_url):
+    """10 taps or 100 taps (credits, a repeat, an unknown card): the same number of round trips."""
+    svc = open_service(any_db_url)
+    try:
+        for gate in GATES:
+            svc.devices.add(gate, "gate", direction="in")
+        uids = _members(220)
+        now = datetime.now(UTC)
+
+        def batch(tag: str, n: int, start: int) -> list:
+            taps = [(GATES[i % 5], Tap(f"{tag}:{i}", uids[start + i], now, True), now) for i in range(n - 2)]
+            taps.append((GATES[0], Tap(f"{tag}:unknown", "04FFFFFFFFFFFF", now, True), now))
+            taps.append((GATES[1], Tap(f"{tag}:again", uids[start], now, True), now))  # limit reached
+            return taps
+
+        # every device once, so the device cache (2 s) is warm for both batches
+        svc.taps.decide_batch([(g, Tap(f"warm:{g}", uids[-1 - i], now, True), now) for i, g in enumerate(GATES)])
+        small, small_results = _statements(svc, batch("small", 10, 0))
+        large, large_results = _statements(svc, batch("large", 100, 10))
+        for results, n in ((small_results, 10), (large_results, 100)):
+            outcomes = [r.outcome for r in results]
+            assert outcomes == ["credited"] * (n - 2) + ["unknown_card", "limit_reached"], outcomes
+        assert small == large, f"{small} statements for 10 taps, {large} for 100"
+        # SQLite: BEGIN, the programme counter, claim, cards, accruals, entries, their keys, balances,
+        # results, COMMIT; PostgreSQL: BEGIN with the counter, the claim reading the cards, the credits in one
+        # statement, the results with COMMIT
+        assert large <= (10 if store.is_sqlite() else 4), large
+        # a batch of redeliveries: claim finds them all decided, one more statement reads the results
+        again, results = _statements(svc, batch("large", 100, 10))
+        assert results == large_results
+        assert again <= 6, again
+        assert ledger_problems() == []
+    finally:
+        close_store()
+
+
+def test_taps_of_one_member_in_one_batch_see_each_other(any_db_url):
+    """Entry twice, then a counter visit, then a repeat of the first tap: in order, in one batch."""
+    svc = open_service(any_db_url)
+    try:
+        svc.devices.add("gate-in", "gate", direction="in")
+        svc.devices.add("event-door", "gate", direction="in", activity="pulinet_event")
+        svc.devices.add("event-door-2", "gate", direction="in", activity="pulinet_event")
+        uid, other = "04E1E2E3E4E5E6", "04E1E2E3E4E5E7"
+        m = svc.members.add("Somchai", uid)
+        svc.members.add("Malee", other)
+        now = datetime.now(UTC)
+        first = Tap("b:1", uid, now, True)
+        batch = [
+            ("gate-in", first, now),
+            ("gate-in", Tap("b:2", other, now, True), now),
+            ("gate-in", Tap("b:3", uid, now, True), now),  # the day's entry is taken by b:1
+            ("event-door", Tap("b:4", uid, now, True), now),  # another activity: earns
+            ("event-door-2", Tap("b:5", uid, now, True), now),  # per item: another door earns too
+            ("event-door", Tap("b:6", uid, now, True), now),  # the same door again: no
+            ("gate-in", first, now),  # a redelivery inside the batch: the first's result
+        ]
+        results = svc.taps.decide_batch(batch)
+        entry = svc.prog.activities["entry"].points
+        event = svc.prog.activities["pulinet_event"].points
+        got = [(r.outcome, r.points, r.balance) for r in results]
+        assert got == [
+            ("credited", entry, 250 + entry),
+            ("credited", entry, 250 + entry),
+            ("limit_reached", 0, 250 + entry),
+            ("credited", event, 250 + entry + event),
+            ("credited", event, 250 + entry + 2 * event),
+            ("limit_reached", 0, 250 + entry + 2 * event),
+            ("credited", entry, 250 + entry),
+        ], got
+        assert results[6] == results[0]
+        assert svc.ledger.balance(m.id) == 250 + entry + 2 * event
+        assert LedgerEntry.select().where(LedgerEntry.member == m.id, LedgerEntry.source == "tap").count() == 3
+        assert TapInbox.select().count() == 6
+        # the same batch again (the broker redelivers it): the same answers, nothing more credited
+        assert svc.taps.decide_batch(batch) == results
+        assert svc.ledger.balance(m.id) == 250 + entry + 2 * event
+        assert ledger_problems() == []
+    finally:
+        close_store()
+
+
+@pytest.mark.postgres
+def test_shared_replicas_on_postgresql_credit_each_tap_exactly_once(pg_url, mosquitto, tmp_path):
+    """Two ``--shared`` servers on one PostgreSQL database: 600 taps, each credited once, none lost.
+
+    The gate resends what is not answered within a second, so a tap may reach both
+    replicas; the inbox claim and the accrual key decide which one credits it.
+    """
+    from server.domain.config import load
+    from tests.helpers import fresh_pg_database
+
+    config = tmp_path / "library.toml"
+    config.write_text(RACE_LIBRARY_TOML)
+    prog = load(config)
+    with fresh_pg_database(pg_url) as url:
+        svc = open_service(url, prog=prog)
+        svc.devices.add("door", "gate", direction="in", activity="visit")  # unlimited: a double shows
+        for gate in GATES:
+            svc.devices.add(gate, "gate", direction="in")  # entry: once a day per member
+        uids = _members(300)
+        close_store()
+        servers = [
+            ServerProcess(
+                url,
+                mosquitto.url + "?v=5",
+                client_id=f"replica-{n}",
+                config=config,
+                log_dir=tmp_path,
+                name=f"replica-{n}",
+                extra_args=("--shared", "privcard"),
+            )
+            for n in ("a", "b")
+        ]
+        dev = Device(mosquitto.url)
+        try:
+            for srv in servers:
+                srv.start(timeout=30)
+            dev.start()
+            dev.wait_server()
+            rnd = random.Random(16)
+            taps = []
+            for i in range(600):
+                device_id = "door" if i % 3 == 0 else GATES[i % 5]
+                taps.append((device_id, dev.make_tap(uids[rnd.randrange(len(uids))], device_id=device_id)))
+            sim = GateSimulator(dev, taps, interval_s=0.001, resend_s=1.0).start()
+            assert sim.wait_all(120), f"{len(sim.pending())} taps unanswered\n" + "".join(s.log_tail() for s in servers)
+            sim.stop()
+            open_service(url, prog=prog)
+            answers = {(d, t.tap_id): dev.results_for(d, t.tap_id) for d, t in taps}
+            for key, results in answers.items():
+                assert results and all(r == results[0] for r in results), (key, results)
+                assert results[0].outcome in ("credited", "limit_reached"), (key, results[0])
+            credited = sorted(k for k, r in answers.items() if r[0].outcome == "credited")
+            entries = sorted((e.device, e.ref) for e in LedgerEntry.select().where(LedgerEntry.source == "tap"))
+            assert entries == credited, "the ledger and the answers disagree (a double or a lost credit)"
+            assert {k for k in credited if k[0] == "door"} == {(d, t.tap_id) for d, t in taps if d == "door"}
+            entry_members = {t.uid for d, t in taps if d != "door"}
+            assert len([k for k in credited if k[0] != "door"]) == len(entry_members)  # once a day each
+            assert TapInbox.select().count() == len(taps)
+            assert ledger_problems(prog=prog) == []
+            for srv in servers:
+                assert srv.running, srv.log_tail()
+                assert "Traceback" not in srv.log(), srv.log_tail()
+        finally:
+            dev.close()
+            for srv in servers:
+                srv.kill()
+            close_store()
