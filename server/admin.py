@@ -17,7 +17,7 @@ from pathlib import Path
 
 from broker import contract
 from server import store
-from server.cli_support import print_result
+from server.cli_support import add_ils_smtp_options, print_result
 from server.domain.config import ConfigError, load
 from server.ils.config import IlsConfigError
 from server.ils.config import load_config as load_ils_config
@@ -62,18 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--card-keys", metavar="PATH", default=None, help="card key file (default $PRIVCARD_CARD_KEYS; docs/cards.md)"
     )
-    p.add_argument(
-        "--ils",
-        metavar="URL",
-        default=os.environ.get("PRIVCARD_ILS"),
-        help="library system: sip2[s]://LOGIN:PASSWORD@HOST:PORT?institution=..&location=.. "
-        "(default $PRIVCARD_ILS, else [ils] url in --config; docs/ils.md)",
-    )
-    p.add_argument(
-        "--smtp",
-        metavar="URL",
-        default=os.environ.get("PRIVCARD_SMTP"),
-        help="the SMTP server (checked; the CLI only queues, the running server sends; docs/messages.md)",
+    add_ils_smtp_options(
+        p,
+        smtp_help="the SMTP server (checked; the CLI only queues, the running server sends; docs/messages.md)",
     )
     p.add_argument("--actor", default=f"cli:{getpass.getuser()}", help="who is recorded in the audit log")
     p.add_argument("-v", "--verbose", action="store_true")
