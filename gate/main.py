@@ -26,6 +26,7 @@ from broker.contract import ContractError, Status
 from broker.settings import SettingError
 from gate.controller import KINDS, VERSION, Controller, GateError, GateSettings, local_now
 from gate.outbox import Outbox, OutboxError
+from gate.process import run_process
 from hardware.errors import HardwareError
 from hardware.outputs import make_indicator
 
@@ -130,20 +131,12 @@ def _notify():
 def main(argv: list[str] | None = None) -> int:
     """Entry point: wire the adapters, run the reader loop until SIGINT/SIGTERM."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    return run_process(
+        "privcard gate",
+        args,
+        _run,
+        (GateError, BrokerError, OutboxError, ContractError, HardwareError, ValueError, OSError),
     )
-    if not args.verbose:
-        logging.getLogger("broker.client.paho").setLevel(logging.WARNING)
-    try:
-        return _run(args)
-    except (GateError, BrokerError, OutboxError, ContractError, HardwareError, ValueError, OSError) as exc:
-        if args.verbose:
-            raise
-        print(f"privcard gate: {exc}", file=sys.stderr)
-        return 1
 
 
 def _run(args) -> int:

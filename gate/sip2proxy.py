@@ -61,6 +61,7 @@ from broker.settings import SettingError
 from gate.controller import VERSION, ClockCheck, local_now
 from gate.errors import GateError
 from gate.outbox import Outbox, OutboxError
+from gate.process import run_process
 
 log = logging.getLogger("privcard.sip2proxy")
 
@@ -560,20 +561,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: relay until SIGINT/SIGTERM."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    return run_process(
+        "privcard sip2-proxy", args, _run, (GateError, BrokerError, OutboxError, ContractError, ValueError, OSError)
     )
-    if not args.verbose:
-        logging.getLogger("broker.client.paho").setLevel(logging.WARNING)
-    try:
-        return _run(args)
-    except (GateError, BrokerError, OutboxError, ContractError, ValueError, OSError) as exc:
-        if args.verbose:
-            raise
-        print(f"privcard sip2-proxy: {exc}", file=sys.stderr)
-        return 1
 
 
 #: how long a Python thread may hold the interpreter before another gets it (default 5 ms):

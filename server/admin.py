@@ -17,6 +17,7 @@ from pathlib import Path
 
 from broker import contract
 from server import store
+from server.cli_support import add_ils_smtp_options, print_result
 from server.domain.config import ConfigError, load
 from server.ils.config import IlsConfigError
 from server.ils.config import load_config as load_ils_config
@@ -61,18 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--card-keys", metavar="PATH", default=None, help="card key file (default $PRIVCARD_CARD_KEYS; docs/cards.md)"
     )
-    p.add_argument(
-        "--ils",
-        metavar="URL",
-        default=os.environ.get("PRIVCARD_ILS"),
-        help="library system: sip2[s]://LOGIN:PASSWORD@HOST:PORT?institution=..&location=.. "
-        "(default $PRIVCARD_ILS, else [ils] url in --config; docs/ils.md)",
-    )
-    p.add_argument(
-        "--smtp",
-        metavar="URL",
-        default=os.environ.get("PRIVCARD_SMTP"),
-        help="the SMTP server (checked; the CLI only queues, the running server sends; docs/messages.md)",
+    add_ils_smtp_options(
+        p,
+        smtp_help="the SMTP server (checked; the CLI only queues, the running server sends; docs/messages.md)",
     )
     p.add_argument("--actor", default=f"cli:{getpass.getuser()}", help="who is recorded in the audit log")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -285,13 +277,6 @@ def _register_bridge(site_sub) -> None:
     broker_accounts.register_bridge(site_sub, parents=[COMMON])
 
 
-def _out(args, data, text: str) -> None:
-    if args.json:
-        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-    else:
-        print(text)
-
-
 def _member_line(m: dict) -> str:
     cards = ",".join(c["uid"] + ("" if c["status"] == "active" else "(blocked)") for c in m["cards"])
     return (
@@ -317,7 +302,7 @@ def run(args, svc: Services) -> int:
                 actor=actor,
             )
             d = svc.reads.member_dict(m)
-            _out(args, d, f"enrolled member #{m.id} {m.name}: {d['balance']} points")
+            print_result(args, d, f"enrolled member #{m.id} {m.name}: {d['balance']} points")
         elif args.action == "show":
             d = svc.reads.member_dict(svc.members.find(args.ref), history=args.history)
             lines = [_member_line(d)]
@@ -329,10 +314,10 @@ def run(args, svc: Services) -> int:
                     f"  [{e['id']}] {e['at'][:19]} {e['label']['en'][:40]:<40} {e['item'] or '':<16} "
                     f"{e['points']:>+6}{mark}"
                 )
-            _out(args, d, "\n".join(lines))
+            print_result(args, d, "\n".join(lines))
         elif args.action == "list":
             rows = [svc.reads.member_dict(m) for m in svc.members.list(args.search, args.limit)]
-            _out(args, rows, "\n".join(_member_line(m) for m in rows) or "no members")
+            print_result(args, rows, "\n".join(_member_line(m) for m in rows) or "no members")
         elif args.action == "set":
             fields = _pairs(args.fields)
             if "patron_pin" in fields:  # as typed (leading zeros kept), hashed, never echoed (docs/patrons.md)
@@ -342,17 +327,17 @@ def run(args, svc: Services) -> int:
                 m = svc.patrons.set_member(args.ref, actor=actor, **fields)
             else:
                 m = svc.members.set(args.ref, actor=actor, **fields)
-            _out(args, svc.reads.member_dict(m), f"updated member #{m.id}")
+            print_result(args, svc.reads.member_dict(m), f"updated member #{m.id}")
         elif args.action == "renew":
             d = svc.terms.renew(args.ref, until=args.until, actor=actor)
-            _out(
+            print_result(
                 args,
                 d,
                 f"renewed member #{d['member']} until {d['valid_until'] or '-'}; fee {d['fee_baht']} baht recorded",
             )
         elif args.action == "tier":
             m = svc.terms.set_tier(args.ref, args.tier, reason=args.reason, actor=actor)
-            _out(args, svc.reads.member_dict(m), f"member #{m.id} is now {m.tier}")
+            print_result(args, svc.reads.member_dict(m), f"member #{m.id} is now {m.tier}")
     elif args.cmd == "term":
         if args.action == "close":
             d = svc.terms.close(args.date, dry_run=args.dry_run, actor=actor)
@@ -365,7 +350,7 @@ def run(args, svc: Services) -> int:
                 f"balance {r['balance']}" + (f", forfeit {r['forfeited']}" if r["forfeited"] else "")
                 for r in d["lapsed"]
             ]
-            _out(args, d, "\n".join(lines))
+            print_result(args, d, "\n".join(lines))
         elif args.action == "show":
             d = svc.terms.overview()
             lines = [
@@ -383,12 +368,12 @@ def run(args, svc: Services) -> int:
                 f"promotion at {t['earned_at'] or '-'} earned"
                 for t in d["tiers"]
             ]
-            _out(args, d, "\n".join(lines))
+            print_result(args, d, "\n".join(lines))
     elif args.cmd == "card":
         if args.action == "replace":
             m = svc.members.replace_card(args.ref, args.card, actor=actor)
             d = svc.reads.member_dict(m)
-            _out(
+            print_result(
                 args,
                 d,
                 f"member #{m.id} now uses card {args.card.upper()}; old card(s) blocked; "
@@ -396,15 +381,15 @@ def run(args, svc: Services) -> int:
             )
         elif args.action == "block":
             c = svc.members.block_card(args.uid, args.reason, actor=actor)
-            _out(args, {"uid": c.uid, "status": c.status, "member": c.member_id}, f"card {c.uid} blocked")
+            print_result(args, {"uid": c.uid, "status": c.status, "member": c.member_id}, f"card {c.uid} blocked")
         elif args.action == "secure":
             c = svc.cards.secure(args.uid, meta_key=args.meta_key, file_key=args.file_key, actor=actor)
             how = "imported keys" if c.sun_keys else "keys diversified from the master key"
-            _out(args, {"uid": c.uid, "sun": True}, f"card {c.uid} now requires Secure Unique NFC ({how})")
+            print_result(args, {"uid": c.uid, "sun": True}, f"card {c.uid} now requires Secure Unique NFC ({how})")
         elif args.action == "keys":
             k = svc.cards.diversified_keys(args.uid, actor=actor)
             uid = contract.normalise_uid(args.uid)
-            _out(
+            print_result(
                 args,
                 {"uid": uid, "meta_read_key": k.meta.hex().upper(), "file_read_key": k.file.hex().upper()},
                 f"card {uid}\n  key 1 (SDM meta read): {k.meta.hex().upper()}\n"
@@ -416,7 +401,7 @@ def run(args, svc: Services) -> int:
             lines += [f"  suspect {s['uid']} member #{s['member']} since {s['suspect_at']}" for s in suspects]
             for s in suspects:
                 s["suspect_at"] = contract.format_time(s["suspect_at"])
-            _out(args, {**counts, "suspects": suspects}, "\n".join(lines))
+            print_result(args, {**counts, "suspects": suspects}, "\n".join(lines))
     elif args.cmd == "device":
         if args.action == "add":
             dev = svc.devices.add(
@@ -429,13 +414,13 @@ def run(args, svc: Services) -> int:
                 site=args.site,
                 actor=actor,
             )
-            _out(args, svc.reads.device_dict(dev), f"added {dev.kind} {dev.id}")
+            print_result(args, svc.reads.device_dict(dev), f"added {dev.kind} {dev.id}")
         elif args.action == "list":
             rows = [svc.reads.device_dict(d) for d in store.Device.select().order_by(store.Device.id)]
             if args.site:
                 site = svc.sites.get(args.site.upper()).code
                 rows = [d for d in rows if (d["site"] or svc.prog.default_site) == site]
-            _out(
+            print_result(
                 args,
                 rows,
                 "\n".join(
@@ -448,7 +433,7 @@ def run(args, svc: Services) -> int:
             )
         elif args.action == "set":
             dev = svc.devices.set(args.id, actor=actor, **_pairs(args.fields))
-            _out(
+            print_result(
                 args,
                 svc.reads.device_dict(dev),
                 f"updated {dev.id} (revision {dev.revision}); the server publishes its config within a second",
@@ -458,7 +443,7 @@ def run(args, svc: Services) -> int:
             if dev is None:
                 raise NotFound("no device %(id)s", id=args.id)
             d = svc.reads.device_dict(dev) | {"config": svc.devices.config(dev).to_dict()}
-            _out(args, d, json.dumps(d, ensure_ascii=False, indent=2, default=str))
+            print_result(args, d, json.dumps(d, ensure_ascii=False, indent=2, default=str))
         else:
             return args.handler(args, svc)
     elif args.cmd == "site":
@@ -466,7 +451,7 @@ def run(args, svc: Services) -> int:
             return args.handler(args, svc)
         rows = [svc.reads.site_dict(x) for x in svc.sites.list()]
         if args.action == "list":
-            _out(
+            print_result(
                 args,
                 rows,
                 "\n".join(
@@ -477,7 +462,7 @@ def run(args, svc: Services) -> int:
             )
         else:
             r = svc.reads.site_dict(svc.sites.get(args.code.upper()))
-            _out(args, r, json.dumps(r, ensure_ascii=False, indent=2, default=str))
+            print_result(args, r, json.dumps(r, ensure_ascii=False, indent=2, default=str))
     elif args.cmd == "award":
         outcome, entry = svc.points.award(args.ref, args.activity, item=args.item, at=args.at, actor=actor)
         m = svc.members.find(args.ref)
@@ -488,7 +473,7 @@ def run(args, svc: Services) -> int:
             "member": m.id,
             "balance": m.balance,
         }
-        _out(args, d, f"{outcome}: {d['points']:+d} points, balance {m.balance}")
+        print_result(args, d, f"{outcome}: {d['points']:+d} points, balance {m.balance}")
     elif args.cmd == "void":
         revs = svc.points.void(args.entry, args.reason, actor=actor, allow_negative=args.allow_negative)
         d = [
@@ -501,7 +486,7 @@ def run(args, svc: Services) -> int:
             }
             for r in revs
         ]
-        _out(
+        print_result(
             args,
             d,
             "\n".join(
@@ -518,7 +503,7 @@ def run(args, svc: Services) -> int:
             "from_balance": svc.ledger.balance(out_e.member_id),
             "to_balance": svc.ledger.balance(in_e.member_id),
         }
-        _out(
+        print_result(
             args,
             d,
             f"moved {args.points} points from #{d['from']} (now {d['from_balance']}) "
@@ -537,7 +522,7 @@ def run(args, svc: Services) -> int:
                 "refused": f"NOT redeemed: the library system refused {paid['transaction']}: {paid['message']}; "
                 f"the {d['points']} points are back, balance {d['balance']}",
             }[paid["status"]]
-        _out(args, d, text)
+        print_result(args, d, text)
         if paid and paid["status"] == "refused":
             return 1
         if paid and paid["status"] == "pending":
@@ -548,7 +533,7 @@ def run(args, svc: Services) -> int:
         return _import_attendance(args, svc, actor)
     elif args.cmd == "entries":
         rows = svc.reads.entries(args.member, args.limit)
-        _out(
+        print_result(
             args,
             rows,
             "\n".join(
@@ -574,7 +559,7 @@ def _ils(args, svc: Services, actor: str) -> int:
     if args.action == "patron":
         d = svc.ils.patron(args.ref, actor=actor)
         flags = ", ".join(d["flags"]) or "none"
-        _out(
+        print_result(
             args,
             d,
             f"patron {d['patron_id']}: {'valid' if d['valid'] else 'NOT VALID'}, fines {d['fines_baht']:.2f} baht, "
@@ -583,13 +568,13 @@ def _ils(args, svc: Services, actor: str) -> int:
         )
     elif args.action == "settle":
         rows = svc.ils.settle(actor=actor)
-        _out(args, rows, "\n".join(_payment_line(p) for p in rows) or "no pending payments")
+        print_result(args, rows, "\n".join(_payment_line(p) for p in rows) or "no pending payments")
         return 3 if any(p["status"] == "pending" for p in rows) else 0
     elif args.action == "pending":
         if not svc.ils.configured:
             svc.ils.link()  # the clear "not configured" error
         rows = svc.ils.pending()
-        _out(args, rows, "\n".join(_payment_line(p) for p in rows) or "no pending payments")
+        print_result(args, rows, "\n".join(_payment_line(p) for p in rows) or "no pending payments")
     elif args.action == "export-privileges":
         rows = svc.ils.export_privileges(args.changed_since)
         if args.json or args.format == "json":
@@ -668,7 +653,7 @@ def _import_attendance(args, svc: Services, actor: str) -> int:
     lines += [f"  line {r['line']}: {r['error']}" for r in shown if r["result"] == "error"]
     if job.errors > len(d["errors"]):
         lines.append(f"  ... and {job.errors - len(d['errors'])} more errors (not listed)")
-    _out(args, d, "\n".join(lines))
+    print_result(args, d, "\n".join(lines))
     return 0 if not job.errors else 3
 
 

@@ -6,19 +6,12 @@ Thin calls into :mod:`server.services.feedback`, registered by :mod:`server.admi
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 
 from broker.contract import FEEDBACK_CATEGORIES
+from server.cli_support import print_result
 from server.domain.feedback import CHANNELS, DECISIONS, STATUSES
 from server.services import ServiceError, Services
-
-
-def _out(args, data, text: str) -> None:
-    if args.json:
-        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-    else:
-        print(text)
 
 
 def register(sub, parents) -> None:
@@ -106,10 +99,10 @@ def run(args, svc: Services) -> int:
             open_only=args.open,
             limit=args.limit,
         )
-        _out(args, rows, "\n".join(_line(d) for d in rows) or "no feedback")
+        print_result(args, rows, "\n".join(_line(d) for d in rows) or "no feedback")
     elif args.action == "show":
         d = desk.get(args.id)
-        _out(args, d, _detail(d))
+        print_result(args, d, _detail(d))
     elif args.action == "add":
         d = desk.submit(
             channel=args.channel,
@@ -120,19 +113,19 @@ def run(args, svc: Services) -> int:
             pledge=args.pledge,
             actor=actor,
         )
-        _out(args, d, f"recorded feedback {d['id']}\n" + _detail(d))
+        print_result(args, d, f"recorded feedback {d['id']}\n" + _detail(d))
     elif args.action == "assign":
         d = desk.assign(args.id, args.assignee, actor=actor)
-        _out(args, d, _line(d))
+        print_result(args, d, _line(d))
     elif args.action == "answer":
         d = desk.answer(args.id, args.text, args.action_taken, decision=args.decision, actor=actor)
-        _out(args, d, _detail(d))
+        print_result(args, d, _detail(d))
     elif args.action == "status":
         d = desk.set_status(args.id, args.status, actor=actor)
-        _out(args, d, _line(d))
+        print_result(args, d, _line(d))
     elif args.action == "decide":
         d = desk.decide(args.id, args.decision, actor=actor)
-        _out(args, d, _detail(d))
+        print_result(args, d, _detail(d))
     elif args.action == "report":
         today = svc.today()
         end = _day(args.end, today)
@@ -146,5 +139,5 @@ def run(args, svc: Services) -> int:
             f"  first answer: {wait['answered']} answered, median {wait['median']} h, p90 {wait['p90']} h",
         ]
         text += [f"  satisfaction {s['month']}: {s['average']} ({s['ratings']} ratings)" for s in r["satisfaction"]]
-        _out(args, r, "\n".join(text))
+        print_result(args, r, "\n".join(text))
     return 0

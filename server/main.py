@@ -10,6 +10,7 @@ import sys
 import threading
 
 from broker.client import BrokerError
+from server.cli_support import add_ils_smtp_options
 from server.domain.config import ConfigError, load
 from server.ils.config import load_config as load_ils_config
 from server.messages.config import load_config as load_mail_config
@@ -50,18 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="card key file (NTAG 424 DNA master key and key-encryption key; default $PRIVCARD_CARD_KEYS)",
     )
-    p.add_argument(
-        "--ils",
-        metavar="URL",
-        default=os.environ.get("PRIVCARD_ILS"),
-        help="library system: sip2[s]://LOGIN:PASSWORD@HOST:PORT?institution=..&location=.. "
-        "(default $PRIVCARD_ILS, else [ils] url in --config; docs/ils.md)",
-    )
-    p.add_argument(
-        "--smtp",
-        metavar="URL",
-        default=os.environ.get("PRIVCARD_SMTP"),
-        help="send messages to patrons through smtp://USER:PASS@HOST:587?starttls=1 or smtps://USER:PASS@HOST:465 "
+    add_ils_smtp_options(
+        p,
+        smtp_help="send messages to patrons through smtp://USER:PASS@HOST:587?starttls=1 or smtps://USER:PASS@HOST:465 "
         "(default $PRIVCARD_SMTP, else [mail] url in --config; docs/messages.md)",
     )
     p.add_argument("--batch", type=int, default=256, help="max taps per group commit")

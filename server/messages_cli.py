@@ -16,17 +16,10 @@ TOML file (``--template FILE``)::
 
 from __future__ import annotations
 
-import json
 import tomllib
 
+from server.cli_support import print_result
 from server.services import ServiceError, Services
-
-
-def _out(args, data, text: str) -> None:
-    if args.json:
-        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-    else:
-        print(text)
 
 
 def register(sub, parents) -> None:
@@ -102,7 +95,7 @@ def run(args, svc: Services) -> int:
     actor = args.actor
     if args.action == "preview":
         d = m.preview(_segment(args.segment))
-        _out(
+        print_result(
             args,
             d,
             f"{d['members']} member(s): {d['recipients']} will receive it, "
@@ -111,17 +104,17 @@ def run(args, svc: Services) -> int:
     elif args.action == "send":
         subject, body = _texts(args)
         d = m.send_segment(subject, body, _segment(args.segment), actor=actor)
-        _out(args, d, f"segment message {d['batch']}: {d['total']} member(s); {_counts(d['counts'])}")
+        print_result(args, d, f"segment message {d['batch']}: {d['total']} member(s); {_counts(d['counts'])}")
     elif args.action == "list":
         member = svc.members.find(args.member).id if args.member else None
         rows = m.list(status=args.status, batch=args.batch, member=member, limit=args.limit)
-        _out(args, rows, "\n".join(_line(r) for r in rows) or "no messages")
+        print_result(args, rows, "\n".join(_line(r) for r in rows) or "no messages")
     elif args.action == "show":
         d = m.show(args.id)
-        _out(args, d, _line(d) + f"\nSubject: {d['subject'] or '(segment text)'}\n\n{d['body'] or ''}")
+        print_result(args, d, _line(d) + f"\nSubject: {d['subject'] or '(segment text)'}\n\n{d['body'] or ''}")
     elif args.action == "segments":
         rows = [m.batch(args.batch)] if args.batch else m.batches()
-        _out(
+        print_result(
             args,
             rows,
             "\n".join(

@@ -6,18 +6,11 @@ registered by :mod:`server.admin` (like ``staff`` and ``device credentials``).
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
+from server.cli_support import print_result
 from server.services import ServiceError, Services
-
-
-def _out(args, data, text: str) -> None:
-    if args.json:
-        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-    else:
-        print(text)
 
 
 def register(sub, parents) -> None:
@@ -100,7 +93,9 @@ def programme(args, svc: Services) -> int:
         text = p.export()
         if args.file:
             Path(args.file).write_text(text, encoding="utf-8")
-            _out(args, {"file": args.file, "version": p.version()}, f"wrote version {p.version()} to {args.file}")
+            print_result(
+                args, {"file": args.file, "version": p.version()}, f"wrote version {p.version()} to {args.file}"
+            )
         else:
             sys.stdout.write(text)
     elif args.action == "import":
@@ -109,10 +104,10 @@ def programme(args, svc: Services) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             raise ServiceError("cannot read %(file)s: %(error)s", file=args.file, error=str(exc)) from None
         r = p.import_toml(text, actor=args.actor, dry_run=args.dry_run)
-        _out(args, r, _changes_text(r))
+        print_result(args, r, _changes_text(r))
     elif args.action == "versions":
         rows = p.versions()
-        _out(
+        print_result(
             args,
             rows,
             "\n".join(f"v{r['version']:<4} {r['at']:%Y-%m-%d %H:%M} {r['actor']:<20} {r['section']}" for r in rows)
@@ -122,12 +117,12 @@ def programme(args, svc: Services) -> int:
         if args.file:
             text = Path(args.file).read_text(encoding="utf-8")
             r = p.set_section(args.name, text, actor=args.actor, dry_run=args.dry_run)
-            _out(args, r, _changes_text(r))
+            print_result(args, r, _changes_text(r))
         else:
             sys.stdout.write(p.section_text(args.name))
     elif args.action == "retire":
         r = p.retire_activity(args.activity, actor=args.actor)
-        _out(args, r, _changes_text(r))
+        print_result(args, r, _changes_text(r))
     return 0
 
 
@@ -159,13 +154,13 @@ def campaign(args, svc: Services) -> int:
             )
         }
         d = c.add(spec, actor=args.actor)
-        _out(args, d, _campaign_line(d))
+        print_result(args, d, _campaign_line(d))
     elif args.action == "list":
         rows = c.list()
-        _out(args, rows, "\n".join(_campaign_line(d) for d in rows) or "no campaigns")
+        print_result(args, rows, "\n".join(_campaign_line(d) for d in rows) or "no campaigns")
     elif args.action == "end":
         d = c.end(args.code, actor=args.actor)
-        _out(args, d, _campaign_line(d))
+        print_result(args, d, _campaign_line(d))
     return 0
 
 
@@ -200,7 +195,7 @@ def draw(args, svc: Services) -> int:
         r = d.award(args.id, actor=args.actor)
     elif args.action == "verify":
         r = d.verify(args.id)
-        _out(
+        print_result(
             args,
             r,
             f"draw {r['id']}: {'verified' if r['ok'] else 'MISMATCH'}: winners {r['winners']}, recomputed {r['recomputed']}",
@@ -208,9 +203,9 @@ def draw(args, svc: Services) -> int:
         return 0 if r["ok"] else 2
     else:
         rows = d.list()
-        _out(args, rows, "\n".join(_draw_line(x) for x in rows) or "no draws")
+        print_result(args, rows, "\n".join(_draw_line(x) for x in rows) or "no draws")
         return 0
-    _out(args, r, _draw_line(r))
+    print_result(args, r, _draw_line(r))
     return 0
 
 
@@ -228,7 +223,7 @@ def ranking(args, svc: Services) -> int:
         lines = [f"{r['counts']['en']}"] + [
             f"{i + 1:>3}. #{t['member']:<6} {t['score']}" for i, t in enumerate(r["top"])
         ]
-        _out(args, r, "\n".join(lines))
+        print_result(args, r, "\n".join(lines))
     else:
         r = svc.draws.ranking(
             args.name,
@@ -239,5 +234,5 @@ def ranking(args, svc: Services) -> int:
             prize_reward=args.prize_reward,
             actor=args.actor,
         )
-        _out(args, r, _draw_line(r))
+        print_result(args, r, _draw_line(r))
     return 0

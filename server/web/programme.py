@@ -10,6 +10,8 @@ TOML text, validated by the programme's loader, which names a bad field.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 
 from server.domain.config import LIMITS, SECTIONS
@@ -43,6 +45,19 @@ def _done(result: dict) -> None:
         )
     else:
         flash(_("Nothing changed."), "ok")
+
+
+def _change(op: Callable[[], dict], **page) -> Response:
+    """Make one programme change and flash its outcome (a dry run: what it would change); back to the page."""
+    try:
+        result = op()
+        if result.get("dry_run"):
+            flash(_("Checked: %(n)s changes, nothing saved.", n=len(result["changes"])), "ok")
+        else:
+            _done(result)
+    except ServiceError as exc:
+        _fail(exc)
+    return redirect(url_for("programme.programme", **page))
 
 
 @bp.route("/programme")
@@ -79,33 +94,21 @@ def activity_save():
         "window": (f"before_close:{f.get('window_min').strip()}" if (f.get("window_min") or "").strip() else None),
         "direction": f.get("direction") or None,
     }
-    try:
-        _done(svc().programme.save_activity(code, fields, actor=actor()))
-    except ServiceError as exc:
-        _fail(exc)
-    return redirect(url_for("programme.programme"))
+    return _change(lambda: svc().programme.save_activity(code, fields, actor=actor()))
 
 
 @bp.route("/programme/activities/<code>/retire", methods=["POST"])
 @programme_admin_required
 def activity_retire(code: str):
     """Retire an activity (or bring it back with ``undo``)."""
-    try:
-        _done(svc().programme.retire_activity(code, actor=actor(), retired=not request.form.get("undo")))
-    except ServiceError as exc:
-        _fail(exc)
-    return redirect(url_for("programme.programme"))
+    return _change(lambda: svc().programme.retire_activity(code, actor=actor(), retired=not request.form.get("undo")))
 
 
 @bp.route("/programme/activities/<code>/delete", methods=["POST"])
 @programme_admin_required
 def activity_delete(code: str):
     """Remove an activity never credited (one with ledger entries is refused: retire it)."""
-    try:
-        _done(svc().programme.delete_activity(code, actor=actor()))
-    except ServiceError as exc:
-        _fail(exc)
-    return redirect(url_for("programme.programme"))
+    return _change(lambda: svc().programme.delete_activity(code, actor=actor()))
 
 
 @bp.route("/programme/section", methods=["POST"])
@@ -113,17 +116,12 @@ def activity_delete(code: str):
 def section_save():
     """Replace one section by its TOML text."""
     section = request.form.get("section", "")
-    try:
-        result = svc().programme.set_section(
+    return _change(
+        lambda: svc().programme.set_section(
             section, request.form.get("text", ""), actor=actor(), dry_run=bool(request.form.get("dry_run"))
-        )
-        if result["dry_run"]:
-            flash(_("Checked: %(n)s changes, nothing saved.", n=len(result["changes"])), "ok")
-        else:
-            _done(result)
-    except ServiceError as exc:
-        _fail(exc)
-    return redirect(url_for("programme.programme", section=section if section in SECTIONS else "hours"))
+        ),
+        section=section if section in SECTIONS else "hours",
+    )
 
 
 @bp.route("/programme.toml")
@@ -143,21 +141,17 @@ def import_file():
     """Upload a TOML file: merged over the defaults, it becomes the next version (or is only checked)."""
     upload = request.files.get("file")
     data = upload.read(MAX_UPLOAD + 1) if upload else b""
-    try:
+
+    def import_upload() -> dict:
         if not data or len(data) > MAX_UPLOAD:
             raise ServiceError("choose a TOML file of at most %(kb)s KB", kb=MAX_UPLOAD // 1024)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             raise ServiceError("the file is not UTF-8 text") from None
-        result = svc().programme.import_toml(text, actor=actor(), dry_run=bool(request.form.get("dry_run")))
-        if result["dry_run"]:
-            flash(_("Checked: %(n)s changes, nothing saved.", n=len(result["changes"])), "ok")
-        else:
-            _done(result)
-    except ServiceError as exc:
-        _fail(exc)
-    return redirect(url_for("programme.programme"))
+        return svc().programme.import_toml(text, actor=actor(), dry_run=bool(request.form.get("dry_run")))
+
+    return _change(import_upload)
 
 
 def _int(value):

@@ -18,32 +18,36 @@ def _env() -> dict:
     return dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
 
 
-@pytest.mark.slow
-def test_demo_runs_gates_and_credits_taps(tmp_path):
-    """The demo starts broker, server and real gate processes; taps end as credits in ./var."""
+def _privcard(*args: str, cwd: Path = REPO, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``privcard ARGS`` (through the dispatcher, as the installed command runs it); it must exit 0."""
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "broker.dispatcher",
-            "demo",
-            "--duration",
-            "12",
-            "--pace",
-            "0.3",
-            "--http",
-            "",
-            "--kiosk",
-            "no",
-            "--no-colour",
-        ],
-        cwd=tmp_path,
+        [sys.executable, "-m", "broker.dispatcher", *args],
+        cwd=cwd,
         env=_env(),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_demo_runs_gates_and_credits_taps(tmp_path):
+    """The demo starts broker, server and real gate processes; taps end as credits in ./var."""
+    proc = _privcard(
+        "demo",
+        "--duration",
+        "12",
+        "--pace",
+        "0.3",
+        "--http",
+        "",
+        "--kiosk",
+        "no",
+        "--no-colour",
+        cwd=tmp_path,
+    )
     out = proc.stdout
     assert "embedded MQTT broker" in out
     assert "privcard kiosk --device-id kiosk-1" in out  # no display: it says how to open the kiosk
@@ -66,30 +70,20 @@ def test_demo_runs_gates_and_credits_taps(tmp_path):
 @pytest.mark.slow
 def test_bench_prints_the_promised_figures():
     """`privcard bench --json` measures the server and the echo in one run and reports ratios."""
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "broker.dispatcher",
-            "bench",
-            "--taps",
-            "300",
-            "--devices",
-            "3",
-            "--members",
-            "100",
-            "--rounds",
-            "2",
-            "--sun",
-            "--json",
-        ],
-        cwd=REPO,
-        env=_env(),
-        capture_output=True,
-        text=True,
+    proc = _privcard(
+        "bench",
+        "--taps",
+        "300",
+        "--devices",
+        "3",
+        "--members",
+        "100",
+        "--rounds",
+        "2",
+        "--sun",
+        "--json",
         timeout=240,
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
     for key in (
         "throughput_tps",
@@ -112,19 +106,12 @@ def test_bench_prints_the_promised_figures():
 
 def test_bench_with_campaigns_reports_both_servers_side_by_side():
     """`privcard bench --campaigns N --activities M`: the server with running campaigns beside the plain one."""
-    proc = subprocess.run(
-        [
-            *(sys.executable, "-m", "broker.dispatcher", "bench", "--taps", "200", "--devices", "2"),
-            *("--members", "50", "--rounds", "1", "--campaigns", "6", "--activities", "15"),
-            *("--campaign-rounds", "2", "--json"),
-        ],
-        cwd=REPO,
-        env=_env(),
-        capture_output=True,
-        text=True,
+    proc = _privcard(
+        *("bench", "--taps", "200", "--devices", "2"),
+        *("--members", "50", "--rounds", "1", "--campaigns", "6", "--activities", "15"),
+        *("--campaign-rounds", "2", "--json"),
         timeout=240,
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
     c = json.loads(proc.stdout.strip().splitlines()[-1])["campaigns"]
     assert (c["campaigns"], c["activities"]) == (6, 15)
     assert len(c["rounds"]["server"]) == len(c["rounds"]["server-campaigns"]) == 2
@@ -141,27 +128,17 @@ def test_demo_prints_a_console_login_that_signs_in(tmp_path):
     from tests.brokers import free_port
 
     port = free_port()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "broker.dispatcher",
-            "demo",
-            "--duration",
-            "4",
-            "--http",
-            f"127.0.0.1:{port}",
-            "--kiosk",
-            "no",
-            "--no-colour",
-        ],
+    proc = _privcard(
+        "demo",
+        "--duration",
+        "4",
+        "--http",
+        f"127.0.0.1:{port}",
+        "--kiosk",
+        "no",
+        "--no-colour",
         cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
     m = re.search(r"web console at http://127\.0\.0\.1:(\d+)/  sign in as (\S+) / (\S+) ", proc.stdout)
     assert m, proc.stdout[:2000]
     assert int(m.group(1)) == port

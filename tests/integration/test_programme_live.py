@@ -282,3 +282,43 @@ def test_shared_replicas_on_postgresql_follow_a_change_without_a_restart(pg_url,
             for s in servers:
                 s.kill()
             close_store()
+
+
+def test_console_import_and_delete_flash_their_outcome(tmp_path):
+    """The console's upload (refused, checked, imported) and activity delete, each flashed and redirected."""
+    from io import BytesIO
+
+    from tests.browser.web_support import csrf_of
+
+    app = make_app(f"sqlite:///{tmp_path / 'p.db'}")
+    client = app.test_client()
+    sign_in(client)
+    svc = app.extensions["privcard.service"]
+
+    def upload(data: bytes, **form) -> list[str]:
+        token = csrf_of(client.get("/programme").text)
+        r = client.post(
+            "/programme/import",
+            data={"file": (BytesIO(data), "programme.toml"), "csrf_token": token, **form},
+            content_type="multipart/form-data",
+        )
+        assert r.status_code == 302 and r.location.endswith("/programme"), r.status_code
+        return flashes(client.get(r.location).text)
+
+    assert any("at most 512 KB" in f for f in upload(b"")), "an empty upload is refused"
+    assert any("not UTF-8" in f for f in upload(b"\xff\xfe[hours]")), "a non-UTF-8 upload is refused"
+    assert svc.programme.version() == 0
+    text = b'[hours]\ndefault = "07:30-20:00"\n'  # merged over the defaults
+    checked = upload(text, dry_run="1")
+    assert any("changes, nothing saved" in f for f in checked), checked
+    assert svc.programme.version() == 0  # a dry run keeps the programme
+    done = upload(text)
+    assert any("is in force (1 changes)" in f for f in done), done
+
+    post_form(client, "/programme", "/programme/activities", {"code": "quiz", "points": "7", "limit": "per_day"})
+    before = svc.programme.version()
+    page = post_form(client, "/programme", "/programme/activities/quiz/delete", {})
+    assert any(f"version {before + 1}" in f for f in flashes(page.text)), flashes(page.text)
+    assert "quiz" not in svc.programme.document()["activities"]
+    page = post_form(client, "/programme", "/programme/activities/quiz/delete", {})
+    assert any("quiz" in f for f in flashes(page.text)), flashes(page.text)  # gone: refused, named

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -95,6 +96,17 @@ class Xvfb:
 
 class KioskError(AssertionError):
     """The kiosk did not do what the test asked."""
+
+
+@contextlib.contextmanager
+def running_kiosk(display: str, broker_url: str, **kw):
+    """A started :class:`KioskProcess` for a module's fixture; stopped on leaving, and it must have exited 0."""
+    k = KioskProcess(display, broker_url, **kw).start()
+    try:
+        yield k
+    finally:
+        code = k.stop()
+    assert code == 0, f"the kiosk exited with {code}:\n{k.stderr()}"
 
 
 class KioskProcess:

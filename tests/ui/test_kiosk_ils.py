@@ -17,7 +17,7 @@ import pytest
 
 from tests.helpers import ServerProcess, close_store, open_service
 from tests.sip2_ils import start_ils
-from tests.ui.harness import KioskProcess
+from tests.ui.harness import running_kiosk
 
 pytestmark = pytest.mark.ui
 
@@ -54,11 +54,8 @@ def server(broker, ils, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def kiosk(xvfb, broker, server):
-    k = KioskProcess(xvfb.display, broker.url, device_id=DEVICE, lang="th", extra=["--idle-timeout", "600"])
-    k.start()
-    yield k
-    code = k.stop()
-    assert code == 0, f"the kiosk exited with {code}:\n{k.stderr()}"
+    with running_kiosk(xvfb.display, broker.url, device_id=DEVICE, lang="th", extra=["--idle-timeout", "600"]) as k:
+        yield k
 
 
 def show(kiosk, card: str) -> dict:

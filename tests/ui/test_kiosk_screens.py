@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.helpers import ServerProcess, close_store, library_today, open_service
-from tests.ui.harness import KioskProcess
+from tests.ui.harness import running_kiosk
 
 pytestmark = pytest.mark.ui
 
@@ -67,17 +67,14 @@ def server(db_path, broker, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def kiosk(xvfb, broker, server):
-    k = KioskProcess(
+    with running_kiosk(
         xvfb.display,
         broker.url,
         device_id="kiosk-lobby",
         lang="th",
         extra=["--idle-timeout", str(IDLE_TIMEOUT)],
-    )
-    k.start()
-    yield k
-    code = k.stop()
-    assert code == 0, f"the kiosk exited with {code}:\n{k.stderr()}"
+    ) as k:
+        yield k
 
 
 def both_langs(kiosk, name):

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.helpers import ServerProcess, close_store, open_service, run_admin
-from tests.ui.harness import KioskError, KioskProcess
+from tests.ui.harness import KioskError, running_kiosk
 
 pytestmark = pytest.mark.ui
 
@@ -45,11 +45,8 @@ def server(db_path, broker, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def kiosk(xvfb, broker, server):
-    k = KioskProcess(xvfb.display, broker.url, device_id=DEVICE, lang="th", extra=["--idle-timeout", "600"])
-    k.start()
-    yield k
-    code = k.stop()
-    assert code == 0, f"the kiosk exited with {code}:\n{k.stderr()}"
+    with running_kiosk(xvfb.display, broker.url, device_id=DEVICE, lang="th", extra=["--idle-timeout", "600"]) as k:
+        yield k
 
 
 def press_key(kiosk, key: str) -> dict:
