@@ -10,7 +10,7 @@ demo: bootstrap-demo
 	$(PY) -m broker.dispatcher demo
 
 test: bootstrap-test lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --durations=15 $(PYTEST_ARGS)
 
 # ruff (lint and format) and the import-linter layering contracts (docs/architecture.md)
 lint: bootstrap-test
