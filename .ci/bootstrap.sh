@@ -31,6 +31,9 @@ if command -v dpkg-query >/dev/null 2>&1; then
     command -v patroni >/dev/null 2>&1 || want patroni
     command -v etcd >/dev/null 2>&1 || want etcd-server
     [ -x /usr/lib/postgresql/15/bin/postgres ] || want postgresql-15
+    # the booted-system tests (tests/system/): a bookworm root file system booted with systemd-nspawn
+    command -v debootstrap >/dev/null 2>&1 || want debootstrap
+    command -v systemd-nspawn >/dev/null 2>&1 || want systemd-container
   fi
 fi
 if [ "${#need[@]}" -gt 0 ]; then
