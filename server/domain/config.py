@@ -706,6 +706,18 @@ def default_raw() -> dict:
     return tomllib.loads(text)
 
 
+def read_section(path: str | Path, section: str, error: type[Exception]) -> Any:
+    """One top-level section of the library's TOML file (``{}`` when absent), for the parts
+    configured beside the programme (``[ils]``, ``[mail]``); a missing or broken file is ``error``."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh).get(section, {})
+    except FileNotFoundError:
+        raise error(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML: {exc}") from None
+
+
 def load(path: str | Path | None = None, overrides: dict | None = None) -> Programme:
     """Load the defaults, merge a library's TOML file and/or a dict over them, validate."""
     raw = default_raw()

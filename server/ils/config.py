@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import codecs
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from server.domain.config import read_section
 
 KEYS = (
     "url",
@@ -204,15 +205,7 @@ def build(raw: dict | None, url: str | None = None) -> IlsConfig | None:
 
 def load_config(path: str | Path | None = None, url: str | None = None) -> IlsConfig | None:
     """The ILS configuration from the library TOML at ``path`` (its ``[ils]``) and/or a URL."""
-    raw = {}
-    if path is not None:
-        try:
-            with open(path, "rb") as fh:
-                raw = tomllib.load(fh).get("ils", {})
-        except FileNotFoundError:
-            raise IlsConfigError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise IlsConfigError(f"{path}: not valid TOML: {exc}") from None
+    raw = {} if path is None else read_section(path, "ils", IlsConfigError)
     if not isinstance(raw, dict):
         raise IlsConfigError("ils must be a table ([ils])")
     return build(raw, url)

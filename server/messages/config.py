@@ -22,11 +22,12 @@ from the file). A bad value is refused with the key's name. Without a URL nothin
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from server.domain.config import read_section
 
 KEYS = (
     "url",
@@ -164,13 +165,5 @@ def build(raw: dict | None, url: str | None = None) -> MailConfig:
 
 def load_config(path: str | Path | None = None, url: str | None = None) -> MailConfig:
     """The mail configuration from the library TOML at ``path`` (its ``[mail]``) and/or a URL."""
-    raw = {}
-    if path is not None:
-        try:
-            with open(path, "rb") as fh:
-                raw = tomllib.load(fh).get("mail", {})
-        except FileNotFoundError:
-            raise MailConfigError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise MailConfigError(f"{path}: not valid TOML: {exc}") from None
+    raw = {} if path is None else read_section(path, "mail", MailConfigError)
     return build(raw, url)
