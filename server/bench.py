@@ -318,14 +318,9 @@ def _campaign_database(db_url: str, devices: list[str], uids: list[str], n: int,
     from server.domain.config import load
     from server.services import bootstrap
 
+    _bench_database(db_url, devices, uids, [])  # the same devices, members and cards as the plain one
     store.connect(db_url)
     svc = bootstrap(load())
-    for dev in devices:
-        svc.devices.add(dev, "gate", direction="in")
-    with store.db.atomic():
-        for i, uid in enumerate(uids):
-            mem = store.Member.create(name=f"Bench {i}", balance=0)
-            store.Card.create(uid=uid, member=mem)
     extra = max(m - len(svc.prog.activities), 0)
     lines = [
         f'[activities.bench_{i}]\npoints = {1 + i % 10}\nlimit = "per_day"\nth = "กิจกรรม {i}"\nen = "Activity {i}"\n'
