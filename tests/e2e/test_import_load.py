@@ -7,11 +7,15 @@ a bearer token, the CLI as its own process. What must hold: taps answered within
 at p95; the server's MQTT connection never drops (its log and Mosquitto's); the
 1,000,000-row file is refused at once with a clear message; the 100,000-row previews
 finish, each with the result a small list gives; crediting it credits each member once.
+
+``make test`` runs a short version (10,000-row lists, the 1,000,000-row refusal unchanged);
+the 100,000-row lists run in ``make chaos`` (``PRIVCARD_CHAOS=full``): two minutes of CI.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -36,7 +40,10 @@ from tests.e2e.import_load import (
 from tests.helpers import ServerProcess, close_store, library_today, open_service
 
 ADMIN, STAFF = ("alice", "alice-password-1"), ("bob", "bob-password-22")
-ROWS = 100_000
+FULL = os.environ.get("PRIVCARD_CHAOS", "").lower() in ("full", "1", "yes")
+ROWS = 100_000 if FULL else 10_000
+#: taps the probe (one every 200 ms) must have answered while the lists ran
+MIN_TAPS = 100 if FULL else 25
 EVENT = "Load test"
 TOO_MANY = f"more than {MAX_ROWS:,} rows"
 
@@ -114,6 +121,7 @@ def _expected(uids: list[str], rows: int) -> tuple[int, int]:
 
 
 @pytest.mark.slow
+@pytest.mark.chaos
 def test_big_lists_from_the_console_api_and_cli_never_hold_the_taps(tmp_path):
     from server.web import accounts  # its tables come with the schema
 
@@ -200,15 +208,15 @@ def test_big_lists_from_the_console_api_and_cli_never_hold_the_taps(tmp_path):
             stats = summarise(latencies(dev, probe, 5.0))
             print("taps during the imports:", stats, f"server peak RSS {peak_mib:.0f} MiB")
             assert peak_mib < PEAK_RSS_MIB, peak_mib
-            assert stats["taps"] >= 100 and stats["p95_ms"] is not None and stats["p95_ms"] <= 1000, stats
+            assert stats["taps"] >= MIN_TAPS and stats["p95_ms"] is not None and stats["p95_ms"] <= 1000, stats
             assert server_connects(srv) == 1 and mosquitto_connects(broker) == 1, srv.log_tail()
 
     want_credit, want_errors = _expected(members, ROWS)
     # the console's preview: progress shown, then the counts and rows by line
-    assert progress and re.fullmatch(r"[\d,]+ of 100,000 rows", progress[0]), progress
+    assert progress and re.fullmatch(rf"[\d,]+ of {ROWS:,} rows", progress[0]), progress
     text = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
     assert f"{want_credit} will be credited" in text and f"{want_errors} error" in text
-    assert re.search(r"Showing 1,300 of 100,000 rows", text), text[:2000]  # the first 1,000 rows, errors to 1,000
+    assert re.search(rf"Showing 1,300 of {ROWS:,} rows", text), text[:2000]  # the first 1,000 rows, errors to 1,000
     # the API's and the CLI's previews: the same counts
     assert done["status"] == "done" and done["counts"] == {
         "credited": want_credit,
