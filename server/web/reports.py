@@ -53,7 +53,7 @@ class Report:
     name: str
     columns: list  # (key, {"th","en"})
     rows: list = field(default_factory=list)  # dicts
-    chart: list | None = None  # (label, value)
+    chart: list | None = None  # (label, value); a label is text or {"th","en"}, read in the page's language
 
     def csv(self, lang: str = "en") -> str:
         """UTF-8 CSV text (with a BOM so spreadsheet programs read Thai)."""
@@ -307,7 +307,7 @@ def points(service, start: date, end: date, sites=None) -> Report:
             ("voided", {"th": "คะแนนที่ยกเลิก", "en": "Points voided"}),
         ],
         rows,
-        chart=[(r["activity"][:14], r["earned"]) for r in rows if r["earned"]],
+        chart=[(r["label"], r["earned"]) for r in rows if r["earned"]],
     )
 
 
@@ -425,7 +425,7 @@ def feedback_desk(service, start: date, end: date, sites=None) -> Report:
         + [(ch, words["channel"][ch]) for ch in CHANNELS]
         + [("total", {"th": "รวม", "en": "Total"})],
         rows,
-        chart=[(r["category"]["en"][:12], r["total"]) for r in rows[:-1]],
+        chart=[(r["category"], r["total"]) for r in rows[:-1]],
     )
 
 
@@ -466,7 +466,7 @@ def feedback_satisfaction(service, start: date, end: date, sites=None) -> Report
             ("average", {"th": "ค่าเฉลี่ย (1-5)", "en": "Average (1-5)"}),
         ],
         rows,
-        chart=[(row["month"]["en"], m["average"]) for row, m in zip(rows, r["satisfaction"], strict=True)],
+        chart=[(row["month"], m["average"]) for row, m in zip(rows, r["satisfaction"], strict=True)],
     )
 
 
@@ -561,7 +561,7 @@ def campaigns(service, start: date, end: date, sites=None) -> Report:
             ("points", {"th": "คะแนนที่ให้", "en": "Points given"}),
         ],
         rows,
-        chart=[(r["campaign"][:14], r["points"]) for r in rows],
+        chart=[(r["label"], r["points"]) for r in rows],
     )
 
 
@@ -586,10 +586,20 @@ def build(name: str, service, start: date, end: date, sites: list[str] | None = 
     return BUILDERS[name](service, start, end, sites=sites)
 
 
-def bar_chart(data: list, *, title: str = "", height: int = 190, color: str = "#2f6f9f") -> str:
+def _chart_labels(data: list, lang: str, longest: int) -> list:
+    """(label, value) pairs with each label in ``lang`` (a {"th","en"} label) and at most ``longest`` long."""
+    out = []
+    for label, value in data:
+        text = str(label.get(lang) or label.get("en") or "") if isinstance(label, dict) else str(label)
+        out.append((text if len(text) <= longest else text[: longest - 1] + "…", value))
+    return out
+
+
+def bar_chart(data: list, *, title: str = "", lang: str = "en", height: int = 190, color: str = "#2f6f9f") -> str:
     """A small accessible SVG column chart of (label, value) pairs; scales with its box, text undistorted."""
     if not data:
         return ""
+    data = _chart_labels(data, lang, 14)
     n = len(data)
     width, top, bottom, left = 640, 14, 30, 40
     plot_h = height - top - bottom
@@ -621,10 +631,11 @@ def bar_chart(data: list, *, title: str = "", height: int = 190, color: str = "#
     return "".join(out)
 
 
-def hbar_chart(data: list, *, title: str = "", color: str = "#2f6f9f") -> str:
+def hbar_chart(data: list, *, title: str = "", lang: str = "en", color: str = "#2f6f9f") -> str:
     """Horizontal bars for ranked lists: the name on the left, the value at the bar's end."""
     if not data:
         return ""
+    data = _chart_labels(data, lang, 26)
     width, row, left = 640, 22, 190
     height = row * len(data) + 6
     peak = max((v for _, v in data), default=0) or 1
@@ -636,8 +647,7 @@ def hbar_chart(data: list, *, title: str = "", color: str = "#2f6f9f") -> str:
     for i, (label, value) in enumerate(data):
         y = 3 + i * row
         w = (width - left - 40) * (value / peak) if value else 0
-        name = str(label) if len(str(label)) <= 26 else str(label)[:25] + "…"
-        out.append(f'<text x="{left - 8}" y="{y + row - 8}" text-anchor="end" class="label">{escape(name)}</text>')
+        out.append(f'<text x="{left - 8}" y="{y + row - 8}" text-anchor="end" class="label">{escape(label)}</text>')
         out.append(
             f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{row - 6}" rx="2" fill="{color}">'
             f"<title>{escape(str(label))}: {value}</title></rect>"

@@ -94,6 +94,24 @@ def test_reports_count_it(app):
     assert ",1,5.00" in sat
 
 
+def _chart(page: str, name: str) -> str:
+    """The SVG chart of one report on the reports page."""
+    section = page.split(f'id="report-{name}"', 1)[1].split("</section>", 1)[0]
+    return section.split("<svg", 1)[1].split("</svg>", 1)[0]
+
+
+def test_the_charts_speak_the_page_language(app):
+    svc = app.extensions["privcard.service"]
+    svc.feedback.submit(channel="counter", category="compliment", text="lovely staff", rating=5)
+    c = app.test_client()
+    sign_in(c, STAFF, "th")
+    desk = _chart(c.get("/reports").text, "feedback_desk")
+    assert "คำชมเชย" in desk and "Compliment" not in desk
+    sign_in(c, STAFF, "en")
+    desk = _chart(c.get("/reports").text, "feedback_desk")
+    assert "Compliment" in desk and "คำชมเชย" not in desk
+
+
 def test_the_pledge_price_is_a_section_of_the_live_programme_editor(app):
     from tests.browser.web_support import ADMIN
 
