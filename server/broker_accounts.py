@@ -46,6 +46,7 @@ from broker.mosquitto.credentials import (
 )
 from server import store
 from server.services import NotFound, ServiceError
+from server.services.devices import RESERVED_ID
 
 RELOAD = "systemctl reload mosquitto   # or: kill -HUP $(pidof mosquitto)"
 
@@ -224,6 +225,9 @@ def _print(args, data: dict, text: str) -> None:
 
 def run(args, svc) -> int:
     """Handle ``privcard admin device credentials`` (``svc``: the admin CLI's service layer)."""
+    if not args.server_account and str(args.id).lower().startswith(bridge.USER_PREFIX):
+        # --force must not replace a site bridge's account (privcard admin site bridge owns it)
+        raise ServiceError(RESERVED_ID, id=args.id, prefix=bridge.USER_PREFIX)
     if not args.server_account and not args.force:
         dev = store.Device.get_or_none(store.Device.id == args.id)
         if dev is None:
