@@ -680,7 +680,9 @@ def device_commands(bundle: bridge.Bundle, host: str) -> list[str]:
         url = credentials.device_url(f"mqtts://{host}:8883?ca={ETC}/ca.pem", device_id, password)
         if kind in ("gate", "counter", "kiosk"):
             role = "kiosk" if kind == "kiosk" else "gate"
-            out.append(f"sudo privcard setup {role} --device-id {device_id} --ca ca.pem --reader nfc:usb --mqtt '{url}'")
+            out.append(
+                f"sudo privcard setup {role} --device-id {device_id} --ca ca.pem --reader nfc:usb --mqtt '{url}'"
+            )
         else:  # a self-check proxy has no setup role: its --mqtt
             out.append(f"{device_id} ({kind}): --mqtt '{url}'")
     return out

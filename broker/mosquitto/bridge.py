@@ -300,7 +300,7 @@ def read_bundle(text: str) -> Bundle:
     except ValueError as exc:
         raise BridgeError(f"not a site bridge bundle (not JSON: {exc})") from None
     if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
-        raise BridgeError(f"not a site bridge bundle (no \"format\": \"{BUNDLE_FORMAT}\")")
+        raise BridgeError(f'not a site bridge bundle (no "format": "{BUNDLE_FORMAT}")')
     if data.get("version") != BUNDLE_VERSION:
         raise BridgeError(f"bundle version {data.get('version')!r}: this privcard reads version {BUNDLE_VERSION}")
     site = str(data.get("site") or "")
@@ -342,22 +342,22 @@ def remote_password(conf_text: str) -> str | None:
 __all__ = [
     "BEGIN",
     "BUNDLE_FORMAT",
-    "MONITOR_USER",
-    "Bundle",
-    "read_bundle",
-    "monitor_rules",
-    "state_topic",
     "CONNECTION",
     "END",
+    "MONITOR_USER",
     "BridgeError",
+    "Bundle",
     "check_central",
     "connection_block",
+    "monitor_rules",
+    "read_bundle",
     "read_sites",
     "remote_password",
     "render_sites",
     "site_conf",
     "site_of",
     "site_rules",
+    "state_topic",
     "username",
     "without_sites",
     "write_sites",
