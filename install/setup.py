@@ -316,16 +316,48 @@ def device_credentials(args) -> int:
     command = (
         f"sudo privcard setup {role} --device-id {args.id} --ca ca.pem --reader nfc:usb --mqtt '{info['mqtt_url']}'"
     )
+    site = _bridged_site(privcard, db, args.id)
     if args.json:
         print(
-            json.dumps({"id": args.id, "mqtt_url": info["mqtt_url"], "ca": f"{roles.MOSQ}/ca.pem", "command": command})
+            json.dumps(
+                {
+                    "id": args.id,
+                    "mqtt_url": info["mqtt_url"],
+                    "ca": f"{roles.MOSQ}/ca.pem",
+                    "command": command,
+                    "bridged_site": site,
+                }
+            )
         )
         return 0
     print(f"device {args.id}: registered, broker password issued, Mosquitto reloaded")
+    if site:
+        print(
+            f"site {site} has a site broker (bridge-{site}): its devices connect to it, not here. Here: "
+            f"privcard admin site bridge {site} --central {host}:8883 --bundle {site}.bundle; on the site broker: "
+            f"privcard setup site-broker --bundle {site}.bundle (it prints {args.id}'s command, pointed at it). "
+            "To connect this device to the central broker directly instead:"
+        )
     print(f"1. copy {roles.MOSQ}/ca.pem and the privcard wheel to the Pi")
     print("2. on the Pi (change --reader to your reader, docs/hardware.md):")
     print(f"   {command}")
     return 0
+
+
+def _bridged_site(privcard: str, db: str, device_id: str) -> str | None:
+    """The device's site when that site has a bridge account on this broker (a site broker), else None."""
+    from broker.mosquitto import bridge
+    from broker.mosquitto.credentials import CredentialsError, read_entries
+
+    done = subprocess.run(
+        [privcard, "admin", "device", "show", device_id, "--db", db, "--json"], capture_output=True, text=True
+    )
+    try:
+        site = json.loads(done.stdout).get("site") if done.returncode == 0 else None
+        bridged = site and bridge.username(site) in read_entries(f"{roles.MOSQ}/passwd")
+    except (ValueError, AttributeError, bridge.BridgeError, CredentialsError, OSError):
+        return None
+    return site if bridged else None
 
 
 def _first_host() -> str:

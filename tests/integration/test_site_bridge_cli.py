@@ -85,3 +85,25 @@ def test_the_bundle_for_setup_site_broker(tmp_path):
     code, again = run_admin(db, *common, *args, "--bundle", str(bundle), "--central-ca", str(ca))
     assert code == 0 and again["issued"] == [], again
     assert read_bundle(bundle.read_text()) == made
+
+
+def test_setup_device_credentials_knows_a_device_of_a_bridged_site(tmp_path, monkeypatch):
+    """``privcard setup device-credentials`` tells a bridged site's device to use its site broker."""
+    import sys
+    from pathlib import Path
+
+    from broker.mosquitto.credentials import set_entry
+    from install import roles, setup
+
+    lib = tmp_path / "library.toml"
+    lib.write_text(TOML)
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    for dev, site in (("g1", "NORTH"), ("s1", "SOUTH")):
+        assert run_admin(db, "--config", str(lib), "device", "add", dev, "--kind", "gate", "--site", site)[0] == 0
+    monkeypatch.setattr(roles, "MOSQ", str(tmp_path))
+    privcard = str(Path(sys.executable).parent / "privcard")
+    assert setup._bridged_site(privcard, db, "g1") is None  # no bridge account yet
+    set_entry(tmp_path / "passwd", "bridge-NORTH", "pw")
+    assert setup._bridged_site(privcard, db, "g1") == "NORTH"
+    assert setup._bridged_site(privcard, db, "s1") is None
+    assert setup._bridged_site(privcard, db, "nope") is None
