@@ -16,7 +16,8 @@ its kind may send), and owns the other commands that touch the broker's files:
     privcard admin device reactivate gate-1   # back in service (issue new credentials)
     privcard admin device acl                 # the ACL's device section and retired passwords, from the database
     privcard admin site bridge NORTH --central central.library.example:8883 --out /tmp/site-north
-                                              # a site broker bridged to the centre (broker.mosquitto.bridge)
+                                              # a site broker bridged to the centre (broker.mosquitto.bridge);
+                                              # --bundle FILE: for `privcard setup site-broker --bundle FILE`
 
 The central ACL has a second generated section, one block per site bridge account
 (``bridge-<SITE>``: the topics of that site's active devices only); every command that

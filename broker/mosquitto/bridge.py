@@ -26,7 +26,12 @@ central broker keeps the bridge's session for the results, and every gate's outb
 until it has its result; the server deduplicates on ``tap_id``.
 
 The staff command is ``privcard admin site bridge SITE --central HOST:PORT``
-(:mod:`server.broker_accounts`); this module is text only and imports nothing above ``broker``.
+(:mod:`server.broker_accounts`); with ``--bundle FILE`` it also writes a :class:`Bundle` (the
+bridge account, the centre's CA, the site's devices and their passwords) that ``privcard
+setup site-broker --bundle FILE`` (:mod:`install.roles`) installs on the site broker's
+machine. The site broker publishes its bridge's state on :func:`state_topic`, which its
+monitoring account (:data:`MONITOR_USER`, ``privcard doctor``) may read. This module is text
+only and imports nothing above ``broker``.
 """
 
 from __future__ import annotations
