@@ -341,6 +341,8 @@ def read_env(text: str | None) -> dict[str, str]:
 
 def server(plan: Plan, opts: Options) -> None:
     """Mosquitto (production config, ACL, TLS, the server's account) and the points server."""
+    if "site-broker" in plan.manifest["settings"].get("roles", []):
+        raise SetupError("this machine is a site broker: the server (and the central broker) run on another machine")
     packages(plan, ["mosquitto", "openssl", "python3-venv"])
     user(plan, "server")
     directories(plan)
@@ -561,6 +563,8 @@ def site_broker(plan: Plan, opts: Options) -> None:
     and ACL, a monitoring account for ``privcard doctor``; then Mosquitto is (re)started.
     A second run without ``--bundle`` uses the bundle kept in /etc/privcard.
     """
+    if "server" in plan.manifest["settings"].get("roles", []):
+        raise SetupError("this machine is a privcard server (the centre): a site broker runs on a machine of its own")
     source = opts.bundle or SITE_BUNDLE
     try:
         text = Path(opts.bundle).read_text(encoding="utf-8") if opts.bundle else plan.read(SITE_BUNDLE)

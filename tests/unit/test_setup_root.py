@@ -341,3 +341,15 @@ def test_doctor_checks_the_bridge_of_a_site_broker_from_its_manifest(tmp_path, c
     check = doctor.check_bridge(f"mqtt://privcard-monitor:x@127.0.0.1:{port}", "NORTH", "c:8883", timeout=2)
     assert not check.ok and "cannot ask the site broker" in check.detail and "ถามสถานะ" in check.detail
     assert roles.units_of(json.loads((root / MANIFEST.lstrip("/")).read_text())["settings"]) == ["mosquitto.service"]
+
+
+def test_a_site_broker_and_the_server_do_not_share_a_machine(tmp_path, capsys):
+    site, server = tmp_path / "site", tmp_path / "server"
+    run(site, *_site(site, _bundle(tmp_path, {"n1": ("gate", "pw-n1")})), capsys=capsys)
+    before = tree(site)
+    assert setup.main([*SERVER, "--root", str(site)]) == 1
+    assert "this machine is a site broker" in capsys.readouterr().err
+    assert tree(site) == before
+    run(server, *SERVER, capsys=capsys)
+    assert setup.main([*_site(server, _bundle(tmp_path, {"n1": ("gate", "pw-n1")})), "--root", str(server)]) == 1
+    assert "this machine is a privcard server" in capsys.readouterr().err
