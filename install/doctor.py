@@ -8,7 +8,8 @@ Checks: time synchronised; the units active; broker reachable with this machine'
 credentials (over TLS with the CA the device pins); the ACL lets a device publish its own
 topics and nothing else; the TLS certificate valid and not near expiry; reader present
 and readable; the GPIO pin factory; disk space and outbox size; the database reachable
-and migrated (server).
+and migrated (server); a site broker's bridge to the central broker connected (its
+``$SYS/broker/connection/bridge-SITE/state``), said in English and Thai.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from broker.mosquitto import bridge
 from install import roles
 from install.plan import load_manifest
 
@@ -243,6 +245,92 @@ def check_broker(role: str, settings: dict, env: dict) -> list[Check]:
     return out
 
 
+# --------------------------------------------------------------------------- site broker
+
+
+def _bridge_state(url: str, topic: str, timeout: float = 6.0) -> dict:
+    """Log in to the site broker with ``url`` and read the retained bridge state on ``topic``."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    parts = urlsplit(url)
+    result: dict = {"connected": None, "state": None}
+    connected, got = threading.Event(), threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv5)
+    client.username_pw_set(unquote(parts.username or ""), unquote(parts.password or ""))
+    if parts.scheme == "mqtts":
+        client.tls_set(ca_certs=parse_qs(parts.query).get("ca", [None])[-1])
+
+    def on_connect(c, userdata, flags, reason, props):
+        result["connected"] = not reason.is_failure
+        result["reason"] = str(reason)
+        if not reason.is_failure:
+            c.subscribe(topic, qos=0)
+        connected.set()
+
+    def on_message(c, userdata, msg):
+        result["state"] = msg.payload.decode("utf-8", "replace").strip()
+        got.set()
+
+    client.on_connect = on_connect
+    client.on_message = on_message
+    try:
+        client.connect(parts.hostname, parts.port or 1883, keepalive=10)
+    except Exception as exc:  # refused, name resolution, TLS
+        return {"connected": False, "reason": f"{type(exc).__name__}: {exc}", "state": None}
+    client.loop_start()
+    try:
+        if not connected.wait(timeout) or not result["connected"]:
+            result["connected"] = False
+            result.setdefault("reason", "no answer from the broker")
+            return result
+        got.wait(timeout)
+        return result
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def check_bridge(url: str, site: str, central: str, timeout: float = 6.0) -> Check:
+    """Is the site broker's bridge to the central broker connected? (its retained ``$SYS`` state topic)"""
+    account = bridge.username(site)
+    probe = _bridge_state(url, bridge.state_topic(site), timeout)
+    if not probe["connected"]:
+        return Check(
+            "bridge",
+            False,
+            f"cannot ask the site broker: {probe.get('reason')} — ถามสถานะจากโบรกเกอร์สาขาไม่ได้",
+            "systemctl status mosquitto; sudo privcard setup site-broker (rewrites its accounts) — "
+            "ตรวจว่า mosquitto ทำงานอยู่ แล้วรัน privcard setup site-broker อีกครั้ง",
+        )
+    if probe["state"] == "1":
+        return Check(
+            "bridge",
+            True,
+            f"connected to the central broker {central} as {account} — "
+            f"เชื่อมต่อกับโบรกเกอร์กลาง {central} แล้ว (บัญชี {account})",
+        )
+    if probe["state"] == "0":
+        detail = (
+            f"NOT connected to the central broker {central} ({account}); taps wait in the site broker "
+            f"and the gates' outboxes — ไม่ได้เชื่อมต่อกับโบรกเกอร์กลาง {central} "
+            "การแตะบัตรรออยู่ที่โบรกเกอร์สาขาและในเครื่องอ่านบัตร"
+        )
+    else:
+        detail = (
+            f"no bridge state from the site broker (is the bridge in its config?) — "
+            f"ไม่มีสถานะสะพานเชื่อมจากโบรกเกอร์สาขา ({account})"
+        )
+    return Check(
+        "bridge",
+        False,
+        detail,
+        f"check the network to {central} (nc -vz {central.replace(':', ' ')}) and the central broker's log "
+        f"for {account}; then systemctl restart mosquitto — ตรวจเครือข่ายไปยัง {central} "
+        f"และบันทึกของโบรกเกอร์กลาง แล้วสั่ง systemctl restart mosquitto",
+    )
+
+
 # --------------------------------------------------------------------------- certificates
 
 
@@ -402,6 +490,11 @@ def run_checks(root: str = "/") -> list[Check]:
     for role in settings["roles"]:
         section = settings[role]
         env = roles.read_env(Path(section["env"]).read_text() if os.path.exists(section["env"]) else "")
+        if role == "site-broker":
+            checks.append(check_bridge(env.get("PRIVCARD_MQTT", ""), section["site"], section["central"]))
+            checks.append(check_certificate(f"{roles.MOSQ}/server.pem", "site broker"))
+            checks.append(check_certificate(roles.CENTRAL_CA, "central CA"))
+            continue
         checks += check_broker(role, section, env)
         if role == "server":
             checks.append(check_certificate(f"{roles.MOSQ}/server.pem", "broker"))

@@ -1,4 +1,4 @@
-"""What each role puts on a machine (``privcard setup server|gate|kiosk``).
+"""What each role puts on a machine (``privcard setup server|gate|kiosk|site-broker``).
 
 Every step goes through :class:`install.plan.Plan`, so it is idempotent and dry-runnable.
 The layout::
@@ -11,6 +11,11 @@ The layout::
         setup-manifest.json           what setup wrote (hashes) and the role settings
     /var/lib/privcard/                state: the SQLite database (server), outbox (gate)
     /etc/mosquitto/conf.d/privcard.conf, /etc/mosquitto/privcard/{acl,passwd,*.pem,server.key}
+        site-broker: privcard.conf is the production config plus the bridge to the centre
+        (it holds the bridge password, 0640 root:mosquitto), central-ca.pem its CA;
+        /etc/privcard/site-bridge-bundle.json the bundle it came from (0600),
+        site-broker.env the local monitoring account (doctor), site-devices.txt the
+        command for each of the site's devices (0600: passwords)
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from broker import mosquitto as mosquitto_files
-from broker.mosquitto import credentials
+from broker.mosquitto import access, bridge, credentials
 from broker.mosquitto.certs import CertError, make_pki
 from hardware import deploy
 from install.plan import Plan, SetupError
@@ -36,13 +41,15 @@ ETC = "/etc/privcard"
 STATE = "/var/lib/privcard"
 MOSQ = "/etc/mosquitto/privcard"
 USER = "privcard"
-ROLES = ("server", "gate", "kiosk")
-EXTRAS = {"server": "server,postgres", "gate": "gate", "kiosk": "kiosk"}
+ROLES = ("server", "gate", "kiosk", "site-broker")
+#: a site broker's venv has privcard without extras (paho: privcard doctor's bridge check)
+EXTRAS = {"server": "server,postgres", "gate": "gate", "kiosk": "kiosk", "site-broker": ""}
 #: device groups per role (only the ones that exist on this system are used)
 GROUPS = {
     "server": (),
     "gate": ("gpio", "dialout", "plugdev", "input"),
     "kiosk": ("gpio", "dialout", "plugdev", "input", "video", "render"),
+    "site-broker": (),
 }
 #: Debian's /etc/mosquitto/mosquitto.conf sets these too; Mosquitto refuses some duplicates
 MOSQUITTO_DUPLICATES = ("persistence", "persistence_location", "log_dest")
@@ -72,6 +79,8 @@ class Options:
     mqtt: str | None = None
     reader: str | None = None
     gpio_factory: str | None = None
+    # site broker
+    bundle: str | None = None
     # hardening
     logs: str = "persistent"
     ntp: str | None = None
@@ -169,7 +178,7 @@ def venv(plan: Plan, opts: Options) -> bool:
     have = set(marker.read_text().split(",")) if marker.exists() else set()
     if not (plan.path(target) / "bin" / "privcard").exists():
         install_venv(plan, target, opts.wheel, opts.role, opts.find_links, opts.no_index)
-    elif not set(EXTRAS[opts.role].split(",")) <= have:
+    elif not _extras(opts.role) <= have:
         # a second role on this machine (a server that is also a gate): its extras, same venv
         install_venv(plan, target, opts.wheel, opts.role, opts.find_links, opts.no_index, create=False)
     if not link.is_symlink() or str(link.readlink()) != f"venvs/{version}":
@@ -190,7 +199,7 @@ def install_venv(
 ) -> None:
     """Create a venv and pip install the wheel with the extras of the role(s) into it."""
     roles = [role] if isinstance(role, str) else list(role)
-    extras = ",".join(sorted({e for r in roles for e in EXTRAS[r].split(",")}))
+    extras = ",".join(sorted(set().union(*(_extras(r) for r in roles))))
     # gate and kiosk see the system's packages: on Raspberry Pi OS the GPIO libraries
     # (python3-lgpio, RPi.GPIO) come from apt, not PyPI.
     system = ["--system-site-packages"] if {"gate", "kiosk"} & set(roles) else []
@@ -201,7 +210,8 @@ def install_venv(
         pip += ["--find-links", d]
     if no_index:
         pip.append("--no-index")
-    plan.run([*pip, f"{Path(wheel).resolve()}[{extras}]"], f"privcard[{extras}]")
+    spec = f"[{extras}]" if extras else ""
+    plan.run([*pip, f"{Path(wheel).resolve()}{spec}"], f"privcard{spec}")
     if not plan.real and not plan.dry_run:
         # a root prefix (tests, image builders): leave a marker instead of a venv
         (plan.path(target) / "bin").mkdir(parents=True, exist_ok=True)
@@ -210,6 +220,10 @@ def install_venv(
     if not plan.dry_run and marker.parent.exists():
         have = set(marker.read_text().split(",")) if marker.exists() else set()
         marker.write_text(",".join(sorted((have | set(extras.split(","))) - {""})))
+
+
+def _extras(role: str) -> set[str]:
+    return {e for e in EXTRAS[role].split(",") if e}
 
 
 def plan_str(plan: Plan, target: str) -> str:
@@ -327,6 +341,8 @@ def read_env(text: str | None) -> dict[str, str]:
 
 def server(plan: Plan, opts: Options) -> None:
     """Mosquitto (production config, ACL, TLS, the server's account) and the points server."""
+    if "site-broker" in plan.manifest["settings"].get("roles", []):
+        raise SetupError("this machine is a site broker: the server (and the central broker) run on another machine")
     packages(plan, ["mosquitto", "openssl", "python3-venv"])
     user(plan, "server")
     directories(plan)
@@ -522,7 +538,155 @@ def units_of(settings: dict) -> list[str]:
     out = []
     if "server" in settings.get("roles", []):
         out += ["mosquitto.service", "privcard-server.service"]
+    elif "site-broker" in settings.get("roles", []):
+        out.append("mosquitto.service")
     for role in ("gate", "kiosk"):
         if role in settings.get("roles", []):
             out.append(settings[role]["unit"])
+    return out
+
+
+# --------------------------------------------------------------------------- site broker
+
+SITE_CONF = "/etc/mosquitto/conf.d/privcard.conf"
+CENTRAL_CA = f"{MOSQ}/central-ca.pem"
+SITE_BUNDLE = f"{ETC}/site-bridge-bundle.json"
+SITE_ENV = f"{ETC}/site-broker.env"
+SITE_DEVICES = f"{ETC}/site-devices.txt"
+
+
+def site_broker(plan: Plan, opts: Options) -> None:
+    """A site's Mosquitto bridged to the central broker, from the bundle ``privcard admin site bridge`` wrote.
+
+    The bridge (the site's own account ``bridge-<SITE>``, TLS checked against the centre's
+    CA), the local listeners with the site's own certificate, the site's devices' accounts
+    and ACL, a monitoring account for ``privcard doctor``; then Mosquitto is (re)started.
+    A second run without ``--bundle`` uses the bundle kept in /etc/privcard.
+    """
+    if "server" in plan.manifest["settings"].get("roles", []):
+        raise SetupError("this machine is a privcard server (the centre): a site broker runs on a machine of its own")
+    source = opts.bundle or SITE_BUNDLE
+    try:
+        text = Path(opts.bundle).read_text(encoding="utf-8") if opts.bundle else plan.read(SITE_BUNDLE)
+    except OSError as exc:
+        raise SetupError(f"cannot read the bundle {opts.bundle}: {exc.strerror}") from None
+    if text is None:
+        raise SetupError(
+            "privcard setup site-broker needs --bundle FILE: on the central server, "
+            "privcard admin site bridge SITE --central HOST:PORT --bundle FILE writes it"
+        )
+    try:
+        bundle = bridge.read_bundle(text)
+        block = bridge.connection_block(
+            bundle.site,
+            bundle.kinds,
+            central=bundle.central,
+            password=bundle.password,
+            cafile=CENTRAL_CA,
+            protocol=bundle.protocol,
+        )
+        acl = access.render(_site_acl_static(bundle.site), bundle.kinds)
+    except (bridge.BridgeError, access.AccessError) as exc:
+        raise SetupError(f"{source}: {exc}") from None
+    packages(plan, ["mosquitto", "openssl", "python3-venv"])
+    user(plan, "site-broker")
+    directories(plan)
+    venv(plan, opts)
+    plan.write(SITE_BUNDLE, text, 0o600, "root", "root")
+    restart = False
+    plan.mkdir(MOSQ, 0o750, "root", "mosquitto")
+    restart |= plan.write(SITE_CONF, bridge.site_conf(block), 0o640, "root", "mosquitto")
+    restart |= mosquitto_main_conf(plan)
+    restart |= plan.write(CENTRAL_CA, bundle.central_ca, 0o644)
+    restart |= plan.write(f"{MOSQ}/acl", acl, 0o640, "root", "mosquitto")
+    restart |= certificates(plan, opts)
+    old = read_env(plan.read(SITE_ENV))
+    monitor = urlsplit(old.get("PRIVCARD_MQTT", "")).password or credentials.new_password()
+    accounts = {d: password for d, (_, password) in bundle.devices.items()} | {bridge.MONITOR_USER: monitor}
+    restart |= password_file(plan, f"{MOSQ}/passwd", accounts)
+    env = {
+        "PRIVCARD_MQTT": credentials.device_url("mqtt://127.0.0.1:1883", bridge.MONITOR_USER, monitor),
+        "PRIVCARD_SITE": bundle.site,
+        "PRIVCARD_CENTRAL": bundle.central,
+    }
+    plan.write(
+        SITE_ENV,
+        env_file(env, f"# {SITE_ENV} — written by `privcard setup site-broker`: privcard doctor's account\n"),
+        0o600,
+        "root",
+        "root",
+    )
+    host = (opts.hosts or [socket.gethostname()])[0]
+    commands = device_commands(bundle, host)
+    plan.write(SITE_DEVICES, "".join(f"{line}\n" for line in commands), 0o600, "root", "root")
+    plan.setting(
+        "site-broker",
+        {
+            "site": bundle.site,
+            "central": bundle.central,
+            "account": bridge.username(bundle.site),
+            "env": SITE_ENV,
+            "devices": sorted(bundle.devices),
+            "host": host,
+        },
+    )
+    plan.setting("roles", sorted(set(plan.manifest["settings"].get("roles", [])) | {"site-broker"}))
+    for u in set(hardening(plan, opts)):
+        plan.run(["systemctl", "restart", u], "its configuration changed", check=False)
+    # a bridge's settings are read at start only (SIGHUP does not reconnect it): restart
+    service(plan, "mosquitto.service", restart=restart, start=opts.start)
+    plan.note(f"site {bundle.site}: bridged to {bundle.central} as {bridge.username(bundle.site)}")
+    plan.note(f"on each of the site's devices (copy {MOSQ}/ca.pem as ca.pem; also in {SITE_DEVICES}):")
+    for line in commands:
+        plan.note(f"  {line}")
+
+
+def _site_acl_static(site: str) -> str:
+    """The shipped ACL plus the monitoring account's block (the devices' section follows it)."""
+    return (
+        mosquitto_files.production_acl().rstrip("\n")
+        + "\n\n# The site broker's monitoring account (privcard doctor): its bridge's state only.\n"
+        + "\n".join(bridge.monitor_rules(site))
+        + "\n"
+    )
+
+
+def password_file(plan: Plan, target: str, accounts: dict[str, str]) -> bool:
+    """Make the password file hold exactly ``accounts`` (name -> password); True when it changed.
+
+    An entry that verifies is kept (its salt too), so a second run changes nothing; an
+    account not in ``accounts`` (a device retired or moved to another site) is removed.
+    """
+    path = plan.path(target)
+    entries = credentials.read_entries(path) if path.exists() else {}
+    changed = False
+    for name in sorted(accounts):
+        if name in entries and credentials.verify_password(accounts[name], entries[name]):
+            continue
+        plan._say("set", f"{target} entry for {name}")
+        changed = True
+        if not plan.dry_run:
+            credentials.set_entry(path, name, accounts[name])
+    for name in sorted(set(entries) - set(accounts)):
+        plan._say("remove", f"{target} entry for {name} (not in the bundle: retired or moved)")
+        changed = True
+        if not plan.dry_run:
+            credentials.remove_entry(path, name)
+    if path.exists() and not plan.dry_run:
+        plan._attributes(target, path, 0o640, "root", "mosquitto")
+    return changed
+
+
+def device_commands(bundle: bridge.Bundle, host: str) -> list[str]:
+    """What to type on each device of the site: ``privcard setup gate|kiosk`` pointed at this site broker."""
+    out = []
+    for device_id, (kind, password) in sorted(bundle.devices.items()):
+        url = credentials.device_url(f"mqtts://{host}:8883?ca={ETC}/ca.pem", device_id, password)
+        if kind in ("gate", "counter", "kiosk"):
+            role = "kiosk" if kind == "kiosk" else "gate"
+            out.append(
+                f"sudo privcard setup {role} --device-id {device_id} --ca ca.pem --reader nfc:usb --mqtt '{url}'"
+            )
+        else:  # a self-check proxy has no setup role: its --mqtt
+            out.append(f"{device_id} ({kind}): --mqtt '{url}'")
     return out

@@ -1,10 +1,11 @@
-"""make this machine a privcard server, gate or kiosk in one command (run as root).
+"""make this machine a privcard server, gate, kiosk or site broker in one command (run as root).
 
     sudo privcard setup server --host broker.library.example
     sudo privcard setup device-credentials gate-north --kind gate --host broker.library.example
     sudo privcard setup gate --device-id gate-north --reader nfc:usb \\
          --mqtt 'mqtts://gate-north:PASSWORD@broker.library.example:8883?ca=/etc/privcard/ca.pem' --ca ca.pem
     sudo privcard setup gate --upgrade privcard-1.3.0-py3-none-any.whl
+    sudo privcard setup site-broker --bundle NORTH.bundle --host north-broker.library.example
 
 Idempotent (a second run changes nothing), ``--dry-run`` prints every change and makes
 none, and a file a person edited is kept (and named) unless ``--force``. ``--root DIR``
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--upgrade", metavar="WHEEL", help="install this wheel beside the current venv; roll back on failure"
     )
     p.add_argument("--no-start", action="store_true", help="install and enable, but do not start the services")
-    g = p.add_argument_group("server")
+    g = p.add_argument_group("server (and site broker: --host, --cert, --key, --ca)")
     g.add_argument("--db", default=roles.DEFAULT_DB, help="database URL (default %(default)s)")
     g.add_argument("--http", default="127.0.0.1:8080", help="web console address (default %(default)s)")
     g.add_argument("--host", action="append", default=[], help="broker name or address devices use (repeatable)")
@@ -74,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--ca", help="the broker's CA certificate (copied to /etc/privcard/ca.pem)")
     d.add_argument("--gpio-factory", help="gpiozero pin factory (lgpio on a Pi 5/4; mock for tests)")
     d.add_argument("--kind", default="gate", help="device-credentials: gate, counter or kiosk")
+    b = p.add_argument_group("site broker (a branch's Mosquitto bridged to the central broker)")
+    b.add_argument(
+        "--bundle",
+        help="the site's bundle, written on the central server by "
+        "`privcard admin site bridge SITE --central HOST:PORT --bundle FILE` (--host: this broker's names)",
+    )
     h = p.add_argument_group("hardening")
     h.add_argument(
         "--logs", choices=["persistent", "volatile"], default="persistent", help="journal on disk (capped) or in RAM"
@@ -118,6 +125,7 @@ def options(args) -> roles.Options:
         mqtt=args.mqtt,
         reader=args.reader,
         gpio_factory=args.gpio_factory,
+        bundle=args.bundle,
         logs=args.logs,
         ntp=args.ntp,
         start=not args.no_start,
@@ -134,7 +142,7 @@ def setup(args) -> int:
     plan = Plan(Path(args.root), dry_run=args.dry_run, force=args.force)
     opts = options(args)
     try:
-        roles.server(plan, opts) if args.role == "server" else roles.device(plan, opts)
+        {"server": roles.server, "site-broker": roles.site_broker}.get(args.role, roles.device)(plan, opts)
     finally:
         plan.save()
     took = time.monotonic() - started
@@ -308,16 +316,48 @@ def device_credentials(args) -> int:
     command = (
         f"sudo privcard setup {role} --device-id {args.id} --ca ca.pem --reader nfc:usb --mqtt '{info['mqtt_url']}'"
     )
+    site = _bridged_site(privcard, db, args.id)
     if args.json:
         print(
-            json.dumps({"id": args.id, "mqtt_url": info["mqtt_url"], "ca": f"{roles.MOSQ}/ca.pem", "command": command})
+            json.dumps(
+                {
+                    "id": args.id,
+                    "mqtt_url": info["mqtt_url"],
+                    "ca": f"{roles.MOSQ}/ca.pem",
+                    "command": command,
+                    "bridged_site": site,
+                }
+            )
         )
         return 0
     print(f"device {args.id}: registered, broker password issued, Mosquitto reloaded")
+    if site:
+        print(
+            f"site {site} has a site broker (bridge-{site}): its devices connect to it, not here. Here: "
+            f"privcard admin site bridge {site} --central {host}:8883 --bundle {site}.bundle; on the site broker: "
+            f"privcard setup site-broker --bundle {site}.bundle (it prints {args.id}'s command, pointed at it). "
+            "To connect this device to the central broker directly instead:"
+        )
     print(f"1. copy {roles.MOSQ}/ca.pem and the privcard wheel to the Pi")
     print("2. on the Pi (change --reader to your reader, docs/hardware.md):")
     print(f"   {command}")
     return 0
+
+
+def _bridged_site(privcard: str, db: str, device_id: str) -> str | None:
+    """The device's site when that site has a bridge account on this broker (a site broker), else None."""
+    from broker.mosquitto import bridge
+    from broker.mosquitto.credentials import CredentialsError, read_entries
+
+    done = subprocess.run(
+        [privcard, "admin", "device", "show", device_id, "--db", db, "--json"], capture_output=True, text=True
+    )
+    try:
+        site = json.loads(done.stdout).get("site") if done.returncode == 0 else None
+        bridged = site and bridge.username(site) in read_entries(f"{roles.MOSQ}/passwd")
+    except (ValueError, AttributeError, bridge.BridgeError, CredentialsError, OSError):
+        return None
+    return site if bridged else None
 
 
 def _first_host() -> str:

@@ -16,7 +16,8 @@ its kind may send), and owns the other commands that touch the broker's files:
     privcard admin device reactivate gate-1   # back in service (issue new credentials)
     privcard admin device acl                 # the ACL's device section and retired passwords, from the database
     privcard admin site bridge NORTH --central central.library.example:8883 --out /tmp/site-north
-                                              # a site broker bridged to the centre (broker.mosquitto.bridge)
+                                              # a site broker bridged to the centre (broker.mosquitto.bridge);
+                                              # --bundle FILE: for `privcard setup site-broker --bundle FILE`
 
 The central ACL has a second generated section, one block per site bridge account
 (``bridge-<SITE>``: the topics of that site's active devices only); every command that
@@ -46,6 +47,7 @@ from broker.mosquitto.credentials import (
 )
 from server import store
 from server.services import NotFound, ServiceError
+from server.services.devices import RESERVED_ID
 
 RELOAD = "systemctl reload mosquitto   # or: kill -HUP $(pidof mosquitto)"
 
@@ -224,6 +226,9 @@ def _print(args, data: dict, text: str) -> None:
 
 def run(args, svc) -> int:
     """Handle ``privcard admin device credentials`` (``svc``: the admin CLI's service layer)."""
+    if not args.server_account and str(args.id).lower().startswith(bridge.USER_PREFIX):
+        # --force must not replace a site bridge's account (privcard admin site bridge owns it)
+        raise ServiceError(RESERVED_ID, id=args.id, prefix=bridge.USER_PREFIX)
     if not args.server_account and not args.force:
         dev = store.Device.get_or_none(store.Device.id == args.id)
         if dev is None:
@@ -290,6 +295,17 @@ def register_bridge(site_sub, parents: list[argparse.ArgumentParser]) -> None:
         default=DEFAULT_BROKER_URL,
         help="how the site's devices reach the SITE broker, for their env files (default %(default)s)",
     )
+    b.add_argument(
+        "--bundle",
+        metavar="FILE",
+        help="also write one file (0600: it holds the passwords) for `privcard setup site-broker --bundle FILE` "
+        "on the site broker's machine: the bridge account, the central CA (--central-ca) and the site's devices",
+    )
+    b.add_argument(
+        "--central-ca",
+        default="/etc/mosquitto/privcard/ca.pem",
+        help="with --bundle: the CA that signed the central broker's certificate, here (default %(default)s)",
+    )
     _acl_option(b)
     b.set_defaults(handler=run_bridge)
 
@@ -308,6 +324,7 @@ def run_bridge(args, svc) -> int:
     site = svc.sites.get(str(args.site).strip().upper()).code
     try:
         central = bridge.check_central(args.central)
+        central_ca = _central_ca(args.central_ca) if args.bundle else None
         user = bridge.username(site)
         if store.Device.get_or_none(store.Device.id == user) is not None:
             raise ServiceError("a device is called %(user)s, the name of the site's bridge account", user=user)
@@ -333,11 +350,21 @@ def run_bridge(args, svc) -> int:
         have = read_entries(site_passwd)
         issued = []
         for device_id in sorted(devices):
-            if device_id in have:
-                continue
+            if device_id in have and _env_password(out, device_id):
+                continue  # (a device whose env file is gone gets a new password: the bundle needs it)
             info = make_credentials(device_id, site_passwd, args.device_url)
             _write_private(out / "devices" / f"{device_id}.env", info["env_file"])
             issued.append(device_id)
+        if args.bundle:
+            made = bridge.Bundle(
+                site,
+                central,
+                args.protocol,
+                password,
+                central_ca,
+                {d: (kind, _env_password(out, d)) for d, kind in devices.items()},
+            )
+            _write_private(Path(args.bundle), made.to_json(), 0o600)
         # the centre: the site section of its ACL
         sites = {
             bridge.site_of(u) for u in list(read_entries(args.password_file)) + list(bridge.read_sites(args.acl_file))
@@ -361,6 +388,7 @@ def run_bridge(args, svc) -> int:
         "central_password_file": args.password_file,
         "central_acl_file": args.acl_file,
         "reload": RELOAD,
+        "bundle": args.bundle,
     }
     _print(
         args,
@@ -371,20 +399,55 @@ def run_bridge(args, svc) -> int:
         + (f"; new device accounts: {', '.join(issued)} (env files in {out / 'devices'})" if issued else "")
         + "\n\non the site broker: copy mosquitto.conf to /etc/mosquitto/conf.d/privcard.conf, acl and passwd to "
         f"/etc/mosquitto/privcard/, the central CA to {args.cafile}, and the site's own ca.pem/server.pem/server.key; "
-        f"then on both brokers: {RELOAD}",
+        f"then on both brokers: {RELOAD}"
+        + (
+            f"\n\nor copy the bundle {args.bundle} (it holds the passwords) to the site broker's machine and run "
+            f"there: sudo privcard setup site-broker --bundle {Path(args.bundle).name} --host SITE-BROKER-NAME"
+            if args.bundle
+            else ""
+        ),
     )
     return 0
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write a file that holds a password: 0640, group mosquitto when it exists."""
+def _central_ca(path: str) -> str:
+    """The central broker's CA certificate (PEM text) for the bundle."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise bridge.BridgeError(
+            f"cannot read the central broker's CA {path} ({exc.strerror}): give --central-ca FILE"
+        ) from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise bridge.BridgeError(f"{path} is not a PEM certificate: give the central broker's CA with --central-ca")
+    return text
+
+
+def _env_password(out: Path, device_id: str) -> str | None:
+    """The password in a device's env file as the command wrote it (None: no file)."""
+    from urllib.parse import unquote, urlsplit
+
+    env = out / "devices" / f"{device_id}.env"
+    if not env.exists():
+        return None
+    for line in env.read_text(encoding="utf-8").splitlines():
+        if line.startswith("PRIVCARD_MQTT="):
+            password = urlsplit(line.split("=", 1)[1].strip()).password
+            return unquote(password) if password else None
+    return None
+
+
+def _write_private(path: Path, text: str, mode: int = 0o640) -> None:
+    """Write a file that holds a password: 0640, group mosquitto when it exists (0600: no group)."""
     import grp
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
-    os.chmod(path, 0o640)
+    os.chmod(path, mode)
+    if not mode & 0o070:
+        return
     try:
         os.chown(path, -1, grp.getgrnam("mosquitto").gr_gid)
     except (KeyError, PermissionError):

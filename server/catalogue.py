@@ -466,6 +466,9 @@ TH = {
     "unknown activity %(activity)r; known: %(known)s": "ไม่รู้จักกิจกรรม %(activity)r (ที่มี: %(known)s)",
     "unknown activity %(activity)r": "ไม่รู้จักกิจกรรม %(activity)r",
     "device %(id)s already exists": "มีอุปกรณ์ %(id)s อยู่แล้ว",
+    "device id %(id)s is reserved: ids starting with %(prefix)s are the broker accounts of site bridges "
+    "(privcard admin site bridge); choose another id": "รหัสอุปกรณ์ %(id)s สงวนไว้: รหัสที่ขึ้นต้นด้วย %(prefix)s "
+    "เป็นบัญชีโบรกเกอร์ของสะพานเชื่อมสาขา (privcard admin site bridge) โปรดเลือกรหัสอื่น",
     "no device %(id)s": "ไม่พบอุปกรณ์ %(id)s",
     # device authority (server.services.devices.authorise, retire)
     "Retired": "เลิกใช้งานแล้ว",

@@ -26,14 +26,21 @@ central broker keeps the bridge's session for the results, and every gate's outb
 until it has its result; the server deduplicates on ``tap_id``.
 
 The staff command is ``privcard admin site bridge SITE --central HOST:PORT``
-(:mod:`server.broker_accounts`); this module is text only and imports nothing above ``broker``.
+(:mod:`server.broker_accounts`); with ``--bundle FILE`` it also writes a :class:`Bundle` (the
+bridge account, the centre's CA, the site's devices and their passwords) that ``privcard
+setup site-broker --bundle FILE`` (:mod:`install.roles`) installs on the site broker's
+machine. The site broker publishes its bridge's state on :func:`state_topic`, which its
+monitoring account (:data:`MONITOR_USER`, ``privcard doctor``) may read. This module is text
+only and imports nothing above ``broker``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from broker import contract
@@ -216,6 +223,118 @@ def site_conf(block: str) -> str:
     return head.rstrip("\n") + "\n\n" + block
 
 
+def state_topic(site: str) -> str:
+    """Where the site broker publishes its bridge's state, retained: ``1`` connected, ``0`` not.
+
+    Mosquitto names the topic after the bridge's ``remote_clientid`` (``bridge-<SITE>``),
+    not after the ``connection``; ``notifications_local_only`` keeps it on the site broker.
+    """
+    return f"$SYS/broker/connection/{username(site)}/state"
+
+
+#: the site broker's local account that may read the bridge's state (``privcard doctor``)
+MONITOR_USER = "privcard-monitor"
+
+
+def monitor_rules(site: str) -> list[str]:
+    """The site broker's ACL block of :data:`MONITOR_USER`: its bridge's state, nothing else."""
+    return [f"user {MONITOR_USER}", f"topic read {state_topic(site)}"]
+
+
+# --------------------------------------------------------------------------- the bundle
+
+#: ``privcard admin site bridge --bundle FILE`` writes it on the centre; ``privcard setup
+#: site-broker --bundle FILE`` reads it on the site broker's machine
+BUNDLE_FORMAT = "privcard-site-bridge-bundle"
+BUNDLE_VERSION = 1
+_PEM = "-----BEGIN CERTIFICATE-----"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """What a site broker needs from the centre: the bridge account, the centre's CA, its devices.
+
+    ``devices``: device id -> (kind, password on the site broker). It holds passwords:
+    the file is written 0600 and is for the site broker's installer only.
+    """
+
+    site: str
+    central: str
+    protocol: str
+    password: str
+    central_ca: str
+    devices: dict[str, tuple[str, str]]
+
+    @property
+    def kinds(self) -> dict[str, str]:
+        """device id -> kind (what the bridge's topics and the site's ACL are made from)."""
+        return {d: kind for d, (kind, _) in self.devices.items()}
+
+    def to_json(self) -> str:
+        """The bundle file's text."""
+        return (
+            json.dumps(
+                {
+                    "format": BUNDLE_FORMAT,
+                    "version": BUNDLE_VERSION,
+                    "site": self.site,
+                    "central": self.central,
+                    "protocol": self.protocol,
+                    "account": username(self.site),
+                    "password": self.password,
+                    "central_ca": self.central_ca,
+                    "devices": {d: {"kind": k, "password": p} for d, (k, p) in sorted(self.devices.items())},
+                },
+                indent=2,
+                sort_keys=True,
+            )
+            + "\n"
+        )
+
+
+def _checked_password(password, what: str) -> str:
+    if not isinstance(password, str) or not password or any(c.isspace() for c in password):
+        raise BridgeError(f"{what}: the password must be a non-empty string without spaces")
+    return password
+
+
+def read_bundle(text: str) -> Bundle:
+    """Parse and check a bundle file's text (BridgeError naming what is wrong)."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise BridgeError(f"not a site bridge bundle (not JSON: {exc})") from None
+    if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
+        raise BridgeError(f'not a site bridge bundle (no "format": "{BUNDLE_FORMAT}")')
+    if data.get("version") != BUNDLE_VERSION:
+        raise BridgeError(f"bundle version {data.get('version')!r}: this privcard reads version {BUNDLE_VERSION}")
+    site = str(data.get("site") or "")
+    username(site)
+    central = check_central(str(data.get("central") or ""))
+    protocol = data.get("protocol") or "mqttv50"
+    if protocol not in PROTOCOLS:
+        raise BridgeError(f"bundle: protocol {protocol!r} is not one of {', '.join(sorted(set(PROTOCOLS.values())))}")
+    password = _checked_password(data.get("password"), "bundle: the bridge account")
+    ca = data.get("central_ca")
+    if not isinstance(ca, str) or _PEM not in ca:
+        raise BridgeError("bundle: central_ca is not a PEM certificate (the CA of the central broker)")
+    devices = data.get("devices")
+    if not isinstance(devices, dict):
+        raise BridgeError("bundle: devices must be an object (device id -> kind and password)")
+    out = {}
+    for device_id, entry in devices.items():
+        try:
+            contract.check_device_id(device_id)
+        except contract.ContractError as exc:
+            raise BridgeError(f"bundle: {exc}") from None
+        if device_id.lower().startswith(USER_PREFIX) or device_id == MONITOR_USER:
+            raise BridgeError(f"bundle: device id {device_id} is reserved")
+        if not isinstance(entry, dict) or entry.get("kind") not in contract.CAPABILITIES:
+            raise BridgeError(f"bundle: device {device_id} has no known kind ({', '.join(contract.DEVICE_KINDS)})")
+        out[device_id] = (entry["kind"], _checked_password(entry.get("password"), f"bundle: device {device_id}"))
+    return Bundle(site, central, PROTOCOLS[protocol], password, ca if ca.endswith("\n") else ca + "\n", out)
+
+
 def remote_password(conf_text: str) -> str | None:
     """The ``remote_password`` of an existing site config (to keep it when the command runs again)."""
     for line in conf_text.splitlines():
@@ -227,17 +346,23 @@ def remote_password(conf_text: str) -> str | None:
 
 __all__ = [
     "BEGIN",
+    "BUNDLE_FORMAT",
     "CONNECTION",
     "END",
+    "MONITOR_USER",
     "BridgeError",
+    "Bundle",
     "check_central",
     "connection_block",
+    "monitor_rules",
+    "read_bundle",
     "read_sites",
     "remote_password",
     "render_sites",
     "site_conf",
     "site_of",
     "site_rules",
+    "state_topic",
     "username",
     "without_sites",
     "write_sites",

@@ -19,6 +19,7 @@ from datetime import date
 from broker import contract
 from broker import settings as device_settings
 from broker.contract import Allowlist, ContractError, DeviceConfig, Feedback, Status
+from broker.mosquitto import bridge
 from server import store
 from server.domain import rules
 from server.services.errors import NotFound, ServiceError
@@ -26,6 +27,12 @@ from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import read_unit, unit_of_work
 from server.services.sites import EVERYTHING, Scope
 from server.store import Card, Device, Member
+
+#: a device id a site bridge's broker account has (``bridge-<SITE>``): refused by :meth:`Devices.add`
+RESERVED_ID = (
+    "device id %(id)s is reserved: ids starting with %(prefix)s are the broker accounts of site bridges "
+    "(privcard admin site bridge); choose another id"
+)
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +247,9 @@ class Devices:
             contract.check_device_id(device_id)
         except ContractError as exc:
             raise ServiceError.of(exc) from None
+        if device_id.lower().startswith(bridge.USER_PREFIX):
+            # the Mosquitto account of a site broker's bridge (privcard admin site bridge)
+            raise ServiceError(RESERVED_ID, id=device_id, prefix=bridge.USER_PREFIX)
         if kind == "gate" and direction is None:
             direction = "in"
         site = self._site(site, scope)
