@@ -484,8 +484,17 @@ def _job_response(job):
     "POST",
     "Preview (dry_run) or credit an attendance list (CSV text) as a background job; waits up to `wait` s "
     "(default 10, at most 30): 200 with the result when done, else 202 with the job's URL to poll; 429 when "
-    "your role already runs its share of imports",
-    body={"activity": STRING, "event": STRING, "day": STRING, "csv": STRING, "dry_run": BOOLEAN, "wait": INTEGER},
+    "your role already runs its share of imports. The entries are made at `site` (within your sites), else at "
+    "a row's `site` column, else at your one site, else at each member's home site",
+    body={
+        "activity": STRING,
+        "event": STRING,
+        "day": STRING,
+        "csv": STRING,
+        "dry_run": BOOLEAN,
+        "wait": INTEGER,
+        "site": STRING,
+    },
 )
 def events_import():
     b = body()
@@ -506,6 +515,7 @@ def events_import():
             role=g.staff.role,
             actor=actor(),
             scope=staff_scope(),
+            site=b.get("site") or None,
         )
     except TooBusy as exc:
         return jsonify(error=str(exc)), 429
@@ -515,11 +525,8 @@ def events_import():
 
 @route("/jobs/<job_id>", "GET", "An attendance import job: its progress, and its result once done")
 def import_job(job_id):
-    if not job_id.isdigit() or len(job_id) > 18:
-        raise NotFound("no import job %(id)s", id=job_id)
-    job = svc().attendance.job(int(job_id))
-    if job.started_by != g.staff.username and g.staff.role != "admin":
-        raise NotFound("no import job %(id)s", id=job_id)
+    # another site's job is 404, as a missing id (the service decides: server.services.attendance.Attendance.job)
+    job = svc().attendance.job(job_id, staff_scope(), username=g.staff.username, role=g.staff.role)
     return _job_response(job)
 
 
