@@ -724,6 +724,7 @@ TH = {
     "unknown site %(site)r; known: %(known)s": "ไม่รู้จักสาขา %(site)r; สาขาที่มี: %(known)s",
     "site %(site)s is outside your sites": "สาขา %(site)s ไม่อยู่ในสาขาที่คุณดูแล",
     "no site %(code)s": "ไม่พบสาขา %(code)s",
+    "my site, else the member's home site": "สาขาของฉัน หรือสาขาต้นสังกัดของสมาชิก",
     "no member %(ref)s": "ไม่พบสมาชิก %(ref)s",
     "no event %(id)s": "ไม่พบกิจกรรม %(id)s",
     "no event %(name)s": "ไม่พบกิจกรรม %(name)s",

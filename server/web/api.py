@@ -554,6 +554,69 @@ def report(name):
     )
 
 
+# --------------------------------------------------------------------------- the feedback desk
+
+
+@route(
+    "/feedback",
+    "GET",
+    "The feedback queue (a site's staff: its sites' items), with filters; `site` one of your sites",
+    query={
+        "status": STRING,
+        "category": STRING,
+        "channel": STRING,
+        "assignee": STRING,
+        "site": STRING,
+        "open": BOOLEAN,
+        "limit": INTEGER,
+    },
+)
+def feedback_list():
+    a = request.args
+    rows = svc().feedback.list(
+        **{k: a.get(k) or None for k in ("status", "category", "channel", "assignee", "site")},
+        open_only=a.get("open") in ("1", "true"),
+        limit=int_arg("limit", 200, 1, 1000),
+        scope=staff_scope(),
+    )
+    return jsonify(feedback=rows)
+
+
+@route("/feedback/<fid>", "GET", "One item of feedback (another site's: 404)")
+def feedback_item(fid):
+    return jsonify(svc().feedback.get(fid, staff_scope()))
+
+
+@route(
+    "/feedback/<fid>/status",
+    "POST",
+    "Move an item (in_progress, closed; answered only by answering)",
+    body={"status": STRING},
+)
+def feedback_status(fid):
+    return jsonify(svc().feedback.set_status(fid, str(body().get("status", "")), actor=actor(), scope=staff_scope()))
+
+
+@route(
+    "/feedback/<fid>/answer",
+    "POST",
+    "Answer an item (sent back by the patron's channel); a book request's `decision`: bought | declined",
+    body={"answer": STRING, "action": STRING, "decision": STRING},
+)
+def feedback_answer(fid):
+    b = body()
+    return jsonify(
+        svc().feedback.answer(
+            fid,
+            str(b.get("answer", "")),
+            b.get("action") or None,
+            decision=b.get("decision") or None,
+            actor=actor(),
+            scope=staff_scope(),
+        )
+    )
+
+
 @route("/entries", "GET", "The latest ledger entries of everyone", query={"limit": INTEGER})
 def entries():
     limit = int_arg("limit", 50, 1, 500)
