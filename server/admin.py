@@ -1,7 +1,14 @@
 """``privcard admin``: staff administration from the shell (scripts use ``--json``).
 
 Every command is a thin call into the service layer (:mod:`server.services`); errors print
-one line and exit 1 (tracebacks only with ``--verbose``).
+one line (and its Thai line) and exit 1 (tracebacks only with ``--verbose``).
+
+By default the CLI acts for the machine's operator: every site, the admin role, the audit
+actor ``cli:<login>``. ``--as STAFF_USERNAME`` acts as a console account instead: its role
+and its sites (``web_staff.sites``), enforced by the same service calls the console makes
+(another site's device, member or entry is "not found"; the programme-wide commands are
+refused to a site's account, the admin commands to the staff role), and the audit records
+``staff:<username>`` (docs/sites.md "The admin CLI as a staff account").
 """
 
 from __future__ import annotations
@@ -16,14 +23,15 @@ import time
 from pathlib import Path
 
 from broker import contract
-from server import store
+from server import catalogue, store
 from server.cli_support import add_ils_smtp_options, print_result
 from server.domain.config import ConfigError, load
 from server.ils.config import IlsConfigError
 from server.ils.config import load_config as load_ils_config
 from server.messages.config import MailConfigError
 from server.messages.config import load_config as load_mail_config
-from server.services import NotFound, ServiceError, Services, bootstrap
+from server.services import ServiceError, Services, bootstrap
+from server.services.sites import EVERYTHING
 from server.sun import CardKeyError, Keyring
 
 DEFAULT_DB = os.environ.get("PRIVCARD_DB", "sqlite:///var/privcard.db")
@@ -66,7 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
         p,
         smtp_help="the SMTP server (checked; the CLI only queues, the running server sends; docs/messages.md)",
     )
-    p.add_argument("--actor", default=f"cli:{getpass.getuser()}", help="who is recorded in the audit log")
+    p.add_argument("--actor", default=None, help="who is recorded in the audit log (default cli:<login>)")
+    p.add_argument(
+        "--as",
+        dest="as_staff",
+        metavar="STAFF_USERNAME",
+        default=None,
+        help="act as this console account: its role and sites, enforced as in the console; the audit records "
+        "staff:STAFF_USERNAME (default: every site, as the machine's operator; docs/sites.md)",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -236,6 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--event", required=True)
     im.add_argument("--date", help="event date (YYYY-MM-DD; default today)")
     im.add_argument("--dry-run", action="store_true", help="check the list without crediting")
+    im.add_argument(
+        "--site",
+        help="the site the entries are made at (one of yours); default: a row's site column, else your one "
+        "site, else each member's home site",
+    )
 
     en = sub.add_parser("entries", parents=[COMMON], help="latest ledger entries")
     en.add_argument("--member")
@@ -285,9 +306,73 @@ def _member_line(m: dict) -> str:
     )
 
 
+#: commands of the whole programme: refused to an account scoped to sites (as the console's 403)
+PROGRAMME_WIDE = {
+    ("staff", None),
+    ("programme", None),
+    ("campaign", None),
+    ("draw", None),
+    ("ranking", None),
+    ("message", None),
+    ("term", "close"),
+    ("site", "bridge"),
+    ("device", "acl"),
+    ("card", "secure"),
+    ("card", "keys"),
+    ("card", "genuine"),
+    ("ils", "settle"),
+    ("ils", "pending"),
+    ("ils", "export-privileges"),
+}
+#: commands for the admin role only (the console's admin pages); the programme-wide ones too
+ADMIN_ONLY = {("device", None)} | PROGRAMME_WIDE
+
+
+def _command(args) -> tuple[str, str | None]:
+    return args.cmd, getattr(args, "action", None)
+
+
+def _may_run(args, name: str, role: str, scope) -> None:
+    """Refuse what the account ``name`` may not do (a ServiceError in Thai and English)."""
+    cmd, action = _command(args)
+    here = {(cmd, None), (cmd, action)}
+    label = " ".join(x for x in (cmd, action) if x)
+    if role != "admin" and here & ADMIN_ONLY:
+        raise ServiceError(
+            "privcard admin %(command)s needs the admin role; %(name)s is staff", command=label, name=name
+        )
+    if not scope.everything and here & PROGRAMME_WIDE:
+        raise ServiceError(
+            "privcard admin %(command)s is the whole programme's; %(name)s works for sites %(sites)s",
+            command=label,
+            name=name,
+            sites=scope.text(),
+        )
+
+
+def act_as(args, svc: Services) -> None:
+    """Who the command acts as: ``--as`` a console account (its role, sites and audit name), else the operator.
+
+    Sets ``args.scope``, ``args.role`` and ``args.actor``; refuses an unknown or disabled
+    account, ``--as`` with ``--actor``, and a command the account may not run.
+    """
+    if not args.as_staff:
+        args.scope, args.role = EVERYTHING, "admin"
+        args.actor = args.actor or f"cli:{getpass.getuser()}"
+        return
+    if args.actor:
+        raise ServiceError("use --as or --actor, not both")
+    name = args.as_staff.strip()
+    role, scope = svc.sites.account(name)
+    _may_run(args, name, role, scope)
+    args.scope, args.role, args.actor = scope, role, f"staff:{name}"[:64]
+
+
 def run(args, svc: Services) -> int:
-    """Execute one parsed command."""
-    actor = args.actor
+    """Execute one parsed command (as ``args.scope``: every site unless ``--as`` a site's account)."""
+    if not hasattr(args, "scope"):
+        act_as(args, svc)
+    actor, scope = args.actor, args.scope
     if args.cmd == "member":
         if args.action == "add":
             m = svc.members.add(
@@ -300,11 +385,12 @@ def run(args, svc: Services) -> int:
                 email=args.email,
                 patron_id=args.patron_id,
                 actor=actor,
+                scope=scope,
             )
-            d = svc.reads.member_dict(m)
+            d = svc.reads.member_dict(m, scope=scope)
             print_result(args, d, f"enrolled member #{m.id} {m.name}: {d['balance']} points")
         elif args.action == "show":
-            d = svc.reads.member_dict(svc.members.find(args.ref), history=args.history)
+            d = svc.reads.member_dict(svc.members.find(args.ref), history=args.history, scope=scope)
             lines = [_member_line(d)]
             for e in d["history"]:
                 mark = " (voided)" if e["voided"] else ""
@@ -316,7 +402,7 @@ def run(args, svc: Services) -> int:
                 )
             print_result(args, d, "\n".join(lines))
         elif args.action == "list":
-            rows = [svc.reads.member_dict(m) for m in svc.members.list(args.search, args.limit)]
+            rows = [svc.reads.member_dict(m, scope=scope) for m in svc.members.list(args.search, args.limit)]
             print_result(args, rows, "\n".join(_member_line(m) for m in rows) or "no members")
         elif args.action == "set":
             fields = _pairs(args.fields)
@@ -324,11 +410,13 @@ def run(args, svc: Services) -> int:
                 fields["patron_pin"] = next(
                     f.split("=", 1)[1].strip() for f in args.fields if f.split("=", 1)[0].strip() == "patron_pin"
                 )
+                svc.members.for_change(args.ref, scope)  # another site's member: not found
                 m = svc.patrons.set_member(args.ref, actor=actor, **fields)
             else:
-                m = svc.members.set(args.ref, actor=actor, **fields)
-            print_result(args, svc.reads.member_dict(m), f"updated member #{m.id}")
+                m = svc.members.set(args.ref, actor=actor, scope=scope, **fields)
+            print_result(args, svc.reads.member_dict(m, scope=scope), f"updated member #{m.id}")
         elif args.action == "renew":
+            svc.members.for_change(args.ref, scope)
             d = svc.terms.renew(args.ref, until=args.until, actor=actor)
             print_result(
                 args,
@@ -336,8 +424,9 @@ def run(args, svc: Services) -> int:
                 f"renewed member #{d['member']} until {d['valid_until'] or '-'}; fee {d['fee_baht']} baht recorded",
             )
         elif args.action == "tier":
+            svc.members.for_change(args.ref, scope)
             m = svc.terms.set_tier(args.ref, args.tier, reason=args.reason, actor=actor)
-            print_result(args, svc.reads.member_dict(m), f"member #{m.id} is now {m.tier}")
+            print_result(args, svc.reads.member_dict(m, scope=scope), f"member #{m.id} is now {m.tier}")
     elif args.cmd == "term":
         if args.action == "close":
             d = svc.terms.close(args.date, dry_run=args.dry_run, actor=actor)
@@ -371,8 +460,8 @@ def run(args, svc: Services) -> int:
             print_result(args, d, "\n".join(lines))
     elif args.cmd == "card":
         if args.action == "replace":
-            m = svc.members.replace_card(args.ref, args.card, actor=actor)
-            d = svc.reads.member_dict(m)
+            m = svc.members.replace_card(args.ref, args.card, actor=actor, scope=scope)
+            d = svc.reads.member_dict(m, scope=scope)
             print_result(
                 args,
                 d,
@@ -380,7 +469,7 @@ def run(args, svc: Services) -> int:
                 f"fee {svc.prog.card_replacement_fee_baht} baht recorded",
             )
         elif args.action == "block":
-            c = svc.members.block_card(args.uid, args.reason, actor=actor)
+            c = svc.members.block_card(args.uid, args.reason, actor=actor, scope=scope)
             print_result(args, {"uid": c.uid, "status": c.status, "member": c.member_id}, f"card {c.uid} blocked")
         elif args.action == "secure":
             c = svc.cards.secure(args.uid, meta_key=args.meta_key, file_key=args.file_key, actor=actor)
@@ -413,12 +502,18 @@ def run(args, svc: Services) -> int:
                 settings=_pairs(args.set),
                 site=args.site,
                 actor=actor,
+                scope=scope,
             )
             print_result(args, svc.reads.device_dict(dev), f"added {dev.kind} {dev.id}")
         elif args.action == "list":
-            rows = [svc.reads.device_dict(d) for d in store.Device.select().order_by(store.Device.id)]
+            visible = svc.devices.visible(scope)
+            rows = [
+                svc.reads.device_dict(d)
+                for d in store.Device.select().order_by(store.Device.id)
+                if visible is None or d.id in visible
+            ]
             if args.site:
-                site = svc.sites.get(args.site.upper()).code
+                site = svc.sites.get(args.site.upper(), scope).code
                 rows = [d for d in rows if (d["site"] or svc.prog.default_site) == site]
             print_result(
                 args,
@@ -432,16 +527,14 @@ def run(args, svc: Services) -> int:
                 or "no devices",
             )
         elif args.action == "set":
-            dev = svc.devices.set(args.id, actor=actor, **_pairs(args.fields))
+            dev = svc.devices.set(args.id, actor=actor, scope=scope, **_pairs(args.fields))
             print_result(
                 args,
                 svc.reads.device_dict(dev),
                 f"updated {dev.id} (revision {dev.revision}); the server publishes its config within a second",
             )
         elif args.action == "show":
-            dev = store.Device.get_or_none(store.Device.id == args.id)
-            if dev is None:
-                raise NotFound("no device %(id)s", id=args.id)
+            dev = svc.devices.get(args.id, scope)
             d = svc.reads.device_dict(dev) | {"config": svc.devices.config(dev).to_dict()}
             print_result(args, d, json.dumps(d, ensure_ascii=False, indent=2, default=str))
         else:
@@ -449,7 +542,7 @@ def run(args, svc: Services) -> int:
     elif args.cmd == "site":
         if args.action == "bridge":
             return args.handler(args, svc)
-        rows = [svc.reads.site_dict(x) for x in svc.sites.list()]
+        rows = [svc.reads.site_dict(x) for x in svc.sites.list(scope)]
         if args.action == "list":
             print_result(
                 args,
@@ -461,10 +554,10 @@ def run(args, svc: Services) -> int:
                 ),
             )
         else:
-            r = svc.reads.site_dict(svc.sites.get(args.code.upper()))
+            r = svc.reads.site_dict(svc.sites.get(args.code.upper(), scope))
             print_result(args, r, json.dumps(r, ensure_ascii=False, indent=2, default=str))
     elif args.cmd == "award":
-        outcome, entry = svc.points.award(args.ref, args.activity, item=args.item, at=args.at, actor=actor)
+        outcome, entry = svc.points.award(args.ref, args.activity, item=args.item, at=args.at, actor=actor, scope=scope)
         m = svc.members.find(args.ref)
         d = {
             "outcome": outcome,
@@ -475,7 +568,7 @@ def run(args, svc: Services) -> int:
         }
         print_result(args, d, f"{outcome}: {d['points']:+d} points, balance {m.balance}")
     elif args.cmd == "void":
-        revs = svc.points.void(args.entry, args.reason, actor=actor, allow_negative=args.allow_negative)
+        revs = svc.points.void(args.entry, args.reason, actor=actor, allow_negative=args.allow_negative, scope=scope)
         d = [
             {
                 "entry": r.id,
@@ -495,7 +588,7 @@ def run(args, svc: Services) -> int:
             ),
         )
     elif args.cmd == "transfer":
-        out_e, in_e = svc.points.transfer(args.source, args.target, args.points, actor=actor)
+        out_e, in_e = svc.points.transfer(args.source, args.target, args.points, actor=actor, scope=scope)
         d = {
             "from": out_e.member_id,
             "to": in_e.member_id,
@@ -510,7 +603,7 @@ def run(args, svc: Services) -> int:
             f"to #{d['to']} (now {d['to_balance']})",
         )
     elif args.cmd == "redeem":
-        d = svc.points.redeem(args.ref, args.reward, points=args.points, units=args.units, actor=actor)
+        d = svc.points.redeem(args.ref, args.reward, points=args.points, units=args.units, actor=actor, scope=scope)
         value = f"{d['baht']} baht" if "baht" in d else f"{d['units']} unit(s)"
         text = f"redeemed {d['points']} points for {d['label']['en']} ({value}); balance {d['balance']}"
         paid = d.get("ils")
@@ -557,6 +650,7 @@ def _payment_line(p: dict) -> str:
 def _ils(args, svc: Services, actor: str) -> int:
     """``privcard admin ils patron|settle|pending|export-privileges``."""
     if args.action == "patron":
+        svc.members.for_change(args.ref, args.scope)  # a member's ILS standing is their home site's
         d = svc.ils.patron(args.ref, actor=actor)
         flags = ", ".join(d["flags"]) or "none"
         print_result(
@@ -608,11 +702,12 @@ def _import_attendance(args, svc: Services, actor: str) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         raise ServiceError("cannot read %(file)s: %(error)s", file=args.file, error=str(exc)) from None
     att = svc.attendance
-    opts = {"day": args.date, "dry_run": args.dry_run}
+    opts = {"day": args.date, "dry_run": args.dry_run, "site": args.site, "scope": args.scope}
     job = att.resumable_job(text, args.activity, args.event, **opts)
     if job is None:
+        started_by = args.as_staff or actor  # so the account's own job answers to it in the console's API too
         job = att.start_job(
-            text, args.activity, args.event, **opts, origin="cli", started_by=actor, role="admin", actor=actor
+            text, args.activity, args.event, **opts, origin="cli", started_by=started_by, role=args.role, actor=actor
         )
     else:
         print(f"resuming job {job.id} after line {job.next_line}", file=sys.stderr)
@@ -657,6 +752,17 @@ def _import_attendance(args, svc: Services, actor: str) -> int:
     return 0 if not job.errors else 3
 
 
+def _thai(exc: Exception) -> str | None:
+    """A refusal's Thai text, when the catalogue has one (the CLI prints it under the English)."""
+    template = getattr(exc, "template", None)
+    if template is None or template not in catalogue.TH:
+        return None
+    try:
+        return catalogue.translate(template, "th", **getattr(exc, "values", {}))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = build_parser()
@@ -669,15 +775,19 @@ def main(argv: list[str] | None = None) -> int:
         store.connect(args.db)
         svc = bootstrap(prog, keyring=keyring, ils=ils, mail=mail)
         try:
+            act_as(args, svc)
             return run(args, svc)
         finally:
             svc.ils.close()
     except (ServiceError, ConfigError, store.StoreError, CardKeyError, IlsConfigError, MailConfigError) as exc:
         if args.verbose:
             raise
+        thai = _thai(exc)
         if args.json:
-            print(json.dumps({"error": str(exc)}, ensure_ascii=False))
+            print(json.dumps({"error": str(exc), **({"error_th": thai} if thai else {})}, ensure_ascii=False))
         print(f"privcard admin: {exc}", file=sys.stderr)
+        if thai:
+            print(f"privcard admin: {thai}", file=sys.stderr)
         return 1
     finally:
         if store.db.obj is not None:

@@ -184,7 +184,7 @@ def sync_if_configured() -> dict | None:
 
 def run_retire(args, svc) -> int:
     """Handle ``privcard admin device retire``."""
-    dev = svc.devices.retire(args.id, actor=args.actor)
+    dev = svc.devices.retire(args.id, actor=args.actor, scope=_scope(args))
     info = {"id": dev.id, "retired": True} | sync(args.password_file, args.acl_file, svc.sites.device_sites())
     _print(
         args,
@@ -198,7 +198,7 @@ def run_retire(args, svc) -> int:
 
 def run_reactivate(args, svc) -> int:
     """Handle ``privcard admin device reactivate``."""
-    dev = svc.devices.reactivate(args.id, actor=args.actor)
+    dev = svc.devices.reactivate(args.id, actor=args.actor, scope=_scope(args))
     write_acl(args.acl_file, None, svc.sites.device_sites())
     _print(
         args,
@@ -224,11 +224,23 @@ def _print(args, data: dict, text: str) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2) if getattr(args, "json", False) else text)
 
 
+def _scope(args):
+    """The sites the admin CLI acts for (``--as``; every site by default)."""
+    from server.services.sites import EVERYTHING
+
+    return getattr(args, "scope", EVERYTHING)
+
+
 def run(args, svc) -> int:
     """Handle ``privcard admin device credentials`` (``svc``: the admin CLI's service layer)."""
     if not args.server_account and str(args.id).lower().startswith(bridge.USER_PREFIX):
         # --force must not replace a site bridge's account (privcard admin site bridge owns it)
         raise ServiceError(RESERVED_ID, id=args.id, prefix=bridge.USER_PREFIX)
+    scope = _scope(args)
+    if not scope.everything:  # a site's account (--as): its own registered devices only
+        if args.server_account or args.force:
+            raise ServiceError("--server-account and --force are the programme administrator's")
+        svc.devices.get(args.id, scope)  # another site's device: not found
     if not args.server_account and not args.force:
         dev = store.Device.get_or_none(store.Device.id == args.id)
         if dev is None:

@@ -26,6 +26,7 @@ def register(sub, parents) -> None:
     ls.add_argument("--assignee", help="a staff username, or - for nobody")
     ls.add_argument("--member", help="member id or card UID")
     ls.add_argument("--open", action="store_true", help="new and in progress only")
+    ls.add_argument("--site", help="only the items given at this site (one of yours)")
     ls.add_argument("--limit", type=int, default=200)
     sh = fa.add_parser("show", parents=parents, help="one item with its answer")
     sh.add_argument("id")
@@ -36,6 +37,7 @@ def register(sub, parents) -> None:
     ad.add_argument("--member", help="member id or card UID (none: anonymous)")
     ad.add_argument("--rating", type=int, help="satisfaction 1-5")
     ad.add_argument("--pledge", action="store_true", help="a book-purchase request pledging the programme's points")
+    ad.add_argument("--site", help="where it was given (one of yours); default: your one site, else the member's")
     asg = fa.add_parser("assign", parents=parents, help='give an item to a staff account ("" for nobody)')
     asg.add_argument("id")
     asg.add_argument("assignee")
@@ -53,6 +55,7 @@ def register(sub, parents) -> None:
     rp = fa.add_parser("report", parents=parents, help="volumes, time to first answer, satisfaction per month")
     rp.add_argument("--from", dest="start", help="YYYY-MM-DD (default: 365 days ago)")
     rp.add_argument("--to", dest="end", help="YYYY-MM-DD (default: today)")
+    rp.add_argument("--site", help="only this site's feedback (one of yours; default: all of yours)")
 
 
 def _line(d: dict) -> str:
@@ -60,7 +63,7 @@ def _line(d: dict) -> str:
     text = " ".join(d["text"].split())
     return (
         f"[{d['id']}] {d['received_at'][:16]} {d['status']:<11} {d['category']:<12} {d['channel']:<11} "
-        f"{who:<9} {d['assignee'] or '-':<10} {text[:60]}"
+        f"{d['site']:<8} {who:<9} {d['assignee'] or '-':<10} {text[:60]}"
     )
 
 
@@ -88,7 +91,9 @@ def _day(text: str | None, default: date) -> date:
 
 def run(args, svc: Services) -> int:
     """Execute ``privcard admin feedback ACTION``."""
-    desk, actor = svc.feedback, args.actor
+    from server.services.sites import EVERYTHING
+
+    desk, actor, scope = svc.feedback, args.actor, getattr(args, "scope", EVERYTHING)
     if args.action == "list":
         rows = desk.list(
             status=args.status,
@@ -98,10 +103,12 @@ def run(args, svc: Services) -> int:
             member=args.member,
             open_only=args.open,
             limit=args.limit,
+            site=args.site,
+            scope=scope,
         )
         print_result(args, rows, "\n".join(_line(d) for d in rows) or "no feedback")
     elif args.action == "show":
-        d = desk.get(args.id)
+        d = desk.get(args.id, scope)
         print_result(args, d, _detail(d))
     elif args.action == "add":
         d = desk.submit(
@@ -112,25 +119,27 @@ def run(args, svc: Services) -> int:
             rating=args.rating,
             pledge=args.pledge,
             actor=actor,
+            site=args.site,
+            scope=scope,
         )
         print_result(args, d, f"recorded feedback {d['id']}\n" + _detail(d))
     elif args.action == "assign":
-        d = desk.assign(args.id, args.assignee, actor=actor)
+        d = desk.assign(args.id, args.assignee, actor=actor, scope=scope)
         print_result(args, d, _line(d))
     elif args.action == "answer":
-        d = desk.answer(args.id, args.text, args.action_taken, decision=args.decision, actor=actor)
+        d = desk.answer(args.id, args.text, args.action_taken, decision=args.decision, actor=actor, scope=scope)
         print_result(args, d, _detail(d))
     elif args.action == "status":
-        d = desk.set_status(args.id, args.status, actor=actor)
+        d = desk.set_status(args.id, args.status, actor=actor, scope=scope)
         print_result(args, d, _line(d))
     elif args.action == "decide":
-        d = desk.decide(args.id, args.decision, actor=actor)
+        d = desk.decide(args.id, args.decision, actor=actor, scope=scope)
         print_result(args, d, _detail(d))
     elif args.action == "report":
         today = svc.today()
         end = _day(args.end, today)
         start = _day(args.start, end - timedelta(days=365))
-        r = desk.report(min(start, end), max(start, end))
+        r = desk.report(min(start, end), max(start, end), svc.sites.report_sites(scope, args.site))
         wait = r["first_answer_hours"]
         text = [
             f"feedback {r['from']} .. {r['to']}: {r['total']} written",

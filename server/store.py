@@ -299,6 +299,9 @@ class Feedback(BaseModel):
     refund_entry = pw.IntegerField(null=True)
     decision = pw.CharField(max_length=8, null=True)  # bought | declined
     updated_at = UTCDateTimeField(null=True)
+    #: the site it was given at (issue 16, migration namespace ``site_scope``): the kiosk's site,
+    #: the member's home site (their own page), the recording staff's site; NULL = the default site
+    site = pw.CharField(max_length=16, null=True)
 
     class Meta:
         indexes = ((("device", "feedback_id"), True),)
@@ -415,6 +418,12 @@ class ImportJob(BaseModel):
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
     finished_at = UTCDateTimeField(null=True)
+    #: who may see it (issue 16, migration namespace ``site_scope``): the scope of whoever started
+    #: it (``web_staff.sites``: "A,B"; NULL = every site) ...
+    sites = pw.CharField(max_length=200, null=True)
+    #: ... and the site its entries are made at unless a row names one (NULL: the starter's one
+    #: site, else each member's home site, else the default site; ``server.services.attendance``)
+    site = pw.CharField(max_length=16, null=True)
 
     class Meta:
         table_name = "import_job"
@@ -635,6 +644,29 @@ def _feedback_m1(migrator) -> None:
 
 # the feedback desk (issue 14): its own namespace
 register_migration("feedback", [_feedback_m1])
+
+
+def _site_scope_m1(migrator) -> None:
+    """Sites, the scope's last gaps (issue 16): import jobs and feedback know their site.
+
+    ``import_job.sites`` (the scope of who started it; NULL = every site, as every account
+    had before sites) and ``import_job.site``; ``feedback.site`` (NULL = the default site),
+    filled in for kiosk feedback from the kiosk's site. Plain ``ADD COLUMN`` on both databases.
+    """
+    tables = set(db.get_tables())
+    for table, column, size in (("import_job", "sites", 200), ("import_job", "site", 16), ("feedback", "site", 16)):
+        if table in tables and column not in {c.name for c in db.get_columns(table)}:
+            db.execute_sql(f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR({size})")
+    if "feedback" in tables:
+        db.execute_sql(
+            "UPDATE feedback SET site = (SELECT device.site FROM device WHERE device.id = feedback.device) "
+            "WHERE site IS NULL AND device <> ''"
+        )
+        db.execute_sql("CREATE INDEX IF NOT EXISTS feedback_site ON feedback (site)")
+
+
+# staff scopes reaching import jobs and feedback (issue 16): its own namespace
+register_migration("site_scope", [_site_scope_m1])
 
 
 def _migrator():

@@ -225,8 +225,11 @@ class Attendance:
     ) -> Upload:
         """Keep a registration list and start its preview job (nothing is credited); the event within ``scope``."""
         ev = self.event(ev.id, scope)
+        site = self._event_site(ev)
         total = self.check_import(text, ev.activity, ev.name, day=event_time(ev))
-        digest = _digest(text, ev.activity, ev.name, event_time(ev), True)  # outside the write transaction
+        digest = _digest(
+            text, ev.activity, ev.name, event_time(ev), True, site, scope.text()
+        )  # outside the transaction
         with unit_of_work():
             up = Upload.create(event=ev, filename=filename[:200], text=text, preview=None, created_by=created_by)
             self._new_job(
@@ -242,6 +245,8 @@ class Attendance:
                 role=role,
                 actor=actor,
                 upload_id=up.id,
+                scope=scope,
+                site=site,
             )
         return up
 
@@ -262,8 +267,9 @@ class Attendance:
         ev = self.event(ev.id, scope)
         if up.event_id != ev.id:
             raise NotFound("no upload %(id)s", id=up.id)
+        site = self._event_site(ev)
         total = count_rows(up.text)
-        digest = _digest(up.text, ev.activity, ev.name, event_time(ev), False)
+        digest = _digest(up.text, ev.activity, ev.name, event_time(ev), False, site, scope.text())
         with unit_of_work():
             if Upload.get_by_id(up.id).credited_at is not None:
                 raise ServiceError("This list was already credited.")
@@ -287,7 +293,24 @@ class Attendance:
                 role=role,
                 actor=actor,
                 upload_id=up.id,
+                scope=scope,
+                site=site,
             )
+
+    def _event_site(self, ev: Event) -> str:
+        """Where an event's list is credited: the event's site (NULL: the default site)."""
+        return ev.site if ev.site in self.prog.sites else self.prog.default_site
+
+    def check_site(self, site, scope: Scope = EVERYTHING) -> str | None:
+        """A site staff named for an import (None/"": none), checked against the programme and ``scope``."""
+        if site in (None, ""):
+            return None
+        code = str(site).strip().upper()
+        if code not in self.prog.sites:
+            raise ServiceError("unknown site %(site)r; known: %(known)s", site=code, known=", ".join(self.prog.sites))
+        if not scope.covers(code, self.prog):
+            raise ServiceError("site %(site)s is outside your sites", site=code)
+        return code
 
     def upload_job(self, upload_id: int) -> ImportJob | None:
         """The latest job of an upload (its preview, or its credit once started)."""
@@ -299,7 +322,7 @@ class Attendance:
 
     def check_import(self, text: str, activity: str, event: str, *, day=None) -> int:
         """Refuse a list before any job starts (activity, event, date, CSV, row limit); its data rows."""
-        _Run(self, activity, event, day, True, "check")
+        _Run(self, activity, event, day, True, "check", EVERYTHING, None)
         return count_rows(text)
 
     def start_job(
@@ -315,18 +338,23 @@ class Attendance:
         role: str,
         actor: str = "system",
         scope: Scope = EVERYTHING,
+        site: str | None = None,
     ) -> ImportJob:
         """Check a list and queue its job (refused when the role already runs its share).
 
         Within ``scope``: when the console has events of this name and activity and none of
-        them is within the scope, the event is another site's: NotFound.
+        them is within the scope, the event is another site's: NotFound. ``site``: where its
+        entries are made (checked against the programme and ``scope``); none: a row's
+        ``site`` column, else the scope's one site, else each member's home site.
         """
+        site = self.check_site(site, scope)
         if not scope.everything:
             named = list(Event.select(Event.site).where((Event.name == event) & (Event.activity == activity)))
             if named and not any(scope.covers(e.site, self.prog) for e in named):
                 raise NotFound("no event %(name)s", name=event)
         total = self.check_import(text, activity, event, day=day)
-        digest = _digest(text, activity, event, day, dry_run)  # the file's work outside the write transaction
+        # the file's work outside the write transaction
+        digest = _digest(text, activity, event, day, dry_run, site, scope.text())
         with unit_of_work():
             return self._new_job(
                 text,
@@ -340,13 +368,25 @@ class Attendance:
                 started_by=started_by,
                 role=role,
                 actor=actor,
+                scope=scope,
+                site=site,
             )
 
     def resumable_job(
-        self, text: str, activity: str, event: str, *, day=None, dry_run: bool = False, origin: str = "cli"
+        self,
+        text: str,
+        activity: str,
+        event: str,
+        *,
+        day=None,
+        dry_run: bool = False,
+        origin: str = "cli",
+        site: str | None = None,
+        scope: Scope = EVERYTHING,
     ) -> ImportJob | None:
-        """An unfinished job of ``origin`` for the very same list and options (a CLI run that was killed)."""
-        digest = _digest(text, activity, event, day, dry_run)
+        """An unfinished job of ``origin`` for the very same list and options, site and scope (a CLI run
+        that was killed)."""
+        digest = _digest(text, activity, event, day, dry_run, self.check_site(site, scope), scope.text())
         return (
             ImportJob.select()
             .where(
@@ -359,7 +399,22 @@ class Attendance:
         )
 
     def _new_job(
-        self, text, activity, event, day, dry_run, *, total, digest, origin, started_by, role, actor, upload_id=None
+        self,
+        text,
+        activity,
+        event,
+        day,
+        dry_run,
+        *,
+        total,
+        digest,
+        origin,
+        started_by,
+        role,
+        actor,
+        upload_id=None,
+        scope: Scope = EVERYTHING,
+        site: str | None = None,
     ):
         """Insert a job inside the caller's write transaction (so the role count cannot race); nothing slow here."""
         limit = RUNNING_PER_ROLE.get(role, 1)
@@ -392,18 +447,45 @@ class Attendance:
             digest=digest,
             text=text,
             total=total,
+            sites=scope.text(),
+            site=site,
         )
         self.ledger.audit(
-            actor, "import.start", job.id, activity=activity, event=job.event, dry_run=bool(dry_run), rows=job.total
+            actor,
+            "import.start",
+            job.id,
+            activity=activity,
+            event=job.event,
+            dry_run=bool(dry_run),
+            rows=job.total,
+            **({"site": site} if site else {}),
         )
         return job
 
-    def job(self, job_id: int) -> ImportJob:
-        """A job without its text."""
-        job = ImportJob.select(*_JOB_FIELDS).where(ImportJob.id == job_id).first()
-        if job is None:
+    def job(self, job_id, scope: Scope = EVERYTHING, *, username: str | None = None, role: str = "admin") -> ImportJob:
+        """A job without its text, as staff of ``scope`` (signed in as ``username``, of ``role``) may see it.
+
+        Whoever started a job sees it; otherwise an admin whose scope holds the whole scope
+        of the job's starter (a programme administrator: every job; a branch's admin: the
+        jobs of its site's accounts, not a programme administrator's nor another site's).
+        Any other job is NotFound, the same answer as an id that does not exist.
+        """
+        n = int(job_id) if str(job_id).isdigit() and len(str(job_id)) <= 18 else None
+        job = ImportJob.select(*_JOB_FIELDS).where(ImportJob.id == n).first() if n is not None else None
+        if job is None or not self._may_see(job, scope, username, role):
             raise NotFound("no import job %(id)s", id=job_id)
         return job
+
+    @staticmethod
+    def _may_see(job: ImportJob, scope: Scope, username: str | None, role: str) -> bool:
+        if username is not None and job.started_by == username:
+            return True
+        if role != "admin":
+            return False
+        if scope.everything:
+            return True
+        started = Scope.parse(job.sites)
+        return not started.everything and started.sites <= scope.sites
 
     def unfinished_jobs(self, origins=("console", "api")) -> list[int]:
         """Jobs a server restart should resume."""
@@ -425,14 +507,14 @@ class Attendance:
         if job.status in ("done", "failed"):
             return job
         try:
-            run = _Run(self, job.activity, job.event, job.day, job.dry_run, job.actor)
+            run = _Run(self, job.activity, job.event, job.day, job.dry_run, job.actor, Scope.parse(job.sites), job.site)
         except ServiceError as exc:  # e.g. the programme changed under a queued job
             return self._fail(job, exc.message)
         rows = _rows(job.text)
         cursor = job.next_line
         if cursor:  # resuming: who was already seen decides "listed twice" for what follows
             done = []
-            for line, value in rows:
+            for line, value, _site in rows:
                 done.append(value)
                 if len(done) >= CHUNK_ROWS or line >= cursor:
                     run.replay(done)
@@ -550,14 +632,23 @@ class Attendance:
     # ------------------------------------------------------------------ the import itself
 
     def import_csv(
-        self, text: str, activity: str, event: str, *, day=None, actor: str = "system", dry_run: bool = False
+        self,
+        text: str,
+        activity: str,
+        event: str,
+        *,
+        day=None,
+        actor: str = "system",
+        dry_run: bool = False,
+        scope: Scope = EVERYTHING,
+        site: str | None = None,
     ) -> ImportReport:
         """Preview or credit a list here and now, in chunks, with the full report (small lists and tests).
 
         The same rows and rules as a job, without a job row; lists over :data:`MAX_ROWS`
         are refused.
         """
-        run = _Run(self, activity, event, day, dry_run, actor)
+        run = _Run(self, activity, event, day, dry_run, actor, scope, self.check_site(site, scope))
         count_rows(text)
         report = ImportReport()
         chunk: list = []
@@ -600,9 +691,12 @@ class TooBusy(ServiceError):
 _JOB_FIELDS = [f for f in ImportJob._meta.sorted_fields if f.name != "text"]
 
 
-def _digest(text, activity, event, day, dry_run) -> str:
+def _digest(text, activity, event, day, dry_run, site=None, sites=None) -> str:
     h = hashlib.sha256()
-    for part in (activity, (event or "").strip(), str(day), str(bool(dry_run))):
+    parts = [activity, (event or "").strip(), str(day), str(bool(dry_run))]
+    if site or sites:  # only then: a job's digest from before sites is unchanged
+        parts += [f"site={site or ''}", f"sites={sites or ''}"]
+    for part in parts:
         h.update(str(part).encode() + b"\0")
     h.update(text.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
@@ -620,9 +714,10 @@ def _shown_row(line: int, res: tuple) -> dict:
 
 
 class _Run:
-    """One list's rules: the activity, event, day and accrual key, and who was seen so far."""
+    """One list's rules: the activity, event, day and accrual key, where its entries are made
+    (``site``, each row's ``site`` cell checked against ``scope``), and who was seen so far."""
 
-    def __init__(self, att: Attendance, activity: str, event: str, day, dry_run: bool, actor: str):
+    def __init__(self, att: Attendance, activity: str, event: str, day, dry_run: bool, actor: str, scope: Scope, site):
         prog = att.prog
         act = prog.activities.get(activity)
         if act is None:
@@ -640,7 +735,30 @@ class _Run:
         self.att, self.act, self.activity, self.event = att, act, activity, event
         self.key = rules.accrual_key(act, self.day, event)
         self.dry_run, self.actor = dry_run, actor
+        self.scope, self.site = scope, site
         self.seen: set[int] = set()
+
+    def site_of(self, m: Member, cell: str | None) -> str:
+        """Where a row's entry is made: its ``site`` cell (checked: a site of the programme within
+        the scope), else the list's site, else the scope's one site, else the member's home site,
+        else the default site."""
+        prog = self.att.prog
+        if cell:
+            code = cell.strip().upper()
+            if code not in prog.sites:
+                raise ServiceError("unknown site %(site)r; known: %(known)s", site=code, known=", ".join(prog.sites))
+            if not self.scope.covers(code, prog):
+                raise ServiceError("site %(site)s is outside your sites", site=code)
+            return code
+        if self.site:
+            return self.site
+        if self.scope.sites is not None and len(self.scope.sites) == 1:
+            return next(iter(self.scope.sites))
+        return m.home_site if m.home_site in prog.sites else prog.default_site
+
+    def key_at(self, site: str) -> tuple | None:
+        """The accrual key at a site (its own for an activity whose limit is per site)."""
+        return rules.accrual_key(self.act, self.day, self.event, site=site)
 
     def lookup(self, values) -> dict:
         """Everything a chunk's rows need, in a few queries (not a few per row): value -> member facts."""
@@ -658,7 +776,7 @@ class _Run:
             return {}
         found = {
             m.id: m
-            for m in Member.select(Member.id, Member.name, Member.status, Member.valid_until).where(
+            for m in Member.select(Member.id, Member.name, Member.status, Member.valid_until, Member.home_site).where(
                 Member.id.in_(wanted)
             )
         }
@@ -666,17 +784,12 @@ class _Run:
             c.member_id
             for c in Card.select(Card.member).where(Card.member.in_(list(found)) & (Card.status == "active"))
         }
-        accrued = set()
-        if self.dry_run:
-            accrued = {
-                a.member_id
-                for a in Accrual.select(Accrual.member).where(
-                    Accrual.member.in_(list(found))
-                    & (Accrual.activity == self.activity)
-                    & (Accrual.day == self.key[0])
-                    & (Accrual.item == self.key[1])
-                )
-            }
+        accrued: dict[int, set] = {}  # member -> the accrual items of this activity and day (a preview)
+        if self.dry_run and self.key is not None:
+            for a in Accrual.select(Accrual.member, Accrual.item).where(
+                Accrual.member.in_(list(found)) & (Accrual.activity == self.activity) & (Accrual.day == self.key[0])
+            ):
+                accrued.setdefault(a.member_id, set()).add(a.item)
         out = {}
         for v in values:
             if not isinstance(v, str):
@@ -684,7 +797,7 @@ class _Run:
             mid = int(v) if _MEMBER_ID.fullmatch(v) else by_uid.get(v)
             m = found.get(mid)
             if m is not None:
-                out[v] = (m, m.id in active, m.id in accrued)
+                out[v] = (m, m.id in active, accrued.get(m.id, set()))
         return out
 
     def replay(self, values: list) -> None:
@@ -693,20 +806,26 @@ class _Run:
             self.seen.add(m.id)
 
     def rows(self, chunk: list) -> list:
-        """Each (line, value) of a chunk with its result (see :meth:`row`)."""
-        found = self.lookup([v for _line, v in chunk])
-        return [(line, self.row(value, found)) for line, value in chunk]
+        """Each (line, value, site cell) of a chunk with its result (see :meth:`row`)."""
+        found = self.lookup([v for _line, v, _site in chunk])
+        return [(line, self.row(value, found, cell)) for line, value, cell in chunk]
 
-    def row(self, value, found: dict) -> tuple:
-        """One row: ("credited", member, entry, name) | ("already", member, name) | ("error", message)."""
+    def row(self, value, found: dict, cell: str | None = None) -> tuple:
+        """One row: ("credited", member, entry, name) | ("already", member, name) | ("error", message).
+
+        A row whose ``site`` cell is unknown or outside the scope is an error and changes nothing.
+        """
         if isinstance(value, Message):
             return ("error", value)
         if value not in found:
             if value.startswith(PATRON):
                 return ("error", Message("no member with patron_id %(ref)r", ref=value[len(PATRON) :]))
             return ("error", Message("no member with id or card %(ref)r", ref=value))
-        m, has_active_card, accrued = found[value]
+        m, has_active_card, accrued_items = found[value]
         try:
+            site = self.site_of(m, cell)
+            key = self.key_at(site)
+            accrued = key is not None and key[1] in accrued_items
             if m.id in self.seen:
                 raise ServiceError("member %(id)s is listed twice", id=m.id)
             self.seen.add(m.id)
@@ -726,7 +845,8 @@ class _Run:
                     item=self.event,
                     actor=self.actor,
                     ref=f"import:{self.event}"[:160],
-                    key=self.key,
+                    key=key,
+                    site=site,
                 )
             return ("already", m.id, m.name) if entry is None else ("credited", m.id, entry.id, m.name)
         except ServiceError as exc:
@@ -768,17 +888,19 @@ def _is_header(cells: list[str]) -> bool:
     return not any(re.fullmatch(r"[0-9A-Fa-f:\s-]{1,40}", c) for c in cells if c)
 
 
-def _rows(text: str) -> Iterator[tuple[int, str | Message]]:
-    """(line, member id or UID) pairs from CSV with an optional header, streamed; a bad line's value is its Message."""
+def _rows(text: str) -> Iterator[tuple[int, str | Message, str | None]]:
+    """(line, member id or UID, site cell) triples from CSV with an optional header, streamed; a bad
+    line's value is its Message. The site cell is the ``site`` column's (None without one)."""
     # newline=None: universal newlines, so files saved with bare \r line ends read too
     reader = csv.reader(io.StringIO(text, newline=None))
-    column, by_patron = 0, False
+    column, by_patron, site_column = 0, False, None
     for n, row in enumerate(reader, start=1):
         cells = [c.strip() for c in row]
         if not any(cells):
             continue
         if n == 1 and _is_header(cells):
             header = [c.lower() for c in cells]
+            site_column = header.index("site") if "site" in header else None
             for i, h in enumerate(header):
                 if h in ("uid", "card", "card_uid", "member", "member_id", "id", "patron_id"):
                     column, by_patron = i, h == "patron_id"
@@ -787,20 +909,21 @@ def _rows(text: str) -> Iterator[tuple[int, str | Message]]:
                 why = Message(
                     "header has no uid/card/member_id/patron_id column: %(header)s", header=",".join(cells)[:80]
                 )
-                yield n, why
+                yield n, why, None
                 return
             continue
+        site = (cells[site_column] or None) if site_column is not None and site_column < len(cells) else None
         if column >= len(cells) or not cells[column]:
-            yield n, Message("empty card/member cell")
+            yield n, Message("empty card/member cell"), site
             continue
         value = cells[column]
         if by_patron:
-            yield n, PATRON + value
+            yield n, PATRON + value, site
             continue
         if not re.fullmatch(r"\d{1,7}", value):
             try:
                 value = contract.normalise_uid(value)
             except ContractError as exc:
-                yield n, Message.of(exc)
+                yield n, Message.of(exc), site
                 continue
-        yield n, value
+        yield n, value, site

@@ -15,6 +15,12 @@ their own page; anonymous kiosk feedback has no channel back (``delivery`` says 
 A book-purchase request may pledge points (``[feedback] book_request_points``): the
 points are debited as a ``book_request`` ledger entry with the request (refused if the
 balance is short), given back by a void entry if the library declines, kept if it buys.
+
+Sites (``docs/sites.md``): an item is given at a site (``feedback.site``): a kiosk's
+feedback at the kiosk's site, the patron page's at the member's home site, staff's at the
+site they name (within their sites), else their one site, else the member's home site.
+Every operation takes the staff account's ``scope``: another site's item is
+:class:`NotFound`, the same answer as an id that does not exist.
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ from server.services import members as members_mod
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import read_unit, unit_of_work
-from server.store import Card, Feedback, LedgerEntry, Member
+from server.services.sites import EVERYTHING, Scope
+from server.store import Card, Device, Feedback, LedgerEntry, Member
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +83,15 @@ class FeedbackDesk:
         rating: int | None = None,
         pledge: bool = False,
         actor: str = "system",
+        site: str | None = None,
+        scope: Scope = EVERYTHING,
     ) -> dict:
         """Record written feedback (status ``new``); ``member``: id or card UID, or None (anonymous).
 
         ``pledge`` on a book-purchase request debits the programme's ``book_request_points``
         in the same transaction (refused, and nothing stored, when the balance is short).
+        Given at ``site`` (a site of the programme within ``scope``); none: the patron page's
+        at the member's home site, staff's at their one site, else the member's home site.
         """
         if channel not in rules_fb.CHANNELS:
             raise ServiceError(
@@ -101,9 +112,11 @@ class FeedbackDesk:
                 raise ServiceError("book-purchase requests pledge no points in this programme")
             if member is None:
                 raise ServiceError("a request that pledges points needs a member")
+        site = self._check_site(site, scope)
         now = self.clock()
         with unit_of_work():
             m = members_mod.find(member) if member not in (None, "") else None
+            site = site or self._site_for(channel, m, scope)
             row = Feedback.create(
                 device="",
                 feedback_id=f"{channel[:1]}-{uuid.uuid4().hex[:20]}",
@@ -117,11 +130,53 @@ class FeedbackDesk:
                 status="new",
                 recorded_by=actor if channel in rules_fb.STAFF_CHANNELS else None,
                 updated_at=now,
+                site=site,
             )
             if price:
                 self._pledge(row, m, price, now, actor)
-            self.ledger.audit(actor, "feedback.submit", row.id, channel=channel, category=category, member=row.member)
+            self.ledger.audit(
+                actor, "feedback.submit", row.id, channel=channel, category=category, member=row.member, site=site
+            )
         return self.get(row.id)
+
+    def _check_site(self, site, scope: Scope) -> str | None:
+        """A site staff named (None/"": none), a site of the programme within ``scope``."""
+        if site in (None, ""):
+            return None
+        code = str(site).strip().upper()
+        prog = self.prog
+        if code not in prog.sites:
+            raise ServiceError("unknown site %(site)r; known: %(known)s", site=code, known=", ".join(prog.sites))
+        if not scope.covers(code, prog):
+            raise ServiceError("site %(site)s is outside your sites", site=code)
+        return code
+
+    def _site_for(self, channel: str, m: Member | None, scope: Scope) -> str | None:
+        """Where feedback no one placed is given: staff's one site, else the member's home site."""
+        if channel in rules_fb.STAFF_CHANNELS and scope.sites is not None and len(scope.sites) == 1:
+            return next(iter(scope.sites))
+        home = m.home_site if m is not None else None
+        if home in self.prog.sites:
+            return home
+        if channel in rules_fb.STAFF_CHANNELS and scope.sites is not None:  # several sites, no member
+            return next(c for c in self.prog.sites if c in scope.sites)
+        return None
+
+    def at_sites(self, scope: Scope, codes: list[str] | None = None):
+        """A condition on ``feedback`` selecting the items of these sites (None: the scope's; NULL = default)."""
+        prog = self.prog
+        if codes is None:
+            if scope.everything:
+                return None
+            codes = scope.codes(prog)
+        cond = Feedback.site.in_(list(codes) or [""])
+        if prog.default_site in codes:
+            cond |= Feedback.site.is_null()
+        return cond
+
+    def covers(self, row: Feedback, scope: Scope) -> bool:
+        """Whether staff of ``scope`` see an item."""
+        return scope.covers(row.site, self.prog)
 
     def _pledge(self, row: Feedback, m: Member, price: int, now: datetime, actor: str) -> None:
         """Debit the pledge (inside the caller's transaction)."""
@@ -155,6 +210,7 @@ class FeedbackDesk:
                     card = Card.get_or_none(Card.uid == fb.uid)
                     member = card.member_id if card else None
                 written = fb.text is not None
+                device = Device.get_or_none(Device.id == device_id)
                 row = Feedback.create(
                     device=device_id,
                     feedback_id=fb.feedback_id,
@@ -167,6 +223,7 @@ class FeedbackDesk:
                     text=fb.text,
                     status="new" if written else None,
                     updated_at=self.clock() if written else None,
+                    site=device.site if device is not None else None,
                 )
                 if written:
                     self.ledger.audit(
@@ -178,13 +235,14 @@ class FeedbackDesk:
 
     # ------------------------------------------------------------------ the queue
 
-    def _row(self, fid) -> Feedback:
+    def _row(self, fid, scope: Scope = EVERYTHING) -> Feedback:
+        """An item of written feedback within ``scope`` (another site's: NotFound, as a missing id)."""
         try:
             n = int(str(fid).strip())
         except (TypeError, ValueError):
             raise NotFound("no feedback %(id)r", id=str(fid)[:40]) from None
         row = Feedback.get_or_none((Feedback.id == n) & Feedback.status.is_null(False)) if 0 < n < 2**63 else None
-        if row is None:
+        if row is None or not self.covers(row, scope):
             raise NotFound("no feedback %(id)r", id=str(fid)[:40])
         return row
 
@@ -204,6 +262,7 @@ class FeedbackDesk:
             "member_name": member.name if member else None,
             "member_email": member.email if member else None,
             "device": row.device or None,
+            "site": row.site if row.site in self.prog.sites else self.prog.default_site,
             "status": row.status,
             "assignee": row.assignee,
             "answer": row.answer,
@@ -230,10 +289,10 @@ class FeedbackDesk:
             return "email"
         return "page"
 
-    def get(self, fid) -> dict:
-        """One item (written feedback only), NotFound otherwise."""
+    def get(self, fid, scope: Scope = EVERYTHING) -> dict:
+        """One item (written feedback only) within ``scope``, NotFound otherwise."""
         with read_unit():
-            row = self._row(fid)
+            row = self._row(fid, scope)
             member = Member.get_or_none(Member.id == row.member) if row.member else None
             return self.as_dict(row, member)
 
@@ -247,9 +306,22 @@ class FeedbackDesk:
         member=None,
         open_only: bool = False,
         limit: int = 200,
+        site: str | None = None,
+        scope: Scope = EVERYTHING,
     ) -> list[dict]:
-        """The queue, oldest open first then newest closed, with filters (each checked)."""
+        """The queue, oldest open first then newest closed, with filters (each checked).
+
+        Within ``scope`` (a site's staff: its sites' items); ``site``: one of them (another
+        site's: NotFound).
+        """
         q = Feedback.select().where(Feedback.status.is_null(False))
+        if site not in (None, ""):
+            code = str(site).strip().upper()
+            if code not in self.prog.sites or not scope.covers(code, self.prog):
+                raise NotFound("no site %(code)s", code=code)
+            q = q.where(self.at_sites(scope, [code]))
+        elif not scope.everything:
+            q = q.where(self.at_sites(scope))
         if status:
             if status not in rules_fb.STATUSES:
                 raise ServiceError(
@@ -307,11 +379,11 @@ class FeedbackDesk:
         except pw.DatabaseError:  # no console accounts table in this database
             return False
 
-    def assign(self, fid, assignee: str | None, *, actor: str = "system") -> dict:
+    def assign(self, fid, assignee: str | None, *, actor: str = "system", scope: Scope = EVERYTHING) -> dict:
         """Give an item to a staff account (None or "": nobody); a closed item cannot be reassigned."""
         assignee = (assignee or "").strip() or None
         with unit_of_work():
-            row = self._row(fid)
+            row = self._row(fid, scope)
             if row.status == "closed":
                 raise ServiceError("feedback %(id)s is closed", id=row.id)
             if assignee is not None and not self._staff_exists(assignee):
@@ -320,7 +392,7 @@ class FeedbackDesk:
             self.ledger.audit(actor, "feedback.assign", row.id, assignee=assignee, was=row.assignee)
         return self.get(row.id)
 
-    def set_status(self, fid, status: str, *, actor: str = "system") -> dict:
+    def set_status(self, fid, status: str, *, actor: str = "system", scope: Scope = EVERYTHING) -> dict:
         """Move an item along (new → in_progress → closed …); refused for a transition the desk forbids."""
         if status not in rules_fb.STATUSES:
             raise ServiceError(
@@ -330,7 +402,7 @@ class FeedbackDesk:
             )
         now = self.clock()
         with unit_of_work():
-            row = self._row(fid)
+            row = self._row(fid, scope)
             if status == "answered" and row.status != "answered":
                 raise ServiceError("feedback %(id)s is answered by writing the answer", id=row.id)
             if not rules_fb.may_set(row.status, status):
@@ -347,7 +419,14 @@ class FeedbackDesk:
         return self.get(row.id)
 
     def answer(
-        self, fid, text: str, action: str | None = None, *, decision: str | None = None, actor: str = "system"
+        self,
+        fid,
+        text: str,
+        action: str | None = None,
+        *,
+        decision: str | None = None,
+        actor: str = "system",
+        scope: Scope = EVERYTHING,
     ) -> dict:
         """Write the answer and the action taken; the item becomes ``answered`` and the answer goes
         to the patron by their channel (queued in this transaction); a book-purchase request's
@@ -356,7 +435,7 @@ class FeedbackDesk:
         action = _check(contract.check_feedback_text, action) if action not in (None, "") else None
         now = self.clock()
         with unit_of_work():
-            row = self._row(fid)
+            row = self._row(fid, scope)
             if row.status not in rules_fb.ANSWERABLE:
                 raise ServiceError(
                     "feedback %(id)s cannot go from %(old)s to %(new)s", id=row.id, old=row.status, new="answered"
@@ -392,11 +471,11 @@ class FeedbackDesk:
         subject = asked if len(asked) <= 60 else asked[:59] + "…"
         self.messages.queue(member, "feedback_answer", {"subject": subject, "answer": text}, actor="feedback")
 
-    def decide(self, fid, decision: str, *, actor: str = "system") -> dict:
+    def decide(self, fid, decision: str, *, actor: str = "system", scope: Scope = EVERYTHING) -> dict:
         """The library's decision on a book-purchase request: ``bought`` keeps a pledge, ``declined`` gives it back."""
         now = self.clock()
         with unit_of_work():
-            row = self._row(fid)
+            row = self._row(fid, scope)
             self._decide(row, decision, now, actor)
         return self.get(row.id)
 
@@ -428,8 +507,12 @@ class FeedbackDesk:
 
     # ------------------------------------------------------------------ reports
 
-    def report(self, start: date, end: date) -> dict:
-        """Volumes by category and channel, time to first answer (median, p90, hours), satisfaction per month."""
+    def report(self, start: date, end: date, sites: list[str] | None = None) -> dict:
+        """Volumes by category and channel, time to first answer (median, p90, hours), satisfaction per month.
+
+        ``sites``: the items given at these sites (None: every site).
+        """
+        at = self.at_sites(EVERYTHING, sites) if sites is not None else None
         tz = self.prog.tz
         lo = datetime.combine(start, time.min).replace(tzinfo=tz).astimezone(UTC)
         hi = datetime.combine(end + timedelta(days=1), time.min).replace(tzinfo=tz).astimezone(UTC)
@@ -441,16 +524,21 @@ class FeedbackDesk:
                     Feedback.status,
                     Feedback.received_at,
                     Feedback.first_answered_at,
-                ).where(Feedback.status.is_null(False) & (Feedback.received_at >= lo) & (Feedback.received_at < hi))
+                ).where(
+                    Feedback.status.is_null(False) & (Feedback.received_at >= lo) & (Feedback.received_at < hi),
+                    *([at] if at is not None else []),
+                )
             )
             ratings = list(
                 Feedback.select(Feedback.at, Feedback.rating).where(
-                    Feedback.rating.is_null(False) & (Feedback.at >= lo) & (Feedback.at < hi)
+                    Feedback.rating.is_null(False) & (Feedback.at >= lo) & (Feedback.at < hi),
+                    *([at] if at is not None else []),
                 )
             )
             pledges = list(
                 Feedback.select(Feedback.pledge_points, Feedback.decision).where(
-                    (Feedback.pledge_points > 0) & (Feedback.received_at >= lo) & (Feedback.received_at < hi)
+                    (Feedback.pledge_points > 0) & (Feedback.received_at >= lo) & (Feedback.received_at < hi),
+                    *([at] if at is not None else []),
                 )
             )
         waits = [(r.first_answered_at - r.received_at).total_seconds() / 3600 for r in written if r.first_answered_at]

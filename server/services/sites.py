@@ -24,6 +24,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import peewee as pw
+
 from server.domain.config import ConfigError, Programme, Site
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
@@ -31,6 +33,9 @@ from server.services.retry import read_unit
 from server.store import Device
 
 log = logging.getLogger(__name__)
+
+#: the console's staff accounts (``server.web.accounts.Staff``), read without importing the console
+_STAFF = pw.Table("web_staff", ("id", "username", "role", "active", "sites"))
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,26 @@ class Sites:
         """The ids of a site's devices (retired ones too)."""
         self.get(code)
         return sorted(d for d, s in self.device_sites().items() if s == code)
+
+    def account(self, username: str) -> tuple[str, Scope]:
+        """An active console account's role and scope (``privcard admin --as``), else ServiceError."""
+        name = str(username or "").strip()
+        row = None
+        if name:
+            try:
+                with read_unit():
+                    row = (
+                        _STAFF.select(_STAFF.role, _STAFF.active, _STAFF.sites)
+                        .where(_STAFF.username == name)
+                        .bind(Device._meta.database)
+                        .dicts()
+                        .first()
+                    )
+            except pw.DatabaseError:  # no console accounts table in this database
+                row = None
+        if not row or not row["active"]:
+            raise ServiceError("no active staff account %(name)r", name=name[:40])
+        return row["role"], Scope.parse(row["sites"])
 
     def scope(self, sites: str | list | None) -> Scope:
         """A staff account's scope from text or a list of codes, each checked (empty = all sites)."""

@@ -484,8 +484,17 @@ def _job_response(job):
     "POST",
     "Preview (dry_run) or credit an attendance list (CSV text) as a background job; waits up to `wait` s "
     "(default 10, at most 30): 200 with the result when done, else 202 with the job's URL to poll; 429 when "
-    "your role already runs its share of imports",
-    body={"activity": STRING, "event": STRING, "day": STRING, "csv": STRING, "dry_run": BOOLEAN, "wait": INTEGER},
+    "your role already runs its share of imports. The entries are made at `site` (within your sites), else at "
+    "a row's `site` column, else at your one site, else at each member's home site",
+    body={
+        "activity": STRING,
+        "event": STRING,
+        "day": STRING,
+        "csv": STRING,
+        "dry_run": BOOLEAN,
+        "wait": INTEGER,
+        "site": STRING,
+    },
 )
 def events_import():
     b = body()
@@ -506,6 +515,7 @@ def events_import():
             role=g.staff.role,
             actor=actor(),
             scope=staff_scope(),
+            site=b.get("site") or None,
         )
     except TooBusy as exc:
         return jsonify(error=str(exc)), 429
@@ -515,11 +525,8 @@ def events_import():
 
 @route("/jobs/<job_id>", "GET", "An attendance import job: its progress, and its result once done")
 def import_job(job_id):
-    if not job_id.isdigit() or len(job_id) > 18:
-        raise NotFound("no import job %(id)s", id=job_id)
-    job = svc().attendance.job(int(job_id))
-    if job.started_by != g.staff.username and g.staff.role != "admin":
-        raise NotFound("no import job %(id)s", id=job_id)
+    # another site's job is 404, as a missing id (the service decides: server.services.attendance.Attendance.job)
+    job = svc().attendance.job(job_id, staff_scope(), username=g.staff.username, role=g.staff.role)
     return _job_response(job)
 
 
@@ -544,6 +551,69 @@ def report(name):
         sites=sites,
         columns=[k for k, _ in rep.columns],
         rows=rep.rows,
+    )
+
+
+# --------------------------------------------------------------------------- the feedback desk
+
+
+@route(
+    "/feedback",
+    "GET",
+    "The feedback queue (a site's staff: its sites' items), with filters; `site` one of your sites",
+    query={
+        "status": STRING,
+        "category": STRING,
+        "channel": STRING,
+        "assignee": STRING,
+        "site": STRING,
+        "open": BOOLEAN,
+        "limit": INTEGER,
+    },
+)
+def feedback_list():
+    a = request.args
+    rows = svc().feedback.list(
+        **{k: a.get(k) or None for k in ("status", "category", "channel", "assignee", "site")},
+        open_only=a.get("open") in ("1", "true"),
+        limit=int_arg("limit", 200, 1, 1000),
+        scope=staff_scope(),
+    )
+    return jsonify(feedback=rows)
+
+
+@route("/feedback/<fid>", "GET", "One item of feedback (another site's: 404)")
+def feedback_item(fid):
+    return jsonify(svc().feedback.get(fid, staff_scope()))
+
+
+@route(
+    "/feedback/<fid>/status",
+    "POST",
+    "Move an item (in_progress, closed; answered only by answering)",
+    body={"status": STRING},
+)
+def feedback_status(fid):
+    return jsonify(svc().feedback.set_status(fid, str(body().get("status", "")), actor=actor(), scope=staff_scope()))
+
+
+@route(
+    "/feedback/<fid>/answer",
+    "POST",
+    "Answer an item (sent back by the patron's channel); a book request's `decision`: bought | declined",
+    body={"answer": STRING, "action": STRING, "decision": STRING},
+)
+def feedback_answer(fid):
+    b = body()
+    return jsonify(
+        svc().feedback.answer(
+            fid,
+            str(b.get("answer", "")),
+            b.get("action") or None,
+            decision=b.get("decision") or None,
+            actor=actor(),
+            scope=staff_scope(),
+        )
     )
 
 

@@ -1,7 +1,8 @@
 """The console's feedback desk (issue 14): the queue, one item, recording counter/phone/e-mail feedback.
 
 Thin like :mod:`server.web.views`: each view reads a form, calls one operation of
-:mod:`server.services.feedback` with ``actor=web:<user>``, flashes the outcome in the
+:mod:`server.services.feedback` with ``actor=web:<user>`` and the account's sites
+(``staff_scope``: another site's item is 404, as a missing id), flashes the outcome in the
 staff's language and redirects. Patron text is shown through Jinja's autoescaping only.
 """
 
@@ -16,7 +17,7 @@ from server import catalogue
 from server.domain.feedback import CHANNELS, DECISIONS, STAFF_CHANNELS, STATUSES
 from server.services import NotFound, ServiceError
 from server.web import accounts
-from server.web.auth import _, actor, service_error
+from server.web.auth import _, actor, service_error, staff_scope
 
 bp = Blueprint("feedback", __name__)
 
@@ -52,6 +53,7 @@ def _context(**extra) -> dict:
         "decisions": DECISIONS,
         "max_text": MAX_FEEDBACK_TEXT,
         "pledge_points": svc().prog.book_request_points,
+        "sites": svc().sites.list(staff_scope()),
         **extra,
     }
 
@@ -60,10 +62,12 @@ def _context(**extra) -> dict:
 def queue():
     """The queue with filters (status, category, channel, assignee), and the counter's form."""
     f = request.args
-    filters = {k: f.get(k) or None for k in ("status", "category", "channel", "assignee")}
+    filters = {k: f.get(k) or None for k in ("status", "category", "channel", "assignee", "site")}
     status = 200
     try:
-        rows = [_times(d) for d in svc().feedback.list(**filters, open_only=f.get("open") == "1")]
+        rows = [_times(d) for d in svc().feedback.list(**filters, open_only=f.get("open") == "1", scope=staff_scope())]
+    except NotFound:  # ?site= of another site
+        abort(404)
     except ServiceError as exc:
         _fail(exc)
         rows, status = [], 400
@@ -95,6 +99,8 @@ def record():
             rating=int(rating) if rating.isdigit() else (None if not rating else rating),
             pledge=f.get("pledge") == "1",
             actor=actor(),
+            site=f.get("site") or None,
+            scope=staff_scope(),
         )
     except ServiceError as exc:
         _fail(exc)
@@ -107,7 +113,7 @@ def record():
 def item(fid: int):
     """One item: the patron's text, assign, status, the answer form."""
     try:
-        d = _times(svc().feedback.get(fid))
+        d = _times(svc().feedback.get(fid, staff_scope()))
     except NotFound:
         abort(404)
     return render_template("feedback_item.html", **_context(f=d, staff_names=_staff_names()))
@@ -129,14 +135,18 @@ def _act(fid: int, operation, done: str):
 def assign(fid: int):
     """Give the item to a staff account (or nobody)."""
     who = request.form.get("assignee", "")
-    return _act(fid, lambda: svc().feedback.assign(fid, who, actor=actor()), "Feedback %(id)s assigned.")
+    return _act(
+        fid, lambda: svc().feedback.assign(fid, who, actor=actor(), scope=staff_scope()), "Feedback %(id)s assigned."
+    )
 
 
 @bp.route("/feedback/<int:fid>/status", methods=["POST"])
 def status(fid: int):
     """Move the item: in progress, closed (answered only by answering)."""
     new = request.form.get("status", "")
-    return _act(fid, lambda: svc().feedback.set_status(fid, new, actor=actor()), "Feedback %(id)s updated.")
+    return _act(
+        fid, lambda: svc().feedback.set_status(fid, new, actor=actor(), scope=staff_scope()), "Feedback %(id)s updated."
+    )
 
 
 @bp.route("/feedback/<int:fid>/answer", methods=["POST"])
@@ -146,7 +156,12 @@ def answer(fid: int):
     return _act(
         fid,
         lambda: svc().feedback.answer(
-            fid, f.get("answer", ""), f.get("action", ""), decision=f.get("decision") or None, actor=actor()
+            fid,
+            f.get("answer", ""),
+            f.get("action", ""),
+            decision=f.get("decision") or None,
+            actor=actor(),
+            scope=staff_scope(),
         ),
         "Feedback %(id)s answered.",
     )

@@ -396,21 +396,20 @@ def feedback(service, start: date, end: date, sites=None) -> Report:
 
 
 def feedback_desk(service, start: date, end: date, sites=None) -> Report:
-    """Written feedback received in the range, by category (rows) and channel (columns).
-
-    Programme-wide: feedback has no site yet (``sites`` is accepted and not applied; docs/feedback.md).
-    """
+    """Written feedback received in the range, by category (rows) and channel (columns),
+    given at ``sites`` (None: every site; an item's site is ``feedback.site``, NULL the default site)."""
     from broker.contract import FEEDBACK_CATEGORIES
     from server.domain.feedback import CHANNELS
     from server.store import Feedback as Item
 
     lo, _ = day_bounds(start, service.prog)
     _, hi = day_bounds(end, service.prog)
-    counts = Counter(
-        Item.select(Item.category, Item.channel)
-        .where(Item.status.is_null(False) & (Item.received_at >= lo) & (Item.received_at < hi))
-        .tuples()
+    q = Item.select(Item.category, Item.channel).where(
+        Item.status.is_null(False) & (Item.received_at >= lo) & (Item.received_at < hi)
     )
+    if sites is not None:
+        q = q.where(service.feedback.at_sites(None, sites))
+    counts = Counter(q.tuples())
     words = catalogue.FEEDBACK_WORDS
     rows = []
     for cat in FEEDBACK_CATEGORIES:
@@ -431,7 +430,7 @@ def feedback_desk(service, start: date, end: date, sites=None) -> Report:
 
 def feedback_answer_time(service, start: date, end: date, sites=None) -> Report:
     """Hours from receiving written feedback to its first answer (median, 90th percentile)."""
-    r = service.feedback.report(start, end)
+    r = service.feedback.report(start, end, sites)
     wait = r["first_answer_hours"]
     return Report(
         "feedback_answer_time",
@@ -447,7 +446,7 @@ def feedback_answer_time(service, start: date, end: date, sites=None) -> Report:
 
 def feedback_satisfaction(service, start: date, end: date, sites=None) -> Report:
     """The 1-5 satisfaction (kiosk faces, and ratings given with written feedback) per month."""
-    r = service.feedback.report(start, end)
+    r = service.feedback.report(start, end, sites)
     rows = []
     for m in r["satisfaction"]:
         year, month = map(int, m["month"].split("-"))

@@ -131,3 +131,61 @@ def test_the_branch_admin_sees_only_its_site_in_the_browser(browser, console, sh
         page.screenshot(path=str(shots / "console-sites-branch-admin.png"), full_page=True)
     finally:
         page.context.close()
+
+
+def test_the_feedback_desk_by_site_in_the_browser(browser, console, shots):
+    # feedback recorded with the CLI: as the branch's admin (berta, from the test above: at
+    # BRANCH2, its one site) and as the operator at MAIN
+    import json
+
+    at_branch = json.loads(
+        cli(
+            console.db_url,
+            "--as",
+            "berta",
+            "feedback",
+            "add",
+            "--channel",
+            "phone",
+            "--category",
+            "question",
+            "--text",
+            "Parking at the medical library?",
+        )
+    )
+    assert at_branch["site"] == "BRANCH2"
+    at_main = json.loads(
+        cli(
+            console.db_url,
+            "feedback",
+            "add",
+            "--channel",
+            "counter",
+            "--category",
+            "suggestion",
+            "--text",
+            "More sockets on floor 2",
+            "--site",
+            "MAIN",
+        )
+    )
+    page = sign_in_page(browser, console, who=("berta", "berta-password-1"), lang="th")
+    try:
+        page.goto(f"{console.url}/feedback")
+        ids = page.locator("#feedback-rows tr[data-feedback]").evaluate_all("rows => rows.map(r => r.dataset.feedback)")
+        assert ids == [str(at_branch["id"])]
+        assert page.goto(f"{console.url}/feedback/{at_main['id']}").status == 404
+        assert page.goto(f"{console.url}/feedback?site=MAIN").status == 404
+    finally:
+        page.context.close()
+    page = sign_in_page(browser, console, lang="en")
+    try:
+        page.goto(f"{console.url}/feedback")
+        assert page.locator(f"tr[data-feedback='{at_main['id']}'] .fb-site").inner_text() == "MAIN"
+        page.select_option("#feedback-site", "BRANCH2")
+        submit(page, "#feedback-filters button")
+        ids = page.locator("#feedback-rows tr[data-feedback]").evaluate_all("rows => rows.map(r => r.dataset.feedback)")
+        assert ids == [str(at_branch["id"])] and "site=BRANCH2" in page.url
+        page.screenshot(path=str(shots / "console-feedback-sites.png"), full_page=True)
+    finally:
+        page.context.close()

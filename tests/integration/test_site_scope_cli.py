@@ -1,0 +1,152 @@
+"""``privcard admin --as STAFF_USERNAME`` (issue 16, the scope's last gaps): the CLI acts as a
+console account — its role and its sites, enforced by the same service calls as the console,
+refusals in English and Thai, the account recorded in the audit. Without ``--as`` it acts for
+the machine's operator (every site). The real ``privcard admin`` entry point on a real SQLite
+file, in this process.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from server import admin, store
+from server.domain import config
+from server.domain.config import to_toml
+from server.store import Audit, Device, Feedback, ImportJob, LedgerEntry, Member
+from tests.helpers import close_store, open_service
+
+TWO_SITES = {
+    "library": {"default_site": "A"},
+    "sites": {
+        "A": {"name_th": "หอสมุดกลาง", "name_en": "Central Library", "hours": {"default": "08:00-20:00"}},
+        "B": {"name_th": "ห้องสมุดสาขา", "name_en": "Branch Library", "hours": {"default": "08:00-22:00"}},
+    },
+}
+UID_A, UID_B = "04AAAA0000000001", "04BBBB0000000002"
+
+
+@pytest.fixture
+def db(tmp_db_url, tmp_path):
+    from server.web import accounts
+
+    conf = tmp_path / "programme.toml"
+    conf.write_text(to_toml(TWO_SITES), encoding="utf-8")  # the library's file: every process loads it
+    svc = open_service(tmp_db_url, prog=config.load(conf))
+    accounts.add_staff("anna", "admin", "anna-password-1", sites="A")
+    accounts.add_staff("sam", "staff", "sam-password-22", sites="A")
+    accounts.add_staff("gone", "admin", "gone-password-333", sites="A")
+    accounts.set_staff("gone", active=False)
+    for site in ("A", "B"):
+        svc.devices.add(f"in-{site}", "gate", direction="in", site=site)
+    ids = {
+        "A": svc.members.add("Member A", UID_A, home_site="A").id,
+        "B": svc.members.add("Member B", UID_B, home_site="B").id,
+    }
+    _o, b_entry = svc.points.award(UID_B, "borrow", actor="admin")  # made at B
+    svc.feedback.submit(channel="phone", category="question", text="at A?", member=UID_A)
+    svc.feedback.submit(channel="phone", category="question", text="at B?", member=UID_B)
+    day = (svc.today() - timedelta(days=1)).isoformat()
+    close_store()
+    yield {"url": tmp_db_url, "conf": str(conf), "members": ids, "b_entry": b_entry.id, "day": day, "tmp": tmp_path}
+    close_store()
+
+
+def cli(db, *argv) -> tuple[int, dict | list | None, str]:
+    """Run ``privcard admin --db URL --json ARGV``; (exit code, JSON printed, stderr)."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = admin.main(["--db", db["url"], "--config", db["conf"], "--json", *argv])
+    text = out.getvalue().strip()
+    return code, (json.loads(text) if text else None), err.getvalue()
+
+
+def _reopen(db):
+    store.connect(db["url"])
+
+
+def test_as_a_branch_admin_the_cli_sees_and_changes_only_its_sites_devices(db):
+    code, rows, _ = cli(db, "--as", "anna", "device", "list")
+    assert code == 0 and {d["id"] for d in rows} == {"in-A"}
+    code, rows, _ = cli(db, "device", "list")  # the operator: every site
+    assert code == 0 and {d["id"] for d in rows} == {"in-A", "in-B"}
+    code, out, err = cli(db, "--as", "anna", "device", "set", "in-B", "location=moved")
+    assert code == 1 and out == {"error": "no device in-B", "error_th": "ไม่พบอุปกรณ์ in-B"}
+    assert "privcard admin: no device in-B" in err and "privcard admin: ไม่พบอุปกรณ์ in-B" in err
+    code, _out, _ = cli(db, "--as", "anna", "device", "show", "in-B")
+    assert code == 1
+    code, out, _ = cli(db, "--as", "anna", "device", "add", "sneaky", "--kind", "gate", "--site", "B")
+    assert code == 1 and out["error"] == "site B is outside your sites" and out["error_th"].startswith("สาขา B")
+    code, out, _ = cli(db, "--as", "anna", "device", "add", "new-gate", "--kind", "gate")
+    assert code == 0 and out["site"] == "A"
+    _reopen(db)
+    assert Device.get_by_id("in-B").location is None and Device.get_or_none(Device.id == "sneaky") is None
+    assert Audit.get(Audit.action == "device.add", Audit.target == "new-gate").actor == "staff:anna"
+
+
+def test_as_a_branch_account_points_follow_its_site_and_are_audited_as_it(db):
+    code, out, _ = cli(db, "--as", "sam", "award", UID_B, "--activity", "db_training", "--item", "x")
+    assert code == 0 and out["outcome"] == "credited"
+    code, out, err = cli(db, "--as", "sam", "void", str(db["b_entry"]), "--reason", "not ours")
+    assert code == 1 and out["error"].startswith("no ") and "ไม่พบ" in err
+    code, out, _ = cli(db, "--as", "sam", "member", "set", UID_B, "name=Renamed")
+    assert code == 1
+    _reopen(db)
+    visit = LedgerEntry.get(LedgerEntry.activity == "db_training")
+    assert (visit.site, visit.actor) == ("A", "staff:sam")
+    assert not LedgerEntry.select().where(LedgerEntry.void_of == db["b_entry"]).exists()
+    assert Member.get_by_id(db["members"]["B"]).name == "Member B"
+    assert (
+        Audit.get(Audit.action == "points.award", Audit.target == str(db["members"]["B"]), Audit.actor != "admin").actor
+        == "staff:sam"
+    )
+    store.db.close()
+    # the operator (no --as) may void it, recorded as the login
+    code, _out, _ = cli(db, "void", str(db["b_entry"]), "--reason", "typo")
+    assert code == 0
+    _reopen(db)
+    assert Audit.get(Audit.action == "points.void").actor.startswith("cli:")
+
+
+def test_the_account_role_and_programme_wide_commands_are_refused_in_english_and_thai(db):
+    code, out, err = cli(db, "--as", "anna", "programme", "export")
+    assert code == 1 and "is the whole programme's; anna works for sites A" in out["error"]
+    assert "เป็นคำสั่งของทั้งโครงการ" in out["error_th"] and "เป็นคำสั่งของทั้งโครงการ" in err
+    code, out, _ = cli(db, "--as", "anna", "term", "close", "--dry-run")
+    assert code == 1 and "whole programme's" in out["error"]
+    code, out, _ = cli(db, "--as", "sam", "device", "list")
+    assert code == 1 and out["error"] == "privcard admin device list needs the admin role; sam is staff"
+    assert "ต้องใช้บทบาทผู้ดูแลระบบ" in out["error_th"]
+    for who in ("nobody", "gone"):
+        code, out, _ = cli(db, "--as", who, "member", "list")
+        assert code == 1 and out["error"] == f"no active staff account '{who}'" and "ไม่พบบัญชี" in out["error_th"]
+    code, out, _ = cli(db, "--as", "anna", "--actor", "someone", "member", "list")
+    assert code == 1 and out["error"] == "use --as or --actor, not both"
+
+
+def test_as_a_branch_account_an_import_is_its_sites_and_the_feedback_desk_its_own(db):
+    path = db["tmp"] / "list.csv"
+    path.write_text(f"uid,site\n{UID_A},\n{UID_B},B\n", encoding="utf-8")
+    argv = ("import-attendance", str(path), "--activity", "db_training", "--event", "Talk", "--date", db["day"])
+    code, out, _ = cli(db, "--as", "anna", *argv)
+    assert code == 3 and out["counts"]["credited"] == 1
+    assert out["errors"] == [{"line": 3, "error": "site B is outside your sites"}]
+    code, out, _ = cli(db, "--as", "anna", *argv, "--site", "B")
+    assert code == 1 and out["error"] == "site B is outside your sites"
+    _reopen(db)
+    job = ImportJob.get(ImportJob.origin == "cli")
+    assert (job.sites, job.started_by, job.actor) == ("A", "anna", "staff:anna")
+    assert LedgerEntry.get(LedgerEntry.item == "Talk").site == "A"
+    b_item = Feedback.get(Feedback.text == "at B?").id
+    store.db.close()
+    code, rows, _ = cli(db, "--as", "anna", "feedback", "list")
+    assert code == 0 and [r["text"] for r in rows] == ["at A?"]
+    code, _out, _ = cli(db, "--as", "anna", "feedback", "status", str(b_item), "in_progress")
+    assert code == 1
+    code, rows, _ = cli(db, "feedback", "list", "--site", "B")
+    assert code == 0 and [r["text"] for r in rows] == ["at B?"]
