@@ -955,7 +955,11 @@ def reports_page():
         abort(404)
     built = [(name, _(REPORT_TITLES[name]), reports.build(name, svc(), start, end, sites)) for name in reports.REPORTS]
     charts = {
-        name: Markup((reports.hbar_chart if name.startswith("top_") else reports.bar_chart)(r.chart or [], title=title, lang=g.lang))
+        name: Markup(
+            (reports.hbar_chart if name.startswith("top_") else reports.bar_chart)(
+                r.chart or [], title=title, lang=g.lang
+            )
+        )
         for name, title, r in built
         if name not in ("points",) and any(v for _, v in (r.chart or []))
     }
