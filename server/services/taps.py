@@ -968,15 +968,20 @@ CONFLICT = "privcard-read-ahead-conflict"
 # PostgreSQL, a batch in two round trips (Taps._decide_read_ahead): one read of everything the
 # batch needs (kind 0: a card and its member; 1: a tap already decided, its result; 2: a daily
 # key the batch would claim that is taken; 3: the programme counter), one UNION of rows of the
-# same 13 columns …
+# same 13 columns, each row looked up by its unique index (``LATERAL … LIMIT 1``: a plain join
+# let the planner match the whole batch's keys, which share their activity and day, against
+# the whole accrual table — 400 ms for 100 taps on a fresh table) …
 READ_AHEAD_SQL = {
     "cards": "SELECT 0, c.uid, c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, m.balance, c.sun, "
-    'c.sun_counter, c.sun_keys, m."group" FROM card c JOIN member m ON m.id = c.member_id WHERE c.uid IN ([[?]])',
+    'c.sun_counter, c.sun_keys, m."group" FROM (VALUES [[(?)]]) AS u(uid) CROSS JOIN LATERAL (SELECT * FROM card '
+    "WHERE uid = u.uid LIMIT 1) c JOIN member m ON m.id = c.member_id",
     "stored": "SELECT 1, i.device, i.tap_id, NULL, i.result, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
-    "FROM tap_inbox i WHERE (i.device, i.tap_id) IN (VALUES [[(?, ?)]])",
+    "FROM (VALUES [[(?, ?)]]) AS t(device, tap_id) CROSS JOIN LATERAL (SELECT device, tap_id, result FROM tap_inbox "
+    "WHERE device = t.device AND tap_id = t.tap_id LIMIT 1) i",
     "taken": "SELECT 2, NULL, a.activity, a.member_id, a.day, a.item, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
-    "FROM (VALUES [[(?, ?, ?, ?)]]) AS k(uid, activity, day, item) JOIN card c ON c.uid = k.uid "
-    "JOIN accrual a ON a.member_id = c.member_id AND a.activity = k.activity AND a.day = k.day AND a.item = k.item",
+    "FROM (VALUES [[(?, ?, ?, ?)]]) AS k(uid, activity, day, item) CROSS JOIN LATERAL (SELECT activity, member_id, "
+    "day, item FROM accrual WHERE member_id = (SELECT member_id FROM card WHERE uid = k.uid) "
+    "AND activity = k.activity AND day = k.day AND item = k.item LIMIT 1) a",
     "counter": "SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, x.value, NULL, NULL, NULL, NULL "
     "FROM meta x WHERE x.key = ?",
     # … and one write of everything, sent with its COMMIT: each inbox row once, with its result
