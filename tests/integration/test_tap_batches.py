@@ -105,6 +105,27 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(any_db_url):
         close_store()
 
 
+def test_the_indexes_a_credit_wrote_for_nothing_are_dropped_in_place(any_db_url):
+    """``accrual (member_id)`` and ``ledger_entry (member_id)`` repeat a wider index's first column."""
+    open_service(any_db_url)
+    try:
+
+        def indexes() -> set[str]:
+            return {i.name for t in ("accrual", "ledger_entry") for i in store.db.get_indexes(t)}
+
+        assert not {"accrual_member_id", "ledger_entry_member_id"} & indexes()
+        assert {"accrual_member_id_activity_day_item", "ledger_entry_member_id_id"} <= indexes()
+        # a database from before the tap path's migration (peewee made both with the tables)
+        store.db.execute_sql("CREATE INDEX accrual_member_id ON accrual (member_id)")
+        store.db.execute_sql("CREATE INDEX ledger_entry_member_id ON ledger_entry (member_id)")
+        store.Counter.update(value=0).where(store.Counter.key == "schema:tap_path").execute()
+        store.upgrade()
+        assert not {"accrual_member_id", "ledger_entry_member_id"} & indexes()
+        assert store.counter("schema:tap_path") == 1
+    finally:
+        close_store()
+
+
 def test_taps_of_one_member_in_one_batch_see_each_other(any_db_url):
     """Entry twice, then a counter visit, then a repeat of the first tap: in order, in one batch."""
     svc = open_service(any_db_url)
