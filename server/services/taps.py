@@ -22,6 +22,15 @@ the same statements (:data:`HOT_SQL`, each written once for SQLite and PostgreSQ
 5. ``decided``: every tap's result stored in the inbox, in the same commit. The worker
    publishes the results only after the commit.
 
+On PostgreSQL a batch of taps takes two round trips instead (:meth:`Taps._decide_read_ahead`):
+``BEGIN`` with one read of everything the batch needs (the programme counter, cards and
+members, the stored results of taps already decided, which daily keys the taps would claim
+are taken), the same decisions in Python, then one statement sent with its ``COMMIT`` that
+writes each inbox row once, with its result, and every credit — and fails whole unless every
+row goes in as decided (another replica got to a tap, a key, a counter or a balance first).
+Such a batch is rolled back and decided by the statements above, which claim first; so is one
+with a checkout, or under a programme whose tiers have points rules.
+
 Rare cases cost more, never a common one: a secured card's read counters are raised
 per batch by one ``sun_batch`` statement (per tap only when another replica raced for
 the same card); a member whose tier a points rule could promote is promoted after its
