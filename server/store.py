@@ -582,6 +582,22 @@ def _sites_m2(migrator) -> None:
 register_migration("sites", [_sites_m1, _sites_m2])
 
 
+def _tap_path_m1(migrator) -> None:
+    """The tap path (issue 16): two indexes every credit wrote for nothing.
+
+    ``accrual (member_id)`` and ``ledger_entry (member_id)`` (peewee's index on each foreign
+    key) repeat the first column of ``accrual``'s UNIQUE key and of ``ledger_entry (member_id,
+    id)``, which serve the same lookups (a member's entries, the foreign keys' checks when a
+    member is deleted). Dropped on both databases (a fresh one creates them with its tables).
+    """
+    for index in ("accrual_member_id", "ledger_entry_member_id"):
+        db.execute_sql(f"DROP INDEX IF EXISTS {index}")
+
+
+# the tap path (issue 16): its own namespace
+register_migration("tap_path", [_tap_path_m1])
+
+
 class IlsPayment(BaseModel):
     """A fine discount paid in the library system (SIP2 37 Fee Paid), one per redeem entry.
 

@@ -126,9 +126,14 @@ class Live:
             self.sync()
         return self.prog
 
-    def sync(self, *, force: bool = False) -> None:
-        """Reload if the version counter moved (one primary-key read); the tap path calls it per batch."""
-        value = store.counter(COUNTER)
+    def sync(self, *, force: bool = False, value: int | None = None) -> None:
+        """Reload if the version counter moved (one primary-key read); the tap path calls it per batch.
+
+        ``value``: the counter as the caller already read it (the PostgreSQL tap path reads it
+        with the batch's cards, in the same statement).
+        """
+        if value is None:
+            value = store.counter(COUNTER)
         if value == self._seen and not force:
             return
         self._seen = value

@@ -22,6 +22,15 @@ the same statements (:data:`HOT_SQL`, each written once for SQLite and PostgreSQ
 5. ``decided``: every tap's result stored in the inbox, in the same commit. The worker
    publishes the results only after the commit.
 
+On PostgreSQL a batch of taps takes two round trips instead (:meth:`Taps._decide_read_ahead`):
+``BEGIN`` with one read of everything the batch needs (the programme counter, cards and
+members, the stored results of taps already decided, which daily keys the taps would claim
+are taken), the same decisions in Python, then one statement sent with its ``COMMIT`` that
+writes each inbox row once, with its result, and every credit — and fails whole unless every
+row goes in as decided (another replica got to a tap, a key, a counter or a balance first).
+Such a batch is rolled back and decided by the statements above, which claim first; so is one
+with a checkout, or under a programme whose tiers have points rules.
+
 Rare cases cost more, never a common one: a secured card's read counters are raised
 per batch by one ``sun_batch`` statement (per tap only when another replica raced for
 the same card); a member whose tier a points rule could promote is promoted after its
@@ -51,6 +60,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+import peewee as pw
+
 from broker import contract
 from broker.contract import Checkout, Tap, TapResult
 from server import store, sun
@@ -58,6 +69,7 @@ from server.domain import rules
 from server.services import sites, tiers
 from server.services.devices import Devices, Refused
 from server.services.ledger import Ledger, LiveProgramme
+from server.services.live import COUNTER
 from server.services.retry import is_infrastructure, unit_of_work
 from server.store import Audit, Device, Member
 
@@ -66,6 +78,10 @@ log = logging.getLogger(__name__)
 #: statuses a result shows nothing of the member for (a clone learns nothing about the
 #: member it copied, nor does a blocked card's holder)
 _HIDDEN = ("card_blocked", "card_not_genuine", "invalid")
+
+
+class _Fallback(Exception):
+    """The PostgreSQL two-round-trip batch cannot be sure of its results: decided the usual way instead."""
 
 
 class _TapFailed(Exception):
@@ -97,6 +113,7 @@ class _Pending:
     tag: str | None = None
     item: str = ""  # the ledger entry's item (a checkout's entry names the book)
     counter: int | None = None  # a secured card's read counter, accepted in this batch
+    probe: rules.Decision | None = None  # the device's decision for an active card (read-ahead path)
     promotable: bool = False
     balance: int | None = None
     tier: str | None = None
@@ -131,6 +148,12 @@ class Taps:
     def decide_batch(self, batch: list[tuple[str, Tap | Checkout, datetime]]) -> list[TapResult | None]:
         """Decide several taps in one transaction; results in order, None for a tap that raised a bug."""
         try:
+            if self._read_ahead_fits(batch):
+                try:
+                    with unit_of_work():
+                        return self._decide_read_ahead(batch)
+                except _Fallback as why:  # rolled back: nothing of it was written
+                    log.debug("a batch of %d taps decided the usual way: %s", len(batch), why)
             with unit_of_work():
                 self._follow_programme()
                 return self._decide_set(batch)
@@ -190,6 +213,19 @@ class Taps:
 
     def _decide_set(self, batch: list[tuple[str, Tap | Checkout, datetime]]) -> list[TapResult | None]:
         """The batch's work inside its transaction (see the module's docstring for the statements)."""
+        out, pending, repeats = self._gather(batch)
+        if pending:
+            claimed, cards = self._claim(pending)
+            fresh = [p for p in pending if (p.device_id, p.tap.tap_id) in claimed]
+            if len(fresh) < len(pending):
+                self._stored([p for p in pending if (p.device_id, p.tap.tap_id) not in claimed])
+            if fresh:
+                self._decide_claimed(fresh, cards)
+                self._record(fresh)
+        return _answers(out, pending, repeats)
+
+    def _gather(self, batch: list[tuple[str, Tap | Checkout, datetime]]) -> tuple[list, list[_Pending], list]:
+        """Each tap's device authorised (a refused one answered ``invalid``), the same tap twice noted once."""
         out: list[TapResult | None] = [None] * len(batch)
         pending: list[_Pending] = []
         first: dict[tuple[str, str], _Pending] = {}
@@ -209,19 +245,7 @@ class Taps:
                 p = _Pending(i, device_id, tap, received, device, checkout)
                 first[(device_id, tap.tap_id)] = p
                 pending.append(p)
-        if pending:
-            claimed, cards = self._claim(pending)
-            fresh = [p for p in pending if (p.device_id, p.tap.tap_id) in claimed]
-            if len(fresh) < len(pending):
-                self._stored([p for p in pending if (p.device_id, p.tap.tap_id) not in claimed])
-            if fresh:
-                self._decide_claimed(fresh, cards)
-                self._record(fresh)
-        for p in pending:
-            out[p.index] = p.result
-        for i, p in repeats:
-            out[i] = p.result
-        return out
+        return out, pending, repeats
 
     def _claim(self, pending: list[_Pending]) -> tuple[set[tuple[str, str]], dict | None]:
         """Claim every tap in the inbox (one statement); the (device, tap_id) pairs this batch now owns.
@@ -265,6 +289,170 @@ class Taps:
         # the batch's last statement: on PostgreSQL it carries the COMMIT (one round trip)
         self._run("decided", rows, last=True)
 
+    # ------------------------------------------------------------------ PostgreSQL: two round trips
+
+    def _read_ahead_fits(self, batch: list[tuple[str, Tap | Checkout, datetime]]) -> bool:
+        """Whether a batch may be decided in two round trips: PostgreSQL, taps only, no tier's points rule."""
+        if not self._postgres or any(isinstance(tap, Checkout) for _, tap, _ in batch):
+            return False
+        return not any(r.earned_at for r in self.ledger.live.prog.tier_rules.values())
+
+    def _decide_read_ahead(self, batch: list[tuple[str, Tap | Checkout, datetime]]) -> list[TapResult | None]:
+        """A batch in two round trips to PostgreSQL: everything it needs read at once, everything it does written at once.
+
+        1. ``BEGIN`` and one read (:data:`READ_AHEAD_SQL`): the programme counter, the batch's
+           cards and members, the stored result of each tap already decided (a redelivery,
+           another replica's), and which of the daily keys the taps would claim are taken —
+           a key depends on the device, the tap's time and the programme, not on the card,
+           so each tap is judged for an active card before the read (and that judgement is
+           its decision when its card and member turn out active and valid);
+        2. the taps decided in Python, in order, as :meth:`_decide_claimed` decides them (the
+           taken keys make a credit ``limit_reached``, taps of one member see each other);
+        3. one statement with the ``COMMIT`` (:meth:`_write_read_ahead`): each inbox row
+           written once with its result, the keys claimed, the entries appended, the
+           balances and secured cards' counters raised — failing whole unless every row
+           goes in as decided.
+
+        Nothing here is claimed before the write, so another replica may decide the same tap
+        meanwhile: the inbox's and the accrual key's unique indexes make the second write
+        wait for the first and then find the row taken, and its guard fails it, as it does
+        when a key, a counter or a balance moved since the read. Such a batch, and one the
+        read ahead cannot be sure of (the programme changed, a promotion), raises
+        :class:`_Fallback`: it is rolled back and decided the usual way (:meth:`_decide_set`,
+        which claims each tap first and answers a taken one from the inbox).
+        """
+        live = self.ledger.live
+        self._prog, self._campaigns = live.prog, live.campaigns
+        out, pending, repeats = self._gather(batch)
+        if not pending:
+            return out
+        probes = []  # (uid, activity, day, item): a daily key a credit of this tap would claim
+        for p in pending:
+            with self._blame(p.index, p.device_id, p.tap):
+                prog = sites.view(self._prog, p.device.site)
+                p.probe = probe = self._judge(p, prog, "active", "active", None)
+                if probe.outcome == "credited":
+                    key = rules.accrual_key(probe.activity, probe.day, probe.item, site=prog.site)
+                    if key is not None:
+                        probes.append((p.tap.uid, probe.activity.code, key[0], key[1]))
+        uids = sorted({p.tap.uid for p in pending})
+        shape = (len(uids), len(pending), len(probes))
+        sql = self._cached(("read", shape))
+        if sql is None:
+            parts = [_expand(READ_AHEAD_SQL["cards"], shape[0]), _expand(READ_AHEAD_SQL["stored"], shape[1])]
+            if probes:
+                parts.append(_expand(READ_AHEAD_SQL["taken"], shape[2]))
+            parts.append(READ_AHEAD_SQL["counter"])
+            sql = self._cache(("read", shape), " UNION ALL ".join(parts).replace("?", store.db.obj.param))
+        params = [*uids]
+        for p in pending:
+            params += (p.device_id, p.tap.tap_id)
+        for k in probes:
+            params.extend(k)
+        params.append(COUNTER)
+        cards, stored, taken, counter = {}, {}, set(), 0
+        for r in store.db.execute_sql(sql, params):
+            kind = r[0]
+            if kind == 0:
+                cards[r[1]] = r[2:]
+            elif kind == 1:
+                stored[(r[1], r[2])] = r[4]
+            elif kind == 2:
+                taken.add((r[3], r[2], r[4], r[5]))
+            else:
+                counter = r[8]
+        live.sync(value=counter)
+        if live.prog is not self._prog:
+            raise _Fallback("the programme changed")
+        fresh = []
+        for p in pending:
+            result = stored.get((p.device_id, p.tap.tap_id))
+            if result is None:
+                fresh.append(p)
+            else:
+                p.result = TapResult(**json.loads(result))
+        if fresh:
+            probed = {(cards[u][1] if u in cards else None, a, d, i) for u, a, d, i in probes}
+            state = _Batch()
+            state.keys.update(taken)
+            for p in fresh:
+                with self._blame(p.index, p.device_id, p.tap):
+                    self._decide(p, cards.get(p.tap.uid), state)
+                if p.outcome == "credited" and (p.promotable or (p.key is not None and p.key not in probed)):
+                    raise _Fallback("a credit the read ahead did not foresee")
+            self._settle(fresh, state, {})
+            self._write_read_ahead(fresh)
+        return _answers(out, pending, repeats)
+
+    def _write_read_ahead(self, fresh: list[_Pending]) -> None:
+        """The read-ahead batch's one write, with its COMMIT; :class:`_Fallback` if another writer got in the way."""
+        now = _ts(self.clock())
+        params: list = []
+        for p in fresh:
+            result = p.result
+            params += (
+                p.device_id,
+                p.tap.tap_id,
+                p.tap.uid,
+                _ts(p.tap.at),
+                _ts(p.received),
+                result.outcome,
+                result.points,
+                p.member_id,
+                json.dumps(result.to_dict(), ensure_ascii=False, sort_keys=True),
+                p.decision.timing if p.decision else "",
+            )
+        credits = [p for p in fresh if p.outcome == "credited"]
+        after: dict[int, int] = {}  # member -> the balance the batch expects after its credits
+        for n, p in enumerate(credits):
+            params += (n, *(p.key or (p.member_id, p.decision.activity.code, None, None)), *_entry(p, now))
+            after[p.member_id] = p.balance
+        if credits:
+            params.append(now)
+            for member_id, balance in sorted(after.items()):
+                params += (member_id, balance)
+        _, span = self._counter_spans(fresh)
+        for uid, (lo, hi) in span.items():
+            params += (uid, lo, hi)
+        shape = (len(fresh), len(credits), len(after), len(span))
+        params.append(shape[0])
+        if credits:
+            params += (shape[1], shape[2])
+        if span:
+            params.append(shape[3])
+        sql = self._cached(("write", shape))
+        if sql is None:
+            sql = READ_AHEAD_SQL
+            ctes, more = [_expand(sql["ins"], shape[0])], ""
+            if credits:
+                ctes += [_expand(sql["credits"], shape[1]), _expand(sql["raised"], shape[2])]
+                more += " AND (SELECT count(*) FROM entries) = ? AND (SELECT count(*) FROM raised WHERE ok) = ?"
+            if span:
+                ctes.append(_expand(sql["sun"], shape[3]))
+                more += " AND (SELECT count(*) FROM sun) = ?"
+            text = "WITH " + ", ".join(ctes) + " " + sql["guard"].replace("__MORE__", more)
+            sql = self._cache(("write", shape), text.replace("?", store.db.obj.param))
+        try:
+            store.execute_and_commit(sql, params)
+        except pw.DataError as exc:
+            if CONFLICT in str(exc):
+                raise _Fallback("another writer got in the way of its write") from exc
+            raise
+
+    def _cached(self, key: tuple) -> str | None:
+        """A read-ahead statement's text for its shape, if built before (for the bound database's dialect)."""
+        param = store.db.obj.param
+        if param != self._sql_param:
+            self._sql_param, self._sql_cache = param, {}
+        return self._sql_cache.get(key)
+
+    def _cache(self, key: tuple, text: str) -> str:
+        """Keep a statement's text for its shape (a bounded cache: batches come in many sizes)."""
+        if len(self._sql_cache) > 4096:
+            self._sql_cache.clear()
+        self._sql_cache[key] = text
+        return text
+
     # ------------------------------------------------------------------ deciding
 
     def _decide_claimed(self, fresh: list[_Pending], cards: dict | None) -> None:
@@ -302,29 +490,19 @@ class Taps:
             balance, tier = batch.members.setdefault(member_id, [balance, tier])
         if isinstance(valid_until, str):
             valid_until = date.fromisoformat(valid_until)
-        act_code = device.activity
         # the device's site's view of the programme: its time zone, hours, closures, activities
         # (issue 16; cached per programme version, so this is a dict lookup)
         prog, campaigns = sites.view(self._prog, device.site), self._campaigns
-        per_item = act_code in prog.activities and prog.activities[act_code].limit == "per_item_per_day"
-        item = device.id if per_item else ""
-        if per_item and act_code == "partner_purchase" and (device.settings or {}).get("shop"):
-            item = device.settings["shop"]  # a reader at a partner shop credits that shop
-        decision = rules.decide_tap(
-            prog=prog,
-            device_kind=device.kind,
-            device_direction=device.direction,
-            device_activity_code=act_code,
-            card_status=card_status,
-            member_status=member_status,
-            valid_until=valid_until,
-            at=tap.at,
-            clock_ok=tap.clock_ok,
-            received=p.received,
-            item=item,
-            offline_since=device.offline_since,
-            online_since=device.online_since,
-        )
+        probe = p.probe
+        if (
+            probe is not None
+            and card_status == "active"
+            and member_status == "active"
+            and (valid_until is None or probe.day is None or probe.day <= valid_until)
+        ):
+            decision = probe  # judged for an active, valid card before the read: this card's decision too
+        else:
+            decision = self._judge(p, prog, card_status, member_status, valid_until)
         outcome, reason = decision.outcome, decision.reason
         if outcome == "credited" and not campaigns.available(decision.activity.code, decision.when):
             outcome = "no_activity"  # a campaign's one-off activity, outside its minutes
@@ -352,6 +530,32 @@ class Taps:
         p.member_id, p.name, p.group, p.tier, p.balance = member_id, name, group, tier, balance
         p.decision, p.outcome, p.reason = decision, outcome, reason
 
+    def _judge(
+        self, p: _Pending, prog, card_status: str | None, member_status: str | None, valid_until: date | None
+    ) -> rules.Decision:
+        """The rules' decision on one tap at its device, for a card and member in these states."""
+        tap, device = p.tap, p.device
+        act_code = device.activity
+        per_item = act_code in prog.activities and prog.activities[act_code].limit == "per_item_per_day"
+        item = device.id if per_item else ""
+        if per_item and act_code == "partner_purchase" and (device.settings or {}).get("shop"):
+            item = device.settings["shop"]  # a reader at a partner shop credits that shop
+        return rules.decide_tap(
+            prog=prog,
+            device_kind=device.kind,
+            device_direction=device.direction,
+            device_activity_code=act_code,
+            card_status=card_status,
+            member_status=member_status,
+            valid_until=valid_until,
+            at=tap.at,
+            clock_ok=tap.clock_ok,
+            received=p.received,
+            item=item,
+            offline_since=device.offline_since,
+            online_since=device.online_since,
+        )
+
     def _write(self, segment: list[_Pending], batch: _Batch) -> None:
         """Write a segment's credits (a constant number of statements) and build its results."""
         if not segment:
@@ -368,7 +572,10 @@ class Taps:
             for member_id, total in delta.items():
                 # the balance before this segment's credits, as committed by whoever came first
                 batch.members[member_id][0] = balances[member_id] - total
-        promoted = self._promote([p for p in credits if p.promotable])
+        self._settle(segment, batch, self._promote([p for p in credits if p.promotable]))
+
+    def _settle(self, segment: list[_Pending], batch: _Batch, promoted: dict[int, str]) -> None:
+        """Each tap's balance and tier after the credits before it (and its own), and its result."""
         for p in segment:
             state = batch.members.get(p.member_id)
             if state is not None:
@@ -567,13 +774,9 @@ class Taps:
         lowest (no other replica accepted one of these reads meanwhile). A card another
         replica got to first has its reads checked again one by one, as they came.
         """
-        reads = [p for p in segment if p.counter is not None and p.outcome in rules.OPEN_OUTCOMES]
+        reads, span = self._counter_spans(segment)
         if not reads:
             return
-        span: dict[str, list[int]] = {}
-        for p in reads:
-            lo_hi = span.setdefault(p.tap.uid, [p.counter, p.counter])
-            lo_hi[0], lo_hi[1] = min(lo_hi[0], p.counter), max(lo_hi[1], p.counter)
         raised = {r[0] for r in self._run("sun_batch", [(u, lo, hi) for u, (lo, hi) in span.items()])}
         db = store.db
         for p in reads:
@@ -587,6 +790,16 @@ class Taps:
             check = rules.sun_counter_refusal(last, p.counter) or "replay"
             self._not_genuine(p, check, f"read counter {p.counter}, last accepted {last}", p.counter)
             p.outcome, p.reason, p.counter = "card_not_genuine", None, None
+
+    @staticmethod
+    def _counter_spans(segment: list[_Pending]) -> tuple[list[_Pending], dict[str, list[int]]]:
+        """The taps whose secured card's read is accepted, and each card's lowest and highest read among them."""
+        reads = [p for p in segment if p.counter is not None and p.outcome in rules.OPEN_OUTCOMES]
+        span: dict[str, list[int]] = {}
+        for p in reads:
+            lo_hi = span.setdefault(p.tap.uid, [p.counter, p.counter])
+            lo_hi[0], lo_hi[1] = min(lo_hi[0], p.counter), max(lo_hi[1], p.counter)
+        return reads, span
 
     def _not_genuine(self, p: _Pending, check: str, detail: str, counter: int | None) -> None:
         """One log line and an audit line (``card.not_genuine``); a counter gone back marks a suspected clone."""
@@ -635,6 +848,15 @@ class Taps:
         if last:
             return store.execute_and_commit(self._statement(name, len(rows)), params)
         return store.db.execute_sql(self._statement(name, len(rows)), params)
+
+
+def _answers(out: list, pending: list[_Pending], repeats: list[tuple[int, _Pending]]) -> list[TapResult | None]:
+    """The batch's results in its order: each pending tap's, a repeat given its first's."""
+    for p in pending:
+        out[p.index] = p.result
+    for i, p in repeats:
+        out[i] = p.result
+    return out
 
 
 def _expand(template: str, rows: int) -> str:
@@ -726,8 +948,8 @@ HOT_SQL["pg_claim_cards"] = (
     'm.balance, c.sun, c.sun_counter, c.sun_keys, m."group" FROM claimed LEFT JOIN card c ON c.uid = claimed.uid '
     "LEFT JOIN member m ON m.id = c.member_id"
 )
-HOT_SQL["pg_credits"] = (
-    "WITH v(n, member_id, activity, day, item, e_member, e_activity, points, eday, eitem, at, source, device, ref, "
+_PG_CREDIT_CTES = (
+    "v(n, member_id, activity, day, item, e_member, e_activity, points, eday, eitem, at, source, device, ref, "
     "created_at, campaign) AS (VALUES [[(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)]]), "
     "claimed AS (INSERT INTO accrual (member_id, activity, day, item, entry_id) "
     "SELECT member_id, activity, day, item, nextval(pg_get_serial_sequence('ledger_entry', 'id')) FROM v "
@@ -738,12 +960,56 @@ HOT_SQL["pg_credits"] = (
     "entries AS (INSERT INTO ledger_entry (id, member_id, activity, points, day, item, at, source, device, ref, "
     "created_at, campaign) SELECT COALESCE(entry_id, nextval(pg_get_serial_sequence('ledger_entry', 'id'))), "
     "e_member, e_activity, points, CAST(eday AS DATE), eitem, CAST(at AS TIMESTAMP), source, device, ref, "
-    "CAST(created_at AS TIMESTAMP), campaign FROM won ORDER BY n RETURNING id, member_id, points, device, ref), "
-    "raised AS (UPDATE member SET balance = member.balance + d.delta, updated_at = CAST(? AS TIMESTAMP) "
+    "CAST(created_at AS TIMESTAMP), campaign FROM won ORDER BY n RETURNING id, member_id, points, device, ref)"
+)
+HOT_SQL["pg_credits"] = (
+    "WITH "
+    + _PG_CREDIT_CTES
+    + ", raised AS (UPDATE member SET balance = member.balance + d.delta, updated_at = CAST(? AS TIMESTAMP) "
     "FROM (SELECT member_id, SUM(points) AS delta FROM entries GROUP BY member_id) d "
     "WHERE member.id = d.member_id RETURNING member.id, member.balance) "
     "SELECT 0, device, ref, NULL, NULL FROM entries UNION ALL SELECT 1, NULL, NULL, id, balance FROM raised"
 )
+
+#: the text the read-ahead write's guard fails with (another writer got in the way of the batch)
+CONFLICT = "privcard-read-ahead-conflict"
+
+# PostgreSQL, a batch in two round trips (Taps._decide_read_ahead): one read of everything the
+# batch needs (kind 0: a card and its member; 1: a tap already decided, its result; 2: a daily
+# key the batch would claim that is taken; 3: the programme counter), one UNION of rows of the
+# same 13 columns, each row looked up by its unique index (``LATERAL … LIMIT 1``: a plain join
+# let the planner match the whole batch's keys, which share their activity and day, against
+# the whole accrual table — 400 ms for 100 taps on a fresh table) …
+READ_AHEAD_SQL = {
+    "cards": "SELECT 0, c.uid, c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, m.balance, c.sun, "
+    'c.sun_counter, c.sun_keys, m."group" FROM (VALUES [[(?)]]) AS u(uid) CROSS JOIN LATERAL (SELECT * FROM card '
+    "WHERE uid = u.uid LIMIT 1) c JOIN member m ON m.id = c.member_id",
+    "stored": "SELECT 1, i.device, i.tap_id, NULL, i.result, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+    "FROM (VALUES [[(?, ?)]]) AS t(device, tap_id) CROSS JOIN LATERAL (SELECT device, tap_id, result FROM tap_inbox "
+    "WHERE device = t.device AND tap_id = t.tap_id LIMIT 1) i",
+    "taken": "SELECT 2, NULL, a.activity, a.member_id, a.day, a.item, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+    "FROM (VALUES [[(?, ?, ?, ?)]]) AS k(uid, activity, day, item) CROSS JOIN LATERAL (SELECT activity, member_id, "
+    "day, item FROM accrual WHERE member_id = (SELECT member_id FROM card WHERE uid = k.uid) "
+    "AND activity = k.activity AND day = k.day AND item = k.item LIMIT 1) a",
+    "counter": "SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, x.value, NULL, NULL, NULL, NULL "
+    "FROM meta x WHERE x.key = ?",
+    # … and one write of everything, sent with its COMMIT: each inbox row once, with its result
+    # (``ins``), the credits (the CTEs of ``pg_credits``), the balances (each checked against
+    # the balance the batch expects), the secured cards' counters; then the guard: unless
+    # every row went in as decided the statement fails, so none of it is written.
+    "ins": "ins AS (INSERT INTO tap_inbox (device, tap_id, uid, at, received_at, outcome, points, member, result, "
+    "timing) VALUES [[(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)]] ON CONFLICT DO NOTHING RETURNING 1)",
+    "credits": _PG_CREDIT_CTES,
+    "raised": "raised AS (UPDATE member SET balance = member.balance + d.delta, "
+    "updated_at = CAST(? AS TIMESTAMP) FROM (SELECT e.member_id, SUM(e.points) AS delta, b.expect FROM entries e "
+    "JOIN (VALUES [[(?, ?)]]) AS b(id, expect) ON b.id = e.member_id GROUP BY e.member_id, b.expect) d "
+    "WHERE member.id = d.member_id RETURNING member.balance = d.expect AS ok)",
+    "sun": "sun AS (UPDATE card SET sun_counter = s.hi FROM (VALUES [[(?, ?, ?)]]) AS s(uid, lo, hi) "
+    "WHERE card.uid = s.uid AND (card.sun_counter IS NULL OR card.sun_counter < s.lo) RETURNING 1)",
+    # the ELSE raises (a cast of text that is no number); a subquery, so it is evaluated only if reached
+    "guard": "SELECT CASE WHEN (SELECT count(*) FROM ins) = ?__MORE__ THEN 0 "
+    f"ELSE CAST((SELECT '{CONFLICT} ' || count(*) FROM ins) AS INTEGER) END",
+}
 
 #: one-row statements of the rare paths (a secured card another replica raced for)
 ONE_ROW_SQL = {
