@@ -353,3 +353,30 @@ def test_level_and_prize_mails_survive_a_refusing_and_a_dropping_smtp_server(tmp
     finally:
         smtp.stop()
         close_store()
+
+
+def test_level_job_passes_a_hole_left_by_a_rolled_back_credit_once_it_is_old(pg_url):
+    """PostgreSQL: a rolled-back insert leaves an id that never commits; the job waits LEVEL_HOLE_S, then goes on."""
+    from datetime import timedelta
+
+    from server.services.messages import LEVEL_HOLE_S
+    from server.services.retry import unit_of_work
+    from server.store import utcnow
+    from tests.helpers import fresh_pg_database
+
+    shift = [timedelta(0)]
+    with fresh_pg_database(pg_url, prefix="h18mail") as url:
+        svc = open_service(url, clock=lambda: utcnow() + shift[0])
+        m = svc.members.add("H", new_uid(), email="h@example.org")
+        for k in range(4):
+            svc.points.award(m.id, "volunteer", item=f"d{k}")  # 290
+        assert svc.messages.level_job() == 0
+        with pytest.raises(RuntimeError), unit_of_work():
+            svc.points.award(m.id, "volunteer", item="rolled-back")
+            raise RuntimeError("roll it back")
+        svc.points.award(m.id, "volunteer", item="kept")  # 300, after the hole
+        assert svc.messages.level_job() == 0  # the hole may still be a transaction to commit
+        shift[0] = timedelta(seconds=LEVEL_HOLE_S + 1)
+        assert svc.messages.level_job() == 1
+        assert svc.messages.level_job() == 0
+        close_store()
