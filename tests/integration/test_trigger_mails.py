@@ -107,7 +107,7 @@ def test_level_reached_mail_once_after_a_tap_passes_a_threshold_through_the_runn
     svc = open_service(tmp_db_url)
     svc.devices.add("gate-in", "gate", direction="in")
     people = _people(svc)
-    th, en, bare, gone = people
+    th, en, _bare, _gone = people
     for m in people:
         _to_295(svc, m.id)
     # the credits so far pass no threshold (250 came with the sign-up): nothing to tell
@@ -237,6 +237,7 @@ def test_prize_won_mail_in_the_members_language_once_with_unsubscribe(any_db_url
     _mail(svc, smtp)
     th, en, bare, gone = _people(svc)
     _drain(svc)  # the welcomes
+    skipped = dict(svc.messages.skipped)
     before = len(smtp.files())
     d = svc.draws.create("จับรางวัลปลายภาค", winners=4, prize_points=50, actor="t")
     svc.draws.run(d["id"], actor="t")
@@ -264,12 +265,16 @@ def test_prize_won_mail_in_the_members_language_once_with_unsubscribe(any_db_url
     assert _drain(svc)["sent"] == 0 and len(smtp.files()) == before + 4
     prizes = [x for x in svc.messages.list(limit=1000) if x["template"] == "prize_won"]
     assert sorted(x["member"] for x in prizes) == sorted([th.id, th.id, en.id, en.id])
+    # the winner without an address and the one who unsubscribed: none, counted (two draws each)
+    assert bare.id not in {x["member"] for x in prizes} and gone.id not in {x["member"] for x in prizes}
+    assert svc.messages.skipped["no_address"] - skipped["no_address"] == 2
+    assert svc.messages.skipped["opted_out"] - skipped["opted_out"] == 2
     close_store()
 
 
 def test_prize_won_through_the_draw_commands_and_the_running_server(tmp_db_url, smtp, mosquitto, tmp_path):
     svc = open_service(tmp_db_url)
-    th, en, bare, gone = _people(svc)
+    _people(svc)
     close_store()
     cfg = tmp_path / "library.toml"
     cfg.write_text('[mail]\npublic_url = "http://127.0.0.1:9"\nrate_per_second = 50\nretry_first_s = 0.2\n')
