@@ -284,11 +284,11 @@ class Draws:
                     key=(f"draw:{row.id}", ""),
                 )
                 if self.messages is not None:
-                    prize = row.prize.get("reward") or f"{points} points"
+                    winner = Member.get_by_id(member_id)
                     self.messages.queue(
-                        member_id,
+                        winner,
                         "prize_won",
-                        {"draw": row.name, "prize": prize},
+                        {"draw": row.name, "prize": self._prize_text(row.prize, winner.language)},
                         actor=actor,
                         dedupe_key=f"prize:{row.id}:{member_id}",
                     )
@@ -296,6 +296,14 @@ class Draws:
             row.save()
             self.ledger.audit(actor, "draw.award", row.id, prize=row.prize, winners=row.winners)
         return self.show(draw_id)
+
+    def _prize_text(self, prize: dict, language: str | None) -> str:
+        """The prize as the winner reads it: "50 แต้ม" / "50 points", or the reward's Thai / English name."""
+        code = prize.get("reward")
+        reward = self.prog.rewards.get(code) if code else None
+        if language == "en":
+            return reward.en if reward else code or f"{prize.get('points', 0)} points"
+        return reward.th if reward else code or f"{prize.get('points', 0)} แต้ม"
 
     # ------------------------------------------------------------------ reading
 

@@ -51,7 +51,6 @@ from server.messages.channels import Channel, ConnectionLost, EmailChannel, Outg
 from server.messages.config import MailConfig
 from server.messages.templates import TemplateError
 from server.services import members as members_mod
-from server.services import tiers
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.members import CONTACT_FIELDS, clean_flag, clean_language, contact_changes
@@ -70,6 +69,10 @@ CONSENT = {
 }
 SEGMENT_KEYS = ("group", "tier", "term", "active_days", "lapsed", "status")
 SECRET_KEY = "messages_secret"
+#: the level job reads at most this many ledger entries a round
+LEVEL_SCAN = 20000
+#: a hole in the ledger ids older than this (seconds) is a rolled-back insert, not one still to commit
+LEVEL_HOLE_S = 600
 
 
 class MessageBatch(BaseModel):
@@ -774,29 +777,40 @@ class Messages:
     # ------------------------------------------------------------------ trigger jobs (off the tap path)
 
     def level_job(self, *, chunk: int = 500) -> int:
-        """Tell members who reached a new privilege level since the last run (credits after a watermark).
+        """Tell members whose credits since the last run took them past a privilege level.
 
-        The tap path is untouched: this reads the ledger entries added since the last run
-        (the watermark ``messages:level_entry``), once per member, and queues
-        ``level_reached`` once per member, term and level (the dedupe key).
+        The tap path is untouched: this reads the ledger entries after the watermark
+        ``messages:level_entry``. A member is told of the highest threshold of their tier's
+        borrow, locker or study-room tables with ``before < threshold <= now`` (``now``:
+        their level points; ``before``: the same less their entries after the watermark,
+        in one statement), once per member, term and level (the dedupe key). A sign-up's
+        points count as *before* (the welcome says them).
+
+        It cannot miss a credit: the watermark moves only over ids with no hole before
+        them. On PostgreSQL an id is taken at insert, so a transaction can commit id N
+        after N+1 is visible; a hole waits until it is filled or its next entry is
+        :data:`LEVEL_HOLE_S` old (a rolled-back insert leaves a hole that never fills).
         """
-        queued = 0
         start = store.counter("messages:level_entry")
-        top = LedgerEntry.select(pw.fn.MAX(LedgerEntry.id)).scalar() or 0
+        rows = (
+            LedgerEntry.select(LedgerEntry.id, LedgerEntry.member, LedgerEntry.points, LedgerEntry.source)
+            .where(LedgerEntry.id > start)
+            .order_by(LedgerEntry.id)
+            .limit(LEVEL_SCAN)
+            .tuples()
+        )
+        top, ids = start, {}
+        for entry_id, member_id, points, source in rows:
+            if entry_id != top + 1 and not self._hole_closed(entry_id):
+                break
+            top = entry_id
+            if points > 0 and source != "signup":
+                ids[member_id] = True
         if top <= start:
             return 0
-        ids = [
-            r.member_id
-            for r in LedgerEntry.select(LedgerEntry.member)
-            .where(
-                (LedgerEntry.id > start)
-                & (LedgerEntry.id <= top)
-                & (LedgerEntry.points > 0)
-                & (LedgerEntry.source != "signup")  # the welcome says it; no "level reached" beside it
-            )
-            .distinct()
-        ]
+        queued = 0
         day = self.ledger.today()
+        ids = list(ids)
         for i in range(0, len(ids), chunk):
             with unit_of_work():
                 # only those who can hear of it: an address and notices on (no work for the others)
@@ -807,23 +821,63 @@ class Messages:
                     & Member.consent_notices
                 )
                 for m in Member.select().where(reachable):
-                    level = tiers.privilege_level(self.prog, m, day)
+                    label, before, now = self._level_points(m, day, start)
                     prog = rules.tables_for(self.prog, m.tier)
-                    reached = [
+                    passed = [
                         lvl.points
                         for table in (prog.borrow_levels, prog.locker_levels, prog.room_levels)
                         for lvl in table
-                        if 0 < lvl.points <= level["points"]
+                        if before < lvl.points <= now
                     ]
-                    if not reached:
+                    if not passed:
                         continue
-                    top_level = max(reached)
-                    key = f"level:{m.id}:{level['term']['label']}:{top_level}"
-                    if self.queue(m, "level_reached", {"level": top_level, "points": level["points"]}, dedupe_key=key):
+                    level = max(passed)
+                    key = f"level:{m.id}:{label}:{level}"
+                    if self.queue(m, "level_reached", {"level": level, "points": now}, dedupe_key=key):
                         queued += 1
         with unit_of_work():
-            store.Counter.update(value=top).where(store.Counter.key == "messages:level_entry").execute()
+            store.Counter.update(value=top).where(
+                (store.Counter.key == "messages:level_entry") & (store.Counter.value < top)
+            ).execute()
         return queued
+
+    def _hole_closed(self, entry_id: int) -> bool:
+        """Whether the ids missing before ``entry_id`` are for good (its entry is LEVEL_HOLE_S old)."""
+        at = LedgerEntry.select(LedgerEntry.created_at).where(LedgerEntry.id == entry_id).scalar()
+        return at is not None and (self.clock() - at).total_seconds() > LEVEL_HOLE_S
+
+    def _level_points(self, m: Member, day: date, start: int) -> tuple[str, int, int]:
+        """(term label, level points before the entries after ``start``, level points now), one statement."""
+        label, first, last = rules.term_period(m.group, day, self.prog)
+        late = (LedgerEntry.id > start) & (LedgerEntry.source != "signup")
+        if self.prog.privilege_basis == "balance":
+            row = (
+                Member.select(
+                    Member.balance,
+                    LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0)).where(
+                        (LedgerEntry.member == m.id) & late
+                    ),
+                )
+                .where(Member.id == m.id)
+                .tuples()
+                .first()
+            )
+        else:  # earned_in_term, as tiers.earned_in_term counts it
+            row = (
+                LedgerEntry.select(
+                    pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0),
+                    pw.fn.COALESCE(pw.fn.SUM(pw.Case(None, [(late, LedgerEntry.points)], 0)), 0),
+                )
+                .where(
+                    (LedgerEntry.member == m.id)
+                    & LedgerEntry.activity.in_(list(self.prog.activities))
+                    & LedgerEntry.day.between(first, last)
+                )
+                .tuples()
+                .first()
+            )
+        now, recent = (int(v or 0) for v in row)
+        return label, now - recent, now
 
     def term_ending_job(self, day: date | None = None) -> int:
         """Queue "your rights end in N days" for members whose term ends within ``term_ending_days``."""
