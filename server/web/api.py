@@ -346,13 +346,26 @@ def member_ils(ref):
         return jsonify(state="unreachable", error=str(exc)), 503
 
 
-@route("/ils/pending", "GET", "Fine-discount payments sent to the library system and not yet answered")
+def _every_site():
+    """A 403 for an account scoped to sites (the ILS queue holds every site's patrons), else None."""
+    return (
+        (jsonify(error="this is the whole programme's; your account works for some sites"), 403)
+        if g.staff.sites
+        else None
+    )
+
+
+@route("/ils/pending", "GET", "Fine-discount payments sent to the library system and not yet answered (every site)")
 def ils_pending():
+    if refused := _every_site():
+        return refused
     return jsonify(pending=[_jsonable(r) for r in _ils().pending()])
 
 
-@route("/ils/settle", "POST", "Send every pending payment again now (same BK: never paid twice)")
+@route("/ils/settle", "POST", "Send every pending payment again now (same BK: never paid twice; every site)")
 def ils_settle():
+    if refused := _every_site():
+        return refused
     results = [_jsonable(r) for r in _ils().settle(actor=actor())]
     counts = {k: sum(1 for r in results if r.get("status") == k) for k in ("confirmed", "refused", "pending")}
     return jsonify(results=results, **counts)

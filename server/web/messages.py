@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from server.messages.templates import SEGMENT_FIELDS
 from server.services import GROUPS, NotFound, ServiceError
-from server.web.auth import _, actor, admin_required, service_error, staff_scope
+from server.web.auth import _, actor, programme_admin_required, service_error, staff_scope
 
 bp = Blueprint("messages", __name__)
 
@@ -35,7 +35,7 @@ def _texts(form) -> tuple[dict, dict]:
 
 
 @bp.route("/messages", methods=["GET", "POST"])
-@admin_required
+@programme_admin_required
 def messages():
     """Write a message to a segment, preview its recipients, send it; the outbox at a glance."""
     s = svc()
@@ -83,7 +83,7 @@ def messages():
 
 
 @bp.route("/messages/<int:batch_id>")
-@admin_required
+@programme_admin_required
 def batch(batch_id: int):
     """One segment message: its text, counts, and the delivery log of each recipient."""
     s = svc()

@@ -30,6 +30,7 @@ from server.web.auth import (
     account_error,
     actor,
     admin_required,
+    every_site_required,
     programme_admin_required,
     service_error,
     staff_scope,
@@ -698,6 +699,7 @@ def _ils_or_404():
 
 
 @bp.route("/ils/pending")
+@every_site_required
 def ils_pending():
     """Fine-discount payments sent to the ILS and not yet answered, oldest first, with "settle now"."""
     rows = _ils_or_404().pending()
@@ -710,6 +712,7 @@ def ils_pending():
 
 
 @bp.route("/ils/settle", methods=["POST"])
+@every_site_required
 def ils_settle():
     """Send every pending payment again now (same BK each time: never paid twice)."""
     try:

@@ -280,3 +280,28 @@ def test_kiosk_ratings_count_where_they_were_given_even_after_the_kiosk_moves(ap
     # and a branch's own report is its own ratings
     r = app.test_client().get("/api/reports/feedback", headers=token(BEA))
     assert {row["rating"]: row["count"] for row in r.get_json()["rows"] if row["count"]} == {2: 1, 3: 1}
+
+
+# --------------------------------------------------------------------------- pages of every site's members
+
+
+def test_messages_and_the_ils_queue_are_the_whole_programmes(ils_app):
+    """Segment messages (their delivery logs hold every site's addresses) and pending ILS payments
+    (every site's patron ids) are refused to an account scoped to sites, as the CLI refuses them."""
+    from server.web import accounts
+
+    app = ils_app
+    accounts.add_staff(ANNA[0], "admin", ANNA[1], sites="A")
+    anna, sam, admin = client(app, ANNA), client(app, SAM), client(app, ADMIN)
+    assert anna.get("/messages").status_code == 403 and admin.get("/messages").status_code == 200
+    assert anna.get("/messages/1").status_code == 403
+    for c in (anna, sam):
+        tok = csrf_of(c.get("/members").text)
+        assert c.get("/ils/pending").status_code == 403
+        assert c.post("/ils/settle", data={"csrf_token": tok}).status_code == 403
+        assert 'href="/ils/pending"' not in c.get("/members").text
+    assert admin.get("/ils/pending").status_code == 200
+    api = app.test_client()
+    assert api.get("/api/ils/pending", headers=token(SAM)).status_code == 403
+    assert api.post("/api/ils/settle", headers=token(ANNA)).status_code == 403
+    assert api.get("/api/ils/pending", headers=token(ADMIN)).status_code == 200
