@@ -410,22 +410,19 @@ def run(args, svc: Services) -> int:
                 fields["patron_pin"] = next(
                     f.split("=", 1)[1].strip() for f in args.fields if f.split("=", 1)[0].strip() == "patron_pin"
                 )
-                svc.members.for_change(args.ref, scope)  # another site's member: not found
-                m = svc.patrons.set_member(args.ref, actor=actor, **fields)
+                m = svc.patrons.set_member(args.ref, actor=actor, scope=scope, **fields)  # another site's: not found
             else:
                 m = svc.members.set(args.ref, actor=actor, scope=scope, **fields)
             print_result(args, svc.reads.member_dict(m, scope=scope), f"updated member #{m.id}")
         elif args.action == "renew":
-            svc.members.for_change(args.ref, scope)
-            d = svc.terms.renew(args.ref, until=args.until, actor=actor)
+            d = svc.terms.renew(args.ref, until=args.until, actor=actor, scope=scope)
             print_result(
                 args,
                 d,
                 f"renewed member #{d['member']} until {d['valid_until'] or '-'}; fee {d['fee_baht']} baht recorded",
             )
         elif args.action == "tier":
-            svc.members.for_change(args.ref, scope)
-            m = svc.terms.set_tier(args.ref, args.tier, reason=args.reason, actor=actor)
+            m = svc.terms.set_tier(args.ref, args.tier, reason=args.reason, actor=actor, scope=scope)
             print_result(args, svc.reads.member_dict(m, scope=scope), f"member #{m.id} is now {m.tier}")
     elif args.cmd == "term":
         if args.action == "close":

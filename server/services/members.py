@@ -206,6 +206,18 @@ def find(ref) -> Member:
     return Member.get_by_id(card.member_id)
 
 
+def for_change(ref, scope: Scope, prog) -> Member:
+    """A member staff of ``scope`` may change (home site within it), else NotFound as for a missing id.
+
+    The one check behind every change of a member's site-only data — details, contact,
+    cards, PIN, tier, term (``docs/sites.md``) — for the console, the API and the CLI.
+    """
+    m = find(ref)
+    if not scope.covers(m.home_site, prog):
+        raise NotFound("no member %(ref)s", ref=ref)
+    return m
+
+
 def check_active(m: Member, day: date) -> None:
     """Refuse a blocked member, or one whose membership had expired on ``day``."""
     if m.status != "active":
@@ -237,10 +249,7 @@ class Members:
         only the home site's staff (or a programme administrator) change the member's
         details, cards, tier or term, and see their contact details (``docs/sites.md``).
         """
-        m = find(ref)
-        if not scope.covers(m.home_site, self.prog):
-            raise NotFound("no member %(ref)s", ref=ref)
-        return m
+        return for_change(ref, scope, self.prog)
 
     def _home_site(self, code, scope: Scope) -> str | None:
         """A home site staff typed (checked; within the scope); a one-site scope's site when none."""

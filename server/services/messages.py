@@ -55,6 +55,7 @@ from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.members import CONTACT_FIELDS, clean_flag, clean_language, contact_changes
 from server.services.retry import read_unit, unit_of_work
+from server.services.sites import EVERYTHING, Scope
 from server.store import BaseModel, JSONField, LedgerEntry, Member, Setting, UTCDateTimeField
 
 log = logging.getLogger(__name__)
@@ -227,11 +228,17 @@ class Messages:
 
     # ------------------------------------------------------------------ preferences
 
-    def set_preferences(self, member, *, actor: str = "system", **fields) -> Member:
-        """Change a member's contact data and consent (``CONTACT_FIELDS``); for staff and the patron page."""
+    def set_preferences(self, member, *, actor: str = "system", scope: Scope = EVERYTHING, **fields) -> Member:
+        """Change a member's contact data and consent (``CONTACT_FIELDS``); for staff and the patron page.
+
+        Staff only within ``scope``: a member whose home site is outside it is NotFound (their
+        contact data is site-only, ``docs/sites.md``).
+        """
         changes = contact_changes(fields)
         with unit_of_work():
             m = member if isinstance(member, Member) else members_mod.find(member)
+            if not scope.covers(m.home_site, self.prog):
+                raise NotFound("no member %(ref)s", ref=m.id)
             if changes:
                 changes["updated_at"] = self.clock()
                 Member.update(**changes).where(Member.id == m.id).execute()

@@ -55,6 +55,7 @@ from server.services.errors import ServiceError
 from server.services.ils import IlsUnavailable
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import read_unit, unit_of_work
+from server.services.sites import EVERYTHING, Scope
 from server.store import BaseModel, Card, Member, UTCDateTimeField, utcnow
 
 log = logging.getLogger("privcard.patrons")
@@ -237,17 +238,19 @@ class Patrons:
 
     # ------------------------------------------------------------------ the counter PIN
 
-    def set_pin(self, ref, pin, *, actor: str) -> Member:
+    def set_pin(self, ref, pin, *, actor: str, scope: Scope = EVERYTHING) -> Member:
         """Set a member's counter PIN (4-12 digits), or with ``None`` remove it; their open sessions end.
 
-        Audited without the PIN. A new PIN also lifts a lock-out.
+        Audited without the PIN. A new PIN also lifts a lock-out. Only within ``scope``: a
+        member whose home site is outside it is NotFound (``docs/sites.md``).
         """
         if pin is not None and not PIN_RE.fullmatch(str(pin).strip()):
             raise ServiceError("a patron PIN must be 4-12 digits")
-        return self.set_member(ref, actor=actor, patron_pin=pin)
+        return self.set_member(ref, actor=actor, scope=scope, patron_pin=pin)
 
-    def set_member(self, ref, *, actor: str, **fields) -> Member:
-        """``member set`` with ``patron_pin=`` among the fields (empty or ``none`` removes the PIN), in one unit of work."""
+    def set_member(self, ref, *, actor: str, scope: Scope = EVERYTHING, **fields) -> Member:
+        """``member set`` with ``patron_pin=`` among the fields (empty or ``none`` removes the PIN), in one unit of work
+        (home site within ``scope``, else NotFound)."""
         pin = fields.pop("patron_pin", None)
         text = "" if pin is None else str(pin).strip()
         if text.lower() == "none":
@@ -257,9 +260,9 @@ class Patrons:
         digest = _hasher.hash(text) if text else None  # outside the transaction: Argon2 takes a while
         now = self.clock()
         with unit_of_work():
-            m = members_mod.find(ref)
+            m = members_mod.for_change(ref, scope, self.prog)
             if fields:
-                m = self.members.set(m.id, actor=actor, **fields)
+                m = self.members.set(m.id, actor=actor, scope=scope, **fields)
             if digest is None:
                 PatronPin.delete().where(PatronPin.member == m.id).execute()
             else:

@@ -23,7 +23,7 @@ from server.domain import rules
 from server.services import members, sites, tiers
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
-from server.services.retry import unit_of_work
+from server.services.retry import read_unit, unit_of_work
 from server.services.sites import EVERYTHING, Scope
 from server.store import Accrual, LedgerEntry, Member
 
@@ -63,6 +63,17 @@ class Points:
         if scope.sites is None:
             return True
         return (entry.site is not None and entry.site in scope.sites) or scope.covers(entry.member.home_site, self.prog)
+
+    def entry_for_void(self, entry_id: int, scope: Scope = EVERYTHING) -> LedgerEntry:
+        """An entry staff of ``scope`` may void (the rule of :meth:`void`), else NotFound as a missing id.
+
+        The console's confirmation page asks this first, so it shows exactly what the void allows.
+        """
+        with read_unit():
+            e = LedgerEntry.get_or_none(LedgerEntry.id == entry_id)
+            if e is None or not self._covers_entry(e, scope):
+                raise NotFound("no ledger entry %(id)s", id=entry_id)
+        return e
 
     def counter_activities(self) -> list:
         """The activities staff may credit by hand (the console's credit form)."""

@@ -199,3 +199,17 @@ class Sites:
                 rest |= LedgerEntry.device.not_in(others)
             cond |= LedgerEntry.site.is_null() & rest
         return cond
+
+    def latest_entries(self, scope: Scope, limit: int = 50) -> list:
+        """The newest ledger entries staff of ``scope`` see in the feed (``GET /api/entries``):
+        those made at its sites, by the rule reports count them with (:meth:`entry_condition`);
+        every entry for a programme administrator. A member's own history stays shared
+        (``Reads.member_dict``)."""
+        from server.store import LedgerEntry
+
+        with read_unit():
+            q = LedgerEntry.select().order_by(LedgerEntry.id.desc())
+            cond = self.entry_condition(self.report_sites(scope))
+            if cond is not None:
+                q = q.where(cond)
+            return list(q.limit(limit))

@@ -21,6 +21,7 @@ from server.services import members, tiers
 from server.services.errors import ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import read_unit, unit_of_work
+from server.services.sites import EVERYTHING, Scope
 from server.store import Fee, LedgerEntry, Member
 
 #: members handled per unit of work by a term close
@@ -38,18 +39,19 @@ class Terms:
         #: the outbox: "points forfeited" is queued with the forfeit
         self.messages = messages
 
-    def renew(self, ref, *, until=None, actor: str = "system") -> dict:
+    def renew(self, ref, *, until=None, actor: str = "system", scope: Scope = EVERYTHING) -> dict:
         """Renew a membership for the next term (the group's rule), recording the renewal fee.
 
         ``until`` is the new end typed by staff: required for a ``date`` group (staff: the
         end of employment), refused for ``none`` (that membership does not end). A tier a
         member reached by points goes back to the group's tier (or silver) in the new term.
+        Only within ``scope``: a member whose home site is outside it is NotFound (``docs/sites.md``).
         """
         typed = members.parse_date(until) if until not in (None, "") else None
         today = self.ledger.today()
         now = self.clock()
         with unit_of_work():
-            m = members.find(ref)
+            m = members.for_change(ref, scope, self.prog)
             if m.status != "active":
                 raise ServiceError("member %(id)s is blocked", id=m.id)
             rule = self.prog.terms.rule(m.group)
@@ -171,10 +173,10 @@ class Terms:
                 )
         return row
 
-    def set_tier(self, ref, tier: str, *, reason: str, actor: str = "system") -> Member:
-        """Give a member a tier by hand, with the reason recorded in their history."""
+    def set_tier(self, ref, tier: str, *, reason: str, actor: str = "system", scope: Scope = EVERYTHING) -> Member:
+        """Give a member a tier by hand, with the reason recorded in their history (home site within ``scope``)."""
         with unit_of_work():
-            m = members.find(ref)
+            m = members.for_change(ref, scope, self.prog)
             tiers.change_tier(self.ledger, m, tier, reason, "manual", actor)
         return Member.get_by_id(m.id)
 

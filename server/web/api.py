@@ -16,7 +16,7 @@ from server import broker_accounts
 from server.services import NotFound, ServiceError
 from server.services.attendance import TooBusy
 from server.services.ils import IlsUnavailable
-from server.store import Device, LedgerEntry, Member
+from server.store import Device, Member
 from server.web import accounts, csrf, queries, reports
 from server.web.auth import actor, staff_scope
 
@@ -157,7 +157,7 @@ def members_search():
 @route(
     "/members",
     "POST",
-    "Enrol a member (sign-up credit, joining fee)",
+    "Enrol a member (sign-up credit, joining fee); home_site within your sites (default: your one site)",
     body={
         "name": STRING,
         "card": STRING,
@@ -166,6 +166,7 @@ def members_search():
         "valid_until": STRING,
         "email": STRING,
         "patron_id": STRING,
+        "home_site": STRING,
     },
 )
 def members_add():
@@ -178,9 +179,11 @@ def members_add():
         valid_until=b.get("valid_until"),
         email=b.get("email"),
         patron_id=b.get("patron_id") or None,
+        home_site=b.get("home_site") or None,
+        scope=staff_scope(),  # a one-site account's member lands on its site; another site is refused
         actor=actor(),
     )
-    return jsonify(svc().reads.member_dict(m)), 201
+    return jsonify(svc().reads.member_dict(m, scope=staff_scope())), 201
 
 
 @route("/members/<ref>", "GET", "A member with cards, privileges and the last 20 entries")
@@ -332,24 +335,37 @@ def _ils():
     "/members/<ref>/ils",
     "GET",
     "What the library system says of the member: valid, fines_baht, charged, overdue, blocked, flags, message "
-    "(503 with state=unreachable when it does not answer)",
+    "(503 with state=unreachable when it does not answer; another site's member: 404)",
 )
 def member_ils(ref):
     ils = _ils()
-    m = _member(ref)
+    m = svc().members.for_change(ref, staff_scope())  # the ILS record is site-only data: another site's is 404
     try:
         return jsonify(state="ok", **ils.patron(m.id, actor=actor()))
     except IlsUnavailable as exc:
         return jsonify(state="unreachable", error=str(exc)), 503
 
 
-@route("/ils/pending", "GET", "Fine-discount payments sent to the library system and not yet answered")
+def _every_site():
+    """A 403 for an account scoped to sites (the ILS queue holds every site's patrons), else None."""
+    return (
+        (jsonify(error="this is the whole programme's; your account works for some sites"), 403)
+        if g.staff.sites
+        else None
+    )
+
+
+@route("/ils/pending", "GET", "Fine-discount payments sent to the library system and not yet answered (every site)")
 def ils_pending():
+    if refused := _every_site():
+        return refused
     return jsonify(pending=[_jsonable(r) for r in _ils().pending()])
 
 
-@route("/ils/settle", "POST", "Send every pending payment again now (same BK: never paid twice)")
+@route("/ils/settle", "POST", "Send every pending payment again now (same BK: never paid twice; every site)")
 def ils_settle():
+    if refused := _every_site():
+        return refused
     results = [_jsonable(r) for r in _ils().settle(actor=actor())]
     counts = {k: sum(1 for r in results if r.get("status") == k) for k in ("confirmed", "refused", "pending")}
     return jsonify(results=results, **counts)
@@ -617,10 +633,15 @@ def feedback_answer(fid):
     )
 
 
-@route("/entries", "GET", "The latest ledger entries of everyone", query={"limit": INTEGER})
+@route(
+    "/entries",
+    "GET",
+    "The latest ledger entries (a site's staff: those made at its sites, as reports count them)",
+    query={"limit": INTEGER},
+)
 def entries():
     limit = int_arg("limit", 50, 1, 500)
-    rows = LedgerEntry.select().order_by(LedgerEntry.id.desc()).limit(limit)
+    rows = svc().sites.latest_entries(staff_scope(), limit)
     return jsonify(entries=[svc().ledger.entry_dict(e) for e in rows])
 
 

@@ -114,6 +114,22 @@ def programme_admin_required(view):
     return wrapper
 
 
+def every_site_required(view):
+    """Only accounts that work for every site (any role); an account scoped to sites gets 403.
+
+    For pages that show every site's members at once (pending ILS payments with patron ids),
+    which the admin CLI refuses under ``--as`` a site's account too.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if g.staff is None or g.staff.sites:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 def _load_staff():
     g.staff = None
     g.via_token = False

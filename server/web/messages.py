@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from server.messages.templates import SEGMENT_FIELDS
 from server.services import GROUPS, NotFound, ServiceError
-from server.web.auth import _, actor, admin_required, service_error
+from server.web.auth import _, actor, programme_admin_required, service_error, staff_scope
 
 bp = Blueprint("messages", __name__)
 
@@ -35,7 +35,7 @@ def _texts(form) -> tuple[dict, dict]:
 
 
 @bp.route("/messages", methods=["GET", "POST"])
-@admin_required
+@programme_admin_required
 def messages():
     """Write a message to a segment, preview its recipients, send it; the outbox at a glance."""
     s = svc()
@@ -83,7 +83,7 @@ def messages():
 
 
 @bp.route("/messages/<int:batch_id>")
-@admin_required
+@programme_admin_required
 def batch(batch_id: int):
     """One segment message: its text, counts, and the delivery log of each recipient."""
     s = svc()
@@ -102,13 +102,14 @@ def batch(batch_id: int):
 
 @bp.route("/members/<int:mid>/contact", methods=["POST"])
 def member_contact(mid: int):
-    """Staff change a member's contact data and consent (any signed-in staff, like the member form)."""
+    """Staff change a member's contact data and consent (any signed-in staff of the member's home site,
+    like the member form; another site's member is 404)."""
     f = request.form
     fields = {"email": f.get("email") or None, "phone": f.get("phone") or None, "language": f.get("language") or "th"}
     for key in ("consent_notices", "consent_marketing", "consent_statement", "consent_ranking"):
         fields[key] = f.get(key) == "1"
     try:
-        svc().messages.set_preferences(mid, actor=actor(), **fields)
+        svc().messages.set_preferences(mid, actor=actor(), scope=staff_scope(), **fields)
         flash(_("Contact and message preferences saved."), "ok")
     except NotFound:
         return render_template("error.html", message=_("Not found")), 404

@@ -17,6 +17,7 @@ import peewee as pw
 from server import catalogue
 from server.domain import rules
 from server.services import GROUPS, ServiceError
+from server.services.sites import EVERYTHING
 from server.store import Device, Feedback, LedgerEntry, Member, TapInbox
 from server.web.queries import day_bounds
 
@@ -360,10 +361,14 @@ def segments(service, start: date | None = None, end: date | None = None, sites=
 
 
 def feedback(service, start: date, end: date, sites=None) -> Report:
-    """Kiosk satisfaction ratings (1–5) in the range (at the kiosks of ``sites``; None: all)."""
+    """Kiosk satisfaction ratings (1–5) in the range, given at ``sites`` (None: all).
+
+    A rating's site is ``feedback.site`` (its kiosk's site when it was given; NULL the default
+    site), as the other feedback reports count: moving a kiosk later does not move its ratings.
+    """
     lo, _ = day_bounds(start, service.prog)
     _, hi = day_bounds(end, service.prog)
-    at_sites = None if sites is None else Feedback.device.in_(service.sites.device_ids(sites) or [""])
+    at_sites = None if sites is None else service.feedback.at_sites(EVERYTHING, sites)
     counts = dict(
         _where(
             Feedback.select(Feedback.rating, pw.fn.COUNT(Feedback.id)).where(

@@ -30,6 +30,7 @@ from server.web.auth import (
     account_error,
     actor,
     admin_required,
+    every_site_required,
     programme_admin_required,
     service_error,
     staff_scope,
@@ -176,12 +177,14 @@ def member_renew(mid: int):
     """Renew a membership for the next term; the renewal fee is recorded."""
     _member_or_404(mid)
     try:
-        d = svc().terms.renew(mid, until=request.form.get("until") or None, actor=actor())
+        d = svc().terms.renew(mid, until=request.form.get("until") or None, actor=actor(), scope=staff_scope())
         until = _fmt_date(date.fromisoformat(d["valid_until"])) if d["valid_until"] else "—"
         flash(
             _("Membership renewed until %(day)s; renewal fee %(baht)s baht recorded.", day=until, baht=d["fee_baht"]),
             "ok",
         )
+    except NotFound:  # another site's member: as if there were none (docs/sites.md)
+        abort(404)
     except ServiceError as exc:
         _fail(exc)
     return redirect(url_for("views.member", mid=mid))
@@ -193,9 +196,11 @@ def member_tier(mid: int):
     _member_or_404(mid)
     try:
         m = svc().terms.set_tier(
-            mid, request.form.get("tier", ""), reason=request.form.get("reason", ""), actor=actor()
+            mid, request.form.get("tier", ""), reason=request.form.get("reason", ""), actor=actor(), scope=staff_scope()
         )
         flash(_("Card type is now %(tier)s.", tier=_label(prog().tiers.get(m.tier))), "ok")
+    except NotFound:
+        abort(404)
     except ServiceError as exc:
         _fail(exc)
     return redirect(url_for("views.member", mid=mid))
@@ -261,6 +266,8 @@ def _ils_panel(m: Member) -> dict | None:
     """
     if not svc().ils.configured or not getattr(m, "patron_id", None):
         return None
+    if not staff_scope().covers(m.home_site, prog()):  # the ILS record is site-only data (docs/sites.md)
+        return None
     try:
         return {"state": "ok", **svc().ils.patron(m.id, actor=actor())}
     except IlsUnavailable as exc:
@@ -295,8 +302,12 @@ def member_patron_pin(mid: int):
     _member_or_404(mid)
     clear = request.form.get("action") == "clear"
     try:
-        svc().patrons.set_pin(mid, None if clear else request.form.get("patron_pin", ""), actor=actor())
+        svc().patrons.set_pin(
+            mid, None if clear else request.form.get("patron_pin", ""), actor=actor(), scope=staff_scope()
+        )
         flash(_("PIN removed.") if clear else _("PIN set; the member's open sessions on their page ended."), "ok")
+    except NotFound:
+        abort(404)
     except ServiceError as exc:
         _fail(exc)
     return redirect(url_for("views.member", mid=mid) + "#patron-pin-card")
@@ -439,8 +450,11 @@ def _flash_ils(ils: dict, category: str) -> None:
 def void(mid: int, eid: int):
     """Confirm and void one ledger entry with a reason (a reversal entry is appended)."""
     m = _member_or_404(mid)
-    e = LedgerEntry.get_or_none((LedgerEntry.id == eid) & (LedgerEntry.member == mid))
-    if e is None or not staff_scope().covers(m.home_site, prog()):
+    try:  # the service's rule: an entry made at one of the account's sites (a visitor's too), or of its member
+        e = svc().points.entry_for_void(eid, staff_scope())
+    except NotFound:
+        abort(404)
+    if e.member_id != mid:
         abort(404)
     error = None
     if request.method == "POST":
@@ -685,6 +699,7 @@ def _ils_or_404():
 
 
 @bp.route("/ils/pending")
+@every_site_required
 def ils_pending():
     """Fine-discount payments sent to the ILS and not yet answered, oldest first, with "settle now"."""
     rows = _ils_or_404().pending()
@@ -697,6 +712,7 @@ def ils_pending():
 
 
 @bp.route("/ils/settle", methods=["POST"])
+@every_site_required
 def ils_settle():
     """Send every pending payment again now (same BK each time: never paid twice)."""
     try:

@@ -150,3 +150,28 @@ def test_as_a_branch_account_an_import_is_its_sites_and_the_feedback_desk_its_ow
     assert code == 1
     code, rows, _ = cli(db, "feedback", "list", "--site", "B")
     assert code == 0 and [r["text"] for r in rows] == ["at B?"]
+
+
+def test_as_a_branch_account_another_sites_members_term_tier_and_pin_are_not_found(db):
+    """The renew and tier commands share the service's check with the console (Terms.renew, set_tier)."""
+    from server.services.patrons import PatronPin
+    from server.store import Fee
+
+    def state():
+        _reopen(db)
+        b = Member.get_by_id(db["members"]["B"])
+        out = (b.tier, b.valid_until, b.term_start, Fee.select().count(), PatronPin.select().count())
+        store.db.close()
+        return out
+
+    before = state()
+    for argv in (
+        ("member", "renew", UID_B),
+        ("member", "tier", str(db["members"]["B"]), "gold", "--reason", "a favour"),
+        ("member", "set", UID_B, "patron_pin=123456"),
+    ):
+        code, out, err = cli(db, "--as", "sam", *argv)
+        assert code == 1 and out["error"].startswith("no member") and "ไม่พบสมาชิก" in err, argv
+    assert state() == before
+    code, out, _ = cli(db, "--as", "sam", "member", "tier", str(db["members"]["A"]), "gold", "--reason", "a favour")
+    assert code == 0 and out["tier"] == "gold"
