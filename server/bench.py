@@ -86,10 +86,32 @@ class Load:
             c.subscribe(contract.result_topic(dev), self._on_result(dev))
             self.clients.append(c.start())
             self.windows[dev] = threading.Semaphore(WINDOW)
+        #: allow-lists published live (not the retained copy a subscription gets): a server's
+        #: publisher sends one at the end of its start-up round
+        self.allowlists = 0
+        self.clients[0].subscribe(contract.allowlist_topic(), self._on_allowlist)
         for c in self.clients:
             if not c.wait_connected(10):
                 raise RuntimeError("bench devices could not connect")
         time.sleep(0.3)  # subscriptions settle
+
+    def _on_allowlist(self, topic, payload, msg) -> None:
+        if not msg.retain:
+            with self.lock:
+                self.allowlists += 1
+                self.done.notify_all()
+
+    def started_up(self, seen: int, timeout: float = 30) -> None:
+        """Wait until a server has published its allow-list (its start-up round is over) after ``seen`` were.
+
+        A fresh server's first second is not its steady state: its publisher sends every
+        device's retained config and the allow-list (each through the worker, each marked
+        in the database), and the daily jobs run. Timing taps across it measured start-up,
+        not the half-load tail.
+        """
+        with self.lock:
+            if not self.done.wait_for(lambda: self.allowlists > seen, timeout=timeout):
+                raise RuntimeError("the server never published its allow-list")
 
     def _on_result(self, dev):
         def handler(topic, payload, msg):
@@ -622,12 +644,29 @@ def main(argv: list[str] | None = None) -> int:
                     f"bench-server-{os.getpid()}-{time.monotonic_ns()}",
                     *(["--card-keys", keyfile] if target == "server-sun" else []),
                     *(mail_args if target == "server-mail" else []),
+                    "--timings",
+                    os.path.join(tmp, log_name + ".timings.json"),
                 ]
             )
             with open(os.path.join(tmp, log_name), "w") as log_file:
                 proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
             procs.append(proc)
             return proc
+
+        def start(target: str, log_name: str) -> subprocess.Popen:
+            """Launch a target and return once it answers taps and (a server) has finished starting up."""
+            seen = load_gen.allowlists
+            proc = launch(target, log_name)
+            use(target)
+            load_gen.probe()
+            if target != "echo":
+                load_gen.started_up(seen)
+            return proc
+
+        def timings(log_name: str) -> dict:
+            """The worker's own figures a stopped server wrote (``privcard server --timings``)."""
+            with open(os.path.join(tmp, log_name + ".timings.json")) as fh:
+                return json.load(fh)
 
         def use(target: str) -> None:
             # the SUN target taps its own secured cards, each read with a fresh URL
@@ -637,9 +676,7 @@ def main(argv: list[str] | None = None) -> int:
         sat: dict[str, list[dict]] = {t: [] for t in targets}
         for r in range(max(args.saturation_rounds, 1)):
             for target in targets:
-                proc = launch(target, f"{target}-{r}.log")
-                use(target)
-                load_gen.probe()
+                proc = start(target, f"{target}-{r}.log")
                 load_gen.run(min(200, args.taps), f"warm{r}-{target}")
                 cpu0 = _cpu_s(proc.pid)
                 elapsed, lat = load_gen.run(args.taps, f"full{r}-{target}")
@@ -670,9 +707,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu_ms = {t: [results[t]["cpu_ms_per_tap"]] for t in tput}
             for r in range(max(args.campaign_rounds - 1, 0)):
                 for target in ("server", "server-campaigns"):
-                    proc = launch(target, f"{target}-round-{r}.log")
-                    use(target)
-                    load_gen.probe()
+                    proc = start(target, f"{target}-round-{r}.log")
                     load_gen.run(min(200, args.taps), f"warm{r}-{target}")
                     cpu0 = _cpu_s(proc.pid)
                     elapsed, _ = load_gen.run(args.taps, f"round{r}-{target}")
@@ -701,9 +736,7 @@ def main(argv: list[str] | None = None) -> int:
             sent_during: list[int] = []
             for r in range(max(args.mail_rounds, 1)):
                 for target in ("server", "server-mail"):
-                    proc = launch(target, f"{target}-mail-{r}.log")
-                    use(target)
-                    load_gen.probe()
+                    proc = start(target, f"{target}-mail-{r}.log")
                     if target == "server-mail":
                         deadline = time.monotonic() + 30
                         start = sink_sent()
@@ -753,17 +786,26 @@ def main(argv: list[str] | None = None) -> int:
         rounds: dict[str, list[dict]] = {t: [] for t in targets}
         for r in range(args.rounds):
             for target in targets:
-                proc = launch(target, f"{target}-half-{r}.log")
-                use(target)
-                load_gen.probe()
+                proc = start(target, f"{target}-half-{r}.log")
                 load_gen.run(50, f"warmhalf{r}-{target}")
+                cpu0 = _cpu_s(proc.pid)
                 _, lat = load_gen.run(n_half, f"half{r}-{target}", rate=half)
-                rounds[target].append(_summary(lat))
-                log(
-                    f"{target:>6}: round {r + 1} at {half:.0f} taps/s p50 {rounds[target][-1]['p50_ms']:.1f} ms, "
-                    f"p99 {rounds[target][-1]['p99_ms']:.1f} ms"
-                )
+                one = _summary(lat)
+                one["cpu_ms_per_tap"] = (_cpu_s(proc.pid) - cpu0) * 1000 / n_half
                 stop(proc)
+                if target != "echo":
+                    one["worker"] = timings(f"{target}-half-{r}.log")
+                rounds[target].append(one)
+                log(
+                    f"{target:>6}: round {r + 1} at {half:.0f} taps/s p50 {one['p50_ms']:.1f} ms, "
+                    f"p99 {one['p99_ms']:.1f} ms, process CPU {one['cpu_ms_per_tap']:.3f} ms/tap"
+                    + (
+                        f"; worker: batch p50 {one['worker']['batch_ms_p50']:.1f} ms p99 "
+                        f"{one['worker']['batch_ms_p99']:.1f} ms, {one['worker']['cpu_ms_per_message']:.3f} ms CPU/message"
+                        if one.get("worker", {}).get("batches")
+                        else ""
+                    )
+                )
         for target in targets:
             med = {k: statistics.median(x[k] for x in rounds[target]) for k in ("p50_ms", "p95_ms", "p99_ms")}
             results[target]["half_load"] = {"rate_tps": half, "taps": n_half, **med, "rounds": rounds[target]}
@@ -793,8 +835,22 @@ def main(argv: list[str] | None = None) -> int:
             "half_load_rounds": {
                 "server_p99_ms": [round(x["p99_ms"], 2) for x in s["half_load"]["rounds"]],
                 "echo_p99_ms": [round(x["p99_ms"], 2) for x in e["half_load"]["rounds"]],
+                # each round's server p99 against the echo's of the same round (run just before it)
+                "p99_ratio": [
+                    round(x["p99_ms"] / max(y["p99_ms"], 1e-6), 2)
+                    for x, y in zip(s["half_load"]["rounds"], e["half_load"]["rounds"], strict=True)
+                ],
+                "server_cpu_ms_per_tap": [round(x["cpu_ms_per_tap"], 4) for x in s["half_load"]["rounds"]],
+                "echo_cpu_ms_per_tap": [round(x["cpu_ms_per_tap"], 4) for x in e["half_load"]["rounds"]],
+                # the server's own share (take a batch → answers written) and its CPU: steadier on a shared machine
+                "worker_batch_ms_p99": [x["worker"].get("batch_ms_p99") for x in s["half_load"]["rounds"]],
+                "worker_cpu_ms_per_message": [x["worker"].get("cpu_ms_per_message") for x in s["half_load"]["rounds"]],
             },
         }
+        out["half_load_cpu_ms_per_tap"] = round(statistics.median(out["half_load_rounds"]["server_cpu_ms_per_tap"]), 4)
+        out["worker_batch_ms_p99"] = statistics.median(
+            x for x in out["half_load_rounds"]["worker_batch_ms_p99"] if x is not None
+        )
         if more:
             out["databases"] = [
                 {
@@ -840,7 +896,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"ratio {out['p99_ratio']:.2f} (target <= 3)"
             )
             print(
-                f"server CPU {out['cpu_ms_per_tap']:.3f} ms/tap on {out['db']} (echo {out['echo_cpu_ms_per_tap']:.3f})"
+                f"server CPU {out['cpu_ms_per_tap']:.3f} ms/tap on {out['db']} (echo {out['echo_cpu_ms_per_tap']:.3f}); "
+                f"at half load {out['half_load_cpu_ms_per_tap']:.3f} ms/tap"
+            )
+            print(
+                f"per round: p99 ratio {out['half_load_rounds']['p99_ratio']}; the worker's own batch time p99 "
+                f"{out['half_load_rounds']['worker_batch_ms_p99']} ms (median {out['worker_batch_ms_p99']:.1f})"
             )
             for d in out.get("databases", [])[1:]:
                 print(
