@@ -19,8 +19,10 @@ Phase 1 saturates each (every device keeps up to 20 taps in flight, as the gate'
 outbox does) to measure throughput, ``--saturation-rounds`` times in turn (median);
 the server process's CPU seconds per tap are reported with it (steadier than latency on
 a shared machine). Phase 2 paces all at half the (slowest) server's throughput and
-measures tap→result latency, alternating echo and servers for ``--rounds`` rounds and
-reporting the median round of each. Ratios compare them.
+measures tap→result latency: each server runs beside an echo (on its own topic prefix)
+and the two take turns every half second of taps, so both are timed under the same
+machine load; ``--rounds`` such pairings, the median round of each reported. Ratios
+compare them.
 """
 
 from __future__ import annotations
@@ -44,22 +46,27 @@ from broker.client import BusClient
 from broker.net import free_port, wait_port
 
 WINDOW = 20  # taps in flight per device, like the gate's outbox sender
+#: the echo's topics: its own prefix, so an echo and a server can run side by side (the
+#: half-load phase interleaves them) without both answering the same taps
+ECHO_PREFIX = "privcard-echo"
+#: the half-load phase alternates echo and server every this many seconds of taps
+SLICE_S = 0.5
 
 
-def echo_main(url: str) -> None:
+def echo_main(url: str, prefix: str = ECHO_PREFIX) -> None:
     """The raw echo: republish every tap's id as a result (no database)."""
     bus = BusClient(url, f"privcard-echo-{os.getpid()}")
 
     def on_tap(topic, payload, msg):
         try:
             tap = contract.Tap.parse(payload)
-            dev = contract.parse_topic(topic).device_id
+            dev = contract.parse_topic(topic, prefix).device_id
         except contract.ContractError:
             return
         result = contract.TapResult(tap.tap_id, "limit_reached", True)
-        bus.publish(contract.result_topic(dev), result.encode())
+        bus.publish(contract.result_topic(dev, prefix), result.encode())
 
-    bus.subscribe(contract.device_wildcard("tap"), on_tap)
+    bus.subscribe(contract.device_wildcard("tap", prefix), on_tap)
     bus.start()
     threading.Event().wait()
 
@@ -74,8 +81,13 @@ class Load:
         self.counters: dict[str, int] = {}
         #: results refused as not genuine (the SUN target must have none: it would be timing refusals)
         self.not_genuine = 0
-        self.sent: dict[str, float] = {}
+        #: the topic prefix taps go to: the server's, or the echo's (:data:`ECHO_PREFIX`)
+        self.prefix = contract.DEFAULT_PREFIX
+        #: tap id → (when sent, the list its latency goes to, its target)
+        self.sent: dict[str, tuple[float, list | None, str]] = {}
         self.latencies: list[float] = []
+        #: taps sent and not yet answered, per target (the interleaved run drains each slice)
+        self.in_flight: dict[str, int] = {}
         self.lock = threading.Lock()
         self.done = threading.Condition(self.lock)
         self.answered = 0
@@ -83,7 +95,8 @@ class Load:
         self.windows: dict[str, threading.Semaphore] = {}
         for dev in devices:
             c = BusClient(url, f"bench-{dev}-{os.getpid()}-{random.randrange(1 << 30)}")
-            c.subscribe(contract.result_topic(dev), self._on_result(dev))
+            for prefix in (contract.DEFAULT_PREFIX, ECHO_PREFIX):
+                c.subscribe(contract.result_topic(dev, prefix), self._on_result(dev))
             self.clients.append(c.start())
             self.windows[dev] = threading.Semaphore(WINDOW)
         #: allow-lists published live (not the retained copy a subscription gets): a server's
@@ -122,14 +135,16 @@ class Load:
             except (ValueError, KeyError, TypeError):
                 return
             with self.lock:
-                start = self.sent.pop(tap_id, None)
-                if start is None:
+                entry = self.sent.pop(tap_id, None)
+                if entry is None:
                     return  # a duplicate result
-                if tap_id.startswith("probe:"):
+                start, bucket, target = entry
+                if bucket is None:  # a probe
                     self.probed = True
                     self.done.notify_all()
                     return
-                self.latencies.append(now - start)
+                bucket.append(now - start)
+                self.in_flight[target] -= 1
                 self.answered += 1
                 if result.get("outcome") == "card_not_genuine":
                     self.not_genuine += 1
@@ -147,45 +162,49 @@ class Load:
             tap_id = f"probe:{os.getpid()}:{time.monotonic_ns()}:{i}"
             i += 1
             with self.lock:
-                self.sent[tap_id] = time.perf_counter()
+                self.sent[tap_id] = (time.perf_counter(), None, "")
             client.publish(
-                contract.tap_topic(dev), contract.Tap(tap_id, self.uids[0], datetime.now(UTC), True).encode()
+                contract.tap_topic(dev, self.prefix),
+                contract.Tap(tap_id, self.uids[0], datetime.now(UTC), True).encode(),
             )
             with self.lock:
                 if self.done.wait_for(lambda: self.probed, timeout=0.5):
                     return
         raise RuntimeError("the target never answered a probe tap")
 
+    def _send(self, i: int, d: int, tag: str, bucket: list, target: str) -> None:
+        """Publish tap ``i`` from device ``d`` (once the device has room in its window)."""
+        dev, client = self.devices[d], self.clients[d]
+        self.windows[dev].acquire()
+        tap_id = f"{tag}:{dev}:{i}"
+        uid = self.uids[i % len(self.uids)]
+        ndef = None
+        if self.sun_keys is not None:
+            from server.sun import card_url
+
+            # a card is read at one device at a time, and a device's taps arrive in
+            # order: give each device its own cards, or two devices' reads of one
+            # card could reach the server out of counter order and rightly be refused
+            mine = self.uids[d :: len(self.devices)] or self.uids
+            uid = mine[(i // len(self.devices)) % len(mine)]
+            with self.lock:
+                self.counters[uid] = counter = self.counters.get(uid, 0) + 1
+            ndef = card_url(self.sun_keys[uid], uid, counter)
+        tap = contract.Tap(tap_id, uid, datetime.now(UTC), True, ndef=ndef)
+        with self.lock:
+            self.sent[tap_id] = (time.perf_counter(), bucket, target)
+            self.in_flight[target] = self.in_flight.get(target, 0) + 1
+        client.publish(contract.tap_topic(dev, self.prefix), tap.encode())
+
     def run(self, n: int, tag: str, rate: float | None = None) -> tuple[float, list[float]]:
         """Send ``n`` taps (paced at ``rate``/s if given); return (elapsed, latencies)."""
         with self.lock:
             self.latencies, self.answered = [], 0
+        bucket = self.latencies
         per_dev = [deque() for _ in self.devices]
         for i in range(n):
             per_dev[i % len(self.devices)].append(i)
         start = time.perf_counter()
-
-        def send(i: int, d: int) -> None:
-            dev, client = self.devices[d], self.clients[d]
-            self.windows[dev].acquire()
-            tap_id = f"{tag}:{dev}:{i}"
-            uid = self.uids[i % len(self.uids)]
-            ndef = None
-            if self.sun_keys is not None:
-                from server.sun import card_url
-
-                # a card is read at one device at a time, and a device's taps arrive in
-                # order: give each device its own cards, or two devices' reads of one
-                # card could reach the server out of counter order and rightly be refused
-                mine = self.uids[d :: len(self.devices)] or self.uids
-                uid = mine[(i // len(self.devices)) % len(mine)]
-                with self.lock:
-                    self.counters[uid] = counter = self.counters.get(uid, 0) + 1
-                ndef = card_url(self.sun_keys[uid], uid, counter)
-            tap = contract.Tap(tap_id, uid, datetime.now(UTC), True, ndef=ndef)
-            with self.lock:
-                self.sent[tap_id] = time.perf_counter()
-            client.publish(contract.tap_topic(dev), tap.encode())
 
         def feed_paced() -> None:
             # one thread sends every tap at its time (round-robin over the devices): ten
@@ -194,11 +213,11 @@ class Load:
                 delay = start + i / rate - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-                send(i, i % len(self.devices))
+                self._send(i, i % len(self.devices), tag, bucket, tag)
 
         def feed_device(d: int) -> None:  # saturation: each device keeps its window full
             while per_dev[d]:
-                send(per_dev[d].popleft(), d)
+                self._send(per_dev[d].popleft(), d, tag, bucket, tag)
 
         feeders = [feed_paced] if rate else [lambda d=d: feed_device(d) for d in range(len(self.devices))]
         for feed in feeders:
@@ -208,7 +227,43 @@ class Load:
         elapsed = time.perf_counter() - start
         if not ok:
             raise RuntimeError(f"{tag}: only {self.answered} of {n} taps answered")
-        return elapsed, list(self.latencies)
+        return elapsed, list(bucket)
+
+    def run_interleaved(
+        self, n: int, tag: str, rate: float, targets: list[str], use, slice_s: float = SLICE_S
+    ) -> dict[str, list[float]]:
+        """``n`` taps to each target, all at ``rate``/s, alternating targets every ``slice_s`` s of taps.
+
+        The targets run side by side (the echo on its own prefix); ``use(target)`` points
+        the load at one. Each slice's taps are all answered before the next slice starts,
+        so one target's backlog never lands in the other's time. Timing the echo and the
+        server in separate rounds compared one 5-second moment of a shared machine with
+        another (the echo's own p99 swung from 7 to 482 ms between consecutive rounds):
+        slices half a second apart see the same machine. Returns each target's latencies.
+        """
+        buckets: dict[str, list[float]] = {t: [] for t in targets}
+        left = dict.fromkeys(targets, n)
+        per_slice = max(1, round(rate * slice_s))
+        i = k = 0
+        while any(left.values()):
+            target = targets[k % len(targets)]
+            k += 1
+            m = min(per_slice, left[target])
+            if not m:
+                continue
+            use(target)
+            start = time.perf_counter()
+            for j in range(m):
+                delay = start + j / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                self._send(i, i % len(self.devices), f"{tag}-{target}", buckets[target], target)
+                i += 1
+            left[target] -= m
+            with self.lock:
+                if not self.done.wait_for(lambda t=target: self.in_flight[t] == 0, timeout=max(60, m / 20)):
+                    raise RuntimeError(f"{tag}: {target} left {self.in_flight[target]} taps unanswered")
+        return {t: list(v) for t, v in buckets.items()}
 
     def close(self) -> None:
         for c in self.clients:
@@ -672,6 +727,7 @@ def main(argv: list[str] | None = None) -> int:
             # the SUN target taps its own secured cards, each read with a fresh URL
             load_gen.uids = sun_uids if target == "server-sun" else uids
             load_gen.sun_keys = sun_keys if target == "server-sun" else None
+            load_gen.prefix = ECHO_PREFIX if target == "echo" else contract.DEFAULT_PREFIX
 
         sat: dict[str, list[dict]] = {t: [] for t in targets}
         for r in range(max(args.saturation_rounds, 1)):
@@ -780,32 +836,48 @@ def main(argv: list[str] | None = None) -> int:
         # one rate for every server, so their latencies compare: half the slowest one's throughput
         half = min(results[t]["throughput_tps"] for t in ("server", *more)) / 2
         n_half = max(200, min(args.taps, int(half * 5)))
-        # Tail latency on a shared machine swings from run to run (the echo's own p99 too),
-        # so the half-load phase alternates echo and server for several rounds and reports
-        # the median round of each, with every round kept in the output.
+        # Tail latency on a shared machine swings from moment to moment (the echo's own p99
+        # too). Each server runs beside an echo and the two take turns every half second of
+        # taps (Load.run_interleaved), so both are timed under the same machine load; each
+        # round pairs them again with fresh processes, and the median round is reported,
+        # with every round kept in the output. The echo of a round is the one that ran
+        # beside "server" (the first --db); the other servers keep their own echo's p99.
         rounds: dict[str, list[dict]] = {t: [] for t in targets}
+        servers = [t for t in targets if t != "echo"]
         for r in range(args.rounds):
-            for target in targets:
+            for target in servers:
+                echo = start("echo", f"echo-half-{r}-{target}.log")
+                load_gen.run(50, f"warmhalf{r}-{target}-echo")
                 proc = start(target, f"{target}-half-{r}.log")
                 load_gen.run(50, f"warmhalf{r}-{target}")
-                cpu0 = _cpu_s(proc.pid)
-                _, lat = load_gen.run(n_half, f"half{r}-{target}", rate=half)
-                one = _summary(lat)
-                one["cpu_ms_per_tap"] = (_cpu_s(proc.pid) - cpu0) * 1000 / n_half
+                pair = ["echo", target] if r % 2 == 0 else [target, "echo"]  # who starts alternates
+                cpu0 = {"echo": _cpu_s(echo.pid), target: _cpu_s(proc.pid)}
+                lat = load_gen.run_interleaved(n_half, f"half{r}-{target}", half, pair, use)
+                cpu = {"echo": _cpu_s(echo.pid) - cpu0["echo"], target: _cpu_s(proc.pid) - cpu0[target]}
                 stop(proc)
-                if target != "echo":
-                    one["worker"] = timings(f"{target}-half-{r}.log")
-                rounds[target].append(one)
-                log(
-                    f"{target:>6}: round {r + 1} at {half:.0f} taps/s p50 {one['p50_ms']:.1f} ms, "
-                    f"p99 {one['p99_ms']:.1f} ms, process CPU {one['cpu_ms_per_tap']:.3f} ms/tap"
-                    + (
-                        f"; worker: batch p50 {one['worker']['batch_ms_p50']:.1f} ms p99 "
-                        f"{one['worker']['batch_ms_p99']:.1f} ms, {one['worker']['cpu_ms_per_message']:.3f} ms CPU/message"
-                        if one.get("worker", {}).get("batches")
-                        else ""
+                stop(echo)
+                got = {}
+                for t in pair:
+                    got[t] = one = _summary(lat[t])
+                    one["cpu_ms_per_tap"] = cpu[t] * 1000 / n_half
+                got[target]["worker"] = timings(f"{target}-half-{r}.log")
+                got[target]["echo_p99_ms"] = got["echo"]["p99_ms"]
+                rounds[target].append(got[target])
+                if target == "server":
+                    rounds["echo"].append(got["echo"])
+                for t in ("echo", target):
+                    one = got[t]
+                    log(
+                        f"{t:>6}: round {r + 1} at {half:.0f} taps/s p50 {one['p50_ms']:.1f} ms, "
+                        f"p99 {one['p99_ms']:.1f} ms, process CPU {one['cpu_ms_per_tap']:.3f} ms/tap"
+                        + (
+                            f"; worker: batch p50 {one['worker']['batch_ms_p50']:.1f} ms p99 "
+                            f"{one['worker']['batch_ms_p99']:.1f} ms, "
+                            f"{one['worker']['cpu_ms_per_message']:.3f} ms CPU/message"
+                            if one.get("worker", {}).get("batches")
+                            else ""
+                        )
                     )
-                )
         for target in targets:
             med = {k: statistics.median(x[k] for x in rounds[target]) for k in ("p50_ms", "p95_ms", "p99_ms")}
             results[target]["half_load"] = {"rate_tps": half, "taps": n_half, **med, "rounds": rounds[target]}
