@@ -19,8 +19,10 @@ One :class:`PointsServer` wires the bus client, the store and the service:
 from __future__ import annotations
 
 import logging
+import statistics
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from broker import contract
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 WORKER_BUSY_TIMEOUT_MS = 250
 #: after its last batch the worker counts as busy this long more (taps come in bursts; the sender waits)
 TAPS_QUIET_S = 0.5
+#: the last this many batches' timings are kept (:meth:`PointsServer.timings`)
+TIMINGS_KEPT = 100_000
 
 
 @dataclass
@@ -87,6 +91,9 @@ class PointsServer:
         #: the worker had something to decide until about then (monotonic); the sender reads it
         self.busy_until = 0.0
         self.stats = {"taps": 0, "invalid": 0, "queries": 0, "batches": 0, "errors": 0}
+        #: per batch (worker thread only): (seconds from taking it to its answers written,
+        #: the worker's CPU seconds for the round that read and answered it, messages)
+        self._timings: deque[tuple[float, float, int]] = deque(maxlen=TIMINGS_KEPT)
         self.bus = BusClient(
             mqtt_url,
             client_id,
@@ -171,9 +178,11 @@ class PointsServer:
     def _work(self) -> None:
         """The worker: read what has arrived, decide it as one batch, write the answers."""
         while not self.stopping.is_set():
+            cpu = time.thread_time()
             self.bus.loop(0.0 if self.inbox else 0.2, max_reads=self.batch_max)
             if not self.inbox:
                 continue
+            started = time.perf_counter()
             batch = self.inbox[: self.batch_max]
             del self.inbox[: len(batch)]
             if any(item.kind != "status" for item in batch):  # a gate's heartbeat is not a tap
@@ -182,6 +191,31 @@ class PointsServer:
             if not self._decide(batch):
                 return
             self.bus.flush()
+            self._timings.append((time.perf_counter() - started, time.thread_time() - cpu, len(batch)))
+
+    def timings(self) -> dict:
+        """The worker's own figures over its last :data:`TIMINGS_KEPT` batches (``privcard bench`` reports them).
+
+        ``batch_ms``: from taking a batch to its answers written (decide, commit, publish,
+        flush) — the server's share of a tap's latency, without the broker's and the
+        network's; ``cpu_ms_per_message``: the worker thread's CPU time for reading,
+        deciding and answering, per message. Both move less with a shared machine's load
+        than the latency a device sees.
+        """
+        rows = list(self._timings)
+        if not rows:
+            return {"batches": 0, "messages": 0}
+        ms = sorted(r[0] * 1000 for r in rows)
+        messages = sum(r[2] for r in rows)
+        return {
+            "batches": len(rows),
+            "messages": messages,
+            "batch_size_max": max(r[2] for r in rows),
+            "batch_ms_p50": round(statistics.median(ms), 3),
+            "batch_ms_p99": round(ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))], 3),
+            "batch_ms_max": round(ms[-1], 3),
+            "cpu_ms_per_message": round(sum(r[1] for r in rows) * 1000 / messages, 4),
+        }
 
     def _pause(self, seconds: float) -> bool:
         """Wait out a back-off while keeping the MQTT connection alive; True when stopping.

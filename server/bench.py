@@ -19,8 +19,10 @@ Phase 1 saturates each (every device keeps up to 20 taps in flight, as the gate'
 outbox does) to measure throughput, ``--saturation-rounds`` times in turn (median);
 the server process's CPU seconds per tap are reported with it (steadier than latency on
 a shared machine). Phase 2 paces all at half the (slowest) server's throughput and
-measures tap→result latency, alternating echo and servers for ``--rounds`` rounds and
-reporting the median round of each. Ratios compare them.
+measures tap→result latency: each server runs beside an echo (on its own topic prefix)
+and the two take turns every half second of taps, so both are timed under the same
+machine load; ``--rounds`` such pairings, the median round of each reported. Ratios
+compare them.
 """
 
 from __future__ import annotations
@@ -44,22 +46,27 @@ from broker.client import BusClient
 from broker.net import free_port, wait_port
 
 WINDOW = 20  # taps in flight per device, like the gate's outbox sender
+#: the echo's topics: its own prefix, so an echo and a server can run side by side (the
+#: half-load phase interleaves them) without both answering the same taps
+ECHO_PREFIX = "privcard-echo"
+#: the half-load phase alternates echo and server every this many seconds of taps
+SLICE_S = 0.5
 
 
-def echo_main(url: str) -> None:
+def echo_main(url: str, prefix: str = ECHO_PREFIX) -> None:
     """The raw echo: republish every tap's id as a result (no database)."""
     bus = BusClient(url, f"privcard-echo-{os.getpid()}")
 
     def on_tap(topic, payload, msg):
         try:
             tap = contract.Tap.parse(payload)
-            dev = contract.parse_topic(topic).device_id
+            dev = contract.parse_topic(topic, prefix).device_id
         except contract.ContractError:
             return
         result = contract.TapResult(tap.tap_id, "limit_reached", True)
-        bus.publish(contract.result_topic(dev), result.encode())
+        bus.publish(contract.result_topic(dev, prefix), result.encode())
 
-    bus.subscribe(contract.device_wildcard("tap"), on_tap)
+    bus.subscribe(contract.device_wildcard("tap", prefix), on_tap)
     bus.start()
     threading.Event().wait()
 
@@ -74,8 +81,13 @@ class Load:
         self.counters: dict[str, int] = {}
         #: results refused as not genuine (the SUN target must have none: it would be timing refusals)
         self.not_genuine = 0
-        self.sent: dict[str, float] = {}
+        #: the topic prefix taps go to: the server's, or the echo's (:data:`ECHO_PREFIX`)
+        self.prefix = contract.DEFAULT_PREFIX
+        #: tap id → (when sent, the list its latency goes to, its target)
+        self.sent: dict[str, tuple[float, list | None, str]] = {}
         self.latencies: list[float] = []
+        #: taps sent and not yet answered, per target (the interleaved run drains each slice)
+        self.in_flight: dict[str, int] = {}
         self.lock = threading.Lock()
         self.done = threading.Condition(self.lock)
         self.answered = 0
@@ -83,13 +95,36 @@ class Load:
         self.windows: dict[str, threading.Semaphore] = {}
         for dev in devices:
             c = BusClient(url, f"bench-{dev}-{os.getpid()}-{random.randrange(1 << 30)}")
-            c.subscribe(contract.result_topic(dev), self._on_result(dev))
+            for prefix in (contract.DEFAULT_PREFIX, ECHO_PREFIX):
+                c.subscribe(contract.result_topic(dev, prefix), self._on_result(dev))
             self.clients.append(c.start())
             self.windows[dev] = threading.Semaphore(WINDOW)
+        #: allow-lists published live (not the retained copy a subscription gets): a server's
+        #: publisher sends one at the end of its start-up round
+        self.allowlists = 0
+        self.clients[0].subscribe(contract.allowlist_topic(), self._on_allowlist)
         for c in self.clients:
             if not c.wait_connected(10):
                 raise RuntimeError("bench devices could not connect")
         time.sleep(0.3)  # subscriptions settle
+
+    def _on_allowlist(self, topic, payload, msg) -> None:
+        if not msg.retain:
+            with self.lock:
+                self.allowlists += 1
+                self.done.notify_all()
+
+    def started_up(self, seen: int, timeout: float = 30) -> None:
+        """Wait until a server has published its allow-list (its start-up round is over) after ``seen`` were.
+
+        A fresh server's first second is not its steady state: its publisher sends every
+        device's retained config and the allow-list (each through the worker, each marked
+        in the database), and the daily jobs run. Timing taps across it measured start-up,
+        not the half-load tail.
+        """
+        with self.lock:
+            if not self.done.wait_for(lambda: self.allowlists > seen, timeout=timeout):
+                raise RuntimeError("the server never published its allow-list")
 
     def _on_result(self, dev):
         def handler(topic, payload, msg):
@@ -100,14 +135,16 @@ class Load:
             except (ValueError, KeyError, TypeError):
                 return
             with self.lock:
-                start = self.sent.pop(tap_id, None)
-                if start is None:
+                entry = self.sent.pop(tap_id, None)
+                if entry is None:
                     return  # a duplicate result
-                if tap_id.startswith("probe:"):
+                start, bucket, target = entry
+                if bucket is None:  # a probe
                     self.probed = True
                     self.done.notify_all()
                     return
-                self.latencies.append(now - start)
+                bucket.append(now - start)
+                self.in_flight[target] -= 1
                 self.answered += 1
                 if result.get("outcome") == "card_not_genuine":
                     self.not_genuine += 1
@@ -125,45 +162,49 @@ class Load:
             tap_id = f"probe:{os.getpid()}:{time.monotonic_ns()}:{i}"
             i += 1
             with self.lock:
-                self.sent[tap_id] = time.perf_counter()
+                self.sent[tap_id] = (time.perf_counter(), None, "")
             client.publish(
-                contract.tap_topic(dev), contract.Tap(tap_id, self.uids[0], datetime.now(UTC), True).encode()
+                contract.tap_topic(dev, self.prefix),
+                contract.Tap(tap_id, self.uids[0], datetime.now(UTC), True).encode(),
             )
             with self.lock:
                 if self.done.wait_for(lambda: self.probed, timeout=0.5):
                     return
         raise RuntimeError("the target never answered a probe tap")
 
+    def _send(self, i: int, d: int, tag: str, bucket: list, target: str) -> None:
+        """Publish tap ``i`` from device ``d`` (once the device has room in its window)."""
+        dev, client = self.devices[d], self.clients[d]
+        self.windows[dev].acquire()
+        tap_id = f"{tag}:{dev}:{i}"
+        uid = self.uids[i % len(self.uids)]
+        ndef = None
+        if self.sun_keys is not None:
+            from server.sun import card_url
+
+            # a card is read at one device at a time, and a device's taps arrive in
+            # order: give each device its own cards, or two devices' reads of one
+            # card could reach the server out of counter order and rightly be refused
+            mine = self.uids[d :: len(self.devices)] or self.uids
+            uid = mine[(i // len(self.devices)) % len(mine)]
+            with self.lock:
+                self.counters[uid] = counter = self.counters.get(uid, 0) + 1
+            ndef = card_url(self.sun_keys[uid], uid, counter)
+        tap = contract.Tap(tap_id, uid, datetime.now(UTC), True, ndef=ndef)
+        with self.lock:
+            self.sent[tap_id] = (time.perf_counter(), bucket, target)
+            self.in_flight[target] = self.in_flight.get(target, 0) + 1
+        client.publish(contract.tap_topic(dev, self.prefix), tap.encode())
+
     def run(self, n: int, tag: str, rate: float | None = None) -> tuple[float, list[float]]:
         """Send ``n`` taps (paced at ``rate``/s if given); return (elapsed, latencies)."""
         with self.lock:
             self.latencies, self.answered = [], 0
+        bucket = self.latencies
         per_dev = [deque() for _ in self.devices]
         for i in range(n):
             per_dev[i % len(self.devices)].append(i)
         start = time.perf_counter()
-
-        def send(i: int, d: int) -> None:
-            dev, client = self.devices[d], self.clients[d]
-            self.windows[dev].acquire()
-            tap_id = f"{tag}:{dev}:{i}"
-            uid = self.uids[i % len(self.uids)]
-            ndef = None
-            if self.sun_keys is not None:
-                from server.sun import card_url
-
-                # a card is read at one device at a time, and a device's taps arrive in
-                # order: give each device its own cards, or two devices' reads of one
-                # card could reach the server out of counter order and rightly be refused
-                mine = self.uids[d :: len(self.devices)] or self.uids
-                uid = mine[(i // len(self.devices)) % len(mine)]
-                with self.lock:
-                    self.counters[uid] = counter = self.counters.get(uid, 0) + 1
-                ndef = card_url(self.sun_keys[uid], uid, counter)
-            tap = contract.Tap(tap_id, uid, datetime.now(UTC), True, ndef=ndef)
-            with self.lock:
-                self.sent[tap_id] = time.perf_counter()
-            client.publish(contract.tap_topic(dev), tap.encode())
 
         def feed_paced() -> None:
             # one thread sends every tap at its time (round-robin over the devices): ten
@@ -172,11 +213,11 @@ class Load:
                 delay = start + i / rate - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-                send(i, i % len(self.devices))
+                self._send(i, i % len(self.devices), tag, bucket, tag)
 
         def feed_device(d: int) -> None:  # saturation: each device keeps its window full
             while per_dev[d]:
-                send(per_dev[d].popleft(), d)
+                self._send(per_dev[d].popleft(), d, tag, bucket, tag)
 
         feeders = [feed_paced] if rate else [lambda d=d: feed_device(d) for d in range(len(self.devices))]
         for feed in feeders:
@@ -186,7 +227,43 @@ class Load:
         elapsed = time.perf_counter() - start
         if not ok:
             raise RuntimeError(f"{tag}: only {self.answered} of {n} taps answered")
-        return elapsed, list(self.latencies)
+        return elapsed, list(bucket)
+
+    def run_interleaved(
+        self, n: int, tag: str, rate: float, targets: list[str], use, slice_s: float = SLICE_S
+    ) -> dict[str, list[float]]:
+        """``n`` taps to each target, all at ``rate``/s, alternating targets every ``slice_s`` s of taps.
+
+        The targets run side by side (the echo on its own prefix); ``use(target)`` points
+        the load at one. Each slice's taps are all answered before the next slice starts,
+        so one target's backlog never lands in the other's time. Timing the echo and the
+        server in separate rounds compared one 5-second moment of a shared machine with
+        another (the echo's own p99 swung from 7 to 482 ms between consecutive rounds):
+        slices half a second apart see the same machine. Returns each target's latencies.
+        """
+        buckets: dict[str, list[float]] = {t: [] for t in targets}
+        left = dict.fromkeys(targets, n)
+        per_slice = max(1, round(rate * slice_s))
+        i = k = 0
+        while any(left.values()):
+            target = targets[k % len(targets)]
+            k += 1
+            m = min(per_slice, left[target])
+            if not m:
+                continue
+            use(target)
+            start = time.perf_counter()
+            for j in range(m):
+                delay = start + j / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                self._send(i, i % len(self.devices), f"{tag}-{target}", buckets[target], target)
+                i += 1
+            left[target] -= m
+            with self.lock:
+                if not self.done.wait_for(lambda t=target: self.in_flight[t] == 0, timeout=max(60, m / 20)):
+                    raise RuntimeError(f"{tag}: {target} left {self.in_flight[target]} taps unanswered")
+        return {t: list(v) for t, v in buckets.items()}
 
     def close(self) -> None:
         for c in self.clients:
@@ -622,6 +699,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"bench-server-{os.getpid()}-{time.monotonic_ns()}",
                     *(["--card-keys", keyfile] if target == "server-sun" else []),
                     *(mail_args if target == "server-mail" else []),
+                    "--timings",
+                    os.path.join(tmp, log_name + ".timings.json"),
                 ]
             )
             with open(os.path.join(tmp, log_name), "w") as log_file:
@@ -629,17 +708,31 @@ def main(argv: list[str] | None = None) -> int:
             procs.append(proc)
             return proc
 
+        def start(target: str, log_name: str) -> subprocess.Popen:
+            """Launch a target and return once it answers taps and (a server) has finished starting up."""
+            seen = load_gen.allowlists
+            proc = launch(target, log_name)
+            use(target)
+            load_gen.probe()
+            if target != "echo":
+                load_gen.started_up(seen)
+            return proc
+
+        def timings(log_name: str) -> dict:
+            """The worker's own figures a stopped server wrote (``privcard server --timings``)."""
+            with open(os.path.join(tmp, log_name + ".timings.json")) as fh:
+                return json.load(fh)
+
         def use(target: str) -> None:
             # the SUN target taps its own secured cards, each read with a fresh URL
             load_gen.uids = sun_uids if target == "server-sun" else uids
             load_gen.sun_keys = sun_keys if target == "server-sun" else None
+            load_gen.prefix = ECHO_PREFIX if target == "echo" else contract.DEFAULT_PREFIX
 
         sat: dict[str, list[dict]] = {t: [] for t in targets}
         for r in range(max(args.saturation_rounds, 1)):
             for target in targets:
-                proc = launch(target, f"{target}-{r}.log")
-                use(target)
-                load_gen.probe()
+                proc = start(target, f"{target}-{r}.log")
                 load_gen.run(min(200, args.taps), f"warm{r}-{target}")
                 cpu0 = _cpu_s(proc.pid)
                 elapsed, lat = load_gen.run(args.taps, f"full{r}-{target}")
@@ -670,9 +763,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu_ms = {t: [results[t]["cpu_ms_per_tap"]] for t in tput}
             for r in range(max(args.campaign_rounds - 1, 0)):
                 for target in ("server", "server-campaigns"):
-                    proc = launch(target, f"{target}-round-{r}.log")
-                    use(target)
-                    load_gen.probe()
+                    proc = start(target, f"{target}-round-{r}.log")
                     load_gen.run(min(200, args.taps), f"warm{r}-{target}")
                     cpu0 = _cpu_s(proc.pid)
                     elapsed, _ = load_gen.run(args.taps, f"round{r}-{target}")
@@ -701,9 +792,7 @@ def main(argv: list[str] | None = None) -> int:
             sent_during: list[int] = []
             for r in range(max(args.mail_rounds, 1)):
                 for target in ("server", "server-mail"):
-                    proc = launch(target, f"{target}-mail-{r}.log")
-                    use(target)
-                    load_gen.probe()
+                    proc = start(target, f"{target}-mail-{r}.log")
                     if target == "server-mail":
                         deadline = time.monotonic() + 30
                         start = sink_sent()
@@ -747,23 +836,48 @@ def main(argv: list[str] | None = None) -> int:
         # one rate for every server, so their latencies compare: half the slowest one's throughput
         half = min(results[t]["throughput_tps"] for t in ("server", *more)) / 2
         n_half = max(200, min(args.taps, int(half * 5)))
-        # Tail latency on a shared machine swings from run to run (the echo's own p99 too),
-        # so the half-load phase alternates echo and server for several rounds and reports
-        # the median round of each, with every round kept in the output.
+        # Tail latency on a shared machine swings from moment to moment (the echo's own p99
+        # too). Each server runs beside an echo and the two take turns every half second of
+        # taps (Load.run_interleaved), so both are timed under the same machine load; each
+        # round pairs them again with fresh processes, and the median round is reported,
+        # with every round kept in the output. The echo of a round is the one that ran
+        # beside "server" (the first --db); the other servers keep their own echo's p99.
         rounds: dict[str, list[dict]] = {t: [] for t in targets}
+        servers = [t for t in targets if t != "echo"]
         for r in range(args.rounds):
-            for target in targets:
-                proc = launch(target, f"{target}-half-{r}.log")
-                use(target)
-                load_gen.probe()
+            for target in servers:
+                echo = start("echo", f"echo-half-{r}-{target}.log")
+                load_gen.run(50, f"warmhalf{r}-{target}-echo")
+                proc = start(target, f"{target}-half-{r}.log")
                 load_gen.run(50, f"warmhalf{r}-{target}")
-                _, lat = load_gen.run(n_half, f"half{r}-{target}", rate=half)
-                rounds[target].append(_summary(lat))
-                log(
-                    f"{target:>6}: round {r + 1} at {half:.0f} taps/s p50 {rounds[target][-1]['p50_ms']:.1f} ms, "
-                    f"p99 {rounds[target][-1]['p99_ms']:.1f} ms"
-                )
+                pair = ["echo", target] if r % 2 == 0 else [target, "echo"]  # who starts alternates
+                cpu0 = {"echo": _cpu_s(echo.pid), target: _cpu_s(proc.pid)}
+                lat = load_gen.run_interleaved(n_half, f"half{r}-{target}", half, pair, use)
+                cpu = {"echo": _cpu_s(echo.pid) - cpu0["echo"], target: _cpu_s(proc.pid) - cpu0[target]}
                 stop(proc)
+                stop(echo)
+                got = {}
+                for t in pair:
+                    got[t] = one = _summary(lat[t])
+                    one["cpu_ms_per_tap"] = cpu[t] * 1000 / n_half
+                got[target]["worker"] = timings(f"{target}-half-{r}.log")
+                got[target]["echo_p99_ms"] = got["echo"]["p99_ms"]
+                rounds[target].append(got[target])
+                if target == "server":
+                    rounds["echo"].append(got["echo"])
+                for t in ("echo", target):
+                    one = got[t]
+                    log(
+                        f"{t:>6}: round {r + 1} at {half:.0f} taps/s p50 {one['p50_ms']:.1f} ms, "
+                        f"p99 {one['p99_ms']:.1f} ms, process CPU {one['cpu_ms_per_tap']:.3f} ms/tap"
+                        + (
+                            f"; worker: batch p50 {one['worker']['batch_ms_p50']:.1f} ms p99 "
+                            f"{one['worker']['batch_ms_p99']:.1f} ms, "
+                            f"{one['worker']['cpu_ms_per_message']:.3f} ms CPU/message"
+                            if one.get("worker", {}).get("batches")
+                            else ""
+                        )
+                    )
         for target in targets:
             med = {k: statistics.median(x[k] for x in rounds[target]) for k in ("p50_ms", "p95_ms", "p99_ms")}
             results[target]["half_load"] = {"rate_tps": half, "taps": n_half, **med, "rounds": rounds[target]}
@@ -793,8 +907,22 @@ def main(argv: list[str] | None = None) -> int:
             "half_load_rounds": {
                 "server_p99_ms": [round(x["p99_ms"], 2) for x in s["half_load"]["rounds"]],
                 "echo_p99_ms": [round(x["p99_ms"], 2) for x in e["half_load"]["rounds"]],
+                # each round's server p99 against the echo's of the same round (run just before it)
+                "p99_ratio": [
+                    round(x["p99_ms"] / max(y["p99_ms"], 1e-6), 2)
+                    for x, y in zip(s["half_load"]["rounds"], e["half_load"]["rounds"], strict=True)
+                ],
+                "server_cpu_ms_per_tap": [round(x["cpu_ms_per_tap"], 4) for x in s["half_load"]["rounds"]],
+                "echo_cpu_ms_per_tap": [round(x["cpu_ms_per_tap"], 4) for x in e["half_load"]["rounds"]],
+                # the server's own share (take a batch → answers written) and its CPU: steadier on a shared machine
+                "worker_batch_ms_p99": [x["worker"].get("batch_ms_p99") for x in s["half_load"]["rounds"]],
+                "worker_cpu_ms_per_message": [x["worker"].get("cpu_ms_per_message") for x in s["half_load"]["rounds"]],
             },
         }
+        out["half_load_cpu_ms_per_tap"] = round(statistics.median(out["half_load_rounds"]["server_cpu_ms_per_tap"]), 4)
+        out["worker_batch_ms_p99"] = statistics.median(
+            x for x in out["half_load_rounds"]["worker_batch_ms_p99"] if x is not None
+        )
         if more:
             out["databases"] = [
                 {
@@ -840,7 +968,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"ratio {out['p99_ratio']:.2f} (target <= 3)"
             )
             print(
-                f"server CPU {out['cpu_ms_per_tap']:.3f} ms/tap on {out['db']} (echo {out['echo_cpu_ms_per_tap']:.3f})"
+                f"server CPU {out['cpu_ms_per_tap']:.3f} ms/tap on {out['db']} (echo {out['echo_cpu_ms_per_tap']:.3f}); "
+                f"at half load {out['half_load_cpu_ms_per_tap']:.3f} ms/tap"
+            )
+            print(
+                f"per round: p99 ratio {out['half_load_rounds']['p99_ratio']}; the worker's own batch time p99 "
+                f"{out['half_load_rounds']['worker_batch_ms_p99']} ms (median {out['worker_batch_ms_p99']:.1f})"
             )
             for d in out.get("databases", [])[1:]:
                 print(

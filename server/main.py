@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 import logging
 import os
 import signal
@@ -57,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default $PRIVCARD_SMTP, else [mail] url in --config; docs/messages.md)",
     )
     p.add_argument("--batch", type=int, default=256, help="max taps per group commit")
+    p.add_argument(
+        "--timings",
+        metavar="PATH",
+        default=None,
+        help="at exit, write the tap worker's own figures (batch time p50/p99, CPU per message) to PATH as JSON",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
     return p
 
@@ -122,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         def notify(_state: str) -> None:
             return None
 
+    # What is loaded by now lives as long as the process: take it out of the collector's
+    # reach. Otherwise each full collection walks all of it again, in whichever thread
+    # triggers it — mostly the tap worker: 20-100 ms stalls, two or three every few
+    # seconds under load (docs/benchmarks.md, "SQLite with 20 devices").
+    gc.collect()
+    gc.freeze()
     notify("READY=1")
     logging.getLogger("privcard.server").info("server running: db=%s mqtt=%s", args.db, srv.bus.url)
     while not done.wait(10):
@@ -129,4 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     srv.stop()
     if web is not None:
         web.shutdown()
+    if args.timings:
+        with open(args.timings, "w") as fh:
+            json.dump(srv.timings(), fh)
     return 0

@@ -691,8 +691,10 @@ def _migrator():
 
 
 def _version(key: str) -> int:
-    row = Counter.get_or_none(Counter.key == key)
-    return row.value if row else 0
+    # hand-written: the tap worker reads a counter once per batch (the programme version),
+    # and peewee building this SELECT cost ~0.2 ms of CPU each time, 30 times the read
+    row = db.execute_sql(f'SELECT "value" FROM "meta" WHERE "key" = {db.param}', (key,)).fetchone()
+    return row[0] if row else 0
 
 
 def upgrade() -> int:

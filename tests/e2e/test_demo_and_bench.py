@@ -120,6 +120,22 @@ def test_bench_with_campaigns_reports_both_servers_side_by_side():
     assert c["ratio"] == pytest.approx(c["throughput_tps"] / c["plain_throughput_tps"], rel=0.01)
 
 
+def test_bench_reports_each_half_load_round_and_the_workers_own_figures():
+    """Per round: the p99 ratio against that round's echo, CPU per tap, and the worker's batch-time p99."""
+    proc = _privcard(
+        *("bench", "--taps", "200", "--devices", "2", "--members", "50", "--rounds", "2", "--json"), timeout=240
+    )
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    r = figures["half_load_rounds"]
+    assert len(r["server_p99_ms"]) == len(r["echo_p99_ms"]) == len(r["p99_ratio"]) == 2
+    for server, echo, ratio in zip(r["server_p99_ms"], r["echo_p99_ms"], r["p99_ratio"], strict=True):
+        assert ratio == pytest.approx(server / echo, rel=0.02, abs=0.01)
+    for key in ("server_cpu_ms_per_tap", "worker_batch_ms_p99", "worker_cpu_ms_per_message"):
+        assert len(r[key]) == 2 and all(isinstance(x, (int, float)) and x > 0 for x in r[key]), key
+    assert len(r["echo_cpu_ms_per_tap"]) == 2  # /proc's clock ticks: a short echo round may show 0
+    assert figures["worker_batch_ms_p99"] > 0 and figures["half_load_cpu_ms_per_tap"] > 0
+
+
 @pytest.mark.slow
 def test_demo_prints_a_console_login_that_signs_in(tmp_path):
     """`make demo` prints the console's address and a demo admin login; the login works."""

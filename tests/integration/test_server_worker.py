@@ -165,3 +165,30 @@ def test_a_long_write_lock_elsewhere_never_drops_the_servers_mqtt_connection(tmp
         assert "exceeded timeout" not in mosquitto.log(), mosquitto.log()
     finally:
         srv.stop()
+
+
+def test_the_worker_times_its_own_batches(tmp_db_url, mosquitto):
+    """``PointsServer.timings()``: every batch it answered, its time and the worker's CPU per message."""
+    from tests.helpers import Device, close_store, open_service
+
+    svc = open_service(tmp_db_url)
+    svc.devices.add("g1", "gate", direction="in")
+    for i in range(3):
+        svc.members.add(f"m{i}", f"04A1B2C{i}")
+    close_store()
+    prefix = "timed"  # its own topics: another test's server on the shared broker must not answer these
+    srv = PointsServer(tmp_db_url, mosquitto.url, load(), client_id="timed-srv", prefix=prefix)
+    assert srv.timings() == {"batches": 0, "messages": 0}
+    srv.start()
+    try:
+        with Device(mosquitto.url, prefix=prefix) as dev:
+            dev.wait_server()
+            for i in range(3):
+                assert dev.tap("g1", f"04A1B2C{i}").outcome == "credited"
+        t = srv.timings()
+    finally:
+        srv.stop()
+    # the probes and the three taps, each waited for (a resend would add to both counts alike)
+    assert t["batches"] >= 4 and t["messages"] >= t["batches"] and t["batch_size_max"] >= 1
+    assert 0 < t["batch_ms_p50"] <= t["batch_ms_p99"] <= t["batch_ms_max"]
+    assert t["cpu_ms_per_message"] > 0
