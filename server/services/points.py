@@ -59,10 +59,15 @@ class Points:
         return code if code in prog.sites else prog.default_site
 
     def _covers_entry(self, entry: LedgerEntry, scope: Scope) -> bool:
-        """Whether staff of ``scope`` may void ``entry``: made at one of its sites, or its member's home is one."""
+        """Whether staff of ``scope`` may void ``entry``: a branch voids only its own awards (made at its sites).
+
+        An entry that records no site (none does after the ``sites`` migration) belongs to its member's home site.
+        """
         if scope.sites is None:
             return True
-        return (entry.site is not None and entry.site in scope.sites) or scope.covers(entry.member.home_site, self.prog)
+        if entry.site is not None:
+            return entry.site in scope.sites
+        return scope.covers(entry.member.home_site, self.prog)
 
     def entry_for_void(self, entry_id: int, scope: Scope = EVERYTHING) -> LedgerEntry:
         """An entry staff of ``scope`` may void (the rule of :meth:`void`), else NotFound as a missing id.

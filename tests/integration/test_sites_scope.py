@@ -251,6 +251,15 @@ def test_points_of_another_sites_member_are_not_found_for_a_branch_account(app):
     outcome, visit = svc.points.award("04BBBB0000000002", "borrow", scope=a)
     assert outcome == "credited" and (visit.member_id, visit.site) == (other, "A")
     assert [r.member_id for r in svc.points.void(visit.id, "typo", scope=a)] == [other]
+    # and the other way round: its own member's award made at the other site is that site's to void
+    b = Scope(frozenset({"B"}))
+    _o, away = svc.points.award(own, "borrow", scope=b)
+    assert away.site == "B"
+    entries = LedgerEntry.select().count()
+    with pytest.raises(NotFound):
+        svc.points.void(away.id, "typo", scope=a)
+    assert LedgerEntry.select().count() == entries
+    assert [r.member_id for r in svc.points.void(away.id, "typo", scope=b)] == [own]
 
 
 def test_a_staff_award_is_made_at_a_site_and_uses_its_day(app):
