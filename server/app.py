@@ -215,6 +215,8 @@ class PointsServer:
             "batch_ms_p99": round(ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))], 3),
             "batch_ms_max": round(ms[-1], 3),
             "cpu_ms_per_message": round(sum(r[1] for r in rows) * 1000 / messages, 4),
+            # PostgreSQL batches decided the four-round-trip way after all (another replica's rows, a promotion…)
+            "fallbacks": dict(self.service.taps.fallbacks),
         }
 
     def _pause(self, seconds: float) -> bool:

@@ -937,6 +937,14 @@ def main(argv: list[str] | None = None) -> int:
                     "p50_vs_first_ms": round(results[t]["half_load"]["p50_ms"] - s["half_load"]["p50_ms"], 2),
                     "half_load_p99_ms": [round(x["p99_ms"], 2) for x in results[t]["half_load"]["rounds"]],
                     "half_load_p50_ms": [round(x["p50_ms"], 2) for x in results[t]["half_load"]["rounds"]],
+                    # the server's own share of the p50 (take a batch → answers written), per half-load round
+                    "worker_batch_ms_p50": [
+                        x.get("worker", {}).get("batch_ms_p50") for x in results[t]["half_load"]["rounds"]
+                    ],
+                    # PostgreSQL batches the two-round-trip path handed to the four-round-trip one, by reason
+                    "fallbacks": _sum_counts(
+                        x.get("worker", {}).get("fallbacks") for x in results[t]["half_load"]["rounds"]
+                    ),
                 }
                 for t in ("server", *more)
             ]
@@ -979,7 +987,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"{d['db']}: {d['throughput_tps']:.0f} taps/s = {d['throughput_vs_first']:.2f} x {out['db']}'s "
                     f"(target >= 0.80); half-load p50 {d['p50_ms']:.1f} ms ({d['p50_vs_first_ms']:+.1f} ms, target "
-                    f"within 2), p99 {d['p99_ms']:.1f} ms; server CPU {d['cpu_ms_per_tap']:.3f} ms/tap"
+                    f"within 2), p99 {d['p99_ms']:.1f} ms; server CPU {d['cpu_ms_per_tap']:.3f} ms/tap; "
+                    f"worker batch p50 per round {d['worker_batch_ms_p50']} ms (first: "
+                    f"{out['databases'][0]['worker_batch_ms_p50']}); fallbacks {d['fallbacks'] or 'none'}"
                 )
             if args.sun:
                 x = out["sun"]
@@ -1022,3 +1032,12 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print(f"kept {tmp}", file=sys.stderr)
+
+
+def _sum_counts(counts) -> dict:
+    """Counters (dicts of name -> count, or None) added up."""
+    total: dict = {}
+    for c in counts:
+        for k, v in (c or {}).items():
+            total[k] = total.get(k, 0) + v
+    return total

@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -142,6 +143,8 @@ class Taps:
         self._sql_cache: dict = {}
         self._sql_param: str | None = None
         self._patron_column: bool | None = None
+        #: PostgreSQL batches the two-round-trip path handed to the usual one, by reason (bench, timings)
+        self.fallbacks: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ batches
 
@@ -153,6 +156,7 @@ class Taps:
                     with unit_of_work():
                         return self._decide_read_ahead(batch)
                 except _Fallback as why:  # rolled back: nothing of it was written
+                    self.fallbacks[str(why)] += 1
                     log.debug("a batch of %d taps decided the usual way: %s", len(batch), why)
             with unit_of_work():
                 self._follow_programme()
