@@ -74,7 +74,8 @@ def echo_main(url: str, prefix: str = ECHO_PREFIX) -> None:
 class Load:
     """D simulated devices publishing taps and timing their results."""
 
-    def __init__(self, url: str, devices: list[str], uids: list[str]):
+    def __init__(self, url: str | None, devices: list[str], uids: list[str], *, urls: dict[str, str] | None = None):
+        """Devices on ``url``, or each on its own one (``urls``: device → URL with its own account)."""
         self.url, self.devices, self.uids = url, devices, uids
         #: with SUN: the server's card keys per UID, and each card's read counter
         self.sun_keys: dict | None = None
@@ -94,7 +95,7 @@ class Load:
         self.clients = []
         self.windows: dict[str, threading.Semaphore] = {}
         for dev in devices:
-            c = BusClient(url, f"bench-{dev}-{os.getpid()}-{random.randrange(1 << 30)}")
+            c = BusClient((urls or {}).get(dev, url), f"bench-{dev}-{os.getpid()}-{random.randrange(1 << 30)}")
             for prefix in (contract.DEFAULT_PREFIX, ECHO_PREFIX):
                 c.subscribe(contract.result_topic(dev, prefix), self._on_result(dev))
             self.clients.append(c.start())
@@ -104,7 +105,7 @@ class Load:
         self.allowlists = 0
         self.clients[0].subscribe(contract.allowlist_topic(), self._on_allowlist)
         for c in self.clients:
-            if not c.wait_connected(10):
+            if not c.wait_connected(30 if urls else 10):
                 raise RuntimeError("bench devices could not connect")
         time.sleep(0.3)  # subscriptions settle
 
