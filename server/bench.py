@@ -539,7 +539,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--saturation-rounds", type=int, default=1, help="saturation rounds of every target in turn (medians reported)"
     )
+    p.add_argument(
+        "--pin",
+        action="store_true",
+        help="the server (or echo) under test on CPU 0, the broker and the load generator on CPU 1: a server with "
+        "a core of its own, as on its own machine (needs 2 CPUs)",
+    )
     args = p.parse_args(argv)
+    if args.pin and len(os.sched_getaffinity(0)) < 2:
+        p.error("--pin needs two CPUs")
     if args.taps < 10 or args.devices < 1:
         p.error("need at least 10 taps and 1 device")
     specs = args.db or ["sqlite"]
@@ -555,6 +563,16 @@ def main(argv: list[str] | None = None) -> int:
     broker_desc = args.mqtt
     embedded = None
     log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    cpus = sorted(os.sched_getaffinity(0))
+    target_cpus, load_cpus = ({cpus[0]}, set(cpus[1:])) if args.pin else (None, None)
+
+    def pinned(cpu_set):
+        """A Popen ``preexec_fn`` that puts the child (and every thread it starts) on ``cpu_set``."""
+        return None if cpu_set is None else (lambda: os.sched_setaffinity(0, cpu_set))
+
+    if args.pin:
+        os.sched_setaffinity(0, load_cpus)  # this thread: the load generator's client threads inherit it
+        log(f"pinned: server or echo under test on CPU {cpus[0]}, broker and load on CPU {sorted(load_cpus)}")
     try:
         url = args.mqtt
         if url is None:
@@ -570,7 +588,12 @@ def main(argv: list[str] | None = None) -> int:
                         "max_queued_messages 1000000\nmax_inflight_messages 1000\npersistence false\n"
                     )
                 procs.append(
-                    subprocess.Popen([binary, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    subprocess.Popen(
+                        [binary, "-c", conf],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        preexec_fn=pinned(load_cpus),
+                    )
                 )
                 broker_desc = f"mosquitto ({binary}) on port {port}"
             else:
@@ -705,7 +728,9 @@ def main(argv: list[str] | None = None) -> int:
                 ]
             )
             with open(os.path.join(tmp, log_name), "w") as log_file:
-                proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
+                proc = subprocess.Popen(
+                    cmd, env=env, stdout=subprocess.DEVNULL, stderr=log_file, preexec_fn=pinned(target_cpus)
+                )
             procs.append(proc)
             return proc
 
@@ -886,6 +911,7 @@ def main(argv: list[str] | None = None) -> int:
         s, e = results["server"], results["echo"]
         out = {
             "broker": broker_desc,
+            "pinned": bool(args.pin),
             "taps": args.taps,
             "devices": args.devices,
             "members": args.members,
