@@ -17,15 +17,7 @@ from server.domain import config
 from server.domain.config import to_toml
 from server.store import Audit, Device, Feedback, ImportJob, LedgerEntry, Member
 from tests.helpers import close_store, open_service
-
-TWO_SITES = {
-    "library": {"default_site": "A"},
-    "sites": {
-        "A": {"name_th": "หอสมุดกลาง", "name_en": "Central Library", "hours": {"default": "08:00-20:00"}},
-        "B": {"name_th": "ห้องสมุดสาขา", "name_en": "Branch Library", "hours": {"default": "08:00-22:00"}},
-    },
-}
-UID_A, UID_B = "04AAAA0000000001", "04BBBB0000000002"
+from tests.site_support import TWO_SITES, UID_A, UID_B
 
 
 @pytest.fixture

@@ -12,39 +12,16 @@ import pytest
 
 from broker import contract
 from server import store
-from server.domain import config
 from server.services import NotFound, ServiceError
-from server.services.sites import Scope
 from server.store import Feedback
 from tests.browser.web_support import ADMIN, csrf_of, sign_in
-
-TWO_SITES = {
-    "library": {"default_site": "A"},
-    "sites": {
-        "A": {"name_th": "หอสมุดกลาง", "name_en": "Central Library", "hours": {"default": "08:00-20:00"}},
-        "B": {"name_th": "ห้องสมุดสาขา", "name_en": "Branch Library", "hours": {"default": "08:00-22:00"}},
-    },
-}
-SAM = ("sam", "sam-password-22")  # staff of site A
-UID_A, UID_B = "04AAAA0000000001", "04BBBB0000000002"
-A = Scope(frozenset({"A"}))
+from tests.site_support import SAM, UID_A, UID_B, A, token, two_site_app
 
 
 @pytest.fixture
 def app(tmp_db_url):
-    from server.web import accounts, create_app
-
-    app = create_app(tmp_db_url, config.load(overrides=TWO_SITES), testing=True)
-    app.config["WTF_CSRF_ENABLED"] = True
-    accounts.add_staff(ADMIN[0], "admin", ADMIN[1])
-    accounts.add_staff(SAM[0], "staff", SAM[1], sites="A")
+    app = two_site_app(tmp_db_url, accounts=(SAM,), devices=("kiosk",))
     svc = app.extensions["privcard.service"]
-    svc.devices.add("kiosk-A", "kiosk", site="A")
-    svc.devices.add("kiosk-B", "kiosk", site="B")
-    app.members = {
-        "A": svc.members.add("Member A", UID_A, home_site="A").id,
-        "B": svc.members.add("Member B", UID_B, home_site="B").id,
-    }
     at = datetime.now(UTC).replace(microsecond=0)
     ids = {}
     for site, uid in (("A", UID_A), ("B", UID_B)):
@@ -54,13 +31,6 @@ def app(tmp_db_url):
     app.items = ids
     yield app
     store.db.close()
-
-
-def token(who) -> dict:
-    from server.web import accounts
-
-    raw, _row = accounts.issue_token(who[0], "test")
-    return {"Authorization": f"Bearer {raw}"}
 
 
 def _state(fid: int) -> tuple:

@@ -13,49 +13,17 @@ from datetime import timedelta
 import pytest
 
 from server import store
-from server.domain import config
 from server.services import NotFound, ServiceError
-from server.services.sites import Scope
 from server.store import ImportJob, LedgerEntry, Member
 from tests.browser.web_support import ADMIN
-
-TWO_SITES = {
-    "library": {"default_site": "A"},
-    "sites": {
-        "A": {"name_th": "หอสมุดกลาง", "name_en": "Central Library", "hours": {"default": "08:00-20:00"}},
-        "B": {"name_th": "ห้องสมุดสาขา", "name_en": "Branch Library", "hours": {"default": "08:00-22:00"}},
-    },
-}
-ANNA = ("anna", "anna-password-1")  # admin of site A
-SAM = ("sam", "sam-password-22")  # staff of site A
-BEN = ("ben", "ben-password-333")  # admin of site B
-UID_A, UID_B = "04AAAA0000000001", "04BBBB0000000002"
-A, B = Scope(frozenset({"A"})), Scope(frozenset({"B"}))
+from tests.site_support import ANNA, BEN, SAM, UID_A, UID_B, A, B, token, two_site_app
 
 
 @pytest.fixture
 def app(tmp_db_url):
-    from server.web import accounts, create_app
-
-    app = create_app(tmp_db_url, config.load(overrides=TWO_SITES), testing=True)
-    accounts.add_staff(ADMIN[0], "admin", ADMIN[1])
-    accounts.add_staff(ANNA[0], "admin", ANNA[1], sites="A")
-    accounts.add_staff(SAM[0], "staff", SAM[1], sites="A")
-    accounts.add_staff(BEN[0], "admin", BEN[1], sites="B")
-    svc = app.extensions["privcard.service"]
-    app.members = {
-        "A": svc.members.add("Member A", UID_A, home_site="A").id,
-        "B": svc.members.add("Member B", UID_B, home_site="B").id,
-    }
+    app = two_site_app(tmp_db_url, accounts=(ANNA, SAM, BEN))
     yield app
     store.db.close()
-
-
-def token(who) -> dict:
-    from server.web import accounts
-
-    raw, _row = accounts.issue_token(who[0], "test")
-    return {"Authorization": f"Bearer {raw}"}
 
 
 def _day(svc) -> str:

@@ -11,68 +11,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from broker import contract
-from broker.contract import Tap
 from server import store
 from server.domain import config
 from server.services import NotFound
 from server.services.sites import Scope
 from server.store import Fee, LedgerEntry, Member
-from tests.browser.web_support import ADMIN, csrf_of, sign_in
-from tests.helpers import local_time
-
-TWO_SITES = {
-    "library": {"default_site": "A"},
-    "sites": {
-        "A": {"name_th": "หอสมุดกลาง", "name_en": "Central Library", "hours": {"default": "08:00-20:00"}},
-        "B": {"name_th": "ห้องสมุดสาขา", "name_en": "Branch Library", "hours": {"default": "08:00-22:00"}},
-    },
-}
-ANNA = ("anna", "anna-password-1")  # admin of site A only
-SAM = ("sam", "sam-password-22")  # staff of site A only
-BEA = ("bea", "bea-password-333")  # staff of site B only
-UID_A, UID_B = "04AAAA0000000001", "04BBBB0000000002"
-A = Scope(frozenset({"A"}))
+from tests.browser.web_support import ADMIN, csrf_of
+from tests.site_support import ANNA, BEA, SAM, TWO_SITES, UID_A, UID_B, A, client, token, two_site_app
 
 
 @pytest.fixture
 def app(tmp_db_url):
-    from server.web import accounts, create_app
-
-    app = create_app(tmp_db_url, config.load(overrides=TWO_SITES), testing=True)
-    app.config["WTF_CSRF_ENABLED"] = True
-    accounts.add_staff(ADMIN[0], "admin", ADMIN[1])
-    accounts.add_staff(ANNA[0], "admin", ANNA[1], sites="A")
-    accounts.add_staff(SAM[0], "staff", SAM[1], sites="A")
-    accounts.add_staff(BEA[0], "staff", BEA[1], sites="B")
-    svc = app.extensions["privcard.service"]
-    for site in ("A", "B"):
-        svc.devices.add(f"in-{site}", "gate", direction="in", site=site)
-        svc.devices.add(f"kiosk-{site}", "kiosk", site=site)
-    app.members = {
-        site: svc.members.add(
-            f"Member {site}", uid, email=f"{site.lower()}@example.org", patron_id=f"P-{site}", home_site=site
-        ).id
-        for site, uid in (("A", UID_A), ("B", UID_B))
-    }
-    at = local_time(svc.today(), 10)
-    for site, uid in (("A", UID_A), ("B", UID_B)):
-        r = svc.taps.decide(f"in-{site}", Tap(tap_id=f"t-{site}", uid=uid, at=at.astimezone(UTC), clock_ok=True))
-        assert r.outcome in ("credited", "limit_reached")
+    app = two_site_app(tmp_db_url, accounts=(ANNA, SAM, BEA), devices=("gate", "kiosk"), contact=True, visits=True)
     yield app
     store.db.close()
-
-
-def client(app, who):
-    c = app.test_client()
-    sign_in(c, who)
-    return c
-
-
-def token(who) -> dict:
-    from server.web import accounts
-
-    raw, _row = accounts.issue_token(who[0], "test")
-    return {"Authorization": f"Bearer {raw}"}
 
 
 def _state(mid: int) -> tuple:

@@ -9,70 +9,28 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from broker.contract import Tap
 from server import store
-from server.domain import config
 from server.services import NotFound, ServiceError
 from server.services.sites import Scope
 from server.store import Device, Member
-from tests.browser.web_support import ADMIN, csrf_of, sign_in, text
-from tests.helpers import local_time
+from tests.browser.web_support import ADMIN, csrf_of, text
+from tests.site_support import ANNA, SAM, TWO_TIME_ZONES, client, token, two_site_app
 
-TWO_SITES = {
-    "library": {"default_site": "A"},
-    "sites": {
-        "A": {"name_th": "หอสมุดกลาง", "name_en": "Central Library", "hours": {"default": "08:00-20:00"}},
-        "B": {
-            "name_th": "ห้องสมุดสาขา",
-            "name_en": "Branch Library",
-            "hours": {"default": "08:00-22:00"},
-            "timezone": "Asia/Tokyo",  # two hours ahead of A: "which day" differs late in A's evening
-        },
-    },
-}
-BRANCH_ADMIN = ("anna", "anna-password-1")  # admin of site A only
-BRANCH_STAFF = ("sam", "sam-password-22")  # staff of site A only
+BRANCH_ADMIN, BRANCH_STAFF = ANNA, SAM  # admin and staff of site A only
 
 
 @pytest.fixture
 def app(tmp_db_url):
-    from server.web import accounts, create_app
-
-    app = create_app(tmp_db_url, config.load(overrides=TWO_SITES), testing=True)
-    app.config["WTF_CSRF_ENABLED"] = True
-    accounts.add_staff(ADMIN[0], "admin", ADMIN[1])
-    accounts.add_staff(BRANCH_ADMIN[0], "admin", BRANCH_ADMIN[1], sites="A")
-    accounts.add_staff(BRANCH_STAFF[0], "staff", BRANCH_STAFF[1], sites="A")
-    svc = app.extensions["privcard.service"]
-    for site in ("A", "B"):
-        svc.devices.add(f"in-{site}", "gate", direction="in", site=site)
-        svc.devices.add(f"counter-{site}", "counter", site=site)
-    app.members = {
-        site: svc.members.add(
-            f"Member {site}", uid, email=f"{site.lower()}@example.org", patron_id=f"P-{site}", home_site=site
-        ).id
-        for site, uid in (("A", "04AAAA0000000001"), ("B", "04BBBB0000000002"))
-    }
-    # a visit at each site today, so reports have something per site
-    at = local_time(svc.today(), 10)
-    for site, uid in (("A", "04AAAA0000000001"), ("B", "04BBBB0000000002")):
-        r = svc.taps.decide(f"in-{site}", Tap(tap_id=f"t-{site}", uid=uid, at=at.astimezone(UTC), clock_ok=True))
-        assert r.outcome in ("credited", "limit_reached")
+    app = two_site_app(
+        tmp_db_url,
+        accounts=(ANNA, SAM),
+        devices=("gate", "counter"),
+        overrides=TWO_TIME_ZONES,
+        contact=True,
+        visits=True,
+    )
     yield app
     store.db.close()
-
-
-def client(app, who):
-    c = app.test_client()
-    sign_in(c, who)
-    return c
-
-
-def token(who) -> dict:
-    from server.web import accounts
-
-    raw, _row = accounts.issue_token(who[0], "test")
-    return {"Authorization": f"Bearer {raw}"}
 
 
 # --------------------------------------------------------------------------- the service layer
