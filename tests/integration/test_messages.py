@@ -16,7 +16,7 @@ import pytest
 from server.messages.config import MailConfigError, build
 from server.services import ServiceError
 from tests.helpers import Device, ServerProcess, close_store, new_uid, open_service, run_admin
-from tests.smtp_server import html_of, start_smtp, text_of
+from tests.smtp_server import drain_outbox, html_of, start_smtp, text_of
 
 
 def _mail(svc, smtp, **extra):
@@ -32,20 +32,6 @@ def smtp(tmp_path):
     server = start_smtp(tmp_path)
     yield server
     server.stop()
-
-
-def _drain(svc, rounds=50):
-    total = {"sent": 0, "failed": 0, "retry": 0, "skipped": 0}
-    for _ in range(rounds):
-        c = svc.messages.send_due(limit=100)
-        for k in total:
-            total[k] += c[k]
-        if not any(c.values()):
-            due = svc.messages.next_due_in()
-            if due is None:
-                break
-            time.sleep(min(due, 0.5) + 0.01)
-    return total
 
 
 def test_welcome_on_sign_up_through_the_running_server(tmp_db_url, smtp, mosquitto, tmp_path):
@@ -91,7 +77,7 @@ def test_a_segment_reaches_exactly_the_consenting_members_with_an_address(tmp_db
             svc.members.set(m.id, consent_marketing="true", language="en" if i % 5 == 0 else "th")
         if group == "U1" and email and i % 4 != 1:
             want.add(email)
-    _drain(svc)  # the welcomes
+    drain_outbox(svc)  # the welcomes
     before = len(smtp.files())
     preview = svc.messages.preview({"group": "U1"})
     assert preview["members"] == 6 and preview["recipients"] == len(want)
@@ -103,7 +89,7 @@ def test_a_segment_reaches_exactly_the_consenting_members_with_an_address(tmp_db
         actor="t",
     )
     assert d["counts"]["queued"] == len(want) and d["total"] == 6
-    _drain(svc)
+    drain_outbox(svc)
     got = smtp.messages()[before:]
     assert sorted(m["To"] for m in got) == sorted(want)
     assert all(m["Subject"].startswith(("ข่าว P", "News for P")) for m in got)
@@ -116,7 +102,7 @@ def test_smtp_killed_mid_batch_then_restarted_sends_each_remaining_message_once(
     for i in range(30):
         m = svc.members.add(f"Q{i}", new_uid(), email=f"q{i}@example.org")
         svc.members.set(m.id, consent_marketing="1")
-    _drain(svc)
+    drain_outbox(svc)
     before = len(smtp.files())
     batch = svc.messages.send_segment({"th": "ก", "en": "a"}, {"th": "ข", "en": "b"}, {}, actor="t")["batch"]
     import threading
@@ -136,7 +122,7 @@ def test_smtp_killed_mid_batch_then_restarted_sends_each_remaining_message_once(
     pending = svc.messages.list(status="pending", batch=batch)
     assert pending and all(r["pending"] for r in pending)
     smtp.restart()
-    _drain(svc)
+    drain_outbox(svc)
     done.set()
     got = smtp.messages()[before:]
     ids = [m["Message-ID"] for m in got]
@@ -169,7 +155,7 @@ def test_smtp_down_is_retried_with_back_off_and_shows_pending(tmp_db_url, smtp):
     gap = datetime.fromisoformat(row["next_try_at"]) - datetime.fromisoformat(row["created_at"])
     assert gap.total_seconds() > 1 + 2 + 4 - 0.5
     smtp.restart()
-    _drain(svc)
+    drain_outbox(svc)
     assert svc.messages.list()[0]["status"] == "sent"
     assert len(smtp.files()) == 1
     close_store()
@@ -182,7 +168,7 @@ def test_permanent_failure_is_marked_failed_with_the_reason(tmp_path, tmp_db_url
         _mail(svc, smtp)
         svc.members.add("B", new_uid(), email="bounce@example.org")
         svc.members.add("G", new_uid(), email="good@example.org")
-        _drain(svc)
+        drain_outbox(svc)
         rows = {r["address"]: r for r in svc.messages.list()}
         assert rows["bounce@example.org"]["status"] == "failed" and "550" in rows["bounce@example.org"]["reason"]
         assert rows["good@example.org"]["status"] == "sent"
@@ -344,7 +330,7 @@ def test_sender_slows_to_the_busy_rate_while_taps_are_decided(tmp_db_url, smtp):
     for i in range(13):
         m = svc.members.add(f"B{i}", new_uid(), email=f"b{i}@example.org")
         svc.members.set(m.id, consent_marketing="1")
-    _drain(svc)  # the welcomes
+    drain_outbox(svc)  # the welcomes
     before = len(smtp.files())
     svc.messages.send_segment({"th": "ก", "en": "a"}, {"th": "ข", "en": "b"}, {}, actor="t")
 

@@ -17,7 +17,7 @@ import pytest
 from server.messages.config import build
 from server.services import ServiceError
 from tests.helpers import Device, ServerProcess, close_store, new_uid, open_service, run_admin
-from tests.smtp_server import start_smtp, text_of
+from tests.smtp_server import drain_outbox, start_smtp, text_of
 
 UNSUB_RE = re.compile(r"http://\S+/u/\S+")
 
@@ -35,20 +35,6 @@ def _mail(svc, smtp, **extra):
     svc.messages.config = cfg
     svc.messages.channels["email"].config = cfg
     return cfg
-
-
-def _drain(svc, rounds=60):
-    total = {"sent": 0, "failed": 0, "retry": 0, "skipped": 0}
-    for _ in range(rounds):
-        c = svc.messages.send_due(limit=100)
-        for k in total:
-            total[k] += c[k]
-        if not any(c.values()):
-            due = svc.messages.next_due_in()
-            if due is None:
-                break
-            time.sleep(min(due, 0.5) + 0.01)
-    return total
 
 
 def _drain_but(svc, address, timeout=30.0):
@@ -236,7 +222,7 @@ def test_prize_won_mail_in_the_members_language_once_with_unsubscribe(any_db_url
     svc = open_service(any_db_url)
     _mail(svc, smtp)
     th, en, bare, gone = _people(svc)
-    _drain(svc)  # the welcomes
+    drain_outbox(svc, 60)  # the welcomes
     skipped = dict(svc.messages.skipped)
     before = len(smtp.files())
     d = svc.draws.create("จับรางวัลปลายภาค", winners=4, prize_points=50, actor="t")
@@ -245,7 +231,7 @@ def test_prize_won_mail_in_the_members_language_once_with_unsubscribe(any_db_url
     r = svc.draws.create("Locker draw", winners=4, prize_reward="locker_day", actor="t")
     svc.draws.run(r["id"], actor="t")
     svc.draws.award(r["id"], actor="t")
-    assert _drain(svc)["sent"] == 4
+    assert drain_outbox(svc, 60)["sent"] == 4
     got = smtp.messages()[before:]
     assert sorted(m["To"] for m in got) == ["en@example.org", "en@example.org", "th@example.org", "th@example.org"]
     thai = [text_of(m) for m in got if m["To"] == "th@example.org"]
@@ -262,7 +248,7 @@ def test_prize_won_mail_in_the_members_language_once_with_unsubscribe(any_db_url
     for draw_id in (d["id"], r["id"]):
         with pytest.raises(ServiceError, match="awarded already"):
             svc.draws.award(draw_id, actor="t")
-    assert _drain(svc)["sent"] == 0 and len(smtp.files()) == before + 4
+    assert drain_outbox(svc, 60)["sent"] == 0 and len(smtp.files()) == before + 4
     prizes = [x for x in svc.messages.list(limit=1000) if x["template"] == "prize_won"]
     assert sorted(x["member"] for x in prizes) == sorted([th.id, th.id, en.id, en.id])
     # the winner without an address and the one who unsubscribed: none, counted (two draws each)
