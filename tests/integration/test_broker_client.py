@@ -60,6 +60,34 @@ def test_qos1_publish_subscribe_in_order_with_nodelay(bus):
     sub.stop()
 
 
+def test_a_subscription_made_or_dropped_later_changes_where_a_known_topic_goes(bus):
+    """The client remembers each topic's handlers; a new or dropped subscription must change them."""
+    everything, taps = Inbox(), Inbox()
+    sub = client(bus.url, "routes")
+    sub.subscribe("privcard/dev/+/tap", taps)
+    time.sleep(0.2)
+    pub = client(bus.url, "pub-routes")
+    pub.publish("privcard/dev/g1/tap", b"1")
+    assert taps.wait(1) == [("privcard/dev/g1/tap", b"1", False)]
+    sub.subscribe("privcard/#", everything)  # the topic g1/tap is known already
+    time.sleep(0.2)
+    pub.publish("privcard/dev/g1/tap", b"2")
+    # (a broker may deliver a message once per matching subscription: amqtt does, Mosquitto does not)
+    assert b"2" in [p for _, p, _ in everything.wait(1)]
+    assert b"2" in [p for _, p, _ in taps.wait(2)]
+    sub.unsubscribe("privcard/dev/+/tap")
+    time.sleep(0.2)
+    pub.publish("privcard/dev/g1/tap", b"3")
+    deadline = time.monotonic() + 10
+    while b"3" not in everything.payloads and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert b"3" in everything.payloads
+    time.sleep(0.3)
+    assert set(taps.payloads) == {b"1", b"2"}  # no longer routed there
+    pub.stop()
+    sub.stop()
+
+
 def test_retained_message_reaches_a_late_subscriber(bus):
     pub = client(bus.url, "server")
     pub.publish("privcard/dev/g1/config", b'{"v":1}', retain=True).wait_for_publish(5)
