@@ -353,11 +353,12 @@ def _may_run(args, name: str, role: str, scope) -> None:
 def act_as(args, svc: Services) -> None:
     """Who the command acts as: ``--as`` a console account (its role, sites and audit name), else the operator.
 
-    Sets ``args.scope``, ``args.role`` and ``args.actor``; refuses an unknown or disabled
-    account, ``--as`` with ``--actor``, and a command the account may not run.
+    Sets ``args.scope``, ``args.acting_role`` (not ``args.role``: that is ``staff add --role``'s)
+    and ``args.actor``; refuses an unknown or disabled account, ``--as`` with ``--actor``, and a
+    command the account may not run.
     """
     if not args.as_staff:
-        args.scope, args.role = EVERYTHING, "admin"
+        args.scope, args.acting_role = EVERYTHING, "admin"
         args.actor = args.actor or f"cli:{getpass.getuser()}"
         return
     if args.actor:
@@ -365,7 +366,7 @@ def act_as(args, svc: Services) -> None:
     name = args.as_staff.strip()
     role, scope = svc.sites.account(name)
     _may_run(args, name, role, scope)
-    args.scope, args.role, args.actor = scope, role, f"staff:{name}"[:64]
+    args.scope, args.acting_role, args.actor = scope, role, f"staff:{name}"[:64]
 
 
 def run(args, svc: Services) -> int:
@@ -704,7 +705,14 @@ def _import_attendance(args, svc: Services, actor: str) -> int:
     if job is None:
         started_by = args.as_staff or actor  # so the account's own job answers to it in the console's API too
         job = att.start_job(
-            text, args.activity, args.event, **opts, origin="cli", started_by=started_by, role=args.role, actor=actor
+            text,
+            args.activity,
+            args.event,
+            **opts,
+            origin="cli",
+            started_by=started_by,
+            role=args.acting_role,
+            actor=actor,
         )
     else:
         print(f"resuming job {job.id} after line {job.next_line}", file=sys.stderr)

@@ -167,3 +167,21 @@ def test_as_a_branch_account_another_sites_members_term_tier_and_pin_are_not_fou
     assert state() == before
     code, out, _ = cli(db, "--as", "sam", "member", "tier", str(db["members"]["A"]), "gold", "--reason", "a favour")
     assert code == 0 and out["tier"] == "gold"
+
+
+def test_staff_add_keeps_the_role_it_is_given_whoever_runs_it(db, capsys):
+    """``staff add --role staff`` makes a staff account — the operator's own role (admin) is not it."""
+    from server import store
+    from server.web.accounts import Staff
+
+    base = ["--db", db["url"], "--config", db["conf"]]
+    assert admin.main([*base, "staff", "add", "clerk", "--role", "staff", "--password", "clerk-password-22"]) == 0
+    assert "staff account clerk (staff) created" in capsys.readouterr().out
+    # staff accounts are the programme administrator's: a site's admin acting with --as is refused
+    assert admin.main([*base, "--as", "anna", "staff", "add", "clerk2", "--password", "clerk-password-22"]) == 1
+    store.connect(db["url"])
+    try:
+        assert Staff.get(Staff.username == "clerk").role == "staff"
+        assert Staff.get_or_none(Staff.username == "clerk2") is None
+    finally:
+        close_store()
