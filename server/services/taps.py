@@ -464,10 +464,15 @@ class Taps:
         database = store.db.obj
         conn = database.connection()
         if conn not in self._prepared_on:
+            outside = getattr(database._state, "begin_pending", False) or database.transaction_depth() == 0
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT quote_literal(pg_get_serial_sequence('ledger_entry', 'id')) || '::regclass'")
+                entry_seq = cursor.fetchone()[0]
             setup = "SET plan_cache_mode = force_generic_plan; " + "; ".join(
-                f"PREPARE {n} ({', '.join(types)}) AS {text}" for n, (types, text) in PREPARED_SQL.items()
+                f"PREPARE {n} ({', '.join(types)}) AS {text.replace('__ENTRY_SEQ__', entry_seq)}"
+                for n, (types, text) in PREPARED_SQL.items()
             )
-            if getattr(database._state, "begin_pending", False) or database.transaction_depth() == 0:
+            if outside:
                 with conn.cursor() as cursor:  # outside the transaction (autocommit): the setting stays
                     cursor.execute(setup)
             else:  # inside a begun transaction: the SET ends with it (plans are then chosen as usual)
@@ -1026,7 +1031,9 @@ _PG_READ = (
 # from the entries' sequence), the balances (each checked against the balance the batch
 # expects), the secured cards' counters; then the guard: unless every row went in as decided
 # (the counts $30–$33) the statement fails, so none of it is written. A batch without credits
-# or secured cards passes empty arrays: those parts write nothing. The plan is generic (made
+# or secured cards passes empty arrays: those parts write nothing. ``__ENTRY_SEQ__``: the entries'
+# sequence, looked up once when the statement is prepared (``pg_get_serial_sequence`` costs a
+# catalogue lookup per row; ``'name'::regclass`` is resolved once). The plan is generic (made
 # once, for any batch): ``= ANY(…)`` on the updated tables' keys keeps it an index lookup, where
 # a join to an array of unknown length, on a table the planner thinks small, became a scan.
 _PG_WRITE = (
@@ -1039,13 +1046,13 @@ _PG_WRITE = (
     "$17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[]) AS v(n, member_id, "
     "activity, day, item, points, eday, eitem, at, source, device, ref, campaign)), "
     "claimed AS (INSERT INTO accrual (member_id, activity, day, item, entry_id) "
-    "SELECT member_id, activity, day, item, nextval(pg_get_serial_sequence('ledger_entry', 'id')) FROM v "
+    "SELECT member_id, activity, day, item, nextval(__ENTRY_SEQ__) FROM v "
     "WHERE day IS NOT NULL ORDER BY n ON CONFLICT DO NOTHING RETURNING member_id, activity, day, item, entry_id), "
     "won AS (SELECT v.*, claimed.entry_id FROM v LEFT JOIN claimed ON claimed.member_id = v.member_id "
     "AND claimed.activity = v.activity AND claimed.day = v.day AND claimed.item = v.item "
     "WHERE v.day IS NULL OR claimed.entry_id IS NOT NULL), "
     "entries AS (INSERT INTO ledger_entry (id, member_id, activity, points, day, item, at, source, device, ref, "
-    "created_at, campaign) SELECT COALESCE(entry_id, nextval(pg_get_serial_sequence('ledger_entry', 'id'))), "
+    "created_at, campaign) SELECT COALESCE(entry_id, nextval(__ENTRY_SEQ__)), "
     "member_id, activity, points, CAST(eday AS DATE), eitem, CAST(at AS TIMESTAMP), source, device, ref, "
     "CAST($24 AS TIMESTAMP), campaign FROM won ORDER BY n RETURNING id, member_id, points), "
     "raised AS (UPDATE member SET balance = member.balance + d.delta, updated_at = CAST($24 AS TIMESTAMP) "
