@@ -231,11 +231,17 @@ def test_postgresql_plans_the_two_statements_once_per_connection_whatever_the_ba
                     batch = [(GATES[i % 5], Tap(f"p{start + i}", uids[start + i], now, True), now) for i in range(n)]
                     start += n
                     assert [r.outcome for r in svc.taps.decide_batch(batch)] == ["credited"] * n
+                # taps on unknown cards only: every array of members is NULLs (one tap, then two)
+                for n in (1, 2):
+                    batch = [
+                        (GATES[i], Tap(f"u{round_}:{n}:{i}", f"04EE{n:02X}{i:08X}", now, True), now) for i in range(n)
+                    ]
+                    assert [r.outcome for r in svc.taps.decide_batch(batch)] == ["unknown_card"] * n
                 seen = plans()
                 assert set(seen) == {"privcard_tap_read", "privcard_tap_write"}, seen
                 for name, (_, generic, custom) in seen.items():
                     # one execution per batch, each with the cached generic plan
-                    assert (generic, custom) == (len(sizes), 0), (name, generic, custom)
+                    assert (generic, custom) == (len(sizes) + 2, 0), (name, generic, custom)
                 assert svc.taps.fallbacks == {}
                 store.db.close()  # the next batch's connection is a new session: prepared again
             assert ledger_problems() == []
