@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import json
 import logging
+import weakref
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -143,6 +144,8 @@ class Taps:
         self._sql_cache: dict = {}
         self._sql_param: str | None = None
         self._patron_column: bool | None = None
+        #: the PostgreSQL connections :data:`PREPARED_SQL` is prepared on (a connection's session keeps them)
+        self._prepared_on: weakref.WeakSet = weakref.WeakSet()
         #: PostgreSQL batches the two-round-trip path handed to the usual one, by reason (bench, timings)
         self.fallbacks: Counter[str] = Counter()
 
@@ -304,7 +307,7 @@ class Taps:
     def _decide_read_ahead(self, batch: list[tuple[str, Tap | Checkout, datetime]]) -> list[TapResult | None]:
         """A batch in two round trips to PostgreSQL: everything it needs read at once, everything it does written at once.
 
-        1. ``BEGIN`` and one read (:data:`READ_AHEAD_SQL`): the programme counter, the batch's
+        1. ``BEGIN`` and one read (``privcard_tap_read`` of :data:`PREPARED_SQL`): the programme counter, the batch's
            cards and members, the stored result of each tap already decided (a redelivery,
            another replica's), and which of the daily keys the taps would claim are taken —
            a key depends on the device, the tap's time and the programme, not on the card,
@@ -340,22 +343,16 @@ class Taps:
                     if key is not None:
                         probes.append((p.tap.uid, probe.activity.code, key[0], key[1]))
         uids = sorted({p.tap.uid for p in pending})
-        shape = (len(uids), len(pending), len(probes))
-        sql = self._cached(("read", shape))
-        if sql is None:
-            parts = [_expand(READ_AHEAD_SQL["cards"], shape[0]), _expand(READ_AHEAD_SQL["stored"], shape[1])]
-            if probes:
-                parts.append(_expand(READ_AHEAD_SQL["taken"], shape[2]))
-            parts.append(READ_AHEAD_SQL["counter"])
-            sql = self._cache(("read", shape), " UNION ALL ".join(parts).replace("?", store.db.obj.param))
-        params = [*uids]
-        for p in pending:
-            params += (p.device_id, p.tap.tap_id)
-        for k in probes:
-            params.extend(k)
-        params.append(COUNTER)
+        params = (
+            uids,
+            [p.device_id for p in pending],
+            [p.tap.tap_id for p in pending],
+            *([k[i] for k in probes] for i in range(4)),
+            COUNTER,
+        )
+        cursor = self._execute_prepared("privcard_tap_read", params)
         cards, stored, taken, counter = {}, {}, set(), 0
-        for r in store.db.execute_sql(sql, params):
+        for r in cursor:
             kind = r[0]
             if kind == 0:
                 cards[r[1]] = r[2:]
@@ -391,10 +388,10 @@ class Taps:
     def _write_read_ahead(self, fresh: list[_Pending]) -> None:
         """The read-ahead batch's one write, with its COMMIT; :class:`_Fallback` if another writer got in the way."""
         now = _ts(self.clock())
-        params: list = []
+        inbox: list[list] = [[] for _ in range(10)]
         for p in fresh:
             result = p.result
-            params += (
+            row = (
                 p.device_id,
                 p.tap.tap_id,
                 p.tap.uid,
@@ -406,56 +403,85 @@ class Taps:
                 json.dumps(result.to_dict(), ensure_ascii=False, sort_keys=True),
                 p.decision.timing if p.decision else "",
             )
+            for column, value in zip(inbox, row, strict=True):
+                column.append(value)
         credits = [p for p in fresh if p.outcome == "credited"]
+        entries: list[list] = [[] for _ in range(13)]
         after: dict[int, int] = {}  # member -> the balance the batch expects after its credits
         for n, p in enumerate(credits):
-            params += (n, *(p.key or (p.member_id, p.decision.activity.code, None, None)), *_entry(p, now))
+            key = p.key or (p.member_id, p.decision.activity.code, None, None)
+            row = (
+                n,
+                *key,
+                p.earned,
+                p.decision.day.isoformat(),
+                p.item,
+                _ts(p.tap.at),
+                "tap",
+                p.device_id,
+                p.tap.tap_id,
+                p.tag,
+            )
+            for column, value in zip(entries, row, strict=True):
+                column.append(value)
             after[p.member_id] = p.balance
-        if credits:
-            params.append(now)
-            for member_id, balance in sorted(after.items()):
-                params += (member_id, balance)
         _, span = self._counter_spans(fresh)
-        for uid, (lo, hi) in span.items():
-            params += (uid, lo, hi)
-        shape = (len(fresh), len(credits), len(after), len(span))
-        params.append(shape[0])
-        if credits:
-            params += (shape[1], shape[2])
-        if span:
-            params.append(shape[3])
-        sql = self._cached(("write", shape))
-        if sql is None:
-            sql = READ_AHEAD_SQL
-            ctes, more = [_expand(sql["ins"], shape[0])], ""
-            if credits:
-                ctes += [_expand(sql["credits"], shape[1]), _expand(sql["raised"], shape[2])]
-                more += " AND (SELECT count(*) FROM entries) = ? AND (SELECT count(*) FROM raised WHERE ok) = ?"
-            if span:
-                ctes.append(_expand(sql["sun"], shape[3]))
-                more += " AND (SELECT count(*) FROM sun) = ?"
-            text = "WITH " + ", ".join(ctes) + " " + sql["guard"].replace("__MORE__", more)
-            sql = self._cache(("write", shape), text.replace("?", store.db.obj.param))
+        params = (
+            *inbox,
+            *entries,
+            now,
+            list(after),
+            list(after.values()),
+            list(span),
+            [lo for lo, _ in span.values()],
+            [hi for _, hi in span.values()],
+            len(fresh),
+            len(credits),
+            len(after),
+            len(span),
+        )
         try:
-            store.execute_and_commit(sql, params)
+            # the generic plan is made (again, after a table's statistics change) at an EXECUTE:
+            # with this transaction's setting, the updates find their rows by index however
+            # small the planner thinks a table is (a fresh one: a scan of every member)
+            self._execute_prepared("privcard_tap_write", params, last=True, setting="SET LOCAL enable_seqscan = off; ")
         except pw.DataError as exc:
             if CONFLICT in str(exc):
                 raise _Fallback("another writer got in the way of its write") from exc
             raise
 
-    def _cached(self, key: tuple) -> str | None:
-        """A read-ahead statement's text for its shape, if built before (for the bound database's dialect)."""
-        param = store.db.obj.param
-        if param != self._sql_param:
-            self._sql_param, self._sql_cache = param, {}
-        return self._sql_cache.get(key)
+    def _execute_prepared(self, name: str, params: tuple, *, last: bool = False, setting: str = ""):
+        """Run one of :data:`PREPARED_SQL` (``EXECUTE name(…)``), preparing them first on a new connection.
 
-    def _cache(self, key: tuple, text: str) -> str:
-        """Keep a statement's text for its shape (a bounded cache: batches come in many sizes)."""
-        if len(self._sql_cache) > 4096:
-            self._sql_cache.clear()
-        self._sql_cache[key] = text
-        return text
+        Their text is the same for every batch size (the batch travels as arrays), so
+        PostgreSQL parses and plans each once per connection, not once per batch
+        (``plan_cache_mode = force_generic_plan`` for the session: a plan for the
+        parameters' values would be made again each time). A prepared statement belongs
+        to its session: a connection opened again (after an outage, a failover) is a new
+        object and prepares them again. ``PREPARE`` is not undone by a rollback; it is sent
+        before the batch's ``BEGIN`` when that has not gone out yet.
+        """
+        database = store.db.obj
+        conn = database.connection()
+        if conn not in self._prepared_on:
+            outside = getattr(database._state, "begin_pending", False) or database.transaction_depth() == 0
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT quote_literal(pg_get_serial_sequence('ledger_entry', 'id')) || '::regclass'")
+                entry_seq = cursor.fetchone()[0]
+            setup = "SET plan_cache_mode = force_generic_plan; " + "; ".join(
+                f"PREPARE {n} ({', '.join(types)}) AS {text.replace('__ENTRY_SEQ__', entry_seq)}"
+                for n, (types, text) in PREPARED_SQL.items()
+            )
+            if outside:
+                with conn.cursor() as cursor:  # outside the transaction (autocommit): the setting stays
+                    cursor.execute(setup)
+            else:  # inside a begun transaction: the SET ends with it (plans are then chosen as usual)
+                database.execute_sql(setup)
+            self._prepared_on.add(conn)
+        sql = f"{setting}EXECUTE {name}({', '.join(['%s'] * len(params))})"
+        if last:
+            return store.execute_and_commit(sql, params)
+        return database.execute_sql(sql, params)
 
     # ------------------------------------------------------------------ deciding
 
@@ -978,41 +1004,81 @@ HOT_SQL["pg_credits"] = (
 #: the text the read-ahead write's guard fails with (another writer got in the way of the batch)
 CONFLICT = "privcard-read-ahead-conflict"
 
-# PostgreSQL, a batch in two round trips (Taps._decide_read_ahead): one read of everything the
-# batch needs (kind 0: a card and its member; 1: a tap already decided, its result; 2: a daily
-# key the batch would claim that is taken; 3: the programme counter), one UNION of rows of the
-# same 13 columns, each row looked up by its unique index (``LATERAL … LIMIT 1``: a plain join
-# let the planner match the whole batch's keys, which share their activity and day, against
-# the whole accrual table — 400 ms for 100 taps on a fresh table) …
-READ_AHEAD_SQL = {
-    "cards": "SELECT 0, c.uid, c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, m.balance, c.sun, "
-    'c.sun_counter, c.sun_keys, m."group" FROM (VALUES [[(?)]]) AS u(uid) CROSS JOIN LATERAL (SELECT * FROM card '
-    "WHERE uid = u.uid LIMIT 1) c JOIN member m ON m.id = c.member_id",
-    "stored": "SELECT 1, i.device, i.tap_id, NULL, i.result, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
-    "FROM (VALUES [[(?, ?)]]) AS t(device, tap_id) CROSS JOIN LATERAL (SELECT device, tap_id, result FROM tap_inbox "
-    "WHERE device = t.device AND tap_id = t.tap_id LIMIT 1) i",
-    "taken": "SELECT 2, NULL, a.activity, a.member_id, a.day, a.item, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
-    "FROM (VALUES [[(?, ?, ?, ?)]]) AS k(uid, activity, day, item) CROSS JOIN LATERAL (SELECT activity, member_id, "
-    "day, item FROM accrual WHERE member_id = (SELECT member_id FROM card WHERE uid = k.uid) "
-    "AND activity = k.activity AND day = k.day AND item = k.item LIMIT 1) a",
-    "counter": "SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, x.value, NULL, NULL, NULL, NULL "
-    "FROM meta x WHERE x.key = ?",
-    # … and one write of everything, sent with its COMMIT: each inbox row once, with its result
-    # (``ins``), the credits (the CTEs of ``pg_credits``), the balances (each checked against
-    # the balance the batch expects), the secured cards' counters; then the guard: unless
-    # every row went in as decided the statement fails, so none of it is written.
-    "ins": "ins AS (INSERT INTO tap_inbox (device, tap_id, uid, at, received_at, outcome, points, member, result, "
-    "timing) VALUES [[(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)]] ON CONFLICT DO NOTHING RETURNING 1)",
-    "credits": _PG_CREDIT_CTES,
-    "raised": "raised AS (UPDATE member SET balance = member.balance + d.delta, "
-    "updated_at = CAST(? AS TIMESTAMP) FROM (SELECT e.member_id, SUM(e.points) AS delta, b.expect FROM entries e "
-    "JOIN (VALUES [[(?, ?)]]) AS b(id, expect) ON b.id = e.member_id GROUP BY e.member_id, b.expect) d "
-    "WHERE member.id = d.member_id RETURNING member.balance = d.expect AS ok)",
-    "sun": "sun AS (UPDATE card SET sun_counter = s.hi FROM (VALUES [[(?, ?, ?)]]) AS s(uid, lo, hi) "
-    "WHERE card.uid = s.uid AND (card.sun_counter IS NULL OR card.sun_counter < s.lo) RETURNING 1)",
+# PostgreSQL, a batch in two round trips (Taps._decide_read_ahead), each statement prepared once
+# per connection (name -> (parameter types, text)): the batch travels as arrays, so the text
+# is the same for every batch size. The read: everything the batch needs (kind 0: a card and
+# its member; 1: a tap already decided, its result; 2: a daily key the batch would claim that
+# is taken; 3: the programme counter), one UNION of rows of the same 13 columns, each row
+# looked up by its unique index (``LATERAL … LIMIT 1``: a plain join let the planner match the
+# whole batch's keys, which share their activity and day, against the whole accrual table —
+# 400 ms for 100 taps on a fresh table) …
+_PG_READ = (
+    "SELECT 0, c.uid, c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, m.balance, c.sun, "
+    'c.sun_counter, c.sun_keys, m."group" FROM unnest($1::text[]) AS u(uid) CROSS JOIN LATERAL (SELECT uid, status, '
+    "member_id, sun, sun_counter, sun_keys FROM card WHERE uid = u.uid LIMIT 1) c JOIN member m ON m.id = c.member_id "
+    "UNION ALL SELECT 1, i.device, i.tap_id, NULL, i.result, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+    "FROM unnest($2::text[], $3::text[]) AS t(device, tap_id) CROSS JOIN LATERAL (SELECT device, tap_id, result "
+    "FROM tap_inbox WHERE device = t.device AND tap_id = t.tap_id LIMIT 1) i "
+    "UNION ALL SELECT 2, NULL, a.activity, a.member_id, a.day, a.item, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+    "FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]) AS k(uid, activity, day, item) CROSS JOIN LATERAL "
+    "(SELECT activity, member_id, day, item FROM accrual WHERE member_id = (SELECT member_id FROM card "
+    "WHERE uid = k.uid) AND activity = k.activity AND day = k.day AND item = k.item LIMIT 1) a "
+    "UNION ALL SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, x.value, NULL, NULL, NULL, NULL "
+    "FROM meta x WHERE x.key = $8"
+)
+# … and one write of everything, sent with its COMMIT: each inbox row once, with its result
+# (``ins``), the credits (as ``pg_credits`` writes them: a key claimed with its entry's id drawn
+# from the entries' sequence), the balances (each checked against the balance the batch
+# expects), the secured cards' counters; then the guard: unless every row went in as decided
+# (the counts $30–$33) the statement fails, so none of it is written. A batch without credits
+# or secured cards passes empty arrays: those parts write nothing. ``__ENTRY_SEQ__``: the entries'
+# sequence, looked up once when the statement is prepared (``pg_get_serial_sequence`` costs a
+# catalogue lookup per row; ``'name'::regclass`` is resolved once). The plan is generic (made
+# once, for any batch): ``= ANY(…)`` on the updated tables' keys keeps it an index lookup, where
+# a join to an array of unknown length, on a table the planner thinks small, became a scan.
+_PG_WRITE = (
+    "WITH ins AS (INSERT INTO tap_inbox (device, tap_id, uid, at, received_at, outcome, points, member, result, "
+    "timing) SELECT device, tap_id, uid, CAST(at AS TIMESTAMP), CAST(received_at AS TIMESTAMP), outcome, points, "
+    "member, result, timing FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+    "$7::int[], $8::int[], $9::text[], $10::text[]) AS r(device, tap_id, uid, at, received_at, outcome, points, "
+    "member, result, timing) ON CONFLICT DO NOTHING RETURNING 1), "
+    "v AS (SELECT * FROM unnest($11::int[], $12::int[], $13::text[], $14::text[], $15::text[], $16::int[], "
+    "$17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[]) AS v(n, member_id, "
+    "activity, day, item, points, eday, eitem, at, source, device, ref, campaign)), "
+    "claimed AS (INSERT INTO accrual (member_id, activity, day, item, entry_id) "
+    "SELECT member_id, activity, day, item, nextval(__ENTRY_SEQ__) FROM v "
+    "WHERE day IS NOT NULL ORDER BY n ON CONFLICT DO NOTHING RETURNING member_id, activity, day, item, entry_id), "
+    "won AS (SELECT v.*, claimed.entry_id FROM v LEFT JOIN claimed ON claimed.member_id = v.member_id "
+    "AND claimed.activity = v.activity AND claimed.day = v.day AND claimed.item = v.item "
+    "WHERE v.day IS NULL OR claimed.entry_id IS NOT NULL), "
+    "entries AS (INSERT INTO ledger_entry (id, member_id, activity, points, day, item, at, source, device, ref, "
+    "created_at, campaign) SELECT COALESCE(entry_id, nextval(__ENTRY_SEQ__)), "
+    "member_id, activity, points, CAST(eday AS DATE), eitem, CAST(at AS TIMESTAMP), source, device, ref, "
+    "CAST($24 AS TIMESTAMP), campaign FROM won ORDER BY n RETURNING id, member_id, points), "
+    "raised AS (UPDATE member SET balance = member.balance + d.delta, updated_at = CAST($24 AS TIMESTAMP) "
+    "FROM (SELECT e.member_id, SUM(e.points) AS delta, b.expect FROM entries e JOIN unnest($25::int[], "
+    "$26::bigint[]) AS b(id, expect) ON b.id = e.member_id GROUP BY e.member_id, b.expect) d "
+    "WHERE member.id = d.member_id AND member.id = ANY($25) RETURNING member.balance = d.expect AS ok), "
+    "sun AS (UPDATE card SET sun_counter = s.hi FROM unnest($27::text[], $28::bigint[], $29::bigint[]) "
+    "AS s(uid, lo, hi) WHERE card.uid = s.uid AND card.uid = ANY($27) "
+    "AND (card.sun_counter IS NULL OR card.sun_counter < s.lo) RETURNING 1) "
     # the ELSE raises (a cast of text that is no number); a subquery, so it is evaluated only if reached
-    "guard": "SELECT CASE WHEN (SELECT count(*) FROM ins) = ?__MORE__ THEN 0 "
-    f"ELSE CAST((SELECT '{CONFLICT} ' || count(*) FROM ins) AS INTEGER) END",
+    "SELECT CASE WHEN (SELECT count(*) FROM ins) = $30 AND (SELECT count(*) FROM entries) = $31 "
+    "AND (SELECT count(*) FROM raised WHERE ok) = $32 AND (SELECT count(*) FROM sun) = $33 THEN 0 "
+    f"ELSE CAST((SELECT '{CONFLICT} ' || count(*) FROM ins) AS INTEGER) END"
+)
+#: the read-ahead batch's statements, prepared once per connection: name -> (parameter types, text)
+PREPARED_SQL = {
+    "privcard_tap_read": (("text[]",) * 7 + ("text",), _PG_READ),
+    "privcard_tap_write": (
+        ("text[]",) * 6
+        + ("int[]", "int[]", "text[]", "text[]")
+        + ("int[]", "int[]", "text[]", "text[]", "text[]", "int[]")
+        + ("text[]",) * 7
+        + ("text", "int[]", "bigint[]", "text[]", "bigint[]", "bigint[]")
+        + ("int",) * 4,
+        _PG_WRITE,
+    ),
 }
 
 #: one-row statements of the rare paths (a secured card another replica raced for)

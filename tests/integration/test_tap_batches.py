@@ -206,6 +206,50 @@ def _other_replica_credits(url: str, member_id: int, day: str, tap_id: str, poin
 
 
 @pytest.mark.postgres
+def test_postgresql_plans_the_two_statements_once_per_connection_whatever_the_batch_size(pg_url):
+    """Batches of 1, 3 and 60 taps run the same two prepared statements, planned once (generic
+    plans, no custom plan per batch); a connection opened again prepares them again."""
+    from tests.helpers import fresh_pg_database
+
+    def plans() -> dict:
+        rows = store.db.execute_sql(
+            "SELECT name, statement, generic_plans, custom_plans FROM pg_prepared_statements ORDER BY name"
+        ).fetchall()
+        return {name: (text, generic, custom) for name, text, generic, custom in rows}
+
+    with fresh_pg_database(pg_url) as url:
+        svc = open_service(url)
+        try:
+            for gate in GATES:
+                svc.devices.add(gate, "gate", direction="in")
+            uids = _members(140)
+            now = datetime.now(UTC)
+            start = 0
+            for round_ in range(2):
+                sizes = (1, 3, 60) if round_ == 0 else (1, 4)
+                for n in sizes:
+                    batch = [(GATES[i % 5], Tap(f"p{start + i}", uids[start + i], now, True), now) for i in range(n)]
+                    start += n
+                    assert [r.outcome for r in svc.taps.decide_batch(batch)] == ["credited"] * n
+                # taps on unknown cards only: every array of members is NULLs (one tap, then two)
+                for n in (1, 2):
+                    batch = [
+                        (GATES[i], Tap(f"u{round_}:{n}:{i}", f"04EE{n:02X}{i:08X}", now, True), now) for i in range(n)
+                    ]
+                    assert [r.outcome for r in svc.taps.decide_batch(batch)] == ["unknown_card"] * n
+                seen = plans()
+                assert set(seen) == {"privcard_tap_read", "privcard_tap_write"}, seen
+                for name, (_, generic, custom) in seen.items():
+                    # one execution per batch, each with the cached generic plan
+                    assert (generic, custom) == (len(sizes) + 2, 0), (name, generic, custom)
+                assert svc.taps.fallbacks == {}
+                store.db.close()  # the next batch's connection is a new session: prepared again
+            assert ledger_problems() == []
+        finally:
+            close_store()
+
+
+@pytest.mark.postgres
 @pytest.mark.parametrize("race", ["same tap", "same key"])
 def test_a_replica_that_writes_first_makes_the_two_round_trip_batch_start_again(pg_url, race, caplog):
     """PostgreSQL decides a batch from one read and one write; a replica that writes in between wins.
