@@ -47,7 +47,7 @@ from broker.mosquitto.credentials import (
 )
 from server import store
 from server.services import NotFound, ServiceError
-from server.services.devices import RESERVED_ID
+from server.services.devices import refuse_reserved
 
 RELOAD = "systemctl reload mosquitto   # or: kill -HUP $(pidof mosquitto)"
 
@@ -233,9 +233,9 @@ def _scope(args):
 
 def run(args, svc) -> int:
     """Handle ``privcard admin device credentials`` (``svc``: the admin CLI's service layer)."""
-    if not args.server_account and str(args.id).lower().startswith(bridge.USER_PREFIX):
+    if not args.server_account:
         # --force must not replace a site bridge's account (privcard admin site bridge owns it)
-        raise ServiceError(RESERVED_ID, id=args.id, prefix=bridge.USER_PREFIX)
+        refuse_reserved(str(args.id))
     scope = _scope(args)
     if not scope.everything:  # a site's account (--as): its own registered devices only
         if args.server_account or args.force:

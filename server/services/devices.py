@@ -28,11 +28,17 @@ from server.services.retry import read_unit, unit_of_work
 from server.services.sites import EVERYTHING, Scope
 from server.store import Card, Device, Member
 
-#: a device id a site bridge's broker account has (``bridge-<SITE>``): refused by :meth:`Devices.add`
-RESERVED_ID = (
-    "device id %(id)s is reserved: ids starting with %(prefix)s are the broker accounts of site bridges "
-    "(privcard admin site bridge); choose another id"
-)
+
+def refuse_reserved(device_id: str) -> None:
+    """Refuse the id of a site bridge's broker account (``bridge-<SITE>``) as a device's: :meth:`Devices.add`."""
+    if device_id.lower().startswith(bridge.USER_PREFIX):
+        raise ServiceError(
+            "device id %(id)s is reserved: ids starting with %(prefix)s are the broker accounts of site bridges "
+            "(privcard admin site bridge); choose another id",
+            id=device_id,
+            prefix=bridge.USER_PREFIX,
+        )
+
 
 log = logging.getLogger(__name__)
 
@@ -247,9 +253,7 @@ class Devices:
             contract.check_device_id(device_id)
         except ContractError as exc:
             raise ServiceError.of(exc) from None
-        if device_id.lower().startswith(bridge.USER_PREFIX):
-            # the Mosquitto account of a site broker's bridge (privcard admin site bridge)
-            raise ServiceError(RESERVED_ID, id=device_id, prefix=bridge.USER_PREFIX)
+        refuse_reserved(device_id)  # the Mosquitto account of a site broker's bridge
         if kind == "gate" and direction is None:
             direction = "in"
         site = self._site(site, scope)

@@ -7,8 +7,6 @@ API — with a clear message (English; Thai in the console), and nothing is crea
 from __future__ import annotations
 
 from broker.mosquitto.credentials import read_entries
-from server import catalogue
-from server.services.devices import RESERVED_ID
 from server.store import Device
 from tests.browser.web_support import ADMIN, flashes, post_form, sign_in
 from tests.helpers import run_admin
@@ -67,4 +65,3 @@ def test_console_refuses_a_bridge_id_in_english_and_thai(app):
     shown = " ".join(flashes(page.text))
     assert "รหัสอุปกรณ์ bridge-SOUTH สงวนไว้" in shown and "bridge-" in shown, shown
     assert Device.select().where(Device.id.startswith("bridge")).count() == 0
-    assert catalogue.TH[RESERVED_ID] != RESERVED_ID
