@@ -66,10 +66,10 @@ def two_site_app(
         for kind in devices:
             extra = {"direction": "in"} if kind == "gate" else {}
             svc.devices.add(f"{DEVICE_NAMES[kind]}-{site}", kind, site=site, **extra)
-    more = lambda site: {"email": f"{site.lower()}@example.org", "patron_id": f"P-{site}"} if contact else {}  # noqa: E731
-    app.members = {
-        site: svc.members.add(f"Member {site}", uid, home_site=site, **more(site)).id for site, uid in UIDS.items()
-    }
+    app.members = {}
+    for site, uid in UIDS.items():
+        more = {"email": f"{site.lower()}@example.org", "patron_id": f"P-{site}"} if contact else {}
+        app.members[site] = svc.members.add(f"Member {site}", uid, home_site=site, **more).id
     if visits:  # so reports have something per site
         at = local_time(svc.today(), 10)
         for site, uid in UIDS.items():
