@@ -198,7 +198,9 @@ def bridged_site(tmp_path, capsys):
         assert setup.main(argv) == 0, capsys.readouterr()
         first = capsys.readouterr().out
         assert "sudo privcard setup gate --device-id n1 --ca ca.pem" in first, first
-        assert "s1" not in (root / "etc/privcard/site-devices.txt").read_text()  # SOUTH's gate is not here
+        commands = (root / "etc/privcard/site-devices.txt").read_text()
+        # SOUTH's gate is not here (matched as a device id: the file also holds random passwords)
+        assert "--device-id n1 " in commands and "--device-id s1 " not in commands, commands
         assert setup.main(argv) == 0
         assert "privcard setup site-broker: no changes" in capsys.readouterr().out
         site = _site_mosquitto(root).start()
