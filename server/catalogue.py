@@ -740,6 +740,14 @@ TH = {
     "move them to another site or retire them first": "ไม่ได้เปลี่ยนโปรแกรม: สาขา %(site)s ยังมีอุปกรณ์ %(devices)s ใช้อยู่ "
     "ย้ายอุปกรณ์ไปสาขาอื่นหรือเลิกใช้ก่อน",
     "no staff account %(id)s": "ไม่พบบัญชีเจ้าหน้าที่ %(id)s",
+    # lifting a kiosk staff PIN lock-out (privcard admin staff unlock-pin, the Staff page)
+    "member #%(id)s has no staff PIN lock-out": "สมาชิก #%(id)s ไม่ได้ถูกล็อก PIN เจ้าหน้าที่",
+    "member #%(id)s has no staff PIN lock-out on %(device)s": "สมาชิก #%(id)s ไม่ได้ถูกล็อก PIN เจ้าหน้าที่ที่ %(device)s",
+    "Kiosk staff PIN lock-outs": "การล็อก PIN เจ้าหน้าที่ที่ตู้คีออสก์",
+    "Kiosk": "ตู้คีออสก์",
+    "No staff card is locked out on a kiosk.": "ไม่มีบัตรเจ้าหน้าที่ถูกล็อกที่ตู้คีออสก์",
+    "Staff PIN lock-out of member #%(id)s lifted on %(devices)s.": "ปลดล็อก PIN เจ้าหน้าที่ของสมาชิก #%(id)s ที่ %(devices)s แล้ว",
+    "A staff card is locked out on a kiosk after 5 wrong PINs; unlock it here once you know who typed them.": "บัตรเจ้าหน้าที่จะถูกล็อกที่ตู้คีออสก์เมื่อใส่ PIN ผิด 5 ครั้ง ปลดล็อกได้ที่นี่เมื่อทราบแล้วว่าใครเป็นผู้ใส่",
 }
 
 

@@ -16,6 +16,10 @@ An attempt is counted *before* its PIN is checked, so guesses sent in parallel (
 server replicas) cannot be checked more than 5 times; a crash between the claim and the
 check costs the guesser an attempt, never the lock. Every outcome is audited; the PIN is
 never logged nor stored.
+
+A programme administrator can lift a lock-out before its time (:meth:`StaffPins.clear`:
+``privcard admin staff unlock-pin``, the console's Staff page); that is audited too
+(``staff.pin_cleared``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from broker.contract import Answer, Query
 from server.domain import rules
 from server.services import members
 from server.services.devices import Devices, Refused
+from server.services.errors import ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import unit_of_work
 from server.store import Card, Member, StaffPinGuard
@@ -91,6 +96,66 @@ class StaffPins:
             return self._locked(qid, locked_until)
         left = max(self.limit - failures, 0)
         return Answer(qid, "pin_wrong", message=rules.message("pin_wrong", attempts=left), attempts_left=left)
+
+    def lockouts(self) -> list[dict]:
+        """Cards locked out on a kiosk now: card, kiosk, member id and name, wrong PINs, ``locked_until`` (a datetime)."""
+        G = StaffPinGuard
+        rows = (
+            G.select(G, Member.id, Member.name)
+            .join(Card, pw.JOIN.LEFT_OUTER, on=(Card.uid == G.card))
+            .join(Member, pw.JOIN.LEFT_OUTER, on=(Member.id == Card.member_id))
+            .where(G.locked_until > self.clock())
+            .order_by(G.locked_until, G.device, G.card)
+            .objects()
+        )
+        return [
+            {
+                "card": r.card,
+                "device": r.device,
+                "member": r.id,
+                "name": r.name,
+                "failures": r.failures,
+                "locked_until": r.locked_until,
+            }
+            for r in rows
+        ]
+
+    def clear(self, ref, device: str | None = None, actor: str = "system") -> list[dict]:
+        """Lift the staff PIN lock-out (and the count of wrong PINs) of a member's cards, on one kiosk or all.
+
+        ``ref``: the member's id or one of their cards. Answers what was cleared (card, kiosk,
+        whether it was locked); a member with nothing to clear is a ServiceError. Audited as
+        ``staff.pin_cleared`` with the cards and kiosks, once per call.
+        """
+        G = StaffPinGuard
+        with unit_of_work():
+            member = members.find(ref)
+            cards = [c.uid for c in Card.select(Card.uid).where(Card.member_id == member.id)]
+            where = G.card.in_(cards) & (G.failures > 0)
+            if device is not None:
+                device = device.strip()
+                where &= G.device == self.devices.get(device).id
+            now = self.clock()
+            rows = list(G.select().where(where).order_by(G.device, G.card))
+            if not rows and device is not None:
+                raise ServiceError(
+                    "member #%(id)s has no staff PIN lock-out on %(device)s", id=member.id, device=device
+                )
+            if not rows:
+                raise ServiceError("member #%(id)s has no staff PIN lock-out", id=member.id)
+            cleared = [
+                {
+                    "card": r.card,
+                    "device": r.device,
+                    "failures": r.failures,
+                    "was_locked": r.locked_until is not None and r.locked_until > now,
+                }
+                for r in rows
+            ]
+            G.delete().where(where).execute()
+            self.ledger.audit(actor, "staff.pin_cleared", str(member.id), member=member.id, cleared=cleared)
+        log.info("staff PIN lock-out of member %s lifted by %s (%d)", member.id, actor, len(cleared))
+        return cleared
 
     @property
     def limit(self) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
 
@@ -27,7 +28,7 @@ from server import store
 
 
 def register(subparsers) -> argparse.ArgumentParser:
-    """Add ``staff add|list|passwd|role|disable|enable|unlock|token|tokens|revoke-token`` to an argparse subparsers object."""
+    """Add ``staff add|list|passwd|role|disable|enable|unlock|unlock-pin|pin-lockouts|token|tokens|revoke-token``."""
     p = subparsers.add_parser(
         "staff", help="web console staff accounts", description="Create and manage web console staff accounts."
     )
@@ -65,6 +66,13 @@ def register(subparsers) -> argparse.ArgumentParser:
         ("unlock", "lift a lock-out after failed sign-ins"),
     ):
         sub.add_parser(name, help=text).add_argument("username")
+    up = sub.add_parser(
+        "unlock-pin",
+        help="lift a kiosk staff PIN lock-out (5 wrong PINs) of a staff member's cards, on one kiosk or all",
+    )
+    up.add_argument("member", help="the staff member's id or one of their cards' UIDs")
+    up.add_argument("--device", help="only on this kiosk (default: every kiosk)")
+    sub.add_parser("pin-lockouts", help="list the staff cards locked out on a kiosk now")
     tok = sub.add_parser("token", help="create an API bearer token (printed once; its expiry on stderr)")
     tok.add_argument("username")
     tok.add_argument("--label", default="cli")
@@ -103,6 +111,7 @@ def _sites(text: str | None, svc) -> str | None:
 
 def run(args, svc=None) -> int:
     """Execute a parsed ``staff`` command; prints one line per result, errors on stderr."""
+    from server.cli_support import print_result
     from server.services.errors import ServiceError
     from server.web import accounts
 
@@ -161,6 +170,29 @@ def run(args, svc=None) -> int:
         elif cmd == "unlock":
             accounts.set_staff(args.username, unlock=True, actor=actor)
             print(f"{args.username} unlocked")
+        elif cmd == "unlock-pin":
+            if svc is None:
+                raise SystemExit("privcard admin staff unlock-pin: run it as privcard admin")
+            cleared = svc.staff.clear(args.member, device=args.device, actor=actor)
+            lines = [
+                f"card {c['card']} on {c['device']}: "
+                + ("unlocked" if c["was_locked"] else f"{c['failures']} wrong PIN(s) forgotten")
+                for c in cleared
+            ]
+            print_result(args, cleared, "\n".join(lines))
+        elif cmd == "pin-lockouts":
+            if svc is None:
+                raise SystemExit("privcard admin staff pin-lockouts: run it as privcard admin")
+            rows = [{**r, "locked_until": f"{r['locked_until']:%Y-%m-%dT%H:%M:%SZ}"} for r in svc.staff.lockouts()]
+            print_result(
+                args,
+                rows,
+                "\n".join(
+                    f"{r['card']}\t{r['device']}\t#{r['member'] or '-'} {r['name'] or ''}\tlocked until {r['locked_until']}"
+                    for r in rows
+                )
+                or "no staff PIN lock-outs",
+            )
         elif cmd == "token":
             token, row = accounts.issue_token(args.username, args.label, actor=actor, days=args.days)
             print(token)
@@ -178,8 +210,26 @@ def run(args, svc=None) -> int:
             print(f"token {t.id} of {t.staff.username} revoked")
         return 0
     except (accounts.AccountError, ServiceError) as exc:
+        thai = _thai(exc)
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(exc), **({"error_th": thai} if thai else {})}, ensure_ascii=False))
         print(f"privcard admin staff: {exc}", file=sys.stderr)
+        if thai:
+            print(f"privcard admin staff: {thai}", file=sys.stderr)
         return 1
+
+
+def _thai(exc: Exception) -> str | None:
+    """The refusal's Thai, when the catalogue has its template (as ``privcard admin`` prints it)."""
+    from server import catalogue
+
+    template = getattr(exc, "template", None)
+    if template is None or template not in catalogue.TH:
+        return None
+    try:
+        return catalogue.translate(template, "th", **getattr(exc, "values", {}))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:

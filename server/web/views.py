@@ -1071,6 +1071,7 @@ def staff():
         roles=accounts.ROLES,
         now=store.utcnow(),
         sites=svc().sites.list(),
+        pin_lockouts=svc().staff.lockouts(),
     )
 
 
@@ -1149,6 +1150,22 @@ def staff_unlock(staff_id: int):
         abort(404)
     accounts.set_staff(s.username, unlock=True, actor=actor())
     flash(_("Account unlocked."), "ok")
+    return redirect(url_for("views.staff"))
+
+
+@bp.route("/staff/pin-unlock", methods=["POST"])
+@programme_admin_required
+def staff_pin_unlock():
+    """Lift a kiosk staff PIN lock-out (a member's card on one kiosk) before its time."""
+    f = request.form
+    try:
+        cleared = svc().staff.clear(f.get("member", ""), device=f.get("device") or None, actor=actor())
+        devices = ", ".join(sorted({c["device"] for c in cleared}))
+        flash(
+            _("Staff PIN lock-out of member #%(id)s lifted on %(devices)s.", id=f.get("member"), devices=devices), "ok"
+        )
+    except ServiceError as exc:
+        _fail(exc)
     return redirect(url_for("views.staff"))
 
 
