@@ -157,7 +157,7 @@ def member(mid: int):
         words=catalogue.TERM_WORDS,
         expired=bool(m.valid_until and today > m.valid_until),
         stamp_days=(today - timedelta(days=prog().max_tap_age_days), today),
-        fees=queries.fees(m.id),
+        fees=[] if data["site_only"] else queries.fees(m.id),  # money taken at its home site's counter
         counter=counter,
         groups=_groups(),
         rewards=list(prog().rewards.values()),
