@@ -15,6 +15,7 @@ from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger
 from server.services.members import card_uid
 from server.services.retry import read_unit, unit_of_work
+from server.services.sites import EVERYTHING, Scope
 from server.store import Card, Member
 
 
@@ -74,16 +75,27 @@ class Cards:
             self.ledger.audit(actor, "card.keys_shown", uid)
         return keys
 
-    def suspects(self, limit: int = 100) -> list[dict]:
-        """Cards whose read counter went backwards (a recorded URL or a clone), newest first."""
+    def _members_of(self, scope: Scope):
+        """The condition "the card's member is at home within ``scope``" (None: every member)."""
+        if scope.everything:
+            return None
+        codes = scope.codes(self.ledger.prog)
+        at_home = Member.home_site.in_(codes or [""])
+        if self.ledger.prog.default_site in codes:  # no home site recorded: the default site's
+            at_home |= Member.home_site.is_null()
+        return at_home
+
+    def suspects(self, limit: int = 100, scope: Scope = EVERYTHING) -> list[dict]:
+        """Cards whose read counter went backwards (a recorded URL or a clone), newest first.
+
+        A staff account scoped to sites sees its sites' members' cards (their home site's),
+        as it may block only those.
+        """
         with read_unit():
-            q = (
-                Card.select(Card, Member)
-                .join(Member)
-                .where(Card.sun_suspect_at.is_null(False))
-                .order_by(Card.sun_suspect_at.desc())
-                .limit(limit)
-            )
+            q = Card.select(Card, Member).join(Member).where(Card.sun_suspect_at.is_null(False))
+            if (mine := self._members_of(scope)) is not None:
+                q = q.where(mine)
+            q = q.order_by(Card.sun_suspect_at.desc()).limit(limit)
             return [
                 {
                     "uid": c.uid,
@@ -96,9 +108,11 @@ class Cards:
                 for c in q
             ]
 
-    def counts(self) -> dict:
-        """Active cards that are secured and those still identified by their UID only."""
+    def counts(self, scope: Scope = EVERYTHING) -> dict:
+        """Active cards that are secured and those still identified by their UID only (of ``scope``'s members)."""
         with read_unit():
-            active = Card.select().where(Card.status == "active")
+            active = Card.select().join(Member).where(Card.status == "active")
+            if (mine := self._members_of(scope)) is not None:
+                active = active.where(mine)
             secured = active.where(Card.sun == True).count()  # noqa: E712 (peewee expression)
             return {"secured": secured, "uid_only": active.count() - secured}

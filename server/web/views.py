@@ -81,8 +81,9 @@ def _fail(exc: ServiceError) -> None:
 def dashboard():
     """Devices, today's numbers and the live tap list."""
     s = svc()
-    genuine = {**s.cards.counts(), "suspects": s.cards.suspects(20)}
-    return render_template("dashboard.html", d=queries.dashboard(s, staff_scope()), genuine=genuine, now=store.utcnow())
+    scope = staff_scope()  # a branch's staff: their sites' members' cards only
+    genuine = {**s.cards.counts(scope), "suspects": s.cards.suspects(20, scope)}
+    return render_template("dashboard.html", d=queries.dashboard(s, scope), genuine=genuine, now=store.utcnow())
 
 
 @bp.route("/dashboard/live")
