@@ -3,7 +3,8 @@
 Auth: the console's session cookie (then unsafe methods need the CSRF token in an
 ``X-CSRFToken`` header, as the pages' scripts send it) or ``Authorization: Bearer
 <token>`` (tokens from ``privcard admin staff token USER`` or the Staff page).
-Errors are ``{"error": "..."}`` with 400 (refused), 401, 403, 404. The OpenAPI
+Errors are ``{"error": "...", "error_th": "..."}`` with 400 (refused), 401, 403, 404: the
+English text scripts match, and its Thai (``server.web.auth.api_error``). The OpenAPI
 description at ``/api/openapi.json`` is generated from the routes registered here.
 """
 
@@ -18,7 +19,7 @@ from server.services.attendance import TooBusy
 from server.services.ils import IlsUnavailable
 from server.store import Device, Member
 from server.web import accounts, csrf, queries, reports
-from server.web.auth import actor, staff_scope
+from server.web.auth import actor, api_error, error_fields, staff_scope, thai
 
 bp = Blueprint("api", __name__)
 SPEC: list[dict] = []
@@ -37,17 +38,17 @@ def route(
     def deco(view):
         def wrapper(**kwargs):
             if admin and g.staff.role != "admin":
-                return jsonify(error="admin role required"), 403
+                return api_error(403, "admin role required")
             if method != "GET" and not g.via_token:
                 csrf.protect()  # a cookie session must prove the request came from the console
             try:
                 return view(**kwargs)
             except NotFound as exc:
-                return jsonify(error=str(exc)), 404
+                return api_error(404, exc)
             except ServiceError as exc:
-                return jsonify(error=str(exc)), 400
+                return api_error(400, exc)
             except accounts.AccountError as exc:
-                return jsonify(error=str(exc)), 400
+                return api_error(400, exc)
 
         wrapper.__name__ = view.__name__
         bp.add_url_rule(path, view.__name__, wrapper, methods=[method])
@@ -343,16 +344,12 @@ def member_ils(ref):
     try:
         return jsonify(state="ok", **ils.patron(m.id, actor=actor()))
     except IlsUnavailable as exc:
-        return jsonify(state="unreachable", error=str(exc)), 503
+        return jsonify(state="unreachable", **error_fields(exc)), 503
 
 
 def _every_site():
     """A 403 for an account scoped to sites (the ILS queue holds every site's patrons), else None."""
-    return (
-        (jsonify(error="this is the whole programme's; your account works for some sites"), 403)
-        if g.staff.sites
-        else None
-    )
+    return api_error(403, "this is the whole programme's; your account works for some sites") if g.staff.sites else None
 
 
 @route("/ils/pending", "GET", "Fine-discount payments sent to the library system and not yet answered (every site)")
@@ -482,6 +479,8 @@ def _job_response(job):
     }
     if job.status == "failed":
         d["error"] = job.failure["template"] % job.failure["values"] if job.failure else "failed"
+        if job.failure and (th := thai(job.failure["template"], job.failure["values"])):
+            d["error_th"] = th
         return jsonify(d), 200
     if job.status != "done":
         return jsonify(d), 202
@@ -534,7 +533,7 @@ def events_import():
             site=b.get("site") or None,
         )
     except TooBusy as exc:
-        return jsonify(error=str(exc)), 429
+        return api_error(429, exc)
     jobs().submit(job.id)
     return _job_response(jobs().wait(job.id, float(wait)))
 
@@ -751,7 +750,11 @@ def openapi() -> dict:
             "responses": {
                 "Error": {
                     "description": "Refused",
-                    "content": {"application/json": {"schema": {"type": "object", "properties": {"error": STRING}}}},
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "object", "properties": {"error": STRING, "error_th": STRING}}
+                        }
+                    },
                 }
             },
         },

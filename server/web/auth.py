@@ -37,6 +37,67 @@ def _(text: str, **values) -> str:
     return catalogue.translate(text, getattr(g, "lang", catalogue.DEFAULT_LANG), **values)
 
 
+#: the API's own refusals (not a service's): English, and their Thai in the catalogue
+API_ERRORS = (
+    "sign in or send 'Authorization: Bearer <token>'",
+    "this account must change its password on the console's Account page first",
+    "CSRF check failed: %(reason)s",
+    "admin role required",
+    "not found",
+    "request too large",
+    "internal server error",
+    "this is the whole programme's; your account works for some sites",
+    # the other HTTP errors by their names (``_http_error``)
+    "bad request",
+    "unauthorized",
+    "forbidden",
+    "method not allowed",
+    "not acceptable",
+    "request timeout",
+    "conflict",
+    "gone",
+    "unsupported media type",
+    "too many requests",
+    "service unavailable",
+)
+
+
+def thai(template: str | None, values: dict | None = None) -> str | None:
+    """A template in Thai (dates in the Buddhist era), or None when the catalogue has none."""
+    if template is None or template not in catalogue.TH:
+        return None
+    values = {
+        k: catalogue.fmt_date(v, "th") if isinstance(v, date) and not isinstance(v, datetime) else v
+        for k, v in (values or {}).items()
+    }
+    try:
+        return catalogue.translate(template, "th", **values)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def error_fields(refusal, **values) -> dict:
+    """``{"error": English, "error_th": Thai}`` of a refusal (``error_th`` when the catalogue has it).
+
+    ``refusal`` is a ServiceError/AccountError (its template and values) or one of
+    :data:`API_ERRORS` with ``values``. ``error`` stays the English text scripts match,
+    whatever the session's language (as ``privcard admin --json`` does).
+    """
+    if isinstance(refusal, str):
+        template, english = refusal, (refusal % values if values else refusal)
+    else:
+        template, values, english = getattr(refusal, "template", None), getattr(refusal, "values", {}), str(refusal)
+    th = thai(template, values)
+    return {"error": english, **({"error_th": th} if th else {})}
+
+
+def api_error(status: int, refusal, **values):
+    """An API error response with ``status``: :func:`error_fields` as JSON."""
+    resp = jsonify(error_fields(refusal, **values))
+    resp.status_code = status
+    return resp
+
+
 def actor() -> str:
     """The audit actor for changes made in this request."""
     return f"web:{g.staff.username}"
@@ -182,14 +243,14 @@ def init_app(app) -> None:
             return None
         if g.staff is None:
             if is_api() or (request.endpoint is None and request.path.startswith("/api")):
-                return jsonify(error="sign in or send 'Authorization: Bearer <token>'"), 401
+                return api_error(401, "sign in or send 'Authorization: Bearer <token>'")
             flash(_("Please sign in."), "info")
             nxt = request.full_path if request.method == "GET" else None
             return redirect(url_for("auth.login", next=nxt))
         if g.staff.must_change_password and not g.via_token and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
             # bearer tokens are unaffected: scripts have no page to change a password on
             if is_api() or request.path.startswith("/api"):
-                return jsonify(error="this account must change its password on the console's Account page first"), 403
+                return api_error(403, "this account must change its password on the console's Account page first")
             return redirect(url_for("auth.account"))
         return None
 
@@ -213,7 +274,7 @@ def init_app(app) -> None:
     @app.errorhandler(CSRFError)
     def _csrf_error(exc):
         if is_api():
-            return jsonify(error=f"CSRF check failed: {exc.description}"), 400
+            return api_error(400, "CSRF check failed: %(reason)s", reason=exc.description)
         return error_page(
             400,
             _("The form expired or was not sent by this console; nothing was changed. Please try again."),
@@ -222,19 +283,19 @@ def init_app(app) -> None:
     @app.errorhandler(403)
     def _forbidden(exc):
         if is_api():
-            return jsonify(error="admin role required"), 403
+            return api_error(403, "admin role required")
         return error_page(403, _("Only administrators can open this page.")), 403
 
     @app.errorhandler(404)
     def _not_found(exc):
         if is_api():
-            return jsonify(error="not found"), 404
+            return api_error(404, "not found")
         return error_page(404, _("Not found")), 404
 
     @app.errorhandler(413)
     def _too_large(exc):
         if is_api():
-            return jsonify(error="request too large"), 413
+            return api_error(413, "request too large")
         return error_page(413, too_large_message()), 413
 
     @app.errorhandler(HTTPException)
@@ -242,7 +303,7 @@ def init_app(app) -> None:
         # every other HTTP error (405, 400, 429, ...): not Werkzeug's English page
         code = exc.code or 500
         if is_api():
-            resp = jsonify(error=exc.name.lower())
+            resp = api_error(code, exc.name.lower())
         else:
             message = (
                 _(ERROR_MESSAGES[code])
@@ -261,7 +322,7 @@ def init_app(app) -> None:
         # an unexpected exception: Flask has logged it with its traceback; the page says
         # only that something failed, never what (no traceback, no exception text)
         if is_api():
-            return jsonify(error="internal server error"), 500
+            return api_error(500, "internal server error")
         message = _(
             "Something went wrong on the server. The error was logged; please try again, "
             "and tell the administrator if it happens again."

@@ -110,8 +110,11 @@ def test_the_api_desk_refuses_another_sites_items_like_missing_ones(app):
     rows = api.get("/api/feedback", headers=h).get_json()["feedback"]
     assert [(r["id"], r["site"]) for r in rows] == [(a_item, "A")]
     r = api.get(f"/api/feedback/{b_item}", headers=h)
-    assert r.status_code == 404 and r.get_json() == {"error": f"no feedback '{b_item}'"}
-    assert api.get("/api/feedback/999999", headers=h).get_json() == {"error": "no feedback '999999'"}
+    assert r.status_code == 404 and r.get_json() == {
+        "error": f"no feedback '{b_item}'",
+        "error_th": f"ไม่พบความคิดเห็น '{b_item}'",
+    }
+    assert api.get("/api/feedback/999999", headers=h).get_json()["error"] == "no feedback '999999'"
     before = _state(b_item)
     assert api.post(f"/api/feedback/{b_item}/status", json={"status": "closed"}, headers=h).status_code == 404
     assert api.post(f"/api/feedback/{b_item}/answer", json={"answer": "x"}, headers=h).status_code == 404

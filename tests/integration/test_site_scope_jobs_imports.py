@@ -57,8 +57,11 @@ def test_a_job_answers_its_starter_and_admins_holding_its_sites_and_404_to_anoth
     for job in (by_ben, by_admin):
         r = api.get(f"/api/jobs/{job}", headers=token(ANNA))
         assert r.status_code == 404
-        assert r.get_json() == {"error": f"no import job {job}"}  # the very answer a missing id gets
-        assert missing.get_json() == {"error": "no import job 987654"}
+        assert r.get_json() == {
+            "error": f"no import job {job}",
+            "error_th": f"ไม่พบงานนำเข้า {job}",
+        }  # the very answer a missing id gets
+        assert missing.get_json() == {"error": "no import job 987654", "error_th": "ไม่พบงานนำเข้า 987654"}
     assert status(ANNA, by_sam) == 200  # an account of its site
     assert status(BEN, by_ben) == 200 and status(BEN, by_sam) == 404
     assert status(SAM, by_ben) == 404 and status(SAM, by_sam) == 200

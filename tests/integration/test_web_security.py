@@ -341,7 +341,7 @@ def test_error_pages_speak_the_staff_language(app, lang):
         data=b"{" + b" " * (7 * 1024 * 1024) + b"}",
         headers={"Content-Type": "application/json", "X-CSRFToken": token},
     )
-    assert r.status_code == 413 and r.get_json() == {"error": "request too large"}
+    assert r.status_code == 413 and r.get_json() == {"error": "request too large", "error_th": "คำขอมีขนาดใหญ่เกินไป"}
 
 
 # --------------------------------------------------------------------------- sessions
@@ -525,13 +525,16 @@ def test_api_errors_stay_json(app):
     c = app.test_client()
     sign_in(c, ADMIN)
     r = c.get("/api/transfers")  # POST only
-    assert r.status_code == 405 and r.get_json() == {"error": "method not allowed"}
+    assert r.status_code == 405 and r.get_json() == {"error": "method not allowed", "error_th": "ไม่อนุญาตให้ใช้เมธอดนี้"}
     assert "POST" in r.headers.get("Allow", "")
     r = c.get("/api/test-only/boom")
-    assert r.status_code == 500 and r.get_json() == {"error": "internal server error"}
+    assert r.status_code == 500 and r.get_json() == {
+        "error": "internal server error",
+        "error_th": "เกิดข้อผิดพลาดภายในเซิร์ฟเวอร์",
+    }
     assert SECRET not in r.text
     r = c.get("/api/no-such-thing")
-    assert r.status_code == 404 and r.get_json() == {"error": "not found"}
+    assert r.status_code == 404 and r.get_json() == {"error": "not found", "error_th": "ไม่พบ"}
 
 
 # --------------------------------------------------------------------------- upload size

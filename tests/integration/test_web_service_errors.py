@@ -148,11 +148,17 @@ def test_the_api_answers_in_english_whatever_the_session_language(app, member):
     r = c.post(
         f"/api/members/{member.id}/redeem", json={"reward": "locker_day", "units": 20}, headers={"X-CSRFToken": token}
     )
-    assert r.status_code == 400 and r.get_json() == {"error": "balance 250 is less than 500 points"}
+    assert r.status_code == 400 and r.get_json() == {
+        "error": "balance 250 is less than 500 points",
+        "error_th": "คะแนนคงเหลือ 250 คะแนน ไม่พอสำหรับ 500 คะแนน",
+    }
     r = c.post(
         "/api/transfers", json={"from": member.id, "to": "04:FF:EE:DD:CC", "points": 10}, headers={"X-CSRFToken": token}
     )
-    assert r.status_code == 404 and r.get_json() == {"error": "no member with id or card '04:FF:EE:DD:CC'"}
+    assert r.status_code == 404 and r.get_json() == {
+        "error": "no member with id or card '04:FF:EE:DD:CC'",
+        "error_th": "ไม่พบสมาชิกที่มีรหัสหรือหมายเลขบัตร '04:FF:EE:DD:CC'",
+    }
     r = c.post(
         "/api/events/import",
         json={"activity": "pulinet_event", "event": "PULINET", "day": EVENT_DAY, "csv": CSV, "dry_run": True},

@@ -179,7 +179,7 @@ def test_odd_input_is_a_clear_404_or_400_not_a_500(app, lang):
         r = c.get(url)
         assert r.status_code == 404 and not_found in text(r.text), url
     r = api.post(f"/api/entries/{BIG}/void", json={"reason": "x"})
-    assert r.status_code == 404 and r.get_json() == {"error": "not found"}
+    assert r.status_code == 404 and r.get_json() == {"error": "not found", "error_th": "ไม่พบ"}
     # a huge keyset position is just past the end
     assert c.get(f"/members/{mid}?before={BIG}").status_code == 200
     assert api.get(f"/api/members/{mid}/entries?before={BIG}").status_code == 400
