@@ -757,17 +757,6 @@ def _import_attendance(args, svc: Services, actor: str) -> int:
     return 0 if not job.errors else 3
 
 
-def _thai(exc: Exception) -> str | None:
-    """A refusal's Thai text, when the catalogue has one (the CLI prints it under the English)."""
-    template = getattr(exc, "template", None)
-    if template is None or template not in catalogue.TH:
-        return None
-    try:
-        return catalogue.translate(template, "th", **getattr(exc, "values", {}))
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = build_parser()
@@ -787,7 +776,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ServiceError, ConfigError, store.StoreError, CardKeyError, IlsConfigError, MailConfigError) as exc:
         if args.verbose:
             raise
-        thai = _thai(exc)
+        thai = catalogue.thai_of(exc)
         if args.json:
             print(json.dumps({"error": str(exc), **({"error_th": thai} if thai else {})}, ensure_ascii=False))
         print(f"privcard admin: {exc}", file=sys.stderr)

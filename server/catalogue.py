@@ -768,7 +768,123 @@ TH = {
     "too many requests": "คำขอมากเกินไป",
     "service unavailable": "บริการไม่พร้อมใช้งาน",
     "A staff card is locked out on a kiosk after 5 wrong PINs; unlock it here once you know who typed them.": "บัตรเจ้าหน้าที่จะถูกล็อกที่ตู้คีออสก์เมื่อใส่ PIN ผิด 5 ครั้ง ปลดล็อกได้ที่นี่เมื่อทราบแล้วว่าใครเป็นผู้ใส่",
+    # configuration errors: the programme file, [ils] and [mail] (the command lines print the Thai under the English)
+    "cannot write %(value)r as TOML": "เขียน %(value)r เป็น TOML ไม่ได้",
+    "%(where)s must be an integer >= %(minimum)s, got %(value)r": "%(where)s ต้องเป็นจำนวนเต็มตั้งแต่ %(minimum)s ขึ้นไป (ได้รับ %(value)r)",
+    "%(where)s must be a non-empty string, got %(value)r": "%(where)s ต้องเป็นข้อความที่ไม่ว่าง (ได้รับ %(value)r)",
+    "%(where)s must be a table, got %(value)r": "%(where)s ต้องเป็นตาราง (table) (ได้รับ %(value)r)",
+    "%(where)s must be a list (an array of tables), got %(value)r": "%(where)s ต้องเป็นรายการ (array of tables) (ได้รับ %(value)r)",
+    "%(where)s must be 'HH:MM-HH:MM' or 'closed', got %(text)r": "%(where)s ต้องเป็น 'HH:MM-HH:MM' หรือ 'closed' (ได้รับ %(text)r)",
+    "%(where)s: closing time after 24:00": "%(where)s: เวลาปิดเกิน 24:00",
+    "%(where)s: closing %(closing)s is not after opening %(opening)s": "%(where)s: เวลาปิด %(closing)s ไม่ได้อยู่หลังเวลาเปิด %(opening)s",
+    "%(where)s.levels must be a non-empty list": "%(where)s.levels ต้องเป็นรายการที่ไม่ว่าง",
+    "%(w)s: activity codes are lower-case letters, digits and _, up to 40": "%(w)s: รหัสกิจกรรมต้องเป็นอักษรอังกฤษตัวเล็ก ตัวเลข และ _ ไม่เกิน 40 ตัว",
+    "%(w)s must be a table": "%(w)s ต้องเป็นตาราง (table)",
+    "%(w)s.limit must be one of %(options)s, got %(limit)r": "%(w)s.limit ต้องเป็นหนึ่งใน %(options)s (ได้รับ %(limit)r)",
+    "%(w)s.direction must be in or out, got %(direction)r": "%(w)s.direction ต้องเป็น in หรือ out (ได้รับ %(direction)r)",
+    "%(w)s.retired must be true or false, got %(retired)r": "%(w)s.retired ต้องเป็น true หรือ false (ได้รับ %(retired)r)",
+    "%(w)s.scope must be one of %(options)s, got %(scope)r": "%(w)s.scope ต้องเป็นหนึ่งใน %(options)s (ได้รับ %(scope)r)",
+    "%(w)s: unknown key(s) %(unknown)s": "%(w)s: ไม่รู้จักคีย์ %(unknown)s",
+    "%(w)s.tolerance_s must be at most 86400 (one day), got %(tolerance)s": "%(w)s.tolerance_s ต้องไม่เกิน 86400 (หนึ่งวัน) (ได้รับ %(tolerance)s)",
+    "%(w)s.otherwise must be one of %(options)s, got %(otherwise)r": "%(w)s.otherwise ต้องเป็นหนึ่งใน %(options)s (ได้รับ %(otherwise)r)",
+    "unknown section(s) %(unknown)s; known: %(known)s": "ไม่รู้จักส่วน %(unknown)s (ที่มี: %(known)s)",
+    "hours: unknown key(s) %(unknown)s; use mon..sun or default": "hours: ไม่รู้จักคีย์ %(unknown)s ใช้ mon..sun หรือ default",
+    "rules.staff_pin_lockout_minutes must be at most %(max)s (a day), got %(value)r": "rules.staff_pin_lockout_minutes ต้องไม่เกิน %(max)s (หนึ่งวัน) (ได้รับ %(value)r)",
+    "activities must be a table": "activities ต้องเป็นตาราง (table)",
+    "tiers must define exactly silver and gold": "tiers ต้องกำหนด silver และ gold เท่านั้น",
+    "privileges.basis must be one of %(options)s, got %(basis)r": "privileges.basis ต้องเป็นหนึ่งใน %(options)s (ได้รับ %(basis)r)",
+    "feedback.book_request_points must be at most %(max)s, got %(value)r": "feedback.book_request_points ต้องไม่เกิน %(max)s (ได้รับ %(value)r)",
+    "terms.default must be one of %(options)s, got %(default)r": "terms.default ต้องเป็นหนึ่งใน %(options)s (ได้รับ %(default)r)",
+    "terms.on_expiry must be one of %(options)s, got %(on_expiry)r": "terms.on_expiry ต้องเป็นหนึ่งใน %(options)s (ได้รับ %(on_expiry)r)",
+    "%(w)s.multiplier must be a number above 0 and at most 10, got %(mult)r": "%(w)s.multiplier ต้องเป็นตัวเลขมากกว่า 0 และไม่เกิน 10 (ได้รับ %(mult)r)",
+    "%(w)s.groups must be a list of group codes, got %(groups)r": "%(w)s.groups ต้องเป็นรายการรหัสกลุ่ม (ได้รับ %(groups)r)",
+    "%(where)s.shops must be a list of shop names": "%(where)s.shops ต้องเป็นรายการชื่อร้านค้า",
+    "%(where)s.shops: a shop is listed twice": "%(where)s.shops: มีร้านค้าซ้ำกัน",
+    "%(where)s must be a list of 'YYYY-MM-DD' dates, got %(value)r": "%(where)s ต้องเป็นรายการวันที่แบบ 'YYYY-MM-DD' (ได้รับ %(value)r)",
+    "library.default_site must be a site code (A-Z, 0-9, _; up to 16), got %(default)r": "library.default_site ต้องเป็นรหัสสาขา (A-Z, 0-9, _ ไม่เกิน 16 ตัว) (ได้รับ %(default)r)",
+    "library.default_site: no site %(default)r; known: %(known)s": "library.default_site: ไม่มีสาขา %(default)r (ที่มี: %(known)s)",
+    "%(section)s: the text may only hold [%(section)s], it also holds %(other)s": "%(section)s: ข้อความต้องมีเฉพาะ [%(section)s] แต่มี %(other)s ด้วย",
+    "unknown site %(code)r; known: %(known)s": "ไม่รู้จักสาขา %(code)r (ที่มี: %(known)s)",
+    "%(where)s: unknown key(s) %(unknown)s; known: %(known)s": "%(where)s: ไม่รู้จักคีย์ %(unknown)s (ที่มี: %(known)s)",
+    "%(w)s.points must increase (%(pts)s after %(last)s)": "%(w)s.points ต้องเพิ่มขึ้น (%(pts)s อยู่หลัง %(last)s)",
+    "%(w)s.window must be 'before_close:MINUTES', got %(window)r": "%(w)s.window ต้องเป็น 'before_close:นาที' (ได้รับ %(window)r)",
+    "%(w)s.%(key)s must be 'MM-DD', got %(value)r": "%(w)s.%(key)s ต้องเป็น 'MM-DD' (ได้รับ %(value)r)",
+    "library.timezone: unknown time zone %(tzname)r": "library.timezone: ไม่รู้จักเขตเวลา %(tzname)r",
+    "activities.%(needed)s is required": "ต้องมี activities.%(needed)s",
+    "%(w)s: bad reward": "%(w)s: ของรางวัลไม่ถูกต้อง",
+    "%(w)s needs points or step_points": "%(w)s ต้องมี points หรือ step_points",
+    "%(w)s: a group code is 1-8 letters, digits or _": "%(w)s: รหัสกลุ่มต้องเป็นตัวอักษร ตัวเลข หรือ _ จำนวน 1-8 ตัว",
+    "%(w)s.term must be one of %(options)s, got %(term)r": "%(w)s.term ต้องเป็นหนึ่งใน %(options)s (ได้รับ %(term)r)",
+    "%(w)s.points.%(act)s: unknown activity; known: %(known)s": "%(w)s.points.%(act)s: ไม่รู้จักกิจกรรมนี้ (ที่มี: %(known)s)",
+    "%(w)s.groups: unknown group %(g)r; known: %(known)s": "%(w)s.groups: ไม่รู้จักกลุ่ม %(g)r (ที่มี: %(known)s)",
+    "%(where)s.aliases.%(old)s must name a shop in %(where)s.shops, got %(new)r": "%(where)s.aliases.%(old)s ต้องเป็นชื่อร้านใน %(where)s.shops (ได้รับ %(new)r)",
+    "%(where)s.aliases.%(old)s is itself a shop's name": "%(where)s.aliases.%(old)s เป็นชื่อร้านค้าอยู่แล้ว",
+    "config file not found: %(path)s": "ไม่พบไฟล์การตั้งค่า: %(path)s",
+    "%(path)s: not valid TOML: %(why)s": "%(path)s: ไม่ใช่ TOML ที่ถูกต้อง: %(why)s",
+    "%(w)s: a site code is upper-case letters, digits and _, up to 16, starting with a letter": "%(w)s: รหัสสาขาต้องเป็นอักษรอังกฤษตัวใหญ่ ตัวเลข และ _ ไม่เกิน 16 ตัว ขึ้นต้นด้วยตัวอักษร",
+    "%(section)s: not valid TOML: %(why)s": "%(section)s: ไม่ใช่ TOML ที่ถูกต้อง: %(why)s",
+    "unknown activity %(code)r; known: %(known)s": "ไม่รู้จักกิจกรรม %(code)r (ที่มี: %(known)s)",
+    "%(w)s.%(kind)s must be one of %(options)s, got %(value)r": "%(w)s.%(kind)s ต้องเป็นหนึ่งใน %(options)s (ได้รับ %(value)r)",
+    "%(where)s[%(i)s] must be a 'YYYY-MM-DD' date, got %(text)r": "%(where)s[%(i)s] ต้องเป็นวันที่แบบ 'YYYY-MM-DD' (ได้รับ %(text)r)",
+    "%(where)s: %(minutes)s minutes before closing is outside the opening hours of %(day)s (%(hours)s)": "%(where)s: %(minutes)s นาทีก่อนปิดอยู่นอกเวลาเปิดของ %(day)s (%(hours)s)",
+    "%(w)s.timezone: unknown time zone %(tzname)r": "%(w)s.timezone: ไม่รู้จักเขตเวลา %(tzname)r",
+    "ils.%(key)s must be a whole number, got %(value)r": "ils.%(key)s ต้องเป็นจำนวนเต็ม (ได้รับ %(value)r)",
+    "ils.%(key)s must be a number, got %(value)r": "ils.%(key)s ต้องเป็นตัวเลข (ได้รับ %(value)r)",
+    "ils.%(key)s must be between %(lo)s and %(hi)s, got %(value)r": "ils.%(key)s ต้องอยู่ระหว่าง %(lo)s ถึง %(hi)s (ได้รับ %(value)r)",
+    'ils.%(key)s must be two digits as a string (e.g. "%(default)s"), got %(value)r': 'ils.%(key)s ต้องเป็นตัวเลขสองหลักในรูปข้อความ (เช่น "%(default)s") (ได้รับ %(value)r)',
+    "ils.url must be a sip2:// or sip2s:// URL": "ils.url ต้องเป็น URL แบบ sip2:// หรือ sip2s://",
+    "ils.url: scheme must be sip2 or sip2s, got %(got)r": "ils.url: scheme ต้องเป็น sip2 หรือ sip2s (ได้รับ %(got)r)",
+    "ils.url: no host": "ils.url: ไม่มีชื่อโฮสต์",
+    "ils.url: give the SIP login as LOGIN:PASSWORD@host": "ils.url: ใส่บัญชี SIP เป็น LOGIN:PASSWORD@host",
+    "ils.url: unknown parameter(s) %(unknown)s; known: institution, location": "ils.url: ไม่รู้จักพารามิเตอร์ %(unknown)s (ที่มี: institution, location)",
+    "ils.url: institution= is required (the SIP2 AO field, e.g. ?institution=WU)": "ils.url: ต้องมี institution= (ช่อง AO ของ SIP2 เช่น ?institution=WU)",
+    "[ils] must be a table": "[ils] ต้องเป็นตาราง (table)",
+    "ils: unknown key(s) %(unknown)s; known: %(known)s": "ils: ไม่รู้จักคีย์ %(unknown)s (ที่มี: %(known)s)",
+    "ils.error_detection must be true or false, got %(detect)r": "ils.error_detection ต้องเป็น true หรือ false (ได้รับ %(detect)r)",
+    'ils.currency must be a 3-letter code such as "THB", got %(currency)r': 'ils.currency ต้องเป็นรหัส 3 ตัวอักษร เช่น "THB" (ได้รับ %(currency)r)',
+    "ils.categories must map tier names to category codes (strings)": "ils.categories ต้องจับคู่ชื่อระดับบัตรกับรหัสประเภทสมาชิก (ข้อความ)",
+    "ils.tls_ca: no such file %(path)r": "ils.tls_ca: ไม่พบไฟล์ %(path)r",
+    "ils must be a table ([ils])": "ils ต้องเป็นตาราง ([ils])",
+    "ils.url: the port is not a number 1-65535": "ils.url: พอร์ตไม่ใช่ตัวเลข 1-65535",
+    "ils.url is required when [ils] is given (or pass --ils / PRIVCARD_ILS)": "ต้องมี ils.url เมื่อมี [ils] (หรือใช้ --ils / PRIVCARD_ILS)",
+    'ils.encoding: unknown encoding %(encoding)r (use "utf-8" or "cp850")': 'ils.encoding: ไม่รู้จักการเข้ารหัส %(encoding)r (ใช้ "utf-8" หรือ "cp850")',
+    "ils.%(key)s must be a string": "ils.%(key)s ต้องเป็นข้อความ",
+    "mail.%(key)s must be a whole number, got %(value)r": "mail.%(key)s ต้องเป็นจำนวนเต็ม (ได้รับ %(value)r)",
+    "mail.%(key)s must be a number, got %(value)r": "mail.%(key)s ต้องเป็นตัวเลข (ได้รับ %(value)r)",
+    "mail.%(key)s must be between %(lo)s and %(hi)s, got %(value)r": "mail.%(key)s ต้องอยู่ระหว่าง %(lo)s ถึง %(hi)s (ได้รับ %(value)r)",
+    "mail.url: scheme must be smtp or smtps, got %(got)r": "mail.url: scheme ต้องเป็น smtp หรือ smtps (ได้รับ %(got)r)",
+    "mail.url: no host": "mail.url: ไม่มีชื่อโฮสต์",
+    "mail.url: unknown parameter(s) %(unknown)s; known: starttls": "mail.url: ไม่รู้จักพารามิเตอร์ %(unknown)s (ที่มี: starttls)",
+    "mail.url: starttls must be 1 or 0, got %(starttls)r": "mail.url: starttls ต้องเป็น 1 หรือ 0 (ได้รับ %(starttls)r)",
+    "mail.url: smtps:// is TLS from the start; starttls=1 is for smtp://": "mail.url: smtps:// ใช้ TLS ตั้งแต่ต้น starttls=1 ใช้กับ smtp:// เท่านั้น",
+    "mail.url: give the login as USER:PASSWORD@host": "mail.url: ใส่บัญชีเป็น USER:PASSWORD@host",
+    "mail must be a table ([mail])": "mail ต้องเป็นตาราง ([mail])",
+    "mail: unknown key(s) %(unknown)s; known: %(known)s": "mail: ไม่รู้จักคีย์ %(unknown)s (ที่มี: %(known)s)",
+    "mail.url must be an smtp:// or smtps:// URL": "mail.url ต้องเป็น URL แบบ smtp:// หรือ smtps://",
+    'mail.from must be an address such as "Library <privcard@example.org>", got %(sender)r': 'mail.from ต้องเป็นที่อยู่อีเมล เช่น "Library <privcard@example.org>" (ได้รับ %(sender)r)',
+    "mail.public_url must be an http(s):// URL, got %(public)r": "mail.public_url ต้องเป็น URL แบบ http(s):// (ได้รับ %(public)r)",
+    "mail.url: the port is not a number 1-65535": "mail.url: พอร์ตไม่ใช่ตัวเลข 1-65535",
 }
+
+
+def thai(template: str | None, values: dict | None = None) -> str | None:
+    """A template in Thai with its values (dates in the Buddhist era), or None when :data:`TH` lacks it."""
+    if template is None or template not in TH:
+        return None
+    values = {
+        k: fmt_date(v, "th") if isinstance(v, date) and not isinstance(v, datetime) else v
+        for k, v in (values or {}).items()
+    }
+    try:
+        return translate(template, "th", **values)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def thai_of(exc: Exception) -> str | None:
+    """An error's Thai, when it carries a ``template`` the catalogue has (the command lines print it
+    under the English, ``--json`` as ``error_th``; the API as ``error_th``)."""
+    return thai(getattr(exc, "template", None), getattr(exc, "values", None))
 
 
 def translate(text: str, lang: str, **values) -> str:

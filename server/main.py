@@ -12,6 +12,7 @@ import sys
 import threading
 
 from broker.client import BrokerError
+from server import catalogue
 from server.cli_support import add_ils_smtp_options
 from server.domain.config import ConfigError, load
 from server.ils.config import load_config as load_ils_config
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             raise
         print(f"privcard server: {exc}", file=sys.stderr)
+        if thai := catalogue.thai_of(exc):  # a config error's Thai, as privcard admin prints it
+            print(f"privcard server: {thai}", file=sys.stderr)
         return 1
     web = None
     if args.http:

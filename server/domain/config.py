@@ -31,7 +31,16 @@ BACKDATE_OTHERWISE = ("receive_time", "refuse")
 
 
 class ConfigError(ValueError):
-    """The programme configuration is wrong; the message says where."""
+    """The programme configuration is wrong; the message says where.
+
+    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` what
+    fills them (paths, keys, the value found), so the command lines and the console can show
+    it in Thai too (``server.catalogue``); ``str(exc)`` is the English text.
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
 
 
 @dataclass(frozen=True)
@@ -268,7 +277,7 @@ class Programme:
         """A site code as stored (None or "" = the default site), checked against the sites."""
         code = code or self.default_site
         if code not in self.sites:
-            raise ConfigError(f"unknown site {code!r}; known: {', '.join(self.sites)}")
+            raise ConfigError("unknown site %(code)r; known: %(known)s", code=code, known=", ".join(self.sites))
         return code
 
     def for_site(self, code: str | None) -> Programme:
@@ -301,7 +310,9 @@ class Programme:
         try:
             return self.activities[code]
         except KeyError:
-            raise ConfigError(f"unknown activity {code!r}; known: {', '.join(sorted(self.activities))}") from None
+            raise ConfigError(
+                "unknown activity %(code)r; known: %(known)s", code=code, known=", ".join(sorted(self.activities))
+            ) from None
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -317,32 +328,37 @@ def _merge(base: dict, over: dict) -> dict:
 
 def _int(value: Any, where: str, minimum: int = 0) -> int:
     if type(value) is not int or value < minimum:
-        raise ConfigError(f"{where} must be an integer >= {minimum}, got {value!r}")
+        raise ConfigError(
+            "%(where)s must be an integer >= %(minimum)s, got %(value)r", where=where, minimum=minimum, value=value
+        )
     return value
 
 
 def _str(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where} must be a non-empty string, got {value!r}")
+        raise ConfigError("%(where)s must be a non-empty string, got %(value)r", where=where, value=value)
     return value
 
 
 def _table(value: Any, where: str, known: tuple[str, ...] | None = None) -> dict:
     """A TOML table (dict), optionally refusing keys outside ``known`` (a typo must not be ignored)."""
     if not isinstance(value, dict):
-        raise ConfigError(f"{where} must be a table, got {value!r}")
+        raise ConfigError("%(where)s must be a table, got %(value)r", where=where, value=value)
     if known is not None:
         unknown = set(value) - set(known)
         if unknown:
             raise ConfigError(
-                f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(known)}"
+                "%(where)s: unknown key(s) %(unknown)s; known: %(known)s",
+                where=where,
+                unknown=", ".join(sorted(map(str, unknown))),
+                known=", ".join(known),
             )
     return value
 
 
 def _list(value: Any, where: str) -> list:
     if not isinstance(value, list):
-        raise ConfigError(f"{where} must be a list (an array of tables), got {value!r}")
+        raise ConfigError("%(where)s must be a list (an array of tables), got %(value)r", where=where, value=value)
     return value
 
 
@@ -374,27 +390,32 @@ def _hours(text: Any, where: str) -> Hours:
         return Hours(None, None)
     m = HOURS_RE.match(text) if isinstance(text, str) else None
     if not m:
-        raise ConfigError(f"{where} must be 'HH:MM-HH:MM' or 'closed', got {text!r}")
+        raise ConfigError("%(where)s must be 'HH:MM-HH:MM' or 'closed', got %(text)r", where=where, text=text)
     oh, om, ch, cm = map(int, m.groups())
     if ch == 24 and cm:
-        raise ConfigError(f"{where}: closing time after 24:00")
+        raise ConfigError("%(where)s: closing time after 24:00", where=where)
     opening, closing = time(oh, om), (time(23, 59, 59) if ch == 24 else time(ch, cm))
     if closing <= opening:
-        raise ConfigError(f"{where}: closing {closing:%H:%M} is not after opening {opening:%H:%M}")
+        raise ConfigError(
+            "%(where)s: closing %(closing)s is not after opening %(opening)s",
+            where=where,
+            closing=f"{closing:%H:%M}",
+            opening=f"{opening:%H:%M}",
+        )
     return Hours(opening, closing)
 
 
 def _levels(rows: Any, where: str, keys: tuple[str, ...]) -> tuple:
     if not isinstance(rows, list) or not rows:
-        raise ConfigError(f"{where}.levels must be a non-empty list")
+        raise ConfigError("%(where)s.levels must be a non-empty list", where=where)
     out, last = [], -1
     for i, row in enumerate(rows):
         w = f"{where}.levels[{i}]"
         if not isinstance(row, dict):
-            raise ConfigError(f"{w} must be a table")
+            raise ConfigError("%(w)s must be a table", w=w)
         pts = _int(row.get("points"), f"{w}.points")
         if pts <= last:
-            raise ConfigError(f"{w}.points must increase ({pts} after {last})")
+            raise ConfigError("%(w)s.points must increase (%(pts)s after %(last)s)", w=w, pts=pts, last=last)
         last = pts
         out.append(Level(pts, {k: _int(row.get(k), f"{w}.{k}") for k in keys}))
     return tuple(out)
@@ -409,31 +430,35 @@ SCOPES = ("programme", "site")
 def _activity(code: str, raw: Any, where: str = "activities") -> Activity:
     w = f"{where}.{code}"
     if not CODE_RE.match(code):
-        raise ConfigError(f"{w}: activity codes are lower-case letters, digits and _, up to 40")
+        raise ConfigError("%(w)s: activity codes are lower-case letters, digits and _, up to 40", w=w)
     if not isinstance(raw, dict):
-        raise ConfigError(f"{w} must be a table")
+        raise ConfigError("%(w)s must be a table", w=w)
     limit = raw.get("limit", "per_day")
     if limit not in LIMITS:
-        raise ConfigError(f"{w}.limit must be one of {', '.join(LIMITS)}, got {limit!r}")
+        raise ConfigError(
+            "%(w)s.limit must be one of %(options)s, got %(limit)r", w=w, options=", ".join(LIMITS), limit=limit
+        )
     window = raw.get("window")
     before = None
     if window is not None:
         m = WINDOW_RE.match(window) if isinstance(window, str) else None
         if not m:
-            raise ConfigError(f"{w}.window must be 'before_close:MINUTES', got {window!r}")
+            raise ConfigError("%(w)s.window must be 'before_close:MINUTES', got %(window)r", w=w, window=window)
         before = int(m.group(1))
     direction = raw.get("direction")
     if direction not in (None, "in", "out"):
-        raise ConfigError(f"{w}.direction must be in or out, got {direction!r}")
+        raise ConfigError("%(w)s.direction must be in or out, got %(direction)r", w=w, direction=direction)
     retired = raw.get("retired", False)
     if not isinstance(retired, bool):
-        raise ConfigError(f"{w}.retired must be true or false, got {retired!r}")
+        raise ConfigError("%(w)s.retired must be true or false, got %(retired)r", w=w, retired=retired)
     scope = raw.get("scope", "programme")
     if scope not in SCOPES:
-        raise ConfigError(f"{w}.scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+        raise ConfigError(
+            "%(w)s.scope must be one of %(options)s, got %(scope)r", w=w, options=", ".join(SCOPES), scope=scope
+        )
     unknown = set(raw) - set(ACTIVITY_KEYS)
     if unknown:
-        raise ConfigError(f"{w}: unknown key(s) {', '.join(sorted(unknown))}")
+        raise ConfigError("%(w)s: unknown key(s) %(unknown)s", w=w, unknown=", ".join(sorted(unknown)))
     return Activity(
         code=code,
         points=_int(raw.get("points"), f"{w}.points"),
@@ -450,12 +475,12 @@ def _activity(code: str, raw: Any, where: str = "activities") -> Activity:
 def _semester(i: int, raw: Any) -> Semester:
     w = f"semesters[{i}]"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{w} must be a table")
+        raise ConfigError("%(w)s must be a table", w=w)
     bounds = []
     for key in ("start", "end"):
         m = MMDD_RE.match(raw.get(key, "")) if isinstance(raw.get(key), str) else None
         if not m:
-            raise ConfigError(f"{w}.{key} must be 'MM-DD', got {raw.get(key)!r}")
+            raise ConfigError("%(w)s.%(key)s must be 'MM-DD', got %(value)r", w=w, key=key, value=raw.get(key))
         bounds.append((int(m.group(1)), int(m.group(2))))
     return Semester(_str(raw.get("name"), f"{w}.name"), bounds[0], bounds[1])
 
@@ -467,15 +492,28 @@ def _backdating(raw: Any) -> Backdating:
     default = Backdating()
     tolerance = _int(table.get("tolerance_s", default.tolerance_s), f"{w}.tolerance_s")
     if tolerance > 86400:
-        raise ConfigError(f"{w}.tolerance_s must be at most 86400 (one day), got {tolerance}")
+        raise ConfigError(
+            "%(w)s.tolerance_s must be at most 86400 (one day), got %(tolerance)s", w=w, tolerance=tolerance
+        )
     otherwise = table.get("otherwise", default.otherwise)
     if otherwise not in BACKDATE_OTHERWISE:
-        raise ConfigError(f"{w}.otherwise must be one of {', '.join(BACKDATE_OTHERWISE)}, got {otherwise!r}")
+        raise ConfigError(
+            "%(w)s.otherwise must be one of %(options)s, got %(otherwise)r",
+            w=w,
+            options=", ".join(BACKDATE_OTHERWISE),
+            otherwise=otherwise,
+        )
     kinds = dict(default.kinds)
     for kind in DEVICE_KINDS:
         if kind in table:
             if table[kind] not in BACKDATE_LIMITS:
-                raise ConfigError(f"{w}.{kind} must be one of {', '.join(BACKDATE_LIMITS)}, got {table[kind]!r}")
+                raise ConfigError(
+                    "%(w)s.%(kind)s must be one of %(options)s, got %(value)r",
+                    w=w,
+                    kind=kind,
+                    options=", ".join(BACKDATE_LIMITS),
+                    value=table[kind],
+                )
             kinds[kind] = table[kind]
     return Backdating(tolerance_s=tolerance, otherwise=otherwise, kinds=kinds)
 
@@ -485,18 +523,22 @@ def build(raw: dict) -> Programme:
     unknown_sections = set(raw) - set(SECTIONS)
     if unknown_sections:
         raise ConfigError(
-            f"unknown section(s) {', '.join(sorted(map(str, unknown_sections)))}; known: {', '.join(SECTIONS)}"
+            "unknown section(s) %(unknown)s; known: %(known)s",
+            unknown=", ".join(sorted(map(str, unknown_sections))),
+            known=", ".join(SECTIONS),
         )
     lib = _table(raw.get("library", {}), "library", ("name_th", "name_en", "timezone", "default_site"))
     tzname = _str(lib.get("timezone", "Asia/Bangkok"), "library.timezone")
     try:
         ZoneInfo(tzname)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"library.timezone: unknown time zone {tzname!r}") from None
+        raise ConfigError("library.timezone: unknown time zone %(tzname)r", tzname=tzname) from None
     hours_raw = _table(raw.get("hours", {}), "hours")
     unknown_days = set(hours_raw) - set(WEEKDAYS) - {"default", "closures"}
     if unknown_days:
-        raise ConfigError(f"hours: unknown key(s) {', '.join(sorted(unknown_days))}; use mon..sun or default")
+        raise ConfigError(
+            "hours: unknown key(s) %(unknown)s; use mon..sun or default", unknown=", ".join(sorted(unknown_days))
+        )
     default = _hours(hours_raw.get("default", "08:00-22:00"), "hours.default")
     hours = {i: (_hours(hours_raw[d], f"hours.{d}") if d in hours_raw else default) for i, d in enumerate(WEEKDAYS)}
     rules = _table(
@@ -514,7 +556,9 @@ def build(raw: dict) -> Programme:
     lockout = _int(rules.get("staff_pin_lockout_minutes", 15), "rules.staff_pin_lockout_minutes", 1)
     if lockout > MAX_LOCKOUT_MINUTES:
         raise ConfigError(
-            f"rules.staff_pin_lockout_minutes must be at most {MAX_LOCKOUT_MINUTES} (a day), got {lockout!r}"
+            "rules.staff_pin_lockout_minutes must be at most %(max)s (a day), got %(value)r",
+            max=MAX_LOCKOUT_MINUTES,
+            value=lockout,
         )
     acts_raw = raw.get("activities", {})
     if not isinstance(acts_raw, dict):
@@ -522,7 +566,7 @@ def build(raw: dict) -> Programme:
     activities = {code: _activity(code, a) for code, a in acts_raw.items()}
     for needed in ("signup", "entry", "borrow", "late_stay"):
         if needed not in activities:
-            raise ConfigError(f"activities.{needed} is required")
+            raise ConfigError("activities.%(needed)s is required", needed=needed)
     tiers_raw = _table(raw.get("tiers", {}), "tiers")
     tiers = {
         code: {
@@ -536,7 +580,11 @@ def build(raw: dict) -> Programme:
     priv = _table(raw.get("privileges", {}), "privileges", ("basis", *PRIVILEGE_TABLES))
     basis = priv.get("basis", "earned_in_term")
     if basis not in PRIVILEGE_BASES:
-        raise ConfigError(f"privileges.basis must be one of {', '.join(PRIVILEGE_BASES)}, got {basis!r}")
+        raise ConfigError(
+            "privileges.basis must be one of %(options)s, got %(basis)r",
+            options=", ".join(PRIVILEGE_BASES),
+            basis=basis,
+        )
     tables = _privilege_tables(priv, "privileges")
     terms = _terms(raw.get("terms", {}))
     base_priv = {k: v for k, v in priv.items() if k in PRIVILEGE_TABLES}
@@ -545,7 +593,7 @@ def build(raw: dict) -> Programme:
     for code, r in _table(raw.get("rewards", {}), "rewards").items():
         w = f"rewards.{code}"
         if not CODE_RE.match(code) or not isinstance(r, dict):
-            raise ConfigError(f"{w}: bad reward")
+            raise ConfigError("%(w)s: bad reward", w=w)
         rewards[code] = Reward(
             code=code,
             th=_str(r.get("th"), f"{w}.th"),
@@ -555,13 +603,15 @@ def build(raw: dict) -> Programme:
             step_baht=_int(r["step_baht"], f"{w}.step_baht", 1) if "step_baht" in r else None,
         )
         if rewards[code].points is None and rewards[code].step_points is None:
-            raise ConfigError(f"{w} needs points or step_points")
+            raise ConfigError("%(w)s needs points or step_points", w=w)
     shops, aliases = _partners(raw.get("partners", {}))
     fb = _table(raw.get("feedback", {}), "feedback", ("book_request_points",))
     book_points = _int(fb.get("book_request_points", 100), "feedback.book_request_points")
     if book_points > MAX_BOOK_REQUEST_POINTS:
         raise ConfigError(
-            f"feedback.book_request_points must be at most {MAX_BOOK_REQUEST_POINTS}, got {book_points!r}"
+            "feedback.book_request_points must be at most %(max)s, got %(value)r",
+            max=MAX_BOOK_REQUEST_POINTS,
+            value=book_points,
         )
     prog = Programme(
         name_th=_str(lib.get("name_th", "ห้องสมุด"), "library.name_th"),
@@ -624,19 +674,27 @@ def _terms(raw: Any) -> Terms:
     table = _table(raw, "terms", ("default", "renewal_fee_baht", "on_expiry", "groups"))
     default = table.get("default", "none")
     if default not in TERM_RULES:
-        raise ConfigError(f"terms.default must be one of {', '.join(TERM_RULES)}, got {default!r}")
+        raise ConfigError(
+            "terms.default must be one of %(options)s, got %(default)r", options=", ".join(TERM_RULES), default=default
+        )
     on_expiry = table.get("on_expiry", "keep")
     if on_expiry not in ON_EXPIRY:
-        raise ConfigError(f"terms.on_expiry must be one of {', '.join(ON_EXPIRY)}, got {on_expiry!r}")
+        raise ConfigError(
+            "terms.on_expiry must be one of %(options)s, got %(on_expiry)r",
+            options=", ".join(ON_EXPIRY),
+            on_expiry=on_expiry,
+        )
     groups = {}
     for code, g in _table(table.get("groups", {}), "terms.groups").items():
         w = f"terms.groups.{code}"
         if not re.fullmatch(r"[A-Za-z0-9_]{1,8}", str(code)):
-            raise ConfigError(f"{w}: a group code is 1-8 letters, digits or _")
+            raise ConfigError("%(w)s: a group code is 1-8 letters, digits or _", w=w)
         g = _table(g, w, GROUP_KEYS)
         term = g.get("term", "none")
         if term not in TERM_RULES:
-            raise ConfigError(f"{w}.term must be one of {', '.join(TERM_RULES)}, got {term!r}")
+            raise ConfigError(
+                "%(w)s.term must be one of %(options)s, got %(term)r", w=w, options=", ".join(TERM_RULES), term=term
+            )
         groups[code] = Group(code, _str(g.get("th", code), f"{w}.th"), _str(g.get("en", code), f"{w}.en"), term)
     return Terms(
         groups=groups,
@@ -651,19 +709,26 @@ def _tier_rule(code: str, raw: dict, activities: dict, terms: Terms, base_priv: 
     w = f"tiers.{code}"
     mult = raw.get("multiplier", 1)
     if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 0 < mult <= 10:
-        raise ConfigError(f"{w}.multiplier must be a number above 0 and at most 10, got {mult!r}")
+        raise ConfigError("%(w)s.multiplier must be a number above 0 and at most 10, got %(mult)r", w=w, mult=mult)
     points = {}
     for act, pts in _table(raw.get("points", {}), f"{w}.points").items():
         if act not in activities:
-            raise ConfigError(f"{w}.points.{act}: unknown activity; known: {', '.join(sorted(activities))}")
+            raise ConfigError(
+                "%(w)s.points.%(act)s: unknown activity; known: %(known)s",
+                w=w,
+                act=act,
+                known=", ".join(sorted(activities)),
+            )
         points[act] = _int(pts, f"{w}.points.{act}")
     priv = _table(raw.get("privileges", {}), f"{w}.privileges", PRIVILEGE_TABLES)
     groups = raw.get("groups", [])
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-        raise ConfigError(f"{w}.groups must be a list of group codes, got {groups!r}")
+        raise ConfigError("%(w)s.groups must be a list of group codes, got %(groups)r", w=w, groups=groups)
     for g in groups:
         if g not in terms.groups:
-            raise ConfigError(f"{w}.groups: unknown group {g!r}; known: {', '.join(terms.groups)}")
+            raise ConfigError(
+                "%(w)s.groups: unknown group %(g)r; known: %(known)s", w=w, g=g, known=", ".join(terms.groups)
+            )
     return TierRule(
         code=code,
         multiplier=mult,
@@ -685,17 +750,22 @@ def _partners(raw: Any, where: str = "partners") -> tuple[tuple, dict]:
     table = _table(raw, where, ("shops", "aliases"))
     shops = table.get("shops", [])
     if not isinstance(shops, list) or not all(isinstance(s, str) and s.strip() for s in shops):
-        raise ConfigError(f"{where}.shops must be a list of shop names")
+        raise ConfigError("%(where)s.shops must be a list of shop names", where=where)
     shops = tuple(" ".join(unicodedata.normalize("NFC", s).split()) for s in shops)
     keys = {shop_key(s): s for s in shops}
     if len(keys) != len(shops):
-        raise ConfigError(f"{where}.shops: a shop is listed twice")
+        raise ConfigError("%(where)s.shops: a shop is listed twice", where=where)
     aliases = {}
     for old, new in _table(table.get("aliases", {}), f"{where}.aliases").items():
         if not isinstance(new, str) or new not in shops:
-            raise ConfigError(f"{where}.aliases.{old} must name a shop in {where}.shops, got {new!r}")
+            raise ConfigError(
+                "%(where)s.aliases.%(old)s must name a shop in %(where)s.shops, got %(new)r",
+                where=where,
+                old=old,
+                new=new,
+            )
         if shop_key(old) in keys and keys[shop_key(old)] != new:
-            raise ConfigError(f"{where}.aliases.{old} is itself a shop's name")
+            raise ConfigError("%(where)s.aliases.%(old)s is itself a shop's name", where=where, old=old)
         aliases[shop_key(old)] = new
     return shops, {**aliases, **keys}
 
@@ -713,9 +783,9 @@ def read_section(path: str | Path, section: str, error: type[Exception]) -> Any:
         with open(path, "rb") as fh:
             return tomllib.load(fh).get(section, {})
     except FileNotFoundError:
-        raise error(f"config file not found: {path}") from None
+        raise error("config file not found: %(path)s", path=path) from None
     except tomllib.TOMLDecodeError as exc:
-        raise error(f"{path}: not valid TOML: {exc}") from None
+        raise error("%(path)s: not valid TOML: %(why)s", path=path, why=exc) from None
 
 
 def load(path: str | Path | None = None, overrides: dict | None = None) -> Programme:
@@ -729,9 +799,9 @@ def load(path: str | Path | None = None, overrides: dict | None = None) -> Progr
                 raw["partners"].pop("aliases", None)
             raw = _merge(raw, over)
         except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
+            raise ConfigError("config file not found: %(path)s", path=path) from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+            raise ConfigError("%(path)s: not valid TOML: %(why)s", path=path, why=exc) from None
     if overrides:
         if _own_shops(overrides):
             raw["partners"].pop("aliases", None)
@@ -761,7 +831,7 @@ def _closures(value: Any, where: str) -> frozenset:
     from datetime import date as _date
 
     if not isinstance(value, list):
-        raise ConfigError(f"{where} must be a list of 'YYYY-MM-DD' dates, got {value!r}")
+        raise ConfigError("%(where)s must be a list of 'YYYY-MM-DD' dates, got %(value)r", where=where, value=value)
     days = set()
     for i, text in enumerate(value):
         try:
@@ -769,7 +839,9 @@ def _closures(value: Any, where: str) -> frozenset:
                 raise ValueError
             days.add(_date.fromisoformat(text))
         except ValueError:
-            raise ConfigError(f"{where}[{i}] must be a 'YYYY-MM-DD' date, got {text!r}") from None
+            raise ConfigError(
+                "%(where)s[%(i)s] must be a 'YYYY-MM-DD' date, got %(text)r", where=where, i=i, text=text
+            ) from None
     return frozenset(days)
 
 
@@ -785,8 +857,11 @@ def _check_windows(activities: dict, hours: dict, where) -> None:
             open_min = (h.close.hour * 60 + h.close.minute) - (h.open.hour * 60 + h.open.minute)
             if act.window_before_close_min > open_min:
                 raise ConfigError(
-                    f"{where(act, day)}: {act.window_before_close_min} minutes before closing is "
-                    f"outside the opening hours of {day} ({h.open:%H:%M}-{h.close:%H:%M})"
+                    "%(where)s: %(minutes)s minutes before closing is outside the opening hours of %(day)s (%(hours)s)",
+                    where=where(act, day),
+                    minutes=act.window_before_close_min,
+                    day=day,
+                    hours=f"{h.open:%H:%M}-{h.close:%H:%M}",
                 )
 
 
@@ -799,7 +874,9 @@ def _sites(prog: Programme, raw: dict) -> tuple[dict, str]:
     table = _table(raw.get("sites", {}), "sites")
     default = raw.get("library", {}).get("default_site")
     if default is not None and not (isinstance(default, str) and SITE_CODE_RE.match(default)):
-        raise ConfigError(f"library.default_site must be a site code (A-Z, 0-9, _; up to 16), got {default!r}")
+        raise ConfigError(
+            "library.default_site must be a site code (A-Z, 0-9, _; up to 16), got %(default)r", default=default
+        )
     if not table:
         code = default or DEFAULT_SITE
         return {code: Site(code, prog.name_th, prog.name_en, prog.timezone, prog.hours, prog.closures)}, code
@@ -808,13 +885,15 @@ def _sites(prog: Programme, raw: dict) -> tuple[dict, str]:
     for code, t in table.items():
         w = f"sites.{code}"
         if not SITE_CODE_RE.match(str(code)):
-            raise ConfigError(f"{w}: a site code is upper-case letters, digits and _, up to 16, starting with a letter")
+            raise ConfigError(
+                "%(w)s: a site code is upper-case letters, digits and _, up to 16, starting with a letter", w=w
+            )
         t = _table(t, w, SITE_KEYS)
         tzname = _str(t.get("timezone", prog.timezone), f"{w}.timezone")
         try:
             ZoneInfo(tzname)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"{w}.timezone: unknown time zone {tzname!r}") from None
+            raise ConfigError("%(w)s.timezone: unknown time zone %(tzname)r", w=w, tzname=tzname) from None
         hours = prog.hours
         if "hours" in t:
             hours_raw = _table(t["hours"], f"{w}.hours", (*WEEKDAYS, "default"))
@@ -849,7 +928,9 @@ def _sites(prog: Programme, raw: dict) -> tuple[dict, str]:
         sites[code] = site
     default = default or next(iter(sites))
     if default not in sites:
-        raise ConfigError(f"library.default_site: no site {default!r}; known: {', '.join(sites)}")
+        raise ConfigError(
+            "library.default_site: no site %(default)r; known: %(known)s", default=default, known=", ".join(sites)
+        )
     return sites, default
 
 
@@ -905,7 +986,7 @@ def _toml_value(value: Any) -> str:
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    raise ConfigError(f"cannot write {value!r} as TOML")
+    raise ConfigError("cannot write %(value)r as TOML", value=value)
 
 
 def _is_table_array(value: Any) -> bool:
@@ -944,7 +1025,7 @@ def to_toml(raw: dict, _path: tuple = ()) -> str:
 def section_document(raw: dict, section: str) -> str:
     """The TOML text of one top-level section (what the console's section editor shows)."""
     if section not in SECTIONS:
-        raise ConfigError(f"unknown section {section!r}; known: {', '.join(SECTIONS)}")
+        raise ConfigError("unknown section %(section)r; known: %(known)s", section=section, known=", ".join(SECTIONS))
     if section not in raw:
         return ""
     return to_toml({section: raw[section]}).lstrip("\n")
@@ -957,14 +1038,18 @@ def replace_section(raw: dict, section: str, text: str) -> dict:
     result is not yet validated: pass it to :func:`build`.
     """
     if section not in SECTIONS:
-        raise ConfigError(f"unknown section {section!r}; known: {', '.join(SECTIONS)}")
+        raise ConfigError("unknown section %(section)r; known: %(known)s", section=section, known=", ".join(SECTIONS))
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{section}: not valid TOML: {exc}") from None
+        raise ConfigError("%(section)s: not valid TOML: %(why)s", section=section, why=exc) from None
     other = set(doc) - {section}
     if other:
-        raise ConfigError(f"{section}: the text may only hold [{section}], it also holds {', '.join(sorted(other))}")
+        raise ConfigError(
+            "%(section)s: the text may only hold [%(section)s], it also holds %(other)s",
+            section=section,
+            other=", ".join(sorted(other)),
+        )
     out = dict(raw)
     if section in doc:
         out[section] = doc[section]

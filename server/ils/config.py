@@ -55,7 +55,15 @@ QUERY_KEYS = ("institution", "location")
 
 
 class IlsConfigError(ValueError):
-    """The ``[ils]`` configuration is wrong; the message names the key."""
+    """The ``[ils]`` configuration is wrong; the message names the key.
+
+    ``template`` and ``values`` keep the English wording apart from its data, so the command
+    lines can print its Thai too (``server.catalogue``); ``str(exc)`` is the English text.
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
 
 
 @dataclass(frozen=True)
@@ -101,16 +109,28 @@ class IlsConfig:
 def _number(raw: dict, key: str, default, lo, hi, kind=float):
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not isinstance(value, int)):
-        raise IlsConfigError(f"ils.{key} must be a {'whole ' if kind is int else ''}number, got {value!r}")
+        template = (
+            "ils.%(key)s must be a whole number, got %(value)r"
+            if kind is int
+            else "ils.%(key)s must be a number, got %(value)r"
+        )
+        raise IlsConfigError(template, key=key, value=value)
     if not lo <= value <= hi:
-        raise IlsConfigError(f"ils.{key} must be between {lo} and {hi}, got {value!r}")
+        raise IlsConfigError(
+            "ils.%(key)s must be between %(lo)s and %(hi)s, got %(value)r", key=key, lo=lo, hi=hi, value=value
+        )
     return kind(value)
 
 
 def _digits2(raw: dict, key: str, default: str) -> str:
     value = raw.get(key, default)
     if not isinstance(value, str) or not re.fullmatch(r"[0-9]{2}", value):
-        raise IlsConfigError(f'ils.{key} must be two digits as a string (e.g. "{default}"), got {value!r}')
+        raise IlsConfigError(
+            'ils.%(key)s must be two digits as a string (e.g. "%(default)s"), got %(value)r',
+            key=key,
+            default=default,
+            value=value,
+        )
     return value
 
 
@@ -120,7 +140,7 @@ def parse_url(url: str) -> dict:
         raise IlsConfigError("ils.url must be a sip2:// or sip2s:// URL")
     parts = urlsplit(url)
     if parts.scheme not in ("sip2", "sip2s"):
-        raise IlsConfigError(f"ils.url: scheme must be sip2 or sip2s, got {parts.scheme or url!r}")
+        raise IlsConfigError("ils.url: scheme must be sip2 or sip2s, got %(got)r", got=parts.scheme or url)
     try:
         port = parts.port or 6001
     except ValueError:
@@ -133,7 +153,8 @@ def parse_url(url: str) -> dict:
     unknown = set(query) - set(QUERY_KEYS)
     if unknown:
         raise IlsConfigError(
-            f"ils.url: unknown parameter(s) {', '.join(sorted(unknown))}; known: institution, location"
+            "ils.url: unknown parameter(s) %(unknown)s; known: institution, location",
+            unknown=", ".join(sorted(unknown)),
         )
     institution = (query.get("institution") or [""])[0]
     if not institution:
@@ -156,7 +177,11 @@ def build(raw: dict | None, url: str | None = None) -> IlsConfig | None:
         raise IlsConfigError("[ils] must be a table")
     unknown = set(raw) - set(KEYS)
     if unknown:
-        raise IlsConfigError(f"ils: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(KEYS)}")
+        raise IlsConfigError(
+            "ils: unknown key(s) %(unknown)s; known: %(known)s",
+            unknown=", ".join(sorted(unknown)),
+            known=", ".join(KEYS),
+        )
     if url:
         raw["url"] = url
     if not raw.get("url"):
@@ -170,21 +195,23 @@ def build(raw: dict | None, url: str | None = None) -> IlsConfig | None:
             raise LookupError
         encoding = codecs.lookup(encoding).name
     except LookupError:
-        raise IlsConfigError(f'ils.encoding: unknown encoding {encoding!r} (use "utf-8" or "cp850")') from None
+        raise IlsConfigError(
+            'ils.encoding: unknown encoding %(encoding)r (use "utf-8" or "cp850")', encoding=encoding
+        ) from None
     detect = raw.get("error_detection", True)
     if not isinstance(detect, bool):
-        raise IlsConfigError(f"ils.error_detection must be true or false, got {detect!r}")
+        raise IlsConfigError("ils.error_detection must be true or false, got %(detect)r", detect=detect)
     currency = raw.get("currency", "THB")
     if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
-        raise IlsConfigError(f'ils.currency must be a 3-letter code such as "THB", got {currency!r}')
+        raise IlsConfigError('ils.currency must be a 3-letter code such as "THB", got %(currency)r', currency=currency)
     categories = raw.get("categories", {})
     if not isinstance(categories, dict) or not all(isinstance(v, str) for v in categories.values()):
         raise IlsConfigError("ils.categories must map tier names to category codes (strings)")
     for key in ("tls_ca", "terminal_password"):
         if not isinstance(raw.get(key, ""), str):
-            raise IlsConfigError(f"ils.{key} must be a string")
+            raise IlsConfigError("ils.%(key)s must be a string", key=key)
     if raw.get("tls_ca") and not Path(raw["tls_ca"]).is_file():
-        raise IlsConfigError(f"ils.tls_ca: no such file {raw['tls_ca']!r}")
+        raise IlsConfigError("ils.tls_ca: no such file %(path)r", path=raw["tls_ca"])
     return IlsConfig(
         **parts,
         encoding=encoding,

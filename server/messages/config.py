@@ -45,7 +45,15 @@ KEYS = (
 
 
 class MailConfigError(ValueError):
-    """The ``[mail]`` configuration is wrong; the message names the key."""
+    """The ``[mail]`` configuration is wrong; the message names the key.
+
+    ``template`` and ``values`` keep the English wording apart from its data, so the command
+    lines can print its Thai too (``server.catalogue``); ``str(exc)`` is the English text.
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
 
 
 @dataclass(frozen=True)
@@ -90,9 +98,16 @@ class MailConfig:
 def _number(raw: dict, key: str, default, lo, hi, kind=float):
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not isinstance(value, int)):
-        raise MailConfigError(f"mail.{key} must be a {'whole ' if kind is int else ''}number, got {value!r}")
+        template = (
+            "mail.%(key)s must be a whole number, got %(value)r"
+            if kind is int
+            else "mail.%(key)s must be a number, got %(value)r"
+        )
+        raise MailConfigError(template, key=key, value=value)
     if not lo <= value <= hi:
-        raise MailConfigError(f"mail.{key} must be between {lo} and {hi}, got {value!r}")
+        raise MailConfigError(
+            "mail.%(key)s must be between %(lo)s and %(hi)s, got %(value)r", key=key, lo=lo, hi=hi, value=value
+        )
     return kind(value)
 
 
@@ -100,7 +115,7 @@ def parse_url(url: str) -> dict:
     """The parts of ``smtp://USER:PASS@host:587?starttls=1`` or ``smtps://USER:PASS@host:465``."""
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps"):
-        raise MailConfigError(f"mail.url: scheme must be smtp or smtps, got {parts.scheme or url!r}")
+        raise MailConfigError("mail.url: scheme must be smtp or smtps, got %(got)r", got=parts.scheme or url)
     try:
         port = parts.port or (465 if parts.scheme == "smtps" else 25)
     except ValueError:
@@ -110,10 +125,12 @@ def parse_url(url: str) -> dict:
     query = parse_qs(parts.query, keep_blank_values=True)
     unknown = set(query) - {"starttls"}
     if unknown:
-        raise MailConfigError(f"mail.url: unknown parameter(s) {', '.join(sorted(unknown))}; known: starttls")
+        raise MailConfigError(
+            "mail.url: unknown parameter(s) %(unknown)s; known: starttls", unknown=", ".join(sorted(unknown))
+        )
     starttls = (query.get("starttls") or ["0"])[-1]
     if starttls not in ("0", "1", "true", "false", "yes", "no"):
-        raise MailConfigError(f"mail.url: starttls must be 1 or 0, got {starttls!r}")
+        raise MailConfigError("mail.url: starttls must be 1 or 0, got %(starttls)r", starttls=starttls)
     if parts.scheme == "smtps" and starttls in ("1", "true", "yes"):
         raise MailConfigError("mail.url: smtps:// is TLS from the start; starttls=1 is for smtp://")
     if parts.username and parts.password is None:
@@ -135,7 +152,11 @@ def build(raw: dict | None, url: str | None = None) -> MailConfig:
     raw = dict(raw or {})
     unknown = set(raw) - set(KEYS)
     if unknown:
-        raise MailConfigError(f"mail: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(KEYS)}")
+        raise MailConfigError(
+            "mail: unknown key(s) %(unknown)s; known: %(known)s",
+            unknown=", ".join(sorted(unknown)),
+            known=", ".join(KEYS),
+        )
     if url:
         raw["url"] = url
     parts = parse_url(raw["url"]) if raw.get("url") else {}
@@ -143,10 +164,12 @@ def build(raw: dict | None, url: str | None = None) -> MailConfig:
         raise MailConfigError("mail.url must be an smtp:// or smtps:// URL")
     sender = raw.get("from", "privcard@localhost")
     if not isinstance(sender, str) or "@" not in parseaddr(sender)[1] or any(c in sender for c in "\r\n"):
-        raise MailConfigError(f'mail.from must be an address such as "Library <privcard@example.org>", got {sender!r}')
+        raise MailConfigError(
+            'mail.from must be an address such as "Library <privcard@example.org>", got %(sender)r', sender=sender
+        )
     public = raw.get("public_url", "http://127.0.0.1:8080")
     if not isinstance(public, str) or urlsplit(public).scheme not in ("http", "https") or not urlsplit(public).netloc:
-        raise MailConfigError(f"mail.public_url must be an http(s):// URL, got {public!r}")
+        raise MailConfigError("mail.public_url must be an http(s):// URL, got %(public)r", public=public)
     first = _number(raw, "retry_first_s", 60.0, 0.01, 86400)
     return MailConfig(
         **parts,

@@ -64,16 +64,7 @@ API_ERRORS = (
 
 def thai(template: str | None, values: dict | None = None) -> str | None:
     """A template in Thai (dates in the Buddhist era), or None when the catalogue has none."""
-    if template is None or template not in catalogue.TH:
-        return None
-    values = {
-        k: catalogue.fmt_date(v, "th") if isinstance(v, date) and not isinstance(v, datetime) else v
-        for k, v in (values or {}).items()
-    }
-    try:
-        return catalogue.translate(template, "th", **values)
-    except (KeyError, TypeError, ValueError):
-        return None
+    return catalogue.thai(template, values)
 
 
 def error_fields(refusal, **values) -> dict:

@@ -111,6 +111,7 @@ def _sites(text: str | None, svc) -> str | None:
 
 def run(args, svc=None) -> int:
     """Execute a parsed ``staff`` command; prints one line per result, errors on stderr."""
+    from server import catalogue
     from server.cli_support import print_result
     from server.services.errors import ServiceError
     from server.web import accounts
@@ -210,26 +211,13 @@ def run(args, svc=None) -> int:
             print(f"token {t.id} of {t.staff.username} revoked")
         return 0
     except (accounts.AccountError, ServiceError) as exc:
-        thai = _thai(exc)
+        thai = catalogue.thai_of(exc)
         if getattr(args, "json", False):
             print(json.dumps({"error": str(exc), **({"error_th": thai} if thai else {})}, ensure_ascii=False))
         print(f"privcard admin staff: {exc}", file=sys.stderr)
         if thai:
             print(f"privcard admin staff: {thai}", file=sys.stderr)
         return 1
-
-
-def _thai(exc: Exception) -> str | None:
-    """The refusal's Thai, when the catalogue has its template (as ``privcard admin`` prints it)."""
-    from server import catalogue
-
-    template = getattr(exc, "template", None)
-    if template is None or template not in catalogue.TH:
-        return None
-    try:
-        return catalogue.translate(template, "th", **getattr(exc, "values", {}))
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,137 @@
+"""Configuration errors — the programme file, ``[ils]`` and ``[mail]`` — carry their Thai, as the
+device settings' errors do: each keeps its English template and values apart, ``privcard admin``
+and ``privcard server`` print the Thai line under the English one, ``--json`` gives ``error_th``.
+The real entry points, in this process, on real files.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from server import admin, catalogue
+from server import main as server_main
+from server.domain.config import ConfigError, build, default_raw
+from server.ils.config import IlsConfigError
+from server.ils.config import build as ils_build
+from server.messages.config import MailConfigError
+from server.messages.config import build as mail_build
+
+ROOT = Path(__file__).resolve().parents[2]
+RAISERS = {
+    "server/domain/config.py": {"ConfigError", "error"},  # ``error``: read_section's, for [ils] and [mail]
+    "server/ils/config.py": {"IlsConfigError"},
+    "server/messages/config.py": {"MailConfigError"},
+}
+
+
+def _templates():
+    """(where, template, keyword names) of every error these modules raise with a literal template."""
+    for rel, names in RAISERS.items():
+        for node in ast.walk(ast.parse((ROOT / rel).read_text())):
+            if not (isinstance(node, ast.Call) and node.args):
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            first = node.args[0]
+            if name in names and not (isinstance(first, ast.Name) and first.id == "template"):  # _number's: below
+                assert isinstance(first, ast.Constant), f"{rel}:{node.lineno}: not a literal template (an f-string?)"
+                yield f"{rel}:{node.lineno}", first.value, {k.arg for k in node.keywords}
+
+
+def test_every_config_error_is_a_template_with_its_thai():
+    found = list(_templates())
+    assert len(found) > 90  # the scan sees the three modules' raises
+    # the two templates chosen at run time (a whole number or a number)
+    found += [
+        ("_number", f"{s}.%(key)s must be a {w}number, got %(value)r", {"key", "value"})
+        for s in ("ils", "mail")
+        for w in ("", "whole ")
+    ]
+    for where, template, keywords in found:
+        placeholders = set(re.findall(r"%\((\w+)\)", template))
+        assert placeholders == keywords, where
+        assert template in catalogue.TH, f"{where}: no Thai for {template!r}"
+        assert set(re.findall(r"%\((\w+)\)", catalogue.TH[template])) == placeholders, where
+
+
+def test_the_errors_keep_english_and_give_thai():
+    raw = default_raw()
+    raw["rules"]["staff_pin_lockout_minutes"] = 5000
+    with pytest.raises(ConfigError) as prog:
+        build(raw)
+    assert str(prog.value) == "rules.staff_pin_lockout_minutes must be at most 1440 (a day), got 5000"
+    assert catalogue.thai_of(prog.value) == "rules.staff_pin_lockout_minutes ต้องไม่เกิน 1440 (หนึ่งวัน) (ได้รับ 5000)"
+    with pytest.raises(IlsConfigError) as ils:
+        ils_build({"currency": "baht"}, "sip2://u:p@ils.example.org:6001?institution=WU")
+    assert str(ils.value) == "ils.currency must be a 3-letter code such as \"THB\", got 'baht'"
+    assert catalogue.thai_of(ils.value) == "ils.currency ต้องเป็นรหัส 3 ตัวอักษร เช่น \"THB\" (ได้รับ 'baht')"
+    with pytest.raises(MailConfigError) as mail:
+        mail_build({"retry_first_s": "soon"}, "smtp://relay.example.org")
+    assert str(mail.value) == "mail.retry_first_s must be a number, got 'soon'"
+    assert catalogue.thai_of(mail.value) == "mail.retry_first_s ต้องเป็นตัวเลข (ได้รับ 'soon')"
+
+
+def _admin(tmp_path, *argv) -> tuple[int, dict | None, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = admin.main(["--db", f"sqlite:///{tmp_path}/x.db", "--json", *argv])
+    body = out.getvalue().strip()
+    return code, (json.loads(body) if body else None), err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("toml", "english", "thai"),
+    [
+        (
+            '[mail]\nurl = "smtp://h:notaport"\n',
+            "mail.url: the port is not a number 1-65535",
+            "mail.url: พอร์ตไม่ใช่ตัวเลข 1-65535",
+        ),
+        (
+            '[ils]\nurl = "sip2://u:p@ils.example.org"\n',
+            "ils.url: institution= is required (the SIP2 AO field, e.g. ?institution=WU)",
+            "ils.url: ต้องมี institution= (ช่อง AO ของ SIP2 เช่น ?institution=WU)",
+        ),
+        (
+            '[library]\ntimezone = "Mars/Olympus"\n',
+            "library.timezone: unknown time zone 'Mars/Olympus'",
+            "library.timezone: ไม่รู้จักเขตเวลา 'Mars/Olympus'",
+        ),
+        ("[rules\n", ": not valid TOML: ", ": ไม่ใช่ TOML ที่ถูกต้อง: "),
+    ],
+)
+def test_privcard_admin_prints_a_config_error_in_english_then_thai(tmp_path, toml, english, thai):
+    conf = tmp_path / "library.toml"
+    conf.write_text(toml, encoding="utf-8")
+    code, out, err = _admin(tmp_path, "--config", str(conf), "member", "list")
+    assert code == 1
+    assert english in out["error"] and thai in out["error_th"]
+    lines = err.splitlines()
+    assert english in lines[0] and thai in lines[1] and all(x.startswith("privcard admin: ") for x in lines)
+
+
+def test_a_missing_programme_file_is_said_in_thai_too(tmp_path):
+    code, out, _err = _admin(tmp_path, "--config", str(tmp_path / "nowhere.toml"), "member", "list")
+    assert code == 1 and out["error"].startswith("config file not found: ")
+    assert out["error_th"] == f"ไม่พบไฟล์การตั้งค่า: {tmp_path / 'nowhere.toml'}"
+
+
+def test_privcard_server_prints_the_thai_line_too(tmp_path):
+    conf = tmp_path / "library.toml"
+    conf.write_text('[mail]\nfrom = "nobody"\n', encoding="utf-8")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = server_main.main(
+            ["--db", f"sqlite:///{tmp_path}/x.db", "--mqtt", "mqtt://127.0.0.1:1", "--config", str(conf)]
+        )
+    assert code == 1
+    assert err.getvalue().splitlines()[-2:] == [
+        "privcard server: mail.from must be an address such as \"Library <privcard@example.org>\", got 'nobody'",
+        "privcard server: mail.from ต้องเป็นที่อยู่อีเมล เช่น \"Library <privcard@example.org>\" (ได้รับ 'nobody')",
+    ]
