@@ -119,6 +119,16 @@ TEMPLATES: dict[str, Template] = {
             "Hello {name},\n\nYou have earned {points} points this term and reached privilege level {level}.",
         ),
         _t(
+            "tier_promoted",
+            "notice",
+            ("name", "tier", "old"),
+            "ยินดีด้วย คุณได้รับ{tier}แล้ว",
+            "Congratulations: you now have the {tier}",
+            "สวัสดีคุณ{name}\n\nคุณได้เลื่อนระดับจาก{old}เป็น{tier}แล้ว สิทธิพิเศษใหม่ใช้ได้ตั้งแต่วันนี้ ดูสิทธิของคุณได้ที่ตู้บริการหรือหน้าสมาชิกของคุณ",
+            "Hello {name},\n\nYou have moved up from the {old} to the {tier}. Your new privileges apply from "
+            "today; see them at a kiosk or on your member page.",
+        ),
+        _t(
             "term_ending",
             "notice",
             ("name", "valid_until", "days", "balance"),

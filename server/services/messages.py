@@ -149,6 +149,19 @@ def _messages_m1(migrator) -> None:
 store.register_migration("messages", [_messages_m1])
 
 
+def _tier_mail_m1(migrator) -> None:
+    """The tier job starts from now: members are told of promotions from here on (not of past ones)."""
+    top = LedgerEntry.select(pw.fn.MAX(LedgerEntry.id)).scalar() or 0
+    store.Counter.insert(key="messages:tier_entry", value=top).on_conflict_ignore().execute()
+
+
+# the tier mail's watermark: its own namespace, so merges with other branches' migrations don't clash
+store.register_migration("leftovers6", [_tier_mail_m1])
+#: a tier entry this close after the member's sign-up entry (and right after it) was given at
+#: enrolment, in the same transaction: the member joined at that tier, it is not a promotion
+TIER_AT_ENROLMENT = timedelta(seconds=1)
+
+
 class Messages:
     """The outbox: queue, segments, send, unsubscribe, preferences, the trigger jobs."""
 
@@ -784,7 +797,10 @@ class Messages:
     # ------------------------------------------------------------------ trigger jobs (off the tap path)
 
     def level_job(self, *, chunk: int = 500) -> int:
-        """Tell members whose credits since the last run took them past a privilege level.
+        """Tell members whose credits since the last run took them past a privilege level (the count queued).
+
+        Each call first runs :meth:`tier_job` too (its own watermark and count), so the
+        server's messages thread, which calls this every round, also tells promotions.
 
         The tap path is untouched: this reads the ledger entries after the watermark
         ``messages:level_entry``. A member is told of the highest threshold of their tier's
@@ -798,6 +814,7 @@ class Messages:
         after N+1 is visible; a hole waits until it is filled or its next entry is
         :data:`LEVEL_HOLE_S` old (a rolled-back insert leaves a hole that never fills).
         """
+        self.tier_job()
         start = store.counter("messages:level_entry")
         rows = (
             LedgerEntry.select(LedgerEntry.id, LedgerEntry.member, LedgerEntry.points, LedgerEntry.source)
@@ -847,6 +864,71 @@ class Messages:
                 (store.Counter.key == "messages:level_entry") & (store.Counter.value < top)
             ).execute()
         return queued
+
+    def tier_job(self) -> int:
+        """Tell members moved up to a higher tier since the last run (the ``tier_promoted`` mail); the count queued.
+
+        Off the tap path, like :meth:`level_job`: it reads the ledger after its own watermark
+        ``messages:tier_entry`` for the tier entries (activity ``tier``, item ``old→new``,
+        :func:`server.services.tiers.change_tier`) whatever made them — a points rule at a
+        tap, staff, a group — and queues one notice per move to a tier later in the
+        programme's order (silver, then gold), once per member, term and tier (the dedupe
+        key). A move down, and a tier given at enrolment (the entry right after the sign-up's,
+        within :data:`TIER_AT_ENROLMENT`: the member joined at that tier), are not news. The watermark passes holes in
+        the ids as the level job's does.
+        """
+        start = store.counter("messages:tier_entry")
+        rows = (
+            LedgerEntry.select(
+                LedgerEntry.id, LedgerEntry.member, LedgerEntry.activity, LedgerEntry.item, LedgerEntry.day
+            )
+            .where(LedgerEntry.id > start)
+            .order_by(LedgerEntry.id)
+            .limit(LEVEL_SCAN)
+            .tuples()
+        )
+        top, moves = start, []
+        for entry_id, member_id, activity, item, day in rows:
+            if entry_id != top + 1 and not self._hole_closed(entry_id):
+                break
+            top = entry_id
+            if activity == "tier" and "→" in (item or ""):
+                moves.append((entry_id, member_id, *item.split("→", 1), day))
+        if top <= start:
+            return 0
+        queued = 0
+        order = list(self.prog.tiers)
+        with unit_of_work():
+            for entry_id, member_id, old, new, day in moves:
+                if old not in order or new not in order or order.index(new) <= order.index(old):
+                    continue
+                m = Member.get_or_none(Member.id == member_id)
+                if m is None or m.status != "active" or m.tier != new:  # moved again since: the last move tells
+                    continue
+                if self._given_at_enrolment(m.id, entry_id):
+                    continue
+                lang = m.language if m.language in templates.LANGUAGES else "th"
+                names = {code: label.get(lang) or label["en"] for code, label in self.prog.tiers.items()}
+                label = rules.term_period(m.group, day, self.prog)[0]
+                values = {"tier": names[new], "old": names[old]}
+                if self.queue(m, "tier_promoted", values, dedupe_key=f"tier:{m.id}:{label}:{new}"):
+                    queued += 1
+            store.Counter.update(value=top).where(
+                (store.Counter.key == "messages:tier_entry") & (store.Counter.value < top)
+            ).execute()
+        return queued
+
+    @staticmethod
+    def _given_at_enrolment(member_id: int, entry_id: int) -> bool:
+        """Whether a tier entry was written with the member's sign-up (right after it, in the same breath)."""
+        made = LedgerEntry.select(LedgerEntry.created_at).where(LedgerEntry.id == entry_id).scalar()
+        before = (
+            LedgerEntry.select(LedgerEntry.source, LedgerEntry.created_at)
+            .where((LedgerEntry.member == member_id) & (LedgerEntry.id < entry_id))
+            .order_by(LedgerEntry.id.desc())
+            .first()
+        )
+        return bool(before and before.source == "signup" and made and made - before.created_at < TIER_AT_ENROLMENT)
 
     def _hole_closed(self, entry_id: int) -> bool:
         """Whether the ids missing before ``entry_id`` are for good (its entry is LEVEL_HOLE_S old)."""
