@@ -729,6 +729,9 @@ def _import_attendance(args, svc: Services, actor: str) -> int:
             )
 
     job = att.run_job(job.id, progress=progress)
+    pruned = att.prune_files()  # lists of imports finished over [rules] import_files_keep_days ago
+    if pruned["jobs"] or pruned["uploads"]:
+        print(f"deleted the lists of {pruned['jobs'] + pruned['uploads']} old finished import(s)", file=sys.stderr)
     shown = job.shown or []
     d = {
         "job": job.id,

@@ -864,6 +864,7 @@ TH = {
     'mail.from must be an address such as "Library <privcard@example.org>", got %(sender)r': 'mail.from ต้องเป็นที่อยู่อีเมล เช่น "Library <privcard@example.org>" (ได้รับ %(sender)r)',
     "mail.public_url must be an http(s):// URL, got %(public)r": "mail.public_url ต้องเป็น URL แบบ http(s):// (ได้รับ %(public)r)",
     "mail.url: the port is not a number 1-65535": "mail.url: พอร์ตไม่ใช่ตัวเลข 1-65535",
+    "rules.import_files_keep_days must be at most %(max)s (ten years), got %(value)r": "rules.import_files_keep_days ต้องไม่เกิน %(max)s (สิบปี) (ได้รับ %(value)r)",
 }
 
 

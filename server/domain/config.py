@@ -250,6 +250,8 @@ class Programme:
     backdating: Backdating = field(default_factory=Backdating)
     #: how long a card is locked out on a kiosk after 5 wrong staff PINs there
     staff_pin_lockout_minutes: int = 15
+    #: how long the CSV of a finished attendance import is kept (its counts and shown rows stay)
+    import_files_keep_days: int = 30
     #: membership terms per group, renewal fee, points at expiry (``[terms]``, issue 13)
     terms: Terms = field(default_factory=Terms)
     #: silver and gold: earning, privilege tables and rules per tier (``[tiers.*]``, issue 13)
@@ -365,6 +367,8 @@ def _list(value: Any, where: str) -> list:
 #: top-level sections of the configuration file
 #: the longest staff PIN lock-out a library may configure (``rules.staff_pin_lockout_minutes``)
 MAX_LOCKOUT_MINUTES = 1440
+#: the longest a library may keep the CSV of a finished attendance import (``rules.import_files_keep_days``)
+MAX_IMPORT_KEEP_DAYS = 3650
 SECTIONS = (
     "library",
     "hours",
@@ -551,8 +555,16 @@ def build(raw: dict) -> Programme:
             "card_replacement_fee_baht",
             "backdating",
             "staff_pin_lockout_minutes",
+            "import_files_keep_days",
         ),
     )
+    keep_days = _int(rules.get("import_files_keep_days", 30), "rules.import_files_keep_days", 1)
+    if keep_days > MAX_IMPORT_KEEP_DAYS:
+        raise ConfigError(
+            "rules.import_files_keep_days must be at most %(max)s (ten years), got %(value)r",
+            max=MAX_IMPORT_KEEP_DAYS,
+            value=keep_days,
+        )
     lockout = _int(rules.get("staff_pin_lockout_minutes", 15), "rules.staff_pin_lockout_minutes", 1)
     if lockout > MAX_LOCKOUT_MINUTES:
         raise ConfigError(
@@ -630,6 +642,7 @@ def build(raw: dict) -> Programme:
         rewards=rewards,
         backdating=_backdating(rules.get("backdating", {})),
         staff_pin_lockout_minutes=lockout,
+        import_files_keep_days=keep_days,
         terms=terms,
         tier_rules=tier_rules,
         privilege_basis=basis,

@@ -625,6 +625,41 @@ class Attendance:
             ).where(ImportJob.id == job.id).execute()
         return ImportJob.get_by_id(job.id)
 
+    def prune_files(self) -> dict:
+        """Delete the CSV text of finished imports older than ``[rules] import_files_keep_days``.
+
+        A job done or failed that long ago keeps its row — counts, the rows shown, who and
+        when — but not the list it read (up to :data:`MAX_ROWS` lines each, kept for
+        nothing once finished); a console list credited that long ago likewise. A list
+        previewed but not yet credited is kept: it is waiting for its credit. Two short
+        UPDATEs; ``{"jobs": n, "uploads": n}`` pruned (run by the console's job runner at
+        start, hourly and after each job, and by ``privcard admin import-attendance``).
+        """
+        before = self.clock() - timedelta(days=self.prog.import_files_keep_days)
+        with unit_of_work():
+            jobs = (
+                ImportJob.update(text="")
+                .where(
+                    ImportJob.status.in_(("done", "failed")) & (ImportJob.finished_at < before) & (ImportJob.text != "")
+                )
+                .execute()
+            )
+            uploads = (  # the console's table: absent from a database the console never opened
+                Upload.update(text="")
+                .where(Upload.credited_at.is_null(False) & (Upload.credited_at < before) & (Upload.text != ""))
+                .execute()
+                if Upload.table_exists()
+                else 0
+            )
+        if jobs or uploads:
+            log.info(
+                "pruned the lists of %d import job(s) and %d credited upload(s) finished before %s",
+                jobs,
+                uploads,
+                before,
+            )
+        return {"jobs": jobs, "uploads": uploads}
+
     def fail_job(self, job_id: int, message) -> ImportJob:
         """Mark a job failed (the runner met an error that is not the database's)."""
         return self._fail(ImportJob.get_by_id(job_id), message)

@@ -119,6 +119,7 @@ def create_app(
     app.extensions["privcard.jobs"] = JobRunner(app.extensions["privcard.service"])
     if not testing:
         app.extensions["privcard.jobs"].resume()
+        app.extensions["privcard.jobs"].start_pruning()  # old finished imports' lists ([rules] import_files_keep_days)
 
     @app.before_request
     def _open_db():

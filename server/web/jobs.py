@@ -20,6 +20,8 @@ from server.services.retry import retry
 from server.store import ImportJob
 
 log = logging.getLogger(__name__)
+#: how often the runner prunes the lists of old finished imports (``[rules] import_files_keep_days``)
+PRUNE_EVERY_S = 3600.0
 
 
 class JobRunner:
@@ -62,6 +64,28 @@ class JobRunner:
         """Ask running jobs to stop after their current chunk (they resume on the next start)."""
         self._stopping.set()
 
+    def start_pruning(self, every_s: float = PRUNE_EVERY_S) -> threading.Thread:
+        """Prune finished imports' lists now and every ``every_s`` seconds until :meth:`stop`."""
+
+        def loop() -> None:
+            while not self._stopping.is_set():
+                self.prune()
+                if not store.db.is_closed():
+                    store.db.close()  # this thread's connection, between rounds
+                self._stopping.wait(every_s)
+
+        t = threading.Thread(target=loop, name="privcard-import-prune", daemon=True)
+        t.start()
+        return t
+
+    def prune(self) -> dict | None:
+        """One pruning round (:meth:`server.services.attendance.Attendance.prune_files`); None if it failed."""
+        try:
+            return self.svc.attendance.prune_files()
+        except Exception as exc:  # the database may be away: the next round tries again
+            log.warning("pruning old import lists failed: %s: %s", type(exc).__name__, exc)
+            return None
+
     def _run(self, job_id: int) -> None:
         att = self.svc.attendance
         try:
@@ -71,6 +95,7 @@ class JobRunner:
                 what=f"attendance import job {job_id}",
             )
             if done and job is not None:
+                self.prune()  # a finished job is when old lists are worth a look
                 log.info(
                     "attendance import job %d %s: %d rows, %d credited, %d already, %d errors",
                     job_id,
