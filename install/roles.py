@@ -616,7 +616,9 @@ def site_broker(plan: Plan, opts: Options) -> None:
         "root",
         "root",
     )
-    host = (opts.hosts or [socket.gethostname()])[0]
+    # the devices' broker name: --host, else the one a first run was given (kept in the manifest)
+    kept = plan.manifest["settings"].get("site-broker", {}).get("host")
+    host = opts.hosts[0] if opts.hosts else kept or socket.gethostname()
     commands = device_commands(bundle, host)
     plan.write(SITE_DEVICES, "".join(f"{line}\n" for line in commands), 0o600, "root", "root")
     plan.setting(

@@ -29,7 +29,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from broker import contract
-from broker.mosquitto import render_conf
+from broker.mosquitto import bridge, render_conf
+from broker.mosquitto.certs import make_pki
 from install import doctor, setup
 from install.roles import read_env
 from tests.brokers import find_mosquitto
@@ -274,3 +275,28 @@ def test_doctor_says_whether_the_bridge_is_connected_in_english_and_thai(bridged
         f"mqtt://privcard-monitor:wrong@{site.host}:{site.port}", "NORTH", env["PRIVCARD_CENTRAL"], timeout=3
     )
     assert not wrong.ok and "cannot ask the site broker" in wrong.detail
+
+
+def test_a_bare_second_run_keeps_the_host_name_the_devices_were_given(tmp_path, capsys):
+    """``privcard setup site-broker`` without --bundle and --host re-applies the kept bundle: no changes
+    (it used to print the devices' commands with this machine's host name instead, found on a booted system)."""
+    ca = make_pki(tmp_path / "central", ["central.library.example"]).ca_cert.read_text()
+    bundle = bridge.Bundle(
+        "NORTH", "central.library.example:8883", "mqttv50", "bridge-pw", ca, {"n1": ("gate", "n1-pw")}
+    )
+    (tmp_path / "NORTH.bundle").write_text(bundle.to_json())
+    root = tmp_path / "site-root"
+    argv = ["site-broker", "--root", str(root), "--wheel", WHEEL, "--no-start"]
+    assert setup.main([*argv, "--bundle", str(tmp_path / "NORTH.bundle"), "--host", "north-broker.example"]) == 0
+    assert "@north-broker.example:8883" in capsys.readouterr().out
+    assert setup.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "privcard setup site-broker: no changes" in out, out
+    assert "@north-broker.example:8883" in out
+    assert "@north-broker.example:8883" in (root / "etc/privcard/site-devices.txt").read_text()
+    # a new --host is taken (and kept for the next bare run)
+    assert setup.main([*argv, "--host", "10.1.0.2"]) == 0
+    assert "update /etc/privcard/site-devices.txt" in capsys.readouterr().out
+    assert setup.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "no changes" in out and "@10.1.0.2:8883" in out, out
