@@ -217,18 +217,24 @@ def test_taps_made_while_the_centre_is_away_are_credited_once_when_it_is_back(si
     for n, uid in enumerate(cards):
         code, out = run_admin(db, "--config", str(lib), "member", "add", "--name", f"Outage {n}", "--card", uid)
         assert code == 0, out
+    t = time.monotonic()
     central.stop()  # the centre goes away: the bridge drops, the site broker keeps its devices
     wait_for(lambda: "bridge" in failing(doctor(box)), 60, "doctor to name the bridge")
+    took = {"doctor names the bridge": time.monotonic() - t}
     down = bridge_check(doctor(box))
     assert "NOT connected" in down["detail"] and "ไม่ได้เชื่อมต่อ" in down["detail"], down
     assert "systemctl restart mosquitto" in down["fix"], down
     # taps on the site broker meanwhile: no answer now (the gate decides offline), queued by the bridge
     for n, uid in enumerate(cards):
         assert tap(box, "n1", passwords["n1"], f"n1:outage:{n}", uid=uid, timeout=2).returncode != 0
+    t = time.monotonic()
     central.start()
     wait_for(lambda: bridge_check(doctor(box))["ok"], 120, "the bridge to reconnect")
+    took["bridge reconnected"] = time.monotonic() - t
     for uid in cards:
         wait_for(lambda uid=uid: balance(db, lib, uid) > 0, 60, f"{uid}'s queued tap to be credited")
+    took["queued taps credited"] = time.monotonic() - t
+    print("; ".join(f"{k} after {v:.1f} s" for k, v in took.items()))
     credited = {uid: balance(db, lib, uid) for uid in cards}
     # the gate's outbox resends one of them: the same result, not credited twice
     again = tap(box, "n1", passwords["n1"], "n1:outage:0", uid=cards[0])
