@@ -20,7 +20,6 @@ commands).
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -29,12 +28,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from broker import contract
-from broker.mosquitto import bridge, render_conf
+from broker.mosquitto import bridge
 from broker.mosquitto.certs import make_pki
 from install import doctor, setup
 from install.roles import read_env
 from tests.brokers import find_mosquitto
-from tests.helpers import Device, ServerProcess, run_admin
+from tests.helpers import Device, run_admin
+from tests.site_brokers import Centre
 
 WHEEL = "privcard-1.2.3-py3-none-any.whl"
 CARD = "04C0FFEE0001"
@@ -48,40 +48,6 @@ name_en = "North Library"
 name_th = "หอสมุดใต้"
 name_en = "South Library"
 """
-
-
-def _site_mosquitto(root: Path):
-    """A real Mosquitto running the config ``setup site-broker --root root`` wrote (ports and paths changed)."""
-    from tests.security.prodbroker import ProductionMosquitto
-
-    site = ProductionMosquitto()
-    d = Path(site._dir)
-    etc = root / "etc/mosquitto/privcard"
-    files = {}
-    for name in ("passwd", "acl", "ca.pem", "server.pem", "server.key", "central-ca.pem"):
-        files[name] = d / f"site-{name}"
-        shutil.copy(etc / name, files[name])
-    site.conf.write_text(
-        render_conf(
-            (root / "etc/mosquitto/conf.d/privcard.conf").read_text(),
-            plain_port=site.port,
-            plain_host=site.host,
-            tls_port=site.tls_port,
-            tls_host=site.host,
-            paths={
-                "password_file": str(files["passwd"]),
-                "acl_file": str(files["acl"]),
-                "persistence_location": f"{d / 'data'}/",
-                "cafile": str(files["ca.pem"]),
-                "certfile": str(files["server.pem"]),
-                "keyfile": str(files["server.key"]),
-                "bridge_cafile": str(files["central-ca.pem"]),
-            },
-            log_dest="stderr",
-        )
-    )
-    site._own()
-    return site
 
 
 def _device_urls(root: Path, site) -> dict[str, str]:
@@ -152,46 +118,13 @@ def _wait_check(env, site, ok: bool, timeout: float = 30.0) -> doctor.Check:
 def bridged_site(tmp_path, capsys):
     if not find_mosquitto():
         pytest.fail("Mosquitto is not installed (apt-get install mosquitto)", pytrace=False)
-    from tests.helpers import close_store, open_service
-    from tests.security.prodbroker import ProductionMosquitto
-
-    central = ProductionMosquitto().start()
-    lib = tmp_path / "library.toml"
-    lib.write_text(TOML)
-    db = f"sqlite:///{tmp_path / 'privcard.db'}"
-    started = []
-    try:
-        for dev, kind, site_code in (("n1", "gate", "NORTH"), ("k1", "kiosk", "NORTH"), ("s1", "gate", "SOUTH")):
-            code, out = run_admin(db, "--config", str(lib), "device", "add", dev, "--kind", kind, "--site", site_code)
-            assert code == 0, out
-        svc = open_service(db)
-        svc.members.add("Somchai Bridge", card=CARD)
-        close_store()
+    with Centre(tmp_path, TOML) as centre:
+        central = centre.start().broker
+        centre.add_devices({"n1": ("gate", "NORTH"), "k1": ("kiosk", "NORTH"), "s1": ("gate", "SOUTH")})
+        centre.add_members({CARD: "Somchai Bridge"})
         bundle = tmp_path / "NORTH.bundle"
-        code, info = run_admin(
-            db,
-            "--config",
-            str(lib),
-            "site",
-            "bridge",
-            "NORTH",
-            "--central",
-            f"127.0.0.1:{central.tls_port}",
-            "--out",
-            str(tmp_path / "north-out"),
-            "--password-file",
-            str(central.passwd),
-            "--acl-file",
-            str(central.acl),
-            "--bundle",
-            str(bundle),
-            "--central-ca",
-            str(central.pki.ca_cert),
-        )
-        assert code == 0, info
+        centre.bridge("NORTH", bundle=bundle)
         assert bundle.stat().st_mode & 0o777 == 0o600
-        central._own()
-        central.reload()
         # the site broker's machine
         root = tmp_path / "site-root"
         argv = ["site-broker", "--root", str(root), "--wheel", WHEEL, "--bundle", str(bundle)]
@@ -204,16 +137,18 @@ def bridged_site(tmp_path, capsys):
         assert "--device-id n1 " in commands and "--device-id s1 " not in commands, commands
         assert setup.main(argv) == 0
         assert "privcard setup site-broker: no changes" in capsys.readouterr().out
-        site = _site_mosquitto(root).start()
-        started.append(site)
+        site = centre.site_broker_from_setup(root)
         env = read_env((root / "etc/privcard/site-broker.env").read_text())
-        server = ServerProcess(db, central.server_url, config=lib, log_dir=tmp_path).start(timeout=30)
-        started.append(server)
-        yield {"central": central, "site": site, "root": root, "server": server, "db": db, "lib": lib, "env": env}
-    finally:
-        for p in reversed(started):
-            p.kill() if isinstance(p, ServerProcess) else p.close()
-        central.close()
+        server = centre.start_server()
+        yield {
+            "central": central,
+            "site": site,
+            "root": root,
+            "server": server,
+            "db": centre.db,
+            "lib": centre.lib,
+            "env": env,
+        }
 
 
 def test_a_retained_device_config_from_the_server_reaches_a_gate_on_the_site_broker(bridged_site):
