@@ -28,9 +28,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from broker import contract
-from broker.mosquitto.certs import make_pki
 from tests.brokers import find_mosquitto
-from tests.helpers import ServerProcess, run_admin
+from tests.helpers import run_admin
+from tests.site_brokers import Centre
 from tests.system.test_booted import WH, doctor, failing, wait_for, wait_synchronised
 
 FULL = os.environ.get("PRIVCARD_CHAOS", "").lower() in ("full", "1", "yes")
@@ -91,52 +91,18 @@ def site(booted, tmp_path_factory):
     """The central broker and server on the host, the bundle, and the site broker set up in the container."""
     if not find_mosquitto():
         pytest.fail("Mosquitto is not installed on the host (apt-get install mosquitto)", pytrace=False)
-    from tests.security.prodbroker import ProductionMosquitto
-
     box = booted
-    tmp = tmp_path_factory.mktemp("central")
     host_ip, _ = box.link_to_host()
     box.sh(f"echo '{host_ip} {CENTRAL}' >> /etc/hosts")
-    central = ProductionMosquitto(host=host_ip)
-    # the central broker's certificate, as `privcard setup server --host central...` makes it
-    make_pki(Path(central._dir) / "certs", [CENTRAL, host_ip], client="probe")
-    central._own()
-    central.start()
-    server = None
+    # the central broker's certificate names it, as `privcard setup server --host central...` makes it
+    centre = Centre(tmp_path_factory.mktemp("central"), TOML, host=host_ip, names=[CENTRAL, host_ip])
     try:
-        lib = tmp / "library.toml"
-        lib.write_text(TOML)
-        db = f"sqlite:///{tmp / 'privcard.db'}"
-        for dev, kind in (("n1", "gate"), ("k1", "kiosk")):
-            code, out = run_admin(db, "--config", str(lib), "device", "add", dev, "--kind", kind, "--site", "NORTH")
-            assert code == 0, out
-        code, out = run_admin(db, "--config", str(lib), "member", "add", "--name", "Somchai Site", "--card", CARD)
-        assert code == 0, out
-        bundle = tmp / "NORTH.bundle"
-        code, out = run_admin(
-            db,
-            "--config",
-            str(lib),
-            "site",
-            "bridge",
-            "NORTH",
-            "--central",
-            f"{CENTRAL}:{central.tls_port}",
-            "--out",
-            str(tmp / "north-out"),
-            "--password-file",
-            str(central.passwd),
-            "--acl-file",
-            str(central.acl),
-            "--bundle",
-            str(bundle),
-            "--central-ca",
-            str(central.pki.ca_cert),
-        )
-        assert code == 0, out
-        central._own()
-        central.reload()
-        server = ServerProcess(db, central.server_url, config=lib, log_dir=tmp).start(timeout=30)
+        central = centre.start().broker
+        centre.add_devices({"n1": ("gate", "NORTH"), "k1": ("kiosk", "NORTH")})
+        centre.add_members({CARD: "Somchai Site"})
+        bundle = centre.workdir / "NORTH.bundle"
+        centre.bridge("NORTH", central=f"{CENTRAL}:{central.tls_port}", bundle=bundle)
+        server = centre.start_server()
         # the site broker's machine: the documented steps (docs/deployment.md §12 "Site brokers")
         (box.root / "root/NORTH.bundle").write_bytes(bundle.read_bytes())
         os.chmod(box.root / "root/NORTH.bundle", 0o600)
@@ -148,11 +114,16 @@ def site(booted, tmp_path_factory):
         first = box.sh(f"{SETUP} site-broker {WH} --bundle /root/NORTH.bundle --host localhost --host 127.0.0.1")
         took["setup site-broker"] = time.monotonic() - t
         print(f"boot {box.boot_seconds:.1f} s; " + "; ".join(f"{k} {v:.1f} s" for k, v in took.items()))
-        yield {"box": box, "central": central, "server": server, "db": db, "lib": lib, "first": first.stdout}
+        yield {
+            "box": box,
+            "central": central,
+            "server": server,
+            "db": centre.db,
+            "lib": centre.lib,
+            "first": first.stdout,
+        }
     finally:
-        if server:
-            server.kill()
-        central.close()
+        centre.close()
         box.unlink_host()
 
 
