@@ -28,8 +28,17 @@ from broker.mosquitto import render_conf
 from broker.mosquitto.certs import make_pki
 from tests.helpers import ServerProcess, close_store, open_service, run_admin
 
-#: the files ``privcard setup site-broker`` writes under /etc/mosquitto/privcard
-SETUP_FILES = ("passwd", "acl", "ca.pem", "server.pem", "server.key", "central-ca.pem")
+#: two sites of one library (the site-broker tests bridge NORTH; SOUTH's devices must stay off it)
+TWO_SITES_TOML = """
+[library]
+default_site = "NORTH"
+[sites.NORTH]
+name_th = "หอสมุดเหนือ"
+name_en = "North Library"
+[sites.SOUTH]
+name_th = "หอสมุดใต้"
+name_en = "South Library"
+"""
 
 
 class Centre:
@@ -116,6 +125,10 @@ class Centre:
         self.server.start(timeout=timeout)
         return self.server
 
+    def parts(self, **more) -> dict:
+        """What a fixture hands its tests: the central broker, the server, the database URL, the TOML, and ``more``."""
+        return {"central": self.broker, "server": self.server, "db": self.db, "lib": self.lib, **more}
+
     # -- site brokers
     def site_broker(self, out: Path):
         """A site broker running the config ``site bridge --out`` wrote, started (stopped by :meth:`close`)."""
@@ -126,37 +139,23 @@ class Centre:
     def site_broker_from_setup(self, root: Path):
         """A site broker running the config ``privcard setup site-broker --root root`` wrote, started.
 
-        Only the ports, the file paths and the log destination change (as in every
-        production-config test).
+        :meth:`site_broker` on it (only the ports, the file paths and the log destination
+        change), with setup's certificates instead of the dev ones, and the centre's CA.
         """
-        from tests.security.prodbroker import ProductionMosquitto
+        from tests.security.prodbroker import site_broker
 
-        site = ProductionMosquitto()
-        d = Path(site._dir)
         etc = root / "etc/mosquitto/privcard"
-        files = {}
-        for name in SETUP_FILES:
-            files[name] = d / f"site-{name}"
-            shutil.copy(etc / name, files[name])
-        site.conf.write_text(
-            render_conf(
-                (root / "etc/mosquitto/conf.d/privcard.conf").read_text(),
-                plain_port=site.port,
-                plain_host=site.host,
-                tls_port=site.tls_port,
-                tls_host=site.host,
-                paths={
-                    "password_file": str(files["passwd"]),
-                    "acl_file": str(files["acl"]),
-                    "persistence_location": f"{d / 'data'}/",
-                    "cafile": str(files["ca.pem"]),
-                    "certfile": str(files["server.pem"]),
-                    "keyfile": str(files["server.key"]),
-                    "bridge_cafile": str(files["central-ca.pem"]),
-                },
-                log_dest="stderr",
-            )
-        )
+        out = self.workdir / f"setup-{len(self.sites)}"
+        out.mkdir()
+        shutil.copy(root / "etc/mosquitto/conf.d/privcard.conf", out / "mosquitto.conf")
+        for name in ("passwd", "acl"):
+            shutil.copy(etc / name, out / name)
+        site = site_broker(out)
+        d = Path(site._dir)
+        for name in ("ca.pem", "server.pem", "server.key"):  # over site_broker's own dev certificates
+            shutil.copy(etc / name, d / "site-certs" / name)
+        shutil.copy(etc / "central-ca.pem", d / "central-ca.pem")
+        site.conf.write_text(render_conf(site.conf.read_text(), paths={"bridge_cafile": str(d / "central-ca.pem")}))
         site._own()
         return self._started(site)
 

@@ -82,16 +82,8 @@ def bridged(tmp_path):
             centre.add_members({uid: f"Bridge {i}" for i, uid in enumerate(UIDS)})
             outs = {site: centre.bridge(site, central=f"127.0.0.1:{link.port}") for site in ("NORTH", "SOUTH")}
             north = centre.site_broker(outs["NORTH"])
-            server = centre.start_server()
-            yield {
-                "central": central,
-                "north": north,
-                "link": link,
-                "outs": outs,
-                "server": server,
-                "db": centre.db,
-                "lib": centre.lib,
-            }
+            centre.start_server()
+            yield centre.parts(north=north, link=link, outs=outs)
         finally:
             link.close()
             loop.close()

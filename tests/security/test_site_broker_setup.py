@@ -34,20 +34,10 @@ from install import doctor, setup
 from install.roles import read_env
 from tests.brokers import find_mosquitto
 from tests.helpers import Device, run_admin
-from tests.site_brokers import Centre
+from tests.site_brokers import TWO_SITES_TOML, Centre
 
 WHEEL = "privcard-1.2.3-py3-none-any.whl"
 CARD = "04C0FFEE0001"
-TOML = """
-[library]
-default_site = "NORTH"
-[sites.NORTH]
-name_th = "หอสมุดเหนือ"
-name_en = "North Library"
-[sites.SOUTH]
-name_th = "หอสมุดใต้"
-name_en = "South Library"
-"""
 
 
 def _device_urls(root: Path, site) -> dict[str, str]:
@@ -118,8 +108,8 @@ def _wait_check(env, site, ok: bool, timeout: float = 30.0) -> doctor.Check:
 def bridged_site(tmp_path, capsys):
     if not find_mosquitto():
         pytest.fail("Mosquitto is not installed (apt-get install mosquitto)", pytrace=False)
-    with Centre(tmp_path, TOML) as centre:
-        central = centre.start().broker
+    with Centre(tmp_path, TWO_SITES_TOML) as centre:
+        centre.start()
         centre.add_devices({"n1": ("gate", "NORTH"), "k1": ("kiosk", "NORTH"), "s1": ("gate", "SOUTH")})
         centre.add_members({CARD: "Somchai Bridge"})
         bundle = tmp_path / "NORTH.bundle"
@@ -139,16 +129,8 @@ def bridged_site(tmp_path, capsys):
         assert "privcard setup site-broker: no changes" in capsys.readouterr().out
         site = centre.site_broker_from_setup(root)
         env = read_env((root / "etc/privcard/site-broker.env").read_text())
-        server = centre.start_server()
-        yield {
-            "central": central,
-            "site": site,
-            "root": root,
-            "server": server,
-            "db": centre.db,
-            "lib": centre.lib,
-            "env": env,
-        }
+        centre.start_server()
+        yield centre.parts(site=site, root=root, env=env)
 
 
 def test_a_retained_device_config_from_the_server_reaches_a_gate_on_the_site_broker(bridged_site):

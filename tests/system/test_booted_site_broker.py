@@ -30,7 +30,7 @@ import pytest
 from broker import contract
 from tests.brokers import find_mosquitto
 from tests.helpers import run_admin
-from tests.site_brokers import Centre
+from tests.site_brokers import TWO_SITES_TOML, Centre
 from tests.system.test_booted import WH, doctor, failing, wait_for, wait_synchronised
 
 FULL = os.environ.get("PRIVCARD_CHAOS", "").lower() in ("full", "1", "yes")
@@ -40,13 +40,6 @@ SETUP = "/root/privcard/bin/privcard setup"
 CENTRAL = "central.privcard.test"
 CARD = "04C0FFEE5173"
 SITE_CA = "/etc/mosquitto/privcard/ca.pem"
-TOML = """
-[library]
-default_site = "NORTH"
-[sites.NORTH]
-name_th = "หอสมุดเหนือ"
-name_en = "North Library"
-"""
 
 
 def device_passwords(box) -> dict[str, str]:
@@ -95,14 +88,14 @@ def site(booted, tmp_path_factory):
     host_ip, _ = box.link_to_host()
     box.sh(f"echo '{host_ip} {CENTRAL}' >> /etc/hosts")
     # the central broker's certificate names it, as `privcard setup server --host central...` makes it
-    centre = Centre(tmp_path_factory.mktemp("central"), TOML, host=host_ip, names=[CENTRAL, host_ip])
+    centre = Centre(tmp_path_factory.mktemp("central"), TWO_SITES_TOML, host=host_ip, names=[CENTRAL, host_ip])
     try:
         central = centre.start().broker
         centre.add_devices({"n1": ("gate", "NORTH"), "k1": ("kiosk", "NORTH")})
         centre.add_members({CARD: "Somchai Site"})
         bundle = centre.workdir / "NORTH.bundle"
         centre.bridge("NORTH", central=f"{CENTRAL}:{central.tls_port}", bundle=bundle)
-        server = centre.start_server()
+        centre.start_server()
         # the site broker's machine: the documented steps (docs/deployment.md §12 "Site brokers")
         (box.root / "root/NORTH.bundle").write_bytes(bundle.read_bytes())
         os.chmod(box.root / "root/NORTH.bundle", 0o600)
@@ -114,14 +107,7 @@ def site(booted, tmp_path_factory):
         first = box.sh(f"{SETUP} site-broker {WH} --bundle /root/NORTH.bundle --host localhost --host 127.0.0.1")
         took["setup site-broker"] = time.monotonic() - t
         print(f"boot {box.boot_seconds:.1f} s; " + "; ".join(f"{k} {v:.1f} s" for k, v in took.items()))
-        yield {
-            "box": box,
-            "central": central,
-            "server": server,
-            "db": centre.db,
-            "lib": centre.lib,
-            "first": first.stdout,
-        }
+        yield centre.parts(box=box, first=first.stdout)
     finally:
         centre.close()
         box.unlink_host()
