@@ -20,6 +20,7 @@ commands).
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -194,26 +195,76 @@ def test_doctor_says_whether_the_bridge_is_connected_in_english_and_thai(bridged
     assert not wrong.ok and "cannot ask the site broker" in wrong.detail
 
 
-def test_a_bare_second_run_keeps_the_host_name_the_devices_were_given(tmp_path, capsys):
-    """``privcard setup site-broker`` without --bundle and --host re-applies the kept bundle: no changes
-    (it used to print the devices' commands with this machine's host name instead, found on a booted system)."""
+def _bundle_file(tmp_path: Path) -> Path:
+    """A bundle as the centre writes it (its CA from a throwaway PKI), without a central broker."""
     ca = make_pki(tmp_path / "central", ["central.library.example"]).ca_cert.read_text()
     bundle = bridge.Bundle(
         "NORTH", "central.library.example:8883", "mqttv50", "bridge-pw", ca, {"n1": ("gate", "n1-pw")}
     )
-    (tmp_path / "NORTH.bundle").write_text(bundle.to_json())
+    path = tmp_path / "NORTH.bundle"
+    path.write_text(bundle.to_json())
+    return path
+
+
+def _verifies(root: Path, host: str) -> bool:
+    """Does the site broker's certificate verify against the CA the devices have, for ``host``?"""
+    etc = root / "etc/mosquitto/privcard"
+    flag = "-verify_ip" if host[0].isdigit() else "-verify_hostname"
+    done = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(etc / "ca.pem"), flag, host, str(etc / "server.pem")],
+        capture_output=True,
+        text=True,
+    )
+    return done.returncode == 0
+
+
+def test_a_bare_second_run_keeps_the_host_name_the_devices_were_given(tmp_path, capsys):
+    """``privcard setup site-broker`` without --bundle and --host re-applies the kept bundle: no changes
+    (it used to print the devices' commands with this machine's host name instead, found on a booted system)."""
+    bundle = _bundle_file(tmp_path)
     root = tmp_path / "site-root"
     argv = ["site-broker", "--root", str(root), "--wheel", WHEEL, "--no-start"]
-    assert setup.main([*argv, "--bundle", str(tmp_path / "NORTH.bundle"), "--host", "north-broker.example"]) == 0
+    assert setup.main([*argv, "--bundle", str(bundle), "--host", "north-broker.example"]) == 0
     assert "@north-broker.example:8883" in capsys.readouterr().out
     assert setup.main(argv) == 0
     out = capsys.readouterr().out
     assert "privcard setup site-broker: no changes" in out, out
     assert "@north-broker.example:8883" in out
     assert "@north-broker.example:8883" in (root / "etc/privcard/site-devices.txt").read_text()
-    # a new --host is taken (and kept for the next bare run)
+    # a new --host is taken (and kept for the next bare run), and the certificate names it
     assert setup.main([*argv, "--host", "10.1.0.2"]) == 0
-    assert "update /etc/privcard/site-devices.txt" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "update /etc/privcard/site-devices.txt" in out and "re-issue the server certificate" in out, out
+    assert _verifies(root, "10.1.0.2")
     assert setup.main(argv) == 0
     out = capsys.readouterr().out
     assert "no changes" in out and "@10.1.0.2:8883" in out, out
+
+
+def test_a_removed_server_certificate_is_re_issued_from_the_same_ca_for_the_kept_names(tmp_path, capsys):
+    """doctor's fix for an expired certificate (remove it, run setup again) keeps the devices' ca.pem valid:
+    the certificate is signed by the same CA, for the names the first run was given (it used to make a
+    new CA, for this machine's host name)."""
+    bundle = _bundle_file(tmp_path)
+    root = tmp_path / "site-root"
+    argv = ["site-broker", "--root", str(root), "--wheel", WHEEL, "--no-start"]
+    assert setup.main([*argv, "--bundle", str(bundle), "--host", "north-broker.example", "--host", "10.1.0.2"]) == 0
+    etc = root / "etc/mosquitto/privcard"
+    ca, old = (etc / "ca.pem").read_bytes(), (etc / "server.pem").read_bytes()
+    capsys.readouterr()
+    (etc / "server.pem").unlink()
+    assert setup.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "re-issue the server certificate for north-broker.example, 10.1.0.2 from this machine's CA" in out, out
+    assert "a private CA" not in out
+    assert (etc / "ca.pem").read_bytes() == ca and (etc / "server.pem").read_bytes() != old
+    assert _verifies(root, "north-broker.example") and _verifies(root, "10.1.0.2")
+    assert setup.main(argv) == 0
+    assert "no changes" in capsys.readouterr().out
+    # without the CA key (kept offline) it says what to do instead of making a new CA
+    (root / "etc/privcard/ca.key").unlink()
+    (etc / "server.pem").unlink()
+    assert setup.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "/etc/privcard/ca.key" in err and "put it back" in err, err
+    assert (etc / "ca.pem").read_bytes() == ca

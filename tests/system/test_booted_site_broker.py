@@ -199,3 +199,21 @@ def test_taps_made_while_the_centre_is_away_are_credited_once_when_it_is_back(si
     result = contract.TapResult.parse(again.stdout.strip())
     assert result.tap_id == "n1:outage:0" and result.outcome == "credited", result
     assert {uid: balance(db, lib, uid) for uid in cards} == credited
+
+
+@pytest.mark.chaos
+@pytest.mark.skipif(not FULL, reason="the expired certificate needs PRIVCARD_CHAOS=full (make chaos)")
+def test_doctor_names_an_expired_site_certificate_and_its_fix_keeps_the_devices_ca(site):
+    from tests.system.test_booted_chaos import expired_certificate, renew_as_doctor_says
+
+    box = site["box"]
+    passwords = device_passwords(box)
+    box.root.joinpath("etc/mosquitto/privcard/server.pem").write_bytes(expired_certificate(box))
+    box.sh("systemctl restart mosquitto")
+    wait_for(lambda: "certificate site broker" in failing(doctor(box)), 30, "doctor to name the site certificate")
+    renew_as_doctor_says(box, "certificate site broker", f"{SETUP} site-broker {WH}")
+    wait_for(lambda: doctor(box)["ok"], 60, "doctor all green after the fix")
+    # the gate, with the ca.pem it was given at the start, still logs in and is answered
+    done = tap(box, "n1", passwords["n1"], "n1:renewed:1", uid="04C0FFEE51FF")
+    assert done.returncode == 0, done.stderr
+    assert contract.TapResult.parse(done.stdout.strip()).outcome == "unknown_card"
