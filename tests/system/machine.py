@@ -7,7 +7,8 @@
   the booted system installs offline (``--no-index``), deterministically.
 - :class:`Machine` — unpack, ``systemd-nspawn --boot --private-network`` (its own
   loopback: Mosquitto's 1883/8883 and the console's 8080 never clash with the host's),
-  run commands inside with ``nsenter`` into its PID 1, power off, boot again.
+  run commands inside with ``nsenter`` into its PID 1, power off, boot again;
+  ``link_to_host()`` adds a veth link to the host (a central broker the test runs there).
 
 What works here (recorded in docs/deployment.md): a Docker/Firecracker host with cgroup v1
 + a writable cgroup2 ``unified`` mount, as root: ``--register=no --keep-unit`` (no

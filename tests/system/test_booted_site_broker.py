@@ -11,9 +11,10 @@ for real (systemd starts Mosquitto), the server's retained config for the site's
 reaches the site broker, a tap the gate publishes on the site broker reaches the server on
 the central broker (credited; the result comes back through the bridge), ``privcard doctor``
 all green with its bridge check connected, and a second ``setup site-broker`` (with the
-same arguments, and bare) changes nothing. The long run (``make chaos``) cuts the link:
-doctor names the bridge, taps made meanwhile wait on the site broker and are credited
-once after the link is back.
+same arguments, and bare) changes nothing. The long run (``make chaos``) stops the central
+broker: doctor names the bridge, taps made meanwhile wait on the site broker and are
+credited once after it is back; then an expired site certificate, which doctor names and
+whose printed fix renews it from the same CA (the gate's ca.pem still works).
 """
 
 from __future__ import annotations
@@ -31,12 +32,11 @@ from broker import contract
 from tests.brokers import find_mosquitto
 from tests.helpers import run_admin
 from tests.site_brokers import TWO_SITES_TOML, Centre
-from tests.system.test_booted import WH, doctor, failing, wait_for, wait_synchronised
+from tests.system.test_booted import SETUP, WH, doctor, failing, wait_for, wait_synchronised
 
 FULL = os.environ.get("PRIVCARD_CHAOS", "").lower() in ("full", "1", "yes")
 pytestmark = [pytest.mark.system, pytest.mark.timeout(900)]
 
-SETUP = "/root/privcard/bin/privcard setup"
 CENTRAL = "central.privcard.test"
 CARD = "04C0FFEE5173"
 SITE_CA = "/etc/mosquitto/privcard/ca.pem"
