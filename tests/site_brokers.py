@@ -69,7 +69,7 @@ class Centre:
         return self
 
     def admin(self, *args: str):
-        """``privcard admin --db DB --config library.toml ARGS`` (exit code, JSON or text); AssertionError if it fails."""
+        """``privcard admin --db DB --config library.toml ARGS``: its JSON (or text); AssertionError if it fails."""
         code, out = run_admin(self.db, "--config", str(self.lib), *args)
         assert code == 0, f"privcard admin {' '.join(args)}: {out}"
         return out
