@@ -334,23 +334,41 @@ def check_bridge(url: str, site: str, central: str, timeout: float = 6.0) -> Che
 # --------------------------------------------------------------------------- certificates
 
 
-def check_certificate(path: str, what: str) -> Check:
+def renew_fix(role: str) -> str:
+    """How to renew the broker certificate that ``privcard setup ROLE`` made (English and Thai)."""
+    return (
+        f"sudo rm {roles.MOSQ}/server.pem && sudo privcard setup {role} (re-issues it from the same CA and "
+        f"restarts Mosquitto; the devices' ca.pem stays valid) — ลบ server.pem แล้วรัน privcard setup {role} "
+        "อีกครั้ง (ออกใบรับรองใหม่จาก CA เดิม อุปกรณ์ใช้ ca.pem เดิมได้)"
+    )
+
+
+#: the central broker's CA on a site broker (from the bundle)
+CENTRAL_CA_FIX = (
+    "renew the central broker's CA on the central server, then there privcard admin site bridge SITE --central "
+    "HOST:PORT --bundle FILE and here sudo privcard setup site-broker --bundle FILE — ต่ออายุ CA ของโบรกเกอร์กลาง"
+    "ที่เซิร์ฟเวอร์กลาง สร้าง bundle ใหม่ แล้วรัน privcard setup site-broker --bundle อีกครั้งที่เครื่องนี้"
+)
+#: a device's copy of its broker's CA
+DEVICE_CA_FIX = (
+    "copy the broker's new ca.pem here and run sudo privcard setup gate|kiosk --ca ca.pem — "
+    "คัดลอก ca.pem ใหม่ของโบรกเกอร์มาที่เครื่องนี้ แล้วรัน privcard setup gate|kiosk --ca ca.pem"
+)
+
+
+def check_certificate(path: str, what: str, fix: str | None = None) -> Check:
+    """Is the certificate there and valid? ``fix``: how to renew it (default: the server's broker certificate)."""
+    fix = fix or renew_fix("server")
     if not os.path.exists(path):
-        return Check(f"certificate {what}", False, f"{path} is missing", "privcard setup server (makes one)")
+        return Check(f"certificate {what}", False, f"{path} is missing — ไม่พบไฟล์ใบรับรอง", fix)
     if not shutil.which("openssl"):
         return Check(f"certificate {what}", True, "openssl not installed: not checked", warn=True)
     end = _run(["openssl", "x509", "-in", path, "-noout", "-enddate"]).stdout.strip().split("=", 1)[-1]
     if _run(["openssl", "x509", "-in", path, "-noout", "-checkend", "0"]).returncode != 0:
-        return Check(
-            f"certificate {what}",
-            False,
-            f"{path} expired ({end})",
-            "on the server: rm /etc/mosquitto/privcard/server.pem && privcard setup server (re-issues it), "
-            "then systemctl restart mosquitto",
-        )
+        return Check(f"certificate {what}", False, f"{path} expired ({end}) — ใบรับรองหมดอายุแล้ว", fix)
     soon = _run(["openssl", "x509", "-in", path, "-noout", "-checkend", str(CERT_WARN_DAYS * 86400)]).returncode
     if soon != 0:
-        return Check(f"certificate {what}", True, f"{path} expires soon ({end})", "renew it", warn=True)
+        return Check(f"certificate {what}", True, f"{path} expires soon ({end}) — ใบรับรองใกล้หมดอายุ", fix, warn=True)
     return Check(f"certificate {what}", True, f"valid until {end}")
 
 
@@ -492,8 +510,8 @@ def run_checks(root: str = "/") -> list[Check]:
         env = roles.read_env(Path(section["env"]).read_text() if os.path.exists(section["env"]) else "")
         if role == "site-broker":
             checks.append(check_bridge(env.get("PRIVCARD_MQTT", ""), section["site"], section["central"]))
-            checks.append(check_certificate(f"{roles.MOSQ}/server.pem", "site broker"))
-            checks.append(check_certificate(roles.CENTRAL_CA, "central CA"))
+            checks.append(check_certificate(f"{roles.MOSQ}/server.pem", "site broker", renew_fix("site-broker")))
+            checks.append(check_certificate(roles.CENTRAL_CA, "central CA", CENTRAL_CA_FIX))
             continue
         checks += check_broker(role, section, env)
         if role == "server":
@@ -502,7 +520,7 @@ def run_checks(root: str = "/") -> list[Check]:
         else:
             ca = parse_qs(urlsplit(env.get("PRIVCARD_MQTT", "")).query).get("ca", [None])[-1]
             if ca:
-                checks.append(check_certificate(ca, "CA"))
+                checks.append(check_certificate(ca, "CA", DEVICE_CA_FIX))
             checks.append(check_reader(section.get("reader", "")))
             checks.append(check_gpio(env))
     checks += check_disk()

@@ -20,9 +20,11 @@ The layout::
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shutil
 import socket
+import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -441,7 +443,13 @@ def mosquitto_main_conf(plan: Plan) -> bool:
 
 
 def certificates(plan: Plan, opts: Options) -> bool:
-    """The broker's TLS files: the ones given (--cert/--key/--ca), or a private CA made once."""
+    """The broker's TLS files: the ones given (--cert/--key/--ca), or a private CA made once.
+
+    With the private CA: a server certificate that is missing (removed because it expired,
+    doctor's fix) or that does not name every ``--host`` is re-issued from the same CA
+    (``/etc/privcard/ca.key``), so the devices' ``ca.pem`` stays valid. The names are kept in
+    the manifest: a bare run re-issues for the names the first run was given.
+    """
     pem, key, ca = f"{MOSQ}/server.pem", f"{MOSQ}/server.key", f"{MOSQ}/ca.pem"
     if opts.cert or opts.key or opts.ca:
         if not (opts.cert and opts.key and opts.ca):
@@ -450,26 +458,76 @@ def certificates(plan: Plan, opts: Options) -> bool:
         changed |= plan.write(key, Path(opts.key).read_bytes(), 0o640, "root", "mosquitto")
         changed |= plan.write(ca, Path(opts.ca).read_bytes(), 0o644)
         return changed
+    kept = plan.manifest["settings"].get("certificate", {}).get("hosts")
+    hosts = opts.hosts or kept or [socket.gethostname(), "localhost", "127.0.0.1"]
+    reissue = None  # why the server certificate is made again from the CA that is here
     if plan.path(pem).exists() and plan.path(key).exists() and plan.path(ca).exists():
-        return False
-    hosts = opts.hosts or [socket.gethostname(), "localhost", "127.0.0.1"]
-    plan._say("make", f"a private CA and a server certificate for {', '.join(hosts)}")
+        named = certificate_names(plan.path(pem))
+        missing = [h for h in opts.hosts if _host_name(h) not in named] if named is not None else []
+        if not missing:
+            return False
+        reissue = f"{pem} does not name {', '.join(missing)}"
+    elif plan.path(ca).exists():
+        reissue = f"{pem} or {key} is missing"
+    if reissue and (not plan.path(f"{ETC}/ca.key").exists() or plan.read(f"{ETC}/ca.pem") != plan.read(ca)):
+        raise SetupError(
+            f"{reissue}, and re-issuing it needs the key of the CA that made {ca} ({ETC}/ca.key, the copy "
+            f"you kept offline): put it back and run setup again; or give --cert --key --ca; or remove {ca} "
+            "too for a new CA (then every device needs the new ca.pem)"
+        )
+    if reissue:
+        plan._say("re-issue", f"the server certificate for {', '.join(hosts)} from this machine's CA ({reissue})")
+    else:
+        plan._say("make", f"a private CA and a server certificate for {', '.join(hosts)}")
     if plan.dry_run:
         return True
     if not shutil.which("openssl"):
         raise SetupError("openssl is needed to make the certificates: apt-get install openssl")
     with tempfile.TemporaryDirectory() as tmp:
+        if reissue:  # make_pki signs with the CA it finds in its directory
+            shutil.copy(plan.path(ca), Path(tmp) / "ca.pem")
+            shutil.copy(plan.path(f"{ETC}/ca.key"), Path(tmp) / "ca.key")
         try:
             pki = make_pki(tmp, hosts)
         except CertError as exc:
             raise SetupError(str(exc)) from None
-        plan.write(ca, pki.ca_cert.read_bytes(), 0o644)
         plan.write(pem, pki.server_cert.read_bytes(), 0o644)
         plan.write(key, pki.server_key.read_bytes(), 0o640, "root", "mosquitto")
-        plan.write(f"{ETC}/ca.key", pki.ca_key.read_bytes(), 0o600, "root", "root")
-        plan.write(f"{ETC}/ca.pem", pki.ca_cert.read_bytes(), 0o644)
-    plan.note(f"the CA key is {ETC}/ca.key: keep a copy offline; devices need {ca}")
+        if not reissue:
+            plan.write(ca, pki.ca_cert.read_bytes(), 0o644)
+            plan.write(f"{ETC}/ca.key", pki.ca_key.read_bytes(), 0o600, "root", "root")
+            plan.write(f"{ETC}/ca.pem", pki.ca_cert.read_bytes(), 0o644)
+    plan.setting("certificate", {"hosts": hosts})
+    if reissue:
+        plan.note(f"the devices' ca.pem ({ca}) stays valid: the same CA signed the new certificate")
+    else:
+        plan.note(f"the CA key is {ETC}/ca.key: keep a copy offline; devices need {ca}")
     return True
+
+
+def certificate_names(pem: Path) -> set[str] | None:
+    """The DNS names and IP addresses a certificate's subjectAltName holds (None: openssl cannot say)."""
+    if not shutil.which("openssl"):
+        return None
+    done = subprocess.run(
+        ["openssl", "x509", "-in", str(pem), "-noout", "-ext", "subjectAltName"], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        return None
+    names = set()
+    for item in done.stdout.replace("\n", ",").split(","):
+        kind, _, value = item.strip().partition(":")
+        if kind in ("DNS", "IP Address") and value:
+            names.add(_host_name(value))
+    return names
+
+
+def _host_name(host: str) -> str:
+    """A host name or address in one spelling (``0:0:…:1`` and ``::1`` alike)."""
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host.lower()
 
 
 # --------------------------------------------------------------------------- devices
@@ -616,7 +674,9 @@ def site_broker(plan: Plan, opts: Options) -> None:
         "root",
         "root",
     )
-    host = (opts.hosts or [socket.gethostname()])[0]
+    # the devices' broker name: --host, else the one a first run was given (kept in the manifest)
+    kept = plan.manifest["settings"].get("site-broker", {}).get("host")
+    host = opts.hosts[0] if opts.hosts else kept or socket.gethostname()
     commands = device_commands(bundle, host)
     plan.write(SITE_DEVICES, "".join(f"{line}\n" for line in commands), 0o600, "root", "root")
     plan.setting(

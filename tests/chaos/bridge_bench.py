@@ -32,15 +32,14 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from server.bench import Load, _cpu_s  # noqa: E402
-from tests.helpers import ServerProcess, close_store, open_service, run_admin  # noqa: E402
-from tests.security.prodbroker import ProductionMosquitto, site_broker  # noqa: E402
+from tests.helpers import close_store, open_service  # noqa: E402
+from tests.site_brokers import Centre, device_url  # noqa: E402
 
 
 def _sites_toml(n: int) -> str:
@@ -66,19 +65,17 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="privcard-bridge-bench-"))
-    lib = work / "library.toml"
-    lib.write_text(_sites_toml(args.sites))
-    db = f"sqlite:///{work / 'privcard.db'}"
     sites = [f"S{i:02d}" for i in range(1, args.sites + 1)]
     devices = {s: [f"g{s[1:]}x{j:02d}" for j in range(args.per_site)] for s in sites}
     uids = [f"04BE{i:010X}" for i in range(args.members)]
-    central = ProductionMosquitto()
-    brokers, server, loads = [], None, {}
+    centre = Centre(work, _sites_toml(args.sites))
+    central, lib, db = centre.broker, centre.lib, centre.db
+    loads = {}
     try:
         for s in sites:
             for d in devices[s]:
                 central.add_user(d, reload=False)
-        central.start()
+        centre.start()
         from server.domain.config import load as load_programme
 
         svc = open_service(db, prog=load_programme(lib))
@@ -105,37 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bridge bench: {args.sites} sites x {args.per_site} devices; writing the bridges ...", flush=True)
         site_urls: dict[str, str] = {}
         for s in sites:
-            out = work / s
-            code, info = run_admin(
-                db,
-                "--config",
-                str(lib),
-                "site",
-                "bridge",
-                s,
-                "--central",
-                f"127.0.0.1:{central.tls_port}",
-                "--cafile",
-                str(central.pki.ca_cert),
-                "--out",
-                str(out),
-                "--password-file",
-                str(central.passwd),
-                "--acl-file",
-                str(central.acl),
-            )
-            if code != 0:
-                raise RuntimeError(f"site bridge {s}: {info}")
-            broker = site_broker(out).start()
-            brokers.append(broker)
-            for d in devices[s]:
-                env = (out / "devices" / f"{d}.env").read_text()
-                u = urlsplit(next(x.split("=", 1)[1] for x in env.splitlines() if x.startswith("PRIVCARD_MQTT=")))
-                site_urls[d] = f"mqtt://{u.username}:{u.password}@{broker.host}:{broker.port}"
-        central._own()
-        central.reload()
+            out = centre.bridge(s, reload=False)
+            broker = centre.site_broker(out)
+            site_urls.update({d: device_url(out, d, broker) for d in devices[s]})
+        centre.reload()
+        brokers = centre.sites
         direct_urls = {d: central.user_url(d) for s in sites for d in devices[s]}
-        server = ServerProcess(db, central.server_url, config=lib, log_dir=work).start(timeout=60)
+        server = centre.start_server(timeout=60)
         if args.pin:
             _pin(server.proc.pid, {0})
             _pin(central.proc.pid, {0})
@@ -195,11 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for load in loads.values():
             load.close()
-        if server is not None:
-            server.kill()
-        for b in brokers:
-            b.close()
-        central.close()
+        centre.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

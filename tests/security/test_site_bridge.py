@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -26,8 +25,8 @@ from broker import contract
 from broker.contract import Tap
 from broker.mosquitto.bridge import read_sites, remote_password
 from tests.brokers import find_mosquitto, wait_port
-from tests.helpers import TRUST_DEVICE_CLOCKS_TOML, Device, ServerProcess, days_ago, local_time, run_admin
-from tests.security.prodbroker import site_broker
+from tests.helpers import TRUST_DEVICE_CLOCKS_TOML, Device, days_ago, local_time
+from tests.site_brokers import Centre, device_url
 
 SITES_TOML = """
 [library]
@@ -68,72 +67,26 @@ def _link_proxy(loop, host: str, port: int):
     return LinkProxy(loop, host, port, "bridge-link")
 
 
-def _device_url(out: Path, device_id: str, site) -> str:
-    """The device's env file (written by the command) pointed at the site broker's plain listener."""
-    env = (out / "devices" / f"{device_id}.env").read_text()
-    url = next(line.split("=", 1)[1] for line in env.splitlines() if line.startswith("PRIVCARD_MQTT="))
-    parts = urlsplit(url)
-    return f"mqtt://{parts.username}:{parts.password}@{site.host}:{site.port}"
-
-
 @pytest.fixture
 def bridged(tmp_path):
     if not find_mosquitto():
         pytest.fail("Mosquitto is not installed (apt-get install mosquitto)", pytrace=False)
     from tests.chaos.proxy import ProxyLoop
-    from tests.helpers import close_store, open_service
-    from tests.security.prodbroker import ProductionMosquitto
 
-    central = ProductionMosquitto().start()
-    loop = ProxyLoop()
-    link = _link_proxy(loop, central.host, central.tls_port)
-    lib = tmp_path / "library.toml"
-    lib.write_text(SITES_TOML + TRUST_DEVICE_CLOCKS_TOML)
-    db = f"sqlite:///{tmp_path / 'privcard.db'}"
-    started = []
-    try:
-        for dev, site in (("n1", "NORTH"), ("s1", "SOUTH")):
-            code, out = run_admin(db, "--config", str(lib), "device", "add", dev, "--kind", "gate", "--site", site)
-            assert code == 0, out
-        svc = open_service(db)
-        for i, uid in enumerate(UIDS):
-            svc.members.add(f"Bridge {i}", card=uid)
-        close_store()
-        outs = {}
-        for site in ("NORTH", "SOUTH"):
-            outs[site] = tmp_path / site.lower()
-            code, info = run_admin(
-                db,
-                "--config",
-                str(lib),
-                "site",
-                "bridge",
-                site,
-                "--central",
-                f"127.0.0.1:{link.port}",
-                "--cafile",
-                str(central.pki.ca_cert),
-                "--out",
-                str(outs[site]),
-                "--password-file",
-                str(central.passwd),
-                "--acl-file",
-                str(central.acl),
-            )
-            assert code == 0, info
-        central._own()
-        central.reload()
-        north = site_broker(outs["NORTH"]).start()
-        started.append(north)
-        server = ServerProcess(db, central.server_url, config=lib, log_dir=tmp_path).start(timeout=30)
-        started.append(server)
-        yield {"central": central, "north": north, "link": link, "outs": outs, "server": server, "db": db, "lib": lib}
-    finally:
-        for p in reversed(started):
-            p.kill() if isinstance(p, ServerProcess) else p.close()
-        link.close()
-        loop.close()
-        central.close()
+    with Centre(tmp_path, SITES_TOML + TRUST_DEVICE_CLOCKS_TOML) as centre:
+        central = centre.start().broker
+        loop = ProxyLoop()
+        link = _link_proxy(loop, central.host, central.tls_port)
+        try:
+            centre.add_devices({"n1": ("gate", "NORTH"), "s1": ("gate", "SOUTH")})
+            centre.add_members({uid: f"Bridge {i}" for i, uid in enumerate(UIDS)})
+            outs = {site: centre.bridge(site, central=f"127.0.0.1:{link.port}") for site in ("NORTH", "SOUTH")}
+            north = centre.site_broker(outs["NORTH"])
+            centre.start_server()
+            yield centre.parts(north=north, link=link, outs=outs)
+        finally:
+            link.close()
+            loop.close()
 
 
 def _bridge_lines(log: str) -> str:
@@ -168,7 +121,7 @@ def test_taps_made_while_the_bridge_is_down_reach_the_server_once_it_is_back(bri
     from tests.helpers import close_store, ledger_problems, open_service
 
     north, link, out = bridged["north"], bridged["link"], bridged["outs"]["NORTH"]
-    gate = SimGate("n1", _device_url(out, "n1", north), Path(north._dir) / "gate-n1")
+    gate = SimGate("n1", device_url(out, "n1", north), Path(north._dir) / "gate-n1")
     gate.start()
     try:
         # through the bridge while it is up: answered

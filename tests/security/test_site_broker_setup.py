@@ -20,7 +20,7 @@ commands).
 from __future__ import annotations
 
 import json
-import shutil
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -29,58 +29,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from broker import contract
-from broker.mosquitto import render_conf
+from broker.mosquitto import bridge
+from broker.mosquitto.certs import make_pki
 from install import doctor, setup
 from install.roles import read_env
 from tests.brokers import find_mosquitto
-from tests.helpers import Device, ServerProcess, run_admin
+from tests.helpers import Device, run_admin
+from tests.site_brokers import TWO_SITES_TOML, Centre
 
 WHEEL = "privcard-1.2.3-py3-none-any.whl"
 CARD = "04C0FFEE0001"
-TOML = """
-[library]
-default_site = "NORTH"
-[sites.NORTH]
-name_th = "หอสมุดเหนือ"
-name_en = "North Library"
-[sites.SOUTH]
-name_th = "หอสมุดใต้"
-name_en = "South Library"
-"""
-
-
-def _site_mosquitto(root: Path):
-    """A real Mosquitto running the config ``setup site-broker --root root`` wrote (ports and paths changed)."""
-    from tests.security.prodbroker import ProductionMosquitto
-
-    site = ProductionMosquitto()
-    d = Path(site._dir)
-    etc = root / "etc/mosquitto/privcard"
-    files = {}
-    for name in ("passwd", "acl", "ca.pem", "server.pem", "server.key", "central-ca.pem"):
-        files[name] = d / f"site-{name}"
-        shutil.copy(etc / name, files[name])
-    site.conf.write_text(
-        render_conf(
-            (root / "etc/mosquitto/conf.d/privcard.conf").read_text(),
-            plain_port=site.port,
-            plain_host=site.host,
-            tls_port=site.tls_port,
-            tls_host=site.host,
-            paths={
-                "password_file": str(files["passwd"]),
-                "acl_file": str(files["acl"]),
-                "persistence_location": f"{d / 'data'}/",
-                "cafile": str(files["ca.pem"]),
-                "certfile": str(files["server.pem"]),
-                "keyfile": str(files["server.key"]),
-                "bridge_cafile": str(files["central-ca.pem"]),
-            },
-            log_dest="stderr",
-        )
-    )
-    site._own()
-    return site
 
 
 def _device_urls(root: Path, site) -> dict[str, str]:
@@ -151,46 +109,13 @@ def _wait_check(env, site, ok: bool, timeout: float = 30.0) -> doctor.Check:
 def bridged_site(tmp_path, capsys):
     if not find_mosquitto():
         pytest.fail("Mosquitto is not installed (apt-get install mosquitto)", pytrace=False)
-    from tests.helpers import close_store, open_service
-    from tests.security.prodbroker import ProductionMosquitto
-
-    central = ProductionMosquitto().start()
-    lib = tmp_path / "library.toml"
-    lib.write_text(TOML)
-    db = f"sqlite:///{tmp_path / 'privcard.db'}"
-    started = []
-    try:
-        for dev, kind, site_code in (("n1", "gate", "NORTH"), ("k1", "kiosk", "NORTH"), ("s1", "gate", "SOUTH")):
-            code, out = run_admin(db, "--config", str(lib), "device", "add", dev, "--kind", kind, "--site", site_code)
-            assert code == 0, out
-        svc = open_service(db)
-        svc.members.add("Somchai Bridge", card=CARD)
-        close_store()
+    with Centre(tmp_path, TWO_SITES_TOML) as centre:
+        centre.start()
+        centre.add_devices({"n1": ("gate", "NORTH"), "k1": ("kiosk", "NORTH"), "s1": ("gate", "SOUTH")})
+        centre.add_members({CARD: "Somchai Bridge"})
         bundle = tmp_path / "NORTH.bundle"
-        code, info = run_admin(
-            db,
-            "--config",
-            str(lib),
-            "site",
-            "bridge",
-            "NORTH",
-            "--central",
-            f"127.0.0.1:{central.tls_port}",
-            "--out",
-            str(tmp_path / "north-out"),
-            "--password-file",
-            str(central.passwd),
-            "--acl-file",
-            str(central.acl),
-            "--bundle",
-            str(bundle),
-            "--central-ca",
-            str(central.pki.ca_cert),
-        )
-        assert code == 0, info
+        centre.bridge("NORTH", bundle=bundle)
         assert bundle.stat().st_mode & 0o777 == 0o600
-        central._own()
-        central.reload()
         # the site broker's machine
         root = tmp_path / "site-root"
         argv = ["site-broker", "--root", str(root), "--wheel", WHEEL, "--bundle", str(bundle)]
@@ -203,16 +128,10 @@ def bridged_site(tmp_path, capsys):
         assert "--device-id n1 " in commands and "--device-id s1 " not in commands, commands
         assert setup.main(argv) == 0
         assert "privcard setup site-broker: no changes" in capsys.readouterr().out
-        site = _site_mosquitto(root).start()
-        started.append(site)
+        site = centre.site_broker_from_setup(root)
         env = read_env((root / "etc/privcard/site-broker.env").read_text())
-        server = ServerProcess(db, central.server_url, config=lib, log_dir=tmp_path).start(timeout=30)
-        started.append(server)
-        yield {"central": central, "site": site, "root": root, "server": server, "db": db, "lib": lib, "env": env}
-    finally:
-        for p in reversed(started):
-            p.kill() if isinstance(p, ServerProcess) else p.close()
-        central.close()
+        centre.start_server()
+        yield centre.parts(site=site, root=root, env=env)
 
 
 def test_a_retained_device_config_from_the_server_reaches_a_gate_on_the_site_broker(bridged_site):
@@ -274,3 +193,78 @@ def test_doctor_says_whether_the_bridge_is_connected_in_english_and_thai(bridged
         f"mqtt://privcard-monitor:wrong@{site.host}:{site.port}", "NORTH", env["PRIVCARD_CENTRAL"], timeout=3
     )
     assert not wrong.ok and "cannot ask the site broker" in wrong.detail
+
+
+def _bundle_file(tmp_path: Path) -> Path:
+    """A bundle as the centre writes it (its CA from a throwaway PKI), without a central broker."""
+    ca = make_pki(tmp_path / "central", ["central.library.example"]).ca_cert.read_text()
+    bundle = bridge.Bundle(
+        "NORTH", "central.library.example:8883", "mqttv50", "bridge-pw", ca, {"n1": ("gate", "n1-pw")}
+    )
+    path = tmp_path / "NORTH.bundle"
+    path.write_text(bundle.to_json())
+    return path
+
+
+def _verifies(root: Path, host: str) -> bool:
+    """Does the site broker's certificate verify against the CA the devices have, for ``host``?"""
+    etc = root / "etc/mosquitto/privcard"
+    flag = "-verify_ip" if host[0].isdigit() else "-verify_hostname"
+    done = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(etc / "ca.pem"), flag, host, str(etc / "server.pem")],
+        capture_output=True,
+        text=True,
+    )
+    return done.returncode == 0
+
+
+def test_a_bare_second_run_keeps_the_host_name_the_devices_were_given(tmp_path, capsys):
+    """``privcard setup site-broker`` without --bundle and --host re-applies the kept bundle: no changes
+    (it used to print the devices' commands with this machine's host name instead, found on a booted system)."""
+    bundle = _bundle_file(tmp_path)
+    root = tmp_path / "site-root"
+    argv = ["site-broker", "--root", str(root), "--wheel", WHEEL, "--no-start"]
+    assert setup.main([*argv, "--bundle", str(bundle), "--host", "north-broker.example"]) == 0
+    assert "@north-broker.example:8883" in capsys.readouterr().out
+    assert setup.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "privcard setup site-broker: no changes" in out, out
+    assert "@north-broker.example:8883" in out
+    assert "@north-broker.example:8883" in (root / "etc/privcard/site-devices.txt").read_text()
+    # a new --host is taken (and kept for the next bare run), and the certificate names it
+    assert setup.main([*argv, "--host", "10.1.0.2"]) == 0
+    out = capsys.readouterr().out
+    assert "update /etc/privcard/site-devices.txt" in out and "re-issue the server certificate" in out, out
+    assert _verifies(root, "10.1.0.2")
+    assert setup.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "no changes" in out and "@10.1.0.2:8883" in out, out
+
+
+def test_a_removed_server_certificate_is_re_issued_from_the_same_ca_for_the_kept_names(tmp_path, capsys):
+    """doctor's fix for an expired certificate (remove it, run setup again) keeps the devices' ca.pem valid:
+    the certificate is signed by the same CA, for the names the first run was given (it used to make a
+    new CA, for this machine's host name)."""
+    bundle = _bundle_file(tmp_path)
+    root = tmp_path / "site-root"
+    argv = ["site-broker", "--root", str(root), "--wheel", WHEEL, "--no-start"]
+    assert setup.main([*argv, "--bundle", str(bundle), "--host", "north-broker.example", "--host", "10.1.0.2"]) == 0
+    etc = root / "etc/mosquitto/privcard"
+    ca, old = (etc / "ca.pem").read_bytes(), (etc / "server.pem").read_bytes()
+    capsys.readouterr()
+    (etc / "server.pem").unlink()
+    assert setup.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "re-issue the server certificate for north-broker.example, 10.1.0.2 from this machine's CA" in out, out
+    assert "a private CA" not in out
+    assert (etc / "ca.pem").read_bytes() == ca and (etc / "server.pem").read_bytes() != old
+    assert _verifies(root, "north-broker.example") and _verifies(root, "10.1.0.2")
+    assert setup.main(argv) == 0
+    assert "no changes" in capsys.readouterr().out
+    # without the CA key (kept offline) it says what to do instead of making a new CA
+    (root / "etc/privcard/ca.key").unlink()
+    (etc / "server.pem").unlink()
+    assert setup.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "/etc/privcard/ca.key" in err and "put it back" in err, err
+    assert (etc / "ca.pem").read_bytes() == ca

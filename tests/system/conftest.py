@@ -10,9 +10,9 @@ import pytest
 from tests.system import machine
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built(tmp_path_factory):
-    """The wheel, the wheelhouse and the cached rootfs; FAILS (never skips) when the host cannot build them."""
+    """The wheel, the wheelhouse and the cached rootfs, once per run; FAILS (never skips) when the host cannot build them."""
     try:
         tarball = machine.rootfs_tarball()
     except machine.BootError as exc:

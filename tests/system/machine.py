@@ -7,7 +7,8 @@
   the booted system installs offline (``--no-index``), deterministically.
 - :class:`Machine` — unpack, ``systemd-nspawn --boot --private-network`` (its own
   loopback: Mosquitto's 1883/8883 and the console's 8080 never clash with the host's),
-  run commands inside with ``nsenter`` into its PID 1, power off, boot again.
+  run commands inside with ``nsenter`` into its PID 1, power off, boot again;
+  ``link_to_host()`` adds a veth link to the host (a central broker the test runs there).
 
 What works here (recorded in docs/deployment.md): a Docker/Firecracker host with cgroup v1
 + a writable cgroup2 ``unified`` mount, as root: ``--register=no --keep-unit`` (no
@@ -17,6 +18,7 @@ mark the kernel clock synchronised). :func:`boot_problem` says exactly why a boo
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -267,6 +269,38 @@ class Machine:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
+
+    def link_to_host(self, inside: str = "host0") -> tuple[str, str]:
+        """A veth pair from the host into the container (its only route out): (host address, container address).
+
+        The container keeps ``--private-network`` (its own loopback); this adds one /30 link,
+        so a process the test starts on the host (a central broker) listens on the host's
+        address and the container reaches it. Gone when the container powers off (its network
+        namespace goes); :meth:`unlink_host` removes it earlier.
+        """
+        pid = self.init_pid()
+        if pid is None:
+            raise AssertionError("the container is not running")
+        index = os.getpid() % 16384  # a /30 of 10.213.0.0/16 per test process
+        base = ipaddress.ip_address("10.213.0.0") + index * 4
+        host_ip, inside_ip = str(base + 1), str(base + 2)
+        self.host_if = f"pct{os.getpid()}"[:15]
+        subprocess.run(["ip", "link", "del", self.host_if], capture_output=True, check=False)
+        for argv in (
+            ["ip", "link", "add", self.host_if, "type", "veth", "peer", "name", inside, "netns", str(pid)],
+            ["ip", "addr", "add", f"{host_ip}/30", "dev", self.host_if],
+            ["ip", "link", "set", self.host_if, "up"],
+        ):
+            done = subprocess.run(argv, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise BootError(f"{' '.join(argv)}: {done.stderr.strip()} (a veth link needs root and CAP_NET_ADMIN)")
+        self.sh(f"ip addr add {inside_ip}/30 dev {inside} && ip link set {inside} up")
+        return host_ip, inside_ip
+
+    def unlink_host(self) -> None:
+        if getattr(self, "host_if", None):
+            subprocess.run(["ip", "link", "del", self.host_if], capture_output=True, check=False)
+            self.host_if = None
 
     def reboot(self) -> float:
         """Power off and boot the same root again (nspawn outside a unit does not restart itself)."""

@@ -19,7 +19,19 @@ from pathlib import Path
 import pytest
 
 from tests.system import machine
-from tests.system.test_booted import ADMIN, DB, UNITS, WH, doctor, failing, install, tap, wait_for, wait_synchronised
+from tests.system.test_booted import (
+    ADMIN,
+    DB,
+    SETUP,
+    UNITS,
+    WH,
+    doctor,
+    failing,
+    install,
+    tap,
+    wait_for,
+    wait_synchronised,
+)
 
 FULL = os.environ.get("PRIVCARD_CHAOS", "").lower() in ("full", "1", "yes")
 pytestmark = [
@@ -75,6 +87,18 @@ def expired_certificate(box) -> bytes:
     )
     assert isinstance(server_key, ec.EllipticCurvePrivateKey)
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def renew_as_doctor_says(box, check: str, setup: str) -> None:
+    """doctor's fix for an expired broker certificate, as typed: remove it, run setup again (same CA)."""
+    report = doctor(box)
+    fix = next(c for c in report["checks"] if c["name"] == check)["fix"]
+    role = setup.split()[2]
+    assert f"sudo rm /etc/mosquitto/privcard/server.pem && sudo privcard setup {role}" in fix, fix
+    ca = box.sh("sha256sum /etc/mosquitto/privcard/ca.pem").stdout
+    out = box.sh(f"rm /etc/mosquitto/privcard/server.pem && {setup}").stdout
+    assert "re-issue the server certificate" in out and "run systemctl restart mosquitto" in out, out
+    assert box.sh("sha256sum /etc/mosquitto/privcard/ca.pem").stdout == ca  # the devices' ca.pem stays valid
 
 
 def sabotaged_wheel(tmp: Path) -> Path:
@@ -155,11 +179,10 @@ def test_faults_on_an_installed_system(booted, tmp_path):
         "broker",
     )
     pem = box.root / "etc/mosquitto/privcard/server.pem"
-    good_pem = pem.read_bytes()
     fault(
         "expired certificate",
         lambda: (pem.write_bytes(expired_certificate(box)), box.sh("systemctl restart mosquitto")),
-        lambda: (pem.write_bytes(good_pem), box.sh("systemctl restart mosquitto")),
+        lambda: renew_as_doctor_says(box, "certificate broker", f"{SETUP} server {WH}"),
         "certificate broker",
     )
     fault(
