@@ -880,6 +880,10 @@ TH = {
     "%(where)s must be a whole number, got %(value)r": "%(where)s ต้องเป็นจำนวนเต็ม (ได้รับ %(value)r)",
     "%(where)s must be from %(lo)s to %(hi)s, got %(n)s": "%(where)s ต้องอยู่ระหว่าง %(lo)s ถึง %(hi)s (ได้รับ %(n)s)",
     "campaign %(code)s: %(why)s": "แคมเปญ %(code)s: %(why)s",
+    # the command lines' own refusals (privcard admin prints the Thai under the English)
+    "expected KEY=VALUE, got %(item)r": "ต้องเป็น KEY=VALUE (ได้รับ %(item)r)",
+    "cannot read %(file)s: %(error)s": "อ่าน %(file)s ไม่ได้: %(error)s",
+    "a device is called %(user)s, the name of the site's bridge account": "มีอุปกรณ์ชื่อ %(user)s ซึ่งเป็นชื่อบัญชี bridge ของสาขา",
 }
 
 

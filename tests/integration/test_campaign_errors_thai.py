@@ -151,3 +151,29 @@ def test_privcard_admin_prints_a_refused_campaign_in_english_then_thai(tmp_path)
     thai = "ไม่ได้เพิ่มแคมเปญ: multiplier ต้องเป็นตัวเลขตั้งแต่ 1.01 ถึง 10 (ทศนิยมไม่เกินสองตำแหน่ง) (ได้รับ '0.5')"
     assert json.loads(out.getvalue()) == {"error": english, "error_th": thai}
     assert err.getvalue().splitlines() == [f"privcard admin: {english}", f"privcard admin: {thai}"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "english", "thai"),
+    [
+        (
+            ("member", "set", "1", "tier"),
+            "expected KEY=VALUE, got 'tier'",
+            "ต้องเป็น KEY=VALUE (ได้รับ 'tier')",
+        ),
+        (
+            ("import-attendance", "/nonexistent/list.csv", "--activity", "entry", "--event", "x"),
+            "cannot read /nonexistent/list.csv: ",
+            "อ่าน /nonexistent/list.csv ไม่ได้: ",
+        ),
+    ],
+)
+def test_privcard_admins_own_refusals_print_a_thai_line(tmp_path, argv, english, thai):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = admin.main(["--db", f"sqlite:///{tmp_path}/x.db", "--json", *argv])
+    assert code == 1
+    data = json.loads(out.getvalue())
+    assert data["error"].startswith(english) and data["error_th"].startswith(thai), data
+    lines = err.getvalue().splitlines()
+    assert lines[0].startswith(f"privcard admin: {english}") and lines[1].startswith(f"privcard admin: {thai}")
