@@ -865,19 +865,61 @@ TH = {
     "mail.public_url must be an http(s):// URL, got %(public)r": "mail.public_url ต้องเป็น URL แบบ http(s):// (ได้รับ %(public)r)",
     "mail.url: the port is not a number 1-65535": "mail.url: พอร์ตไม่ใช่ตัวเลข 1-65535",
     "rules.import_files_keep_days must be at most %(max)s (ten years), got %(value)r": "rules.import_files_keep_days ต้องไม่เกิน %(max)s (สิบปี) (ได้รับ %(value)r)",
+    # campaign errors (server/domain/campaigns.py): the console's campaign form, and a programme
+    # change a running campaign would no longer fit ("campaign %(code)s: %(why)s")
+    "%(where)s must be 'YYYY-MM-DD HH:MM', got %(value)r": "%(where)s ต้องเป็น 'YYYY-MM-DD HH:MM' (ปี ค.ศ.) (ได้รับ %(value)r)",
+    "%(where)s: bad entry %(item)r": "%(where)s: รายการไม่ถูกต้อง %(item)r",
+    "%(where)s: unknown %(item)r; known: %(known)s": "%(where)s: ไม่รู้จัก %(item)r (ที่มี: %(known)s)",
+    "code: lower-case letters, digits and _, up to 40, got %(code)r": "code: ต้องเป็นอักษรอังกฤษตัวเล็ก ตัวเลข และ _ ไม่เกิน 40 ตัว (ได้รับ %(code)r)",
+    "kind must be one of %(options)s, got %(kind)r": "kind ต้องเป็นหนึ่งใน %(options)s (ได้รับ %(kind)r)",
+    "th/en: a label of at most 200 characters": "th/en: ชื่อต้องยาวไม่เกิน 200 ตัวอักษร",
+    "ends (%(ends)s) is before starts (%(starts)s)": "เวลาสิ้นสุด ends (%(ends)s) อยู่ก่อนเวลาเริ่ม starts (%(starts)s)",
+    "code: %(code)r is already an activity of the programme": "code: %(code)r เป็นกิจกรรมของโครงการอยู่แล้ว",
+    "limit must be one of %(options)s, got %(limit)r": "limit ต้องเป็นหนึ่งใน %(options)s (ได้รับ %(limit)r)",
+    "multiplier must be a number from 1.01 to 10 (two decimals), got %(text)r": "multiplier ต้องเป็นตัวเลขตั้งแต่ 1.01 ถึง 10 (ทศนิยมไม่เกินสองตำแหน่ง) (ได้รับ %(text)r)",
+    "%(where)s must be a whole number, got %(value)r": "%(where)s ต้องเป็นจำนวนเต็ม (ได้รับ %(value)r)",
+    "%(where)s must be from %(lo)s to %(hi)s, got %(n)s": "%(where)s ต้องอยู่ระหว่าง %(lo)s ถึง %(hi)s (ได้รับ %(n)s)",
+    "campaign %(code)s: %(why)s": "แคมเปญ %(code)s: %(why)s",
+    # the command lines' own refusals (privcard admin prints the Thai under the English)
+    "expected KEY=VALUE, got %(item)r": "ต้องเป็น KEY=VALUE (ได้รับ %(item)r)",
+    "cannot read %(file)s: %(error)s": "อ่าน %(file)s ไม่ได้: %(error)s",
+    "a device is called %(user)s, the name of the site's bridge account": "มีอุปกรณ์ชื่อ %(user)s ซึ่งเป็นชื่อบัญชี bridge ของสาขา",
 }
 
 
+def localize(template: str, values: dict | None, lang: str) -> str:
+    """A refusal's ``template`` in ``lang`` with its ``values``, each shown in that language too.
+
+    A date reads ``21/1/2559`` in Thai (Buddhist era), a date-time its local minute
+    (``7/12/2569 10:00``); a value that is itself a message (``template`` and ``values``,
+    e.g. the ``why`` of "the programme was not changed: %(why)s") is translated the same
+    way. In English every value stays its own text (``str``), as in the English message.
+    """
+    text = TH.get(template, template) if lang == "th" else template
+    if not values:
+        return text
+    return text % {k: _value(v, lang) for k, v in values.items()}  # not translate(): a value may be named ``text``
+
+
+def _value(value, lang: str):
+    inner = getattr(value, "template", None)
+    if isinstance(inner, str):
+        return localize(inner, getattr(value, "values", None), lang)
+    if lang != "th":
+        return value
+    if isinstance(value, datetime):
+        return fmt_minute(value, lang, value.tzinfo)
+    if isinstance(value, date):
+        return fmt_date(value, lang)
+    return value
+
+
 def thai(template: str | None, values: dict | None = None) -> str | None:
-    """A template in Thai with its values (dates in the Buddhist era), or None when :data:`TH` lacks it."""
+    """A template in Thai with its values (:func:`localize`), or None when :data:`TH` lacks it."""
     if template is None or template not in TH:
         return None
-    values = {
-        k: fmt_date(v, "th") if isinstance(v, date) and not isinstance(v, datetime) else v
-        for k, v in (values or {}).items()
-    }
     try:
-        return translate(template, "th", **values)
+        return localize(template, values, "th")
     except (KeyError, TypeError, ValueError):
         return None
 

@@ -84,6 +84,18 @@ class Campaign:
         }
 
 
+class _Minute(datetime):
+    """A campaign bound as an error's value: ``2026-12-07 10:00`` in English; a date-time still,
+    so the Thai shows it in the Buddhist era (``server.catalogue.localize``)."""
+
+    @classmethod
+    def of(cls, when: datetime) -> _Minute:
+        return cls(when.year, when.month, when.day, when.hour, when.minute, tzinfo=when.tzinfo)
+
+    def __str__(self) -> str:
+        return f"{self:%Y-%m-%d %H:%M}"
+
+
 def parse_time(value, tz, where: str) -> datetime:
     """A campaign bound: ISO text ('YYYY-MM-DD HH:MM', library time if no offset) or an aware datetime."""
     if isinstance(value, datetime):
@@ -92,7 +104,7 @@ def parse_time(value, tz, where: str) -> datetime:
         try:
             when = datetime.fromisoformat(str(value).strip().replace("T", " "))
         except ValueError:
-            raise ConfigError(f"{where} must be 'YYYY-MM-DD HH:MM', got {value!r}") from None
+            raise ConfigError("%(where)s must be 'YYYY-MM-DD HH:MM', got %(value)r", where=where, value=value) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=tz)
     return when.replace(second=0, microsecond=0)
@@ -105,9 +117,11 @@ def _codes(value, where: str, known) -> tuple:
     out = []
     for item in items:
         if not isinstance(item, str) or not item:
-            raise ConfigError(f"{where}: bad entry {item!r}")
+            raise ConfigError("%(where)s: bad entry %(item)r", where=where, item=item)
         if known is not None and item not in known:
-            raise ConfigError(f"{where}: unknown {item!r}; known: {', '.join(sorted(known))}")
+            raise ConfigError(
+                "%(where)s: unknown %(item)r; known: %(known)s", where=where, item=item, known=", ".join(sorted(known))
+            )
         out.append(item)
     return tuple(dict.fromkeys(out))
 
@@ -120,10 +134,10 @@ def validate(raw: dict, prog: Programme, *, groups=None, campaign_id: int = 0) -
     """
     code = raw.get("code")
     if not isinstance(code, str) or not CODE_RE.match(code):
-        raise ConfigError(f"code: lower-case letters, digits and _, up to 40, got {code!r}")
+        raise ConfigError("code: lower-case letters, digits and _, up to 40, got %(code)r", code=code)
     kind = raw.get("kind")
     if kind not in KINDS:
-        raise ConfigError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise ConfigError("kind must be one of %(options)s, got %(kind)r", options=", ".join(KINDS), kind=kind)
     th = raw.get("th") or code
     en = raw.get("en") or code
     if not isinstance(th, str) or not isinstance(en, str) or len(th) > 200 or len(en) > 200:
@@ -131,16 +145,18 @@ def validate(raw: dict, prog: Programme, *, groups=None, campaign_id: int = 0) -
     starts = parse_time(raw.get("starts"), prog.tz, "starts")
     ends = parse_time(raw.get("ends"), prog.tz, "ends")
     if ends < starts:
-        raise ConfigError(f"ends ({ends:%Y-%m-%d %H:%M}) is before starts ({starts:%Y-%m-%d %H:%M})")
+        raise ConfigError(
+            "ends (%(ends)s) is before starts (%(starts)s)", ends=_Minute.of(ends), starts=_Minute.of(starts)
+        )
     earning = {c for c, a in prog.activities.items() if c != "signup" and not a.retired}
     mult, bonus, act = 100, 0, None
     activities = ()
     if kind == "activity":
         if code in prog.activities:
-            raise ConfigError(f"code: {code!r} is already an activity of the programme")
+            raise ConfigError("code: %(code)r is already an activity of the programme", code=code)
         limit = raw.get("limit") or "per_day"
         if limit not in LIMITS:
-            raise ConfigError(f"limit must be one of {', '.join(LIMITS)}, got {limit!r}")
+            raise ConfigError("limit must be one of %(options)s, got %(limit)r", options=", ".join(LIMITS), limit=limit)
         points = _points(raw.get("points"), "points", 1, MAX_BONUS)
         act = Activity(code=code, points=points, limit=limit, th=th, en=en)
     else:
@@ -148,7 +164,7 @@ def validate(raw: dict, prog: Programme, *, groups=None, campaign_id: int = 0) -
         if kind == "multiplier":
             text = str(raw.get("multiplier", "")).strip()
             if not _K_RE.match(text) or not 101 <= round(float(text) * 100) <= MAX_MULTIPLIER_100:
-                raise ConfigError(f"multiplier must be a number from 1.01 to 10 (two decimals), got {text!r}")
+                raise ConfigError("multiplier must be a number from 1.01 to 10 (two decimals), got %(text)r", text=text)
             mult = round(float(text) * 100)
         else:
             bonus = _points(raw.get("bonus"), "bonus", 1, MAX_BONUS)
@@ -173,9 +189,9 @@ def _points(value, where: str, lo: int, hi: int) -> int:
     try:
         n = int(str(value).strip())
     except (TypeError, ValueError):
-        raise ConfigError(f"{where} must be a whole number, got {value!r}") from None
+        raise ConfigError("%(where)s must be a whole number, got %(value)r", where=where, value=value) from None
     if not lo <= n <= hi:
-        raise ConfigError(f"{where} must be from {lo} to {hi}, got {n}")
+        raise ConfigError("%(where)s must be from %(lo)s to %(hi)s, got %(n)s", where=where, lo=lo, hi=hi, n=n)
     return n
 
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 import tomllib
 from datetime import datetime
 
-from server import store
+from server import catalogue, store
 from server.domain import campaigns as camp
 from server.domain.config import SECTIONS, ConfigError, _merge, build, changes, default_raw, section_document, to_toml
 from server.services import members as members_mod
-from server.services.errors import NotFound, ServiceError
+from server.services.errors import Message, NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.live import COUNTER, CampaignRow, ProgrammeVersion, campaign_of
 from server.services.retry import read_unit, unit_of_work
@@ -28,7 +28,7 @@ from server.store import Device, LedgerEntry
 
 
 def _refuse(exc: ConfigError) -> ServiceError:
-    return ServiceError("the programme was not changed: %(why)s", why=str(exc))
+    return ServiceError("the programme was not changed: %(why)s", why=Message.of(exc))
 
 
 class Programmes:
@@ -141,14 +141,14 @@ class Programmes:
                 )
 
     @staticmethod
-    def _check_campaigns(new_raw: dict) -> str | None:
+    def _check_campaigns(new_raw: dict) -> Message | None:
         """A running or future campaign must still fit (an activity it names must remain)."""
         prog = build(new_raw)
         for row in CampaignRow.select().where(CampaignRow.ended_at.is_null()):
             try:
                 campaign_of(row, prog)
             except ConfigError as exc:
-                return f"campaign {row.code}: {exc}"
+                return Message("campaign %(code)s: %(why)s", code=row.code, why=Message.of(exc))
         return None
 
     def set_section(self, section: str, text: str, *, actor: str, dry_run: bool = False) -> dict:
@@ -225,7 +225,7 @@ class Campaigns:
         try:
             c = camp.validate(spec, prog, groups=set(members_mod.GROUPS))
         except ConfigError as exc:
-            raise ServiceError("the campaign was not added: %(why)s", why=str(exc)) from None
+            raise ServiceError("the campaign was not added: %(why)s", why=Message.of(exc)) from None
         clean = {k: v for k, v in spec.items() if v not in (None, "", [], ())}
         clean["starts"], clean["ends"] = c.starts.isoformat(), c.ends.isoformat()
         with unit_of_work():
@@ -292,7 +292,7 @@ class Campaigns:
             c = c or campaign_of(row, prog)
             describe = c.describe()
         except ConfigError as exc:
-            describe = {"th": str(exc), "en": str(exc)}
+            describe = {"th": catalogue.thai_of(exc) or str(exc), "en": str(exc)}
         now = self.clock()
         ends = row.ended_at if row.ended_at and row.ended_at < row.ends else row.ends
         state = "ended" if now >= ends else ("running" if now >= row.starts else "scheduled")

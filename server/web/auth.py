@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import date, datetime
 from urllib.parse import urlparse
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
@@ -122,11 +121,9 @@ def service_error(exc) -> str:
     template = getattr(exc, "template", None)
     if template is None:
         return str(exc)
-    # dates read as the console shows them elsewhere (Buddhist era in Thai)
-    values = {
-        k: _fmt_date(v) if isinstance(v, date) and not isinstance(v, datetime) else v for k, v in exc.values.items()
-    }
-    return _(template, **values)
+    # dates read as the console shows them elsewhere (Buddhist era in Thai); a value that is
+    # itself a refusal (the "why" of "the programme was not changed: %(why)s") is translated too
+    return catalogue.localize(template, exc.values, g.get("lang", catalogue.DEFAULT_LANG))
 
 
 def admin_required(view):
