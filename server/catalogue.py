@@ -1168,6 +1168,12 @@ TH_PROGRAMME = {
     "per_day": "วันละครั้ง",
     "per_item_per_day": "วันละครั้งต่อรายการ",
     "unlimited": "ไม่จำกัด",
+    # a draw's own input errors (server/domain/draws.py's DrawError)
+    "bad eligible entry %(entry)r": "รายชื่อผู้มีสิทธิ์มีรายการไม่ถูกต้อง %(entry)r",
+    "member %(member)s is listed twice": "สมาชิก %(member)s อยู่ในรายชื่อสองครั้ง",
+    "the seed must be 64 lower-case hex digits": "seed ต้องเป็นเลขฐานสิบหก (อักษรตัวเล็ก) 64 หลัก",
+    "winners must be a whole number >= 1, got %(winners)r": "จำนวนผู้ได้รับรางวัลต้องเป็นจำนวนเต็มตั้งแต่ 1 ขึ้นไป (ได้รับ %(winners)r)",
+    "tickets must be 'one' or 'per_points:N', got %(rule)r": "tickets ต้องเป็น 'one' (คนละหนึ่งสิทธิ์) หรือ 'per_points:N' (หนึ่งสิทธิ์ต่อ N คะแนน) (ได้รับ %(rule)r)",
 }
 for _source, _thai in TH_PROGRAMME.items():
     TH.setdefault(_source, _thai)

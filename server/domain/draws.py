@@ -29,7 +29,16 @@ SEED_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 class DrawError(ValueError):
-    """A draw's input is wrong (the message says which)."""
+    """A draw's input is wrong (the message says which).
+
+    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` what fills
+    them, so the command lines and the console can show it in Thai too (``server.catalogue``,
+    which this pure module does not import); ``str(exc)`` is the English text.
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
 
 
 def canonical(eligible) -> list[tuple[int, int]]:
@@ -37,9 +46,9 @@ def canonical(eligible) -> list[tuple[int, int]]:
     out: dict[int, int] = {}
     for member_id, tickets in eligible:
         if type(member_id) is not int or type(tickets) is not int or tickets < 0:
-            raise DrawError(f"bad eligible entry {(member_id, tickets)!r}")
+            raise DrawError("bad eligible entry %(entry)r", entry=(member_id, tickets))
         if member_id in out:
-            raise DrawError(f"member {member_id} is listed twice")
+            raise DrawError("member %(member)s is listed twice", member=member_id)
         if tickets:
             out[member_id] = tickets
     return sorted(out.items())
@@ -55,7 +64,7 @@ def draw(seed_hex: str, eligible, winners: int) -> list[int]:
     if not isinstance(seed_hex, str) or not SEED_RE.match(seed_hex):
         raise DrawError("the seed must be 64 lower-case hex digits")
     if type(winners) is not int or winners < 1:
-        raise DrawError(f"winners must be a whole number >= 1, got {winners!r}")
+        raise DrawError("winners must be a whole number >= 1, got %(winners)r", winners=winners)
     key = bytes.fromhex(seed_hex)
     drum = canonical(eligible)
     total = sum(t for _, t in drum)
@@ -91,5 +100,5 @@ def tickets_for(earned: int, rule: str) -> int:
         return 1
     m = re.match(r"^per_points:(\d{1,6})$", rule or "")
     if not m or int(m.group(1)) < 1:
-        raise DrawError(f"tickets must be 'one' or 'per_points:N', got {rule!r}")
+        raise DrawError("tickets must be 'one' or 'per_points:N', got %(rule)r", rule=rule)
     return max(earned, 0) // int(m.group(1))

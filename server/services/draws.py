@@ -148,7 +148,7 @@ class Draws:
         try:
             dr.tickets_for(0, tickets)
         except dr.DrawError as exc:
-            raise ServiceError("%(why)s", why=str(exc)) from None
+            raise ServiceError.of(exc) from None
         prize = self._prize(prize_points, prize_reward)
         filters = {
             "group": group,

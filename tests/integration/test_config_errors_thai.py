@@ -29,6 +29,7 @@ RAISERS = {
     "server/ils/config.py": {"IlsConfigError"},
     "server/messages/config.py": {"MailConfigError"},
     "server/domain/campaigns.py": {"ConfigError"},  # the campaign form's
+    "server/domain/draws.py": {"DrawError"},  # a draw's input (privcard admin draw create, the console)
 }
 
 
