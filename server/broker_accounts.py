@@ -142,7 +142,7 @@ def write_acl(acl_file: str, password_file: str | None = None, device_sites: dic
             if sites:
                 bridge.write_sites(acl_file, {site: site_devices(site, devices, device_sites) for site in sites})
     except (AccessError, bridge.BridgeError, CredentialsError) as exc:
-        raise ServiceError(str(exc)) from None
+        raise ServiceError.of(exc) from None
     return len(devices)
 
 
@@ -161,7 +161,7 @@ def sync(password_file: str, acl_file: str, device_sites: dict[str, str] | None 
     try:
         removed = [device_id for device_id in retired if remove_entry(password_file, device_id)]
     except CredentialsError as exc:
-        raise ServiceError(str(exc)) from None
+        raise ServiceError.of(exc) from None
     n = write_acl(acl_file, password_file, device_sites)
     return {"password_file": password_file, "acl_file": acl_file, "devices": n, "removed": removed, "reload": RELOAD}
 
@@ -245,14 +245,14 @@ def run(args, svc) -> int:
         dev = store.Device.get_or_none(store.Device.id == args.id)
         if dev is None:
             raise NotFound(
-                f"no device {args.id}; register it first (privcard admin device add {args.id} ...) or pass --force"
+                "no device %(id)s; register it first (privcard admin device add %(id)s ...) or pass --force", id=args.id
             )
         if dev.retired_at is not None:
             raise ServiceError("device %(id)s is retired", id=args.id)
     try:
         info = make_credentials(args.id, args.password_file, args.broker_url, server=args.server_account)
     except CredentialsError as exc:
-        raise ServiceError(str(exc)) from None
+        raise ServiceError.of(exc) from None
     if not args.server_account:
         write_acl(args.acl_file, args.password_file, svc.sites.device_sites())
         svc.devices.record_credentials(
@@ -382,8 +382,12 @@ def run_bridge(args, svc) -> int:
             bridge.site_of(u) for u in list(read_entries(args.password_file)) + list(bridge.read_sites(args.acl_file))
         }
         bridge.write_sites(args.acl_file, {s: site_devices(s, active_devices(), device_sites) for s in sites - {None}})
-    except (bridge.BridgeError, AccessError, CredentialsError, OSError) as exc:
-        raise ServiceError(str(exc)) from None
+    except (bridge.BridgeError, AccessError, CredentialsError) as exc:
+        raise ServiceError.of(exc) from None
+    except OSError as exc:
+        raise ServiceError(
+            "cannot write the site broker's files in %(out)s: %(error)s", out=args.out or f"site-{site}", error=str(exc)
+        ) from None
     svc.devices.record_credentials(
         args.actor, user, password_file=args.password_file, replaced=not kept, site=site, devices=len(devices)
     )
@@ -428,10 +432,14 @@ def _central_ca(path: str) -> str:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise bridge.BridgeError(
-            f"cannot read the central broker's CA {path} ({exc.strerror}): give --central-ca FILE"
+            "cannot read the central broker's CA %(path)s (%(error)s): give --central-ca FILE",
+            path=path,
+            error=exc.strerror,
         ) from None
     if "-----BEGIN CERTIFICATE-----" not in text:
-        raise bridge.BridgeError(f"{path} is not a PEM certificate: give the central broker's CA with --central-ca")
+        raise bridge.BridgeError(
+            "%(path)s is not a PEM certificate: give the central broker's CA with --central-ca", path=path
+        )
     return text
 
 

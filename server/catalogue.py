@@ -1416,3 +1416,56 @@ TH_PATRON = {
 }
 for _source, _thai in TH_PATRON.items():
     TH.setdefault(_source, _thai)
+
+
+# --------------------------------------------------------------------------- privcard admin's setup errors
+#
+# The database (server/store.py), the card key file (server/sun.py), the broker's password file,
+# ACL and site bridges (broker/mosquitto/, server/broker_accounts.py): privcard admin prints the
+# Thai line under the English one, --json gives error_th. One block so it merges beside the others.
+TH_ADMIN_SETUP = {
+    # the database
+    "database %(key)s version %(version)s is newer than this privcard (%(known)s)": "ฐานข้อมูล %(key)s รุ่น %(version)s ใหม่กว่าที่ privcard นี้รองรับ (%(known)s)",
+    "unsupported database URL %(url)r; use sqlite:///PATH or postgresql://USER@HOST/DB": "ไม่รองรับ URL ฐานข้อมูล %(url)r ใช้ sqlite:///PATH หรือ postgresql://USER@HOST/DB",
+    "bad port %(port)r in database URL %(url)s": "พอร์ต %(port)r ใน URL ฐานข้อมูล %(url)s ไม่ถูกต้อง",
+    "empty host in database URL %(url)s": "URL ฐานข้อมูล %(url)s มีชื่อเครื่องที่ว่างอยู่",
+    "cannot open database %(url)s: %(error)s": "เปิดฐานข้อมูล %(url)s ไม่ได้: %(error)s",
+    # the card key file
+    "%(name)s must be 32 hex digits (an AES-128 key)": "%(name)s ต้องเป็นเลขฐานสิบหก 32 หลัก (กุญแจ AES-128)",
+    "card key file %(path)s: %(kind)s: %(error)s": "ไฟล์กุญแจบัตร %(path)s: %(kind)s: %(error)s",
+    "card key file %(path)s is readable by others: chmod 600 it": "ไฟล์กุญแจบัตร %(path)s ผู้อื่นอ่านได้: ใช้ chmod 600",
+    "card key file %(path)s: expected keys master and/or kek, got %(keys)s": "ไฟล์กุญแจบัตร %(path)s: ต้องมีกุญแจ master และ/หรือ kek (ได้รับ %(keys)s)",
+    "card key file %(path)s: %(name)s must be a string of 32 hex digits": "ไฟล์กุญแจบัตร %(path)s: %(name)s ต้องเป็นข้อความเลขฐานสิบหก 32 หลัก",
+    "no key-encryption key (kek) in the card key file: cannot store per-card keys": "ไฟล์กุญแจบัตรไม่มีกุญแจเข้ารหัสกุญแจ (kek) จึงเก็บกุญแจเฉพาะบัตรไม่ได้",
+    # the broker's password file and ACL
+    "unknown device kind %(kind)r; known: %(known)s": "ไม่รู้จักประเภทอุปกรณ์ %(kind)r (ที่มี: %(known)s)",
+    "the ACL file has the BEGIN marker of the %(what)s section but no END marker": "ไฟล์ ACL มีเครื่องหมาย BEGIN ของส่วน %(what)s แต่ไม่มีเครื่องหมาย END",
+    "cannot write ACL file %(path)s: %(error)s": "เขียนไฟล์ ACL %(path)s ไม่ได้: %(error)s",
+    "cannot read password file %(path)s: %(error)s": "อ่านไฟล์รหัสผ่าน %(path)s ไม่ได้: %(error)s",
+    "%(path)s line %(line)s is not username:hash": "%(path)s บรรทัดที่ %(line)s ไม่ใช่รูปแบบ username:hash",
+    "cannot write password file %(path)s: %(error)s": "เขียนไฟล์รหัสผ่าน %(path)s ไม่ได้: %(error)s",
+    "broker URL must be mqtt[s]://host[:port][?ca=...], got %(url)r": "URL ของโบรกเกอร์ต้องเป็น mqtt[s]://host[:port][?ca=...] (ได้รับ %(url)r)",
+    "%(user)r is the server's account; a device cannot use it": "%(user)r เป็นบัญชีของเซิร์ฟเวอร์ อุปกรณ์ใช้ไม่ได้",
+    "no device %(id)s; register it first (privcard admin device add %(id)s ...) or pass --force": "ไม่พบอุปกรณ์ %(id)s ลงทะเบียนก่อน (privcard admin device add %(id)s ...) หรือระบุ --force",
+    # site bridges
+    "site code must be 1-16 of A-Z, 0-9, _ starting with a letter, got %(site)r": "รหัสสาขาต้องยาว 1-16 ตัว ประกอบด้วย A-Z 0-9 _ และขึ้นต้นด้วยตัวอักษร (ได้รับ %(site)r)",
+    "device %(id)s: unknown kind %(kind)r": "อุปกรณ์ %(id)s: ไม่รู้จักประเภท %(kind)r",
+    "--central must be HOST:PORT (the central broker's TLS listener), got %(address)r": "--central ต้องเป็น HOST:PORT (พอร์ต TLS ของโบรกเกอร์กลาง) (ได้รับ %(address)r)",
+    "protocol must be one of %(known)s, got %(protocol)r": "protocol ต้องเป็นหนึ่งใน %(known)s (ได้รับ %(protocol)r)",
+    "the bridge password must be non-empty and without spaces": "รหัสผ่านของบริดจ์ต้องไม่ว่างและไม่มีช่องว่าง",
+    "%(what)s: the password must be a non-empty string without spaces": "%(what)s: รหัสผ่านต้องเป็นข้อความที่ไม่ว่างและไม่มีช่องว่าง",
+    "not a site bridge bundle (not JSON: %(error)s)": "ไม่ใช่ชุดไฟล์บริดจ์ของสาขา (ไม่ใช่ JSON: %(error)s)",
+    'not a site bridge bundle (no "format": "%(format)s")': 'ไม่ใช่ชุดไฟล์บริดจ์ของสาขา (ไม่มี "format": "%(format)s")',
+    "bundle version %(version)r: this privcard reads version %(reads)s": "ชุดไฟล์รุ่น %(version)r: privcard นี้อ่านได้เฉพาะรุ่น %(reads)s",
+    "bundle: protocol %(protocol)r is not one of %(known)s": "ชุดไฟล์: protocol %(protocol)r ไม่ใช่หนึ่งใน %(known)s",
+    "bundle: central_ca is not a PEM certificate (the CA of the central broker)": "ชุดไฟล์: central_ca ไม่ใช่ใบรับรองแบบ PEM (CA ของโบรกเกอร์กลาง)",
+    "bundle: devices must be an object (device id -> kind and password)": "ชุดไฟล์: devices ต้องเป็นออบเจกต์ (รหัสอุปกรณ์ -> ประเภทและรหัสผ่าน)",
+    "bundle: %(why)s": "ชุดไฟล์: %(why)s",
+    "bundle: device id %(id)s is reserved": "ชุดไฟล์: รหัสอุปกรณ์ %(id)s สงวนไว้",
+    "bundle: device %(id)s has no known kind (%(known)s)": "ชุดไฟล์: อุปกรณ์ %(id)s ไม่มีประเภทที่รู้จัก (%(known)s)",
+    "cannot write the site broker's files in %(out)s: %(error)s": "เขียนไฟล์ของโบรกเกอร์สาขาใน %(out)s ไม่ได้: %(error)s",
+    "cannot read the central broker's CA %(path)s (%(error)s): give --central-ca FILE": "อ่าน CA ของโบรกเกอร์กลาง %(path)s ไม่ได้ (%(error)s): ระบุ --central-ca FILE",
+    "%(path)s is not a PEM certificate: give the central broker's CA with --central-ca": "%(path)s ไม่ใช่ใบรับรองแบบ PEM: ระบุ CA ของโบรกเกอร์กลางด้วย --central-ca",
+}
+for _source, _thai in TH_ADMIN_SETUP.items():
+    TH.setdefault(_source, _thai)

@@ -42,7 +42,16 @@ PG_DEFAULTS = {
 
 
 class StoreError(Exception):
-    """A database problem (bad URL, unreachable server, schema too new)."""
+    """A database problem (bad URL, unreachable server, schema too new).
+
+    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` what fills
+    them, so the command lines print it in Thai too (``server.catalogue``); ``str(exc)`` is the
+    English text.
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
 
 
 def utcnow() -> datetime:
@@ -705,7 +714,12 @@ def upgrade() -> int:
         with write_transaction():
             current = _version(key)
             if current > len(steps):
-                raise StoreError(f"database {key} version {current} is newer than this privcard ({len(steps)})")
+                raise StoreError(
+                    "database %(key)s version %(version)s is newer than this privcard (%(known)s)",
+                    key=key,
+                    version=current,
+                    known=len(steps),
+                )
         for version in range(current, len(steps)):
             with write_transaction():
                 if not is_sqlite():  # replicas starting together migrate one at a time
@@ -833,7 +847,7 @@ def make_database(url: str) -> pw.Database:
             port=port,
             **params,
         )
-    raise StoreError(f"unsupported database URL {url!r}; use sqlite:///PATH or postgresql://USER@HOST/DB")
+    raise StoreError("unsupported database URL %(url)r; use sqlite:///PATH or postgresql://USER@HOST/DB", url=url)
 
 
 def pg_hosts(url: str) -> tuple[str | None, int | str]:
@@ -857,9 +871,9 @@ def pg_hosts(url: str) -> tuple[str | None, int | str]:
         else:
             h, p = part, ""
         if p and not p.isdigit():
-            raise StoreError(f"bad port {p!r} in database URL {redact(url)}")
+            raise StoreError("bad port %(port)r in database URL %(url)s", port=p, url=redact(url))
         if not h and len(netloc.split(",")) > 1:
-            raise StoreError(f"empty host in database URL {redact(url)}")
+            raise StoreError("empty host in database URL %(url)s", url=redact(url))
         hosts.append(unquote(h))
         ports.append(p or "5432")
     if len(hosts) == 1:
@@ -874,7 +888,9 @@ def connect(url: str, *, upgrade_schema: bool = True) -> pw.Database:
     try:
         database.connect(reuse_if_open=True)
     except pw.OperationalError as exc:
-        raise StoreError(f"cannot open database {redact(url)}: {exc}".strip()) from None
+        raise StoreError(
+            "cannot open database %(url)s: %(error)s", url=redact(url), error=" ".join(str(exc).split())
+        ) from None
     if upgrade_schema:
         upgrade()
     return database

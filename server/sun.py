@@ -66,7 +66,16 @@ class NotGenuine(Exception):
 
 
 class CardKeyError(Exception):
-    """A key file or a key that cannot be used (a configuration error, said in one line)."""
+    """A key file or a key that cannot be used (a configuration error, said in one line).
+
+    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` what fills
+    them, so the command lines print it in Thai too (``server.catalogue``); ``str(exc)`` is the
+    English text.
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
 
 
 @dataclass(frozen=True)
@@ -254,7 +263,7 @@ def card_url(keys: CardKeys, uid: str, counter: int, base: str = "https://lib.ex
 def _key(name: str, text: str) -> bytes:
     text = text.strip()
     if len(text) != 32 or not set(text) <= _HEX:
-        raise CardKeyError(f"{name} must be 32 hex digits (an AES-128 key)")
+        raise CardKeyError("%(name)s must be 32 hex digits (an AES-128 key)", name=name)
     return bytes.fromhex(text)
 
 
@@ -290,15 +299,23 @@ class Keyring:
             mode = p.stat().st_mode
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise CardKeyError(f"card key file {p}: {type(exc).__name__}: {str(exc)[:120]}") from None
+            raise CardKeyError(
+                "card key file %(path)s: %(kind)s: %(error)s", path=p, kind=type(exc).__name__, error=str(exc)[:120]
+            ) from None
         if mode & (stat.S_IRWXO):
-            raise CardKeyError(f"card key file {p} is readable by others: chmod 600 it")
+            raise CardKeyError("card key file %(path)s is readable by others: chmod 600 it", path=p)
         unknown = set(data) - {"master", "kek"}
         if unknown or not data:
-            raise CardKeyError(f"card key file {p}: expected keys master and/or kek, got {sorted(data) or 'none'}")
+            raise CardKeyError(
+                "card key file %(path)s: expected keys master and/or kek, got %(keys)s",
+                path=p,
+                keys=sorted(data) or "none",
+            )
         for name in data:
             if not isinstance(data[name], str):
-                raise CardKeyError(f"card key file {p}: {name} must be a string of 32 hex digits")
+                raise CardKeyError(
+                    "card key file %(path)s: %(name)s must be a string of 32 hex digits", path=p, name=name
+                )
         master = _key("master", data["master"]) if "master" in data else None
         kek = _key("kek", data["kek"]) if "kek" in data else None
         return cls(master, kek)

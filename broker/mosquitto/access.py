@@ -27,14 +27,25 @@ END = "# END privcard devices"
 
 
 class AccessError(ValueError):
-    """An ACL file that cannot be read or written, or a device the table does not know."""
+    """An ACL file that cannot be read or written, or a device the table does not know.
+
+    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` what fills
+    them, so privcard admin can print it in Thai too (``server.catalogue``); ``str(exc)`` is the
+    English text.
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
 
 
 def device_rules(device_id: str, kind: str, prefix: str = contract.DEFAULT_PREFIX) -> list[str]:
     """The ACL lines of one device: what its kind may send, and the answers if it may query."""
     contract.check_device_id(device_id)
     if kind not in contract.CAPABILITIES:
-        raise AccessError(f"unknown device kind {kind!r}; known: {', '.join(contract.DEVICE_KINDS)}")
+        raise AccessError(
+            "unknown device kind %(kind)r; known: %(known)s", kind=kind, known=", ".join(contract.DEVICE_KINDS)
+        )
     lines = [f"user {device_id}"]
     lines += [f"topic write {prefix}/dev/{device_id}/{t}" for t in sorted(contract.CAPABILITIES[kind])]
     if contract.may(kind, "query"):
@@ -57,7 +68,7 @@ def without_section(text: str, begin: str, end: str, what: str, error: type[Exce
         return text
     _, sep, tail = rest.partition(end)
     if not sep:
-        raise error(f"the ACL file has the BEGIN marker of the {what} section but no END marker")
+        raise error("the ACL file has the BEGIN marker of the %(what)s section but no END marker", what=what)
     return head.rstrip("\n") + "\n" + tail.lstrip("\n")
 
 
@@ -116,7 +127,7 @@ def write_devices(path: str | Path, devices: dict[str, str], prefix: str = contr
                 os.unlink(tmp)
             raise
     except OSError as exc:
-        raise AccessError(f"cannot write ACL file {path}: {exc}") from None
+        raise AccessError("cannot write ACL file %(path)s: %(error)s", path=path, error=str(exc)) from None
 
 
 __all__ = ["BEGIN", "DEFAULT_ACL_FILE", "END", "AccessError", "device_rules", "read_devices", "render", "write_devices"]

@@ -57,13 +57,22 @@ HOSTPORT_RE = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$")
 
 
 class BridgeError(ValueError):
-    """A site code, address or file the bridge cannot use."""
+    """A site code, address or file the bridge cannot use.
+
+    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` what fills
+    them, so privcard admin can print it in Thai too (``server.catalogue``); ``str(exc)`` is the
+    English text.
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
 
 
 def username(site: str) -> str:
     """The site bridge's MQTT account on the central broker: ``bridge-<SITE>``."""
     if not SITE_RE.match(site or ""):
-        raise BridgeError(f"site code must be 1-16 of A-Z, 0-9, _ starting with a letter, got {site!r}")
+        raise BridgeError("site code must be 1-16 of A-Z, 0-9, _ starting with a letter, got %(site)r", site=site)
     return USER_PREFIX + site
 
 
@@ -86,7 +95,7 @@ def site_rules(site: str, devices: dict[str, str], prefix: str = contract.DEFAUL
         contract.check_device_id(device_id)
         kind = devices[device_id]
         if kind not in contract.CAPABILITIES:
-            raise BridgeError(f"device {device_id}: unknown kind {kind!r}")
+            raise BridgeError("device %(id)s: unknown kind %(kind)r", id=device_id, kind=kind)
         lines += [f"topic write {prefix}/dev/{device_id}/{t}" for t in sorted(contract.CAPABILITIES[kind])]
         lines += [f"topic read {prefix}/dev/{device_id}/{t}" for t in _received(kind)]
     return lines
@@ -124,7 +133,7 @@ def write_sites(path: str | Path, sites: dict[str, dict[str, str]], prefix: str 
         text = path.read_text(encoding="utf-8") if path.exists() else ACL_PATH.read_text(encoding="utf-8")
         _atomic_write(path, render_sites(without_sites(text), sites, prefix), 0o640)
     except OSError as exc:
-        raise BridgeError(f"cannot write ACL file {path}: {exc}") from None
+        raise BridgeError("cannot write ACL file %(path)s: %(error)s", path=path, error=str(exc)) from None
 
 
 def _atomic_write(path: Path, body: str, new_mode: int) -> None:
@@ -152,7 +161,9 @@ def _atomic_write(path: Path, body: str, new_mode: int) -> None:
 def check_central(address: str) -> str:
     """``HOST:PORT`` of the central broker's TLS listener."""
     if not HOSTPORT_RE.match(address or "") or not 0 < int(address.rsplit(":", 1)[1]) < 65536:
-        raise BridgeError(f"--central must be HOST:PORT (the central broker's TLS listener), got {address!r}")
+        raise BridgeError(
+            "--central must be HOST:PORT (the central broker's TLS listener), got %(address)r", address=address
+        )
     return address
 
 
@@ -169,7 +180,11 @@ def connection_block(
     """The ``connection`` block of a site broker's config (mosquitto.conf(5), "Bridges")."""
     central = check_central(central)
     if protocol not in PROTOCOLS:
-        raise BridgeError(f"protocol must be one of {', '.join(sorted(set(PROTOCOLS.values())))}, got {protocol!r}")
+        raise BridgeError(
+            "protocol must be one of %(known)s, got %(protocol)r",
+            known=", ".join(sorted(set(PROTOCOLS.values()))),
+            protocol=protocol,
+        )
     if any(c.isspace() for c in password) or not password:
         raise BridgeError("the bridge password must be non-empty and without spaces")
     user = username(site)
@@ -294,7 +309,7 @@ class Bundle:
 
 def _checked_password(password, what: str) -> str:
     if not isinstance(password, str) or not password or any(c.isspace() for c in password):
-        raise BridgeError(f"{what}: the password must be a non-empty string without spaces")
+        raise BridgeError("%(what)s: the password must be a non-empty string without spaces", what=what)
     return password
 
 
@@ -303,17 +318,25 @@ def read_bundle(text: str) -> Bundle:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise BridgeError(f"not a site bridge bundle (not JSON: {exc})") from None
+        raise BridgeError("not a site bridge bundle (not JSON: %(error)s)", error=str(exc)) from None
     if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
-        raise BridgeError(f'not a site bridge bundle (no "format": "{BUNDLE_FORMAT}")')
+        raise BridgeError('not a site bridge bundle (no "format": "%(format)s")', format=BUNDLE_FORMAT)
     if data.get("version") != BUNDLE_VERSION:
-        raise BridgeError(f"bundle version {data.get('version')!r}: this privcard reads version {BUNDLE_VERSION}")
+        raise BridgeError(
+            "bundle version %(version)r: this privcard reads version %(reads)s",
+            version=data.get("version"),
+            reads=BUNDLE_VERSION,
+        )
     site = str(data.get("site") or "")
     username(site)
     central = check_central(str(data.get("central") or ""))
     protocol = data.get("protocol") or "mqttv50"
     if protocol not in PROTOCOLS:
-        raise BridgeError(f"bundle: protocol {protocol!r} is not one of {', '.join(sorted(set(PROTOCOLS.values())))}")
+        raise BridgeError(
+            "bundle: protocol %(protocol)r is not one of %(known)s",
+            protocol=protocol,
+            known=", ".join(sorted(set(PROTOCOLS.values()))),
+        )
     password = _checked_password(data.get("password"), "bundle: the bridge account")
     ca = data.get("central_ca")
     if not isinstance(ca, str) or _PEM not in ca:
@@ -326,11 +349,15 @@ def read_bundle(text: str) -> Bundle:
         try:
             contract.check_device_id(device_id)
         except contract.ContractError as exc:
-            raise BridgeError(f"bundle: {exc}") from None
+            raise BridgeError("bundle: %(why)s", why=exc) from None
         if device_id.lower().startswith(USER_PREFIX) or device_id == MONITOR_USER:
-            raise BridgeError(f"bundle: device id {device_id} is reserved")
+            raise BridgeError("bundle: device id %(id)s is reserved", id=device_id)
         if not isinstance(entry, dict) or entry.get("kind") not in contract.CAPABILITIES:
-            raise BridgeError(f"bundle: device {device_id} has no known kind ({', '.join(contract.DEVICE_KINDS)})")
+            raise BridgeError(
+                "bundle: device %(id)s has no known kind (%(known)s)",
+                id=device_id,
+                known=", ".join(contract.DEVICE_KINDS),
+            )
         out[device_id] = (entry["kind"], _checked_password(entry.get("password"), f"bundle: device {device_id}"))
     return Bundle(site, central, PROTOCOLS[protocol], password, ca if ca.endswith("\n") else ca + "\n", out)
 

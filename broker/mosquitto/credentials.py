@@ -41,7 +41,16 @@ SALT_BYTES = 12
 
 
 class CredentialsError(ValueError):
-    """A password file that cannot be read or written, or a bad username."""
+    """A password file that cannot be read or written, or a bad username.
+
+    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` what fills
+    them, so privcard admin can print it in Thai too (``server.catalogue``); ``str(exc)`` is the
+    English text.
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
 
 
 def hash_password(password: str, *, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:
@@ -73,7 +82,7 @@ def check_username(username: str) -> str:
     try:
         return contract.check_device_id(username)
     except ContractError as exc:
-        raise CredentialsError(str(exc)) from None
+        raise CredentialsError(exc.template, **exc.values) from None
 
 
 def read_entries(path: str | Path) -> dict[str, str]:
@@ -84,13 +93,13 @@ def read_entries(path: str | Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise CredentialsError(f"cannot read password file {path}: {exc}") from None
+        raise CredentialsError("cannot read password file %(path)s: %(error)s", path=path, error=str(exc)) from None
     out = {}
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         if ":" not in line:
-            raise CredentialsError(f"{path} line {n} is not username:hash")
+            raise CredentialsError("%(path)s line %(line)s is not username:hash", path=path, line=n)
         user, encoded = line.split(":", 1)
         out[user] = encoded
     return out
@@ -152,7 +161,7 @@ def _write_entries(path: Path, entries: dict[str, str]) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        raise CredentialsError(f"cannot write password file {path}: {exc}") from None
+        raise CredentialsError("cannot write password file %(path)s: %(error)s", path=path, error=str(exc)) from None
 
 
 def new_password() -> str:
@@ -164,7 +173,7 @@ def device_url(broker_url: str, username: str, password: str) -> str:
     """The broker URL with the device's username and password in it (query kept)."""
     parts = urlsplit(broker_url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise CredentialsError(f"broker URL must be mqtt[s]://host[:port][?ca=...], got {broker_url!r}")
+        raise CredentialsError("broker URL must be mqtt[s]://host[:port][?ca=...], got %(url)r", url=broker_url)
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     port = f":{parts.port}" if parts.port else ""
     query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
@@ -178,7 +187,7 @@ def make_credentials(
     """Create the entry and return everything the device (or server) needs."""
     username = SERVER_USERNAME if server else check_username(username)
     if not server and username in RESERVED:
-        raise CredentialsError(f"{username!r} is the server's account; a device cannot use it")
+        raise CredentialsError("%(user)r is the server's account; a device cannot use it", user=username)
     password = password or new_password()
     replaced = set_entry(password_file, username, password)
     url = device_url(broker_url, username, password)

@@ -30,7 +30,21 @@ RAISERS = {
     "server/messages/config.py": {"MailConfigError"},
     "server/domain/campaigns.py": {"ConfigError"},  # the campaign form's
     "server/domain/draws.py": {"DrawError"},  # a draw's input (privcard admin draw create, the console)
+    # privcard admin's setup: the database, the card key file, the broker's files and site bridges
+    "server/store.py": {"StoreError"},
+    "server/sun.py": {"CardKeyError"},
+    "server/broker_accounts.py": {"BridgeError", "ServiceError", "NotFound"},
+    "broker/mosquitto/access.py": {"AccessError", "error"},  # ``error``: without_section's, Access or Bridge
+    "broker/mosquitto/credentials.py": {"CredentialsError"},
+    "broker/mosquitto/bridge.py": {"BridgeError"},
 }
+
+
+def _passed_on(node) -> bool:
+    """A template chosen at run time (_number's ``template``) or passed on (``exc.template``)."""
+    return (isinstance(node, ast.Name) and node.id == "template") or (
+        isinstance(node, ast.Attribute) and node.attr == "template"
+    )
 
 
 def _templates():
@@ -41,7 +55,7 @@ def _templates():
                 continue
             name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
             first = node.args[0]
-            if name in names and not (isinstance(first, ast.Name) and first.id == "template"):  # _number's: below
+            if name in names and not _passed_on(first):  # _number's: below
                 assert isinstance(first, ast.Constant), f"{rel}:{node.lineno}: not a literal template (an f-string?)"
                 yield f"{rel}:{node.lineno}", first.value, {k.arg for k in node.keywords}
 
