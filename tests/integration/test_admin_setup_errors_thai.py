@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import sqlite3
 
 import pytest
 
@@ -174,3 +175,18 @@ def test_a_refused_site_bridge_is_said_in_english_then_thai(tmp_path, extra, eng
     argv += ["--acl-file", str(tmp_path / "acl")]
     _refused(argv, english.format(tmp=tmp_path), thai.format(tmp=tmp_path))
     assert not (tmp_path / "passwd").exists() and not (tmp_path / "north").exists()
+
+
+def test_a_database_newer_than_this_privcard_is_said_in_thai_too(tmp_path):
+    url = f"sqlite:///{tmp_path}/x.db"
+    assert _admin("--db", url, "--json", "member", "list")[0] == 0  # made at this privcard's version
+    db = sqlite3.connect(tmp_path / "x.db")
+    with db:
+        [(have,)] = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchall()
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (have + 1,))
+    db.close()
+    _refused(
+        ["--db", url, "--json", "member", "list"],
+        f"database schema version {have + 1} is newer than this privcard ({have})",
+        f"ฐานข้อมูล schema รุ่น {have + 1} ใหม่กว่าที่ privcard นี้รองรับ ({have})",
+    )
