@@ -1466,6 +1466,11 @@ TH_ADMIN_SETUP = {
     "cannot write the site broker's files in %(out)s: %(error)s": "เขียนไฟล์ของโบรกเกอร์สาขาใน %(out)s ไม่ได้: %(error)s",
     "cannot read the central broker's CA %(path)s (%(error)s): give --central-ca FILE": "อ่าน CA ของโบรกเกอร์กลาง %(path)s ไม่ได้ (%(error)s): ระบุ --central-ca FILE",
     "%(path)s is not a PEM certificate: give the central broker's CA with --central-ca": "%(path)s ไม่ใช่ใบรับรองแบบ PEM: ระบุ CA ของโบรกเกอร์กลางด้วย --central-ca",
+    # the console's start (server/web/__init__.py) and privcard admin staff (server/web/staff_admin.py)
+    "--http must be HOST:PORT, got %(addr)r": "--http ต้องเป็น HOST:PORT (ได้รับ %(addr)r)",
+    "PRIVCARD_WEB_PUBLIC_URL must be an http:// or https:// address, got %(url)r": "PRIVCARD_WEB_PUBLIC_URL ต้องเป็นที่อยู่แบบ http:// หรือ https:// (ได้รับ %(url)r)",
+    "passwords differ": "รหัสผ่านที่พิมพ์สองครั้งไม่ตรงกัน",
+    "%(command)s: run it as privcard admin": "%(command)s: ต้องสั่งผ่าน privcard admin",
 }
 for _source, _thai in TH_ADMIN_SETUP.items():
     TH.setdefault(_source, _thai)

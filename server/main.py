@@ -78,7 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     from server.app import PointsServer
 
+    web_console = None
+    if args.http:
+        try:
+            import server.web as web_console
+        except ImportError as exc:
+            print(f"privcard server: web console unavailable: {exc}", file=sys.stderr)
+            return 1
     try:
+        if web_console is not None:
+            web_console.check_start(args.http)  # a bad --http or PRIVCARD_WEB_PUBLIC_URL, before anything starts
         prog = load(args.config)
         keyring = Keyring.load(args.card_keys)
         ils = load_ils_config(args.config, args.ils)
@@ -116,13 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"privcard server: {thai}", file=sys.stderr)
         return 1
     web = None
-    if args.http:
-        try:
-            from server.web import serve_in_thread
-        except ImportError as exc:
-            print(f"privcard server: web console unavailable: {exc}", file=sys.stderr)
-            return 1
-        web = serve_in_thread(args.http, args.db, prog, srv)
+    if web_console is not None:
+        web = web_console.serve_in_thread(args.http, args.db, prog, srv)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

@@ -38,6 +38,35 @@ FORM_OVERHEAD = 64 * 1024
 csrf = CSRFProtect()
 
 
+class WebStartError(ValueError):
+    """The console cannot start as configured (``--http``, ``PRIVCARD_WEB_PUBLIC_URL``).
+
+    ``template`` and ``values`` apart, so ``privcard server`` prints the Thai line under the
+    English one (``server.catalogue``); ``str(exc)`` is the English text.
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
+
+
+def public_scheme(public_url: str | None = None) -> str:
+    """The scheme of ``public_url`` (default ``$PRIVCARD_WEB_PUBLIC_URL``): ``http``, ``https`` or "" (unset)."""
+    public_url = public_url if public_url is not None else os.environ.get("PRIVCARD_WEB_PUBLIC_URL", "")
+    scheme = urlsplit(public_url).scheme.lower() if public_url else ""
+    if public_url and scheme not in ("http", "https"):
+        raise WebStartError(
+            "PRIVCARD_WEB_PUBLIC_URL must be an http:// or https:// address, got %(url)r", url=public_url
+        )
+    return scheme
+
+
+def check_start(addr: str | None, public_url: str | None = None) -> None:
+    """Refuse a bad ``--http`` or ``PRIVCARD_WEB_PUBLIC_URL`` before the server starts (:class:`WebStartError`)."""
+    parse_http(addr)
+    public_scheme(public_url)
+
+
 class RowIdConverter(IntegerConverter):
     """``<int:...>`` in every route: a row id from 1 to 2**63 - 1 (larger ones are a 404, not a 500).
 
@@ -80,10 +109,7 @@ def create_app(
     cookie follows the scheme the browser used and sign-in throttling sees the client's
     address. docs/deployment.md, "The console behind a TLS proxy".
     """
-    public_url = public_url if public_url is not None else os.environ.get("PRIVCARD_WEB_PUBLIC_URL", "")
-    scheme = urlsplit(public_url).scheme.lower() if public_url else ""
-    if public_url and scheme not in ("http", "https"):
-        raise ValueError(f"PRIVCARD_WEB_PUBLIC_URL must be an http:// or https:// address, got {public_url!r}")
+    scheme = public_scheme(public_url)
     if connect and db_url:
         store.connect(db_url)
     else:
@@ -218,10 +244,9 @@ def parse_http(addr: str | None) -> tuple[str, int]:
     addr = (addr or DEFAULT_HTTP).strip()
     host, _, port = addr.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
-    try:
-        return host, int(port)
-    except ValueError:
-        raise ValueError(f"--http must be HOST:PORT, got {addr!r}") from None
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise WebStartError("--http must be HOST:PORT, got %(addr)r", addr=addr)
+    return host, int(port)
 
 
 def serve_in_thread(addr: str | None, db_url: str | None, prog: Programme, srv=None) -> WebServer:

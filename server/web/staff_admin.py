@@ -94,7 +94,9 @@ def _password(given: str | None) -> str:
         return line.rstrip("\r\n")
     first = getpass.getpass("Password: ")
     if getpass.getpass("Again: ") != first:
-        raise SystemExit("privcard admin staff: passwords differ")
+        from server.services.errors import ServiceError
+
+        raise ServiceError("passwords differ")  # run() prints it in English and Thai
     return first
 
 
@@ -173,7 +175,7 @@ def run(args, svc=None) -> int:
             print(f"{args.username} unlocked")
         elif cmd == "unlock-pin":
             if svc is None:
-                raise SystemExit("privcard admin staff unlock-pin: run it as privcard admin")
+                raise ServiceError("%(command)s: run it as privcard admin", command="unlock-pin")
             cleared = svc.staff.clear(args.member, device=args.device, actor=actor)
             lines = [
                 f"card {c['card']} on {c['device']}: "
@@ -183,7 +185,7 @@ def run(args, svc=None) -> int:
             print_result(args, cleared, "\n".join(lines))
         elif cmd == "pin-lockouts":
             if svc is None:
-                raise SystemExit("privcard admin staff pin-lockouts: run it as privcard admin")
+                raise ServiceError("%(command)s: run it as privcard admin", command="pin-lockouts")
             rows = [{**r, "locked_until": f"{r['locked_until']:%Y-%m-%dT%H:%M:%SZ}"} for r in svc.staff.lockouts()]
             print_result(
                 args,
@@ -231,7 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except store.StoreError as exc:
+        from server import catalogue
+
         print(f"privcard admin: {exc}", file=sys.stderr)
+        if thai := catalogue.thai_of(exc):
+            print(f"privcard admin: {thai}", file=sys.stderr)
         return 1
 
 

@@ -37,6 +37,8 @@ RAISERS = {
     "broker/mosquitto/access.py": {"AccessError", "error"},  # ``error``: without_section's, Access or Bridge
     "broker/mosquitto/credentials.py": {"CredentialsError"},
     "broker/mosquitto/bridge.py": {"BridgeError"},
+    "server/web/__init__.py": {"WebStartError"},  # --http, PRIVCARD_WEB_PUBLIC_URL
+    "server/web/staff_admin.py": {"ServiceError"},
 }
 
 
