@@ -9,7 +9,11 @@ credentials (over TLS with the CA the device pins); the ACL lets a device publis
 topics and nothing else; the TLS certificate valid and not near expiry; reader present
 and readable; the GPIO pin factory; disk space and outbox size; the database reachable
 and migrated (server); a site broker's bridge to the central broker connected (its
-``$SYS/broker/connection/bridge-SITE/state``), said in English and Thai.
+``$SYS/broker/connection/bridge-SITE/state``).
+
+Every check's finding and fix is said in English, then `` — `` and Thai (:func:`both`), in the
+text lines and in ``--json``'s ``detail`` and ``fix`` alike; a date in the Thai half is in the
+Buddhist era. A check's ``name`` stays English: monitoring keys on it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -35,6 +40,32 @@ from install.plan import load_manifest
 CERT_WARN_DAYS = 30
 OUTBOX_WARN_BYTES = 100 * 1024 * 1024
 DISK_MIN_FREE = 200 * 1024 * 1024
+BE_OFFSET = 543
+#: ``systemctl is-active``'s answers, in Thai
+UNIT_STATES_TH = {
+    "active": "ทำงานอยู่",
+    "inactive": "ไม่ได้ทำงาน",
+    "failed": "ล้มเหลว",
+    "activating": "กำลังเริ่มทำงาน",
+    "deactivating": "กำลังหยุดทำงาน",
+    "reloading": "กำลังโหลดค่าใหม่",
+    "unknown": "ไม่ทราบสถานะ",
+}
+
+
+def both(english: str, thai: str) -> str:
+    """One text in both languages, as every check says it: ``English — Thai``."""
+    return f"{english} — {thai}"
+
+
+def thai_date(openssl_end: str) -> str:
+    """openssl's ``notAfter`` (``Dec  2 08:00:00 2027 GMT``) as a Thai date in the Buddhist era
+    (``2/12/2570 08:00:00 GMT``); the text as it is when it does not read as one."""
+    try:
+        when = datetime.strptime(" ".join(openssl_end.split()), "%b %d %H:%M:%S %Y %Z")
+    except ValueError:
+        return openssl_end
+    return f"{when.day}/{when.month}/{when.year + BE_OFFSET} {when:%H:%M:%S} GMT"
 
 
 @dataclass
@@ -48,7 +79,7 @@ class Check:
     def line(self) -> str:
         tag = "ok  " if self.ok and not self.warn else ("warn" if self.ok else "FAIL")
         return f"{tag} {self.name}: {self.detail}" + (
-            f" — fix: {self.fix}" if (self.fix and not self.ok) or self.warn else ""
+            f" — fix (วิธีแก้): {self.fix}" if (self.fix and not self.ok) or self.warn else ""
         )
 
 
@@ -108,17 +139,30 @@ def check_time() -> Check:
         return Check(
             "time",
             False,
-            "no time sync service is running (chrony, systemd-timesyncd)",
-            "systemctl enable --now systemd-timesyncd (taps carry clock_ok=false until the clock is synchronised)",
+            both(
+                "no time sync service is running (chrony, systemd-timesyncd)",
+                "ไม่มีบริการตั้งเวลาทำงานอยู่ (chrony, systemd-timesyncd)",
+            ),
+            both(
+                "systemctl enable --now systemd-timesyncd (taps carry clock_ok=false until the clock is synchronised)",
+                "เปิดบริการตั้งเวลาด้วย systemctl enable --now systemd-timesyncd "
+                "(การแตะบัตรจะมี clock_ok=false จนกว่านาฬิกาจะตรง)",
+            ),
         )
     if not synced:
         return Check(
             "time",
             False,
-            f"{services[0]} runs but the clock is not synchronised yet",
-            "check the network and NTP= in /etc/systemd/timesyncd.conf.d/ (timedatectl timesync-status)",
+            both(
+                f"{services[0]} runs but the clock is not synchronised yet",
+                f"{services[0]} ทำงานอยู่ แต่นาฬิกายังไม่ตรงกับเวลามาตรฐาน",
+            ),
+            both(
+                "check the network and NTP= in /etc/systemd/timesyncd.conf.d/ (timedatectl timesync-status)",
+                "ตรวจเครือข่ายและค่า NTP= ใน /etc/systemd/timesyncd.conf.d/ (timedatectl timesync-status)",
+            ),
         )
-    return Check("time", True, f"synchronised ({services[0]})")
+    return Check("time", True, both(f"synchronised ({services[0]})", f"นาฬิกาตรงแล้ว ({services[0]})"))
 
 
 def _active(unit: str) -> bool:
@@ -133,8 +177,11 @@ def check_units(settings: dict) -> list[Check]:
             Check(
                 f"unit {unit}",
                 state == "active",
-                state,
-                f"systemctl restart {unit}; journalctl -u {unit} -n 50",
+                both(state, UNIT_STATES_TH.get(state, state)),
+                both(
+                    f"systemctl restart {unit}; journalctl -u {unit} -n 50",
+                    f"เริ่ม {unit} ใหม่ด้วย systemctl restart แล้วดูบันทึกด้วย journalctl -u {unit} -n 50",
+                ),
             )
         )
     return out
@@ -202,17 +249,35 @@ def _mqtt_probe(url: str, own_topic: str | None, other_topic: str | None, timeou
 def check_broker(role: str, settings: dict, env: dict) -> list[Check]:
     url = env.get("PRIVCARD_MQTT")
     if not url:
-        return [Check("broker", False, "no PRIVCARD_MQTT in the env file", f"privcard setup {role} --mqtt URL")]
-    if role == "server":
-        probe = _mqtt_probe(url, None, None)
-        if probe["connected"]:
-            return [Check("broker", True, f"privcard-server logs in at {urlsplit(url).hostname}:{urlsplit(url).port}")]
         return [
             Check(
                 "broker",
                 False,
-                f"privcard-server cannot log in: {probe['reason']}",
-                "systemctl status mosquitto; privcard setup server (rewrites the server's account)",
+                both("no PRIVCARD_MQTT in the env file", "ไฟล์ env ไม่มีค่า PRIVCARD_MQTT"),
+                both(f"privcard setup {role} --mqtt URL", f"รัน privcard setup {role} --mqtt URL"),
+            )
+        ]
+    if role == "server":
+        probe = _mqtt_probe(url, None, None)
+        if probe["connected"]:
+            where = f"{urlsplit(url).hostname}:{urlsplit(url).port}"
+            return [
+                Check(
+                    "broker",
+                    True,
+                    both(f"privcard-server logs in at {where}", f"privcard-server เข้าสู่โบรกเกอร์ที่ {where} ได้"),
+                )
+            ]
+        return [
+            Check(
+                "broker",
+                False,
+                both(f"privcard-server cannot log in: {probe['reason']}", "privcard-server เข้าสู่โบรกเกอร์ไม่ได้"),
+                both(
+                    "systemctl status mosquitto; privcard setup server (rewrites the server's account)",
+                    "ตรวจว่า mosquitto ทำงานอยู่ (systemctl status mosquitto) แล้วรัน privcard setup server "
+                    "อีกครั้ง (เขียนบัญชีของเซิร์ฟเวอร์ใหม่)",
+                ),
             )
         ]
     device_id = settings["device_id"]
@@ -222,24 +287,54 @@ def check_broker(role: str, settings: dict, env: dict) -> list[Check]:
     where = f"{urlsplit(url).hostname}:{urlsplit(url).port or 8883}"
     if not probe["connected"]:
         reason = probe.get("reason", "")
-        fix = "ask the server for new credentials: privcard setup device-credentials " + device_id
+        fix = both(
+            f"ask the server for new credentials: privcard setup device-credentials {device_id}",
+            f"ขอรหัสผ่านใหม่จากเซิร์ฟเวอร์: privcard setup device-credentials {device_id}",
+        )
         if "CERTIFICATE" in reason.upper() or "SSL" in reason.upper():
-            fix = "the broker's certificate does not verify with /etc/privcard/ca.pem: renew it on the server"
-        return [Check("broker", False, f"{device_id} cannot log in at {where}: {reason}", fix)]
-    out = [Check("broker", True, f"{device_id} logs in at {where} over {urlsplit(url).scheme}")]
+            fix = both(
+                "the broker's certificate does not verify with /etc/privcard/ca.pem: renew it on the server",
+                "ใบรับรองของโบรกเกอร์ตรวจกับ /etc/privcard/ca.pem ไม่ผ่าน: ต่ออายุใบรับรองที่เซิร์ฟเวอร์",
+            )
+        detail = both(f"{device_id} cannot log in at {where}: {reason}", f"{device_id} เข้าสู่โบรกเกอร์ที่ {where} ไม่ได้")
+        return [Check("broker", False, detail, fix)]
+    scheme = urlsplit(url).scheme
+    out = [
+        Check(
+            "broker",
+            True,
+            both(f"{device_id} logs in at {where} over {scheme}", f"{device_id} เข้าสู่โบรกเกอร์ที่ {where} ได้ ({scheme})"),
+        )
+    ]
     acks = probe.get("pubacks", {})
-    own_ok = acks.get(own) == 0
+    own_ok = acks.get(own, 0x80) < 0x80  # 0, or 16 "no matching subscribers": accepted either way
     other_refused = acks.get(other, 0) >= 0x80
     if own_ok and other_refused:
-        out.append(Check("acl", True, f"{device_id} may publish its own topics, not another device's"))
+        out.append(
+            Check(
+                "acl",
+                True,
+                both(
+                    f"{device_id} may publish its own topics, not another device's",
+                    f"{device_id} ส่งข้อมูลได้เฉพาะหัวข้อของตนเอง ไม่ใช่ของอุปกรณ์อื่น",
+                ),
+            )
+        )
     else:
         out.append(
             Check(
                 "acl",
                 False,
-                f"own topic {'accepted' if own_ok else 'refused'}, another device's topic "
-                f"{'refused' if other_refused else 'ACCEPTED'}",
-                "on the server: privcard admin device acl && systemctl reload mosquitto",
+                both(
+                    f"own topic {'accepted' if own_ok else 'refused'}, another device's topic "
+                    f"{'refused' if other_refused else 'ACCEPTED'}",
+                    f"หัวข้อของตนเอง{'ส่งได้' if own_ok else 'ถูกปฏิเสธ'} "
+                    f"หัวข้อของอุปกรณ์อื่น{'ถูกปฏิเสธ' if other_refused else 'ส่งได้ (ผิด)'}",
+                ),
+                both(
+                    "on the server: privcard admin device acl && systemctl reload mosquitto",
+                    "ที่เซิร์ฟเวอร์: สั่ง privcard admin device acl แล้ว systemctl reload mosquitto",
+                ),
             )
         )
     return out
@@ -362,14 +457,27 @@ def check_certificate(path: str, what: str, fix: str | None = None) -> Check:
     if not os.path.exists(path):
         return Check(f"certificate {what}", False, f"{path} is missing — ไม่พบไฟล์ใบรับรอง", fix)
     if not shutil.which("openssl"):
-        return Check(f"certificate {what}", True, "openssl not installed: not checked", warn=True)
+        return Check(
+            f"certificate {what}",
+            True,
+            both("openssl not installed: not checked", "ไม่ได้ติดตั้ง openssl จึงไม่ได้ตรวจ"),
+            warn=True,
+        )
     end = _run(["openssl", "x509", "-in", path, "-noout", "-enddate"]).stdout.strip().split("=", 1)[-1]
     if _run(["openssl", "x509", "-in", path, "-noout", "-checkend", "0"]).returncode != 0:
-        return Check(f"certificate {what}", False, f"{path} expired ({end}) — ใบรับรองหมดอายุแล้ว", fix)
+        return Check(
+            f"certificate {what}", False, both(f"{path} expired ({end})", f"ใบรับรองหมดอายุแล้ว ({thai_date(end)})"), fix
+        )
     soon = _run(["openssl", "x509", "-in", path, "-noout", "-checkend", str(CERT_WARN_DAYS * 86400)]).returncode
     if soon != 0:
-        return Check(f"certificate {what}", True, f"{path} expires soon ({end}) — ใบรับรองใกล้หมดอายุ", fix, warn=True)
-    return Check(f"certificate {what}", True, f"valid until {end}")
+        return Check(
+            f"certificate {what}",
+            True,
+            both(f"{path} expires soon ({end})", f"ใบรับรองใกล้หมดอายุ ({thai_date(end)})"),
+            fix,
+            warn=True,
+        )
+    return Check(f"certificate {what}", True, both(f"valid until {end}", f"ใช้ได้ถึง {thai_date(end)}"))
 
 
 # --------------------------------------------------------------------------- devices
@@ -383,14 +491,20 @@ def check_reader(spec: str) -> Check:
             return Check(
                 "reader",
                 False,
-                f"{target} is missing ({spec})",
-                "plug the reader in; check the udev rules (udevadm info) and the --reader spec (docs/hardware.md)",
+                both(f"{target} is missing ({spec})", f"ไม่พบ {target} ({spec})"),
+                both(
+                    "plug the reader in; check the udev rules (udevadm info) and the --reader spec (docs/hardware.md)",
+                    "เสียบเครื่องอ่านบัตร ตรวจกฎ udev (udevadm info) และค่า --reader (docs/hardware.md)",
+                ),
             )
         if not _readable_by_privcard(target):
             return Check(
-                "reader", False, f"{target} is not readable by {roles.USER}", "check 99-privcard-readers.rules"
+                "reader",
+                False,
+                both(f"{target} is not readable by {roles.USER}", f"ผู้ใช้ {roles.USER} อ่าน {target} ไม่ได้"),
+                both("check 99-privcard-readers.rules", "ตรวจไฟล์กฎ 99-privcard-readers.rules"),
             )
-        return Check("reader", True, f"{target} present and readable ({spec})")
+        return Check("reader", True, both(f"{target} present and readable ({spec})", f"พบ {target} และอ่านได้ ({spec})"))
     if kind == "nfc" and target.startswith("usb"):
         ids = {"072f:2200", "04e6:5591", "04e6:5593", "04cc:2533", "054c:0193", "04cc:0531", "054c:02e1"}
         ids |= {"054c:06c1", "054c:06c3"}
@@ -404,9 +518,18 @@ def check_reader(spec: str) -> Check:
             if f"{vid}:{pid}" in ids:
                 found.append(f"{vid}:{pid}")
         if found:
-            return Check("reader", True, f"USB NFC reader {found[0]} present")
-        return Check("reader", False, "no supported USB NFC reader plugged in", "plug the reader in (lsusb)")
-    return Check("reader", True, f"{spec}: nothing to check", warn=kind not in ("stdin", "fake"))
+            return Check(
+                "reader", True, both(f"USB NFC reader {found[0]} present", f"พบเครื่องอ่าน NFC แบบ USB {found[0]}")
+            )
+        return Check(
+            "reader",
+            False,
+            both("no supported USB NFC reader plugged in", "ไม่พบเครื่องอ่าน NFC แบบ USB ที่รองรับ"),
+            both("plug the reader in (lsusb)", "เสียบเครื่องอ่านบัตร (ตรวจด้วย lsusb)"),
+        )
+    return Check(
+        "reader", True, both(f"{spec}: nothing to check", f"{spec}: ไม่มีสิ่งที่ต้องตรวจ"), warn=kind not in ("stdin", "fake")
+    )
 
 
 def _readable_by_privcard(path: str) -> bool:
@@ -429,14 +552,26 @@ def _readable_by_privcard(path: str) -> bool:
 def check_gpio(env: dict) -> Check:
     factory = env.get("GPIOZERO_PIN_FACTORY")
     if factory == "mock":
-        return Check("gpio", True, "pin factory mock (no real GPIO: tests and benches)", warn=False)
+        return Check(
+            "gpio",
+            True,
+            both(
+                "pin factory mock (no real GPIO: tests and benches)", "pin factory แบบจำลอง (ไม่มี GPIO จริง: สำหรับทดสอบ)"
+            ),
+        )
     python = f"{roles.VENV}/bin/python"
     code = "from gpiozero import Device; Device.ensure_pin_factory(); print(type(Device.pin_factory).__name__)"
     done = _run([python, "-c", code], timeout=30)
     if done.returncode == 0:
-        return Check("gpio", True, f"pin factory {done.stdout.strip()}")
+        factory = done.stdout.strip()
+        return Check("gpio", True, both(f"pin factory {factory}", f"ใช้ pin factory {factory}"))
     last = (done.stderr.strip().splitlines() or ["?"])[-1]
-    return Check("gpio", False, f"no GPIO pin factory: {last}", "apt-get install python3-lgpio (Raspberry Pi OS)")
+    return Check(
+        "gpio",
+        False,
+        both(f"no GPIO pin factory: {last}", "ไม่มี pin factory ของ GPIO"),
+        both("apt-get install python3-lgpio (Raspberry Pi OS)", "ติดตั้ง python3-lgpio ด้วย apt-get (Raspberry Pi OS)"),
+    )
 
 
 def check_disk(state: str = roles.STATE) -> list[Check]:
@@ -444,14 +579,24 @@ def check_disk(state: str = roles.STATE) -> list[Check]:
     try:
         usage = shutil.disk_usage(state)
     except OSError as exc:
-        return [Check("disk", False, f"{state}: {exc}", "privcard setup ROLE (creates it)")]
+        return [
+            Check(
+                "disk",
+                False,
+                both(f"{state}: {exc}", f"ใช้ {state} ไม่ได้"),
+                both("privcard setup ROLE (creates it)", f"รัน privcard setup ROLE (สร้าง {state})"),
+            )
+        ]
     free = usage.free
     out.append(
         Check(
             "disk",
             free >= DISK_MIN_FREE,
-            f"{free // 2**20} MiB free on {state}",
-            "free space: journalctl --vacuum-size=50M; old venvs in /opt/privcard/venvs",
+            both(f"{free // 2**20} MiB free on {state}", f"{state} มีที่ว่าง {free // 2**20} MiB"),
+            both(
+                "free space: journalctl --vacuum-size=50M; old venvs in /opt/privcard/venvs",
+                "เพิ่มที่ว่าง: journalctl --vacuum-size=50M และลบ venv เก่าใน /opt/privcard/venvs",
+            ),
         )
     )
     outbox = sum(p.stat().st_size for p in Path(state).glob("**/*.db*") if p.is_file())
@@ -461,8 +606,11 @@ def check_disk(state: str = roles.STATE) -> list[Check]:
         Check(
             "outbox",
             True,
-            f"{outbox // 1024} KiB",
-            "the gate cannot reach the server: check the broker check above",
+            both(f"{outbox // 1024} KiB", f"ข้อมูลรอส่ง {outbox // 1024} KiB"),
+            both(
+                "the gate cannot reach the server: check the broker check above",
+                "เครื่องอ่านบัตรส่งข้อมูลถึงเซิร์ฟเวอร์ไม่ได้: ดูผลตรวจ broker ด้านบน",
+            ),
             warn=outbox > OUTBOX_WARN_BYTES,
         )
     )
@@ -485,10 +633,30 @@ def check_database(db: str) -> Check:
             "--json",
         ]
     )
+    where = _redact(db)
     if done.returncode == 0:
-        return Check("database", True, f"reachable, schema current ({_redact(db)})")
-    last = ((done.stderr or done.stdout).strip().splitlines() or ["?"])[-1]
-    return Check("database", False, f"{_redact(db)}: {last}", "check PRIVCARD_DB in /etc/privcard/server.env")
+        return Check(
+            "database",
+            True,
+            both(f"reachable, schema current ({where})", f"เชื่อมต่อได้ โครงสร้างฐานข้อมูลเป็นปัจจุบัน ({where})"),
+        )
+    return Check(
+        "database",
+        False,
+        database_failure(where, done),
+        both("check PRIVCARD_DB in /etc/privcard/server.env", "ตรวจค่า PRIVCARD_DB ใน /etc/privcard/server.env"),
+    )
+
+
+def database_failure(where: str, done: subprocess.CompletedProcess) -> str:
+    """What ``privcard admin ... --json`` said: its ``error`` and ``error_th``, else its last line."""
+    try:
+        said = json.loads(done.stdout.strip().splitlines()[-1])
+        english, thai = said["error"], said.get("error_th") or "เชื่อมต่อฐานข้อมูลไม่ได้"
+    except (IndexError, ValueError, KeyError, TypeError):
+        english = ((done.stderr or done.stdout).strip().splitlines() or ["?"])[-1]
+        thai = "เชื่อมต่อฐานข้อมูลไม่ได้"
+    return both(f"{where}: {english}", f"{where}: {thai}")
 
 
 def _redact(url: str) -> str:
@@ -503,7 +671,14 @@ def run_checks(root: str = "/") -> list[Check]:
     manifest = load_manifest(root)
     settings = manifest.get("settings", {})
     if not settings.get("roles"):
-        return [Check("setup", False, "privcard setup has not run on this machine", "sudo privcard setup ROLE")]
+        return [
+            Check(
+                "setup",
+                False,
+                both("privcard setup has not run on this machine", "ยังไม่ได้รัน privcard setup บนเครื่องนี้"),
+                both("sudo privcard setup ROLE", "รัน sudo privcard setup ROLE"),
+            )
+        ]
     checks = [check_time(), *check_units(settings)]
     for role in settings["roles"]:
         section = settings[role]
@@ -550,11 +725,18 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for c in checks:
             print(c.line())
-        print(
-            f"{len(checks) - len(failed)}/{len(checks)} checks passed"
-            + (f"; failing: {', '.join(c.name for c in failed)}" if failed else "")
-        )
+        print(summary(checks))
     return 1 if failed else 0
+
+
+def summary(checks: list[Check]) -> str:
+    """The last line: how many checks passed and which fail, in English and Thai."""
+    failed = [c.name for c in checks if not c.ok]
+    passed = f"{len(checks) - len(failed)}/{len(checks)}"
+    return both(
+        f"{passed} checks passed" + (f"; failing: {', '.join(failed)}" if failed else ""),
+        f"ผ่าน {passed} รายการ" + (f" ไม่ผ่าน: {', '.join(failed)}" if failed else ""),
+    )
 
 
 if __name__ == "__main__":
