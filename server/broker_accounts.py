@@ -45,7 +45,7 @@ from broker.mosquitto.credentials import (
     set_entry,
     verify_password,
 )
-from server import store
+from server import catalogue, store
 from server.services import NotFound, ServiceError
 from server.services.devices import refuse_reserved
 
@@ -179,7 +179,8 @@ def sync_if_configured() -> dict | None:
             os.environ["PRIVCARD_MQTT_PASSWORD_FILE"], os.environ.get("PRIVCARD_MQTT_ACL_FILE", DEFAULT_ACL_FILE)
         )
     except ServiceError as exc:  # the database change stands; say what is left to do
-        return {"error": str(exc), "todo": "privcard admin device acl"}
+        thai = catalogue.thai_of(exc)
+        return {"error": str(exc), **({"error_th": thai} if thai else {}), "todo": "privcard admin device acl"}
 
 
 def run_retire(args, svc) -> int:

@@ -190,3 +190,27 @@ def test_a_database_newer_than_this_privcard_is_said_in_thai_too(tmp_path):
         f"database schema version {have + 1} is newer than this privcard ({have})",
         f"ฐานข้อมูล schema รุ่น {have + 1} ใหม่กว่าที่ privcard นี้รองรับ ({have})",
     )
+
+
+def test_the_api_says_a_broker_file_it_could_not_update_in_thai_too(app, monkeypatch, tmp_path):
+    """Retiring a device through the API: the database change stands, the broker's files could not
+    be brought in line (a broken password file), and the answer says why in English and Thai."""
+    from server.web import accounts
+    from tests.browser.web_support import ADMIN
+
+    passwd = tmp_path / "passwd"
+    passwd.write_text("gate-1:$7$x\nbroken\n", encoding="utf-8")
+    monkeypatch.setenv("PRIVCARD_MQTT_PASSWORD_FILE", str(passwd))
+    monkeypatch.setenv("PRIVCARD_MQTT_ACL_FILE", str(tmp_path / "acl"))
+    c = app.test_client()
+    c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {accounts.create_token(ADMIN[0], 'tests')}"
+    assert c.post("/api/devices", json={"id": "gate-1", "kind": "gate"}).status_code == 201
+    r = c.post("/api/devices/gate-1/retire")
+    assert r.status_code == 200, r.text
+    body = r.get_json()
+    assert body["device"]["retired_at"]
+    assert body["broker"] == {
+        "error": f"{passwd} line 2 is not username:hash",
+        "error_th": f"{passwd} บรรทัดที่ 2 ไม่ใช่รูปแบบ username:hash",
+        "todo": "privcard admin device acl",
+    }
