@@ -172,6 +172,21 @@ def main(argv: list[str] | None = None) -> int:
     from server.domain.config import load
     from server.services import bootstrap
 
+    if args.http:  # a bad --http or PRIVCARD_WEB_PUBLIC_URL is refused before anything starts, as by privcard server
+        try:
+            from server.web import WebStartError, check_start
+        except ImportError:
+            pass  # the console's packages are missing: said where it would start
+        else:
+            try:
+                check_start(args.http)
+            except WebStartError as exc:
+                from server import catalogue
+
+                print(f"privcard demo: {exc}", file=sys.stderr)
+                if thai := catalogue.thai_of(exc):
+                    print(f"privcard demo: {thai}", file=sys.stderr)
+                return 1
     prog = load(os.environ.get("PRIVCARD_CONFIG"))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -53,6 +53,20 @@ def test_a_bad_public_url_is_refused_in_english_then_thai(tmp_path, monkeypatch)
     assert not (tmp_path / "x.db").exists()
 
 
+def test_the_demo_refuses_a_bad_http_address_before_it_starts_anything(tmp_path):
+    from server import demo
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = demo.main(["--db", f"sqlite:///{tmp_path}/x.db", "--http", "localhost:web", "--kiosk", "no"])
+    assert code == 1
+    assert err.getvalue().splitlines()[-2:] == [
+        "privcard demo: --http must be HOST:PORT, got 'localhost:web'",
+        "privcard demo: --http ต้องเป็น HOST:PORT (ได้รับ 'localhost:web')",
+    ]
+    assert not (tmp_path / "x.db").exists()  # no broker, no database: refused first
+
+
 @pytest.mark.parametrize("command", [["unlock-pin", "12"], ["pin-lockouts"]])
 def test_a_command_that_needs_privcard_admin_says_so_in_thai_too(tmp_path, command):
     err = io.StringIO()
