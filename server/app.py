@@ -86,6 +86,11 @@ class PointsServer:
         #: messages read by the worker's bus.loop() and not yet decided (worker thread only)
         self.inbox: list[Incoming] = []
         self.stopping = threading.Event()
+        #: set when the process should end: a signal (``privcard server`` sets it), or the worker
+        #: stopped on a bug (:attr:`failed`) — the server exits so systemd starts it afresh
+        self.halt = threading.Event()
+        #: the exception the worker thread stopped on (None while it runs, or after a clean stop)
+        self.failed: BaseException | None = None
         self._republish = threading.Event()
         self._threads: list[threading.Thread] = []
         #: the worker had something to decide until about then (monotonic); the sender reads it
@@ -176,7 +181,30 @@ class PointsServer:
             store.db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _work(self) -> None:
-        """The worker: read what has arrived, decide it as one batch, write the answers."""
+        """The worker thread; a bug that escapes the per-message handling ends the process, not the thread alone.
+
+        A dead worker behind a live process would answer nothing while systemd's watchdog,
+        pinged by the main thread, kept it running. Instead the failure is logged, and
+        :attr:`halt` is set: ``privcard server`` stops and exits 1, systemd
+        (``Restart=always``) starts it again. What was taken and not yet answered stays
+        unacked in the persistent MQTT session, so the broker hands it to the new process;
+        a gate keeps every unanswered tap in its outbox as well. Nothing is lost.
+        """
+        try:
+            self._work_loop()
+        except BaseException as exc:
+            self.failed = exc
+            log.critical(
+                "the tap worker stopped on a bug (%s: %s); the server exits so it is started afresh "
+                "(unanswered messages stay unacked and are delivered again)",
+                type(exc).__name__,
+                str(exc)[:200],
+                exc_info=exc,
+            )
+            self.halt.set()
+
+    def _work_loop(self) -> None:
+        """Read what has arrived, decide it as one batch, write the answers."""
         while not self.stopping.is_set():
             cpu = time.thread_time()
             self.bus.loop(0.0 if self.inbox else 0.2, max_reads=self.batch_max)

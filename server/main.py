@@ -9,7 +9,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 
 from broker.client import BrokerError
 from server import catalogue
@@ -127,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     web = None
     if web_console is not None:
         web = web_console.serve_in_thread(args.http, args.db, prog, srv)
-    done = threading.Event()
+    done = srv.halt  # set by SIGINT/SIGTERM, or by the worker when it stops on a bug
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     try:
@@ -153,4 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.timings:
         with open(args.timings, "w") as fh:
             json.dump(srv.timings(), fh)
+    if srv.failed is not None:
+        print(
+            f"privcard server: the tap worker stopped on a bug ({type(srv.failed).__name__}); exiting", file=sys.stderr
+        )
+        print(
+            f"privcard server: ตัวประมวลผลการแตะบัตรหยุดทำงานเพราะข้อผิดพลาด ({type(srv.failed).__name__}); ปิดโปรแกรม",
+            file=sys.stderr,
+        )
+        return 1
     return 0
