@@ -51,6 +51,8 @@ TIMINGS_KEPT = 100_000
 #: while a batch's write is in flight and nothing else has arrived, the worker looks at the
 #: MQTT socket this often (it cannot wait on both at once: the bus client owns its select)
 FLIGHT_POLL_S = 0.0005
+#: batches handed to the writer and not yet landed: one writing, one waiting for it
+FLIGHTS_MAX = 2
 
 
 @dataclass
@@ -81,7 +83,7 @@ class _Flight:
 
     items: list[Incoming]  # the batch's taps, in the order of ``ahead.results``
     ahead: Ahead
-    future: Future  # write_ahead's answer: True committed, False re-decide, or the error
+    future: Future  # the writer's answer (:meth:`PointsServer._write`)
     started: float  # perf_counter when the worker took the batch (timings)
 
 
@@ -126,7 +128,9 @@ class PointsServer:
         self._cpu_mark = 0.0  # the worker's thread_time when its last batch's timing was taken
         #: PostgreSQL: the thread that sends the batches' writes (:class:`_Flight`); None on SQLite
         self._writer: ThreadPoolExecutor | None = None
-        self._flight: _Flight | None = None  # worker thread only
+        self._flights: deque[_Flight] = deque()  # in the order of their writes (worker thread only)
+        #: set by the writer when a write did not commit as decided: it sends no more until the worker has landed them all
+        self._stalled = threading.Event()
         self.bus = BusClient(
             mqtt_url,
             client_id,
@@ -216,26 +220,26 @@ class PointsServer:
     def _work(self) -> None:
         """The worker: read what has arrived, decide it as one batch, write the answers.
 
-        On PostgreSQL the batch's taps are read and decided here and their write sent on the
-        writer's connection (:meth:`_fly`); the worker goes back to the bus, and the next
-        batch is read and decided while that write is in flight. A batch in flight is
-        landed (:meth:`_land`: answered, or decided again) before the next one is sent,
-        when nothing else has arrived, and before the worker stops.
+        On PostgreSQL a batch's taps are read and decided here and their write handed to the
+        writer thread (:meth:`_fly`); the worker goes back to the bus and reads and decides
+        the next batch while that write is in flight. Batches in flight are landed
+        (:meth:`_land`: answered, or decided again) in order, as their writes return, and
+        all of them before the worker stops.
         """
         self._cpu_mark = time.thread_time()
         while not self.stopping.is_set():
-            flight = self._flight
-            if flight is not None and not self.inbox:
-                wait_for([flight.future], timeout=FLIGHT_POLL_S)
+            flights = self._flights
+            if flights and not self.inbox:
+                wait_for([flights[0].future], timeout=FLIGHT_POLL_S)
                 self.bus.loop(0.0, max_reads=self.batch_max)
-                if not self.inbox:
-                    if flight.future.done() and not self._land():
-                        return
-                    continue
             else:
                 self.bus.loop(0.0 if self.inbox else 0.2, max_reads=self.batch_max)
-                if not self.inbox:
-                    continue
+            while flights and flights[0].future.done():
+                if self._land() is None:
+                    return
+                self.bus.flush()
+            if not self.inbox:
+                continue
             started = time.perf_counter()
             batch = self.inbox[: self.batch_max]
             del self.inbox[: len(batch)]
@@ -255,8 +259,9 @@ class PointsServer:
                 if others and not taps:
                     self._timed(started, len(others))
             self.bus.flush()
-        if self._flight is not None:
-            self._land()
+        while self._flights and self._land() is not None:
+            pass
+        self.bus.flush()
 
     def _timed(self, started: float, messages: int) -> None:
         """Keep a batch's timing: take → answers written, and the worker's CPU time since the last one."""
@@ -265,14 +270,16 @@ class PointsServer:
         self._cpu_mark = cpu
 
     def _fly(self, items: list[Incoming], started: float) -> bool:
-        """Read and decide a batch of taps, then send its write on the writer's connection; False when stopping.
+        """Read and decide a batch of taps and hand its write to the writer thread; False when stopping.
 
-        Under the retry policy, as :meth:`_decide`. The batch before, if still in flight,
-        is landed between this one's read and its write: its results go out only after its
-        ``COMMIT``, and this write only after that ``COMMIT`` (one write in flight, so a
-        key, an inbox row or a balance this batch shares with it fails this one's guard
-        instead of waiting on it). If it did not commit as decided it is decided again
-        first, and this batch is read again: nothing is sent on a read taken before.
+        Under the retry policy, as :meth:`_decide`. The writes go out one at a time, in
+        order, each after the one before has committed, so whatever an earlier batch
+        changed that this one read (a key, an inbox row, a balance, a counter) fails this
+        one's guard instead of being overwritten. At most :data:`FLIGHTS_MAX` batches are
+        in flight: with more, the oldest is landed first. When an earlier batch did not
+        commit as decided, the writer sends nothing more until the worker has landed every
+        batch in flight (each decided again), and this one is read again: nothing is
+        written or answered on a read taken before a batch was decided again.
         """
         taps = self.service.taps
 
@@ -292,11 +299,16 @@ class PointsServer:
             if not todo:
                 return True
             ahead = taps.read_ahead(parsed)
-            landed = self._land()
-            if landed is None:
-                return False
-            if not landed and ahead is not None:
-                ahead = taps.read_ahead(parsed)  # read before the batch before was decided again
+            again = False
+            while self._flights and (
+                ahead is None or len(self._flights) >= FLIGHTS_MAX or self._stalled.is_set() or again
+            ):
+                landed = self._land()  # a batch decided here waits for every write in flight
+                if landed is None:
+                    return False
+                again = again or not landed
+            if again and ahead is not None:
+                ahead = taps.read_ahead(parsed)  # read before a batch in flight was decided again
             if ahead is None or ahead.params is None:
                 # decided and committed here (not this path), or nothing to write (already decided, refused)
                 results = taps.decide_batch(parsed) if ahead is None else ahead.results
@@ -305,50 +317,61 @@ class PointsServer:
                 self._answer(todo, results)
                 self._timed(started, len(todo))
                 return True
-            self._flight = _Flight(todo, ahead, self._writer.submit(self._write, ahead), started)
+            self._flights.append(_Flight(todo, ahead, self._writer.submit(self._write, ahead), started))
             return True
 
         done, going = retry.retry(attempt, pause=self._wait_out, what=f"a batch of {len(items)}")
         return bool(done and going)
 
-    def _write(self, ahead: Ahead) -> bool:
-        """The writer thread's job: one batch's write with its ``COMMIT``, on the writer's own connection."""
+    def _write(self, ahead: Ahead) -> bool | None:
+        """The writer thread's job: one batch's write with its ``COMMIT``, on the writer's own connection.
+
+        True: committed. False: its guard failed (nothing written). None: not sent, an
+        earlier batch did not commit as decided (:attr:`_stalled`, until the worker has
+        landed every batch in flight). An error: not committed, or committed without the
+        answer (the inbox tells when the batch is decided again).
+        """
+        if self._stalled.is_set():
+            return None
         try:
-            return self.service.taps.write_ahead(ahead)
+            committed = self.service.taps.write_ahead(ahead)
         except Exception as exc:
+            self._stalled.set()
             if retry.is_infrastructure(exc):
                 store.db.close()  # this thread's connection: the next write opens a fresh one
             raise
+        if not committed:
+            self._stalled.set()
+        return committed
 
     def _land(self) -> bool | None:
-        """Wait for the batch in flight, if any, and finish it; whether it committed as decided, None when stopping.
+        """Wait for the oldest batch in flight and finish it; whether it committed as decided, None when stopping.
 
-        Committed: its results are published and its taps acked. Not committed (another
-        writer got in the way of its guard, the database failed, or the write raised a
-        bug): none of it was answered, and it is decided again here the usual way under
-        the retry policy (:meth:`_decide`; a write that did commit before the connection
-        was lost is found in the inbox and answered from it).
+        Committed: its results are published and its taps acked. Otherwise (its guard
+        failed, its write was not sent, the database failed, the write raised a bug) none
+        of it was answered, and it is decided again here the usual way, under the retry
+        policy (:meth:`_decide`; a write that did commit before its connection was lost is
+        found in the inbox and answered from it).
         """
-        flight, self._flight = self._flight, None
-        if flight is None:
-            return True
+        flight = self._flights.popleft()
         try:
             committed = flight.future.result()
         except Exception as exc:
             committed = False
             if not retry.is_infrastructure(exc):
                 log.warning("a batch's write failed (%s: %s); deciding it again", type(exc).__name__, str(exc)[:200])
-        else:
-            if committed:
-                self.stats["batches"] += 1
-                self.stats["taps"] += len(flight.items)
-                self._answer(flight.items, flight.ahead.results)
-                self._timed(flight.started, len(flight.items))
-                return True
-        self.service.taps.fallbacks["decided again after its write"] += 1
+        if committed:
+            self.stats["batches"] += 1
+            self.stats["taps"] += len(flight.items)
+            self._answer(flight.items, flight.ahead.results)
+            self._timed(flight.started, len(flight.items))
+            return True
+        self.service.taps.fallbacks["decided again after its write" if committed is False else "decided again"] += 1
         if not self._decide(flight.items):
             return None
         self._timed(flight.started, len(flight.items))
+        if not self._flights:
+            self._stalled.clear()  # every write handed over before the failure has been landed
         return False
 
     def timings(self) -> dict:
@@ -373,7 +396,8 @@ class PointsServer:
             "batch_ms_p99": round(ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))], 3),
             "batch_ms_max": round(ms[-1], 3),
             "cpu_ms_per_message": round(sum(r[1] for r in rows) * 1000 / messages, 4),
-            # PostgreSQL batches decided the four-round-trip way after all (another replica's rows, a promotion…)
+            # PostgreSQL batches not decided in two round trips after all, by reason: the four-round-trip way
+            # (a promotion, a checkout…), or decided again after their write (an earlier batch, another replica)
             "fallbacks": dict(self.service.taps.fallbacks),
         }
 
