@@ -241,3 +241,33 @@ def test_a_database_outage_with_two_batches_in_flight_loses_and_doubles_nothing(
             dev.close()
             srv.kill()
             close_store()
+
+
+def test_a_card_not_genuine_is_decided_in_the_batch_s_transaction_not_read_ahead(pg_url):
+    """Reading ahead writes nothing: a secured card's refusal (an audit line) sends the batch the usual way.
+
+    Its audit line belongs in the batch's transaction, or a batch decided again after its
+    write would write it twice.
+    """
+    from datetime import UTC, datetime
+
+    from broker.contract import Tap
+    from server.store import Audit
+
+    with fresh_pg_database(pg_url, prefix="h19ov") as url:
+        svc = open_service(url)
+        try:
+            svc.devices.add("gate", "gate", direction="in")
+            member = store.Member.create(name="Secured", balance=0)
+            store.Card.create(uid="04B1B2B3B4B5B6", member=member, sun=True)
+            now = datetime.now(UTC)
+            batch = [("gate", Tap("g:1", "04B1B2B3B4B5B6", now, True), now)]  # a bare UID: no SUN URL
+            assert svc.taps.read_ahead(batch) is None
+            assert svc.taps.fallbacks == {"a card not genuine": 1}
+            assert Audit.select().where(Audit.action == "card.not_genuine").count() == 0
+            [result] = svc.taps.decide_batch(batch)
+            assert result.outcome == "card_not_genuine"
+            assert Audit.select().where(Audit.action == "card.not_genuine").count() == 1
+            assert TapInbox.select().count() == 1
+        finally:
+            close_store()
