@@ -85,10 +85,8 @@ def _setup(url: str, tmp_path):
 
 
 def _server(url: str, mqtt_url: str, config, tmp_path) -> ServerProcess:
-    timings = tmp_path / "timings.json"
-    return ServerProcess(
-        url, mqtt_url, config=config, log_dir=tmp_path, extra_args=("--timings", str(timings))
-    ).start(timeout=30)
+    timings = ("--timings", str(tmp_path / "timings.json"))
+    return ServerProcess(url, mqtt_url, config=config, log_dir=tmp_path, extra_args=timings).start(timeout=30)
 
 
 def _fallbacks(srv: ServerProcess, tmp_path) -> dict:
