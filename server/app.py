@@ -226,9 +226,11 @@ class PointsServer:
         (:meth:`_land`: answered, or decided again) in order, as their writes return, and
         all of them before the worker stops.
         """
-        self._cpu_mark = time.thread_time()
         while not self.stopping.is_set():
             flights = self._flights
+            # a batch's CPU time counts from the round that reads it (with batches in flight: since the last one's)
+            if not flights:
+                self._cpu_mark = time.thread_time()
             if flights and not self.inbox:
                 wait_for([flights[0].future], timeout=FLIGHT_POLL_S)
                 self.bus.loop(0.0, max_reads=self.batch_max)
