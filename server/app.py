@@ -53,8 +53,6 @@ TIMINGS_KEPT = 100_000
 FLIGHT_POLL_S = 0.0005
 #: batches handed to the writer and not yet landed: one writing, one waiting for it
 FLIGHTS_MAX = 2
-#: weight of the latest measurement in the running estimates of a write's and a read's time
-ESTIMATE_WEIGHT = 0.2
 
 
 @dataclass
@@ -87,7 +85,6 @@ class _Flight:
     ahead: Ahead
     future: Future  # the writer's answer (:meth:`PointsServer._write`)
     started: float  # perf_counter when the worker took the batch (timings)
-    ends: float  # perf_counter when its write should be done, by the running estimate
 
 
 class PointsServer:
@@ -134,9 +131,6 @@ class PointsServer:
         self._flights: deque[_Flight] = deque()  # in the order of their writes (worker thread only)
         #: set by the writer when a write did not commit as decided: it sends no more until the worker has landed them all
         self._stalled = threading.Event()
-        #: running estimates (seconds) of a write with its COMMIT (the writer's) and of a read and decisions (the worker's)
-        self._write_s = 0.0
-        self._ahead_s = 0.0
         self.bus = BusClient(
             mqtt_url,
             client_id,
@@ -237,7 +231,7 @@ class PointsServer:
             # a batch's CPU time counts from the round that reads it (with batches in flight: since the last one's)
             if not flights:
                 self._cpu_mark = time.thread_time()
-            if flights and not (self.inbox and self._next_due()):
+            if flights and not self.inbox:
                 wait_for([flights[0].future], timeout=FLIGHT_POLL_S)
                 self.bus.loop(0.0, max_reads=self.batch_max)
             else:
@@ -246,7 +240,7 @@ class PointsServer:
                 if self._land() is None:
                     return
                 self.bus.flush()
-            if not self.inbox or not self._next_due():
+            if not self.inbox:
                 continue
             started = time.perf_counter()
             batch = self.inbox[: self.batch_max]
@@ -270,20 +264,6 @@ class PointsServer:
         while self._flights and self._land() is not None:
             pass
         self.bus.flush()
-
-    def _next_due(self) -> bool:
-        """Whether to take the next batch now: nothing in flight, or the last write in flight about to end.
-
-        A batch taken too early is small, and every write costs about the same however
-        small (two round trips and a ``COMMIT``; the writes go one at a time): taking the
-        next batch as soon as one tap has arrived fills the writer with one-tap batches,
-        slower than not overlapping at all. So while a write is in flight the worker keeps
-        reading the bus into the inbox and takes the next batch only when its read and
-        decisions would end as the last write ends (running estimates of both); at the
-        latest when that write has landed.
-        """
-        flights = self._flights
-        return not flights or time.perf_counter() >= flights[-1].ends - self._ahead_s
 
     def _timed(self, started: float, messages: int) -> None:
         """Keep a batch's timing: take → answers written, and the worker's CPU time since the last one."""
@@ -320,9 +300,7 @@ class PointsServer:
                 parsed.append((item.device_id, tap, item.received))
             if not todo:
                 return True
-            read_at = time.perf_counter()
             ahead = taps.read_ahead(parsed)
-            self._ahead_s += ESTIMATE_WEIGHT * (time.perf_counter() - read_at - self._ahead_s)
             again = False
             while self._flights and (
                 ahead is None or len(self._flights) >= FLIGHTS_MAX or self._stalled.is_set() or again
@@ -341,9 +319,7 @@ class PointsServer:
                 self._answer(todo, results)
                 self._timed(started, len(todo))
                 return True
-            now = time.perf_counter()
-            ends = max(now, self._flights[-1].ends if self._flights else now) + self._write_s
-            self._flights.append(_Flight(todo, ahead, self._writer.submit(self._write, ahead), started, ends))
+            self._flights.append(_Flight(todo, ahead, self._writer.submit(self._write, ahead), started))
             return True
 
         done, going = retry.retry(attempt, pause=self._wait_out, what=f"a batch of {len(items)}")
@@ -359,10 +335,8 @@ class PointsServer:
         """
         if self._stalled.is_set():
             return None
-        sent = time.perf_counter()
         try:
             committed = self.service.taps.write_ahead(ahead)
-            self._write_s += ESTIMATE_WEIGHT * (time.perf_counter() - sent - self._write_s)
         except Exception as exc:
             self._stalled.set()
             if retry.is_infrastructure(exc):
