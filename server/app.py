@@ -11,9 +11,6 @@ One :class:`PointsServer` wires the bus client, the store and the service:
   arriving and being answered (each hand-off cost milliseconds at the tail);
 - a self-check proxy's ``checkout`` is decided like a tap, in the same batch, and
   answered on the proxy's ``result`` topic;
-- on PostgreSQL a batch's write and ``COMMIT`` go out on a writer thread's connection
-  while the worker reads and decides the next batch (:class:`_Flight`); its results
-  are published and its messages acked only once that ``COMMIT`` has returned;
 - a publisher thread keeps every device's retained ``config`` and the retained
   ``allowlist`` up to date (it polls two counters, so changes made by the CLI or
   the web console in other processes reach the devices within a second).
@@ -26,8 +23,6 @@ import statistics
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
 
 from broker import contract
@@ -37,7 +32,6 @@ from server import store
 from server.domain import rules
 from server.domain.config import Programme
 from server.services import bootstrap, retry
-from server.services.taps import Ahead
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +42,6 @@ WORKER_BUSY_TIMEOUT_MS = 250
 TAPS_QUIET_S = 0.5
 #: the last this many batches' timings are kept (:meth:`PointsServer.timings`)
 TIMINGS_KEPT = 100_000
-#: while a batch's write is in flight and nothing else has arrived, the worker looks at the
-#: MQTT socket this often (it cannot wait on both at once: the bus client owns its select)
-FLIGHT_POLL_S = 0.0005
-#: batches handed to the writer and not yet landed: one writing, one waiting for it
-FLIGHTS_MAX = 2
 
 
 @dataclass
@@ -65,26 +54,6 @@ class Incoming:
     msg: object
     received: object
     done: bool = False  # answered and acked: a retry of its batch skips it
-
-
-@dataclass(eq=False)
-class _Flight:
-    """A batch of taps whose guarded write and ``COMMIT`` are in flight on the writer's connection.
-
-    Why a thread and a second connection, not psycopg2's asynchronous mode on one: a
-    connection runs one statement at a time, so overlapping batch N's write with batch
-    N+1's read needs two; an asynchronous psycopg2 connection would need its own
-    transaction handling, its own prepared statements and a poll loop beside the MQTT
-    one, where a thread blocked in libpq (the GIL released) runs the same
-    :meth:`~server.services.taps.Taps.write_ahead` as the one-connection path, on its own
-    peewee connection (peewee's connections are per thread). The thread only writes:
-    every decision, every publish and ack, and every retry stay on the worker.
-    """
-
-    items: list[Incoming]  # the batch's taps, in the order of ``ahead.results``
-    ahead: Ahead
-    future: Future  # the writer's answer (:meth:`PointsServer._write`)
-    started: float  # perf_counter when the worker took the batch (timings)
 
 
 class PointsServer:
@@ -125,12 +94,6 @@ class PointsServer:
         #: per batch (worker thread only): (seconds from taking it to its answers written,
         #: the worker's CPU seconds for the round that read and answered it, messages)
         self._timings: deque[tuple[float, float, int]] = deque(maxlen=TIMINGS_KEPT)
-        self._cpu_mark = 0.0  # the worker's thread_time when its last batch's timing was taken
-        #: PostgreSQL: the thread that sends the batches' writes (:class:`_Flight`); None on SQLite
-        self._writer: ThreadPoolExecutor | None = None
-        self._flights: deque[_Flight] = deque()  # in the order of their writes (worker thread only)
-        #: set by the writer when a write did not commit as decided: it sends no more until the worker has landed them all
-        self._stalled = threading.Event()
         self.bus = BusClient(
             mqtt_url,
             client_id,
@@ -145,8 +108,6 @@ class PointsServer:
     def start(self) -> PointsServer:
         """Open the database, subscribe, start the worker and publisher threads."""
         store.connect(self.db_url)
-        if not store.is_sqlite():
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="privcard-tap-writer")
         for kind in ("tap", "checkout", "query", "feedback", "status"):
             topic = contract.device_wildcard(kind, self.prefix)
             if self.shared_group and kind != "status":
@@ -173,9 +134,6 @@ class PointsServer:
         self.stopping.set()
         for t in self._threads:
             t.join(timeout=10)
-        if self._writer is not None:
-            self._writer.submit(store.db.close)  # the writer's own connection
-            self._writer.shutdown(wait=True)
         self.bus.stop()
         self.service.ils.close()
         store.db.close()
@@ -218,28 +176,10 @@ class PointsServer:
             store.db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _work(self) -> None:
-        """The worker: read what has arrived, decide it as one batch, write the answers.
-
-        On PostgreSQL a batch's taps are read and decided here and their write handed to the
-        writer thread (:meth:`_fly`); the worker goes back to the bus and reads and decides
-        the next batch while that write is in flight. Batches in flight are landed
-        (:meth:`_land`: answered, or decided again) in order, as their writes return, and
-        all of them before the worker stops.
-        """
+        """The worker: read what has arrived, decide it as one batch, write the answers."""
         while not self.stopping.is_set():
-            flights = self._flights
-            # a batch's CPU time counts from the round that reads it (with batches in flight: since the last one's)
-            if not flights:
-                self._cpu_mark = time.thread_time()
-            if flights and not self.inbox:
-                wait_for([flights[0].future], timeout=FLIGHT_POLL_S)
-                self.bus.loop(0.0, max_reads=self.batch_max)
-            else:
-                self.bus.loop(0.0 if self.inbox else 0.2, max_reads=self.batch_max)
-            while flights and flights[0].future.done():
-                if self._land() is None:
-                    return
-                self.bus.flush()
+            cpu = time.thread_time()
+            self.bus.loop(0.0 if self.inbox else 0.2, max_reads=self.batch_max)
             if not self.inbox:
                 continue
             started = time.perf_counter()
@@ -248,133 +188,10 @@ class PointsServer:
             if any(item.kind != "status" for item in batch):  # a gate's heartbeat is not a tap
                 self.busy_until = time.monotonic() + TAPS_QUIET_S
             self._worker_connection()
-            if self._writer is None:
-                if not self._decide(batch):
-                    return
-                self._timed(started, len(batch))
-            else:
-                taps = [item for item in batch if item.kind in ("tap", "checkout")]
-                others = [item for item in batch if item.kind not in ("tap", "checkout")]
-                # queries, feedback, statuses first, on their own: they see what is committed
-                if (others and not self._decide(others)) or (taps and not self._fly(taps, started)):
-                    return
-                if others and not taps:
-                    self._timed(started, len(others))
+            if not self._decide(batch):
+                return
             self.bus.flush()
-        while self._flights and self._land() is not None:
-            pass
-        self.bus.flush()
-
-    def _timed(self, started: float, messages: int) -> None:
-        """Keep a batch's timing: take → answers written, and the worker's CPU time since the last one."""
-        cpu = time.thread_time()
-        self._timings.append((time.perf_counter() - started, cpu - self._cpu_mark, messages))
-        self._cpu_mark = cpu
-
-    def _fly(self, items: list[Incoming], started: float) -> bool:
-        """Read and decide a batch of taps and hand its write to the writer thread; False when stopping.
-
-        Under the retry policy, as :meth:`_decide`. The writes go out one at a time, in
-        order, each after the one before has committed, so whatever an earlier batch
-        changed that this one read (a key, an inbox row, a balance, a counter) fails this
-        one's guard instead of being overwritten. At most :data:`FLIGHTS_MAX` batches are
-        in flight: with more, the oldest is landed first. When an earlier batch did not
-        commit as decided, the writer sends nothing more until the worker has landed every
-        batch in flight (each decided again), and this one is read again: nothing is
-        written or answered on a read taken before a batch was decided again.
-        """
-        taps = self.service.taps
-
-        def attempt() -> bool:
-            self._worker_connection()
-            todo, parsed = [], []
-            for item in items:
-                if item.done:
-                    continue
-                try:
-                    tap = (Checkout if item.kind == "checkout" else Tap).parse(item.payload)
-                except ContractError as exc:
-                    self._refuse_tap(item, exc)
-                    continue
-                todo.append(item)
-                parsed.append((item.device_id, tap, item.received))
-            if not todo:
-                return True
-            ahead = taps.read_ahead(parsed)
-            again = False
-            while self._flights and (
-                ahead is None or len(self._flights) >= FLIGHTS_MAX or self._stalled.is_set() or again
-            ):
-                landed = self._land()  # a batch decided here waits for every write in flight
-                if landed is None:
-                    return False
-                again = again or not landed
-            if again and ahead is not None:
-                ahead = taps.read_ahead(parsed)  # read before a batch in flight was decided again
-            if ahead is None or ahead.params is None:
-                # decided and committed here (not this path), or nothing to write (already decided, refused)
-                results = taps.decide_batch(parsed) if ahead is None else ahead.results
-                self.stats["batches"] += 1
-                self.stats["taps"] += len(results)
-                self._answer(todo, results)
-                self._timed(started, len(todo))
-                return True
-            self._flights.append(_Flight(todo, ahead, self._writer.submit(self._write, ahead), started))
-            return True
-
-        done, going = retry.retry(attempt, pause=self._wait_out, what=f"a batch of {len(items)}")
-        return bool(done and going)
-
-    def _write(self, ahead: Ahead) -> bool | None:
-        """The writer thread's job: one batch's write with its ``COMMIT``, on the writer's own connection.
-
-        True: committed. False: its guard failed (nothing written). None: not sent, an
-        earlier batch did not commit as decided (:attr:`_stalled`, until the worker has
-        landed every batch in flight). An error: not committed, or committed without the
-        answer (the inbox tells when the batch is decided again).
-        """
-        if self._stalled.is_set():
-            return None
-        try:
-            committed = self.service.taps.write_ahead(ahead)
-        except Exception as exc:
-            self._stalled.set()
-            if retry.is_infrastructure(exc):
-                store.db.close()  # this thread's connection: the next write opens a fresh one
-            raise
-        if not committed:
-            self._stalled.set()
-        return committed
-
-    def _land(self) -> bool | None:
-        """Wait for the oldest batch in flight and finish it; whether it committed as decided, None when stopping.
-
-        Committed: its results are published and its taps acked. Otherwise (its guard
-        failed, its write was not sent, the database failed, the write raised a bug) none
-        of it was answered, and it is decided again here the usual way, under the retry
-        policy (:meth:`_decide`; a write that did commit before its connection was lost is
-        found in the inbox and answered from it).
-        """
-        flight = self._flights.popleft()
-        try:
-            committed = flight.future.result()
-        except Exception as exc:
-            committed = False
-            if not retry.is_infrastructure(exc):
-                log.warning("a batch's write failed (%s: %s); deciding it again", type(exc).__name__, str(exc)[:200])
-        if committed:
-            self.stats["batches"] += 1
-            self.stats["taps"] += len(flight.items)
-            self._answer(flight.items, flight.ahead.results)
-            self._timed(flight.started, len(flight.items))
-            return True
-        self.service.taps.fallbacks["decided again after its write" if committed is False else "decided again"] += 1
-        if not self._decide(flight.items):
-            return None
-        self._timed(flight.started, len(flight.items))
-        if not self._flights:
-            self._stalled.clear()  # every write handed over before the failure has been landed
-        return False
+            self._timings.append((time.perf_counter() - started, time.thread_time() - cpu, len(batch)))
 
     def timings(self) -> dict:
         """The worker's own figures over its last :data:`TIMINGS_KEPT` batches (``privcard bench`` reports them).
@@ -398,8 +215,7 @@ class PointsServer:
             "batch_ms_p99": round(ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))], 3),
             "batch_ms_max": round(ms[-1], 3),
             "cpu_ms_per_message": round(sum(r[1] for r in rows) * 1000 / messages, 4),
-            # PostgreSQL batches not decided in two round trips after all, by reason: the four-round-trip way
-            # (a promotion, a checkout…), or decided again after their write (an earlier batch, another replica)
+            # PostgreSQL batches decided the four-round-trip way after all (another replica's rows, a promotion…)
             "fallbacks": dict(self.service.taps.fallbacks),
         }
 
@@ -481,7 +297,12 @@ class PointsServer:
             results = self.service.taps.decide_batch(taps)  # one commit for the whole batch
             self.stats["batches"] += 1
             self.stats["taps"] += len(results)
-            self._answer(tap_msgs, results)
+            for (device_id, _, _), result, item in zip(taps, results, tap_msgs, strict=False):
+                if result is None:
+                    self._give_up(item)
+                    continue
+                self.bus.publish(contract.result_topic(device_id, self.prefix), result.encode())
+                self._ack(item)
         for item in others:
             try:
                 getattr(self, f"_on_{item.kind}")(item)
@@ -489,15 +310,6 @@ class PointsServer:
                 if retry.is_infrastructure(exc):
                     raise
                 self._give_up(item, exc)
-
-    def _answer(self, items: list[Incoming], results: list) -> None:
-        """Publish each committed tap's result and ack it (None: a tap that triggers a bug, acked unanswered)."""
-        for item, result in zip(items, results, strict=True):
-            if result is None:
-                self._give_up(item)
-                continue
-            self.bus.publish(contract.result_topic(item.device_id, self.prefix), result.encode())
-            self._ack(item)
 
     def _refuse_tap(self, item: Incoming, exc: ContractError) -> None:
         self.stats["invalid"] += 1

@@ -86,14 +86,6 @@ class _Fallback(Exception):
     """The PostgreSQL two-round-trip batch cannot be sure of its results: decided the usual way instead."""
 
 
-@dataclass(slots=True)
-class Ahead:
-    """A batch of taps read and decided, its write not yet sent (:meth:`Taps.read_ahead`)."""
-
-    results: list[TapResult | None]  # in the batch's order; they stand only once the write committed
-    params: tuple | None  # the guarded write's parameters (:meth:`Taps.write_ahead`); None: nothing to write
-
-
 class _TapFailed(Exception):
     """A tap of a batch raised something other than an infrastructure error."""
 
@@ -165,10 +157,7 @@ class Taps:
             if self._read_ahead_fits(batch):
                 try:
                     with unit_of_work():
-                        results, params = self._decide_read_ahead(batch)
-                        if params is not None:
-                            self._write_ahead(params)
-                        return results
+                        return self._decide_read_ahead(batch)
                 except _Fallback as why:  # rolled back: nothing of it was written
                     self.fallbacks[str(why)] += 1
                     log.debug("a batch of %d taps decided the usual way: %s", len(batch), why)
@@ -208,48 +197,6 @@ class Taps:
                 out.append(None)
         return out
 
-    def read_ahead(self, batch: list[tuple[str, Tap | Checkout, datetime]]) -> Ahead | None:
-        """The first half of a PostgreSQL batch whose write is sent later, maybe on another connection.
-
-        The batch is read (one round trip, outside any transaction: one statement sees one
-        snapshot) and decided as :meth:`decide_batch` decides it on this path, and nothing
-        is written; :meth:`write_ahead` then sends the guarded write. The server's worker
-        uses the pair to read and decide the next batch while this one's write and
-        ``COMMIT`` are in flight on its writer's connection (:class:`server.app.PointsServer`).
-        Whatever committed between the read and the write — the batch before, another
-        replica — fails the write's guard, as it does for :meth:`decide_batch`.
-
-        None: this batch is for :meth:`decide_batch` (not PostgreSQL, a checkout, a programme
-        that changed, a promotion, a card not genuine — whose audit line belongs in the
-        batch's transaction —, a tap that triggers a bug). Infrastructure errors propagate.
-        """
-        if not self._read_ahead_fits(batch):
-            return None
-        try:
-            return Ahead(*self._decide_read_ahead(batch))
-        except _Fallback as why:
-            self.fallbacks[str(why)] += 1
-        except Exception as exc:
-            if is_infrastructure(exc):
-                raise
-        return None
-
-    def write_ahead(self, ahead: Ahead) -> bool:
-        """Send a read-ahead batch's guarded write with its ``COMMIT`` on this thread's connection; whether it committed.
-
-        False: another writer got in the way since the read (nothing of it was written): the
-        batch must be decided again. Infrastructure errors propagate (committed or not: the
-        inbox tells, when the batch is decided again).
-        """
-        if ahead.params is None:
-            return True
-        try:
-            with unit_of_work():
-                self._write_ahead(ahead.params)
-        except _Fallback:
-            return False
-        return True
-
     def decide(self, device_id: str, tap: Tap | Checkout, received: datetime | None = None) -> TapResult | None:
         """Decide one tap and commit it (None if it raised a bug)."""
         return self.decide_batch([(device_id, tap, received or self.clock())])[0]
@@ -266,7 +213,7 @@ class Taps:
         try:
             yield
         except Exception as exc:
-            if is_infrastructure(exc) or isinstance(exc, _Fallback):
+            if is_infrastructure(exc):
                 raise
             _log_bug(tap, device_id, exc)
             raise _TapFailed(index) from exc
@@ -357,11 +304,8 @@ class Taps:
             return False
         return not any(r.earned_at for r in self.ledger.live.prog.tier_rules.values())
 
-    def _decide_read_ahead(self, batch: list[tuple[str, Tap | Checkout, datetime]]) -> tuple[list, tuple | None]:
+    def _decide_read_ahead(self, batch: list[tuple[str, Tap | Checkout, datetime]]) -> list[TapResult | None]:
         """A batch in two round trips to PostgreSQL: everything it needs read at once, everything it does written at once.
-
-        Returns the results and the write's parameters (None when there is nothing to write),
-        for :meth:`_write_ahead` — at once (:meth:`decide_batch`) or later (:meth:`write_ahead`).
 
         1. ``BEGIN`` and one read (``privcard_tap_read`` of :data:`PREPARED_SQL`): the programme counter, the batch's
            cards and members, the stored result of each tap already decided (a redelivery,
@@ -388,7 +332,7 @@ class Taps:
         self._prog, self._campaigns = live.prog, live.campaigns
         out, pending, repeats = self._gather(batch)
         if not pending:
-            return out, None
+            return out
         probes = []  # (uid, activity, day, item): a daily key a credit of this tap would claim
         for p in pending:
             with self._blame(p.index, p.device_id, p.tap):
@@ -421,7 +365,7 @@ class Taps:
         live.sync(value=counter)
         if live.prog is not self._prog:
             raise _Fallback("the programme changed")
-        fresh, params = [], None
+        fresh = []
         for p in pending:
             result = stored.get((p.device_id, p.tap.tap_id))
             if result is None:
@@ -438,11 +382,11 @@ class Taps:
                 if p.outcome == "credited" and (p.promotable or (p.key is not None and p.key not in probed)):
                     raise _Fallback("a credit the read ahead did not foresee")
             self._settle(fresh, state, {})
-            params = self._write_params(fresh)
-        return _answers(out, pending, repeats), params
+            self._write_read_ahead(fresh)
+        return _answers(out, pending, repeats)
 
-    def _write_params(self, fresh: list[_Pending]) -> tuple:
-        """The read-ahead batch's one write: the parameters of ``privcard_tap_write``."""
+    def _write_read_ahead(self, fresh: list[_Pending]) -> None:
+        """The read-ahead batch's one write, with its COMMIT; :class:`_Fallback` if another writer got in the way."""
         now = _ts(self.clock())
         inbox: list[list] = [[] for _ in range(10)]
         for p in fresh:
@@ -482,7 +426,7 @@ class Taps:
                 column.append(value)
             after[p.member_id] = p.balance
         _, span = self._counter_spans(fresh)
-        return (
+        params = (
             *inbox,
             *entries,
             now,
@@ -496,9 +440,6 @@ class Taps:
             len(after),
             len(span),
         )
-
-    def _write_ahead(self, params: tuple) -> None:
-        """The read-ahead batch's one write, with its COMMIT; :class:`_Fallback` if another writer got in the way."""
         try:
             # the generic plan is made (again, after a table's statistics change) at an EXECUTE:
             # with this transaction's setting, the updates find their rows by index however
@@ -892,8 +833,6 @@ class Taps:
 
     def _not_genuine(self, p: _Pending, check: str, detail: str, counter: int | None) -> None:
         """One log line and an audit line (``card.not_genuine``); a counter gone back marks a suspected clone."""
-        if not store.db.in_transaction():  # read ahead, nothing to write yet: not here, the line could be written twice
-            raise _Fallback("a card not genuine")
         tap, device_id = p.tap, p.device_id
         now = self.clock()
         if check == "counter_back":
