@@ -168,4 +168,3 @@ def check_migrates_in_place(tmp_path: Path, members: int, entries: int, record_p
         assert (r.outcome, r.points, r.balance) == ("credited", 5, balances[1] + 5)
     finally:
         close_store()
-

@@ -13,7 +13,5 @@ from __future__ import annotations
 from tests import sites_migration as sm
 
 
-def test_a_single_library_database_migrates_to_one_default_site_keeping_every_entry(
-    tmp_path, record_property, capsys
-):
+def test_a_single_library_database_migrates_to_one_default_site_keeping_every_entry(tmp_path, record_property, capsys):
     sm.check_migrates_in_place(tmp_path, 2_000, 80_000, record_property, capsys)
