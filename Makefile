@@ -20,7 +20,7 @@ lint: bootstrap-test
 
 chaos: bootstrap-test
 	PRIVCARD_CHAOS=full $(PY) -m pytest -m chaos tests/chaos tests/fuzz tests/system tests/e2e/test_import_load.py \
-		tests/integration/test_poison_isolation.py $(PYTEST_ARGS)
+		tests/integration/test_poison_isolation.py tests/ui/test_kiosk_idle.py $(PYTEST_ARGS)
 
 # the release artefact: dist/privcard-VERSION-py3-none-any.whl and the sdist (version from git tags)
 dist: bootstrap-test
