@@ -19,7 +19,8 @@ lint: bootstrap-test
 	$(VENV)/bin/lint-imports
 
 chaos: bootstrap-test
-	PRIVCARD_CHAOS=full $(PY) -m pytest -m chaos tests/chaos tests/fuzz tests/system tests/e2e/test_import_load.py $(PYTEST_ARGS)
+	PRIVCARD_CHAOS=full $(PY) -m pytest -m chaos tests/chaos tests/fuzz tests/system tests/e2e/test_import_load.py \
+		tests/integration/test_poison_isolation.py tests/ui/test_kiosk_idle.py $(PYTEST_ARGS)
 
 # the release artefact: dist/privcard-VERSION-py3-none-any.whl and the sdist (version from git tags)
 dist: bootstrap-test

@@ -2,7 +2,7 @@
 
 Used by ``tests/integration/test_sites_migration.py`` (a smaller database, ``make test``) and
 ``tests/chaos/test_sites_migration_full.py`` (50,000 members and 2,000,000 ledger entries,
-``make chaos``). The database is made by the current code, then the ``sites`` columns are
+``make chaos``), both through :func:`check_migrates_in_place`. The database is made by the current code, then the ``sites`` columns are
 dropped and its migration counter removed — exactly the schema a database had before the
 ``sites`` namespace existed — and filled with set-based SQL (one ``INSERT … SELECT`` over a
 recursive CTE per table).
@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from datetime import date
 from pathlib import Path
 
 #: activities the made-up history uses, with their points (redeem entries are negative)
 ACTIVITIES = (("entry", 5), ("borrow", 5), ("late_stay", 10), ("pulinet_event", 20), ("redeem", -25))
+#: a day after every made-up entry (the history spans 300 days from 2026-01-01)
+DAY_AFTER = date(2026, 11, 23)
 
 
 def make_pre_sites_database(path: Path, members: int, entries: int) -> dict:
@@ -114,3 +117,54 @@ def migrate(path: Path) -> float:
     t0 = time.perf_counter()
     store.upgrade()
     return time.perf_counter() - t0
+
+
+def check_migrates_in_place(tmp_path: Path, members: int, entries: int, record_property, capsys) -> None:
+    """The test of ``tests/integration/test_sites_migration.py`` (and its full size in
+    ``tests/chaos/test_sites_migration_full.py``): build, migrate, compare every member's
+    entries, sum and balance before and after, then tap on the migrated database."""
+    from datetime import UTC
+
+    from broker.contract import Tap
+    from server import store
+    from server.domain.config import load
+    from tests.helpers import close_store, local_time, open_service
+
+    path = tmp_path / "library.db"
+    built = make_pre_sites_database(path, members, entries)
+    con = sqlite3.connect(path)
+    assert "site" not in {r[1] for r in con.execute("PRAGMA table_info(device)")}  # really before sites
+    con.close()
+    sums, balances, count, total = per_member(path)
+    assert (count, len(balances)) == (entries, members)
+    assert all(balances[m] == s for m, (_n, s) in sums.items())  # the made-up ledger is consistent
+
+    seconds = migrate(path)
+    try:
+        record_property("migration_seconds", round(seconds, 3))
+        with capsys.disabled():
+            print(
+                f"\nsites migration of {members:,} members / {entries:,} entries: {seconds * 1000:.1f} ms "
+                f"(building the database took {sum(built.values()):.1f} s)"
+            )
+        assert store.counter("schema:sites") == len(store.EXTRA_MIGRATIONS["sites"])
+        for table, column in (("device", "site"), ("member", "home_site"), ("ledger_entry", "site")):
+            assert column in {c.name for c in store.db.get_columns(table)}
+        # no row was rewritten: every site column is NULL, which means the default site
+        assert store.Member.select().where(store.Member.home_site.is_null(False)).count() == 0
+        assert store.Device.select().where(store.Device.site.is_null(False)).count() == 0
+        close_store()
+        assert per_member(path) == (sums, balances, count, total)
+        con = sqlite3.connect(path)
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        con.close()
+
+        # the migrated database works on: a tap at an old device counts at the default site
+        day = local_time(DAY_AFTER, 10)
+        svc = open_service(f"sqlite:///{path}", prog=load(), clock=lambda: day.astimezone(UTC))
+        assert [s.code for s in svc.sites.list()] == ["MAIN"]
+        assert svc.sites.device_sites()["gate-0"] == "MAIN"
+        r = svc.taps.decide("gate-1", Tap(tap_id="after-migration", uid="04000000000001", at=day, clock_ok=True))
+        assert (r.outcome, r.points, r.balance) == ("credited", 5, balances[1] + 5)
+    finally:
+        close_store()

@@ -38,7 +38,7 @@ def test_demo_runs_gates_and_credits_taps(tmp_path):
     proc = _privcard(
         "demo",
         "--duration",
-        "12",
+        "6",
         "--pace",
         "0.3",
         "--http",
@@ -67,9 +67,9 @@ def test_demo_runs_gates_and_credits_taps(tmp_path):
         assert outbox.exists()
 
 
-@pytest.mark.slow
-def test_bench_prints_the_promised_figures():
-    """`privcard bench --json` measures the server and the echo in one run and reports ratios."""
+@pytest.fixture(scope="module")
+def bench_figures() -> dict:
+    """One ``privcard bench --sun --json`` run (about 10 s), read by the tests of its figures."""
     proc = _privcard(
         "bench",
         "--taps",
@@ -84,7 +84,13 @@ def test_bench_prints_the_promised_figures():
         "--json",
         timeout=240,
     )
-    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_bench_prints_the_promised_figures(bench_figures):
+    """`privcard bench --json` measures the server and the echo in one run and reports ratios."""
+    figures = bench_figures
     for key in (
         "throughput_tps",
         "echo_throughput_tps",
@@ -120,12 +126,9 @@ def test_bench_with_campaigns_reports_both_servers_side_by_side():
     assert c["ratio"] == pytest.approx(c["throughput_tps"] / c["plain_throughput_tps"], rel=0.01)
 
 
-def test_bench_reports_each_half_load_round_and_the_workers_own_figures():
+def test_bench_reports_each_half_load_round_and_the_workers_own_figures(bench_figures):
     """Per round: the p99 ratio against that round's echo, CPU per tap, and the worker's batch-time p99."""
-    proc = _privcard(
-        *("bench", "--taps", "200", "--devices", "2", "--members", "50", "--rounds", "2", "--json"), timeout=240
-    )
-    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures = bench_figures
     r = figures["half_load_rounds"]
     assert len(r["server_p99_ms"]) == len(r["echo_p99_ms"]) == len(r["p99_ratio"]) == 2
     for server, echo, ratio in zip(r["server_p99_ms"], r["echo_p99_ms"], r["p99_ratio"], strict=True):

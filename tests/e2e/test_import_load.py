@@ -111,7 +111,7 @@ def _wait_api(api, url: str, timeout: float = 240) -> dict:
         if r.status_code == 200:
             return r.json()
         assert r.status_code == 202, r.text
-        time.sleep(1.0)
+        time.sleep(0.2)
     raise AssertionError(f"{url} did not finish within {timeout}s")
 
 

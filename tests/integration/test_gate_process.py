@@ -115,7 +115,7 @@ def test_online_taps_open_the_door_for_members_only(server, gate):
 
 def test_server_silent_then_back_offline_decision_and_backlog_drains(server, gate):
     server.retain(contract.allowlist_topic(), Allowlist(version=2, uids=frozenset({MEMBER})).encode())
-    g = gate("--decision-timeout-ms", "300")
+    g = gate("--decision-timeout-ms", "300", "--resend-s", "1")  # resent after 1 s, not the default 5 s
     g.wait_line(r"allow-list v2 from bus")
     server.answering.clear()
     g.tap(MEMBER, STRANGER)

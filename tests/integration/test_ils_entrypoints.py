@@ -72,9 +72,24 @@ def test_admin_commands_with_json(tmp_db_url, ils, tmp_path):
     assert r["balance"] == 200
     ils.update(refuse_fee_paid=False)
 
-    # no reply: pending (exit 3), shown by pending, settled by settle --json (exit 0)
+    # no reply: pending (exit 3), shown by pending, settled by settle --json (exit 0); the
+    # reply timeout from a library file (1 s, not the default 5 s the command would wait out)
     ils.fault("silent:38")
-    code, r = run_admin(tmp_db_url, "--ils", url, "redeem", str(m["id"]), "--reward", "fine_discount", "--points", "25")
+    quick = tmp_path / "quick.toml"
+    quick.write_text("[ils]\nreply_timeout_s = 1\n")
+    code, r = run_admin(
+        tmp_db_url,
+        "--config",
+        str(quick),
+        "--ils",
+        url,
+        "redeem",
+        str(m["id"]),
+        "--reward",
+        "fine_discount",
+        "--points",
+        "25",
+    )
     assert code == 3 and r["ils"]["status"] == "pending", r
     code, pend = run_admin(tmp_db_url, "--ils", url, "ils", "pending")
     assert code == 0 and [p["transaction"] for p in pend] == [r["ils"]["transaction"]]

@@ -8,11 +8,13 @@ taps must be answered within 1 s at p95, and the server must log exactly one lin
 poison message (no traceback, no retry).
 
 Run with ``-s`` to see the figures (p50/p95/max latency, answered within 1 s) that
-docs/benchmarks.md quotes.
+docs/benchmarks.md quotes. The outbox-resend attack runs 6 s in ``make test`` and its full
+20 s in ``make chaos`` (``PRIVCARD_CHAOS=full``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -26,6 +28,9 @@ from tests.helpers import Device, ServerProcess, close_store, new_uid, open_serv
 BAD, GOOD = "g-bad", "g-good"
 POISON_S = 3.0
 GOOD_EVERY_S = 0.2
+FULL = os.environ.get("PRIVCARD_CHAOS", "").lower() in ("full", "1", "yes")
+#: how long the resending gate attacks: every poison tap still gets 2 s windows to be resent
+RESEND_ATTACK_S = 20 if FULL else 6
 
 
 def _poison(n: int) -> tuple[str, str]:
@@ -149,16 +154,17 @@ def test_poison_from_one_device_costs_only_those_messages(tmp_db_url, mosquitto,
 
 
 @pytest.mark.slow
+@pytest.mark.chaos
 def test_a_gate_resending_poison_from_its_outbox_stops_once_answered(tmp_db_url, mosquitto, tmp_path):
-    """Issue 11's attack as a real gate would make it: 2 poison taps a second for 20 s, each
-    resent every 2 s until it gets a result (what the gate's outbox does). Each is answered
-    ``invalid`` once, so the resends stop; the good gate stays within 1 s at p95."""
+    """Issue 11's attack as a real gate would make it: 2 poison taps a second for 20 s (6 s in
+    ``make test``), each resent every 2 s until it gets a result (what the gate's outbox does).
+    Each is answered ``invalid`` once, so the resends stop; the good gate stays within 1 s at p95."""
     with attacked_server(tmp_db_url, mosquitto.url, tmp_path) as (server, dev, sent, stop):
         start_offset = server.log_path.stat().st_size
         uid = "04A1B2C3"
         poison: dict[str, tuple[bytes, float]] = {}  # tap_id -> (payload, last sent)
         resends = 0
-        end = time.monotonic() + 20
+        end = time.monotonic() + RESEND_ATTACK_S
         n = 0
         while time.monotonic() < end:
             tid = f"bad:{n}"

@@ -303,6 +303,37 @@ class ControlServer:
             "events": events,
         }
 
+    def cmd_clock_shift(self, request):
+        """Move the kiosk app's wall clock so that it reads ``second`` seconds past a minute now
+        (``second`` None: back to the real clock); the app then shows the time and schedules its
+        next minute itself, as it does at start-up. Replies with the shifted time (epoch seconds).
+
+        For the idle clock's test: the next minute turns in a few seconds instead of up to a
+        minute. Only :mod:`kiosk.app`'s ``datetime`` moves (what the clock, the idle view and the
+        minute's schedule read); Kivy's clock runs on monotonic time, unchanged.
+        """
+        from datetime import timedelta
+
+        import kiosk.app as kiosk_app
+
+        real = getattr(kiosk_app, "_real_datetime", None) or kiosk_app.datetime
+        kiosk_app._real_datetime = real
+        second = request.get("second")
+        if second is None:
+            kiosk_app.datetime, shift = real, timedelta(0)
+        else:
+            now = real.now(self.app.zone)
+            shift = timedelta(seconds=(float(second) - now.second - now.microsecond / 1e6) % 60)
+
+            class Shifted(real):
+                @classmethod
+                def now(cls, tz=None):
+                    return real.now(tz) + shift
+
+            kiosk_app.datetime = Shifted
+        self.app._minute()
+        return {"ok": True, "epoch": time.time() + shift.total_seconds()}
+
     def cmd_vm(self, request):
         """The current screen's view model (what the presenter produced)."""
         return {"ok": True, "screen": self._screen().name, "vm": _jsonable(dict(self._screen().vm))}

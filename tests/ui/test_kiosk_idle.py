@@ -6,10 +6,15 @@ ticked its core five times a second with nothing to time. These tests read the
 kiosk's own clock through the control hook (``clock``: loop iterations, frame rate
 cap, scheduled callbacks) while the idle screen shows, and check that the time on
 screen still follows the wall clock and that a tap brings the timers back.
+
+The clock's test moves the kiosk's wall clock (the control hook's ``clock_shift``) to a few
+seconds before a minute turns, so it waits seconds, not up to a minute; ``make chaos``
+(``PRIVCARD_CHAOS=full``) runs it on the real wall clock as well.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -25,6 +30,7 @@ IDLE_TIMEOUT = 3
 ACTIVE_MAXFPS = 30
 #: what the idle screen may poll at, at most
 IDLE_MAXFPS = 15
+FULL = os.environ.get("PRIVCARD_CHAOS", "").lower() in ("full", "1", "yes")
 
 
 @pytest.fixture(scope="module")
@@ -70,21 +76,39 @@ def test_idle_screen_schedules_nothing_periodic_and_polls_slowly(kiosk):
     assert len(minute) == 1 and not minute[0]["repeat"] and minute[0]["timeout"] <= 60.1
 
 
-def test_idle_clock_turns_with_the_minute(kiosk):
-    kiosk.wait_for("idle")
-    boundary = (time.time() // 60 + 1) * 60
-    if boundary - time.time() < 2:  # too close to tell which minute the kiosk saw: take the next one
+def _clock_turns(kiosk, now: float, offset: float) -> None:
+    """The kiosk, whose wall clock reads ``now`` (epoch seconds; ``offset`` ahead of ours), shows
+    this minute on both clocks, then the next one within 3 s of the minute turning."""
+    boundary = (now // 60 + 1) * 60
+    if boundary - now < 2:  # too close to tell which minute the kiosk saw: take the next one
         boundary += 60
-    time.sleep(max(0.0, boundary - time.time() - 1.0))
+    time.sleep(max(0.0, boundary - offset - time.time() - 1.0))
     before = kiosk.texts()["ids"]
     assert before["idle_clock"] == bangkok_hhmm(boundary - 60) == before["top_clock"]
-    deadline = boundary + 3.0
+    deadline = boundary - offset + 3.0
     while True:
         ids = kiosk.texts()["ids"]
         if ids["idle_clock"] == bangkok_hhmm(boundary) or time.time() > deadline:
             break
         time.sleep(0.1)
     assert ids["idle_clock"] == bangkok_hhmm(boundary) == ids["top_clock"], "the clock did not turn with the minute"
+
+
+def test_idle_clock_turns_with_the_minute(kiosk):
+    kiosk.wait_for("idle")
+    shifted = kiosk.call("clock_shift", second=54)  # its clock now reads hh:mm:54
+    try:
+        assert shifted["ok"], shifted
+        _clock_turns(kiosk, shifted["epoch"], shifted["epoch"] - time.time())
+    finally:
+        kiosk.call("clock_shift", second=None)
+
+
+@pytest.mark.chaos
+@pytest.mark.skipif(not FULL, reason="waits for the wall clock's next minute: PRIVCARD_CHAOS=full (make chaos)")
+def test_idle_clock_turns_with_the_wall_clocks_minute(kiosk):
+    kiosk.wait_for("idle")
+    _clock_turns(kiosk, time.time(), 0.0)
 
 
 def test_a_tap_brings_back_the_timers_and_the_frame_rate(kiosk):
