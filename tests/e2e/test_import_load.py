@@ -8,7 +8,9 @@ at p95; the server's MQTT connection never drops (its log and Mosquitto's); the
 1,000,000-row file is refused at once with a clear message; the 100,000-row previews
 finish, each with the result a small list gives; crediting it credits each member once.
 
-``make test`` runs a short version (10,000-row lists, the 1,000,000-row refusal unchanged);
+``make test`` runs a short version (30,000-row lists, the 1,000,000-row refusal unchanged: a
+10,000-row preview could finish before the console's redirect, and then the page shows no
+progress and the staff role's second job is not refused — this test failed so on a quiet machine);
 the 100,000-row lists run in ``make chaos`` (``PRIVCARD_CHAOS=full``): two minutes of CI.
 """
 
@@ -41,7 +43,7 @@ from tests.helpers import ServerProcess, close_store, library_today, open_servic
 
 ADMIN, STAFF = ("alice", "alice-password-1"), ("bob", "bob-password-22")
 FULL = os.environ.get("PRIVCARD_CHAOS", "").lower() in ("full", "1", "yes")
-ROWS = 100_000 if FULL else 10_000
+ROWS = 100_000 if FULL else 30_000
 #: taps the probe (one every 200 ms) must have answered while the lists ran
 MIN_TAPS = 100 if FULL else 25
 EVENT = "Load test"
