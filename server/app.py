@@ -9,14 +9,6 @@ One :class:`PointsServer` wires the bus client, the store and the service:
   unacked message to the persistent session, or the gate resends from its outbox)
   or answers a redelivery from the tap inbox. No message crosses a thread between
   arriving and being answered (each hand-off cost milliseconds at the tail);
-- on PostgreSQL, when a batch's taps are decided and their write is about to go, the
-  worker reads the bus again and hands the taps that came meanwhile to the tap service
-  (:meth:`_follow`), which reads them in the same message as the write's ``COMMIT``
-  (:meth:`server.services.taps.Taps.decide_chain`): the batch's results are published
-  once that reply is in (after the commit), then the next batch — already read — is
-  decided, its write carrying the read of the one after. One round trip a batch, one
-  connection; a batch with other messages (queries, statuses) does not chain, so those
-  never run inside the next batch's open transaction;
 - a self-check proxy's ``checkout`` is decided like a tap, in the same batch, and
   answered on the proxy's ``result`` topic;
 - a publisher thread keeps every device's retained ``config`` and the retained
@@ -62,7 +54,6 @@ class Incoming:
     msg: object
     received: object
     done: bool = False  # answered and acked: a retry of its batch skips it
-    parsed: object = None  # the Tap or Checkout, once parsed
 
 
 class PointsServer:
@@ -108,11 +99,6 @@ class PointsServer:
         #: per batch (worker thread only): (seconds from taking it to its answers written,
         #: the worker's CPU seconds for the round that read and answered it, messages)
         self._timings: deque[tuple[float, float, int]] = deque(maxlen=TIMINGS_KEPT)
-        #: PostgreSQL (worker thread only): taps taken by :meth:`_follow` while the batch before
-        #: them was written, decided next; their read if it came with that write's reply
-        self._carry: list[Incoming] = []
-        self._carried_at = 0.0
-        self._ahead = None
         self.bus = BusClient(
             mqtt_url,
             client_id,
@@ -221,17 +207,14 @@ class PointsServer:
         """Read what has arrived, decide it as one batch, write the answers."""
         while not self.stopping.is_set():
             cpu = time.thread_time()
-            if self._carry:  # taken while the last batch was written (and read with its COMMIT)
-                batch, started, self._carry = self._carry, self._carried_at, []
-            else:
-                self.bus.loop(0.0 if self.inbox else 0.2, max_reads=self.batch_max)
-                if not self.inbox:
-                    continue
-                started = time.perf_counter()
-                batch = self.inbox[: self.batch_max]
-                del self.inbox[: len(batch)]
-                if any(item.kind != "status" for item in batch):  # a gate's heartbeat is not a tap
-                    self.busy_until = time.monotonic() + TAPS_QUIET_S
+            self.bus.loop(0.0 if self.inbox else 0.2, max_reads=self.batch_max)
+            if not self.inbox:
+                continue
+            started = time.perf_counter()
+            batch = self.inbox[: self.batch_max]
+            del self.inbox[: len(batch)]
+            if any(item.kind != "status" for item in batch):  # a gate's heartbeat is not a tap
+                self.busy_until = time.monotonic() + TAPS_QUIET_S
             self._worker_connection()
             if not self._decide(batch):
                 return
@@ -262,8 +245,6 @@ class PointsServer:
             "cpu_ms_per_message": round(sum(r[1] for r in rows) * 1000 / messages, 4),
             # PostgreSQL batches decided the four-round-trip way after all (another replica's rows, a promotion…)
             "fallbacks": dict(self.service.taps.fallbacks),
-            # PostgreSQL batches read in the message that committed the batch before (one round trip)
-            "chained": self.service.taps.chained,
         }
 
     def _pause(self, seconds: float) -> bool:
@@ -326,54 +307,22 @@ class PointsServer:
             item.done = True
             self.bus.ack(item.msg)
 
-    def _parse(self, batch: list[Incoming]) -> tuple[list, list[Incoming], list[Incoming]]:
-        """The batch's taps and checkouts parsed (once; an invalid one answered), their messages, the other messages."""
+    def _handle(self, batch: list[Incoming]) -> None:
         taps, tap_msgs, others = [], [], []
         for item in batch:
-            if item.done:
-                continue
             if item.kind not in ("tap", "checkout"):
                 others.append(item)
                 continue
-            if item.parsed is None:
-                try:
-                    # a self-check proxy's checkout is decided with the taps, in the same commit
-                    item.parsed = (Checkout if item.kind == "checkout" else Tap).parse(item.payload)
-                except ContractError as exc:
-                    self._refuse_tap(item, exc)
-                    continue
-            taps.append((item.device_id, item.parsed, item.received))
+            try:
+                # a self-check proxy's checkout is decided with the taps, in the same commit
+                tap = (Checkout if item.kind == "checkout" else Tap).parse(item.payload)
+            except ContractError as exc:
+                self._refuse_tap(item, exc)
+                continue
+            taps.append((item.device_id, tap, item.received))
             tap_msgs.append(item)
-        return taps, tap_msgs, others
-
-    def _follow(self) -> list:
-        """The next batch's taps, for the tap service to read with this batch's ``COMMIT`` (PostgreSQL).
-
-        Called inside the batch's transaction, just before its write: reads what the bus has
-        now and takes the taps at the head of the inbox (up to a query, a status, a
-        checkout: those wait for a batch of their own), which the worker decides next
-        (:attr:`_carry`). Taken by an attempt that failed (an outage), the same ones again.
-        """
-        if not self._carry:
-            self.bus.loop(0.0, max_reads=self.batch_max)
-            n = 0
-            while n < len(self.inbox) and n < self.batch_max and self.inbox[n].kind == "tap":
-                n += 1
-            if not n:
-                return []
-            self._carry, self._carried_at = self.inbox[:n], time.perf_counter()
-            del self.inbox[:n]
-            self.busy_until = time.monotonic() + TAPS_QUIET_S
-        return self._parse(self._carry)[0]
-
-    def _handle(self, batch: list[Incoming]) -> None:
-        taps, tap_msgs, others = self._parse(batch)
         if taps:
-            # the read of these taps, if it came with the last batch's COMMIT (used once: a retry reads again)
-            ahead, self._ahead = self._ahead, None
-            follow = self._follow if not others and not store.is_sqlite() else None
-            # one commit for the whole batch
-            results, self._ahead = self.service.taps.decide_chain(taps, ahead, follow)
+            results = self.service.taps.decide_batch(taps)  # one commit for the whole batch
             self.stats["batches"] += 1
             self.stats["taps"] += len(results)
             for (device_id, _, _), result, item in zip(taps, results, tap_msgs, strict=False):

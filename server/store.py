@@ -763,15 +763,6 @@ class PipelinedPostgresqlDatabase(pw.PostgresqlDatabase):
     statement sends nothing. :func:`execute_and_commit` sends a transaction's last
     statement together with its ``COMMIT``. The tap path's batches (issue 16) cost three
     round trips fewer this way; every other transaction one fewer.
-
-    ``execute_and_commit(…, then=…)`` also opens the *next* transaction in the same
-    message (``…; COMMIT; BEGIN; <then>``): the tap worker reads its next batch there.
-    That transaction stays open on the connection while peewee knows of none; the next
-    :meth:`begin` on this thread takes it over (sends no ``BEGIN``: its statements,
-    ``COMMIT`` and ``ROLLBACK`` are that transaction's), and a statement run outside any
-    transaction ends it first (``COMMIT; …``: it only read), so nothing is ever written
-    in a transaction nobody commits. Closing the connection (the retry policy does,
-    before each retry) rolls it back.
     """
 
     def begin(self, isolation_level=None):
@@ -779,17 +770,9 @@ class PipelinedPostgresqlDatabase(pw.PostgresqlDatabase):
             return super().begin(isolation_level)
         if self.is_closed():  # connect now, as BEGIN would have: connecting resets the transaction stack
             self.connect()
-        state = self._state
-        # a transaction the last one's COMMIT message opened on this connection: this one is it
-        state.begin_pending = not self.opened_ahead()
-        state.opened_on = None
-        state.committed_early = False
+        self._state.begin_pending = True
+        self._state.committed_early = False
         return None
-
-    def opened_ahead(self) -> bool:
-        """Whether the last COMMIT's message opened the next transaction on this connection (``then``), not yet taken."""
-        state = self._state
-        return state.conn is not None and getattr(state, "opened_on", None) is state.conn
 
     def _take_begin(self) -> str:
         state = self._state
@@ -797,30 +780,15 @@ class PipelinedPostgresqlDatabase(pw.PostgresqlDatabase):
             state.begin_pending = False
             if self.transaction_depth() > 0:  # a connection closed meanwhile has no transaction
                 return "BEGIN; "
-        elif self.transaction_depth() == 0 and self.opened_ahead():
-            state.opened_on = None  # a statement outside any transaction: the one opened ahead (a read) ends first
-            return "COMMIT; "
         return ""
 
     def execute_sql(self, sql, params=None):
         return super().execute_sql(self._take_begin() + sql, params)
 
-    def execute_and_commit(self, sql, params=None, then: tuple[str, list] | None = None):
-        """Run the outermost transaction's last statement and its COMMIT in one round trip.
-
-        ``then``: ``(sql, params)`` of the next transaction's first statement, sent in the same
-        message after ``COMMIT; BEGIN;`` — it runs only if the COMMIT did, and sees what it
-        committed; the cursor returned holds its rows. That transaction stays open for the
-        next :meth:`begin` on this thread (see the class's docstring).
-        """
-        text = self._take_begin() + sql + "; COMMIT"
-        if then is not None:
-            text += "; BEGIN; " + then[0]
-            params = [*(params or ()), *then[1]]
-        cursor = super().execute_sql(text, params)
-        state = self._state
-        state.committed_early = True
-        state.opened_on = state.conn if then is not None else None
+    def execute_and_commit(self, sql, params=None):
+        """Run the outermost transaction's last statement and its COMMIT in one round trip."""
+        cursor = super().execute_sql(self._take_begin() + sql + "; COMMIT", params)
+        self._state.committed_early = True
         return cursor
 
     def commit(self):
@@ -838,32 +806,16 @@ class PipelinedPostgresqlDatabase(pw.PostgresqlDatabase):
         return super().rollback()
 
 
-def execute_and_commit(sql: str, params, then: tuple[str, list] | None = None) -> object:
+def execute_and_commit(sql: str, params) -> object:
     """Run ``sql`` as the last statement of the outermost transaction: on PostgreSQL with its COMMIT.
 
     Anywhere else (SQLite, a nested transaction) it is an ordinary statement and the
-    transaction commits when its block ends, as always. ``then`` (only where
-    :func:`can_open_ahead`): the next transaction's first statement, in the same message
-    (:meth:`PipelinedPostgresqlDatabase.execute_and_commit`).
+    transaction commits when its block ends, as always.
     """
     database = db.obj
     if isinstance(database, PipelinedPostgresqlDatabase) and database.transaction_depth() == 1:
-        return database.execute_and_commit(sql, params, then)
-    if then is not None:
-        raise ValueError("only the outermost PostgreSQL transaction's last statement can open the next one")
+        return database.execute_and_commit(sql, params)
     return db.execute_sql(sql, params)
-
-
-def can_open_ahead() -> bool:
-    """Whether :func:`execute_and_commit` may open the next transaction now (PostgreSQL, the outermost one)."""
-    database = db.obj
-    return isinstance(database, PipelinedPostgresqlDatabase) and database.transaction_depth() == 1
-
-
-def opened_ahead() -> bool:
-    """Whether the next transaction on this thread takes over one the last COMMIT's message opened."""
-    database = db.obj
-    return isinstance(database, PipelinedPostgresqlDatabase) and database.opened_ahead()
 
 
 def make_database(url: str) -> pw.Database:

@@ -31,23 +31,6 @@ row goes in as decided (another replica got to a tap, a key, a counter or a bala
 Such a batch is rolled back and decided by the statements above, which claim first; so is one
 with a checkout, or under a programme whose tiers have points rules.
 
-In steady state the tap worker pays one round trip a batch, not two (:meth:`Taps.decide_chain`):
-when batch N is decided and its write is about to go, the worker's ``follow`` reads the bus
-and hands over batch N+1, which is gathered and judged (the Python part before its read), and
-one message goes out: ``EXECUTE privcard_tap_write(N…); COMMIT; BEGIN; EXECUTE
-privcard_tap_read(N+1…)``. PostgreSQL runs the statements of a message in order and stops at
-the first error, so N+1's read runs only once N committed, and sees N's rows (no staleness:
-N+1 finds N's daily keys taken and N's credits in its balances, nothing fails a guard because
-of the chaining). The reply carries N's outcome and N+1's rows; only then does the worker
-publish N's results, then it decides N+1 from the rows in hand (its transaction is open: the
-next ``BEGIN`` takes it over, :class:`server.store.PipelinedPostgresqlDatabase`) and sends its
-write with N+2's read. N's guard failing, or any error, stops the message before N+1's read:
-N is decided the usual way and N+1 from scratch. An outage in the middle (the connection lost
-with the message in flight) leaves N committed or not: nothing of N was published, the retry
-finds N's rows in the inbox or decides it again, and N+1 is read again. With nothing on the
-bus, or a next batch that would not be read ahead anyway (a checkout, a device it would refuse),
-N's write goes alone, as before. SQLite is unchanged.
-
 Rare cases cost more, never a common one: a secured card's read counters are raised
 per batch by one ``sun_batch`` statement (per tap only when another replica raced for
 the same card); a member whose tier a points rule could promote is promoted after its
@@ -75,7 +58,6 @@ import json
 import logging
 import weakref
 from collections import Counter
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -149,37 +131,6 @@ class _Batch:
     counters: dict = field(default_factory=dict)  # secured card uid -> last read counter accepted
 
 
-@dataclass(eq=False, slots=True)
-class ReadAhead:
-    """A PostgreSQL batch's read (:meth:`Taps._decide_read_ahead`'s step 1) and what was prepared for it.
-
-    Returned by :meth:`Taps.decide_chain` when the previous batch's write read it: its rows
-    are in hand, its transaction is open on ``conn``.
-    """
-
-    batch: list
-    prog: object
-    campaigns: object
-    out: list
-    pending: list[_Pending]
-    repeats: list
-    probes: list
-    params: tuple
-    rows: list | None = None
-    conn: object = None
-
-    def fits(self, batch: list) -> bool:
-        """Whether this is ``batch``'s read (the same taps), on the connection this thread still has open."""
-        mine = self.batch
-        return (
-            len(mine) == len(batch)
-            and all(a[1] is b[1] for a, b in zip(mine, batch, strict=True))
-            and self.conn is not None
-            and store.opened_ahead()
-            and store.db.obj.connection() is self.conn
-        )
-
-
 class Taps:
     """Decide taps and commit them."""
 
@@ -197,45 +148,16 @@ class Taps:
         self._prepared_on: weakref.WeakSet = weakref.WeakSet()
         #: PostgreSQL batches the two-round-trip path handed to the usual one, by reason (bench, timings)
         self.fallbacks: Counter[str] = Counter()
-        #: PostgreSQL batches read in the message that committed the batch before them (timings)
-        self.chained = 0
-        self._next: ReadAhead | None = None  # set by the write that read the next batch (decide_chain)
 
     # ------------------------------------------------------------------ batches
 
     def decide_batch(self, batch: list[tuple[str, Tap | Checkout, datetime]]) -> list[TapResult | None]:
         """Decide several taps in one transaction; results in order, None for a tap that raised a bug."""
-        return self.decide_chain(batch)[0]
-
-    def decide_chain(
-        self,
-        batch: list[tuple[str, Tap | Checkout, datetime]],
-        ahead: ReadAhead | None = None,
-        follow: Callable[[], list[tuple[str, Tap | Checkout, datetime]]] | None = None,
-    ) -> tuple[list[TapResult | None], ReadAhead | None]:
-        """:meth:`decide_batch`, a PostgreSQL batch's write also reading the next batch (the tap worker's way).
-
-        ``follow``: called once this batch is decided, just before its write goes out; it
-        returns the next batch's taps (taken from the bus: empty when none came). Their
-        read is sent in the message that commits this batch (``…; COMMIT; BEGIN; EXECUTE
-        privcard_tap_read(…)``) and returned as a :class:`ReadAhead` — its transaction left
-        open — for the caller to pass as ``ahead`` with those taps once it has published
-        this batch's results. ``(results, None)``: nothing was read ahead (SQLite, no next
-        taps, this batch's write failed or was not needed): decide the next one as usual.
-        """
-        self._next = None
-        results = self._decide_batch(batch, ahead, follow)
-        nxt, self._next = self._next, None
-        return results, nxt
-
-    def _decide_batch(self, batch, ahead: ReadAhead | None, follow) -> list[TapResult | None]:
-        if ahead is not None and not ahead.fits(batch):
-            ahead = None  # not this batch's read, or not on this connection (it closed meanwhile): read again
         try:
             if self._read_ahead_fits(batch):
                 try:
                     with unit_of_work():
-                        return self._decide_read_ahead(batch, ahead, follow)
+                        return self._decide_read_ahead(batch)
                 except _Fallback as why:  # rolled back: nothing of it was written
                     self.fallbacks[str(why)] += 1
                     log.debug("a batch of %d taps decided the usual way: %s", len(batch), why)
@@ -382,9 +304,7 @@ class Taps:
             return False
         return not any(r.earned_at for r in self.ledger.live.prog.tier_rules.values())
 
-    def _decide_read_ahead(
-        self, batch: list[tuple[str, Tap | Checkout, datetime]], ahead: ReadAhead | None = None, follow=None
-    ) -> list[TapResult | None]:
+    def _decide_read_ahead(self, batch: list[tuple[str, Tap | Checkout, datetime]]) -> list[TapResult | None]:
         """A batch in two round trips to PostgreSQL: everything it needs read at once, everything it does written at once.
 
         1. ``BEGIN`` and one read (``privcard_tap_read`` of :data:`PREPARED_SQL`): the programme counter, the batch's
@@ -407,20 +327,32 @@ class Taps:
         read ahead cannot be sure of (the programme changed, a promotion), raises
         :class:`_Fallback`: it is rolled back and decided the usual way (:meth:`_decide_set`,
         which claims each tap first and answers a taken one from the inbox).
-
-        ``ahead``: this batch's read, already done (the previous batch's write sent it: step 1
-        is behind it); ``follow``: see :meth:`decide_chain`.
         """
         live = self.ledger.live
-        if ahead is None:
-            ahead = self._prepare_read(batch)
-            if not ahead.pending:
-                return ahead.out
-            ahead.rows = self._execute_prepared("privcard_tap_read", ahead.params).fetchall()
-        self._prog, self._campaigns = ahead.prog, ahead.campaigns
-        out, pending, repeats, probes = ahead.out, ahead.pending, ahead.repeats, ahead.probes
+        self._prog, self._campaigns = live.prog, live.campaigns
+        out, pending, repeats = self._gather(batch)
+        if not pending:
+            return out
+        probes = []  # (uid, activity, day, item): a daily key a credit of this tap would claim
+        for p in pending:
+            with self._blame(p.index, p.device_id, p.tap):
+                prog = sites.view(self._prog, p.device.site)
+                p.probe = probe = self._judge(p, prog, "active", "active", None)
+                if probe.outcome == "credited":
+                    key = rules.accrual_key(probe.activity, probe.day, probe.item, site=prog.site)
+                    if key is not None:
+                        probes.append((p.tap.uid, probe.activity.code, key[0], key[1]))
+        uids = sorted({p.tap.uid for p in pending})
+        params = (
+            uids,
+            [p.device_id for p in pending],
+            [p.tap.tap_id for p in pending],
+            *([k[i] for k in probes] for i in range(4)),
+            COUNTER,
+        )
+        cursor = self._execute_prepared("privcard_tap_read", params)
         cards, stored, taken, counter = {}, {}, set(), 0
-        for r in ahead.rows:
+        for r in cursor:
             kind = r[0]
             if kind == 0:
                 cards[r[1]] = r[2:]
@@ -450,62 +382,11 @@ class Taps:
                 if p.outcome == "credited" and (p.promotable or (p.key is not None and p.key not in probed)):
                     raise _Fallback("a credit the read ahead did not foresee")
             self._settle(fresh, state, {})
-            self._write_read_ahead(fresh, follow)
+            self._write_read_ahead(fresh)
         return _answers(out, pending, repeats)
 
-    def _prepare_read(self, batch: list[tuple[str, Tap | Checkout, datetime]]) -> ReadAhead:
-        """A batch's Python part before its read: taps gathered, each judged for an active card, the read's parameters."""
-        live = self.ledger.live
-        prog_now = live.prog
-        out, pending, repeats = self._gather(batch)
-        probes = []  # (uid, activity, day, item): a daily key a credit of this tap would claim
-        for p in pending:
-            with self._blame(p.index, p.device_id, p.tap):
-                prog = sites.view(prog_now, p.device.site)
-                p.probe = probe = self._judge(p, prog, "active", "active", None)
-                if probe.outcome == "credited":
-                    key = rules.accrual_key(probe.activity, probe.day, probe.item, site=prog.site)
-                    if key is not None:
-                        probes.append((p.tap.uid, probe.activity.code, key[0], key[1]))
-        params = (
-            sorted({p.tap.uid for p in pending}),
-            [p.device_id for p in pending],
-            [p.tap.tap_id for p in pending],
-            *([k[i] for k in probes] for i in range(4)),
-            COUNTER,
-        )
-        return ReadAhead(batch, prog_now, live.campaigns, out, pending, repeats, probes, params)
-
-    def _prepare_next(self, follow) -> ReadAhead | None:
-        """The next batch (``follow()``) prepared for its read, or None: nothing came, or it goes the usual way.
-
-        Called inside this batch's transaction, before its write: it must write nothing. So a
-        batch with a device :meth:`Devices.authorise` would refuse (an audit line) or a tap
-        that raises a bug is not read ahead: it is decided on its own, as usual.
-        """
-        try:
-            batch = follow()
-            if not batch or not self._read_ahead_fits(batch) or not all(self._admits(d) for d, _, _ in batch):
-                return None
-            ahead = self._prepare_read(batch)
-        except Exception as exc:
-            if is_infrastructure(exc):
-                raise
-            log.debug("the next batch is not read ahead: %s: %s", type(exc).__name__, exc)
-            return None
-        return ahead if ahead.pending and not any(ahead.out) else None
-
-    def _admits(self, device_id: str) -> bool:
-        """Whether :meth:`Devices.authorise` lets the device send a tap (without its refusal's log and audit)."""
-        device = self.devices.cached(device_id)
-        return device is not None and device.retired_at is None and contract.may(device.kind, "tap")
-
-    def _write_read_ahead(self, fresh: list[_Pending], follow=None) -> None:
-        """The read-ahead batch's one write, with its COMMIT; :class:`_Fallback` if another writer got in the way.
-
-        With ``follow``, the next batch's read goes in the same message, after the COMMIT
-        (:meth:`decide_chain`); it runs only if the write passed its guard and committed.
-        """
+    def _write_read_ahead(self, fresh: list[_Pending]) -> None:
+        """The read-ahead batch's one write, with its COMMIT; :class:`_Fallback` if another writer got in the way."""
         now = _ts(self.clock())
         inbox: list[list] = [[] for _ in range(10)]
         for p in fresh:
@@ -559,30 +440,17 @@ class Taps:
             len(after),
             len(span),
         )
-        nxt = self._prepare_next(follow) if follow is not None and store.can_open_ahead() else None
         try:
             # the generic plan is made (again, after a table's statistics change) at an EXECUTE:
             # with this transaction's setting, the updates find their rows by index however
             # small the planner thinks a table is (a fresh one: a scan of every member)
-            cursor = self._execute_prepared(
-                "privcard_tap_write",
-                params,
-                last=True,
-                setting="SET LOCAL enable_seqscan = off; ",
-                then=None if nxt is None else ("privcard_tap_read", nxt.params),
-            )
+            self._execute_prepared("privcard_tap_write", params, last=True, setting="SET LOCAL enable_seqscan = off; ")
         except pw.DataError as exc:
             if CONFLICT in str(exc):
                 raise _Fallback("another writer got in the way of its write") from exc
             raise
-        if nxt is not None:  # committed, and the next batch read in its own transaction, still open
-            nxt.rows, nxt.conn = cursor.fetchall(), store.db.obj.connection()
-            self._next = nxt
-            self.chained += 1
 
-    def _execute_prepared(
-        self, name: str, params: tuple, *, last: bool = False, setting: str = "", then: tuple | None = None
-    ):
+    def _execute_prepared(self, name: str, params: tuple, *, last: bool = False, setting: str = ""):
         """Run one of :data:`PREPARED_SQL` (``EXECUTE name(…)``), preparing them first on a new connection.
 
         Their text is the same for every batch size (the batch travels as arrays), so
@@ -591,9 +459,7 @@ class Taps:
         parameters' values would be made again each time). A prepared statement belongs
         to its session: a connection opened again (after an outage, a failover) is a new
         object and prepares them again. ``PREPARE`` is not undone by a rollback; it is sent
-        before the batch's ``BEGIN`` when that has not gone out yet. ``then``: ``(name,
-        params)`` of another of them sent after the ``COMMIT`` (``last`` only), opening the
-        next transaction (:func:`server.store.execute_and_commit`).
+        before the batch's ``BEGIN`` when that has not gone out yet.
         """
         database = store.db.obj
         conn = database.connection()
@@ -614,9 +480,7 @@ class Taps:
             self._prepared_on.add(conn)
         sql = f"{setting}EXECUTE {name}({', '.join(['%s'] * len(params))})"
         if last:
-            if then is not None:
-                then = (f"EXECUTE {then[0]}({', '.join(['%s'] * len(then[1]))})", list(then[1]))
-            return store.execute_and_commit(sql, params, then)
+            return store.execute_and_commit(sql, params)
         return database.execute_sql(sql, params)
 
     # ------------------------------------------------------------------ deciding
