@@ -89,6 +89,19 @@ DIRECTIONS = ("in", "out")
 OFFLINE_POLICIES = ("allowlist", "open", "closed")
 
 
+class TemplatedError(Exception):
+    """An error whose English message is ``template`` filled with ``values`` (the broker side's twin
+    of ``server.domain.errors.TemplatedError``: the bottom layer imports nothing of the server's).
+
+    Kept apart, so a caller can show it in another language without parsing the text (privcard
+    admin prints the Thai line from ``server.catalogue``); ``str(exc)`` is the English text.
+    """
+
+    def __init__(self, template: str, **values):
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
+
+
 class ContractError(ValueError):
     """A payload or topic that does not follow the bus contract.
 

@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 import peewee as pw
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 
+from server.domain.errors import TemplatedError
+
 log = logging.getLogger(__name__)
 
 db = pw.DatabaseProxy()
@@ -41,17 +43,8 @@ PG_DEFAULTS = {
 }
 
 
-class StoreError(Exception):
-    """A database problem (bad URL, unreachable server, schema too new).
-
-    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` what fills
-    them, so the command lines print it in Thai too (``server.catalogue``); ``str(exc)`` is the
-    English text.
-    """
-
-    def __init__(self, template: str, **values):
-        super().__init__(template % values if values else template)
-        self.template, self.values = template, values
+class StoreError(TemplatedError):
+    """A database problem (bad URL, unreachable server, schema too new)."""
 
 
 def utcnow() -> datetime:

@@ -43,6 +43,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.cmac import CMAC
 
+from server.domain.errors import TemplatedError
+
 #: the environment variable naming the key file when no ``--card-keys`` is given
 KEYS_ENV = "PRIVCARD_CARD_KEYS"
 #: PICCDataTag for "UID and counter mirrored, 7-byte UID": the only layout privcard accepts
@@ -65,17 +67,8 @@ class NotGenuine(Exception):
         self.detail = detail
 
 
-class CardKeyError(Exception):
-    """A key file or a key that cannot be used (a configuration error, said in one line).
-
-    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` what fills
-    them, so the command lines print it in Thai too (``server.catalogue``); ``str(exc)`` is the
-    English text.
-    """
-
-    def __init__(self, template: str, **values):
-        super().__init__(template % values if values else template)
-        self.template, self.values = template, values
+class CardKeyError(TemplatedError):
+    """A key file or a key that cannot be used (a configuration error, said in one line)."""
 
 
 @dataclass(frozen=True)

@@ -609,6 +609,25 @@ def run_admin(db_url: str, *args: str, timeout: float = 60.0) -> tuple[int, obje
     return proc.returncode, data
 
 
+def admin_here(*argv: str) -> tuple[int, dict | None, list[str]]:
+    """Run ``privcard admin ARGV`` in this process: (exit code, its ``--json`` output or None, stderr lines).
+
+    For what ``privcard admin`` prints (its refusals' English and Thai lines) without a process
+    start per case; :func:`run_admin` runs the real command in a process of its own.
+    """
+    import contextlib
+    import io
+    import json
+
+    from server import admin
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = admin.main(list(argv))
+    body = out.getvalue().strip()
+    return code, (json.loads(body) if body else None), err.getvalue().splitlines()
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 
 

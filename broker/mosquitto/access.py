@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from broker import contract
+from broker.contract import TemplatedError
 from broker.mosquitto import ACL_PATH
 
 DEFAULT_ACL_FILE = os.environ.get("PRIVCARD_MQTT_ACL_FILE", "/etc/mosquitto/privcard/acl")
@@ -26,17 +27,8 @@ BEGIN = "# BEGIN privcard devices: written by `privcard admin device acl`; edits
 END = "# END privcard devices"
 
 
-class AccessError(ValueError):
-    """An ACL file that cannot be read or written, or a device the table does not know.
-
-    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` what fills
-    them, so privcard admin can print it in Thai too (``server.catalogue``); ``str(exc)`` is the
-    English text.
-    """
-
-    def __init__(self, template: str, **values):
-        super().__init__(template % values if values else template)
-        self.template, self.values = template, values
+class AccessError(TemplatedError, ValueError):
+    """An ACL file that cannot be read or written, or a device the table does not know."""
 
 
 def device_rules(device_id: str, kind: str, prefix: str = contract.DEFAULT_PREFIX) -> list[str]:

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from broker import contract
+from broker.contract import TemplatedError
 from broker.mosquitto import ACL_PATH, access, production_conf
 
 BEGIN = "# BEGIN privcard site bridges: written by `privcard admin site bridge`; edits between these lines are lost"
@@ -56,17 +57,8 @@ SITE_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
 HOSTPORT_RE = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$")
 
 
-class BridgeError(ValueError):
-    """A site code, address or file the bridge cannot use.
-
-    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` what fills
-    them, so privcard admin can print it in Thai too (``server.catalogue``); ``str(exc)`` is the
-    English text.
-    """
-
-    def __init__(self, template: str, **values):
-        super().__init__(template % values if values else template)
-        self.template, self.values = template, values
+class BridgeError(TemplatedError, ValueError):
+    """A site code, address or file the bridge cannot use."""
 
 
 def username(site: str) -> str:

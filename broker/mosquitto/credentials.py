@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from broker import contract
-from broker.contract import ContractError
+from broker.contract import ContractError, TemplatedError
 
 DEFAULT_PASSWORD_FILE = os.environ.get("PRIVCARD_MQTT_PASSWORD_FILE", "/etc/mosquitto/privcard/passwd")
 DEFAULT_BROKER_URL = os.environ.get("PRIVCARD_BROKER_URL", "mqtts://localhost:8883?ca=/etc/privcard/ca.pem")
@@ -40,17 +40,8 @@ ITERATIONS = 101  # what mosquitto_passwd uses
 SALT_BYTES = 12
 
 
-class CredentialsError(ValueError):
-    """A password file that cannot be read or written, or a bad username.
-
-    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` what fills
-    them, so privcard admin can print it in Thai too (``server.catalogue``); ``str(exc)`` is the
-    English text.
-    """
-
-    def __init__(self, template: str, **values):
-        super().__init__(template % values if values else template)
-        self.template, self.values = template, values
+class CredentialsError(TemplatedError, ValueError):
+    """A password file that cannot be read or written, or a bad username."""
 
 
 def hash_password(password: str, *, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .errors import TemplatedError
+
 LIMITS = ("once", "per_day", "per_item_per_day", "unlimited")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -30,17 +32,8 @@ BACKDATE_LIMITS = ("offline", "max_age", "none")
 BACKDATE_OTHERWISE = ("receive_time", "refuse")
 
 
-class ConfigError(ValueError):
-    """The programme configuration is wrong; the message says where.
-
-    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` what
-    fills them (paths, keys, the value found), so the command lines and the console can show
-    it in Thai too (``server.catalogue``); ``str(exc)`` is the English text.
-    """
-
-    def __init__(self, template: str, **values):
-        super().__init__(template % values if values else template)
-        self.template, self.values = template, values
+class ConfigError(TemplatedError, ValueError):
+    """The programme configuration is wrong; the message says where."""
 
 
 @dataclass(frozen=True)

@@ -24,21 +24,14 @@ import hashlib
 import hmac
 import re
 
+from .errors import TemplatedError
+
 ALGORITHM = "privcard-draw-v1"
 SEED_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
-class DrawError(ValueError):
-    """A draw's input is wrong (the message says which).
-
-    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` what fills
-    them, so the command lines and the console can show it in Thai too (``server.catalogue``,
-    which this pure module does not import); ``str(exc)`` is the English text.
-    """
-
-    def __init__(self, template: str, **values):
-        super().__init__(template % values if values else template)
-        self.template, self.values = template, values
+class DrawError(TemplatedError, ValueError):
+    """A draw's input is wrong (the message says which)."""
 
 
 def canonical(eligible) -> list[tuple[int, int]]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from .config import Activity, Programme, shop_key
+from .errors import TemplatedError
 
 #: what a patron sees for each outcome (Thai first: most patrons read Thai). These stay in
 #: the domain, not in ``server.catalogue``: which outcome says what is a programme rule,
@@ -53,16 +54,12 @@ def sun_counter_refusal(last: int | None, new: int) -> str | None:
     return "replay" if new == last else "counter_back"
 
 
-class RuleError(ValueError):
+class RuleError(TemplatedError, ValueError):
     """A request the rules refuse (the message is for staff).
 
     Like ``ServiceError``: ``template`` (English, ``%(name)s`` placeholders) and ``values``
     are kept apart so the console can translate it; ``str(exc)`` is the English text.
     """
-
-    def __init__(self, template: str, **values):
-        super().__init__(template % values if values else template)
-        self.template, self.values = template, values
 
 
 def message(

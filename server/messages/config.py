@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from server.domain.config import read_section
+from server.domain.errors import TemplatedError
 
 KEYS = (
     "url",
@@ -44,16 +45,12 @@ KEYS = (
 )
 
 
-class MailConfigError(ValueError):
+class MailConfigError(TemplatedError, ValueError):
     """The ``[mail]`` configuration is wrong; the message names the key.
 
     ``template`` and ``values`` keep the English wording apart from its data, so the command
     lines can print its Thai too (``server.catalogue``); ``str(exc)`` is the English text.
     """
-
-    def __init__(self, template: str, **values):
-        super().__init__(template % values if values else template)
-        self.template, self.values = template, values
 
 
 @dataclass(frozen=True)

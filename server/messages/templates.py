@@ -17,6 +17,8 @@ import html
 import string
 from dataclasses import dataclass
 
+from server.domain.errors import TemplatedError
+
 LANGUAGES = ("th", "en")
 
 #: what kind of message each template is: which consent it needs (server.services.messages)
@@ -29,12 +31,8 @@ KINDS = ("transactional", "notice", "marketing", "statement")
 SEGMENT_FIELDS = ("name", "balance", "tier", "valid_until", "member_id")
 
 
-class TemplateError(ValueError):
+class TemplateError(TemplatedError, ValueError):
     """A template or its values are wrong (unknown placeholder, missing value, bad template)."""
-
-    def __init__(self, template: str, **values):
-        super().__init__(template % values if values else template)
-        self.template, self.values = template, values
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ attributes, so :meth:`ServiceError.of` passes them on without parsing their text
 
 from __future__ import annotations
 
+from server.domain.errors import TemplatedError
+
 
 class Message(str):
     """English text for staff that keeps its ``template`` and ``values`` apart.
@@ -32,17 +34,8 @@ class Message(str):
         return cls(template, **getattr(exc, "values", {}))
 
 
-class ServiceError(ValueError):
-    """An operation refused; the message is meant for staff.
-
-    ``template`` is the English message with ``%(name)s`` placeholders and ``values`` the
-    data that fills them (names, UIDs, line numbers stay out of the template), so the
-    console can show it in the staff's language; ``str(exc)`` is the English text.
-    """
-
-    def __init__(self, template: str, **values):
-        super().__init__(template % values if values else template)
-        self.template, self.values = template, values
+class ServiceError(TemplatedError, ValueError):
+    """An operation refused; the message is meant for staff."""
 
     @property
     def message(self) -> Message:

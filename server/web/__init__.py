@@ -24,6 +24,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from server import catalogue, store
 from server.domain.config import Programme
+from server.domain.errors import TemplatedError
 from server.services import Services, bootstrap
 from server.web import accounts, patron
 
@@ -38,16 +39,12 @@ FORM_OVERHEAD = 64 * 1024
 csrf = CSRFProtect()
 
 
-class WebStartError(ValueError):
+class WebStartError(TemplatedError, ValueError):
     """The console cannot start as configured (``--http``, ``PRIVCARD_WEB_PUBLIC_URL``).
 
     ``template`` and ``values`` apart, so ``privcard server`` prints the Thai line under the
     English one (``server.catalogue``); ``str(exc)`` is the English text.
     """
-
-    def __init__(self, template: str, **values):
-        super().__init__(template % values if values else template)
-        self.template, self.values = template, values
 
 
 def public_scheme(public_url: str | None = None) -> str:

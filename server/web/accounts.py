@@ -37,6 +37,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from server import store
+from server.domain.errors import TemplatedError
 from server.store import Audit, BaseModel, Event, Setting, Upload, UTCDateTimeField, utcnow
 
 ROLES = ("admin", "staff")
@@ -81,16 +82,12 @@ if _hasher.check_needs_rehash(_DUMMY_HASH):
 _verify_seconds = [0.1]
 
 
-class AccountError(ValueError):
+class AccountError(TemplatedError, ValueError):
     """A staff-account operation refused; the message is meant for people.
 
     ``template`` and ``values`` keep the English source apart from its values so the
     console can show the message in the staff's language (``server.catalogue.TH`` keys).
     """
-
-    def __init__(self, template: str, **values):
-        super().__init__(template % values if values else template)
-        self.template, self.values = template, values
 
 
 class Staff(BaseModel):

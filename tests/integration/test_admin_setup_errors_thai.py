@@ -7,15 +7,12 @@ in this process, real SQLite and real files.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import sqlite3
 
 import pytest
 
 from broker.mosquitto import access
-from server import admin
+from tests.helpers import admin_here
 
 SITES = """
 [library]
@@ -26,11 +23,7 @@ name_en = "North"
 """
 
 
-def _admin(*argv: str) -> tuple[int, dict, list[str]]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = admin.main(list(argv))
-    return code, json.loads(out.getvalue()), err.getvalue().splitlines()
+_admin = admin_here
 
 
 def _refused(argv, english: str, thai: str, *, exact: bool = True) -> None:

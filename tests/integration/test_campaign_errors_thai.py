@@ -6,16 +6,13 @@ Thai line and ``--json`` ``error_th``. Dates in Thai are in the Buddhist era.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-
 import pytest
 
-from server import admin, catalogue
+from server import catalogue
 from server.domain import campaigns
 from server.domain.config import ConfigError, build, default_raw
 from tests.browser.web_support import ADMIN, flashes, post_form, sign_in
+from tests.helpers import admin_here
 
 PROG = build(default_raw())
 GOOD = {"code": "exam_week", "kind": "bonus", "bonus": "5", "starts": "2026-12-07 08:00", "ends": "2026-12-11 20:00"}
@@ -141,16 +138,14 @@ def test_a_refused_campaign_says_why_in_the_consoles_language(app, lang, said):
 
 
 def test_privcard_admin_prints_a_refused_campaign_in_english_then_thai(tmp_path):
-    out, err = io.StringIO(), io.StringIO()
     argv = ["--db", f"sqlite:///{tmp_path}/x.db", "--json", "campaign", "add", "double", "--kind", "multiplier"]
     argv += ["--multiplier", "0.5", "--starts", "2026-12-07 08:00", "--ends", "2026-12-11 20:00"]
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = admin.main(argv)
+    code, data, lines = admin_here(*argv)
     assert code == 1
     english = "the campaign was not added: multiplier must be a number from 1.01 to 10 (two decimals), got '0.5'"
     thai = "ไม่ได้เพิ่มแคมเปญ: multiplier ต้องเป็นตัวเลขตั้งแต่ 1.01 ถึง 10 (ทศนิยมไม่เกินสองตำแหน่ง) (ได้รับ '0.5')"
-    assert json.loads(out.getvalue()) == {"error": english, "error_th": thai}
-    assert err.getvalue().splitlines() == [f"privcard admin: {english}", f"privcard admin: {thai}"]
+    assert data == {"error": english, "error_th": thai}
+    assert lines == [f"privcard admin: {english}", f"privcard admin: {thai}"]
 
 
 @pytest.mark.parametrize(
@@ -169,11 +164,7 @@ def test_privcard_admin_prints_a_refused_campaign_in_english_then_thai(tmp_path)
     ],
 )
 def test_privcard_admins_own_refusals_print_a_thai_line(tmp_path, argv, english, thai):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = admin.main(["--db", f"sqlite:///{tmp_path}/x.db", "--json", *argv])
+    code, data, lines = admin_here("--db", f"sqlite:///{tmp_path}/x.db", "--json", *argv)
     assert code == 1
-    data = json.loads(out.getvalue())
     assert data["error"].startswith(english) and data["error_th"].startswith(thai), data
-    lines = err.getvalue().splitlines()
     assert lines[0].startswith(f"privcard admin: {english}") and lines[1].startswith(f"privcard admin: {thai}")

@@ -9,19 +9,19 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
-import json
 import re
 from pathlib import Path
 
 import pytest
 
-from server import admin, catalogue
+from server import catalogue
 from server import main as server_main
 from server.domain.config import ConfigError, build, default_raw
 from server.ils.config import IlsConfigError
 from server.ils.config import build as ils_build
 from server.messages.config import MailConfigError
 from server.messages.config import build as mail_build
+from tests.helpers import admin_here
 
 ROOT = Path(__file__).resolve().parents[2]
 RAISERS = {
@@ -97,11 +97,8 @@ def test_the_errors_keep_english_and_give_thai():
 
 
 def _admin(tmp_path, *argv) -> tuple[int, dict | None, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = admin.main(["--db", f"sqlite:///{tmp_path}/x.db", "--json", *argv])
-    body = out.getvalue().strip()
-    return code, (json.loads(body) if body else None), err.getvalue()
+    code, data, lines = admin_here("--db", f"sqlite:///{tmp_path}/x.db", "--json", *argv)
+    return code, data, "".join(f"{line}\n" for line in lines)
 
 
 @pytest.mark.parametrize(

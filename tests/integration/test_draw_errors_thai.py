@@ -6,15 +6,12 @@ Real entry points, real SQLite.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-
 import pytest
 
-from server import admin, catalogue
+from server import catalogue
 from server.domain import draws
 from tests.browser.web_support import ADMIN, flashes, post_form, sign_in
+from tests.helpers import admin_here
 
 SEED = "ab" * 32
 
@@ -57,16 +54,14 @@ def test_each_draw_error_keeps_its_english_and_gives_its_thai(call, english, tha
 
 
 def test_privcard_admin_draw_create_prints_a_bad_tickets_rule_in_english_then_thai(tmp_path):
-    out, err = io.StringIO(), io.StringIO()
     argv = ["--db", f"sqlite:///{tmp_path}/x.db", "--json", "draw", "create", "Prize", "--winners", "2"]
     argv += ["--tickets", "per_book:3", "--prize-points", "10"]
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = admin.main(argv)
+    code, data, lines = admin_here(*argv)
     assert code == 1
     english = "tickets must be 'one' or 'per_points:N', got 'per_book:3'"
     thai = "tickets ต้องเป็น 'one' (คนละหนึ่งสิทธิ์) หรือ 'per_points:N' (หนึ่งสิทธิ์ต่อ N คะแนน) (ได้รับ 'per_book:3')"
-    assert json.loads(out.getvalue()) == {"error": english, "error_th": thai}
-    assert err.getvalue().splitlines() == [f"privcard admin: {english}", f"privcard admin: {thai}"]
+    assert data == {"error": english, "error_th": thai}
+    assert lines == [f"privcard admin: {english}", f"privcard admin: {thai}"]
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from server import admin, catalogue, store
 from server.domain import config
 from server.domain.config import ConfigError, build, default_raw
 from server.store import ImportJob, Upload
-from tests.helpers import close_store, fresh_pg_database, new_uid, open_service
+from tests.helpers import close_store, new_uid, open_service
 
 LIST = "card\n{a}\n{b}\n"
 
@@ -33,15 +33,12 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_db_url):
+@pytest.fixture
+def db_url(any_db_url):
+    """Each test once on SQLite, once on PostgreSQL (tests/integration/conftest.py)."""
     from server.web import accounts  # noqa: F401 (the console's tables: events, uploads)
 
-    if request.param == "sqlite":
-        yield tmp_db_url
-        return
-    with fresh_pg_database(request.getfixturevalue("pg_url"), prefix="h19lo") as url:
-        yield url
+    return any_db_url
 
 
 def _programme(keep_days=None):

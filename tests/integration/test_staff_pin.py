@@ -23,7 +23,7 @@ from broker.client import BusClient
 from broker.contract import Query
 from server.domain.config import build, default_raw
 from server.store import Audit, Member, StaffPinGuard
-from tests.helpers import Device, ServerProcess, close_store, fresh_pg_database, open_service
+from tests.helpers import Device, ServerProcess, close_store, open_service
 
 STAFF, STAFF2, PATRON = "04AA000001", "04AA000002", "04BB000001"
 PIN, OTHER_PIN = "48261937", "135790"
@@ -46,13 +46,10 @@ def programme(minutes=LOCK_MIN):
     return build(raw)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_db_url):
-    if request.param == "sqlite":
-        yield tmp_db_url
-        return
-    with fresh_pg_database(request.getfixturevalue("pg_url")) as url:
-        yield url
+@pytest.fixture
+def db_url(any_db_url):
+    """Each test once on SQLite, once on PostgreSQL (tests/integration/conftest.py)."""
+    return any_db_url
 
 
 @pytest.fixture

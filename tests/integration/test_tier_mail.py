@@ -18,7 +18,7 @@ import pytest
 from server.domain import config
 from server.domain.config import to_toml
 from server.store import Card, Counter, LedgerEntry
-from tests.helpers import Device, ServerProcess, close_store, fresh_pg_database, new_uid, open_service
+from tests.helpers import Device, ServerProcess, close_store, new_uid, open_service
 from tests.smtp_server import start_smtp, text_of
 
 GOLD_AT_300 = {"tiers": {"gold": {"earned_at": 300, "groups": ["U5"]}}}
@@ -86,13 +86,10 @@ def test_a_promotion_at_a_gate_tap_is_mailed_in_thai_and_english_by_the_running_
     close_store()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_db_url):
-    if request.param == "sqlite":
-        yield tmp_db_url
-        return
-    with fresh_pg_database(request.getfixturevalue("pg_url"), prefix="h19lo") as url:
-        yield url
+@pytest.fixture
+def db_url(any_db_url):
+    """Each test once on SQLite, once on PostgreSQL (tests/integration/conftest.py)."""
+    return any_db_url
 
 
 @pytest.fixture
