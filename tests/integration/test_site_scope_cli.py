@@ -7,7 +7,6 @@ file, in this process.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -16,7 +15,7 @@ from server import admin, store
 from server.domain import config
 from server.domain.config import to_toml
 from server.store import Audit, Device, Feedback, ImportJob, LedgerEntry, Member
-from tests.helpers import close_store, open_service
+from tests.helpers import admin_here, close_store, open_service
 from tests.site_support import TWO_SITES, UID_A, UID_B
 
 
@@ -48,14 +47,8 @@ def db(tmp_db_url, tmp_path):
 
 def cli(db, *argv) -> tuple[int, dict | list | None, str]:
     """Run ``privcard admin --db URL --json ARGV``; (exit code, JSON printed, stderr)."""
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = admin.main(["--db", db["url"], "--config", db["conf"], "--json", *argv])
-    text = out.getvalue().strip()
-    return code, (json.loads(text) if text else None), err.getvalue()
+    code, data, lines = admin_here("--db", db["url"], "--config", db["conf"], "--json", *argv)
+    return code, data, "".join(f"{line}\n" for line in lines)
 
 
 def _reopen(db):

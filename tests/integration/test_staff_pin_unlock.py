@@ -22,7 +22,7 @@ from server.domain import config
 from server.domain.config import to_toml
 from server.store import Audit, StaffPinGuard
 from tests.browser.web_support import ADMIN, flashes, post_form, text
-from tests.helpers import close_store, fresh_pg_database, open_service
+from tests.helpers import admin_here, close_store, fresh_pg_database, open_service
 from tests.site_support import ANNA, SAM, TWO_SITES, client, two_site_app
 
 STAFF, STAFF2 = "04AA000001", "04AA000002"
@@ -129,11 +129,8 @@ def db(tmp_db_url, tmp_path):
 
 
 def cli(db, *argv) -> tuple[int, object, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = admin.main(["--db", db["url"], "--config", db["conf"], "--json", *argv])
-    body = out.getvalue().strip()
-    return code, (json.loads(body) if body else None), err.getvalue()
+    code, data, lines = admin_here("--db", db["url"], "--config", db["conf"], "--json", *argv)
+    return code, data, "".join(f"{line}\n" for line in lines)
 
 
 def test_the_cli_lists_and_lifts_a_lockout_as_the_programme_admin_only(db):
