@@ -1024,6 +1024,12 @@ def void_label(label: dict) -> dict:
     return {"th": f"ยกเลิก: {label['th']}", "en": f"Void: {label['en']}"}
 
 
+def _fold_in(table: dict[str, str]) -> None:
+    """Add a part's own Thai strings to :data:`TH` (a string TH already has keeps its Thai)."""
+    for source, thai in table.items():
+        TH.setdefault(source, thai)
+
+
 # --------------------------------------------------------------------------- the programme edited live, campaigns, draws
 #
 # Issue 13 (items 4-6): server/web/programme.py, its templates, server/services/programme.py
@@ -1175,8 +1181,7 @@ TH_PROGRAMME = {
     "winners must be a whole number >= 1, got %(winners)r": "จำนวนผู้ได้รับรางวัลต้องเป็นจำนวนเต็มตั้งแต่ 1 ขึ้นไป (ได้รับ %(winners)r)",
     "tickets must be 'one' or 'per_points:N', got %(rule)r": "tickets ต้องเป็น 'one' (คนละหนึ่งสิทธิ์) หรือ 'per_points:N' (หนึ่งสิทธิ์ต่อ N คะแนน) (ได้รับ %(rule)r)",
 }
-for _source, _thai in TH_PROGRAMME.items():
-    TH.setdefault(_source, _thai)
+_fold_in(TH_PROGRAMME)
 
 
 # --------------------------------------------------------------------------- the feedback desk (issue 14)
@@ -1316,8 +1321,7 @@ TH_FEEDBACK = {
     "the feedback text is %(length)s characters; the limit is %(max)s": "ข้อความยาว %(length)s ตัวอักษร เกินกำหนด %(max)s ตัวอักษร",
     "the feedback text holds a control character (U+%(code)s)": "ข้อความมีอักขระควบคุม (U+%(code)s)",
 }
-for _source, _thai in TH_FEEDBACK.items():
-    TH.setdefault(_source, _thai)
+_fold_in(TH_FEEDBACK)
 
 
 # --------------------------------------------------------------------------- the patron's own page
@@ -1414,8 +1418,7 @@ TH_PATRON = {
     "unlock: %(what)s": "จะได้: %(what)s",
     "until %(day)s": "ถึง %(day)s",
 }
-for _source, _thai in TH_PATRON.items():
-    TH.setdefault(_source, _thai)
+_fold_in(TH_PATRON)
 
 
 # --------------------------------------------------------------------------- privcard admin's setup errors
@@ -1472,5 +1475,4 @@ TH_ADMIN_SETUP = {
     "passwords differ": "รหัสผ่านที่พิมพ์สองครั้งไม่ตรงกัน",
     "%(command)s: run it as privcard admin": "%(command)s: ต้องสั่งผ่าน privcard admin",
 }
-for _source, _thai in TH_ADMIN_SETUP.items():
-    TH.setdefault(_source, _thai)
+_fold_in(TH_ADMIN_SETUP)
