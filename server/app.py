@@ -451,6 +451,7 @@ class PointsServer:
                 if time.monotonic() >= jobs_at:
                     jobs_at = time.monotonic() + max(self.poll_s, 5.0)
                     msgs.level_job()
+                    msgs.tier_job()
                     today = self.service.today()
                     if today != day:
                         msgs.daily_jobs(today)

@@ -799,9 +799,6 @@ class Messages:
     def level_job(self, *, chunk: int = 500) -> int:
         """Tell members whose credits since the last run took them past a privilege level (the count queued).
 
-        Each call first runs :meth:`tier_job` too (its own watermark and count), so the
-        server's messages thread, which calls this every round, also tells promotions.
-
         The tap path is untouched: this reads the ledger entries after the watermark
         ``messages:level_entry``. A member is told of the highest threshold of their tier's
         borrow, locker or study-room tables with ``before < threshold <= now`` (``now``:
@@ -814,7 +811,6 @@ class Messages:
         after N+1 is visible; a hole waits until it is filled or its next entry is
         :data:`LEVEL_HOLE_S` old (a rolled-back insert leaves a hole that never fills).
         """
-        self.tier_job()
         start = store.counter("messages:level_entry")
         rows = (
             LedgerEntry.select(LedgerEntry.id, LedgerEntry.member, LedgerEntry.points, LedgerEntry.source)
@@ -868,7 +864,8 @@ class Messages:
     def tier_job(self) -> int:
         """Tell members moved up to a higher tier since the last run (the ``tier_promoted`` mail); the count queued.
 
-        Off the tap path, like :meth:`level_job`: it reads the ledger after its own watermark
+        Off the tap path, like :meth:`level_job` (the server's messages thread runs both each
+        round): it reads the ledger after its own watermark
         ``messages:tier_entry`` for the tier entries (activity ``tier``, item ``old→new``,
         :func:`server.services.tiers.change_tier`) whatever made them — a points rule at a
         tap, staff, a group — and queues one notice per move to a tier later in the

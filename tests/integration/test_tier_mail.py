@@ -135,14 +135,6 @@ def test_no_mail_for_a_tier_given_at_enrolment_nor_to_who_wants_no_notices(svc):
     assert Counter.get(Counter.key == "messages:tier_entry").value == top
 
 
-def test_the_level_job_runs_the_tier_job_so_the_servers_messages_thread_tells_promotions(svc):
-    m = svc.members.add("Via level job", new_uid(), email="v@example.org")
-    _to_295(svc, m.id)
-    svc.points.award(m.id, "volunteer", item="day9")
-    svc.messages.level_job()
-    assert [r["member"] for r in _tier_mails(svc)] == [m.id]
-
-
 def test_promotions_made_before_the_job_existed_are_not_told(svc):
     """The migration starts the watermark at the newest entry, as the level job's does."""
     from server.services.messages import _tier_mail_m1
