@@ -367,6 +367,15 @@ class BusClient:
             self._retry_later()
         return self.connected.is_set()
 
+    def socket(self):
+        """Own-loop mode: the connection's socket, to wait on beside others (None while disconnected).
+
+        A process that drives many own-loop clients from one thread (``privcard bench``'s
+        simulated devices) selects on all their sockets and calls :meth:`loop` with no
+        timeout on the ones that are readable.
+        """
+        return self._mqtt.socket()
+
     def flush(self) -> None:
         """Own-loop mode: write every queued packet now (results, acks) on the owning thread."""
         c = self._mqtt

@@ -54,6 +54,8 @@ class Incoming:
     msg: object
     received: object
     done: bool = False  # answered and acked: a retry of its batch skips it
+    #: the tap's id once parsed (the trace joins on it)
+    ref: str | None = None
 
 
 class PointsServer:
@@ -99,6 +101,11 @@ class PointsServer:
         #: per batch (worker thread only): (seconds from taking it to its answers written,
         #: the worker's CPU seconds for the round that read and answered it, messages)
         self._timings: deque[tuple[float, float, int]] = deque(maxlen=TIMINGS_KEPT)
+        #: per tap, when tracing (``privcard server --timings``): (tap_id, read, batch taken,
+        #: decided and committed, answers written), wall-clock seconds — ``privcard bench``
+        #: joins them with its own send and receive times to say where a slow tap's time went
+        self.trace: deque[tuple] | None = None
+        self._decided_at = 0.0
         self.bus = BusClient(
             mqtt_url,
             client_id,
@@ -211,6 +218,7 @@ class PointsServer:
             if not self.inbox:
                 continue
             started = time.perf_counter()
+            taken = time.time()
             batch = self.inbox[: self.batch_max]
             del self.inbox[: len(batch)]
             if any(item.kind != "status" for item in batch):  # a gate's heartbeat is not a tap
@@ -220,6 +228,11 @@ class PointsServer:
                 return
             self.bus.flush()
             self._timings.append((time.perf_counter() - started, time.thread_time() - cpu, len(batch)))
+            if self.trace is not None:
+                written = time.time()
+                self.trace.extend(
+                    (i.ref, i.received.timestamp(), taken, self._decided_at, written) for i in batch if i.ref
+                )
 
     def timings(self) -> dict:
         """The worker's own figures over its last :data:`TIMINGS_KEPT` batches (``privcard bench`` reports them).
@@ -231,8 +244,9 @@ class PointsServer:
         than the latency a device sees.
         """
         rows = list(self._timings)
+        trace = [list(t) for t in self.trace] if self.trace is not None else []
         if not rows:
-            return {"batches": 0, "messages": 0}
+            return {"batches": 0, "messages": 0, "trace": trace}
         ms = sorted(r[0] * 1000 for r in rows)
         messages = sum(r[2] for r in rows)
         return {
@@ -245,6 +259,8 @@ class PointsServer:
             "cpu_ms_per_message": round(sum(r[1] for r in rows) * 1000 / messages, 4),
             # PostgreSQL batches decided the four-round-trip way after all (another replica's rows, a promotion…)
             "fallbacks": dict(self.service.taps.fallbacks),
+            # per tap (tracing on): [tap_id, read, batch taken, decided, answers written], wall-clock seconds
+            "trace": trace,
         }
 
     def _pause(self, seconds: float) -> bool:
@@ -321,8 +337,10 @@ class PointsServer:
                 continue
             taps.append((item.device_id, tap, item.received))
             tap_msgs.append(item)
+            item.ref = tap.tap_id
         if taps:
             results = self.service.taps.decide_batch(taps)  # one commit for the whole batch
+            self._decided_at = time.time()
             self.stats["batches"] += 1
             self.stats["taps"] += len(results)
             for (device_id, _, _), result, item in zip(taps, results, tap_msgs, strict=False):

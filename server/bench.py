@@ -32,6 +32,7 @@ import gc
 import json
 import os
 import random
+import select
 import shutil
 import statistics
 import subprocess
@@ -52,6 +53,8 @@ WINDOW = 20  # taps in flight per device, like the gate's outbox sender
 ECHO_PREFIX = "privcard-echo"
 #: the half-load phase alternates echo and server every this many seconds of taps
 SLICE_S = 0.5
+#: the load's pump thread looks for new work at least this often (seconds)
+PUMP_TICK_S = 0.005
 
 
 def echo_main(url: str, prefix: str = ECHO_PREFIX) -> None:
@@ -73,7 +76,18 @@ def echo_main(url: str, prefix: str = ECHO_PREFIX) -> None:
 
 
 class Load:
-    """D simulated devices publishing taps and timing their results."""
+    """D simulated devices publishing taps and timing their results, all driven by one thread.
+
+    Every device has its own MQTT connection (as every gate has), and one pump thread
+    drives them all: it sends each tap when it is due (and its device has room in its
+    window), waits on every socket at once, and reads what arrived (the result handlers
+    run there). An earlier version gave each device paho's own network thread and fed
+    them from more threads: on a 2-core machine the load generator's 20-odd threads then
+    competed with the server under test for the CPUs and the GIL, and the half-load tail
+    measured them as much as the server (``docs/benchmarks.md``). Other threads reach the
+    pump only through :meth:`_call`, and wait on :attr:`done`, which the pump notifies
+    only when what they wait for has happened (not on every answer).
+    """
 
     def __init__(self, url: str | None, devices: list[str], uids: list[str], *, urls: dict[str, str] | None = None):
         """Devices on ``url``, or each on its own one (``urls``: device → URL with its own account)."""
@@ -85,36 +99,171 @@ class Load:
         self.not_genuine = 0
         #: the topic prefix taps go to: the server's, or the echo's (:data:`ECHO_PREFIX`)
         self.prefix = contract.DEFAULT_PREFIX
-        #: tap id → (when sent, the list its latency goes to, its target)
-        self.sent: dict[str, tuple[float, list | None, str]] = {}
+        #: tap id → (when sent, the list its latency goes to, its target, when sent by the wall clock)
+        self.sent: dict[str, tuple[float, list | None, str, float]] = {}
+        #: timed tap id → (sent, answer received), wall-clock seconds: joined with a server's
+        #: own trace (``privcard server --timings``) by :func:`_breakdown`
+        self.wall: dict[str, tuple[float, float]] = {}
         self.latencies: list[float] = []
-        #: taps sent and not yet answered, per target (the interleaved run drains each slice)
+        #: taps handed to the pump and not yet answered, per target (the interleaved run drains each slice)
         self.in_flight: dict[str, int] = {}
         self.lock = threading.Lock()
         self.done = threading.Condition(self.lock)
         self.answered = 0
-        self.clients = []
-        self.windows: dict[str, threading.Semaphore] = {}
-        for dev in devices:
-            c = BusClient((urls or {}).get(dev, url), f"bench-{dev}-{os.getpid()}-{random.randrange(1 << 30)}")
+        self.probed = False
+        #: :attr:`done` is notified when :attr:`answered` reaches this (a run's n)
+        self._notify_at: int | None = None
+        self._run_started = 0.0
+        #: the pump's own state (only its thread touches it): taps in flight per device (at
+        #: most :data:`WINDOW`, as the gate's outbox sender keeps), taps waiting for room per
+        #: device (saturation), and paced taps in send order: (due, device, index, tag, bucket, target)
+        self._window = [0] * len(devices)
+        self._waiting: list[deque] = [deque() for _ in devices]
+        self._paced: deque = deque()
+        self._dirty: set[int] = set()  # devices with packets queued and not yet written
+        #: calls from other threads, run by the pump at the start of its next round
+        self._calls: deque = deque()
+        self._stopping = False
+        self.clients: list[BusClient] = []
+        for d, dev in enumerate(devices):
+            c = BusClient(
+                (urls or {}).get(dev, url), f"bench-{dev}-{os.getpid()}-{random.randrange(1 << 30)}", own_loop=True
+            )
             for prefix in (contract.DEFAULT_PREFIX, ECHO_PREFIX):
-                c.subscribe(contract.result_topic(dev, prefix), self._on_result(dev))
-            self.clients.append(c.start())
-            self.windows[dev] = threading.Semaphore(WINDOW)
+                c.subscribe(contract.result_topic(dev, prefix), self._on_result(d))
+            self.clients.append(c)
         #: allow-lists published live (not the retained copy a subscription gets): a server's
         #: publisher sends one at the end of its start-up round
         self.allowlists = 0
         self.clients[0].subscribe(contract.allowlist_topic(), self._on_allowlist)
         for c in self.clients:
+            c.start()
+        self._pump_thread = threading.Thread(target=self._pump, name="bench-load", daemon=True)
+        self._pump_thread.start()
+        for c in self.clients:
             if not c.wait_connected(30 if urls else 10):
                 raise RuntimeError("bench devices could not connect")
         time.sleep(0.3)  # subscriptions settle
+
+    # ------------------------------------------------------------------ the pump thread
+
+    def _call(self, fn) -> None:
+        """Run ``fn()`` on the pump thread at the start of its next round (within :data:`PUMP_TICK_S`)."""
+        self._calls.append(fn)
+
+    def _pump(self) -> None:
+        """Until :meth:`close`: run calls, send what is due, wait on every socket, read what arrived."""
+        misc_at = 0.0
+        while not self._stopping:
+            while self._calls:
+                self._calls.popleft()()
+            wait = self._send_due()
+            now = time.monotonic()
+            if now >= misc_at:  # keep-alives and reconnects: each client's full round, once a second
+                misc_at = now + 1.0
+                for c in self.clients:
+                    c.loop(0.0, max_reads=64)
+            socks = {}
+            for c in self.clients:
+                s = c.socket()
+                if s is not None:
+                    socks[s] = c
+            if not socks:
+                time.sleep(wait)
+                continue
+            try:
+                readable = select.select(list(socks), [], [], wait)[0]
+            except (OSError, ValueError):  # a socket closed meanwhile: the next round sees it gone
+                continue
+            for s in readable:
+                socks[s].loop(0.0, max_reads=64)
+            self._flush()
+
+    def _send_due(self) -> float:
+        """Send every tap whose time has come and whose device has room; seconds to wait before the next round."""
+        for d, queue in enumerate(self._waiting):
+            while queue and self._window[d] < WINDOW:
+                self._send(d, *queue.popleft())
+        wait = PUMP_TICK_S
+        paced = self._paced
+        while paced:
+            due, d = paced[0][0], paced[0][1]
+            if self._window[d] >= WINDOW:
+                break  # that device's window is full: the taps after it wait, as one sender's do
+            delay = due - time.perf_counter()
+            if delay > 0:
+                wait = min(wait, delay)
+                break
+            _, d, i, tag, bucket, target = paced.popleft()
+            self._send(d, i, tag, bucket, target)
+        self._flush()
+        return wait
+
+    def _flush(self) -> None:
+        """Write what the devices have queued (each device's taps in one go)."""
+        for d in self._dirty:
+            self.clients[d].flush()
+        self._dirty.clear()
+
+    def _send(self, d: int, i: int, tag: str, bucket: list, target: str) -> None:
+        """Publish tap ``i`` from device ``d`` (pump thread; written at the round's flush)."""
+        dev, client = self.devices[d], self.clients[d]
+        tap_id = f"{tag}:{dev}:{i}"
+        uid = self.uids[i % len(self.uids)]
+        ndef = None
+        if self.sun_keys is not None:
+            from server.sun import card_url
+
+            # a card is read at one device at a time, and a device's taps arrive in
+            # order: give each device its own cards, or two devices' reads of one
+            # card could reach the server out of counter order and rightly be refused
+            mine = self.uids[d :: len(self.devices)] or self.uids
+            uid = mine[(i // len(self.devices)) % len(mine)]
+            self.counters[uid] = counter = self.counters.get(uid, 0) + 1
+            ndef = card_url(self.sun_keys[uid], uid, counter)
+        tap = contract.Tap(tap_id, uid, datetime.now(UTC), True, ndef=ndef)
+        self._window[d] += 1
+        self.sent[tap_id] = (time.perf_counter(), bucket, target, time.time())
+        client.publish(contract.tap_topic(dev, self.prefix), tap.encode())
+        self._dirty.add(d)
 
     def _on_allowlist(self, topic, payload, msg) -> None:
         if not msg.retain:
             with self.lock:
                 self.allowlists += 1
                 self.done.notify_all()
+
+    def _on_result(self, d: int):
+        def handler(topic, payload, msg):
+            now, wall = time.perf_counter(), time.time()
+            try:
+                result = json.loads(payload)
+                tap_id = result["tap_id"]
+            except (ValueError, KeyError, TypeError):
+                return
+            entry = self.sent.pop(tap_id, None)
+            if entry is None:
+                return  # a duplicate result
+            start, bucket, target, sent_wall = entry
+            if bucket is None:  # a probe
+                with self.lock:
+                    self.probed = True
+                    self.done.notify_all()
+                return
+            self._window[d] -= 1
+            bucket.append(now - start)
+            self.wall[tap_id] = (sent_wall, wall)
+            if result.get("outcome") == "card_not_genuine":
+                self.not_genuine += 1
+            with self.lock:
+                self.answered += 1
+                self.in_flight[target] -= 1
+                if self.in_flight[target] == 0 or self.answered == self._notify_at:
+                    self.done.notify_all()
+
+        return handler
+
+    # ------------------------------------------------------------------ driving it (any other thread)
 
     def started_up(self, seen: int, log_path: str | None = None, timeout: float = 30) -> None:
         """Wait until a server has published its allow-list (its start-up round is over) after ``seen`` were.
@@ -140,105 +289,50 @@ class Load:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the server never published its allow-list ({timeout:.0f} s)")
 
-    def _on_result(self, dev):
-        def handler(topic, payload, msg):
-            now = time.perf_counter()
-            try:
-                result = json.loads(payload)
-                tap_id = result["tap_id"]
-            except (ValueError, KeyError, TypeError):
-                return
-            with self.lock:
-                entry = self.sent.pop(tap_id, None)
-                if entry is None:
-                    return  # a duplicate result
-                start, bucket, target = entry
-                if bucket is None:  # a probe
-                    self.probed = True
-                    self.done.notify_all()
-                    return
-                bucket.append(now - start)
-                self.in_flight[target] -= 1
-                self.answered += 1
-                if result.get("outcome") == "card_not_genuine":
-                    self.not_genuine += 1
-                self.done.notify_all()
-            self.windows[dev].release()
-
-        return handler
-
     def probe(self, timeout: float = 60) -> None:
         """Publish probe taps until one is answered: the target is up and subscribed."""
-        self.probed = False
+        with self.lock:
+            self.probed = False
         end = time.monotonic() + timeout
         dev, client, i = self.devices[0], self.clients[0], 0
         while time.monotonic() < end:
             tap_id = f"probe:{os.getpid()}:{time.monotonic_ns()}:{i}"
             i += 1
-            with self.lock:
-                self.sent[tap_id] = (time.perf_counter(), None, "")
-            client.publish(
-                contract.tap_topic(dev, self.prefix),
-                contract.Tap(tap_id, self.uids[0], datetime.now(UTC), True).encode(),
-            )
+            tap = contract.Tap(tap_id, self.uids[0], datetime.now(UTC), True).encode()
+            topic = contract.tap_topic(dev, self.prefix)
+
+            def send(tap_id=tap_id, tap=tap, topic=topic) -> None:
+                self.sent[tap_id] = (time.perf_counter(), None, "", 0.0)
+                client.publish(topic, tap)
+                self._dirty.add(0)
+
+            self._call(send)
             with self.lock:
                 if self.done.wait_for(lambda: self.probed, timeout=0.5):
                     return
         raise RuntimeError("the target never answered a probe tap")
 
-    def _send(self, i: int, d: int, tag: str, bucket: list, target: str) -> None:
-        """Publish tap ``i`` from device ``d`` (once the device has room in its window)."""
-        dev, client = self.devices[d], self.clients[d]
-        self.windows[dev].acquire()
-        tap_id = f"{tag}:{dev}:{i}"
-        uid = self.uids[i % len(self.uids)]
-        ndef = None
-        if self.sun_keys is not None:
-            from server.sun import card_url
-
-            # a card is read at one device at a time, and a device's taps arrive in
-            # order: give each device its own cards, or two devices' reads of one
-            # card could reach the server out of counter order and rightly be refused
-            mine = self.uids[d :: len(self.devices)] or self.uids
-            uid = mine[(i // len(self.devices)) % len(mine)]
-            with self.lock:
-                self.counters[uid] = counter = self.counters.get(uid, 0) + 1
-            ndef = card_url(self.sun_keys[uid], uid, counter)
-        tap = contract.Tap(tap_id, uid, datetime.now(UTC), True, ndef=ndef)
-        with self.lock:
-            self.sent[tap_id] = (time.perf_counter(), bucket, target)
-            self.in_flight[target] = self.in_flight.get(target, 0) + 1
-        client.publish(contract.tap_topic(dev, self.prefix), tap.encode())
-
     def run(self, n: int, tag: str, rate: float | None = None) -> tuple[float, list[float]]:
-        """Send ``n`` taps (paced at ``rate``/s if given); return (elapsed, latencies)."""
+        """Send ``n`` taps (paced at ``rate``/s if given, else each device keeping its window full); return (elapsed, latencies)."""
+        bucket: list[float] = []
         with self.lock:
-            self.latencies, self.answered = [], 0
-        bucket = self.latencies
-        per_dev = [deque() for _ in self.devices]
-        for i in range(n):
-            per_dev[i % len(self.devices)].append(i)
-        start = time.perf_counter()
+            self.latencies, self.answered, self._notify_at = bucket, 0, n
+            self.in_flight[tag] = self.in_flight.get(tag, 0) + n
+        devices = len(self.devices)
 
-        def feed_paced() -> None:
-            # one thread sends every tap at its time (round-robin over the devices): ten
-            # sleeping feeder threads would add their own GIL hand-offs to every latency
+        def setup() -> None:
+            self._run_started = start = time.perf_counter()
             for i in range(n):
-                delay = start + i / rate - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                self._send(i, i % len(self.devices), tag, bucket, tag)
+                if rate:  # one sequence, round-robin over the devices, each tap at its time
+                    self._paced.append((start + i / rate, i % devices, i, tag, bucket, tag))
+                else:  # saturation
+                    self._waiting[i % devices].append((i, tag, bucket, tag))
 
-        def feed_device(d: int) -> None:  # saturation: each device keeps its window full
-            while per_dev[d]:
-                self._send(per_dev[d].popleft(), d, tag, bucket, tag)
-
-        feeders = [feed_paced] if rate else [lambda d=d: feed_device(d) for d in range(len(self.devices))]
-        for feed in feeders:
-            threading.Thread(target=feed, daemon=True).start()
+        self._call(setup)
         with self.lock:
             ok = self.done.wait_for(lambda: self.answered >= n, timeout=max(60, n / 50))
-        elapsed = time.perf_counter() - start
+            self._notify_at = None
+        elapsed = time.perf_counter() - self._run_started
         if not ok:
             raise RuntimeError(f"{tag}: only {self.answered} of {n} taps answered")
         return elapsed, list(bucket)
@@ -258,6 +352,7 @@ class Load:
         buckets: dict[str, list[float]] = {t: [] for t in targets}
         left = dict.fromkeys(targets, n)
         per_slice = max(1, round(rate * slice_s))
+        devices = len(self.devices)
         i = k = 0
         while any(left.values()):
             target = targets[k % len(targets)]
@@ -265,14 +360,19 @@ class Load:
             m = min(per_slice, left[target])
             if not m:
                 continue
-            use(target)
-            start = time.perf_counter()
-            for j in range(m):
-                delay = start + j / rate - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                self._send(i, i % len(self.devices), f"{tag}-{target}", buckets[target], target)
-                i += 1
+            use(target)  # the pump has nothing of the last slice left: safe to switch
+            with self.lock:
+                self.in_flight[target] = self.in_flight.get(target, 0) + m
+
+            def setup(i0=i, m=m, target=target) -> None:
+                start = time.perf_counter()
+                for j in range(m):
+                    self._paced.append(
+                        (start + j / rate, (i0 + j) % devices, i0 + j, f"{tag}-{target}", buckets[target], target)
+                    )
+
+            self._call(setup)
+            i += m
             left[target] -= m
             with self.lock:
                 if not self.done.wait_for(lambda t=target: self.in_flight[t] == 0, timeout=max(60, m / 20)):
@@ -280,12 +380,14 @@ class Load:
         return {t: list(v) for t, v in buckets.items()}
 
     def close(self) -> None:
-        """Disconnect every device and free their sockets now.
+        """Stop the pump, disconnect every device and free their sockets now.
 
         A paho client closes its socket pair only when it is collected, and each device's
         handlers hold this load (a cycle): without a collection here the next load's 200
-        clients open descriptors past 1,024, which paho's ``select()`` cannot watch.
+        clients open descriptors past 1,024, which ``select()`` cannot watch.
         """
+        self._stopping = True
+        self._pump_thread.join(10)
         for c in self.clients:
             c.stop()
         self.clients = []
@@ -908,6 +1010,7 @@ def main(argv: list[str] | None = None) -> int:
                     got[t] = one = _summary(lat[t])
                     one["cpu_ms_per_tap"] = cpu[t] * 1000 / n_half
                 got[target]["worker"] = timings(f"{target}-half-{r}.log")
+                got[target]["slowest"] = _breakdown(load_gen.wall, got[target]["worker"].pop("trace", []))
                 got[target]["echo_p99_ms"] = got["echo"]["p99_ms"]
                 rounds[target].append(got[target])
                 if target == "server":
@@ -925,6 +1028,8 @@ def main(argv: list[str] | None = None) -> int:
                             else ""
                         )
                     )
+                    if one.get("slowest"):
+                        log("        slowest 1%: " + _breakdown_line(one["slowest"]))
         for target in targets:
             med = {k: statistics.median(x[k] for x in rounds[target]) for k in ("p50_ms", "p95_ms", "p99_ms")}
             results[target]["half_load"] = {"rate_tps": half, "taps": n_half, **med, "rounds": rounds[target]}
@@ -965,6 +1070,8 @@ def main(argv: list[str] | None = None) -> int:
                 # the server's own share (take a batch → answers written) and its CPU: steadier on a shared machine
                 "worker_batch_ms_p99": [x["worker"].get("batch_ms_p99") for x in s["half_load"]["rounds"]],
                 "worker_cpu_ms_per_message": [x["worker"].get("cpu_ms_per_message") for x in s["half_load"]["rounds"]],
+                # where the slowest 1 % of each round's taps spent their time (_breakdown)
+                "slowest_1pct": [x.get("slowest") for x in s["half_load"]["rounds"]],
             },
         }
         out["half_load_cpu_ms_per_tap"] = round(statistics.median(out["half_load_rounds"]["server_cpu_ms_per_tap"]), 4)
@@ -1080,6 +1187,48 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print(f"kept {tmp}", file=sys.stderr)
+
+
+#: a tap's way, in order: the parts :func:`_breakdown` splits its latency into
+LEGS = (
+    ("to_server", "to the server"),  # sent → read by the worker (waits while it decides the batch before)
+    ("queued", "queued"),  # read → its batch taken
+    ("decide", "decided+committed"),  # batch taken → decided and committed
+    ("answer", "answered"),  # committed → results and acks written
+    ("to_client", "back to the device"),  # written → the device's handler
+)
+
+
+def _breakdown(wall: dict[str, tuple[float, float]], trace: list) -> dict:
+    """Where the slowest 1 % of a server's taps spent their time, in ms (mean of each leg), and every tap's median.
+
+    ``wall`` is the load's (sent, received) per tap; ``trace`` the server's own
+    ``[tap_id, read, taken, decided, written]`` rows (one machine, one wall clock). The
+    legs add up to the latency the device saw.
+    """
+    rows = []
+    for tap_id, read, taken, decided, written in trace:
+        if tap_id in wall:
+            sent, received = wall[tap_id]
+            legs = (read - sent, taken - read, decided - taken, written - decided, received - written)
+            rows.append((received - sent, legs))
+    if not rows:
+        return {}
+    rows.sort(key=lambda r: r[0])
+    slow = rows[-max(1, len(rows) // 100) :]
+    out = {"taps": len(rows), "slowest": len(slow)}
+    for k, (key, _) in enumerate(LEGS):
+        out[key + "_ms"] = round(statistics.fmean(r[1][k] for r in slow) * 1000, 2)
+        out[key + "_p50_ms"] = round(statistics.median(r[1][k] for r in rows) * 1000, 3)
+    out["total_ms"] = round(statistics.fmean(r[0] for r in slow) * 1000, 2)
+    return out
+
+
+def _breakdown_line(b: dict) -> str:
+    """One line of :func:`_breakdown`'s slowest 1 %: each leg's mean, then its median over every tap."""
+    legs = ", ".join(f"{label} {b[key + '_ms']:.1f}" for key, label in LEGS)
+    p50 = "/".join(f"{b[key + '_p50_ms']:.2f}" for key, _ in LEGS)
+    return f"{b['total_ms']:.1f} ms = {legs} (every tap's medians: {p50} ms)"
 
 
 def _sum_counts(counts) -> dict:

@@ -139,6 +139,20 @@ def test_bench_reports_each_half_load_round_and_the_workers_own_figures(bench_fi
     assert figures["worker_batch_ms_p99"] > 0 and figures["half_load_cpu_ms_per_tap"] > 0
 
 
+def test_bench_splits_the_slowest_taps_into_their_legs(bench_figures):
+    """Per round, the slowest 1 % of the server's taps split into legs (the server's trace joined with the load's)."""
+    from server.bench import LEGS
+
+    slowest = bench_figures["half_load_rounds"]["slowest_1pct"]
+    assert len(slowest) == 2
+    for b in slowest:
+        assert b["taps"] >= 100 and 1 <= b["slowest"] <= b["taps"]
+        legs = [b[key + "_ms"] for key, _ in LEGS]
+        assert all(leg >= 0 for leg in legs), b  # one machine, one clock: each leg follows the one before
+        assert sum(legs) == pytest.approx(b["total_ms"], abs=0.05 * len(legs))
+        assert b["total_ms"] >= max(legs) > 0
+
+
 @pytest.mark.slow
 def test_demo_prints_a_console_login_that_signs_in(tmp_path):
     """`make demo` prints the console's address and a demo admin login; the login works."""
