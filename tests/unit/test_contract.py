@@ -539,6 +539,12 @@ def test_a_lone_surrogate_anywhere_is_refused(payload, parser, words):
     assert words in str(refused(payload, parser))
 
 
+def test_an_escaped_backslash_before_u_is_ordinary_text():
+    """The surrogate walk runs only for payloads with a ``\\u`` escape; a literal backslash-u is text."""
+    status = Status.parse(b'{"v":1,"state":"online","reader":"C:\\\\ud800 \\u00e9"}')
+    assert status.extra["reader"] == "C:\\ud800 \u00e9"
+
+
 def test_a_surrogate_pair_is_ordinary_text():
     status = Status.parse(b'{"v":1,"state":"online","reader":"ok \\ud83d\\ude00"}')
     assert status.extra["reader"] == "ok \U0001f600"
