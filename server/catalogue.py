@@ -1455,3 +1455,18 @@ TH_ADMIN_SETUP = {
 }
 _fold_in(TH_ADMIN_SETUP)
 _fold_in(broker_thai.TH)
+
+
+# --------------------------------------------------------------------------- privcard demo
+#
+# server/demo.py: what stops the demo before it runs (a port taken, a broker out of reach, a gate
+# process that stopped); printed English then Thai, exit code 1. Its database error is the store's.
+TH_DEMO = {
+    "the web console's address %(addr)s is taken: %(error)s (give --http HOST:PORT with a free port, or --http '' for no console)": "ที่อยู่ %(addr)s ของเว็บคอนโซลมีโปรแกรมอื่นใช้อยู่: %(error)s (ระบุ --http HOST:PORT ที่ว่าง หรือ --http '' เพื่อไม่เปิดคอนโซล)",
+    "--mqtt is not a broker URL: %(error)s": "--mqtt ไม่ใช่ URL ของโบรกเกอร์: %(error)s",
+    "cannot reach the MQTT broker at %(address)s (--mqtt): %(error)s": "ติดต่อโบรกเกอร์ MQTT ที่ %(address)s (--mqtt) ไม่ได้: %(error)s",
+    "the embedded MQTT broker did not start: %(error)s": "โบรกเกอร์ MQTT ในตัวไม่เริ่มทำงาน: %(error)s",
+    "gate %(id)s could not start: %(path)s: %(error)s": "เริ่มเกต %(id)s ไม่ได้: %(path)s: %(error)s",
+    "gate %(id)s stopped at start (exit code %(code)s): see %(log)s": "เกต %(id)s หยุดทำงานตั้งแต่เริ่ม (รหัสออก %(code)s): ดู %(log)s",
+}
+_fold_in(TH_DEMO)
