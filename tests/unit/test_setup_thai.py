@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from install import setup
+from install.thai import Text
 
 WHEEL = "privcard-1.2.3-py3-none-any.whl"
 PEM = "-----BEGIN CERTIFICATE-----\nTUlJQ2VudHJhbENB\n-----END CERTIFICATE-----\n"
@@ -155,4 +156,24 @@ def test_an_edited_file_kept_is_said_in_thai_too(tmp_path, capsys):
     assert err.splitlines() == [
         "privcard setup: kept 1 edited file(s): /etc/privcard/gate-1.env (--force replaces them)",
         "privcard setup: คงไฟล์ที่มีการแก้ไขไว้ 1 ไฟล์: /etc/privcard/gate-1.env (--force จะเขียนทับ)",
+    ]
+
+
+def test_a_failed_upgrade_and_its_rollback_are_said_in_thai_too(tmp_path, capsys, monkeypatch):
+    """The health check itself needs systemd (tests/system/test_booted_chaos.py fails a real one);
+    here its answer is given, to check what setup prints with it."""
+    argv = ("gate", "--wheel", WHEEL, "--device-id", "gate-1", "--mqtt", MQTT)
+    assert _setup(tmp_path, capsys, *argv)[0] == 0
+    unit = "privcard-gate@gate-1.service"
+    answers = iter(
+        [(False, Text("%(unit)s is %(state)s (journalctl -u %(unit)s)", unit=unit, state="failed")), (True, None)]
+    )
+    monkeypatch.setattr(setup, "_restart_and_check", lambda plan, units: next(answers))
+    code, err = _setup(tmp_path, capsys, "gate", "--upgrade", "privcard-1.2.4-py3-none-any.whl")
+    assert code == 1
+    assert err == [
+        f"privcard setup gate: 1.2.4 failed its health check: {unit} is failed (journalctl -u {unit})",
+        f"privcard setup gate: 1.2.4 ไม่ผ่านการตรวจสุขภาพ: {unit} อยู่ในสถานะ failed (journalctl -u {unit})",
+        "privcard setup gate: rolled back to 1.2.3 (serving)",
+        "privcard setup gate: ย้อนกลับไปใช้ 1.2.3 แล้ว (ให้บริการได้)",
     ]
