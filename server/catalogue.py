@@ -1462,7 +1462,7 @@ _fold_in(broker_thai.TH)
 # server/demo.py: what stops the demo before it runs (a port taken, a broker out of reach, a gate
 # process that stopped); printed English then Thai, exit code 1. Its database error is the store's.
 TH_DEMO = {
-    "the web console's address %(addr)s is taken: %(error)s (give --http HOST:PORT with a free port, or --http '' for no console)": "ที่อยู่ %(addr)s ของเว็บคอนโซลมีโปรแกรมอื่นใช้อยู่: %(error)s (ระบุ --http HOST:PORT ที่ว่าง หรือ --http '' เพื่อไม่เปิดคอนโซล)",
+    "the web console cannot listen on %(addr)s: %(error)s (give --http HOST:PORT with a free port, or --http '' for no console)": "เว็บคอนโซลเปิดรับการเชื่อมต่อที่ %(addr)s ไม่ได้: %(error)s (ระบุ --http HOST:PORT ที่ว่าง หรือ --http '' เพื่อไม่เปิดคอนโซล)",
     "--mqtt is not a broker URL: %(error)s": "--mqtt ไม่ใช่ URL ของโบรกเกอร์: %(error)s",
     "cannot reach the MQTT broker at %(address)s (--mqtt): %(error)s": "ติดต่อโบรกเกอร์ MQTT ที่ %(address)s (--mqtt) ไม่ได้: %(error)s",
     "the embedded MQTT broker did not start: %(error)s": "โบรกเกอร์ MQTT ในตัวไม่เริ่มทำงาน: %(error)s",

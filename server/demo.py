@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import random
@@ -165,7 +166,9 @@ def _say(exc: Exception) -> None:
 
 def _why(exc: OSError) -> str:
     """The system's reason alone (``Address already in use``), without what Python adds to it."""
-    return os.strerror(exc.errno) if exc.errno else str(exc)
+    if isinstance(exc, socket.gaierror) or not exc.errno:  # a name that does not resolve, a timeout
+        return exc.strerror or str(exc)
+    return os.strerror(exc.errno)
 
 
 def _check_http_free(addr: str) -> None:
@@ -176,11 +179,11 @@ def _check_http_free(addr: str) -> None:
     if port == 0:
         return
     try:
-        with socket.create_server((host, port)):
+        with socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET):
             pass
     except OSError as exc:
         raise DemoError(
-            "the web console's address %(addr)s is taken: %(error)s (give --http HOST:PORT with a free port, "
+            "the web console cannot listen on %(addr)s: %(error)s (give --http HOST:PORT with a free port, "
             "or --http '' for no console)",
             addr=addr,
             error=_why(exc),
@@ -350,10 +353,10 @@ def _run(args, stop: threading.Event, console: bool) -> int:
                 print(f"web console not available: {exc}")
             except (OSError, SystemExit) as exc:  # werkzeug exits when the port was taken since the check
                 raise DemoError(
-                    "the web console's address %(addr)s is taken: %(error)s (give --http HOST:PORT with a free "
+                    "the web console cannot listen on %(addr)s: %(error)s (give --http HOST:PORT with a free "
                     "port, or --http '' for no console)",
                     addr=args.http,
-                    error=getattr(exc, "strerror", None) or "in use",
+                    error=_why(exc) if isinstance(exc, OSError) else os.strerror(errno.EADDRINUSE),
                 ) from None
         view = LiveView(url, colour=sys.stdout.isatty() and not args.no_colour)
         env = dict(os.environ, GPIOZERO_PIN_FACTORY="mock", PYTHONUNBUFFERED="1")

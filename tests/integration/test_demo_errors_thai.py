@@ -38,9 +38,9 @@ def test_a_web_port_another_program_holds_stops_the_demo_before_it_starts(tmp_pa
         code, lines = _demo("--db", f"sqlite:///{tmp_path}/x.db", "--http", addr)
     assert code == 1
     assert lines[-2:] == [
-        f"privcard demo: the web console's address {addr} is taken: Address already in use "
+        f"privcard demo: the web console cannot listen on {addr}: Address already in use "
         "(give --http HOST:PORT with a free port, or --http '' for no console)",
-        f"privcard demo: ที่อยู่ {addr} ของเว็บคอนโซลมีโปรแกรมอื่นใช้อยู่: Address already in use "
+        f"privcard demo: เว็บคอนโซลเปิดรับการเชื่อมต่อที่ {addr} ไม่ได้: Address already in use "
         "(ระบุ --http HOST:PORT ที่ว่าง หรือ --http '' เพื่อไม่เปิดคอนโซล)",
     ]
     assert not (tmp_path / "x.db").exists()  # refused before anything started
