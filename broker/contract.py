@@ -94,7 +94,8 @@ class TemplatedError(Exception):
     of ``server.domain.errors.TemplatedError``: the bottom layer imports nothing of the server's).
 
     Kept apart, so a caller can show it in another language without parsing the text (privcard
-    admin prints the Thai line from ``server.catalogue``); ``str(exc)`` is the English text.
+    admin and privcard setup print the Thai line; ``broker.mosquitto.thai`` holds the Thai of
+    ``broker.mosquitto``'s errors); ``str(exc)`` is the English text.
     """
 
     def __init__(self, template: str, **values):

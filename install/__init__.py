@@ -8,6 +8,7 @@
   systemd units, udev rules, Mosquitto's files (server), and the Pi hardening.
 - :mod:`install.setup` — the ``privcard setup`` command (and ``--upgrade WHEEL``).
 - :mod:`install.doctor` — ``privcard doctor``: one line per check, with a fix.
+- :mod:`install.thai` — setup's refusals in Thai (English line, then Thai line).
 
 It imports ``broker`` and ``hardware`` (the files they ship) and never a role: a Pi with
 only ``privcard[gate]`` runs it. Server steps that need the database (migrations,

@@ -26,11 +26,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from broker.contract import TemplatedError
+from install.thai import Text, thai_of
+
 MANIFEST = "/etc/privcard/setup-manifest.json"
 
 
-class SetupError(RuntimeError):
-    """Setup cannot go on (a command failed, bad input)."""
+class SetupError(TemplatedError, RuntimeError):
+    """Setup cannot go on (a command failed, bad input): an English template and its values
+    (``str(exc)`` is the English), said in Thai by :mod:`install.thai`."""
 
 
 def sha256(data: bytes) -> str:
@@ -58,7 +62,9 @@ class Plan:
         except FileNotFoundError:
             self.manifest = {}
         except (OSError, ValueError) as exc:
-            raise SetupError(f"cannot read {path}: {exc}; move it away to start over") from None
+            raise SetupError(
+                "cannot read %(path)s: %(error)s; move it away to start over", path=path, error=exc
+            ) from None
         self.manifest.setdefault("files", {})
         self.manifest.setdefault("settings", {})
         self._manifest_before = json.dumps(self.manifest, sort_keys=True)
@@ -119,12 +125,13 @@ class Plan:
         if have is not None and sha256(have) != recorded:
             if not self.force:
                 self.kept.append(target)
-                print(
-                    f"kept {target}: edited since setup wrote it (or not written by setup); "
+                kept = Text(
+                    "kept %(path)s: edited since setup wrote it (or not written by setup); "
                     "re-run with --force to replace it",
-                    file=self.out or sys.stdout,
-                    flush=True,
+                    path=target,
                 )
+                for line in (kept, thai_of(kept)):  # English, then Thai
+                    print(line, file=self.out or sys.stdout, flush=True)
                 return False
             self._say("replace (--force)", target)
         else:
@@ -177,7 +184,12 @@ class Plan:
             return 0
         done = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if done.returncode != 0 and check:
-            raise SetupError(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout.strip()}")
+            raise SetupError(
+                "%(command)s failed (%(code)s):\n%(output)s",
+                command=" ".join(argv),
+                code=done.returncode,
+                output=done.stdout.strip(),
+            )
         return done.returncode
 
     def probe(self, argv: list[str]) -> subprocess.CompletedProcess | None:

@@ -35,6 +35,7 @@ from broker.mosquitto import access, bridge, credentials
 from broker.mosquitto.certs import CertError, make_pki
 from hardware import deploy
 from install.plan import Plan, SetupError
+from install.thai import Text
 
 FILES = Path(__file__).resolve().parent / "files"
 OPT = "/opt/privcard"
@@ -94,7 +95,7 @@ def wheel_version(wheel: str) -> str:
     name = Path(wheel).name
     m = re.match(r"^privcard-([^-]+)-", name)
     if not m or not name.endswith(".whl"):
-        raise SetupError(f"{wheel} is not a privcard wheel (privcard-VERSION-py3-none-any.whl)")
+        raise SetupError("%(wheel)s is not a privcard wheel (privcard-VERSION-py3-none-any.whl)", wheel=wheel)
     return m.group(1)
 
 
@@ -372,7 +373,7 @@ def server(plan: Plan, opts: Options) -> None:
             plan._attributes(f"{MOSQ}/passwd", passwd, 0o640, "root", "mosquitto")
         restart_broker = True
     programme = opts.programme or str(_programme_default())
-    plan.write(f"{ETC}/programme.toml", Path(programme).read_text(), 0o640, "root", USER)
+    plan.write(f"{ETC}/programme.toml", given(programme, "--programme"), 0o640, "root", USER)
     env = {
         "PRIVCARD_MQTT": credentials.device_url("mqtt://127.0.0.1:1883", credentials.SERVER_USERNAME, password),
         "PRIVCARD_DB": opts.db,
@@ -399,6 +400,16 @@ def server(plan: Plan, opts: Options) -> None:
     if opts.start and (new_code or changed):
         migrate(plan, opts.db)
     service(plan, "privcard-server.service", restart=changed or new_code, start=opts.start)
+
+
+def given(path: str, option: str) -> bytes:
+    """The bytes of a file named on the command line (an unreadable one is a refusal, not a traceback)."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise SetupError(
+            "cannot read %(path)s (%(option)s): %(error)s", path=path, option=option, error=exc.strerror
+        ) from None
 
 
 def _programme_default() -> Path:
@@ -454,9 +465,9 @@ def certificates(plan: Plan, opts: Options) -> bool:
     if opts.cert or opts.key or opts.ca:
         if not (opts.cert and opts.key and opts.ca):
             raise SetupError("give --cert, --key and --ca together (or none: setup makes a private CA)")
-        changed = plan.write(pem, Path(opts.cert).read_bytes(), 0o644)
-        changed |= plan.write(key, Path(opts.key).read_bytes(), 0o640, "root", "mosquitto")
-        changed |= plan.write(ca, Path(opts.ca).read_bytes(), 0o644)
+        changed = plan.write(pem, given(opts.cert, "--cert"), 0o644)
+        changed |= plan.write(key, given(opts.key, "--key"), 0o640, "root", "mosquitto")
+        changed |= plan.write(ca, given(opts.ca, "--ca"), 0o644)
         return changed
     kept = plan.manifest["settings"].get("certificate", {}).get("hosts")
     hosts = opts.hosts or kept or [socket.gethostname(), "localhost", "127.0.0.1"]
@@ -466,14 +477,17 @@ def certificates(plan: Plan, opts: Options) -> bool:
         missing = [h for h in opts.hosts if _host_name(h) not in named] if named is not None else []
         if not missing:
             return False
-        reissue = f"{pem} does not name {', '.join(missing)}"
+        reissue = Text("%(pem)s does not name %(hosts)s", pem=pem, hosts=", ".join(missing))
     elif plan.path(ca).exists():
-        reissue = f"{pem} or {key} is missing"
+        reissue = Text("%(pem)s or %(key)s is missing", pem=pem, key=key)
     if reissue and (not plan.path(f"{ETC}/ca.key").exists() or plan.read(f"{ETC}/ca.pem") != plan.read(ca)):
         raise SetupError(
-            f"{reissue}, and re-issuing it needs the key of the CA that made {ca} ({ETC}/ca.key, the copy "
-            f"you kept offline): put it back and run setup again; or give --cert --key --ca; or remove {ca} "
-            "too for a new CA (then every device needs the new ca.pem)"
+            "%(reissue)s, and re-issuing it needs the key of the CA that made %(ca)s (%(ca_key)s, the copy "
+            "you kept offline): put it back and run setup again; or give --cert --key --ca; or remove %(ca)s "
+            "too for a new CA (then every device needs the new ca.pem)",
+            reissue=reissue,
+            ca=ca,
+            ca_key=f"{ETC}/ca.key",
         )
     if reissue:
         plan._say("re-issue", f"the server certificate for {', '.join(hosts)} from this machine's CA ({reissue})")
@@ -490,7 +504,7 @@ def certificates(plan: Plan, opts: Options) -> bool:
         try:
             pki = make_pki(tmp, hosts)
         except CertError as exc:
-            raise SetupError(str(exc)) from None
+            raise SetupError(exc.template, **exc.values) from None
         plan.write(pem, pki.server_cert.read_bytes(), 0o644)
         plan.write(key, pki.server_key.read_bytes(), 0o640, "root", "mosquitto")
         if not reissue:
@@ -538,11 +552,11 @@ def device(plan: Plan, opts: Options) -> None:
     role = opts.role
     env_path = f"{ETC}/{opts.device_id}.env" if opts.device_id else None
     if not opts.device_id:
-        raise SetupError(f"privcard setup {role} needs --device-id ID (the id registered on the server)")
+        raise SetupError("privcard setup %(role)s needs --device-id ID (the id registered on the server)", role=role)
     try:
         credentials.check_username(opts.device_id)
     except credentials.CredentialsError as exc:
-        raise SetupError(str(exc)) from None
+        raise SetupError(exc.template, **exc.values) from None
     old = read_env(plan.read(env_path))
     mqtt = opts.mqtt or old.get("PRIVCARD_MQTT")
     if not mqtt:
@@ -556,7 +570,7 @@ def device(plan: Plan, opts: Options) -> None:
     directories(plan)
     new_code = venv(plan, opts)
     if opts.ca:
-        plan.write(f"{ETC}/ca.pem", Path(opts.ca).read_bytes(), 0o644)
+        plan.write(f"{ETC}/ca.pem", given(opts.ca, "--ca"), 0o644)
     args_key = "PRIVCARD_GATE_ARGS" if role == "gate" else "PRIVCARD_KIOSK_ARGS"
     reader = opts.reader or _reader_from(old.get(args_key, "")) or ("nfc:usb")
     env = {
@@ -627,7 +641,7 @@ def site_broker(plan: Plan, opts: Options) -> None:
     try:
         text = Path(opts.bundle).read_text(encoding="utf-8") if opts.bundle else plan.read(SITE_BUNDLE)
     except OSError as exc:
-        raise SetupError(f"cannot read the bundle {opts.bundle}: {exc.strerror}") from None
+        raise SetupError("cannot read the bundle %(path)s: %(error)s", path=opts.bundle, error=exc.strerror) from None
     if text is None:
         raise SetupError(
             "privcard setup site-broker needs --bundle FILE: on the central server, "
@@ -645,7 +659,7 @@ def site_broker(plan: Plan, opts: Options) -> None:
         )
         acl = access.render(_site_acl_static(bundle.site), bundle.kinds)
     except (bridge.BridgeError, access.AccessError) as exc:
-        raise SetupError(f"{source}: {exc}") from None
+        raise SetupError("%(source)s: %(why)s", source=source, why=exc) from None
     packages(plan, ["mosquitto", "openssl", "python3-venv"])
     user(plan, "site-broker")
     directories(plan)

@@ -28,6 +28,9 @@ from urllib.parse import unquote, urlsplit
 
 from install import roles
 from install.plan import Plan, SetupError, load_manifest
+from install.thai import Text, say
+
+PROG = "privcard setup"
 
 
 def installed_wheel() -> str | None:
@@ -94,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     root = Path(args.root)
     if root == Path("/") and os.geteuid() != 0 and not args.dry_run:
-        print("privcard setup: run as root (sudo), or with --dry-run to see what it would do", file=sys.stderr)
+        say(PROG, Text("run as root (sudo), or with --dry-run to see what it would do"))
         return 2
     try:
         if args.role == "device-credentials":
@@ -102,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.upgrade:
             return upgrade(args)
         return setup(args)
-    except SetupError as exc:
-        print(f"privcard setup: {exc}", file=sys.stderr)
+    except SetupError as exc:  # English, then Thai, as privcard admin says its refusals
+        say(PROG, exc)
         return 1
 
 
@@ -152,9 +155,13 @@ def setup(args) -> int:
         verb = "would make" if args.dry_run else "made"
         print(f"privcard setup {args.role}: {verb} {len(plan.changes)} change(s) in {took:.1f} s")
     if plan.kept:
-        print(
-            f"privcard setup: kept {len(plan.kept)} edited file(s): {', '.join(plan.kept)} (--force replaces them)",
-            file=sys.stderr,
+        say(
+            PROG,
+            Text(
+                "kept %(n)s edited file(s): %(files)s (--force replaces them)",
+                n=len(plan.kept),
+                files=", ".join(plan.kept),
+            ),
         )
         return 3
     return 0
@@ -168,7 +175,7 @@ def upgrade(args) -> int:
     plan = Plan(Path(args.root), dry_run=args.dry_run, force=args.force)
     settings = plan.manifest.get("settings", {})
     if args.role not in settings.get("roles", []):
-        raise SetupError(f"this machine has no {args.role} role yet: run privcard setup {args.role} first")
+        raise SetupError("this machine has no %(role)s role yet: run privcard setup %(role)s first", role=args.role)
     old = settings.get("version")
     new = roles.wheel_version(args.upgrade)
     if old == new:
@@ -185,19 +192,19 @@ def upgrade(args) -> int:
     if db and db.startswith("sqlite:///") and plan.real and not plan.dry_run:
         backup = _sqlite_backup(db[len("sqlite:///") :], old or "old")
     roles.switch(plan, new)
-    ok, why = True, ""
+    ok, why = True, None
     try:
         if db:
             roles.migrate(plan, db)
         ok, why = _restart_and_check(plan, units)
     except SetupError as exc:
-        ok, why = False, str(exc)
+        ok, why = False, exc
     if ok:
         plan.setting("version", new)
         plan.save()
         print(f"privcard setup {args.role}: upgraded {old} -> {new}; {', '.join(units)} active")
         return 0
-    print(f"privcard setup {args.role}: {new} failed its health check: {why}", file=sys.stderr)
+    say(f"{PROG} {args.role}", Text("%(version)s failed its health check: %(why)s", version=new, why=why))
     if old is None:
         return 1
     roles.switch(plan, old)
@@ -205,30 +212,33 @@ def upgrade(args) -> int:
         _sqlite_restore(backup, db[len("sqlite:///") :], plan)
     ok_old, why_old = _restart_and_check(plan, units)
     plan.save()
-    print(
-        f"privcard setup {args.role}: rolled back to {old} ({'serving' if ok_old else 'NOT serving: ' + why_old})",
-        file=sys.stderr,
+    back = (
+        Text("rolled back to %(version)s (serving)", version=old)
+        if ok_old
+        else Text("rolled back to %(version)s (NOT serving: %(why)s)", version=old, why=why_old)
     )
+    say(f"{PROG} {args.role}", back)
     return 1
 
 
-def _restart_and_check(plan: Plan, units: list[str], settle_s: float = 8.0) -> tuple[bool, str]:
-    """Restart the privcard units; healthy when each is active now and still active after ``settle_s``."""
+def _restart_and_check(plan: Plan, units: list[str], settle_s: float = 8.0) -> tuple[bool, Text | None]:
+    """Restart the privcard units; healthy when each is active now and still active after ``settle_s``
+    (else False and why, in both languages)."""
     mine = [u for u in units if u.startswith("privcard-")]
     for unit in mine:
         if plan.run(["systemctl", "restart", unit], "the new version", check=False) != 0:
-            return False, f"{unit} did not start (journalctl -u {unit})"
+            return False, Text("%(unit)s did not start (journalctl -u %(unit)s)", unit=unit)
     if not plan.real or plan.dry_run:
-        return True, ""
+        return True, None
     restarts = {unit: _restarts(unit) for unit in mine}
     time.sleep(settle_s)
     for unit in mine:
         state = subprocess.run(["systemctl", "is-active", unit], capture_output=True, text=True).stdout.strip()
         if state != "active":
-            return False, f"{unit} is {state} (journalctl -u {unit})"
+            return False, Text("%(unit)s is %(state)s (journalctl -u %(unit)s)", unit=unit, state=state)
         if _restarts(unit) != restarts[unit]:
-            return False, f"{unit} restarted by itself after the upgrade (journalctl -u {unit})"
-    return True, ""
+            return False, Text("%(unit)s restarted by itself after the upgrade (journalctl -u %(unit)s)", unit=unit)
+    return True, None
 
 
 def _restarts(unit: str) -> str:
@@ -299,7 +309,9 @@ def device_credentials(args) -> int:
             text=True,
         )
         if add.returncode != 0:
-            raise SetupError(f"cannot register {args.id}: {(add.stderr or add.stdout).strip()}")
+            raise SetupError(
+                "cannot register %(id)s: %(output)s", id=args.id, output=(add.stderr or add.stdout).strip()
+            )
     host = (args.host or [_first_host()])[0]
     url = f"mqtts://{host}:8883?ca={roles.ETC}/ca.pem"
     done = subprocess.run(
@@ -309,7 +321,7 @@ def device_credentials(args) -> int:
     )
     _own_database(db)
     if done.returncode != 0:
-        raise SetupError(f"cannot issue credentials: {(done.stderr or done.stdout).strip()}")
+        raise SetupError("cannot issue credentials: %(output)s", output=(done.stderr or done.stdout).strip())
     info = json.loads(done.stdout)
     subprocess.run(["systemctl", "reload-or-restart", "mosquitto.service"], check=False)
     role = "kiosk" if args.kind == "kiosk" else "gate"

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from broker.mosquitto import thai as broker_thai
+
 LANGS = ("th", "en")
 DEFAULT_LANG = "th"
 BE_OFFSET = 543
@@ -516,7 +518,6 @@ TH = {
     "uid must be a string, got %(type)s": "หมายเลขบัตรต้องเป็นข้อความ (ได้รับ %(type)s)",
     "uid %(uid)s is all zeros: a failed read, not a card": "UID %(uid)s เป็นศูนย์ทั้งหมด: เป็นการอ่านบัตรที่ล้มเหลว ไม่ใช่บัตร",
     "uid must be 4-10 bytes of hex (8-20 hex digits), got %(uid)s": "หมายเลขบัตรต้องเป็นเลขฐานสิบหก 8-20 หลัก (4-10 ไบต์) (ได้รับ %(uid)s)",
-    "device id must be 1-64 characters of A-Z a-z 0-9 _ -, got %(device_id)s": "รหัสอุปกรณ์ต้องยาว 1-64 ตัวอักษร ประกอบด้วย A-Z a-z 0-9 _ - (ได้รับ %(device_id)s)",
     "%(activity)s needs an item (event, shop or session)": "%(activity)s ต้องระบุรายการ (ชื่อกิจกรรม ร้านค้า หรือรอบงาน)",
     "fine discounts are redeemed in steps of %(step)s points": "ส่วนลดค่าปรับแลกได้ทีละ %(step)s คะแนน",
     "at most %(max)s points can be redeemed as a fine discount": "แลกเป็นส่วนลดค่าปรับได้สูงสุด %(max)s คะแนน",
@@ -1037,7 +1038,6 @@ def _fold_in(table: dict[str, str]) -> None:
 TH_PROGRAMME = {
     "%(id)s is a ranking, not a draw": "%(id)s เป็นการจัดอันดับ ไม่ใช่การจับรางวัล",
     "%(n)s bonus points": "โบนัส %(n)s คะแนน",
-    "%(why)s": "%(why)s",
     "Activities": "กิจกรรมที่ได้คะแนน",
     "Activities (none ticked: all)": "กิจกรรม (ไม่เลือก = ทุกกิจกรรม)",
     "Add a campaign": "เพิ่มแคมเปญ",
@@ -1424,7 +1424,8 @@ _fold_in(TH_PATRON)
 # --------------------------------------------------------------------------- privcard admin's setup errors
 #
 # The database (server/store.py), the card key file (server/sun.py), the broker's password file,
-# ACL and site bridges (broker/mosquitto/, server/broker_accounts.py): privcard admin prints the
+# ACL and site bridges (server/broker_accounts.py; broker/mosquitto/'s own errors have their Thai in
+# broker/mosquitto/thai.py, folded in below, which privcard setup shares): privcard admin prints the
 # Thai line under the English one, --json gives error_th. One block so it merges beside the others.
 TH_ADMIN_SETUP = {
     # the database
@@ -1441,31 +1442,8 @@ TH_ADMIN_SETUP = {
     "card key file %(path)s: %(name)s must be a string of 32 hex digits": "ไฟล์กุญแจบัตร %(path)s: %(name)s ต้องเป็นข้อความเลขฐานสิบหก 32 หลัก",
     "no key-encryption key (kek) in the card key file: cannot store per-card keys": "ไฟล์กุญแจบัตรไม่มีกุญแจเข้ารหัสกุญแจ (kek) จึงเก็บกุญแจเฉพาะบัตรไม่ได้",
     # the broker's password file and ACL
-    "unknown device kind %(kind)r; known: %(known)s": "ไม่รู้จักประเภทอุปกรณ์ %(kind)r (ที่มี: %(known)s)",
-    "the ACL file has the BEGIN marker of the %(what)s section but no END marker": "ไฟล์ ACL มีเครื่องหมาย BEGIN ของส่วน %(what)s แต่ไม่มีเครื่องหมาย END",
-    "cannot write ACL file %(path)s: %(error)s": "เขียนไฟล์ ACL %(path)s ไม่ได้: %(error)s",
-    "cannot read password file %(path)s: %(error)s": "อ่านไฟล์รหัสผ่าน %(path)s ไม่ได้: %(error)s",
-    "%(path)s line %(line)s is not username:hash": "%(path)s บรรทัดที่ %(line)s ไม่ใช่รูปแบบ username:hash",
-    "cannot write password file %(path)s: %(error)s": "เขียนไฟล์รหัสผ่าน %(path)s ไม่ได้: %(error)s",
-    "broker URL must be mqtt[s]://host[:port][?ca=...], got %(url)r": "URL ของโบรกเกอร์ต้องเป็น mqtt[s]://host[:port][?ca=...] (ได้รับ %(url)r)",
-    "%(user)r is the server's account; a device cannot use it": "%(user)r เป็นบัญชีของเซิร์ฟเวอร์ อุปกรณ์ใช้ไม่ได้",
     "no device %(id)s; register it first (privcard admin device add %(id)s ...) or pass --force": "ไม่พบอุปกรณ์ %(id)s ลงทะเบียนก่อน (privcard admin device add %(id)s ...) หรือระบุ --force",
     # site bridges
-    "site code must be 1-16 of A-Z, 0-9, _ starting with a letter, got %(site)r": "รหัสสาขาต้องยาว 1-16 ตัว ประกอบด้วย A-Z 0-9 _ และขึ้นต้นด้วยตัวอักษร (ได้รับ %(site)r)",
-    "device %(id)s: unknown kind %(kind)r": "อุปกรณ์ %(id)s: ไม่รู้จักประเภท %(kind)r",
-    "--central must be HOST:PORT (the central broker's TLS listener), got %(address)r": "--central ต้องเป็น HOST:PORT (พอร์ต TLS ของโบรกเกอร์กลาง) (ได้รับ %(address)r)",
-    "protocol must be one of %(known)s, got %(protocol)r": "protocol ต้องเป็นหนึ่งใน %(known)s (ได้รับ %(protocol)r)",
-    "the bridge password must be non-empty and without spaces": "รหัสผ่านของบริดจ์ต้องไม่ว่างและไม่มีช่องว่าง",
-    "%(what)s: the password must be a non-empty string without spaces": "%(what)s: รหัสผ่านต้องเป็นข้อความที่ไม่ว่างและไม่มีช่องว่าง",
-    "not a site bridge bundle (not JSON: %(error)s)": "ไม่ใช่ชุดไฟล์บริดจ์ของสาขา (ไม่ใช่ JSON: %(error)s)",
-    'not a site bridge bundle (no "format": "%(format)s")': 'ไม่ใช่ชุดไฟล์บริดจ์ของสาขา (ไม่มี "format": "%(format)s")',
-    "bundle version %(version)r: this privcard reads version %(reads)s": "ชุดไฟล์รุ่น %(version)r: privcard นี้อ่านได้เฉพาะรุ่น %(reads)s",
-    "bundle: protocol %(protocol)r is not one of %(known)s": "ชุดไฟล์: protocol %(protocol)r ไม่ใช่หนึ่งใน %(known)s",
-    "bundle: central_ca is not a PEM certificate (the CA of the central broker)": "ชุดไฟล์: central_ca ไม่ใช่ใบรับรองแบบ PEM (CA ของโบรกเกอร์กลาง)",
-    "bundle: devices must be an object (device id -> kind and password)": "ชุดไฟล์: devices ต้องเป็นออบเจกต์ (รหัสอุปกรณ์ -> ประเภทและรหัสผ่าน)",
-    "bundle: %(why)s": "ชุดไฟล์: %(why)s",
-    "bundle: device id %(id)s is reserved": "ชุดไฟล์: รหัสอุปกรณ์ %(id)s สงวนไว้",
-    "bundle: device %(id)s has no known kind (%(known)s)": "ชุดไฟล์: อุปกรณ์ %(id)s ไม่มีประเภทที่รู้จัก (%(known)s)",
     "cannot write the site broker's files in %(out)s: %(error)s": "เขียนไฟล์ของโบรกเกอร์สาขาใน %(out)s ไม่ได้: %(error)s",
     "cannot read the central broker's CA %(path)s (%(error)s): give --central-ca FILE": "อ่าน CA ของโบรกเกอร์กลาง %(path)s ไม่ได้ (%(error)s): ระบุ --central-ca FILE",
     "%(path)s is not a PEM certificate: give the central broker's CA with --central-ca": "%(path)s ไม่ใช่ใบรับรองแบบ PEM: ระบุ CA ของโบรกเกอร์กลางด้วย --central-ca",
@@ -1476,3 +1454,19 @@ TH_ADMIN_SETUP = {
     "%(command)s: run it as privcard admin": "%(command)s: ต้องสั่งผ่าน privcard admin",
 }
 _fold_in(TH_ADMIN_SETUP)
+_fold_in(broker_thai.TH)
+
+
+# --------------------------------------------------------------------------- privcard demo
+#
+# server/demo.py: what stops the demo before it runs (a port taken, a broker out of reach, a gate
+# process that stopped); printed English then Thai, exit code 1. Its database error is the store's.
+TH_DEMO = {
+    "the web console cannot listen on %(addr)s: %(error)s (give --http HOST:PORT with a free port, or --http '' for no console)": "เว็บคอนโซลเปิดรับการเชื่อมต่อที่ %(addr)s ไม่ได้: %(error)s (ระบุ --http HOST:PORT ที่ว่าง หรือ --http '' เพื่อไม่เปิดคอนโซล)",
+    "--mqtt is not a broker URL: %(error)s": "--mqtt ไม่ใช่ URL ของโบรกเกอร์: %(error)s",
+    "cannot reach the MQTT broker at %(address)s (--mqtt): %(error)s": "ติดต่อโบรกเกอร์ MQTT ที่ %(address)s (--mqtt) ไม่ได้: %(error)s",
+    "the embedded MQTT broker did not start: %(error)s": "โบรกเกอร์ MQTT ในตัวไม่เริ่มทำงาน: %(error)s",
+    "gate %(id)s could not start: %(path)s: %(error)s": "เริ่มเกต %(id)s ไม่ได้: %(path)s: %(error)s",
+    "gate %(id)s stopped at start (exit code %(code)s): see %(log)s": "เกต %(id)s หยุดทำงานตั้งแต่เริ่ม (รหัสออก %(code)s): ดู %(log)s",
+}
+_fold_in(TH_DEMO)

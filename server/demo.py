@@ -12,10 +12,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +26,8 @@ from datetime import datetime
 from pathlib import Path
 
 from broker import contract
-from broker.client import BusClient
+from broker.client import BrokerUrlError, BusClient, parse_mqtt_url
+from server.domain.errors import TemplatedError
 
 #: demo patrons: (name, card UID, tier, group)
 MEMBERS = [
@@ -147,6 +150,122 @@ def demo_login() -> tuple[str, str]:
     return DEMO_STAFF, password
 
 
+class DemoError(TemplatedError):
+    """The demo cannot start: a port taken, a broker out of reach, a database or directory it
+    cannot write, a gate process that stopped. Printed in English then Thai, exit code 1."""
+
+
+def _say(exc: Exception) -> None:
+    """``privcard demo: English`` then ``privcard demo: Thai``, as privcard admin says a refusal."""
+    from server import catalogue
+
+    print(f"privcard demo: {exc}", file=sys.stderr)
+    if thai := catalogue.thai_of(exc):
+        print(f"privcard demo: {thai}", file=sys.stderr)
+
+
+def _why(exc: OSError) -> str:
+    """The system's reason alone (``Address already in use``), without what Python adds to it."""
+    if isinstance(exc, socket.gaierror) or not exc.errno:  # a name that does not resolve, a timeout
+        return exc.strerror or str(exc)
+    return os.strerror(exc.errno)
+
+
+def _check_http_free(addr: str) -> None:
+    """Refuse a console address another program holds before anything starts (werkzeug would exit later)."""
+    from server.web import parse_http
+
+    host, port = parse_http(addr)
+    if port == 0:
+        return
+    try:
+        with socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET):
+            pass
+    except OSError as exc:
+        raise DemoError(
+            "the web console cannot listen on %(addr)s: %(error)s (give --http HOST:PORT with a free port, "
+            "or --http '' for no console)",
+            addr=addr,
+            error=_why(exc),
+        ) from None
+
+
+def _check_broker(url: str) -> None:
+    """Refuse a ``--mqtt`` broker that is not there, rather than retry for ever with no taps."""
+    try:
+        settings = parse_mqtt_url(url)
+    except BrokerUrlError as exc:
+        raise DemoError("--mqtt is not a broker URL: %(error)s", error=str(exc)) from None
+    try:
+        socket.create_connection((settings.host, settings.port), timeout=3).close()
+    except OSError as exc:
+        raise DemoError(
+            "cannot reach the MQTT broker at %(address)s (--mqtt): %(error)s",
+            address=f"{settings.host}:{settings.port}",
+            error=_why(exc),
+        ) from None
+
+
+def _connect(db_url: str) -> None:
+    """Open the demo's database (a path that cannot be made is a refusal, as a locked file is)."""
+    from server import store
+
+    try:
+        store.connect(db_url)
+    except OSError as exc:
+        raise DemoError("cannot open database %(url)s: %(error)s", url=store.redact(db_url), error=_why(exc)) from None
+
+
+def _start_gate(dev: str, url: str, state: Path, env: dict) -> subprocess.Popen:
+    """A real ``privcard gate`` process with a stdin reader and its log in ``state``."""
+    kind = "counter" if dev.startswith("counter") else "gate"
+    cmd = [
+        sys.executable,
+        "-m",
+        "broker.dispatcher",
+        "gate",
+        "--device-id",
+        dev,
+        "--mqtt",
+        url,
+        "--reader",
+        "stdin",
+        "--kind",
+        kind,
+        "--no-gpio",
+        "--state-dir",
+        str(state / dev),
+        "--clock-check",
+        "always-ok",
+    ]
+    log = state / f"{dev}.log"
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        with open(log, "w") as out:
+            return subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=out, env=env, text=True
+            )
+    except OSError as exc:
+        raise DemoError(
+            "gate %(id)s could not start: %(path)s: %(error)s",
+            id=dev,
+            path=exc.filename or log,
+            error=_why(exc),
+        ) from None
+
+
+def _check_gates(gates: dict[str, subprocess.Popen], state: Path) -> None:
+    """Refuse to go on when a gate process stopped at start (its log says why)."""
+    for dev, proc in gates.items():
+        if proc.poll() is not None:
+            raise DemoError(
+                "gate %(id)s stopped at start (exit code %(code)s): see %(log)s",
+                id=dev,
+                code=proc.returncode,
+                log=state / f"{dev}.log",
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     p = argparse.ArgumentParser(prog="privcard demo", description="Run the whole system on embedded defaults.")
@@ -168,42 +287,59 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from server import store
-    from server.app import PointsServer
-    from server.domain.config import load
-    from server.services import bootstrap
+    from server.domain.config import ConfigError
 
+    console = False
     if args.http:  # a bad --http or PRIVCARD_WEB_PUBLIC_URL is refused before anything starts, as by privcard server
         try:
             from server.web import WebStartError, check_start
         except ImportError:
             pass  # the console's packages are missing: said where it would start
         else:
+            console = True
             try:
                 check_start(args.http)
             except WebStartError as exc:
-                from server import catalogue
-
-                print(f"privcard demo: {exc}", file=sys.stderr)
-                if thai := catalogue.thai_of(exc):
-                    print(f"privcard demo: {thai}", file=sys.stderr)
+                _say(exc)
                 return 1
-    prog = load(os.environ.get("PRIVCARD_CONFIG"))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    embedded = None
-    procs: list[subprocess.Popen] = []
-    web = None
     try:
+        return _run(args, stop, console)
+    except (DemoError, ConfigError, store.StoreError) as exc:
+        _say(exc)
+        return 1
+
+
+def _run(args, stop: threading.Event, console: bool) -> int:
+    """Start everything, tap until ``stop`` or ``--duration``; stop everything (a refusal raises DemoError)."""
+    from server import store
+    from server.app import PointsServer
+    from server.domain.config import load
+    from server.services import bootstrap
+
+    # what another program holds or what is missing, refused before anything starts
+    if console:
+        _check_http_free(args.http)
+    if args.mqtt:
+        _check_broker(args.mqtt)
+    prog = load(os.environ.get("PRIVCARD_CONFIG"))
+    embedded = server = view = web = None
+    procs: list[subprocess.Popen] = []
+    try:
+        _connect(args.db)
+        seed(bootstrap(prog))
         url = args.mqtt
         if not url:
-            from broker.embedded import EmbeddedBroker
+            from broker.embedded import EmbeddedBroker, EmbeddedBrokerError
 
-            embedded = EmbeddedBroker("127.0.0.1", 0).start()
+            try:
+                embedded = EmbeddedBroker("127.0.0.1", 0).start()
+            except EmbeddedBrokerError as exc:
+                raise DemoError("the embedded MQTT broker did not start: %(error)s", error=str(exc)) from None
             url = embedded.url
             print(f"embedded MQTT broker (amqtt) at {url}")
-        store.connect(args.db)
-        seed(bootstrap(prog))
         server = PointsServer(args.db, url, prog, client_id="privcard-demo-server").start()
         print(f"points server on {args.db}")
         if args.http:
@@ -215,47 +351,25 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"web console at http://{args.http}/  sign in as {user} / {password} (a demo admin login)")
             except ImportError as exc:
                 print(f"web console not available: {exc}")
-            except OSError as exc:
-                print(f"web console not started ({args.http}: {exc})")
+            except (OSError, SystemExit) as exc:  # werkzeug exits when the port was taken since the check
+                raise DemoError(
+                    "the web console cannot listen on %(addr)s: %(error)s (give --http HOST:PORT with a free "
+                    "port, or --http '' for no console)",
+                    addr=args.http,
+                    error=_why(exc) if isinstance(exc, OSError) else os.strerror(errno.EADDRINUSE),
+                ) from None
         view = LiveView(url, colour=sys.stdout.isatty() and not args.no_colour)
         env = dict(os.environ, GPIOZERO_PIN_FACTORY="mock", PYTHONUNBUFFERED="1")
         state = Path("var")
         gates = {}
         for dev in GATES:
-            kind = "counter" if dev.startswith("counter") else "gate"
-            cmd = [
-                sys.executable,
-                "-m",
-                "broker.dispatcher",
-                "gate",
-                "--device-id",
-                dev,
-                "--mqtt",
-                url,
-                "--reader",
-                "stdin",
-                "--kind",
-                kind,
-                "--no-gpio",
-                "--state-dir",
-                str(state / dev),
-                "--clock-check",
-                "always-ok",
-            ]
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=open(state / f"{dev}.log", "w"),
-                env=env,
-                text=True,
-            )
-            procs.append(proc)
-            gates[dev] = proc
+            gates[dev] = _start_gate(dev, url, state, env)
+            procs.append(gates[dev])
         print(f"gates: {', '.join(GATES)} (real `privcard gate` processes, stdin readers, logs in var/)")
         _kiosk(args, url, procs, env)
         print("taps follow; Ctrl-C to stop\n")
         time.sleep(1.5)
+        _check_gates(gates, state)
         rng = random.Random()
         inside: set[str] = set()
         cards = [m[1] for m in MEMBERS]
@@ -283,8 +397,6 @@ def main(argv: list[str] | None = None) -> int:
                     pass
             stop.wait(rng.expovariate(1 / args.pace))
         print("\nstopping; outcomes:", json.dumps(view.counts))
-        view.bus.stop()
-        server.stop()
         return 0
     finally:
         for proc in procs:
@@ -295,10 +407,16 @@ def main(argv: list[str] | None = None) -> int:
                 proc.wait(5)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if view is not None:
+            view.bus.stop()
+        if server is not None:
+            server.stop()
         if web is not None:
             web.shutdown()
         if embedded is not None:
             embedded.stop()
+        if store.db.obj is not None:
+            store.db.close()
 
 
 def _kiosk(args, url: str, procs: list, env: dict) -> None:

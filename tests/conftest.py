@@ -8,6 +8,9 @@ Fixtures:
 - ``pg_url`` — PostgreSQL from ``PRIVCARD_TEST_PG`` (default
   ``postgresql://postgres@127.0.0.1:5432/test``); skips loudly when unreachable and
   the terminal summary counts those skips.
+- ``pg_template`` — the name of a migrated PostgreSQL database made once per session, for
+  ``tests.helpers.fresh_pg_database(pg_url, template=pg_template)`` to copy; None when no
+  PostgreSQL is reachable (``pg_url`` then skips).
 - ``free_port`` is importable from ``tests.brokers``.
 """
 
@@ -98,6 +101,22 @@ def pg_url(_pg_status) -> str:
             "Set PRIVCARD_TEST_PG=postgresql://user@host:port/db to run them."
         )
     return url
+
+
+@pytest.fixture(scope="session")
+def pg_template(_pg_status):
+    """A migrated database to copy for each test's own (``CREATE DATABASE … TEMPLATE``), dropped at the end."""
+    url, problem = _pg_status
+    if problem:
+        yield None  # the test's pg_url skips, loudly
+        return
+    from tests.helpers import migrated_pg_template
+
+    template = migrated_pg_template(url)
+    try:
+        yield template.create()
+    finally:
+        template.drop()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

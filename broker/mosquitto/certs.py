@@ -21,9 +21,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from broker.contract import TemplatedError
 
-class CertError(RuntimeError):
-    """openssl is missing or failed."""
+
+class CertError(TemplatedError, RuntimeError):
+    """openssl is missing or failed (its Thai: :mod:`broker.mosquitto.thai`)."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,9 @@ def _openssl(*args: str, cwd: Path) -> None:
         raise CertError("the openssl command is needed to make certificates (apt-get install openssl)")
     proc = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise CertError(f"openssl {' '.join(args[:2])} failed: {proc.stderr.strip()[-500:]}")
+        raise CertError(
+            "openssl %(command)s failed: %(error)s", command=" ".join(args[:2]), error=proc.stderr.strip()[-500:]
+        )
 
 
 def _san(hosts) -> str:

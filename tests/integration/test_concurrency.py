@@ -103,8 +103,8 @@ def run_two_servers(db_url: str, broker, tmp_path) -> None:
 
 
 @pytest.mark.postgres
-def test_two_servers_on_one_postgresql_database_never_double_credit(pg_url, mosquitto, tmp_path):
-    with fresh_pg_database(pg_url) as url:
+def test_two_servers_on_one_postgresql_database_never_double_credit(pg_url, pg_template, mosquitto, tmp_path):
+    with fresh_pg_database(pg_url, template=pg_template) as url:
         run_two_servers(url, mosquitto, tmp_path)
 
 

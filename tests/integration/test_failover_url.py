@@ -28,8 +28,8 @@ def _hostport(url: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def test_a_multi_host_url_skips_a_host_that_is_down_and_finds_the_writable_one(pg_url):
-    with fresh_pg_database(pg_url) as url:
+def test_a_multi_host_url_skips_a_host_that_is_down_and_finds_the_writable_one(pg_url, pg_template):
+    with fresh_pg_database(pg_url, template=pg_template) as url:
         host, port = _hostport(url)
         user = store.make_database(url).connect_params["user"] or "postgres"
         dbname = url.rsplit("/", 1)[1].split("?")[0]
@@ -45,8 +45,8 @@ def test_a_multi_host_url_skips_a_host_that_is_down_and_finds_the_writable_one(p
             close_store()
 
 
-def test_a_write_refused_as_read_only_is_retried_not_given_up_on(pg_url):
-    with fresh_pg_database(pg_url) as url:
+def test_a_write_refused_as_read_only_is_retried_not_given_up_on(pg_url, pg_template):
+    with fresh_pg_database(pg_url, template=pg_template) as url:
         open_service(url)
         try:
             store.db.close()

@@ -201,9 +201,9 @@ def test_kiosk_payloads_old_and_new(svc):
     assert Feedback.get(Feedback.feedback_id == "f1").status is None  # a rating alone is not in the queue
 
 
-def test_the_feedback_table_of_an_old_database_is_migrated_in_place(any_db_url):
+def test_the_feedback_table_of_an_old_database_is_migrated_in_place(any_empty_db_url):
     close_store()
-    old = store.make_database(any_db_url)
+    old = store.make_database(any_empty_db_url)
     old.connect()
     sqlite = isinstance(old, pw.SqliteDatabase)
     # the table as issue 11's schema made it, with two ratings
@@ -224,7 +224,7 @@ def test_the_feedback_table_of_an_old_database_is_migrated_in_place(any_db_url):
         "('kiosk-1', 'f2', 2, '2026-02-05 03:00:00.000000', 7, '2026-02-05 03:00:01.000000')"
     )
     old.close()
-    svc = open_service(any_db_url)  # creates the other tables, then runs the feedback migration
+    svc = open_service(any_empty_db_url)  # creates the other tables, then runs the feedback migration
     try:
         assert store.counter("schema:feedback") == 1
         rows = list(Feedback.select().order_by(Feedback.id))

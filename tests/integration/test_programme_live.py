@@ -238,12 +238,12 @@ def test_changes_and_refusals_on_postgresql_too(any_db_url):
         close_store()
 
 
-def test_shared_replicas_on_postgresql_follow_a_change_without_a_restart(pg_url, mosquitto, tmp_path):
+def test_shared_replicas_on_postgresql_follow_a_change_without_a_restart(pg_url, pg_template, mosquitto, tmp_path):
     """Two ``--shared`` replicas on one PostgreSQL database (the production topology): after a
     points change every tap, whichever replica takes it, earns the new points."""
     from tests.helpers import fresh_pg_database
 
-    with fresh_pg_database(pg_url) as url:
+    with fresh_pg_database(pg_url, template=pg_template) as url:
         svc = open_service(url)
         uids = [new_uid() for _ in range(24)]
         for uid in uids:

@@ -60,7 +60,8 @@ def svc(request, tmp_db_url):
         yield service
         close_store()
         return
-    with fresh_pg_database(request.getfixturevalue("pg_url"), prefix="h19lo") as url:
+    pg_url, template = request.getfixturevalue("pg_url"), request.getfixturevalue("pg_template")
+    with fresh_pg_database(pg_url, prefix="h19lo", template=template) as url:
         service = open_service(url)
         service.ids = staff_members(service)
         yield service

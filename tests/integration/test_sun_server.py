@@ -271,8 +271,8 @@ def test_two_replicas_on_one_sqlite_file_credit_each_sun_url_once(tmp_db_url, mo
 
 
 @pytest.mark.postgres
-def test_two_replicas_on_one_postgresql_database_credit_each_sun_url_once(pg_url, mosquitto, tmp_path):
-    with fresh_pg_database(pg_url) as url:
+def test_two_replicas_on_one_postgresql_database_credit_each_sun_url_once(pg_url, pg_template, mosquitto, tmp_path):
+    with fresh_pg_database(pg_url, template=pg_template) as url:
         race_two_replicas(url, mosquitto, tmp_path)
 
 
@@ -311,8 +311,8 @@ def other_replica_accepts_first(db_url: str, tmp_path, connect_raw) -> None:
 
 
 @pytest.mark.postgres
-def test_a_read_another_replica_is_accepting_is_refused_on_postgresql(pg_url, tmp_path):
+def test_a_read_another_replica_is_accepting_is_refused_on_postgresql(pg_url, pg_template, tmp_path):
     import psycopg2
 
-    with fresh_pg_database(pg_url) as url:
+    with fresh_pg_database(pg_url, template=pg_template) as url:
         other_replica_accepts_first(url, tmp_path, lambda: psycopg2.connect(url))

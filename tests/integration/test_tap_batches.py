@@ -206,7 +206,7 @@ def _other_replica_credits(url: str, member_id: int, day: str, tap_id: str, poin
 
 
 @pytest.mark.postgres
-def test_postgresql_plans_the_two_statements_once_per_connection_whatever_the_batch_size(pg_url):
+def test_postgresql_plans_the_two_statements_once_per_connection_whatever_the_batch_size(pg_url, pg_template):
     """Batches of 1, 3 and 60 taps run the same two prepared statements, planned once (generic
     plans, no custom plan per batch); a connection opened again prepares them again."""
     from tests.helpers import fresh_pg_database
@@ -217,7 +217,7 @@ def test_postgresql_plans_the_two_statements_once_per_connection_whatever_the_ba
         ).fetchall()
         return {name: (text, generic, custom) for name, text, generic, custom in rows}
 
-    with fresh_pg_database(pg_url) as url:
+    with fresh_pg_database(pg_url, template=pg_template) as url:
         svc = open_service(url)
         try:
             for gate in GATES:
@@ -251,7 +251,7 @@ def test_postgresql_plans_the_two_statements_once_per_connection_whatever_the_ba
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("race", ["same tap", "same key"])
-def test_a_replica_that_writes_first_makes_the_two_round_trip_batch_start_again(pg_url, race, caplog):
+def test_a_replica_that_writes_first_makes_the_two_round_trip_batch_start_again(pg_url, pg_template, race, caplog):
     """PostgreSQL decides a batch from one read and one write; a replica that writes in between wins.
 
     The other replica's transaction is open while this one reads (so the read does not see
@@ -264,7 +264,7 @@ def test_a_replica_that_writes_first_makes_the_two_round_trip_batch_start_again(
     from server.domain import rules
     from tests.helpers import fresh_pg_database
 
-    with fresh_pg_database(pg_url) as url:
+    with fresh_pg_database(pg_url, template=pg_template) as url:
         svc = open_service(url)
         try:
             svc.devices.add("g1", "gate", direction="in")
@@ -301,7 +301,7 @@ def test_a_replica_that_writes_first_makes_the_two_round_trip_batch_start_again(
 
 
 @pytest.mark.postgres
-def test_shared_replicas_on_postgresql_credit_each_tap_exactly_once(pg_url, mosquitto, tmp_path):
+def test_shared_replicas_on_postgresql_credit_each_tap_exactly_once(pg_url, pg_template, mosquitto, tmp_path):
     """Two ``--shared`` servers on one PostgreSQL database: 600 taps, each credited once, none lost.
 
     The gate resends what is not answered within a second, so a tap may reach both
@@ -313,7 +313,7 @@ def test_shared_replicas_on_postgresql_credit_each_tap_exactly_once(pg_url, mosq
     config = tmp_path / "library.toml"
     config.write_text(RACE_LIBRARY_TOML)
     prog = load(config)
-    with fresh_pg_database(pg_url) as url:
+    with fresh_pg_database(pg_url, template=pg_template) as url:
         svc = open_service(url, prog=prog)
         svc.devices.add("door", "gate", direction="in", activity="visit")  # unlimited: a double shows
         for gate in GATES:

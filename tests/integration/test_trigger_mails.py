@@ -192,12 +192,12 @@ def test_level_reached_only_when_a_credit_passes_a_threshold_once_per_term_and_l
     close_store()
 
 
-def test_level_job_does_not_miss_a_credit_committed_after_a_later_one(pg_url):
+def test_level_job_does_not_miss_a_credit_committed_after_a_later_one(pg_url, pg_template):
     """PostgreSQL: ledger ids are taken at insert, so a transaction can commit id N after N+1 was committed."""
     from server.services.retry import unit_of_work
     from tests.helpers import fresh_pg_database
 
-    with fresh_pg_database(pg_url, prefix="h18mail") as url:
+    with fresh_pg_database(pg_url, prefix="h18mail", template=pg_template) as url:
         svc = open_service(url)
         x = svc.members.add("X", new_uid(), email="x@example.org")
         y = svc.members.add("Y", new_uid(), email="y@example.org")
@@ -365,7 +365,7 @@ def test_level_and_prize_mails_survive_a_refusing_and_a_dropping_smtp_server(tmp
         close_store()
 
 
-def test_level_job_passes_a_hole_left_by_a_rolled_back_credit_once_it_is_old(pg_url):
+def test_level_job_passes_a_hole_left_by_a_rolled_back_credit_once_it_is_old(pg_url, pg_template):
     """PostgreSQL: a rolled-back insert leaves an id that never commits; the job waits LEVEL_HOLE_S, then goes on."""
     from datetime import timedelta
 
@@ -375,7 +375,7 @@ def test_level_job_passes_a_hole_left_by_a_rolled_back_credit_once_it_is_old(pg_
     from tests.helpers import fresh_pg_database
 
     shift = [timedelta(0)]
-    with fresh_pg_database(pg_url, prefix="h18mail") as url:
+    with fresh_pg_database(pg_url, prefix="h18mail", template=pg_template) as url:
         svc = open_service(url, clock=lambda: utcnow() + shift[0])
         m = svc.members.add("H", new_uid(), email="h@example.org")
         for k in range(4):
