@@ -666,10 +666,16 @@ SERVER_JOBS = {
         "สมาชิกที่หมดอายุยังไม่ถูกปิดสภาพ",
     ),
     "messages": (
-        "messages to patrons",
-        "การส่งข้อความถึงสมาชิก",
-        "no message is queued or sent",
-        "ไม่มีการสร้างหรือส่งข้อความ",
+        "message triggers",
+        "การสร้างข้อความแจ้งสมาชิก",
+        "no new message is queued (levels, tiers, term endings, statements)",
+        "ไม่มีการสร้างข้อความใหม่ (ระดับ ประเภทบัตร อายุสมาชิก สรุปรายเดือน)",
+    ),
+    "sender": (
+        "mail sender",
+        "การส่งอีเมลถึงสมาชิก",
+        "queued messages are not sent",
+        "ข้อความที่รอส่งยังไม่ถูกส่ง",
     ),
     "ils": (
         "ILS payments",

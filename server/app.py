@@ -14,8 +14,8 @@ One :class:`PointsServer` wires the bus client, the store and the service:
 - a publisher thread keeps every device's retained ``config`` and the retained
   ``allowlist`` up to date (it polls two counters, so changes made by the CLI or
   the web console in other processes reach the devices within a second);
-- the term close, the messages and (with an ILS) payment settlement run in threads of
-  their own too. Each of these auxiliary jobs is a round that :func:`server.loops.run_rounds`
+- the term close, the message triggers, the mail sender (with ``[mail]``) and (with an
+  ILS) payment settlement run in threads of their own too. Each of these auxiliary jobs is a round that :func:`server.loops.run_rounds`
   repeats: a bug in one is logged, backed off and retried, and shown in ``stats["jobs"]``
   and to ``privcard doctor`` — it never stops the worker, nor the process.
 """
@@ -103,11 +103,10 @@ class PointsServer:
         self.stats = {"taps": 0, "invalid": 0, "queries": 0, "batches": 0, "errors": 0, "jobs": {}}
         #: the background jobs' health (stats["jobs"], and the file privcard doctor reads): server/loops.py
         self.health = loops.Health(health_file or loops.health_path_from_env(), self.stats["jobs"])
-        #: the publisher's last allow-list version sent, the term close's last day, the messages' day and next jobs
+        #: the publisher's last allow-list version sent, the term close's last day, the daily messages' last day
         self._last_allowlist = None
         self._terms_done = None
         self._messages_day = None
-        self._jobs_at = 0.0
         #: per batch (worker thread only): (seconds from taking it to its answers written,
         #: the worker's CPU seconds for the round that read and answered it, messages)
         self._timings: deque[tuple[float, float, int]] = deque(maxlen=TIMINGS_KEPT)
@@ -136,13 +135,14 @@ class PointsServer:
         worker.start()
         self._threads.append(worker)
         msgs = self.service.messages
-        if msgs.configured:
-            log.info("sending messages through %s", msgs.config.safe_url)
         jobs = [
             ("publisher", self._publish_round, {"after_error": self._republish.set}),
             ("terms", self._terms_round, {}),
             ("messages", self._messages_round, {}),
         ]
+        if msgs.configured:
+            log.info("sending messages through %s", msgs.config.safe_url)
+            jobs.append(("sender", self._send_round, {}))
         if self.service.ils.configured:
             interval = self.service.ils.config.retry_interval_s
             jobs.append(("ils", self._ils_round, {"first_wait_s": interval, "min_wait_s": interval}))
@@ -456,33 +456,36 @@ class PointsServer:
         return bool(self.inbox) or time.monotonic() < self.busy_until
 
     def _messages_round(self) -> float:
-        """The message triggers and the sender (off the tap path: its own thread and short transactions).
+        """The message triggers (off the tap path: their own thread and short transactions).
 
-        Every round: the level and tier jobs (credits since the last round); once a day the
-        term-ending and monthly-statement jobs; then, when ``[mail]`` gives an SMTP server, one
-        round of due messages (rate-limited, retried with back-off:
-        :meth:`server.services.messages.Messages.send_due`).
+        The level and tier jobs (credits since the last round) every few seconds; once a day
+        the term-ending and monthly-statement jobs. Sending is the sender's job
+        (:meth:`_send_round`), in a thread of its own: a bug in a trigger does not hold up
+        the mail already queued, and the health of each says which one fails.
         """
         msgs = self.service.messages
-        wait = max(min(self.poll_s, 1.0), 0.05)
-        if time.monotonic() >= self._jobs_at:
-            self._jobs_at = time.monotonic() + max(self.poll_s, 5.0)
-            msgs.level_job()
-            msgs.tier_job()
-            today = self.service.today()
-            if today != self._messages_day:
-                msgs.daily_jobs(today)
-                self._messages_day = today
-        if msgs.configured:
-            counts = msgs.send_due(stop=self.stopping, busy=self.deciding)
-            if counts["sent"] or counts["failed"] or counts["retry"]:
-                log.info("messages: %s", counts)
-            if counts["sent"] or counts["skipped"]:
-                return 0.0  # more may be due at once
-            due = msgs.next_due_in()
-            if due is not None:
-                wait = min(max(due, 0.05), 5.0)
-        return wait
+        msgs.level_job()
+        msgs.tier_job()
+        today = self.service.today()
+        if today != self._messages_day:
+            msgs.daily_jobs(today)
+            self._messages_day = today
+        return max(self.poll_s, 5.0)
+
+    def _send_round(self) -> float:
+        """One round of due messages through ``[mail]``'s SMTP server (rate-limited, retried with back-off).
+
+        See :meth:`server.services.messages.Messages.send_due`; the tap worker comes first
+        (``busy``: the sender slows while it is deciding taps).
+        """
+        msgs = self.service.messages
+        counts = msgs.send_due(stop=self.stopping, busy=self.deciding)
+        if counts["sent"] or counts["failed"] or counts["retry"]:
+            log.info("messages: %s", counts)
+        if counts["sent"] or counts["skipped"]:
+            return 0.0  # more may be due at once
+        due = msgs.next_due_in()
+        return max(min(self.poll_s, 1.0), 0.05) if due is None else min(max(due, 0.05), 5.0)
 
     def _ils_round(self) -> float:
         """Settle pending ILS payments, every ``retry_interval_s`` (off the tap path: its own thread)."""

@@ -13,7 +13,9 @@ Real Mosquitto, real SQLite file. The first test runs ``privcard server`` as a p
 breaks the publisher with a corrupt device row (a JSON list where the settings object
 belongs); the second runs the server in this process and breaks one function the
 publisher calls (as tests/integration/test_worker_failure.py does for the worker), with a
-short log interval so "once a minute" can be seen in a second.
+short log interval so "once a minute" can be seen in a second. The third breaks the message
+triggers in an in-process server with a real SMTP server (tests/smtp_server.py): the mail
+already queued is sent all the same, by the sender's own job.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from install import doctor
 from server import loops, store
 from server.app import PointsServer
 from server.domain.config import load
+from server.messages.config import load_config as load_mail_config
 from tests.helpers import Device, ServerProcess, close_store, open_service
+from tests.smtp_server import start_smtp
 
 pytestmark = pytest.mark.timeout(90)
 THAI = re.compile(r"[\u0e00-\u0e7f]")
@@ -172,3 +176,45 @@ def test_a_publisher_bug_every_round_is_logged_once_a_minute_and_its_thread_live
         assert srv.failed is None and not srv.halt.is_set()  # the worker and the process were never touched
     finally:
         srv.stop()
+
+
+def test_a_bug_in_the_message_triggers_does_not_hold_up_the_mail_already_queued(
+    mosquitto, tmp_db_url, tmp_path, monkeypatch
+):
+    cfg = tmp_path / "library.toml"
+    cfg.write_text('[mail]\npublic_url = "http://127.0.0.1:9"\nrate_per_second = 50\n', encoding="utf-8")
+    svc = open_service(tmp_db_url, prog=load(cfg))
+    svc.devices.add("gate-in", "gate", direction="in")
+    svc.members.add("Ann Mail", "04C0FFEE04", email="ann@example.org")  # her welcome is queued
+    close_store()
+    monkeypatch.setattr(loops, "BUG_FIRST_DELAY_S", 0.05)
+    smtp = start_smtp(tmp_path)
+    srv = PointsServer(
+        tmp_db_url,
+        mosquitto.url,
+        load(cfg),
+        client_id="privcard-jobs-mail",
+        mail=load_mail_config(str(cfg), smtp.url),
+    )
+
+    def bug():
+        raise KeyError("a bug in the tier trigger")
+
+    try:
+        with monkeypatch.context() as patched:
+            patched.setattr(srv.service.messages, "tier_job", bug)
+            srv.start()
+            (welcome,) = smtp.wait_for(1, timeout=20)  # sent while the triggers fail
+            assert welcome["To"] == "ann@example.org"
+            _wait(
+                lambda: srv.stats["jobs"]["messages"]["failing_rounds"] >= 2,
+                what="the triggers failing, round after round",
+            )
+            assert srv.stats["jobs"]["messages"]["state"] == "failing"
+            assert srv.stats["jobs"]["sender"] == {**srv.stats["jobs"]["sender"], "state": "running", "errors": 0}
+            with Device(mosquitto.url) as gate:
+                assert gate.tap("gate-in", "04C0FFEE04").outcome == "credited"
+        _wait(lambda: srv.stats["jobs"]["messages"]["state"] == "running", what="the triggers again")
+    finally:
+        srv.stop()
+        smtp.stop()
