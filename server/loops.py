@@ -2,7 +2,7 @@
 
 Beside the tap worker, :class:`server.app.PointsServer` runs auxiliary jobs in their own
 threads — the publisher (devices' retained configs, the allow-list), the daily term close,
-the messages (triggers and sender) and, with an ILS, payment settlement. Each job is a
+the message triggers, the mail sender and, with an ILS, payment settlement. Each job is a
 *round* (a function returning how long to wait before the next) that :func:`run_rounds`
 calls again and again::
 
