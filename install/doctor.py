@@ -8,7 +8,8 @@ Checks: time synchronised; the units active; broker reachable with this machine'
 credentials (over TLS with the CA the device pins); the ACL lets a device publish its own
 topics and nothing else; the TLS certificate valid and not near expiry; reader present
 and readable; the GPIO pin factory; disk space and outbox size; the database reachable
-and migrated (server); a site broker's bridge to the central broker connected (its
+and migrated (server); the server's background jobs not failing (the health file it writes in
+its state directory); a site broker's bridge to the central broker connected (its
 ``$SYS/broker/connection/bridge-SITE/state``).
 
 Every check's finding and fix is said in English, then `` — `` and Thai (:func:`both`), in the
@@ -41,6 +42,8 @@ CERT_WARN_DAYS = 30
 OUTBOX_WARN_BYTES = 100 * 1024 * 1024
 DISK_MIN_FREE = 200 * 1024 * 1024
 BE_OFFSET = 543
+#: what privcard-server writes in its state directory (server/loops.py HEALTH_FILE)
+SERVER_HEALTH_FILE = "server-health.json"
 #: ``systemctl is-active``'s answers, in Thai
 UNIT_STATES_TH = {
     "active": "ทำงานอยู่",
@@ -648,6 +651,121 @@ def check_database(db: str) -> Check:
     )
 
 
+#: the server's background jobs (server/loops.py): what each does, and what stops while it fails
+SERVER_JOBS = {
+    "publisher": (
+        "device configs and allow-list",
+        "การส่งค่าตั้งและรายชื่อบัตรให้อุปกรณ์",
+        "devices keep their last config and allow-list",
+        "อุปกรณ์ยังใช้ค่าตั้งและรายชื่อบัตรชุดเดิม",
+    ),
+    "terms": (
+        "daily term close",
+        "การปิดภาคสมาชิกประจำวัน",
+        "members whose term ended are not lapsed",
+        "สมาชิกที่หมดอายุยังไม่ถูกปิดสภาพ",
+    ),
+    "messages": (
+        "message triggers",
+        "การสร้างข้อความแจ้งสมาชิก",
+        "no new message is queued (levels, tiers, term endings, statements)",
+        "ไม่มีการสร้างข้อความใหม่ (ระดับ ประเภทบัตร อายุสมาชิก สรุปรายเดือน)",
+    ),
+    "sender": (
+        "mail sender",
+        "การส่งอีเมลถึงสมาชิก",
+        "queued messages are not sent",
+        "ข้อความที่รอส่งยังไม่ถูกส่ง",
+    ),
+    "ils": (
+        "ILS payments",
+        "การชำระผ่านระบบห้องสมุด (ILS)",
+        "pending ILS payments are not settled",
+        "รายการชำระที่ค้างอยู่กับ ILS ยังไม่ถูกยืนยัน",
+    ),
+}
+
+
+def _when(iso: str | None) -> tuple[str, str]:
+    """An ISO UTC time from the health file, in English and as a Thai date in the Buddhist era."""
+    try:
+        when = datetime.fromisoformat(iso or "")
+    except ValueError:
+        return iso or "?", iso or "?"
+    return f"{when:%Y-%m-%d %H:%M:%S} UTC", f"{when.day}/{when.month}/{when.year + BE_OFFSET} {when:%H:%M:%S} UTC"
+
+
+def _pid_alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except PermissionError:
+        return True
+    except (OSError, TypeError, ValueError):
+        return False
+    return True
+
+
+def check_server_jobs(path: str) -> Check:
+    """The server's background jobs, from the health file it keeps in its state directory (server/loops.py).
+
+    A failing job does not stop taps (the server keeps crediting them and retries the job),
+    so nothing else would show it: devices stop getting configs, mails stop, nobody notices.
+    """
+    name = "server jobs"
+    try:
+        report = json.loads(Path(path).read_text())
+        jobs = dict(report["jobs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        report = None
+    if report is None or not _pid_alive(report.get("pid")):
+        return Check(
+            name,
+            True,
+            both(f"no report from a running server in {path}", f"ไม่มีรายงานจากเซิร์ฟเวอร์ที่ทำงานอยู่ใน {path}"),
+            both(
+                "systemctl status privcard-server (the server writes it while it runs)",
+                "ตรวจด้วย systemctl status privcard-server (เซิร์ฟเวอร์เขียนไฟล์นี้ขณะทำงาน)",
+            ),
+            warn=True,
+        )
+    bad = {job: h for job, h in jobs.items() if h.get("state") != "running"}
+    if not bad:
+        recovered = [(job, h) for job, h in jobs.items() if h.get("errors")]
+        english = f"{', '.join(jobs)} running"
+        thai = f"งานเบื้องหลัง {', '.join(jobs)} ทำงานปกติ"
+        for job, h in recovered:
+            en_at, th_at = _when(h.get("recovered_at"))
+            english += f"; {job} failed {h['errors']} time(s), works again since {en_at}"
+            thai += f" {job} ล้มเหลว {h['errors']} ครั้ง ทำงานได้อีกครั้งตั้งแต่ {th_at}"
+        return Check(name, True, both(english, thai))
+    english, thai = [], []
+    for job, h in bad.items():
+        what_en, what_th, effect_en, effect_th = SERVER_JOBS.get(job, (job, job, "", ""))
+        error = h.get("last_error") or "?"
+        if h.get("state") == "stopped":
+            en_at, th_at = _when(h.get("last_error_at"))
+            english.append(f"{job} ({what_en}) stopped at {en_at} on {error}; {effect_en}")
+            thai.append(f"งานเบื้องหลัง {job} ({what_th}) หยุดทำงานเมื่อ {th_at} เพราะ {error} {effect_th}")
+            continue
+        en_at, th_at = _when(h.get("failing_since"))
+        rounds = h.get("failing_rounds", 0)
+        english.append(f"{job} ({what_en}) failing since {en_at}, {rounds} round(s) in a row: {error}; {effect_en}")
+        thai.append(f"งานเบื้องหลัง {job} ({what_th}) ล้มเหลวตั้งแต่ {th_at} ติดกัน {rounds} รอบ: {error} {effect_th}")
+    english.append("taps are still credited")
+    thai.append("การแตะบัตรยังได้คะแนนตามปกติ")
+    stopped = any(h.get("state") == "stopped" for h in bad.values())
+    jobs_named = ", ".join(bad)
+    fix = both(
+        f"journalctl -u privcard-server | grep 'background job {next(iter(bad))}' shows the first failure's "
+        "traceback; fix what it names (a row, a setting, a template) or report it: the job retries by itself"
+        + ("; a stopped job runs again after systemctl restart privcard-server" if stopped else ""),
+        f"ดูบันทึกข้อผิดพลาดครั้งแรกของ {jobs_named} ด้วย journalctl -u privcard-server | grep 'background job' "
+        "แล้วแก้สิ่งที่ระบุ (ข้อมูล ค่าตั้ง หรือแม่แบบข้อความ) หรือแจ้งผู้พัฒนา งานจะลองใหม่เอง"
+        + (" งานที่หยุดแล้วจะทำงานอีกครั้งหลัง systemctl restart privcard-server" if stopped else ""),
+    )
+    return Check(name, False, both("; ".join(english), " ".join(thai)), fix)
+
+
 def database_failure(where: str, done: subprocess.CompletedProcess) -> str:
     """What ``privcard admin ... --json`` said: its ``error`` and ``error_th``, else its last line."""
     try:
@@ -692,6 +810,7 @@ def run_checks(root: str = "/") -> list[Check]:
         if role == "server":
             checks.append(check_certificate(f"{roles.MOSQ}/server.pem", "broker"))
             checks.append(check_database(section["db"]))
+            checks.append(check_server_jobs(str(Path(root, roles.STATE.lstrip("/"), SERVER_HEALTH_FILE))))
         else:
             ca = parse_qs(urlsplit(env.get("PRIVCARD_MQTT", "")).query).get("ca", [None])[-1]
             if ca:

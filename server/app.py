@@ -13,7 +13,11 @@ One :class:`PointsServer` wires the bus client, the store and the service:
   answered on the proxy's ``result`` topic;
 - a publisher thread keeps every device's retained ``config`` and the retained
   ``allowlist`` up to date (it polls two counters, so changes made by the CLI or
-  the web console in other processes reach the devices within a second).
+  the web console in other processes reach the devices within a second);
+- the term close, the message triggers, the mail sender (with ``[mail]``) and (with an
+  ILS) payment settlement run in threads of their own too. Each of these auxiliary jobs is a round that :func:`server.loops.run_rounds`
+  repeats: a bug in one is logged, backed off and retried, and shown in ``stats["jobs"]``
+  and to ``privcard doctor`` — it never stops the worker, nor the process.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 from broker import contract
 from broker.client import BusClient, parse_mqtt_url
 from broker.contract import Checkout, ContractError, Feedback, Query, Status, Tap
-from server import store
+from server import loops, store
 from server.domain import rules
 from server.domain.config import Programme
 from server.services import bootstrap, retry
@@ -76,6 +80,7 @@ class PointsServer:
         keyring=None,
         ils=None,
         mail=None,
+        health_file: str | None = None,
     ):
         self.db_url = db_url
         self.mqtt_url = mqtt_url
@@ -97,7 +102,13 @@ class PointsServer:
         self._threads: list[threading.Thread] = []
         #: the worker had something to decide until about then (monotonic); the sender reads it
         self.busy_until = 0.0
-        self.stats = {"taps": 0, "invalid": 0, "queries": 0, "batches": 0, "errors": 0}
+        self.stats = {"taps": 0, "invalid": 0, "queries": 0, "batches": 0, "errors": 0, "jobs": {}}
+        #: the background jobs' health (stats["jobs"], and the file privcard doctor reads): server/loops.py
+        self.health = loops.Health(health_file or loops.health_path_from_env(), self.stats["jobs"])
+        #: the publisher's last allow-list version sent, the term close's last day, the daily messages' last day
+        self._last_allowlist = None
+        self._terms_done = None
+        self._messages_day = None
         #: per batch (worker thread only): (seconds from taking it to its answers written,
         #: the worker's CPU seconds for the round that read and answered it, messages)
         self._timings: deque[tuple[float, float, int]] = deque(maxlen=TIMINGS_KEPT)
@@ -123,7 +134,7 @@ class PointsServer:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> PointsServer:
-        """Open the database, subscribe, start the worker and publisher threads."""
+        """Open the database, subscribe, start the worker's thread and one per background job."""
         store.connect(self.db_url)
         for kind in ("tap", "checkout", "query", "feedback", "status"):
             topic = contract.device_wildcard(kind, self.prefix)
@@ -132,16 +143,32 @@ class PointsServer:
             self.bus.subscribe(topic, self._enqueue(kind), qos=1)
         self.bus.on_connect(lambda *_: self._republish.set())
         self.bus.start()  # own-loop: connects on the worker's first bus.loop()
-        loops = [
-            (self._work, "privcard-worker"),
-            (self._publish_loop, "privcard-publisher"),
-            (self._terms_loop, "privcard-terms"),
-            (self._messages_loop, "privcard-messages"),
+        worker = threading.Thread(target=self._work, name="privcard-worker", daemon=True)
+        worker.start()
+        self._threads.append(worker)
+        msgs = self.service.messages
+        jobs = [
+            ("publisher", self._publish_round, {"after_error": self._republish.set}),
+            ("terms", self._terms_round, {}),
+            ("messages", self._messages_round, {}),
         ]
+        if msgs.configured:
+            log.info("sending messages through %s", msgs.config.safe_url)
+            jobs.append(("sender", self._send_round, {}))
         if self.service.ils.configured:
-            loops.append((self._ils_loop, "privcard-ils"))
-        for target, name in loops:
-            t = threading.Thread(target=target, name=name, daemon=True)
+            interval = self.service.ils.config.retry_interval_s
+            jobs.append(("ils", self._ils_round, {"first_wait_s": interval, "min_wait_s": interval}))
+        for name, _, _ in jobs:
+            self.health.add(name)
+        self.health.write()  # before the threads: a stale file from a killed process is replaced at once
+        for name, round_, options in jobs:
+            t = threading.Thread(
+                target=loops.run_rounds,
+                args=(name, round_),
+                kwargs={"stopping": self.stopping, "health": self.health, **options},
+                name=f"privcard-{name}",
+                daemon=True,
+            )
             t.start()
             self._threads.append(t)
         return self
@@ -154,6 +181,7 @@ class PointsServer:
         self.bus.stop()
         self.service.ils.close()
         store.db.close()
+        self.health.remove()
 
     def _enqueue(self, kind: str):
         def handler(topic: str, payload: bytes, msg) -> None:
@@ -440,26 +468,20 @@ class PointsServer:
                 return True
         return False
 
-    def _terms_loop(self) -> None:
+    def _terms_round(self) -> float:
         """Once a business day, lapse the members whose term ended (off the tap path; docs/rules.md)."""
-        done = None
-        while not self.stopping.is_set():
-            try:
-                today = self.service.today()
-                if today != done:
-                    report = self.service.terms.close(today, actor="server:daily")
-                    done = today
-                    if report["lapsed"]:
-                        log.info(
-                            "term close %s: %d member(s) lapsed, %d points forfeited",
-                            today,
-                            len(report["lapsed"]),
-                            report["forfeited_points"],
-                        )
-            except Exception:
-                log.exception("term close failed; will retry")
-                store.db.close()
-            self.stopping.wait(max(self.poll_s, 30.0))
+        today = self.service.today()
+        if today != self._terms_done:
+            report = self.service.terms.close(today, actor="server:daily")
+            self._terms_done = today
+            if report["lapsed"]:
+                log.info(
+                    "term close %s: %d member(s) lapsed, %d points forfeited",
+                    today,
+                    len(report["lapsed"]),
+                    report["forfeited_points"],
+                )
+        return max(self.poll_s, 30.0)
 
     def deciding(self) -> bool:
         """Whether the worker is deciding taps now or did within :data:`TAPS_QUIET_S` (no query: two reads).
@@ -468,82 +490,63 @@ class PointsServer:
         """
         return bool(self.inbox) or time.monotonic() < self.busy_until
 
-    def _messages_loop(self) -> None:
-        """The message triggers and the sender (off the tap path: its own thread and short transactions).
+    def _messages_round(self) -> float:
+        """The message triggers (off the tap path: their own thread and short transactions).
 
-        Every round: the level job (credits since the last round); once a day the term-ending
-        and monthly-statement jobs; then, when ``[mail]`` gives an SMTP server, one round of
-        due messages (rate-limited, retried with back-off: :meth:`server.services.messages.Messages.send_due`).
+        The level and tier jobs (credits since the last round) every few seconds; once a day
+        the term-ending and monthly-statement jobs. Sending is the sender's job
+        (:meth:`_send_round`), in a thread of its own: a bug in a trigger does not hold up
+        the mail already queued, and the health of each says which one fails.
         """
         msgs = self.service.messages
-        if msgs.configured:
-            log.info("sending messages through %s", msgs.config.safe_url)
-        day = None
-        jobs_at = 0.0
-        while not self.stopping.is_set():
-            wait = max(min(self.poll_s, 1.0), 0.05)
-            try:
-                if time.monotonic() >= jobs_at:
-                    jobs_at = time.monotonic() + max(self.poll_s, 5.0)
-                    msgs.level_job()
-                    msgs.tier_job()
-                    today = self.service.today()
-                    if today != day:
-                        msgs.daily_jobs(today)
-                        day = today
-                if msgs.configured:
-                    counts = msgs.send_due(stop=self.stopping, busy=self.deciding)
-                    if counts["sent"] or counts["failed"] or counts["retry"]:
-                        log.info("messages: %s", counts)
-                    if counts["sent"] or counts["skipped"]:
-                        continue  # more may be due at once
-                    due = msgs.next_due_in()
-                    if due is not None:
-                        wait = min(max(due, 0.05), 5.0)
-            except Exception:
-                log.exception("messages round failed; will retry")
-                store.db.close()
-                wait = 5.0
-            self.stopping.wait(wait)
+        msgs.level_job()
+        msgs.tier_job()
+        today = self.service.today()
+        if today != self._messages_day:
+            msgs.daily_jobs(today)
+            self._messages_day = today
+        return max(self.poll_s, 5.0)
 
-    def _ils_loop(self) -> None:
-        """Settle pending ILS payments every ``retry_interval_s`` (off the tap path: its own thread)."""
-        interval = self.service.ils.config.retry_interval_s
-        while not self.stopping.wait(interval):
-            try:
-                for res in self.service.ils.settle(actor="server"):
-                    log.info("ILS payment %s: %s", res["transaction"], res["status"])
-            except Exception:
-                log.exception("settling ILS payments failed; will retry")
-                store.db.close()
+    def _send_round(self) -> float:
+        """One round of due messages through ``[mail]``'s SMTP server (rate-limited, retried with back-off).
 
-    def _publish_loop(self) -> None:
-        last_allowlist = None
-        while not self.stopping.is_set():
-            try:
-                if self.bus.connected.is_set():
-                    everything = self._republish.is_set()
-                    self._republish.clear()
-                    configs = self.service.devices.configs_to_publish(everything)
-                    for cfg, revision in configs:
-                        info = self.bus.publish(
-                            contract.config_topic(cfg.device_id, self.prefix), cfg.encode(), retain=True
-                        )
-                        if not self._published(info):
-                            break  # stopping, or the broker is gone: the next round publishes it
-                        self.service.devices.mark_published(cfg.device_id, revision)
-                        log.info("published config of %s (revision %d)", cfg.device_id, revision)
-                    # the version is two cheap reads; the list itself is built only when it changed
-                    version = self.service.devices.allowlist_version()
-                    if everything or version != last_allowlist:
-                        allow = self.service.devices.allowlist()
-                        info = self.bus.publish(contract.allowlist_topic(self.prefix), allow.encode(), retain=True)
-                        if self._published(info):
-                            last_allowlist = allow.version
-                        log.info("published allow-list version %d (%d cards)", allow.version, len(allow.uids))
-                self._checkpoint()
-            except Exception:
-                log.exception("publishing config/allow-list failed; will retry")
-                self._republish.set()
-                store.db.close()
-            self.stopping.wait(self.poll_s)
+        See :meth:`server.services.messages.Messages.send_due`; the tap worker comes first
+        (``busy``: the sender slows while it is deciding taps).
+        """
+        msgs = self.service.messages
+        counts = msgs.send_due(stop=self.stopping, busy=self.deciding)
+        if counts["sent"] or counts["failed"] or counts["retry"]:
+            log.info("messages: %s", counts)
+        if counts["sent"] or counts["skipped"]:
+            return 0.0  # more may be due at once
+        due = msgs.next_due_in()
+        return max(min(self.poll_s, 1.0), 0.05) if due is None else min(max(due, 0.05), 5.0)
+
+    def _ils_round(self) -> float:
+        """Settle pending ILS payments, every ``retry_interval_s`` (off the tap path: its own thread)."""
+        for res in self.service.ils.settle(actor="server"):
+            log.info("ILS payment %s: %s", res["transaction"], res["status"])
+        return self.service.ils.config.retry_interval_s
+
+    def _publish_round(self) -> float:
+        """Publish the configs that changed (every one after a reconnect) and the allow-list when it changed."""
+        if self.bus.connected.is_set():
+            everything = self._republish.is_set()
+            self._republish.clear()
+            configs = self.service.devices.configs_to_publish(everything)
+            for cfg, revision in configs:
+                info = self.bus.publish(contract.config_topic(cfg.device_id, self.prefix), cfg.encode(), retain=True)
+                if not self._published(info):
+                    break  # stopping, or the broker is gone: the next round publishes it
+                self.service.devices.mark_published(cfg.device_id, revision)
+                log.info("published config of %s (revision %d)", cfg.device_id, revision)
+            # the version is two cheap reads; the list itself is built only when it changed
+            version = self.service.devices.allowlist_version()
+            if everything or version != self._last_allowlist:
+                allow = self.service.devices.allowlist()
+                info = self.bus.publish(contract.allowlist_topic(self.prefix), allow.encode(), retain=True)
+                if self._published(info):
+                    self._last_allowlist = allow.version
+                log.info("published allow-list version %d (%d cards)", allow.version, len(allow.uids))
+        self._checkpoint()
+        return self.poll_s

@@ -1,0 +1,296 @@
+"""The server's background jobs: each kept running through bugs, and never silent about them.
+
+Beside the tap worker, :class:`server.app.PointsServer` runs auxiliary jobs in their own
+threads — the publisher (devices' retained configs, the allow-list), the daily term close,
+the message triggers, the mail sender and, with an ILS, payment settlement. Each job is a
+*round* (a function returning how long to wait before the next) that :func:`run_rounds`
+calls again and again::
+
+    round raises ── infrastructure (retry.is_infrastructure: the database unavailable)
+         │             → WARNING once when the outage starts and once when it ends;
+         │               wait 0.2 s doubling to 10 s, as the worker's retry policy does
+         └──────── anything else (a bug, a row or template the code does not expect)
+                       → ERROR with the traceback the first time, then at most once a
+                         minute for the same failure, with how often it repeated;
+                         wait 1 s doubling to 60 s (reset by a good round); the job's
+                         health says "failing" until a round succeeds again
+
+A job never ends the process, unlike the tap worker (``PointsServer._work``): a restart
+stops every gate's credits for its duration, and a bug that fails every round (a mail
+template, one corrupt device row) would make that a restart loop. Taps go on being
+credited; the failing job is visible in ``PointsServer.stats["jobs"]``, in the log, and —
+when the server runs with a state directory (systemd's ``StateDirectory=``, or
+``PRIVCARD_HEALTH_FILE``) — in the JSON file ``privcard doctor`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from server import store
+from server.services import retry
+
+log = logging.getLogger(__name__)
+
+#: a failing job waits this long before its next round, doubling up to :data:`BUG_MAX_DELAY_S`
+BUG_FIRST_DELAY_S = 1.0
+BUG_MAX_DELAY_S = 60.0
+#: the same failure is logged again at most this often (with how often it repeated meanwhile)
+LOG_EVERY_S = 60.0
+#: the file name ``privcard doctor`` reads in the server's state directory
+HEALTH_FILE = "server-health.json"
+
+
+def health_path_from_env(env=os.environ) -> str | None:
+    """Where the server reports its jobs' health: ``PRIVCARD_HEALTH_FILE``, else the state directory systemd gives.
+
+    ``privcard-server.service`` sets ``StateDirectory=privcard``, so systemd exports
+    ``STATE_DIRECTORY=/var/lib/privcard``. Run by hand, without either: no file (the
+    health is in the server's stats and its log).
+    """
+    if env.get("PRIVCARD_HEALTH_FILE"):
+        return env["PRIVCARD_HEALTH_FILE"]
+    state = env.get("STATE_DIRECTORY", "").split(":")[0]
+    return str(Path(state, HEALTH_FILE)) if state else None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class JobHealth:
+    """One background job's health, as the stats and the health file carry it."""
+
+    #: running (its last round succeeded, or none ended yet) | failing (its last round raised a bug) |
+    #: stopped (its thread ended on something the rounds could not catch: restart the server)
+    state: str = "running"
+    #: rounds that raised a bug since the server started
+    errors: int = 0
+    #: rounds in a row that raised a bug, since the last good one
+    failing_rounds: int = 0
+    failing_since: str | None = None
+    last_error: str | None = None
+    last_error_at: str | None = None
+    #: when a failing job last succeeded again
+    recovered_at: str | None = None
+
+
+class Health:
+    """Every background job's health, in memory (``stats``) and in the health file when there is one.
+
+    Each job's entry is changed by its own thread only; the file is rewritten whole
+    (write, then rename) when an entry changes — on a failed round (at most once a
+    second, and once a minute once the back-off is at its cap) and on a recovery.
+    """
+
+    def __init__(self, path: str | None, jobs: dict):
+        self.path = path
+        #: job name -> its :class:`JobHealth` as a dict (the server's ``stats["jobs"]``)
+        self.jobs = jobs
+        self._objects: dict[str, JobHealth] = {}
+        self._lock = threading.Lock()
+        self._started = _now()
+        self._write_failed = False
+
+    def add(self, name: str) -> JobHealth:
+        """A job's health, registered the first time it is asked for (before its thread starts)."""
+        if name not in self._objects:
+            self._objects[name] = JobHealth()
+            self.jobs[name] = asdict(self._objects[name])
+        return self._objects[name]
+
+    def changed(self, name: str, job: JobHealth) -> None:
+        """Publish a job's new health to the stats and the file."""
+        self.jobs[name] = asdict(job)
+        self.write()
+
+    def write(self) -> None:
+        """Rewrite the health file (when there is one); a failure is logged once, never raised."""
+        if not self.path:
+            return
+        report = {"pid": os.getpid(), "started_at": self._started, "updated_at": _now(), "jobs": dict(self.jobs)}
+        try:
+            with self._lock:
+                tmp = f"{self.path}.{os.getpid()}.tmp"
+                with open(tmp, "w", encoding="utf-8") as fh:
+                    json.dump(report, fh, ensure_ascii=False, indent=1)
+                os.replace(tmp, self.path)
+            self._write_failed = False
+        except OSError as exc:
+            if not self._write_failed:
+                log.warning("cannot write the jobs' health to %s: %s", self.path, exc)
+            self._write_failed = True
+
+    def remove(self) -> None:
+        """Take the file away at a clean stop (a stale file would speak for a server that is gone)."""
+        if self.path:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+
+def _signature(exc: BaseException) -> tuple:
+    """What makes two failures "the same": the exception's type and where it was raised.
+
+    Not its message, which often names the row or member it was about.
+    """
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb is not None else None
+    return type(exc).__qualname__, where
+
+
+def _said(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _close_connection() -> None:
+    """Drop this thread's database connection, so the next round opens a fresh one."""
+    try:
+        store.db.close()
+    except Exception as exc:  # a connection that cannot even close: the next round reopens it
+        log.debug("closing the database connection failed: %s", exc)
+
+
+class _Rounds:
+    """The state of one job between rounds: back-offs, the failure being logged, its health."""
+
+    def __init__(self, name: str, health: Health, min_wait_s: float):
+        self.name = name
+        self.health = health
+        self.job = health.add(name)
+        self.min_wait_s = min_wait_s
+        self.bug_delay = BUG_FIRST_DELAY_S
+        self.outage_delay = retry.FIRST_DELAY_S
+        self.outage: tuple[float, int] | None = None  # (since, attempts)
+        #: per failure signature: (monotonic time it was last logged, repeats since)
+        self.logged: dict[tuple, list] = {}
+
+    def good(self) -> None:
+        if self.outage is not None:
+            since, attempts = self.outage
+            log.warning(
+                "background job %s: database available again after %d attempt(s), %.1f s",
+                self.name,
+                attempts,
+                time.monotonic() - since,
+            )
+        if self.job.state == "failing":
+            log.warning(
+                "background job %s works again after %d failed round(s) since %s",
+                self.name,
+                self.job.failing_rounds,
+                self.job.failing_since,
+            )
+            self.job.state, self.job.failing_rounds, self.job.failing_since = "running", 0, None
+            self.job.recovered_at = _now()
+            self.health.changed(self.name, self.job)
+        self.outage, self.logged = None, {}
+        self.bug_delay, self.outage_delay = BUG_FIRST_DELAY_S, retry.FIRST_DELAY_S
+
+    def infrastructure(self, exc: BaseException) -> float:
+        if self.outage is None:
+            self.outage = (time.monotonic(), 0)
+            log.warning("background job %s: database unavailable (%s); retrying until it answers", self.name, exc)
+        since, attempts = self.outage
+        self.outage = (since, attempts + 1)
+        log.debug("background job %s: attempt %d failed", self.name, attempts + 1, exc_info=exc)
+        wait, self.outage_delay = self.outage_delay, min(self.outage_delay * 2, retry.MAX_DELAY_S)
+        return max(wait, self.min_wait_s)
+
+    def bug(self, exc: BaseException) -> float:
+        wait, self.bug_delay = max(self.bug_delay, self.min_wait_s), min(self.bug_delay * 2, BUG_MAX_DELAY_S)
+        job, now = self.job, _now()
+        if job.state != "failing":
+            job.state, job.failing_since = "failing", now
+        job.errors += 1
+        job.failing_rounds += 1
+        job.last_error, job.last_error_at = _said(exc), now
+        self.health.changed(self.name, job)
+        key = _signature(exc)
+        seen = self.logged.get(key)
+        if seen is None:
+            self.logged[key] = [time.monotonic(), 0]
+            log.error(
+                "background job %s failed (%s); taps are still credited; it runs again in %.0f s, "
+                "and this failure is logged again at most once a minute",
+                self.name,
+                job.last_error,
+                wait,
+                exc_info=exc,
+            )
+        else:
+            seen[1] += 1
+            if time.monotonic() - seen[0] >= LOG_EVERY_S:
+                log.error(
+                    "background job %s failed again (%s): %d more time(s) in the last %.0f s, "
+                    "%d round(s) in a row since %s; it runs again in %.0f s",
+                    self.name,
+                    job.last_error,
+                    seen[1],
+                    time.monotonic() - seen[0],
+                    job.failing_rounds,
+                    job.failing_since,
+                    wait,
+                )
+                seen[0], seen[1] = time.monotonic(), 0
+        return wait
+
+
+def run_rounds(
+    name: str,
+    round_: Callable[[], float],
+    *,
+    stopping: threading.Event,
+    health: Health,
+    after_error: Callable[[], None] | None = None,
+    first_wait_s: float = 0.0,
+    min_wait_s: float = 0.0,
+) -> None:
+    """Call ``round_`` until ``stopping`` is set, waiting what it returns between rounds (0: at once).
+
+    A round that raises is handled as the module docstring says; ``after_error`` runs
+    then (the publisher asks for everything to be published again). ``min_wait_s``
+    keeps a failing job from running more often than it normally would (the ILS is not
+    asked more often than its ``retry_interval_s``). Something that escapes even this
+    (a ``SystemExit`` from a library, a bug in the logging) marks the job ``stopped``
+    and is logged at CRITICAL: the thread ends, loudly.
+    """
+    rounds = _Rounds(name, health, min_wait_s)
+    try:
+        if first_wait_s and stopping.wait(first_wait_s):
+            return
+        while not stopping.is_set():
+            try:
+                wait = round_()
+            except Exception as exc:
+                _close_connection()
+                if after_error is not None:
+                    after_error()
+                wait = rounds.infrastructure(exc) if retry.is_infrastructure(exc) else rounds.bug(exc)
+            else:
+                if rounds.outage is not None or rounds.job.state == "failing":
+                    rounds.good()
+            if wait > 0:
+                stopping.wait(wait)
+    except BaseException as exc:
+        rounds.job.state, rounds.job.last_error, rounds.job.last_error_at = "stopped", _said(exc), _now()
+        health.changed(name, rounds.job)
+        log.critical(
+            "background job %s stopped (%s): taps are still credited, but it will not run again "
+            "until the server is restarted",
+            name,
+            _said(exc),
+            exc_info=exc,
+        )

@@ -1,0 +1,220 @@
+"""A bug in one of the server's background jobs is retried, logged once a minute, shown to doctor — taps go on.
+
+The publisher, the term close, the messages and the ILS settlement run in threads of their
+own beside the tap worker (server/loops.py). Before, a round that raised was logged with
+its traceback at every round (each second for the publisher), retried at the loop's own
+pace without back-off, and shown nowhere else: the process looked healthy while devices
+stopped getting their configs. Now the first failure is logged with its traceback, the
+same failure again at most once a minute, the job backs off (1 s doubling to 60 s), its
+health is in ``stats["jobs"]`` and in the file ``privcard doctor`` reads, and a good round
+clears it.
+
+Real Mosquitto, real SQLite file. The first test runs ``privcard server`` as a process and
+breaks the publisher with a corrupt device row (a JSON list where the settings object
+belongs); the second runs the server in this process and breaks one function the
+publisher calls (as tests/integration/test_worker_failure.py does for the worker), with a
+short log interval so "once a minute" can be seen in a second. The third breaks the message
+triggers in an in-process server with a real SMTP server (tests/smtp_server.py): the mail
+already queued is sent all the same, by the sender's own job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from datetime import datetime
+
+import pytest
+
+from install import doctor
+from server import loops, store
+from server.app import PointsServer
+from server.domain.config import load
+from server.messages.config import load_config as load_mail_config
+from tests.helpers import Device, ServerProcess, close_store, open_service
+from tests.smtp_server import start_smtp
+
+pytestmark = pytest.mark.timeout(90)
+THAI = re.compile(r"[\u0e00-\u0e7f]")
+
+
+def _wait(condition, timeout: float = 20.0, what: str = "condition"):
+    """Poll ``condition`` until it returns something true; that value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _health(path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _publisher(path) -> dict:
+    return _health(path).get("jobs", {}).get("publisher", {})
+
+
+def _revisions(db_url: str, device_id: str) -> tuple[int, int]:
+    open_service(db_url)
+    try:
+        d = store.Device.get_by_id(device_id)
+        return d.revision, d.published_revision
+    finally:
+        close_store()
+
+
+def _set_settings(db_url: str, device_id: str, settings) -> None:
+    open_service(db_url)
+    try:
+        store.Device.update(settings=settings, revision=store.Device.revision + 1).where(
+            store.Device.id == device_id
+        ).execute()
+    finally:
+        close_store()
+
+
+def test_a_corrupt_device_row_fails_the_publisher_loudly_once_taps_go_on_and_it_recovers_when_fixed(
+    mosquitto, tmp_db_url, tmp_path, monkeypatch
+):
+    svc = open_service(tmp_db_url)
+    svc.devices.add("gate-in", "gate", direction="in")
+    svc.devices.add("kiosk-1", "kiosk")
+    member = svc.members.add("Somsri Jobs", "04C0FFEE02")
+    close_store()
+    health = tmp_path / "server-health.json"
+    monkeypatch.setenv("PRIVCARD_HEALTH_FILE", str(health))
+    server = ServerProcess(tmp_db_url, mosquitto.url, log_dir=tmp_path)
+    with server, Device(mosquitto.url) as gate:
+        _wait(lambda: _publisher(health).get("state") == "running", what="the health file")
+        _wait(lambda: len(set(_revisions(tmp_db_url, "kiosk-1"))) == 1, what="the kiosk's first config")
+
+        _set_settings(tmp_db_url, "kiosk-1", [1, 2])  # a row the code cannot read: dict([1, 2]) raises
+        failing = _wait(lambda: _publisher(health).get("failing_rounds", 0) >= 2 and _publisher(health))
+        assert failing["state"] == "failing" and failing["last_error"].startswith("TypeError"), failing
+        result = gate.tap("gate-in", "04C0FFEE02")
+        assert result.outcome == "credited", result  # taps go on while the publisher fails
+        log = server.log()
+        assert log.count("background job publisher failed (TypeError") == 1, log  # once, not per round
+        assert "Traceback" in log and "dict" in log, log  # the first time with where it failed
+        assert "failed again" not in log  # the same failure is repeated at most once a minute
+
+        check = doctor.check_server_jobs(str(health))  # what privcard doctor says on this machine
+        assert not check.ok and check.name == "server jobs"
+        english, _, thai = check.detail.partition(" — ")
+        assert "publisher (device configs and allow-list) failing since" in english and "TypeError" in english
+        assert "taps are still credited" in english and not THAI.search(english)
+        since = datetime.fromisoformat(failing["failing_since"])
+        assert f"{since.day}/{since.month}/{since.year + 543} " in thai  # a Buddhist-era date in the Thai half
+        assert "ล้มเหลวตั้งแต่" in thai and THAI.search(check.fix.partition(" — ")[2])
+        assert "journalctl -u privcard-server" in check.fix
+
+        _set_settings(tmp_db_url, "kiosk-1", {})  # staff repair the row: the next round works
+        recovered = _wait(lambda: _publisher(health).get("state") == "running" and _publisher(health))
+        assert recovered["errors"] >= 2 and recovered["recovered_at"], recovered
+        _wait(lambda: len(set(_revisions(tmp_db_url, "kiosk-1"))) == 1, what="the repaired kiosk's config")
+        assert "background job publisher works again after" in server.log()
+        check = doctor.check_server_jobs(str(health))
+        assert check.ok and not check.warn and "works again since" in check.detail, check.detail
+        assert server.stop() == 0  # never an exit for a background job: systemd has nothing to restart
+    assert not health.exists()  # a clean stop takes the report away
+    svc = open_service(tmp_db_url)
+    assert svc.ledger.balance(member.id) == result.balance
+    close_store()
+
+
+def test_a_publisher_bug_every_round_is_logged_once_a_minute_and_its_thread_lives_on(
+    mosquitto, tmp_db_url, monkeypatch, caplog
+):
+    svc = open_service(tmp_db_url)
+    svc.devices.add("gate-in", "gate", direction="in")
+    svc.members.add("Somchai Loop", "04C0FFEE03")
+    close_store()
+    monkeypatch.setattr(loops, "LOG_EVERY_S", 0.5)  # "once a minute", in half a second
+    monkeypatch.setattr(loops, "BUG_FIRST_DELAY_S", 0.02)
+    monkeypatch.setattr(loops, "BUG_MAX_DELAY_S", 0.05)
+    srv = PointsServer(tmp_db_url, mosquitto.url, load(None), client_id="privcard-jobs-test").start()
+    try:
+        publisher = next(t for t in threading.enumerate() if t.name == "privcard-publisher")
+        _wait(lambda: srv.bus.connected.is_set(), what="the server's connection")
+        caplog.set_level(logging.ERROR, logger="server.loops")
+
+        def bug(today=None):
+            raise KeyError("a bug in one round of the publisher")
+
+        started = time.monotonic()
+        with monkeypatch.context() as patched:
+            patched.setattr(srv.service.devices, "allowlist_version", bug)
+            srv._republish.set()  # as on a reconnect: the round reaches the allow-list
+            with Device(mosquitto.url) as gate:
+                assert gate.tap("gate-in", "04C0FFEE03").outcome == "credited"
+            _wait(lambda: srv.stats["jobs"]["publisher"]["errors"] >= 30, what="30 failed rounds")
+            elapsed = time.monotonic() - started
+        health = srv.stats["jobs"]["publisher"]
+        assert health["state"] == "failing" and health["last_error"].startswith("KeyError")
+        errors = [r for r in caplog.records if r.levelno == logging.ERROR and "publisher" in r.getMessage()]
+        first, *again = errors
+        assert first.exc_info is not None and "failed (KeyError" in first.getMessage()
+        assert all(r.exc_info is None and "failed again" in r.getMessage() for r in again), again
+        assert len(errors) <= 2 + elapsed / 0.5, (len(errors), elapsed)  # not one per round
+        assert health["errors"] > 3 * len(errors)
+        if again:
+            assert re.search(r"\d+ more time\(s\) in the last", again[0].getMessage())
+
+        _wait(lambda: srv.stats["jobs"]["publisher"]["state"] == "running", what="the recovery")
+        assert publisher.is_alive()
+        assert srv.stats["jobs"]["publisher"]["recovered_at"]
+        assert {"terms", "messages"} <= set(srv.stats["jobs"])
+        assert srv.failed is None and not srv.halt.is_set()  # the worker and the process were never touched
+    finally:
+        srv.stop()
+
+
+def test_a_bug_in_the_message_triggers_does_not_hold_up_the_mail_already_queued(
+    mosquitto, tmp_db_url, tmp_path, monkeypatch
+):
+    cfg = tmp_path / "library.toml"
+    cfg.write_text('[mail]\npublic_url = "http://127.0.0.1:9"\nrate_per_second = 50\n', encoding="utf-8")
+    svc = open_service(tmp_db_url, prog=load(cfg))
+    svc.devices.add("gate-in", "gate", direction="in")
+    svc.members.add("Ann Mail", "04C0FFEE04", email="ann@example.org")  # her welcome is queued
+    close_store()
+    monkeypatch.setattr(loops, "BUG_FIRST_DELAY_S", 0.05)
+    smtp = start_smtp(tmp_path)
+    srv = PointsServer(
+        tmp_db_url,
+        mosquitto.url,
+        load(cfg),
+        client_id="privcard-jobs-mail",
+        mail=load_mail_config(str(cfg), smtp.url),
+    )
+
+    def bug():
+        raise KeyError("a bug in the tier trigger")
+
+    try:
+        with monkeypatch.context() as patched:
+            patched.setattr(srv.service.messages, "tier_job", bug)
+            srv.start()
+            (welcome,) = smtp.wait_for(1, timeout=20)  # sent while the triggers fail
+            assert welcome["To"] == "ann@example.org"
+            _wait(
+                lambda: srv.stats["jobs"]["messages"]["failing_rounds"] >= 2,
+                what="the triggers failing, round after round",
+            )
+            assert srv.stats["jobs"]["messages"]["state"] == "failing"
+            assert srv.stats["jobs"]["sender"] == {**srv.stats["jobs"]["sender"], "state": "running", "errors": 0}
+            with Device(mosquitto.url) as gate:
+                assert gate.tap("gate-in", "04C0FFEE04").outcome == "credited"
+        _wait(lambda: srv.stats["jobs"]["messages"]["state"] == "running", what="the triggers again")
+    finally:
+        srv.stop()
+        smtp.stop()
