@@ -148,9 +148,12 @@ def test_bench_splits_the_slowest_taps_into_their_legs(bench_figures):
     for b in slowest:
         assert b["taps"] >= 100 and 1 <= b["slowest"] <= b["taps"]
         legs = [b[key + "_ms"] for key, _ in LEGS]
-        assert all(leg >= 0 for leg in legs), b  # one machine, one clock: each leg follows the one before
+        # one machine, one clock: the legs add up to what the device saw. (A leg's mean may
+        # dip below zero by a little: "written" is read just after the flush returns, and a
+        # device can have the answer first if the worker loses its core in between.)
         assert sum(legs) == pytest.approx(b["total_ms"], abs=0.05 * len(legs))
-        assert b["total_ms"] >= max(legs) > 0
+        assert b["total_ms"] > 0 and all(leg > -5.0 for leg in legs), b
+        assert all(b[key + "_p50_ms"] >= 0 for key in ("queued", "decide", "answer")), b  # within the server
 
 
 @pytest.mark.slow
