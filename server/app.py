@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 WORKER_BUSY_TIMEOUT_MS = 250
 #: after its last batch the worker counts as busy this long more (taps come in bursts; the sender waits)
 TAPS_QUIET_S = 0.5
+#: on PostgreSQL, MQTT read rounds between two looks at a statement's result (store.work_while_waiting):
+#: reading a full batch's worth (256) at once made the batch wait for the reading at half load
+WAIT_READS = 8
 #: the last this many batches' timings are kept (:meth:`PointsServer.timings`)
 TIMINGS_KEPT = 100_000
 
@@ -255,7 +258,8 @@ class PointsServer:
             store.work_while_waiting(
                 self.bus.socket,
                 lambda: len(self.inbox) < self.batch_max,
-                lambda: self.bus.loop(0.0, max_reads=self.batch_max),
+                # a few packets at a time: the statement's result is looked at between them
+                lambda: self.bus.loop(0.0, max_reads=WAIT_READS),
             )
         while not self.stopping.is_set():
             cpu = time.thread_time()
