@@ -11,7 +11,11 @@ message to 50,000 members is one ``INSERT … SELECT``. The running server's sen
    ``rate_per_second``, each with a Message-ID made from its row id (the same on every try);
 3. **marks** it ``sent`` right after the SMTP server accepted it; a temporary failure
    (4xx, connection refused or dropped) puts it back with exponential back-off; a
-   permanent one (5xx, refused address) marks it ``failed`` with the reason.
+   permanent one (5xx, refused address) marks it ``failed`` with the reason; so does a
+   bug raised while it is made or sent (:data:`BUG_REASON`): that message fails alone,
+   the rest of the round goes on. A database error is not a bug of the message
+   (:func:`server.services.retry.is_infrastructure`): it ends the round, its rows go
+   again when their lease ends.
 
 The guarantee, honestly: a message is never lost (it stays ``queued`` until marked) and
 is sent at most once *except* when the process dies between the SMTP server's "250
@@ -54,7 +58,7 @@ from server.services import members as members_mod
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.members import CONTACT_FIELDS, clean_flag, clean_language, contact_changes
-from server.services.retry import read_unit, unit_of_work
+from server.services.retry import is_infrastructure, read_unit, unit_of_work
 from server.services.sites import EVERYTHING, Scope
 from server.store import BaseModel, JSONField, LedgerEntry, Member, Setting, UTCDateTimeField
 
@@ -68,6 +72,8 @@ CONSENT = {
     "marketing": "consent_marketing",
     "statement": "consent_statement",
 }
+#: a failed message's reason when building or sending it raised a bug (staff read it as is, in both languages)
+BUG_REASON = "ข้อผิดพลาดของโปรแกรม สร้างหรือส่งข้อความนี้ไม่ได้ / a program error: this message could not be made or sent"
 SEGMENT_KEYS = ("group", "tier", "term", "active_days", "lapsed", "status")
 SECRET_KEY = "messages_secret"
 #: the level job reads at most this many ledger entries a round
@@ -611,7 +617,9 @@ class Messages:
 
         Called by the server's sender thread (and tests). A lost connection ends the round:
         the message in hand is retried after the back-off, the rest of the round is put
-        back untouched (their attempt not counted).
+        back untouched (their attempt not counted). A message that raises a bug while it is
+        made or sent is marked failed (counted in ``failed``) and the round goes on; a
+        database error ends the round (the caller's loop retries it).
 
         ``busy`` (the server's tap worker says whether it is deciding taps: an in-process
         flag, no query) gives taps priority: while it is true the sender goes at
@@ -639,7 +647,14 @@ class Messages:
                     if stop is not None and stop.is_set():
                         self._release(rows[i:], token, None)
                         break
-                    out = self._outgoing(row, people.get(row.member), batches.get(row.batch))
+                    try:
+                        out = self._outgoing(row, people.get(row.member), batches.get(row.batch))
+                    except Exception as exc:  # a bug on this message's data: it fails alone
+                        if is_infrastructure(exc):
+                            raise
+                        self._give_up(row, token, exc)
+                        counts["failed"] += 1
+                        continue
                     if isinstance(out, str):
                         self._finish(row, token, status="skipped", reason=out)
                         counts["skipped"] += 1
@@ -659,6 +674,12 @@ class Messages:
                             channel.close()
                             log.warning("%s channel down (%s); %d message(s) wait", name, exc, len(rows) - i)
                             break
+                    except Exception as exc:  # not an answer of the server: a bug building or sending this one
+                        if is_infrastructure(exc):
+                            raise
+                        channel.close()  # the connection's state is unknown: the next message opens a new one
+                        self._give_up(row, token, exc)
+                        counts["failed"] += 1
                     else:
                         self._finish(
                             row, token, status="sent", sent_at=self.clock(), message_id=out.message_id, reason=None
@@ -666,6 +687,19 @@ class Messages:
                         counts["sent"] += 1
                 channel.close()
         return counts
+
+    def _give_up(self, row: OutMessage, token: str, exc: Exception) -> None:
+        """Mark ``row`` failed for a bug it raised (it would fail the same way again): one log line."""
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        self._finish(row, token, status="failed", reason=f"{BUG_REASON} ({detail})"[:300])
+        # the exception's text may quote the member's data: the log line names its type only
+        log.error(
+            "message %s to member %s raised a bug (%s), marked failed; the others are sent",
+            row.id,
+            row.member,
+            type(exc).__name__,
+        )
+        log.debug("the bug message %s raised", row.id, exc_info=exc)
 
     def _pace(self, stop: threading.Event | None, busy: Callable[[], bool] | None = None) -> None:
         """Wait for the next send: ``rate_per_second``; while ``busy()``, ``busy_rate_per_second``.
