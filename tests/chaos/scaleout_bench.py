@@ -1,17 +1,20 @@
 """Scale-out benchmark: taps/s of 1 vs 2 (vs N) server replicas on one PostgreSQL database.
 
-    python -m tests.chaos.scaleout_bench [--taps 3000] [--replicas 1 2] [--window 400] [--rounds 3] [--markdown]
+    python -m tests.chaos.scaleout_bench [--taps 3000] [--replicas 1 2] [--rounds 3] [--markdown]
 
 Each configuration gets a fresh PostgreSQL database and a fresh Mosquitto (dev
 settings: TCP_NODELAY, loopback, no auth — the broker is not what is measured); the
-replicas run ``privcard server --shared bench`` (MQTT v5 shared subscriptions). One
-load client publishes ``--taps`` taps from 20 gates, keeping ``--window`` unanswered,
+replicas run ``privcard server --shared bench`` (MQTT v5 shared subscriptions). The load
+is ``privcard bench``'s generator (one pump thread; session 7): ``--taps`` taps from 20
+gates, each its own connection keeping 20 unanswered,
 each tap a distinct member's entry today so every one is a real credit (ledger entry,
 accrual key, inbox row, balance update). (Until issue 16 the taps were dated on 28 past
 days of 108 members: since the back-dating policy, a gate never seen offline has its
 taps counted today, so only 108 of 3,000 were credits.) Throughput = taps / (first publish → last
 result). The baseline, measured in the same run on the same broker, is a raw echo:
-a client that answers every tap with a canned result without any database.
+``privcard bench``'s echo process, which answers every tap with a canned result without
+any database. (Before session 7 the load was one connection fed by one thread, and the echo
+ran inside the load's own process: both capped what was measured.)
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -31,8 +34,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from broker import contract  # noqa: E402
-from broker.client import BusClient  # noqa: E402
-from broker.contract import Tap, TapResult  # noqa: E402
+from server.bench import ECHO_PREFIX, Load  # noqa: E402
 from tests.brokers import MosquittoBroker  # noqa: E402
 
 PG_ADMIN = os.environ.get("PRIVCARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -71,82 +73,13 @@ def backends(name: str) -> list[int]:
         conn.close()
 
 
-class Load:
-    """Publishes taps with a window of unanswered ones; records per-tap latency."""
-
-    def __init__(self, url: str, taps: list[tuple[str, Tap]], window: int):
-        self.taps = taps
-        self.window = window
-        self.sent: dict[str, float] = {}
-        self.latency: list[float] = []
-        self.done = threading.Event()
-        self.slots = threading.Semaphore(window)
-        self.lock = threading.Lock()
-        self.bus = BusClient(url, f"bench-load-{uuid.uuid4().hex[:6]}", max_inflight=window * 2)
-        self.bus.subscribe("privcard/dev/+/result", self._on_result)
-
-    def _on_result(self, topic, payload, msg) -> None:
-        tap_id = TapResult.parse(payload).tap_id
-        now = time.perf_counter()
-        with self.lock:
-            t0 = self.sent.pop(tap_id, None)
-            if t0 is None:
-                return
-            self.latency.append(now - t0)
-            if len(self.latency) == len(self.taps):
-                self.done.set()
-        self.slots.release()
-
-    def run(self, timeout: float = 600) -> float:
-        self.bus.start()
-        if not self.bus.wait_connected(10):
-            raise RuntimeError(f"load client cannot connect: {self.bus.last_error}")
-        time.sleep(0.5)
-        start = time.perf_counter()
-        for device_id, tap in self.taps:
-            if not self.slots.acquire(timeout=60):
-                raise RuntimeError(f"no result for 60 s ({len(self.latency)} of {len(self.taps)} answered)")
-            with self.lock:
-                self.sent[tap.tap_id] = time.perf_counter()
-            self.bus.publish(contract.tap_topic(device_id), tap.encode())
-        if not self.done.wait(timeout):
-            raise RuntimeError(f"only {len(self.latency)} of {len(self.taps)} taps answered")
-        elapsed = time.perf_counter() - start
-        self.bus.stop()
-        return elapsed
-
-
-class Echo:
-    """The raw baseline: answers each tap with a canned result, no database."""
-
-    def __init__(self, url: str):
-        self.bus = BusClient(url, f"bench-echo-{uuid.uuid4().hex[:6]}")
-        self.bus.subscribe("privcard/dev/+/tap", self._on_tap)
-
-    def _on_tap(self, topic, payload, msg) -> None:
-        device_id = topic.split("/")[2]
-        tap = Tap.parse(payload)
-        result = TapResult(tap.tap_id, "credited", True, points=5, balance=5, activity="entry")
-        self.bus.publish(contract.result_topic(device_id), result.encode())
-
-    def __enter__(self):
-        self.bus.start()
-        self.bus.wait_connected(10)
-        time.sleep(0.3)
-        return self
-
-    def __exit__(self, *exc):
-        self.bus.stop()
-
-
-def make_taps(n: int, uids: list[str]) -> list[tuple[str, Tap]]:
-    from datetime import UTC, datetime
-
-    out = []
-    for i in range(n):
-        at = datetime.now(UTC)
-        out.append((f"b{i % GATES:02d}", Tap(f"b{i % GATES:02d}:{i}", uids[i], at, True)))
-    return out
+def echo_process(url: str) -> subprocess.Popen:
+    """The raw baseline: ``privcard bench``'s echo (no database), a process of its own on its own prefix."""
+    return subprocess.Popen(
+        [sys.executable, "-c", f"from server.bench import echo_main; echo_main({url!r})"],
+        cwd=str(REPO),
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def setup_db(db_url: str, n_members: int) -> list[str]:
@@ -164,7 +97,7 @@ def setup_db(db_url: str, n_members: int) -> list[str]:
     return uids
 
 
-def bench_replicas(replicas: int, taps: int, window: int, log_dir: Path) -> dict:
+def bench_replicas(replicas: int, taps: int, log_dir: Path) -> dict:
     """Throughput of ``replicas`` servers sharing the work; also the same-run echo baseline."""
     from tests.helpers import ServerProcess
 
@@ -176,10 +109,18 @@ def bench_replicas(replicas: int, taps: int, window: int, log_dir: Path) -> dict
     try:
         db_url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
         uids = setup_db(db_url, taps)
-        work = make_taps(taps, uids)
-        with Echo(broker.url):
-            echo_taps = [(d, Tap(f"echo-{t.tap_id}", t.uid, t.at, True)) for d, t in work]
-            echo_s = Load(broker.url, echo_taps, window).run()
+        # GATES devices, each its own connection and window of 20 (privcard bench's one-thread
+        # generator); tap i comes from device i % GATES with member i's card: every tap a credit
+        load = Load(broker.url, [f"b{g:02d}" for g in range(GATES)], uids)
+        echo = echo_process(broker.url)
+        try:
+            load.prefix = ECHO_PREFIX
+            load.probe()
+            echo_s, _ = load.run(taps, f"echo{replicas}")
+        finally:
+            echo.terminate()
+            echo.wait(10)
+        load.prefix = contract.DEFAULT_PREFIX
         for i in range(replicas):
             srv = ServerProcess(
                 db_url,
@@ -192,17 +133,18 @@ def bench_replicas(replicas: int, taps: int, window: int, log_dir: Path) -> dict
             srv.start(timeout=30)
             servers.append(srv)
         time.sleep(1.0)
-        load = Load(broker.url, work, window)
         # CPU per tap of each part, so a bigger machine's throughput can be reasoned from it:
         # the replicas, their PostgreSQL backends (this database's only), the broker
         # (a replica's worker opens its connection at its first batch: a backend born during the
         # run counts from zero)
         pids = {"server": [s.proc.pid for s in servers], "broker": [broker.proc.pid]}
+        load.probe()  # member 0's entry: the timed tap 0 is then limit_reached, so taps credits in all
         cpu0 = {p: cpu_s(p) for p in [*pids["server"], *pids["broker"], *backends(name)]}
-        elapsed = load.run()
+        elapsed, latency = load.run(taps, f"run{replicas}")
+        load.close()
         pids["postgres"] = backends(name)
         cpu = {k: sum(cpu_s(p) - cpu0.get(p, 0.0) for p in v) * 1000 / taps for k, v in pids.items()}
-        lat = sorted(load.latency)
+        lat = sorted(latency)
         from tests.helpers import close_store, ledger_problems, open_service
 
         open_service(db_url)
@@ -234,7 +176,6 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="taps/s of 1 vs N privcard server replicas on PostgreSQL")
     p.add_argument("--taps", type=int, default=3000)
     p.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--window", type=int, default=400, help="unanswered taps the load client allows")
     p.add_argument(
         "--rounds",
         type=int,
@@ -251,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[int, list[dict]] = {n: [] for n in args.replicas}
     for round_ in range(args.rounds):
         for n in args.replicas:
-            r = bench_replicas(n, args.taps, args.window, log_dir)
+            r = bench_replicas(n, args.taps, log_dir)
             runs[n].append(r)
             print(
                 f"round {round_ + 1}: {n} replica(s): {r['taps_per_s']:.0f} taps/s ({r['taps']} taps in "
