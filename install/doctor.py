@@ -8,8 +8,8 @@ Checks: time synchronised; the units active; broker reachable with this machine'
 credentials (over TLS with the CA the device pins); the ACL lets a device publish its own
 topics and nothing else; the TLS certificate valid and not near expiry; reader present
 and readable; the GPIO pin factory; disk space and outbox size; the database reachable
-and migrated (server); the server's background jobs not failing (the health file it writes in
-its state directory); a site broker's bridge to the central broker connected (its
+and migrated (server); the server's background jobs not failing nor hung (the health file it
+writes in its state directory); a site broker's bridge to the central broker connected (its
 ``$SYS/broker/connection/bridge-SITE/state``).
 
 Every check's finding and fix is said in English, then `` — `` and Thai (:func:`both`), in the
@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -695,6 +695,49 @@ def _when(iso: str | None) -> tuple[str, str]:
     return f"{when:%Y-%m-%d %H:%M:%S} UTC", f"{when.day}/{when.month}/{when.year + BE_OFFSET} {when:%H:%M:%S} UTC"
 
 
+#: a job's round is taken for hung after max(HUNG_MIN_S, HUNG_INTERVALS × its interval).
+#: The floor: a round normally takes far less than its interval (the publisher, the messages and
+#: the sender come every 1-5 s), but the daily term close and the monthly statements go over the
+#: whole membership in one round, which on a large one may take minutes; ten minutes leaves them
+#: that room and still finds devices cut off from their configs within the hour. The multiple: a
+#: job that waits long between rounds does more in each — the ILS settlement (every
+#: ``retry_interval_s``, 60 s by default) settles every pending payment, each up to its connect and
+#: reply timeouts (3 + 5 s) — and 20 intervals leave it that room (20 min by default).
+HUNG_MIN_S = 600.0
+HUNG_INTERVALS = 20
+
+
+def hung_after_s(interval_s) -> float:
+    """How long a job with this interval may go without ending a round before doctor calls it hung."""
+    try:
+        interval = max(float(interval_s or 0), 0.0)
+    except (TypeError, ValueError):
+        interval = 0.0
+    return max(HUNG_MIN_S, HUNG_INTERVALS * interval)
+
+
+def _hung(report: dict, h: dict, now: datetime) -> tuple[str, float, float, bool] | None:
+    """(since when, seconds, limit, whether a round is known to be running) for a job that looks hung, else None.
+
+    A round the file shows running is measured from its start. A job the file shows between
+    rounds is measured from its last round's end (or the server's start): its thread should
+    have started the next round one interval later, so this also catches a round that started
+    after the file was last written, and a server whose every job is stuck.
+    """
+    if h.get("state") == "stopped" or "round_started_at" not in h:  # a server from before these fields
+        return None
+    running = bool(h.get("round_started_at"))
+    since = h.get("round_started_at") or h.get("round_finished_at") or report.get("started_at")
+    try:
+        when = datetime.fromisoformat(since or "")
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    seconds, limit = (now - when).total_seconds(), hung_after_s(h.get("interval_s"))
+    return (since, seconds, limit, running) if seconds > limit else None
+
+
 def _pid_alive(pid) -> bool:
     try:
         os.kill(int(pid), 0)
@@ -705,13 +748,16 @@ def _pid_alive(pid) -> bool:
     return True
 
 
-def check_server_jobs(path: str) -> Check:
+def check_server_jobs(path: str, now: datetime | None = None) -> Check:
     """The server's background jobs, from the health file it keeps in its state directory (server/loops.py).
 
     A failing job does not stop taps (the server keeps crediting them and retries the job),
     so nothing else would show it: devices stop getting configs, mails stop, nobody notices.
+    Nor does a hung one — a round that never returns — which is why the file carries each
+    job's round times and this fails a job whose round has run far past its pace (:func:`hung_after_s`).
     """
     name = "server jobs"
+    now = now or datetime.now(UTC)
     try:
         report = json.loads(Path(path).read_text())
         jobs = dict(report["jobs"])
@@ -728,8 +774,9 @@ def check_server_jobs(path: str) -> Check:
             ),
             warn=True,
         )
-    bad = {job: h for job, h in jobs.items() if h.get("state") != "running"}
-    if not bad:
+    hung = {job: found for job, h in jobs.items() if (found := _hung(report, h, now))}
+    bad = {job: h for job, h in jobs.items() if h.get("state") != "running" and job not in hung}
+    if not bad and not hung:
         recovered = [(job, h) for job, h in jobs.items() if h.get("errors")]
         english = f"{', '.join(jobs)} running"
         thai = f"งานเบื้องหลัง {', '.join(jobs)} ทำงานปกติ"
@@ -738,7 +785,36 @@ def check_server_jobs(path: str) -> Check:
             english += f"; {job} failed {h['errors']} time(s), works again since {en_at}"
             thai += f" {job} ล้มเหลว {h['errors']} ครั้ง ทำงานได้อีกครั้งตั้งแต่ {th_at}"
         return Check(name, True, both(english, thai))
-    english, thai = [], []
+    english, thai, fixes_en, fixes_th = [], [], [], []
+    for job, (since, seconds, limit, running) in hung.items():
+        what_en, what_th, effect_en, effect_th = SERVER_JOBS.get(job, (job, job, "", ""))
+        en_at, th_at = _when(since)
+        minutes, limit_min = int(seconds // 60), int(limit // 60)
+        if running:
+            how_en, how_th = f"one round running since {en_at}", f"รอบการทำงานเดียวค้างอยู่ตั้งแต่ {th_at}"
+        else:
+            how_en, how_th = f"no round ended since {en_at}", f"ไม่มีรอบการทำงานใดจบเลยตั้งแต่ {th_at}"
+        english.append(
+            f"{job} ({what_en}) looks hung: {how_en}, {minutes} min (more than the {limit_min} min "
+            f"a round of it may take); {effect_en}"
+        )
+        thai.append(
+            f"งานเบื้องหลัง {job} ({what_th}) น่าจะค้าง: {how_th} นาน {minutes} นาที "
+            f"(เกิน {limit_min} นาทีที่รอบหนึ่งควรใช้) {effect_th}"
+        )
+    if hung:
+        named = ", ".join(hung)
+        first_en, _ = _when(min(since for since, *_ in hung.values()))
+        fixes_en.append(
+            f"journalctl -u privcard-server --since '{first_en}' shows what {named} did last; "
+            "systemctl restart privcard-server ends the hung round (taps wait the few seconds of the restart, "
+            "none is lost)"
+        )
+        fixes_th.append(
+            f"ดูบันทึกล่าสุดของ {named} ด้วย journalctl -u privcard-server --since '{first_en}' "
+            "แล้วรีสตาร์ตด้วย systemctl restart privcard-server เพื่อยุติรอบที่ค้าง "
+            "(การแตะบัตรรอเพียงไม่กี่วินาทีระหว่างรีสตาร์ต ไม่มีรายการใดสูญหาย)"
+        )
     for job, h in bad.items():
         what_en, what_th, effect_en, effect_th = SERVER_JOBS.get(job, (job, job, "", ""))
         error = h.get("last_error") or "?"
@@ -753,17 +829,20 @@ def check_server_jobs(path: str) -> Check:
         thai.append(f"งานเบื้องหลัง {job} ({what_th}) ล้มเหลวตั้งแต่ {th_at} ติดกัน {rounds} รอบ: {error} {effect_th}")
     english.append("taps are still credited")
     thai.append("การแตะบัตรยังได้คะแนนตามปกติ")
-    stopped = any(h.get("state") == "stopped" for h in bad.values())
-    jobs_named = ", ".join(bad)
-    fix = both(
-        f"journalctl -u privcard-server | grep 'background job {next(iter(bad))}' shows the first failure's "
-        "traceback; fix what it names (a row, a setting, a template) or report it: the job retries by itself"
-        + ("; a stopped job runs again after systemctl restart privcard-server" if stopped else ""),
-        f"ดูบันทึกข้อผิดพลาดครั้งแรกของ {jobs_named} ด้วย journalctl -u privcard-server | grep 'background job' "
-        "แล้วแก้สิ่งที่ระบุ (ข้อมูล ค่าตั้ง หรือแม่แบบข้อความ) หรือแจ้งผู้พัฒนา งานจะลองใหม่เอง"
-        + (" งานที่หยุดแล้วจะทำงานอีกครั้งหลัง systemctl restart privcard-server" if stopped else ""),
-    )
-    return Check(name, False, both("; ".join(english), " ".join(thai)), fix)
+    if bad:
+        stopped = any(h.get("state") == "stopped" for h in bad.values())
+        jobs_named = ", ".join(bad)
+        fixes_en.append(
+            f"journalctl -u privcard-server | grep 'background job {next(iter(bad))}' shows the first failure's "
+            "traceback; fix what it names (a row, a setting, a template) or report it: the job retries by itself"
+            + ("; a stopped job runs again after systemctl restart privcard-server" if stopped else "")
+        )
+        fixes_th.append(
+            f"ดูบันทึกข้อผิดพลาดครั้งแรกของ {jobs_named} ด้วย journalctl -u privcard-server | grep 'background job' "
+            "แล้วแก้สิ่งที่ระบุ (ข้อมูล ค่าตั้ง หรือแม่แบบข้อความ) หรือแจ้งผู้พัฒนา งานจะลองใหม่เอง"
+            + (" งานที่หยุดแล้วจะทำงานอีกครั้งหลัง systemctl restart privcard-server" if stopped else "")
+        )
+    return Check(name, False, both("; ".join(english), " ".join(thai)), both("; ".join(fixes_en), " ".join(fixes_th)))
 
 
 def database_failure(where: str, done: subprocess.CompletedProcess) -> str:

@@ -1450,6 +1450,8 @@ TH_ADMIN_SETUP = {
     # the console's start (server/web/__init__.py) and privcard admin staff (server/web/staff_admin.py)
     "--http must be HOST:PORT, got %(addr)r": "--http ต้องเป็น HOST:PORT (ได้รับ %(addr)r)",
     "PRIVCARD_WEB_PUBLIC_URL must be an http:// or https:// address, got %(url)r": "PRIVCARD_WEB_PUBLIC_URL ต้องเป็นที่อยู่แบบ http:// หรือ https:// (ได้รับ %(url)r)",
+    # privcard server --http on a port another program holds (server/main.py)
+    "the web console cannot listen on %(addr)s: %(error)s (ss -ltnp names the program that holds it: stop it, or give --http a free HOST:PORT; for the service, PRIVCARD_SERVER_ARGS in /etc/privcard/server.env)": "เว็บคอนโซลเปิดรับการเชื่อมต่อที่ %(addr)s ไม่ได้: %(error)s (ดูโปรแกรมที่ใช้พอร์ตนี้อยู่ด้วย ss -ltnp แล้วหยุดโปรแกรมนั้น หรือระบุ --http HOST:PORT ที่ว่าง สำหรับบริการ systemd แก้ค่า PRIVCARD_SERVER_ARGS ใน /etc/privcard/server.env)",
     "passwords differ": "รหัสผ่านที่พิมพ์สองครั้งไม่ตรงกัน",
     "%(command)s: run it as privcard admin": "%(command)s: ต้องสั่งผ่าน privcard admin",
 }

@@ -21,6 +21,12 @@ template, one corrupt device row) would make that a restart loop. Taps go on bei
 credited; the failing job is visible in ``PointsServer.stats["jobs"]``, in the log, and —
 when the server runs with a state directory (systemd's ``StateDirectory=``, or
 ``PRIVCARD_HEALTH_FILE``) — in the JSON file ``privcard doctor`` reads.
+
+A round that never returns (a socket read without a timeout, a lock nobody releases) raises
+nothing, so none of the above sees it. Each job's health therefore also carries when its
+current round started (``round_started_at``, None between rounds), when its last one ended
+(``round_finished_at``) and how long it waits between rounds (``interval_s``): ``privcard
+doctor`` takes a round running far past that for hung (install/doctor.py ``hung_after_s``).
 """
 
 from __future__ import annotations
@@ -47,6 +53,12 @@ BUG_MAX_DELAY_S = 60.0
 LOG_EVERY_S = 60.0
 #: the file name ``privcard doctor`` reads in the server's state directory
 HEALTH_FILE = "server-health.json"
+#: the rounds' start and end times reach the file at most this often (they are in ``stats`` at
+#: once). Writing on every round would rewrite it several times a second (the sender, the
+#: publisher) for a reader that only acts on a round stuck for ten minutes or more; the end of a
+#: round the file shows running is written at once, so a long round that ends clears doctor's
+#: warning without waiting for the next refresh.
+HEALTH_REFRESH_S = 30.0
 
 
 def health_path_from_env(env=os.environ) -> str | None:
@@ -82,6 +94,14 @@ class JobHealth:
     last_error_at: str | None = None
     #: when a failing job last succeeded again
     recovered_at: str | None = None
+    #: when the round now running started; None between rounds
+    round_started_at: str | None = None
+    #: when its last round ended (returned or raised)
+    round_finished_at: str | None = None
+    #: how long it waits after its last round (its normal pace: what doctor's "hung" is measured by)
+    interval_s: float = 0.0
+    #: its longest round so far, in seconds
+    longest_round_s: float = 0.0
 
 
 class Health:
@@ -89,7 +109,8 @@ class Health:
 
     Each job's entry is changed by its own thread only; the file is rewritten whole
     (write, then rename) when an entry changes — on a failed round (at most once a
-    second, and once a minute once the back-off is at its cap) and on a recovery.
+    second, and once a minute once the back-off is at its cap) and on a recovery — and
+    for the rounds' times at most every :data:`HEALTH_REFRESH_S` (see there).
     """
 
     def __init__(self, path: str | None, jobs: dict):
@@ -100,6 +121,12 @@ class Health:
         self._lock = threading.Lock()
         self._started = _now()
         self._write_failed = False
+        #: when the file was last (tried to be) written, monotonic; None: never
+        self._written_at: float | None = None
+        #: the jobs the file last written shows in the middle of a round
+        self._shown_in_round: frozenset[str] = frozenset()
+        #: how many times the file was written (the cost :data:`HEALTH_REFRESH_S` keeps down)
+        self.writes = 0
 
     def add(self, name: str) -> JobHealth:
         """A job's health, registered the first time it is asked for (before its thread starts)."""
@@ -113,17 +140,36 @@ class Health:
         self.jobs[name] = asdict(job)
         self.write()
 
+    def round_started(self, name: str, job: JobHealth) -> None:
+        """A job's round started: in the stats now, in the file when a refresh is due."""
+        self.jobs[name] = asdict(job)
+        if self._refresh_due():
+            self.write()
+
+    def round_finished(self, name: str, job: JobHealth) -> None:
+        """A job's round ended: in the stats now, in the file at once if it shows the round running."""
+        self.jobs[name] = asdict(job)
+        if name in self._shown_in_round or self._refresh_due():
+            self.write()
+
+    def _refresh_due(self) -> bool:
+        return bool(self.path) and (self._written_at is None or time.monotonic() - self._written_at >= HEALTH_REFRESH_S)
+
     def write(self) -> None:
         """Rewrite the health file (when there is one); a failure is logged once, never raised."""
         if not self.path:
             return
-        report = {"pid": os.getpid(), "started_at": self._started, "updated_at": _now(), "jobs": dict(self.jobs)}
         try:
-            with self._lock:
+            with self._lock:  # the snapshot inside: a later write never carries older entries
+                jobs = dict(self.jobs)
+                report = {"pid": os.getpid(), "started_at": self._started, "updated_at": _now(), "jobs": jobs}
+                self._written_at = time.monotonic()  # a failing write is not retried on every round either
                 tmp = f"{self.path}.{os.getpid()}.tmp"
                 with open(tmp, "w", encoding="utf-8") as fh:
                     json.dump(report, fh, ensure_ascii=False, indent=1)
                 os.replace(tmp, self.path)
+                self._shown_in_round = frozenset(n for n, h in jobs.items() if h.get("round_started_at"))
+                self.writes += 1
             self._write_failed = False
         except OSError as exc:
             if not self._write_failed:
@@ -166,16 +212,35 @@ def _close_connection() -> None:
 class _Rounds:
     """The state of one job between rounds: back-offs, the failure being logged, its health."""
 
-    def __init__(self, name: str, health: Health, min_wait_s: float):
+    def __init__(self, name: str, health: Health, min_wait_s: float, first_wait_s: float = 0.0):
         self.name = name
         self.health = health
         self.job = health.add(name)
+        self.job.interval_s = max(first_wait_s, min_wait_s)  # its pace until a round says otherwise
         self.min_wait_s = min_wait_s
+        self._began = 0.0
         self.bug_delay = BUG_FIRST_DELAY_S
         self.outage_delay = retry.FIRST_DELAY_S
         self.outage: tuple[float, int] | None = None  # (since, attempts)
         #: per failure signature: (monotonic time it was last logged, repeats since)
         self.logged: dict[tuple, list] = {}
+
+    def begin(self) -> None:
+        """A round starts now."""
+        self._began = time.monotonic()
+        self.job.round_started_at = _now()
+        self.health.round_started(self.name, self.job)
+
+    def end(self) -> None:
+        """The round ended (returned or raised): its times, published with its outcome by :meth:`finished`."""
+        took = time.monotonic() - self._began
+        self.job.round_started_at, self.job.round_finished_at = None, _now()
+        self.job.longest_round_s = round(max(self.job.longest_round_s, took), 3)
+
+    def finished(self, wait: float) -> None:
+        """The round's outcome is known and the job waits ``wait`` s: publish its times and pace."""
+        self.job.interval_s = round(wait, 3)
+        self.health.round_finished(self.name, self.job)
 
     def good(self) -> None:
         if self.outage is not None:
@@ -267,25 +332,30 @@ def run_rounds(
     (a ``SystemExit`` from a library, a bug in the logging) marks the job ``stopped``
     and is logged at CRITICAL: the thread ends, loudly.
     """
-    rounds = _Rounds(name, health, min_wait_s)
+    rounds = _Rounds(name, health, min_wait_s, first_wait_s)
     try:
         if first_wait_s and stopping.wait(first_wait_s):
             return
         while not stopping.is_set():
+            rounds.begin()
             try:
                 wait = round_()
             except Exception as exc:
+                rounds.end()
                 _close_connection()
                 if after_error is not None:
                     after_error()
                 wait = rounds.infrastructure(exc) if retry.is_infrastructure(exc) else rounds.bug(exc)
             else:
+                rounds.end()
                 if rounds.outage is not None or rounds.job.state == "failing":
                     rounds.good()
+            rounds.finished(wait)
             if wait > 0:
                 stopping.wait(wait)
     except BaseException as exc:
         rounds.job.state, rounds.job.last_error, rounds.job.last_error_at = "stopped", _said(exc), _now()
+        rounds.job.round_started_at = None  # not hung: ended (doctor says so, and that a restart is needed)
         health.changed(name, rounds.job)
         log.critical(
             "background job %s stopped (%s): taps are still credited, but it will not run again "

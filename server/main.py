@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 from collections import deque
 
@@ -71,6 +73,50 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _why(exc: OSError) -> str:
+    """The system's reason alone (``Address already in use``), without what Python adds to it."""
+    return os.strerror(exc.errno) if exc.errno else (exc.strerror or str(exc))
+
+
+def _cannot_listen(addr: str, error: str) -> Exception:
+    """The refusal for a console address that cannot be listened on (its Thai is in server.catalogue)."""
+    from server.web import WebStartError  # only with --http: the console's packages are an extra
+
+    return WebStartError(
+        "the web console cannot listen on %(addr)s: %(error)s (ss -ltnp names the program that holds it: "
+        "stop it, or give --http a free HOST:PORT; for the service, PRIVCARD_SERVER_ARGS in /etc/privcard/server.env)",
+        addr=addr,
+        error=error,
+    )
+
+
+def check_http_free(addr: str) -> None:
+    """Refuse a console address another program holds, before the server touches the database or the broker.
+
+    Without this the server migrated the database and connected to the broker — with the
+    default client id, taking over the running server's MQTT session — and only then did
+    werkzeug print an English-only "Address already in use" and ``sys.exit(1)`` from the
+    web thread's start.
+    """
+    from server.web import parse_http
+
+    host, port = parse_http(addr)
+    if port == 0:
+        return
+    try:  # SO_REUSEADDR, as werkzeug's own bind: a port in TIME_WAIT is free for both
+        with socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET):
+            pass
+    except OSError as exc:
+        raise _cannot_listen(addr, _why(exc)) from None
+
+
+def _say(exc: Exception) -> None:
+    """``privcard server: English`` then ``privcard server: Thai``, as privcard admin says a refusal."""
+    print(f"privcard server: {exc}", file=sys.stderr)
+    if thai := catalogue.thai_of(exc):  # a config error's Thai, as privcard admin prints it
+        print(f"privcard server: {thai}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = build_parser().parse_args(argv)
@@ -89,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if web_console is not None:
             web_console.check_start(args.http)  # a bad --http or PRIVCARD_WEB_PUBLIC_URL, before anything starts
+            check_http_free(args.http)  # a port another program holds, likewise
         prog = load(args.config)
         keyring = Keyring.load(args.card_keys)
         ils = load_ils_config(args.config, args.ils)
@@ -123,13 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, StoreError, BrokerError, CardKeyError, ValueError) as exc:
         if args.verbose:
             raise
-        print(f"privcard server: {exc}", file=sys.stderr)
-        if thai := catalogue.thai_of(exc):  # a config error's Thai, as privcard admin prints it
-            print(f"privcard server: {thai}", file=sys.stderr)
+        _say(exc)
         return 1
     web = None
     if web_console is not None:
-        web = web_console.serve_in_thread(args.http, args.db, prog, srv)
+        try:
+            web = web_console.serve_in_thread(args.http, args.db, prog, srv)
+        except (OSError, SystemExit) as exc:  # werkzeug exits when the port was taken since the check
+            srv.stop()
+            error = _why(exc) if isinstance(exc, OSError) else os.strerror(errno.EADDRINUSE)
+            _say(_cannot_listen(args.http, error))
+            return 1
     done = srv.halt  # set by SIGINT/SIGTERM, or by the worker when it stops on a bug
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

@@ -41,6 +41,7 @@ RAISERS = {
     "broker/mosquitto/bridge.py": {"BridgeError"},
     "broker/mosquitto/certs.py": {"CertError"},  # privcard setup's private CA
     "server/web/__init__.py": {"WebStartError"},  # --http, PRIVCARD_WEB_PUBLIC_URL
+    "server/main.py": {"WebStartError"},  # privcard server --http on a port another program holds
     "server/web/staff_admin.py": {"ServiceError"},
     "server/demo.py": {"DemoError"},  # a port taken, a broker out of reach, a gate that stopped
     # privcard setup (install imports no role: its own table, install.thai)
