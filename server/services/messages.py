@@ -72,8 +72,9 @@ CONSENT = {
     "marketing": "consent_marketing",
     "statement": "consent_statement",
 }
-#: a failed message's reason when building or sending it raised a bug (staff read it as is, in both languages)
-BUG_REASON = "ข้อผิดพลาดของโปรแกรม สร้างหรือส่งข้อความนี้ไม่ได้ / a program error: this message could not be made or sent"
+#: a failed message's reason when building or sending it raised a bug is ``bug: <ErrorType>: <text>``: a code
+#: the console labels in the staff's language (``_message_rows.html``), the error's type and text left as is
+BUG_REASON = "bug"
 SEGMENT_KEYS = ("group", "tier", "term", "active_days", "lapsed", "status")
 SECRET_KEY = "messages_secret"
 #: the level job reads at most this many ledger entries a round
@@ -691,7 +692,7 @@ class Messages:
     def _give_up(self, row: OutMessage, token: str, exc: Exception) -> None:
         """Mark ``row`` failed for a bug it raised (it would fail the same way again): one log line."""
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        self._finish(row, token, status="failed", reason=f"{BUG_REASON} ({detail})"[:300])
+        self._finish(row, token, status="failed", reason=f"{BUG_REASON}: {detail}"[:300])
         # the exception's text may quote the member's data: the log line names its type only
         log.error(
             "message %s to member %s raised a bug (%s), marked failed; the others are sent",

@@ -65,9 +65,10 @@ def test_a_message_raising_a_bug_fails_alone_with_its_reason_and_the_round_goes_
         assert set(failed) == {(bad_member.id, "segment"), (bad_welcome_of.id, "welcome")}
         assert {r.status for r in rows if r.status != "failed"} == {"sent"}
         for r in failed.values():
-            assert r.reason.startswith(BUG_REASON) and r.attempts == 1
-        assert "AttributeError" in failed[bad_member.id, "segment"].reason
-        assert "ValueError" in failed[bad_welcome_of.id, "welcome"].reason
+            assert r.attempts == 1
+        # a code, then the error's type and text (the console labels the code in the staff's language)
+        assert failed[bad_member.id, "segment"].reason.startswith(f"{BUG_REASON}: AttributeError: ")
+        assert failed[bad_welcome_of.id, "welcome"].reason.startswith(f"{BUG_REASON}: ValueError: ")
 
         # one ERROR line per bad message naming it and its member, not the patron's data; the traceback at debug
         errors = [r for r in caplog.records if r.levelno == logging.ERROR]
@@ -81,17 +82,28 @@ def test_a_message_raising_a_bug_fails_alone_with_its_reason_and_the_round_goes_
         assert svc.messages.send_due(limit=100) == {"sent": 0, "failed": 0, "retry": 0, "skipped": 0}
         assert svc.messages.next_due_in() is None and len(smtp.files()) == 8
 
-        # staff see them where failed messages show, the reason in Thai and English: the console's
-        # outbox counts, the segment message's delivery log, and the CLI's list
+        # staff see them where failed messages show, the reason in the page's language: the console's
+        # outbox counts and its "Failed" list (the welcome is in no segment message), the segment
+        # message's delivery log; the CLI's list gives the code with the error
         staff = client(app, ADMIN)
+        staff.get("/lang/en")
         outbox = staff.get("/messages").get_data(as_text=True)
         assert "failed 2 ·" in " ".join(outbox.split('id="outbox-summary"')[1].split("</p>")[0].split())
+        failed_list = outbox.split('id="failed-messages"')[1].split("</table>")[0]
+        for r in failed.values():
+            assert f'data-message="{r.id}" data-status="failed"' in failed_list
+        assert failed_list.count("program error: this message could not be made or sent") == 2
         bad = failed[bad_member.id, "segment"]
         log_page = staff.get(f"/messages/{bad.batch}?status=failed").get_data(as_text=True)
-        assert f'data-message="{bad.id}" data-status="failed"' in log_page and BUG_REASON in log_page
+        assert f'data-message="{bad.id}" data-status="failed"' in log_page
+        assert "program error: this message could not be made or sent <small>(AttributeError: " in log_page
+        staff.get("/lang/th")
+        th_list = staff.get("/messages").get_data(as_text=True).split('id="failed-messages"')[1]
+        assert th_list.count("ข้อผิดพลาดของโปรแกรม สร้างหรือส่งข้อความนี้ไม่ได้") == 2 and "program error" not in th_list
         code, listed, _lines = admin_here("--db", tmp_db_url, "--json", "message", "list", "--status", "failed")
         assert code == 0 and sorted(r["id"] for r in listed) == sorted(r.id for r in failed.values())
-        assert all("สร้างหรือส่งข้อความนี้ไม่ได้" in r["reason"] and "could not be made" in r["reason"] for r in listed)
+        assert {r["reason"].split(": ")[1] for r in listed} == {"AttributeError", "ValueError"}
+        assert all(r["reason"].startswith("bug: ") for r in listed)
     finally:
         smtp.stop()
         store.db.close()
