@@ -609,8 +609,12 @@ class TapResult:
         }
 
     def encode(self) -> bytes:
-        """UTF-8 JSON bytes."""
-        return dumps(self.to_dict())
+        """UTF-8 JSON bytes, made once: the server stores in its tap inbox the bytes it sends."""
+        wire = self.__dict__.get("_wire")
+        if wire is None:
+            wire = dumps(self.to_dict())
+            object.__setattr__(self, "_wire", wire)  # frozen: a cache, not a field
+        return wire
 
 
 @dataclass(frozen=True)

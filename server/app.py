@@ -293,9 +293,10 @@ class PointsServer:
         than the latency a device sees.
         """
         rows = list(self._timings)
-        trace = [list(t) for t in self.trace] if self.trace is not None else []
+        # per tap, when tracing: [tap_id, read, batch taken, decided, answers written], wall-clock seconds
+        trace = {"trace": [list(t) for t in self.trace]} if self.trace is not None else {}
         if not rows:
-            return {"batches": 0, "messages": 0, "trace": trace}
+            return {"batches": 0, "messages": 0, **trace}
         ms = sorted(r[0] * 1000 for r in rows)
         messages = sum(r[2] for r in rows)
         return {
@@ -308,8 +309,7 @@ class PointsServer:
             "cpu_ms_per_message": round(sum(r[1] for r in rows) * 1000 / messages, 4),
             # PostgreSQL batches decided the four-round-trip way after all (another replica's rows, a promotion…)
             "fallbacks": dict(self.service.taps.fallbacks),
-            # per tap (tracing on): [tap_id, read, batch taken, decided, answers written], wall-clock seconds
-            "trace": trace,
+            **trace,
         }
 
     def _pause(self, seconds: float) -> bool:

@@ -288,7 +288,7 @@ class Taps:
                 p.result.outcome,
                 p.result.points,
                 p.member_id,
-                json.dumps(p.result.to_dict(), ensure_ascii=False, sort_keys=True),
+                p.result.encode().decode("utf-8"),  # the bytes the device gets
                 p.decision.timing if p.decision else "",
             )
             for p in fresh
@@ -400,7 +400,7 @@ class Taps:
                 result.outcome,
                 result.points,
                 p.member_id,
-                json.dumps(result.to_dict(), ensure_ascii=False, sort_keys=True),
+                result.encode().decode("utf-8"),
                 p.decision.timing if p.decision else "",
             )
             for column, value in zip(inbox, row, strict=True):

@@ -592,3 +592,17 @@ def test_refusing_poison_costs_microseconds():
         with pytest.raises(ContractError):
             Tap.parse(poison)
     assert (time.perf_counter() - start) / 1000 < 0.001
+
+
+def test_a_result_is_encoded_once_and_a_changed_copy_afresh():
+    """The server stores in its tap inbox the very bytes it sends (one encoding a tap)."""
+    import dataclasses
+    import json
+
+    r = contract.TapResult("t:1", "credited", True, points=5, balance=5, activity="entry", name="สมชาย")
+    wire = r.encode()
+    assert r.encode() is wire
+    assert json.loads(wire) == r.to_dict() and "สมชาย".encode() in wire
+    other = dataclasses.replace(r, points=10)
+    assert json.loads(other.encode())["points"] == 10 and r.encode() is wire
+    assert r == contract.TapResult.parse(wire)
