@@ -389,7 +389,8 @@ class PointsServer:
             item.ref = tap.tap_id
         if taps:
             results = self.service.taps.decide_batch(taps)  # one commit for the whole batch
-            self._decided_at = time.time()
+            if self.trace is not None:
+                self._decided_at = time.time()
             self.stats["batches"] += 1
             self.stats["taps"] += len(results)
             for (device_id, _, _), result, item in zip(taps, results, tap_msgs, strict=False):

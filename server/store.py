@@ -934,6 +934,8 @@ class _WaitWork:
 
 #: thread ident → its :class:`_WaitWork`
 _wait_work: dict[int, _WaitWork] = {}
+#: psycopg2's poll states, read once when the callback is installed (not imported on every wait)
+_POLL: dict[str, int] = {}
 
 
 def work_while_waiting(fileno, wanted, work) -> None:
@@ -953,6 +955,9 @@ def work_while_waiting(fileno, wanted, work) -> None:
     """
     import psycopg2.extensions
 
+    _POLL.update(
+        ok=psycopg2.extensions.POLL_OK, read=psycopg2.extensions.POLL_READ, write=psycopg2.extensions.POLL_WRITE
+    )
     if psycopg2.extensions.get_wait_callback() is not _wait:
         psycopg2.extensions.set_wait_callback(_wait)
     _wait_work[threading.get_ident()] = _WaitWork(fileno, wanted, work)
@@ -965,8 +970,7 @@ def stop_working_while_waiting() -> None:
 
 def _wait(conn) -> None:
     """psycopg2's wait callback: poll the connection until its operation is done, working meanwhile."""
-    from psycopg2.extensions import POLL_OK, POLL_READ, POLL_WRITE
-
+    POLL_OK, POLL_READ, POLL_WRITE = _POLL["ok"], _POLL["read"], _POLL["write"]
     extra = _wait_work.get(threading.get_ident())
     while True:
         state = conn.poll()
