@@ -104,7 +104,6 @@ class Load:
         #: timed tap id → (sent, answer received), wall-clock seconds: joined with a server's
         #: own trace (``privcard server --timings``) by :func:`_breakdown`
         self.wall: dict[str, tuple[float, float]] = {}
-        self.latencies: list[float] = []
         #: taps handed to the pump and not yet answered, per target (the interleaved run drains each slice)
         self.in_flight: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -316,7 +315,7 @@ class Load:
         """Send ``n`` taps (paced at ``rate``/s if given, else each device keeping its window full); return (elapsed, latencies)."""
         bucket: list[float] = []
         with self.lock:
-            self.latencies, self.answered, self._notify_at = bucket, 0, n
+            self.answered, self._notify_at = 0, n
             self.in_flight[tag] = self.in_flight.get(tag, 0) + n
         devices = len(self.devices)
 

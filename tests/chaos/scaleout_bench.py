@@ -106,6 +106,7 @@ def bench_replicas(replicas: int, taps: int, log_dir: Path) -> dict:
     broker = MosquittoBroker()
     broker.start()
     servers = []
+    load = None
     try:
         db_url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
         uids = setup_db(db_url, taps)
@@ -141,7 +142,6 @@ def bench_replicas(replicas: int, taps: int, log_dir: Path) -> dict:
         load.probe()  # member 0's entry: the timed tap 0 is then limit_reached, so taps credits in all
         cpu0 = {p: cpu_s(p) for p in [*pids["server"], *pids["broker"], *backends(name)]}
         elapsed, latency = load.run(taps, f"run{replicas}")
-        load.close()
         pids["postgres"] = backends(name)
         cpu = {k: sum(cpu_s(p) - cpu0.get(p, 0.0) for p in v) * 1000 / taps for k, v in pids.items()}
         lat = sorted(latency)
@@ -166,6 +166,8 @@ def bench_replicas(replicas: int, taps: int, log_dir: Path) -> dict:
             "cpu_ms_per_tap": cpu,
         }
     finally:
+        if load is not None:
+            load.close()  # its 20 connections, before the broker goes
         for srv in servers:
             srv.stop()
         broker.close()
