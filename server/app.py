@@ -245,6 +245,9 @@ class PointsServer:
                 exc_info=exc,
             )
             self.halt.set()
+        finally:
+            # the thread's id may be another thread's later: it must not inherit this bus's reading
+            store.stop_working_while_waiting()
 
     def _work_loop(self) -> None:
         """Read what has arrived, decide it as one batch, write the answers.

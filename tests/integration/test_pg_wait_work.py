@@ -113,3 +113,25 @@ def test_a_failure_of_the_extra_work_never_fails_the_statement(pg_url, waiter, c
     assert row == (42,)
     assert "work while waiting for PostgreSQL failed; waiting plainly" in caplog.text
     assert caplog.text.count("waiting plainly") == 1  # once per wait, not once per poll
+
+
+def test_a_stopped_worker_leaves_no_reading_behind(pg_url, pg_template, mosquitto):
+    """A PostgreSQL server's worker registers its reading; once it has stopped, its thread id holds nothing."""
+    from server.app import PointsServer
+    from server.domain.config import load
+    from tests.helpers import close_store, fresh_pg_database
+
+    with fresh_pg_database(pg_url, template=pg_template) as db_url:
+        srv = PointsServer(db_url, mosquitto.url, load(None), client_id="wait-stop").start()
+        try:
+            worker = next(t for t in srv._threads if t.name == "privcard-worker")
+            end = time.monotonic() + 10
+            while worker.ident not in store._wait_work and time.monotonic() < end:
+                time.sleep(0.02)
+            assert worker.ident in store._wait_work
+        finally:
+            srv.stop()
+            close_store()
+            psycopg2.extensions.set_wait_callback(None)
+        assert not worker.is_alive()
+        assert worker.ident not in store._wait_work
