@@ -17,7 +17,12 @@ import pytest
 from broker.client import BusClient
 from server import store
 
-psycopg2 = pytest.importorskip("psycopg2")
+
+def _psycopg2():
+    """The driver, imported once ``pg_url`` has checked it (its skip is the suite's loud one)."""
+    import psycopg2.extensions
+
+    return psycopg2
 
 
 @pytest.fixture
@@ -40,13 +45,13 @@ def waiter(mosquitto):
         yield bus, pub, got
     finally:
         store.stop_working_while_waiting()
-        psycopg2.extensions.set_wait_callback(None)
+        _psycopg2().extensions.set_wait_callback(None)
         pub.stop()
         bus.stop()
 
 
 def _slow_query(pg_url: str, seconds: float) -> tuple[float, float, tuple]:
-    conn = psycopg2.connect(pg_url)
+    conn = _psycopg2().connect(pg_url)
     try:
         with conn.cursor() as cur:
             started = time.monotonic()
@@ -132,6 +137,6 @@ def test_a_stopped_worker_leaves_no_reading_behind(pg_url, pg_template, mosquitt
         finally:
             srv.stop()
             close_store()
-            psycopg2.extensions.set_wait_callback(None)
+            _psycopg2().extensions.set_wait_callback(None)
         assert not worker.is_alive()
         assert worker.ident not in store._wait_work
