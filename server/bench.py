@@ -1009,7 +1009,9 @@ def main(argv: list[str] | None = None) -> int:
                     got[t] = one = _summary(lat[t])
                     one["cpu_ms_per_tap"] = cpu[t] * 1000 / n_half
                 got[target]["worker"] = timings(f"{target}-half-{r}.log")
-                got[target]["slowest"] = _breakdown(load_gen.wall, got[target]["worker"].pop("trace", []))
+                got[target]["slowest"] = _breakdown(
+                    load_gen.wall, got[target]["worker"].pop("trace", []), f"half{r}-{target}-"
+                )
                 got[target]["echo_p99_ms"] = got["echo"]["p99_ms"]
                 rounds[target].append(got[target])
                 if target == "server":
@@ -1055,6 +1057,7 @@ def main(argv: list[str] | None = None) -> int:
             "echo_cpu_ms_per_tap": round(e["cpu_ms_per_tap"], 4),
             "db": labels["server"],
             "half_load_tps": round(half, 1),
+            "half_load_taps": s["half_load"]["taps"],  # each round's timed taps, per target
             "saturated": {"server_p99_ms": round(s["p99_ms"], 2), "echo_p99_ms": round(e["p99_ms"], 2)},
             "half_load_rounds": {
                 "server_p99_ms": [round(x["p99_ms"], 2) for x in s["half_load"]["rounds"]],
@@ -1198,13 +1201,15 @@ LEGS = (
 )
 
 
-def _breakdown(wall: dict[str, tuple[float, float]], trace: list) -> dict:
+def _breakdown(wall: dict[str, tuple[float, float]], trace: list, measured: str = "") -> dict:
     """Where the slowest 1 % of a server's taps spent their time, in ms (mean of each leg), and every tap's median.
 
     ``wall`` is the load's (sent, received) per tap; ``trace`` the server's own
     ``[tap_id, read, taken, decided, written]`` rows (one machine, one wall clock). The
-    legs add up to the latency the device saw.
+    legs add up to the latency the device saw. Only the taps whose id starts with
+    ``measured`` count (a round's timed taps, not its warm-up burst).
     """
+    trace = [t for t in trace if t[0].startswith(measured)]
     rows = []
     for tap_id, read, taken, decided, written in trace:
         if tap_id in wall:
