@@ -39,6 +39,8 @@ TH = {
     "The newest %(n)s of %(m)s.": "แสดง %(n)s รายการล่าสุดจากทั้งหมด %(m)s รายการ",
     "program error: this message could not be made or sent": "ข้อผิดพลาดของโปรแกรม สร้างหรือส่งข้อความนี้ไม่ได้",
     "the mail server refused it": "เซิร์ฟเวอร์อีเมลปฏิเสธ",
+    "gave up after %(n)s tries": "เลิกส่งหลังจากลองส่ง %(n)s ครั้ง",
+    "Failed at": "เวลาที่ส่งไม่สำเร็จ",
     "Joined or renewed in term": "สมัครหรือต่ออายุในภาค/ปีการศึกษา",
     "Lapsed members": "สมาชิกที่หมดอายุ",
     "Message": "ข้อความ",

@@ -80,9 +80,11 @@ def _texts(args) -> tuple[dict, dict]:
 
 
 def _line(r: dict) -> str:
+    """One message: id, when queued (UTC), member, template, status (a failed one: when, ``-`` if not recorded), tries."""
+    failed = f"at {(r.get('failed_at') or '-')[:19]} " if r["status"] == "failed" else ""
     return (
         f"[{r['id']}] {r['created_at'][:19]} #{r['member'] or '-':<6} {r['template']:<18} {r['status']:<8} "
-        f"tries {r['attempts']}  {r['address'] or '-'}" + (f"  ({r['reason']})" if r["reason"] else "")
+        f"{failed}tries {r['attempts']}  {r['address'] or '-'}" + (f"  ({r['reason']})" if r["reason"] else "")
     )
 
 

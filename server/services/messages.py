@@ -10,9 +10,10 @@ message to 50,000 members is one ``INSERT … SELECT``. The running server's sen
 2. sends each through its channel (:mod:`server.messages.channels`), at most
    ``rate_per_second``, each with a Message-ID made from its row id (the same on every try);
 3. **marks** it ``sent`` right after the SMTP server accepted it; a temporary failure
-   (4xx, connection refused or dropped) puts it back with exponential back-off; a
-   permanent one (5xx, refused address) marks it ``failed`` with the reason; so does a
-   bug raised while it is made or sent (:data:`BUG_REASON`): that message fails alone,
+   (4xx, connection refused or dropped) puts it back with exponential back-off, and after
+   ``max_attempts`` tries marks it ``failed`` (:data:`GAVE_UP_REASON`); a permanent one
+   (5xx, refused address) marks it ``failed`` with the reason; so does a bug raised
+   while it is made or sent (:data:`BUG_REASON`): that message fails alone,
    the rest of the round goes on. A database error is not a bug of the message
    (:func:`server.services.retry.is_infrastructure`): it ends the round, its rows go
    again when their lease ends.
@@ -75,6 +76,9 @@ CONSENT = {
 #: a failed message's reason when building or sending it raised a bug is ``bug: <ErrorType>: <text>``: a code
 #: the console labels in the staff's language (``_message_rows.html``), the error's type and text left as is
 BUG_REASON = "bug"
+#: a failed message's reason when its temporary failures used up ``max_attempts`` is ``gave_up: <tries>: <last
+#: error>``: a code labelled in the staff's language the same way ("gave up after N tries"), the error left as is
+GAVE_UP_REASON = "gave_up"
 SEGMENT_KEYS = ("group", "tier", "term", "active_days", "lapsed", "status")
 SECRET_KEY = "messages_secret"
 #: the level job reads at most this many ledger entries a round
@@ -122,6 +126,7 @@ class OutMessage(BaseModel):
     actor = pw.CharField(max_length=64, default="system")
     created_at = UTCDateTimeField(default=store.utcnow)
     sent_at = UTCDateTimeField(null=True)
+    failed_at = UTCDateTimeField(null=True)  # when marked failed (NULL: not failed, or failed before it was recorded)
 
     class Meta:
         table_name = "message_out"
@@ -167,6 +172,37 @@ store.register_migration("leftovers6", [_tier_mail_m1])
 #: a tier entry this close after the member's sign-up entry (and right after it) was given at
 #: enrolment, in the same transaction: the member joined at that tier, it is not a promotion
 TIER_AT_ENROLMENT = timedelta(seconds=1)
+
+
+def _failed_at_m1(migrator) -> None:
+    """When a message was marked failed (``message_out.failed_at``, nullable); old give-up reasons become the code.
+
+    A plain ``ADD COLUMN`` on both databases (the table is not rebuilt): a message failed before
+    keeps NULL (the console shows a dash, the CLI ``-``). A reason stored in English by earlier
+    versions, ``gave up after N tries: <error>``, becomes :data:`GAVE_UP_REASON`'s code, labelled in
+    the staff's language like the new ones; its count is the row's own ``attempts`` (those versions
+    said one try more than they made).
+    """
+    if "message_out" not in set(store.db.get_tables()):
+        return
+    if "failed_at" not in {c.name for c in store.db.get_columns("message_out")}:
+        from playhouse.migrate import migrate
+
+        migrate(migrator.add_column("message_out", "failed_at", UTCDateTimeField(null=True)))
+    old = (
+        OutMessage.select(OutMessage.id, OutMessage.attempts, OutMessage.reason)
+        .where((OutMessage.status == "failed") & OutMessage.reason.startswith("gave up after "))
+        .tuples()
+    )
+    for row_id, attempts, reason in list(old):
+        head, sep, error = reason.partition(" tries: ")
+        if sep and head[len("gave up after ") :].isdigit():
+            code = f"{GAVE_UP_REASON}: {attempts}: {error}"[:300]
+            OutMessage.update(reason=code).where(OutMessage.id == row_id).execute()
+
+
+# when a message failed: its own namespace (branch h22msg), so merges with other branches' migrations don't clash
+store.register_migration("h22msg1", [_failed_at_m1])
 
 
 class Messages:
@@ -577,6 +613,9 @@ class Messages:
         return token, list(OutMessage.select().where(OutMessage.claimed_by == token).order_by(OutMessage.id))
 
     def _finish(self, row: OutMessage, token: str, **changes) -> None:
+        """Release ``row``'s lease with ``changes``; a row marked failed gets its ``failed_at``."""
+        if changes.get("status") == "failed":
+            changes.setdefault("failed_at", self.clock())
         with unit_of_work():
             OutMessage.update(claimed_by=None, lease_until=None, **changes).where(
                 (OutMessage.id == row.id) & (OutMessage.claimed_by == token)
@@ -668,8 +707,8 @@ class Messages:
                         counts["failed"] += 1
                         log.warning("message %s to member %s failed: %s", row.id, row.member, exc)
                     except TemporaryFailure as exc:
-                        counts["retry"] += 1
                         retry_at = self._retry(row, token, exc)
+                        counts["retry" if retry_at else "failed"] += 1
                         if isinstance(exc, ConnectionLost):
                             self._release(rows[i + 1 :], token, retry_at)
                             channel.close()
@@ -724,9 +763,12 @@ class Messages:
         self._last_send = time.monotonic()
 
     def _retry(self, row: OutMessage, token: str, exc: Exception):
-        attempts = row.attempts + 1  # the claim counted this try
+        """Put ``row`` back after a temporary failure (returns its next try's time); when it has had
+        ``max_attempts`` tries, mark it failed instead (returns None)."""
+        attempts = row.attempts  # the claim counted this try (the row is read after it)
         if attempts >= self.config.max_attempts:
-            self._finish(row, token, status="failed", reason=f"gave up after {attempts} tries: {exc}"[:300])
+            self._finish(row, token, status="failed", reason=f"{GAVE_UP_REASON}: {attempts}: {exc}"[:300])
+            log.warning("message %s to member %s failed after %d tries: %s", row.id, row.member, attempts, exc)
             return None
         at = self.clock() + timedelta(seconds=self.config.backoff(attempts))
         self._finish(row, token, next_try_at=at, reason=str(exc)[:300])
@@ -774,6 +816,7 @@ class Messages:
             "message_id": r.message_id,
             "created_at": r.created_at.isoformat() if r.created_at else None,
             "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+            "failed_at": r.failed_at.isoformat() if r.failed_at else None,
         }
 
     def list(
