@@ -40,6 +40,7 @@ TH = {
     "program error: this message could not be made or sent": "ข้อผิดพลาดของโปรแกรม สร้างหรือส่งข้อความนี้ไม่ได้",
     "the mail server refused it": "เซิร์ฟเวอร์อีเมลปฏิเสธ",
     "gave up after %(n)s tries": "เลิกส่งหลังจากลองส่ง %(n)s ครั้ง",
+    "gave up after its only try": "เลิกส่งหลังจากลองส่งครั้งเดียว",
     "Failed at": "เวลาที่ส่งไม่สำเร็จ",
     "Joined or renewed in term": "สมัครหรือต่ออายุในภาค/ปีการศึกษา",
     "Lapsed members": "สมาชิกที่หมดอายุ",

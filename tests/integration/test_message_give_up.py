@@ -155,6 +155,7 @@ def test_the_failed_at_migration_keeps_every_message(empty_db_url):
             dict(status="sent", attempts=1, reason=None),
             dict(status="queued", attempts=2, reason="451 4.3.0 try again later"),
             dict(status="skipped", attempts=0, reason="opted_out"),
+            dict(status="failed", attempts=1, reason="gave up after 2 tries: SMTP connection lost: timed out"),
         ]
         ids = [
             OutMessage.insert(
@@ -183,19 +184,28 @@ def test_the_failed_at_migration_keeps_every_message(empty_db_url):
         # every row as it was, but the old English give-up reason: the code, with the tries the row made
         code = f"{GAVE_UP_REASON}: 11: 451 4.3.0 try again later"
         assert after[ids[0]] == before[ids[0]] | {"reason": code, "failed_at": None}
-        for row_id in set(before) - {ids[0]}:
+        code = f"{GAVE_UP_REASON}: 1: SMTP connection lost: timed out"
+        assert after[ids[-1]] == before[ids[-1]] | {"reason": code, "failed_at": None}
+        for row_id in set(before) - {ids[0], ids[-1]}:
             assert after[row_id] == before[row_id] | {"failed_at": None}
         assert after[ids[3]]["created_at"] == made and after[ids[2]]["reason"] == "550 5.1.1 no such user here"
         assert store.upgrade() == len(store.MIGRATIONS) and store.counter("schema:h22msg1") == 1  # again: nothing
 
         accounts.add_staff(ADMIN[0], "admin", ADMIN[1])
         staff = client(app, ADMIN)
-        for lang, label in (("en", "gave up after 11 tries"), ("th", "เลิกส่งหลังจากลองส่ง 11 ครั้ง")):
+        for lang, label, once in (
+            ("en", "gave up after 11 tries", "gave up after its only try"),
+            ("th", "เลิกส่งหลังจากลองส่ง 11 ครั้ง", "เลิกส่งหลังจากลองส่งครั้งเดียว"),
+        ):
             staff.get(f"/lang/{lang}")
             page = staff.get("/messages").get_data(as_text=True)
-            for row_id in ids[:3]:
+            for row_id in (*ids[:3], ids[-1]):
                 assert _cell(page, "failed-messages", row_id, "failed-at") == "—"
             assert _cell(page, "failed-messages", ids[0], "reason").startswith(f"{label} <small>(451 ")
+            assert (
+                _cell(page, "failed-messages", ids[-1], "reason")
+                == f"{once} <small>(SMTP connection lost: timed out)</small>"
+            )
         (line, *_rest) = [x for x in _list_text(empty_db_url) if x.startswith(f"[{ids[0]}] ")]
         assert " failed   at - tries 11 " in line, line
     finally:
