@@ -95,38 +95,55 @@ def test_messages_pages_and_contact_form_in_thai(browser, console):
 
 
 def test_failed_messages_listed_with_their_reason_in_thai_and_english(browser, console, tmp_path):
-    """A welcome refused by the SMTP server (550) and one whose building raised a bug (a subject with a
-    line break, as a hand edit leaves it) are failed, in no segment message: the Messages page lists
-    them under "Failed" with member, message, time, tries and the reason in the page's language."""
+    """A welcome refused by the SMTP server (550), one whose building raised a bug (a subject with a
+    line break, as a hand edit leaves it) and one whose tries were used up (451 to each of 3) are
+    failed, in no segment message: the Messages page lists them under "Failed" with member, message,
+    when queued and when failed, tries and the reason in the page's language."""
     from server.messages.config import build
     from server.services.messages import OutMessage
-    from tests.smtp_server import start_smtp
+    from tests.smtp_server import drain_outbox, start_smtp
 
-    smtp = start_smtp(tmp_path, refuse="bounce")
+    smtp = start_smtp(tmp_path, refuse="bounce", tempfail="busy")
     svc = open_service(console.db_url)
     try:
-        svc.messages.config = svc.messages.channels["email"].config = build({"rate_per_second": 500}, smtp.url)
+        cfg = build({"rate_per_second": 500, "max_attempts": 3, "retry_first_s": 0.05, "retry_max_s": 0.1}, smtp.url)
+        svc.messages.config = svc.messages.channels["email"].config = cfg
         refused = svc.members.add("Refused Address", "04" + uuid.uuid4().hex[:8].upper(), email="x@bounce.example.org")
         broken = svc.members.add("Broken Welcome", "04" + uuid.uuid4().hex[:8].upper(), email="bw@example.org")
+        busy = svc.members.add("Busy Mailbox", "04" + uuid.uuid4().hex[:8].upper(), email="y@busy.example.org")
         OutMessage.update(subject="Welcome\nBcc: everyone@example.org").where(
             (OutMessage.member == broken.id) & (OutMessage.template == "welcome")
         ).execute()
-        assert svc.messages.send_due(limit=100)["failed"] == 2
+        assert drain_outbox(svc)["failed"] == 3
         rows = {r.member: r for r in OutMessage.select().where(OutMessage.status == "failed")}
     finally:
         close_store()
         smtp.stop()
-    bug, bounce = rows[broken.id], rows[refused.id]
+    bug, bounce, gave_up = rows[broken.id], rows[refused.id], rows[busy.id]
     assert bug.reason.startswith("bug: ValueError: ") and bounce.reason == "550 5.1.1 no such user here"
+    assert gave_up.reason == "gave_up: 3: 451 4.3.0 try again later" and gave_up.attempts == 3
+    assert all(r.failed_at is not None for r in rows.values())
 
     def failed_row(page, row):
         tr = page.locator(f"#failed-messages tr[data-message='{row.id}'][data-status=failed]")
         assert tr.locator(f"a[href='/members/{row.member}']").count() == 1
         return tr.inner_text()
 
-    for lang, heading, label, refusal in (
-        ("en", "Failed", "program error: this message could not be made or sent", "the mail server refused it"),
-        ("th", "ส่งไม่สำเร็จ", "ข้อผิดพลาดของโปรแกรม สร้างหรือส่งข้อความนี้ไม่ได้", "เซิร์ฟเวอร์อีเมลปฏิเสธ"),
+    for lang, heading, label, refusal, used_up in (
+        (
+            "en",
+            "Failed",
+            "program error: this message could not be made or sent",
+            "the mail server refused it",
+            "gave up after 3 tries",
+        ),
+        (
+            "th",
+            "ส่งไม่สำเร็จ",
+            "ข้อผิดพลาดของโปรแกรม สร้างหรือส่งข้อความนี้ไม่ได้",
+            "เซิร์ฟเวอร์อีเมลปฏิเสธ",
+            "เลิกส่งหลังจากลองส่ง 3 ครั้ง",
+        ),
     ):
         page = sign_in_page(browser, console, lang=lang)
         try:
@@ -134,14 +151,19 @@ def test_failed_messages_listed_with_their_reason_in_thai_and_english(browser, c
             assert page.inner_text("h2#failed") == heading
             text = failed_row(page, bug)
             assert label in text and "ValueError" in text and "welcome" in text, text
-            when = text.split("\t")[4]  # the time it was queued: Buddhist era in Thai, ISO in English
+            # the times it was queued and failed: Buddhist era in Thai, ISO in English
+            when, failed_at = text.split("\t")[4:6]
             if lang == "th":
                 assert "bug:" not in text and "program error" not in text, text
                 assert f"/{bug.created_at.year + 543} " in when, when
+                assert f"/{bug.failed_at.year + 543} " in failed_at, failed_at
             else:
                 assert "bug:" not in text and "ข้อผิดพลาด" not in text, text
                 assert when.startswith(f"{bug.created_at.year}-"), when
+                assert failed_at.startswith(f"{bug.failed_at.year}-"), failed_at
             assert f"{refusal} (550 5.1.1 no such user here)" in failed_row(page, bounce)
+            text = failed_row(page, gave_up)
+            assert f"{used_up} (451 4.3.0 try again later)" in text and "gave_up" not in text, text
             shot(page.locator("#failed-section"), f"console-messages-failed-{lang}")
         finally:
             page.context.close()
