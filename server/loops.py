@@ -31,6 +31,11 @@ doctor`` warns about a round running past that and fails one running far past it
 so itself too, from a thread that is not stuck: the main thread's watchdog loop calls
 :meth:`Health.watch`, which logs a WARNING once when a round runs past the first threshold,
 and the job logs again when that round finally ends (``round finished after N min``).
+
+A round may also say it tried nothing (:class:`Idle`: the publisher while the broker is
+away). It proves neither a failure nor a recovery: a job failing on a bug stays "failing",
+so a broker that comes and goes does not turn each reconnect into a "works again" and the
+same failure's traceback logged afresh.
 """
 
 from __future__ import annotations
@@ -85,6 +90,10 @@ def _now() -> str:
 
 def _took(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.1f} s"
+
+
+class Idle(float):
+    """What a round returns (its wait, in seconds) when it tried nothing: see the module docstring."""
 
 
 @dataclass
@@ -384,7 +393,8 @@ def run_rounds(
     """Call ``round_`` until ``stopping`` is set, waiting what it returns between rounds (0: at once).
 
     A round that raises is handled as the module docstring says; ``after_error`` runs
-    then (the publisher asks for everything to be published again). ``min_wait_s``
+    then (the publisher asks for everything to be published again). A round that returns
+    an :class:`Idle` wait tried nothing: it neither ends a failure nor an outage. ``min_wait_s``
     keeps a failing job from running more often than it normally would (the ILS is not
     asked more often than its ``retry_interval_s``). Something that escapes even this
     (a ``SystemExit`` from a library, a bug in the logging) marks the job ``stopped``
@@ -406,7 +416,9 @@ def run_rounds(
                 wait = rounds.infrastructure(exc) if retry.is_infrastructure(exc) else rounds.bug(exc)
             else:
                 rounds.end()
-                if rounds.outage is not None or rounds.job.state == "failing":
+                if isinstance(wait, Idle):
+                    pass  # it tried nothing: a failure or an outage it was in goes on until a round tries
+                elif rounds.outage is not None or rounds.job.state == "failing":
                     rounds.good()
             rounds.finished(wait)
             if wait > 0:

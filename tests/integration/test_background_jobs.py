@@ -218,3 +218,67 @@ def test_a_bug_in_the_message_triggers_does_not_hold_up_the_mail_already_queued(
     finally:
         srv.stop()
         smtp.stop()
+
+
+def test_a_flapping_broker_leaves_a_failing_publisher_failing_and_logged_once_a_minute(
+    mosquitto, tmp_db_url, tmp_path, monkeypatch, caplog
+):
+    """The broker stops and starts three times while a corrupt device row fails every publisher round.
+
+    Before, a round without a broker connection returned at once, which counted as a good
+    round: each outage logged "works again" and cleared the once-a-minute throttle, so each
+    reconnect logged the same failure afresh, traceback and all. Now such a round tried
+    nothing (``loops.Idle``): the job stays failing, and the failure is logged once.
+    """
+    svc = open_service(tmp_db_url)
+    svc.devices.add("gate-in", "gate", direction="in")
+    svc.devices.add("kiosk-1", "kiosk")
+    close_store()
+    monkeypatch.setattr(loops, "BUG_FIRST_DELAY_S", 0.02)
+    monkeypatch.setattr(loops, "BUG_MAX_DELAY_S", 0.05)
+    health = tmp_path / "server-health.json"
+    srv = PointsServer(
+        tmp_db_url, mosquitto.url, load(None), client_id="privcard-jobs-flap", poll_s=0.05, health_file=str(health)
+    ).start()
+    publisher = srv.stats["jobs"]
+    caplog.set_level(logging.INFO, logger="server.loops")
+
+    def settings(value) -> None:  # on this thread's own connection to the server's database (not rebound)
+        store.Device.update(settings=value, revision=store.Device.revision + 1).where(
+            store.Device.id == "kiosk-1"
+        ).execute()
+
+    def published() -> bool:
+        kiosk = store.Device.get_by_id("kiosk-1")
+        return kiosk.revision == kiosk.published_revision
+
+    try:
+        _wait(published, what="the kiosk's first config")
+        settings([1, 2])  # a row the code cannot read: dict([1, 2]) raises
+        _wait(lambda: publisher["publisher"]["failing_rounds"] >= 2, what="the publisher failing")
+        for flap in range(3):
+            errors = publisher["publisher"]["errors"]
+            mosquitto.stop()
+            _wait(lambda: not srv.bus.connected.is_set(), what="the server seeing the broker gone")
+            time.sleep(0.5)  # rounds go on meanwhile (every 0.05 s), with nothing to publish to
+            assert publisher["publisher"]["state"] == "failing", (flap, publisher["publisher"])
+            mosquitto.start()
+            _wait(lambda: srv.bus.connected.is_set(), what="the reconnection")
+            _wait(lambda n=errors: publisher["publisher"]["errors"] > n, what="the same failure after the reconnect")
+        said = [r for r in caplog.records if "background job publisher" in r.getMessage()]
+        failed = [r for r in said if "failed (TypeError" in r.getMessage()]
+        assert len(failed) == 1 and failed[0].exc_info is not None, [r.getMessage() for r in said]
+        assert not [r for r in said if "works again" in r.getMessage()], [r.getMessage() for r in said]
+        assert not [r for r in said if "failed again" in r.getMessage()]  # under a minute: not yet repeated
+        check = doctor.check_server_jobs(str(health))  # the file never said "running" in between either
+        assert not check.ok and "publisher (device configs and allow-list) failing since" in check.detail
+        assert "works again" not in check.detail
+
+        settings({})  # repaired: one recovery, logged once
+        _wait(lambda: publisher["publisher"]["state"] == "running", what="the recovery", timeout=70)
+        _wait(published, what="the repaired kiosk's config")
+        said = [r.getMessage() for r in caplog.records if "background job publisher" in r.getMessage()]
+        assert sum("works again after" in m for m in said) == 1, said
+    finally:
+        store.db.close()  # this thread's connection
+        srv.stop()
