@@ -15,22 +15,28 @@ belongs); the second runs the server in this process and breaks one function the
 publisher calls (as tests/integration/test_worker_failure.py does for the worker), with a
 short log interval so "once a minute" can be seen in a second. The third breaks the message
 triggers in an in-process server with a real SMTP server (tests/smtp_server.py): the mail
-already queued is sent all the same, by the sender's own job.
+already queued is sent all the same, by the sender's own job. The fourth stops and starts
+the broker under a failing publisher; the fifth runs ``privcard server``'s ``main`` with a
+round that blocks, and reads what its log says about it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import signal
 import threading
 import time
 from datetime import datetime
 
 import pytest
 
+from broker import server_health
 from install import doctor
 from server import loops, store
+from server import main as server_main
 from server.app import PointsServer
 from server.domain.config import load
 from server.messages.config import load_config as load_mail_config
@@ -282,3 +288,57 @@ def test_a_flapping_broker_leaves_a_failing_publisher_failing_and_logged_once_a_
     finally:
         store.db.close()  # this thread's connection
         srv.stop()
+
+
+def test_privcard_server_logs_a_round_running_long_from_its_watchdog_loop_and_when_it_ends(
+    mosquitto, tmp_db_url, monkeypatch, caplog
+):
+    """``privcard server``'s own ``main`` in this process; its term close's first round blocks until let go.
+
+    The threshold (broker.server_health, doctor's own) is 0.5 s here instead of 10 min; the main
+    thread's watchdog loop looks every 10 s, so the warning comes within about that.
+    """
+    svc = open_service(tmp_db_url)
+    svc.devices.add("gate-in", "gate", direction="in")
+    close_store()
+    monkeypatch.setattr(server_health, "HUNG_MIN_S", 0.5)
+    release, outcome = threading.Event(), {}
+    real_round = PointsServer._terms_round
+
+    def blocked_once(self):
+        if not release.is_set():
+            release.wait(60)  # a term close stuck on a lock nobody releases, until the test lets go
+        return real_round(self)
+
+    def said(text: str) -> list[logging.LogRecord]:
+        return [r for r in caplog.records if text in r.getMessage()]
+
+    def operator():  # reads the log as IT would, then stops the server as systemd would
+        try:
+            outcome["long"] = _wait(lambda: said("background job terms: one round running for"), 30, "the warning")
+            release.set()
+            outcome["done"] = _wait(lambda: said("background job terms: round finished after"), 10, "the end")
+        finally:
+            release.set()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    caplog.set_level(logging.WARNING, logger="server.loops")
+    watcher = threading.Thread(target=operator, name="operator")
+    try:
+        with monkeypatch.context() as patched:
+            patched.setattr(PointsServer, "_terms_round", blocked_once)
+            watcher.start()
+            code = server_main.main(["--db", tmp_db_url, "--mqtt", mosquitto.url, "--client-id", "privcard-long"])
+        watcher.join(15)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert code == 0
+    assert "long" in outcome, f"the server's log never said the round ran long: {caplog.text}"
+    (long,) = outcome["long"]
+    assert long.threadName == "MainThread"  # the watchdog loop, not the stuck job's thread
+    assert "past the 0.5 s a round of it normally takes; it may be hung" in long.getMessage()
+    (done,) = outcome["done"]
+    assert done.threadName == "privcard-terms"
+    assert len(said("one round running for")) == 1  # once for the round, not at every look
