@@ -35,6 +35,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from broker.mosquitto import bridge
+from broker.server_health import HEALTH_FILE as SERVER_HEALTH_FILE
+from broker.server_health import clearly_hung_after_s, hung_after_s
 from install import roles
 from install.plan import load_manifest
 
@@ -42,8 +44,6 @@ CERT_WARN_DAYS = 30
 OUTBOX_WARN_BYTES = 100 * 1024 * 1024
 DISK_MIN_FREE = 200 * 1024 * 1024
 BE_OFFSET = 543
-#: what privcard-server writes in its state directory (server/loops.py HEALTH_FILE)
-SERVER_HEALTH_FILE = "server-health.json"
 #: ``systemctl is-active``'s answers, in Thai
 UNIT_STATES_TH = {
     "active": "ทำงานอยู่",
@@ -695,29 +695,9 @@ def _when(iso: str | None) -> tuple[str, str]:
     return f"{when:%Y-%m-%d %H:%M:%S} UTC", f"{when.day}/{when.month}/{when.year + BE_OFFSET} {when:%H:%M:%S} UTC"
 
 
-#: a job's round is taken for hung after max(HUNG_MIN_S, HUNG_INTERVALS × its interval).
-#: The floor: a round normally takes far less than its interval (the publisher, the messages and
-#: the sender come every 1-5 s), but the daily term close and the monthly statements go over the
-#: whole membership in one round, which on a large one may take minutes; ten minutes leaves them
-#: that room and still finds devices cut off from their configs within the hour. The multiple: a
-#: job that waits long between rounds does more in each — the ILS settlement (every
-#: ``retry_interval_s``, 60 s by default) settles every pending payment, each up to its connect and
-#: reply timeouts (3 + 5 s) — and 20 intervals leave it that room (20 min by default).
-HUNG_MIN_S = 600.0
-HUNG_INTERVALS = 20
-
-
-def hung_after_s(interval_s) -> float:
-    """How long a job with this interval may go without ending a round before doctor calls it hung."""
-    try:
-        interval = max(float(interval_s or 0), 0.0)
-    except (TypeError, ValueError):
-        interval = 0.0
-    return max(HUNG_MIN_S, HUNG_INTERVALS * interval)
-
-
-def _hung(report: dict, h: dict, now: datetime) -> tuple[str, float, float, bool] | None:
-    """(since when, seconds, limit, whether a round is known to be running) for a job that looks hung, else None.
+def _hung(report: dict, h: dict, now: datetime) -> tuple[str, float, float, float, bool] | None:
+    """(since when, seconds, long limit, hung limit, whether a round is known to be running) for a job
+    whose round runs longer than it should (:func:`hung_after_s`), else None.
 
     A round the file shows running is measured from its start. A job the file shows between
     rounds is measured from its last round's end (or the server's start): its thread should
@@ -734,8 +714,9 @@ def _hung(report: dict, h: dict, now: datetime) -> tuple[str, float, float, bool
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    seconds, limit = (now - when).total_seconds(), hung_after_s(h.get("interval_s"))
-    return (since, seconds, limit, running) if seconds > limit else None
+    seconds, interval = (now - when).total_seconds(), h.get("interval_s")
+    limit, hung_limit = hung_after_s(interval), clearly_hung_after_s(interval)
+    return (since, seconds, limit, hung_limit, running) if seconds > limit else None
 
 
 def _pid_alive(pid) -> bool:
@@ -754,7 +735,9 @@ def check_server_jobs(path: str, now: datetime | None = None) -> Check:
     A failing job does not stop taps (the server keeps crediting them and retries the job),
     so nothing else would show it: devices stop getting configs, mails stop, nobody notices.
     Nor does a hung one — a round that never returns — which is why the file carries each
-    job's round times and this fails a job whose round has run far past its pace (:func:`hung_after_s`).
+    job's round times: this warns about a job whose round has run past its pace
+    (:func:`hung_after_s`) and fails one that has run far past it (:func:`clearly_hung_after_s`:
+    three times that), as a very large term close may legitimately take more than the first.
     """
     name = "server jobs"
     now = now or datetime.now(UTC)
@@ -774,9 +757,11 @@ def check_server_jobs(path: str, now: datetime | None = None) -> Check:
             ),
             warn=True,
         )
-    hung = {job: found for job, h in jobs.items() if (found := _hung(report, h, now))}
-    bad = {job: h for job, h in jobs.items() if h.get("state") != "running" and job not in hung}
-    if not bad and not hung:
+    overdue = {job: found for job, h in jobs.items() if (found := _hung(report, h, now))}
+    hung = {job: found for job, found in overdue.items() if found[1] > found[3]}
+    slow = {job: found for job, found in overdue.items() if job not in hung}
+    bad = {job: h for job, h in jobs.items() if h.get("state") != "running" and job not in overdue}
+    if not bad and not overdue:
         recovered = [(job, h) for job, h in jobs.items() if h.get("errors")]
         english = f"{', '.join(jobs)} running"
         thai = f"งานเบื้องหลัง {', '.join(jobs)} ทำงานปกติ"
@@ -786,21 +771,33 @@ def check_server_jobs(path: str, now: datetime | None = None) -> Check:
             thai += f" {job} ล้มเหลว {h['errors']} ครั้ง ทำงานได้อีกครั้งตั้งแต่ {th_at}"
         return Check(name, True, both(english, thai))
     english, thai, fixes_en, fixes_th = [], [], [], []
-    for job, (since, seconds, limit, running) in hung.items():
+    for job, (since, seconds, limit, hung_limit, running) in overdue.items():
         what_en, what_th, effect_en, effect_th = SERVER_JOBS.get(job, (job, job, "", ""))
         en_at, th_at = _when(since)
-        minutes, limit_min = int(seconds // 60), int(limit // 60)
+        minutes, limit_min, hung_min = int(seconds // 60), int(limit // 60), int(hung_limit // 60)
+        if job in slow:  # long, not yet clearly hung: a term close on a large membership may take this
+            how_en = f"one round running since {en_at}" if running else f"no round ended since {en_at}"
+            how_th = f"รอบการทำงานเดียวยังทำงานอยู่ตั้งแต่ {th_at}" if running else f"ไม่มีรอบการทำงานใดจบเลยตั้งแต่ {th_at}"
+            english.append(
+                f"{job} ({what_en}) runs long: {how_en}, {minutes} min (more than the {limit_min} min a round "
+                f"of it normally takes; taken for hung after {hung_min} min); {effect_en}"
+            )
+            thai.append(
+                f"งานเบื้องหลัง {job} ({what_th}) ใช้เวลานานผิดปกติ: {how_th} นาน {minutes} นาที "
+                f"(เกิน {limit_min} นาทีที่รอบหนึ่งมักใช้ จะถือว่าค้างเมื่อเกิน {hung_min} นาที) {effect_th}"
+            )
+            continue
         if running:
             how_en, how_th = f"one round running since {en_at}", f"รอบการทำงานเดียวค้างอยู่ตั้งแต่ {th_at}"
         else:
             how_en, how_th = f"no round ended since {en_at}", f"ไม่มีรอบการทำงานใดจบเลยตั้งแต่ {th_at}"
         english.append(
-            f"{job} ({what_en}) looks hung: {how_en}, {minutes} min (more than the {limit_min} min "
+            f"{job} ({what_en}) looks hung: {how_en}, {minutes} min (more than the {hung_min} min "
             f"a round of it may take); {effect_en}"
         )
         thai.append(
             f"งานเบื้องหลัง {job} ({what_th}) น่าจะค้าง: {how_th} นาน {minutes} นาที "
-            f"(เกิน {limit_min} นาทีที่รอบหนึ่งควรใช้) {effect_th}"
+            f"(เกิน {hung_min} นาทีที่รอบหนึ่งควรใช้) {effect_th}"
         )
     if hung:
         named = ", ".join(hung)
@@ -813,6 +810,21 @@ def check_server_jobs(path: str, now: datetime | None = None) -> Check:
         fixes_th.append(
             f"ดูบันทึกล่าสุดของ {named} ด้วย journalctl -u privcard-server --since '{first_en}' "
             "แล้วรีสตาร์ตด้วย systemctl restart privcard-server เพื่อยุติรอบที่ค้าง "
+            "(การแตะบัตรรอเพียงไม่กี่วินาทีระหว่างรีสตาร์ต ไม่มีรายการใดสูญหาย)"
+        )
+    if slow:
+        named = ", ".join(slow)
+        first_en, _ = _when(min(since for since, *_ in slow.values()))
+        fixes_en.append(
+            f"a term close or the monthly statements on a large membership may take this long: "
+            f"journalctl -u privcard-server --since '{first_en}' shows what {named} did last; "
+            "if doctor calls it hung, systemctl restart privcard-server ends the round (taps wait the few "
+            "seconds of the restart, none is lost)"
+        )
+        fixes_th.append(
+            "การปิดภาคสมาชิกหรือสรุปรายเดือนของสมาชิกจำนวนมากอาจใช้เวลานานเท่านี้ "
+            f"ดูบันทึกล่าสุดของ {named} ด้วย journalctl -u privcard-server --since '{first_en}' "
+            "หากตรวจแล้วพบว่าค้าง ให้รีสตาร์ตด้วย systemctl restart privcard-server เพื่อยุติรอบนั้น "
             "(การแตะบัตรรอเพียงไม่กี่วินาทีระหว่างรีสตาร์ต ไม่มีรายการใดสูญหาย)"
         )
     for job, h in bad.items():
@@ -842,7 +854,9 @@ def check_server_jobs(path: str, now: datetime | None = None) -> Check:
             "แล้วแก้สิ่งที่ระบุ (ข้อมูล ค่าตั้ง หรือแม่แบบข้อความ) หรือแจ้งผู้พัฒนา งานจะลองใหม่เอง"
             + (" งานที่หยุดแล้วจะทำงานอีกครั้งหลัง systemctl restart privcard-server" if stopped else "")
         )
-    return Check(name, False, both("; ".join(english), " ".join(thai)), both("; ".join(fixes_en), " ".join(fixes_th)))
+    failed = bool(bad or hung)  # a round only running long warns: it may be a large term close
+    detail, fix = both("; ".join(english), " ".join(thai)), both("; ".join(fixes_en), " ".join(fixes_th))
+    return Check(name, not failed, detail, fix, warn=not failed)
 
 
 def database_failure(where: str, done: subprocess.CompletedProcess) -> str:

@@ -537,24 +537,31 @@ class PointsServer:
         return self.service.ils.config.retry_interval_s
 
     def _publish_round(self) -> float:
-        """Publish the configs that changed (every one after a reconnect) and the allow-list when it changed."""
-        if self.bus.connected.is_set():
-            everything = self._republish.is_set()
-            self._republish.clear()
-            configs = self.service.devices.configs_to_publish(everything)
-            for cfg, revision in configs:
-                info = self.bus.publish(contract.config_topic(cfg.device_id, self.prefix), cfg.encode(), retain=True)
-                if not self._published(info):
-                    break  # stopping, or the broker is gone: the next round publishes it
-                self.service.devices.mark_published(cfg.device_id, revision)
-                log.info("published config of %s (revision %d)", cfg.device_id, revision)
-            # the version is two cheap reads; the list itself is built only when it changed
-            version = self.service.devices.allowlist_version()
-            if everything or version != self._last_allowlist:
-                allow = self.service.devices.allowlist()
-                info = self.bus.publish(contract.allowlist_topic(self.prefix), allow.encode(), retain=True)
-                if self._published(info):
-                    self._last_allowlist = allow.version
-                log.info("published allow-list version %d (%d cards)", allow.version, len(allow.uids))
+        """Publish the configs that changed (every one after a reconnect) and the allow-list when it changed.
+
+        Without a broker connection it tries nothing, and says so (:class:`server.loops.Idle`):
+        a publisher failing on a bad row stays "failing" while the broker is away, rather than
+        "works again" at each outage and the same failure logged afresh at each reconnect.
+        """
+        if not self.bus.connected.is_set():
+            self._checkpoint()
+            return loops.Idle(self.poll_s)
+        everything = self._republish.is_set()
+        self._republish.clear()
+        configs = self.service.devices.configs_to_publish(everything)
+        for cfg, revision in configs:
+            info = self.bus.publish(contract.config_topic(cfg.device_id, self.prefix), cfg.encode(), retain=True)
+            if not self._published(info):
+                break  # stopping, or the broker is gone: the next round publishes it
+            self.service.devices.mark_published(cfg.device_id, revision)
+            log.info("published config of %s (revision %d)", cfg.device_id, revision)
+        # the version is two cheap reads; the list itself is built only when it changed
+        version = self.service.devices.allowlist_version()
+        if everything or version != self._last_allowlist:
+            allow = self.service.devices.allowlist()
+            info = self.bus.publish(contract.allowlist_topic(self.prefix), allow.encode(), retain=True)
+            if self._published(info):
+                self._last_allowlist = allow.version
+            log.info("published allow-list version %d (%d cards)", allow.version, len(allow.uids))
         self._checkpoint()
         return self.poll_s

@@ -26,7 +26,16 @@ A round that never returns (a socket read without a timeout, a lock nobody relea
 nothing, so none of the above sees it. Each job's health therefore also carries when its
 current round started (``round_started_at``, None between rounds), when its last one ended
 (``round_finished_at``) and how long it waits between rounds (``interval_s``): ``privcard
-doctor`` takes a round running far past that for hung (install/doctor.py ``hung_after_s``).
+doctor`` warns about a round running past that and fails one running far past it
+(``broker/server_health.py``: the thresholds doctor and this module share). The server says
+so itself too, from a thread that is not stuck: the main thread's watchdog loop calls
+:meth:`Health.watch`, which logs a WARNING once when a round runs past the first threshold,
+and the job logs again when that round finally ends (``round finished after N min``).
+
+A round may also say it tried nothing (:class:`Idle`: the publisher while the broker is
+away). It proves neither a failure nor a recovery: a job failing on a bug stays "failing",
+so a broker that comes and goes does not turn each reconnect into a "works again" and the
+same failure's traceback logged afresh.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from broker import server_health
 from server import store
 from server.services import retry
 
@@ -52,7 +62,7 @@ BUG_MAX_DELAY_S = 60.0
 #: the same failure is logged again at most this often (with how often it repeated meanwhile)
 LOG_EVERY_S = 60.0
 #: the file name ``privcard doctor`` reads in the server's state directory
-HEALTH_FILE = "server-health.json"
+HEALTH_FILE = server_health.HEALTH_FILE
 #: the rounds' start and end times reach the file at most this often (they are in ``stats`` at
 #: once). Writing on every round would rewrite it several times a second (the sender, the
 #: publisher) for a reader that only acts on a round stuck for ten minutes or more; the end of a
@@ -76,6 +86,14 @@ def health_path_from_env(env=os.environ) -> str | None:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _took(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.1f} s"
+
+
+class Idle(float):
+    """What a round returns (its wait, in seconds) when it tried nothing: see the module docstring."""
 
 
 @dataclass
@@ -127,6 +145,11 @@ class Health:
         self._shown_in_round: frozenset[str] = frozenset()
         #: how many times the file was written (the cost :data:`HEALTH_REFRESH_S` keeps down)
         self.writes = 0
+        #: job name -> when its running round started (monotonic); absent between rounds
+        self._began: dict[str, float] = {}
+        #: job name -> the threshold its running round was logged as long past (see :meth:`watch`)
+        self._warned: dict[str, float] = {}
+        self._watch_lock = threading.Lock()
 
     def add(self, name: str) -> JobHealth:
         """A job's health, registered the first time it is asked for (before its thread starts)."""
@@ -140,11 +163,54 @@ class Health:
         self.jobs[name] = asdict(job)
         self.write()
 
-    def round_started(self, name: str, job: JobHealth) -> None:
-        """A job's round started: in the stats now, in the file when a refresh is due."""
+    def round_started(self, name: str, job: JobHealth, began: float | None = None) -> None:
+        """A job's round started (at ``began``, monotonic): in the stats now, in the file when a refresh is due."""
+        with self._watch_lock:
+            self._began[name] = time.monotonic() if began is None else began
         self.jobs[name] = asdict(job)
         if self._refresh_due():
             self.write()
+
+    def round_ended(self, name: str, took: float) -> None:
+        """A job's round ended after ``took`` s: if :meth:`watch` logged it as long, say it is over."""
+        with self._watch_lock:
+            self._began.pop(name, None)
+            limit = self._warned.pop(name, None)
+        if limit is not None:
+            log.warning(
+                "background job %s: round finished after %s (past the %s a round of it normally takes)",
+                name,
+                _took(took),
+                _took(limit),
+            )
+
+    def watch(self, now: float | None = None) -> None:
+        """Log each round running past :func:`broker.server_health.hung_after_s`, once (the main thread calls it).
+
+        A few comparisons per job: cheap enough for the watchdog loop. Not done by the job's
+        own thread, which is the one stuck.
+        """
+        now = time.monotonic() if now is None else now
+        with self._watch_lock:
+            long = []
+            for name, began in self._began.items():
+                job = self._objects.get(name)
+                if job is None or job.state == "stopped":  # its thread ended in the round: not hung, said so
+                    continue
+                limit = server_health.hung_after_s(job.interval_s)
+                if name not in self._warned and now - began > limit:
+                    self._warned[name] = limit
+                    long.append((name, now - began, limit, job.round_started_at))
+        for name, took, limit, since in long:
+            log.warning(
+                "background job %s: one round running for %s, since %s — past the %s a round of it normally "
+                "takes; it may be hung (privcard doctor warns now, and fails it after %s)",
+                name,
+                _took(took),
+                since,
+                _took(limit),
+                _took(limit * server_health.HUNG_FAIL_FACTOR),
+            )
 
     def round_finished(self, name: str, job: JobHealth) -> None:
         """A job's round ended: in the stats now, in the file at once if it shows the round running."""
@@ -229,13 +295,14 @@ class _Rounds:
         """A round starts now."""
         self._began = time.monotonic()
         self.job.round_started_at = _now()
-        self.health.round_started(self.name, self.job)
+        self.health.round_started(self.name, self.job, self._began)
 
     def end(self) -> None:
         """The round ended (returned or raised): its times, published with its outcome by :meth:`finished`."""
         took = time.monotonic() - self._began
         self.job.round_started_at, self.job.round_finished_at = None, _now()
         self.job.longest_round_s = round(max(self.job.longest_round_s, took), 3)
+        self.health.round_ended(self.name, took)
 
     def finished(self, wait: float) -> None:
         """The round's outcome is known and the job waits ``wait`` s: publish its times and pace."""
@@ -326,7 +393,8 @@ def run_rounds(
     """Call ``round_`` until ``stopping`` is set, waiting what it returns between rounds (0: at once).
 
     A round that raises is handled as the module docstring says; ``after_error`` runs
-    then (the publisher asks for everything to be published again). ``min_wait_s``
+    then (the publisher asks for everything to be published again). A round that returns
+    an :class:`Idle` wait tried nothing: it neither ends a failure nor an outage. ``min_wait_s``
     keeps a failing job from running more often than it normally would (the ILS is not
     asked more often than its ``retry_interval_s``). Something that escapes even this
     (a ``SystemExit`` from a library, a bug in the logging) marks the job ``stopped``
@@ -348,7 +416,9 @@ def run_rounds(
                 wait = rounds.infrastructure(exc) if retry.is_infrastructure(exc) else rounds.bug(exc)
             else:
                 rounds.end()
-                if rounds.outage is not None or rounds.job.state == "failing":
+                if isinstance(wait, Idle):
+                    pass  # it tried nothing: a failure or an outage it was in goes on until a round tries
+                elif rounds.outage is not None or rounds.job.state == "failing":
                     rounds.good()
             rounds.finished(wait)
             if wait > 0:

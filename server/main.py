@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("privcard.server").info("server running: db=%s mqtt=%s", args.db, srv.bus.url)
     while not done.wait(10):
         notify("WATCHDOG=1")
+        srv.health.watch()  # a background job's round running too long is logged from here, not from its stuck thread
     srv.stop()
     if web is not None:
         web.shutdown()

@@ -15,22 +15,28 @@ belongs); the second runs the server in this process and breaks one function the
 publisher calls (as tests/integration/test_worker_failure.py does for the worker), with a
 short log interval so "once a minute" can be seen in a second. The third breaks the message
 triggers in an in-process server with a real SMTP server (tests/smtp_server.py): the mail
-already queued is sent all the same, by the sender's own job.
+already queued is sent all the same, by the sender's own job. The fourth stops and starts
+the broker under a failing publisher; the fifth runs ``privcard server``'s ``main`` with a
+round that blocks, and reads what its log says about it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import signal
 import threading
 import time
 from datetime import datetime
 
 import pytest
 
+from broker import server_health
 from install import doctor
 from server import loops, store
+from server import main as server_main
 from server.app import PointsServer
 from server.domain.config import load
 from server.messages.config import load_config as load_mail_config
@@ -218,3 +224,121 @@ def test_a_bug_in_the_message_triggers_does_not_hold_up_the_mail_already_queued(
     finally:
         srv.stop()
         smtp.stop()
+
+
+def test_a_flapping_broker_leaves_a_failing_publisher_failing_and_logged_once_a_minute(
+    mosquitto, tmp_db_url, tmp_path, monkeypatch, caplog
+):
+    """The broker stops and starts three times while a corrupt device row fails every publisher round.
+
+    Before, a round without a broker connection returned at once, which counted as a good
+    round: each outage logged "works again" and cleared the once-a-minute throttle, so each
+    reconnect logged the same failure afresh, traceback and all. Now such a round tried
+    nothing (``loops.Idle``): the job stays failing, and the failure is logged once.
+    """
+    svc = open_service(tmp_db_url)
+    svc.devices.add("gate-in", "gate", direction="in")
+    svc.devices.add("kiosk-1", "kiosk")
+    close_store()
+    monkeypatch.setattr(loops, "BUG_FIRST_DELAY_S", 0.02)
+    monkeypatch.setattr(loops, "BUG_MAX_DELAY_S", 0.05)
+    health = tmp_path / "server-health.json"
+    srv = PointsServer(
+        tmp_db_url, mosquitto.url, load(None), client_id="privcard-jobs-flap", poll_s=0.05, health_file=str(health)
+    ).start()
+    publisher = srv.stats["jobs"]
+    caplog.set_level(logging.INFO, logger="server.loops")
+
+    def settings(value) -> None:  # on this thread's own connection to the server's database (not rebound)
+        store.Device.update(settings=value, revision=store.Device.revision + 1).where(
+            store.Device.id == "kiosk-1"
+        ).execute()
+
+    def published() -> bool:
+        kiosk = store.Device.get_by_id("kiosk-1")
+        return kiosk.revision == kiosk.published_revision
+
+    try:
+        _wait(published, what="the kiosk's first config")
+        settings([1, 2])  # a row the code cannot read: dict([1, 2]) raises
+        _wait(lambda: publisher["publisher"]["failing_rounds"] >= 2, what="the publisher failing")
+        for flap in range(3):
+            errors = publisher["publisher"]["errors"]
+            mosquitto.stop()
+            _wait(lambda: not srv.bus.connected.is_set(), what="the server seeing the broker gone")
+            time.sleep(0.5)  # rounds go on meanwhile (every 0.05 s), with nothing to publish to
+            assert publisher["publisher"]["state"] == "failing", (flap, publisher["publisher"])
+            mosquitto.start()
+            _wait(lambda: srv.bus.connected.is_set(), what="the reconnection")
+            _wait(lambda n=errors: publisher["publisher"]["errors"] > n, what="the same failure after the reconnect")
+        said = [r for r in caplog.records if "background job publisher" in r.getMessage()]
+        failed = [r for r in said if "failed (TypeError" in r.getMessage()]
+        assert len(failed) == 1 and failed[0].exc_info is not None, [r.getMessage() for r in said]
+        assert not [r for r in said if "works again" in r.getMessage()], [r.getMessage() for r in said]
+        assert not [r for r in said if "failed again" in r.getMessage()]  # under a minute: not yet repeated
+        check = doctor.check_server_jobs(str(health))  # the file never said "running" in between either
+        assert not check.ok and "publisher (device configs and allow-list) failing since" in check.detail
+        assert "works again" not in check.detail
+
+        settings({})  # repaired: one recovery, logged once
+        _wait(lambda: publisher["publisher"]["state"] == "running", what="the recovery", timeout=70)
+        _wait(published, what="the repaired kiosk's config")
+        said = [r.getMessage() for r in caplog.records if "background job publisher" in r.getMessage()]
+        assert sum("works again after" in m for m in said) == 1, said
+    finally:
+        store.db.close()  # this thread's connection
+        srv.stop()
+
+
+def test_privcard_server_logs_a_round_running_long_from_its_watchdog_loop_and_when_it_ends(
+    mosquitto, tmp_db_url, monkeypatch, caplog
+):
+    """``privcard server``'s own ``main`` in this process; its term close's first round blocks until let go.
+
+    The threshold (broker.server_health, doctor's own) is 0.5 s here instead of 10 min; the main
+    thread's watchdog loop looks every 10 s, so the warning comes within about that.
+    """
+    svc = open_service(tmp_db_url)
+    svc.devices.add("gate-in", "gate", direction="in")
+    close_store()
+    monkeypatch.setattr(server_health, "HUNG_MIN_S", 0.5)
+    release, outcome = threading.Event(), {}
+    real_round = PointsServer._terms_round
+
+    def blocked_once(self):
+        if not release.is_set():
+            release.wait(60)  # a term close stuck on a lock nobody releases, until the test lets go
+        return real_round(self)
+
+    def said(text: str) -> list[logging.LogRecord]:
+        return [r for r in caplog.records if text in r.getMessage()]
+
+    def operator():  # reads the log as IT would, then stops the server as systemd would
+        try:
+            outcome["long"] = _wait(lambda: said("background job terms: one round running for"), 30, "the warning")
+            release.set()
+            outcome["done"] = _wait(lambda: said("background job terms: round finished after"), 10, "the end")
+        finally:
+            release.set()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    caplog.set_level(logging.WARNING, logger="server.loops")
+    watcher = threading.Thread(target=operator, name="operator")
+    try:
+        with monkeypatch.context() as patched:
+            patched.setattr(PointsServer, "_terms_round", blocked_once)
+            watcher.start()
+            code = server_main.main(["--db", tmp_db_url, "--mqtt", mosquitto.url, "--client-id", "privcard-long"])
+        watcher.join(15)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert code == 0
+    assert "long" in outcome, f"the server's log never said the round ran long: {caplog.text}"
+    (long,) = outcome["long"]
+    assert long.threadName == "MainThread"  # the watchdog loop, not the stuck job's thread
+    assert "past the 0.5 s a round of it normally takes; it may be hung" in long.getMessage()
+    (done,) = outcome["done"]
+    assert done.threadName == "privcard-terms"
+    assert len(said("one round running for")) == 1  # once for the round, not at every look
