@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date
 
 import peewee as pw
 
+from server.domain import rules
 from server.domain.config import ConfigError, Programme, Site
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
@@ -92,6 +94,16 @@ class Sites:
 
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
+
+    def today(self, scope: Scope = EVERYTHING) -> date:
+        """The latest of the scope's sites' own days now (a consortium's members may sit in different time zones).
+
+        A site ahead of the programme's zone has entries dated its own today (the "which day"
+        rule uses the device's site): a report "up to today" must reach that day too.
+        """
+        now = self.ledger.clock()
+        prog = self.prog
+        return max(rules.business_day(now, view(prog, code)) for code in scope.codes(prog) or [None])
 
     def list(self, scope: Scope = EVERYTHING) -> list[Site]:
         """The sites within a scope, in the programme's order."""

@@ -554,7 +554,7 @@ def import_job(job_id):
 def report(name):
     if name not in reports.BUILDERS:
         raise NotFound("no report %(name)s; known: %(known)s", name=name, known=", ".join(reports.REPORTS))
-    start, end, _ = reports.default_range(svc())
+    start, end, _ = reports.default_range(svc(), staff_scope())
     start, end = reports.parse_range(request.args.get("from"), request.args.get("to"), (start, end))
     sites = svc().sites.report_sites(staff_scope(), request.args.get("site"))  # NotFound outside the scope
     rep = reports.build(name, svc(), start, end, sites)

@@ -86,9 +86,9 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def default_range(service) -> tuple[date, date, str]:
-    """The current semester up to today, and its label."""
-    today = service.today()
+def default_range(service, scope=EVERYTHING) -> tuple[date, date, str]:
+    """The current semester up to today, and its label; today is the latest of ``scope``'s sites' own days."""
+    today = service.sites.today(scope)
     label, start, _ = rules.semester_of(today, service.prog)
     return start, today, label
 

@@ -935,7 +935,7 @@ def event_credit(event_id: int, upload_id: int):
 
 def _range() -> tuple[date, date, str]:
     """The reports' date range from ``?from=&to=`` (ServiceError for a bad one)."""
-    start, end, label = reports.default_range(svc())
+    start, end, label = reports.default_range(svc(), staff_scope())
     start, end = reports.parse_range(request.args.get("from"), request.args.get("to"), (start, end))
     return start, end, label
 
@@ -964,7 +964,7 @@ def reports_page():
         start, end, label = _range()
     except ServiceError as exc:
         _fail(exc)
-        start, end, label = reports.default_range(svc())
+        start, end, label = reports.default_range(svc(), staff_scope())
         status = 400
     try:
         sites = svc().sites.report_sites(staff_scope(), request.args.get("site"))

@@ -351,3 +351,35 @@ def test_removing_a_site_devices_use_is_refused_naming_them(app):
         svc.devices.retire(d)
     svc.programme.set_section("sites", to_toml(doc), actor="admin")
     assert "B" not in svc.programme.prog.sites
+
+
+def test_the_default_report_range_reaches_the_day_of_a_site_ahead_in_time(tmp_db_url):
+    """At 16:00 UTC it is 23:00 in A (Bangkok) and 01:00 the next day in B (Tokyo): B's entry of now is dated
+    B's today, and "this semester up to today" must reach it (it ended at A's day, and B's entry was left out)."""
+    from broker.contract import Tap
+    from server.domain import config
+    from server.services import bootstrap
+    from server.web import reports
+    from tests.site_support import UIDS
+
+    four_pm = datetime(2026, 12, 2, 16, 0, tzinfo=UTC)
+    store.connect(tmp_db_url)
+    svc = bootstrap(config.load(overrides=TWO_TIME_ZONES), clock=lambda: four_pm)
+    for site, uid in UIDS.items():
+        svc.devices.add(f"in-{site}", "gate", site=site, direction="in")
+        svc.members.add(f"Member {site}", uid, home_site=site)
+        r = svc.taps.decide(f"in-{site}", Tap(tap_id=f"t-{site}", uid=uid, at=four_pm, clock_ok=True), four_pm)
+        assert r.outcome == "credited", r
+    assert svc.today() == datetime(2026, 12, 2).date()  # the programme's own day: A's
+    a, b = Scope(frozenset({"A"})), Scope(frozenset({"B"}))
+    assert reports.default_range(svc, a)[1] == datetime(2026, 12, 2).date()
+    assert reports.default_range(svc, b)[1] == reports.default_range(svc)[1] == datetime(2026, 12, 3).date()
+
+    def entries(scope, sites):
+        start, end, _ = reports.default_range(svc, scope)
+        rows = reports.build("points", svc, start, end, sites).rows
+        return sum(row["entries"] for row in rows if row["activity"] == "entry")
+
+    assert entries(b, ["B"]) == 1 and entries(a, ["A"]) == 1
+    assert entries(Scope(), None) == 2  # combined: both sites' entries of "today"
+    store.db.close()
