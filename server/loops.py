@@ -41,8 +41,8 @@ and the next failure its traceback afresh. So, with :data:`RECOVER_AFTER_S` and
 - the first good round after a failure is a recovery at once ("works again", health
   "running"), as above: the usual case, a row or setting that staff repaired;
 - a job failing again within a minute of that recovery fails *on and off* (its health:
-  ``intermittent``): the relapse is logged in one line (ERROR, no traceback when the same
-  failure was logged with one within the minute), its health goes back to "failing" since the
+  ``intermittent``): the relapse is logged in one line (ERROR; with a traceback only when it is
+  a failure not logged before), its health goes back to "failing" since the
   first failure, with the failed rounds counted on, and it stays "failing" through its good
   rounds — ``privcard doctor`` shows it failing — until it has gone a minute without failing;
   the good round after that minute logs "works again" (on and off), once;
