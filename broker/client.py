@@ -57,6 +57,9 @@ DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 DEFAULT_SESSION_EXPIRY_S = 7 * 24 * 3600
 
 
+#: a client says "cannot reach" at once for its first outage, then at most this often (a flapping broker)
+UNREACHABLE_LOG_EVERY_S = 60.0
+
 #: topics whose matching handlers a client remembers (a device has a handful; a server, that times its devices)
 ROUTES_KEPT = 20_000
 
@@ -199,6 +202,10 @@ def parse_mqtt_url(url: str) -> MqttSettings:
     )
 
 
+def _took(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
 def _strip_share(topic_filter: str) -> str:
     """``$share/group/a/b`` matches the same topics as ``a/b``."""
     if topic_filter.startswith("$share/"):
@@ -255,6 +262,12 @@ class BusClient:
         self.own_loop = own_loop
         self._next_attempt = 0.0  # own-loop mode: when to try connecting again
         self._backoff = 0.5
+        #: "cannot reach" throttle (see :meth:`_on_connect_fail`): when it was last logged (monotonic),
+        #: when the outage now going on started, whether it was logged, outages not logged since
+        self._unreachable_said_at: float | None = None
+        self._outage_since: float | None = None
+        self._outage_said = False
+        self._outages_unsaid = 0
 
         if self.protocol == 5:
             self._mqtt = mqtt.Client(
@@ -490,6 +503,9 @@ class BusClient:
         self.connect_count += 1
         self.last_error = None
         self._backoff = 0.5
+        if self._outage_since is not None:  # an outage ended; one not said is counted for the next warning
+            self._outages_unsaid += 0 if self._outage_said else 1
+            self._outage_since = None
         self.connected.set()
         session_present = bool(getattr(flags, "session_present", False))
         log.info("connected to %s as %s (session present: %s)", self.url, self.client_id, session_present)
@@ -500,9 +516,38 @@ class BusClient:
                 log.exception("on_connect hook failed")
 
     def _on_connect_fail(self, client, userdata) -> None:
-        if self.last_error is None:
-            log.warning("cannot reach %s; retrying with backoff (0.5 s to 10 s)", self.url)
+        """A connection attempt failed: WARNING for the first outage at once, then at most once a minute.
+
+        An outage is from the first failed attempt to the next connection. A broker that comes
+        and goes (a restart loop, a flaky link) would otherwise add a WARNING at each flap: an
+        outage that starts within :data:`UNREACHABLE_LOG_EVERY_S` of the last warning is logged
+        at DEBUG and counted, and said (with that count) once the minute is over — at its next
+        failed attempt if it lasts, or at the next outage's start. The reconnection is logged
+        (INFO) each time, as ever.
+        """
+        now = time.monotonic()
+        if self._outage_since is None:
+            self._outage_since, self._outage_said = now, False
         self.last_error = f"cannot reach {self.url}"
+        if self._outage_said:
+            return
+        said_at = self._unreachable_said_at
+        if said_at is not None and now - said_at < UNREACHABLE_LOG_EVERY_S:
+            log.debug("cannot reach %s (an outage within a minute of the last warning: not repeated)", self.url)
+            return
+        others = self._outages_unsaid
+        again = (
+            f" ({others} more outage(s) in the {_took(now - said_at)} since the last warning, each logged at DEBUG)"
+            if others and said_at is not None
+            else ""
+        )
+        log.warning(
+            "cannot reach %s%s; retrying with backoff (0.5 s to 10 s)%s",
+            self.url,
+            f" for {_took(now - self._outage_since)}" if now - self._outage_since >= 1 else "",
+            again,
+        )
+        self._unreachable_said_at, self._outage_said, self._outages_unsaid = now, True, 0
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self.connected.is_set()

@@ -837,6 +837,17 @@ def check_server_jobs(path: str, now: datetime | None = None) -> Check:
             continue
         en_at, th_at = _when(h.get("failing_since"))
         rounds = h.get("failing_rounds", 0)
+        if h.get("intermittent"):  # failing on and off: some rounds work, and it has not gone a minute without failing
+            last_en, last_th = _when(h.get("last_error_at"))
+            english.append(
+                f"{job} ({what_en}) failing since {en_at}, on and off: {rounds} failed round(s), the last at "
+                f"{last_en}: {error}; {effect_en} at times"
+            )
+            thai.append(
+                f"งานเบื้องหลัง {job} ({what_th}) ล้มเหลวเป็นระยะตั้งแต่ {th_at} รวม {rounds} รอบ "
+                f"ครั้งล่าสุดเมื่อ {last_th}: {error} {effect_th}เป็นบางครั้ง"
+            )
+            continue
         english.append(f"{job} ({what_en}) failing since {en_at}, {rounds} round(s) in a row: {error}; {effect_en}")
         thai.append(f"งานเบื้องหลัง {job} ({what_th}) ล้มเหลวตั้งแต่ {th_at} ติดกัน {rounds} รอบ: {error} {effect_th}")
     english.append("taps are still credited")

@@ -49,6 +49,8 @@ TAPS_QUIET_S = 0.5
 WAIT_READS = 8
 #: the last this many batches' timings are kept (:meth:`PointsServer.timings`)
 TIMINGS_KEPT = 100_000
+#: how long the publisher waits for the broker to confirm a retained config or allow-list (PUBACK)
+PUBLISH_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -110,6 +112,9 @@ class PointsServer:
         self.health = loops.Health(health_file or loops.health_path_from_env(), self.stats["jobs"])
         #: the publisher's last allow-list version sent, the term close's last day, the daily messages' last day
         self._last_allowlist = None
+        #: what the publisher sent without the broker confirming it, said once (publisher thread only):
+        #: ("config", device id) or ("allowlist",) -> the revision or version sent
+        self._unconfirmed: dict[tuple, int] = {}
         self._terms_done = None
         self._messages_day = None
         #: per batch (worker thread only): (seconds from taking it to its answers written,
@@ -459,14 +464,14 @@ class PointsServer:
 
     # ------------------------------------------------------------------ retained config and allow-list
 
-    def _published(self, info, timeout: float = 5.0) -> bool:
+    def _published(self, info, timeout: float | None = None) -> bool:
         """Wait until the worker has written a publish (it owns the socket); False if stopping or timed out.
 
         Waits in short slices so a stop is never held up by a publish nobody will write
         (the worker has already left), and says so: a config that did not reach the broker
         is not marked published, so the next round sends it again.
         """
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (PUBLISH_TIMEOUT_S if timeout is None else timeout)
         while not self.stopping.is_set() and time.monotonic() < deadline:
             try:
                 info.wait_for_publish(0.2)
@@ -536,6 +541,31 @@ class PointsServer:
             log.info("ILS payment %s: %s", res["transaction"], res["status"])
         return self.service.ils.config.retry_interval_s
 
+    def _confirmed(self, info, key: tuple, revision: int, what: str) -> bool:
+        """Whether the broker confirmed a publish of the publisher's; if not, say so once for that revision.
+
+        Only a confirmed publish is logged as published (and marked so): one the broker did not
+        confirm in :data:`PUBLISH_TIMEOUT_S` — it went away meanwhile, or is too slow — is sent again
+        by the next round. That is said at INFO the first time for this revision, at DEBUG after:
+        a broker that answers nothing would otherwise add a line every round.
+        """
+        if self._published(info):
+            self._unconfirmed.pop(key, None)
+            return True
+        if self.stopping.is_set():
+            log.debug("%s not published: the server is stopping", what)
+        elif self._unconfirmed.get(key) == revision:
+            log.debug("%s still not confirmed by the broker; sent again next round", what)
+        else:
+            self._unconfirmed[key] = revision
+            log.info(
+                "%s not published yet: the broker did not confirm it (the connection dropped, or no answer within %g s); "
+                "the next round sends it again",
+                what,
+                PUBLISH_TIMEOUT_S,
+            )
+        return False
+
     def _publish_round(self) -> float:
         """Publish the configs that changed (every one after a reconnect) and the allow-list when it changed.
 
@@ -551,7 +581,9 @@ class PointsServer:
         configs = self.service.devices.configs_to_publish(everything)
         for cfg, revision in configs:
             info = self.bus.publish(contract.config_topic(cfg.device_id, self.prefix), cfg.encode(), retain=True)
-            if not self._published(info):
+            if not self._confirmed(
+                info, ("config", cfg.device_id), revision, f"config of {cfg.device_id} (revision {revision})"
+            ):
                 break  # stopping, or the broker is gone: the next round publishes it
             self.service.devices.mark_published(cfg.device_id, revision)
             log.info("published config of %s (revision %d)", cfg.device_id, revision)
@@ -560,8 +592,9 @@ class PointsServer:
         if everything or version != self._last_allowlist:
             allow = self.service.devices.allowlist()
             info = self.bus.publish(contract.allowlist_topic(self.prefix), allow.encode(), retain=True)
-            if self._published(info):
+            what = f"allow-list version {allow.version} ({len(allow.uids)} cards)"
+            if self._confirmed(info, ("allowlist",), allow.version, what):
                 self._last_allowlist = allow.version
-            log.info("published allow-list version %d (%d cards)", allow.version, len(allow.uids))
+                log.info("published %s", what)
         self._checkpoint()
         return self.poll_s

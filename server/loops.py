@@ -13,7 +13,8 @@ calls again and again::
                        → ERROR with the traceback the first time, then at most once a
                          minute for the same failure, with how often it repeated;
                          wait 1 s doubling to 60 s (reset by a good round); the job's
-                         health says "failing" until a round succeeds again
+                         health says "failing" until a round succeeds again (but see
+                         "on and off" below)
 
 A job never ends the process, unlike the tap worker (``PointsServer._work``): a restart
 stops every gate's credits for its duration, and a bug that fails every round (a mail
@@ -31,6 +32,26 @@ doctor`` warns about a round running past that and fails one running far past it
 so itself too, from a thread that is not stuck: the main thread's watchdog loop calls
 :meth:`Health.watch`, which logs a WARNING once when a round runs past the first threshold,
 and the job logs again when that round finally ends (``round finished after N min``).
+
+A job may fail on and off: a bug that only some rounds meet (every other round, one row in
+a batch that comes and goes). Were every good round a recovery, each would log "works again"
+and the next failure its traceback afresh. So, with :data:`RECOVER_AFTER_S` and
+:data:`LOG_EVERY_S` (both a minute):
+
+- the first good round after a failure is a recovery at once ("works again", health
+  "running"), as above: the usual case, a row or setting that staff repaired;
+- a job failing again within a minute of that recovery fails *on and off* (its health:
+  ``intermittent``): the relapse is logged in one line (ERROR; with a traceback only when it is
+  a failure not logged before), its health goes back to "failing" since the
+  first failure, with the failed rounds counted on, and it stays "failing" through its good
+  rounds — ``privcard doctor`` shows it failing — until it has gone a minute without failing;
+  the good round after that minute logs "works again" (on and off), once;
+- meanwhile the same failure (same exception type, raised at the same place) is logged at most
+  once a minute, with how often it repeated since; a recovery does not reset that, so a failure
+  logged less than a minute ago is not logged with its traceback again after a "works again".
+
+So a job whose rounds alternate logs its traceback once, "works again" once, the relapse once,
+then one line a minute while it goes on, and "works again" once when it stops.
 
 A round may also say it tried nothing (:class:`Idle`: the publisher while the broker is
 away). It proves neither a failure nor a recovery: a job failing on a bug stays "failing",
@@ -61,6 +82,9 @@ BUG_FIRST_DELAY_S = 1.0
 BUG_MAX_DELAY_S = 60.0
 #: the same failure is logged again at most this often (with how often it repeated meanwhile)
 LOG_EVERY_S = 60.0
+#: a job that failed again within this long of its recovery fails on and off: it counts as working
+#: again only after this long without a failure (see the module docstring)
+RECOVER_AFTER_S = 60.0
 #: the file name ``privcard doctor`` reads in the server's state directory
 HEALTH_FILE = server_health.HEALTH_FILE
 #: the rounds' start and end times reach the file at most this often (they are in ``stats`` at
@@ -105,9 +129,12 @@ class JobHealth:
     state: str = "running"
     #: rounds that raised a bug since the server started
     errors: int = 0
-    #: rounds in a row that raised a bug, since the last good one
+    #: rounds that raised a bug since ``failing_since``: in a row, unless ``intermittent``
     failing_rounds: int = 0
     failing_since: str | None = None
+    #: failing on and off (it failed again within :data:`RECOVER_AFTER_S` of a recovery): "failing"
+    #: through its good rounds too, until it has gone that long without a failure
+    intermittent: bool = False
     last_error: str | None = None
     last_error_at: str | None = None
     #: when a failing job last succeeded again
@@ -288,8 +315,13 @@ class _Rounds:
         self.bug_delay = BUG_FIRST_DELAY_S
         self.outage_delay = retry.FIRST_DELAY_S
         self.outage: tuple[float, int] | None = None  # (since, attempts)
-        #: per failure signature: (monotonic time it was last logged, repeats since)
+        #: per failure signature: (monotonic time it was last logged, repeats since); kept across recoveries
         self.logged: dict[tuple, list] = {}
+        #: when its last round failed, and when it was last logged as working again (monotonic)
+        self.failed_at: float | None = None
+        self.recovered_at: float | None = None
+        #: (failing_since, failing_rounds) of the failure it last recovered from: a relapse goes on counting
+        self.recovered_from: tuple[str | None, int] = (None, 0)
 
     def begin(self) -> None:
         """A round starts now."""
@@ -318,17 +350,26 @@ class _Rounds:
                 attempts,
                 time.monotonic() - since,
             )
-        if self.job.state == "failing":
+        job, now = self.job, time.monotonic()
+        if job.state == "failing" and job.intermittent and now - self.failed_at < RECOVER_AFTER_S:
+            pass  # failing on and off: not working again before a minute without a failure
+        elif job.state == "failing":
+            unsaid = sum(seen[1] for seen in self.logged.values())
             log.warning(
-                "background job %s works again after %d failed round(s) since %s",
+                "background job %s works again after %d failed round(s) since %s%s%s",
                 self.name,
-                self.job.failing_rounds,
-                self.job.failing_since,
+                job.failing_rounds,
+                job.failing_since,
+                f", on and off (none in the last {RECOVER_AFTER_S:.0f} s)" if job.intermittent else "",
+                f"; {unsaid} of them not logged" if unsaid else "",
             )
-            self.job.state, self.job.failing_rounds, self.job.failing_since = "running", 0, None
-            self.job.recovered_at = _now()
-            self.health.changed(self.name, self.job)
-        self.outage, self.logged = None, {}
+            for seen in self.logged.values():  # said here: the next line counts from now
+                seen[1] = 0
+            self.recovered_from = (job.failing_since, job.failing_rounds)
+            job.state, job.failing_rounds, job.failing_since, job.intermittent = "running", 0, None, False
+            job.recovered_at, self.recovered_at = _now(), now
+            self.health.changed(self.name, job)
+        self.outage = None
         self.bug_delay, self.outage_delay = BUG_FIRST_DELAY_S, retry.FIRST_DELAY_S
 
     def infrastructure(self, exc: BaseException) -> float:
@@ -343,41 +384,65 @@ class _Rounds:
 
     def bug(self, exc: BaseException) -> float:
         wait, self.bug_delay = max(self.bug_delay, self.min_wait_s), min(self.bug_delay * 2, BUG_MAX_DELAY_S)
-        job, now = self.job, _now()
-        if job.state != "failing":
-            job.state, job.failing_since = "failing", now
+        job, now, mono = self.job, _now(), time.monotonic()
+        fresh = job.state != "failing"  # the first failed round since it ran well (or ever)
+        relapse = fresh and self.recovered_at is not None and mono - self.recovered_at < RECOVER_AFTER_S
+        if relapse:  # failing on and off: the failure it recovered from goes on
+            job.state, job.intermittent = "failing", True
+            job.failing_since, job.failing_rounds = self.recovered_from
+        elif fresh:
+            job.state, job.failing_since, job.failing_rounds, job.intermittent = "failing", now, 0, False
         job.errors += 1
         job.failing_rounds += 1
         job.last_error, job.last_error_at = _said(exc), now
+        self.failed_at = mono
         self.health.changed(self.name, job)
         key = _signature(exc)
         seen = self.logged.get(key)
-        if seen is None:
-            self.logged[key] = [time.monotonic(), 0]
+        if seen is None or (fresh and not relapse and mono - seen[0] >= LOG_EVERY_S):
+            self.logged[key] = [mono, 0]
             log.error(
                 "background job %s failed (%s); taps are still credited; it runs again in %.0f s, "
-                "and this failure is logged again at most once a minute",
+                "and this failure is logged again at most once a minute%s",  # relapse: "; this is N s after…"
                 self.name,
                 job.last_error,
                 wait,
+                f"; this is {self._on_and_off(mono)}" if relapse else "",
                 exc_info=exc,
             )
+        elif relapse:  # the same failure, logged with its traceback less than a minute ago: one line
+            log.error(
+                "background job %s failed again (%s) %s; %d failed round(s) since %s",
+                self.name,
+                job.last_error,
+                self._on_and_off(mono),
+                job.failing_rounds,
+                job.failing_since,
+            )
+            seen[0], seen[1] = mono, 0
         else:
             seen[1] += 1
-            if time.monotonic() - seen[0] >= LOG_EVERY_S:
+            if mono - seen[0] >= LOG_EVERY_S:
                 log.error(
                     "background job %s failed again (%s): %d more time(s) in the last %.0f s, "
-                    "%d round(s) in a row since %s; it runs again in %.0f s",
+                    "%d round(s) %s since %s; it runs again in %.0f s",
                     self.name,
                     job.last_error,
                     seen[1],
-                    time.monotonic() - seen[0],
+                    mono - seen[0],
                     job.failing_rounds,
+                    "failed on and off" if job.intermittent else "in a row",
                     job.failing_since,
                     wait,
                 )
-                seen[0], seen[1] = time.monotonic(), 0
+                seen[0], seen[1] = mono, 0
         return wait
+
+    def _on_and_off(self, mono: float) -> str:
+        return (
+            f"{mono - self.recovered_at:.0f} s after it worked again: it fails on and off, and counts as "
+            f"working again only after {RECOVER_AFTER_S:.0f} s without a failure (its health says failing till then)"
+        )
 
 
 def run_rounds(
