@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -49,6 +50,24 @@ BANGKOK = "Asia/Bangkok"
 
 
 # --------------------------------------------------------------------------- data
+
+
+def until(condition, what: str = "condition", timeout: float = 20.0, every: float = 0.01):
+    """Poll ``condition`` until it returns something true, and return that; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def job_health(path, name: str) -> dict:
+    """One background job's entry in a server health file (empty while the file or the job is not there yet)."""
+    try:
+        return json.loads(path.read_text())["jobs"][name]
+    except (OSError, ValueError, KeyError):
+        return {}
 
 
 def open_service(db_url: str, prog=None, clock=None):

@@ -40,22 +40,11 @@ from server import main as server_main
 from server.app import PointsServer
 from server.domain.config import load
 from server.messages.config import load_config as load_mail_config
-from tests.helpers import Device, ServerProcess, close_store, open_service
+from tests.helpers import Device, ServerProcess, close_store, open_service, until
 from tests.smtp_server import start_smtp
 
 pytestmark = pytest.mark.timeout(90)
 THAI = re.compile(r"[\u0e00-\u0e7f]")
-
-
-def _wait(condition, timeout: float = 20.0, what: str = "condition"):
-    """Poll ``condition`` until it returns something true; that value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _health(path) -> dict:
@@ -100,11 +89,11 @@ def test_a_corrupt_device_row_fails_the_publisher_loudly_once_taps_go_on_and_it_
     monkeypatch.setenv("PRIVCARD_HEALTH_FILE", str(health))
     server = ServerProcess(tmp_db_url, mosquitto.url, log_dir=tmp_path)
     with server, Device(mosquitto.url) as gate:
-        _wait(lambda: _publisher(health).get("state") == "running", what="the health file")
-        _wait(lambda: len(set(_revisions(tmp_db_url, "kiosk-1"))) == 1, what="the kiosk's first config")
+        until(lambda: _publisher(health).get("state") == "running", what="the health file")
+        until(lambda: len(set(_revisions(tmp_db_url, "kiosk-1"))) == 1, what="the kiosk's first config")
 
         _set_settings(tmp_db_url, "kiosk-1", [1, 2])  # a row the code cannot read: dict([1, 2]) raises
-        failing = _wait(lambda: _publisher(health).get("failing_rounds", 0) >= 2 and _publisher(health))
+        failing = until(lambda: _publisher(health).get("failing_rounds", 0) >= 2 and _publisher(health))
         assert failing["state"] == "failing" and failing["last_error"].startswith("TypeError"), failing
         result = gate.tap("gate-in", "04C0FFEE02")
         assert result.outcome == "credited", result  # taps go on while the publisher fails
@@ -124,9 +113,9 @@ def test_a_corrupt_device_row_fails_the_publisher_loudly_once_taps_go_on_and_it_
         assert "journalctl -u privcard-server" in check.fix
 
         _set_settings(tmp_db_url, "kiosk-1", {})  # staff repair the row: the next round works
-        recovered = _wait(lambda: _publisher(health).get("state") == "running" and _publisher(health))
+        recovered = until(lambda: _publisher(health).get("state") == "running" and _publisher(health))
         assert recovered["errors"] >= 2 and recovered["recovered_at"], recovered
-        _wait(lambda: len(set(_revisions(tmp_db_url, "kiosk-1"))) == 1, what="the repaired kiosk's config")
+        until(lambda: len(set(_revisions(tmp_db_url, "kiosk-1"))) == 1, what="the repaired kiosk's config")
         assert "background job publisher works again after" in server.log()
         check = doctor.check_server_jobs(str(health))
         assert check.ok and not check.warn and "works again since" in check.detail, check.detail
@@ -150,7 +139,7 @@ def test_a_publisher_bug_every_round_is_logged_once_a_minute_and_its_thread_live
     srv = PointsServer(tmp_db_url, mosquitto.url, load(None), client_id="privcard-jobs-test").start()
     try:
         publisher = next(t for t in threading.enumerate() if t.name == "privcard-publisher")
-        _wait(lambda: srv.bus.connected.is_set(), what="the server's connection")
+        until(lambda: srv.bus.connected.is_set(), what="the server's connection")
         caplog.set_level(logging.ERROR, logger="server.loops")
 
         def bug(today=None):
@@ -162,7 +151,7 @@ def test_a_publisher_bug_every_round_is_logged_once_a_minute_and_its_thread_live
             srv._republish.set()  # as on a reconnect: the round reaches the allow-list
             with Device(mosquitto.url) as gate:
                 assert gate.tap("gate-in", "04C0FFEE03").outcome == "credited"
-            _wait(lambda: srv.stats["jobs"]["publisher"]["errors"] >= 30, what="30 failed rounds")
+            until(lambda: srv.stats["jobs"]["publisher"]["errors"] >= 30, what="30 failed rounds")
             elapsed = time.monotonic() - started
         health = srv.stats["jobs"]["publisher"]
         assert health["state"] == "failing" and health["last_error"].startswith("KeyError")
@@ -175,7 +164,7 @@ def test_a_publisher_bug_every_round_is_logged_once_a_minute_and_its_thread_live
         if again:
             assert re.search(r"\d+ more time\(s\) in the last", again[0].getMessage())
 
-        _wait(lambda: srv.stats["jobs"]["publisher"]["state"] == "running", what="the recovery")
+        until(lambda: srv.stats["jobs"]["publisher"]["state"] == "running", what="the recovery")
         assert publisher.is_alive()
         assert srv.stats["jobs"]["publisher"]["recovered_at"]
         assert {"terms", "messages"} <= set(srv.stats["jobs"])
@@ -212,7 +201,7 @@ def test_a_bug_in_the_message_triggers_does_not_hold_up_the_mail_already_queued(
             srv.start()
             (welcome,) = smtp.wait_for(1, timeout=20)  # sent while the triggers fail
             assert welcome["To"] == "ann@example.org"
-            _wait(
+            until(
                 lambda: srv.stats["jobs"]["messages"]["failing_rounds"] >= 2,
                 what="the triggers failing, round after round",
             )
@@ -220,7 +209,7 @@ def test_a_bug_in_the_message_triggers_does_not_hold_up_the_mail_already_queued(
             assert srv.stats["jobs"]["sender"] == {**srv.stats["jobs"]["sender"], "state": "running", "errors": 0}
             with Device(mosquitto.url) as gate:
                 assert gate.tap("gate-in", "04C0FFEE04").outcome == "credited"
-        _wait(lambda: srv.stats["jobs"]["messages"]["state"] == "running", what="the triggers again")
+        until(lambda: srv.stats["jobs"]["messages"]["state"] == "running", what="the triggers again")
     finally:
         srv.stop()
         smtp.stop()
@@ -259,18 +248,18 @@ def test_a_flapping_broker_leaves_a_failing_publisher_failing_and_logged_once_a_
         return kiosk.revision == kiosk.published_revision
 
     try:
-        _wait(published, what="the kiosk's first config")
+        until(published, what="the kiosk's first config")
         settings([1, 2])  # a row the code cannot read: dict([1, 2]) raises
-        _wait(lambda: publisher["publisher"]["failing_rounds"] >= 2, what="the publisher failing")
+        until(lambda: publisher["publisher"]["failing_rounds"] >= 2, what="the publisher failing")
         for flap in range(3):
             errors = publisher["publisher"]["errors"]
             mosquitto.stop()
-            _wait(lambda: not srv.bus.connected.is_set(), what="the server seeing the broker gone")
+            until(lambda: not srv.bus.connected.is_set(), what="the server seeing the broker gone")
             time.sleep(0.5)  # rounds go on meanwhile (every 0.05 s), with nothing to publish to
             assert publisher["publisher"]["state"] == "failing", (flap, publisher["publisher"])
             mosquitto.start()
-            _wait(lambda: srv.bus.connected.is_set(), what="the reconnection")
-            _wait(lambda n=errors: publisher["publisher"]["errors"] > n, what="the same failure after the reconnect")
+            until(lambda: srv.bus.connected.is_set(), what="the reconnection")
+            until(lambda n=errors: publisher["publisher"]["errors"] > n, what="the same failure after the reconnect")
         said = [r for r in caplog.records if "background job publisher" in r.getMessage()]
         failed = [r for r in said if "failed (TypeError" in r.getMessage()]
         assert len(failed) == 1 and failed[0].exc_info is not None, [r.getMessage() for r in said]
@@ -281,8 +270,8 @@ def test_a_flapping_broker_leaves_a_failing_publisher_failing_and_logged_once_a_
         assert "works again" not in check.detail
 
         settings({})  # repaired: one recovery, logged once
-        _wait(lambda: publisher["publisher"]["state"] == "running", what="the recovery", timeout=70)
-        _wait(published, what="the repaired kiosk's config")
+        until(lambda: publisher["publisher"]["state"] == "running", what="the recovery", timeout=70)
+        until(published, what="the repaired kiosk's config")
         said = [r.getMessage() for r in caplog.records if "background job publisher" in r.getMessage()]
         assert sum("works again after" in m for m in said) == 1, said
     finally:
@@ -315,9 +304,9 @@ def test_privcard_server_logs_a_round_running_long_from_its_watchdog_loop_and_wh
 
     def operator():  # reads the log as IT would, then stops the server as systemd would
         try:
-            outcome["long"] = _wait(lambda: said("background job terms: one round running for"), 30, "the warning")
+            outcome["long"] = until(lambda: said("background job terms: one round running for"), "the warning", 30)
             release.set()
-            outcome["done"] = _wait(lambda: said("background job terms: round finished after"), 10, "the end")
+            outcome["done"] = until(lambda: said("background job terms: round finished after"), "the end", 10)
         finally:
             release.set()
             os.kill(os.getpid(), signal.SIGTERM)

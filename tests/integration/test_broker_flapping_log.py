@@ -20,17 +20,9 @@ import pytest
 
 from broker import client as bus_client
 from broker.client import BusClient
+from tests.helpers import until
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def _wait(condition, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class _Driven:
@@ -75,9 +67,9 @@ def test_a_flapping_broker_is_logged_once_a_minute_with_how_often_it_went(mosqui
         """The broker goes away until the client has failed to reach it, and comes back."""
         connects = bus.connect_count
         mosquitto.stop()
-        _wait(lambda: bus.last_error and "cannot reach" in bus.last_error, what="a failed attempt")
+        until(lambda: bus.last_error and "cannot reach" in bus.last_error, what="a failed attempt")
         mosquitto.start()
-        _wait(lambda: bus.connect_count > connects, what="the reconnection")
+        until(lambda: bus.connect_count > connects, what="the reconnection")
 
     try:
         assert bus.wait_connected(10)
@@ -105,7 +97,7 @@ def test_a_flapping_broker_is_logged_once_a_minute_with_how_often_it_went(mosqui
         last = max(r.created for r in caplog.records if r.levelno >= logging.WARNING)
         assert time.time() - last < 4  # the next outage starts well within the window
         mosquitto.stop()
-        _wait(lambda: len(warnings()) == 3, timeout=30, what="the long outage said")
+        until(lambda: len(warnings()) == 3, timeout=30, what="the long outage said")
         assert warnings()[2].startswith(f"cannot reach {bus.url} for "), warnings()
         assert "(1 more outage(s) in the " in warnings()[2], warnings()
         mosquitto.start()

@@ -23,18 +23,9 @@ import pytest
 from server import app, store
 from server.app import PointsServer
 from server.domain.config import load
-from tests.helpers import close_store, open_service
+from tests.helpers import close_store, open_service, until
 
 pytestmark = pytest.mark.timeout(90)
-
-
-def _wait(condition, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_publish_the_broker_did_not_confirm_is_not_logged_as_published_and_said_once(
@@ -62,8 +53,8 @@ def test_a_publish_the_broker_did_not_confirm_is_not_logged_as_published_and_sai
         return row.revision, row.published_revision
 
     try:
-        _wait(lambda: said("(1 cards)"), what="the first allow-list")
-        _wait(lambda: len(set(kiosk())) == 1, what="the kiosk's first config")
+        until(lambda: said("(1 cards)"), what="the first allow-list")
+        until(lambda: len(set(kiosk())) == 1, what="the kiosk's first config")
         mosquitto.proc.send_signal(signal.SIGSTOP)  # the broker answers nothing; the connection stays up
         frozen = time.time()
         try:
@@ -93,8 +84,8 @@ def test_a_publish_the_broker_did_not_confirm_is_not_logged_as_published_and_sai
         finally:
             mosquitto.proc.send_signal(signal.SIGCONT)
         thawed = time.time()
-        _wait(lambda: said(f"published allow-list version {version} (2 cards)"), what="the list confirmed at last")
-        _wait(lambda: kiosk() == (revision, revision), what="the kiosk's config confirmed at last")
+        until(lambda: said(f"published allow-list version {version} (2 cards)"), what="the list confirmed at last")
+        until(lambda: kiosk() == (revision, revision), what="the kiosk's config confirmed at last")
         assert len(said(f"published allow-list version {version}", since=frozen)) == 1
         assert all(
             r.created >= thawed for r in caplog.records if f"published allow-list version {version}" in r.getMessage()

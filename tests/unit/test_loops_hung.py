@@ -20,22 +20,7 @@ from datetime import datetime, timedelta
 from broker import server_health
 from install import doctor
 from server import loops
-
-
-def _job(path, name: str) -> dict:
-    try:
-        return json.loads(path.read_text())["jobs"][name]
-    except (OSError, ValueError, KeyError):
-        return {}
-
-
-def _until(condition, what: str, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.helpers import job_health, until
 
 
 def _halves(text: str) -> tuple[str, str]:
@@ -59,7 +44,9 @@ def test_a_round_that_never_returns_fails_doctor_until_it_ends(tmp_path):
     t.start()
     try:
         assert entered.wait(5)
-        job = _until(lambda: _job(path, "publisher").get("round_started_at") and _job(path, "publisher"), "the file")
+        job = until(
+            lambda: job_health(path, "publisher").get("round_started_at") and job_health(path, "publisher"), "the file"
+        )
         assert job["state"] == "running" and job["round_finished_at"] is None
         started = datetime.fromisoformat(job["round_started_at"])
 
@@ -97,7 +84,9 @@ def test_a_round_that_never_returns_fails_doctor_until_it_ends(tmp_path):
 
         time.sleep(0.05)  # the round has lasted at least this (the checks above can take under 1 ms)
         release.set()  # the long round ends: the file says so at once, not at the next refresh
-        job = _until(lambda: _job(path, "publisher").get("round_finished_at") and _job(path, "publisher"), "the end")
+        job = until(
+            lambda: job_health(path, "publisher").get("round_finished_at") and job_health(path, "publisher"), "the end"
+        )
         assert job["round_started_at"] is None and job["interval_s"] == 60.0 and job["longest_round_s"] >= 0.05
         ended = datetime.fromisoformat(job["round_finished_at"])
         assert ended >= started
@@ -191,7 +180,7 @@ def test_the_server_logs_a_round_running_past_the_threshold_once_and_again_when_
         assert entered[1].wait(5)
         time.sleep(0.15)
         assert not said("background job terms"), caplog.text  # not yet past the threshold
-        (long,) = _until(lambda: said("background job terms: one round running for"), "the warning")
+        (long,) = until(lambda: said("background job terms: one round running for"), "the warning")
         time.sleep(0.3)  # many more looks at the same round: one line
         assert len(said("one round running for")) == 1, caplog.text
         assert long.levelno == logging.WARNING and long.threadName == "watchdog"  # not the stuck thread
@@ -202,11 +191,11 @@ def test_the_server_logs_a_round_running_past_the_threshold_once_and_again_when_
         assert not said("round finished after")
 
         release[1].set()  # the long round ends: its own thread, no longer stuck, says so
-        (done,) = _until(lambda: said("background job terms: round finished after"), "the end")
+        (done,) = until(lambda: said("background job terms: round finished after"), "the end")
         assert done.threadName == "job" and re.search(r"finished after \d+\.\d s \(past the 0\.3 s", done.getMessage())
         assert entered[3].wait(5)  # the quick second one said nothing
         assert len(said("one round running for")) == 1
-        _until(lambda: len(said("one round running for")) == 2, "a later long round, logged too")
+        until(lambda: len(said("one round running for")) == 2, "a later long round, logged too")
     finally:
         for event in release.values():
             event.set()

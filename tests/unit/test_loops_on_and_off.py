@@ -14,7 +14,6 @@ writing its file; "a minute" is a second here (``LOG_EVERY_S``, ``RECOVER_AFTER_
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -22,24 +21,9 @@ import time
 
 from install import doctor
 from server import loops
+from tests.helpers import job_health, until
 
 MINUTE = 1.0
-
-
-def _job(path, name: str) -> dict:
-    try:
-        return json.loads(path.read_text())["jobs"][name]
-    except (OSError, ValueError, KeyError):
-        return {}
-
-
-def _until(condition, what: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.005)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_job_failing_every_other_round_logs_once_a_minute_and_stays_failing_till_it_stops(
@@ -70,8 +54,8 @@ def test_a_job_failing_every_other_round_logs_once_a_minute_and_stays_failing_ti
     )
     t.start()
     try:
-        _until(lambda: said("works again"), "the first recovery")
-        _until(lambda: rounds["failed"] >= 2 and health.jobs["messages"]["state"] == "failing", "the relapse")
+        until(lambda: said("works again"), "the first recovery")
+        until(lambda: rounds["failed"] >= 2 and health.jobs["messages"]["state"] == "failing", "the relapse")
         started = time.monotonic()
         states = set()
         while time.monotonic() - started < 2.5 * MINUTE:  # some 100 rounds, half of them failing
@@ -99,7 +83,9 @@ def test_a_job_failing_every_other_round_logs_once_a_minute_and_stays_failing_ti
         assert "round(s) failed on and off since" in repeated[0].getMessage()
         assert len(errors) <= 6 and len(errors) + len(said("works again")) < rounds["failed"] / 5, len(errors)
 
-        path_job = _until(lambda: _job(path, "messages").get("intermittent") and _job(path, "messages"), "the file")
+        path_job = until(
+            lambda: job_health(path, "messages").get("intermittent") and job_health(path, "messages"), "the file"
+        )
         assert path_job["state"] == "failing"
         check = doctor.check_server_jobs(str(path))  # what privcard doctor says meanwhile
         assert not check.ok
@@ -111,7 +97,7 @@ def test_a_job_failing_every_other_round_logs_once_a_minute_and_stays_failing_ti
         # the bug is fixed: after a "minute" without a failure, it works again — said once
         bad.clear()
         fixed = time.monotonic()
-        _until(lambda: health.jobs["messages"]["state"] == "running", "the recovery")
+        until(lambda: health.jobs["messages"]["state"] == "running", "the recovery")
         assert time.monotonic() - fixed >= 0.8 * MINUTE  # not at its first good round
         back = said("works again")
         assert len(back) == 2, [r.getMessage() for r in back]
@@ -121,7 +107,7 @@ def test_a_job_failing_every_other_round_logs_once_a_minute_and_stays_failing_ti
             back[1].getMessage(),
         ), back[1].getMessage()
         assert not health.jobs["messages"]["intermittent"]
-        _until(lambda: _job(path, "messages").get("state") == "running", "the file says running")
+        until(lambda: job_health(path, "messages").get("state") == "running", "the file says running")
         check = doctor.check_server_jobs(str(path))
         assert check.ok and "works again since" in check.detail, check.detail
     finally:
@@ -147,10 +133,10 @@ def test_a_job_that_fails_once_and_is_repaired_works_again_at_once(tmp_path, mon
     )
     t.start()
     try:
-        _until(lambda: health.jobs["publisher"]["failing_rounds"] >= 3, "three failed rounds")
+        until(lambda: health.jobs["publisher"]["failing_rounds"] >= 3, "three failed rounds")
         bad.clear()
         repaired = time.monotonic()
-        _until(lambda: health.jobs["publisher"]["state"] == "running", "the recovery")
+        until(lambda: health.jobs["publisher"]["state"] == "running", "the recovery")
         assert time.monotonic() - repaired < 5  # its next round, after the back-off (1 s here at most)
         (back,) = [r.getMessage() for r in caplog.records if "works again" in r.getMessage()]
         assert "on and off" not in back and not health.jobs["publisher"]["intermittent"]
