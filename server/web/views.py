@@ -661,7 +661,10 @@ def _flash_broker(done: dict | None, device_id: str) -> None:
 
 def _site_row(site) -> dict:
     row = svc().reads.site_dict(site)
-    hours = row["hours"][device_settings.WEEKDAYS[svc().today().weekday()]]
+    today = svc().sites.day_of(site.code)  # the site's own day, in its own time zone
+    hours = (
+        "closed" if today.isoformat() in row["closures"] else row["hours"][device_settings.WEEKDAYS[today.weekday()]]
+    )
     row["today"] = _("closed") if hours == "closed" else hours
     return row
 
