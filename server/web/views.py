@@ -143,6 +143,8 @@ def member(mid: int):
     counter = svc().points.counter_activities()
     level = svc().members.privilege_level(m)
     today = svc().today()
+    # a stamp's date is a day of the site the award is made at (its own time zone)
+    site_today = svc().sites.day_of(svc().points.site_of(m, staff_scope()))
     return render_template(
         "member.html",
         m=m,
@@ -157,7 +159,7 @@ def member(mid: int):
         term_rule=prog().terms.rule(m.group),
         words=catalogue.TERM_WORDS,
         expired=bool(m.valid_until and today > m.valid_until),
-        stamp_days=(today - timedelta(days=prog().max_tap_age_days), today),
+        stamp_days=(site_today - timedelta(days=prog().max_tap_age_days), site_today),
         fees=[] if data["site_only"] else queries.fees(m.id),  # money taken at its home site's counter
         counter=counter,
         groups=_groups(),
@@ -351,17 +353,17 @@ def block_card(mid: int):
 @bp.route("/members/<int:mid>/credit", methods=["POST"])
 def credit(mid: int):
     """Manual credit for a counter activity (borrowing, partner shop, volunteer session...)."""
-    _member_or_404(mid)
+    m = _member_or_404(mid)
     f = request.form
     activity = f.get("activity", "")
     item = {"partner_purchase": f.get("shop"), "volunteer": f.get("session")}.get(activity, f.get("session"))
     act = prog().activities.get(activity)
     # a partner-shop stamp card is credited for the stamp's date (within the maximum tap age)
     at = (f.get("stamp_date") or "").strip() or None if activity == "partner_purchase" else None
-    if at == svc().today().isoformat():
-        at = None  # today's stamp: now (noon may be still to come)
+    if at == svc().sites.day_of(svc().points.site_of(m, staff_scope())).isoformat():
+        at = None  # today's stamp (the day of the site the award is made at): now (noon may be still to come)
     elif at and re.fullmatch(r"\d{4}-\d{2}-\d{2}", at):
-        at += "T12:00"  # an earlier day's stamp: its noon, in the library's time zone
+        at += "T12:00"  # an earlier day's stamp: its noon, in the site's time zone
     try:
         outcome, entry = svc().points.award(
             mid, activity, item=(item or "").strip() or None, at=at, actor=actor(), scope=staff_scope()

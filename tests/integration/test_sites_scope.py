@@ -467,3 +467,26 @@ def test_the_sites_page_shows_each_sites_hours_of_its_own_today(tmp_db_url, b_ex
     assert f"<td>{shown}</td>" in cells["B"], cells["B"]
     assert "<td>08:00-20:00</td>" in cells["A"], cells["A"]
     store.db.close()
+
+
+def test_a_stamp_of_the_sites_own_today_is_credited_at_a_site_ahead_in_time(tmp_db_url):
+    """At 16:00 UTC it is Thursday in B (Tokyo): B's staff enter a partner-shop stamp dated Thursday, B's
+    today. The form offered dates up to the programme's Wednesday, and Thursday was taken for an earlier
+    day's stamp (its noon, still to come in B) and refused as in the future."""
+    from server.store import LedgerEntry
+    from tests.site_support import BEA, UID_B
+
+    app = _fixed_clock_app(tmp_db_url, TWO_TIME_ZONES, BEA)
+    svc = app.extensions["privcard.service"]
+    mid = svc.members.add("Member B", UID_B, home_site="B").id
+    shop = next(iter(svc.prog.for_site("B").partners))
+    with app.test_client() as c:
+        sign_in(c, BEA)
+        page = c.get(f"/members/{mid}").text
+        assert 'name="stamp_date" type="date" value="2026-12-03"' in page and 'max="2026-12-03"' in page
+        form = {"activity": "partner_purchase", "shop": shop, "stamp_date": "2026-12-03", "csrf_token": csrf_of(page)}
+        r = c.post(f"/members/{mid}/credit", data=form, follow_redirects=True)
+        assert "Credited" in text(r.text), text(r.text)[:400]
+    e = LedgerEntry.get((LedgerEntry.member == mid) & (LedgerEntry.activity == "partner_purchase"))
+    assert (e.day, e.site, e.item) == (THU, "B", shop)
+    store.db.close()
