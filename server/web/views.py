@@ -781,9 +781,18 @@ def events():
         events=rows,
         counts=counts,
         activities=svc().attendance.event_activities(),
-        today=svc().today(),
+        # an event's date may be its site's today (the latest of the account's sites'); the date offered
+        # is that of the site an event goes to by default (the account's one site, else the default site)
+        today=svc().sites.today(staff_scope()),
+        day=_default_event_day(),
         sites=svc().sites.list(staff_scope()),
     )
+
+
+def _default_event_day() -> date:
+    """Today at the site a new event goes to when none is chosen: the account's one site, else the default site."""
+    scope = staff_scope()
+    return svc().sites.day_of(next(iter(scope.sites)) if scope.sites is not None and len(scope.sites) == 1 else None)
 
 
 def _event_or_404(event_id: int):

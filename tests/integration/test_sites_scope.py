@@ -490,3 +490,40 @@ def test_a_stamp_of_the_sites_own_today_is_credited_at_a_site_ahead_in_time(tmp_
     e = LedgerEntry.get((LedgerEntry.member == mid) & (LedgerEntry.activity == "partner_purchase"))
     assert (e.day, e.site, e.item) == (THU, "B", shop)
     store.db.close()
+
+
+def test_an_event_of_the_sites_own_today_is_created_and_credited_at_a_site_ahead_in_time(tmp_db_url):
+    """At 16:00 UTC it is Thursday in B (Tokyo), still Wednesday in A (Bangkok): B's staff create an event of
+    B's Thursday and credit its list (both refused as "in the future", the programme's day being Wednesday);
+    an event of Thursday at A is still refused."""
+    from server.store import Event, LedgerEntry
+    from tests.site_support import BEA, UID_B
+
+    app = _fixed_clock_app(tmp_db_url, TWO_TIME_ZONES, BEA)
+    svc = app.extensions["privcard.service"]
+    mid = svc.members.add("Member B", UID_B, home_site="B").id
+    with app.test_client() as c:
+        sign_in(c, BEA)
+        page = c.get("/events").text
+        assert 'name="day" type="date" required value="2026-12-03" max="2026-12-03"' in page
+        form = {
+            "name": "Thursday training",
+            "activity": "db_training",
+            "day": "2026-12-03",
+            "csrf_token": csrf_of(page),
+        }
+        r = c.post("/events", data=form)
+        assert r.status_code == 302 and "/events/" in r.location, text(c.get("/events").text)[:400]
+    ev = Event.get(Event.name == "Thursday training")
+    assert (ev.day, ev.site) == (THU, "B")
+    report = svc.attendance.import_csv(
+        str(mid), ev.activity, ev.name, day="2026-12-03T12:00:00", scope=B_ONLY, site="B"
+    )
+    assert not report.errors and len(report.credited) == 1, report.to_dict()
+    assert LedgerEntry.get_by_id(report.credited[0][2]).day == THU
+    with pytest.raises(ServiceError, match="future"):
+        svc.attendance.add_event("At A", "db_training", "2026-12-03", created_by="admin", site="A")
+    store.db.close()
+
+
+B_ONLY = Scope(frozenset({"B"}))
