@@ -44,7 +44,7 @@ from server.services.errors import Message, NotFound, ServiceError
 from server.services.ledger import STAFF_BACKDATE_DAYS, Ledger, LiveProgramme
 from server.services.points import NOT_BY_HAND
 from server.services.retry import read_unit, unit_of_work
-from server.services.sites import EVERYTHING, Scope
+from server.services.sites import EVERYTHING, Scope, view
 from server.store import Accrual, Card, Event, ImportJob, Member, Upload, db, is_sqlite
 
 log = logging.getLogger(__name__)
@@ -138,9 +138,14 @@ class Attendance:
         """The activities an event can credit, as the programme defines them."""
         return [self.prog.activities[a] for a in EVENT_ACTIVITIES if a in self.prog.activities]
 
-    def check_day(self, when: date) -> None:
-        """Refuse an event day in the future or more than :data:`STAFF_BACKDATE_DAYS` ago."""
-        today = self.ledger.today()
+    def check_day(self, when: date, sites: list[str] | None = None) -> None:
+        """Refuse an event day in the future or more than :data:`STAFF_BACKDATE_DAYS` ago.
+
+        "Today" is the latest of the ``sites``' own days (None: the programme's): an event at a
+        site in a time zone ahead may be dated that site's today while the programme's is still yesterday.
+        """
+        now = self.clock()
+        today = max((rules.business_day(now, view(self.prog, c)) for c in sites or ()), default=self.ledger.today())
         if when > today:
             raise ServiceError("an event in the future cannot be credited yet")
         if when < today - timedelta(days=STAFF_BACKDATE_DAYS):
@@ -206,7 +211,7 @@ class Attendance:
             when = date.fromisoformat(day or "")
         except (TypeError, ValueError):
             raise ServiceError("date must be YYYY-MM-DD") from None
-        self.check_day(when)
+        self.check_day(when, [site or self.prog.default_site])
         with unit_of_work():
             ev = Event.create(name=name, activity=activity, day=when, created_by=created_by, site=site)
             self.ledger.audit(actor, "event.add", ev.id, name=name, activity=activity, day=when.isoformat(), site=site)
@@ -766,7 +771,7 @@ class _Run:
         if self.when > att.clock() + timedelta(days=1):  # before converting it: year 9999 cannot be
             raise ServiceError("an event in the future cannot be credited yet")
         self.day = rules.business_day(self.when, prog)
-        att.check_day(self.day)
+        att.check_day(self.day, [site] if site else scope.codes(prog))  # the rows' sites: one, or the scope's
         self.att, self.act, self.activity, self.event = att, act, activity, event
         self.key = rules.accrual_key(act, self.day, event)
         self.dry_run, self.actor = dry_run, actor

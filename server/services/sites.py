@@ -105,6 +105,10 @@ class Sites:
         prog = self.prog
         return max(rules.business_day(now, view(prog, code)) for code in scope.codes(prog) or [None])
 
+    def day_of(self, code: str | None) -> date:
+        """A site's own day now, in its own time zone (None = the default site)."""
+        return rules.business_day(self.ledger.clock(), view(self.prog, code))
+
     def list(self, scope: Scope = EVERYTHING) -> list[Site]:
         """The sites within a scope, in the programme's order."""
         prog = self.prog

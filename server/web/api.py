@@ -127,6 +127,7 @@ def dashboard():
     for dev in d["devices"]:
         dev["last_seen"] = queries.fmt_time(dev["last_seen"])
     d["today"] = d["today"].isoformat()
+    d["site_days"] = {code: day.isoformat() for code, day in d["site_days"].items()}  # when the sites' days differ
     d["lang"] = lang
     return jsonify(d)
 

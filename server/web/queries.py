@@ -9,6 +9,8 @@ keyset on ``(member, id)``, today's taps by ``received_at``.
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -17,6 +19,7 @@ import peewee as pw
 from broker import contract
 from server import store
 from server.domain import rules
+from server.services.sites import view as site_view
 from server.store import Card, Device, Fee, LedgerEntry, Member, TapInbox
 
 HEX_RE = re.compile(r"^[0-9A-F]{2,20}$")
@@ -199,19 +202,51 @@ def latest_taps(limit: int = 15, device: str | None = None, devices: list | None
     ]
 
 
-def dashboard(service, scope=None) -> dict:
-    """Everything the dashboard shows, in a handful of indexed queries (a site-scoped account: its sites)."""
+def _today_by_site(service, sites: list[str] | None) -> tuple[dict, dict, dict]:
+    """Each site's own today (the "which day" of a tap is its device's site's): ``{site: day}``,
+    the sites grouped by day and the sites grouped by the UTC bounds of their day (a zone each)."""
     prog = service.prog
-    today = service.today()
-    start, end = day_bounds(today, prog)
+    now = service.ledger.clock()
+    days, by_day, by_bounds = {}, {}, {}
+    for code in list(prog.sites) if sites is None else sites:
+        view = site_view(prog, code)
+        day = days[code] = rules.business_day(now, view)
+        by_day.setdefault(day, []).append(code)
+        by_bounds.setdefault(day_bounds(day, view), []).append(code)
+    return days, by_day, by_bounds
+
+
+def dashboard(service, scope=None) -> dict:
+    """Everything the dashboard shows, in a handful of indexed queries (a site-scoped account: its sites).
+
+    "Today" is each site's own day, in its own time zone: taps are read with one query per
+    time zone (one, usually), entries with one query whatever the sites' days.
+    """
+    prog = service.prog
     sites = None if scope is None else service.sites.report_sites(scope)
-    devices_at = None if sites is None else service.sites.device_ids(sites)
-    taps = TapInbox.select(TapInbox.outcome, pw.fn.COUNT(TapInbox.id)).where(
-        (TapInbox.received_at >= start) & (TapInbox.received_at < end)
-    )
-    if devices_at is not None:
-        taps = taps.where(TapInbox.device.in_(devices_at or [""]))
-    outcomes = {o: n for o, n in taps.group_by(TapInbox.outcome).tuples()}
+    days, by_day, by_bounds = _today_by_site(service, sites)
+    on_site = service.sites.device_sites()
+
+    def devices_of(codes) -> list[str]:
+        return [d for d, s in on_site.items() if s in codes]
+
+    devices_at = None if sites is None else devices_of(sites)
+    # one query per time zone over its day's taps (the received_at index), kept by device here:
+    # a day's rows are a handful per outcome and device, and a device's index would read its every tap
+    outcomes: dict[str, int] = {}
+    for (start, end), codes in by_bounds.items():
+        if sites is None and prog.default_site in codes:  # the default site's: any device not elsewhere
+            devices, inside = set(devices_of([c for c in days if c not in codes])), False
+        else:
+            devices, inside = set(devices_of(codes)), True
+        taps = (
+            TapInbox.select(TapInbox.outcome, TapInbox.device, pw.fn.COUNT(TapInbox.id))
+            .where((TapInbox.received_at >= start) & (TapInbox.received_at < end))
+            .group_by(TapInbox.outcome, TapInbox.device)
+        )
+        for outcome, device, n in taps.tuples():
+            if (device in devices) == inside:
+                outcomes[outcome] = outcomes.get(outcome, 0) + n
     earning = list(prog.activities)
     # one pass over today's rows of the (day, activity) index for both numbers
     visitor = pw.Case(
@@ -224,13 +259,20 @@ def dashboard(service, scope=None) -> dict:
     )
     today_q = LedgerEntry.select(
         pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0), pw.fn.COALESCE(pw.fn.SUM(visitor), 0)
-    ).where((LedgerEntry.day == today) & (LedgerEntry.activity.in_(earning)))
-    if sites is not None:
-        today_q = today_q.where(service.sites.entry_condition(sites))
+    ).where(LedgerEntry.day.in_(list(by_day)) & (LedgerEntry.activity.in_(earning)))
+    if sites is not None or len(by_day) > 1:  # each site's entries of its own day
+        today_q = today_q.where(
+            functools.reduce(
+                operator.or_,
+                ((LedgerEntry.day == day) & service.sites.entry_condition(codes) for day, codes in by_day.items()),
+            )
+        )
     points_today, visitors = today_q.tuples().get()
     devices = device_rows(None if devices_at is None else set(devices_at))
     return {
-        "today": today,
+        # the sites' day when they share one, else the programme's with each site's own beside it
+        "today": next(iter(by_day)) if len(by_day) == 1 else service.today(),
+        "site_days": days if len(by_day) > 1 else {},
         "taps_today": sum(outcomes.values()),
         "outcomes": outcomes,
         "credited_today": outcomes.get("credited", 0),

@@ -143,6 +143,8 @@ def member(mid: int):
     counter = svc().points.counter_activities()
     level = svc().members.privilege_level(m)
     today = svc().today()
+    # a stamp's date is a day of the site the award is made at (its own time zone)
+    site_today = svc().sites.day_of(svc().points.site_of(m, staff_scope()))
     return render_template(
         "member.html",
         m=m,
@@ -157,7 +159,7 @@ def member(mid: int):
         term_rule=prog().terms.rule(m.group),
         words=catalogue.TERM_WORDS,
         expired=bool(m.valid_until and today > m.valid_until),
-        stamp_days=(today - timedelta(days=prog().max_tap_age_days), today),
+        stamp_days=(site_today - timedelta(days=prog().max_tap_age_days), site_today),
         fees=[] if data["site_only"] else queries.fees(m.id),  # money taken at its home site's counter
         counter=counter,
         groups=_groups(),
@@ -351,17 +353,17 @@ def block_card(mid: int):
 @bp.route("/members/<int:mid>/credit", methods=["POST"])
 def credit(mid: int):
     """Manual credit for a counter activity (borrowing, partner shop, volunteer session...)."""
-    _member_or_404(mid)
+    m = _member_or_404(mid)
     f = request.form
     activity = f.get("activity", "")
     item = {"partner_purchase": f.get("shop"), "volunteer": f.get("session")}.get(activity, f.get("session"))
     act = prog().activities.get(activity)
     # a partner-shop stamp card is credited for the stamp's date (within the maximum tap age)
     at = (f.get("stamp_date") or "").strip() or None if activity == "partner_purchase" else None
-    if at == svc().today().isoformat():
-        at = None  # today's stamp: now (noon may be still to come)
+    if at == svc().sites.day_of(svc().points.site_of(m, staff_scope())).isoformat():
+        at = None  # today's stamp (the day of the site the award is made at): now (noon may be still to come)
     elif at and re.fullmatch(r"\d{4}-\d{2}-\d{2}", at):
-        at += "T12:00"  # an earlier day's stamp: its noon, in the library's time zone
+        at += "T12:00"  # an earlier day's stamp: its noon, in the site's time zone
     try:
         outcome, entry = svc().points.award(
             mid, activity, item=(item or "").strip() or None, at=at, actor=actor(), scope=staff_scope()
@@ -661,7 +663,10 @@ def _flash_broker(done: dict | None, device_id: str) -> None:
 
 def _site_row(site) -> dict:
     row = svc().reads.site_dict(site)
-    hours = row["hours"][device_settings.WEEKDAYS[svc().today().weekday()]]
+    today = svc().sites.day_of(site.code)  # the site's own day, in its own time zone
+    hours = (
+        "closed" if today.isoformat() in row["closures"] else row["hours"][device_settings.WEEKDAYS[today.weekday()]]
+    )
     row["today"] = _("closed") if hours == "closed" else hours
     return row
 
@@ -776,9 +781,18 @@ def events():
         events=rows,
         counts=counts,
         activities=svc().attendance.event_activities(),
-        today=svc().today(),
+        # an event's date may be its site's today (the latest of the account's sites'); the date offered
+        # is that of the site an event goes to by default (the account's one site, else the default site)
+        today=svc().sites.today(staff_scope()),
+        day=_default_event_day(),
         sites=svc().sites.list(staff_scope()),
     )
+
+
+def _default_event_day() -> date:
+    """Today at the site a new event goes to when none is chosen: the account's one site, else the default site."""
+    scope = staff_scope()
+    return svc().sites.day_of(next(iter(scope.sites)) if scope.sites is not None and len(scope.sites) == 1 else None)
 
 
 def _event_or_404(event_id: int):

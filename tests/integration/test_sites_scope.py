@@ -13,7 +13,7 @@ from server import store
 from server.services import NotFound, ServiceError
 from server.services.sites import Scope
 from server.store import Device, Member
-from tests.browser.web_support import ADMIN, csrf_of, text
+from tests.browser.web_support import ADMIN, csrf_of, sign_in, text
 from tests.site_support import ANNA, SAM, TWO_TIME_ZONES, client, token, two_site_app
 
 BRANCH_ADMIN, BRANCH_STAFF = ANNA, SAM  # admin and staff of site A only
@@ -383,3 +383,147 @@ def test_the_default_report_range_reaches_the_day_of_a_site_ahead_in_time(tmp_db
     assert entries(b, ["B"]) == 1 and entries(a, ["A"]) == 1
     assert entries(Scope(), None) == 2  # combined: both sites' entries of "today"
     store.db.close()
+
+
+FOUR_PM = datetime(2026, 12, 2, 16, 0, tzinfo=UTC)  # 23:00 Wednesday in A (Bangkok), 01:00 Thursday in B (Tokyo)
+WED, THU = datetime(2026, 12, 2).date(), datetime(2026, 12, 3).date()
+
+
+def _fixed_clock_app(db_url, overrides, *accounts):
+    """The console on two sites whose clock says :data:`FOUR_PM`, with the programme administrator and ``accounts``."""
+    from server.domain import config
+    from server.services import bootstrap
+    from server.web import accounts as staff
+    from server.web import create_app
+    from tests.site_support import ROLES
+
+    store.connect(db_url)
+    prog = config.load(overrides=overrides)
+    app = create_app(db_url, prog, bootstrap(prog, clock=lambda: FOUR_PM), connect=False, testing=True)
+    staff.add_staff(ADMIN[0], "admin", ADMIN[1])
+    for who in accounts:
+        role, site = ROLES[who]
+        staff.add_staff(who[0], role, who[1], sites=site)
+    return app
+
+
+def test_the_dashboard_counts_each_sites_own_today(tmp_db_url):
+    """At 16:00 UTC B (Tokyo) is on Thursday while A (Bangkok) is still on Wednesday: B's dashboard counts
+    B's Thursday (not its tap of 23:30 Wednesday, which is inside A's day) and the combined one each
+    site's own today; the page's date is B's day for B, each site's day for the combined view."""
+    from broker.contract import Tap
+    from server.web import queries
+    from tests.site_support import BEA, UIDS
+
+    app = _fixed_clock_app(tmp_db_url, TWO_TIME_ZONES, BEA)
+    svc = app.extensions["privcard.service"]
+    late_wednesday_in_b = datetime(2026, 12, 2, 14, 30, tzinfo=UTC)  # 23:30 in B, 21:30 in A
+    for site, uid in UIDS.items():
+        svc.devices.add(f"in-{site}", "gate", site=site, direction="in")
+        svc.members.add(f"Member {site}", uid, home_site=site)
+    taps = [("B", late_wednesday_in_b, "y"), ("A", FOUR_PM, "t"), ("B", FOUR_PM, "t")]
+    for site, when, tid in taps:
+        r = svc.taps.decide(f"in-{site}", Tap(tap_id=f"{tid}-{site}", uid=UIDS[site], at=when, clock_ok=True), when)
+        assert r.outcome == "credited", r
+    a, b = Scope(frozenset({"A"})), Scope(frozenset({"B"}))
+    d = queries.dashboard(svc, b)
+    assert (d["today"], d["taps_today"], d["visitors_today"]) == (THU, 1, 1) and not d.get("site_days")
+    assert d["points_today"] == svc.prog.activities["entry"].points  # the sign-ups are the default site's, Wednesday's
+    d = queries.dashboard(svc, a)
+    assert (d["today"], d["taps_today"], d["visitors_today"]) == (WED, 1, 1)
+    d = queries.dashboard(svc, Scope())
+    assert (d["taps_today"], d["credited_today"], d["visitors_today"]) == (2, 2, 2)
+    assert d["today"] == WED and d["site_days"] == {"A": WED, "B": THU}
+    with app.test_client() as c:
+        sign_in(c, ADMIN)
+        assert c.get("/api/dashboard").get_json()["site_days"] == {"A": "2026-12-02", "B": "2026-12-03"}
+        head = c.get("/").text.split('data-k="today">')[1].split("</span>")[0]
+        assert head.startswith("A ") and " · B " in head, head
+    with app.test_client() as c:
+        sign_in(c, BEA)
+        assert c.get("/api/dashboard").get_json()["today"] == "2026-12-03"
+    store.db.close()
+
+
+@pytest.mark.parametrize(
+    ("b_extra", "shown"),
+    [
+        ({"hours": {"default": "08:00-22:00", "thu": "10:00-16:00"}}, "10:00-16:00"),
+        ({"closures": ["2026-12-03"]}, "closed"),
+    ],
+)
+def test_the_sites_page_shows_each_sites_hours_of_its_own_today(tmp_db_url, b_extra, shown):
+    """At 16:00 UTC it is still Wednesday in A and already Thursday in B: B's "today's hours" are its Thursday's
+    (they were the programme's weekday's, Wednesday's 08:00-22:00), and a closure of B's Thursday shows closed."""
+    import copy
+
+    overrides = copy.deepcopy(TWO_TIME_ZONES)
+    overrides["sites"]["B"].update(b_extra)
+    app = _fixed_clock_app(tmp_db_url, overrides)
+    with app.test_client() as c:
+        sign_in(c, ADMIN)
+        page = c.get("/sites").text
+    cells = {site: page.split(f'data-site="{site}"')[1].split("</tr>")[0] for site in ("A", "B")}
+    assert f"<td>{shown}</td>" in cells["B"], cells["B"]
+    assert "<td>08:00-20:00</td>" in cells["A"], cells["A"]
+    store.db.close()
+
+
+def test_a_stamp_of_the_sites_own_today_is_credited_at_a_site_ahead_in_time(tmp_db_url):
+    """At 16:00 UTC it is Thursday in B (Tokyo): B's staff enter a partner-shop stamp dated Thursday, B's
+    today. The form offered dates up to the programme's Wednesday, and Thursday was taken for an earlier
+    day's stamp (its noon, still to come in B) and refused as in the future."""
+    from server.store import LedgerEntry
+    from tests.site_support import BEA, UID_B
+
+    app = _fixed_clock_app(tmp_db_url, TWO_TIME_ZONES, BEA)
+    svc = app.extensions["privcard.service"]
+    mid = svc.members.add("Member B", UID_B, home_site="B").id
+    shop = next(iter(svc.prog.for_site("B").partners))
+    with app.test_client() as c:
+        sign_in(c, BEA)
+        page = c.get(f"/members/{mid}").text
+        assert 'name="stamp_date" type="date" value="2026-12-03"' in page and 'max="2026-12-03"' in page
+        form = {"activity": "partner_purchase", "shop": shop, "stamp_date": "2026-12-03", "csrf_token": csrf_of(page)}
+        r = c.post(f"/members/{mid}/credit", data=form, follow_redirects=True)
+        assert "Credited" in text(r.text), text(r.text)[:400]
+    e = LedgerEntry.get((LedgerEntry.member == mid) & (LedgerEntry.activity == "partner_purchase"))
+    assert (e.day, e.site, e.item) == (THU, "B", shop)
+    store.db.close()
+
+
+def test_an_event_of_the_sites_own_today_is_created_and_credited_at_a_site_ahead_in_time(tmp_db_url):
+    """At 16:00 UTC it is Thursday in B (Tokyo), still Wednesday in A (Bangkok): B's staff create an event of
+    B's Thursday and credit its list (both refused as "in the future", the programme's day being Wednesday);
+    an event of Thursday at A is still refused."""
+    from server.store import Event, LedgerEntry
+    from tests.site_support import BEA, UID_B
+
+    app = _fixed_clock_app(tmp_db_url, TWO_TIME_ZONES, BEA)
+    svc = app.extensions["privcard.service"]
+    mid = svc.members.add("Member B", UID_B, home_site="B").id
+    with app.test_client() as c:
+        sign_in(c, BEA)
+        page = c.get("/events").text
+        assert 'name="day" type="date" required value="2026-12-03" max="2026-12-03"' in page
+        form = {
+            "name": "Thursday training",
+            "activity": "db_training",
+            "day": "2026-12-03",
+            "csrf_token": csrf_of(page),
+        }
+        r = c.post("/events", data=form)
+        assert r.status_code == 302 and "/events/" in r.location, text(c.get("/events").text)[:400]
+    ev = Event.get(Event.name == "Thursday training")
+    assert (ev.day, ev.site) == (THU, "B")
+    report = svc.attendance.import_csv(
+        str(mid), ev.activity, ev.name, day="2026-12-03T12:00:00", scope=B_ONLY, site="B"
+    )
+    assert not report.errors and len(report.credited) == 1, report.to_dict()
+    assert LedgerEntry.get_by_id(report.credited[0][2]).day == THU
+    with pytest.raises(ServiceError, match="future"):
+        svc.attendance.add_event("At A", "db_training", "2026-12-03", created_by="admin", site="A")
+    store.db.close()
+
+
+B_ONLY = Scope(frozenset({"B"}))
