@@ -33,6 +33,10 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+#: a member row's consent columns (NOT NULL, no SQL default: the model's defaults are Python's), as a new member gets them
+CONSENT_COLUMNS = ("consent_marketing", "consent_notices", "consent_statement", "consent_ranking")
+CONSENTS = (False, True, False, True)
+
 FIRST = [
     "somchai",
     "somsri",
@@ -149,11 +153,39 @@ def fill(db_url: str, members: int, entries: int, seed: int = 1) -> dict:
                 name = name.title()
             names.append(name)
             mrows.append(
-                (i, name, f"U{1 + i % 5}", "gold" if i % 9 == 0 else "silver", "active", False, 0, _ts(now), _ts(now))
+                (
+                    i,
+                    name,
+                    f"U{1 + i % 5}",
+                    "gold" if i % 9 == 0 else "silver",
+                    "active",
+                    False,
+                    0,
+                    "th",
+                    *CONSENTS,
+                    _ts(now),
+                    _ts(now),
+                )
             )
-            crows.append((f"{0x04100000 + i:08X}", i, "active", _ts(now)))
-        bulk("member", ("id", "name", "group", "tier", "status", "staff", "balance", "created_at", "updated_at"), mrows)
-        bulk("card", ("uid", "member_id", "status", "issued_at"), crows)
+            crows.append((f"{0x04100000 + i:08X}", i, "active", _ts(now), False))
+        bulk(
+            "member",
+            (
+                "id",
+                "name",
+                "group",
+                "tier",
+                "status",
+                "staff",
+                "balance",
+                "language",
+                *CONSENT_COLUMNS,
+                "created_at",
+                "updated_at",
+            ),
+            mrows,
+        )
+        bulk("card", ("uid", "member_id", "status", "issued_at", "sun"), crows)
         for d in range(20):
             kind = (
                 ("gate", "in")
@@ -226,10 +258,13 @@ def fill(db_url: str, members: int, entries: int, seed: int = 1) -> dict:
                     5 if outcome == "credited" else 0,
                     m,
                     json.dumps({"activity": "entry"}),
+                    "clock",
                 )
             )
         bulk(
-            "tap_inbox", ("device", "tap_id", "uid", "at", "received_at", "outcome", "points", "member", "result"), rows
+            "tap_inbox",
+            ("device", "tap_id", "uid", "at", "received_at", "outcome", "points", "member", "result", "timing"),
+            rows,
         )
     t_taps = time.perf_counter() - t0
     if sqlite:
