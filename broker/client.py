@@ -268,6 +268,9 @@ class BusClient:
         self._outage_since: float | None = None
         self._outage_said = False
         self._outages_unsaid = 0
+        #: refused-connection throttle (see :meth:`_refused`): the refusal last logged and when, refusals not logged since
+        self._refusal_said: tuple[str, float] | None = None
+        self._refusals_unsaid = 0
 
         if self.protocol == 5:
             self._mqtt = mqtt.Client(
@@ -493,9 +496,9 @@ class BusClient:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            self.last_error = f"broker refused the connection: {reason_code}"
-            log.warning("%s: %s", self.url, self.last_error)
+            self._refused(f"broker refused the connection: {reason_code}")
             return
+        self._refusal_said, self._refusals_unsaid = None, 0
         with self._lock:
             subs = [(f, qos) for f, (qos, _) in self._subs.items()]
         if subs:
@@ -514,6 +517,29 @@ class BusClient:
                 hook(session_present)
             except Exception:
                 log.exception("on_connect hook failed")
+
+    def _refused(self, error: str) -> None:
+        """The broker answered CONNECT with a refusal: WARNING at once, then the same refusal at most once a minute.
+
+        A device with a wrong password (or an account a broker no longer knows) is refused at
+        every attempt, every 10 s once the back-off is at its longest: one WARNING a minute
+        says it, with how many refusals went unsaid; a different refusal is said at once.
+        """
+        self.last_error = error
+        now = time.monotonic()
+        said = self._refusal_said
+        if said is not None and said[0] == error and now - said[1] < UNREACHABLE_LOG_EVERY_S:
+            self._refusals_unsaid += 1
+            log.debug("%s: %s (again, within a minute: not repeated)", self.url, error)
+            return
+        more = self._refusals_unsaid
+        log.warning(
+            "%s: %s%s",
+            self.url,
+            error,
+            f" ({more} more time(s) in the {_took(now - said[1])} since the last warning)" if more and said else "",
+        )
+        self._refusal_said, self._refusals_unsaid = (error, now), 0
 
     def _on_connect_fail(self, client, userdata) -> None:
         """A connection attempt failed: WARNING for the first outage at once, then at most once a minute.
