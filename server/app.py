@@ -464,14 +464,14 @@ class PointsServer:
 
     # ------------------------------------------------------------------ retained config and allow-list
 
-    def _published(self, info, timeout: float | None = None) -> bool:
+    def _published(self, info) -> bool:
         """Wait until the worker has written a publish (it owns the socket); False if stopping or timed out.
 
         Waits in short slices so a stop is never held up by a publish nobody will write
         (the worker has already left), and says so: a config that did not reach the broker
         is not marked published, so the next round sends it again.
         """
-        deadline = time.monotonic() + (PUBLISH_TIMEOUT_S if timeout is None else timeout)
+        deadline = time.monotonic() + PUBLISH_TIMEOUT_S
         while not self.stopping.is_set() and time.monotonic() < deadline:
             try:
                 info.wait_for_publish(0.2)

@@ -44,7 +44,7 @@ from server.services.errors import Message, NotFound, ServiceError
 from server.services.ledger import STAFF_BACKDATE_DAYS, Ledger, LiveProgramme
 from server.services.points import NOT_BY_HAND
 from server.services.retry import read_unit, unit_of_work
-from server.services.sites import EVERYTHING, Scope, view
+from server.services.sites import EVERYTHING, Scope, day_at
 from server.store import Accrual, Card, Event, ImportJob, Member, Upload, db, is_sqlite
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ class Attendance:
         site in a time zone ahead may be dated that site's today while the programme's is still yesterday.
         """
         now = self.clock()
-        today = max((rules.business_day(now, view(self.prog, c)) for c in sites or ()), default=self.ledger.today())
+        today = max((day_at(self.prog, c, now) for c in sites or ()), default=self.ledger.today())
         if when > today:
             raise ServiceError("an event in the future cannot be credited yet")
         if when < today - timedelta(days=STAFF_BACKDATE_DAYS):

@@ -87,6 +87,11 @@ def view(prog: Programme, site: str | None) -> Programme:
         return prog.for_site(None)
 
 
+def day_at(prog: Programme, site: str | None, when) -> date:
+    """The site's day at an instant, in its own time zone (None = the default site)."""
+    return rules.business_day(when, view(prog, site))
+
+
 class Sites:
     """The programme's sites and who belongs to which."""
 
@@ -101,13 +106,12 @@ class Sites:
         A site ahead of the programme's zone has entries dated its own today (the "which day"
         rule uses the device's site): a report "up to today" must reach that day too.
         """
-        now = self.ledger.clock()
-        prog = self.prog
-        return max(rules.business_day(now, view(prog, code)) for code in scope.codes(prog) or [None])
+        now, prog = self.ledger.clock(), self.prog
+        return max(day_at(prog, code, now) for code in scope.codes(prog) or [None])
 
     def day_of(self, code: str | None) -> date:
         """A site's own day now, in its own time zone (None = the default site)."""
-        return rules.business_day(self.ledger.clock(), view(self.prog, code))
+        return day_at(self.prog, code, self.ledger.clock())
 
     def list(self, scope: Scope = EVERYTHING) -> list[Site]:
         """The sites within a scope, in the programme's order."""
