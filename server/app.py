@@ -118,10 +118,12 @@ class PointsServer:
         self._terms_done = None
         self._messages_day = None
         #: per batch (worker thread only): (seconds from taking it to its answers written,
-        #: the worker's CPU seconds for the round that read and answered it, messages)
-        self._timings: deque[tuple[float, float, int]] = deque(maxlen=TIMINGS_KEPT)
+        #: the worker's CPU seconds for the round that read and answered it, messages,
+        #: seconds of it spent committing)
+        self._timings: deque[tuple[float, float, int, float]] = deque(maxlen=TIMINGS_KEPT)
         #: per tap, when tracing (``privcard server --timings``): (tap_id, read, batch taken,
-        #: decided and committed, answers written), wall-clock seconds — ``privcard bench``
+        #: decided and committed, answers written — wall-clock seconds —, and the seconds its
+        #: batch spent committing) — ``privcard bench``
         #: joins them with its own send and receive times to say where a slow tap's time went
         self.trace: deque[tuple] | None = None
         self._decided_at = 0.0
@@ -275,6 +277,7 @@ class PointsServer:
             if not self.inbox:
                 continue
             started = time.perf_counter()
+            committing = store.commit_seconds()
             taken = time.time()
             batch = self.inbox[: self.batch_max]
             del self.inbox[: len(batch)]
@@ -284,11 +287,12 @@ class PointsServer:
             if not self._decide(batch):
                 return
             self.bus.flush()
-            self._timings.append((time.perf_counter() - started, time.thread_time() - cpu, len(batch)))
+            committed = store.commit_seconds() - committing  # the disk's part (a retried batch: every try's)
+            self._timings.append((time.perf_counter() - started, time.thread_time() - cpu, len(batch), committed))
             if self.trace is not None:
                 written = time.time()
                 self.trace.extend(
-                    (i.ref, i.received.timestamp(), taken, self._decided_at, written) for i in batch if i.ref
+                    (i.ref, i.received.timestamp(), taken, self._decided_at, written, committed) for i in batch if i.ref
                 )
 
     def timings(self) -> dict:
@@ -298,14 +302,18 @@ class PointsServer:
         flush) — the server's share of a tap's latency, without the broker's and the
         network's; ``cpu_ms_per_message``: the worker thread's CPU time for reading,
         deciding and answering, per message. Both move less with a shared machine's load
-        than the latency a device sees.
+        than the latency a device sees. ``commit_ms``: the part of a batch spent committing
+        (:func:`server.store.commit_seconds`: the WAL written and synced), where a disk
+        that stalls its fsync shows.
         """
         rows = list(self._timings)
-        # per tap, when tracing: [tap_id, read, batch taken, decided, answers written], wall-clock seconds
+        # per tap, when tracing: [tap_id, read, batch taken, decided, answers written] (wall-clock seconds),
+        # and the seconds its batch spent committing
         trace = {"trace": [list(t) for t in self.trace]} if self.trace is not None else {}
         if not rows:
             return {"batches": 0, "messages": 0, **trace}
         ms = sorted(r[0] * 1000 for r in rows)
+        commit_ms = sorted(r[3] * 1000 for r in rows)
         messages = sum(r[2] for r in rows)
         return {
             "batches": len(rows),
@@ -314,6 +322,10 @@ class PointsServer:
             "batch_ms_p50": round(statistics.median(ms), 3),
             "batch_ms_p99": round(ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))], 3),
             "batch_ms_max": round(ms[-1], 3),
+            # of which committing (the WAL written and synced to the disk): a slow disk shows here
+            "commit_ms_p50": round(statistics.median(commit_ms), 3),
+            "commit_ms_p99": round(commit_ms[min(len(commit_ms) - 1, round(0.99 * (len(commit_ms) - 1)))], 3),
+            "commit_ms_max": round(commit_ms[-1], 3),
             "cpu_ms_per_message": round(sum(r[1] for r in rows) * 1000 / messages, 4),
             # PostgreSQL batches decided the four-round-trip way after all (another replica's rows, a promotion…)
             "fallbacks": dict(self.service.taps.fallbacks),

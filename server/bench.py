@@ -480,6 +480,64 @@ def _cpu_s(pid: int) -> float:
         return float("nan")
 
 
+#: the disk probe's writes: four WAL frames (a 4 KiB page and its 24-byte header) a sync,
+#: about what a small batch of taps commits, in a file of this many frames reused in turn
+PROBE_FRAMES, PROBE_FILE_FRAMES = 4, 4000
+
+
+def _disk_probe(directory: str, seconds: float, pause: float = 0.002) -> dict:
+    """How long ``fdatasync`` takes on ``directory``'s disk with nothing of privcard running.
+
+    Writes :data:`PROBE_FRAMES` WAL-sized frames and syncs them, every ``pause`` seconds
+    for ``seconds``, in a preallocated file (as SQLite reuses its WAL), and reports the
+    sync's latency: median, p99, the longest, and how many took over 20 and 50 ms. A
+    tap's answer waits for its batch's sync (commit before result), so a disk that
+    stalls a sync for 100 ms stalls every tap in flight for as long; the echo never
+    touches the disk.
+    """
+    path = os.path.join(directory, "disk-probe.bin")
+    frame = 24 + 4096
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    lat: list[float] = []
+    try:
+        os.pwrite(fd, bytes(frame * PROBE_FILE_FRAMES), 0)
+        os.fsync(fd)
+        page = os.urandom(frame * PROBE_FRAMES)
+        end = time.monotonic() + seconds
+        at = 0
+        while time.monotonic() < end:
+            os.pwrite(fd, page, at * frame)
+            at = (at + PROBE_FRAMES) % (PROBE_FILE_FRAMES - PROBE_FRAMES)
+            started = time.perf_counter()
+            os.fdatasync(fd)
+            lat.append(time.perf_counter() - started)
+            time.sleep(pause)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    if not lat:
+        return {"seconds": seconds, "syncs": 0}
+    return {
+        "seconds": seconds,
+        "syncs": len(lat),
+        "p50_ms": round(_pct(lat, 50), 3),
+        "p99_ms": round(_pct(lat, 99), 3),
+        "max_ms": round(max(lat) * 1000, 3),
+        "over_20ms": sum(x > 0.020 for x in lat),
+        "over_50ms": sum(x > 0.050 for x in lat),
+    }
+
+
+def _disk_line(d: dict) -> str:
+    """One line of :func:`_disk_probe`'s figures."""
+    if not d.get("syncs"):
+        return "no sync measured"
+    return (
+        f"{d['syncs']} syncs in {d['seconds']:g} s: fdatasync p50 {d['p50_ms']:.2f} ms, p99 {d['p99_ms']:.2f} ms, "
+        f"longest {d['max_ms']:.1f} ms; {d['over_20ms']} over 20 ms, {d['over_50ms']} over 50 ms"
+    )
+
+
 def _verify_us(n: int = 2000) -> float:
     """Microseconds one SUN verification (keys cached, as on the tap path) takes in this process."""
     from server.sun import Keyring, card_url, verify
@@ -662,6 +720,14 @@ def main(argv: list[str] | None = None) -> int:
         "--saturation-rounds", type=int, default=1, help="saturation rounds of every target in turn (medians reported)"
     )
     p.add_argument(
+        "--disk-probe",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="first time the disk's fdatasync alone for this long, where the SQLite database lies "
+        "(a stall there stalls every tap in flight); 0 skips it",
+    )
+    p.add_argument(
         "--pin",
         action="store_true",
         help="the server (or echo) under test on CPU 0, the broker and the load generator on CPU 1: a server with "
@@ -758,6 +824,9 @@ def main(argv: list[str] | None = None) -> int:
             _bench_database(url_n, devices, uids, sun_uids if n == 0 else [])
             log(f"{target}: {labels[target]} database")
         db_url = db_of["server"]
+        disk = _disk_probe(tmp, args.disk_probe) if args.disk_probe > 0 else None
+        if disk is not None:
+            log(f"disk alone: {_disk_line(disk)}")
         more = tuple(t for t in db_of if t != "server")
         targets = ("echo", "server", *more, "server-sun") if args.sun else ("echo", "server", *more)
         db_campaigns = None
@@ -1024,7 +1093,8 @@ def main(argv: list[str] | None = None) -> int:
                         + (
                             f"; worker: batch p50 {one['worker']['batch_ms_p50']:.1f} ms p99 "
                             f"{one['worker']['batch_ms_p99']:.1f} ms, "
-                            f"{one['worker']['cpu_ms_per_message']:.3f} ms CPU/message"
+                            f"{one['worker']['cpu_ms_per_message']:.3f} ms CPU/message, "
+                            f"commit p50 {one['worker']['commit_ms_p50']:.2f} ms longest {one['worker']['commit_ms_max']:.1f} ms"
                             if one.get("worker", {}).get("batches")
                             else ""
                         )
@@ -1059,6 +1129,7 @@ def main(argv: list[str] | None = None) -> int:
             "half_load_tps": round(half, 1),
             "half_load_taps": s["half_load"]["taps"],  # each round's timed taps, per target
             "saturated": {"server_p99_ms": round(s["p99_ms"], 2), "echo_p99_ms": round(e["p99_ms"], 2)},
+            "disk_probe": disk,
             "half_load_rounds": {
                 "server_p99_ms": [round(x["p99_ms"], 2) for x in s["half_load"]["rounds"]],
                 "echo_p99_ms": [round(x["p99_ms"], 2) for x in e["half_load"]["rounds"]],
@@ -1072,6 +1143,8 @@ def main(argv: list[str] | None = None) -> int:
                 # the server's own share (take a batch → answers written) and its CPU: steadier on a shared machine
                 "worker_batch_ms_p99": [x["worker"].get("batch_ms_p99") for x in s["half_load"]["rounds"]],
                 "worker_cpu_ms_per_message": [x["worker"].get("cpu_ms_per_message") for x in s["half_load"]["rounds"]],
+                # the longest commit (WAL write and sync) of each round: a disk's stall shows here
+                "worker_commit_ms_max": [x["worker"].get("commit_ms_max") for x in s["half_load"]["rounds"]],
                 # where the slowest 1 % of each round's taps spent their time (_breakdown)
                 "slowest_1pct": [x.get("slowest") for x in s["half_load"]["rounds"]],
             },
@@ -1138,8 +1211,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(
                 f"per round: p99 ratio {out['half_load_rounds']['p99_ratio']}; the worker's own batch time p99 "
-                f"{out['half_load_rounds']['worker_batch_ms_p99']} ms (median {out['worker_batch_ms_p99']:.1f})"
+                f"{out['half_load_rounds']['worker_batch_ms_p99']} ms (median {out['worker_batch_ms_p99']:.1f}); "
+                f"its longest commit {out['half_load_rounds']['worker_commit_ms_max']} ms"
             )
+            if disk is not None:
+                print(f"the disk alone, before: {_disk_line(disk)}")
             for d in out.get("databases", [])[1:]:
                 print(
                     f"{d['db']}: {d['throughput_tps']:.0f} taps/s = {d['throughput_vs_first']:.2f} x {out['db']}'s "
@@ -1195,7 +1271,8 @@ def main(argv: list[str] | None = None) -> int:
 LEGS = (
     ("to_server", "to the server"),  # sent → read by the worker (waits while it decides the batch before)
     ("queued", "queued"),  # read → its batch taken
-    ("decide", "decided+committed"),  # batch taken → decided and committed
+    ("decide", "decided"),  # batch taken → decided (the batch's statements and Python), its commit apart
+    ("commit", "committed"),  # the batch's COMMIT: the WAL written and synced (a stalling disk shows here)
     ("answer", "answered"),  # committed → results and acks written
     ("to_client", "back to the device"),  # written → the device's handler
 )
@@ -1205,16 +1282,17 @@ def _breakdown(wall: dict[str, tuple[float, float]], trace: list, measured: str 
     """Where the slowest 1 % of a server's taps spent their time, in ms (mean of each leg), and every tap's median.
 
     ``wall`` is the load's (sent, received) per tap; ``trace`` the server's own
-    ``[tap_id, read, taken, decided, written]`` rows (one machine, one wall clock). The
-    legs add up to the latency the device saw. Only the taps whose id starts with
-    ``measured`` count (a round's timed taps, not its warm-up burst).
+    ``[tap_id, read, taken, decided, written, commit]`` rows (one machine, one wall clock;
+    ``commit``: the seconds the batch spent committing, inside taken → decided). The legs
+    add up to the latency the device saw. Only the taps whose id starts with ``measured``
+    count (a round's timed taps, not its warm-up burst).
     """
     trace = [t for t in trace if t[0].startswith(measured)]
     rows = []
-    for tap_id, read, taken, decided, written in trace:
+    for tap_id, read, taken, decided, written, commit in trace:
         if tap_id in wall:
             sent, received = wall[tap_id]
-            legs = (read - sent, taken - read, decided - taken, written - decided, received - written)
+            legs = (read - sent, taken - read, decided - taken - commit, commit, written - decided, received - written)
             rows.append((received - sent, legs))
     if not rows:
         return {}

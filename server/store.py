@@ -13,6 +13,7 @@ import logging
 import os
 import select
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -750,6 +751,37 @@ def _create_private(path: Path) -> None:
         pass
 
 
+#: per thread, the seconds its commits have taken (:func:`commit_seconds`)
+_commit_clock = threading.local()
+
+
+def commit_seconds() -> float:
+    """The seconds this thread has spent committing so far (a COMMIT's WAL write and its fsync).
+
+    The tap worker reads it around each batch (``privcard server --timings``), so the bench
+    can tell a batch held up by the disk from one held up by its own work. On PostgreSQL a
+    batch's last statement travels with its ``COMMIT`` (:func:`execute_and_commit`): that
+    statement's round trip is counted as the commit.
+    """
+    return getattr(_commit_clock, "seconds", 0.0)
+
+
+def _timed(commit):
+    """Run ``commit`` and add its duration to this thread's :func:`commit_seconds`."""
+    started = time.perf_counter()
+    try:
+        return commit()
+    finally:
+        _commit_clock.seconds = getattr(_commit_clock, "seconds", 0.0) + time.perf_counter() - started
+
+
+class TimedSqliteDatabase(pw.SqliteDatabase):
+    """SQLite whose commits are timed per thread (:func:`commit_seconds`): two clock reads a commit."""
+
+    def commit(self):
+        return _timed(super().commit)
+
+
 class PipelinedPostgresqlDatabase(pw.PostgresqlDatabase):
     """PostgreSQL whose transactions cost no round trip of their own.
 
@@ -782,7 +814,9 @@ class PipelinedPostgresqlDatabase(pw.PostgresqlDatabase):
 
     def execute_and_commit(self, sql, params=None):
         """Run the outermost transaction's last statement and its COMMIT in one round trip."""
-        cursor = super().execute_sql(self._take_begin() + sql + "; COMMIT", params)
+        cursor = _timed(
+            lambda: super(PipelinedPostgresqlDatabase, self).execute_sql(self._take_begin() + sql + "; COMMIT", params)
+        )
         self._state.committed_early = True
         return cursor
 
@@ -791,7 +825,7 @@ class PipelinedPostgresqlDatabase(pw.PostgresqlDatabase):
         if getattr(state, "begin_pending", False) or getattr(state, "committed_early", False):
             state.begin_pending = state.committed_early = False  # nothing sent, or already committed
             return None
-        return super().commit()
+        return _timed(super().commit)
 
     def rollback(self):
         state = self._state
@@ -823,10 +857,10 @@ def make_database(url: str) -> pw.Database:
             # sqlite:////abs/path and sqlite:///rel/path
             path = "/" + path[1:] if path.startswith("/") else path
         if not path or path == ":memory:":
-            return pw.SqliteDatabase(":memory:", pragmas=SQLITE_PRAGMAS)
+            return TimedSqliteDatabase(":memory:", pragmas=SQLITE_PRAGMAS)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         _create_private(Path(path))
-        return pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30, check_same_thread=False)
+        return TimedSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30, check_same_thread=False)
     if parsed.scheme in ("postgres", "postgresql"):
         # a lost PostgreSQL host must surface as an error within seconds, not hang the
         # server's worker (which also keeps its MQTT connection alive) for TCP's minutes;

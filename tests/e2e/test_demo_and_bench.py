@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,8 @@ def bench_figures() -> dict:
         "--rounds",
         "2",
         "--sun",
+        "--disk-probe",
+        "0.5",
         "--json",
         timeout=240,
     )
@@ -115,10 +118,12 @@ def test_bench_with_campaigns_reports_both_servers_side_by_side():
     proc = _privcard(
         *("bench", "--taps", "200", "--devices", "2"),
         *("--members", "50", "--rounds", "1", "--campaigns", "6", "--activities", "15"),
-        *("--campaign-rounds", "2", "--json"),
+        *("--campaign-rounds", "2", "--disk-probe", "0", "--json"),
         timeout=240,
     )
-    c = json.loads(proc.stdout.strip().splitlines()[-1])["campaigns"]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["disk_probe"] is None  # --disk-probe 0: not measured
+    c = figures["campaigns"]
     assert (c["campaigns"], c["activities"]) == (6, 15)
     assert len(c["rounds"]["server"]) == len(c["rounds"]["server-campaigns"]) == 2
     for key in ("throughput_tps", "plain_throughput_tps", "ratio", "cpu_ms_per_tap", "plain_cpu_ms_per_tap"):
@@ -137,6 +142,37 @@ def test_bench_reports_each_half_load_round_and_the_workers_own_figures(bench_fi
         assert len(r[key]) == 2 and all(isinstance(x, (int, float)) and x > 0 for x in r[key]), key
     assert len(r["echo_cpu_ms_per_tap"]) == 2  # /proc's clock ticks: a short echo round may show 0
     assert figures["worker_batch_ms_p99"] > 0 and figures["half_load_cpu_ms_per_tap"] > 0
+    # each round's longest commit: SQLite's COMMIT writes and syncs the WAL, never free
+    assert len(r["worker_commit_ms_max"]) == 2 and all(x > 0 for x in r["worker_commit_ms_max"]), r
+
+
+def test_bench_times_the_disk_alone_first(bench_figures):
+    """`--disk-probe 0.5`: fdatasync timed where the database lies, before any server runs."""
+    d = bench_figures["disk_probe"]
+    assert d["seconds"] == 0.5 and d["syncs"] >= 20, d  # a sync every 2 ms at most, for half a second
+    assert 0 < d["p50_ms"] <= d["p99_ms"] <= d["max_ms"], d
+    assert 0 <= d["over_50ms"] <= d["over_20ms"] <= d["syncs"], d
+
+
+def test_disk_probe_counts_slow_syncs(tmp_path, monkeypatch):
+    """The probe's figures come from the syncs it timed: a sync made slow is counted over 20 and 50 ms."""
+    from server import bench
+
+    real = os.fdatasync
+    calls = []
+
+    def slow_every_third(fd):
+        calls.append(fd)
+        if len(calls) % 3 == 0:
+            time.sleep(0.06)
+        return real(fd)
+
+    monkeypatch.setattr(bench.os, "fdatasync", slow_every_third)
+    d = bench._disk_probe(str(tmp_path), 0.4, pause=0.0)
+    assert d["syncs"] == len(calls) >= 6, d
+    assert d["over_50ms"] == d["over_20ms"] == len(calls) // 3, d
+    assert d["max_ms"] >= 60 and d["p50_ms"] < 20, d
+    assert list(tmp_path.iterdir()) == []  # its file is gone
 
 
 def test_bench_splits_the_slowest_taps_into_their_legs(bench_figures):
@@ -157,6 +193,8 @@ def test_bench_splits_the_slowest_taps_into_their_legs(bench_figures):
         assert sum(legs) == pytest.approx(b["total_ms"], abs=0.05 * len(legs))
         assert b["total_ms"] > 0 and all(leg > -5.0 for leg in legs), b
         assert all(b[key + "_p50_ms"] >= 0 for key in ("queued", "decide", "answer")), b  # within the server
+        # the batch's COMMIT apart from its deciding: SQLite syncs the WAL in it, never free
+        assert b["commit_p50_ms"] > 0 and b["commit_ms"] > 0, b
 
 
 @pytest.mark.slow
