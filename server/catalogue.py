@@ -735,6 +735,7 @@ TH = {
     "sun": "อาทิตย์",
     "unknown site %(site)r; known: %(known)s": "ไม่รู้จักสาขา %(site)r; สาขาที่มี: %(known)s",
     "site %(site)s is outside your sites": "สาขา %(site)s ไม่อยู่ในสาขาที่คุณดูแล",
+    "%(day)s has not begun yet at site %(site)s: its entries cannot be credited yet": "ที่สาขา %(site)s ยังไม่ถึงวันที่ %(day)s จึงยังให้คะแนนรายการของวันนั้นไม่ได้",
     "no site %(code)s": "ไม่พบสาขา %(code)s",
     "my site, else the member's home site": "สาขาของฉัน หรือสาขาต้นสังกัดของสมาชิก",
     "privcard admin %(command)s needs the admin role; %(name)s is staff": "privcard admin %(command)s ต้องใช้บทบาทผู้ดูแลระบบ (admin); %(name)s เป็นเจ้าหน้าที่ (staff)",

@@ -772,6 +772,8 @@ class _Run:
             raise ServiceError("an event in the future cannot be credited yet")
         self.day = rules.business_day(self.when, prog)
         att.check_day(self.day, [site] if site else scope.codes(prog))  # the rows' sites: one, or the scope's
+        self.now = att.clock()
+        self._today: dict[str, date] = {}  # site -> its day now (a row's site may still be on an earlier day)
         self.att, self.act, self.activity, self.event = att, act, activity, event
         self.key = rules.accrual_key(act, self.day, event)
         self.dry_run, self.actor = dry_run, actor
@@ -795,6 +797,23 @@ class _Run:
         if self.scope.sites is not None and len(self.scope.sites) == 1:
             return next(iter(self.scope.sites))
         return m.home_site if m.home_site in prog.sites else prog.default_site
+
+    def check_site_day(self, site: str) -> None:
+        """Refuse a row whose site has not reached the list's day yet.
+
+        The list's day is checked against the latest day among its sites; a row made at a
+        site in a time zone behind (its own cell, or its member's home site) may still be on
+        the day before, and an entry there must not be dated its tomorrow.
+        """
+        today = self._today.get(site)
+        if today is None:
+            today = self._today[site] = day_at(self.att.prog, site, self.now)
+        if self.day > today:
+            raise ServiceError(
+                "%(day)s has not begun yet at site %(site)s: its entries cannot be credited yet",
+                day=self.day,
+                site=site,
+            )
 
     def key_at(self, site: str) -> tuple | None:
         """The accrual key at a site (its own for an activity whose limit is per site)."""
@@ -864,6 +883,7 @@ class _Run:
         m, has_active_card, accrued_items = found[value]
         try:
             site = self.site_of(m, cell)
+            self.check_site_day(site)
             key = self.key_at(site)
             accrued = key is not None and key[1] in accrued_items
             if m.id in self.seen:

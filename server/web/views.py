@@ -906,11 +906,36 @@ def event_upload(event_id: int):
     return redirect(url_for("views.event", event_id=ev.id, upload=up.id))
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _stored_value(value):
+    """A reason's value as a stored row keeps it (JSON): a day is kept as ``YYYY-MM-DD`` and read back as a date."""
+    if isinstance(value, str) and _ISO_DAY.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _in_language(rows):
-    """Stored preview/result rows with each error reason in the request's language."""
+    """Stored preview/result rows with each error reason in the request's language (a day in Thai: Buddhist era)."""
     if rows is None:
         return None
-    return [{**r, "error": _(r["why"]["template"], **r["why"]["values"])} if r.get("why") else r for r in rows]
+    return [
+        {
+            **r,
+            "error": catalogue.localize(
+                r["why"]["template"],
+                {k: _stored_value(v) for k, v in r["why"]["values"].items()},
+                getattr(g, "lang", catalogue.DEFAULT_LANG),
+            ),
+        }
+        if r.get("why")
+        else r
+        for r in rows
+    ]
 
 
 @bp.route("/events/<int:event_id>/uploads/<int:upload_id>/credit", methods=["POST"])

@@ -527,3 +527,57 @@ def test_an_event_of_the_sites_own_today_is_created_and_credited_at_a_site_ahead
 
 
 B_ONLY = Scope(frozenset({"B"}))
+
+
+def test_a_row_of_a_list_is_refused_at_a_site_still_on_the_day_before(tmp_db_url):
+    """At 16:00 UTC B (Tokyo) is on Thursday, A (Bangkok) still on Wednesday. A list for Thursday imported by the
+    programme administrator (every site) is accepted as a whole — Thursday has begun at B — but a row whose
+    entry would be made at A (its member's home site, or its own site cell) is refused: it would be dated A's
+    tomorrow. Rows made at B are credited; nothing is written for the refused rows."""
+    from server.store import LedgerEntry
+    from tests.site_support import UID_A, UID_B
+
+    app = _fixed_clock_app(tmp_db_url, TWO_TIME_ZONES)
+    svc = app.extensions["privcard.service"]
+    at_a = svc.members.add("Member A", UID_A, home_site="A").id
+    at_b = svc.members.add("Member B", UID_B, home_site="B").id
+    also_b = svc.members.add("Member B2", "04BBBB0000000003", home_site="B").id
+    text = f"member,site\n{at_a},\n{at_b},\n{also_b},A\n"
+    report = svc.attendance.import_csv(text, "db_training", "Thursday training", day="2026-12-03T12:00:00")
+    assert [m for _, m, _ in report.credited] == [at_b], report.to_dict()
+    refused = {line: str(msg) for line, msg in report.errors}
+    assert set(refused) == {2, 4}, refused
+    assert all("has not begun yet at site A" in why for why in refused.values()), refused
+    assert [
+        (e.member_id, e.day, e.site) for e in LedgerEntry.select().where(LedgerEntry.activity == "db_training")
+    ] == [(at_b, THU, "B")]
+    # the same list for Wednesday: every row is credited, A's at A and B's where they say
+    report = svc.attendance.import_csv(text, "db_training", "Wednesday training", day="2026-12-02T12:00:00")
+    assert not report.errors and len(report.credited) == 3, report.to_dict()
+    store.db.close()
+
+
+def test_a_stored_rows_reason_shows_its_day_in_the_buddhist_era_in_thai(tmp_db_url):
+    """A preview kept with an upload stores each refusal's values as JSON (a day as YYYY-MM-DD); the event page
+    shows the reason in the viewer's language, the day in the Buddhist era in Thai (it showed 2026-11-30)."""
+    from datetime import date
+
+    from server.store import Event
+    from tests.site_support import UID_A
+
+    app = _fixed_clock_app(tmp_db_url, TWO_TIME_ZONES)
+    svc = app.extensions["privcard.service"]
+    lapsed = svc.members.add("Member A", UID_A, home_site="A", valid_until="2026-11-30").id
+    ev = Event.create(name="Wednesday training", activity="db_training", day=WED, created_by="admin", site="A")
+    up = svc.attendance.preview_upload(ev, "list.csv", f"member\n{lapsed}\n", created_by="admin")
+    svc.attendance.run_job(svc.attendance.upload_job(up.id).id)
+    assert date(2026, 11, 30) < WED
+    with app.test_client() as c:
+        sign_in(c, ADMIN)
+        c.get("/lang/th")
+        page = text(c.get(f"/events/{ev.id}?upload={up.id}").text)
+        assert f"สมาชิกภาพของสมาชิก {lapsed} หมดอายุแล้วเมื่อ 30/11/2569" in page, page[:2000]
+        c.get("/lang/en")
+        page = text(c.get(f"/events/{ev.id}?upload={up.id}").text)
+        assert f"member {lapsed}'s membership expired on 2026-11-30" in page, page[:2000]
+    store.db.close()
