@@ -261,12 +261,15 @@ def dashboard(service, scope=None) -> dict:
         pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0), pw.fn.COALESCE(pw.fn.SUM(visitor), 0)
     ).where(LedgerEntry.day.in_(list(by_day)) & (LedgerEntry.activity.in_(earning)))
     if sites is not None or len(by_day) > 1:  # each site's entries of its own day
-        today_q = today_q.where(
-            functools.reduce(
-                operator.or_,
-                ((LedgerEntry.day == day) & service.sites.entry_condition(codes) for day, codes in by_day.items()),
-            )
-        )
+        conds = []
+        for day, codes in by_day.items():
+            cond = service.sites.entry_condition(codes)
+            if sites is None and prog.default_site in codes:
+                # the combined view counts every entry, as it does when the sites share a day: one made at a
+                # site since removed from the programme is counted on the default site's (the programme's) day
+                cond |= LedgerEntry.site.not_in(list(prog.sites))
+            conds.append((LedgerEntry.day == day) & cond)
+        today_q = today_q.where(functools.reduce(operator.or_, conds))
     points_today, visitors = today_q.tuples().get()
     devices = device_rows(None if devices_at is None else set(devices_at))
     return {

@@ -581,3 +581,26 @@ def test_a_stored_rows_reason_shows_its_day_in_the_buddhist_era_in_thai(tmp_db_u
         page = text(c.get(f"/events/{ev.id}?upload={up.id}").text)
         assert f"member {lapsed}'s membership expired on 2026-11-30" in page, page[:2000]
     store.db.close()
+
+
+def test_the_combined_dashboard_counts_an_entry_of_a_removed_site_when_the_sites_days_differ(tmp_db_url):
+    """An entry made at a site since removed from the programme ("C": history, kept) counts in the combined
+    dashboard on the programme's day, as it does when every site shares one day; it was left out when the
+    sites' days differed (each day's entries were matched to the sites of that day only)."""
+    from server.store import LedgerEntry
+    from server.web import queries
+    from tests.site_support import UID_A
+
+    app = _fixed_clock_app(tmp_db_url, TWO_TIME_ZONES)
+    svc = app.extensions["privcard.service"]
+    mid = svc.members.add("Member A", UID_A, home_site="A").id
+    a_only = Scope(frozenset({"A"}))
+    before, a_before = queries.dashboard(svc, Scope()), queries.dashboard(svc, a_only)
+    assert before["site_days"] == {"A": WED, "B": THU}
+    LedgerEntry.create(member=mid, activity="entry", points=5, day=WED, at=FOUR_PM, source="admin", site="C")
+    after = queries.dashboard(svc, Scope())
+    assert after["points_today"] - before["points_today"] == 5, (before, after)
+    assert after["visitors_today"] - before["visitors_today"] == 1
+    # a site's own dashboard counts its own site's entries only
+    assert queries.dashboard(svc, a_only)["points_today"] == a_before["points_today"]
+    store.db.close()
