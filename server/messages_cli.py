@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import tomllib
 
+from server import catalogue
 from server.cli_support import print_result
 from server.services import ServiceError, Services
+from server.services.messages import reason_label
 
 
 def register(sub, parents) -> None:
@@ -79,13 +81,28 @@ def _texts(args) -> tuple[dict, dict]:
     return subject, body
 
 
+def reason_text(r: dict) -> str | None:
+    """A message's reason in English as the console labels it ("gave up after 3 tries (…)"), None without one."""
+    why, values, detail = reason_label(r["reason"], r["status"])
+    if why is None:
+        return detail
+    text = catalogue.localize(why, values, "en")
+    return f"{text} ({detail})" if detail else text
+
+
 def _line(r: dict) -> str:
-    """One message: id, when queued (UTC), member, template, status (a failed one: when, ``-`` if not recorded), tries."""
+    """One message: id, when queued (UTC), member, template, status (a failed one: when, ``-`` if not recorded),
+    tries, address, and its reason in words."""
     failed = f"at {(r.get('failed_at') or '-')[:19]} " if r["status"] == "failed" else ""
     return (
         f"[{r['id']}] {r['created_at'][:19]} #{r['member'] or '-':<6} {r['template']:<18} {r['status']:<8} "
-        f"{failed}tries {r['attempts']}  {r['address'] or '-'}" + (f"  ({r['reason']})" if r["reason"] else "")
+        f"{failed}tries {r['attempts']}  {r['address'] or '-'}" + (f"  — {r['reason_text']}" if r["reason"] else "")
     )
+
+
+def _worded(r: dict) -> dict:
+    """A message as ``list``/``show`` print it: its stored ``reason`` (a code) and ``reason_text`` in words."""
+    return {**r, "reason_text": reason_text(r)}
 
 
 def _counts(c: dict) -> str:
@@ -109,10 +126,10 @@ def run(args, svc: Services) -> int:
         print_result(args, d, f"segment message {d['batch']}: {d['total']} member(s); {_counts(d['counts'])}")
     elif args.action == "list":
         member = svc.members.find(args.member).id if args.member else None
-        rows = m.list(status=args.status, batch=args.batch, member=member, limit=args.limit)
+        rows = [_worded(r) for r in m.list(status=args.status, batch=args.batch, member=member, limit=args.limit)]
         print_result(args, rows, "\n".join(_line(r) for r in rows) or "no messages")
     elif args.action == "show":
-        d = m.show(args.id)
+        d = _worded(m.show(args.id))
         print_result(args, d, _line(d) + f"\nSubject: {d['subject'] or '(segment text)'}\n\n{d['body'] or ''}")
     elif args.action == "segments":
         rows = [m.batch(args.batch)] if args.batch else m.batches()

@@ -74,12 +74,37 @@ CONSENT = {
     "statement": "consent_statement",
 }
 #: a failed message's reason when building or sending it raised a bug is ``bug: <ErrorType>: <text>``: a code
-#: the console labels in the staff's language (``_message_rows.html``), the error's type and text left as is
+#: labelled in the staff's language (:func:`reason_label`), the error's type and text left as is
 BUG_REASON = "bug"
 #: a failed message's reason when its temporary failures used up ``max_attempts`` is ``gave_up: <tries>: <last
 #: error>``: a code labelled in the staff's language the same way ("gave up after N tries"), the error left as is
 GAVE_UP_REASON = "gave_up"
 SEGMENT_KEYS = ("group", "tier", "term", "active_days", "lapsed", "status")
+
+
+def reason_label(reason: str | None, status: str) -> tuple[str | None, dict, str | None]:
+    """A message's stored ``reason`` as people read it: a catalogue template, its values, and the detail
+    shown beside it as is (the mail server's reply, the error's text); (None, {}, reason) for a reason
+    that is its own text. The console shows it in the staff's language, ``privcard admin message`` in English.
+    """
+    if not reason:
+        return None, {}, None
+    if reason == "opted_out":
+        return "opted out", {}, None
+    if reason == "no_address":
+        return "no address", {}, None
+    if reason.startswith(BUG_REASON + ": "):
+        return "program error: this message could not be made or sent", {}, reason[len(BUG_REASON) + 2 :]
+    if reason.startswith(GAVE_UP_REASON + ": "):
+        tries, _, last = reason[len(GAVE_UP_REASON) + 2 :].partition(": ")
+        if tries == "1":
+            return "gave up after its only try", {}, last
+        return "gave up after %(n)s tries", {"n": tries}, last
+    if status == "failed" and reason[:1] == "5" and reason[:3].isdigit():
+        return "the mail server refused it", {}, reason
+    return None, {}, reason
+
+
 SECRET_KEY = "messages_secret"
 #: the level job reads at most this many ledger entries a round
 LEVEL_SCAN = 20000

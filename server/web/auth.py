@@ -23,6 +23,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from server import catalogue
+from server.services.messages import reason_label
 from server.web import accounts
 
 bp = Blueprint("auth", __name__)
@@ -255,6 +256,7 @@ def init_app(app) -> None:
             "label": _label,
             "sources": catalogue.SOURCE_LABELS,
             "audit_detail": audit_detail,
+            "reason_label": reason_label,  # a message's reason: template, values, detail
             # the nav links the pending ILS payments page only when a library system is configured
             "ils_configured": current_app.extensions["privcard.service"].ils.configured,
         }

@@ -131,8 +131,11 @@ def test_a_message_that_uses_up_its_tries_is_failed_in_thai_and_english_with_whe
         code, listed, _err = admin_here("--db", db_url, "--json", "message", "list", "--status", "failed")
         assert code == 0 and [(r["id"], r["reason"]) for r in listed] == [(failed.id, failed.reason)]
         assert listed[0]["failed_at"] == "2026-12-31T23:50:20+00:00"
+        # the code stays the machine's; beside it the reason in words, as the console's English labels it
+        assert listed[0]["reason_text"] == "gave up after 3 tries (451 4.3.0 try again later)", listed[0]
         (line,) = _list_text(db_url)
         assert " failed   at 2026-12-31T23:50:20 tries 3 " in line, line
+        assert line.endswith(" — gave up after 3 tries (451 4.3.0 try again later)") and "gave_up" not in line, line
     finally:
         smtp.stop()
         store.db.close()
@@ -206,8 +209,18 @@ def test_the_failed_at_migration_keeps_every_message(empty_db_url):
                 _cell(page, "failed-messages", ids[-1], "reason")
                 == f"{once} <small>(SMTP connection lost: timed out)</small>"
             )
-        (line, *_rest) = [x for x in _list_text(empty_db_url) if x.startswith(f"[{ids[0]}] ")]
-        assert " failed   at - tries 11 " in line, line
+        lines = {int(x[1:].split("]")[0]): x for x in _list_text(empty_db_url)}
+        assert " failed   at - tries 11 " in lines[ids[0]], lines[ids[0]]
+        # each kind of reason in words, the same labels as the console's (English)
+        worded = {
+            ids[0]: "gave up after 11 tries (451 4.3.0 try again later)",
+            ids[1]: "program error: this message could not be made or sent (ValueError: Header values may not "
+            "contain linefeed)",
+            ids[2]: "the mail server refused it (550 5.1.1 no such user here)",
+            ids[-1]: "gave up after its only try (SMTP connection lost: timed out)",
+        }
+        for row_id, words in worded.items():
+            assert lines[row_id].endswith(f" — {words}"), lines[row_id]
     finally:
         store.db.close()
         close_store()
