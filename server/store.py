@@ -868,6 +868,9 @@ def make_database(url: str) -> pw.Database:
         params = dict(PG_DEFAULTS)
         params.update({k: v[-1] for k, v in parse_qs(parsed.query).items()})
         host, port = pg_hosts(url)
+        # libpq's own spelling wins: postgresql://user@/db?host=/var/run/postgresql is a Unix socket
+        host = params.pop("host", None) or host
+        port = params.pop("port", None) or port
         return PipelinedPostgresqlDatabase(
             parsed.path.lstrip("/") or "postgres",
             user=unquote(parsed.username) if parsed.username else None,

@@ -57,6 +57,14 @@ def test_postgresql_url_gets_timeouts_unless_it_sets_its_own():
     assert (d.database, d.connect_params["host"], d.connect_params["port"]) == ("points", "db.example", 5433)
 
 
+def test_postgresql_url_may_name_a_unix_socket_as_libpq_does():
+    """``postgresql://user@/db?host=/var/run/postgresql`` (libpq's form for a socket) once raised a TypeError."""
+    d = store.make_database("postgresql://privcard@/points?host=/var/run/postgresql&port=5433")
+    assert (d.database, d.connect_params["host"], d.connect_params["port"]) == ("points", "/var/run/postgresql", "5433")
+    d = store.make_database("postgresql://privcard@/points?host=/var/run/postgresql")
+    assert d.connect_params["host"] == "/var/run/postgresql"
+
+
 def test_a_postgresql_host_that_never_answers_is_an_error_within_the_timeout():
     """A silent host (accepts TCP, never speaks) must not hang the server's worker."""
     import socket
