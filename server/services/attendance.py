@@ -34,7 +34,8 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as time_of_day
 
 from broker import contract
 from broker.contract import ContractError
@@ -44,7 +45,7 @@ from server.services.errors import Message, NotFound, ServiceError
 from server.services.ledger import STAFF_BACKDATE_DAYS, Ledger, LiveProgramme
 from server.services.points import NOT_BY_HAND
 from server.services.retry import read_unit, unit_of_work
-from server.services.sites import EVERYTHING, Scope, day_at
+from server.services.sites import EVERYTHING, Scope, day_at, view
 from server.store import Accrual, Card, Event, ImportJob, Member, Upload, db, is_sqlite
 
 log = logging.getLogger(__name__)
@@ -768,6 +769,8 @@ class _Run:
         if not event or len(event) > 120:
             raise ServiceError("an event name of 1-120 characters is required")
         self.when = att.ledger.time_of(day) if day else att.clock()
+        # a list for a day (no time typed) is dated that day's noon at each row's own site
+        self.dated = bool(day) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(day).strip()) is not None
         if self.when > att.clock() + timedelta(days=1):  # before converting it: year 9999 cannot be
             raise ServiceError("an event in the future cannot be credited yet")
         self.day = rules.business_day(self.when, prog)
@@ -814,6 +817,15 @@ class _Run:
                 day=self.day,
                 site=site,
             )
+
+    def at_site(self, site: str) -> datetime:
+        """When a row's entry happened: the time typed, or now; for a day typed alone, its noon in
+        the site's own time zone (not the programme's: 14:00 at a site an hour ahead), or now
+        when that noon is still to come there."""
+        if not self.dated:
+            return self.when
+        noon = datetime.combine(self.day, time_of_day(12), tzinfo=view(self.att.prog, site).tz)
+        return min(noon, self.now)
 
     def key_at(self, site: str) -> tuple | None:
         """The accrual key at a site (its own for an activity whose limit is per site)."""
@@ -900,7 +912,7 @@ class _Run:
                     self.activity,
                     self.act.points,
                     self.day,
-                    self.when,
+                    self.at_site(site),
                     source="import",
                     item=self.event,
                     actor=self.actor,

@@ -557,6 +557,39 @@ def test_a_row_of_a_list_is_refused_at_a_site_still_on_the_day_before(tmp_db_url
     store.db.close()
 
 
+def test_a_list_for_a_day_dates_each_entry_at_noon_in_its_own_sites_time_zone(tmp_db_url):
+    """A list for a day (no time typed) dates its entries that day's noon where each is made: 12:00 in Tokyo for
+    B's, 12:00 in Bangkok for A's (both were 12:00 Bangkok, shown as 14:00 at B); a noon still to come at the
+    site (B's Thursday at 16:00 UTC Wednesday is 01:00 there) is now. A time typed is kept as typed."""
+    from zoneinfo import ZoneInfo
+
+    from server.store import LedgerEntry
+    from tests.site_support import UID_A, UID_B
+
+    app = _fixed_clock_app(tmp_db_url, TWO_TIME_ZONES)
+    svc = app.extensions["privcard.service"]
+    at_a = svc.members.add("Member A", UID_A, home_site="A").id
+    at_b = svc.members.add("Member B", UID_B, home_site="B").id
+
+    def times(event):
+        rows = LedgerEntry.select().where(LedgerEntry.ref == f"import:{event}")
+        return {e.member_id: svc.ledger.time_of(e.at).astimezone(UTC) for e in rows}
+
+    bangkok, tokyo = ZoneInfo("Asia/Bangkok"), ZoneInfo("Asia/Tokyo")
+    report = svc.attendance.import_csv(f"member\n{at_a}\n{at_b}\n", "db_training", "Wednesday", day="2026-12-02")
+    assert not report.errors and len(report.credited) == 2, report.to_dict()
+    assert times("Wednesday") == {
+        at_a: datetime(2026, 12, 2, 12, tzinfo=bangkok).astimezone(UTC),
+        at_b: datetime(2026, 12, 2, 12, tzinfo=tokyo).astimezone(UTC),
+    }
+    report = svc.attendance.import_csv(f"member\n{at_b}\n", "db_training", "Thursday", day="2026-12-03")
+    assert not report.errors and times("Thursday") == {at_b: FOUR_PM}, report.to_dict()
+    typed = "2026-12-02T09:30:00+07:00"
+    report = svc.attendance.import_csv(f"member\n{at_a}\n{at_b}\n", "db_training", "Typed", day=typed)
+    assert not report.errors and set(times("Typed").values()) == {datetime.fromisoformat(typed).astimezone(UTC)}
+    store.db.close()
+
+
 def test_a_stored_rows_reason_shows_its_day_in_the_buddhist_era_in_thai(tmp_db_url):
     """A preview kept with an upload stores each refusal's values as JSON (a day as YYYY-MM-DD); the event page
     shows the reason in the viewer's language, the day in the Buddhist era in Thai (it showed 2026-11-30)."""
