@@ -72,3 +72,27 @@ def test_a_write_refused_as_read_only_is_retried_not_given_up_on(pg_url, pg_temp
             assert len(attempts) == 2
         finally:
             close_store()
+
+
+def test_the_documented_unix_socket_url_opens_the_service(pg_url, pg_template):
+    """docs/deployment.md's same-host URL (``postgresql://privcard@/privcard?host=/var/run/postgresql``): the
+    host in the query, none in the netloc. It raised a TypeError before the service opened."""
+    with fresh_pg_database(pg_url, template=pg_template) as url:
+        host, port = _hostport(url)
+        user = store.make_database(url).connect_params["user"] or "postgres"
+        dbname = url.rsplit("/", 1)[1].split("?")[0]
+        probe = store.make_database(url)
+        sockets = probe.execute_sql("SHOW unix_socket_directories").fetchone()[0]
+        probe.close()
+        if not sockets or host not in ("127.0.0.1", "localhost"):
+            pytest.skip(f"the PostgreSQL at {host}:{port} is not on this machine or has no Unix socket: not tried")
+        socket_dir = sockets.split(",")[0].strip()
+        svc = open_service(f"postgresql://{user}@/{dbname}?host={socket_dir}&port={port}")
+        try:
+            member = svc.members.add("Socket Test", card="04AA55CC0022")
+            assert store.db.connect_params["host"] == socket_dir
+            # a Unix-socket session: PostgreSQL sees no client address
+            assert store.db.execute_sql("SELECT inet_client_addr()").fetchone()[0] is None
+            assert svc.members.find(member.id).name == "Socket Test"
+        finally:
+            close_store()
