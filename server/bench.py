@@ -653,13 +653,15 @@ def _bench_database(db_url: str, devices: list[str], uids: list[str], sun_uids: 
 
 
 def _db_label(spec: str) -> str:
-    """How a ``--db`` value is named in the output: ``sqlite`` or ``postgresql://host:port``."""
+    """How a ``--db`` value is named in the output: ``sqlite``, ``postgresql://host:port``, or the socket's
+    path for a Unix socket (``postgresql:/var/run/postgresql/.s.PGSQL.5432``: ``?host=/var/run/postgresql``)."""
     if spec == "sqlite" or spec.startswith("sqlite:"):
         return "sqlite"
-    from urllib.parse import urlsplit
+    from server import store
 
-    parts = urlsplit(spec)
-    return f"postgresql://{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    params = store.make_database(spec).connect_params
+    host, port = params.get("host") or "localhost", params.get("port") or 5432
+    return f"postgresql:{host}/.s.PGSQL.{port}" if str(host).startswith("/") else f"postgresql://{host}:{port}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -175,6 +175,17 @@ def test_disk_probe_counts_slow_syncs(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # its file is gone
 
 
+def test_bench_names_each_database_it_ran_on():
+    """A ``--db`` is named by where it is: host and port, or a Unix socket's path (a socket URL was named
+    ``postgresql://localhost:5432``, like a TCP one)."""
+    from server.bench import _db_label
+
+    assert _db_label("sqlite") == _db_label("sqlite:////tmp/x.db") == "sqlite"
+    assert _db_label("postgresql://postgres@127.0.0.1:5432/test") == "postgresql://127.0.0.1:5432"
+    assert _db_label("postgresql://u@dbhost/x") == "postgresql://dbhost:5432"
+    assert _db_label("postgresql://u@/x?host=/var/run/postgresql") == "postgresql:/var/run/postgresql/.s.PGSQL.5432"
+
+
 def test_bench_splits_the_slowest_taps_into_their_legs(bench_figures):
     """Per round, the slowest 1 % of the server's taps split into legs (the server's trace joined with the load's)."""
     from server.bench import LEGS
