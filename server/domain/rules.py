@@ -6,11 +6,14 @@ No I/O. The store enforces "at most once" with a UNIQUE key built from
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from .config import Activity, Programme, shop_key
+from .config import Activity, ConfigError, Programme, shop_key
 from .errors import TemplatedError
+
+log = logging.getLogger(__name__)
 
 #: what a patron sees for each outcome (Thai first: most patrons read Thai). These stay in
 #: the domain, not in ``server.catalogue``: which outcome says what is a programme rule,
@@ -155,6 +158,24 @@ def too_old(at: datetime, received: datetime, prog: Programme) -> bool:
 def local(when: datetime, prog: Programme) -> datetime:
     """An aware instant in the library's time zone."""
     return when.astimezone(prog.tz)
+
+
+def site_view(prog: Programme, site: str | None) -> Programme:
+    """The site's view of the programme (None = the default site).
+
+    A site no longer in the programme (removed by an edit while devices still name it)
+    falls back to the default site's view, with a log line: a tap must still be decided.
+    """
+    try:
+        return prog.for_site(site)
+    except ConfigError:
+        log.warning("site %r is not in the programme; the default site %s is used", site, prog.default_site)
+        return prog.for_site(None)
+
+
+def day_at(prog: Programme, site: str | None, when: datetime) -> date:
+    """The site's day at an instant, in its own time zone (None = the default site)."""
+    return business_day(when, site_view(prog, site))
 
 
 def business_day(when: datetime, prog: Programme) -> date:

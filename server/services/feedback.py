@@ -34,12 +34,11 @@ import peewee as pw
 
 from broker import contract
 from server.domain import feedback as rules_fb
-from server.domain import rules
 from server.services import members as members_mod
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import read_unit, unit_of_work
-from server.services.sites import EVERYTHING, Scope
+from server.services.sites import EVERYTHING, Scope, day_at
 from server.store import Card, Device, Feedback, LedgerEntry, Member
 
 log = logging.getLogger(__name__)
@@ -187,8 +186,9 @@ class FeedbackDesk:
             member=m.id,
             activity=PLEDGE_ACTIVITY,
             points=-price,
-            day=rules.business_day(now, self.prog),
+            day=day_at(self.prog, row.site, now),  # pledged where the item was given: that site's today
             item=f"feedback:{row.id}",
+            site=row.site,
             at=now,
             source="feedback",
             actor=actor,

@@ -124,7 +124,7 @@ class Ledger:
             member=orig.member_id,
             activity=orig.activity,
             points=-orig.points,
-            day=rules.business_day(now, self.prog),
+            day=rules.day_at(self.prog, orig.site, now),  # given back where it was taken: that site's today
             item=orig.item,
             at=now,
             source="void",
@@ -132,6 +132,7 @@ class Ledger:
             note=note[:300],
             actor=actor,
             ref=orig.ref,
+            site=orig.site,
             created_at=now,
         )
 

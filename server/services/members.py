@@ -24,7 +24,7 @@ from server.services import tiers
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import unit_of_work
-from server.services.sites import EVERYTHING, Scope
+from server.services.sites import EVERYTHING, Scope, day_at
 from server.store import Card, Fee, Member
 
 GROUPS = ("U1", "U2", "U3", "U4", "U5")
@@ -333,11 +333,12 @@ class Members:
                 m.id,
                 "signup",
                 signup.points,
-                day,
+                day_at(self.prog, home_site, now),  # enrolled at the home site: its day
                 now,
                 source="signup",
                 actor=actor,
                 key=rules.accrual_key(signup, day),
+                site=home_site,
             )
             if by_group and by_group != m.tier:
                 tiers.change_tier(self.ledger, m, by_group, f"group {group}", "group", actor, day)

@@ -24,7 +24,7 @@ from server.services import members, sites, tiers
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import read_unit, unit_of_work
-from server.services.sites import EVERYTHING, Scope
+from server.services.sites import EVERYTHING, Scope, day_at
 from server.store import Accrual, LedgerEntry, Member
 
 #: activities staff never credit by hand: gates credit entry and late stay, enrolment sign-up
@@ -249,8 +249,9 @@ class Points:
             src, dst = self.member(source_ref, scope), self.member(target_ref, scope)
             if src.id == dst.id:
                 raise ServiceError("cannot transfer points to the same member")
-            members.check_active(dst, day)
+            members.check_active(dst, day)  # a member's validity is the programme's: its day
             site = self.site_of(src, scope)
+            day = day_at(self.prog, site, now)  # the entries are made at the site: its day
             self.ledger.debit(src.id, points)
             out_e = LedgerEntry.create(
                 member=src.id,
@@ -362,7 +363,7 @@ class Points:
                 member=m.id,
                 activity="redeem",
                 points=-cost,
-                day=rules.business_day(now, self.prog),
+                day=day_at(self.prog, self.site_of(m, scope), now),
                 item=reward,
                 at=now,
                 source="redeem",

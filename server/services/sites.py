@@ -21,20 +21,17 @@ exist, so changing an id in a URL tells nothing.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import date
 
 import peewee as pw
 
 from server.domain import rules
-from server.domain.config import ConfigError, Programme, Site
+from server.domain.config import Programme, Site
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import read_unit
 from server.store import Device
-
-log = logging.getLogger(__name__)
 
 #: the console's staff accounts (``server.web.accounts.Staff``), read without importing the console
 _STAFF = pw.Table("web_staff", ("id", "username", "role", "active", "sites"))
@@ -74,22 +71,9 @@ class Scope:
 EVERYTHING = Scope()
 
 
-def view(prog: Programme, site: str | None) -> Programme:
-    """The site's view of the programme (None = the default site).
-
-    A site no longer in the programme (removed by an edit while devices still name it)
-    falls back to the default site's view, with a log line: a tap must still be decided.
-    """
-    try:
-        return prog.for_site(site)
-    except ConfigError:
-        log.warning("site %r is not in the programme; the default site %s is used", site, prog.default_site)
-        return prog.for_site(None)
-
-
-def day_at(prog: Programme, site: str | None, when) -> date:
-    """The site's day at an instant, in its own time zone (None = the default site)."""
-    return rules.business_day(when, view(prog, site))
+#: the site's view of the programme, and its day at an instant (domain rules: the ledger uses them too)
+view = rules.site_view
+day_at = rules.day_at
 
 
 class Sites:
@@ -201,7 +185,7 @@ class Sites:
         """A peewee condition on ``ledger_entry`` selecting the entries made at these sites (None: all).
 
         An entry's site is its own ``site`` (staff made it there), else its device's site (a
-        tap), else the default site (staff entries from before sites, imports, sign-ups).
+        tap), else the default site (entries from before sites; sign-ups of members with no home site).
         """
         from server.store import LedgerEntry
 

@@ -428,7 +428,8 @@ def test_the_dashboard_counts_each_sites_own_today(tmp_db_url):
     a, b = Scope(frozenset({"A"})), Scope(frozenset({"B"}))
     d = queries.dashboard(svc, b)
     assert (d["today"], d["taps_today"], d["visitors_today"]) == (THU, 1, 1) and not d.get("site_days")
-    assert d["points_today"] == svc.prog.activities["entry"].points  # the sign-ups are the default site's, Wednesday's
+    acts = svc.prog.activities  # B's member signed up at B (its home site) on B's Thursday: B's points today
+    assert d["points_today"] == acts["signup"].points + acts["entry"].points
     d = queries.dashboard(svc, a)
     assert (d["today"], d["taps_today"], d["visitors_today"]) == (WED, 1, 1)
     d = queries.dashboard(svc, Scope())
@@ -587,6 +588,42 @@ def test_a_list_for_a_day_dates_each_entry_at_noon_in_its_own_sites_time_zone(tm
     typed = "2026-12-02T09:30:00+07:00"
     report = svc.attendance.import_csv(f"member\n{at_a}\n{at_b}\n", "db_training", "Typed", day=typed)
     assert not report.errors and set(times("Typed").values()) == {datetime.fromisoformat(typed).astimezone(UTC)}
+    store.db.close()
+
+
+def test_entries_staff_and_patrons_make_at_a_site_are_dated_its_own_day_and_counted_there(tmp_db_url):
+    """At 16:00 UTC it is Thursday at B (Tokyo), Wednesday at A (Bangkok, the programme's zone). What B's staff
+    and B's members do there is B's, on B's Thursday: a sign-up (it was dated Wednesday and counted at the default
+    site A), a redemption and a transfer (dated Wednesday at B), a book-request pledge and its refund (both at A,
+    dated Wednesday). B's report for Thursday counts them; A's counts none of them."""
+    from server.store import LedgerEntry
+    from server.web import reports
+
+    app = _fixed_clock_app(tmp_db_url, TWO_TIME_ZONES)
+    svc = app.extensions["privcard.service"]
+    b_only = Scope(frozenset({"B"}))
+    m = svc.members.add("Member B", "04BBBB0000000002", scope=b_only)  # a branch's staff enrol at the branch
+    other = svc.members.add("Member B2", "04BBBB0000000003", scope=b_only)
+    unplaced = svc.members.add("Member of no site", "04CCCC0000000004")  # the CLI: no home site
+    svc.points.redeem(m.id, "locker_day", units=1, scope=b_only)
+    svc.points.transfer(m.id, other.id, 10, scope=b_only)
+    pledge = svc.feedback.submit(
+        channel="counter", category="book_request", text="Dune", member=m.id, pledge=True, scope=b_only
+    )
+    svc.feedback.answer(pledge["id"], "Sorry, out of print.", decision="declined", scope=b_only)
+
+    made = {(e.member_id, e.activity, e.source): (e.day, e.site) for e in LedgerEntry.select()}
+    assert made[(m.id, "signup", "signup")] == (THU, "B")
+    assert made[(unplaced.id, "signup", "signup")] == (WED, None)  # the default site's day
+    assert made[(m.id, "redeem", "redeem")] == (THU, "B")
+    assert made[(m.id, "transfer_out", "transfer")] == made[(other.id, "transfer_in", "transfer")] == (THU, "B")
+    assert made[(m.id, "book_request", "feedback")] == made[(m.id, "book_request", "void")] == (THU, "B")
+
+    def signups(site):
+        rows = reports.build("points", svc, THU, THU, [site]).rows
+        return sum(row["entries"] for row in rows if row["activity"] == "signup")
+
+    assert signups("B") == 2 and signups("A") == 0
     store.db.close()
 
 
