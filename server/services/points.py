@@ -359,16 +359,17 @@ class Points:
             if via_ils is not None and m.patron_id != via_ils:
                 raise ServiceError("member %(id)s's patron_id changed meanwhile; try again", id=m.id)
             self.ledger.debit(m.id, cost)
+            site = self.site_of(m, scope)
             e = LedgerEntry.create(
                 member=m.id,
                 activity="redeem",
                 points=-cost,
-                day=day_at(self.prog, self.site_of(m, scope), now),
+                day=day_at(self.prog, site, now),  # made at the site: its day
                 item=reward,
                 at=now,
                 source="redeem",
                 actor=actor,
-                site=self.site_of(m, scope),
+                site=site,
                 created_at=now,
                 note=", ".join(f"{k}={v}" for k, v in value.items()),
             )
