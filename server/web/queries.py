@@ -291,8 +291,3 @@ def dashboard(service, scope=None) -> dict:
 def fmt_time(when: datetime | None) -> str | None:
     """ISO-8601 with offset for JSON."""
     return contract.format_time(when) if when else None
-
-
-def business_day_of(service, when: datetime) -> date:
-    """The business day of an instant."""
-    return rules.business_day(when, service.prog)
