@@ -46,13 +46,13 @@ class Reads:
         anything else gets ``invalid`` with the reason and nothing about the card.
         """
         try:
-            self.devices.authorise(device_id, "query")
+            kiosk = self.devices.authorise(device_id, "query")
         except Refused as refused:
             return Answer(
                 query.query_id, "invalid", message={"th": rules.message("invalid")["th"], "en": refused.reason}
             )
         with read_unit():
-            answer = self._answer(query)
+            answer = self._answer(query, kiosk.site)
             patron_id = None
             if answer.outcome == "member" and self.ils is not None and self.ils.configured:
                 patron_id = Member.select(Member.patron_id).where(Member.id == answer.member["id"]).scalar()
@@ -60,7 +60,7 @@ class Reads:
             answer = dataclasses.replace(answer, ils=self.ils.kiosk(patron_id))
         return answer
 
-    def _answer(self, query: Query) -> Answer:
+    def _answer(self, query: Query, site: str | None = None) -> Answer:
         card = Card.get_or_none(Card.uid == query.uid)
         if card is None:
             return Answer(query.query_id, "unknown_card", message=rules.message("unknown_card"))
@@ -89,7 +89,9 @@ class Reads:
             balance=member.balance,
             privileges=self.privileges(member, today),
             history=self.ledger.history(member.id, 20),
-            stats=self.stats(member.id, today),
+            # "today" at the kiosk is its site's day, the day the gate beside it credits (a
+            # member's validity and term stay the programme's)
+            stats=self.stats(member.id, today, rules.day_at(self.prog, site, self.clock())),
             message={"th": "", "en": ""},
         )
 
@@ -125,15 +127,15 @@ class Reads:
             return False
         return True
 
-    def stats(self, member_id: int, today: date) -> dict:
-        """Points earned today and this semester (net of voids)."""
+    def stats(self, member_id: int, today: date, site_today: date | None = None) -> dict:
+        """Points earned today (``site_today``: a site's own day; default ``today``) and this semester (net of voids)."""
         label, start, end = rules.semester_of(today, self.prog)
         earning = list(self.prog.activities)
         base = LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0)).where(
             (LedgerEntry.member == member_id) & (LedgerEntry.activity.in_(earning))
         )
         return {
-            "earned_today": base.where(LedgerEntry.day == today).scalar(),
+            "earned_today": base.where(LedgerEntry.day == (site_today or today)).scalar(),
             "earned_semester": base.where(LedgerEntry.day.between(start, end)).scalar(),
             "semester": label,
         }

@@ -627,6 +627,31 @@ def test_entries_staff_and_patrons_make_at_a_site_are_dated_its_own_day_and_coun
     store.db.close()
 
 
+def test_a_kiosk_counts_the_points_earned_today_on_its_own_sites_day(tmp_db_url):
+    """At 16:00 UTC B (Tokyo) is on Thursday, A (Bangkok, the programme) on Wednesday. A member enters at B's gate
+    and asks B's kiosk: "points today" counts that entry and the sign-up (B's Thursday; it counted Wednesday's, so
+    0); A's kiosk, on A's Wednesday, counts neither."""
+    from broker.contract import Query, Tap
+    from tests.site_support import UID_B
+
+    app = _fixed_clock_app(tmp_db_url, TWO_TIME_ZONES)
+    svc = app.extensions["privcard.service"]
+    svc.members.add("Member B", UID_B, home_site="B")
+    svc.devices.add("in-B", "gate", site="B", direction="in")
+    svc.devices.add("kiosk-B", "kiosk", site="B")
+    svc.devices.add("kiosk-A", "kiosk", site="A")
+    r = svc.taps.decide("in-B", Tap(tap_id="t-B", uid=UID_B, at=FOUR_PM, clock_ok=True), FOUR_PM)
+    assert r.outcome == "credited" and r.points == svc.prog.activities["entry"].points, r
+    at_b = svc.reads.answer_query("kiosk-B", Query(query_id="q-B", uid=UID_B))
+    at_a = svc.reads.answer_query("kiosk-A", Query(query_id="q-A", uid=UID_B))
+    assert at_b.outcome == at_a.outcome == "member", (at_b, at_a)
+    signup = svc.prog.activities["signup"].points  # enrolled at B, on B's Thursday too
+    assert at_b.stats["earned_today"] == signup + r.points, at_b.stats
+    assert at_a.stats["earned_today"] == 0, at_a.stats  # Wednesday at A: B's sign-up and entry are Thursday's
+    assert at_b.stats["semester"] == at_a.stats["semester"]  # the term is the programme's
+    store.db.close()
+
+
 def test_a_stored_rows_reason_shows_its_day_in_the_buddhist_era_in_thai(tmp_db_url):
     """A preview kept with an upload stores each refusal's values as JSON (a day as YYYY-MM-DD); the event page
     shows the reason in the viewer's language, the day in the Buddhist era in Thai (it showed 2026-11-30)."""
