@@ -95,6 +95,8 @@ class PointsServer:
         self.poll_s = poll_s
         self.shared_group = shared_group
         self.service = bootstrap(prog, keyring=keyring, ils=ils, mail=mail)
+        # replicas change each other's members: each batch is read (server.services.taps._Memory)
+        self.service.taps.remember = shared_group is None
         #: messages read by the worker's bus.loop() and not yet decided (worker thread only)
         self.inbox: list[Incoming] = []
         self.stopping = threading.Event()
@@ -329,6 +331,8 @@ class PointsServer:
             "cpu_ms_per_message": round(sum(r[1] for r in rows) * 1000 / messages, 4),
             # PostgreSQL batches decided the four-round-trip way after all (another replica's rows, a promotion…)
             "fallbacks": dict(self.service.taps.fallbacks),
+            # PostgreSQL batches decided from memory in one round trip (so far, this process)
+            "one_trip": self.service.taps.one_trip,
             **trace,
         }
 

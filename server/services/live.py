@@ -118,6 +118,11 @@ class Live:
         self._seen: int | None = None
         self._checked = 0.0
 
+    @property
+    def counter(self) -> int | None:
+        """The programme counter the programme in force was loaded at (None: not read yet)."""
+        return self._seen
+
     def current(self) -> Programme:
         """The programme in force (looks at the counter at most every :data:`CHECK_S`)."""
         now = time.monotonic()
@@ -136,8 +141,10 @@ class Live:
             value = store.counter(COUNTER)
         if value == self._seen and not force:
             return
-        self._seen = value
         self.reload()
+        # only now: a thread that reads ``counter`` before ``prog`` never pairs this counter with
+        # the programme before it (the tap path's write from memory is guarded by the counter)
+        self._seen = value
 
     def reload(self) -> None:
         """Build the stored programme and compile its campaigns (a bad stored version is logged, kept out)."""

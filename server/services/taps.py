@@ -31,6 +31,12 @@ row goes in as decided (another replica got to a tap, a key, a counter or a bala
 Such a batch is rolled back and decided by the statements above, which claim first; so is one
 with a checkout, or under a programme whose tiers have points rules.
 
+A batch whose cards the server has read before takes one round trip (:class:`_Memory`): it is
+decided from what the earlier reads and writes left (cards, members, balances, read counters,
+keys taken) and its one write is guarded besides — every card and member as remembered, the
+programme's counter unmoved —, so a change made anywhere else fails it whole, and it is read
+again. ``--shared`` replicas do not remember.
+
 Rare cases cost more, never a common one: a secured card's read counters are raised
 per batch by one ``sun_batch`` statement (per tap only when another replica raced for
 the same card); a member whose tier a points rule could promote is promoted after its
@@ -60,7 +66,7 @@ import weakref
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import peewee as pw
 
@@ -131,6 +137,115 @@ class _Batch:
     counters: dict = field(default_factory=dict)  # secured card uid -> last read counter accepted
 
 
+class _Memory:
+    """What the PostgreSQL tap path remembers between batches, so a batch of known cards costs one round trip.
+
+    The read of :meth:`Taps._decide_read_ahead` returns each card with its member (and a
+    fingerprint of the columns a decision depends on: the card's status, owner and Secure
+    Unique NFC settings, the member's name, tier, status, term and group); the daily keys it
+    found taken; and after each write this process knows the balances and read counters it
+    left and the keys it claimed. A later batch whose cards are all known is decided from
+    that alone, and its one write (with its ``COMMIT``) is guarded: it fails whole unless
+    every card and member still has the remembered fingerprint, balance and counter and the
+    programme's counter has not moved — whoever changed them (the console, another process,
+    a void that gave a key back, a failover to a standby that lacked the last commit) — and
+    a key it expected free is free, a tap it expected new is new. Such a batch is decided
+    the usual way and its cards are forgotten. Only one server may remember (``--shared``
+    replicas change each other's members: they read every batch).
+    """
+
+    #: cards remembered at most (about 300 bytes each); more, and everything is forgotten
+    MAX_CARDS = 200_000
+    #: recent (device, tap_id) pairs decided here: a redelivery is read, not guessed
+    MAX_TAPS = 50_000
+
+    def __init__(self):
+        self.cards: dict[str, list] = {}  # uid -> [the read's 11 columns, fingerprint]
+        self.uids_of: dict[int, set[str]] = {}  # member -> its remembered cards
+        self.taken: dict[int, set[tuple]] = {}  # member -> daily keys known taken (never given back unseen)
+        self.taps: dict[tuple[str, str], None] = {}  # insertion-ordered: the oldest go first
+        self.counter: int | None = None  # the programme counter at the last read (None: nothing learned yet)
+        self.day = ""  # the newest key day seen: keys two days older are dropped
+
+    def known(self, pending: list[_Pending]) -> dict[str, tuple] | None:
+        """Every card of the batch as remembered, or None when one is not (or a tap may be a redelivery)."""
+        if self.counter is None:
+            return None
+        rows = {}
+        for p in pending:
+            if (p.device_id, p.tap.tap_id) in self.taps:
+                return None
+            got = self.cards.get(p.tap.uid)
+            if got is None:
+                return None
+            rows[p.tap.uid] = got
+        return {uid: tuple(got[0]) for uid, got in rows.items()}
+
+    def guard(self, uids) -> tuple[list, list, list, list]:
+        """The write's guard: each card's fingerprint, its member's balance and its read counter as remembered."""
+        rows = [self.cards[u] for u in uids]
+        return list(uids), [r[1] for r in rows], [r[0][6] for r in rows], [r[0][8] for r in rows]
+
+    def keys_of(self, members) -> set[tuple]:
+        out: set[tuple] = set()
+        for m in members:
+            out |= self.taken.get(m, set())
+        return out
+
+    def learn(self, cards: dict[str, tuple], fingerprints: dict[str, str], taken, counter: int) -> None:
+        """What a read found: cards with their members, the keys taken, the programme counter."""
+        if len(self.cards) + len(cards) > self.MAX_CARDS:
+            self.cards.clear(), self.uids_of.clear(), self.taken.clear()
+        for uid, row in cards.items():
+            old = self.cards.get(uid)
+            if old is not None and old[0][1] != row[1]:
+                self.uids_of.get(old[0][1], set()).discard(uid)
+            self.cards[uid] = [list(row), fingerprints[uid]]
+            self.uids_of.setdefault(row[1], set()).add(uid)
+        for key in taken:
+            self._take(key)
+        self.counter = counter
+
+    def wrote(self, fresh: list[_Pending], after: dict[int, int], span: dict[str, list[int]]) -> None:
+        """A write committed: the balances and read counters it left, the keys it claimed, the taps it decided."""
+        for member, balance in after.items():
+            for uid in self.uids_of.get(member, ()):
+                self.cards[uid][0][6] = balance
+        for uid, (_, hi) in span.items():
+            if uid in self.cards:
+                self.cards[uid][0][8] = hi
+        for p in fresh:
+            if p.outcome == "credited" and p.key is not None:
+                self._take(p.key)
+            self.taps[(p.device_id, p.tap.tap_id)] = None
+        while len(self.taps) > self.MAX_TAPS:
+            del self.taps[next(iter(self.taps))]
+
+    def forget(self, batch) -> None:
+        """Forget the batch's cards, their members' other cards and keys (a write failed, or another path decided)."""
+        for _, tap, _ in batch:
+            got = self.cards.pop(getattr(tap, "uid", None), None)
+            if got is None:
+                continue
+            member = got[0][1]
+            for uid in self.uids_of.pop(member, ()):
+                self.cards.pop(uid, None)
+            self.taken.pop(member, None)
+
+    def clear(self) -> None:
+        self.cards.clear(), self.uids_of.clear(), self.taken.clear(), self.taps.clear()
+        self.counter = None
+
+    def _take(self, key: tuple) -> None:
+        member, _, day, _ = key
+        if day[:1].isdigit() and day > self.day:  # a day ("once" keys are kept for ever)
+            self.day = day
+            cutoff = (date.fromisoformat(day) - timedelta(days=2)).isoformat()
+            for keys in self.taken.values():
+                keys.difference_update([k for k in keys if k[2][:1].isdigit() and k[2] < cutoff])
+        self.taken.setdefault(member, set()).add(key)
+
+
 class Taps:
     """Decide taps and commit them."""
 
@@ -148,6 +263,12 @@ class Taps:
         self._prepared_on: weakref.WeakSet = weakref.WeakSet()
         #: PostgreSQL batches the two-round-trip path handed to the usual one, by reason (bench, timings)
         self.fallbacks: Counter[str] = Counter()
+        #: PostgreSQL: cards, balances and keys known from earlier batches (:class:`_Memory`); the
+        #: server turns it off for ``--shared`` replicas, which change each other's members
+        self.remember = True
+        self.memory = _Memory()
+        #: PostgreSQL batches decided from memory in one round trip (bench, timings, tests)
+        self.one_trip = 0
 
     # ------------------------------------------------------------------ batches
 
@@ -161,6 +282,12 @@ class Taps:
                 except _Fallback as why:  # rolled back: nothing of it was written
                     self.fallbacks[str(why)] += 1
                     log.debug("a batch of %d taps decided the usual way: %s", len(batch), why)
+                    self.memory.forget(batch)
+                except BaseException:  # committed or not, what is remembered of these cards may be wrong
+                    self.memory.forget(batch)
+                    raise
+            # the usual way changes balances and keys without telling the memory
+            self.memory.forget(batch)
             with unit_of_work():
                 self._follow_programme()
                 return self._decide_set(batch)
@@ -329,10 +456,26 @@ class Taps:
         which claims each tap first and answers a taken one from the inbox).
         """
         live = self.ledger.live
+        seen = live.counter  # before the programme: never newer than it (Live.sync)
         self._prog, self._campaigns = live.prog, live.campaigns
         out, pending, repeats = self._gather(batch)
         if not pending:
             return out
+        memory = self.memory if self.remember else None
+        known = memory.known(pending) if memory is not None and seen is not None else None
+        if known is not None:
+            # every card known from earlier batches: decided from memory, one round trip (the guarded write)
+            state = _Batch()
+            state.keys.update(memory.keys_of({row[1] for row in known.values()}))
+            for p in pending:
+                with self._blame(p.index, p.device_id, p.tap):
+                    self._decide(p, known[p.tap.uid], state)
+                if p.outcome == "credited" and p.promotable:
+                    raise _Fallback("a credit the read ahead did not foresee")
+            self._settle(pending, state, {})
+            self._write_read_ahead(pending, guard=(sorted(known), seen))
+            self.one_trip += 1
+            return _answers(out, pending, repeats)
         probes = []  # (uid, activity, day, item): a daily key a credit of this tap would claim
         for p in pending:
             with self._blame(p.index, p.device_id, p.tap):
@@ -351,11 +494,12 @@ class Taps:
             COUNTER,
         )
         cursor = self._execute_prepared("privcard_tap_read", params)
-        cards, stored, taken, counter = {}, {}, set(), 0
+        cards, stored, taken, counter, fingerprints = {}, {}, set(), 0, {}
         for r in cursor:
             kind = r[0]
             if kind == 0:
-                cards[r[1]] = r[2:]
+                cards[r[1]] = r[2:13]
+                fingerprints[r[1]] = r[13]
             elif kind == 1:
                 stored[(r[1], r[2])] = r[4]
             elif kind == 2:
@@ -365,6 +509,8 @@ class Taps:
         live.sync(value=counter)
         if live.prog is not self._prog:
             raise _Fallback("the programme changed")
+        if memory is not None:
+            memory.learn(cards, fingerprints, taken, counter)
         fresh = []
         for p in pending:
             result = stored.get((p.device_id, p.tap.tap_id))
@@ -385,8 +531,13 @@ class Taps:
             self._write_read_ahead(fresh)
         return _answers(out, pending, repeats)
 
-    def _write_read_ahead(self, fresh: list[_Pending]) -> None:
-        """The read-ahead batch's one write, with its COMMIT; :class:`_Fallback` if another writer got in the way."""
+    def _write_read_ahead(self, fresh: list[_Pending], guard: tuple[list[str], int] | None = None) -> None:
+        """The read-ahead batch's one write, with its COMMIT; :class:`_Fallback` if another writer got in the way.
+
+        ``guard``: the batch's cards, decided from memory (:class:`_Memory`), and the programme counter
+        they were decided under: the write also fails unless each card is as remembered and the
+        counter has not moved.
+        """
         now = _ts(self.clock())
         inbox: list[list] = [[] for _ in range(10)]
         for p in fresh:
@@ -426,6 +577,12 @@ class Taps:
                 column.append(value)
             after[p.member_id] = p.balance
         _, span = self._counter_spans(fresh)
+        memory = self.memory
+        if guard is not None:
+            uids, fingerprints, balances, counters = memory.guard(guard[0])
+            programme = guard[1]
+        else:
+            uids, fingerprints, balances, counters, programme = [], [], [], [], None
         params = (
             *inbox,
             *entries,
@@ -439,6 +596,12 @@ class Taps:
             len(credits),
             len(after),
             len(span),
+            uids,
+            fingerprints,
+            balances,
+            counters,
+            programme,
+            len(uids),
         )
         try:
             # the generic plan is made (again, after a table's statistics change) at an EXECUTE:
@@ -447,8 +610,12 @@ class Taps:
             self._execute_prepared("privcard_tap_write", params, last=True, setting="SET LOCAL enable_seqscan = off; ")
         except pw.DataError as exc:
             if CONFLICT in str(exc):
+                if guard is not None:
+                    raise _Fallback("a card, member, key or the programme changed since it was remembered") from exc
                 raise _Fallback("another writer got in the way of its write") from exc
             raise
+        if self.remember:
+            memory.wrote(fresh, after, span)
 
     def _execute_prepared(self, name: str, params: tuple, *, last: bool = False, setting: str = ""):
         """Run one of :data:`PREPARED_SQL` (``EXECUTE name(…)``), preparing them first on a new connection.
@@ -1004,6 +1171,12 @@ HOT_SQL["pg_credits"] = (
 #: the text the read-ahead write's guard fails with (another writer got in the way of the batch)
 CONFLICT = "privcard-read-ahead-conflict"
 
+#: what a decision depends on of a card (``c``) and its member (``m``), but the balance and the read
+#: counter (which the write checks as they are): the read returns it, a write from memory compares it
+_FINGERPRINT = (
+    'md5(row(c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, c.sun, c.sun_keys, m."group")::text)'
+)
+
 # PostgreSQL, a batch in two round trips (Taps._decide_read_ahead), each statement prepared once
 # per connection (name -> (parameter types, text)): the batch travels as arrays, so the text
 # is the same for every batch size. The read: everything the batch needs (kind 0: a card and
@@ -1014,16 +1187,16 @@ CONFLICT = "privcard-read-ahead-conflict"
 # 400 ms for 100 taps on a fresh table) …
 _PG_READ = (
     "SELECT 0, c.uid, c.status, c.member_id, m.name, m.tier, m.status, m.valid_until, m.balance, c.sun, "
-    'c.sun_counter, c.sun_keys, m."group" FROM unnest($1::text[]) AS u(uid) CROSS JOIN LATERAL (SELECT uid, status, '
+    'c.sun_counter, c.sun_keys, m."group", __FINGERPRINT__ FROM unnest($1::text[]) AS u(uid) CROSS JOIN LATERAL (SELECT uid, status, '
     "member_id, sun, sun_counter, sun_keys FROM card WHERE uid = u.uid LIMIT 1) c JOIN member m ON m.id = c.member_id "
-    "UNION ALL SELECT 1, i.device, i.tap_id, NULL, i.result, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+    "UNION ALL SELECT 1, i.device, i.tap_id, NULL, i.result, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
     "FROM unnest($2::text[], $3::text[]) AS t(device, tap_id) CROSS JOIN LATERAL (SELECT device, tap_id, result "
     "FROM tap_inbox WHERE device = t.device AND tap_id = t.tap_id LIMIT 1) i "
-    "UNION ALL SELECT 2, NULL, a.activity, a.member_id, a.day, a.item, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+    "UNION ALL SELECT 2, NULL, a.activity, a.member_id, a.day, a.item, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
     "FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]) AS k(uid, activity, day, item) CROSS JOIN LATERAL "
     "(SELECT activity, member_id, day, item FROM accrual WHERE member_id = (SELECT member_id FROM card "
     "WHERE uid = k.uid) AND activity = k.activity AND day = k.day AND item = k.item LIMIT 1) a "
-    "UNION ALL SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, x.value, NULL, NULL, NULL, NULL "
+    "UNION ALL SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, x.value, NULL, NULL, NULL, NULL, NULL "
     "FROM meta x WHERE x.key = $8"
 )
 # … and one write of everything, sent with its COMMIT: each inbox row once, with its result
@@ -1061,23 +1234,31 @@ _PG_WRITE = (
     "WHERE member.id = d.member_id AND member.id = ANY($25) RETURNING member.balance = d.expect AS ok), "
     "sun AS (UPDATE card SET sun_counter = s.hi FROM unnest($27::text[], $28::bigint[], $29::bigint[]) "
     "AS s(uid, lo, hi) WHERE card.uid = s.uid AND card.uid = ANY($27) "
-    "AND (card.sun_counter IS NULL OR card.sun_counter < s.lo) RETURNING 1) "
+    "AND (card.sun_counter IS NULL OR card.sun_counter < s.lo) RETURNING 1), "
+    # a batch decided from memory: its cards and members as remembered (none otherwise: $39 = 0)
+    "known AS (SELECT count(*) AS n FROM unnest($34::text[], $35::text[], $36::bigint[], $37::bigint[]) "
+    "AS g(uid, fp, balance, counter) CROSS JOIN LATERAL (SELECT uid, status, member_id, sun, sun_counter, sun_keys "
+    "FROM card WHERE uid = g.uid LIMIT 1) c JOIN member m ON m.id = c.member_id WHERE __FINGERPRINT__ = g.fp "
+    "AND m.balance = g.balance AND c.sun_counter IS NOT DISTINCT FROM g.counter) "
     # the ELSE raises (a cast of text that is no number); a subquery, so it is evaluated only if reached
     "SELECT CASE WHEN (SELECT count(*) FROM ins) = $30 AND (SELECT count(*) FROM entries) = $31 "
-    "AND (SELECT count(*) FROM raised WHERE ok) = $32 AND (SELECT count(*) FROM sun) = $33 THEN 0 "
+    "AND (SELECT count(*) FROM raised WHERE ok) = $32 AND (SELECT count(*) FROM sun) = $33 "
+    "AND (SELECT n FROM known) = $39 AND ($38::bigint IS NULL OR "
+    f"COALESCE((SELECT CAST(value AS bigint) FROM meta WHERE key = '{COUNTER}'), 0) = $38) THEN 0 "
     f"ELSE CAST((SELECT '{CONFLICT} ' || count(*) FROM ins) AS INTEGER) END"
 )
 #: the read-ahead batch's statements, prepared once per connection: name -> (parameter types, text)
 PREPARED_SQL = {
-    "privcard_tap_read": (("text[]",) * 7 + ("text",), _PG_READ),
+    "privcard_tap_read": (("text[]",) * 7 + ("text",), _PG_READ.replace("__FINGERPRINT__", _FINGERPRINT)),
     "privcard_tap_write": (
         ("text[]",) * 6
         + ("int[]", "int[]", "text[]", "text[]")
         + ("int[]", "int[]", "text[]", "text[]", "text[]", "int[]")
         + ("text[]",) * 7
         + ("text", "int[]", "bigint[]", "text[]", "bigint[]", "bigint[]")
-        + ("int",) * 4,
-        _PG_WRITE,
+        + ("int",) * 4
+        + ("text[]", "text[]", "bigint[]", "bigint[]", "bigint", "int"),
+        _PG_WRITE.replace("__FINGERPRINT__", _FINGERPRINT),
     ),
 }
 

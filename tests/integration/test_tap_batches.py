@@ -367,3 +367,177 @@ def test_shared_replicas_on_postgresql_credit_each_tap_exactly_once(pg_url, pg_t
             for srv in servers:
                 srv.kill()
             close_store()
+
+
+@pytest.mark.postgres
+def test_postgresql_decides_a_batch_of_cards_it_knows_in_one_round_trip(pg_url, pg_template):
+    """After a batch has read its cards, later batches of the same cards are decided from what the
+    server remembers: one statement (BEGIN, the guarded write and COMMIT in one message), with the
+    balances, the daily keys and the credits exactly as the two-round-trip path gives them."""
+    from tests.helpers import fresh_pg_database
+
+    with fresh_pg_database(pg_url, template=pg_template) as url:
+        svc = open_service(url)
+        try:
+            svc.devices.add("g1", "gate", direction="in")
+            svc.devices.add("ev", "gate", direction="in", activity="pulinet_event")
+            *uids, spare = _members(7)
+            now = datetime.now(UTC)
+            entry, event = svc.prog.activities["entry"].points, svc.prog.activities["pulinet_event"].points
+            # the devices and the programme read, the statements prepared (another card: not remembered here)
+            svc.taps.decide_batch([(d, Tap(f"warm:{d}", spare, now, True), now) for d in ("g1", "ev")])
+            svc.taps.memory.clear()
+
+            def batch(tag, device, cards):
+                return [(device, Tap(f"{tag}:{i}", uid, now, True), now) for i, uid in enumerate(cards)]
+
+            n, first = _statements(svc, batch("a", "g1", uids))
+            assert (n, [r.outcome for r in first]) == (2, ["credited"] * 6)  # read, then write
+            assert svc.taps.one_trip == 0
+            # the same cards again: limit reached, from memory
+            n, again = _statements(svc, batch("b", "g1", uids))
+            assert (n, [(r.outcome, r.balance) for r in again]) == (1, [("limit_reached", entry)] * 6)
+            # another activity: credited from memory, balances raised from the remembered ones
+            n, credits = _statements(svc, batch("c", "ev", uids[:3] + uids[:1]))
+            assert n == 1
+            assert [(r.outcome, r.points, r.balance) for r in credits] == [("credited", event, entry + event)] * 3 + [
+                ("limit_reached", 0, entry + event)
+            ]
+            n, after = _statements(svc, batch("d", "ev", uids[:4]))
+            assert n == 1
+            assert [(r.outcome, r.balance) for r in after] == [("limit_reached", entry + event)] * 3 + [
+                ("credited", entry + event)
+            ]
+            assert svc.taps.one_trip == 3 and svc.taps.fallbacks == {}
+            balances = {c.uid: c.member.balance for c in store.Card.select().where(store.Card.uid.in_(uids))}
+            assert balances == {u: entry + (event if i < 4 else 0) for i, u in enumerate(uids)}
+            # a redelivery of a tap decided here is read (its stored result), not guessed
+            n, redelivered = _statements(svc, batch("d", "ev", uids[:4]))
+            assert (n, redelivered) == (2, after)
+            assert ledger_problems() == []
+        finally:
+            close_store()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("change", ["card blocked", "points awarded", "credit voided", "tier changed", "programme"])
+def test_a_change_made_elsewhere_sends_a_remembered_batch_to_be_read_again(pg_url, pg_template, change):
+    """What the server remembers is checked by the write: a card blocked, a balance changed, a daily
+    key given back by a void, a tier changed, a new programme version — by the console, the CLI or
+    another process — fails the one-round-trip write whole, and the batch is decided the usual way
+    (the right answer), its cards read again."""
+    from tests.helpers import fresh_pg_database
+
+    with fresh_pg_database(pg_url, template=pg_template) as url:
+        svc = open_service(url)
+        try:
+            svc.devices.add("g1", "gate", direction="in")
+            svc.devices.add("ctr", "counter")
+            [uid, other] = _members(2)
+            member_id = store.Card.get_by_id(uid).member_id
+            now = datetime.now(UTC)
+            entry = svc.prog.activities["entry"].points
+            [first, _] = svc.taps.decide_batch(
+                [("g1", Tap("a", uid, now, True), now), ("g1", Tap("b", other, now, True), now)]
+            )
+            assert first.outcome == "credited"
+            # the change, made outside the tap path (the memory is not told)
+            expected = ("limit_reached", entry)
+            if change == "card blocked":
+                svc.members.block_card(uid, "lost")
+                expected = ("card_blocked", None)
+            elif change == "points awarded":
+                svc.points.award(member_id, "borrow")
+                expected = ("limit_reached", entry + svc.prog.activities["borrow"].points)
+            elif change == "credit voided":
+                [credit] = LedgerEntry.select().where(
+                    (LedgerEntry.member == member_id) & (LedgerEntry.activity == "entry")
+                )
+                svc.points.void(credit.id, "test")
+                expected = ("credited", entry)  # the day's key is free again
+            elif change == "tier changed":
+                svc.members.set(member_id, tier="gold")
+            else:
+                store.db.execute_sql(
+                    "UPDATE meta SET value = value + 1 WHERE key = %s", ("programme",)
+                ) if store.Counter.get_or_none(key="programme") else store.Counter.create(key="programme", value=1)
+            [result] = svc.taps.decide_batch([("g1", Tap("c", uid, now, True), now)])
+            assert (result.outcome, result.balance) == expected
+            if change == "tier changed":
+                assert result.tier == "gold"
+            assert svc.taps.fallbacks == {"a card, member, key or the programme changed since it was remembered": 1}
+            # the card is read again, then remembered: the next batch is one round trip again
+            n, _ = _statements(svc, [("g1", Tap("d", uid, now, True), now)])
+            assert n == 2
+            n, _ = _statements(svc, [("g1", Tap("e", uid, now, True), now)])
+            assert n == 1
+            assert ledger_problems() == []
+        finally:
+            close_store()
+
+
+@pytest.mark.postgres
+def test_shared_replicas_do_not_remember(pg_url, pg_template):
+    """``--shared`` replicas change each other's members: each of their batches is read."""
+    from server.app import PointsServer
+    from server.domain.config import load
+    from tests.helpers import fresh_pg_database
+
+    with fresh_pg_database(pg_url, template=pg_template) as url:
+        open_service(url)
+        shared = PointsServer(url, "mqtt://127.0.0.1:1", load(None), shared_group="g", client_id="r1")
+        alone = PointsServer(url, "mqtt://127.0.0.1:1", load(None))
+        try:
+            assert (shared.service.taps.remember, alone.service.taps.remember) == (False, True)
+        finally:
+            close_store()
+
+
+@pytest.mark.postgres
+def test_a_secured_cards_read_counter_is_remembered_and_checked(pg_url, pg_template):
+    """A Secure Unique NFC card decided from memory: its last accepted read counter is the one this
+    server left (a fresh read earns in one round trip, a replay is refused); a read accepted by
+    another process since (a clone's, elsewhere) fails the write, and the batch is read again."""
+    from server import sun
+    from server.domain.config import load
+    from server.services import bootstrap
+    from tests.helpers import fresh_pg_database
+    from tests.sun_card import SoftwareNtag424
+
+    with fresh_pg_database(pg_url, template=pg_template) as url:
+        close_store()
+        store.connect(url)
+        svc = bootstrap(load(None), keyring=sun.Keyring(master=bytes(range(16))))
+        try:
+            svc.devices.add("g1", "gate", direction="in")
+            [uid, spare] = _members(2)
+            svc.cards.secure(uid)
+            keys = svc.cards.diversified_keys(uid)
+            card = SoftwareNtag424(uid, keys.meta, keys.file, form="picc_data")
+            now = datetime.now(UTC)
+            svc.taps.decide_batch([("g1", Tap("warm", spare, now, True), now)])
+
+            def tap(tag, counter):
+                return _statements(svc, [("g1", Tap(tag, uid, now, True, ndef=card.url_at(counter)), now)])
+
+            n, [r] = tap("a", 1)
+            assert (n, r.outcome) == (2, "credited")
+            n, [r] = tap("b", 2)  # from memory: read 2 accepted, the counter raised in the write
+            assert (n, r.outcome) == (1, "limit_reached")
+            assert store.Card.get_by_id(uid).sun_counter == 2
+            n, [r] = tap("c", 2)  # the same URL again: the remembered counter refuses it
+            assert r.outcome == "card_not_genuine"
+            assert svc.taps.fallbacks == {}
+            # a read accepted elsewhere (another server, a clone): the remembered counter is stale
+            store.db.execute_sql("UPDATE card SET sun_counter = 10 WHERE uid = %s", (uid,))
+            n, [r] = tap("d", 3)
+            assert r.outcome == "card_not_genuine"
+            assert svc.taps.fallbacks == {"a card, member, key or the programme changed since it was remembered": 1}
+            n, [r] = tap("e", 11)
+            assert (n, r.outcome) == (2, "limit_reached")  # read again, then remembered
+            n, [r] = tap("f", 12)
+            assert (n, r.outcome) == (1, "limit_reached")
+            assert store.Card.get_by_id(uid).sun_counter == 12
+            assert ledger_problems() == []
+        finally:
+            close_store()
