@@ -671,6 +671,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--taps", type=int, default=5000)
     p.add_argument("--devices", type=int, default=10)
     p.add_argument("--members", type=int, default=2000)
+    p.add_argument(
+        "--warm-cards",
+        action="store_true",
+        help="tap every member's card once on each freshly started server before it is timed, as a server "
+        "that has run for a while has seen its members (PostgreSQL: batches of known cards take one round trip)",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--rounds", type=int, default=5, help="half-load rounds (medians are reported)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -891,6 +897,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
 
         load_gen = Load(url, devices, uids)
+        warm = len(uids) if args.warm_cards else 0  # --warm-cards: every card once before a timed run
         results = {}
 
         def stop(proc: subprocess.Popen) -> None:
@@ -952,7 +959,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in range(max(args.saturation_rounds, 1)):
             for target in targets:
                 proc = start(target, f"{target}-{r}.log")
-                load_gen.run(min(200, args.taps), f"warm{r}-{target}")
+                load_gen.run(warm or min(200, args.taps), f"warm{r}-{target}")
                 cpu0 = _cpu_s(proc.pid)
                 elapsed, lat = load_gen.run(args.taps, f"full{r}-{target}")
                 cpu = _cpu_s(proc.pid) - cpu0
@@ -983,7 +990,7 @@ def main(argv: list[str] | None = None) -> int:
             for r in range(max(args.campaign_rounds - 1, 0)):
                 for target in ("server", "server-campaigns"):
                     proc = start(target, f"{target}-round-{r}.log")
-                    load_gen.run(min(200, args.taps), f"warm{r}-{target}")
+                    load_gen.run(warm or min(200, args.taps), f"warm{r}-{target}")
                     cpu0 = _cpu_s(proc.pid)
                     elapsed, _ = load_gen.run(args.taps, f"round{r}-{target}")
                     cpu_ms[target].append((_cpu_s(proc.pid) - cpu0) * 1000 / args.taps)
@@ -1019,7 +1026,7 @@ def main(argv: list[str] | None = None) -> int:
                             time.sleep(0.1)
                         if sink_sent() <= start:
                             raise RuntimeError("the server sent no mail to the sink within 30 s")
-                    load_gen.run(min(200, args.taps), f"warmmail{r}-{target}")
+                    load_gen.run(warm or min(200, args.taps), f"warmmail{r}-{target}")
                     before = sink_sent()
                     cpu0 = _cpu_s(proc.pid)
                     elapsed, _ = load_gen.run(args.taps, f"mail{r}-{target}")
@@ -1068,7 +1075,7 @@ def main(argv: list[str] | None = None) -> int:
                 echo = start("echo", f"echo-half-{r}-{target}.log")
                 load_gen.run(50, f"warmhalf{r}-{target}-echo")
                 proc = start(target, f"{target}-half-{r}.log")
-                load_gen.run(50, f"warmhalf{r}-{target}")
+                load_gen.run(warm or 50, f"warmhalf{r}-{target}")
                 pair = ["echo", target] if r % 2 == 0 else [target, "echo"]  # who starts alternates
                 cpu0 = {"echo": _cpu_s(echo.pid), target: _cpu_s(proc.pid)}
                 lat = load_gen.run_interleaved(n_half, f"half{r}-{target}", half, pair, use)
@@ -1111,6 +1118,7 @@ def main(argv: list[str] | None = None) -> int:
         out = {
             "broker": broker_desc,
             "pinned": bool(args.pin),
+            "warm_cards": bool(args.warm_cards),
             "taps": args.taps,
             "devices": args.devices,
             "members": args.members,
@@ -1173,6 +1181,10 @@ def main(argv: list[str] | None = None) -> int:
                     "worker_batch_ms_p50": [
                         x.get("worker", {}).get("batch_ms_p50") for x in results[t]["half_load"]["rounds"]
                     ],
+                    # PostgreSQL batches decided from memory in one round trip, as the server counted them
+                    # at the end of each half-load round (since it started), and each round's batches
+                    "one_trip": [x.get("worker", {}).get("one_trip") for x in results[t]["half_load"]["rounds"]],
+                    "batches": [x.get("worker", {}).get("batches") for x in results[t]["half_load"]["rounds"]],
                     # PostgreSQL batches the two-round-trip path handed to the four-round-trip one, by reason
                     "fallbacks": _sum_counts(
                         x.get("worker", {}).get("fallbacks") for x in results[t]["half_load"]["rounds"]
@@ -1224,7 +1236,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"(target >= 0.80); half-load p50 {d['p50_ms']:.1f} ms ({d['p50_vs_first_ms']:+.1f} ms, target "
                     f"within 2), p99 {d['p99_ms']:.1f} ms; server CPU {d['cpu_ms_per_tap']:.3f} ms/tap; "
                     f"worker batch p50 per round {d['worker_batch_ms_p50']} ms (first: "
-                    f"{out['databases'][0]['worker_batch_ms_p50']}); fallbacks {d['fallbacks'] or 'none'}"
+                    f"{out['databases'][0]['worker_batch_ms_p50']}); fallbacks {d['fallbacks'] or 'none'}; "
+                    f"one round trip (from memory) {d['one_trip']} of batches per round {d['batches']}"
                 )
             if args.sun:
                 x = out["sun"]

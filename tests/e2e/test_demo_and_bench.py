@@ -241,3 +241,23 @@ def test_demo_prints_a_console_login_that_signs_in(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == [user, "admin"]
+
+
+@pytest.mark.postgres
+def test_bench_on_postgresql_with_warm_cards_decides_batches_in_one_round_trip(pg_url):
+    """``--warm-cards`` taps every card once on each fresh server before it is timed; on PostgreSQL the
+    timed batches are then decided from memory (one round trip), which the bench counts per round."""
+    proc = _privcard(
+        *("bench", "--taps", "300", "--devices", "2", "--members", "40", "--rounds", "1"),
+        *("--saturation-rounds", "1", "--disk-probe", "0", "--warm-cards", "--json"),
+        *("--db", "sqlite", "--db", pg_url),
+        timeout=300,
+    )
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["warm_cards"] is True
+    sqlite, pg = figures["databases"]
+    assert sqlite["one_trip"] == [0]  # SQLite has no round trips to save
+    [batches], [one_trip] = pg["batches"], pg["one_trip"]
+    # the server's count since it started covers the warm-up's batches too (some of them read)
+    assert batches > 0 and one_trip > batches // 2, (one_trip, batches)
+    assert pg["fallbacks"] == {}
