@@ -889,6 +889,13 @@ def _redact(url: str) -> str:
 # --------------------------------------------------------------------------- main
 
 
+def server_health_path(root: str, env: dict) -> str:
+    """Where the server writes its jobs' health: ``PRIVCARD_HEALTH_FILE`` in its environment file, else
+    the state directory (``server.loops.health_path_from_env``, which doctor may not import), under ``root``."""
+    health = env.get("PRIVCARD_HEALTH_FILE") or str(Path(roles.STATE, SERVER_HEALTH_FILE))
+    return str(Path(root, health.lstrip("/")))
+
+
 def run_checks(root: str = "/") -> list[Check]:
     manifest = load_manifest(root)
     settings = manifest.get("settings", {})
@@ -914,7 +921,7 @@ def run_checks(root: str = "/") -> list[Check]:
         if role == "server":
             checks.append(check_certificate(f"{roles.MOSQ}/server.pem", "broker"))
             checks.append(check_database(section["db"]))
-            checks.append(check_server_jobs(str(Path(root, roles.STATE.lstrip("/"), SERVER_HEALTH_FILE))))
+            checks.append(check_server_jobs(server_health_path(root, env)))
         else:
             ca = parse_qs(urlsplit(env.get("PRIVCARD_MQTT", "")).query).get("ca", [None])[-1]
             if ca:

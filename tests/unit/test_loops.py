@@ -88,3 +88,15 @@ def test_the_health_file_is_found_in_systemds_state_directory():
     assert loops.health_path_from_env({"PRIVCARD_HEALTH_FILE": "/run/h.json", "STATE_DIRECTORY": "/x"}) == "/run/h.json"
     assert loops.health_path_from_env({}) is None
     assert doctor.SERVER_HEALTH_FILE == loops.HEALTH_FILE  # doctor cannot import the server: the same name twice
+
+
+def test_doctor_reads_the_health_file_where_the_servers_environment_puts_it(tmp_path):
+    """``PRIVCARD_HEALTH_FILE`` in ``/etc/privcard/server.env`` moves the file (the server follows it):
+    doctor reads it there too, and from the state directory otherwise — as the server writes it."""
+    from install.doctor import server_health_path
+    from server.loops import health_path_from_env
+
+    moved = {"PRIVCARD_HEALTH_FILE": "/srv/privcard/health.json"}
+    assert server_health_path(str(tmp_path), moved) == str(tmp_path / "srv/privcard/health.json")
+    assert health_path_from_env(moved) == "/srv/privcard/health.json"
+    assert server_health_path("/", {}) == health_path_from_env({"STATE_DIRECTORY": "/var/lib/privcard"})
