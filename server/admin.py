@@ -24,7 +24,7 @@ from pathlib import Path
 
 from broker import contract
 from server import catalogue, store
-from server.cli_support import add_ils_smtp_options, print_result
+from server.cli_support import add_ils_smtp_options, day, listing, pair, print_result, said, table, word
 from server.domain.config import ConfigError, load
 from server.ils.config import IlsConfigError
 from server.ils.config import load_config as load_ils_config
@@ -298,12 +298,28 @@ def _register_bridge(site_sub) -> None:
     broker_accounts.register_bridge(site_sub, parents=[COMMON])
 
 
-def _member_line(m: dict) -> str:
-    cards = ",".join(c["uid"] + ("" if c["status"] == "active" else "(blocked)") for c in m["cards"])
-    return (
-        f"#{m['id']:<6} {m['name'][:30]:<30} {m['tier']:<6} {m['group'] or '-':<3} "
-        f"{m['balance']:>6} pts  {m['status']:<7} until {m['valid_until'] or '-':<10} cards {cards}"
-    )
+#: a member's columns (``member show``, ``member list``): English words of the catalogue, shown English/Thai
+MEMBER_COLUMNS = ["Member", "Name", "Tier", "Group", "Balance", "Status", "Valid until", "Cards"]
+
+
+def _member_row(m: dict) -> list:
+    cards = ",".join(c["uid"] + ("" if c["status"] == "active" else f" ({word('blocked')})") for c in m["cards"])
+    return [
+        f"#{m['id']}",
+        m["name"][:30],
+        m["tier"],
+        m["group"] or "-",
+        m["balance"],
+        m["status"],
+        m["valid_until"] or "-",
+        cards,
+    ]
+
+
+def _both(label: dict, n: int = 40) -> str:
+    """A ``{"th", "en"}`` label from data in a listing's row: ``English / ไทย`` (each cut at ``n``)."""
+    en, th = label["en"][:n], label["th"][:n]
+    return en if en == th else f"{en} / {th}"
 
 
 #: commands of the whole programme: refused to an account scoped to sites (as the console's 403)
@@ -389,22 +405,28 @@ def run(args, svc: Services) -> int:
                 scope=scope,
             )
             d = svc.reads.member_dict(m, scope=scope)
-            print_result(args, d, f"enrolled member #{m.id} {m.name}: {d['balance']} points")
+            print_result(
+                args,
+                d,
+                *said("enrolled member #%(id)s %(name)s: %(points)s points", id=m.id, name=m.name, points=d["balance"]),
+            )
         elif args.action == "show":
             d = svc.reads.member_dict(svc.members.find(args.ref), history=args.history, scope=scope)
-            lines = [_member_line(d)]
+            text = table(MEMBER_COLUMNS, [_member_row(d)], right=(4,))
+            history = []
             for e in d["history"]:
-                mark = " (voided)" if e["voided"] else ""
+                mark = word("voided") if e["voided"] else ""
                 if e["source"] == "tier":  # a tier change: what changed and why
-                    mark = f" {e['item']}: {e['note'] or ''}"
-                lines.append(
-                    f"  [{e['id']}] {e['at'][:19]} {e['label']['en'][:40]:<40} {e['item'] or '':<16} "
-                    f"{e['points']:>+6}{mark}"
+                    mark = f"{e['item']}: {e['note'] or ''}"
+                history.append([e["id"], e["at"][:19], _both(e["label"]), e["item"] or "", f"{e['points']:+d}", mark])
+            if history:
+                text += "\n" + table(
+                    ["Entry", "At", "Activity", "Item", "Points", "Note"], history, right=(4,), indent="  "
                 )
-            print_result(args, d, "\n".join(lines))
+            print_result(args, d, text)
         elif args.action == "list":
             rows = [svc.reads.member_dict(m, scope=scope) for m in svc.members.list(args.search, args.limit)]
-            print_result(args, rows, "\n".join(_member_line(m) for m in rows) or "no members")
+            listing(args, rows, MEMBER_COLUMNS, [_member_row(m) for m in rows], "no members", right=(4,))
         elif args.action == "set":
             fields = _pairs(args.fields)
             if "patron_pin" in fields:  # as typed (leading zeros kept), hashed, never echoed (docs/patrons.md)
@@ -414,48 +436,85 @@ def run(args, svc: Services) -> int:
                 m = svc.patrons.set_member(args.ref, actor=actor, scope=scope, **fields)  # another site's: not found
             else:
                 m = svc.members.set(args.ref, actor=actor, scope=scope, **fields)
-            print_result(args, svc.reads.member_dict(m, scope=scope), f"updated member #{m.id}")
+            print_result(args, svc.reads.member_dict(m, scope=scope), *said("updated member #%(id)s", id=m.id))
         elif args.action == "renew":
             d = svc.terms.renew(args.ref, until=args.until, actor=actor, scope=scope)
             print_result(
                 args,
                 d,
-                f"renewed member #{d['member']} until {d['valid_until'] or '-'}; fee {d['fee_baht']} baht recorded",
+                *said(
+                    "renewed member #%(id)s until %(until)s; fee %(fee)s baht recorded",
+                    id=d["member"],
+                    until=day(d["valid_until"]) or "-",
+                    fee=d["fee_baht"],
+                ),
             )
         elif args.action == "tier":
             m = svc.terms.set_tier(args.ref, args.tier, reason=args.reason, actor=actor, scope=scope)
-            print_result(args, svc.reads.member_dict(m, scope=scope), f"member #{m.id} is now {m.tier}")
+            print_result(
+                args,
+                svc.reads.member_dict(m, scope=scope),
+                *said("member #%(id)s is now %(tier)s", id=m.id, tier=m.tier),
+            )
     elif args.cmd == "term":
         if args.action == "close":
             d = svc.terms.close(args.date, dry_run=args.dry_run, actor=actor)
-            verb = "would lapse" if d["dry_run"] else "lapsed"
-            lines = [
-                f"{verb} {len(d['lapsed'])} member(s) whose term ended before {d['date']} (points: {d['on_expiry']})"
-            ]
-            lines += [
-                f"  #{r['member']:<6} {r['name'][:30]:<30} {r['group'] or '-':<4} until {r['valid_until']} "
-                f"balance {r['balance']}" + (f", forfeit {r['forfeited']}" if r["forfeited"] else "")
+            template = (
+                "would lapse %(n)s member(s) whose term ended before %(date)s (points: %(on_expiry)s)"
+                if d["dry_run"]
+                else "lapsed %(n)s member(s) whose term ended before %(date)s (points: %(on_expiry)s)"
+            )
+            en, th = said(template, n=len(d["lapsed"]), date=day(d["date"]), on_expiry=_term_word(d["on_expiry"]))
+            rows = [
+                [
+                    f"#{r['member']}",
+                    r["name"][:30],
+                    r["group"] or "-",
+                    r["valid_until"],
+                    r["balance"],
+                    r["forfeited"] or "",
+                ]
                 for r in d["lapsed"]
             ]
-            print_result(args, d, "\n".join(lines))
+            text = [en, th] + (
+                [
+                    table(
+                        ["Member", "Name", "Group", "Valid until", "Points", "Forfeited"],
+                        rows,
+                        right=(4, 5),
+                        indent="  ",
+                    )
+                ]
+                if rows
+                else []
+            )
+            print_result(args, d, "\n".join(text))
         elif args.action == "show":
             d = svc.terms.overview()
-            lines = [
-                f"today {d['today']}: semester {d['semester']}, academic year {d['academic_year']}; "
-                f"renewal fee {d['renewal_fee_baht']} baht; points at expiry: {d['on_expiry']}; "
-                f"privileges follow: {d['basis']}"
-            ]
-            lines += [
-                f"  {g['code']:<6} {g['label']['en'][:24]:<24} term {g['term']:<13} joining today: until "
-                f"{g['joining_today_until'] or '-'}" + (f", tier {g['tier']}" if g["tier"] else "")
-                for g in d["groups"]
-            ]
-            lines += [
-                f"  tier {t['code']}: multiplier {t['multiplier']}, groups {','.join(t['groups']) or '-'}, "
-                f"promotion at {t['earned_at'] or '-'} earned"
-                for t in d["tiers"]
-            ]
-            print_result(args, d, "\n".join(lines))
+            en, th = said(
+                "today %(today)s: semester %(semester)s, academic year %(year)s; renewal fee %(fee)s baht; "
+                "points at expiry: %(on_expiry)s; privileges follow: %(basis)s",
+                today=day(d["today"]),
+                semester=d["semester"],
+                year=d["academic_year"],
+                fee=d["renewal_fee_baht"],
+                on_expiry=_term_word(d["on_expiry"]),
+                basis=_term_word(d["basis"]),
+            )
+            groups = table(
+                ["Group", "Group name", "Term", "Joining today: until", "Tier"],
+                [
+                    [g["code"], _both(g["label"], 24), g["term"], g["joining_today_until"] or "-", g["tier"] or "-"]
+                    for g in d["groups"]
+                ],
+                indent="  ",
+            )
+            tiers = table(
+                ["Tier", "Multiplier", "Groups", "Promotion at (points earned)"],
+                [[t["code"], t["multiplier"], ",".join(t["groups"]) or "-", t["earned_at"] or "-"] for t in d["tiers"]],
+                indent="  ",
+            )
+            print_result(args, d, "\n".join([en, th, groups, tiers]))
     elif args.cmd == "card":
         if args.action == "replace":
             m = svc.members.replace_card(args.ref, args.card, actor=actor, scope=scope)
@@ -463,29 +522,55 @@ def run(args, svc: Services) -> int:
             print_result(
                 args,
                 d,
-                f"member #{m.id} now uses card {args.card.upper()}; old card(s) blocked; "
-                f"fee {svc.prog.card_replacement_fee_baht} baht recorded",
+                *said(
+                    "member #%(id)s now uses card %(card)s; old card(s) blocked; fee %(fee)s baht recorded",
+                    id=m.id,
+                    card=args.card.upper(),
+                    fee=svc.prog.card_replacement_fee_baht,
+                ),
             )
         elif args.action == "block":
             c = svc.members.block_card(args.uid, args.reason, actor=actor, scope=scope)
-            print_result(args, {"uid": c.uid, "status": c.status, "member": c.member_id}, f"card {c.uid} blocked")
+            print_result(
+                args,
+                {"uid": c.uid, "status": c.status, "member": c.member_id},
+                *said("card %(uid)s blocked", uid=c.uid),
+            )
         elif args.action == "secure":
             c = svc.cards.secure(args.uid, meta_key=args.meta_key, file_key=args.file_key, actor=actor)
-            how = "imported keys" if c.sun_keys else "keys diversified from the master key"
-            print_result(args, {"uid": c.uid, "sun": True}, f"card {c.uid} now requires Secure Unique NFC ({how})")
+            template = (
+                "card %(uid)s now requires Secure Unique NFC (imported keys)"
+                if c.sun_keys
+                else "card %(uid)s now requires Secure Unique NFC (keys diversified from the master key)"
+            )
+            print_result(args, {"uid": c.uid, "sun": True}, *said(template, uid=c.uid))
         elif args.action == "keys":
             k = svc.cards.diversified_keys(args.uid, actor=actor)
             uid = contract.normalise_uid(args.uid)
+            en, th = said("card %(uid)s: its SDM keys (secrets: do not paste them into tickets or chats)", uid=uid)
             print_result(
                 args,
                 {"uid": uid, "meta_read_key": k.meta.hex().upper(), "file_read_key": k.file.hex().upper()},
-                f"card {uid}\n  key 1 (SDM meta read): {k.meta.hex().upper()}\n"
-                f"  key 2 (SDM file read): {k.file.hex().upper()}",
+                f"{en}\n{th}\n  {word('key 1 (SDM meta read)')}: {k.meta.hex().upper()}\n"
+                f"  {word('key 2 (SDM file read)')}: {k.file.hex().upper()}",
             )
         elif args.action == "genuine":
             counts, suspects = svc.cards.counts(), svc.cards.suspects()
-            lines = [f"secured {counts['secured']}, UID-only {counts['uid_only']} (active cards)"]
-            lines += [f"  suspect {s['uid']} member #{s['member']} since {s['suspect_at']}" for s in suspects]
+            lines = list(
+                said(
+                    "secured %(secured)s, UID-only %(uid_only)s (active cards)",
+                    secured=counts["secured"],
+                    uid_only=counts["uid_only"],
+                )
+            )
+            if suspects:
+                lines.append(
+                    table(
+                        ["Suspected card", "Member", "Suspected since"],
+                        [[s["uid"], f"#{s['member']}", s["suspect_at"]] for s in suspects],
+                        indent="  ",
+                    )
+                )
             for s in suspects:
                 s["suspect_at"] = contract.format_time(s["suspect_at"])
             print_result(args, {**counts, "suspects": suspects}, "\n".join(lines))
@@ -502,7 +587,7 @@ def run(args, svc: Services) -> int:
                 actor=actor,
                 scope=scope,
             )
-            print_result(args, svc.reads.device_dict(dev), f"added {dev.kind} {dev.id}")
+            print_result(args, svc.reads.device_dict(dev), *said("added %(kind)s %(id)s", kind=dev.kind, id=dev.id))
         elif args.action == "list":
             visible = svc.devices.visible(scope)
             rows = [
@@ -513,23 +598,35 @@ def run(args, svc: Services) -> int:
             if args.site:
                 site = svc.sites.get(args.site.upper(), scope).code
                 rows = [d for d in rows if (d["site"] or svc.prog.default_site) == site]
-            print_result(
+            listing(
                 args,
                 rows,
-                "\n".join(
-                    f"{d['id']:<16} {d['kind']:<8} {d['site'] or svc.prog.default_site:<8} "
-                    f"{d['direction'] or '-':<4} {d['activity'] or '-':<14} "
-                    f"{d['state']:<8} last seen {d['last_seen'] or 'never'}  {d['location'] or ''}"
+                ["Device", "Kind", "Site", "Direction", "Activity", "State", "Last seen", "Location"],
+                [
+                    [
+                        d["id"],
+                        d["kind"],
+                        d["site"] or svc.prog.default_site,
+                        d["direction"] or "-",
+                        d["activity"] or "-",
+                        d["state"],
+                        d["last_seen"] or word("never"),
+                        d["location"] or "",
+                    ]
                     for d in rows
-                )
-                or "no devices",
+                ],
+                "no devices",
             )
         elif args.action == "set":
             dev = svc.devices.set(args.id, actor=actor, scope=scope, **_pairs(args.fields))
             print_result(
                 args,
                 svc.reads.device_dict(dev),
-                f"updated {dev.id} (revision {dev.revision}); the server publishes its config within a second",
+                *said(
+                    "updated %(id)s (revision %(revision)s); the server publishes its config within a second",
+                    id=dev.id,
+                    revision=dev.revision,
+                ),
             )
         elif args.action == "show":
             dev = svc.devices.get(args.id, scope)
@@ -542,14 +639,23 @@ def run(args, svc: Services) -> int:
             return args.handler(args, svc)
         rows = [svc.reads.site_dict(x) for x in svc.sites.list(scope)]
         if args.action == "list":
-            print_result(
+            listing(
                 args,
                 rows,
-                "\n".join(
-                    f"{r['code']:<10} {r['name']['en']:<32} {r['timezone']:<16} {r['hours']['mon']:<12} "
-                    f"{len(r['devices'])} devices{'  (default)' if r['default'] else ''}"
+                ["Site", "Site name", "Time zone", "Hours (Monday)", "Devices", "Default site"],
+                [
+                    [
+                        r["code"],
+                        _both(r["name"]),
+                        r["timezone"],
+                        r["hours"]["mon"],
+                        len(r["devices"]),
+                        word("yes") if r["default"] else "",
+                    ]
                     for r in rows
-                ),
+                ],
+                "no sites",
+                right=(4,),
             )
         else:
             r = svc.reads.site_dict(svc.sites.get(args.code.upper(), scope))
@@ -564,7 +670,12 @@ def run(args, svc: Services) -> int:
             "member": m.id,
             "balance": m.balance,
         }
-        print_result(args, d, f"{outcome}: {d['points']:+d} points, balance {m.balance}")
+        template = (
+            "credited: %(points)+d points, balance %(balance)s"
+            if outcome == "credited"
+            else "%(outcome)s: %(points)+d points, balance %(balance)s"
+        )
+        print_result(args, d, *said(template, outcome=outcome, points=d["points"], balance=m.balance))
     elif args.cmd == "void":
         revs = svc.points.void(args.entry, args.reason, actor=actor, allow_negative=args.allow_negative, scope=scope)
         d = [
@@ -577,14 +688,17 @@ def run(args, svc: Services) -> int:
             }
             for r in revs
         ]
-        print_result(
-            args,
-            d,
-            "\n".join(
-                f"voided entry {x['void_of']}: {x['points']:+d} points, member #{x['member']} balance {x['balance']}"
-                for x in d
-            ),
-        )
+        lines = [
+            said(
+                "voided entry %(entry)s: %(points)+d points, member #%(member)s balance %(balance)s",
+                entry=x["void_of"],
+                points=x["points"],
+                member=x["member"],
+                balance=x["balance"],
+            )
+            for x in d
+        ]
+        print_result(args, d, "\n".join(en for en, _ in lines), "\n".join(th for _, th in lines))
     elif args.cmd == "transfer":
         out_e, in_e = svc.points.transfer(args.source, args.target, args.points, actor=actor, scope=scope)
         d = {
@@ -597,23 +711,42 @@ def run(args, svc: Services) -> int:
         print_result(
             args,
             d,
-            f"moved {args.points} points from #{d['from']} (now {d['from_balance']}) "
-            f"to #{d['to']} (now {d['to_balance']})",
+            *said(
+                "moved %(points)s points from #%(source)s (now %(source_balance)s) to #%(target)s (now %(target_balance)s)",
+                points=args.points,
+                source=d["from"],
+                source_balance=d["from_balance"],
+                target=d["to"],
+                target_balance=d["to_balance"],
+            ),
         )
     elif args.cmd == "redeem":
         d = svc.points.redeem(args.ref, args.reward, points=args.points, units=args.units, actor=actor, scope=scope)
-        value = f"{d['baht']} baht" if "baht" in d else f"{d['units']} unit(s)"
-        text = f"redeemed {d['points']} points for {d['label']['en']} ({value}); balance {d['balance']}"
+        values = {"points": d["points"], "reward": d["label"], "balance": d["balance"]}
+        if "baht" in d:
+            en, th = said(
+                "redeemed %(points)s points for %(reward)s (%(baht)s baht); balance %(balance)s",
+                baht=d["baht"],
+                **values,
+            )
+        else:
+            en, th = said(
+                "redeemed %(points)s points for %(reward)s (%(units)s unit(s)); balance %(balance)s",
+                units=d["units"],
+                **values,
+            )
         paid = d.get("ils")
         if paid:
-            text = {
-                "confirmed": f"{text}\npaid in the library system: {paid['transaction']} ({paid['message']})",
-                "pending": f"{text}\nPENDING in the library system: {paid['transaction']} ({paid['message']}); "
-                "the points stay held until it answers (ils settle)",
-                "refused": f"NOT redeemed: the library system refused {paid['transaction']}: {paid['message']}; "
-                f"the {d['points']} points are back, balance {d['balance']}",
-            }[paid["status"]]
-        print_result(args, d, text)
+            said_too = PAID_SAID[paid["status"]]
+            en2, th2 = said(
+                said_too,
+                transaction=paid["transaction"],
+                message=paid["message"],
+                points=d["points"],
+                balance=d["balance"],
+            )
+            en, th = (en2, th2) if paid["status"] == "refused" else (f"{en}\n{en2}", f"{th}\n{th2}")
+        print_result(args, d, en, th)
         if paid and paid["status"] == "refused":
             return 1
         if paid and paid["status"] == "pending":
@@ -624,25 +757,49 @@ def run(args, svc: Services) -> int:
         return _import_attendance(args, svc, actor)
     elif args.cmd == "entries":
         rows = svc.reads.entries(args.member, args.limit)
-        print_result(
+        listing(
             args,
             rows,
-            "\n".join(
-                f"[{e['id']}] {e['at'][:19]} #{e['member']:<6} {e['activity']:<16} {e['points']:>+6}" for e in rows
-            )
-            or "no entries",
+            ["Entry", "At", "Member", "Activity", "Points"],
+            [[e["id"], e["at"][:19], f"#{e['member']}", e["activity"], f"{e['points']:+d}"] for e in rows],
+            "no entries",
+            right=(0, 4),
         )
     elif args.cmd in ("staff", "programme", "campaign", "draw", "ranking", "message", "feedback"):
         return args.handler(args, svc)
     return 0
 
 
-def _payment_line(p: dict) -> str:
-    return (
-        f"{p['transaction']:<20} entry {p['entry_id']:<7} #{p['member']:<6} patron {p['patron_id']:<14} "
-        f"{p['baht']:>5} baht {p['points']:>5} pts  {p['status']:<9} tries {p['attempts']}"
-        + (f"  ({p.get('message') or p['last_error']})" if p.get("message") or p["last_error"] else "")
-    )
+#: what a redemption paid in the library system adds (the refused one replaces the line above it)
+PAID_SAID = {
+    "confirmed": "paid in the library system: %(transaction)s (%(message)s)",
+    "pending": "PENDING in the library system: %(transaction)s (%(message)s); "
+    "the points stay held until it answers (ils settle)",
+    "refused": "NOT redeemed: the library system refused %(transaction)s: %(message)s; "
+    "the %(points)s points are back, balance %(balance)s",
+}
+
+
+def _term_word(code: str) -> dict:
+    """A term rule's word (keep, forfeit, earned_in_term, ...): its code in English, its Thai words in Thai."""
+    return {"en": code, "th": catalogue.TERM_WORDS.get(code, {"th": code})["th"]}
+
+
+PAYMENT_COLUMNS = ["Transaction", "Entry", "Member", "Patron", "Baht", "Points", "Status", "Tries", "Last message"]
+
+
+def _payment_row(p: dict) -> list:
+    return [
+        p["transaction"],
+        p["entry_id"],
+        f"#{p['member']}",
+        p["patron_id"],
+        p["baht"],
+        p["points"],
+        p["status"],
+        p["attempts"],
+        p.get("message") or p["last_error"] or "",
+    ]
 
 
 def _ils(args, svc: Services, actor: str) -> int:
@@ -650,23 +807,30 @@ def _ils(args, svc: Services, actor: str) -> int:
     if args.action == "patron":
         svc.members.for_change(args.ref, args.scope)  # a member's ILS standing is their home site's
         d = svc.ils.patron(args.ref, actor=actor)
-        flags = ", ".join(d["flags"]) or "none"
-        print_result(
-            args,
-            d,
-            f"patron {d['patron_id']}: {'valid' if d['valid'] else 'NOT VALID'}, fines {d['fines_baht']:.2f} baht, "
-            f"{d['charged']} charged, {d['overdue']} overdue, {'BLOCKED' if d['blocked'] else 'not blocked'}; "
-            f"flags: {flags}" + (f"; ILS says: {d['message']}" if d["message"] else ""),
+        en, th = said(
+            "patron %(patron)s: %(valid)s, fines %(fines).2f baht, %(charged)s charged, %(overdue)s overdue, "
+            "%(blocked)s; flags: %(flags)s",
+            patron=d["patron_id"],
+            valid=pair("valid") if d["valid"] else pair("NOT VALID"),
+            fines=d["fines_baht"],
+            charged=d["charged"],
+            overdue=d["overdue"],
+            blocked=pair("BLOCKED") if d["blocked"] else pair("not blocked"),
+            flags=", ".join(d["flags"]) or pair("none"),
         )
+        if d["message"]:
+            en2, th2 = said("ILS says: %(message)s", message=d["message"])
+            en, th = f"{en}; {en2}", f"{th} {th2}"
+        print_result(args, d, en, th)
     elif args.action == "settle":
         rows = svc.ils.settle(actor=actor)
-        print_result(args, rows, "\n".join(_payment_line(p) for p in rows) or "no pending payments")
+        listing(args, rows, PAYMENT_COLUMNS, [_payment_row(p) for p in rows], "no pending payments", right=(1, 4, 5, 7))
         return 3 if any(p["status"] == "pending" for p in rows) else 0
     elif args.action == "pending":
         if not svc.ils.configured:
             svc.ils.link()  # the clear "not configured" error
         rows = svc.ils.pending()
-        print_result(args, rows, "\n".join(_payment_line(p) for p in rows) or "no pending payments")
+        listing(args, rows, PAYMENT_COLUMNS, [_payment_row(p) for p in rows], "no pending payments", right=(1, 4, 5, 7))
     elif args.action == "export-privileges":
         rows = svc.ils.export_privileges(args.changed_since)
         if args.json or args.format == "json":
@@ -693,6 +857,12 @@ EXPORT_COLUMNS = (
 )
 
 
+def _progress(template: str, **values) -> None:
+    """A progress line on stderr: English, then Thai."""
+    for line in said(template, **values):
+        print(line, file=sys.stderr, flush=True)
+
+
 def _import_attendance(args, svc: Services, actor: str) -> int:
     """Preview or credit a list in chunks in this process, progress on stderr; resumes a killed run of the same list."""
     try:
@@ -715,23 +885,29 @@ def _import_attendance(args, svc: Services, actor: str) -> int:
             actor=actor,
         )
     else:
-        print(f"resuming job {job.id} after line {job.next_line}", file=sys.stderr)
+        _progress("resuming job %(job)s after line %(line)s", job=job.id, line=job.next_line)
     last = [0.0]
 
     def progress(j) -> None:
         now = time.monotonic()
         if now - last[0] >= 1.0 or j.status == "done":
             last[0] = now
-            print(
-                f"job {j.id}: {j.rows_done}/{j.total} rows, {j.credited} "
-                f"{'would be credited' if j.dry_run else 'credited'}, {j.already} already, {j.errors} errors",
-                file=sys.stderr,
+            _progress(
+                "job %(job)s: %(done)s/%(total)s rows, %(credited)s would be credited, %(already)s already, %(errors)s errors"
+                if j.dry_run
+                else "job %(job)s: %(done)s/%(total)s rows, %(credited)s credited, %(already)s already, %(errors)s errors",
+                job=j.id,
+                done=j.rows_done,
+                total=j.total,
+                credited=j.credited,
+                already=j.already,
+                errors=j.errors,
             )
 
     job = att.run_job(job.id, progress=progress)
     pruned = att.prune_files()  # lists of imports finished over [rules] import_files_keep_days ago
     if pruned["jobs"] or pruned["uploads"]:
-        print(f"deleted the lists of {pruned['jobs'] + pruned['uploads']} old finished import(s)", file=sys.stderr)
+        _progress("deleted the lists of %(n)s old finished import(s)", n=pruned["jobs"] + pruned["uploads"])
     shown = job.shown or []
     d = {
         "job": job.id,
@@ -749,15 +925,33 @@ def _import_attendance(args, svc: Services, actor: str) -> int:
     }
     if job.status == "failed":
         raise ServiceError(job.failure["template"] % job.failure["values"] if job.failure else "import failed")
-    lines = [
-        f"{'would credit' if args.dry_run else 'credited'} {job.credited}, "
-        f"already credited {job.already}, errors {job.errors}"
-    ]
-    lines += [f"  line {r['line']}: {r['error']}" for r in shown if r["result"] == "error"]
+    lines = list(
+        said(
+            "would credit %(credited)s, already credited %(already)s, errors %(errors)s"
+            if args.dry_run
+            else "credited %(credited)s, already credited %(already)s, errors %(errors)s",
+            credited=job.credited,
+            already=job.already,
+            errors=job.errors,
+        )
+    )
+    errors = [[r["line"], _reason(r)] for r in shown if r["result"] == "error"]
+    if errors:
+        lines.append(table(["Line", "Reason"], errors, right=(0,), indent="  "))
     if job.errors > len(d["errors"]):
-        lines.append(f"  ... and {job.errors - len(d['errors'])} more errors (not listed)")
+        lines += said("  ... and %(n)s more errors (not listed)", n=job.errors - len(d["errors"]))
     print_result(args, d, "\n".join(lines))
     return 0 if not job.errors else 3
+
+
+def _reason(row: dict) -> str:
+    """An import row's refusal: ``English / ไทย`` when it kept its template, else as it was said."""
+    why = row.get("why")
+    if not why:
+        return str(row["error"])
+    en = catalogue.localize(why["template"], why["values"], "en")
+    th = catalogue.localize(why["template"], why["values"], "th")
+    return en if en == th else f"{en} / {th}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from broker.contract import FEEDBACK_CATEGORIES
-from server.cli_support import print_result
+from server import catalogue
+from server.cli_support import day, listing, print_result, said, table, word
 from server.domain.feedback import CHANNELS, DECISIONS, STATUSES
 from server.services import ServiceError, Services
 
@@ -58,25 +59,44 @@ def register(sub, parents) -> None:
     rp.add_argument("--site", help="only this site's feedback (one of yours; default: all of yours)")
 
 
-def _line(d: dict) -> str:
-    who = f"#{d['member']}" if d["member"] else "anonymous"
+COLUMNS = ["Feedback", "Received", "Status", "Category", "Channel", "Site", "Member", "Assignee", "Text"]
+
+
+def _row(d: dict) -> list:
+    who = f"#{d['member']}" if d["member"] else word("anonymous")
     text = " ".join(d["text"].split())
-    return (
-        f"[{d['id']}] {d['received_at'][:16]} {d['status']:<11} {d['category']:<12} {d['channel']:<11} "
-        f"{d['site']:<8} {who:<9} {d['assignee'] or '-':<10} {text[:60]}"
-    )
+    return [
+        d["id"],
+        d["received_at"][:16],
+        d["status"],
+        d["category"],
+        d["channel"],
+        d["site"],
+        who,
+        d["assignee"] or "-",
+        text[:60],
+    ]
+
+
+def _line(d: dict) -> str:
+    """One item under its header line."""
+    return table(COLUMNS, [_row(d)])
 
 
 def _detail(d: dict) -> str:
-    lines = [_line(d), f"  text: {d['text']}"]
+    lines = [_line(d), f"  {word('Text')}: {d['text']}"]
     if d["pledge_points"]:
-        lines.append(f"  pledged {d['pledge_points']} points; decision: {d['decision'] or 'open'}")
+        lines.append(
+            f"  {word('points pledged')}: {d['pledge_points']}; {word('decision')}: {d['decision'] or word('not decided yet')}"
+        )
     if d["answer"]:
-        lines.append(f"  answer ({d['answered_by']}, {d['answered_at'][:16]}, by {d['delivery']}): {d['answer']}")
+        lines.append(
+            f"  {word('answer')} ({d['answered_by']}, {d['answered_at'][:16]}, {d['delivery']}): {d['answer']}"
+        )
     if d["action_taken"]:
-        lines.append(f"  action taken: {d['action_taken']}")
+        lines.append(f"  {word('action taken')}: {d['action_taken']}")
     if d["channel_back"] == "none":
-        lines.append("  no channel back: anonymous kiosk feedback cannot be answered to the patron")
+        lines += [f"  {x}" for x in said("no channel back: anonymous kiosk feedback cannot be answered to the patron")]
     return "\n".join(lines)
 
 
@@ -106,7 +126,7 @@ def run(args, svc: Services) -> int:
             site=args.site,
             scope=scope,
         )
-        print_result(args, rows, "\n".join(_line(d) for d in rows) or "no feedback")
+        listing(args, rows, COLUMNS, [_row(d) for d in rows], "no feedback")
     elif args.action == "show":
         d = desk.get(args.id, scope)
         print_result(args, d, _detail(d))
@@ -122,31 +142,60 @@ def run(args, svc: Services) -> int:
             site=args.site,
             scope=scope,
         )
-        print_result(args, d, f"recorded feedback {d['id']}\n" + _detail(d))
+        print_result(args, d, "\n".join([*said("recorded feedback %(id)s", id=d["id"]), _detail(d)]))
     elif args.action == "assign":
         d = desk.assign(args.id, args.assignee, actor=actor, scope=scope)
-        print_result(args, d, _line(d))
+        head = (
+            said("feedback %(id)s assigned to %(assignee)s", id=d["id"], assignee=d["assignee"])
+            if d["assignee"]
+            else said("feedback %(id)s assigned to nobody", id=d["id"])
+        )
+        print_result(args, d, "\n".join([*head, _line(d)]))
     elif args.action == "answer":
         d = desk.answer(args.id, args.text, args.action_taken, decision=args.decision, actor=actor, scope=scope)
-        print_result(args, d, _detail(d))
+        print_result(args, d, "\n".join([*said("answered feedback %(id)s", id=d["id"]), _detail(d)]))
     elif args.action == "status":
         d = desk.set_status(args.id, args.status, actor=actor, scope=scope)
-        print_result(args, d, _line(d))
+        head = said("feedback %(id)s is now %(status)s", id=d["id"], status=_status(d["status"]))
+        print_result(args, d, "\n".join([*head, _line(d)]))
     elif args.action == "decide":
         d = desk.decide(args.id, args.decision, actor=actor, scope=scope)
-        print_result(args, d, _detail(d))
+        print_result(args, d, "\n".join([*said("recorded the decision on feedback %(id)s", id=d["id"]), _detail(d)]))
     elif args.action == "report":
         today = svc.today()
         end = _day(args.end, today)
         start = _day(args.start, end - timedelta(days=365))
         r = desk.report(min(start, end), max(start, end), svc.sites.report_sites(scope, args.site))
         wait = r["first_answer_hours"]
+        values = {"start": day(r["from"]), "end": day(r["to"]), "total": r["total"]}
+        head = said("feedback %(start)s .. %(end)s: %(total)s written", **values)
+        answer = said(
+            "first answer: %(answered)s answered, median %(median)s h, p90 %(p90)s h",
+            answered=wait["answered"],
+            median=wait["median"],
+            p90=wait["p90"],
+        )
         text = [
-            f"feedback {r['from']} .. {r['to']}: {r['total']} written",
-            "  by category: " + ", ".join(f"{k} {v}" for k, v in r["by_category"].items()),
-            "  by channel:  " + ", ".join(f"{k} {v}" for k, v in r["by_channel"].items()),
-            f"  first answer: {wait['answered']} answered, median {wait['median']} h, p90 {wait['p90']} h",
+            head[0],
+            f"  {answer[0]}",
+            head[1],
+            f"  {answer[1]}",
+            f"  {word('by category')}: " + (", ".join(f"{k} {v}" for k, v in r["by_category"].items()) or "-"),
+            f"  {word('by channel')}: " + (", ".join(f"{k} {v}" for k, v in r["by_channel"].items()) or "-"),
         ]
-        text += [f"  satisfaction {s['month']}: {s['average']} ({s['ratings']} ratings)" for s in r["satisfaction"]]
+        if r["satisfaction"]:
+            text.append(
+                table(
+                    ["Month", "Average satisfaction", "Number of ratings"],
+                    [[s["month"], s["average"], s["ratings"]] for s in r["satisfaction"]],
+                    right=(1, 2),
+                    indent="  ",
+                )
+            )
         print_result(args, r, "\n".join(text))
     return 0
+
+
+def _status(code: str) -> dict:
+    """A feedback status: its code in English, the console's Thai word in Thai."""
+    return {"en": code, "th": catalogue.FEEDBACK_WORDS["status"].get(code, {"th": code})["th"]}

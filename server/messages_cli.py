@@ -19,7 +19,7 @@ from __future__ import annotations
 import tomllib
 
 from server import catalogue
-from server.cli_support import print_result
+from server.cli_support import listing, print_result, said, table, word
 from server.services import ServiceError, Services
 from server.services.messages import reason_label
 
@@ -81,23 +81,37 @@ def _texts(args) -> tuple[dict, dict]:
     return subject, body
 
 
-def reason_text(r: dict) -> str | None:
-    """A message's reason in English as the console labels it ("gave up after 3 tries (…)"), None without one."""
+def reason_text(r: dict, lang: str = "en") -> str | None:
+    """A message's reason as the console labels it ("gave up after 3 tries (…)"), in ``lang``; None without one."""
     why, values, detail = reason_label(r["reason"], r["status"])
     if why is None:
         return detail
-    text = catalogue.localize(why, values, "en")
+    text = catalogue.localize(why, values, lang)
     return f"{text} ({detail})" if detail else text
 
 
-def _line(r: dict) -> str:
-    """One message: id, when queued (UTC), member, template, status (a failed one: when, ``-`` if not recorded),
-    tries, address, and its reason in words."""
-    failed = f"at {(r.get('failed_at') or '-')[:19]} " if r["status"] == "failed" else ""
-    return (
-        f"[{r['id']}] {r['created_at'][:19]} #{r['member'] or '-':<6} {r['template']:<18} {r['status']:<8} "
-        f"{failed}tries {r['attempts']}  {r['address'] or '-'}" + (f"  — {r['reason_text']}" if r["reason"] else "")
-    )
+COLUMNS = ["Message", "Queued (UTC)", "Member", "Template", "Status", "Failed at", "Tries", "Address", "Reason"]
+
+
+def _row(r: dict) -> list:
+    """One message: id, when queued (UTC), member, template, status (a failed one: when, ``-`` if not
+    recorded), tries, address, and its reason in words (English / Thai)."""
+    failed = (r.get("failed_at") or "-")[:19] if r["status"] == "failed" else ""
+    reason = ""
+    if r["reason"]:
+        en, th = r["reason_text"], reason_text(r, "th")
+        reason = en if en == th or th is None else f"{en} / {th}"
+    return [
+        r["id"],
+        r["created_at"][:19],
+        f"#{r['member'] or '-'}",
+        r["template"],
+        r["status"],
+        failed,
+        r["attempts"],
+        r["address"] or "-",
+        reason,
+    ]
 
 
 def _worded(r: dict) -> dict:
@@ -105,8 +119,8 @@ def _worded(r: dict) -> dict:
     return {**r, "reason_text": reason_text(r)}
 
 
-def _counts(c: dict) -> str:
-    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items())
+def _counts(c: dict, lang: str) -> str:
+    return ", ".join(f"{catalogue.translate(k.replace('_', ' '), lang)} {v}" for k, v in c.items())
 
 
 def run(args, svc: Services) -> int:
@@ -117,29 +131,55 @@ def run(args, svc: Services) -> int:
         print_result(
             args,
             d,
-            f"{d['members']} member(s): {d['recipients']} will receive it, "
-            f"{d['opted_out']} opted out, {d['no_address']} without an address",
+            *said(
+                "%(members)s member(s): %(recipients)s will receive it, %(opted_out)s opted out, "
+                "%(no_address)s without an address",
+                members=d["members"],
+                recipients=d["recipients"],
+                opted_out=d["opted_out"],
+                no_address=d["no_address"],
+            ),
         )
     elif args.action == "send":
         subject, body = _texts(args)
         d = m.send_segment(subject, body, _segment(args.segment), actor=actor)
-        print_result(args, d, f"segment message {d['batch']}: {d['total']} member(s); {_counts(d['counts'])}")
+        counts = {"en": _counts(d["counts"], "en"), "th": _counts(d["counts"], "th")}
+        print_result(
+            args,
+            d,
+            *said(
+                "segment message %(batch)s: %(total)s member(s); %(counts)s",
+                batch=d["batch"],
+                total=d["total"],
+                counts=counts,
+            ),
+        )
     elif args.action == "list":
         member = svc.members.find(args.member).id if args.member else None
         rows = [_worded(r) for r in m.list(status=args.status, batch=args.batch, member=member, limit=args.limit)]
-        print_result(args, rows, "\n".join(_line(r) for r in rows) or "no messages")
+        listing(args, rows, COLUMNS, [_row(r) for r in rows], "no messages", right=(0, 6))
     elif args.action == "show":
         d = _worded(m.show(args.id))
-        print_result(args, d, _line(d) + f"\nSubject: {d['subject'] or '(segment text)'}\n\n{d['body'] or ''}")
+        subject = d["subject"] or word("(segment text)")
+        print_result(
+            args, d, table(COLUMNS, [_row(d)], right=(0, 6)) + f"\n{word('Subject')}: {subject}\n\n{d['body'] or ''}"
+        )
     elif args.action == "segments":
         rows = [m.batch(args.batch)] if args.batch else m.batches()
-        print_result(
+        listing(
             args,
             rows,
-            "\n".join(
-                f"[{b['batch']}] {b['created_at'][:19]} {b['subject']['en'][:40]:<40} {b['total']:>6}  {_counts(b['counts'])}"
+            ["Batch", "Queued (UTC)", "Subject", "Members", "Deliveries"],
+            [
+                [b["batch"], b["created_at"][:19], _subject(b["subject"]), b["total"], _counts(b["counts"], "en")]
                 for b in rows
-            )
-            or "no segment messages",
+            ],
+            "no segment messages",
+            right=(0, 3),
         )
     return 0
+
+
+def _subject(subject: dict) -> str:
+    en, th = (subject.get("en") or "")[:40], (subject.get("th") or "")[:40]
+    return en if en == th or not th else f"{en} / {th}"

@@ -7,9 +7,10 @@ registered by :mod:`server.admin` (like ``staff`` and ``device credentials``).
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
-from server.cli_support import print_result
+from server.cli_support import listing, print_result, said, table
 from server.services import ServiceError, Services
 
 
@@ -94,7 +95,9 @@ def programme(args, svc: Services) -> int:
         if args.file:
             Path(args.file).write_text(text, encoding="utf-8")
             print_result(
-                args, {"file": args.file, "version": p.version()}, f"wrote version {p.version()} to {args.file}"
+                args,
+                {"file": args.file, "version": p.version()},
+                *said("wrote version %(version)s to %(file)s", version=p.version(), file=args.file),
             )
         else:
             sys.stdout.write(text)
@@ -107,11 +110,12 @@ def programme(args, svc: Services) -> int:
         print_result(args, r, _changes_text(r))
     elif args.action == "versions":
         rows = p.versions()
-        print_result(
+        listing(
             args,
             rows,
-            "\n".join(f"v{r['version']:<4} {r['at']:%Y-%m-%d %H:%M} {r['actor']:<20} {r['section']}" for r in rows)
-            or "no stored version: the start-up file is in force",
+            ["Version", "At", "By", "Section"],
+            [[f"v{r['version']}", f"{r['at']:%Y-%m-%d %H:%M}", r["actor"], r["section"]] for r in rows],
+            "no stored version: the start-up file is in force",
         )
     elif args.action == "section":
         if args.file:
@@ -127,8 +131,19 @@ def programme(args, svc: Services) -> int:
 
 
 def _changes_text(r: dict) -> str:
-    head = ("would change" if r.get("dry_run") else f"version {r['version']}:") + f" {len(r['changes'])} change(s)"
-    return "\n".join([head] + [f"  {c['path']}: {c['old']!r} -> {c['new']!r}" for c in r["changes"]])
+    if r.get("dry_run"):
+        lines = list(said("would change %(n)s setting(s); nothing changed yet", n=len(r["changes"])))
+    else:
+        lines = list(said("version %(version)s: %(n)s change(s)", version=r["version"], n=len(r["changes"])))
+    if r["changes"]:
+        lines.append(
+            table(
+                ["Setting", "Old value", "New value"],
+                [[c["path"], repr(c["old"]), repr(c["new"])] for c in r["changes"]],
+                indent="  ",
+            )
+        )
+    return "\n".join(lines)
 
 
 def campaign(args, svc: Services) -> int:
@@ -154,21 +169,60 @@ def campaign(args, svc: Services) -> int:
             )
         }
         d = c.add(spec, actor=args.actor)
-        print_result(args, d, _campaign_line(d))
+        en, th = said(
+            "added campaign %(code)s: %(gives)s, from %(starts)s to %(ends)s",
+            code=d["code"],
+            gives=d["gives"],
+            starts=_minute(d["starts"]),
+            ends=_minute(d["ends"]),
+        )
+        print_result(args, d, "\n".join([en, th, _campaigns([d])]))
     elif args.action == "list":
         rows = c.list()
-        print_result(args, rows, "\n".join(_campaign_line(d) for d in rows) or "no campaigns")
+        if rows:
+            print_result(args, rows, _campaigns(rows))
+        else:
+            print_result(args, rows, *said("no campaigns"))
     elif args.action == "end":
         d = c.end(args.code, actor=args.actor)
-        print_result(args, d, _campaign_line(d))
+        en, th = said(
+            "ended campaign %(code)s: it gave %(points)s points in %(entries)s entries",
+            code=d["code"],
+            points=d["given"]["points"],
+            entries=d["given"]["entries"],
+        )
+        print_result(args, d, "\n".join([en, th, _campaigns([d])]))
     return 0
 
 
-def _campaign_line(d: dict) -> str:
-    return (
-        f"{d['code']:<20} {d['state']:<9} {d['starts'][:16]} .. {d['ends'][:16]}  {d['gives']['en']}"
-        f"  gave {d['given']['points']} pts in {d['given']['entries']} entries"
+def _minute(text: str) -> datetime:
+    """A campaign's start or end (ISO, the library's local time): a date-time :func:`said` shows in
+    each language (Buddhist era in Thai)."""
+    return datetime.fromisoformat(text)
+
+
+def _campaigns(rows: list[dict]) -> str:
+    return table(
+        ["Campaign", "State", "Starts", "Ends", "Gives", "Points given", "Entries"],
+        [
+            [
+                d["code"],
+                d["state"],
+                d["starts"][:16],
+                d["ends"][:16],
+                _both(d["gives"]),
+                d["given"]["points"],
+                d["given"]["entries"],
+            ]
+            for d in rows
+        ],
+        right=(5, 6),
     )
+
+
+def _both(label: dict) -> str:
+    """A ``{"th", "en"}`` label from data in a row: ``English / ไทย``."""
+    return label["en"] if label["en"] == label["th"] else f"{label['en']} / {label['th']}"
 
 
 def draw(args, svc: Services) -> int:
@@ -187,42 +241,60 @@ def draw(args, svc: Services) -> int:
             prize_reward=args.prize_reward,
             actor=args.actor,
         )
+        head = said("recorded draw #%(id)s %(name)s; its seed is published when it is run", id=r["id"], name=r["name"])
     elif args.action == "run":
         r = d.run(args.id, actor=args.actor)
+        head = said("ran draw #%(id)s: %(n)s winner(s)", id=r["id"], n=len(r["winners"] or []))
     elif args.action == "show":
         r = d.show(args.id)
+        head = ()
     elif args.action == "award":
         r = d.award(args.id, actor=args.actor)
+        head = said("gave the prize of draw #%(id)s to its winners", id=r["id"])
     elif args.action == "verify":
         r = d.verify(args.id)
         print_result(
             args,
             r,
-            f"draw {r['id']}: {'verified' if r['ok'] else 'MISMATCH'}: winners {r['winners']}, recomputed {r['recomputed']}",
+            *said(
+                "draw %(id)s: verified: winners %(winners)s, recomputed %(recomputed)s"
+                if r["ok"]
+                else "draw %(id)s: MISMATCH: winners %(winners)s, recomputed %(recomputed)s",
+                id=r["id"],
+                winners=r["winners"],
+                recomputed=r["recomputed"],
+            ),
         )
         return 0 if r["ok"] else 2
     else:
         rows = d.list()
-        print_result(args, rows, "\n".join(_draw_line(x) for x in rows) or "no draws")
+        listing(args, rows, DRAW_COLUMNS, [_draw_row(x) for x in rows], "no draws")
         return 0
-    print_result(args, r, _draw_line(r))
+    print_result(args, r, "\n".join([*head, table(DRAW_COLUMNS, [_draw_row(r)])]))
     return 0
 
 
-def _draw_line(r: dict) -> str:
+DRAW_COLUMNS = ["Draw", "Kind", "State", "Title", "Seed", "Winners"]
+
+
+def _draw_row(r: dict) -> list:
     seed = r["seed"] or f"(sha256 {r['commitment']})" if r["kind"] == "draw" else "-"
-    return (
-        f"#{r['id']:<4} {r['kind']:<7} {r['state']:<8} {r['name'][:30]:<30} seed {seed} winners {r['winners'] or '-'}"
-    )
+    return [f"#{r['id']}", r["kind"], r["state"], r["name"][:30], seed, r["winners"] or "-"]
 
 
 def ranking(args, svc: Services) -> int:
     """``ranking show|record``."""
     if args.action == "show":
         r = svc.draws.ranking("", kind=args.kind, term=args.term, top=args.top, actor=args.actor, record=False)
-        lines = [f"{r['counts']['en']}"] + [
-            f"{i + 1:>3}. #{t['member']:<6} {t['score']}" for i, t in enumerate(r["top"])
-        ]
+        lines = [r["counts"]["en"], r["counts"]["th"]]
+        if r["top"]:
+            lines.append(
+                table(
+                    ["Rank", "Member", "Score"],
+                    [[i + 1, f"#{t['member']}", t["score"]] for i, t in enumerate(r["top"])],
+                    right=(0, 2),
+                )
+            )
         print_result(args, r, "\n".join(lines))
     else:
         r = svc.draws.ranking(
@@ -234,5 +306,9 @@ def ranking(args, svc: Services) -> int:
             prize_reward=args.prize_reward,
             actor=args.actor,
         )
-        print_result(args, r, _draw_line(r))
+        print_result(
+            args,
+            r,
+            "\n".join([*said("recorded ranking #%(id)s", id=r["id"]), table(DRAW_COLUMNS, [_draw_row(r)])]),
+        )
     return 0

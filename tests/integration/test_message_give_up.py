@@ -133,9 +133,15 @@ def test_a_message_that_uses_up_its_tries_is_failed_in_thai_and_english_with_whe
         assert listed[0]["failed_at"] == "2026-12-31T23:50:20+00:00"
         # the code stays the machine's; beside it the reason in words, as the console's English labels it
         assert listed[0]["reason_text"] == "gave up after 3 tries (451 4.3.0 try again later)", listed[0]
-        (line,) = _list_text(db_url)
-        assert " failed   at 2026-12-31T23:50:20 tries 3 " in line, line
-        assert line.endswith(" — gave up after 3 tries (451 4.3.0 try again later)") and "gave_up" not in line, line
+        (header, line) = _list_text(db_url)  # one row under the header naming the columns in English/Thai
+        assert "Failed at/เวลาที่ส่งไม่สำเร็จ" in header and "Reason/เหตุผล" in header, header
+        assert line.split()[4:7] == ["failed", "2026-12-31T23:50:20", "3"], line
+        assert (
+            line.endswith(
+                "  gave up after 3 tries (451 4.3.0 try again later) / เลิกส่งหลังจากลองส่ง 3 ครั้ง (451 4.3.0 try again later)"
+            )
+            and "gave_up" not in line
+        ), line
     finally:
         smtp.stop()
         store.db.close()
@@ -209,8 +215,8 @@ def test_the_failed_at_migration_keeps_every_message(empty_db_url):
                 _cell(page, "failed-messages", ids[-1], "reason")
                 == f"{once} <small>(SMTP connection lost: timed out)</small>"
             )
-        lines = {int(x[1:].split("]")[0]): x for x in _list_text(empty_db_url)}
-        assert " failed   at - tries 11 " in lines[ids[0]], lines[ids[0]]
+        lines = {int(x.split()[0]): x for x in _list_text(empty_db_url)[1:]}  # under the header line
+        assert lines[ids[0]].split()[4:7] == ["failed", "-", "11"], lines[ids[0]]
         # each kind of reason in words, the same labels as the console's (English)
         worded = {
             ids[0]: "gave up after 11 tries (451 4.3.0 try again later)",
@@ -220,7 +226,8 @@ def test_the_failed_at_migration_keeps_every_message(empty_db_url):
             ids[-1]: "gave up after its only try (SMTP connection lost: timed out)",
         }
         for row_id, words in worded.items():
-            assert lines[row_id].endswith(f" — {words}"), lines[row_id]
+            assert f"  {words} / " in lines[row_id], lines[row_id]  # then the same in Thai
+        assert lines[ids[-1]].endswith(" / เลิกส่งหลังจากลองส่งครั้งเดียว (SMTP connection lost: timed out)")
     finally:
         store.db.close()
         close_store()

@@ -1,0 +1,257 @@
+"""``privcard admin``'s human output says everything in English, then in Thai, as its errors do:
+a confirmation or summary is its English line, then its Thai line (dates in the Buddhist era);
+a listing prints each row once under one header line naming the columns ``English/ไทย``;
+``import-attendance``'s progress on stderr has its Thai line too. ``--json`` is unchanged.
+
+The real entry point (``server.admin.main``) in this process, on a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from server import admin, catalogue
+from tests.helpers import close_store
+
+ROOT = Path(__file__).resolve().parents[2]
+UID_A, UID_B = "04A1B2C3D4E5F6", "04A1B2C3D4E5F7"
+
+
+@pytest.fixture
+def cli(tmp_db_url, capsys):
+    """``privcard admin --db URL ARGV`` (human output): (exit code, stdout, stderr)."""
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = admin.main(["--db", tmp_db_url, *argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    yield run
+    close_store()
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines()
+
+
+def _be(day: date) -> str:
+    """A date as a Thai line shows it: ``3/12/2569``."""
+    return f"{day.day}/{day.month}/{day.year + 543}"
+
+
+def test_members_and_cards_say_english_then_thai_and_list_each_row_once(cli):
+    code, out, _ = cli("member", "add", "--name", "Somchai", "--card", UID_A, "--group", "U1")
+    assert code == 0
+    assert _lines(out) == ["enrolled member #1 Somchai: 250 points", "สมัครสมาชิก #1 Somchai แล้ว: 250 คะแนน"]
+    assert cli("member", "add", "--name", "Malee", "--card", UID_B)[0] == 0
+
+    code, out, _ = cli("member", "list")
+    lines = _lines(out)
+    assert code == 0 and len(lines) == 3  # the header and one row per member: no row twice
+    assert "Member/สมาชิก" in lines[0] and "Balance/คะแนนคงเหลือ" in lines[0] and "Valid until/ใช้ได้ถึง" in lines[0]
+    assert out.count("Somchai") == 1 and out.count("Malee") == 1
+    assert lines[1].split()[:5] == ["#1", "Somchai", "silver", "U1", "250"]
+
+    code, out, _ = cli("card", "block", UID_B)
+    assert code == 0 and _lines(out) == [f"card {UID_B} blocked", f"ระงับบัตร {UID_B} แล้ว"]
+
+    code, out, _ = cli("member", "show", "2")
+    assert code == 0 and f"{UID_B} (blocked/ระงับ)" in out
+    assert "New member / สมัครสมาชิกใหม่" in out and "Activity/กิจกรรม" in out  # the history: labels in both
+
+    code, out, _ = cli("member", "renew", "1")
+    until = date.fromisoformat(re.search(r"until (\S+);", out).group(1))
+    assert code == 0 and _lines(out) == [
+        f"renewed member #1 until {until.isoformat()}; fee 50 baht recorded",
+        f"ต่ออายุสมาชิก #1 ถึง {_be(until)} แล้ว บันทึกค่าธรรมเนียม 50 บาท",  # Buddhist era
+    ]
+
+    close_store()
+    code, out, _ = cli("--db", "sqlite:///:memory:", "member", "list")  # nothing to list: both languages
+    assert code == 0 and _lines(out) == ["no members", "ไม่มีสมาชิก"]
+
+
+def test_devices_and_sites_list_under_a_bilingual_header(cli):
+    code, out, _ = cli("device", "add", "gate-1", "--kind", "gate", "--direction", "in")
+    assert code == 0 and _lines(out) == ["added gate gate-1", "เพิ่มอุปกรณ์ gate-1 (gate) แล้ว"]
+    code, out, _ = cli("device", "list")
+    lines = _lines(out)
+    assert code == 0 and len(lines) == 2
+    assert lines[0].startswith("Device/อุปกรณ์") and "Site/สาขา" in lines[0] and "Last seen/ติดต่อล่าสุด" in lines[0]
+    assert lines[1].split() == ["gate-1", "gate", "MAIN", "in", "-", "unknown", "never/ไม่เคย"]
+
+    code, out, _ = cli("site", "list")
+    lines = _lines(out)
+    assert code == 0 and len(lines) == 2 and "Site name/ชื่อสาขา" in lines[0]
+    assert "University Library / ห้องสมุดมหาวิทยาลัย" in lines[1] and "yes/ใช่" in lines[1]
+
+
+def test_points_commands_confirm_in_english_then_thai(cli):
+    cli("member", "add", "--name", "Somchai", "--card", UID_A)
+    cli("member", "add", "--name", "Malee", "--card", UID_B)
+
+    code, out, _ = cli("award", UID_A, "--activity", "borrow")
+    assert code == 0 and _lines(out) == ["credited: +5 points, balance 255", "ได้รับ +5 คะแนน คะแนนคงเหลือ 255 คะแนน"]
+
+    code, out, _ = cli("entries")
+    lines = _lines(out)
+    assert code == 0 and len(lines) == 4 and "Entry/เลขที่รายการ" in lines[0] and "Points/คะแนน" in lines[0]
+    borrow = next(line for line in lines if "borrow" in line)
+    entry = borrow.split()[0]
+
+    code, out, _ = cli("void", entry, "--reason", "typo")
+    assert code == 0 and _lines(out) == [
+        f"voided entry {entry}: -5 points, member #1 balance 250",
+        f"ยกเลิกรายการ {entry} แล้ว: -5 คะแนน สมาชิก #1 คะแนนคงเหลือ 250 คะแนน",
+    ]
+
+    code, out, _ = cli("transfer", "1", "2", "10")
+    assert code == 0 and _lines(out) == [
+        "moved 10 points from #1 (now 240) to #2 (now 260)",
+        "โอน 10 คะแนนจาก #1 (คงเหลือ 240) ให้ #2 (คงเหลือ 260) แล้ว",
+    ]
+
+    code, out, _ = cli("redeem", "2", "--reward", "locker_day", "--units", "1")
+    assert code == 0 and _lines(out) == [
+        "redeemed 25 points for Locker (per day) (1 unit(s)); balance 235",
+        "แลก 25 คะแนนเป็นตู้ฝากสัมภาระ (ต่อวัน) (1 หน่วย) แล้ว คะแนนคงเหลือ 235 คะแนน",
+    ]
+
+
+def test_term_show_says_today_in_the_buddhist_era(cli):
+    code, out, _ = cli("term", "show")
+    lines = _lines(out)
+    today = date.fromisoformat(re.match(r"today (\S+):", lines[0]).group(1))
+    assert code == 0 and lines[0].startswith(f"today {today.isoformat()}: semester ")
+    assert lines[1].startswith(f"วันนี้ {_be(today)}: ภาคการศึกษา ")
+    assert "คะแนนเมื่อหมดอายุ: คงคะแนนไว้" in lines[1]  # the rule's Thai words, not its code
+    assert "Group/กลุ่มผู้ใช้" in lines[2] and sum("Undergraduate / ปริญญาตรี" in line for line in lines) == 1
+
+
+def test_import_attendance_summary_and_progress_in_both_languages(cli, tmp_path):
+    cli("member", "add", "--name", "Somchai", "--card", UID_A)
+    listed = tmp_path / "list.csv"
+    listed.write_text(f"uid\n{UID_A}\n04FFFFFFFFFFFF\n", encoding="utf-8")
+    code, out, err = cli("import-attendance", str(listed), "--activity", "pulinet_event", "--event", "Thai day")
+    assert code == 3  # some rows refused, as before
+    lines = _lines(out)
+    assert lines[:2] == [
+        "credited 1, already credited 0, errors 1",
+        "ได้คะแนน 1 ได้คะแนนไปแล้ว 0 ผิดพลาด 1",
+    ]
+    assert "Line/บรรทัด" in lines[2] and "Reason/เหตุผล" in lines[2]
+    assert (
+        lines[3].split(None, 1)[1]
+        == "no member with id or card '04FFFFFFFFFFFF' / ไม่พบสมาชิกที่มีรหัสหรือหมายเลขบัตร '04FFFFFFFFFFFF'"
+    )
+    assert "job 1: 2/2 rows, 1 credited, 0 already, 1 errors" in _lines(err)
+    assert "งาน 1: 2/2 แถว ได้คะแนน 1 ได้คะแนนไปแล้ว 0 ผิดพลาด 1" in _lines(err)
+
+
+def test_the_command_groups_say_english_then_thai(cli, tmp_path):
+    cli("member", "add", "--name", "Somchai", "--card", UID_A)
+    # programme
+    code, out, _ = cli("programme", "export", str(tmp_path / "p.toml"))
+    assert code == 0 and _lines(out) == [
+        f"wrote version 0 to {tmp_path / 'p.toml'}",
+        f"เขียนโครงการฉบับที่ 0 ลงใน {tmp_path / 'p.toml'} แล้ว",
+    ]
+    # campaign: its dates in the Buddhist era in the Thai line, ISO in the table
+    start = date.today() + timedelta(days=30)
+    end = start + timedelta(days=4)
+    code, out, _ = cli(
+        "campaign", "add", "exam", "--kind", "multiplier", "--multiplier", "2",
+        "--starts", f"{start} 00:00", "--ends", f"{end} 23:59",
+    )  # fmt: skip
+    lines = _lines(out)
+    assert code == 0 and lines[0] == f"added campaign exam: points ×2, from {start} 00:00 to {end} 23:59"
+    assert lines[1] == f"เพิ่มแคมเปญ exam แล้ว: คะแนน ×2 ตั้งแต่ {_be(start)} 00:00 ถึง {_be(end)} 23:59"
+    assert "Campaign/แคมเปญ" in lines[2] and "points ×2 / คะแนน ×2" in lines[3] and len(lines) == 4
+    # feedback
+    code, out, _ = cli("feedback", "add", "--channel", "phone", "--category", "question", "--text", "Open Sunday?")
+    assert code == 0 and _lines(out)[:2] == ["recorded feedback 1", "บันทึกความคิดเห็น 1 แล้ว"]
+    code, out, _ = cli("feedback", "list")
+    lines = _lines(out)
+    assert code == 0 and len(lines) == 2 and "Assignee/ผู้รับผิดชอบ" in lines[0] and "Open Sunday?" in lines[1]
+    assert "anonymous/ไม่ระบุตัวตน" in lines[1]
+    code, out, _ = cli("feedback", "report")
+    assert code == 0 and re.search(r"^ความคิดเห็นตั้งแต่ \d+/\d+/25\d\d ถึง \d+/\d+/25\d\d: 1 รายการ$", out, re.M)
+    # message
+    code, out, _ = cli("message", "preview")
+    assert code == 0 and _lines(out) == [
+        "1 member(s): 0 will receive it, 0 opted out, 1 without an address",
+        "สมาชิก 1 คน: จะได้รับ 0 คน ไม่ประสงค์รับ 0 คน ไม่มีที่อยู่อีเมล 1 คน",
+    ]
+    code, out, _ = cli("message", "list")
+    assert code == 0 and _lines(out) == ["no messages", "ไม่มีข้อความ"]
+    # draw
+    code, out, _ = cli("draw", "list")
+    assert code == 0 and _lines(out) == ["no draws", "ไม่มีการจับรางวัล"]
+
+
+def test_json_output_has_no_thai_line(cli):
+    code, out, _ = cli("--json", "member", "add", "--name", "Somchai", "--card", UID_A)
+    data = json.loads(out)  # the whole of stdout is the JSON, as before
+    assert code == 0 and data["id"] == 1 and data["balance"] == 250 and "คะแนน" not in out
+    code, out, _ = cli("--json", "member", "list")
+    assert code == 0 and [m["name"] for m in json.loads(out)] == ["Somchai"]
+
+
+# --------------------------------------------------------------------------- the catalogue keeps up
+
+CLI_FILES = ["server/admin.py", "server/programme_cli.py", "server/feedback_cli.py", "server/messages_cli.py"]
+
+
+def _strings(node):
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        yield node.value
+    elif isinstance(node, ast.IfExp):
+        yield from _strings(node.body)
+        yield from _strings(node.orelse)
+    elif isinstance(node, (ast.List, ast.Tuple)):
+        for e in node.elts:
+            yield from _strings(e)
+    elif isinstance(node, ast.Dict):
+        for v in node.values:
+            yield from _strings(v)
+
+
+def _cli_texts():
+    """(where, English text) of every text the commands print through said/word/pair/table/listing."""
+    for rel in CLI_FILES:
+        for node in ast.walk(ast.parse((ROOT / rel).read_text())):
+            if isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+                if any(n.endswith(("COLUMNS", "SAID")) and n != "EXPORT_COLUMNS" for n in names):
+                    yield from ((f"{rel}:{node.lineno}", s) for s in _strings(node.value))
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            if name in ("said", "word", "pair", "_progress"):
+                found = list(_strings(node.args[0]))
+                assert found or isinstance(node.args[0], ast.Name), f"{rel}:{node.lineno}: not a literal text"
+                yield from ((f"{rel}:{node.lineno}", s) for s in found)
+            elif name == "table":
+                yield from ((f"{rel}:{node.lineno}", s) for s in _strings(node.args[0]))
+            elif name == "listing":
+                for arg in node.args[2:5:2]:  # the columns and the text of an empty listing
+                    yield from ((f"{rel}:{node.lineno}", s) for s in _strings(arg))
+
+
+def test_every_text_the_commands_print_has_its_thai():
+    texts = list(_cli_texts())
+    assert len(texts) > 150  # the scan sees them
+    english = {s for _, s in texts}
+    assert "enrolled member #%(id)s %(name)s: %(points)s points" in english and "Balance" in english
+    for where, text in texts:
+        assert text in catalogue.TH, f"{where}: no Thai for {text!r}"
+        thai = catalogue.TH[text]
+        assert thai != text, where
+        assert set(re.findall(r"%\((\w+)\)", thai)) == set(re.findall(r"%\((\w+)\)", text)), where
