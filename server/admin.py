@@ -281,7 +281,7 @@ def _register_staff(sub) -> None:
         from server.web import staff_admin
     except ImportError:
         return
-    staff_admin.register(sub)
+    staff_admin.register(sub, parents=[COMMON])
 
 
 def _register_credentials(device_sub) -> None:

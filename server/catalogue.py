@@ -1619,5 +1619,21 @@ TH_ADMIN_CLI = {
     # messages to patrons
     "%(members)s member(s): %(recipients)s will receive it, %(opted_out)s opted out, %(no_address)s without an address": "สมาชิก %(members)s คน: จะได้รับ %(recipients)s คน ไม่ประสงค์รับ %(opted_out)s คน ไม่มีที่อยู่อีเมล %(no_address)s คน",
     "segment message %(batch)s: %(total)s member(s); %(counts)s": "ข้อความถึงกลุ่ม %(batch)s: สมาชิก %(total)s คน %(counts)s",
+    # privcard admin staff (server/web/staff_admin.py)
+    "staff account %(name)s (%(role)s) created": "สร้างบัญชีเจ้าหน้าที่ %(name)s (%(role)s) แล้ว",
+    "staff account %(name)s (%(role)s) created with a temporary password": "สร้างบัญชีเจ้าหน้าที่ %(name)s (%(role)s) แล้ว ด้วยรหัสผ่านชั่วคราว",
+    "%(name)s works for %(sites)s": "%(name)s ทำงานให้สาขา %(sites)s",
+    "%(name)s works for every site": "%(name)s ทำงานให้ทุกสาขา",
+    "password of %(name)s changed": "เปลี่ยนรหัสผ่านของ %(name)s แล้ว",
+    "password of %(name)s changed (temporary: must be changed at the next sign-in)": "เปลี่ยนรหัสผ่านของ %(name)s แล้ว (ชั่วคราว: ต้องเปลี่ยนเมื่อเข้าสู่ระบบครั้งถัดไป)",
+    "%(name)s is now %(role)s": "%(name)s มีบทบาทเป็น %(role)s แล้ว",
+    "%(name)s disabled": "ระงับบัญชี %(name)s แล้ว",
+    "%(name)s enabled": "เปิดใช้บัญชี %(name)s แล้ว",
+    "%(name)s unlocked": "ปลดล็อกบัญชี %(name)s แล้ว",
+    "card %(card)s on %(device)s: unlocked": "บัตร %(card)s ที่ %(device)s: ปลดล็อกแล้ว",
+    "card %(card)s on %(device)s: %(n)s wrong PIN(s) forgotten": "บัตร %(card)s ที่ %(device)s: ล้างการใส่ PIN ผิด %(n)s ครั้งแล้ว",
+    "no staff PIN lock-outs": "ไม่มีบัตรเจ้าหน้าที่ที่ถูกล็อกเพราะใส่ PIN ผิด",
+    "token %(id)s of %(name)s expires %(when)s UTC": "โทเค็น %(id)s ของ %(name)s หมดอายุ %(when)s UTC",
+    "token %(id)s of %(name)s revoked": "เพิกถอนโทเค็น %(id)s ของ %(name)s แล้ว",
 }
 _fold_in(TH_ADMIN_CLI)

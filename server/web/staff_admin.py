@@ -27,13 +27,26 @@ import sys
 from server import store
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add ``staff add|list|passwd|role|disable|enable|unlock|unlock-pin|pin-lockouts|token|tokens|revoke-token``."""
+def register(subparsers, parents=()) -> argparse.ArgumentParser:
+    """Add ``staff add|list|passwd|role|disable|enable|unlock|unlock-pin|pin-lockouts|token|tokens|revoke-token``.
+
+    ``parents``: the options every admin command takes after its action too (``--db``, ``--json``).
+    """
     p = subparsers.add_parser(
-        "staff", help="web console staff accounts", description="Create and manage web console staff accounts."
+        "staff",
+        help="web console staff accounts",
+        description="Create and manage web console staff accounts.",
+        parents=list(parents),
     )
-    sub = p.add_subparsers(dest="staff_command", metavar="ACTION")
-    sub.required = True
+    actions = p.add_subparsers(dest="staff_command", metavar="ACTION")
+    actions.required = True
+
+    class _Sub:  # every action takes the parents' options after it too (``staff list --db URL``)
+        @staticmethod
+        def add_parser(name, **kw):
+            return actions.add_parser(name, parents=list(parents), **kw)
+
+    sub = _Sub()
     add = sub.add_parser("add", help="create an account (prompts for the password unless --password)")
     add.add_argument("username")
     add.add_argument("--role", choices=("admin", "staff"), default="staff")
@@ -72,7 +85,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     up.add_argument("member", help="the staff member's id or one of their cards' UIDs")
     up.add_argument("--device", help="only on this kiosk (default: every kiosk)")
-    sub.add_parser("pin-lockouts", help="list the staff cards locked out on a kiosk now")
+    sub.add_parser("pin-lockouts", help="list the staff cards locked out now, on every kiosk")
     tok = sub.add_parser("token", help="create an API bearer token (printed once; its expiry on stderr)")
     tok.add_argument("username")
     tok.add_argument("--label", default="cli")
@@ -114,7 +127,7 @@ def _sites(text: str | None, svc) -> str | None:
 def run(args, svc=None) -> int:
     """Execute a parsed ``staff`` command; prints one line per result, errors on stderr."""
     from server import catalogue
-    from server.cli_support import print_result
+    from server.cli_support import print_result, said
     from server.services.errors import ServiceError
     from server.web import accounts
 
@@ -135,9 +148,13 @@ def run(args, svc=None) -> int:
                 must_change_password=args.must_change,
                 sites=sites,
             )
-            print(
-                f"staff account {s.username} ({s.role}) created"
-                + (" with a temporary password" if s.must_change_password else "")
+            _say(
+                args,
+                "staff account %(name)s (%(role)s) created with a temporary password"
+                if s.must_change_password
+                else "staff account %(name)s (%(role)s) created",
+                name=s.username,
+                role=s.role,
             )
         elif cmd == "list":
             for s in accounts.Staff.select().order_by(accounts.Staff.username):
@@ -155,34 +172,46 @@ def run(args, svc=None) -> int:
             if person is None:
                 raise accounts.AccountError("no staff account %(name)s", name=args.username)
             s = accounts.set_sites(person.id, _sites(args.sites, svc), actor=actor)
-            print(f"{s.username} works for {s.sites or 'every site'}")
+            if s.sites:
+                _say(args, "%(name)s works for %(sites)s", name=s.username, sites=s.sites)
+            else:
+                _say(args, "%(name)s works for every site", name=s.username)
         elif cmd == "passwd":
             s = accounts.set_password(
                 args.username, _password(args.password), actor=actor, must_change=args.must_change
             )
-            print(
-                f"password of {s.username} changed"
-                + (" (temporary: must be changed at the next sign-in)" if s.must_change_password else "")
+            _say(
+                args,
+                "password of %(name)s changed (temporary: must be changed at the next sign-in)"
+                if s.must_change_password
+                else "password of %(name)s changed",
+                name=s.username,
             )
         elif cmd == "role":
             accounts.set_staff(args.username, role=args.role, actor=actor)
-            print(f"{args.username} is now {args.role}")
+            _say(args, "%(name)s is now %(role)s", name=args.username, role=args.role)
         elif cmd in ("disable", "enable"):
             accounts.set_staff(args.username, active=cmd == "enable", actor=actor)
-            print(f"{args.username} {cmd}d")
+            _say(args, "%(name)s disabled" if cmd == "disable" else "%(name)s enabled", name=args.username)
         elif cmd == "unlock":
             accounts.set_staff(args.username, unlock=True, actor=actor)
-            print(f"{args.username} unlocked")
+            _say(args, "%(name)s unlocked", name=args.username)
         elif cmd == "unlock-pin":
             if svc is None:
                 raise ServiceError("%(command)s: run it as privcard admin", command="unlock-pin")
             cleared = svc.staff.clear(args.member, device=args.device, actor=actor)
             lines = [
-                f"card {c['card']} on {c['device']}: "
-                + ("unlocked" if c["was_locked"] else f"{c['failures']} wrong PIN(s) forgotten")
+                said("card %(card)s on %(device)s: unlocked", card=c["card"], device=c["device"])
+                if c["was_locked"]
+                else said(
+                    "card %(card)s on %(device)s: %(n)s wrong PIN(s) forgotten",
+                    card=c["card"],
+                    device=c["device"],
+                    n=c["failures"],
+                )
                 for c in cleared
-            ]
-            print_result(args, cleared, "\n".join(lines))
+            ] or [said("no staff PIN lock-outs")]
+            print_result(args, cleared, "\n".join(en for en, _ in lines), "\n".join(th for _, th in lines))
         elif cmd == "pin-lockouts":
             if svc is None:
                 raise ServiceError("%(command)s: run it as privcard admin", command="pin-lockouts")
@@ -194,12 +223,19 @@ def run(args, svc=None) -> int:
                     f"{r['card']}\t{r['device']}\t#{r['member'] or '-'} {r['name'] or ''}\tlocked until {r['locked_until']}"
                     for r in rows
                 )
-                or "no staff PIN lock-outs",
+                or said("no staff PIN lock-outs")[0],
+                None if rows else said("no staff PIN lock-outs")[1],
             )
         elif cmd == "token":
             token, row = accounts.issue_token(args.username, args.label, actor=actor, days=args.days)
             print(token)
-            print(f"token {row.id} of {args.username} expires {row.expires_at:%Y-%m-%d %H:%M} UTC", file=sys.stderr)
+            for line in said(
+                "token %(id)s of %(name)s expires %(when)s UTC",
+                id=row.id,
+                name=args.username,
+                when=row.expires_at.replace(tzinfo=None),
+            ):
+                print(line, file=sys.stderr)
         elif cmd == "tokens":
             for t in accounts.list_tokens(args.username):
                 used = f"{t.last_used:%Y-%m-%d %H:%M}" if t.last_used else "never"
@@ -210,7 +246,7 @@ def run(args, svc=None) -> int:
                 )
         elif cmd == "revoke-token":
             t = accounts.revoke_token(args.token_id, actor=actor)
-            print(f"token {t.id} of {t.staff.username} revoked")
+            _say(args, "token %(id)s of %(name)s revoked", id=t.id, name=t.staff.username)
         return 0
     except (accounts.AccountError, ServiceError) as exc:
         thai = catalogue.thai_of(exc)
@@ -220,6 +256,14 @@ def run(args, svc=None) -> int:
         if thai:
             print(f"privcard admin staff: {thai}", file=sys.stderr)
         return 1
+
+
+def _say(args, template: str, **values) -> None:
+    """A confirmation: its English line, then its Thai line (``server.cli_support.said``)."""
+    from server.cli_support import said
+
+    for line in said(template, **values):
+        print(line)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -206,7 +206,13 @@ def test_json_output_has_no_thai_line(cli):
 
 # --------------------------------------------------------------------------- the catalogue keeps up
 
-CLI_FILES = ["server/admin.py", "server/programme_cli.py", "server/feedback_cli.py", "server/messages_cli.py"]
+CLI_FILES = [
+    "server/admin.py",
+    "server/programme_cli.py",
+    "server/feedback_cli.py",
+    "server/messages_cli.py",
+    "server/web/staff_admin.py",
+]
 
 
 def _strings(node):
@@ -234,9 +240,10 @@ def _cli_texts():
             if not isinstance(node, ast.Call) or not node.args:
                 continue
             name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
-            if name in ("said", "word", "pair", "_progress"):
-                found = list(_strings(node.args[0]))
-                assert found or isinstance(node.args[0], ast.Name), f"{rel}:{node.lineno}: not a literal text"
+            if name in ("said", "word", "pair", "_progress", "_say"):
+                text = node.args[1] if name == "_say" else node.args[0]  # _say(args, template, …)
+                found = list(_strings(text))
+                assert found or isinstance(text, ast.Name), f"{rel}:{node.lineno}: not a literal text"
                 yield from ((f"{rel}:{node.lineno}", s) for s in found)
             elif name == "table":
                 yield from ((f"{rel}:{node.lineno}", s) for s in _strings(node.args[0]))
@@ -255,3 +262,25 @@ def test_every_text_the_commands_print_has_its_thai():
         thai = catalogue.TH[text]
         assert thai != text, where
         assert set(re.findall(r"%\((\w+)\)", thai)) == set(re.findall(r"%\((\w+)\)", text)), where
+
+
+def test_staff_accounts_say_english_then_thai(cli):
+    code, out, _ = cli("staff", "add", "clerk", "--password", "a long enough password 1", "--must-change")
+    assert (code, _lines(out)) == (
+        0,
+        [
+            "staff account clerk (staff) created with a temporary password",
+            "สร้างบัญชีเจ้าหน้าที่ clerk (staff) แล้ว ด้วยรหัสผ่านชั่วคราว",
+        ],
+    )
+    code, out, err = cli("staff", "token", "clerk", "--days", "3")
+    token, expires = _lines(out), _lines(err)
+    assert len(token) == 1 and " " not in token[0]  # stdout is the token alone (scripts read it)
+    when = date.today() + timedelta(days=3)
+    assert (
+        expires[0].startswith("token 1 of clerk expires ")
+        and expires[1].startswith(f"โทเค็น 1 ของ clerk หมดอายุ {when.day}/{when.month}/{when.year + 543} ")
+        or expires[1].startswith(f"โทเค็น 1 ของ clerk หมดอายุ {_be(when + timedelta(days=1))} ")
+    )
+    code, out, _ = cli("staff", "disable", "clerk")
+    assert _lines(out) == ["clerk disabled", "ระงับบัญชี clerk แล้ว"]

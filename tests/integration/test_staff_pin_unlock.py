@@ -169,7 +169,12 @@ def test_the_cli_text_output(db):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert admin.main(["--db", db["url"], "--config", db["conf"], "staff", "unlock-pin", STAFF]) == 0
-    assert out.getvalue() == f"card {STAFF} on kiosk-a: unlocked\n"
+    assert out.getvalue() == f"card {STAFF} on kiosk-a: unlocked\nบัตร {STAFF} ที่ kiosk-a: ปลดล็อกแล้ว\n"
+    # nothing locked any more: said in both languages; --db after the action, as every admin command takes it
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert admin.main(["--config", db["conf"], "staff", "pin-lockouts", "--db", db["url"]]) == 0
+    assert out.getvalue() == "no staff PIN lock-outs\nไม่มีบัตรเจ้าหน้าที่ที่ถูกล็อกเพราะใส่ PIN ผิด\n"
 
 
 # --------------------------------------------------------------------------- the console
