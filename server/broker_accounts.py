@@ -46,6 +46,7 @@ from broker.mosquitto.credentials import (
     verify_password,
 )
 from server import catalogue, store
+from server.cli_support import pair, said
 from server.services import NotFound, ServiceError
 from server.services.devices import refuse_reserved
 
@@ -190,9 +191,15 @@ def run_retire(args, svc) -> int:
     _print(
         args,
         info,
-        f"retired {dev.id}: the server refuses it now; password entry "
-        f"{'removed from' if dev.id in info['removed'] else 'was not in'} {args.password_file}; "
-        f"ACL {args.acl_file} rewritten\nreload Mosquitto so it takes effect: {RELOAD}",
+        said(
+            "retired %(id)s: the server refuses it now; password entry removed from %(file)s; ACL %(acl)s rewritten"
+            if dev.id in info["removed"]
+            else "retired %(id)s: the server refuses it now; password entry was not in %(file)s; ACL %(acl)s rewritten",
+            id=dev.id,
+            file=args.password_file,
+            acl=args.acl_file,
+        ),
+        said("reload Mosquitto so it takes effect: %(command)s", command=RELOAD),
     )
     return 0
 
@@ -204,7 +211,7 @@ def run_reactivate(args, svc) -> int:
     _print(
         args,
         {"id": dev.id, "retired": False, "acl_file": args.acl_file},
-        f"{dev.id} is active again; give it a password: privcard admin device credentials {dev.id}",
+        said("%(id)s is active again; give it a password: privcard admin device credentials %(id)s", id=dev.id),
     )
     return 0
 
@@ -215,14 +222,25 @@ def run_acl(args, svc) -> int:
     _print(
         args,
         info,
-        f"{args.acl_file}: {info['devices']} active device(s); retired devices' passwords removed: "
-        f"{', '.join(info['removed']) or 'none'}\nreload Mosquitto so it takes effect: {RELOAD}",
+        said(
+            "%(acl)s: %(n)s active device(s); retired devices' passwords removed: %(removed)s",
+            acl=args.acl_file,
+            n=info["devices"],
+            removed=", ".join(info["removed"]) or pair("none"),
+        ),
+        said("reload Mosquitto so it takes effect: %(command)s", command=RELOAD),
     )
     return 0
 
 
-def _print(args, data: dict, text: str) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2) if getattr(args, "json", False) else text)
+def _print(args, data: dict, *lines: tuple[str, str]) -> None:
+    """``data`` as JSON with ``--json``; else each ``(English, Thai)`` line pair, the English then the Thai."""
+    if getattr(args, "json", False):
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for en, th in lines:
+        print(en)
+        print(th)
 
 
 def _scope(args):
@@ -262,18 +280,28 @@ def run(args, svc) -> int:
     if getattr(args, "json", False):
         print(json.dumps(info, ensure_ascii=False, indent=2))
         return 0
-    who = "server account" if args.server_account else f"device {info['username']}"
-    verb = "replaced" if info["replaced"] else "added"
-    print(f"{who}: password entry {verb} in {info['password_file']}")
-    print(f"reload Mosquitto so it takes effect: {info['reload']}")
+    who = pair("server account") if args.server_account else said("device %(id)s", id=info["username"])
+    who = who if isinstance(who, dict) else {"en": who[0], "th": who[1]}
+    done = (
+        "%(who)s: password entry replaced in %(file)s"
+        if info["replaced"]
+        else "%(who)s: password entry added in %(file)s"
+    )
+    for line in (
+        *said(done, who=who, file=info["password_file"]),
+        *said("reload Mosquitto so it takes effect: %(command)s", command=info["reload"]),
+    ):
+        print(line)
     print()
     print(f"password: {info['password']}")
     print(f"--mqtt '{info['mqtt_url']}'")
     print()
-    print(
-        f"env file for the systemd unit ({info['env_path']}, mode 0600; add the other settings, e.g. "
-        f"{'PRIVCARD_SERVER_ARGS=--db ...' if args.server_account else 'PRIVCARD_GATE_ARGS=--reader nfc:usb'}):"
-    )
+    for line in said(
+        "env file for the systemd unit (%(path)s, mode 0600; add the other settings, e.g. %(example)s):",
+        path=info["env_path"],
+        example="PRIVCARD_SERVER_ARGS=--db ..." if args.server_account else "PRIVCARD_GATE_ARGS=--reader nfc:usb",
+    ):
+        print(line)
     print(info["env_file"], end="")
     return 0
 
@@ -407,23 +435,46 @@ def run_bridge(args, svc) -> int:
         "reload": RELOAD,
         "bundle": args.bundle,
     }
-    _print(
-        args,
-        info,
-        f"site {site}: bridge account {user} {'kept' if kept else 'written'} in {args.password_file}; "
-        f"central ACL {args.acl_file}: {user} may publish only the topics of {len(devices)} device(s)\n"
-        f"site broker files in {out}: mosquitto.conf (holds the bridge password), acl, passwd"
-        + (f"; new device accounts: {', '.join(issued)} (env files in {out / 'devices'})" if issued else "")
-        + "\n\non the site broker: copy mosquitto.conf to /etc/mosquitto/conf.d/privcard.conf, acl and passwd to "
-        f"/etc/mosquitto/privcard/, the central CA to {args.cafile}, and the site's own ca.pem/server.pem/server.key; "
-        f"then on both brokers: {RELOAD}"
-        + (
-            f"\n\nor copy the bundle {args.bundle} (it holds the passwords) to the site broker's machine and run "
-            f"there: sudo privcard setup site-broker --bundle {Path(args.bundle).name} --host SITE-BROKER-NAME"
-            if args.bundle
-            else ""
+    lines = [
+        said(
+            "site %(site)s: bridge account %(user)s kept in %(file)s"
+            if kept
+            else "site %(site)s: bridge account %(user)s written in %(file)s",
+            site=site,
+            user=user,
+            file=args.password_file,
         ),
+        said(
+            "central ACL %(acl)s: %(user)s may publish only the topics of %(n)s device(s)",
+            acl=args.acl_file,
+            user=user,
+            n=len(devices),
+        ),
+        said("site broker files in %(out)s: mosquitto.conf (holds the bridge password), acl, passwd", out=out),
+    ]
+    if issued:
+        lines.append(
+            said("new device accounts: %(ids)s (env files in %(dir)s)", ids=", ".join(issued), dir=out / "devices")
+        )
+    lines.append(
+        said(
+            "on the site broker: copy mosquitto.conf to /etc/mosquitto/conf.d/privcard.conf, acl and passwd to "
+            "/etc/mosquitto/privcard/, the central CA to %(ca)s, and the site's own ca.pem/server.pem/server.key; "
+            "then on both brokers: %(command)s",
+            ca=args.cafile,
+            command=RELOAD,
+        )
     )
+    if args.bundle:
+        lines.append(
+            said(
+                "or copy the bundle %(bundle)s (it holds the passwords) to the site broker's machine and run there: "
+                "sudo privcard setup site-broker --bundle %(name)s --host SITE-BROKER-NAME",
+                bundle=args.bundle,
+                name=Path(args.bundle).name,
+            )
+        )
+    _print(args, info, *lines)
     return 0
 
 
