@@ -924,7 +924,9 @@ def _import_attendance(args, svc: Services, actor: str) -> int:
         "truncated": len(shown) < job.rows_done,
     }
     if job.status == "failed":
-        raise ServiceError(job.failure["template"] % job.failure["values"] if job.failure else "import failed")
+        if job.failure:  # its template and values: the error's Thai line too
+            raise ServiceError(job.failure["template"], **job.failure["values"])
+        raise ServiceError("import failed")
     lines = list(
         said(
             "would credit %(credited)s, already credited %(already)s, errors %(errors)s"

@@ -1619,6 +1619,7 @@ TH_ADMIN_CLI = {
     # messages to patrons
     "%(members)s member(s): %(recipients)s will receive it, %(opted_out)s opted out, %(no_address)s without an address": "สมาชิก %(members)s คน: จะได้รับ %(recipients)s คน ไม่ประสงค์รับ %(opted_out)s คน ไม่มีที่อยู่อีเมล %(no_address)s คน",
     "segment message %(batch)s: %(total)s member(s); %(counts)s": "ข้อความถึงกลุ่ม %(batch)s: สมาชิก %(total)s คน %(counts)s",
+    "import failed": "นำเข้าไม่สำเร็จ",
     # privcard admin staff (server/web/staff_admin.py)
     "staff account %(name)s (%(role)s) created": "สร้างบัญชีเจ้าหน้าที่ %(name)s (%(role)s) แล้ว",
     "staff account %(name)s (%(role)s) created with a temporary password": "สร้างบัญชีเจ้าหน้าที่ %(name)s (%(role)s) แล้ว ด้วยรหัสผ่านชั่วคราว",
