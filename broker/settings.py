@@ -334,8 +334,10 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting(
             "reader",
-            "card reader spec, e.g. nfc:usb or serial:/dev/ttyAMA0 (default: the device's own)",
-            "ชนิดเครื่องอ่านบัตร เช่น nfc:usb",
+            "card reader spec, e.g. nfc:usb or serial:/dev/ttyAMA0, switched to live"
+            " (default: the device's own, its --reader)",
+            "ชนิดเครื่องอ่านบัตร เช่น nfc:usb หรือ serial:/dev/ttyAMA0 อุปกรณ์เปลี่ยนไปใช้ทันที"
+            " (ค่าเริ่มต้น: เครื่องอ่านของอุปกรณ์เอง ตามที่ระบุใน --reader)",
             {GATE: None, COUNTER: None, KIOSK: None},
             text(200),
         ),

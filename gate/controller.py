@@ -101,6 +101,9 @@ class GateSettings:
     window: int = 20
     clock_check: str = _DEFAULTS["clock_check"]
     pins: dict | None = None
+    #: the ``reader`` setting: a card reader spec, or None for the device's own (``--reader``);
+    #: the reader loop (:mod:`gate.reading`) switches to it live
+    reader: str | None = None
     activity: str | None = None
     direction: str | None = None
     location: str | None = None
@@ -116,6 +119,8 @@ class GateSettings:
         try:
             for key in SERVER_SET:
                 device_settings.SETTINGS[key].check(key, getattr(self, key))
+            if self.reader is not None:
+                device_settings.SETTINGS["reader"].check("reader", self.reader)
         except SettingError as exc:
             raise GateError(str(exc)) from None
         for name, low, high in (("resend_s", 0.05, 3600), ("window", 1, 1000)):
@@ -127,7 +132,9 @@ class GateSettings:
         """These settings updated from a retained config; GateError names a bad value's path.
 
         Settings the config leaves out keep their current value; ``pins`` set there apply
-        over the kind's default wiring, as the server's own ``effective`` does.
+        over the kind's default wiring, as the server's own ``effective`` does. ``reader``
+        is the exception: a config without it means the device's own reader (the server
+        sends it only when staff set one), so leaving it out goes back to ``--reader``.
         """
         if cfg.device_id != self.device_id:
             raise GateError(f"config is for device {cfg.device_id!r}, not {self.device_id!r}")
@@ -149,6 +156,7 @@ class GateSettings:
             "direction": cfg.direction,
             "location": cfg.location,
             "revision": cfg.revision,
+            "reader": values.get("reader"),
         }
         for key in SERVER_SET:
             if cfg.settings.get(key) is not None and key in values:
@@ -297,6 +305,8 @@ class Controller:
         clock_ok: Callable[[], bool] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         reader_state: Callable[[], str] = lambda: "ok",
+        reader_error: Callable[[], str | None] = lambda: None,
+        reader_alive: Callable[[], bool] | None = None,
         state_dir: str | Path | None = None,
         notify: Callable[[str], None] = lambda _state: None,
         version: str = VERSION,
@@ -311,6 +321,12 @@ class Controller:
         self._clock_ok = clock_ok
         self.monotonic = monotonic
         self.reader_state = reader_state
+        #: the status's ``error``: a ``reader`` setting that could not be opened (gate.reading)
+        self.reader_error = reader_error
+        #: whether the reader loop has made progress lately; the systemd watchdog is pinged
+        #: only while it has (None: no reader loop is watched, ping always)
+        self.reader_alive = reader_alive
+        self._stalled = False
         self.state_dir = Path(state_dir) if state_dir else None
         self.notify = notify
         self.version = version
@@ -552,6 +568,7 @@ class Controller:
                 "heartbeat_s",
                 "activity",
                 "clock_check",
+                "reader",
             )
             if getattr(new, k) != getattr(old, k)
         }
@@ -694,12 +711,20 @@ class Controller:
             "kind": self.settings.kind,
             "clock_ok": bool(self.clock_ok),
         }
+        error = self.reader_error()
+        if error:
+            extra["error"] = str(error)[:200]
         if self.allowlist is not None:
             extra["allowlist_version"] = self.allowlist.version
         oldest = self.outbox.oldest()
         if oldest is not None:
             extra["oldest_tap_at"] = format_time(oldest.at)
         return Status(state=state, extra=extra)
+
+    def status_changed(self) -> None:
+        """Publish the status now (e.g. the reader changed), not at the next heartbeat."""
+        if self.bus.connected.is_set():
+            self._publish_status()
 
     def _publish_status(self) -> None:
         try:
@@ -710,13 +735,30 @@ class Controller:
     def _heartbeat_loop(self) -> None:
         next_beat = time.monotonic() + self.settings.heartbeat_s
         while not self._stopping.wait(min(5.0, self.settings.heartbeat_s)):
-            self.notify("WATCHDOG=1")
+            self.watchdog()
             if self.clock_check is not None:
                 self.clock_check.refresh(force=False)
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + self.settings.heartbeat_s
                 if self.bus.connected.is_set():
                     self._publish_status()
+
+    def watchdog(self) -> bool:
+        """Ping the systemd watchdog if the reader loop has made progress lately; True if pinged.
+
+        The heartbeat thread calls this every 5 s at most. A reader loop that stopped
+        iterating (a driver blocked in read or open, a tap wedged on GPIO) gets no more
+        pings, so systemd kills and restarts the gate ``WatchdogSec`` later, as for a hung process.
+        """
+        alive = self.reader_alive is None or self.reader_alive()
+        if alive:
+            if self._stalled:
+                log.warning("the reader loop is making progress again; watchdog pings resume")
+            self.notify("WATCHDOG=1")
+        elif not self._stalled:
+            log.error("the reader loop has made no progress lately: no more watchdog pings (systemd restarts the gate)")
+        self._stalled = not alive
+        return alive
 
     # ------------------------------------------------------------------ state dir
 

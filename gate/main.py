@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--reader",
         default="stdin",
         help="card reader spec: nfc:usb, nfc:tty:AMA0:pn532, nfc:udp:HOST:PORT, serial:DEV?format=rdm6300, "
-        "hid:/dev/input/eventN, stdin (default), fake",
+        "hid:/dev/input/eventN, stdin (default), fake; the server's reader setting, when staff set one, "
+        "replaces it live",
     )
     p.add_argument("--state-dir", default=None, help="outbox and cached config (default $STATE_DIRECTORY or ./var/ID)")
     p.add_argument(
@@ -167,6 +168,7 @@ def _run(args) -> int:
         reader = open_reader(args.reader)
     except ReaderError as exc:
         raise GateError(str(exc)) from None
+    from gate.reading import ReaderLoop
 
     make_indicator = _make_indicator_factory(args.no_gpio, settings.device_id)
     indicator = make_indicator(settings.pins)
@@ -185,10 +187,14 @@ def _run(args) -> int:
         indicator=indicator,
         make_indicator=make_indicator,
         clock=lambda: local_now(offset),
-        reader_state=lambda: reader.state,
+        reader_state=lambda: loop.state(),
+        reader_error=lambda: loop.error(),
+        reader_alive=lambda: loop.alive(),
         state_dir=state_dir,
         notify=notify,
     )
+    # the reader in use follows the retained config's reader setting; the watchdog, the loop's progress
+    loop = ReaderLoop(ctl, reader, own_spec=args.reader, opener=open_reader)
     ctl.start()
     bus.start()
 
@@ -197,25 +203,11 @@ def _run(args) -> int:
         signal.signal(sig, lambda *_: done.set())
     notify("READY=1")
     log.info("gate %s: reader %s, broker %s, state %s", settings.device_id, args.reader, bus.url, state_dir)
-    reported_closed = False
     try:
-        while not done.is_set():
-            try:
-                card = reader.read(timeout=0.5)
-            except Exception as exc:  # a reader must never take the gate down
-                log.error("reader %s failed: %s", args.reader, exc)
-                done.wait(1.0)
-                continue
-            if card is not None:
-                ctl.handle_read(card.uid, card.ndef)
-            elif reader.state == "closed":
-                if not reported_closed:
-                    log.info("reader %s closed (end of input); still forwarding the outbox", args.reader)
-                    reported_closed = True
-                done.wait(0.5)
+        loop.run(done)
     finally:
         notify("STOPPING=1")
-        reader.close()
+        loop.close()
         ctl.stop()
         bus.stop()
         try:

@@ -29,6 +29,7 @@ from kivy.properties import BooleanProperty, DictProperty, NumericProperty, Stri
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
+from broker import settings as device_settings
 from broker.contract import ContractError, normalise_uid
 
 from . import core as C
@@ -231,6 +232,9 @@ class KioskApp(App):
         self.frames = 0
         self._tick_event = Clock.create_trigger(self._tick, TICK_S, interval=True)
         self._minute_event = None
+        #: the status heartbeat's period (the ``heartbeat_s`` setting) and its clock event
+        self.heartbeat_s = device_settings.defaults("kiosk")["heartbeat_s"]
+        self._heartbeat_event = None
         self._minute_every_second = False
         self._active_maxfps = Clock._max_fps
 
@@ -272,7 +276,7 @@ class KioskApp(App):
     def on_start(self):
         self._minute()
         self._start_io()
-        Clock.schedule_interval(self._heartbeat, 30.0)
+        self._schedule_heartbeat(self.heartbeat_s)
         self.render(force=True)
 
     def on_stop(self):
@@ -302,7 +306,9 @@ class KioskApp(App):
             on_connection=lambda up: Clock.schedule_once(partial(self._connection, up), 0),
         )
         self.bus.start()
-        self.reader = ReaderThread.from_spec(o.reader, self.card_read)
+        self.reader = ReaderThread.from_spec(
+            o.reader, self.card_read, on_change=lambda: Clock.schedule_once(self._reader_changed, 0)
+        )
         self.reader.start()
         for hook in o.on_start:
             hook(self)
@@ -320,7 +326,10 @@ class KioskApp(App):
         self._tap_started = t_read
         self._t_tap_main = time.perf_counter()
         self._tap_id += 1
+        revision = self.core.revision
         self._run(self.core.tap(uid, technology, ndef))
+        if self.core.revision == revision:  # the same tap again (repeat_s): nothing to time
+            self._tap_started = None
 
     def _answer(self, payload, t_arrived=0.0, *_):
         self._t_arrived = t_arrived
@@ -328,7 +337,8 @@ class KioskApp(App):
         self._run(self.core.answer_received(payload))
 
     def _config(self, cfg, *_):
-        """Apply the retained config: the library's name and time zone, the week's hours, the language.
+        """Apply the retained config: the library's name and time zone, the week's hours, the language,
+        the heartbeat's period, the same-card window (``repeat_s``) and the card reader.
 
         Read by :func:`kiosk.present.read_config` with ``broker.settings`` (the server's
         own definition); a bad value is logged with its key's path and the previous config stays.
@@ -350,7 +360,31 @@ class KioskApp(App):
         self.week_hours = new.get("week_hours", self.week_hours)
         if "lang" in new and self.core.state == C.IDLE:
             self.core.set_lang(new["lang"])
+        if "repeat_s" in new:
+            self.core.timings.repeat_s = new["repeat_s"]
+        if new.get("heartbeat_s", self.heartbeat_s) != self.heartbeat_s:
+            self._schedule_heartbeat(new["heartbeat_s"])
+        if self.reader is not None:  # switched on the reader thread, between two reads
+            retry = cfg.revision != self._config_revision
+            self.reader.want(new["reader"], retry=retry)
+        self._config_revision = cfg.revision
         self.render(force=True)
+
+    _config_revision = None
+
+    def _schedule_heartbeat(self, period: float) -> None:
+        """Send the status every ``period`` seconds from now on (the ``heartbeat_s`` setting)."""
+        if self._heartbeat_event is not None:
+            self._heartbeat_event.cancel()
+            log.info("status heartbeat every %s s (was %s s)", period, self.heartbeat_s)
+        self.heartbeat_s = period
+        self._heartbeat_event = Clock.schedule_interval(self._heartbeat, period)
+
+    def _reader_changed(self, *_):
+        """The reader thread changed its reader, or could not: say so in the status and on the staff screen."""
+        self._heartbeat()
+        if self.core.state == C.STAFF:
+            self.render(force=True)
 
     def _connection(self, up, *_):
         self.online = bool(up)
@@ -359,7 +393,10 @@ class KioskApp(App):
 
     def _heartbeat(self, *_):
         if self.bus is not None:
-            self.bus.publish_status(reader=self.reader.state if self.reader else None)
+            reader = self.reader
+            self.bus.publish_status(
+                reader=reader.state if reader else None, error=reader.switch.status_error() if reader else None
+            )
 
     def _run(self, effects) -> None:
         """Carry out the core's effects, then redraw if anything changed."""
@@ -595,7 +632,11 @@ class KioskApp(App):
         bus = self.bus
         broker = f"{bus.host}:{bus.port} · " if bus else ""
         broker += tr("staff.connected" if bus and bus.connected else "staff.disconnected", lang)
-        reader = f"{self.options.reader} · {self.reader.state if self.reader else '—'}"
+        rd = self.reader
+        reader = f"{rd.spec} · {rd.state}" if rd else f"{self.options.reader} · —"
+        if rd is not None and rd.failed is not None:
+            bad = rd.failed[0] if len(rd.failed[0]) <= 24 else rd.failed[0][:23] + "…"
+            reader += " · " + tr("staff.reader_failed", lang, spec=bad)
         view["info"] = [
             (tr("staff.device", lang), self.options.device_id),
             (tr("staff.broker", lang), broker),

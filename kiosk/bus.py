@@ -111,7 +111,7 @@ class KioskBus:
             pass
         self.client.stop()
 
-    def _status(self, state: str, reader: str | None = None) -> bytes:
+    def _status(self, state: str, reader: str | None = None, error: str | None = None) -> bytes:
         extra = {
             "kind": "kiosk",
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -121,12 +121,14 @@ class KioskBus:
             extra["version"] = self.version
         if reader:
             extra["reader"] = reader
+        if error:
+            extra["error"] = error[:200]
         return Status(state, extra).encode()
 
-    def publish_status(self, reader: str | None = None) -> None:
-        """Retained online status (heartbeat) with the reader's state."""
+    def publish_status(self, reader: str | None = None, error: str | None = None) -> None:
+        """Retained online status (heartbeat) with the reader's state, and ``error`` (a reader that could not be opened)."""
         if self.connected:
-            self.client.publish(self._topics["status"], self._status("online", reader), retain=True)
+            self.client.publish(self._topics["status"], self._status("online", reader, error), retain=True)
 
     # ------------------------------------------------------------------ bus callbacks (paho's thread)
 

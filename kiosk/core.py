@@ -18,7 +18,13 @@ States::
     any screen ──20 s without a touch──> idle;  any screen ──new tap──> loading
 
 A new tap always starts a fresh :class:`Session`: the previous patron's answer is
-dropped at once, and answers to the previous patron's queries are ignored.
+dropped at once, and answers to the previous patron's queries are ignored. A read of
+the card whose session is showing, within ``repeat_s`` seconds of its previous read
+(the ``repeat_s`` device setting, as on the gates), is the same tap, ignored: a card
+held on the reader, or tapped twice, asks the server once and leaves the patron on the
+screen they are reading. Each such read extends the window, as a card resting on a
+gate's reader does. Once the session has ended (back to idle) or another card has been
+read, the card is a new tap at once: nobody is left looking at someone else's screen.
 
 The staff screen's PIN pad is checked by the server, never here (the kiosk holds no
 PIN nor hash)::
@@ -41,6 +47,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from broker import settings as device_settings
 from broker.contract import FEEDBACK_CATEGORIES, MAX_FEEDBACK_TEXT, Answer, ContractError, check_feedback_text
 
 from .i18n import LANGS, other_lang
@@ -106,6 +113,9 @@ class Timings:
     thanks_for: float = 3.0
     #: typing on a touchscreen is slow: the write screen waits longer for the next touch
     write_idle_timeout: float = 90.0
+    #: the same card read again within this many seconds is the same tap (the ``repeat_s``
+    #: setting; its default is broker.settings', the retained config changes it live)
+    repeat_s: float = device_settings.defaults("kiosk")["repeat_s"]
 
 
 @dataclass
@@ -187,6 +197,8 @@ class KioskCore:
         self.last_activity = clock()
         #: (uid, technology, monotonic time) of the last card read, for the staff screen
         self.last_read: tuple | None = None
+        #: reads ignored as the same tap (``Timings.repeat_s``)
+        self.debounced = 0
         self._prefix = id_prefix or secrets.token_hex(3)
         self._seq = itertools.count(1)
         #: bumped on every change the screen must show; the app redraws when it moves
@@ -231,13 +243,21 @@ class KioskCore:
     # ------------------------------------------------------------------ events
 
     def tap(self, uid: str, technology: str | None = None, ndef: str | None = None) -> list:
-        """A card was read: start a fresh session and ask the server about it (with the card's SUN URL)."""
+        """A card was read: start a fresh session and ask the server about it (with the card's SUN URL).
+
+        Nothing happens (no effect, no new revision) for the card of the current session
+        read again within ``timings.repeat_s`` of its previous read.
+        """
         now = self.clock()
-        self.last_read = (uid, technology, now)
+        last, self.last_read = self.last_read, (uid, technology, now)
         s = self.session
         if self.state == STAFF and s and s.staff_unlocked and s.reader_test:
-            s.reader_read = (uid, technology, now)
+            s.reader_read = (uid, technology, now)  # the reader test shows every read
             self._go(STAFF)
+            return []
+        repeat = s is not None and s.uid == uid and last is not None and last[0] == uid
+        if repeat and now - last[2] < self.timings.repeat_s:
+            self.debounced += 1  # the same tap: the screen it started stays, no second query
             return []
         self.session = Session(uid=uid, technology=technology)
         query_id = self._new_id("q")

@@ -232,6 +232,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "staff.server_unknown": ("ยังไม่ทราบ", "not known yet"),
     "staff.ago": ("{s} วินาทีที่แล้ว", "{s} s ago"),
     "staff.test_server": ("ทดสอบเซิร์ฟเวอร์", "Test server"),
+    "staff.reader_failed": ("เปิด {spec} ไม่ได้", "{spec} could not be opened"),
     "staff.reader_test": ("ทดสอบเครื่องอ่านบัตร", "Test reader"),
     "staff.reader_wait": ("แตะบัตรใดก็ได้ที่เครื่องอ่าน…", "Tap any card on the reader…"),
     "staff.reader_got": ("อ่านได้: {uid} ({tech}) เวลา {time}", "Read: {uid} ({tech}) at {time}"),

@@ -271,7 +271,9 @@ def read_config(settings) -> dict:
     """What the kiosk takes from its retained config's settings, checked by ``broker.settings``.
 
     Returns only what the config sets: ``library_name`` ({th, en}), ``tz`` (the
-    library's time zone), ``week_hours`` ({"mon": "08:00-22:00" | "closed", …}), ``lang``.
+    library's time zone), ``week_hours`` ({"mon": "08:00-22:00" | "closed", …}), ``lang``,
+    ``heartbeat_s`` and ``repeat_s`` (seconds); and always ``reader``: the spec staff set,
+    or None when they set none (the kiosk's own ``--reader``; the server leaves it out then).
     Raises ``SettingError`` naming the bad key's path (``hours.mon must be HH:MM-HH:MM or
     closed, got '9-5'``) or ValueError for a time zone this machine does not know; the
     kiosk then keeps its previous config. Keys this version does not know are in
@@ -290,8 +292,10 @@ def read_config(settings) -> dict:
         out["tz"] = library["timezone"]
     if settings.get("hours") is not None:
         out["week_hours"] = values["hours"]
-    if settings.get("lang") is not None:
-        out["lang"] = values["lang"]
+    for key in ("lang", "heartbeat_s", "repeat_s"):
+        if settings.get(key) is not None:
+            out[key] = values[key]
+    out["reader"] = values.get("reader")
     return out
 
 

@@ -132,6 +132,60 @@ def test_new_tap_replaces_member_and_ignores_old_answers(kiosk):
     assert kiosk.state == core.MEMBER and kiosk.answer.member["name"] == "Second"
 
 
+def test_the_same_card_within_repeat_s_is_one_tap_as_on_a_gate(kiosk, clock):
+    """A card held on the reader, or tapped twice, asks once; each read extends the window (gate semantics)."""
+    assert kiosk.timings.repeat_s == 3  # broker.settings' default for a kiosk
+    qid = tap(kiosk)
+    kiosk.answer_received(member_answer(qid))
+    revision = kiosk.revision
+    clock.advance(2.9)
+    assert kiosk.tap(UID_A) == [] and kiosk.state == core.MEMBER and kiosk.revision == revision
+    clock.advance(2.9)  # 5.8 s after the first read, 2.9 s after the last: still the same tap
+    assert kiosk.tap(UID_A) == [] and kiosk.answer.balance == 295 and kiosk.debounced == 2
+    clock.advance(3.0)
+    assert tap(kiosk) != qid and kiosk.state == core.LOADING  # the window has passed: a new tap
+
+
+def test_another_card_between_two_reads_makes_the_second_a_new_tap(kiosk, clock):
+    """Unlike a gate's per-card memory, the window is the showing session's card only: patron A
+    must never be left looking at patron B's screen because A tapped again within A's window."""
+    tap(kiosk)
+    tap(kiosk, UID_B)
+    clock.advance(1.0)
+    tap(kiosk)
+    assert kiosk.session.uid == UID_A
+
+
+def test_after_the_session_ends_the_same_card_is_a_new_tap_at_once(kiosk, clock):
+    kiosk.answer_received(member_answer(tap(kiosk)))
+    kiosk.back()  # the patron pressed exit: idle
+    clock.advance(0.5)
+    tap(kiosk)
+    assert kiosk.state == core.LOADING
+
+
+def test_repeat_s_changes_live_and_zero_turns_it_off(kiosk, clock):
+    tap(kiosk)
+    kiosk.timings.repeat_s = 0  # what the app does with the retained config's repeat_s
+    tap(kiosk)
+    kiosk.timings.repeat_s = 10
+    clock.advance(9.0)
+    assert kiosk.tap(UID_A) == []
+
+
+def test_the_reader_test_shows_every_read(clock):
+    kiosk = KioskCore(clock, id_prefix="t")
+    kiosk.answer_received(member_answer(tap(kiosk), staff=True))
+    kiosk.open_staff()
+    kiosk.session.staff_unlocked = True
+    kiosk.toggle_reader_test()
+    for _ in range(2):
+        clock.advance(0.5)
+        assert kiosk.tap(UID_B) == [] and kiosk.session.reader_read[0] == UID_B
+        kiosk.session.reader_read = None
+    assert kiosk.debounced == 0
+
+
 def test_new_tap_during_loading_drops_first_query(kiosk):
     first = tap(kiosk)
     second = tap(kiosk, UID_B)

@@ -284,9 +284,13 @@ def test_read_config_takes_library_hours_and_lang_as_the_server_sends_them():
         "tz": "Asia/Bangkok",
         "week_hours": {"mon": "09:00-17:00", "sun": "closed"},
         "lang": "en",
+        "heartbeat_s": 30,
+        "reader": "nfc:usb",
         "ignored": ["from_a_newer_server"],
     }
-    assert read_config({}) == {"ignored": []}  # nothing set: the kiosk keeps what it has
+    assert read_config({"repeat_s": 1.5, "heartbeat_s": 5})["repeat_s"] == 1.5
+    # nothing set: the kiosk keeps what it has, and reads from its own reader (--reader)
+    assert read_config({}) == {"ignored": [], "reader": None}
 
 
 @pytest.mark.parametrize(
@@ -295,6 +299,9 @@ def test_read_config_takes_library_hours_and_lang_as_the_server_sends_them():
         ({"hours": {"mon": "9-5"}}, "hours.mon must be HH:MM-HH:MM or closed, got '9-5'"),
         ({"hours": {"monday": "closed"}}, "hours.monday is not a weekday"),
         ({"lang": "fr"}, "lang must be one of th, en, got 'fr'"),
+        ({"heartbeat_s": 0}, "heartbeat_s must be a number from 1 to 3600, got 0"),
+        ({"repeat_s": -1}, "repeat_s must be a number from 0 to 600, got -1"),
+        ({"reader": ""}, "reader must be text of 1 to 200 printable characters"),
         ({"library": {"en": ""}}, "library.en must be text"),
         ({"library": {"en": "X", "timezone": "Mars/Olympus"}}, "library.timezone: unknown time zone 'Mars/Olympus'"),
     ],
