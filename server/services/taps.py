@@ -164,13 +164,10 @@ class _Memory:
         self.uids_of: dict[int, set[str]] = {}  # member -> its remembered cards
         self.taken: dict[int, set[tuple]] = {}  # member -> daily keys known taken (never given back unseen)
         self.taps: dict[tuple[str, str], None] = {}  # insertion-ordered: the oldest go first
-        self.counter: int | None = None  # the programme counter at the last read (None: nothing learned yet)
         self.day = ""  # the newest key day seen: keys two days older are dropped
 
     def known(self, pending: list[_Pending]) -> dict[str, tuple] | None:
         """Every card of the batch as remembered, or None when one is not (or a tap may be a redelivery)."""
-        if self.counter is None:
-            return None
         rows = {}
         for p in pending:
             if (p.device_id, p.tap.tap_id) in self.taps:
@@ -192,8 +189,8 @@ class _Memory:
             out |= self.taken.get(m, set())
         return out
 
-    def learn(self, cards: dict[str, tuple], fingerprints: dict[str, str], taken, counter: int) -> None:
-        """What a read found: cards with their members, the keys taken, the programme counter."""
+    def learn(self, cards: dict[str, tuple], fingerprints: dict[str, str], taken) -> None:
+        """What a read found: cards with their members, and the keys taken."""
         if len(self.cards) + len(cards) > self.MAX_CARDS:
             self.cards.clear(), self.uids_of.clear(), self.taken.clear()
         for uid, row in cards.items():
@@ -204,7 +201,6 @@ class _Memory:
             self.uids_of.setdefault(row[1], set()).add(uid)
         for key in taken:
             self._take(key)
-        self.counter = counter
 
     def wrote(self, fresh: list[_Pending], after: dict[int, int], span: dict[str, list[int]]) -> None:
         """A write committed: the balances and read counters it left, the keys it claimed, the taps it decided."""
@@ -234,7 +230,6 @@ class _Memory:
 
     def clear(self) -> None:
         self.cards.clear(), self.uids_of.clear(), self.taken.clear(), self.taps.clear()
-        self.counter = None
 
     def _take(self, key: tuple) -> None:
         member, _, day, _ = key
@@ -510,7 +505,7 @@ class Taps:
         if live.prog is not self._prog:
             raise _Fallback("the programme changed")
         if memory is not None:
-            memory.learn(cards, fingerprints, taken, counter)
+            memory.learn(cards, fingerprints, taken)
         fresh = []
         for p in pending:
             result = stored.get((p.device_id, p.tap.tap_id))
