@@ -119,8 +119,48 @@ def pg_template(_pg_status):
         template.drop()
 
 
+#: what a skip for a missing library says (``pytest.importorskip``'s own reason, or ours)
+IMPORT_SKIP = ("could not import", "is not installed")
+#: skips of tests whose library is not installed (``pytest.importorskip``), by node id
+_import_skips: dict[str, str] = {}
+
+
+def _note_import_skip(report) -> None:
+    if report.skipped and any(words in str(getattr(report, "longrepr", "")) for words in IMPORT_SKIP):
+        _import_skips[report.nodeid] = str(report.longrepr)
+
+
+def pytest_collectreport(report):
+    """A module skipped whole at collection (``importorskip`` at its top)."""
+    _note_import_skip(report)
+
+
+def pytest_runtest_logreport(report):
+    _note_import_skip(report)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Under ``make test`` (``PRIVCARD_TEST_STRICT=1``) a test skipped for a missing library fails the run:
+    every library the tests import is installed by the test command (``.ci/bootstrap.sh``), so such a
+    skip is a missing install step, never a reason to pass."""
+    ok = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+    if _import_skips and os.environ.get("PRIVCARD_TEST_STRICT") == "1" and session.exitstatus in ok:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Make skipped PostgreSQL tests impossible to miss."""
+    """Make skipped PostgreSQL tests, and tests skipped for a missing library, impossible to miss."""
+    if _import_skips:
+        strict = os.environ.get("PRIVCARD_TEST_STRICT") == "1"
+        terminalreporter.write_sep(
+            "!",
+            f"{len(_import_skips)} test(s) SKIPPED for a library that is not installed"
+            + (": the run FAILS (PRIVCARD_TEST_STRICT=1, make test installs every one)" if strict else ""),
+            red=True,
+            bold=True,
+        )
+        for nodeid, why in sorted(_import_skips.items()):
+            terminalreporter.write_line(f"  {nodeid}: {why[-200:]}", red=True)
     skipped = terminalreporter.stats.get("skipped", [])
     pg = [r for r in skipped if PG_SKIP_PREFIX in str(getattr(r, "longrepr", ""))]
     if pg:
