@@ -280,8 +280,11 @@ def run(args, svc) -> int:
     if getattr(args, "json", False):
         print(json.dumps(info, ensure_ascii=False, indent=2))
         return 0
-    who = pair("server account") if args.server_account else said("device %(id)s", id=info["username"])
-    who = who if isinstance(who, dict) else {"en": who[0], "th": who[1]}
+    if args.server_account:
+        who = pair("server account")
+    else:
+        en, th = said("device %(id)s", id=info["username"])
+        who = {"en": en, "th": th}
     done = (
         "%(who)s: password entry replaced in %(file)s"
         if info["replaced"]

@@ -219,6 +219,8 @@ class _Memory:
 
     def forget(self, batch) -> None:
         """Forget the batch's cards, their members' other cards and keys (a write failed, or another path decided)."""
+        if not self.cards:  # nothing remembered (SQLite, replicas): nothing to look up
+            return
         for _, tap, _ in batch:
             got = self.cards.pop(getattr(tap, "uid", None), None)
             if got is None:

@@ -41,13 +41,10 @@ def register(subparsers, parents=()) -> argparse.ArgumentParser:
     actions = p.add_subparsers(dest="staff_command", metavar="ACTION")
     actions.required = True
 
-    class _Sub:  # every action takes the parents' options after it too (``staff list --db URL``)
-        @staticmethod
-        def add_parser(name, **kw):
-            return actions.add_parser(name, parents=list(parents), **kw)
+    def action(name, **kw):  # every action takes the parents' options after it too (``staff list --db URL``)
+        return actions.add_parser(name, parents=list(parents), **kw)
 
-    sub = _Sub()
-    add = sub.add_parser("add", help="create an account (prompts for the password unless --password)")
+    add = action("add", help="create an account (prompts for the password unless --password)")
     add.add_argument("username")
     add.add_argument("--role", choices=("admin", "staff"), default="staff")
     add.add_argument("--password", help="the password (prompted when omitted; avoid on shared machines)")
@@ -57,11 +54,11 @@ def register(subparsers, parents=()) -> argparse.ArgumentParser:
         help="temporary password: the account must change it at its next console sign-in",
     )
     add.add_argument("--sites", help="the sites it works for, e.g. MAIN,BRANCH2 (default: every site)")
-    sub.add_parser("list", help="list accounts")
-    st = sub.add_parser("sites", help="change the sites an account works for ('all': every site)")
+    action("list", help="list accounts")
+    st = action("sites", help="change the sites an account works for ('all': every site)")
     st.add_argument("username")
     st.add_argument("sites", help="comma-separated site codes, or 'all'")
-    pw_ = sub.add_parser("passwd", help="set a new password (and lift a lock-out)")
+    pw_ = action("passwd", help="set a new password (and lift a lock-out)")
     pw_.add_argument("username")
     pw_.add_argument("--password")
     pw_.add_argument(
@@ -70,7 +67,7 @@ def register(subparsers, parents=()) -> argparse.ArgumentParser:
         help="temporary password: the account must change it at its next console sign-in "
         "(without it the password is final and any such demand is lifted)",
     )
-    role = sub.add_parser("role", help="change an account's role")
+    role = action("role", help="change an account's role")
     role.add_argument("username")
     role.add_argument("role", choices=("admin", "staff"))
     for name, text in (
@@ -78,21 +75,21 @@ def register(subparsers, parents=()) -> argparse.ArgumentParser:
         ("enable", "allow an account again"),
         ("unlock", "lift a lock-out after failed sign-ins"),
     ):
-        sub.add_parser(name, help=text).add_argument("username")
-    up = sub.add_parser(
+        action(name, help=text).add_argument("username")
+    up = action(
         "unlock-pin",
         help="lift a kiosk staff PIN lock-out (5 wrong PINs) of a staff member's cards, on one kiosk or all",
     )
     up.add_argument("member", help="the staff member's id or one of their cards' UIDs")
     up.add_argument("--device", help="only on this kiosk (default: every kiosk)")
-    sub.add_parser("pin-lockouts", help="list the staff cards locked out now, on every kiosk")
-    tok = sub.add_parser("token", help="create an API bearer token (printed once; its expiry on stderr)")
+    action("pin-lockouts", help="list the staff cards locked out now, on every kiosk")
+    tok = action("token", help="create an API bearer token (printed once; its expiry on stderr)")
     tok.add_argument("username")
     tok.add_argument("--label", default="cli")
     tok.add_argument("--days", default=None, help="lifetime in days, 1-366 (default 90)")
-    toks = sub.add_parser("tokens", help="list API tokens (one account's, or everyone's)")
+    toks = action("tokens", help="list API tokens (one account's, or everyone's)")
     toks.add_argument("username", nargs="?")
-    rev = sub.add_parser("revoke-token", help="revoke an API token by its number (from 'staff tokens')")
+    rev = action("revoke-token", help="revoke an API token by its number (from 'staff tokens')")
     rev.add_argument("token_id")
     # server/admin.py dispatches with ``args.handler(args, svc)``
     p.set_defaults(handler=lambda args, svc=None: run(args, svc))
