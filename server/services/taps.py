@@ -33,8 +33,8 @@ with a checkout, or under a programme whose tiers have points rules.
 
 A batch whose cards the server has read before takes one round trip (:class:`_Memory`): it is
 decided from what the earlier reads and writes left (cards, members, balances, read counters,
-keys taken) and its one write is guarded besides — every card and member as remembered, the
-programme's counter unmoved —, so a change made anywhere else fails it whole, and it is read
+keys taken) and its one write is guarded besides — every card and member as remembered, each
+key it took as taken still there, the programme's counter unmoved —, so a change made anywhere else fails it whole, and it is read
 again. ``--shared`` replicas do not remember.
 
 Rare cases cost more, never a common one: a secured card's read counters are raised
@@ -149,7 +149,9 @@ class _Memory:
     every card and member still has the remembered fingerprint, balance and counter and the
     programme's counter has not moved — whoever changed them (the console, another process,
     a void that gave a key back, a failover to a standby that lacked the last commit) — and
-    a key it expected free is free, a tap it expected new is new. Such a batch is decided
+    a key it expected free is free, a key it took as taken is still taken (a void gives
+    its key back, and an award of the same points brings the balance back to what was
+    remembered), a tap it expected new is new. Such a batch is decided
     the usual way and its cards are forgotten. Only one server may remember (``--shared``
     replicas change each other's members: they read every batch).
     """
@@ -463,14 +465,15 @@ class Taps:
         if known is not None:
             # every card known from earlier batches: decided from memory, one round trip (the guarded write)
             state = _Batch()
-            state.keys.update(memory.keys_of({row[1] for row in known.values()}))
+            taken = memory.keys_of({row[1] for row in known.values()})
+            state.keys.update(taken)
             for p in pending:
                 with self._blame(p.index, p.device_id, p.tap):
                     self._decide(p, known[p.tap.uid], state)
                 if p.outcome == "credited" and p.promotable:
                     raise _Fallback("a credit the read ahead did not foresee")
             self._settle(pending, state, {})
-            self._write_read_ahead(pending, guard=(sorted(known), seen))
+            self._write_read_ahead(pending, guard=(sorted(known), seen, sorted(taken)))
             self.one_trip += 1
             return _answers(out, pending, repeats)
         probes = []  # (uid, activity, day, item): a daily key a credit of this tap would claim
@@ -528,12 +531,14 @@ class Taps:
             self._write_read_ahead(fresh)
         return _answers(out, pending, repeats)
 
-    def _write_read_ahead(self, fresh: list[_Pending], guard: tuple[list[str], int] | None = None) -> None:
+    def _write_read_ahead(self, fresh: list[_Pending], guard: tuple[list[str], int, list[tuple]] | None = None) -> None:
         """The read-ahead batch's one write, with its COMMIT; :class:`_Fallback` if another writer got in the way.
 
-        ``guard``: the batch's cards, decided from memory (:class:`_Memory`), and the programme counter
-        they were decided under: the write also fails unless each card is as remembered and the
-        counter has not moved.
+        ``guard``: the batch's cards, decided from memory (:class:`_Memory`), the programme counter
+        they were decided under, and the daily keys the memory took as taken for their members: the
+        write also fails unless each card is as remembered, the counter has not moved and each of
+        those keys is still taken (a void gives its key back; the balance alone can come back to
+        what was remembered, by an award of the same points).
         """
         now = _ts(self.clock())
         inbox: list[list] = [[] for _ in range(10)]
@@ -577,9 +582,9 @@ class Taps:
         memory = self.memory
         if guard is not None:
             uids, fingerprints, balances, counters = memory.guard(guard[0])
-            programme = guard[1]
+            programme, taken = guard[1], guard[2]
         else:
-            uids, fingerprints, balances, counters, programme = [], [], [], [], None
+            uids, fingerprints, balances, counters, programme, taken = [], [], [], [], None, []
         params = (
             *inbox,
             *entries,
@@ -599,6 +604,7 @@ class Taps:
             counters,
             programme,
             len(uids),
+            *([k[i] for k in taken] for i in range(4)),
         )
         try:
             # the generic plan is made (again, after a table's statistics change) at an EXECUTE:
@@ -1236,11 +1242,15 @@ _PG_WRITE = (
     "known AS (SELECT count(*) AS n FROM unnest($34::text[], $35::text[], $36::bigint[], $37::bigint[]) "
     "AS g(uid, fp, balance, counter) CROSS JOIN LATERAL (SELECT uid, status, member_id, sun, sun_counter, sun_keys "
     "FROM card WHERE uid = g.uid LIMIT 1) c JOIN member m ON m.id = c.member_id WHERE __FINGERPRINT__ = g.fp "
-    "AND m.balance = g.balance AND c.sun_counter IS NOT DISTINCT FROM g.counter) "
+    "AND m.balance = g.balance AND c.sun_counter IS NOT DISTINCT FROM g.counter), "
+    # … and the daily keys it took as taken for their members, each still there (none otherwise)
+    "kept AS (SELECT count(*) AS n FROM unnest($40::int[], $41::text[], $42::text[], $43::text[]) "
+    "AS k(member_id, activity, day, item) CROSS JOIN LATERAL (SELECT 1 FROM accrual WHERE "
+    "member_id = k.member_id AND activity = k.activity AND day = k.day AND item = k.item LIMIT 1) a) "
     # the ELSE raises (a cast of text that is no number); a subquery, so it is evaluated only if reached
     "SELECT CASE WHEN (SELECT count(*) FROM ins) = $30 AND (SELECT count(*) FROM entries) = $31 "
     "AND (SELECT count(*) FROM raised WHERE ok) = $32 AND (SELECT count(*) FROM sun) = $33 "
-    "AND (SELECT n FROM known) = $39 AND ($38::bigint IS NULL OR "
+    "AND (SELECT n FROM known) = $39 AND (SELECT n FROM kept) = cardinality($40) AND ($38::bigint IS NULL OR "
     f"COALESCE((SELECT CAST(value AS bigint) FROM meta WHERE key = '{COUNTER}'), 0) = $38) THEN 0 "
     f"ELSE CAST((SELECT '{CONFLICT} ' || count(*) FROM ins) AS INTEGER) END"
 )
@@ -1254,7 +1264,8 @@ PREPARED_SQL = {
         + ("text[]",) * 7
         + ("text", "int[]", "bigint[]", "text[]", "bigint[]", "bigint[]")
         + ("int",) * 4
-        + ("text[]", "text[]", "bigint[]", "bigint[]", "bigint", "int"),
+        + ("text[]", "text[]", "bigint[]", "bigint[]", "bigint", "int")
+        + ("int[]", "text[]", "text[]", "text[]"),
         _PG_WRITE.replace("__FINGERPRINT__", _FINGERPRINT),
     ),
 }

@@ -420,7 +420,10 @@ def test_postgresql_decides_a_batch_of_cards_it_knows_in_one_round_trip(pg_url, 
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("change", ["card blocked", "points awarded", "credit voided", "tier changed", "programme"])
+@pytest.mark.parametrize(
+    "change",
+    ["card blocked", "points awarded", "credit voided", "voided, balance restored", "tier changed", "programme"],
+)
 def test_a_change_made_elsewhere_sends_a_remembered_batch_to_be_read_again(pg_url, pg_template, change):
     """What the server remembers is checked by the write: a card blocked, a balance changed, a daily
     key given back by a void, a tier changed, a new programme version — by the console, the CLI or
@@ -455,6 +458,16 @@ def test_a_change_made_elsewhere_sends_a_remembered_batch_to_be_read_again(pg_ur
                 )
                 svc.points.void(credit.id, "test")
                 expected = ("credited", entry)  # the day's key is free again
+            elif change == "voided, balance restored":
+                # the balance is back where it was remembered (A-B-A), but the day's key is free again
+                [credit] = LedgerEntry.select().where(
+                    (LedgerEntry.member == member_id) & (LedgerEntry.activity == "entry")
+                )
+                svc.points.void(credit.id, "test")
+                borrow = svc.prog.activities["borrow"].points
+                assert borrow == entry, "the A-B-A needs an award worth what the void took"
+                svc.points.award(member_id, "borrow")
+                expected = ("credited", entry + borrow)
             elif change == "tier changed":
                 svc.members.set(member_id, tier="gold")
             else:
