@@ -228,6 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("ref", help="member id or card UID")
     ils_sub.add_parser("settle", parents=[COMMON], help="send pending fine payments again now (same transaction ids)")
     ils_sub.add_parser("pending", parents=[COMMON], help="fine payments the ILS has not confirmed yet")
+    ir = ils_sub.add_parser(
+        "resolve",
+        parents=[COMMON],
+        help="settle a pending fine payment by the ILS's own records (one whose answer was lost and the fines "
+        "cannot tell): --paid confirms it, --not-paid gives the held points back",
+    )
+    ir.add_argument("transaction", help="the payment's transaction id (BK), as ils pending lists it")
+    paid = ir.add_mutually_exclusive_group(required=True)
+    paid.add_argument("--paid", dest="paid", action="store_true", help="the ILS shows the payment made")
+    paid.add_argument("--not-paid", dest="paid", action="store_false", help="the ILS shows no such payment")
     ie = ils_sub.add_parser(
         "export-privileges",
         parents=[COMMON],
@@ -338,6 +348,7 @@ PROGRAMME_WIDE = {
     ("card", "genuine"),
     ("ils", "settle"),
     ("ils", "pending"),
+    ("ils", "resolve"),
     ("ils", "export-privileges"),
 }
 #: commands for the admin role only (the console's admin pages); the programme-wide ones too
@@ -803,7 +814,7 @@ def _payment_row(p: dict) -> list:
 
 
 def _ils(args, svc: Services, actor: str) -> int:
-    """``privcard admin ils patron|settle|pending|export-privileges``."""
+    """``privcard admin ils patron|settle|pending|resolve|export-privileges``."""
     if args.action == "patron":
         svc.members.for_change(args.ref, args.scope)  # a member's ILS standing is their home site's
         d = svc.ils.patron(args.ref, actor=actor)
@@ -831,6 +842,10 @@ def _ils(args, svc: Services, actor: str) -> int:
             svc.ils.link()  # the clear "not configured" error
         rows = svc.ils.pending()
         listing(args, rows, PAYMENT_COLUMNS, [_payment_row(p) for p in rows], "no pending payments", right=(1, 4, 5, 7))
+    elif args.action == "resolve":
+        d = svc.ils.resolve(args.transaction, args.paid, actor)
+        text = PAID_SAID["confirmed"] if d["status"] == "confirmed" else "not paid: %(transaction)s (%(message)s)"
+        print_result(args, d, *said(text, transaction=d["transaction"], message=d["message"]))
     elif args.action == "export-privileges":
         rows = svc.ils.export_privileges(args.changed_since)
         if args.json or args.format == "json":

@@ -701,6 +701,8 @@ TH = {
         "รหัสผู้ใช้ห้องสมุดต้องเป็นอักขระที่พิมพ์ได้ 1-64 ตัว และไม่มี | ได้รับ %(value)r"
     ),
     "the library system does not know patron %(patron)s": "ระบบห้องสมุดไม่รู้จักผู้ใช้ %(patron)s",
+    "no ILS payment %(transaction)s": "ไม่พบรายการชำระค่าปรับ %(transaction)s",
+    "ILS payment %(transaction)s is already %(status)s": "รายการชำระค่าปรับ %(transaction)s เป็น %(status)s แล้ว",
     # sites (issue 16)
     "Activities changed at this site": "กิจกรรมที่สาขานี้กำหนดเอง",
     "All my sites, combined": "ทุกสาขาของฉัน รวมกัน",
@@ -1581,6 +1583,7 @@ TH_ADMIN_CLI = {
     "redeemed %(points)s points for %(reward)s (%(baht)s baht); balance %(balance)s": "แลก %(points)s คะแนนเป็น%(reward)s (%(baht)s บาท) แล้ว คะแนนคงเหลือ %(balance)s คะแนน",
     "redeemed %(points)s points for %(reward)s (%(units)s unit(s)); balance %(balance)s": "แลก %(points)s คะแนนเป็น%(reward)s (%(units)s หน่วย) แล้ว คะแนนคงเหลือ %(balance)s คะแนน",
     "paid in the library system: %(transaction)s (%(message)s)": "ชำระในระบบห้องสมุดแล้ว: %(transaction)s (%(message)s)",
+    "not paid: %(transaction)s (%(message)s)": "ไม่ได้ชำระ: %(transaction)s (%(message)s)",
     "PENDING in the library system: %(transaction)s (%(message)s); the points stay held until it answers (ils settle)": "รอระบบห้องสมุดยืนยัน: %(transaction)s (%(message)s) คะแนนถูกกันไว้จนกว่าระบบจะตอบ (ils settle)",
     "NOT redeemed: the library system refused %(transaction)s: %(message)s; the %(points)s points are back, balance %(balance)s": "แลกคะแนนไม่สำเร็จ: ระบบห้องสมุดปฏิเสธ %(transaction)s: %(message)s คืน %(points)s คะแนนแล้ว คะแนนคงเหลือ %(balance)s คะแนน",
     # the library system

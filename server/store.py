@@ -626,6 +626,9 @@ class IlsPayment(BaseModel):
     next_try_at = UTCDateTimeField(null=True)  # a claim: nobody else sends it before then
     settled_at = UTCDateTimeField(null=True)
     refund = pw.ForeignKeyField(LedgerEntry, null=True, on_delete="RESTRICT", backref="ils_refund_of")
+    #: the fines the ILS reported just before the points were held (63): a 37 whose answer was lost
+    #: is checked against them before it is sent again (NULL: held before privcard kept them)
+    fines_before = pw.FloatField(null=True)
 
     class Meta:
         table_name = "ils_payment"
@@ -639,8 +642,14 @@ def _ils_m1(migrator) -> None:
     db.create_tables([IlsPayment], safe=True)
 
 
+def _ils_m2(migrator) -> None:
+    """ILS payments keep the fines the ILS reported before the points were held (``fines_before``)."""
+    if "fines_before" not in {c.name for c in db.get_columns("ils_payment")}:
+        migrate(migrator.add_column("ils_payment", "fines_before", IlsPayment.fines_before))
+
+
 # the library system link (issue 12): its own namespace
-register_migration("ils", [_ils_m1])
+register_migration("ils", [_ils_m1, _ils_m2])
 
 
 def _feedback_m1(migrator) -> None:

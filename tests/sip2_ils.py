@@ -22,6 +22,7 @@ State (all keys optional; :func:`default_state` fills them)::
      "checkouts": [{"patron": "P100", "item": "B2", "at": "..."}],
      "payments": [{"bk": "PC-1-ab12", "patron": "P100", "amount": 5.0, "type": "01", ...}],
      "refuse_fee_paid": false,   # or a screen message string: every 37 is refused with it
+     "dedupe_bk": true,          # false: every 37 pays, its BK only echoed (Koha's handle_fee_paid)
      "faults": [],               # one-shot misbehaviours, consumed in order (below)
      "delay_ms": 0}              # every reply is delayed this long
 
@@ -124,6 +125,7 @@ def default_state(**over) -> dict:
         "checkouts": [],
         "payments": [],
         "refuse_fee_paid": False,
+        "dedupe_bk": True,
         "faults": [],
         "delay_ms": 0,
     }
@@ -351,7 +353,8 @@ class TestIls(SIP2Server):
                     os._exit(3)
                 p = d["patrons"].get(req.patron_identifier)
                 bk = req.transaction_id or ""
-                known = next((x for x in d["payments"] if bk and x["bk"] == bk), None)
+                dedupe = d.get("dedupe_bk", True)
+                known = next((x for x in d["payments"] if dedupe and bk and x["bk"] == bk), None)
                 why = None
                 if known is not None:
                     why = None  # the same BK again: accepted once, answered again, not paid twice

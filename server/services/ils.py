@@ -8,16 +8,18 @@ What :class:`Ils` owns:
   own transaction (the ledger debit *holds* the points and an :class:`~server.store.IlsPayment`
   row says *pending*, with its ``BK``), then :meth:`Ils.pay` sends 37 Fee Paid:
   38 accepted → *confirmed*; 38 refused → *refused*, and the held points come back (a void
-  entry of the redemption); no answer → stays *pending* and :meth:`settle` sends the same
-  ``BK`` again later (the server's background thread, ``privcard admin ils settle``);
+  entry of the redemption); no answer → stays *pending* and :meth:`settle` settles it later
+  (the server's background thread, ``privcard admin ils settle``): by the fines, or the same
+  ``BK`` again, or staff (:meth:`resolve`);
 - ``pending()``, ``settle()``, ``export_privileges()``;
 - the kiosk's ``ils`` part of a member answer (:meth:`kiosk`), which never waits longer
   than ``kiosk_budget_ms`` (its own connection and a deadline on the whole exchange).
 
 A payment is claimed before it is sent (``next_try_at``, a lease in one conditional
 UPDATE), so the background retry, ``ils settle`` and a second server never send the
-same pending payment at the same moment; and every send of it carries the same ``BK``,
-so an ILS that dedupes on ``BK`` never takes it twice (docs/ils.md: reconciling).
+same pending payment at the same moment; every send of it carries the same ``BK``; and a
+37 whose answer was lost is sent again only when the patron's fines show it was not made
+(:meth:`Ils._lost_answer`: an ILS need not dedupe on ``BK``; Koha does not).
 
 Every exchange with the ILS is audited (``ils.patron``, ``ils.fee_paid``: message type,
 patron id, amount, ``BK``, outcome) — never the SIP login password, never a PIN. The
@@ -48,6 +50,11 @@ log = logging.getLogger("privcard.ils")
 
 #: after the kiosk found the ILS unreachable, kiosk answers skip it this long
 KIOSK_BACKOFF_S = 5.0
+
+
+def _both(en: str, th: str) -> str:
+    """A payment's stored note for staff, in English and Thai (it is kept as text, not as a template)."""
+    return f"{en} / {th}"
 
 
 class IlsUnavailable(ServiceError):
@@ -225,8 +232,12 @@ class Ils:
             )
         return info
 
-    def hold(self, m: Member, entry: LedgerEntry, baht: int, points: int) -> IlsPayment:
-        """In the redemption's transaction: the pending payment (claimed by this process to send now)."""
+    def hold(self, m: Member, entry: LedgerEntry, baht: int, points: int, fines: float | None = None) -> IlsPayment:
+        """In the redemption's transaction: the pending payment (claimed by this process to send now).
+
+        ``fines``: what the ILS reported owed just before (:meth:`check_fines`); a 37 whose answer
+        is lost is checked against it before it is sent again (:meth:`_lost_answer`).
+        """
         now = self.clock()
         return IlsPayment.create(
             entry=entry.id,
@@ -239,6 +250,7 @@ class Ils:
             attempts=0,
             created_at=now,
             next_try_at=now + timedelta(seconds=self._lease_s()),
+            fines_before=fines,
         )
 
     def _lease_s(self) -> float:
@@ -264,6 +276,10 @@ class Ils:
         """Send 37 for a claimed pending payment and record the answer; ``{"status","transaction","message"}``."""
         p = IlsPayment.get_by_id(payment_id)
         first = p.attempts == 0
+        if not first and p.fines_before is not None:
+            settled = self._lost_answer(p, actor)
+            if settled is not None:
+                return settled
         with unit_of_work():
             IlsPayment.update(attempts=IlsPayment.attempts + 1).where(IlsPayment.id == p.id).execute()
         detail = {"message": "37", "patron": p.patron_id, "baht": p.baht, "transaction": p.transaction}
@@ -290,6 +306,109 @@ class Ils:
                 log.error("payment %s confirmed by the ILS but no longer pending here", p.transaction)
             return {"status": "confirmed", "transaction": p.transaction, "message": result.message}
         return self._refuse(p, result.message or "refused by the library system", actor, detail, outcome="refused")
+
+    def _lost_answer(self, p: IlsPayment, actor: str) -> dict | None:
+        """Before a 37 is sent again: did the one whose answer was lost reach the ILS? None: send it.
+
+        SIP2 has no way to ask about a payment, and an ILS need not dedupe on ``BK`` (Koha's
+        ``handle_fee_paid`` records every 37 it gets: a resent one would pay the fines twice, or
+        be refused as more than is owed and the points given back for a payment that was made).
+        So the ILS's fines (63) are compared with those it reported when the points were held:
+        down by the payment — it was made: *confirmed*, nothing sent; unchanged — it was not:
+        sent again; anything else (a fine added or paid at the desk meanwhile) cannot tell, so
+        the payment stays *pending*, is not sent, and says why: staff check the patron's account
+        in the ILS and settle it with :meth:`resolve` (``privcard admin ils resolve BK --paid|--not-paid``).
+        """
+        detail = {"message": "63", "patron": p.patron_id, "baht": p.baht, "transaction": p.transaction}
+        try:
+            info = self.link().patron_status(p.patron_id)
+        except IlsError as exc:
+            return self._still_pending(p, exc, actor, detail)
+        before, now = p.fines_before, info.fines_baht
+        if info.valid and abs(now - (before - p.baht)) < 0.005:
+            message = _both(
+                f"the library system's fines went from {before:.2f} to {now:.2f} baht: the payment was made "
+                "(its answer was lost); not sent again",
+                f"ค่าปรับในระบบห้องสมุดลดจาก {before:.2f} เป็น {now:.2f} บาท: ชำระแล้ว (คำตอบครั้งก่อนหายไป) จึงไม่ส่งซ้ำ",
+            )
+            return self._confirm(
+                p, message, actor, {**detail, "fines_before": before, "fines_now": now}, "fines_show_paid"
+            )
+        if info.valid and abs(now - before) < 0.005:
+            return None  # not made: the same 37 again
+        then = f"privcard admin ils resolve {p.transaction} --paid (--not-paid)"
+        error = (
+            _both(
+                f"the library system's fines went from {before:.2f} to {now:.2f} baht since the points were held "
+                f"({p.baht} baht to pay): they cannot tell whether the payment was made. Check the patron's "
+                f"account in the library system, then: {then}",
+                f"ค่าปรับในระบบห้องสมุดเปลี่ยนจาก {before:.2f} เป็น {now:.2f} บาท หลังกันแต้มไว้ (ต้องชำระ {p.baht} บาท): "
+                f"บอกไม่ได้ว่าชำระแล้วหรือไม่ ตรวจสอบบัญชีของผู้ใช้ในระบบห้องสมุด แล้วสั่ง: {then}",
+            )
+            if info.valid
+            else _both(
+                f"the library system does not know patron {p.patron_id} any more: check the payment there, then: {then}",
+                f"ระบบห้องสมุดไม่รู้จักผู้ใช้ {p.patron_id} แล้ว: ตรวจสอบการชำระในระบบห้องสมุด แล้วสั่ง: {then}",
+            )
+        )
+        with unit_of_work():
+            said_before = p.last_error == error
+            IlsPayment.update(last_error=error, next_try_at=self.clock()).where(
+                (IlsPayment.id == p.id) & (IlsPayment.status == "pending")
+            ).execute()
+            if not said_before:  # each retry round asks again; the audit says it once
+                self.ledger.audit(
+                    actor, "ils.fee_paid", p.member_id, outcome="unsure", fines_before=before, fines_now=now, **detail
+                )
+        if not said_before:
+            log.warning("ILS payment %s not sent again: %s", p.transaction, error)
+        return {"status": "pending", "transaction": p.transaction, "message": error}
+
+    def _confirm(self, p: IlsPayment, message: str, actor: str, detail: dict, outcome: str) -> dict:
+        now = self.clock()
+        with unit_of_work():
+            n = (
+                IlsPayment.update(status="confirmed", settled_at=now, message=message[:500], last_error=None)
+                .where((IlsPayment.id == p.id) & (IlsPayment.status == "pending"))
+                .execute()
+            )
+            if n == 1:
+                self.ledger.audit(
+                    actor, "ils.fee_paid", p.member_id, outcome=outcome, ils_message=message[:200], **detail
+                )
+        if n != 1:
+            log.error("payment %s confirmed but no longer pending here", p.transaction)
+        return {"status": "confirmed", "transaction": p.transaction, "message": message}
+
+    def resolve(self, transaction: str, paid: bool, actor: str) -> dict:
+        """Staff settle a pending payment by what the ILS's own records show: paid (*confirmed*),
+        or not paid (*refused*: the held points come back, once)."""
+        with read_unit():
+            p = IlsPayment.get_or_none(IlsPayment.transaction == transaction)
+        if p is None:
+            raise ServiceError("no ILS payment %(transaction)s", transaction=transaction)
+        if p.status != "pending":
+            raise ServiceError(
+                "ILS payment %(transaction)s is already %(status)s", transaction=transaction, status=p.status
+            )
+        detail = {"message": "staff", "patron": p.patron_id, "baht": p.baht, "transaction": p.transaction}
+        if paid:
+            said = _both(
+                f"paid, by {actor} from the library system's records", f"ชำระแล้ว ตามบันทึกของระบบห้องสมุด ({actor})"
+            )
+            out = self._confirm(p, said, actor, detail, "resolved_paid")
+        else:
+            said = _both(
+                f"not paid, by {actor} from the library system's records", f"ไม่ได้ชำระ ตามบันทึกของระบบห้องสมุด ({actor})"
+            )
+            out = self._refuse(p, said, actor, detail, outcome="resolved_unpaid")
+        with read_unit():
+            status = IlsPayment.get_by_id(p.id).status
+        if status != out["status"]:  # settled meanwhile by the retry round or another process
+            raise ServiceError(
+                "ILS payment %(transaction)s is already %(status)s", transaction=transaction, status=status
+            )
+        return out
 
     def _still_pending(self, p: IlsPayment, exc: Exception, actor: str, detail: dict) -> dict:
         with unit_of_work():

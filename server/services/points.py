@@ -338,7 +338,7 @@ class Points:
                     units=units,
                     points=points,
                 )
-        via_ils = None
+        via_ils, fines = None, None
         if r.step_points and self.ils is not None and self.ils.configured:
             m = self.member(ref, scope)
             if self.ils.applies(m):
@@ -348,7 +348,7 @@ class Points:
                     raise ServiceError(
                         "balance %(balance)s is less than %(points)s points", balance=m.balance, points=cost
                     )
-                self.ils.check_fines(m, value["baht"], actor)
+                fines = self.ils.check_fines(m, value["baht"], actor).fines_baht
                 via_ils = m.patron_id
         now = self.clock()
         payment = None
@@ -374,7 +374,7 @@ class Points:
                 note=", ".join(f"{k}={v}" for k, v in value.items()),
             )
             if via_ils is not None:
-                payment = self.ils.hold(m, e, value["baht"], cost)
+                payment = self.ils.hold(m, e, value["baht"], cost, fines)
             self.ledger.audit(
                 actor,
                 "points.redeem",

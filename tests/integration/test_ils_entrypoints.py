@@ -243,7 +243,8 @@ def test_server_kiosk_answer_taps_and_background_settle(tmp_db_url, ils, mosquit
         from server.store import IlsPayment
 
         p = IlsPayment.get(IlsPayment.transaction == r["ils"]["transaction"])
-        assert p.status == "confirmed" and p.attempts >= 2
+        # confirmed by the patron's fines (down by the payment): the 37 was not sent a second time
+        assert p.status == "confirmed" and p.attempts == 1 and "35.00" in p.message
         close_store()
 
 
@@ -257,3 +258,46 @@ def test_attendance_import_by_patron_id(tmp_db_url, tmp_path):
     assert code == 3, d
     assert [c["member"] for c in d["credited"]] == [m.id]
     assert d["errors"] == [{"line": 3, "error": "no member with patron_id '999'"}]
+
+
+def test_admin_ils_resolve_settles_a_payment_the_fines_cannot_tell(tmp_db_url, ils, tmp_path):
+    """A lost answer, then a fine added in the ILS: settle sends nothing and says to resolve; staff
+    resolve it from the ILS's records (English and Thai lines; --json; a second resolve refused)."""
+    ils.update(dedupe_bk=False)
+    code, m = run_admin(
+        tmp_db_url, "--ils", ils.url, "member", "add", "--name", "Somchai", "--card", new_uid(), "--patron-id", "P100"
+    )
+    assert code == 0, m
+    quick = tmp_path / "quick.toml"
+    quick.write_text("[ils]\nreply_timeout_s = 1\n")
+    ils.fault("silent:38")
+    code, r = run_admin(
+        tmp_db_url,
+        "--config",
+        str(quick),
+        "--ils",
+        ils.url,
+        "redeem",
+        str(m["id"]),
+        "--reward",
+        "fine_discount",
+        "--points",
+        "25",
+    )
+    assert code == 3 and r["ils"]["status"] == "pending", r
+    bk = r["ils"]["transaction"]
+    ils.update(lambda st: st["patrons"]["P100"].update(fines=50.0))
+    code, settled = run_admin(tmp_db_url, "--ils", ils.url, "ils", "settle")
+    assert code == 3 and settled[0]["status"] == "pending" and f"ils resolve {bk}" in settled[0]["message"]
+    assert ils.state()["fee_paid_log"].count(bk) == 1
+
+    proc = admin(tmp_db_url, "--ils", ils.url, "ils", "resolve", bk, "--not-paid")
+    assert proc.returncode == 0, proc.stderr
+    assert f"not paid: {bk}" in proc.stdout and f"ไม่ได้ชำระ: {bk}" in proc.stdout
+    code, mem = run_admin(tmp_db_url, "member", "show", str(m["id"]))
+    assert mem["balance"] == 250  # the held points are back
+    code, again = run_admin(tmp_db_url, "--ils", ils.url, "ils", "resolve", bk, "--paid")
+    assert code == 1 and "already refused" in again["error"] and again.get("error_th"), again
+    proc = admin(tmp_db_url, "--ils", ils.url, "ils", "resolve", bk)
+    assert proc.returncode == 2 and "--paid" in proc.stderr  # one of the two is required
+    assert ils.state()["fee_paid_log"].count(bk) == 1
