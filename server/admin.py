@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from broker import contract
-from server import catalogue, store
+from server import admin_show, catalogue, store
 from server.cli_support import add_ils_smtp_options, day, listing, pair, print_result, said, table, word
 from server.domain.config import ConfigError, load
 from server.ils.config import IlsConfigError
@@ -631,7 +631,7 @@ def run(args, svc: Services) -> int:
         elif args.action == "show":
             dev = svc.devices.get(args.id, scope)
             d = svc.reads.device_dict(dev) | {"config": svc.devices.config(dev).to_dict()}
-            print_result(args, d, json.dumps(d, ensure_ascii=False, indent=2, default=str))
+            print_result(args, d, admin_show.device_text(svc, dev, d))
         else:
             return args.handler(args, svc)
     elif args.cmd == "site":
@@ -659,7 +659,7 @@ def run(args, svc: Services) -> int:
             )
         else:
             r = svc.reads.site_dict(svc.sites.get(args.code.upper(), scope))
-            print_result(args, r, json.dumps(r, ensure_ascii=False, indent=2, default=str))
+            print_result(args, r, admin_show.site_text(svc, r))
     elif args.cmd == "award":
         outcome, entry = svc.points.award(args.ref, args.activity, item=args.item, at=args.at, actor=actor, scope=scope)
         m = svc.members.find(args.ref)

@@ -93,6 +93,134 @@ def test_devices_and_sites_list_under_a_bilingual_header(cli):
     assert "University Library / ห้องสมุดมหาวิทยาลัย" in lines[1] and "yes/ใช่" in lines[1]
 
 
+#: two sites as docs/sites.md has them: MAIN closed on Sundays, BRANCH2 with a closure and its own rules
+SITES_TOML = """
+[library]
+default_site = "MAIN"
+[sites.MAIN]
+name_th = "หอสมุดกลาง"
+name_en = "Central Library"
+hours = { default = "08:00-20:00", sun = "closed" }
+[sites.BRANCH2]
+name_th = "ห้องสมุดคณะแพทยศาสตร์"
+name_en = "Medical Library"
+hours = { default = "08:00-22:00" }
+closures = ["2026-12-07"]
+[sites.BRANCH2.activities.late_stay]
+window = "before_close:60"
+[sites.BRANCH2.partners]
+shops = ["Med Cafe"]
+"""
+#: the keys of device show --json and site show --json: scripts read them (a contract)
+DEVICE_KEYS = [
+    "id", "kind", "direction", "activity", "location", "site", "settings", "revision", "state",
+    "last_seen", "status", "retired_at", "config",
+]  # fmt: skip
+SITE_KEYS = ["code", "name", "timezone", "default", "hours", "closures", "activities", "partners", "devices"]
+
+
+def _row(lines: list[str], label: str) -> str:
+    """The value on a summary's (or an indented part's) line labelled ``label`` (``English/ไทย``), single-spaced."""
+    (line,) = [x.strip() for x in lines if x.strip().startswith(label + " ")]
+    return " ".join(line[len(label) :].split())
+
+
+def test_device_show_is_a_summary_in_both_languages_and_its_json_unchanged(cli, tmp_path, tmp_db_url):
+    from datetime import UTC, datetime
+
+    from broker.contract import Status
+    from server.domain.config import load
+    from tests.helpers import open_service
+
+    programme = tmp_path / "sites.toml"
+    programme.write_text(SITES_TOML, encoding="utf-8")
+    conf = ("--config", str(programme))
+    code, _, _ = cli(*conf, "device", "add", "g2", "--kind", "gate", "--direction", "out", "--site", "BRANCH2",
+                     "--location", "North door", "--set", "open_ms=4000")  # fmt: skip
+    assert code == 0 and cli(*conf, "device", "add", "kiosk-1", "--kind", "kiosk")[0] == 0
+    # the kiosk reports its status at 23:50 UTC on 31 December: 06:50 on 1 January in Bangkok
+    svc = open_service(tmp_db_url, prog=load(programme), clock=lambda: datetime(2026, 12, 31, 23, 50, tzinfo=UTC))
+    assert svc.devices.record_status("kiosk-1", Status.parse('{"v":1,"state":"online","version":"1.4.0","outbox":2}'))
+    close_store()
+
+    code, out, _ = cli(*conf, "device", "show", "g2")
+    lines = _lines(out)
+    assert code == 0 and "{" not in out  # not the JSON
+    assert _row(lines, "Device/อุปกรณ์") == "g2" and _row(lines, "Kind/ประเภท") == "gate/ประตู"
+    assert _row(lines, "Site/สาขา") == "BRANCH2: Medical Library / ห้องสมุดคณะแพทยศาสตร์"
+    assert _row(lines, "Direction/ทิศทาง") == "out/ออก" and _row(lines, "Location/ที่ตั้ง") == "North door"
+    assert _row(lines, "Activity/กิจกรรม").startswith("late_stay: Reading in the last")  # its direction's, the label
+    assert _row(lines, "State/สถานะ") == "unknown/ไม่ทราบ" and _row(lines, "Last seen/ติดต่อล่าสุด") == "never/ไม่เคย"
+    assert _row(lines, "Config revision/รุ่นการตั้งค่า") == "1 (waiting to publish/รอส่งการตั้งค่า)"
+    settings = lines.index("Settings/การตั้งค่า")
+    assert "Setting/ค่าที่ตั้ง" in lines[settings + 1] and "Source/ที่มา" in lines[settings + 1]
+    rows = {x.split()[0]: " ".join(x.split()[1:]) for x in lines[settings + 2 :]}
+    assert rows["open_ms"] == "4000 ms set here/ตั้งที่อุปกรณ์นี้"
+    assert rows["repeat_s"] == "3 s default/ค่าเริ่มต้น"
+    assert rows["offline_policy"] == "allowlist/ตามรายชื่อบัตร default/ค่าเริ่มต้น"
+    assert rows["library"] == "Medical Library / ห้องสมุดคณะแพทยศาสตร์, Asia/Bangkok programme/จากโครงการ"
+    assert rows["hours"] == "mon-sun 08:00-22:00 / จันทร์-อาทิตย์ 08:00-22:00 programme/จากโครงการ"
+
+    code, out, _ = cli(*conf, "device", "show", "kiosk-1")
+    lines = _lines(out)
+    assert code == 0 and _row(lines, "State/สถานะ") == "online/ออนไลน์"
+    assert _row(lines, "Last seen/ติดต่อล่าสุด") == "2027-01-01 06:50 / 1/1/2570 06:50"  # Buddhist era in Thai
+    assert _row(lines, "Software/ซอฟต์แวร์") == "1.4.0" and _row(lines, "Outbox/คิวค้างส่ง") == "2"
+    assert _row(lines, "Site/สาขา") == "MAIN: Central Library / หอสมุดกลาง"  # the default site
+
+    code, out, _ = cli(*conf, "--json", "device", "show", "kiosk-1")
+    d = json.loads(out)  # the whole of stdout is the JSON, as it was
+    assert code == 0 and list(d) == DEVICE_KEYS
+    assert (d["site"], d["state"], d["last_seen"], d["status"]) == (
+        None,
+        "online",
+        "2026-12-31T23:50:00.000+00:00",
+        {"v": 1, "state": "online", "version": "1.4.0", "outbox": 2},
+    )
+    assert d["config"]["settings"]["hours"]["sun"] == "closed" and d["config"]["settings"]["lang"] == "th"
+
+
+def test_site_show_is_a_summary_in_both_languages_and_its_json_unchanged(cli, tmp_path):
+    programme = tmp_path / "sites.toml"
+    programme.write_text(SITES_TOML, encoding="utf-8")
+    conf = ("--config", str(programme))
+    assert cli(*conf, "device", "add", "g2", "--kind", "gate", "--direction", "in", "--site", "BRANCH2")[0] == 0
+
+    code, out, _ = cli(*conf, "site", "show", "BRANCH2")
+    lines = _lines(out)
+    assert code == 0 and "{" not in out
+    assert _row(lines, "Site/สาขา") == "BRANCH2"
+    assert _row(lines, "Thai name/ชื่อภาษาไทย") == "ห้องสมุดคณะแพทยศาสตร์"
+    assert _row(lines, "English name/ชื่อภาษาอังกฤษ") == "Medical Library"
+    assert _row(lines, "Time zone/เขตเวลา") == "Asia/Bangkok"
+    assert _row(lines, "Activities changed at this site/กิจกรรมที่สาขานี้กำหนดเอง") == "late_stay"
+    assert _row(lines, "Partner shops/ร้านค้าพันธมิตร") == "Med Cafe"
+    hours = lines.index("Opening hours/เวลาเปิดทำการ")
+    assert [x.split() for x in lines[hours + 1 : hours + 8]] == [
+        [day, "08:00-22:00"]
+        for day in ("mon/จันทร์", "tue/อังคาร", "wed/พุธ", "thu/พฤหัสบดี", "fri/ศุกร์", "sat/เสาร์", "sun/อาทิตย์")
+    ]
+    assert lines[hours + 8] == "Closures/วันปิดทำการ" and lines[hours + 9].split() == ["2026-12-07", "/", "7/12/2569"]
+    assert lines[hours + 10] == "Devices/อุปกรณ์ (1)" and "Kind/ประเภท" in lines[hours + 11]
+    assert lines[hours + 12].split() == ["g2", "gate/ประตู", "in/เข้า", "unknown/ไม่ทราบ", "never/ไม่เคย"]
+
+    code, out, _ = cli(*conf, "site", "show", "MAIN")
+    lines = _lines(out)
+    assert code == 0 and _row(lines, "Site/สาขา") == "MAIN (Default site/สาขาหลัก)"
+    assert _row(lines, "sun/อาทิตย์") == "closed/ไม่เปิด" and _row(lines, "mon/จันทร์") == "08:00-20:00"
+    assert _row(lines, "Activities changed at this site/กิจกรรมที่สาขานี้กำหนดเอง") == "none/ไม่มี"
+    assert _row(lines, "Partner shops/ร้านค้าพันธมิตร") == "The programme's partner shops. / ใช้ร้านค้าพันธมิตรของโครงการ"
+    assert lines[lines.index("Closures/วันปิดทำการ") + 1].strip() == "none/ไม่มี"
+    assert lines[-1] == "Devices/อุปกรณ์ (0)"
+
+    code, out, _ = cli(*conf, "--json", "site", "show", "BRANCH2")
+    r = json.loads(out)
+    assert code == 0 and list(r) == SITE_KEYS
+    assert r["name"] == {"th": "ห้องสมุดคณะแพทยศาสตร์", "en": "Medical Library"} and r["default"] is False
+    assert r["hours"]["sun"] == "08:00-22:00" and r["closures"] == ["2026-12-07"]
+    assert (r["activities"], r["partners"], r["devices"]) == (["late_stay"], ["Med Cafe"], ["g2"])
+
+
 def test_points_commands_confirm_in_english_then_thai(cli):
     cli("member", "add", "--name", "Somchai", "--card", UID_A)
     cli("member", "add", "--name", "Malee", "--card", UID_B)
@@ -213,6 +341,7 @@ CLI_FILES = [
     "server/messages_cli.py",
     "server/web/staff_admin.py",
     "server/broker_accounts.py",
+    "server/admin_show.py",
 ]
 
 
@@ -236,7 +365,7 @@ def _cli_texts():
         for node in ast.walk(ast.parse((ROOT / rel).read_text())):
             if isinstance(node, ast.Assign):
                 names = [t.id for t in node.targets if isinstance(t, ast.Name)]
-                if any(n.endswith(("COLUMNS", "SAID")) and n != "EXPORT_COLUMNS" for n in names):
+                if any(n.endswith(("COLUMNS", "SAID", "FACTS")) and n != "EXPORT_COLUMNS" for n in names):
                     yield from ((f"{rel}:{node.lineno}", s) for s in _strings(node.value))
             if not isinstance(node, ast.Call) or not node.args:
                 continue
