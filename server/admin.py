@@ -454,7 +454,7 @@ def run(args, svc: Services) -> int:
             print_result(
                 args,
                 svc.reads.member_dict(m, scope=scope),
-                *said("member #%(id)s is now %(tier)s", id=m.id, tier=m.tier),
+                *said("member #%(id)s is now %(tier)s", id=m.id, tier=_tier_word(svc, m.tier)),
             )
     elif args.cmd == "term":
         if args.action == "close":
@@ -673,9 +673,10 @@ def run(args, svc: Services) -> int:
         template = (
             "credited: %(points)+d points, balance %(balance)s"
             if outcome == "credited"
-            else "%(outcome)s: %(points)+d points, balance %(balance)s"
+            else "%(outcome)s: no points, balance %(balance)s"
         )
-        print_result(args, d, *said(template, outcome=outcome, points=d["points"], balance=m.balance))
+        # the outcome in Thai as the console's taps show it (limit_reached: ได้คะแนนแล้ววันนี้), its code in English
+        print_result(args, d, *said(template, outcome=pair(outcome), points=d["points"], balance=m.balance))
     elif args.cmd == "void":
         revs = svc.points.void(args.entry, args.reason, actor=actor, allow_negative=args.allow_negative, scope=scope)
         d = [
@@ -783,6 +784,11 @@ PAID_SAID = {
 def _term_word(code: str) -> dict:
     """A term rule's word (keep, forfeit, earned_in_term, ...): its code in English, its Thai words in Thai."""
     return {"en": code, "th": catalogue.TERM_WORDS.get(code, {"th": code})["th"]}
+
+
+def _tier_word(svc: Services, code: str) -> dict:
+    """A tier: its code in English, its Thai label from the programme in Thai (gold: บัตรทอง)."""
+    return {"en": code, "th": svc.prog.tiers.get(code, {"th": code})["th"]}
 
 
 PAYMENT_COLUMNS = ["Transaction", "Entry", "Member", "Patron", "Baht", "Points", "Status", "Tries", "Last message"]

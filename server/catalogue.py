@@ -1573,7 +1573,7 @@ TH_ADMIN_CLI = {
     "enrolled member #%(id)s %(name)s: %(points)s points": "สมัครสมาชิก #%(id)s %(name)s แล้ว: %(points)s คะแนน",
     "updated member #%(id)s": "แก้ไขข้อมูลสมาชิก #%(id)s แล้ว",
     "renewed member #%(id)s until %(until)s; fee %(fee)s baht recorded": "ต่ออายุสมาชิก #%(id)s ถึง %(until)s แล้ว บันทึกค่าธรรมเนียม %(fee)s บาท",
-    "member #%(id)s is now %(tier)s": "สมาชิก #%(id)s เป็นประเภทบัตร %(tier)s แล้ว",
+    "member #%(id)s is now %(tier)s": "สมาชิก #%(id)s ประเภทบัตรเป็น %(tier)s แล้ว",
     "would lapse %(n)s member(s) whose term ended before %(date)s (points: %(on_expiry)s)": "สมาชิกที่จะหมดอายุ %(n)s คน (สมาชิกภาพสิ้นสุดก่อน %(date)s คะแนน: %(on_expiry)s) ยังไม่ได้เปลี่ยนแปลงข้อมูล",
     "lapsed %(n)s member(s) whose term ended before %(date)s (points: %(on_expiry)s)": "สมาชิกหมดอายุแล้ว %(n)s คน (สมาชิกภาพสิ้นสุดก่อน %(date)s คะแนน: %(on_expiry)s)",
     "today %(today)s: semester %(semester)s, academic year %(year)s; renewal fee %(fee)s baht; points at expiry: %(on_expiry)s; privileges follow: %(basis)s": "วันนี้ %(today)s: ภาคการศึกษา %(semester)s ปีการศึกษา %(year)s ค่าต่ออายุ %(fee)s บาท คะแนนเมื่อหมดอายุ: %(on_expiry)s สิทธิพิเศษคิดจาก: %(basis)s",
@@ -1588,7 +1588,7 @@ TH_ADMIN_CLI = {
     "updated %(id)s (revision %(revision)s); the server publishes its config within a second": "แก้ไขอุปกรณ์ %(id)s แล้ว (ครั้งที่ %(revision)s) เซิร์ฟเวอร์จะส่งการตั้งค่าให้อุปกรณ์ภายในหนึ่งวินาที",
     # points
     "credited: %(points)+d points, balance %(balance)s": "ได้รับ %(points)+d คะแนน คะแนนคงเหลือ %(balance)s คะแนน",
-    "%(outcome)s: %(points)+d points, balance %(balance)s": "ไม่ได้รับคะแนน (%(outcome)s) คะแนนคงเหลือ %(balance)s คะแนน",
+    "%(outcome)s: no points, balance %(balance)s": "ไม่ได้รับคะแนน (%(outcome)s) คะแนนคงเหลือ %(balance)s คะแนน",
     "voided entry %(entry)s: %(points)+d points, member #%(member)s balance %(balance)s": "ยกเลิกรายการ %(entry)s แล้ว: %(points)+d คะแนน สมาชิก #%(member)s คะแนนคงเหลือ %(balance)s คะแนน",
     "moved %(points)s points from #%(source)s (now %(source_balance)s) to #%(target)s (now %(target_balance)s)": "โอน %(points)s คะแนนจาก #%(source)s (คงเหลือ %(source_balance)s) ให้ #%(target)s (คงเหลือ %(target_balance)s) แล้ว",
     "redeemed %(points)s points for %(reward)s (%(baht)s baht); balance %(balance)s": "แลก %(points)s คะแนนเป็น%(reward)s (%(baht)s บาท) แล้ว คะแนนคงเหลือ %(balance)s คะแนน",

@@ -66,6 +66,12 @@ def test_members_and_cards_say_english_then_thai_and_list_each_row_once(cli):
     assert code == 0 and f"{UID_B} (blocked/ระงับ)" in out
     assert "New member / สมัครสมาชิกใหม่" in out and "Activity/กิจกรรม" in out  # the history: labels in both
 
+    code, out, _ = cli("member", "tier", "1", "gold", "--reason", "staff of the year")
+    assert code == 0 and _lines(out) == [
+        "member #1 is now gold",
+        "สมาชิก #1 ประเภทบัตรเป็น บัตรทอง แล้ว",  # the tier's Thai label in the programme, not its code
+    ]
+
     code, out, _ = cli("member", "renew", "1")
     until = date.fromisoformat(re.search(r"until (\S+);", out).group(1))
     assert code == 0 and _lines(out) == [
@@ -228,6 +234,12 @@ def test_points_commands_confirm_in_english_then_thai(cli):
     code, out, _ = cli("award", UID_A, "--activity", "borrow")
     assert code == 0 and _lines(out) == ["credited: +5 points, balance 255", "ได้รับ +5 คะแนน คะแนนคงเหลือ 255 คะแนน"]
 
+    code, out, _ = cli("award", UID_A, "--activity", "borrow")  # once a day: the outcome's Thai words, no code
+    assert code == 0 and _lines(out) == [
+        "limit_reached: no points, balance 255",
+        "ไม่ได้รับคะแนน (ได้คะแนนแล้ววันนี้) คะแนนคงเหลือ 255 คะแนน",  # as the console's taps say it
+    ]
+
     code, out, _ = cli("entries")
     lines = _lines(out)
     assert code == 0 and len(lines) == 4 and "Entry/เลขที่รายการ" in lines[0] and "Points/คะแนน" in lines[0]
@@ -367,6 +379,8 @@ def _cli_texts():
                 names = [t.id for t in node.targets if isinstance(t, ast.Name)]
                 if any(n.endswith(("COLUMNS", "SAID", "FACTS")) and n != "EXPORT_COLUMNS" for n in names):
                     yield from ((f"{rel}:{node.lineno}", s) for s in _strings(node.value))
+            if isinstance(node, ast.FunctionDef):
+                yield from _named_texts(rel, node)
             if not isinstance(node, ast.Call) or not node.args:
                 continue
             name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
@@ -380,6 +394,21 @@ def _cli_texts():
             elif name == "listing":
                 for arg in node.args[2:5:2]:  # the columns and the text of an empty listing
                     yield from ((f"{rel}:{node.lineno}", s) for s in _strings(arg))
+
+
+def _named_texts(rel: str, function: ast.FunctionDef):
+    """The texts a function gives said/_progress/_say through a name (``template = (… if … else …)``):
+    the literals assigned to that name in the function."""
+    names = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and node.args:
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            text = (node.args[1] if name == "_say" else node.args[0]) if name in ("said", "_progress", "_say") else None
+            if isinstance(text, ast.Name):
+                names.add(text.id)
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in names for t in node.targets):
+            yield from ((f"{rel}:{node.lineno}", s) for s in _strings(node.value))
 
 
 def test_every_text_the_commands_print_has_its_thai():
