@@ -587,7 +587,9 @@ def run(args, svc: Services) -> int:
                 actor=actor,
                 scope=scope,
             )
-            print_result(args, svc.reads.device_dict(dev), *said("added %(kind)s %(id)s", kind=dev.kind, id=dev.id))
+            print_result(
+                args, svc.reads.device_dict(dev), *said("added %(kind)s %(id)s", kind=pair(dev.kind), id=dev.id)
+            )
         elif args.action == "list":
             visible = svc.devices.visible(scope)
             rows = [
