@@ -336,6 +336,52 @@ def test_the_command_groups_say_english_then_thai(cli, tmp_path):
     assert code == 0 and _lines(out) == ["no draws", "ไม่มีการจับรางวัล"]
 
 
+def test_messages_list_reasons_and_deliveries_in_both_languages(cli, tmp_db_url):
+    from server import store
+    from server.services.messages import BUG_REASON, GAVE_UP_REASON, OutMessage
+    from tests.helpers import open_service
+
+    for name, uid in (("Somchai", UID_A), ("Malee", UID_B)):  # each is sent a welcome
+        mail = f"{name.lower()}@example.org"
+        assert cli("member", "add", "--name", name, "--card", uid, "--group", "U1", "--email", mail)[0] == 0
+    assert cli("member", "set", "1", "consent_marketing=true")[0] == 0  # Malee did not consent
+    code, out, _ = cli(
+        "message", "send", "--segment", "group=U1", "--subject-th", "ข่าว", "--subject-en", "News",
+        "--body-th", "สวัสดี", "--body-en", "Hello",
+    )  # fmt: skip
+    assert code == 0
+    # two welcomes failed as the sender fails them: a bug, and temporary failures that used up the tries
+    open_service(tmp_db_url)
+    bug, gave_up = OutMessage.select().where(OutMessage.template == "welcome").order_by(OutMessage.id)
+    for row, reason, tries in ((bug, f"{BUG_REASON}: ValueError: not a date", 1),
+                               (gave_up, f"{GAVE_UP_REASON}: 3: 451 4.3.0 try again later", 3)):  # fmt: skip
+        OutMessage.update(status="failed", reason=reason, attempts=tries, failed_at=store.utcnow()).where(
+            OutMessage.id == row.id
+        ).execute()
+    close_store()
+
+    code, out, _ = cli("message", "list", "--status", "failed")
+    lines = _lines(out)
+    assert code == 0 and len(lines) == 3 and "Reason/เหตุผล" in lines[0]
+    assert lines[1].endswith(
+        "  gave up after 3 tries (451 4.3.0 try again later) / เลิกส่งหลังจากลองส่ง 3 ครั้ง (451 4.3.0 try again later)"
+    )
+    assert lines[2].endswith(
+        "  program error: this message could not be made or sent (ValueError: not a date)"
+        " / ข้อผิดพลาดของโปรแกรม สร้างหรือส่งข้อความนี้ไม่ได้ (ValueError: not a date)"
+    )
+    assert "gave_up" not in out and "bug:" not in out
+    code, out, _ = cli("--json", "message", "list", "--status", "failed")  # the codes, as stored
+    assert code == 0 and [r["reason"].split(":")[0] for r in json.loads(out)] == ["gave_up", "bug"]
+
+    code, out, _ = cli("message", "segments")
+    lines = _lines(out)
+    assert code == 0 and len(lines) == 2 and "Deliveries/การส่ง" in lines[0]
+    assert lines[1].endswith(
+        "queued 1, sent 0, failed 0, opted out 1, no address 0 / เข้าคิว 1, ส่งแล้ว 0, ส่งไม่สำเร็จ 0, ไม่ประสงค์รับ 1, ไม่มีที่อยู่ 0"
+    ), lines[1]
+
+
 def test_json_output_has_no_thai_line(cli):
     code, out, _ = cli("--json", "member", "add", "--name", "Somchai", "--card", UID_A)
     data = json.loads(out)  # the whole of stdout is the JSON, as before
