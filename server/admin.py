@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from broker import contract
-from server import catalogue, store
+from server import admin_show, catalogue, store
 from server.cli_support import add_ils_smtp_options, day, listing, pair, print_result, said, table, word
 from server.domain.config import ConfigError, load
 from server.ils.config import IlsConfigError
@@ -465,7 +465,7 @@ def run(args, svc: Services) -> int:
             print_result(
                 args,
                 svc.reads.member_dict(m, scope=scope),
-                *said("member #%(id)s is now %(tier)s", id=m.id, tier=m.tier),
+                *said("member #%(id)s is now %(tier)s", id=m.id, tier=_tier_word(svc, m.tier)),
             )
     elif args.cmd == "term":
         if args.action == "close":
@@ -598,7 +598,9 @@ def run(args, svc: Services) -> int:
                 actor=actor,
                 scope=scope,
             )
-            print_result(args, svc.reads.device_dict(dev), *said("added %(kind)s %(id)s", kind=dev.kind, id=dev.id))
+            print_result(
+                args, svc.reads.device_dict(dev), *said("added %(kind)s %(id)s", kind=pair(dev.kind), id=dev.id)
+            )
         elif args.action == "list":
             visible = svc.devices.visible(scope)
             rows = [
@@ -642,7 +644,7 @@ def run(args, svc: Services) -> int:
         elif args.action == "show":
             dev = svc.devices.get(args.id, scope)
             d = svc.reads.device_dict(dev) | {"config": svc.devices.config(dev).to_dict()}
-            print_result(args, d, json.dumps(d, ensure_ascii=False, indent=2, default=str))
+            print_result(args, d, admin_show.device_text(svc, dev, d))
         else:
             return args.handler(args, svc)
     elif args.cmd == "site":
@@ -670,7 +672,7 @@ def run(args, svc: Services) -> int:
             )
         else:
             r = svc.reads.site_dict(svc.sites.get(args.code.upper(), scope))
-            print_result(args, r, json.dumps(r, ensure_ascii=False, indent=2, default=str))
+            print_result(args, r, admin_show.site_text(svc, r))
     elif args.cmd == "award":
         outcome, entry = svc.points.award(args.ref, args.activity, item=args.item, at=args.at, actor=actor, scope=scope)
         m = svc.members.find(args.ref)
@@ -684,9 +686,10 @@ def run(args, svc: Services) -> int:
         template = (
             "credited: %(points)+d points, balance %(balance)s"
             if outcome == "credited"
-            else "%(outcome)s: %(points)+d points, balance %(balance)s"
+            else "%(outcome)s: no points, balance %(balance)s"
         )
-        print_result(args, d, *said(template, outcome=outcome, points=d["points"], balance=m.balance))
+        # the outcome in Thai as the console's taps show it (limit_reached: ได้คะแนนแล้ววันนี้), its code in English
+        print_result(args, d, *said(template, outcome=pair(outcome), points=d["points"], balance=m.balance))
     elif args.cmd == "void":
         revs = svc.points.void(args.entry, args.reason, actor=actor, allow_negative=args.allow_negative, scope=scope)
         d = [
@@ -794,6 +797,11 @@ PAID_SAID = {
 def _term_word(code: str) -> dict:
     """A term rule's word (keep, forfeit, earned_in_term, ...): its code in English, its Thai words in Thai."""
     return {"en": code, "th": catalogue.TERM_WORDS.get(code, {"th": code})["th"]}
+
+
+def _tier_word(svc: Services, code: str) -> dict:
+    """A tier: its code in English, its Thai label from the programme in Thai (gold: บัตรทอง)."""
+    return {"en": code, "th": svc.prog.tiers.get(code, {"th": code})["th"]}
 
 
 PAYMENT_COLUMNS = ["Transaction", "Entry", "Member", "Patron", "Baht", "Points", "Status", "Tries", "Last message"]

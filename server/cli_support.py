@@ -7,7 +7,8 @@ Used by :mod:`server.admin` and the command groups it registers (:mod:`server.pr
 The human output says everything in English, then in Thai, as ``privcard admin``'s errors and
 ``privcard setup``/``doctor`` do: a confirmation or summary is its English line(s), then its Thai
 line(s) (:func:`said`, :func:`print_result`); a listing prints each row once, under one header
-line naming the columns in both languages (:func:`table`). Every English text is a template of
+line naming the columns in both languages (:func:`table`); one thing's summary (``device show``)
+prints a line per label, ``English/ไทย``, then its value (:func:`facts`). Every English text is a template of
 :data:`server.catalogue.TH` (its Thai); a date in a Thai line is in the Buddhist era.
 """
 
@@ -93,6 +94,27 @@ def table(columns: list[str], rows: list[list], *, right: tuple[int, ...] = (), 
         return (indent + "  ".join(out)).rstrip()
 
     return "\n".join([line(head)] + [line(r) for r in cells])
+
+
+def facts(rows: list[tuple[str, object]], *, indent: str = "") -> str:
+    """One thing's summary (``device show``, ``site show``): a line per row, its label (``English/ไทย``,
+    from :func:`word`) then its value, the values aligned; an empty value shows ``-``."""
+    cells = [(label, "-" if value is None or value == "" else str(value)) for label, value in rows]
+    n = max(width(label) for label, _ in cells)
+    return "\n".join((indent + _pad(label, n, False) + "  " + value).rstrip() for label, value in cells)
+
+
+def both(en: str, th: str) -> str:
+    """A value in both languages on one line, ``English / ไทย`` (once when they are the same)."""
+    return en if en == th else f"{en} / {th}"
+
+
+def code_word(code: str | None) -> str | None:
+    """A code with its Thai words from :data:`catalogue.TH`, ``gate/ประตู`` (as it is when TH lacks it)."""
+    if code is None:
+        return None
+    th = catalogue.translate(code, "th")
+    return code if th == code else f"{code}/{th}"
 
 
 def listing(args, data, columns: list[str], rows: list[list], empty: str, **kw) -> None:

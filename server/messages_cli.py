@@ -171,13 +171,18 @@ def run(args, svc: Services) -> int:
             rows,
             ["Batch", "Queued (UTC)", "Subject", "Members", "Deliveries"],
             [
-                [b["batch"], b["created_at"][:19], _subject(b["subject"]), b["total"], _counts(b["counts"], "en")]
+                [b["batch"], b["created_at"][:19], _subject(b["subject"]), b["total"], _deliveries(b["counts"])]
                 for b in rows
             ],
             "no segment messages",
             right=(0, 3),
         )
     return 0
+
+
+def _deliveries(counts: dict) -> str:
+    """A segment message's delivery counts in a listing's cell: ``English / ไทย``."""
+    return f"{_counts(counts, 'en')} / {_counts(counts, 'th')}"
 
 
 def _subject(subject: dict) -> str:

@@ -151,7 +151,7 @@ def run(args, svc=None) -> int:
                 if s.must_change_password
                 else "staff account %(name)s (%(role)s) created",
                 name=s.username,
-                role=s.role,
+                role=_role(s.role),
             )
         elif cmd == "list":
             for s in accounts.Staff.select().order_by(accounts.Staff.username):
@@ -186,7 +186,7 @@ def run(args, svc=None) -> int:
             )
         elif cmd == "role":
             accounts.set_staff(args.username, role=args.role, actor=actor)
-            _say(args, "%(name)s is now %(role)s", name=args.username, role=args.role)
+            _say(args, "%(name)s is now %(role)s", name=args.username, role=_role(args.role))
         elif cmd in ("disable", "enable"):
             accounts.set_staff(args.username, active=cmd == "enable", actor=actor)
             _say(args, "%(name)s disabled" if cmd == "disable" else "%(name)s enabled", name=args.username)
@@ -253,6 +253,13 @@ def run(args, svc=None) -> int:
         if thai:
             print(f"privcard admin staff: {thai}", file=sys.stderr)
         return 1
+
+
+def _role(code: str) -> dict:
+    """A role (admin, staff): its code in English, its Thai word in Thai (เจ้าหน้าที่)."""
+    from server.cli_support import pair
+
+    return pair(code)
 
 
 def _say(args, template: str, **values) -> None:
