@@ -629,6 +629,8 @@ class IlsPayment(BaseModel):
     #: the fines the ILS reported just before the points were held (63): a 37 whose answer was lost
     #: is checked against them before it is sent again (NULL: held before privcard kept them)
     fines_before = pw.FloatField(null=True)
+    #: when its last 37 went (a lost answer is checked no sooner than ``recheck_after_s`` after)
+    sent_at = UTCDateTimeField(null=True)
 
     class Meta:
         table_name = "ils_payment"
@@ -643,9 +645,15 @@ def _ils_m1(migrator) -> None:
 
 
 def _ils_m2(migrator) -> None:
-    """ILS payments keep the fines the ILS reported before the points were held (``fines_before``)."""
-    if "fines_before" not in {c.name for c in db.get_columns("ils_payment")}:
-        migrate(migrator.add_column("ils_payment", "fines_before", IlsPayment.fines_before))
+    """ILS payments keep the fines the ILS reported before the points were held, and when their last 37 went."""
+    have = {c.name for c in db.get_columns("ils_payment")}
+    steps = [
+        migrator.add_column("ils_payment", name, IlsPayment._meta.fields[name])
+        for name in ("fines_before", "sent_at")
+        if name not in have
+    ]
+    if steps:
+        migrate(*steps)
 
 
 # the library system link (issue 12): its own namespace

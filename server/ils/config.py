@@ -10,6 +10,7 @@
     reply_timeout_s = 5.0
     kiosk_budget_ms = 150        # the kiosk answer never waits longer for the ILS
     retry_interval_s = 60        # the server retries pending payments this often
+    recheck_after_s = 30         # a 37 whose answer was lost: its fines asked no sooner than this after it
     currency = "THB"
     payment_type = "00"          # SIP2 37 payment type (2 digits)
     fee_type = "01"              # SIP2 37 fee type (2 digits; 01 other/unknown)
@@ -44,6 +45,7 @@ KEYS = (
     "reply_timeout_s",
     "kiosk_budget_ms",
     "retry_interval_s",
+    "recheck_after_s",
     "currency",
     "payment_type",
     "fee_type",
@@ -80,6 +82,9 @@ class IlsConfig:
     reply_timeout_s: float = 5.0
     kiosk_budget_ms: int = 150
     retry_interval_s: float = 60.0
+    #: a 37 whose answer was lost is checked (63: the fines) no sooner than this after it went:
+    #: an ILS still working on it when privcard stopped waiting has finished by then
+    recheck_after_s: float = 30.0
     currency: str = "THB"
     payment_type: str = "00"
     fee_type: str = "01"
@@ -217,6 +222,7 @@ def build(raw: dict | None, url: str | None = None) -> IlsConfig | None:
         reply_timeout_s=_number(raw, "reply_timeout_s", 5.0, 0.05, 300),
         kiosk_budget_ms=_number(raw, "kiosk_budget_ms", 150, 10, 5000, int),
         retry_interval_s=_number(raw, "retry_interval_s", 60.0, 0.2, 86400),
+        recheck_after_s=_number(raw, "recheck_after_s", 30.0, 0, 86400),
         currency=currency,
         payment_type=_digits2(raw, "payment_type", "00"),
         fee_type=_digits2(raw, "fee_type", "01"),

@@ -281,7 +281,9 @@ class Ils:
             if settled is not None:
                 return settled
         with unit_of_work():
-            IlsPayment.update(attempts=IlsPayment.attempts + 1).where(IlsPayment.id == p.id).execute()
+            IlsPayment.update(attempts=IlsPayment.attempts + 1, sent_at=self.clock()).where(
+                IlsPayment.id == p.id
+            ).execute()
         detail = {"message": "37", "patron": p.patron_id, "baht": p.baht, "transaction": p.transaction}
         try:
             result = self.link().fee_paid(p.patron_id, p.baht, p.transaction)
@@ -313,12 +315,29 @@ class Ils:
         SIP2 has no way to ask about a payment, and an ILS need not dedupe on ``BK`` (Koha's
         ``handle_fee_paid`` records every 37 it gets: a resent one would pay the fines twice, or
         be refused as more than is owed and the points given back for a payment that was made).
-        So the ILS's fines (63) are compared with those it reported when the points were held:
+        So, no sooner than ``recheck_after_s`` after the 37 went (an ILS still working on it
+        when privcard stopped waiting has finished by then), the ILS's fines (63) are compared
+        with those it reported when the points were held:
         down by the payment — it was made: *confirmed*, nothing sent; unchanged — it was not:
         sent again; anything else (a fine added or paid at the desk meanwhile) cannot tell, so
         the payment stays *pending*, is not sent, and says why: staff check the patron's account
         in the ILS and settle it with :meth:`resolve` (``privcard admin ils resolve BK --paid|--not-paid``).
         """
+        wait = self.config.recheck_after_s
+        ago = (self.clock() - p.sent_at).total_seconds() if p.sent_at is not None else wait
+        if ago < wait:  # the ILS may still be working on it: its fines would not show it yet
+            with unit_of_work():  # the lease ends now: the next round looks again
+                IlsPayment.update(next_try_at=self.clock()).where(
+                    (IlsPayment.id == p.id) & (IlsPayment.status == "pending")
+                ).execute()
+            return {
+                "status": "pending",
+                "transaction": p.transaction,
+                "message": _both(
+                    f"no answer yet to the 37 sent {ago:.0f} s ago: checked {wait:.0f} s after it went",
+                    f"ระบบห้องสมุดยังไม่ตอบรายการที่ส่งไปเมื่อ {ago:.0f} วินาทีก่อน: จะตรวจสอบเมื่อครบ {wait:.0f} วินาที",
+                ),
+            }
         detail = {"message": "63", "patron": p.patron_id, "baht": p.baht, "transaction": p.transaction}
         try:
             info = self.link().patron_status(p.patron_id)

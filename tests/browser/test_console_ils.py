@@ -38,9 +38,10 @@ def console(broker, ils, tmp_path_factory):
     db_url = f"sqlite:///{tmp / 'privcard.db'}"
     add_staff_cli(db_url, ADMIN[0], "admin", ADMIN[1])
     add_staff_cli(db_url, STAFF[0], "staff", STAFF[1])
-    # the background retry a day away: what settles a pending payment here is "Settle now"
+    # the background retry a day away: what settles a pending payment here is "Settle now";
+    # a lost answer is checked as soon as it is asked to be (recheck_after_s 0)
     config = tmp / "library.toml"
-    config.write_text("[ils]\nretry_interval_s = 86400\n", encoding="utf-8")
+    config.write_text("[ils]\nretry_interval_s = 86400\nrecheck_after_s = 0\n", encoding="utf-8")
     srv = ConsoleServer(db_url, broker.url, tmp, extra=("--ils", ils.url, "--config", str(config))).start()
     try:
         yield srv

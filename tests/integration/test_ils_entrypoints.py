@@ -76,7 +76,7 @@ def test_admin_commands_with_json(tmp_db_url, ils, tmp_path):
     # reply timeout from a library file (1 s, not the default 5 s the command would wait out)
     ils.fault("silent:38")
     quick = tmp_path / "quick.toml"
-    quick.write_text("[ils]\nreply_timeout_s = 1\n")
+    quick.write_text("[ils]\nreply_timeout_s = 1\nrecheck_after_s = 0\n")
     code, r = run_admin(
         tmp_db_url,
         "--config",
@@ -105,7 +105,7 @@ def test_admin_commands_with_json(tmp_db_url, ils, tmp_path):
         "last_error",
         "created_at",
     }
-    code, settled = run_admin(tmp_db_url, "--ils", url, "ils", "settle")
+    code, settled = run_admin(tmp_db_url, "--config", str(quick), "--ils", url, "ils", "settle")
     assert code == 0 and settled[0]["status"] == "confirmed"
     assert len(ils.payments(r["ils"]["transaction"])) == 1
     code, settled = run_admin(tmp_db_url, "--ils", url, "ils", "settle")
@@ -197,7 +197,7 @@ def test_server_kiosk_answer_taps_and_background_settle(tmp_db_url, ils, mosquit
     svc.members.add("Jane", without)
     close_store()
     cfg = tmp_path / "library.toml"
-    cfg.write_text("[ils]\nretry_interval_s = 0.5\nkiosk_budget_ms = 150\nreply_timeout_s = 1.0\n")
+    cfg.write_text("[ils]\nretry_interval_s = 0.5\nkiosk_budget_ms = 150\nreply_timeout_s = 1.0\nrecheck_after_s = 0\n")
     server = ServerProcess(tmp_db_url, mosquitto.url, log_dir=tmp_path, config=cfg, extra_args=("--ils", ils.url))
     with server, Device(mosquitto.url) as dev:
         dev.wait_server()
@@ -269,7 +269,7 @@ def test_admin_ils_resolve_settles_a_payment_the_fines_cannot_tell(tmp_db_url, i
     )
     assert code == 0, m
     quick = tmp_path / "quick.toml"
-    quick.write_text("[ils]\nreply_timeout_s = 1\n")
+    quick.write_text("[ils]\nreply_timeout_s = 1\nrecheck_after_s = 0\n")
     ils.fault("silent:38")
     code, r = run_admin(
         tmp_db_url,
@@ -287,7 +287,7 @@ def test_admin_ils_resolve_settles_a_payment_the_fines_cannot_tell(tmp_db_url, i
     assert code == 3 and r["ils"]["status"] == "pending", r
     bk = r["ils"]["transaction"]
     ils.update(lambda st: st["patrons"]["P100"].update(fines=50.0))
-    code, settled = run_admin(tmp_db_url, "--ils", ils.url, "ils", "settle")
+    code, settled = run_admin(tmp_db_url, "--config", str(quick), "--ils", ils.url, "ils", "settle")
     assert code == 3 and settled[0]["status"] == "pending" and f"ils resolve {bk}" in settled[0]["message"]
     assert ils.state()["fee_paid_log"].count(bk) == 1
 

@@ -31,7 +31,8 @@ def ils(tmp_path):
 def services(db_url: str, ils, **cfg):
     close_store()
     store.connect(db_url)
-    config = build({"reply_timeout_s": 2.0, "connect_timeout_s": 1.0, **cfg}, ils.url)
+    # recheck_after_s 0: a lost answer is checked at once (test_a_lost_answer_is_checked_only_after_recheck_after_s)
+    config = build({"reply_timeout_s": 2.0, "connect_timeout_s": 1.0, "recheck_after_s": 0, **cfg}, ils.url)
     return bootstrap(load(overrides=PROGRAMME), ils=config)
 
 
@@ -241,6 +242,29 @@ def test_a_lost_answer_whose_payment_was_made_is_confirmed_by_the_fines_not_sent
     assert svc.ledger.balance(m.id) == 275 and svc.ils.pending() == []
     assert outcomes(svc).count("fines_show_paid") == 1
     assert ledger_problems([m.id]) == []
+
+
+def test_a_lost_answer_is_checked_only_after_recheck_after_s(tmp_db_url, ils):
+    """An ILS may still be working on a 37 when privcard stops waiting: its fines are not asked
+    (and nothing is sent) until recheck_after_s after the 37 went."""
+    koha_like(ils)
+    svc = services(tmp_db_url, ils, recheck_after_s=3)
+    try:
+        m = member(svc, points=300)
+        ils.fault("silent:38")
+        t0 = time.monotonic()
+        d = svc.points.redeem(m.id, "fine_discount", points=25)
+        bk = d["ils"]["transaction"]
+        [early] = svc.ils.settle()
+        assert early["status"] == "pending" and "no answer yet" in early["message"] and "ยังไม่ตอบ" in early["message"]
+        assert outcomes(svc).count("fines_show_paid") == 0 and ils.state()["fee_paid_log"].count(bk) == 1
+        time.sleep(max(0.0, 3.2 - (time.monotonic() - t0)))
+        [done] = svc.ils.settle()
+        assert done["status"] == "confirmed" and outcomes(svc).count("fines_show_paid") == 1
+        assert ils.state()["fee_paid_log"].count(bk) == 1 and ils.fines("P100") == 30.0
+    finally:
+        svc.ils.close()
+        close_store()
 
 
 def test_a_lost_37_that_never_paid_is_sent_again_once(svc, ils):
