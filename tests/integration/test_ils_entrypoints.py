@@ -143,6 +143,7 @@ def test_admin_commands_with_json(tmp_db_url, ils, tmp_path):
         ("", ("--ils", "sip2://a:b@host:6001?institution=WU&colour=red"), "unknown parameter(s) colour"),
         ('[ils]\nurl = "sip2://a:b@h?institution=W"\nreply_timeout_s = "5"\n', (), "ils.reply_timeout_s"),
         ('[ils]\nurl = "sip2://a:b@h?institution=W"\nencoding = "klingon"\n', (), "ils.encoding"),
+        ('[ils]\nurl = "sip2://a:b@h?institution=W"\nrecheck_after_s = -1\n', (), "ils.recheck_after_s"),
         ('[ils]\nurl = "sip2://a:b@h?institution=W"\npayment_type = 1\n', (), "ils.payment_type"),
         ('[ils]\nurl = "sip2://a:b@h?institution=W"\ncurrency = "baht"\n', (), "ils.currency"),
         ('[ils]\nurl = "sip2://a:b@h?institution=W"\nretries = 3\n', (), "unknown key(s) retries"),
