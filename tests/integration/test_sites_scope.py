@@ -699,3 +699,43 @@ def test_the_combined_dashboard_counts_an_entry_of_a_removed_site_when_the_sites
     # a site's own dashboard counts its own site's entries only
     assert queries.dashboard(svc, a_only)["points_today"] == a_before["points_today"]
     store.db.close()
+
+
+def test_the_consoles_combined_figures_count_a_removed_sites_entries_on_the_default_sites_day(tmp_db_url):
+    """What the programme administrator sees when the sites' days differ: the dashboard (``/api/dashboard``) and
+    the points report, every site combined, count an entry made at a site since removed ("C") — as they do when
+    the sites share a day — on the default site's day (A's Wednesday, not B's Thursday). Points given back now for
+    an entry made at C are made at C and dated A's day too (C has no day of its own any more), so they meet the
+    entry they reverse in the same figures. No site's own figures count them, and C cannot be asked for (404)."""
+    from server.store import LedgerEntry
+    from server.web import reports
+    from tests.site_support import UID_A
+
+    app = _fixed_clock_app(tmp_db_url, TWO_TIME_ZONES)
+    svc = app.extensions["privcard.service"]
+    mid = svc.members.add("Member A", UID_A, home_site="A").id
+    api = app.test_client()
+
+    def dashboard_points():
+        r = api.get("/api/dashboard", headers=token(ADMIN))
+        assert r.status_code == 200 and r.get_json()["site_days"] == {"A": "2026-12-02", "B": "2026-12-03"}
+        return r.get_json()["points_today"]
+
+    def report(day, sites=None):
+        rows = reports.build("points", svc, day, day, sites).rows
+        return {row["activity"]: (row["entries"], row["earned"], row["redeemed"], row["voided"]) for row in rows}
+
+    before = dashboard_points()
+    LedgerEntry.create(member=mid, activity="entry", points=5, day=WED, at=FOUR_PM, source="admin", site="C")
+    spent = LedgerEntry.create(
+        member=mid, activity="redeem", points=-20, day=WED, at=FOUR_PM, source="redeem", site="C"
+    )
+    with store.db.atomic():
+        back = svc.ledger.give_back(spent, "the library system refused the payment", "system")
+    assert (back.site, back.day) == ("C", WED)
+    assert dashboard_points() - before == 5
+    combined = report(WED)
+    assert combined["entry"] == (1, 5, 0, 0) and combined["redeem"] == (1, 0, 20, -20), combined
+    assert "redeem" not in report(THU) and "redeem" not in report(WED, ["A"]) and "redeem" not in report(THU, ["B"])
+    assert api.get("/api/reports/points?site=C", headers=token(ADMIN)).status_code == 404
+    store.db.close()
