@@ -943,7 +943,7 @@ def _import_attendance(args, svc: Services, actor: str) -> int:
             if r["result"] == "credited"
         ],
         "already_credited": [{"line": r["line"], "member": r["member"]} for r in shown if r["result"] == "already"],
-        "errors": [{"line": r["line"], "error": r["error"]} for r in shown if r["result"] == "error"],
+        "errors": [_row_error(r) for r in shown if r["result"] == "error"],
         "truncated": len(shown) < job.rows_done,
     }
     if job.status == "failed":
@@ -967,6 +967,13 @@ def _import_attendance(args, svc: Services, actor: str) -> int:
         lines += said("  ... and %(n)s more errors (not listed)", n=job.errors - len(d["errors"]))
     print_result(args, d, "\n".join(lines))
     return 0 if not job.errors else 3
+
+
+def _row_error(row: dict) -> dict:
+    """A refused row for ``--json``: ``error`` in English and ``error_th`` in Thai, as the command's own refusals."""
+    why = row.get("why") or {}
+    th = catalogue.thai(why.get("template"), why.get("values"))
+    return {"line": row["line"], "error": row["error"], **({"error_th": th} if th else {})}
 
 
 def _reason(row: dict) -> str:

@@ -707,6 +707,50 @@ def _site_scope_m1(migrator) -> None:
 register_migration("site_scope", [_site_scope_m1])
 
 
+#: the entries :func:`_site_entries_m1` places: a sign-up at its member's home site (found by the
+#: ``ledger_entry (member_id, id)`` index from the members who have one), a book-request pledge at its
+#: request's site (from the requests that pledged), then a void where the entry it reverses was made
+#: (``void_of_id > 0``: a range the planner takes to the ``void_of_id`` index, where ``IS NOT NULL``
+#: made SQLite read the whole table). ``UPDATE … FROM``: SQLite 3.33 (the tap path needs 3.35 already).
+SITE_ENTRIES_SQL = (
+    "UPDATE ledger_entry SET site = (SELECT m.home_site FROM member m WHERE m.id = ledger_entry.member_id) "
+    "WHERE site IS NULL AND source = 'signup' "
+    "AND member_id IN (SELECT m.id FROM member m WHERE m.home_site IS NOT NULL)",
+    "UPDATE ledger_entry SET site = f.site FROM feedback f WHERE f.pledge_entry = ledger_entry.id "
+    "AND f.site IS NOT NULL AND ledger_entry.site IS NULL AND ledger_entry.source = 'feedback'",
+    "UPDATE ledger_entry SET site = o.site FROM ledger_entry o WHERE o.id = ledger_entry.void_of_id "
+    "AND o.site IS NOT NULL AND ledger_entry.void_of_id > 0 AND ledger_entry.site IS NULL "
+    "AND ledger_entry.source = 'void'",
+)
+
+
+def _site_entries_m1(migrator) -> None:
+    """Sites: entries made before they recorded their site get it, as new ones do (issue 16).
+
+    Until December 2026 a sign-up and a book-request pledge recorded no site (reports counted
+    them at the default site whatever the branch), nor did the points given back for a pledge
+    or a redemption (a void of it). They get it now as new entries do: a sign-up its member's
+    home site (a member with none stays on the default site), a pledge its request's site
+    (``feedback.site``), a void its original's. Only rows whose site is NULL change, and none
+    of their points or days, so a second run changes nothing. Three set-based ``UPDATE``s
+    (:data:`SITE_ENTRIES_SQL`), each reaching its rows by an index: a single-library database
+    (no home sites, no pledges at a site) reads almost nothing.
+    """
+    tables = set(db.get_tables())
+    if not {"ledger_entry", "member"} <= tables:
+        return
+    signups, pledges, voids = SITE_ENTRIES_SQL
+    db.execute_sql(signups)
+    if "feedback" in tables and {"site", "pledge_entry"} <= {c.name for c in db.get_columns("feedback")}:
+        db.execute_sql(pledges)
+    db.execute_sql(voids)
+
+
+# entries dated and counted at their site (issue 16): its own namespace, after ``site_scope``'s
+# ``feedback.site``
+register_migration("site_entries", [_site_entries_m1])
+
+
 def _migrator():
     database = db.obj
     return PostgresqlMigrator(database) if isinstance(database, pw.PostgresqlDatabase) else SqliteMigrator(database)

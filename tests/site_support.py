@@ -26,6 +26,10 @@ TWO_SITES = {
 #: site B two hours ahead of A: "which day" differs late in A's evening
 TWO_TIME_ZONES = copy.deepcopy(TWO_SITES)
 TWO_TIME_ZONES["sites"]["B"]["timezone"] = "Asia/Tokyo"
+#: A at UTC-12, B at UTC+14: at any hour of the real clock B is a day (or two) ahead of A
+FAR_APART = copy.deepcopy(TWO_SITES)
+FAR_APART["sites"]["A"]["timezone"] = "Etc/GMT+12"
+FAR_APART["sites"]["B"]["timezone"] = "Etc/GMT-14"
 
 ANNA = ("anna", "anna-password-1")  # admin of site A only
 SAM = ("sam", "sam-password-22")  # staff of site A only

@@ -2,7 +2,8 @@
 
 Used by ``tests/integration/test_sites_migration.py`` (a smaller database, ``make test``) and
 ``tests/chaos/test_sites_migration_full.py`` (50,000 members and 2,000,000 ledger entries,
-``make chaos``), both through :func:`check_migrates_in_place`. The database is made by the current code, then the ``sites`` columns are
+``make chaos``), both through :func:`check_migrates_in_place` and
+:func:`check_old_entries_get_their_sites`. The database is made by the current code, then the ``sites`` columns are
 dropped and its migration counter removed — exactly the schema a database had before the
 ``sites`` namespace existed — and filled with set-based SQL (one ``INSERT … SELECT`` over a
 recursive CTE per table).
@@ -44,7 +45,8 @@ def make_pre_sites_database(path: Path, members: int, entries: int) -> dict:
     ):
         if column in {r[1] for r in con.execute(f"PRAGMA table_info({table})")}:
             con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    con.execute("DELETE FROM meta WHERE key = 'schema:sites'")
+    # and before the entries of sites were placed (namespace ``site_entries``, after ``sites``)
+    con.execute("DELETE FROM meta WHERE key IN ('schema:sites', 'schema:site_entries')")
     con.commit()
     timings["schema"] = time.perf_counter() - t0
 
@@ -148,6 +150,7 @@ def check_migrates_in_place(tmp_path: Path, members: int, entries: int, record_p
                 f"(building the database took {sum(built.values()):.1f} s)"
             )
         assert store.counter("schema:sites") == len(store.EXTRA_MIGRATIONS["sites"])
+        assert store.counter("schema:site_entries") == len(store.EXTRA_MIGRATIONS["site_entries"])
         for table, column in (("device", "site"), ("member", "home_site"), ("ledger_entry", "site")):
             assert column in {c.name for c in store.db.get_columns(table)}
         # no row was rewritten: every site column is NULL, which means the default site
@@ -166,5 +169,148 @@ def check_migrates_in_place(tmp_path: Path, members: int, entries: int, record_p
         assert svc.sites.device_sites()["gate-0"] == "MAIN"
         r = svc.taps.decide("gate-1", Tap(tap_id="after-migration", uid="04000000000001", at=day, clock_ok=True))
         assert (r.outcome, r.points, r.balance) == ("credited", 5, balances[1] + 5)
+    finally:
+        close_store()
+
+
+#: the programme of the library once its second building arrived
+TWO_BUILDINGS = {
+    "library": {"default_site": "MAIN"},
+    "sites": {
+        "MAIN": {"name_th": "หอสมุดกลาง", "name_en": "Central Library"},
+        "BRANCH2": {"name_th": "ห้องสมุดคณะแพทยศาสตร์", "name_en": "Medical Library"},
+    },
+}
+#: the day the made-up sign-ups and pledges are dated (before the rest of the history)
+SIGNUP_DAY = date(2025, 12, 31)
+
+
+def add_old_site_history(path: Path) -> dict:
+    """What the code before December 2026 wrote once a library had two buildings, set-based as above.
+
+    Members get home sites (a third MAIN, a third BRANCH2, a third none); every member a sign-up,
+    every tenth a book-request pledge (given at BRANCH2, or at no recorded site for every thirtieth),
+    every twentieth's pledge given back (a void) — each of those entries with no site, as that code
+    wrote them — and balances follow. The ``site_entries`` migration is taken back.
+    Returns how many of each it wrote.
+    """
+    stamp = "2025-12-31 05:00:00.000000"
+    con = sqlite3.connect(path)
+    try:
+        con.execute("UPDATE member SET home_site = CASE id % 3 WHEN 0 THEN NULL WHEN 1 THEN 'MAIN' ELSE 'BRANCH2' END")
+        (base,) = con.execute("SELECT MAX(id) FROM ledger_entry").fetchone()
+        con.execute(
+            "INSERT INTO ledger_entry (member_id, activity, points, day, item, at, source, created_at) "
+            "SELECT id, 'signup', 250, ?, '', ?, 'signup', ? FROM member ORDER BY id",
+            (SIGNUP_DAY, stamp, stamp),
+        )
+        (pledged_from,) = con.execute("SELECT MAX(id) FROM ledger_entry").fetchone()
+        con.execute(
+            "INSERT INTO ledger_entry (member_id, activity, points, day, item, at, source, note, created_at) "
+            "SELECT id, 'book_request', -100, ?, 'feedback:member-' || id, ?, 'feedback', 'A book', ? "
+            "FROM member WHERE id % 10 = 0 ORDER BY id",
+            (SIGNUP_DAY, stamp, stamp),
+        )
+        # each request points at its pledge (the item names the member: nothing reads it here)
+        con.execute(
+            "INSERT INTO feedback (device, feedback_id, at, received_at, member, channel, category, text, status, "
+            "pledge_points, pledge_entry, site) "
+            "SELECT '', 'request-' || e.id, ?, ?, e.member_id, 'counter', 'book_request', 'A book', 'new', 100, e.id, "
+            "CASE WHEN e.member_id % 30 = 0 THEN NULL ELSE 'BRANCH2' END "
+            "FROM ledger_entry e WHERE e.id > ? AND e.source = 'feedback'",
+            (stamp, stamp, pledged_from),
+        )
+        con.execute(
+            "INSERT INTO ledger_entry (member_id, activity, points, day, item, at, source, void_of_id, note, created_at) "
+            "SELECT member_id, activity, 100, ?, item, ?, 'void', id, 'declined', ? "
+            "FROM ledger_entry WHERE id > ? AND source = 'feedback' AND member_id % 20 = 0",
+            (SIGNUP_DAY, stamp, stamp, pledged_from),
+        )
+        con.execute(
+            "UPDATE member SET balance = balance + (SELECT COALESCE(SUM(points), 0) FROM ledger_entry e "
+            "WHERE e.member_id = member.id AND e.id > ?)",
+            (base,),
+        )
+        con.execute("DELETE FROM meta WHERE key = 'schema:site_entries'")
+        con.commit()
+        written = dict(con.execute("SELECT source, COUNT(*) FROM ledger_entry WHERE id > ? GROUP BY source", (base,)))
+        assert con.execute("SELECT COUNT(*) FROM ledger_entry WHERE site IS NOT NULL").fetchone() == (0,)
+        return written
+    finally:
+        con.close()
+
+
+def misplaced(path: Path) -> dict:
+    """Entries whose site is not the one today's code gives: by kind, straight from the file."""
+    con = sqlite3.connect(path)
+    try:
+        return {
+            "signup": con.execute(
+                "SELECT COUNT(*) FROM ledger_entry e JOIN member m ON m.id = e.member_id "
+                "WHERE e.source = 'signup' AND e.site IS NOT m.home_site"
+            ).fetchone()[0],
+            "pledge": con.execute(
+                "SELECT COUNT(*) FROM ledger_entry e JOIN feedback f ON f.pledge_entry = e.id "
+                "WHERE e.site IS NOT f.site"
+            ).fetchone()[0],
+            "void": con.execute(
+                "SELECT COUNT(*) FROM ledger_entry v JOIN ledger_entry o ON o.id = v.void_of_id "
+                "WHERE v.site IS NOT o.site"
+            ).fetchone()[0],
+            "other": con.execute(
+                "SELECT COUNT(*) FROM ledger_entry WHERE source NOT IN ('signup', 'feedback', 'void') "
+                "AND site IS NOT NULL"
+            ).fetchone()[0],
+        }
+    finally:
+        con.close()
+
+
+def check_old_entries_get_their_sites(tmp_path: Path, members: int, entries: int, record_property, capsys) -> None:
+    """The ``site_entries`` migration on a large database (``tests/integration/test_sites_migration.py``, and
+    full size in ``tests/chaos/test_sites_migration_full.py``): a library migrated to sites whose sign-ups,
+    pledges and give-backs recorded none gets them placed as new ones are, in a few set-based statements;
+    every member's entries, sum and balance unchanged; BRANCH2's report then counts its members' sign-ups."""
+    from server import store
+    from server.domain.config import load
+    from server.web import reports
+    from tests.helpers import close_store, open_service
+
+    path = tmp_path / "library.db"
+    make_pre_sites_database(path, members, entries)
+    migrate(path)
+    close_store()
+    written = add_old_site_history(path)
+    assert misplaced(path)["signup"] > 0 and misplaced(path)["pledge"] > 0
+    sums, balances, count, total = per_member(path)
+    assert all(balances[m] == s for m, (_n, s) in sums.items())
+
+    seconds = migrate(path)
+    try:
+        record_property("site_entries_seconds", round(seconds, 3))
+        with capsys.disabled():
+            print(
+                f"\nsite_entries migration of {members:,} members / {count:,} entries "
+                f"({written['signup']:,} sign-ups, {written['feedback']:,} pledges, {written['void']:,} given back): "
+                f"{seconds * 1000:.1f} ms"
+            )
+        assert store.counter("schema:site_entries") == len(store.EXTRA_MIGRATIONS["site_entries"])
+        close_store()
+        assert misplaced(path) == {"signup": 0, "pledge": 0, "void": 0, "other": 0}
+        assert per_member(path) == (sums, balances, count, total)
+        con = sqlite3.connect(path)
+        try:
+            assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            # a second run finds nothing to change
+            assert [con.execute(sql).rowcount for sql in store.SITE_ENTRIES_SQL] == [0, 0, 0]
+            con.rollback()
+            at_branch = con.execute("SELECT COUNT(*) FROM member WHERE home_site = 'BRANCH2'").fetchone()[0]
+            pledged_there = con.execute("SELECT COUNT(*) FROM feedback WHERE site = 'BRANCH2'").fetchone()[0]
+        finally:
+            con.close()
+
+        svc = open_service(f"sqlite:///{path}", prog=load(overrides=TWO_BUILDINGS))
+        rows = {r["activity"]: r for r in reports.build("points", svc, SIGNUP_DAY, SIGNUP_DAY, ["BRANCH2"]).rows}
+        assert rows["signup"]["entries"] == at_branch and rows["book_request"]["entries"] == pledged_there, rows
     finally:
         close_store()

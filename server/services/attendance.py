@@ -120,8 +120,8 @@ def _why(msg) -> dict:
 
 
 def event_time(ev: Event) -> str:
-    """Noon local time on the event's day, so the business day is the event's day."""
-    return f"{ev.day.isoformat()}T12:00:00"
+    """The event's day, typed alone: every row is dated that day, at noon at its site (:class:`_Run`)."""
+    return ev.day.isoformat()
 
 
 class Attendance:
@@ -773,6 +773,8 @@ class _Run:
         self.dated = bool(day) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(day).strip()) is not None
         if self.when > att.clock() + timedelta(days=1):  # before converting it: year 9999 cannot be
             raise ServiceError("an event in the future cannot be credited yet")
+        # the list's day: the day typed, else the programme's day of the time typed (or of now); a row is
+        # dated by its own site (:meth:`day_at`)
         self.day = rules.business_day(self.when, prog)
         att.check_day(self.day, [site] if site else scope.codes(prog))  # the rows' sites: one, or the scope's
         self.now = att.clock()
@@ -801,22 +803,30 @@ class _Run:
             return next(iter(self.scope.sites))
         return m.home_site if m.home_site in prog.sites else prog.default_site
 
-    def check_site_day(self, site: str) -> None:
-        """Refuse a row whose site has not reached the list's day yet.
+    def day_at(self, site: str) -> date:
+        """The day a row's entry is dated where it is made: the day typed, else the day at that site
+        (its own time zone) of the time typed, or of now — a list imported late in the evening at a
+        site behind the programme's zone is that site's today, not its tomorrow."""
+        return self.day if self.dated else day_at(self.att.prog, site, self.when)
+
+    def check_site_day(self, site: str) -> date:
+        """A row's day at its site (:meth:`day_at`), refused when that site has not reached it yet.
 
         The list's day is checked against the latest day among its sites; a row made at a
         site in a time zone behind (its own cell, or its member's home site) may still be on
         the day before, and an entry there must not be dated its tomorrow.
         """
+        day = self.day_at(site)
         today = self._today.get(site)
         if today is None:
             today = self._today[site] = day_at(self.att.prog, site, self.now)
-        if self.day > today:
+        if day > today:
             raise ServiceError(
                 "%(day)s has not begun yet at site %(site)s: its entries cannot be credited yet",
-                day=self.day,
+                day=day,
                 site=site,
             )
+        return day
 
     def at_site(self, site: str) -> datetime:
         """When a row's entry happened: the time typed, or now; for a day typed alone, its noon in
@@ -827,9 +837,9 @@ class _Run:
         noon = datetime.combine(self.day, time_of_day(12), tzinfo=view(self.att.prog, site).tz)
         return min(noon, self.now)
 
-    def key_at(self, site: str) -> tuple | None:
-        """The accrual key at a site (its own for an activity whose limit is per site)."""
-        return rules.accrual_key(self.act, self.day, self.event, site=site)
+    def key_at(self, site: str, day: date) -> tuple | None:
+        """The accrual key of a row's day at a site (the site's own for an activity whose limit is per site)."""
+        return rules.accrual_key(self.act, day, self.event, site=site)
 
     def lookup(self, values) -> dict:
         """Everything a chunk's rows need, in a few queries (not a few per row): value -> member facts."""
@@ -855,12 +865,13 @@ class _Run:
             c.member_id
             for c in Card.select(Card.member).where(Card.member.in_(list(found)) & (Card.status == "active"))
         }
-        accrued: dict[int, set] = {}  # member -> the accrual items of this activity and day (a preview)
+        accrued: dict[int, set] = {}  # member -> the (day, item) accrual keys of this activity (a preview)
         if self.dry_run and self.key is not None:
-            for a in Accrual.select(Accrual.member, Accrual.item).where(
-                Accrual.member.in_(list(found)) & (Accrual.activity == self.activity) & (Accrual.day == self.key[0])
+            days = {self.key[0]} | {self.key_at(s, self.day_at(s))[0] for s in self.att.prog.sites}
+            for a in Accrual.select(Accrual.member, Accrual.day, Accrual.item).where(
+                Accrual.member.in_(list(found)) & (Accrual.activity == self.activity) & Accrual.day.in_(sorted(days))
             ):
-                accrued.setdefault(a.member_id, set()).add(a.item)
+                accrued.setdefault(a.member_id, set()).add((a.day, a.item))
         out = {}
         for v in values:
             if not isinstance(v, str):
@@ -895,9 +906,9 @@ class _Run:
         m, has_active_card, accrued_items = found[value]
         try:
             site = self.site_of(m, cell)
-            self.check_site_day(site)
-            key = self.key_at(site)
-            accrued = key is not None and key[1] in accrued_items
+            day = self.check_site_day(site)
+            key = self.key_at(site, day)
+            accrued = key is not None and key in accrued_items
             if m.id in self.seen:
                 raise ServiceError("member %(id)s is listed twice", id=m.id)
             self.seen.add(m.id)
@@ -911,7 +922,7 @@ class _Run:
                     m.id,
                     self.activity,
                     self.act.points,
-                    self.day,
+                    day,
                     self.at_site(site),
                     source="import",
                     item=self.event,

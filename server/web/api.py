@@ -467,6 +467,13 @@ def jobs():
     return current_app.extensions["privcard.jobs"]
 
 
+def _row_error(row: dict) -> dict:
+    """A refused row: its line and reason in English (``error``) and, when the catalogue has it, Thai (``error_th``)."""
+    why = row.get("why") or {}
+    th = thai(why.get("template"), why.get("values"))
+    return {"line": row["line"], "error": row["error"], **({"error_th": th} if th else {})}
+
+
 def _job_response(job):
     """A job as JSON: 200 with its (capped) rows once done, 202 with its progress while it runs."""
     d = {
@@ -490,7 +497,7 @@ def _job_response(job):
         {"line": r["line"], "member": r["member"], "entry": r.get("entry")} for r in shown if r["result"] == "credited"
     ]
     d["already_credited"] = [{"line": r["line"], "member": r["member"]} for r in shown if r["result"] == "already"]
-    d["errors"] = [{"line": r["line"], "error": r["error"]} for r in shown if r["result"] == "error"]
+    d["errors"] = [_row_error(r) for r in shown if r["result"] == "error"]
     d["truncated"] = len(shown) < job.rows_done
     return jsonify(d), 200
 

@@ -23,3 +23,12 @@ def test_a_50k_member_2m_entry_database_migrates_to_one_default_site_keeping_eve
     tmp_path, record_property, capsys
 ):
     sm.check_migrates_in_place(tmp_path, 50_000, 2_000_000, record_property, capsys)
+
+
+@pytest.mark.chaos
+@pytest.mark.slow
+@pytest.mark.skipif(not FULL, reason="the 2,000,000-entry database needs PRIVCARD_CHAOS=full (make chaos)")
+def test_a_50k_member_2m_entry_database_places_its_old_sign_ups_and_pledges_keeping_every_entry(
+    tmp_path, record_property, capsys
+):
+    sm.check_old_entries_get_their_sites(tmp_path, 50_000, 2_000_000, record_property, capsys)

@@ -258,7 +258,9 @@ def test_attendance_import_by_patron_id(tmp_db_url, tmp_path):
     code, d = run_admin(tmp_db_url, "import-attendance", str(f), "--activity", "db_training", "--event", "Talk")
     assert code == 3, d
     assert [c["member"] for c in d["credited"]] == [m.id]
-    assert d["errors"] == [{"line": 3, "error": "no member with patron_id '999'"}]
+    assert d["errors"] == [
+        {"line": 3, "error": "no member with patron_id '999'", "error_th": "ไม่พบสมาชิกที่มีรหัสผู้ใช้ห้องสมุด '999'"}
+    ]
 
 
 def test_admin_ils_resolve_settles_a_payment_the_fines_cannot_tell(tmp_db_url, ils, tmp_path):

@@ -11,12 +11,12 @@ from datetime import timedelta
 
 import pytest
 
-from server import admin, store
+from server import admin, catalogue, store
 from server.domain import config
 from server.domain.config import to_toml
 from server.store import Audit, Device, Feedback, ImportJob, LedgerEntry, Member
 from tests.helpers import admin_here, close_store, open_service
-from tests.site_support import TWO_SITES, UID_A, UID_B
+from tests.site_support import FAR_APART, TWO_SITES, UID_A, UID_B
 
 
 @pytest.fixture
@@ -43,6 +43,10 @@ def db(tmp_db_url, tmp_path):
     close_store()
     yield {"url": tmp_db_url, "conf": str(conf), "members": ids, "b_entry": b_entry.id, "day": day, "tmp": tmp_path}
     close_store()
+
+
+#: the Thai of "site B is outside your sites"
+THAI_OUTSIDE_B = catalogue.thai("site %(site)s is outside your sites", {"site": "B"})
 
 
 def cli(db, *argv) -> tuple[int, dict | list | None, str]:
@@ -120,7 +124,7 @@ def test_as_a_branch_account_an_import_is_its_sites_and_the_feedback_desk_its_ow
     argv = ("import-attendance", str(path), "--activity", "db_training", "--event", "Talk", "--date", db["day"])
     code, out, _ = cli(db, "--as", "anna", *argv)
     assert code == 3 and out["counts"]["credited"] == 1
-    assert out["errors"] == [{"line": 3, "error": "site B is outside your sites"}]
+    assert out["errors"] == [{"line": 3, "error": "site B is outside your sites", "error_th": THAI_OUTSIDE_B}]
     code, out, _ = cli(db, "--as", "anna", *argv, "--site", "B")
     assert code == 1 and out["error"] == "site B is outside your sites"
     _reopen(db)
@@ -178,3 +182,46 @@ def test_staff_add_keeps_the_role_it_is_given_whoever_runs_it(db, capsys):
         assert Staff.get_or_none(Staff.username == "clerk2") is None
     finally:
         close_store()
+
+
+def test_an_all_sites_list_for_the_day_ahead_refuses_its_rows_at_a_site_still_on_the_day_before(tmp_db_url, tmp_path):
+    """``privcard admin import-attendance`` for every site (no ``--site``), dated the day of the site furthest ahead
+    (B, UTC+14): the list is accepted (that day has begun at B) and B's member's row is credited at B on that day,
+    but A's member's row — made at A (UTC-12), still on the day before — is refused in English and Thai (the
+    text's line, ``--json``'s ``error`` and ``error_th``) and writes nothing."""
+    import contextlib
+    import io
+
+    conf = tmp_path / "programme.toml"
+    conf.write_text(to_toml(FAR_APART), encoding="utf-8")
+    svc = open_service(tmp_db_url, prog=config.load(conf))
+    at_a = svc.members.add("Member A", UID_A, home_site="A").id
+    at_b = svc.members.add("Member B", UID_B, home_site="B").id
+    a_today, b_today = svc.sites.day_of("A"), svc.sites.day_of("B")
+    assert a_today < b_today
+    balance_a = Member.get_by_id(at_a).balance
+    close_store()
+    path = tmp_path / "list.csv"
+    path.write_text(f"member\n{at_a}\n{at_b}\n", encoding="utf-8")
+    base = ("--db", tmp_db_url, "--config", str(conf))
+    argv = ("import-attendance", str(path), "--activity", "db_training", "--date", b_today.isoformat())
+
+    code, out, _ = admin_here(*base, "--json", *argv, "--event", "Talk", "--dry-run")
+    assert code == 3 and out["counts"] == {"credited": 1, "already_credited": 0, "errors": 1}, out
+    code, out, _ = admin_here(*base, "--json", *argv, "--event", "Talk")
+    assert code == 3 and out["counts"] == {"credited": 1, "already_credited": 0, "errors": 1}, out
+    [refused] = out["errors"]
+    assert refused["line"] == 2 and f"{b_today} has not begun yet at site A" in refused["error"], refused
+    assert "ที่สาขา A ยังไม่ถึงวันที่" in refused["error_th"], refused
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(io.StringIO()):
+        assert admin.main([*base, *argv, "--event", "Talk again"]) == 3
+    line = next(row for row in printed.getvalue().splitlines() if "has not begun yet at site A" in row)
+    assert "ที่สาขา A ยังไม่ถึงวันที่" in line, printed.getvalue()
+
+    store.connect(tmp_db_url)
+    made = [(e.member_id, e.day, e.site) for e in LedgerEntry.select().where(LedgerEntry.source == "import")]
+    assert made == [(at_b, b_today, "B"), (at_b, b_today, "B")], made
+    assert Member.get_by_id(at_a).balance == balance_a
+    close_store()

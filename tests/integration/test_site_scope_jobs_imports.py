@@ -141,7 +141,9 @@ def test_an_api_import_job_records_its_site_and_per_site_reports_count_it(app):
     job = _start(api, ANNA, svc, event="A list", csv=text)
     done = api.get(f"/api/jobs/{job}", headers=token(ANNA)).get_json()
     assert done["counts"] == {"credited": 1, "already_credited": 0, "errors": 1}
-    assert done["errors"] == [{"line": 3, "error": "site B is outside your sites"}]
+    assert done["errors"] == [
+        {"line": 3, "error": "site B is outside your sites", "error_th": "สาขา B ไม่อยู่ในสาขาที่คุณดูแล"}
+    ]
     (a_entry,) = _entries(app.members["A"])
     assert a_entry.site == "A" and not _entries(app.members["B"])
     # a named site outside the account's: refused before any job

@@ -15,3 +15,7 @@ from tests import sites_migration as sm
 
 def test_a_single_library_database_migrates_to_one_default_site_keeping_every_entry(tmp_path, record_property, capsys):
     sm.check_migrates_in_place(tmp_path, 2_000, 80_000, record_property, capsys)
+
+
+def test_old_sign_ups_and_pledges_get_their_sites_keeping_every_entry(tmp_path, record_property, capsys):
+    sm.check_old_entries_get_their_sites(tmp_path, 2_000, 80_000, record_property, capsys)

@@ -699,3 +699,120 @@ def test_the_combined_dashboard_counts_an_entry_of_a_removed_site_when_the_sites
     # a site's own dashboard counts its own site's entries only
     assert queries.dashboard(svc, a_only)["points_today"] == a_before["points_today"]
     store.db.close()
+
+
+def test_the_consoles_combined_figures_count_a_removed_sites_entries_on_the_default_sites_day(tmp_db_url):
+    """What the programme administrator sees when the sites' days differ: the dashboard (``/api/dashboard``) and
+    the points report, every site combined, count an entry made at a site since removed ("C") — as they do when
+    the sites share a day — on the default site's day (A's Wednesday, not B's Thursday). Points given back now for
+    an entry made at C are made at C and dated A's day too (C has no day of its own any more), so they meet the
+    entry they reverse in the same figures. No site's own figures count them, and C cannot be asked for (404)."""
+    from server.store import LedgerEntry
+    from server.web import reports
+    from tests.site_support import UID_A
+
+    app = _fixed_clock_app(tmp_db_url, TWO_TIME_ZONES)
+    svc = app.extensions["privcard.service"]
+    mid = svc.members.add("Member A", UID_A, home_site="A").id
+    api = app.test_client()
+
+    def dashboard_points():
+        r = api.get("/api/dashboard", headers=token(ADMIN))
+        assert r.status_code == 200 and r.get_json()["site_days"] == {"A": "2026-12-02", "B": "2026-12-03"}
+        return r.get_json()["points_today"]
+
+    def report(day, sites=None):
+        rows = reports.build("points", svc, day, day, sites).rows
+        return {row["activity"]: (row["entries"], row["earned"], row["redeemed"], row["voided"]) for row in rows}
+
+    before = dashboard_points()
+    LedgerEntry.create(member=mid, activity="entry", points=5, day=WED, at=FOUR_PM, source="admin", site="C")
+    spent = LedgerEntry.create(
+        member=mid, activity="redeem", points=-20, day=WED, at=FOUR_PM, source="redeem", site="C"
+    )
+    with store.db.atomic():
+        back = svc.ledger.give_back(spent, "the library system refused the payment", "system")
+    assert (back.site, back.day) == ("C", WED)
+    assert dashboard_points() - before == 5
+    combined = report(WED)
+    assert combined["entry"] == (1, 5, 0, 0) and combined["redeem"] == (1, 0, 20, -20), combined
+    assert "redeem" not in report(THU) and "redeem" not in report(WED, ["A"]) and "redeem" not in report(THU, ["B"])
+    assert api.get("/api/reports/points?site=C", headers=token(ADMIN)).status_code == 404
+    store.db.close()
+
+
+@pytest.mark.parametrize(
+    ("b_zone", "now", "days"),
+    [
+        # 17:30 UTC: 00:30 Thursday in A (Bangkok, the programme's zone), 22:30 Wednesday in B (Karachi)
+        ("Asia/Karachi", datetime(2026, 12, 2, 17, 30, tzinfo=UTC), {"A": THU, "B": WED}),
+        # 16:00 UTC: 23:00 Wednesday in A, 01:00 Thursday in B (Tokyo)
+        ("Asia/Tokyo", FOUR_PM, {"A": WED, "B": THU}),
+    ],
+)
+def test_a_list_of_now_or_of_a_time_dates_each_row_by_its_own_sites_day(tmp_db_url, b_zone, now, days):
+    """A list imported for every site with no date (now), or with a time typed, dates each row by the day at its own
+    site: a row at B, in a zone behind the programme's, is B's Wednesday while A is on Thursday (it was refused:
+    "Thursday has not begun yet at site B"), and one at B ahead is B's Thursday while A is on Wednesday (it was dated
+    Wednesday, so B's own Thursday did not count it). A preview of the same list then finds each row credited."""
+    import copy
+
+    from server.store import LedgerEntry
+    from tests.helpers import open_service
+    from tests.site_support import UID_A, UID_B
+
+    overrides = copy.deepcopy(TWO_TIME_ZONES)
+    overrides["sites"]["B"]["timezone"] = b_zone
+    svc = open_service(tmp_db_url, prog=config_load(overrides), clock=lambda: now)
+    ids = {
+        "A": svc.members.add("Member A", UID_A, home_site="A").id,
+        "B": svc.members.add("Member B", UID_B, home_site="B").id,
+    }
+    text = f"member\n{ids['A']}\n{ids['B']}\n"
+    typed = (now - timedelta(minutes=30)).isoformat()  # the same day as now at each site
+    for event, day in (("Now", None), ("Typed", typed)):
+        report = svc.attendance.import_csv(text, "db_training", event, day=day)
+        assert not report.errors and len(report.credited) == 2, report.to_dict()
+        made = {e.member_id: (e.day, e.site) for e in LedgerEntry.select().where(LedgerEntry.ref == f"import:{event}")}
+        assert made == {ids[s]: (days[s], s) for s in ("A", "B")}, made
+        preview = svc.attendance.import_csv(text, "db_training", event, day=day, dry_run=True)
+        assert len(preview.already) == 2 and not preview.credited, preview.to_dict()
+    store.db.close()
+
+
+def config_load(overrides):
+    """The programme with ``overrides``."""
+    from server.domain import config
+
+    return config.load(overrides=overrides)
+
+
+def test_the_api_refuses_a_row_at_a_site_still_on_the_day_before_in_english_and_thai(tmp_db_url):
+    """``POST /api/events/import`` by the programme administrator (every site), dated the day of the site furthest
+    ahead (B, UTC+14): B's member's row is credited; A's (UTC-12, still the day before) is refused, its reason in
+    English and Thai (``error``, ``error_th``, as the API's own refusals), and nothing is written for it."""
+    from server.store import LedgerEntry
+    from tests.site_support import FAR_APART
+
+    app = two_site_app(tmp_db_url, overrides=FAR_APART)
+    svc = app.extensions["privcard.service"]
+    a_today, b_today = svc.sites.day_of("A"), svc.sites.day_of("B")
+    assert a_today < b_today
+    at_a, at_b = app.members["A"], app.members["B"]
+    body = {
+        "activity": "db_training",
+        "event": "Talk",
+        "day": b_today.isoformat(),
+        "csv": f"member\n{at_a}\n{at_b}\n",
+        "wait": 30,
+    }
+    r = app.test_client().post("/api/events/import", json=body, headers=token(ADMIN))
+    assert r.status_code == 200, r.get_json()
+    out = r.get_json()
+    assert out["counts"] == {"credited": 1, "already_credited": 0, "errors": 1}, out
+    [refused] = out["errors"]
+    assert refused["line"] == 2 and f"{b_today} has not begun yet at site A" in refused["error"], refused
+    assert "ที่สาขา A ยังไม่ถึงวันที่" in refused["error_th"], refused
+    made = [(e.member_id, e.day, e.site) for e in LedgerEntry.select().where(LedgerEntry.source == "import")]
+    assert made == [(at_b, b_today, "B")], made
+    store.db.close()

@@ -165,11 +165,15 @@ def test_the_api_answers_in_english_whatever_the_session_language(app, member):
         headers={"X-CSRFToken": token},
     )
     assert r.status_code == 200
-    assert sorted(r.get_json()["errors"], key=lambda e: e["line"]) == [
+    rows = sorted(r.get_json()["errors"], key=lambda e: e["line"])
+    assert [{"line": e["line"], "error": e["error"]} for e in rows] == [
         {"line": 3, "error": f"member {member.id} is listed twice"},
         {"line": 4, "error": "no member with id or card '12345'"},
         {"line": 5, "error": "uid must be 4-10 bytes of hex (8-20 hex digits), got '<b>x</b>'"},
     ]
+    # each row's Thai beside it (``error_th``), as the API's own refusals
+    assert rows[0]["error_th"] == f"สมาชิก {member.id} มีชื่อซ้ำในรายชื่อ"
+    assert rows[1]["error_th"] == "ไม่พบสมาชิกที่มีรหัสหรือหมายเลขบัตร '12345'"
 
 
 @pytest.mark.parametrize(
