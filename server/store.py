@@ -721,6 +721,11 @@ SITE_ENTRIES_SQL = (
     "UPDATE ledger_entry SET site = o.site FROM ledger_entry o WHERE o.id = ledger_entry.void_of_id "
     "AND o.site IS NOT NULL AND ledger_entry.void_of_id > 0 AND ledger_entry.site IS NULL "
     "AND ledger_entry.source = 'void'",
+    # a void of a tap: its original names only its device (the reports count it at the device's site)
+    "UPDATE ledger_entry SET site = d.site FROM ledger_entry o JOIN device d ON d.id = o.device "
+    "WHERE o.id = ledger_entry.void_of_id AND o.site IS NULL AND d.site IS NOT NULL "
+    "AND ledger_entry.void_of_id > 0 AND ledger_entry.site IS NULL AND ledger_entry.device IS NULL "
+    "AND ledger_entry.source = 'void'",
 )
 
 
@@ -731,19 +736,21 @@ def _site_entries_m1(migrator) -> None:
     them at the default site whatever the branch), nor did the points given back for a pledge
     or a redemption (a void of it). They get it now as new entries do: a sign-up its member's
     home site (a member with none stays on the default site), a pledge its request's site
-    (``feedback.site``), a void its original's. Only rows whose site is NULL change, and none
-    of their points or days, so a second run changes nothing. Three set-based ``UPDATE``s
+    (``feedback.site``), a void its original's (a tap's: its device's site). Only rows whose site
+    is NULL change, and none of their points or days, so a second run changes nothing. Four set-based ``UPDATE``s
     (:data:`SITE_ENTRIES_SQL`), each reaching its rows by an index: a single-library database
     (no home sites, no pledges at a site) reads almost nothing.
     """
     tables = set(db.get_tables())
     if not {"ledger_entry", "member"} <= tables:
         return
-    signups, pledges, voids = SITE_ENTRIES_SQL
+    signups, pledges, voids, tap_voids = SITE_ENTRIES_SQL
     db.execute_sql(signups)
     if "feedback" in tables and {"site", "pledge_entry"} <= {c.name for c in db.get_columns("feedback")}:
         db.execute_sql(pledges)
     db.execute_sql(voids)
+    if "device" in tables:
+        db.execute_sql(tap_voids)
 
 
 # entries dated and counted at their site (issue 16): its own namespace, after ``site_scope``'s

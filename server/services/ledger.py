@@ -19,7 +19,7 @@ from server.domain import rules
 from server.domain.config import Programme
 from server.services.errors import ServiceError
 from server.services.live import Live
-from server.store import Accrual, Audit, LedgerEntry, Member, db
+from server.store import Accrual, Audit, Device, LedgerEntry, Member, db
 
 #: how far back staff may date a credit (by hand or an event's list): one academic year and a day
 STAFF_BACKDATE_DAYS = 366
@@ -114,17 +114,27 @@ class Ledger:
             bal = Member.get_by_id(member_id).balance
             raise ServiceError("balance %(balance)s is less than %(points)s points", balance=bal, points=points)
 
+    @staticmethod
+    def site_of(entry: LedgerEntry) -> str | None:
+        """Where an entry was made: its own ``site``, else its device's (a tap records only its
+        device); None: the default site (:meth:`server.services.sites.Sites.entry_condition`'s rule)."""
+        if entry.site or not entry.device:
+            return entry.site
+        row = Device.select(Device.site).where(Device.id == entry.device).first()
+        return row.site if row is not None else None
+
     def give_back(self, orig: LedgerEntry, note: str, actor: str) -> LedgerEntry:
         """Return the points a debit took (a refused ILS payment, a declined book request):
         a ``void`` entry of the debit, today, and the balance raised by as much (inside the
         caller's transaction)."""
         now = self.clock()
+        site = self.site_of(orig)
         Member.update(balance=Member.balance - orig.points, updated_at=now).where(Member.id == orig.member_id).execute()
         return LedgerEntry.create(
             member=orig.member_id,
             activity=orig.activity,
             points=-orig.points,
-            day=rules.day_at(self.prog, orig.site, now),  # given back where it was taken: that site's today
+            day=rules.day_at(self.prog, site, now),  # given back where it was taken: that site's today
             item=orig.item,
             at=now,
             source="void",
@@ -132,7 +142,7 @@ class Ledger:
             note=note[:300],
             actor=actor,
             ref=orig.ref,
-            site=orig.site,
+            site=site,
             created_at=now,
         )
 

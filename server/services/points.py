@@ -220,7 +220,7 @@ class Points:
                     note=reason.strip()[:300],
                     actor=actor,
                     ref=leg.ref,
-                    site=leg.site,
+                    site=self.ledger.site_of(leg),  # a tap's entry names only its device: its site, not the default
                     created_at=self.clock(),
                 )
                 # the day's credit is gone, so the member may earn it again

@@ -110,3 +110,29 @@ def test_old_sign_ups_pledges_and_give_backs_count_at_their_site_after_the_migra
     store._site_entries_m1(None)
     assert {(e.member_id, e.source, e.activity, e.points): e.site for e in LedgerEntry.select()} == sites
     assert _totals() == totals
+
+
+def test_an_old_void_of_a_tap_is_placed_at_its_gates_site(any_db_url):
+    """A tap's entry names only its gate; its void named nothing, so a branch's report showed the credit
+    and the default site the reversal. The migration places such a void at the gate's site."""
+    from datetime import UTC, datetime
+
+    from broker.contract import Tap
+
+    svc = open_service(any_db_url, prog=config.load(overrides=TWO_SITES))
+    try:
+        m = svc.members.add("Member B", "04BBBB0000000002", home_site="B")
+        svc.devices.add("in-B", "gate", site="B", direction="in")
+        now = datetime.now(UTC)
+        svc.taps.decide("in-B", Tap(tap_id="t1", uid="04BBBB0000000002", at=now, clock_ok=True), now)
+        [credit] = LedgerEntry.select().where((LedgerEntry.member == m.id) & (LedgerEntry.activity == "entry"))
+        [rev] = svc.points.void(credit.id, "tapped by mistake")
+        assert (credit.site, credit.device, LedgerEntry.get_by_id(rev.id).site) == (None, "in-B", "B")
+        LedgerEntry.update(site=None).where(LedgerEntry.id == rev.id).execute()  # what the old code wrote
+        store.Counter.delete().where(store.Counter.key == "schema:site_entries").execute()
+        totals = _totals()
+        store.upgrade()
+        assert LedgerEntry.get_by_id(rev.id).site == "B"
+        assert _totals() == totals
+    finally:
+        close_store()

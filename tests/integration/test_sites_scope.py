@@ -652,6 +652,34 @@ def test_a_kiosk_counts_the_points_earned_today_on_its_own_sites_day(tmp_db_url)
     store.db.close()
 
 
+def test_a_voided_tap_is_reversed_at_the_site_of_its_gate(tmp_db_url):
+    """A tap's entry names only its device; its reversal (staff void it) counted at the default site A
+    while the credit counted at B: B's report showed +5, A's -5. Both are B's now, and cancel there."""
+    from broker.contract import Tap
+    from server.store import LedgerEntry
+    from server.web import reports
+    from tests.site_support import UID_B
+
+    app = _fixed_clock_app(tmp_db_url, TWO_TIME_ZONES)
+    svc = app.extensions["privcard.service"]
+    m = svc.members.add("Member B", UID_B, home_site="B")
+    svc.devices.add("in-B", "gate", site="B", direction="in")
+    r = svc.taps.decide("in-B", Tap(tap_id="t-B", uid=UID_B, at=FOUR_PM, clock_ok=True), FOUR_PM)
+    assert r.outcome == "credited", r
+    [credit] = LedgerEntry.select().where((LedgerEntry.member == m.id) & (LedgerEntry.activity == "entry"))
+    assert (credit.site, credit.device) == (None, "in-B")
+    [rev] = svc.points.void(credit.id, "tapped by mistake", scope=Scope(frozenset({"B"})))
+    assert rev.site == "B"
+
+    def entry_points(site):
+        rows = reports.build("points", svc, THU, THU, [site]).rows
+        return [(row["entries"], row["earned"], row["voided"]) for row in rows if row["activity"] == "entry"]
+
+    assert entry_points("A") == []
+    assert entry_points("B") == [(1, r.points, r.points)]
+    store.db.close()
+
+
 def test_a_stored_rows_reason_shows_its_day_in_the_buddhist_era_in_thai(tmp_db_url):
     """A preview kept with an upload stores each refusal's values as JSON (a day as YYYY-MM-DD); the event page
     shows the reason in the viewer's language, the day in the Buddhist era in Thai (it showed 2026-11-30)."""
