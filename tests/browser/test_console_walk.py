@@ -1,0 +1,40 @@
+"""Defects found by walking through the console in Chromium as its users would, in Thai and
+English, against a real ``privcard server --http``: each test is what a person noticed.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from tests.browser.test_console_browser import enrol, flash, submit
+
+
+def uid() -> str:
+    """A fresh card UID."""
+    return "04" + uuid.uuid4().hex[:8].upper()
+
+
+def test_a_refused_enrolment_keeps_what_was_typed(admin_page, console):
+    page = admin_page
+    taken = uid()
+    enrol(page, console, "First Holder", taken)
+    page.goto(f"{console.url}/members")
+    form = "form[action$='/members']"
+    page.fill(f"{form} input[name=name]", "นางสาว ตั้งใจ เรียนดี")
+    page.fill(f"{form} input[name=card]", taken)
+    page.select_option(f"{form} select[name=group]", "U3")
+    page.fill(f"{form} input[name=valid_until]", "2027-05-31")
+    page.fill(f"{form} input[name=patron_id]", "6401234")
+    submit(page, f"{form} button[type=submit]")
+    assert "already" in flash(page)
+    # the clerk corrects the card only: everything else is still there
+    assert page.input_value(f"{form} input[name=name]") == "นางสาว ตั้งใจ เรียนดี"
+    assert page.input_value(f"{form} input[name=card]") == taken
+    assert page.input_value(f"{form} select[name=group]") == "U3"
+    assert page.input_value(f"{form} input[name=valid_until]") == "2027-05-31"
+    assert page.input_value(f"{form} input[name=patron_id]") == "6401234"
+    page.fill(f"{form} input[name=card]", uid())
+    submit(page, f"{form} button[type=submit]")
+    page.wait_for_url(re.compile(r"/members/\d+$"))
+    assert "นางสาว ตั้งใจ เรียนดี" in page.inner_text("h1")
