@@ -897,6 +897,19 @@ TH = {
 }
 
 
+#: the English of the codes templates show through ``_()`` (a tap's outcome, an activity's limit):
+#: English is otherwise the source text itself, but a code with an underscore is not English
+EN = {
+    "limit_reached": "already credited today",
+    "no_activity": "no activity",
+    "unknown_card": "unknown card",
+    "card_blocked": "card blocked",
+    "card_not_genuine": "card not genuine",
+    "per_day": "once a day",
+    "per_item_per_day": "once a day per item",
+}
+
+
 def localize(template: str, values: dict | None, lang: str) -> str:
     """A refusal's ``template`` in ``lang`` with its ``values``, each shown in that language too.
 
@@ -941,8 +954,8 @@ def thai_of(exc: Exception) -> str | None:
 
 
 def translate(text: str, lang: str, **values) -> str:
-    """``text`` in ``lang`` with ``%(name)s`` values filled in."""
-    out = TH.get(text, text) if lang == "th" else text
+    """``text`` in ``lang`` with ``%(name)s`` values filled in (a code in :data:`EN` by its English)."""
+    out = TH.get(text, text) if lang == "th" else EN.get(text, text)
     return out % values if values else out
 
 

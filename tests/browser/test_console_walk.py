@@ -38,3 +38,26 @@ def test_a_refused_enrolment_keeps_what_was_typed(admin_page, console):
     submit(page, f"{form} button[type=submit]")
     page.wait_for_url(re.compile(r"/members/\d+$"))
     assert "นางสาว ตั้งใจ เรียนดี" in page.inner_text("h1")
+
+
+def test_english_pages_show_outcomes_and_limits_in_words_not_codes(admin_page, console, broker):
+    from tests.browser.test_console_sites import cli
+    from tests.helpers import Device
+
+    page = admin_page
+    dev_id = f"gate-{uuid.uuid4().hex[:4]}"
+    cli(console.db_url, "device", "add", dev_id, "--kind", "gate", "--direction", "in")
+    stranger = uid()
+    with Device(broker.url) as dev:
+        assert dev.tap(dev_id, stranger).outcome == "unknown_card"
+    for url in (f"{console.url}/", f"{console.url}/devices/{dev_id}"):
+        page.goto(url)
+        row = page.locator("tr", has_text=stranger).first.inner_text()
+        assert "unknown card" in row and "unknown_card" not in row, (url, row)
+    page.goto(f"{console.url}/programme")
+    shown = page.inner_text("main")
+    assert "once a day per item" in shown
+    assert "once a day" in page.locator("tr", has_text="Using the library").first.inner_text()
+    assert "per_day" not in shown and "per_item_per_day" not in shown
+    page.goto(f"{console.url}/campaigns")
+    assert "per_day" not in page.inner_text("main")
