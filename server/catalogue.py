@@ -290,7 +290,8 @@ TH = {
     # members
     "Search by name, card UID or member id": "ค้นหาด้วยชื่อ หมายเลขบัตร หรือรหัสสมาชิก",
     "Enrol a member": "สมัครสมาชิกใหม่",
-    "Name": "ชื่อ-สกุล",
+    "Name": "ชื่อ-สกุล",  # a person's; a thing's name has its own words ("Title", "Description")
+    "Description": "คำอธิบาย",
     "Card UID": "หมายเลขบัตร (UID)",
     "Tier": "ประเภทบัตร",
     "Group": "กลุ่มผู้ใช้",
@@ -1103,6 +1104,9 @@ TH_PROGRAMME = {
     "Multiplier (points × k)": "ตัวคูณ (คะแนน × k)",
     "Multiplier k": "ตัวคูณ k",
     "New draw": "การจับรางวัลใหม่",
+    "Title": "ชื่อรายการ",
+    "Draw name": "ชื่อการจับรางวัล",
+    "Ranking name": "ชื่อการจัดอันดับ",
     "No campaigns yet.": "ยังไม่มีแคมเปญ",
     "No change stored yet.": "ยังไม่มีการเปลี่ยนแปลง",
     "No draws yet.": "ยังไม่มีการจับรางวัล",

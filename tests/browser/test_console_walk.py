@@ -61,3 +61,33 @@ def test_english_pages_show_outcomes_and_limits_in_words_not_codes(admin_page, c
     assert "per_day" not in shown and "per_item_per_day" not in shown
     page.goto(f"{console.url}/campaigns")
     assert "per_day" not in page.inner_text("main")
+
+
+def test_thai_pages_call_a_thing_s_name_by_its_kind_not_a_person_s_full_name(browser, console):
+    """ชื่อ-สกุล is a person's name and surname: the members' pages use it, the tables of
+    activities, sites, groups and draws did too."""
+    from tests.browser.conftest import sign_in_page
+
+    page = sign_in_page(browser, console, lang="th")
+    try:
+        heads = {}
+        for path, table in (
+            ("/programme", "main table >> nth=0"),
+            ("/sites", "main table >> nth=0"),
+            ("/terms", "main table >> nth=0"),
+        ):
+            page.goto(f"{console.url}{path}")
+            heads[path] = page.locator(table).locator("thead").inner_text()
+        assert "กิจกรรม" in heads["/programme"]
+        assert "สาขา" in heads["/sites"]
+        assert "คำอธิบาย" in heads["/terms"]
+        page.goto(f"{console.url}/draws")
+        labels = page.inner_text("#draw-form") + page.inner_text("#ranking-form")
+        assert "ชื่อการจับรางวัล" in labels and "ชื่อการจัดอันดับ" in labels
+        for path in ("/programme", "/sites", "/terms", "/draws"):
+            page.goto(f"{console.url}{path}")
+            assert "ชื่อ-สกุล" not in page.inner_text("main"), path
+        page.goto(f"{console.url}/members")  # where it belongs
+        assert "ชื่อ-สกุล" in page.inner_text("main")
+    finally:
+        page.context.close()
