@@ -1007,6 +1007,7 @@ SOURCE_LABELS = {
     "tier": {"th": "ประเภทบัตร", "en": "Card type"},
     "term": {"th": "สิ้นสุดสมาชิกภาพ", "en": "Term end"},
     "feedback": {"th": "ความคิดเห็น/คำขอซื้อหนังสือ", "en": "Feedback (book request)"},
+    "prize": {"th": "รางวัล", "en": "Prize"},
 }
 
 

@@ -91,3 +91,38 @@ def test_thai_pages_call_a_thing_s_name_by_its_kind_not_a_person_s_full_name(bro
         assert "ชื่อ-สกุล" in page.inner_text("main")
     finally:
         page.context.close()
+
+
+def test_patron_history_names_rewards_and_card_types_not_their_codes(browser, console):
+    from tests.helpers import close_store, open_service
+
+    svc = open_service(console.db_url)
+    try:
+        card = uid()
+        m = svc.members.add("ปิยะนุช แก้วมณี", card, group="U1", actor="web:alice")
+        other = svc.members.add("Other Member", uid(), group="U1", actor="web:alice")
+        svc.patrons.set_pin(m.id, "2468", actor="web:alice")
+        svc.points.redeem(m.id, "fine_discount", points=50, actor="web:alice")
+        svc.points.transfer(m.id, other.id, 20, actor="web:alice")
+        svc.terms.set_tier(m.id, "gold", reason="ผู้ชนะการประกวด", actor="web:alice")
+    finally:
+        close_store()
+    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    page = ctx.new_page()
+    try:
+        for lang, reward, tiers in (
+            ("th", "ส่วนลดค่าปรับ", "บัตรเงิน → บัตรทอง"),
+            ("en", "Fine discount", "Silver card → Gold card"),
+        ):
+            page.goto(f"{console.url}/me/lang/{lang}")
+            if "/signin" in page.url:
+                page.fill("#card", card)
+                page.fill("#pin", "2468")
+                submit(page, "#pin-signin button")
+            page.goto(f"{console.url}/me/history")
+            shown = page.inner_text("ol.entries")
+            assert reward in shown and tiers in shown, shown
+            for code in ("fine_discount", "silver", "gold", f"· {other.id}\n"):
+                assert code not in shown, (code, shown)
+    finally:
+        ctx.close()
