@@ -126,3 +126,12 @@ def test_patron_history_names_rewards_and_card_types_not_their_codes(browser, co
                 assert code not in shown, (code, shown)
     finally:
         ctx.close()
+
+
+def test_a_message_that_does_not_exist_is_a_404_page_with_its_title(admin_page, console):
+    page = admin_page
+    r = page.goto(f"{console.url}/messages/999999")
+    assert r.status == 404
+    assert page.title().startswith("404 · ")
+    assert page.inner_text("main h1") == "404"
+    assert "Not found" in page.inner_text("main")
