@@ -290,7 +290,8 @@ TH = {
     # members
     "Search by name, card UID or member id": "ค้นหาด้วยชื่อ หมายเลขบัตร หรือรหัสสมาชิก",
     "Enrol a member": "สมัครสมาชิกใหม่",
-    "Name": "ชื่อ-สกุล",
+    "Name": "ชื่อ-สกุล",  # a person's; a thing's name has its own words ("Title", "Description")
+    "Description": "คำอธิบาย",
     "Card UID": "หมายเลขบัตร (UID)",
     "Tier": "ประเภทบัตร",
     "Group": "กลุ่มผู้ใช้",
@@ -899,6 +900,19 @@ TH = {
 }
 
 
+#: the English of the codes templates show through ``_()`` (a tap's outcome, an activity's limit):
+#: English is otherwise the source text itself, but a code with an underscore is not English
+EN = {
+    "limit_reached": "already credited today",
+    "no_activity": "no activity",
+    "unknown_card": "unknown card",
+    "card_blocked": "card blocked",
+    "card_not_genuine": "card not genuine",
+    "per_day": "once a day",
+    "per_item_per_day": "once a day per item",
+}
+
+
 def localize(template: str, values: dict | None, lang: str) -> str:
     """A refusal's ``template`` in ``lang`` with its ``values``, each shown in that language too.
 
@@ -943,8 +957,8 @@ def thai_of(exc: Exception) -> str | None:
 
 
 def translate(text: str, lang: str, **values) -> str:
-    """``text`` in ``lang`` with ``%(name)s`` values filled in."""
-    out = TH.get(text, text) if lang == "th" else text
+    """``text`` in ``lang`` with ``%(name)s`` values filled in (a code in :data:`EN` by its English)."""
+    out = TH.get(text, text) if lang == "th" else EN.get(text, text)
     return out % values if values else out
 
 
@@ -995,6 +1009,7 @@ SOURCE_LABELS = {
     "tier": {"th": "ประเภทบัตร", "en": "Card type"},
     "term": {"th": "สิ้นสุดสมาชิกภาพ", "en": "Term end"},
     "feedback": {"th": "ความคิดเห็น/คำขอซื้อหนังสือ", "en": "Feedback (book request)"},
+    "prize": {"th": "รางวัล", "en": "Prize"},
 }
 
 
@@ -1092,6 +1107,9 @@ TH_PROGRAMME = {
     "Multiplier (points × k)": "ตัวคูณ (คะแนน × k)",
     "Multiplier k": "ตัวคูณ k",
     "New draw": "การจับรางวัลใหม่",
+    "Title": "ชื่อรายการ",
+    "Draw name": "ชื่อการจับรางวัล",
+    "Ranking name": "ชื่อการจัดอันดับ",
     "No campaigns yet.": "ยังไม่มีแคมเปญ",
     "No change stored yet.": "ยังไม่มีการเปลี่ยนแปลง",
     "No draws yet.": "ยังไม่มีการจับรางวัล",

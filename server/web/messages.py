@@ -8,7 +8,7 @@ only thing it trusts.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from server.messages.templates import SEGMENT_FIELDS
 from server.services import GROUPS, NotFound, ServiceError
@@ -90,7 +90,7 @@ def batch(batch_id: int):
     try:
         b = s.messages.batch(batch_id)
     except NotFound:
-        return render_template("error.html", message=_("Not found")), 404
+        abort(404)
     status = request.args.get("status") or None
     try:
         rows = s.messages.list(batch=batch_id, status=status, limit=500)
@@ -112,7 +112,7 @@ def member_contact(mid: int):
         svc().messages.set_preferences(mid, actor=actor(), scope=staff_scope(), **fields)
         flash(_("Contact and message preferences saved."), "ok")
     except NotFound:
-        return render_template("error.html", message=_("Not found")), 404
+        abort(404)
     except ServiceError as exc:
         flash(service_error(exc), "error")
     return redirect(url_for("views.member", mid=mid) + "#contact")

@@ -98,10 +98,14 @@ def dashboard_live():
 @bp.route("/members")
 def members():
     """Search and the enrol form."""
-    q = request.args.get("q", "")
+    return _members_page(request.args.get("q", ""), {})
+
+
+def _members_page(q: str, form):
+    """The search's results for ``q`` and the enrol form filled with ``form``."""
     found = queries.search_members(q, limit=50)
     cards = queries.active_cards([m.id for m in found])
-    return render_template("members.html", q=q, members=found, cards=cards, groups=_groups())
+    return render_template("members.html", q=q, members=found, cards=cards, groups=_groups(), form=form)
 
 
 @bp.route("/members", methods=["POST"])
@@ -122,8 +126,8 @@ def enrol():
             actor=actor(),
         )
     except ServiceError as exc:
-        _fail(exc)
-        return redirect(url_for("views.members"))
+        _fail(exc)  # the form again with what was typed, so one wrong field costs only that field
+        return _members_page("", f), 400
     flash(
         _("Member %(id)s enrolled with %(points)s sign-up points.", id=m.id, points=m.balance)
         + " "

@@ -1,0 +1,137 @@
+"""Defects found by walking through the console in Chromium as its users would, in Thai and
+English, against a real ``privcard server --http``: each test is what a person noticed.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from tests.browser.test_console_browser import enrol, flash, submit
+
+
+def uid() -> str:
+    """A fresh card UID."""
+    return "04" + uuid.uuid4().hex[:8].upper()
+
+
+def test_a_refused_enrolment_keeps_what_was_typed(admin_page, console):
+    page = admin_page
+    taken = uid()
+    enrol(page, console, "First Holder", taken)
+    page.goto(f"{console.url}/members")
+    form = "form[action$='/members']"
+    page.fill(f"{form} input[name=name]", "นางสาว ตั้งใจ เรียนดี")
+    page.fill(f"{form} input[name=card]", taken)
+    page.select_option(f"{form} select[name=group]", "U3")
+    page.fill(f"{form} input[name=valid_until]", "2027-05-31")
+    page.fill(f"{form} input[name=patron_id]", "6401234")
+    submit(page, f"{form} button[type=submit]")
+    assert "already" in flash(page)
+    # the clerk corrects the card only: everything else is still there
+    assert page.input_value(f"{form} input[name=name]") == "นางสาว ตั้งใจ เรียนดี"
+    assert page.input_value(f"{form} input[name=card]") == taken
+    assert page.input_value(f"{form} select[name=group]") == "U3"
+    assert page.input_value(f"{form} input[name=valid_until]") == "2027-05-31"
+    assert page.input_value(f"{form} input[name=patron_id]") == "6401234"
+    page.fill(f"{form} input[name=card]", uid())
+    submit(page, f"{form} button[type=submit]")
+    page.wait_for_url(re.compile(r"/members/\d+$"))
+    assert "นางสาว ตั้งใจ เรียนดี" in page.inner_text("h1")
+
+
+def test_english_pages_show_outcomes_and_limits_in_words_not_codes(admin_page, console, broker):
+    from tests.browser.test_console_sites import cli
+    from tests.helpers import Device
+
+    page = admin_page
+    dev_id = f"gate-{uuid.uuid4().hex[:4]}"
+    cli(console.db_url, "device", "add", dev_id, "--kind", "gate", "--direction", "in")
+    stranger = uid()
+    with Device(broker.url) as dev:
+        assert dev.tap(dev_id, stranger).outcome == "unknown_card"
+    for url in (f"{console.url}/", f"{console.url}/devices/{dev_id}"):
+        page.goto(url)
+        row = page.locator("tr", has_text=stranger).first.inner_text()
+        assert "unknown card" in row and "unknown_card" not in row, (url, row)
+    page.goto(f"{console.url}/programme")
+    shown = page.inner_text("main")
+    assert "once a day per item" in shown
+    assert "once a day" in page.locator("tr", has_text="Using the library").first.inner_text()
+    assert "per_day" not in shown and "per_item_per_day" not in shown
+    page.goto(f"{console.url}/campaigns")
+    assert "per_day" not in page.inner_text("main")
+
+
+def test_thai_pages_call_a_thing_s_name_by_its_kind_not_a_person_s_full_name(browser, console):
+    """ชื่อ-สกุล is a person's name and surname: the members' pages use it, the tables of
+    activities, sites, groups and draws did too."""
+    from tests.browser.conftest import sign_in_page
+
+    page = sign_in_page(browser, console, lang="th")
+    try:
+        heads = {}
+        for path, table in (
+            ("/programme", "main table >> nth=0"),
+            ("/sites", "main table >> nth=0"),
+            ("/terms", "main table >> nth=0"),
+        ):
+            page.goto(f"{console.url}{path}")
+            heads[path] = page.locator(table).locator("thead").inner_text()
+        assert "กิจกรรม" in heads["/programme"]
+        assert "สาขา" in heads["/sites"]
+        assert "คำอธิบาย" in heads["/terms"]
+        page.goto(f"{console.url}/draws")
+        labels = page.inner_text("#draw-form") + page.inner_text("#ranking-form")
+        assert "ชื่อการจับรางวัล" in labels and "ชื่อการจัดอันดับ" in labels
+        for path in ("/programme", "/sites", "/terms", "/draws"):
+            page.goto(f"{console.url}{path}")
+            assert "ชื่อ-สกุล" not in page.inner_text("main"), path
+        page.goto(f"{console.url}/members")  # where it belongs
+        assert "ชื่อ-สกุล" in page.inner_text("main")
+    finally:
+        page.context.close()
+
+
+def test_patron_history_names_rewards_and_card_types_not_their_codes(browser, console):
+    from tests.helpers import close_store, open_service
+
+    svc = open_service(console.db_url)
+    try:
+        card = uid()
+        m = svc.members.add("ปิยะนุช แก้วมณี", card, group="U1", actor="web:alice")
+        other = svc.members.add("Other Member", uid(), group="U1", actor="web:alice")
+        svc.patrons.set_pin(m.id, "2468", actor="web:alice")
+        svc.points.redeem(m.id, "fine_discount", points=50, actor="web:alice")
+        svc.points.transfer(m.id, other.id, 20, actor="web:alice")
+        svc.terms.set_tier(m.id, "gold", reason="ผู้ชนะการประกวด", actor="web:alice")
+    finally:
+        close_store()
+    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    page = ctx.new_page()
+    try:
+        for lang, reward, tiers in (
+            ("th", "ส่วนลดค่าปรับ", "บัตรเงิน → บัตรทอง"),
+            ("en", "Fine discount", "Silver card → Gold card"),
+        ):
+            page.goto(f"{console.url}/me/lang/{lang}")
+            if "/signin" in page.url:
+                page.fill("#card", card)
+                page.fill("#pin", "2468")
+                submit(page, "#pin-signin button")
+            page.goto(f"{console.url}/me/history")
+            shown = page.inner_text("ol.entries")
+            assert reward in shown and tiers in shown, shown
+            for code in ("fine_discount", "silver", "gold", f"· {other.id}\n"):
+                assert code not in shown, (code, shown)
+    finally:
+        ctx.close()
+
+
+def test_a_message_that_does_not_exist_is_a_404_page_with_its_title(admin_page, console):
+    page = admin_page
+    r = page.goto(f"{console.url}/messages/999999")
+    assert r.status == 404
+    assert page.title().startswith("404 · ")
+    assert page.inner_text("main h1") == "404"
+    assert "Not found" in page.inner_text("main")
