@@ -669,16 +669,24 @@ TH = {
     ),
     "ILS payments": "ชำระผ่าน ILS",
     "Pending ILS payments": "การชำระค่าปรับที่รอระบบห้องสมุด",
-    "Fine discounts redeemed here and sent to the library system as Fee Paid, with no answer yet. Each is sent again with the same transaction id (BK) until the library system confirms or refuses it, so none is paid twice; the server also retries them in the background.": (
+    "Fine discounts redeemed here and sent to the library system as Fee Paid, with no answer yet. The server settles them in the background: it first asks the library system for the patron's fines — down by the payment, it was made; unchanged, it is sent again with the same transaction id (BK). When the fines changed some other way, the payment waits here: check the patron's account in the library system, then mark it paid or not paid.": (
         "ส่วนลดค่าปรับที่แลกแล้วและส่งไปยังระบบห้องสมุด (Fee Paid) แต่ยังไม่ได้รับคำตอบ "
-        "แต่ละรายการจะส่งซ้ำด้วยรหัสรายการ (BK) เดิมจนกว่าระบบห้องสมุดจะยืนยันหรือปฏิเสธ จึงไม่มีการชำระซ้ำ "
-        "เซิร์ฟเวอร์จะลองส่งใหม่เองเป็นระยะด้วย"
+        "เซิร์ฟเวอร์จะดำเนินการเองเป็นระยะ: ถามยอดค่าปรับของผู้ใช้จากระบบห้องสมุดก่อน — ถ้าลดลงเท่ายอดที่ชำระ แสดงว่าชำระแล้ว "
+        "ถ้าไม่เปลี่ยน จะส่งซ้ำด้วยรหัสรายการ (BK) เดิม ถ้ายอดเปลี่ยนไปด้วยเหตุอื่น รายการจะรออยู่ที่นี่: "
+        "ตรวจสอบบัญชีของผู้ใช้ในระบบห้องสมุด แล้วระบุว่าชำระแล้วหรือไม่ได้ชำระ"
     ),
+    "In the library system": "ในระบบห้องสมุด",
+    "Paid": "ชำระแล้ว",
+    "Not paid": "ไม่ได้ชำระ",
+    "Mark %(transaction)s paid in the library system?": "ยืนยันว่า %(transaction)s ชำระในระบบห้องสมุดแล้ว?",
+    "Mark %(transaction)s not paid and give the %(points)s points back?": "ยืนยันว่า %(transaction)s ไม่ได้ชำระ และคืน %(points)s คะแนน?",
+    "Payment %(transaction)s marked paid in the library system.": "บันทึกแล้วว่า %(transaction)s ชำระในระบบห้องสมุดแล้ว",
+    "Payment %(transaction)s marked not paid: the points are given back.": "บันทึกแล้วว่า %(transaction)s ไม่ได้ชำระ คืนคะแนนให้แล้ว",
     "Transaction (BK)": "รหัสรายการ (BK)",
     "Attempts": "จำนวนครั้งที่ส่ง",
     "Last error": "ข้อผิดพลาดล่าสุด",
     "No payment is pending: the library system has answered every one.": "ไม่มีรายการรอดำเนินการ ระบบห้องสมุดตอบกลับครบทุกรายการแล้ว",
-    "Settle now": "ส่งซ้ำตอนนี้",
+    "Settle now": "ดำเนินการตอนนี้",
     "no library system (ILS) is configured": "ยังไม่ได้ตั้งค่าระบบห้องสมุด (ILS)",
     "No payment was pending.": "ไม่มีรายการที่รอดำเนินการ",
     "Sent again: %(confirmed)s confirmed, %(refused)s refused (points given back), %(pending)s still pending.": (

@@ -369,6 +369,20 @@ def ils_settle():
     return jsonify(results=results, **counts)
 
 
+@route(
+    "/ils/resolve",
+    "POST",
+    "Settle one pending payment by the library system's own records: {transaction, paid: true|false} (every site)",
+)
+def ils_resolve():
+    if refused := _every_site():
+        return refused
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("transaction"), str) or type(body.get("paid")) is not bool:
+        return api_error(400, 'send {"transaction": BK, "paid": true or false}')
+    return jsonify(_jsonable(_ils().resolve(body["transaction"], body["paid"], actor())))
+
+
 def _jsonable(row: dict) -> dict:
     """A service row with its date-times as ISO-8601 text."""
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}

@@ -744,6 +744,25 @@ def ils_settle():
     return redirect(url_for("views.ils_pending"))
 
 
+@bp.route("/ils/resolve", methods=["POST"])
+@every_site_required
+def ils_resolve():
+    """Staff settle one pending payment by the library system's own records: paid, or not (points back)."""
+    transaction, paid = request.form.get("transaction", ""), request.form.get("paid")
+    if paid not in ("1", "0"):
+        abort(400)
+    try:
+        out = _ils_or_404().resolve(transaction, paid == "1", actor())
+    except ServiceError as exc:
+        _fail(exc)
+        return redirect(url_for("views.ils_pending"))
+    if out["status"] == "confirmed":
+        flash(_("Payment %(transaction)s marked paid in the library system.", transaction=transaction), "ok")
+    else:
+        flash(_("Payment %(transaction)s marked not paid: the points are given back.", transaction=transaction), "ok")
+    return redirect(url_for("views.ils_pending"))
+
+
 # --------------------------------------------------------------------------- events
 
 

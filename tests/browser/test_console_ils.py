@@ -218,6 +218,48 @@ def test_json_api_patron_pending_settle_and_openapi(page, console, ils):
     )
 
 
+def test_a_payment_the_fines_cannot_tell_is_resolved_from_the_pending_page(page, console, ils):
+    """An ILS that pays every 37 (Koha): a lost answer, then a fine added meanwhile — "Settle now"
+    sends nothing and the row says why; staff mark it not paid and the points come back, once."""
+    pid = new_patron(ils, "P104", fines=35.0)
+    mid = enrol(page, console, "Lost Answer", pid)
+    start = int(page.inner_text("#balance"))
+    ils.update(dedupe_bk=False)
+    try:
+        ils.fault("silent:38")  # paid in the ILS, its answer lost
+        redeem_fine(page, 25)
+        assert "pending" in flash(page), flash(page)
+        ils.update(lambda s: s["patrons"][pid].update(fines=60.0))  # a new fine on top
+        page.goto(f"{console.url}/ils/pending")
+        submit(page, "#settle-form button")
+        row = page.locator(f"#ils-pending tbody tr:has-text('{pid}')")
+        assert "60.00" in row.inner_text() and "ils resolve" in row.inner_text()
+        bk = row.locator("td:nth-child(7)").inner_text()
+        assert ils.state()["fee_paid_log"].count(bk) == 1  # not sent again
+        page.goto(f"{console.url}/lang/th?next=/ils/pending")
+        row = page.locator(f"#ils-pending tbody tr:has-text('{pid}')")
+        assert row.locator("button[data-paid='0']").inner_text() == "ไม่ได้ชำระ"
+        page.once("dialog", lambda d: d.accept())
+        with page.expect_navigation():
+            row.locator("button[data-paid='0']").click()
+        assert f"บันทึกแล้วว่า {bk} ไม่ได้ชำระ" in flash(page), flash(page)
+        assert page.locator(f"#ils-pending tbody tr:has-text('{pid}')").count() == 0
+        page.goto(f"{console.url}/lang/en?next=/members/{mid}")
+        assert int(page.inner_text("#balance")) == start  # the 25 points are back
+        csrf = page.get_attribute("meta[name=csrf-token]", "content")
+        r = page.request.post(
+            f"{console.url}/api/ils/resolve", data={"transaction": bk, "paid": True}, headers={"X-CSRFToken": csrf}
+        )
+        assert r.status == 400 and "already refused" in r.text(), r.text()
+        r = page.request.post(
+            f"{console.url}/api/ils/resolve", data={"transaction": bk, "paid": "yes"}, headers={"X-CSRFToken": csrf}
+        )
+        assert r.status == 400 and "paid" in r.text()
+        assert int(page.inner_text("#balance")) == start
+    finally:
+        ils.update(dedupe_bk=True)
+
+
 def test_every_ils_word_the_console_shows_has_thai():
     """The flags' and outcomes' words are looked up in tables, so the catalogue scan does not see them."""
     from server import catalogue
