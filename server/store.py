@@ -714,7 +714,7 @@ register_migration("site_scope", [_site_scope_m1])
 #: made SQLite read the whole table). ``UPDATE … FROM``: SQLite 3.33 (the tap path needs 3.35 already).
 SITE_ENTRIES_SQL = (
     "UPDATE ledger_entry SET site = (SELECT m.home_site FROM member m WHERE m.id = ledger_entry.member_id) "
-    "WHERE site IS NULL AND source = 'signup' "
+    "WHERE site IS NULL AND source IN ('signup', 'tier') "
     "AND member_id IN (SELECT m.id FROM member m WHERE m.home_site IS NOT NULL)",
     "UPDATE ledger_entry SET site = f.site FROM feedback f WHERE f.pledge_entry = ledger_entry.id "
     "AND f.site IS NOT NULL AND ledger_entry.site IS NULL AND ledger_entry.source = 'feedback'",
@@ -735,7 +735,7 @@ def _site_entries_m1(migrator) -> None:
     Until December 2026 a sign-up and a book-request pledge recorded no site (reports counted
     them at the default site whatever the branch), nor did the points given back for a pledge
     or a redemption (a void of it). They get it now as new entries do: a sign-up its member's
-    home site (a member with none stays on the default site), a pledge its request's site
+    home site (a member with none stays on the default site; a tier change too), a pledge its request's site
     (``feedback.site``), a void its original's (a tap's: its device's site). Only rows whose site
     is NULL change, and none of their points or days, so a second run changes nothing. Four set-based ``UPDATE``s
     (:data:`SITE_ENTRIES_SQL`), each reaching its rows by an index: a single-library database

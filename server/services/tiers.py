@@ -76,16 +76,18 @@ def change_tier(ledger, m: Member, tier: str, reason: str, basis: str, actor: st
     Member.update(tier=tier, tier_basis=basis, updated_at=now).where(Member.id == m.id).execute()
     if old == tier:
         return False
+    site = getattr(m, "home_site", None)  # a member's tier is theirs: counted at their home site, as a sign-up
     LedgerEntry.create(
         member=m.id,
         activity="tier",
         points=0,
-        day=day or rules.business_day(now, ledger.prog),
+        day=day or rules.day_at(ledger.prog, site, now),
         item=f"{old}→{tier}",
         at=now,
         source="tier",
         note=reason[:300],
         actor=actor,
+        site=site,
         created_at=now,
     )
     ledger.audit(actor, "member.tier", m.id, old=old, new=tier, reason=reason[:300], basis=basis)

@@ -60,11 +60,12 @@ def old_entries(any_db_url):
     with store.db.atomic():
         svc.ledger.give_back(redeemed, "the library system refused the payment", "system")
     award = svc.points.award(at_a.id, "borrow", actor="admin")[1]  # a staff award made at A: its site stays
+    svc.members.set(at_b.id, tier="gold", reason="card upgrade", scope=B_ONLY)  # a tier change: B's
 
     made_now = {(e.member_id, e.source, e.activity, e.points): e.site for e in LedgerEntry.select()}
     # what the old code wrote: no site for sign-ups, pledges and what was given back (the moved member's
     # sign-up was made after the change: it keeps A)
-    old = (LedgerEntry.source.in_(["signup", "feedback", "void"])) & ~(
+    old = (LedgerEntry.source.in_(["signup", "feedback", "void", "tier"])) & ~(
         (LedgerEntry.member == moved.id) & (LedgerEntry.source == "signup")
     )
     LedgerEntry.update(site=None).where(old).execute()

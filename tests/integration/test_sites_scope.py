@@ -611,6 +611,7 @@ def test_entries_staff_and_patrons_make_at_a_site_are_dated_its_own_day_and_coun
         channel="counter", category="book_request", text="Dune", member=m.id, pledge=True, scope=b_only
     )
     svc.feedback.answer(pledge["id"], "Sorry, out of print.", decision="declined", scope=b_only)
+    svc.members.set(other.id, tier="gold", reason="a branch's card upgrade", scope=b_only)
 
     made = {(e.member_id, e.activity, e.source): (e.day, e.site) for e in LedgerEntry.select()}
     assert made[(m.id, "signup", "signup")] == (THU, "B")
@@ -618,6 +619,7 @@ def test_entries_staff_and_patrons_make_at_a_site_are_dated_its_own_day_and_coun
     assert made[(m.id, "redeem", "redeem")] == (THU, "B")
     assert made[(m.id, "transfer_out", "transfer")] == made[(other.id, "transfer_in", "transfer")] == (THU, "B")
     assert made[(m.id, "book_request", "feedback")] == made[(m.id, "book_request", "void")] == (THU, "B")
+    assert made[(other.id, "tier", "tier")] == (THU, "B")  # the member's tier: their home site's, on its day
 
     def signups(site):
         rows = reports.build("points", svc, THU, THU, [site]).rows
