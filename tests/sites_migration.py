@@ -302,7 +302,7 @@ def check_old_entries_get_their_sites(tmp_path: Path, members: int, entries: int
         try:
             assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
             # a second run finds nothing to change
-            assert [con.execute(sql).rowcount for sql in store.SITE_ENTRIES_SQL] == [0, 0, 0]
+            assert [con.execute(sql).rowcount for sql in store.SITE_ENTRIES_SQL] == [0] * len(store.SITE_ENTRIES_SQL)
             con.rollback()
             at_branch = con.execute("SELECT COUNT(*) FROM member WHERE home_site = 'BRANCH2'").fetchone()[0]
             pledged_there = con.execute("SELECT COUNT(*) FROM feedback WHERE site = 'BRANCH2'").fetchone()[0]
