@@ -319,7 +319,8 @@ class Ils:
         when privcard stopped waiting has finished by then), the ILS's fines (63) are compared
         with those it reported when the points were held:
         down by the payment — it was made: *confirmed*, nothing sent; unchanged — it was not:
-        sent again; anything else (a fine added or paid at the desk meanwhile) cannot tell, so
+        sent again; anything else (a fine added or paid at the desk meanwhile, or another of the
+        patron's payments held or settled since: :meth:`_overlapping`) cannot tell, so
         the payment stays *pending*, is not sent, and says why: staff check the patron's account
         in the ILS and settle it with :meth:`resolve` (``privcard admin ils resolve BK --paid|--not-paid``).
         """
@@ -344,7 +345,8 @@ class Ils:
         except IlsError as exc:
             return self._still_pending(p, exc, actor, detail)
         before, now = p.fines_before, info.fines_baht
-        if info.valid and abs(now - (before - p.baht)) < 0.005:
+        others = self._overlapping(p)
+        if info.valid and not others and abs(now - (before - p.baht)) < 0.005:
             message = _both(
                 f"the library system's fines went from {before:.2f} to {now:.2f} baht: the payment was made "
                 "(its answer was lost); not sent again",
@@ -353,11 +355,20 @@ class Ils:
             return self._confirm(
                 p, message, actor, {**detail, "fines_before": before, "fines_now": now}, "fines_show_paid"
             )
-        if info.valid and abs(now - before) < 0.005:
+        if info.valid and not others and abs(now - before) < 0.005:
             return None  # not made: the same 37 again
         then = f"privcard admin ils resolve {p.transaction} --paid (--not-paid)"
         error = (
             _both(
+                f"another fine payment of patron {p.patron_id} ({', '.join(others)}) was held or settled since "
+                f"this one: the fines ({before:.2f} then, {now:.2f} now) cannot tell whether it was made. Check the "
+                f"patron's account in the library system, then: {then}",
+                f"มีการชำระค่าปรับอื่นของผู้ใช้ {p.patron_id} ({', '.join(others)}) หลังรายการนี้: ยอดค่าปรับ "
+                f"({before:.2f} ก่อน, {now:.2f} ตอนนี้) บอกไม่ได้ว่าชำระแล้วหรือไม่ ตรวจสอบบัญชีของผู้ใช้ในระบบห้องสมุด "
+                f"แล้วสั่ง: {then}",
+            )
+            if info.valid and others
+            else _both(
                 f"the library system's fines went from {before:.2f} to {now:.2f} baht since the points were held "
                 f"({p.baht} baht to pay): they cannot tell whether the payment was made. Check the patron's "
                 f"account in the library system, then: {then}",
@@ -382,6 +393,23 @@ class Ils:
         if not said_before:
             log.warning("ILS payment %s not sent again: %s", p.transaction, error)
         return {"status": "pending", "transaction": p.transaction, "message": error}
+
+    def _overlapping(self, p: IlsPayment) -> list[str]:
+        """The BKs of this patron's other payments that may have moved the fines since ``p``'s were read.
+
+        Each one held (pending) or confirmed after ``p``'s fines were read moves them too, so
+        ``p``'s arithmetic cannot tell: two 5-baht payments, ``p`` never made and the other
+        confirmed, bring the fines down by exactly ``p``'s amount. A refused one paid nothing.
+        """
+        since = p.created_at - timedelta(seconds=self._lease_s())  # the fines were read just before the hold
+        with read_unit():
+            rows = IlsPayment.select(IlsPayment.transaction).where(
+                (IlsPayment.patron_id == p.patron_id)
+                & (IlsPayment.id != p.id)
+                & (IlsPayment.status != "refused")
+                & (IlsPayment.settled_at.is_null() | (IlsPayment.settled_at >= since))
+            )
+            return [r.transaction for r in rows.order_by(IlsPayment.id)]
 
     def _confirm(self, p: IlsPayment, message: str, actor: str, detail: dict, outcome: str) -> dict:
         now = self.clock()

@@ -312,6 +312,28 @@ def test_fines_changed_otherwise_keep_the_payment_pending_for_staff_to_resolve(s
     assert ledger_problems([m.id]) == []
 
 
+def test_another_payment_of_the_patron_meanwhile_keeps_a_lost_one_for_staff(svc, ils):
+    """Two 5-baht payments: the first never reached the ILS, the second was confirmed — the fines are
+    down by exactly the first's amount, yet it was not made. Its arithmetic cannot tell: staff decide."""
+    koha_like(ils)
+    m = member(svc, points=300)
+    ils.fault("die_on_37")  # gone before recording the first
+    first = svc.points.redeem(m.id, "fine_discount", points=25)["ils"]
+    assert first["status"] == "pending"
+    ils.wait_exit(10)
+    ils.restart()
+    second = svc.points.redeem(m.id, "fine_discount", points=25)["ils"]
+    assert second["status"] == "confirmed" and ils.fines("P100") == 30.0
+    [still] = svc.ils.settle()
+    assert still["transaction"] == first["transaction"] and still["status"] == "pending", still
+    assert second["transaction"] in still["message"] and "ils resolve" in still["message"]
+    assert ils.payments(first["transaction"]) == [] and ils.fines("P100") == 30.0  # not confirmed, not sent
+    assert svc.ledger.balance(m.id) == 250  # both held until staff decide
+    svc.ils.resolve(first["transaction"], False, actor="staff:somsri")
+    assert svc.ledger.balance(m.id) == 275 and svc.ils.pending() == []
+    assert ledger_problems([m.id]) == []
+
+
 def test_a_payment_held_before_fines_were_kept_is_sent_again_as_before(svc, ils):
     m = member(svc, points=300)
     ils.fault("silent:38")
