@@ -629,6 +629,8 @@ class IlsPayment(BaseModel):
     #: the fines the ILS reported just before the points were held (63): a 37 whose answer was lost
     #: is checked against them before it is sent again (NULL: held before privcard kept them)
     fines_before = pw.FloatField(null=True)
+    #: when privcard asked for them (63 sent): another payment settled before that is in them
+    fines_at = UTCDateTimeField(null=True)
     #: when its last 37 went (a lost answer is checked no sooner than ``recheck_after_s`` after)
     sent_at = UTCDateTimeField(null=True)
 
@@ -649,7 +651,7 @@ def _ils_m2(migrator) -> None:
     have = {c.name for c in db.get_columns("ils_payment")}
     steps = [
         migrator.add_column("ils_payment", name, IlsPayment._meta.fields[name])
-        for name in ("fines_before", "sent_at")
+        for name in ("fines_before", "fines_at", "sent_at")
         if name not in have
     ]
     if steps:

@@ -232,11 +232,14 @@ class Ils:
             )
         return info
 
-    def hold(self, m: Member, entry: LedgerEntry, baht: int, points: int, fines: float | None = None) -> IlsPayment:
+    def hold(
+        self, m: Member, entry: LedgerEntry, baht: int, points: int, fines: tuple[float, datetime] | None = None
+    ) -> IlsPayment:
         """In the redemption's transaction: the pending payment (claimed by this process to send now).
 
-        ``fines``: what the ILS reported owed just before (:meth:`check_fines`); a 37 whose answer
-        is lost is checked against it before it is sent again (:meth:`_lost_answer`).
+        ``fines``: what the ILS reported owed just before (:meth:`check_fines`), and when it was
+        asked; a 37 whose answer is lost is checked against them before it is sent again
+        (:meth:`_lost_answer`).
         """
         now = self.clock()
         return IlsPayment.create(
@@ -250,7 +253,8 @@ class Ils:
             attempts=0,
             created_at=now,
             next_try_at=now + timedelta(seconds=self._lease_s()),
-            fines_before=fines,
+            fines_before=fines[0] if fines else None,
+            fines_at=fines[1] if fines else None,
         )
 
     def _lease_s(self) -> float:
@@ -397,11 +401,11 @@ class Ils:
     def _overlapping(self, p: IlsPayment) -> list[str]:
         """The BKs of this patron's other payments that may have moved the fines since ``p``'s were read.
 
-        Each one held (pending) or confirmed after ``p``'s fines were read moves them too, so
+        Each one pending, or confirmed after ``p``'s fines were asked for, may have moved them too, so
         ``p``'s arithmetic cannot tell: two 5-baht payments, ``p`` never made and the other
         confirmed, bring the fines down by exactly ``p``'s amount. A refused one paid nothing.
         """
-        since = p.created_at - timedelta(seconds=self._lease_s())  # the fines were read just before the hold
+        since = p.fines_at or p.created_at  # one settled before the fines were asked for is in them
         with read_unit():
             rows = IlsPayment.select(IlsPayment.transaction).where(
                 (IlsPayment.patron_id == p.patron_id)

@@ -348,7 +348,8 @@ class Points:
                     raise ServiceError(
                         "balance %(balance)s is less than %(points)s points", balance=m.balance, points=cost
                     )
-                fines = self.ils.check_fines(m, value["baht"], actor).fines_baht
+                asked = self.clock()
+                fines = (self.ils.check_fines(m, value["baht"], actor).fines_baht, asked)
                 via_ils = m.patron_id
         now = self.clock()
         payment = None
