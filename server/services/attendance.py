@@ -63,6 +63,9 @@ MAX_ROWS = 100_000
 #: (100 credits: tens of milliseconds, most of it the commit's fsync)
 CHUNK_ROWS = 200
 WRITE_CHUNK_ROWS = 100
+#: a time typed for a list may be this far ahead of the server's clock (another computer's clock);
+#: further, it has not happened yet and is refused
+FUTURE_SLACK = timedelta(minutes=5)
 #: the pause between chunks, so the tap worker (and the web) get the write lock and the GIL
 CHUNK_PAUSE_S = 0.02
 #: after a write chunk, pause this many times its duration: the write lock is free 2/3 of
@@ -768,14 +771,18 @@ class _Run:
         event = (event or "").strip()
         if not event or len(event) > 120:
             raise ServiceError("an event name of 1-120 characters is required")
-        self.when = att.ledger.time_of(day) if day else att.clock()
+        # a time typed without an offset is the list's site's clock (its one site, or the scope's one site)
+        here = site or (next(iter(scope.sites)) if scope.sites is not None and len(scope.sites) == 1 else None)
+        self.when = att.ledger.time_of(day, tz=view(prog, here).tz if here else None) if day else att.clock()
         # a list for a day (no time typed) is dated that day's noon at each row's own site
         self.dated = bool(day) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(day).strip()) is not None
         if self.when > att.clock() + timedelta(days=1):  # before converting it: year 9999 cannot be
             raise ServiceError("an event in the future cannot be credited yet")
+        if day and not self.dated and self.when > att.clock() + FUTURE_SLACK:  # a time typed: not yet happened
+            raise ServiceError("an event in the future cannot be credited yet")
         # the list's day: the day typed, else the programme's day of the time typed (or of now); a row is
         # dated by its own site (:meth:`day_at`)
-        self.day = rules.business_day(self.when, prog)
+        self.day = date.fromisoformat(str(day).strip()) if self.dated else rules.business_day(self.when, prog)
         att.check_day(self.day, [site] if site else scope.codes(prog))  # the rows' sites: one, or the scope's
         self.now = att.clock()
         self._today: dict[str, date] = {}  # site -> its day now (a row's site may still be on an earlier day)

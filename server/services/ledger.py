@@ -161,7 +161,7 @@ class Ledger:
         )
 
     def time_of(self, at, tz=None) -> datetime:
-        """A time staff typed (ISO-8601, or a date meaning its noon), in ``tz`` (default: the library's) when naive."""
+        """A time staff typed (ISO-8601; a date alone is its midnight), in ``tz`` (default: the library's) when naive."""
         tz = tz or self.prog.tz
         if at is None:
             return self.clock()

@@ -11,6 +11,7 @@ import pytest
 
 from server import store
 from server.services import NotFound, ServiceError
+from server.services.sites import EVERYTHING as EVERYTHING_SCOPE
 from server.services.sites import Scope
 from server.store import Device, Member
 from tests.browser.web_support import ADMIN, csrf_of, sign_in, text
@@ -517,9 +518,7 @@ def test_an_event_of_the_sites_own_today_is_created_and_credited_at_a_site_ahead
         assert r.status_code == 302 and "/events/" in r.location, text(c.get("/events").text)[:400]
     ev = Event.get(Event.name == "Thursday training")
     assert (ev.day, ev.site) == (THU, "B")
-    report = svc.attendance.import_csv(
-        str(mid), ev.activity, ev.name, day="2026-12-03T12:00:00", scope=B_ONLY, site="B"
-    )
+    report = svc.attendance.import_csv(str(mid), ev.activity, ev.name, day="2026-12-03", scope=B_ONLY, site="B")
     assert not report.errors and len(report.credited) == 1, report.to_dict()
     assert LedgerEntry.get_by_id(report.credited[0][2]).day == THU
     with pytest.raises(ServiceError, match="future"):
@@ -544,7 +543,7 @@ def test_a_row_of_a_list_is_refused_at_a_site_still_on_the_day_before(tmp_db_url
     at_b = svc.members.add("Member B", UID_B, home_site="B").id
     also_b = svc.members.add("Member B2", "04BBBB0000000003", home_site="B").id
     text = f"member,site\n{at_a},\n{at_b},\n{also_b},A\n"
-    report = svc.attendance.import_csv(text, "db_training", "Thursday training", day="2026-12-03T12:00:00")
+    report = svc.attendance.import_csv(text, "db_training", "Thursday training", day="2026-12-03")
     assert [m for _, m, _ in report.credited] == [at_b], report.to_dict()
     refused = {line: str(msg) for line, msg in report.errors}
     assert set(refused) == {2, 4}, refused
@@ -679,6 +678,31 @@ def test_a_voided_tap_is_reversed_at_the_site_of_its_gate(tmp_db_url):
 
     assert entry_points("A") == []
     assert entry_points("B") == [(1, r.points, r.points)]
+    store.db.close()
+
+
+def test_a_time_typed_for_a_sites_list_is_that_sites_clock_and_never_ahead_of_now(tmp_db_url):
+    """At 16:00 UTC it is 23:00 Wednesday at A (Bangkok) and 01:00 Thursday at B (Tokyo). B's staff type
+    00:30 for their list: B's 00:30 (15:30 UTC), not Bangkok's (17:30 UTC, still to come). A time typed
+    that has not happened yet — 23:30 at A — is refused, nothing credited."""
+    from server.store import LedgerEntry
+    from tests.site_support import UID_A, UID_B
+
+    app = _fixed_clock_app(tmp_db_url, TWO_TIME_ZONES)
+    svc = app.extensions["privcard.service"]
+    at_b = svc.members.add("Member B", UID_B, home_site="B").id
+    at_a = svc.members.add("Member A", UID_A, home_site="A").id
+    b_only, a_only = Scope(frozenset({"B"})), Scope(frozenset({"A"}))
+    report = svc.attendance.import_csv(
+        f"member\n{at_b}\n", "db_training", "Night talk", day="2026-12-03T00:30:00", scope=b_only
+    )
+    assert not report.errors and len(report.credited) == 1, report.to_dict()
+    [e] = LedgerEntry.select().where(LedgerEntry.activity == "db_training")
+    assert (e.at.astimezone(UTC), e.day, e.site) == (datetime(2026, 12, 2, 15, 30, tzinfo=UTC), THU, "B")
+    for day, scope in (("2026-12-02T23:30:00", a_only), ("2026-12-02T16:30:00+00:00", EVERYTHING_SCOPE)):
+        with pytest.raises(ServiceError, match="in the future"):
+            svc.attendance.import_csv(f"member\n{at_a}\n", "db_training", "Late talk", day=day, scope=scope)
+    assert LedgerEntry.select().where(LedgerEntry.activity == "db_training").count() == 1
     store.db.close()
 
 
