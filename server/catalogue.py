@@ -711,6 +711,9 @@ TH = {
     ),
     "the library system does not know patron %(patron)s": "ระบบห้องสมุดไม่รู้จักผู้ใช้ %(patron)s",
     "no ILS payment %(transaction)s": "ไม่พบรายการชำระค่าปรับ %(transaction)s",
+    "ILS payment %(transaction)s is being sent to the library system right now; try again in a minute": (
+        "รายการชำระค่าปรับ %(transaction)s กำลังส่งไปยังระบบห้องสมุดอยู่ กรุณาลองใหม่ในอีกหนึ่งนาที"
+    ),
     "ILS payment %(transaction)s is already %(status)s": "รายการชำระค่าปรับ %(transaction)s เป็น %(status)s แล้ว",
     # sites (issue 16)
     "Activities changed at this site": "กิจกรรมที่สาขานี้กำหนดเอง",

@@ -442,6 +442,11 @@ class Ils:
             raise ServiceError(
                 "ILS payment %(transaction)s is already %(status)s", transaction=transaction, status=p.status
             )
+        if not self._claim(p.id):  # a retry is sending it right now: its answer must not cross this
+            raise ServiceError(
+                "ILS payment %(transaction)s is being sent to the library system right now; try again in a minute",
+                transaction=transaction,
+            )
         detail = {"message": "staff", "patron": p.patron_id, "baht": p.baht, "transaction": p.transaction}
         if paid:
             said = _both(

@@ -9,6 +9,7 @@ run for real in this process; nothing of privcard is mocked.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -299,6 +300,14 @@ def test_fines_changed_otherwise_keep_the_payment_pending_for_staff_to_resolve(s
     assert outcomes(svc).count("unsure") == 1
     [pend] = svc.ils.pending()
     assert pend["transaction"] == bk and "42.50" in pend["last_error"]
+    # a retry sending it right now (its lease): staff must wait, nothing changes
+    IlsPayment.update(next_try_at=datetime.now(UTC) + timedelta(minutes=1)).where(
+        IlsPayment.transaction == bk
+    ).execute()
+    with pytest.raises(ServiceError, match="being sent"):
+        svc.ils.resolve(bk, paid, actor="staff:somsri")
+    assert svc.ledger.balance(m.id) == 275 and svc.ils.pending()[0]["transaction"] == bk
+    IlsPayment.update(next_try_at=None).where(IlsPayment.transaction == bk).execute()
     out = svc.ils.resolve(bk, paid, actor="staff:somsri")
     assert out["status"] == ("confirmed" if paid else "refused")
     assert svc.ils.pending() == [] and ils.state()["fee_paid_log"].count(bk) == 1
