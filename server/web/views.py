@@ -156,6 +156,7 @@ def member(mid: int):
         ils_flag_text=ils_flag_text,
         data=data,
         entries=entries,
+        names=queries.ledger_names(entries),  # campaigns' and draws' names for their codes
         older=older,
         before=before,
         privileges=level["privileges"],
