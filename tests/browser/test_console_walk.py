@@ -277,3 +277,23 @@ def test_the_member_ledger_names_campaigns_card_types_and_draws_and_the_ranking_
         finally:
             if p is not page:
                 p.context.close()
+
+
+def test_a_refused_transfer_keeps_what_was_typed(admin_page, console):
+    page = admin_page
+    mid = enrol(page, console, "Transfer Sender", uid())
+    form = "#transfer-form"
+    page.fill(f"{form} input[name=to]", "99999999")
+    page.fill(f"{form} input[name=points]", "15")
+    with page.expect_navigation() as nav:
+        page.click(f"{form} button[type=submit]")
+    assert nav.value.status == 400
+    assert "99999999" in flash(page)
+    assert page.input_value(f"{form} input[name=to]") == "99999999"
+    assert page.input_value(f"{form} input[name=points]") == "15"
+    other = enrol(page, console, "Transfer Receiver", uid())
+    page.goto(f"{console.url}/members/{mid}")
+    page.fill(f"{form} input[name=to]", str(other))
+    page.fill(f"{form} input[name=points]", "15")
+    submit(page, f"{form} button[type=submit]")
+    assert f"Transferred 15 points to member {other}" in flash(page)
