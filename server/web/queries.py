@@ -208,7 +208,14 @@ def latest_taps(limit: int = 15, device: str | None = None, devices: list | None
     if devices is not None:
         q = q.where(TapInbox.device.in_(devices or [""]))
     if device:  # (device, tap_id) index narrows; a device's taps are few per day
-        q = TapInbox.select().where(TapInbox.device == device).order_by(TapInbox.id.desc()).limit(limit)
+        # by the tap's own time, newest first: taps a gate kept in its outbox while offline arrive
+        # late, and arrival order put an hour-old tap above this minute's (sorted as the id was)
+        q = (
+            TapInbox.select()
+            .where(TapInbox.device == device)
+            .order_by(TapInbox.at.desc(), TapInbox.id.desc())
+            .limit(limit)
+        )
     rows = list(q)
     names = (
         {

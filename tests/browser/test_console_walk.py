@@ -297,3 +297,23 @@ def test_a_refused_transfer_keeps_what_was_typed(admin_page, console):
     page.fill(f"{form} input[name=points]", "15")
     submit(page, f"{form} button[type=submit]")
     assert f"Transferred 15 points to member {other}" in flash(page)
+
+
+def test_the_device_page_lists_taps_by_their_time_newest_first(admin_page, console, broker):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.browser.test_console_sites import cli
+    from tests.helpers import Device
+
+    dev_id = f"gate-{uuid.uuid4().hex[:4]}"
+    cli(console.db_url, "device", "add", dev_id, "--kind", "gate", "--direction", "in")
+    now, late, early = datetime.now(UTC), uid(), uid()
+    with Device(broker.url) as dev:
+        dev.tap(dev_id, late, at=now)
+        dev.tap(dev_id, early, at=now - timedelta(minutes=50))  # kept by the gate while offline, sent after
+    page = admin_page
+    page.goto(f"{console.url}/devices/{dev_id}")
+    rows = page.locator("table.taps tbody tr").all_inner_texts()
+    assert late in rows[0] and early in rows[1], rows
+    assert "received" in rows[1] and "received" not in rows[0], rows
+    assert "device's clock" in page.inner_text("table.taps thead")
