@@ -317,3 +317,24 @@ def test_the_device_page_lists_taps_by_their_time_newest_first(admin_page, conso
     assert late in rows[0] and early in rows[1], rows
     assert "received" in rows[1] and "received" not in rows[0], rows
     assert "device's clock" in page.inner_text("table.taps thead")
+
+
+def test_thai_date_inputs_show_the_buddhist_era_date_picked(admin_page, browser, console):
+    th = thai_page(browser, console)
+    try:
+        th.goto(f"{console.url}/members")
+        field = "form[action$='/members'] input[name=valid_until]"
+        hint = f"{field} + small.be-date"
+        assert th.inner_text(hint) == ""
+        th.fill(field, "2027-05-31")
+        assert th.inner_text(hint) == "31 พฤษภาคม พ.ศ. 2570"
+        th.goto(f"{console.url}/reports?from=2026-11-01&to=2026-12-03")  # filled in by the page
+        assert th.inner_text("input[name=from] + small.be-date") == "1 พฤศจิกายน พ.ศ. 2569"
+        th.goto(f"{console.url}/campaigns")
+        th.fill("input[name=starts]", "2026-12-07T08:30")
+        assert th.inner_text("input[name=starts] + small.be-date") == "7 ธันวาคม พ.ศ. 2569 08:30 น."
+    finally:
+        th.context.close()
+    page = admin_page  # English pages show the ISO date they hold: no hint
+    page.goto(f"{console.url}/members")
+    assert page.locator("small.be-date").count() == 0
