@@ -1133,6 +1133,12 @@ AUDIT_KEYS = {
     "filters": {"th": "เงื่อนไข", "en": "filters"},
     "spec": {"th": "รายละเอียด", "en": "settings"},
     "must_change_password": {"th": "ต้องเปลี่ยนรหัสผ่าน", "en": "must change password"},
+    "item": {"th": "รายการ", "en": "item"},
+    "entry": {"th": "รายการคะแนน", "en": "entry"},
+    "baht": {"th": "บาท", "en": "baht"},
+    "dry_run": {"th": "ตรวจสอบอย่างเดียว", "en": "check only"},
+    "rows": {"th": "จำนวนแถว", "en": "rows"},
+    "event": {"th": "กิจกรรม", "en": "event"},
 }
 
 
