@@ -1052,6 +1052,107 @@ ENTRY_LABELS = {
 }
 
 
+#: a card reader's state as a device reports it (``status.reader``: hardware.readers' states)
+READER_STATES = {
+    "ok": {"th": "ทำงานปกติ", "en": "working"},
+    "reopening": {"th": "กำลังเชื่อมต่อเครื่องอ่านบัตรใหม่", "en": "reconnecting"},
+    "closed": {"th": "ปิดอยู่", "en": "closed"},
+}
+
+#: an activity's gate direction, as the programme page says it
+DIRECTION_WORDS = {
+    "in": {"th": "ประตูทางเข้า", "en": "entrance"},
+    "out": {"th": "ประตูทางออก", "en": "exit"},
+}
+
+#: what a programme version changed (``ProgrammeVersion.section``): a section, "import" or "seed"
+VERSION_REASONS = {
+    "seed": {"th": "ไฟล์เริ่มต้น (ตอนติดตั้ง)", "en": "Start-up file"},
+    "import": {"th": "นำเข้าไฟล์โครงการ", "en": "Programme file uploaded"},
+    "library": {"th": "ข้อมูลห้องสมุด", "en": "Library"},
+    "hours": {"th": "เวลาเปิด-ปิดและวันหยุด", "en": "Opening hours and closures"},
+    "sites": {"th": "สาขา", "en": "Sites"},
+    "rules": {"th": "กฎการให้คะแนน", "en": "Rules"},
+    "semesters": {"th": "ภาคการศึกษา", "en": "Semesters"},
+    "terms": {"th": "อายุสมาชิก", "en": "Membership terms"},
+    "tiers": {"th": "ประเภทบัตร", "en": "Card types"},
+    "activities": {"th": "กิจกรรม", "en": "Activities"},
+    "partners": {"th": "ร้านค้าที่ร่วมรายการ", "en": "Partner shops"},
+    "privileges": {"th": "สิทธิประโยชน์", "en": "Privileges"},
+    "rewards": {"th": "ของรางวัลและการแลกคะแนน", "en": "Rewards"},
+    "ils": {"th": "ระบบห้องสมุด (ILS)", "en": "Library system (ILS)"},
+    "mail": {"th": "อีเมลถึงสมาชิก", "en": "E-mail to members"},
+    "feedback": {"th": "ความคิดเห็น", "en": "Feedback"},
+}
+
+#: the keys of an audit row's detail, as the Staff page's log names them (others show as they are)
+AUDIT_KEYS = {
+    "name": {"th": "ชื่อ", "en": "name"},
+    "card": {"th": "บัตร", "en": "card"},
+    "tier": {"th": "ประเภทบัตร", "en": "card type"},
+    "old": {"th": "เดิม", "en": "was"},
+    "new": {"th": "ใหม่", "en": "now"},
+    "was": {"th": "เดิม", "en": "was"},
+    "reason": {"th": "เหตุผล", "en": "reason"},
+    "basis": {"th": "เกณฑ์", "en": "basis"},
+    "kind": {"th": "ประเภท", "en": "kind"},
+    "activity": {"th": "กิจกรรม", "en": "activity"},
+    "activities": {"th": "กิจกรรม", "en": "activities"},
+    "day": {"th": "วันที่", "en": "date"},
+    "at": {"th": "เวลา", "en": "at"},
+    "until": {"th": "ถึงวันที่", "en": "until"},
+    "section": {"th": "หมวด", "en": "section"},
+    "changes": {"th": "การเปลี่ยนแปลง", "en": "changes"},
+    "points": {"th": "คะแนน", "en": "points"},
+    "to": {"th": "ถึงสมาชิก", "en": "to member"},
+    "member": {"th": "สมาชิก", "en": "member"},
+    "site": {"th": "สาขา", "en": "site"},
+    "home_site": {"th": "สาขาหลัก", "en": "home site"},
+    "sites": {"th": "สาขา", "en": "sites"},
+    "reward": {"th": "ของรางวัล", "en": "reward"},
+    "prize": {"th": "รางวัล", "en": "prize"},
+    "winners": {"th": "ผู้ได้รับรางวัล", "en": "winners"},
+    "eligible": {"th": "ผู้มีสิทธิ์", "en": "eligible"},
+    "ranking": {"th": "การจัดอันดับ", "en": "ranking"},
+    "term": {"th": "ภาคการศึกษา", "en": "term"},
+    "outcome": {"th": "ผล", "en": "outcome"},
+    "error": {"th": "ข้อผิดพลาด", "en": "error"},
+    "method": {"th": "วิธีเข้าสู่ระบบ", "en": "method"},
+    "source": {"th": "ที่มา", "en": "from"},
+    "locked": {"th": "ล็อก", "en": "locked"},
+    "set": {"th": "ตั้งค่า", "en": "set"},
+    "reversals": {"th": "รายการกลับรายการ", "en": "reversal entries"},
+    "role": {"th": "บทบาท", "en": "role"},
+    "label": {"th": "ชื่อโทเค็น", "en": "label"},
+    "direction": {"th": "ทิศทาง", "en": "direction"},
+    "location": {"th": "ที่ตั้ง", "en": "location"},
+    "email": {"th": "อีเมล", "en": "e-mail"},
+    "patron_id": {"th": "รหัสสมาชิกห้องสมุด", "en": "library patron ID"},
+    "valid_until": {"th": "ใช้ได้ถึง", "en": "valid until"},
+    "status": {"th": "สถานะ", "en": "status"},
+    "group": {"th": "กลุ่ม", "en": "group"},
+    "assignee": {"th": "ผู้รับผิดชอบ", "en": "assignee"},
+    "decision": {"th": "ผลการพิจารณา", "en": "decision"},
+    "refund": {"th": "คืนคะแนน", "en": "refund"},
+    "delivery": {"th": "การส่งคำตอบ", "en": "delivery"},
+    "action_taken": {"th": "การดำเนินการ", "en": "action taken"},
+    "segment": {"th": "กลุ่มเป้าหมาย", "en": "segment"},
+    "counts": {"th": "จำนวน", "en": "counts"},
+    "keys": {"th": "กุญแจ", "en": "keys"},
+    "seed": {"th": "ค่าเริ่มสุ่ม", "en": "seed"},
+    "commitment": {"th": "ค่ายืนยันล่วงหน้า", "en": "commitment"},
+    "filters": {"th": "เงื่อนไข", "en": "filters"},
+    "spec": {"th": "รายละเอียด", "en": "settings"},
+    "must_change_password": {"th": "ต้องเปลี่ยนรหัสผ่าน", "en": "must change password"},
+    "item": {"th": "รายการ", "en": "item"},
+    "entry": {"th": "รายการคะแนน", "en": "entry"},
+    "baht": {"th": "บาท", "en": "baht"},
+    "dry_run": {"th": "ตรวจสอบอย่างเดียว", "en": "check only"},
+    "rows": {"th": "จำนวนแถว", "en": "rows"},
+    "event": {"th": "กิจกรรม", "en": "event"},
+}
+
+
 def entry_label(activity: str) -> dict:
     """The ``{"th", "en"}`` label of a non-activity entry (its code when there is none)."""
     return ENTRY_LABELS.get(activity, {"th": activity, "en": activity})
@@ -1092,7 +1193,7 @@ TH_PROGRAMME = {
     "Campaign %(code)s ended.": "สิ้นสุดแคมเปญ %(code)s แล้ว",
     "Campaigns": "แคมเปญ",
     "Changes apply to the next tap on every server, without a restart.": "การเปลี่ยนแปลงมีผลกับการแตะบัตรครั้งถัดไปในทุกเซิร์ฟเวอร์ โดยไม่ต้องเริ่มระบบใหม่",
-    "Checked: %(n)s changes, nothing saved.": "ตรวจสอบแล้ว: เปลี่ยน %(n)s รายการ ยังไม่ได้บันทึก",
+    "Checked: %(n)s changes, nothing saved.": "ตรวจสอบแล้ว: จะเปลี่ยนแปลง %(n)s รายการ ยังไม่ได้บันทึก",
     "Code": "รหัส",
     "Download programme.toml": "ดาวน์โหลด programme.toml",
     "Draw %(id)s recorded with its seed; run it when ready.": "บันทึกการจับรางวัล %(id)s พร้อมค่าเริ่มต้นสุ่ม (seed) แล้ว จับรางวัลได้เมื่อพร้อม",
@@ -1139,7 +1240,7 @@ TH_PROGRAMME = {
     "Prize: bonus points": "รางวัล: คะแนนโบนัส",
     "Prizes of %(id)s awarded.": "มอบรางวัลของ %(id)s แล้ว",
     "Programme": "โครงการ",
-    "Programme version %(version)s is in force (%(n)s changes).": "ใช้โครงการฉบับที่ %(version)s แล้ว (เปลี่ยน %(n)s รายการ)",
+    "Programme version %(version)s is in force (%(n)s changes).": "โครงการฉบับที่ %(version)s มีผลแล้ว (เปลี่ยนแปลง %(n)s รายการ)",
     "Ranking": "การจัดอันดับ",
     "Recomputed": "คำนวณซ้ำ",
     "Record the draw and its seed": "บันทึกการจับรางวัลและค่าเริ่มต้นสุ่ม",
@@ -1702,3 +1803,21 @@ TH_ADMIN_CLI = {
     "or copy the bundle %(bundle)s (it holds the passwords) to the site broker's machine and run there: sudo privcard setup site-broker --bundle %(name)s --host SITE-BROKER-NAME": "หรือคัดลอกชุดไฟล์ %(bundle)s (มีรหัสผ่าน) ไปยังเครื่องโบรกเกอร์สาขา แล้วรันที่นั่น: sudo privcard setup site-broker --bundle %(name)s --host SITE-BROKER-NAME",
 }
 _fold_in(TH_ADMIN_CLI)
+
+
+# --------------------------------------------------------------------------- codes the console says in words
+#
+# server/web/labels.py: an activity's window, the device page's taps, a ranking's scores, the
+# programme's change counts.
+TH_CONSOLE_WORDS = {
+    "the last %(minutes)s minutes before closing": "%(minutes)s นาทีสุดท้ายก่อนปิดทำการ",
+    "any time": "ทุกเวลา",
+    "Programme version %(version)s is in force (1 change).": "โครงการฉบับที่ %(version)s มีผลแล้ว (เปลี่ยนแปลง 1 รายการ)",
+    "Checked: 1 change, nothing saved.": "ตรวจสอบแล้ว: จะเปลี่ยนแปลง 1 รายการ ยังไม่ได้บันทึก",
+    "Tapped at (the device's clock)": "เวลาที่แตะบัตร (ตามนาฬิกาของอุปกรณ์)",
+    "received %(when)s": "เซิร์ฟเวอร์ได้รับเมื่อ %(when)s",
+    "%(n)s points earned": "ได้รับ %(n)s คะแนน",
+    "%(n)s days with a loan": "ยืม %(n)s วัน",
+    "member %(id)s": "สมาชิก %(id)s",
+}
+_fold_in(TH_CONSOLE_WORDS)

@@ -15,7 +15,6 @@ exception) use the console's template in the staff's language; the API answers J
 from __future__ import annotations
 
 import functools
-import json
 from urllib.parse import urlparse
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
@@ -24,7 +23,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from server import catalogue
 from server.services.messages import reason_label
-from server.web import accounts
+from server.web import accounts, labels
 
 bp = Blueprint("auth", __name__)
 PUBLIC_ENDPOINTS = {"auth.login", "auth.lang", "static", "messages.unsubscribe"}
@@ -255,7 +254,16 @@ def init_app(app) -> None:
             "fmt_date": _fmt_date,
             "label": _label,
             "sources": catalogue.SOURCE_LABELS,
-            "audit_detail": audit_detail,
+            # codes in words (server/web/labels.py): windows, sites, readers, versions, audit details
+            "window_text": labels.window_text,
+            "activity_name": labels.activity_name,
+            "site_name": labels.site_name,
+            "reader_state": labels.reader_state,
+            "version_reason": labels.version_reason,
+            "tier_change": labels.tier_change,
+            "campaign_badges": labels.campaign_badges,
+            "reward_name": labels.reward_name,
+            "audit_pairs": labels.audit_pairs,
             "reason_label": reason_label,  # a message's reason: template, values, detail
             # the nav links the pending ILS payments page only when a library system is configured
             "ils_configured": current_app.extensions["privcard.service"].ils.configured,
@@ -358,27 +366,6 @@ def _label(value) -> str:
     if isinstance(value, dict) and "en" in value:
         return value.get(g.get("lang", catalogue.DEFAULT_LANG)) or value["en"]
     return "" if value is None else str(value)
-
-
-def audit_detail(value) -> str:
-    """An audit row's ``detail`` as one line of JSON that shows Thai as Thai.
-
-    Text, not markup: the template escapes it. Jinja's ``tojson`` wrote every non-ASCII
-    character as a ``\\uXXXX`` escape, so the Staff page showed Thai names as escapes.
-    Rows stored with escapes are decoded when the column is read (``JSONField`` parses
-    the JSON); a detail saved as JSON *text* (a string holding an object) is parsed once
-    more so it reads the same as the others.
-    """
-    if not value:
-        return ""
-    if isinstance(value, str) and value.lstrip().startswith(("{", "[")):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return value
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def _safe_next(target: str | None) -> str:

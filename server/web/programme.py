@@ -16,6 +16,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 
 from server.domain.config import LIMITS, SECTIONS
 from server.services import GROUPS, ServiceError
+from server.web import queries
 from server.web.auth import _, actor, programme_admin_required, service_error
 
 bp = Blueprint("programme", __name__)
@@ -34,15 +35,11 @@ def _fail(exc: ServiceError) -> None:
 
 
 def _done(result: dict) -> None:
-    if result["changes"]:
-        flash(
-            _(
-                "Programme version %(version)s is in force (%(n)s changes).",
-                version=result["version"],
-                n=len(result["changes"]),
-            ),
-            "ok",
-        )
+    n = len(result["changes"])
+    if n == 1:  # English says "1 change"; the Thai reads the same either way
+        flash(_("Programme version %(version)s is in force (1 change).", version=result["version"]), "ok")
+    elif n:
+        flash(_("Programme version %(version)s is in force (%(n)s changes).", version=result["version"], n=n), "ok")
     else:
         flash(_("Nothing changed."), "ok")
 
@@ -52,7 +49,11 @@ def _change(op: Callable[[], dict], **page) -> Response:
     try:
         result = op()
         if result.get("dry_run"):
-            flash(_("Checked: %(n)s changes, nothing saved.", n=len(result["changes"])), "ok")
+            n = len(result["changes"])
+            flash(
+                _("Checked: 1 change, nothing saved.") if n == 1 else _("Checked: %(n)s changes, nothing saved.", n=n),
+                "ok",
+            )
         else:
             _done(result)
     except ServiceError as exc:
@@ -235,6 +236,8 @@ def draws():
         term=term,
         kind=kind,
         preview=preview,
+        # the page is a programme administrator's (every site): each ranked member by name
+        names=queries.member_names([t["member"] for t in preview["top"]]) if preview else {},
         preview_error=error,
     )
 

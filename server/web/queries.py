@@ -126,6 +126,39 @@ def ledger_page(service, member_id: int, before: int | None = None, limit: int =
     return out, (rows[-1].id if more else None)
 
 
+def ledger_names(entries: list[dict]) -> dict:
+    """The names a ledger page shows for its campaigns' and draws' codes:
+    ``{"campaigns": {code: {"th", "en"}}, "draws": {id: name}}`` (two primary-key/unique lookups)."""
+    from server.domain.campaigns import split_tag
+    from server.services.live import CampaignRow, PrizeDraw
+
+    codes = {code for e in entries for code, _n in split_tag(e.get("campaign"))}
+    draws = {
+        int(e["item"][5:])
+        for e in entries
+        if e.get("activity") == "prize" and (e.get("item") or "").startswith("draw:") and e["item"][5:].isdigit()
+    }
+    return {
+        "campaigns": {
+            r.code: {"th": r.spec.get("th") or r.code, "en": r.spec.get("en") or r.code}
+            for r in (CampaignRow.select().where(CampaignRow.code.in_(list(codes))) if codes else [])
+        },
+        "draws": {
+            r.id: r.name
+            for r in (
+                PrizeDraw.select(PrizeDraw.id, PrizeDraw.name).where(PrizeDraw.id.in_(list(draws))) if draws else []
+            )
+        },
+    }
+
+
+def member_names(ids: list[int]) -> dict[int, str]:
+    """Members' names by id (a ranking's list)."""
+    if not ids:
+        return {}
+    return {m.id: m.name for m in Member.select(Member.id, Member.name).where(Member.id.in_(list(ids)))}
+
+
 def fees(member_id: int) -> list[Fee]:
     """Money taken from the member (joining, card replacement), newest first."""
     return list(Fee.select().where(Fee.member == member_id).order_by(Fee.id.desc()).limit(20))
@@ -175,7 +208,14 @@ def latest_taps(limit: int = 15, device: str | None = None, devices: list | None
     if devices is not None:
         q = q.where(TapInbox.device.in_(devices or [""]))
     if device:  # (device, tap_id) index narrows; a device's taps are few per day
-        q = TapInbox.select().where(TapInbox.device == device).order_by(TapInbox.id.desc()).limit(limit)
+        # by the tap's own time, newest first: taps a gate kept in its outbox while offline arrive
+        # late, and arrival order put an hour-old tap above this minute's (sorted as the id was)
+        q = (
+            TapInbox.select()
+            .where(TapInbox.device == device)
+            .order_by(TapInbox.at.desc(), TapInbox.id.desc())
+            .limit(limit)
+        )
     rows = list(q)
     names = (
         {

@@ -140,7 +140,11 @@ def enrol():
 @bp.route("/members/<int:mid>")
 def member(mid: int):
     """The member screen: details, cards, privileges, the ledger with void buttons, counter forms."""
-    m = _member_or_404(mid)
+    return _member_page(_member_or_404(mid), {})
+
+
+def _member_page(m: Member, transfer: dict):
+    """The member screen, its transfer form filled with ``transfer`` (what a refused transfer typed)."""
     before = _row_id(request.args.get("before"))
     entries, older = queries.ledger_page(svc(), m.id, before=before, limit=20)
     data = svc().reads.member_dict(m, scope=staff_scope())
@@ -156,6 +160,7 @@ def member(mid: int):
         ils_flag_text=ils_flag_text,
         data=data,
         entries=entries,
+        names=queries.ledger_names(entries),  # campaigns' and draws' names for their codes
         older=older,
         before=before,
         privileges=level["privileges"],
@@ -171,6 +176,7 @@ def member(mid: int):
         sites=svc().sites.list(staff_scope()),
         own=not data["site_only"],
         patron_pin_set=svc().patrons.has_pin(m.id),
+        transfer=transfer,
     )
 
 
@@ -388,20 +394,22 @@ def credit(mid: int):
 @bp.route("/members/<int:mid>/transfer", methods=["POST"])
 def transfer(mid: int):
     """Move points to another member."""
-    _member_or_404(mid)
+    m = _member_or_404(mid)
     points = _int(request.form.get("points"), 0)
     target = request.form.get("to", "")
     try:
         _out, in_e = svc().points.transfer(
             mid, target, points, actor=actor(), note=request.form.get("note") or None, scope=staff_scope()
         )
-        flash(_("Transferred %(points)s points to member %(to)s.", points=points, to=in_e.member_id), "ok")
     except NotFound as exc:
-        if not staff_scope().covers(_member_or_404(mid).home_site, prog()):
+        if not staff_scope().covers(m.home_site, prog()):
             abort(404)
         _fail(exc)  # the other member: unknown, or of another site (the same answer)
+        return _member_page(m, request.form), 400  # the form again with what was typed
     except ServiceError as exc:
         _fail(exc)
+        return _member_page(m, request.form), 400
+    flash(_("Transferred %(points)s points to member %(to)s.", points=points, to=in_e.member_id), "ok")
     return redirect(url_for("views.member", mid=mid))
 
 

@@ -135,3 +135,206 @@ def test_a_message_that_does_not_exist_is_a_404_page_with_its_title(admin_page, 
     assert page.title().startswith("404 · ")
     assert page.inner_text("main h1") == "404"
     assert "Not found" in page.inner_text("main")
+
+
+# --------------------------------------------------------------------------- codes in words (the second walk)
+
+
+def thai_page(browser, console):
+    """A second browser signed in as the admin, in Thai."""
+    from tests.browser.conftest import sign_in_page
+
+    return sign_in_page(browser, console, lang="th")
+
+
+def save_activity(page, console, code: str, points: int, en: str = "") -> str:
+    """Add or change an activity through the programme page's form; the flash it leads to."""
+    page.goto(f"{console.url}/programme")
+    page.fill("#activity-form input[name=code]", code)
+    page.fill("#activity-form input[name=points]", str(points))
+    page.fill("#activity-form input[name=en]", en)
+    submit(page, "#activity-form button[type=submit]")
+    return flash(page)
+
+
+def test_the_programme_page_says_windows_and_versions_in_words_and_one_change_in_the_singular(
+    admin_page, browser, console
+):
+    page = admin_page
+    one = save_activity(page, console, "walk_fair", 5)  # a new activity is one change
+    assert re.search(r"Programme version \d+ is in force \(1 change\)\.", one), one
+    two = save_activity(page, console, "walk_fair", 6, en="Walk fair")
+    assert re.search(r"Programme version \d+ is in force \(2 changes\)\.", two), two
+    window = page.inner_text("tr[data-activity=late_stay] td:nth-child(5)")
+    assert window == "the last 30 minutes before closing · exit", window
+    versions = page.locator("main table").last.inner_text()
+    assert "Start-up file" in versions and "Activities" in versions, versions
+    assert "seed" not in versions and "before_close" not in page.inner_text("main")
+    th = thai_page(browser, console)
+    try:
+        done = save_activity(th, console, "walk_fair", 7, en="Walk fair")
+        assert re.search(r"โครงการฉบับที่ \d+ มีผลแล้ว \(เปลี่ยนแปลง 1 รายการ\)", done), done
+        window = th.inner_text("tr[data-activity=late_stay] td:nth-child(5)")
+        assert window == "30 นาทีสุดท้ายก่อนปิดทำการ · ประตูทางออก", window
+        assert "ไฟล์เริ่มต้น" in th.locator("main table").last.inner_text()
+    finally:
+        th.context.close()
+
+
+def test_sites_members_and_devices_show_names_and_states_not_codes(admin_page, browser, console):
+    from server.domain.config import load
+    from tests.browser.test_console_sites import SITES_TOML, cli
+    from tests.helpers import close_store, open_service
+
+    page = admin_page
+    page.goto(f"{console.url}/programme?section=sites#section-editor")
+    page.fill("#section-form textarea[name=text]", SITES_TOML)  # BRANCH2 has its own late_stay window
+    submit(page, "#section-form button[type=submit]")
+    assert "in force" in flash(page)
+    late_stay = load().activities["late_stay"]
+    page.goto(f"{console.url}/sites")
+    rules = page.inner_text("tr[data-site=BRANCH2] td:nth-child(6)")
+    assert late_stay.en in rules and "late_stay" not in rules, rules
+    mid = enrol(page, console, "Home Site Holder", uid())
+    assert page.inner_text("#home-site") == "Central Library"
+    dev_id = f"gate-{uuid.uuid4().hex[:4]}"
+    cli(console.db_url, "device", "add", dev_id, "--kind", "gate", "--direction", "in")
+    from broker.contract import Status
+
+    svc = open_service(console.db_url)
+    try:
+        svc.devices.record_status(dev_id, Status("online", {"outbox": 0, "version": "0.1.0", "reader": "ok"}))
+    finally:
+        close_store()
+    page.goto(f"{console.url}/devices/{dev_id}")
+    assert page.inner_text("#reader-state") == "working"
+    th = thai_page(browser, console)
+    try:
+        th.goto(f"{console.url}/members/{mid}")
+        assert th.inner_text("#home-site") == "หอสมุดกลาง"
+        th.goto(f"{console.url}/devices/{dev_id}")
+        assert th.inner_text("#reader-state") == "ทำงานปกติ"
+        th.goto(f"{console.url}/sites")
+        assert late_stay.th in th.inner_text("tr[data-site=BRANCH2] td:nth-child(6)")
+    finally:
+        th.context.close()
+
+
+def test_the_member_ledger_names_campaigns_card_types_and_draws_and_the_ranking_names_members(
+    admin_page, browser, console, broker
+):
+    from datetime import timedelta
+
+    from tests.browser.test_console_sites import cli
+    from tests.helpers import Device, close_store, open_service
+
+    card = uid()
+    svc = open_service(console.db_url)
+    try:
+        m = svc.members.add("วันเพ็ญ ขยันยิ่ง", card, group="U4", actor="web:alice")
+        svc.messages.set_preferences(m, consent_ranking=True)
+        today = svc.today()
+        svc.campaigns.add(
+            {
+                "code": "walk_week",
+                "th": "สัปดาห์เดินห้องสมุด",
+                "en": "Library walk week",
+                "kind": "bonus",
+                "bonus": "3",
+                "activities": ["entry"],
+                "starts": f"{today - timedelta(days=1)} 00:00",
+                "ends": f"{today + timedelta(days=6)} 23:59",
+            },
+            actor="web:alice",
+        )
+        svc.terms.set_tier(m.id, "gold", reason="ผู้ชนะการประกวด", actor="web:alice")
+        d = svc.draws.create("Walk draw", winners=1, group="U4", prize_points=50, actor="web:alice")
+        svc.draws.run(d["id"], actor="web:alice")
+        svc.draws.award(d["id"], actor="web:alice")
+    finally:
+        close_store()
+    dev_id = f"gate-{uuid.uuid4().hex[:4]}"
+    cli(console.db_url, "device", "add", dev_id, "--kind", "gate", "--direction", "in")
+    with Device(broker.url) as dev:
+        assert dev.tap(dev_id, card).outcome == "credited"
+    page = admin_page
+    for p, words in (
+        (page, ("Library walk week +3", "Silver card → Gold card")),
+        (thai_page(browser, console), ("สัปดาห์เดินห้องสมุด +3", "บัตรเงิน → บัตรทอง")),
+    ):
+        try:
+            p.goto(f"{console.url}/members/{m.id}")
+            ledger = p.inner_text("table.ledger")
+            for word in (*words, "Walk draw"):
+                assert word in ledger, (word, ledger)
+            for code in ("walk_week", "silver", "gold", "draw:"):
+                assert code not in ledger, (code, ledger)
+            assert p.get_attribute("table.ledger a:text('Walk draw')", "href").endswith(f"/draws/{d['id']}")
+            p.goto(f"{console.url}/draws")
+            ranked = p.locator(f"ol.ranking li[data-member='{m.id}'] a")
+            assert ranked.inner_text() == "วันเพ็ญ ขยันยิ่ง"
+            assert ranked.get_attribute("href").endswith(f"/members/{m.id}")
+        finally:
+            if p is not page:
+                p.context.close()
+
+
+def test_a_refused_transfer_keeps_what_was_typed(admin_page, console):
+    page = admin_page
+    mid = enrol(page, console, "Transfer Sender", uid())
+    form = "#transfer-form"
+    page.fill(f"{form} input[name=to]", "99999999")
+    page.fill(f"{form} input[name=points]", "15")
+    with page.expect_navigation() as nav:
+        page.click(f"{form} button[type=submit]")
+    assert nav.value.status == 400
+    assert "99999999" in flash(page)
+    assert page.input_value(f"{form} input[name=to]") == "99999999"
+    assert page.input_value(f"{form} input[name=points]") == "15"
+    other = enrol(page, console, "Transfer Receiver", uid())
+    page.goto(f"{console.url}/members/{mid}")
+    page.fill(f"{form} input[name=to]", str(other))
+    page.fill(f"{form} input[name=points]", "15")
+    submit(page, f"{form} button[type=submit]")
+    assert f"Transferred 15 points to member {other}" in flash(page)
+
+
+def test_the_device_page_lists_taps_by_their_time_newest_first(admin_page, console, broker):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.browser.test_console_sites import cli
+    from tests.helpers import Device
+
+    dev_id = f"gate-{uuid.uuid4().hex[:4]}"
+    cli(console.db_url, "device", "add", dev_id, "--kind", "gate", "--direction", "in")
+    now, late, early = datetime.now(UTC), uid(), uid()
+    with Device(broker.url) as dev:
+        dev.tap(dev_id, late, at=now)
+        dev.tap(dev_id, early, at=now - timedelta(minutes=50))  # kept by the gate while offline, sent after
+    page = admin_page
+    page.goto(f"{console.url}/devices/{dev_id}")
+    rows = page.locator("table.taps tbody tr").all_inner_texts()
+    assert late in rows[0] and early in rows[1], rows
+    assert "received" in rows[1] and "received" not in rows[0], rows
+    assert "device's clock" in page.inner_text("table.taps thead")
+
+
+def test_thai_date_inputs_show_the_buddhist_era_date_picked(admin_page, browser, console):
+    th = thai_page(browser, console)
+    try:
+        th.goto(f"{console.url}/members")
+        field = "form[action$='/members'] input[name=valid_until]"
+        hint = f"{field} + small.be-date"
+        assert th.inner_text(hint) == ""
+        th.fill(field, "2027-05-31")
+        assert th.inner_text(hint) == "31 พฤษภาคม พ.ศ. 2570"
+        th.goto(f"{console.url}/reports?from=2026-11-01&to=2026-12-03")  # filled in by the page
+        assert th.inner_text("input[name=from] + small.be-date") == "1 พฤศจิกายน พ.ศ. 2569"
+        th.goto(f"{console.url}/campaigns")
+        th.fill("input[name=starts]", "2026-12-07T08:30")
+        assert th.inner_text("input[name=starts] + small.be-date") == "7 ธันวาคม พ.ศ. 2569 08:30 น."
+    finally:
+        th.context.close()
+    page = admin_page  # English pages show the ISO date they hold: no hint
+    page.goto(f"{console.url}/members")
+    assert page.locator("small.be-date").count() == 0

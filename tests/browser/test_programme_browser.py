@@ -55,7 +55,7 @@ def test_programme_page_adds_an_activity_that_earns_on_the_next_tap_and_refuses_
     page.fill("#activity-form input[name=en]", "Book club")
     page.fill("#activity-form input[name=points]", "8")
     submit(page, "#activity-form button")
-    assert "is in force (1 changes)" in flash(page), flash(page)
+    assert "is in force (1 change)" in flash(page), flash(page)
     assert page.locator(f"tr[data-activity={code}]").inner_text().count("8")
     # the running server credits it on the next tap, without a restart
     card = "04" + uuid.uuid4().hex[:8].upper()

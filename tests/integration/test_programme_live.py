@@ -310,10 +310,10 @@ def test_console_import_and_delete_flash_their_outcome(tmp_path):
     assert svc.programme.version() == 0
     text = b'[hours]\ndefault = "07:30-20:00"\n'  # merged over the defaults
     checked = upload(text, dry_run="1")
-    assert any("changes, nothing saved" in f for f in checked), checked
+    assert any("Checked: 1 change, nothing saved." == f for f in checked), checked
     assert svc.programme.version() == 0  # a dry run keeps the programme
     done = upload(text)
-    assert any("is in force (1 changes)" in f for f in done), done
+    assert any("is in force (1 change)" in f for f in done), done
 
     post_form(client, "/programme", "/programme/activities", {"code": "quiz", "points": "7", "limit": "per_day"})
     before = svc.programme.version()

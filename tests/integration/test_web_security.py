@@ -269,13 +269,15 @@ def test_audit_details_show_thai_as_thai(app, admin, staff):
         store.db.execute_sql(
             f"UPDATE audit SET detail = {store.db.param} WHERE id = {store.db.param}", (detail, row.id)
         )
-    for lang in ("th", "en"):
+    for lang, name, tier in (("th", "ชื่อ", "ประเภทบัตร: บัตรทอง"), ("en", "name", "card type: Gold card")):
         admin.get(f"/lang/{lang}")
         page = admin.get("/staff")
         assert page.status_code == 200
         shown = text(page.text)
-        assert '"name": "สมชาย ใจดี"' in shown, shown
-        assert shown.count('"name": "วิภา รักเรียน", "tier": "gold"') == 2, shown
+        # key: value text, a card type by its name: no JSON, no code
+        assert f"{name}: สมชาย ใจดี" in shown, shown
+        assert shown.count(f"{name}: วิภา รักเรียน · {tier}") == 2, shown
+        assert '"name"' not in shown and "gold" not in shown, shown
         assert "\\u0e" not in page.text
         if lang == "th":  # and the rest of the page is Thai too (the API token form's label was not)
             assert "ชื่อโทเค็น" in shown and "Label" not in shown

@@ -36,7 +36,29 @@
     apply();
   }
 
+  // Thai pages: the browser's own date control shows Gregorian years, so each date input gets
+  // its Buddhist-era date beside it ("31 พฤษภาคม พ.ศ. 2570"), kept up to date as it changes.
+  var TH_MONTHS = ["มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม",
+    "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม"];
+  function buddhistHint(input) {
+    var hint = document.createElement("small");
+    hint.className = "be-date muted";
+    hint.setAttribute("aria-live", "polite");
+    input.insertAdjacentElement("afterend", hint);
+    function show() {  // the value is ISO (YYYY-MM-DD, or YYYY-MM-DDTHH:MM): no time zone involved
+      var m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}:\d{2}))?/.exec(input.value || "");
+      hint.textContent = m ? parseInt(m[3], 10) + " " + TH_MONTHS[parseInt(m[2], 10) - 1] + " พ.ศ. " +
+        (parseInt(m[1], 10) + 543) + (m[4] ? " " + m[4] + " น." : "") : "";
+    }
+    input.addEventListener("input", show);
+    input.addEventListener("change", show);
+    show();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    if (document.documentElement.lang === "th") {
+      document.querySelectorAll("input[type=date], input[type=datetime-local]").forEach(buddhistHint);
+    }
     var live = document.getElementById("live");
     if (live) poll(live);
     var act = document.getElementById("credit-activity");

@@ -1,0 +1,165 @@
+"""What the console shows for codes: an activity's window, a site's or activity's name, a
+card reader's state, why a programme version was made, a ledger entry's tier change and
+campaigns, and an audit row's detail as ``key: value`` text.
+
+Codes stay what the database, the API and the command lines hold; people read these.
+Each takes the request's language (``g.lang``) and the programme in force; a code with no
+label (a site or activity since removed) is shown as it is rather than hidden.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+
+from flask import current_app, g
+
+from server import catalogue
+from server.domain import campaigns as camp
+from server.domain.config import WINDOW_RE
+
+
+def _lang() -> str:
+    return g.get("lang", catalogue.DEFAULT_LANG)
+
+
+def _(text: str, **values) -> str:
+    return catalogue.translate(text, _lang(), **values)
+
+
+def _name(pair: dict | None, fallback: str = "") -> str:
+    """A ``{"th", "en"}`` pair in the request's language (English when the Thai is empty)."""
+    if not pair:
+        return fallback
+    return pair.get(_lang()) or pair.get("en") or fallback
+
+
+def _prog():
+    return current_app.extensions["privcard.service"].prog
+
+
+def window_text(window: str | None, direction: str | None) -> str:
+    """An activity's window and gate direction in words: "the last 30 minutes before closing · exit"."""
+    m = WINDOW_RE.match(window or "")
+    if m:
+        when = _("the last %(minutes)s minutes before closing", minutes=int(m.group(1)))
+    else:
+        when = window or (_("any time") if direction else "")
+    parts = [p for p in (when, _name(catalogue.DIRECTION_WORDS.get(direction or ""), direction or "")) if p]
+    return " · ".join(parts) or "—"
+
+
+def activity_name(code: str) -> str:
+    """An activity's name (its code when the programme no longer has it)."""
+    act = _prog().activities.get(code)
+    return _name(act.label, code) if act else code
+
+
+def site_name(code: str | None) -> str:
+    """A site's name (the default site's when ``code`` is empty; the code when the programme has no such site)."""
+    prog = _prog()
+    code = code or prog.default_site
+    site = prog.sites.get(code)
+    return _name(site.label, code) if site else code
+
+
+def tier_name(code: str | None) -> str:
+    """A card type's name (its code when unknown)."""
+    return _name(_prog().tiers.get(code or ""), code or "")
+
+
+def reward_name(code: str | None) -> str:
+    """A reward's name (its code when unknown)."""
+    r = _prog().rewards.get(code or "")
+    return _name({"th": r.th, "en": r.en}, code or "") if r else (code or "")
+
+
+def reader_state(state: str | None) -> str:
+    """A device's card-reader state (``ok``, ``reopening``, ``closed``) in words."""
+    return _name(catalogue.READER_STATES.get(state or ""), state or "—")
+
+
+def version_reason(section: str | None) -> str:
+    """What a programme version changed: a section's name, an upload, or the start-up file."""
+    return _name(catalogue.VERSION_REASONS.get(section or ""), section or "—")
+
+
+def tier_change(item: str | None) -> str:
+    """A tier entry's ``silver→gold`` as "Silver card → Gold card"."""
+    old, sep, new = (item or "").partition("→")
+    return f"{tier_name(old)} → {tier_name(new)}" if sep else (item or "")
+
+
+def campaign_badges(tag: str | None, names: dict) -> list[str]:
+    """What each campaign gave an entry (``code:+N;code:+M``): "Double points week +5", ..."""
+    return [f"{_name(names.get(code), code)} {n:+d}" for code, n in camp.split_tag(tag)]
+
+
+# --------------------------------------------------------------------------- the audit log
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+#: what a value's key says it is, so its code is shown by its label
+_BY_KEY = {
+    "tier": tier_name,
+    "tiers": tier_name,
+    "activity": activity_name,
+    "activities": activity_name,
+    "site": site_name,
+    "home_site": site_name,
+    "reward": reward_name,
+}
+
+
+def _value(key: str, value, action: str) -> str:
+    """One value of an audit detail as text, labelled when its key says what it is."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list):
+        if value and all(isinstance(v, dict) and "path" in v for v in value):  # a programme change's diff
+            return "; ".join(
+                f"{v['path']}: {_value('', v.get('old'), action)} → {_value('', v.get('new'), action)}" for v in value
+            )
+        return ", ".join(_value(key, v, action) for v in value) or "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{key_name(k)}: {_value(k, v, action)}" for k, v in value.items())
+    text = str(value)
+    if key in ("old", "new") and action == "member.tier":
+        return tier_name(text)
+    if key == "sites":  # a staff account's sites: "all", or codes "A,B"
+        return _("every site") if text == "all" else ", ".join(site_name(c.strip()) for c in text.split(","))
+    if key in _BY_KEY and isinstance(value, str):
+        return _BY_KEY[key](text)
+    if key in ("outcome", "role"):
+        return _(text)  # a tap's outcome (its English words in EN), a staff role
+    if _ISO_DAY.match(text):
+        return catalogue.fmt_date(date.fromisoformat(text), _lang())
+    if _ISO_TIME.match(text):
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            return text
+        return catalogue.fmt_minute(when, _lang(), _prog().tz)
+    return text
+
+
+def key_name(key: str) -> str:
+    """An audit detail's key in words (the key, underscores as spaces, when there is no label)."""
+    return _name(catalogue.AUDIT_KEYS.get(key), str(key).replace("_", " "))
+
+
+def audit_pairs(action: str, detail) -> list[tuple[str, str]]:
+    """An audit row's detail (a dict, or older rows' JSON text) as ``[(key, value)]`` in words."""
+    if isinstance(detail, str) and detail.lstrip().startswith(("{", "[")):
+        try:  # a detail saved as JSON *text* (a string holding an object) reads as the others
+            detail = json.loads(detail)
+        except ValueError:
+            pass
+    if not detail:
+        return []
+    if not isinstance(detail, dict):
+        return [("", str(detail))]
+    return [(key_name(k), _value(k, v, action)) for k, v in detail.items()]
