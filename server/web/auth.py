@@ -258,6 +258,7 @@ def init_app(app) -> None:
             "window_text": labels.window_text,
             "activity_name": labels.activity_name,
             "site_name": labels.site_name,
+            "site_list": labels.site_list,
             "reader_state": labels.reader_state,
             "version_reason": labels.version_reason,
             "tier_change": labels.tier_change,

@@ -64,6 +64,14 @@ def site_name(code: str | None) -> str:
     return _name(site.label, code) if site else code
 
 
+def site_list(codes: str | None) -> str:
+    """A staff account's sites (``"MAIN,BRANCH2"``; empty or ``all``: every site) by their names."""
+    text = (codes or "").strip()
+    if not text or text == "all":
+        return _("every site")
+    return ", ".join(site_name(c.strip()) for c in text.split(",") if c.strip())
+
+
 def tier_name(code: str | None) -> str:
     """A card type's name (its code when unknown)."""
     return _name(_prog().tiers.get(code or ""), code or "")
@@ -130,7 +138,7 @@ def _value(key: str, value, action: str) -> str:
     if key in ("old", "new") and action == "member.tier":
         return tier_name(text)
     if key == "sites":  # a staff account's sites: "all", or codes "A,B"
-        return _("every site") if text == "all" else ", ".join(site_name(c.strip()) for c in text.split(","))
+        return site_list(text)
     if key in _BY_KEY and isinstance(value, str):
         return _BY_KEY[key](text)
     if key in ("outcome", "role"):

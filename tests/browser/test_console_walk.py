@@ -147,6 +147,13 @@ def thai_page(browser, console):
     return sign_in_page(browser, console, lang="th")
 
 
+def sign_in_page_as(browser, console, who, lang: str = "en"):
+    """A browser signed in as ``who`` (username, password)."""
+    from tests.browser.conftest import sign_in_page
+
+    return sign_in_page(browser, console, who=who, lang=lang)
+
+
 def save_activity(page, console, code: str, points: int, en: str = "") -> str:
     """Add or change an activity through the programme page's form; the flash it leads to."""
     page.goto(f"{console.url}/programme")
@@ -338,3 +345,70 @@ def test_thai_date_inputs_show_the_buddhist_era_date_picked(admin_page, browser,
     page = admin_page  # English pages show the ISO date they hold: no hint
     page.goto(f"{console.url}/members")
     assert page.locator("small.be-date").count() == 0
+
+
+# --------------------------------------------------------------------------- codes in words (the third walk)
+
+
+def load_sites(page, console) -> None:
+    """The two sites of tests.browser.test_console_sites, through the programme page's sites section."""
+    from tests.browser.test_console_sites import SITES_TOML
+
+    page.goto(f"{console.url}/programme?section=sites#section-editor")
+    page.fill("#section-form textarea[name=text]", SITES_TOML)
+    submit(page, "#section-form button[type=submit]")
+
+
+def option_texts(page, select: str) -> list[str]:
+    """What a dropdown's options say (not their values), shown or folded away."""
+    return page.locator(f"{select} option").evaluate_all("os => os.map(o => o.textContent.trim())")
+
+
+def test_devices_feedback_and_the_site_pickers_name_sites_not_their_codes(admin_page, browser, console):
+    import json
+
+    from tests.browser.test_console_sites import cli
+
+    page = admin_page
+    load_sites(page, console)
+    dev_id = f"gate-{uuid.uuid4().hex[:4]}"
+    cli(console.db_url, "device", "add", dev_id, "--kind", "gate", "--direction", "in", "--site", "BRANCH2")
+    fb = json.loads(
+        cli(console.db_url, "feedback", "add", "--channel", "counter", "--category", "suggestion", "--text",
+            "Quiet room at the branch", "--site", "BRANCH2")
+    )  # fmt: skip
+    who = (f"br{uuid.uuid4().hex[:6]}", "branch-password-1")
+    cli(console.db_url, "staff", "add", who[0], "--role", "staff", "--sites", "BRANCH2", "--password", who[1])
+    mid = enrol(page, console, "Site Picker Holder", uid())
+    th = thai_page(browser, console)
+    branch = sign_in_page_as(browser, console, who)
+    try:
+        for p, main, med in ((page, "Central Library", "Medical Library"), (th, "หอสมุดกลาง", "ห้องสมุดคณะแพทยศาสตร์")):
+            p.goto(f"{console.url}/devices")
+            assert p.inner_text(f"tr[data-device={dev_id}] td:nth-child(4)") == med
+            p.goto(f"{console.url}/devices/{dev_id}")
+            assert option_texts(p, "#device-site") == [main, med]
+            assert p.locator("#device-site").input_value() == "BRANCH2"  # the code stays the value
+            p.goto(f"{console.url}/feedback")
+            assert p.inner_text(f"tr[data-feedback='{fb['id']}'] .fb-site") == med
+            assert option_texts(p, "#feedback-site")[1:] == [main, med]
+            assert option_texts(p, "#feedback-record-site")[1:] == [main, med]
+            p.goto(f"{console.url}/feedback/{fb['id']}")
+            assert p.inner_text("#fb-site") == med
+            p.goto(f"{console.url}/members/{mid}")
+            assert option_texts(p, "select[name=home_site]") == [main, med]
+            p.goto(f"{console.url}/reports")
+            assert option_texts(p, "#report-site")[1:] == [main, med]
+            p.goto(f"{console.url}/events")
+            assert option_texts(p, "#event-site") == [main, med]
+            p.goto(f"{console.url}/staff")
+            assert main in p.inner_text("#staff-form") and "BRANCH2" not in p.inner_text("#staff-form")
+            sites = p.locator(".staff-sites").first.inner_text()
+            assert main in sites and med in sites and "MAIN" not in sites, sites
+        branch.goto(f"{console.url}/sites")
+        assert branch.inner_text("#your-sites") == "Medical Library"
+        branch.goto(f"{console.url}/lang/th?next=/sites")
+        assert branch.inner_text("#your-sites") == "ห้องสมุดคณะแพทยศาสตร์"
+    finally:
+        th.context.close()
+        branch.context.close()
