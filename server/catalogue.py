@@ -1153,6 +1153,100 @@ AUDIT_KEYS = {
 }
 
 
+#: what an audit row records (``Audit.action``), as the Staff page's log says it; every code
+#: the service layer and the console write has one (tests/unit/test_audit_actions.py finds them)
+AUDIT_ACTIONS = {
+    # members and cards
+    "member.add": {"th": "สมัครสมาชิก", "en": "Member enrolled"},
+    "member.set": {"th": "แก้ไขข้อมูลสมาชิก", "en": "Member details changed"},
+    "member.contact": {"th": "แก้ไขข้อมูลติดต่อและการรับข่าวสาร", "en": "Contact details and consent changed"},
+    "member.tier": {"th": "เปลี่ยนประเภทบัตร", "en": "Card type changed"},
+    "member.renew": {"th": "ต่ออายุสมาชิก", "en": "Membership renewed"},
+    "term.close": {"th": "สิ้นสุดอายุสมาชิกตามรอบ", "en": "Memberships ended at term end"},
+    "card.replace": {"th": "เปลี่ยนบัตรใหม่แทนบัตรเดิม", "en": "Card replaced"},
+    "card.block": {"th": "ระงับบัตร", "en": "Card blocked"},
+    "card.secure": {"th": "ลงทะเบียนบัตรแท้ (NTAG 424 DNA)", "en": "Card registered as genuine (NTAG 424 DNA)"},
+    "card.keys_shown": {"th": "แสดงกุญแจของบัตร", "en": "Card keys shown"},
+    "card.not_genuine": {"th": "บัตรไม่ผ่านการตรวจสอบบัตรแท้", "en": "Card failed the genuine-card check"},
+    # points
+    "points.award": {"th": "ให้คะแนนที่เคาน์เตอร์", "en": "Points credited at the counter"},
+    "points.import": {"th": "ให้คะแนนตามรายชื่อกิจกรรม", "en": "Points credited from an event list"},
+    "points.redeem": {"th": "แลกคะแนน", "en": "Points redeemed"},
+    "points.transfer": {"th": "โอนคะแนน", "en": "Points transferred"},
+    "points.void": {"th": "ยกเลิกรายการคะแนน", "en": "Entry voided"},
+    "event.add": {"th": "เพิ่มกิจกรรม", "en": "Event added"},
+    "import.start": {"th": "เริ่มนำเข้ารายชื่อผู้เข้าร่วมกิจกรรม", "en": "Event list import started"},
+    "checkout.unknown_patron": {
+        "th": "ยืมที่เครื่องยืมด้วยตนเองโดยผู้ที่ไม่ใช่สมาชิก",
+        "en": "Self-check checkout by someone who is not a member",
+    },
+    # the programme, campaigns, draws
+    "programme.change": {"th": "เปลี่ยนแปลงโครงการ", "en": "Programme changed"},
+    "campaign.add": {"th": "เพิ่มแคมเปญ", "en": "Campaign added"},
+    "campaign.end": {"th": "สิ้นสุดแคมเปญ", "en": "Campaign ended"},
+    "draw.create": {"th": "บันทึกการจับรางวัล", "en": "Prize draw recorded"},
+    "draw.run": {"th": "จับรางวัล", "en": "Prize draw run"},
+    "draw.award": {"th": "มอบรางวัล", "en": "Prizes awarded"},
+    "ranking.record": {"th": "บันทึกผลการจัดอันดับ", "en": "Ranking recorded"},
+    # devices
+    "device.add": {"th": "เพิ่มอุปกรณ์", "en": "Device added"},
+    "device.set": {"th": "แก้ไขอุปกรณ์", "en": "Device changed"},
+    "device.credentials": {"th": "สร้างบัญชีอุปกรณ์ในโบรกเกอร์", "en": "Device's broker account made"},
+    "device.retire": {"th": "เลิกใช้งานอุปกรณ์", "en": "Device retired"},
+    "device.reactivate": {"th": "เปิดใช้งานอุปกรณ์อีกครั้ง", "en": "Device reactivated"},
+    "device.refused": {"th": "ปฏิเสธข้อมูลที่อุปกรณ์ส่งมา", "en": "Message from a device refused"},
+    # staff cards at kiosks
+    "staff.unlock": {"th": "เปิดหน้าจอเจ้าหน้าที่ที่ตู้บริการ", "en": "Staff screen opened at a kiosk"},
+    "staff.pin_wrong": {"th": "PIN เจ้าหน้าที่ไม่ถูกต้อง", "en": "Wrong staff PIN"},
+    "staff.pin_locked": {"th": "บัตรเจ้าหน้าที่ถูกล็อกที่ตู้บริการ", "en": "Staff card locked out at a kiosk"},
+    "staff.pin_refused": {"th": "ปฏิเสธบัตรเจ้าหน้าที่", "en": "Staff card refused"},
+    "staff.pin_cleared": {"th": "ปลดล็อกบัตรเจ้าหน้าที่ที่ตู้บริการ", "en": "Staff card lock-out lifted"},
+    # staff accounts
+    "staff.add": {"th": "เพิ่มบัญชีเจ้าหน้าที่", "en": "Staff account added"},
+    "staff.set": {"th": "แก้ไขบัญชีเจ้าหน้าที่", "en": "Staff account changed"},
+    "staff.sites": {"th": "กำหนดสาขาของเจ้าหน้าที่", "en": "Staff account's sites set"},
+    "staff.login": {"th": "เข้าสู่ระบบ", "en": "Signed in"},
+    "staff.login_failed": {"th": "รหัสผ่านไม่ถูกต้อง (เข้าสู่ระบบ)", "en": "Wrong password at sign-in"},
+    "staff.password": {"th": "เปลี่ยนรหัสผ่าน", "en": "Password changed"},
+    "staff.password_failed": {"th": "รหัสผ่านปัจจุบันไม่ถูกต้อง", "en": "Wrong current password"},
+    "staff.token": {"th": "สร้างโทเค็น API", "en": "API token created"},
+    "staff.token_revoked": {"th": "เพิกถอนโทเค็น API", "en": "API token revoked"},
+    # the patron's own page, messages, feedback
+    "patron.pin": {"th": "ตั้งหรือล้าง PIN ของสมาชิก", "en": "Member's PIN set or cleared"},
+    "patron.signin": {"th": "สมาชิกเข้าสู่ระบบ", "en": "Member signed in"},
+    "patron.signin_failed": {"th": "สมาชิกเข้าสู่ระบบไม่สำเร็จ", "en": "Member's sign-in failed"},
+    "patron.signin_refused": {"th": "ปฏิเสธการเข้าสู่ระบบ (ล็อกอยู่)", "en": "Member's sign-in refused (locked)"},
+    "patron.link_sent": {"th": "ส่งลิงก์เข้าสู่ระบบทางอีเมล", "en": "Sign-in link e-mailed"},
+    "patron.link_refused": {"th": "ไม่ส่งลิงก์เข้าสู่ระบบ (ขอบ่อยเกินไป)", "en": "Sign-in link refused (too many)"},
+    "messages.segment": {"th": "ส่งข้อความถึงกลุ่มสมาชิก", "en": "Message sent to a group of members"},
+    "messages.unsubscribe": {"th": "ยกเลิกรับข่าวสาร", "en": "Unsubscribed"},
+    "feedback.submit": {"th": "รับความคิดเห็น", "en": "Feedback received"},
+    "feedback.assign": {"th": "มอบหมายความคิดเห็น", "en": "Feedback assigned"},
+    "feedback.status": {"th": "เปลี่ยนสถานะความคิดเห็น", "en": "Feedback status changed"},
+    "feedback.answer": {"th": "ตอบความคิดเห็น", "en": "Feedback answered"},
+    "feedback.decide": {"th": "พิจารณาคำขอซื้อหนังสือ", "en": "Book request decided"},
+    # the library system (ILS)
+    "ils.patron": {"th": "ขอข้อมูลสมาชิกจากระบบห้องสมุด", "en": "Patron looked up in the library system"},
+    "ils.pin_check": {"th": "ตรวจ PIN กับระบบห้องสมุด", "en": "PIN checked with the library system"},
+    "ils.fee_paid": {"th": "ชำระค่าปรับในระบบห้องสมุด", "en": "Fine paid in the library system"},
+}
+
+#: who made an audit row when it is not a person or a device (``Audit.actor``)
+ACTOR_WORDS = {
+    "system": {"th": "ระบบ", "en": "system"},
+    "server": {"th": "เซิร์ฟเวอร์", "en": "server"},
+    "server:daily": {"th": "เซิร์ฟเวอร์ (งานประจำวัน)", "en": "server (daily jobs)"},
+    "feedback": {"th": "โต๊ะรับความคิดเห็น", "en": "feedback desk"},
+    "cli": {"th": "บรรทัดคำสั่ง", "en": "command line"},
+    "device": {"th": "อุปกรณ์", "en": "a device"},
+    "patron:unsubscribe": {"th": "ลิงก์ยกเลิกรับข่าวสาร", "en": "unsubscribe link"},
+    "patron:-": {"th": "หน้าของสมาชิก", "en": "member's page"},
+    "demo": {"th": "ข้อมูลสาธิต", "en": "demo data"},
+    "seed": {"th": "ข้อมูลตัวอย่าง", "en": "sample data"},
+    "bench": {"th": "การทดสอบประสิทธิภาพ", "en": "benchmark"},
+}
+
+
 def entry_label(activity: str) -> dict:
     """The ``{"th", "en"}`` label of a non-activity entry (its code when there is none)."""
     return ENTRY_LABELS.get(activity, {"th": activity, "en": activity})
@@ -1819,5 +1913,9 @@ TH_CONSOLE_WORDS = {
     "%(n)s points earned": "ได้รับ %(n)s คะแนน",
     "%(n)s days with a loan": "ยืม %(n)s วัน",
     "member %(id)s": "สมาชิก %(id)s",
+    # the audit log's "Who" (labels.actor_name)
+    "%(name)s (command line)": "%(name)s (บรรทัดคำสั่ง)",
+    "command line (%(login)s)": "บรรทัดคำสั่ง (%(login)s)",
+    "member's page (%(source)s)": "หน้าของสมาชิก (%(source)s)",
 }
 _fold_in(TH_CONSOLE_WORDS)

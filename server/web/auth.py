@@ -265,6 +265,8 @@ def init_app(app) -> None:
             "campaign_badges": labels.campaign_badges,
             "reward_name": labels.reward_name,
             "audit_pairs": labels.audit_pairs,
+            "audit_action": labels.audit_action,
+            "actor_name": labels.actor_name,
             "reason_label": reason_label,  # a message's reason: template, values, detail
             # the nav links the pending ILS payments page only when a library system is configured
             "ils_configured": current_app.extensions["privcard.service"].ils.configured,

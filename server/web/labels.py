@@ -1,6 +1,6 @@
 """What the console shows for codes: an activity's window, a site's or activity's name, a
 card reader's state, why a programme version was made, a ledger entry's tier change and
-campaigns, and an audit row's detail as ``key: value`` text.
+campaigns, and an audit row's action, actor and detail (as ``key: value`` text).
 
 Codes stay what the database, the API and the command lines hold; people read these.
 Each takes the request's language (``g.lang``) and the programme in force; a code with no
@@ -152,6 +152,37 @@ def _value(key: str, value, action: str) -> str:
             return text
         return catalogue.fmt_minute(when, _lang(), _prog().tz)
     return text
+
+
+def audit_action(code: str | None) -> str:
+    """What an audit row records in words: ``points.void`` is "Entry voided" (an unknown code as it is)."""
+    return _name(catalogue.AUDIT_ACTIONS.get(code or ""), code or "—")
+
+
+def actor_name(actor: str | None) -> str:
+    """Who made an audit row or a programme version, readably.
+
+    ``web:alice`` (the console and its API) is "alice", ``staff:alice`` (the command line acting
+    as alice) "alice (command line)", ``cli:root`` "command line (root)", ``device:gate-1``
+    "device gate-1", ``patron:42`` "member 42", ``system`` "system"; anything else as it is.
+    """
+    actor = actor or "system"
+    if actor in catalogue.ACTOR_WORDS:
+        return _name(catalogue.ACTOR_WORDS[actor], actor)
+    kind, sep, who = actor.partition(":")
+    if not sep or not who:
+        return actor
+    if kind == "web":
+        return who
+    if kind == "staff":
+        return _("%(name)s (command line)", name=who)
+    if kind == "cli":
+        return _("command line (%(login)s)", login=who)
+    if kind == "device":
+        return _("device %(id)s", id=who)
+    if kind == "patron":  # the member signed in, or the address a sign-in link was asked from
+        return _("member %(id)s", id=who) if who.isdigit() else _("member's page (%(source)s)", source=who)
+    return actor
 
 
 def key_name(key: str) -> str:

@@ -412,3 +412,40 @@ def test_devices_feedback_and_the_site_pickers_name_sites_not_their_codes(admin_
     finally:
         th.context.close()
         branch.context.close()
+
+
+def test_the_audit_log_says_who_and_what_in_words_in_both_languages(admin_page, browser, console):
+    from tests.helpers import close_store, open_service
+
+    dev_id = f"gate-{uuid.uuid4().hex[:4]}"
+    svc = open_service(console.db_url)
+    try:
+        m = svc.members.add("Audit Walk Member", uid(), group="U1", actor="web:alice")
+        _, entry = svc.points.award(m.id, "volunteer", item="shelving", actor="web:alice")
+        svc.points.void(entry.id, "typed twice", actor="web:alice")
+        svc.ledger.audit(f"device:{dev_id}", "staff.pin_wrong", "04AABBCCDD", failures=1, locked=False)
+        svc.ledger.audit("system", "walk.unknown_code", "x")  # a code with no label: shown as it is
+    finally:
+        close_store()
+    page = admin_page
+    save_activity(page, console, "walk_audit", 3)  # a programme version made by alice
+    th = thai_page(browser, console)
+    try:
+        for p, words in (
+            (page, ("alice", "Member enrolled", "Entry voided", f"device {dev_id}", "Wrong staff PIN", "system")),
+            (th, ("alice", "สมัครสมาชิก", "ยกเลิกรายการคะแนน", f"อุปกรณ์ {dev_id}", "PIN เจ้าหน้าที่ไม่ถูกต้อง", "ระบบ")),
+        ):
+            p.goto(f"{console.url}/staff")
+            who = p.locator("table.audit td.audit-who").all_inner_texts()
+            what = p.locator("table.audit td.audit-what").all_inner_texts()
+            shown = set(who) | set(what)
+            for word in words:
+                assert word in shown, (word, who, what)
+            assert "walk.unknown_code" in what
+            for code in ("web:alice", f"device:{dev_id}", "member.add", "points.void", "staff.pin_wrong"):
+                assert code not in shown, code
+            p.goto(f"{console.url}/programme")  # the programme's versions: who made each, by name
+            versions = p.locator("main table").last.inner_text()
+            assert "alice" in versions and "web:" not in versions, versions
+    finally:
+        th.context.close()
