@@ -1917,5 +1917,12 @@ TH_CONSOLE_WORDS = {
     "%(name)s (command line)": "%(name)s (บรรทัดคำสั่ง)",
     "command line (%(login)s)": "บรรทัดคำสั่ง (%(login)s)",
     "member's page (%(source)s)": "หน้าของสมาชิก (%(source)s)",
+    # a prize draw's page: who it counts, why each member is on its list
+    "one per %(n)s points earned": "1 สิทธิ์ต่อ %(n)s คะแนนที่ได้",
+    "the current semester": "ภาคการศึกษาปัจจุบัน",
+    "1 ticket": "1 สิทธิ์",
+    "%(n)s tickets": "%(n)s สิทธิ์",
+    "As recorded (JSON)": "ตามที่บันทึกไว้ (JSON)",
+    "%(n)s members": "%(n)s คน",
 }
 _fold_in(TH_CONSOLE_WORDS)

@@ -264,6 +264,8 @@ def init_app(app) -> None:
             "tier_change": labels.tier_change,
             "campaign_badges": labels.campaign_badges,
             "reward_name": labels.reward_name,
+            "draw_criteria": labels.draw_criteria,
+            "eligibility": labels.eligibility,
             "audit_pairs": labels.audit_pairs,
             "audit_action": labels.audit_action,
             "actor_name": labels.actor_name,

@@ -1,6 +1,7 @@
 """What the console shows for codes: an activity's window, a site's or activity's name, a
 card reader's state, why a programme version was made, a ledger entry's tier change and
-campaigns, and an audit row's action, actor and detail (as ``key: value`` text).
+campaigns, who a prize draw counts and why each member is on its list, and an audit row's
+action, actor and detail (as ``key: value`` text).
 
 Codes stay what the database, the API and the command lines hold; people read these.
 Each takes the request's language (``g.lang``) and the programme in force; a code with no
@@ -102,6 +103,46 @@ def tier_change(item: str | None) -> str:
 def campaign_badges(tag: str | None, names: dict) -> list[str]:
     """What each campaign gave an entry (``code:+N;code:+M``): "Double points week +5", ..."""
     return [f"{_name(names.get(code), code)} {n:+d}" for code, n in camp.split_tag(tag)]
+
+
+# --------------------------------------------------------------------------- prize draws and rankings
+
+
+def tickets_rule(rule: str | None) -> str:
+    """A draw's ``tickets`` rule in words: "one per member", "one per 50 points earned"."""
+    m = re.match(r"^per_points:(\d+)$", rule or "")
+    if m:
+        return _("one per %(n)s points earned", n=int(m.group(1)))
+    return _("one per member") if rule in (None, "", "one") else rule
+
+
+def draw_criteria(kind: str, filters: dict | None) -> list[tuple[str, str]]:
+    """Who a draw or ranking counts, as ``[(what, value)]`` in words (its page's "Filters")."""
+    f = filters or {}
+    if kind == "ranking":
+        ranking = {"active": _("Most active users"), "borrowers": _("Top borrowers")}
+        return [
+            (_("Ranking"), ranking.get(f.get("ranking"), f.get("ranking") or "—")),
+            (_("Semester"), f.get("term") or "—"),
+            (_("Top"), str(f.get("top", "—"))),
+        ]
+    return [
+        (_("Group"), f.get("group") or _("all")),
+        (_("Card type"), tier_name(f["tier"]) if f.get("tier") else _("all")),
+        (_("Semester"), f.get("term") or _("the current semester")),
+        (_("Minimum points"), str(f.get("min_points", 0))),
+        (_("Tickets"), tickets_rule(f.get("tickets"))),
+        (_("Winners"), str(f.get("winners", "—"))),
+    ]
+
+
+def eligibility(kind: str, filters: dict | None, value: int) -> str:
+    """Why a member is on a draw's or ranking's eligible list, with its weight: "2 tickets", "40 points earned"."""
+    if kind == "ranking":
+        if (filters or {}).get("ranking") == "borrowers":
+            return _("%(n)s days with a loan", n=value)
+        return _("%(n)s points earned", n=value)
+    return _("1 ticket") if value == 1 else _("%(n)s tickets", n=value)
 
 
 # --------------------------------------------------------------------------- the audit log

@@ -298,7 +298,9 @@ def draw(draw_id: int):
     except ServiceError:
         abort(404)
     check = s.draws.verify(draw_id) if d["kind"] == "draw" and d["state"] != "created" else None
-    return render_template("draw.html", d=d, check=check, rewards=s.prog.rewards)
+    # the page is a programme administrator's (every site): each eligible member by name
+    names = queries.member_names([e[0] for e in d["eligible"] or []])
+    return render_template("draw.html", d=d, check=check, rewards=s.prog.rewards, names=names)
 
 
 @bp.route("/draws/<int:draw_id>/<action>", methods=["POST"])

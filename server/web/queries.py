@@ -153,10 +153,12 @@ def ledger_names(entries: list[dict]) -> dict:
 
 
 def member_names(ids: list[int]) -> dict[int, str]:
-    """Members' names by id (a ranking's list)."""
-    if not ids:
-        return {}
-    return {m.id: m.name for m in Member.select(Member.id, Member.name).where(Member.id.in_(list(ids)))}
+    """Members' names by id (a ranking's list, a draw's eligible members)."""
+    ids, out = list(ids), {}
+    for i in range(0, len(ids), 900):  # a draw's whole eligible list: keep under SQLite's bound-variable limit
+        chunk = ids[i : i + 900]
+        out.update((m.id, m.name) for m in Member.select(Member.id, Member.name).where(Member.id.in_(chunk)))
+    return out
 
 
 def fees(member_id: int) -> list[Fee]:

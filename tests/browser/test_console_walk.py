@@ -449,3 +449,36 @@ def test_the_audit_log_says_who_and_what_in_words_in_both_languages(admin_page, 
             assert "alice" in versions and "web:" not in versions, versions
     finally:
         th.context.close()
+
+
+def test_a_draw_lists_its_eligible_members_by_name_and_says_who_it_counts(admin_page, browser, console):
+    from tests.helpers import close_store, open_service
+
+    svc = open_service(console.db_url)
+    try:
+        ones = [svc.members.add(name, uid(), group="U5", actor="web:alice") for name in ("ดารณี มีสุข", "Eligible Two")]
+        d = svc.draws.create("Eligible walk", winners=1, group="U5", tier="gold", prize_points=10, actor="web:alice")
+        svc.terms.set_tier(ones[0].id, "gold", reason="walk", actor="web:alice")
+        svc.terms.set_tier(ones[1].id, "gold", reason="walk", actor="web:alice")
+        svc.draws.run(d["id"], actor="web:alice")
+    finally:
+        close_store()
+    th = thai_page(browser, console)
+    try:
+        for p, ticket, words in (
+            (admin_page, "1 ticket", ("Group: U5", "Card type: Gold card", "Tickets: one per member")),
+            (th, "1 สิทธิ์", ("บัตรทอง", "1 สิทธิ์ต่อสมาชิก")),
+        ):
+            p.goto(f"{console.url}/draws/{d['id']}")
+            criteria = p.inner_text("#draw-criteria")
+            for word in words:
+                assert word in criteria, (word, criteria)
+            assert "{" not in criteria and "gold" not in criteria, criteria
+            for m in ones:
+                li = p.locator(f"ol.eligible li[data-member='{m.id}']")
+                assert li.locator("a").inner_text() == m.name
+                assert li.locator("a").get_attribute("href").endswith(f"/members/{m.id}")
+                assert li.inner_text().endswith(f"— {ticket}"), li.inner_text()
+            assert "[[" not in p.inner_text("#eligible")  # the raw list is folded away under JSON
+    finally:
+        th.context.close()
