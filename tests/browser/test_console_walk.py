@@ -482,3 +482,25 @@ def test_a_draw_lists_its_eligible_members_by_name_and_says_who_it_counts(admin_
             assert "[[" not in p.inner_text("#eligible")  # the raw list is folded away under JSON
     finally:
         th.context.close()
+
+
+def test_the_device_page_says_latest_taps_not_today_s(admin_page, browser, console, broker):
+    """The list is the device's latest 20 taps, whatever their day: it said "No taps yet today."."""
+    from tests.browser.test_console_sites import cli
+    from tests.helpers import Device
+
+    dev_id = f"gate-{uuid.uuid4().hex[:4]}"
+    cli(console.db_url, "device", "add", dev_id, "--kind", "gate", "--direction", "in")
+    th = thai_page(browser, console)
+    try:
+        for p, heading, none in ((admin_page, "Latest taps", "No taps yet."), (th, "การแตะบัตรล่าสุด", "ยังไม่มีการแตะบัตร")):
+            p.goto(f"{console.url}/devices/{dev_id}")
+            assert p.inner_text("#device-taps h2") == heading
+            assert p.inner_text("#device-taps p") == none
+        with Device(broker.url) as dev:
+            dev.tap(dev_id, uid())
+        admin_page.goto(f"{console.url}/devices/{dev_id}")
+        assert admin_page.locator("#device-taps table.taps tbody tr").count() == 1
+        assert "today" not in admin_page.inner_text("#device-taps")
+    finally:
+        th.context.close()
