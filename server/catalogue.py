@@ -1923,5 +1923,7 @@ TH_CONSOLE_WORDS = {
     "%(n)s tickets": "%(n)s สิทธิ์",
     "As recorded (JSON)": "ตามที่บันทึกไว้ (JSON)",
     "%(n)s members": "%(n)s คน",
+    # the programme page's section tabs: a title, and the table it is in programme.toml
+    "In programme.toml: %(table)s": "ในไฟล์ programme.toml: %(table)s",
 }
 _fold_in(TH_CONSOLE_WORDS)

@@ -261,6 +261,7 @@ def init_app(app) -> None:
             "site_list": labels.site_list,
             "reader_state": labels.reader_state,
             "version_reason": labels.version_reason,
+            "section_title": labels.section_title,
             "tier_change": labels.tier_change,
             "campaign_badges": labels.campaign_badges,
             "reward_name": labels.reward_name,

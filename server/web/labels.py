@@ -94,6 +94,11 @@ def version_reason(section: str | None) -> str:
     return _name(catalogue.VERSION_REASONS.get(section or ""), section or "—")
 
 
+def section_title(section: str) -> str:
+    """A programme section's title ("Opening hours and closures" for ``hours``; the name when it has none)."""
+    return _name(catalogue.VERSION_REASONS.get(section), section)
+
+
 def tier_change(item: str | None) -> str:
     """A tier entry's ``silver→gold`` as "Silver card → Gold card"."""
     old, sep, new = (item or "").partition("→")

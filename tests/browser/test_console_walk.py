@@ -504,3 +504,25 @@ def test_the_device_page_says_latest_taps_not_today_s(admin_page, browser, conso
         assert "today" not in admin_page.inner_text("#device-taps")
     finally:
         th.context.close()
+
+
+def test_the_programme_section_tabs_have_titles_and_say_where_the_section_is_in_the_file(admin_page, browser, console):
+    th = thai_page(browser, console)
+    try:
+        for p, titles, where in (
+            (admin_page, ("Opening hours and closures", "Card types", "Rewards"), "In programme.toml: [hours]"),
+            (th, ("เวลาเปิด-ปิดและวันหยุด", "ประเภทบัตร", "ของรางวัลและการแลกคะแนน"), "ในไฟล์ programme.toml: [hours]"),
+        ):
+            p.goto(f"{console.url}/programme?section=hours#section-editor")
+            tabs = p.locator("#section-tabs a").all_inner_texts()
+            for title in titles:
+                assert title in tabs, (title, tabs)
+            for code in ("hours", "tiers", "rewards", "semesters"):
+                assert code not in tabs, (code, tabs)
+            assert p.inner_text("#section-tabs a[aria-current]") == titles[0]
+            assert p.inner_text("#section-toml") == where  # the name staff look for in the file
+        submit(admin_page, "#section-tabs a[data-section=tiers]")
+        assert admin_page.inner_text("#section-toml") == "In programme.toml: [tiers]"
+        assert "[tiers" in admin_page.input_value("#section-form textarea[name=text]")
+    finally:
+        th.context.close()
