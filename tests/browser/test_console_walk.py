@@ -405,6 +405,8 @@ def test_devices_feedback_and_the_site_pickers_name_sites_not_their_codes(admin_
             assert main in p.inner_text("#staff-form") and "BRANCH2" not in p.inner_text("#staff-form")
             sites = p.locator(".staff-sites").first.inner_text()
             assert main in sites and med in sites and "MAIN" not in sites, sites
+            scoped = p.inner_text(f"tr[data-staff={who[0]}] .staff-sites-now")
+            assert scoped == med, scoped
         branch.goto(f"{console.url}/sites")
         assert branch.inner_text("#your-sites") == "Medical Library"
         branch.goto(f"{console.url}/lang/th?next=/sites")
