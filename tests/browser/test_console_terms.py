@@ -46,7 +46,7 @@ def test_renew_tier_and_stamp_date_on_the_member_page(admin_page, console):
     submit(page, "#tier-form button")
     assert "Card type is now Gold card" in flash(page)
     row = page.locator("table.ledger tr", has_text="Card type changed")
-    assert "silver→gold" in row.inner_text() and "library sponsor" in row.inner_text()
+    assert "Silver card → Gold card" in row.inner_text() and "library sponsor" in row.inner_text()
     assert row.locator(".xbtn").count() == 0  # a tier change is not voided
 
     # a partner-shop stamp card entered for the stamp's own date, by the programme's shop name
