@@ -644,7 +644,7 @@ def run(args, svc: Services) -> int:
         elif args.action == "show":
             dev = svc.devices.get(args.id, scope)
             d = svc.reads.device_dict(dev) | {"config": svc.devices.config(dev).to_dict()}
-            print_result(args, d, admin_show.device_text(svc, dev, d))
+            print_result(args, d, "" if args.json else admin_show.device_text(svc, dev, d))
         else:
             return args.handler(args, svc)
     elif args.cmd == "site":
@@ -672,7 +672,7 @@ def run(args, svc: Services) -> int:
             )
         else:
             r = svc.reads.site_dict(svc.sites.get(args.code.upper(), scope))
-            print_result(args, r, admin_show.site_text(svc, r))
+            print_result(args, r, "" if args.json else admin_show.site_text(svc, r))
     elif args.cmd == "award":
         outcome, entry = svc.points.award(args.ref, args.activity, item=args.item, at=args.at, actor=actor, scope=scope)
         m = svc.members.find(args.ref)

@@ -13,6 +13,7 @@ from datetime import datetime
 from broker.settings import SETTINGS, WEEKDAYS
 from server import catalogue, store
 from server.cli_support import both, code_word, facts, said, table, word
+from server.domain import rules
 from server.services import Services
 
 #: what a device's status report may carry beyond its state (broker.contract.Status), and its label
@@ -87,7 +88,7 @@ def device_text(svc: Services, dev: store.Device, d: dict) -> str:
     """``device show``: who the device is, its state and last report, its config revision and settings."""
     config = d["config"]
     code = d["site"] or svc.prog.default_site
-    view = svc.prog.for_site(code)
+    view = rules.site_view(svc.prog, code)  # a site no longer in the programme: the default site's view
     site = svc.prog.sites.get(code)
     activity = config["activity"]
     if activity:

@@ -107,3 +107,8 @@ def test_setup_device_credentials_knows_a_device_of_a_bridged_site(tmp_path, mon
     assert setup._bridged_site(privcard, db, "g1") == "NORTH"
     assert setup._bridged_site(privcard, db, "s1") is None
     assert setup._bridged_site(privcard, db, "nope") is None
+    # read without the library's file, the device's site is not in the programme: its summary still prints
+    import subprocess
+
+    shown = subprocess.run([privcard, "admin", "device", "show", "g1", "--db", db], capture_output=True, text=True)
+    assert shown.returncode == 0 and "NORTH" in shown.stdout and "Device/อุปกรณ์" in shown.stdout, shown.stderr
