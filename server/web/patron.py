@@ -33,6 +33,7 @@ from server.services.errors import ServiceError
 from server.services.ils import IlsUnavailable
 from server.services.patrons import LINK_MINUTES, SignInRefused, SignInThrottled
 from server.store import Member
+from server.web import labels
 
 bp = Blueprint("patron", __name__, url_prefix="/me")
 
@@ -144,20 +145,13 @@ def _patron_globals():
 def entry_detail(e: dict) -> str:
     """What an entry's item says to its patron: a reward's or card type's name, not its code; nothing for
     another member's id (a transfer) or a record's reference (``draw:3``, ``feedback:7``)."""
-    prog = svc().prog
     item = e.get("item") or ""
-
-    def name(thing) -> str:
-        return (g.lang == "th" and thing.get("th")) or thing.get("en") or ""
-
-    if e.get("activity") == "redeem" and item in prog.rewards:
-        r = prog.rewards[item]
-        return name({"th": r.th, "en": r.en})
+    if e.get("activity") == "redeem" and item in svc().prog.rewards:
+        return labels.reward_name(item)
     if e.get("activity") == "prize":
-        reward = prog.rewards.get(e.get("note") or "")
-        return name({"th": reward.th, "en": reward.en}) if reward else (e.get("note") or "")
+        return labels.reward_name(e.get("note"))
     if e.get("source") == "tier" and "→" in item:
-        return " → ".join(name(prog.tiers[t]) if t in prog.tiers else t for t in item.split("→", 1))
+        return labels.tier_change(item)
     if e.get("activity") in ("transfer_in", "transfer_out", "book_request") or e.get("source") == "feedback":
         return ""
     return item
