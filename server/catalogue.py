@@ -1873,6 +1873,11 @@ TH_ADMIN_CLI = {
     "card %(card)s on %(device)s: unlocked": "บัตร %(card)s ที่ %(device)s: ปลดล็อกแล้ว",
     "card %(card)s on %(device)s: %(n)s wrong PIN(s) forgotten": "บัตร %(card)s ที่ %(device)s: ล้างการใส่ PIN ผิด %(n)s ครั้งแล้ว",
     "no staff PIN lock-outs": "ไม่มีบัตรเจ้าหน้าที่ที่ถูกล็อกเพราะใส่ PIN ผิด",
+    # privcard admin staff list / tokens: their headers and values (cli_support.table, code_word)
+    "no staff accounts": "ยังไม่มีบัญชีเจ้าหน้าที่",
+    "no API tokens": "ไม่มีโทเค็น API",
+    "disabled": "ระงับการใช้งาน",
+    "Token": "โทเค็น",
     "token %(id)s of %(name)s expires %(when)s UTC": "โทเค็น %(id)s ของ %(name)s หมดอายุ %(when)s UTC",
     "token %(id)s of %(name)s revoked": "เพิกถอนโทเค็น %(id)s ของ %(name)s แล้ว",
     # Mosquitto accounts and ACLs (server/broker_accounts.py)

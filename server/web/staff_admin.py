@@ -124,7 +124,7 @@ def _sites(text: str | None, svc) -> str | None:
 def run(args, svc=None) -> int:
     """Execute a parsed ``staff`` command; prints one line per result, errors on stderr."""
     from server import catalogue
-    from server.cli_support import print_result, said
+    from server.cli_support import code_word, listing, print_result, said, word
     from server.services.errors import ServiceError
     from server.web import accounts
 
@@ -154,16 +154,37 @@ def run(args, svc=None) -> int:
                 role=_role(s.role),
             )
         elif cmd == "list":
-            for s in accounts.Staff.select().order_by(accounts.Staff.username):
-                state = "active" if s.active else "disabled"
-                locked = (
-                    f" locked until {s.locked_until:%Y-%m-%d %H:%M} UTC"
-                    if s.locked_until and s.locked_until > store.utcnow()
-                    else ""
-                )
-                must = " must change password" if s.must_change_password else ""
-                sites = f"\tsites {s.sites}" if s.sites else ""  # only a site-scoped account: the line is unchanged
-                print(f"{s.username}\t{s.role}\t{state}{locked}{must}{sites}")
+            now = store.utcnow()
+            rows = [
+                {
+                    "username": s.username,
+                    "role": s.role,
+                    "active": bool(s.active),
+                    "locked_until": f"{s.locked_until:%Y-%m-%dT%H:%M:%SZ}"
+                    if s.locked_until and s.locked_until > now
+                    else None,
+                    "must_change_password": bool(s.must_change_password),
+                    "sites": s.sites or None,
+                }
+                for s in accounts.Staff.select().order_by(accounts.Staff.username)
+            ]
+            listing(
+                args,
+                rows,
+                ["Account", "Role", "State", "Sites", "Locked until", "Note"],
+                [
+                    [
+                        r["username"],
+                        code_word(r["role"]),
+                        code_word("active" if r["active"] else "disabled"),
+                        r["sites"] or word("every site"),
+                        f"{r['locked_until'][:16].replace('T', ' ')} UTC" if r["locked_until"] else "",
+                        word("must change password") if r["must_change_password"] else "",
+                    ]
+                    for r in rows
+                ],
+                "no staff accounts",
+            )
         elif cmd == "sites":
             person = accounts.Staff.get_or_none(accounts.Staff.username == args.username.strip().lower())
             if person is None:
@@ -213,15 +234,21 @@ def run(args, svc=None) -> int:
             if svc is None:
                 raise ServiceError("%(command)s: run it as privcard admin", command="pin-lockouts")
             rows = [{**r, "locked_until": f"{r['locked_until']:%Y-%m-%dT%H:%M:%SZ}"} for r in svc.staff.lockouts()]
-            print_result(
+            listing(
                 args,
                 rows,
-                "\n".join(
-                    f"{r['card']}\t{r['device']}\t#{r['member'] or '-'} {r['name'] or ''}\tlocked until {r['locked_until']}"
+                ["Card", "Device", "Member", "Name", "Locked until"],
+                [
+                    [
+                        r["card"],
+                        r["device"],
+                        f"#{r['member']}" if r["member"] else "-",
+                        r["name"] or "",
+                        f"{r['locked_until'][:16].replace('T', ' ')} UTC",
+                    ]
                     for r in rows
-                )
-                or said("no staff PIN lock-outs")[0],
-                None if rows else said("no staff PIN lock-outs")[1],
+                ],
+                "no staff PIN lock-outs",
             )
         elif cmd == "token":
             token, row = accounts.issue_token(args.username, args.label, actor=actor, days=args.days)
@@ -234,13 +261,38 @@ def run(args, svc=None) -> int:
             ):
                 print(line, file=sys.stderr)
         elif cmd == "tokens":
-            for t in accounts.list_tokens(args.username):
-                used = f"{t.last_used:%Y-%m-%d %H:%M}" if t.last_used else "never"
-                state = t.state + (f" ({t.revoked_why})" if t.revoked_why and t.revoked_why != "revoked" else "")
-                print(
-                    f"{t.id}\t{t.staff.username}\t{t.label}\tcreated {t.created_at:%Y-%m-%d}"
-                    f"\texpires {t.expires_at:%Y-%m-%d %H:%M}\tlast used {used}\t{state}"
-                )
+            rows = [
+                {
+                    "id": t.id,
+                    "username": t.staff.username,
+                    "label": t.label,
+                    "created_at": f"{t.created_at:%Y-%m-%dT%H:%M:%SZ}",
+                    "expires_at": f"{t.expires_at:%Y-%m-%dT%H:%M:%SZ}",
+                    "last_used": f"{t.last_used:%Y-%m-%dT%H:%M:%SZ}" if t.last_used else None,
+                    "state": t.state,
+                    "revoked_why": t.revoked_why,
+                }
+                for t in accounts.list_tokens(args.username)
+            ]
+            listing(
+                args,
+                rows,
+                ["Token", "Account", "Label", "Created", "Expires", "Last used", "State"],
+                [
+                    [
+                        r["id"],
+                        r["username"],
+                        r["label"],
+                        r["created_at"][:10],
+                        f"{r['expires_at'][:16].replace('T', ' ')} UTC",
+                        f"{r['last_used'][:16].replace('T', ' ')} UTC" if r["last_used"] else word("never"),
+                        code_word(r["state"])
+                        + (f" ({r['revoked_why']})" if r["revoked_why"] and r["revoked_why"] != "revoked" else ""),
+                    ]
+                    for r in rows
+                ],
+                "no API tokens",
+            )
         elif cmd == "revoke-token":
             t = accounts.revoke_token(args.token_id, actor=actor)
             _say(args, "token %(id)s of %(name)s revoked", id=t.id, name=t.staff.username)
@@ -274,9 +326,11 @@ def main(argv: list[str] | None = None) -> int:
     """Standalone entry point (until the admin CLI wires ``staff`` in)."""
     parser = argparse.ArgumentParser(prog="privcard admin")
     parser.add_argument("--db", default=os.environ.get("PRIVCARD_DB", "sqlite:///var/privcard.db"))
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print the data as JSON (for scripts)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    register(subparsers)
+    register(subparsers, parents=(common,))
     args = parser.parse_args(argv)
     try:
         return run(args)

@@ -165,7 +165,9 @@ def test_the_cli_text_output(db):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert admin.main(["--db", db["url"], "--config", db["conf"], "staff", "pin-lockouts"]) == 0
-    assert out.getvalue().startswith(f"{STAFF}\tkiosk-a\t#{db['ids'][STAFF]} Staff One\tlocked until ")
+    head, row = out.getvalue().splitlines()  # a header in both languages, a row per locked card
+    assert head.split()[:3] == ["Card/บัตร", "Device/อุปกรณ์", "Member/สมาชิก"]
+    assert row.split()[:5] == [STAFF, "kiosk-a", f"#{db['ids'][STAFF]}", "Staff", "One"] and row.endswith(" UTC")
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert admin.main(["--db", db["url"], "--config", db["conf"], "staff", "unlock-pin", STAFF]) == 0

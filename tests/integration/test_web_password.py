@@ -7,6 +7,7 @@ the migration test also on PostgreSQL), signing in through the real forms.
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -278,8 +279,33 @@ def test_console_add_staff_sets_the_flag_and_the_cli_only_with_must_change(app, 
     assert not accounts.Staff.get(accounts.Staff.username == "erin").must_change_password
     capsys.readouterr()
     assert staff_admin.main(["--db", db, "staff", "list"]) == 0
-    out = capsys.readouterr().out
-    assert "dave\tstaff\tactive must change password" in out and "erin\tstaff\tactive\n" in out
+    lines = capsys.readouterr().out.splitlines()
+    # one header naming the columns in both languages, then a row per account
+    assert lines[0].split() == [
+        "Account/บัญชีผู้ใช้",
+        "Role/บทบาท",
+        "State/สถานะ",
+        "Sites/สาขา",
+        "Locked",
+        "until/ล็อกถึง",
+        "Note/หมายเหตุ",
+    ]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    tail = ["must", "change", "password/ต้องเปลี่ยนรหัสผ่าน"]
+    assert rows["dave"][1:] == ["staff/เจ้าหน้าที่", "active/ใช้งานได้", "every", "site/ทุกสาขา", *tail]
+    assert rows["erin"][1:] == ["staff/เจ้าหน้าที่", "active/ใช้งานได้", "every", "site/ทุกสาขา"]
+    # scripts read --json
+    assert staff_admin.main(["--db", db, "staff", "list", "--json"]) == 0
+    data = {r["username"]: r for r in json.loads(capsys.readouterr().out)}
+    assert data["dave"]["must_change_password"] is True and data["erin"]["must_change_password"] is False
+    assert data["erin"] == {
+        "username": "erin",
+        "role": "staff",
+        "active": True,
+        "locked_until": None,
+        "must_change_password": False,
+        "sites": None,
+    }
 
 
 def test_api_token_is_unaffected_by_the_flag(app):

@@ -8,6 +8,7 @@ against a real server process in ``tests/security/test_signin_attack.py``.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import timedelta
@@ -148,12 +149,19 @@ def test_tokens_from_the_cli(app, tmp_db_url):
     token = out.stdout.strip()
     assert token.startswith("pct_") and "expires" in out.stderr
     listed = _cli(tmp_db_url, "tokens", STAFF[0])
-    assert listed.returncode == 0 and "\tbob\tcron\t" in listed.stdout and "last used never\tactive" in listed.stdout
-    tid = listed.stdout.split("\t")[0]
+    assert listed.returncode == 0, listed.stderr
+    head, row = listed.stdout.splitlines()  # one header in both languages, one token
+    assert head.startswith("Token/โทเค็น") and "Last used/ใช้ล่าสุด" in head
+    tid, who, label, *_ = row.split()
+    assert (who, label) == ("bob", "cron") and row.split()[-2:] == ["never/ไม่เคย", "active/ใช้งานได้"]
+    data = json.loads(_cli(tmp_db_url, "tokens", STAFF[0], "--json").stdout)
+    assert [(t["id"], t["username"], t["label"], t["last_used"], t["state"]) for t in data] == [
+        (int(tid), "bob", "cron", None, "active")
+    ]
     assert _cli(tmp_db_url, "token", STAFF[0], "--days", "400").returncode == 1
     r = _cli(tmp_db_url, "revoke-token", tid)
     assert r.returncode == 0 and f"token {tid} of bob revoked" in r.stdout
-    assert "\trevoked" in _cli(tmp_db_url, "tokens").stdout
+    assert "revoked/เพิกถอนแล้ว" in _cli(tmp_db_url, "tokens").stdout
     bad = _cli(tmp_db_url, "revoke-token", BIG)
     assert bad.returncode == 1 and "no API token" in bad.stderr
     store.db.connect(reuse_if_open=True)
