@@ -507,6 +507,11 @@ TH = {
     "no ledger entry %(id)s": "ไม่พบรายการคะแนน %(id)s",
     "entry %(id)s is itself a void": "รายการ %(id)s เป็นรายการยกเลิก จึงยกเลิกซ้ำไม่ได้",
     "entry %(id)s is already voided": "รายการ %(id)s ถูกยกเลิกไปแล้ว",
+    "entry %(id)s is a fine discount the library system has not answered yet (%(transaction)s): "
+    "it is settled by its answer, or by ils resolve": "รายการ %(id)s เป็นส่วนลดค่าปรับที่ระบบห้องสมุดยังไม่ตอบ (%(transaction)s): "
+    "จะปิดรายการเมื่อระบบห้องสมุดตอบ หรือด้วยคำสั่ง ils resolve",
+    "entry %(id)s is a fine discount paid in the library system (%(transaction)s): its points cannot come back": "รายการ %(id)s "
+    "เป็นส่วนลดค่าปรับที่ชำระในระบบห้องสมุดแล้ว (%(transaction)s): คืนคะแนนไม่ได้",
     "points to transfer must be a positive whole number": "จำนวนคะแนนที่โอนต้องเป็นจำนวนเต็มที่มากกว่าศูนย์",
     "cannot transfer points to the same member": "โอนคะแนนให้สมาชิกคนเดิมไม่ได้",
     "unknown reward %(reward)r; known: %(known)s": "ไม่พบของรางวัล %(reward)r (ที่มี: %(known)s)",
