@@ -499,6 +499,7 @@ TH = {
     "a %(kind)s may not send %(topic)s": "อุปกรณ์ประเภท %(kind)s ส่ง %(topic)s ไม่ได้",
     "sign-up points are credited by member add": "คะแนนแรกเข้าให้เมื่อสมัครสมาชิกเท่านั้น",
     "cannot award points in the future": "ให้คะแนนสำหรับเวลาในอนาคตไม่ได้",
+    "%(activity)s is earned only while its campaign runs": "กิจกรรม %(activity)s ได้คะแนนเฉพาะในช่วงเวลาของแคมเปญ",
     "unknown partner shop %(shop)r; known: %(known)s": "ไม่พบร้านค้า %(shop)r ในรายชื่อร้านค้าที่ร่วมรายการ (ที่มี: %(known)s)",
     "member %(id)s is blocked": "สมาชิก %(id)s ถูกระงับ",
     "member %(id)s's membership expired on %(day)s": "สมาชิกภาพของสมาชิก %(id)s หมดอายุแล้วเมื่อ %(day)s",

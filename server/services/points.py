@@ -124,6 +124,8 @@ class Points:
         when = self.ledger.time_of(at, prog.tz)
         if when > self.clock() + timedelta(seconds=prog.future_tolerance_s):
             raise ServiceError("cannot award points in the future")
+        if not self.ledger.live.campaigns.available(activity, when):  # as a counter's tap (taps._decide)
+            raise ServiceError("%(activity)s is earned only while its campaign runs", activity=activity)
         today = rules.business_day(self.clock(), prog)
         if activity == "partner_purchase" and item and prog.partners:
             shop = rules.partner_shop(item, prog)  # the programme's name; old names are aliases
