@@ -140,8 +140,12 @@ class Terms:
         if dry_run:
             return row
         # claimed first, by one conditional UPDATE: of two replicas closing the same day, the
-        # second waits on the row lock, then updates nothing and forfeits nothing
-        if Member.update(lapsed_on=day).where((Member.id == m.id) & Member.lapsed_on.is_null()).execute() != 1:
+        # second waits on the row lock, then updates nothing and forfeits nothing; a renewal
+        # committed since the chunk was read (PostgreSQL lets one in) leaves the term unended
+        claim = Member.update(lapsed_on=day).where(
+            (Member.id == m.id) & Member.lapsed_on.is_null() & (Member.valid_until < day)
+        )
+        if claim.execute() != 1:
             row["forfeited"] = 0
             return row
         balance = Member.get_by_id(m.id).balance
