@@ -148,6 +148,7 @@ TH = {
     "Would lapse": "จะหมดอายุ",
     "a reason is required to change a tier": "ต้องระบุเหตุผลในการเปลี่ยนประเภทบัตร",
     "a renewal must end today or later, not %(day)s": "วันสิ้นสุดของการต่ออายุต้องเป็นวันนี้หรือหลังจากนั้น ไม่ใช่ %(day)s",
+    "a term close cannot be dated after today (%(today)s): preview %(day)s instead": "ปิดภาคสมาชิกลงวันที่หลังวันนี้ (%(today)s) ไม่ได้ ดูตัวอย่างของวันที่ %(day)s แทน",
     "a stamp older than %(days)s days cannot be credited (%(day)s)": "ตราประทับเก่ากว่า %(days)s วันให้คะแนนไม่ได้ (%(day)s)",
     "academic year": "ปีการศึกษา",
     "books": "เล่ม",

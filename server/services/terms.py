@@ -88,9 +88,15 @@ class Terms:
     def close(self, day=None, *, dry_run: bool = False, actor: str = "system") -> dict:
         """Lapse every member whose term ended before ``day`` (default today) and report who lapsed.
 
-        With ``dry_run`` the same report, and nothing changes.
+        With ``dry_run`` the same report, and nothing changes; only a preview may be dated
+        after today (who will lapse then): a close would end terms that have not ended.
         """
-        day = members.parse_date(day) if day is not None else self.ledger.today()
+        today = self.ledger.today()
+        day = members.parse_date(day) if day is not None else today
+        if day > today and not dry_run:  # members valid until the day before it are still members today
+            raise ServiceError(
+                "a term close cannot be dated after today (%(today)s): preview %(day)s instead", today=today, day=day
+            )
         forfeit = self.prog.terms.on_expiry == "forfeit"
         lapsed: list[dict] = []
         last_id = 0

@@ -133,10 +133,35 @@ def test_term_close_keep_dry_run_and_forfeit(clock):
         assert [(r["member"], r["forfeited"]) for r in report["lapsed"]] == [(a.id, 255)]
         [entry] = LedgerEntry.select().where(LedgerEntry.activity == "forfeit")
         assert (entry.points, entry.source, svc.ledger.balance(a.id)) == (-255, "term", 0)
+        clock.set(date(2026, 11, 2))
         assert svc.terms.close(date(2026, 11, 2))["lapsed"] == []  # once only
         assert svc.ledger.history(a.id)[0]["activity"] == "forfeit"
         svc.points.void(entry.id, "renewed late, points restored", actor="test")
         assert svc.ledger.balance(a.id) == 255
+        assert ledger_problems() == []
+    finally:
+        close_store()
+
+
+def test_a_term_close_dated_after_today_is_only_a_preview(clock):
+    """A date typed a year or a term ahead (2027 for 2026) closed terms that had not ended.
+
+    Before: ``term close --date 2026-11-01`` run on 1 July forfeited every student's
+    balance while their membership still ran to 31 October, and marked them lapsed, so
+    the close at the real end skipped them.
+    """
+    svc = service(clock, terms={"on_expiry": "forfeit"})
+    try:
+        m = svc.members.add("Malee", UID, group="U1")  # valid until 2026-10-31
+        before = _snapshot()
+        with pytest.raises(ServiceError, match="after today"):
+            svc.terms.close(date(2026, 11, 1), actor="test")
+        assert _snapshot() == before and svc.ledger.balance(m.id) == 250
+        preview = svc.terms.close(date(2026, 11, 1), dry_run=True)  # who will lapse: still shown
+        assert [(r["member"], r["forfeited"]) for r in preview["lapsed"]] == [(m.id, 250)]
+        assert svc.terms.close(actor="test")["lapsed"] == []  # today's close: nobody yet
+        clock.set(date(2026, 11, 1))
+        assert [r["forfeited"] for r in svc.terms.close(date(2026, 11, 1), actor="test")["lapsed"]] == [250]
         assert ledger_problems() == []
     finally:
         close_store()
