@@ -289,6 +289,36 @@ def test_gold_by_points_earned_no_demotion_within_the_term(clock):
         close_store()
 
 
+def test_an_event_list_earns_by_the_members_tier_and_its_credit_promotes(clock):
+    """An attendance list's credit is an earning activity like a tap or an award.
+
+    Before: a gold member (multiplier 2) got the silver 10 points for an e-database
+    training on the imported list (an award of borrow gave 5 × 2), and the list's credit
+    that took a member's points earned in the term to ``earned_at`` did not promote them
+    (only their next tap or award did).
+    """
+    svc = service(clock, tiers={"gold": {"multiplier": 2, "earned_at": 280}})
+    try:
+        gold = svc.members.add("Lecturer", UID, tier="gold", group="U3")
+        silver = svc.members.add("Student", UID2, group="U1")
+        svc.points.award(silver.id, "borrow", actor="test")  # 255
+        svc.attendance.import_csv(f"member_id\n{silver.id}\n", "pulinet_event", "PULINET day", actor="test")  # 275
+        assert Member.get_by_id(silver.id).tier == "silver"
+        report = svc.attendance.import_csv(
+            f"member_id\n{gold.id}\n{silver.id}\n", "db_training", "Scopus", actor="test"
+        )
+        assert len(report.credited) == 2
+        earned = {e.member_id: e.points for e in LedgerEntry.select().where(LedgerEntry.activity == "db_training")}
+        assert earned == {gold.id: 20, silver.id: 10}  # the list credited by each member's tier at the time
+        m = Member.get_by_id(silver.id)
+        assert (m.tier, m.tier_basis, m.balance) == ("gold", "points", 285)  # promoted by the list's credit
+        [change] = [h for h in svc.ledger.history(silver.id) if h["source"] == "tier"]
+        assert "285 points earned in 1/2569 (promotion at 280)" in change["note"]
+        assert ledger_problems() == []
+    finally:
+        close_store()
+
+
 def test_manual_tier_needs_a_reason_is_recorded_and_not_voidable(svc):
     m = svc.members.add("Malee", UID)
     with pytest.raises(ServiceError, match="reason is required"):
