@@ -55,3 +55,53 @@ def test_a_renewal_committed_while_the_close_reads_its_chunk_forfeits_nothing(pg
             assert ledger_problems() == []
         finally:
             close_store()
+
+
+def test_two_closes_at_once_put_a_tier_won_in_the_last_term_back_once(pg_url, pg_template, monkeypatch):
+    """The new term's tier reset (a member who renewed early, gold won by points in the term before)
+    on PostgreSQL, by two replicas' daily rounds at once: one tier change, one history entry."""
+    clock = [datetime(2026, 7, 1, 10, tzinfo=BKK)]
+    prog = load(overrides={"tiers": {"gold": {"earned_at": 260}}})
+    with fresh_pg_database(pg_url, template=pg_template) as url:
+        svc = open_service(url, prog=prog, clock=lambda: clock[0])
+        try:
+            m = svc.members.add("Student", new_uid(), group="U1")
+            svc.points.award(m.id, "borrow", actor="desk")
+            svc.points.award(m.id, "volunteer", item="s1", actor="desk")  # 265: gold
+            assert Member.get_by_id(m.id).tier == "gold"
+            clock[0] = datetime(2026, 10, 20, 10, tzinfo=BKK)
+            svc.terms.renew(m.id, actor="desk")
+            assert Member.get_by_id(m.id).tier == "gold"
+            clock[0] = datetime(2026, 11, 1, 0, 5, tzinfo=BKK)
+            both = threading.Barrier(2)
+            real = Terms._new_term_tiers
+
+            def together(self, day, dry_run, actor):
+                try:
+                    both.wait(5)
+                except threading.BrokenBarrierError:
+                    pass
+                return real(self, day, dry_run, actor)
+
+            monkeypatch.setattr(Terms, "_new_term_tiers", together)
+            reports: list = []
+
+            def close(who):
+                try:
+                    reports.append(svc.terms.close(actor=who))
+                finally:
+                    close_store()
+
+            threads = [threading.Thread(target=close, args=(f"server:{n}",)) for n in "ab"]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            monkeypatch.undo()
+            assert sorted(len(r["tiers"]) for r in reports) == [0, 1]
+            assert Member.get_by_id(m.id).tier == "silver"
+            changes = LedgerEntry.select().where(LedgerEntry.member == m.id, LedgerEntry.source == "tier")
+            assert [e.item for e in changes.order_by(LedgerEntry.id)] == ["silver→gold", "gold→silver"]
+            assert ledger_problems() == []
+        finally:
+            close_store()

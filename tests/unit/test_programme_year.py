@@ -289,6 +289,69 @@ def test_gold_by_points_earned_no_demotion_within_the_term(clock):
         close_store()
 
 
+def test_a_tier_won_by_points_lasts_its_term_when_the_member_renews_early(clock):
+    """Renewing before the term ends (20 Oct for a term to 31 Oct) is renewing for the next term.
+
+    Before: the renewal took gold away at once — 11 days of the term it was won in — and the
+    next tap in that term promoted the member again (its points earned still reached 270),
+    so the gold then ran through the whole next term without a point earned in it.
+    """
+    svc = service(clock, **GOLD_RULES)
+    try:
+        m = svc.members.add("Student", UID, group="U1")
+        for d in range(1, 5):  # 255 ... 270: promoted on 4 July
+            clock.set(date(2026, 7, d))
+            tap(svc)
+        assert Member.get_by_id(m.id).tier == "gold"
+        clock.set(date(2026, 10, 20))
+        assert svc.terms.renew(m.id)["term_start"] == "2026-11-01"
+        assert Member.get_by_id(m.id).tier == "gold"  # no demotion within the term
+        clock.set(date(2026, 10, 21))
+        assert (tap(svc).points, Member.get_by_id(m.id).tier) == (10, "gold")
+        clock.set(date(2026, 11, 1))
+        preview = svc.terms.close(dry_run=True)
+        assert [(r["member"], r["from"], r["to"]) for r in preview["tiers"]] == [(m.id, "gold", "silver")]
+        assert Member.get_by_id(m.id).tier == "gold"  # a preview changes nothing
+        report = svc.terms.close(actor="server:daily")  # the server's daily round on the new term's first day
+        assert [(r["member"], r["to"]) for r in report["tiers"]] == [(m.id, "silver")]
+        assert (Member.get_by_id(m.id).tier, Member.get_by_id(m.id).tier_basis) == ("silver", "default")
+        assert svc.terms.close(actor="server:daily")["tiers"] == []  # once
+        assert (tap(svc).points, Member.get_by_id(m.id).tier) == (5, "silver")  # earned again in 2/2569
+        assert next((h["item"], h["note"]) for h in svc.ledger.history(m.id) if h["source"] == "tier") == (
+            "gold→silver",
+            "new term",
+        )
+        assert ledger_problems() == []
+    finally:
+        close_store()
+
+
+def test_a_tier_won_after_an_early_renewal_goes_back_when_the_next_term_starts(clock):
+    svc = service(clock, **GOLD_RULES)
+    try:
+        m = svc.members.add("Student", UID, group="U1")
+        clock.set(date(2026, 10, 20))
+        svc.terms.renew(m.id)  # for 2/2569, from 1 November
+        for d in (21, 22, 23, 24):  # 270 earned in 1/2569: gold for the rest of it
+            clock.set(date(2026, 10, d))
+            tap(svc)
+        assert Member.get_by_id(m.id).tier == "gold"
+        clock.set(date(2026, 11, 3))  # the server was down on 1-2 November: its first round then
+        assert [r["member"] for r in svc.terms.close(actor="server:daily")["tiers"]] == [m.id]
+        assert Member.get_by_id(m.id).tier == "silver"
+        # a member who won gold in the term they renewed into keeps it
+        s = svc.members.add("Keeps", UID2, group="U1")  # joined 3 Nov: 250 earned in 2/2569
+        for d in (3, 4, 5, 6):
+            clock.set(date(2026, 11, d))
+            tap(svc, uid=UID2)
+        assert Member.get_by_id(s.id).tier == "gold"
+        assert svc.terms.close(actor="server:daily")["tiers"] == []
+        assert Member.get_by_id(s.id).tier == "gold"
+        assert ledger_problems() == []
+    finally:
+        close_store()
+
+
 def test_an_event_list_earns_by_the_members_tier_and_its_credit_promotes(clock):
     """An attendance list's credit is an earning activity like a tap or an award.
 
