@@ -267,7 +267,8 @@ class Points:
         note: str | None = None,
         scope: Scope = EVERYTHING,
     ):
-        """Move points between members; never below zero. Both within ``scope`` (else NotFound)."""
+        """Move points between members; never below zero, never out of a blocked member's account.
+        Both within ``scope`` (else NotFound)."""
         if type(points) is not int or points <= 0:
             raise ServiceError("points to transfer must be a positive whole number")
         now = self.clock()
@@ -277,6 +278,8 @@ class Points:
             src, dst = self.member(source_ref, scope), self.member(target_ref, scope)
             if src.id == dst.id:
                 raise ServiceError("cannot transfer points to the same member")
+            if src.status != "active":  # a blocked member's points are held, as for a redemption
+                raise ServiceError("member %(id)s is blocked", id=src.id)
             members.check_active(dst, day)  # a member's validity is the programme's: its day
             site = self.site_of(src, scope)
             day = day_at(self.prog, site, now)  # the entries are made at the site: its day

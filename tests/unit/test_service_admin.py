@@ -110,6 +110,20 @@ def test_transfer_to_self_or_nobody(svc):
     assert svc.ledger.balance(1) == 250
 
 
+def test_a_blocked_members_points_are_not_transferred_away(svc):
+    """A blocked member cannot redeem; before, staff could still transfer their balance to
+    another member, who then redeemed it (the block did not hold the points)."""
+    svc.members.set(A, status="blocked")
+    with pytest.raises(ServiceError, match="member 1 is blocked"):
+        svc.points.transfer(A, B, 100)
+    with pytest.raises(ServiceError, match="member 1 is blocked"):
+        svc.points.redeem(A, "fine_discount", points=100)
+    assert (svc.ledger.balance(1), svc.ledger.balance(2)) == (250, 250)
+    svc.members.set(A, status="active")
+    svc.points.transfer(A, B, 100)
+    assert (svc.ledger.balance(1), svc.ledger.balance(2)) == (150, 350)
+
+
 def test_void_of_a_transfer_reverses_both_legs(svc):
     _out_e, in_e = svc.points.transfer(A, B, 100)
     revs = svc.points.void(in_e.id, "wrong member")
