@@ -96,6 +96,14 @@ def test_transfer_never_below_zero(svc):
     assert LedgerEntry.select().where(LedgerEntry.source == "transfer").count() == 2
 
 
+@pytest.mark.parametrize("points", [2**31, 2**63, 10**20])
+def test_a_huge_transfer_is_refused_as_more_than_the_balance(svc, points):
+    """Before: SQLite raised OverflowError from the debit (the console's 500, the CLI's traceback)."""
+    with pytest.raises(ServiceError, match=f"balance 250 is less than {points} points"):
+        svc.points.transfer(A, B, points)
+    assert (svc.ledger.balance(1), svc.ledger.balance(2)) == (250, 250)
+
+
 @pytest.mark.parametrize("points", [0, -5, 2.5, "10"])
 def test_transfer_amount_must_be_positive_whole(svc, points):
     with pytest.raises(ServiceError, match="positive whole number"):
