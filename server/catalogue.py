@@ -148,6 +148,7 @@ TH = {
     "Would lapse": "จะหมดอายุ",
     "a reason is required to change a tier": "ต้องระบุเหตุผลในการเปลี่ยนประเภทบัตร",
     "a renewal must end today or later, not %(day)s": "วันสิ้นสุดของการต่ออายุต้องเป็นวันนี้หรือหลังจากนั้น ไม่ใช่ %(day)s",
+    "a term close cannot be dated after today (%(today)s): preview %(day)s instead": "ปิดภาคสมาชิกลงวันที่หลังวันนี้ (%(today)s) ไม่ได้ ดูตัวอย่างของวันที่ %(day)s แทน",
     "a stamp older than %(days)s days cannot be credited (%(day)s)": "ตราประทับเก่ากว่า %(days)s วันให้คะแนนไม่ได้ (%(day)s)",
     "academic year": "ปีการศึกษา",
     "books": "เล่ม",
@@ -499,6 +500,7 @@ TH = {
     "a %(kind)s may not send %(topic)s": "อุปกรณ์ประเภท %(kind)s ส่ง %(topic)s ไม่ได้",
     "sign-up points are credited by member add": "คะแนนแรกเข้าให้เมื่อสมัครสมาชิกเท่านั้น",
     "cannot award points in the future": "ให้คะแนนสำหรับเวลาในอนาคตไม่ได้",
+    "%(activity)s is earned only while its campaign runs": "กิจกรรม %(activity)s ได้คะแนนเฉพาะในช่วงเวลาของแคมเปญ",
     "unknown partner shop %(shop)r; known: %(known)s": "ไม่พบร้านค้า %(shop)r ในรายชื่อร้านค้าที่ร่วมรายการ (ที่มี: %(known)s)",
     "member %(id)s is blocked": "สมาชิก %(id)s ถูกระงับ",
     "member %(id)s's membership expired on %(day)s": "สมาชิกภาพของสมาชิก %(id)s หมดอายุแล้วเมื่อ %(day)s",
@@ -507,6 +509,11 @@ TH = {
     "no ledger entry %(id)s": "ไม่พบรายการคะแนน %(id)s",
     "entry %(id)s is itself a void": "รายการ %(id)s เป็นรายการยกเลิก จึงยกเลิกซ้ำไม่ได้",
     "entry %(id)s is already voided": "รายการ %(id)s ถูกยกเลิกไปแล้ว",
+    "entry %(id)s is a fine discount the library system has not answered yet (%(transaction)s): "
+    "it is settled by its answer, or by ils resolve": "รายการ %(id)s เป็นส่วนลดค่าปรับที่ระบบห้องสมุดยังไม่ตอบ (%(transaction)s): "
+    "จะปิดรายการเมื่อระบบห้องสมุดตอบ หรือด้วยคำสั่ง ils resolve",
+    "entry %(id)s is a fine discount paid in the library system (%(transaction)s): its points cannot come back": "รายการ %(id)s "
+    "เป็นส่วนลดค่าปรับที่ชำระในระบบห้องสมุดแล้ว (%(transaction)s): คืนคะแนนไม่ได้",
     "points to transfer must be a positive whole number": "จำนวนคะแนนที่โอนต้องเป็นจำนวนเต็มที่มากกว่าศูนย์",
     "cannot transfer points to the same member": "โอนคะแนนให้สมาชิกคนเดิมไม่ได้",
     "unknown reward %(reward)r; known: %(known)s": "ไม่พบของรางวัล %(reward)r (ที่มี: %(known)s)",

@@ -40,7 +40,7 @@ from datetime import time as time_of_day
 from broker import contract
 from broker.contract import ContractError
 from server.domain import rules
-from server.services import members
+from server.services import members, tiers
 from server.services.errors import Message, NotFound, ServiceError
 from server.services.ledger import STAFF_BACKDATE_DAYS, Ledger, LiveProgramme
 from server.services.points import NOT_BY_HAND
@@ -864,9 +864,15 @@ class _Run:
             return {}
         found = {
             m.id: m
-            for m in Member.select(Member.id, Member.name, Member.status, Member.valid_until, Member.home_site).where(
-                Member.id.in_(wanted)
-            )
+            for m in Member.select(
+                Member.id,
+                Member.name,
+                Member.status,
+                Member.valid_until,
+                Member.home_site,
+                Member.tier,
+                Member.group,
+            ).where(Member.id.in_(wanted))
         }
         active = {
             c.member_id
@@ -928,7 +934,7 @@ class _Run:
                 entry = self.att.ledger.credit(
                     m.id,
                     self.activity,
-                    self.act.points,
+                    rules.tier_points(self.act, m.tier, self.att.prog),  # the member's tier's table
                     day,
                     self.at_site(site),
                     source="import",
@@ -938,6 +944,8 @@ class _Run:
                     key=key,
                     site=site,
                 )
+                if entry is not None:  # a credit that reaches a tier's earned_at promotes, as a tap's
+                    tiers.maybe_promote(self.att.ledger, m, day, self.actor)
             return ("already", m.id, m.name) if entry is None else ("credited", m.id, entry.id, m.name)
         except ServiceError as exc:
             return ("error", exc.message)

@@ -200,11 +200,13 @@ class Draws:
                 raise ServiceError("draw %(id)s has been run already", id=draw_id)
             eligible = self.eligible(row.filters)
             winners = dr.draw(row.seed, eligible, row.filters["winners"])
-            row.eligible = [list(e) for e in eligible]
-            row.winners = winners
-            row.state = "run"
-            row.run_at = self.clock()
-            row.save()
+            # frozen once, by one conditional UPDATE: of two runs at once (PostgreSQL lets both
+            # past the check above) the second waits on the row, then finds it run and changes nothing
+            frozen = PrizeDraw.update(
+                eligible=[list(e) for e in eligible], winners=winners, state="run", run_at=self.clock()
+            ).where((PrizeDraw.id == row.id) & (PrizeDraw.state == "created"))
+            if frozen.execute() != 1:
+                raise ServiceError("draw %(id)s has been run already", id=draw_id)
             self.ledger.audit(actor, "draw.run", row.id, seed=row.seed, eligible=len(eligible), winners=winners)
         return self.show(draw_id)
 

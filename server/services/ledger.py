@@ -23,6 +23,8 @@ from server.store import Accrual, Audit, Device, LedgerEntry, Member, db
 
 #: how far back staff may date a credit (by hand or an event's list): one academic year and a day
 STAFF_BACKDATE_DAYS = 366
+#: the most points one entry can move (``ledger_entry.points`` is a 32-bit integer on PostgreSQL)
+MAX_ENTRY_POINTS = 2**31 - 1
 
 
 class LiveProgramme:
@@ -105,6 +107,10 @@ class Ledger:
 
     def debit(self, member_id: int, points: int) -> None:
         """Take points off the cached balance, atomically refusing to go below zero."""
+        if points > MAX_ENTRY_POINTS:  # no balance has them (and SQLite cannot even compare them)
+            raise ServiceError(
+                "balance %(balance)s is less than %(points)s points", balance=self.balance(member_id), points=points
+            )
         n = (
             Member.update(balance=Member.balance - points, updated_at=self.clock())
             .where((Member.id == member_id) & (Member.balance >= points))

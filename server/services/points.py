@@ -25,7 +25,7 @@ from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
 from server.services.retry import read_unit, unit_of_work
 from server.services.sites import EVERYTHING, Scope, day_at
-from server.store import Accrual, LedgerEntry, Member
+from server.store import Accrual, IlsPayment, LedgerEntry, Member
 
 #: activities staff never credit by hand: gates credit entry and late stay, enrolment sign-up
 NOT_BY_HAND = ("signup", "entry", "late_stay")
@@ -124,6 +124,8 @@ class Points:
         when = self.ledger.time_of(at, prog.tz)
         if when > self.clock() + timedelta(seconds=prog.future_tolerance_s):
             raise ServiceError("cannot award points in the future")
+        if not self.ledger.live.campaigns.available(activity, when):  # as a counter's tap (taps._decide)
+            raise ServiceError("%(activity)s is earned only while its campaign runs", activity=activity)
         today = rules.business_day(self.clock(), prog)
         if activity == "partner_purchase" and item and prog.partners:
             shop = rules.partner_shop(item, prog)  # the programme's name; old names are aliases
@@ -204,6 +206,7 @@ class Points:
             for leg in legs:
                 if LedgerEntry.get_or_none(LedgerEntry.void_of == leg.id):
                     raise ServiceError("entry %(id)s is already voided", id=leg.id)
+                self._check_not_paid_in_ils(leg)
                 if leg.points > 0 and not allow_negative:
                     self.ledger.debit(leg.member_id, leg.points)
                 else:
@@ -229,6 +232,31 @@ class Points:
             self.ledger.audit(actor, "points.void", entry_id, reason=reason, reversals=[r.id for r in out])
         return out
 
+    @staticmethod
+    def _check_not_paid_in_ils(entry: LedgerEntry) -> None:
+        """Refuse to void a fine discount paid (or being paid) in the library system.
+
+        Its points pay a fine in the ILS, which privcard cannot take back (SIP2 has no
+        refund): a void would give the points back as well. A *refused* payment's points
+        came back already (its refund is the entry's void); a *pending* one's come back
+        only by the ILS's answer or ``ils resolve BK --not-paid`` (docs/ils.md).
+        """
+        p = IlsPayment.get_or_none(IlsPayment.entry == entry.id)
+        if p is None or p.status == "refused":
+            return
+        if p.status == "pending":
+            raise ServiceError(
+                "entry %(id)s is a fine discount the library system has not answered yet (%(transaction)s): "
+                "it is settled by its answer, or by ils resolve",
+                id=entry.id,
+                transaction=p.transaction,
+            )
+        raise ServiceError(
+            "entry %(id)s is a fine discount paid in the library system (%(transaction)s): its points cannot come back",
+            id=entry.id,
+            transaction=p.transaction,
+        )
+
     def transfer(
         self,
         source_ref,
@@ -239,7 +267,8 @@ class Points:
         note: str | None = None,
         scope: Scope = EVERYTHING,
     ):
-        """Move points between members; never below zero. Both within ``scope`` (else NotFound)."""
+        """Move points between members; never below zero, never out of a blocked member's account.
+        Both within ``scope`` (else NotFound)."""
         if type(points) is not int or points <= 0:
             raise ServiceError("points to transfer must be a positive whole number")
         now = self.clock()
@@ -249,6 +278,8 @@ class Points:
             src, dst = self.member(source_ref, scope), self.member(target_ref, scope)
             if src.id == dst.id:
                 raise ServiceError("cannot transfer points to the same member")
+            if src.status != "active":  # a blocked member's points are held, as for a redemption
+                raise ServiceError("member %(id)s is blocked", id=src.id)
             members.check_active(dst, day)  # a member's validity is the programme's: its day
             site = self.site_of(src, scope)
             day = day_at(self.prog, site, now)  # the entries are made at the site: its day

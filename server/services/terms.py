@@ -7,13 +7,17 @@ day). :meth:`Terms.close` — run daily by the server off the tap path, and by
 ``privcard admin term close --date D`` — handles members whose term ended before ``D``:
 their points are kept (``terms.on_expiry = "keep"``) or forfeited (``"forfeit"``: one
 ledger entry taking the balance to 0, shown in the history and voidable), and each lapse
-is marked (``member.lapsed_on``) so a second run changes nothing. It works in chunks of
+is marked (``member.lapsed_on``) so a second run changes nothing. The same close puts back
+a tier won by points in an earlier term once the term a member renewed into early has
+begun (:meth:`Terms._new_term_tiers`). It works in chunks of
 :data:`CHUNK` members, each a short unit of work, so taps keep being answered.
 """
 
 from __future__ import annotations
 
 from datetime import date
+
+import peewee as pw
 
 from server import store
 from server.domain import rules
@@ -70,9 +74,10 @@ class Terms:
                 raise ServiceError("a renewal must end today or later, not %(day)s", day=end)
             fee = self.prog.terms.renewal_fee_baht
             Fee.create(member=m, kind="renewal", baht=fee, actor=actor, at=now, note=f"until {end or '-'}")
-            if m.tier_basis == "points":  # a new term: the tier won by points is earned again
-                back = rules.tier_for_group(m.group, self.prog) or "silver"
-                tiers.change_tier(self.ledger, m, back, "new term", "group" if back != "silver" else "default", actor)
+            if m.tier_basis == "points" and start <= today:  # a new term: the tier won by points is earned again
+                self._tier_back(m, actor)
+            # renewed early (the new term starts after today): the tier lasts the term it was won
+            # in, and goes back when the next one starts (the daily close, :meth:`_new_term_tiers`)
             Member.update(valid_until=end, term_start=start, lapsed_on=None, updated_at=now).where(
                 Member.id == m.id
             ).execute()
@@ -88,9 +93,15 @@ class Terms:
     def close(self, day=None, *, dry_run: bool = False, actor: str = "system") -> dict:
         """Lapse every member whose term ended before ``day`` (default today) and report who lapsed.
 
-        With ``dry_run`` the same report, and nothing changes.
+        With ``dry_run`` the same report, and nothing changes; only a preview may be dated
+        after today (who will lapse then): a close would end terms that have not ended.
         """
-        day = members.parse_date(day) if day is not None else self.ledger.today()
+        today = self.ledger.today()
+        day = members.parse_date(day) if day is not None else today
+        if day > today and not dry_run:  # members valid until the day before it are still members today
+            raise ServiceError(
+                "a term close cannot be dated after today (%(today)s): preview %(day)s instead", today=today, day=day
+            )
         forfeit = self.prog.terms.on_expiry == "forfeit"
         lapsed: list[dict] = []
         last_id = 0
@@ -112,6 +123,7 @@ class Terms:
             if len(batch) < CHUNK:
                 break
             last_id = batch[-1].id
+        tiers_back = self._new_term_tiers(day, dry_run, actor)
         if not dry_run and lapsed:
             with unit_of_work():
                 self.ledger.audit(
@@ -123,7 +135,60 @@ class Terms:
             "on_expiry": self.prog.terms.on_expiry,
             "lapsed": lapsed,
             "forfeited_points": sum(r["forfeited"] for r in lapsed),
+            "tiers": tiers_back,
         }
+
+    def _tier_back(self, m: Member, actor: str, day: date | None = None) -> str:
+        """A tier won by points goes back to the group's tier (or silver): a new term (inside the caller's unit)."""
+        back = rules.tier_for_group(m.group, self.prog) or "silver"
+        tiers.change_tier(self.ledger, m, back, "new term", "group" if back != "silver" else "default", actor, day)
+        return back
+
+    def _new_term_tiers(self, day: date, dry_run: bool, actor: str) -> list[dict]:
+        """Members who renewed early and whose new term has begun by ``day``: a tier they won by points
+        in an earlier term goes back (``{"member", "from", "to"}`` each; with ``dry_run`` nothing changes).
+
+        The tier was won in an earlier term when its change is dated before the member's
+        ``term_start``; a tier won since the term started is kept.
+        """
+        won = LedgerEntry.select(pw.fn.MAX(LedgerEntry.day)).where(
+            (LedgerEntry.member == Member.id) & (LedgerEntry.source == "tier")
+        )
+        out: list[dict] = []
+        last_id = 0
+        while True:
+            with unit_of_work() if not dry_run else read_unit():
+                batch = list(
+                    Member.select()
+                    .where(
+                        (Member.id > last_id)
+                        & (Member.tier_basis == "points")
+                        & Member.term_start.is_null(False)
+                        & (Member.term_start <= day)
+                        & (won < Member.term_start)
+                    )
+                    .order_by(Member.id)
+                    .limit(CHUNK)
+                )
+                for m in batch:
+                    row = {"member": m.id, "name": m.name, "from": m.tier, "to": None}
+                    if dry_run:
+                        row["to"] = rules.tier_for_group(m.group, self.prog) or "silver"
+                    # claimed by one conditional UPDATE: of two replicas closing together, one changes it
+                    elif (
+                        Member.update(tier_basis="default")
+                        .where((Member.id == m.id) & (Member.tier_basis == "points"))
+                        .execute()
+                        == 1
+                    ):
+                        row["to"] = self._tier_back(m, actor, day)
+                    else:
+                        continue
+                    out.append(row)
+            if len(batch) < CHUNK:
+                break
+            last_id = batch[-1].id
+        return out
 
     def _lapse(self, m: Member, day: date, forfeit: bool, dry_run: bool, actor: str) -> dict:
         """One member's lapse (inside the caller's unit): the forfeit entry and the mark."""
@@ -140,8 +205,12 @@ class Terms:
         if dry_run:
             return row
         # claimed first, by one conditional UPDATE: of two replicas closing the same day, the
-        # second waits on the row lock, then updates nothing and forfeits nothing
-        if Member.update(lapsed_on=day).where((Member.id == m.id) & Member.lapsed_on.is_null()).execute() != 1:
+        # second waits on the row lock, then updates nothing and forfeits nothing; a renewal
+        # committed since the chunk was read (PostgreSQL lets one in) leaves the term unended
+        claim = Member.update(lapsed_on=day).where(
+            (Member.id == m.id) & Member.lapsed_on.is_null() & (Member.valid_until < day)
+        )
+        if claim.execute() != 1:
             row["forfeited"] = 0
             return row
         balance = Member.get_by_id(m.id).balance

@@ -10,10 +10,12 @@ import tempfile
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from broker.contract import Tap
+from server.services import ServiceError
 from server.store import LedgerEntry
 from tests.helpers import close_store, new_uid, open_service, trusting_programme
 
@@ -164,6 +166,50 @@ def test_a_one_off_activity_earns_only_between_its_minutes(tmp_db_url):
         svc.members.add("Q", uid2)
         assert _tap(svc, "fair", uid2, day + timedelta(hours=17)).outcome == "no_activity"
         assert {c["code"]: c["given"] for c in svc.campaigns.list()}["book_fair"] == {"points": 15, "entries": 1}
+    finally:
+        close_store()
+
+
+def test_staff_credit_a_one_off_activity_only_for_a_time_between_its_minutes(tmp_db_url):
+    """The counter's credit form and ``points award`` follow the same minutes as a counter's tap.
+
+    Before: staff could credit the one-off activity at any time — before the campaign
+    started, and after it ended for as long as it stayed compiled (400 days).
+    """
+    monday = next_monday()
+    day = datetime.combine(monday, datetime.min.time(), BKK)
+    now = [day + timedelta(hours=9)]
+    svc = open_service(tmp_db_url, prog=trusting_programme(), clock=lambda: now[0])
+    try:
+        svc.campaigns.add(
+            {
+                "code": "book_fair",
+                "kind": "activity",
+                "points": 15,
+                "limit": "per_day",
+                "th": "งานหนังสือ",
+                "en": "Book fair",
+                "starts": f"{monday} 10:00",
+                "ends": f"{monday} 16:59",
+            },
+            actor="t",
+        )
+        m = svc.members.add("P", new_uid())
+        with pytest.raises(ServiceError, match="only while its campaign runs"):
+            svc.points.award(m.id, "book_fair", actor="t")  # 09:00: not started
+        now[0] = day + timedelta(days=1, hours=9)
+        with pytest.raises(ServiceError, match="only while its campaign runs"):
+            svc.points.award(m.id, "book_fair", actor="t")  # the next day: ended
+        with pytest.raises(ServiceError, match="only while its campaign runs"):
+            svc.points.award(m.id, "book_fair", at=(day + timedelta(hours=17)).isoformat(), actor="t")
+        assert svc.ledger.balance(m.id) == 250
+        # a credit dated within its minutes (a stamp brought the next day, or typed at the fair) is given
+        outcome, entry = svc.points.award(m.id, "book_fair", at=(day + timedelta(hours=16, minutes=59)).isoformat())
+        assert outcome == "credited" and entry.points == 15 and entry.day == monday
+        now[0] = day + timedelta(hours=12)
+        m2 = svc.members.add("Q", new_uid())
+        assert svc.points.award(m2.id, "book_fair", actor="t")[0] == "credited"
+        assert svc.ledger.balance(m.id) == svc.ledger.balance(m2.id) == 265
     finally:
         close_store()
 

@@ -134,3 +134,58 @@ def test_rankings_count_points_earned_and_days_with_a_borrow_credit(svc):
     assert b["winners"] == [m] and "days with a borrow credit" in b["counts"]["en"]
     svc.draws.award(b["id"], actor="t")
     assert LedgerEntry.get(LedgerEntry.activity == "prize").member_id == m
+
+
+def test_a_draw_run_twice_at_once_is_run_once(pg_url, pg_template, monkeypatch):
+    """Two staff pressing *Run* together (two console workers, or a replica each) on PostgreSQL.
+
+    Before: both passed the ``state == "created"`` check before either committed, and the
+    second's save overwrote the first's eligible list and winners — the run is meant to
+    freeze them once (two ``draw.run`` audits, the published result replaced).
+    """
+    import threading
+
+    from server.services.draws import Draws
+    from tests.helpers import fresh_pg_database
+
+    with fresh_pg_database(pg_url, template=pg_template) as url:
+        svc = open_service(url)
+        try:
+            for i in range(6):
+                svc.members.add(f"U1-{i}", new_uid(), group="U1")
+            d = svc.draws.create("Year prize", winners=2, group="U1", prize_points=50, actor="t")
+            both = threading.Barrier(2)
+            real = Draws.eligible
+
+            def eligible_once_both_have_looked(self, filters):
+                try:
+                    both.wait(5)  # each run has read the draw as not run yet
+                except threading.BrokenBarrierError:
+                    pass
+                return real(self, filters)
+
+            monkeypatch.setattr(Draws, "eligible", eligible_once_both_have_looked)
+            outcomes: list = []
+
+            def run(who: str) -> None:
+                try:
+                    outcomes.append(("run", svc.draws.run(d["id"], actor=who)["winners"]))
+                except ServiceError as exc:
+                    outcomes.append(("refused", str(exc)))
+                finally:
+                    close_store()
+
+            threads = [threading.Thread(target=run, args=(who,)) for who in ("anna", "ben")]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            monkeypatch.undo()
+            assert sorted(kind for kind, _ in outcomes) == ["refused", "run"], outcomes
+            assert "has been run already" in next(text for kind, text in outcomes if kind == "refused")
+            assert Audit.select().where(Audit.action == "draw.run").count() == 1
+            shown = svc.draws.show(d["id"])
+            assert shown["winners"] == next(w for kind, w in outcomes if kind == "run")
+            assert svc.draws.verify(d["id"])["ok"]
+        finally:
+            close_store()

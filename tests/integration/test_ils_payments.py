@@ -154,6 +154,46 @@ def test_ils_killed_between_37_and_38_pending_then_settled_once(svc, ils):
     assert ledger_problems([m.id]) == []
 
 
+def test_a_fine_discount_paid_or_pending_in_the_ils_cannot_be_voided_for_its_points(svc, ils):
+    """The discount was (or may be being) paid in the ILS: a void would give the points back too.
+
+    Before: staff's void of a confirmed payment's redemption restored the 100 points while
+    the ILS kept the 20 baht paid; a void of a pending one restored them and the settle
+    then confirmed the payment (both the discount and the points).
+    """
+    m = member(svc, points=300)
+    d = svc.points.redeem(m.id, "fine_discount", points=100)
+    assert d["ils"]["status"] == "confirmed"
+    with pytest.raises(ServiceError, match="paid in the library system"):
+        svc.points.void(d["entry"], "mistake", actor="t")
+    assert svc.ledger.balance(m.id) == 200 and ils.fines("P100") == 15.0
+
+    ils.fault("die_after_37")  # paid there, the answer lost: pending here
+    p = svc.points.redeem(m.id, "fine_discount", points=25)
+    assert p["ils"]["status"] == "pending"
+    ils.wait_exit(10)
+    with pytest.raises(ServiceError, match="not answered yet"):
+        svc.points.void(p["entry"], "mistake", actor="t")
+    assert svc.ledger.balance(m.id) == 175
+    ils.restart()
+    [done] = svc.ils.settle()
+    assert done["status"] == "confirmed"
+    assert svc.ledger.balance(m.id) == 175 and ils.fines("P100") == 10.0
+    assert LedgerEntry.select().where(LedgerEntry.source == "void").count() == 0
+    assert ledger_problems([m.id]) == []
+
+
+def test_a_refused_fine_payment_is_given_back_once_and_a_void_after_it_is_refused(svc, ils):
+    m = member(svc, points=300)
+    ils.update(refuse_fee_paid="Payments closed")
+    d = svc.points.redeem(m.id, "fine_discount", points=50)
+    assert d["ils"]["status"] == "refused" and svc.ledger.balance(m.id) == 300
+    with pytest.raises(ServiceError, match="already voided"):
+        svc.points.void(d["entry"], "mistake", actor="t")
+    assert svc.ledger.balance(m.id) == 300
+    assert ledger_problems([m.id]) == []
+
+
 def test_ils_dies_before_recording_then_paid_once_on_retry(svc, ils):
     m = member(svc, points=300)
     ils.fault("die_on_37")

@@ -133,10 +133,35 @@ def test_term_close_keep_dry_run_and_forfeit(clock):
         assert [(r["member"], r["forfeited"]) for r in report["lapsed"]] == [(a.id, 255)]
         [entry] = LedgerEntry.select().where(LedgerEntry.activity == "forfeit")
         assert (entry.points, entry.source, svc.ledger.balance(a.id)) == (-255, "term", 0)
+        clock.set(date(2026, 11, 2))
         assert svc.terms.close(date(2026, 11, 2))["lapsed"] == []  # once only
         assert svc.ledger.history(a.id)[0]["activity"] == "forfeit"
         svc.points.void(entry.id, "renewed late, points restored", actor="test")
         assert svc.ledger.balance(a.id) == 255
+        assert ledger_problems() == []
+    finally:
+        close_store()
+
+
+def test_a_term_close_dated_after_today_is_only_a_preview(clock):
+    """A date typed a year or a term ahead (2027 for 2026) closed terms that had not ended.
+
+    Before: ``term close --date 2026-11-01`` run on 1 July forfeited every student's
+    balance while their membership still ran to 31 October, and marked them lapsed, so
+    the close at the real end skipped them.
+    """
+    svc = service(clock, terms={"on_expiry": "forfeit"})
+    try:
+        m = svc.members.add("Malee", UID, group="U1")  # valid until 2026-10-31
+        before = _snapshot()
+        with pytest.raises(ServiceError, match="after today"):
+            svc.terms.close(date(2026, 11, 1), actor="test")
+        assert _snapshot() == before and svc.ledger.balance(m.id) == 250
+        preview = svc.terms.close(date(2026, 11, 1), dry_run=True)  # who will lapse: still shown
+        assert [(r["member"], r["forfeited"]) for r in preview["lapsed"]] == [(m.id, 250)]
+        assert svc.terms.close(actor="test")["lapsed"] == []  # today's close: nobody yet
+        clock.set(date(2026, 11, 1))
+        assert [r["forfeited"] for r in svc.terms.close(date(2026, 11, 1), actor="test")["lapsed"]] == [250]
         assert ledger_problems() == []
     finally:
         close_store()
@@ -259,6 +284,99 @@ def test_gold_by_points_earned_no_demotion_within_the_term(clock):
             "gold→silver",
             "silver→gold",
         ]
+        assert ledger_problems() == []
+    finally:
+        close_store()
+
+
+def test_a_tier_won_by_points_lasts_its_term_when_the_member_renews_early(clock):
+    """Renewing before the term ends (20 Oct for a term to 31 Oct) is renewing for the next term.
+
+    Before: the renewal took gold away at once — 11 days of the term it was won in — and the
+    next tap in that term promoted the member again (its points earned still reached 270),
+    so the gold then ran through the whole next term without a point earned in it.
+    """
+    svc = service(clock, **GOLD_RULES)
+    try:
+        m = svc.members.add("Student", UID, group="U1")
+        for d in range(1, 5):  # 255 ... 270: promoted on 4 July
+            clock.set(date(2026, 7, d))
+            tap(svc)
+        assert Member.get_by_id(m.id).tier == "gold"
+        clock.set(date(2026, 10, 20))
+        assert svc.terms.renew(m.id)["term_start"] == "2026-11-01"
+        assert Member.get_by_id(m.id).tier == "gold"  # no demotion within the term
+        clock.set(date(2026, 10, 21))
+        assert (tap(svc).points, Member.get_by_id(m.id).tier) == (10, "gold")
+        clock.set(date(2026, 11, 1))
+        preview = svc.terms.close(dry_run=True)
+        assert [(r["member"], r["from"], r["to"]) for r in preview["tiers"]] == [(m.id, "gold", "silver")]
+        assert Member.get_by_id(m.id).tier == "gold"  # a preview changes nothing
+        report = svc.terms.close(actor="server:daily")  # the server's daily round on the new term's first day
+        assert [(r["member"], r["to"]) for r in report["tiers"]] == [(m.id, "silver")]
+        assert (Member.get_by_id(m.id).tier, Member.get_by_id(m.id).tier_basis) == ("silver", "default")
+        assert svc.terms.close(actor="server:daily")["tiers"] == []  # once
+        assert (tap(svc).points, Member.get_by_id(m.id).tier) == (5, "silver")  # earned again in 2/2569
+        assert next((h["item"], h["note"]) for h in svc.ledger.history(m.id) if h["source"] == "tier") == (
+            "gold→silver",
+            "new term",
+        )
+        assert ledger_problems() == []
+    finally:
+        close_store()
+
+
+def test_a_tier_won_after_an_early_renewal_goes_back_when_the_next_term_starts(clock):
+    svc = service(clock, **GOLD_RULES)
+    try:
+        m = svc.members.add("Student", UID, group="U1")
+        clock.set(date(2026, 10, 20))
+        svc.terms.renew(m.id)  # for 2/2569, from 1 November
+        for d in (21, 22, 23, 24):  # 270 earned in 1/2569: gold for the rest of it
+            clock.set(date(2026, 10, d))
+            tap(svc)
+        assert Member.get_by_id(m.id).tier == "gold"
+        clock.set(date(2026, 11, 3))  # the server was down on 1-2 November: its first round then
+        assert [r["member"] for r in svc.terms.close(actor="server:daily")["tiers"]] == [m.id]
+        assert Member.get_by_id(m.id).tier == "silver"
+        # a member who won gold in the term they renewed into keeps it
+        s = svc.members.add("Keeps", UID2, group="U1")  # joined 3 Nov: 250 earned in 2/2569
+        for d in (3, 4, 5, 6):
+            clock.set(date(2026, 11, d))
+            tap(svc, uid=UID2)
+        assert Member.get_by_id(s.id).tier == "gold"
+        assert svc.terms.close(actor="server:daily")["tiers"] == []
+        assert Member.get_by_id(s.id).tier == "gold"
+        assert ledger_problems() == []
+    finally:
+        close_store()
+
+
+def test_an_event_list_earns_by_the_members_tier_and_its_credit_promotes(clock):
+    """An attendance list's credit is an earning activity like a tap or an award.
+
+    Before: a gold member (multiplier 2) got the silver 10 points for an e-database
+    training on the imported list (an award of borrow gave 5 × 2), and the list's credit
+    that took a member's points earned in the term to ``earned_at`` did not promote them
+    (only their next tap or award did).
+    """
+    svc = service(clock, tiers={"gold": {"multiplier": 2, "earned_at": 280}})
+    try:
+        gold = svc.members.add("Lecturer", UID, tier="gold", group="U3")
+        silver = svc.members.add("Student", UID2, group="U1")
+        svc.points.award(silver.id, "borrow", actor="test")  # 255
+        svc.attendance.import_csv(f"member_id\n{silver.id}\n", "pulinet_event", "PULINET day", actor="test")  # 275
+        assert Member.get_by_id(silver.id).tier == "silver"
+        report = svc.attendance.import_csv(
+            f"member_id\n{gold.id}\n{silver.id}\n", "db_training", "Scopus", actor="test"
+        )
+        assert len(report.credited) == 2
+        earned = {e.member_id: e.points for e in LedgerEntry.select().where(LedgerEntry.activity == "db_training")}
+        assert earned == {gold.id: 20, silver.id: 10}  # the list credited by each member's tier at the time
+        m = Member.get_by_id(silver.id)
+        assert (m.tier, m.tier_basis, m.balance) == ("gold", "points", 285)  # promoted by the list's credit
+        [change] = [h for h in svc.ledger.history(silver.id) if h["source"] == "tier"]
+        assert "285 points earned in 1/2569 (promotion at 280)" in change["note"]
         assert ledger_problems() == []
     finally:
         close_store()

@@ -96,6 +96,14 @@ def test_transfer_never_below_zero(svc):
     assert LedgerEntry.select().where(LedgerEntry.source == "transfer").count() == 2
 
 
+@pytest.mark.parametrize("points", [2**31, 2**63, 10**20])
+def test_a_huge_transfer_is_refused_as_more_than_the_balance(svc, points):
+    """Before: SQLite raised OverflowError from the debit (the console's 500, the CLI's traceback)."""
+    with pytest.raises(ServiceError, match=f"balance 250 is less than {points} points"):
+        svc.points.transfer(A, B, points)
+    assert (svc.ledger.balance(1), svc.ledger.balance(2)) == (250, 250)
+
+
 @pytest.mark.parametrize("points", [0, -5, 2.5, "10"])
 def test_transfer_amount_must_be_positive_whole(svc, points):
     with pytest.raises(ServiceError, match="positive whole number"):
@@ -108,6 +116,20 @@ def test_transfer_to_self_or_nobody(svc):
     with pytest.raises(ServiceError, match="no member"):
         svc.points.transfer(A, "04EEEEEEEE", 10)
     assert svc.ledger.balance(1) == 250
+
+
+def test_a_blocked_members_points_are_not_transferred_away(svc):
+    """A blocked member cannot redeem; before, staff could still transfer their balance to
+    another member, who then redeemed it (the block did not hold the points)."""
+    svc.members.set(A, status="blocked")
+    with pytest.raises(ServiceError, match="member 1 is blocked"):
+        svc.points.transfer(A, B, 100)
+    with pytest.raises(ServiceError, match="member 1 is blocked"):
+        svc.points.redeem(A, "fine_discount", points=100)
+    assert (svc.ledger.balance(1), svc.ledger.balance(2)) == (250, 250)
+    svc.members.set(A, status="active")
+    svc.points.transfer(A, B, 100)
+    assert (svc.ledger.balance(1), svc.ledger.balance(2)) == (150, 350)
 
 
 def test_void_of_a_transfer_reverses_both_legs(svc):
