@@ -121,7 +121,11 @@ def test_site_views_override_hours_names_activities_and_are_cached_per_version()
         ({"sites": {"B": {"partners": {"shops": "Cafe"}}}}, r"^sites\.B\.partners\.shops must be a list"),
         ({"sites": {"B": {"hours": {"default": "08:00-08:20"}}}}, r"^sites\.B\.hours\.mon: 30 minutes before"),
         ({"library": {"default_site": "C"}}, r"^library\.default_site: no site 'C'"),
-        ({"activities": {"entry": {"scope": "world"}}}, r"^activities\.entry\.scope must be one of programme, site"),
+        (
+            {"activities": {"entry": {"scope": "world"}}},
+            r"^activities\.entry\.scope must be one of programme \(the limit across every site\), "
+            r"site \(the limit at each site\), got 'world'",
+        ),
     ],
 )
 def test_a_bad_site_is_refused_naming_the_field(override, message):
