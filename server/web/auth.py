@@ -265,6 +265,7 @@ def init_app(app) -> None:
             "tier_change": labels.tier_change,
             "campaign_badges": labels.campaign_badges,
             "reward_name": labels.reward_name,
+            "group_name": labels.group_name,
             "draw_criteria": labels.draw_criteria,
             "eligibility": labels.eligibility,
             "audit_pairs": labels.audit_pairs,

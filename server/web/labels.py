@@ -1,5 +1,5 @@
-"""What the console shows for codes: an activity's window, a site's or activity's name, a
-card reader's state, why a programme version was made, a ledger entry's tier change and
+"""What the console shows for codes: an activity's window, a site's, activity's or member group's
+name, a card reader's state, why a programme version was made, a ledger entry's tier change and
 campaigns, who a prize draw counts and why each member is on its list, and an audit row's
 action, actor and detail (as ``key: value`` text).
 
@@ -78,6 +78,12 @@ def tier_name(code: str | None) -> str:
     return _name(_prog().tiers.get(code or ""), code or "")
 
 
+def group_name(code: str | None) -> str:
+    """A member group's name ("Undergraduate" for ``U1``; ``[terms.groups.CODE]``), its code when unknown."""
+    group = _prog().terms.groups.get(code or "")
+    return _name({"th": group.th, "en": group.en}, code or "") if group else (code or "")
+
+
 def reward_name(code: str | None) -> str:
     """A reward's name (its code when unknown)."""
     r = _prog().rewards.get(code or "")
@@ -132,7 +138,7 @@ def draw_criteria(kind: str, filters: dict | None) -> list[tuple[str, str]]:
             (_("Top"), str(f.get("top", "—"))),
         ]
     return [
-        (_("Group"), f.get("group") or _("all")),
+        (_("Group"), group_name(f["group"]) if f.get("group") else _("all")),
         (_("Card type"), tier_name(f["tier"]) if f.get("tier") else _("all")),
         (_("Semester"), f.get("term") or _("the current semester")),
         (_("Minimum points"), str(f.get("min_points", 0))),

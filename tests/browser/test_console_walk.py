@@ -468,14 +468,14 @@ def test_a_draw_lists_its_eligible_members_by_name_and_says_who_it_counts(admin_
     th = thai_page(browser, console)
     try:
         for p, ticket, words in (
-            (admin_page, "1 ticket", ("Group: U5", "Card type: Gold card", "Tickets: one per member")),
-            (th, "1 สิทธิ์", ("บัตรทอง", "1 สิทธิ์ต่อสมาชิก")),
+            (admin_page, "1 ticket", ("Group: External member", "Card type: Gold card", "Tickets: one per member")),
+            (th, "1 สิทธิ์", ("สมาชิกภายนอก", "บัตรทอง", "1 สิทธิ์ต่อสมาชิก")),
         ):
             p.goto(f"{console.url}/draws/{d['id']}")
             criteria = p.inner_text("#draw-criteria")
             for word in words:
                 assert word in criteria, (word, criteria)
-            assert "{" not in criteria and "gold" not in criteria, criteria
+            assert "{" not in criteria and "gold" not in criteria and "U5" not in criteria, criteria
             for m in ones:
                 li = p.locator(f"ol.eligible li[data-member='{m.id}']")
                 assert li.locator("a").inner_text() == m.name
