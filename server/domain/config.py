@@ -969,7 +969,9 @@ def _sites(prog: Programme, raw: dict) -> tuple[dict, str]:
         for act, over in _table(t.get("activities", {}), f"{w}.activities").items():
             over = _table(over, f"{w}.activities.{act}", ACTIVITY_KEYS)
             base = acts_raw.get(act, {}) if isinstance(acts_raw.get(act), dict) else {}
-            activities[act] = _activity(act, _merge(base, over), f"{w}.activities")
+            activities[act] = _own_window_names(
+                _activity(act, _merge(base, over), f"{w}.activities"), prog.activities.get(act), over
+            )
         partners = _partners(t["partners"], f"{w}.partners") if "partners" in t else None
         site = Site(
             code=code,
@@ -995,6 +997,33 @@ def _sites(prog: Programme, raw: dict) -> tuple[dict, str]:
             "library.default_site: no site %(default)r; known: %(known)s", default=default, known=", ".join(sites)
         )
     return sites, default
+
+
+def _restate_minutes(name: str, old: int, new: int) -> str:
+    """A name written for a window of ``old`` minutes said for ``new`` ("ก่อนปิด 30 นาที" → "ก่อนปิด 45 นาที"):
+    the number replaced where the name states it once; a name that does not (or states it twice) as it is."""
+    number = re.compile(rf"(?<!\d){old}(?!\d)")
+    return number.sub(str(new), name) if len(number.findall(name)) == 1 else name
+
+
+def _own_window_names(act: Activity, whole: Activity | None, over: dict) -> Activity:
+    """A site's activity whose window is its own says that window in the names it keeps from the programme.
+
+    ``late_stay`` is named "Reading in the last 30 minutes before closing" for the programme's
+    ``before_close:30``; a site that sets ``before_close:45`` and no name of its own reads "…45
+    minutes…" (the patron's tap result, the kiosk and the console say the site's own). A name
+    the site sets (``th``, ``en``) is kept as written.
+    """
+    old, new = (whole.window_before_close_min if whole else None), act.window_before_close_min
+    if old is None or new is None or old == new:
+        return act
+    from dataclasses import replace
+
+    return replace(
+        act,
+        th=act.th if "th" in over else _restate_minutes(act.th, old, new),
+        en=act.en if "en" in over else _restate_minutes(act.en, old, new),
+    )
 
 
 def _site_view(whole: Programme, code: str) -> Programme:

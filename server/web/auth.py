@@ -257,6 +257,7 @@ def init_app(app) -> None:
             # codes in words (server/web/labels.py): windows, sites, readers, versions, audit details
             "window_text": labels.window_text,
             "activity_name": labels.activity_name,
+            "site_activity_name": labels.site_activity_name,
             "site_name": labels.site_name,
             "site_list": labels.site_list,
             "reader_state": labels.reader_state,

@@ -57,6 +57,17 @@ def activity_name(code: str) -> str:
     return _name(act.label, code) if act else code
 
 
+def site_activity_name(code: str, site: str | None) -> str:
+    """An activity's name as a site names it (None: the default site): a site with its own late-stay
+    window says it ("…the last 45 minutes before closing"); a site no longer in the programme: the
+    programme's name."""
+    prog = _prog()
+    if (site or prog.default_site) not in prog.sites:
+        return activity_name(code)
+    act = prog.for_site(site).activities.get(code)
+    return _name(act.label, code) if act else code
+
+
 def site_name(code: str | None) -> str:
     """A site's name (the default site's when ``code`` is empty; the code when the programme has no such site)."""
     prog = _prog()

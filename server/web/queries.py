@@ -122,7 +122,7 @@ def ledger_page(service, member_id: int, before: int | None = None, limit: int =
         if ids
         else set()
     )
-    out = [dict(service.ledger.entry_dict(r, voided=r.id in voided), at_dt=r.at) for r in rows]
+    out = [dict(e, at_dt=r.at) for r, e in zip(rows, service.ledger.entry_dicts(rows, voided), strict=True)]
     return out, (rows[-1].id if more else None)
 
 
