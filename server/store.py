@@ -254,6 +254,9 @@ class TapInbox(BaseModel):
         indexes = (
             (("device", "tap_id"), True),
             (("received_at",), False),
+            # a device's taps by their own time, newest first (the console's device page;
+            # migration namespace ``device_taps`` on databases made before)
+            (("device", "at"), False),
         )
 
 
@@ -758,6 +761,22 @@ def _site_entries_m1(migrator) -> None:
 # entries dated and counted at their site (issue 16): its own namespace, after ``site_scope``'s
 # ``feedback.site``
 register_migration("site_entries", [_site_entries_m1])
+
+
+def _device_taps_m1(migrator) -> None:
+    """A device's taps by their own time: ``tap_inbox (device, at)``.
+
+    The console's device page lists a device's latest taps newest first by the tap's own time
+    (``server.web.queries.device_taps``); with only ``(device, tap_id)`` every one of the
+    device's taps was read and sorted. A fresh database creates the index with its table
+    (``TapInbox.Meta``); this creates it on one made before, on both databases (the same name).
+    """
+    if "tap_inbox" in set(db.get_tables()):
+        db.execute_sql("CREATE INDEX IF NOT EXISTS tap_inbox_device_at ON tap_inbox (device, at)")
+
+
+# the device page's index: its own namespace
+register_migration("device_taps", [_device_taps_m1])
 
 
 def _migrator():

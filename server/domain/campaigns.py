@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .config import CODE_RE, LIMITS, Activity, ConfigError, Programme
+from .config import CODE_RE, LIMITS, Activity, ConfigError, Programme, choices
 
 KINDS = ("multiplier", "bonus", "activity")
 MAX_MULTIPLIER_100 = 1000  # ×10
@@ -137,7 +137,9 @@ def validate(raw: dict, prog: Programme, *, groups=None, campaign_id: int = 0) -
         raise ConfigError("code: lower-case letters, digits and _, up to 40, got %(code)r", code=code)
     kind = raw.get("kind")
     if kind not in KINDS:
-        raise ConfigError("kind must be one of %(options)s, got %(kind)r", options=", ".join(KINDS), kind=kind)
+        raise ConfigError(
+            "kind must be one of %(options)s, got %(kind)r", options=choices("campaign", KINDS), kind=kind
+        )
     th = raw.get("th") or code
     en = raw.get("en") or code
     if not isinstance(th, str) or not isinstance(en, str) or len(th) > 200 or len(en) > 200:
@@ -156,7 +158,9 @@ def validate(raw: dict, prog: Programme, *, groups=None, campaign_id: int = 0) -
             raise ConfigError("code: %(code)r is already an activity of the programme", code=code)
         limit = raw.get("limit") or "per_day"
         if limit not in LIMITS:
-            raise ConfigError("limit must be one of %(options)s, got %(limit)r", options=", ".join(LIMITS), limit=limit)
+            raise ConfigError(
+                "limit must be one of %(options)s, got %(limit)r", options=choices("limit", LIMITS), limit=limit
+            )
         points = _points(raw.get("points"), "points", 1, MAX_BONUS)
         act = Activity(code=code, points=points, limit=limit, th=th, en=en)
     else:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import TemplatedError
+from .errors import Message, TemplatedError
 
 LIMITS = ("once", "per_day", "per_item_per_day", "unlimited")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -34,6 +34,58 @@ BACKDATE_OTHERWISE = ("receive_time", "refuse")
 
 class ConfigError(TemplatedError, ValueError):
     """The programme configuration is wrong; the message says where."""
+
+
+# --------------------------------------------------------------------------- codes a refusal names, in words
+#
+# A refusal names a weekday by its name ("Monday", not ``mon``) and lists a setting's choices
+# each with what it means ("per_day (once a day)": the code is what the file takes). The words
+# are English here and :class:`Message` values, so ``server.catalogue`` says them in the
+# refusal's language (its Thai for each of these words).
+
+#: the weekdays' names, in :data:`WEEKDAYS`' order
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+#: what each choice of a setting means, per kind of choice
+CHOICE_WORDS = {
+    "limit": {
+        "once": "only once",
+        "per_day": "once a day",
+        "per_item_per_day": "once a day per item",
+        "unlimited": "no limit",
+    },
+    "scope": {"programme": "the limit across every site", "site": "the limit at each site"},
+    "backdating": {
+        "offline": "back to the device's last offline period",
+        "max_age": "back as far as max_tap_age_days",
+        "none": "only tolerance_s back",
+    },
+    "otherwise": {"receive_time": "counted at the time the server received it", "refuse": "the tap is refused"},
+    "basis": {"earned_in_term": "points earned in the term", "balance": "the balance"},
+    "term": {
+        "semester": "ends with the semester",
+        "academic_year": "ends with the academic year",
+        "date": "ends on a date staff type",
+        "none": "never ends",
+    },
+    "on_expiry": {"keep": "the points are kept", "forfeit": "the balance goes to 0"},
+    "campaign": {"multiplier": "points multiplied", "bonus": "bonus points", "activity": "a one-off activity"},
+}
+
+
+def weekday_name(day: int) -> Message:
+    """A weekday (0 = Monday) as a refusal names it: ``Monday``, in Thai ``วันจันทร์``."""
+    return Message(WEEKDAY_NAMES[day])
+
+
+def choices(kind: str, codes: tuple[str, ...]) -> Message:
+    """A setting's choices as a refusal lists them: ``once (only once), per_day (once a day), …``.
+
+    Each code stays (it is what the file or form takes), followed by what it means in the
+    refusal's language (:data:`CHOICE_WORDS`).
+    """
+    words = CHOICE_WORDS[kind]
+    items = {f"c{i}": Message("%(code)s (%(words)s)", code=c, words=Message(words[c])) for i, c in enumerate(codes)}
+    return Message(", ".join(f"%({k})s" for k in items), **items)
 
 
 @dataclass(frozen=True)
@@ -433,7 +485,7 @@ def _activity(code: str, raw: Any, where: str = "activities") -> Activity:
     limit = raw.get("limit", "per_day")
     if limit not in LIMITS:
         raise ConfigError(
-            "%(w)s.limit must be one of %(options)s, got %(limit)r", w=w, options=", ".join(LIMITS), limit=limit
+            "%(w)s.limit must be one of %(options)s, got %(limit)r", w=w, options=choices("limit", LIMITS), limit=limit
         )
     window = raw.get("window")
     before = None
@@ -451,7 +503,7 @@ def _activity(code: str, raw: Any, where: str = "activities") -> Activity:
     scope = raw.get("scope", "programme")
     if scope not in SCOPES:
         raise ConfigError(
-            "%(w)s.scope must be one of %(options)s, got %(scope)r", w=w, options=", ".join(SCOPES), scope=scope
+            "%(w)s.scope must be one of %(options)s, got %(scope)r", w=w, options=choices("scope", SCOPES), scope=scope
         )
     unknown = set(raw) - set(ACTIVITY_KEYS)
     if unknown:
@@ -497,7 +549,7 @@ def _backdating(raw: Any) -> Backdating:
         raise ConfigError(
             "%(w)s.otherwise must be one of %(options)s, got %(otherwise)r",
             w=w,
-            options=", ".join(BACKDATE_OTHERWISE),
+            options=choices("otherwise", BACKDATE_OTHERWISE),
             otherwise=otherwise,
         )
     kinds = dict(default.kinds)
@@ -508,7 +560,7 @@ def _backdating(raw: Any) -> Backdating:
                     "%(w)s.%(kind)s must be one of %(options)s, got %(value)r",
                     w=w,
                     kind=kind,
-                    options=", ".join(BACKDATE_LIMITS),
+                    options=choices("backdating", BACKDATE_LIMITS),
                     value=table[kind],
                 )
             kinds[kind] = table[kind]
@@ -587,7 +639,7 @@ def build(raw: dict) -> Programme:
     if basis not in PRIVILEGE_BASES:
         raise ConfigError(
             "privileges.basis must be one of %(options)s, got %(basis)r",
-            options=", ".join(PRIVILEGE_BASES),
+            options=choices("basis", PRIVILEGE_BASES),
             basis=basis,
         )
     tables = _privilege_tables(priv, "privileges")
@@ -681,13 +733,15 @@ def _terms(raw: Any) -> Terms:
     default = table.get("default", "none")
     if default not in TERM_RULES:
         raise ConfigError(
-            "terms.default must be one of %(options)s, got %(default)r", options=", ".join(TERM_RULES), default=default
+            "terms.default must be one of %(options)s, got %(default)r",
+            options=choices("term", TERM_RULES),
+            default=default,
         )
     on_expiry = table.get("on_expiry", "keep")
     if on_expiry not in ON_EXPIRY:
         raise ConfigError(
             "terms.on_expiry must be one of %(options)s, got %(on_expiry)r",
-            options=", ".join(ON_EXPIRY),
+            options=choices("on_expiry", ON_EXPIRY),
             on_expiry=on_expiry,
         )
     groups = {}
@@ -699,7 +753,10 @@ def _terms(raw: Any) -> Terms:
         term = g.get("term", "none")
         if term not in TERM_RULES:
             raise ConfigError(
-                "%(w)s.term must be one of %(options)s, got %(term)r", w=w, options=", ".join(TERM_RULES), term=term
+                "%(w)s.term must be one of %(options)s, got %(term)r",
+                w=w,
+                options=choices("term", TERM_RULES),
+                term=term,
             )
         groups[code] = Group(code, _str(g.get("th", code), f"{w}.th"), _str(g.get("en", code), f"{w}.en"), term)
     return Terms(
@@ -866,7 +923,7 @@ def _check_windows(activities: dict, hours: dict, where) -> None:
                     "%(where)s: %(minutes)s minutes before closing is outside the opening hours of %(day)s (%(hours)s)",
                     where=where(act, day),
                     minutes=act.window_before_close_min,
-                    day=day,
+                    day=weekday_name(i),
                     hours=f"{h.open:%H:%M}-{h.close:%H:%M}",
                 )
 
@@ -912,7 +969,9 @@ def _sites(prog: Programme, raw: dict) -> tuple[dict, str]:
         for act, over in _table(t.get("activities", {}), f"{w}.activities").items():
             over = _table(over, f"{w}.activities.{act}", ACTIVITY_KEYS)
             base = acts_raw.get(act, {}) if isinstance(acts_raw.get(act), dict) else {}
-            activities[act] = _activity(act, _merge(base, over), f"{w}.activities")
+            activities[act] = _own_window_names(
+                _activity(act, _merge(base, over), f"{w}.activities"), prog.activities.get(act), over
+            )
         partners = _partners(t["partners"], f"{w}.partners") if "partners" in t else None
         site = Site(
             code=code,
@@ -938,6 +997,33 @@ def _sites(prog: Programme, raw: dict) -> tuple[dict, str]:
             "library.default_site: no site %(default)r; known: %(known)s", default=default, known=", ".join(sites)
         )
     return sites, default
+
+
+def _restate_minutes(name: str, old: int, new: int) -> str:
+    """A name written for a window of ``old`` minutes said for ``new`` ("ก่อนปิด 30 นาที" → "ก่อนปิด 45 นาที"):
+    the number replaced where the name states it once; a name that does not (or states it twice) as it is."""
+    number = re.compile(rf"(?<!\d){old}(?!\d)")
+    return number.sub(str(new), name) if len(number.findall(name)) == 1 else name
+
+
+def _own_window_names(act: Activity, whole: Activity | None, over: dict) -> Activity:
+    """A site's activity whose window is its own says that window in the names it keeps from the programme.
+
+    ``late_stay`` is named "Reading in the last 30 minutes before closing" for the programme's
+    ``before_close:30``; a site that sets ``before_close:45`` and no name of its own reads "…45
+    minutes…" (the patron's tap result, the kiosk and the console say the site's own). A name
+    the site sets (``th``, ``en``) is kept as written.
+    """
+    old, new = (whole.window_before_close_min if whole else None), act.window_before_close_min
+    if old is None or new is None or old == new:
+        return act
+    from dataclasses import replace
+
+    return replace(
+        act,
+        th=act.th if "th" in over else _restate_minutes(act.th, old, new),
+        en=act.en if "en" in over else _restate_minutes(act.en, old, new),
+    )
 
 
 def _site_view(whole: Programme, code: str) -> Programme:

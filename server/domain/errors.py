@@ -15,3 +15,27 @@ class TemplatedError(Exception):
     def __init__(self, template: str, **values):
         super().__init__(template % values if values else template)
         self.template, self.values = template, values
+
+
+class Message(str):
+    """English text for staff that keeps its ``template`` and ``values`` apart.
+
+    It is the plain text (``template % values``) for everything that compares, prints or
+    serialises it, so the CLI and the JSON API are unchanged; the console translates
+    ``template`` and fills in the same values. As an error's value it is said in the
+    error's language too (``server.catalogue.localize``): a weekday a refusal names is
+    ``Message("Monday")``, "วันจันทร์" in Thai, rather than its code ``mon``.
+    """
+
+    def __new__(cls, template: str, **values):
+        self = super().__new__(cls, template % values if values else template)
+        self.template, self.values = template, values
+        return self
+
+    @classmethod
+    def of(cls, exc: Exception) -> Message:
+        """The message of an error that carries ``template`` and ``values`` (else its text)."""
+        template = getattr(exc, "template", None)
+        if template is None:
+            return cls(str(exc))
+        return cls(template, **getattr(exc, "values", {}))

@@ -5,33 +5,15 @@ the server's catalogue :mod:`server.catalogue`) and ``values`` apart, so the con
 shows it in the staff's language while the CLI and the JSON API print the English text.
 Errors from ``broker.contract`` and ``server.domain.rules`` carry the same two
 attributes, so :meth:`ServiceError.of` passes them on without parsing their text.
+:class:`Message` is defined beside ``TemplatedError`` in :mod:`server.domain.errors` (the
+domain's refusals name codes in words with it) and is this module's too.
 """
 
 from __future__ import annotations
 
-from server.domain.errors import TemplatedError
+from server.domain.errors import Message, TemplatedError
 
-
-class Message(str):
-    """English text for staff that keeps its ``template`` and ``values`` apart.
-
-    It is the plain text (``template % values``) for everything that compares, prints or
-    serialises it, so the CLI and the JSON API are unchanged; the console translates
-    ``template`` and fills in the same values.
-    """
-
-    def __new__(cls, template: str, **values):
-        self = super().__new__(cls, template % values if values else template)
-        self.template, self.values = template, values
-        return self
-
-    @classmethod
-    def of(cls, exc: Exception) -> Message:
-        """The message of an error that carries ``template`` and ``values`` (else its text)."""
-        template = getattr(exc, "template", None)
-        if template is None:
-            return cls(str(exc))
-        return cls(template, **getattr(exc, "values", {}))
+__all__ = ["Message", "NotFound", "ServiceError"]
 
 
 class ServiceError(TemplatedError, ValueError):

@@ -198,10 +198,50 @@ class Ledger:
                 day=when.date(),
             )
 
-    def entry_dict(self, e: LedgerEntry, voided: bool = False) -> dict:
-        """An entry as shown on screens and in JSON."""
+    def renamed_at_sites(self) -> dict[str, dict[str, dict]]:
+        """The activities a site names otherwise than the programme: ``{code: {site: label}}``.
+
+        A site with its own late-stay window names ``late_stay`` with it ("…the last 45 minutes
+        before closing", ``server.domain.config``); an entry made there is shown with that name.
+        Built once per programme version.
+        """
+        prog = self.prog
+        cached = getattr(self, "_renamed", None)
+        if cached is not None and cached[0] is prog:
+            return cached[1]
+        out: dict[str, dict[str, dict]] = {}
+        for code, site in prog.sites.items():
+            view = prog.for_site(code)
+            for act in site.activities:
+                here, whole = view.activities.get(act), prog.activities.get(act)
+                if here is not None and (whole is None or here.label != whole.label):
+                    out.setdefault(act, {})[code] = here.label
+        self._renamed = (prog, out)
+        return out
+
+    def entry_dicts(self, rows: list[LedgerEntry], voided: set | frozenset = frozenset()) -> list[dict]:
+        """Entries as shown (:meth:`entry_dict`), ``voided`` their ids reversed since; the sites an
+        activity named otherwise was made at read at once (one query of the devices, when any)."""
+        renamed = self.renamed_at_sites()
+        named = [r for r in rows if r.activity in renamed]
+        devices = {r.device for r in named if not r.site and r.device}
+        device_site = (
+            {d.id: d.site for d in Device.select(Device.id, Device.site).where(Device.id.in_(sorted(devices)))}
+            if devices
+            else {}
+        )
+        sites = {r.id: r.site or device_site.get(r.device) for r in named}
+        return [self.entry_dict(r, voided=r.id in voided, site=sites.get(r.id)) for r in rows]
+
+    def entry_dict(self, e: LedgerEntry, voided: bool = False, site: object = ...) -> dict:
+        """An entry as shown on screens and in JSON. Its activity is named as the site it was made at
+        names it (``site``; not given: read from the entry and its device, :meth:`site_of`)."""
         act = self.prog.activities.get(e.activity)
         label = act.label if act else catalogue.entry_label(e.activity)
+        named = self.renamed_at_sites().get(e.activity)
+        if named:
+            where = self.site_of(e) if site is ... else site
+            label = named.get(where or self.prog.default_site, label)
         if e.source == "void":
             label = catalogue.void_label(label)
         return {
@@ -236,4 +276,4 @@ class Ledger:
             if rows
             else set()
         )
-        return [self.entry_dict(r, voided=r.id in voided) for r in rows]
+        return self.entry_dicts(rows, voided)

@@ -146,7 +146,7 @@ class Reads:
             q = LedgerEntry.select().order_by(LedgerEntry.id.desc()).limit(limit)
             if member_ref is not None:
                 q = q.where(LedgerEntry.member == members.find(member_ref).id)
-            return [self.ledger.entry_dict(e) for e in q]
+            return self.ledger.entry_dicts(list(q))
 
     def member_dict(self, m: Member, *, history: int = 0, scope=None) -> dict:
         """A member as JSON, with cards (and optionally recent history).

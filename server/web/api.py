@@ -663,7 +663,7 @@ def feedback_answer(fid):
 def entries():
     limit = int_arg("limit", 50, 1, 500)
     rows = svc().sites.latest_entries(staff_scope(), limit)
-    return jsonify(entries=[svc().ledger.entry_dict(e) for e in rows])
+    return jsonify(entries=svc().ledger.entry_dicts(list(rows)))
 
 
 # --------------------------------------------------------------------------- API tokens

@@ -257,6 +257,7 @@ def init_app(app) -> None:
             # codes in words (server/web/labels.py): windows, sites, readers, versions, audit details
             "window_text": labels.window_text,
             "activity_name": labels.activity_name,
+            "site_activity_name": labels.site_activity_name,
             "site_name": labels.site_name,
             "site_list": labels.site_list,
             "reader_state": labels.reader_state,
@@ -265,6 +266,7 @@ def init_app(app) -> None:
             "tier_change": labels.tier_change,
             "campaign_badges": labels.campaign_badges,
             "reward_name": labels.reward_name,
+            "group_name": labels.group_name,
             "draw_criteria": labels.draw_criteria,
             "eligibility": labels.eligibility,
             "audit_pairs": labels.audit_pairs,

@@ -1,5 +1,5 @@
-"""What the console shows for codes: an activity's window, a site's or activity's name, a
-card reader's state, why a programme version was made, a ledger entry's tier change and
+"""What the console shows for codes: an activity's window, a site's, activity's or member group's
+name, a card reader's state, why a programme version was made, a ledger entry's tier change and
 campaigns, who a prize draw counts and why each member is on its list, and an audit row's
 action, actor and detail (as ``key: value`` text).
 
@@ -57,6 +57,17 @@ def activity_name(code: str) -> str:
     return _name(act.label, code) if act else code
 
 
+def site_activity_name(code: str, site: str | None) -> str:
+    """An activity's name as a site names it (None: the default site): a site with its own late-stay
+    window says it ("…the last 45 minutes before closing"); a site no longer in the programme: the
+    programme's name."""
+    prog = _prog()
+    if (site or prog.default_site) not in prog.sites:
+        return activity_name(code)
+    act = prog.for_site(site).activities.get(code)
+    return _name(act.label, code) if act else code
+
+
 def site_name(code: str | None) -> str:
     """A site's name (the default site's when ``code`` is empty; the code when the programme has no such site)."""
     prog = _prog()
@@ -76,6 +87,12 @@ def site_list(codes: str | None) -> str:
 def tier_name(code: str | None) -> str:
     """A card type's name (its code when unknown)."""
     return _name(_prog().tiers.get(code or ""), code or "")
+
+
+def group_name(code: str | None) -> str:
+    """A member group's name ("Undergraduate" for ``U1``; ``[terms.groups.CODE]``), its code when unknown."""
+    group = _prog().terms.groups.get(code or "")
+    return _name({"th": group.th, "en": group.en}, code or "") if group else (code or "")
 
 
 def reward_name(code: str | None) -> str:
@@ -132,7 +149,7 @@ def draw_criteria(kind: str, filters: dict | None) -> list[tuple[str, str]]:
             (_("Top"), str(f.get("top", "—"))),
         ]
     return [
-        (_("Group"), f.get("group") or _("all")),
+        (_("Group"), group_name(f["group"]) if f.get("group") else _("all")),
         (_("Card type"), tier_name(f["tier"]) if f.get("tier") else _("all")),
         (_("Semester"), f.get("term") or _("the current semester")),
         (_("Minimum points"), str(f.get("min_points", 0))),

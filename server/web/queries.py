@@ -122,7 +122,7 @@ def ledger_page(service, member_id: int, before: int | None = None, limit: int =
         if ids
         else set()
     )
-    out = [dict(service.ledger.entry_dict(r, voided=r.id in voided), at_dt=r.at) for r in rows]
+    out = [dict(e, at_dt=r.at) for r, e in zip(rows, service.ledger.entry_dicts(rows, voided), strict=True)]
     return out, (rows[-1].id if more else None)
 
 
@@ -204,20 +204,23 @@ def device_rows(visible: set | None = None) -> list[dict]:
     return out
 
 
+def device_taps(device: str, limit: int):
+    """A device's latest taps by the tap's own time, newest first (its page): taps a gate kept in its
+    outbox while offline arrive late, and arrival order put an hour-old tap above this minute's.
+    Read backwards along the ``tap_inbox (device, at)`` index, ``limit`` rows: no sort on SQLite (the
+    rowid is the index's last column), on PostgreSQL only taps of the very same instant put in id order."""
+    return (
+        TapInbox.select().where(TapInbox.device == device).order_by(TapInbox.at.desc(), TapInbox.id.desc()).limit(limit)
+    )
+
+
 def latest_taps(limit: int = 15, device: str | None = None, devices: list | None = None) -> list[dict]:
     """The newest taps the server decided (at ``devices`` when given), with member names."""
     q = TapInbox.select().order_by(TapInbox.received_at.desc(), TapInbox.id.desc()).limit(limit)
     if devices is not None:
         q = q.where(TapInbox.device.in_(devices or [""]))
-    if device:  # (device, tap_id) index narrows; a device's taps are few per day
-        # by the tap's own time, newest first: taps a gate kept in its outbox while offline arrive
-        # late, and arrival order put an hour-old tap above this minute's (sorted as the id was)
-        q = (
-            TapInbox.select()
-            .where(TapInbox.device == device)
-            .order_by(TapInbox.at.desc(), TapInbox.id.desc())
-            .limit(limit)
-        )
+    if device:
+        q = device_taps(device, limit)
     rows = list(q)
     names = (
         {

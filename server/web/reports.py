@@ -277,6 +277,8 @@ def points(service, start: date, end: date, sites=None) -> Report:
         .dicts()
     )
     prog = service.prog
+    if sites is not None and len(sites) == 1 and sites[0] in prog.sites:  # one site: named as it names them
+        prog = prog.for_site(sites[0])
     rows = []
     for r in q:
         act = prog.activities.get(r["activity"])

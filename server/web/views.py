@@ -617,7 +617,7 @@ def device(device_id: str):
         config=json.dumps(config, ensure_ascii=False, indent=1),
         taps=queries.latest_taps(20, device=device_id),
         pins=pins_text(d.settings.get("pins")),
-        activities=prog().activities,
+        activities=svc().sites.view_of(d).activities,  # as its site names them (its own late-stay window)
         kinds=contract.DEVICE_KINDS,
         setting_rows=device_settings.describe(),
         sites=svc().sites.list(staff_scope()),

@@ -68,6 +68,8 @@ def test_sites_pages_device_site_staff_scope_and_reports_filter_in_english_and_t
     page.click("nav >> text=Sites")
     assert page.locator("tr[data-site]").count() == 2
     assert "Medical Library" in page.inner_text("tr[data-site=BRANCH2]")
+    # its own late-stay window (60 minutes; the programme's is 30) is the number the name says
+    assert "Reading in the last 60 minutes before closing" in page.inner_text("tr[data-site=BRANCH2]")
     page.screenshot(path=str(shots / "console-sites.png"), full_page=True)
     page.click("tr[data-site=BRANCH2] a")
     hours = page.inner_text("#site-hours")
@@ -107,6 +109,7 @@ def test_sites_pages_device_site_staff_scope_and_reports_filter_in_english_and_t
     page.goto(f"{console.url}/lang/th")
     page.goto(f"{console.url}/sites")
     assert "สาขา" in page.inner_text("h1") and "ห้องสมุดคณะแพทยศาสตร์" in page.inner_text("tr[data-site=BRANCH2]")
+    assert "ใช้พื้นที่นั่งอ่านก่อนปิด 60 นาที" in page.inner_text("tr[data-site=BRANCH2]")
     page.screenshot(path=str(shots / "console-sites-th.png"), full_page=True)
     page.goto(f"{console.url}/reports?site=BRANCH2")
     assert "ทุกสาขา รวมกัน" in page.inner_text("#report-site")

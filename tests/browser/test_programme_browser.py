@@ -123,10 +123,20 @@ def test_campaign_form_and_draw_pages_in_english_and_thai(admin_page, console, s
     # draws: record (seed hidden behind its SHA-256), run, winners and the seed shown, verified
     page.goto(f"{console.url}/lang/en?next=/draws")
     for i in range(3):
-        admin(console.db_url, "member", "add", "--name", f"Reader {i}", "--card", "04" + uuid.uuid4().hex[:8].upper())
+        card = "04" + uuid.uuid4().hex[:8].upper()
+        admin(console.db_url, "member", "add", "--name", f"Reader {i}", "--card", card, "--group", "U1")
     page.goto(f"{console.url}/draws")
     page.fill("#draw-form input[name=name]", "End-of-year prize draw")
     page.fill("#draw-form input[name=winners]", "2")
+    # the groups by their names (their codes are what the form sends)
+    assert page.locator("#draw-form select[name=group] option").all_inner_texts()[1:] == [
+        "Undergraduate",
+        "Graduate student",
+        "Academic staff",
+        "Support staff",
+        "External member",
+    ]
+    page.select_option("#draw-form select[name=group]", label="Undergraduate")
     page.fill("#draw-form input[name=prize_points]", "100")
     submit(page, "#draw-form button")
     assert "recorded with its seed" in flash(page)
@@ -135,11 +145,13 @@ def test_campaign_form_and_draw_pages_in_english_and_thai(admin_page, console, s
     seed = page.inner_text("#seed")
     assert len(seed) == 64 and "same winners" in page.inner_text("#verify")
     assert page.locator("ol.winners li").count() == 2
+    assert "Group: Undergraduate" in page.inner_text("#draw-criteria")
     page.screenshot(path=str(shots / "console-draw.png"), full_page=True)
     page.goto(f"{console.url}/lang/th?next=/draws")
     page.goto(f"{console.url}/draws")
     assert "การจับรางวัลและการจัดอันดับ" in page.inner_text("h1")
     assert "นับคะแนนที่ได้รับในภาคการศึกษา" in page.inner_text("#ranking-counts")
+    assert "ปริญญาตรี" in page.locator("#draw-form select[name=group] option").all_inner_texts()
     page.screenshot(path=str(shots / "console-draws-th.png"), full_page=True)
 
 

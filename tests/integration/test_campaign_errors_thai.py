@@ -38,8 +38,9 @@ GOOD = {"code": "exam_week", "kind": "bonus", "bonus": "5", "starts": "2026-12-0
         ),
         (
             {"kind": "lottery"},
-            "kind must be one of multiplier, bonus, activity, got 'lottery'",
-            "kind ต้องเป็นหนึ่งใน multiplier, bonus, activity (ได้รับ 'lottery')",
+            "kind must be one of multiplier (points multiplied), bonus (bonus points), "
+            "activity (a one-off activity), got 'lottery'",
+            "kind ต้องเป็นหนึ่งใน multiplier (คูณคะแนน), bonus (คะแนนโบนัส), activity (กิจกรรมพิเศษครั้งเดียว) (ได้รับ 'lottery')",
         ),
         ({"th": "ก" * 201}, "th/en: a label of at most 200 characters", "th/en: ชื่อต้องยาวไม่เกิน 200 ตัวอักษร"),
         (
@@ -60,8 +61,10 @@ GOOD = {"code": "exam_week", "kind": "bonus", "bonus": "5", "starts": "2026-12-0
         ),
         (
             {"kind": "activity", "code": "fair", "points": "5", "limit": "hourly"},
-            "limit must be one of once, per_day, per_item_per_day, unlimited, got 'hourly'",
-            "limit ต้องเป็นหนึ่งใน once, per_day, per_item_per_day, unlimited (ได้รับ 'hourly')",
+            "limit must be one of once (only once), per_day (once a day), "
+            "per_item_per_day (once a day per item), unlimited (no limit), got 'hourly'",
+            "limit ต้องเป็นหนึ่งใน once (ได้ครั้งเดียว), per_day (วันละครั้ง), "
+            "per_item_per_day (วันละครั้งต่อรายการ), unlimited (ไม่จำกัด) (ได้รับ 'hourly')",
         ),
         ({"tiers": ["silver", ""]}, "tiers: bad entry ''", "tiers: รายการไม่ถูกต้อง ''"),
         (
@@ -100,6 +103,28 @@ def test_a_refused_programme_edit_says_why_in_the_consoles_language(app, lang, s
     before = app.extensions["privcard.service"].programme.version()
     assert _section(client, "[rules]\nstaff_pin_lockout_minutes = 5000\n") == [said]
     assert app.extensions["privcard.service"].programme.version() == before  # nothing changed
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        (
+            "th",
+            "ไม่ได้เปลี่ยนโครงการ: activities.late_stay.window: 30 นาทีก่อนปิดอยู่นอกเวลาเปิดของวันจันทร์ (08:00-08:20)",
+        ),
+        (
+            "en",
+            "the programme was not changed: activities.late_stay.window: 30 minutes before closing is outside "
+            "the opening hours of Monday (08:00-08:20)",
+        ),
+    ],
+)
+def test_a_refused_programme_edit_names_the_weekday_in_the_consoles_language(app, lang, said):
+    """The weekday a refusal names is a word of the console's language (วันจันทร์, Monday), not ``mon``."""
+    client = _console(app, lang)
+    text = '[hours]\ndefault = "08:00-22:00"\nmon = "08:00-08:20"\n'
+    page = post_form(client, "/programme", "/programme/section", {"section": "hours", "text": text})
+    assert flashes(page.text) == [said]
 
 
 @pytest.mark.parametrize(

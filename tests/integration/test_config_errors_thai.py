@@ -18,6 +18,7 @@ from broker.mosquitto import thai as broker_thai
 from install import thai as install_thai
 from server import catalogue
 from server import main as server_main
+from server.domain import campaigns, config
 from server.domain.config import ConfigError, build, default_raw
 from server.ils.config import IlsConfigError
 from server.ils.config import build as ils_build
@@ -100,6 +101,23 @@ def test_every_config_error_is_a_template_with_its_thai():
         assert thai(template, dict.fromkeys(keywords, "x")) is not None, where  # it formats
 
 
+def test_every_code_a_refusal_names_in_words_has_its_thai():
+    """A weekday and each setting's choices are named in words (server.domain.config): each has its Thai,
+    and the words cover every choice the checks offer."""
+    assert set(config.CHOICE_WORDS["limit"]) == set(config.LIMITS)
+    assert set(config.CHOICE_WORDS["scope"]) == set(config.SCOPES)
+    assert set(config.CHOICE_WORDS["backdating"]) == set(config.BACKDATE_LIMITS)
+    assert set(config.CHOICE_WORDS["otherwise"]) == set(config.BACKDATE_OTHERWISE)
+    assert set(config.CHOICE_WORDS["basis"]) == set(config.PRIVILEGE_BASES)
+    assert set(config.CHOICE_WORDS["term"]) == set(config.TERM_RULES)
+    assert set(config.CHOICE_WORDS["on_expiry"]) == set(config.ON_EXPIRY)
+    assert set(config.CHOICE_WORDS["campaign"]) == set(campaigns.KINDS)
+    words = [*config.WEEKDAY_NAMES, *(w for kind in config.CHOICE_WORDS.values() for w in kind.values())]
+    for english in words:
+        assert english in catalogue.TH, f"no Thai for {english!r}"
+    assert [catalogue.localize(str(config.weekday_name(i)), None, "th") for i in (0, 6)] == ["วันจันทร์", "วันอาทิตย์"]
+
+
 def test_the_broker_errors_thai_is_the_same_for_privcard_admin_and_privcard_setup():
     for template, thai in broker_thai.TH.items():
         assert catalogue.TH[template] == install_thai.TH[template] == thai, template
@@ -146,6 +164,28 @@ def _admin(tmp_path, *argv) -> tuple[int, dict | None, str]:
             "library.timezone: ไม่รู้จักเขตเวลา 'Mars/Olympus'",
         ),
         ("[rules\n", ": not valid TOML: ", ": ไม่ใช่ TOML ที่ถูกต้อง: "),
+        # a code the refusal names is said in words in each language: the weekday, a setting's choices
+        (
+            '[hours]\nmon = "08:00-08:20"\n',
+            "activities.late_stay.window: 30 minutes before closing is outside the opening hours of Monday (08:00-08:20)",
+            "activities.late_stay.window: 30 นาทีก่อนปิดอยู่นอกเวลาเปิดของวันจันทร์ (08:00-08:20)",
+        ),
+        (
+            '[sites.B]\nname_th = "สาขา"\nname_en = "Branch"\nhours = { sun = "09:00-09:10" }\n',
+            "sites.B.hours.sun: 30 minutes before closing is outside the opening hours of Sunday (09:00-09:10)",
+            "sites.B.hours.sun: 30 นาทีก่อนปิดอยู่นอกเวลาเปิดของวันอาทิตย์ (09:00-09:10)",
+        ),
+        (
+            '[activities.entry]\nscope = "room"\n',
+            "activities.entry.scope must be one of programme (the limit across every site), "
+            "site (the limit at each site), got 'room'",
+            "activities.entry.scope ต้องเป็นหนึ่งใน programme (จำกัดรวมทุกสาขา), site (จำกัดแยกแต่ละสาขา) (ได้รับ 'room')",
+        ),
+        (
+            '[terms]\non_expiry = "burn"\n',
+            "terms.on_expiry must be one of keep (the points are kept), forfeit (the balance goes to 0), got 'burn'",
+            "terms.on_expiry ต้องเป็นหนึ่งใน keep (คงคะแนนไว้), forfeit (ตัดคะแนนคงเหลือเป็น 0) (ได้รับ 'burn')",
+        ),
     ],
 )
 def test_privcard_admin_prints_a_config_error_in_english_then_thai(tmp_path, toml, english, thai):

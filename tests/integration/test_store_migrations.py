@@ -81,3 +81,71 @@ def test_a_postgresql_host_that_never_answers_is_an_error_within_the_timeout():
         assert time.monotonic() - started < 8
     finally:
         silent.close()
+
+
+# --------------------------------------------------------------------------- tap_inbox (device, at): the device page
+
+
+def _device_page_plan() -> str:
+    """How the database runs the device page's query (``queries.device_taps``): its plan as text."""
+    from server.web import queries
+
+    sql, params = queries.device_taps("gate-3", 20).sql()
+    if store.is_sqlite():
+        return " / ".join(row[3] for row in store.db.execute_sql(f"EXPLAIN QUERY PLAN {sql}", params).fetchall())
+    return " / ".join(row[0] for row in store.db.execute_sql(f"EXPLAIN {sql}", params).fetchall())
+
+
+def test_the_device_pages_taps_are_read_along_a_device_at_index_added_in_place(any_db_url):
+    """``tap_inbox (device, at)`` (namespace ``device_taps``): a database made before gets it, and the
+    device page's newest-first list of a device's taps is read along it, not sorted apart."""
+    import datetime as dt
+
+    from tests.helpers import close_store, open_service
+
+    open_service(any_db_url)
+    try:
+
+        def indexes() -> dict[str, list[str]]:
+            return {i.name: i.columns for i in store.db.get_indexes("tap_inbox")}
+
+        assert indexes()["tap_inbox_device_at"] == ["device", "at"]  # a fresh database has it
+        assert store.counter("schema:device_taps") == 1
+        # a database from before: no such index, the namespace not yet applied
+        store.db.execute_sql("DROP INDEX tap_inbox_device_at")
+        store.Counter.delete().where(store.Counter.key == "schema:device_taps").execute()
+        store.upgrade()
+        assert indexes()["tap_inbox_device_at"] == ["device", "at"]
+        assert store.counter("schema:device_taps") == 1
+        assert store.upgrade() == len(store.MIGRATIONS)  # a second start changes nothing
+        # 30 gates' taps over 100 days, so the planner weighs the index as it would in a library
+        start = dt.datetime(2026, 8, 1, tzinfo=dt.UTC)
+        rows = [
+            {
+                "device": f"gate-{n % 30}",
+                "tap_id": f"t{n}",
+                "uid": f"{n:014X}",
+                "at": start + dt.timedelta(minutes=5 * n),
+                "received_at": start + dt.timedelta(minutes=5 * n),
+                "outcome": "credited",
+                "result": {},
+            }
+            for n in range(30_000)
+        ]
+        with store.db.atomic():
+            for i in range(0, len(rows), 1000):
+                store.TapInbox.insert_many(rows[i : i + 1000]).execute()
+        store.db.execute_sql("ANALYZE")
+        plan = _device_page_plan()
+        assert "tap_inbox_device_at" in plan, plan
+        if store.is_sqlite():  # the index's order is the page's (the rowid breaks ties): nothing sorted apart
+            assert "TEMP B-TREE" not in plan, plan
+        else:  # read backwards along it; only taps of the very same instant are put in id order
+            assert "Index Scan Backward using tap_inbox_device_at" in plan, plan
+        # and the page's order: newest first by the tap's own time
+        from server.web import queries
+
+        newest = [t.tap_id for t in queries.device_taps("gate-3", 3)]
+        assert newest == ["t29973", "t29943", "t29913"]
+    finally:
+        close_store()

@@ -84,11 +84,13 @@ def test_bad_toml_names_the_file(tmp_path):
         ({"rules": {"signup_fee_baht": 50.0}}, "rules.signup_fee_baht must be an integer >= 0, got 50.0"),
         (
             {"rules": {"backdating": {"otherwise": "credit"}}},
-            "rules.backdating.otherwise must be one of receive_time, refuse, got 'credit'",
+            "rules.backdating.otherwise must be one of receive_time (counted at the time the server received it), "
+            "refuse (the tap is refused), got 'credit'",
         ),
         (
             {"rules": {"backdating": {"gate": "forever"}}},
-            "rules.backdating.gate must be one of offline, max_age, none, got 'forever'",
+            "rules.backdating.gate must be one of offline (back to the device's last offline period), "
+            "max_age (back as far as max_tap_age_days), none (only tolerance_s back), got 'forever'",
         ),
         ({"rules": {"backdating": {"tolerance_s": -1}}}, "rules.backdating.tolerance_s must be an integer >= 0"),
         ({"rules": {"backdating": {"tolerance_s": 90000}}}, "rules.backdating.tolerance_s must be at most 86400"),
@@ -98,7 +100,8 @@ def test_bad_toml_names_the_file(tmp_path):
         ({"activities": {"entry": {"points": True}}}, "activities.entry.points must be an integer >= 0, got True"),
         (
             {"activities": {"entry": {"limit": "weekly"}}},
-            "activities.entry.limit must be one of once, per_day, per_item_per_day, unlimited, got 'weekly'",
+            "activities.entry.limit must be one of once (only once), per_day (once a day), "
+            "per_item_per_day (once a day per item), unlimited (no limit), got 'weekly'",
         ),
         ({"activities": {"entry": {"pointz": 5}}}, "activities.entry: unknown key(s) pointz"),
         (

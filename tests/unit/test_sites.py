@@ -121,7 +121,11 @@ def test_site_views_override_hours_names_activities_and_are_cached_per_version()
         ({"sites": {"B": {"partners": {"shops": "Cafe"}}}}, r"^sites\.B\.partners\.shops must be a list"),
         ({"sites": {"B": {"hours": {"default": "08:00-08:20"}}}}, r"^sites\.B\.hours\.mon: 30 minutes before"),
         ({"library": {"default_site": "C"}}, r"^library\.default_site: no site 'C'"),
-        ({"activities": {"entry": {"scope": "world"}}}, r"^activities\.entry\.scope must be one of programme, site"),
+        (
+            {"activities": {"entry": {"scope": "world"}}},
+            r"^activities\.entry\.scope must be one of programme \(the limit across every site\), "
+            r"site \(the limit at each site\), got 'world'",
+        ),
     ],
 )
 def test_a_bad_site_is_refused_naming_the_field(override, message):
@@ -216,6 +220,64 @@ def test_closures_of_one_site_do_not_close_the_other(clock):
         svc.members.add("Somchai", UID)
         assert tap(svc, "out-A", local_time(MONDAY, 19, 45)).outcome == "no_activity"
         assert tap(svc, "out-B", local_time(MONDAY, 21, 45)).outcome == "credited"
+    finally:
+        close_store()
+
+
+# --------------------------------------------------------------------------- a site's own late-stay window in its name
+
+#: site B stays open late and gives the late stay 45 minutes (the programme: 30)
+B_45 = {"sites": {"B": {"activities": {"late_stay": {"window": "before_close:45"}}}}}
+
+
+def test_a_sites_own_late_stay_window_is_the_number_its_name_says():
+    from server.domain import rules
+
+    prog = programme(B_45)
+    a, b = prog.for_site("A").activities["late_stay"], prog.for_site("B").activities["late_stay"]
+    assert (a.en, a.th) == ("Reading in the last 30 minutes before closing", "ใช้พื้นที่นั่งอ่านก่อนปิด 30 นาที")
+    assert (b.en, b.th) == ("Reading in the last 45 minutes before closing", "ใช้พื้นที่นั่งอ่านก่อนปิด 45 นาที")
+    assert b.window_before_close_min == 45 and prog.activities["late_stay"].en == a.en  # the programme's own
+    # the tap result a device shows (server.domain.rules: it goes out on the bus as it is)
+    said = rules.message("limit_reached", activity=b)
+    assert said == {
+        "th": "วันนี้ได้รับคะแนนใช้พื้นที่นั่งอ่านก่อนปิด 45 นาทีแล้ว",
+        "en": "Already earned today: Reading in the last 45 minutes before closing",
+    }
+    # a name the site writes is kept as written; a name that states no number stays as it is
+    own = programme(config._merge(B_45, {"sites": {"B": {"activities": {"late_stay": {"en": "Late reader"}}}}}))
+    late = own.for_site("B").activities["late_stay"]
+    assert (late.en, late.th) == ("Late reader", "ใช้พื้นที่นั่งอ่านก่อนปิด 45 นาที")
+    plain = programme(config._merge(B_45, {"activities": {"late_stay": {"en": "Late reading"}}}))
+    assert plain.for_site("B").activities["late_stay"].en == "Late reading"
+
+
+def test_a_late_stay_at_a_site_with_its_own_window_is_named_with_it_on_the_bus_the_kiosk_and_the_history(clock):
+    from broker.contract import Query
+
+    svc = service(programme(B_45), clock)
+    try:
+        m = svc.members.add("Somchai", UID)
+        assert tap(svc, "out-B", local_time(MONDAY, 21, 20)).outcome == "credited"  # 40 minutes before 22:00
+        again = tap(svc, "out-B", local_time(MONDAY, 21, 30))
+        assert again.outcome == "limit_reached"
+        assert again.message["en"] == "Already earned today: Reading in the last 45 minutes before closing"
+        assert "45 นาที" in again.message["th"] and "30" not in again.message["th"]
+        # the next day at A (its own 30-minute window): the same activity, the programme's name
+        assert tap(svc, "out-A", local_time(date(2026, 11, 24), 19, 40)).outcome == "credited"
+        answer = svc.reads.answer_query("kiosk-B", Query(query_id="q1", uid=UID))
+        names = [e["label"]["en"] for e in answer.history if e["activity"] == "late_stay"]
+        assert names == [
+            "Reading in the last 30 minutes before closing",
+            "Reading in the last 45 minutes before closing",
+        ]
+        th = [e["label"]["th"] for e in svc.ledger.history(m.id) if e["activity"] == "late_stay"]
+        assert th == ["ใช้พื้นที่นั่งอ่านก่อนปิด 30 นาที", "ใช้พื้นที่นั่งอ่านก่อนปิด 45 นาที"]
+        # a single entry as the API and the void page show it, and its void (made at the tap's site)
+        entry = LedgerEntry.get((LedgerEntry.activity == "late_stay") & (LedgerEntry.device == "out-B"))
+        assert "45 minutes" in svc.ledger.entry_dict(entry)["label"]["en"]
+        [void] = svc.points.void(entry.id, reason="test", actor="t")
+        assert svc.ledger.entry_dict(void)["label"]["en"] == "Void: Reading in the last 45 minutes before closing"
     finally:
         close_store()
 
