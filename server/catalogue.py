@@ -1967,5 +1967,10 @@ TH_CONSOLE_WORDS = {
     "%(n)s members": "%(n)s คน",
     # the programme page's section tabs: a title, and the table it is in programme.toml
     "In programme.toml: %(table)s": "ในไฟล์ programme.toml: %(table)s",
+    # the audit log's "Target" (labels.audit_target): what the id names, the id kept beside it
+    "entry %(id)s": "รายการ %(id)s",
+    "Programme version %(version)s": "โครงการฉบับที่ %(version)s",
+    "Feedback %(id)s": "ความคิดเห็น %(id)s",
+    "Message %(id)s": "ข้อความ %(id)s",
 }
 _fold_in(TH_CONSOLE_WORDS)

@@ -272,6 +272,7 @@ def init_app(app) -> None:
             "audit_pairs": labels.audit_pairs,
             "audit_action": labels.audit_action,
             "actor_name": labels.actor_name,
+            "audit_target": labels.audit_target,
             "reason_label": reason_label,  # a message's reason: template, values, detail
             # the nav links the pending ILS payments page only when a library system is configured
             "ils_configured": current_app.extensions["privcard.service"].ils.configured,

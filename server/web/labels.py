@@ -1,7 +1,7 @@
 """What the console shows for codes: an activity's window, a site's, activity's or member group's
-name, a card reader's state, why a programme version was made, a ledger entry's tier change and
-campaigns, who a prize draw counts and why each member is on its list, and an audit row's
-action, actor and detail (as ``key: value`` text).
+name, a device by its location, a card reader's state, why a programme version was made, a
+ledger entry's tier change and campaigns, who a prize draw counts and why each member is on its
+list, and an audit row's action, actor, target and detail (as ``key: value`` text).
 
 Codes stay what the database, the API and the command lines hold; people read these.
 Each takes the request's language (``g.lang``) and the programme in force; a code with no
@@ -14,7 +14,7 @@ import json
 import re
 from datetime import date, datetime
 
-from flask import current_app, g
+from flask import current_app, g, url_for
 
 from server import catalogue
 from server.domain import campaigns as camp
@@ -82,6 +82,17 @@ def site_list(codes: str | None) -> str:
     if not text or text == "all":
         return _("every site")
     return ", ".join(site_name(c.strip()) for c in text.split(",") if c.strip())
+
+
+def device_name(device) -> str:
+    """What staff call a device: its location as typed ("Main entrance"), else its kind and
+    direction in words ("gate · in"). ``device`` is a ``Device`` row or a dict of one."""
+    if device is None:
+        return ""
+    get = device.get if isinstance(device, dict) else lambda key: getattr(device, key, None)
+    if get("location"):
+        return get("location")
+    return " · ".join(_(part) for part in (get("kind"), get("direction")) if part)
 
 
 def tier_name(code: str | None) -> str:
@@ -265,3 +276,134 @@ def audit_pairs(action: str, detail) -> list[tuple[str, str]]:
     if not isinstance(detail, dict):
         return [("", str(detail))]
     return [(key_name(k), _value(k, v, action)) for k, v in detail.items()]
+
+
+# --------------------------------------------------------------------------- the audit log's target
+
+#: what an audit row's target names, by action (the third argument of ``Ledger.audit``); "text"
+#: is shown as it is (a staff account's username, a patron barcode the ILS gave, an import job's
+#: number). Every action the server writes is here (tests/unit/test_audit_actions.py).
+AUDIT_TARGETS = {
+    **dict.fromkeys(
+        (
+            "member.add",
+            "member.set",
+            "member.contact",
+            "member.tier",
+            "member.renew",
+            "card.replace",
+            "points.award",
+            "points.transfer",
+            "points.redeem",
+            "messages.unsubscribe",
+            "patron.pin",
+            "patron.signin",
+            "patron.signin_failed",
+            "patron.signin_refused",
+            "patron.link_sent",
+            "patron.link_refused",
+            "ils.patron",
+            "ils.pin_check",
+            "ils.fee_paid",
+            "staff.pin_cleared",
+        ),
+        "member",
+    ),
+    **dict.fromkeys(
+        (
+            "card.block",
+            "card.secure",
+            "card.keys_shown",
+            "card.not_genuine",
+            "staff.unlock",
+            "staff.pin_wrong",
+            "staff.pin_locked",
+            "staff.pin_refused",
+        ),
+        "card",
+    ),
+    **dict.fromkeys(
+        ("device.add", "device.set", "device.retire", "device.reactivate", "device.refused", "device.credentials"),
+        "device",
+    ),
+    "points.void": "entry",
+    "programme.change": "version",
+    **dict.fromkeys(("campaign.add", "campaign.end"), "campaign"),
+    **dict.fromkeys(("draw.create", "draw.run", "draw.award", "ranking.record"), "draw"),
+    **dict.fromkeys(("event.add", "points.import"), "event"),
+    **dict.fromkeys(
+        ("feedback.submit", "feedback.assign", "feedback.status", "feedback.answer", "feedback.decide"), "feedback"
+    ),
+    "messages.segment": "batch",
+    "term.close": "day",
+    **dict.fromkeys(
+        (
+            "staff.add",
+            "staff.set",
+            "staff.sites",
+            "staff.login",
+            "staff.login_failed",
+            "staff.password",
+            "staff.password_failed",
+            "staff.token",
+            "staff.token_revoked",
+            "checkout.unknown_patron",
+            "import.start",
+        ),
+        "text",
+    ),
+}
+
+
+def audit_target_kind(action: str | None) -> str:
+    """What an audit row's target is (``member``, ``device``, ...; ``text`` for an unknown action)."""
+    return AUDIT_TARGETS.get(action or "", "text")
+
+
+def _target(text: str, url: str | None = None, code: str | None = None) -> dict:
+    return {"text": text, "url": url, "code": code}
+
+
+def audit_target(action: str | None, target: str | None, found: dict) -> dict:
+    """An audit row's target in words: ``{"text", "url", "code"}``.
+
+    ``text`` names it in the page's language (a member's or card holder's name, a device by its
+    location, a draw's or event's name, a programme version), ``url`` is its page when it has
+    one, ``code`` the id staff search by, kept beside the name. ``found`` is what
+    :func:`server.web.queries.audit_targets` read for the page's rows; a target it did not find
+    (a device since deleted, an id that is not one) is shown as it is.
+    """
+    raw = (target or "").strip()
+    if not raw:
+        return _target("")
+    kind = audit_target_kind(action)
+    number = int(raw) if raw.isdigit() and len(raw) < 19 else None
+    seen = found.get(kind, {})
+    if kind == "member" and number in seen:
+        return _target(seen[number], url_for("views.member", mid=number), f"#{number}")
+    if kind == "card" and raw in seen:  # a card by its holder
+        mid, name = seen[raw]
+        return _target(name, url_for("views.member", mid=mid), raw)
+    if kind == "entry" and number in seen:  # a ledger entry by its member
+        mid, name = seen[number]
+        return _target(name, url_for("views.member", mid=mid), _("entry %(id)s", id=number))
+    if kind == "device" and raw in seen:
+        return _target(device_name(seen[raw]) or raw, url_for("views.device", device_id=raw), raw)
+    if kind == "version" and raw.removeprefix("version ").isdigit():
+        return _target(
+            _("Programme version %(version)s", version=int(raw.removeprefix("version "))),
+            url_for("programme.programme"),
+        )
+    if kind == "campaign" and raw in seen:
+        return _target(_name(seen[raw], raw), url_for("programme.campaigns"), raw)
+    if kind == "draw" and number in seen:
+        return _target(seen[number], url_for("programme.draw", draw_id=number), f"#{number}")
+    if kind == "event" and number in seen:
+        return _target(seen[number], url_for("views.event", event_id=number), f"#{number}")
+    if kind == "feedback" and number is not None:
+        return _target(_("Feedback %(id)s", id=number), url_for("feedback.item", fid=number))
+    if kind == "batch" and number is not None:
+        return _target(_("Message %(id)s", id=number), url_for("messages.batch", batch_id=number))
+    if kind == "day" and _ISO_DAY.match(raw):
+        return _target(catalogue.fmt_date(date.fromisoformat(raw), _lang()))
+    return _target(raw)

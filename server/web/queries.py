@@ -247,6 +247,52 @@ def latest_taps(limit: int = 15, device: str | None = None, devices: list | None
     ]
 
 
+def audit_targets(refs) -> dict:
+    """What the audit log's targets name, read by primary key: ``refs`` is ``[(kind, target)]``
+    (kinds of :data:`server.web.labels.AUDIT_TARGETS`); the answer, by kind, what
+    :func:`server.web.labels.audit_target` shows: member names, card holders and entries'
+    members (id and name), devices, campaigns' names, draws' and events' names.
+    """
+    from server.services.live import CampaignRow, PrizeDraw
+    from server.store import Event
+
+    wanted: dict[str, set] = {}
+    for kind, target in refs:
+        if target:
+            wanted.setdefault(kind, set()).add(str(target).strip())
+
+    def ids(kind: str) -> list[int]:
+        return sorted(int(t) for t in wanted.get(kind, ()) if t.isdigit() and int(t) < 2**63)
+
+    found: dict[str, dict] = {}
+    if ids("member"):
+        found["member"] = dict(Member.select(Member.id, Member.name).where(Member.id.in_(ids("member"))).tuples())
+    if wanted.get("card"):
+        q = Card.select(Card.uid, Member.id, Member.name).join(Member).where(Card.uid.in_(sorted(wanted["card"])))
+        found["card"] = {uid: (mid, name) for uid, mid, name in q.tuples()}
+    if ids("entry"):
+        q = (
+            LedgerEntry.select(LedgerEntry.id, Member.id, Member.name)
+            .join(Member)
+            .where(LedgerEntry.id.in_(ids("entry")))
+        )
+        found["entry"] = {eid: (mid, name) for eid, mid, name in q.tuples()}
+    if wanted.get("device"):
+        found["device"] = {d.id: d for d in Device.select().where(Device.id.in_(sorted(wanted["device"])))}
+    if wanted.get("campaign"):
+        q = CampaignRow.select(CampaignRow.code, CampaignRow.spec).where(
+            CampaignRow.code.in_(sorted(wanted["campaign"]))
+        )
+        found["campaign"] = {code: {"th": spec.get("th"), "en": spec.get("en")} for code, spec in q.tuples()}
+    if ids("draw"):
+        found["draw"] = dict(
+            PrizeDraw.select(PrizeDraw.id, PrizeDraw.name).where(PrizeDraw.id.in_(ids("draw"))).tuples()
+        )
+    if ids("event"):
+        found["event"] = dict(Event.select(Event.id, Event.name).where(Event.id.in_(ids("event"))).tuples())
+    return found
+
+
 def _today_by_site(service, sites: list[str] | None) -> tuple[dict, dict, dict]:
     """Each site's own today (the "which day" of a tap is its device's site's): ``{site: day}``,
     the sites grouped by day and the sites grouped by the UTC bounds of their day (a zone each)."""

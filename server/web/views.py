@@ -22,7 +22,7 @@ from server.services import GROUPS, NotFound, ServiceError
 from server.services.attendance import MAX_ROWS
 from server.services.ils import IlsUnavailable
 from server.store import Audit, Card, LedgerEntry, Member
-from server.web import accounts, queries, reports
+from server.web import accounts, labels, queries, reports
 from server.web.auth import (
     _,
     _fmt_date,
@@ -1135,6 +1135,7 @@ def staff():
         "staff.html",
         people=people,
         audit=audit,
+        targets=queries.audit_targets([(labels.audit_target_kind(a.action), a.target) for a in audit]),
         token=token,
         tokens=accounts.list_tokens(limit=200),  # revoked and expired ones stay listed: the newest 200
         token_days=accounts.TOKEN_DAYS,

@@ -529,3 +529,65 @@ def test_the_programme_section_tabs_have_titles_and_say_where_the_section_is_in_
         assert "[tiers" in admin_page.input_value("#section-form textarea[name=text]")
     finally:
         th.context.close()
+
+
+# --------------------------------------------------------------------------- the audit log and dashboard (the fourth walk)
+
+
+def audit_cell(page, action: str, cell: str = "audit-target"):
+    """The newest audit row of ``action`` on the Staff page: one of its cells."""
+    return page.locator(f"table.audit tr[data-action='{action}']").first.locator(f"td.{cell}")
+
+
+def test_the_audit_log_says_what_each_target_is_and_keeps_its_id(admin_page, browser, console):
+    """The "Target" column showed raw ids: 17, gate-3f2a, 04AABBCCDD, version 12."""
+    from tests.helpers import close_store, open_service
+
+    dev_id = f"gate-{uuid.uuid4().hex[:4]}"
+    card, other_card = uid(), uid()
+    svc = open_service(console.db_url)
+    try:
+        svc.devices.add(dev_id, "gate", direction="in", location="Walk entrance", actor="web:alice")
+        m = svc.members.add("ทดสอบ เป้าหมาย", card, group="U1", actor="web:alice")
+        other = svc.members.add("Target Card Holder", other_card, group="U1", actor="web:alice")
+        _, entry = svc.points.award(m.id, "volunteer", item="shelving", actor="web:alice")
+        svc.points.void(entry.id, "typed twice", actor="web:alice")
+        svc.members.block_card(other_card, reason="lost", actor="web:alice")
+    finally:
+        close_store()
+    page = admin_page
+    save_activity(page, console, "walk_target", 4)
+    version = int(re.search(r"version (\d+)", flash(page)).group(1))
+    th = thai_page(browser, console)
+    try:
+        for p, entry_code, version_text in (
+            (page, f"entry {entry.id}", f"Programme version {version}"),
+            (th, f"รายการ {entry.id}", f"โครงการฉบับที่ {version}"),
+        ):
+            p.goto(f"{console.url}/staff")
+            log = p.inner_text("table.audit")
+            assert "Walk entrance" in log and version_text in log, log[:2000]
+            # the newest enrolment is the card holder's, the member's own the one before it
+            enrolled = p.locator("table.audit tr[data-action='member.add'] td.audit-target")
+            assert enrolled.nth(0).locator("a").inner_text() == "Target Card Holder"
+            mine = enrolled.nth(1)
+            assert mine.locator("a").inner_text() == "ทดสอบ เป้าหมาย"
+            assert mine.locator("a").get_attribute("href").endswith(f"/members/{m.id}")
+            assert mine.locator("code").inner_text() == f"#{m.id}"  # the id, for staff who search by it
+            voided = audit_cell(p, "points.void")
+            assert voided.locator("a").inner_text() == "ทดสอบ เป้าหมาย"
+            assert voided.locator("a").get_attribute("href").endswith(f"/members/{m.id}")
+            assert voided.locator("code").inner_text() == entry_code
+            blocked = audit_cell(p, "card.block")
+            assert blocked.locator("a").inner_text() == "Target Card Holder"
+            assert blocked.locator("a").get_attribute("href").endswith(f"/members/{other.id}")
+            assert blocked.locator("code").inner_text() == other_card
+            device = audit_cell(p, "device.add")
+            assert device.locator("a").inner_text() == "Walk entrance"
+            assert device.locator("a").get_attribute("href").endswith(f"/devices/{dev_id}")
+            assert device.locator("code").inner_text() == dev_id
+            changed = audit_cell(p, "programme.change")
+            assert changed.inner_text() == version_text
+            assert changed.locator("a").get_attribute("href").endswith("/programme")
+    finally:
+        th.context.close()

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from server import catalogue
+from server.web import labels
 
 SERVER = Path(__file__).resolve().parents[2] / "server"
 
@@ -60,3 +61,17 @@ def test_every_audit_action_the_server_writes_has_a_thai_and_an_english_label():
     assert not missing, missing
     for code, pair in catalogue.AUDIT_ACTIONS.items():
         assert pair.get("th") and pair.get("en") and pair["th"] != pair["en"], code
+
+
+def test_every_audit_action_the_server_writes_says_what_its_target_is():
+    """The log's "Target" names a member, card, device, entry, ... by what it is (a member's
+    name linked to the member page, the id beside it): each action says which, or ``text``
+    for a target shown as it is (a username, a patron barcode)."""
+    missing = {code: where for code, where in written_actions().items() if code not in labels.AUDIT_TARGETS}
+    assert not missing, missing
+    kinds = {"member", "card", "device", "entry", "version", "campaign", "draw", "event", "feedback", "batch", "day"}
+    assert set(labels.AUDIT_TARGETS.values()) <= kinds | {"text"}, set(labels.AUDIT_TARGETS.values())
+    for code in ("member.add", "points.award", "ils.fee_paid"):
+        assert labels.AUDIT_TARGETS[code] == "member", code
+    assert labels.AUDIT_TARGETS["points.void"] == "entry"
+    assert labels.AUDIT_TARGETS["device.set"] == "device"
