@@ -67,6 +67,8 @@ class Setting:
     ``defaults`` maps each device kind the setting applies to onto its default there
     (``None``: no default, the device uses its own, e.g. a reader spec from the command
     line). ``check`` validates a value and returns it normalised, raising SettingError.
+    ``name_en``/``name_th`` name it in a few words where a sentence is too long (the
+    console's audit log: "door open time: 2500 ms"); ``help_*`` says what it does.
     """
 
     key: str
@@ -78,6 +80,8 @@ class Setting:
     json_type: str = "string"  # the value's JSON Schema type, for the API's description
     unit: str = ""  # what a number counts, as the console shows it
     merge: Callable[[Any, Any], Any] = lambda default, value: value  # a set value over the default
+    name_en: str = ""  # a few words: "door open time"
+    name_th: str = ""
 
     def value(self, kind: str, value: Any, path: str | None = None) -> Any:
         """``value`` checked on its own and as it applies over the kind's default."""
@@ -281,6 +285,8 @@ SETTINGS: dict[str, Setting] = {
             integer(100, 60_000),
             json_type="integer",
             unit="ms",
+            name_en="door open time",
+            name_th="เวลาปลดล็อกประตู",
         ),
         Setting(
             "repeat_s",
@@ -290,6 +296,8 @@ SETTINGS: dict[str, Setting] = {
             number(0, 600),
             json_type="number",
             unit="s",
+            name_en="repeat window",
+            name_th="ช่วงเวลานับการแตะซ้ำ",
         ),
         Setting(
             "decision_timeout_ms",
@@ -299,6 +307,8 @@ SETTINGS: dict[str, Setting] = {
             integer(100, 10_000),
             json_type="integer",
             unit="ms",
+            name_en="wait for the server",
+            name_th="เวลารอคำตอบจากเซิร์ฟเวอร์",
         ),
         Setting(
             "heartbeat_s",
@@ -308,6 +318,8 @@ SETTINGS: dict[str, Setting] = {
             number(1, 3600),
             json_type="number",
             unit="s",
+            name_en="heartbeat",
+            name_th="รอบการส่งสถานะ",
         ),
         Setting(
             "offline_policy",
@@ -315,6 +327,8 @@ SETTINGS: dict[str, Setting] = {
             "เมื่อติดต่อเซิร์ฟเวอร์ไม่ได้ ให้ตัดสินบัตรอย่างไร",
             {GATE: "allowlist", COUNTER: "allowlist"},
             choice(*OFFLINE_POLICIES),
+            name_en="offline policy",
+            name_th="การตัดสินเมื่อออฟไลน์",
         ),
         Setting(
             "clock_check",
@@ -322,6 +336,8 @@ SETTINGS: dict[str, Setting] = {
             "ตรวจว่านาฬิกาอุปกรณ์ตรงหรือไม่ (auto ถาม systemd-timesyncd)",
             {GATE: "auto", COUNTER: "auto", SELFCHECK: "auto"},
             choice("auto", "always-ok", "never-ok"),
+            name_en="clock check",
+            name_th="การตรวจนาฬิกา",
         ),
         Setting(
             "pins",
@@ -331,6 +347,8 @@ SETTINGS: dict[str, Setting] = {
             pin_map,
             json_type="object",
             merge=merge_pins,
+            name_en="GPIO pins",
+            name_th="ขา GPIO",
         ),
         Setting(
             "reader",
@@ -340,14 +358,26 @@ SETTINGS: dict[str, Setting] = {
             " (ค่าเริ่มต้น: เครื่องอ่านของอุปกรณ์เอง ตามที่ระบุใน --reader)",
             {GATE: None, COUNTER: None, KIOSK: None},
             text(200),
+            name_en="card reader",
+            name_th="เครื่องอ่านบัตร",
         ),
-        Setting("lang", "the kiosk's default language", "ภาษาเริ่มต้นของตู้บริการ", {KIOSK: "th"}, choice("th", "en")),
+        Setting(
+            "lang",
+            "the kiosk's default language",
+            "ภาษาเริ่มต้นของตู้บริการ",
+            {KIOSK: "th"},
+            choice("th", "en"),
+            name_en="kiosk language",
+            name_th="ภาษาของตู้บริการ",
+        ),
         Setting(
             "shop",
             "the partner shop a reader of activity partner_purchase credits (its name in the programme)",
             "ร้านค้าที่ร่วมรายการซึ่งเครื่องอ่านนี้ให้คะแนน (ชื่อตามโครงการ)",
             {GATE: None, COUNTER: None},
             text(120),
+            name_en="partner shop",
+            name_th="ร้านค้าที่ร่วมรายการ",
         ),
         Setting(
             "library",
@@ -357,6 +387,8 @@ SETTINGS: dict[str, Setting] = {
             library,
             source="server",
             json_type="object",
+            name_en="library",
+            name_th="ห้องสมุด",
         ),
         Setting(
             "hours",
@@ -366,6 +398,8 @@ SETTINGS: dict[str, Setting] = {
             hours,
             source="server",
             json_type="object",
+            name_en="opening hours",
+            name_th="เวลาเปิดทำการ",
         ),
     )
 }

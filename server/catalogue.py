@@ -1972,5 +1972,8 @@ TH_CONSOLE_WORDS = {
     "Programme version %(version)s": "โครงการฉบับที่ %(version)s",
     "Feedback %(id)s": "ความคิดเห็น %(id)s",
     "Message %(id)s": "ข้อความ %(id)s",
+    # a device's audit detail (labels._device_pairs): a setting's value with its unit
+    "%(n)s ms": "%(n)s มิลลิวินาที",
+    "%(n)s s": "%(n)s วินาที",
 }
 _fold_in(TH_CONSOLE_WORDS)

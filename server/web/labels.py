@@ -10,14 +10,17 @@ label (a site or activity since removed) is shown as it is rather than hidden.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from datetime import date, datetime
 
 from flask import current_app, g, url_for
 
+from broker import settings as device_settings
 from server import catalogue
 from server.domain import campaigns as camp
+from server.domain import rules
 from server.domain.config import WINDOW_RE
 
 
@@ -264,6 +267,89 @@ def key_name(key: str) -> str:
     return _name(catalogue.AUDIT_KEYS.get(key), str(key).replace("_", " "))
 
 
+# --------------------------------------------------------------------------- a device's audit detail
+
+#: what a device's changes hold when a field or setting was cleared or never set: the console
+#: and the service wrote ``str(None)``; JSON null and an empty value mean the same
+_UNSET = (None, "", "None", "none")
+#: a device setting's unit, as a number's value is shown
+_UNITS = {"ms": "%(n)s ms", "s": "%(n)s s"}
+
+
+def setting_name(key: str) -> str:
+    """A device setting's name in a few words ("door open time" for ``open_ms``; ``pins.relay``:
+    "GPIO pins › relay"), from ``broker.settings``; a key it does not know as it is."""
+    head, dot, sub = key.partition(".")
+    spec = device_settings.SETTINGS.get(head)
+    if spec is None:
+        return key
+    name = _name({"th": spec.name_th, "en": spec.name_en}, _name({"th": spec.help_th, "en": spec.help_en}, head))
+    return f"{name} › {sub}" if dot else name
+
+
+def _pins_text(value) -> str:
+    """A pins setting (a dict, or the text of one the audit kept) as the device form writes it: relay=17, green=22."""
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={'—' if v is None else v}" for k, v in value.items()) or "—"
+    return str(value)
+
+
+def _setting_value(key: str, value, kind: str | None) -> str:
+    """A device setting's value in words: a number with its unit, a choice in the page's
+    language, or, cleared, "default" and the default ``broker.settings`` gives the device's kind
+    (or every kind, when they share it)."""
+    head, dot, _sub = key.partition(".")
+    spec = device_settings.SETTINGS[head]
+    if value in _UNSET:
+        if dot:
+            return _("default")
+        defaults = [spec.defaults[kind]] if kind in spec.defaults else list(spec.defaults.values())
+        default = defaults[0] if defaults and all(d == defaults[0] for d in defaults) else None
+        if default is None:
+            return _("default")
+        return f"{_('default')} ({_setting_value(key, default, kind)})"
+    if head == "pins" and not dot:
+        return _pins_text(value)
+    if spec.unit in _UNITS:
+        return _(_UNITS[spec.unit], n=value)
+    if getattr(spec.check, "options", None):
+        return _(str(value))
+    return str(value)
+
+
+def _device_pairs(action: str, detail: dict) -> list[tuple[str, str]]:
+    """A device's audit detail (``device.add``, ``device.set``) in words: settings by their names,
+    a field or setting cleared or not set said as such — "activity: default (Using the library's
+    areas)", "location: none", "site: Central Library", "door open time: default (3000 ms)" —
+    never "None"."""
+    kind = None if detail.get("kind") in _UNSET else str(detail["kind"])
+    direction = None if detail.get("direction") in _UNSET else str(detail["direction"])
+    site = None if detail.get("site") in _UNSET else str(detail["site"])  # activities as its site names them
+    out = []
+    for key, value in detail.items():
+        unset = value in _UNSET
+        if key.partition(".")[0] in device_settings.SETTINGS:
+            out.append((setting_name(key), _setting_value(key, value, kind)))
+        elif key == "activity":
+            default = rules.device_activity(kind, direction, None) if kind else None
+            text = f"{_('default')} ({site_activity_name(default, site)})" if default else _("default")
+            out.append((key_name(key), text if unset else site_activity_name(str(value), site)))
+        elif key == "site":  # no site: the default site's
+            out.append((key_name(key), site_name(None if unset else str(value))))
+        elif key in ("kind", "direction"):
+            out.append((key_name(key), _("none") if unset else _(str(value))))
+        elif unset:
+            out.append((key_name(key), _("none")))
+        else:
+            out.append((key_name(key), _value(key, value, action)))
+    return out
+
+
 def audit_pairs(action: str, detail) -> list[tuple[str, str]]:
     """An audit row's detail (a dict, or older rows' JSON text) as ``[(key, value)]`` in words."""
     if isinstance(detail, str) and detail.lstrip().startswith(("{", "[")):
@@ -275,6 +361,8 @@ def audit_pairs(action: str, detail) -> list[tuple[str, str]]:
         return []
     if not isinstance(detail, dict):
         return [("", str(detail))]
+    if action in ("device.add", "device.set"):
+        return _device_pairs(action, detail)
     return [(key_name(k), _value(k, v, action)) for k, v in detail.items()]
 
 

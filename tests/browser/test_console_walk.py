@@ -591,3 +591,40 @@ def test_the_audit_log_says_what_each_target_is_and_keeps_its_id(admin_page, bro
             assert changed.locator("a").get_attribute("href").endswith("/programme")
     finally:
         th.context.close()
+
+
+def test_a_device_s_audit_detail_says_a_cleared_setting_in_words_not_none(admin_page, browser, console):
+    """Saving a device wrote "activity: None" (the default activity) and "open ms: None" (a
+    setting cleared): the log says the default, by the setting's name, in the page's language."""
+    from tests.browser.test_console_sites import cli
+
+    dev_id = f"gate-{uuid.uuid4().hex[:4]}"
+    cli(console.db_url, "device", "add", dev_id, "--kind", "gate", "--direction", "in")
+    page = admin_page
+    page.goto(f"{console.url}/devices/{dev_id}")
+    page.fill("#device-edit input[name=open_ms]", "2500")
+    submit(page, "#device-edit button[type=submit]")
+    page.fill("#device-edit input[name=open_ms]", "")  # cleared: the gate's default again
+    submit(page, "#device-edit button[type=submit]")
+    th = thai_page(browser, console)
+    try:
+        for p, words in (
+            (
+                page,
+                (
+                    "activity: default (Using the library's areas)",
+                    "location: none",
+                    "door open time: default (3000 ms)",
+                ),
+            ),
+            (th, ("กิจกรรม: ค่าเริ่มต้น (การเข้าใช้บริการพื้นที่ต่างๆ)", "ที่ตั้ง: ไม่มี", "เวลาปลดล็อกประตู: ค่าเริ่มต้น (3000 มิลลิวินาที)")),
+        ):
+            p.goto(f"{console.url}/staff")
+            cleared = audit_cell(p, "device.set", "audit-detail").inner_text()
+            for word in words:
+                assert word in cleared, (word, cleared)
+            assert "None" not in cleared and "open ms" not in cleared and "open_ms" not in cleared, cleared
+            saved = p.locator("table.audit tr[data-action='device.set']").nth(1).locator("td.audit-detail").inner_text()
+            assert ("2500 ms" if p is page else "2500 มิลลิวินาที") in saved, saved
+    finally:
+        th.context.close()

@@ -101,5 +101,6 @@ def test_device_parse_fills_defaults_ignores_unknown_and_refuses_bad_values():
 def test_every_setting_has_help_in_both_languages():
     for spec in S.SETTINGS.values():
         assert spec.help_en and spec.help_th and spec.defaults
+        assert spec.name_en and spec.name_th and spec.name_en != spec.name_th, spec.key  # the audit log's words
     rows = S.describe("gate")
     assert {r["key"] for r in rows} == {s.key for s in S.for_kind("gate", "staff")}
