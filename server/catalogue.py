@@ -1189,6 +1189,46 @@ AUDIT_KEYS = {
 }
 
 
+#: the keys of programme.toml as the audit log names a change's path (``activities.late_stay.points``:
+#: "Activities › Reading … › points"); a key not here is shown as it is in the file
+PROGRAMME_KEYS = {
+    "points": {"th": "คะแนน", "en": "points"},
+    "limit": {"th": "ข้อจำกัด", "en": "limit"},
+    "window": {"th": "ช่วงเวลา", "en": "window"},
+    "direction": {"th": "ทิศทาง", "en": "gate"},
+    "th": {"th": "ชื่อภาษาไทย", "en": "Thai name"},
+    "en": {"th": "ชื่อภาษาอังกฤษ", "en": "English name"},
+    "name_th": {"th": "ชื่อภาษาไทย", "en": "Thai name"},
+    "name_en": {"th": "ชื่อภาษาอังกฤษ", "en": "English name"},
+    "retired": {"th": "เลิกใช้งาน", "en": "retired"},
+    "timezone": {"th": "เขตเวลา", "en": "time zone"},
+    "closures": {"th": "วันปิดทำการ", "en": "closures"},
+    "hours": {"th": "เวลาเปิดทำการ", "en": "opening hours"},
+    "multiplier": {"th": "ตัวคูณ", "en": "multiplier"},
+    "earned_at": {"th": "เลื่อนประเภทบัตรเมื่อได้คะแนนในภาคครบ", "en": "promoted at points earned"},
+    "groups": {"th": "กลุ่มผู้ใช้", "en": "groups"},
+    "term": {"th": "อายุสมาชิก", "en": "term"},
+    "renewal_fee_baht": {"th": "ค่าต่ออายุสมาชิก (บาท)", "en": "renewal fee (baht)"},
+    "on_expiry": {"th": "คะแนนเมื่อหมดอายุสมาชิก", "en": "points at term end"},
+    "signup_fee_baht": {"th": "ค่าสมัครสมาชิก (บาท)", "en": "joining fee (baht)"},
+    "card_replacement_fee_baht": {"th": "ค่าทำบัตรใหม่ (บาท)", "en": "card replacement fee (baht)"},
+    "borrow": {"th": "การยืม", "en": "borrowing"},
+    "fine_discount": {"th": "ส่วนลดค่าปรับ", "en": "fine discount"},
+    "locker": {"th": "ตู้ฝากของ", "en": "locker"},
+    "study_room": {"th": "ห้องค้นคว้ากลุ่ม", "en": "study room"},
+    "normal": {"th": "ระดับพื้นฐาน", "en": "base level"},
+    "levels": {"th": "ระดับตามคะแนน", "en": "levels"},
+    "books": {"th": "จำนวนเล่ม", "en": "books"},
+    "loan_days": {"th": "จำนวนวันยืม", "en": "loan days"},
+    "step_points": {"th": "คะแนนต่อขั้น", "en": "points per step"},
+    "step_baht": {"th": "บาทต่อขั้น", "en": "baht per step"},
+    "max_points": {"th": "คะแนนสูงสุด", "en": "most points"},
+    "shops": {"th": "ร้านค้า", "en": "shops"},
+    "aliases": {"th": "ชื่อเดิมที่ยังรับ", "en": "older names"},
+    "book_request_points": {"th": "คะแนนที่ใช้ต่อคำขอซื้อหนังสือ", "en": "points per book request"},
+    "basis": {"th": "เกณฑ์ระดับสิทธิ์", "en": "privilege basis"},
+}
+
 #: what an audit row records (``Audit.action``), as the Staff page's log says it; every code
 #: the service layer and the console write has one (tests/unit/test_audit_actions.py finds them)
 AUDIT_ACTIONS = {

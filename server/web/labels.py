@@ -206,7 +206,9 @@ def _value(key: str, value, action: str) -> str:
     if isinstance(value, list):
         if value and all(isinstance(v, dict) and "path" in v for v in value):  # a programme change's diff
             return "; ".join(
-                f"{v['path']}: {_value('', v.get('old'), action)} → {_value('', v.get('new'), action)}" for v in value
+                f"{programme_path(v['path'])}: {_programme_value(v['path'], v.get('old'))}"
+                f" → {_programme_value(v['path'], v.get('new'))}"
+                for v in value
             )
         return ", ".join(_value(key, v, action) for v in value) or "—"
     if isinstance(value, dict):
@@ -218,6 +220,8 @@ def _value(key: str, value, action: str) -> str:
         return site_list(text)
     if key in _BY_KEY and isinstance(value, str):
         return _BY_KEY[key](text)
+    if key == "section" and action == "programme.change":
+        return section_title(text)
     if key in ("outcome", "role"):
         return _(text)  # a tap's outcome (its English words in EN), a staff role
     if _ISO_DAY.match(text):
@@ -229,6 +233,84 @@ def _value(key: str, value, action: str) -> str:
             return text
         return catalogue.fmt_minute(when, _lang(), _prog().tz)
     return text
+
+
+# --------------------------------------------------------------------------- a programme change's paths
+
+
+#: a programme table whose keys are codes, and what names each code
+_NAMED_BY = {
+    "activities": activity_name,
+    "tiers": tier_name,
+    "rewards": reward_name,
+    "sites": site_name,
+    "groups": group_name,
+}
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _programme_key(key: str, depth: int) -> str:
+    """One key of programme.toml in words: a section by its title, a known key by its label, else as it is."""
+    if depth == 0 or (key in catalogue.VERSION_REASONS and key not in ("hours", "library")):
+        return section_title(key)  # "activities" under a site or "privileges" under a tier too
+    if key in _WEEKDAYS:
+        return _(key)
+    return _name(catalogue.PROGRAMME_KEYS.get(key), key)
+
+
+def _named_by(parts: list[str]):
+    """What names the key after ``parts`` (a code of the table they lead to), or None."""
+    if not parts:
+        return None
+    if parts[0] == "tiers" and len(parts) == 3 and parts[2] == "points":  # a tier's own points per activity
+        return activity_name
+    if parts[0] == "sites" and len(parts) == 3 and parts[2] == "activities":  # as that site names them
+        return lambda code: site_activity_name(code, parts[1])
+    return _NAMED_BY.get(parts[-1])
+
+
+def programme_path(path: str) -> str:
+    """A programme change's path in words, its parts joined by " › ": ``activities.late_stay.points``
+    is "Activities › Reading in the last 30 minutes before closing › points", ``sites.BRANCH2.hours.sun``
+    "Sites › Medical Library › opening hours › sun"; a part with no label (a key this table does
+    not know, a code since removed) as it is in the file."""
+    parts = str(path or "").split(".")
+    out = []
+    for depth, part in enumerate(parts):
+        named = _named_by(parts[:depth])
+        out.append(named(part) if named else _programme_key(part, depth))
+    return " › ".join(out)
+
+
+def _programme_value(path: str, value) -> str:
+    """An old or new value of a programme change in words: a limit, gate or window as the programme
+    page says it; a table (a new activity, site, tier) as its keys' labels and values, a code
+    named ("Medical Library (English name: Medical Library, …)")."""
+    parts = str(path or "").split(".")
+    key = parts[-1]
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, dict):
+        named = _named_by(parts)
+        items = []
+        for k, v in value.items():
+            name = named(k) if named else _programme_key(k, 1)
+            text = _programme_value(f"{path}.{k}", v)
+            items.append(f"{name} ({text})" if isinstance(v, dict) else f"{name}: {text}")
+        return ", ".join(items) or "—"
+    if isinstance(value, list) and not all(isinstance(v, dict) for v in value):
+        return ", ".join(_programme_value(path, v) for v in value) or "—"
+    if key == "limit" and isinstance(value, str):
+        return _(value)
+    if key == "direction" and isinstance(value, str):
+        return _name(catalogue.DIRECTION_WORDS.get(value), value)
+    if key == "window" and isinstance(value, str):
+        return window_text(value, None)
+    if key in ("term", "on_expiry", "basis") or parts[:2] == ["terms", "default"]:
+        return _name(catalogue.TERM_WORDS.get(str(value)), str(value))
+    if value == "closed" and "hours" in parts:
+        return _("closed")
+    return _value("", value, "programme.change")
 
 
 def audit_action(code: str | None) -> str:

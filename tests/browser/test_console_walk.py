@@ -628,3 +628,33 @@ def test_a_device_s_audit_detail_says_a_cleared_setting_in_words_not_none(admin_
             assert ("2500 ms" if p is page else "2500 มิลลิวินาที") in saved, saved
     finally:
         th.context.close()
+
+
+def test_a_programme_change_s_audit_detail_names_what_changed_not_its_toml_path(admin_page, browser, console):
+    """A programme change's detail read "activities.walk_path.points: 4 → 6 · section: activities"."""
+    page = admin_page
+    for points in (4, 6):
+        page.goto(f"{console.url}/programme")
+        page.fill("#activity-form input[name=code]", "walk_path")
+        page.fill("#activity-form input[name=th]", "เดินสำรวจห้องสมุด")
+        page.fill("#activity-form input[name=en]", "Library walk")
+        page.fill("#activity-form input[name=points]", str(points))
+        submit(page, "#activity-form button[type=submit]")
+    th = thai_page(browser, console)
+    try:
+        for p, words in (
+            (page, ("Activities › Library walk › points: 4 → 6", "section: Activities")),
+            (th, ("กิจกรรม › เดินสำรวจห้องสมุด › คะแนน: 4 → 6", "หมวด: กิจกรรม")),
+        ):
+            p.goto(f"{console.url}/staff")
+            changed = audit_cell(p, "programme.change", "audit-detail").inner_text()
+            for word in words:
+                assert word in changed, (word, changed)
+            assert "activities." not in changed and "walk_path" not in changed, changed
+            added = p.locator("table.audit tr[data-action='programme.change']").nth(1)
+            added = added.locator("td.audit-detail").inner_text()  # a new activity: its fields by their labels
+            limit = ("limit: once a day", "English name: Library walk") if p is page else ("ข้อจำกัด: วันละครั้ง",)
+            for word in limit:
+                assert word in added, (word, added)
+    finally:
+        th.context.close()
