@@ -259,6 +259,7 @@ def init_app(app) -> None:
             "activity_name": labels.activity_name,
             "site_activity_name": labels.site_activity_name,
             "site_name": labels.site_name,
+            "device_name": labels.device_name,
             "site_list": labels.site_list,
             "reader_state": labels.reader_state,
             "version_reason": labels.version_reason,

@@ -363,6 +363,15 @@ def dashboard(service, scope=None) -> dict:
         today_q = today_q.where(functools.reduce(operator.or_, conds))
     points_today, visitors = today_q.tuples().get()
     devices = device_rows(None if devices_at is None else set(devices_at))
+    taps = latest_taps(15, devices=devices_at)
+    by_id = {d["id"]: d for d in devices}
+    for t in taps:  # where each tap was made, for its device's name (labels.device_name) and site
+        dev = by_id.get(t["device"])
+        t["device_info"] = (
+            {k: dev[k] for k in ("kind", "direction", "location")} | {"site": dev["site"] or prog.default_site}
+            if dev
+            else None
+        )
     return {
         # the sites' day when they share one, else the programme's with each site's own beside it
         "today": next(iter(by_day)) if len(by_day) == 1 else service.today(),
@@ -375,7 +384,9 @@ def dashboard(service, scope=None) -> dict:
         "devices": devices,
         "online": sum(1 for d in devices if d["state"] == "online"),
         "offline": sum(1 for d in devices if d["state"] != "online"),
-        "taps": latest_taps(15, devices=devices_at),
+        "taps": taps,
+        # the account sees several sites: each tap says its site
+        "several_sites": len(prog.sites if sites is None else sites) > 1,
     }
 
 

@@ -658,3 +658,51 @@ def test_a_programme_change_s_audit_detail_names_what_changed_not_its_toml_path(
                 assert word in added, (word, added)
     finally:
         th.context.close()
+
+
+def test_the_dashboard_names_the_device_of_each_tap_and_its_site_when_it_shows_several(
+    admin_page, browser, console, broker
+):
+    """The latest taps listed "gate-7c1e": the device by its location (else its kind and gate),
+    its id beside, and its site's name for an account that sees more than one site."""
+    from tests.browser.test_console_sites import cli
+    from tests.helpers import Device
+
+    page = admin_page
+    load_sites(page, console)
+    at_branch, at_main = f"gate-{uuid.uuid4().hex[:4]}", f"gate-{uuid.uuid4().hex[:4]}"
+    cli(console.db_url, "device", "add", at_branch, "--kind", "gate", "--direction", "in", "--site", "BRANCH2",
+        "--location", "Medical wing entrance")  # fmt: skip
+    cli(console.db_url, "device", "add", at_main, "--kind", "gate", "--direction", "out", "--site", "MAIN")
+    who = (f"dash{uuid.uuid4().hex[:6]}", "dashboard-password-1")
+    cli(console.db_url, "staff", "add", who[0], "--role", "staff", "--sites", "BRANCH2", "--password", who[1])
+    branch_card, main_card = uid(), uid()
+    with Device(broker.url) as dev:
+        dev.tap(at_branch, branch_card)
+        dev.tap(at_main, main_card)
+    th = thai_page(browser, console)
+    branch = sign_in_page_as(browser, console, who)
+    try:
+        for p, main_gate, main, med in (
+            (page, "gate · out", "Central Library", "Medical Library"),
+            (th, "ประตู · ออก", "หอสมุดกลาง", "ห้องสมุดคณะแพทยศาสตร์"),
+        ):
+            p.goto(f"{console.url}/")
+            row = p.locator("table.taps tr", has_text=branch_card).inner_text()
+            assert "Medical wing entrance" in row and med in row, row
+            cell = p.locator("table.taps tr", has_text=branch_card).locator("td.tap-device")
+            assert cell.locator("a").inner_text() == "Medical wing entrance"
+            assert cell.locator("a").get_attribute("href").endswith(f"/devices/{at_branch}")
+            assert cell.locator("code").inner_text() == at_branch  # the id, for staff who search by it
+            assert cell.locator(".tap-site").inner_text() == med
+            cell = p.locator("table.taps tr", has_text=main_card).locator("td.tap-device")
+            assert cell.locator("a").inner_text() == main_gate
+            assert cell.locator(".tap-site").inner_text() == main
+        branch.goto(f"{console.url}/")  # one site: no site beside each tap, no link to the admin's device page
+        cell = branch.locator("table.taps tr", has_text=branch_card).locator("td.tap-device")
+        assert cell.inner_text().startswith("Medical wing entrance"), cell.inner_text()
+        assert cell.locator("a").count() == 0 and cell.locator(".tap-site").count() == 0
+        assert branch.locator("table.taps tr", has_text=main_card).count() == 0
+    finally:
+        th.context.close()
+        branch.context.close()
