@@ -706,3 +706,22 @@ def test_the_dashboard_names_the_device_of_each_tap_and_its_site_when_it_shows_s
     finally:
         th.context.close()
         branch.context.close()
+
+
+def test_a_site_s_page_is_headed_by_its_name_with_its_code_small_beside(admin_page, browser, console):
+    """The heading read "Sites › BRANCH2 · Medical Library": the code first, as if it were the name."""
+    page = admin_page
+    load_sites(page, console)
+    th = thai_page(browser, console)
+    try:
+        for p, crumb, name in ((page, "Sites", "Medical Library"), (th, "สาขา", "ห้องสมุดคณะแพทยศาสตร์")):
+            p.goto(f"{console.url}/sites/BRANCH2")
+            heading = p.inner_text("main h1")
+            assert heading.startswith(f"{crumb} › {name}"), heading
+            assert p.inner_text("h1 #site-name") == name
+            assert p.inner_text("h1 #site-code") == "BRANCH2"  # small, beside the name
+            assert p.locator("h1 small code").inner_text() == "BRANCH2"
+            assert "·" not in heading, heading
+            assert p.title().startswith(name), p.title()
+    finally:
+        th.context.close()
