@@ -205,7 +205,7 @@ def test_staff_cli_add_prompts_and_refuses(tmp_db_url):
     assert r.returncode == 1 and "already exists" in r.stderr
     r = run("add", "shorty", "--password", "short")
     assert r.returncode == 1 and "at least 8 characters" in r.stderr
-    assert "root\tadmin\tactive" in run("list").stdout
+    assert run("list").stdout.splitlines()[1].split()[:3] == ["root", "admin/ผู้ดูแลระบบ", "active/ใช้งานได้"]
     token = run("token", "root").stdout.strip()
     assert token.startswith("pct_")
     # the account signs in to the console
