@@ -521,6 +521,7 @@ TH = {
     "units must be 1-1000": "จำนวนต้องอยู่ระหว่าง 1-1000",
     "%(reward)s costs %(cost)s points for %(units)s unit(s), not %(points)s": "%(reward)s จำนวน %(units)s หน่วย ใช้ %(cost)s คะแนน ไม่ใช่ %(points)s คะแนน",
     "%(activity)s is not credited from attendance lists": "กิจกรรม %(activity)s ไม่ได้ให้คะแนนจากรายชื่อผู้ลงทะเบียน",
+    "site %(site)s has no activity %(activity)s": "สาขา %(site)s ไม่มีกิจกรรม %(activity)s",
     "an event name of 1-120 characters is required": "ต้องระบุชื่อกิจกรรม ยาว 1-120 ตัวอักษร",
     "member %(id)s is listed twice": "สมาชิก %(id)s มีชื่อซ้ำในรายชื่อ",
     "card %(card)s is blocked": "บัตร %(card)s ถูกระงับ",

@@ -763,8 +763,11 @@ class _Run:
 
     def __init__(self, att: Attendance, activity: str, event: str, day, dry_run: bool, actor: str, scope: Scope, site):
         prog = att.prog
-        act = prog.activities.get(activity)
-        if act is None:
+        # an activity of the programme, or of one of the list's sites (a site-only activity); each
+        # row earns by the activity as the site its entry is made at sees it (:meth:`act_at`)
+        if activity not in prog.activities and not any(
+            activity in view(prog, c).activities for c in ([site] if site else scope.codes(prog))
+        ):
             raise ServiceError("unknown activity %(activity)r", activity=activity)
         if activity in NOT_BY_HAND:
             raise ServiceError("%(activity)s is not credited from attendance lists", activity=activity)
@@ -786,8 +789,7 @@ class _Run:
         att.check_day(self.day, [site] if site else scope.codes(prog))  # the rows' sites: one, or the scope's
         self.now = att.clock()
         self._today: dict[str, date] = {}  # site -> its day now (a row's site may still be on an earlier day)
-        self.att, self.act, self.activity, self.event = att, act, activity, event
-        self.key = rules.accrual_key(act, self.day, event)
+        self.att, self.activity, self.event = att, activity, event
         self.dry_run, self.actor = dry_run, actor
         self.scope, self.site = scope, site
         self.seen: set[int] = set()
@@ -844,9 +846,17 @@ class _Run:
         noon = datetime.combine(self.day, time_of_day(12), tzinfo=view(self.att.prog, site).tz)
         return min(noon, self.now)
 
+    def act_at(self, site: str):
+        """The activity as the site a row's entry is made at sees it — its points, limit and scope
+        (``[sites.CODE.activities.X]`` over the programme's), as a tap at that site's device earns
+        it — or None when that site has no such activity."""
+        return view(self.att.prog, site).activities.get(self.activity)
+
     def key_at(self, site: str, day: date) -> tuple | None:
-        """The accrual key of a row's day at a site (the site's own for an activity whose limit is per site)."""
-        return rules.accrual_key(self.act, day, self.event, site=site)
+        """The accrual key of a row's day at a site: by the site's own limit (and the site in it for
+        an activity whose limit is per site)."""
+        act = self.act_at(site)
+        return None if act is None else rules.accrual_key(act, day, self.event, site=site)
 
     def lookup(self, values) -> dict:
         """Everything a chunk's rows need, in a few queries (not a few per row): value -> member facts."""
@@ -879,8 +889,9 @@ class _Run:
             for c in Card.select(Card.member).where(Card.member.in_(list(found)) & (Card.status == "active"))
         }
         accrued: dict[int, set] = {}  # member -> the (day, item) accrual keys of this activity (a preview)
-        if self.dry_run and self.key is not None:
-            days = {self.key[0]} | {self.key_at(s, self.day_at(s))[0] for s in self.att.prog.sites}
+        keys = [self.key_at(s, self.day_at(s)) for s in self.att.prog.sites] if self.dry_run else []
+        if any(k is not None for k in keys):
+            days = {k[0] for k in keys if k is not None}
             for a in Accrual.select(Accrual.member, Accrual.day, Accrual.item).where(
                 Accrual.member.in_(list(found)) & (Accrual.activity == self.activity) & Accrual.day.in_(sorted(days))
             ):
@@ -919,6 +930,9 @@ class _Run:
         m, has_active_card, accrued_items = found[value]
         try:
             site = self.site_of(m, cell)
+            act = self.act_at(site)
+            if act is None:
+                raise ServiceError("site %(site)s has no activity %(activity)s", site=site, activity=self.activity)
             day = self.check_site_day(site)
             key = self.key_at(site, day)
             accrued = key is not None and key in accrued_items
@@ -934,7 +948,8 @@ class _Run:
                 entry = self.att.ledger.credit(
                     m.id,
                     self.activity,
-                    rules.tier_points(self.act, m.tier, self.att.prog),  # the member's tier's table
+                    # the activity as the row's site sees it, by the member's tier's table
+                    rules.tier_points(act, m.tier, self.att.prog),
                     day,
                     self.at_site(site),
                     source="import",

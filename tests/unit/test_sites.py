@@ -323,3 +323,51 @@ def test_sites_service_lists_sites_and_maps_devices(svc):
     assert svc.sites.device_sites()["out-A"] == "A"
     with pytest.raises(Exception, match="no site Z"):
         svc.sites.get("Z")
+
+
+def test_an_imported_list_earns_by_the_view_of_the_site_each_entry_is_made_at(clock):
+    """A site's own points and limit for an activity (``[sites.B.activities.db_training]``) are what a list's
+    row made at B earns, as a tap at B's device would; a row made at A earns the programme's.
+
+    Before: every row earned the programme's activity — 10 points at B too, and B's once-a-day limit was the
+    programme's once per event, so a second training at B the same day was credited again; a site-only
+    activity was refused as unknown.
+    """
+    extra = {
+        "sites": {
+            "B": {
+                "activities": {
+                    "db_training": {"points": 30, "limit": "per_day"},
+                    "b_tour": {"points": 7, "limit": "once", "th": "ทัวร์สาขา", "en": "Branch tour"},
+                }
+            }
+        }
+    }
+    svc = service(programme(extra), clock)
+    try:
+        m = svc.members.add("Somchai", UID, home_site="A")
+        earned = lambda event: [  # noqa: E731
+            (e.points, e.site) for e in LedgerEntry.select().where(LedgerEntry.ref == f"import:{event}")
+        ]
+        report = svc.attendance.import_csv(f"member\n{m.id}\n", "db_training", "Scopus", site="B")
+        assert len(report.credited) == 1, report.to_dict()
+        assert earned("Scopus") == [(30, "B")]  # B's points
+        report = svc.attendance.import_csv(f"member\n{m.id}\n", "db_training", "Scopus", site="A")
+        assert earned("Scopus") == [(30, "B"), (10, "A")]  # A's are the programme's (per event per day)
+        # B's limit is once a day, whatever the event: a second training at B the same day earns nothing
+        preview = svc.attendance.import_csv(f"member\n{m.id}\n", "db_training", "WoS", site="B", dry_run=True)
+        assert (len(preview.credited), len(preview.already)) == (0, 1), preview.to_dict()
+        report = svc.attendance.import_csv(f"member\n{m.id}\n", "db_training", "WoS", site="B")
+        assert (len(report.credited), len(report.already)) == (0, 1), report.to_dict()
+        assert earned("WoS") == []
+        # a site-only activity is credited at its site, and refused for a row made at another
+        text = f"member,site\n{m.id},B\n"
+        report = svc.attendance.import_csv(text, "b_tour", "Tour")
+        assert earned("Tour") == [(7, "B")], report.to_dict()
+        other = svc.members.add("Malee", "04A1B2C3D4E5F7", home_site="A")
+        report = svc.attendance.import_csv(f"member\n{other.id}\n", "b_tour", "Tour")
+        assert [str(msg) for _, msg in report.errors] == ["site A has no activity b_tour"]
+        assert svc.ledger.balance(m.id) == 250 + 30 + 10 + 7
+        assert ledger_problems(prog=svc.prog) == []
+    finally:
+        close_store()
