@@ -1138,6 +1138,7 @@ AUDIT_KEYS = {
     "day": {"th": "วันที่", "en": "date"},
     "at": {"th": "เวลา", "en": "at"},
     "until": {"th": "ถึงวันที่", "en": "until"},
+    "lapse_cleared": {"th": "ล้างเครื่องหมายหมดอายุ (เดิม)", "en": "lapse mark cleared (was)"},
     "section": {"th": "หมวด", "en": "section"},
     "changes": {"th": "การเปลี่ยนแปลง", "en": "changes"},
     "points": {"th": "คะแนน", "en": "points"},

@@ -417,13 +417,22 @@ class Members:
                     tiers.change_tier(self.ledger, m, by_group, f"group {changes['group']}", "group", actor)
             if "patron_id" in changes:
                 check_patron_id_free(changes["patron_id"], m.id)
+            lapse_cleared = None
+            if "valid_until" in changes and m.lapsed_on is not None:
+                until = changes["valid_until"]
+                # valid again (today or later, or no end): the closed term's mark goes, so the term
+                # close handles the new end (as a renewal does); a date still past keeps it — that
+                # term has ended and was closed (a second close would forfeit points given back since)
+                if until is None or until >= self.ledger.today():
+                    changes["lapsed_on"], lapse_cleared = None, m.lapsed_on.isoformat()
             if changes:
                 changes["updated_at"] = self.clock()
                 Member.update(**changes).where(Member.id == m.id).execute()
                 store.bump("allowlist")
-            self.ledger.audit(
-                actor, "member.set", m.id, **{k: ("***" if k == "pin" else str(v)) for k, v in fields.items()}
-            )
+            detail = {k: ("***" if k == "pin" else str(v)) for k, v in fields.items()}
+            if lapse_cleared:
+                detail["lapse_cleared"] = lapse_cleared
+            self.ledger.audit(actor, "member.set", m.id, **detail)
         return Member.get_by_id(m.id)
 
     def privilege_level(self, member) -> dict:

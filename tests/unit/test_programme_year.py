@@ -143,6 +143,46 @@ def test_term_close_keep_dry_run_and_forfeit(clock):
         close_store()
 
 
+def test_validity_set_past_today_on_a_lapsed_member_clears_the_lapse_so_the_next_end_is_closed(clock):
+    """``member set REF valid_until=…`` (the console's member edit, ``PATCH /api/members``) on a lapsed member.
+
+    Before: the lapse mark of the closed term stayed, so when the extended membership ended the term
+    close skipped the member — never reported, never forfeited (on_expiry = "forfeit") — while gates
+    answered ``expired``. A date set still in the past keeps the mark: that term has ended and was closed,
+    and a second close would forfeit points given back since.
+    """
+    svc = service(clock, terms={"on_expiry": "forfeit"})
+    try:
+        m = svc.members.add("Malee", UID, group="U1")  # valid until 2026-10-31
+        clock.set(date(2026, 11, 1))
+        [closed] = svc.terms.close(actor="test")["lapsed"]
+        assert (closed["member"], closed["forfeited"]) == (m.id, 250)
+        [forfeit] = LedgerEntry.select().where(LedgerEntry.activity == "forfeit")
+        svc.points.void(forfeit.id, "given back by the librarian", actor="test")  # 250 again
+        # a date still past (a correction): the lapse stands, the close does not forfeit again
+        svc.members.set(m.id, valid_until="2026-10-30", actor="test")
+        assert Member.get_by_id(m.id).lapsed_on == date(2026, 11, 1)
+        clock.set(date(2026, 11, 2))
+        assert svc.terms.close(actor="test")["lapsed"] == []
+        assert svc.ledger.balance(m.id) == 250
+        # extended past today: valid again, and its new end is closed
+        svc.members.set(m.id, valid_until="2027-03-31", actor="test")
+        assert Member.get_by_id(m.id).lapsed_on is None
+        audit = Audit.select().where(Audit.action == "member.set").order_by(Audit.id.desc()).first()
+        assert audit.detail["lapse_cleared"] == "2026-11-01"
+        assert tap(svc).outcome == "credited"  # 255
+        clock.set(date(2027, 4, 1))
+        [closed] = svc.terms.close(actor="test")["lapsed"]
+        assert (closed["member"], closed["valid_until"], closed["forfeited"]) == (m.id, "2027-03-31", 255)
+        assert svc.ledger.balance(m.id) == 0
+        # an end removed (none): valid again too
+        svc.members.set(m.id, valid_until="none", actor="test")
+        assert Member.get_by_id(m.id).lapsed_on is None
+        assert ledger_problems() == []
+    finally:
+        close_store()
+
+
 def test_a_term_close_dated_after_today_is_only_a_preview(clock):
     """A date typed a year or a term ahead (2027 for 2026) closed terms that had not ended.
 
