@@ -504,6 +504,7 @@ TH = {
     "unknown partner shop %(shop)r; known: %(known)s": "ไม่พบร้านค้า %(shop)r ในรายชื่อร้านค้าที่ร่วมรายการ (ที่มี: %(known)s)",
     "member %(id)s is blocked": "สมาชิก %(id)s ถูกระงับ",
     "member %(id)s's membership expired on %(day)s": "สมาชิกภาพของสมาชิก %(id)s หมดอายุแล้วเมื่อ %(day)s",
+    "member %(id)s's membership expired on %(day)s: the points wait for the renewal": "สมาชิกภาพของสมาชิก %(id)s หมดอายุแล้วเมื่อ %(day)s คะแนนจะใช้ได้อีกเมื่อต่ออายุสมาชิก",
     "not a time (ISO-8601, e.g. 2026-11-22T10:00+07:00): %(text)r": "เวลาไม่ถูกต้อง ต้องอยู่ในรูปแบบ ISO-8601 เช่น 2026-11-22T10:00+07:00: %(text)r",
     "a reason is required to void an entry": "ต้องระบุเหตุผลในการยกเลิกรายการ",
     "no ledger entry %(id)s": "ไม่พบรายการคะแนน %(id)s",

@@ -34,6 +34,7 @@ import peewee as pw
 
 from broker import contract
 from server.domain import feedback as rules_fb
+from server.domain import rules
 from server.services import members as members_mod
 from server.services.errors import NotFound, ServiceError
 from server.services.ledger import Ledger, LiveProgramme
@@ -178,9 +179,8 @@ class FeedbackDesk:
         return scope.covers(row.site, self.prog)
 
     def _pledge(self, row: Feedback, m: Member, price: int, now: datetime, actor: str) -> None:
-        """Debit the pledge (inside the caller's transaction)."""
-        if m.status != "active":
-            raise ServiceError("member %(id)s is blocked", id=m.id)
+        """Debit the pledge (inside the caller's transaction): spent as a redemption is (not blocked, not expired)."""
+        members_mod.check_may_spend(m, rules.business_day(now, self.prog))
         self.ledger.debit(m.id, price)
         entry = LedgerEntry.create(
             member=m.id,

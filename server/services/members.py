@@ -226,6 +226,20 @@ def check_active(m: Member, day: date) -> None:
         raise ServiceError("member %(id)s's membership expired on %(day)s", id=m.id, day=m.valid_until)
 
 
+def check_may_spend(m: Member, day: date) -> None:
+    """Refuse to spend a member's points or move them away (redeem, transfer out, pledge):
+    a blocked member's are held, and an expired member's (``valid_until`` before ``day``, the
+    programme's day) wait for the renewal — the card's rights end with its term."""
+    if m.status != "active":
+        raise ServiceError("member %(id)s is blocked", id=m.id)
+    if m.valid_until and day > m.valid_until:
+        raise ServiceError(
+            "member %(id)s's membership expired on %(day)s: the points wait for the renewal",
+            id=m.id,
+            day=m.valid_until,
+        )
+
+
 class Members:
     """Operations on members and cards."""
 

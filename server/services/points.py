@@ -267,8 +267,8 @@ class Points:
         note: str | None = None,
         scope: Scope = EVERYTHING,
     ):
-        """Move points between members; never below zero, never out of a blocked member's account.
-        Both within ``scope`` (else NotFound)."""
+        """Move points between members; never below zero, never out of a blocked or expired member's
+        account, never to an expired one. Both within ``scope`` (else NotFound)."""
         if type(points) is not int or points <= 0:
             raise ServiceError("points to transfer must be a positive whole number")
         now = self.clock()
@@ -278,8 +278,8 @@ class Points:
             src, dst = self.member(source_ref, scope), self.member(target_ref, scope)
             if src.id == dst.id:
                 raise ServiceError("cannot transfer points to the same member")
-            if src.status != "active":  # a blocked member's points are held, as for a redemption
-                raise ServiceError("member %(id)s is blocked", id=src.id)
+            # a blocked member's points are held, an expired one's wait for the renewal (as for a redemption)
+            members.check_may_spend(src, day)
             members.check_active(dst, day)  # a member's validity is the programme's: its day
             site = self.site_of(src, scope)
             day = day_at(self.prog, site, now)  # the entries are made at the site: its day
@@ -328,7 +328,8 @@ class Points:
     ) -> dict:
         """Spend points on a reward; returns what was given. Balance never goes below zero.
 
-        Within ``scope``: a member of another site is NotFound.
+        Within ``scope``: a member of another site is NotFound. A blocked member's points are
+        held, an expired member's wait for the renewal (:func:`members.check_may_spend`).
 
         A fine discount for a member with a ``patron_id``, when a library system is linked,
         is paid there (:mod:`server.services.ils`): refused if it exceeds the fines the ILS
@@ -373,8 +374,7 @@ class Points:
         if r.step_points and self.ils is not None and self.ils.configured:
             m = self.member(ref, scope)
             if self.ils.applies(m):
-                if m.status != "active":
-                    raise ServiceError("member %(id)s is blocked", id=m.id)
+                members.check_may_spend(m, self.ledger.today())  # before the ILS is asked
                 if m.balance < cost:  # refused before asking the ILS (the debit checks again)
                     raise ServiceError(
                         "balance %(balance)s is less than %(points)s points", balance=m.balance, points=cost
@@ -386,8 +386,8 @@ class Points:
         payment = None
         with unit_of_work():
             m = self.member(ref, scope)
-            if m.status != "active":
-                raise ServiceError("member %(id)s is blocked", id=m.id)
+            # blocked: held; expired: the balance waits for the renewal (a validity is the programme's day)
+            members.check_may_spend(m, rules.business_day(now, self.prog))
             if via_ils is not None and m.patron_id != via_ils:
                 raise ServiceError("member %(id)s's patron_id changed meanwhile; try again", id=m.id)
             self.ledger.debit(m.id, cost)

@@ -140,6 +140,43 @@ def test_console_redeem_of_zero_units_is_refused(tmp_db_url):
     close_store()
 
 
+def test_the_console_and_the_api_refuse_to_spend_an_expired_members_points_in_english_and_thai(tmp_db_url):
+    """An expired member's balance waits for the renewal: the member page's redeem and transfer forms and
+    ``POST /api/members/ID/redeem``, ``/api/transfers`` go through ``Points`` and are refused, nothing spent.
+
+    Before: the console redeemed a locker day (and moved 100 points to another member) for a member whose
+    membership had ended the day before: the flash said "Redeemed 25 points: Locker (per day)".
+    """
+    from datetime import timedelta
+
+    from server.web import accounts
+
+    app = make_app(tmp_db_url)
+    svc = app.extensions["privcard.service"]
+    ended = svc.ledger.today() - timedelta(days=1)
+    m = svc.members.add("Somchai", CARD, valid_until=ended.isoformat())
+    other = svc.members.add("Somsri", OTHER)
+    c = app.test_client()
+    sign_in(c, ADMIN, "th")
+    token = csrf_of(c.get(f"/members/{m.id}").text)
+    thai = f"สมาชิกภาพของสมาชิก {m.id} หมดอายุแล้วเมื่อ {ended.day}/{ended.month}/{ended.year + 543}"
+    r = c.post(f"/members/{m.id}/redeem", data={"reward": "locker_day", "units": "1", "csrf_token": token})
+    shown = " ".join(flashes(c.get(r.location).text if r.status_code == 302 else r.text))
+    assert thai in shown and "คะแนนจะใช้ได้อีกเมื่อต่ออายุสมาชิก" in shown, shown
+    r = c.post(f"/members/{m.id}/transfer", data={"to": str(other.id), "points": "100", "csrf_token": token})
+    assert r.status_code == 400 and thai in " ".join(flashes(r.text))
+    h = {"Authorization": f"Bearer {accounts.create_token(ADMIN[0], 't')}"}
+    r = c.post(f"/api/members/{m.id}/redeem", json={"reward": "fine_discount", "points": 25}, headers=h)
+    body = r.get_json()
+    assert r.status_code == 400 and "the points wait for the renewal" in body["error"], body
+    assert body["error_th"].startswith(thai), body
+    r = c.post("/api/transfers", json={"from": str(m.id), "to": str(other.id), "points": 10}, headers=h)
+    assert r.status_code == 400 and "the points wait for the renewal" in r.get_json()["error"]
+    assert [Member.get_by_id(x.id).balance for x in (m, other)] == [250, 250]
+    assert LedgerEntry.select().where(LedgerEntry.member == m.id).count() == 1  # the sign-up only
+    close_store()
+
+
 def test_api_float_points_are_refused(tmp_db_url):
     app = make_app(tmp_db_url)
     svc = app.extensions["privcard.service"]

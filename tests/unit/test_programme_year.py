@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from broker.contract import Query, Tap
-from server import admin
+from server import admin, catalogue
 from server.domain import rules
 from server.domain.config import ConfigError, load
 from server.services import ServiceError
@@ -181,6 +181,39 @@ def test_validity_set_past_today_on_a_lapsed_member_clears_the_lapse_so_the_next
         assert ledger_problems() == []
     finally:
         close_store()
+
+
+def test_an_expired_members_points_wait_for_the_renewal_no_redemption_transfer_or_pledge(svc, clock):
+    """Card rights end with the term; with ``on_expiry = "keep"`` the balance waits for the renewal.
+
+    Before: the day after ``valid_until`` (gates answering ``expired``) staff could still redeem the
+    member's points for a fine discount or a locker, transfer them to another member (only an expired
+    *recipient* was refused), and the member could pledge them on a book-purchase request.
+    """
+    m = svc.members.add("Malee", UID, group="U1")  # valid until 2026-10-31
+    other = svc.members.add("Somchai", UID2, group="U5")  # valid until 2027-05-31
+    clock.set(date(2026, 11, 1))
+    before = _snapshot()
+    expired = "membership expired on 2026-10-31: the points wait for the renewal"
+    with pytest.raises(ServiceError, match=expired) as refused:
+        svc.points.redeem(m.id, "fine_discount", points=25, actor="test")
+    assert catalogue.thai_of(refused.value) == (
+        f"สมาชิกภาพของสมาชิก {m.id} หมดอายุแล้วเมื่อ 31/10/2569 คะแนนจะใช้ได้อีกเมื่อต่ออายุสมาชิก"
+    )
+    with pytest.raises(ServiceError, match=expired):
+        svc.points.redeem(m.id, "locker_day", units=1, actor="test")
+    with pytest.raises(ServiceError, match=expired):
+        svc.points.transfer(m.id, other.id, 100, actor="test")
+    with pytest.raises(ServiceError, match=expired):
+        svc.feedback.submit(channel="counter", category="book_request", text="A book", member=m.id, pledge=True)
+    assert _snapshot() == before and svc.ledger.balance(m.id) == 250
+    with pytest.raises(ServiceError, match=r"membership expired on 2026-10-31$"):  # as a recipient: refused already
+        svc.points.transfer(other.id, m.id, 10, actor="test")
+    # renewed: the points are theirs to spend again
+    svc.terms.renew(m.id, actor="test")
+    assert svc.points.redeem(m.id, "fine_discount", points=25, actor="test")["baht"] == 5
+    svc.points.transfer(m.id, other.id, 100, actor="test")
+    assert (svc.ledger.balance(m.id), svc.ledger.balance(other.id)) == (125, 350)
 
 
 def test_a_term_close_dated_after_today_is_only_a_preview(clock):
