@@ -62,7 +62,7 @@ from server.services.errors import Message, NotFound, ServiceError
 from server.services.feedback import FeedbackDesk
 from server.services.ils import Ils
 from server.services.ledger import Ledger
-from server.services.members import GROUPS, Members
+from server.services.members import GROUPS, Members, known_groups
 from server.services.messages import Messages
 from server.services.patrons import Patrons
 from server.services.points import Points
@@ -74,7 +74,7 @@ from server.services.taps import Taps
 from server.services.terms import Terms
 from server.store import utcnow
 
-__all__ = ["GROUPS", "ImportReport", "Message", "NotFound", "ServiceError", "Services", "bootstrap"]
+__all__ = ["GROUPS", "ImportReport", "Message", "NotFound", "ServiceError", "Services", "bootstrap", "known_groups"]
 
 
 @dataclass

@@ -133,10 +133,8 @@ class Draws:
             raise ServiceError("a draw needs a name (up to 200 characters)")
         if type(winners) is not int or not 1 <= winners <= 1000:
             raise ServiceError("winners must be 1-1000")
-        if group and group not in members_mod.GROUPS:
-            raise ServiceError(
-                "group must be one of %(groups)s, got %(group)r", groups=", ".join(members_mod.GROUPS), group=group
-            )
+        if group:
+            members_mod.check_group(group, self.prog)  # the programme's groups, a library's own included
         if tier and tier not in self.prog.tiers:
             raise ServiceError(
                 "tier must be one of %(tiers)s, got %(tier)r", tiers=", ".join(self.prog.tiers), tier=tier

@@ -27,6 +27,7 @@ from server.services.retry import unit_of_work
 from server.services.sites import EVERYTHING, Scope, day_at
 from server.store import Card, Fee, Member
 
+#: the member groups of a programme that defines none in ``[terms.groups]`` (the shipped ones)
 GROUPS = ("U1", "U2", "U3", "U4", "U5")
 MEMBER_FIELDS = {
     "name",
@@ -189,6 +190,19 @@ def parse_date(value) -> date | None:
         raise ServiceError("not a date (YYYY-MM-DD): %(value)r", value=value) from None
 
 
+def known_groups(prog) -> tuple[str, ...]:
+    """The member groups of the programme (``[terms.groups]``, a library's own included), in its order;
+    :data:`GROUPS` only when it defines none. What a member, a draw and a campaign may name."""
+    return tuple(prog.terms.groups) or GROUPS
+
+
+def check_group(group: str, prog) -> None:
+    """Refuse a group the programme does not define, listing the ones it does."""
+    known = known_groups(prog)
+    if group not in known:
+        raise ServiceError("group must be one of %(groups)s, got %(group)r", groups=", ".join(known), group=group)
+
+
 def find(ref) -> Member:
     """A member by id, or by one of their cards' UIDs."""
     text = str(ref).strip()
@@ -283,9 +297,8 @@ class Members:
             raise ServiceError(
                 "tier must be one of %(tiers)s, got %(tier)r", tiers=", ".join(self.prog.tiers), tier=tier
             )
-        known = tuple(self.prog.terms.groups) or GROUPS
-        if group is not None and group not in known:
-            raise ServiceError("group must be one of %(groups)s, got %(group)r", groups=", ".join(known), group=group)
+        if group is not None:
+            check_group(group, self.prog)
 
     def add(
         self,

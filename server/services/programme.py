@@ -223,7 +223,7 @@ class Campaigns:
         self.ledger.live.sync()
         prog = self.ledger.live.document
         try:
-            c = camp.validate(spec, prog, groups=set(members_mod.GROUPS))
+            c = camp.validate(spec, prog, groups=members_mod.known_groups(prog))  # a library's own included
         except ConfigError as exc:
             raise ServiceError("the campaign was not added: %(why)s", why=Message.of(exc)) from None
         clean = {k: v for k, v in spec.items() if v not in (None, "", [], ())}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from server.messages.templates import SEGMENT_FIELDS
-from server.services import GROUPS, NotFound, ServiceError
+from server.services import NotFound, ServiceError, known_groups
 from server.web.auth import _, actor, programme_admin_required, service_error, staff_scope
 
 bp = Blueprint("messages", __name__)
@@ -72,7 +72,7 @@ def messages():
         form=form,
         preview=preview,
         fields=SEGMENT_FIELDS,
-        groups=tuple(s.prog.terms.groups) or GROUPS,
+        groups=known_groups(s.prog),
         tiers=s.prog.tiers,
         summary=s.messages.summary(),
         batches=s.messages.batches(20),

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 
 from server.domain.config import LIMITS, SECTIONS
-from server.services import GROUPS, ServiceError
+from server.services import ServiceError, known_groups
 from server.web import queries
 from server.web.auth import _, actor, programme_admin_required, service_error
 
@@ -175,7 +175,7 @@ def campaigns():
         "campaigns.html",
         campaigns=s.campaigns.list(),
         activities=acts,
-        groups=GROUPS,
+        groups=known_groups(s.prog),  # the programme's, a library's own included
         tiers=s.prog.tiers,
         limits=LIMITS,
     )
@@ -230,7 +230,7 @@ def draws():
     return render_template(
         "draws.html",
         draws=s.draws.list(),
-        groups=GROUPS,
+        groups=known_groups(s.prog),  # the programme's, a library's own included
         tiers=s.prog.tiers,
         rewards=s.prog.rewards,
         term=term,

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from broker import contract
 from broker import settings as device_settings
 from server import broker_accounts, catalogue, store
-from server.services import GROUPS, NotFound, ServiceError
+from server.services import NotFound, ServiceError, known_groups
 from server.services.attendance import MAX_ROWS
 from server.services.ils import IlsUnavailable
 from server.store import Audit, Card, LedgerEntry, Member
@@ -182,7 +182,7 @@ def _member_page(m: Member, transfer: dict):
 
 def _groups() -> list[str]:
     """The member groups: the programme's (``[terms.groups]``), U1-U5 by default."""
-    return list(prog().terms.groups) or list(GROUPS)
+    return list(known_groups(prog()))
 
 
 @bp.route("/members/<int:mid>/renew", methods=["POST"])
