@@ -499,6 +499,20 @@ def run(args, svc: Services) -> int:
                 if rows
                 else []
             )
+            if d["tiers"]:  # tiers won by points in an earlier term, back now that the new term has begun
+                text += said(
+                    "would put back %(n)s tier(s) won by points in an earlier term: the new term has begun"
+                    if d["dry_run"]
+                    else "put back %(n)s tier(s) won by points in an earlier term: the new term has begun",
+                    n=len(d["tiers"]),
+                )
+                text.append(
+                    table(
+                        ["Member", "Name", "Card type"],
+                        [[f"#{r['member']}", r["name"][:30], _tier_move(svc, r["from"], r["to"])] for r in d["tiers"]],
+                        indent="  ",
+                    )
+                )
             print_result(args, d, "\n".join(text))
         elif args.action == "show":
             d = svc.terms.overview()
@@ -797,6 +811,12 @@ PAID_SAID = {
 def _term_word(code: str) -> dict:
     """A term rule's word (keep, forfeit, earned_in_term, ...): its code in English, its Thai words in Thai."""
     return {"en": code, "th": catalogue.TERM_WORDS.get(code, {"th": code})["th"]}
+
+
+def _tier_move(svc: Services, old: str, new: str | None) -> str:
+    """A tier put back, ``gold→silver / บัตรทอง→บัตรเงิน``."""
+    th = {c: _tier_word(svc, c)["th"] for c in (old, new or "")}
+    return _both({"en": f"{old}→{new or '-'}", "th": f"{th[old]}→{th[new or '']}"})
 
 
 def _tier_word(svc: Services, code: str) -> dict:

@@ -503,12 +503,19 @@ class PointsServer:
         if today != self._terms_done:
             report = self.service.terms.close(today, actor="server:daily")
             self._terms_done = today
-            if report["lapsed"]:
+            if report["lapsed"] or report["tiers"]:
+                back = report["tiers"]
                 log.info(
-                    "term close %s: %d member(s) lapsed, %d points forfeited",
+                    "term close %s: %d member(s) lapsed, %d points forfeited; %d tier(s) won by points put back "
+                    "for the new term%s",
                     today,
                     len(report["lapsed"]),
                     report["forfeited_points"],
+                    len(back),
+                    (": " + ", ".join(f"#{r['member']} {r['from']}→{r['to']}" for r in back[:20]))
+                    + (f", … ({len(back) - 20} more)" if len(back) > 20 else "")
+                    if back
+                    else "",
                 )
         return max(self.poll_s, 30.0)
 

@@ -236,6 +236,11 @@ def terms():
             )
             if not report["dry_run"]:
                 flash(_("Term close done: %(n)s member(s) lapsed.", n=len(report["lapsed"])), "ok")
+                if report["tiers"]:
+                    flash(
+                        _("%(n)s card type(s) won by points put back: the new term has begun.", n=len(report["tiers"])),
+                        "ok",
+                    )
         except ServiceError as exc:
             _fail(exc)
     o = svc().terms.overview()

@@ -17,7 +17,7 @@ from server import admin, catalogue
 from server.domain import rules
 from server.domain.config import ConfigError, load
 from server.services import ServiceError
-from server.store import Audit, Fee, LedgerEntry, Member
+from server.store import Audit, Device, Fee, LedgerEntry, Member
 from tests.helpers import close_store, ledger_problems, open_service
 
 BKK = ZoneInfo("Asia/Bangkok")
@@ -395,6 +395,71 @@ def test_a_tier_won_by_points_lasts_its_term_when_the_member_renews_early(clock)
             "new term",
         )
         assert ledger_problems() == []
+    finally:
+        close_store()
+
+
+def _gold_renewed_early(svc, clock, uid, name):
+    """A U1 member gold by points in 1/2569 (4 July) who renewed early (20 Oct) for 2/2569, from 1 November."""
+    clock.set(SEM1_JOIN)
+    if not Device.select().where(Device.id == "gate-in").exists():
+        svc.devices.add("gate-in", "gate", direction="in")
+    m = svc.members.add(name, uid, group="U1")
+    for d in range(1, 5):
+        clock.set(date(2026, 7, d))
+        assert tap(svc, uid=uid).outcome == "credited"
+    clock.set(date(2026, 10, 20))
+    svc.terms.renew(m.id, actor="test")
+    assert Member.get_by_id(m.id).tier == "gold"
+    return m
+
+
+def test_the_term_closes_text_and_the_servers_log_say_which_tiers_it_put_back(clock, tmp_path, capsys, caplog):
+    """``privcard admin term close`` without ``--json`` and the server's daily log line show the tiers the
+    close puts back (the result's ``tiers``): how many, and who, from what to what — in English and Thai.
+
+    Before: both spoke only of lapses ("lapsed 0 member(s) whose term ended before 2026-11-01"), so staff
+    running the close on a new term's first day were not told that members' gold cards went back to silver.
+    """
+    db = f"sqlite:///{tmp_path}/p.db"
+    svc = open_service(db, prog=load(overrides=GOLD_RULES), clock=clock)
+    a = _gold_renewed_early(svc, clock, UID, "Malee Gold")
+    b = _gold_renewed_early(svc, clock, UID2, "Somchai Gold")
+    close_store()
+    assert admin.main(["--db", db, "term", "close", "--date", "2026-11-01", "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "would put back 2 tier(s) won by points in an earlier term: the new term has begun" in out
+    assert (
+        "ประเภทบัตรที่ได้จากคะแนนในภาค/ปีการศึกษาก่อนจะกลับเป็นประเภทเดิม 2 คน เพราะเริ่มภาค/ปีการศึกษาใหม่แล้ว ยังไม่ได้เปลี่ยนแปลงข้อมูล"
+    ) in out
+    rows = [line.split() for line in out if line.startswith("  #")]
+    assert [r[0] for r in rows] == [f"#{a.id}", f"#{b.id}"]
+    assert all(r[-3:] == ["gold→silver", "/", "บัตรทอง→บัตรเงิน"] for r in rows), out
+    assert admin.main(["--db", db, "term", "close", "--date", "2026-11-01"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "lapsed 0 member(s) whose term ended before 2026-11-01 (points: keep)"
+    assert "put back 2 tier(s) won by points in an earlier term: the new term has begun" in out
+    assert "ประเภทบัตรที่ได้จากคะแนนในภาค/ปีการศึกษาก่อนกลับเป็นประเภทเดิมแล้ว 2 คน เพราะเริ่มภาค/ปีการศึกษาใหม่แล้ว" in out
+    assert [line.split()[0] for line in out if line.startswith("  #")] == [f"#{a.id}", f"#{b.id}"]
+    assert admin.main(["--db", db, "term", "close", "--date", "2026-11-01"]) == 0  # once: nothing more to say
+    assert not any("tier" in line for line in capsys.readouterr().out.splitlines())
+
+    # the server's daily round logs them too
+    from types import SimpleNamespace
+
+    from server.app import PointsServer
+
+    svc = open_service(f"sqlite:///{tmp_path}/q.db", prog=load(overrides=GOLD_RULES), clock=clock)
+    try:
+        c = _gold_renewed_early(svc, clock, UID, "Malee Gold")
+        clock.set(date(2026, 11, 1))
+        server = SimpleNamespace(service=svc, _terms_done=None, poll_s=1.0)
+        with caplog.at_level("INFO", logger="server.app"):
+            PointsServer._terms_round(server)
+        assert (
+            "term close 2026-11-01: 0 member(s) lapsed, 0 points forfeited; 1 tier(s) won by points put back "
+            f"for the new term: #{c.id} gold→silver"
+        ) in caplog.messages, caplog.messages
     finally:
         close_store()
 
