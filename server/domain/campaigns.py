@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from .config import CODE_RE, LIMITS, Activity, ConfigError, Programme, choices
 
@@ -167,9 +168,11 @@ def validate(raw: dict, prog: Programme, *, groups=None, campaign_id: int = 0) -
         activities = _codes(raw.get("activities"), "activities", earning)
         if kind == "multiplier":
             text = str(raw.get("multiplier", "")).strip()
-            if not _K_RE.match(text) or not 101 <= round(float(text) * 100) <= MAX_MULTIPLIER_100:
+            # k × 100 exactly (at most two decimals): a tap earns base × k100 // 100, whole numbers only,
+            # so 10 × 1.1 is 11 (a float's 10 × 1.1 is 11.000000000000002, and 10 × 1.15 is 11.49…)
+            mult = int(Decimal(text) * 100) if _K_RE.match(text) else 0
+            if not 101 <= mult <= MAX_MULTIPLIER_100:
                 raise ConfigError("multiplier must be a number from 1.01 to 10 (two decimals), got %(text)r", text=text)
-            mult = round(float(text) * 100)
         else:
             bonus = _points(raw.get("bonus"), "bonus", 1, MAX_BONUS)
     return Campaign(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from .config import Activity, ConfigError, Programme, shop_key
 from .errors import TemplatedError
@@ -503,7 +504,10 @@ def renewed_until(
 def tier_points(activity: Activity, tier: str | None, prog: Programme) -> int:
     """What an activity earns for a member of ``tier``: its override, else its points times the multiplier.
 
-    Sign-up is never multiplied (it is the joining fee's 250 points).
+    The product is exact decimal arithmetic on the multiplier as written (``Decimal(str(m))``), rounded
+    half up: 5 × 2.5 = 12.5 earns 13 and 50 × 1.15 = 57.5 earns 58 (a float's ``round`` gave 12, rounding
+    half to even, and 57 from the float product 57.49999999999999). Sign-up is never multiplied (it is
+    the joining fee's 250 points).
     """
     rule = prog.tier_rules.get(tier or "")
     if rule is None or activity.code == "signup":
@@ -512,7 +516,8 @@ def tier_points(activity: Activity, tier: str | None, prog: Programme) -> int:
         return rule.points[activity.code]
     if rule.multiplier == 1:
         return activity.points
-    return round(activity.points * rule.multiplier)
+    exact = Decimal(activity.points) * Decimal(str(rule.multiplier))
+    return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def tables_for(prog: Programme, tier: str | None) -> Programme:

@@ -131,6 +131,52 @@ def test_overlap_rule_is_best_multiplier_plus_every_bonus():
     assert only.apply("late_stay", when, None, None, 5) == (7, "c2:+2")
 
 
+@pytest.mark.parametrize(
+    ("points", "multiplier", "earned"),
+    [
+        (5, 2.5, 13),  # 12.5: half up (Python's round() gave 12, to even)
+        (1, 2.5, 3),  # 2.5 (round() gave 2)
+        (10, 1.25, 13),  # 12.5 (round() gave 12)
+        (50, 1.15, 58),  # 57.5 (the float 50 * 1.15 is 57.49999999999999: round() gave 57)
+        (25, 1.14, 29),  # 28.5 (the float is 28.499999999999996: round() gave 28)
+        (25, 0.58, 15),  # 14.5 (the float is 14.499999999999998: round() gave 14)
+        (10, 1.15, 12),  # 11.5 (the float happens to be 11.5 and round() to even gave 12 too)
+        (10, 1.1, 11),
+        (7, 1.05, 7),  # 7.35
+        (5, 1.5, 8),  # 7.5
+        (3, 0.5, 2),  # 1.5
+        (5, 2, 10),
+    ],
+)
+def test_a_tier_multiplier_is_exact_decimal_arithmetic_rounded_half_up(points, multiplier, earned):
+    """docs/rules.md: a tier's multiplier earns "that many times its points, rounded half up", exactly."""
+    prog = load(overrides={"activities": {"borrow": {"points": points}}, "tiers": {"gold": {"multiplier": multiplier}}})
+    assert rules.tier_points(prog.activities["borrow"], "gold", prog) == earned
+    assert rules.tier_points(prog.activities["borrow"], "silver", prog) == points  # no multiplier
+    assert rules.tier_points(prog.activities["signup"], "gold", prog) == 250  # never multiplied
+
+
+@pytest.mark.parametrize(
+    ("base", "multiplier", "k100", "earned"),
+    [
+        (10, "1.1", 110, 11),  # k is kept as k × 100, a whole number: no float enters
+        (10, "1.15", 115, 11),  # 11.5 rounded down
+        (7, "1.01", 101, 7),
+        (100, "1.01", 101, 101),
+        (9, "9.99", 999, 89),  # 89.91
+        (3, "2.5", 250, 7),
+        (5, 1.1, 110, 5),  # a number, not text (JSON): 5.5 rounded down
+    ],
+)
+def test_a_campaign_multiplier_is_exact_and_rounded_down(base, multiplier, k100, earned):
+    """``floor(base × k)`` on the exact k (two decimals): 10 × 1.1 is 11, never 10 from 10.999…"""
+    c = _c(1, kind="multiplier", multiplier=multiplier)
+    assert c.multiplier_100 == k100
+    _, compiled = camp.compile_campaigns([c], PROG)
+    when = datetime(2026, 12, 9, 12, tzinfo=PROG.tz)
+    assert compiled.apply("borrow", when, None, None, base)[0] == earned
+
+
 def test_draw_is_deterministic_canonical_and_one_prize_per_member():
     seed = "0f" * 32
     eligible = [(7, 3), (2, 1), (9, 0), (4, 2)]

@@ -329,6 +329,21 @@ def test_gold_by_group_and_a_gold_tap_earns_by_the_gold_table(clock):
         close_store()
 
 
+def test_a_gold_tap_and_award_earn_the_multiplier_rounded_half_up(clock):
+    """A tier multiplier of 2.5: a gold tap of entry (5 points) earns 13 — 12.5 rounded half up, as the
+    console's Terms page and docs/rules.md say — and an award of borrow likewise. Before: 12 (Python's
+    round() of a float rounds half to even)."""
+    svc = service(clock, tiers={"gold": {"multiplier": 2.5}})
+    try:
+        m = svc.members.add("Lecturer", UID, tier="gold")
+        assert tap(svc).points == 13
+        assert svc.points.award(m.id, "borrow", actor="test")[1].points == 13
+        assert svc.ledger.balance(m.id) == 250 + 26
+        assert ledger_problems() == []
+    finally:
+        close_store()
+
+
 def test_gold_by_points_earned_no_demotion_within_the_term(clock):
     svc = service(clock, **GOLD_RULES)
     try:
