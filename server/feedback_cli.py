@@ -88,6 +88,7 @@ def _detail(d: dict) -> str:
     if d["pledge_points"]:
         lines.append(
             f"  {word('points pledged')}: {d['pledge_points']}; {word('decision')}: {d['decision'] or word('not decided yet')}"
+            + (f"; {word('given back by entry')} {d['refund_entry']}" if d["refund_entry"] else "")
         )
     if d["answer"]:
         lines.append(

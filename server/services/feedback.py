@@ -490,12 +490,23 @@ class FeedbackDesk:
             raise ServiceError("feedback %(id)s is not a book-purchase request", id=row.id)
         if row.decision is not None:
             raise ServiceError("feedback %(id)s was %(decision)s already", id=row.id, decision=row.decision)
-        refund = None
+        refund, voided = None, None
         if decision == "declined" and row.pledge_entry:
-            orig = LedgerEntry.get_by_id(row.pledge_entry)
-            refund = self.ledger.give_back(
-                orig, f"book-purchase request {row.id} declined: points given back", actor
-            ).id
+            voided = LedgerEntry.get_or_none(LedgerEntry.void_of == row.pledge_entry)
+            if voided is None:
+                orig = LedgerEntry.get_by_id(row.pledge_entry)
+                try:
+                    refund = self.ledger.give_back(
+                        orig, f"book-purchase request {row.id} declined: points given back", actor
+                    ).id
+                except ServiceError:  # staff voided the pledge meanwhile (PostgreSQL): its void gave them back
+                    voided = LedgerEntry.get_or_none(LedgerEntry.void_of == row.pledge_entry)
+                    if voided is None:
+                        raise
+            if voided is not None:
+                # the pledge was voided already (the member page's void): its points came back by that
+                # void, which is this request's refund — nothing is given back twice
+                refund = voided.id
         n = (
             Feedback.update(decision=decision, refund_entry=refund, updated_at=now)
             .where((Feedback.id == row.id) & Feedback.decision.is_null())
@@ -503,7 +514,8 @@ class FeedbackDesk:
         )
         if n != 1:
             raise ServiceError("feedback %(id)s changed meanwhile; try again", id=row.id)
-        self.ledger.audit(actor, "feedback.decide", row.id, decision=decision, refund=refund)
+        detail = {"given_back_by_void": voided.id} if voided is not None else {}
+        self.ledger.audit(actor, "feedback.decide", row.id, decision=decision, refund=refund, **detail)
 
     # ------------------------------------------------------------------ reports
 

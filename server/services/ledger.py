@@ -27,6 +27,24 @@ STAFF_BACKDATE_DAYS = 366
 MAX_ENTRY_POINTS = 2**31 - 1
 
 
+def append_void(orig_id: int, **fields) -> LedgerEntry:
+    """Append the void of entry ``orig_id`` (inside the caller's transaction).
+
+    An entry is voided once (``ledger_entry.void_of`` is UNIQUE). Callers look for a void
+    first; two transactions may both find none on PostgreSQL (READ COMMITTED) — two staff
+    voiding the same entry at once — and the second one's INSERT then breaks the UNIQUE key:
+    that is the refusal "entry N is already voided", not a database error (the caller's
+    transaction rolls back whatever it changed).
+    """
+    try:
+        with db.atomic():  # a savepoint: the transaction stays usable on PostgreSQL
+            return LedgerEntry.create(void_of=orig_id, **fields)
+    except pw.IntegrityError:
+        if LedgerEntry.get_or_none(LedgerEntry.void_of == orig_id) is None:
+            raise  # not the UNIQUE void_of (a member that does not exist): a bug, not a refusal
+        raise ServiceError("entry %(id)s is already voided", id=orig_id) from None
+
+
 class LiveProgramme:
     """``self.prog`` of a service: the ledger's programme in force, read each time (never a stale copy)."""
 
@@ -132,25 +150,29 @@ class Ledger:
     def give_back(self, orig: LedgerEntry, note: str, actor: str) -> LedgerEntry:
         """Return the points a debit took (a refused ILS payment, a declined book request):
         a ``void`` entry of the debit, today, and the balance raised by as much (inside the
-        caller's transaction)."""
+        caller's transaction; in a savepoint of its own, so an entry voided already — by staff,
+        or by another transaction committed meanwhile — is refused as such and changes nothing)."""
         now = self.clock()
         site = self.site_of(orig)
-        Member.update(balance=Member.balance - orig.points, updated_at=now).where(Member.id == orig.member_id).execute()
-        return LedgerEntry.create(
-            member=orig.member_id,
-            activity=orig.activity,
-            points=-orig.points,
-            day=rules.day_at(self.prog, site, now),  # given back where it was taken: that site's today
-            item=orig.item,
-            at=now,
-            source="void",
-            void_of=orig.id,
-            note=note[:300],
-            actor=actor,
-            ref=orig.ref,
-            site=site,
-            created_at=now,
-        )
+        with db.atomic():
+            Member.update(balance=Member.balance - orig.points, updated_at=now).where(
+                Member.id == orig.member_id
+            ).execute()
+            return append_void(
+                orig.id,
+                member=orig.member_id,
+                activity=orig.activity,
+                points=-orig.points,
+                day=rules.day_at(self.prog, site, now),  # given back where it was taken: that site's today
+                item=orig.item,
+                at=now,
+                source="void",
+                note=note[:300],
+                actor=actor,
+                ref=orig.ref,
+                site=site,
+                created_at=now,
+            )
 
     @staticmethod
     def balance(member_id: int) -> int:

@@ -163,6 +163,36 @@ def test_book_request_pledge_refund_and_keep(svc):
     assert r["book_requests"] == {"pledged": 2, "points_pledged": 200, "bought": 1, "declined": 1, "open": 0}
 
 
+def test_a_request_declined_after_its_pledge_was_voided_gives_nothing_back_twice(svc):
+    """Staff voided a request's pledge from the member page (the points came back), then the library
+    declined the request. Before: the decline tried to give the points back again — a second void of the
+    pledge, refused by the database (UNIQUE void_of) — and the console showed an error page (a 500; the
+    CLI a traceback), so the request could never be decided. Now the decline is recorded and its refund
+    is the void that gave the points back already; nothing comes back twice.
+    """
+    m = svc.members.add("Somchai", CARD)
+    a = svc.feedback.submit(channel="counter", category="book_request", text="Dune", member=m.id, pledge=True)
+    assert svc.ledger.balance(m.id) == 150
+    [void] = svc.points.void(a["pledge_entry"], "pledged by mistake", actor="web:bob")
+    assert svc.ledger.balance(m.id) == 250
+    d = svc.feedback.answer(a["id"], "Sorry, out of print.", decision="declined", actor="web:bob")
+    assert (d["decision"], d["status"], d["refund_entry"]) == ("declined", "answered", void.id)
+    assert svc.ledger.balance(m.id) == 250  # given back once
+    voids = LedgerEntry.select().where(LedgerEntry.void_of == a["pledge_entry"])
+    assert [e.id for e in voids] == [void.id]
+    from server.store import Audit
+
+    audit = Audit.select().where(Audit.action == "feedback.decide").order_by(Audit.id.desc()).first()
+    assert audit.detail == {"decision": "declined", "refund": void.id, "given_back_by_void": void.id}
+    # the other way round is refused as before: a declined request's pledge is voided already
+    b = svc.feedback.submit(channel="counter", category="book_request", text="Emma", member=m.id, pledge=True)
+    refund = svc.feedback.decide(b["id"], "declined")["refund_entry"]
+    with pytest.raises(ServiceError, match=f"entry {b['pledge_entry']} is already voided"):
+        svc.points.void(b["pledge_entry"], "again", actor="web:bob")
+    assert svc.ledger.balance(m.id) == 250 and refund is not None
+    assert ledger_problems() == []
+
+
 def test_pledges_follow_the_programme_price(svc):
     m = svc.members.add("Somchai", CARD)
     svc.programme.set_section("feedback", "[feedback]\nbook_request_points = 30\n", actor="test")

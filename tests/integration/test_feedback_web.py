@@ -53,6 +53,27 @@ def test_counter_feedback_queue_answer_and_escaping(app):
     assert Feedback.get_by_id(1).status == "answered"
 
 
+def test_declining_a_request_whose_pledge_was_voided_is_recorded_not_an_error_page(app):
+    """The member page's void of a pledge, then the answer form's *declined*: before, an error page (500)."""
+    from server.store import LedgerEntry, Member
+
+    svc = app.extensions["privcard.service"]
+    m = svc.members.add("Somchai", CARD)
+    f = svc.feedback.submit(channel="counter", category="book_request", text="Dune", member=m.id, pledge=True)
+    c = app.test_client()
+    sign_in(c, STAFF, "th")
+    url = f"/members/{m.id}/entries/{f['pledge_entry']}/void"
+    page = post_form(c, url, url, {"reason": "mistake"})
+    assert page.status_code == 200 and Member.get_by_id(m.id).balance == 250
+    fid = f["id"]
+    r = post_form(c, f"/feedback/{fid}", f"/feedback/{fid}/answer", {"answer": "ขออภัย", "decision": "declined"})
+    assert r.status_code == 200, r.text[:300]
+    assert flashes(r.text) == [f"ตอบความคิดเห็น {fid} แล้ว"], flashes(r.text)
+    void = LedgerEntry.get(LedgerEntry.void_of == f["pledge_entry"])
+    assert f"คืนคะแนนแล้ว (รายการ {void.id})" in text(r.text)
+    assert Feedback.get_by_id(fid).decision == "declined" and Member.get_by_id(m.id).balance == 250
+
+
 def test_too_long_text_is_refused_and_nothing_stored_in_thai(app):
     c = app.test_client()
     sign_in(c, STAFF, "th")
