@@ -22,10 +22,10 @@ from datetime import timedelta
 from server.domain import rules
 from server.services import members, sites, tiers
 from server.services.errors import NotFound, ServiceError
-from server.services.ledger import Ledger, LiveProgramme
+from server.services.ledger import Ledger, LiveProgramme, append_void
 from server.services.retry import read_unit, unit_of_work
 from server.services.sites import EVERYTHING, Scope, day_at
-from server.store import Accrual, IlsPayment, LedgerEntry, Member
+from server.store import Accrual, IlsPayment, LedgerEntry, Member, is_sqlite
 
 #: activities staff never credit by hand: gates credit entry and late stay, enrolment sign-up
 NOT_BY_HAND = ("signup", "entry", "late_stay")
@@ -188,7 +188,13 @@ class Points:
         if not reason or not reason.strip():
             raise ServiceError("a reason is required to void an entry")
         with unit_of_work():
-            orig = LedgerEntry.get_or_none(LedgerEntry.id == entry_id)
+            q = LedgerEntry.select().where(LedgerEntry.id == entry_id)
+            # PostgreSQL: a second void of the same entry waits here for the first to commit, then
+            # finds its void below (SQLite's BEGIN IMMEDIATE serialises them already). NO KEY UPDATE:
+            # a void of another entry referring to this one (the other leg of a transfer, a declined
+            # request's refund of its pledge) is not held up by it, so neither waits for the other
+            # (a deadlock); such a void meeting this one is refused by append_void
+            orig = (q if is_sqlite() else q.for_update("FOR NO KEY UPDATE")).first()
             if orig is None or not self._covers_entry(orig, scope):
                 raise NotFound("no ledger entry %(id)s", id=entry_id)
             if orig.source == "void":
@@ -197,8 +203,10 @@ class Points:
                 raise ServiceError("entry %(id)s is a tier change: set the tier again instead", id=entry_id)
             legs = [orig]
             if orig.source == "transfer" and orig.ref:
-                legs = list(
-                    LedgerEntry.select().where((LedgerEntry.ref == orig.ref) & (LedgerEntry.source == "transfer"))
+                legs = list(  # in id order: two voids of a transfer's two legs at once move its members in one order
+                    LedgerEntry.select()
+                    .where((LedgerEntry.ref == orig.ref) & (LedgerEntry.source == "transfer"))
+                    .order_by(LedgerEntry.id)
                 )
             if not all(self._covers_entry(leg, scope) for leg in legs):
                 raise NotFound("no ledger entry %(id)s", id=entry_id)
@@ -211,7 +219,8 @@ class Points:
                     self.ledger.debit(leg.member_id, leg.points)
                 else:
                     Member.update(balance=Member.balance - leg.points).where(Member.id == leg.member_id).execute()
-                rev = LedgerEntry.create(
+                rev = append_void(  # voided meanwhile (the other leg of a transfer, at once): refused as such
+                    leg.id,
                     member=leg.member_id,
                     activity=leg.activity,
                     points=-leg.points,
@@ -219,7 +228,6 @@ class Points:
                     item=leg.item,
                     at=self.clock(),
                     source="void",
-                    void_of=leg.id,
                     note=reason.strip()[:300],
                     actor=actor,
                     ref=leg.ref,
