@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time
 from importlib import resources
 from pathlib import Path
@@ -1017,8 +1017,6 @@ def _own_window_names(act: Activity, whole: Activity | None, over: dict) -> Acti
     old, new = (whole.window_before_close_min if whole else None), act.window_before_close_min
     if old is None or new is None or old == new:
         return act
-    from dataclasses import replace
-
     return replace(
         act,
         th=act.th if "th" in over else _restate_minutes(act.th, old, new),
@@ -1028,8 +1026,6 @@ def _own_window_names(act: Activity, whole: Activity | None, over: dict) -> Acti
 
 def _site_view(whole: Programme, code: str) -> Programme:
     """The programme as one site sees it (see :meth:`Programme.for_site`)."""
-    from dataclasses import replace
-
     site = whole.sites[code]
     shops, aliases = site.partners if site.partners is not None else (whole.partners, whole.partner_aliases)
     return replace(
@@ -1049,7 +1045,6 @@ def _site_view(whole: Programme, code: str) -> Programme:
 def _live_checks(prog: Programme, raw: dict) -> Programme:
     """Checks across fields: closures are dates, every window fits inside every open day; the sites."""
     import copy
-    from dataclasses import replace
 
     days = _closures(raw.get("hours", {}).get("closures", []), "hours.closures")
     _check_windows(prog.activities, prog.hours, lambda a, d: f"activities.{a.code}.window")
