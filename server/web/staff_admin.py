@@ -178,7 +178,7 @@ def run(args, svc=None) -> int:
                         code_word(r["role"]),
                         code_word("active" if r["active"] else "disabled"),
                         r["sites"] or word("every site"),
-                        f"{r['locked_until'][:16].replace('T', ' ')} UTC" if r["locked_until"] else "",
+                        _utc_minute(r["locked_until"]) if r["locked_until"] else "",
                         word("must change password") if r["must_change_password"] else "",
                     ]
                     for r in rows
@@ -244,7 +244,7 @@ def run(args, svc=None) -> int:
                         r["device"],
                         f"#{r['member']}" if r["member"] else "-",
                         r["name"] or "",
-                        f"{r['locked_until'][:16].replace('T', ' ')} UTC",
+                        _utc_minute(r["locked_until"]),
                     ]
                     for r in rows
                 ],
@@ -284,8 +284,8 @@ def run(args, svc=None) -> int:
                         r["username"],
                         r["label"],
                         r["created_at"][:10],
-                        f"{r['expires_at'][:16].replace('T', ' ')} UTC",
-                        f"{r['last_used'][:16].replace('T', ' ')} UTC" if r["last_used"] else word("never"),
+                        _utc_minute(r["expires_at"]),
+                        _utc_minute(r["last_used"]) if r["last_used"] else word("never"),
                         code_word(r["state"])
                         + (f" ({r['revoked_why']})" if r["revoked_why"] and r["revoked_why"] != "revoked" else ""),
                     ]
@@ -305,6 +305,11 @@ def run(args, svc=None) -> int:
         if thai:
             print(f"privcard admin staff: {thai}", file=sys.stderr)
         return 1
+
+
+def _utc_minute(stamp: str) -> str:
+    """A ``YYYY-MM-DDTHH:MM:SSZ`` time of the ``--json`` rows as a listing's cell shows it: ``YYYY-MM-DD HH:MM UTC``."""
+    return f"{stamp[:16].replace('T', ' ')} UTC"
 
 
 def _role(code: str) -> dict:
