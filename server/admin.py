@@ -238,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
     paid = ir.add_mutually_exclusive_group(required=True)
     paid.add_argument("--paid", dest="paid", action="store_true", help="the ILS shows the payment made")
     paid.add_argument("--not-paid", dest="paid", action="store_false", help="the ILS shows no such payment")
+    iv = ils_sub.add_parser(
+        "reversed",
+        parents=[COMMON],
+        help="a confirmed fine payment staff reversed in the ILS by hand (the fine is owed again): "
+        "its points come back to the member, once",
+    )
+    iv.add_argument("transaction", help="the payment's transaction id (BK), as the member's ledger and audit show it")
+    iv.add_argument("--reason", required=True, help="why it was reversed (kept in the ledger and the audit log)")
     ie = ils_sub.add_parser(
         "export-privileges",
         parents=[COMMON],
@@ -349,6 +357,7 @@ PROGRAMME_WIDE = {
     ("ils", "settle"),
     ("ils", "pending"),
     ("ils", "resolve"),
+    ("ils", "reversed"),
     ("ils", "export-privileges"),
 }
 #: commands for the admin role only (the console's admin pages); the programme-wide ones too
@@ -842,7 +851,7 @@ def _payment_row(p: dict) -> list:
 
 
 def _ils(args, svc: Services, actor: str) -> int:
-    """``privcard admin ils patron|settle|pending|resolve|export-privileges``."""
+    """``privcard admin ils patron|settle|pending|resolve|reversed|export-privileges``."""
     if args.action == "patron":
         svc.members.for_change(args.ref, args.scope)  # a member's ILS standing is their home site's
         d = svc.ils.patron(args.ref, actor=actor)
@@ -874,6 +883,11 @@ def _ils(args, svc: Services, actor: str) -> int:
         d = svc.ils.resolve(args.transaction, args.paid, actor)
         text = PAID_SAID["confirmed"] if d["status"] == "confirmed" else "not paid: %(transaction)s (%(message)s)"
         print_result(args, d, *said(text, transaction=d["transaction"], message=d["message"]))
+    elif args.action == "reversed":
+        d = svc.ils.reverse(args.transaction, args.reason, actor)
+        d["balance"] = svc.ledger.balance(d["member"])
+        text = "reversed in the library system: %(transaction)s; the %(points)s points are back, balance %(balance)s"
+        print_result(args, d, *said(text, transaction=d["transaction"], points=d["points"], balance=d["balance"]))
     elif args.action == "export-privileges":
         rows = svc.ils.export_privileges(args.changed_since)
         if args.json or args.format == "json":

@@ -360,6 +360,22 @@ TH = {
     "Void this entry? A reversal entry is added; the original stays in the ledger.": "ยืนยันยกเลิกรายการนี้? ระบบจะเพิ่มรายการกลับรายการ โดยรายการเดิมยังคงอยู่",
     "Yes, void it": "ยืนยันยกเลิก",
     "Entry %(id)s voided.": "ยกเลิกรายการ %(id)s แล้ว",
+    "Payment %(transaction)s reversed in the library system: the %(points)s points are back.": (
+        "ยกเลิกการชำระ %(transaction)s ในระบบห้องสมุดแล้ว: คืน %(points)s คะแนนแล้ว"
+    ),
+    "This fine discount was paid in the library system (%(transaction)s, %(baht)s baht): it cannot be voided, "
+    "the library system keeps the payment.": (
+        "ส่วนลดค่าปรับนี้ชำระในระบบห้องสมุดแล้ว (%(transaction)s, %(baht)s บาท): ยกเลิกรายการไม่ได้ เพราะระบบห้องสมุดยังเก็บการชำระไว้"
+    ),
+    "This fine discount was sent to the library system (%(transaction)s) and has no answer yet: it is settled on "
+    "the pending ILS payments page.": (
+        "ส่วนลดค่าปรับนี้ส่งไปยังระบบห้องสมุดแล้ว (%(transaction)s) และยังไม่ได้คำตอบ: ปิดรายการได้ที่หน้าการชำระค่าปรับที่รอระบบห้องสมุด"
+    ),
+    "If the payment has been reversed in the library system, an account that works for every site gives the "
+    "points back here.": "หากยกเลิกการชำระในระบบห้องสมุดแล้ว บัญชีที่ดูแลทุกสาขาคืนคะแนนได้ที่หน้านี้",
+    "If staff have reversed the payment in the library system (the fine is owed there again), give the "
+    "%(points)s points back:": "หากเจ้าหน้าที่ยกเลิกการชำระในระบบห้องสมุดแล้ว (ค่าปรับกลับมาค้างชำระ) คืน %(points)s คะแนน:",
+    "Reversed in the library system: give the points back": "ยกเลิกในระบบห้องสมุดแล้ว: คืนคะแนน",
     "A reason is required.": "ต้องระบุเหตุผล",
     "Both legs of the transfer are reversed.": "รายการโอนทั้งสองฝั่งจะถูกยกเลิก",
     "Staff member": "เจ้าหน้าที่",
@@ -516,8 +532,10 @@ TH = {
     "entry %(id)s is a fine discount the library system has not answered yet (%(transaction)s): "
     "it is settled by its answer, or by ils resolve": "รายการ %(id)s เป็นส่วนลดค่าปรับที่ระบบห้องสมุดยังไม่ตอบ (%(transaction)s): "
     "จะปิดรายการเมื่อระบบห้องสมุดตอบ หรือด้วยคำสั่ง ils resolve",
-    "entry %(id)s is a fine discount paid in the library system (%(transaction)s): its points cannot come back": "รายการ %(id)s "
-    "เป็นส่วนลดค่าปรับที่ชำระในระบบห้องสมุดแล้ว (%(transaction)s): คืนคะแนนไม่ได้",
+    "entry %(id)s is a fine discount paid in the library system (%(transaction)s): its points come back only "
+    "when staff reverse the payment there (ils reversed)": "รายการ %(id)s "
+    "เป็นส่วนลดค่าปรับที่ชำระในระบบห้องสมุดแล้ว (%(transaction)s): คืนคะแนนได้เมื่อเจ้าหน้าที่ยกเลิกการชำระในระบบห้องสมุดแล้วเท่านั้น "
+    "(ils reversed)",
     "points to transfer must be a positive whole number": "จำนวนคะแนนที่โอนต้องเป็นจำนวนเต็มที่มากกว่าศูนย์",
     "cannot transfer points to the same member": "โอนคะแนนให้สมาชิกคนเดิมไม่ได้",
     "unknown reward %(reward)r; known: %(known)s": "ไม่พบของรางวัล %(reward)r (ที่มี: %(known)s)",
@@ -726,6 +744,18 @@ TH = {
         "รายการชำระค่าปรับ %(transaction)s กำลังส่งไปยังระบบห้องสมุดอยู่ กรุณาลองใหม่ในอีกหนึ่งนาที"
     ),
     "ILS payment %(transaction)s is already %(status)s": "รายการชำระค่าปรับ %(transaction)s เป็น %(status)s แล้ว",
+    "say why the payment was reversed: the reason is kept in the ledger and the audit log": (
+        "กรุณาระบุเหตุผลที่ยกเลิกการชำระ: เหตุผลจะบันทึกไว้ในบัญชีคะแนนและบันทึกการใช้งาน"
+    ),
+    "the reason is too long (at most %(n)s characters)": "เหตุผลยาวเกินไป (ไม่เกิน %(n)s ตัวอักษร)",
+    "ILS payment %(transaction)s has no answer yet: settle it by the library system's records "
+    "(ils resolve) before it can be reversed": (
+        "รายการชำระค่าปรับ %(transaction)s ยังไม่ได้คำตอบจากระบบห้องสมุด: "
+        "ปิดรายการตามบันทึกของระบบห้องสมุด (ils resolve) ก่อนจึงจะยกเลิกได้"
+    ),
+    "reversed in the library system: %(transaction)s; the %(points)s points are back, balance %(balance)s": (
+        "ยกเลิกการชำระในระบบห้องสมุดแล้ว: %(transaction)s คืน %(points)s คะแนนแล้ว คะแนนคงเหลือ %(balance)s คะแนน"
+    ),
     # sites (issue 16)
     "Activities changed at this site": "กิจกรรมที่สาขานี้กำหนดเอง",
     "All my sites, combined": "ทุกสาขาของฉัน รวมกัน",

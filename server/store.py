@@ -621,7 +621,7 @@ class IlsPayment(BaseModel):
     baht = pw.IntegerField()
     points = pw.IntegerField()
     transaction = pw.CharField(max_length=64, unique=True)
-    status = pw.CharField(max_length=16, default="pending", index=True)  # pending | confirmed | refused
+    status = pw.CharField(max_length=16, default="pending", index=True)  # pending | confirmed | refused | reversed
     attempts = pw.IntegerField(default=0)
     last_error = pw.TextField(null=True)
     message = pw.TextField(null=True)  # the ILS's screen message

@@ -10,7 +10,8 @@ What :class:`Ils` owns:
   38 accepted → *confirmed*; 38 refused → *refused*, and the held points come back (a void
   entry of the redemption); no answer → stays *pending* and :meth:`settle` settles it later
   (the server's background thread, ``privcard admin ils settle``): by the fines, or the same
-  ``BK`` again, or staff (:meth:`resolve`);
+  ``BK`` again, or staff (:meth:`resolve`); a confirmed payment staff reversed in the ILS by
+  hand gives its points back with :meth:`reverse` (*reversed*);
 - ``pending()``, ``settle()``, ``export_privileges()``;
 - the kiosk's ``ils`` part of a member answer (:meth:`kiosk`), which never waits longer
   than ``kiosk_budget_ms`` (its own connection and a deadline on the whole exchange).
@@ -50,6 +51,8 @@ log = logging.getLogger("privcard.ils")
 
 #: after the kiosk found the ILS unreachable, kiosk answers skip it this long
 KIOSK_BACKOFF_S = 5.0
+#: a reversal's reason, as long as a void's (the console's form takes as much)
+REASON_MAX = 300
 
 
 def _both(en: str, th: str) -> str:
@@ -466,6 +469,76 @@ class Ils:
             )
         return out
 
+    def reverse(self, transaction: str, reason: str, actor: str) -> dict:
+        """Staff say a *confirmed* payment was reversed in the library system by hand (the fine is
+        owed there again): the points it took come back, once, and the payment is *reversed*.
+
+        SIP2 has no refund, so privcard never reverses a payment itself: this records what staff
+        did in the ILS. The give-back is a ``void`` entry of the redemption; the status change and
+        it are one conditional update, so two staff (or two replicas) give the points back once.
+        """
+        reason = (reason or "").strip() if isinstance(reason, str) else ""
+        if not reason:
+            raise ServiceError("say why the payment was reversed: the reason is kept in the ledger and the audit log")
+        if len(reason) > REASON_MAX:
+            raise ServiceError("the reason is too long (at most %(n)s characters)", n=REASON_MAX)
+        with read_unit():
+            p = IlsPayment.get_or_none(IlsPayment.transaction == transaction)
+        if p is None:
+            raise ServiceError("no ILS payment %(transaction)s", transaction=transaction)
+        if p.status == "pending":
+            raise ServiceError(
+                "ILS payment %(transaction)s has no answer yet: settle it by the library system's records "
+                "(ils resolve) before it can be reversed",
+                transaction=transaction,
+            )
+        if p.status != "confirmed":
+            raise ServiceError(
+                "ILS payment %(transaction)s is already %(status)s", transaction=transaction, status=p.status
+            )
+        said = _both(
+            f"reversed in the library system, by {actor}: {reason}",
+            f"ยกเลิกการชำระในระบบห้องสมุดแล้ว ({actor}): {reason}",
+        )
+        with unit_of_work():
+            n = (
+                IlsPayment.update(status="reversed", message=said[:500])
+                .where((IlsPayment.id == p.id) & (IlsPayment.status == "confirmed"))
+                .execute()
+            )
+            if n == 1:
+                orig = LedgerEntry.get_by_id(p.entry_id)
+                restored = -orig.points
+                refund = self.ledger.give_back(
+                    orig, f"fine payment {p.transaction} reversed in the library system: {reason}", actor
+                )
+                IlsPayment.update(refund=refund.id).where(IlsPayment.id == p.id).execute()
+                self.ledger.audit(
+                    actor,
+                    "ils.fee_paid",
+                    p.member_id,
+                    outcome="reversed",
+                    reason=reason,
+                    restored=restored,
+                    patron=p.patron_id,
+                    baht=p.baht,
+                    transaction=p.transaction,
+                )
+        if n != 1:  # reversed (or otherwise settled) meanwhile by another member of staff
+            with read_unit():
+                status = IlsPayment.get_by_id(p.id).status
+            raise ServiceError(
+                "ILS payment %(transaction)s is already %(status)s", transaction=transaction, status=status
+            )
+        return {
+            "status": "reversed",
+            "transaction": p.transaction,
+            "member": p.member_id,
+            "points": restored,
+            "refund": refund.id,
+            "message": said,
+        }
+
     def _still_pending(self, p: IlsPayment, exc: Exception, actor: str, detail: dict) -> dict:
         with unit_of_work():
             # eligible again at the next retry round (the lease ends now)
@@ -533,6 +606,13 @@ class Ils:
         with read_unit():
             p = IlsPayment.get_or_none(IlsPayment.transaction == transaction)
             return self.payment_dict(p) if p else None
+
+    @staticmethod
+    def for_entry(entry_id: int) -> dict | None:
+        """The payment a redemption entry made in the ILS, if it made one."""
+        with read_unit():
+            p = IlsPayment.get_or_none(IlsPayment.entry == entry_id)
+            return Ils.payment_dict(p) if p else None
 
     def settle(self, actor: str = "system") -> list[dict]:
         """Send every pending payment again (same ``BK``); each one's result.

@@ -247,10 +247,11 @@ class Points:
         Its points pay a fine in the ILS, which privcard cannot take back (SIP2 has no
         refund): a void would give the points back as well. A *refused* payment's points
         came back already (its refund is the entry's void); a *pending* one's come back
-        only by the ILS's answer or ``ils resolve BK --not-paid`` (docs/ils.md).
+        only by the ILS's answer or ``ils resolve BK --not-paid``; a *confirmed* one's when staff
+        reverse the payment in the ILS by hand and say so (``ils reversed BK``: docs/ils.md).
         """
         p = IlsPayment.get_or_none(IlsPayment.entry == entry.id)
-        if p is None or p.status == "refused":
+        if p is None or p.status in ("refused", "reversed"):  # its points came back already (its refund)
             return
         if p.status == "pending":
             raise ServiceError(
@@ -260,7 +261,8 @@ class Points:
                 transaction=p.transaction,
             )
         raise ServiceError(
-            "entry %(id)s is a fine discount paid in the library system (%(transaction)s): its points cannot come back",
+            "entry %(id)s is a fine discount paid in the library system (%(transaction)s): its points come back only "
+            "when staff reverse the payment there (ils reversed)",
             id=entry.id,
             transaction=p.transaction,
         )

@@ -383,6 +383,25 @@ def ils_resolve():
     return jsonify(_jsonable(_ils().resolve(body["transaction"], body["paid"], actor())))
 
 
+@route(
+    "/ils/reversed",
+    "POST",
+    "A confirmed payment staff reversed in the library system by hand: its points come back once: "
+    "{transaction, reason} (every site)",
+)
+def ils_reversed():
+    if refused := _every_site():
+        return refused
+    body = request.get_json(silent=True)
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("transaction"), str)
+        or not isinstance(body.get("reason"), str)
+    ):
+        return api_error(400, 'send {"transaction": BK, "reason": text}')
+    return jsonify(_jsonable(svc().ils.reverse(body["transaction"], body["reason"], actor())))
+
+
 def _jsonable(row: dict) -> dict:
     """A service row with its date-times as ISO-8601 text."""
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}

@@ -477,10 +477,28 @@ def void(mid: int, eid: int):
     if e.member_id != mid:
         abort(404)
     error = None
+    # a fine discount paid in the library system: its points come back only by what the ILS did
+    paid = svc().ils.for_entry(eid) if e.activity == "redeem" else None
     if request.method == "POST":
         reason = (request.form.get("reason") or "").strip()
         if not reason:
             error = _("A reason is required.")
+        elif paid and request.form.get("reversed") == "1":
+            if g.staff.sites:  # like ils resolve: the library system's payments are every site's
+                abort(403)
+            try:
+                out = svc().ils.reverse(paid["transaction"], reason, actor())
+                flash(
+                    _(
+                        "Payment %(transaction)s reversed in the library system: the %(points)s points are back.",
+                        transaction=out["transaction"],
+                        points=out["points"],
+                    ),
+                    "ok",
+                )
+                return redirect(url_for("views.member", mid=mid))
+            except ServiceError as exc:
+                error = service_error(exc)
         else:
             try:
                 svc().points.void(eid, reason, actor=actor(), scope=staff_scope())
@@ -490,7 +508,8 @@ def void(mid: int, eid: int):
                 abort(404)
             except ServiceError as exc:
                 error = service_error(exc)
-    return render_template("void.html", m=m, e=svc().ledger.entry_dict(e), error=error), (400 if error else 200)
+    shown = dict(svc().ledger.entry_dict(e), at_dt=e.at)  # the date as every page shows it (B.E. in Thai)
+    return render_template("void.html", m=m, e=shown, paid=paid, error=error), (400 if error else 200)
 
 
 # --------------------------------------------------------------------------- devices

@@ -260,6 +260,38 @@ def test_a_payment_the_fines_cannot_tell_is_resolved_from_the_pending_page(page,
         ils.update(dedupe_bk=True)
 
 
+def test_a_payment_reversed_in_the_ils_gives_its_points_back_from_the_void_page(page, console, ils):
+    """A confirmed fine discount cannot be voided; when staff reversed the payment in the ILS by
+    hand, its ✕ leads to "reversed in the library system", which gives the points back once."""
+    pid = new_patron(ils, "P105", fines=35.0)
+    mid = enrol(page, console, "Reversed Payment", pid)
+    start = int(page.inner_text("#balance"))
+    redeem_fine(page, 50)  # 10 baht
+    assert "The library system confirmed the payment" in flash(page), flash(page)
+    entry = page.locator("section.ledger-card table.ledger tbody tr").first.get_attribute("data-entry")
+    page.goto(f"{console.url}/members/{mid}/entries/{entry}/void")
+    assert "cannot be voided" in page.inner_text("#ils-paid")
+    assert page.locator("#void-form").count() == 0 and page.locator("#ils-reverse-form").count() == 1
+    page.goto(f"{console.url}/lang/th?next=/members/{mid}/entries/{entry}/void")
+    assert "ยกเลิกรายการไม่ได้" in page.inner_text("#ils-paid")
+    page.fill("#ils-reverse-form input[name=reason]", "ยกเลิกค่าปรับที่เคาน์เตอร์ คืนเงินใน Koha แล้ว")
+    shot(page, "console-ils-reverse")
+    submit(page, "#ils-reverse-form button[type=submit]")
+    assert "คืน 50 คะแนนแล้ว" in flash(page), flash(page)
+    page.goto(f"{console.url}/lang/en?next=/members/{mid}")
+    assert int(page.inner_text("#balance")) == start
+    bk = ils.payments()[-1]["bk"]
+    csrf = page.get_attribute("meta[name=csrf-token]", "content")
+    r = page.request.post(
+        f"{console.url}/api/ils/reversed", data={"transaction": bk, "reason": "again"}, headers={"X-CSRFToken": csrf}
+    )
+    assert r.status == 400 and "already reversed" in r.text(), r.text()
+    r = page.request.post(f"{console.url}/api/ils/reversed", data={"transaction": bk}, headers={"X-CSRFToken": csrf})
+    assert r.status == 400 and "reason" in r.text(), r.text()
+    assert int(page.inner_text("#balance")) == start
+    assert "/ils/reversed" in page.request.get(f"{console.url}/api/openapi.json").json()["paths"]
+
+
 def test_every_ils_word_the_console_shows_has_thai():
     """The flags' and outcomes' words are looked up in tables, so the catalogue scan does not see them."""
     from server import catalogue

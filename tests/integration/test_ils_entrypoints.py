@@ -304,3 +304,28 @@ def test_admin_ils_resolve_settles_a_payment_the_fines_cannot_tell(tmp_db_url, i
     proc = admin(tmp_db_url, "--ils", ils.url, "ils", "resolve", bk)
     assert proc.returncode == 2 and "--paid" in proc.stderr  # one of the two is required
     assert ils.state()["fee_paid_log"].count(bk) == 1
+
+
+def test_admin_ils_reversed_gives_a_confirmed_payments_points_back_once(tmp_db_url, ils):
+    """Staff reversed a fine payment in the ILS by hand: ``ils reversed BK --reason`` (English and
+    Thai line; a second one refused; no reason refused by argparse)."""
+    code, m = run_admin(
+        tmp_db_url, "--ils", ils.url, "member", "add", "--name", "Somchai", "--card", new_uid(), "--patron-id", "P100"
+    )
+    assert code == 0, m
+    code, r = run_admin(
+        tmp_db_url, "--ils", ils.url, "redeem", str(m["id"]), "--reward", "fine_discount", "--points", "50"
+    )
+    assert code == 0 and r["ils"]["status"] == "confirmed", r
+    bk = r["ils"]["transaction"]
+    proc = admin(tmp_db_url, "ils", "reversed", bk)
+    assert proc.returncode == 2 and "--reason" in proc.stderr
+    proc = admin(tmp_db_url, "ils", "reversed", bk, "--reason", "fine waived, payment reversed in Koha")
+    assert proc.returncode == 0, proc.stderr
+    assert f"reversed in the library system: {bk}" in proc.stdout and "คืน 50 คะแนนแล้ว" in proc.stdout, proc.stdout
+    code, mem = run_admin(tmp_db_url, "member", "show", str(m["id"]))
+    assert mem["balance"] == 250
+    code, again = run_admin(tmp_db_url, "ils", "reversed", bk, "--reason", "again")
+    assert code == 1 and "already reversed" in again["error"] and again.get("error_th"), again
+    code, mem = run_admin(tmp_db_url, "member", "show", str(m["id"]))
+    assert mem["balance"] == 250

@@ -449,3 +449,61 @@ def test_export_privileges(svc, ils, tmp_db_url):
     assert rows[0]["member"] == gold.id
     assert s.ils.export_privileges("2999-01-01") == []
     s.ils.close()
+
+
+def test_a_payment_reversed_in_the_ils_by_hand_gives_its_points_back_once(svc, ils):
+    """Staff reversed a confirmed fine payment in the library system (the fine is owed again).
+
+    Before: nothing in privcard gave the points back (a void is refused: the ILS keeps a
+    confirmed payment), so staff typed a staff award of the same points, unlinked to the payment.
+    """
+    m = member(svc, points=300)
+    d = svc.points.redeem(m.id, "fine_discount", points=100)
+    bk = d["ils"]["transaction"]
+    assert d["ils"]["status"] == "confirmed" and svc.ledger.balance(m.id) == 200
+
+    # bad input changes nothing: no reason, a reason too long, an unknown BK
+    for reason, bad in (("  ", "say why"), ("x" * 301, "too long")):
+        with pytest.raises(ServiceError, match=bad):
+            svc.ils.reverse(bk, reason, actor="staff:a")
+    with pytest.raises(ServiceError, match="no ILS payment"):
+        svc.ils.reverse("PC-0-nope", "typo", actor="staff:a")
+    assert svc.ledger.balance(m.id) == 200 and IlsPayment.get(IlsPayment.transaction == bk).status == "confirmed"
+
+    out = svc.ils.reverse(bk, "fine waived at the desk, payment reversed in Koha", actor="staff:a")
+    assert (out["status"], out["points"], out["member"]) == ("reversed", 100, m.id)
+    assert svc.ledger.balance(m.id) == 300
+    p = IlsPayment.get(IlsPayment.transaction == bk)
+    assert p.status == "reversed" and p.refund_id == out["refund"]
+    refund = LedgerEntry.get_by_id(p.refund_id)
+    assert refund.void_of_id == d["entry"] and refund.points == 100 and "reversed" in refund.note
+    a = Audit.select().where(Audit.action == "ils.fee_paid").order_by(Audit.id.desc()).first()
+    assert a.actor == "staff:a" and a.detail["outcome"] == "reversed" and a.detail["restored"] == 100
+    assert a.detail["reason"].startswith("fine waived") and a.detail["transaction"] == bk
+    assert ils.payments(bk)  # privcard sent nothing: the ILS's own record is the staff's to change
+
+    # once: again, or a void of the redemption, changes nothing
+    with pytest.raises(ServiceError, match="already reversed"):
+        svc.ils.reverse(bk, "again", actor="staff:b")
+    with pytest.raises(ServiceError, match="already voided"):
+        svc.points.void(d["entry"], "again", actor="staff:b")
+    assert svc.ledger.balance(m.id) == 300
+    assert ledger_problems([m.id]) == []
+
+
+def test_only_a_confirmed_payment_can_be_reversed(svc, ils):
+    m = member(svc, points=300)
+    ils.update(refuse_fee_paid="Payments closed")
+    refused = svc.points.redeem(m.id, "fine_discount", points=50)["ils"]["transaction"]
+    with pytest.raises(ServiceError, match="already refused"):
+        svc.ils.reverse(refused, "mistake", actor="t")
+    ils.update(refuse_fee_paid="")
+    ils.fault("die_after_37")
+    pending = svc.points.redeem(m.id, "fine_discount", points=25)
+    assert pending["ils"]["status"] == "pending"
+    ils.wait_exit(10)
+    with pytest.raises(ServiceError, match="no answer yet"):
+        svc.ils.reverse(pending["ils"]["transaction"], "mistake", actor="t")
+    assert svc.ledger.balance(m.id) == 275
+    assert LedgerEntry.select().where(LedgerEntry.source == "void").count() == 1  # the refused one's refund
+    assert ledger_problems([m.id]) == []
