@@ -1000,24 +1000,29 @@ class _Run:
                 raise ServiceError("member %(id)s is listed twice", id=m.id)
             self.seen.add(m.id)
             members.check_active(m, self.day)
+            at = self.at_site(site)
+            if not self.att.ledger.live.campaigns.available(self.activity, at):  # as a staff award
+                raise ServiceError("%(activity)s is earned only while its campaign runs", activity=self.activity)
             if not has_active_card and not _MEMBER_ID.fullmatch(value) and not value.startswith(PATRON):
                 raise ServiceError("card %(card)s is blocked", card=value)
             if self.dry_run:
                 return ("already", m.id, m.name) if accrued else ("credited", m.id, None, m.name)
+            # the activity as the row's site sees it, by the member's tier's table
+            points = rules.tier_points(act, m.tier, self.att.prog)
             with db.atomic():  # a savepoint per credit: a refused one leaves nothing behind
                 entry = self.att.ledger.credit(
                     m.id,
                     self.activity,
-                    # the activity as the row's site sees it, by the member's tier's table
-                    rules.tier_points(act, m.tier, self.att.prog),
+                    points,
                     day,
-                    self.at_site(site),
+                    at,
                     source="import",
                     item=self.event,
                     actor=self.actor,
                     ref=f"import:{self.event}"[:160],
                     key=key,
                     site=site,
+                    campaign=self.att.ledger.one_off_tag(self.activity, points),  # its campaign's report counts it
                 )
                 if entry is not None:  # a credit that reaches a tier's earned_at promotes, as a tap's
                     tiers.maybe_promote(self.att.ledger, m, day, self.actor)

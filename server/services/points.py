@@ -178,6 +178,7 @@ class Points:
                 ref=ref_key,
                 key=key,
                 site=site,
+                campaign=self.ledger.one_off_tag(act.code, points),  # counted in its campaign's report
             )
             if entry is not None:
                 self.ledger.audit(

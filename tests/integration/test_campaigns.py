@@ -284,3 +284,63 @@ def test_property_campaigns_never_let_one_tap_earn_twice(campaigns, taps):
                 assert e.points == want, (e.activity, e.at, live)
         finally:
             close_store()
+
+
+def test_a_one_off_activity_credited_by_staff_counts_in_its_campaigns_points_given(tmp_db_url):
+    """A counter award and an attendance list of a one-off activity are what its campaign gave.
+
+    Before: staff credits of it carried no campaign tag, so the campaigns page, ``campaign
+    list`` and the campaigns report said the campaign gave only what counters' taps earned;
+    and an attendance list could credit it outside the campaign's minutes.
+    """
+    monday = next_monday()
+    day = datetime.combine(monday, datetime.min.time(), BKK)
+    now = [day + timedelta(hours=12)]
+    svc = open_service(tmp_db_url, prog=trusting_programme(), clock=lambda: now[0])
+    try:
+        svc.campaigns.add(
+            {
+                "code": "book_fair",
+                "kind": "activity",
+                "points": 15,
+                "limit": "per_day",
+                "th": "งานหนังสือ",
+                "en": "Book fair",
+                "starts": f"{monday} 10:00",
+                "ends": f"{monday} 16:59",
+            },
+            actor="t",
+        )
+        svc.devices.add("fair", "counter", activity="book_fair")
+        uid = new_uid()
+        svc.members.add("Tapped", uid)
+        assert _tap(svc, "fair", uid, now[0]).points == 15  # a counter's tap: 15
+        m = svc.members.add("Counter", new_uid())
+        outcome, entry = svc.points.award(m.id, "book_fair", actor="t")  # the credit form: 15
+        assert outcome == "credited" and entry.campaign == "book_fair:+15"
+        listed = svc.members.add("Listed", new_uid())
+        report = svc.attendance.import_csv(f"{listed.id}\n", "book_fair", "Book fair desk", day=now[0].isoformat())
+        assert len(report.credited) == 1
+        imported = LedgerEntry.get_by_id(report.credited[0][2])
+        assert (imported.points, imported.campaign) == (15, "book_fair:+15")
+        assert {c["code"]: c["given"] for c in svc.campaigns.list()}["book_fair"] == {"points": 45, "entries": 3}
+        from server.web import reports
+
+        rows = reports.build("campaigns", svc, monday, monday).rows
+        assert [(r["campaign"], r["points"], r["entries"]) for r in rows] == [("book_fair", 45, 3)]
+        # a voided staff credit is not given, as a voided tap's is not
+        svc.points.void(entry.id, reason="typed for the wrong member", actor="t")
+        assert {c["code"]: c["given"] for c in svc.campaigns.list()}["book_fair"] == {"points": 30, "entries": 2}
+        rows = reports.build("campaigns", svc, monday, monday).rows
+        assert [(r["campaign"], r["points"], r["entries"]) for r in rows] == [("book_fair", 30, 2)]
+        # a list dated outside its minutes credits nobody (as a staff award is refused)
+        late = svc.members.add("Late", new_uid())
+        report = svc.attendance.import_csv(
+            f"{late.id}\n", "book_fair", "Book fair desk", day=(day + timedelta(hours=9)).isoformat()
+        )
+        assert report.credited == [] and [str(e) for _line, e in report.errors] == [
+            "book_fair is earned only while its campaign runs"
+        ]
+        assert svc.ledger.balance(late.id) == 250
+    finally:
+        close_store()
