@@ -543,6 +543,17 @@ TH = {
     "units must be 1-1000": "จำนวนต้องอยู่ระหว่าง 1-1000",
     "%(reward)s costs %(cost)s points for %(units)s unit(s), not %(points)s": "%(reward)s จำนวน %(units)s หน่วย ใช้ %(cost)s คะแนน ไม่ใช่ %(points)s คะแนน",
     "%(activity)s is not credited from attendance lists": "กิจกรรม %(activity)s ไม่ได้ให้คะแนนจากรายชื่อผู้ลงทะเบียน",
+    "%(activity)s (%(en)s) is retired: it earns no points any more": (
+        "กิจกรรม %(activity)s (%(th)s) เลิกใช้แล้ว: ไม่ได้รับคะแนนอีกต่อไป"
+    ),
+    "%(activity)s (%(en)s) was retired while this list was being previewed: it earns no points any more": (
+        "กิจกรรม %(activity)s (%(th)s) ถูกเลิกใช้ระหว่างตรวจรายชื่อนี้: ไม่ได้รับคะแนนอีกต่อไป"
+    ),
+    "%(activity)s (%(en)s) was retired while this list was being credited: "
+    "%(credited)s row(s) credited before stay credited; the rest were not credited": (
+        "กิจกรรม %(activity)s (%(th)s) ถูกเลิกใช้ระหว่างให้คะแนนตามรายชื่อนี้: "
+        "%(credited)s แถวที่ให้คะแนนไปก่อนแล้วยังคงอยู่ แถวที่เหลือไม่ได้รับคะแนน"
+    ),
     "site %(site)s has no activity %(activity)s": "สาขา %(site)s ไม่มีกิจกรรม %(activity)s",
     "an event name of 1-120 characters is required": "ต้องระบุชื่อกิจกรรม ยาว 1-120 ตัวอักษร",
     "member %(id)s is listed twice": "สมาชิก %(id)s มีชื่อซ้ำในรายชื่อ",

@@ -222,12 +222,17 @@ class LedgerEntry(BaseModel):
         )
 
 
+#: ``accrual.day``'s width: a date is 10 characters, a prize's ``draw:<id>`` 5 more than its id's digits
+ACCRUAL_DAY_CHARS = 40
+
+
 class Accrual(BaseModel):
     """The UNIQUE daily-accrual key: one credit per (member, activity, day, item)."""
 
     member = pw.ForeignKeyField(Member, on_delete="RESTRICT")
     activity = pw.CharField(max_length=40)
-    day = pw.CharField(max_length=10)  # YYYY-MM-DD or "once"
+    #: YYYY-MM-DD, "once", or a prize's ``draw:<id>`` (any id: 40 characters, migration ``accrual_key``)
+    day = pw.CharField(max_length=ACCRUAL_DAY_CHARS)
     item = pw.CharField(max_length=120, default="")
     # NULL only inside the transaction that claims the key before appending the entry
     entry = pw.ForeignKeyField(LedgerEntry, unique=True, null=True, on_delete="CASCADE")
@@ -777,6 +782,23 @@ def _device_taps_m1(migrator) -> None:
 
 # the device page's index: its own namespace
 register_migration("device_taps", [_device_taps_m1])
+
+
+def _accrual_key_m1(migrator) -> None:
+    """A prize's accrual key fits whatever its draw's id: ``accrual.day`` VARCHAR(10) -> VARCHAR(40).
+
+    The key of a draw's prize is ``draw:<id>``: from draw 100,000 on it was 11 characters and
+    PostgreSQL refused the award. Widening a VARCHAR is a change of the catalogue only on
+    PostgreSQL (no rewrite of the table, nor of its UNIQUE index); SQLite never checked the
+    width, so its table is left as it is (rebuilding it would copy every accrual).
+    """
+    if is_sqlite() or "accrual" not in set(db.get_tables()):
+        return
+    db.execute_sql(f"ALTER TABLE accrual ALTER COLUMN day TYPE VARCHAR({ACCRUAL_DAY_CHARS})")
+
+
+# prizes of any draw: its own namespace
+register_migration("accrual_key", [_accrual_key_m1])
 
 
 def _migrator():

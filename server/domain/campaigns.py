@@ -52,11 +52,18 @@ class Campaign:
     multiplier_100: int = 100  # k × 100 (``multiplier``)
     bonus: int = 0  # (``bonus``)
     activity: Activity | None = None  # (``activity``: the one-off activity)
+    #: ended early (``campaign end``, the console's *End now*) at this very instant, not at a minute
+    stopped: datetime | None = None
 
     @property
     def until(self) -> datetime:
-        """The first instant after the campaign (its last minute is included)."""
-        return self.ends.replace(second=0, microsecond=0) + MINUTE
+        """The first instant after the campaign: after its last minute (included), or the instant
+        it was ended early — a tap made before ``campaign end`` was asked keeps its bonus even
+        when it arrives after it (a gate's buffered tap), and one made after gets none."""
+        end = self.ends.replace(second=0, microsecond=0) + MINUTE
+        if self.stopped is not None:
+            end = max(min(end, self.stopped), self.starts)  # ended before it began: it never ran
+        return end
 
     def active(self, when: datetime) -> bool:
         """Whether ``when`` lies between its first and last minute, both included."""

@@ -43,7 +43,7 @@ from server.domain import rules
 from server.services import members, tiers
 from server.services.errors import Message, NotFound, ServiceError
 from server.services.ledger import STAFF_BACKDATE_DAYS, Ledger, LiveProgramme
-from server.services.points import NOT_BY_HAND
+from server.services.points import NOT_BY_HAND, refuse_retired
 from server.services.retry import read_unit, unit_of_work
 from server.services.sites import EVERYTHING, Scope, day_at, view
 from server.store import Accrual, Card, Event, ImportJob, Member, Upload, db, is_sqlite
@@ -139,8 +139,9 @@ class Attendance:
     # ------------------------------------------------------------------ events and uploads
 
     def event_activities(self) -> list:
-        """The activities an event can credit, as the programme defines them."""
-        return [self.prog.activities[a] for a in EVENT_ACTIVITIES if a in self.prog.activities]
+        """The activities a new event can credit, as the programme defines them (none retired)."""
+        acts = self.prog.activities
+        return [acts[a] for a in EVENT_ACTIVITIES if a in acts and not acts[a].retired]
 
     def check_day(self, when: date, sites: list[str] | None = None) -> None:
         """Refuse an event day in the future or more than :data:`STAFF_BACKDATE_DAYS` ago.
@@ -211,6 +212,7 @@ class Attendance:
         site = self._site(site, scope)
         if activity not in EVENT_ACTIVITIES or activity not in self.prog.activities:
             raise ServiceError("activity must be one of %(activities)s", activities=", ".join(EVENT_ACTIVITIES))
+        refuse_retired(self.prog.activities[activity])
         try:
             when = date.fromisoformat(day or "")
         except (TypeError, ValueError):
@@ -277,6 +279,7 @@ class Attendance:
         if up.event_id != ev.id:
             raise NotFound("no upload %(id)s", id=up.id)
         site = self._event_site(ev)
+        refuse_retired(self.prog.activities.get(ev.activity))  # retired since its preview: nothing starts
         total = count_rows(up.text)
         digest = _digest(up.text, ev.activity, ev.name, event_time(ev), False, site, scope.text())
         with unit_of_work():
@@ -549,6 +552,8 @@ class Attendance:
             took = time.monotonic() - started
             if job is None:  # someone else moved the cursor: another runner has this job
                 return ImportJob.get_by_id(job_id)
+            if job.status == "failed":  # its activity was retired meanwhile (:meth:`_chunk`)
+                return job
             cursor = job.next_line
             if progress:
                 progress(job)
@@ -570,6 +575,9 @@ class Attendance:
             job = (q if is_sqlite() else q.for_update()).first()  # SQLite: BEGIN IMMEDIATE already serialises
             if job.next_line != cursor or job.status not in ("queued", "running"):
                 return None
+            stopped = run.retired_since()
+            if stopped is not None:  # its rows so far stay as they are; none after is done
+                return self._stop_retired(job, stopped)
             if not run.dry_run:
                 results = run.rows(chunk)
             shown = list(job.shown or [])
@@ -623,6 +631,47 @@ class Attendance:
                     ImportJob.finished_at,
                 ]
             )
+        return job
+
+    def _stop_retired(self, job: ImportJob, act) -> ImportJob:
+        """Fail a job whose activity was retired after it started (inside the chunk's transaction).
+
+        A library retires an activity to stop it earning: a list still being credited stops
+        at its next chunk, as a gate's next tap earns nothing. What earlier chunks credited
+        stays (each a committed credit, voidable one by one); the failure says how many and
+        that the rest were not credited. Bringing the activity back and crediting the list
+        again credits only the rest (the accrual key: each member once).
+        """
+        if job.dry_run:
+            why = Message(
+                "%(activity)s (%(en)s) was retired while this list was being previewed: it earns no points any more",
+                activity=act.code,
+                en=act.en,
+                th=act.th,
+            )
+        else:
+            why = Message(
+                "%(activity)s (%(en)s) was retired while this list was being credited: "
+                "%(credited)s row(s) credited before stay credited; the rest were not credited",
+                activity=act.code,
+                en=act.en,
+                th=act.th,
+                credited=job.credited,
+            )
+            self.ledger.audit(
+                job.actor,
+                "points.import",
+                job.event,
+                activity=job.activity,
+                credited=job.credited,
+                already=job.already,
+                errors=job.errors,
+                job=job.id,
+                stopped="retired",
+            )
+        job.status, job.finished_at, job.updated_at = "failed", self.clock(), self.clock()
+        job.failure = _why(why)["why"]
+        job.save(only=[ImportJob.status, ImportJob.finished_at, ImportJob.updated_at, ImportJob.failure])
         return job
 
     def _fail(self, job: ImportJob, message) -> ImportJob:
@@ -771,6 +820,7 @@ class _Run:
             raise ServiceError("unknown activity %(activity)r", activity=activity)
         if activity in NOT_BY_HAND:
             raise ServiceError("%(activity)s is not credited from attendance lists", activity=activity)
+        refuse_retired(prog.activities.get(activity))  # a preview, a check, a job's start or resumption
         event = (event or "").strip()
         if not event or len(event) > 120:
             raise ServiceError("an event name of 1-120 characters is required")
@@ -906,6 +956,15 @@ class _Run:
                 out[v] = (m, m.id in active, accrued.get(m.id, set()))
         return out
 
+    def retired_since(self):
+        """The activity when it has been retired since this list was checked (else None).
+
+        The programme in force is read each time (:class:`LiveProgramme`: at most
+        ``live.CHECK_S`` old, as on the tap path).
+        """
+        act = self.att.prog.activities.get(self.activity)
+        return act if act is not None and act.retired else None
+
     def replay(self, values: list) -> None:
         """Remember the members of rows an earlier run of the same job already did."""
         for m, _active, _accrued in self.lookup(values).values():
@@ -933,6 +992,7 @@ class _Run:
             act = self.act_at(site)
             if act is None:
                 raise ServiceError("site %(site)s has no activity %(activity)s", site=site, activity=self.activity)
+            refuse_retired(act)  # as that site sees it (a site's own ``retired``)
             day = self.check_site_day(site)
             key = self.key_at(site, day)
             accrued = key is not None and key in accrued_items
@@ -940,24 +1000,29 @@ class _Run:
                 raise ServiceError("member %(id)s is listed twice", id=m.id)
             self.seen.add(m.id)
             members.check_active(m, self.day)
+            at = self.at_site(site)
+            if not self.att.ledger.live.campaigns.available(self.activity, at):  # as a staff award
+                raise ServiceError("%(activity)s is earned only while its campaign runs", activity=self.activity)
             if not has_active_card and not _MEMBER_ID.fullmatch(value) and not value.startswith(PATRON):
                 raise ServiceError("card %(card)s is blocked", card=value)
             if self.dry_run:
                 return ("already", m.id, m.name) if accrued else ("credited", m.id, None, m.name)
+            # the activity as the row's site sees it, by the member's tier's table
+            points = rules.tier_points(act, m.tier, self.att.prog)
             with db.atomic():  # a savepoint per credit: a refused one leaves nothing behind
                 entry = self.att.ledger.credit(
                     m.id,
                     self.activity,
-                    # the activity as the row's site sees it, by the member's tier's table
-                    rules.tier_points(act, m.tier, self.att.prog),
+                    points,
                     day,
-                    self.at_site(site),
+                    at,
                     source="import",
                     item=self.event,
                     actor=self.actor,
                     ref=f"import:{self.event}"[:160],
                     key=key,
                     site=site,
+                    campaign=self.att.ledger.one_off_tag(self.activity, points),  # its campaign's report counts it
                 )
                 if entry is not None:  # a credit that reaches a tier's earned_at promotes, as a tap's
                     tiers.maybe_promote(self.att.ledger, m, day, self.actor)

@@ -78,6 +78,12 @@ class Ledger:
             at=self.clock(),
         )
 
+    def one_off_tag(self, activity_code: str, points: int) -> str | None:
+        """A staff credit's ``campaign`` tag: a campaign's one-off activity gives all it earns
+        (``book_fair:+15``, as on a tap's entry), so the campaign's "points given" counts it;
+        None for any other activity (staff credits get no multiplier or bonus)."""
+        return f"{activity_code}:+{points}" if activity_code in self.live.campaigns.one_off else None
+
     def credit(
         self,
         member_id: int,
@@ -94,10 +100,12 @@ class Ledger:
         actor: str | None = None,
         key: tuple | None = None,
         site: str | None = None,
+        campaign: str | None = None,
     ) -> LedgerEntry | None:
         """Append an entry (and its accrual key) and move the cached balance; None if the key exists.
 
         ``site``: where staff made it (``ledger_entry.site``; None: the device's or the default site).
+        ``campaign``: what each campaign gave (``code:+N``, :meth:`one_off_tag`), as a tap's entry records it.
         """
         try:
             with db.atomic():
@@ -114,6 +122,7 @@ class Ledger:
                     note=note,
                     actor=actor,
                     site=site,
+                    campaign=campaign,
                     created_at=self.clock(),
                 )
                 if key is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 import tomllib
+from dataclasses import replace
 from datetime import timedelta
 
 import peewee as pw
@@ -99,11 +100,8 @@ store.register_migration("programme_live", [_m1_tables])
 def campaign_of(row: CampaignRow, prog: Programme) -> camp.Campaign:
     """A stored campaign, validated again against the programme (ConfigError if it no longer fits)."""
     c = camp.validate(row.spec, prog, campaign_id=row.id)
-    if row.ended_at is not None:
-        end = row.ended_at.astimezone(prog.tz).replace(second=0, microsecond=0)
-        from dataclasses import replace
-
-        c = replace(c, ends=max(min(c.ends, end - camp.MINUTE), c.starts - camp.MINUTE))
+    if row.ended_at is not None:  # at that instant (``Campaign.until``), not the start of its minute
+        c = replace(c, stopped=row.ended_at)
     return c
 
 

@@ -31,6 +31,22 @@ from server.store import Accrual, IlsPayment, LedgerEntry, Member, is_sqlite
 NOT_BY_HAND = ("signup", "entry", "late_stay")
 
 
+def refuse_retired(act) -> None:
+    """Refuse to credit an activity retired from the console (``retired = true``), naming it.
+
+    A tap earns nothing for it (``rules._decide_member``); a staff award, an event and an
+    attendance list are refused the same way, for every entry point (console, API, CLI).
+    The name is given in both languages: the English message says ``%(en)s``, the Thai ``%(th)s``.
+    """
+    if act is not None and act.retired:
+        raise ServiceError(
+            "%(activity)s (%(en)s) is retired: it earns no points any more",
+            activity=act.code,
+            en=act.en,
+            th=act.th,
+        )
+
+
 class Points:
     """Operations that move points."""
 
@@ -81,8 +97,8 @@ class Points:
         return e
 
     def counter_activities(self) -> list:
-        """The activities staff may credit by hand (the console's credit form)."""
-        return [a for code, a in self.prog.activities.items() if code not in NOT_BY_HAND]
+        """The activities staff may credit by hand (the console's credit form): none retired."""
+        return [a for code, a in self.prog.activities.items() if code not in NOT_BY_HAND and not a.retired]
 
     def award(
         self,
@@ -121,6 +137,7 @@ class Points:
             raise ServiceError("sign-up points are credited by member add")
         if source == "admin" and activity in NOT_BY_HAND:
             raise ServiceError("%(activity)s is not credited at the counter", activity=activity)
+        refuse_retired(act)  # as the site sees it: a tap there earns nothing for it either
         when = self.ledger.time_of(at, prog.tz)
         if when > self.clock() + timedelta(seconds=prog.future_tolerance_s):
             raise ServiceError("cannot award points in the future")
@@ -161,6 +178,7 @@ class Points:
                 ref=ref_key,
                 key=key,
                 site=site,
+                campaign=self.ledger.one_off_tag(act.code, points),  # counted in its campaign's report
             )
             if entry is not None:
                 self.ledger.audit(

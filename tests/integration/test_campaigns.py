@@ -284,3 +284,113 @@ def test_property_campaigns_never_let_one_tap_earn_twice(campaigns, taps):
                 assert e.points == want, (e.activity, e.at, live)
         finally:
             close_store()
+
+
+def test_a_one_off_activity_credited_by_staff_counts_in_its_campaigns_points_given(tmp_db_url):
+    """A counter award and an attendance list of a one-off activity are what its campaign gave.
+
+    Before: staff credits of it carried no campaign tag, so the campaigns page, ``campaign
+    list`` and the campaigns report said the campaign gave only what counters' taps earned;
+    and an attendance list could credit it outside the campaign's minutes.
+    """
+    monday = next_monday()
+    day = datetime.combine(monday, datetime.min.time(), BKK)
+    now = [day + timedelta(hours=12)]
+    svc = open_service(tmp_db_url, prog=trusting_programme(), clock=lambda: now[0])
+    try:
+        svc.campaigns.add(
+            {
+                "code": "book_fair",
+                "kind": "activity",
+                "points": 15,
+                "limit": "per_day",
+                "th": "งานหนังสือ",
+                "en": "Book fair",
+                "starts": f"{monday} 10:00",
+                "ends": f"{monday} 16:59",
+            },
+            actor="t",
+        )
+        svc.devices.add("fair", "counter", activity="book_fair")
+        uid = new_uid()
+        svc.members.add("Tapped", uid)
+        assert _tap(svc, "fair", uid, now[0]).points == 15  # a counter's tap: 15
+        m = svc.members.add("Counter", new_uid())
+        outcome, entry = svc.points.award(m.id, "book_fair", actor="t")  # the credit form: 15
+        assert outcome == "credited" and entry.campaign == "book_fair:+15"
+        listed = svc.members.add("Listed", new_uid())
+        report = svc.attendance.import_csv(f"{listed.id}\n", "book_fair", "Book fair desk", day=now[0].isoformat())
+        assert len(report.credited) == 1
+        imported = LedgerEntry.get_by_id(report.credited[0][2])
+        assert (imported.points, imported.campaign) == (15, "book_fair:+15")
+        assert {c["code"]: c["given"] for c in svc.campaigns.list()}["book_fair"] == {"points": 45, "entries": 3}
+        from server.web import reports
+
+        rows = reports.build("campaigns", svc, monday, monday).rows
+        assert [(r["campaign"], r["points"], r["entries"]) for r in rows] == [("book_fair", 45, 3)]
+        # a voided staff credit is not given, as a voided tap's is not
+        svc.points.void(entry.id, reason="typed for the wrong member", actor="t")
+        assert {c["code"]: c["given"] for c in svc.campaigns.list()}["book_fair"] == {"points": 30, "entries": 2}
+        rows = reports.build("campaigns", svc, monday, monday).rows
+        assert [(r["campaign"], r["points"], r["entries"]) for r in rows] == [("book_fair", 30, 2)]
+        # a list dated outside its minutes credits nobody (as a staff award is refused)
+        late = svc.members.add("Late", new_uid())
+        report = svc.attendance.import_csv(
+            f"{late.id}\n", "book_fair", "Book fair desk", day=(day + timedelta(hours=9)).isoformat()
+        )
+        assert report.credited == [] and [str(e) for _line, e in report.errors] == [
+            "book_fair is earned only while its campaign runs"
+        ]
+        assert svc.ledger.balance(late.id) == 250
+    finally:
+        close_store()
+
+
+def test_ending_a_campaign_now_ends_it_at_that_moment_not_at_the_start_of_its_minute(tmp_db_url):
+    """``campaign end`` and the console's *End now* (both ``Campaigns.end`` without ``at``) at 10:30:45.
+
+    Before: the end was cut to the start of its minute (10:30:00), so a tap made at 10:30:20
+    — before anyone asked — and delivered after the command (a gate's buffered tap, a busy
+    worker) lost its bonus, while the ledger already held bonuses from 10:30:xx taps that the
+    campaign's own window no longer covered; and staff could no longer credit a one-off
+    activity for 10:30:20.
+    """
+    monday = next_monday()
+    day = datetime.combine(monday, datetime.min.time(), BKK)
+    now = [day + timedelta(hours=10, minutes=30, seconds=10)]
+    svc = open_service(tmp_db_url, prog=trusting_programme(), clock=lambda: now[0])
+    try:
+        svc.devices.add("door", "gate", direction="in")
+        week = {"starts": f"{monday} 00:00", "ends": f"{monday + timedelta(days=6)} 23:59"}
+        svc.campaigns.add({"code": "b3", "kind": "bonus", "bonus": 3, "activities": ["entry"], **week}, actor="t")
+        fair = {"code": "fair", "kind": "activity", "points": 15, "th": "งานหนังสือ", "en": "Book fair", **week}
+        svc.campaigns.add(fair, actor="t")
+        first = new_uid()
+        svc.members.add("Before", first)
+        assert _tap(svc, "door", first, now[0]).points == 8  # 10:30:10: 5 + 3, credited at once
+        now[0] = day + timedelta(hours=10, minutes=30, seconds=45)
+        svc.campaigns.end("b3", actor="t")  # "now": 10:30:45
+        ended = svc.campaigns.end("fair", actor="t")
+        assert ended["state"] == "ended" and datetime.fromisoformat(ended["ended_at"]) == now[0]
+        now[0] += timedelta(seconds=5)  # 10:30:50: the taps made before the end arrive
+        buffered = new_uid()
+        late = svc.members.add("Buffered", buffered)
+        made = day + timedelta(hours=10, minutes=30, seconds=20)
+        r = _tap(svc, "door", buffered, made)
+        assert (r.outcome, r.points) == ("credited", 8)  # made before the end: its bonus
+        assert LedgerEntry.get(LedgerEntry.member == late.id, LedgerEntry.source == "tap").campaign == "b3:+3"
+        after = new_uid()
+        svc.members.add("After", after)
+        assert _tap(svc, "door", after, now[0]).points == 5  # made after the end: none
+        # staff: the one-off for a time before its end, not after
+        m = svc.members.add("Counter", new_uid())
+        assert svc.points.award(m.id, "fair", at=made.isoformat(), actor="t")[0] == "credited"
+        with pytest.raises(ServiceError, match="only while its campaign runs"):
+            svc.points.award(m.id, "fair", actor="t")  # 10:30:50
+        # the report agrees with the ledger: every bonus given is the campaign's
+        given = {c["code"]: c["given"] for c in svc.campaigns.list()}
+        assert given["b3"] == {"points": 6, "entries": 2} and given["fair"] == {"points": 15, "entries": 1}
+        tagged = LedgerEntry.select().where(LedgerEntry.campaign.is_null(False))
+        assert all(e.at < day + timedelta(hours=10, minutes=30, seconds=45) for e in tagged)
+    finally:
+        close_store()
