@@ -5,6 +5,8 @@ by changing ids in URLs, forms and API calls. Flask's test client on a real SQLi
 
 from __future__ import annotations
 
+import re
+
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -439,8 +441,17 @@ def test_the_dashboard_counts_each_sites_own_today(tmp_db_url):
     with app.test_client() as c:
         sign_in(c, ADMIN)
         assert c.get("/api/dashboard").get_json()["site_days"] == {"A": "2026-12-02", "B": "2026-12-03"}
-        head = c.get("/").text.split('data-k="today">')[1].split("</span>")[0]
-        assert head.startswith("A ") and " · B " in head, head
+        # each site by its name in the page's language, its code small beside (the header said "A … · B …")
+        for lang, names in (("th", ("หอสมุดกลาง", "ห้องสมุดสาขา")), ("en", ("Central Library", "Branch Library"))):
+            c.get(f"/lang/{lang}")
+            head = c.get("/").text.split('data-k="today">')[1].split("</div>")[0]
+            days = re.findall(
+                r'<span class="site-day" data-site="(\w)">([^<]+) <small><code>(\w)</code></small> ', head
+            )
+            assert [(code, name.strip(), small) for code, name, small in days] == [
+                ("A", names[0], "A"),
+                ("B", names[1], "B"),
+            ], head
     with app.test_client() as c:
         sign_in(c, BEA)
         assert c.get("/api/dashboard").get_json()["today"] == "2026-12-03"
