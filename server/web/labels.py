@@ -71,6 +71,35 @@ def site_activity_name(code: str, site: str | None) -> str:
     return _name(act.label, code) if act else code
 
 
+def activity_at_sites(code: str) -> list[dict]:
+    """The sites whose own ``code`` differs from the programme's in its window, gate or name, in the
+    programme's order: ``[{"site", "window", "name", "own_name"}]`` in words ("Medical Library",
+    "the last 45 minutes before closing · exit", "Reading in the last 45 minutes before closing";
+    ``own_name``, ``own_window`` say which differ). What the programme page shows under each activity."""
+    prog = _prog()
+    whole = prog.activities.get(code)
+    out = []
+    for site_code, site in prog.sites.items():
+        here = prog.for_site(site_code).activities.get(code) if code in site.activities else None
+        if here is None or whole is None:
+            continue
+        mine = (here.window_before_close_min, here.direction, here.label)
+        if mine == (whole.window_before_close_min, whole.direction, whole.label):
+            continue
+        window = f"before_close:{here.window_before_close_min}" if here.window_before_close_min else None
+        out.append(
+            {
+                "site": site_code,
+                "site_name": site_name(site_code),
+                "window": window_text(window, here.direction),
+                "name": _name(here.label, code),
+                "own_name": here.label != whole.label,
+                "own_window": mine[:2] != (whole.window_before_close_min, whole.direction),
+            }
+        )
+    return out
+
+
 def site_name(code: str | None) -> str:
     """A site's name (the default site's when ``code`` is empty; the code when the programme has no such site)."""
     prog = _prog()
