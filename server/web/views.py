@@ -1140,7 +1140,11 @@ def staff():
         "staff.html",
         people=people,
         audit=audit,
-        targets=queries.audit_targets([(labels.audit_target_kind(a.action), a.target) for a in audit]),
+        targets=queries.audit_targets(
+            [(labels.audit_target_kind(a.action), a.target) for a in audit]
+            + [ref for a in audit for ref in labels.audit_detail_refs(a.action, a.detail)],
+            svc().ledger,
+        ),
         token=token,
         tokens=accounts.list_tokens(limit=200),  # revoked and expired ones stay listed: the newest 200
         token_days=accounts.TOKEN_DAYS,

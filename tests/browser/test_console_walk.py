@@ -593,6 +593,50 @@ def test_the_audit_log_says_what_each_target_is_and_keeps_its_id(admin_page, bro
         th.context.close()
 
 
+def test_the_audit_log_names_the_ids_in_its_details_and_keeps_them(admin_page, browser, console):
+    """A transfer's detail read "to member: 2", a void's "reversal entries: 437", an award's
+    "entry: 436", a revoked token's "token: 5": each id is named — a member by name linked to
+    their page, an entry by its holder and activity —, the id kept beside it."""
+    from server.web import accounts
+    from tests.helpers import close_store, open_service
+
+    svc = open_service(console.db_url)
+    try:
+        giver = svc.members.add("ผู้ให้ คะแนน", uid(), group="U1", actor="web:alice")
+        taker = svc.members.add("Points Receiver", uid(), group="U1", actor="web:alice")
+        _, entry = svc.points.award(giver.id, "volunteer", item="shelving", actor="web:alice")
+        (reversal,) = svc.points.void(entry.id, "typed twice", actor="web:alice")
+        svc.points.award(giver.id, "volunteer", item="returns", actor="web:alice")
+        svc.points.transfer(giver.id, taker.id, 2, actor="web:alice")
+        _, token = accounts.issue_token("alice", "walk reports", actor="web:alice")
+        accounts.revoke_token(token.id, actor="web:alice")
+    finally:
+        close_store()
+    th = thai_page(browser, console)
+    try:
+        for p, activity, entry_word, token_word in (
+            (admin_page, "Volunteer", "entry", "token"),
+            (th, "จิตอาสา", "รายการ", "โทเค็น"),
+        ):
+            p.goto(f"{console.url}/staff")
+            sent = audit_cell(p, "points.transfer", "audit-detail").locator(".audit-ref")
+            assert sent.locator("a").inner_text() == "Points Receiver"
+            assert sent.locator("a").get_attribute("href").endswith(f"/members/{taker.id}")
+            assert sent.locator("code").inner_text() == f"#{taker.id}"  # the id, for staff who search by it
+            voided = audit_cell(p, "points.void", "audit-detail").locator(".audit-ref")
+            assert voided.locator("a").inner_text().startswith("ผู้ให้ คะแนน · ")
+            assert activity in voided.locator("a").inner_text(), voided.inner_text()
+            assert voided.locator("a").get_attribute("href").endswith(f"/members/{giver.id}")
+            assert voided.locator("code").inner_text() == f"{entry_word} {reversal.id}"
+            awarded = p.locator("table.audit tr[data-action='points.award']").nth(1).locator("td.audit-detail")
+            assert awarded.locator(".audit-ref code").inner_text() == f"{entry_word} {entry.id}"
+            assert activity in awarded.locator(".audit-ref a").inner_text()
+            revoked = audit_cell(p, "staff.token_revoked", "audit-detail")
+            assert revoked.locator(".audit-ref").inner_text() == f"walk reports (alice) {token_word} {token.id}"
+    finally:
+        th.context.close()
+
+
 def test_a_device_s_audit_detail_says_a_cleared_setting_in_words_not_none(admin_page, browser, console):
     """Saving a device wrote "activity: None" (the default activity) and "open ms: None" (a
     setting cleared): the log says the default, by the setting's name, in the page's language."""
