@@ -639,7 +639,9 @@ def test_the_audit_log_names_the_ids_in_its_details_and_keeps_them(admin_page, b
 
 def test_a_device_s_audit_detail_says_a_cleared_setting_in_words_not_none(admin_page, browser, console):
     """Saving a device wrote "activity: None" (the default activity) and "open ms: None" (a
-    setting cleared): the log says the default, by the setting's name, in the page's language."""
+    setting cleared): the log says the default, by the setting's name, in the page's language.
+    The form sends every field each time, and each ``device.set`` row listed them all: it lists
+    what changed only, and a save that changes nothing says so and writes no row."""
     from tests.browser.test_console_sites import cli
 
     dev_id = f"gate-{uuid.uuid4().hex[:4]}"
@@ -650,26 +652,41 @@ def test_a_device_s_audit_detail_says_a_cleared_setting_in_words_not_none(admin_
     submit(page, "#device-edit button[type=submit]")
     page.fill("#device-edit input[name=open_ms]", "")  # cleared: the gate's default again
     submit(page, "#device-edit button[type=submit]")
+    page.goto(f"{console.url}/staff")
+    assert page.locator(f"table.audit tr[data-action='device.set']:has(a[href$='/devices/{dev_id}'])").count() == 2
+    page.goto(f"{console.url}/devices/{dev_id}")
+    submit(page, "#device-edit button[type=submit]")  # saved again, nothing changed
+    assert flash(page) == f"Device {dev_id}: nothing changed."
     th = thai_page(browser, console)
     try:
-        for p, words in (
+        for p, added, words in (
             (
                 page,
-                (
-                    "activity: default (Using the library's areas)",
-                    "location: none",
-                    "door open time: default (3000 ms)",
-                ),
+                ("activity: default (Using the library's areas)", "kind: gate"),
+                ("door open time: default (3000 ms)",),
             ),
-            (th, ("กิจกรรม: ค่าเริ่มต้น (การเข้าใช้บริการพื้นที่ต่างๆ)", "ที่ตั้ง: ไม่มี", "เวลาปลดล็อกประตู: ค่าเริ่มต้น (3000 มิลลิวินาที)")),
+            (
+                th,
+                ("กิจกรรม: ค่าเริ่มต้น (การเข้าใช้บริการพื้นที่ต่างๆ)",),
+                ("เวลาปลดล็อกประตู: ค่าเริ่มต้น (3000 มิลลิวินาที)",),
+            ),
         ):
             p.goto(f"{console.url}/staff")
-            cleared = audit_cell(p, "device.set", "audit-detail").inner_text()
+            ours = p.locator(f"table.audit tr[data-action='device.set']:has(a[href$='/devices/{dev_id}'])")
+            assert ours.count() == 2  # the save that changed nothing wrote no row
+            cleared = ours.nth(0).locator("td.audit-detail").inner_text()
             for word in words:
                 assert word in cleared, (word, cleared)
             assert "None" not in cleared and "open ms" not in cleared and "open_ms" not in cleared, cleared
-            saved = p.locator("table.audit tr[data-action='device.set']").nth(1).locator("td.audit-detail").inner_text()
-            assert ("2500 ms" if p is page else "2500 มิลลิวินาที") in saved, saved
+            # the fields and settings the form sent again, unchanged, are not listed
+            for unchanged in ("activity", "location", "site", "kind", "กิจกรรม", "ที่ตั้ง", "สาขา", "ประเภท"):
+                assert unchanged not in cleared, (unchanged, cleared)
+            saved = ours.nth(1).locator("td.audit-detail").inner_text()
+            assert saved == ("door open time: 2500 ms" if p is page else "เวลาปลดล็อกประตู: 2500 มิลลิวินาที"), saved
+            add = p.locator(f"table.audit tr[data-action='device.add']:has(a[href$='/devices/{dev_id}'])")
+            add = add.locator("td.audit-detail").inner_text()
+            for word in added:
+                assert word in add, (word, add)
     finally:
         th.context.close()
 
