@@ -2065,6 +2065,12 @@ TH_CONSOLE_WORDS = {
     "Programme version %(version)s": "โครงการฉบับที่ %(version)s",
     "Feedback %(id)s": "ความคิดเห็น %(id)s",
     "Message %(id)s": "ข้อความ %(id)s",
+    # the ids in an audit row's detail (labels.audit_pairs): by name, the id kept beside it
+    "API token": "โทเค็น API",
+    # the device form saved with nothing changed (views.device): no audit row, no new config
+    "Device %(id)s: nothing changed.": "อุปกรณ์ %(id)s: ไม่มีการเปลี่ยนแปลง",
+    "token %(id)s": "โทเค็น %(id)s",
+    "and %(n)s more": "และอีก %(n)s",
     # a device's audit detail (labels._device_pairs): a setting's value with its unit
     "%(n)s ms": "%(n)s มิลลิวินาที",
     "%(n)s s": "%(n)s วินาที",

@@ -220,7 +220,9 @@ class Attendance:
         self.check_day(when, [site or self.prog.default_site])
         with unit_of_work():
             ev = Event.create(name=name, activity=activity, day=when, created_by=created_by, site=site)
-            self.ledger.audit(actor, "event.add", ev.id, name=name, activity=activity, day=when.isoformat(), site=site)
+            # the site by its code even when the event's row says "the default site" (NULL)
+            where = site or self.prog.default_site
+            self.ledger.audit(actor, "event.add", ev.id, name=name, activity=activity, day=when.isoformat(), site=where)
         return ev
 
     def preview_upload(

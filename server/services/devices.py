@@ -283,11 +283,27 @@ class Devices:
         """Change a device's fields or settings (``pins.relay=17`` style keys go into settings).
 
         Within ``scope``: a device of another site is NotFound, and it cannot be moved there.
+        What :meth:`change` does, answering the device only.
+        """
+        return self.change(device_id, actor=actor, scope=scope, **changes)[0]
+
+    def change(
+        self, device_id: str, actor: str = "system", scope: Scope = EVERYTHING, **changes
+    ) -> tuple[Device, dict]:
+        """Change a device's fields or settings; answers the device and what changed (``{key: new}``).
+
+        A form or API call may send every field each time: only the keys whose value differs
+        from the device's are saved and audited (``device.set`` lists those, with their new
+        values, checked as the device is told them). When nothing differs, nothing is written:
+        no audit row, and the device's config revision stays (it is not told anything new). The
+        default site by its code and "the default site" (no site) are the same site.
         """
         with unit_of_work():
             d = self.get(device_id, scope)
-            fields = {k: getattr(d, k) for k in ("kind", "direction", "activity", "location", "site")}
-            settings = dict(d.settings or {})
+            before = {k: getattr(d, k) for k in ("kind", "direction", "activity", "location", "site")}
+            fields = dict(before)
+            old_settings = dict(d.settings or {})
+            settings = dict(old_settings)
             for key, value in changes.items():
                 if key in fields:
                     fields[key] = None if value in ("", "none", None) else value
@@ -302,13 +318,29 @@ class Devices:
                     settings[key] = value
             if "site" in changes:
                 fields["site"] = self._site(fields["site"], scope)
+                default = self.prog.default_site
+                if (fields["site"] or default) == (before["site"] or default):
+                    fields["site"] = before["site"]  # the same site named another way: left as it is
             settings = self._check(fields["kind"], fields["direction"], fields["activity"], settings, fields["site"])
+            changed = {}
+            for key in changes:
+                if key in fields:
+                    old, new = before[key], fields[key]
+                elif "." in key:
+                    head, sub = key.split(".", 1)
+                    old, new = (old_settings.get(head) or {}).get(sub), (settings.get(head) or {}).get(sub)
+                else:
+                    old, new = old_settings.get(key), settings.get(key)
+                if old != new:
+                    changed[key] = new
+            if not changed:
+                return d, {}
             Device.update(**fields, settings=settings, revision=Device.revision + 1, updated_at=self.clock()).where(
                 Device.id == device_id
             ).execute()
-            self.ledger.audit(actor, "device.set", device_id, **{k: str(v) for k, v in changes.items()})
+            self.ledger.audit(actor, "device.set", device_id, **{k: str(v) for k, v in changed.items()})
         self._cache.pop(device_id, None)
-        return Device.get_by_id(device_id)
+        return Device.get_by_id(device_id), changed
 
     def record_credentials(self, actor: str, username: str, **detail) -> None:
         """Audit that broker credentials were made for a device."""

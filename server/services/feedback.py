@@ -135,7 +135,13 @@ class FeedbackDesk:
             if price:
                 self._pledge(row, m, price, now, actor)
             self.ledger.audit(
-                actor, "feedback.submit", row.id, channel=channel, category=category, member=row.member, site=site
+                actor,
+                "feedback.submit",
+                row.id,
+                channel=channel,
+                category=category,
+                member=row.member,
+                site=site or self.prog.default_site,  # NULL in the row: the default site's
             )
         return self.get(row.id)
 
@@ -227,7 +233,13 @@ class FeedbackDesk:
                 )
                 if written:
                     self.ledger.audit(
-                        f"device:{device_id}", "feedback.submit", row.id, channel="kiosk", category=fb.category
+                        f"device:{device_id}",
+                        "feedback.submit",
+                        row.id,
+                        channel="kiosk",
+                        category=fb.category,
+                        member=member,
+                        site=row.site or self.prog.default_site,  # the kiosk's site (NULL: the default site)
                     )
             return True
         except pw.IntegrityError:

@@ -465,13 +465,14 @@ def device_get(device_id):
 @route(
     "/devices/<device_id>",
     "PATCH",
-    "Change fields or settings (null removes a setting); republished at once",
+    "Change fields or settings (null removes a setting); republished at once. Only the keys whose "
+    "value differs are saved and audited; the answer's changed lists them (empty: nothing written)",
     admin=True,
     body={"kind": STRING, "direction": STRING, "activity": STRING, "location": STRING, "site": STRING, **SETTINGS},
 )
 def device_set(device_id):
-    d = svc().devices.set(device_id, actor=actor(), scope=staff_scope(), **body())
-    return jsonify(svc().reads.device_dict(d))
+    d, changed = svc().devices.change(device_id, actor=actor(), scope=staff_scope(), **body())
+    return jsonify({**svc().reads.device_dict(d), "changed": sorted(changed)})
 
 
 @route(

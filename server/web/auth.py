@@ -258,6 +258,7 @@ def init_app(app) -> None:
             "window_text": labels.window_text,
             "activity_name": labels.activity_name,
             "site_activity_name": labels.site_activity_name,
+            "activity_at_sites": labels.activity_at_sites,
             "site_name": labels.site_name,
             "device_name": labels.device_name,
             "site_list": labels.site_list,

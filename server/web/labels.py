@@ -71,6 +71,35 @@ def site_activity_name(code: str, site: str | None) -> str:
     return _name(act.label, code) if act else code
 
 
+def activity_at_sites(code: str) -> list[dict]:
+    """The sites whose own ``code`` differs from the programme's in its window, gate or name, in the
+    programme's order: ``[{"site", "window", "name", "own_name"}]`` in words ("Medical Library",
+    "the last 45 minutes before closing · exit", "Reading in the last 45 minutes before closing";
+    ``own_name``, ``own_window`` say which differ). What the programme page shows under each activity."""
+    prog = _prog()
+    whole = prog.activities.get(code)
+    out = []
+    for site_code, site in prog.sites.items():
+        here = prog.for_site(site_code).activities.get(code) if code in site.activities else None
+        if here is None or whole is None:
+            continue
+        mine = (here.window_before_close_min, here.direction, here.label)
+        if mine == (whole.window_before_close_min, whole.direction, whole.label):
+            continue
+        window = f"before_close:{here.window_before_close_min}" if here.window_before_close_min else None
+        out.append(
+            {
+                "site": site_code,
+                "site_name": site_name(site_code),
+                "window": window_text(window, here.direction),
+                "name": _name(here.label, code),
+                "own_name": here.label != whole.label,
+                "own_window": mine[:2] != (whole.window_before_close_min, whole.direction),
+            }
+        )
+    return out
+
+
 def site_name(code: str | None) -> str:
     """A site's name (the default site's when ``code`` is empty; the code when the programme has no such site)."""
     prog = _prog()
@@ -404,14 +433,19 @@ def _setting_value(key: str, value, kind: str | None) -> str:
     return str(value)
 
 
-def _device_pairs(action: str, detail: dict) -> list[tuple[str, str]]:
+def _device_pairs(action: str, detail: dict, device=None) -> list[tuple[str, str]]:
     """A device's audit detail (``device.add``, ``device.set``) in words: settings by their names,
     a field or setting cleared or not set said as such — "activity: default (Using the library's
     areas)", "location: none", "site: Central Library", "door open time: default (3000 ms)" —
-    never "None"."""
-    kind = None if detail.get("kind") in _UNSET else str(detail["kind"])
-    direction = None if detail.get("direction") in _UNSET else str(detail["direction"])
-    site = None if detail.get("site") in _UNSET else str(detail["site"])  # activities as its site names them
+    never "None". A ``device.set`` lists only what changed: the kind, gate and site a default is
+    read for are the row's when it names them, else the ``device``'s (as it is now)."""
+
+    def field(key: str):
+        if key in detail:
+            return None if detail[key] in _UNSET else str(detail[key])
+        return getattr(device, key, None) or None
+
+    kind, direction, site = field("kind"), field("direction"), field("site")  # activities as its site names them
     out = []
     for key, value in detail.items():
         unset = value in _UNSET
@@ -432,20 +466,98 @@ def _device_pairs(action: str, detail: dict) -> list[tuple[str, str]]:
     return out
 
 
-def audit_pairs(action: str, detail) -> list[tuple[str, str]]:
-    """An audit row's detail (a dict, or older rows' JSON text) as ``[(key, value)]`` in words."""
+#: an audit detail's keys that hold ids of ours, and what each names: ``points.transfer``'s
+#: ``to``, the staff PIN's and feedback's ``member``, a draw's ``winners`` are members; an
+#: award's ``entry``, a void's ``reversals``, a refund's ``given_back_by_void`` ledger entries;
+#: an import's ``event`` an event; an API token's ``token``. Each is shown by name, the id beside.
+DETAIL_IDS = {
+    "to": "member",
+    "member": "member",
+    "winners": "member",
+    "entry": "entry",
+    "reversals": "entry",
+    "given_back_by_void": "entry",
+    "event": "event",
+    "token": "token",
+}
+#: at most this many of a list of ids (a draw's winners) are named; the rest are counted
+_NAMED_AT_MOST = 10
+
+
+def _detail(detail):
+    """An audit row's detail as a dict (older rows hold JSON *text*), or what it is otherwise."""
     if isinstance(detail, str) and detail.lstrip().startswith(("{", "[")):
         try:  # a detail saved as JSON *text* (a string holding an object) reads as the others
-            detail = json.loads(detail)
+            return json.loads(detail)
         except ValueError:
             pass
+    return detail
+
+
+def _ids(value) -> list[str]:
+    """The ids a detail value holds (one, or a list), as text."""
+    values = value if isinstance(value, list) else [value]
+    return [str(v).strip() for v in values if isinstance(v, int | str) and not isinstance(v, bool) and str(v).strip()]
+
+
+def audit_detail_refs(action: str | None, detail) -> list[tuple[str, str]]:
+    """The ids an audit row's detail holds, as ``[(kind, id)]`` for :func:`server.web.queries.audit_targets`."""
+    detail = _detail(detail)
+    if not isinstance(detail, dict) or action in ("device.add", "device.set"):
+        return []
+    return [(DETAIL_IDS[k], i) for k, v in detail.items() if k in DETAIL_IDS for i in _ids(v)]
+
+
+def _named_id(kind: str, raw: str, found: dict) -> dict:
+    """One id of a detail by name (``{"text", "url", "code"}``): a member linked to their page, an
+    entry as its holder and activity (linked to the holder), an event, an API token by its label;
+    one not found (since deleted, not an id) as it is."""
+    number = int(raw) if raw.isdigit() and len(raw) < 19 else None
+    seen = found.get(kind, {})
+    if number not in seen:
+        return _target(raw)
+    if kind == "member":
+        return _target(seen[number], url_for("views.member", mid=number), f"#{number}")
+    if kind == "entry":
+        e = seen[number]
+        text = f"{e['name']} · {_name(e['label'])}" if e.get("label") else e["name"]
+        return _target(text, url_for("views.member", mid=e["member"]), _("entry %(id)s", id=number))
+    if kind == "event":
+        return _target(seen[number], url_for("views.event", event_id=number), f"#{number}")
+    if kind == "token":
+        label, owner = seen[number]
+        return _target(f"{label or _('API token')} ({owner})", None, _("token %(id)s", id=number))
+    return _target(raw)
+
+
+def audit_pairs(action: str, detail, found: dict | None = None, target: str | None = None) -> list[tuple[str, object]]:
+    """An audit row's detail (a dict, or older rows' JSON text) as ``[(key, value)]`` in words.
+
+    A value is text, or, for a key that holds ids of ours (:data:`DETAIL_IDS`), a list of
+    ``{"text", "url", "code"}`` naming each (from ``found``, what
+    :func:`server.web.queries.audit_targets` read; the id kept as ``code``). ``target`` is the
+    row's target: a device's details read its kind and site from the device when the row does
+    not name them.
+    """
+    detail = _detail(detail)
     if not detail:
         return []
     if not isinstance(detail, dict):
         return [("", str(detail))]
+    found = found or {}
     if action in ("device.add", "device.set"):
-        return _device_pairs(action, detail)
-    return [(key_name(k), _value(k, v, action)) for k, v in detail.items()]
+        return _device_pairs(action, detail, found.get("device", {}).get((target or "").strip()))
+    out: list[tuple[str, object]] = []
+    for k, v in detail.items():
+        ids = _ids(v) if k in DETAIL_IDS else []
+        if not ids or (not isinstance(v, list) and isinstance(v, str) and not v.strip().isdigit()):
+            out.append((key_name(k), _value(k, v, action)))
+            continue
+        named = [_named_id(DETAIL_IDS[k], i, found) for i in ids[:_NAMED_AT_MOST]]
+        if len(ids) > _NAMED_AT_MOST:
+            named.append(_target(_("and %(n)s more", n=len(ids) - _NAMED_AT_MOST)))
+        out.append((key_name(k), named))
+    return out
 
 
 # --------------------------------------------------------------------------- the audit log's target
@@ -555,8 +667,9 @@ def audit_target(action: str | None, target: str | None, found: dict) -> dict:
         mid, name = seen[raw]
         return _target(name, url_for("views.member", mid=mid), raw)
     if kind == "entry" and number in seen:  # a ledger entry by its member
-        mid, name = seen[number]
-        return _target(name, url_for("views.member", mid=mid), _("entry %(id)s", id=number))
+        return _target(
+            seen[number]["name"], url_for("views.member", mid=seen[number]["member"]), _("entry %(id)s", id=number)
+        )
     if kind == "device" and raw in seen:
         return _target(device_name(seen[raw]) or raw, url_for("views.device", device_id=raw), raw)
     if kind == "version" and raw.removeprefix("version ").isdigit():

@@ -247,14 +247,18 @@ def latest_taps(limit: int = 15, device: str | None = None, devices: list | None
     ]
 
 
-def audit_targets(refs) -> dict:
-    """What the audit log's targets name, read by primary key: ``refs`` is ``[(kind, target)]``
-    (kinds of :data:`server.web.labels.AUDIT_TARGETS`); the answer, by kind, what
-    :func:`server.web.labels.audit_target` shows: member names, card holders and entries'
-    members (id and name), devices, campaigns' names, draws' and events' names.
+def audit_targets(refs, ledger=None) -> dict:
+    """What the audit log's targets and the ids in its details name, read by primary key: ``refs``
+    is ``[(kind, target)]`` (kinds of :data:`server.web.labels.AUDIT_TARGETS` and
+    :data:`server.web.labels.DETAIL_IDS`); the answer, by kind, what
+    :func:`server.web.labels.audit_target` and :func:`server.web.labels.audit_pairs` show: member
+    names, card holders (id and name), entries' holders and activities (``ledger`` names an
+    activity as the entry's site names it), devices, campaigns' names, draws' and events' names,
+    API tokens' labels and owners.
     """
     from server.services.live import CampaignRow, PrizeDraw
     from server.store import Event
+    from server.web.accounts import ApiToken, Staff
 
     wanted: dict[str, set] = {}
     for kind, target in refs:
@@ -271,12 +275,12 @@ def audit_targets(refs) -> dict:
         q = Card.select(Card.uid, Member.id, Member.name).join(Member).where(Card.uid.in_(sorted(wanted["card"])))
         found["card"] = {uid: (mid, name) for uid, mid, name in q.tuples()}
     if ids("entry"):
-        q = (
-            LedgerEntry.select(LedgerEntry.id, Member.id, Member.name)
-            .join(Member)
-            .where(LedgerEntry.id.in_(ids("entry")))
-        )
-        found["entry"] = {eid: (mid, name) for eid, mid, name in q.tuples()}
+        rows = list(LedgerEntry.select(LedgerEntry, Member).join(Member).where(LedgerEntry.id.in_(ids("entry"))))
+        shown = {e["id"]: e for e in ledger.entry_dicts(rows)} if ledger is not None else {}
+        found["entry"] = {
+            r.id: {"member": r.member.id, "name": r.member.name, "label": shown.get(r.id, {}).get("label")}
+            for r in rows
+        }
     if wanted.get("device"):
         found["device"] = {d.id: d for d in Device.select().where(Device.id.in_(sorted(wanted["device"])))}
     if wanted.get("campaign"):
@@ -290,6 +294,13 @@ def audit_targets(refs) -> dict:
         )
     if ids("event"):
         found["event"] = dict(Event.select(Event.id, Event.name).where(Event.id.in_(ids("event"))).tuples())
+    if ids("token"):
+        q = (
+            ApiToken.select(ApiToken.id, ApiToken.label, Staff.username)
+            .join(Staff)
+            .where(ApiToken.id.in_(ids("token")))
+        )
+        found["token"] = {tid: (label, username) for tid, label, username in q.tuples()}
     return found
 
 

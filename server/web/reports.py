@@ -254,6 +254,27 @@ def _TOP_COLUMNS(th: str, en: str) -> list:
     ]
 
 
+def _by_site(prog, label: dict, renamed: dict, sites) -> dict:
+    """An activity's label in a report over several sites whose names for it differ (a site's own
+    late-stay window: ``server.domain.config._own_window_names``): each name with the sites that
+    use it — "Reading in the last 30 minutes before closing (Central Library) · Reading in the
+    last 45 minutes before closing (Medical Library)"; one name when the sites agree."""
+    codes = [c for c in prog.sites if sites is None or c in sites]
+    groups: dict[tuple, list] = {}
+    for code in codes:
+        own = renamed.get(code, label)
+        groups.setdefault((own["th"], own["en"]), []).append(prog.sites[code])
+    if len(groups) < 2:
+        th, en = next(iter(groups), (label["th"], label["en"]))
+        return {"th": th, "en": en}
+    return {
+        lang: " · ".join(
+            f"{names[i]} ({', '.join(s.label[lang] or s.code for s in at)})" for names, at in groups.items()
+        )
+        for i, lang in enumerate(("th", "en"))
+    }
+
+
 def points(service, start: date, end: date, sites=None) -> Report:
     """Points earned and redeemed per activity (and per reward), with voids."""
     pos = pw.fn.SUM(pw.Case(None, [((LedgerEntry.points > 0) & (LedgerEntry.source != "void"), LedgerEntry.points)], 0))
@@ -277,12 +298,16 @@ def points(service, start: date, end: date, sites=None) -> Report:
         .dicts()
     )
     prog = service.prog
-    if sites is not None and len(sites) == 1 and sites[0] in prog.sites:  # one site: named as it names them
+    one = sites is not None and len(sites) == 1 and sites[0] in prog.sites
+    if one:  # one site: named as it names them
         prog = prog.for_site(sites[0])
+    renamed = {} if one else service.ledger.renamed_at_sites()
     rows = []
     for r in q:
         act = prog.activities.get(r["activity"])
         label = dict(act.label) if act else dict(catalogue.entry_label(r["activity"]))
+        if act and r["activity"] in renamed:  # several sites, named differently: each name with its sites
+            label = _by_site(prog, label, renamed[r["activity"]], sites)
         if r["reward"]:
             rw = prog.rewards.get(r["reward"])
             label = {

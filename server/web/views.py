@@ -626,10 +626,14 @@ def device(device_id: str):
             for k, v in settings.items():
                 if v != current.get(k):
                     changes[k] = v
-            svc().devices.set(device_id, actor=actor(), scope=staff_scope(), **changes)
-            flash(
-                _("Device %(id)s saved; the device receives the new config within a few seconds.", id=device_id), "ok"
-            )
+            changed = svc().devices.change(device_id, actor=actor(), scope=staff_scope(), **changes)[1]
+            if changed:
+                flash(
+                    _("Device %(id)s saved; the device receives the new config within a few seconds.", id=device_id),
+                    "ok",
+                )
+            else:  # the form sends every field: a save that changes none writes nothing, and says so
+                flash(_("Device %(id)s: nothing changed.", id=device_id), "ok")
         except ServiceError as exc:
             _fail(exc)
         return redirect(url_for("views.device", device_id=device_id))
@@ -1159,7 +1163,11 @@ def staff():
         "staff.html",
         people=people,
         audit=audit,
-        targets=queries.audit_targets([(labels.audit_target_kind(a.action), a.target) for a in audit]),
+        targets=queries.audit_targets(
+            [(labels.audit_target_kind(a.action), a.target) for a in audit]
+            + [ref for a in audit for ref in labels.audit_detail_refs(a.action, a.detail)],
+            svc().ledger,
+        ),
         token=token,
         tokens=accounts.list_tokens(limit=200),  # revoked and expired ones stay listed: the newest 200
         token_days=accounts.TOKEN_DAYS,

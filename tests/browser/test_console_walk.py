@@ -593,9 +593,55 @@ def test_the_audit_log_says_what_each_target_is_and_keeps_its_id(admin_page, bro
         th.context.close()
 
 
+def test_the_audit_log_names_the_ids_in_its_details_and_keeps_them(admin_page, browser, console):
+    """A transfer's detail read "to member: 2", a void's "reversal entries: 437", an award's
+    "entry: 436", a revoked token's "token: 5": each id is named — a member by name linked to
+    their page, an entry by its holder and activity —, the id kept beside it."""
+    from server.web import accounts
+    from tests.helpers import close_store, open_service
+
+    svc = open_service(console.db_url)
+    try:
+        giver = svc.members.add("ผู้ให้ คะแนน", uid(), group="U1", actor="web:alice")
+        taker = svc.members.add("Points Receiver", uid(), group="U1", actor="web:alice")
+        _, entry = svc.points.award(giver.id, "volunteer", item="shelving", actor="web:alice")
+        (reversal,) = svc.points.void(entry.id, "typed twice", actor="web:alice")
+        svc.points.award(giver.id, "volunteer", item="returns", actor="web:alice")
+        svc.points.transfer(giver.id, taker.id, 2, actor="web:alice")
+        _, token = accounts.issue_token("alice", "walk reports", actor="web:alice")
+        accounts.revoke_token(token.id, actor="web:alice")
+    finally:
+        close_store()
+    th = thai_page(browser, console)
+    try:
+        for p, activity, entry_word, token_word in (
+            (admin_page, "Volunteer", "entry", "token"),
+            (th, "จิตอาสา", "รายการ", "โทเค็น"),
+        ):
+            p.goto(f"{console.url}/staff")
+            sent = audit_cell(p, "points.transfer", "audit-detail").locator(".audit-ref")
+            assert sent.locator("a").inner_text() == "Points Receiver"
+            assert sent.locator("a").get_attribute("href").endswith(f"/members/{taker.id}")
+            assert sent.locator("code").inner_text() == f"#{taker.id}"  # the id, for staff who search by it
+            voided = audit_cell(p, "points.void", "audit-detail").locator(".audit-ref")
+            assert voided.locator("a").inner_text().startswith("ผู้ให้ คะแนน · ")
+            assert activity in voided.locator("a").inner_text(), voided.inner_text()
+            assert voided.locator("a").get_attribute("href").endswith(f"/members/{giver.id}")
+            assert voided.locator("code").inner_text() == f"{entry_word} {reversal.id}"
+            awarded = p.locator("table.audit tr[data-action='points.award']").nth(1).locator("td.audit-detail")
+            assert awarded.locator(".audit-ref code").inner_text() == f"{entry_word} {entry.id}"
+            assert activity in awarded.locator(".audit-ref a").inner_text()
+            revoked = audit_cell(p, "staff.token_revoked", "audit-detail")
+            assert revoked.locator(".audit-ref").inner_text() == f"walk reports (alice) {token_word} {token.id}"
+    finally:
+        th.context.close()
+
+
 def test_a_device_s_audit_detail_says_a_cleared_setting_in_words_not_none(admin_page, browser, console):
     """Saving a device wrote "activity: None" (the default activity) and "open ms: None" (a
-    setting cleared): the log says the default, by the setting's name, in the page's language."""
+    setting cleared): the log says the default, by the setting's name, in the page's language.
+    The form sends every field each time, and each ``device.set`` row listed them all: it lists
+    what changed only, and a save that changes nothing says so and writes no row."""
     from tests.browser.test_console_sites import cli
 
     dev_id = f"gate-{uuid.uuid4().hex[:4]}"
@@ -606,26 +652,41 @@ def test_a_device_s_audit_detail_says_a_cleared_setting_in_words_not_none(admin_
     submit(page, "#device-edit button[type=submit]")
     page.fill("#device-edit input[name=open_ms]", "")  # cleared: the gate's default again
     submit(page, "#device-edit button[type=submit]")
+    page.goto(f"{console.url}/staff")
+    assert page.locator(f"table.audit tr[data-action='device.set']:has(a[href$='/devices/{dev_id}'])").count() == 2
+    page.goto(f"{console.url}/devices/{dev_id}")
+    submit(page, "#device-edit button[type=submit]")  # saved again, nothing changed
+    assert flash(page) == f"Device {dev_id}: nothing changed."
     th = thai_page(browser, console)
     try:
-        for p, words in (
+        for p, added, words in (
             (
                 page,
-                (
-                    "activity: default (Using the library's areas)",
-                    "location: none",
-                    "door open time: default (3000 ms)",
-                ),
+                ("activity: default (Using the library's areas)", "kind: gate"),
+                ("door open time: default (3000 ms)",),
             ),
-            (th, ("กิจกรรม: ค่าเริ่มต้น (การเข้าใช้บริการพื้นที่ต่างๆ)", "ที่ตั้ง: ไม่มี", "เวลาปลดล็อกประตู: ค่าเริ่มต้น (3000 มิลลิวินาที)")),
+            (
+                th,
+                ("กิจกรรม: ค่าเริ่มต้น (การเข้าใช้บริการพื้นที่ต่างๆ)",),
+                ("เวลาปลดล็อกประตู: ค่าเริ่มต้น (3000 มิลลิวินาที)",),
+            ),
         ):
             p.goto(f"{console.url}/staff")
-            cleared = audit_cell(p, "device.set", "audit-detail").inner_text()
+            ours = p.locator(f"table.audit tr[data-action='device.set']:has(a[href$='/devices/{dev_id}'])")
+            assert ours.count() == 2  # the save that changed nothing wrote no row
+            cleared = ours.nth(0).locator("td.audit-detail").inner_text()
             for word in words:
                 assert word in cleared, (word, cleared)
             assert "None" not in cleared and "open ms" not in cleared and "open_ms" not in cleared, cleared
-            saved = p.locator("table.audit tr[data-action='device.set']").nth(1).locator("td.audit-detail").inner_text()
-            assert ("2500 ms" if p is page else "2500 มิลลิวินาที") in saved, saved
+            # the fields and settings the form sent again, unchanged, are not listed
+            for unchanged in ("activity", "location", "site", "kind", "กิจกรรม", "ที่ตั้ง", "สาขา", "ประเภท"):
+                assert unchanged not in cleared, (unchanged, cleared)
+            saved = ours.nth(1).locator("td.audit-detail").inner_text()
+            assert saved == ("door open time: 2500 ms" if p is page else "เวลาปลดล็อกประตู: 2500 มิลลิวินาที"), saved
+            add = p.locator(f"table.audit tr[data-action='device.add']:has(a[href$='/devices/{dev_id}'])")
+            add = add.locator("td.audit-detail").inner_text()
+            for word in added:
+                assert word in add, (word, add)
     finally:
         th.context.close()
 

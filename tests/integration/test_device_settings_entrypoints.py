@@ -75,6 +75,11 @@ def test_api_refuses_with_the_key_path(app):
         assert r.status_code == 400 and path in r.get_json()["error"]
     assert c.get("/api/devices/gate-1").get_json()["device"] == before
     assert c.get("/api/devices/gate-2").status_code == 404
+    # a PATCH that sends a field again unchanged: the answer's "changed" lists what did, nothing else
+    r = c.patch("/api/devices/gate-1", json={"kind": "gate", "open_ms": 2500, "heartbeat_s": 45})
+    assert r.status_code == 200 and r.get_json()["changed"] == ["heartbeat_s"], r.text
+    r = c.patch("/api/devices/gate-1", json={"kind": "gate", "open_ms": 2500, "heartbeat_s": 45})
+    assert r.get_json()["changed"] == [] and r.get_json()["revision"] == before["revision"] + 1, r.text
 
 
 def test_console_form_refuses_with_the_key_path_in_english_and_thai(app):

@@ -70,3 +70,32 @@ def test_the_console_names_the_late_stay_with_the_sites_own_window(app, lang):
     # B's report of points by activity
     report = _text(c.get("/reports?site=B&from=2026-11-23&to=2026-11-23").text)
     assert forty_five in report and thirty not in report
+
+
+SITE_NAMES = {"en": ("Central Library", "Branch Library"), "th": ("หอสมุดกลาง", "ห้องสมุดสาขา")}
+WINDOWS = {"en": "the last 45 minutes before closing · exit", "th": "45 นาทีสุดท้ายก่อนปิดทำการ · ประตูทางออก"}
+
+
+@pytest.mark.parametrize("lang", ["en", "th"])
+def test_the_programme_page_and_the_all_sites_report_say_each_sites_own_window(app, lang):
+    """The programme page and the reports of every site combined said the programme's "…30
+    minutes…" only, though B's late stay is its last 45: the programme page shows, under the
+    activity, B's own window and name; the combined report names the late stay per site."""
+    c = client(app, ADMIN)
+    c.get(f"/lang/{lang}")
+    thirty, forty_five = NAMES[lang]
+    a, b = SITE_NAMES[lang]
+    html = c.get("/programme").text
+    row = re.search(r'<tr data-activity="late_stay">.*?</tr>', html, re.S).group(0)
+    own = [_text(m) for m in re.findall(r'<div class="site-own" data-site="B">(.*?)</div>', row, re.S)]
+    assert [s.strip() for s in own] == [
+        f"{b}: {forty_five}",
+        f"{b}: {WINDOWS[lang]}",
+    ], own
+    assert 'data-site="A"' not in row  # A keeps the programme's window: nothing said for it
+    assert 'data-site="B"' not in re.search(r'<tr data-activity="entry">.*?</tr>', html, re.S).group(0)
+    # every site combined: the late stay by each site's name for it, with the sites that use it
+    report = _text(c.get("/reports?from=2026-11-23&to=2026-11-23").text)
+    assert f"{thirty} ({a}) · {forty_five} ({b})" in report, report
+    csv = c.get("/reports/points.csv?from=2026-11-23&to=2026-11-23").text
+    assert f"late_stay,{thirty} ({a}) · {forty_five} ({b})," in csv, csv  # the CSV in the page's language

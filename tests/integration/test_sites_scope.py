@@ -5,6 +5,7 @@ by changing ids in URLs, forms and API calls. Flask's test client on a real SQLi
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -439,8 +440,17 @@ def test_the_dashboard_counts_each_sites_own_today(tmp_db_url):
     with app.test_client() as c:
         sign_in(c, ADMIN)
         assert c.get("/api/dashboard").get_json()["site_days"] == {"A": "2026-12-02", "B": "2026-12-03"}
-        head = c.get("/").text.split('data-k="today">')[1].split("</span>")[0]
-        assert head.startswith("A ") and " · B " in head, head
+        # each site by its name in the page's language, its code small beside (the header said "A … · B …")
+        for lang, names in (("th", ("หอสมุดกลาง", "ห้องสมุดสาขา")), ("en", ("Central Library", "Branch Library"))):
+            c.get(f"/lang/{lang}")
+            head = c.get("/").text.split('data-k="today">')[1].split("</div>")[0]
+            days = re.findall(
+                r'<span class="site-day" data-site="(\w)">([^<]+) <small><code>(\w)</code></small> ', head
+            )
+            assert [(code, name.strip(), small) for code, name, small in days] == [
+                ("A", names[0], "A"),
+                ("B", names[1], "B"),
+            ], head
     with app.test_client() as c:
         sign_in(c, BEA)
         assert c.get("/api/dashboard").get_json()["today"] == "2026-12-03"
@@ -870,3 +880,44 @@ def test_the_api_refuses_a_row_at_a_site_still_on_the_day_before_in_english_and_
     made = [(e.member_id, e.day, e.site) for e in LedgerEntry.select().where(LedgerEntry.source == "import")]
     assert made == [(at_b, b_today, "B")], made
     store.db.close()
+
+
+def test_an_event_s_and_feedback_s_audit_rows_record_their_site_and_the_log_names_it(tmp_db_url):
+    """``event.add`` and ``feedback.submit`` rows said "site: —" though the event had a site (the
+    default one, stored as no site), the feedback its kiosk's or member's: each row records the
+    site by its code, and the Staff page's log names it."""
+    from broker import contract
+    from server.store import Audit
+    from tests.site_support import UIDS
+
+    app = two_site_app(tmp_db_url, devices=("kiosk",))
+    svc = app.extensions["privcard.service"]
+    day = svc.today().isoformat()
+    ev = svc.attendance.add_event("Open day", "learning_activity", day, created_by="admin", actor="web:admin")
+    ev_b = svc.attendance.add_event("Branch talk", "learning_activity", day, created_by="admin", site="B")
+    counter = svc.feedback.submit(channel="counter", category="question", text="Where is the exit?", actor="web:a")
+    theirs = svc.feedback.submit(
+        channel="counter", category="suggestion", text="More seats", member=app.members["B"], actor="web:a"
+    )
+    kiosk = contract.Feedback(
+        feedback_id="k-1", rating=4, at=svc.ledger.clock(), uid=UIDS["B"], category="compliment", text="Nice"
+    )
+    assert svc.feedback.record_kiosk("kiosk-B", kiosk)
+    rows = {
+        (a.action, a.target): a.detail for a in Audit.select().where(Audit.action.in_(["event.add", "feedback.submit"]))
+    }
+    assert rows[("event.add", str(ev.id))]["site"] == "A"  # the default site, by its code
+    assert rows[("event.add", str(ev_b.id))]["site"] == "B"
+    assert rows[("feedback.submit", str(counter["id"]))]["site"] == "A"
+    assert rows[("feedback.submit", str(theirs["id"]))]["site"] == "B"  # the member's home site
+    kiosk_row = next(d for (action, _), d in rows.items() if d.get("channel") == "kiosk")
+    assert (kiosk_row["site"], kiosk_row["member"]) == ("B", app.members["B"])  # the kiosk's site, the card's member
+    with app.test_client() as c:
+        sign_in(c, ADMIN)
+        log = c.get("/staff").text
+        cells = re.findall(r'<tr data-action="(event\.add|feedback\.submit)">(.*?)</tr>', log, flags=re.S)
+        assert len(cells) == 5, cells
+        for _action, row in cells:
+            shown = text(row)
+            assert "site: Central Library" in shown or "site: Branch Library" in shown, shown
+            assert "site: —" not in shown, shown

@@ -378,3 +378,34 @@ def test_the_published_config_is_the_full_effective_settings(svc):
         store.Device.id == "gate-in"
     ).execute()
     assert "staff_pin_required" not in svc.devices.config(store.Device.get_by_id("gate-in")).settings
+
+
+def test_a_device_save_audits_only_what_changed_and_a_save_that_changes_nothing_writes_nothing(svc):
+    """The console's device form sends every field on each save: the ``device.set`` row listed the
+    location, kind, gate and every setting unchanged. Only the keys whose value differs are saved
+    and audited; a save that changes none writes no row and leaves the config revision."""
+    from server.store import Audit
+
+    def rows():
+        return [r.detail for r in Audit.select().where(Audit.action == "device.set").order_by(Audit.id)]
+
+    svc.devices.set("gate-in", location="Front door", open_ms=2500)
+    form = {
+        "kind": "gate",
+        "direction": "in",
+        "activity": "",
+        "location": "Front door",
+        "site": "",
+        "clock_check": None,
+    }
+    d = svc.devices.set("gate-in", actor="web:alice", **form, open_ms=3500)
+    assert d.settings["open_ms"] == 3500
+    assert rows()[-1] == {"open_ms": "3500"}  # not the location, kind, gate, site or setting sent again
+    revision, before = d.revision, rows()
+    # the same form again (an unset setting sent empty), the default site named by its code: nothing differs
+    d = svc.devices.set("gate-in", actor="web:alice", **{**form, "site": svc.prog.default_site}, open_ms=3500)
+    assert d.revision == revision and d.site is None and rows() == before
+    # one pin changed: that pin only; the callers hear what changed (the form's flash, the API's "changed")
+    d, changed = svc.devices.change("gate-in", **{"pins.relay": 5, "pins.green": None})
+    assert changed == {"pins.relay": 5} and rows()[-1] == {"pins.relay": "5"}
+    assert svc.devices.change("gate-in", **{"pins.relay": 5})[1] == {}
