@@ -15,9 +15,11 @@ from __future__ import annotations
 import re
 from html import unescape
 
+from server import catalogue
+from server.services import ServiceError
 from server.web import reports
-from tests.browser.web_support import ADMIN, sign_in
-from tests.helpers import new_uid
+from tests.browser.web_support import ADMIN, flashes, post_form, sign_in
+from tests.helpers import admin_here, close_store, new_uid, open_service
 
 #: a library that replaced the shipped groups with its own two
 OWN_GROUPS = """\
@@ -77,3 +79,66 @@ def test_the_segments_report_counts_and_names_the_programmes_own_groups_and_keep
     ]
     page = unescape(re.sub(r"<[^>]+>", " ", client.get("/reports").text))
     assert "นักศึกษา" in page and "คณาจารย์" in page
+
+
+SUBJECT = {"th": "ข่าวห้องสมุด", "en": "Library news"}
+BODY = {"th": "สวัสดีคุณ{name}", "en": "Hello {name}"}
+
+
+def _outbox() -> tuple[int, int]:
+    from server.services.messages import MessageBatch, OutMessage
+
+    return MessageBatch.select().count(), OutMessage.select().count()
+
+
+def test_a_segment_message_to_a_group_the_programme_does_not_have_is_refused_and_queues_nothing(app):
+    svc = app.extensions["privcard.service"]
+    svc.programme.set_section("terms", OWN_GROUPS, actor="test")
+    svc.members.add("Student", new_uid(), group="STU", email="stu@example.org")
+    svc.members.add("Lecturer", new_uid(), group="FAC", email="fac@example.org", valid_until="2030-01-01")
+    assert svc.messages.preview({"group": "STU"})["members"] == 1  # a library's own group reaches its members
+    before = _outbox()
+    for typo in ("STUD", "stu", "U1"):  # U1: a shipped group this library replaced
+        for call, args in ((svc.messages.preview, ()), (svc.messages.send_segment, (SUBJECT, BODY))):
+            try:
+                call(*args, {"group": typo}, **({"actor": "t"} if args else {}))
+            except ServiceError as exc:
+                assert str(exc) == f"group must be one of STU, FAC, got {typo!r}"
+                assert catalogue.thai_of(exc) == f"กลุ่มผู้ใช้ต้องเป็น STU, FAC เท่านั้น (ได้รับ {typo!r})"
+            else:
+                raise AssertionError(f"a segment of group {typo!r} was accepted")
+    assert _outbox() == before
+
+    # the console: preview and send refused in the staff's language, nothing queued
+    client = app.test_client()
+    sign_in(client, ADMIN, "th")
+    form = {f"subject_{k}": v for k, v in SUBJECT.items()} | {f"body_{k}": v for k, v in BODY.items()}
+    for do in ("preview", "send"):
+        page = post_form(client, "/messages", "/messages", {**form, "group": "STUD", "do": do})
+        assert flashes(page.text) == ["กลุ่มผู้ใช้ต้องเป็น STU, FAC เท่านั้น (ได้รับ 'STUD')"], flashes(page.text)
+    assert _outbox() == before
+    page = post_form(client, "/messages", "/messages", {**form, "group": "FAC", "do": "send"})
+    assert _outbox() == (before[0] + 1, before[1] + 1)  # the right group: its one member
+
+
+def test_privcard_admin_message_refuses_a_group_the_programme_does_not_have(tmp_db_url):
+    svc = open_service(tmp_db_url)
+    svc.programme.set_section("terms", OWN_GROUPS, actor="test")
+    svc.members.add("Lecturer", new_uid(), group="FAC", email="fac@example.org", valid_until="2030-01-01")
+    before = _outbox()  # the welcome
+    close_store()
+    texts = ["--subject-th", "ข่าว", "--subject-en", "News", "--body-th", "สวัสดี", "--body-en", "Hello"]
+    send = ["--db", tmp_db_url, "--json", "message", "send", *texts]
+    for argv in (send, ["--db", tmp_db_url, "--json", "message", "preview"]):
+        code, data, lines = admin_here(*argv, "--segment", "group=FACULTY")
+        assert code == 1 and data == {
+            "error": "group must be one of STU, FAC, got 'FACULTY'",
+            "error_th": "กลุ่มผู้ใช้ต้องเป็น STU, FAC เท่านั้น (ได้รับ 'FACULTY')",
+        }, (data, lines)
+    open_service(tmp_db_url)
+    try:
+        assert _outbox() == before
+    finally:
+        close_store()
+    code, data, lines = admin_here(*send, "--segment", "group=FAC")
+    assert code == 0 and data["total"] == 1, lines
