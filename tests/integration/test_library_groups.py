@@ -12,13 +12,14 @@ message forms offered bare codes.
 
 from __future__ import annotations
 
+import json
 import re
 from html import unescape
 
 from server import catalogue
 from server.services import ServiceError
 from server.web import reports
-from tests.browser.web_support import ADMIN, flashes, post_form, sign_in
+from tests.browser.web_support import ADMIN, csrf_of, flashes, post_form, sign_in
 from tests.helpers import admin_here, close_store, new_uid, open_service
 
 #: a library that replaced the shipped groups with its own two
@@ -142,3 +143,77 @@ def test_privcard_admin_message_refuses_a_group_the_programme_does_not_have(tmp_
         close_store()
     code, data, lines = admin_here(*send, "--segment", "group=FAC")
     assert code == 0 and data["total"] == 1, lines
+
+
+WEEK = {"starts": "2026-12-07 00:00", "ends": "2026-12-11 23:59"}
+
+
+def _stored_spec(code: str) -> dict:
+    """A campaign's spec as the database holds it (its JSON text, read without the model)."""
+    from server import store
+
+    [(text,)] = store.db.execute_sql(
+        'SELECT "spec" FROM "campaign" WHERE "code" = ?'.replace("?", store.db.param), (code,)
+    )
+    return json.loads(text)
+
+
+def test_a_campaign_s_groups_are_stored_as_a_list_whether_typed_in_the_cli_or_ticked_in_the_console(app, tmp_db_url):
+    svc = app.extensions["privcard.service"]
+    svc.programme.set_section("terms", OWN_GROUPS, actor="test")
+    client = app.test_client()
+    sign_in(client, ADMIN, "en")
+    form = {"code": "web_week", "kind": "bonus", "bonus": "2", **WEEK}
+    token = csrf_of(client.get("/campaigns").text)
+    ticked = {"groups": ["STU", "FAC"], "tiers": ["gold"], "activities": ["entry"], "csrf_token": token}
+    assert client.post("/campaigns", data={**form, **ticked}).status_code == 302
+    close_store()
+    argv = ["--db", tmp_db_url, "--json", "campaign", "add", "cli_week", "--kind", "bonus", "--bonus", "2"]
+    argv += ["--starts", WEEK["starts"], "--ends", WEEK["ends"], "--groups", "STU, FAC", "--tiers", "gold"]
+    code, out, lines = admin_here(*argv, "--activities", "entry")
+    assert code == 0, lines
+    assert (out["groups"], out["tiers"], out["activities"]) == (["STU", "FAC"], ["gold"], ["entry"])
+    svc = open_service(tmp_db_url)
+    try:
+        web, cli = _stored_spec("web_week"), _stored_spec("cli_week")
+        for key in ("groups", "tiers", "activities"):
+            assert web[key] == cli[key], (key, web, cli)
+        assert cli["groups"] == ["STU", "FAC"]
+        assert [c["groups"] for c in svc.campaigns.list()] == [["STU", "FAC"], ["STU", "FAC"]]
+    finally:
+        close_store()
+    # the console's list names them (the CLI's text used to show letter by letter: "S, T, U, ,, F, A, C")
+    for lang, names in (("en", "Student, Faculty"), ("th", "นักศึกษา, คณาจารย์")):
+        sign_in(client, ADMIN, lang)
+        page = client.get("/campaigns").text
+        shown = re.findall(r'<span class="campaign-groups">(.*?)</span>', page)
+        assert shown == [names, names], shown
+
+
+def test_a_campaign_stored_with_its_groups_as_text_reads_as_a_list_and_is_migrated(any_db_url):
+    """A database from before: ``campaign add`` stored the CLI's text; the ``programme_live``
+    migration's second step rewrites it as a list, and the service reads either."""
+    from server import store
+    from server.services.live import CampaignRow
+
+    svc = open_service(any_db_url)
+    svc.programme.set_section("terms", OWN_GROUPS, actor="test")
+    svc.campaigns.add({"code": "old", "kind": "bonus", "bonus": 2, "groups": ["STU", "FAC"], **WEEK}, actor="t")
+    svc.campaigns.add({"code": "ticked", "kind": "bonus", "bonus": 1, "groups": ["FAC"], **WEEK}, actor="t")
+    # as the old code wrote it: the text typed
+    spec = {**_stored_spec("old"), "groups": "STU,FAC", "activities": "entry,borrow", "tiers": "gold"}
+    CampaignRow.update(spec=spec).where(CampaignRow.code == "old").execute()
+    try:
+        assert svc.campaigns.get("old")["groups"] == ["STU", "FAC"]  # read tolerantly before the migration
+        store.Counter.update(value=1).where(store.Counter.key == "schema:programme_live").execute()
+    finally:
+        close_store()
+    svc = open_service(any_db_url)  # migrates
+    try:
+        old = _stored_spec("old")
+        assert (old["groups"], old["activities"], old["tiers"]) == (["STU", "FAC"], ["entry", "borrow"], ["gold"])
+        assert _stored_spec("ticked")["groups"] == ["FAC"]  # a list stays as it was
+        assert svc.campaigns.get("old")["gives"]["en"] == "bonus +2 points"  # still a valid campaign
+        assert store.Counter.get(store.Counter.key == "schema:programme_live").value == 2
+    finally:
+        close_store()
