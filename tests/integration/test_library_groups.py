@@ -217,3 +217,57 @@ def test_a_campaign_stored_with_its_groups_as_text_reads_as_a_list_and_is_migrat
         assert store.Counter.get(store.Counter.key == "schema:programme_live").value == 2
     finally:
         close_store()
+
+
+NAMES = {"en": ["Student", "Faculty"], "th": ["นักศึกษา", "คณาจารย์"]}
+
+
+def _options(html: str, form_id: str) -> list[tuple[str, str, bool]]:
+    """A form's group choices as (value sent, text shown, selected)."""
+    form = re.search(rf'<form[^>]*id="{form_id}".*?</form>', html, re.S).group(0)
+    select = re.search(r'<select name="group">(.*?)</select>', form, re.S).group(1)
+    out = []
+    for attrs, shown in re.findall(r"<option([^>]*)>(.*?)</option>", select, re.S):
+        value = re.search(r'value="([^"]*)"', attrs)
+        out.append((value.group(1) if value else unescape(shown).strip(), unescape(shown).strip(), "selected" in attrs))
+    return out
+
+
+def test_the_member_message_and_campaign_forms_offer_the_programmes_own_groups_by_name(app):
+    svc = app.extensions["privcard.service"]
+    old = svc.members.add("Old lecturer", new_uid(), group="U3", valid_until="2030-01-01")
+    svc.programme.set_section("terms", OWN_GROUPS, actor="test")
+    student = svc.members.add("Student", new_uid(), group="STU")
+    client = app.test_client()
+    for lang in ("en", "th"):
+        sign_in(client, ADMIN, lang)
+        stu, fac = NAMES[lang]
+        assert _options(client.get("/members").text, "enrol-form") == [
+            ("", "—", False),
+            ("STU", stu, False),
+            ("FAC", fac, False),
+        ]
+        page = client.get(f"/members/{student.id}").text
+        assert _options(page, "edit-form") == [("", "—", False), ("STU", stu, True), ("FAC", fac, False)]
+        assert re.search(r'<dd id="member-group">(.*?)</dd>', page).group(1) == stu
+        assert [o[:2] for o in _options(client.get("/messages").text, "message-form")][1:] == [
+            ("STU", stu),
+            ("FAC", fac),
+        ]
+        boxes = re.findall(r'name="groups" value="(\w+)"> ([^<]+)</label>', client.get("/campaigns").text)
+        assert boxes == [("STU", stu), ("FAC", fac)], boxes
+        # a group the programme no longer defines: said so, and kept by the edit form, not cleared
+        page = client.get(f"/members/{old.id}").text
+        gone = {"en": "U3 (no longer in the programme)", "th": "U3 (ไม่มีในโปรแกรมแล้ว)"}[lang]
+        assert unescape(re.search(r'<dd id="member-group">(.*?)</dd>', page).group(1)) == gone
+        assert _options(page, "edit-form")[-1] == ("U3", gone, True)
+
+    # saving the edit form as shown keeps the old group; choosing another unknown one is refused
+    form = {"name": "Old lecturer (emeritus)", "group": "U3", "valid_until": "2030-01-01", "status": "active"}
+    post_form(client, f"/members/{old.id}", f"/members/{old.id}/edit", form)
+    assert (svc.members.find(old.id).name, svc.members.find(old.id).group) == ("Old lecturer (emeritus)", "U3")
+    page = post_form(client, f"/members/{old.id}", f"/members/{old.id}/edit", {**form, "group": "U4"})
+    assert flashes(page.text) == ["กลุ่มผู้ใช้ต้องเป็น STU, FAC เท่านั้น (ได้รับ 'U4')"], flashes(page.text)
+    assert svc.members.find(old.id).group == "U3"
+    post_form(client, f"/members/{old.id}", f"/members/{old.id}/edit", {**form, "group": "FAC"})
+    assert svc.members.find(old.id).group == "FAC"
