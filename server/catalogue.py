@@ -298,6 +298,8 @@ TH = {
     "Card UID": "หมายเลขบัตร (UID)",
     "Tier": "ประเภทบัตร",
     "Group": "กลุ่มผู้ใช้",
+    # a member's group the programme's [terms.groups] no longer defines (the member page, its edit form)
+    "%(group)s (no longer in the programme)": "%(group)s (ไม่มีในโปรแกรมแล้ว)",
     "Valid until": "ใช้ได้ถึง",
     "Balance": "คะแนนคงเหลือ",
     "Enrol": "สมัครสมาชิก",

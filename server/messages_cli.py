@@ -36,7 +36,7 @@ def register(sub, parents) -> None:
             action="append",
             default=[],
             metavar="KEY=VALUE",
-            help="group=U1 tier=gold term=2568/1 active_days=30 lapsed=true status=active|blocked|any (repeatable)",
+            help="group=U1 (one of [terms.groups]) tier=gold term=2568/1 active_days=30 lapsed=true status=active|blocked|any (repeatable)",
         )
         if name == "send":
             p.add_argument("--template", metavar="FILE", help="TOML with [th] and [en] subject and body")

@@ -118,10 +118,18 @@ def parse_time(value, tz, where: str) -> datetime:
     return when.replace(second=0, microsecond=0)
 
 
+def listed(value) -> list:
+    """A campaign's activities, groups or tiers as a list: staff's comma-separated text (the CLI's
+    ``--groups STU,FAC``) split and stripped, a list (the console's ticks) as it is; None or "" is []."""
+    if value in (None, "", [], ()):
+        return []
+    return [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
+
+
 def _codes(value, where: str, known) -> tuple:
     if value in (None, "", []):
         return ()
-    items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
+    items = listed(value)
     out = []
     for item in items:
         if not isinstance(item, str) or not item:

@@ -17,6 +17,7 @@ before); the first change records that file as version 1.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import tomllib
@@ -94,7 +95,29 @@ def _m1_tables(migrator) -> None:
         migrate(migrator.add_column("ledger_entry", "campaign", pw.CharField(max_length=200, null=True)))
 
 
-store.register_migration("programme_live", [_m1_tables])
+def _m2_campaign_lists(migrator) -> None:
+    """A campaign's activities, groups and tiers stored as lists of codes.
+
+    Until December 2026 ``campaign add`` stored them as staff gave them: the CLI's text
+    (``"STU,FAC"``), the console's list. The text read back as one string, so the console
+    listed it letter by letter and the patron page matched a member's group as a substring
+    of it. Rewritten here as :func:`server.domain.campaigns.listed` reads them; a list is kept.
+    """
+    rows = store.db.execute_sql('SELECT "id", "spec" FROM "campaign"').fetchall()
+    for row_id, text in rows:
+        spec = json.loads(text)
+        lists = {key: camp.listed(spec.get(key)) for key in ("activities", "groups", "tiers") if key in spec}
+        if all(spec[key] == value for key, value in lists.items()):
+            continue
+        for key, value in lists.items():
+            if value:
+                spec[key] = list(dict.fromkeys(value))
+            else:
+                spec.pop(key)
+        CampaignRow.update(spec=spec).where(CampaignRow.id == row_id).execute()
+
+
+store.register_migration("programme_live", [_m1_tables, _m2_campaign_lists])
 
 
 def campaign_of(row: CampaignRow, prog: Programme) -> camp.Campaign:

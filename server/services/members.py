@@ -402,7 +402,8 @@ class Members:
                 fields=", ".join(sorted(unknown)),
                 known=", ".join(sorted(MEMBER_FIELDS | set(CONTACT_FIELDS))),
             )
-        self._check_fields(fields.get("tier"), fields.get("group"), fields.get("name"))
+        # the group is checked once the member is read: keeping one the programme no longer defines is not a change
+        self._check_fields(fields.get("tier"), None, fields.get("name"))
         if "status" in fields and fields["status"] not in ("active", "blocked"):
             raise ServiceError("status must be active or blocked")
         changes = contact_changes({k: v for k, v in fields.items() if k in CONTACT_FIELDS and k != "email"})
@@ -433,6 +434,8 @@ class Members:
                 changes[k] = v
         with unit_of_work():
             m = self.for_change(ref, scope)
+            if changes.get("group") not in (None, m.group):
+                check_group(changes["group"], self.prog)
             # a tier change is an event with its reason (server.services.tiers); a new group may
             # bring its group's tier
             tier = changes.pop("tier", None)

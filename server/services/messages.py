@@ -471,6 +471,8 @@ class Messages:
         if status != "any":
             q = q.where(Member.status == status)
         if segment.get("group"):
+            # one of the programme's groups (a library's own included): a typo would reach nobody, silently
+            members_mod.check_group(str(segment["group"]), self.prog)
             q = q.where(Member.group == str(segment["group"]))
         if segment.get("tier"):
             if segment["tier"] not in self.prog.tiers:

@@ -209,6 +209,10 @@ class Programmes:
         return self._save({**raw, "activities": acts}, actor=actor, section="activities")
 
 
+#: a campaign's choices, each stored as a list of codes (an empty choice: not stored, meaning all)
+LISTS = ("activities", "groups", "tiers")
+
+
 class Campaigns:
     """Dated promotions: add, list, end, and what each gave."""
 
@@ -228,6 +232,11 @@ class Campaigns:
             raise ServiceError("the campaign was not added: %(why)s", why=Message.of(exc)) from None
         clean = {k: v for k, v in spec.items() if v not in (None, "", [], ())}
         clean["starts"], clean["ends"] = c.starts.isoformat(), c.ends.isoformat()
+        # one stored shape, a list of codes, whether typed (the CLI's "STU,FAC") or ticked (the console)
+        for key in LISTS:
+            clean.pop(key, None)
+            if getattr(c, key):
+                clean[key] = list(getattr(c, key))
         with unit_of_work():
             if CampaignRow.select().where(CampaignRow.code == c.code).exists():
                 raise ServiceError("a campaign %(code)r exists already", code=c.code)
@@ -306,9 +315,9 @@ class Campaigns:
             "ends": spec.get("ends"),
             "ended_at": row.ended_at.isoformat() if row.ended_at else None,
             "state": state,
-            "activities": spec.get("activities") or [],
-            "groups": spec.get("groups") or [],
-            "tiers": spec.get("tiers") or [],
+            # lists (a row written before they were stored as lists held the text typed: the
+            # ``programme_live`` migration rewrote those; read tolerantly all the same)
+            **{key: camp.listed(spec.get(key)) for key in LISTS},
             "multiplier": spec.get("multiplier"),
             "bonus": spec.get("bonus"),
             "points": spec.get("points"),

@@ -16,19 +16,14 @@ import peewee as pw
 
 from server import catalogue
 from server.domain import rules
-from server.services import GROUPS, ServiceError
+from server.services import ServiceError, known_groups
 from server.services.sites import EVERYTHING
 from server.store import Device, Feedback, LedgerEntry, Member, TapInbox
 from server.web.queries import day_bounds
 
-SEGMENTS = {
-    "U1": {"th": "นักศึกษาปริญญาตรี", "en": "Undergraduate"},
-    "U2": {"th": "นักศึกษาบัณฑิตศึกษา", "en": "Graduate student"},
-    "U3": {"th": "อาจารย์", "en": "Academic staff"},
-    "U4": {"th": "บุคลากรสายสนับสนุน", "en": "Support staff"},
-    "U5": {"th": "สมาชิกภายนอก", "en": "External member"},
-    "": {"th": "ไม่ระบุ", "en": "Not set"},
-}
+#: the segments report's "Who" for members without a group, and for a group the programme no longer has
+NO_GROUP = {"th": "ไม่ระบุ", "en": "Not set"}
+NOT_IN_PROGRAMME = {"th": "ไม่มีในโปรแกรมแล้ว", "en": "No longer in the programme"}
 REPORTS = (
     "entries_daily",
     "entries_hourly",
@@ -340,7 +335,12 @@ def points(service, start: date, end: date, sites=None) -> Report:
 
 
 def segments(service, start: date | None = None, end: date | None = None, sites=None) -> Report:
-    """Members by segment U1–U5 and card tier (members whose home site is one of ``sites``; None: all)."""
+    """Members by group (segment) and card tier (members whose home site is one of ``sites``; None: all).
+
+    One row per group of the programme (``[terms.groups]``, a library's own included, in its
+    order, named as it names them), then any group members still have that the programme no
+    longer defines (under its code: counted, not dropped), then members without a group.
+    """
     counts = defaultdict(Counter)
     home = None
     if sites is not None:
@@ -357,15 +357,21 @@ def segments(service, start: date | None = None, end: date | None = None, sites=
         c["total"] += n
         if status == "active":
             c["active"] += n
+    defined = service.prog.terms.groups
+    known = known_groups(service.prog)
     rows = []
-    for g in [*list(GROUPS), ""]:
+    for g in [*known, *sorted(set(counts) - {*known, ""}), ""]:
         c = counts.get(g, Counter())
-        if g == "" and not c:
+        if g not in known and not c:
             continue
+        if g in defined:
+            who = {"th": defined[g].th, "en": defined[g].en}
+        else:
+            who = NO_GROUP if g == "" else NOT_IN_PROGRAMME if g not in known else {"th": g, "en": g}
         rows.append(
             {
                 "group": g or "-",
-                "label": SEGMENTS[g],
+                "label": who,
                 "silver": c["silver"],
                 "gold": c["gold"],
                 "active": c["active"],

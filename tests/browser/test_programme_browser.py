@@ -101,10 +101,12 @@ def test_campaign_form_and_draw_pages_in_english_and_thai(admin_page, console, s
     page.fill("#campaign-form input[name=ends]", f"{monday + timedelta(days=4)}T23:59")
     page.fill("#campaign-form input[name=multiplier]", "2")
     page.check("#campaign-form input[name=activities][value=entry]")
+    page.check("#campaign-form label.check:has-text('Undergraduate') input")  # the groups are offered by name
     submit(page, "#campaign-form button")
     assert "Campaign exam_week added" in flash(page), flash(page)
     row = page.inner_text("tr[data-campaign=exam_week]")
     assert "points ×2" in row and "scheduled" in row and "23:59" in row
+    assert "Undergraduate" in row and "U1" not in row  # and listed so
     # a bad one is refused with the field named
     page.fill("#campaign-form input[name=code]", "bad")
     page.select_option("#campaign-form select[name=kind]", "bonus")
@@ -118,6 +120,7 @@ def test_campaign_form_and_draw_pages_in_english_and_thai(admin_page, console, s
     page.goto(f"{console.url}/lang/th?next=/campaigns")
     page.goto(f"{console.url}/campaigns")
     assert "แคมเปญ" in page.inner_text("h1") and "ตั้งเวลาไว้" in page.inner_text("tr[data-campaign=exam_week]")
+    assert "ปริญญาตรี" in page.inner_text("tr[data-campaign=exam_week]")
     page.screenshot(path=str(shots / "console-campaigns-th.png"), full_page=True)
 
     # draws: record (seed hidden behind its SHA-256), run, winners and the seed shown, verified

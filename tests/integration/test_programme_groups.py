@@ -96,7 +96,7 @@ def test_privcard_admin_draw_create_and_campaign_add_take_the_programmes_own_gro
     argv = ["--db", db, "--json", "campaign", "add", "stu", "--kind", "bonus", "--bonus", "2"]
     argv += ["--starts", WEEK["starts"], "--ends", WEEK["ends"]]
     code, data, lines = admin_here(*argv, "--groups", "STU,FAC")
-    assert code == 0 and data["groups"] == "STU,FAC", lines  # as typed
+    assert code == 0 and data["groups"] == ["STU", "FAC"], lines  # stored as a list, as the console stores it
     code, data, lines = admin_here(*argv[:5], "u4", *argv[6:], "--groups", "U4")
     assert code == 1 and data["error"] == "the campaign was not added: groups: unknown 'U4'; known: FAC, STU", data
     assert lines[1] == "privcard admin: ไม่ได้เพิ่มแคมเปญ: groups: ไม่รู้จัก 'U4' (ที่มี: FAC, STU)", lines
