@@ -654,16 +654,18 @@ def run(args, svc: Services) -> int:
                 "no devices",
             )
         elif args.action == "set":
-            dev = svc.devices.set(args.id, actor=actor, scope=scope, **_pairs(args.fields))
-            print_result(
-                args,
-                svc.reads.device_dict(dev),
-                *said(
+            dev, changed = svc.devices.change(args.id, actor=actor, scope=scope, **_pairs(args.fields))
+            # what was typed again unchanged is not a change: nothing written, no new config revision
+            told = (
+                said(
                     "updated %(id)s (revision %(revision)s); the server publishes its config within a second",
                     id=dev.id,
                     revision=dev.revision,
-                ),
+                )
+                if changed
+                else said("Device %(id)s: nothing changed.", id=dev.id)
             )
+            print_result(args, svc.reads.device_dict(dev) | {"changed": sorted(changed)}, *told)
         elif args.action == "show":
             dev = svc.devices.get(args.id, scope)
             d = svc.reads.device_dict(dev) | {"config": svc.devices.config(dev).to_dict()}

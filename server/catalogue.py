@@ -1235,7 +1235,9 @@ AUDIT_KEYS = {
     "baht": {"th": "บาท", "en": "baht"},
     "dry_run": {"th": "ตรวจสอบอย่างเดียว", "en": "check only"},
     "rows": {"th": "จำนวนแถว", "en": "rows"},
-    "event": {"th": "กิจกรรม", "en": "event"},
+    # not "กิจกรรม", the activity's word (an import's row names both): as the events page heads its
+    # event column, "Event name" beside "Activity"
+    "event": {"th": "ชื่อกิจกรรม", "en": "event"},
 }
 
 

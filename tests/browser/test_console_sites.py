@@ -192,3 +192,125 @@ def test_the_feedback_desk_by_site_in_the_browser(browser, console, shots):
         page.screenshot(path=str(shots / "console-feedback-sites.png"), full_page=True)
     finally:
         page.context.close()
+
+
+#: where the branch may be put so that its day differs from Bangkok's (the dashboard names each
+#: site's day only when they differ): one of these is on another day at any hour
+AWAY = (
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "Pacific/Kiritimati",
+    "Europe/London",
+    "America/New_York",
+    "Pacific/Honolulu",
+)
+
+
+def _away_zone() -> str:
+    """A zone whose day differs from Bangkok's now and for the next 10 minutes (the test's length)."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(UTC)
+
+    def apart(zone: str, t) -> bool:
+        return t.astimezone(ZoneInfo(zone)).date() != t.astimezone(ZoneInfo("Asia/Bangkok")).date()
+
+    return next(z for z in AWAY if apart(z, now) and apart(z, now + timedelta(minutes=10)))
+
+
+def test_two_sites_on_the_dashboard_the_programme_and_the_combined_report_in_thai_and_english(
+    browser, admin_page, console
+):
+    """What the console says of two sites where one would do with one name: the dashboard's
+    header names each site's own day (the branch is put in a time zone on another day), its
+    taps name their site; the programme page says, under the late stay, the branch's own name
+    and window; the points report of every site combined names the late stay per site.
+    Screenshots ``console-sites-dashboard``, ``-programme``, ``-report`` (and ``-en``)."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from broker.contract import Tap
+    from server.domain import config
+    from tests.browser.web_support import shot
+    from tests.helpers import close_store, local_time, open_service
+
+    away = _away_zone()
+    sites = SITES_TOML.replace('name_en = "Medical Library"\n', f'name_en = "Medical Library"\ntimezone = "{away}"\n')
+    page = admin_page
+    page.goto(f"{console.url}/programme?section=sites#section-editor")
+    page.fill("#section-form textarea[name=text]", sites)
+    submit(page, "#section-form button[type=submit]")
+    assert "in force" in " ".join(page.locator(".flash").all_inner_texts())
+
+    # taps, with the real service on the console's database: an entry at each site now, and a
+    # late stay at each some days ago, inside each site's own window (the branch's last hour)
+    import tomllib
+
+    prog = config.load(overrides={"sites": tomllib.loads(sites)["sites"]})
+    now = datetime.now(UTC)
+    main_today = now.astimezone(ZoneInfo("Asia/Bangkok")).date()
+    day = next(
+        d
+        for d in (main_today - timedelta(days=n) for n in range(3, 10))
+        if d.weekday() != 6 and d.isoformat() != "2026-12-07"
+    )
+    svc = open_service(console.db_url, prog=prog)
+    try:
+        for site in ("MAIN", "BRANCH2"):
+            svc.devices.add(f"shot-in-{site}", "gate", direction="in", site=site, location=f"Entrance {site}")
+            svc.devices.add(
+                f"shot-out-{site}", "gate", direction="out", activity="late_stay", site=site, location=f"Exit {site}"
+            )
+        svc.members.add("สมศรี ใจดี", "04AA000000000001", home_site="MAIN")
+        svc.members.add("Somchai Rakrian", "04AA000000000002", home_site="BRANCH2")
+    finally:
+        close_store()
+    taps = [
+        ("shot-in-MAIN", "04AA000000000001", now - timedelta(minutes=3)),
+        ("shot-in-BRANCH2", "04AA000000000002", now - timedelta(minutes=2)),
+        ("shot-out-MAIN", "04AA000000000001", local_time(day, 19, 40)),  # MAIN closes at 20:00: its last 30
+        ("shot-out-BRANCH2", "04AA000000000002", local_time(day, 21, 20, tz=away)),  # the branch: 22:00, its last 60
+    ]
+    for n, (device, uid, at) in enumerate(taps):
+        svc = open_service(console.db_url, prog=prog, clock=lambda at=at: at.astimezone(UTC))
+        try:
+            r = svc.taps.decide(device, Tap(tap_id=f"shot-{n}", uid=uid, at=at.astimezone(UTC), clock_ok=True))
+            assert r.outcome == "credited", (device, r)
+        finally:
+            close_store()
+
+    names = {"en": ("Central Library", "Medical Library"), "th": ("หอสมุดกลาง", "ห้องสมุดคณะแพทยศาสตร์")}
+    late = {
+        "en": ("Reading in the last 30 minutes before closing", "Reading in the last 60 minutes before closing"),
+        "th": ("ใช้พื้นที่นั่งอ่านก่อนปิด 30 นาที", "ใช้พื้นที่นั่งอ่านก่อนปิด 60 นาที"),
+    }
+    windows = {"en": "the last 60 minutes before closing · exit", "th": "60 นาทีสุดท้ายก่อนปิดทำการ · ประตูทางออก"}
+    for lang, suffix in (("th", ""), ("en", "-en")):
+        main, branch = names[lang]
+        page.goto(f"{console.url}/lang/{lang}")
+        # the dashboard: each site's day by its name, its code beside; each tap's site
+        page.goto(f"{console.url}/")
+        days = page.locator("[data-k=today] .site-day")
+        assert days.count() == 2, page.inner_text("[data-k=today]")
+        assert days.nth(0).inner_text().startswith(f"{main} MAIN "), days.nth(0).inner_text()
+        assert days.nth(1).inner_text().startswith(f"{branch} BRANCH2 "), days.nth(1).inner_text()
+        tap_sites = set(page.locator(".tap-site").all_inner_texts())
+        assert {main, branch} <= tap_sites, tap_sites
+        shot(page, f"console-sites-dashboard{suffix}")
+        # the programme page: the branch's own name and window under the late stay, none for MAIN
+        page.goto(f"{console.url}/programme")
+        row = page.locator("tr[data-activity=late_stay]")
+        own = [t.strip() for t in row.locator(".site-own[data-site=BRANCH2]").all_inner_texts()]
+        assert own == [f"{branch}: {late[lang][1]}", f"{branch}: {windows[lang]}"], own
+        assert row.locator(".site-own[data-site=MAIN]").count() == 0
+        shot(page.locator("#activities table.activities"), f"console-sites-programme{suffix}")
+        # every site combined: the late stay named per site, the two entries counted together
+        page.goto(f"{console.url}/reports?from={day.isoformat()}&to={main_today.isoformat()}")
+        points = page.locator("#report-points")
+        label = f"{late[lang][0]} ({main}) · {late[lang][1]} ({branch})"
+        row = points.locator("tbody tr", has_text=label)
+        assert row.count() == 1, points.inner_text()
+        assert row.locator("td.n").first.inner_text() == "2", row.inner_text()  # one entry at each site
+        shot(page, f"console-sites-report{suffix}")

@@ -122,3 +122,42 @@ def test_console_form_shows_every_setting_of_the_kind_from_broker_settings(app):
     d = Device.get_by_id("kiosk-1")
     assert d.settings == {"lang": "en", "heartbeat_s": 20}, d.settings
     assert d.revision == 2
+
+
+def test_cli_set_that_changes_nothing_says_so_in_english_and_thai_and_writes_nothing(gate):
+    import subprocess
+
+    from server.store import Audit
+    from tests.brokers import PYTHON, python_env
+
+    def text_of(*args: str) -> str:
+        out = subprocess.run(
+            [PYTHON, "-m", "broker.dispatcher", "admin", "--db", gate, *args],
+            capture_output=True,
+            text=True,
+            env=python_env(),
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    def audits() -> int:
+        store.connect(gate)
+        try:
+            return Audit.select().where(Audit.action == "device.set").count()
+        finally:
+            store.db.close()
+
+    before = _device(gate)
+    # the value it already has, typed again: no new revision, no audit row, and the CLI says so
+    said = text_of("device", "set", "gate-1", "open_ms=2500")
+    assert said.splitlines() == ["Device gate-1: nothing changed.", "อุปกรณ์ gate-1: ไม่มีการเปลี่ยนแปลง"], said
+    assert "revision" not in said and _device(gate) == before and audits() == 0
+    rc, d = run_admin(gate, "device", "set", "gate-1", "open_ms=2500", "kind=gate")
+    assert rc == 0 and d["changed"] == [] and d["revision"] == before[1], d
+    # one key changed among the unchanged: the update, and --json lists that key only
+    said = text_of("device", "set", "gate-1", "open_ms=2500", "heartbeat_s=45")
+    assert said.startswith(f"updated gate-1 (revision {before[1] + 1})"), said
+    assert "แก้ไขอุปกรณ์ gate-1 แล้ว" in said and audits() == 1
+    rc, d = run_admin(gate, "device", "set", "gate-1", "heartbeat_s=45", "open_ms=3000")
+    assert rc == 0 and d["changed"] == ["open_ms"] and d["revision"] == before[1] + 2, d

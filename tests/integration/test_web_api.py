@@ -216,3 +216,28 @@ def test_staff_cli_add_prompts_and_refuses(tmp_db_url):
     assert accounts.authenticate("root", "correct horse battery").role == "admin"
     assert accounts.staff_for_token(token).username == "root"
     store.db.close()
+
+
+def test_an_import_s_audit_row_names_its_activity_and_its_event_apart_in_thai_and_english(app, api):
+    """In Thai the keys ``activity`` and ``event`` were both "กิจกรรม", so an import's row read
+    "กิจกรรม: … · กิจกรรม: …": the event is called as the events page calls it, ชื่อกิจกรรม."""
+    import re
+
+    r = api.post(
+        "/api/events/import",
+        json={"activity": "db_training", "event": "Scopus workshop", "csv": "uid\n04A1B2C3\n", "dry_run": True},
+    )
+    assert r.status_code == 200, r.get_json()
+    c = app.test_client()
+    for lang, activity, event in (
+        ("th", "กิจกรรม: การอบรมฐานข้อมูลอิเล็กทรอนิกส์", "ชื่อกิจกรรม: Scopus workshop"),
+        ("en", "activity: E-database training", "event: Scopus workshop"),
+    ):
+        sign_in(c, lang=lang)
+        page = c.get("/staff").text
+        row = re.search(r'<tr data-action="import.start">(.*?)</tr>', page, re.S)
+        assert row, page[-3000:]
+        detail = text(re.search(r'<td class="audit-detail">(.*?)</td>', row.group(1), re.S).group(1))
+        labels = re.findall(r"(?:^|· )([^·:]+):", detail)
+        assert len(set(labels)) == len(labels), detail  # no key said twice
+        assert activity in detail.split(" · ") and event in detail.split(" · "), detail
