@@ -545,15 +545,15 @@ TH = {
     "units must be 1-1000": "จำนวนต้องอยู่ระหว่าง 1-1000",
     "%(reward)s costs %(cost)s points for %(units)s unit(s), not %(points)s": "%(reward)s จำนวน %(units)s หน่วย ใช้ %(cost)s คะแนน ไม่ใช่ %(points)s คะแนน",
     "%(activity)s is not credited from attendance lists": "กิจกรรม %(activity)s ไม่ได้ให้คะแนนจากรายชื่อผู้ลงทะเบียน",
-    "%(activity)s (%(en)s) is retired: it earns no points any more": (
-        "กิจกรรม %(activity)s (%(th)s) เลิกใช้แล้ว: ไม่ได้รับคะแนนอีกต่อไป"
+    "%(activity)s (%(name)s) is retired: it earns no points any more": (
+        "กิจกรรม %(activity)s (%(name)s) เลิกใช้แล้ว: ไม่ได้รับคะแนนอีกต่อไป"
     ),
-    "%(activity)s (%(en)s) was retired while this list was being previewed: it earns no points any more": (
-        "กิจกรรม %(activity)s (%(th)s) ถูกเลิกใช้ระหว่างตรวจรายชื่อนี้: ไม่ได้รับคะแนนอีกต่อไป"
+    "%(activity)s (%(name)s) was retired while this list was being previewed: it earns no points any more": (
+        "กิจกรรม %(activity)s (%(name)s) ถูกเลิกใช้ระหว่างตรวจรายชื่อนี้: ไม่ได้รับคะแนนอีกต่อไป"
     ),
-    "%(activity)s (%(en)s) was retired while this list was being credited: "
+    "%(activity)s (%(name)s) was retired while this list was being credited: "
     "%(credited)s row(s) credited before stay credited; the rest were not credited": (
-        "กิจกรรม %(activity)s (%(th)s) ถูกเลิกใช้ระหว่างให้คะแนนตามรายชื่อนี้: "
+        "กิจกรรม %(activity)s (%(name)s) ถูกเลิกใช้ระหว่างให้คะแนนตามรายชื่อนี้: "
         "%(credited)s แถวที่ให้คะแนนไปก่อนแล้วยังคงอยู่ แถวที่เหลือไม่ได้รับคะแนน"
     ),
     "site %(site)s has no activity %(activity)s": "สาขา %(site)s ไม่มีกิจกรรม %(activity)s",
@@ -1008,6 +1008,10 @@ EN = {
 }
 
 
+#: a stored value's Thai beside it: ``values["name__th"]`` is ``values["name"]`` in a Thai message
+TH_SUFFIX = "__th"
+
+
 def localize(template: str, values: dict | None, lang: str) -> str:
     """A refusal's ``template`` in ``lang`` with its ``values``, each shown in that language too.
 
@@ -1019,7 +1023,10 @@ def localize(template: str, values: dict | None, lang: str) -> str:
     text = TH.get(template, template) if lang == "th" else template
     if not values:
         return text
-    return text % {k: _value(v, lang) for k, v in values.items()}  # not translate(): a value may be named ``text``
+    shown = {k: _value(v, lang) for k, v in values.items()}  # not translate(): a value may be named ``text``
+    if lang == "th":  # a stored name in both languages: ``name`` and its Thai ``name__th`` (Words, kept as JSON)
+        shown.update({k[: -len(TH_SUFFIX)]: v for k, v in values.items() if k.endswith(TH_SUFFIX)})
+    return text % shown
 
 
 def _value(value, lang: str):
@@ -1028,6 +1035,9 @@ def _value(value, lang: str):
         return localize(inner, getattr(value, "values", None), lang)
     if lang != "th":
         return value
+    th_words = getattr(value, "th_words", None)  # programme data named in both languages (errors.Words)
+    if isinstance(th_words, str):
+        return th_words
     if isinstance(value, datetime):
         return fmt_minute(value, lang, value.tzinfo)
     if isinstance(value, date):

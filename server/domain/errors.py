@@ -39,3 +39,14 @@ class Message(str):
         if template is None:
             return cls(str(exc))
         return cls(template, **getattr(exc, "values", {}))
+
+
+class Words(str):
+    """A name that is programme data in both languages (an activity's ``en`` and ``th``), as an
+    error's value: its English text everywhere, and ``th`` in the Thai message
+    (``server.catalogue.localize``). The catalogue cannot translate a library's own names."""
+
+    def __new__(cls, en: str, th: str):
+        self = super().__new__(cls, en)
+        self.th_words = th
+        return self

@@ -39,9 +39,10 @@ from datetime import time as time_of_day
 
 from broker import contract
 from broker.contract import ContractError
+from server.catalogue import TH_SUFFIX
 from server.domain import rules
 from server.services import members, tiers
-from server.services.errors import Message, NotFound, ServiceError
+from server.services.errors import Message, NotFound, ServiceError, Words
 from server.services.ledger import STAFF_BACKDATE_DAYS, Ledger, LiveProgramme
 from server.services.points import NOT_BY_HAND, refuse_retired
 from server.services.retry import read_unit, unit_of_work
@@ -114,12 +115,11 @@ def _why(msg) -> dict:
     if getattr(msg, "template", None) is None:
         return {}
     plain = (str, int, float, bool, type(None))
-    return {
-        "why": {
-            "template": msg.template,
-            "values": {k: v if isinstance(v, plain) else str(v) for k, v in msg.values.items()},
-        }
-    }
+
+    values = {k: v if isinstance(v, plain) else str(v) for k, v in msg.values.items()}
+    # a name in both languages (Words) keeps its Thai beside it: ``name`` and ``name__th`` (catalogue.localize)
+    values.update({k + TH_SUFFIX: v.th_words for k, v in msg.values.items() if isinstance(v, Words)})
+    return {"why": {"template": msg.template, "values": values}}
 
 
 def event_time(ev: Event) -> str:
@@ -646,18 +646,16 @@ class Attendance:
         """
         if job.dry_run:
             why = Message(
-                "%(activity)s (%(en)s) was retired while this list was being previewed: it earns no points any more",
+                "%(activity)s (%(name)s) was retired while this list was being previewed: it earns no points any more",
                 activity=act.code,
-                en=act.en,
-                th=act.th,
+                name=Words(act.en, act.th),
             )
         else:
             why = Message(
-                "%(activity)s (%(en)s) was retired while this list was being credited: "
+                "%(activity)s (%(name)s) was retired while this list was being credited: "
                 "%(credited)s row(s) credited before stay credited; the rest were not credited",
                 activity=act.code,
-                en=act.en,
-                th=act.th,
+                name=Words(act.en, act.th),
                 credited=job.credited,
             )
             self.ledger.audit(

@@ -11,9 +11,9 @@ domain's refusals name codes in words with it) and is this module's too.
 
 from __future__ import annotations
 
-from server.domain.errors import Message, TemplatedError
+from server.domain.errors import Message, TemplatedError, Words
 
-__all__ = ["Message", "NotFound", "ServiceError"]
+__all__ = ["Message", "NotFound", "ServiceError", "Words"]
 
 
 class ServiceError(TemplatedError, ValueError):

@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from server.domain import rules
 from server.services import members, sites, tiers
-from server.services.errors import NotFound, ServiceError
+from server.services.errors import NotFound, ServiceError, Words
 from server.services.ledger import Ledger, LiveProgramme, append_void
 from server.services.retry import read_unit, unit_of_work
 from server.services.sites import EVERYTHING, Scope, day_at
@@ -36,14 +36,13 @@ def refuse_retired(act) -> None:
 
     A tap earns nothing for it (``rules._decide_member``); a staff award, an event and an
     attendance list are refused the same way, for every entry point (console, API, CLI).
-    The name is given in both languages: the English message says ``%(en)s``, the Thai ``%(th)s``.
+    The name is given in both languages (:class:`~server.services.errors.Words`).
     """
     if act is not None and act.retired:
         raise ServiceError(
-            "%(activity)s (%(en)s) is retired: it earns no points any more",
+            "%(activity)s (%(name)s) is retired: it earns no points any more",
             activity=act.code,
-            en=act.en,
-            th=act.th,
+            name=Words(act.en, act.th),
         )
 
 

@@ -925,7 +925,13 @@ def event(event_id: int):
         uploads=uploads,
         shown=shown,
         job=job,
-        job_failure=_(job.failure["template"], **job.failure["values"]) if job and job.failure else None,
+        job_failure=catalogue.localize(  # its values in the page's language too (a name in both languages too)
+            job.failure["template"],
+            {k: _stored_value(v) for k, v in job.failure["values"].items()},
+            getattr(g, "lang", catalogue.DEFAULT_LANG),
+        )
+        if job and job.failure
+        else None,
         credited=list(credited),
         upload_mb=current_app.config["PRIVCARD_UPLOAD_LIMIT"] // 1_000_000,
         max_rows=MAX_ROWS,
