@@ -9,9 +9,20 @@ PYTEST_ARGS ?=
 demo: bootstrap-demo
 	$(PY) -m broker.dispatcher demo
 
-# PRIVCARD_TEST_STRICT=1: a test skipped because a library is missing fails the run (tests/conftest.py)
+# PRIVCARD_TEST_STRICT=1: a test skipped because a library is missing fails the run (tests/conftest.py).
+# The unit and integration tests (each file's tests on one worker: --dist loadfile) run on
+# TEST_WORKERS pytest-xdist workers: a serial run left the 2 cores idle more than half the
+# time (they wait on brokers, servers and subprocesses). The browser, Kivy, booted-system,
+# chaos, e2e and security tests follow one at a time (timing, a display, Chromium).
+# PYTEST_ARGS given: one plain pytest run of those.
+TEST_WORKERS ?= 2
 test: bootstrap-test lint
+ifeq ($(strip $(PYTEST_ARGS)),)
+	PRIVCARD_TEST_STRICT=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 tests/unit tests/integration
+	PRIVCARD_TEST_STRICT=1 $(PY) -m pytest --durations=15 --ignore=tests/unit --ignore=tests/integration
+else
 	PRIVCARD_TEST_STRICT=1 $(PY) -m pytest --durations=15 $(PYTEST_ARGS)
+endif
 
 # ruff (lint and format) and the import-linter layering contracts (docs/architecture.md)
 lint: bootstrap-test
