@@ -603,16 +603,7 @@ class Attendance:
             if last:
                 job.status, job.finished_at = "done", self.clock()
                 if not job.dry_run:
-                    self.ledger.audit(
-                        job.actor,
-                        "points.import",
-                        job.event,
-                        activity=job.activity,
-                        credited=job.credited,
-                        already=job.already,
-                        errors=job.errors,
-                        job=job.id,
-                    )
+                    self._audit_import(job)
                 if job.upload_id is not None:
                     if job.dry_run:
                         Upload.update(preview=shown).where(Upload.id == job.upload_id).execute()
@@ -634,6 +625,20 @@ class Attendance:
                 ]
             )
         return job
+
+    def _audit_import(self, job: ImportJob, **extra) -> None:
+        """The ``points.import`` audit row of a list credited to its end, or stopped (``extra``)."""
+        self.ledger.audit(
+            job.actor,
+            "points.import",
+            job.event,
+            activity=job.activity,
+            credited=job.credited,
+            already=job.already,
+            errors=job.errors,
+            job=job.id,
+            **extra,
+        )
 
     def _stop_retired(self, job: ImportJob, act) -> ImportJob:
         """Fail a job whose activity was retired after it started (inside the chunk's transaction).
@@ -658,17 +663,7 @@ class Attendance:
                 name=Words(act.en, act.th),
                 credited=job.credited,
             )
-            self.ledger.audit(
-                job.actor,
-                "points.import",
-                job.event,
-                activity=job.activity,
-                credited=job.credited,
-                already=job.already,
-                errors=job.errors,
-                job=job.id,
-                stopped="retired",
-            )
+            self._audit_import(job, stopped="retired")
         job.status, job.finished_at, job.updated_at = "failed", self.clock(), self.clock()
         job.failure = _why(why)["why"]
         job.save(only=[ImportJob.status, ImportJob.finished_at, ImportJob.updated_at, ImportJob.failure])
