@@ -771,3 +771,22 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+#: a library that replaced the shipped groups with its own two
+OWN_GROUPS = """\
+[terms]
+default = "none"
+renewal_fee_baht = 50
+on_expiry = "keep"
+
+[terms.groups.STU]
+th = "นักศึกษา"
+en = "Student"
+term = "semester"
+
+[terms.groups.FAC]
+th = "คณาจารย์"
+en = "Faculty"
+term = "date"
+"""

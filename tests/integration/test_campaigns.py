@@ -29,6 +29,20 @@ def next_monday() -> date:
     return today + timedelta(days=(7 - today.weekday()) % 7)
 
 
+def book_fair(monday: date, limit: str) -> dict:
+    """A one-off activity campaign, 15 points, on ``monday`` from 10:00 to 16:59 (Bangkok)."""
+    return {
+        "code": "book_fair",
+        "kind": "activity",
+        "points": 15,
+        "limit": limit,
+        "th": "งานหนังสือ",
+        "en": "Book fair",
+        "starts": f"{monday} 10:00",
+        "ends": f"{monday} 16:59",
+    }
+
+
 def _tap(svc, device: str, uid: str, at: datetime, tap_id: str | None = None):
     tap = Tap(tap_id=tap_id or f"t{next(_ids)}", uid=uid, at=at, clock_ok=True)
     return svc.taps.decide(device, tap, received=at)
@@ -142,19 +156,7 @@ def test_a_one_off_activity_earns_only_between_its_minutes(tmp_db_url):
     monday = next_monday()
     svc = open_service(tmp_db_url, prog=trusting_programme())
     try:
-        svc.campaigns.add(
-            {
-                "code": "book_fair",
-                "kind": "activity",
-                "points": 15,
-                "limit": "once",
-                "th": "งานหนังสือ",
-                "en": "Book fair",
-                "starts": f"{monday} 10:00",
-                "ends": f"{monday} 16:59",
-            },
-            actor="t",
-        )
+        svc.campaigns.add(book_fair(monday, "once"), actor="t")
         svc.devices.add("fair", "counter", activity="book_fair")
         uid = new_uid()
         svc.members.add("P", uid)
@@ -181,19 +183,7 @@ def test_staff_credit_a_one_off_activity_only_for_a_time_between_its_minutes(tmp
     now = [day + timedelta(hours=9)]
     svc = open_service(tmp_db_url, prog=trusting_programme(), clock=lambda: now[0])
     try:
-        svc.campaigns.add(
-            {
-                "code": "book_fair",
-                "kind": "activity",
-                "points": 15,
-                "limit": "per_day",
-                "th": "งานหนังสือ",
-                "en": "Book fair",
-                "starts": f"{monday} 10:00",
-                "ends": f"{monday} 16:59",
-            },
-            actor="t",
-        )
+        svc.campaigns.add(book_fair(monday, "per_day"), actor="t")
         m = svc.members.add("P", new_uid())
         with pytest.raises(ServiceError, match="only while its campaign runs"):
             svc.points.award(m.id, "book_fair", actor="t")  # 09:00: not started
@@ -298,19 +288,7 @@ def test_a_one_off_activity_credited_by_staff_counts_in_its_campaigns_points_giv
     now = [day + timedelta(hours=12)]
     svc = open_service(tmp_db_url, prog=trusting_programme(), clock=lambda: now[0])
     try:
-        svc.campaigns.add(
-            {
-                "code": "book_fair",
-                "kind": "activity",
-                "points": 15,
-                "limit": "per_day",
-                "th": "งานหนังสือ",
-                "en": "Book fair",
-                "starts": f"{monday} 10:00",
-                "ends": f"{monday} 16:59",
-            },
-            actor="t",
-        )
+        svc.campaigns.add(book_fair(monday, "per_day"), actor="t")
         svc.devices.add("fair", "counter", activity="book_fair")
         uid = new_uid()
         svc.members.add("Tapped", uid)

@@ -20,25 +20,7 @@ from server import catalogue
 from server.services import ServiceError
 from server.web import reports
 from tests.browser.web_support import ADMIN, csrf_of, flashes, post_form, sign_in
-from tests.helpers import admin_here, close_store, new_uid, open_service
-
-#: a library that replaced the shipped groups with its own two
-OWN_GROUPS = """\
-[terms]
-default = "none"
-renewal_fee_baht = 50
-on_expiry = "keep"
-
-[terms.groups.STU]
-th = "นักศึกษา"
-en = "Student"
-term = "semester"
-
-[terms.groups.FAC]
-th = "คณาจารย์"
-en = "Faculty"
-term = "date"
-"""
+from tests.helpers import OWN_GROUPS, admin_here, close_store, new_uid, open_service
 
 
 def _csv(client, path: str) -> list[list[str]]:

@@ -15,25 +15,8 @@ import re
 
 from server.services import ServiceError
 from tests.browser.web_support import ADMIN, flashes, post_form, sign_in
-from tests.helpers import admin_here, close_store, new_uid, open_service
+from tests.helpers import OWN_GROUPS, admin_here, close_store, new_uid, open_service
 
-#: a library that replaced the shipped groups with its own two
-OWN_GROUPS = """\
-[terms]
-default = "none"
-renewal_fee_baht = 50
-on_expiry = "keep"
-
-[terms.groups.STU]
-th = "นักศึกษา"
-en = "Student"
-term = "semester"
-
-[terms.groups.FAC]
-th = "คณาจารย์"
-en = "Faculty"
-term = "date"
-"""
 WEEK = {"starts": "2026-12-07 00:00", "ends": "2026-12-11 23:59"}
 
 
